@@ -1,0 +1,23 @@
+// Identifiers: request ids shaped like Lambda's (UUID v4), account ids and access keys shaped like AWS's.
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export const requestId = (): string => randomUUID();
+
+/** A 12-digit account id, as in `arn:aws:lambda:region:123456789012:function:name`. */
+export function accountId(): string {
+  const digits = randomBytes(12);
+  let s = '';
+  for (const d of digits) s += String(d % 10);
+  return s[0] === '0' ? `1${s.slice(1)}` : s;
+}
+
+const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** `AKIA...` for long-term keys, `ASIA...` for short-lived session keys, 20 characters as AWS's. */
+export function accessKeyId(prefix: 'AKIA' | 'ASIA' = 'AKIA'): string {
+  let s = prefix;
+  for (const b of randomBytes(16)) s += KEY_ALPHABET[b % 32];
+  return s;
+}
+
+export const secretAccessKey = (): string => randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);

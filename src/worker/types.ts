@@ -1,0 +1,91 @@
+// The contract between the invocation service (invoke/) and the worker manager (worker/).
+// The worker knows nothing of HTTP, tenants' keys or the control plane's tables: it is handed a plain,
+// already-validated description of one function version and a payload.
+
+export interface FunctionVersionSpec {
+  tenantId: string;
+  /** 12-digit account id of the tenant; appears in ARNs. */
+  accountId: string;
+  functionName: string;
+  functionArn: string;
+  /** '$LATEST' (or a published version number). */
+  version: string;
+  /**
+   * Identifies one immutable snapshot of code + configuration. An environment bound to one key is never
+   * reused for another; a new key (code or configuration update) retires the old key's environments.
+   */
+  versionKey: string;
+  runtime: string;
+  handler: string;
+  memoryMB: number;
+  timeoutSec: number;
+  /** The function's own environment variables (Lambda's reserved ones are added by the worker). */
+  environment: Record<string, string>;
+  /** Host path of the extracted, read-only code for this version (the code cache). */
+  codeDir: string;
+  /** /tmp size in MB (Lambda's EphemeralStorage). */
+  ephemeralStorageMB: number;
+  /** Outbound network opt-in (tag `kindling:network=outbound`). */
+  networkOutbound: boolean;
+  /** Reserved concurrency; undefined = unreserved (bounded by the tenant's limit); 0 = throttled. */
+  reservedConcurrency: number | undefined;
+  /** A fresh environment for every request (single-use), retired after it. */
+  singleUse?: boolean;
+}
+
+export interface InvokeOptions {
+  requestId: string;
+  /** Base64 client context (Lambda's X-Amz-Client-Context), passed to the handler as context.clientContext. */
+  clientContext?: string;
+  /** Short-lived credentials for the function's own tenant, exposed as AWS_* variables in the environment. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  /** Per-tenant concurrency limit in force for this request. */
+  tenantConcurrency: number;
+}
+
+export type StartKind = 'warm' | 'pool' | 'cold';
+
+export interface InvocationResult {
+  requestId: string;
+  /** Raw response bytes: the handler's JSON result, or Lambda's {errorMessage, errorType, stackTrace}. */
+  payload: Buffer;
+  /** Set when the invocation failed: 'Unhandled' as Lambda sends it in X-Amz-Function-Error. */
+  functionError?: 'Unhandled' | 'Handled';
+  /** Lambda's error type when functionError is set (e.g. 'Runtime.OutOfMemory', 'Sandbox.Timedout'). */
+  errorType?: string;
+  /** The invocation's whole log, with START/END/REPORT lines. */
+  log: string;
+  durationMs: number;
+  billedDurationMs: number;
+  maxMemoryUsedMB: number;
+  /** Set on a cold start (pool hit or new start): the time spent loading the code and running init. */
+  initDurationMs?: number;
+  start: StartKind;
+}
+
+/** What invoke/ needs from worker/. */
+export interface Worker {
+  invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult>;
+  /** Retire every environment of this function not bound to `keepVersionKey` (code/config update, delete). */
+  retireFunction(functionArn: string, keepVersionKey?: string): void;
+  /** Current counts for metrics and `kindling pool`. */
+  stats(): WorkerStats;
+  /** Stop accepting; let running invocations finish until the deadline, then end them with an error. */
+  drain(deadlineMs: number): Promise<void>;
+}
+
+export interface WorkerStats {
+  environments: { bound: number; busy: number; starting: number };
+  pools: PoolStats[];
+  coldStarts: { pool: number; cold: number };
+  warmStarts: number;
+}
+
+export interface PoolStats {
+  runtimeKey: string;
+  ready: number;
+  starting: number;
+  target: number;
+  /** 'fixed' when an admin set the target, 'demand' when it follows recent demand. */
+  mode: 'fixed' | 'demand';
+}
