@@ -1,0 +1,293 @@
+// AWS Signature Version 4: verifying what clients send (Authorization header or presigned query) and
+// signing, for the CLI and the benchmark. Pure functions over a request head; no HTTP here.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+export const ALGORITHM = 'AWS4-HMAC-SHA256';
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+/** Clients and the server may disagree on the time by this much (AWS allows 15 minutes). */
+export const MAX_SKEW_MS = 15 * 60_000;
+
+export interface ParsedSignature {
+  accessKeyId: string;
+  date: string; // yyyymmdd of the scope
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+  amzDate: string; // yyyymmddThhmmssZ
+  /** Presigned URLs: seconds the URL is valid. */
+  expiresSec?: number;
+  presigned: boolean;
+  securityToken?: string;
+}
+
+export class SignatureError extends Error {
+  constructor(
+    readonly kind: 'missing' | 'incomplete' | 'mismatch' | 'expired' | 'unknown-key',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+
+/** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is escaped. */
+export function uriEncode(s: string, keepSlash = false): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9\-_.~]/.test(c) || (keepSlash && c === '/')) out += c;
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, '%20'));
+  } catch {
+    return s;
+  }
+}
+
+export function canonicalQuery(rawQuery: string, omit?: string): string {
+  if (!rawQuery) return '';
+  const pairs: [string, string][] = [];
+  for (const part of rawQuery.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const k = safeDecode(eq < 0 ? part : part.slice(0, eq));
+    const v = eq < 0 ? '' : safeDecode(part.slice(eq + 1));
+    if (k === omit) continue;
+    pairs.push([uriEncode(k), uriEncode(v)]);
+  }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
+}
+
+/**
+ * The canonical URI. S3 signs the path as sent; every other service signs it encoded once more
+ * (the SDKs escape each segment of the already-escaped path).
+ */
+export function canonicalUri(rawPath: string, service: string): string {
+  if (!rawPath) return '/';
+  if (service === 's3') return rawPath;
+  return rawPath
+    .split('/')
+    .map((seg) => uriEncode(seg))
+    .join('/');
+}
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+function headerValue(headers: HeaderBag, name: string): string {
+  const v = headers[name];
+  const s = Array.isArray(v) ? v.join(',') : (v ?? '');
+  return s.trim().replace(/\s+/g, ' ');
+}
+
+const signingKeys = new Map<string, Buffer>();
+
+/** kSigning, cached per secret/date/region/service: four HMACs saved on every request. */
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${secret}\n${date}\n${region}\n${service}`;
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    if (signingKeys.size > 1000) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
+}
+
+export interface CanonicalInput {
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  headers: HeaderBag;
+  signedHeaders: string[];
+  payloadHash: string;
+  service: string;
+  omitQuery?: string;
+}
+
+export function canonicalRequest(i: CanonicalInput): string {
+  const headerLines = i.signedHeaders.map((h) => `${h}:${headerValue(i.headers, h)}\n`).join('');
+  return [
+    i.method,
+    canonicalUri(i.rawPath, i.service),
+    canonicalQuery(i.rawQuery, i.omitQuery),
+    headerLines,
+    i.signedHeaders.join(';'),
+    i.payloadHash,
+  ].join('\n');
+}
+
+export function stringToSign(amzDate: string, scope: string, canonical: string): string {
+  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
+}
+
+export const scopeOf = (p: Pick<ParsedSignature, 'date' | 'region' | 'service'>): string =>
+  `${p.date}/${p.region}/${p.service}/aws4_request`;
+
+function parseCredential(cred: string): Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'> {
+  const parts = cred.split('/');
+  if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1] ?? '')) {
+    throw new SignatureError('incomplete', `Credential should be scoped to a valid region. ${cred}`);
+  }
+  return { accessKeyId: parts[0]!, date: parts[1]!, region: parts[2]!, service: parts[3]! };
+}
+
+/** Reads the signature from the Authorization header or a presigned URL's query; undefined if unsigned. */
+export function parseSignature(headers: HeaderBag, query: URLSearchParams): ParsedSignature | undefined {
+  const auth = headerValue(headers, 'authorization');
+  if (auth) {
+    if (!auth.startsWith(`${ALGORITHM} `)) {
+      throw new SignatureError('incomplete', `Unsupported authorization type: ${auth.split(' ')[0]}`);
+    }
+    const fields = new Map<string, string>();
+    for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const cred = fields.get('Credential');
+    const signed = fields.get('SignedHeaders');
+    const sig = fields.get('Signature');
+    const amzDate = headerValue(headers, 'x-amz-date');
+    if (!cred || !signed || !sig) {
+      throw new SignatureError(
+        'incomplete',
+        "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
+      );
+    }
+    if (!amzDate) throw new SignatureError('incomplete', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+    return {
+      ...parseCredential(cred),
+      signedHeaders: signed.split(';'),
+      signature: sig,
+      amzDate,
+      presigned: false,
+      securityToken: headerValue(headers, 'x-amz-security-token') || undefined,
+    };
+  }
+  if (query.has('X-Amz-Signature') || query.has('X-Amz-Credential')) {
+    const need = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Signature'];
+    for (const n of need) {
+      if (!query.get(n)) throw new SignatureError('incomplete', `Query-string authentication requires the ${n} parameter`);
+    }
+    if (query.get('X-Amz-Algorithm') !== ALGORITHM) {
+      throw new SignatureError('incomplete', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+    }
+    const expires = Number(query.get('X-Amz-Expires') ?? '604800');
+    return {
+      ...parseCredential(query.get('X-Amz-Credential')!),
+      signedHeaders: query.get('X-Amz-SignedHeaders')!.split(';'),
+      signature: query.get('X-Amz-Signature')!,
+      amzDate: query.get('X-Amz-Date')!,
+      expiresSec: Number.isFinite(expires) ? expires : 0,
+      presigned: true,
+      securityToken: query.get('X-Amz-Security-Token') ?? undefined,
+    };
+  }
+  return undefined;
+}
+
+export function parseAmzDate(amzDate: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  if (!m) return Number.NaN;
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+}
+
+export interface VerifyInput {
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  headers: HeaderBag;
+  /** Hex SHA-256 of the body, or the literal the client signed (UNSIGNED-PAYLOAD, STREAMING-...). */
+  payloadHash: string;
+  secret: string;
+  now?: number;
+}
+
+/** Throws SignatureError unless `sig` is a valid, current signature of the request. Returns the signing key. */
+export function verifySignature(sig: ParsedSignature, i: VerifyInput): Buffer {
+  const now = i.now ?? Date.now();
+  const at = parseAmzDate(sig.amzDate);
+  if (Number.isNaN(at)) throw new SignatureError('incomplete', `Invalid X-Amz-Date: ${sig.amzDate}`);
+  if (sig.amzDate.slice(0, 8) !== sig.date) {
+    throw new SignatureError('mismatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
+  }
+  if (sig.presigned) {
+    if (now > at + (sig.expiresSec ?? 0) * 1000) throw new SignatureError('expired', 'Request has expired');
+    if (at - now > MAX_SKEW_MS) throw new SignatureError('expired', 'Request is not yet valid');
+  } else if (Math.abs(now - at) > MAX_SKEW_MS) {
+    const fmt = (t: number) => new Date(t).toISOString().replace(/[-:]|\.\d{3}/g, '');
+    throw new SignatureError(
+      'expired',
+      `Signature expired: ${sig.amzDate} is now earlier than ${fmt(now - MAX_SKEW_MS)} (${fmt(now)} - 15 min.)`,
+    );
+  }
+  if (!sig.signedHeaders.includes('host')) {
+    throw new SignatureError('incomplete', "'Host' must be a signed header");
+  }
+  const canonical = canonicalRequest({
+    method: i.method,
+    rawPath: i.rawPath,
+    rawQuery: i.rawQuery,
+    headers: i.headers,
+    signedHeaders: sig.signedHeaders,
+    payloadHash: i.payloadHash,
+    service: sig.service,
+    omitQuery: sig.presigned ? 'X-Amz-Signature' : undefined,
+  });
+  const key = signingKey(i.secret, sig.date, sig.region, sig.service);
+  const expected = createHmac('sha256', key).update(stringToSign(sig.amzDate, scopeOf(sig), canonical)).digest();
+  const given = Buffer.from(sig.signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new SignatureError('mismatch', 'signature mismatch');
+  }
+  return key;
+}
+
+export interface SignInput {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  region: string;
+  service: string;
+  now?: Date;
+}
+
+/** Signs a request (Authorization header); returns the headers to send. Used by the CLI and the bench. */
+export function signRequest(i: SignInput): Record<string, string> {
+  const amzDate = (i.now ?? new Date()).toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const payloadHash = sha256Hex(i.body ?? '');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(i.headers)) headers[k.toLowerCase()] = v;
+  headers.host = i.url.host;
+  headers['x-amz-date'] = amzDate;
+  if (i.service === 's3') headers['x-amz-content-sha256'] = payloadHash;
+  if (i.sessionToken) headers['x-amz-security-token'] = i.sessionToken;
+  const signedHeaders = Object.keys(headers).sort();
+  const scope = `${amzDate.slice(0, 8)}/${i.region}/${i.service}/aws4_request`;
+  const canonical = canonicalRequest({
+    method: i.method,
+    rawPath: i.url.pathname,
+    rawQuery: i.url.search.slice(1),
+    headers,
+    signedHeaders,
+    payloadHash,
+    service: i.service,
+  });
+  const key = signingKey(i.secretAccessKey, amzDate.slice(0, 8), i.region, i.service);
+  const signature = createHmac('sha256', key).update(stringToSign(amzDate, scope, canonical)).digest('hex');
+  headers.authorization = `${ALGORITHM} Credential=${i.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+  return headers;
+}
