@@ -1,0 +1,350 @@
+// The Node.js runtime that runs inside a sandbox. Started in the warming pool with no code; the host
+// binds it to one function version (loads the handler, runs init once), then sends invocations one at a
+// time over the inherited channel on fd 3. Self-contained: node: builtins and ./protocol.js only.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import util from 'node:util';
+import { encodeFrame, FrameDecoder, type FrameHeader } from './protocol.js';
+
+type Handler = (event: unknown, context: unknown, callback?: (err: unknown, res?: unknown) => void) => unknown;
+
+const chan = new net.Socket({ fd: 3, readable: true, writable: true });
+let corked = false;
+
+function send(header: FrameHeader, body?: Buffer | string): void {
+  if (!corked) {
+    corked = true;
+    chan.cork();
+    process.nextTick(uncork);
+  }
+  const [head, b] = encodeFrame(header, body);
+  chan.write(head);
+  if (b.length > 0) chan.write(b);
+}
+
+function uncork(): void {
+  corked = false;
+  chan.uncork();
+}
+
+// ---- logging: console.* and process.stdout/stderr go over the channel, tagged with the request id ----
+
+let currentId: string | undefined;
+const rawWrite = (stream: NodeJS.WriteStream) =>
+  function write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+    send({ t: 'log', id: currentId ?? null }, text);
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') process.nextTick(done as () => void);
+    void stream;
+    return true;
+  };
+process.stdout.write = rawWrite(process.stdout) as typeof process.stdout.write;
+process.stderr.write = rawWrite(process.stderr) as typeof process.stderr.write;
+
+function logLine(level: string, args: unknown[]): void {
+  const msg = util.format(...args).replace(/\n/g, '\r');
+  send({ t: 'log', id: currentId ?? null }, `${new Date().toISOString()}\t${currentId ?? 'undefined'}\t${level}\t${msg}\n`);
+}
+const levels: Array<[keyof Console, string]> = [
+  ['log', 'INFO'],
+  ['info', 'INFO'],
+  ['warn', 'WARN'],
+  ['error', 'ERROR'],
+  ['debug', 'DEBUG'],
+  ['trace', 'TRACE'],
+];
+for (const [name, level] of levels) {
+  (console as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => logLine(level, args);
+}
+
+// ---- errors in Lambda's shape ----
+
+function errorBody(err: unknown, typeOverride?: string): { errorType: string; errorMessage: string; stackTrace: string[] } {
+  if (err instanceof Error) {
+    const stack = typeof err.stack === 'string' ? err.stack.split('\n') : [];
+    return { errorType: typeOverride ?? err.name ?? 'Error', errorMessage: err.message, stackTrace: stack };
+  }
+  return {
+    errorType: typeOverride ?? typeof err,
+    errorMessage: typeof err === 'string' ? err : (safeStringify(err) ?? String(err)),
+    stackTrace: [],
+  };
+}
+
+function safeStringify(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the platform API relay: 127.0.0.1:<port> inside the sandbox → the bound unix socket ----
+
+const apiSocket = process.env.KINDLING_API_SOCKET ?? '/run/kindling/api.sock';
+const relay = net.createServer({ noDelay: true }, (client) => {
+  const upstream = net.connect(apiSocket);
+  client.pipe(upstream);
+  upstream.pipe(client);
+  // Destroy rather than end: either peer may have vanished and never read again.
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', close);
+  upstream.on('error', close);
+  client.on('close', close);
+  upstream.on('close', close);
+});
+relay.unref();
+
+// ---- bind: load the handler once, run init ----
+
+interface BindInfo {
+  handler: string;
+  taskRoot: string;
+  functionName: string;
+  functionVersion: string;
+  memoryMB: number;
+  invokedFunctionArn: string;
+  logGroupName: string;
+  logStreamName: string;
+}
+
+let handlerFn: Handler | undefined;
+let info: BindInfo | undefined;
+
+function nearestPackageType(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8')) as { type?: string };
+      return pkg.type;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+    if (d === path.dirname(d)) return undefined;
+  }
+}
+
+class InitError extends Error {
+  constructor(
+    readonly errorType: string,
+    message: string,
+    readonly stackTrace: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function moduleNotFound(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
+}
+
+async function loadHandler(handler: string, taskRoot: string): Promise<Handler> {
+  const slash = handler.lastIndexOf('/');
+  const dot = handler.indexOf('.', slash + 1);
+  if (dot < 0) throw new InitError('Runtime.MalformedHandlerName', `Bad handler ${handler}`);
+  const modName = handler.slice(0, dot);
+  const exportPath = handler.slice(dot + 1).split('.');
+  const base = path.resolve(taskRoot, modName);
+  const req = createRequire(path.join(taskRoot, '__kindling_index.js'));
+  let mod: unknown;
+  try {
+    const file = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => fs.existsSync(f));
+    if (file === undefined) {
+      // Not a file next to the task root: let Node resolve it (a directory, or a package).
+      mod = req(modName.startsWith('.') || modName.startsWith('/') ? base : modName);
+    } else if (file.endsWith('.mjs') || (file.endsWith('.js') && nearestPackageType(path.dirname(file)) === 'module')) {
+      mod = await import(pathToFileURL(file).href);
+    } else {
+      mod = req(file);
+    }
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      throw new InitError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`, (e.stack ?? '').split('\n'));
+    }
+    if (moduleNotFound(e)) {
+      const err = e as Error;
+      throw new InitError('Runtime.ImportModuleError', `Error: ${err.message}`, (err.stack ?? '').split('\n'));
+    }
+    throw e;
+  }
+  let fn: unknown = mod;
+  for (const part of exportPath) {
+    fn = fn === null || fn === undefined ? undefined : (fn as Record<string, unknown>)[part];
+  }
+  if (fn === undefined || fn === null) {
+    throw new InitError('Runtime.HandlerNotFound', `${handler} is undefined or not exported`);
+  }
+  if (typeof fn !== 'function') throw new InitError('Runtime.HandlerNotFound', `${handler} is not a function`);
+  return fn as Handler;
+}
+
+async function bind(h: FrameHeader): Promise<void> {
+  const b = h as unknown as BindInfo & { env: Record<string, string> };
+  info = b;
+  for (const k of Object.keys(process.env)) if (!(k in b.env)) delete process.env[k];
+  Object.assign(process.env, b.env);
+  try {
+    process.chdir(b.taskRoot);
+    handlerFn = await loadHandler(b.handler, b.taskRoot);
+    send({ t: 'init', ok: true });
+  } catch (e) {
+    const body =
+      e instanceof InitError
+        ? { errorType: e.errorType, errorMessage: e.message, stackTrace: e.stackTrace }
+        : errorBody(e);
+    send({ t: 'init', ok: false, errorType: body.errorType }, JSON.stringify(body));
+  }
+}
+
+// ---- invoke ----
+
+let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
+
+function invoke(h: FrameHeader, body: Buffer): void {
+  const id = h.id as string;
+  const deadline = h.deadline as number;
+  const fn = handlerFn;
+  const bound = info;
+  if (fn === undefined || bound === undefined) {
+    send({ t: 'result', id, ok: false, errorType: 'Runtime.Unknown', rss: 0 }, '{"errorType":"Runtime.Unknown"}');
+    return;
+  }
+  if (h.creds !== undefined) {
+    const c = h.creds as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+    process.env.AWS_ACCESS_KEY_ID = c.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
+    process.env.AWS_SESSION_TOKEN = c.sessionToken;
+  }
+  currentId = id;
+  let done = false;
+  const finish = (err: unknown, result?: unknown, fatal = false) => {
+    if (done) return;
+    done = true;
+    pending = undefined;
+    let ok = err === undefined || err === null;
+    let out: string | undefined;
+    let errorType: string | undefined;
+    if (ok) {
+      try {
+        out = result === undefined ? 'null' : JSON.stringify(result);
+        if (out === undefined) out = 'null';
+      } catch (e) {
+        ok = false;
+        err = e;
+      }
+    }
+    if (!ok) {
+      const eb = errorBody(err);
+      errorType = eb.errorType;
+      out = JSON.stringify(eb);
+    }
+    send({ t: 'result', id, ok, errorType, fatal, rss: process.memoryUsage.rss() }, out);
+    currentId = undefined;
+  };
+  pending = finish;
+  let event: unknown;
+  try {
+    event = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    finish(e);
+    return;
+  }
+  let clientContext: unknown;
+  if (typeof h.cc === 'string' && h.cc !== '') {
+    try {
+      clientContext = JSON.parse(Buffer.from(h.cc, 'base64').toString('utf8'));
+    } catch {
+      clientContext = undefined;
+    }
+  }
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: bound.functionName,
+    functionVersion: bound.functionVersion,
+    invokedFunctionArn: bound.invokedFunctionArn,
+    memoryLimitInMB: String(bound.memoryMB),
+    awsRequestId: id,
+    logGroupName: bound.logGroupName,
+    logStreamName: bound.logStreamName,
+    identity: undefined,
+    clientContext,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: (err: unknown, res: unknown) => finish(err, res),
+    succeed: (res: unknown) => finish(undefined, res),
+    fail: (err: unknown) => finish(err ?? 'handled'),
+  };
+  try {
+    const callback = (err: unknown, res?: unknown) => finish(err, res);
+    const r = fn.length >= 3 ? fn(event, context, callback) : fn(event, context);
+    if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(
+        (v) => finish(undefined, v),
+        (e) => finish(e ?? new Error('Promise rejected')),
+      );
+    } else if (fn.length < 3) {
+      finish(undefined, r);
+    }
+  } catch (e) {
+    finish(e);
+  }
+}
+
+// An uncaught error during an invoke fails that invoke (and the host retires the environment, as Lambda
+// restarts its runtime); outside an invoke it ends the runtime.
+process.on('uncaughtException', (e) => {
+  if (pending !== undefined) pending(e, undefined, true);
+  else {
+    logLine('ERROR', ['Uncaught Exception', e]);
+    uncork();
+    process.exitCode = 129;
+    chan.end(() => process.exit(129));
+  }
+});
+process.on('unhandledRejection', (reason) => {
+  if (pending !== undefined) {
+    const err = new Error(reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
+    err.name = 'Runtime.UnhandledPromiseRejection';
+    if (reason instanceof Error && reason.stack !== undefined) err.stack = reason.stack;
+    pending(err, undefined, true);
+  } else {
+    logLine('ERROR', ['Unhandled Promise Rejection', reason]);
+  }
+});
+// Flush what is corked when user code calls process.exit().
+process.on('exit', () => {
+  if (corked) uncork();
+});
+
+const decoder = new FrameDecoder((h, body) => {
+  switch (h.t) {
+    case 'invoke':
+      invoke(h, body);
+      break;
+    case 'bind':
+      void bind(h);
+      break;
+    case 'ping':
+      send({ t: 'pong', n: h.n });
+      break;
+    default:
+      break;
+  }
+});
+chan.on('data', (c: Buffer) => decoder.push(c));
+// The host is gone: nothing left to serve.
+chan.on('end', () => process.exit(0));
+chan.on('error', () => process.exit(0));
+
+const port = Number(process.env.KINDLING_RELAY_PORT ?? '9001');
+relay.on('error', (e) => send({ t: 'ready', relayPort: 0, relayError: String(e) }));
+relay.listen(port, '127.0.0.1', () => {
+  const addr = relay.address();
+  send({ t: 'ready', relayPort: typeof addr === 'object' && addr !== null ? addr.port : port });
+});

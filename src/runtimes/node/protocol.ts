@@ -1,0 +1,53 @@
+// Framing of the private host ⇄ runtime channel (an inherited unix socketpair on fd 3):
+// [u32 header length][u32 body length][JSON header][raw body]. Payloads travel as raw bytes, never
+// re-escaped into JSON. Shared by the host (worker/) and the bootstrap inside the sandbox, so it may
+// import node: builtins only.
+
+export interface FrameHeader {
+  t: string;
+  [key: string]: unknown;
+}
+
+export type FrameHandler = (header: FrameHeader, body: Buffer) => void;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Encodes a frame as two buffers (prefix+header, body) so a large body is not copied. */
+export function encodeFrame(header: FrameHeader, body?: Buffer | string): [Buffer, Buffer] {
+  const json = JSON.stringify(header);
+  const hlen = Buffer.byteLength(json);
+  const b = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body;
+  const head = Buffer.allocUnsafe(8 + hlen);
+  head.writeUInt32LE(hlen, 0);
+  head.writeUInt32LE(b.length, 4);
+  head.write(json, 8);
+  return [head, b];
+}
+
+/** Incremental decoder: push socket chunks, get whole frames. */
+export class FrameDecoder {
+  private pending: Buffer = EMPTY;
+
+  constructor(private readonly onFrame: FrameHandler) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let off = 0;
+    while (buf.length - off >= 8) {
+      const hlen = buf.readUInt32LE(off);
+      const blen = buf.readUInt32LE(off + 4);
+      const end = off + 8 + hlen + blen;
+      if (buf.length < end) break;
+      const header = JSON.parse(buf.toString('utf8', off + 8, off + 8 + hlen)) as FrameHeader;
+      const body = buf.subarray(off + 8 + hlen, end);
+      off = end;
+      this.onFrame(header, body);
+    }
+    if (off === buf.length) this.pending = EMPTY;
+    else {
+      // Keep only the unread tail; copy it so a large consumed chunk is not retained.
+      buf = buf.subarray(off);
+      this.pending = off === 0 ? buf : Buffer.from(buf);
+    }
+  }
+}

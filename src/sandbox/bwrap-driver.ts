@@ -1,0 +1,180 @@
+// The bubblewrap driver: each environment is its own process tree in fresh mount, pid, ipc, uts, net, user
+// and cgroup namespaces, with a minimal read-only view of the host, a private /tmp tmpfs, and its own
+// cgroup entered before the first instruction of bwrap runs.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { type CgroupSetup, EnvCgroup } from './cgroup.js';
+import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+
+export const SANDBOX_API_SOCKET = '/run/kindling/api.sock';
+export const SANDBOX_RELAY_PORT = 9001;
+/** Lambda's sandbox user (sbx_user1051). */
+const UID = '993';
+const GID = '990';
+
+// The few host /etc files a runtime needs: name resolution, TLS roots, users. Never all of /etc.
+const ETC_FILES = [
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/nsswitch.conf',
+  '/etc/passwd',
+  '/etc/group',
+  '/etc/ld.so.cache',
+  '/etc/localtime',
+  '/etc/ssl',
+  '/etc/ca-certificates',
+  '/etc/pki',
+  '/etc/crypto-policies',
+];
+
+export function findBwrap(): string | undefined {
+  for (const p of ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap']) if (fs.existsSync(p)) return p;
+  return undefined;
+}
+
+export function bwrapVersion(bin: string): string | undefined {
+  try {
+    return execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim().replace(/^bubblewrap\s*/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host root-level entries a sandbox gets: symlinks recreated as symlinks, dirs bound read-only. */
+function rootBinds(): string[] {
+  const args: string[] = ['--ro-bind', '/usr', '/usr'];
+  for (const name of ['/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(name);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(name), name);
+    else if (st.isDirectory()) args.push('--ro-bind', name, name);
+  }
+  // A node installed outside /usr (nvm, /opt) needs its own prefix.
+  const node = fs.realpathSync(process.execPath);
+  if (!node.startsWith('/usr/')) {
+    const prefix = path.dirname(path.dirname(node));
+    args.push('--ro-bind', prefix, prefix);
+  }
+  for (const f of ETC_FILES) args.push('--ro-bind-try', f, f);
+  return args;
+}
+
+/** The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own. */
+function runtimePackageJson(envRoot: string): string {
+  const file = path.join(envRoot, '.runtime-package.json');
+  fs.mkdirSync(envRoot, { recursive: true });
+  fs.writeFileSync(file, '{"type":"module"}\n');
+  return file;
+}
+
+export class BwrapDriver implements SandboxDriver {
+  readonly name = 'bwrap';
+  private readonly base: string[];
+  private readonly node: string;
+
+  constructor(
+    private readonly opts: SandboxDriverOptions,
+    private readonly cgroups: CgroupSetup,
+    private readonly bwrap: string = findBwrap() ?? 'bwrap',
+  ) {
+    this.node = fs.realpathSync(process.execPath);
+    const rt = opts.runtimeDir;
+    this.base = [
+      '--die-with-parent',
+      '--new-session',
+      '--cap-drop',
+      'ALL',
+      '--clearenv',
+      '--uid',
+      UID,
+      '--gid',
+      GID,
+      '--hostname',
+      'localhost',
+      ...rootBinds(),
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--ro-bind',
+      path.join(rt, 'bootstrap.js'),
+      '/var/runtime/bootstrap.js',
+      '--ro-bind',
+      path.join(rt, 'protocol.js'),
+      '/var/runtime/protocol.js',
+      '--ro-bind',
+      runtimePackageJson(opts.envRoot),
+      '/var/runtime/package.json',
+      ...(opts.nodeModulesDir !== undefined
+        ? ['--ro-bind', opts.nodeModulesDir, '/var/runtime/node_modules', '--symlink', '/var/runtime/node_modules', '/node_modules']
+        : []),
+      // The API socket may appear after the first sandboxes start (the API server binds it later).
+      '--ro-bind-try',
+      opts.apiSocketPath,
+      SANDBOX_API_SOCKET,
+      '--setenv',
+      'PATH',
+      '/usr/local/bin:/usr/bin:/bin',
+      '--setenv',
+      'LANG',
+      'en_US.UTF-8',
+      '--setenv',
+      'TZ',
+      ':UTC',
+      '--setenv',
+      'HOME',
+      '/tmp',
+      '--setenv',
+      'KINDLING_API_SOCKET',
+      SANDBOX_API_SOCKET,
+    ];
+  }
+
+  async start(spec: SandboxSpec): Promise<Sandbox> {
+    const envDir = path.join(this.opts.envRoot, spec.id);
+    const taskDir = path.join(envDir, 'task');
+    await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
+    const cg = Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
+    await cg?.create();
+    const args = [
+      '--unshare-all',
+      ...(spec.networkOutbound ? ['--share-net'] : []),
+      ...this.base,
+      '--setenv',
+      'KINDLING_RELAY_PORT',
+      // With the host network shared, a fixed port would collide; the runtime reports the one it got.
+      spec.networkOutbound ? '0' : String(SANDBOX_RELAY_PORT),
+      '--perms',
+      '1777',
+      '--size',
+      String(spec.tmpSizeMB * 1024 * 1024),
+      '--tmpfs',
+      '/tmp',
+      '--ro-bind',
+      taskDir,
+      '/var/task',
+      '--remount-ro',
+      '/',
+      '--chdir',
+      '/var/task',
+      '--',
+      this.node,
+      ...this.opts.nodeFlags,
+      '/var/runtime/bootstrap.js',
+    ];
+    const procs = cg?.procsFiles() ?? [];
+    // The first process enters the cgroups itself, before exec'ing bwrap: nothing runs outside the limits.
+    const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
+    const child = spawnWithChannel('/bin/sh', ['-c', script, 'sh', String(procs.length), ...procs, this.bwrap, ...args], {}, envDir);
+    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,229 @@
+// Per-environment cgroups: memory cap, process-count cap and CPU weight, nested under the cgroup Kindling
+// itself runs in. Supports cgroup v1 (one hierarchy per controller) and v2 (unified), found by detection;
+// when nothing is writable the sandbox runs without limits and doctor() says so.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+const CG = '/sys/fs/cgroup';
+/** Enough for node's threads, bwrap and a few child processes; stops fork bombs. */
+export const PIDS_MAX = 64;
+/** Lambda gives one vCPU at 1769 MB; CPU weight follows memory. */
+const MB_PER_VCPU = 1769;
+
+export type Controller = 'memory' | 'pids' | 'cpu';
+
+export interface CgroupSetup {
+  version: 1 | 2 | null;
+  /** Parent dir per controller under which each environment's cgroup is made (v2: the same dir for all). */
+  parents: Partial<Record<Controller, string>>;
+  warnings: string[];
+}
+
+function ownPaths(): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const m = /^\d+:([^:]*):(.*)$/.exec(line);
+      if (m === null) continue;
+      for (const c of (m[1] ?? '').split(',')) out.set(c, m[2] ?? '/');
+    }
+  } catch {
+    // not Linux, or /proc missing: no cgroups
+  }
+  return out;
+}
+
+function tryMkdir(dir: string): boolean {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds usable controllers and makes Kindling's parent cgroups (one per server process, so several servers
+ * on one machine do not collide). Synchronous: runs once at start.
+ */
+export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
+  const own = ownPaths();
+  const warnings: string[] = [];
+  const parents: Partial<Record<Controller, string>> = {};
+  const v1Mounted = fs.existsSync(path.join(CG, 'memory', 'memory.limit_in_bytes'));
+  const v2Pure = fs.existsSync(path.join(CG, 'cgroup.controllers'));
+  if (v1Mounted) {
+    const dirs: Record<Controller, [string, string]> = {
+      memory: ['memory', 'memory.limit_in_bytes'],
+      pids: ['pids', 'pids.max'],
+      cpu: ['cpu', 'cpu.shares'],
+    };
+    for (const [ctl, [mount, probe]] of Object.entries(dirs) as Array<[Controller, [string, string]]>) {
+      const rel = own.get(mount) ?? '/';
+      const parent = path.join(CG, mount, rel, tag);
+      if (tryMkdir(parent) && fs.existsSync(path.join(parent, probe))) parents[ctl] = parent;
+      else warnings.push(`cgroup v1 ${ctl} controller is not writable at ${path.join(CG, mount, rel)}`);
+    }
+    return { version: 1, parents, warnings };
+  }
+  if (v2Pure) {
+    const rel = own.get('') ?? '/';
+    const mine = path.join(CG, rel);
+    const parent = path.join(mine, tag);
+    const want = ['memory', 'pids', 'cpu'];
+    const enable = (dir: string) => {
+      const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
+      const ctl = want.filter((c) => available.includes(c));
+      if (ctl.length > 0) fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), ctl.map((c) => `+${c}`).join(' '));
+    };
+    try {
+      try {
+        enable(mine);
+      } catch {
+        // "No internal processes": move ourselves into a leaf so our cgroup may delegate controllers.
+        const leaf = path.join(mine, 'kindling-host');
+        fs.mkdirSync(leaf, { recursive: true });
+        fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(process.pid));
+        enable(mine);
+      }
+      fs.mkdirSync(parent, { recursive: true });
+      enable(parent);
+      const have = fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
+      for (const c of want as Controller[]) {
+        if (have.includes(c)) parents[c] = parent;
+        else warnings.push(`cgroup v2 ${c} controller is not available under ${mine}`);
+      }
+    } catch (e) {
+      warnings.push(`cgroup v2 at ${mine} is not writable: ${(e as Error).message}`);
+    }
+    return { version: 2, parents, warnings };
+  }
+  warnings.push('no cgroup filesystem found: memory, process and CPU limits are NOT enforced');
+  return { version: null, parents, warnings };
+}
+
+/** Removes the parent cgroups (after every environment's cgroup is gone). */
+export async function teardownCgroups(setup: CgroupSetup): Promise<void> {
+  for (const dir of new Set(Object.values(setup.parents))) await fsp.rmdir(dir).catch(() => {});
+}
+
+/** One environment's cgroup(s). */
+export class EnvCgroup {
+  /** Distinct dirs (v1: one per controller; v2: one). */
+  readonly dirs: string[];
+  readonly memoryDir: string | undefined;
+  readonly pidsDir: string | undefined;
+  readonly cpuDir: string | undefined;
+
+  constructor(
+    private readonly setup: CgroupSetup,
+    id: string,
+  ) {
+    const p = setup.parents;
+    this.memoryDir = p.memory && path.join(p.memory, id);
+    this.pidsDir = p.pids && path.join(p.pids, id);
+    this.cpuDir = p.cpu && path.join(p.cpu, id);
+    this.dirs = [...new Set([this.memoryDir, this.pidsDir, this.cpuDir].filter((d): d is string => d !== undefined))];
+  }
+
+  /** Creates the cgroup and sets the limits that hold from the first instruction (process count). */
+  async create(): Promise<void> {
+    for (const d of this.dirs) await fsp.mkdir(d);
+    if (this.pidsDir !== undefined) await fsp.writeFile(path.join(this.pidsDir, 'pids.max'), String(PIDS_MAX));
+  }
+
+  /** The cgroup.procs files the sandbox's first process writes itself into before it execs anything. */
+  procsFiles(): string[] {
+    return this.dirs.map((d) => path.join(d, 'cgroup.procs'));
+  }
+
+  async setMemory(memoryMB: number): Promise<void> {
+    const bytes = String(memoryMB * 1024 * 1024);
+    if (this.memoryDir !== undefined) {
+      if (this.setup.version === 1) {
+        await fsp.writeFile(path.join(this.memoryDir, 'memory.limit_in_bytes'), bytes);
+        // With swap accounting, also cap memory+swap so the limit cannot be dodged by swapping.
+        await fsp.writeFile(path.join(this.memoryDir, 'memory.memsw.limit_in_bytes'), bytes).catch(() => {});
+      } else {
+        await fsp.writeFile(path.join(this.memoryDir, 'memory.max'), bytes);
+        await fsp.writeFile(path.join(this.memoryDir, 'memory.swap.max'), '0').catch(() => {});
+      }
+    }
+    if (this.cpuDir !== undefined) {
+      if (this.setup.version === 1) {
+        const shares = Math.max(2, Math.round((1024 * memoryMB) / MB_PER_VCPU));
+        await fsp.writeFile(path.join(this.cpuDir, 'cpu.shares'), String(shares));
+      } else {
+        const weight = Math.min(10000, Math.max(1, Math.round((100 * memoryMB) / MB_PER_VCPU)));
+        await fsp.writeFile(path.join(this.cpuDir, 'cpu.weight'), String(weight));
+      }
+    }
+  }
+
+  /** OOM kills recorded in this cgroup (v1 memory.oom_control, v2 memory.events). */
+  oomKills(): number {
+    if (this.memoryDir === undefined) return 0;
+    try {
+      const file = this.setup.version === 1 ? 'memory.oom_control' : 'memory.events';
+      const m = /^oom_kill (\d+)$/m.exec(fs.readFileSync(path.join(this.memoryDir, file), 'utf8'));
+      return m === null ? 0 : Number(m[1]);
+    } catch {
+      return 0;
+    }
+  }
+
+  peakBytes(): number | undefined {
+    if (this.memoryDir === undefined) return undefined;
+    const file = this.setup.version === 1 ? 'memory.max_usage_in_bytes' : 'memory.peak';
+    try {
+      return Number(fs.readFileSync(path.join(this.memoryDir, file), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  private pids(): number[] {
+    const out = new Set<number>();
+    for (const d of this.dirs) {
+      try {
+        for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l !== '') out.add(Number(l));
+      } catch {
+        // gone already
+      }
+    }
+    return [...out];
+  }
+
+  /** Kills every process in the cgroup, then removes it. */
+  async destroy(): Promise<void> {
+    if (this.setup.version === 2 && this.dirs[0] !== undefined) {
+      await fsp.writeFile(path.join(this.dirs[0], 'cgroup.kill'), '1').catch(() => {});
+    }
+    for (let i = 0; i < 100; i++) {
+      const pids = this.pids();
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const d of this.dirs) {
+      for (let i = 0; i < 50; i++) {
+        try {
+          await fsp.rmdir(d);
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          // EBUSY while the kernel finishes reaping the last task.
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  }
+}

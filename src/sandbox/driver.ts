@@ -1,0 +1,80 @@
+// The sandbox driver interface: starts one isolated process running a language runtime's bootstrap and
+// hands back a handle with its private channel and its resource limits. Drivers: bubblewrap
+// (bwrap-driver.ts), unsandboxed development (unsandboxed-driver.ts); a microVM driver can slot in beside.
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+
+export interface SandboxSpec {
+  /** Unique id; names the per-environment host dir and cgroup. */
+  id: string;
+  /** Share the host network (opt-in outbound access); otherwise only loopback in a private net ns. */
+  networkOutbound: boolean;
+  /** /tmp size in MB (a private tmpfs). */
+  tmpSizeMB: number;
+}
+
+export interface SandboxExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The kernel's OOM killer ended a process in the sandbox's memory cgroup. */
+  oomKilled: boolean;
+  /** Last bytes the sandbox wrote to its native stdout/stderr (not through the channel). */
+  stderrTail: string;
+}
+
+export interface Limits {
+  memoryMB: number;
+}
+
+export interface Sandbox {
+  readonly id: string;
+  readonly pid: number;
+  /** Host path of the directory the sandbox sees read-only at its task root; code is hard-linked into it. */
+  readonly taskDir: string;
+  /** Path the runtime sees the task dir at (/var/task in a sandbox). */
+  readonly taskRoot: string;
+  /** The inherited duplex channel (fd 3 inside). */
+  readonly channel: Socket;
+  readonly exited: Promise<SandboxExit>;
+  /** Whether the process is still running. */
+  alive(): boolean;
+  /** Applies the function's limits (memory cap, CPU weight) when it is bound. */
+  applyLimits(limits: Limits): Promise<void>;
+  /** Peak memory of the sandbox in bytes, when the driver can tell; otherwise undefined. */
+  memoryPeakBytes(): number | undefined;
+  /** Kills every process of the sandbox at once. */
+  kill(): void;
+  /** Kills, then removes its cgroup and host dir. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface SandboxDriver {
+  readonly name: 'bwrap' | 'unsandboxed';
+  start(spec: SandboxSpec): Promise<Sandbox>;
+  /** Removes what the driver created for itself (parent cgroups). */
+  close(): Promise<void>;
+}
+
+export interface SandboxDriverOptions {
+  /** Directory under the data dir holding one dir per environment. */
+  envRoot: string;
+  /** The platform API's unix socket, reachable inside through a relay. */
+  apiSocketPath: string;
+  /** Directory holding the runtime bootstrap (dist/src/runtimes/node). */
+  runtimeDir: string;
+  /** node_modules exposed at /var/runtime/node_modules (the AWS SDK, as on Lambda). */
+  nodeModulesDir: string | undefined;
+  /** Extra flags for the runtime's node process. */
+  nodeFlags: string[];
+}
+
+/** Thin shared helpers for drivers built on a spawned child process. */
+export function waitExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+      return;
+    }
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}

@@ -1,0 +1,84 @@
+// Which isolation is in effect on this machine (for `kindling doctor` and for choosing a driver).
+import { execFile } from 'node:child_process';
+import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
+import { bwrapVersion, findBwrap } from './bwrap-driver.js';
+
+export interface IsolationReport {
+  driver: 'bwrap' | 'unsandboxed';
+  sandboxed: boolean;
+  bwrapVersion?: string;
+  /** Namespaces each environment gets. */
+  namespaces: string[];
+  cgroup: {
+    version: 1 | 2 | null;
+    /** Which limits can be enforced. */
+    controllers: Record<Controller, boolean>;
+  };
+  warnings: string[];
+}
+
+const NAMESPACES = ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup'];
+
+/** Runs a trivial command under bwrap with every namespace unshared: proves bwrap works here. */
+export function probeBwrap(bin: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      ['--unshare-all', '--die-with-parent', '--cap-drop', 'ALL', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin',
+        '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true'],
+      { timeout: 10_000 },
+      (err, _stdout, stderr) => resolve(err ? `${err.message} ${stderr}`.trim() : undefined),
+    );
+  });
+}
+
+export function describeCgroups(setup: CgroupSetup): IsolationReport['cgroup'] {
+  return {
+    version: setup.version,
+    controllers: {
+      memory: setup.parents.memory !== undefined,
+      pids: setup.parents.pids !== undefined,
+      cpu: setup.parents.cpu !== undefined,
+    },
+  };
+}
+
+/**
+ * Detects the isolation Kindling would use for `mode` ('auto' = bwrap when it works). Creates and removes
+ * a probe cgroup parent unless one is passed in.
+ */
+export async function detectIsolation(
+  mode: 'auto' | 'bwrap' | 'none' = 'auto',
+  cgroups?: CgroupSetup,
+): Promise<IsolationReport> {
+  const warnings: string[] = [];
+  const bin = findBwrap();
+  let version: string | undefined;
+  let usable = false;
+  if (mode !== 'none') {
+    if (bin === undefined) warnings.push('bubblewrap (bwrap) is not installed');
+    else {
+      version = bwrapVersion(bin);
+      const failure = await probeBwrap(bin);
+      if (failure === undefined) usable = true;
+      else warnings.push(`bubblewrap cannot create namespaces here: ${failure}`);
+    }
+  }
+  const setup = cgroups ?? setupCgroups(`kindling-probe-${process.pid}`);
+  if (cgroups === undefined) await teardownCgroups(setup);
+  const sandboxed = usable;
+  if (!sandboxed) {
+    warnings.push(
+      'UNSANDBOXED: functions run as plain host processes with full access to this machine; development only',
+    );
+  }
+  if (sandboxed) warnings.push(...setup.warnings);
+  return {
+    driver: sandboxed ? 'bwrap' : 'unsandboxed',
+    sandboxed,
+    ...(version !== undefined ? { bwrapVersion: version } : {}),
+    namespaces: sandboxed ? NAMESPACES : [],
+    cgroup: sandboxed ? describeCgroups(setup) : { version: null, controllers: { memory: false, pids: false, cpu: false } },
+    warnings,
+  };
+}

@@ -1,0 +1,92 @@
+// A sandbox that is one spawned host process (bwrap, or plain node when unsandboxed) with an inherited
+// socketpair on fd 3, an optional per-environment cgroup and its own host dir. Shared by both drivers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import type { EnvCgroup } from './cgroup.js';
+import type { Limits, Sandbox, SandboxExit } from './driver.js';
+
+const TAIL = 4096;
+
+export class ProcessSandbox implements Sandbox {
+  readonly pid: number;
+  readonly channel: Socket;
+  readonly exited: Promise<SandboxExit>;
+  private tail = '';
+  private destroyed: Promise<void> | undefined;
+  private running = true;
+
+  constructor(
+    readonly id: string,
+    private readonly child: ChildProcess,
+    readonly taskDir: string,
+    readonly taskRoot: string,
+    private readonly envDir: string,
+    private readonly cgroup: EnvCgroup | undefined,
+  ) {
+    this.pid = child.pid ?? -1;
+    const ch = child.stdio[3];
+    if (ch === null || ch === undefined) throw new Error('sandbox channel (fd 3) missing');
+    this.channel = ch as Socket;
+    // The channel is a stream we read frames from; errors surface as the process' exit.
+    this.channel.on('error', () => {});
+    for (const s of [child.stdout, child.stderr]) {
+      s?.setEncoding('utf8');
+      s?.on('data', (d: string) => {
+        this.tail = (this.tail + d).slice(-TAIL);
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.running = false;
+        // Let the last frames and stderr bytes drain before reporting.
+        setImmediate(() =>
+          resolve({
+            code,
+            signal,
+            oomKilled: (this.cgroup?.oomKills() ?? 0) > 0 || /heap out of memory/i.test(this.tail),
+            stderrTail: this.tail,
+          }),
+        );
+      });
+    });
+  }
+
+  alive(): boolean {
+    return this.running;
+  }
+
+  async applyLimits(limits: Limits): Promise<void> {
+    await this.cgroup?.setMemory(limits.memoryMB);
+  }
+
+  memoryPeakBytes(): number | undefined {
+    return this.cgroup?.peakBytes();
+  }
+
+  kill(): void {
+    if (!this.running) return;
+    // SIGKILL to bwrap's monitor ends its pid-1 (die-with-parent), and with pid 1 the whole pid namespace.
+    try {
+      this.child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= (async () => {
+      this.kill();
+      this.channel.destroy();
+      await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
+      await this.cgroup?.destroy();
+      await fsp.rm(this.envDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    })();
+    return this.destroyed;
+  }
+}
+
+/** Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio). */
+export function spawnWithChannel(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env, cwd, detached: false });
+}
