@@ -1,0 +1,178 @@
+// The embedded queue engine's public interface (SQS semantics, per tenant). Async-invoke destinations,
+// DLQs and event-source-mapping pollers use it in-process; api/sqs.ts is its HTTP face.
+import type { Tenant } from '../../control/tenants.js';
+
+/** Who owns a queue. Every lookup is scoped to one owner: another tenant's queue "does not exist". */
+export type QueueOwner = Pick<Tenant, 'id' | 'accountId'>;
+
+export interface Queue {
+  /** Internal id (stable for the queue's life; a re-created queue of the same name gets a new one). */
+  readonly id: number;
+  readonly tenantId: string;
+  readonly accountId: string;
+  readonly name: string;
+  /** `arn:aws:sqs:<region>:<accountId>:<name>` */
+  readonly arn: string;
+  readonly fifo: boolean;
+  /** Seconds since the epoch, as SQS reports CreatedTimestamp. */
+  readonly createdAt: number;
+}
+
+/** `http://<host>/<accountId>/<name>`; the API builds it from the request's Host. */
+export const queueUrl = (base: string, q: Pick<Queue, 'accountId' | 'name'>): string =>
+  `${base.replace(/\/+$/, '')}/${q.accountId}/${q.name}`;
+
+/** A message attribute as SQS carries it; binary values are raw bytes here (base64 only on the wire). */
+export interface MessageAttributeValue {
+  /** `String`, `Number`, `Binary`, optionally with a custom suffix (`String.json`). */
+  dataType: string;
+  stringValue?: string;
+  binaryValue?: Buffer;
+}
+
+export type MessageAttributes = Record<string, MessageAttributeValue>;
+
+export interface SendInput {
+  body: string;
+  /** 0–900; defaults to the queue's DelaySeconds. */
+  delaySeconds?: number;
+  messageAttributes?: MessageAttributes;
+  /** System attributes (only AWSTraceHeader is accepted by SQS). */
+  messageSystemAttributes?: MessageAttributes;
+  messageGroupId?: string;
+  deduplicationId?: string;
+  /** Reported as the SenderId attribute; defaults to the owner's account id. */
+  senderId?: string;
+}
+
+export interface SendResult {
+  messageId: string;
+  md5OfBody: string;
+  /** Present when the message has attributes. */
+  md5OfMessageAttributes?: string;
+  md5OfMessageSystemAttributes?: string;
+  sequenceNumber?: string;
+}
+
+/** Batch calls answer per entry, as SQS does: some may fail while others succeed. */
+export interface BatchResult<T> {
+  successful: (T & { id: string })[];
+  failed: BatchFailure[];
+}
+
+export interface BatchFailure {
+  id: string;
+  /** SQS's error code, e.g. `ReceiptHandleIsInvalid`, `InvalidParameterValue`. */
+  code: string;
+  message: string;
+  senderFault: boolean;
+}
+
+export interface ReceiveOptions {
+  /** 1–10; default 1. */
+  maxMessages?: number;
+  /** Seconds the received messages stay invisible; defaults to the queue's VisibilityTimeout. */
+  visibilityTimeout?: number;
+  /** Long polling: 0–20 s; defaults to the queue's ReceiveMessageWaitTimeSeconds. */
+  waitTimeSeconds?: number;
+  /** System attributes to return (`All`, `ApproximateReceiveCount`, `SentTimestamp`, ...); default all. */
+  attributeNames?: readonly string[];
+  /** Message attributes to return (`All`, `.*` suffix patterns, or names); default all. */
+  messageAttributeNames?: readonly string[];
+  /** Ends a long poll early (client went away, shutdown); resolves with what is there (maybe nothing). */
+  signal?: AbortSignal;
+}
+
+export interface ReceivedMessage {
+  messageId: string;
+  /** Unguessable; invalid once the message has been received again or deleted. */
+  receiptHandle: string;
+  body: string;
+  md5OfBody: string;
+  md5OfMessageAttributes?: string;
+  /**
+   * System attributes, named as SQS and Lambda's SQS event name them: ApproximateReceiveCount,
+   * SentTimestamp (ms), ApproximateFirstReceiveTimestamp (ms), SenderId, MessageGroupId, ...
+   */
+  attributes: Record<string, string>;
+  messageAttributes: MessageAttributes;
+}
+
+export interface QueueCounts {
+  /** ApproximateNumberOfMessages */
+  visible: number;
+  /** ApproximateNumberOfMessagesNotVisible */
+  inFlight: number;
+  /** ApproximateNumberOfMessagesDelayed */
+  delayed: number;
+}
+
+export interface ListQueuesOptions {
+  prefix?: string;
+  /** 1–1000; without it, up to 1000 queues and no paging. */
+  maxResults?: number;
+  nextToken?: string;
+}
+
+export interface RedrivePolicy {
+  deadLetterTargetArn: string;
+  maxReceiveCount: number;
+}
+
+export interface QueueEngine {
+  /**
+   * Creates a queue, or returns the existing one when its attributes equal the given ones
+   * (SQS: QueueAlreadyExists when they differ). Attribute names and values are SQS's
+   * (VisibilityTimeout, DelaySeconds, MessageRetentionPeriod, MaximumMessageSize,
+   * ReceiveMessageWaitTimeSeconds, RedrivePolicy as JSON, FifoQueue, ContentBasedDeduplication).
+   */
+  createQueue(owner: QueueOwner, name: string, attributes?: Record<string, string>, tags?: Record<string, string>): Queue;
+  /** By name, queue URL (`.../<accountId>/<name>`) or ARN; throws QueueDoesNotExist (also for other owners). */
+  getQueue(owner: QueueOwner, nameUrlOrArn: string): Queue;
+  /** As getQueue, but undefined instead of throwing. */
+  findQueue(owner: QueueOwner, nameUrlOrArn: string): Queue | undefined;
+  listQueues(owner: QueueOwner, opts?: ListQueuesOptions): { queues: Queue[]; nextToken?: string };
+  deleteQueue(queue: Queue): void;
+  purgeQueue(queue: Queue): void;
+  /** SQS's attribute names; `All` (or no names) gives every attribute including the Approximate* counts. */
+  getAttributes(queue: Queue, names?: readonly string[]): Record<string, string>;
+  setAttributes(queue: Queue, attributes: Record<string, string>): void;
+  /** Queues whose RedrivePolicy names this one as dead-letter target (ListDeadLetterSourceQueues). */
+  deadLetterSources(queue: Queue): Queue[];
+  tagQueue(queue: Queue, tags: Record<string, string>): void;
+  untagQueue(queue: Queue, keys: readonly string[]): void;
+  listTags(queue: Queue): Record<string, string>;
+
+  /** Durable once it returns (one SQLite transaction). Validates body/attributes as SQS does. */
+  send(queue: Queue, input: SendInput): SendResult;
+  /** 1–10 entries with distinct ids; the whole batch is one transaction. */
+  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): BatchResult<SendResult>;
+  /**
+   * Leases up to maxMessages visible messages. With waitTimeSeconds > 0 it waits (woken in-process,
+   * no polling) until at least one message is available or the time is up. A message received more
+   * than its queue's RedrivePolicy.maxReceiveCount times moves to the dead-letter queue instead.
+   */
+  receive(queue: Queue, opts?: ReceiveOptions): Promise<ReceivedMessage[]>;
+  /** Throws ReceiptHandleIsInvalid for a malformed or foreign handle; a stale handle is a no-op, as on SQS. */
+  deleteMessage(queue: Queue, receiptHandle: string): void;
+  deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object>;
+  /** 0–43200 s; 0 makes the message visible now. Throws MessageNotInflight for a stale handle. */
+  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): void;
+  changeVisibilityBatch(
+    queue: Queue,
+    entries: readonly { id: string; receiptHandle: string; visibilityTimeout: number }[],
+  ): BatchResult<object>;
+  counts(queue: Queue): QueueCounts;
+
+  /**
+   * Calls `listener` (synchronously, after commit) whenever messages may have become receivable on
+   * the queue: a send, a visibility change to 0, a delay or visibility timeout running out. Returns
+   * the unsubscribe function. Listeners must not throw or block.
+   */
+  onMessage(queue: Queue, listener: () => void): () => void;
+  /**
+   * Resolves true as soon as the queue has a receivable message (at once if it already has one), or
+   * false when `timeoutMs` passes or `signal` aborts. For pollers that lease with receive() after.
+   */
+  waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+}
