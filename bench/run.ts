@@ -1,0 +1,267 @@
+// `npm run bench`: Kindling's figures beside the floors, measured in one run on this machine.
+// Prints a table and, last, one JSON document. Targets are ratios to the floors (DESIGN.md), never
+// asserted in tests. Options: BENCH_QUICK=1 shortens every phase (for a smoke run).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signRequest } from '../src/api/sigv4.js';
+import { readCredentialsFile } from '../src/platform.js';
+import { type LatencyStats, type Target, latency, request, stats, throughput } from './load.js';
+import { kindlingEventFigures } from './events.js';
+import { zipHandler } from './zip.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const quick = process.env.BENCH_QUICK === '1';
+const N_LATENCY = quick ? 300 : 3000;
+const THROUGHPUT_SECONDS = quick ? 2 : 10;
+const CONCURRENCY = 16;
+const FIRST_INVOKE_SAMPLES = quick ? 3 : 15;
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+}
+
+function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not start: ${args.join(' ')}\n${out}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const m = /listening on (?:http:\/\/[^:]+:)?(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]), output: () => out });
+      }
+    });
+    child.on('exit', () => reject(new Error(`exited: ${args.join(' ')}\n${out}`)));
+  });
+}
+
+function stop(p: Proc): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.child.exitCode !== null) return resolve();
+    p.child.once('exit', () => resolve());
+    p.child.kill('SIGTERM');
+  });
+}
+
+const body = Buffer.from(JSON.stringify({ hello: 'world' }));
+
+export interface KindlingClient {
+  port: number;
+  endpoint: string;
+  creds: { accessKeyId: string; secretAccessKey: string };
+  /** A signed request; for the hot path the signature is computed once and reused (valid 15 min). */
+  signed(method: string, pathAndQuery: string, payload: Buffer, service?: string, extra?: Record<string, string>): Target;
+  call(method: string, pathAndQuery: string, payload?: unknown, service?: string, extra?: Record<string, string>): Promise<{ status: number; json: any; ms: number; headers: http.IncomingHttpHeaders }>;
+}
+
+export function kindlingClient(port: number, creds: { accessKeyId: string; secretAccessKey: string }): KindlingClient {
+  const endpoint = `http://127.0.0.1:${port}`;
+  const agent = new http.Agent({ keepAlive: true });
+  const c: KindlingClient = {
+    port,
+    endpoint,
+    creds,
+    signed(method, pathAndQuery, payload, service = 'lambda', extra = {}) {
+      const headers = signRequest({
+        method,
+        url: new URL(pathAndQuery, endpoint),
+        headers: { 'content-type': 'application/json', ...extra },
+        body: payload,
+        ...creds,
+        region: 'us-east-1',
+        service,
+      });
+      return { port, path: pathAndQuery, headers, body: payload };
+    },
+    async call(method, pathAndQuery, payload, service = 'lambda', extra = {}) {
+      const buf = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload));
+      const r = await request(agent, c.signed(method, pathAndQuery, buf, service, extra), method);
+      const text = r.body.toString();
+      let json: any = text;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {}
+      return { status: r.status, json, ms: r.ms, headers: r.headers };
+    },
+  };
+  return c;
+}
+
+export async function createFunction(k: KindlingClient, name: string, code: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const r = await k.call('POST', '/2015-03-31/functions', {
+    FunctionName: name,
+    Runtime: 'nodejs20.x',
+    Handler: 'index.handler',
+    Role: 'arn:aws:iam::000000000000:role/bench',
+    MemorySize: 128,
+    Timeout: 30,
+    Code: { ZipFile: (await zipHandler(code)).toString('base64') },
+    ...extra,
+  });
+  if (r.status !== 201) throw new Error(`CreateFunction ${name}: ${r.status} ${JSON.stringify(r.json)}`);
+}
+
+const TRIVIAL = 'exports.handler = async (event) => ({ ok: true, echo: event });';
+
+async function poolReady(k: KindlingClient, want = 1, timeoutMs = 20_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const r = await k.call('GET', '/kindling/v1/pool', undefined, 'kindling');
+    const pools: { runtimeKey: string; ready: number }[] = r.json?.pools ?? [];
+    if ((pools.find((p) => p.runtimeKey === 'nodejs20.x')?.ready ?? 0) >= want) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/** RSS and PSS (kB) of each process tree under `pid` whose root is a sandbox (bwrap) or a runtime. */
+function environmentMemory(serverPid: number): { envs: number; rssMB: LatencyStats; pssMB: LatencyStats } {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {}
+  }
+  const tree = (pid: number): number[] => [pid, ...(children.get(pid) ?? []).flatMap(tree)];
+  const mem = (pid: number) => {
+    try {
+      const t = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      return { rss: Number(/Rss:\s+(\d+)/.exec(t)?.[1] ?? 0), pss: Number(/Pss:\s+(\d+)/.exec(t)?.[1] ?? 0) };
+    } catch {
+      return { rss: 0, pss: 0 };
+    }
+  };
+  const rss: number[] = [];
+  const pss: number[] = [];
+  for (const root of children.get(serverPid) ?? []) {
+    const pids = tree(root);
+    let r = 0;
+    let p = 0;
+    for (const pid of pids) {
+      const m = mem(pid);
+      r += m.rss;
+      p += m.pss;
+    }
+    rss.push(r / 1024);
+    pss.push(p / 1024);
+  }
+  return { envs: rss.length, rssMB: stats(rss), pssMB: stats(pss) };
+}
+
+function bareNodeStartMs(samples = 10): LatencyStats {
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0']);
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return stats(out);
+}
+
+const row = (name: string, value: string, note = '') => console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
+const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
+  console.log(`Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`);
+
+  // --- floors
+  const floors: Record<string, { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }> = {};
+  for (const mode of ['inproc', 'ipc'] as const) {
+    const p = await startProcess([path.join(here, 'floors.js'), mode]);
+    const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
+    floors[mode] = { latency: await latency(t, N_LATENCY), throughput: await throughput(t, CONCURRENCY, THROUGHPUT_SECONDS) };
+    await stop(p);
+  }
+  results.floors = floors;
+
+  // --- Kindling
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-'));
+  const server = await startProcess([path.join(repo, 'bin/kindling.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
+    KINDLING_POOL_TARGET: '2',
+  });
+  const creds = readCredentialsFile(path.join(dataDir, 'credentials'))!;
+  const k = kindlingClient(server.port, creds);
+  try {
+    await createFunction(k, 'bench-trivial', TRIVIAL);
+    const invoke = k.signed('POST', '/2015-03-31/functions/bench-trivial/invocations', body);
+    const warmLatency = await latency(invoke, N_LATENCY);
+    const warmThroughput = await throughput(invoke, CONCURRENCY, THROUGHPUT_SECONDS);
+    const memory = environmentMemory(server.child.pid!);
+
+    // First invoke after CreateFunction, pool holding a ready sandbox.
+    const poolHit: number[] = [];
+    for (let i = 0; i < FIRST_INVOKE_SAMPLES; i++) {
+      if (!(await poolReady(k))) throw new Error('pool never had a ready sandbox');
+      await createFunction(k, `bench-pool-${i}`, TRIVIAL);
+      const r = await k.call('POST', `/2015-03-31/functions/bench-pool-${i}/invocations`, { first: true });
+      if (r.status !== 200) throw new Error(`pool-hit invoke: ${r.status}`);
+      poolHit.push(r.ms);
+    }
+    // And with the pool empty: the sandbox is started on demand.
+    await k.call('PUT', '/kindling/v1/pool', { runtime: 'nodejs20.x', target: 0 }, 'kindling');
+    await new Promise((r) => setTimeout(r, 500));
+    const coldStart: number[] = [];
+    for (let i = 0; i < FIRST_INVOKE_SAMPLES; i++) {
+      await createFunction(k, `bench-cold-${i}`, TRIVIAL);
+      const r = await k.call('POST', `/2015-03-31/functions/bench-cold-${i}/invocations`, { first: true });
+      if (r.status !== 200) throw new Error(`cold invoke: ${r.status}`);
+      coldStart.push(r.ms);
+    }
+    const bareNode = bareNodeStartMs();
+    results.kindling = {
+      warmLatency,
+      warmThroughput,
+      firstInvokePoolHit: stats(poolHit),
+      firstInvokePoolEmpty: stats(coldStart),
+      bareNodeProcessStart: bareNode,
+      idleEnvironmentMemory: memory,
+    };
+    await k.call('PUT', '/kindling/v1/pool', { runtime: 'nodejs20.x', target: 2 }, 'kindling');
+
+    const ipcP50 = floors.ipc!.latency.p50;
+    const ipcRps = floors.ipc!.throughput.rps;
+    console.log(`${'measure'.padEnd(58)} ${'value'.padStart(14)}  target`);
+    row('floor inproc: sync latency c=1 p50/p99 (ms)', fmt(floors.inproc!.latency));
+    row('floor ipc:    sync latency c=1 p50/p99 (ms)', fmt(floors.ipc!.latency));
+    row('kindling:     warm Invoke c=1 p50/p99 (ms)', fmt(warmLatency), `ratio to ipc p50 ${(warmLatency.p50 / ipcP50).toFixed(2)}x (target <= 1.3x)`);
+    row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
+    row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
+    row(`kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`, String(warmThroughput.rps), `ratio to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x (target >= 0.75x), errors ${warmThroughput.errors}`);
+    row('kindling:     first Invoke after Create, pool hit p50/p99 (ms)', fmt(stats(poolHit)), 'target p50 <= 15 ms');
+    row('kindling:     first Invoke after Create, pool empty p50/p99 (ms)', fmt(stats(coldStart)));
+    row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNode));
+    row('kindling:     idle warm environments measured', String(memory.envs));
+    row('kindling:     RSS per idle environment p50 (MB)', memory.rssMB.p50.toFixed(1));
+    row('kindling:     PSS per idle environment p50 (MB)', memory.pssMB.p50.toFixed(1));
+
+    const events = await kindlingEventFigures(k, { quick });
+    if (events) {
+      results.events = events;
+      for (const [name, value, note] of events.rows) row(name, value, note);
+    }
+  } finally {
+    await stop(server);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`\n${JSON.stringify(results, null, 2)}`);
+}
+
+void execFileSync;
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
