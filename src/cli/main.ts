@@ -1,32 +1,75 @@
-// The `kindling` command: dispatches to one module per subcommand.
-import { CliError } from './output.js';
+// The `kindling` command: dispatches to one module per subcommand (src/cli/<command>.ts exporting
+// `run(args)`). A command whose module has not landed yet answers "not available yet".
+import { toCliError } from './client.js';
+import { CliError, HelpShown } from './output.js';
 
 type Command = (args: string[]) => Promise<void>;
 
-const commands: Record<string, () => Promise<{ run: Command }>> = {
-  serve: () => import('./serve.js'),
+const commands: Record<string, { module: string; summary: string }> = {
+  serve: { module: './serve.js', summary: 'start the platform in this process' },
+  deploy: { module: './deploy.js', summary: 'create or update a function from a directory or zip' },
+  invoke: { module: './invoke.js', summary: 'invoke a function and print its result' },
+  ls: { module: './ls.js', summary: 'list functions' },
+  rm: { module: './rm.js', summary: 'delete a function' },
+  logs: { module: './logs.js', summary: "show a function's recent invocation logs" },
+  pool: { module: './pool.js', summary: 'show or set warming pool targets (admin)' },
+  tenants: { module: './tenants.js', summary: 'manage tenants, keys and limits (admin)' },
+  doctor: { module: './doctor.js', summary: 'report the isolation in effect on this machine' },
+  queue: { module: './queue.js', summary: 'manage queues' },
+  bucket: { module: './bucket.js', summary: 'manage buckets and objects' },
+  trigger: { module: './trigger.js', summary: 'connect event sources to functions' },
+  schedule: { module: './schedule.js', summary: 'run functions on a schedule' },
+  events: { module: './events.js', summary: 'inspect async events' },
 };
+
+function usage(): string {
+  const w = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(w)}  ${c.summary}`);
+  return `usage: kindling <command> [options]   (kindling <command> --help for its options)\n\ncommands:\n${lines.join('\n')}`;
+}
+
+async function load(name: string, spec: string): Promise<Command> {
+  const url = new URL(spec, import.meta.url).href;
+  try {
+    // A variable specifier: tsc must not require modules that other engineers have not landed yet.
+    const mod = (await import(url)) as { run?: Command };
+    if (typeof mod.run !== 'function') throw new CliError(`'${name}' is not available yet`);
+    return mod.run;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    // Only the command's own module missing means "not landed"; a missing import inside it is a real bug.
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message?.includes(url.replace(/^file:\/\//, ''))) {
+      throw new CliError(`'${name}' is not available yet in this build`);
+    }
+    throw e;
+  }
+}
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(`usage: kindling <command> [options]\n\ncommands: ${Object.keys(commands).join(', ')}`);
+    console.log(usage());
     return;
   }
-  const load = commands[name];
-  if (!load) {
+  if (name === '--version' || name === 'version') {
+    const { createRequire } = await import('node:module');
+    console.log((createRequire(import.meta.url)('../../../package.json') as { version: string }).version);
+    return;
+  }
+  const entry = commands[name];
+  if (!entry) {
     console.error(`kindling: unknown command '${name}' (try: kindling --help)`);
     process.exitCode = 2;
     return;
   }
   try {
-    await (await load()).run(rest);
+    await (await load(name, entry.module))(rest);
   } catch (e) {
-    if (e instanceof CliError) {
-      console.error(`kindling ${name}: ${e.message}`);
-      process.exitCode = e.exitCode;
-      return;
-    }
-    throw e;
+    if (e instanceof HelpShown) return;
+    // Anything that escapes a command still ends as one line; KINDLING_DEBUG=1 shows the stack.
+    const err = e instanceof CliError ? e : toCliError(e);
+    if (process.env.KINDLING_DEBUG && !(e instanceof CliError)) console.error(e);
+    console.error(`kindling ${name}: ${err.message}`);
+    process.exitCode = err.exitCode;
   }
 }

@@ -1,0 +1,331 @@
+// What every `kindling` client command shares: flag parsing with the common flags (--json, --endpoint,
+// --data-dir), finding the endpoint and credentials (DESIGN.md, Credentials), configured AWS SDK clients,
+// a SigV4-signed fetch for the admin API, and turning SDK/network failures into one clear line.
+//
+// Typical command module:
+//   const { values, positionals, common } = parseCommand(args, { usage: 'kindling queue ls', options: {} });
+//   const k = connect(common);
+//   const out = await sdk(k.sqs().send(new ListQueuesCommand({})), k);
+//   emit(common.json, out, () => printTable(...));
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { signRequest } from '../api/sigv4.js';
+import { CliError, HelpShown, USAGE } from './output.js';
+
+export interface CommonFlags {
+  json: boolean;
+  endpoint?: string;
+  dataDir?: string;
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  default?: string | boolean;
+}
+
+type ValueOf<S extends OptionSpec> = S extends { type: 'boolean' }
+  ? S extends { multiple: true }
+    ? boolean[]
+    : boolean
+  : S extends { multiple: true }
+    ? string[]
+    : string;
+
+export type Values<O extends Record<string, OptionSpec>> = { [K in keyof O]?: ValueOf<O[K]> };
+
+const COMMON_OPTIONS = {
+  json: { type: 'boolean' },
+  endpoint: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, OptionSpec>;
+
+export const COMMON_USAGE = `common options:
+  --json             machine-readable JSON output
+  --endpoint URL     Kindling endpoint (default: $KINDLING_ENDPOINT, else the data dir's 'endpoint' file)
+  --data-dir DIR     data dir of a local server (default: $KINDLING_DATA_DIR, else ./.kindling)`;
+
+export interface CommandSpec<O extends Record<string, OptionSpec>> {
+  /** Usage text printed by --help and after usage mistakes' hint. */
+  usage: string;
+  options?: O;
+  /** How many positional arguments are allowed (default 0..Infinity). */
+  minPositionals?: number;
+  maxPositionals?: number;
+}
+
+/**
+ * Parses a command's arguments (its own options plus the common ones). Unknown flags, missing values
+ * and wrong positional counts throw CliError (exit 2); `--help` prints the usage and throws HelpShown.
+ */
+export function parseCommand<O extends Record<string, OptionSpec>>(
+  args: string[],
+  spec: CommandSpec<O>,
+): { values: Values<O>; positionals: string[]; common: CommonFlags } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...(spec.options ?? {}), ...COMMON_OPTIONS } as Record<string, OptionSpec>,
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed;
+  } catch (e) {
+    // node's messages are long ("Unknown option '--x'. To specify a positional argument starting with..."):
+    // keep the first sentence.
+    const msg = (e as Error).message.split('. ')[0] ?? 'invalid arguments';
+    throw new CliError(`${msg} (see --help)`, USAGE);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(`usage: ${spec.usage}\n\n${COMMON_USAGE}\n`);
+    throw new HelpShown();
+  }
+  const n = parsed.positionals.length;
+  if (n < (spec.minPositionals ?? 0) || n > (spec.maxPositionals ?? Number.POSITIVE_INFINITY)) {
+    const extra = n > (spec.maxPositionals ?? Number.POSITIVE_INFINITY) ? ` (unexpected '${parsed.positionals.at(-1)}')` : '';
+    throw new CliError(`usage: ${spec.usage}${extra}`, USAGE);
+  }
+  const common: CommonFlags = {
+    json: v.json === true,
+    ...(typeof v.endpoint === 'string' && { endpoint: v.endpoint }),
+    ...(typeof v['data-dir'] === 'string' && { dataDir: v['data-dir'] }),
+  };
+  return { values: v as Values<O>, positionals: parsed.positionals, common };
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface Connection {
+  endpoint: string;
+  region: string;
+  credentials: Credentials;
+  dataDir: string;
+}
+
+export function resolveDataDir(flags: Pick<CommonFlags, 'dataDir'>, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(flags.dataDir ?? env.KINDLING_DATA_DIR ?? '.kindling');
+}
+
+function readTrimmed(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readCredentials(file: string): Credentials | undefined {
+  const text = readTrimmed(file);
+  if (!text) return undefined;
+  const id = /aws_access_key_id\s*=\s*(\S+)/.exec(text)?.[1];
+  const secret = /aws_secret_access_key\s*=\s*(\S+)/.exec(text)?.[1];
+  return id && secret ? { accessKeyId: id, secretAccessKey: secret } : undefined;
+}
+
+/**
+ * Finds the endpoint and credentials. Endpoint: --endpoint, $KINDLING_ENDPOINT, the data dir's
+ * `endpoint` file. Credentials: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else the data dir's
+ * `credentials` file — except that an explicit --data-dir means "talk to that server as its admin",
+ * so its files win over the environment.
+ */
+export function resolveConnection(flags: CommonFlags, env: NodeJS.ProcessEnv = process.env): Connection {
+  const dataDir = resolveDataDir(flags, env);
+  const explicitDir = flags.dataDir !== undefined;
+  const fileEndpoint = () => readTrimmed(path.join(dataDir, 'endpoint'));
+  const endpoint =
+    flags.endpoint ?? (explicitDir ? (fileEndpoint() ?? env.KINDLING_ENDPOINT) : (env.KINDLING_ENDPOINT || fileEndpoint()));
+  if (!endpoint) {
+    throw new CliError(
+      `no Kindling endpoint: start one with 'kindling serve', or set KINDLING_ENDPOINT or --endpoint (looked in ${dataDir}/endpoint)`,
+    );
+  }
+  try {
+    const u = new URL(endpoint);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new CliError(`invalid endpoint URL '${endpoint}'`, USAGE);
+  }
+  const envCreds: Credentials | undefined =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN && { sessionToken: env.AWS_SESSION_TOKEN }),
+        }
+      : undefined;
+  const fileCreds = () => readCredentials(path.join(dataDir, 'credentials'));
+  const credentials = explicitDir ? (fileCreds() ?? envCreds) : (envCreds ?? fileCreds());
+  if (!credentials) {
+    throw new CliError(
+      `no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir (looked in ${dataDir}/credentials)`,
+    );
+  }
+  const region = env.KINDLING_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  return { endpoint: endpoint.replace(/\/+$/, ''), region, credentials, dataDir };
+}
+
+/** A connection plus lazily built SDK clients pointed at it. */
+export class KindlingClient {
+  readonly conn: Connection;
+  #lambda?: LambdaClient;
+  #sqs?: SQSClient;
+  #s3?: S3Client;
+
+  constructor(conn: Connection) {
+    this.conn = conn;
+    // The SDK warns on every CLI run that future versions need Node 22: noise for a one-shot command.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  }
+
+  #sdkConfig() {
+    // One retry at most: a CLI should fail fast with a clear line, not back off for seconds.
+    return { endpoint: this.conn.endpoint, region: this.conn.region, credentials: this.conn.credentials, maxAttempts: 2 };
+  }
+
+  lambda(): LambdaClient {
+    this.#lambda ??= new LambdaClient(this.#sdkConfig());
+    return this.#lambda;
+  }
+
+  sqs(): SQSClient {
+    this.#sqs ??= new SQSClient(this.#sdkConfig());
+    return this.#sqs;
+  }
+
+  s3(): S3Client {
+    this.#s3 ??= new S3Client({ ...this.#sdkConfig(), forcePathStyle: true });
+    return this.#s3;
+  }
+
+  /** A SigV4-signed request (service `kindling` by default) to a path on the endpoint. */
+  signedFetch(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+    opts: { service?: string; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const url = new URL(pathAndQuery, `${this.conn.endpoint}/`);
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers = signRequest({
+      method,
+      url,
+      headers: { ...(text !== undefined && { 'content-type': 'application/json' }), ...opts.headers },
+      body: text,
+      accessKeyId: this.conn.credentials.accessKeyId,
+      secretAccessKey: this.conn.credentials.secretAccessKey,
+      sessionToken: this.conn.credentials.sessionToken,
+      region: this.conn.region,
+      service: opts.service ?? 'kindling',
+    });
+    // fetch sets host itself; sending it would be refused as a forbidden header in some versions.
+    delete headers.host;
+    return fetch(url, { method, headers, body: text });
+  }
+
+  /** An admin-API call: JSON in, JSON out; an error answer becomes a CliError with the server's message. */
+  async admin<T = unknown>(method: string, pathAndQuery: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.signedFetch(method, pathAndQuery, body);
+    } catch (e) {
+      throw toCliError(e, this.conn);
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const d = (data ?? {}) as { __type?: string; message?: string; Message?: string };
+      const type = d.__type ?? res.headers.get('x-amzn-errortype') ?? `HTTP ${res.status}`;
+      throw new CliError(`${type}: ${d.message ?? d.Message ?? (text.slice(0, 200) || res.statusText)}`);
+    }
+    return data as T;
+  }
+
+  destroy(): void {
+    this.#lambda?.destroy();
+    this.#sqs?.destroy();
+    this.#s3?.destroy();
+  }
+}
+
+export function connect(flags: CommonFlags, env: NodeJS.ProcessEnv = process.env): KindlingClient {
+  return new KindlingClient(resolveConnection(flags, env));
+}
+
+function networkCode(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
+    const c = cur as { code?: unknown; errors?: unknown[]; cause?: unknown };
+    if (typeof c.code === 'string' && /^E[A-Z]+/.test(c.code)) return c.code;
+    if (Array.isArray(c.errors) && c.errors.length > 0) cur = c.errors[0];
+    else cur = c.cause;
+  }
+  return undefined;
+}
+
+/** One line for any failure of an SDK or admin call: `ResourceNotFoundException: Function not found: x`. */
+export function toCliError(e: unknown, conn?: Pick<Connection, 'endpoint'>): CliError {
+  if (e instanceof CliError) return e;
+  const code = networkCode(e);
+  if (code) {
+    const where = conn ? ` at ${conn.endpoint}` : '';
+    const hint = code === 'ECONNREFUSED' ? ": is 'kindling serve' running?" : '';
+    return new CliError(`cannot reach Kindling${where} (${code})${hint}`);
+  }
+  const err = e as { name?: string; message?: string; $metadata?: unknown; cause?: unknown };
+  if (e instanceof TypeError && err.message === 'fetch failed') {
+    const why = (err.cause as Error | undefined)?.message ?? 'network error';
+    return new CliError(`cannot reach Kindling${conn ? ` at ${conn.endpoint}` : ''} (${why})`);
+  }
+  if (err && typeof err === 'object' && err.$metadata !== undefined) {
+    const name = err.name && err.name !== 'Error' ? `${err.name}: ` : '';
+    const msg = (err.message || 'request failed').split('\n')[0];
+    return new CliError(`${name}${msg}`);
+  }
+  if (e instanceof Error) return new CliError(e.message.split('\n')[0] ?? 'failed');
+  return new CliError(String(e));
+}
+
+/** Awaits an SDK call, turning its failure into one CliError line. */
+export async function sdk<T>(call: Promise<T>, client?: KindlingClient): Promise<T> {
+  try {
+    return await call;
+  } catch (e) {
+    throw toCliError(e, client?.conn);
+  }
+}
+
+/** `K=V` pairs (repeatable flags such as --env) into an object; a pair without '=' is a usage mistake. */
+export function parseKeyValues(pairs: readonly string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new CliError(`${flag} expects KEY=VALUE, got '${p}'`, USAGE);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A non-negative integer flag value, or a usage error naming the flag. */
+export function parseIntFlag(value: string | undefined, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(`${flag} must be an integer from ${min} to ${max}, got '${value}'`, USAGE);
+  }
+  return n;
+}
