@@ -29,6 +29,9 @@ export const LambdaErrors = {
   invalidRequestContent: (message: string) =>
     new KindlingError('InvalidRequestContentException', 400, message, { Type: 'User' }),
   conflict: (message: string) => new KindlingError('ResourceConflictException', 409, message, { Type: 'User' }),
+  preconditionFailed: (
+    message = 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+  ) => new KindlingError('PreconditionFailedException', 412, message, { Type: 'User' }),
   tooLarge: (message: string) =>
     new KindlingError('RequestEntityTooLargeException', 413, message, { Type: 'User' }),
   tooManyRequests: (message = 'Rate Exceeded.', reason = 'ReservedFunctionConcurrentInvocationLimitExceeded') =>

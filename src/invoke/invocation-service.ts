@@ -1,0 +1,211 @@
+// The invocation service: resolves a function reference for a tenant, turns the stored function into
+// the worker's FunctionVersionSpec (cached per versionKey), runs it and reports it to the observers.
+// Async invocation is delegated to whichever part registers itself with `setAsyncInvoker`.
+import type { PlatformConfig } from '../config.js';
+import { parseFunctionRef } from '../control/function-names.js';
+import { type FunctionRecord, type FunctionStore, LATEST, NETWORK_TAG } from '../control/functions.js';
+import type { Tenant, TenantStore } from '../control/tenants.js';
+import { KindlingError, LambdaErrors } from '../errors.js';
+import { requestId as newRequestId } from '../ids.js';
+import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
+import type { FunctionVersionSpec, InvokeOptions, Worker } from '../worker/types.js';
+import type { AsyncInvokeOptions, Invoker, SyncInvokeOptions, SyncInvokeResult } from './types.js';
+
+/** Functions' session credentials live this long and are replaced once less than half remains. */
+const CREDENTIALS_TTL_MS = 12 * 60 * 60_000;
+
+export interface RunOptions extends SyncInvokeOptions {
+  /** How the observers record it; the async invoker runs queued events through `run` as 'Event'. */
+  invocationType?: 'RequestResponse' | 'Event';
+}
+
+export type AsyncInvokeHandler = Invoker['invokeAsync'];
+
+interface PreparedVersion {
+  versionKey: string;
+  spec: FunctionVersionSpec;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  credentialsExpireAt: number;
+}
+
+export interface InvocationServiceOptions {
+  config: PlatformConfig;
+  tenants: TenantStore;
+  functions: FunctionStore;
+  worker: Worker;
+  observers?: InvocationObserver[];
+}
+
+export class InvocationService implements Invoker {
+  readonly #config: PlatformConfig;
+  readonly #tenants: TenantStore;
+  readonly #functions: FunctionStore;
+  readonly #worker: Worker;
+  readonly #observers: InvocationObserver[];
+  /** By function id: the spec (and credentials) of its current versionKey. */
+  readonly #prepared = new Map<string, PreparedVersion>();
+  #async: AsyncInvokeHandler | undefined;
+
+  constructor(opts: InvocationServiceOptions) {
+    this.#config = opts.config;
+    this.#tenants = opts.tenants;
+    this.#functions = opts.functions;
+    this.#worker = opts.worker;
+    this.#observers = [...(opts.observers ?? [])];
+    this.#functions.onChange((change) => {
+      const rec = change.record;
+      if (change.kind === 'created') return;
+      if (change.kind === 'deleted') {
+        this.#prepared.delete(rec.id);
+        this.#worker.retireFunction(rec.arn);
+      } else if (change.record.versionKey !== change.previous.versionKey) {
+        this.#prepared.delete(rec.id);
+        this.#worker.retireFunction(rec.arn, rec.versionKey);
+      } else {
+        // Reserved concurrency or non-network tags changed: same environments, fresh spec.
+        const p = this.#prepared.get(rec.id);
+        if (p) p.spec = this.#specOf(rec);
+      }
+    });
+  }
+
+  get worker(): Worker {
+    return this.#worker;
+  }
+
+  addObserver(observer: InvocationObserver): void {
+    this.#observers.push(observer);
+  }
+
+  /** The async invocation part registers its durable queue here. */
+  setAsyncInvoker(handler: AsyncInvokeHandler): void {
+    this.#async = handler;
+  }
+
+  /** Resolves a name / partial ARN / full ARN (+ qualifier) for the tenant; 404 when not its function. */
+  resolve(tenant: Tenant, functionRef: string, qualifier?: string): FunctionRecord {
+    const ref = parseFunctionRef(functionRef);
+    if (qualifier !== undefined && ref.qualifier !== undefined && qualifier !== ref.qualifier) {
+      throw LambdaErrors.invalidParameter('The derived qualifier from the function name does not match the specified qualifier.');
+    }
+    const q = qualifier ?? ref.qualifier;
+    const rec = this.#functions.resolve(tenant, { ...ref, qualifier: q });
+    // Only $LATEST exists until versions are published.
+    if (q !== undefined && q !== LATEST) throw LambdaErrors.functionNotFound(`${rec.arn}:${q}`);
+    return rec;
+  }
+
+  async invokeSync(tenant: Tenant, functionRef: string, payload: Buffer, opts: SyncInvokeOptions = {}): Promise<SyncInvokeResult> {
+    const rec = this.resolve(tenant, functionRef, opts.qualifier);
+    return this.run(tenant, rec, payload, opts);
+  }
+
+  invokeAsync(tenant: Tenant, functionRef: string, payload: Buffer, opts: AsyncInvokeOptions = {}): Promise<{ requestId: string }> {
+    if (!this.#async) {
+      return Promise.reject(LambdaErrors.service('Asynchronous invocation (InvocationType Event) is not available on this server yet.'));
+    }
+    return this.#async(tenant, functionRef, payload, opts);
+  }
+
+  /** Runs an already-resolved function now. Throws TooManyRequestsException (429) when throttled. */
+  async run(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: RunOptions = {}): Promise<SyncInvokeResult> {
+    const prepared = this.#prepare(rec);
+    const spec = prepared.spec;
+    if (spec.reservedConcurrency === 0) {
+      this.#throttled(tenant.id, spec.functionArn);
+      throw LambdaErrors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded');
+    }
+    const invokeOpts: InvokeOptions = {
+      requestId: opts.requestId ?? newRequestId(),
+      clientContext: opts.clientContext,
+      credentials: this.#credentials(prepared, tenant.id),
+      tenantConcurrency: tenant.concurrencyLimit ?? this.#config.tenantConcurrency,
+    };
+    const timestamp = Date.now();
+    let result: Awaited<ReturnType<Worker['invoke']>>;
+    try {
+      result = await this.#worker.invoke(spec, payload, invokeOpts);
+    } catch (e) {
+      if (e instanceof KindlingError && e.status === 429) this.#throttled(tenant.id, spec.functionArn);
+      throw e;
+    }
+    const record: InvocationRecord = {
+      tenantId: tenant.id,
+      accountId: tenant.accountId,
+      functionName: spec.functionName,
+      functionArn: spec.functionArn,
+      version: spec.version,
+      requestId: result.requestId,
+      invocationType: opts.invocationType ?? 'RequestResponse',
+      start: result.start,
+      timestamp,
+      durationMs: result.durationMs,
+      billedDurationMs: result.billedDurationMs,
+      memoryMB: spec.memoryMB,
+      maxMemoryUsedMB: result.maxMemoryUsedMB,
+      initDurationMs: result.initDurationMs,
+      errorType: result.functionError ? (result.errorType ?? 'Unhandled') : undefined,
+      log: result.log,
+    };
+    for (const o of this.#observers) {
+      try {
+        o.onInvocation(record);
+      } catch (e) {
+        console.error('kindling: invocation observer failed:', e);
+      }
+    }
+    return { ...result, functionArn: spec.functionArn, executedVersion: spec.version };
+  }
+
+  #throttled(tenantId: string, arn: string): void {
+    for (const o of this.#observers) {
+      try {
+        o.onThrottle?.(tenantId, arn);
+      } catch (e) {
+        console.error('kindling: invocation observer failed:', e);
+      }
+    }
+  }
+
+  #prepare(rec: FunctionRecord): PreparedVersion {
+    let p = this.#prepared.get(rec.id);
+    if (!p || p.versionKey !== rec.versionKey) {
+      p = { versionKey: rec.versionKey, spec: this.#specOf(rec), credentialsExpireAt: 0 };
+      this.#prepared.set(rec.id, p);
+    } else if (p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined)) {
+      p.spec = this.#specOf(rec);
+    }
+    return p;
+  }
+
+  /** Minted once per versionKey and reused until half their lifetime is gone: no DB write per invoke. */
+  #credentials(p: PreparedVersion, tenantId: string): InvokeOptions['credentials'] {
+    const now = Date.now();
+    if (!p.credentials || p.credentialsExpireAt - now < CREDENTIALS_TTL_MS / 2) {
+      const key = this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
+      p.credentials = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken ?? '' };
+      p.credentialsExpireAt = key.expiresAt ?? now + CREDENTIALS_TTL_MS;
+    }
+    return p.credentials;
+  }
+
+  #specOf(rec: FunctionRecord): FunctionVersionSpec {
+    return {
+      tenantId: rec.tenantId,
+      accountId: rec.accountId,
+      functionName: rec.name,
+      functionArn: rec.arn,
+      version: LATEST,
+      versionKey: rec.versionKey,
+      runtime: rec.runtime,
+      handler: rec.handler,
+      memoryMB: rec.memorySize,
+      timeoutSec: rec.timeout,
+      environment: rec.environment,
+      codeDir: this.#functions.code.codeDir(rec.codeDigest),
+      ephemeralStorageMB: rec.ephemeralStorage,
+      networkOutbound: rec.tags[NETWORK_TAG] === 'outbound',
+      reservedConcurrency: rec.reservedConcurrency ?? undefined,
+    };
+  }
+}
