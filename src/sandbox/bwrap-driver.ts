@@ -9,7 +9,7 @@ import { type CgroupSetup, EnvCgroup } from './cgroup.js';
 import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
 import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
 
-export const SANDBOX_API_SOCKET = '/run/kindling/api.sock';
+export const SANDBOX_API_DIR = '/run/kindling';
 export const SANDBOX_RELAY_PORT = 9001;
 /** Lambda's sandbox user (sbx_user1051). */
 const UID = '993';
@@ -85,6 +85,7 @@ export class BwrapDriver implements SandboxDriver {
     private readonly bwrap: string = findBwrap() ?? 'bwrap',
   ) {
     this.node = fs.realpathSync(process.execPath);
+    fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o700 });
     const rt = opts.runtimeDir;
     this.base = [
       '--die-with-parent',
@@ -115,10 +116,11 @@ export class BwrapDriver implements SandboxDriver {
       ...(opts.nodeModulesDir !== undefined
         ? ['--ro-bind', opts.nodeModulesDir, '/var/runtime/node_modules', '--symlink', '/var/runtime/node_modules', '/node_modules']
         : []),
-      // The API socket may appear after the first sandboxes start (the API server binds it later).
-      '--ro-bind-try',
-      opts.apiSocketPath,
-      SANDBOX_API_SOCKET,
+      // The socket's own directory, not the socket file: the API server (re)creates the socket after the
+      // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
+      '--ro-bind',
+      path.dirname(opts.apiSocketPath),
+      SANDBOX_API_DIR,
       '--setenv',
       'PATH',
       '/usr/local/bin:/usr/bin:/bin',
@@ -133,7 +135,7 @@ export class BwrapDriver implements SandboxDriver {
       '/tmp',
       '--setenv',
       'KINDLING_API_SOCKET',
-      SANDBOX_API_SOCKET,
+      path.posix.join(SANDBOX_API_DIR, path.basename(opts.apiSocketPath)),
     ];
   }
 

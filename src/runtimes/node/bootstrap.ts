@@ -2,7 +2,7 @@
 // binds it to one function version (loads the handler, runs init once), then sends invocations one at a
 // time over the inherited channel on fd 3. Self-contained: node: builtins and ./protocol.js only.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -190,6 +190,8 @@ async function bind(h: FrameHeader): Promise<void> {
   info = b;
   for (const k of Object.keys(process.env)) if (!(k in b.env)) delete process.env[k];
   Object.assign(process.env, b.env);
+  // CommonJS reads NODE_PATH once at startup; the runtime started before it knew the function's.
+  (Module as unknown as { _initPaths?: () => void })._initPaths?.();
   try {
     process.chdir(b.taskRoot);
     handlerFn = await loadHandler(b.handler, b.taskRoot);

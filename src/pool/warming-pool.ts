@@ -1,0 +1,194 @@
+// The warming pool of one runtime key: keeps N sandboxes `ready` (runtime up, no code, no tenant),
+// refilled in the background. N is an admin's fixed target, or follows recent demand: the peak number of
+// sandboxes taken (pool hits plus cold starts) per window over the last minute, within min..max.
+import { randomBytes } from 'node:crypto';
+import type { PoolStats } from '../worker/types.js';
+import type { SandboxDriver } from '../sandbox/driver.js';
+import { RuntimeProcess } from './runtime-process.js';
+
+export interface PoolKey {
+  /** e.g. `nodejs20.x`, `nodejs20.x+net`, `nodejs20.x+tmp1024`. */
+  key: string;
+  networkOutbound: boolean;
+  tmpSizeMB: number;
+}
+
+export interface WarmingPoolOptions {
+  driver: SandboxDriver;
+  key: PoolKey;
+  min: number;
+  max: number;
+  /** Fixed target; undefined follows demand. */
+  target?: number | undefined;
+  /** How many sandboxes may boot at once (boots are CPU-heavy). */
+  parallelStarts?: number;
+  windowMs?: number;
+  windows?: number;
+  onError?: (e: unknown) => void;
+}
+
+export function newSandboxId(): string {
+  return `env-${randomBytes(8).toString('hex')}`;
+}
+
+export class WarmingPool {
+  readonly key: PoolKey;
+  private readonly ready: RuntimeProcess[] = [];
+  private starting = 0;
+  private fixed: number | undefined;
+  private closed = false;
+  private backoffUntil = 0;
+  private readonly counts: number[];
+  private windowStart = Date.now();
+  private refillTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: WarmingPoolOptions) {
+    this.key = opts.key;
+    this.fixed = opts.target;
+    this.counts = new Array<number>(opts.windows ?? 6).fill(0);
+  }
+
+  /** Begins filling. */
+  start(): void {
+    this.refill();
+  }
+
+  target(): number {
+    if (this.fixed !== undefined) return Math.max(0, Math.min(this.fixed, this.opts.max));
+    this.roll();
+    const peak = Math.max(...this.counts);
+    return Math.max(this.opts.min, Math.min(this.opts.max, peak));
+  }
+
+  setTarget(n: number | undefined): void {
+    this.fixed = n;
+    this.trim();
+    this.refill();
+  }
+
+  /** A ready sandbox, if there is one (a pool hit). Counts as demand either way. */
+  take(): RuntimeProcess | undefined {
+    this.recordDemand();
+    let rp = this.ready.pop();
+    while (rp !== undefined && !rp.sandbox.alive()) {
+      void rp.destroy();
+      rp = this.ready.pop();
+    }
+    this.refill();
+    return rp;
+  }
+
+  /** Starts a sandbox outside the pool (a cold start when the pool was empty). */
+  startNew(): Promise<RuntimeProcess> {
+    return RuntimeProcess.start(this.opts.driver, this.spec());
+  }
+
+  stats(): PoolStats {
+    return {
+      runtimeKey: this.key.key,
+      ready: this.ready.length,
+      starting: this.starting,
+      target: this.target(),
+      mode: this.fixed === undefined ? 'demand' : 'fixed',
+    };
+  }
+
+  /** Pings every ready sandbox; replaces the ones that do not answer. */
+  async healthCheck(timeoutMs = 1000): Promise<void> {
+    const snapshot = [...this.ready];
+    await Promise.all(
+      snapshot.map(async (rp) => {
+        if (await rp.ping(timeoutMs)) return;
+        const i = this.ready.indexOf(rp);
+        if (i >= 0) this.ready.splice(i, 1);
+        await rp.destroy();
+      }),
+    );
+    this.trim();
+    this.refill();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.refillTimer);
+    const all = this.ready.splice(0);
+    await Promise.all(all.map((rp) => rp.destroy()));
+  }
+
+  private spec() {
+    return { id: newSandboxId(), networkOutbound: this.key.networkOutbound, tmpSizeMB: this.key.tmpSizeMB };
+  }
+
+  private recordDemand(): void {
+    this.roll();
+    this.counts[this.counts.length - 1]! += 1;
+  }
+
+  private roll(): void {
+    const w = this.opts.windowMs ?? 10_000;
+    const now = Date.now();
+    while (now - this.windowStart >= w) {
+      this.counts.shift();
+      this.counts.push(0);
+      this.windowStart += w;
+      if (now - this.windowStart > w * this.counts.length) this.windowStart = now;
+    }
+  }
+
+  /** Retires ready sandboxes above the target (after an admin lowered it, or demand fell). */
+  private trim(): void {
+    const t = this.target();
+    while (this.ready.length > t) {
+      const rp = this.ready.shift();
+      if (rp !== undefined) void rp.destroy();
+    }
+  }
+
+  private refill(): void {
+    if (this.closed) return;
+    const parallel = this.opts.parallelStarts ?? 2;
+    const now = Date.now();
+    if (now < this.backoffUntil) {
+      this.scheduleRefill(this.backoffUntil - now);
+      return;
+    }
+    while (this.ready.length + this.starting < this.target() && this.starting < parallel) {
+      this.starting++;
+      RuntimeProcess.start(this.opts.driver, this.spec()).then(
+        (rp) => {
+          this.starting--;
+          if (this.closed || this.ready.length >= this.target()) {
+            void rp.destroy();
+            return;
+          }
+          this.ready.push(rp);
+          // A ready sandbox that dies (killed from outside) leaves the pool at once.
+          void rp.sandbox.exited.then(() => {
+            const i = this.ready.indexOf(rp);
+            if (i >= 0) {
+              this.ready.splice(i, 1);
+              void rp.destroy();
+              this.refill();
+            }
+          });
+          this.refill();
+        },
+        (e: unknown) => {
+          this.starting--;
+          this.backoffUntil = Date.now() + 1000;
+          this.opts.onError?.(e);
+          this.refill();
+        },
+      );
+    }
+  }
+
+  private scheduleRefill(ms: number): void {
+    if (this.refillTimer !== undefined) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, ms);
+    this.refillTimer.unref();
+  }
+}

@@ -1,0 +1,80 @@
+// Placement of a request on an environment, in DESIGN.md's order: an idle warm environment already
+// holding this version → a sandbox from the warming pool, bound now → a newly started sandbox.
+// Idle environments are kept per versionKey, so one is never handed to another tenant or version.
+import type { RuntimeProcess } from '../pool/runtime-process.js';
+import type { WarmingPool } from '../pool/warming-pool.js';
+import { Environment } from './environment.js';
+import type { StartKind } from './types.js';
+
+export class IdleEnvironments {
+  private readonly byVersion = new Map<string, Environment[]>();
+
+  /** Most recently used first, so the least used ones age out under keep-alive. */
+  take(versionKey: string): Environment | undefined {
+    const list = this.byVersion.get(versionKey);
+    if (list === undefined) return undefined;
+    let env = list.pop();
+    while (env !== undefined && !env.rt.sandbox.alive()) {
+      void env.retire();
+      env = list.pop();
+    }
+    if (list.length === 0) this.byVersion.delete(versionKey);
+    return env;
+  }
+
+  put(env: Environment): void {
+    const key = env.spec?.versionKey;
+    if (key === undefined) return;
+    let list = this.byVersion.get(key);
+    if (list === undefined) {
+      list = [];
+      this.byVersion.set(key, list);
+    }
+    list.push(env);
+  }
+
+  remove(env: Environment): boolean {
+    const key = env.spec?.versionKey;
+    if (key === undefined) return false;
+    const list = this.byVersion.get(key);
+    const i = list?.indexOf(env) ?? -1;
+    if (list === undefined || i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) this.byVersion.delete(key);
+    return true;
+  }
+
+  all(): Environment[] {
+    return [...this.byVersion.values()].flat();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const l of this.byVersion.values()) n += l.length;
+    return n;
+  }
+}
+
+export interface Placed {
+  env: Environment;
+  start: StartKind;
+}
+
+/**
+ * Finds an environment for versionKey. A 'pool' or 'cold' environment comes back unbound: the caller binds
+ * it to the version (and owns it from then on).
+ */
+export async function place(
+  idle: IdleEnvironments,
+  versionKey: string,
+  pool: WarmingPool,
+  allowWarm: boolean,
+): Promise<Placed> {
+  if (allowWarm) {
+    const warm = idle.take(versionKey);
+    if (warm !== undefined) return { env: warm, start: 'warm' };
+  }
+  const hit: RuntimeProcess | undefined = pool.take();
+  if (hit !== undefined) return { env: new Environment(hit), start: 'pool' };
+  return { env: new Environment(await pool.startNew()), start: 'cold' };
+}

@@ -1,0 +1,605 @@
+// The worker manager: places each request on an execution environment (warm → pool → new), enforces
+// per-function reserved concurrency and per-tenant limits with a bounded wait buffer, turns timeouts,
+// crashes and memory kills into Lambda's answers, writes each invocation's START/END/REPORT log, and keeps
+// environments alive, healthy and retired on time.
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PlatformConfig } from '../config.js';
+import { KindlingError, LambdaErrors } from '../errors.js';
+import { type PoolKey, WarmingPool } from '../pool/warming-pool.js';
+import { BwrapDriver, findBwrap } from '../sandbox/bwrap-driver.js';
+import { type CgroupSetup, setupCgroups, teardownCgroups } from '../sandbox/cgroup.js';
+import type { SandboxDriver, SandboxDriverOptions, SandboxExit } from '../sandbox/driver.js';
+import { describeCgroups, detectIsolation, type IsolationReport, probeBwrap } from '../sandbox/isolation.js';
+import { UnsandboxedDriver } from '../sandbox/unsandboxed-driver.js';
+import type { Environment, InvokeOutcome } from './environment.js';
+import { IdleEnvironments, place } from './placement.js';
+import type { FunctionVersionSpec, InvocationResult, InvokeOptions, StartKind, Worker, WorkerStats } from './types.js';
+
+export { detectIsolation, type IsolationReport };
+
+export interface WorkerLogger {
+  warn(msg: string): void;
+  info?(msg: string): void;
+}
+
+export interface WorkerManagerOptions {
+  config: PlatformConfig;
+  /** The platform API's unix socket; sandboxes reach it through a relay on 127.0.0.1:9001. */
+  apiSocketPath: string;
+  /** Directory (under the data dir) holding one dir per environment. */
+  envRoot: string;
+  logger?: WorkerLogger;
+  /** Override the sandbox driver (tests, a future microVM driver). */
+  driver?: SandboxDriver;
+}
+
+/** What subscribers of onInvocationComplete get (telemetry: metrics, billing). */
+export interface InvocationComplete {
+  tenantId: string;
+  accountId: string;
+  functionName: string;
+  functionArn: string;
+  version: string;
+  requestId: string;
+  start: StartKind;
+  durationMs: number;
+  billedDurationMs: number;
+  memoryMB: number;
+  maxMemoryUsedMB: number;
+  initDurationMs?: number;
+  errorType?: string;
+  log: string;
+}
+
+/** Runtimes served by the host's Node.js. */
+const NODE_RUNTIMES = new Set(['nodejs', 'nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x']);
+const DEFAULT_TMP_MB = 512;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RUNTIME_DIR = path.resolve(here, '../runtimes/node');
+
+function findNodeModules(): string | undefined {
+  for (let d = here; d !== path.dirname(d); d = path.dirname(d)) {
+    const nm = path.join(d, 'node_modules');
+    if (fs.existsSync(path.join(nm, '@aws-sdk'))) return nm;
+  }
+  return undefined;
+}
+
+interface FnState {
+  active: number;
+  queue: Waiter[];
+}
+
+interface Waiter {
+  tenantId: string;
+  reserved: number | undefined;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const BILLING_MS = 1;
+
+export class WorkerManager implements Worker {
+  readonly config: PlatformConfig;
+  private readonly driver: SandboxDriver;
+  private readonly cgroups: CgroupSetup;
+  private readonly logger: WorkerLogger;
+  private readonly pools = new Map<string, WarmingPool>();
+  private readonly fixedTargets = new Map<string, number | undefined>();
+  private readonly idle = new IdleEnvironments();
+  /** Every environment not retired, by id. */
+  private readonly envs = new Map<string, Environment>();
+  private readonly fns = new Map<string, FnState>();
+  private readonly waitingFns = new Set<string>();
+  private readonly tenantActive = new Map<string, number>();
+  private readonly tenantLimit = new Map<string, number>();
+  private readonly events = new EventEmitter();
+  private readonly counters = { pool: 0, cold: 0, warm: 0 };
+  private healthTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private started = false;
+  private firstTenant: string | undefined;
+  private readonly warnings: string[] = [];
+
+  constructor(opts: WorkerManagerOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
+    fs.mkdirSync(opts.envRoot, { recursive: true, mode: 0o700 });
+    const driverOpts: SandboxDriverOptions = {
+      envRoot: opts.envRoot,
+      apiSocketPath: opts.apiSocketPath,
+      runtimeDir: RUNTIME_DIR,
+      nodeModulesDir: findNodeModules(),
+      // Fewer startup warnings in user logs; the heap is capped by the cgroup, not by V8 flags.
+      nodeFlags: ['--no-warnings=ExperimentalWarning'],
+    };
+    const mode = this.config.sandbox;
+    const bwrap = mode === 'none' ? undefined : findBwrap();
+    if (opts.driver !== undefined) {
+      this.driver = opts.driver;
+      this.cgroups = { version: null, parents: {}, warnings: [] };
+    } else if (bwrap !== undefined) {
+      this.cgroups = setupCgroups();
+      for (const w of this.cgroups.warnings) this.warn(w);
+      this.driver = new BwrapDriver(driverOpts, this.cgroups, bwrap);
+    } else {
+      if (mode === 'bwrap') throw new Error('sandbox=bwrap but bubblewrap (bwrap) is not installed');
+      this.cgroups = { version: null, parents: {}, warnings: [] };
+      this.warn('UNSANDBOXED: bubblewrap not in use; functions run as plain host processes (development only)');
+      this.driver = new UnsandboxedDriver(driverOpts);
+    }
+  }
+
+  private warn(msg: string): void {
+    this.warnings.push(msg);
+    this.logger.warn(msg);
+  }
+
+  get driverName(): string {
+    return this.driver.name;
+  }
+
+  /** Begins filling the default pool and periodic health checks. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.poolFor('nodejs20.x', false, DEFAULT_TMP_MB).start();
+    const every = Math.max(100, this.config.healthCheckIntervalMs);
+    this.healthTimer = setInterval(() => void this.healthCheck(), every);
+    this.healthTimer.unref();
+  }
+
+  /** Fixed warming-pool target for a runtime key (`nodejs20.x`, `nodejs20.x+net`); undefined follows demand. */
+  setPoolTarget(runtimeKey: string, n: number | undefined): void {
+    this.fixedTargets.set(runtimeKey, n);
+    this.pools.get(runtimeKey)?.setTarget(n);
+    if (!this.pools.has(runtimeKey)) {
+      const m = /^([^+]+)(\+net)?(?:\+tmp(\d+))?$/.exec(runtimeKey);
+      if (m !== null) this.poolFor(m[1] ?? 'nodejs20.x', m[2] !== undefined, Number(m[3] ?? DEFAULT_TMP_MB)).start();
+    }
+  }
+
+  /** Subscribe to every finished invocation (telemetry). Returns an unsubscribe function. */
+  onInvocationComplete(listener: (e: InvocationComplete) => void): () => void {
+    this.events.on('invocation', listener);
+    return () => this.events.off('invocation', listener);
+  }
+
+  /** Subscribe to throttled requests (429). */
+  onThrottle(listener: (tenantId: string, functionArn: string) => void): () => void {
+    this.events.on('throttle', listener);
+    return () => this.events.off('throttle', listener);
+  }
+
+  async doctor(): Promise<IsolationReport> {
+    if (this.driver.name !== 'bwrap') return detectIsolation('none');
+    const report = await detectIsolation(this.config.sandbox, this.cgroups);
+    report.cgroup = describeCgroups(this.cgroups);
+    return report;
+  }
+
+  // ---- pools ----
+
+  private poolKey(spec: FunctionVersionSpec): { base: string; net: boolean; tmp: number } {
+    if (!NODE_RUNTIMES.has(spec.runtime)) {
+      throw new KindlingError('InvalidRuntimeException', 502, `The runtime parameter of ${spec.runtime} is not supported.`, {
+        Type: 'User',
+      });
+    }
+    return { base: 'nodejs20.x', net: spec.networkOutbound, tmp: spec.ephemeralStorageMB || DEFAULT_TMP_MB };
+  }
+
+  private poolFor(base: string, net: boolean, tmpMB: number): WarmingPool {
+    const key = `${base}${net ? '+net' : ''}${tmpMB !== DEFAULT_TMP_MB ? `+tmp${tmpMB}` : ''}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      const k: PoolKey = { key, networkOutbound: net, tmpSizeMB: tmpMB };
+      const fixed = this.fixedTargets.has(key) ? this.fixedTargets.get(key) : this.config.poolTarget;
+      pool = new WarmingPool({
+        driver: this.driver,
+        key: k,
+        // Only the default key keeps a floor; others exist while they see demand.
+        min: key === base ? this.config.poolMin : 0,
+        max: this.config.poolMax,
+        target: key === base || this.fixedTargets.has(key) ? fixed : undefined,
+        onError: (e) => this.warn(`warming pool ${key}: sandbox failed to start: ${(e as Error).message}`),
+      });
+      this.pools.set(key, pool);
+      if (this.started) pool.start();
+    }
+    return pool;
+  }
+
+  // ---- concurrency ----
+
+  private fnState(arn: string): FnState {
+    let s = this.fns.get(arn);
+    if (s === undefined) {
+      s = { active: 0, queue: [] };
+      this.fns.set(arn, s);
+    }
+    return s;
+  }
+
+  private canRun(fn: FnState, tenantId: string, reserved: number | undefined): boolean {
+    if (reserved !== undefined && fn.active >= reserved) return false;
+    return (this.tenantActive.get(tenantId) ?? 0) < (this.tenantLimit.get(tenantId) ?? this.config.tenantConcurrency);
+  }
+
+  private occupy(fn: FnState, tenantId: string): void {
+    fn.active++;
+    this.tenantActive.set(tenantId, (this.tenantActive.get(tenantId) ?? 0) + 1);
+  }
+
+  private throttle(spec: FunctionVersionSpec, reserved: boolean): KindlingError {
+    this.events.emit('throttle', spec.tenantId, spec.functionArn);
+    return reserved
+      ? LambdaErrors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded')
+      : LambdaErrors.tooManyRequests('Rate Exceeded.', 'ConcurrentInvocationLimitExceeded');
+  }
+
+  private acquire(spec: FunctionVersionSpec, opts: InvokeOptions): Promise<void> | undefined {
+    const reserved = spec.reservedConcurrency;
+    if (reserved === 0) throw this.throttle(spec, true);
+    this.tenantLimit.set(spec.tenantId, opts.tenantConcurrency);
+    const fn = this.fnState(spec.functionArn);
+    if (fn.queue.length === 0 && this.canRun(fn, spec.tenantId, reserved)) {
+      this.occupy(fn, spec.tenantId);
+      return undefined;
+    }
+    const overReserved = reserved !== undefined && fn.active >= reserved;
+    if (fn.queue.length >= this.config.queueDepth) throw this.throttle(spec, overReserved);
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = {
+        tenantId: spec.tenantId,
+        reserved,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = fn.queue.indexOf(w);
+          if (i >= 0) fn.queue.splice(i, 1);
+          if (fn.queue.length === 0) this.waitingFns.delete(spec.functionArn);
+          reject(this.throttle(spec, reserved !== undefined && fn.active >= reserved));
+        }, this.config.queueWaitMs),
+      };
+      fn.queue.push(w);
+      this.waitingFns.add(spec.functionArn);
+    });
+  }
+
+  private release(spec: FunctionVersionSpec): void {
+    const fn = this.fnState(spec.functionArn);
+    fn.active--;
+    this.tenantActive.set(spec.tenantId, (this.tenantActive.get(spec.tenantId) ?? 1) - 1);
+    if (this.waitingFns.size === 0) return;
+    // A freed slot may unblock this function's buffer, or another function of the same tenant.
+    for (const arn of [...this.waitingFns]) {
+      const f = this.fns.get(arn);
+      if (f === undefined) continue;
+      while (f.queue.length > 0) {
+        const w = f.queue[0]!;
+        if (!this.canRun(f, w.tenantId, w.reserved)) break;
+        f.queue.shift();
+        clearTimeout(w.timer);
+        this.occupy(f, w.tenantId);
+        w.resolve();
+      }
+      if (f.queue.length === 0) this.waitingFns.delete(arn);
+    }
+  }
+
+  // ---- invoke ----
+
+  async invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult> {
+    if (this.draining) throw LambdaErrors.service('The worker is shutting down.');
+    if (this.driver.name === 'unsandboxed') {
+      this.firstTenant ??= spec.tenantId;
+      if (this.firstTenant !== spec.tenantId) {
+        throw LambdaErrors.service('Kindling runs unsandboxed and refuses to serve more than one tenant.');
+      }
+    }
+    const wait = this.acquire(spec, opts);
+    if (wait !== undefined) await wait;
+    try {
+      return await this.run(spec, payload, opts);
+    } finally {
+      this.release(spec);
+    }
+  }
+
+  private reservedEnv(spec: FunctionVersionSpec, env: Environment, opts: InvokeOptions): Record<string, string> {
+    const creds = opts.credentials;
+    const taskRoot = env.rt.sandbox.taskRoot;
+    const nodePath =
+      this.driver.name === 'bwrap'
+        ? '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task'
+        : [findNodeModules() ?? '', taskRoot].join(':');
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
+    return {
+      ...spec.environment,
+      AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
+      AWS_LAMBDA_FUNCTION_VERSION: spec.version,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMB),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${spec.version}]${env.id.replace(/^env-/, '')}`,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      LAMBDA_TASK_ROOT: taskRoot,
+      LAMBDA_RUNTIME_DIR: this.driver.name === 'bwrap' ? '/var/runtime' : RUNTIME_DIR,
+      AWS_REGION: this.config.region,
+      AWS_DEFAULT_REGION: this.config.region,
+      AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
+      TZ: ':UTC',
+      LANG: 'en_US.UTF-8',
+      PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
+      NODE_PATH: nodePath,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${env.relayPort}`,
+      _HANDLER: spec.handler,
+      ...(creds !== undefined
+        ? {
+            AWS_ACCESS_KEY_ID: creds.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+            AWS_SESSION_TOKEN: creds.sessionToken,
+          }
+        : {}),
+    };
+  }
+
+  private async run(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult> {
+    const pk = this.poolKey(spec);
+    const pool = this.poolFor(pk.base, pk.net, pk.tmp);
+    let placed: Awaited<ReturnType<typeof place>>;
+    try {
+      placed = await place(this.idle, spec.versionKey, pool, spec.singleUse !== true);
+    } catch (e) {
+      this.warn(`could not start an environment: ${(e as Error).message}`);
+      throw LambdaErrors.service('Could not start an execution environment.');
+    }
+    const { env, start } = placed;
+    const requestId = opts.requestId;
+    let initDurationMs: number | undefined;
+    let initLog = '';
+    if (start === 'warm') {
+      clearTimeout(env.idleTimer);
+      this.counters.warm++;
+    } else {
+      this.counters[start]++;
+      this.envs.set(env.id, env);
+      let bound: Awaited<ReturnType<Environment['bind']>>;
+      const vars = this.reservedEnv(spec, env, opts);
+      try {
+        bound = await env.bind(spec, vars, {
+          functionName: spec.functionName,
+          functionVersion: spec.version,
+          memoryMB: spec.memoryMB,
+          invokedFunctionArn: spec.functionArn,
+          logGroupName: vars.AWS_LAMBDA_LOG_GROUP_NAME,
+          logStreamName: vars.AWS_LAMBDA_LOG_STREAM_NAME,
+        });
+      } catch (e) {
+        // Linking code or setting limits failed: a platform fault, not the function's.
+        this.retire(env);
+        this.warn(`binding ${spec.functionArn} failed: ${(e as Error).message}`);
+        throw LambdaErrors.service('Could not prepare the execution environment.');
+      }
+      initDurationMs = bound.initDurationMs;
+      initLog = bound.log;
+      if (!bound.ok) {
+        this.retire(env);
+        let outcome: InvokeOutcome;
+        if (bound.payload !== undefined) {
+          outcome = { status: 'error', payload: bound.payload, errorType: bound.errorType ?? 'Runtime.Unknown', fatal: true, log: '', durationMs: bound.initDurationMs };
+        } else {
+          outcome = {
+            status: bound.timedOut ? 'timeout' : 'exit',
+            fatal: true,
+            log: '',
+            durationMs: bound.initDurationMs,
+            ...(bound.exit ? { exit: bound.exit } : {}),
+          };
+        }
+        return this.finish(spec, env, requestId, start, outcome, initDurationMs, initLog, true);
+      }
+    }
+    const deadline = Date.now() + spec.timeoutSec * 1000;
+    const outcome = await env.invoke(requestId, payload, deadline, opts.clientContext, opts.credentials);
+    return this.finish(spec, env, requestId, start, outcome, initDurationMs, initLog, false);
+  }
+
+  private finish(
+    spec: FunctionVersionSpec,
+    env: Environment,
+    requestId: string,
+    start: StartKind,
+    o: InvokeOutcome,
+    initDurationMs: number | undefined,
+    initLog: string,
+    initFailed: boolean,
+  ): InvocationResult {
+    let payload: Buffer;
+    let errorType: string | undefined;
+    let extraLog = '';
+    let status = '';
+    const memLimitMB = spec.memoryMB;
+    let maxMemMB = o.rssBytes !== undefined && o.rssBytes > 0 ? Math.ceil(o.rssBytes / 1048576) : 0;
+    if (o.status === 'ok') {
+      payload = o.payload!;
+    } else if (o.status === 'error') {
+      payload = o.payload!;
+      errorType = o.errorType;
+      const line = initFailed ? 'INIT_REPORT' : 'Invoke Error';
+      extraLog = `${new Date().toISOString()}\t${requestId}\tERROR\t${line} \t${payload.toString('utf8')}\n`;
+    } else if (o.status === 'timeout') {
+      const msg = `${new Date().toISOString()} ${requestId} Task timed out after ${spec.timeoutSec.toFixed(2)} seconds`;
+      errorType = 'Sandbox.Timedout';
+      payload = Buffer.from(JSON.stringify({ errorMessage: msg, errorType }));
+      extraLog = `${msg}\n`;
+      status = '\tStatus: timeout';
+    } else {
+      const exit = o.exit;
+      const oom = exit?.oomKilled === true;
+      errorType = oom ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+      const how = describeExit(exit);
+      const errorMessage = `RequestId: ${requestId} Error: Runtime exited with error: ${how}`;
+      payload = Buffer.from(JSON.stringify({ errorType, errorMessage }));
+      extraLog = `${errorMessage}\n${exit?.stderrTail && !oom ? exit.stderrTail.slice(-1024) : ''}`;
+      status = oom ? '\tStatus: error\tError Type: Runtime.OutOfMemory' : '\tStatus: error\tError Type: Runtime.ExitError';
+      if (oom) maxMemMB = memLimitMB;
+    }
+    if (maxMemMB === 0) {
+      const peak = env.rt.sandbox.memoryPeakBytes();
+      maxMemMB = peak !== undefined ? Math.min(memLimitMB, Math.ceil(peak / 1048576)) : 0;
+    }
+    const durationMs = o.durationMs;
+    const billed = Math.max(BILLING_MS, Math.ceil(durationMs / BILLING_MS) * BILLING_MS);
+    const init = initDurationMs !== undefined ? `\tInit Duration: ${initDurationMs.toFixed(2)} ms` : '';
+    const log =
+      `${initLog}START RequestId: ${requestId} Version: ${spec.version}\n${o.log}${extraLog}` +
+      `END RequestId: ${requestId}\n` +
+      `REPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${billed} ms\t` +
+      `Memory Size: ${spec.memoryMB} MB\tMax Memory Used: ${maxMemMB} MB${init}${status}\t\n`;
+
+    // Return or retire the environment.
+    if (o.fatal || o.status !== 'ok' && o.status !== 'error' || spec.singleUse === true || env.retireWhenIdle || this.draining || initFailed) {
+      this.retire(env);
+    } else {
+      env.state = 'bound';
+      env.lastUsed = Date.now();
+      this.idle.put(env);
+      env.idleTimer = setTimeout(() => {
+        if (this.idle.remove(env)) this.retire(env);
+      }, this.config.keepAliveMs);
+      env.idleTimer.unref();
+    }
+
+    const result: InvocationResult = {
+      requestId,
+      payload,
+      log,
+      durationMs,
+      billedDurationMs: billed,
+      maxMemoryUsedMB: maxMemMB,
+      start,
+      ...(errorType !== undefined ? { functionError: 'Unhandled' as const, errorType } : {}),
+      ...(initDurationMs !== undefined ? { initDurationMs } : {}),
+    };
+    if (this.events.listenerCount('invocation') > 0) {
+      const ev: InvocationComplete = {
+        tenantId: spec.tenantId,
+        accountId: spec.accountId,
+        functionName: spec.functionName,
+        functionArn: spec.functionArn,
+        version: spec.version,
+        requestId,
+        start,
+        durationMs,
+        billedDurationMs: billed,
+        memoryMB: spec.memoryMB,
+        maxMemoryUsedMB: maxMemMB,
+        log,
+        ...(initDurationMs !== undefined ? { initDurationMs } : {}),
+        ...(errorType !== undefined ? { errorType } : {}),
+      };
+      this.events.emit('invocation', ev);
+    }
+    return result;
+  }
+
+  private retire(env: Environment): void {
+    if (env.state === 'retired') return;
+    this.idle.remove(env);
+    this.envs.delete(env.id);
+    void env.retire();
+  }
+
+  retireFunction(functionArn: string, keepVersionKey?: string): void {
+    for (const env of [...this.envs.values()]) {
+      const s = env.spec;
+      if (s === undefined || s.functionArn !== functionArn || s.versionKey === keepVersionKey) continue;
+      if (env.state === 'busy' || env.state === 'starting') env.retireWhenIdle = true;
+      else this.retire(env);
+    }
+  }
+
+  stats(): WorkerStats {
+    let bound = 0;
+    let busy = 0;
+    let starting = 0;
+    for (const e of this.envs.values()) {
+      if (e.state === 'bound') bound++;
+      else if (e.state === 'busy') busy++;
+      else if (e.state === 'starting' || e.state === 'ready') starting++;
+    }
+    return {
+      environments: { bound, busy, starting },
+      pools: [...this.pools.values()].map((p) => p.stats()),
+      coldStarts: { pool: this.counters.pool, cold: this.counters.cold },
+      warmStarts: this.counters.warm,
+    };
+  }
+
+  /** Pings idle environments and ready sandboxes; replaces the dead. */
+  async healthCheck(timeoutMs = 1000): Promise<void> {
+    const checks = this.idle.all().map(async (env) => {
+      if (await env.ping(timeoutMs)) return;
+      if (env.state === 'bound') this.retire(env);
+    });
+    await Promise.all([...checks, ...[...this.pools.values()].map((p) => p.healthCheck(timeoutMs))]);
+  }
+
+  /**
+   * Stops accepting; running invocations may finish until the deadline (epoch ms, or a duration in ms when
+   * small), then are ended (their callers get an error answer). Then every sandbox is removed.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.healthTimer);
+    const deadline = deadlineMs > 1e12 ? deadlineMs : Date.now() + deadlineMs;
+    for (const fn of this.fns.values()) {
+      for (const w of fn.queue.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(LambdaErrors.service('The worker is shutting down.'));
+      }
+    }
+    while (Date.now() < deadline && [...this.envs.values()].some((e) => e.state === 'busy' || e.state === 'starting')) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const all = [...this.envs.values()];
+    for (const env of all) this.retire(env);
+    await Promise.all([...all.map((e) => e.retire()), ...[...this.pools.values()].map((p) => p.close())]);
+    await this.driver.close();
+    await teardownCgroups(this.cgroups);
+  }
+
+  /** drain() with no grace period. */
+  close(): Promise<void> {
+    return this.drain(0);
+  }
+}
+
+function describeExit(exit: SandboxExit | undefined): string {
+  if (exit === undefined) return 'signal: killed';
+  if (exit.signal !== null) return `signal: ${signalName(exit.signal)}`;
+  const code = exit.code ?? 0;
+  // bwrap reports a command killed by a signal as 128 + signal number.
+  if (code > 128 && code < 128 + 65) return `signal: ${signalName(code - 128)}`;
+  return `exit status ${code}`;
+}
+
+function signalName(sig: NodeJS.Signals | number): string {
+  const n = typeof sig === 'number' ? sig : undefined;
+  if (sig === 'SIGKILL' || n === 9) return 'killed';
+  if (sig === 'SIGABRT' || n === 6) return 'aborted';
+  if (sig === 'SIGSEGV' || n === 11) return 'segmentation fault';
+  if (sig === 'SIGTERM' || n === 15) return 'terminated';
+  return typeof sig === 'string' ? sig.toLowerCase().replace(/^sig/, '') : `signal ${sig}`;
+}
+
+// Kept for callers that want a quick yes/no without a manager.
+export async function bwrapUsable(): Promise<boolean> {
+  const bin = findBwrap();
+  return bin !== undefined && (await probeBwrap(bin)) === undefined;
+}
