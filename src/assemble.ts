@@ -1,8 +1,13 @@
 // The list of platform parts, in start order. Each engineer adds their part's construction here.
 import type { Platform, PlatformPart } from './platform.js';
+import { telemetryPart } from './telemetry/part.js';
 
 export async function assembleParts(platform: Platform): Promise<PlatformPart[]> {
   const parts: PlatformPart[] = [];
+  // Telemetry first: its surface owns /kindling/* and /metrics, and it stops last (after invocations
+  // drained). Connect it once the invocation service and worker exist: telemetry.connect({ invocations, worker }).
+  const telemetry = telemetryPart(platform);
+  parts.push(telemetry);
   void platform;
   return parts;
 }

@@ -1,0 +1,173 @@
+// Prometheus metrics: counters and a duration histogram fed by invocation records (per tenant and
+// function), plus gauges read from the worker at scrape time. Rendered in the text exposition format.
+import type { WorkerStats } from '../worker/types.js';
+import type { InvocationObserver, InvocationRecord } from './types.js';
+
+export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+function labels(pairs: Record<string, string>): string {
+  const parts = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+const num = (n: number): string => (Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6))));
+
+/** Per-series state keyed by tenant id, function name and an optional extra label value. */
+interface Series {
+  tenantId: string;
+  fn: string;
+  extra: string;
+  value: number;
+}
+
+class LabeledCounter {
+  readonly #series = new Map<string, Series>();
+
+  inc(tenantId: string, fn: string, extra = '', by = 1): void {
+    const key = `${tenantId}\0${fn}\0${extra}`;
+    const s = this.#series.get(key);
+    if (s) s.value += by;
+    else this.#series.set(key, { tenantId, fn, extra, value: by });
+  }
+
+  *entries(): Iterable<Series> {
+    yield* this.#series.values();
+  }
+}
+
+interface HistogramSeries {
+  tenantId: string;
+  fn: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+class LabeledHistogram {
+  readonly #series = new Map<string, HistogramSeries>();
+
+  constructor(readonly bounds: readonly number[]) {}
+
+  observe(tenantId: string, fn: string, value: number): void {
+    const key = `${tenantId}\0${fn}`;
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { tenantId, fn, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, s);
+    }
+    // Buckets are stored non-cumulative and summed when rendered.
+    const i = this.bounds.findIndex((b) => value <= b);
+    if (i >= 0) s.buckets[i]! += 1;
+    s.sum += value;
+    s.count += 1;
+  }
+
+  *entries(): Iterable<HistogramSeries> {
+    yield* this.#series.values();
+  }
+}
+
+export interface MetricsSources {
+  /** Worker counts at scrape time; undefined while no worker is running. */
+  workerStats?: () => WorkerStats | undefined;
+  /** Tenant id → name for labels (names read better on dashboards); falls back to the id. */
+  tenantName?: (tenantId: string) => string | undefined;
+}
+
+const functionNameOfArn = (arn: string): string => /:function:([^:]+)/.exec(arn)?.[1] ?? arn;
+
+export class Metrics implements InvocationObserver {
+  readonly #invocations = new LabeledCounter();
+  readonly #errors = new LabeledCounter();
+  readonly #throttles = new LabeledCounter();
+  readonly #coldStarts = new LabeledCounter();
+  readonly #warmStarts = new LabeledCounter();
+  readonly #gbSeconds = new LabeledCounter();
+  readonly #duration = new LabeledHistogram(DURATION_BUCKETS_S);
+  readonly #sources: MetricsSources;
+  readonly #names = new Map<string, string>();
+
+  constructor(sources: MetricsSources = {}) {
+    this.#sources = sources;
+  }
+
+  onInvocation(r: InvocationRecord): void {
+    this.#invocations.inc(r.tenantId, r.functionName, r.invocationType);
+    if (r.errorType !== undefined) this.#errors.inc(r.tenantId, r.functionName, r.errorType);
+    if (r.start === 'warm') this.#warmStarts.inc(r.tenantId, r.functionName);
+    else this.#coldStarts.inc(r.tenantId, r.functionName, r.start);
+    this.#gbSeconds.inc(r.tenantId, r.functionName, '', ((r.memoryMB / 1024) * r.billedDurationMs) / 1000);
+    this.#duration.observe(r.tenantId, r.functionName, r.durationMs / 1000);
+  }
+
+  onThrottle(tenantId: string, functionArn: string): void {
+    this.#throttles.inc(tenantId, functionNameOfArn(functionArn));
+  }
+
+  #tenant(id: string): string {
+    let name = this.#names.get(id);
+    if (name === undefined) {
+      name = this.#sources.tenantName?.(id) ?? id;
+      this.#names.set(id, name);
+    }
+    return name;
+  }
+
+  /** The Prometheus text exposition (version 0.0.4). */
+  render(): string {
+    const out: string[] = [];
+    const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const counter = (name: string, help: string, c: LabeledCounter, extraLabel?: string) => {
+      head(name, 'counter', help);
+      for (const s of c.entries()) {
+        const l: Record<string, string> = { tenant: this.#tenant(s.tenantId), function: s.fn };
+        if (extraLabel) l[extraLabel] = s.extra;
+        out.push(`${name}${labels(l)} ${num(s.value)}`);
+      }
+    };
+    counter('kindling_invocations_total', 'Invocations completed, by invocation type.', this.#invocations, 'type');
+    counter('kindling_invocation_errors_total', 'Invocations that ended in an error, by error type.', this.#errors, 'error_type');
+    counter('kindling_throttles_total', 'Requests refused for concurrency (429).', this.#throttles);
+    counter(
+      'kindling_cold_starts_total',
+      "Invocations that needed a new environment: kind 'pool' (warming-pool hit) or 'cold' (new sandbox).",
+      this.#coldStarts,
+      'kind',
+    );
+    counter('kindling_warm_starts_total', 'Invocations served by an already bound (warm) environment.', this.#warmStarts);
+    counter('kindling_billed_gb_seconds_total', 'Billed compute: memory (GB) x billed duration (s).', this.#gbSeconds);
+
+    const h = 'kindling_invocation_duration_seconds';
+    head(h, 'histogram', 'Invocation duration (handler run time).');
+    for (const s of this.#duration.entries()) {
+      const base = { tenant: this.#tenant(s.tenantId), function: s.fn };
+      let cumulative = 0;
+      this.#duration.bounds.forEach((b, i) => {
+        cumulative += s.buckets[i]!;
+        out.push(`${h}_bucket${labels({ ...base, le: String(b) })} ${cumulative}`);
+      });
+      out.push(`${h}_bucket${labels({ ...base, le: '+Inf' })} ${s.count}`);
+      out.push(`${h}_sum${labels(base)} ${num(s.sum)}`);
+      out.push(`${h}_count${labels(base)} ${s.count}`);
+    }
+
+    const stats = this.#sources.workerStats?.();
+    if (stats) {
+      head('kindling_concurrent_executions', 'gauge', 'Invocations running right now (busy environments).');
+      out.push(`kindling_concurrent_executions ${stats.environments.busy}`);
+      head('kindling_environments', 'gauge', 'Execution environments by state.');
+      for (const state of ['bound', 'busy', 'starting'] as const) {
+        out.push(`kindling_environments${labels({ state })} ${stats.environments[state]}`);
+      }
+      head('kindling_pool_ready', 'gauge', 'Warming-pool sandboxes ready to be bound, per runtime.');
+      for (const p of stats.pools) out.push(`kindling_pool_ready${labels({ runtime: p.runtimeKey })} ${p.ready}`);
+      head('kindling_pool_starting', 'gauge', 'Warming-pool sandboxes starting, per runtime.');
+      for (const p of stats.pools) out.push(`kindling_pool_starting${labels({ runtime: p.runtimeKey })} ${p.starting}`);
+      head('kindling_pool_target', 'gauge', "Warming-pool target size per runtime; mode 'fixed' (admin) or 'demand'.");
+      for (const p of stats.pools) out.push(`kindling_pool_target${labels({ runtime: p.runtimeKey, mode: p.mode })} ${p.target}`);
+    }
+    return `${out.join('\n')}\n`;
+  }
+}

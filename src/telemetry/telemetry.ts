@@ -1,0 +1,62 @@
+// The telemetry part: one InvocationObserver that updates metrics at once and stores logs and billing
+// records in SQLite, batched per event-loop turn so the invocation hot path never waits on a disk write.
+import type { Db } from '../store/database.js';
+import { BillingStore } from './billing.js';
+import { LogStore } from './log-store.js';
+import { Metrics, type MetricsSources } from './metrics.js';
+import type { InvocationObserver, InvocationRecord } from './types.js';
+
+export interface TelemetryOptions {
+  /** Invocation logs kept per function. */
+  logRetention?: number;
+}
+
+/** Flush at once past this many pending records, whatever the event loop is doing. */
+const MAX_PENDING = 1000;
+
+export class Telemetry implements InvocationObserver {
+  readonly logs: LogStore;
+  readonly billing: BillingStore;
+  readonly metrics: Metrics;
+  readonly #db: Db;
+  #pending: InvocationRecord[] = [];
+  #scheduled: NodeJS.Immediate | undefined;
+  readonly #write: (records: InvocationRecord[]) => void;
+
+  constructor(db: Db, sources: MetricsSources = {}, opts: TelemetryOptions = {}) {
+    this.#db = db;
+    this.logs = new LogStore(db, opts.logRetention ?? 500);
+    this.billing = new BillingStore(db);
+    this.metrics = new Metrics(sources);
+    this.#write = db.transaction((records: InvocationRecord[]) => {
+      this.logs.add(records);
+      this.billing.add(records);
+    });
+  }
+
+  onInvocation(record: InvocationRecord): void {
+    this.metrics.onInvocation(record);
+    this.#pending.push(record);
+    if (this.#pending.length >= MAX_PENDING) this.flush();
+    else this.#scheduled ??= setImmediate(() => this.flush());
+  }
+
+  onThrottle(tenantId: string, functionArn: string): void {
+    this.metrics.onThrottle(tenantId, functionArn);
+  }
+
+  /** Writes pending records now. Readers call it first so a log is visible as soon as the invoke answered. */
+  flush(): void {
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    if (this.#pending.length === 0 || !this.#db.open) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      this.#write(batch);
+    } catch (e) {
+      // Telemetry must never fail an invocation; the records are lost, the metrics already counted them.
+      console.error(`kindling: telemetry: storing ${batch.length} invocation records failed:`, e);
+    }
+  }
+}
