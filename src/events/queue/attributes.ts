@@ -1,0 +1,153 @@
+// Queue attributes: which SQS attributes a queue accepts, their ranges and defaults, and the parsed
+// configuration the engine runs on. Validated here once, whether they come from the API or in-process.
+import { SqsErrors } from './errors.js';
+import type { RedrivePolicy } from './types.js';
+
+interface IntRule {
+  min: number;
+  max: number;
+  default: number;
+}
+
+const INT_ATTRIBUTES: Record<string, IntRule> = {
+  DelaySeconds: { min: 0, max: 900, default: 0 },
+  MaximumMessageSize: { min: 1024, max: 262_144, default: 262_144 },
+  MessageRetentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
+  ReceiveMessageWaitTimeSeconds: { min: 0, max: 20, default: 0 },
+  VisibilityTimeout: { min: 0, max: 43_200, default: 30 },
+  KmsDataKeyReusePeriodSeconds: { min: 60, max: 86_400, default: 300 },
+};
+
+/** Accepted and reported back, but without effect on the embedded engine. */
+const STORED_ONLY = new Set(['Policy', 'KmsMasterKeyId', 'SqsManagedSseEnabled', 'RedriveAllowPolicy']);
+
+export const READ_ONLY_ATTRIBUTES = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'CreatedTimestamp',
+  'LastModifiedTimestamp',
+  'QueueArn',
+] as const;
+
+export const ALL_ATTRIBUTE_NAMES = new Set<string>([
+  ...Object.keys(INT_ATTRIBUTES),
+  ...STORED_ONLY,
+  'RedrivePolicy',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+  ...READ_ONLY_ATTRIBUTES,
+]);
+
+export interface QueueConfig {
+  delaySeconds: number;
+  maximumMessageSize: number;
+  messageRetentionPeriod: number;
+  receiveMessageWaitTimeSeconds: number;
+  visibilityTimeout: number;
+  redrivePolicy: RedrivePolicy | undefined;
+}
+
+const invalidValue = (name: string) => SqsErrors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+
+const ARN_RE = /^arn:aws:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$/;
+
+export function parseQueueArn(arn: string): { region: string; accountId: string; name: string } | undefined {
+  const m = ARN_RE.exec(arn);
+  return m ? { region: m[1]!, accountId: m[2]!, name: m[3]! } : undefined;
+}
+
+function parseRedrivePolicy(value: string): RedrivePolicy {
+  const bad = (reason: string) =>
+    SqsErrors.invalidParameterValue(`Value ${value} for parameter RedrivePolicy is invalid. Reason: ${reason}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    throw bad('Redrive policy is not a valid JSON map.');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('Redrive policy is not a valid JSON map.');
+  const { deadLetterTargetArn, maxReceiveCount } = raw as Record<string, unknown>;
+  if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn)) {
+    throw bad('Invalid value for deadLetterTargetArn.');
+  }
+  const count = typeof maxReceiveCount === 'string' ? Number(maxReceiveCount) : maxReceiveCount;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1000) {
+    throw bad('Invalid value for maxReceiveCount.');
+  }
+  return { deadLetterTargetArn, maxReceiveCount: count };
+}
+
+/**
+ * Validates attributes a caller sets (CreateQueue/SetQueueAttributes) and returns them normalized
+ * (integers without leading zeros, RedrivePolicy as compact JSON). Empty RedrivePolicy removes it.
+ */
+export function normalizeAttributes(attrs: Record<string, string>, fifo: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value !== 'string') throw invalidValue(name);
+    const rule = INT_ATTRIBUTES[name];
+    if (rule) {
+      if (!/^\s*-?\d+\s*$/.test(value)) throw invalidValue(name);
+      const n = Number(value);
+      if (n < rule.min || n > rule.max) throw invalidValue(name);
+      out[name] = String(n);
+    } else if (name === 'RedrivePolicy') {
+      out[name] = value === '' ? '' : JSON.stringify(parseRedrivePolicy(value));
+    } else if (name === 'FifoQueue') {
+      if (value !== 'true' && value !== 'false') throw invalidValue(name);
+      if ((value === 'true') !== fifo) {
+        throw SqsErrors.invalidParameterValue('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.');
+      }
+      if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
+    } else if (name === 'ContentBasedDeduplication' || name === 'DeduplicationScope' || name === 'FifoThroughputLimit') {
+      throw SqsErrors.invalidAttributeName(name);
+    } else if (name === 'SqsManagedSseEnabled') {
+      if (value !== 'true' && value !== 'false') throw invalidValue(name);
+      out[name] = value;
+    } else if (STORED_ONLY.has(name)) {
+      out[name] = value;
+    } else {
+      throw SqsErrors.invalidAttributeName(name);
+    }
+  }
+  return out;
+}
+
+/** The configuration a queue runs on, from its stored (already normalized) attributes. */
+export function queueConfig(stored: Record<string, string>): QueueConfig {
+  const int = (name: string) => {
+    const v = stored[name];
+    return v === undefined ? INT_ATTRIBUTES[name]!.default : Number(v);
+  };
+  const redrive = stored.RedrivePolicy ? (JSON.parse(stored.RedrivePolicy) as RedrivePolicy) : undefined;
+  return {
+    delaySeconds: int('DelaySeconds'),
+    maximumMessageSize: int('MaximumMessageSize'),
+    messageRetentionPeriod: int('MessageRetentionPeriod'),
+    receiveMessageWaitTimeSeconds: int('ReceiveMessageWaitTimeSeconds'),
+    visibilityTimeout: int('VisibilityTimeout'),
+    redrivePolicy: redrive,
+  };
+}
+
+/** Every settable attribute's current value, defaults included (what GetQueueAttributes All reports). */
+export function effectiveAttributes(stored: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, rule] of Object.entries(INT_ATTRIBUTES)) {
+    if (name === 'KmsDataKeyReusePeriodSeconds' && stored.KmsMasterKeyId === undefined) continue;
+    out[name] = stored[name] ?? String(rule.default);
+  }
+  out.SqsManagedSseEnabled = stored.SqsManagedSseEnabled ?? 'false';
+  for (const name of STORED_ONLY) if (stored[name] !== undefined && stored[name] !== '') out[name] = stored[name]!;
+  if (stored.RedrivePolicy) out.RedrivePolicy = stored.RedrivePolicy;
+  return out;
+}
+
+/** CreateQueue on an existing name succeeds only when every given attribute equals the current value. */
+export function sameAttributes(given: Record<string, string>, stored: Record<string, string>): boolean {
+  const current = effectiveAttributes(stored);
+  return Object.entries(given).every(([k, v]) => (current[k] ?? '') === v);
+}

@@ -1,0 +1,798 @@
+// The embedded queue engine: SQS semantics over the platform's SQLite store (WAL). Each send or batch is
+// one transaction, so an acknowledged message survives a process kill; leases are visible_at timestamps,
+// so in-flight messages come back by themselves after a restart. Waiters are woken in-process.
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { Statement } from 'better-sqlite3';
+import { type Db, migrate } from '../../store/database.js';
+import {
+  type QueueConfig,
+  effectiveAttributes,
+  normalizeAttributes,
+  parseQueueArn,
+  queueConfig,
+  sameAttributes,
+} from './attributes.js';
+import { SqsError, SqsErrors } from './errors.js';
+import { md5Hex, md5OfMessageAttributes } from './md5.js';
+import type {
+  BatchFailure,
+  BatchResult,
+  ListQueuesOptions,
+  MessageAttributes,
+  Queue,
+  QueueCounts,
+  QueueEngine,
+  QueueOwner,
+  ReceiveOptions,
+  ReceivedMessage,
+  SendInput,
+  SendResult,
+} from './types.js';
+import { validateBatchIds, validateQueueName, validateSend } from './validate.js';
+
+export interface QueueEngineOptions {
+  region: string;
+}
+
+const SCHEMA = [
+  `CREATE TABLE sqs_queues (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant_id TEXT NOT NULL, account_id TEXT NOT NULL, name TEXT NOT NULL,
+     attributes TEXT NOT NULL DEFAULT '{}', tags TEXT NOT NULL DEFAULT '{}',
+     created_at INTEGER NOT NULL, modified_at INTEGER NOT NULL,
+     UNIQUE (tenant_id, name))`,
+  // visible_at (ms) is the lease: a message is receivable when visible_at <= now. receive_count = 0
+  // with a future visible_at means "delayed"; > 0 means "in flight".
+  `CREATE TABLE sqs_messages (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     queue_id INTEGER NOT NULL,
+     message_id TEXT NOT NULL,
+     body TEXT NOT NULL,
+     attributes TEXT,
+     md5_body TEXT NOT NULL, md5_attributes TEXT,
+     system_attributes TEXT,
+     sender_id TEXT NOT NULL,
+     sent_at INTEGER NOT NULL,
+     visible_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     receive_count INTEGER NOT NULL DEFAULT 0,
+     first_received_at INTEGER,
+     receipt BLOB,
+     source_arn TEXT)`,
+  'CREATE INDEX sqs_messages_receive ON sqs_messages (queue_id, visible_at, receive_count)',
+];
+
+interface QueueRow {
+  id: number;
+  tenant_id: string;
+  account_id: string;
+  name: string;
+  attributes: string;
+  tags: string;
+  created_at: number;
+  modified_at: number;
+}
+
+interface MessageRow {
+  seq: number;
+  message_id: string;
+  body: string;
+  attributes: string | null;
+  md5_body: string;
+  md5_attributes: string | null;
+  system_attributes: string | null;
+  sender_id: string;
+  sent_at: number;
+  expires_at: number;
+  receive_count: number;
+  first_received_at: number | null;
+  source_arn: string | null;
+}
+
+interface Loaded {
+  queue: Queue;
+  stored: Record<string, string>;
+  config: QueueConfig;
+  modifiedAt: number;
+}
+
+interface Watch {
+  listeners: Set<() => void>;
+  timer: NodeJS.Timeout | undefined;
+  timerAt: number;
+}
+
+/** Stored form of message attributes: binary values as base64. */
+type StoredAttributes = Record<string, { t: string; s?: string; b?: string }>;
+
+const toStored = (a: MessageAttributes | undefined): string | null => {
+  if (!a || Object.keys(a).length === 0) return null;
+  const out: StoredAttributes = {};
+  for (const [k, v] of Object.entries(a)) {
+    out[k] = v.binaryValue !== undefined ? { t: v.dataType, b: v.binaryValue.toString('base64') } : { t: v.dataType, s: v.stringValue ?? '' };
+  }
+  return JSON.stringify(out);
+};
+
+const fromStored = (s: string | null): MessageAttributes => {
+  if (!s) return {};
+  const out: MessageAttributes = {};
+  for (const [k, v] of Object.entries(JSON.parse(s) as StoredAttributes)) {
+    out[k] = v.b !== undefined ? { dataType: v.t, binaryValue: Buffer.from(v.b, 'base64') } : { dataType: v.t, stringValue: v.s ?? '' };
+  }
+  return out;
+};
+
+// Receipt handle: seq (8 bytes) + queue id (4) + a random token (18) that changes on every receive.
+const TOKEN_BYTES = 18;
+function encodeReceipt(seq: number, queueId: number, token: Buffer): string {
+  const b = Buffer.allocUnsafe(12 + TOKEN_BYTES);
+  b.writeBigUInt64BE(BigInt(seq), 0);
+  b.writeUInt32BE(queueId, 8);
+  token.copy(b, 12);
+  return b.toString('base64url');
+}
+function decodeReceipt(handle: string): { seq: number; queueId: number; token: Buffer } | undefined {
+  if (typeof handle !== 'string' || handle.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(handle)) return undefined;
+  const b = Buffer.from(handle, 'base64url');
+  if (b.length !== 12 + TOKEN_BYTES) return undefined;
+  return { seq: Number(b.readBigUInt64BE(0)), queueId: b.readUInt32BE(8), token: b.subarray(12) };
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class SqliteQueueEngine implements QueueEngine {
+  readonly #db: Db;
+  readonly #region: string;
+  readonly #cache = new Map<number, Loaded>();
+  readonly #watches = new Map<number, Watch>();
+  readonly #closing = new AbortController();
+  readonly #s: Record<
+    | 'queueByName'
+    | 'queueById'
+    | 'insertQueue'
+    | 'updateQueueAttrs'
+    | 'updateQueueTags'
+    | 'deleteQueue'
+    | 'deleteQueueMessages'
+    | 'listQueues'
+    | 'insertMessage'
+    | 'selectVisible'
+    | 'leaseMessage'
+    | 'moveMessage'
+    | 'deleteExpired'
+    | 'messageBySeq'
+    | 'deleteMessage'
+    | 'setVisibility'
+    | 'counts'
+    | 'nextVisible'
+    | 'hasVisible',
+    Statement
+  >;
+
+  constructor(db: Db, opts: QueueEngineOptions) {
+    this.#db = db;
+    this.#region = opts.region;
+    // Every long poll listens on this signal.
+    setMaxListeners(0, this.#closing.signal);
+    migrate(db, 'queue', SCHEMA);
+    const p = (sql: string) => db.prepare(sql);
+    this.#s = {
+      queueByName: p('SELECT * FROM sqs_queues WHERE tenant_id = ? AND name = ?'),
+      queueById: p('SELECT * FROM sqs_queues WHERE id = ?'),
+      insertQueue: p(
+        'INSERT INTO sqs_queues (tenant_id, account_id, name, attributes, tags, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      updateQueueAttrs: p('UPDATE sqs_queues SET attributes = ?, modified_at = ? WHERE id = ?'),
+      updateQueueTags: p('UPDATE sqs_queues SET tags = ? WHERE id = ?'),
+      deleteQueue: p('DELETE FROM sqs_queues WHERE id = ?'),
+      deleteQueueMessages: p('DELETE FROM sqs_messages WHERE queue_id = ?'),
+      listQueues: p('SELECT * FROM sqs_queues WHERE tenant_id = ? AND name >= ? AND name > ? ORDER BY name LIMIT ?'),
+      insertMessage: p(
+        `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
+           sender_id, sent_at, visible_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      selectVisible: p(
+        `SELECT seq, message_id, body, attributes, md5_body, md5_attributes, system_attributes, sender_id, sent_at,
+                expires_at, receive_count, first_received_at, source_arn
+           FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?`,
+      ),
+      leaseMessage: p(
+        `UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1,
+           first_received_at = COALESCE(first_received_at, ?), receipt = ? WHERE seq = ?`,
+      ),
+      moveMessage: p(
+        `UPDATE sqs_messages SET queue_id = ?, visible_at = ?, receive_count = 0, first_received_at = NULL, receipt = NULL,
+           source_arn = ?, expires_at = ? WHERE seq = ?`,
+      ),
+      deleteExpired: p('DELETE FROM sqs_messages WHERE seq = ?'),
+      messageBySeq: p('SELECT queue_id, receipt, visible_at FROM sqs_messages WHERE seq = ?'),
+      deleteMessage: p('DELETE FROM sqs_messages WHERE seq = ?'),
+      setVisibility: p('UPDATE sqs_messages SET visible_at = ? WHERE seq = ?'),
+      counts: p(
+        `SELECT COALESCE(SUM(visible_at <= ?1), 0) AS visible,
+                COALESCE(SUM(visible_at > ?1 AND receive_count > 0), 0) AS inFlight,
+                COALESCE(SUM(visible_at > ?1 AND receive_count = 0), 0) AS delayed
+           FROM sqs_messages WHERE queue_id = ?2`,
+      ),
+      nextVisible: p('SELECT MIN(visible_at) AS at FROM sqs_messages WHERE queue_id = ? AND visible_at > ?'),
+      hasVisible: p('SELECT 1 FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? LIMIT 1'),
+    };
+  }
+
+  // ---- queues ----
+
+  #toQueue(r: QueueRow): Queue {
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      accountId: r.account_id,
+      name: r.name,
+      arn: `arn:aws:sqs:${this.#region}:${r.account_id}:${r.name}`,
+      fifo: r.name.endsWith('.fifo'),
+      createdAt: Math.floor(r.created_at / 1000),
+    };
+  }
+
+  #load(r: QueueRow): Loaded {
+    const stored = JSON.parse(r.attributes) as Record<string, string>;
+    const loaded: Loaded = { queue: this.#toQueue(r), stored, config: queueConfig(stored), modifiedAt: r.modified_at };
+    this.#cache.set(r.id, loaded);
+    return loaded;
+  }
+
+  /** The queue's live state; throws QueueDoesNotExist once it has been deleted. */
+  #loaded(queue: Queue): Loaded {
+    const hit = this.#cache.get(queue.id);
+    if (hit) return hit;
+    const row = this.#s.queueById.get(queue.id) as QueueRow | undefined;
+    if (!row) throw SqsErrors.queueDoesNotExist();
+    return this.#load(row);
+  }
+
+  createQueue(owner: QueueOwner, name: string, attributes: Record<string, string> = {}, tags: Record<string, string> = {}): Queue {
+    if (typeof name !== 'string') throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
+    validateQueueName(name);
+    const fifo = name.endsWith('.fifo');
+    if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
+    const given = normalizeAttributes(attributes, fifo);
+    this.#checkRedriveTarget(owner, given.RedrivePolicy);
+    return this.#db.transaction(() => {
+      const existing = this.#s.queueByName.get(owner.id, name) as QueueRow | undefined;
+      if (existing) {
+        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>)) throw SqsErrors.queueNameExists(name);
+        return this.#toQueue(existing);
+      }
+      const now = Date.now();
+      if (given.RedrivePolicy === '') delete given.RedrivePolicy;
+      const info = this.#s.insertQueue.run(owner.id, owner.accountId, name, JSON.stringify(given), JSON.stringify(tags), now, now);
+      return this.#load(this.#s.queueById.get(Number(info.lastInsertRowid)) as QueueRow).queue;
+    })();
+  }
+
+  #checkRedriveTarget(owner: QueueOwner, policy: string | undefined): void {
+    if (!policy) return;
+    const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
+    if (!this.#byArn(owner, arn)) {
+      throw SqsErrors.invalidParameterValue(`Value ${policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
+    }
+  }
+
+  #byName(owner: QueueOwner, name: string): Queue | undefined {
+    const row = this.#s.queueByName.get(owner.id, name) as QueueRow | undefined;
+    if (!row) return undefined;
+    return (this.#cache.get(row.id) ?? this.#load(row)).queue;
+  }
+
+  #byArn(owner: QueueOwner, arn: string): Queue | undefined {
+    const parsed = parseQueueArn(arn);
+    if (!parsed || parsed.accountId !== owner.accountId || parsed.region !== this.#region) return undefined;
+    return this.#byName(owner, parsed.name);
+  }
+
+  findQueue(owner: QueueOwner, ref: string): Queue | undefined {
+    if (typeof ref !== 'string' || ref === '') return undefined;
+    if (ref.startsWith('arn:')) return this.#byArn(owner, ref);
+    if (ref.includes('/')) {
+      // A queue URL (any host) or a bare path: the last two segments are account id and name.
+      let path = ref;
+      if (/^[a-z]+:\/\//i.test(ref)) {
+        try {
+          path = new URL(ref).pathname;
+        } catch {
+          return undefined;
+        }
+      }
+      const parts = path.split('/').filter(Boolean);
+      if (parts.length !== 2 || parts[0] !== owner.accountId) return undefined;
+      return this.#byName(owner, decodeURIComponent(parts[1]!));
+    }
+    return this.#byName(owner, ref);
+  }
+
+  getQueue(owner: QueueOwner, ref: string): Queue {
+    const q = this.findQueue(owner, ref);
+    if (!q) throw SqsErrors.queueDoesNotExist();
+    return q;
+  }
+
+  listQueues(owner: QueueOwner, opts: ListQueuesOptions = {}): { queues: Queue[]; nextToken?: string } {
+    const limit = opts.maxResults ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw SqsErrors.invalidParameterValue(`Value ${limit} for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.`);
+    }
+    let after = '';
+    if (opts.nextToken) {
+      try {
+        after = Buffer.from(opts.nextToken, 'base64url').toString('utf8');
+      } catch {
+        after = '';
+      }
+      if (!after) throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+    }
+    const prefix = opts.prefix ?? '';
+    const rows = (this.#s.listQueues.all(owner.id, prefix, after, limit + 1) as QueueRow[]).filter((r) => r.name.startsWith(prefix));
+    const page = rows.slice(0, limit);
+    const queues = page.map((r) => (this.#cache.get(r.id) ?? this.#load(r)).queue);
+    const last = page[page.length - 1];
+    return opts.maxResults !== undefined && rows.length > limit && last
+      ? { queues, nextToken: Buffer.from(last.name, 'utf8').toString('base64url') }
+      : { queues };
+  }
+
+  deleteQueue(queue: Queue): void {
+    this.#loaded(queue);
+    this.#db.transaction(() => {
+      this.#s.deleteQueueMessages.run(queue.id);
+      this.#s.deleteQueue.run(queue.id);
+    })();
+    this.#cache.delete(queue.id);
+    // Waiters on the deleted queue wake up and find it gone.
+    this.#notify(queue.id);
+  }
+
+  purgeQueue(queue: Queue): void {
+    this.#loaded(queue);
+    this.#s.deleteQueueMessages.run(queue.id);
+  }
+
+  getAttributes(queue: Queue, names: readonly string[] = ['All']): Record<string, string> {
+    const l = this.#loaded(queue);
+    const all = names.length === 0 || names.includes('All');
+    const want = (n: string) => all || names.includes(n);
+    const out: Record<string, string> = {};
+    const eff = effectiveAttributes(l.stored);
+    if (!all) {
+      const known = new Set([
+        ...Object.keys(eff),
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+        'CreatedTimestamp',
+        'LastModifiedTimestamp',
+        'QueueArn',
+        'Policy',
+        'KmsMasterKeyId',
+        'KmsDataKeyReusePeriodSeconds',
+        'RedriveAllowPolicy',
+        'RedrivePolicy',
+        'FifoQueue',
+        'ContentBasedDeduplication',
+        'DeduplicationScope',
+        'FifoThroughputLimit',
+        'SqsManagedSseEnabled',
+      ]);
+      for (const n of names) if (!known.has(n)) throw SqsErrors.invalidAttributeName(n);
+    }
+    if (want('QueueArn')) out.QueueArn = queue.arn;
+    if (want('ApproximateNumberOfMessages') || want('ApproximateNumberOfMessagesNotVisible') || want('ApproximateNumberOfMessagesDelayed')) {
+      const c = this.counts(queue);
+      if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(c.visible);
+      if (want('ApproximateNumberOfMessagesNotVisible')) out.ApproximateNumberOfMessagesNotVisible = String(c.inFlight);
+      if (want('ApproximateNumberOfMessagesDelayed')) out.ApproximateNumberOfMessagesDelayed = String(c.delayed);
+    }
+    if (want('CreatedTimestamp')) out.CreatedTimestamp = String(queue.createdAt);
+    if (want('LastModifiedTimestamp')) out.LastModifiedTimestamp = String(Math.floor(l.modifiedAt / 1000));
+    for (const [k, v] of Object.entries(eff)) if (want(k)) out[k] = v;
+    return out;
+  }
+
+  setAttributes(queue: Queue, attributes: Record<string, string>): void {
+    const l = this.#loaded(queue);
+    const given = normalizeAttributes(attributes, queue.fifo);
+    this.#checkRedriveTarget({ id: queue.tenantId, accountId: queue.accountId }, given.RedrivePolicy);
+    const next = { ...l.stored, ...given };
+    if (next.RedrivePolicy === '') delete next.RedrivePolicy;
+    if (next.Policy === '') delete next.Policy;
+    const now = Date.now();
+    this.#s.updateQueueAttrs.run(JSON.stringify(next), now, queue.id);
+    this.#cache.set(queue.id, { ...l, stored: next, config: queueConfig(next), modifiedAt: now });
+  }
+
+  deadLetterSources(queue: Queue): Queue[] {
+    const rows = this.#db
+      .prepare(`SELECT * FROM sqs_queues WHERE tenant_id = ? AND json_extract(attributes, '$.RedrivePolicy') IS NOT NULL ORDER BY name`)
+      .all(queue.tenantId) as QueueRow[];
+    return rows
+      .filter((r) => {
+        const p = (JSON.parse(r.attributes) as Record<string, string>).RedrivePolicy;
+        return p !== undefined && (JSON.parse(p) as { deadLetterTargetArn: string }).deadLetterTargetArn === queue.arn;
+      })
+      .map((r) => this.#toQueue(r));
+  }
+
+  tagQueue(queue: Queue, tags: Record<string, string>): void {
+    this.#loaded(queue);
+    const merged = { ...this.listTags(queue), ...tags };
+    if (Object.keys(merged).length > 50) throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
+    this.#s.updateQueueTags.run(JSON.stringify(merged), queue.id);
+  }
+
+  untagQueue(queue: Queue, keys: readonly string[]): void {
+    const tags = this.listTags(queue);
+    for (const k of keys) delete tags[k];
+    this.#s.updateQueueTags.run(JSON.stringify(tags), queue.id);
+  }
+
+  listTags(queue: Queue): Record<string, string> {
+    this.#loaded(queue);
+    const row = this.#s.queueById.get(queue.id) as QueueRow | undefined;
+    if (!row) throw SqsErrors.queueDoesNotExist();
+    return JSON.parse(row.tags) as Record<string, string>;
+  }
+
+  // ---- messages ----
+
+  #insert(l: Loaded, input: SendInput, now: number): SendResult & { visibleAt: number } {
+    const messageId = randomUUID();
+    const md5OfBody = md5Hex(input.body);
+    const md5Attrs = md5OfMessageAttributes(input.messageAttributes);
+    const md5Sys = md5OfMessageAttributes(input.messageSystemAttributes);
+    const delay = input.delaySeconds ?? l.config.delaySeconds;
+    const visibleAt = now + delay * 1000;
+    this.#s.insertMessage.run(
+      l.queue.id,
+      messageId,
+      input.body,
+      toStored(input.messageAttributes),
+      md5OfBody,
+      md5Attrs ?? null,
+      toStored(input.messageSystemAttributes),
+      input.senderId ?? l.queue.accountId,
+      now,
+      visibleAt,
+      now + l.config.messageRetentionPeriod * 1000,
+    );
+    const out: SendResult & { visibleAt: number } = { messageId, md5OfBody, visibleAt };
+    if (md5Attrs) out.md5OfMessageAttributes = md5Attrs;
+    if (md5Sys) out.md5OfMessageSystemAttributes = md5Sys;
+    return out;
+  }
+
+  send(queue: Queue, input: SendInput): SendResult {
+    const l = this.#loaded(queue);
+    validateSend(input, l.config.maximumMessageSize);
+    const { visibleAt, ...result } = this.#insert(l, input, Date.now());
+    this.#afterChange(queue.id, visibleAt);
+    return result;
+  }
+
+  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): BatchResult<SendResult> {
+    const l = this.#loaded(queue);
+    validateBatchIds(entries, 'SendMessageBatchRequestEntry');
+    const failed: BatchFailure[] = [];
+    const valid: (SendInput & { id: string })[] = [];
+    let total = 0;
+    for (const entry of entries) {
+      try {
+        total += validateSend(entry, l.config.maximumMessageSize);
+        valid.push(entry);
+      } catch (e) {
+        if (!(e instanceof SqsError)) throw e;
+        failed.push({ id: entry.id, code: e.queryCode, message: e.message, senderFault: e.senderFault });
+      }
+    }
+    if (total > l.config.maximumMessageSize) throw SqsErrors.batchRequestTooLong(total);
+    const now = Date.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    const successful = this.#db.transaction(() =>
+      valid.map((entry) => {
+        const { visibleAt, ...r } = this.#insert(l, entry, now);
+        earliest = Math.min(earliest, visibleAt);
+        return { id: entry.id, ...r };
+      }),
+    )();
+    if (successful.length > 0) this.#afterChange(queue.id, earliest);
+    return { successful, failed };
+  }
+
+  /** One transaction: pick visible messages, move poison ones to the DLQ, lease the rest. */
+  #receiveNow(l: Loaded, max: number, visibilityTimeout: number, attributeNames: readonly string[] | undefined, messageAttributeNames: readonly string[] | undefined): ReceivedMessage[] {
+    const queue = l.queue;
+    const redrive = l.config.redrivePolicy;
+    const dlq = redrive ? this.#byArn({ id: queue.tenantId, accountId: queue.accountId }, redrive.deadLetterTargetArn) : undefined;
+    const dlqLoaded = dlq && dlq.id !== queue.id ? this.#loaded(dlq) : undefined;
+    let moved = false;
+    const out = this.#db.transaction(() => {
+      const now = Date.now();
+      const got: ReceivedMessage[] = [];
+      // Poison messages and expired ones are skipped, so keep reading until the batch is full or the queue is drained.
+      for (let round = 0; got.length < max && round < 100; round++) {
+        const rows = this.#s.selectVisible.all(queue.id, now, max - got.length) as MessageRow[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          if (r.expires_at <= now) {
+            this.#s.deleteExpired.run(r.seq);
+            continue;
+          }
+          if (redrive && dlqLoaded && r.receive_count >= redrive.maxReceiveCount) {
+            this.#s.moveMessage.run(dlqLoaded.queue.id, now, queue.arn, r.sent_at + dlqLoaded.config.messageRetentionPeriod * 1000, r.seq);
+            moved = true;
+            continue;
+          }
+          const token = randomBytes(TOKEN_BYTES);
+          this.#s.leaseMessage.run(now + visibilityTimeout * 1000, now, token, r.seq);
+          got.push(this.#toReceived(queue, r, token, now, attributeNames, messageAttributeNames));
+        }
+      }
+      return got;
+    })();
+    if (moved && dlqLoaded) this.#afterChange(dlqLoaded.queue.id, 0);
+    if (out.length > 0) this.#afterLease(queue.id, Date.now() + visibilityTimeout * 1000);
+    return out;
+  }
+
+  #toReceived(
+    queue: Queue,
+    r: MessageRow,
+    token: Buffer,
+    now: number,
+    attributeNames: readonly string[] | undefined,
+    messageAttributeNames: readonly string[] | undefined,
+  ): ReceivedMessage {
+    const system: Record<string, string> = {
+      SenderId: r.sender_id,
+      SentTimestamp: String(r.sent_at),
+      ApproximateReceiveCount: String(r.receive_count + 1),
+      ApproximateFirstReceiveTimestamp: String(r.first_received_at ?? now),
+    };
+    if (r.source_arn) system.DeadLetterQueueSourceArn = r.source_arn;
+    if (r.system_attributes) {
+      const trace = fromStored(r.system_attributes).AWSTraceHeader?.stringValue;
+      if (trace) system.AWSTraceHeader = trace;
+    }
+    const allSys = !attributeNames || attributeNames.includes('All');
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(system)) if (allSys || attributeNames!.includes(k)) attributes[k] = v;
+
+    const userAttrs = fromStored(r.attributes);
+    const messageAttributes: MessageAttributes = {};
+    for (const [k, v] of Object.entries(userAttrs)) {
+      if (
+        !messageAttributeNames ||
+        messageAttributeNames.some((p) => p === 'All' || p === '.*' || p === k || (p.endsWith('.*') && k.startsWith(p.slice(0, -1))))
+      ) {
+        messageAttributes[k] = v;
+      }
+    }
+    const msg: ReceivedMessage = {
+      messageId: r.message_id,
+      receiptHandle: encodeReceipt(r.seq, queue.id, token),
+      body: r.body,
+      md5OfBody: r.md5_body,
+      attributes,
+      messageAttributes,
+    };
+    // SQS reports the digest of the attributes returned, which are all or some of them.
+    const md5 = Object.keys(messageAttributes).length === Object.keys(userAttrs).length ? r.md5_attributes : md5OfMessageAttributes(messageAttributes);
+    if (md5 && Object.keys(messageAttributes).length > 0) msg.md5OfMessageAttributes = md5;
+    return msg;
+  }
+
+  async receive(queue: Queue, opts: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    const l = this.#loaded(queue);
+    const max = opts.maxMessages ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > 10) {
+      throw SqsErrors.invalidParameterValue(`Value ${max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.`);
+    }
+    const vt = opts.visibilityTimeout ?? l.config.visibilityTimeout;
+    if (!Number.isInteger(vt) || vt < 0 || vt > 43_200) {
+      throw SqsErrors.invalidParameterValue(`Value ${vt} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`);
+    }
+    const wait = opts.waitTimeSeconds ?? l.config.receiveMessageWaitTimeSeconds;
+    if (!Number.isInteger(wait) || wait < 0 || wait > 20) {
+      throw SqsErrors.invalidParameterValue(`Value ${wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.`);
+    }
+    const deadline = Date.now() + wait * 1000;
+    for (;;) {
+      const current = this.#loaded(queue);
+      const got = this.#receiveNow(current, max, vt, opts.attributeNames, opts.messageAttributeNames);
+      const left = deadline - Date.now();
+      if (got.length > 0 || left <= 0 || opts.signal?.aborted || this.#closing.signal.aborted) return got;
+      await this.waitForMessages(queue, left, opts.signal);
+    }
+  }
+
+  #handle(queue: Queue, receiptHandle: string): { seq: number; token: Buffer } {
+    const h = decodeReceipt(receiptHandle);
+    if (!h || h.queueId !== queue.id) throw SqsErrors.receiptHandleIsInvalid(String(receiptHandle));
+    return h;
+  }
+
+  /** The message a handle names while the handle is still its latest; undefined when stale or gone. */
+  #current(queue: Queue, h: { seq: number; token: Buffer }): { visible_at: number } | undefined {
+    const row = this.#s.messageBySeq.get(h.seq) as { queue_id: number; receipt: Buffer | null; visible_at: number } | undefined;
+    if (!row || row.queue_id !== queue.id || !row.receipt || row.receipt.length !== h.token.length) return undefined;
+    return timingSafeEqual(row.receipt, h.token) ? row : undefined;
+  }
+
+  deleteMessage(queue: Queue, receiptHandle: string): void {
+    this.#loaded(queue);
+    const h = this.#handle(queue, receiptHandle);
+    // As on SQS, a stale handle (message received again since) succeeds without deleting.
+    if (this.#current(queue, h)) this.#s.deleteMessage.run(h.seq);
+  }
+
+  deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object> {
+    this.#loaded(queue);
+    validateBatchIds(entries, 'DeleteMessageBatchRequestEntry');
+    return this.#db.transaction(() => {
+      const result: BatchResult<object> = { successful: [], failed: [] };
+      for (const e of entries) {
+        try {
+          const h = this.#handle(queue, e.receiptHandle);
+          if (this.#current(queue, h)) this.#s.deleteMessage.run(h.seq);
+          result.successful.push({ id: e.id });
+        } catch (err) {
+          if (!(err instanceof SqsError)) throw err;
+          result.failed.push({ id: e.id, code: err.queryCode, message: err.message, senderFault: err.senderFault });
+        }
+      }
+      return result;
+    })();
+  }
+
+  #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): number {
+    if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
+      throw SqsErrors.invalidParameterValue(`Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`);
+    }
+    const h = this.#handle(queue, receiptHandle);
+    const row = this.#current(queue, h);
+    if (!row || row.visible_at <= now) throw SqsErrors.messageNotInflight();
+    const at = now + timeout * 1000;
+    this.#s.setVisibility.run(at, h.seq);
+    return at;
+  }
+
+  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): void {
+    this.#loaded(queue);
+    const at = this.#changeOne(queue, receiptHandle, visibilityTimeout, Date.now());
+    this.#afterChange(queue.id, at);
+  }
+
+  changeVisibilityBatch(
+    queue: Queue,
+    entries: readonly { id: string; receiptHandle: string; visibilityTimeout: number }[],
+  ): BatchResult<object> {
+    this.#loaded(queue);
+    validateBatchIds(entries, 'ChangeMessageVisibilityBatchRequestEntry');
+    const now = Date.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    const result = this.#db.transaction(() => {
+      const r: BatchResult<object> = { successful: [], failed: [] };
+      for (const e of entries) {
+        try {
+          earliest = Math.min(earliest, this.#changeOne(queue, e.receiptHandle, e.visibilityTimeout, now));
+          r.successful.push({ id: e.id });
+        } catch (err) {
+          if (!(err instanceof SqsError)) throw err;
+          r.failed.push({ id: e.id, code: err.queryCode, message: err.message, senderFault: err.senderFault });
+        }
+      }
+      return r;
+    })();
+    if (result.successful.length > 0) this.#afterChange(queue.id, earliest);
+    return result;
+  }
+
+  counts(queue: Queue): QueueCounts {
+    this.#loaded(queue);
+    const r = this.#s.counts.get(Date.now(), queue.id) as QueueCounts;
+    return { visible: r.visible, inFlight: r.inFlight, delayed: r.delayed };
+  }
+
+  // ---- wake-ups ----
+
+  onMessage(queue: Queue, listener: () => void): () => void {
+    let w = this.#watches.get(queue.id);
+    if (!w) {
+      w = { listeners: new Set(), timer: undefined, timerAt: Number.POSITIVE_INFINITY };
+      this.#watches.set(queue.id, w);
+      // Messages already delayed or in flight will become receivable later: arm the timer for the first.
+      this.#armNext(queue.id);
+    }
+    w.listeners.add(listener);
+    return () => {
+      const cur = this.#watches.get(queue.id);
+      if (!cur) return;
+      cur.listeners.delete(listener);
+      if (cur.listeners.size === 0) {
+        if (cur.timer) clearTimeout(cur.timer);
+        this.#watches.delete(queue.id);
+      }
+    };
+  }
+
+  waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (!this.#cache.has(queue.id) && !this.#s.queueById.get(queue.id)) return Promise.resolve(false);
+    if (this.#s.hasVisible.get(queue.id, Date.now())) return Promise.resolve(true);
+    if (timeoutMs <= 0 || signal?.aborted || this.#closing.signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        this.#closing.signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), Math.min(timeoutMs, MAX_TIMER_MS));
+      const unsubscribe = this.onMessage(queue, () => done(true));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#closing.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** After a commit that may make messages receivable now (at <= now) or at `at`. */
+  #afterChange(queueId: number, at: number): void {
+    const w = this.#watches.get(queueId);
+    if (!w) return;
+    if (at <= Date.now()) this.#notify(queueId);
+    else this.#arm(queueId, w, at);
+  }
+
+  /** Leased messages come back at `at` unless deleted first; the timer then finds out which. */
+  #afterLease(queueId: number, at: number): void {
+    const w = this.#watches.get(queueId);
+    if (w) this.#arm(queueId, w, at);
+  }
+
+  #arm(queueId: number, w: Watch, at: number): void {
+    if (w.timer && w.timerAt <= at) return;
+    if (w.timer) clearTimeout(w.timer);
+    w.timerAt = at;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      w.timerAt = Number.POSITIVE_INFINITY;
+      if (this.#s.hasVisible.get(queueId, Date.now())) this.#notify(queueId);
+      if (this.#watches.get(queueId) === w) this.#armNext(queueId);
+    }, Math.min(Math.max(0, at - Date.now()) + 1, MAX_TIMER_MS));
+    w.timer.unref();
+  }
+
+  #armNext(queueId: number): void {
+    const w = this.#watches.get(queueId);
+    if (!w || this.#closing.signal.aborted) return;
+    const next = (this.#s.nextVisible.get(queueId, Date.now()) as { at: number | null }).at;
+    if (next !== null) this.#arm(queueId, w, next);
+  }
+
+  #notify(queueId: number): void {
+    const w = this.#watches.get(queueId);
+    if (!w) return;
+    for (const l of [...w.listeners]) {
+      try {
+        l();
+      } catch (e) {
+        console.error('kindling: queue listener failed:', e);
+      }
+    }
+  }
+
+  /** Ends every long poll and timer; the store stays open (the platform closes it). */
+  close(): void {
+    this.#closing.abort();
+    for (const w of this.#watches.values()) if (w.timer) clearTimeout(w.timer);
+  }
+}
