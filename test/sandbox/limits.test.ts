@@ -1,0 +1,110 @@
+// Resource limits with real cgroups: memory, process count, CPU time and /tmp size are stopped with a clear
+// answer to the caller, and the host (this test process) stays fine.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, test } from 'node:test';
+import { fn, type Harness, harness, invoke, json } from '../worker/helpers.js';
+
+let h: Harness;
+before(async () => {
+  h = await harness();
+});
+after(async () => {
+  await h.close();
+});
+
+/** The per-environment cgroups Kindling made under its own (v1 pids hierarchy or v2). */
+function envCgroups(): string[] {
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup']) {
+    const dir = `${base}/kindling-${process.pid}`;
+    if (fs.existsSync(dir)) out.push(...fs.readdirSync(dir).filter((d) => d.startsWith('env-')).map((d) => `${dir}/${d}`));
+  }
+  return out;
+}
+
+/** Environments' cgroups holding more tasks than an idle runtime does. */
+function crowdedCgroups(): string[] {
+  return envCgroups().filter((d) => {
+    try {
+      return Number(fs.readFileSync(`${d}/pids.current`, 'utf8')) > 30;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a handler allocating past its memory size answers Runtime.OutOfMemory; the next invoke is healthy', async () => {
+  const s = fn(
+    h,
+    `export const handler = async (e) => { if (!e.hog) return 'ok'; const keep = [];
+       for (;;) { keep.push(Buffer.alloc(8 << 20, 1)); await null; } };`,
+    { memoryMB: 128, timeoutSec: 10 },
+  );
+  const r = await invoke(h, s, { hog: true }, { requestId: 'req-oom' });
+  assert.equal(r.functionError, 'Unhandled');
+  assert.equal(r.errorType, 'Runtime.OutOfMemory');
+  assert.equal((json(r) as { errorType: string }).errorType, 'Runtime.OutOfMemory');
+  assert.equal(r.maxMemoryUsedMB, 128);
+  assert.equal(json(await invoke(h, s, {})), 'ok');
+});
+
+test('a handler spinning the CPU is stopped at its timeout; the next invoke is healthy', async () => {
+  const s = fn(h, 'export const handler = async (e) => { if (e.spin) for (;;) {} return "ok"; };', { timeoutSec: 1 });
+  const r = await invoke(h, s, { spin: true });
+  assert.equal(r.errorType, 'Sandbox.Timedout');
+  assert.match((json(r) as { errorMessage: string }).errorMessage, /Task timed out after 1\.00 seconds/);
+  assert.equal(json(await invoke(h, s, {})), 'ok');
+});
+
+test('a fork bomb is held by the pids limit and killed cleanly with its environment', async () => {
+  const s = fn(
+    h,
+    `import { spawn } from 'node:child_process'; import fs from 'node:fs';
+     export const handler = async (e) => {
+       if (!e.bomb) return 'ok';
+       spawn('/bin/sh', ['-c', 'while true; do sleep 30 & done'], { stdio: 'ignore' });
+       await new Promise((r) => setTimeout(r, 700));
+       const tasks = fs.readdirSync('/proc').filter((x) => /^\\d+$/.test(x))
+         .reduce((n, p) => { try { return n + fs.readdirSync('/proc/' + p + '/task').length; } catch { return n; } }, 0);
+       console.log('TASKS=' + tasks);
+       return new Promise(() => {});
+     };`,
+    { timeoutSec: 2 },
+  );
+  const r = await invoke(h, s, { bomb: true });
+  assert.equal(r.errorType, 'Sandbox.Timedout');
+  const tasks = Number(/TASKS=(\d+)/.exec(r.log)?.[1]);
+  assert.ok(tasks > 10 && tasks <= 64, `tasks in sandbox: ${tasks}`);
+  // The environment's cgroup (and every process in it) is gone shortly after.
+  for (let i = 0; i < 100 && crowdedCgroups().length > 0; i++) await new Promise((res) => setTimeout(res, 50));
+  assert.deepEqual(crowdedCgroups(), []);
+  assert.equal(json(await invoke(h, s, {})), 'ok');
+});
+
+test('writing 10 GB to /tmp ends in ENOSPC or Runtime.OutOfMemory, and the host is fine', async () => {
+  const s = fn(
+    h,
+    `import fs from 'node:fs';
+     export const handler = async () => { const fd = fs.openSync('/tmp/big', 'w'); const mb = Buffer.alloc(1 << 20, 7);
+       let n = 0; try { for (; n < 10240; n++) fs.writeSync(fd, mb); return 'wrote all'; } catch (e) { return e.code + ' after ' + n + ' MB'; } };`,
+    { memoryMB: 128, timeoutSec: 10 },
+  );
+  const r = await invoke(h, s);
+  if (r.functionError === undefined) assert.match(String(json(r)), /^ENOSPC after \d+ MB$/);
+  else assert.equal(r.errorType, 'Runtime.OutOfMemory');
+});
+
+test('/tmp is capped at EphemeralStorage: writing past it fails with ENOSPC', async () => {
+  const s = fn(
+    h,
+    `import fs from 'node:fs';
+     export const handler = async () => { const mb = Buffer.alloc(1 << 20, 7); let n = 0;
+       try { for (; n < 1000; n++) fs.appendFileSync('/tmp/f', mb); return 'no limit'; } catch (e) { return e.code + ' ' + n; } };`,
+    { memoryMB: 512, ephemeralStorageMB: 64 },
+  );
+  const v = String(json(await invoke(h, s)));
+  const [code, n] = v.split(' ');
+  assert.equal(code, 'ENOSPC');
+  assert.ok(Number(n) <= 64, v);
+});
