@@ -45,7 +45,7 @@ export interface LogQuery {
   since?: number;
   /** Only entries with seq greater than this. */
   after?: number;
-  /** The newest `limit` matching entries (returned oldest first). */
+  /** At most this many entries (returned oldest first). */
   limit?: number;
 }
 
@@ -83,13 +83,17 @@ export class LogStore {
 
   list(tenantId: string, functionName: string, q: LogQuery = {}): StoredLog[] {
     const limit = Math.max(1, Math.min(q.limit ?? 50, this.retain));
+    // With a cursor, the oldest entries after it come first, so a follower pages forward without gaps;
+    // without one, the newest `limit`.
+    const forward = q.after !== undefined;
     const rows = this.#db
       .prepare(
         `SELECT * FROM invocation_logs WHERE tenant_id = ? AND function_name = ? AND ts >= ? AND seq > ?
-         ORDER BY seq DESC LIMIT ?`,
+         ORDER BY seq ${forward ? 'ASC' : 'DESC'} LIMIT ?`,
       )
       .all(tenantId, functionName, q.since ?? 0, q.after ?? 0, limit) as Row[];
-    return rows.reverse().map((r) => ({
+    if (!forward) rows.reverse();
+    return rows.map((r) => ({
       seq: r.seq,
       requestId: r.request_id,
       functionName: r.function_name,

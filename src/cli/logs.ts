@@ -1,0 +1,72 @@
+// `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
+// read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
+import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { type KindlingClient, connect, parseCommand, parseIntFlag, sdk } from './client.js';
+import { printJson } from './output.js';
+
+const USAGE_TEXT = 'kindling logs <name> [--tail N] [--follow]';
+const FOLLOW_POLL_MS = 500;
+
+interface LogEvent {
+  seq: number;
+  requestId: string;
+  timestamp: number;
+  start: string;
+  durationMs: number;
+  errorType: string | null;
+  log: string;
+}
+
+interface LogsPage {
+  events: LogEvent[];
+  nextAfter: number;
+}
+
+const fetchLogs = (k: KindlingClient, name: string, q: Record<string, number>): Promise<LogsPage> =>
+  k.admin<LogsPage>(
+    'GET',
+    `/kindling/v1/functions/${encodeURIComponent(name)}/logs?${new URLSearchParams(
+      Object.entries(q).map(([a, b]) => [a, String(b)]),
+    )}`,
+  );
+
+const withNewline = (s: string) => (s.endsWith('\n') ? s : `${s}\n`);
+
+export async function run(args: string[]): Promise<void> {
+  const { values, positionals, common } = parseCommand(args, {
+    usage: USAGE_TEXT,
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: { tail: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
+  });
+  const name = positionals[0]!;
+  const tail = parseIntFlag(values.tail, '--tail', 1, 100_000) ?? 50;
+  const k = connect(common);
+  try {
+    // An unknown function is a mistake worth one clear line, not an empty log.
+    await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name })), k);
+    // Every invocation has at least START/END/REPORT, so `tail` invocations hold at least `tail` lines.
+    const first = await fetchLogs(k, name, { limit: Math.min(tail, 1000) });
+    if (common.json) {
+      if (values.follow) for (const e of first.events) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else printJson(first.events);
+    } else {
+      const lines = first.events.map((e) => withNewline(e.log)).join('').split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      const shown = lines.slice(-tail);
+      if (shown.length > 0) process.stdout.write(`${shown.join('\n')}\n`);
+    }
+    if (!values.follow) return;
+    let after = first.nextAfter;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+      const page = await fetchLogs(k, name, { after, limit: 1000 });
+      for (const e of page.events) {
+        process.stdout.write(common.json ? `${JSON.stringify(e)}\n` : withNewline(e.log));
+      }
+      after = page.nextAfter;
+    }
+  } finally {
+    k.destroy();
+  }
+}
