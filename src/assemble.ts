@@ -1,4 +1,5 @@
 // The list of platform parts, in start order. Each engineer adds their part's construction here.
+import { createCorePart } from './core-part.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { telemetryPart } from './telemetry/part.js';
 
@@ -8,6 +9,11 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   // drained). Connect it once the invocation service and worker exist: telemetry.connect({ invocations, worker }).
   const telemetry = telemetryPart(platform);
   parts.push(telemetry);
+  // Core: control plane, worker, invocation service, Lambda surface. Later parts take what they need
+  // from `core` (core.invoker, core.functions) and add Lambda operations with core.lambdaRoutes.add(...).
+  const core = createCorePart(platform);
+  telemetry.connect({ invocations: core.invoker, worker: core.worker });
+  parts.push(core);
   void platform;
   return parts;
 }

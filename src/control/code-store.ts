@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { KindlingError, LambdaErrors } from '../errors.js';
 
@@ -232,17 +233,19 @@ export async function extractZip(zip: Buffer, root: string, maxBytes: number): P
       }
       if (written + entry.uncompressedSize > maxBytes) throw CodeErrors.unzippedTooLarge(maxBytes);
       await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-      const stream = await zf.openReadStreamPromise(entry);
       // 'wx': a duplicate entry name is refused instead of overwriting what an earlier entry wrote.
       const fh = await fsp.open(target, 'wx', 0o600);
+      let stream: Readable | undefined;
       try {
+        // Iterate at once: an error the stream emits before anyone listens would be uncaught.
+        stream = await zf.openReadStreamPromise(entry);
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           written += chunk.length;
           if (written > maxBytes) throw CodeErrors.unzippedTooLarge(maxBytes);
           await fh.write(chunk);
         }
       } finally {
-        stream.destroy();
+        stream?.destroy();
         await fh.close();
       }
       await fsp.chmod(target, mode & 0o111 ? 0o555 : 0o444);

@@ -1,0 +1,241 @@
+// CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions, UpdateFunctionCode,
+// UpdateFunctionConfiguration and DeleteFunction, with Lambda's paths, status codes and JSON shapes.
+import { z } from 'zod';
+import { CODE_LIMITS, CodeErrors } from '../../control/code-store.js';
+import { parseFunctionRef, validationError } from '../../control/function-names.js';
+import { type FunctionConfig, type FunctionRecord, LATEST, SUPPORTED_RUNTIMES } from '../../control/functions.js';
+import type { Tenant } from '../../control/tenants.js';
+import { LambdaErrors } from '../../errors.js';
+import type { ApiRequest } from '../surface.js';
+import { originOf } from './code-download.js';
+import type { LambdaApiDeps } from './deps.js';
+import { json } from './errors.js';
+import type { LambdaRoute } from './routes.js';
+import { pattern, validate, validateBody } from './validation.js';
+
+/** A 50 MB zip is ~70 MB as base64 in JSON: Lambda's CreateFunction request limit is 69905067 bytes. */
+const CODE_BODY_LIMIT = 69_905_067 + 64 * 1024;
+
+const TagsSchema = z.record(z.string().min(1).max(128), z.string().max(256));
+const EnvironmentSchema = z.object({ Variables: z.record(z.string(), z.string()).optional() });
+const ConfigFields = {
+  Runtime: z.enum(SUPPORTED_RUNTIMES).optional(),
+  Role: z.string().max(2048).optional(),
+  Handler: z
+    .string()
+    .max(128)
+    .regex(...pattern('[^\\s]+'))
+    .optional(),
+  Description: z.string().max(256).optional(),
+  Timeout: z.number().int().min(1).max(900).optional(),
+  MemorySize: z.number().int().min(128).max(10240).optional(),
+  Environment: EnvironmentSchema.optional(),
+  EphemeralStorage: z.object({ Size: z.number().int().min(512).max(10240) }).optional(),
+  DeadLetterConfig: z.object({ TargetArn: z.string().max(1024).optional() }).optional(),
+};
+const CodeSchema = z.object({
+  ZipFile: z.string().optional(),
+  S3Bucket: z.string().optional(),
+  S3Key: z.string().optional(),
+  ImageUri: z.string().optional(),
+});
+
+const CreateSchema = z.object({
+  FunctionName: z.string(),
+  Code: CodeSchema,
+  Tags: TagsSchema.optional(),
+  PackageType: z.enum(['Zip']).optional(),
+  Publish: z.boolean().optional(),
+  ...ConfigFields,
+});
+const UpdateConfigSchema = z.object({ ...ConfigFields, RevisionId: z.string().optional() });
+const UpdateCodeSchema = z.object({
+  ZipFile: z.string().optional(),
+  S3Bucket: z.string().optional(),
+  S3Key: z.string().optional(),
+  ImageUri: z.string().optional(),
+  RevisionId: z.string().optional(),
+  Publish: z.boolean().optional(),
+  DryRun: z.boolean().optional(),
+});
+const ListQuery = z.object({ MaxItems: z.number().int().min(1).max(10000).optional(), Marker: z.string().optional() });
+
+/** Lambda's FunctionConfiguration JSON. State/LastUpdateStatus: extraction finishes within the request. */
+export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    FunctionName: rec.name,
+    FunctionArn: rec.arn,
+    Runtime: rec.runtime,
+    Role: rec.role,
+    Handler: rec.handler,
+    CodeSize: rec.codeSize,
+    Description: rec.description,
+    Timeout: rec.timeout,
+    MemorySize: rec.memorySize,
+    LastModified: rec.lastModified,
+    CodeSha256: rec.codeSha256,
+    Version: LATEST,
+    TracingConfig: { Mode: 'PassThrough' },
+    RevisionId: rec.revisionId,
+    State: 'Active',
+    LastUpdateStatus: 'Successful',
+    PackageType: 'Zip',
+    Architectures: [process.arch === 'arm64' ? 'arm64' : 'x86_64'],
+    EphemeralStorage: { Size: rec.ephemeralStorage },
+    SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${rec.name}` },
+  };
+  if (Object.keys(rec.environment).length > 0) out.Environment = { Variables: rec.environment };
+  if (rec.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: rec.deadLetterTargetArn };
+  return out;
+}
+
+function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<FunctionConfig> {
+  return {
+    runtime: input.Runtime,
+    role: input.Role,
+    handler: input.Handler,
+    description: input.Description,
+    timeout: input.Timeout,
+    memorySize: input.MemorySize,
+    environment: input.Environment ? (input.Environment.Variables ?? {}) : undefined,
+    ephemeralStorage: input.EphemeralStorage?.Size,
+    deadLetterTargetArn: input.DeadLetterConfig ? (input.DeadLetterConfig.TargetArn ?? '') : undefined,
+  };
+}
+
+/** Decodes Code.ZipFile; S3 and image sources are not supported by this server. */
+function zipOf(code: { ZipFile?: string; S3Bucket?: string; ImageUri?: string }): Buffer {
+  if (code.ImageUri !== undefined) throw LambdaErrors.invalidParameter('Container images are not supported: upload Code.ZipFile.');
+  if (code.S3Bucket !== undefined) throw LambdaErrors.invalidParameter('Code from S3 is not supported: upload Code.ZipFile.');
+  if (code.ZipFile === undefined) throw LambdaErrors.invalidParameter('Please provide a source for function code.');
+  const zip = Buffer.from(code.ZipFile, 'base64');
+  if (zip.length > CODE_LIMITS.zippedBytes) throw CodeErrors.zipTooLarge(zip.length, CODE_LIMITS.zippedBytes);
+  return zip;
+}
+
+/** The function a path names, for the calling tenant; a qualifier other than $LATEST is not found. */
+export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: string): FunctionRecord {
+  return deps.invoker.resolve(req.tenant, raw, req.query.get('Qualifier') ?? undefined);
+}
+
+function getFunction(deps: LambdaApiDeps, req: ApiRequest, rec: FunctionRecord) {
+  const out: Record<string, unknown> = {
+    Configuration: configurationOf(rec),
+    Code: { RepositoryType: 'S3', Location: deps.codeUrls.url(originOf(req), rec.tenantId, rec.codeDigest) },
+  };
+  if (Object.keys(rec.tags).length > 0) out.Tags = rec.tags;
+  if (rec.reservedConcurrency !== null) out.Concurrency = { ReservedConcurrentExecutions: rec.reservedConcurrency };
+  return out;
+}
+
+function queryNumber(req: ApiRequest, name: string): number | undefined {
+  const v = req.query.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw validationError(v, name[0]!.toLowerCase() + name.slice(1), 'Member must be a number');
+  return n;
+}
+
+export async function createFunction(deps: LambdaApiDeps, tenant: Tenant, body: Buffer): Promise<FunctionRecord> {
+  const input = validateBody(CreateSchema, body);
+  const ref = parseFunctionRef(input.FunctionName, 'functionName', { create: true });
+  if (ref.accountId !== undefined && ref.accountId !== tenant.accountId) {
+    throw LambdaErrors.accessDenied(`The account ${tenant.accountId} cannot create functions in account ${ref.accountId}.`);
+  }
+  if (!input.Runtime || !input.Handler) {
+    throw LambdaErrors.invalidParameter('Runtime and Handler are mandatory parameters for functions created with deployment packages.');
+  }
+  const zip = zipOf(input.Code);
+  const patch = configPatch(input);
+  return deps.functions.create(tenant, {
+    ...patch,
+    name: ref.name,
+    runtime: input.Runtime,
+    handler: input.Handler,
+    zip,
+    tags: input.Tags,
+    deadLetterTargetArn: input.DeadLetterConfig?.TargetArn || undefined,
+  });
+}
+
+export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
+  const F = '/2015-03-31/functions';
+  return [
+    {
+      method: 'POST',
+      path: F,
+      operation: 'CreateFunction',
+      maxBodyBytes: CODE_BODY_LIMIT,
+      async handle(req) {
+        return json(201, configurationOf(await createFunction(deps, req.tenant, req.body)));
+      },
+    },
+    {
+      method: 'GET',
+      path: F,
+      operation: 'ListFunctions',
+      handle(req) {
+        const q = validate(ListQuery, { MaxItems: queryNumber(req, 'MaxItems'), Marker: req.query.get('Marker') ?? undefined });
+        const page = deps.functions.list(req.tenant.id, { marker: q.Marker, maxItems: q.MaxItems });
+        const out: Record<string, unknown> = { Functions: page.functions.map(configurationOf) };
+        if (page.nextMarker) out.NextMarker = page.nextMarker;
+        return json(200, out);
+      },
+    },
+    {
+      method: 'GET',
+      path: `${F}/{FunctionName}`,
+      operation: 'GetFunction',
+      handle(req, p) {
+        return json(200, getFunction(deps, req, functionFromPath(deps, req, p.FunctionName!)));
+      },
+    },
+    {
+      method: 'GET',
+      path: `${F}/{FunctionName}/configuration`,
+      operation: 'GetFunctionConfiguration',
+      handle(req, p) {
+        return json(200, configurationOf(functionFromPath(deps, req, p.FunctionName!)));
+      },
+    },
+    {
+      method: 'PUT',
+      path: `${F}/{FunctionName}/configuration`,
+      operation: 'UpdateFunctionConfiguration',
+      handle(req, p) {
+        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const input = validateBody(UpdateConfigSchema, req.body);
+        const updated = deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), { revisionId: input.RevisionId });
+        return json(200, configurationOf(updated));
+      },
+    },
+    {
+      method: 'PUT',
+      path: `${F}/{FunctionName}/code`,
+      operation: 'UpdateFunctionCode',
+      maxBodyBytes: CODE_BODY_LIMIT,
+      async handle(req, p) {
+        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const input = validateBody(UpdateCodeSchema, req.body);
+        const zip = zipOf(input);
+        if (input.DryRun) return json(200, configurationOf(rec));
+        const updated = await deps.functions.updateCode(req.tenant, rec.name, zip, { revisionId: input.RevisionId });
+        return json(200, configurationOf(updated));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${F}/{FunctionName}`,
+      operation: 'DeleteFunction',
+      handle(req, p) {
+        const rec = functionFromPath(deps, req, p.FunctionName!);
+        if ((req.query.get('Qualifier') ?? parseFunctionRef(p.FunctionName!).qualifier) === LATEST) {
+          throw LambdaErrors.invalidParameter('$LATEST version cannot be deleted without deleting the function.');
+        }
+        deps.functions.delete(req.tenant, rec.name);
+        return { status: 204 };
+      },
+    },
+  ];
+}

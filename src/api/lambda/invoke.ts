@@ -1,0 +1,82 @@
+// Invoke: `POST /2015-03-31/functions/{name}/invocations` with InvocationType RequestResponse (200),
+// Event (202, handed to the async invoker) or DryRun (204). The warm path does one route match, one
+// cached lookup and a JSON.parse to check the payload; no schema library.
+//
+// An empty payload is sent to the handler as `{}`, which is what Lambda hands a handler when the
+// caller gives no payload.
+import { validationError } from '../../control/function-names.js';
+import { LambdaErrors } from '../../errors.js';
+import { requestId as newRequestId } from '../../ids.js';
+import type { RequestHead } from '../surface.js';
+import type { LambdaApiDeps } from './deps.js';
+import { functionFromPath } from './functions.js';
+import type { LambdaRoute } from './routes.js';
+
+export const SYNC_PAYLOAD_LIMIT = 6_291_456;
+export const ASYNC_PAYLOAD_LIMIT = 262_144;
+const LOG_TAIL_BYTES = 4096;
+const EMPTY_EVENT = Buffer.from('{}');
+
+const header = (h: RequestHead['headers'], name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** The last 4 KB of the log, base64, cut at a line start when one is near so no character is split. */
+export function logTail(log: string): string {
+  const buf = Buffer.from(log, 'utf8');
+  if (buf.length <= LOG_TAIL_BYTES) return buf.toString('base64');
+  let start = buf.length - LOG_TAIL_BYTES;
+  while (start < buf.length && (buf[start]! & 0xc0) === 0x80) start++;
+  return buf.subarray(start).toString('base64');
+}
+
+function checkJson(payload: Buffer): void {
+  try {
+    JSON.parse(payload.toString('utf8'));
+  } catch (e) {
+    throw LambdaErrors.invalidRequestContent(`Could not parse request body into json: Could not parse payload into json: ${(e as Error).message}`);
+  }
+}
+
+export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/2015-03-31/functions/{FunctionName}/invocations',
+      operation: 'Invoke',
+      maxBodyBytes: (head) => (header(head.headers, 'x-amz-invocation-type') === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT),
+      async handle(req, p) {
+        const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
+        if (type !== 'RequestResponse' && type !== 'Event' && type !== 'DryRun') {
+          throw validationError(type, 'invocationType', 'Member must satisfy enum value set: [Event, RequestResponse, DryRun]');
+        }
+        const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
+        if (logType !== 'None' && logType !== 'Tail') {
+          throw validationError(logType, 'logType', 'Member must satisfy enum value set: [None, Tail]');
+        }
+        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
+        if (payload !== EMPTY_EVENT) checkJson(payload);
+        const requestId = newRequestId();
+        if (type === 'DryRun') return { status: 204, headers: { 'x-amzn-requestid': requestId } };
+        if (type === 'Event') {
+          const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, { requestId, source: { kind: 'api' } });
+          return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
+        }
+        const result = await deps.invoker.run(req.tenant, rec, payload, {
+          requestId,
+          clientContext: header(req.headers, 'x-amz-client-context'),
+        });
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          'x-amzn-requestid': result.requestId,
+          'x-amz-executed-version': result.executedVersion,
+        };
+        if (result.functionError) headers['x-amz-function-error'] = result.functionError;
+        if (logType === 'Tail') headers['x-amz-log-result'] = logTail(result.log);
+        return { status: 200, headers, body: result.payload };
+      },
+    },
+  ];
+}

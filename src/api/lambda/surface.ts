@@ -1,0 +1,58 @@
+// The Lambda API surface: claims signed `lambda` requests and the paths of its route table, and
+// dispatches to the route modules. `createLambdaRoutes` registers this part's own modules.
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { accountRoutes } from './account.js';
+import { codeDownloadRoutes } from './code-download.js';
+import { concurrencyRoutes } from './concurrency.js';
+import type { LambdaApiDeps } from './deps.js';
+import { lambdaErrorResponse, unknownOperation } from './errors.js';
+import { functionRoutes } from './functions.js';
+import { invokeRoutes } from './invoke.js';
+import { DEFAULT_MAX_BODY, LambdaRoutes } from './routes.js';
+import { tagRoutes } from './tags.js';
+
+/** The route table with the control plane's and invocation's operations; other parts add theirs. */
+export function createLambdaRoutes(deps: LambdaApiDeps): LambdaRoutes {
+  const routes = new LambdaRoutes();
+  routes.add(...invokeRoutes(deps));
+  routes.add(...functionRoutes(deps));
+  routes.add(...concurrencyRoutes(deps));
+  routes.add(...tagRoutes(deps));
+  routes.add(...accountRoutes(deps));
+  routes.add(...codeDownloadRoutes(deps));
+  return routes;
+}
+
+export class LambdaSurface implements ApiSurface {
+  readonly name = 'lambda';
+  readonly services = ['lambda'] as const;
+  readonly #routes: LambdaRoutes;
+
+  constructor(routes: LambdaRoutes) {
+    this.#routes = routes;
+  }
+
+  matches(head: RequestHead): boolean {
+    return head.service === 'lambda' || this.#routes.knows(head.rawPath);
+  }
+
+  maxBodyBytes(head: RequestHead): number {
+    const limit = this.#routes.match(head.method, head.rawPath)?.route.maxBodyBytes;
+    if (limit === undefined) return DEFAULT_MAX_BODY;
+    return typeof limit === 'number' ? limit : limit(head);
+  }
+
+  allowAnonymous(head: RequestHead): boolean {
+    return this.#routes.match(head.method, head.rawPath)?.route.anonymous === true;
+  }
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    const m = this.#routes.match(req.method, req.rawPath);
+    if (!m) throw unknownOperation(req.method, req.rawPath);
+    return m.route.handle(req, m.params);
+  }
+
+  errorResponse(err: unknown): ApiResponse {
+    return lambdaErrorResponse(err);
+  }
+}

@@ -1,0 +1,58 @@
+// The core platform part: function store and code store (control/), the worker manager (worker/), the
+// invocation service (invoke/) and the Lambda API surface (api/lambda/). Other parts reach these through
+// the CorePart object: `corePart(platform).invoker`, `.functions`, `.lambdaRoutes.add(...)`.
+import { CodeUrlSigner } from './api/lambda/code-download.js';
+import type { LambdaApiDeps } from './api/lambda/deps.js';
+import type { LambdaRoutes } from './api/lambda/routes.js';
+import { LambdaSurface, createLambdaRoutes } from './api/lambda/surface.js';
+import { CodeStore } from './control/code-store.js';
+import { FunctionStore } from './control/functions.js';
+import { InvocationService } from './invoke/invocation-service.js';
+import type { Platform, PlatformPart } from './platform.js';
+import { WorkerManager } from './worker/worker-manager.js';
+
+export interface CorePart extends PlatformPart {
+  readonly name: 'core';
+  readonly code: CodeStore;
+  readonly functions: FunctionStore;
+  readonly worker: WorkerManager;
+  readonly invoker: InvocationService;
+  /** Add Lambda API operations here: `core.lambdaRoutes.add(...myRoutes(core.lambdaDeps, mine))`. */
+  readonly lambdaRoutes: LambdaRoutes;
+  readonly lambdaDeps: LambdaApiDeps;
+}
+
+export function createCorePart(platform: Platform): CorePart {
+  const { config, paths } = platform;
+  const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
+  const functions = new FunctionStore({ db: platform.db, code, region: config.region });
+  const worker = new WorkerManager({ config, apiSocketPath: paths.apiSocket, envRoot: paths.envs });
+  const invoker = new InvocationService({ config, tenants: platform.tenants, functions, worker });
+  const lambdaDeps: LambdaApiDeps = { config, tenants: platform.tenants, functions, invoker, codeUrls: new CodeUrlSigner() };
+  const lambdaRoutes = createLambdaRoutes(lambdaDeps);
+  return {
+    name: 'core',
+    code,
+    functions,
+    worker,
+    invoker,
+    lambdaRoutes,
+    lambdaDeps,
+    surfaces: [new LambdaSurface(lambdaRoutes)],
+    start() {
+      // Nothing runs yet, so code no function references can go (a kill may have left some behind).
+      code.sweep(functions.referencedDigests());
+      worker.start();
+    },
+    async stop(deadlineMs) {
+      await worker.drain(deadlineMs);
+    },
+  };
+}
+
+/** The running core part of a platform (for parts assembled after it, the CLI and tests). */
+export function corePart(platform: Pick<Platform, 'parts'>): CorePart {
+  const part = platform.parts.find((p) => p.name === 'core');
+  if (!part) throw new Error('the core part is not assembled');
+  return part as CorePart;
+}
