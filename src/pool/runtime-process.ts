@@ -32,7 +32,10 @@ export class RuntimeProcess {
     const rp = new RuntimeProcess(sandbox);
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`runtime did not start within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`runtime did not start within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         rp.onFrame((h) => {
           if (h.t !== 'ready') return;
           clearTimeout(timer);
@@ -41,7 +44,11 @@ export class RuntimeProcess {
         });
         void sandbox.exited.then((e) => {
           clearTimeout(timer);
-          reject(new Error(`runtime exited while starting (code ${e.code}, signal ${e.signal}): ${e.stderrTail.trim()}`));
+          reject(
+            new Error(
+              `runtime exited while starting (code ${e.code}, signal ${e.signal}): ${e.stderrTail.trim()}`,
+            ),
+          );
         });
       });
     } catch (e) {

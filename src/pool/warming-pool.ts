@@ -2,8 +2,8 @@
 // refilled in the background. N is an admin's fixed target, or follows recent demand: the peak number of
 // sandboxes taken (pool hits plus cold starts) per window over the last minute, within min..max.
 import { randomBytes } from 'node:crypto';
-import type { PoolStats } from '../worker/types.js';
 import type { SandboxDriver } from '../sandbox/driver.js';
+import type { PoolStats } from '../worker/types.js';
 import { RuntimeProcess } from './runtime-process.js';
 
 export interface PoolKey {

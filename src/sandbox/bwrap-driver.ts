@@ -37,7 +37,9 @@ export function findBwrap(): string | undefined {
 
 export function bwrapVersion(bin: string): string | undefined {
   try {
-    return execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim().replace(/^bubblewrap\s*/, '');
+    return execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 5000 })
+      .trim()
+      .replace(/^bubblewrap\s*/, '');
   } catch {
     return undefined;
   }
@@ -114,7 +116,14 @@ export class BwrapDriver implements SandboxDriver {
       runtimePackageJson(opts.envRoot),
       '/var/runtime/package.json',
       ...(opts.nodeModulesDir !== undefined
-        ? ['--ro-bind', opts.nodeModulesDir, '/var/runtime/node_modules', '--symlink', '/var/runtime/node_modules', '/node_modules']
+        ? [
+            '--ro-bind',
+            opts.nodeModulesDir,
+            '/var/runtime/node_modules',
+            '--symlink',
+            '/var/runtime/node_modules',
+            '/node_modules',
+          ]
         : []),
       // The socket's own directory, not the socket file: the API server (re)creates the socket after the
       // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
@@ -143,7 +152,8 @@ export class BwrapDriver implements SandboxDriver {
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
-    const cg = Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
+    const cg =
+      Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
     const args = [
       '--unshare-all',
@@ -173,8 +183,14 @@ export class BwrapDriver implements SandboxDriver {
     ];
     const procs = cg?.procsFiles() ?? [];
     // The first process enters the cgroups itself, before exec'ing bwrap: nothing runs outside the limits.
-    const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
-    const child = spawnWithChannel('/bin/sh', ['-c', script, 'sh', String(procs.length), ...procs, this.bwrap, ...args], {}, envDir);
+    const script =
+      'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
+    const child = spawnWithChannel(
+      '/bin/sh',
+      ['-c', script, 'sh', String(procs.length), ...procs, this.bwrap, ...args],
+      {},
+      envDir,
+    );
     return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg);
   }
 

@@ -75,7 +75,8 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
     const enable = (dir: string) => {
       const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
       const ctl = want.filter((c) => available.includes(c));
-      if (ctl.length > 0) fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), ctl.map((c) => `+${c}`).join(' '));
+      if (ctl.length > 0)
+        fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), ctl.map((c) => `+${c}`).join(' '));
     };
     try {
       try {
@@ -124,13 +125,16 @@ export class EnvCgroup {
     this.memoryDir = p.memory && path.join(p.memory, id);
     this.pidsDir = p.pids && path.join(p.pids, id);
     this.cpuDir = p.cpu && path.join(p.cpu, id);
-    this.dirs = [...new Set([this.memoryDir, this.pidsDir, this.cpuDir].filter((d): d is string => d !== undefined))];
+    this.dirs = [
+      ...new Set([this.memoryDir, this.pidsDir, this.cpuDir].filter((d): d is string => d !== undefined)),
+    ];
   }
 
   /** Creates the cgroup and sets the limits that hold from the first instruction (process count). */
   async create(): Promise<void> {
     for (const d of this.dirs) await fsp.mkdir(d);
-    if (this.pidsDir !== undefined) await fsp.writeFile(path.join(this.pidsDir, 'pids.max'), String(PIDS_MAX));
+    if (this.pidsDir !== undefined)
+      await fsp.writeFile(path.join(this.pidsDir, 'pids.max'), String(PIDS_MAX));
   }
 
   /** The cgroup.procs files the sandbox's first process writes itself into before it execs anything. */
@@ -187,7 +191,8 @@ export class EnvCgroup {
     const out = new Set<number>();
     for (const d of this.dirs) {
       try {
-        for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l !== '') out.add(Number(l));
+        for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
+          if (l !== '') out.add(Number(l));
       } catch {
         // gone already
       }

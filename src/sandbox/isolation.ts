@@ -1,7 +1,7 @@
 // Which isolation is in effect on this machine (for `kindling doctor` and for choosing a driver).
 import { execFile } from 'node:child_process';
-import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
 import { bwrapVersion, findBwrap } from './bwrap-driver.js';
+import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
 
 export interface IsolationReport {
   driver: 'bwrap' | 'unsandboxed';
@@ -24,8 +24,29 @@ export function probeBwrap(bin: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile(
       bin,
-      ['--unshare-all', '--die-with-parent', '--cap-drop', 'ALL', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin',
-        '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true'],
+      [
+        '--unshare-all',
+        '--die-with-parent',
+        '--cap-drop',
+        'ALL',
+        '--ro-bind',
+        '/usr',
+        '/usr',
+        '--symlink',
+        'usr/bin',
+        '/bin',
+        '--symlink',
+        'usr/lib',
+        '/lib',
+        '--symlink',
+        'usr/lib64',
+        '/lib64',
+        '--proc',
+        '/proc',
+        '--dev',
+        '/dev',
+        '/usr/bin/true',
+      ],
       { timeout: 10_000 },
       (err, _stdout, stderr) => resolve(err ? `${err.message} ${stderr}`.trim() : undefined),
     );
@@ -78,7 +99,9 @@ export async function detectIsolation(
     sandboxed,
     ...(version !== undefined ? { bwrapVersion: version } : {}),
     namespaces: sandboxed ? NAMESPACES : [],
-    cgroup: sandboxed ? describeCgroups(setup) : { version: null, controllers: { memory: false, pids: false, cpu: false } },
+    cgroup: sandboxed
+      ? describeCgroups(setup)
+      : { version: null, controllers: { memory: false, pids: false, cpu: false } },
     warnings,
   };
 }

@@ -87,6 +87,11 @@ export class ProcessSandbox implements Sandbox {
 }
 
 /** Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio). */
-export function spawnWithChannel(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+export function spawnWithChannel(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): ChildProcess {
   return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env, cwd, detached: false });
 }

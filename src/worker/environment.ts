@@ -85,7 +85,11 @@ export class Environment {
   }
 
   /** Links the code in, applies the function's limits, loads the handler and runs init once. */
-  async bind(spec: FunctionVersionSpec, env: Record<string, string>, info: Record<string, unknown>): Promise<BindOutcome> {
+  async bind(
+    spec: FunctionVersionSpec,
+    env: Record<string, string>,
+    info: Record<string, unknown>,
+  ): Promise<BindOutcome> {
     this.spec = spec;
     this.state = 'starting';
     const t0 = performance.now();
@@ -106,9 +110,21 @@ export class Environment {
       return { ok: true, initDurationMs, log };
     }
     if (header !== undefined) {
-      return { ok: false, initDurationMs, log, payload: Buffer.from(body), errorType: String(header.errorType) };
+      return {
+        ok: false,
+        initDurationMs,
+        log,
+        payload: Buffer.from(body),
+        errorType: String(header.errorType),
+      };
     }
-    return { ok: false, initDurationMs, log, ...(timedOut ? { timedOut: true } : {}), ...(exit ? { exit } : {}) };
+    return {
+      ok: false,
+      initDurationMs,
+      log,
+      ...(timedOut ? { timedOut: true } : {}),
+      ...(exit ? { exit } : {}),
+    };
   }
 
   /** Sends one invocation and waits for its answer, the runtime's death, or the deadline. */
@@ -147,7 +163,13 @@ export class Environment {
         durationMs,
       };
     }
-    return { status: r.timedOut ? 'timeout' : 'exit', fatal: true, log, durationMs, ...(r.exit ? { exit: r.exit } : {}) };
+    return {
+      status: r.timedOut ? 'timeout' : 'exit',
+      fatal: true,
+      log,
+      durationMs,
+      ...(r.exit ? { exit: r.exit } : {}),
+    };
   }
 
   /**

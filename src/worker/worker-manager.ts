@@ -16,7 +16,14 @@ import { describeCgroups, detectIsolation, type IsolationReport, probeBwrap } fr
 import { UnsandboxedDriver } from '../sandbox/unsandboxed-driver.js';
 import type { Environment, InvokeOutcome } from './environment.js';
 import { IdleEnvironments, place } from './placement.js';
-import type { FunctionVersionSpec, InvocationResult, InvokeOptions, StartKind, Worker, WorkerStats } from './types.js';
+import type {
+  FunctionVersionSpec,
+  InvocationResult,
+  InvokeOptions,
+  StartKind,
+  Worker,
+  WorkerStats,
+} from './types.js';
 
 export { detectIsolation, type IsolationReport };
 
@@ -129,7 +136,9 @@ export class WorkerManager implements Worker {
     } else {
       if (mode === 'bwrap') throw new Error('sandbox=bwrap but bubblewrap (bwrap) is not installed');
       this.cgroups = { version: null, parents: {}, warnings: [] };
-      this.warn('UNSANDBOXED: bubblewrap not in use; functions run as plain host processes (development only)');
+      this.warn(
+        'UNSANDBOXED: bubblewrap not in use; functions run as plain host processes (development only)',
+      );
       this.driver = new UnsandboxedDriver(driverOpts);
     }
   }
@@ -155,12 +164,19 @@ export class WorkerManager implements Worker {
 
   /** Fixed warming-pool target for a runtime key (`nodejs20.x`, `nodejs20.x+net`); undefined follows demand. */
   setPoolTarget(runtimeKey: string, n: number | undefined): void {
-    this.fixedTargets.set(runtimeKey, n);
-    this.pools.get(runtimeKey)?.setTarget(n);
-    if (!this.pools.has(runtimeKey)) {
-      const m = /^([^+]+)(\+net)?(?:\+tmp(\d+))?$/.exec(runtimeKey);
-      if (m !== null) this.poolFor(m[1] ?? 'nodejs20.x', m[2] !== undefined, Number(m[3] ?? DEFAULT_TMP_MB)).start();
+    const m = /^([^+]+)(\+net)?(?:\+tmp(\d+))?$/.exec(runtimeKey);
+    if (m === null || !NODE_RUNTIMES.has(m[1] ?? '')) {
+      throw LambdaErrors.invalidParameter(
+        `Unknown runtime key ${runtimeKey}; use nodejs20.x or nodejs20.x+net`,
+      );
     }
+    // Every Node runtime is served by the host's Node: one pool per network mode and /tmp size.
+    const tmp = Number(m[3] ?? DEFAULT_TMP_MB);
+    const key = `nodejs20.x${m[2] ?? ''}${tmp !== DEFAULT_TMP_MB ? `+tmp${tmp}` : ''}`;
+    this.fixedTargets.set(key, n);
+    const pool = this.pools.get(key);
+    if (pool !== undefined) pool.setTarget(n);
+    else this.poolFor('nodejs20.x', m[2] !== undefined, tmp);
   }
 
   /** Subscribe to every finished invocation (telemetry). Returns an unsubscribe function. */
@@ -186,9 +202,14 @@ export class WorkerManager implements Worker {
 
   private poolKey(spec: FunctionVersionSpec): { base: string; net: boolean; tmp: number } {
     if (!NODE_RUNTIMES.has(spec.runtime)) {
-      throw new KindlingError('InvalidRuntimeException', 502, `The runtime parameter of ${spec.runtime} is not supported.`, {
-        Type: 'User',
-      });
+      throw new KindlingError(
+        'InvalidRuntimeException',
+        502,
+        `The runtime parameter of ${spec.runtime} is not supported.`,
+        {
+          Type: 'User',
+        },
+      );
     }
     return { base: 'nodejs20.x', net: spec.networkOutbound, tmp: spec.ephemeralStorageMB || DEFAULT_TMP_MB };
   }
@@ -227,7 +248,10 @@ export class WorkerManager implements Worker {
 
   private canRun(fn: FnState, tenantId: string, reserved: number | undefined): boolean {
     if (reserved !== undefined && fn.active >= reserved) return false;
-    return (this.tenantActive.get(tenantId) ?? 0) < (this.tenantLimit.get(tenantId) ?? this.config.tenantConcurrency);
+    return (
+      (this.tenantActive.get(tenantId) ?? 0) <
+      (this.tenantLimit.get(tenantId) ?? this.config.tenantConcurrency)
+    );
   }
 
   private occupy(fn: FnState, tenantId: string): void {
@@ -311,7 +335,11 @@ export class WorkerManager implements Worker {
     }
   }
 
-  private reservedEnv(spec: FunctionVersionSpec, env: Environment, opts: InvokeOptions): Record<string, string> {
+  private reservedEnv(
+    spec: FunctionVersionSpec,
+    env: Environment,
+    opts: InvokeOptions,
+  ): Record<string, string> {
     const creds = opts.credentials;
     const taskRoot = env.rt.sandbox.taskRoot;
     const nodePath =
@@ -348,7 +376,11 @@ export class WorkerManager implements Worker {
     };
   }
 
-  private async run(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult> {
+  private async run(
+    spec: FunctionVersionSpec,
+    payload: Buffer,
+    opts: InvokeOptions,
+  ): Promise<InvocationResult> {
     const pk = this.poolKey(spec);
     const pool = this.poolFor(pk.base, pk.net, pk.tmp);
     let placed: Awaited<ReturnType<typeof place>>;
@@ -391,7 +423,14 @@ export class WorkerManager implements Worker {
         this.retire(env);
         let outcome: InvokeOutcome;
         if (bound.payload !== undefined) {
-          outcome = { status: 'error', payload: bound.payload, errorType: bound.errorType ?? 'Runtime.Unknown', fatal: true, log: '', durationMs: bound.initDurationMs };
+          outcome = {
+            status: 'error',
+            payload: bound.payload,
+            errorType: bound.errorType ?? 'Runtime.Unknown',
+            fatal: true,
+            log: '',
+            durationMs: bound.initDurationMs,
+          };
         } else {
           outcome = {
             status: bound.timedOut ? 'timeout' : 'exit',
@@ -446,7 +485,9 @@ export class WorkerManager implements Worker {
       const errorMessage = `RequestId: ${requestId} Error: Runtime exited with error: ${how}`;
       payload = Buffer.from(JSON.stringify({ errorType, errorMessage }));
       extraLog = `${errorMessage}\n${exit?.stderrTail && !oom ? exit.stderrTail.slice(-1024) : ''}`;
-      status = oom ? '\tStatus: error\tError Type: Runtime.OutOfMemory' : '\tStatus: error\tError Type: Runtime.ExitError';
+      status = oom
+        ? '\tStatus: error\tError Type: Runtime.OutOfMemory'
+        : '\tStatus: error\tError Type: Runtime.ExitError';
       if (oom) maxMemMB = memLimitMB;
     }
     if (maxMemMB === 0) {
@@ -463,7 +504,14 @@ export class WorkerManager implements Worker {
       `Memory Size: ${spec.memoryMB} MB\tMax Memory Used: ${maxMemMB} MB${init}${status}\t\n`;
 
     // Return or retire the environment.
-    if (o.fatal || o.status !== 'ok' && o.status !== 'error' || spec.singleUse === true || env.retireWhenIdle || this.draining || initFailed) {
+    if (
+      o.fatal ||
+      (o.status !== 'ok' && o.status !== 'error') ||
+      spec.singleUse === true ||
+      env.retireWhenIdle ||
+      this.draining ||
+      initFailed
+    ) {
       this.retire(env);
     } else {
       env.state = 'bound';
@@ -564,7 +612,10 @@ export class WorkerManager implements Worker {
         w.reject(LambdaErrors.service('The worker is shutting down.'));
       }
     }
-    while (Date.now() < deadline && [...this.envs.values()].some((e) => e.state === 'busy' || e.state === 'starting')) {
+    while (
+      Date.now() < deadline &&
+      [...this.envs.values()].some((e) => e.state === 'busy' || e.state === 'starting')
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const all = [...this.envs.values()];

@@ -39,7 +39,10 @@ test('a .js handler under package.json type:module loads as ESM, from a nested d
 
 test('a callback-style handler (3 arguments) answers through the callback', async () => {
   const s = spec(
-    writeCode(h, { 'index.js': 'exports.handler = (event, context, cb) => { setTimeout(() => cb(null, { cb: event.n }), 5); };' }),
+    writeCode(h, {
+      'index.js':
+        'exports.handler = (event, context, cb) => { setTimeout(() => cb(null, { cb: event.n }), 5); };',
+    }),
   );
   assert.deepEqual(json(await invoke(h, s, { n: 7 })), { cb: 7 });
 });
@@ -74,7 +77,12 @@ test("the context carries Lambda's fields", async () => {
 
 test("the function sees its own variables and Lambda's reserved ones", async () => {
   const s = fn(h, 'export const handler = async () => process.env;', { environment: { MY_VAR: 'hello' } });
-  const r = await invoke(h, s, {}, { credentials: { accessKeyId: 'AKIDX', secretAccessKey: 'sek', sessionToken: 'tok' } });
+  const r = await invoke(
+    h,
+    s,
+    {},
+    { credentials: { accessKeyId: 'AKIDX', secretAccessKey: 'sek', sessionToken: 'tok' } },
+  );
   const env = json(r) as Record<string, string>;
   assert.equal(env.MY_VAR, 'hello');
   assert.equal(env.AWS_LAMBDA_FUNCTION_NAME, s.functionName);
@@ -98,7 +106,10 @@ test("the function sees its own variables and Lambda's reserved ones", async () 
 });
 
 test('console output lands in the invocation log tagged with the request id, between START and END', async () => {
-  const s = fn(h, "export const handler = async () => { console.log('hello', { a: 1 }); console.error('bad'); process.stdout.write('raw\\n'); return 1; };");
+  const s = fn(
+    h,
+    "export const handler = async () => { console.log('hello', { a: 1 }); console.error('bad'); process.stdout.write('raw\\n'); return 1; };",
+  );
   const r = await invoke(h, s, {}, { requestId: 'req-log-1' });
   const lines = r.log.split('\n');
   const start = lines.findIndex((l) => l.startsWith('START RequestId: req-log-1 Version: $LATEST'));
@@ -112,7 +123,10 @@ test('console output lands in the invocation log tagged with the request id, bet
 });
 
 test('REPORT has Init Duration on a cold start and not on a warm one; module state survives warm invokes', async () => {
-  const s = fn(h, 'let n = 0; const loadedAt = Date.now(); export const handler = async () => ({ n: ++n, loadedAt });');
+  const s = fn(
+    h,
+    'let n = 0; const loadedAt = Date.now(); export const handler = async () => ({ n: ++n, loadedAt });',
+  );
   const a = await invoke(h, s);
   const b = await invoke(h, s);
   const c = await invoke(h, s);
@@ -146,7 +160,10 @@ test('a handler importing a missing package answers Runtime.ImportModuleError', 
 test('a module without the named export answers Runtime.HandlerNotFound', async () => {
   const r = await invoke(h, fn(h, 'export const other = async () => 1;'));
   assert.equal(r.errorType, 'Runtime.HandlerNotFound');
-  assert.equal((json(r) as { errorMessage: string }).errorMessage, 'index.handler is undefined or not exported');
+  assert.equal(
+    (json(r) as { errorMessage: string }).errorMessage,
+    'index.handler is undefined or not exported',
+  );
 });
 
 test('an exception thrown during init answers that exception', async () => {
@@ -156,7 +173,10 @@ test('an exception thrown during init answers that exception', async () => {
 });
 
 test("a handler that throws answers Lambda's error shape with functionError Unhandled", async () => {
-  const s = fn(h, "export const handler = async () => { class MyError extends Error { name = 'MyError' }; throw new MyError('boom'); };");
+  const s = fn(
+    h,
+    "export const handler = async () => { class MyError extends Error { name = 'MyError' }; throw new MyError('boom'); };",
+  );
   const r = await invoke(h, s);
   assert.equal(r.functionError, 'Unhandled');
   assert.equal(r.errorType, 'MyError');
@@ -208,7 +228,9 @@ test('process.exit inside a handler answers Runtime.ExitError; the next invoke i
 });
 
 test("a handler that never resolves answers 'Task timed out after N.NN seconds' and the next call gets a healthy environment", async () => {
-  const s = fn(h, 'export const handler = (e) => e.hang ? new Promise(() => {}) : "alive";', { timeoutSec: 1 });
+  const s = fn(h, 'export const handler = (e) => e.hang ? new Promise(() => {}) : "alive";', {
+    timeoutSec: 1,
+  });
   const r = await invoke(h, s, { hang: true }, { requestId: 'req-to' });
   assert.equal(r.functionError, 'Unhandled');
   assert.equal(r.errorType, 'Sandbox.Timedout');
@@ -220,14 +242,25 @@ test("a handler that never resolves answers 'Task timed out after N.NN seconds' 
 });
 
 test('handlers can import the AWS SDK v3 as on nodejs20.x (ESM and CommonJS)', async () => {
-  const esm = fn(h, "import { S3Client } from '@aws-sdk/client-s3'; export const handler = async () => typeof S3Client;");
-  const cjs = spec(writeCode(h, { 'index.js': "const { SQSClient } = require('@aws-sdk/client-sqs'); exports.handler = async () => typeof SQSClient;" }));
+  const esm = fn(
+    h,
+    "import { S3Client } from '@aws-sdk/client-s3'; export const handler = async () => typeof S3Client;",
+  );
+  const cjs = spec(
+    writeCode(h, {
+      'index.js':
+        "const { SQSClient } = require('@aws-sdk/client-sqs'); exports.handler = async () => typeof SQSClient;",
+    }),
+  );
   assert.equal(json(await invoke(h, esm)), 'function');
   assert.equal(json(await invoke(h, cjs)), 'function');
 });
 
 test('AWS_ENDPOINT_URL reaches the platform API on its unix socket through the relay', async () => {
-  const s = fn(h, 'export const handler = async () => (await fetch(process.env.AWS_ENDPOINT_URL + "/probe?x=1")).json();');
+  const s = fn(
+    h,
+    'export const handler = async () => (await fetch(process.env.AWS_ENDPOINT_URL + "/probe?x=1")).json();',
+  );
   const r = await invoke(h, s);
   assert.equal(r.functionError, undefined, r.payload.toString());
   assert.deepEqual(json(r), { via: 'unix-socket', url: '/probe?x=1' });

@@ -34,7 +34,9 @@ export const handler = async (e) => {
 };`;
 
 test('a function cannot read the data dir, the host /etc/shadow or /root', async () => {
-  const r = await invoke(h, fn(h, tryRead), { paths: [h.dir, '/etc/shadow', '/root', path.join(h.dir, 'envs')] });
+  const r = await invoke(h, fn(h, tryRead), {
+    paths: [h.dir, '/etc/shadow', '/root', path.join(h.dir, 'envs')],
+  });
   assert.deepEqual(json(r), {
     [h.dir]: 'ENOENT',
     '/etc/shadow': 'ENOENT',
@@ -47,7 +49,9 @@ test("a function cannot read another function's code", async () => {
   const other = fn(h, 'export const handler = async () => "secret-code-of-b";');
   await invoke(h, other);
   const otherFile = path.join(other.codeDir, 'index.mjs');
-  const envTasks = fs.readdirSync(path.join(h.dir, 'envs')).map((d) => path.join(h.dir, 'envs', d, 'task', 'index.mjs'));
+  const envTasks = fs
+    .readdirSync(path.join(h.dir, 'envs'))
+    .map((d) => path.join(h.dir, 'envs', d, 'task', 'index.mjs'));
   const r = await invoke(h, fn(h, tryRead), { paths: [otherFile, ...envTasks] });
   for (const [p, v] of Object.entries(json(r) as Record<string, string>)) assert.equal(v, 'ENOENT', p);
 });
@@ -121,8 +125,14 @@ test('/var/task refuses writes after the code is bound (and the code cache is un
 });
 
 test("/tmp is private to each environment: one function cannot see another's files", async () => {
-  const writer = fn(h, "import fs from 'node:fs'; export const handler = async () => { fs.writeFileSync('/tmp/mine', 'a'); return fs.readdirSync('/tmp'); };");
-  const reader = fn(h, "import fs from 'node:fs'; export const handler = async () => fs.readdirSync('/tmp');");
+  const writer = fn(
+    h,
+    "import fs from 'node:fs'; export const handler = async () => { fs.writeFileSync('/tmp/mine', 'a'); return fs.readdirSync('/tmp'); };",
+  );
+  const reader = fn(
+    h,
+    "import fs from 'node:fs'; export const handler = async () => fs.readdirSync('/tmp');",
+  );
   assert.deepEqual(json(await invoke(h, writer)), ['mine']);
   assert.deepEqual(json(await invoke(h, reader)), []);
 });
@@ -132,7 +142,8 @@ test('detectIsolation reports bubblewrap, the namespaces and usable cgroup contr
   assert.equal(r.driver, 'bwrap');
   assert.equal(r.sandboxed, true);
   assert.match(r.bwrapVersion ?? '', /^\d+\.\d+/);
-  for (const ns of ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup']) assert.ok(r.namespaces.includes(ns));
+  for (const ns of ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup'])
+    assert.ok(r.namespaces.includes(ns));
   assert.ok(r.cgroup.version === 1 || r.cgroup.version === 2);
   const d = await h.wm.doctor();
   assert.equal(d.driver, 'bwrap');

@@ -18,7 +18,13 @@ function envCgroups(): string[] {
   const out: string[] = [];
   for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup']) {
     const dir = `${base}/kindling-${process.pid}`;
-    if (fs.existsSync(dir)) out.push(...fs.readdirSync(dir).filter((d) => d.startsWith('env-')).map((d) => `${dir}/${d}`));
+    if (fs.existsSync(dir))
+      out.push(
+        ...fs
+          .readdirSync(dir)
+          .filter((d) => d.startsWith('env-'))
+          .map((d) => `${dir}/${d}`),
+      );
   }
   return out;
 }
@@ -50,7 +56,9 @@ test('a handler allocating past its memory size answers Runtime.OutOfMemory; the
 });
 
 test('a handler spinning the CPU is stopped at its timeout; the next invoke is healthy', async () => {
-  const s = fn(h, 'export const handler = async (e) => { if (e.spin) for (;;) {} return "ok"; };', { timeoutSec: 1 });
+  const s = fn(h, 'export const handler = async (e) => { if (e.spin) for (;;) {} return "ok"; };', {
+    timeoutSec: 1,
+  });
   const r = await invoke(h, s, { spin: true });
   assert.equal(r.errorType, 'Sandbox.Timedout');
   assert.match((json(r) as { errorMessage: string }).errorMessage, /Task timed out after 1\.00 seconds/);
@@ -77,7 +85,8 @@ test('a fork bomb is held by the pids limit and killed cleanly with its environm
   const tasks = Number(/TASKS=(\d+)/.exec(r.log)?.[1]);
   assert.ok(tasks > 10 && tasks <= 64, `tasks in sandbox: ${tasks}`);
   // The environment's cgroup (and every process in it) is gone shortly after.
-  for (let i = 0; i < 100 && crowdedCgroups().length > 0; i++) await new Promise((res) => setTimeout(res, 50));
+  for (let i = 0; i < 100 && crowdedCgroups().length > 0; i++)
+    await new Promise((res) => setTimeout(res, 50));
   assert.deepEqual(crowdedCgroups(), []);
   assert.equal(json(await invoke(h, s, {})), 'ok');
 });

@@ -6,8 +6,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfig, type PlatformConfig } from '../../src/config.js';
-import { WorkerManager } from '../../src/worker/worker-manager.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions } from '../../src/worker/types.js';
+import { WorkerManager } from '../../src/worker/worker-manager.js';
 
 export interface Harness {
   dir: string;
@@ -42,7 +42,12 @@ export async function harness(overrides: Partial<PlatformConfig> = {}): Promise<
     res.end(JSON.stringify({ via: 'unix-socket', url: req.url }));
   });
   await new Promise<void>((r) => server.listen(apiSocketPath, r));
-  const wm = new WorkerManager({ config, apiSocketPath, envRoot: path.join(dir, 'envs'), logger: { warn: () => {} } });
+  const wm = new WorkerManager({
+    config,
+    apiSocketPath,
+    envRoot: path.join(dir, 'envs'),
+    logger: { warn: () => {} },
+  });
   wm.start();
   return {
     dir,

@@ -22,10 +22,16 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-const whoAmI = "const token = Math.random().toString(36).slice(2); export const handler = async (e) => { if (e.sleep) await new Promise((r) => setTimeout(r, e.sleep)); return token; };";
+const whoAmI =
+  'const token = Math.random().toString(36).slice(2); export const handler = async (e) => { if (e.sleep) await new Promise((r) => setTimeout(r, e.sleep)); return token; };';
 
 function isThrottle(e: unknown, reason?: string): boolean {
-  return isKindlingError(e) && e.type === 'TooManyRequestsException' && e.status === 429 && (reason === undefined || e.fields.Reason === reason);
+  return (
+    isKindlingError(e) &&
+    e.type === 'TooManyRequestsException' &&
+    e.status === 429 &&
+    (reason === undefined || e.fields.Reason === reason)
+  );
 }
 
 test('a ready sandbox in the warming pool is used for the first invoke (a pool hit), then the env is warm', async () => {
@@ -69,7 +75,9 @@ test('setPoolTarget changes the pool size at run time and stats report it', asyn
 test('reserved concurrency 0 throttles at once with TooManyRequestsException', async () => {
   const s = fn(h, whoAmI, { reservedConcurrency: 0 });
   const t0 = Date.now();
-  await assert.rejects(invoke(h, s), (e) => isThrottle(e, 'ReservedFunctionConcurrentInvocationLimitExceeded'));
+  await assert.rejects(invoke(h, s), (e) =>
+    isThrottle(e, 'ReservedFunctionConcurrentInvocationLimitExceeded'),
+  );
   assert.ok(Date.now() - t0 < 250, 'did not wait in the buffer');
 });
 
@@ -77,7 +85,9 @@ test('a request over reserved concurrency waits in the buffer, then gets TooMany
   const s = fn(h, whoAmI, { reservedConcurrency: 1 });
   const slow = invoke(h, s, { sleep: 1200 });
   await new Promise((r) => setTimeout(r, 50));
-  await assert.rejects(invoke(h, s, {}), (e) => isThrottle(e, 'ReservedFunctionConcurrentInvocationLimitExceeded'));
+  await assert.rejects(invoke(h, s, {}), (e) =>
+    isThrottle(e, 'ReservedFunctionConcurrentInvocationLimitExceeded'),
+  );
   const r = await slow;
   assert.equal(r.functionError, undefined);
 });
@@ -96,7 +106,9 @@ test("the tenant's concurrency limit applies across its functions", async () => 
   const s2 = fn(h, whoAmI, { tenantId: 'tenant-limited' });
   const slow = invoke(h, s1, { sleep: 1200 }, { tenantConcurrency: 1 });
   await new Promise((r) => setTimeout(r, 50));
-  await assert.rejects(invoke(h, s2, {}, { tenantConcurrency: 1 }), (e) => isThrottle(e, 'ConcurrentInvocationLimitExceeded'));
+  await assert.rejects(invoke(h, s2, {}, { tenantConcurrency: 1 }), (e) =>
+    isThrottle(e, 'ConcurrentInvocationLimitExceeded'),
+  );
   await slow;
 });
 
@@ -136,7 +148,10 @@ test('retireFunction retires the environments of the function’s other versions
 
 test('a warm environment whose runtime died while idle is replaced, not used', async () => {
   const s = fn(h, `${whoAmI} export const die = 1; setTimeout(() => {}, 0);`);
-  const s2 = fn(h, 'export const handler = async (e) => { if (e.die) setTimeout(() => process.exit(1), 20); return "ok"; };');
+  const s2 = fn(
+    h,
+    'export const handler = async (e) => { if (e.die) setTimeout(() => process.exit(1), 20); return "ok"; };',
+  );
   await invoke(h, s);
   assert.equal(json(await invoke(h, s2, { die: true })), 'ok');
   await new Promise((r) => setTimeout(r, 200));
@@ -146,7 +161,10 @@ test('a warm environment whose runtime died while idle is replaced, not used', a
 });
 
 test('health checks retire idle environments that stopped answering', async () => {
-  const s = fn(h, 'export const handler = async (e) => { if (e.freeze) setTimeout(() => { const t = Date.now(); while (Date.now() - t < 3000); }, 10); return "ok"; };');
+  const s = fn(
+    h,
+    'export const handler = async (e) => { if (e.freeze) setTimeout(() => { const t = Date.now(); while (Date.now() - t < 3000); }, 10); return "ok"; };',
+  );
   await invoke(h, s, { freeze: true });
   await new Promise((r) => setTimeout(r, 50));
   const bound = h.wm.stats().environments.bound;
@@ -166,7 +184,11 @@ test('a single-use function gets a fresh environment for every request', async (
 test('onInvocationComplete reports tenant, function, durations, memory, start kind and error type', async () => {
   const seen: InvocationComplete[] = [];
   const off = h.wm.onInvocationComplete((e) => seen.push(e));
-  const s = fn(h, "export const handler = async (e) => { if (e.fail) throw new RangeError('x'); return 1; };", { tenantId: 'tenant-t' });
+  const s = fn(
+    h,
+    "export const handler = async (e) => { if (e.fail) throw new RangeError('x'); return 1; };",
+    { tenantId: 'tenant-t' },
+  );
   await invoke(h, s, {}, { requestId: 'req-hook-1' });
   await invoke(h, s, { fail: true }, { requestId: 'req-hook-2' });
   off();
@@ -188,7 +210,10 @@ test('onInvocationComplete reports tenant, function, durations, memory, start ki
 });
 
 test('an unsupported runtime is refused with InvalidRuntimeException', async () => {
-  await assert.rejects(invoke(h, fn(h, whoAmI, { runtime: 'python3.12' })), (e) => isKindlingError(e) && e.type === 'InvalidRuntimeException');
+  await assert.rejects(
+    invoke(h, fn(h, whoAmI, { runtime: 'python3.12' })),
+    (e) => isKindlingError(e) && e.type === 'InvalidRuntimeException',
+  );
 });
 
 test('idle environments are torn down after keep-alive', async () => {

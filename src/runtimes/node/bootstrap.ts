@@ -9,7 +9,11 @@ import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 import { encodeFrame, FrameDecoder, type FrameHeader } from './protocol.js';
 
-type Handler = (event: unknown, context: unknown, callback?: (err: unknown, res?: unknown) => void) => unknown;
+type Handler = (
+  event: unknown,
+  context: unknown,
+  callback?: (err: unknown, res?: unknown) => void,
+) => unknown;
 
 const chan = new net.Socket({ fd: 3, readable: true, writable: true });
 let corked = false;
@@ -47,7 +51,10 @@ process.stderr.write = rawWrite(process.stderr) as typeof process.stderr.write;
 
 function logLine(level: string, args: unknown[]): void {
   const msg = util.format(...args).replace(/\n/g, '\r');
-  send({ t: 'log', id: currentId ?? null }, `${new Date().toISOString()}\t${currentId ?? 'undefined'}\t${level}\t${msg}\n`);
+  send(
+    { t: 'log', id: currentId ?? null },
+    `${new Date().toISOString()}\t${currentId ?? 'undefined'}\t${level}\t${msg}\n`,
+  );
 }
 const levels: Array<[keyof Console, string]> = [
   ['log', 'INFO'],
@@ -63,7 +70,10 @@ for (const [name, level] of levels) {
 
 // ---- errors in Lambda's shape ----
 
-function errorBody(err: unknown, typeOverride?: string): { errorType: string; errorMessage: string; stackTrace: string[] } {
+function errorBody(
+  err: unknown,
+  typeOverride?: string,
+): { errorType: string; errorMessage: string; stackTrace: string[] } {
   if (err instanceof Error) {
     const stack = typeof err.stack === 'string' ? err.stack.split('\n') : [];
     return { errorType: typeOverride ?? err.name ?? 'Error', errorMessage: err.message, stackTrace: stack };
@@ -159,18 +169,29 @@ async function loadHandler(handler: string, taskRoot: string): Promise<Handler> 
     if (file === undefined) {
       // Not a file next to the task root: let Node resolve it (a directory, or a package).
       mod = req(modName.startsWith('.') || modName.startsWith('/') ? base : modName);
-    } else if (file.endsWith('.mjs') || (file.endsWith('.js') && nearestPackageType(path.dirname(file)) === 'module')) {
+    } else if (
+      file.endsWith('.mjs') ||
+      (file.endsWith('.js') && nearestPackageType(path.dirname(file)) === 'module')
+    ) {
       mod = await import(pathToFileURL(file).href);
     } else {
       mod = req(file);
     }
   } catch (e) {
     if (e instanceof SyntaxError) {
-      throw new InitError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`, (e.stack ?? '').split('\n'));
+      throw new InitError(
+        'Runtime.UserCodeSyntaxError',
+        `${e.name}: ${e.message}`,
+        (e.stack ?? '').split('\n'),
+      );
     }
     if (moduleNotFound(e)) {
       const err = e as Error;
-      throw new InitError('Runtime.ImportModuleError', `Error: ${err.message}`, (err.stack ?? '').split('\n'));
+      throw new InitError(
+        'Runtime.ImportModuleError',
+        `Error: ${err.message}`,
+        (err.stack ?? '').split('\n'),
+      );
     }
     throw e;
   }
@@ -181,7 +202,8 @@ async function loadHandler(handler: string, taskRoot: string): Promise<Handler> 
   if (fn === undefined || fn === null) {
     throw new InitError('Runtime.HandlerNotFound', `${handler} is undefined or not exported`);
   }
-  if (typeof fn !== 'function') throw new InitError('Runtime.HandlerNotFound', `${handler} is not a function`);
+  if (typeof fn !== 'function')
+    throw new InitError('Runtime.HandlerNotFound', `${handler} is not a function`);
   return fn as Handler;
 }
 
@@ -215,7 +237,10 @@ function invoke(h: FrameHeader, body: Buffer): void {
   const fn = handlerFn;
   const bound = info;
   if (fn === undefined || bound === undefined) {
-    send({ t: 'result', id, ok: false, errorType: 'Runtime.Unknown', rss: 0 }, '{"errorType":"Runtime.Unknown"}');
+    send(
+      { t: 'result', id, ok: false, errorType: 'Runtime.Unknown', rss: 0 },
+      '{"errorType":"Runtime.Unknown"}',
+    );
     return;
   }
   if (h.creds !== undefined) {
