@@ -1,0 +1,357 @@
+// Accepts async invocations into the durable store and runs them through the sync path with Lambda's
+// semantics: retries with doubling backoff, maximum event age, throttles retried without using up retries,
+// destinations and the DLQ. Dispatch is rate-matched to each function's concurrency limit and woken
+// in-process (an accept, a finished run, or a timer set to the next due retry): no polling.
+import type { PlatformConfig } from '../config.js';
+import type { FunctionRecord } from '../control/functions.js';
+import type { Tenant } from '../control/tenants.js';
+import { KindlingError, LambdaErrors } from '../errors.js';
+import type { QueueEngine } from '../events/queue/types.js';
+import { requestId as newRequestId } from '../ids.js';
+import {
+  type DestinationDeps,
+  checkDestination,
+  deliverDeadLetter,
+  deliverRecord,
+  errorMessageOf,
+  invocationRecord,
+} from './async-destinations.js';
+import { type AsyncCondition, type AsyncEvent, type AsyncEventStore, type AttemptResult, RETENTION_MS } from './async-queue.js';
+import type { EffectiveInvokeConfig, EventInvokeConfigStore } from './event-invoke-config.js';
+import type { RunOptions } from './invocation-service.js';
+import type { AsyncInvokeOptions, AsyncSource, SyncInvokeResult } from './types.js';
+
+/** Lambda's limit on an asynchronous invocation's payload. */
+export const MAX_ASYNC_PAYLOAD = 262_144;
+/** Retry delays double from config.retryBaseMs up to this. */
+export const MAX_RETRY_DELAY_MS = 5 * 60_000;
+const DUE_BATCH = 200;
+
+export interface AsyncDispatcherDeps {
+  config: Pick<PlatformConfig, 'retryBaseMs' | 'tenantConcurrency'>;
+  store: AsyncEventStore;
+  configs: EventInvokeConfigStore;
+  tenants: { get(id: string): Tenant | undefined };
+  functions: { get(tenantId: string, name: string): FunctionRecord | undefined };
+  /** The sync path (InvocationService): resolve a reference, run a resolved function. */
+  service: {
+    resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord;
+    run(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: RunOptions): Promise<SyncInvokeResult>;
+  };
+  queues: () => QueueEngine | undefined;
+}
+
+export const retryDelayMs = (baseMs: number, n: number): number => Math.min(baseMs * 2 ** Math.max(0, n - 1), MAX_RETRY_DELAY_MS);
+
+export class AsyncDispatcher {
+  readonly #d: AsyncDispatcherDeps;
+  readonly #destinations: DestinationDeps;
+  /** In-flight runs per `tenantId|functionArn`, with the limit they were started under. */
+  readonly #inflight = new Map<string, { n: number; limit: number }>();
+  readonly #running = new Map<number, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #wakePending = false;
+  #stopping = false;
+  #closed = false;
+  #pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: AsyncDispatcherDeps) {
+    this.#d = deps;
+    this.#destinations = {
+      queues: deps.queues,
+      resolveFunction: (tenant, arn) => deps.service.resolve(tenant, arn),
+      acceptEvent: (tenant, rec, payload, sourceArn) => this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }),
+    };
+  }
+
+  get destinations(): DestinationDeps {
+    return this.#destinations;
+  }
+
+  /** Validates a destination ARN for PutFunctionEventInvokeConfig. */
+  checkDestination(tenant: Tenant, arn: string): void {
+    checkDestination(this.#destinations, tenant, arn);
+  }
+
+  /** Invoker.invokeAsync: resolves once the event is durably stored. */
+  async invokeAsync(tenant: Tenant, functionRef: string, payload: Buffer, opts: AsyncInvokeOptions = {}): Promise<{ requestId: string }> {
+    if (payload.length > MAX_ASYNC_PAYLOAD) {
+      throw LambdaErrors.tooLarge(`Request must be smaller than ${MAX_ASYNC_PAYLOAD} bytes for the Invoke operation`);
+    }
+    if (this.#stopping) throw LambdaErrors.service('The server is shutting down.');
+    const rec = this.#d.service.resolve(tenant, functionRef, opts.qualifier);
+    const requestId = this.accept(tenant, rec, payload, opts);
+    return { requestId };
+  }
+
+  /**
+   * Stores an event synchronously (one INSERT; inside the caller's transaction when it holds one, as
+   * schedules and function destinations do) and wakes dispatch once the current task is done.
+   */
+  accept(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: AsyncInvokeOptions = {}): string {
+    const requestId = opts.requestId ?? newRequestId();
+    const source: AsyncSource = opts.source ?? { kind: 'api' };
+    this.#d.store.insert({
+      requestId,
+      tenantId: tenant.id,
+      functionName: rec.name,
+      functionArn: rec.arn,
+      qualifier: opts.qualifier,
+      payload,
+      source,
+    });
+    this.wake();
+    return requestId;
+  }
+
+  start(): void {
+    const recovered = this.#d.store.recover();
+    if (recovered > 0) console.log(`kindling: async: ${recovered} event(s) in flight at the last stop are queued again`);
+    this.#d.store.prune(Date.now() - RETENTION_MS);
+    this.#pruneTimer = setInterval(() => this.#d.store.prune(Date.now() - RETENTION_MS), 60 * 60_000);
+    this.#pruneTimer.unref();
+    this.wake();
+  }
+
+  /** Coalesces wake-ups: many accepts in one tick cost one scan. */
+  wake(): void {
+    if (this.#wakePending || this.#stopping) return;
+    this.#wakePending = true;
+    setImmediate(() => {
+      this.#wakePending = false;
+      this.#pump();
+    });
+  }
+
+  /**
+   * A function's concurrency changed: its throttled events need not wait out their backoff.
+   * Called by the part on function updates.
+   */
+  functionChanged(tenantId: string, functionArn: string): void {
+    if (this.#closed) return;
+    this.#d.store.db
+      .prepare(
+        `UPDATE async_events SET next_attempt_at = ? WHERE status = 'queued' AND tenant_id = ? AND function_arn = ?
+           AND last_status = 429 AND next_attempt_at > ?`,
+      )
+      .run(Date.now(), tenantId, functionArn, Date.now());
+    this.wake();
+  }
+
+  #limitFor(tenant: Tenant | undefined, rec: FunctionRecord | undefined): number {
+    if (!tenant || !rec) return 1;
+    // Reserved concurrency 0 still gets one probe at a time: it is throttled and retried, never dropped.
+    if (rec.reservedConcurrency === 0) return 1;
+    return rec.reservedConcurrency ?? tenant.concurrencyLimit ?? this.#d.config.tenantConcurrency;
+  }
+
+  #fullKeys(): string[] {
+    const out: string[] = [];
+    for (const [k, v] of this.#inflight) if (v.n >= v.limit) out.push(k);
+    return out;
+  }
+
+  #pump(): void {
+    if (this.#stopping || this.#closed) return;
+    const now = Date.now();
+    for (;;) {
+      const due = this.#d.store.due(now, this.#fullKeys(), DUE_BATCH);
+      if (due.length === 0) break;
+      let started = 0;
+      for (const d of due) {
+        const key = `${d.tenantId}|${d.functionArn}`;
+        const slot = this.#inflight.get(key);
+        if (slot && slot.n >= slot.limit) continue;
+        const ev = this.#d.store.claim(d.id, now);
+        if (!ev) continue;
+        const tenant = this.#d.tenants.get(ev.tenantId);
+        const rec = tenant && this.#d.functions.get(ev.tenantId, ev.functionName);
+        const limit = this.#limitFor(tenant, rec?.arn === ev.functionArn ? rec : undefined);
+        this.#inflight.set(key, { n: (slot?.n ?? 0) + 1, limit });
+        started++;
+        const p = this.#run(ev, tenant, rec?.arn === ev.functionArn ? rec : undefined)
+          .catch((e) => console.error('kindling: async dispatch failed:', e))
+          .finally(() => {
+            this.#running.delete(ev.id);
+            const s = this.#inflight.get(key);
+            if (s) {
+              s.n--;
+              if (s.n <= 0) this.#inflight.delete(key);
+            }
+            this.wake();
+          });
+        this.#running.set(ev.id, p);
+      }
+      if (started === 0) break;
+    }
+    this.#arm();
+  }
+
+  /** Sleeps until the next queued event (of a function with a free slot) is due. */
+  #arm(): void {
+    const next = this.#d.store.nextDueAt(this.#fullKeys());
+    if (next === undefined || next <= Date.now()) {
+      // Nothing waiting, or only events of full functions: a finishing run wakes us.
+      if (next === undefined && this.#timer) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+      }
+      return;
+    }
+    if (this.#timer && this.#timerAt <= next) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    // setTimeout's ceiling is about 24.8 days; a long wait just re-arms.
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.#pump();
+    }, Math.min(next - Date.now(), 2 ** 31 - 1));
+  }
+
+  async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
+    const cfg = this.#d.configs.effective(ev.tenantId, ev.functionArn);
+    const store = this.#d.store;
+    if (!tenant || !rec) {
+      this.#finishFailed(ev.id, tenant, undefined, cfg, 'FunctionNotFound', {
+        outcome: 'not-found',
+        errorType: 'ResourceNotFoundException',
+        errorMessage: `Function not found: ${ev.functionArn}`,
+        status: 404,
+      });
+      return;
+    }
+    if (Date.now() - ev.enqueuedAt > cfg.maxEventAgeSec * 1000) {
+      this.#finishFailed(ev.id, tenant, rec, cfg, 'EventAgeExceeded', undefined);
+      return;
+    }
+    let result: AttemptResult;
+    try {
+      const out = await this.#d.service.run(tenant, rec, ev.payload, {
+        requestId: ev.requestId,
+        invocationType: 'Event',
+        ...(ev.qualifier !== undefined && { qualifier: ev.qualifier }),
+      });
+      result = out.functionError
+        ? {
+            outcome: 'error',
+            errorType: out.errorType ?? 'Unhandled',
+            errorMessage: errorMessageOf({ lastStatus: 200, lastResponse: out.payload, lastErrorMessage: undefined }),
+            status: 200,
+            response: out.payload,
+            executedVersion: out.executedVersion,
+          }
+        : { outcome: 'success', status: 200, response: out.payload, executedVersion: out.executedVersion };
+    } catch (e) {
+      const k = e instanceof KindlingError ? e : undefined;
+      if (k?.status === 404) {
+        result = { outcome: 'not-found', errorType: k.type, errorMessage: k.message, status: 404 };
+      } else {
+        // Throttles (429) and the platform's own failures are retried until the event is too old, and
+        // do not use up MaximumRetryAttempts (Lambda does the same for throttles and 5xx errors).
+        if (!k) console.error('kindling: async invocation failed inside the platform:', e);
+        result = {
+          outcome: 'throttled',
+          errorType: k?.type ?? 'ServiceException',
+          errorMessage: k?.message ?? (e as Error).message,
+          status: k?.status ?? 500,
+        };
+      }
+    }
+    // Shutting down: stop() has already put this event back in the queue (or the store is closed).
+    if (this.#closed) return;
+    const now = Date.now();
+    if (result.outcome === 'success') {
+      store.db.transaction(() => {
+        store.recordAttempt(ev.id, result, now);
+        const done = store.get(ev.id)!;
+        const notes: string[] = [];
+        if (cfg.onSuccess) notes.push(this.#tryDeliver(() => deliverRecord(this.#destinations, tenant, cfg.onSuccess!, invocationRecord(done, 'Success', now), done.functionArn)));
+        store.finish(ev.id, 'succeeded', 'Success', notes.join('; ') || undefined, now);
+      })();
+      return;
+    }
+    if (result.outcome === 'not-found') {
+      this.#finishFailed(ev.id, tenant, undefined, cfg, 'FunctionNotFound', result);
+      return;
+    }
+    const attempts = ev.attempts + (result.outcome === 'error' ? 1 : 0);
+    const throttles = ev.throttles + (result.outcome === 'throttled' ? 1 : 0);
+    if (result.outcome === 'error' && attempts > cfg.maxRetries) {
+      this.#finishFailed(ev.id, tenant, rec, cfg, 'RetriesExhausted', result);
+      return;
+    }
+    const delay = retryDelayMs(this.#d.config.retryBaseMs, result.outcome === 'error' ? attempts : throttles);
+    // A retry that would start past the maximum age is not made: the event is discarded now.
+    if (now + delay - ev.enqueuedAt > cfg.maxEventAgeSec * 1000) {
+      this.#finishFailed(ev.id, tenant, rec, cfg, 'EventAgeExceeded', result);
+      return;
+    }
+    store.db.transaction(() => {
+      store.recordAttempt(ev.id, result, now);
+      store.requeue(ev.id, now + delay);
+    })();
+  }
+
+  #tryDeliver(send: () => string): string {
+    try {
+      return send();
+    } catch (e) {
+      const msg = `delivery failed: ${(e as Error).message}`;
+      console.error(`kindling: async: ${msg}`);
+      return msg;
+    }
+  }
+
+  /** Failure handling in one transaction: the last attempt, the on-failure destination, the DLQ, the status. */
+  #finishFailed(
+    id: number,
+    tenant: Tenant | undefined,
+    rec: FunctionRecord | undefined,
+    cfg: EffectiveInvokeConfig,
+    condition: AsyncCondition,
+    result: AttemptResult | undefined,
+  ): void {
+    const store = this.#d.store;
+    const now = Date.now();
+    store.db.transaction(() => {
+      if (result) store.recordAttempt(id, result, now);
+      else store.db.prepare('DELETE FROM async_attempts WHERE event_id = ? AND ended_at IS NULL').run(id);
+      const ev = store.get(id)!;
+      const notes: string[] = [];
+      if (tenant && cfg.onFailure) {
+        notes.push(this.#tryDeliver(() => deliverRecord(this.#destinations, tenant, cfg.onFailure!, invocationRecord(ev, condition, now), ev.functionArn)));
+      }
+      if (tenant && rec?.deadLetterTargetArn) {
+        notes.push(this.#tryDeliver(() => deliverDeadLetter(this.#destinations, tenant, rec.deadLetterTargetArn!, ev)));
+      }
+      if (condition === 'EventAgeExceeded' && !result) {
+        store.db
+          .prepare("UPDATE async_events SET last_error_type = COALESCE(last_error_type, 'EventAgeExceeded') WHERE id = ?")
+          .run(id);
+      }
+      store.finish(id, 'failed', condition, notes.join('; ') || undefined, now);
+    })();
+  }
+
+  /** Stop dispatching; let running events finish until the deadline, then put the rest back in the queue. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    const wait = Math.max(0, deadlineMs - Date.now());
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#running.values()]),
+      new Promise<void>((resolve) => {
+        t = setTimeout(resolve, wait);
+      }),
+    ]);
+    if (t) clearTimeout(t);
+    const left = [...this.#running.keys()];
+    if (left.length > 0) this.#d.store.release(left);
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,343 @@
+// The durable store of accepted async events (InvocationType Event) and their attempts. An event is
+// written in one SQLite transaction before the 202; its status moves queued → running → succeeded/failed,
+// and anything found 'running' at start was in flight when the process died, so it is queued again.
+import { z } from 'zod';
+import type { AsyncSource } from './types.js';
+import { type Db, migrate } from '../store/database.js';
+
+export type AsyncEventStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+/** Lambda's invocation-record conditions, plus the cases where the function itself is gone. */
+export type AsyncCondition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound';
+export type AttemptOutcome = 'success' | 'error' | 'throttled' | 'interrupted' | 'not-found';
+
+export interface AsyncEvent {
+  id: number;
+  requestId: string;
+  tenantId: string;
+  functionName: string;
+  /** Unqualified ARN. */
+  functionArn: string;
+  qualifier: string | undefined;
+  payload: Buffer;
+  source: AsyncSource;
+  status: AsyncEventStatus;
+  condition: AsyncCondition | undefined;
+  /** Completed runs of the function (throttles are not runs and do not use up retries, as on Lambda). */
+  attempts: number;
+  throttles: number;
+  enqueuedAt: number;
+  nextAttemptAt: number;
+  finishedAt: number | undefined;
+  lastErrorType: string | undefined;
+  lastErrorMessage: string | undefined;
+  /** The last run's HTTP-like status (200 when the function ran, 429 when throttled). */
+  lastStatus: number | undefined;
+  lastResponse: Buffer | undefined;
+  executedVersion: string | undefined;
+  /** Where the outcome went (destination or DLQ ARNs), or why it could not be delivered. */
+  delivery: string | undefined;
+}
+
+export interface AsyncAttempt {
+  n: number;
+  startedAt: number;
+  endedAt: number | undefined;
+  outcome: AttemptOutcome | undefined;
+  errorType: string | undefined;
+  errorMessage: string | undefined;
+}
+
+export interface NewAsyncEvent {
+  requestId: string;
+  tenantId: string;
+  functionName: string;
+  functionArn: string;
+  qualifier: string | undefined;
+  payload: Buffer;
+  source: AsyncSource;
+}
+
+const SCHEMA = [
+  `CREATE TABLE async_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     request_id TEXT NOT NULL UNIQUE,
+     tenant_id TEXT NOT NULL,
+     function_name TEXT NOT NULL,
+     function_arn TEXT NOT NULL,
+     qualifier TEXT,
+     payload BLOB NOT NULL,
+     source_kind TEXT NOT NULL,
+     source_arn TEXT,
+     status TEXT NOT NULL,
+     condition TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     throttles INTEGER NOT NULL DEFAULT 0,
+     enqueued_at INTEGER NOT NULL,
+     next_attempt_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     last_error_type TEXT,
+     last_error_message TEXT,
+     last_status INTEGER,
+     last_response BLOB,
+     executed_version TEXT,
+     delivery TEXT)`,
+  'CREATE INDEX async_events_due ON async_events (status, next_attempt_at)',
+  'CREATE INDEX async_events_function ON async_events (tenant_id, function_name, id)',
+  `CREATE TABLE async_attempts (
+     event_id INTEGER NOT NULL REFERENCES async_events(id) ON DELETE CASCADE,
+     n INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     outcome TEXT,
+     error_type TEXT,
+     error_message TEXT,
+     PRIMARY KEY (event_id, n))`,
+];
+
+const nullish = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
+
+// Validated when read back: a row is state from before a restart (DESIGN.md, validation at each entry).
+const EventRow = z.object({
+  id: z.number().int(),
+  request_id: z.string(),
+  tenant_id: z.string(),
+  function_name: z.string(),
+  function_arn: z.string(),
+  qualifier: nullish(z.string()),
+  payload: z.instanceof(Buffer),
+  source_kind: z.enum(['api', 's3', 'schedule', 'rpc', 'destination']),
+  source_arn: nullish(z.string()),
+  status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  condition: nullish(z.enum(['Success', 'RetriesExhausted', 'EventAgeExceeded', 'FunctionNotFound'])),
+  attempts: z.number().int(),
+  throttles: z.number().int(),
+  enqueued_at: z.number(),
+  next_attempt_at: z.number(),
+  finished_at: nullish(z.number()),
+  last_error_type: nullish(z.string()),
+  last_error_message: nullish(z.string()),
+  last_status: nullish(z.number()),
+  last_response: nullish(z.instanceof(Buffer)),
+  executed_version: nullish(z.string()),
+  delivery: nullish(z.string()),
+});
+
+const toEvent = (raw: unknown): AsyncEvent => {
+  const r = EventRow.parse(raw);
+  return {
+    id: r.id,
+    requestId: r.request_id,
+    tenantId: r.tenant_id,
+    functionName: r.function_name,
+    functionArn: r.function_arn,
+    qualifier: r.qualifier,
+    payload: r.payload,
+    source: { kind: r.source_kind, ...(r.source_arn !== undefined && { arn: r.source_arn }) },
+    status: r.status,
+    condition: r.condition,
+    attempts: r.attempts,
+    throttles: r.throttles,
+    enqueuedAt: r.enqueued_at,
+    nextAttemptAt: r.next_attempt_at,
+    finishedAt: r.finished_at,
+    lastErrorType: r.last_error_type,
+    lastErrorMessage: r.last_error_message,
+    lastStatus: r.last_status,
+    lastResponse: r.last_response,
+    executedVersion: r.executed_version,
+    delivery: r.delivery,
+  };
+};
+
+/** The result of one run, written with the event's new state in one transaction. */
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  errorType?: string;
+  errorMessage?: string;
+  status?: number;
+  response?: Buffer;
+  executedVersion?: string;
+}
+
+/** Terminal events are kept this long for `kindling events`, then pruned. */
+export const RETENTION_MS = 24 * 60 * 60_000;
+
+export class AsyncEventStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+    migrate(db, 'async-invoke', SCHEMA);
+  }
+
+  get db(): Db {
+    return this.#db;
+  }
+
+  /** One INSERT (its own transaction unless the caller holds one): durable once it returns. */
+  insert(e: NewAsyncEvent, now = Date.now()): number {
+    const r = this.#db
+      .prepare(
+        `INSERT INTO async_events (request_id, tenant_id, function_name, function_arn, qualifier, payload, source_kind,
+           source_arn, status, enqueued_at, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+      )
+      .run(e.requestId, e.tenantId, e.functionName, e.functionArn, e.qualifier ?? null, e.payload, e.source.kind, e.source.arn ?? null, now, now);
+    return Number(r.lastInsertRowid);
+  }
+
+  get(id: number): AsyncEvent | undefined {
+    const row = this.#db.prepare('SELECT * FROM async_events WHERE id = ?').get(id);
+    return row === undefined ? undefined : toEvent(row);
+  }
+
+  byRequestId(requestId: string): AsyncEvent | undefined {
+    const row = this.#db.prepare('SELECT * FROM async_events WHERE request_id = ?').get(requestId);
+    return row === undefined ? undefined : toEvent(row);
+  }
+
+  /**
+   * Due queued events, oldest due first, skipping functions (`tenantId|functionArn`) that are at their
+   * concurrency limit so that one busy function does not hide others' events.
+   */
+  due(now: number, skipKeys: readonly string[], limit: number): { id: number; tenantId: string; functionArn: string }[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT id, tenant_id, function_arn FROM async_events
+            WHERE status = 'queued' AND next_attempt_at <= ?
+              AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))
+            ORDER BY next_attempt_at, id LIMIT ?`,
+        )
+        .all(now, JSON.stringify(skipKeys), limit) as { id: number; tenant_id: string; function_arn: string }[]
+    ).map((r) => ({ id: r.id, tenantId: r.tenant_id, functionArn: r.function_arn }));
+  }
+
+  /** The earliest time a queued event of a function not in `skipKeys` becomes due. */
+  nextDueAt(skipKeys: readonly string[]): number | undefined {
+    const r = this.#db
+      .prepare(
+        `SELECT MIN(next_attempt_at) AS t FROM async_events
+          WHERE status = 'queued' AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))`,
+      )
+      .get(JSON.stringify(skipKeys)) as { t: number | null };
+    return r.t ?? undefined;
+  }
+
+  /** Marks a queued event running and opens its attempt row; undefined when someone else claimed it. */
+  claim(id: number, now = Date.now()): AsyncEvent | undefined {
+    return this.#db.transaction(() => {
+      const r = this.#db.prepare("UPDATE async_events SET status = 'running' WHERE id = ? AND status = 'queued'").run(id);
+      if (r.changes === 0) return undefined;
+      const n = (this.#db.prepare('SELECT COUNT(*) AS n FROM async_attempts WHERE event_id = ?').get(id) as { n: number }).n + 1;
+      this.#db.prepare('INSERT INTO async_attempts (event_id, n, started_at) VALUES (?, ?, ?)').run(id, n, now);
+      return this.get(id);
+    })();
+  }
+
+  /** Closes the open attempt and stores the run's result on the event (call inside a transaction). */
+  recordAttempt(id: number, result: AttemptResult, now = Date.now()): void {
+    this.#db
+      .prepare(
+        `UPDATE async_attempts SET ended_at = ?, outcome = ?, error_type = ?, error_message = ?
+          WHERE event_id = ? AND ended_at IS NULL`,
+      )
+      .run(now, result.outcome, result.errorType ?? null, result.errorMessage ?? null, id);
+    const ran = result.outcome === 'success' || result.outcome === 'error';
+    this.#db
+      .prepare(
+        `UPDATE async_events SET
+           attempts = attempts + ?, throttles = throttles + ?,
+           last_error_type = ?, last_error_message = ?,
+           last_status = COALESCE(?, last_status), last_response = COALESCE(?, last_response),
+           executed_version = COALESCE(?, executed_version)
+         WHERE id = ?`,
+      )
+      .run(
+        ran ? 1 : 0,
+        result.outcome === 'throttled' ? 1 : 0,
+        result.errorType ?? null,
+        result.errorMessage ?? null,
+        result.status ?? null,
+        result.response ?? null,
+        result.executedVersion ?? null,
+        id,
+      );
+  }
+
+  /** Back to the queue until `at`. */
+  requeue(id: number, at: number): void {
+    this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?").run(at, id);
+  }
+
+  finish(id: number, status: 'succeeded' | 'failed', condition: AsyncCondition, delivery: string | undefined, now = Date.now()): void {
+    this.#db
+      .prepare('UPDATE async_events SET status = ?, condition = ?, delivery = ?, finished_at = ? WHERE id = ?')
+      .run(status, condition, delivery ?? null, now, id);
+  }
+
+  /**
+   * Start-up recovery: events that were running when the process died go back to the queue, due now
+   * (at-least-once: their function may already have run), and their open attempts are closed.
+   */
+  recover(now = Date.now()): number {
+    return this.#db.transaction(() => {
+      this.#db.prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE ended_at IS NULL").run(now);
+      return this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE status = 'running'").run(now).changes;
+    })();
+  }
+
+  /** Shutdown: events still running go back to the queue as they were (not counted as attempts). */
+  release(ids: readonly number[], now = Date.now()): void {
+    this.#db.transaction(() => {
+      for (const id of ids) {
+        this.#db.prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE event_id = ? AND ended_at IS NULL").run(now, id);
+        this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ? AND status = 'running'").run(now, id);
+      }
+    })();
+  }
+
+  /** Most recent first. */
+  recent(tenantId: string, functionName: string, limit: number): AsyncEvent[] {
+    return this.#db
+      .prepare('SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?')
+      .all(tenantId, functionName, limit)
+      .map(toEvent);
+  }
+
+  attempts(id: number): AsyncAttempt[] {
+    return (
+      this.#db.prepare('SELECT * FROM async_attempts WHERE event_id = ? ORDER BY n').all(id) as {
+        n: number;
+        started_at: number;
+        ended_at: number | null;
+        outcome: AttemptOutcome | null;
+        error_type: string | null;
+        error_message: string | null;
+      }[]
+    ).map((r) => ({
+      n: r.n,
+      startedAt: r.started_at,
+      endedAt: r.ended_at ?? undefined,
+      outcome: r.outcome ?? undefined,
+      errorType: r.error_type ?? undefined,
+      errorMessage: r.error_message ?? undefined,
+    }));
+  }
+
+  counts(): Record<AsyncEventStatus, number> {
+    const out: Record<AsyncEventStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0 };
+    for (const r of this.#db.prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as {
+      status: AsyncEventStatus;
+      n: number;
+    }[]) {
+      out[r.status] = r.n;
+    }
+    return out;
+  }
+
+  /** Drops terminal events finished before `before`. */
+  prune(before: number): number {
+    return this.#db.prepare("DELETE FROM async_events WHERE status IN ('succeeded', 'failed') AND finished_at < ?").run(before).changes;
+  }
+}
