@@ -1,5 +1,7 @@
 // The list of platform parts, in start order. Each engineer adds their part's construction here.
+import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
+import { createQueueEngine } from './events/queue/index.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { telemetryPart } from './telemetry/part.js';
 
@@ -9,6 +11,9 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   // drained). Connect it once the invocation service and worker exist: telemetry.connect({ invocations, worker }).
   const telemetry = telemetryPart(platform);
   parts.push(telemetry);
+  // Queues: the embedded SQS engine (destinations, DLQs and pollers use `queues`) and its SQS API.
+  const queues = createQueueEngine(platform.db, { region: platform.config.region });
+  parts.push({ name: 'queue', surfaces: [new SqsSurface(queues)], stop: () => queues.close() });
   // Core: control plane, worker, invocation service, Lambda surface. Later parts take what they need
   // from `core` (core.invoker, core.functions) and add Lambda operations with core.lambdaRoutes.add(...).
   const core = createCorePart(platform);

@@ -1,0 +1,412 @@
+// The SQS-compatible API on the shared origin: the JSON protocol (`X-Amz-Target: AmazonSQS.*`) and the
+// query protocol (`Action=...`, XML; see sqs-query.ts). Inputs are validated here once, then handed to
+// the queue engine, which scopes every queue lookup to the calling tenant.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { KindlingError } from '../errors.js';
+import { SqsError, SqsErrors } from '../events/queue/errors.js';
+import {
+  type MessageAttributes,
+  type Queue,
+  type QueueEngine,
+  type ReceivedMessage,
+  type SendInput,
+  queueUrl,
+} from '../events/queue/types.js';
+import { validateBatchIds } from '../events/queue/validate.js';
+import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+
+const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
+// Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
+
+// ---- input schemas (the JSON protocol's shapes; the query protocol is converted into them) ----
+
+const attributeValue = z.object({
+  DataType: z.string(),
+  StringValue: z.string().optional(),
+  BinaryValue: z.string().optional(),
+  StringListValues: z.array(z.string()).optional(),
+  BinaryListValues: z.array(z.string()).optional(),
+});
+const messageAttributes = z.record(z.string(), attributeValue);
+const stringMap = z.record(z.string(), z.string());
+const names = z.array(z.string());
+const int = z.number().int();
+const queueUrlField = { QueueUrl: z.string().optional() };
+
+const sendEntry = {
+  MessageBody: z.string(),
+  DelaySeconds: int.optional(),
+  MessageAttributes: messageAttributes.optional(),
+  MessageSystemAttributes: messageAttributes.optional(),
+  MessageDeduplicationId: z.string().optional(),
+  MessageGroupId: z.string().optional(),
+};
+
+const schemas = {
+  CreateQueue: z.object({ QueueName: z.string(), Attributes: stringMap.optional(), tags: stringMap.optional() }),
+  GetQueueUrl: z.object({ QueueName: z.string(), QueueOwnerAWSAccountId: z.string().optional() }),
+  ListQueues: z.object({ QueueNamePrefix: z.string().optional(), NextToken: z.string().optional(), MaxResults: int.optional() }),
+  DeleteQueue: z.object(queueUrlField),
+  PurgeQueue: z.object(queueUrlField),
+  GetQueueAttributes: z.object({ ...queueUrlField, AttributeNames: names.optional() }),
+  SetQueueAttributes: z.object({ ...queueUrlField, Attributes: stringMap }),
+  TagQueue: z.object({ ...queueUrlField, Tags: stringMap }),
+  UntagQueue: z.object({ ...queueUrlField, TagKeys: names }),
+  ListQueueTags: z.object(queueUrlField),
+  ListDeadLetterSourceQueues: z.object({ ...queueUrlField, NextToken: z.string().optional(), MaxResults: int.optional() }),
+  SendMessage: z.object({ ...queueUrlField, ...sendEntry }),
+  SendMessageBatch: z.object({ ...queueUrlField, Entries: z.array(z.object({ Id: z.string(), ...sendEntry })) }),
+  ReceiveMessage: z.object({
+    ...queueUrlField,
+    AttributeNames: names.optional(),
+    MessageSystemAttributeNames: names.optional(),
+    MessageAttributeNames: names.optional(),
+    MaxNumberOfMessages: int.optional(),
+    VisibilityTimeout: int.optional(),
+    WaitTimeSeconds: int.optional(),
+    ReceiveRequestAttemptId: z.string().optional(),
+  }),
+  DeleteMessage: z.object({ ...queueUrlField, ReceiptHandle: z.string() }),
+  DeleteMessageBatch: z.object({ ...queueUrlField, Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string() })) }),
+  ChangeMessageVisibility: z.object({ ...queueUrlField, ReceiptHandle: z.string(), VisibilityTimeout: int }),
+  ChangeMessageVisibilityBatch: z.object({
+    ...queueUrlField,
+    Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string(), VisibilityTimeout: int })),
+  }),
+} as const;
+
+type Action = keyof typeof schemas;
+type Input<A extends Action> = z.infer<(typeof schemas)[A]>;
+
+/** Maps the first schema problem to SQS's wording: a missing parameter, or an invalid value. */
+function validate<A extends Action>(action: A, input: unknown): Input<A> {
+  const r = schemas[action].safeParse(input);
+  if (r.success) return r.data as Input<A>;
+  const issue = r.error.issues[0]!;
+  const name = issue.path.map(String).join('.') || 'request';
+  let value: unknown = input;
+  for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+  if (value === undefined) throw SqsErrors.missingParameter(`The request must contain the parameter ${name}.`);
+  throw SqsErrors.invalidParameterValue(`Value ${JSON.stringify(value)} for parameter ${name} is invalid.`);
+}
+
+// ---- conversions between wire shapes and the engine's ----
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function toAttributes(attrs: z.infer<typeof messageAttributes> | undefined): MessageAttributes | undefined {
+  if (!attrs) return undefined;
+  const out: MessageAttributes = {};
+  for (const [name, a] of Object.entries(attrs)) {
+    if (a.StringListValues?.length || a.BinaryListValues?.length) {
+      throw SqsErrors.invalidParameterValue(`Message attribute list values in MessageAttribute '${name}' are not supported.`);
+    }
+    const v: MessageAttributes[string] = { dataType: a.DataType };
+    if (a.StringValue !== undefined) v.stringValue = a.StringValue;
+    if (a.BinaryValue !== undefined) {
+      if (!BASE64.test(a.BinaryValue) || a.BinaryValue.length % 4 !== 0) {
+        throw SqsErrors.invalidParameterValue(`Message (user) attribute '${name}' has an invalid binary value: not base64.`);
+      }
+      v.binaryValue = Buffer.from(a.BinaryValue, 'base64');
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+function fromAttributes(attrs: MessageAttributes): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [name, a] of Object.entries(attrs)) {
+    out[name] =
+      a.binaryValue !== undefined
+        ? { BinaryValue: a.binaryValue.toString('base64'), DataType: a.dataType }
+        : { StringValue: a.stringValue ?? '', DataType: a.dataType };
+  }
+  return out;
+}
+
+function toSendInput(e: Input<'SendMessage'>, senderId: string): SendInput {
+  const input: SendInput = { body: e.MessageBody, senderId };
+  if (e.DelaySeconds !== undefined) input.delaySeconds = e.DelaySeconds;
+  const ma = toAttributes(e.MessageAttributes);
+  if (ma) input.messageAttributes = ma;
+  const sa = toAttributes(e.MessageSystemAttributes);
+  if (sa) input.messageSystemAttributes = sa;
+  if (e.MessageGroupId !== undefined) input.messageGroupId = e.MessageGroupId;
+  if (e.MessageDeduplicationId !== undefined) input.deduplicationId = e.MessageDeduplicationId;
+  return input;
+}
+
+function sendOutput(r: { messageId: string; md5OfBody: string; md5OfMessageAttributes?: string; md5OfMessageSystemAttributes?: string }) {
+  const out: Record<string, string> = { MessageId: r.messageId, MD5OfMessageBody: r.md5OfBody };
+  if (r.md5OfMessageAttributes) out.MD5OfMessageAttributes = r.md5OfMessageAttributes;
+  if (r.md5OfMessageSystemAttributes) out.MD5OfMessageSystemAttributes = r.md5OfMessageSystemAttributes;
+  return out;
+}
+
+function receivedOutput(m: ReceivedMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
+  if (Object.keys(m.attributes).length > 0) out.Attributes = m.attributes;
+  if (Object.keys(m.messageAttributes).length > 0) {
+    out.MD5OfMessageAttributes = m.md5OfMessageAttributes;
+    out.MessageAttributes = fromAttributes(m.messageAttributes);
+  }
+  return out;
+}
+
+const batchFailures = (failed: { id: string; code: string; message: string; senderFault: boolean }[]) =>
+  failed.map((f) => ({ Id: f.id, SenderFault: f.senderFault, Code: f.code, Message: f.message }));
+
+// ---- the surface ----
+
+interface Call {
+  req: ApiRequest;
+  /** `http://<host>` as the client addressed us; queue URLs are built on it. */
+  base: string;
+  signal: AbortSignal;
+}
+
+export class SqsSurface implements ApiSurface {
+  readonly name = 'sqs';
+  readonly services = ['sqs'] as const;
+  readonly #queues: QueueEngine;
+
+  constructor(queues: QueueEngine) {
+    this.#queues = queues;
+  }
+
+  matches(head: RequestHead): boolean {
+    if (head.service === 'sqs') return true;
+    const target = head.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('AmazonSQS.')) return true;
+    const onQueuePath = head.path === '/' || ACCOUNT_PATH.test(head.path);
+    if (onQueuePath && head.query.has('Action')) return true;
+    const type = head.headers['content-type'] ?? '';
+    return onQueuePath && head.method === 'POST' && type.startsWith('application/x-www-form-urlencoded');
+  }
+
+  maxBodyBytes(): number {
+    return MAX_BODY_BYTES;
+  }
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    const requestId = randomUUID();
+    const target = req.headers['x-amz-target'];
+    const json = typeof target === 'string';
+    const ac = new AbortController();
+    // A long poll ends when the client goes away.
+    const socket = req.raw.socket;
+    const onClose = () => ac.abort();
+    socket?.once('close', onClose);
+    try {
+      const call: Call = { req, base: `http://${req.headers.host ?? '127.0.0.1'}`, signal: ac.signal };
+      if (json) {
+        const action = target.startsWith('AmazonSQS.') ? target.slice('AmazonSQS.'.length) : target;
+        let input: unknown;
+        try {
+          input = req.body.length === 0 ? {} : JSON.parse(req.body.toString('utf8'));
+        } catch {
+          throw SqsErrors.malformedInput('The request body is not valid JSON.');
+        }
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+          throw SqsErrors.malformedInput('The request body must be a JSON object.');
+        }
+        const out = await this.#dispatch(call, action, input as Record<string, unknown>);
+        return {
+          status: 200,
+          headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId },
+          body: JSON.stringify(out),
+        };
+      }
+      const params = new URLSearchParams(req.query);
+      const type = req.headers['content-type'] ?? '';
+      if (req.body.length > 0 && (type === '' || type.startsWith('application/x-www-form-urlencoded'))) {
+        for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.append(k, v);
+      }
+      const { action, input } = parseQueryRequest(params);
+      if (input.QueueUrl === undefined && ACCOUNT_PATH.test(req.path)) input.QueueUrl = `${call.base}${req.path}`;
+      const out = await this.#dispatch(call, action, input);
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+        body: renderQueryResponse(action, out, requestId),
+      };
+    } finally {
+      socket?.removeListener('close', onClose);
+    }
+  }
+
+  errorResponse(err: unknown, head: RequestHead): ApiResponse {
+    const e: SqsError =
+      err instanceof SqsError
+        ? err
+        : err instanceof KindlingError
+          ? new SqsError(err.type, err.type, err.status, err.message, err.status < 500)
+          : SqsErrors.internal();
+    const requestId = randomUUID();
+    const json = typeof head.headers['x-amz-target'] === 'string';
+    const queryError = `${e.queryCode};${e.senderFault ? 'Sender' : 'Receiver'}`;
+    if (json) {
+      return {
+        status: e.status,
+        headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-query-error': queryError, 'x-amzn-requestid': requestId },
+        body: JSON.stringify({ __type: `com.amazonaws.sqs#${e.type}`, message: e.message }),
+      };
+    }
+    return {
+      status: e.status,
+      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+      body: renderQueryError(e, requestId),
+    };
+  }
+
+  #queue(call: Call, url: string | undefined): Queue {
+    if (url === undefined || url === '') throw SqsErrors.missingParameter('The request must contain the parameter QueueUrl.');
+    return this.#queues.getQueue(call.req.tenant, url);
+  }
+
+  #url(call: Call, q: Queue): string {
+    return queueUrl(call.base, q);
+  }
+
+  async #dispatch(call: Call, action: string, raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!action) throw SqsErrors.missingParameter('The request must contain the parameter Action.');
+    if (!Object.hasOwn(schemas, action)) throw SqsErrors.invalidAction(`The action ${action} is not valid for this endpoint.`);
+    const tenant = call.req.tenant;
+    const q = this.#queues;
+    switch (action as Action) {
+      case 'CreateQueue': {
+        const i = validate('CreateQueue', raw);
+        return { QueueUrl: this.#url(call, q.createQueue(tenant, i.QueueName, i.Attributes ?? {}, i.tags ?? {})) };
+      }
+      case 'GetQueueUrl': {
+        const i = validate('GetQueueUrl', raw);
+        if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== tenant.accountId) throw SqsErrors.queueDoesNotExist();
+        // Only a name is accepted here, not a URL or ARN.
+        if (!/^[A-Za-z0-9_.-]{1,80}$/.test(i.QueueName)) throw SqsErrors.queueDoesNotExist();
+        return { QueueUrl: this.#url(call, q.getQueue(tenant, i.QueueName)) };
+      }
+      case 'ListQueues': {
+        const i = validate('ListQueues', raw);
+        const opts: { prefix?: string; maxResults?: number; nextToken?: string } = {};
+        if (i.QueueNamePrefix !== undefined) opts.prefix = i.QueueNamePrefix;
+        if (i.MaxResults !== undefined) opts.maxResults = i.MaxResults;
+        if (i.NextToken !== undefined) opts.nextToken = i.NextToken;
+        const r = q.listQueues(tenant, opts);
+        const out: Record<string, unknown> = {};
+        if (r.queues.length > 0) out.QueueUrls = r.queues.map((x) => this.#url(call, x));
+        if (r.nextToken) out.NextToken = r.nextToken;
+        return out;
+      }
+      case 'DeleteQueue':
+        q.deleteQueue(this.#queue(call, validate('DeleteQueue', raw).QueueUrl));
+        return {};
+      case 'PurgeQueue':
+        q.purgeQueue(this.#queue(call, validate('PurgeQueue', raw).QueueUrl));
+        return {};
+      case 'GetQueueAttributes': {
+        const i = validate('GetQueueAttributes', raw);
+        const queue = this.#queue(call, i.QueueUrl);
+        // Without names SQS answers no attributes.
+        if (!i.AttributeNames || i.AttributeNames.length === 0) return {};
+        return { Attributes: q.getAttributes(queue, i.AttributeNames) };
+      }
+      case 'SetQueueAttributes': {
+        const i = validate('SetQueueAttributes', raw);
+        q.setAttributes(this.#queue(call, i.QueueUrl), i.Attributes);
+        return {};
+      }
+      case 'TagQueue': {
+        const i = validate('TagQueue', raw);
+        q.tagQueue(this.#queue(call, i.QueueUrl), i.Tags);
+        return {};
+      }
+      case 'UntagQueue': {
+        const i = validate('UntagQueue', raw);
+        q.untagQueue(this.#queue(call, i.QueueUrl), i.TagKeys);
+        return {};
+      }
+      case 'ListQueueTags': {
+        const tags = q.listTags(this.#queue(call, validate('ListQueueTags', raw).QueueUrl));
+        return Object.keys(tags).length > 0 ? { Tags: tags } : {};
+      }
+      case 'ListDeadLetterSourceQueues': {
+        const i = validate('ListDeadLetterSourceQueues', raw);
+        const sources = q.deadLetterSources(this.#queue(call, i.QueueUrl));
+        return { queueUrls: sources.map((s) => this.#url(call, s)) };
+      }
+      case 'SendMessage': {
+        const i = validate('SendMessage', raw);
+        const queue = this.#queue(call, i.QueueUrl);
+        return sendOutput(q.send(queue, toSendInput(i, call.req.accessKeyId)));
+      }
+      case 'SendMessageBatch': {
+        const i = validate('SendMessageBatch', raw);
+        const queue = this.#queue(call, i.QueueUrl);
+        validateBatchIds(
+          i.Entries.map((e) => ({ id: e.Id })),
+          'SendMessageBatchRequestEntry',
+        );
+        // An entry whose attributes cannot even be decoded fails alone; the others still go.
+        const failed: { id: string; code: string; message: string; senderFault: boolean }[] = [];
+        const valid: (SendInput & { id: string })[] = [];
+        for (const e of i.Entries) {
+          try {
+            valid.push({ id: e.Id, ...toSendInput(e, call.req.accessKeyId) });
+          } catch (err) {
+            if (!(err instanceof SqsError)) throw err;
+            failed.push({ id: e.Id, code: err.queryCode, message: err.message, senderFault: true });
+          }
+        }
+        const r = valid.length > 0 ? q.sendBatch(queue, valid) : { successful: [], failed: [] };
+        return {
+          Successful: r.successful.map((s) => ({ Id: s.id, ...sendOutput(s) })),
+          Failed: batchFailures([...failed, ...r.failed]),
+        };
+      }
+      case 'ReceiveMessage': {
+        const i = validate('ReceiveMessage', raw);
+        const queue = this.#queue(call, i.QueueUrl);
+        const messages = await q.receive(queue, {
+          ...(i.MaxNumberOfMessages !== undefined && { maxMessages: i.MaxNumberOfMessages }),
+          ...(i.VisibilityTimeout !== undefined && { visibilityTimeout: i.VisibilityTimeout }),
+          ...(i.WaitTimeSeconds !== undefined && { waitTimeSeconds: i.WaitTimeSeconds }),
+          attributeNames: [...(i.AttributeNames ?? []), ...(i.MessageSystemAttributeNames ?? [])],
+          messageAttributeNames: i.MessageAttributeNames ?? [],
+          signal: call.signal,
+        });
+        return messages.length > 0 ? { Messages: messages.map(receivedOutput) } : {};
+      }
+      case 'DeleteMessage': {
+        const i = validate('DeleteMessage', raw);
+        q.deleteMessage(this.#queue(call, i.QueueUrl), i.ReceiptHandle);
+        return {};
+      }
+      case 'DeleteMessageBatch': {
+        const i = validate('DeleteMessageBatch', raw);
+        const r = q.deleteBatch(
+          this.#queue(call, i.QueueUrl),
+          i.Entries.map((e) => ({ id: e.Id, receiptHandle: e.ReceiptHandle })),
+        );
+        return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
+      }
+      case 'ChangeMessageVisibility': {
+        const i = validate('ChangeMessageVisibility', raw);
+        q.changeVisibility(this.#queue(call, i.QueueUrl), i.ReceiptHandle, i.VisibilityTimeout);
+        return {};
+      }
+      case 'ChangeMessageVisibilityBatch': {
+        const i = validate('ChangeMessageVisibilityBatch', raw);
+        const r = q.changeVisibilityBatch(
+          this.#queue(call, i.QueueUrl),
+          i.Entries.map((e) => ({ id: e.Id, receiptHandle: e.ReceiptHandle, visibilityTimeout: e.VisibilityTimeout })),
+        );
+        return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
+      }
+    }
+  }
+}
