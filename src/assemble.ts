@@ -2,6 +2,7 @@
 import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
 import { createQueueEngine } from './events/queue/index.js';
+import { createAsyncInvokePart } from './invoke/async-part.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { telemetryPart } from './telemetry/part.js';
 
@@ -19,6 +20,9 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   const core = createCorePart(platform);
   telemetry.connect({ invocations: core.invoker, worker: core.worker });
   parts.push(core);
+  // Async invocation (InvocationType Event, destinations, DLQ): after core, so it stops before the worker drains.
+  const asyncInvoke = createAsyncInvokePart(platform, core, queues);
+  parts.push(asyncInvoke);
   void platform;
   return parts;
 }
