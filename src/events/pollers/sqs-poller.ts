@@ -1,0 +1,279 @@
+// Polls one embedded queue for one mapping: leases batches, hands them to the function as Lambda's SQS
+// event (or message by message to the RPC processor), deletes what succeeded. Failed messages stay
+// leased and return after the visibility timeout, so the queue's redrive policy dead-letters poison
+// messages. Lanes (batches in flight) follow the backlog; waiting is the engine's in-process wake-up.
+import type { Tenant } from '../../control/tenants.js';
+import { KindlingError } from '../../errors.js';
+import type { Invoker } from '../../invoke/types.js';
+import type { Mapping } from '../mappings/types.js';
+import type { Queue, QueueEngine, ReceivedMessage } from '../queue/types.js';
+import type { Replier, RpcProcessor } from '../rpc/rpc-processor.js';
+import { RateMatcher } from './rate-matching.js';
+import { failedItems, sqsEvent } from './sqs-event.js';
+
+export interface SqsPollerDeps {
+  engine: QueueEngine;
+  invoker: Invoker;
+  tenant: Tenant;
+  mapping: Mapping;
+  queue: Queue;
+  region: string;
+  /** Set for RPC mappings: each message is handled on its own instead of one function call per batch. */
+  rpc?: RpcProcessor;
+  /** Default lane ceiling when the mapping has no ScalingConfig.MaximumConcurrency. */
+  defaultConcurrency: number;
+  /** The mapped function no longer exists: the manager disables the mapping (messages stay queued). */
+  onFunctionGone(reason: string): void;
+  /** Lambda's LastProcessingResult ('OK', 'PROBLEM: ...'), reported when it changes. */
+  onResult?(result: string): void;
+}
+
+/** How long an extra lane waits for work before ending; the last lane waits indefinitely (in slices). */
+const EXTRA_LANE_IDLE_MS = 1_000;
+const FIRST_LANE_WAIT_MS = 20_000;
+/** SQS caps one receive at 10 messages; batches above that are gathered from several receives. */
+const RECEIVE_MAX = 10;
+
+export class SqsPoller {
+  readonly #d: SqsPollerDeps;
+  readonly #abort = new AbortController();
+  readonly #rate: RateMatcher;
+  readonly #lanes = new Set<Promise<void>>();
+  #lastResult = '';
+  #emptyWakes = 0;
+  #stopped = false;
+
+  constructor(deps: SqsPollerDeps) {
+    this.#d = deps;
+    this.#rate = new RateMatcher({ maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency });
+  }
+
+  get lanes(): number {
+    return this.#rate.active;
+  }
+
+  start(): void {
+    this.#spawn();
+  }
+
+  /** Stops leasing; batches in flight finish (their results are still deleted) before it resolves. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort();
+    while (this.#lanes.size > 0) await Promise.allSettled([...this.#lanes]);
+  }
+
+  #spawn(): void {
+    this.#rate.laneStarted();
+    const lane: Promise<void> = this.#lane().then(
+      () => undefined,
+      (e) => console.error(`kindling: poller for mapping ${this.#d.mapping.uuid} failed:`, e),
+    );
+    this.#lanes.add(lane);
+    void lane.finally(() => {
+      this.#lanes.delete(lane);
+      this.#rate.laneEnded();
+      // A lane that died on an unexpected error is replaced, so the mapping never silently stops.
+      if (!this.#stopped && this.#rate.active === 0) this.#spawn();
+    });
+  }
+
+  async #lane(): Promise<void> {
+    while (!this.#stopped) {
+      const last = this.#rate.active <= 1;
+      const batch = await this.#collect(last ? FIRST_LANE_WAIT_MS : EXTRA_LANE_IDLE_MS);
+      if (batch === null || batch.length === 0) {
+        if (this.#rate.shouldShrink()) return;
+        // Woken but another lane took the messages (or none were leasable, e.g. a FIFO group in flight):
+        // a short, growing pause keeps that rare case from spinning.
+        if (batch !== null && !this.#stopped) await delay(Math.min(100, 2 ** this.#emptyWakes++), this.#abort.signal);
+        continue;
+      }
+      this.#emptyWakes = 0;
+      // A full batch suggests a backlog: ask the engine how deep before adding a lane.
+      if (batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX) && !this.#stopped) {
+        const backlog = this.#d.engine.counts(this.#d.queue).visible;
+        if (this.#rate.shouldGrow(backlog)) this.#spawn();
+      }
+      const keepGoing = await this.#process(batch);
+      if (!keepGoing) return;
+      if (this.#rate.overCeiling() && this.#rate.shouldShrink()) return;
+    }
+  }
+
+  /** Waits for messages, then leases up to BatchSize of them within the batching window; null: none came. */
+  async #collect(waitMs: number): Promise<ReceivedMessage[] | null> {
+    const { engine, queue, mapping } = this.#d;
+    const signal = this.#abort.signal;
+    if (!(await engine.waitForMessages(queue, waitMs, signal)) || this.#stopped) return null;
+    const batch: ReceivedMessage[] = [];
+    const windowEnd = Date.now() + mapping.maximumBatchingWindowInSeconds * 1000;
+    while (batch.length < mapping.batchSize && !this.#stopped) {
+      const got = await engine.receive(queue, {
+        maxMessages: Math.min(RECEIVE_MAX, mapping.batchSize - batch.length),
+        waitTimeSeconds: 0,
+        signal,
+      });
+      batch.push(...got);
+      if (batch.length >= mapping.batchSize) break;
+      // A full receive means more are likely waiting: take them without waiting.
+      if (got.length === RECEIVE_MAX) continue;
+      const left = windowEnd - Date.now();
+      if (left <= 0) break;
+      if (!(await engine.waitForMessages(queue, left, signal))) break;
+    }
+    return batch;
+  }
+
+  /** Returns false when this lane should end (the function is gone). */
+  async #process(batch: ReceivedMessage[]): Promise<boolean> {
+    return this.#d.rpc ? this.#processRpc(batch) : this.#processFunction(batch);
+  }
+
+  async #processFunction(batch: ReceivedMessage[]): Promise<boolean> {
+    const { invoker, tenant, mapping, queue, region } = this.#d;
+    const payload = Buffer.from(sqsEvent(batch, queue.arn, region));
+    const leasedAt = Date.now();
+    for (;;) {
+      try {
+        const res = await invoker.invokeSync(tenant, mapping.functionArn!, payload);
+        if (res.functionError) {
+          this.#result(`PROBLEM: Function call failed (${res.errorType ?? res.functionError})`);
+          return true; // the whole batch returns after the visibility timeout
+        }
+        this.#rate.succeeded();
+        this.#result('OK');
+        if (!mapping.reportBatchItemFailures) {
+          this.#delete(batch);
+          return true;
+        }
+        const failed = failedItems(res.payload, new Set(batch.map((m) => m.messageId)));
+        if (failed !== 'all') this.#delete(batch.filter((m) => !failed.has(m.messageId)));
+        return true;
+      } catch (e) {
+        if (e instanceof KindlingError && e.status === 429) {
+          // Throttled: keep the lease and try again after a pause (a throttle is not a delivery failure),
+          // unless the lease is about to run out anyway.
+          const pause = this.#rate.throttled();
+          if (this.#stopped || Date.now() + pause >= leasedAt + this.#visibilityMs()) return true;
+          await delay(pause, this.#abort.signal);
+          continue;
+        }
+        if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
+          this.#release(batch);
+          this.#result('PROBLEM: Function not found');
+          this.#d.onFunctionGone(e.message);
+          return false;
+        }
+        this.#result(`PROBLEM: ${e instanceof Error ? e.message : String(e)}`);
+        return true;
+      }
+    }
+  }
+
+  async #processRpc(batch: ReceivedMessage[]): Promise<boolean> {
+    const { engine, queue, tenant } = this.#d;
+    const rpc = this.#d.rpc!;
+    const maxReceives = this.#maxReceiveCount();
+    const reply: Replier = async (replyTo, body) => {
+      engine.send(engine.getQueue(tenant, replyTo), { body });
+    };
+    const outcomes = await Promise.all(
+      batch.map(async (m) => {
+        const receives = Number(m.attributes.ApproximateReceiveCount ?? '1');
+        const outcome = await rpc.process(
+          tenant,
+          { source: queue.arn, messageId: m.messageId, body: m.body, finalAttempt: maxReceives !== undefined && receives >= maxReceives },
+          reply,
+        );
+        return { m, outcome };
+      }),
+    );
+    const done: ReceivedMessage[] = [];
+    for (const { m, outcome } of outcomes) {
+      if (outcome.kind === 'done') done.push(m);
+      else if (outcome.kind === 'reject') this.#deadLetter(m, outcome.reason);
+      else if (outcome.throttled) this.#rate.throttled();
+    }
+    this.#delete(done);
+    return true;
+  }
+
+  /** Invalid RPC messages skip the retries: straight to the queue's dead-letter queue, or dropped without one. */
+  #deadLetter(m: ReceivedMessage, reason: string): void {
+    const { engine, queue, tenant } = this.#d;
+    const dlqArn = this.#redrive()?.deadLetterTargetArn;
+    const dlq = dlqArn ? engine.findQueue(tenant, dlqArn) : undefined;
+    if (dlq) {
+      engine.send(dlq, {
+        body: m.body,
+        messageAttributes: {
+          ...m.messageAttributes,
+          ErrorCode: { dataType: 'String', stringValue: 'InvalidRpcMessage' },
+          ErrorMessage: { dataType: 'String', stringValue: reason.slice(0, 1000) },
+        },
+      });
+    } else {
+      console.error(`kindling: dropping invalid RPC message ${m.messageId} from ${queue.arn} (no dead-letter queue): ${reason}`);
+    }
+    this.#delete([m]);
+  }
+
+  #redrive(): { deadLetterTargetArn: string; maxReceiveCount: number } | undefined {
+    const raw = this.#d.engine.getAttributes(this.#d.queue, ['RedrivePolicy']).RedrivePolicy;
+    if (!raw) return undefined;
+    try {
+      const p = JSON.parse(raw) as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
+      if (typeof p.deadLetterTargetArn !== 'string') return undefined;
+      return { deadLetterTargetArn: p.deadLetterTargetArn, maxReceiveCount: Number(p.maxReceiveCount) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #maxReceiveCount(): number | undefined {
+    const n = this.#redrive()?.maxReceiveCount;
+    return n !== undefined && Number.isFinite(n) ? n : undefined;
+  }
+
+  #visibilityMs(): number {
+    const v = Number(this.#d.engine.getAttributes(this.#d.queue, ['VisibilityTimeout']).VisibilityTimeout ?? '30');
+    return (Number.isFinite(v) ? v : 30) * 1000;
+  }
+
+  #delete(messages: readonly ReceivedMessage[]): void {
+    for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
+      const entries = messages.slice(i, i + RECEIVE_MAX).map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle }));
+      this.#d.engine.deleteBatch(this.#d.queue, entries);
+    }
+  }
+
+  /** Makes leased messages visible again at once (the mapping is stopping for good). */
+  #release(messages: readonly ReceivedMessage[]): void {
+    for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
+      const entries = messages
+        .slice(i, i + RECEIVE_MAX)
+        .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle, visibilityTimeout: 0 }));
+      this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
+    }
+  }
+
+  #result(r: string): void {
+    if (r === this.#lastResult) return;
+    this.#lastResult = r;
+    this.#d.onResult?.(r);
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
