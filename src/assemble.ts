@@ -1,6 +1,7 @@
 // The list of platform parts, in start order. Each engineer adds their part's construction here.
 import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
+import { createMappingsPart } from './events/mappings/part.js';
 import { createQueueEngine } from './events/queue/index.js';
 import { createAsyncInvokePart } from './invoke/async-part.js';
 import type { Platform, PlatformPart } from './platform.js';
@@ -23,6 +24,8 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   // Async invocation (InvocationType Event, destinations, DLQ): after core, so it stops before the worker drains.
   const asyncInvoke = createAsyncInvokePart(platform, core, queues);
   parts.push(asyncInvoke);
+  // Event source mappings (queue and Redis Streams pollers, RPC messages): stop before the worker drains.
+  parts.push(createMappingsPart(platform, core, () => queues));
   void platform;
   return parts;
 }
