@@ -34,6 +34,38 @@ function ownPaths(): Map<string, string> {
   return out;
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes parent cgroups left by Kindling processes that died without tearing down (SIGKILL). */
+function removeStale(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^kindling-(?:probe-)?(\d+)$/.exec(name);
+    if (m === null || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    const parent = path.join(dir, name);
+    try {
+      for (const child of fs.readdirSync(parent, { withFileTypes: true })) {
+        if (child.isDirectory()) fs.rmdirSync(path.join(parent, child.name));
+      }
+      fs.rmdirSync(parent);
+    } catch {
+      // still has live tasks (should not, sandboxes die with their parent): leave it
+    }
+  }
+}
+
 function tryMkdir(dir: string): boolean {
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -61,6 +93,7 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
     };
     for (const [ctl, [mount, probe]] of Object.entries(dirs) as Array<[Controller, [string, string]]>) {
       const rel = own.get(mount) ?? '/';
+      removeStale(path.join(CG, mount, rel));
       const parent = path.join(CG, mount, rel, tag);
       if (tryMkdir(parent) && fs.existsSync(path.join(parent, probe))) parents[ctl] = parent;
       else warnings.push(`cgroup v1 ${ctl} controller is not writable at ${path.join(CG, mount, rel)}`);
@@ -71,6 +104,7 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
     const rel = own.get('') ?? '/';
     const mine = path.join(CG, rel);
     const parent = path.join(mine, tag);
+    removeStale(mine);
     const want = ['memory', 'pids', 'cpu'];
     const enable = (dir: string) => {
       const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);

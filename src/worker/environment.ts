@@ -36,6 +36,7 @@ export interface InvokeOutcome {
 interface Pending {
   id: string | undefined;
   logs: string[];
+  logBytes: number;
   settle: (h: FrameHeader, body: Buffer) => void;
   exited: (exit: SandboxExit) => void;
 }
@@ -52,6 +53,7 @@ export class Environment {
   private pending: Pending | undefined;
   /** Output written after an invocation answered; shown in the next invocation's log, as on Lambda. */
   private stray: string[] = [];
+  private strayBytes = 0;
   private credsKey = '';
   private retiring: Promise<void> | undefined;
 
@@ -76,9 +78,14 @@ export class Environment {
 
   private onFrame(h: FrameHeader, body: Buffer): void {
     if (h.t === 'log') {
-      const text = body.toString('utf8');
-      if (this.pending !== undefined) this.pending.logs.push(text);
-      else this.stray.push(text);
+      const p = this.pending;
+      const logs = p !== undefined ? p.logs : this.stray;
+      const used = p !== undefined ? p.logBytes : this.strayBytes;
+      if (used < LOG_LIMIT) {
+        logs.push(used + body.length <= LOG_LIMIT ? body.toString('utf8') : `${body.toString('utf8', 0, LOG_LIMIT - used)}\n[log truncated]\n`);
+      }
+      if (p !== undefined) p.logBytes += body.length;
+      else this.strayBytes += body.length;
       return;
     }
     this.pending?.settle(h, body);
@@ -95,7 +102,8 @@ export class Environment {
     const t0 = performance.now();
     const sb = this.rt.sandbox;
     await Promise.all([linkTree(spec.codeDir, sb.taskDir), sb.applyLimits({ memoryMB: spec.memoryMB })]);
-    const timeoutMs = spec.timeoutSec * 1000;
+    // Lambda gives on-demand init up to 10 s, or the function's timeout when that is longer.
+    const timeoutMs = Math.max(INIT_TIMEOUT_MS, spec.timeoutSec * 1000);
     const { header, body, logs, timedOut, exit } = await this.exchange(
       { t: 'bind', handler: spec.handler, taskRoot: sb.taskRoot, env, ...info },
       undefined,
@@ -185,6 +193,8 @@ export class Environment {
   ): Promise<{ header?: FrameHeader; body: Buffer; logs: string[]; timedOut?: boolean; exit?: SandboxExit }> {
     return new Promise((resolve) => {
       const logs = this.stray.length > 0 ? this.stray.splice(0) : [];
+      const logBytes = this.strayBytes;
+      this.strayBytes = 0;
       let done = false;
       const finish = (r: { header?: FrameHeader; body: Buffer; timedOut?: boolean; exit?: SandboxExit }) => {
         if (done) return;
@@ -203,6 +213,7 @@ export class Environment {
       this.pending = {
         id,
         logs,
+        logBytes,
         settle: (h, b) => {
           if (h.t === answer) finish({ header: h, body: b });
         },
@@ -226,3 +237,6 @@ export class Environment {
 }
 
 const EMPTY = Buffer.alloc(0);
+const INIT_TIMEOUT_MS = 10_000;
+/** Log bytes kept per invocation; a function printing without end must not exhaust the host's memory. */
+export const LOG_LIMIT = 1024 * 1024;

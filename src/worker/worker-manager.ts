@@ -89,6 +89,8 @@ interface Waiter {
 }
 
 const BILLING_MS = 1;
+/** Lambda's synchronous response limit. */
+const RESPONSE_LIMIT = 6 * 1024 * 1024;
 
 export class WorkerManager implements Worker {
   readonly config: PlatformConfig;
@@ -116,6 +118,10 @@ export class WorkerManager implements Worker {
     this.config = opts.config;
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
     fs.mkdirSync(opts.envRoot, { recursive: true, mode: 0o700 });
+    // Environments never outlive the process (they die with it); their dirs may, after a SIGKILL.
+    for (const d of fs.readdirSync(opts.envRoot)) {
+      if (d.startsWith('env-')) fs.rmSync(path.join(opts.envRoot, d), { recursive: true, force: true });
+    }
     const driverOpts: SandboxDriverOptions = {
       envRoot: opts.envRoot,
       apiSocketPath: opts.apiSocketPath,
@@ -464,7 +470,11 @@ export class WorkerManager implements Worker {
     let status = '';
     const memLimitMB = spec.memoryMB;
     let maxMemMB = o.rssBytes !== undefined && o.rssBytes > 0 ? Math.ceil(o.rssBytes / 1048576) : 0;
-    if (o.status === 'ok') {
+    if (o.status === 'ok' && o.payload!.length > RESPONSE_LIMIT) {
+      errorType = 'Function.ResponseSizeTooLarge';
+      const errorMessage = `Response payload size exceeded maximum allowed payload size (${RESPONSE_LIMIT} bytes).`;
+      payload = Buffer.from(JSON.stringify({ errorMessage, errorType }));
+    } else if (o.status === 'ok') {
       payload = o.payload!;
     } else if (o.status === 'error') {
       payload = o.payload!;

@@ -266,3 +266,23 @@ test('AWS_ENDPOINT_URL reaches the platform API on its unix socket through the r
   assert.deepEqual(json(r), { via: 'unix-socket', url: '/probe?x=1' });
   assert.ok(h.apiHits.includes('GET /probe?x=1'));
 });
+
+test('a response over 6 MB answers Function.ResponseSizeTooLarge', async () => {
+  const r = await invoke(h, fn(h, "export const handler = async () => 'x'.repeat(7 * 1024 * 1024);"));
+  assert.equal(r.functionError, 'Unhandled');
+  assert.equal(r.errorType, 'Function.ResponseSizeTooLarge');
+});
+
+test('a function logging without end has its log capped, not the host memory', async () => {
+  const r = await invoke(
+    h,
+    fn(
+      h,
+      "export const handler = async () => { const l = 'y'.repeat(1024); for (let i = 0; i < 4096; i++) console.log(l); return 'done'; };",
+    ),
+  );
+  assert.equal(json(r), 'done');
+  assert.ok(r.log.length < 1.2 * 1024 * 1024, `log length ${r.log.length}`);
+  assert.match(r.log, /\[log truncated\]/);
+  assert.match(r.log, /^REPORT RequestId: /m);
+});
