@@ -211,10 +211,10 @@ export class SqliteQueueEngine implements QueueEngine {
       deleteMessage: p('DELETE FROM sqs_messages WHERE seq = ?'),
       setVisibility: p('UPDATE sqs_messages SET visible_at = ? WHERE seq = ?'),
       counts: p(
-        `SELECT COALESCE(SUM(visible_at <= ?1), 0) AS visible,
-                COALESCE(SUM(visible_at > ?1 AND receive_count > 0), 0) AS inFlight,
-                COALESCE(SUM(visible_at > ?1 AND receive_count = 0), 0) AS delayed
-           FROM sqs_messages WHERE queue_id = ?2`,
+        `SELECT COALESCE(SUM(visible_at <= @now), 0) AS visible,
+                COALESCE(SUM(visible_at > @now AND receive_count > 0), 0) AS inFlight,
+                COALESCE(SUM(visible_at > @now AND receive_count = 0), 0) AS delayed
+           FROM sqs_messages WHERE queue_id = @queue`,
       ),
       nextVisible: p('SELECT MIN(visible_at) AS at FROM sqs_messages WHERE queue_id = ? AND visible_at > ?'),
       hasVisible: p('SELECT 1 FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? LIMIT 1'),
@@ -698,7 +698,7 @@ export class SqliteQueueEngine implements QueueEngine {
 
   counts(queue: Queue): QueueCounts {
     this.#loaded(queue);
-    const r = this.#s.counts.get(Date.now(), queue.id) as QueueCounts;
+    const r = this.#s.counts.get({ now: Date.now(), queue: queue.id }) as QueueCounts;
     return { visible: r.visible, inFlight: r.inFlight, delayed: r.delayed };
   }
 
