@@ -89,8 +89,8 @@ interface Waiter {
 }
 
 const BILLING_MS = 1;
-/** Lambda's synchronous response limit. */
-const RESPONSE_LIMIT = 6 * 1024 * 1024;
+/** Lambda's synchronous response limit, in bytes, as its error message states it. */
+const RESPONSE_LIMIT = 6_291_556;
 
 export class WorkerManager implements Worker {
   readonly config: PlatformConfig;
