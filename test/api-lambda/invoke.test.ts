@@ -156,3 +156,17 @@ test('the function gets short-lived credentials of its own tenant', async () => 
   const key = p.platform.tenants.resolveKey(out.id);
   assert.equal(key?.tenant.accountId, echoArn.split(':')[4]);
 });
+
+test('InvocationType Event answers 202 once the event is accepted', async () => {
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: Buffer.from('{"later":true}') }));
+  assert.equal(out.StatusCode, 202);
+  assert.equal(out.Payload?.length ?? 0, 0);
+});
+
+test('an Event payload over 256 KB answers 413', async () => {
+  const big = Buffer.from(JSON.stringify({ s: 'x'.repeat(262_144) }));
+  await assert.rejects(
+    lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: big })),
+    (e: Error) => e.name === 'RequestEntityTooLargeException',
+  );
+});
