@@ -51,11 +51,13 @@ export function watchInvocations(p: TestPlatform): Seen[] {
 }
 
 /** Waits until `check` returns a truthy value; fails with `what` after `ms` (a deadline, not a timing assertion). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 15_000): Promise<NonNullable<Awaited<T>>> {
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 15_000): Promise<Truthy<Awaited<T>>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
-    if (v) return v as NonNullable<Awaited<T>>;
+    if (v) return v as Truthy<Awaited<T>>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
