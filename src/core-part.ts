@@ -28,6 +28,7 @@ export function createCorePart(platform: Platform): CorePart {
   const functions = new FunctionStore({ db: platform.db, code, region: config.region });
   const worker = new WorkerManager({ config, apiSocketPath: paths.apiSocket, envRoot: paths.envs });
   const invoker = new InvocationService({ config, tenants: platform.tenants, functions, worker });
+  platform.tenants.onDelete((tenant) => functions.deleteAll(tenant));
   const lambdaDeps: LambdaApiDeps = { config, tenants: platform.tenants, functions, invoker, codeUrls: new CodeUrlSigner() };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   return {

@@ -386,6 +386,12 @@ export class FunctionStore {
     return rec;
   }
 
+  /** Deletes every function of a tenant (the tenant is being deleted): environments retire, unused code goes. */
+  deleteAll(tenant: Tenant): void {
+    const names = this.#db.prepare('SELECT name FROM functions WHERE tenant_id = ?').all(tenant.id) as { name: string }[];
+    for (const { name } of names) this.delete(tenant, name);
+  }
+
   /** The network tag is part of what an environment is built with, so changing it is a new versionKey. */
   #tagChange(cur: Row, next: Record<string, string>): Partial<Row> {
     const before = (JSON.parse(cur.tags) as Record<string, string>)[NETWORK_TAG];

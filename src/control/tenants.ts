@@ -67,6 +67,7 @@ export class TenantStore {
   readonly #db: Db;
   // The key lookup runs on every request: keep resolved keys in memory; writes go through this class.
   readonly #keys = new Map<string, { key: AccessKey; tenant: Tenant }>();
+  readonly #deleteListeners: ((tenant: Tenant) => void)[] = [];
 
   constructor(db: Db) {
     this.#db = db;
@@ -114,9 +115,15 @@ export class TenantStore {
     return { ...t, concurrencyLimit: limit };
   }
 
+  /** Called before a tenant's row goes, so owners of its resources (functions, code) clean up first. */
+  onDelete(listener: (tenant: Tenant) => void): void {
+    this.#deleteListeners.push(listener);
+  }
+
   delete(idOrName: string): void {
     const t = this.get(idOrName);
     if (!t) throw TenantErrors.notFound(idOrName);
+    for (const l of this.#deleteListeners) l(t);
     this.#db.prepare('DELETE FROM tenants WHERE id = ?').run(t.id);
     this.#keys.clear();
   }

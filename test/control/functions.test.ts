@@ -175,3 +175,14 @@ test('parseFunctionRef refuses a name with a space in Lambda’s wording', () =>
 test('parseFunctionRef refuses a reference longer than 170 characters', () => {
   assert.throws(() => parseFunctionRef('a'.repeat(171)), /Member must have length less than or equal to 170/);
 });
+
+test('deleting a tenant deletes its functions through the store, announcing each', async () => {
+  const tenants = new TenantStore(db);
+  tenants.onDelete((t) => store.deleteAll(t));
+  const doomed = tenants.create('doomed');
+  const f = await store.create(doomed, await input('gone', 'export const handler = async () => "doomed";'));
+  tenants.delete(doomed.id);
+  assert.equal(store.get(doomed.id, 'gone'), undefined);
+  assert.ok(changes.some((c) => c.kind === 'deleted' && c.record.arn === f.arn));
+  assert.ok(!code.hasBlob(f.codeDigest));
+});
