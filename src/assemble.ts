@@ -1,4 +1,5 @@
 // The list of platform parts, in start order. Each engineer adds their part's construction here.
+import { createObjectStorePart } from './api/s3-part.js';
 import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
 import { createMappingsPart } from './events/mappings/part.js';
@@ -26,6 +27,8 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   parts.push(asyncInvoke);
   // Event source mappings (queue and Redis Streams pollers, RPC messages): stop before the worker drains.
   parts.push(createMappingsPart(platform, core, () => queues));
+  // Object store and its S3 API (path-style, matched last); notifications invoke through core.invoker.
+  parts.push(createObjectStorePart(platform));
   void platform;
   return parts;
 }

@@ -1,0 +1,101 @@
+// Bucket notification configuration: which object changes invoke which function. Validated once here
+// (from the API's XML and again when read back from the store), then matched against each change.
+import { z } from 'zod';
+import { S3Errors } from '../objects/errors.js';
+
+/** The event types S3 accepts in a configuration that Kindling produces. */
+export const EVENT_TYPES = [
+  's3:ObjectCreated:*',
+  's3:ObjectCreated:Put',
+  's3:ObjectCreated:Post',
+  's3:ObjectCreated:Copy',
+  's3:ObjectCreated:CompleteMultipartUpload',
+  's3:ObjectRemoved:*',
+  's3:ObjectRemoved:Delete',
+  's3:ObjectRemoved:DeleteMarkerCreated',
+] as const;
+
+const filterRule = z.object({
+  // S3 accepts the rule names in any case and answers them as `Prefix` / `Suffix`.
+  Name: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['prefix', 'suffix'])),
+  Value: z.string().max(1024),
+});
+
+const lambdaConfig = z.object({
+  Id: z.string().max(255).optional(),
+  LambdaFunctionArn: z.string().min(1),
+  Events: z.array(z.enum(EVENT_TYPES)).min(1),
+  Filter: z.object({ Key: z.object({ FilterRules: z.array(filterRule).max(2).default([]) }).optional() }).optional(),
+});
+
+export const notificationConfigSchema = z.object({
+  LambdaFunctionConfigurations: z.array(lambdaConfig).default([]),
+});
+
+export type NotificationConfigInput = z.input<typeof notificationConfigSchema>;
+
+/** The stored, normalized form. */
+export interface LambdaNotification {
+  id: string;
+  functionArn: string;
+  events: string[];
+  prefix: string | undefined;
+  suffix: string | undefined;
+}
+
+export interface NotificationConfig {
+  lambda: LambdaNotification[];
+}
+
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
+
+export function parseFunctionArn(arn: string): { region: string; account: string; name: string; qualifier?: string } | undefined {
+  const m = LAMBDA_ARN.exec(arn);
+  if (!m) return undefined;
+  return { region: m[1]!, account: m[2]!, name: m[3]!, qualifier: m[4] };
+}
+
+/** Validates a configuration as the API received it; errors are S3's InvalidArgument. */
+export function normalizeConfig(input: unknown, newId: () => string): NotificationConfig {
+  const parsed = notificationConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw S3Errors.invalidArgument(
+      `Invalid notification configuration: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'malformed'}`,
+    );
+  }
+  const ids = new Set<string>();
+  const lambda = parsed.data.LambdaFunctionConfigurations.map((c) => {
+    const rules = c.Filter?.Key?.FilterRules ?? [];
+    const prefixes = rules.filter((r) => r.Name === 'prefix');
+    const suffixes = rules.filter((r) => r.Name === 'suffix');
+    if (prefixes.length > 1 || suffixes.length > 1) {
+      throw S3Errors.invalidArgument('Cannot specify more than one prefix rule in a filter.', 'FilterRule', 'prefix');
+    }
+    if (!parseFunctionArn(c.LambdaFunctionArn)) {
+      throw S3Errors.invalidArgument('The ARN is not well formed', 'CloudFunction', c.LambdaFunctionArn);
+    }
+    const id = c.Id ?? newId();
+    if (ids.has(id)) throw S3Errors.invalidArgument('Configuration is ambiguously defined. Cannot have two configurations with the same id.', 'Id', id);
+    ids.add(id);
+    return { id, functionArn: c.LambdaFunctionArn, events: [...new Set(c.Events)], prefix: prefixes[0]?.Value, suffix: suffixes[0]?.Value };
+  });
+  return { lambda };
+}
+
+/** Does a configured event type (`s3:ObjectCreated:*`) cover a change (`ObjectCreated:Put`)? */
+export function eventMatches(configured: string, eventName: string): boolean {
+  const name = `s3:${eventName}`;
+  if (configured === name) return true;
+  return configured.endsWith(':*') && name.startsWith(configured.slice(0, -1));
+}
+
+export function configMatches(c: LambdaNotification, eventName: string, key: string): boolean {
+  if (!c.events.some((e) => eventMatches(e, eventName))) return false;
+  if (c.prefix !== undefined && !key.startsWith(c.prefix)) return false;
+  if (c.suffix !== undefined && !key.endsWith(c.suffix)) return false;
+  return true;
+}

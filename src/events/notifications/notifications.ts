@@ -1,0 +1,193 @@
+// Bucket notifications: stores each bucket's configuration and turns matching object changes into S3
+// events. An event is first an outbox row written in the same transaction as the object's commit, then
+// handed to the invoker in the background (and again after a restart), and deleted once accepted.
+import { randomUUID } from 'node:crypto';
+import type { Tenant, TenantStore } from '../../control/tenants.js';
+import { KindlingError } from '../../errors.js';
+import type { Invoker } from '../../invoke/types.js';
+import { type Db, migrate } from '../../store/database.js';
+import { S3Errors } from '../objects/errors.js';
+import type { ObjectChange } from '../objects/store.js';
+import { type NotificationConfig, configMatches, normalizeConfig, parseFunctionArn } from './config.js';
+import { bucketArn, buildS3Event } from './s3-event.js';
+
+const SCHEMA = [
+  `CREATE TABLE s3_notification_configs (bucket TEXT PRIMARY KEY, config TEXT NOT NULL)`,
+  `CREATE TABLE s3_notification_outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, function_arn TEXT NOT NULL,
+     bucket TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+];
+
+interface OutboxRow {
+  id: number;
+  tenant_id: string;
+  function_arn: string;
+  bucket: string;
+  payload: string;
+  attempts: number;
+}
+
+export interface NotificationsDeps {
+  db: Db;
+  tenants: TenantStore;
+  region: string;
+  /** The invoker may land after this part starts; events wait in the outbox until it does. */
+  invoker: () => Invoker | undefined;
+  /** Does the function exist in this tenant? Undefined when the control plane cannot tell yet. */
+  functionExists?: (tenant: Tenant, functionArn: string) => boolean | undefined | Promise<boolean | undefined>;
+  /** Base retry delay for an event the invoker did not accept; doubles, capped at a minute. */
+  retryBaseMs?: number;
+  log?: (message: string) => void;
+}
+
+export class BucketNotifications {
+  readonly #deps: NotificationsDeps;
+  readonly #db: Db;
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(deps: NotificationsDeps) {
+    this.#deps = deps;
+    this.#db = deps.db;
+    migrate(deps.db, 'notifications', SCHEMA);
+  }
+
+  getConfig(bucket: string): NotificationConfig {
+    const row = this.#db.prepare('SELECT config FROM s3_notification_configs WHERE bucket = ?').get(bucket) as { config: string } | undefined;
+    return row ? (JSON.parse(row.config) as NotificationConfig) : { lambda: [] };
+  }
+
+  /** Validates (ARNs in the caller's account and region, functions that exist) and stores a configuration. */
+  async putConfig(tenant: Tenant, bucket: string, input: unknown): Promise<NotificationConfig> {
+    const config = normalizeConfig(input, () => randomUUID());
+    for (const c of config.lambda) {
+      const arn = parseFunctionArn(c.functionArn)!;
+      const exists =
+        arn.account === tenant.accountId && arn.region === this.#deps.region
+          ? await this.#deps.functionExists?.(tenant, c.functionArn)
+          : false;
+      if (exists === false) {
+        throw S3Errors.invalidArgument('Unable to validate the following destination configurations', c.functionArn, 'The destination function does not exist or is not in your account');
+      }
+    }
+    if (config.lambda.length === 0) this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
+    else this.#db.prepare('INSERT OR REPLACE INTO s3_notification_configs (bucket, config) VALUES (?, ?)').run(bucket, JSON.stringify(config));
+    return config;
+  }
+
+  /** Called by the object store inside the change's transaction. */
+  record(change: ObjectChange): void {
+    const config = this.getConfig(change.bucket);
+    if (config.lambda.length === 0) return;
+    const tenant = this.#deps.tenants.get(change.tenantId);
+    const insert = this.#db.prepare(
+      'INSERT INTO s3_notification_outbox (tenant_id, function_arn, bucket, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    for (const c of config.lambda) {
+      if (!configMatches(c, change.eventName, change.key)) continue;
+      const event = buildS3Event(change, {
+        region: this.#deps.region,
+        configurationId: c.id,
+        principalId: tenant?.accountId ?? change.tenantId,
+        requestId: randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
+      });
+      insert.run(change.tenantId, c.functionArn, change.bucket, JSON.stringify(event), 0, Date.now());
+    }
+  }
+
+  bucketDeleted(bucket: string): void {
+    this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
+  }
+
+  pending(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM s3_notification_outbox').get() as { n: number }).n;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#draining;
+  }
+
+  /** Wakes the deliverer (after a commit that may have written outbox rows). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#draining) {
+      this.#again = true;
+      return;
+    }
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      } else this.#schedule();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    const next = this.#db.prepare('SELECT * FROM s3_notification_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT 50');
+    while (!this.#stopped) {
+      const invoker = this.#deps.invoker();
+      if (!invoker) return;
+      const rows = next.all(Date.now()) as OutboxRow[];
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        if (this.#stopped) return;
+        await this.#deliver(invoker, row);
+      }
+    }
+  }
+
+  async #deliver(invoker: Invoker, row: OutboxRow): Promise<void> {
+    const tenant = this.#deps.tenants.get(row.tenant_id);
+    const done = () => this.#db.prepare('DELETE FROM s3_notification_outbox WHERE id = ?').run(row.id);
+    if (!tenant) {
+      done();
+      return;
+    }
+    try {
+      await invoker.invokeAsync(tenant, row.function_arn, Buffer.from(row.payload), {
+        source: { kind: 's3', arn: bucketArn(row.bucket) },
+      });
+      done();
+    } catch (e) {
+      // A function deleted since the configuration was written: S3 drops such events too.
+      if (e instanceof KindlingError && e.status === 404) {
+        this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: ${e.message}`);
+        done();
+        return;
+      }
+      const base = this.#deps.retryBaseMs ?? 1_000;
+      const delay = Math.min(base * 2 ** row.attempts, 60_000);
+      this.#db
+        .prepare('UPDATE s3_notification_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?')
+        .run(Date.now() + delay, row.id);
+      this.#deps.log?.(`kindling: S3 event for ${row.function_arn} not accepted, retrying in ${delay} ms: ${String(e)}`);
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM s3_notification_outbox').get() as { at: number | null };
+    if (row.at === null) return;
+    // Without an invoker yet, look again shortly: it may be wired in after this part started.
+    const wait = this.#deps.invoker() ? Math.max(0, row.at - Date.now()) : 1_000;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.kick();
+    }, wait);
+    this.#timer.unref();
+  }
+}
