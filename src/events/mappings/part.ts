@@ -17,6 +17,7 @@ export interface MappingsPart extends PlatformPart {
   readonly mappings: MappingService;
   readonly pollers: PollerManager;
   readonly checkpoints: CheckpointStore;
+  readonly rpc: RpcProcessor;
 }
 
 /** Lanes per mapping when ScalingConfig.MaximumConcurrency is not set. */
@@ -55,6 +56,7 @@ export function createMappingsPart(platform: Platform, core: CorePart, queues: (
     mappings,
     pollers,
     checkpoints,
+    rpc,
     async start() {
       checkpoints.prune();
       await pollers.start();
