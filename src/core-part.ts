@@ -4,7 +4,7 @@
 import { CodeUrlSigner } from './api/lambda/code-download.js';
 import type { LambdaApiDeps } from './api/lambda/deps.js';
 import type { LambdaRoutes } from './api/lambda/routes.js';
-import { LambdaSurface, createLambdaRoutes } from './api/lambda/surface.js';
+import { createLambdaRoutes, LambdaSurface } from './api/lambda/surface.js';
 import { CodeStore } from './control/code-store.js';
 import { FunctionStore } from './control/functions.js';
 import { InvocationService } from './invoke/invocation-service.js';
@@ -29,7 +29,13 @@ export function createCorePart(platform: Platform): CorePart {
   const worker = new WorkerManager({ config, apiSocketPath: paths.apiSocket, envRoot: paths.envs });
   const invoker = new InvocationService({ config, tenants: platform.tenants, functions, worker });
   platform.tenants.onDelete((tenant) => functions.deleteAll(tenant));
-  const lambdaDeps: LambdaApiDeps = { config, tenants: platform.tenants, functions, invoker, codeUrls: new CodeUrlSigner() };
+  const lambdaDeps: LambdaApiDeps = {
+    config,
+    tenants: platform.tenants,
+    functions,
+    invoker,
+    codeUrls: new CodeUrlSigner(),
+  };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   return {
     name: 'core',

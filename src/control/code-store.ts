@@ -23,7 +23,8 @@ export const CodeErrors = {
     LambdaErrors.invalidParameter(
       `Could not unzip uploaded file. Please check your file, then try to upload again.${detail ? ` (${detail})` : ''}`,
     ),
-  unzippedTooLarge: (limit: number) => LambdaErrors.invalidParameter(`Unzipped size must be smaller than ${limit} bytes`),
+  unzippedTooLarge: (limit: number) =>
+    LambdaErrors.invalidParameter(`Unzipped size must be smaller than ${limit} bytes`),
   zipTooLarge: (size: number, limit: number) =>
     LambdaErrors.tooLarge(`Zipped size must be smaller than ${limit} bytes (got ${size})`),
 };
@@ -154,7 +155,10 @@ export class CodeStore {
     }
     for (const name of fs.readdirSync(this.#blobs)) {
       const digest = name.slice(0, 64);
-      if (name.endsWith('.tmp') || (DIGEST.test(digest) && !referenced.has(digest) && !this.#pins.has(digest))) {
+      if (
+        name.endsWith('.tmp') ||
+        (DIGEST.test(digest) && !referenced.has(digest) && !this.#pins.has(digest))
+      ) {
         fs.rmSync(path.join(this.#blobs, name), { force: true });
       }
     }
@@ -198,7 +202,10 @@ export function safeEntryPath(root: string, name: string): string | undefined {
 function unzipError(e: unknown): KindlingError {
   if (e instanceof KindlingError) return e;
   // yauzl refuses unsafe names itself (strictFileNames); keep its reason, it helps the uploader.
-  const m = e instanceof Error ? /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/s.exec(e.message) : null;
+  const m =
+    e instanceof Error
+      ? /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/s.exec(e.message)
+      : null;
   if (m) return CodeErrors.unzip(`entry ${JSON.stringify(m[2])} is outside the code directory`);
   return CodeErrors.unzip();
 }
@@ -211,21 +218,29 @@ function unzipError(e: unknown): KindlingError {
 export async function extractZip(zip: Buffer, root: string, maxBytes: number): Promise<void> {
   let zf: yauzl.ZipFile;
   try {
-    zf = await yauzl.fromBufferPromise(zip, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true });
+    zf = await yauzl.fromBufferPromise(zip, {
+      lazyEntries: true,
+      validateEntrySizes: true,
+      strictFileNames: true,
+    });
   } catch (e) {
     throw unzipError(e);
   }
   try {
     if (zf.entryCount === 0) throw CodeErrors.unzip('the archive is empty');
-    if (zf.entryCount > CODE_LIMITS.entries) throw CodeErrors.unzip(`more than ${CODE_LIMITS.entries} entries`);
+    if (zf.entryCount > CODE_LIMITS.entries)
+      throw CodeErrors.unzip(`more than ${CODE_LIMITS.entries} entries`);
     let written = 0;
     let files = 0;
     for await (const entry of zf.eachEntry()) {
       const target = safeEntryPath(root, entry.fileName);
-      if (!target) throw CodeErrors.unzip(`entry ${JSON.stringify(entry.fileName)} is outside the code directory`);
+      if (!target)
+        throw CodeErrors.unzip(`entry ${JSON.stringify(entry.fileName)} is outside the code directory`);
       const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
       if ((mode & S_IFMT) === S_IFLNK) {
-        throw CodeErrors.unzip(`entry ${JSON.stringify(entry.fileName)} is a symbolic link, which is not supported`);
+        throw CodeErrors.unzip(
+          `entry ${JSON.stringify(entry.fileName)} is a symbolic link, which is not supported`,
+        );
       }
       if (entry.fileName.endsWith('/') || (mode & S_IFMT) === S_IFDIR) {
         await fsp.mkdir(target, { recursive: true, mode: 0o700 });
@@ -278,7 +293,8 @@ export function removeTree(dir: string): void {
   const unlock = (d: string) => {
     try {
       fs.chmodSync(d, 0o700);
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) unlock(path.join(d, e.name));
+      for (const e of fs.readdirSync(d, { withFileTypes: true }))
+        if (e.isDirectory()) unlock(path.join(d, e.name));
     } catch {
       // already gone
     }

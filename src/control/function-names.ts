@@ -37,10 +37,16 @@ export function validationError(value: unknown, member: string, constraint: stri
  * Parses what a caller names a function by. Throws ValidationException with Lambda's wording when it
  * cannot be a function name or ARN.
  */
-export function parseFunctionRef(ref: string, member = 'functionName', opts: { create?: boolean } = {}): FunctionRef {
+export function parseFunctionRef(
+  ref: string,
+  member = 'functionName',
+  opts: { create?: boolean } = {},
+): FunctionRef {
   const maxLen = opts.create ? 140 : MAX_REF_LENGTH;
-  if (ref.length < 1) throw validationError(ref, member, 'Member must have length greater than or equal to 1');
-  if (ref.length > maxLen) throw validationError(ref, member, `Member must have length less than or equal to ${maxLen}`);
+  if (ref.length < 1)
+    throw validationError(ref, member, 'Member must have length greater than or equal to 1');
+  if (ref.length > maxLen)
+    throw validationError(ref, member, `Member must have length less than or equal to ${maxLen}`);
   const m = (opts.create ? CREATE : REF).exec(ref);
   if (!m) {
     throw validationError(
@@ -61,8 +67,14 @@ export function parseFunctionRef(ref: string, member = 'functionName', opts: { c
 
 /** A full function ARN (TagResource and friends name resources only by ARN). */
 export function parseFunctionArn(arn: string, member = 'resource'): FunctionRef {
-  if (arn.length > 256) throw validationError(arn, member, 'Member must have length less than or equal to 256');
-  if (!ARN.test(arn)) throw validationError(arn, member, `Member must satisfy regular expression pattern: ${FUNCTION_ARN_PATTERN}`);
+  if (arn.length > 256)
+    throw validationError(arn, member, 'Member must have length less than or equal to 256');
+  if (!ARN.test(arn))
+    throw validationError(
+      arn,
+      member,
+      `Member must satisfy regular expression pattern: ${FUNCTION_ARN_PATTERN}`,
+    );
   return parseFunctionRef(arn, member);
 }
 

@@ -195,7 +195,9 @@ export class FunctionStore {
     const key = `${tenantId}\0${name}`;
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const row = this.#db.prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?').get(tenantId, name) as Row | undefined;
+    const row = this.#db
+      .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
+      .get(tenantId, name) as Row | undefined;
     if (!row) return undefined;
     const rec = this.#toRecord(row);
     this.#cache.set(key, rec);
@@ -208,7 +210,8 @@ export class FunctionStore {
    */
   resolve(tenant: Tenant, ref: FunctionRef): FunctionRecord {
     const rec =
-      (ref.accountId === undefined || ref.accountId === tenant.accountId) && (ref.region === undefined || ref.region === this.#region)
+      (ref.accountId === undefined || ref.accountId === tenant.accountId) &&
+      (ref.region === undefined || ref.region === this.#region)
         ? this.get(tenant.id, ref.name)
         : undefined;
     if (!rec) {
@@ -233,7 +236,8 @@ export class FunctionStore {
     const last = page[page.length - 1];
     return {
       functions: page,
-      nextMarker: rows.length > max && last ? Buffer.from(last.name, 'utf8').toString('base64url') : undefined,
+      nextMarker:
+        rows.length > max && last ? Buffer.from(last.name, 'utf8').toString('base64url') : undefined,
     };
   }
 
@@ -248,7 +252,9 @@ export class FunctionStore {
 
   /** Digests referenced by any function (the code store keeps these at start). */
   referencedDigests(): Set<string> {
-    const rows = this.#db.prepare('SELECT DISTINCT code_digest FROM functions').all() as { code_digest: string }[];
+    const rows = this.#db.prepare('SELECT DISTINCT code_digest FROM functions').all() as {
+      code_digest: string;
+    }[];
     return new Set(rows.map((r) => r.code_digest));
   }
 
@@ -294,7 +300,8 @@ export class FunctionStore {
           )
           .run(row);
       } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw FunctionErrors.exists(input.name);
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+          throw FunctionErrors.exists(input.name);
         throw e;
       }
       const rec = this.#toRecord(row);
@@ -305,7 +312,12 @@ export class FunctionStore {
     }
   }
 
-  async updateCode(tenant: Tenant, name: string, zip: Buffer, opts: { revisionId?: string } = {}): Promise<FunctionRecord> {
+  async updateCode(
+    tenant: Tenant,
+    name: string,
+    zip: Buffer,
+    opts: { revisionId?: string } = {},
+  ): Promise<FunctionRecord> {
     this.#require(tenant, name, opts.revisionId);
     const code: StoredCode = await this.#code.put(zip);
     try {
@@ -347,11 +359,18 @@ export class FunctionStore {
   }
 
   /** Null removes the reservation. The sum over a tenant's functions may not exceed its limit. */
-  setReservedConcurrency(tenant: Tenant, name: string, value: number | null, tenantLimit: number): FunctionRecord {
+  setReservedConcurrency(
+    tenant: Tenant,
+    name: string,
+    value: number | null,
+    tenantLimit: number,
+  ): FunctionRecord {
     return this.#update(tenant, name, undefined, (cur) => {
       if (value !== null) {
         const others = this.#db
-          .prepare('SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM functions WHERE tenant_id = ? AND id != ?')
+          .prepare(
+            'SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM functions WHERE tenant_id = ? AND id != ?',
+          )
           .get(tenant.id, cur.id) as { s: number };
         if (others.s + value > tenantLimit) throw FunctionErrors.reservedTooHigh(tenantLimit);
       }
@@ -360,7 +379,9 @@ export class FunctionStore {
   }
 
   tag(tenant: Tenant, name: string, tags: Record<string, string>): FunctionRecord {
-    return this.#update(tenant, name, undefined, (cur) => this.#tagChange(cur, { ...JSON.parse(cur.tags), ...tags }));
+    return this.#update(tenant, name, undefined, (cur) =>
+      this.#tagChange(cur, { ...JSON.parse(cur.tags), ...tags }),
+    );
   }
 
   untag(tenant: Tenant, name: string, keys: string[]): FunctionRecord {
@@ -373,10 +394,14 @@ export class FunctionStore {
 
   delete(tenant: Tenant, name: string): FunctionRecord {
     const removed = this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?').get(tenant.id, name) as Row | undefined;
+      const row = this.#db
+        .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
+        .get(tenant.id, name) as Row | undefined;
       if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
       this.#db.prepare('DELETE FROM functions WHERE id = ?').run(row.id);
-      const users = this.#db.prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?').get(row.code_digest) as { n: number };
+      const users = this.#db
+        .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
+        .get(row.code_digest) as { n: number };
       return { row, unused: users.n === 0 };
     })();
     this.#cache.delete(`${tenant.id}\0${name}`);
@@ -388,7 +413,9 @@ export class FunctionStore {
 
   /** Deletes every function of a tenant (the tenant is being deleted): environments retire, unused code goes. */
   deleteAll(tenant: Tenant): void {
-    const names = this.#db.prepare('SELECT name FROM functions WHERE tenant_id = ?').all(tenant.id) as { name: string }[];
+    const names = this.#db.prepare('SELECT name FROM functions WHERE tenant_id = ?').all(tenant.id) as {
+      name: string;
+    }[];
     for (const { name } of names) this.delete(tenant, name);
   }
 
@@ -407,9 +434,16 @@ export class FunctionStore {
   }
 
   /** Read-modify-write of one function in a single transaction (synchronous, so nothing interleaves). */
-  #update(tenant: Tenant, name: string, revisionId: string | undefined, change: (cur: Row) => Partial<Row>): FunctionRecord {
+  #update(
+    tenant: Tenant,
+    name: string,
+    revisionId: string | undefined,
+    change: (cur: Row) => Partial<Row>,
+  ): FunctionRecord {
     const { before, after, freed } = this.#db.transaction(() => {
-      const cur = this.#db.prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?').get(tenant.id, name) as Row | undefined;
+      const cur = this.#db
+        .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
+        .get(tenant.id, name) as Row | undefined;
       if (!cur) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
       if (revisionId !== undefined && revisionId !== cur.revision_id) throw LambdaErrors.preconditionFailed();
       const next: Row = { ...cur, ...change(cur) };
@@ -422,7 +456,9 @@ export class FunctionStore {
         .run(next);
       let freedDigest: string | undefined;
       if (next.code_digest !== cur.code_digest) {
-        const users = this.#db.prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?').get(cur.code_digest) as { n: number };
+        const users = this.#db
+          .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
+          .get(cur.code_digest) as { n: number };
         if (users.n === 0) freedDigest = cur.code_digest;
       }
       return { before: cur, after: next, freed: freedDigest };

@@ -86,7 +86,9 @@ export class InvocationService implements Invoker {
   resolve(tenant: Tenant, functionRef: string, qualifier?: string): FunctionRecord {
     const ref = parseFunctionRef(functionRef);
     if (qualifier !== undefined && ref.qualifier !== undefined && qualifier !== ref.qualifier) {
-      throw LambdaErrors.invalidParameter('The derived qualifier from the function name does not match the specified qualifier.');
+      throw LambdaErrors.invalidParameter(
+        'The derived qualifier from the function name does not match the specified qualifier.',
+      );
     }
     const q = qualifier ?? ref.qualifier;
     const rec = this.#functions.resolve(tenant, { ...ref, qualifier: q });
@@ -95,25 +97,47 @@ export class InvocationService implements Invoker {
     return rec;
   }
 
-  async invokeSync(tenant: Tenant, functionRef: string, payload: Buffer, opts: SyncInvokeOptions = {}): Promise<SyncInvokeResult> {
+  async invokeSync(
+    tenant: Tenant,
+    functionRef: string,
+    payload: Buffer,
+    opts: SyncInvokeOptions = {},
+  ): Promise<SyncInvokeResult> {
     const rec = this.resolve(tenant, functionRef, opts.qualifier);
     return this.run(tenant, rec, payload, opts);
   }
 
-  invokeAsync(tenant: Tenant, functionRef: string, payload: Buffer, opts: AsyncInvokeOptions = {}): Promise<{ requestId: string }> {
+  invokeAsync(
+    tenant: Tenant,
+    functionRef: string,
+    payload: Buffer,
+    opts: AsyncInvokeOptions = {},
+  ): Promise<{ requestId: string }> {
     if (!this.#async) {
-      return Promise.reject(LambdaErrors.service('Asynchronous invocation (InvocationType Event) is not available on this server yet.'));
+      return Promise.reject(
+        LambdaErrors.service(
+          'Asynchronous invocation (InvocationType Event) is not available on this server yet.',
+        ),
+      );
     }
     return this.#async(tenant, functionRef, payload, opts);
   }
 
   /** Runs an already-resolved function now. Throws TooManyRequestsException (429) when throttled. */
-  async run(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: RunOptions = {}): Promise<SyncInvokeResult> {
+  async run(
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    opts: RunOptions = {},
+  ): Promise<SyncInvokeResult> {
     const prepared = this.#prepare(rec);
     const spec = prepared.spec;
     if (spec.reservedConcurrency === 0) {
       this.#throttled(tenant.id, spec.functionArn);
-      throw LambdaErrors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded');
+      throw LambdaErrors.tooManyRequests(
+        'Rate Exceeded.',
+        'ReservedFunctionConcurrentInvocationLimitExceeded',
+      );
     }
     const invokeOpts: InvokeOptions = {
       requestId: opts.requestId ?? newRequestId(),
@@ -183,7 +207,11 @@ export class InvocationService implements Invoker {
     const now = Date.now();
     if (!p.credentials || p.credentialsExpireAt - now < CREDENTIALS_TTL_MS / 2) {
       const key = this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
-      p.credentials = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken ?? '' };
+      p.credentials = {
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        sessionToken: key.sessionToken ?? '',
+      };
       p.credentialsExpireAt = key.expiresAt ?? now + CREDENTIALS_TTL_MS;
     }
     return p.credentials;

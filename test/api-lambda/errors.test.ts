@@ -17,7 +17,7 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { rawLambda } from './raw.js';
 import { echoHandler, handlerZip, renameEntry, zipBomb, zipOf } from './zips.js';
 
@@ -30,8 +30,19 @@ let arn = '';
 const UNZIP = 'Could not unzip uploaded file. Please check your file, then try to upload again.';
 type SdkError = Error & { $metadata: { httpStatusCode?: number }; Type?: string };
 
-function input(name: string, zip: Uint8Array, extra: Partial<CreateFunctionCommandInput> = {}): CreateFunctionCommandInput {
-  return { FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::1:role/r', Code: { ZipFile: zip }, ...extra };
+function input(
+  name: string,
+  zip: Uint8Array,
+  extra: Partial<CreateFunctionCommandInput> = {},
+): CreateFunctionCommandInput {
+  return {
+    FunctionName: name,
+    Runtime: 'nodejs20.x',
+    Handler: 'index.handler',
+    Role: 'arn:aws:iam::1:role/r',
+    Code: { ZipFile: zip },
+    ...extra,
+  };
 }
 
 async function refused(promise: Promise<unknown>, name: string, status: number, message?: RegExp | string) {
@@ -56,7 +67,9 @@ before(async () => {
   const key = p.platform.tenants.createKey(tenant.id);
   otherCreds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
   other = new LambdaClient(sdkConfig({ ...p, credentials: otherCreds }));
-  arn = (await lambda.send(new CreateFunctionCommand(input('private', await handlerZip(echoHandler))))).FunctionArn ?? '';
+  arn =
+    (await lambda.send(new CreateFunctionCommand(input('private', await handlerZip(echoHandler)))))
+      .FunctionArn ?? '';
 });
 after(async () => {
   lambda.destroy();
@@ -65,24 +78,52 @@ after(async () => {
 });
 
 test('a malformed zip is refused with InvalidParameterValueException and Lambda’s message', async () => {
-  await refused(lambda.send(new CreateFunctionCommand(input('bad-malformed', Buffer.from('PK not really')))), 'InvalidParameterValueException', 400, UNZIP);
+  await refused(
+    lambda.send(new CreateFunctionCommand(input('bad-malformed', Buffer.from('PK not really')))),
+    'InvalidParameterValueException',
+    400,
+    UNZIP,
+  );
 });
 
 test('an empty zip is refused with InvalidParameterValueException', async () => {
-  await refused(lambda.send(new CreateFunctionCommand(input('bad-empty', await zipOf([])))), 'InvalidParameterValueException', 400, /^Could not unzip/);
+  await refused(
+    lambda.send(new CreateFunctionCommand(input('bad-empty', await zipOf([])))),
+    'InvalidParameterValueException',
+    400,
+    /^Could not unzip/,
+  );
 });
 
 test('a zip with a .. entry is refused and writes nothing outside the code cache', async () => {
-  const zip = renameEntry(await zipOf([{ name: 'xx/xx/escape.txt', data: 'x' }]), 'xx/xx/escape.txt', '../../escape.txt');
-  await refused(lambda.send(new CreateFunctionCommand(input('bad-dotdot', zip))), 'InvalidParameterValueException', 400, /^Could not unzip/);
+  const zip = renameEntry(
+    await zipOf([{ name: 'xx/xx/escape.txt', data: 'x' }]),
+    'xx/xx/escape.txt',
+    '../../escape.txt',
+  );
+  await refused(
+    lambda.send(new CreateFunctionCommand(input('bad-dotdot', zip))),
+    'InvalidParameterValueException',
+    400,
+    /^Could not unzip/,
+  );
   assert.ok(!fs.existsSync(path.join(p.platform.config.dataDir, 'escape.txt')));
   assert.ok(!fs.existsSync(path.join(path.dirname(p.platform.paths.codeCache), 'escape.txt')));
   assert.ok(!cacheEntries().some((e) => e.startsWith('.tmp')));
 });
 
 test('a zip with an absolute path entry is refused', async () => {
-  const zip = renameEntry(await zipOf([{ name: 'Xtmp/kindling-abs-api.txt', data: 'x' }]), 'Xtmp/kindling-abs-api.txt', '/tmp/kindling-abs-api.txt');
-  await refused(lambda.send(new CreateFunctionCommand(input('bad-absolute', zip))), 'InvalidParameterValueException', 400, /^Could not unzip/);
+  const zip = renameEntry(
+    await zipOf([{ name: 'Xtmp/kindling-abs-api.txt', data: 'x' }]),
+    'Xtmp/kindling-abs-api.txt',
+    '/tmp/kindling-abs-api.txt',
+  );
+  await refused(
+    lambda.send(new CreateFunctionCommand(input('bad-absolute', zip))),
+    'InvalidParameterValueException',
+    400,
+    /^Could not unzip/,
+  );
   assert.ok(!fs.existsSync('/tmp/kindling-abs-api.txt'));
 });
 
@@ -91,7 +132,12 @@ test('a zip with a symlink escaping the code directory is refused', async () => 
     { name: 'index.mjs', data: echoHandler },
     { name: 'secrets', data: '/etc', mode: 0o120777 },
   ]);
-  await refused(lambda.send(new CreateFunctionCommand(input('bad-symlink', zip))), 'InvalidParameterValueException', 400, /^Could not unzip/);
+  await refused(
+    lambda.send(new CreateFunctionCommand(input('bad-symlink', zip))),
+    'InvalidParameterValueException',
+    400,
+    /^Could not unzip/,
+  );
 });
 
 test('a zip bomb over 250 MB unzipped is refused without filling the code cache', async () => {
@@ -103,7 +149,11 @@ test('a zip bomb over 250 MB unzipped is refused without filling the code cache'
     'Unzipped size must be smaller than 262144000 bytes',
   );
   assert.ok(!cacheEntries().some((e) => e.startsWith('.tmp')));
-  await refused(lambda.send(new GetFunctionCommand({ FunctionName: 'bad-bomb' })), 'ResourceNotFoundException', 404);
+  await refused(
+    lambda.send(new GetFunctionCommand({ FunctionName: 'bad-bomb' })),
+    'ResourceNotFoundException',
+    404,
+  );
 });
 
 test('a ZipFile over 50 MB is refused with RequestEntityTooLargeException', async () => {
@@ -116,7 +166,11 @@ test('a ZipFile over 50 MB is refused with RequestEntityTooLargeException', asyn
 
 test('UpdateFunctionCode with a bad zip keeps the previous code', async () => {
   const before = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'private' }));
-  await refused(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'private', ZipFile: Buffer.from('nope') })), 'InvalidParameterValueException', 400);
+  await refused(
+    lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'private', ZipFile: Buffer.from('nope') })),
+    'InvalidParameterValueException',
+    400,
+  );
   const after = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'private' }));
   assert.equal(after.CodeSha256, before.CodeSha256);
   assert.equal(after.RevisionId, before.RevisionId);
@@ -141,21 +195,35 @@ test('a function name longer than 64 characters is refused', async () => {
 });
 
 test('a malformed ARN is refused with a ValidationException', async () => {
-  await refused(lambda.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:12:function:x y' })), 'ValidationException', 400, /at 'functionName'/);
+  await refused(
+    lambda.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:12:function:x y' })),
+    'ValidationException',
+    400,
+    /at 'functionName'/,
+  );
 });
 
 test('an invalid name in an invoke path is refused with a ValidationException', async () => {
-  const r = await rawLambda(p.endpoint, `/2015-03-31/functions/${encodeURIComponent('no/slashes')}/invocations`, {
-    method: 'POST',
-    body: '{}',
-    credentials: p.credentials,
-  });
+  const r = await rawLambda(
+    p.endpoint,
+    `/2015-03-31/functions/${encodeURIComponent('no/slashes')}/invocations`,
+    {
+      method: 'POST',
+      body: '{}',
+      credentials: p.credentials,
+    },
+  );
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('x-amzn-errortype'), 'ValidationException');
 });
 
 test('TagResource on something that is not a function ARN is refused', async () => {
-  await refused(lambda.send(new ListTagsCommand({ Resource: 'private' })), 'ValidationException', 400, /at 'resource'/);
+  await refused(
+    lambda.send(new ListTagsCommand({ Resource: 'private' })),
+    'ValidationException',
+    400,
+    /at 'resource'/,
+  );
 });
 
 test('MemorySize below 128 is refused with Lambda’s validation wording', async () => {
@@ -168,7 +236,12 @@ test('MemorySize below 128 is refused with Lambda’s validation wording', async
 });
 
 test('Timeout above 900 is refused', async () => {
-  await refused(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Timeout: 901 })), 'ValidationException', 400, /at 'timeout'.*less than or equal to 900/);
+  await refused(
+    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Timeout: 901 })),
+    'ValidationException',
+    400,
+    /at 'timeout'.*less than or equal to 900/,
+  );
 });
 
 test('an unsupported runtime is refused', async () => {
@@ -182,7 +255,12 @@ test('an unsupported runtime is refused', async () => {
 
 test('environment variables over 4 KB are refused', async () => {
   await refused(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Environment: { Variables: { BIG: 'x'.repeat(4100) } } })),
+    lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'private',
+        Environment: { Variables: { BIG: 'x'.repeat(4100) } },
+      }),
+    ),
     'InvalidParameterValueException',
     400,
     /exceeded the 4KB limit/,
@@ -191,7 +269,12 @@ test('environment variables over 4 KB are refused', async () => {
 
 test('reserved environment variable names are refused', async () => {
   await refused(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Environment: { Variables: { AWS_REGION: 'x' } } })),
+    lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'private',
+        Environment: { Variables: { AWS_REGION: 'x' } },
+      }),
+    ),
     'InvalidParameterValueException',
     400,
     /Reserved keys used in this request: AWS_REGION/,
@@ -200,7 +283,9 @@ test('reserved environment variable names are refused', async () => {
 
 test('EphemeralStorage above 10240 MB is refused', async () => {
   await refused(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', EphemeralStorage: { Size: 10241 } })),
+    lambda.send(
+      new UpdateFunctionConfigurationCommand({ FunctionName: 'private', EphemeralStorage: { Size: 10241 } }),
+    ),
     'ValidationException',
     400,
     /at 'ephemeralStorage.size'/,
@@ -208,7 +293,11 @@ test('EphemeralStorage above 10240 MB is refused', async () => {
 });
 
 test('another tenant cannot get the function by name', async () => {
-  await refused(other.send(new GetFunctionCommand({ FunctionName: 'private' })), 'ResourceNotFoundException', 404);
+  await refused(
+    other.send(new GetFunctionCommand({ FunctionName: 'private' })),
+    'ResourceNotFoundException',
+    404,
+  );
 });
 
 test('another tenant cannot get the function by its full ARN', async () => {
@@ -225,8 +314,16 @@ test('another tenant cannot invoke the function by its full ARN', async () => {
 });
 
 test('another tenant cannot delete or update the function by its full ARN', async () => {
-  await refused(other.send(new DeleteFunctionCommand({ FunctionName: arn })), 'ResourceNotFoundException', 404);
-  await refused(other.send(new UpdateFunctionConfigurationCommand({ FunctionName: arn, Description: 'mine' })), 'ResourceNotFoundException', 404);
+  await refused(
+    other.send(new DeleteFunctionCommand({ FunctionName: arn })),
+    'ResourceNotFoundException',
+    404,
+  );
+  await refused(
+    other.send(new UpdateFunctionConfigurationCommand({ FunctionName: arn, Description: 'mine' })),
+    'ResourceNotFoundException',
+    404,
+  );
   const still = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'private' }));
   assert.notEqual(still.Description, 'mine');
 });
@@ -238,7 +335,10 @@ test('another tenant may create its own function of the same name', async () => 
 });
 
 test('a request without Authorization answers MissingAuthenticationTokenException', async () => {
-  const r = await rawLambda(p.endpoint, '/2015-03-31/functions/private', { credentials: p.credentials, unsigned: true });
+  const r = await rawLambda(p.endpoint, '/2015-03-31/functions/private', {
+    credentials: p.credentials,
+    unsigned: true,
+  });
   assert.equal(r.status, 403);
   assert.equal(r.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
 });
@@ -270,9 +370,15 @@ test('a request with an unknown access key answers UnrecognizedClientException',
 });
 
 test('the SDK sees a wrong secret as InvalidSignatureException', async () => {
-  const bad = new LambdaClient(sdkConfig({ ...p, credentials: { ...p.credentials, secretAccessKey: 'nope' } }));
+  const bad = new LambdaClient(
+    sdkConfig({ ...p, credentials: { ...p.credentials, secretAccessKey: 'nope' } }),
+  );
   try {
-    await refused(bad.send(new GetFunctionCommand({ FunctionName: 'private' })), 'InvalidSignatureException', 403);
+    await refused(
+      bad.send(new GetFunctionCommand({ FunctionName: 'private' })),
+      'InvalidSignatureException',
+      403,
+    );
   } finally {
     bad.destroy();
   }
@@ -280,9 +386,13 @@ test('the SDK sees a wrong secret as InvalidSignatureException', async () => {
 
 test('concurrent creates of one name: exactly one wins, the others get 409', async () => {
   const zip = await handlerZip(echoHandler);
-  const results = await Promise.allSettled(Array.from({ length: 6 }, () => lambda.send(new CreateFunctionCommand(input('race-create', zip)))));
+  const results = await Promise.allSettled(
+    Array.from({ length: 6 }, () => lambda.send(new CreateFunctionCommand(input('race-create', zip)))),
+  );
   const ok = results.filter((r) => r.status === 'fulfilled');
-  const conflicts = results.filter((r) => r.status === 'rejected' && (r.reason as Error).name === 'ResourceConflictException');
+  const conflicts = results.filter(
+    (r) => r.status === 'rejected' && (r.reason as Error).name === 'ResourceConflictException',
+  );
   assert.equal(ok.length, 1);
   assert.equal(conflicts.length, 5);
   const list = await lambda.send(new ListFunctionsCommand({}));
@@ -291,27 +401,46 @@ test('concurrent creates of one name: exactly one wins, the others get 409', asy
 
 test('concurrent code and configuration updates leave a consistent function', async () => {
   await lambda.send(new CreateFunctionCommand(input('race-update', await handlerZip(echoHandler))));
-  const zips = await Promise.all([1, 2, 3].map((i) => handlerZip(`export const handler = async () => ${i};`)));
+  const zips = await Promise.all(
+    [1, 2, 3].map((i) => handlerZip(`export const handler = async () => ${i};`)),
+  );
   const results = await Promise.allSettled([
-    ...zips.map((z) => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'race-update', ZipFile: z }))),
-    ...[1, 2, 3].map((i) => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'race-update', Description: `d${i}` }))),
+    ...zips.map((z) =>
+      lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'race-update', ZipFile: z })),
+    ),
+    ...[1, 2, 3].map((i) =>
+      lambda.send(
+        new UpdateFunctionConfigurationCommand({ FunctionName: 'race-update', Description: `d${i}` }),
+      ),
+    ),
   ]);
   assert.ok(results.every((r) => r.status === 'fulfilled'));
   const cfg = await lambda.send(new GetFunctionCommand({ FunctionName: 'race-update' }));
   const served = Buffer.from(await (await fetch(cfg.Code?.Location ?? '')).arrayBuffer());
   const { createHash } = await import('node:crypto');
-  assert.equal(createHash('sha256').update(served).digest('base64'), cfg.Configuration?.CodeSha256, 'the stored blob matches the reported hash');
+  assert.equal(
+    createHash('sha256').update(served).digest('base64'),
+    cfg.Configuration?.CodeSha256,
+    'the stored blob matches the reported hash',
+  );
   assert.match(cfg.Configuration?.Description ?? '', /^d[123]$/);
   const out = await lambda.send(new InvokeCommand({ FunctionName: 'race-update' }));
   const value = JSON.parse(Buffer.from(out.Payload ?? []).toString());
-  const expected = zips.findIndex((z) => createHash('sha256').update(z).digest('base64') === cfg.Configuration?.CodeSha256) + 1;
+  const expected =
+    zips.findIndex((z) => createHash('sha256').update(z).digest('base64') === cfg.Configuration?.CodeSha256) +
+    1;
   assert.equal(value, expected, 'the running code is the code reported');
 });
 
 test('concurrent update and delete: the function is either gone everywhere or intact', async () => {
   await lambda.send(new CreateFunctionCommand(input('race-delete', await handlerZip(echoHandler))));
   const results = await Promise.allSettled([
-    lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'race-delete', ZipFile: await handlerZip('export const handler = async () => "new";') })),
+    lambda.send(
+      new UpdateFunctionCodeCommand({
+        FunctionName: 'race-delete',
+        ZipFile: await handlerZip('export const handler = async () => "new";'),
+      }),
+    ),
     lambda.send(new DeleteFunctionCommand({ FunctionName: 'race-delete' })),
     lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'race-delete', Description: 'x' })),
     lambda.send(new DeleteFunctionCommand({ FunctionName: 'race-delete' })),
@@ -319,9 +448,21 @@ test('concurrent update and delete: the function is either gone everywhere or in
   for (const r of results) {
     if (r.status === 'rejected') assert.equal((r.reason as Error).name, 'ResourceNotFoundException');
   }
-  assert.equal(results.filter((r, i) => (i === 1 || i === 3) && r.status === 'fulfilled').length, 1, 'exactly one delete succeeds');
-  await refused(lambda.send(new GetFunctionCommand({ FunctionName: 'race-delete' })), 'ResourceNotFoundException', 404);
-  await refused(lambda.send(new InvokeCommand({ FunctionName: 'race-delete' })), 'ResourceNotFoundException', 404);
+  assert.equal(
+    results.filter((r, i) => (i === 1 || i === 3) && r.status === 'fulfilled').length,
+    1,
+    'exactly one delete succeeds',
+  );
+  await refused(
+    lambda.send(new GetFunctionCommand({ FunctionName: 'race-delete' })),
+    'ResourceNotFoundException',
+    404,
+  );
+  await refused(
+    lambda.send(new InvokeCommand({ FunctionName: 'race-delete' })),
+    'ResourceNotFoundException',
+    404,
+  );
   // It can be created again from scratch.
   await lambda.send(new CreateFunctionCommand(input('race-delete', await handlerZip(echoHandler))));
 });

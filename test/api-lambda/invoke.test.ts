@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { rawLambda } from './raw.js';
 import { echoHandler, handlerZip } from './zips.js';
 
@@ -34,7 +34,10 @@ before(async () => {
     'fails',
     'export const handler = async () => { console.log("about to fail"); throw new TypeError("boom"); };',
   );
-  await create('logs', 'export const handler = async (e) => { console.log("x".repeat(6000)); console.log("tail-marker"); return e; };');
+  await create(
+    'logs',
+    'export const handler = async (e) => { console.log("x".repeat(6000)); console.log("tail-marker"); return e; };',
+  );
 });
 after(async () => {
   lambda.destroy();
@@ -50,7 +53,9 @@ test('RequestResponse answers 200 with the handler’s JSON result and X-Amz-Exe
 });
 
 test('an invoke by full ARN runs the same function', async () => {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: echoArn, Payload: Buffer.from('{"b":2}') }));
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: echoArn, Payload: Buffer.from('{"b":2}') }),
+  );
   assert.deepEqual(decode(out.Payload).echo, { b: 2 });
 });
 
@@ -97,7 +102,11 @@ test('a handler error answers 200 with X-Amz-Function-Error Unhandled and Lambda
 });
 
 test('a payload that is not JSON answers 400 InvalidRequestContentException', async () => {
-  const r = await rawLambda(p.endpoint, invokePath('echo'), { method: 'POST', body: 'not json{', credentials: p.credentials });
+  const r = await rawLambda(p.endpoint, invokePath('echo'), {
+    method: 'POST',
+    body: 'not json{',
+    credentials: p.credentials,
+  });
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
   assert.equal(r.json?.Type, 'User');
@@ -106,26 +115,38 @@ test('a payload that is not JSON answers 400 InvalidRequestContentException', as
 
 test('a payload over 6 MB answers 413 RequestEntityTooLargeException', async () => {
   const big = Buffer.from(JSON.stringify({ s: 'x'.repeat(6_291_456) }));
-  await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: big })), (e: Error & { $metadata: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, 'RequestEntityTooLargeException');
-    assert.equal(e.$metadata.httpStatusCode, 413);
-    return true;
-  });
+  await assert.rejects(
+    lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: big })),
+    (e: Error & { $metadata: { httpStatusCode?: number } }) => {
+      assert.equal(e.name, 'RequestEntityTooLargeException');
+      assert.equal(e.$metadata.httpStatusCode, 413);
+      return true;
+    },
+  );
 });
 
 test('a payload of exactly 6 MB is accepted', async () => {
   const s = 'y'.repeat(6_291_456 - '{"s":""}'.length);
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from(JSON.stringify({ s })), LogType: 'None' }));
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from(JSON.stringify({ s })), LogType: 'None' }),
+  );
   assert.equal(out.StatusCode, 200);
   assert.equal(out.FunctionError, undefined);
 });
 
 test('an unknown function answers 404 ResourceNotFoundException with its ARN, as Lambda renders it', async () => {
-  const r = await rawLambda(p.endpoint, invokePath('missing-fn'), { method: 'POST', body: '{}', credentials: p.credentials });
+  const r = await rawLambda(p.endpoint, invokePath('missing-fn'), {
+    method: 'POST',
+    body: '{}',
+    credentials: p.credentials,
+  });
   assert.equal(r.status, 404);
   assert.equal(r.headers.get('x-amzn-errortype'), 'ResourceNotFoundException');
   assert.ok(r.headers.get('x-amzn-requestid'));
-  assert.match(String(r.json?.Message), /^Function not found: arn:aws:lambda:us-east-1:\d{12}:function:missing-fn$/);
+  assert.match(
+    String(r.json?.Message),
+    /^Function not found: arn:aws:lambda:us-east-1:\d{12}:function:missing-fn$/,
+  );
   assert.equal(r.json?.Type, 'User');
 });
 
@@ -149,7 +170,10 @@ test('a qualifier other than $LATEST is not found', async () => {
 });
 
 test('the function gets short-lived credentials of its own tenant', async () => {
-  await create('creds', 'export const handler = async () => ({ id: process.env.AWS_ACCESS_KEY_ID, token: !!process.env.AWS_SESSION_TOKEN });');
+  await create(
+    'creds',
+    'export const handler = async () => ({ id: process.env.AWS_ACCESS_KEY_ID, token: !!process.env.AWS_SESSION_TOKEN });',
+  );
   const out = decode((await lambda.send(new InvokeCommand({ FunctionName: 'creds' }))).Payload);
   assert.match(out.id, /^ASIA/);
   assert.equal(out.token, true);
@@ -158,7 +182,13 @@ test('the function gets short-lived credentials of its own tenant', async () => 
 });
 
 test('InvocationType Event answers 202 once the event is accepted', async () => {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: Buffer.from('{"later":true}') }));
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: 'echo',
+      InvocationType: 'Event',
+      Payload: Buffer.from('{"later":true}'),
+    }),
+  );
   assert.equal(out.StatusCode, 202);
   assert.equal(out.Payload?.length ?? 0, 0);
 });

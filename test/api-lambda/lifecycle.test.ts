@@ -22,7 +22,7 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { echoHandler, handlerZip } from './zips.js';
 
 let p: TestPlatform;
@@ -57,7 +57,10 @@ test('CreateFunction answers the configuration with the ARN, CodeSha256 and an A
   const out = await create('lc-create', echoHandler, { Description: 'hello', MemorySize: 256, Timeout: 10 });
   assert.equal(out.FunctionName, 'lc-create');
   assert.match(out.FunctionArn ?? '', /^arn:aws:lambda:us-east-1:\d{12}:function:lc-create$/);
-  assert.equal(out.CodeSha256, (await import('node:crypto')).createHash('sha256').update(zip).digest('base64'));
+  assert.equal(
+    out.CodeSha256,
+    (await import('node:crypto')).createHash('sha256').update(zip).digest('base64'),
+  );
   assert.equal(out.CodeSize, zip.length);
   assert.equal(out.Version, '$LATEST');
   assert.equal(out.MemorySize, 256);
@@ -71,7 +74,9 @@ test('CreateFunction answers the configuration with the ARN, CodeSha256 and an A
 
 test('GetFunction answers configuration, tags, concurrency and a downloadable code location', async () => {
   await create('lc-get', echoHandler, { Tags: { team: 'a' } });
-  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'lc-get', ReservedConcurrentExecutions: 3 }));
+  await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'lc-get', ReservedConcurrentExecutions: 3 }),
+  );
   const out = await lambda.send(new GetFunctionCommand({ FunctionName: 'lc-get' }));
   assert.equal(out.Configuration?.FunctionName, 'lc-get');
   assert.deepEqual(out.Tags, { team: 'a' });
@@ -126,7 +131,10 @@ test('UpdateFunctionCode changes what the next invoke runs', async () => {
   assert.equal(decode(first.Payload), 'v1');
   const before = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'lc-code' }));
   const updated = await lambda.send(
-    new UpdateFunctionCodeCommand({ FunctionName: 'lc-code', ZipFile: await handlerZip('export const handler = async () => "v2";') }),
+    new UpdateFunctionCodeCommand({
+      FunctionName: 'lc-code',
+      ZipFile: await handlerZip('export const handler = async () => "v2";'),
+    }),
   );
   assert.notEqual(updated.CodeSha256, before.CodeSha256);
   assert.notEqual(updated.RevisionId, before.RevisionId);
@@ -137,20 +145,38 @@ test('UpdateFunctionCode changes what the next invoke runs', async () => {
 
 test('UpdateFunctionConfiguration with new environment variables reaches the next invoke', async () => {
   await create('lc-env', echoHandler, { Environment: { Variables: { GREETING: 'hello' } } });
-  assert.equal(decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-env' }))).Payload).env, 'hello');
+  assert.equal(
+    decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-env' }))).Payload).env,
+    'hello',
+  );
   const out = await lambda.send(
-    new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-env', Environment: { Variables: { GREETING: 'bonjour' } }, MemorySize: 512 }),
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: 'lc-env',
+      Environment: { Variables: { GREETING: 'bonjour' } },
+      MemorySize: 512,
+    }),
   );
   assert.deepEqual(out.Environment?.Variables, { GREETING: 'bonjour' });
   assert.equal(out.MemorySize, 512);
-  assert.equal(decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-env' }))).Payload).env, 'bonjour');
+  assert.equal(
+    decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-env' }))).Payload).env,
+    'bonjour',
+  );
 });
 
 test('UpdateFunctionConfiguration with a stale RevisionId is refused with PreconditionFailedException', async () => {
   const created = await create('lc-revision');
-  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-revision', Description: 'one' }));
+  await lambda.send(
+    new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-revision', Description: 'one' }),
+  );
   await assert.rejects(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-revision', Description: 'two', RevisionId: created.RevisionId })),
+    lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'lc-revision',
+        Description: 'two',
+        RevisionId: created.RevisionId,
+      }),
+    ),
     (e: Error) => e.name === 'PreconditionFailedException',
   );
 });
@@ -164,14 +190,20 @@ test('DeleteFunction makes the function answer 404 afterwards', async () => {
     assert.equal(e.$metadata.httpStatusCode, 404);
     return true;
   });
-  await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'lc-delete' })), ResourceNotFoundException);
+  await assert.rejects(
+    lambda.send(new InvokeCommand({ FunctionName: 'lc-delete' })),
+    ResourceNotFoundException,
+  );
 });
 
 test('deleting one of two functions with the same code keeps the other runnable and downloadable', async () => {
   await create('lc-shared-a', 'export const handler = async () => "shared";');
   await create('lc-shared-b', 'export const handler = async () => "shared";');
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'lc-shared-a' }));
-  assert.equal(decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-shared-b' }))).Payload), 'shared');
+  assert.equal(
+    decode((await lambda.send(new InvokeCommand({ FunctionName: 'lc-shared-b' }))).Payload),
+    'shared',
+  );
   const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'lc-shared-b' }));
   assert.equal((await fetch(got.Code?.Location ?? '')).status, 200);
 });
@@ -188,23 +220,42 @@ test('CreateFunction of an existing name answers ResourceConflictException 409',
 
 test('Put/Get/DeleteFunctionConcurrency round-trip the reserved concurrency', async () => {
   await create('lc-conc');
-  assert.equal((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' }))).ReservedConcurrentExecutions, undefined);
-  const put = await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'lc-conc', ReservedConcurrentExecutions: 2 }));
+  assert.equal(
+    (await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' })))
+      .ReservedConcurrentExecutions,
+    undefined,
+  );
+  const put = await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'lc-conc', ReservedConcurrentExecutions: 2 }),
+  );
   assert.equal(put.ReservedConcurrentExecutions, 2);
-  assert.equal((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' }))).ReservedConcurrentExecutions, 2);
+  assert.equal(
+    (await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' })))
+      .ReservedConcurrentExecutions,
+    2,
+  );
   await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'lc-conc' }));
-  assert.equal((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' }))).ReservedConcurrentExecutions, undefined);
+  assert.equal(
+    (await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'lc-conc' })))
+      .ReservedConcurrentExecutions,
+    undefined,
+  );
 });
 
 test('reserved concurrency 0 throttles invokes with TooManyRequestsException and a Reason', async () => {
   await create('lc-throttle');
-  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'lc-throttle', ReservedConcurrentExecutions: 0 }));
-  await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'lc-throttle' })), (e: Error & Record<string, unknown>) => {
-    assert.equal(e.name, 'TooManyRequestsException');
-    assert.equal(e.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
-    assert.equal((e.$metadata as { httpStatusCode: number }).httpStatusCode, 429);
-    return true;
-  });
+  await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'lc-throttle', ReservedConcurrentExecutions: 0 }),
+  );
+  await assert.rejects(
+    lambda.send(new InvokeCommand({ FunctionName: 'lc-throttle' })),
+    (e: Error & Record<string, unknown>) => {
+      assert.equal(e.name, 'TooManyRequestsException');
+      assert.equal(e.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
+      assert.equal((e.$metadata as { httpStatusCode: number }).httpStatusCode, 429);
+      return true;
+    },
+  );
 });
 
 test('TagResource, ListTags and UntagResource manage a function’s tags', async () => {

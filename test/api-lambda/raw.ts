@@ -29,7 +29,11 @@ export async function rawLambda(endpoint: string, pathAndQuery: string, o: RawOp
         now: o.now,
       });
   delete (headers as Record<string, string>).host;
-  const res = await fetch(url, { method, headers, body: typeof o.body === 'string' || o.body === undefined ? o.body : new Uint8Array(o.body) });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: typeof o.body === 'string' || o.body === undefined ? o.body : new Uint8Array(o.body),
+  });
   const text = await res.text();
   let json: Record<string, unknown> | undefined;
   try {

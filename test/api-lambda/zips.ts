@@ -11,7 +11,8 @@ export interface ZipEntry {
 
 export async function zipOf(entries: ZipEntry[]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  for (const e of entries) zip.addBuffer(Buffer.from(e.data), e.name, e.mode === undefined ? {} : { mode: e.mode });
+  for (const e of entries)
+    zip.addBuffer(Buffer.from(e.data), e.name, e.mode === undefined ? {} : { mode: e.mode });
   zip.end();
   const chunks: Buffer[] = [];
   for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
@@ -21,7 +22,8 @@ export async function zipOf(entries: ZipEntry[]): Promise<Buffer> {
 /** A Node handler module as `index.mjs`. */
 export const handlerZip = (source: string): Promise<Buffer> => zipOf([{ name: 'index.mjs', data: source }]);
 
-export const echoHandler = 'export const handler = async (event) => ({ echo: event, env: process.env.GREETING ?? null });';
+export const echoHandler =
+  'export const handler = async (event) => ({ echo: event, env: process.env.GREETING ?? null });';
 
 /** Replaces every occurrence of a placeholder entry name (local header and central directory). */
 export function renameEntry(zip: Buffer, from: string, to: string): Buffer {

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { CODE_LIMITS, CodeStore } from '../../src/control/code-store.js';
 import { KindlingError } from '../../src/errors.js';
-import { tempDir } from '../helpers/platform.js';
 import { handlerZip, renameEntry, zipBomb, zipOf } from '../api-lambda/zips.js';
+import { tempDir } from '../helpers/platform.js';
 
 const UNZIP = /^Could not unzip uploaded file\. Please check your file, then try to upload again\./;
 let root: string;
@@ -62,7 +62,11 @@ test('a valid zip is extracted once per digest into read-only files and stored a
   assert.ok(store.hasBlob(code.digest));
   const again = await store.put(zip);
   assert.equal(again.codeDir, code.codeDir);
-  assert.deepEqual(fs.readdirSync(path.join(root, 'code')), [code.digest], 'no temp dirs left, one cache dir');
+  assert.deepEqual(
+    fs.readdirSync(path.join(root, 'code')),
+    [code.digest],
+    'no temp dirs left, one cache dir',
+  );
 });
 
 test('concurrent uploads of the same zip share one extraction', async () => {
@@ -90,13 +94,21 @@ test('a truncated zip is refused with Lambda’s unzip message', async () => {
 });
 
 test('an entry named with .. is refused and nothing is written outside the cache', async () => {
-  const zip = renameEntry(await zipOf([{ name: 'xx/escaped.txt', data: 'pwned' }]), 'xx/escaped.txt', '../escaped.txt');
+  const zip = renameEntry(
+    await zipOf([{ name: 'xx/escaped.txt', data: 'pwned' }]),
+    'xx/escaped.txt',
+    '../escaped.txt',
+  );
   await rejects(zip, 'InvalidParameterValueException', UNZIP);
   assert.ok(!fs.existsSync(path.join(root, 'escaped.txt')));
 });
 
 test('an entry with an absolute path is refused', async () => {
-  const zip = renameEntry(await zipOf([{ name: 'Xtmp/kindling-abs.txt', data: 'pwned' }]), 'Xtmp/kindling-abs.txt', '/tmp/kindling-abs.txt');
+  const zip = renameEntry(
+    await zipOf([{ name: 'Xtmp/kindling-abs.txt', data: 'pwned' }]),
+    'Xtmp/kindling-abs.txt',
+    '/tmp/kindling-abs.txt',
+  );
   await rejects(zip, 'InvalidParameterValueException', UNZIP);
   assert.ok(!fs.existsSync('/tmp/kindling-abs.txt'));
 });
@@ -112,7 +124,11 @@ test('a symlink entry pointing out of the code directory is refused', async () =
 test('a zip bomb over the unzipped limit is refused before writing its content', async () => {
   const zip = await zipBomb(CODE_LIMITS.unzippedBytes + 1024 * 1024);
   assert.ok(zip.length < 2 * 1024 * 1024, 'the test zip itself is small');
-  await rejects(zip, 'InvalidParameterValueException', /^Unzipped size must be smaller than 262144000 bytes$/);
+  await rejects(
+    zip,
+    'InvalidParameterValueException',
+    /^Unzipped size must be smaller than 262144000 bytes$/,
+  );
 });
 
 test('an entry inflating past its declared size is stopped while extracting', async () => {
@@ -126,7 +142,11 @@ test('an entry inflating past its declared size is stopped while extracting', as
 });
 
 test('the unzipped size is counted across entries while streaming', async () => {
-  const small = new CodeStore({ blobsDir: path.join(root, 'blobs'), cacheDir: path.join(root, 'code'), maxUnzippedBytes: 1000 });
+  const small = new CodeStore({
+    blobsDir: path.join(root, 'blobs'),
+    cacheDir: path.join(root, 'code'),
+    maxUnzippedBytes: 1000,
+  });
   const zip = await zipOf([
     { name: 'a.bin', data: Buffer.alloc(600) },
     { name: 'b.bin', data: Buffer.alloc(600) },
@@ -136,7 +156,11 @@ test('the unzipped size is counted across entries while streaming', async () => 
 });
 
 test('a zip over 50 MB is refused as RequestEntityTooLargeException', async () => {
-  await rejects(Buffer.alloc(CODE_LIMITS.zippedBytes + 1), 'RequestEntityTooLargeException', /smaller than 52428800 bytes/);
+  await rejects(
+    Buffer.alloc(CODE_LIMITS.zippedBytes + 1),
+    'RequestEntityTooLargeException',
+    /smaller than 52428800 bytes/,
+  );
 });
 
 test('duplicate entry names are refused instead of overwriting', async () => {

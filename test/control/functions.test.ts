@@ -46,7 +46,11 @@ after(() => {
 });
 
 test('a created function survives reopening the database', async () => {
-  const created = await store.create(tenant, { ...(await input('keep')), memorySize: 1024, environment: { KEY: 'v' } });
+  const created = await store.create(tenant, {
+    ...(await input('keep')),
+    memorySize: 1024,
+    environment: { KEY: 'v' },
+  });
   db.close();
   open();
   const got = store.get(tenant.id, 'keep');
@@ -78,13 +82,19 @@ test('a configuration update bumps RevisionId and versionKey', async () => {
 test('a stale RevisionId is a PreconditionFailedException and changes nothing', async () => {
   const a = await store.create(tenant, await input('pre'));
   store.updateConfiguration(tenant, 'pre', { description: 'one' });
-  assert.throws(() => store.updateConfiguration(tenant, 'pre', { description: 'two' }, { revisionId: a.revisionId }), (e: KindlingError) => e.status === 412);
+  assert.throws(
+    () => store.updateConfiguration(tenant, 'pre', { description: 'two' }, { revisionId: a.revisionId }),
+    (e: KindlingError) => e.status === 412,
+  );
   assert.equal(store.get(tenant.id, 'pre')?.description, 'one');
 });
 
 test('the current RevisionId is accepted as a precondition', async () => {
   const a = await store.create(tenant, await input('pre-ok'));
-  assert.equal(store.updateConfiguration(tenant, 'pre-ok', { timeout: 5 }, { revisionId: a.revisionId }).timeout, 5);
+  assert.equal(
+    store.updateConfiguration(tenant, 'pre-ok', { timeout: 5 }, { revisionId: a.revisionId }).timeout,
+    5,
+  );
 });
 
 test('reserved concurrency changes keep the versionKey (environments stay)', async () => {
@@ -110,16 +120,25 @@ test('deleting a function keeps a blob another function uses, and removes it wit
 });
 
 test('delete of a missing function is a ResourceNotFoundException naming its ARN', () => {
-  assert.throws(() => store.delete(tenant, 'ghost'), (e: KindlingError) => e.status === 404 && e.message.endsWith(':function:ghost'));
+  assert.throws(
+    () => store.delete(tenant, 'ghost'),
+    (e: KindlingError) => e.status === 404 && e.message.endsWith(':function:ghost'),
+  );
 });
 
 test('list pages in name order with an opaque marker', async () => {
   for (const n of ['c', 'a', 'b']) await store.create(tenant, await input(n));
   const p1 = store.list(tenant.id, { maxItems: 2 });
-  assert.deepEqual(p1.functions.map((f) => f.name), ['a', 'b']);
+  assert.deepEqual(
+    p1.functions.map((f) => f.name),
+    ['a', 'b'],
+  );
   assert.ok(p1.nextMarker);
   const p2 = store.list(tenant.id, { maxItems: 2, marker: p1.nextMarker });
-  assert.deepEqual(p2.functions.map((f) => f.name), ['c']);
+  assert.deepEqual(
+    p2.functions.map((f) => f.name),
+    ['c'],
+  );
   assert.equal(p2.nextMarker, undefined);
 });
 
@@ -127,27 +146,44 @@ test('list shows only the tenant’s own functions', async () => {
   const other = new TenantStore(db).create('t2');
   await store.create(other, await input('theirs'));
   await store.create(tenant, await input('mine'));
-  assert.deepEqual(store.list(tenant.id).functions.map((f) => f.name), ['mine']);
+  assert.deepEqual(
+    store.list(tenant.id).functions.map((f) => f.name),
+    ['mine'],
+  );
 });
 
 test('an ARN with another account id resolves to not found without a lookup of that account', async () => {
   await store.create(tenant, await input('x'));
-  assert.throws(() => store.resolve(tenant, parseFunctionRef('arn:aws:lambda:eu-west-1:123456789012:function:x')), (e: KindlingError) => e.status === 404);
-  assert.equal(store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:eu-west-1:${tenant.accountId}:function:x`)).name, 'x');
+  assert.throws(
+    () => store.resolve(tenant, parseFunctionRef('arn:aws:lambda:eu-west-1:123456789012:function:x')),
+    (e: KindlingError) => e.status === 404,
+  );
+  assert.equal(
+    store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:eu-west-1:${tenant.accountId}:function:x`)).name,
+    'x',
+  );
 });
 
 test('an ARN of another region is not found', async () => {
   await store.create(tenant, await input('r'));
-  assert.throws(() => store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:us-east-1:${tenant.accountId}:function:r`)), (e: KindlingError) => e.status === 404);
+  assert.throws(
+    () => store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:us-east-1:${tenant.accountId}:function:r`)),
+    (e: KindlingError) => e.status === 404,
+  );
 });
 
 test('environment variable keys must match Lambda’s pattern', async () => {
-  await assert.rejects(store.create(tenant, { ...(await input('badkey')), environment: { '1X': 'v' } }), /invalid keys/);
+  await assert.rejects(
+    store.create(tenant, { ...(await input('badkey')), environment: { '1X': 'v' } }),
+    /invalid keys/,
+  );
 });
 
 test('an environment update replaces the variables', async () => {
   await store.create(tenant, { ...(await input('envs')), environment: { AA: '1', BB: '2' } });
-  assert.deepEqual(store.updateConfiguration(tenant, 'envs', { environment: { CC: '3' } }).environment, { CC: '3' });
+  assert.deepEqual(store.updateConfiguration(tenant, 'envs', { environment: { CC: '3' } }).environment, {
+    CC: '3',
+  });
 });
 
 test('a refused create leaves no row and no blob behind', async () => {
@@ -157,9 +193,24 @@ test('a refused create leaves no row and no blob behind', async () => {
 });
 
 test('parseFunctionRef reads names, qualifiers, partial and full ARNs', () => {
-  assert.deepEqual(parseFunctionRef('f'), { name: 'f', accountId: undefined, region: undefined, qualifier: undefined });
-  assert.deepEqual(parseFunctionRef('f:$LATEST'), { name: 'f', accountId: undefined, region: undefined, qualifier: '$LATEST' });
-  assert.deepEqual(parseFunctionRef('123456789012:function:f'), { name: 'f', accountId: '123456789012', region: undefined, qualifier: undefined });
+  assert.deepEqual(parseFunctionRef('f'), {
+    name: 'f',
+    accountId: undefined,
+    region: undefined,
+    qualifier: undefined,
+  });
+  assert.deepEqual(parseFunctionRef('f:$LATEST'), {
+    name: 'f',
+    accountId: undefined,
+    region: undefined,
+    qualifier: '$LATEST',
+  });
+  assert.deepEqual(parseFunctionRef('123456789012:function:f'), {
+    name: 'f',
+    accountId: '123456789012',
+    region: undefined,
+    qualifier: undefined,
+  });
   assert.deepEqual(parseFunctionRef('arn:aws:lambda:us-east-1:123456789012:function:f:7'), {
     name: 'f',
     accountId: '123456789012',
@@ -169,7 +220,10 @@ test('parseFunctionRef reads names, qualifiers, partial and full ARNs', () => {
 });
 
 test('parseFunctionRef refuses a name with a space in Lambda’s wording', () => {
-  assert.throws(() => parseFunctionRef('a b'), /^ValidationException: 1 validation error detected: Value 'a b' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/);
+  assert.throws(
+    () => parseFunctionRef('a b'),
+    /^ValidationException: 1 validation error detected: Value 'a b' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/,
+  );
 });
 
 test('parseFunctionRef refuses a reference longer than 170 characters', () => {

@@ -7,7 +7,7 @@ import { defaultConfig } from '../../src/config.js';
 import { CodeStore } from '../../src/control/code-store.js';
 import { FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
-import { KindlingError } from '../../src/errors.js';
+import type { KindlingError } from '../../src/errors.js';
 import { InvocationService } from '../../src/invoke/invocation-service.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
@@ -36,7 +36,12 @@ class FakeWorker implements Worker {
     this.retired.push({ arn: functionArn, keep: keepVersionKey });
   }
   stats() {
-    return { environments: { bound: 0, busy: 0, starting: 0 }, pools: [], coldStarts: { pool: 0, cold: 0 }, warmStarts: 0 };
+    return {
+      environments: { bound: 0, busy: 0, starting: 0 },
+      pools: [],
+      coldStarts: { pool: 0, cold: 0 },
+      warmStarts: 0,
+    };
   }
   async drain(): Promise<void> {}
 }
@@ -55,7 +60,11 @@ beforeEach(async () => {
   dirs.push(dir);
   db = openDatabase(path.join(dir, 'db'));
   tenants = new TenantStore(db);
-  functions = new FunctionStore({ db, code: new CodeStore({ blobsDir: path.join(dir, 'b'), cacheDir: path.join(dir, 'c') }), region: 'us-east-1' });
+  functions = new FunctionStore({
+    db,
+    code: new CodeStore({ blobsDir: path.join(dir, 'b'), cacheDir: path.join(dir, 'c') }),
+    region: 'us-east-1',
+  });
   worker = new FakeWorker();
   records = [];
   service = new InvocationService({
@@ -66,7 +75,12 @@ beforeEach(async () => {
     observers: [{ onInvocation: (r) => records.push(r) }],
   });
   tenant = tenants.create('t1');
-  await functions.create(tenant, { name: 'f', runtime: 'nodejs20.x', handler: 'index.handler', zip: await handlerZip(echoHandler) });
+  await functions.create(tenant, {
+    name: 'f',
+    runtime: 'nodejs20.x',
+    handler: 'index.handler',
+    zip: await handlerZip(echoHandler),
+  });
 });
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -123,7 +137,10 @@ test('a code update changes the code directory of the next invoke', async () => 
 test('deleting the function retires all its environments and later invokes are not found', async () => {
   const rec = functions.delete(tenant, 'f');
   assert.deepEqual(worker.retired, [{ arn: rec.arn, keep: undefined }]);
-  await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  await assert.rejects(
+    service.invokeSync(tenant, 'f', Buffer.from('{}')),
+    (e: KindlingError) => e.status === 404,
+  );
 });
 
 test('the network tag turns on outbound network with a new versionKey', async () => {
@@ -188,8 +205,14 @@ test('reserved concurrency 0 throttles before reaching the worker and is reporte
 test('a function of another tenant is not found, also by full ARN', async () => {
   const stranger = tenants.create('t2');
   const arn = functions.get(tenant.id, 'f')!.arn;
-  await assert.rejects(service.invokeSync(stranger, arn, Buffer.from('{}')), (e: KindlingError) => e.status === 404);
-  await assert.rejects(service.invokeSync(stranger, 'f', Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  await assert.rejects(
+    service.invokeSync(stranger, arn, Buffer.from('{}')),
+    (e: KindlingError) => e.status === 404,
+  );
+  await assert.rejects(
+    service.invokeSync(stranger, 'f', Buffer.from('{}')),
+    (e: KindlingError) => e.status === 404,
+  );
   assert.equal(worker.calls.length, 0);
 });
 
@@ -210,8 +233,16 @@ test('invokeAsync goes to the registered async invoker', async () => {
 });
 
 test('reserved concurrency across a tenant’s functions may not exceed its limit', async () => {
-  await functions.create(tenant, { name: 'g', runtime: 'nodejs20.x', handler: 'index.handler', zip: await handlerZip(echoHandler) });
+  await functions.create(tenant, {
+    name: 'g',
+    runtime: 'nodejs20.x',
+    handler: 'index.handler',
+    zip: await handlerZip(echoHandler),
+  });
   functions.setReservedConcurrency(tenant, 'f', 6, 10);
-  assert.throws(() => functions.setReservedConcurrency(tenant, 'g', 5, 10), /exceeds account's ConcurrentExecutions limit/);
+  assert.throws(
+    () => functions.setReservedConcurrency(tenant, 'g', 5, 10),
+    /exceeds account's ConcurrentExecutions limit/,
+  );
   functions.setReservedConcurrency(tenant, 'g', 4, 10);
 });

@@ -11,7 +11,9 @@ export const CODE_URL_TTL_SEC = 600;
 const PATH = '/2015-03-31/code';
 
 const denied = () =>
-  new KindlingError('AccessDenied', 403, 'Request has expired or its signature does not match.', { Type: 'User' });
+  new KindlingError('AccessDenied', 403, 'Request has expired or its signature does not match.', {
+    Type: 'User',
+  });
 
 export class CodeUrlSigner {
   readonly #key = randomBytes(32);
@@ -24,7 +26,11 @@ export class CodeUrlSigner {
   url(origin: string, tenantId: string, digest: string, now = Date.now()): string {
     const expires = Math.floor(now / 1000) + CODE_URL_TTL_SEC;
     const sig = this.#mac(tenantId, digest, expires).toString('hex');
-    const q = new URLSearchParams({ 'X-Kindling-Tenant': tenantId, 'X-Kindling-Expires': String(expires), 'X-Kindling-Signature': sig });
+    const q = new URLSearchParams({
+      'X-Kindling-Tenant': tenantId,
+      'X-Kindling-Expires': String(expires),
+      'X-Kindling-Signature': sig,
+    });
     return `${origin}${PATH}/${digest}.zip?${q}`;
   }
 

@@ -9,7 +9,8 @@ import { validateBody } from './validation.js';
 const PutSchema = z.object({ ReservedConcurrentExecutions: z.number().int().min(0) });
 
 export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
-  const tenantLimit = (t: { concurrencyLimit: number | null }) => t.concurrencyLimit ?? deps.config.tenantConcurrency;
+  const tenantLimit = (t: { concurrencyLimit: number | null }) =>
+    t.concurrencyLimit ?? deps.config.tenantConcurrency;
   return [
     {
       method: 'PUT',
@@ -29,7 +30,10 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'GetFunctionConcurrency',
       handle(req, p) {
         const rec = functionFromPath(deps, req, p.FunctionName!);
-        return json(200, rec.reservedConcurrency === null ? {} : { ReservedConcurrentExecutions: rec.reservedConcurrency });
+        return json(
+          200,
+          rec.reservedConcurrency === null ? {} : { ReservedConcurrentExecutions: rec.reservedConcurrency },
+        );
       },
     },
     {

@@ -6,11 +6,16 @@ import type { ApiResponse } from '../surface.js';
 const CAPITALIZED = new Set(['ResourceNotFoundException', 'ServiceException']);
 
 export const unknownOperation = (method: string, path: string) =>
-  new KindlingError('UnknownOperationException', 404, `Unknown operation: ${method} ${path}`, { Type: 'User' });
+  new KindlingError('UnknownOperationException', 404, `Unknown operation: ${method} ${path}`, {
+    Type: 'User',
+  });
 
 export function lambdaErrorResponse(err: unknown): ApiResponse {
   const e = err instanceof KindlingError ? err : LambdaErrors.service();
-  const body: Record<string, unknown> = { ...e.fields, [CAPITALIZED.has(e.type) ? 'Message' : 'message']: e.message };
+  const body: Record<string, unknown> = {
+    ...e.fields,
+    [CAPITALIZED.has(e.type) ? 'Message' : 'message']: e.message,
+  };
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-errortype': e.type };
   return { status: e.status, headers, body: JSON.stringify(body) };
 }

@@ -3,7 +3,12 @@
 import { z } from 'zod';
 import { CODE_LIMITS, CodeErrors } from '../../control/code-store.js';
 import { parseFunctionRef, validationError } from '../../control/function-names.js';
-import { type FunctionConfig, type FunctionRecord, LATEST, SUPPORTED_RUNTIMES } from '../../control/functions.js';
+import {
+  type FunctionConfig,
+  type FunctionRecord,
+  LATEST,
+  SUPPORTED_RUNTIMES,
+} from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
 import type { ApiRequest } from '../surface.js';
@@ -58,7 +63,10 @@ const UpdateCodeSchema = z.object({
   Publish: z.boolean().optional(),
   DryRun: z.boolean().optional(),
 });
-const ListQuery = z.object({ MaxItems: z.number().int().min(1).max(10000).optional(), Marker: z.string().optional() });
+const ListQuery = z.object({
+  MaxItems: z.number().int().min(1).max(10000).optional(),
+  Marker: z.string().optional(),
+});
 
 /** Lambda's FunctionConfiguration JSON. State/LastUpdateStatus: extraction finishes within the request. */
 export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
@@ -106,9 +114,12 @@ function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<Functio
 
 /** Decodes Code.ZipFile; S3 and image sources are not supported by this server. */
 function zipOf(code: { ZipFile?: string; S3Bucket?: string; ImageUri?: string }): Buffer {
-  if (code.ImageUri !== undefined) throw LambdaErrors.invalidParameter('Container images are not supported: upload Code.ZipFile.');
-  if (code.S3Bucket !== undefined) throw LambdaErrors.invalidParameter('Code from S3 is not supported: upload Code.ZipFile.');
-  if (code.ZipFile === undefined) throw LambdaErrors.invalidParameter('Please provide a source for function code.');
+  if (code.ImageUri !== undefined)
+    throw LambdaErrors.invalidParameter('Container images are not supported: upload Code.ZipFile.');
+  if (code.S3Bucket !== undefined)
+    throw LambdaErrors.invalidParameter('Code from S3 is not supported: upload Code.ZipFile.');
+  if (code.ZipFile === undefined)
+    throw LambdaErrors.invalidParameter('Please provide a source for function code.');
   const zip = Buffer.from(code.ZipFile, 'base64');
   if (zip.length > CODE_LIMITS.zippedBytes) throw CodeErrors.zipTooLarge(zip.length, CODE_LIMITS.zippedBytes);
   return zip;
@@ -125,7 +136,8 @@ function getFunction(deps: LambdaApiDeps, req: ApiRequest, rec: FunctionRecord) 
     Code: { RepositoryType: 'S3', Location: deps.codeUrls.url(originOf(req), rec.tenantId, rec.codeDigest) },
   };
   if (Object.keys(rec.tags).length > 0) out.Tags = rec.tags;
-  if (rec.reservedConcurrency !== null) out.Concurrency = { ReservedConcurrentExecutions: rec.reservedConcurrency };
+  if (rec.reservedConcurrency !== null)
+    out.Concurrency = { ReservedConcurrentExecutions: rec.reservedConcurrency };
   return out;
 }
 
@@ -133,18 +145,27 @@ function queryNumber(req: ApiRequest, name: string): number | undefined {
   const v = req.query.get(name);
   if (v === null || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw validationError(v, name[0]!.toLowerCase() + name.slice(1), 'Member must be a number');
+  if (!Number.isFinite(n))
+    throw validationError(v, name[0]!.toLowerCase() + name.slice(1), 'Member must be a number');
   return n;
 }
 
-export async function createFunction(deps: LambdaApiDeps, tenant: Tenant, body: Buffer): Promise<FunctionRecord> {
+export async function createFunction(
+  deps: LambdaApiDeps,
+  tenant: Tenant,
+  body: Buffer,
+): Promise<FunctionRecord> {
   const input = validateBody(CreateSchema, body);
   const ref = parseFunctionRef(input.FunctionName, 'functionName', { create: true });
   if (ref.accountId !== undefined && ref.accountId !== tenant.accountId) {
-    throw LambdaErrors.accessDenied(`The account ${tenant.accountId} cannot create functions in account ${ref.accountId}.`);
+    throw LambdaErrors.accessDenied(
+      `The account ${tenant.accountId} cannot create functions in account ${ref.accountId}.`,
+    );
   }
   if (!input.Runtime || !input.Handler) {
-    throw LambdaErrors.invalidParameter('Runtime and Handler are mandatory parameters for functions created with deployment packages.');
+    throw LambdaErrors.invalidParameter(
+      'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
+    );
   }
   const zip = zipOf(input.Code);
   const patch = configPatch(input);
@@ -176,7 +197,10 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: F,
       operation: 'ListFunctions',
       handle(req) {
-        const q = validate(ListQuery, { MaxItems: queryNumber(req, 'MaxItems'), Marker: req.query.get('Marker') ?? undefined });
+        const q = validate(ListQuery, {
+          MaxItems: queryNumber(req, 'MaxItems'),
+          Marker: req.query.get('Marker') ?? undefined,
+        });
         const page = deps.functions.list(req.tenant.id, { marker: q.Marker, maxItems: q.MaxItems });
         const out: Record<string, unknown> = { Functions: page.functions.map(configurationOf) };
         if (page.nextMarker) out.NextMarker = page.nextMarker;
@@ -206,7 +230,9 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       handle(req, p) {
         const rec = functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateConfigSchema, req.body);
-        const updated = deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), { revisionId: input.RevisionId });
+        const updated = deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), {
+          revisionId: input.RevisionId,
+        });
         return json(200, configurationOf(updated));
       },
     },
@@ -220,7 +246,9 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         const input = validateBody(UpdateCodeSchema, req.body);
         const zip = zipOf(input);
         if (input.DryRun) return json(200, configurationOf(rec));
-        const updated = await deps.functions.updateCode(req.tenant, rec.name, zip, { revisionId: input.RevisionId });
+        const updated = await deps.functions.updateCode(req.tenant, rec.name, zip, {
+          revisionId: input.RevisionId,
+        });
         return json(200, configurationOf(updated));
       },
     },
@@ -231,7 +259,9 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       handle(req, p) {
         const rec = functionFromPath(deps, req, p.FunctionName!);
         if ((req.query.get('Qualifier') ?? parseFunctionRef(p.FunctionName!).qualifier) === LATEST) {
-          throw LambdaErrors.invalidParameter('$LATEST version cannot be deleted without deleting the function.');
+          throw LambdaErrors.invalidParameter(
+            '$LATEST version cannot be deleted without deleting the function.',
+          );
         }
         deps.functions.delete(req.tenant, rec.name);
         return { status: 204 };

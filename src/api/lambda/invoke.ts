@@ -35,7 +35,9 @@ function checkJson(payload: Buffer): void {
   try {
     JSON.parse(payload.toString('utf8'));
   } catch (e) {
-    throw LambdaErrors.invalidRequestContent(`Could not parse request body into json: Could not parse payload into json: ${(e as Error).message}`);
+    throw LambdaErrors.invalidRequestContent(
+      `Could not parse request body into json: Could not parse payload into json: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -45,11 +47,16 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'POST',
       path: '/2015-03-31/functions/{FunctionName}/invocations',
       operation: 'Invoke',
-      maxBodyBytes: (head) => (header(head.headers, 'x-amz-invocation-type') === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT),
+      maxBodyBytes: (head) =>
+        header(head.headers, 'x-amz-invocation-type') === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT,
       async handle(req, p) {
         const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
         if (type !== 'RequestResponse' && type !== 'Event' && type !== 'DryRun') {
-          throw validationError(type, 'invocationType', 'Member must satisfy enum value set: [Event, RequestResponse, DryRun]');
+          throw validationError(
+            type,
+            'invocationType',
+            'Member must satisfy enum value set: [Event, RequestResponse, DryRun]',
+          );
         }
         const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
         if (logType !== 'None' && logType !== 'Tail') {
@@ -61,7 +68,10 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         const requestId = newRequestId();
         if (type === 'DryRun') return { status: 204, headers: { 'x-amzn-requestid': requestId } };
         if (type === 'Event') {
-          const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, { requestId, source: { kind: 'api' } });
+          const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, {
+            requestId,
+            source: { kind: 'api' },
+          });
           return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
         }
         const result = await deps.invoker.run(req.tenant, rec, payload, {

@@ -48,7 +48,9 @@ export class LambdaRoutes {
   /** Is this a path of the Lambda API at all (any method)? */
   knows(rawPath: string): boolean {
     const segs = split(rawPath);
-    return this.#routes.some((c) => c.segments.length === segs.length && matchSegments(c.segments, segs) !== undefined);
+    return this.#routes.some(
+      (c) => c.segments.length === segs.length && matchSegments(c.segments, segs) !== undefined,
+    );
   }
 }
 

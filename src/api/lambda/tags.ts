@@ -15,7 +15,8 @@ const KeysSchema = z.object({ TagKeys: z.array(z.string().min(1).max(128)).min(1
 
 function resource(deps: LambdaApiDeps, req: ApiRequest, arn: string) {
   const ref = parseFunctionArn(arn);
-  if (ref.qualifier !== undefined) throw LambdaErrors.invalidParameter('Tags are not supported on function versions or aliases.');
+  if (ref.qualifier !== undefined)
+    throw LambdaErrors.invalidParameter('Tags are not supported on function versions or aliases.');
   return deps.functions.resolve(req.tenant, ref);
 }
 

@@ -9,7 +9,9 @@ export function parseJsonBody(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw LambdaErrors.invalidRequestContent(`Could not parse request body into json: ${(e as Error).message}`);
+    throw LambdaErrors.invalidRequestContent(
+      `Could not parse request body into json: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -72,7 +74,8 @@ export function validate<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 /** Parses and validates a JSON body in one step. */
-export const validateBody = <T>(schema: z.ZodType<T>, body: Buffer): T => validate(schema, parseJsonBody(body));
+export const validateBody = <T>(schema: z.ZodType<T>, body: Buffer): T =>
+  validate(schema, parseJsonBody(body));
 
 /** A regex constraint whose failure names the pattern as Lambda does. */
 export const pattern = (source: string): [RegExp, { message: string }] => [
