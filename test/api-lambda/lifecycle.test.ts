@@ -276,3 +276,19 @@ test('GetAccountSettings reports Lambda’s code limits and the tenant’s funct
   assert.equal(out.AccountLimit?.ConcurrentExecutions, p.platform.config.tenantConcurrency);
   assert.equal(out.AccountUsage?.FunctionCount, (before.AccountUsage?.FunctionCount ?? 0) + 1);
 });
+
+test('DeadLetterConfig.TargetArn is stored, reported, and removed by an empty TargetArn', async () => {
+  const dlq = 'arn:aws:sqs:us-east-1:123456789012:dead-letters';
+  const created = await create('lc-dlq', echoHandler, { DeadLetterConfig: { TargetArn: dlq } });
+  assert.equal(created.DeadLetterConfig?.TargetArn, dlq);
+  const cleared = await lambda.send(
+    new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-dlq', DeadLetterConfig: { TargetArn: '' } }),
+  );
+  assert.equal(cleared.DeadLetterConfig?.TargetArn, undefined);
+});
+
+test('EphemeralStorage and Timeout set at create are reported back', async () => {
+  const out = await create('lc-storage', echoHandler, { EphemeralStorage: { Size: 1024 }, Timeout: 60 });
+  assert.equal(out.EphemeralStorage?.Size, 1024);
+  assert.equal(out.Timeout, 60);
+});
