@@ -94,7 +94,8 @@ export class RedisStreamsPoller {
         this.#result(`PROBLEM: ${e.message}`);
       }
     };
-    this.#cmd = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null });
+    // RESP2: replies keep the classic array shapes the schemas below expect (RESP3 turns XREADGROUP into a map).
+    this.#cmd = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2 });
     this.#cmd.on('error', onError);
     this.#block = this.#cmd.duplicate();
     this.#block.on('error', onError);
