@@ -201,7 +201,7 @@ export function safeEntryPath(root: string, name: string): string | undefined {
 
 function unzipError(e: unknown): KindlingError {
   if (e instanceof KindlingError) return e;
-  // yauzl refuses unsafe names itself (strictFileNames); keep its reason, it helps the uploader.
+  // yauzl refuses unsafe names itself; keep its reason, it helps the uploader.
   const m =
     e instanceof Error
       ? /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/s.exec(e.message)
@@ -218,10 +218,12 @@ function unzipError(e: unknown): KindlingError {
 export async function extractZip(zip: Buffer, root: string, maxBytes: number): Promise<void> {
   let zf: yauzl.ZipFile;
   try {
+    // strictFileNames off: yauzl turns the backslashes of zips made on Windows into slashes (so such
+    // zips unpack into directories), then refuses absolute and `..` names all the same.
     zf = await yauzl.fromBufferPromise(zip, {
       lazyEntries: true,
       validateEntrySizes: true,
-      strictFileNames: true,
+      strictFileNames: false,
     });
   } catch (e) {
     throw unzipError(e);

@@ -69,6 +69,21 @@ test('a valid zip is extracted once per digest into read-only files and stored a
   );
 });
 
+test('backslashes in entry names (zips made on Windows) become directories', async () => {
+  const zip = renameEntry(
+    await zipOf([{ name: 'lib/util.js', data: 'module.exports = 3;' }]),
+    'lib/util.js',
+    'lib\\util.js',
+  );
+  const code = await store.put(zip);
+  assert.equal(fs.readFileSync(path.join(code.codeDir, 'lib', 'util.js'), 'utf8'), 'module.exports = 3;');
+});
+
+test('a backslash path climbing out with ..\\ is refused', async () => {
+  const zip = renameEntry(await zipOf([{ name: 'xx/evil.txt', data: 'x' }]), 'xx/evil.txt', '..\\evil.txt');
+  await rejects(zip, 'InvalidParameterValueException', UNZIP);
+});
+
 test('concurrent uploads of the same zip share one extraction', async () => {
   const zip = await handlerZip('export const handler = async () => 1;');
   const [a, b] = await Promise.all([store.put(zip), store.put(zip)]);
