@@ -24,7 +24,12 @@ const WAIT_MS = 5 * 60_000;
 export async function zipDirectory(dir: string): Promise<Buffer> {
   const zip = new yazl.ZipFile();
   let count = 0;
+  // Real paths of directories being walked: a symlink back up the tree must not recurse forever.
+  const open = new Set<string>();
   const walk = (abs: string, rel: string) => {
+    const real = fs.realpathSync(abs);
+    if (open.has(real)) throw new CliError(`${abs} is a symbolic link loop`);
+    open.add(real);
     for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       // Version-control metadata is never part of a function.
       if (rel === '' && e.name === '.git') continue;
@@ -37,6 +42,7 @@ export async function zipDirectory(dir: string): Promise<Buffer> {
         count++;
       }
     }
+    open.delete(real);
   };
   walk(dir, '');
   if (count === 0) throw new CliError(`${dir} contains no files to deploy`);

@@ -2,7 +2,7 @@
 // Prometheus metrics and billing fed by real invocations through the Lambda API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand, LambdaClient, PutFunctionConcurrencyCommand } from '@aws-sdk/client-lambda';
 import { KindlingClient } from '../../src/cli/client.js';
 import { zipDirectory } from '../../src/cli/deploy.js';
 import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
@@ -226,6 +226,20 @@ test('metrics count function errors by error type', async () => {
   await deployAndInvoke(key, 'fails', [{ fail: true }]);
   const text = await (await fetch(`${p.endpoint}/metrics`)).text();
   assert.match(text, /^kindling_invocation_errors_total\{tenant="erring",function="fails",error_type="Error"\} 1$/m);
+});
+
+test('metrics count throttled requests of a function', async () => {
+  const { key } = await newTenant('throttled');
+  await deployAndInvoke(key, 'blocked', []);
+  const lambda = new LambdaClient(sdkConfig({ endpoint: p.endpoint, credentials: key }));
+  try {
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'blocked', ReservedConcurrentExecutions: 0 }));
+    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'blocked' })), { name: 'TooManyRequestsException' });
+  } finally {
+    lambda.destroy();
+  }
+  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  assert.match(text, /^kindling_throttles_total\{tenant="throttled",function="blocked"\} 1$/m);
 });
 
 test('metrics signed by a non-admin tenant are refused', async () => {

@@ -302,6 +302,15 @@ test('deploy of a file that is not a zip prints one line and exits non-zero', as
   assert.match(r.stderr, /not a zip/);
 });
 
+test('deploy of a directory with a symbolic link loop prints one line and exits non-zero', async () => {
+  const dir = functionDir({ 'index.js': ECHO_HANDLER });
+  fs.symlinkSync('..', path.join(dir, 'loop'));
+  const r = await runCli(['deploy', dir, '--name', 'loopy'], env);
+  assert.notEqual(r.code, 0);
+  assert.ok(isOneLine(r.stderr), r.stderr);
+  assert.match(r.stderr, /symbolic link loop/);
+});
+
 test('a non-numeric --memory prints one line and exits 2', async () => {
   const r = await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'x', '--memory', 'lots'], env);
   assert.equal(r.code, 2);
