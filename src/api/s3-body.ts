@@ -92,11 +92,19 @@ export class S3RequestBody {
     this.#consumed = true;
     const decoded = this.#mode === 'plain' ? this.#plain() : this.#chunks();
     let size = 0;
-    for await (const chunk of decoded) {
-      size += chunk.length;
-      if (this.#expectSha256) this.#sha256.update(chunk);
-      this.#checksumHasher?.update(chunk);
-      yield chunk;
+    try {
+      for await (const chunk of decoded) {
+        size += chunk.length;
+        if (this.#expectSha256) this.#sha256.update(chunk);
+        this.#checksumHasher?.update(chunk);
+        yield chunk;
+      }
+    } catch (e) {
+      // The client went away mid-body: an ordinary incomplete upload, not a server fault.
+      if (e instanceof Error && ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || e.message === 'aborted')) {
+        throw S3Errors.incompleteBody();
+      }
+      throw e;
     }
     const declared = header(this.#headers, 'x-amz-decoded-content-length');
     if (this.#mode !== 'plain' && declared !== undefined && Number(declared) !== size) throw S3Errors.incompleteBody();
