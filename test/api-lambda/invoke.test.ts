@@ -200,3 +200,22 @@ test('an Event payload over 256 KB answers 413', async () => {
     (e: Error) => e.name === 'RequestEntityTooLargeException',
   );
 });
+
+test('a client context reaches the handler as context.clientContext', async () => {
+  await create('ctx', 'export const handler = async (e, context) => context.clientContext ?? null;');
+  const ClientContext = Buffer.from(JSON.stringify({ custom: { app: 'tests' } })).toString('base64');
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'ctx', ClientContext }));
+  assert.deepEqual(decode(out.Payload).custom, { app: 'tests' });
+});
+
+test('a client context that is not base64 JSON answers InvalidRequestContentException', async () => {
+  const r = await rawLambda(p.endpoint, invokePath('echo'), {
+    method: 'POST',
+    body: '{}',
+    headers: { 'x-amz-client-context': Buffer.from('not json').toString('base64') },
+    credentials: p.credentials,
+  });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+  assert.equal(r.json?.message, 'Client context must be a valid Base64-encoded JSON object.');
+});

@@ -31,6 +31,25 @@ export function logTail(log: string): string {
   return buf.subarray(start).toString('base64');
 }
 
+/** Lambda's ClientContext: at most 3583 bytes of base64 holding a JSON object. */
+function checkClientContext(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.length > 3583) {
+    throw validationError(value, 'clientContext', 'Member must have length less than or equal to 3583');
+  }
+  let parsed: unknown;
+  try {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new Error('not base64');
+    parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw LambdaErrors.invalidRequestContent('Client context must be a valid Base64-encoded JSON object.');
+  }
+  return value;
+}
+
 function checkJson(payload: Buffer): void {
   try {
     JSON.parse(payload.toString('utf8'));
@@ -76,7 +95,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         }
         const result = await deps.invoker.run(req.tenant, rec, payload, {
           requestId,
-          clientContext: header(req.headers, 'x-amz-client-context'),
+          clientContext: checkClientContext(header(req.headers, 'x-amz-client-context')),
         });
         const headers: Record<string, string> = {
           'content-type': 'application/json',
