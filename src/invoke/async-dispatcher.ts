@@ -191,15 +191,17 @@ export class AsyncDispatcher {
   /** Sleeps until the next queued event (of a function with a free slot) is due. */
   #arm(): void {
     const next = this.#d.store.nextDueAt(this.#fullKeys());
-    if (next === undefined || next <= Date.now()) {
-      // Nothing waiting, or only events of full functions: a finishing run wakes us.
-      if (next === undefined && this.#timer) {
+    if (next === undefined) {
+      // Nothing waiting but events of full functions: a finishing run wakes us.
+      if (this.#timer) {
         clearTimeout(this.#timer);
         this.#timer = undefined;
         this.#timerAt = Number.POSITIVE_INFINITY;
       }
       return;
     }
+    // Became due while this pump ran (the clock moved past it): go round again.
+    if (next <= Date.now()) return this.wake();
     if (this.#timer && this.#timerAt <= next) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = next;

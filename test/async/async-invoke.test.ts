@@ -1,0 +1,223 @@
+// Async invocation (InvocationType Event) against a real server: 202 after durable accept, retries,
+// DLQ, destinations, maximum event age, throttles, the 256 KB limit.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  DeleteFunctionConcurrencyCommand,
+  InvokeCommand,
+  type LambdaClient,
+  PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
+} from '@aws-sdk/client-lambda';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { asyncInvokePart } from '../../src/invoke/async-part.js';
+import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { clients, createFunction, createQueue, failHandler, okHandler, receive, until } from './fixtures.js';
+
+let p: TestPlatform;
+let lambda: LambdaClient;
+let sqs: SQSClient;
+
+before(async () => {
+  p = await startPlatform({ retryBaseMs: 50 });
+  ({ lambda, sqs } = clients(sdkConfig(p)));
+});
+after(async () => {
+  lambda.destroy();
+  sqs.destroy();
+  await p.close();
+});
+
+const events = () => asyncInvokePart(p.platform).events;
+const invokeEvent = (name: string, payload: unknown) =>
+  lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
+const body = (m: { Body?: string }) => JSON.parse(m.Body ?? 'null');
+
+test('an Event invoke answers 202 and the function then runs with the event', async () => {
+  await createFunction(lambda, 'runs', okHandler);
+  const out = await invokeEvent('runs', { hello: 'async' });
+  assert.equal(out.StatusCode, 202);
+  const id = out.$metadata.requestId!;
+  const done = await until(() => {
+    const e = events().byRequestId(id);
+    return e && e.status !== 'queued' && e.status !== 'running' ? e : undefined;
+  });
+  assert.equal(done.status, 'succeeded');
+  assert.equal(done.attempts, 1);
+  assert.deepEqual(JSON.parse(done.lastResponse!.toString()), { ok: true, got: { hello: 'async' } });
+});
+
+test('a failing function is retried MaximumRetryAttempts times, then its event lands in the DLQ with the error attributes', async () => {
+  const dlq = await createQueue(sqs, 'fails-dlq');
+  await createFunction(lambda, 'fails', failHandler, { DeadLetterConfig: { TargetArn: dlq.arn } });
+  const out = await invokeEvent('fails', { n: 1 });
+  const [m] = await receive(sqs, dlq.url, 1);
+  assert.ok(m, `a DLQ message arrived (event: ${JSON.stringify(events().byRequestId(out.$metadata.requestId!), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`);
+  assert.equal(m.Body, JSON.stringify({ n: 1 }));
+  assert.equal(m.MessageAttributes?.RequestID?.StringValue, out.$metadata.requestId);
+  assert.equal(m.MessageAttributes?.ErrorCode?.DataType, 'Number');
+  assert.equal(m.MessageAttributes?.ErrorCode?.StringValue, '200');
+  assert.equal(m.MessageAttributes?.ErrorMessage?.StringValue, 'boom: {"n":1}');
+  const e = events().byRequestId(out.$metadata.requestId!)!;
+  assert.equal(e.attempts, 3, 'one run and the default two retries');
+  assert.equal(e.condition, 'RetriesExhausted');
+});
+
+test('MaximumRetryAttempts 0 runs a failing event once before failure handling', async () => {
+  const dlq = await createQueue(sqs, 'once-dlq');
+  await createFunction(lambda, 'fails-once', failHandler, { DeadLetterConfig: { TargetArn: dlq.arn } });
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fails-once', MaximumRetryAttempts: 0 }));
+  const out = await invokeEvent('fails-once', { n: 2 });
+  await receive(sqs, dlq.url, 1);
+  assert.equal(events().byRequestId(out.$metadata.requestId!)!.attempts, 1);
+});
+
+test('an on-failure queue destination receives the invocation record with RetriesExhausted', async () => {
+  const dest = await createQueue(sqs, 'onfail-dest');
+  const arn = await createFunction(lambda, 'fails-dest', failHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'fails-dest',
+      MaximumRetryAttempts: 1,
+      DestinationConfig: { OnFailure: { Destination: dest.arn } },
+    }),
+  );
+  const out = await invokeEvent('fails-dest', { k: 'v' });
+  const [m] = await receive(sqs, dest.url, 1);
+  const rec = body(m!);
+  assert.equal(rec.version, '1.0');
+  assert.equal(typeof rec.timestamp, 'string');
+  assert.deepEqual(rec.requestContext, {
+    requestId: out.$metadata.requestId,
+    functionArn: `${arn}:$LATEST`,
+    condition: 'RetriesExhausted',
+    approximateInvokeCount: 2,
+  });
+  assert.deepEqual(rec.requestPayload, { k: 'v' });
+  assert.deepEqual(rec.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+  assert.equal(rec.responsePayload.errorMessage, 'boom: {"k":"v"}');
+});
+
+test('an on-success queue destination receives the invocation record with the result', async () => {
+  const dest = await createQueue(sqs, 'onsuccess-dest');
+  await createFunction(lambda, 'ok-dest', okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ok-dest', DestinationConfig: { OnSuccess: { Destination: dest.arn } } }),
+  );
+  const out = await invokeEvent('ok-dest', { x: 1 });
+  const [m] = await receive(sqs, dest.url, 1);
+  const rec = body(m!);
+  assert.equal(rec.requestContext.condition, 'Success');
+  assert.equal(rec.requestContext.requestId, out.$metadata.requestId);
+  assert.equal(rec.requestContext.approximateInvokeCount, 1);
+  assert.deepEqual(rec.responseContext, { statusCode: 200, executedVersion: '$LATEST' });
+  assert.deepEqual(rec.responsePayload, { ok: true, got: { x: 1 } });
+});
+
+test('an on-success function destination is invoked asynchronously with the invocation record', async () => {
+  // The destination function forwards what it got to a queue through its own on-success destination.
+  const sink = await createQueue(sqs, 'fn-success-sink');
+  const recorder = await createFunction(lambda, 'recorder-s', okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'recorder-s', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }),
+  );
+  await createFunction(lambda, 'ok-to-fn', okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ok-to-fn', DestinationConfig: { OnSuccess: { Destination: recorder } } }),
+  );
+  const out = await invokeEvent('ok-to-fn', { chained: true });
+  const [m] = await receive(sqs, sink.url, 1);
+  const got = body(m!).responsePayload.got;
+  assert.equal(got.requestContext.condition, 'Success');
+  assert.equal(got.requestContext.requestId, out.$metadata.requestId);
+  assert.deepEqual(got.responsePayload, { ok: true, got: { chained: true } });
+  const hop = events().recent(p.platform.tenants.get('admin')!.id, 'recorder-s', 1)[0]!;
+  assert.equal(hop.source.kind, 'destination');
+});
+
+test('an on-failure function destination is invoked asynchronously with the invocation record', async () => {
+  const sink = await createQueue(sqs, 'fn-failure-sink');
+  const recorder = await createFunction(lambda, 'recorder-f', okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'recorder-f', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }),
+  );
+  await createFunction(lambda, 'fails-to-fn', failHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'fails-to-fn',
+      MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: recorder } },
+    }),
+  );
+  await invokeEvent('fails-to-fn', { doomed: true });
+  const [m] = await receive(sqs, sink.url, 1);
+  const got = body(m!).responsePayload.got;
+  assert.equal(got.requestContext.condition, 'RetriesExhausted');
+  assert.deepEqual(got.requestPayload, { doomed: true });
+});
+
+test('an event older than MaximumEventAgeInSeconds is discarded to the on-failure destination with EventAgeExceeded', async () => {
+  const dest = await createQueue(sqs, 'age-dest');
+  await createFunction(lambda, 'aging', okHandler);
+  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'aging', ReservedConcurrentExecutions: 0 }));
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'aging',
+      MaximumEventAgeInSeconds: 60,
+      DestinationConfig: { OnFailure: { Destination: dest.arn } },
+    }),
+  );
+  const out = await invokeEvent('aging', { old: true });
+  const id = out.$metadata.requestId!;
+  await until(() => ((events().byRequestId(id)?.throttles ?? 0) >= 1 ? true : undefined), 30_000, 'a throttled attempt');
+  // Age the stored event past the limit instead of waiting a minute.
+  p.platform.db.prepare('UPDATE async_events SET enqueued_at = enqueued_at - 120000 WHERE request_id = ?').run(id);
+  const [m] = await receive(sqs, dest.url, 1);
+  assert.ok(m, `a record arrived (event: ${JSON.stringify(events().byRequestId(id), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`);
+  const rec = body(m);
+  assert.equal(rec.requestContext.condition, 'EventAgeExceeded');
+  assert.equal(rec.requestContext.requestId, id);
+  assert.equal(events().byRequestId(id)!.status, 'failed');
+});
+
+test('throttled events (reserved concurrency 0) are retried, not lost, and run once concurrency is allowed', async () => {
+  await createFunction(lambda, 'throttled', okHandler);
+  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }));
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await invokeEvent('throttled', { i })).$metadata.requestId!);
+  await until(() => (ids.every((id) => (events().byRequestId(id)?.throttles ?? 0) >= 2) ? true : undefined), 30_000, 'throttles');
+  for (const id of ids) assert.equal(events().byRequestId(id)!.status === 'succeeded', false);
+  await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'throttled' }));
+  for (const id of ids) {
+    const e = await until(() => {
+      const ev = events().byRequestId(id);
+      return ev?.status === 'succeeded' || ev?.status === 'failed' ? ev : undefined;
+    });
+    assert.equal(e.status, 'succeeded');
+    assert.equal(e.attempts, 1, 'throttles do not use up retries');
+  }
+});
+
+test('an Event payload over 256 KB is refused with 413 RequestEntityTooLargeException', async () => {
+  await createFunction(lambda, 'big', okHandler);
+  const payload = Buffer.from(JSON.stringify({ s: 'x'.repeat(262_145 - 8) }));
+  assert.equal(payload.length, 262_145);
+  await assert.rejects(
+    lambda.send(new InvokeCommand({ FunctionName: 'big', InvocationType: 'Event', Payload: payload })),
+    (e: { name: string; $metadata: { httpStatusCode?: number } }) => e.name === 'RequestEntityTooLargeException' && e.$metadata.httpStatusCode === 413,
+  );
+});
+
+test('an Event payload of exactly 256 KB is accepted', async () => {
+  await createFunction(lambda, 'big-ok', okHandler);
+  const payload = Buffer.from(JSON.stringify({ s: 'x'.repeat(262_144 - 8) }));
+  assert.equal(payload.length, 262_144);
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'big-ok', InvocationType: 'Event', Payload: payload }));
+  assert.equal(out.StatusCode, 202);
+});
+
+test('an Event invoke of an unknown function answers 404 and stores nothing', async () => {
+  const before = events().counts();
+  await assert.rejects(invokeEvent('nope', {}), { name: 'ResourceNotFoundException' });
+  assert.deepEqual(events().counts().queued, before.queued);
+});
