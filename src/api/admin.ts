@@ -39,15 +39,25 @@ export const AdminErrors = {
   keyNotFound: (id: string, tenant: string) =>
     new KindlingError('ResourceNotFoundException', 404, `Access key ${id} not found for tenant ${tenant}`),
   selfDelete: () =>
-    new KindlingError('InvalidParameterValueException', 400, 'You cannot delete the tenant you are signed in as.'),
+    new KindlingError(
+      'InvalidParameterValueException',
+      400,
+      'You cannot delete the tenant you are signed in as.',
+    ),
   tenantInUse: (name: string) =>
-    new KindlingError('ResourceConflictException', 409, `Tenant ${name} still owns resources (functions, queues, ...); delete them first.`),
+    new KindlingError(
+      'ResourceConflictException',
+      409,
+      `Tenant ${name} still owns resources (functions, queues, ...); delete them first.`,
+    ),
 };
 
 /** Zod issues in Lambda's wording: `1 validation error detected: Value at 'limit' failed to satisfy constraint: ...`. */
 function validationError(error: z.ZodError): KindlingError {
   const n = error.issues.length;
-  const parts = error.issues.map((i) => `Value at '${i.path.join('.') || 'body'}' failed to satisfy constraint: ${i.message}`);
+  const parts = error.issues.map(
+    (i) => `Value at '${i.path.join('.') || 'body'}' failed to satisfy constraint: ${i.message}`,
+  );
   return LambdaErrors.validation(`${n} validation error${n === 1 ? '' : 's'} detected: ${parts.join('; ')}`);
 }
 
@@ -94,9 +104,18 @@ const schemas = {
   concurrency: z.object({ limit: z.number().int().min(0).max(1_000_000).nullable() }),
   poolTarget: z.object({ target: z.number().int().min(0).max(1000).nullable() }),
   runtime: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a runtime identifier such as nodejs20.x'),
-  functionName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must match [a-zA-Z0-9-_]{1,64}"),
-  logsQuery: z.object({ since: timeString.optional(), after: intString(0, Number.MAX_SAFE_INTEGER).optional(), limit: intString(1, 1000).optional() }),
-  billingQuery: z.object({ tenant: z.string().optional(), function: z.string().optional(), from: timeString.optional(), to: timeString.optional() }),
+  functionName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [a-zA-Z0-9-_]{1,64}'),
+  logsQuery: z.object({
+    since: timeString.optional(),
+    after: intString(0, Number.MAX_SAFE_INTEGER).optional(),
+    limit: intString(1, 1000).optional(),
+  }),
+  billingQuery: z.object({
+    tenant: z.string().optional(),
+    function: z.string().optional(),
+    from: timeString.optional(),
+    to: timeString.optional(),
+  }),
 };
 
 const tenantJson = (t: Tenant) => ({
@@ -134,13 +153,16 @@ export class AdminSurface implements ApiSurface {
     if (req.path === '/kindling/health') return this.#health();
     if (req.path === '/metrics') return this.#metrics(req);
     // Route on raw segments, decoding each: a '/' inside a name must not split it.
-    const segs = req.rawPath.slice(PREFIX.length).split('/').map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    });
+    const segs = req.rawPath
+      .slice(PREFIX.length)
+      .split('/')
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      });
     const m = req.method;
     const notAllowed = () => {
       throw AdminErrors.methodNotAllowed(m, req.path);
@@ -153,7 +175,8 @@ export class AdminSurface implements ApiSurface {
         this.#requireAdmin(req);
         return this.#pool(req, segs.slice(1)) ?? notAllowed();
       case 'functions':
-        if (segs.length === 3 && segs[2] === 'logs') return m === 'GET' ? this.#logs(req, segs[1]!) : notAllowed();
+        if (segs.length === 3 && segs[2] === 'logs')
+          return m === 'GET' ? this.#logs(req, segs[1]!) : notAllowed();
         break;
       case 'billing':
         if (segs.length === 1) return m === 'GET' ? this.#billing(req) : notAllowed();
@@ -176,14 +199,19 @@ export class AdminSurface implements ApiSurface {
   }
 
   #health(): ApiResponse {
-    return json(200, { status: 'ok', version: this.#deps.version, uptimeSec: Math.round((Date.now() - this.#startedAt) / 1000) });
+    return json(200, {
+      status: 'ok',
+      version: this.#deps.version,
+      uptimeSec: Math.round((Date.now() - this.#startedAt) / 1000),
+    });
   }
 
   #metrics(req: ApiRequest): ApiResponse {
     if (req.tenant === undefined) {
       const peer = req.raw.socket.remoteAddress;
       // Unix-socket peers (sandboxes, through their relay) have no address: they must sign.
-      if (!this.#deps.anonymousMetricsOnLoopback || peer === undefined || !LOOPBACK.has(peer)) throw LambdaErrors.missingAuth();
+      if (!this.#deps.anonymousMetricsOnLoopback || peer === undefined || !LOOPBACK.has(peer))
+        throw LambdaErrors.missingAuth();
     } else this.#requireAdmin(req);
     this.#deps.telemetry.flush();
     return {
@@ -227,7 +255,8 @@ export class AdminSurface implements ApiSurface {
         try {
           tenants.delete(t.id);
         } catch (e) {
-          if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw AdminErrors.tenantInUse(t.name);
+          if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+            throw AdminErrors.tenantInUse(t.name);
           throw e;
         }
         this.#deps.telemetry.flush();
@@ -249,7 +278,8 @@ export class AdminSurface implements ApiSurface {
     if (segs[1] === 'keys' && segs.length === 3) {
       if (m !== 'DELETE') return undefined;
       const id = segs[2]!;
-      if (!tenants.listKeys(t.id).some((k) => k.accessKeyId === id)) throw AdminErrors.keyNotFound(id, t.name);
+      if (!tenants.listKeys(t.id).some((k) => k.accessKeyId === id))
+        throw AdminErrors.keyNotFound(id, t.name);
       tenants.deleteKey(id);
       return { status: 204 };
     }
@@ -278,8 +308,11 @@ export class AdminSurface implements ApiSurface {
     if (req.method === 'PUT') target = parse(schemas.poolTarget, jsonBody(req)).target ?? undefined;
     else if (req.method !== 'DELETE') {
       if (req.method !== 'GET') return undefined;
-      const pool = this.#worker().stats().pools.find((p) => p.runtimeKey === runtime);
-      if (!pool) throw new KindlingError('ResourceNotFoundException', 404, `No warming pool for runtime ${runtime}`);
+      const pool = this.#worker()
+        .stats()
+        .pools.find((p) => p.runtimeKey === runtime);
+      if (!pool)
+        throw new KindlingError('ResourceNotFoundException', 404, `No warming pool for runtime ${runtime}`);
       return json(200, { pool });
     }
     const w = this.#worker();
@@ -300,7 +333,8 @@ export class AdminSurface implements ApiSurface {
     const q = parse(schemas.billingQuery, Object.fromEntries(req.query));
     let tenantId: string | undefined = req.tenant.id;
     if (req.tenant.isAdmin) tenantId = q.tenant === undefined ? undefined : this.#tenant(q.tenant).id;
-    else if (q.tenant !== undefined && q.tenant !== req.tenant.name && q.tenant !== req.tenant.id) throw AdminErrors.adminOnly();
+    else if (q.tenant !== undefined && q.tenant !== req.tenant.name && q.tenant !== req.tenant.id)
+      throw AdminErrors.adminOnly();
     this.#deps.telemetry.flush();
     const names = new Map(this.#deps.tenants.list().map((t) => [t.id, t.name]));
     const records = this.#deps.telemetry.billing.list({

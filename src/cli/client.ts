@@ -89,7 +89,10 @@ export function parseCommand<O extends Record<string, OptionSpec>>(
   }
   const n = parsed.positionals.length;
   if (n < (spec.minPositionals ?? 0) || n > (spec.maxPositionals ?? Number.POSITIVE_INFINITY)) {
-    const extra = n > (spec.maxPositionals ?? Number.POSITIVE_INFINITY) ? ` (unexpected '${parsed.positionals.at(-1)}')` : '';
+    const extra =
+      n > (spec.maxPositionals ?? Number.POSITIVE_INFINITY)
+        ? ` (unexpected '${parsed.positionals.at(-1)}')`
+        : '';
     throw new CliError(`usage: ${spec.usage}${extra}`, USAGE);
   }
   const common: CommonFlags = {
@@ -113,7 +116,10 @@ export interface Connection {
   dataDir: string;
 }
 
-export function resolveDataDir(flags: Pick<CommonFlags, 'dataDir'>, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveDataDir(
+  flags: Pick<CommonFlags, 'dataDir'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   return path.resolve(flags.dataDir ?? env.KINDLING_DATA_DIR ?? '.kindling');
 }
 
@@ -144,7 +150,8 @@ export function resolveConnection(flags: CommonFlags, env: NodeJS.ProcessEnv = p
   const explicitDir = flags.dataDir !== undefined;
   const fileEndpoint = () => readTrimmed(path.join(dataDir, 'endpoint'));
   const endpoint =
-    flags.endpoint ?? (explicitDir ? (fileEndpoint() ?? env.KINDLING_ENDPOINT) : (env.KINDLING_ENDPOINT || fileEndpoint()));
+    flags.endpoint ??
+    (explicitDir ? (fileEndpoint() ?? env.KINDLING_ENDPOINT) : env.KINDLING_ENDPOINT || fileEndpoint());
   if (!endpoint) {
     throw new CliError(
       `no Kindling endpoint: start one with 'kindling serve', or set KINDLING_ENDPOINT or --endpoint (looked in ${dataDir}/endpoint)`,
@@ -190,7 +197,12 @@ export class KindlingClient {
 
   #sdkConfig() {
     // One retry at most: a CLI should fail fast with a clear line, not back off for seconds.
-    return { endpoint: this.conn.endpoint, region: this.conn.region, credentials: this.conn.credentials, maxAttempts: 2 };
+    return {
+      endpoint: this.conn.endpoint,
+      region: this.conn.region,
+      credentials: this.conn.credentials,
+      maxAttempts: 2,
+    };
   }
 
   lambda(): LambdaClient {
@@ -321,7 +333,12 @@ export function parseKeyValues(pairs: readonly string[] | undefined, flag: strin
 }
 
 /** A non-negative integer flag value, or a usage error naming the flag. */
-export function parseIntFlag(value: string | undefined, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function parseIntFlag(
+  value: string | undefined,
+  flag: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {

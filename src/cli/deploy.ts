@@ -10,8 +10,16 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import yazl from 'yazl';
-import { type KindlingClient, connect, parseCommand, parseIntFlag, parseKeyValues, sdk, toCliError } from './client.js';
-import { CliError, USAGE, emit, printFields } from './output.js';
+import {
+  connect,
+  type KindlingClient,
+  parseCommand,
+  parseIntFlag,
+  parseKeyValues,
+  sdk,
+  toCliError,
+} from './client.js';
+import { CliError, emit, printFields, USAGE } from './output.js';
 
 const USAGE_TEXT = `kindling deploy <dir|zip> --name NAME [--runtime nodejs20.x] [--handler index.handler]
                        [--memory MB] [--timeout SEC] [--env KEY=VALUE]...`;
@@ -30,7 +38,9 @@ export async function zipDirectory(dir: string): Promise<Buffer> {
     const real = fs.realpathSync(abs);
     if (open.has(real)) throw new CliError(`${abs} is a symbolic link loop`);
     open.add(real);
-    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of fs
+      .readdirSync(abs, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))) {
       // Version-control metadata is never part of a function.
       if (rel === '' && e.name === '.git') continue;
       const p = path.join(abs, e.name);
@@ -51,7 +61,8 @@ export async function zipDirectory(dir: string): Promise<Buffer> {
   let size = 0;
   for await (const c of zip.outputStream as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > MAX_ZIP_BYTES) throw new CliError(`the zipped code is larger than Lambda's 50 MB limit for direct upload`);
+    if (size > MAX_ZIP_BYTES)
+      throw new CliError(`the zipped code is larger than Lambda's 50 MB limit for direct upload`);
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -66,7 +77,8 @@ async function readCode(source: string): Promise<Buffer> {
   }
   if (st.isDirectory()) return zipDirectory(source);
   if (!st.isFile()) throw new CliError(`${source} is neither a directory nor a zip file`);
-  if (st.size > MAX_ZIP_BYTES) throw new CliError(`${source} is larger than Lambda's 50 MB limit for direct upload`);
+  if (st.size > MAX_ZIP_BYTES)
+    throw new CliError(`${source} is larger than Lambda's 50 MB limit for direct upload`);
   const buf = fs.readFileSync(source);
   // PK\x03\x04 (or the empty-archive PK\x05\x06)
   if (buf.length < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw new CliError(`${source} is not a zip file`);
@@ -88,14 +100,19 @@ async function waitReady(k: KindlingClient, name: string): Promise<FunctionConfi
   let delay = 50;
   for (;;) {
     const c = await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name })), k);
-    if (c.State === 'Failed') throw new CliError(`function ${name} failed to become active: ${c.StateReason ?? 'unknown reason'}`);
+    if (c.State === 'Failed')
+      throw new CliError(`function ${name} failed to become active: ${c.StateReason ?? 'unknown reason'}`);
     if (c.LastUpdateStatus === 'Failed') {
       throw new CliError(`update of ${name} failed: ${c.LastUpdateStatusReason ?? 'unknown reason'}`);
     }
-    if ((c.State === undefined || c.State === 'Active') && (c.LastUpdateStatus === undefined || c.LastUpdateStatus === 'Successful')) {
+    if (
+      (c.State === undefined || c.State === 'Active') &&
+      (c.LastUpdateStatus === undefined || c.LastUpdateStatus === 'Successful')
+    ) {
       return c;
     }
-    if (Date.now() > until) throw new CliError(`function ${name} is still ${c.State}/${c.LastUpdateStatus} after 5 minutes`);
+    if (Date.now() > until)
+      throw new CliError(`function ${name} is still ${c.State}/${c.LastUpdateStatus} after 5 minutes`);
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 1000);
   }
@@ -117,8 +134,9 @@ export async function run(args: string[]): Promise<void> {
     },
   });
   const name = values.name;
-  if (!name) throw new CliError("--name is required (see --help)", USAGE);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new CliError(`--name must be 1-64 letters, digits, '-' or '_', got '${name}'`, USAGE);
+  if (!name) throw new CliError('--name is required (see --help)', USAGE);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
+    throw new CliError(`--name must be 1-64 letters, digits, '-' or '_', got '${name}'`, USAGE);
   const memory = parseIntFlag(values.memory, '--memory', 128, 10240);
   const timeout = parseIntFlag(values.timeout, '--timeout', 1, 900);
   const env = values.env === undefined ? undefined : parseKeyValues(values.env, '--env');
@@ -160,13 +178,18 @@ export async function run(args: string[]): Promise<void> {
       if (Object.keys(changes).length > 0) {
         // Lambda refuses a configuration update while the code update is in progress.
         await waitReady(k, name);
-        await sdk(k.lambda().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })), k);
+        await sdk(
+          k.lambda().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })),
+          k,
+        );
       }
       action = 'updated';
     }
     const c = await waitReady(k, name);
     emit(common.json, c, () => {
-      process.stdout.write(`${action === 'created' ? 'Created' : 'Updated'} function ${name} (${zip.length} bytes of code)\n`);
+      process.stdout.write(
+        `${action === 'created' ? 'Created' : 'Updated'} function ${name} (${zip.length} bytes of code)\n`,
+      );
       printFields([
         ['FunctionArn', c.FunctionArn],
         ['Runtime', c.Runtime],

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { connect, parseCommand, sdk } from './client.js';
-import { CliError, USAGE, printJson } from './output.js';
+import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling invoke <name> [--payload JSON|@file] [--log] [--qualifier VERSION|ALIAS]';
 
@@ -17,7 +17,10 @@ export function readPayload(arg: string | undefined): string {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new CliError(`cannot read payload file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, USAGE);
+      throw new CliError(
+        `cannot read payload file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        USAGE,
+      );
     }
     what = `payload file ${file}`;
   }
@@ -78,7 +81,9 @@ export async function run(args: string[]): Promise<void> {
         } catch {
           // the payload is not Lambda's error shape
         }
-        process.stderr.write(`kindling invoke: function error (${out.FunctionError}${type ? `: ${type}` : ''})\n`);
+        process.stderr.write(
+          `kindling invoke: function error (${out.FunctionError}${type ? `: ${type}` : ''})\n`,
+        );
       }
       process.exitCode = 1;
     }

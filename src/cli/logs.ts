@@ -1,7 +1,7 @@
 // `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { type KindlingClient, connect, parseCommand, parseIntFlag, sdk } from './client.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
 import { printJson } from './output.js';
 
 const USAGE_TEXT = 'kindling logs <name> [--tail N] [--follow]';
@@ -51,7 +51,10 @@ export async function run(args: string[]): Promise<void> {
       if (values.follow) for (const e of first.events) process.stdout.write(`${JSON.stringify(e)}\n`);
       else printJson(first.events);
     } else {
-      const lines = first.events.map((e) => withNewline(e.log)).join('').split('\n');
+      const lines = first.events
+        .map((e) => withNewline(e.log))
+        .join('')
+        .split('\n');
       if (lines.at(-1) === '') lines.pop();
       const shown = lines.slice(-tail);
       if (shown.length > 0) process.stdout.write(`${shown.join('\n')}\n`);

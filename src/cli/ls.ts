@@ -10,7 +10,10 @@ export async function run(args: string[]): Promise<void> {
     const functions: FunctionConfiguration[] = [];
     let marker: string | undefined;
     do {
-      const page = await sdk(k.lambda().send(new ListFunctionsCommand({ ...(marker && { Marker: marker }) })), k);
+      const page = await sdk(
+        k.lambda().send(new ListFunctionsCommand({ ...(marker && { Marker: marker }) })),
+        k,
+      );
       functions.push(...(page.Functions ?? []));
       marker = page.NextMarker;
     } while (marker);
@@ -22,9 +25,21 @@ export async function run(args: string[]): Promise<void> {
           { header: 'NAME', value: (f) => f.FunctionName },
           { header: 'RUNTIME', value: (f) => f.Runtime },
           { header: 'HANDLER', value: (f) => f.Handler },
-          { header: 'MEMORY', value: (f) => (f.MemorySize === undefined ? undefined : `${f.MemorySize} MB`), right: true },
-          { header: 'TIMEOUT', value: (f) => (f.Timeout === undefined ? undefined : `${f.Timeout} s`), right: true },
-          { header: 'CODE', value: (f) => (f.CodeSize === undefined ? undefined : `${f.CodeSize} B`), right: true },
+          {
+            header: 'MEMORY',
+            value: (f) => (f.MemorySize === undefined ? undefined : `${f.MemorySize} MB`),
+            right: true,
+          },
+          {
+            header: 'TIMEOUT',
+            value: (f) => (f.Timeout === undefined ? undefined : `${f.Timeout} s`),
+            right: true,
+          },
+          {
+            header: 'CODE',
+            value: (f) => (f.CodeSize === undefined ? undefined : `${f.CodeSize} B`),
+            right: true,
+          },
           { header: 'LAST MODIFIED', value: (f) => f.LastModified },
         ],
         '(no functions)',

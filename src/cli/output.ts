@@ -29,10 +29,12 @@ export interface Column<T> {
 
 /** Renders rows as an aligned text table with a header line; empty cells show '-'. */
 export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = rows.map((r) => columns.map((c) => {
-    const v = c.value(r);
-    return v === undefined || v === null || v === '' ? '-' : String(v);
-  }));
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const v = c.value(r);
+      return v === undefined || v === null || v === '' ? '-' : String(v);
+    }),
+  );
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
   const line = (values: string[]) =>
     values
@@ -55,5 +57,6 @@ export function emit(json: boolean, value: unknown, human: () => void): void {
 /** Key/value lines for one object, aligned: `Name     hello`. */
 export function printFields(fields: [string, string | number | boolean | null | undefined][]): void {
   const w = Math.max(0, ...fields.map(([k]) => k.length));
-  for (const [k, v] of fields) process.stdout.write(`${k.padEnd(w)}  ${v === undefined || v === null ? '-' : String(v)}\n`);
+  for (const [k, v] of fields)
+    process.stdout.write(`${k.padEnd(w)}  ${v === undefined || v === null ? '-' : String(v)}\n`);
 }

@@ -1,8 +1,9 @@
 // `kindling pool`: warming-pool sizes per runtime (admin); `--set N` fixes a runtime's target,
 // `--auto` returns it to following recent demand.
-import { connect, parseCommand, parseIntFlag } from './client.js';
-import { CliError, USAGE, emit, printTable } from './output.js';
+
 import type { PoolStats, WorkerStats } from '../worker/types.js';
+import { connect, parseCommand, parseIntFlag } from './client.js';
+import { CliError, emit, printTable, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling pool [--set N | --auto] [--runtime nodejs20.x]';
 
@@ -17,9 +18,13 @@ export async function run(args: string[]): Promise<void> {
   const runtime = values.runtime ?? 'nodejs20.x';
   const k = connect(common);
   if (target !== undefined || values.auto) {
-    const out = await k.admin<{ pool: PoolStats | null }>('PUT', `/kindling/v1/pool/${encodeURIComponent(runtime)}`, {
-      target: target ?? null,
-    });
+    const out = await k.admin<{ pool: PoolStats | null }>(
+      'PUT',
+      `/kindling/v1/pool/${encodeURIComponent(runtime)}`,
+      {
+        target: target ?? null,
+      },
+    );
     emit(common.json, out, () =>
       process.stdout.write(
         target !== undefined

@@ -4,7 +4,11 @@ import { connect, parseCommand, sdk } from './client.js';
 import { emit } from './output.js';
 
 export async function run(args: string[]): Promise<void> {
-  const { positionals, common } = parseCommand(args, { usage: 'kindling rm <name>', minPositionals: 1, maxPositionals: 1 });
+  const { positionals, common } = parseCommand(args, {
+    usage: 'kindling rm <name>',
+    minPositionals: 1,
+    maxPositionals: 1,
+  });
   const name = positionals[0]!;
   const k = connect(common);
   try {

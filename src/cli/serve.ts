@@ -9,7 +9,12 @@ export async function run(args: string[]): Promise<void> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'drain-ms': { type: 'string' } },
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'drain-ms': { type: 'string' },
+      },
     }));
   } catch (e) {
     throw new CliError((e as Error).message, 2);

@@ -1,6 +1,6 @@
 // `kindling tenants`: tenants, their access keys and concurrency limits (admin API, admin tenant only).
 import { connect, parseCommand, parseIntFlag } from './client.js';
-import { CliError, USAGE, emit, printFields, printTable } from './output.js';
+import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
 const USAGE_TEXT = `kindling tenants [ls]
        kindling tenants create NAME [--admin]
@@ -31,18 +31,25 @@ const SUBCOMMANDS: Record<string, string[]> = {
   limit: ['NAME', 'N|none'],
 };
 
-const path = (...segs: string[]) => `/kindling/v1/tenants${segs.map((s) => `/${encodeURIComponent(s)}`).join('')}`;
+const path = (...segs: string[]) =>
+  `/kindling/v1/tenants${segs.map((s) => `/${encodeURIComponent(s)}`).join('')}`;
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals, common } = parseCommand(args, { usage: USAGE_TEXT, options: { admin: { type: 'boolean' } } });
+  const { values, positionals, common } = parseCommand(args, {
+    usage: USAGE_TEXT,
+    options: { admin: { type: 'boolean' } },
+  });
   const [sub = 'ls', ...rest] = positionals;
   const params = SUBCOMMANDS[sub];
-  if (params === undefined) throw new CliError(`unknown subcommand '${sub}' (try: ${Object.keys(SUBCOMMANDS).join(', ')})`, USAGE);
-  if (rest.length !== params.length) throw new CliError(`usage: kindling tenants ${[sub, ...params].join(' ')}`, USAGE);
+  if (params === undefined)
+    throw new CliError(`unknown subcommand '${sub}' (try: ${Object.keys(SUBCOMMANDS).join(', ')})`, USAGE);
+  if (rest.length !== params.length)
+    throw new CliError(`usage: kindling tenants ${[sub, ...params].join(' ')}`, USAGE);
   if (values.admin && sub !== 'create') throw new CliError('--admin only applies to create', USAGE);
   const [name = '', arg = ''] = rest;
   // Validate locally before connecting: a typo should not need a server.
-  const limit = sub === 'limit' ? (arg === 'none' ? null : parseIntFlag(arg, 'limit', 0, 1_000_000)!) : undefined;
+  const limit =
+    sub === 'limit' ? (arg === 'none' ? null : parseIntFlag(arg, 'limit', 0, 1_000_000)!) : undefined;
   const k = connect(common);
 
   switch (sub) {
@@ -61,14 +68,17 @@ export async function run(args: string[]): Promise<void> {
       return;
     }
     case 'create': {
-      const out = await k.admin<{ tenant: TenantJson; accessKey: { accessKeyId: string; secretAccessKey: string } }>(
-        'POST',
-        path(),
-        { name, ...(values.admin && { admin: true }) },
-      );
+      const out = await k.admin<{
+        tenant: TenantJson;
+        accessKey: { accessKeyId: string; secretAccessKey: string };
+      }>('POST', path(), { name, ...(values.admin && { admin: true }) });
       emit(common.json, out, () => {
-        process.stdout.write(`Created tenant ${out.tenant.name} (account ${out.tenant.accountId}). Its access key (shown once):\n`);
-        process.stdout.write(`  AWS_ACCESS_KEY_ID=${out.accessKey.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${out.accessKey.secretAccessKey}\n`);
+        process.stdout.write(
+          `Created tenant ${out.tenant.name} (account ${out.tenant.accountId}). Its access key (shown once):\n`,
+        );
+        process.stdout.write(
+          `  AWS_ACCESS_KEY_ID=${out.accessKey.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${out.accessKey.secretAccessKey}\n`,
+        );
       });
       return;
     }
@@ -78,20 +88,26 @@ export async function run(args: string[]): Promise<void> {
       return;
     case 'keys': {
       const out = await k.admin<{ keys: { accessKeyId: string }[] }>('GET', path(name, 'keys'));
-      emit(common.json, out.keys, () => printTable(out.keys, [{ header: 'ACCESS KEY ID', value: (x) => x.accessKeyId }], '(no keys)'));
+      emit(common.json, out.keys, () =>
+        printTable(out.keys, [{ header: 'ACCESS KEY ID', value: (x) => x.accessKeyId }], '(no keys)'),
+      );
       return;
     }
     case 'create-key': {
       const out = await k.admin<{ accessKeyId: string; secretAccessKey: string }>('POST', path(name, 'keys'));
       emit(common.json, out, () => {
         process.stdout.write(`New access key for ${name} (the secret is shown once):\n`);
-        process.stdout.write(`  AWS_ACCESS_KEY_ID=${out.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${out.secretAccessKey}\n`);
+        process.stdout.write(
+          `  AWS_ACCESS_KEY_ID=${out.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${out.secretAccessKey}\n`,
+        );
       });
       return;
     }
     case 'delete-key':
       await k.admin('DELETE', path(name, 'keys', arg));
-      emit(common.json, { deleted: arg }, () => process.stdout.write(`Deleted access key ${arg} of ${name}\n`));
+      emit(common.json, { deleted: arg }, () =>
+        process.stdout.write(`Deleted access key ${arg} of ${name}\n`),
+      );
       return;
     case 'limit': {
       const out = await k.admin<{ tenant: TenantJson }>('PUT', path(name, 'concurrency'), { limit });

@@ -20,7 +20,8 @@ const SCHEMA = [
      PRIMARY KEY (tenant_id, function_name, hour))`,
 ];
 
-export const gbMs = (memoryMB: number, billedDurationMs: number): number => (memoryMB / 1024) * billedDurationMs;
+export const gbMs = (memoryMB: number, billedDurationMs: number): number =>
+  (memoryMB / 1024) * billedDurationMs;
 
 export const hourOf = (ms: number): string => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
 
@@ -50,7 +51,13 @@ export class BillingStore {
   /** Adds records; call inside a transaction when writing many (Telemetry batches them). */
   add(records: readonly InvocationRecord[]): void {
     for (const r of records) {
-      this.#upsert.run(r.tenantId, r.functionName, hourOf(r.timestamp), r.billedDurationMs, gbMs(r.memoryMB, r.billedDurationMs));
+      this.#upsert.run(
+        r.tenantId,
+        r.functionName,
+        hourOf(r.timestamp),
+        r.billedDurationMs,
+        gbMs(r.memoryMB, r.billedDurationMs),
+      );
     }
   }
 

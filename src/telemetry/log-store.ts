@@ -74,8 +74,19 @@ export class LogStore {
   add(records: readonly InvocationRecord[]): void {
     const touched = new Map<string, [string, string]>();
     for (const r of records) {
-      const log = r.log.length > MAX_LOG_BYTES ? `${r.log.slice(0, MAX_LOG_BYTES)}\n[log truncated]\n` : r.log;
-      this.#insert.run(r.tenantId, r.functionName, r.requestId, r.version, r.timestamp, r.start, r.durationMs, r.errorType ?? null, log);
+      const log =
+        r.log.length > MAX_LOG_BYTES ? `${r.log.slice(0, MAX_LOG_BYTES)}\n[log truncated]\n` : r.log;
+      this.#insert.run(
+        r.tenantId,
+        r.functionName,
+        r.requestId,
+        r.version,
+        r.timestamp,
+        r.start,
+        r.durationMs,
+        r.errorType ?? null,
+        log,
+      );
       touched.set(`${r.tenantId}\n${r.functionName}`, [r.tenantId, r.functionName]);
     }
     for (const [tenant, fn] of touched.values()) this.#prune.run(tenant, fn, tenant, fn, this.retain);

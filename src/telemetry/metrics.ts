@@ -3,9 +3,12 @@
 import type { WorkerStats } from '../worker/types.js';
 import type { InvocationObserver, InvocationRecord } from './types.js';
 
-export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+export const DURATION_BUCKETS_S = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
+];
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (v: string): string =>
+  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 function labels(pairs: Record<string, string>): string {
   const parts = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
@@ -118,7 +121,8 @@ export class Metrics implements InvocationObserver {
   /** The Prometheus text exposition (version 0.0.4). */
   render(): string {
     const out: string[] = [];
-    const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const head = (name: string, type: string, help: string) =>
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     const counter = (name: string, help: string, c: LabeledCounter, extraLabel?: string) => {
       head(name, 'counter', help);
       for (const s of c.entries()) {
@@ -127,8 +131,18 @@ export class Metrics implements InvocationObserver {
         out.push(`${name}${labels(l)} ${num(s.value)}`);
       }
     };
-    counter('kindling_invocations_total', 'Invocations completed, by invocation type.', this.#invocations, 'type');
-    counter('kindling_invocation_errors_total', 'Invocations that ended in an error, by error type.', this.#errors, 'error_type');
+    counter(
+      'kindling_invocations_total',
+      'Invocations completed, by invocation type.',
+      this.#invocations,
+      'type',
+    );
+    counter(
+      'kindling_invocation_errors_total',
+      'Invocations that ended in an error, by error type.',
+      this.#errors,
+      'error_type',
+    );
     counter('kindling_throttles_total', 'Requests refused for concurrency (429).', this.#throttles);
     counter(
       'kindling_cold_starts_total',
@@ -136,8 +150,16 @@ export class Metrics implements InvocationObserver {
       this.#coldStarts,
       'kind',
     );
-    counter('kindling_warm_starts_total', 'Invocations served by an already bound (warm) environment.', this.#warmStarts);
-    counter('kindling_billed_gb_seconds_total', 'Billed compute: memory (GB) x billed duration (s).', this.#gbSeconds);
+    counter(
+      'kindling_warm_starts_total',
+      'Invocations served by an already bound (warm) environment.',
+      this.#warmStarts,
+    );
+    counter(
+      'kindling_billed_gb_seconds_total',
+      'Billed compute: memory (GB) x billed duration (s).',
+      this.#gbSeconds,
+    );
 
     const h = 'kindling_invocation_duration_seconds';
     head(h, 'histogram', 'Invocation duration (handler run time).');
@@ -162,11 +184,18 @@ export class Metrics implements InvocationObserver {
         out.push(`kindling_environments${labels({ state })} ${stats.environments[state]}`);
       }
       head('kindling_pool_ready', 'gauge', 'Warming-pool sandboxes ready to be bound, per runtime.');
-      for (const p of stats.pools) out.push(`kindling_pool_ready${labels({ runtime: p.runtimeKey })} ${p.ready}`);
+      for (const p of stats.pools)
+        out.push(`kindling_pool_ready${labels({ runtime: p.runtimeKey })} ${p.ready}`);
       head('kindling_pool_starting', 'gauge', 'Warming-pool sandboxes starting, per runtime.');
-      for (const p of stats.pools) out.push(`kindling_pool_starting${labels({ runtime: p.runtimeKey })} ${p.starting}`);
-      head('kindling_pool_target', 'gauge', "Warming-pool target size per runtime; mode 'fixed' (admin) or 'demand'.");
-      for (const p of stats.pools) out.push(`kindling_pool_target${labels({ runtime: p.runtimeKey, mode: p.mode })} ${p.target}`);
+      for (const p of stats.pools)
+        out.push(`kindling_pool_starting${labels({ runtime: p.runtimeKey })} ${p.starting}`);
+      head(
+        'kindling_pool_target',
+        'gauge',
+        "Warming-pool target size per runtime; mode 'fixed' (admin) or 'demand'.",
+      );
+      for (const p of stats.pools)
+        out.push(`kindling_pool_target${labels({ runtime: p.runtimeKey, mode: p.mode })} ${p.target}`);
     }
     return `${out.join('\n')}\n`;
   }

@@ -34,7 +34,8 @@ function packageVersion(): string {
  */
 function metricsAuth(env: NodeJS.ProcessEnv): boolean {
   const v = env.KINDLING_METRICS_AUTH ?? 'loopback';
-  if (v !== 'loopback' && v !== 'admin') throw new Error(`KINDLING_METRICS_AUTH must be 'loopback' or 'admin', got '${v}'`);
+  if (v !== 'loopback' && v !== 'admin')
+    throw new Error(`KINDLING_METRICS_AUTH must be 'loopback' or 'admin', got '${v}'`);
   return v === 'loopback';
 }
 

@@ -2,11 +2,16 @@
 // Prometheus metrics and billing fed by real invocations through the Lambda API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient, PutFunctionConcurrencyCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  PutFunctionConcurrencyCommand,
+} from '@aws-sdk/client-lambda';
 import { KindlingClient } from '../../src/cli/client.js';
 import { zipDirectory } from '../../src/cli/deploy.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
 import { ECHO_HANDLER, functionDir } from '../cli/helpers.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let admin: KindlingClient;
@@ -17,7 +22,12 @@ interface Key {
 }
 
 const clientFor = (key: Key) =>
-  new KindlingClient({ endpoint: p.endpoint, region: p.region, credentials: key, dataDir: p.platform.config.dataDir });
+  new KindlingClient({
+    endpoint: p.endpoint,
+    region: p.region,
+    credentials: key,
+    dataDir: p.platform.config.dataDir,
+  });
 
 async function newTenant(name: string): Promise<{ client: KindlingClient; key: Key }> {
   const res = await admin.signedFetch('POST', '/kindling/v1/tenants', { name });
@@ -39,7 +49,9 @@ async function deployAndInvoke(key: Key, name: string, payloads: unknown[]): Pro
       }),
     );
     for (const payload of payloads) {
-      await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(payload)) }));
+      await lambda.send(
+        new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(payload)) }),
+      );
     }
   } finally {
     lambda.destroy();
@@ -78,7 +90,12 @@ test('a non-admin tenant creating a tenant gets AccessDeniedException 403', asyn
   const { client } = await newTenant('nonadmin-create');
   const res = await client.signedFetch('POST', '/kindling/v1/tenants', { name: 'sneaky' });
   assert.equal(res.status, 403);
-  assert.equal((await admin.admin<{ tenants: { name: string }[] }>('GET', '/kindling/v1/tenants')).tenants.some((t) => t.name === 'sneaky'), false);
+  assert.equal(
+    (await admin.admin<{ tenants: { name: string }[] }>('GET', '/kindling/v1/tenants')).tenants.some(
+      (t) => t.name === 'sneaky',
+    ),
+    false,
+  );
 });
 
 test('a non-admin tenant reading the pool gets AccessDeniedException 403', async () => {
@@ -95,7 +112,10 @@ test('a non-admin tenant setting the pool target gets AccessDeniedException 403'
 
 test('a created tenant is listed and its key authenticates', async () => {
   const { client } = await newTenant('lifecycle');
-  const list = await admin.admin<{ tenants: { name: string; isAdmin: boolean }[] }>('GET', '/kindling/v1/tenants');
+  const list = await admin.admin<{ tenants: { name: string; isAdmin: boolean }[] }>(
+    'GET',
+    '/kindling/v1/tenants',
+  );
   assert.deepEqual(list.tenants.find((t) => t.name === 'lifecycle')?.isAdmin, false);
   const res = await client.signedFetch('GET', '/kindling/v1/billing');
   assert.equal(res.status, 200);
@@ -104,10 +124,16 @@ test('a created tenant is listed and its key authenticates', async () => {
 test('a tenant’s keys can be created, listed and deleted, and a deleted key no longer authenticates', async () => {
   await newTenant('keys');
   const key = await admin.admin<Key>('POST', '/kindling/v1/tenants/keys/keys');
-  const listed = await admin.admin<{ keys: { accessKeyId: string }[] }>('GET', '/kindling/v1/tenants/keys/keys');
+  const listed = await admin.admin<{ keys: { accessKeyId: string }[] }>(
+    'GET',
+    '/kindling/v1/tenants/keys/keys',
+  );
   assert.ok(listed.keys.some((k) => k.accessKeyId === key.accessKeyId));
   assert.equal((await clientFor(key).signedFetch('GET', '/kindling/v1/billing')).status, 200);
-  assert.equal((await admin.signedFetch('DELETE', `/kindling/v1/tenants/keys/keys/${key.accessKeyId}`)).status, 204);
+  assert.equal(
+    (await admin.signedFetch('DELETE', `/kindling/v1/tenants/keys/keys/${key.accessKeyId}`)).status,
+    204,
+  );
   const res = await clientFor(key).signedFetch('GET', '/kindling/v1/billing');
   assert.equal(res.status, 403);
   assert.equal(await errorType(res), 'UnrecognizedClientException');
@@ -129,10 +155,18 @@ test('deleting another tenant’s key through a tenant path is ResourceNotFoundE
 
 test('the concurrency limit of a tenant can be set and cleared', async () => {
   await newTenant('limits');
-  const set = await admin.admin<{ tenant: { concurrencyLimit: number | null } }>('PUT', '/kindling/v1/tenants/limits/concurrency', { limit: 7 });
+  const set = await admin.admin<{ tenant: { concurrencyLimit: number | null } }>(
+    'PUT',
+    '/kindling/v1/tenants/limits/concurrency',
+    { limit: 7 },
+  );
   assert.equal(set.tenant.concurrencyLimit, 7);
   assert.equal(p.platform.tenants.get('limits')?.concurrencyLimit, 7);
-  const cleared = await admin.admin<{ tenant: { concurrencyLimit: number | null } }>('PUT', '/kindling/v1/tenants/limits/concurrency', { limit: null });
+  const cleared = await admin.admin<{ tenant: { concurrencyLimit: number | null } }>(
+    'PUT',
+    '/kindling/v1/tenants/limits/concurrency',
+    { limit: null },
+  );
   assert.equal(cleared.tenant.concurrencyLimit, null);
 });
 
@@ -192,15 +226,24 @@ test('an unknown admin route is 404', async () => {
 });
 
 test('GET /kindling/v1/pool reports the runtime pools and start counters', async () => {
-  const stats = await admin.admin<{ pools: { runtimeKey: string }[]; coldStarts: { pool: number } }>('GET', '/kindling/v1/pool');
+  const stats = await admin.admin<{ pools: { runtimeKey: string }[]; coldStarts: { pool: number } }>(
+    'GET',
+    '/kindling/v1/pool',
+  );
   assert.ok(stats.pools.some((x) => x.runtimeKey === 'nodejs20.x'));
   assert.equal(typeof stats.coldStarts.pool, 'number');
 });
 
 test('PUT /kindling/v1/pool/{runtime} fixes the target; a null target returns it to demand', async () => {
-  const fixed = await admin.admin<{ pool: { target: number; mode: string } }>('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 });
+  const fixed = await admin.admin<{ pool: { target: number; mode: string } }>(
+    'PUT',
+    '/kindling/v1/pool/nodejs20.x',
+    { target: 2 },
+  );
   assert.deepEqual([fixed.pool.target, fixed.pool.mode], [2, 'fixed']);
-  const auto = await admin.admin<{ pool: { mode: string } }>('PUT', '/kindling/v1/pool/nodejs20.x', { target: null });
+  const auto = await admin.admin<{ pool: { mode: string } }>('PUT', '/kindling/v1/pool/nodejs20.x', {
+    target: null,
+  });
   assert.equal(auto.pool.mode, 'demand');
 });
 
@@ -213,10 +256,19 @@ test('metrics count invocations and cold starts by kind, then warm starts', asyn
   const { key } = await newTenant('metered');
   await deployAndInvoke(key, 'counted', [{ a: 1 }, { a: 2 }]);
   const text = await (await fetch(`${p.endpoint}/metrics`)).text();
-  assert.match(text, /^kindling_invocations_total\{tenant="metered",function="counted",type="RequestResponse"\} 2$/m);
-  assert.match(text, /^kindling_cold_starts_total\{tenant="metered",function="counted",kind="(pool|cold)"\} 1$/m);
+  assert.match(
+    text,
+    /^kindling_invocations_total\{tenant="metered",function="counted",type="RequestResponse"\} 2$/m,
+  );
+  assert.match(
+    text,
+    /^kindling_cold_starts_total\{tenant="metered",function="counted",kind="(pool|cold)"\} 1$/m,
+  );
   assert.match(text, /^kindling_warm_starts_total\{tenant="metered",function="counted"\} 1$/m);
-  assert.match(text, /^kindling_invocation_duration_seconds_count\{tenant="metered",function="counted"\} 2$/m);
+  assert.match(
+    text,
+    /^kindling_invocation_duration_seconds_count\{tenant="metered",function="counted"\} 2$/m,
+  );
   assert.match(text, /^kindling_pool_target\{runtime="nodejs20\.x",mode="\w+"\} \d+$/m);
   assert.match(text, /^kindling_concurrent_executions \d+$/m);
 });
@@ -225,7 +277,10 @@ test('metrics count function errors by error type', async () => {
   const { key } = await newTenant('erring');
   await deployAndInvoke(key, 'fails', [{ fail: true }]);
   const text = await (await fetch(`${p.endpoint}/metrics`)).text();
-  assert.match(text, /^kindling_invocation_errors_total\{tenant="erring",function="fails",error_type="Error"\} 1$/m);
+  assert.match(
+    text,
+    /^kindling_invocation_errors_total\{tenant="erring",function="fails",error_type="Error"\} 1$/m,
+  );
 });
 
 test('metrics count throttled requests of a function', async () => {
@@ -233,8 +288,12 @@ test('metrics count throttled requests of a function', async () => {
   await deployAndInvoke(key, 'blocked', []);
   const lambda = new LambdaClient(sdkConfig({ endpoint: p.endpoint, credentials: key }));
   try {
-    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'blocked', ReservedConcurrentExecutions: 0 }));
-    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'blocked' })), { name: 'TooManyRequestsException' });
+    await lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: 'blocked', ReservedConcurrentExecutions: 0 }),
+    );
+    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'blocked' })), {
+      name: 'TooManyRequestsException',
+    });
   } finally {
     lambda.destroy();
   }
@@ -251,10 +310,9 @@ test('metrics signed by a non-admin tenant are refused', async () => {
 test('billing records accumulate GB-ms per tenant and function', async () => {
   const { key, client } = await newTenant('billed');
   await deployAndInvoke(key, 'paid', [{}, {}, {}]);
-  const out = await client.admin<{ records: { functionName: string; invocations: number; billedDurationMs: number; gbMs: number }[] }>(
-    'GET',
-    '/kindling/v1/billing',
-  );
+  const out = await client.admin<{
+    records: { functionName: string; invocations: number; billedDurationMs: number; gbMs: number }[];
+  }>('GET', '/kindling/v1/billing');
   const rec = out.records.find((r) => r.functionName === 'paid');
   assert.ok(rec, JSON.stringify(out));
   assert.equal(rec.invocations, 3);
@@ -292,7 +350,10 @@ test('function logs are scoped to the caller’s tenant', async () => {
   const a = await newTenant('logs-a');
   const b = await newTenant('logs-b');
   await deployAndInvoke(a.key, 'same-name', [{ secret: 'of-a' }]);
-  const own = await a.client.admin<{ events: { log: string }[] }>('GET', '/kindling/v1/functions/same-name/logs');
+  const own = await a.client.admin<{ events: { log: string }[] }>(
+    'GET',
+    '/kindling/v1/functions/same-name/logs',
+  );
   assert.match(own.events[0]?.log ?? '', /of-a/);
   const other = await b.client.admin<{ events: unknown[] }>('GET', '/kindling/v1/functions/same-name/logs');
   assert.deepEqual(other.events, []);
@@ -304,6 +365,9 @@ test('a logs limit of zero is a ValidationException', async () => {
 });
 
 test('a logs request for an invalid function name is a ValidationException', async () => {
-  const res = await admin.signedFetch('GET', `/kindling/v1/functions/${encodeURIComponent('bad name!')}/logs`);
+  const res = await admin.signedFetch(
+    'GET',
+    `/kindling/v1/functions/${encodeURIComponent('bad name!')}/logs`,
+  );
   assert.equal(res.status, 400);
 });

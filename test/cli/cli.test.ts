@@ -6,8 +6,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipDirectory } from '../../src/cli/deploy.js';
-import { type TestPlatform, sdkConfig, startPlatform, tempDir } from '../helpers/platform.js';
-import { ECHO_HANDLER, cleanEnv, cliEnv, functionDir, isOneLine, runCli, spawnCli } from './helpers.js';
+import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
+import { cleanEnv, cliEnv, ECHO_HANDLER, functionDir, isOneLine, runCli, spawnCli } from './helpers.js';
 
 let p: TestPlatform;
 let env: NodeJS.ProcessEnv;
@@ -28,7 +28,10 @@ after(async () => {
 
 test('deploy of a directory creates the function and leaves it Active', async () => {
   const dir = functionDir({ 'index.js': 'exports.handler = async () => "made";' });
-  const r = await runCli(['deploy', dir, '--name', 'fresh', '--runtime', 'nodejs20.x', '--handler', 'index.handler'], env);
+  const r = await runCli(
+    ['deploy', dir, '--name', 'fresh', '--runtime', 'nodejs20.x', '--handler', 'index.handler'],
+    env,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Created function fresh/);
   const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'fresh' }));
@@ -59,7 +62,10 @@ test('deploy of a zip file uploads it as it is', async () => {
 });
 
 test('deploy --json prints the function configuration as JSON', async () => {
-  const r = await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'jsondeploy', '--json'], env);
+  const r = await runCli(
+    ['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'jsondeploy', '--json'],
+    env,
+  );
   assert.equal(r.code, 0, r.stderr);
   const c = JSON.parse(r.stdout) as { FunctionName: string; State: string };
   assert.equal(c.FunctionName, 'jsondeploy');
@@ -159,7 +165,10 @@ test('ls --json prints an array of function configurations', async () => {
 });
 
 test('rm deletes the function', async () => {
-  assert.equal((await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'doomed'], env)).code, 0);
+  assert.equal(
+    (await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'doomed'], env)).code,
+    0,
+  );
   const r = await runCli(['rm', 'doomed'], env);
   assert.equal(r.code, 0, r.stderr);
   await assert.rejects(lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'doomed' })), {
@@ -186,7 +195,8 @@ test('pool --set N fixes the target and --auto returns it to demand', async () =
 test('tenants create prints a working key and tenants ls lists the tenant', async () => {
   const r = await runCli(['tenants', 'create', 'acme', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
-  const key = (JSON.parse(r.stdout) as { accessKey: { accessKeyId: string; secretAccessKey: string } }).accessKey;
+  const key = (JSON.parse(r.stdout) as { accessKey: { accessKeyId: string; secretAccessKey: string } })
+    .accessKey;
   const asAcme = cliEnv({ endpoint: p.endpoint, credentials: key });
   assert.equal((await runCli(['ls'], asAcme)).code, 0);
   const ls = await runCli(['tenants'], env);
@@ -195,10 +205,15 @@ test('tenants create prints a working key and tenants ls lists the tenant', asyn
 
 test('tenants create-key, keys and delete-key manage a tenant’s keys', async () => {
   await runCli(['tenants', 'create', 'keyed'], env);
-  const created = JSON.parse((await runCli(['tenants', 'create-key', 'keyed', '--json'], env)).stdout) as { accessKeyId: string };
+  const created = JSON.parse((await runCli(['tenants', 'create-key', 'keyed', '--json'], env)).stdout) as {
+    accessKeyId: string;
+  };
   assert.match((await runCli(['tenants', 'keys', 'keyed'], env)).stdout, new RegExp(created.accessKeyId));
   assert.equal((await runCli(['tenants', 'delete-key', 'keyed', created.accessKeyId], env)).code, 0);
-  assert.doesNotMatch((await runCli(['tenants', 'keys', 'keyed'], env)).stdout, new RegExp(created.accessKeyId));
+  assert.doesNotMatch(
+    (await runCli(['tenants', 'keys', 'keyed'], env)).stdout,
+    new RegExp(created.accessKeyId),
+  );
 });
 
 test('tenants limit sets the tenant’s concurrency limit', async () => {
@@ -216,7 +231,8 @@ test('tenants rm deletes the tenant', async () => {
 
 test('a non-admin tenant gets AccessDeniedException from tenants, in one line', async () => {
   const r0 = await runCli(['tenants', 'create', 'plain', '--json'], env);
-  const key = (JSON.parse(r0.stdout) as { accessKey: { accessKeyId: string; secretAccessKey: string } }).accessKey;
+  const key = (JSON.parse(r0.stdout) as { accessKey: { accessKeyId: string; secretAccessKey: string } })
+    .accessKey;
   const r = await runCli(['tenants', 'ls'], cliEnv({ endpoint: p.endpoint, credentials: key }));
   assert.notEqual(r.code, 0);
   assert.ok(isOneLine(r.stderr), r.stderr);
@@ -312,13 +328,19 @@ test('deploy of a directory with a symbolic link loop prints one line and exits 
 });
 
 test('a non-numeric --memory prints one line and exits 2', async () => {
-  const r = await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'x', '--memory', 'lots'], env);
+  const r = await runCli(
+    ['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'x', '--memory', 'lots'],
+    env,
+  );
   assert.equal(r.code, 2);
   assert.ok(isOneLine(r.stderr), r.stderr);
 });
 
 test('an --env value without = prints one line and exits 2', async () => {
-  const r = await runCli(['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'x', '--env', 'NOEQUALS'], env);
+  const r = await runCli(
+    ['deploy', functionDir({ 'index.js': ECHO_HANDLER }), '--name', 'x', '--env', 'NOEQUALS'],
+    env,
+  );
   assert.equal(r.code, 2);
   assert.ok(isOneLine(r.stderr), r.stderr);
 });
@@ -343,7 +365,10 @@ test('without an endpoint or a data dir a client command says how to start one',
 });
 
 test('an endpoint nobody listens on is reported in one line', async () => {
-  const r = await runCli(['ls', '--endpoint', 'http://127.0.0.1:9'], cleanEnv({ AWS_ACCESS_KEY_ID: 'AKIAX', AWS_SECRET_ACCESS_KEY: 'x' }));
+  const r = await runCli(
+    ['ls', '--endpoint', 'http://127.0.0.1:9'],
+    cleanEnv({ AWS_ACCESS_KEY_ID: 'AKIAX', AWS_SECRET_ACCESS_KEY: 'x' }),
+  );
   assert.notEqual(r.code, 0);
   assert.ok(isOneLine(r.stderr), r.stderr);
   assert.match(r.stderr, /cannot reach Kindling/);

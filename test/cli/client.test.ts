@@ -3,19 +3,31 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { parseCommand, parseIntFlag, parseKeyValues, resolveConnection, toCliError } from '../../src/cli/client.js';
-import { CliError, HelpShown, formatTable } from '../../src/cli/output.js';
+import {
+  parseCommand,
+  parseIntFlag,
+  parseKeyValues,
+  resolveConnection,
+  toCliError,
+} from '../../src/cli/client.js';
+import { CliError, formatTable, HelpShown } from '../../src/cli/output.js';
 import { tempDir } from '../helpers/platform.js';
 
 const dir = tempDir();
 fs.writeFileSync(path.join(dir, 'endpoint'), 'http://127.0.0.1:4567\n');
-fs.writeFileSync(path.join(dir, 'credentials'), '[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = filesecret\n');
+fs.writeFileSync(
+  path.join(dir, 'credentials'),
+  '[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = filesecret\n',
+);
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const envKeys = { AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'envsecret' };
 
 test('the endpoint comes from KINDLING_ENDPOINT before the data dir', () => {
-  const c = resolveConnection({ json: false }, { KINDLING_ENDPOINT: 'http://10.0.0.1:9000/', KINDLING_DATA_DIR: dir, ...envKeys });
+  const c = resolveConnection(
+    { json: false },
+    { KINDLING_ENDPOINT: 'http://10.0.0.1:9000/', KINDLING_DATA_DIR: dir, ...envKeys },
+  );
   assert.equal(c.endpoint, 'http://10.0.0.1:9000');
 });
 
@@ -31,7 +43,10 @@ test('AWS_* credentials win over the data dir found through the environment', ()
 });
 
 test('an explicit --data-dir wins over AWS_* credentials and KINDLING_ENDPOINT', () => {
-  const c = resolveConnection({ json: false, dataDir: dir }, { KINDLING_ENDPOINT: 'http://10.0.0.1:9000', ...envKeys });
+  const c = resolveConnection(
+    { json: false, dataDir: dir },
+    { KINDLING_ENDPOINT: 'http://10.0.0.1:9000', ...envKeys },
+  );
   assert.equal(c.endpoint, 'http://127.0.0.1:4567');
   assert.equal(c.credentials.accessKeyId, 'AKIAFILE');
 });
@@ -42,14 +57,20 @@ test('--endpoint wins over everything', () => {
 });
 
 test('AWS_SESSION_TOKEN is carried with environment credentials', () => {
-  const c = resolveConnection({ json: false, endpoint: 'http://x:1' }, { ...envKeys, AWS_SESSION_TOKEN: 'tok' });
+  const c = resolveConnection(
+    { json: false, endpoint: 'http://x:1' },
+    { ...envKeys, AWS_SESSION_TOKEN: 'tok' },
+  );
   assert.equal(c.credentials.sessionToken, 'tok');
 });
 
 test('no endpoint anywhere is a CliError that mentions kindling serve', () => {
-  assert.throws(() => resolveConnection({ json: false, dataDir: path.join(dir, 'missing') }, envKeys), (e: unknown) => {
-    return e instanceof CliError && /kindling serve/.test(e.message);
-  });
+  assert.throws(
+    () => resolveConnection({ json: false, dataDir: path.join(dir, 'missing') }, envKeys),
+    (e: unknown) => {
+      return e instanceof CliError && /kindling serve/.test(e.message);
+    },
+  );
 });
 
 test('an endpoint that is not an http URL is a usage error', () => {
@@ -57,7 +78,10 @@ test('an endpoint that is not an http URL is a usage error', () => {
 });
 
 test('no credentials anywhere is a CliError', () => {
-  assert.throws(() => resolveConnection({ json: false, endpoint: 'http://x:1', dataDir: path.join(dir, 'missing') }, {}), CliError);
+  assert.throws(
+    () => resolveConnection({ json: false, endpoint: 'http://x:1', dataDir: path.join(dir, 'missing') }, {}),
+    CliError,
+  );
 });
 
 test('parseCommand reads the common flags', () => {
@@ -71,7 +95,9 @@ test('parseCommand refuses an unknown flag with exit code 2', () => {
 });
 
 test('parseCommand refuses a flag without its value', () => {
-  assert.throws(() => parseCommand(['--tail'], { usage: 'x', options: { tail: { type: 'string' } } }), { exitCode: 2 });
+  assert.throws(() => parseCommand(['--tail'], { usage: 'x', options: { tail: { type: 'string' } } }), {
+    exitCode: 2,
+  });
 });
 
 test('parseCommand refuses too many positional arguments', () => {
@@ -105,19 +131,31 @@ test('an integer flag with a fraction is a usage error', () => {
 });
 
 test('an SDK error becomes one line with its error type', () => {
-  const sdkError = Object.assign(new Error('Function not found: x\nmore'), { name: 'ResourceNotFoundException', $metadata: {} });
+  const sdkError = Object.assign(new Error('Function not found: x\nmore'), {
+    name: 'ResourceNotFoundException',
+    $metadata: {},
+  });
   assert.equal(toCliError(sdkError).message, 'ResourceNotFoundException: Function not found: x');
 });
 
 test('a refused connection names the endpoint and suggests kindling serve', () => {
   const e = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-  assert.match(toCliError(e, { endpoint: 'http://h:1' }).message, /cannot reach Kindling at http:\/\/h:1 .*kindling serve/);
+  assert.match(
+    toCliError(e, { endpoint: 'http://h:1' }).message,
+    /cannot reach Kindling at http:\/\/h:1 .*kindling serve/,
+  );
 });
 
 test('tables align columns under their headers', () => {
-  const out = formatTable([{ a: 'x', n: 5 }, { a: 'longer', n: 10 }], [
-    { header: 'NAME', value: (r) => r.a },
-    { header: 'N', value: (r) => r.n, right: true },
-  ]);
+  const out = formatTable(
+    [
+      { a: 'x', n: 5 },
+      { a: 'longer', n: 10 },
+    ],
+    [
+      { header: 'NAME', value: (r) => r.a },
+      { header: 'N', value: (r) => r.n, right: true },
+    ],
+  );
   assert.equal(out, 'NAME     N\nx        5\nlonger  10');
 });

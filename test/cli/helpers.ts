@@ -20,7 +20,10 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** Environment pointing the CLI at a platform with the given key. */
-export function cliEnv(p: { endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }) {
+export function cliEnv(p: {
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}) {
   return cleanEnv({
     KINDLING_ENDPOINT: p.endpoint,
     AWS_ACCESS_KEY_ID: p.credentials.accessKeyId,
@@ -55,7 +58,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = cwdDir()): 
 }
 
 /** Starts the CLI and returns it running (for --follow). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stdout: () => string } {
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; stdout: () => string } {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin/kindling.js'), ...args], {
     env,
     cwd: cwdDir(),

@@ -33,7 +33,10 @@ test('the duration histogram is cumulative and ends with +Inf equal to the count
 test('errors are counted by error type', () => {
   const m = new Metrics();
   m.onInvocation(record({ errorType: 'Sandbox.Timedout' }));
-  assert.match(m.render(), /^kindling_invocation_errors_total\{tenant="t-1",function="fn",error_type="Sandbox\.Timedout"\} 1$/m);
+  assert.match(
+    m.render(),
+    /^kindling_invocation_errors_total\{tenant="t-1",function="fn",error_type="Sandbox\.Timedout"\} 1$/m,
+  );
 });
 
 test('throttles are counted under the function name taken from its ARN', () => {
@@ -71,7 +74,9 @@ test('every metric has HELP and TYPE lines', () => {
   const m = new Metrics();
   m.onInvocation(record());
   const text = m.render();
-  for (const name of new Set([...text.matchAll(/^(kindling_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]/gm)].map((x) => x[1]!))) {
+  for (const name of new Set(
+    [...text.matchAll(/^(kindling_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]/gm)].map((x) => x[1]!),
+  )) {
     const base = name.replace(/_(bucket|sum|count)$/, '');
     assert.match(text, new RegExp(`^# TYPE ${base} `, 'm'), base);
   }

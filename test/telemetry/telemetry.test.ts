@@ -8,7 +8,10 @@ test('a reported invocation is readable from logs and billing after a flush', ()
   const t = new Telemetry(openDatabase(':memory:'));
   t.onInvocation(record({ requestId: 'seen' }));
   t.flush();
-  assert.deepEqual(t.logs.list('t-1', 'fn').map((e) => e.requestId), ['seen']);
+  assert.deepEqual(
+    t.logs.list('t-1', 'fn').map((e) => e.requestId),
+    ['seen'],
+  );
   assert.equal(t.billing.list()[0]?.invocations, 1);
 });
 
