@@ -147,6 +147,9 @@ export class SqliteQueueEngine implements QueueEngine {
   readonly #region: string;
   readonly #cache = new Map<number, Loaded>();
   readonly #watches = new Map<number, Watch>();
+  // Messages per queue, counted once then kept up to date after each commit: COUNT(*) is a full scan
+  // and pollers ask for the backlog on every full batch.
+  readonly #totals = new Map<number, number>();
   readonly #closing = new AbortController();
   readonly #s: Record<
     | 'queueByName'
@@ -166,6 +169,7 @@ export class SqliteQueueEngine implements QueueEngine {
     | 'deleteMessage'
     | 'setVisibility'
     | 'counts'
+    | 'total'
     | 'nextVisible'
     | 'hasVisible',
     Statement
@@ -210,12 +214,12 @@ export class SqliteQueueEngine implements QueueEngine {
       messageBySeq: p('SELECT queue_id, receipt, visible_at FROM sqs_messages WHERE seq = ?'),
       deleteMessage: p('DELETE FROM sqs_messages WHERE seq = ?'),
       setVisibility: p('UPDATE sqs_messages SET visible_at = ? WHERE seq = ?'),
+      // Only the invisible range is scanned (small: leases and delays); the total is kept in memory.
       counts: p(
-        `SELECT COALESCE(SUM(visible_at <= @now), 0) AS visible,
-                COALESCE(SUM(visible_at > @now AND receive_count > 0), 0) AS inFlight,
-                COALESCE(SUM(visible_at > @now AND receive_count = 0), 0) AS delayed
-           FROM sqs_messages WHERE queue_id = @queue`,
+        `SELECT COALESCE(SUM(receive_count > 0), 0) AS inFlight, COALESCE(SUM(receive_count = 0), 0) AS delayed
+           FROM sqs_messages WHERE queue_id = ? AND visible_at > ?`,
       ),
+      total: p('SELECT COUNT(*) AS n FROM sqs_messages WHERE queue_id = ?'),
       nextVisible: p('SELECT MIN(visible_at) AS at FROM sqs_messages WHERE queue_id = ? AND visible_at > ?'),
       hasVisible: p('SELECT 1 FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? LIMIT 1'),
     };
@@ -348,6 +352,7 @@ export class SqliteQueueEngine implements QueueEngine {
       this.#s.deleteQueue.run(queue.id);
     })();
     this.#cache.delete(queue.id);
+    this.#totals.delete(queue.id);
     // Waiters on the deleted queue wake up and find it gone.
     this.#notify(queue.id);
   }
@@ -355,6 +360,7 @@ export class SqliteQueueEngine implements QueueEngine {
   purgeQueue(queue: Queue): void {
     this.#loaded(queue);
     this.#s.deleteQueueMessages.run(queue.id);
+    this.#totals.set(queue.id, 0);
   }
 
   getAttributes(queue: Queue, names: readonly string[] = ['All']): Record<string, string> {
@@ -474,6 +480,7 @@ export class SqliteQueueEngine implements QueueEngine {
     const l = this.#loaded(queue);
     validateSend(input, l.config.maximumMessageSize);
     const { visibleAt, ...result } = this.#insert(l, input, Date.now());
+    this.#adjust(queue.id, 1);
     this.#afterChange(queue.id, visibleAt);
     return result;
   }
@@ -503,6 +510,7 @@ export class SqliteQueueEngine implements QueueEngine {
         return { id: entry.id, ...r };
       }),
     )();
+    this.#adjust(queue.id, successful.length);
     if (successful.length > 0) this.#afterChange(queue.id, earliest);
     return { successful, failed };
   }
@@ -513,7 +521,8 @@ export class SqliteQueueEngine implements QueueEngine {
     const redrive = l.config.redrivePolicy;
     const dlq = redrive ? this.#byArn({ id: queue.tenantId, accountId: queue.accountId }, redrive.deadLetterTargetArn) : undefined;
     const dlqLoaded = dlq && dlq.id !== queue.id ? this.#loaded(dlq) : undefined;
-    let moved = false;
+    let moved = 0;
+    let expired = 0;
     const out = this.#db.transaction(() => {
       const now = Date.now();
       const got: ReceivedMessage[] = [];
@@ -524,11 +533,12 @@ export class SqliteQueueEngine implements QueueEngine {
         for (const r of rows) {
           if (r.expires_at <= now) {
             this.#s.deleteExpired.run(r.seq);
+            expired++;
             continue;
           }
           if (redrive && dlqLoaded && r.receive_count >= redrive.maxReceiveCount) {
             this.#s.moveMessage.run(dlqLoaded.queue.id, now, queue.arn, r.sent_at + dlqLoaded.config.messageRetentionPeriod * 1000, r.seq);
-            moved = true;
+            moved++;
             continue;
           }
           const token = randomBytes(TOKEN_BYTES);
@@ -538,7 +548,11 @@ export class SqliteQueueEngine implements QueueEngine {
       }
       return got;
     })();
-    if (moved && dlqLoaded) this.#afterChange(dlqLoaded.queue.id, 0);
+    this.#adjust(queue.id, -moved - expired);
+    if (moved && dlqLoaded) {
+      this.#adjust(dlqLoaded.queue.id, moved);
+      this.#afterChange(dlqLoaded.queue.id, 0);
+    }
     if (out.length > 0) this.#afterLease(queue.id, Date.now() + visibilityTimeout * 1000);
     return out;
   }
@@ -631,18 +645,19 @@ export class SqliteQueueEngine implements QueueEngine {
     this.#loaded(queue);
     const h = this.#handle(queue, receiptHandle);
     // As on SQS, a stale handle (message received again since) succeeds without deleting.
-    if (this.#current(queue, h)) this.#s.deleteMessage.run(h.seq);
+    if (this.#current(queue, h)) this.#adjust(queue.id, -this.#s.deleteMessage.run(h.seq).changes);
   }
 
   deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object> {
     this.#loaded(queue);
     validateBatchIds(entries, 'DeleteMessageBatchRequestEntry');
-    return this.#db.transaction(() => {
+    let deleted = 0;
+    const out = this.#db.transaction(() => {
       const result: BatchResult<object> = { successful: [], failed: [] };
       for (const e of entries) {
         try {
           const h = this.#handle(queue, e.receiptHandle);
-          if (this.#current(queue, h)) this.#s.deleteMessage.run(h.seq);
+          if (this.#current(queue, h)) deleted += this.#s.deleteMessage.run(h.seq).changes;
           result.successful.push({ id: e.id });
         } catch (err) {
           if (!(err instanceof SqsError)) throw err;
@@ -651,6 +666,8 @@ export class SqliteQueueEngine implements QueueEngine {
       }
       return result;
     })();
+    this.#adjust(queue.id, -deleted);
+    return out;
   }
 
   #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): number {
@@ -698,8 +715,18 @@ export class SqliteQueueEngine implements QueueEngine {
 
   counts(queue: Queue): QueueCounts {
     this.#loaded(queue);
-    const r = this.#s.counts.get({ now: Date.now(), queue: queue.id }) as QueueCounts;
-    return { visible: r.visible, inFlight: r.inFlight, delayed: r.delayed };
+    let total = this.#totals.get(queue.id);
+    if (total === undefined) {
+      total = (this.#s.total.get(queue.id) as { n: number }).n;
+      this.#totals.set(queue.id, total);
+    }
+    const r = this.#s.counts.get(queue.id, Date.now()) as { inFlight: number; delayed: number };
+    return { visible: Math.max(0, total - r.inFlight - r.delayed), inFlight: r.inFlight, delayed: r.delayed };
+  }
+
+  #adjust(queueId: number, delta: number): void {
+    const total = this.#totals.get(queueId);
+    if (total !== undefined && delta !== 0) this.#totals.set(queueId, total + delta);
   }
 
   // ---- wake-ups ----
