@@ -309,6 +309,7 @@ export class FunctionStore {
       return rec;
     } finally {
       this.#code.release(code.digest);
+      this.#collect(code.digest);
     }
   }
 
@@ -332,6 +333,7 @@ export class FunctionStore {
       }));
     } finally {
       this.#code.release(code.digest);
+      this.#collect(code.digest);
     }
   }
 
@@ -468,6 +470,14 @@ export class FunctionStore {
     const rec = this.#toRecord(after);
     this.#emit({ kind: 'updated', record: rec, previous: this.#toRecord(before) });
     return rec;
+  }
+
+  /** Removes a blob nothing references (a refused or lost write leaves none behind). */
+  #collect(digest: string): void {
+    const users = this.#db
+      .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
+      .get(digest) as { n: number };
+    if (users.n === 0) this.#code.removeBlob(digest);
   }
 
   #emit(change: FunctionChange): void {

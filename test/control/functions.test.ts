@@ -240,3 +240,25 @@ test('deleting a tenant deletes its functions through the store, announcing each
   assert.ok(changes.some((c) => c.kind === 'deleted' && c.record.arn === f.arn));
   assert.ok(!code.hasBlob(f.codeDigest));
 });
+
+test('the losing create of a name leaves no blob of its code behind', async () => {
+  const [a, b] = await Promise.allSettled([
+    store.create(tenant, await input('race', 'export const handler = async () => "a";')),
+    store.create(tenant, await input('race', 'export const handler = async () => "b";')),
+  ]);
+  assert.equal([a, b].filter((r) => r.status === 'fulfilled').length, 1);
+  const winner = store.get(tenant.id, 'race')!;
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs')), [`${winner.codeDigest}.zip`]);
+});
+
+test('a code update refused by a stale RevisionId leaves no blob of the new code behind', async () => {
+  const a = await store.create(tenant, await input('stale'));
+  store.updateConfiguration(tenant, 'stale', { description: 'moved on' });
+  await assert.rejects(
+    store.updateCode(tenant, 'stale', await handlerZip('export const handler = async () => 9;'), {
+      revisionId: a.revisionId,
+    }),
+    (e: KindlingError) => e.status === 412,
+  );
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs')), [`${a.codeDigest}.zip`]);
+});
