@@ -69,8 +69,15 @@ function messageAttributes(v: Tree | string | undefined): Record<string, Record<
   return out;
 }
 
-const NUMERIC = new Set(['DelaySeconds', 'MaxNumberOfMessages', 'VisibilityTimeout', 'WaitTimeSeconds', 'MaxResults']);
-const BATCH_ENTRY = /^(SendMessageBatchRequestEntry|DeleteMessageBatchRequestEntry|ChangeMessageVisibilityBatchRequestEntry)$/;
+const NUMERIC = new Set([
+  'DelaySeconds',
+  'MaxNumberOfMessages',
+  'VisibilityTimeout',
+  'WaitTimeSeconds',
+  'MaxResults',
+]);
+const BATCH_ENTRY =
+  /^(SendMessageBatchRequestEntry|DeleteMessageBatchRequestEntry|ChangeMessageVisibilityBatchRequestEntry)$/;
 
 function convert(tree: Tree, action: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -109,7 +116,10 @@ function convert(tree: Tree, action: string): Record<string, unknown> {
 }
 
 /** The action and its input in the JSON protocol's shape. */
-export function parseQueryRequest(params: URLSearchParams): { action: string; input: Record<string, unknown> } {
+export function parseQueryRequest(params: URLSearchParams): {
+  action: string;
+  input: Record<string, unknown>;
+} {
   const action = params.get('Action') ?? '';
   const tree = toTree(params);
   delete tree.Action;
@@ -118,10 +128,14 @@ export function parseQueryRequest(params: URLSearchParams): { action: string; in
 }
 
 const escapeXml = (s: string): string =>
-  s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c]!);
+  s.replace(
+    /[&<>"'\r]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c]!,
+  );
 
 const el = (name: string, inner: string): string => `<${name}>${inner}</${name}>`;
-const leaf = (name: string, v: unknown): string => (v === undefined || v === null ? '' : el(name, escapeXml(String(v))));
+const leaf = (name: string, v: unknown): string =>
+  v === undefined || v === null ? '' : el(name, escapeXml(String(v)));
 
 function nameValue(map: Record<string, string> | undefined, tag: string, k = 'Name', v = 'Value'): string {
   if (!map) return '';
@@ -146,13 +160,19 @@ function message(m: Record<string, unknown>): string {
     : '';
   return el(
     'Message',
-    fields(m, ['Attributes', 'MessageAttributes']) + nameValue(m.Attributes as Record<string, string> | undefined, 'Attribute') + userAttrs,
+    fields(m, ['Attributes', 'MessageAttributes']) +
+      nameValue(m.Attributes as Record<string, string> | undefined, 'Attribute') +
+      userAttrs,
   );
 }
 
 function batch(out: Record<string, unknown>, entryTag: string): string {
-  const ok = ((out.Successful as Record<string, unknown>[] | undefined) ?? []).map((e) => el(entryTag, fields(e))).join('');
-  const failed = ((out.Failed as Record<string, unknown>[] | undefined) ?? []).map((e) => el('BatchResultErrorEntry', fields(e))).join('');
+  const ok = ((out.Successful as Record<string, unknown>[] | undefined) ?? [])
+    .map((e) => el(entryTag, fields(e)))
+    .join('');
+  const failed = ((out.Failed as Record<string, unknown>[] | undefined) ?? [])
+    .map((e) => el('BatchResultErrorEntry', fields(e)))
+    .join('');
   return ok + failed;
 }
 
@@ -162,9 +182,15 @@ function resultBody(action: string, out: Record<string, unknown>): string | unde
     case 'GetQueueUrl':
       return leaf('QueueUrl', out.QueueUrl);
     case 'ListQueues':
-      return ((out.QueueUrls as string[] | undefined) ?? []).map((u) => leaf('QueueUrl', u)).join('') + leaf('NextToken', out.NextToken);
+      return (
+        ((out.QueueUrls as string[] | undefined) ?? []).map((u) => leaf('QueueUrl', u)).join('') +
+        leaf('NextToken', out.NextToken)
+      );
     case 'ListDeadLetterSourceQueues':
-      return ((out.queueUrls as string[] | undefined) ?? []).map((u) => leaf('QueueUrl', u)).join('') + leaf('NextToken', out.NextToken);
+      return (
+        ((out.queueUrls as string[] | undefined) ?? []).map((u) => leaf('QueueUrl', u)).join('') +
+        leaf('NextToken', out.NextToken)
+      );
     case 'SendMessage':
       return fields(out);
     case 'SendMessageBatch':
@@ -194,10 +220,19 @@ export function renderQueryResponse(action: string, out: Record<string, unknown>
   );
 }
 
-export function renderQueryError(err: Pick<SqsError, 'queryCode' | 'senderFault' | 'message'>, requestId: string): string {
+export function renderQueryError(
+  err: Pick<SqsError, 'queryCode' | 'senderFault' | 'message'>,
+  requestId: string,
+): string {
   return (
     `<?xml version="1.0"?><ErrorResponse xmlns="${SQS_XMLNS}">` +
-    el('Error', leaf('Type', err.senderFault ? 'Sender' : 'Receiver') + leaf('Code', err.queryCode) + leaf('Message', err.message) + '<Detail/>') +
+    el(
+      'Error',
+      leaf('Type', err.senderFault ? 'Sender' : 'Receiver') +
+        leaf('Code', err.queryCode) +
+        leaf('Message', err.message) +
+        '<Detail/>',
+    ) +
     leaf('RequestId', requestId) +
     '</ErrorResponse>'
   );

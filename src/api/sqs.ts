@@ -9,9 +9,9 @@ import {
   type MessageAttributes,
   type Queue,
   type QueueEngine,
+  queueUrl,
   type ReceivedMessage,
   type SendInput,
-  queueUrl,
 } from '../events/queue/types.js';
 import { validateBatchIds } from '../events/queue/validate.js';
 import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
@@ -47,9 +47,17 @@ const sendEntry = {
 };
 
 const schemas = {
-  CreateQueue: z.object({ QueueName: z.string(), Attributes: stringMap.optional(), tags: stringMap.optional() }),
+  CreateQueue: z.object({
+    QueueName: z.string(),
+    Attributes: stringMap.optional(),
+    tags: stringMap.optional(),
+  }),
   GetQueueUrl: z.object({ QueueName: z.string(), QueueOwnerAWSAccountId: z.string().optional() }),
-  ListQueues: z.object({ QueueNamePrefix: z.string().optional(), NextToken: z.string().optional(), MaxResults: int.optional() }),
+  ListQueues: z.object({
+    QueueNamePrefix: z.string().optional(),
+    NextToken: z.string().optional(),
+    MaxResults: int.optional(),
+  }),
   DeleteQueue: z.object(queueUrlField),
   PurgeQueue: z.object(queueUrlField),
   GetQueueAttributes: z.object({ ...queueUrlField, AttributeNames: names.optional() }),
@@ -57,9 +65,16 @@ const schemas = {
   TagQueue: z.object({ ...queueUrlField, Tags: stringMap }),
   UntagQueue: z.object({ ...queueUrlField, TagKeys: names }),
   ListQueueTags: z.object(queueUrlField),
-  ListDeadLetterSourceQueues: z.object({ ...queueUrlField, NextToken: z.string().optional(), MaxResults: int.optional() }),
+  ListDeadLetterSourceQueues: z.object({
+    ...queueUrlField,
+    NextToken: z.string().optional(),
+    MaxResults: int.optional(),
+  }),
   SendMessage: z.object({ ...queueUrlField, ...sendEntry }),
-  SendMessageBatch: z.object({ ...queueUrlField, Entries: z.array(z.object({ Id: z.string(), ...sendEntry })) }),
+  SendMessageBatch: z.object({
+    ...queueUrlField,
+    Entries: z.array(z.object({ Id: z.string(), ...sendEntry })),
+  }),
   ReceiveMessage: z.object({
     ...queueUrlField,
     AttributeNames: names.optional(),
@@ -71,7 +86,10 @@ const schemas = {
     ReceiveRequestAttemptId: z.string().optional(),
   }),
   DeleteMessage: z.object({ ...queueUrlField, ReceiptHandle: z.string() }),
-  DeleteMessageBatch: z.object({ ...queueUrlField, Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string() })) }),
+  DeleteMessageBatch: z.object({
+    ...queueUrlField,
+    Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string() })),
+  }),
   ChangeMessageVisibility: z.object({ ...queueUrlField, ReceiptHandle: z.string(), VisibilityTimeout: int }),
   ChangeMessageVisibilityBatch: z.object({
     ...queueUrlField,
@@ -89,8 +107,13 @@ function validate<A extends Action>(action: A, input: unknown): Input<A> {
   const issue = r.error.issues[0]!;
   const name = issue.path.map(String).join('.') || 'request';
   let value: unknown = input;
-  for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
-  if (value === undefined) throw SqsErrors.missingParameter(`The request must contain the parameter ${name}.`);
+  for (const p of issue.path)
+    value =
+      value && typeof value === 'object'
+        ? (value as Record<PropertyKey, unknown>)[p as PropertyKey]
+        : undefined;
+  if (value === undefined)
+    throw SqsErrors.missingParameter(`The request must contain the parameter ${name}.`);
   throw SqsErrors.invalidParameterValue(`Value ${JSON.stringify(value)} for parameter ${name} is invalid.`);
 }
 
@@ -103,13 +126,17 @@ function toAttributes(attrs: z.infer<typeof messageAttributes> | undefined): Mes
   const out: MessageAttributes = {};
   for (const [name, a] of Object.entries(attrs)) {
     if (a.StringListValues?.length || a.BinaryListValues?.length) {
-      throw SqsErrors.invalidParameterValue(`Message attribute list values in MessageAttribute '${name}' are not supported.`);
+      throw SqsErrors.invalidParameterValue(
+        `Message attribute list values in MessageAttribute '${name}' are not supported.`,
+      );
     }
     const v: MessageAttributes[string] = { dataType: a.DataType };
     if (a.StringValue !== undefined) v.stringValue = a.StringValue;
     if (a.BinaryValue !== undefined) {
       if (!BASE64.test(a.BinaryValue) || a.BinaryValue.length % 4 !== 0) {
-        throw SqsErrors.invalidParameterValue(`Message (user) attribute '${name}' has an invalid binary value: not base64.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (user) attribute '${name}' has an invalid binary value: not base64.`,
+        );
       }
       v.binaryValue = Buffer.from(a.BinaryValue, 'base64');
     }
@@ -141,7 +168,12 @@ function toSendInput(e: Input<'SendMessage'>, senderId: string): SendInput {
   return input;
 }
 
-function sendOutput(r: { messageId: string; md5OfBody: string; md5OfMessageAttributes?: string; md5OfMessageSystemAttributes?: string }) {
+function sendOutput(r: {
+  messageId: string;
+  md5OfBody: string;
+  md5OfMessageAttributes?: string;
+  md5OfMessageSystemAttributes?: string;
+}) {
   const out: Record<string, string> = { MessageId: r.messageId, MD5OfMessageBody: r.md5OfBody };
   if (r.md5OfMessageAttributes) out.MD5OfMessageAttributes = r.md5OfMessageAttributes;
   if (r.md5OfMessageSystemAttributes) out.MD5OfMessageSystemAttributes = r.md5OfMessageSystemAttributes;
@@ -149,7 +181,12 @@ function sendOutput(r: { messageId: string; md5OfBody: string; md5OfMessageAttri
 }
 
 function receivedOutput(m: ReceivedMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
+  const out: Record<string, unknown> = {
+    MessageId: m.messageId,
+    ReceiptHandle: m.receiptHandle,
+    MD5OfBody: m.md5OfBody,
+    Body: m.body,
+  };
   if (Object.keys(m.attributes).length > 0) out.Attributes = m.attributes;
   if (Object.keys(m.messageAttributes).length > 0) {
     out.MD5OfMessageAttributes = m.md5OfMessageAttributes;
@@ -228,7 +265,8 @@ export class SqsSurface implements ApiSurface {
         for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.append(k, v);
       }
       const { action, input } = parseQueryRequest(params);
-      if (input.QueueUrl === undefined && ACCOUNT_PATH.test(req.path)) input.QueueUrl = `${call.base}${req.path}`;
+      if (input.QueueUrl === undefined && ACCOUNT_PATH.test(req.path))
+        input.QueueUrl = `${call.base}${req.path}`;
       const out = await this.#dispatch(call, action, input);
       return {
         status: 200,
@@ -253,7 +291,11 @@ export class SqsSurface implements ApiSurface {
     if (json) {
       return {
         status: e.status,
-        headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-query-error': queryError, 'x-amzn-requestid': requestId },
+        headers: {
+          'content-type': JSON_CONTENT_TYPE,
+          'x-amzn-query-error': queryError,
+          'x-amzn-requestid': requestId,
+        },
         body: JSON.stringify({ __type: `com.amazonaws.sqs#${e.type}`, message: e.message }),
       };
     }
@@ -265,7 +307,8 @@ export class SqsSurface implements ApiSurface {
   }
 
   #queue(call: Call, url: string | undefined): Queue {
-    if (url === undefined || url === '') throw SqsErrors.missingParameter('The request must contain the parameter QueueUrl.');
+    if (url === undefined || url === '')
+      throw SqsErrors.missingParameter('The request must contain the parameter QueueUrl.');
     return this.#queues.getQueue(call.req.tenant, url);
   }
 
@@ -273,19 +316,27 @@ export class SqsSurface implements ApiSurface {
     return queueUrl(call.base, q);
   }
 
-  async #dispatch(call: Call, action: string, raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async #dispatch(
+    call: Call,
+    action: string,
+    raw: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     if (!action) throw SqsErrors.missingParameter('The request must contain the parameter Action.');
-    if (!Object.hasOwn(schemas, action)) throw SqsErrors.invalidAction(`The action ${action} is not valid for this endpoint.`);
+    if (!Object.hasOwn(schemas, action))
+      throw SqsErrors.invalidAction(`The action ${action} is not valid for this endpoint.`);
     const tenant = call.req.tenant;
     const q = this.#queues;
     switch (action as Action) {
       case 'CreateQueue': {
         const i = validate('CreateQueue', raw);
-        return { QueueUrl: this.#url(call, q.createQueue(tenant, i.QueueName, i.Attributes ?? {}, i.tags ?? {})) };
+        return {
+          QueueUrl: this.#url(call, q.createQueue(tenant, i.QueueName, i.Attributes ?? {}, i.tags ?? {})),
+        };
       }
       case 'GetQueueUrl': {
         const i = validate('GetQueueUrl', raw);
-        if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== tenant.accountId) throw SqsErrors.queueDoesNotExist();
+        if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== tenant.accountId)
+          throw SqsErrors.queueDoesNotExist();
         // Only a name is accepted here, not a URL or ARN.
         if (!/^[A-Za-z0-9_.-]{1,80}$/.test(i.QueueName)) throw SqsErrors.queueDoesNotExist();
         return { QueueUrl: this.#url(call, q.getQueue(tenant, i.QueueName)) };
@@ -403,7 +454,11 @@ export class SqsSurface implements ApiSurface {
         const i = validate('ChangeMessageVisibilityBatch', raw);
         const r = q.changeVisibilityBatch(
           this.#queue(call, i.QueueUrl),
-          i.Entries.map((e) => ({ id: e.Id, receiptHandle: e.ReceiptHandle, visibilityTimeout: e.VisibilityTimeout })),
+          i.Entries.map((e) => ({
+            id: e.Id,
+            receiptHandle: e.ReceiptHandle,
+            visibilityTimeout: e.VisibilityTimeout,
+          })),
         );
         return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
       }

@@ -14,11 +14,12 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { type KindlingClient, connect, parseCommand, parseIntFlag, parseKeyValues, sdk } from './client.js';
-import { CliError, USAGE, emit, printFields, printJson, printTable } from './output.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag, parseKeyValues, sdk } from './client.js';
+import { CliError, emit, printFields, printJson, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
-  create: 'kindling queue create <name> [--visibility-timeout S] [--delay S] [--dlq NAME --max-receive N] [--attr K=V ...]',
+  create:
+    'kindling queue create <name> [--visibility-timeout S] [--delay S] [--dlq NAME --max-receive N] [--attr K=V ...]',
   ls: 'kindling queue ls [--prefix P]',
   rm: 'kindling queue rm <name|url>',
   send: 'kindling queue send <name|url> <body|@file> [--delay S] [--attr K=V ...]',
@@ -45,7 +46,10 @@ function readBody(arg: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CliError(`cannot read message file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, USAGE);
+    throw new CliError(
+      `cannot read message file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      USAGE,
+    );
   }
 }
 
@@ -58,7 +62,8 @@ export async function run(args: string[]): Promise<void> {
     if (sub === undefined) process.exitCode = USAGE;
     return;
   }
-  if (!Object.hasOwn(SUBCOMMANDS, sub)) throw new CliError(`unknown queue command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
+  if (!Object.hasOwn(SUBCOMMANDS, sub))
+    throw new CliError(`unknown queue command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
   const usage = SUBCOMMANDS[sub as Sub];
   switch (sub as Sub) {
     case 'create': {
@@ -87,11 +92,18 @@ export async function run(args: string[]): Promise<void> {
       try {
         if (values.dlq !== undefined) {
           const dlqUrl = await resolveUrl(k, values.dlq);
-          const arn = (await sdk(k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })), k))
-            .Attributes?.QueueArn;
+          const arn = (
+            await sdk(
+              k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
+              k,
+            )
+          ).Attributes?.QueueArn;
           attrs.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: maxReceive });
         }
-        const out = await sdk(k.sqs().send(new CreateQueueCommand({ QueueName: positionals[0]!, Attributes: attrs })), k);
+        const out = await sdk(
+          k.sqs().send(new CreateQueueCommand({ QueueName: positionals[0]!, Attributes: attrs })),
+          k,
+        );
         emit(common.json, { QueueUrl: out.QueueUrl }, () => process.stdout.write(`${out.QueueUrl}\n`));
       } finally {
         k.destroy();
@@ -99,7 +111,11 @@ export async function run(args: string[]): Promise<void> {
       return;
     }
     case 'ls': {
-      const { values, common } = parseCommand(rest, { usage, maxPositionals: 0, options: { prefix: { type: 'string' } } });
+      const { values, common } = parseCommand(rest, {
+        usage,
+        maxPositionals: 0,
+        options: { prefix: { type: 'string' } },
+      });
       const k = connect(common);
       try {
         const urls: string[] = [];
@@ -107,7 +123,11 @@ export async function run(args: string[]): Promise<void> {
         do {
           const page = await sdk(
             k.sqs().send(
-              new ListQueuesCommand({ MaxResults: 1000, ...(values.prefix && { QueueNamePrefix: values.prefix }), ...(token && { NextToken: token }) }),
+              new ListQueuesCommand({
+                MaxResults: 1000,
+                ...(values.prefix && { QueueNamePrefix: values.prefix }),
+                ...(token && { NextToken: token }),
+              }),
             ),
             k,
           );
@@ -122,7 +142,11 @@ export async function run(args: string[]): Promise<void> {
                 k.sqs().send(
                   new GetQueueAttributesCommand({
                     QueueUrl: url,
-                    AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+                    AttributeNames: [
+                      'ApproximateNumberOfMessages',
+                      'ApproximateNumberOfMessagesNotVisible',
+                      'ApproximateNumberOfMessagesDelayed',
+                    ],
                   }),
                 ),
                 k,
@@ -163,7 +187,9 @@ export async function run(args: string[]): Promise<void> {
         if (sub === 'rm') await sdk(k.sqs().send(new DeleteQueueCommand({ QueueUrl: url })), k);
         else await sdk(k.sqs().send(new PurgeQueueCommand({ QueueUrl: url })), k);
         const what = sub === 'rm' ? 'deleted' : 'purged';
-        emit(common.json, { QueueUrl: url, [what]: true }, () => process.stdout.write(`${what} ${queueName(url)}\n`));
+        emit(common.json, { QueueUrl: url, [what]: true }, () =>
+          process.stdout.write(`${what} ${queueName(url)}\n`),
+        );
       } finally {
         k.destroy();
       }
@@ -179,7 +205,10 @@ export async function run(args: string[]): Promise<void> {
       const body = readBody(positionals[1]!);
       const delay = parseIntFlag(values.delay, '--delay', 0, 900);
       const attrs = Object.fromEntries(
-        Object.entries(parseKeyValues(values.attr, '--attr')).map(([name, v]) => [name, { DataType: 'String', StringValue: v }]),
+        Object.entries(parseKeyValues(values.attr, '--attr')).map(([name, v]) => [
+          name,
+          { DataType: 'String', StringValue: v },
+        ]),
       );
       const k = connect(common);
       try {
@@ -208,7 +237,12 @@ export async function run(args: string[]): Promise<void> {
         usage,
         minPositionals: 1,
         maxPositionals: 1,
-        options: { max: { type: 'string' }, wait: { type: 'string' }, visibility: { type: 'string' }, delete: { type: 'boolean' } },
+        options: {
+          max: { type: 'string' },
+          wait: { type: 'string' },
+          visibility: { type: 'string' },
+          delete: { type: 'boolean' },
+        },
       });
       const max = parseIntFlag(values.max, '--max', 1, 10) ?? 1;
       const wait = parseIntFlag(values.wait, '--wait', 0, 20);
@@ -248,11 +282,14 @@ export async function run(args: string[]): Promise<void> {
             printFields([
               ['MessageId', m.MessageId],
               ['ReceiveCount', m.Attributes?.ApproximateReceiveCount],
-              ...Object.entries(m.MessageAttributes ?? {}).map(
-                ([name, a]): [string, string | undefined] => [`attr ${name}`, a.StringValue ?? (a.BinaryValue ? '<binary>' : undefined)],
-              ),
+              ...Object.entries(m.MessageAttributes ?? {}).map(([name, a]): [string, string | undefined] => [
+                `attr ${name}`,
+                a.StringValue ?? (a.BinaryValue ? '<binary>' : undefined),
+              ]),
               ['Body', m.Body],
-              ...(values.delete ? [] : ([['ReceiptHandle', m.ReceiptHandle]] as [string, string | undefined][])),
+              ...(values.delete
+                ? []
+                : ([['ReceiptHandle', m.ReceiptHandle]] as [string, string | undefined][])),
             ]);
             process.stdout.write('\n');
           }
@@ -273,8 +310,15 @@ export async function run(args: string[]): Promise<void> {
       const k = connect(common);
       try {
         const url = await resolveUrl(k, positionals[0]!);
-        if (Object.keys(set).length > 0) await sdk(k.sqs().send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: set })), k);
-        const a = (await sdk(k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })), k)).Attributes ?? {};
+        if (Object.keys(set).length > 0)
+          await sdk(k.sqs().send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: set })), k);
+        const a =
+          (
+            await sdk(
+              k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+              k,
+            )
+          ).Attributes ?? {};
         emit(common.json, a, () => printFields(Object.entries(a).sort(([x], [y]) => x.localeCompare(y))));
       } finally {
         k.destroy();

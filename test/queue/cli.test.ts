@@ -1,8 +1,8 @@
 // `kindling queue ...` end to end: the real CLI as a child process against a real platform.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type TestPlatform, startPlatform } from '../helpers/platform.js';
 import { cliEnv, runCli } from '../cli/helpers.js';
+import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let env: NodeJS.ProcessEnv;
@@ -29,7 +29,10 @@ test('queue create, send, receive --delete and ls work together', async () => {
   assert.deepEqual(rows.find((r) => r.name === 'jobs')?.visible, 1);
   const got = await cli('receive', 'jobs', '--delete', '--json');
   assert.equal(got.code, 0, got.stderr);
-  const messages = JSON.parse(got.stdout) as { Body: string; MessageAttributes?: Record<string, { StringValue?: string }> }[];
+  const messages = JSON.parse(got.stdout) as {
+    Body: string;
+    MessageAttributes?: Record<string, { StringValue?: string }>;
+  }[];
   assert.equal(messages[0]?.Body, '{"n":1}');
   assert.equal(messages[0]?.MessageAttributes?.kind?.StringValue, 'test');
   const after = await cli('attributes', 'jobs', '--json');
@@ -41,7 +44,10 @@ test('queue create with --dlq sets a redrive policy to that queue', async () => 
   const r = await cli('create', 'with-dlq', '--dlq', 'jobs-dlq', '--max-receive', '3');
   assert.equal(r.code, 0, r.stderr);
   const a = JSON.parse((await cli('attributes', 'with-dlq', '--json')).stdout) as Record<string, string>;
-  assert.deepEqual(JSON.parse(a.RedrivePolicy ?? '{}'), { deadLetterTargetArn: a.QueueArn!.replace(/with-dlq$/, 'jobs-dlq'), maxReceiveCount: 3 });
+  assert.deepEqual(JSON.parse(a.RedrivePolicy ?? '{}'), {
+    deadLetterTargetArn: a.QueueArn!.replace(/with-dlq$/, 'jobs-dlq'),
+    maxReceiveCount: 3,
+  });
 });
 
 test('queue attributes --set changes an attribute', async () => {

@@ -7,9 +7,9 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SQSClient,
   SendMessageBatchCommand,
   SendMessageCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../helpers/platform.js';
 
@@ -21,7 +21,9 @@ async function kill(server: ServerProcess): Promise<void> {
 async function drain(sqs: SQSClient, url: string): Promise<string[]> {
   const bodies: string[] = [];
   for (;;) {
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }),
+    );
     if (!got.Messages?.length) return bodies;
     for (const m of got.Messages) bodies.push(m.Body!);
   }
@@ -75,9 +77,17 @@ test('a message in flight when the server is killed becomes receivable again aft
     sqs = new SQSClient(sdkConfig(server));
     const again = `${server.endpoint}${new URL(url).pathname}`;
     const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: again, AttributeNames: ['All'] }));
-    assert.equal(Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible), 1);
+    assert.equal(
+      Number(a.Attributes?.ApproximateNumberOfMessages) +
+        Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible),
+      1,
+    );
     const back = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: again, WaitTimeSeconds: 10, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: again,
+        WaitTimeSeconds: 10,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
     );
     assert.equal(back.Messages?.[0]?.Body, 'in flight');
     assert.equal(back.Messages?.[0]?.Attributes?.ApproximateReceiveCount, '2');

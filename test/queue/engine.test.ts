@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createQueueEngine } from '../../src/events/queue/index.js';
 import type { SqliteQueueEngine } from '../../src/events/queue/engine.js';
+import { createQueueEngine } from '../../src/events/queue/index.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import { tempDir } from '../helpers/platform.js';
 
@@ -87,7 +87,12 @@ test('a received message carries the system attributes Lambda events need', asyn
   engine.send(q, { body: 'attrs', messageAttributes: { k: { dataType: 'String', stringValue: 'v' } } });
   const [m] = await engine.receive(q);
   assert.ok(m);
-  assert.deepEqual(Object.keys(m.attributes).sort(), ['ApproximateFirstReceiveTimestamp', 'ApproximateReceiveCount', 'SenderId', 'SentTimestamp']);
+  assert.deepEqual(Object.keys(m.attributes).sort(), [
+    'ApproximateFirstReceiveTimestamp',
+    'ApproximateReceiveCount',
+    'SenderId',
+    'SentTimestamp',
+  ]);
   assert.equal(m.messageAttributes.k?.stringValue, 'v');
   assert.ok(m.md5OfMessageAttributes);
 });

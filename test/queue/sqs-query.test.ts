@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { signRequest } from '../../src/api/sigv4.js';
-import { type TestPlatform, startPlatform } from '../helpers/platform.js';
+import { startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 
@@ -33,10 +33,14 @@ async function query(params: Record<string, string>, path = '/'): Promise<{ stat
   return { status: res.status, xml: await res.text() };
 }
 
-const unescape = (s: string) =>
-  s.replace(/&(lt|gt|quot|apos|amp|#13);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&', '#13': '\r' })[e]!);
+const unescapeXml = (s: string) =>
+  s.replace(
+    /&(lt|gt|quot|apos|amp|#13);/g,
+    (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&', '#13': '\r' })[e]!,
+  );
 /** Text of every <tag> element, in document order. */
-const all = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => unescape(m[1]!));
+const all = (xml: string, tag: string) =>
+  [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => unescapeXml(m[1]!));
 const one = (xml: string, tag: string) => all(xml, tag)[0];
 
 async function createQueue(name: string): Promise<string> {
@@ -68,7 +72,12 @@ test('a message sent and received over the query protocol keeps its body, attrib
   assert.equal(one(sent.xml, 'MD5OfMessageBody'), createHash('md5').update(body).digest('hex'));
   assert.equal(one(sent.xml, 'MD5OfMessageAttributes'), '235c5c510d26fb653d073faed50ae77c');
 
-  const got = await query({ Action: 'ReceiveMessage', QueueUrl: url, 'AttributeName.1': 'All', 'MessageAttributeName.1': 'All' });
+  const got = await query({
+    Action: 'ReceiveMessage',
+    QueueUrl: url,
+    'AttributeName.1': 'All',
+    'MessageAttributeName.1': 'All',
+  });
   assert.equal(got.status, 200, got.xml);
   assert.equal(one(got.xml, 'Body'), body);
   assert.equal(one(got.xml, 'MessageId'), one(sent.xml, 'MessageId'));
@@ -80,7 +89,11 @@ test('a message sent and received over the query protocol keeps its body, attrib
   assert.equal(one(got.xml, 'StringValue'), '1493147359900');
   assert.equal(one(got.xml, 'DataType'), 'Number');
 
-  const del = await query({ Action: 'DeleteMessage', QueueUrl: url, ReceiptHandle: one(got.xml, 'ReceiptHandle')! });
+  const del = await query({
+    Action: 'DeleteMessage',
+    QueueUrl: url,
+    ReceiptHandle: one(got.xml, 'ReceiptHandle')!,
+  });
   assert.equal(del.status, 200, del.xml);
   assert.match(del.xml, /<DeleteMessageResponse /);
 });
@@ -115,9 +128,19 @@ test('SendMessageBatch entries are read from indexed form parameters', async () 
 
 test('GetQueueAttributes answers Attribute name/value pairs', async () => {
   const url = await createQueue('xml-attrs');
-  const set = await query({ Action: 'SetQueueAttributes', QueueUrl: url, 'Attribute.1.Name': 'VisibilityTimeout', 'Attribute.1.Value': '77' });
+  const set = await query({
+    Action: 'SetQueueAttributes',
+    QueueUrl: url,
+    'Attribute.1.Name': 'VisibilityTimeout',
+    'Attribute.1.Value': '77',
+  });
   assert.equal(set.status, 200, set.xml);
-  const r = await query({ Action: 'GetQueueAttributes', QueueUrl: url, 'AttributeName.1': 'VisibilityTimeout', 'AttributeName.2': 'QueueArn' });
+  const r = await query({
+    Action: 'GetQueueAttributes',
+    QueueUrl: url,
+    'AttributeName.1': 'VisibilityTimeout',
+    'AttributeName.2': 'QueueArn',
+  });
   const names = all(r.xml, 'Name');
   const values = all(r.xml, 'Value');
   assert.equal(values[names.indexOf('VisibilityTimeout')], '77');
@@ -125,7 +148,11 @@ test('GetQueueAttributes answers Attribute name/value pairs', async () => {
 });
 
 test('an unknown queue answers an XML ErrorResponse with the NonExistentQueue code', async () => {
-  const r = await query({ Action: 'SendMessage', QueueUrl: `${p.endpoint}/000000000000/nope`, MessageBody: 'x' });
+  const r = await query({
+    Action: 'SendMessage',
+    QueueUrl: `${p.endpoint}/000000000000/nope`,
+    MessageBody: 'x',
+  });
   assert.equal(r.status, 400);
   assert.match(r.xml, /<ErrorResponse xmlns="http:\/\/queue\.amazonaws\.com\/doc\/2012-11-05\/">/);
   assert.equal(one(r.xml, 'Code'), 'AWS.SimpleQueueService.NonExistentQueue');
@@ -155,5 +182,8 @@ test('ListQueues answers one QueueUrl element per queue', async () => {
   await createQueue('xml-list-a');
   await createQueue('xml-list-b');
   const r = await query({ Action: 'ListQueues', QueueNamePrefix: 'xml-list-' });
-  assert.deepEqual(all(r.xml, 'QueueUrl').map((u) => u.split('/').pop()), ['xml-list-a', 'xml-list-b']);
+  assert.deepEqual(
+    all(r.xml, 'QueueUrl').map((u) => u.split('/').pop()),
+    ['xml-list-a', 'xml-list-b'],
+  );
 });

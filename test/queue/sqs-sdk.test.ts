@@ -12,18 +12,18 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListDeadLetterSourceQueuesCommand,
-  ListQueueTagsCommand,
   ListQueuesCommand,
+  ListQueueTagsCommand,
   PurgeQueueCommand,
   ReceiveMessageCommand,
-  SQSClient,
   SendMessageBatchCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
+  SQSClient,
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import { md5OfMessageAttributes } from '../../src/events/queue/md5.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let sqs: SQSClient;
@@ -39,12 +39,16 @@ after(async () => {
 });
 
 async function newQueue(attrs: Record<string, string> = {}): Promise<string> {
-  const out = await sqs.send(new CreateQueueCommand({ QueueName: `q${++n}-${process.pid}`, Attributes: attrs }));
+  const out = await sqs.send(
+    new CreateQueueCommand({ QueueName: `q${++n}-${process.pid}`, Attributes: attrs }),
+  );
   return out.QueueUrl!;
 }
 
 /** The error a command fails with (asserts that it fails). */
-async function failure(cmd: object): Promise<Error & { name: string; Code?: string; $metadata: { httpStatusCode?: number } }> {
+async function failure(
+  cmd: object,
+): Promise<Error & { name: string; Code?: string; $metadata: { httpStatusCode?: number } }> {
   try {
     await sqs.send(cmd as never);
   } catch (e) {
@@ -54,7 +58,10 @@ async function failure(cmd: object): Promise<Error & { name: string; Code?: stri
 }
 
 async function attrs(url: string): Promise<Record<string, string>> {
-  return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
+  return (
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ??
+    {}
+  );
 }
 
 test('a queue goes through create, send, receive, delete message and delete queue', async () => {
@@ -67,7 +74,9 @@ test('a queue goes through create, send, receive, delete message and delete queu
 
   const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'hello' }));
   assert.ok(sent.MessageId);
-  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ['All'] }));
+  const got = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ['All'] }),
+  );
   assert.equal(got.Messages?.length, 1);
   const m = got.Messages![0]!;
   assert.equal(m.Body, 'hello');
@@ -88,14 +97,22 @@ test('a queue goes through create, send, receive, delete message and delete queu
 });
 
 test('creating an existing queue with the same attributes returns its URL', async () => {
-  const a = await sqs.send(new CreateQueueCommand({ QueueName: 'same-attrs', Attributes: { VisibilityTimeout: '45' } }));
-  const b = await sqs.send(new CreateQueueCommand({ QueueName: 'same-attrs', Attributes: { VisibilityTimeout: '45' } }));
+  const a = await sqs.send(
+    new CreateQueueCommand({ QueueName: 'same-attrs', Attributes: { VisibilityTimeout: '45' } }),
+  );
+  const b = await sqs.send(
+    new CreateQueueCommand({ QueueName: 'same-attrs', Attributes: { VisibilityTimeout: '45' } }),
+  );
   assert.equal(a.QueueUrl, b.QueueUrl);
 });
 
 test('creating an existing queue with different attributes answers QueueNameExists', async () => {
-  await sqs.send(new CreateQueueCommand({ QueueName: 'diff-attrs', Attributes: { VisibilityTimeout: '45' } }));
-  const e = await failure(new CreateQueueCommand({ QueueName: 'diff-attrs', Attributes: { VisibilityTimeout: '46' } }));
+  await sqs.send(
+    new CreateQueueCommand({ QueueName: 'diff-attrs', Attributes: { VisibilityTimeout: '45' } }),
+  );
+  const e = await failure(
+    new CreateQueueCommand({ QueueName: 'diff-attrs', Attributes: { VisibilityTimeout: '46' } }),
+  );
   assert.equal(e.name, 'QueueNameExists');
   assert.equal(e.$metadata.httpStatusCode, 400);
 });
@@ -118,11 +135,23 @@ test('a long poll on an empty queue answers with no messages when the wait ends'
 test('a message not deleted within its visibility timeout comes back with a higher receive count', async () => {
   const url = await newQueue();
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
-  const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+  const first = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      VisibilityTimeout: 1,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }),
+  );
   assert.equal(first.Messages?.[0]?.Attributes?.ApproximateReceiveCount, '1');
   const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
   assert.equal(hidden.Messages, undefined);
-  const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+  const second = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      WaitTimeSeconds: 5,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }),
+  );
   assert.equal(second.Messages?.[0]?.Body, 'again');
   assert.equal(second.Messages?.[0]?.Attributes?.ApproximateReceiveCount, '2');
 });
@@ -133,7 +162,9 @@ test('a stale receipt handle does not delete a message received again since', as
   const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }));
   const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }));
   assert.notEqual(first.Messages![0]!.ReceiptHandle, second.Messages![0]!.ReceiptHandle);
-  await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: first.Messages![0]!.ReceiptHandle! }));
+  await sqs.send(
+    new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: first.Messages![0]!.ReceiptHandle! }),
+  );
   const third = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
   assert.equal(third.Messages?.[0]?.Body, 'x');
 });
@@ -148,7 +179,13 @@ test('changing visibility to 0 makes a message receivable at once', async () => 
   const url = await newQueue();
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'back' }));
   const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 600 }));
-  await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: got.Messages![0]!.ReceiptHandle!, VisibilityTimeout: 0 }));
+  await sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: url,
+      ReceiptHandle: got.Messages![0]!.ReceiptHandle!,
+      VisibilityTimeout: 0,
+    }),
+  );
   const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
   assert.equal(again.Messages?.[0]?.Body, 'back');
 });
@@ -157,14 +194,22 @@ test('changing visibility of a message no longer in flight answers MessageNotInf
   const url = await newQueue();
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'y' }));
   const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }));
-  const e = await failure(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: got.Messages![0]!.ReceiptHandle!, VisibilityTimeout: 30 }));
+  const e = await failure(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: url,
+      ReceiptHandle: got.Messages![0]!.ReceiptHandle!,
+      VisibilityTimeout: 30,
+    }),
+  );
   assert.equal(e.name, 'MessageNotInflight');
 });
 
 test('a message received more than maxReceiveCount times moves to the dead-letter queue while others keep flowing', async () => {
   const dlqUrl = await newQueue();
   const dlqArn = (await attrs(dlqUrl)).QueueArn!;
-  const url = await newQueue({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) });
+  const url = await newQueue({
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }),
+  });
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
   for (let i = 0; i < 2; i++) {
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }));
@@ -172,8 +217,13 @@ test('a message received more than maxReceiveCount times moves to the dead-lette
   }
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'good' }));
   const next = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
-  assert.deepEqual(next.Messages?.map((m) => m.Body), ['good']);
-  const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MessageSystemAttributeNames: ['All'] }));
+  assert.deepEqual(
+    next.Messages?.map((m) => m.Body),
+    ['good'],
+  );
+  const dead = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: dlqUrl, MessageSystemAttributeNames: ['All'] }),
+  );
   assert.equal(dead.Messages?.[0]?.Body, 'poison');
   assert.equal(dead.Messages?.[0]?.Attributes?.DeadLetterQueueSourceArn, (await attrs(url)).QueueArn);
   const sources = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlqUrl }));
@@ -184,7 +234,12 @@ test('a redrive policy naming a missing queue is refused', async () => {
   const e = await failure(
     new CreateQueueCommand({
       QueueName: 'redrive-missing',
-      Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:${'1'.repeat(12)}:nope`, maxReceiveCount: 3 }) },
+      Attributes: {
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: `arn:aws:sqs:us-east-1:${'1'.repeat(12)}:nope`,
+          maxReceiveCount: 3,
+        }),
+      },
     }),
   );
   assert.equal(e.name, 'InvalidParameterValue');
@@ -196,9 +251,21 @@ test('a batch send answers per entry and the messages arrive with their attribut
     new SendMessageBatchCommand({
       QueueUrl: url,
       Entries: [
-        { Id: 'a', MessageBody: 'one', MessageAttributes: { kind: { DataType: 'String', StringValue: 'k1' } } },
-        { Id: 'b', MessageBody: 'two', MessageAttributes: { blob: { DataType: 'Binary', BinaryValue: Buffer.from([0, 1, 2]) } } },
-        { Id: 'c', MessageBody: 'three', MessageAttributes: { bad: { DataType: 'String', StringValue: '' } } },
+        {
+          Id: 'a',
+          MessageBody: 'one',
+          MessageAttributes: { kind: { DataType: 'String', StringValue: 'k1' } },
+        },
+        {
+          Id: 'b',
+          MessageBody: 'two',
+          MessageAttributes: { blob: { DataType: 'Binary', BinaryValue: Buffer.from([0, 1, 2]) } },
+        },
+        {
+          Id: 'c',
+          MessageBody: 'three',
+          MessageAttributes: { bad: { DataType: 'String', StringValue: '' } },
+        },
       ],
     }),
   );
@@ -206,7 +273,9 @@ test('a batch send answers per entry and the messages arrive with their attribut
   assert.equal(out.Failed?.length, 1);
   assert.equal(out.Failed?.[0]?.Id, 'c');
   assert.equal(out.Failed?.[0]?.SenderFault, true);
-  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+  const got = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+  );
   const byBody = new Map(got.Messages?.map((m) => [m.Body, m]));
   assert.equal(byBody.get('one')?.MessageAttributes?.kind?.StringValue, 'k1');
   assert.deepEqual([...(byBody.get('two')?.MessageAttributes?.blob?.BinaryValue ?? [])], [0, 1, 2]);
@@ -222,7 +291,13 @@ test('a batch of more than 10 entries answers TooManyEntriesInBatchRequest', asy
 test('a batch with repeated ids answers BatchEntryIdsNotDistinct', async () => {
   const url = await newQueue();
   const e = await failure(
-    new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'same', MessageBody: 'x' }, { Id: 'same', MessageBody: 'y' }] }),
+    new SendMessageBatchCommand({
+      QueueUrl: url,
+      Entries: [
+        { Id: 'same', MessageBody: 'x' },
+        { Id: 'same', MessageBody: 'y' },
+      ],
+    }),
   );
   assert.equal(e.name, 'BatchEntryIdsNotDistinct');
 });
@@ -235,7 +310,9 @@ test('an empty batch answers EmptyBatchRequest', async () => {
 
 test('a batch entry id with invalid characters answers InvalidBatchEntryId', async () => {
   const url = await newQueue();
-  const e = await failure(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'bad id!', MessageBody: 'x' }] }));
+  const e = await failure(
+    new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'bad id!', MessageBody: 'x' }] }),
+  );
   assert.equal(e.name, 'InvalidBatchEntryId');
 });
 
@@ -248,8 +325,18 @@ test('a batch whose messages together exceed 256 KB answers BatchRequestTooLong'
 
 test('batch delete and batch visibility change report a bad receipt handle per entry', async () => {
   const url = await newQueue();
-  await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: '1', MessageBody: 'a' }, { Id: '2', MessageBody: 'b' }] }));
-  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+  await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: url,
+      Entries: [
+        { Id: '1', MessageBody: 'a' },
+        { Id: '2', MessageBody: 'b' },
+      ],
+    }),
+  );
+  const got = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }),
+  );
   assert.equal(got.Messages?.length, 2);
   const vis = await sqs.send(
     new ChangeMessageVisibilityBatchCommand({
@@ -260,7 +347,10 @@ test('batch delete and batch visibility change report a bad receipt handle per e
       ],
     }),
   );
-  assert.deepEqual(vis.Successful?.map((s) => s.Id), ['ok']);
+  assert.deepEqual(
+    vis.Successful?.map((s) => s.Id),
+    ['ok'],
+  );
   assert.equal(vis.Failed?.[0]?.Code, 'ReceiptHandleIsInvalid');
   const del = await sqs.send(
     new DeleteMessageBatchCommand({
@@ -281,7 +371,9 @@ test('MD5 digests of body and attributes match what SQS computes', async () => {
   const MessageAttributes = {
     timestamp: { DataType: 'Number', StringValue: '1493147359900' },
   };
-  const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'digest me', MessageAttributes }));
+  const sent = await sqs.send(
+    new SendMessageCommand({ QueueUrl: url, MessageBody: 'digest me', MessageAttributes }),
+  );
   // Reference value for this attribute set, as published SQS emulators' test suites pin it.
   assert.equal(sent.MD5OfMessageAttributes, '235c5c510d26fb653d073faed50ae77c');
   assert.equal(sent.MD5OfMessageBody, createHash('md5').update('digest me').digest('hex'));
@@ -296,13 +388,19 @@ test('the MD5 of a subset of attributes covers only the attributes returned', as
     new SendMessageCommand({
       QueueUrl: url,
       MessageBody: 'subset',
-      MessageAttributes: { a: { DataType: 'String', StringValue: '1' }, b: { DataType: 'String', StringValue: '2' } },
+      MessageAttributes: {
+        a: { DataType: 'String', StringValue: '1' },
+        b: { DataType: 'String', StringValue: '2' },
+      },
     }),
   );
   const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MessageAttributeNames: ['a'] }));
   const m = got.Messages![0]!;
   assert.deepEqual(Object.keys(m.MessageAttributes ?? {}), ['a']);
-  assert.equal(m.MD5OfMessageAttributes, md5OfMessageAttributes({ a: { dataType: 'String', stringValue: '1' } }));
+  assert.equal(
+    m.MD5OfMessageAttributes,
+    md5OfMessageAttributes({ a: { dataType: 'String', stringValue: '1' } }),
+  );
 });
 
 test('a message larger than 256 KB answers InvalidParameterValue', async () => {
@@ -333,7 +431,11 @@ test('an empty body answers MissingParameter', async () => {
 test('a message attribute with an unknown data type answers InvalidParameterValue', async () => {
   const url = await newQueue();
   const e = await failure(
-    new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes: { a: { DataType: 'Date', StringValue: 'today' } } }),
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: 'x',
+      MessageAttributes: { a: { DataType: 'Date', StringValue: 'today' } },
+    }),
   );
   assert.equal(e.name, 'InvalidParameterValue');
 });
@@ -341,7 +443,11 @@ test('a message attribute with an unknown data type answers InvalidParameterValu
 test('a Number attribute that is not a number answers InvalidParameterValue', async () => {
   const url = await newQueue();
   const e = await failure(
-    new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes: { n: { DataType: 'Number', StringValue: 'twelve' } } }),
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: 'x',
+      MessageAttributes: { n: { DataType: 'Number', StringValue: 'twelve' } },
+    }),
   );
   assert.equal(e.name, 'InvalidParameterValue');
 });
@@ -349,14 +455,20 @@ test('a Number attribute that is not a number answers InvalidParameterValue', as
 test('a message attribute name reserved for AWS answers InvalidParameterValue', async () => {
   const url = await newQueue();
   const e = await failure(
-    new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes: { 'AWS.thing': { DataType: 'String', StringValue: 'v' } } }),
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: 'x',
+      MessageAttributes: { 'AWS.thing': { DataType: 'String', StringValue: 'v' } },
+    }),
   );
   assert.equal(e.name, 'InvalidParameterValue');
 });
 
 test('more than 10 message attributes answer InvalidParameterValue', async () => {
   const url = await newQueue();
-  const MessageAttributes = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`a${i}`, { DataType: 'String', StringValue: 'v' }]));
+  const MessageAttributes = Object.fromEntries(
+    Array.from({ length: 11 }, (_, i) => [`a${i}`, { DataType: 'String', StringValue: 'v' }]),
+  );
   const e = await failure(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes }));
   assert.equal(e.name, 'InvalidParameterValue');
 });
@@ -386,12 +498,16 @@ test('a queue name longer than 80 characters answers InvalidParameterValue', asy
 });
 
 test('an unknown queue attribute answers InvalidAttributeName', async () => {
-  const e = await failure(new CreateQueueCommand({ QueueName: 'unknown-attr', Attributes: { Colour: 'blue' } as never }));
+  const e = await failure(
+    new CreateQueueCommand({ QueueName: 'unknown-attr', Attributes: { Colour: 'blue' } as never }),
+  );
   assert.equal(e.name, 'InvalidAttributeName');
 });
 
 test('a visibility timeout attribute out of range answers InvalidAttributeValue', async () => {
-  const e = await failure(new CreateQueueCommand({ QueueName: 'bad-vt', Attributes: { VisibilityTimeout: '43201' } }));
+  const e = await failure(
+    new CreateQueueCommand({ QueueName: 'bad-vt', Attributes: { VisibilityTimeout: '43201' } }),
+  );
   assert.equal(e.name, 'InvalidAttributeValue');
 });
 
@@ -408,14 +524,21 @@ test('a wait time over 20 seconds answers InvalidParameterValue', async () => {
 });
 
 test('an unknown queue URL answers QueueDoesNotExist with the query error header', async () => {
-  const e = await failure(new SendMessageCommand({ QueueUrl: `${p.endpoint}/000000000000/missing`, MessageBody: 'x' }));
+  const e = await failure(
+    new SendMessageCommand({ QueueUrl: `${p.endpoint}/000000000000/missing`, MessageBody: 'x' }),
+  );
   assert.equal(e.name, 'QueueDoesNotExist');
   assert.equal(e.Code, 'AWS.SimpleQueueService.NonExistentQueue');
 });
 
 test('queue attributes can be set and read back', async () => {
   const url = await newQueue();
-  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: '120', DelaySeconds: '5' } }));
+  await sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: url,
+      Attributes: { VisibilityTimeout: '120', DelaySeconds: '5' },
+    }),
+  );
   const a = await attrs(url);
   assert.equal(a.VisibilityTimeout, '120');
   assert.equal(a.DelaySeconds, '5');
@@ -436,8 +559,13 @@ test('ListQueues pages with MaxResults and NextToken', async () => {
   const first = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'page-', MaxResults: 2 }));
   assert.equal(first.QueueUrls?.length, 2);
   assert.ok(first.NextToken);
-  const second = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'page-', MaxResults: 2, NextToken: first.NextToken }));
-  assert.deepEqual(second.QueueUrls?.map((u) => u.split('/').pop()), ['page-c']);
+  const second = await sqs.send(
+    new ListQueuesCommand({ QueueNamePrefix: 'page-', MaxResults: 2, NextToken: first.NextToken }),
+  );
+  assert.deepEqual(
+    second.QueueUrls?.map((u) => u.split('/').pop()),
+    ['page-c'],
+  );
   assert.equal(second.NextToken, undefined);
 });
 

@@ -10,10 +10,10 @@ import {
   ListQueuesCommand,
   PurgeQueueCommand,
   ReceiveMessageCommand,
-  SQSClient,
   SendMessageCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let owner: SQSClient;
@@ -25,7 +25,9 @@ before(async () => {
   owner = new SQSClient(sdkConfig(p));
   const t = p.platform.tenants.create('other-tenant');
   const key = p.platform.tenants.createKey(t.id);
-  other = new SQSClient(sdkConfig({ ...p, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }));
+  other = new SQSClient(
+    sdkConfig({ ...p, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }),
+  );
   ownerUrl = (await owner.send(new CreateQueueCommand({ QueueName: 'private' }))).QueueUrl!;
   await owner.send(new SendMessageCommand({ QueueUrl: ownerUrl, MessageBody: 'secret' }));
 });
@@ -50,7 +52,10 @@ test("another tenant cannot look up a tenant's queue by name", async () => {
 
 test("another tenant cannot look up a tenant's queue by naming its account", async () => {
   const account = ownerUrl.split('/').at(-2)!;
-  assert.equal(await errorName(new GetQueueUrlCommand({ QueueName: 'private', QueueOwnerAWSAccountId: account })), 'QueueDoesNotExist');
+  assert.equal(
+    await errorName(new GetQueueUrlCommand({ QueueName: 'private', QueueOwnerAWSAccountId: account })),
+    'QueueDoesNotExist',
+  );
 });
 
 test("another tenant cannot receive from a tenant's queue by URL", async () => {
@@ -58,17 +63,25 @@ test("another tenant cannot receive from a tenant's queue by URL", async () => {
 });
 
 test("another tenant cannot send to a tenant's queue by URL", async () => {
-  assert.equal(await errorName(new SendMessageCommand({ QueueUrl: ownerUrl, MessageBody: 'intruder' })), 'QueueDoesNotExist');
+  assert.equal(
+    await errorName(new SendMessageCommand({ QueueUrl: ownerUrl, MessageBody: 'intruder' })),
+    'QueueDoesNotExist',
+  );
 });
 
 test("another tenant cannot read a tenant's queue attributes by URL", async () => {
-  assert.equal(await errorName(new GetQueueAttributesCommand({ QueueUrl: ownerUrl, AttributeNames: ['All'] })), 'QueueDoesNotExist');
+  assert.equal(
+    await errorName(new GetQueueAttributesCommand({ QueueUrl: ownerUrl, AttributeNames: ['All'] })),
+    'QueueDoesNotExist',
+  );
 });
 
 test("another tenant cannot purge or delete a tenant's queue", async () => {
   assert.equal(await errorName(new PurgeQueueCommand({ QueueUrl: ownerUrl })), 'QueueDoesNotExist');
   assert.equal(await errorName(new DeleteQueueCommand({ QueueUrl: ownerUrl })), 'QueueDoesNotExist');
-  const a = await owner.send(new GetQueueAttributesCommand({ QueueUrl: ownerUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const a = await owner.send(
+    new GetQueueAttributesCommand({ QueueUrl: ownerUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
   assert.equal(a.Attributes?.ApproximateNumberOfMessages, '1');
 });
 
@@ -84,7 +97,10 @@ test('two tenants may each have a queue of the same name, kept apart', async () 
   assert.notEqual(mine, theirs);
   await other.send(new SendMessageCommand({ QueueUrl: mine, MessageBody: 'theirs' }));
   const got = await other.send(new ReceiveMessageCommand({ QueueUrl: mine, MaxNumberOfMessages: 10 }));
-  assert.deepEqual(got.Messages?.map((m) => m.Body), ['theirs']);
+  assert.deepEqual(
+    got.Messages?.map((m) => m.Body),
+    ['theirs'],
+  );
 });
 
 test("a receipt handle from a tenant's queue is invalid on another tenant's queue", async () => {
@@ -92,5 +108,8 @@ test("a receipt handle from a tenant's queue is invalid on another tenant's queu
   const got = await owner.send(new ReceiveMessageCommand({ QueueUrl: ownerUrl, VisibilityTimeout: 0 }));
   const handle = got.Messages?.[0]?.ReceiptHandle;
   assert.ok(handle);
-  assert.equal(await errorName(new DeleteMessageCommand({ QueueUrl: mine, ReceiptHandle: handle })), 'ReceiptHandleIsInvalid');
+  assert.equal(
+    await errorName(new DeleteMessageCommand({ QueueUrl: mine, ReceiptHandle: handle })),
+    'ReceiptHandleIsInvalid',
+  );
 });

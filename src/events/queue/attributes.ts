@@ -50,7 +50,8 @@ export interface QueueConfig {
   redrivePolicy: RedrivePolicy | undefined;
 }
 
-const invalidValue = (name: string) => SqsErrors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+const invalidValue = (name: string) =>
+  SqsErrors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
 
 const ARN_RE = /^arn:aws:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$/;
 
@@ -61,14 +62,17 @@ export function parseQueueArn(arn: string): { region: string; accountId: string;
 
 function parseRedrivePolicy(value: string): RedrivePolicy {
   const bad = (reason: string) =>
-    SqsErrors.invalidParameterValue(`Value ${value} for parameter RedrivePolicy is invalid. Reason: ${reason}`);
+    SqsErrors.invalidParameterValue(
+      `Value ${value} for parameter RedrivePolicy is invalid. Reason: ${reason}`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(value);
   } catch {
     throw bad('Redrive policy is not a valid JSON map.');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('Redrive policy is not a valid JSON map.');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw bad('Redrive policy is not a valid JSON map.');
   const { deadLetterTargetArn, maxReceiveCount } = raw as Record<string, unknown>;
   if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn)) {
     throw bad('Invalid value for deadLetterTargetArn.');
@@ -99,10 +103,16 @@ export function normalizeAttributes(attrs: Record<string, string>, fifo: boolean
     } else if (name === 'FifoQueue') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
       if ((value === 'true') !== fifo) {
-        throw SqsErrors.invalidParameterValue('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.');
+        throw SqsErrors.invalidParameterValue(
+          'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.',
+        );
       }
       if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
-    } else if (name === 'ContentBasedDeduplication' || name === 'DeduplicationScope' || name === 'FifoThroughputLimit') {
+    } else if (
+      name === 'ContentBasedDeduplication' ||
+      name === 'DeduplicationScope' ||
+      name === 'FifoThroughputLimit'
+    ) {
       throw SqsErrors.invalidAttributeName(name);
     } else if (name === 'SqsManagedSseEnabled') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
@@ -141,7 +151,8 @@ export function effectiveAttributes(stored: Record<string, string>): Record<stri
     out[name] = stored[name] ?? String(rule.default);
   }
   out.SqsManagedSseEnabled = stored.SqsManagedSseEnabled ?? 'false';
-  for (const name of STORED_ONLY) if (stored[name] !== undefined && stored[name] !== '') out[name] = stored[name]!;
+  for (const name of STORED_ONLY)
+    if (stored[name] !== undefined && stored[name] !== '') out[name] = stored[name]!;
   if (stored.RedrivePolicy) out.RedrivePolicy = stored.RedrivePolicy;
   return out;
 }

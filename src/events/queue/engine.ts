@@ -6,10 +6,10 @@ import { setMaxListeners } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import { type Db, migrate } from '../../store/database.js';
 import {
-  type QueueConfig,
   effectiveAttributes,
   normalizeAttributes,
   parseQueueArn,
+  type QueueConfig,
   queueConfig,
   sameAttributes,
 } from './attributes.js';
@@ -24,8 +24,8 @@ import type {
   QueueCounts,
   QueueEngine,
   QueueOwner,
-  ReceiveOptions,
   ReceivedMessage,
+  ReceiveOptions,
   SendInput,
   SendResult,
 } from './types.js';
@@ -110,7 +110,10 @@ const toStored = (a: MessageAttributes | undefined): string | null => {
   if (!a || Object.keys(a).length === 0) return null;
   const out: StoredAttributes = {};
   for (const [k, v] of Object.entries(a)) {
-    out[k] = v.binaryValue !== undefined ? { t: v.dataType, b: v.binaryValue.toString('base64') } : { t: v.dataType, s: v.stringValue ?? '' };
+    out[k] =
+      v.binaryValue !== undefined
+        ? { t: v.dataType, b: v.binaryValue.toString('base64') }
+        : { t: v.dataType, s: v.stringValue ?? '' };
   }
   return JSON.stringify(out);
 };
@@ -119,7 +122,10 @@ const fromStored = (s: string | null): MessageAttributes => {
   if (!s) return {};
   const out: MessageAttributes = {};
   for (const [k, v] of Object.entries(JSON.parse(s) as StoredAttributes)) {
-    out[k] = v.b !== undefined ? { dataType: v.t, binaryValue: Buffer.from(v.b, 'base64') } : { dataType: v.t, stringValue: v.s ?? '' };
+    out[k] =
+      v.b !== undefined
+        ? { dataType: v.t, binaryValue: Buffer.from(v.b, 'base64') }
+        : { dataType: v.t, stringValue: v.s ?? '' };
   }
   return out;
 };
@@ -134,7 +140,8 @@ function encodeReceipt(seq: number, queueId: number, token: Buffer): string {
   return b.toString('base64url');
 }
 function decodeReceipt(handle: string): { seq: number; queueId: number; token: Buffer } | undefined {
-  if (typeof handle !== 'string' || handle.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(handle)) return undefined;
+  if (typeof handle !== 'string' || handle.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(handle))
+    return undefined;
   const b = Buffer.from(handle, 'base64url');
   if (b.length !== 12 + TOKEN_BYTES) return undefined;
   return { seq: Number(b.readBigUInt64BE(0)), queueId: b.readUInt32BE(8), token: b.subarray(12) };
@@ -192,7 +199,9 @@ export class SqliteQueueEngine implements QueueEngine {
       updateQueueTags: p('UPDATE sqs_queues SET tags = ? WHERE id = ?'),
       deleteQueue: p('DELETE FROM sqs_queues WHERE id = ?'),
       deleteQueueMessages: p('DELETE FROM sqs_messages WHERE queue_id = ?'),
-      listQueues: p('SELECT * FROM sqs_queues WHERE tenant_id = ? AND name >= ? AND name > ? ORDER BY name LIMIT ?'),
+      listQueues: p(
+        'SELECT * FROM sqs_queues WHERE tenant_id = ? AND name >= ? AND name > ? ORDER BY name LIMIT ?',
+      ),
       insertMessage: p(
         `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
            sender_id, sent_at, visible_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -241,7 +250,12 @@ export class SqliteQueueEngine implements QueueEngine {
 
   #load(r: QueueRow): Loaded {
     const stored = JSON.parse(r.attributes) as Record<string, string>;
-    const loaded: Loaded = { queue: this.#toQueue(r), stored, config: queueConfig(stored), modifiedAt: r.modified_at };
+    const loaded: Loaded = {
+      queue: this.#toQueue(r),
+      stored,
+      config: queueConfig(stored),
+      modifiedAt: r.modified_at,
+    };
     this.#cache.set(r.id, loaded);
     return loaded;
   }
@@ -255,8 +269,14 @@ export class SqliteQueueEngine implements QueueEngine {
     return this.#load(row);
   }
 
-  createQueue(owner: QueueOwner, name: string, attributes: Record<string, string> = {}, tags: Record<string, string> = {}): Queue {
-    if (typeof name !== 'string') throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
+  createQueue(
+    owner: QueueOwner,
+    name: string,
+    attributes: Record<string, string> = {},
+    tags: Record<string, string> = {},
+  ): Queue {
+    if (typeof name !== 'string')
+      throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
     validateQueueName(name);
     const fifo = name.endsWith('.fifo');
     if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
@@ -265,12 +285,21 @@ export class SqliteQueueEngine implements QueueEngine {
     return this.#db.transaction(() => {
       const existing = this.#s.queueByName.get(owner.id, name) as QueueRow | undefined;
       if (existing) {
-        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>)) throw SqsErrors.queueNameExists(name);
+        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>))
+          throw SqsErrors.queueNameExists(name);
         return this.#toQueue(existing);
       }
       const now = Date.now();
       if (given.RedrivePolicy === '') delete given.RedrivePolicy;
-      const info = this.#s.insertQueue.run(owner.id, owner.accountId, name, JSON.stringify(given), JSON.stringify(tags), now, now);
+      const info = this.#s.insertQueue.run(
+        owner.id,
+        owner.accountId,
+        name,
+        JSON.stringify(given),
+        JSON.stringify(tags),
+        now,
+        now,
+      );
       return this.#load(this.#s.queueById.get(Number(info.lastInsertRowid)) as QueueRow).queue;
     })();
   }
@@ -279,7 +308,9 @@ export class SqliteQueueEngine implements QueueEngine {
     if (!policy) return;
     const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
     if (!this.#byArn(owner, arn)) {
-      throw SqsErrors.invalidParameterValue(`Value ${policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`,
+      );
     }
   }
 
@@ -324,7 +355,9 @@ export class SqliteQueueEngine implements QueueEngine {
   listQueues(owner: QueueOwner, opts: ListQueuesOptions = {}): { queues: Queue[]; nextToken?: string } {
     const limit = opts.maxResults ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw SqsErrors.invalidParameterValue(`Value ${limit} for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${limit} for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.`,
+      );
     }
     let after = '';
     if (opts.nextToken) {
@@ -336,7 +369,9 @@ export class SqliteQueueEngine implements QueueEngine {
       if (!after) throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
     }
     const prefix = opts.prefix ?? '';
-    const rows = (this.#s.listQueues.all(owner.id, prefix, after, limit + 1) as QueueRow[]).filter((r) => r.name.startsWith(prefix));
+    const rows = (this.#s.listQueues.all(owner.id, prefix, after, limit + 1) as QueueRow[]).filter((r) =>
+      r.name.startsWith(prefix),
+    );
     const page = rows.slice(0, limit);
     const queues = page.map((r) => (this.#cache.get(r.id) ?? this.#load(r)).queue);
     const last = page[page.length - 1];
@@ -392,11 +427,17 @@ export class SqliteQueueEngine implements QueueEngine {
       for (const n of names) if (!known.has(n)) throw SqsErrors.invalidAttributeName(n);
     }
     if (want('QueueArn')) out.QueueArn = queue.arn;
-    if (want('ApproximateNumberOfMessages') || want('ApproximateNumberOfMessagesNotVisible') || want('ApproximateNumberOfMessagesDelayed')) {
+    if (
+      want('ApproximateNumberOfMessages') ||
+      want('ApproximateNumberOfMessagesNotVisible') ||
+      want('ApproximateNumberOfMessagesDelayed')
+    ) {
       const c = this.counts(queue);
       if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(c.visible);
-      if (want('ApproximateNumberOfMessagesNotVisible')) out.ApproximateNumberOfMessagesNotVisible = String(c.inFlight);
-      if (want('ApproximateNumberOfMessagesDelayed')) out.ApproximateNumberOfMessagesDelayed = String(c.delayed);
+      if (want('ApproximateNumberOfMessagesNotVisible'))
+        out.ApproximateNumberOfMessagesNotVisible = String(c.inFlight);
+      if (want('ApproximateNumberOfMessagesDelayed'))
+        out.ApproximateNumberOfMessagesDelayed = String(c.delayed);
     }
     if (want('CreatedTimestamp')) out.CreatedTimestamp = String(queue.createdAt);
     if (want('LastModifiedTimestamp')) out.LastModifiedTimestamp = String(Math.floor(l.modifiedAt / 1000));
@@ -418,12 +459,17 @@ export class SqliteQueueEngine implements QueueEngine {
 
   deadLetterSources(queue: Queue): Queue[] {
     const rows = this.#db
-      .prepare(`SELECT * FROM sqs_queues WHERE tenant_id = ? AND json_extract(attributes, '$.RedrivePolicy') IS NOT NULL ORDER BY name`)
+      .prepare(
+        `SELECT * FROM sqs_queues WHERE tenant_id = ? AND json_extract(attributes, '$.RedrivePolicy') IS NOT NULL ORDER BY name`,
+      )
       .all(queue.tenantId) as QueueRow[];
     return rows
       .filter((r) => {
         const p = (JSON.parse(r.attributes) as Record<string, string>).RedrivePolicy;
-        return p !== undefined && (JSON.parse(p) as { deadLetterTargetArn: string }).deadLetterTargetArn === queue.arn;
+        return (
+          p !== undefined &&
+          (JSON.parse(p) as { deadLetterTargetArn: string }).deadLetterTargetArn === queue.arn
+        );
       })
       .map((r) => this.#toQueue(r));
   }
@@ -431,7 +477,8 @@ export class SqliteQueueEngine implements QueueEngine {
   tagQueue(queue: Queue, tags: Record<string, string>): void {
     this.#loaded(queue);
     const merged = { ...this.listTags(queue), ...tags };
-    if (Object.keys(merged).length > 50) throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
+    if (Object.keys(merged).length > 50)
+      throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
     this.#s.updateQueueTags.run(JSON.stringify(merged), queue.id);
   }
 
@@ -516,10 +563,18 @@ export class SqliteQueueEngine implements QueueEngine {
   }
 
   /** One transaction: pick visible messages, move poison ones to the DLQ, lease the rest. */
-  #receiveNow(l: Loaded, max: number, visibilityTimeout: number, attributeNames: readonly string[] | undefined, messageAttributeNames: readonly string[] | undefined): ReceivedMessage[] {
+  #receiveNow(
+    l: Loaded,
+    max: number,
+    visibilityTimeout: number,
+    attributeNames: readonly string[] | undefined,
+    messageAttributeNames: readonly string[] | undefined,
+  ): ReceivedMessage[] {
     const queue = l.queue;
     const redrive = l.config.redrivePolicy;
-    const dlq = redrive ? this.#byArn({ id: queue.tenantId, accountId: queue.accountId }, redrive.deadLetterTargetArn) : undefined;
+    const dlq = redrive
+      ? this.#byArn({ id: queue.tenantId, accountId: queue.accountId }, redrive.deadLetterTargetArn)
+      : undefined;
     const dlqLoaded = dlq && dlq.id !== queue.id ? this.#loaded(dlq) : undefined;
     let moved = 0;
     let expired = 0;
@@ -537,7 +592,13 @@ export class SqliteQueueEngine implements QueueEngine {
             continue;
           }
           if (redrive && dlqLoaded && r.receive_count >= redrive.maxReceiveCount) {
-            this.#s.moveMessage.run(dlqLoaded.queue.id, now, queue.arn, r.sent_at + dlqLoaded.config.messageRetentionPeriod * 1000, r.seq);
+            this.#s.moveMessage.run(
+              dlqLoaded.queue.id,
+              now,
+              queue.arn,
+              r.sent_at + dlqLoaded.config.messageRetentionPeriod * 1000,
+              r.seq,
+            );
             moved++;
             continue;
           }
@@ -585,7 +646,9 @@ export class SqliteQueueEngine implements QueueEngine {
     for (const [k, v] of Object.entries(userAttrs)) {
       if (
         !messageAttributeNames ||
-        messageAttributeNames.some((p) => p === 'All' || p === '.*' || p === k || (p.endsWith('.*') && k.startsWith(p.slice(0, -1))))
+        messageAttributeNames.some(
+          (p) => p === 'All' || p === '.*' || p === k || (p.endsWith('.*') && k.startsWith(p.slice(0, -1))),
+        )
       ) {
         messageAttributes[k] = v;
       }
@@ -599,7 +662,10 @@ export class SqliteQueueEngine implements QueueEngine {
       messageAttributes,
     };
     // SQS reports the digest of the attributes returned, which are all or some of them.
-    const md5 = Object.keys(messageAttributes).length === Object.keys(userAttrs).length ? r.md5_attributes : md5OfMessageAttributes(messageAttributes);
+    const md5 =
+      Object.keys(messageAttributes).length === Object.keys(userAttrs).length
+        ? r.md5_attributes
+        : md5OfMessageAttributes(messageAttributes);
     if (md5 && Object.keys(messageAttributes).length > 0) msg.md5OfMessageAttributes = md5;
     return msg;
   }
@@ -608,15 +674,21 @@ export class SqliteQueueEngine implements QueueEngine {
     const l = this.#loaded(queue);
     const max = opts.maxMessages ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 10) {
-      throw SqsErrors.invalidParameterValue(`Value ${max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.`,
+      );
     }
     const vt = opts.visibilityTimeout ?? l.config.visibilityTimeout;
     if (!Number.isInteger(vt) || vt < 0 || vt > 43_200) {
-      throw SqsErrors.invalidParameterValue(`Value ${vt} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${vt} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`,
+      );
     }
     const wait = opts.waitTimeSeconds ?? l.config.receiveMessageWaitTimeSeconds;
     if (!Number.isInteger(wait) || wait < 0 || wait > 20) {
-      throw SqsErrors.invalidParameterValue(`Value ${wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.`,
+      );
     }
     const deadline = Date.now() + wait * 1000;
     for (;;) {
@@ -636,8 +708,11 @@ export class SqliteQueueEngine implements QueueEngine {
 
   /** The message a handle names while the handle is still its latest; undefined when stale or gone. */
   #current(queue: Queue, h: { seq: number; token: Buffer }): { visible_at: number } | undefined {
-    const row = this.#s.messageBySeq.get(h.seq) as { queue_id: number; receipt: Buffer | null; visible_at: number } | undefined;
-    if (!row || row.queue_id !== queue.id || !row.receipt || row.receipt.length !== h.token.length) return undefined;
+    const row = this.#s.messageBySeq.get(h.seq) as
+      | { queue_id: number; receipt: Buffer | null; visible_at: number }
+      | undefined;
+    if (!row || row.queue_id !== queue.id || !row.receipt || row.receipt.length !== h.token.length)
+      return undefined;
     return timingSafeEqual(row.receipt, h.token) ? row : undefined;
   }
 
@@ -661,7 +736,12 @@ export class SqliteQueueEngine implements QueueEngine {
           result.successful.push({ id: e.id });
         } catch (err) {
           if (!(err instanceof SqsError)) throw err;
-          result.failed.push({ id: e.id, code: err.queryCode, message: err.message, senderFault: err.senderFault });
+          result.failed.push({
+            id: e.id,
+            code: err.queryCode,
+            message: err.message,
+            senderFault: err.senderFault,
+          });
         }
       }
       return result;
@@ -672,7 +752,9 @@ export class SqliteQueueEngine implements QueueEngine {
 
   #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): number {
     if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
-      throw SqsErrors.invalidParameterValue(`Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`);
+      throw SqsErrors.invalidParameterValue(
+        `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`,
+      );
     }
     const h = this.#handle(queue, receiptHandle);
     const row = this.#current(queue, h);
@@ -704,7 +786,12 @@ export class SqliteQueueEngine implements QueueEngine {
           r.successful.push({ id: e.id });
         } catch (err) {
           if (!(err instanceof SqsError)) throw err;
-          r.failed.push({ id: e.id, code: err.queryCode, message: err.message, senderFault: err.senderFault });
+          r.failed.push({
+            id: e.id,
+            code: err.queryCode,
+            message: err.message,
+            senderFault: err.senderFault,
+          });
         }
       }
       return r;
@@ -789,12 +876,15 @@ export class SqliteQueueEngine implements QueueEngine {
     if (w.timer && w.timerAt <= at) return;
     if (w.timer) clearTimeout(w.timer);
     w.timerAt = at;
-    w.timer = setTimeout(() => {
-      w.timer = undefined;
-      w.timerAt = Number.POSITIVE_INFINITY;
-      if (this.#s.hasVisible.get(queueId, Date.now())) this.#notify(queueId);
-      if (this.#watches.get(queueId) === w) this.#armNext(queueId);
-    }, Math.min(Math.max(0, at - Date.now()) + 1, MAX_TIMER_MS));
+    w.timer = setTimeout(
+      () => {
+        w.timer = undefined;
+        w.timerAt = Number.POSITIVE_INFINITY;
+        if (this.#s.hasVisible.get(queueId, Date.now())) this.#notify(queueId);
+        if (this.#watches.get(queueId) === w) this.#armNext(queueId);
+      },
+      Math.min(Math.max(0, at - Date.now()) + 1, MAX_TIMER_MS),
+    );
     w.timer.unref();
   }
 

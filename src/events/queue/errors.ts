@@ -18,19 +18,54 @@ const e = (type: string, queryCode: string, status: number) => (message: string)
 
 export const SqsErrors = {
   queueDoesNotExist: () =>
-    new SqsError('QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue', 400, 'The specified queue does not exist.'),
+    new SqsError(
+      'QueueDoesNotExist',
+      'AWS.SimpleQueueService.NonExistentQueue',
+      400,
+      'The specified queue does not exist.',
+    ),
   queueNameExists: (name: string) =>
-    new SqsError('QueueNameExists', 'QueueAlreadyExists', 400, `A queue already exists with the same name and a different value for attribute(s) of ${name}`),
+    new SqsError(
+      'QueueNameExists',
+      'QueueAlreadyExists',
+      400,
+      `A queue already exists with the same name and a different value for attribute(s) of ${name}`,
+    ),
   receiptHandleIsInvalid: (handle: string) =>
-    new SqsError('ReceiptHandleIsInvalid', 'ReceiptHandleIsInvalid', 404, `The input receipt handle "${handle}" is not a valid receipt handle.`),
+    new SqsError(
+      'ReceiptHandleIsInvalid',
+      'ReceiptHandleIsInvalid',
+      404,
+      `The input receipt handle "${handle}" is not a valid receipt handle.`,
+    ),
   messageNotInflight: () =>
-    new SqsError('MessageNotInflight', 'AWS.SimpleQueueService.MessageNotInflight', 400, 'Message does not exist or is not available for visibility timeout change.'),
+    new SqsError(
+      'MessageNotInflight',
+      'AWS.SimpleQueueService.MessageNotInflight',
+      400,
+      'Message does not exist or is not available for visibility timeout change.',
+    ),
   emptyBatch: (what: string) =>
-    new SqsError('EmptyBatchRequest', 'AWS.SimpleQueueService.EmptyBatchRequest', 400, `There should be at least one ${what} in the request.`),
+    new SqsError(
+      'EmptyBatchRequest',
+      'AWS.SimpleQueueService.EmptyBatchRequest',
+      400,
+      `There should be at least one ${what} in the request.`,
+    ),
   tooManyEntries: (n: number) =>
-    new SqsError('TooManyEntriesInBatchRequest', 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest', 400, `Maximum number of entries per request are 10. You have sent ${n}.`),
+    new SqsError(
+      'TooManyEntriesInBatchRequest',
+      'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+      400,
+      `Maximum number of entries per request are 10. You have sent ${n}.`,
+    ),
   idsNotDistinct: (id: string) =>
-    new SqsError('BatchEntryIdsNotDistinct', 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct', 400, `Id ${id} repeated.`),
+    new SqsError(
+      'BatchEntryIdsNotDistinct',
+      'AWS.SimpleQueueService.BatchEntryIdsNotDistinct',
+      400,
+      `Id ${id} repeated.`,
+    ),
   invalidBatchEntryId: () =>
     new SqsError(
       'InvalidBatchEntryId',
@@ -39,8 +74,14 @@ export const SqsErrors = {
       'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.',
     ),
   batchRequestTooLong: (size: number) =>
-    new SqsError('BatchRequestTooLong', 'AWS.SimpleQueueService.BatchRequestTooLong', 400, `Batch requests cannot be longer than 262144 bytes. You have sent ${size} bytes.`),
-  invalidAttributeName: (name: string) => new SqsError('InvalidAttributeName', 'InvalidAttributeName', 400, `Unknown Attribute ${name}.`),
+    new SqsError(
+      'BatchRequestTooLong',
+      'AWS.SimpleQueueService.BatchRequestTooLong',
+      400,
+      `Batch requests cannot be longer than 262144 bytes. You have sent ${size} bytes.`,
+    ),
+  invalidAttributeName: (name: string) =>
+    new SqsError('InvalidAttributeName', 'InvalidAttributeName', 400, `Unknown Attribute ${name}.`),
   invalidAttributeValue: e('InvalidAttributeValue', 'InvalidAttributeValue', 400),
   invalidMessageContents: e('InvalidMessageContents', 'InvalidMessageContents', 400),
   /** SQS's generic validation errors have no modelled shape; clients see the query code as the name. */
@@ -50,5 +91,12 @@ export const SqsErrors = {
   invalidAddress: e('InvalidAddress', 'InvalidAddress', 404),
   unsupportedOperation: e('UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation', 400),
   malformedInput: e('SerializationException', 'MalformedInput', 400),
-  internal: () => new SqsError('InternalError', 'InternalError', 500, 'We encountered an internal error. Please try again.', false),
+  internal: () =>
+    new SqsError(
+      'InternalError',
+      'InternalError',
+      500,
+      'We encountered an internal error. Please try again.',
+      false,
+    ),
 } as const;

@@ -126,7 +126,12 @@ export interface QueueEngine {
    * (VisibilityTimeout, DelaySeconds, MessageRetentionPeriod, MaximumMessageSize,
    * ReceiveMessageWaitTimeSeconds, RedrivePolicy as JSON, FifoQueue, ContentBasedDeduplication).
    */
-  createQueue(owner: QueueOwner, name: string, attributes?: Record<string, string>, tags?: Record<string, string>): Queue;
+  createQueue(
+    owner: QueueOwner,
+    name: string,
+    attributes?: Record<string, string>,
+    tags?: Record<string, string>,
+  ): Queue;
   /** By name, queue URL (`.../<accountId>/<name>`) or ARN; throws QueueDoesNotExist (also for other owners). */
   getQueue(owner: QueueOwner, nameUrlOrArn: string): Queue;
   /** As getQueue, but undefined instead of throwing. */

@@ -19,25 +19,38 @@ export function validateQueueName(name: string): void {
 }
 
 function validateAttributeName(name: string, kind: string): void {
-  const bad = (reason: string) => SqsErrors.invalidParameterValue(`Message ${kind} attribute name '${name}' is invalid. ${reason}`);
-  if (name.length === 0 || name.length > 256) throw bad('Attribute name must be between 1 and 256 characters long.');
+  const bad = (reason: string) =>
+    SqsErrors.invalidParameterValue(`Message ${kind} attribute name '${name}' is invalid. ${reason}`);
+  if (name.length === 0 || name.length > 256)
+    throw bad('Attribute name must be between 1 and 256 characters long.');
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
-    throw bad('Attribute name can only contain alphanumeric characters, hyphens (-), underscores (_), or periods (.).');
+    throw bad(
+      'Attribute name can only contain alphanumeric characters, hyphens (-), underscores (_), or periods (.).',
+    );
   }
   if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) {
-    throw bad('Attribute name cannot start or end with a period (.), or have multiple periods in succession (..).');
+    throw bad(
+      'Attribute name cannot start or end with a period (.), or have multiple periods in succession (..).',
+    );
   }
   if (kind === 'user' && /^(aws\.|amazon\.)/i.test(name)) {
-    throw SqsErrors.invalidParameterValue(`You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These strings are reserved for internal use.`);
+    throw SqsErrors.invalidParameterValue(
+      `You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These strings are reserved for internal use.`,
+    );
   }
 }
 
 /** Returns the attributes' size as SQS counts it toward the message size limit. */
-export function validateMessageAttributes(attrs: MessageAttributes | undefined, kind: 'user' | 'system' = 'user'): number {
+export function validateMessageAttributes(
+  attrs: MessageAttributes | undefined,
+  kind: 'user' | 'system' = 'user',
+): number {
   if (!attrs) return 0;
   const names = Object.keys(attrs);
   if (names.length > 10) {
-    throw SqsErrors.invalidParameterValue(`Number of message attributes [${names.length}] exceeds the allowed maximum [10].`);
+    throw SqsErrors.invalidParameterValue(
+      `Number of message attributes [${names.length}] exceeds the allowed maximum [10].`,
+    );
   }
   let size = 0;
   for (const name of names) {
@@ -45,35 +58,55 @@ export function validateMessageAttributes(attrs: MessageAttributes | undefined, 
     const a = attrs[name]!;
     const type = a.dataType;
     if (typeof type !== 'string' || type.length === 0) {
-      throw SqsErrors.invalidParameterValue(`The message attribute '${name}' must contain non-empty message attribute type.`);
+      throw SqsErrors.invalidParameterValue(
+        `The message attribute '${name}' must contain non-empty message attribute type.`,
+      );
     }
     const base = type.split('.', 1)[0];
-    if (type.length > 256 || (base !== 'String' && base !== 'Number' && base !== 'Binary') || /\.$/.test(type)) {
-      throw SqsErrors.invalidParameterValue(`The type of message (${kind}) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
+    if (
+      type.length > 256 ||
+      (base !== 'String' && base !== 'Number' && base !== 'Binary') ||
+      /\.$/.test(type)
+    ) {
+      throw SqsErrors.invalidParameterValue(
+        `The type of message (${kind}) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`,
+      );
     }
     if (kind === 'system' && (name !== 'AWSTraceHeader' || type !== 'String')) {
       throw SqsErrors.invalidParameterValue(`Message system attribute name '${name}' is invalid.`);
     }
     if (base === 'Binary') {
       if (!a.binaryValue || a.binaryValue.length === 0) {
-        throw SqsErrors.invalidParameterValue(`Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`,
+        );
       }
       if (a.stringValue !== undefined) {
-        throw SqsErrors.invalidParameterValue(`Message (${kind}) attribute '${name}' must have a single value of type '${base}'.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (${kind}) attribute '${name}' must have a single value of type '${base}'.`,
+        );
       }
       size += a.binaryValue.length;
     } else {
       if (a.stringValue === undefined || a.stringValue === '') {
-        throw SqsErrors.invalidParameterValue(`Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`,
+        );
       }
       if (a.binaryValue !== undefined) {
-        throw SqsErrors.invalidParameterValue(`Message (${kind}) attribute '${name}' must have a single value of type '${base}'.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (${kind}) attribute '${name}' must have a single value of type '${base}'.`,
+        );
       }
       if (INVALID_BODY_CHAR.test(a.stringValue)) {
-        throw SqsErrors.invalidParameterValue(`Message (${kind}) attribute '${name}' contains invalid characters.`);
+        throw SqsErrors.invalidParameterValue(
+          `Message (${kind}) attribute '${name}' contains invalid characters.`,
+        );
       }
       if (base === 'Number' && !isSqsNumber(a.stringValue)) {
-        throw SqsErrors.invalidParameterValue(`Can't cast the value of message (${kind}) attribute '${name}' to a number.`);
+        throw SqsErrors.invalidParameterValue(
+          `Can't cast the value of message (${kind}) attribute '${name}' to a number.`,
+        );
       }
       size += Buffer.byteLength(a.stringValue, 'utf8');
     }
@@ -98,9 +131,14 @@ export function validateSend(input: SendInput, maximumMessageSize: number): numb
     throw SqsErrors.missingParameter('The request must contain the parameter MessageBody.');
   }
   if (INVALID_BODY_CHAR.test(input.body)) {
-    throw SqsErrors.invalidMessageContents('Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
+    throw SqsErrors.invalidMessageContents(
+      'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF',
+    );
   }
-  if (input.delaySeconds !== undefined && (!Number.isInteger(input.delaySeconds) || input.delaySeconds < 0 || input.delaySeconds > 900)) {
+  if (
+    input.delaySeconds !== undefined &&
+    (!Number.isInteger(input.delaySeconds) || input.delaySeconds < 0 || input.delaySeconds > 900)
+  ) {
     throw SqsErrors.invalidParameterValue(
       `Value ${input.delaySeconds} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.`,
     );
@@ -115,7 +153,9 @@ export function validateSend(input: SendInput, maximumMessageSize: number): numb
     validateMessageAttributes(input.messageAttributes, 'user') +
     validateMessageAttributes(input.messageSystemAttributes, 'system');
   if (size > maximumMessageSize) {
-    throw SqsErrors.invalidParameterValue(`One or more parameters are invalid. Reason: Message must be shorter than ${maximumMessageSize} bytes.`);
+    throw SqsErrors.invalidParameterValue(
+      `One or more parameters are invalid. Reason: Message must be shorter than ${maximumMessageSize} bytes.`,
+    );
   }
   return size;
 }
