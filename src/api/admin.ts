@@ -13,6 +13,8 @@ export interface PoolControl {
   stats(): WorkerStats;
   /** A fixed target for the runtime's warming pool; undefined returns it to following demand. */
   setPoolTarget(runtimeKey: string, target: number | undefined): void;
+  /** The isolation the running server actually uses (for `kindling doctor`). */
+  doctor?(): Promise<unknown>;
 }
 
 export interface AdminSurfaceDeps {
@@ -181,6 +183,10 @@ export class AdminSurface implements ApiSurface {
       case 'billing':
         if (segs.length === 1) return m === 'GET' ? this.#billing(req) : notAllowed();
         break;
+      case 'doctor':
+        this.#requireAdmin(req);
+        if (segs.length === 1) return m === 'GET' ? this.#doctor() : notAllowed();
+        break;
     }
     throw AdminErrors.unknownRoute(m, req.path);
   }
@@ -292,6 +298,12 @@ export class AdminSurface implements ApiSurface {
       return undefined;
     }
     throw AdminErrors.unknownRoute(m, req.path);
+  }
+
+  async #doctor(): Promise<ApiResponse> {
+    const w = this.#worker();
+    if (!w.doctor) throw AdminErrors.noWorker();
+    return json(200, await w.doctor());
   }
 
   #worker(): PoolControl {

@@ -225,7 +225,7 @@ export class KindlingClient {
     method: string,
     pathAndQuery: string,
     body?: unknown,
-    opts: { service?: string; headers?: Record<string, string> } = {},
+    opts: { service?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const url = new URL(pathAndQuery, `${this.conn.endpoint}/`);
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -242,7 +242,7 @@ export class KindlingClient {
     });
     // fetch sets host itself; sending it would be refused as a forbidden header in some versions.
     delete headers.host;
-    return fetch(url, { method, headers, body: text });
+    return fetch(url, { method, headers, body: text, ...(opts.signal && { signal: opts.signal }) });
   }
 
   /** An admin-API call: JSON in, JSON out; an error answer becomes a CliError with the server's message. */

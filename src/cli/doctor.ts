@@ -1,28 +1,48 @@
 // `kindling doctor`: which isolation functions get on this machine (bubblewrap and its namespaces,
-// cgroup version and controllers, or unsandboxed with a loud warning). Runs locally; no server needed.
+// cgroup version and controllers, or unsandboxed with a loud warning). Runs locally, no server needed;
+// when a local server answers with admin credentials, what that server actually uses is shown too.
+import type { IsolationReport } from '../sandbox/isolation.js';
 import { detectIsolation } from '../worker/worker-manager.js';
-import { parseCommand, resolveConnection } from './client.js';
+import { type CommonFlags, KindlingClient, parseCommand, resolveConnection } from './client.js';
 import { CliError, emit, printFields, USAGE } from './output.js';
 
 const MODES = ['auto', 'bwrap', 'none'] as const;
 
-/** Whether a local server answers its health route (best effort, one second). */
-async function serverStatus(
-  flags: Parameters<typeof resolveConnection>[0],
-): Promise<{ endpoint: string; running: boolean } | undefined> {
-  let endpoint: string;
+interface ServerStatus {
+  endpoint: string;
+  running: boolean;
+  /** The running server's own report; absent without admin credentials. */
+  isolation?: IsolationReport;
+}
+
+/** Best effort, a couple of seconds at most: doctor must work without a server. */
+async function serverStatus(flags: CommonFlags): Promise<ServerStatus | undefined> {
+  let client: KindlingClient;
   try {
-    endpoint = resolveConnection(flags).endpoint;
+    client = new KindlingClient(resolveConnection(flags));
   } catch {
     return undefined;
   }
+  const endpoint = client.conn.endpoint;
   try {
-    const res = await fetch(`${endpoint}/kindling/health`, { signal: AbortSignal.timeout(1000) });
-    return { endpoint, running: res.ok };
+    const health = await fetch(`${endpoint}/kindling/health`, { signal: AbortSignal.timeout(1000) });
+    if (!health.ok) return { endpoint, running: false };
   } catch {
     return { endpoint, running: false };
   }
+  try {
+    const res = await client.signedFetch('GET', '/kindling/v1/doctor', undefined, {
+      signal: AbortSignal.timeout(2000),
+    });
+    if (res.ok) return { endpoint, running: true, isolation: (await res.json()) as IsolationReport };
+  } catch {
+    // not an admin, or an older server: the local report stands alone
+  }
+  return { endpoint, running: true };
 }
+
+const describe = (r: IsolationReport) =>
+  r.sandboxed ? `bubblewrap ${r.bwrapVersion ?? ''}`.trim() : 'NONE (unsandboxed)';
 
 export async function run(args: string[]): Promise<void> {
   const { values, common } = parseCommand(args, {
@@ -31,8 +51,9 @@ export async function run(args: string[]): Promise<void> {
     options: { sandbox: { type: 'string' } },
   });
   const mode = values.sandbox ?? process.env.KINDLING_SANDBOX ?? 'auto';
-  if (!(MODES as readonly string[]).includes(mode))
+  if (!(MODES as readonly string[]).includes(mode)) {
     throw new CliError(`--sandbox must be one of ${MODES.join(', ')}, got '${mode}'`, USAGE);
+  }
   const report = await detectIsolation(mode as (typeof MODES)[number]);
   const server = await serverStatus(common);
   const result = {
@@ -47,10 +68,7 @@ export async function run(args: string[]): Promise<void> {
       .map(([name, ok]) => `${name} ${ok ? 'yes' : 'no'}`)
       .join(', ');
     printFields([
-      [
-        'isolation',
-        report.sandboxed ? `bubblewrap ${report.bwrapVersion ?? ''}`.trim() : 'NONE (unsandboxed)',
-      ],
+      ['isolation', describe(report)],
       ['namespaces', report.namespaces.length ? report.namespaces.join(', ') : 'none'],
       [
         'cgroups',
@@ -69,9 +87,16 @@ export async function run(args: string[]): Promise<void> {
           ? 'no endpoint configured'
           : `${server.endpoint} ${server.running ? '(running)' : '(not answering)'}`,
       ],
+      ...(server?.isolation ? [['server isolation', describe(server.isolation)] as [string, string]] : []),
     ]);
   });
-  for (const w of report.warnings) {
+  const warnings = [...report.warnings];
+  if (server?.isolation && !server.isolation.sandboxed && report.sandboxed) {
+    warnings.push(
+      'UNSANDBOXED: the running server does not use bubblewrap (started with KINDLING_SANDBOX=none?)',
+    );
+  }
+  for (const w of warnings) {
     const loud = w.startsWith('UNSANDBOXED');
     process.stderr.write(loud ? `\n*** WARNING: ${w} ***\n` : `warning: ${w}\n`);
   }

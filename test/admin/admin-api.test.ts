@@ -247,6 +247,18 @@ test('PUT /kindling/v1/pool/{runtime} fixes the target; a null target returns it
   assert.equal(auto.pool.mode, 'demand');
 });
 
+test('GET /kindling/v1/doctor reports the isolation the running server uses', async () => {
+  const report = await admin.admin<{ driver: string; sandboxed: boolean }>('GET', '/kindling/v1/doctor');
+  assert.ok(report.driver === 'bwrap' || report.driver === 'unsandboxed');
+  assert.equal(report.sandboxed, report.driver === 'bwrap');
+});
+
+test('a non-admin tenant asking for the doctor report gets AccessDeniedException 403', async () => {
+  const { client } = await newTenant('nonadmin-doctor');
+  const res = await client.signedFetch('GET', '/kindling/v1/doctor');
+  assert.equal(res.status, 403);
+});
+
 test('a pool target above the maximum is a ValidationException', async () => {
   const res = await admin.signedFetch('PUT', '/kindling/v1/pool/nodejs20.x', { target: 100000 });
   assert.equal(res.status, 400);

@@ -248,6 +248,14 @@ test('doctor reports the isolation in effect without a server', async () => {
   assert.equal(report.server, null);
 });
 
+test('doctor also shows the isolation of the running server when it can ask it', async () => {
+  const r = await runCli(['doctor', '--json'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { server: { running: boolean; isolation?: { driver: string } } };
+  assert.equal(report.server.running, true);
+  assert.ok(report.server.isolation?.driver === 'bwrap' || report.server.isolation?.driver === 'unsandboxed');
+});
+
 test('doctor --sandbox none warns loudly that functions run unsandboxed', async () => {
   const r = await runCli(['doctor', '--sandbox', 'none'], cleanEnv());
   assert.equal(r.code, 0);
