@@ -1,5 +1,6 @@
 // The `kindling` command: dispatches to one module per subcommand (src/cli/<command>.ts exporting
 // `run(args)`). A command whose module has not landed yet answers "not available yet".
+import { fileURLToPath } from 'node:url';
 import { toCliError } from './client.js';
 import { CliError, HelpShown } from './output.js';
 
@@ -38,7 +39,7 @@ async function load(name: string, spec: string): Promise<Command> {
   } catch (e) {
     const err = e as { code?: string; message?: string };
     // Only the command's own module missing means "not landed"; a missing import inside it is a real bug.
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message?.includes(url.replace(/^file:\/\//, ''))) {
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message?.includes(fileURLToPath(url))) {
       throw new CliError(`'${name}' is not available yet in this build`);
     }
     throw e;
