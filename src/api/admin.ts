@@ -33,6 +33,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export const AdminErrors = {
   adminOnly: () => LambdaErrors.accessDenied('This operation is allowed for the admin tenant only.'),
+  sessionKey: () =>
+    LambdaErrors.accessDenied(
+      "Admin operations need the admin tenant's long-term key, not a function's session key.",
+    ),
   unknownRoute: (method: string, path: string) =>
     new KindlingError('UnknownOperationException', 404, `No admin operation matches ${method} ${path}`),
   methodNotAllowed: (method: string, path: string) =>
@@ -202,6 +206,10 @@ export class AdminSurface implements ApiSurface {
 
   #requireAdmin(req: ApiRequest): void {
     if (!req.tenant?.isAdmin) throw AdminErrors.adminOnly();
+    // A function of the admin tenant gets short-lived session keys: running code must not administer
+    // the platform, so admin operations take a long-term key only.
+    if (this.#deps.tenants.resolveKey(req.accessKeyId)?.key.sessionToken != null)
+      throw AdminErrors.sessionKey();
   }
 
   #health(): ApiResponse {

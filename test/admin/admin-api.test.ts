@@ -110,6 +110,24 @@ test('a non-admin tenant setting the pool target gets AccessDeniedException 403'
   assert.equal(res.status, 403);
 });
 
+test('the admin tenant’s short-lived session key (a function’s credentials) cannot administer', async () => {
+  const adminTenant = p.platform.tenants.get('admin')!;
+  const session = p.platform.tenants.createSessionKey(adminTenant.id, 60_000);
+  const client = new KindlingClient({
+    endpoint: p.endpoint,
+    region: p.region,
+    credentials: {
+      accessKeyId: session.accessKeyId,
+      secretAccessKey: session.secretAccessKey,
+      sessionToken: session.sessionToken!,
+    },
+    dataDir: p.platform.config.dataDir,
+  });
+  const res = await client.signedFetch('GET', '/kindling/v1/tenants');
+  assert.equal(res.status, 403);
+  assert.equal(await errorType(res), 'AccessDeniedException');
+});
+
 test('a created tenant is listed and its key authenticates', async () => {
   const { client } = await newTenant('lifecycle');
   const list = await admin.admin<{ tenants: { name: string; isAdmin: boolean }[] }>(
