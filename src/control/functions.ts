@@ -495,9 +495,11 @@ export class FunctionStore {
     return JSON.parse(row.config) as FunctionConfig;
   }
 
+  /** Records are shared from the cache with every reader: frozen, so no reader can change another's view. */
   #toRecord(row: Row): FunctionRecord {
     const config = this.#configOf(row);
-    return {
+    Object.freeze(config.environment);
+    return Object.freeze({
       ...config,
       id: row.id,
       tenantId: row.tenant_id,
@@ -507,11 +509,11 @@ export class FunctionStore {
       codeDigest: row.code_digest,
       codeSha256: row.code_sha256,
       codeSize: row.code_size,
-      tags: JSON.parse(row.tags) as Record<string, string>,
+      tags: Object.freeze(JSON.parse(row.tags) as Record<string, string>),
       reservedConcurrency: row.reserved_concurrency,
       revisionId: row.revision_id,
       versionKey: row.version_key,
       lastModified: row.last_modified,
-    };
+    });
   }
 }
