@@ -124,3 +124,33 @@ test('a long receive on a queue deleted meanwhile fails with QueueDoesNotExist',
   engine.deleteQueue(q);
   await assert.rejects(receiving, { name: 'QueueDoesNotExist' });
 });
+
+test('counts stay right through deletes, purges and moves to the dead-letter queue', async () => {
+  const dlq = fresh();
+  const q = fresh({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }) });
+  assert.deepEqual(engine.counts(q), { visible: 0, inFlight: 0, delayed: 0 });
+  engine.sendBatch(q, [
+    { id: 'a', body: 'a' },
+    { id: 'b', body: 'b' },
+    { id: 'c', body: 'c' },
+  ]);
+  const got = await engine.receive(q, { maxMessages: 10, visibilityTimeout: 0 });
+  engine.deleteMessage(q, got[0]!.receiptHandle);
+  assert.deepEqual(engine.counts(q), { visible: 2, inFlight: 0, delayed: 0 });
+  // Both remaining messages were received once: the next receive moves them.
+  assert.equal((await engine.receive(q, { maxMessages: 10 })).length, 0);
+  assert.deepEqual(engine.counts(q), { visible: 0, inFlight: 0, delayed: 0 });
+  assert.deepEqual(engine.counts(dlq), { visible: 2, inFlight: 0, delayed: 0 });
+  engine.purgeQueue(dlq);
+  assert.deepEqual(engine.counts(dlq), { visible: 0, inFlight: 0, delayed: 0 });
+});
+
+test('one receive with visibility 0 never returns the same message twice', async () => {
+  const q = fresh();
+  engine.sendBatch(q, [
+    { id: 'a', body: 'a' },
+    { id: 'b', body: 'b' },
+  ]);
+  const got = await engine.receive(q, { maxMessages: 10, visibilityTimeout: 0 });
+  assert.deepEqual(got.map((m) => m.body).sort(), ['a', 'b']);
+});

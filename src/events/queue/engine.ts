@@ -147,6 +147,19 @@ function decodeReceipt(handle: string): { seq: number; queueId: number; token: B
   return { seq: Number(b.readBigUInt64BE(0)), queueId: b.readUInt32BE(8), token: b.subarray(12) };
 }
 
+// Receipt tokens come from a pooled random buffer: one getrandom call per 227 tokens, not per message.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function receiptToken(): Buffer {
+  if (poolAt + TOKEN_BYTES > pool.length) {
+    pool = randomBytes(TOKEN_BYTES * 227);
+    poolAt = 0;
+  }
+  const t = Buffer.from(pool.subarray(poolAt, poolAt + TOKEN_BYTES));
+  poolAt += TOKEN_BYTES;
+  return t;
+}
+
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SqliteQueueEngine implements QueueEngine {
@@ -157,6 +170,7 @@ export class SqliteQueueEngine implements QueueEngine {
   // Messages per queue, counted once then kept up to date after each commit: COUNT(*) is a full scan
   // and pollers ask for the backlog on every full batch.
   readonly #totals = new Map<number, number>();
+  readonly #names = new Map<string, number>();
   readonly #closing = new AbortController();
   readonly #s: Record<
     | 'queueByName'
@@ -315,8 +329,14 @@ export class SqliteQueueEngine implements QueueEngine {
   }
 
   #byName(owner: QueueOwner, name: string): Queue | undefined {
+    // Every API call resolves its queue by name: keep live queues' ids in memory (dropped on delete).
+    const key = `${owner.id}\0${name}`;
+    const id = this.#names.get(key);
+    const hit = id === undefined ? undefined : this.#cache.get(id);
+    if (hit) return hit.queue;
     const row = this.#s.queueByName.get(owner.id, name) as QueueRow | undefined;
     if (!row) return undefined;
+    this.#names.set(key, row.id);
     return (this.#cache.get(row.id) ?? this.#load(row)).queue;
   }
 
@@ -388,6 +408,7 @@ export class SqliteQueueEngine implements QueueEngine {
     })();
     this.#cache.delete(queue.id);
     this.#totals.delete(queue.id);
+    this.#names.delete(`${queue.tenantId}\0${queue.name}`);
     // Waiters on the deleted queue wake up and find it gone.
     this.#notify(queue.id);
   }
@@ -582,13 +603,20 @@ export class SqliteQueueEngine implements QueueEngine {
       const now = Date.now();
       const got: ReceivedMessage[] = [];
       // Poison messages and expired ones are skipped, so keep reading until the batch is full or the queue is drained.
+      // A message leased with visibility 0 is visible again at once: never hand it out twice in one call.
+      const leased = new Set<number>();
       for (let round = 0; got.length < max && round < 100; round++) {
-        const rows = this.#s.selectVisible.all(queue.id, now, max - got.length) as MessageRow[];
+        const rows = (
+          this.#s.selectVisible.all(queue.id, now, max - got.length + leased.size) as MessageRow[]
+        ).filter((r) => !leased.has(r.seq));
         if (rows.length === 0) break;
+        let skipped = 0;
         for (const r of rows) {
+          if (got.length >= max) break;
           if (r.expires_at <= now) {
             this.#s.deleteExpired.run(r.seq);
             expired++;
+            skipped++;
             continue;
           }
           if (redrive && dlqLoaded && r.receive_count >= redrive.maxReceiveCount) {
@@ -600,12 +628,16 @@ export class SqliteQueueEngine implements QueueEngine {
               r.seq,
             );
             moved++;
+            skipped++;
             continue;
           }
-          const token = randomBytes(TOKEN_BYTES);
+          const token = receiptToken();
           this.#s.leaseMessage.run(now + visibilityTimeout * 1000, now, token, r.seq);
+          leased.add(r.seq);
           got.push(this.#toReceived(queue, r, token, now, attributeNames, messageAttributeNames));
         }
+        // Nothing skipped: the rows asked for were all there was.
+        if (skipped === 0) break;
       }
       return got;
     })();
