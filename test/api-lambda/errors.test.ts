@@ -14,6 +14,7 @@ import {
   LambdaClient,
   ListFunctionsCommand,
   ListTagsCommand,
+  TagResourceCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -326,6 +327,17 @@ test('another tenant cannot delete or update the function by its full ARN', asyn
   );
   const still = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'private' }));
   assert.notEqual(still.Description, 'mine');
+});
+
+test('another tenant can neither list nor set the function’s tags by its ARN', async () => {
+  await refused(other.send(new ListTagsCommand({ Resource: arn })), 'ResourceNotFoundException', 404);
+  await refused(
+    other.send(new TagResourceCommand({ Resource: arn, Tags: { 'kindling:network': 'outbound' } })),
+    'ResourceNotFoundException',
+    404,
+  );
+  const tags = await lambda.send(new ListTagsCommand({ Resource: arn }));
+  assert.equal(tags.Tags?.['kindling:network'], undefined);
 });
 
 test('another tenant may create its own function of the same name', async () => {
