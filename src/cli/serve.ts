@@ -2,14 +2,16 @@
 import { parseArgs } from 'node:util';
 import { defaultConfig } from '../config.js';
 import { Platform } from '../platform.js';
-import { CliError } from './output.js';
+import { parseIntFlag } from './client.js';
+import { CliError, USAGE } from './output.js';
 
 export async function run(args: string[]): Promise<void> {
-  let values: { port?: string; host?: string; 'data-dir'?: string; 'drain-ms'?: string };
+  let values: { help?: boolean; port?: string; host?: string; 'data-dir'?: string; 'drain-ms'?: string };
   try {
     ({ values } = parseArgs({
       args,
       options: {
+        help: { type: 'boolean', short: 'h' },
         port: { type: 'string' },
         host: { type: 'string' },
         'data-dir': { type: 'string' },
@@ -17,19 +19,38 @@ export async function run(args: string[]): Promise<void> {
       },
     }));
   } catch (e) {
-    throw new CliError((e as Error).message, 2);
+    throw new CliError(`${(e as Error).message.split('. ')[0]} (see kindling serve --help)`, USAGE);
   }
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-    throw new CliError(`--port must be a number from 0 to 65535, got '${values.port}'`, 2);
+  if (values.help) {
+    console.log(
+      'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]',
+    );
+    return;
   }
+  const port = parseIntFlag(values.port, '--port', 0, 65535);
+  const drainMs = parseIntFlag(values['drain-ms'], '--drain-ms', 0, 24 * 3600_000);
   const config = defaultConfig({
     ...(port !== undefined && { port }),
     ...(values.host && { host: values.host }),
     ...(values['data-dir'] && { dataDir: values['data-dir'] }),
-    ...(values['drain-ms'] && { drainMs: Number(values['drain-ms']) }),
+    ...(drainMs !== undefined && { drainMs }),
   });
-  const platform = await Platform.start(config);
+  let platform: Platform;
+  try {
+    platform = await Platform.start(config);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? `${config.host}:${config.port} is already in use (another kindling serve?); choose another --port`
+        : code === 'EACCES'
+          ? `not allowed to listen on ${config.host}:${config.port} or to write ${config.dataDir}`
+          : (e as Error).message.split('\n')[0];
+    console.error(`kindling serve: ${why}`);
+    if (process.env.KINDLING_DEBUG) console.error(e);
+    // Parts may have started (sandboxes, timers) before the failure: nothing is serving, so leave now.
+    process.exit(1);
+  }
   if (platform.root.created) {
     console.log('Created the admin access key (shown once; also saved to the data dir, mode 0600):');
     console.log(`  AWS_ACCESS_KEY_ID=${platform.root.accessKeyId}`);

@@ -387,3 +387,26 @@ test('--data-dir finds the endpoint and admin credentials of a local server', as
   assert.equal(r.code, 0, r.stderr);
   assert.ok(Array.isArray(JSON.parse(r.stdout)));
 });
+
+test('serve on a port already in use ends with one line saying so and exits non-zero', async () => {
+  const port = new URL(p.endpoint).port;
+  const dataDir = tempDir();
+  const r = await runCli(['serve', '--port', port, '--data-dir', dataDir], cleanEnv());
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  assert.equal(r.code, 1);
+  // Parts may warn while starting (e.g. no writable cgroups); the failure itself is one line, no stack.
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.match(r.stderr.trimEnd().split('\n').at(-1)!, /^kindling serve: .*already in use/);
+});
+
+test('serve with a --port that is not a number prints one line and exits 2', async () => {
+  const r = await runCli(['serve', '--port', 'http'], cleanEnv());
+  assert.equal(r.code, 2);
+  assert.ok(isOneLine(r.stderr), r.stderr);
+});
+
+test('serve with a --drain-ms that is not a number prints one line and exits 2', async () => {
+  const r = await runCli(['serve', '--drain-ms', 'soon'], cleanEnv());
+  assert.equal(r.code, 2);
+  assert.ok(isOneLine(r.stderr), r.stderr);
+});
