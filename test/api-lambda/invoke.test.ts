@@ -1,7 +1,12 @@
 // Invoke through the AWS SDK and raw signed HTTP against a real server and worker.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateFunctionCommand,
+  InvokeAsyncCommand,
+  InvokeCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { rawLambda } from './raw.js';
 import { echoHandler, handlerZip } from './zips.js';
@@ -218,4 +223,11 @@ test('a client context that is not base64 JSON answers InvalidRequestContentExce
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
   assert.equal(r.json?.message, 'Client context must be a valid Base64-encoded JSON object.');
+});
+
+test('the deprecated InvokeAsync answers Status 202', async () => {
+  const out = await lambda.send(
+    new InvokeAsyncCommand({ FunctionName: 'echo', InvokeArgs: Buffer.from('{"old":true}') }),
+  );
+  assert.equal(out.Status, 202);
 });

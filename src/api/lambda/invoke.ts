@@ -107,5 +107,26 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         return { status: 200, headers, body: result.payload };
       },
     },
+    {
+      // The deprecated InvokeAsync operation, still in the SDKs: an Event invoke answering 202.
+      method: 'POST',
+      path: '/2014-11-13/functions/{FunctionName}/invoke-async',
+      operation: 'InvokeAsync',
+      maxBodyBytes: ASYNC_PAYLOAD_LIMIT,
+      async handle(req, p) {
+        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
+        if (payload !== EMPTY_EVENT) checkJson(payload);
+        const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, {
+          requestId: newRequestId(),
+          source: { kind: 'api' },
+        });
+        return {
+          status: 202,
+          headers: { 'content-type': 'application/json', 'x-amzn-requestid': accepted.requestId },
+          body: JSON.stringify({ Status: 202 }),
+        };
+      },
+    },
   ];
 }
