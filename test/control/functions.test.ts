@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, beforeEach, test } from 'node:test';
+import { after, afterEach, beforeEach, test } from 'node:test';
 import { CodeStore } from '../../src/control/code-store.js';
 import { parseFunctionRef } from '../../src/control/function-names.js';
 import { type CreateFunctionInput, type FunctionChange, FunctionStore } from '../../src/control/functions.js';
@@ -41,6 +41,7 @@ beforeEach(() => {
   open();
   tenant = new TenantStore(db).create('t1');
 });
+afterEach(() => db.close());
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });

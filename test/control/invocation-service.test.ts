@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, beforeEach, test } from 'node:test';
+import { after, afterEach, beforeEach, test } from 'node:test';
 import { defaultConfig } from '../../src/config.js';
 import { CodeStore } from '../../src/control/code-store.js';
 import { FunctionStore } from '../../src/control/functions.js';
@@ -82,6 +82,7 @@ beforeEach(async () => {
     zip: await handlerZip(echoHandler),
   });
 });
+afterEach(() => db.close());
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
