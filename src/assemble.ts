@@ -4,6 +4,7 @@ import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
 import { createMappingsPart } from './events/mappings/part.js';
 import { createQueueEngine } from './events/queue/index.js';
+import { createSchedulesPart } from './events/schedules/part.js';
 import { createAsyncInvokePart } from './invoke/async-part.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { telemetryPart } from './telemetry/part.js';
@@ -25,6 +26,8 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   // Async invocation (InvocationType Event, destinations, DLQ): after core, so it stops before the worker drains.
   const asyncInvoke = createAsyncInvokePart(platform, core, queues);
   parts.push(asyncInvoke);
+  // Schedules (EventBridge rules): fire through the async queue; stop before it.
+  parts.push(createSchedulesPart(platform, core, asyncInvoke));
   // Event source mappings (queue and Redis Streams pollers, RPC messages): stop before the worker drains.
   parts.push(createMappingsPart(platform, core, () => queues));
   // Object store and its S3 API (path-style, matched last); notifications invoke through core.invoker.
