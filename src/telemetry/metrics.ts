@@ -43,6 +43,7 @@ class LabeledCounter {
 interface HistogramSeries {
   tenantId: string;
   fn: string;
+  extra: string;
   buckets: number[];
   sum: number;
   count: number;
@@ -53,11 +54,11 @@ class LabeledHistogram {
 
   constructor(readonly bounds: readonly number[]) {}
 
-  observe(tenantId: string, fn: string, value: number): void {
-    const key = `${tenantId}\0${fn}`;
+  observe(tenantId: string, fn: string, value: number, extra = ''): void {
+    const key = `${tenantId}\0${fn}\0${extra}`;
     let s = this.#series.get(key);
     if (!s) {
-      s = { tenantId, fn, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+      s = { tenantId, fn, extra, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
       this.#series.set(key, s);
     }
     // Buckets are stored non-cumulative and summed when rendered.
@@ -89,6 +90,7 @@ export class Metrics implements InvocationObserver {
   readonly #warmStarts = new LabeledCounter();
   readonly #gbSeconds = new LabeledCounter();
   readonly #duration = new LabeledHistogram(DURATION_BUCKETS_S);
+  readonly #initDuration = new LabeledHistogram(DURATION_BUCKETS_S);
   readonly #sources: MetricsSources;
   readonly #names = new Map<string, string>();
 
@@ -103,6 +105,9 @@ export class Metrics implements InvocationObserver {
     else this.#coldStarts.inc(r.tenantId, r.functionName, r.start);
     this.#gbSeconds.inc(r.tenantId, r.functionName, '', ((r.memoryMB / 1024) * r.billedDurationMs) / 1000);
     this.#duration.observe(r.tenantId, r.functionName, r.durationMs / 1000);
+    if (r.initDurationMs !== undefined && r.start !== 'warm') {
+      this.#initDuration.observe(r.tenantId, r.functionName, r.initDurationMs / 1000, r.start);
+    }
   }
 
   onThrottle(tenantId: string, functionArn: string): void {
@@ -161,19 +166,32 @@ export class Metrics implements InvocationObserver {
       this.#gbSeconds,
     );
 
-    const h = 'kindling_invocation_duration_seconds';
-    head(h, 'histogram', 'Invocation duration (handler run time).');
-    for (const s of this.#duration.entries()) {
-      const base = { tenant: this.#tenant(s.tenantId), function: s.fn };
-      let cumulative = 0;
-      this.#duration.bounds.forEach((b, i) => {
-        cumulative += s.buckets[i]!;
-        out.push(`${h}_bucket${labels({ ...base, le: String(b) })} ${cumulative}`);
-      });
-      out.push(`${h}_bucket${labels({ ...base, le: '+Inf' })} ${s.count}`);
-      out.push(`${h}_sum${labels(base)} ${num(s.sum)}`);
-      out.push(`${h}_count${labels(base)} ${s.count}`);
-    }
+    const histogram = (h: string, help: string, hist: LabeledHistogram, extraLabel?: string) => {
+      head(h, 'histogram', help);
+      for (const s of hist.entries()) {
+        const base: Record<string, string> = { tenant: this.#tenant(s.tenantId), function: s.fn };
+        if (extraLabel) base[extraLabel] = s.extra;
+        let cumulative = 0;
+        hist.bounds.forEach((b, i) => {
+          cumulative += s.buckets[i]!;
+          out.push(`${h}_bucket${labels({ ...base, le: String(b) })} ${cumulative}`);
+        });
+        out.push(`${h}_bucket${labels({ ...base, le: '+Inf' })} ${s.count}`);
+        out.push(`${h}_sum${labels(base)} ${num(s.sum)}`);
+        out.push(`${h}_count${labels(base)} ${s.count}`);
+      }
+    };
+    histogram(
+      'kindling_invocation_duration_seconds',
+      'Invocation duration (handler run time).',
+      this.#duration,
+    );
+    histogram(
+      'kindling_init_duration_seconds',
+      "Init duration of cold starts (loading the code and running init), by kind: 'pool' or 'cold'.",
+      this.#initDuration,
+      'kind',
+    );
 
     const stats = this.#sources.workerStats?.();
     if (stats) {

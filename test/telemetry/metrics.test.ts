@@ -81,3 +81,14 @@ test('every metric has HELP and TYPE lines', () => {
     assert.match(text, new RegExp(`^# TYPE ${base} `, 'm'), base);
   }
 });
+
+test('init durations of cold starts are observed by kind, and warm starts add none', () => {
+  const m = new Metrics();
+  m.onInvocation(record({ start: 'pool', initDurationMs: 20 }));
+  m.onInvocation(record({ start: 'cold', initDurationMs: 300 }));
+  m.onInvocation(record({ start: 'warm' }));
+  const text = m.render();
+  assert.match(text, /^kindling_init_duration_seconds_count\{tenant="t-1",function="fn",kind="pool"\} 1$/m);
+  assert.match(text, /^kindling_init_duration_seconds_sum\{tenant="t-1",function="fn",kind="cold"\} 0\.3$/m);
+  assert.doesNotMatch(text, /kindling_init_duration_seconds_count\{[^}]*kind="warm"/);
+});
