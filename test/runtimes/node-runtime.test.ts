@@ -286,3 +286,18 @@ test('a function logging without end has its log capped, not the host memory', a
   assert.match(r.log, /\[log truncated\]/);
   assert.match(r.log, /^REPORT RequestId: /m);
 });
+
+test('a callback answer waits for the event loop to empty, unless callbackWaitsForEmptyEventLoop is false', async () => {
+  const waits = spec(
+    writeCode(h, {
+      'index.js': `exports.handler = (e, c, cb) => { c.callbackWaitsForEmptyEventLoop = e.wait;
+        setTimeout(() => console.log('late timer ran'), 150); cb(null, 'answered'); };`,
+    }),
+  );
+  const r = await invoke(h, waits, { wait: true });
+  assert.equal(json(r), 'answered');
+  assert.match(r.log, /late timer ran/);
+  const quick = await invoke(h, waits, { wait: false });
+  assert.equal(json(quick), 'answered');
+  assert.doesNotMatch(quick.log.split('END RequestId')[0] ?? '', /late timer ran/);
+});

@@ -308,7 +308,24 @@ function invoke(h: FrameHeader, body: Buffer): void {
     fail: (err: unknown) => finish(err ?? 'handled'),
   };
   try {
-    const callback = (err: unknown, res?: unknown) => finish(err, res);
+    const baseline = fn.length >= 3 ? process.getActiveResourcesInfo().length : 0;
+    // As on Lambda, a callback's answer waits for the event loop to empty (timers, sockets the handler
+    // opened) unless the handler set callbackWaitsForEmptyEventLoop = false.
+    const callback = (err: unknown, res?: unknown) => {
+      if (!context.callbackWaitsForEmptyEventLoop) {
+        finish(err, res);
+        return;
+      }
+      // Inside its own callback an Immediate is no longer counted, a Timeout still is.
+      const checkTimer = () => {
+        if (process.getActiveResourcesInfo().length <= baseline + 1) finish(err, res);
+        else setTimeout(checkTimer, 1);
+      };
+      setImmediate(() => {
+        if (process.getActiveResourcesInfo().length <= baseline) finish(err, res);
+        else setTimeout(checkTimer, 1);
+      });
+    };
     const r = fn.length >= 3 ? fn(event, context, callback) : fn(event, context);
     if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
       (r as Promise<unknown>).then(
