@@ -5,8 +5,11 @@ import { CodeUrlSigner } from './api/lambda/code-download.js';
 import type { LambdaApiDeps } from './api/lambda/deps.js';
 import type { LambdaRoutes } from './api/lambda/routes.js';
 import { createLambdaRoutes, LambdaSurface } from './api/lambda/surface.js';
+import type { ObjectStorePart } from './api/s3-part.js';
 import { CodeStore } from './control/code-store.js';
 import { FunctionStore } from './control/functions.js';
+import type { Tenant } from './control/tenants.js';
+import { KindlingError, LambdaErrors } from './errors.js';
 import { InvocationService } from './invoke/invocation-service.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { WorkerManager } from './worker/worker-manager.js';
@@ -35,6 +38,13 @@ export function createCorePart(platform: Platform): CorePart {
     functions,
     invoker,
     codeUrls: new CodeUrlSigner(),
+    // The object store is assembled after core: found when a request needs it.
+    codeFromS3: (tenant, bucket, key, maxBytes) => {
+      const objects = platform.parts.find((p): p is ObjectStorePart => p.name === 'objects');
+      if (!objects)
+        throw LambdaErrors.invalidParameter('Code from S3 needs the object store, which is not running.');
+      return readCodeObject(objects, tenant, bucket, key, maxBytes);
+    },
   };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   return {
@@ -62,4 +72,32 @@ export function corePart(platform: Pick<Platform, 'parts'>): CorePart {
   const part = platform.parts.find((p) => p.name === 'core');
   if (!part) throw new Error('the core part is not assembled');
   return part as CorePart;
+}
+
+/** A zip from the tenant's own bucket, with S3's errors worded as Lambda reports them. */
+async function readCodeObject(
+  objects: ObjectStorePart,
+  tenant: Tenant,
+  bucket: string,
+  key: string,
+  maxBytes: number,
+): Promise<Buffer> {
+  let obj: ReturnType<ObjectStorePart['store']['openObject']>;
+  try {
+    obj = objects.store.openObject(tenant.id, bucket, key);
+  } catch (e) {
+    if (e instanceof KindlingError) {
+      throw LambdaErrors.invalidParameter(
+        `Error occurred while GetObject. S3 Error Code: ${e.type}. S3 Error Message: ${e.message}`,
+      );
+    }
+    throw e;
+  }
+  if (obj.info.size > maxBytes) {
+    obj.close();
+    throw LambdaErrors.tooLarge(`Zipped size must be smaller than ${maxBytes} bytes (got ${obj.info.size})`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of obj.read() as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
 }

@@ -2,7 +2,7 @@
 // plus their own collaborators.
 import type { PlatformConfig } from '../../config.js';
 import type { FunctionStore } from '../../control/functions.js';
-import type { TenantStore } from '../../control/tenants.js';
+import type { Tenant, TenantStore } from '../../control/tenants.js';
 import type { InvocationService } from '../../invoke/invocation-service.js';
 import type { CodeUrlSigner } from './code-download.js';
 
@@ -12,4 +12,9 @@ export interface LambdaApiDeps {
   functions: FunctionStore;
   invoker: InvocationService;
   codeUrls: CodeUrlSigner;
+  /**
+   * Reads a function zip (Code.S3Bucket/S3Key) from the tenant's own bucket, refusing objects over
+   * `maxBytes`; absent when no object store runs. Errors are Lambda's, not S3's.
+   */
+  codeFromS3?: (tenant: Tenant, bucket: string, key: string, maxBytes: number) => Promise<Buffer>;
 }

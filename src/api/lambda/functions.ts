@@ -40,8 +40,9 @@ const ConfigFields = {
 };
 const CodeSchema = z.object({
   ZipFile: z.string().optional(),
-  S3Bucket: z.string().optional(),
-  S3Key: z.string().optional(),
+  S3Bucket: z.string().min(3).max(63).optional(),
+  S3Key: z.string().min(1).max(1024).optional(),
+  S3ObjectVersion: z.string().optional(),
   ImageUri: z.string().optional(),
 });
 
@@ -56,8 +57,9 @@ const CreateSchema = z.object({
 const UpdateConfigSchema = z.object({ ...ConfigFields, RevisionId: z.string().optional() });
 const UpdateCodeSchema = z.object({
   ZipFile: z.string().optional(),
-  S3Bucket: z.string().optional(),
-  S3Key: z.string().optional(),
+  S3Bucket: z.string().min(3).max(63).optional(),
+  S3Key: z.string().min(1).max(1024).optional(),
+  S3ObjectVersion: z.string().optional(),
   ImageUri: z.string().optional(),
   RevisionId: z.string().optional(),
   Publish: z.boolean().optional(),
@@ -112,12 +114,33 @@ function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<Functio
   };
 }
 
-/** Decodes Code.ZipFile; S3 and image sources are not supported by this server. */
-function zipOf(code: { ZipFile?: string; S3Bucket?: string; ImageUri?: string }): Buffer {
-  if (code.ImageUri !== undefined)
-    throw LambdaErrors.invalidParameter('Container images are not supported: upload Code.ZipFile.');
-  if (code.S3Bucket !== undefined)
-    throw LambdaErrors.invalidParameter('Code from S3 is not supported: upload Code.ZipFile.');
+interface CodeSource {
+  ZipFile?: string;
+  S3Bucket?: string;
+  S3Key?: string;
+  S3ObjectVersion?: string;
+  ImageUri?: string;
+}
+
+/** The zip from Code.ZipFile, or from an object of the tenant's own bucket in the embedded store. */
+async function zipOf(deps: LambdaApiDeps, tenant: Tenant, code: CodeSource): Promise<Buffer> {
+  if (code.ImageUri !== undefined) {
+    throw LambdaErrors.invalidParameter(
+      'Container images are not supported: upload Code.ZipFile or use S3Bucket/S3Key.',
+    );
+  }
+  if (code.S3Bucket !== undefined || code.S3Key !== undefined) {
+    if (code.ZipFile !== undefined) {
+      throw LambdaErrors.invalidParameter(
+        'Please do not provide other FunctionCode parameters when providing a ZipFile.',
+      );
+    }
+    if (!code.S3Bucket || !code.S3Key)
+      throw LambdaErrors.invalidParameter('Please provide both S3Bucket and S3Key.');
+    if (!deps.codeFromS3)
+      throw LambdaErrors.invalidParameter('Code from S3 needs the object store, which is not running.');
+    return deps.codeFromS3(tenant, code.S3Bucket, code.S3Key, CODE_LIMITS.zippedBytes);
+  }
   if (code.ZipFile === undefined)
     throw LambdaErrors.invalidParameter('Please provide a source for function code.');
   const zip = Buffer.from(code.ZipFile, 'base64');
@@ -167,7 +190,7 @@ export async function createFunction(
       'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
     );
   }
-  const zip = zipOf(input.Code);
+  const zip = await zipOf(deps, tenant, input.Code);
   const patch = configPatch(input);
   return deps.functions.create(tenant, {
     ...patch,
@@ -244,7 +267,7 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       async handle(req, p) {
         const rec = functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateCodeSchema, req.body);
-        const zip = zipOf(input);
+        const zip = await zipOf(deps, req.tenant, input);
         if (input.DryRun) return json(200, configurationOf(rec));
         const updated = await deps.functions.updateCode(req.tenant, rec.name, zip, {
           revisionId: input.RevisionId,
