@@ -130,7 +130,12 @@ export class InvocationService implements Invoker {
     payload: Buffer,
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
-    const prepared = this.#prepare(rec);
+    // A record resolved earlier (a queued event) may be outdated: run what the function is now, and
+    // nothing if it was deleted (or deleted and created anew) meanwhile.
+    const current = this.#functions.get(tenant.id, rec.name);
+    if (!current || current.id !== rec.id || current.tenantId !== tenant.id)
+      throw LambdaErrors.functionNotFound(rec.arn);
+    const prepared = this.#prepare(current);
     const spec = prepared.spec;
     if (spec.reservedConcurrency === 0) {
       this.#throttled(tenant.id, spec.functionArn);

@@ -247,3 +247,24 @@ test('reserved concurrency across a tenant’s functions may not exceed its limi
   );
   functions.setReservedConcurrency(tenant, 'g', 4, 10);
 });
+
+test('run with an outdated record runs the function as it is now', async () => {
+  const old = functions.get(tenant.id, 'f')!;
+  functions.updateConfiguration(tenant, 'f', { timeout: 42 });
+  await service.run(tenant, old, Buffer.from('{}'));
+  assert.equal(worker.calls[0]!.spec.timeoutSec, 42);
+});
+
+test('run with the record of a deleted function is not found, also after re-creation under the same name', async () => {
+  const old = functions.get(tenant.id, 'f')!;
+  functions.delete(tenant, 'f');
+  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  await functions.create(tenant, {
+    name: 'f',
+    runtime: 'nodejs20.x',
+    handler: 'index.handler',
+    zip: await handlerZip(echoHandler),
+  });
+  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  assert.equal(worker.calls.length, 0);
+});
