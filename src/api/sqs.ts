@@ -12,6 +12,7 @@ import {
   queueUrl,
   type ReceivedMessage,
   type SendInput,
+  type SendResult,
 } from '../events/queue/types.js';
 import { validateBatchIds } from '../events/queue/validate.js';
 import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
@@ -168,15 +169,11 @@ function toSendInput(e: Input<'SendMessage'>, senderId: string): SendInput {
   return input;
 }
 
-function sendOutput(r: {
-  messageId: string;
-  md5OfBody: string;
-  md5OfMessageAttributes?: string;
-  md5OfMessageSystemAttributes?: string;
-}) {
+function sendOutput(r: SendResult) {
   const out: Record<string, string> = { MessageId: r.messageId, MD5OfMessageBody: r.md5OfBody };
   if (r.md5OfMessageAttributes) out.MD5OfMessageAttributes = r.md5OfMessageAttributes;
   if (r.md5OfMessageSystemAttributes) out.MD5OfMessageSystemAttributes = r.md5OfMessageSystemAttributes;
+  if (r.sequenceNumber) out.SequenceNumber = r.sequenceNumber;
   return out;
 }
 

@@ -154,3 +154,11 @@ test('one receive with visibility 0 never returns the same message twice', async
   const got = await engine.receive(q, { maxMessages: 10, visibilityTimeout: 0 });
   assert.deepEqual(got.map((m) => m.body).sort(), ['a', 'b']);
 });
+
+test('messages past their retention period are swept and no longer counted', () => {
+  const q = fresh({ MessageRetentionPeriod: '60' });
+  engine.send(q, { body: 'old' });
+  assert.equal(engine.counts(q).visible, 1);
+  assert.equal(engine.sweepExpired(Date.now() + 61_000), 1);
+  assert.equal(engine.counts(q).visible, 0);
+});

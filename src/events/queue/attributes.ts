@@ -41,7 +41,21 @@ export const ALL_ATTRIBUTE_NAMES = new Set<string>([
   ...READ_ONLY_ATTRIBUTES,
 ]);
 
+export const FIFO_NAME_MESSAGE =
+  'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.';
+
+/** FIFO-only attributes and their allowed values (the first is the default). */
+const FIFO_ONLY: Record<string, readonly string[]> = {
+  ContentBasedDeduplication: ['false', 'true'],
+  DeduplicationScope: ['queue', 'messageGroup'],
+  FifoThroughputLimit: ['perQueue', 'perMessageGroupId'],
+};
+
 export interface QueueConfig {
+  fifo: boolean;
+  contentBasedDeduplication: boolean;
+  /** 'queue' or 'messageGroup': where a deduplication id must be unique. */
+  deduplicationScope: string;
   delaySeconds: number;
   maximumMessageSize: number;
   messageRetentionPeriod: number;
@@ -88,7 +102,11 @@ function parseRedrivePolicy(value: string): RedrivePolicy {
  * Validates attributes a caller sets (CreateQueue/SetQueueAttributes) and returns them normalized
  * (integers without leading zeros, RedrivePolicy as compact JSON). Empty RedrivePolicy removes it.
  */
-export function normalizeAttributes(attrs: Record<string, string>, fifo: boolean): Record<string, string> {
+export function normalizeAttributes(
+  attrs: Record<string, string>,
+  fifo: boolean,
+  creating: boolean,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value !== 'string') throw invalidValue(name);
@@ -101,19 +119,16 @@ export function normalizeAttributes(attrs: Record<string, string>, fifo: boolean
     } else if (name === 'RedrivePolicy') {
       out[name] = value === '' ? '' : JSON.stringify(parseRedrivePolicy(value));
     } else if (name === 'FifoQueue') {
+      // The queue type follows from the name and never changes; it is not stored.
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
       if ((value === 'true') !== fifo) {
-        throw SqsErrors.invalidParameterValue(
-          'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.',
-        );
+        if (!creating) throw invalidValue(name);
+        throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
       }
-      if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
-    } else if (
-      name === 'ContentBasedDeduplication' ||
-      name === 'DeduplicationScope' ||
-      name === 'FifoThroughputLimit'
-    ) {
-      throw SqsErrors.invalidAttributeName(name);
+    } else if (FIFO_ONLY[name]) {
+      if (!fifo) throw SqsErrors.invalidAttributeName(name);
+      if (!FIFO_ONLY[name].includes(value)) throw invalidValue(name);
+      out[name] = value;
     } else if (name === 'SqsManagedSseEnabled') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
       out[name] = value;
@@ -127,13 +142,16 @@ export function normalizeAttributes(attrs: Record<string, string>, fifo: boolean
 }
 
 /** The configuration a queue runs on, from its stored (already normalized) attributes. */
-export function queueConfig(stored: Record<string, string>): QueueConfig {
+export function queueConfig(stored: Record<string, string>, fifo: boolean): QueueConfig {
   const int = (name: string) => {
     const v = stored[name];
     return v === undefined ? INT_ATTRIBUTES[name]!.default : Number(v);
   };
   const redrive = stored.RedrivePolicy ? (JSON.parse(stored.RedrivePolicy) as RedrivePolicy) : undefined;
   return {
+    fifo,
+    contentBasedDeduplication: fifo && stored.ContentBasedDeduplication === 'true',
+    deduplicationScope: stored.DeduplicationScope ?? 'queue',
     delaySeconds: int('DelaySeconds'),
     maximumMessageSize: int('MaximumMessageSize'),
     messageRetentionPeriod: int('MessageRetentionPeriod'),
@@ -144,7 +162,7 @@ export function queueConfig(stored: Record<string, string>): QueueConfig {
 }
 
 /** Every settable attribute's current value, defaults included (what GetQueueAttributes All reports). */
-export function effectiveAttributes(stored: Record<string, string>): Record<string, string> {
+export function effectiveAttributes(stored: Record<string, string>, fifo: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, rule] of Object.entries(INT_ATTRIBUTES)) {
     if (name === 'KmsDataKeyReusePeriodSeconds' && stored.KmsMasterKeyId === undefined) continue;
@@ -154,11 +172,19 @@ export function effectiveAttributes(stored: Record<string, string>): Record<stri
   for (const name of STORED_ONLY)
     if (stored[name] !== undefined && stored[name] !== '') out[name] = stored[name]!;
   if (stored.RedrivePolicy) out.RedrivePolicy = stored.RedrivePolicy;
+  if (fifo) {
+    out.FifoQueue = 'true';
+    for (const [name, values] of Object.entries(FIFO_ONLY)) out[name] = stored[name] ?? values[0]!;
+  }
   return out;
 }
 
 /** CreateQueue on an existing name succeeds only when every given attribute equals the current value. */
-export function sameAttributes(given: Record<string, string>, stored: Record<string, string>): boolean {
-  const current = effectiveAttributes(stored);
+export function sameAttributes(
+  given: Record<string, string>,
+  stored: Record<string, string>,
+  fifo: boolean,
+): boolean {
+  const current = effectiveAttributes(stored, fifo);
   return Object.entries(given).every(([k, v]) => (current[k] ?? '') === v);
 }

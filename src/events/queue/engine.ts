@@ -1,12 +1,13 @@
 // The embedded queue engine: SQS semantics over the platform's SQLite store (WAL). Each send or batch is
 // one transaction, so an acknowledged message survives a process kill; leases are visible_at timestamps,
 // so in-flight messages come back by themselves after a restart. Waiters are woken in-process.
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import { type Db, migrate } from '../../store/database.js';
 import {
   effectiveAttributes,
+  FIFO_NAME_MESSAGE,
   normalizeAttributes,
   parseQueueArn,
   type QueueConfig,
@@ -61,7 +62,21 @@ const SCHEMA = [
      receipt BLOB,
      source_arn TEXT)`,
   'CREATE INDEX sqs_messages_receive ON sqs_messages (queue_id, visible_at, receive_count)',
+  // FIFO: message groups, deduplication within 5 minutes, and receive in send order (seq) per queue.
+  'ALTER TABLE sqs_messages ADD COLUMN group_id TEXT',
+  'ALTER TABLE sqs_messages ADD COLUMN dedup_id TEXT',
+  'CREATE INDEX sqs_messages_groups ON sqs_messages (queue_id, group_id, visible_at) WHERE group_id IS NOT NULL',
+  `CREATE TABLE sqs_dedup (
+     queue_id INTEGER NOT NULL, dedup_key TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, PRIMARY KEY (queue_id, dedup_key)) WITHOUT ROWID`,
 ];
+
+const MESSAGE_COLUMNS = `m.seq, m.message_id, m.body, m.attributes, m.md5_body, m.md5_attributes, m.system_attributes,
+  m.sender_id, m.sent_at, m.expires_at, m.receive_count, m.first_received_at, m.source_arn, m.group_id, m.dedup_id`;
+
+const DEDUP_WINDOW_MS = 5 * 60_000;
+/** SQS sequence numbers are large decimal strings, increasing per queue. */
+const sequenceNumber = (seq: number): string => (10n ** 19n + BigInt(seq)).toString();
 
 interface QueueRow {
   id: number;
@@ -88,6 +103,8 @@ interface MessageRow {
   receive_count: number;
   first_received_at: number | null;
   source_arn: string | null;
+  group_id: string | null;
+  dedup_id: string | null;
 }
 
 interface Loaded {
@@ -160,6 +177,8 @@ function receiptToken(): Buffer {
   return t;
 }
 
+// Expired messages are also dropped when a receive meets them; the sweep keeps counts honest.
+const SWEEP_INTERVAL_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SqliteQueueEngine implements QueueEngine {
@@ -171,6 +190,7 @@ export class SqliteQueueEngine implements QueueEngine {
   // and pollers ask for the backlog on every full batch.
   readonly #totals = new Map<number, number>();
   readonly #names = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
   readonly #closing = new AbortController();
   readonly #s: Record<
     | 'queueByName'
@@ -191,6 +211,11 @@ export class SqliteQueueEngine implements QueueEngine {
     | 'setVisibility'
     | 'counts'
     | 'total'
+    | 'selectVisibleFifo'
+    | 'dedupGet'
+    | 'dedupPut'
+    | 'sweepMessages'
+    | 'sweepDedup'
     | 'nextVisible'
     | 'hasVisible',
     Statement
@@ -201,6 +226,8 @@ export class SqliteQueueEngine implements QueueEngine {
     this.#region = opts.region;
     // Every long poll listens on this signal.
     setMaxListeners(0, this.#closing.signal);
+    this.#sweeper = setInterval(() => this.sweepExpired(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
     migrate(db, 'queue', SCHEMA);
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
@@ -218,12 +245,27 @@ export class SqliteQueueEngine implements QueueEngine {
       ),
       insertMessage: p(
         `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
-           sender_id, sent_at, visible_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           sender_id, sent_at, visible_at, expires_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      // A FIFO group is blocked while one of its messages is in flight or an earlier one is not yet visible.
+      selectVisibleFifo: p(
+        `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m
+          WHERE m.queue_id = @queue AND m.visible_at <= @now AND m.group_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM sqs_messages i
+                             WHERE i.queue_id = @queue AND i.group_id = m.group_id AND i.visible_at > @now
+                               AND (i.receive_count > 0 OR i.seq < m.seq))
+          ORDER BY m.seq LIMIT @limit`,
+      ),
+      dedupGet: p(
+        'SELECT message_id, seq FROM sqs_dedup WHERE queue_id = ? AND dedup_key = ? AND expires_at > ?',
+      ),
+      dedupPut: p(
+        'INSERT OR REPLACE INTO sqs_dedup (queue_id, dedup_key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      sweepMessages: p('DELETE FROM sqs_messages WHERE expires_at <= ?'),
+      sweepDedup: p('DELETE FROM sqs_dedup WHERE expires_at <= ?'),
       selectVisible: p(
-        `SELECT seq, message_id, body, attributes, md5_body, md5_attributes, system_attributes, sender_id, sent_at,
-                expires_at, receive_count, first_received_at, source_arn
-           FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?`,
+        `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m WHERE queue_id = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?`,
       ),
       leaseMessage: p(
         `UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1,
@@ -267,7 +309,7 @@ export class SqliteQueueEngine implements QueueEngine {
     const loaded: Loaded = {
       queue: this.#toQueue(r),
       stored,
-      config: queueConfig(stored),
+      config: queueConfig(stored, r.name.endsWith('.fifo')),
       modifiedAt: r.modified_at,
     };
     this.#cache.set(r.id, loaded);
@@ -293,13 +335,13 @@ export class SqliteQueueEngine implements QueueEngine {
       throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
     validateQueueName(name);
     const fifo = name.endsWith('.fifo');
-    if (fifo) throw SqsErrors.unsupportedOperation('FIFO queues are not supported by this Kindling build.');
-    const given = normalizeAttributes(attributes, fifo);
-    this.#checkRedriveTarget(owner, given.RedrivePolicy);
+    if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
+    const given = normalizeAttributes(attributes, fifo, true);
+    this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
     return this.#db.transaction(() => {
       const existing = this.#s.queueByName.get(owner.id, name) as QueueRow | undefined;
       if (existing) {
-        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>))
+        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>, fifo))
           throw SqsErrors.queueNameExists(name);
         return this.#toQueue(existing);
       }
@@ -318,14 +360,17 @@ export class SqliteQueueEngine implements QueueEngine {
     })();
   }
 
-  #checkRedriveTarget(owner: QueueOwner, policy: string | undefined): void {
+  #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): void {
     if (!policy) return;
     const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
-    if (!this.#byArn(owner, arn)) {
-      throw SqsErrors.invalidParameterValue(
-        `Value ${policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`,
+    const target = this.#byArn(owner, arn);
+    const bad = (reason: string) =>
+      SqsErrors.invalidParameterValue(
+        `Value ${policy} for parameter RedrivePolicy is invalid. Reason: ${reason}`,
       );
-    }
+    if (!target) throw bad('Dead letter target does not exist.');
+    if (target.fifo !== fifo)
+      throw bad('Dead-letter queue must be of the same type (FIFO or standard) as the source queue.');
   }
 
   #byName(owner: QueueOwner, name: string): Queue | undefined {
@@ -424,7 +469,7 @@ export class SqliteQueueEngine implements QueueEngine {
     const all = names.length === 0 || names.includes('All');
     const want = (n: string) => all || names.includes(n);
     const out: Record<string, string> = {};
-    const eff = effectiveAttributes(l.stored);
+    const eff = effectiveAttributes(l.stored, queue.fifo);
     if (!all) {
       const known = new Set([
         ...Object.keys(eff),
@@ -468,14 +513,18 @@ export class SqliteQueueEngine implements QueueEngine {
 
   setAttributes(queue: Queue, attributes: Record<string, string>): void {
     const l = this.#loaded(queue);
-    const given = normalizeAttributes(attributes, queue.fifo);
-    this.#checkRedriveTarget({ id: queue.tenantId, accountId: queue.accountId }, given.RedrivePolicy);
+    const given = normalizeAttributes(attributes, queue.fifo, false);
+    this.#checkRedriveTarget(
+      { id: queue.tenantId, accountId: queue.accountId },
+      given.RedrivePolicy,
+      queue.fifo,
+    );
     const next = { ...l.stored, ...given };
     if (next.RedrivePolicy === '') delete next.RedrivePolicy;
     if (next.Policy === '') delete next.Policy;
     const now = Date.now();
     this.#s.updateQueueAttrs.run(JSON.stringify(next), now, queue.id);
-    this.#cache.set(queue.id, { ...l, stored: next, config: queueConfig(next), modifiedAt: now });
+    this.#cache.set(queue.id, { ...l, stored: next, config: queueConfig(next, queue.fifo), modifiedAt: now });
   }
 
   deadLetterSources(queue: Queue): Queue[] {
@@ -518,16 +567,40 @@ export class SqliteQueueEngine implements QueueEngine {
 
   // ---- messages ----
 
-  #insert(l: Loaded, input: SendInput, now: number): SendResult & { visibleAt: number } {
-    const messageId = randomUUID();
+  /** Inserts one message (inside the caller's transaction); a FIFO duplicate answers the original instead. */
+  #insert(
+    l: Loaded,
+    input: SendInput,
+    now: number,
+  ): { result: SendResult; visibleAt: number; inserted: boolean } {
     const md5OfBody = md5Hex(input.body);
     const md5Attrs = md5OfMessageAttributes(input.messageAttributes);
     const md5Sys = md5OfMessageAttributes(input.messageSystemAttributes);
+    const result: SendResult = { messageId: '', md5OfBody };
+    if (md5Attrs) result.md5OfMessageAttributes = md5Attrs;
+    if (md5Sys) result.md5OfMessageSystemAttributes = md5Sys;
+    let dedupKey: string | undefined;
+    let dedupId: string | null = null;
+    if (l.config.fifo) {
+      dedupId = input.deduplicationId ?? createHash('sha256').update(input.body).digest('hex');
+      dedupKey =
+        l.config.deduplicationScope === 'messageGroup' ? `${input.messageGroupId}\0${dedupId}` : dedupId;
+      // Accepted but not delivered again, as SQS does within its deduplication interval.
+      const dup = this.#s.dedupGet.get(l.queue.id, dedupKey, now) as
+        | { message_id: string; seq: number }
+        | undefined;
+      if (dup) {
+        result.messageId = dup.message_id;
+        result.sequenceNumber = sequenceNumber(dup.seq);
+        return { result, visibleAt: Number.POSITIVE_INFINITY, inserted: false };
+      }
+    }
+    result.messageId = randomUUID();
     const delay = input.delaySeconds ?? l.config.delaySeconds;
     const visibleAt = now + delay * 1000;
-    this.#s.insertMessage.run(
+    const info = this.#s.insertMessage.run(
       l.queue.id,
-      messageId,
+      result.messageId,
       input.body,
       toStored(input.messageAttributes),
       md5OfBody,
@@ -537,19 +610,28 @@ export class SqliteQueueEngine implements QueueEngine {
       now,
       visibleAt,
       now + l.config.messageRetentionPeriod * 1000,
+      input.messageGroupId ?? null,
+      dedupId,
     );
-    const out: SendResult & { visibleAt: number } = { messageId, md5OfBody, visibleAt };
-    if (md5Attrs) out.md5OfMessageAttributes = md5Attrs;
-    if (md5Sys) out.md5OfMessageSystemAttributes = md5Sys;
-    return out;
+    if (dedupKey !== undefined) {
+      const seq = Number(info.lastInsertRowid);
+      result.sequenceNumber = sequenceNumber(seq);
+      this.#s.dedupPut.run(l.queue.id, dedupKey, result.messageId, seq, now + DEDUP_WINDOW_MS);
+    }
+    return { result, visibleAt, inserted: true };
   }
+
+  readonly #insertTx = (l: Loaded, input: SendInput, now: number) =>
+    this.#db.transaction(() => this.#insert(l, input, now))();
 
   send(queue: Queue, input: SendInput): SendResult {
     const l = this.#loaded(queue);
-    validateSend(input, l.config.maximumMessageSize);
-    const { visibleAt, ...result } = this.#insert(l, input, Date.now());
-    this.#adjust(queue.id, 1);
-    this.#afterChange(queue.id, visibleAt);
+    validateSend(input, l.config);
+    const { result, visibleAt, inserted } = this.#insertTx(l, input, Date.now());
+    if (inserted) {
+      this.#adjust(queue.id, 1);
+      this.#afterChange(queue.id, visibleAt);
+    }
     return result;
   }
 
@@ -561,7 +643,7 @@ export class SqliteQueueEngine implements QueueEngine {
     let total = 0;
     for (const entry of entries) {
       try {
-        total += validateSend(entry, l.config.maximumMessageSize);
+        total += validateSend(entry, l.config);
         valid.push(entry);
       } catch (e) {
         if (!(e instanceof SqsError)) throw e;
@@ -571,14 +653,16 @@ export class SqliteQueueEngine implements QueueEngine {
     if (total > l.config.maximumMessageSize) throw SqsErrors.batchRequestTooLong(total);
     const now = Date.now();
     let earliest = Number.POSITIVE_INFINITY;
+    let inserted = 0;
     const successful = this.#db.transaction(() =>
       valid.map((entry) => {
-        const { visibleAt, ...r } = this.#insert(l, entry, now);
-        earliest = Math.min(earliest, visibleAt);
-        return { id: entry.id, ...r };
+        const r = this.#insert(l, entry, now);
+        earliest = Math.min(earliest, r.visibleAt);
+        if (r.inserted) inserted++;
+        return { id: entry.id, ...r.result };
       }),
     )();
-    this.#adjust(queue.id, successful.length);
+    this.#adjust(queue.id, inserted);
     if (successful.length > 0) this.#afterChange(queue.id, earliest);
     return { successful, failed };
   }
@@ -606,9 +690,9 @@ export class SqliteQueueEngine implements QueueEngine {
       // A message leased with visibility 0 is visible again at once: never hand it out twice in one call.
       const leased = new Set<number>();
       for (let round = 0; got.length < max && round < 100; round++) {
-        const rows = (
-          this.#s.selectVisible.all(queue.id, now, max - got.length + leased.size) as MessageRow[]
-        ).filter((r) => !leased.has(r.seq));
+        const rows = this.#visibleRows(l, now, max - got.length + leased.size).filter(
+          (r) => !leased.has(r.seq),
+        );
         if (rows.length === 0) break;
         let skipped = 0;
         for (const r of rows) {
@@ -650,6 +734,14 @@ export class SqliteQueueEngine implements QueueEngine {
     return out;
   }
 
+  #visibleRows(l: Loaded, now: number, limit: number): MessageRow[] {
+    return (
+      l.config.fifo
+        ? this.#s.selectVisibleFifo.all({ queue: l.queue.id, now, limit })
+        : this.#s.selectVisible.all(l.queue.id, now, limit)
+    ) as MessageRow[];
+  }
+
   #toReceived(
     queue: Queue,
     r: MessageRow,
@@ -665,6 +757,11 @@ export class SqliteQueueEngine implements QueueEngine {
       ApproximateFirstReceiveTimestamp: String(r.first_received_at ?? now),
     };
     if (r.source_arn) system.DeadLetterQueueSourceArn = r.source_arn;
+    if (r.group_id !== null) system.MessageGroupId = r.group_id;
+    if (queue.fifo) {
+      if (r.dedup_id !== null) system.MessageDeduplicationId = r.dedup_id;
+      system.SequenceNumber = sequenceNumber(r.seq);
+    }
     if (r.system_attributes) {
       const trace = fromStored(r.system_attributes).AWSTraceHeader?.stringValue;
       if (trace) system.AWSTraceHeader = trace;
@@ -752,7 +849,11 @@ export class SqliteQueueEngine implements QueueEngine {
     this.#loaded(queue);
     const h = this.#handle(queue, receiptHandle);
     // As on SQS, a stale handle (message received again since) succeeds without deleting.
-    if (this.#current(queue, h)) this.#adjust(queue.id, -this.#s.deleteMessage.run(h.seq).changes);
+    if (this.#current(queue, h)) {
+      this.#adjust(queue.id, -this.#s.deleteMessage.run(h.seq).changes);
+      // Deleting a FIFO message unblocks the rest of its group.
+      if (queue.fifo) this.#afterChange(queue.id, 0);
+    }
   }
 
   deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object> {
@@ -779,6 +880,7 @@ export class SqliteQueueEngine implements QueueEngine {
       return result;
     })();
     this.#adjust(queue.id, -deleted);
+    if (deleted > 0 && queue.fifo) this.#afterChange(queue.id, 0);
     return out;
   }
 
@@ -872,7 +974,7 @@ export class SqliteQueueEngine implements QueueEngine {
 
   waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (!this.#cache.has(queue.id) && !this.#s.queueById.get(queue.id)) return Promise.resolve(false);
-    if (this.#s.hasVisible.get(queue.id, Date.now())) return Promise.resolve(true);
+    if (this.#receivable(queue.id)) return Promise.resolve(true);
     if (timeoutMs <= 0 || signal?.aborted || this.#closing.signal.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const done = (v: boolean) => {
@@ -912,12 +1014,31 @@ export class SqliteQueueEngine implements QueueEngine {
       () => {
         w.timer = undefined;
         w.timerAt = Number.POSITIVE_INFINITY;
-        if (this.#s.hasVisible.get(queueId, Date.now())) this.#notify(queueId);
+        if (this.#receivable(queueId)) this.#notify(queueId);
         if (this.#watches.get(queueId) === w) this.#armNext(queueId);
       },
       Math.min(Math.max(0, at - Date.now()) + 1, MAX_TIMER_MS),
     );
     w.timer.unref();
+  }
+
+  /** Whether a receive would get a message now (for FIFO: one whose group is not blocked). */
+  #receivable(queueId: number): boolean {
+    const l = this.#cache.get(queueId);
+    if (!l) return false;
+    const now = Date.now();
+    return l.config.fifo
+      ? this.#visibleRows(l, now, 1).length > 0
+      : this.#s.hasVisible.get(queueId, now) !== undefined;
+  }
+
+  /** Deletes messages past their retention period and expired deduplication ids; returns messages deleted. */
+  sweepExpired(now = Date.now()): number {
+    const deleted = this.#s.sweepMessages.run(now).changes;
+    this.#s.sweepDedup.run(now);
+    // Totals are recounted on next use rather than tracked per queue here.
+    if (deleted > 0) this.#totals.clear();
+    return deleted;
   }
 
   #armNext(queueId: number): void {
@@ -942,6 +1063,7 @@ export class SqliteQueueEngine implements QueueEngine {
   /** Ends every long poll and timer; the store stays open (the platform closes it). */
   close(): void {
     this.#closing.abort();
+    clearInterval(this.#sweeper);
     for (const w of this.#watches.values()) if (w.timer) clearTimeout(w.timer);
   }
 }

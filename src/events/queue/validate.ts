@@ -126,7 +126,51 @@ function isSqsNumber(s: string): boolean {
 }
 
 /** Validates one message against the queue's limits; returns its size in bytes. */
-export function validateSend(input: SendInput, maximumMessageSize: number): number {
+// Group and deduplication ids: 1-128 characters of letters, digits and punctuation.
+const ORDERING_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
+
+function validateOrdering(
+  input: SendInput,
+  queue: { fifo: boolean; contentBasedDeduplication: boolean },
+): void {
+  for (const [name, v] of [
+    ['MessageGroupId', input.messageGroupId],
+    ['MessageDeduplicationId', input.deduplicationId],
+  ] as const) {
+    if (v !== undefined && !ORDERING_ID.test(v)) {
+      throw SqsErrors.invalidParameterValue(
+        `Value ${v} for parameter ${name} is invalid. Reason: ${name} can only include alphanumeric and punctuation characters. 1 to 128 in length.`,
+      );
+    }
+  }
+  if (!queue.fifo) {
+    // Standard queues accept MessageGroupId (fair queues) but not deduplication.
+    if (input.deduplicationId !== undefined) {
+      throw SqsErrors.invalidParameterValue(
+        'The request include parameter that is not valid for this queue type. Reason: MessageDeduplicationId can only be used with FIFO queues.',
+      );
+    }
+    return;
+  }
+  if (input.messageGroupId === undefined)
+    throw SqsErrors.missingParameter('The request must contain the parameter MessageGroupId.');
+  if (input.deduplicationId === undefined && !queue.contentBasedDeduplication) {
+    throw SqsErrors.invalidParameterValue(
+      'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly',
+    );
+  }
+  if (input.delaySeconds !== undefined && input.delaySeconds !== 0) {
+    throw SqsErrors.invalidParameterValue(
+      `Value ${input.delaySeconds} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+    );
+  }
+}
+
+export function validateSend(
+  input: SendInput,
+  queue: { maximumMessageSize: number; fifo: boolean; contentBasedDeduplication: boolean },
+): number {
+  const maximumMessageSize = queue.maximumMessageSize;
   if (typeof input.body !== 'string' || input.body.length === 0) {
     throw SqsErrors.missingParameter('The request must contain the parameter MessageBody.');
   }
@@ -143,11 +187,7 @@ export function validateSend(input: SendInput, maximumMessageSize: number): numb
       `Value ${input.delaySeconds} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.`,
     );
   }
-  if (input.messageGroupId !== undefined || input.deduplicationId !== undefined) {
-    throw SqsErrors.invalidParameterValue(
-      `The request include parameter that is not valid for this queue type. Reason: ${input.messageGroupId !== undefined ? 'MessageGroupId' : 'MessageDeduplicationId'} can only be used with FIFO queues.`,
-    );
-  }
+  validateOrdering(input, queue);
   const size =
     Buffer.byteLength(input.body, 'utf8') +
     validateMessageAttributes(input.messageAttributes, 'user') +
