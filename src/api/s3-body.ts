@@ -3,7 +3,13 @@
 // (x-amz-content-sha256, Content-MD5, x-amz-checksum-*) once the body has streamed through.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type ChecksumAlgorithm, type Hasher, algorithmOfHeader, hasherFor, headerOfAlgorithm } from '../events/objects/checksums.js';
+import {
+  algorithmOfHeader,
+  type ChecksumAlgorithm,
+  type Hasher,
+  hasherFor,
+  headerOfAlgorithm,
+} from '../events/objects/checksums.js';
 import { S3Errors } from '../events/objects/errors.js';
 import type { Checksum } from '../events/objects/store.js';
 import { EMPTY_SHA256, sha256Hex } from './sigv4.js';
@@ -38,7 +44,11 @@ export class S3RequestBody {
   #finished = false;
 
   /** Validates the digest headers up front; the body is read later through `stream()`. */
-  constructor(source: AsyncIterable<Buffer>, headers: IncomingHttpHeaders, payload: SignedPayloadInfo | undefined) {
+  constructor(
+    source: AsyncIterable<Buffer>,
+    headers: IncomingHttpHeaders,
+    payload: SignedPayloadInfo | undefined,
+  ) {
     this.#source = source;
     this.#headers = headers;
     this.#payload = payload;
@@ -51,7 +61,11 @@ export class S3RequestBody {
     this.#trailer = claimed.endsWith('-TRAILER');
     if (/^[0-9a-f]{64}$/i.test(claimed)) this.#expectSha256 = claimed.toLowerCase();
     else if (this.#mode === 'plain' && claimed !== 'UNSIGNED-PAYLOAD') {
-      throw S3Errors.invalidArgument('x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.', 'x-amz-content-sha256', claimed);
+      throw S3Errors.invalidArgument(
+        'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
+        'x-amz-content-sha256',
+        claimed,
+      );
     }
     const md5 = header(headers, 'content-md5');
     if (md5 !== undefined) {
@@ -63,23 +77,39 @@ export class S3RequestBody {
     for (const name of Object.keys(headers)) {
       const a = algorithmOfHeader(name);
       if (!a) continue;
-      if (algorithm) throw S3Errors.invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+      if (algorithm)
+        throw S3Errors.invalidRequest(
+          'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+        );
       algorithm = a;
       this.#expectChecksum = header(headers, name)!.trim();
       validChecksum(a, this.#expectChecksum);
     }
     const trailer = header(headers, 'x-amz-trailer');
     if (trailer !== undefined) {
-      if (!this.#trailer) throw S3Errors.invalidRequest('x-amz-trailer is only allowed with a streaming trailer payload');
+      if (!this.#trailer)
+        throw S3Errors.invalidRequest('x-amz-trailer is only allowed with a streaming trailer payload');
       const a = algorithmOfHeader(trailer);
-      if (!a) throw S3Errors.invalidRequest(`The value specified in the x-amz-trailer header is not supported: ${trailer}`);
-      if (algorithm) throw S3Errors.invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+      if (!a)
+        throw S3Errors.invalidRequest(
+          `The value specified in the x-amz-trailer header is not supported: ${trailer}`,
+        );
+      if (algorithm)
+        throw S3Errors.invalidRequest(
+          'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+        );
       algorithm = a;
     }
-    const sdkAlgorithm = header(headers, 'x-amz-sdk-checksum-algorithm') ?? header(headers, 'x-amz-checksum-algorithm');
+    const sdkAlgorithm =
+      header(headers, 'x-amz-sdk-checksum-algorithm') ?? header(headers, 'x-amz-checksum-algorithm');
     if (!algorithm && sdkAlgorithm) {
       const a = algorithmOfHeader(`x-amz-checksum-${sdkAlgorithm.toLowerCase()}`);
-      if (!a) throw S3Errors.invalidArgument('Invalid checksum algorithm', 'x-amz-sdk-checksum-algorithm', sdkAlgorithm);
+      if (!a)
+        throw S3Errors.invalidArgument(
+          'Invalid checksum algorithm',
+          'x-amz-sdk-checksum-algorithm',
+          sdkAlgorithm,
+        );
       algorithm = a;
     }
     this.#algorithm = algorithm;
@@ -101,13 +131,17 @@ export class S3RequestBody {
       }
     } catch (e) {
       // The client went away mid-body: an ordinary incomplete upload, not a server fault.
-      if (e instanceof Error && ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || e.message === 'aborted')) {
+      if (
+        e instanceof Error &&
+        ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || e.message === 'aborted')
+      ) {
         throw S3Errors.incompleteBody();
       }
       throw e;
     }
     const declared = header(this.#headers, 'x-amz-decoded-content-length');
-    if (this.#mode !== 'plain' && declared !== undefined && Number(declared) !== size) throw S3Errors.incompleteBody();
+    if (this.#mode !== 'plain' && declared !== undefined && Number(declared) !== size)
+      throw S3Errors.incompleteBody();
     this.#finished = true;
   }
 
@@ -117,14 +151,20 @@ export class S3RequestBody {
    */
   verify(computed: { md5: Buffer }): Checksum | undefined {
     if (!this.#finished) throw S3Errors.incompleteBody();
-    if (this.#expectSha256 && this.#sha256.digest('hex') !== this.#expectSha256) throw S3Errors.contentSha256Mismatch();
+    if (this.#expectSha256 && this.#sha256.digest('hex') !== this.#expectSha256)
+      throw S3Errors.contentSha256Mismatch();
     if (this.#expectMd5 && !this.#expectMd5.equals(computed.md5)) throw S3Errors.badDigest();
     if (!this.#algorithm || !this.#checksumHasher) return undefined;
     const value = this.#checksumHasher.digest().toString('base64');
-    if (this.#trailer && this.#expectChecksum === undefined && header(this.#headers, 'x-amz-trailer') !== undefined) {
+    if (
+      this.#trailer &&
+      this.#expectChecksum === undefined &&
+      header(this.#headers, 'x-amz-trailer') !== undefined
+    ) {
       throw S3Errors.invalidRequest('The trailing checksum named by x-amz-trailer was not sent');
     }
-    if (this.#expectChecksum !== undefined && this.#expectChecksum !== value) throw S3Errors.checksumMismatch(this.#algorithm);
+    if (this.#expectChecksum !== undefined && this.#expectChecksum !== value)
+      throw S3Errors.checksumMismatch(this.#algorithm);
     return { algorithm: this.#algorithm, value };
   }
 
@@ -184,7 +224,9 @@ export class S3RequestBody {
       const [sizeHex = '', ...ext] = head.split(';');
       if (!/^[0-9a-fA-F]{1,16}$/.test(sizeHex.trim())) throw S3Errors.invalidChunk('Invalid chunk size');
       const size = Number.parseInt(sizeHex.trim(), 16);
-      const chunkSignature = ext.map((e) => /^\s*chunk-signature=([0-9a-f]{64})\s*$/.exec(e)?.[1]).find((x) => x);
+      const chunkSignature = ext
+        .map((e) => /^\s*chunk-signature=([0-9a-f]{64})\s*$/.exec(e)?.[1])
+        .find((x) => x);
       if (signed && !chunkSignature) throw S3Errors.invalidChunk('Missing chunk signature');
       const hash = signed ? createHash('sha256') : undefined;
       let remaining = size;
@@ -254,5 +296,6 @@ function verifyHmac(key: Buffer, toSign: string, given: string): string {
 
 function validChecksum(a: ChecksumAlgorithm, value: string): void {
   const raw = Buffer.from(value, 'base64');
-  if (raw.length !== CHECKSUM_BYTES[a] || raw.toString('base64') !== value) throw S3Errors.invalidChecksum(headerOfAlgorithm(a));
+  if (raw.length !== CHECKSUM_BYTES[a] || raw.toString('base64') !== value)
+    throw S3Errors.invalidChecksum(headerOfAlgorithm(a));
 }

@@ -1,8 +1,8 @@
 // The object store as a platform part: the engine (events/objects), bucket notifications
 // (events/notifications, delivering to the core part's invoker) and the S3 API surface.
 import { corePart } from '../core-part.js';
-import { BucketNotifications } from '../events/notifications/notifications.js';
 import { parseFunctionArn } from '../events/notifications/config.js';
+import { BucketNotifications } from '../events/notifications/notifications.js';
 import { ObjectStore } from '../events/objects/store.js';
 import type { Platform, PlatformPart } from '../platform.js';
 import { S3Surface } from './s3.js';

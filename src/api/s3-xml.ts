@@ -11,7 +11,8 @@ export interface XmlElement {
 }
 
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => {
+  // Control characters (legal in S3 keys) become character references so the document stays parseable.
+  return s.replace(/[&<>"']|\p{Cc}/gu, (c) => {
     switch (c) {
       case '&':
         return '&amp;';
@@ -23,6 +24,10 @@ export function escapeXml(s: string): string {
         return '&quot;';
       case "'":
         return '&apos;';
+      case '\t':
+      case '\n':
+      case '\r':
+        return c;
       default:
         return `&#x${c.charCodeAt(0).toString(16)};`;
     }
@@ -72,10 +77,14 @@ function decodeEntities(s: string): string {
 /** Parses a document into a tree of elements (namespace prefixes dropped); MalformedXML otherwise. */
 export function parseXml(text: string): XmlNode {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw S3Errors.malformedXml();
-  const src = text.replace(/^\uFEFF/, '').replace(/<\?[\s\S]*?\?>/g, '').replace(/<!--[\s\S]*?-->/g, '');
+  const src = text
+    .replace(/^\uFEFF/, '')
+    .replace(/<\?[\s\S]*?\?>/g, '')
+    .replace(/<!--[\s\S]*?-->/g, '');
   const root: XmlNode = { name: '#root', children: [], text: '' };
   const stack: XmlNode[] = [root];
-  const token = /<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)|(<)/g;
+  const token =
+    /<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)|(<)/g;
   for (let m = token.exec(src); m; m = token.exec(src)) {
     const top = stack[stack.length - 1]!;
     if (m[1] !== undefined) top.text += m[1];
@@ -94,10 +103,12 @@ export function parseXml(text: string): XmlNode {
     }
   }
   const doc = root.children[0];
-  if (stack.length !== 1 || !doc || root.children.length !== 1 || root.text.trim() !== '') throw S3Errors.malformedXml();
+  if (stack.length !== 1 || !doc || root.children.length !== 1 || root.text.trim() !== '')
+    throw S3Errors.malformedXml();
   return doc;
 }
 
 export const childrenOf = (n: XmlNode, name: string): XmlNode[] => n.children.filter((c) => c.name === name);
-export const childOf = (n: XmlNode, name: string): XmlNode | undefined => n.children.find((c) => c.name === name);
+export const childOf = (n: XmlNode, name: string): XmlNode | undefined =>
+  n.children.find((c) => c.name === name);
 export const textOf = (n: XmlNode, name: string): string | undefined => childOf(n, name)?.text;

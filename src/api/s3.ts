@@ -3,13 +3,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { KindlingError } from '../errors.js';
-import { headerOfAlgorithm } from '../events/objects/checksums.js';
-import { S3Errors, isValidBucketName } from '../events/objects/errors.js';
-import type { ObjectInfo, ObjectStore, StoredHeaders } from '../events/objects/store.js';
 import type { NotificationConfig } from '../events/notifications/config.js';
 import type { BucketNotifications } from '../events/notifications/notifications.js';
+import { headerOfAlgorithm } from '../events/objects/checksums.js';
+import { isValidBucketName, S3Errors } from '../events/objects/errors.js';
+import type { ObjectInfo, ObjectStore, StoredHeaders } from '../events/objects/store.js';
 import { S3RequestBody } from './s3-body.js';
-import { type XmlElement, type XmlNode, childOf, childrenOf, parseXml, textOf, xmlDocument } from './s3-xml.js';
+import {
+  childOf,
+  childrenOf,
+  parseXml,
+  textOf,
+  type XmlElement,
+  type XmlNode,
+  xmlDocument,
+} from './s3-xml.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
 
 export interface S3SurfaceDeps {
@@ -20,7 +28,13 @@ export interface S3SurfaceDeps {
 
 /** XML request bodies (DeleteObjects of 1000 keys is the largest) stay well under this. */
 const MAX_XML_BODY = 2 * 1024 * 1024;
-const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
+const STORED_HEADERS = [
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+] as const;
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
 const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 
@@ -35,10 +49,21 @@ interface S3Request extends ApiRequest {
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 const quote = (etag: string): string => `"${etag}"`;
 
-function xml(status: number, root: string, body: XmlElement, requestId: string, extra: Record<string, string> = {}): ApiResponse {
+function xml(
+  status: number,
+  root: string,
+  body: XmlElement,
+  requestId: string,
+  extra: Record<string, string> = {},
+): ApiResponse {
   return {
     status,
-    headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId, 'x-amz-id-2': hostId(requestId), ...extra },
+    headers: {
+      'content-type': 'application/xml',
+      'x-amz-request-id': requestId,
+      'x-amz-id-2': hostId(requestId),
+      ...extra,
+    },
     body: xmlDocument(root, body),
   };
 }
@@ -49,7 +74,8 @@ const hostId = (requestId: string): string => Buffer.from(`kindling/${requestId}
 function userMetadata(headers: RequestHead['headers']): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith('x-amz-meta-') && v !== undefined) meta[k.slice('x-amz-meta-'.length)] = Array.isArray(v) ? v.join(',') : v;
+    if (k.startsWith('x-amz-meta-') && v !== undefined)
+      meta[k.slice('x-amz-meta-'.length)] = Array.isArray(v) ? v.join(',') : v;
   }
   if (Buffer.byteLength(JSON.stringify(meta)) > 2048 + 64) {
     throw S3Errors.invalidArgument('Your metadata headers exceed the maximum allowed metadata size.');
@@ -62,7 +88,12 @@ function storedHeaders(headers: RequestHead['headers']): StoredHeaders {
   for (const h of STORED_HEADERS) {
     let v = first(headers[h]);
     // `aws-chunked` describes the request's framing, not the object.
-    if (h === 'content-encoding' && v) v = v.split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked').join(', ');
+    if (h === 'content-encoding' && v)
+      v = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s && s !== 'aws-chunked')
+        .join(', ');
     if (v) out[h] = v;
   }
   return out;
@@ -78,12 +109,16 @@ function objectHeaders(info: ObjectInfo, withChecksum: boolean): Record<string, 
   for (const [k, v] of Object.entries(info.headers)) if (v) h[k] = v;
   for (const [k, v] of Object.entries(info.metadata)) h[`x-amz-meta-${k}`] = v;
   if (info.partsCount !== undefined) h['x-amz-mp-parts-count'] = String(info.partsCount);
-  if (withChecksum && info.checksum) h[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
+  if (withChecksum && info.checksum)
+    h[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
   return h;
 }
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n`; undefined when S3 would ignore the header (unparseable, several ranges). */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
@@ -101,7 +136,8 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 function checkConditions(info: ObjectInfo, h: RequestHead['headers']): ApiResponse | undefined {
   const etag = quote(info.etag);
-  const matches = (list: string) => list.split(',').some((t) => t.trim() === '*' || t.trim() === etag || t.trim() === info.etag);
+  const matches = (list: string) =>
+    list.split(',').some((t) => t.trim() === '*' || t.trim() === etag || t.trim() === info.etag);
   const modified = Math.floor(info.lastModified.getTime() / 1000) * 1000;
   const ifMatch = first(h['if-match']);
   const ifNone = first(h['if-none-match']);
@@ -143,7 +179,12 @@ function notificationXml(config: NotificationConfig): XmlElement {
 function notificationInput(doc: XmlNode): unknown {
   if (doc.name !== 'NotificationConfiguration') throw S3Errors.malformedXml();
   for (const other of ['TopicConfiguration', 'QueueConfiguration']) {
-    if (childOf(doc, other)) throw S3Errors.invalidArgument(`${other} destinations are not supported by this store; use LambdaFunctionConfigurations`, other, '');
+    if (childOf(doc, other))
+      throw S3Errors.invalidArgument(
+        `${other} destinations are not supported by this store; use LambdaFunctionConfigurations`,
+        other,
+        '',
+      );
   }
   return {
     LambdaFunctionConfigurations: childrenOf(doc, 'CloudFunctionConfiguration').map((c) => {
@@ -153,7 +194,14 @@ function notificationInput(doc: XmlNode): unknown {
         LambdaFunctionArn: textOf(c, 'CloudFunction') ?? '',
         Events: childrenOf(c, 'Event').map((e) => e.text.trim()),
         Filter: key
-          ? { Key: { FilterRules: childrenOf(key, 'FilterRule').map((r) => ({ Name: textOf(r, 'Name') ?? '', Value: textOf(r, 'Value') ?? '' })) } }
+          ? {
+              Key: {
+                FilterRules: childrenOf(key, 'FilterRule').map((r) => ({
+                  Name: textOf(r, 'Name') ?? '',
+                  Value: textOf(r, 'Value') ?? '',
+                })),
+              },
+            }
           : undefined,
       };
     }),
@@ -174,7 +222,8 @@ export class S3Surface implements ApiSurface {
     if (head.service === 's3') return true;
     if (head.service) return false;
     // Unsigned: only plain S3-looking requests, so other APIs' unsigned calls reach their own surfaces.
-    if (head.headers['x-amz-target'] || head.query.has('Action') || FOREIGN_PATHS.test(head.rawPath)) return false;
+    if (head.headers['x-amz-target'] || head.query.has('Action') || FOREIGN_PATHS.test(head.rawPath))
+      return false;
     const bucket = head.rawPath.split('/')[1] ?? '';
     return bucket === '' ? head.method === 'GET' : isValidBucketName(bucket);
   }
@@ -194,7 +243,11 @@ export class S3Surface implements ApiSurface {
     } catch {
       throw new KindlingError('InvalidURI', 400, "Couldn't parse the specified URI.");
     }
-    const r: S3Request = Object.assign(Object.create(null) as S3Request, req, { bucket: decodeURIComponent(bucket), key, requestId });
+    const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
+      bucket: decodeURIComponent(bucket),
+      key,
+      requestId,
+    });
     const handler = this.#route(r);
     return handler(r);
   }
@@ -218,7 +271,8 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') {
         if (q.has('location')) return (x) => this.#location(x);
         if (q.has('uploads')) return (x) => this.#listUploads(x);
-        if (q.has('versioning')) return async (x) => this.#check(x, () => xml(200, 'VersioningConfiguration', {}, x.requestId));
+        if (q.has('versioning'))
+          return async (x) => this.#check(x, () => xml(200, 'VersioningConfiguration', {}, x.requestId));
         return (x) => this.#listObjects(x, q.get('list-type') === '2');
       }
       throw S3Errors.methodNotAllowed();
@@ -230,7 +284,8 @@ export class S3Surface implements ApiSurface {
       if (m === 'DELETE') return (x) => this.#abortUpload(x);
     }
     if (m === 'POST' && q.has('uploads')) return (x) => this.#createUpload(x);
-    if (m === 'PUT') return r.headers['x-amz-copy-source'] ? (x) => this.#copyObject(x) : (x) => this.#putObject(x);
+    if (m === 'PUT')
+      return r.headers['x-amz-copy-source'] ? (x) => this.#copyObject(x) : (x) => this.#putObject(x);
     if (m === 'GET' || m === 'HEAD') return (x) => this.#getObject(x, m === 'HEAD');
     if (m === 'DELETE') return (x) => this.#deleteObject(x);
     throw S3Errors.methodNotAllowed();
@@ -249,10 +304,15 @@ export class S3Surface implements ApiSurface {
 
   async #listBuckets(r: S3Request): Promise<ApiResponse> {
     const buckets = this.#deps.store.listBuckets(r.tenant.id);
-    return xml(200, 'ListAllMyBucketsResult', {
-      Owner: { ID: r.tenant.accountId, DisplayName: r.tenant.name },
-      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },
-    }, r.requestId);
+    return xml(
+      200,
+      'ListAllMyBucketsResult',
+      {
+        Owner: { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+        Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },
+      },
+      r.requestId,
+    );
   }
 
   async #createBucket(r: S3Request): Promise<ApiResponse> {
@@ -264,7 +324,10 @@ export class S3Surface implements ApiSurface {
 
   async #headBucket(r: S3Request): Promise<ApiResponse> {
     this.#deps.store.bucket(r.tenant.id, r.bucket);
-    return { status: 200, headers: { 'x-amz-bucket-region': this.#deps.region, 'x-amz-request-id': r.requestId } };
+    return {
+      status: 200,
+      headers: { 'x-amz-bucket-region': this.#deps.region, 'x-amz-request-id': r.requestId },
+    };
   }
 
   async #deleteBucket(r: S3Request): Promise<ApiResponse> {
@@ -275,7 +338,14 @@ export class S3Surface implements ApiSurface {
   async #location(r: S3Request): Promise<ApiResponse> {
     this.#deps.store.bucket(r.tenant.id, r.bucket);
     const region = this.#deps.region === 'us-east-1' ? '' : this.#deps.region;
-    return { status: 200, headers: { 'content-type': 'application/xml' }, body: xmlDocument('LocationConstraint', {}).replace('></LocationConstraint>', `>${region}</LocationConstraint>`) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/xml' },
+      body: xmlDocument('LocationConstraint', {}).replace(
+        '></LocationConstraint>',
+        `>${region}</LocationConstraint>`,
+      ),
+    };
   }
 
   async #putNotification(r: S3Request): Promise<ApiResponse> {
@@ -287,17 +357,33 @@ export class S3Surface implements ApiSurface {
 
   async #getNotification(r: S3Request): Promise<ApiResponse> {
     this.#deps.store.bucket(r.tenant.id, r.bucket);
-    return xml(200, 'NotificationConfiguration', notificationXml(this.#deps.notifications.getConfig(r.bucket)), r.requestId);
+    return xml(
+      200,
+      'NotificationConfiguration',
+      notificationXml(this.#deps.notifications.getConfig(r.bucket)),
+      r.requestId,
+    );
   }
 
   async #listObjects(r: S3Request, v2: boolean): Promise<ApiResponse> {
     const q = r.query;
     const maxKeysRaw = q.get('max-keys');
     const maxKeys = maxKeysRaw === null ? 1000 : Number(maxKeysRaw);
-    if (!Number.isInteger(maxKeys) || maxKeys < 0) throw S3Errors.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', maxKeysRaw ?? '');
+    if (!Number.isInteger(maxKeys) || maxKeys < 0)
+      throw S3Errors.invalidArgument(
+        'Provided max-keys not an integer or within integer range',
+        'max-keys',
+        maxKeysRaw ?? '',
+      );
     const encodingType = q.get('encoding-type') ?? undefined;
-    if (encodingType !== undefined && encodingType !== 'url') throw S3Errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', encodingType);
-    const enc = (s: string | undefined) => (s === undefined || !encodingType ? s : encodeURIComponent(s).replace(/%2F/g, '/'));
+    if (encodingType !== undefined && encodingType !== 'url')
+      throw S3Errors.invalidArgument(
+        'Invalid Encoding Method specified in Request',
+        'encoding-type',
+        encodingType,
+      );
+    const enc = (s: string | undefined) =>
+      s === undefined || !encodingType ? s : encodeURIComponent(s).replace(/%2F/g, '/');
     const prefix = q.get('prefix') ?? '';
     const delimiter = q.get('delimiter') ?? '';
     let startAfter: string | undefined;
@@ -307,12 +393,21 @@ export class S3Surface implements ApiSurface {
       if (token !== undefined) {
         const decoded = Buffer.from(token, 'base64url').toString('utf8');
         if (!token || Buffer.from(decoded, 'utf8').toString('base64url') !== token) {
-          throw S3Errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+          throw S3Errors.invalidArgument(
+            'The continuation token provided is incorrect',
+            'continuation-token',
+            token,
+          );
         }
         startAfter = decoded;
       }
     } else startAfter = q.get('marker') ?? undefined;
-    const page = this.#deps.store.listObjects(r.tenant.id, r.bucket, { prefix, delimiter, maxKeys, startAfter });
+    const page = this.#deps.store.listObjects(r.tenant.id, r.bucket, {
+      prefix,
+      delimiter,
+      maxKeys,
+      startAfter,
+    });
     const contents = page.contents.map((o) => ({
       Key: enc(o.key),
       LastModified: o.lastModified,
@@ -334,7 +429,8 @@ export class S3Surface implements ApiSurface {
           KeyCount: contents.length + common.length,
           IsTruncated: page.isTruncated,
           ContinuationToken: token,
-          NextContinuationToken: next === undefined ? undefined : Buffer.from(next, 'utf8').toString('base64url'),
+          NextContinuationToken:
+            next === undefined ? undefined : Buffer.from(next, 'utf8').toString('base64url'),
           StartAfter: enc(q.get('start-after') ?? undefined),
           Contents: contents,
           CommonPrefixes: common,
@@ -384,7 +480,10 @@ export class S3Surface implements ApiSurface {
       const range = parseRange(first(r.headers.range), info.size);
       // Checksums cover the whole object: a range answers without them, as S3 does.
       const withChecksum = !range && first(r.headers['x-amz-checksum-mode'])?.toUpperCase() === 'ENABLED';
-      const headers: Record<string, string> = { ...objectHeaders(info, withChecksum), 'x-amz-request-id': r.requestId };
+      const headers: Record<string, string> = {
+        ...objectHeaders(info, withChecksum),
+        'x-amz-request-id': r.requestId,
+      };
       const overrides: Record<string, string> = {
         'response-content-type': 'content-type',
         'response-content-disposition': 'content-disposition',
@@ -454,7 +553,8 @@ export class S3Surface implements ApiSurface {
       throw S3Errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', raw);
     }
     const slash = source.indexOf('/');
-    if (slash <= 0 || slash === source.length - 1) throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
+    if (slash <= 0 || slash === source.length - 1)
+      throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
     const directive = (first(r.headers['x-amz-metadata-directive']) ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') {
       throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
@@ -468,12 +568,21 @@ export class S3Surface implements ApiSurface {
       {
         replaceMetadata:
           directive === 'REPLACE'
-            ? { contentType: first(r.headers['content-type']), metadata: userMetadata(r.headers), headers: storedHeaders(r.headers) }
+            ? {
+                contentType: first(r.headers['content-type']),
+                metadata: userMetadata(r.headers),
+                headers: storedHeaders(r.headers),
+              }
             : undefined,
       },
     );
     const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
-    return xml(200, 'CopyObjectResult', { LastModified: info.lastModified, ETag: quote(info.etag), ...checksum }, r.requestId);
+    return xml(
+      200,
+      'CopyObjectResult',
+      { LastModified: info.lastModified, ETag: quote(info.etag), ...checksum },
+      r.requestId,
+    );
   }
 
   // ---- multipart uploads ----
@@ -481,7 +590,11 @@ export class S3Surface implements ApiSurface {
   async #createUpload(r: S3Request): Promise<ApiResponse> {
     const algorithm = first(r.headers['x-amz-checksum-algorithm'])?.toUpperCase();
     if (algorithm !== undefined && !['CRC32', 'CRC32C', 'SHA1', 'SHA256'].includes(algorithm)) {
-      throw S3Errors.invalidArgument('Checksum algorithm provided is unsupported.', 'x-amz-checksum-algorithm', algorithm);
+      throw S3Errors.invalidArgument(
+        'Checksum algorithm provided is unsupported.',
+        'x-amz-checksum-algorithm',
+        algorithm,
+      );
     }
     await this.#body(r).readAll(MAX_XML_BODY);
     const uploadId = this.#deps.store.createMultipartUpload(r.tenant.id, r.bucket, r.key, {
@@ -491,7 +604,13 @@ export class S3Surface implements ApiSurface {
       checksumAlgorithm: algorithm,
     });
     const extra: Record<string, string> = algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {};
-    return xml(200, 'InitiateMultipartUploadResult', { Bucket: r.bucket, Key: r.key, UploadId: uploadId }, r.requestId, extra);
+    return xml(
+      200,
+      'InitiateMultipartUploadResult',
+      { Bucket: r.bucket, Key: r.key, UploadId: uploadId },
+      r.requestId,
+      extra,
+    );
   }
 
   async #uploadPart(r: S3Request): Promise<ApiResponse> {
@@ -500,7 +619,15 @@ export class S3Surface implements ApiSurface {
     const uploadId = r.query.get('uploadId')!;
     this.#deps.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
     const body = this.#body(r);
-    const part = await this.#deps.store.uploadPart(r.tenant.id, r.bucket, r.key, uploadId, partNumber, body.stream(), (c) => body.verify(c));
+    const part = await this.#deps.store.uploadPart(
+      r.tenant.id,
+      r.bucket,
+      r.key,
+      uploadId,
+      partNumber,
+      body.stream(),
+      (c) => body.verify(c),
+    );
     const headers: Record<string, string> = { etag: quote(part.etag), 'x-amz-request-id': r.requestId };
     if (part.checksum) headers[headerOfAlgorithm(part.checksum.algorithm as 'CRC32')] = part.checksum.value;
     return { status: 200, headers };
@@ -510,40 +637,68 @@ export class S3Surface implements ApiSurface {
     const uploadId = r.query.get('uploadId')!;
     const maxParts = Number(r.query.get('max-parts') ?? '1000');
     const marker = Number(r.query.get('part-number-marker') ?? '0');
-    if (!Number.isInteger(maxParts) || maxParts < 0) throw S3Errors.invalidArgument('max-parts must be a non-negative integer', 'max-parts', String(maxParts));
-    if (!Number.isInteger(marker) || marker < 0) throw S3Errors.invalidArgument('part-number-marker must be a non-negative integer', 'part-number-marker', String(marker));
+    if (!Number.isInteger(maxParts) || maxParts < 0)
+      throw S3Errors.invalidArgument(
+        'max-parts must be a non-negative integer',
+        'max-parts',
+        String(maxParts),
+      );
+    if (!Number.isInteger(marker) || marker < 0)
+      throw S3Errors.invalidArgument(
+        'part-number-marker must be a non-negative integer',
+        'part-number-marker',
+        String(marker),
+      );
     const upload = this.#deps.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
-    const { parts, isTruncated } = this.#deps.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, { maxParts, after: marker });
-    return xml(200, 'ListPartsResult', {
-      Bucket: r.bucket,
-      Key: r.key,
-      UploadId: uploadId,
-      PartNumberMarker: marker,
-      NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
-      MaxParts: maxParts,
-      IsTruncated: isTruncated,
-      ChecksumAlgorithm: upload.checksumAlgorithm,
-      Part: parts.map((p) => ({
-        PartNumber: p.partNumber,
-        LastModified: p.lastModified,
-        ETag: quote(p.etag),
-        Size: p.size,
-        ...(p.checksum ? { [`Checksum${p.checksum.algorithm}`]: p.checksum.value } : {}),
-      })),
-      StorageClass: 'STANDARD',
-    }, r.requestId);
+    const { parts, isTruncated } = this.#deps.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, {
+      maxParts,
+      after: marker,
+    });
+    return xml(
+      200,
+      'ListPartsResult',
+      {
+        Bucket: r.bucket,
+        Key: r.key,
+        UploadId: uploadId,
+        PartNumberMarker: marker,
+        NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
+        MaxParts: maxParts,
+        IsTruncated: isTruncated,
+        ChecksumAlgorithm: upload.checksumAlgorithm,
+        Part: parts.map((p) => ({
+          PartNumber: p.partNumber,
+          LastModified: p.lastModified,
+          ETag: quote(p.etag),
+          Size: p.size,
+          ...(p.checksum ? { [`Checksum${p.checksum.algorithm}`]: p.checksum.value } : {}),
+        })),
+        StorageClass: 'STANDARD',
+      },
+      r.requestId,
+    );
   }
 
   async #listUploads(r: S3Request): Promise<ApiResponse> {
     const prefix = r.query.get('prefix') ?? '';
     const uploads = this.#deps.store.listUploads(r.tenant.id, r.bucket, prefix);
-    return xml(200, 'ListMultipartUploadsResult', {
-      Bucket: r.bucket,
-      Prefix: prefix,
-      MaxUploads: 1000,
-      IsTruncated: false,
-      Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiated: u.initiated, StorageClass: 'STANDARD' })),
-    }, r.requestId);
+    return xml(
+      200,
+      'ListMultipartUploadsResult',
+      {
+        Bucket: r.bucket,
+        Prefix: prefix,
+        MaxUploads: 1000,
+        IsTruncated: false,
+        Upload: uploads.map((u) => ({
+          Key: u.key,
+          UploadId: u.uploadId,
+          Initiated: u.initiated,
+          StorageClass: 'STANDARD',
+        })),
+      },
+      r.requestId,
+    );
   }
 
   async #completeUpload(r: S3Request): Promise<ApiResponse> {
@@ -557,15 +712,26 @@ export class S3Surface implements ApiSurface {
       if (!Number.isInteger(n) || etag === undefined) throw S3Errors.malformedXml();
       return { partNumber: n, etag: etag.trim() };
     });
-    const info = await this.#deps.store.completeMultipartUpload(r.tenant.id, r.bucket, r.key, uploadId, parts);
+    const info = await this.#deps.store.completeMultipartUpload(
+      r.tenant.id,
+      r.bucket,
+      r.key,
+      uploadId,
+      parts,
+    );
     const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
-    return xml(200, 'CompleteMultipartUploadResult', {
-      Location: `/${r.bucket}/${encodeURIComponent(r.key).replace(/%2F/g, '/')}`,
-      Bucket: r.bucket,
-      Key: r.key,
-      ETag: quote(info.etag),
-      ...checksum,
-    }, r.requestId);
+    return xml(
+      200,
+      'CompleteMultipartUploadResult',
+      {
+        Location: `/${r.bucket}/${encodeURIComponent(r.key).replace(/%2F/g, '/')}`,
+        Bucket: r.bucket,
+        Key: r.key,
+        ETag: quote(info.etag),
+        ...checksum,
+      },
+      r.requestId,
+    );
   }
 
   async #abortUpload(r: S3Request): Promise<ApiResponse> {
@@ -578,7 +744,10 @@ export class S3Surface implements ApiSurface {
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
     const e = toS3Error(err);
     const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
-    const headers: Record<string, string> = { 'x-amz-request-id': requestId, 'x-amz-id-2': hostId(requestId) };
+    const headers: Record<string, string> = {
+      'x-amz-request-id': requestId,
+      'x-amz-id-2': hostId(requestId),
+    };
     if (head?.method === 'HEAD') return { status: e.status, headers };
     headers['content-type'] = 'application/xml';
     const fields: XmlElement = {};
@@ -592,7 +761,14 @@ export class S3Surface implements ApiSurface {
       headers,
       body: xmlDocument(
         'Error',
-        { Code: e.type, Message: e.message, ...fields, Resource: bucket ? head.rawPath : undefined, RequestId: requestId, HostId: hostId(requestId) },
+        {
+          Code: e.type,
+          Message: e.message,
+          ...fields,
+          Resource: bucket ? head.rawPath : undefined,
+          RequestId: requestId,
+          HostId: hostId(requestId),
+        },
         false,
       ),
     };
@@ -612,8 +788,14 @@ export function toS3Error(err: unknown): KindlingError {
   if (!(err instanceof KindlingError)) return S3Errors.internal();
   switch (err.type) {
     case 'InvalidSignatureException':
-      if (/expired/i.test(err.message) && /^Request has expired/.test(err.message)) return S3Errors.accessDenied('Request has expired');
-      if (/^Signature expired/.test(err.message)) return new KindlingError('RequestTimeTooSkewed', 403, 'The difference between the request time and the current time is too large.');
+      if (/expired/i.test(err.message) && /^Request has expired/.test(err.message))
+        return S3Errors.accessDenied('Request has expired');
+      if (/^Signature expired/.test(err.message))
+        return new KindlingError(
+          'RequestTimeTooSkewed',
+          403,
+          'The difference between the request time and the current time is too large.',
+        );
       if (/not yet valid/.test(err.message)) return S3Errors.accessDenied('Request is not valid yet');
       return new KindlingError(
         'SignatureDoesNotMatch',
@@ -621,7 +803,11 @@ export function toS3Error(err: unknown): KindlingError {
         'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
       );
     case 'UnrecognizedClientException':
-      return new KindlingError('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.');
+      return new KindlingError(
+        'InvalidAccessKeyId',
+        403,
+        'The AWS Access Key Id you provided does not exist in our records.',
+      );
     case 'MissingAuthenticationTokenException':
       return S3Errors.accessDenied();
     case 'IncompleteSignatureException':

@@ -1,7 +1,7 @@
 // `kindling bucket ls|create|rm|put|get|notify`: the object store from the command line, through the
 // ordinary S3 client (path-style), so it works against any Kindling endpoint with a tenant's key.
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import {
@@ -17,8 +17,8 @@ import {
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { type KindlingClient, connect, parseCommand, sdk } from './client.js';
-import { CliError, USAGE, emit, printTable } from './output.js';
+import { connect, type KindlingClient, parseCommand, sdk } from './client.js';
+import { CliError, emit, printTable, USAGE } from './output.js';
 
 const USAGE_TEXT = `kindling bucket <subcommand>
   ls [BUCKET[/PREFIX]]                      list buckets, or the objects of a bucket
@@ -54,7 +54,10 @@ export async function run(args: string[]): Promise<void> {
   await handler(rest);
 }
 
-async function withClient(common: Parameters<typeof connect>[0], fn: (k: KindlingClient) => Promise<void>): Promise<void> {
+async function withClient(
+  common: Parameters<typeof connect>[0],
+  fn: (k: KindlingClient) => Promise<void>,
+): Promise<void> {
   const k = connect(common);
   try {
     await fn(k);
@@ -64,11 +67,17 @@ async function withClient(common: Parameters<typeof connect>[0], fn: (k: Kindlin
 }
 
 async function ls(args: string[]): Promise<void> {
-  const { positionals, common } = parseCommand(args, { usage: 'kindling bucket ls [BUCKET[/PREFIX]]', maxPositionals: 1 });
+  const { positionals, common } = parseCommand(args, {
+    usage: 'kindling bucket ls [BUCKET[/PREFIX]]',
+    maxPositionals: 1,
+  });
   await withClient(common, async (k) => {
     if (!positionals[0]) {
       const out = await sdk(k.s3().send(new ListBucketsCommand({})), k);
-      const buckets = (out.Buckets ?? []).map((b) => ({ name: b.Name, created: b.CreationDate?.toISOString() }));
+      const buckets = (out.Buckets ?? []).map((b) => ({
+        name: b.Name,
+        created: b.CreationDate?.toISOString(),
+      }));
       emit(common.json, buckets, () =>
         printTable(buckets, [
           { header: 'NAME', value: (b) => b.name },
@@ -81,9 +90,23 @@ async function ls(args: string[]): Promise<void> {
     const objects: { key: string; size: number; lastModified?: string; etag?: string }[] = [];
     let token: string | undefined;
     do {
-      const out = await sdk(k.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token })), k);
+      const out = await sdk(
+        k.s3().send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix || undefined,
+            ContinuationToken: token,
+          }),
+        ),
+        k,
+      );
       for (const o of out.Contents ?? []) {
-        objects.push({ key: o.Key ?? '', size: o.Size ?? 0, lastModified: o.LastModified?.toISOString(), etag: o.ETag });
+        objects.push({
+          key: o.Key ?? '',
+          size: o.Size ?? 0,
+          lastModified: o.LastModified?.toISOString(),
+          etag: o.ETag,
+        });
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
@@ -98,7 +121,11 @@ async function ls(args: string[]): Promise<void> {
 }
 
 async function create(args: string[]): Promise<void> {
-  const { positionals, common } = parseCommand(args, { usage: 'kindling bucket create BUCKET', minPositionals: 1, maxPositionals: 1 });
+  const { positionals, common } = parseCommand(args, {
+    usage: 'kindling bucket create BUCKET',
+    minPositionals: 1,
+    maxPositionals: 1,
+  });
   const bucket = positionals[0]!;
   await withClient(common, async (k) => {
     await sdk(k.s3().send(new CreateBucketCommand({ Bucket: bucket })), k);
@@ -117,7 +144,9 @@ async function rm(args: string[]): Promise<void> {
   await withClient(common, async (k) => {
     if (key) {
       await sdk(k.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key })), k);
-      emit(common.json, { deleted: `${bucket}/${key}` }, () => process.stdout.write(`Deleted ${bucket}/${key}\n`));
+      emit(common.json, { deleted: `${bucket}/${key}` }, () =>
+        process.stdout.write(`Deleted ${bucket}/${key}\n`),
+      );
       return;
     }
     if (values.force) {
@@ -125,7 +154,10 @@ async function rm(args: string[]): Promise<void> {
         const out = await sdk(k.s3().send(new ListObjectsV2Command({ Bucket: bucket })), k);
         const keys = (out.Contents ?? []).map((o) => ({ Key: o.Key! }));
         if (keys.length === 0) break;
-        await sdk(k.s3().send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })), k);
+        await sdk(
+          k.s3().send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })),
+          k,
+        );
       }
     }
     await sdk(k.s3().send(new DeleteBucketCommand({ Bucket: bucket })), k);
@@ -163,7 +195,15 @@ async function put(args: string[]): Promise<void> {
   }
   await withClient(common, async (k) => {
     const out = await sdk(
-      k.s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: length, ContentType: values['content-type'] })),
+      k.s3().send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: length,
+          ContentType: values['content-type'],
+        }),
+      ),
       k,
     );
     emit(common.json, { bucket, key, size: length, etag: out.ETag }, () =>
@@ -173,7 +213,11 @@ async function put(args: string[]): Promise<void> {
 }
 
 async function get(args: string[]): Promise<void> {
-  const { positionals, common } = parseCommand(args, { usage: 'kindling bucket get BUCKET/KEY [FILE|-]', minPositionals: 1, maxPositionals: 2 });
+  const { positionals, common } = parseCommand(args, {
+    usage: 'kindling bucket get BUCKET/KEY [FILE|-]',
+    minPositionals: 1,
+    maxPositionals: 2,
+  });
   const { bucket, key } = target(positionals[0]!, true);
   const file = positionals[1] ?? '-';
   await withClient(common, async (k) => {
@@ -198,7 +242,8 @@ async function get(args: string[]): Promise<void> {
 
 async function notify(args: string[]): Promise<void> {
   const { values, positionals, common } = parseCommand(args, {
-    usage: 'kindling bucket notify BUCKET [--function NAME|ARN] [--events EVENT]... [--prefix P] [--suffix S] [--id ID] [--clear]',
+    usage:
+      'kindling bucket notify BUCKET [--function NAME|ARN] [--events EVENT]... [--prefix P] [--suffix S] [--id ID] [--clear]',
     options: {
       function: { type: 'string' },
       events: { type: 'string', multiple: true },
@@ -214,8 +259,17 @@ async function notify(args: string[]): Promise<void> {
   if (values.clear && values.function) throw new CliError('--clear and --function do not go together', USAGE);
   await withClient(common, async (k) => {
     if (values.clear) {
-      await sdk(k.s3().send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: {} })), k);
-      emit(common.json, { bucket, cleared: true }, () => process.stdout.write(`Cleared notifications of ${bucket}\n`));
+      await sdk(
+        k
+          .s3()
+          .send(
+            new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: {} }),
+          ),
+        k,
+      );
+      emit(common.json, { bucket, cleared: true }, () =>
+        process.stdout.write(`Cleared notifications of ${bucket}\n`),
+      );
       return;
     }
     if (values.function) {
@@ -231,10 +285,20 @@ async function notify(args: string[]): Promise<void> {
       const config: LambdaFunctionConfiguration = {
         Id: values.id,
         LambdaFunctionArn: arn,
-        Events: (values.events?.length ? values.events : ['s3:ObjectCreated:*']) as LambdaFunctionConfiguration['Events'],
+        Events: (values.events?.length
+          ? values.events
+          : ['s3:ObjectCreated:*']) as LambdaFunctionConfiguration['Events'],
         ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
       };
-      await sdk(k.s3().send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { LambdaFunctionConfigurations: [config] } })), k);
+      await sdk(
+        k.s3().send(
+          new PutBucketNotificationConfigurationCommand({
+            Bucket: bucket,
+            NotificationConfiguration: { LambdaFunctionConfigurations: [config] },
+          }),
+        ),
+        k,
+      );
     }
     const out = await sdk(k.s3().send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })), k);
     const rows = (out.LambdaFunctionConfigurations ?? []).map((c) => ({

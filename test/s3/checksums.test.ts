@@ -2,10 +2,23 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { EMPTY_SHA256, sha256Hex } from '../../src/api/sigv4.js';
 import { crc32, crc32c, hasherFor } from '../../src/events/objects/checksums.js';
-import { type S3Fixture, bodyOf, bucketName, objectPath, rawRequest, signHeaders, startS3 } from './fixtures.js';
+import {
+  bodyOf,
+  bucketName,
+  objectPath,
+  rawRequest,
+  type S3Fixture,
+  signHeaders,
+  startS3,
+} from './fixtures.js';
 
 let f: S3Fixture;
 let bucket: string;
@@ -37,7 +50,9 @@ test('the SDK default upload (CRC32 flexible checksum) is stored and answered wi
   const body = Buffer.from('default flexible checksum');
   const put = await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'default', Body: body }));
   assert.equal(put.ChecksumCRC32, b64('CRC32', body));
-  const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'default', ChecksumMode: 'ENABLED' }));
+  const got = await f.s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: 'default', ChecksumMode: 'ENABLED' }),
+  );
   assert.equal(got.ChecksumCRC32, b64('CRC32', body));
   assert.deepEqual(await bodyOf(got), body);
 });
@@ -46,7 +61,12 @@ test('a streamed SDK upload (aws-chunked with a trailing CRC32) stores the decod
   const body = Buffer.alloc(300_000, 7);
   body.write('stream start');
   const put = await f.s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: 'streamed', Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]), ContentLength: body.length }),
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: 'streamed',
+      Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+      ContentLength: body.length,
+    }),
   );
   assert.equal(put.ChecksumCRC32, b64('CRC32', body));
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed' }));
@@ -57,9 +77,13 @@ test('a streamed SDK upload (aws-chunked with a trailing CRC32) stores the decod
 for (const algo of ['CRC32C', 'SHA1', 'SHA256'] as const) {
   test(`an SDK upload with ChecksumAlgorithm ${algo} is verified and answered`, async () => {
     const body = Buffer.from(`checksum ${algo}`);
-    const put = await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `algo-${algo}`, Body: body, ChecksumAlgorithm: algo }));
+    const put = await f.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `algo-${algo}`, Body: body, ChecksumAlgorithm: algo }),
+    );
     assert.equal(put[`Checksum${algo}`], b64(algo, body));
-    const head = await f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `algo-${algo}`, ChecksumMode: 'ENABLED' }));
+    const head = await f.s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: `algo-${algo}`, ChecksumMode: 'ENABLED' }),
+    );
     assert.equal(head[`Checksum${algo}`], b64(algo, body));
   });
 }
@@ -68,7 +92,11 @@ for (const algo of ['CRC32C', 'SHA1', 'SHA256'] as const) {
 function put(key: string, body: Buffer | string, payloadHash: string, headers: Record<string, string> = {}) {
   const path = objectPath(bucket, key);
   const signed = signHeaders(f.t.endpoint, f.t.credentials, 'PUT', path, headers, payloadHash);
-  return { send: (b = body) => rawRequest(`${f.t.endpoint}${path}`, { method: 'PUT', headers: signed.headers, body: b }), signed };
+  return {
+    send: (b = body) =>
+      rawRequest(`${f.t.endpoint}${path}`, { method: 'PUT', headers: signed.headers, body: b }),
+    signed,
+  };
 }
 
 async function absent(key: string): Promise<void> {
@@ -76,14 +104,18 @@ async function absent(key: string): Promise<void> {
 }
 
 test('a wrong x-amz-checksum-crc32 header is refused with BadDigest and stores nothing', async () => {
-  const res = await put('bad-crc', 'payload', 'UNSIGNED-PAYLOAD', { 'x-amz-checksum-crc32': 'AAAAAA==' }).send();
+  const res = await put('bad-crc', 'payload', 'UNSIGNED-PAYLOAD', {
+    'x-amz-checksum-crc32': 'AAAAAA==',
+  }).send();
   assert.equal(res.status, 400);
   assert.match(res.body, /<Code>BadDigest<\/Code>/);
   await absent('bad-crc');
 });
 
 test('a malformed x-amz-checksum-crc32 header is refused with InvalidRequest', async () => {
-  const res = await put('bad-crc-format', 'payload', 'UNSIGNED-PAYLOAD', { 'x-amz-checksum-crc32': 'not-base64!' }).send();
+  const res = await put('bad-crc-format', 'payload', 'UNSIGNED-PAYLOAD', {
+    'x-amz-checksum-crc32': 'not-base64!',
+  }).send();
   assert.equal(res.status, 400);
   assert.match(res.body, /<Code>InvalidRequest<\/Code>/);
 });
@@ -102,7 +134,9 @@ test('a body that matches its signed x-amz-content-sha256 is stored', async () =
 });
 
 test('a wrong Content-MD5 is refused with BadDigest', async () => {
-  const res = await put('bad-md5', 'payload', 'UNSIGNED-PAYLOAD', { 'content-md5': createHash('md5').update('other').digest('base64') }).send();
+  const res = await put('bad-md5', 'payload', 'UNSIGNED-PAYLOAD', {
+    'content-md5': createHash('md5').update('other').digest('base64'),
+  }).send();
   assert.equal(res.status, 400);
   assert.match(res.body, /<Code>BadDigest<\/Code>/);
   await absent('bad-md5');
@@ -115,28 +149,50 @@ test('a malformed Content-MD5 is refused with InvalidDigest', async () => {
 });
 
 /** aws-chunked framing with chunk signatures chained from the seed, as STREAMING-AWS4-HMAC-SHA256-PAYLOAD. */
-function signedChunks(data: Buffer[], s: { seed: string; key: Buffer; amzDate: string; scope: string }, tamper = false): Buffer {
+function signedChunks(
+  data: Buffer[],
+  s: { seed: string; key: Buffer; amzDate: string; scope: string },
+  tamper = false,
+): Buffer {
   let prev = s.seed;
   const out: Buffer[] = [];
   for (const chunk of [...data, Buffer.alloc(0)]) {
     const toSign = `AWS4-HMAC-SHA256-PAYLOAD\n${s.amzDate}\n${s.scope}\n${prev}\n${EMPTY_SHA256}\n${sha256Hex(chunk)}`;
     prev = createHmac('sha256', s.key).update(toSign).digest('hex');
     const sig = tamper && chunk.length > 0 ? prev.replace(/^./, (c) => (c === '0' ? '1' : '0')) : prev;
-    out.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sig}\r\n`), chunk, Buffer.from('\r\n'));
+    out.push(
+      Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sig}\r\n`),
+      chunk,
+      Buffer.from('\r\n'),
+    );
   }
   return Buffer.concat(out);
 }
 
 function chunkedHeaders(decoded: number, encoded: number): Record<string, string> {
-  return { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(decoded), 'content-length': String(encoded) };
+  return {
+    'content-encoding': 'aws-chunked',
+    'x-amz-decoded-content-length': String(decoded),
+    'content-length': String(encoded),
+  };
 }
 
 test('a signed aws-chunked upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) is verified chunk by chunk and stored decoded', async () => {
   const data = [Buffer.alloc(70_000, 1), Buffer.from('tail')];
   const decoded = data.reduce((n, c) => n + c.length, 0);
   // Framing length is known before signing: compute once with a dummy signature of the same size.
-  const encodedLength = signedChunks(data, { seed: '0'.repeat(64), key: Buffer.alloc(32), amzDate: '', scope: '' }).length;
-  const p = put('signed-chunks', '', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', chunkedHeaders(decoded, encodedLength));
+  const encodedLength = signedChunks(data, {
+    seed: '0'.repeat(64),
+    key: Buffer.alloc(32),
+    amzDate: '',
+    scope: '',
+  }).length;
+  const p = put(
+    'signed-chunks',
+    '',
+    'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+    chunkedHeaders(decoded, encodedLength),
+  );
   const res = await p.send(signedChunks(data, p.signed));
   assert.equal(res.status, 200, res.body);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'signed-chunks' }));
@@ -146,8 +202,18 @@ test('a signed aws-chunked upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) is verifi
 test('a signed aws-chunked upload with a bad chunk signature is refused with SignatureDoesNotMatch and stores nothing', async () => {
   const data = [Buffer.from('chunk one'), Buffer.from('chunk two')];
   const decoded = data.reduce((n, c) => n + c.length, 0);
-  const encodedLength = signedChunks(data, { seed: '0'.repeat(64), key: Buffer.alloc(32), amzDate: '', scope: '' }).length;
-  const p = put('signed-bad', '', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', chunkedHeaders(decoded, encodedLength));
+  const encodedLength = signedChunks(data, {
+    seed: '0'.repeat(64),
+    key: Buffer.alloc(32),
+    amzDate: '',
+    scope: '',
+  }).length;
+  const p = put(
+    'signed-bad',
+    '',
+    'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+    chunkedHeaders(decoded, encodedLength),
+  );
   const res = await p.send(signedChunks(data, p.signed, true));
   assert.equal(res.status, 403);
   assert.match(res.body, /<Code>SignatureDoesNotMatch<\/Code>/);
@@ -155,7 +221,11 @@ test('a signed aws-chunked upload with a bad chunk signature is refused with Sig
 });
 
 function unsignedTrailer(data: Buffer, trailer: string): Buffer {
-  return Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from(`\r\n0\r\n${trailer}\r\n\r\n`)]);
+  return Buffer.concat([
+    Buffer.from(`${data.length.toString(16)}\r\n`),
+    data,
+    Buffer.from(`\r\n0\r\n${trailer}\r\n\r\n`),
+  ]);
 }
 
 test('an unsigned aws-chunked upload whose trailing CRC32C does not match is refused with BadDigest', async () => {

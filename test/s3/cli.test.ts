@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipOf } from '../api-lambda/zips.js';
 import { cliEnv, runCli } from '../cli/helpers.js';
-import { type TestPlatform, sdkConfig, startPlatform, tempDir } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
 import { bucketName } from './fixtures.js';
 
 let t: TestPlatform;
@@ -29,7 +29,10 @@ test('kindling bucket create, put, ls, get and rm work on a bucket and its objec
   const put = await runCli(['bucket', 'put', `${b}/dir/file.bin`, src], env);
   assert.equal(put.code, 0, put.stderr);
   const ls = await runCli(['bucket', 'ls', b, '--json'], env);
-  assert.deepEqual(JSON.parse(ls.stdout).map((o: { key: string; size: number }) => [o.key, o.size]), [['dir/file.bin', 70_000]]);
+  assert.deepEqual(
+    JSON.parse(ls.stdout).map((o: { key: string; size: number }) => [o.key, o.size]),
+    [['dir/file.bin', 70_000]],
+  );
   const dest = path.join(dir, 'out.bin');
   const get = await runCli(['bucket', 'get', `${b}/dir/file.bin`, dest], env);
   assert.equal(get.code, 0, get.stderr);
@@ -68,7 +71,12 @@ test('kindling bucket notify sets a function notification by function name and s
     }),
   );
   lambda.destroy();
-  const r = await runCli(['bucket', 'notify', b, '--function', name, '--suffix', '.png', '--id', 'pngs', '--json'], env);
+  const r = await runCli(
+    ['bucket', 'notify', b, '--function', name, '--suffix', '.png', '--id', 'pngs', '--json'],
+    env,
+  );
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), [{ id: 'pngs', function: FunctionArn, events: ['s3:ObjectCreated:*'], filter: 'Suffix=.png' }]);
+  assert.deepEqual(JSON.parse(r.stdout), [
+    { id: 'pngs', function: FunctionArn, events: ['s3:ObjectCreated:*'], filter: 'Suffix=.png' },
+  ]);
 });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -29,9 +29,23 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string)
 }
 
 /** Opens a PUT announcing `total` bytes, sends `sent` of them, and returns once they are written. */
-function partialPut(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string, key: string, total: number, sent: number) {
+function partialPut(
+  endpoint: string,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  bucket: string,
+  key: string,
+  total: number,
+  sent: number,
+) {
   const p = objectPath(bucket, key);
-  const signed = signHeaders(endpoint, creds, 'PUT', p, { 'content-length': String(total) }, 'UNSIGNED-PAYLOAD');
+  const signed = signHeaders(
+    endpoint,
+    creds,
+    'PUT',
+    p,
+    { 'content-length': String(total) },
+    'UNSIGNED-PAYLOAD',
+  );
   const req = http.request(`${endpoint}${p}`, { method: 'PUT', headers: signed.headers });
   req.on('error', () => {});
   return new Promise<http.ClientRequest>((resolve) => {
@@ -50,11 +64,20 @@ test('an upload interrupted midway leaves no object and no temp file', async () 
     const bucket = bucketName('cut');
     await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const objects = f.t.platform.paths.objects;
-    const req = await partialPut(f.t.endpoint, f.t.credentials, bucket, 'half', 4 * 1024 * 1024, 2 * 1024 * 1024);
+    const req = await partialPut(
+      f.t.endpoint,
+      f.t.credentials,
+      bucket,
+      'half',
+      4 * 1024 * 1024,
+      2 * 1024 * 1024,
+    );
     await eventually(() => tmpFiles(objects).length === 1, 'the upload reached a temp file');
     req.destroy();
     await eventually(() => tmpFiles(objects).length === 0, 'the temp file was removed');
-    await assert.rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'half' })), { name: 'NotFound' });
+    await assert.rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'half' })), {
+      name: 'NotFound',
+    });
     const listed = await f.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.equal(listed.KeyCount, 0);
   } finally {
@@ -77,7 +100,9 @@ test('after SIGKILL during a multipart upload, completed parts survive and the u
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
     const p1 = Buffer.alloc(5 * 1024 * 1024, 'x');
-    const part1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: p1 }));
+    const part1 = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: p1 }),
+    );
     // A second part is still streaming in when the server dies.
     await partialPut(server.endpoint, server.credentials, bucket, 'mp', 1_000_000, 300_000);
     s3.destroy();
@@ -88,15 +113,25 @@ test('after SIGKILL during a multipart upload, completed parts survive and the u
     assert.deepEqual(tmpFiles(path.join(dataDir, 'objects')), []);
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'mp' })), { name: 'NotFound' });
     const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));
-    assert.deepEqual(parts.Parts?.map((p) => [p.PartNumber, p.ETag]), [[1, part1.ETag]]);
+    assert.deepEqual(
+      parts.Parts?.map((p) => [p.PartNumber, p.ETag]),
+      [[1, part1.ETag]],
+    );
     const p2 = Buffer.from('last part');
-    const part2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, Body: p2 }));
+    const part2 = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, Body: p2 }),
+    );
     await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: 'mp',
         UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part1.ETag }, { PartNumber: 2, ETag: part2.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: part1.ETag },
+            { PartNumber: 2, ETag: part2.ETag },
+          ],
+        },
       }),
     );
     const got = await bodyOf(await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' })));
@@ -117,7 +152,15 @@ test('after SIGKILL, an interrupted multipart upload can be aborted and leaves n
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acknowledged', Body: 'kept' }));
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
-    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: Buffer.alloc(100_000) }));
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: 'mp',
+        UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(100_000),
+      }),
+    );
     s3.destroy();
     await kill(server);
 
@@ -125,9 +168,17 @@ test('after SIGKILL, an interrupted multipart upload can be aborted and leaves n
     s3 = client(server);
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId }));
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-    assert.deepEqual(listed.Contents?.map((c) => c.Key), ['acknowledged']);
-    assert.equal((await bodyOf(await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'acknowledged' })))).toString(), 'kept');
-    const blobs = fs.readdirSync(path.join(dataDir, 'objects', 'data'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.deepEqual(
+      listed.Contents?.map((c) => c.Key),
+      ['acknowledged'],
+    );
+    assert.equal(
+      (await bodyOf(await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'acknowledged' })))).toString(),
+      'kept',
+    );
+    const blobs = fs
+      .readdirSync(path.join(dataDir, 'objects', 'data'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile());
     assert.equal(blobs.length, 1);
     s3.destroy();
   } finally {

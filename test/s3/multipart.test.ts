@@ -12,7 +12,7 @@ import {
   ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { type S3Fixture, bodyOf, bucketName, startS3 } from './fixtures.js';
+import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
 
 let f: S3Fixture;
 let bucket: string;
@@ -30,12 +30,21 @@ const MB5 = 5 * 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 
 async function start(key: string, contentType?: string) {
-  const out = await f.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, Metadata: { m: 'v' } }));
+  const out = await f.s3.send(
+    new CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      ContentType: contentType,
+      Metadata: { m: 'v' },
+    }),
+  );
   return out.UploadId!;
 }
 
 async function part(key: string, uploadId: string, n: number, body: Buffer) {
-  const out = await f.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body }));
+  const out = await f.s3.send(
+    new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body }),
+  );
   return { PartNumber: n, ETag: out.ETag! };
 }
 
@@ -45,8 +54,17 @@ test('two 5 MB parts complete into one object whose bytes, ETag (md5 of part md5
   const id = await start('big', 'application/x-test');
   const parts = [await part('big', id, 1, p1), await part('big', id, 2, p2)];
   assert.equal(parts[0]!.ETag, `"${md5(p1).toString('hex')}"`);
-  const done = await f.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'big', UploadId: id, MultipartUpload: { Parts: parts } }));
-  const expected = `"${createHash('md5').update(Buffer.concat([md5(p1), md5(p2)])).digest('hex')}-2"`;
+  const done = await f.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: 'big',
+      UploadId: id,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+  const expected = `"${createHash('md5')
+    .update(Buffer.concat([md5(p1), md5(p2)]))
+    .digest('hex')}-2"`;
   assert.equal(done.ETag, expected);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'big' }));
   assert.equal(got.ETag, expected);
@@ -62,7 +80,10 @@ test('ListParts lists uploaded parts with their sizes and ETags', async () => {
   const body = Buffer.from('a small part');
   const p = await part('listed', id, 3, body);
   const out = await f.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'listed', UploadId: id }));
-  assert.deepEqual(out.Parts?.map((x) => [x.PartNumber, x.Size, x.ETag]), [[3, body.length, p.ETag]]);
+  assert.deepEqual(
+    out.Parts?.map((x) => [x.PartNumber, x.Size, x.ETag]),
+    [[3, body.length, p.ETag]],
+  );
 });
 
 test('an in-progress upload is listed by ListMultipartUploads', async () => {
@@ -74,14 +95,26 @@ test('an in-progress upload is listed by ListMultipartUploads', async () => {
 test('an object is not visible until its upload completes', async () => {
   const id = await start('invisible');
   await part('invisible', id, 1, Buffer.from('x'));
-  await assert.rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'invisible' })), { name: 'NotFound' });
+  await assert.rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'invisible' })), {
+    name: 'NotFound',
+  });
 });
 
 test('completing with a part smaller than 5 MB before the last answers EntityTooSmall', async () => {
   const id = await start('small');
-  const parts = [await part('small', id, 1, Buffer.from('tiny')), await part('small', id, 2, Buffer.from('last'))];
+  const parts = [
+    await part('small', id, 1, Buffer.from('tiny')),
+    await part('small', id, 2, Buffer.from('last')),
+  ];
   await assert.rejects(
-    f.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'small', UploadId: id, MultipartUpload: { Parts: parts } })),
+    f.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'small',
+        UploadId: id,
+        MultipartUpload: { Parts: parts },
+      }),
+    ),
     { name: 'EntityTooSmall' },
   );
 });
@@ -107,7 +140,14 @@ test('completing with parts out of order answers InvalidPartOrder', async () => 
   const a = await part('order', id, 1, Buffer.alloc(MB5));
   const b = await part('order', id, 2, Buffer.from('x'));
   await assert.rejects(
-    f.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'order', UploadId: id, MultipartUpload: { Parts: [b, a] } })),
+    f.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'order',
+        UploadId: id,
+        MultipartUpload: { Parts: [b, a] },
+      }),
+    ),
     { name: 'InvalidPartOrder' },
   );
 });
@@ -116,12 +156,16 @@ test('an aborted upload is gone: ListParts answers NoSuchUpload', async () => {
   const id = await start('aborted');
   await part('aborted', id, 1, Buffer.from('x'));
   await f.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'aborted', UploadId: id }));
-  await assert.rejects(f.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'aborted', UploadId: id })), { name: 'NoSuchUpload' });
+  await assert.rejects(f.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'aborted', UploadId: id })), {
+    name: 'NoSuchUpload',
+  });
 });
 
 test('uploading to an unknown upload id answers NoSuchUpload', async () => {
   await assert.rejects(
-    f.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: 'nope', PartNumber: 1, Body: 'x' })),
+    f.s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId: 'nope', PartNumber: 1, Body: 'x' }),
+    ),
     { name: 'NoSuchUpload' },
   );
 });
@@ -129,7 +173,9 @@ test('uploading to an unknown upload id answers NoSuchUpload', async () => {
 test('a part number above 10000 answers InvalidArgument', async () => {
   const id = await start('partnum');
   await assert.rejects(
-    f.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'partnum', UploadId: id, PartNumber: 10001, Body: 'x' })),
+    f.s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'partnum', UploadId: id, PartNumber: 10001, Body: 'x' }),
+    ),
     { name: 'InvalidArgument' },
   );
 });

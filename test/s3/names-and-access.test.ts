@@ -8,10 +8,19 @@ import {
   ListBucketsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { type S3Fixture, bodyOf, bucketName, client, objectPath, presign, rawRequest, startS3 } from './fixtures.js';
+import {
+  bodyOf,
+  bucketName,
+  client,
+  objectPath,
+  presign,
+  rawRequest,
+  type S3Fixture,
+  startS3,
+} from './fixtures.js';
 
 let f: S3Fixture;
 let bucket: string;
@@ -22,7 +31,10 @@ before(async () => {
   await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const tenant = f.t.platform.tenants.create('other-tenant');
   const key = f.t.platform.tenants.createKey(tenant.id);
-  other = client({ endpoint: f.t.endpoint, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } });
+  other = client({
+    endpoint: f.t.endpoint,
+    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+  });
 });
 after(async () => {
   f.s3.destroy();
@@ -44,18 +56,25 @@ async function roundTrip(key: string): Promise<void> {
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   assert.equal((await bodyOf(got)).toString(), `data of ${key}`);
   const listed = await f.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }));
-  assert.ok(listed.Contents?.some((c) => c.Key === key), `listed: ${JSON.stringify(listed.Contents?.map((c) => c.Key))}`);
+  assert.ok(
+    listed.Contents?.some((c) => c.Key === key),
+    `listed: ${JSON.stringify(listed.Contents?.map((c) => c.Key))}`,
+  );
 }
 
 /** Every file under the objects dir, so a test can show no user key became a path. */
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 test('a key of ../../etc/passwd is stored as data and read back, and no file is named after it', async () => {
   await roundTrip('../../etc/passwd');
   const objects = f.t.platform.paths.objects;
-  for (const file of filesUnder(objects)) assert.match(path.relative(objects, file), /^(data\/[0-9a-f]{2}\/[0-9a-f]{32})$/);
+  for (const file of filesUnder(objects))
+    assert.match(path.relative(objects, file), /^(data\/[0-9a-f]{2}\/[0-9a-f]{32})$/);
   assert.ok(!fs.existsSync(path.join(objects, '..', 'etc')));
 });
 
@@ -76,18 +95,38 @@ test('a key of exactly 1024 bytes is accepted', async () => {
 });
 
 test('a key of 1025 bytes is refused with KeyTooLongError', async () => {
-  await rejectsWith(f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' })), 'KeyTooLongError', 400);
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' })),
+    'KeyTooLongError',
+    400,
+  );
 });
 
 test('a multibyte key over 1024 bytes of UTF-8 is refused with KeyTooLongError', async () => {
-  await rejectsWith(f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'é'.repeat(513), Body: 'x' })), 'KeyTooLongError', 400);
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'é'.repeat(513), Body: 'x' })),
+    'KeyTooLongError',
+    400,
+  );
 });
 
-for (const name of ['ab', 'UPPER-case', 'has_underscore', 'a..b', '-leading-dash', '192.168.1.1', 'x'.repeat(64), 'xn--punycode']) {
+for (const name of [
+  'ab',
+  'UPPER-case',
+  'has_underscore',
+  'a..b',
+  '-leading-dash',
+  '192.168.1.1',
+  'x'.repeat(64),
+  'xn--punycode',
+]) {
   test(`bucket name ${JSON.stringify(name)} is refused with InvalidBucketName`, async () => {
-    const res = await rawRequest(`${f.t.endpoint}${presign(f.t.endpoint, f.t.credentials, 'PUT', `/${name}`).slice(f.t.endpoint.length)}`, {
-      method: 'PUT',
-    });
+    const res = await rawRequest(
+      `${f.t.endpoint}${presign(f.t.endpoint, f.t.credentials, 'PUT', `/${name}`).slice(f.t.endpoint.length)}`,
+      {
+        method: 'PUT',
+      },
+    );
     assert.equal(res.status, 400);
     assert.match(res.body, /<Code>InvalidBucketName<\/Code>/);
   });
@@ -95,23 +134,37 @@ for (const name of ['ab', 'UPPER-case', 'has_underscore', 'a..b', '-leading-dash
 
 test('a presigned GET URL fetches the object without other credentials', async () => {
   await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'presigned/get me', Body: 'presigned body' }));
-  const res = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'GET', objectPath(bucket, 'presigned/get me')), { method: 'GET' });
+  const res = await rawRequest(
+    presign(f.t.endpoint, f.t.credentials, 'GET', objectPath(bucket, 'presigned/get me')),
+    { method: 'GET' },
+  );
   assert.equal(res.status, 200);
   assert.equal(res.body, 'presigned body');
 });
 
 test('a presigned PUT URL uploads an object', async () => {
-  const res = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'PUT', objectPath(bucket, 'presigned/put')), {
-    method: 'PUT',
-    body: 'uploaded via url',
-  });
+  const res = await rawRequest(
+    presign(f.t.endpoint, f.t.credentials, 'PUT', objectPath(bucket, 'presigned/put')),
+    {
+      method: 'PUT',
+      body: 'uploaded via url',
+    },
+  );
   assert.equal(res.status, 200, res.body);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'presigned/put' }));
   assert.equal((await bodyOf(got)).toString(), 'uploaded via url');
 });
 
 test('an expired presigned URL is refused with AccessDenied', async () => {
-  const url = presign(f.t.endpoint, f.t.credentials, 'GET', objectPath(bucket, 'x'), 60, 'us-east-1', new Date(Date.now() - 3_600_000));
+  const url = presign(
+    f.t.endpoint,
+    f.t.credentials,
+    'GET',
+    objectPath(bucket, 'x'),
+    60,
+    'us-east-1',
+    new Date(Date.now() - 3_600_000),
+  );
   const res = await rawRequest(url, { method: 'GET' });
   assert.equal(res.status, 403);
   assert.match(res.body, /<Code>AccessDenied<\/Code>/);
@@ -126,13 +179,19 @@ test('a presigned URL with a tampered signature is refused with SignatureDoesNot
 });
 
 test('a wrong secret key is refused with SignatureDoesNotMatch', async () => {
-  const bad = client({ endpoint: f.t.endpoint, credentials: { accessKeyId: f.t.credentials.accessKeyId, secretAccessKey: 'wrong' } });
+  const bad = client({
+    endpoint: f.t.endpoint,
+    credentials: { accessKeyId: f.t.credentials.accessKeyId, secretAccessKey: 'wrong' },
+  });
   await rejectsWith(bad.send(new ListBucketsCommand({})), 'SignatureDoesNotMatch', 403);
   bad.destroy();
 });
 
 test('an unknown access key is refused with InvalidAccessKeyId', async () => {
-  const bad = client({ endpoint: f.t.endpoint, credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' } });
+  const bad = client({
+    endpoint: f.t.endpoint,
+    credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' },
+  });
   await rejectsWith(bad.send(new ListBucketsCommand({})), 'InvalidAccessKeyId', 403);
   bad.destroy();
 });
@@ -150,12 +209,20 @@ test('another tenant does not see the bucket in ListBuckets', async () => {
 
 test('another tenant reading an object of the bucket gets AccessDenied', async () => {
   await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'private', Body: 'secret' }));
-  await rejectsWith(other.send(new GetObjectCommand({ Bucket: bucket, Key: 'private' })), 'AccessDenied', 403);
+  await rejectsWith(
+    other.send(new GetObjectCommand({ Bucket: bucket, Key: 'private' })),
+    'AccessDenied',
+    403,
+  );
 });
 
 test('another tenant writing into the bucket gets AccessDenied and changes nothing', async () => {
   await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'owned', Body: 'original' }));
-  await rejectsWith(other.send(new PutObjectCommand({ Bucket: bucket, Key: 'owned', Body: 'overwritten' })), 'AccessDenied', 403);
+  await rejectsWith(
+    other.send(new PutObjectCommand({ Bucket: bucket, Key: 'owned', Body: 'overwritten' })),
+    'AccessDenied',
+    403,
+  );
   const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'owned' }));
   assert.equal((await bodyOf(got)).toString(), 'original');
 });

@@ -40,35 +40,79 @@ test('a configuration is normalized with filter rule names in any case and a gen
   const c = normalizeConfig(
     {
       LambdaFunctionConfigurations: [
-        { LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'in/' }, { Name: 'suffix', Value: '.png' }] } } },
+        {
+          LambdaFunctionArn: arn,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: {
+            Key: {
+              FilterRules: [
+                { Name: 'Prefix', Value: 'in/' },
+                { Name: 'suffix', Value: '.png' },
+              ],
+            },
+          },
+        },
       ],
     },
     id,
   );
-  assert.deepEqual(c.lambda, [{ id: 'generated-id', functionArn: arn, events: ['s3:ObjectCreated:*'], prefix: 'in/', suffix: '.png' }]);
+  assert.deepEqual(c.lambda, [
+    { id: 'generated-id', functionArn: arn, events: ['s3:ObjectCreated:*'], prefix: 'in/', suffix: '.png' },
+  ]);
 });
 
 test('an unknown event type is refused with InvalidArgument', () => {
-  assert.throws(() => normalizeConfig({ LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:Nope'] }] }, id), { type: 'InvalidArgument' });
+  assert.throws(
+    () =>
+      normalizeConfig(
+        { LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:Nope'] }] },
+        id,
+      ),
+    { type: 'InvalidArgument' },
+  );
 });
 
 test('a malformed function ARN is refused with InvalidArgument', () => {
-  assert.throws(() => normalizeConfig({ LambdaFunctionConfigurations: [{ LambdaFunctionArn: 'thumbs', Events: ['s3:ObjectCreated:*'] }] }, id), {
-    type: 'InvalidArgument',
-  });
+  assert.throws(
+    () =>
+      normalizeConfig(
+        { LambdaFunctionConfigurations: [{ LambdaFunctionArn: 'thumbs', Events: ['s3:ObjectCreated:*'] }] },
+        id,
+      ),
+    {
+      type: 'InvalidArgument',
+    },
+  );
 });
 
 test('two prefix rules in one filter are refused with InvalidArgument', () => {
-  const rules = [{ Name: 'prefix', Value: 'a' }, { Name: 'prefix', Value: 'b' }];
+  const rules = [
+    { Name: 'prefix', Value: 'a' },
+    { Name: 'prefix', Value: 'b' },
+  ];
   assert.throws(
-    () => normalizeConfig({ LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: rules } } }] }, id),
+    () =>
+      normalizeConfig(
+        {
+          LambdaFunctionConfigurations: [
+            {
+              LambdaFunctionArn: arn,
+              Events: ['s3:ObjectCreated:*'],
+              Filter: { Key: { FilterRules: rules } },
+            },
+          ],
+        },
+        id,
+      ),
     { type: 'InvalidArgument' },
   );
 });
 
 test('two configurations with the same id are refused with InvalidArgument', () => {
   const c = { Id: 'same', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] };
-  assert.throws(() => normalizeConfig({ LambdaFunctionConfigurations: [c, c] }, id), { type: 'InvalidArgument' });
+  assert.throws(() => normalizeConfig({ LambdaFunctionConfigurations: [c, c] }, id), {
+    type: 'InvalidArgument',
+  });
 });
 
 test('event keys are form-encoded as S3 encodes them (space as +, slash kept)', () => {
@@ -77,7 +121,16 @@ test('event keys are form-encoded as S3 encodes them (space as +, slash kept)', 
 
 test('a Put event has Lambda S3 event JSON with size, unquoted eTag and sequencer', () => {
   const event = buildS3Event(
-    { tenantId: 't', bucket: 'pics', key: 'a b.png', eventName: 'ObjectCreated:Put', size: 12, etag: 'abc', sequencer: '00000000000000A1', time: new Date('2026-01-02T03:04:05.678Z') },
+    {
+      tenantId: 't',
+      bucket: 'pics',
+      key: 'a b.png',
+      eventName: 'ObjectCreated:Put',
+      size: 12,
+      etag: 'abc',
+      sequencer: '00000000000000A1',
+      time: new Date('2026-01-02T03:04:05.678Z'),
+    },
     { region: 'us-east-1', configurationId: 'cfg', principalId: '123456789012', requestId: 'REQ' },
   );
   const r = event.Records[0]!;
@@ -89,14 +142,25 @@ test('a Put event has Lambda S3 event JSON with size, unquoted eTag and sequence
   assert.equal(r.eventName, 'ObjectCreated:Put');
   assert.equal(r.s3.s3SchemaVersion, '1.0');
   assert.equal(r.s3.configurationId, 'cfg');
-  assert.deepEqual(r.s3.bucket, { name: 'pics', ownerIdentity: { principalId: '123456789012' }, arn: 'arn:aws:s3:::pics' });
+  assert.deepEqual(r.s3.bucket, {
+    name: 'pics',
+    ownerIdentity: { principalId: '123456789012' },
+    arn: 'arn:aws:s3:::pics',
+  });
   assert.deepEqual(r.s3.object, { key: 'a+b.png', size: 12, eTag: 'abc', sequencer: '00000000000000A1' });
   assert.equal(r.responseElements['x-amz-request-id'], 'REQ');
 });
 
 test('a Delete event carries no size or eTag', () => {
   const event = buildS3Event(
-    { tenantId: 't', bucket: 'pics', key: 'k', eventName: 'ObjectRemoved:Delete', sequencer: '01', time: new Date() },
+    {
+      tenantId: 't',
+      bucket: 'pics',
+      key: 'k',
+      eventName: 'ObjectRemoved:Delete',
+      sequencer: '01',
+      time: new Date(),
+    },
     { region: 'us-east-1', configurationId: 'cfg', principalId: 'p', requestId: 'r' },
   );
   assert.deepEqual(event.Records[0]!.s3.object, { key: 'k', sequencer: '01' });
@@ -125,7 +189,13 @@ function harness(opts: { invoker?: boolean; fail?: boolean } = {}) {
     },
   };
   let available = opts.invoker ?? true;
-  const notifications = new BucketNotifications({ db, tenants, region: 'us-east-1', invoker: () => (available ? invoker : undefined), retryBaseMs: 1 });
+  const notifications = new BucketNotifications({
+    db,
+    tenants,
+    region: 'us-east-1',
+    invoker: () => (available ? invoker : undefined),
+    retryBaseMs: 1,
+  });
   const store = new ObjectStore({
     db,
     dir: path.join(dir, 'objects'),
@@ -170,16 +240,36 @@ test('only changes matching the prefix, suffix and event type are delivered, eac
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [
-        { Id: 'pngs', LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:Put'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'in/' }, { Name: 'suffix', Value: '.png' }] } } },
+        {
+          Id: 'pngs',
+          LambdaFunctionArn: h.fnArn,
+          Events: ['s3:ObjectCreated:Put'],
+          Filter: {
+            Key: {
+              FilterRules: [
+                { Name: 'prefix', Value: 'in/' },
+                { Name: 'suffix', Value: '.png' },
+              ],
+            },
+          },
+        },
       ],
     });
     await h.store.putObject(h.tenant.id, 'pics', 'in/a.png', body('a'));
     await h.store.putObject(h.tenant.id, 'pics', 'in/b.jpg', body('b'));
     await h.store.putObject(h.tenant.id, 'pics', 'out/c.png', body('c'));
-    await h.store.copyObject(h.tenant.id, { bucket: 'pics', key: 'in/a.png' }, { bucket: 'pics', key: 'in/copy.png' }, {});
+    await h.store.copyObject(
+      h.tenant.id,
+      { bucket: 'pics', key: 'in/a.png' },
+      { bucket: 'pics', key: 'in/copy.png' },
+      {},
+    );
     h.store.deleteObject(h.tenant.id, 'pics', 'in/a.png');
     await until(() => h.notifications.pending() === 0, 'outbox drained');
-    assert.deepEqual(h.delivered.map((d) => [d.arn, d.event.Records[0]!.eventName, d.event.Records[0]!.s3.object.key]), [[h.fnArn, 'ObjectCreated:Put', 'in/a.png']]);
+    assert.deepEqual(
+      h.delivered.map((d) => [d.arn, d.event.Records[0]!.eventName, d.event.Records[0]!.s3.object.key]),
+      [[h.fnArn, 'ObjectCreated:Put', 'in/a.png']],
+    );
     assert.deepEqual(h.delivered[0]!.opts?.source, { kind: 's3', arn: 'arn:aws:s3:::pics' });
   } finally {
     await h.close();
@@ -190,7 +280,9 @@ test('removal events are delivered to an ObjectRemoved:* configuration', async (
   const h = harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
-    await h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectRemoved:*'] }] });
+    await h.notifications.putConfig(h.tenant, 'pics', {
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectRemoved:*'] }],
+    });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
     h.store.deleteObject(h.tenant.id, 'pics', 'k');
     h.store.deleteObject(h.tenant.id, 'pics', 'never-existed');
@@ -205,7 +297,9 @@ test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUplo
   const h = harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
-    await h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }] });
+    await h.notifications.putConfig(h.tenant, 'pics', {
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
+    });
     const up = h.store.createMultipartUpload(h.tenant.id, 'pics', 'mp');
     const p = await h.store.uploadPart(h.tenant.id, 'pics', 'mp', up, 1, body('x'));
     await h.store.completeMultipartUpload(h.tenant.id, 'pics', 'mp', up, [{ partNumber: 1, etag: p.etag }]);
@@ -220,7 +314,9 @@ test('an event written while no invoker exists stays in the outbox and is delive
   const h = harness({ invoker: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
-    await h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }] });
+    await h.notifications.putConfig(h.tenant, 'pics', {
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
+    });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
     assert.equal(h.notifications.pending(), 1);
     h.setAvailable(true);
@@ -236,9 +332,19 @@ test('an event the invoker refuses is kept and retried until accepted', async ()
   const h = harness({ fail: true });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
-    await h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }] });
+    await h.notifications.putConfig(h.tenant, 'pics', {
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
+    });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
-    await until(() => (h.db.prepare('SELECT attempts FROM s3_notification_outbox').get() as { attempts: number } | undefined)?.attempts === 1, 'a failed attempt');
+    await until(
+      () =>
+        (
+          h.db.prepare('SELECT attempts FROM s3_notification_outbox').get() as
+            | { attempts: number }
+            | undefined
+        )?.attempts === 1,
+      'a failed attempt',
+    );
     h.setFailing(false);
     await until(() => h.notifications.pending() === 0, 'retried and accepted');
     assert.equal(h.delivered.length, 1);
@@ -252,7 +358,9 @@ test('a configuration naming a function of another account is refused with Inval
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await assert.rejects(
-      h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }] }),
+      h.notifications.putConfig(h.tenant, 'pics', {
+        LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }],
+      }),
       { type: 'InvalidArgument' },
     );
   } finally {
@@ -264,12 +372,19 @@ test('an object write whose bucket is gone commits no outbox row', async () => {
   const h = harness({ invoker: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
-    await h.notifications.putConfig(h.tenant, 'pics', { LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }] });
+    await h.notifications.putConfig(h.tenant, 'pics', {
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
+    });
     await assert.rejects(
-      h.store.putObject(h.tenant.id, 'pics', 'k', (async function* () {
-        yield Buffer.from('x');
-        throw new Error('client went away');
-      })()),
+      h.store.putObject(
+        h.tenant.id,
+        'pics',
+        'k',
+        (async function* () {
+          yield Buffer.from('x');
+          throw new Error('client went away');
+        })(),
+      ),
     );
     assert.equal(h.notifications.pending(), 0);
   } finally {

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { zipOf } from '../api-lambda/zips.js';
 import { sdkConfig } from '../helpers/platform.js';
-import { type S3Fixture, bodyOf, bucketName, startS3 } from './fixtures.js';
+import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
 
 let f: S3Fixture;
 let lambda: LambdaClient;
@@ -71,33 +71,66 @@ test('a notification configuration round-trips through Put and GetBucketNotifica
       Bucket: b,
       NotificationConfiguration: {
         LambdaFunctionConfigurations: [
-          { Id: 'pngs', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'in/' }, { Name: 'suffix', Value: '.png' }] } } },
+          {
+            Id: 'pngs',
+            LambdaFunctionArn: arn,
+            Events: ['s3:ObjectCreated:*'],
+            Filter: {
+              Key: {
+                FilterRules: [
+                  { Name: 'prefix', Value: 'in/' },
+                  { Name: 'suffix', Value: '.png' },
+                ],
+              },
+            },
+          },
         ],
       },
     }),
   );
   const got = await f.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: b }));
   assert.deepEqual(got.LambdaFunctionConfigurations, [
-    { Id: 'pngs', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'in/' }, { Name: 'Suffix', Value: '.png' }] } } },
+    {
+      Id: 'pngs',
+      LambdaFunctionArn: arn,
+      Events: ['s3:ObjectCreated:*'],
+      Filter: {
+        Key: {
+          FilterRules: [
+            { Name: 'Prefix', Value: 'in/' },
+            { Name: 'Suffix', Value: '.png' },
+          ],
+        },
+      },
+    },
   ]);
 });
 
 test('a notification configuration naming a function that does not exist is refused with InvalidArgument', async () => {
   const b = bucketName('cfg');
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  const account = (await lambda.send(new CreateFunctionCommand({
-    FunctionName: `probe-${process.pid}`,
-    Runtime: 'nodejs20.x',
-    Handler: 'index.handler',
-    Role: 'arn:aws:iam::123456789012:role/any',
-    Code: { ZipFile: await zipOf([{ name: 'index.js', data: 'exports.handler = async () => 1;' }]) },
-  }))).FunctionArn!.split(':')[4];
+  const account = (
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: `probe-${process.pid}`,
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Role: 'arn:aws:iam::123456789012:role/any',
+        Code: { ZipFile: await zipOf([{ name: 'index.js', data: 'exports.handler = async () => 1;' }]) },
+      }),
+    )
+  ).FunctionArn!.split(':')[4];
   await assert.rejects(
     f.s3.send(
       new PutBucketNotificationConfigurationCommand({
         Bucket: b,
         NotificationConfiguration: {
-          LambdaFunctionConfigurations: [{ LambdaFunctionArn: `arn:aws:lambda:us-east-1:${account}:function:missing`, Events: ['s3:ObjectCreated:*'] }],
+          LambdaFunctionConfigurations: [
+            {
+              LambdaFunctionArn: `arn:aws:lambda:us-east-1:${account}:function:missing`,
+              Events: ['s3:ObjectCreated:*'],
+            },
+          ],
         },
       }),
     ),
@@ -113,11 +146,15 @@ test('an uploaded object invokes the configured function asynchronously with S3 
   await f.s3.send(
     new PutBucketNotificationConfigurationCommand({
       Bucket: b,
-      NotificationConfiguration: { LambdaFunctionConfigurations: [{ Id: 'all', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }] },
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [{ Id: 'all', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }],
+      },
     }),
   );
   const put = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'hello world.txt', Body: 'hi' }));
-  const event = JSON.parse((await waitForObject(`${b}-events`, 'ObjectCreated:Put/hello+world.txt')).toString());
+  const event = JSON.parse(
+    (await waitForObject(`${b}-events`, 'ObjectCreated:Put/hello+world.txt')).toString(),
+  );
   const r = event.Records[0];
   assert.equal(r.eventSource, 'aws:s3');
   assert.equal(r.s3.bucket.name, b);

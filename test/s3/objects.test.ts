@@ -16,7 +16,7 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { type S3Fixture, bodyOf, bucketName, startS3 } from './fixtures.js';
+import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
 
 let f: S3Fixture;
 before(async () => {
@@ -62,7 +62,13 @@ test('an object put with metadata and content type reads back with the same byte
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   const body = Buffer.from('hello, object store');
   const put = await f.s3.send(
-    new PutObjectCommand({ Bucket: b, Key: 'dir/hello.txt', Body: body, ContentType: 'text/plain', Metadata: { color: 'blue' } }),
+    new PutObjectCommand({
+      Bucket: b,
+      Key: 'dir/hello.txt',
+      Body: body,
+      ContentType: 'text/plain',
+      Metadata: { color: 'blue' },
+    }),
   );
   assert.equal(put.ETag, `"${md5(body)}"`);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'dir/hello.txt' }));
@@ -81,7 +87,10 @@ test('an overwritten object reads back with the new bytes', async () => {
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'first' }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'second' }));
-  assert.equal((await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k' })))).toString(), 'second');
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k' })))).toString(),
+    'second',
+  );
 });
 
 test('an empty object round-trips', async () => {
@@ -99,7 +108,11 @@ test('a missing key answers NoSuchKey', async () => {
 });
 
 test('a missing bucket answers NoSuchBucket', async () => {
-  await rejectsWith(f.s3.send(new GetObjectCommand({ Bucket: bucketName('missing'), Key: 'k' })), 'NoSuchBucket', 404);
+  await rejectsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: bucketName('missing'), Key: 'k' })),
+    'NoSuchBucket',
+    404,
+  );
 });
 
 test('a Range GET answers 206 with Content-Range and the requested bytes', async () => {
@@ -125,24 +138,35 @@ test('a Range starting past the end answers 416 InvalidRange', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'r', Body: '0123456789' }));
-  await rejectsWith(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'r', Range: 'bytes=10-20' })), 'InvalidRange', 416);
+  await rejectsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'r', Range: 'bytes=10-20' })),
+    'InvalidRange',
+    416,
+  );
 });
 
 test('If-None-Match with the current ETag answers 304', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   const put = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'cond' }));
-  await assert.rejects(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'c', IfNoneMatch: put.ETag })), (e: unknown) => {
-    assert.equal((e as S3ServiceException).$metadata.httpStatusCode, 304);
-    return true;
-  });
+  await assert.rejects(
+    f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'c', IfNoneMatch: put.ETag })),
+    (e: unknown) => {
+      assert.equal((e as S3ServiceException).$metadata.httpStatusCode, 304);
+      return true;
+    },
+  );
 });
 
 test('If-Match with another ETag answers 412 PreconditionFailed', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'cond' }));
-  await rejectsWith(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'c', IfMatch: '"00000000000000000000000000000000"' })), 'PreconditionFailed', 412);
+  await rejectsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'c', IfMatch: '"00000000000000000000000000000000"' })),
+    'PreconditionFailed',
+    412,
+  );
 });
 
 async function fill(b: string, keys: string[]): Promise<void> {
@@ -154,8 +178,14 @@ test('ListObjectsV2 with a prefix and delimiter groups keys into CommonPrefixes'
   const b = bucketName();
   await fill(b, ['a/1', 'a/2', 'photos/2024/x.png', 'photos/2025/y.png', 'photos/top.png', 'z']);
   const out = await f.s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'photos/', Delimiter: '/' }));
-  assert.deepEqual(out.Contents?.map((c) => c.Key), ['photos/top.png']);
-  assert.deepEqual(out.CommonPrefixes?.map((c) => c.Prefix), ['photos/2024/', 'photos/2025/']);
+  assert.deepEqual(
+    out.Contents?.map((c) => c.Key),
+    ['photos/top.png'],
+  );
+  assert.deepEqual(
+    out.CommonPrefixes?.map((c) => c.Prefix),
+    ['photos/2024/', 'photos/2025/'],
+  );
   assert.equal(out.KeyCount, 3);
   assert.equal(out.IsTruncated, false);
 });
@@ -168,7 +198,9 @@ test('ListObjectsV2 pages with max-keys and continuation tokens through every ke
   let token: string | undefined;
   let pages = 0;
   do {
-    const out = await f.s3.send(new ListObjectsV2Command({ Bucket: b, MaxKeys: 3, ContinuationToken: token }));
+    const out = await f.s3.send(
+      new ListObjectsV2Command({ Bucket: b, MaxKeys: 3, ContinuationToken: token }),
+    );
     pages++;
     assert.ok((out.KeyCount ?? 0) <= 3);
     seen.push(...(out.Contents ?? []).map((c) => c.Key!));
@@ -182,30 +214,56 @@ test('ListObjectsV2 with start-after lists only later keys', async () => {
   const b = bucketName();
   await fill(b, ['a', 'b', 'c']);
   const out = await f.s3.send(new ListObjectsV2Command({ Bucket: b, StartAfter: 'a' }));
-  assert.deepEqual(out.Contents?.map((c) => c.Key), ['b', 'c']);
+  assert.deepEqual(
+    out.Contents?.map((c) => c.Key),
+    ['b', 'c'],
+  );
 });
 
 test('ListObjects (v1) pages with markers', async () => {
   const b = bucketName();
   await fill(b, ['a', 'b', 'c']);
   const one = await f.s3.send(new ListObjectsCommand({ Bucket: b, MaxKeys: 2 }));
-  assert.deepEqual(one.Contents?.map((c) => c.Key), ['a', 'b']);
+  assert.deepEqual(
+    one.Contents?.map((c) => c.Key),
+    ['a', 'b'],
+  );
   assert.equal(one.IsTruncated, true);
   const two = await f.s3.send(new ListObjectsCommand({ Bucket: b, Marker: 'b' }));
-  assert.deepEqual(two.Contents?.map((c) => c.Key), ['c']);
+  assert.deepEqual(
+    two.Contents?.map((c) => c.Key),
+    ['c'],
+  );
 });
 
 test('CopyObject copies bytes and metadata, and REPLACE takes the new metadata', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'src key', Body: 'copied', ContentType: 'text/plain', Metadata: { a: '1' } }));
-  const copy = await f.s3.send(new CopyObjectCommand({ Bucket: b, Key: 'dst', CopySource: `${b}/${encodeURIComponent('src key')}` }));
+  await f.s3.send(
+    new PutObjectCommand({
+      Bucket: b,
+      Key: 'src key',
+      Body: 'copied',
+      ContentType: 'text/plain',
+      Metadata: { a: '1' },
+    }),
+  );
+  const copy = await f.s3.send(
+    new CopyObjectCommand({ Bucket: b, Key: 'dst', CopySource: `${b}/${encodeURIComponent('src key')}` }),
+  );
   assert.equal(copy.CopyObjectResult?.ETag, `"${md5('copied')}"`);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'dst' }));
   assert.deepEqual(got.Metadata, { a: '1' });
   assert.equal((await bodyOf(got)).toString(), 'copied');
   await f.s3.send(
-    new CopyObjectCommand({ Bucket: b, Key: 'dst2', CopySource: `${b}/src%20key`, MetadataDirective: 'REPLACE', Metadata: { b: '2' }, ContentType: 'x/y' }),
+    new CopyObjectCommand({
+      Bucket: b,
+      Key: 'dst2',
+      CopySource: `${b}/src%20key`,
+      MetadataDirective: 'REPLACE',
+      Metadata: { b: '2' },
+      ContentType: 'x/y',
+    }),
   );
   const head = await f.s3.send(new HeadObjectCommand({ Bucket: b, Key: 'dst2' }));
   assert.deepEqual(head.Metadata, { b: '2' });
@@ -215,21 +273,35 @@ test('CopyObject copies bytes and metadata, and REPLACE takes the new metadata',
 test('CopyObject from a missing source answers NoSuchKey', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await rejectsWith(f.s3.send(new CopyObjectCommand({ Bucket: b, Key: 'dst', CopySource: `${b}/nothing` })), 'NoSuchKey', 404);
+  await rejectsWith(
+    f.s3.send(new CopyObjectCommand({ Bucket: b, Key: 'dst', CopySource: `${b}/nothing` })),
+    'NoSuchKey',
+    404,
+  );
 });
 
 test('DeleteObjects removes the listed keys and reports them', async () => {
   const b = bucketName();
   await fill(b, ['x', 'y', 'z']);
-  const out = await f.s3.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'x' }, { Key: 'y' }, { Key: 'never' }] } }));
+  const out = await f.s3.send(
+    new DeleteObjectsCommand({
+      Bucket: b,
+      Delete: { Objects: [{ Key: 'x' }, { Key: 'y' }, { Key: 'never' }] },
+    }),
+  );
   assert.deepEqual(out.Deleted?.map((d) => d.Key).sort(), ['never', 'x', 'y']);
   const left = await f.s3.send(new ListObjectsV2Command({ Bucket: b }));
-  assert.deepEqual(left.Contents?.map((c) => c.Key), ['z']);
+  assert.deepEqual(
+    left.Contents?.map((c) => c.Key),
+    ['z'],
+  );
 });
 
 test('DeleteObjects with Quiet reports no deleted keys', async () => {
   const b = bucketName();
   await fill(b, ['x']);
-  const out = await f.s3.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'x' }], Quiet: true } }));
+  const out = await f.s3.send(
+    new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'x' }], Quiet: true } }),
+  );
   assert.equal(out.Deleted?.length ?? 0, 0);
 });

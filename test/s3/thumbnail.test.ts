@@ -3,10 +3,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { zipDirectory } from '../../src/cli/deploy.js';
 import { repoRoot, sdkConfig } from '../helpers/platform.js';
-import { type S3Fixture, bodyOf, bucketName, startS3 } from './fixtures.js';
+import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
 
 const exampleDir = path.join(repoRoot, 'examples/thumbnail');
 interface Image {
@@ -86,17 +91,33 @@ test('an uploaded PNG gets a thumbnail of at most 128 px in <bucket>-thumbnails'
       Bucket: bucket,
       NotificationConfiguration: {
         LambdaFunctionConfigurations: [
-          { Id: 'thumbnails', LambdaFunctionArn: FunctionArn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.png' }] } } },
+          {
+            Id: 'thumbnails',
+            LambdaFunctionArn: FunctionArn,
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.png' }] } },
+          },
         ],
       },
     }),
   );
-  await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'holiday/beach view.png', Body: png.encode(gradient(640, 480)), ContentType: 'image/png' }));
+  await f.s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: 'holiday/beach view.png',
+      Body: png.encode(gradient(640, 480)),
+      ContentType: 'image/png',
+    }),
+  );
 
   let thumb: Buffer | undefined;
   for (let i = 0; i < 600 && !thumb; i++) {
     try {
-      thumb = await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: `${bucket}-thumbnails`, Key: 'holiday/beach view.png' })));
+      thumb = await bodyOf(
+        await f.s3.send(
+          new GetObjectCommand({ Bucket: `${bucket}-thumbnails`, Key: 'holiday/beach view.png' }),
+        ),
+      );
     } catch (e) {
       if ((e as Error).name !== 'NoSuchKey') throw e;
       await new Promise((r) => setTimeout(r, 50));

@@ -28,7 +28,9 @@ const lambdaConfig = z.object({
   Id: z.string().max(255).optional(),
   LambdaFunctionArn: z.string().min(1),
   Events: z.array(z.enum(EVENT_TYPES)).min(1),
-  Filter: z.object({ Key: z.object({ FilterRules: z.array(filterRule).max(2).default([]) }).optional() }).optional(),
+  Filter: z
+    .object({ Key: z.object({ FilterRules: z.array(filterRule).max(2).default([]) }).optional() })
+    .optional(),
 });
 
 export const notificationConfigSchema = z.object({
@@ -50,9 +52,12 @@ export interface NotificationConfig {
   lambda: LambdaNotification[];
 }
 
-const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
+const LAMBDA_ARN =
+  /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
 
-export function parseFunctionArn(arn: string): { region: string; account: string; name: string; qualifier?: string } | undefined {
+export function parseFunctionArn(
+  arn: string,
+): { region: string; account: string; name: string; qualifier?: string } | undefined {
   const m = LAMBDA_ARN.exec(arn);
   if (!m) return undefined;
   return { region: m[1]!, account: m[2]!, name: m[3]!, qualifier: m[4] };
@@ -73,15 +78,30 @@ export function normalizeConfig(input: unknown, newId: () => string): Notificati
     const prefixes = rules.filter((r) => r.Name === 'prefix');
     const suffixes = rules.filter((r) => r.Name === 'suffix');
     if (prefixes.length > 1 || suffixes.length > 1) {
-      throw S3Errors.invalidArgument('Cannot specify more than one prefix rule in a filter.', 'FilterRule', 'prefix');
+      throw S3Errors.invalidArgument(
+        'Cannot specify more than one prefix rule in a filter.',
+        'FilterRule',
+        'prefix',
+      );
     }
     if (!parseFunctionArn(c.LambdaFunctionArn)) {
       throw S3Errors.invalidArgument('The ARN is not well formed', 'CloudFunction', c.LambdaFunctionArn);
     }
     const id = c.Id ?? newId();
-    if (ids.has(id)) throw S3Errors.invalidArgument('Configuration is ambiguously defined. Cannot have two configurations with the same id.', 'Id', id);
+    if (ids.has(id))
+      throw S3Errors.invalidArgument(
+        'Configuration is ambiguously defined. Cannot have two configurations with the same id.',
+        'Id',
+        id,
+      );
     ids.add(id);
-    return { id, functionArn: c.LambdaFunctionArn, events: [...new Set(c.Events)], prefix: prefixes[0]?.Value, suffix: suffixes[0]?.Value };
+    return {
+      id,
+      functionArn: c.LambdaFunctionArn,
+      events: [...new Set(c.Events)],
+      prefix: prefixes[0]?.Value,
+      suffix: suffixes[0]?.Value,
+    };
   });
   return { lambda };
 }

@@ -8,7 +8,7 @@ import type { Invoker } from '../../invoke/types.js';
 import { type Db, migrate } from '../../store/database.js';
 import { S3Errors } from '../objects/errors.js';
 import type { ObjectChange } from '../objects/store.js';
-import { type NotificationConfig, configMatches, normalizeConfig, parseFunctionArn } from './config.js';
+import { configMatches, type NotificationConfig, normalizeConfig, parseFunctionArn } from './config.js';
 import { bucketArn, buildS3Event } from './s3-event.js';
 
 const SCHEMA = [
@@ -35,7 +35,10 @@ export interface NotificationsDeps {
   /** The invoker may land after this part starts; events wait in the outbox until it does. */
   invoker: () => Invoker | undefined;
   /** Does the function exist in this tenant? Undefined when the control plane cannot tell yet. */
-  functionExists?: (tenant: Tenant, functionArn: string) => boolean | undefined | Promise<boolean | undefined>;
+  functionExists?: (
+    tenant: Tenant,
+    functionArn: string,
+  ) => boolean | undefined | Promise<boolean | undefined>;
   /** Base retry delay for an event the invoker did not accept; doubles, capped at a minute. */
   retryBaseMs?: number;
   log?: (message: string) => void;
@@ -56,7 +59,9 @@ export class BucketNotifications {
   }
 
   getConfig(bucket: string): NotificationConfig {
-    const row = this.#db.prepare('SELECT config FROM s3_notification_configs WHERE bucket = ?').get(bucket) as { config: string } | undefined;
+    const row = this.#db.prepare('SELECT config FROM s3_notification_configs WHERE bucket = ?').get(bucket) as
+      | { config: string }
+      | undefined;
     return row ? (JSON.parse(row.config) as NotificationConfig) : { lambda: [] };
   }
 
@@ -70,11 +75,19 @@ export class BucketNotifications {
           ? await this.#deps.functionExists?.(tenant, c.functionArn)
           : false;
       if (exists === false) {
-        throw S3Errors.invalidArgument('Unable to validate the following destination configurations', c.functionArn, 'The destination function does not exist or is not in your account');
+        throw S3Errors.invalidArgument(
+          'Unable to validate the following destination configurations',
+          c.functionArn,
+          'The destination function does not exist or is not in your account',
+        );
       }
     }
-    if (config.lambda.length === 0) this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
-    else this.#db.prepare('INSERT OR REPLACE INTO s3_notification_configs (bucket, config) VALUES (?, ?)').run(bucket, JSON.stringify(config));
+    if (config.lambda.length === 0)
+      this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
+    else
+      this.#db
+        .prepare('INSERT OR REPLACE INTO s3_notification_configs (bucket, config) VALUES (?, ?)')
+        .run(bucket, JSON.stringify(config));
     return config;
   }
 
@@ -135,7 +148,9 @@ export class BucketNotifications {
   }
 
   async #drain(): Promise<void> {
-    const next = this.#db.prepare('SELECT * FROM s3_notification_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT 50');
+    const next = this.#db.prepare(
+      'SELECT * FROM s3_notification_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT 50',
+    );
     while (!this.#stopped) {
       const invoker = this.#deps.invoker();
       if (!invoker) return;
@@ -170,9 +185,13 @@ export class BucketNotifications {
       const base = this.#deps.retryBaseMs ?? 1_000;
       const delay = Math.min(base * 2 ** row.attempts, 60_000);
       this.#db
-        .prepare('UPDATE s3_notification_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?')
+        .prepare(
+          'UPDATE s3_notification_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?',
+        )
         .run(Date.now() + delay, row.id);
-      this.#deps.log?.(`kindling: S3 event for ${row.function_arn} not accepted, retrying in ${delay} ms: ${String(e)}`);
+      this.#deps.log?.(
+        `kindling: S3 event for ${row.function_arn} not accepted, retrying in ${delay} ms: ${String(e)}`,
+      );
     }
   }
 
@@ -180,7 +199,9 @@ export class BucketNotifications {
     if (this.#stopped) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM s3_notification_outbox').get() as { at: number | null };
+    const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM s3_notification_outbox').get() as {
+      at: number | null;
+    };
     if (row.at === null) return;
     // Without an invoker yet, look again shortly: it may be wired in after this part started.
     const wait = this.#deps.invoker() ? Math.max(0, row.at - Date.now()) : 1_000;

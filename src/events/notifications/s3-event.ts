@@ -40,7 +40,10 @@ export function buildS3Event(
   change: ObjectChange,
   ctx: { region: string; configurationId: string; principalId: string; requestId: string; sourceIp?: string },
 ): { Records: S3EventRecord[] } {
-  const object: S3EventRecord['s3']['object'] = { key: encodeEventKey(change.key), sequencer: change.sequencer };
+  const object: S3EventRecord['s3']['object'] = {
+    key: encodeEventKey(change.key),
+    sequencer: change.sequencer,
+  };
   if (change.eventName.startsWith('ObjectCreated:')) {
     object.size = change.size ?? 0;
     object.eTag = change.etag ?? '';
@@ -55,11 +58,18 @@ export function buildS3Event(
         eventName: change.eventName,
         userIdentity: { principalId: ctx.principalId },
         requestParameters: { sourceIPAddress: ctx.sourceIp ?? '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': ctx.requestId, 'x-amz-id-2': Buffer.from(ctx.requestId).toString('base64') },
+        responseElements: {
+          'x-amz-request-id': ctx.requestId,
+          'x-amz-id-2': Buffer.from(ctx.requestId).toString('base64'),
+        },
         s3: {
           s3SchemaVersion: '1.0',
           configurationId: ctx.configurationId,
-          bucket: { name: change.bucket, ownerIdentity: { principalId: ctx.principalId }, arn: bucketArn(change.bucket) },
+          bucket: {
+            name: change.bucket,
+            ownerIdentity: { principalId: ctx.principalId },
+            arn: bucketArn(change.bucket),
+          },
           object,
         },
       },

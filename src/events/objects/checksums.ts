@@ -36,7 +36,8 @@ class Crc {
 }
 
 export const crc32 = (data: Uint8Array): number => new Crc(CRC32_TABLE).update(data).digest().readUInt32BE();
-export const crc32c = (data: Uint8Array): number => new Crc(CRC32C_TABLE).update(data).digest().readUInt32BE();
+export const crc32c = (data: Uint8Array): number =>
+  new Crc(CRC32C_TABLE).update(data).digest().readUInt32BE();
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'SHA1' | 'SHA256';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'];

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Db, migrate } from '../../store/database.js';
 import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
-import { S3Errors, MAX_KEY_BYTES, isValidBucketName } from './errors.js';
+import { isValidBucketName, MAX_KEY_BYTES, S3Errors } from './errors.js';
 
 const SCHEMA = [
   `CREATE TABLE s3_buckets (
@@ -43,7 +43,12 @@ export interface Checksum {
 }
 
 /** Standard headers S3 stores with an object and answers on GET/HEAD. */
-export type StoredHeaders = Partial<Record<'cache-control' | 'content-disposition' | 'content-encoding' | 'content-language' | 'expires', string>>;
+export type StoredHeaders = Partial<
+  Record<
+    'cache-control' | 'content-disposition' | 'content-encoding' | 'content-language' | 'expires',
+    string
+  >
+>;
 
 export interface ObjectInfo {
   bucket: string;
@@ -87,7 +92,11 @@ export interface ObjectChange {
   tenantId: string;
   bucket: string;
   key: string;
-  eventName: 'ObjectCreated:Put' | 'ObjectCreated:Copy' | 'ObjectCreated:CompleteMultipartUpload' | 'ObjectRemoved:Delete';
+  eventName:
+    | 'ObjectCreated:Put'
+    | 'ObjectCreated:Copy'
+    | 'ObjectCreated:CompleteMultipartUpload'
+    | 'ObjectRemoved:Delete';
   size?: number;
   etag?: string;
   sequencer: string;
@@ -179,7 +188,10 @@ const toInfo = (r: ObjectRow): ObjectInfo => ({
   metadata: JSON.parse(r.metadata) as Record<string, string>,
   headers: JSON.parse(r.headers) as StoredHeaders,
   lastModified: new Date(r.last_modified),
-  checksum: r.checksum_algorithm && r.checksum_value ? { algorithm: r.checksum_algorithm, value: r.checksum_value } : undefined,
+  checksum:
+    r.checksum_algorithm && r.checksum_value
+      ? { algorithm: r.checksum_algorithm, value: r.checksum_value }
+      : undefined,
   partsCount: r.parts_count ?? undefined,
   version: r.version,
 });
@@ -216,7 +228,9 @@ export class ObjectStore {
       tempFiles++;
     }
     const live = new Set<string>();
-    for (const r of this.#db.prepare('SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts').iterate() as Iterable<{
+    for (const r of this.#db
+      .prepare('SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts')
+      .iterate() as Iterable<{
       blob: string;
     }>) {
       live.add(r.blob);
@@ -240,10 +254,14 @@ export class ObjectStore {
     if (!isValidBucketName(name)) throw S3Errors.invalidBucketName(name);
     const existing = this.#bucketRow(name);
     if (existing) {
-      throw existing.tenant_id === tenantId ? S3Errors.bucketAlreadyOwnedByYou(name) : S3Errors.bucketAlreadyExists(name);
+      throw existing.tenant_id === tenantId
+        ? S3Errors.bucketAlreadyOwnedByYou(name)
+        : S3Errors.bucketAlreadyExists(name);
     }
     const createdAt = new Date();
-    this.#db.prepare('INSERT INTO s3_buckets (name, tenant_id, created_at) VALUES (?, ?, ?)').run(name, tenantId, createdAt.toISOString());
+    this.#db
+      .prepare('INSERT INTO s3_buckets (name, tenant_id, created_at) VALUES (?, ?, ?)')
+      .run(name, tenantId, createdAt.toISOString());
     return { name, tenantId, createdAt };
   }
 
@@ -269,9 +287,12 @@ export class ObjectStore {
     this.bucket(tenantId, name);
     const partBlobs: string[] = [];
     this.#db.transaction(() => {
-      if (this.#db.prepare('SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1').get(name)) throw S3Errors.bucketNotEmpty(name);
+      if (this.#db.prepare('SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1').get(name))
+        throw S3Errors.bucketNotEmpty(name);
       for (const r of this.#db
-        .prepare('SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?')
+        .prepare(
+          'SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?',
+        )
         .all(name) as { blob: string }[]) {
         partBlobs.push(r.blob);
       }
@@ -326,7 +347,11 @@ export class ObjectStore {
    * The object's metadata and an open file on its bytes. The file is opened in the same tick as the row
    * is read, so a concurrent overwrite (which unlinks the old blob) cannot pull it away.
    */
-  openObject(tenantId: string, bucket: string, key: string): { info: ObjectInfo; read(range?: { start: number; end: number }): Readable; close(): void } {
+  openObject(
+    tenantId: string,
+    bucket: string,
+    key: string,
+  ): { info: ObjectInfo; read(range?: { start: number; end: number }): Readable; close(): void } {
     this.bucket(tenantId, bucket);
     const row = this.#objectRow(bucket, key);
     const fd = fs.openSync(this.#blobPath(row.blob), 'r');
@@ -339,7 +364,12 @@ export class ObjectStore {
           fs.closeSync(fd);
           return Readable.from([]);
         }
-        return fs.createReadStream('', { fd, autoClose: true, start: range?.start ?? 0, end: range?.end ?? row.size - 1 });
+        return fs.createReadStream('', {
+          fd,
+          autoClose: true,
+          start: range?.start ?? 0,
+          end: range?.end ?? row.size - 1,
+        });
       },
       close: () => {
         if (!used) fs.closeSync(fd);
@@ -354,14 +384,21 @@ export class ObjectStore {
     validateKey(key);
     let blob: string | undefined;
     this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?').get(bucket, key) as
-        | { blob: string }
-        | undefined;
+      const row = this.#db
+        .prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?')
+        .get(bucket, key) as { blob: string } | undefined;
       if (!row) return;
       blob = row.blob;
       this.#db.prepare('DELETE FROM s3_objects WHERE bucket = ? AND key = ?').run(bucket, key);
       const version = this.#nextVersion();
-      this.#hooks.onChange?.({ tenantId, bucket, key, eventName: 'ObjectRemoved:Delete', sequencer: sequencer(version), time: new Date() });
+      this.#hooks.onChange?.({
+        tenantId,
+        bucket,
+        key,
+        eventName: 'ObjectRemoved:Delete',
+        sequencer: sequencer(version),
+        time: new Date(),
+      });
     })();
     if (blob === undefined) return false;
     this.#unlinkBlob(blob);
@@ -373,7 +410,9 @@ export class ObjectStore {
     tenantId: string,
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
-    opts: { replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders } },
+    opts: {
+      replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
+    },
   ): Promise<ObjectInfo> {
     this.bucket(tenantId, target.bucket);
     validateKey(target.key);
@@ -382,10 +421,14 @@ export class ObjectStore {
     if (same && !opts.replaceMetadata) {
       src.close();
       throw S3Errors.invalidRequest(
-        'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       );
     }
-    const meta = opts.replaceMetadata ?? { contentType: src.info.contentType, metadata: src.info.metadata, headers: src.info.headers };
+    const meta = opts.replaceMetadata ?? {
+      contentType: src.info.contentType,
+      metadata: src.info.metadata,
+      headers: src.info.headers,
+    };
     const body = src.read();
     return this.putObject(
       tenantId,
@@ -397,7 +440,8 @@ export class ObjectStore {
         metadata: meta.metadata,
         headers: meta.headers,
         // A copy keeps the source's checksum when it covers the whole object.
-        verify: () => (src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined),
+        verify: () =>
+          src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
       },
       'ObjectCreated:Copy',
     );
@@ -448,7 +492,12 @@ export class ObjectStore {
     tenantId: string,
     bucket: string,
     key: string,
-    opts: { contentType?: string; metadata?: Record<string, string>; headers?: StoredHeaders; checksumAlgorithm?: string } = {},
+    opts: {
+      contentType?: string;
+      metadata?: Record<string, string>;
+      headers?: StoredHeaders;
+      checksumAlgorithm?: string;
+    } = {},
   ): string {
     this.bucket(tenantId, bucket);
     validateKey(key);
@@ -493,27 +542,46 @@ export class ObjectStore {
   ): Promise<PartInfo> {
     this.upload(tenantId, bucket, key, uploadId);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-      throw S3Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
+      throw S3Errors.invalidArgument(
+        'Part number must be an integer between 1 and 10000, inclusive',
+        'partNumber',
+        String(partNumber),
+      );
     }
     const written = await this.#writeBlob(body);
     let checksum: Checksum | undefined;
     let old: { blob: string } | undefined;
-    const part: PartInfo = { partNumber, size: written.size, etag: written.md5.toString('hex'), lastModified: new Date(), checksum: undefined };
+    const part: PartInfo = {
+      partNumber,
+      size: written.size,
+      etag: written.md5.toString('hex'),
+      lastModified: new Date(),
+      checksum: undefined,
+    };
     try {
       checksum = verify?.({ md5: written.md5, size: written.size });
       part.checksum = checksum;
       this.#db.transaction(() => {
         // The upload may have been aborted or completed while the part streamed in.
         this.#uploadRow(bucket, key, uploadId);
-        old = this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?').get(uploadId, partNumber) as
-          | { blob: string }
-          | undefined;
+        old = this.#db
+          .prepare('SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?')
+          .get(uploadId, partNumber) as { blob: string } | undefined;
         this.#db
           .prepare(
             `INSERT OR REPLACE INTO s3_parts (upload_id, part_number, blob, size, etag, checksum_algorithm, checksum_value, last_modified)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(uploadId, partNumber, written.blob, written.size, part.etag, checksum?.algorithm ?? null, checksum?.value ?? null, part.lastModified.getTime());
+          .run(
+            uploadId,
+            partNumber,
+            written.blob,
+            written.size,
+            part.etag,
+            checksum?.algorithm ?? null,
+            checksum?.value ?? null,
+            part.lastModified.getTime(),
+          );
       })();
     } catch (e) {
       this.#unlinkBlob(written.blob);
@@ -523,7 +591,13 @@ export class ObjectStore {
     return part;
   }
 
-  listParts(tenantId: string, bucket: string, key: string, uploadId: string, opts: { maxParts?: number; after?: number } = {}): {
+  listParts(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    opts: { maxParts?: number; after?: number } = {},
+  ): {
     parts: PartInfo[];
     isTruncated: boolean;
   } {
@@ -538,7 +612,9 @@ export class ObjectStore {
   listUploads(tenantId: string, bucket: string, prefix = ''): UploadInfo[] {
     this.bucket(tenantId, bucket);
     return (
-      this.#db.prepare('SELECT * FROM s3_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated').all(bucket, prefix) as UploadRow[]
+      this.#db
+        .prepare('SELECT * FROM s3_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated')
+        .all(bucket, prefix) as UploadRow[]
     )
       .filter((r) => r.key.startsWith(prefix))
       .map((r) => ({
@@ -554,7 +630,9 @@ export class ObjectStore {
     this.upload(tenantId, bucket, key, uploadId);
     let blobs: string[] = [];
     this.#db.transaction(() => {
-      blobs = (this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ?').all(uploadId) as { blob: string }[]).map((r) => r.blob);
+      blobs = (
+        this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ?').all(uploadId) as { blob: string }[]
+      ).map((r) => r.blob);
       this.#db.prepare('DELETE FROM s3_uploads WHERE upload_id = ?').run(uploadId);
     })();
     for (const b of blobs) this.#unlinkBlob(b);
@@ -572,7 +650,10 @@ export class ObjectStore {
     if (requested.length === 0) throw S3Errors.invalidRequest('You must specify at least one part');
     const upload = this.#uploadRow(bucket, key, uploadId);
     const stored = new Map(
-      (this.#db.prepare('SELECT * FROM s3_parts WHERE upload_id = ?').all(uploadId) as PartRow[]).map((r) => [r.part_number, r]),
+      (this.#db.prepare('SELECT * FROM s3_parts WHERE upload_id = ?').all(uploadId) as PartRow[]).map((r) => [
+        r.part_number,
+        r,
+      ]),
     );
     const chosen: PartRow[] = [];
     let prev = 0;
@@ -621,7 +702,11 @@ export class ObjectStore {
         },
         () => {
           this.#uploadRow(bucket, key, uploadId);
-          partBlobs = (this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ?').all(uploadId) as { blob: string }[]).map((r) => r.blob);
+          partBlobs = (
+            this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ?').all(uploadId) as {
+              blob: string;
+            }[]
+          ).map((r) => r.blob);
           this.#db.prepare('DELETE FROM s3_uploads WHERE upload_id = ?').run(uploadId);
         },
       );
@@ -639,19 +724,27 @@ export class ObjectStore {
   }
 
   #objectRow(bucket: string, key: string): ObjectRow {
-    const row = this.#db.prepare('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?').get(bucket, key) as ObjectRow | undefined;
+    const row = this.#db.prepare('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?').get(bucket, key) as
+      | ObjectRow
+      | undefined;
     if (!row) throw S3Errors.noSuchKey(key);
     return row;
   }
 
   #uploadRow(bucket: string, key: string, uploadId: string): UploadRow {
-    const row = this.#db.prepare('SELECT * FROM s3_uploads WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
+    const row = this.#db.prepare('SELECT * FROM s3_uploads WHERE upload_id = ?').get(uploadId) as
+      | UploadRow
+      | undefined;
     if (!row || row.bucket !== bucket || row.key !== key) throw S3Errors.noSuchUpload(uploadId);
     return row;
   }
 
   #nextVersion(): number {
-    return (this.#db.prepare('UPDATE s3_sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as { value: number }).value;
+    return (
+      this.#db.prepare('UPDATE s3_sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
+        value: number;
+      }
+    ).value;
   }
 
   /** Internal ids only: a user's key never reaches a filesystem path. */
@@ -713,7 +806,9 @@ export class ObjectStore {
         // The bucket may have been deleted (or the upload aborted) while the body streamed in.
         if (!this.#bucketRow(o.bucket)) throw S3Errors.noSuchBucket(o.bucket);
         inTransaction?.();
-        old = this.#db.prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?').get(o.bucket, o.key) as { blob: string } | undefined;
+        old = this.#db
+          .prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?')
+          .get(o.bucket, o.key) as { blob: string } | undefined;
         const version = this.#nextVersion();
         const now = Date.now();
         this.#db
@@ -776,7 +871,10 @@ const toPart = (r: PartRow): PartInfo => ({
   size: r.size,
   etag: r.etag,
   lastModified: new Date(r.last_modified),
-  checksum: r.checksum_algorithm && r.checksum_value ? { algorithm: r.checksum_algorithm, value: r.checksum_value } : undefined,
+  checksum:
+    r.checksum_algorithm && r.checksum_value
+      ? { algorithm: r.checksum_algorithm, value: r.checksum_value }
+      : undefined,
 });
 
 /** S3's sequencer: an opaque hex string that orders the events of one key. */
