@@ -15,13 +15,12 @@ export const SANDBOX_RELAY_PORT = 9001;
 const UID = '993';
 const GID = '990';
 
-// The few host /etc files a runtime needs: name resolution, TLS roots, users. Never all of /etc.
+// The few host /etc files a runtime needs: name resolution, TLS roots. Never all of /etc; users come from
+// files of our own (sandboxUsers), not the host's passwd.
 const ETC_FILES = [
   '/etc/resolv.conf',
   '/etc/hosts',
   '/etc/nsswitch.conf',
-  '/etc/passwd',
-  '/etc/group',
   '/etc/ld.so.cache',
   '/etc/localtime',
   '/etc/ssl',
@@ -68,12 +67,30 @@ function rootBinds(): string[] {
   return args;
 }
 
-/** The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own. */
-function runtimePackageJson(envRoot: string): string {
-  const file = path.join(envRoot, '.runtime-package.json');
+/** Small generated files the sandbox sees read-only: written once per driver under envRoot. */
+function generatedFiles(envRoot: string): string[] {
   fs.mkdirSync(envRoot, { recursive: true });
-  fs.writeFileSync(file, '{"type":"module"}\n');
-  return file;
+  const write = (name: string, text: string) => {
+    const file = path.join(envRoot, name);
+    fs.writeFileSync(file, text, { mode: 0o644 });
+    return file;
+  };
+  return [
+    // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
+    '--ro-bind',
+    write('.runtime-package.json', '{"type":"module"}\n'),
+    '/var/runtime/package.json',
+    // Lambda's sandbox user, so os.userInfo() and tools asking for the current user work.
+    '--ro-bind',
+    write(
+      '.passwd',
+      `root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:${UID}:${GID}::/tmp:/sbin/nologin\n`,
+    ),
+    '/etc/passwd',
+    '--ro-bind',
+    write('.group', `root:x:0:\nsbx_user1051:x:${GID}:\n`),
+    '/etc/group',
+  ];
 }
 
 export class BwrapDriver implements SandboxDriver {
@@ -112,9 +129,7 @@ export class BwrapDriver implements SandboxDriver {
       '--ro-bind',
       path.join(rt, 'protocol.js'),
       '/var/runtime/protocol.js',
-      '--ro-bind',
-      runtimePackageJson(opts.envRoot),
-      '/var/runtime/package.json',
+      ...generatedFiles(opts.envRoot),
       ...(opts.nodeModulesDir !== undefined
         ? [
             '--ro-bind',

@@ -301,3 +301,11 @@ test('a callback answer waits for the event loop to empty, unless callbackWaitsF
   assert.equal(json(quick), 'answered');
   assert.doesNotMatch(quick.log.split('END RequestId')[0] ?? '', /late timer ran/);
 });
+
+test("the function runs as Lambda's sandbox user, known to os.userInfo()", async () => {
+  const s = fn(
+    h,
+    "import os from 'node:os'; export const handler = async () => ({ u: os.userInfo().username, uid: process.getuid(), home: os.homedir() });",
+  );
+  assert.deepEqual(json(await invoke(h, s)), { u: 'sbx_user1051', uid: 993, home: '/tmp' });
+});
