@@ -82,6 +82,10 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   const body = out.body;
   if (body instanceof Readable) {
     body.on('error', () => res.destroy());
+    // pipe() leaves the source open when the client goes away midway: destroy it so its file closes.
+    res.once('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
     body.pipe(res);
     return;
   }

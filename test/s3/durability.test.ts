@@ -186,3 +186,44 @@ test('after SIGKILL, an interrupted multipart upload can be aborted and leaves n
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+/** Files of the objects dir this process holds open. */
+function openBlobs(objectsDir: string): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(path.join(objectsDir, 'data'))) out.push(target);
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
+}
+
+test('a GET abandoned by the client midway closes the object file', async () => {
+  const f = await startS3();
+  try {
+    const bucket = bucketName('abandon');
+    await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: Buffer.alloc(8 * 1024 * 1024, 3) }));
+    const objects = f.t.platform.paths.objects;
+    const p = objectPath(bucket, 'big');
+    const signed = signHeaders(f.t.endpoint, f.t.credentials, 'GET', p, {}, 'UNSIGNED-PAYLOAD');
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${f.t.endpoint}${p}`, { headers: signed.headers }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.once('error', reject);
+      req.end();
+    });
+    await eventually(() => openBlobs(objects).length === 0, 'the object file was closed');
+  } finally {
+    f.s3.destroy();
+    await f.t.close();
+  }
+});
