@@ -21,6 +21,13 @@ import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 // Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** Authentication failures (raised before a surface sees the request) under the codes SQS's query protocol uses. */
+const AUTH_QUERY_CODES: Record<string, string> = {
+  UnrecognizedClientException: 'InvalidClientTokenId',
+  InvalidSignatureException: 'SignatureDoesNotMatch',
+  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
+  IncompleteSignatureException: 'IncompleteSignature',
+};
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
 
 // ---- input schemas (the JSON protocol's shapes; the query protocol is converted into them) ----
@@ -280,7 +287,13 @@ export class SqsSurface implements ApiSurface {
       err instanceof SqsError
         ? err
         : err instanceof KindlingError
-          ? new SqsError(err.type, err.type, err.status, err.message, err.status < 500)
+          ? new SqsError(
+              err.type,
+              AUTH_QUERY_CODES[err.type] ?? err.type,
+              err.status,
+              err.message,
+              err.status < 500,
+            )
           : SqsErrors.internal();
     const requestId = randomUUID();
     const json = typeof head.headers['x-amz-target'] === 'string';
@@ -293,7 +306,10 @@ export class SqsSurface implements ApiSurface {
           'x-amzn-query-error': queryError,
           'x-amzn-requestid': requestId,
         },
-        body: JSON.stringify({ __type: `com.amazonaws.sqs#${e.type}`, message: e.message }),
+        body: JSON.stringify({
+          __type: `${e.type in AUTH_QUERY_CODES ? 'com.amazon.coral.service' : 'com.amazonaws.sqs'}#${e.type}`,
+          message: e.message,
+        }),
       };
     }
     return {

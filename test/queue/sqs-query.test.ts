@@ -187,3 +187,22 @@ test('ListQueues answers one QueueUrl element per queue', async () => {
     ['xml-list-a', 'xml-list-b'],
   );
 });
+
+test('a request signed with the wrong secret answers SignatureDoesNotMatch', async () => {
+  const url = new URL('/', p.endpoint);
+  const body = new URLSearchParams({ Action: 'ListQueues', Version: '2012-11-05' }).toString();
+  const headers = signRequest({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    body,
+    accessKeyId: p.credentials.accessKeyId,
+    secretAccessKey: 'wrong-secret',
+    region: p.region,
+    service: 'sqs',
+  });
+  delete headers.host;
+  const res = await fetch(url, { method: 'POST', headers, body });
+  assert.equal(res.status, 403);
+  assert.equal(one(await res.text(), 'Code'), 'SignatureDoesNotMatch');
+});

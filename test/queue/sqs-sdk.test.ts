@@ -575,3 +575,35 @@ test('queue tags can be added and listed', async () => {
   const tags = await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
   assert.deepEqual(tags.Tags, { team: 'core' });
 });
+
+test('an unknown access key answers InvalidClientTokenId as the query error code', async () => {
+  const stranger = new SQSClient(
+    sdkConfig({ ...p, credentials: { accessKeyId: 'AKIANOTAKEY000000000', secretAccessKey: 'x' } }),
+  );
+  try {
+    await stranger.send(new ListQueuesCommand({}));
+    assert.fail('expected the call to fail');
+  } catch (e) {
+    const err = e as { name: string; Code?: string; $metadata: { httpStatusCode?: number } };
+    assert.equal(err.$metadata.httpStatusCode, 403);
+    assert.equal(err.Code, 'InvalidClientTokenId');
+  } finally {
+    stranger.destroy();
+  }
+});
+
+test('a long poll the client abandons does not take the next message', async () => {
+  const url = await newQueue();
+  const ac = new AbortController();
+  const abandoned = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }), {
+    abortSignal: ac.signal,
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  ac.abort();
+  await assert.rejects(abandoned);
+  // Give the server a moment to see the connection close.
+  await new Promise((r) => setTimeout(r, 200));
+  await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'for the next one' }));
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1 }));
+  assert.equal(got.Messages?.[0]?.Body, 'for the next one');
+});
