@@ -231,3 +231,18 @@ test('the deprecated InvokeAsync answers Status 202', async () => {
   );
   assert.equal(out.Status, 202);
 });
+
+test('a function calls the Lambda API with its own credentials and sees its own tenant’s functions', async () => {
+  await create(
+    'self-aware',
+    `import { LambdaClient, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+     export const handler = async () => {
+       const client = new LambdaClient({});
+       const out = await client.send(new GetFunctionConfigurationCommand({ FunctionName: 'echo' }));
+       return out.FunctionArn;
+     };`,
+  );
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'self-aware' }));
+  assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+  assert.equal(decode(out.Payload), echoArn);
+});
