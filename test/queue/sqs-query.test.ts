@@ -206,3 +206,22 @@ test('a request signed with the wrong secret answers SignatureDoesNotMatch', asy
   assert.equal(res.status, 403);
   assert.equal(one(await res.text(), 'Code'), 'SignatureDoesNotMatch');
 });
+
+test('a GET request with the action in the query string is answered', async () => {
+  await createQueue('xml-get');
+  const url = new URL('/?Action=GetQueueUrl&QueueName=xml-get&Version=2012-11-05', p.endpoint);
+  const headers = signRequest({
+    method: 'GET',
+    url,
+    headers: {},
+    accessKeyId: p.credentials.accessKeyId,
+    secretAccessKey: p.credentials.secretAccessKey,
+    region: p.region,
+    service: 'sqs',
+  });
+  delete headers.host;
+  const res = await fetch(url, { headers });
+  const xml = await res.text();
+  assert.equal(res.status, 200, xml);
+  assert.match(one(xml, 'QueueUrl')!, /\/\d{12}\/xml-get$/);
+});
