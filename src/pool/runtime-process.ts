@@ -1,7 +1,17 @@
 // A started sandbox with its language runtime up: the framed channel decoded, the runtime's "ready"
 // awaited. This is what the warming pool keeps and what the worker binds to a function version.
-import { encodeFrame, FrameDecoder, type FrameHandler, type FrameHeader } from '../runtimes/node/protocol.js';
+import {
+  encodeFrame,
+  FrameDecoder,
+  type FrameHandler,
+  type FrameHeader,
+  ProtocolError,
+} from '../runtimes/node/protocol.js';
 import type { Sandbox, SandboxDriver, SandboxSpec } from '../sandbox/driver.js';
+
+/** Frames from a runtime: small JSON headers; bodies up to Lambda's 6 MB response plus slack. */
+const MAX_HEADER = 64 * 1024;
+const MAX_BODY = 7 * 1024 * 1024;
 
 export class RuntimeProcess {
   /** Port of the platform API relay inside the sandbox (AWS_ENDPOINT_URL). */
@@ -13,16 +23,32 @@ export class RuntimeProcess {
   private pings = new Map<number, () => void>();
 
   private constructor(readonly sandbox: Sandbox) {
-    const decoder = new FrameDecoder((h, body) => {
-      if (h.t === 'pong') {
-        const n = h.n as number;
-        this.pings.get(n)?.();
-        this.pings.delete(n);
-        return;
+    const decoder = new FrameDecoder(
+      (h, body) => {
+        if (h.t === 'pong') {
+          const n = h.n as number;
+          this.pings.get(n)?.();
+          this.pings.delete(n);
+          return;
+        }
+        this.handler?.(h, body);
+      },
+      { maxHeader: MAX_HEADER, maxBody: MAX_BODY },
+    );
+    // User code can write to fd 3 too: anything that is not a well-formed frame ends the sandbox.
+    const channel = sandbox.channel;
+    const onData = (c: Buffer) => {
+      try {
+        decoder.push(c);
+      } catch (e) {
+        channel.off('data', onData);
+        if (!(e instanceof ProtocolError)) throw e;
+        sandbox.kill();
       }
-      this.handler?.(h, body);
-    });
-    sandbox.channel.on('data', (c: Buffer) => decoder.push(c));
+    };
+    channel.on('data', onData);
+    // A runtime that closed its channel can never answer again.
+    channel.on('close', () => sandbox.kill());
   }
 
   /** Starts a sandbox and waits for its runtime to say it is ready (or fails, killing it). */

@@ -149,3 +149,28 @@ test('detectIsolation reports bubblewrap, the namespaces and usable cgroup contr
   assert.equal(d.driver, 'bwrap');
   assert.deepEqual(d.cgroup.controllers, { memory: true, pids: true, cpu: true });
 });
+
+test("garbage written to the runtime's channel ends that environment, not the host", async () => {
+  const s = fn(
+    h,
+    `import fs from 'node:fs';
+     export const handler = async (e) => { if (!e.evil) return 'ok';
+       const b = Buffer.alloc(16, 0xff); fs.writeSync(3, b); await new Promise((r) => setTimeout(r, 1000)); return 'survived'; };`,
+  );
+  const r = await invoke(h, s, { evil: true });
+  assert.equal(r.functionError, 'Unhandled');
+  assert.equal(r.errorType, 'Runtime.ExitError');
+  assert.equal(json(await invoke(h, s, {})), 'ok');
+});
+
+test("a function closing the runtime's channel gets a clean error and the next invoke a fresh environment", async () => {
+  const s = fn(
+    h,
+    `import fs from 'node:fs';
+     export const handler = async (e) => { if (e.close) { fs.closeSync(3); await new Promise((r) => setTimeout(r, 1000)); } return 'ok'; };`,
+  );
+  const r = await invoke(h, s, { close: true });
+  assert.equal(r.functionError, 'Unhandled');
+  const next = await invoke(h, s, {});
+  assert.equal(json(next), 'ok');
+});

@@ -40,7 +40,7 @@ let currentId: string | undefined;
 const rawWrite = (stream: NodeJS.WriteStream) =>
   function write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
-    send({ t: 'log', id: currentId ?? null }, text);
+    send({ t: 'log', id: currentId ?? null }, clip(text));
     const done = typeof encoding === 'function' ? encoding : cb;
     if (typeof done === 'function') process.nextTick(done as () => void);
     void stream;
@@ -49,11 +49,19 @@ const rawWrite = (stream: NodeJS.WriteStream) =>
 process.stdout.write = rawWrite(process.stdout) as typeof process.stdout.write;
 process.stderr.write = rawWrite(process.stderr) as typeof process.stderr.write;
 
+/** Lambda cuts log events at 256 KB; so do we (the host refuses oversized frames). */
+const LOG_EVENT_LIMIT = 256 * 1024;
+function clip(text: string): string {
+  return text.length <= LOG_EVENT_LIMIT / 4 || Buffer.byteLength(text) <= LOG_EVENT_LIMIT
+    ? text
+    : `${Buffer.from(text).subarray(0, LOG_EVENT_LIMIT).toString('utf8')}[truncated]\n`;
+}
+
 function logLine(level: string, args: unknown[]): void {
   const msg = util.format(...args).replace(/\n/g, '\r');
   send(
     { t: 'log', id: currentId ?? null },
-    `${new Date().toISOString()}\t${currentId ?? 'undefined'}\t${level}\t${msg}\n`,
+    clip(`${new Date().toISOString()}\t${currentId ?? 'undefined'}\t${level}\t${msg}\n`),
   );
 }
 const levels: Array<[keyof Console, string]> = [
@@ -229,6 +237,7 @@ async function bind(h: FrameHeader): Promise<void> {
 
 // ---- invoke ----
 
+const RESPONSE_LIMIT = 6_291_556;
 let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
 
 function invoke(h: FrameHeader, body: Buffer): void {
@@ -267,7 +276,14 @@ function invoke(h: FrameHeader, body: Buffer): void {
         err = e;
       }
     }
-    if (!ok) {
+    if (ok && out !== undefined && Buffer.byteLength(out) > RESPONSE_LIMIT) {
+      ok = false;
+      errorType = 'Function.ResponseSizeTooLarge';
+      out = JSON.stringify({
+        errorType,
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${RESPONSE_LIMIT} bytes).`,
+      });
+    } else if (!ok) {
       const eb = errorBody(err);
       errorType = eb.errorType;
       out = JSON.stringify(eb);

@@ -24,11 +24,22 @@ export function encodeFrame(header: FrameHeader, body?: Buffer | string): [Buffe
   return [head, b];
 }
 
-/** Incremental decoder: push socket chunks, get whole frames. */
+/** Frames larger than the decoder's limits; the peer broke the protocol (or is hostile). */
+export class ProtocolError extends Error {}
+
+export interface DecoderLimits {
+  maxHeader: number;
+  maxBody: number;
+}
+
+/** Incremental decoder: push socket chunks, get whole frames. Throws ProtocolError on oversized frames. */
 export class FrameDecoder {
   private pending: Buffer = EMPTY;
 
-  constructor(private readonly onFrame: FrameHandler) {}
+  constructor(
+    private readonly onFrame: FrameHandler,
+    private readonly limits: DecoderLimits = { maxHeader: 1 << 30, maxBody: 1 << 30 },
+  ) {}
 
   push(chunk: Buffer): void {
     let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -36,9 +47,20 @@ export class FrameDecoder {
     while (buf.length - off >= 8) {
       const hlen = buf.readUInt32LE(off);
       const blen = buf.readUInt32LE(off + 4);
+      if (hlen > this.limits.maxHeader || blen > this.limits.maxBody) {
+        throw new ProtocolError(`frame too large (header ${hlen}, body ${blen})`);
+      }
       const end = off + 8 + hlen + blen;
       if (buf.length < end) break;
-      const header = JSON.parse(buf.toString('utf8', off + 8, off + 8 + hlen)) as FrameHeader;
+      let header: FrameHeader;
+      try {
+        header = JSON.parse(buf.toString('utf8', off + 8, off + 8 + hlen)) as FrameHeader;
+      } catch {
+        throw new ProtocolError('frame header is not JSON');
+      }
+      if (header === null || typeof header !== 'object' || typeof header.t !== 'string') {
+        throw new ProtocolError('frame header has no type');
+      }
       const body = buf.subarray(off + 8 + hlen, end);
       off = end;
       this.onFrame(header, body);
