@@ -162,3 +162,17 @@ test('messages past their retention period are swept and no longer counted', () 
   assert.equal(engine.sweepExpired(Date.now() + 61_000), 1);
   assert.equal(engine.counts(q).visible, 0);
 });
+
+test('an engine reopened on the same store sees queued messages and wakes waiters at once', async () => {
+  const q = fresh();
+  engine.send(q, { body: 'persisted' });
+  const reopened = createQueueEngine(db, { region: 'us-east-1' });
+  try {
+    const same = reopened.getQueue(owner, q.arn);
+    assert.equal(await reopened.waitForMessages(same, 5_000), true);
+    const [m] = await reopened.receive(same);
+    assert.equal(m?.body, 'persisted');
+  } finally {
+    reopened.close();
+  }
+});

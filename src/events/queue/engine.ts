@@ -973,7 +973,11 @@ export class SqliteQueueEngine implements QueueEngine {
   }
 
   waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if (!this.#cache.has(queue.id) && !this.#s.queueById.get(queue.id)) return Promise.resolve(false);
+    try {
+      this.#loaded(queue); // #receivable reads the cached config
+    } catch {
+      return Promise.resolve(false); // deleted
+    }
     if (this.#receivable(queue.id)) return Promise.resolve(true);
     if (timeoutMs <= 0 || signal?.aborted || this.#closing.signal.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
