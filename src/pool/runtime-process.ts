@@ -48,7 +48,8 @@ export class RuntimeProcess {
     };
     channel.on('data', onData);
     // A runtime that closed its channel can never answer again.
-    channel.on('close', () => sandbox.kill());
+    // Not at once: when the runtime exits, its channel closes first and its exit status must still be seen.
+    channel.on('close', () => setTimeout(() => sandbox.kill(), 500).unref());
   }
 
   /** Starts a sandbox and waits for its runtime to say it is ready (or fails, killing it). */
