@@ -152,7 +152,10 @@ test('a long poll on a FIFO queue is woken when a delete unblocks the group', as
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x1', MessageGroupId: 'x' }));
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x2', MessageGroupId: 'x' }));
   const first = await receive(url, 1);
-  const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }));
+  // Without an in-process wake-up the poll would run its full 20 s and be cut off here.
+  const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }), {
+    abortSignal: AbortSignal.timeout(10_000),
+  });
   await new Promise((r) => setTimeout(r, 100));
   await sqs.send(
     new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: first.Messages![0]!.ReceiptHandle! }),

@@ -119,7 +119,10 @@ test('creating an existing queue with different attributes answers QueueNameExis
 
 test('a long poll returns the message sent while it waits', async () => {
   const url = await newQueue();
-  const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }));
+  // Without an in-process wake-up the poll would run its full 20 s and be cut off here.
+  const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }), {
+    abortSignal: AbortSignal.timeout(10_000),
+  });
   await new Promise((r) => setTimeout(r, 100));
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'wake up' }));
   const got = await polling;
