@@ -52,6 +52,8 @@ export class AsyncDispatcher {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #wakePending = false;
+  readonly #kicked = new Set<string>();
+  #kickPending = false;
   #stopping = false;
   #closed = false;
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -101,7 +103,7 @@ export class AsyncDispatcher {
       payload,
       source,
     });
-    this.wake();
+    this.#kick(`${tenant.id}|${rec.arn}`);
     return requestId;
   }
 
@@ -114,13 +116,43 @@ export class AsyncDispatcher {
     this.wake();
   }
 
-  /** Coalesces wake-ups: many accepts in one tick cost one scan. */
+  /** A full scan for due events of every function (start, retry timer, concurrency change); once per tick. */
   wake(): void {
     if (this.#wakePending || this.#stopping) return;
     this.#wakePending = true;
     setImmediate(() => {
       this.#wakePending = false;
       this.#pump();
+    });
+  }
+
+  /**
+   * A function got an event or a free slot: start its due events with one indexed query for that function,
+   * so a busy function's backlog is never rescanned per accept. Coalesced per tick.
+   */
+  #kick(key: string): void {
+    if (this.#stopping || this.#closed) return;
+    this.#kicked.add(key);
+    if (this.#kickPending) return;
+    this.#kickPending = true;
+    setImmediate(() => {
+      this.#kickPending = false;
+      const keys = [...this.#kicked];
+      this.#kicked.clear();
+      if (this.#stopping || this.#closed) return;
+      const now = Date.now();
+      for (const key of keys) {
+        const sep = key.indexOf('|');
+        for (;;) {
+          const slot = this.#inflight.get(key);
+          const room = slot ? slot.limit - slot.n : DUE_BATCH;
+          if (room <= 0) break;
+          const ids = this.#d.store.dueFor(key.slice(0, sep), key.slice(sep + 1), now, Math.min(room, DUE_BATCH));
+          let started = 0;
+          for (const id of ids) if (this.#start(id, key, now)) started++;
+          if (started === 0) break;
+        }
+      }
     });
   }
 
@@ -157,60 +189,55 @@ export class AsyncDispatcher {
     const now = Date.now();
     for (;;) {
       const due = this.#d.store.due(now, this.#fullKeys(), DUE_BATCH);
-      if (due.length === 0) break;
       let started = 0;
-      for (const d of due) {
-        const key = `${d.tenantId}|${d.functionArn}`;
-        const slot = this.#inflight.get(key);
-        if (slot && slot.n >= slot.limit) continue;
-        const ev = this.#d.store.claim(d.id, now);
-        if (!ev) continue;
-        const tenant = this.#d.tenants.get(ev.tenantId);
-        const rec = tenant && this.#d.functions.get(ev.tenantId, ev.functionName);
-        const limit = this.#limitFor(tenant, rec?.arn === ev.functionArn ? rec : undefined);
-        this.#inflight.set(key, { n: (slot?.n ?? 0) + 1, limit });
-        started++;
-        const p = this.#run(ev, tenant, rec?.arn === ev.functionArn ? rec : undefined)
-          .catch((e) => console.error('kindling: async dispatch failed:', e))
-          .finally(() => {
-            this.#running.delete(ev.id);
-            const s = this.#inflight.get(key);
-            if (s) {
-              s.n--;
-              if (s.n <= 0) this.#inflight.delete(key);
-            }
-            this.wake();
-          });
-        this.#running.set(ev.id, p);
-      }
+      for (const d of due) if (this.#start(d.id, `${d.tenantId}|${d.functionArn}`, now)) started++;
       if (started === 0) break;
     }
-    this.#arm();
+    // Events due by `now` were started or wait for a slot (a finishing run kicks their function).
+    const next = this.#d.store.nextDueAfter(now);
+    if (next !== undefined) this.#armAt(next);
   }
 
-  /** Sleeps until the next queued event (of a function with a free slot) is due. */
-  #arm(): void {
-    const next = this.#d.store.nextDueAt(this.#fullKeys());
-    if (next === undefined) {
-      // Nothing waiting but events of full functions: a finishing run wakes us.
-      if (this.#timer) {
-        clearTimeout(this.#timer);
+  /** Claims and runs one queued event unless its function is at its limit. */
+  #start(id: number, key: string, now: number): boolean {
+    const slot = this.#inflight.get(key);
+    if (slot && slot.n >= slot.limit) return false;
+    const ev = this.#d.store.claim(id, now);
+    if (!ev) return false;
+    const tenant = this.#d.tenants.get(ev.tenantId);
+    const found = tenant && this.#d.functions.get(ev.tenantId, ev.functionName);
+    // A function deleted and created again under the same name is another function.
+    const rec = found?.arn === ev.functionArn ? found : undefined;
+    this.#inflight.set(key, { n: (slot?.n ?? 0) + 1, limit: this.#limitFor(tenant, rec) });
+    const p = this.#run(ev, tenant, rec)
+      .catch((e) => console.error('kindling: async dispatch failed:', e))
+      .finally(() => {
+        this.#running.delete(ev.id);
+        const s = this.#inflight.get(key);
+        if (s) {
+          s.n--;
+          if (s.n <= 0) this.#inflight.delete(key);
+        }
+        this.#kick(key);
+      });
+    this.#running.set(ev.id, p);
+    return true;
+  }
+
+  /** Sleeps until `at` (or an earlier time already armed), then scans for due events. */
+  #armAt(at: number): void {
+    if (this.#stopping || this.#closed || at >= this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // setTimeout's ceiling is about 24.8 days; a long wait just re-arms.
+    this.#timer = setTimeout(
+      () => {
         this.#timer = undefined;
         this.#timerAt = Number.POSITIVE_INFINITY;
-      }
-      return;
-    }
-    // Became due while this pump ran (the clock moved past it): go round again.
-    if (next <= Date.now()) return this.wake();
-    if (this.#timer && this.#timerAt <= next) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerAt = next;
-    // setTimeout's ceiling is about 24.8 days; a long wait just re-arms.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Number.POSITIVE_INFINITY;
-      this.#pump();
-    }, Math.min(next - Date.now(), 2 ** 31 - 1));
+        this.#pump();
+      },
+      Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1),
+    );
   }
 
   async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
@@ -295,6 +322,7 @@ export class AsyncDispatcher {
       store.recordAttempt(ev.id, result, now);
       store.requeue(ev.id, now + delay);
     })();
+    this.#armAt(now + delay);
   }
 
   #tryDeliver(send: () => string): string {

@@ -92,6 +92,7 @@ const SCHEMA = [
      error_type TEXT,
      error_message TEXT,
      PRIMARY KEY (event_id, n))`,
+  'CREATE INDEX async_events_function_due ON async_events (tenant_id, function_arn, status, next_attempt_at)',
 ];
 
 const nullish = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
@@ -213,14 +214,23 @@ export class AsyncEventStore {
     ).map((r) => ({ id: r.id, tenantId: r.tenant_id, functionArn: r.function_arn }));
   }
 
-  /** The earliest time a queued event of a function not in `skipKeys` becomes due. */
-  nextDueAt(skipKeys: readonly string[]): number | undefined {
+  /** One function's due queued events, oldest due first (indexed: no scan of other functions' backlog). */
+  dueFor(tenantId: string, functionArn: string, now: number, limit: number): number[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT id FROM async_events WHERE tenant_id = ? AND function_arn = ? AND status = 'queued' AND next_attempt_at <= ?
+            ORDER BY next_attempt_at, id LIMIT ?`,
+        )
+        .all(tenantId, functionArn, now, limit) as { id: number }[]
+    ).map((r) => r.id);
+  }
+
+  /** The earliest retry time after `t` among queued events. */
+  nextDueAfter(t: number): number | undefined {
     const r = this.#db
-      .prepare(
-        `SELECT MIN(next_attempt_at) AS t FROM async_events
-          WHERE status = 'queued' AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))`,
-      )
-      .get(JSON.stringify(skipKeys)) as { t: number | null };
+      .prepare("SELECT MIN(next_attempt_at) AS t FROM async_events WHERE status = 'queued' AND next_attempt_at > ?")
+      .get(t) as { t: number | null };
     return r.t ?? undefined;
   }
 
