@@ -91,7 +91,7 @@ export class SqsPoller {
       }
       this.#emptyWakes = 0;
       // A full batch suggests a backlog: ask the engine how deep before adding a lane.
-      if (batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX) && !this.#stopped) {
+      if (batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX) && this.#rate.active < this.#rate.ceiling && !this.#stopped) {
         const backlog = this.#d.engine.counts(this.#d.queue).visible;
         if (this.#rate.shouldGrow(backlog)) this.#spawn();
       }
