@@ -9,10 +9,17 @@ export interface ZipEntry {
   mode?: number;
 }
 
+/** A fixed time: the same entries always make the same zip (and the same CodeSha256). */
+const MTIME = new Date('2024-01-01T00:00:00Z');
+
 export async function zipOf(entries: ZipEntry[]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
   for (const e of entries)
-    zip.addBuffer(Buffer.from(e.data), e.name, e.mode === undefined ? {} : { mode: e.mode });
+    zip.addBuffer(
+      Buffer.from(e.data),
+      e.name,
+      e.mode === undefined ? { mtime: MTIME } : { mtime: MTIME, mode: e.mode },
+    );
   zip.end();
   const chunks: Buffer[] = [];
   for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);

@@ -209,3 +209,10 @@ test('sweep drops unreferenced code and keeps referenced code', async () => {
   assert.ok(fs.existsSync(a.codeDir) && store.hasBlob(a.digest));
   assert.ok(!fs.existsSync(b.codeDir) && !store.hasBlob(b.digest));
 });
+
+test('the same zip uploaded twice is stored once under one digest', async () => {
+  const a = await store.put(await handlerZip('export const handler = async () => "same";'));
+  const b = await store.put(await handlerZip('export const handler = async () => "same";'));
+  assert.equal(a.digest, b.digest);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'blobs')), [`${a.digest}.zip`]);
+});
