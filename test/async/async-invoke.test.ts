@@ -10,6 +10,7 @@ import {
   PutFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { corePart } from '../../src/core-part.js';
 import { asyncInvokePart } from '../../src/invoke/async-part.js';
 import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, failHandler, okHandler, receive, until } from './fixtures.js';
@@ -61,6 +62,33 @@ test('a failing function is retried MaximumRetryAttempts times, then its event l
   const e = events().byRequestId(out.$metadata.requestId!)!;
   assert.equal(e.attempts, 3, 'one run and the default two retries');
   assert.equal(e.condition, 'RetriesExhausted');
+});
+
+test('a timed-out run counts as a failed attempt and is retried', async () => {
+  await createFunction(lambda, 'sleepy', 'export const handler = async () => { await new Promise((r) => setTimeout(r, 5000)); };', { Timeout: 1 });
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'sleepy', MaximumRetryAttempts: 1 }));
+  const out = await invokeEvent('sleepy', {});
+  const e = await until(() => {
+    const ev = events().byRequestId(out.$metadata.requestId!);
+    return ev?.status === 'failed' || ev?.status === 'succeeded' ? ev : undefined;
+  });
+  assert.equal(e.status, 'failed');
+  assert.equal(e.condition, 'RetriesExhausted');
+  assert.equal(e.attempts, 2);
+  assert.equal(e.lastErrorType, 'Sandbox.Timedout');
+});
+
+test('an async run is reported to telemetry as invocation type Event', async () => {
+  const seen: string[] = [];
+  corePart(p.platform).invoker.addObserver({
+    onInvocation: (r) => {
+      if (r.functionName === 'observed') seen.push(r.invocationType);
+    },
+  });
+  await createFunction(lambda, 'observed', okHandler);
+  const out = await invokeEvent('observed', {});
+  await until(() => (events().byRequestId(out.$metadata.requestId!)?.status === 'succeeded' ? true : undefined));
+  assert.deepEqual(seen, ['Event']);
 });
 
 test('MaximumRetryAttempts 0 runs a failing event once before failure handling', async () => {
