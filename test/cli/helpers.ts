@@ -31,13 +31,23 @@ export function cliEnv(p: {
   });
 }
 
+// Scratch directories are removed when the test process exits (one listener for all of them).
+const scratchDirs: string[] = [];
+function removeOnExit(dir: string): void {
+  if (scratchDirs.length === 0) {
+    process.on('exit', () => {
+      for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  scratchDirs.push(dir);
+}
+
 // One scratch working directory per test process (so no ./.kindling of the repo is picked up).
 let scratch: string | undefined;
 function cwdDir(): string {
   if (scratch === undefined) {
-    const dir = tempDir('kindling-cli-cwd-');
-    scratch = dir;
-    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    scratch = tempDir('kindling-cli-cwd-');
+    removeOnExit(scratch);
   }
   return scratch;
 }
@@ -75,7 +85,7 @@ export function spawnCli(
 /** Writes a function's files into a fresh directory. */
 export function functionDir(files: Record<string, string>): string {
   const dir = tempDir('kindling-fn-');
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  removeOnExit(dir);
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), text);
