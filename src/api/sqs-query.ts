@@ -8,17 +8,21 @@ export const SQS_XMLNS = 'http://queue.amazonaws.com/doc/2012-11-05/';
 type Tree = { [key: string]: Tree | string };
 
 /** `A.1.B.2.C=v` → nested objects keyed by segment (numeric segments stay keys until converted to lists). */
+// Parameter names come from the client: nodes have no prototype, and names that could reach one are dropped.
+const UNSAFE_SEGMENT = /^(__proto__|constructor|prototype)$/;
+
 function toTree(params: URLSearchParams): Tree {
-  const root: Tree = {};
+  const root: Tree = Object.create(null);
   for (const [key, value] of params) {
     const parts = key.split('.');
+    if (parts.some((p) => UNSAFE_SEGMENT.test(p))) continue;
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const p = parts[i]!;
       const next = node[p];
       if (typeof next === 'object') node = next;
       else {
-        const created: Tree = {};
+        const created: Tree = Object.create(null);
         node[p] = created;
         node = created;
       }

@@ -225,3 +225,9 @@ test('a GET request with the action in the query string is answered', async () =
   assert.equal(res.status, 200, xml);
   assert.match(one(xml, 'QueueUrl')!, /\/\d{12}\/xml-get$/);
 });
+
+test('form parameters naming __proto__ do not reach object prototypes', async () => {
+  const r = await query({ Action: 'ListQueues', '__proto__.polluted': 'yes', 'Attribute.1.__proto__': 'x' });
+  assert.equal(r.status, 200, r.xml);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
