@@ -246,3 +246,18 @@ test('a function calls the Lambda API with its own credentials and sees its own 
   assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
   assert.equal(decode(out.Payload), echoArn);
 });
+
+test('a malformed Qualifier answers a ValidationException', async () => {
+  const r = await rawLambda(
+    p.endpoint,
+    `${invokePath('echo')}?Qualifier=${encodeURIComponent('bad qualifier')}`,
+    {
+      method: 'POST',
+      body: '{}',
+      credentials: p.credentials,
+    },
+  );
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-amzn-errortype'), 'ValidationException');
+  assert.match(String(r.json?.message), /Value 'bad qualifier' at 'qualifier'/);
+});

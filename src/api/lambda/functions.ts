@@ -150,8 +150,20 @@ async function zipOf(deps: LambdaApiDeps, tenant: Tenant, code: CodeSource): Pro
 
 /** The function a path names, for the calling tenant; a qualifier other than $LATEST is not found. */
 export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: string): FunctionRecord {
-  return deps.invoker.resolve(req.tenant, raw, req.query.get('Qualifier') ?? undefined);
+  const qualifier = req.query.get('Qualifier') ?? undefined;
+  if (qualifier !== undefined && !QUALIFIER.test(qualifier)) {
+    throw validationError(
+      qualifier,
+      'qualifier',
+      qualifier.length > 128
+        ? 'Member must have length less than or equal to 128'
+        : 'Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)',
+    );
+  }
+  return deps.invoker.resolve(req.tenant, raw, qualifier);
 }
+
+const QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
 
 function getFunction(deps: LambdaApiDeps, req: ApiRequest, rec: FunctionRecord) {
   const out: Record<string, unknown> = {
