@@ -202,6 +202,9 @@ export async function createFunction(
       'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
     );
   }
+  if (input.Tags && Object.keys(input.Tags).length > 50) {
+    throw LambdaErrors.invalidParameter('Number of tags exceeds resource tag limit of 50.');
+  }
   const zip = await zipOf(deps, tenant, input.Code);
   const patch = configPatch(input);
   return deps.functions.create(tenant, {
