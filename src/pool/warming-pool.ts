@@ -41,6 +41,7 @@ export class WarmingPool {
   private readonly counts: number[];
   private windowStart = Date.now();
   private refillTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<RuntimeProcess>>();
 
   constructor(private readonly opts: WarmingPoolOptions) {
     this.key = opts.key;
@@ -113,6 +114,8 @@ export class WarmingPool {
     clearTimeout(this.refillTimer);
     const all = this.ready.splice(0);
     await Promise.all(all.map((rp) => rp.destroy()));
+    // Sandboxes still booting destroy themselves once up (closed is set); wait so none outlives close().
+    await Promise.allSettled([...this.inFlight].map((p) => p.then((rp) => rp.destroy())));
   }
 
   private spec() {
@@ -154,7 +157,11 @@ export class WarmingPool {
     }
     while (this.ready.length + this.starting < this.target() && this.starting < parallel) {
       this.starting++;
-      RuntimeProcess.start(this.opts.driver, this.spec()).then(
+      const started = RuntimeProcess.start(this.opts.driver, this.spec());
+      this.inFlight.add(started);
+      const settled = () => this.inFlight.delete(started);
+      started.then(settled, settled);
+      started.then(
         (rp) => {
           this.starting--;
           if (this.closed || this.ready.length >= this.target()) {
@@ -175,6 +182,7 @@ export class WarmingPool {
         },
         (e: unknown) => {
           this.starting--;
+          if (this.closed) return;
           this.backoffUntil = Date.now() + 1000;
           this.opts.onError?.(e);
           this.refill();

@@ -3,6 +3,7 @@
 // when nothing is writable the sandbox runs without limits and doctor() says so.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
 const CG = '/sys/fs/cgroup';
@@ -32,6 +33,19 @@ function ownPaths(): Map<string, string> {
     // not Linux, or /proc missing: no cgroups
   }
   return out;
+}
+
+/**
+ * All sandboxes together form one scheduling entity beside the host's processes. Weigh the group like one
+ * process per CPU, so a busy host does not starve every function at once; within the group, functions
+ * share by memory size.
+ */
+function setGroupWeight(file: string, weight: number): void {
+  try {
+    fs.writeFileSync(file, String(weight));
+  } catch {
+    // not fatal: the default weight still works, only with less CPU under contention
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -98,6 +112,8 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
       if (tryMkdir(parent) && fs.existsSync(path.join(parent, probe))) parents[ctl] = parent;
       else warnings.push(`cgroup v1 ${ctl} controller is not writable at ${path.join(CG, mount, rel)}`);
     }
+    if (parents.cpu !== undefined)
+      setGroupWeight(path.join(parents.cpu, 'cpu.shares'), 1024 * os.availableParallelism());
     return { version: 1, parents, warnings };
   }
   if (v2Pure) {
@@ -125,6 +141,7 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
       fs.mkdirSync(parent, { recursive: true });
       enable(parent);
       const have = fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
+      setGroupWeight(path.join(parent, 'cpu.weight'), Math.min(10000, 100 * os.availableParallelism()));
       for (const c of want as Controller[]) {
         if (have.includes(c)) parents[c] = parent;
         else warnings.push(`cgroup v2 ${c} controller is not available under ${mine}`);
@@ -176,25 +193,33 @@ export class EnvCgroup {
     return this.dirs.map((d) => path.join(d, 'cgroup.procs'));
   }
 
-  async setMemory(memoryMB: number): Promise<void> {
+  /** Synchronous writes: three tiny cgroup files cost less than thread-pool round trips on a pool hit. */
+  setMemory(memoryMB: number): void {
     const bytes = String(memoryMB * 1024 * 1024);
+    const tryWrite = (file: string, v: string) => {
+      try {
+        fs.writeFileSync(file, v);
+      } catch {
+        // optional knob (no swap accounting)
+      }
+    };
     if (this.memoryDir !== undefined) {
       if (this.setup.version === 1) {
-        await fsp.writeFile(path.join(this.memoryDir, 'memory.limit_in_bytes'), bytes);
+        fs.writeFileSync(path.join(this.memoryDir, 'memory.limit_in_bytes'), bytes);
         // With swap accounting, also cap memory+swap so the limit cannot be dodged by swapping.
-        await fsp.writeFile(path.join(this.memoryDir, 'memory.memsw.limit_in_bytes'), bytes).catch(() => {});
+        tryWrite(path.join(this.memoryDir, 'memory.memsw.limit_in_bytes'), bytes);
       } else {
-        await fsp.writeFile(path.join(this.memoryDir, 'memory.max'), bytes);
-        await fsp.writeFile(path.join(this.memoryDir, 'memory.swap.max'), '0').catch(() => {});
+        fs.writeFileSync(path.join(this.memoryDir, 'memory.max'), bytes);
+        tryWrite(path.join(this.memoryDir, 'memory.swap.max'), '0');
       }
     }
     if (this.cpuDir !== undefined) {
       if (this.setup.version === 1) {
         const shares = Math.max(2, Math.round((1024 * memoryMB) / MB_PER_VCPU));
-        await fsp.writeFile(path.join(this.cpuDir, 'cpu.shares'), String(shares));
+        fs.writeFileSync(path.join(this.cpuDir, 'cpu.shares'), String(shares));
       } else {
         const weight = Math.min(10000, Math.max(1, Math.round((100 * memoryMB) / MB_PER_VCPU)));
-        await fsp.writeFile(path.join(this.cpuDir, 'cpu.weight'), String(weight));
+        fs.writeFileSync(path.join(this.cpuDir, 'cpu.weight'), String(weight));
       }
     }
   }

@@ -57,7 +57,7 @@ export class ProcessSandbox implements Sandbox {
   }
 
   async applyLimits(limits: Limits): Promise<void> {
-    await this.cgroup?.setMemory(limits.memoryMB);
+    this.cgroup?.setMemory(limits.memoryMB);
   }
 
   memoryPeakBytes(): number | undefined {

@@ -1,33 +1,45 @@
 // Places a version's code into an environment's task dir by hard-linking the code cache's files into it.
 // The sandbox already sees that dir read-only; files created under it stay read-only inside. A bind mount
 // made now would arrive writable (mount flags do not propagate into the sandbox), so never do that.
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 
+/** Entries linked between yields to the event loop: small functions link in one go, big trees in slices. */
+const SLICE = 256;
+
+/**
+ * Synchronous system calls on purpose: a pool hit waits on this, and a few direct link() calls are far
+ * cheaper than a round trip through the thread pool each. Big trees yield every SLICE entries.
+ */
 export async function linkTree(src: string, dst: string): Promise<number> {
   let n = 0;
-  const entries = await fsp.readdir(src, { withFileTypes: true });
-  await Promise.all(
-    entries.map(async (e) => {
-      const from = path.join(src, e.name);
-      const to = path.join(dst, e.name);
+  let sinceYield = 0;
+  const walk = async (from: string, to: string): Promise<void> => {
+    for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+      const f = path.join(from, e.name);
+      const t = path.join(to, e.name);
       if (e.isDirectory()) {
-        await fsp.mkdir(to, { mode: 0o755 });
-        n += await linkTree(from, to);
+        fs.mkdirSync(t, { mode: 0o755 });
+        await walk(f, t);
       } else if (e.isSymbolicLink()) {
         // Resolved inside the sandbox's own mount namespace, so it cannot reach host paths.
-        await fsp.symlink(await fsp.readlink(from), to);
+        fs.symlinkSync(fs.readlinkSync(f), t);
       } else if (e.isFile()) {
         try {
-          await fsp.link(from, to);
+          fs.linkSync(f, t);
         } catch (err) {
           // Another filesystem (code cache outside the data dir): copy instead.
           if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-          await fsp.copyFile(from, to);
+          fs.copyFileSync(f, t);
         }
         n++;
       }
-    }),
-  );
+      if (++sinceYield >= SLICE) {
+        sinceYield = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+  };
+  await walk(src, dst);
   return n;
 }

@@ -82,7 +82,11 @@ export class Environment {
       const logs = p !== undefined ? p.logs : this.stray;
       const used = p !== undefined ? p.logBytes : this.strayBytes;
       if (used < LOG_LIMIT) {
-        logs.push(used + body.length <= LOG_LIMIT ? body.toString('utf8') : `${body.toString('utf8', 0, LOG_LIMIT - used)}\n[log truncated]\n`);
+        logs.push(
+          used + body.length <= LOG_LIMIT
+            ? body.toString('utf8')
+            : `${body.toString('utf8', 0, LOG_LIMIT - used)}\n[log truncated]\n`,
+        );
       }
       if (p !== undefined) p.logBytes += body.length;
       else this.strayBytes += body.length;

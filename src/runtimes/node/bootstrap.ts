@@ -402,9 +402,41 @@ chan.on('data', (c: Buffer) => decoder.push(c));
 chan.on('end', () => process.exit(0));
 chan.on('error', () => process.exit(0));
 
+/**
+ * Runs the module loaders once while the sandbox waits in the pool, so a pool hit does not pay for
+ * compiling the loaders' own code. /tmp is this sandbox's private tmpfs; the file is removed again.
+ */
+async function warmUp(): Promise<void> {
+  try {
+    const esm = 'data:text/javascript,export const handler = async () => 1;';
+    await import(esm);
+    const f = `/tmp/.kindling-warm-${process.pid}.cjs`;
+    fs.writeFileSync(f, 'exports.handler = async (e) => JSON.parse(JSON.stringify(e));');
+    try {
+      const req = createRequire(f);
+      await (req(f) as { handler: (e: unknown) => Promise<unknown> }).handler({ warm: true });
+      delete req.cache[f];
+      nearestPackageType(path.dirname(f));
+    } finally {
+      fs.rmSync(f, { force: true });
+    }
+    // The invoke path's own helpers.
+    encodeFrame(
+      { t: 'result', id: 'warm', ok: true, rss: process.memoryUsage.rss() },
+      JSON.stringify({ ok: 1 }),
+    );
+    util.format('%s', new Date().toISOString(), { warm: true });
+    errorBody(new Error('warm'));
+  } catch {
+    // warming is an optimisation only
+  }
+}
+
 const port = Number(process.env.KINDLING_RELAY_PORT ?? '9001');
 relay.on('error', (e) => send({ t: 'ready', relayPort: 0, relayError: String(e) }));
 relay.listen(port, '127.0.0.1', () => {
   const addr = relay.address();
-  send({ t: 'ready', relayPort: typeof addr === 'object' && addr !== null ? addr.port : port });
+  void warmUp().then(() =>
+    send({ t: 'ready', relayPort: typeof addr === 'object' && addr !== null ? addr.port : port }),
+  );
 });
