@@ -210,6 +210,24 @@ test('ListObjectsV2 pages with max-keys and continuation tokens through every ke
   assert.equal(pages, 3);
 });
 
+test('ListObjectsV2 pages of one key each list every common prefix once', async () => {
+  const b = bucketName();
+  await fill(b, ['a/1', 'a/2', 'a/3', 'b/1', 'b/2', 'c']);
+  const prefixes: string[] = [];
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await f.s3.send(
+      new ListObjectsV2Command({ Bucket: b, Delimiter: '/', MaxKeys: 1, ContinuationToken: token }),
+    );
+    prefixes.push(...(out.CommonPrefixes ?? []).map((p) => p.Prefix!));
+    keys.push(...(out.Contents ?? []).map((c) => c.Key!));
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token && prefixes.length + keys.length < 20);
+  assert.deepEqual(prefixes, ['a/', 'b/']);
+  assert.deepEqual(keys, ['c']);
+});
+
 test('ListObjectsV2 with start-after lists only later keys', async () => {
   const b = bucketName();
   await fill(b, ['a', 'b', 'c']);

@@ -454,14 +454,15 @@ export class ObjectStore {
     const maxKeys = Math.max(0, Math.min(opts.maxKeys ?? 1000, 1000));
     const contents: ObjectInfo[] = [];
     const commonPrefixes: string[] = [];
-    let cursor = opts.startAfter !== undefined && opts.startAfter > prefix ? opts.startAfter : undefined;
+    const start = opts.startAfter !== undefined && opts.startAfter > prefix ? opts.startAfter : undefined;
+    let cursor = start;
     let last: string | undefined;
     // Keys sort by their UTF-8 bytes (SQLite's BINARY collation), as S3 lists them.
     const stmt = this.#db.prepare(
       'SELECT * FROM s3_objects WHERE bucket = ? AND (key > ? OR ? IS NULL) AND key >= ? ORDER BY key LIMIT 256',
     );
     let count = 0;
-    for (;;) {
+    batches: for (;;) {
       const rows = stmt.all(bucket, cursor ?? null, cursor ?? null, prefix) as ObjectRow[];
       if (rows.length === 0) return { contents, commonPrefixes, isTruncated: false, last };
       for (const row of rows) {
@@ -472,16 +473,26 @@ export class ObjectStore {
           const at = row.key.indexOf(delimiter, prefix.length);
           if (at >= 0) common = row.key.slice(0, at + delimiter.length);
         }
-        if (common !== undefined && common === commonPrefixes[commonPrefixes.length - 1]) continue;
-        if (count === maxKeys) return { contents, commonPrefixes, isTruncated: true, last };
+        // A common prefix at or before where this page starts was listed by an earlier page.
+        const seen =
+          common !== undefined &&
+          (common === commonPrefixes[commonPrefixes.length - 1] || (start !== undefined && common <= start));
+        if (!seen && count === maxKeys) return { contents, commonPrefixes, isTruncated: true, last };
         if (common !== undefined) {
-          commonPrefixes.push(common);
-          last = common;
+          if (!seen) {
+            commonPrefixes.push(common);
+            last = common;
+            count++;
+          }
+          // Jump past the keys under this prefix instead of reading them all (U+10FFFF sorts last; a
+          // key beyond it under the same prefix is still caught by `seen`).
+          cursor = `${common}\u{10FFFF}`;
+          continue batches;
         } else {
           contents.push(toInfo(row));
           last = row.key;
+          count++;
         }
-        count++;
       }
     }
   }
