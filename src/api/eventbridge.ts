@@ -13,9 +13,17 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const PREFIX = 'AWSEvents.';
 const MAX_BODY = 256 * 1024;
 
-const NAME = z.string().min(1).max(64).regex(/^[.\-_A-Za-z0-9]+$/, 'Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+');
+const NAME = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[.\-_A-Za-z0-9]+$/, 'Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+');
 const BUS = z.string().min(1).max(1600).optional();
-const TARGET_ID = z.string().min(1).max(64).regex(/^[.\-_A-Za-z0-9]+$/, 'Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+');
+const TARGET_ID = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[.\-_A-Za-z0-9]+$/, 'Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+');
 
 const PutRule = z.object({
   Name: NAME,
@@ -48,7 +56,12 @@ const ListTargets = z.object({
   NextToken: z.string().optional(),
   Limit: z.number().int().min(1).max(100).optional(),
 });
-const RemoveTargets = z.object({ Rule: NAME, EventBusName: BUS, Ids: z.array(TARGET_ID).min(1).max(100), Force: z.boolean().optional() });
+const RemoveTargets = z.object({
+  Rule: NAME,
+  EventBusName: BUS,
+  Ids: z.array(TARGET_ID).min(1).max(100),
+  Force: z.boolean().optional(),
+});
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const r = schema.safeParse(input);
@@ -58,7 +71,12 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 
 /** Only the default bus exists (by name or ARN). */
 function checkBus(bus: string | undefined): void {
-  if (bus === undefined || bus === 'default' || /^arn:aws[a-zA-Z-]*:events:[^:]*:\d{12}:event-bus\/default$/.test(bus)) return;
+  if (
+    bus === undefined ||
+    bus === 'default' ||
+    /^arn:aws[a-zA-Z-]*:events:[^:]*:\d{12}:event-bus\/default$/.test(bus)
+  )
+    return;
   throw EventsErrors.busNotFound(bus);
 }
 
@@ -108,7 +126,8 @@ export class EventBridgeSurface implements ApiSurface {
     } catch {
       throw EventsErrors.serialization('The request body is not valid JSON.');
     }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw EventsErrors.serialization('The request body must be a JSON object.');
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw EventsErrors.serialization('The request body must be a JSON object.');
     const out = this.#dispatch(req, target.slice(PREFIX.length), input);
     return {
       status: 200,
@@ -125,13 +144,25 @@ export class EventBridgeSurface implements ApiSurface {
         const i = parse(PutRule, input);
         checkBus(i.EventBusName);
         if (i.ScheduleExpression === undefined) {
-          if (i.EventPattern === undefined) throw EventsErrors.validation('Parameter(s) EventPattern or ScheduleExpression must be specified.');
-          throw EventsErrors.validation('Kindling supports schedule rules only: ScheduleExpression is required.');
+          if (i.EventPattern === undefined)
+            throw EventsErrors.validation(
+              'Parameter(s) EventPattern or ScheduleExpression must be specified.',
+            );
+          throw EventsErrors.validation(
+            'Kindling supports schedule rules only: ScheduleExpression is required.',
+          );
         }
         if (i.EventPattern !== undefined) {
-          throw EventsErrors.validation('Kindling supports schedule rules only: EventPattern cannot be combined with ScheduleExpression.');
+          throw EventsErrors.validation(
+            'Kindling supports schedule rules only: EventPattern cannot be combined with ScheduleExpression.',
+          );
         }
-        const rule = s.putRule(tenant, { name: i.Name, scheduleExpression: i.ScheduleExpression, state: i.State, description: i.Description });
+        const rule = s.putRule(tenant, {
+          name: i.Name,
+          scheduleExpression: i.ScheduleExpression,
+          state: i.State,
+          description: i.Description,
+        });
         return { RuleArn: rule.arn };
       }
       case 'DescribeRule': {
@@ -169,7 +200,9 @@ export class EventBridgeSurface implements ApiSurface {
         checkBus(i.EventBusName);
         for (const t of i.Targets) {
           if (t.Input !== undefined && t.InputPath !== undefined) {
-            throw EventsErrors.validation('Only one of Input, InputPath, or InputTransformer must be provided.');
+            throw EventsErrors.validation(
+              'Only one of Input, InputPath, or InputTransformer must be provided.',
+            );
           }
           if (t.Input !== undefined) {
             try {

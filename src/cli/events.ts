@@ -1,6 +1,6 @@
 // `kindling events <function>`: the function's recent async invocations (InvocationType Event, S3
 // notifications, schedules, destinations) with their attempts, outcome and last error.
-import { type KindlingClient, connect, parseCommand, parseIntFlag, toCliError } from './client.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag, toCliError } from './client.js';
 import { CliError, emit, printTable } from './output.js';
 
 const USAGE_TEXT = 'kindling events <function> [--limit N]';
@@ -20,12 +20,21 @@ interface AsyncEventView {
   Delivery?: string;
 }
 
-async function fetchEvents(k: KindlingClient, fn: string, limit: number): Promise<{ FunctionArn: string; Events: AsyncEventView[] }> {
+async function fetchEvents(
+  k: KindlingClient,
+  fn: string,
+  limit: number,
+): Promise<{ FunctionArn: string; Events: AsyncEventView[] }> {
   let res: Response;
   try {
-    res = await k.signedFetch('GET', `/2015-03-31/functions/${encodeURIComponent(fn)}/async-events?MaxItems=${limit}`, undefined, {
-      service: 'lambda',
-    });
+    res = await k.signedFetch(
+      'GET',
+      `/2015-03-31/functions/${encodeURIComponent(fn)}/async-events?MaxItems=${limit}`,
+      undefined,
+      {
+        service: 'lambda',
+      },
+    );
   } catch (e) {
     throw toCliError(e, k.conn);
   }
@@ -43,7 +52,8 @@ async function fetchEvents(k: KindlingClient, fn: string, limit: number): Promis
   return data as { FunctionArn: string; Events: AsyncEventView[] };
 }
 
-const outcome = (e: AsyncEventView) => (e.Condition && e.Condition !== 'Success' ? `${e.Status} (${e.Condition})` : e.Status);
+const outcome = (e: AsyncEventView) =>
+  e.Condition && e.Condition !== 'Success' ? `${e.Status} (${e.Condition})` : e.Status;
 
 export async function run(args: string[]): Promise<void> {
   const { values, positionals, common } = parseCommand(args, {
@@ -63,9 +73,16 @@ export async function run(args: string[]): Promise<void> {
           { header: 'REQUEST ID', value: (e) => e.RequestId },
           { header: 'SOURCE', value: (e) => e.Source },
           { header: 'ENQUEUED', value: (e) => e.EnqueuedAt },
-          { header: 'ATTEMPTS', value: (e) => e.Attempts + (e.Throttles > 0 ? ` (+${e.Throttles} throttled)` : ''), right: true },
+          {
+            header: 'ATTEMPTS',
+            value: (e) => e.Attempts + (e.Throttles > 0 ? ` (+${e.Throttles} throttled)` : ''),
+            right: true,
+          },
           { header: 'STATUS', value: outcome },
-          { header: 'LAST ERROR', value: (e) => (e.LastError ? `${e.LastError.Type}: ${e.LastError.Message}`.slice(0, 120) : '') },
+          {
+            header: 'LAST ERROR',
+            value: (e) => (e.LastError ? `${e.LastError.Type}: ${e.LastError.Message}`.slice(0, 120) : ''),
+          },
         ],
         '(no async invocations)',
       ),

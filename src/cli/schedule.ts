@@ -1,11 +1,12 @@
 // `kindling schedule ...`: EventBridge schedule rules that invoke a function (create, ls, rm, enable,
 // disable), spoken to the platform's EventBridge API with SigV4 (service `events`, JSON 1.1).
 import { GetFunctionCommand } from '@aws-sdk/client-lambda';
-import { type KindlingClient, connect, parseCommand, sdk, toCliError } from './client.js';
+import { connect, type KindlingClient, parseCommand, sdk, toCliError } from './client.js';
 import { CliError, emit, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
-  create: 'kindling schedule create <name> (--rate "5 minutes" | --cron "0 12 * * ? *") --function NAME [--input JSON] [--disabled]',
+  create:
+    'kindling schedule create <name> (--rate "5 minutes" | --cron "0 12 * * ? *") --function NAME [--input JSON] [--disabled]',
   ls: 'kindling schedule ls [--prefix P]',
   rm: 'kindling schedule rm <name>',
   enable: 'kindling schedule enable <name>',
@@ -48,13 +49,17 @@ async function call<T = Record<string, unknown>>(k: KindlingClient, op: string, 
   } catch {
     // Not JSON: reported by status below.
   }
-  if (!res.ok) throw new CliError(`${String(data.__type ?? `HTTP ${res.status}`)}: ${String(data.message ?? res.statusText)}`);
+  if (!res.ok)
+    throw new CliError(
+      `${String(data.__type ?? `HTTP ${res.status}`)}: ${String(data.message ?? res.statusText)}`,
+    );
   return data as T;
 }
 
 /** `5 minutes` → `rate(5 minutes)`; an already wrapped expression is kept. */
 export function scheduleExpression(rate: string | undefined, cron: string | undefined): string {
-  if ((rate === undefined) === (cron === undefined)) throw new CliError('give exactly one of --rate and --cron', USAGE);
+  if ((rate === undefined) === (cron === undefined))
+    throw new CliError('give exactly one of --rate and --cron', USAGE);
   if (rate !== undefined) return rate.startsWith('rate(') ? rate : `rate(${rate.trim()})`;
   return cron!.startsWith('cron(') ? cron! : `cron(${cron!.trim()})`;
 }
@@ -83,7 +88,8 @@ export async function run(args: string[]): Promise<void> {
     if (sub === undefined) process.exitCode = USAGE;
     return;
   }
-  if (!Object.hasOwn(SUBCOMMANDS, sub)) throw new CliError(`unknown schedule command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
+  if (!Object.hasOwn(SUBCOMMANDS, sub))
+    throw new CliError(`unknown schedule command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
   const usage = SUBCOMMANDS[sub as Sub];
   switch (sub as Sub) {
     case 'create': {
@@ -117,11 +123,22 @@ export async function run(args: string[]): Promise<void> {
           ScheduleExpression: expression,
           State: values.disabled ? 'DISABLED' : 'ENABLED',
         });
-        const put = await call<{ FailedEntryCount: number; FailedEntries: { ErrorMessage: string }[] }>(k, 'PutTargets', {
-          Rule: positionals[0],
-          Targets: [{ Id: targetId(values.function), Arn: fnArn, ...(values.input !== undefined && { Input: values.input }) }],
-        });
-        if (put.FailedEntryCount > 0) throw new CliError(put.FailedEntries[0]?.ErrorMessage ?? 'the target was refused');
+        const put = await call<{ FailedEntryCount: number; FailedEntries: { ErrorMessage: string }[] }>(
+          k,
+          'PutTargets',
+          {
+            Rule: positionals[0],
+            Targets: [
+              {
+                Id: targetId(values.function),
+                Arn: fnArn,
+                ...(values.input !== undefined && { Input: values.input }),
+              },
+            ],
+          },
+        );
+        if (put.FailedEntryCount > 0)
+          throw new CliError(put.FailedEntries[0]?.ErrorMessage ?? 'the target was refused');
         emit(common.json, { RuleArn, ScheduleExpression: expression, FunctionArn: fnArn }, () =>
           process.stdout.write(`${RuleArn}  ${expression} → ${fnName(fnArn)}\n`),
         );
@@ -131,12 +148,20 @@ export async function run(args: string[]): Promise<void> {
       return;
     }
     case 'ls': {
-      const { values, common } = parseCommand(rest, { usage, maxPositionals: 0, options: { prefix: { type: 'string' } } });
+      const { values, common } = parseCommand(rest, {
+        usage,
+        maxPositionals: 0,
+        options: { prefix: { type: 'string' } },
+      });
       const k = connect(common);
       try {
         const rules = await allRules(k, values.prefix);
         const rows: (Rule & { Targets: Target[] })[] = [];
-        for (const r of rules) rows.push({ ...r, Targets: (await call<{ Targets: Target[] }>(k, 'ListTargetsByRule', { Rule: r.Name })).Targets });
+        for (const r of rules)
+          rows.push({
+            ...r,
+            Targets: (await call<{ Targets: Target[] }>(k, 'ListTargetsByRule', { Rule: r.Name })).Targets,
+          });
         emit(common.json, rows, () =>
           printTable(
             rows,

@@ -8,7 +8,8 @@ import type { QueueEngine } from '../events/queue/types.js';
 import type { AsyncCondition, AsyncEvent } from './async-queue.js';
 
 const SQS_ARN = /^arn:aws[a-zA-Z-]*:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,80}(\.fifo)?)$/;
-const LAMBDA_ARN = /^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(:(\$LATEST|[A-Za-z0-9_-]+))?$/;
+const LAMBDA_ARN =
+  /^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(:(\$LATEST|[A-Za-z0-9_-]+))?$/;
 
 export type DestinationKind = 'sqs' | 'lambda';
 
@@ -23,9 +24,13 @@ export const DestinationErrors = {
   // What Lambda answers when the role cannot reach the target: here, a queue or function of another tenant
   // or one that does not exist.
   unreachable: (arn: string, action: string) =>
-    LambdaErrors.invalidParameter(`The function's execution role does not have permissions to call ${action} on ${arn}`),
+    LambdaErrors.invalidParameter(
+      `The function's execution role does not have permissions to call ${action} on ${arn}`,
+    ),
   dlqInvalid: (arn: string) =>
-    LambdaErrors.invalidParameter(`The provided DeadLetterConfig TargetArn ${arn} is invalid: only SQS queue ARNs are supported.`),
+    LambdaErrors.invalidParameter(
+      `The provided DeadLetterConfig TargetArn ${arn} is invalid: only SQS queue ARNs are supported.`,
+    ),
 };
 
 /** What delivering needs: the queue engine (looked up lazily, it may start later) and a sync async-accept. */
@@ -42,7 +47,7 @@ export function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: str
   if (!kind) throw DestinationErrors.invalid(arn);
   if (kind === 'sqs') {
     const engine = deps.queues();
-    if (!engine || !engine.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
+    if (!engine?.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
     return;
   }
   try {
@@ -63,7 +68,11 @@ function parsedPayload(buf: Buffer | undefined): unknown {
 }
 
 /** Lambda's invocation record, as destinations receive it. */
-export function invocationRecord(e: AsyncEvent, condition: AsyncCondition, now = Date.now()): Record<string, unknown> {
+export function invocationRecord(
+  e: AsyncEvent,
+  condition: AsyncCondition,
+  now = Date.now(),
+): Record<string, unknown> {
   const ran = e.lastStatus === 200;
   const record: Record<string, unknown> = {
     version: '1.0',
@@ -94,7 +103,13 @@ function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
 }
 
 /** Sends the record to a destination; returns a note for the event's history. Throws when it cannot. */
-export function deliverRecord(deps: DestinationDeps, tenant: Tenant, arn: string, record: Record<string, unknown>, sourceArn: string): string {
+export function deliverRecord(
+  deps: DestinationDeps,
+  tenant: Tenant,
+  arn: string,
+  record: Record<string, unknown>,
+  sourceArn: string,
+): string {
   const body = JSON.stringify(record);
   const kind = destinationKind(arn);
   if (kind === 'sqs') {
@@ -127,7 +142,9 @@ export function deliverDeadLetter(deps: DestinationDeps, tenant: Tenant, arn: st
 }
 
 /** The error message of the last run: the handler's errorMessage when it answered one. */
-export function errorMessageOf(e: Pick<AsyncEvent, 'lastResponse' | 'lastErrorMessage' | 'lastStatus'>): string | undefined {
+export function errorMessageOf(
+  e: Pick<AsyncEvent, 'lastResponse' | 'lastErrorMessage' | 'lastStatus'>,
+): string | undefined {
   if (e.lastStatus === 200 && e.lastResponse) {
     const p = parsedPayload(e.lastResponse);
     if (p && typeof p === 'object' && typeof (p as { errorMessage?: unknown }).errorMessage === 'string') {

@@ -9,14 +9,20 @@ import { KindlingError, LambdaErrors } from '../errors.js';
 import type { QueueEngine } from '../events/queue/types.js';
 import { requestId as newRequestId } from '../ids.js';
 import {
-  type DestinationDeps,
   checkDestination,
+  type DestinationDeps,
   deliverDeadLetter,
   deliverRecord,
   errorMessageOf,
   invocationRecord,
 } from './async-destinations.js';
-import { type AsyncCondition, type AsyncEvent, type AsyncEventStore, type AttemptResult, RETENTION_MS } from './async-queue.js';
+import {
+  type AsyncCondition,
+  type AsyncEvent,
+  type AsyncEventStore,
+  type AttemptResult,
+  RETENTION_MS,
+} from './async-queue.js';
 import type { EffectiveInvokeConfig, EventInvokeConfigStore } from './event-invoke-config.js';
 import type { RunOptions } from './invocation-service.js';
 import type { AsyncInvokeOptions, AsyncSource, SyncInvokeResult } from './types.js';
@@ -41,7 +47,8 @@ export interface AsyncDispatcherDeps {
   queues: () => QueueEngine | undefined;
 }
 
-export const retryDelayMs = (baseMs: number, n: number): number => Math.min(baseMs * 2 ** Math.max(0, n - 1), MAX_RETRY_DELAY_MS);
+export const retryDelayMs = (baseMs: number, n: number): number =>
+  Math.min(baseMs * 2 ** Math.max(0, n - 1), MAX_RETRY_DELAY_MS);
 
 export class AsyncDispatcher {
   readonly #d: AsyncDispatcherDeps;
@@ -63,7 +70,8 @@ export class AsyncDispatcher {
     this.#destinations = {
       queues: deps.queues,
       resolveFunction: (tenant, arn) => deps.service.resolve(tenant, arn),
-      acceptEvent: (tenant, rec, payload, sourceArn) => this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }),
+      acceptEvent: (tenant, rec, payload, sourceArn) =>
+        this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }),
     };
   }
 
@@ -77,9 +85,16 @@ export class AsyncDispatcher {
   }
 
   /** Invoker.invokeAsync: resolves once the event is durably stored. */
-  async invokeAsync(tenant: Tenant, functionRef: string, payload: Buffer, opts: AsyncInvokeOptions = {}): Promise<{ requestId: string }> {
+  async invokeAsync(
+    tenant: Tenant,
+    functionRef: string,
+    payload: Buffer,
+    opts: AsyncInvokeOptions = {},
+  ): Promise<{ requestId: string }> {
     if (payload.length > MAX_ASYNC_PAYLOAD) {
-      throw LambdaErrors.tooLarge(`Request must be smaller than ${MAX_ASYNC_PAYLOAD} bytes for the Invoke operation`);
+      throw LambdaErrors.tooLarge(
+        `Request must be smaller than ${MAX_ASYNC_PAYLOAD} bytes for the Invoke operation`,
+      );
     }
     if (this.#stopping) throw LambdaErrors.service('The server is shutting down.');
     const rec = this.#d.service.resolve(tenant, functionRef, opts.qualifier);
@@ -109,7 +124,8 @@ export class AsyncDispatcher {
 
   start(): void {
     const recovered = this.#d.store.recover();
-    if (recovered > 0) console.log(`kindling: async: ${recovered} event(s) in flight at the last stop are queued again`);
+    if (recovered > 0)
+      console.log(`kindling: async: ${recovered} event(s) in flight at the last stop are queued again`);
     this.#d.store.prune(Date.now() - RETENTION_MS);
     this.#pruneTimer = setInterval(() => this.#d.store.prune(Date.now() - RETENTION_MS), 60 * 60_000);
     this.#pruneTimer.unref();
@@ -147,7 +163,12 @@ export class AsyncDispatcher {
           const slot = this.#inflight.get(key);
           const room = slot ? slot.limit - slot.n : DUE_BATCH;
           if (room <= 0) break;
-          const ids = this.#d.store.dueFor(key.slice(0, sep), key.slice(sep + 1), now, Math.min(room, DUE_BATCH));
+          const ids = this.#d.store.dueFor(
+            key.slice(0, sep),
+            key.slice(sep + 1),
+            now,
+            Math.min(room, DUE_BATCH),
+          );
           let started = 0;
           for (const id of ids) if (this.#start(id, key, now)) started++;
           if (started === 0) break;
@@ -267,7 +288,11 @@ export class AsyncDispatcher {
         ? {
             outcome: 'error',
             errorType: out.errorType ?? 'Unhandled',
-            errorMessage: errorMessageOf({ lastStatus: 200, lastResponse: out.payload, lastErrorMessage: undefined }),
+            errorMessage: errorMessageOf({
+              lastStatus: 200,
+              lastResponse: out.payload,
+              lastErrorMessage: undefined,
+            }),
             status: 200,
             response: out.payload,
             executedVersion: out.executedVersion,
@@ -297,7 +322,18 @@ export class AsyncDispatcher {
         store.recordAttempt(ev.id, result, now);
         const done = store.get(ev.id)!;
         const notes: string[] = [];
-        if (cfg.onSuccess) notes.push(this.#tryDeliver(() => deliverRecord(this.#destinations, tenant, cfg.onSuccess!, invocationRecord(done, 'Success', now), done.functionArn)));
+        if (cfg.onSuccess)
+          notes.push(
+            this.#tryDeliver(() =>
+              deliverRecord(
+                this.#destinations,
+                tenant,
+                cfg.onSuccess!,
+                invocationRecord(done, 'Success', now),
+                done.functionArn,
+              ),
+            ),
+          );
         store.finish(ev.id, 'succeeded', 'Success', notes.join('; ') || undefined, now);
       })();
       return;
@@ -352,14 +388,28 @@ export class AsyncDispatcher {
       const ev = store.get(id)!;
       const notes: string[] = [];
       if (tenant && cfg.onFailure) {
-        notes.push(this.#tryDeliver(() => deliverRecord(this.#destinations, tenant, cfg.onFailure!, invocationRecord(ev, condition, now), ev.functionArn)));
+        notes.push(
+          this.#tryDeliver(() =>
+            deliverRecord(
+              this.#destinations,
+              tenant,
+              cfg.onFailure!,
+              invocationRecord(ev, condition, now),
+              ev.functionArn,
+            ),
+          ),
+        );
       }
       if (tenant && rec?.deadLetterTargetArn) {
-        notes.push(this.#tryDeliver(() => deliverDeadLetter(this.#destinations, tenant, rec.deadLetterTargetArn!, ev)));
+        notes.push(
+          this.#tryDeliver(() => deliverDeadLetter(this.#destinations, tenant, rec.deadLetterTargetArn!, ev)),
+        );
       }
       if (condition === 'EventAgeExceeded' && !result) {
         store.db
-          .prepare("UPDATE async_events SET last_error_type = COALESCE(last_error_type, 'EventAgeExceeded') WHERE id = ?")
+          .prepare(
+            "UPDATE async_events SET last_error_type = COALESCE(last_error_type, 'EventAgeExceeded') WHERE id = ?",
+          )
           .run(id);
       }
       store.finish(id, 'failed', condition, notes.join('; ') || undefined, now);

@@ -10,7 +10,11 @@ export interface AsyncInvokePart extends PlatformPart, Omit<AsyncInvocation, 'pa
   readonly name: 'async-invoke';
 }
 
-export function createAsyncInvokePart(platform: Platform, core: CorePart, queues: QueueEngine | (() => QueueEngine | undefined)): AsyncInvokePart {
+export function createAsyncInvokePart(
+  platform: Platform,
+  core: CorePart,
+  queues: QueueEngine | (() => QueueEngine | undefined),
+): AsyncInvokePart {
   const a = createAsyncInvocation({
     db: platform.db,
     config: platform.config,

@@ -2,8 +2,8 @@
 // written in one SQLite transaction before the 202; its status moves queued → running → succeeded/failed,
 // and anything found 'running' at start was in flight when the process died, so it is queued again.
 import { z } from 'zod';
-import type { AsyncSource } from './types.js';
 import { type Db, migrate } from '../store/database.js';
+import type { AsyncSource } from './types.js';
 
 export type AsyncEventStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 /** Lambda's invocation-record conditions, plus the cases where the function itself is gone. */
@@ -183,7 +183,18 @@ export class AsyncEventStore {
            source_arn, status, enqueued_at, next_attempt_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
       )
-      .run(e.requestId, e.tenantId, e.functionName, e.functionArn, e.qualifier ?? null, e.payload, e.source.kind, e.source.arn ?? null, now, now);
+      .run(
+        e.requestId,
+        e.tenantId,
+        e.functionName,
+        e.functionArn,
+        e.qualifier ?? null,
+        e.payload,
+        e.source.kind,
+        e.source.arn ?? null,
+        now,
+        now,
+      );
     return Number(r.lastInsertRowid);
   }
 
@@ -201,7 +212,11 @@ export class AsyncEventStore {
    * Due queued events, oldest due first, skipping functions (`tenantId|functionArn`) that are at their
    * concurrency limit so that one busy function does not hide others' events.
    */
-  due(now: number, skipKeys: readonly string[], limit: number): { id: number; tenantId: string; functionArn: string }[] {
+  due(
+    now: number,
+    skipKeys: readonly string[],
+    limit: number,
+  ): { id: number; tenantId: string; functionArn: string }[] {
     return (
       this.#db
         .prepare(
@@ -210,7 +225,11 @@ export class AsyncEventStore {
               AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))
             ORDER BY next_attempt_at, id LIMIT ?`,
         )
-        .all(now, JSON.stringify(skipKeys), limit) as { id: number; tenant_id: string; function_arn: string }[]
+        .all(now, JSON.stringify(skipKeys), limit) as {
+        id: number;
+        tenant_id: string;
+        function_arn: string;
+      }[]
     ).map((r) => ({ id: r.id, tenantId: r.tenant_id, functionArn: r.function_arn }));
   }
 
@@ -229,7 +248,9 @@ export class AsyncEventStore {
   /** The earliest retry time after `t` among queued events. */
   nextDueAfter(t: number): number | undefined {
     const r = this.#db
-      .prepare("SELECT MIN(next_attempt_at) AS t FROM async_events WHERE status = 'queued' AND next_attempt_at > ?")
+      .prepare(
+        "SELECT MIN(next_attempt_at) AS t FROM async_events WHERE status = 'queued' AND next_attempt_at > ?",
+      )
       .get(t) as { t: number | null };
     return r.t ?? undefined;
   }
@@ -237,10 +258,19 @@ export class AsyncEventStore {
   /** Marks a queued event running and opens its attempt row; undefined when someone else claimed it. */
   claim(id: number, now = Date.now()): AsyncEvent | undefined {
     return this.#db.transaction(() => {
-      const r = this.#db.prepare("UPDATE async_events SET status = 'running' WHERE id = ? AND status = 'queued'").run(id);
+      const r = this.#db
+        .prepare("UPDATE async_events SET status = 'running' WHERE id = ? AND status = 'queued'")
+        .run(id);
       if (r.changes === 0) return undefined;
-      const n = (this.#db.prepare('SELECT COUNT(*) AS n FROM async_attempts WHERE event_id = ?').get(id) as { n: number }).n + 1;
-      this.#db.prepare('INSERT INTO async_attempts (event_id, n, started_at) VALUES (?, ?, ?)').run(id, n, now);
+      const n =
+        (
+          this.#db.prepare('SELECT COUNT(*) AS n FROM async_attempts WHERE event_id = ?').get(id) as {
+            n: number;
+          }
+        ).n + 1;
+      this.#db
+        .prepare('INSERT INTO async_attempts (event_id, n, started_at) VALUES (?, ?, ?)')
+        .run(id, n, now);
       return this.get(id);
     })();
   }
@@ -277,12 +307,22 @@ export class AsyncEventStore {
 
   /** Back to the queue until `at`. */
   requeue(id: number, at: number): void {
-    this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?").run(at, id);
+    this.#db
+      .prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?")
+      .run(at, id);
   }
 
-  finish(id: number, status: 'succeeded' | 'failed', condition: AsyncCondition, delivery: string | undefined, now = Date.now()): void {
+  finish(
+    id: number,
+    status: 'succeeded' | 'failed',
+    condition: AsyncCondition,
+    delivery: string | undefined,
+    now = Date.now(),
+  ): void {
     this.#db
-      .prepare('UPDATE async_events SET status = ?, condition = ?, delivery = ?, finished_at = ? WHERE id = ?')
+      .prepare(
+        'UPDATE async_events SET status = ?, condition = ?, delivery = ?, finished_at = ? WHERE id = ?',
+      )
       .run(status, condition, delivery ?? null, now, id);
   }
 
@@ -292,8 +332,12 @@ export class AsyncEventStore {
    */
   recover(now = Date.now()): number {
     return this.#db.transaction(() => {
-      this.#db.prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE ended_at IS NULL").run(now);
-      return this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE status = 'running'").run(now).changes;
+      this.#db
+        .prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE ended_at IS NULL")
+        .run(now);
+      return this.#db
+        .prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE status = 'running'")
+        .run(now).changes;
     })();
   }
 
@@ -301,8 +345,16 @@ export class AsyncEventStore {
   release(ids: readonly number[], now = Date.now()): void {
     this.#db.transaction(() => {
       for (const id of ids) {
-        this.#db.prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE event_id = ? AND ended_at IS NULL").run(now, id);
-        this.#db.prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ? AND status = 'running'").run(now, id);
+        this.#db
+          .prepare(
+            "UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE event_id = ? AND ended_at IS NULL",
+          )
+          .run(now, id);
+        this.#db
+          .prepare(
+            "UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ? AND status = 'running'",
+          )
+          .run(now, id);
       }
     })();
   }
@@ -310,7 +362,9 @@ export class AsyncEventStore {
   /** Most recent first. */
   recent(tenantId: string, functionName: string, limit: number): AsyncEvent[] {
     return this.#db
-      .prepare('SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?')
+      .prepare(
+        'SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?',
+      )
       .all(tenantId, functionName, limit)
       .map(toEvent);
   }
@@ -337,7 +391,9 @@ export class AsyncEventStore {
 
   counts(): Record<AsyncEventStatus, number> {
     const out: Record<AsyncEventStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0 };
-    for (const r of this.#db.prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as {
+    for (const r of this.#db
+      .prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status')
+      .all() as {
       status: AsyncEventStatus;
       n: number;
     }[]) {
@@ -348,6 +404,8 @@ export class AsyncEventStore {
 
   /** Drops terminal events finished before `before`. */
   prune(before: number): number {
-    return this.#db.prepare("DELETE FROM async_events WHERE status IN ('succeeded', 'failed') AND finished_at < ?").run(before).changes;
+    return this.#db
+      .prepare("DELETE FROM async_events WHERE status IN ('succeeded', 'failed') AND finished_at < ?")
+      .run(before).changes;
   }
 }

@@ -74,8 +74,10 @@ const toConfig = (raw: unknown): EventInvokeConfig => {
 };
 
 export const EventInvokeConfigErrors = {
-  notFound: (qualifiedArn: string) => LambdaErrors.notFound(`The function ${qualifiedArn} doesn't have an EventInvokeConfig`),
-  empty: () => LambdaErrors.invalidParameter('You must specify at least one of error handling or destination setting.'),
+  notFound: (qualifiedArn: string) =>
+    LambdaErrors.notFound(`The function ${qualifiedArn} doesn't have an EventInvokeConfig`),
+  empty: () =>
+    LambdaErrors.invalidParameter('You must specify at least one of error handling or destination setting.'),
 };
 
 export class EventInvokeConfigStore {
@@ -88,7 +90,9 @@ export class EventInvokeConfigStore {
 
   get(tenantId: string, functionArn: string, qualifier = LATEST): EventInvokeConfig | undefined {
     const row = this.#db
-      .prepare('SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?')
+      .prepare(
+        'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?',
+      )
       .get(tenantId, functionArn, qualifier);
     return row === undefined ? undefined : toConfig(row);
   }
@@ -104,7 +108,12 @@ export class EventInvokeConfigStore {
   }
 
   /** PutFunctionEventInvokeConfig: replaces the whole config. */
-  put(tenantId: string, functionArn: string, qualifier: string, input: EventInvokeConfigInput): EventInvokeConfig {
+  put(
+    tenantId: string,
+    functionArn: string,
+    qualifier: string,
+    input: EventInvokeConfigInput,
+  ): EventInvokeConfig {
     const c: EventInvokeConfig = {
       functionArn,
       qualifier,
@@ -120,18 +129,35 @@ export class EventInvokeConfigStore {
            (tenant_id, function_arn, qualifier, max_retries, max_age_sec, on_success, on_failure, last_modified)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(tenantId, functionArn, qualifier, c.maximumRetryAttempts ?? null, c.maximumEventAgeInSeconds ?? null, c.onSuccess ?? null, c.onFailure ?? null, c.lastModified);
+      .run(
+        tenantId,
+        functionArn,
+        qualifier,
+        c.maximumRetryAttempts ?? null,
+        c.maximumEventAgeInSeconds ?? null,
+        c.onSuccess ?? null,
+        c.onFailure ?? null,
+        c.lastModified,
+      );
     return c;
   }
 
   /** UpdateFunctionEventInvokeConfig: merges the given fields into the existing config. */
-  update(tenantId: string, functionArn: string, qualifier: string, patch: EventInvokeConfigInput, qualifiedArn: string): EventInvokeConfig {
+  update(
+    tenantId: string,
+    functionArn: string,
+    qualifier: string,
+    patch: EventInvokeConfigInput,
+    qualifiedArn: string,
+  ): EventInvokeConfig {
     return this.#db.transaction(() => {
       const cur = this.get(tenantId, functionArn, qualifier);
       if (!cur) throw EventInvokeConfigErrors.notFound(qualifiedArn);
       const next: EventInvokeConfigInput = {
-        maximumRetryAttempts: 'maximumRetryAttempts' in patch ? patch.maximumRetryAttempts : cur.maximumRetryAttempts,
-        maximumEventAgeInSeconds: 'maximumEventAgeInSeconds' in patch ? patch.maximumEventAgeInSeconds : cur.maximumEventAgeInSeconds,
+        maximumRetryAttempts:
+          'maximumRetryAttempts' in patch ? patch.maximumRetryAttempts : cur.maximumRetryAttempts,
+        maximumEventAgeInSeconds:
+          'maximumEventAgeInSeconds' in patch ? patch.maximumEventAgeInSeconds : cur.maximumEventAgeInSeconds,
         onSuccess: 'onSuccess' in patch ? patch.onSuccess : cur.onSuccess,
         onFailure: 'onFailure' in patch ? patch.onFailure : cur.onFailure,
       };
@@ -148,12 +174,16 @@ export class EventInvokeConfigStore {
 
   /** A deleted function takes its configs with it (a re-created one starts from the defaults). */
   deleteAll(tenantId: string, functionArn: string): void {
-    this.#db.prepare('DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ?').run(tenantId, functionArn);
+    this.#db
+      .prepare('DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ?')
+      .run(tenantId, functionArn);
   }
 
   list(tenantId: string, functionArn: string): EventInvokeConfig[] {
     return this.#db
-      .prepare('SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? ORDER BY qualifier')
+      .prepare(
+        'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? ORDER BY qualifier',
+      )
       .all(tenantId, functionArn)
       .map(toConfig);
   }

@@ -31,7 +31,10 @@ export interface AsyncInvocation {
   part: PlatformPart;
 }
 
-export function composeInvoker(service: Pick<Invoker, 'invokeSync'>, dispatcher: Pick<AsyncDispatcher, 'invokeAsync'>): Invoker {
+export function composeInvoker(
+  service: Pick<Invoker, 'invokeSync'>,
+  dispatcher: Pick<AsyncDispatcher, 'invokeAsync'>,
+): Invoker {
   return {
     invokeSync: (tenant, ref, payload, opts) => service.invokeSync(tenant, ref, payload, opts),
     invokeAsync: (tenant, ref, payload, opts) => dispatcher.invokeAsync(tenant, ref, payload, opts),
@@ -51,10 +54,15 @@ export function createAsyncInvocation(deps: AsyncInvocationDeps): AsyncInvocatio
     queues: deps.queues,
   });
   // The Lambda surface (InvocationType Event) and S3 notifications call the service's invokeAsync.
-  deps.service.setAsyncInvoker((tenant, ref, payload, opts) => dispatcher.invokeAsync(tenant, ref, payload, opts));
+  deps.service.setAsyncInvoker((tenant, ref, payload, opts) =>
+    dispatcher.invokeAsync(tenant, ref, payload, opts),
+  );
   deps.functions.onChange((change) => {
     if (change.kind === 'deleted') configs.deleteAll(change.record.tenantId, change.record.arn);
-    else if (change.kind === 'updated' && change.record.reservedConcurrency !== change.previous.reservedConcurrency) {
+    else if (
+      change.kind === 'updated' &&
+      change.record.reservedConcurrency !== change.previous.reservedConcurrency
+    ) {
       dispatcher.functionChanged(change.record.tenantId, change.record.arn);
     }
   });

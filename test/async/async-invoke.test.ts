@@ -12,7 +12,7 @@ import {
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { corePart } from '../../src/core-part.js';
 import { asyncInvokePart } from '../../src/invoke/async-part.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, failHandler, okHandler, receive, until } from './fixtures.js';
 
 let p: TestPlatform;
@@ -31,7 +31,13 @@ after(async () => {
 
 const events = () => asyncInvokePart(p.platform).events;
 const invokeEvent = (name: string, payload: unknown) =>
-  lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
+  lambda.send(
+    new InvokeCommand({
+      FunctionName: name,
+      InvocationType: 'Event',
+      Payload: Buffer.from(JSON.stringify(payload)),
+    }),
+  );
 const body = (m: { Body?: string }) => JSON.parse(m.Body ?? 'null');
 
 test('an Event invoke answers 202 and the function then runs with the event', async () => {
@@ -53,7 +59,10 @@ test('a failing function is retried MaximumRetryAttempts times, then its event l
   await createFunction(lambda, 'fails', failHandler, { DeadLetterConfig: { TargetArn: dlq.arn } });
   const out = await invokeEvent('fails', { n: 1 });
   const [m] = await receive(sqs, dlq.url, 1);
-  assert.ok(m, `a DLQ message arrived (event: ${JSON.stringify(events().byRequestId(out.$metadata.requestId!), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`);
+  assert.ok(
+    m,
+    `a DLQ message arrived (event: ${JSON.stringify(events().byRequestId(out.$metadata.requestId!), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
+  );
   assert.equal(m.Body, JSON.stringify({ n: 1 }));
   assert.equal(m.MessageAttributes?.RequestID?.StringValue, out.$metadata.requestId);
   assert.equal(m.MessageAttributes?.ErrorCode?.DataType, 'Number');
@@ -65,8 +74,15 @@ test('a failing function is retried MaximumRetryAttempts times, then its event l
 });
 
 test('a timed-out run counts as a failed attempt and is retried', async () => {
-  await createFunction(lambda, 'sleepy', 'export const handler = async () => { await new Promise((r) => setTimeout(r, 5000)); };', { Timeout: 1 });
-  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'sleepy', MaximumRetryAttempts: 1 }));
+  await createFunction(
+    lambda,
+    'sleepy',
+    'export const handler = async () => { await new Promise((r) => setTimeout(r, 5000)); };',
+    { Timeout: 1 },
+  );
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'sleepy', MaximumRetryAttempts: 1 }),
+  );
   const out = await invokeEvent('sleepy', {});
   const e = await until(() => {
     const ev = events().byRequestId(out.$metadata.requestId!);
@@ -87,14 +103,18 @@ test('an async run is reported to telemetry as invocation type Event', async () 
   });
   await createFunction(lambda, 'observed', okHandler);
   const out = await invokeEvent('observed', {});
-  await until(() => (events().byRequestId(out.$metadata.requestId!)?.status === 'succeeded' ? true : undefined));
+  await until(() =>
+    events().byRequestId(out.$metadata.requestId!)?.status === 'succeeded' ? true : undefined,
+  );
   assert.deepEqual(seen, ['Event']);
 });
 
 test('MaximumRetryAttempts 0 runs a failing event once before failure handling', async () => {
   const dlq = await createQueue(sqs, 'once-dlq');
   await createFunction(lambda, 'fails-once', failHandler, { DeadLetterConfig: { TargetArn: dlq.arn } });
-  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fails-once', MaximumRetryAttempts: 0 }));
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fails-once', MaximumRetryAttempts: 0 }),
+  );
   const out = await invokeEvent('fails-once', { n: 2 });
   await receive(sqs, dlq.url, 1);
   assert.equal(events().byRequestId(out.$metadata.requestId!)!.attempts, 1);
@@ -122,7 +142,11 @@ test('an on-failure queue destination receives the invocation record with Retrie
     approximateInvokeCount: 2,
   });
   assert.deepEqual(rec.requestPayload, { k: 'v' });
-  assert.deepEqual(rec.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+  assert.deepEqual(rec.responseContext, {
+    statusCode: 200,
+    executedVersion: '$LATEST',
+    functionError: 'Unhandled',
+  });
   assert.equal(rec.responsePayload.errorMessage, 'boom: {"k":"v"}');
 });
 
@@ -130,7 +154,10 @@ test('an on-success queue destination receives the invocation record with the re
   const dest = await createQueue(sqs, 'onsuccess-dest');
   await createFunction(lambda, 'ok-dest', okHandler);
   await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ok-dest', DestinationConfig: { OnSuccess: { Destination: dest.arn } } }),
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'ok-dest',
+      DestinationConfig: { OnSuccess: { Destination: dest.arn } },
+    }),
   );
   const out = await invokeEvent('ok-dest', { x: 1 });
   const [m] = await receive(sqs, dest.url, 1);
@@ -147,11 +174,17 @@ test('an on-success function destination is invoked asynchronously with the invo
   const sink = await createQueue(sqs, 'fn-success-sink');
   const recorder = await createFunction(lambda, 'recorder-s', okHandler);
   await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'recorder-s', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }),
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'recorder-s',
+      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+    }),
   );
   await createFunction(lambda, 'ok-to-fn', okHandler);
   await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ok-to-fn', DestinationConfig: { OnSuccess: { Destination: recorder } } }),
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'ok-to-fn',
+      DestinationConfig: { OnSuccess: { Destination: recorder } },
+    }),
   );
   const out = await invokeEvent('ok-to-fn', { chained: true });
   const [m] = await receive(sqs, sink.url, 1);
@@ -167,7 +200,10 @@ test('an on-failure function destination is invoked asynchronously with the invo
   const sink = await createQueue(sqs, 'fn-failure-sink');
   const recorder = await createFunction(lambda, 'recorder-f', okHandler);
   await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'recorder-f', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }),
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'recorder-f',
+      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+    }),
   );
   await createFunction(lambda, 'fails-to-fn', failHandler);
   await lambda.send(
@@ -187,7 +223,9 @@ test('an on-failure function destination is invoked asynchronously with the invo
 test('an event older than MaximumEventAgeInSeconds is discarded to the on-failure destination with EventAgeExceeded', async () => {
   const dest = await createQueue(sqs, 'age-dest');
   await createFunction(lambda, 'aging', okHandler);
-  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'aging', ReservedConcurrentExecutions: 0 }));
+  await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'aging', ReservedConcurrentExecutions: 0 }),
+  );
   await lambda.send(
     new PutFunctionEventInvokeConfigCommand({
       FunctionName: 'aging',
@@ -197,11 +235,20 @@ test('an event older than MaximumEventAgeInSeconds is discarded to the on-failur
   );
   const out = await invokeEvent('aging', { old: true });
   const id = out.$metadata.requestId!;
-  await until(() => ((events().byRequestId(id)?.throttles ?? 0) >= 1 ? true : undefined), 30_000, 'a throttled attempt');
+  await until(
+    () => ((events().byRequestId(id)?.throttles ?? 0) >= 1 ? true : undefined),
+    30_000,
+    'a throttled attempt',
+  );
   // Age the stored event past the limit instead of waiting a minute.
-  p.platform.db.prepare('UPDATE async_events SET enqueued_at = enqueued_at - 120000 WHERE request_id = ?').run(id);
+  p.platform.db
+    .prepare('UPDATE async_events SET enqueued_at = enqueued_at - 120000 WHERE request_id = ?')
+    .run(id);
   const [m] = await receive(sqs, dest.url, 1);
-  assert.ok(m, `a record arrived (event: ${JSON.stringify(events().byRequestId(id), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`);
+  assert.ok(
+    m,
+    `a record arrived (event: ${JSON.stringify(events().byRequestId(id), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
+  );
   const rec = body(m);
   assert.equal(rec.requestContext.condition, 'EventAgeExceeded');
   assert.equal(rec.requestContext.requestId, id);
@@ -210,10 +257,16 @@ test('an event older than MaximumEventAgeInSeconds is discarded to the on-failur
 
 test('throttled events (reserved concurrency 0) are retried, not lost, and run once concurrency is allowed', async () => {
   await createFunction(lambda, 'throttled', okHandler);
-  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }));
+  await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }),
+  );
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await invokeEvent('throttled', { i })).$metadata.requestId!);
-  await until(() => (ids.every((id) => (events().byRequestId(id)?.throttles ?? 0) >= 2) ? true : undefined), 30_000, 'throttles');
+  await until(
+    () => (ids.every((id) => (events().byRequestId(id)?.throttles ?? 0) >= 2) ? true : undefined),
+    30_000,
+    'throttles',
+  );
   for (const id of ids) assert.equal(events().byRequestId(id)!.status === 'succeeded', false);
   await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'throttled' }));
   for (const id of ids) {
@@ -232,7 +285,8 @@ test('an Event payload over 256 KB is refused with 413 RequestEntityTooLargeExce
   assert.equal(payload.length, 262_145);
   await assert.rejects(
     lambda.send(new InvokeCommand({ FunctionName: 'big', InvocationType: 'Event', Payload: payload })),
-    (e: { name: string; $metadata: { httpStatusCode?: number } }) => e.name === 'RequestEntityTooLargeException' && e.$metadata.httpStatusCode === 413,
+    (e: { name: string; $metadata: { httpStatusCode?: number } }) =>
+      e.name === 'RequestEntityTooLargeException' && e.$metadata.httpStatusCode === 413,
   );
 });
 
@@ -240,7 +294,9 @@ test('an Event payload of exactly 256 KB is accepted', async () => {
   await createFunction(lambda, 'big-ok', okHandler);
   const payload = Buffer.from(JSON.stringify({ s: 'x'.repeat(262_144 - 8) }));
   assert.equal(payload.length, 262_144);
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'big-ok', InvocationType: 'Event', Payload: payload }));
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: 'big-ok', InvocationType: 'Event', Payload: payload }),
+  );
   assert.equal(out.StatusCode, 202);
 });
 

@@ -31,7 +31,12 @@ class FakeService {
   resolve(_t: Tenant, ref: string): FunctionRecord {
     return record(ref.split(':').pop() ?? ref);
   }
-  async run(_t: Tenant, _rec: FunctionRecord, payload: Buffer, opts: { requestId?: string }): Promise<SyncInvokeResult> {
+  async run(
+    _t: Tenant,
+    _rec: FunctionRecord,
+    payload: Buffer,
+    opts: { requestId?: string },
+  ): Promise<SyncInvokeResult> {
     if (this.throttleNext > 0) {
       this.throttleNext--;
       throw LambdaErrors.tooManyRequests();
@@ -121,7 +126,9 @@ test('throttled runs are retried until the function accepts them, without using 
   const { requestId } = await d.invokeAsync(tenant, 'f', Buffer.from('{}'));
   await until(() => (svc.waiting.length === 1 ? true : undefined));
   svc.releaseAll();
-  const e = await until(() => (store.byRequestId(requestId)?.status === 'succeeded' ? store.byRequestId(requestId) : undefined));
+  const e = await until(() =>
+    store.byRequestId(requestId)?.status === 'succeeded' ? store.byRequestId(requestId) : undefined,
+  );
   assert.equal(e.throttles, 4);
   assert.equal(e.attempts, 1);
   await d.stop(Date.now());
@@ -143,7 +150,10 @@ test('events that were running when the process died are queued again and run at
   assert.equal(second.waiting[0]!.requestId, requestId, 'the same request id runs again (at least once)');
   second.releaseAll();
   await until(() => (store.byRequestId(requestId)?.status === 'succeeded' ? true : undefined));
-  assert.deepEqual(store.attempts(store.byRequestId(requestId)!.id).map((a) => a.outcome), ['interrupted', 'success']);
+  assert.deepEqual(
+    store.attempts(store.byRequestId(requestId)!.id).map((a) => a.outcome),
+    ['interrupted', 'success'],
+  );
   await d2.stop(Date.now());
 });
 

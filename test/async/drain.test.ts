@@ -4,12 +4,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { InvokeCommand, PutFunctionConcurrencyCommand, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
+import {
+  InvokeCommand,
+  PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
+} from '@aws-sdk/client-lambda';
 import Database from 'better-sqlite3';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, receive } from './fixtures.js';
 
-const slowHandler = 'export const handler = async (event) => { await new Promise((r) => setTimeout(r, 200)); return event; };';
+const slowHandler =
+  'export const handler = async (event) => { await new Promise((r) => setTimeout(r, 200)); return event; };';
 
 test('SIGTERM leaves queued async events queued, and the next start runs them', async () => {
   const dataDir = tempDir();
@@ -19,11 +24,24 @@ test('SIGTERM leaves queued async events queued, and the next start runs them', 
     let c = clients(sdkConfig(server));
     const sink = await createQueue(c.sqs, 'sink');
     await createFunction(c.lambda, 'slow', slowHandler);
-    await c.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'slow', ReservedConcurrentExecutions: 1 }));
-    await c.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'slow', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }));
+    await c.lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: 'slow', ReservedConcurrentExecutions: 1 }),
+    );
+    await c.lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: 'slow',
+        DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+      }),
+    );
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const out = await c.lambda.send(new InvokeCommand({ FunctionName: 'slow', InvocationType: 'Event', Payload: Buffer.from(`{"i":${i}}`) }));
+      const out = await c.lambda.send(
+        new InvokeCommand({
+          FunctionName: 'slow',
+          InvocationType: 'Event',
+          Payload: Buffer.from(`{"i":${i}}`),
+        }),
+      );
       ids.push(out.$metadata.requestId!);
     }
     c.lambda.destroy();
@@ -33,7 +51,10 @@ test('SIGTERM leaves queued async events queued, and the next start runs them', 
     server = undefined;
 
     const db = new Database(path.join(dataDir, 'kindling.db'));
-    const statuses = db.prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as { status: string; n: number }[];
+    const statuses = db.prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as {
+      status: string;
+      n: number;
+    }[];
     db.close();
     const count = (s: string) => statuses.find((r) => r.status === s)?.n ?? 0;
     assert.equal(count('failed'), 0);

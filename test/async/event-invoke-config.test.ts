@@ -11,7 +11,7 @@ import {
   UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, okHandler } from './fixtures.js';
 
 let p: TestPlatform;
@@ -43,7 +43,11 @@ const rejects = (call: Promise<unknown>, name: string) =>
   });
 
 test('Put stores the config and answers it with the qualified function ARN', async () => {
-  const out = await put({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300, DestinationConfig: { OnFailure: { Destination: queueArn } } });
+  const out = await put({
+    MaximumRetryAttempts: 1,
+    MaximumEventAgeInSeconds: 300,
+    DestinationConfig: { OnFailure: { Destination: queueArn } },
+  });
   assert.equal(out.FunctionArn, `${fnArn}:$LATEST`);
   assert.equal(out.MaximumRetryAttempts, 1);
   assert.equal(out.MaximumEventAgeInSeconds, 300);
@@ -70,7 +74,10 @@ test('Put replaces the whole config', async () => {
 test('Update merges the given fields into the existing config', async () => {
   await put({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 120 });
   const out = await lambda.send(
-    new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'configured', DestinationConfig: { OnFailure: { Destination: queueArn } } }),
+    new UpdateFunctionEventInvokeConfigCommand({
+      FunctionName: 'configured',
+      DestinationConfig: { OnFailure: { Destination: queueArn } },
+    }),
   );
   assert.equal(out.MaximumRetryAttempts, 1);
   assert.equal(out.MaximumEventAgeInSeconds, 120);
@@ -87,22 +94,33 @@ test('List answers the function’s configs', async () => {
 test('Delete removes the config and Get then answers ResourceNotFoundException', async () => {
   await put({ MaximumRetryAttempts: 2 });
   await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'configured' }));
-  await rejects(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'configured' })), 'ResourceNotFoundException');
+  await rejects(
+    lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'configured' })),
+    'ResourceNotFoundException',
+  );
 });
 
 test('Delete without a config answers ResourceNotFoundException', async () => {
-  await rejects(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'target' })), 'ResourceNotFoundException');
+  await rejects(
+    lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'target' })),
+    'ResourceNotFoundException',
+  );
 });
 
 test('Update without a config answers ResourceNotFoundException', async () => {
   await rejects(
-    lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'target', MaximumRetryAttempts: 1 })),
+    lambda.send(
+      new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'target', MaximumRetryAttempts: 1 }),
+    ),
     'ResourceNotFoundException',
   );
 });
 
 test('Put on an unknown function answers ResourceNotFoundException', async () => {
-  await rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ghost', MaximumRetryAttempts: 1 })), 'ResourceNotFoundException');
+  await rejects(
+    lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ghost', MaximumRetryAttempts: 1 })),
+    'ResourceNotFoundException',
+  );
 });
 
 test('MaximumRetryAttempts 3 is refused with ValidationException', async () => {
@@ -126,35 +144,60 @@ test('a Put with no setting at all is refused with InvalidParameterValueExceptio
 });
 
 test('a destination that is not an ARN is refused with InvalidParameterValueException', async () => {
-  await rejects(put({ DestinationConfig: { OnFailure: { Destination: 'my-queue' } } }), 'InvalidParameterValueException');
+  await rejects(
+    put({ DestinationConfig: { OnFailure: { Destination: 'my-queue' } } }),
+    'InvalidParameterValueException',
+  );
 });
 
 test('an SNS topic destination is refused with InvalidParameterValueException', async () => {
   await rejects(
-    put({ DestinationConfig: { OnSuccess: { Destination: `arn:aws:sns:us-east-1:${p.platform.tenants.get('admin')!.accountId}:topic` } } }),
+    put({
+      DestinationConfig: {
+        OnSuccess: {
+          Destination: `arn:aws:sns:us-east-1:${p.platform.tenants.get('admin')!.accountId}:topic`,
+        },
+      },
+    }),
     'InvalidParameterValueException',
   );
 });
 
 test('a queue destination that does not exist is refused with InvalidParameterValueException', async () => {
-  await rejects(put({ DestinationConfig: { OnFailure: { Destination: queueArn.replace('config-dest', 'missing-queue') } } }), 'InvalidParameterValueException');
+  await rejects(
+    put({
+      DestinationConfig: { OnFailure: { Destination: queueArn.replace('config-dest', 'missing-queue') } },
+    }),
+    'InvalidParameterValueException',
+  );
 });
 
 test('a queue of another tenant is refused as a destination', async () => {
   const other = p.platform.tenants.create('other-tenant');
   const foreign = queueArn.replace(/:\d{12}:/, `:${other.accountId}:`);
-  await rejects(put({ DestinationConfig: { OnFailure: { Destination: foreign } } }), 'InvalidParameterValueException');
+  await rejects(
+    put({ DestinationConfig: { OnFailure: { Destination: foreign } } }),
+    'InvalidParameterValueException',
+  );
 });
 
 test('a function destination that does not exist is refused with InvalidParameterValueException', async () => {
-  await rejects(put({ DestinationConfig: { OnSuccess: { Destination: `${otherFnArn}-gone` } } }), 'InvalidParameterValueException');
+  await rejects(
+    put({ DestinationConfig: { OnSuccess: { Destination: `${otherFnArn}-gone` } } }),
+    'InvalidParameterValueException',
+  );
 });
 
 test('deleting a function removes its event invoke config', async () => {
   const arn = await createFunction(lambda, 'short-lived', okHandler);
-  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'short-lived', MaximumRetryAttempts: 0 }));
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'short-lived', MaximumRetryAttempts: 0 }),
+  );
   const { DeleteFunctionCommand } = await import('@aws-sdk/client-lambda');
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'short-lived' }));
   await createFunction(lambda, 'short-lived', okHandler);
-  await rejects(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: arn })), 'ResourceNotFoundException');
+  await rejects(
+    lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: arn })),
+    'ResourceNotFoundException',
+  );
 });

@@ -1,10 +1,6 @@
 // Shared pieces of the async-invoke and schedule tests: functions from inline handler source, queues
 // with their ARNs, and waiting for messages (long polls; the caller's deadline only bounds a hang).
-import {
-  CreateFunctionCommand,
-  type CreateFunctionCommandInput,
-  LambdaClient,
-} from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, type CreateFunctionCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -17,7 +13,8 @@ import { handlerZip } from '../api-lambda/zips.js';
 import type { sdkConfig } from '../helpers/platform.js';
 
 export const okHandler = 'export const handler = async (event) => ({ ok: true, got: event });';
-export const failHandler = 'export const handler = async (event) => { throw new Error("boom: " + JSON.stringify(event)); };';
+export const failHandler =
+  'export const handler = async (event) => { throw new Error("boom: " + JSON.stringify(event)); };';
 
 export async function createFunction(
   lambda: LambdaClient,
@@ -45,7 +42,12 @@ export async function createQueue(sqs: SQSClient, name: string): Promise<{ url: 
 }
 
 /** Receives (and deletes) messages until `n` have arrived or `deadlineMs` passes; returns what came. */
-export async function receive(sqs: SQSClient, url: string, n: number, deadlineMs = 30_000): Promise<Message[]> {
+export async function receive(
+  sqs: SQSClient,
+  url: string,
+  n: number,
+  deadlineMs = 30_000,
+): Promise<Message[]> {
   const out: Message[] = [];
   const end = Date.now() + deadlineMs;
   while (out.length < n && Date.now() < end) {
@@ -66,7 +68,11 @@ export async function receive(sqs: SQSClient, url: string, n: number, deadlineMs
 }
 
 /** Resolves once `check` returns a value other than undefined, re-checking after each short pause. */
-export async function until<T>(check: () => T | undefined | Promise<T | undefined>, deadlineMs = 30_000, what = 'condition'): Promise<T> {
+export async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  deadlineMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const end = Date.now() + deadlineMs;
   for (;;) {
     const v = await check();

@@ -1,8 +1,8 @@
 // Unit tests of the pure pieces of async invocation: retry delays and the invocation record's shape.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retryDelayMs } from '../../src/invoke/async-dispatcher.js';
 import { destinationKind, invocationRecord } from '../../src/invoke/async-destinations.js';
+import { retryDelayMs } from '../../src/invoke/async-dispatcher.js';
 import type { AsyncEvent } from '../../src/invoke/async-queue.js';
 
 const event = (over: Partial<AsyncEvent> = {}): AsyncEvent => ({
@@ -31,7 +31,10 @@ const event = (over: Partial<AsyncEvent> = {}): AsyncEvent => ({
 });
 
 test('retry delays start at the base and double', () => {
-  assert.deepEqual([1, 2, 3, 4].map((n) => retryDelayMs(1000, n)), [1000, 2000, 4000, 8000]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((n) => retryDelayMs(1000, n)),
+    [1000, 2000, 4000, 8000],
+  );
 });
 
 test('retry delays are capped at 5 minutes', () => {
@@ -39,7 +42,16 @@ test('retry delays are capped at 5 minutes', () => {
 });
 
 test('a success record carries the response payload and no functionError', () => {
-  const r = invocationRecord(event({ attempts: 1, lastStatus: 200, lastResponse: Buffer.from('{"ok":true}'), executedVersion: '$LATEST' }), 'Success', 0);
+  const r = invocationRecord(
+    event({
+      attempts: 1,
+      lastStatus: 200,
+      lastResponse: Buffer.from('{"ok":true}'),
+      executedVersion: '$LATEST',
+    }),
+    'Success',
+    0,
+  );
   assert.deepEqual(r, {
     version: '1.0',
     timestamp: '1970-01-01T00:00:00.000Z',
@@ -57,15 +69,27 @@ test('a success record carries the response payload and no functionError', () =>
 
 test('a failure record marks the function error as Unhandled', () => {
   const r = invocationRecord(
-    event({ attempts: 3, lastStatus: 200, lastErrorType: 'Error', lastResponse: Buffer.from('{"errorMessage":"x"}') }),
+    event({
+      attempts: 3,
+      lastStatus: 200,
+      lastErrorType: 'Error',
+      lastResponse: Buffer.from('{"errorMessage":"x"}'),
+    }),
     'RetriesExhausted',
   );
-  assert.deepEqual(r.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+  assert.deepEqual(r.responseContext, {
+    statusCode: 200,
+    executedVersion: '$LATEST',
+    functionError: 'Unhandled',
+  });
   assert.equal((r.requestContext as { approximateInvokeCount: number }).approximateInvokeCount, 3);
 });
 
 test('a record of an event that only ever got throttled has status 429 and no response payload', () => {
-  const r = invocationRecord(event({ throttles: 4, lastStatus: 429, lastErrorType: 'TooManyRequestsException' }), 'EventAgeExceeded');
+  const r = invocationRecord(
+    event({ throttles: 4, lastStatus: 429, lastErrorType: 'TooManyRequestsException' }),
+    'EventAgeExceeded',
+  );
   assert.deepEqual(r.responseContext, { statusCode: 429, executedVersion: '$LATEST' });
   assert.equal('responsePayload' in r, false);
 });

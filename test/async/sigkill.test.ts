@@ -24,9 +24,14 @@ test('every Event invoke that got a 202 before a SIGKILL runs at least once afte
     const sink = await createQueue(c.sqs, 'sink');
     await createFunction(c.lambda, 'counter', okHandler);
     // A low limit keeps most events queued (not yet run) at the moment of the kill.
-    await c.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'counter', ReservedConcurrentExecutions: 2 }));
     await c.lambda.send(
-      new PutFunctionEventInvokeConfigCommand({ FunctionName: 'counter', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }),
+      new PutFunctionConcurrencyCommand({ FunctionName: 'counter', ReservedConcurrentExecutions: 2 }),
+    );
+    await c.lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: 'counter',
+        DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+      }),
     );
 
     const accepted = new Set<string>();
@@ -41,7 +46,13 @@ test('every Event invoke that got a 202 before a SIGKILL runs at least once afte
     await Promise.allSettled(
       Array.from({ length: TOTAL }, (_, i) =>
         c.lambda
-          .send(new InvokeCommand({ FunctionName: 'counter', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ i })) }))
+          .send(
+            new InvokeCommand({
+              FunctionName: 'counter',
+              InvocationType: 'Event',
+              Payload: Buffer.from(JSON.stringify({ i })),
+            }),
+          )
           .then((out) => {
             if (out.StatusCode === 202 && !killed) accepted.add(out.$metadata.requestId!);
             if (accepted.size >= KILL_AFTER) kill();
@@ -59,7 +70,8 @@ test('every Event invoke that got a 202 before a SIGKILL runs at least once afte
     const ran = new Set<string>();
     const end = Date.now() + 90_000;
     while ([...accepted].some((id) => !ran.has(id)) && Date.now() < end) {
-      for (const m of await receive(c.sqs, sink.url, 10, 5_000)) ran.add(JSON.parse(m.Body!).requestContext.requestId);
+      for (const m of await receive(c.sqs, sink.url, 10, 5_000))
+        ran.add(JSON.parse(m.Body!).requestContext.requestId);
     }
     const missing = [...accepted].filter((id) => !ran.has(id));
     assert.deepEqual(missing, [], `${missing.length} of ${accepted.size} accepted events never ran`);

@@ -6,7 +6,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { asyncInvokePart } from '../../src/invoke/async-part.js';
 import { clients, createFunction, failHandler, okHandler, until } from '../async/fixtures.js';
 import { cliEnv, isOneLine, runCli } from '../cli/helpers.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;
@@ -27,13 +27,21 @@ after(async () => {
 });
 
 test('schedule create makes a rule targeting the function and schedule ls lists it', async () => {
-  const c = await runCli(['schedule', 'create', 'nightly', '--cron', '0 2 * * ? *', '--function', 'job', '--input', '{"k":1}'], env);
+  const c = await runCli(
+    ['schedule', 'create', 'nightly', '--cron', '0 2 * * ? *', '--function', 'job', '--input', '{"k":1}'],
+    env,
+  );
   assert.equal(c.code, 0, c.stderr);
   const ls = await runCli(['schedule', 'ls', '--json'], env);
   assert.equal(ls.code, 0, ls.stderr);
-  const rule = (JSON.parse(ls.stdout) as { Name: string; ScheduleExpression: string; State: string; Targets: { Arn: string; Input: string }[] }[]).find(
-    (r) => r.Name === 'nightly',
-  );
+  const rule = (
+    JSON.parse(ls.stdout) as {
+      Name: string;
+      ScheduleExpression: string;
+      State: string;
+      Targets: { Arn: string; Input: string }[];
+    }[]
+  ).find((r) => r.Name === 'nightly');
   assert.equal(rule?.ScheduleExpression, 'cron(0 2 * * ? *)');
   assert.equal(rule?.State, 'ENABLED');
   assert.match(rule?.Targets[0]?.Arn ?? '', /:function:job$/);
@@ -41,7 +49,10 @@ test('schedule create makes a rule targeting the function and schedule ls lists 
 });
 
 test('schedule disable and enable change the rule’s state', async () => {
-  assert.equal((await runCli(['schedule', 'create', 'toggled', '--rate', '5 minutes', '--function', 'job'], env)).code, 0);
+  assert.equal(
+    (await runCli(['schedule', 'create', 'toggled', '--rate', '5 minutes', '--function', 'job'], env)).code,
+    0,
+  );
   assert.equal((await runCli(['schedule', 'disable', 'toggled'], env)).code, 0);
   let ls = JSON.parse((await runCli(['schedule', 'ls', '--prefix', 'toggled', '--json'], env)).stdout);
   assert.equal(ls[0].State, 'DISABLED');
@@ -51,7 +62,10 @@ test('schedule disable and enable change the rule’s state', async () => {
 });
 
 test('schedule rm removes the rule together with its targets', async () => {
-  assert.equal((await runCli(['schedule', 'create', 'doomed', '--rate', '1 hour', '--function', 'job'], env)).code, 0);
+  assert.equal(
+    (await runCli(['schedule', 'create', 'doomed', '--rate', '1 hour', '--function', 'job'], env)).code,
+    0,
+  );
   const rm = await runCli(['schedule', 'rm', 'doomed'], env);
   assert.equal(rm.code, 0, rm.stderr);
   const ls = JSON.parse((await runCli(['schedule', 'ls', '--prefix', 'doomed', '--json'], env)).stdout);
@@ -66,7 +80,10 @@ test('schedule create with an invalid rate prints one line and fails', async () 
 });
 
 test('schedule create with both --rate and --cron is a usage error', async () => {
-  const r = await runCli(['schedule', 'create', 'both', '--rate', '1 hour', '--cron', '0 2 * * ? *', '--function', 'job'], env);
+  const r = await runCli(
+    ['schedule', 'create', 'both', '--rate', '1 hour', '--cron', '0 2 * * ? *', '--function', 'job'],
+    env,
+  );
   assert.equal(r.code, 2);
 });
 
@@ -84,14 +101,26 @@ test('schedule rm of an unknown rule prints one line and fails', async () => {
 });
 
 test('events lists a function’s async invocations with attempts, status and last error', async () => {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'flaky', InvocationType: 'Event', Payload: Buffer.from('{"x":1}') }));
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: 'flaky', InvocationType: 'Event', Payload: Buffer.from('{"x":1}') }),
+  );
   const id = out.$metadata.requestId!;
-  await until(() => (asyncInvokePart(p.platform).events.byRequestId(id)?.status === 'failed' ? true : undefined));
+  await until(() =>
+    asyncInvokePart(p.platform).events.byRequestId(id)?.status === 'failed' ? true : undefined,
+  );
   const r = await runCli(['events', 'flaky', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
-  const e = (JSON.parse(r.stdout) as { Events: { RequestId: string; Source: string; Attempts: number; Status: string; LastError: { Message: string } }[] }).Events.find(
-    (x) => x.RequestId === id,
-  );
+  const e = (
+    JSON.parse(r.stdout) as {
+      Events: {
+        RequestId: string;
+        Source: string;
+        Attempts: number;
+        Status: string;
+        LastError: { Message: string };
+      }[];
+    }
+  ).Events.find((x) => x.RequestId === id);
   assert.equal(e?.Source, 'api');
   assert.equal(e?.Attempts, 3);
   assert.equal(e?.Status, 'failed');

@@ -1,11 +1,19 @@
 // Unit tests of the schedule expression parser and next-fire computation (UTC).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isValidScheduleExpression, nextFireAfter, parseScheduleExpression } from '../../src/events/schedules/expression.js';
+import {
+  isValidScheduleExpression,
+  nextFireAfter,
+  parseScheduleExpression,
+} from '../../src/events/schedules/expression.js';
 
 const at = (iso: string) => Date.parse(iso);
 const next = (expr: string, after: string, anchor?: string) => {
-  const t = nextFireAfter(parseScheduleExpression(expr), at(after), anchor === undefined ? undefined : at(anchor));
+  const t = nextFireAfter(
+    parseScheduleExpression(expr),
+    at(after),
+    anchor === undefined ? undefined : at(anchor),
+  );
   return t === undefined ? undefined : new Date(t).toISOString();
 };
 
@@ -74,13 +82,22 @@ describe('invalid schedule expressions', () => {
 
 describe('next fire time', () => {
   test('rate counts whole periods from the anchor', () => {
-    assert.equal(next('rate(5 minutes)', '2026-01-01T00:07:00Z', '2026-01-01T00:00:00Z'), '2026-01-01T00:10:00.000Z');
+    assert.equal(
+      next('rate(5 minutes)', '2026-01-01T00:07:00Z', '2026-01-01T00:00:00Z'),
+      '2026-01-01T00:10:00.000Z',
+    );
   });
   test('rate fires one period after the anchor when asked at the anchor', () => {
-    assert.equal(next('rate(1 hour)', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), '2026-01-01T01:00:00.000Z');
+    assert.equal(
+      next('rate(1 hour)', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+      '2026-01-01T01:00:00.000Z',
+    );
   });
   test('rate after a long gap gives the next period, not the missed ones', () => {
-    assert.equal(next('rate(1 minute)', '2026-01-01T05:00:30Z', '2026-01-01T00:00:00Z'), '2026-01-01T05:01:00.000Z');
+    assert.equal(
+      next('rate(1 minute)', '2026-01-01T05:00:30Z', '2026-01-01T00:00:00Z'),
+      '2026-01-01T05:01:00.000Z',
+    );
   });
   test('daily cron at noon later the same day', () => {
     assert.equal(next('cron(0 12 * * ? *)', '2026-03-10T08:30:00Z'), '2026-03-10T12:00:00.000Z');

@@ -34,10 +34,17 @@ async function setup(server: ServerProcess, rules: string[], expression: string)
   const events = new EventBridgeClient(sdkConfig(server));
   const sink = await createQueue(c.sqs, 'sink');
   const fnArn = await createFunction(c.lambda, 'tick', okHandler);
-  await c.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'tick', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }));
+  await c.lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'tick',
+      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+    }),
+  );
   const arns: string[] = [];
   for (const name of rules) {
-    arns.push((await events.send(new PutRuleCommand({ Name: name, ScheduleExpression: expression }))).RuleArn!);
+    arns.push(
+      (await events.send(new PutRuleCommand({ Name: name, ScheduleExpression: expression }))).RuleArn!,
+    );
     await events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'tick', Arn: fnArn }] }));
   }
   c.lambda.destroy();
@@ -62,17 +69,26 @@ test('a schedule missed while the server was down fires once on restart, not onc
     await stop(server);
     server = undefined;
     // Ten minutes of missed fires while the server was down.
-    withDb(dataDir, (db) => db.prepare('UPDATE schedule_rules SET next_fire_at = ?').run(Date.now() - 10 * 60_000));
+    withDb(dataDir, (db) =>
+      db.prepare('UPDATE schedule_rules SET next_fire_at = ?').run(Date.now() - 10 * 60_000),
+    );
     server = await spawnServer(dataDir, ENV);
     assert.deepEqual(await ranFor(server, sinkPath, 1), arns);
     await stop(server);
     server = undefined;
     const { fires, next } = withDb(dataDir, (db) => ({
-      fires: (db.prepare("SELECT COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule'").get() as { n: number }).n,
+      fires: (
+        db.prepare("SELECT COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule'").get() as {
+          n: number;
+        }
+      ).n,
       next: (db.prepare('SELECT next_fire_at AS t FROM schedule_rules').get() as { t: number }).t,
     }));
     assert.equal(fires, 1);
-    assert.ok(next > Date.now() - 60_000, 'the next fire is counted from the restart, not from the missed time');
+    assert.ok(
+      next > Date.now() - 60_000,
+      'the next fire is counted from the restart, not from the missed time',
+    );
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -95,8 +111,16 @@ test('a SIGKILL while rules fire neither loses nor repeats a fire', async () => 
     await new Promise((r) => setTimeout(r, Math.max(0, fireAt + 30 - Date.now())));
     await stop(server, 'SIGKILL');
     const before = withDb(dataDir, (db) => ({
-      fired: (db.prepare("SELECT COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule'").get() as { n: number }).n,
-      advanced: (db.prepare('SELECT COUNT(*) AS n FROM schedule_rules WHERE next_fire_at > ?').get(fireAt) as { n: number }).n,
+      fired: (
+        db.prepare("SELECT COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule'").get() as {
+          n: number;
+        }
+      ).n,
+      advanced: (
+        db.prepare('SELECT COUNT(*) AS n FROM schedule_rules WHERE next_fire_at > ?').get(fireAt) as {
+          n: number;
+        }
+      ).n,
     }));
     // Each rule's fire and its advance are one transaction: the two counts always agree.
     assert.equal(before.fired, before.advanced);
@@ -108,10 +132,15 @@ test('a SIGKILL while rules fire neither loses nor repeats a fire', async () => 
     assert.deepEqual([...ran].sort(), [...arns].sort(), 'every rule’s fire ran');
     const perRule = withDb(
       dataDir,
-      (db) => db.prepare("SELECT source_arn AS arn, COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule' GROUP BY source_arn").all() as {
-        arn: string;
-        n: number;
-      }[],
+      (db) =>
+        db
+          .prepare(
+            "SELECT source_arn AS arn, COUNT(*) AS n FROM async_events WHERE source_kind = 'schedule' GROUP BY source_arn",
+          )
+          .all() as {
+          arn: string;
+          n: number;
+        }[],
     );
     assert.equal(perRule.length, RULES);
     for (const r of perRule) assert.equal(r.n, 1, `${r.arn} fired once`);

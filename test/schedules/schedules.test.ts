@@ -18,7 +18,7 @@ import { type LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { schedulesPart } from '../../src/events/schedules/part.js';
 import { clients, createFunction, createQueue, okHandler, receive } from '../async/fixtures.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;
@@ -34,7 +34,12 @@ before(async () => {
   const sink = await createQueue(sqs, 'tick-sink');
   sinkUrl = sink.url;
   tickArn = await createFunction(lambda, 'tick', okHandler);
-  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'tick', DestinationConfig: { OnSuccess: { Destination: sink.arn } } }));
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'tick',
+      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+    }),
+  );
 });
 after(async () => {
   lambda.destroy();
@@ -52,12 +57,16 @@ const rejects = (call: Promise<unknown>, name: string, message?: string) =>
 
 /** Makes a rule due now and lets the scheduler fire it (instead of waiting a minute). */
 function fireNow(ruleName: string) {
-  p.platform.db.prepare('UPDATE schedule_rules SET next_fire_at = ? WHERE name = ?').run(Date.now() - 1, ruleName);
+  p.platform.db
+    .prepare('UPDATE schedule_rules SET next_fire_at = ? WHERE name = ?')
+    .run(Date.now() - 1, ruleName);
   schedulesPart(p.platform).scheduler.wake();
 }
 
 test('PutRule answers the rule ARN and DescribeRule answers the rule', async () => {
-  const out = await events.send(new PutRuleCommand({ Name: 'every-5', ScheduleExpression: 'rate(5 minutes)', Description: 'five' }));
+  const out = await events.send(
+    new PutRuleCommand({ Name: 'every-5', ScheduleExpression: 'rate(5 minutes)', Description: 'five' }),
+  );
   assert.match(out.RuleArn!, /^arn:aws:events:us-east-1:\d{12}:rule\/every-5$/);
   const d = await events.send(new DescribeRuleCommand({ Name: 'every-5' }));
   assert.equal(d.Arn, out.RuleArn);
@@ -69,20 +78,31 @@ test('PutRule answers the rule ARN and DescribeRule answers the rule', async () 
 
 test('ListRules answers rules by prefix', async () => {
   await events.send(new PutRuleCommand({ Name: 'list-a', ScheduleExpression: 'cron(0 12 * * ? *)' }));
-  await events.send(new PutRuleCommand({ Name: 'list-b', ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' }));
+  await events.send(
+    new PutRuleCommand({ Name: 'list-b', ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' }),
+  );
   const out = await events.send(new ListRulesCommand({ NamePrefix: 'list-' }));
-  assert.deepEqual(out.Rules?.map((r) => [r.Name, r.State]), [
-    ['list-a', 'ENABLED'],
-    ['list-b', 'DISABLED'],
-  ]);
+  assert.deepEqual(
+    out.Rules?.map((r) => [r.Name, r.State]),
+    [
+      ['list-a', 'ENABLED'],
+      ['list-b', 'DISABLED'],
+    ],
+  );
 });
 
 test('ListRules pages with NextToken', async () => {
-  for (const n of ['page-1', 'page-2', 'page-3']) await events.send(new PutRuleCommand({ Name: n, ScheduleExpression: 'rate(1 day)' }));
+  for (const n of ['page-1', 'page-2', 'page-3'])
+    await events.send(new PutRuleCommand({ Name: n, ScheduleExpression: 'rate(1 day)' }));
   const first = await events.send(new ListRulesCommand({ NamePrefix: 'page-', Limit: 2 }));
   assert.equal(first.Rules?.length, 2);
-  const second = await events.send(new ListRulesCommand({ NamePrefix: 'page-', Limit: 2, NextToken: first.NextToken }));
-  assert.deepEqual(second.Rules?.map((r) => r.Name), ['page-3']);
+  const second = await events.send(
+    new ListRulesCommand({ NamePrefix: 'page-', Limit: 2, NextToken: first.NextToken }),
+  );
+  assert.deepEqual(
+    second.Rules?.map((r) => r.Name),
+    ['page-3'],
+  );
   assert.equal(second.NextToken, undefined);
 });
 
@@ -103,7 +123,10 @@ test('an invalid ScheduleExpression is refused with ValidationException', async 
 });
 
 test('an invalid cron with both day fields set is refused with ValidationException', async () => {
-  await rejects(events.send(new PutRuleCommand({ Name: 'bad-cron', ScheduleExpression: 'cron(0 12 * * * *)' })), 'ValidationException');
+  await rejects(
+    events.send(new PutRuleCommand({ Name: 'bad-cron', ScheduleExpression: 'cron(0 12 * * * *)' })),
+    'ValidationException',
+  );
 });
 
 test('PutRule without a schedule or pattern is refused with ValidationException', async () => {
@@ -111,7 +134,10 @@ test('PutRule without a schedule or pattern is refused with ValidationException'
 });
 
 test('an invalid rule name is refused with ValidationException', async () => {
-  await rejects(events.send(new PutRuleCommand({ Name: 'bad name!', ScheduleExpression: 'rate(1 hour)' })), 'ValidationException');
+  await rejects(
+    events.send(new PutRuleCommand({ Name: 'bad name!', ScheduleExpression: 'rate(1 hour)' })),
+    'ValidationException',
+  );
 });
 
 test('DescribeRule of an unknown rule answers ResourceNotFoundException', async () => {
@@ -119,13 +145,19 @@ test('DescribeRule of an unknown rule answers ResourceNotFoundException', async 
 });
 
 test('PutTargets on an unknown rule answers ResourceNotFoundException', async () => {
-  await rejects(events.send(new PutTargetsCommand({ Rule: 'nope', Targets: [{ Id: 't', Arn: tickArn }] })), 'ResourceNotFoundException');
+  await rejects(
+    events.send(new PutTargetsCommand({ Rule: 'nope', Targets: [{ Id: 't', Arn: tickArn }] })),
+    'ResourceNotFoundException',
+  );
 });
 
 test('PutTargets stores Lambda targets and ListTargetsByRule answers them', async () => {
   await events.send(new PutRuleCommand({ Name: 'with-targets', ScheduleExpression: 'rate(1 hour)' }));
   const out = await events.send(
-    new PutTargetsCommand({ Rule: 'with-targets', Targets: [{ Id: 't1', Arn: tickArn, Input: '{"fixed":true}' }] }),
+    new PutTargetsCommand({
+      Rule: 'with-targets',
+      Targets: [{ Id: 't1', Arn: tickArn, Input: '{"fixed":true}' }],
+    }),
   );
   assert.equal(out.FailedEntryCount, 0);
   const list = await events.send(new ListTargetsByRuleCommand({ Rule: 'with-targets' }));
@@ -135,7 +167,13 @@ test('PutTargets stores Lambda targets and ListTargetsByRule answers them', asyn
 test('a target that is not a Lambda function fails as its own entry', async () => {
   await events.send(new PutRuleCommand({ Name: 'sqs-target', ScheduleExpression: 'rate(1 hour)' }));
   const out = await events.send(
-    new PutTargetsCommand({ Rule: 'sqs-target', Targets: [{ Id: 'q', Arn: 'arn:aws:sqs:us-east-1:123456789012:q' }, { Id: 'f', Arn: tickArn }] }),
+    new PutTargetsCommand({
+      Rule: 'sqs-target',
+      Targets: [
+        { Id: 'q', Arn: 'arn:aws:sqs:us-east-1:123456789012:q' },
+        { Id: 'f', Arn: tickArn },
+      ],
+    }),
   );
   assert.equal(out.FailedEntryCount, 1);
   assert.equal(out.FailedEntries?.[0]?.TargetId, 'q');
@@ -143,13 +181,22 @@ test('a target that is not a Lambda function fails as its own entry', async () =
 
 test('a target whose Input is not JSON is refused with ValidationException', async () => {
   await events.send(new PutRuleCommand({ Name: 'bad-input', ScheduleExpression: 'rate(1 hour)' }));
-  await rejects(events.send(new PutTargetsCommand({ Rule: 'bad-input', Targets: [{ Id: 't', Arn: tickArn, Input: '{nope' }] })), 'ValidationException');
+  await rejects(
+    events.send(
+      new PutTargetsCommand({ Rule: 'bad-input', Targets: [{ Id: 't', Arn: tickArn, Input: '{nope' }] }),
+    ),
+    'ValidationException',
+  );
 });
 
 test('DeleteRule is refused while the rule has targets', async () => {
   await events.send(new PutRuleCommand({ Name: 'sticky', ScheduleExpression: 'rate(1 hour)' }));
   await events.send(new PutTargetsCommand({ Rule: 'sticky', Targets: [{ Id: 't', Arn: tickArn }] }));
-  await rejects(events.send(new DeleteRuleCommand({ Name: 'sticky' })), 'ValidationException', "Rule can't be deleted since it has targets.");
+  await rejects(
+    events.send(new DeleteRuleCommand({ Name: 'sticky' })),
+    'ValidationException',
+    "Rule can't be deleted since it has targets.",
+  );
 });
 
 test('RemoveTargets then DeleteRule removes the rule', async () => {
@@ -163,13 +210,17 @@ test('RemoveTargets then DeleteRule removes the rule', async () => {
 
 test('a rule on another event bus is refused with ResourceNotFoundException', async () => {
   await rejects(
-    events.send(new PutRuleCommand({ Name: 'custom-bus', ScheduleExpression: 'rate(1 hour)', EventBusName: 'orders' })),
+    events.send(
+      new PutRuleCommand({ Name: 'custom-bus', ScheduleExpression: 'rate(1 hour)', EventBusName: 'orders' }),
+    ),
     'ResourceNotFoundException',
   );
 });
 
 test('a fire sends Lambda’s scheduled-event JSON to the target function as an async invocation', async () => {
-  const { RuleArn } = await events.send(new PutRuleCommand({ Name: 'fires', ScheduleExpression: 'rate(1 minute)' }));
+  const { RuleArn } = await events.send(
+    new PutRuleCommand({ Name: 'fires', ScheduleExpression: 'rate(1 minute)' }),
+  );
   await events.send(new PutTargetsCommand({ Rule: 'fires', Targets: [{ Id: 'tick', Arn: tickArn }] }));
   fireNow('fires');
   const [m] = await receive(sqs, sinkUrl, 1);
@@ -185,12 +236,27 @@ test('a fire sends Lambda’s scheduled-event JSON to the target function as an 
   assert.equal(ev.region, 'us-east-1');
   assert.deepEqual(ev.resources, [RuleArn]);
   assert.deepEqual(ev.detail, {});
-  assert.deepEqual(Object.keys(ev).sort(), ['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version']);
+  assert.deepEqual(Object.keys(ev).sort(), [
+    'account',
+    'detail',
+    'detail-type',
+    'id',
+    'region',
+    'resources',
+    'source',
+    'time',
+    'version',
+  ]);
 });
 
 test('a target with Input receives that JSON instead of the scheduled event', async () => {
   await events.send(new PutRuleCommand({ Name: 'fires-input', ScheduleExpression: 'rate(1 minute)' }));
-  await events.send(new PutTargetsCommand({ Rule: 'fires-input', Targets: [{ Id: 'tick', Arn: tickArn, Input: '{"custom":42}' }] }));
+  await events.send(
+    new PutTargetsCommand({
+      Rule: 'fires-input',
+      Targets: [{ Id: 'tick', Arn: tickArn, Input: '{"custom":42}' }],
+    }),
+  );
   fireNow('fires-input');
   const [m] = await receive(sqs, sinkUrl, 1);
   assert.deepEqual(JSON.parse(m!.Body!).responsePayload.got, { custom: 42 });
@@ -205,7 +271,9 @@ test('a fire advances the rule’s next fire time past now', async () => {
 });
 
 test('a disabled rule does not fire', async () => {
-  await events.send(new PutRuleCommand({ Name: 'quiet', ScheduleExpression: 'rate(1 minute)', State: 'DISABLED' }));
+  await events.send(
+    new PutRuleCommand({ Name: 'quiet', ScheduleExpression: 'rate(1 minute)', State: 'DISABLED' }),
+  );
   await events.send(new PutTargetsCommand({ Rule: 'quiet', Targets: [{ Id: 'tick', Arn: tickArn }] }));
   fireNow('quiet');
   const rule = schedulesPart(p.platform).store.get(p.platform.tenants.get('admin')!.id, 'quiet')!;

@@ -5,8 +5,8 @@ import type { FunctionRecord } from '../../control/functions.js';
 import { LATEST } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
-import type { AsyncEvent, AsyncEventStore } from '../../invoke/async-queue.js';
 import { errorMessageOf } from '../../invoke/async-destinations.js';
+import type { AsyncEvent, AsyncEventStore } from '../../invoke/async-queue.js';
 import {
   type EventInvokeConfig,
   EventInvokeConfigErrors,
@@ -67,7 +67,8 @@ function shape(c: EventInvokeConfig): Record<string, unknown> {
 function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigBody): EventInvokeConfigInput {
   const out: EventInvokeConfigInput = {};
   if (body.MaximumRetryAttempts !== undefined) out.maximumRetryAttempts = body.MaximumRetryAttempts;
-  if (body.MaximumEventAgeInSeconds !== undefined) out.maximumEventAgeInSeconds = body.MaximumEventAgeInSeconds;
+  if (body.MaximumEventAgeInSeconds !== undefined)
+    out.maximumEventAgeInSeconds = body.MaximumEventAgeInSeconds;
   const dc = body.DestinationConfig;
   if (dc?.OnSuccess !== undefined) out.onSuccess = dc.OnSuccess.Destination || undefined;
   if (dc?.OnFailure !== undefined) out.onFailure = dc.OnFailure.Destination || undefined;
@@ -75,7 +76,10 @@ function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigB
   return out;
 }
 
-function eventShape(e: AsyncEvent, attempts: ReturnType<AsyncEventStore['attempts']>): Record<string, unknown> {
+function eventShape(
+  e: AsyncEvent,
+  attempts: ReturnType<AsyncEventStore['attempts']>,
+): Record<string, unknown> {
   return {
     RequestId: e.requestId,
     Source: e.source.kind,
@@ -129,7 +133,10 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
         const body = validateBody(ConfigBody, req.body);
         const t = target(deps, req, p.FunctionName!);
         const input = toInput(deps, req.tenant, body);
-        return json(200, shape(deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)));
+        return json(
+          200,
+          shape(deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),
+        );
       },
     },
     {
@@ -168,7 +175,8 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
         }
         const max = q.MaxItems ?? 50;
         const page = all.slice(start, start + max);
-        const next = start + max < all.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
+        const next =
+          start + max < all.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
         return json(200, { FunctionEventInvokeConfigs: page.map(shape), ...(next && { NextMarker: next }) });
       },
     },
@@ -181,7 +189,10 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
         const q = validate(EventsQuery, query(req));
         const rec = deps.resolve(req.tenant, p.FunctionName!);
         const events = deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
-        return json(200, { FunctionArn: rec.arn, Events: events.map((e) => eventShape(e, deps.events.attempts(e.id))) });
+        return json(200, {
+          FunctionArn: rec.arn,
+          Events: events.map((e) => eventShape(e, deps.events.attempts(e.id))),
+        });
       },
     },
   ];

@@ -77,7 +77,8 @@ function parseRate(text: string, inner: string): RateExpression {
 
 function parseCron(text: string, inner: string): CronExpression {
   const fields = inner.trim().split(/\s+/);
-  if (fields.length !== 6) return fail('cron needs six fields: minutes hours day-of-month month day-of-week year');
+  if (fields.length !== 6)
+    return fail('cron needs six fields: minutes hours day-of-month month day-of-week year');
   const [min, hour, dom, month, dow, year] = fields as [string, string, string, string, string, string];
   const domAny = dom === '?';
   const dowAny = dow === '?';
@@ -167,7 +168,8 @@ function parseDayOfWeek(field: string): DayOfWeek {
 
 const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate();
 /** 1 = Sunday ... 7 = Saturday, as cron numbers them. */
-const weekday = (year: number, month: number, day: number): number => new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 1;
+const weekday = (year: number, month: number, day: number): number =>
+  new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 1;
 
 function dayMatches(c: CronExpression, year: number, month: number, day: number): boolean {
   const dim = daysInMonth(year, month);
@@ -212,7 +214,11 @@ const sorted = (s: Set<number>): number[] => [...s].sort((a, b) => a - b);
  * The first fire time strictly after `afterMs` (ms since the epoch), or undefined when the expression never
  * fires again. Rates count whole periods from `anchorMs` (when the rule was created or enabled).
  */
-export function nextFireAfter(expr: ScheduleExpression, afterMs: number, anchorMs = afterMs): number | undefined {
+export function nextFireAfter(
+  expr: ScheduleExpression,
+  afterMs: number,
+  anchorMs = afterMs,
+): number | undefined {
   if (expr.kind === 'rate') {
     if (afterMs < anchorMs) return anchorMs + expr.periodMs;
     return anchorMs + (Math.floor((afterMs - anchorMs) / expr.periodMs) + 1) * expr.periodMs;

@@ -13,7 +13,11 @@ export interface SchedulesPart extends PlatformPart {
   readonly store: ScheduleStore;
 }
 
-export function createSchedulesPart(platform: Platform, core: CorePart, asyncInvoke: AsyncInvokePart): SchedulesPart {
+export function createSchedulesPart(
+  platform: Platform,
+  core: CorePart,
+  asyncInvoke: AsyncInvokePart,
+): SchedulesPart {
   const store = new ScheduleStore(platform.db);
   const scheduler = new Scheduler({
     store,

@@ -68,7 +68,12 @@ const RuleRow = z.object({
   last_fired_at: opt(z.number()),
 });
 
-const TargetRow = z.object({ target_id: z.string(), arn: z.string(), input: opt(z.string()), input_path: opt(z.string()) });
+const TargetRow = z.object({
+  target_id: z.string(),
+  arn: z.string(),
+  input: opt(z.string()),
+  input_path: opt(z.string()),
+});
 
 const toRule = (raw: unknown): ScheduleRule => {
   const r = RuleRow.parse(raw);
@@ -104,7 +109,9 @@ export class ScheduleStore {
   }
 
   get(tenantId: string, name: string): ScheduleRule | undefined {
-    const row = this.#db.prepare('SELECT * FROM schedule_rules WHERE tenant_id = ? AND name = ?').get(tenantId, name);
+    const row = this.#db
+      .prepare('SELECT * FROM schedule_rules WHERE tenant_id = ? AND name = ?')
+      .get(tenantId, name);
     return row === undefined ? undefined : toRule(row);
   }
 
@@ -141,21 +148,27 @@ export class ScheduleStore {
 
   setNextFire(tenantId: string, name: string, nextFireAt: number | undefined, firedAt?: number): void {
     this.#db
-      .prepare('UPDATE schedule_rules SET next_fire_at = ?, last_fired_at = COALESCE(?, last_fired_at) WHERE tenant_id = ? AND name = ?')
+      .prepare(
+        'UPDATE schedule_rules SET next_fire_at = ?, last_fired_at = COALESCE(?, last_fired_at) WHERE tenant_id = ? AND name = ?',
+      )
       .run(nextFireAt ?? null, firedAt ?? null, tenantId, name);
   }
 
   /** Enabled rules due at `now`, across tenants. */
   due(now: number): ScheduleRule[] {
     return this.#db
-      .prepare("SELECT * FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at")
+      .prepare(
+        "SELECT * FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
+      )
       .all(now)
       .map(toRule);
   }
 
   nextFireAt(): number | undefined {
     const r = this.#db
-      .prepare("SELECT MIN(next_fire_at) AS t FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL")
+      .prepare(
+        "SELECT MIN(next_fire_at) AS t FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL",
+      )
       .get() as { t: number | null };
     return r.t ?? undefined;
   }
@@ -169,14 +182,17 @@ export class ScheduleStore {
 
   putTarget(tenantId: string, ruleName: string, t: ScheduleTarget): void {
     this.#db
-      .prepare('INSERT OR REPLACE INTO schedule_targets (tenant_id, rule_name, target_id, arn, input, input_path) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR REPLACE INTO schedule_targets (tenant_id, rule_name, target_id, arn, input, input_path) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(tenantId, ruleName, t.id, t.arn, t.input ?? null, t.inputPath ?? null);
   }
 
   removeTarget(tenantId: string, ruleName: string, id: string): boolean {
     return (
-      this.#db.prepare('DELETE FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? AND target_id = ?').run(tenantId, ruleName, id)
-        .changes > 0
+      this.#db
+        .prepare('DELETE FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? AND target_id = ?')
+        .run(tenantId, ruleName, id).changes > 0
     );
   }
 }

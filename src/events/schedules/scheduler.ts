@@ -7,7 +7,7 @@ import type { FunctionRecord } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import type { AsyncInvokeOptions } from '../../invoke/types.js';
 import { EventsErrors } from './errors.js';
-import { type ScheduleExpression, nextFireAfter, parseScheduleExpression } from './expression.js';
+import { nextFireAfter, parseScheduleExpression, type ScheduleExpression } from './expression.js';
 import type { RuleState, ScheduleRule, ScheduleStore, ScheduleTarget } from './schedule-store.js';
 
 /** EventBridge's limit of targets per rule. */
@@ -43,11 +43,13 @@ function parseExpression(text: string): ScheduleExpression {
 /** `$`, `$.a.b` and `$.list[0]`: the JSONPath forms InputPath is used with. */
 export function selectPath(value: unknown, path: string): unknown {
   if (path === '$') return value;
-  if (!path.startsWith('$.') && !path.startsWith('$[')) throw EventsErrors.validation('InputPath is not valid.');
+  if (!path.startsWith('$.') && !path.startsWith('$['))
+    throw EventsErrors.validation('InputPath is not valid.');
   let cur = value;
   for (const m of path.slice(1).matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)) {
     const key = m[1] ?? Number(m[2]);
-    cur = cur !== null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[key] : undefined;
+    cur =
+      cur !== null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[key] : undefined;
   }
   return cur ?? null;
 }
@@ -136,13 +138,21 @@ export class Scheduler {
       const existing = new Set(this.#d.store.targets(tenant.id, name).map((t) => t.id));
       for (const t of targets) {
         if (!/^arn:aws[a-zA-Z-]*:lambda:/.test(t.arn)) {
-          failed.push({ TargetId: t.id, ErrorCode: 'ValidationException', ErrorMessage: `Target ${t.arn} is not a Lambda function: Kindling schedules invoke functions only.` });
+          failed.push({
+            TargetId: t.id,
+            ErrorCode: 'ValidationException',
+            ErrorMessage: `Target ${t.arn} is not a Lambda function: Kindling schedules invoke functions only.`,
+          });
           continue;
         }
         try {
           this.#d.resolveFunction(tenant, t.arn);
         } catch {
-          failed.push({ TargetId: t.id, ErrorCode: 'ValidationException', ErrorMessage: `Function ${t.arn} does not exist.` });
+          failed.push({
+            TargetId: t.id,
+            ErrorCode: 'ValidationException',
+            ErrorMessage: `Function ${t.arn} does not exist.`,
+          });
           continue;
         }
         if (!existing.has(t.id) && existing.size >= MAX_TARGETS) {
@@ -161,7 +171,11 @@ export class Scheduler {
       const failed: TargetFailure[] = [];
       for (const id of ids) {
         if (!this.#d.store.removeTarget(tenant.id, name, id)) {
-          failed.push({ TargetId: id, ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Target ${id} does not exist on rule ${name}.` });
+          failed.push({
+            TargetId: id,
+            ErrorCode: 'ResourceNotFoundException',
+            ErrorMessage: `Target ${id} does not exist on rule ${name}.`,
+          });
         }
       }
       return failed;
@@ -192,7 +206,7 @@ export class Scheduler {
     for (const rule of this.#d.store.due(now)) {
       this.#d.store.db.transaction(() => {
         const cur = this.#d.store.get(rule.tenantId, rule.name);
-        if (!cur || cur.state !== 'ENABLED' || cur.nextFireAt === undefined || cur.nextFireAt > now) return;
+        if (cur?.state !== 'ENABLED' || cur.nextFireAt === undefined || cur.nextFireAt > now) return;
         const tenant = this.#d.tenants.get(cur.tenantId);
         if (tenant) {
           const event = this.scheduledEvent(tenant, cur, cur.nextFireAt);
@@ -200,7 +214,10 @@ export class Scheduler {
             let payload: string;
             let rec: FunctionRecord;
             try {
-              payload = t.input !== undefined ? t.input : JSON.stringify(t.inputPath ? selectPath(event, t.inputPath) : event);
+              payload =
+                t.input !== undefined
+                  ? t.input
+                  : JSON.stringify(t.inputPath ? selectPath(event, t.inputPath) : event);
               rec = this.#d.resolveFunction(tenant, t.arn);
             } catch (e) {
               console.error(`kindling: schedule ${cur.arn}: target ${t.id} skipped: ${(e as Error).message}`);
