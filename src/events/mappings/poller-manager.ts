@@ -7,9 +7,19 @@ import { SqsPoller } from '../pollers/sqs-poller.js';
 import type { QueueEngine } from '../queue/types.js';
 import type { RpcProcessor } from '../rpc/rpc-processor.js';
 import type { MappingStore } from './mapping-store.js';
-import { type FunctionDirectory, type Mapping, type RedisSource, type TenantLookup, VISIBILITY_TAG } from './types.js';
+import {
+  FUNCTION_GONE_REASON,
+  type FunctionDirectory,
+  type Mapping,
+  QUEUE_GONE_REASON,
+  type RedisSource,
+  type TenantLookup,
+  VISIBILITY_TAG,
+} from './types.js';
 
 interface Poller {
+  /** Batches in flight right now (rate matching). */
+  readonly lanes: number;
   start(): void;
   stop(): Promise<void>;
 }
@@ -26,8 +36,6 @@ export interface PollerManagerDeps {
   /** Lane ceiling for mappings without ScalingConfig.MaximumConcurrency. */
   defaultConcurrency: number;
 }
-
-export const FUNCTION_GONE_REASON = 'PROBLEM: Function not found';
 
 export class PollerManager {
   readonly #d: PollerManagerDeps;
@@ -57,6 +65,11 @@ export class PollerManager {
 
   isPolling(uuid: string): boolean {
     return this.#running.has(uuid);
+  }
+
+  /** How many batches the mapping's poller has in flight (0 when it is not polling). */
+  lanes(uuid: string): number {
+    return this.#running.get(uuid)?.lanes ?? 0;
   }
 
   /** Brings the poller in line with the stored mapping (after create, update or delete). */
@@ -109,14 +122,14 @@ export class PollerManager {
       tenant,
       defaultConcurrency: d.defaultConcurrency,
       ...(m.rpc && { rpc: d.rpc }),
-      onFunctionGone: () => this.#functionGone(m.uuid),
+      onSourceGone: (reason: string) => this.#sourceGone(m.uuid, reason),
       onResult: (r: string) => this.#lastResult(m.uuid, r),
     };
     const engine = d.queues();
     if (m.source.kind === 'sqs') {
       if (!engine) return 'PROBLEM: Queue engine not available';
       const queue = engine.findQueue(tenant, m.source.queueArn);
-      if (!queue) return 'PROBLEM: Queue not found';
+      if (!queue) return QUEUE_GONE_REASON;
       return new SqsPoller({ ...common, engine, mapping: m, queue, region: d.region });
     }
     const vis = Number(m.tags[VISIBILITY_TAG] ?? '30');
@@ -128,13 +141,13 @@ export class PollerManager {
     });
   }
 
-  #functionGone(uuid: string): void {
+  #sourceGone(uuid: string, reason: string): void {
     const m = this.#d.store.get(uuid);
     if (!m || !m.enabled) return;
     // Disabled, not deleted: the messages wait in the queue until the user re-enables the mapping.
     m.enabled = false;
-    m.lastProcessingResult = FUNCTION_GONE_REASON;
-    this.#setState(m, 'Disabled', FUNCTION_GONE_REASON);
+    m.lastProcessingResult = reason;
+    this.#setState(m, 'Disabled', reason);
     void this.reconcile(uuid);
   }
 

@@ -10,6 +10,10 @@ export const RPC_TAG = 'kindling:rpc';
 /** Redis sources only: seconds an unacknowledged entry stays leased before another delivery claims it. */
 export const VISIBILITY_TAG = 'kindling:visibility-timeout';
 
+/** StateTransitionReason of a mapping stopped because its function or queue disappeared. */
+export const FUNCTION_GONE_REASON = 'PROBLEM: Function not found';
+export const QUEUE_GONE_REASON = 'PROBLEM: Queue not found';
+
 export interface SqsSource {
   kind: 'sqs';
   /** `arn:aws:sqs:<region>:<account>:<name>` of one of the tenant's embedded queues. */

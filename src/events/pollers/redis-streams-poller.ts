@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Tenant } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
-import type { Mapping, RedisSource } from '../mappings/types.js';
+import { FUNCTION_GONE_REASON, type Mapping, type RedisSource } from '../mappings/types.js';
 import type { QueueEngine } from '../queue/types.js';
 import type { Replier, RpcProcessor } from '../rpc/rpc-processor.js';
 import { RateMatcher } from './rate-matching.js';
@@ -27,7 +27,8 @@ export interface RedisPollerDeps {
   defaultConcurrency: number;
   /** Seconds an entry stays leased before it is claimed again. */
   visibilityTimeoutSec: number;
-  onFunctionGone(reason: string): void;
+  /** The function or the queue no longer exists: the manager disables the mapping (messages stay queued). */
+  onSourceGone(reason: string): void;
   onResult?(result: string): void;
 }
 
@@ -82,6 +83,10 @@ export class RedisStreamsPoller {
     this.#rate = new RateMatcher({ maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency });
     const retries = deps.mapping.maximumRetryAttempts;
     this.#maxDeliveries = retries === null ? DEFAULT_MAX_DELIVERIES : retries < 0 ? Number.POSITIVE_INFINITY : retries + 1;
+  }
+
+  get lanes(): number {
+    return this.#rate.active;
   }
 
   start(): void {
@@ -280,7 +285,7 @@ export class RedisStreamsPoller {
         }
         if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
           this.#result('PROBLEM: Function not found');
-          this.#d.onFunctionGone(e.message);
+          this.#d.onSourceGone(FUNCTION_GONE_REASON);
           return;
         }
         this.#result(`PROBLEM: ${e instanceof Error ? e.message : String(e)}`);

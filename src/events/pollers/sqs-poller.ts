@@ -5,7 +5,7 @@
 import type { Tenant } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
-import type { Mapping } from '../mappings/types.js';
+import { FUNCTION_GONE_REASON, type Mapping, QUEUE_GONE_REASON } from '../mappings/types.js';
 import type { Queue, QueueEngine, ReceivedMessage } from '../queue/types.js';
 import type { Replier, RpcProcessor } from '../rpc/rpc-processor.js';
 import { RateMatcher } from './rate-matching.js';
@@ -22,8 +22,8 @@ export interface SqsPollerDeps {
   rpc?: RpcProcessor;
   /** Default lane ceiling when the mapping has no ScalingConfig.MaximumConcurrency. */
   defaultConcurrency: number;
-  /** The mapped function no longer exists: the manager disables the mapping (messages stay queued). */
-  onFunctionGone(reason: string): void;
+  /** The function or the queue no longer exists: the manager disables the mapping (messages stay queued). */
+  onSourceGone(reason: string): void;
   /** Lambda's LastProcessingResult ('OK', 'PROBLEM: ...'), reported when it changes. */
   onResult?(result: string): void;
 }
@@ -66,23 +66,46 @@ export class SqsPoller {
   #spawn(): void {
     this.#rate.laneStarted();
     const lane: Promise<void> = this.#lane().then(
-      () => undefined,
-      (e) => console.error(`kindling: poller for mapping ${this.#d.mapping.uuid} failed:`, e),
+      () => this.#laneEnded(lane, false),
+      (e) => {
+        console.error(`kindling: poller for mapping ${this.#d.mapping.uuid} failed:`, e);
+        this.#laneEnded(lane, true);
+      },
     );
     this.#lanes.add(lane);
-    void lane.finally(() => {
-      this.#lanes.delete(lane);
-      this.#rate.laneEnded();
-      // A lane that died on an unexpected error is replaced, so the mapping never silently stops.
-      if (!this.#stopped && this.#rate.active === 0) this.#spawn();
-    });
+  }
+
+  #laneEnded(lane: Promise<void>, crashed: boolean): void {
+    this.#lanes.delete(lane);
+    this.#rate.laneEnded();
+    // A lane that died on an unexpected error is replaced, so the mapping never silently stops.
+    if (crashed && !this.#stopped && this.#rate.active === 0) this.#spawn();
+  }
+
+  /** The function or queue is gone: every lane stops leasing, and the manager disables the mapping. */
+  #halt(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#abort.abort();
+    this.#d.onSourceGone(reason);
   }
 
   async #lane(): Promise<void> {
     while (!this.#stopped) {
       const last = this.#rate.active <= 1;
-      const batch = await this.#collect(last ? FIRST_LANE_WAIT_MS : EXTRA_LANE_IDLE_MS);
+      const waitMs = last ? FIRST_LANE_WAIT_MS : EXTRA_LANE_IDLE_MS;
+      const waitStart = Date.now();
+      const batch = await this.#collect(waitMs);
       if (batch === null || batch.length === 0) {
+        if (batch === null && Date.now() - waitStart < waitMs / 2 && !this.#stopped) {
+          // The engine answers at once for a deleted queue (or while closing): don't spin on it.
+          const q = this.#d.engine.findQueue(this.#d.tenant, this.#d.queue.arn);
+          if (!q || q.id !== this.#d.queue.id) {
+            this.#halt(QUEUE_GONE_REASON);
+            return;
+          }
+          await delay(100, this.#abort.signal);
+        }
         if (this.#rate.shouldShrink()) return;
         // Woken but another lane took the messages (or none were leasable, e.g. a FIFO group in flight):
         // a short, growing pause keeps that rare case from spinning.
@@ -162,7 +185,7 @@ export class SqsPoller {
         if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
           this.#release(batch);
           this.#result('PROBLEM: Function not found');
-          this.#d.onFunctionGone(e.message);
+          this.#halt(FUNCTION_GONE_REASON);
           return false;
         }
         this.#result(`PROBLEM: ${e instanceof Error ? e.message : String(e)}`);
