@@ -206,7 +206,9 @@ test('a GET abandoned by the client midway closes the object file', async () => 
   try {
     const bucket = bucketName('abandon');
     await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: Buffer.alloc(8 * 1024 * 1024, 3) }));
+    await f.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'big', Body: Buffer.alloc(8 * 1024 * 1024, 3) }),
+    );
     const objects = f.t.platform.paths.objects;
     const p = objectPath(bucket, 'big');
     const signed = signHeaders(f.t.endpoint, f.t.credentials, 'GET', p, {}, 'UNSIGNED-PAYLOAD');

@@ -234,3 +234,18 @@ test('another tenant listing the bucket gets AccessDenied', async () => {
 test('another tenant creating a bucket of the same name gets BucketAlreadyExists', async () => {
   await rejectsWith(other.send(new CreateBucketCommand({ Bucket: bucket })), 'BucketAlreadyExists', 409);
 });
+
+test('a missing key answers S3 XML naming the code, the key and a request id', async () => {
+  const res = await rawRequest(
+    presign(f.t.endpoint, f.t.credentials, 'GET', objectPath(bucket, 'no such/key')),
+    { method: 'GET' },
+  );
+  assert.equal(res.status, 404);
+  assert.equal(res.headers['content-type'], 'application/xml');
+  assert.match(
+    res.body,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>NoSuchKey<\/Code><Message>[^<]+<\/Message><Key>no such\/key<\/Key>/,
+  );
+  assert.match(res.body, /<RequestId>[0-9A-F]+<\/RequestId>/);
+  assert.equal(typeof res.headers['x-amz-request-id'], 'string');
+});

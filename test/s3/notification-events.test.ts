@@ -391,3 +391,72 @@ test('an object write whose bucket is gone commits no outbox row', async () => {
     await h.close();
   }
 });
+
+test('an outbox row left by a stopped server is delivered after a restart', async () => {
+  const dir = tempDir('kindling-notify-restart-');
+  const fnArn = (accountId: string) => `arn:aws:lambda:us-east-1:${accountId}:function:f`;
+  try {
+    let db = openDatabase(path.join(dir, 'db'));
+    let tenants = new TenantStore(db);
+    const tenant = tenants.create('t1');
+    const first = new BucketNotifications({ db, tenants, region: 'us-east-1', invoker: () => undefined });
+    const store = new ObjectStore({
+      db,
+      dir: path.join(dir, 'objects'),
+      hooks: { onChange: (c) => first.record(c) },
+    });
+    store.createBucket(tenant.id, 'pics');
+    await first.putConfig(tenant, 'pics', {
+      LambdaFunctionConfigurations: [
+        { LambdaFunctionArn: fnArn(tenant.accountId), Events: ['s3:ObjectCreated:*'] },
+      ],
+    });
+    await store.putObject(tenant.id, 'pics', 'k', body('x'));
+    db.close();
+
+    db = openDatabase(path.join(dir, 'db'));
+    tenants = new TenantStore(db);
+    const delivered: string[] = [];
+    const second = new BucketNotifications({
+      db,
+      tenants,
+      region: 'us-east-1',
+      invoker: () => ({
+        invokeSync: () => Promise.reject(new Error('unused')),
+        invokeAsync: async (t, ref) => {
+          delivered.push(`${t.name} ${ref}`);
+          return { requestId: 'r' };
+        },
+      }),
+    });
+    second.start();
+    await until(() => second.pending() === 0, 'outbox drained after restart');
+    await second.stop();
+    assert.deepEqual(delivered, [`t1 ${fnArn(tenant.accountId)}`]);
+    db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('restart recovery removes temp files and blob files that no row names, and keeps the rest', async () => {
+  const dir = tempDir('kindling-recover-');
+  try {
+    const db = openDatabase(path.join(dir, 'db'));
+    const objects = path.join(dir, 'objects');
+    const store = new ObjectStore({ db, dir: objects });
+    store.createBucket('t', 'pics');
+    await store.putObject('t', 'pics', 'kept', body('kept'));
+    fs.writeFileSync(path.join(objects, 'tmp', 'abandoned'), 'partial');
+    fs.mkdirSync(path.join(objects, 'data', 'ff'), { recursive: true });
+    fs.writeFileSync(path.join(objects, 'data', 'ff', 'ff'.repeat(16)), 'never committed');
+    assert.deepEqual(store.recover(), { tempFiles: 1, orphans: 1 });
+    const o = store.openObject('t', 'pics', 'kept');
+    const chunks: Buffer[] = [];
+    for await (const c of o.read()) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'kept');
+    db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -162,3 +162,22 @@ test('an uploaded object invokes the configured function asynchronously with S3 
   assert.equal(r.s3.object.size, 2);
   assert.equal(`"${r.s3.object.eTag}"`, put.ETag);
 });
+
+test("an empty notification configuration clears the bucket's configurations", async () => {
+  const b = bucketName('cfg');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const arn = await createFunction(`clear-${process.pid}`, 'exports.handler = async () => 1;');
+  await f.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: b,
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }],
+      },
+    }),
+  );
+  await f.s3.send(
+    new PutBucketNotificationConfigurationCommand({ Bucket: b, NotificationConfiguration: {} }),
+  );
+  const got = await f.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: b }));
+  assert.equal(got.LambdaFunctionConfigurations?.length ?? 0, 0);
+});
