@@ -96,13 +96,12 @@ export class RuntimeProcess {
   }
 
   send(header: FrameHeader, body?: Buffer | string): void {
-    const [head, b] = encodeFrame(header, body);
+    const bufs = encodeFrame(header, body);
     const ch = this.sandbox.channel;
-    if (b.length === 0) ch.write(head);
+    if (bufs.length === 1) ch.write(bufs[0]!);
     else {
       ch.cork();
-      ch.write(head);
-      ch.write(b);
+      for (const b of bufs) ch.write(b);
       ch.uncork();
     }
   }

@@ -24,9 +24,7 @@ function send(header: FrameHeader, body?: Buffer | string): void {
     chan.cork();
     process.nextTick(uncork);
   }
-  const [head, b] = encodeFrame(header, body);
-  chan.write(head);
-  if (b.length > 0) chan.write(b);
+  for (const buf of encodeFrame(header, body)) chan.write(buf);
 }
 
 function uncork(): void {
