@@ -20,6 +20,8 @@ const STREAMING_SIGNED_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
 const STREAMING_UNSIGNED_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
 /** A chunk header or trailer line longer than this is not aws-chunked. */
 const MAX_LINE = 8 * 1024;
+/** S3's largest single PUT (and part): 5 GiB. */
+export const MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 const CHECKSUM_BYTES: Record<ChecksumAlgorithm, number> = { CRC32: 4, CRC32C: 4, SHA1: 20, SHA256: 32 };
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
@@ -120,11 +122,16 @@ export class S3RequestBody {
   async *stream(): AsyncGenerator<Buffer> {
     if (this.#consumed) throw new Error('request body read twice');
     this.#consumed = true;
+    const announced = Number(
+      header(this.#headers, 'x-amz-decoded-content-length') ?? header(this.#headers, 'content-length') ?? 0,
+    );
+    if (announced > MAX_UPLOAD_BYTES) throw S3Errors.entityTooLarge();
     const decoded = this.#mode === 'plain' ? this.#plain() : this.#chunks();
     let size = 0;
     try {
       for await (const chunk of decoded) {
         size += chunk.length;
+        if (size > MAX_UPLOAD_BYTES) throw S3Errors.entityTooLarge();
         if (this.#expectSha256) this.#sha256.update(chunk);
         this.#checksumHasher?.update(chunk);
         yield chunk;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
@@ -271,4 +272,31 @@ test('a malformed aws-chunked size line is refused with InvalidRequest', async (
   const res = await p.send(body);
   assert.equal(res.status, 400);
   assert.match(res.body, /<Code>InvalidRequest<\/Code>/);
+});
+
+test('a PUT announcing more than 5 GiB is refused with EntityTooLarge before any byte is stored', async () => {
+  const p = objectPath(bucket, 'huge');
+  const signed = signHeaders(
+    f.t.endpoint,
+    f.t.credentials,
+    'PUT',
+    p,
+    { 'content-length': String(5 * 1024 ** 3 + 1) },
+    'UNSIGNED-PAYLOAD',
+  );
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(`${f.t.endpoint}${p}`, { method: 'PUT', headers: signed.headers }, (r) => {
+      let text = '';
+      r.on('data', (c) => (text += c));
+      r.on('end', () => {
+        req.destroy();
+        resolve({ status: r.statusCode ?? 0, body: text });
+      });
+    });
+    req.on('error', reject);
+    req.write(Buffer.alloc(1024));
+  });
+  assert.equal(res.status, 400);
+  assert.match(res.body, /<Code>EntityTooLarge<\/Code>/);
+  await absent('huge');
 });
