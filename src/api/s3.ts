@@ -244,7 +244,7 @@ export class S3Surface implements ApiSurface {
       throw new KindlingError('InvalidURI', 400, "Couldn't parse the specified URI.");
     }
     const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
-      bucket: decodeURIComponent(bucket),
+      bucket: safeDecode(bucket),
       key,
       requestId,
     });

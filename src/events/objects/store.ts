@@ -278,7 +278,7 @@ export class ObjectStore {
   /** The tenant's bucket; NoSuchBucket if none has the name, AccessDenied if another tenant owns it. */
   bucket(tenantId: string, name: string): BucketInfo {
     const row = this.#bucketRow(name);
-    if (!row) throw S3Errors.noSuchBucket(name);
+    if (!row) throw isValidBucketName(name) ? S3Errors.noSuchBucket(name) : S3Errors.invalidBucketName(name);
     if (row.tenant_id !== tenantId) throw S3Errors.accessDenied();
     return { name: row.name, tenantId: row.tenant_id, createdAt: new Date(row.created_at) };
   }
