@@ -251,7 +251,9 @@ test('a missing key answers S3 XML naming the code, the key and a request id', a
 });
 
 test('a bucket name with a broken percent-encoding answers InvalidBucketName, not a server error', async () => {
-  const res = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'GET', '/bad%zzname'), { method: 'GET' });
+  const res = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'GET', '/bad%zzname'), {
+    method: 'GET',
+  });
   assert.equal(res.status, 400);
   assert.match(res.body, /<Code>InvalidBucketName<\/Code>/);
 });
