@@ -2,9 +2,21 @@
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
-import { printJson } from './output.js';
+import { CliError, printJson, USAGE } from './output.js';
 
-const USAGE_TEXT = 'kindling logs <name> [--tail N] [--follow]';
+const USAGE_TEXT = 'kindling logs <name> [--tail N] [--since 10m|ISO-DATE] [--follow]';
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: a duration back from now (`30s`, `10m`, `2h`, `1d`) or a date (ISO 8601). */
+export function parseSince(value: string, now = Date.now()): number {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  if (m) return now - Number(m[1]) * UNIT_MS[m[2]!]!;
+  const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(t))
+    throw new CliError(`--since expects a duration such as 10m or 2h, or an ISO date; got '${value}'`, USAGE);
+  return t;
+}
 const FOLLOW_POLL_MS = 500;
 
 interface LogEvent {
@@ -37,16 +49,20 @@ export async function run(args: string[]): Promise<void> {
     usage: USAGE_TEXT,
     minPositionals: 1,
     maxPositionals: 1,
-    options: { tail: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
+    options: { tail: { type: 'string' }, since: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
   });
   const name = positionals[0]!;
   const tail = parseIntFlag(values.tail, '--tail', 1, 100_000) ?? 50;
+  const since = values.since === undefined ? undefined : parseSince(values.since);
   const k = connect(common);
   try {
     // An unknown function is a mistake worth one clear line, not an empty log.
     await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name })), k);
     // Every invocation has at least START/END/REPORT, so `tail` invocations hold at least `tail` lines.
-    const first = await fetchLogs(k, name, { limit: Math.min(tail, 1000) });
+    const first = await fetchLogs(k, name, {
+      limit: Math.min(tail, 1000),
+      ...(since !== undefined && { since }),
+    });
     if (common.json) {
       if (values.follow) for (const e of first.events) process.stdout.write(`${JSON.stringify(e)}\n`);
       else printJson(first.events);

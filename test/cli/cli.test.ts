@@ -136,6 +136,18 @@ test('logs --tail N prints at most N lines, the newest', async () => {
   assert.match(lines[1]!, /^REPORT RequestId: /);
 });
 
+test('logs --since a date in the future prints nothing', async () => {
+  const r = await runCli(['logs', 'echo', '--since', '2999-01-01'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+});
+
+test('logs --since with a malformed value prints one line and exits 2', async () => {
+  const r = await runCli(['logs', 'echo', '--since', 'lately'], env);
+  assert.equal(r.code, 2);
+  assert.ok(isOneLine(r.stderr), r.stderr);
+});
+
 test('logs --follow prints invocations that finish after it started', async () => {
   const f = spawnCli(['logs', 'echo', '--follow', '--tail', '1'], env);
   try {
