@@ -68,6 +68,7 @@ export class RedisStreamsPoller {
   #block: Redis | undefined;
   #stopped = false;
   #inFlight = new Set<Promise<void>>();
+  readonly #inFlightIds = new Set<string>();
   #slotWaiters: (() => void)[] = [];
   #claimTimer: NodeJS.Timeout | undefined;
   #claiming = false;
@@ -194,9 +195,11 @@ export class RedisStreamsPoller {
   }
 
   #run(entries: StreamEntry[]): void {
+    for (const e of entries) this.#inFlightIds.add(e.id);
     const p = this.#handle(entries)
       .catch((e) => console.error(`kindling: redis batch for mapping ${this.#d.mapping.uuid} failed:`, e))
       .finally(() => {
+        for (const e of entries) this.#inFlightIds.delete(e.id);
         this.#inFlight.delete(p);
         this.#freeSlot();
       });
@@ -205,17 +208,25 @@ export class RedisStreamsPoller {
 
   /** Takes back entries whose lease ran out; dead-letters those delivered too often. */
   async #claim(): Promise<void> {
-    if (this.#claiming || this.#stopped || !this.#cmd || this.#rate.active >= this.#rate.ceiling) return;
+    if (this.#claiming || this.#stopped || !this.#cmd) return;
     this.#claiming = true;
     try {
       const cmd = this.#cmd;
+      // Entries being processed here keep their lease: XCLAIM JUSTID resets their idle time without
+      // counting a delivery, so XAUTOCLAIM never hands them out a second time (here or on another node).
+      if (this.#inFlightIds.size > 0) {
+        await cmd.call('XCLAIM', this.#source.stream, this.#group, this.#consumer, 0, ...this.#inFlightIds, 'JUSTID');
+      }
+      if (this.#rate.active >= this.#rate.ceiling) return;
       const raw = await cmd.call(
         'XAUTOCLAIM', this.#source.stream, this.#group, this.#consumer, this.#d.visibilityTimeoutSec * 1000, '0-0',
         'COUNT', this.#d.mapping.batchSize,
       );
       const parsed = claimReply.safeParse(raw);
       if (!parsed.success) return;
-      const claimed = parsed.data[1].flatMap((e) => (e ? [{ id: e[0], fields: toFields(e[1]), deliveryCount: 1 }] : []));
+      const claimed = parsed.data[1].flatMap((e) =>
+        e && !this.#inFlightIds.has(e[0]) ? [{ id: e[0], fields: toFields(e[1]), deliveryCount: 1 }] : [],
+      );
       if (claimed.length === 0) return;
       const first = claimed[0]!.id;
       const last = claimed[claimed.length - 1]!.id;
@@ -307,14 +318,15 @@ export class RedisStreamsPoller {
       entries.map(async (e) => {
         const body = e.fields.body;
         if (body === undefined) return this.#deadLetter(e, 'InvalidRpcMessage', "entry has no 'body' field");
-        const out = await rpc.process(
-          tenant,
-          { source, messageId: e.id, body, finalAttempt: e.deliveryCount >= this.#maxDeliveries },
-          reply,
-        );
+        const delivery = { source, messageId: e.id, body, finalAttempt: e.deliveryCount >= this.#maxDeliveries };
+        let out = await rpc.process(tenant, delivery, reply);
+        // Throttled: resume from the checkpoint after a pause rather than spending a delivery.
+        while (out.kind === 'retry' && out.throttled && !this.#stopped) {
+          await sleep(this.#rate.throttled());
+          out = await rpc.process(tenant, delivery, reply);
+        }
         if (out.kind === 'done') await this.#ack([e]);
         else if (out.kind === 'reject') await this.#deadLetter(e, 'InvalidRpcMessage', out.reason);
-        else if (out.throttled) this.#rate.throttled();
       }),
     );
   }

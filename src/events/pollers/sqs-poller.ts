@@ -201,22 +201,30 @@ export class SqsPoller {
     const reply: Replier = async (replyTo, body) => {
       engine.send(engine.getQueue(tenant, replyTo), { body });
     };
+    const leasedAt = Date.now();
     const outcomes = await Promise.all(
       batch.map(async (m) => {
         const receives = Number(m.attributes.ApproximateReceiveCount ?? '1');
-        const outcome = await rpc.process(
-          tenant,
-          { source: queue.arn, messageId: m.messageId, body: m.body, finalAttempt: maxReceives !== undefined && receives >= maxReceives },
-          reply,
-        );
-        return { m, outcome };
+        const delivery = {
+          source: queue.arn,
+          messageId: m.messageId,
+          body: m.body,
+          finalAttempt: maxReceives !== undefined && receives >= maxReceives,
+        };
+        for (;;) {
+          const outcome = await rpc.process(tenant, delivery, reply);
+          if (outcome.kind !== 'retry' || !outcome.throttled) return { m, outcome };
+          // Throttled: resume from the checkpoint while the lease lasts, without spending a delivery.
+          const pause = this.#rate.throttled();
+          if (this.#stopped || Date.now() + pause >= leasedAt + this.#visibilityMs()) return { m, outcome };
+          await delay(pause, this.#abort.signal);
+        }
       }),
     );
     const done: ReceivedMessage[] = [];
     for (const { m, outcome } of outcomes) {
       if (outcome.kind === 'done') done.push(m);
       else if (outcome.kind === 'reject') this.#deadLetter(m, outcome.reason);
-      else if (outcome.throttled) this.#rate.throttled();
     }
     this.#delete(done);
     return true;
