@@ -300,3 +300,58 @@ test('a PUT announcing more than 5 GiB is refused with EntityTooLarge before any
   assert.match(res.body, /<Code>EntityTooLarge<\/Code>/);
   await absent('huge');
 });
+
+/** STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER framing: signed chunks, then a signed checksum trailer. */
+function signedWithTrailer(
+  data: Buffer,
+  trailer: string,
+  s: { seed: string; key: Buffer; amzDate: string; scope: string },
+  tamper = false,
+): Buffer {
+  const sign = (toSign: string) => createHmac('sha256', s.key).update(toSign).digest('hex');
+  const dataSig = sign(
+    `AWS4-HMAC-SHA256-PAYLOAD\n${s.amzDate}\n${s.scope}\n${s.seed}\n${EMPTY_SHA256}\n${sha256Hex(data)}`,
+  );
+  const lastSig = sign(
+    `AWS4-HMAC-SHA256-PAYLOAD\n${s.amzDate}\n${s.scope}\n${dataSig}\n${EMPTY_SHA256}\n${EMPTY_SHA256}`,
+  );
+  let trailerSig = sign(
+    `AWS4-HMAC-SHA256-TRAILER\n${s.amzDate}\n${s.scope}\n${lastSig}\n${sha256Hex(`${trailer}\n`)}`,
+  );
+  if (tamper) trailerSig = '0'.repeat(64);
+  return Buffer.concat([
+    Buffer.from(`${data.length.toString(16)};chunk-signature=${dataSig}\r\n`),
+    data,
+    Buffer.from(
+      `\r\n0;chunk-signature=${lastSig}\r\n${trailer}\r\nx-amz-trailer-signature:${trailerSig}\r\n\r\n`,
+    ),
+  ]);
+}
+
+for (const tamper of [false, true]) {
+  test(
+    tamper
+      ? 'a signed aws-chunked upload with a bad trailer signature is refused with SignatureDoesNotMatch'
+      : 'a signed aws-chunked upload with a signed trailing SHA-256 checksum is verified and stored',
+    async () => {
+      const data = Buffer.from('signed trailer body');
+      const trailer = `x-amz-checksum-sha256:${b64('SHA256', data)}`;
+      const dummy = { seed: '0'.repeat(64), key: Buffer.alloc(32), amzDate: '', scope: '' };
+      const length = signedWithTrailer(data, trailer, dummy).length;
+      const key = `signed-trailer-${tamper}`;
+      const p = put(key, '', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', {
+        ...chunkedHeaders(data.length, length),
+        'x-amz-trailer': 'x-amz-checksum-sha256',
+      });
+      const res = await p.send(signedWithTrailer(data, trailer, p.signed, tamper));
+      if (tamper) {
+        assert.equal(res.status, 403);
+        assert.match(res.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+        await absent(key);
+      } else {
+        assert.equal(res.status, 200, res.body);
+        assert.equal(res.headers['x-amz-checksum-sha256'], b64('SHA256', data));
+      }
+    },
+  );
+}
