@@ -55,6 +55,8 @@ export class AsyncDispatcher {
   readonly #destinations: DestinationDeps;
   /** In-flight runs per `tenantId|functionArn`, with the limit they were started under. */
   readonly #inflight = new Map<string, { n: number; limit: number }>();
+  /** In-flight runs per tenant: async work never takes more than the tenant's concurrency limit. */
+  readonly #tenantInflight = new Map<string, { n: number; limit: number }>();
   readonly #running = new Map<number, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -205,11 +207,17 @@ export class AsyncDispatcher {
     return out;
   }
 
+  #fullTenants(): string[] {
+    const out: string[] = [];
+    for (const [k, v] of this.#tenantInflight) if (v.n >= v.limit) out.push(k);
+    return out;
+  }
+
   #pump(): void {
     if (this.#stopping || this.#closed) return;
     const now = Date.now();
     for (;;) {
-      const due = this.#d.store.due(now, this.#fullKeys(), DUE_BATCH);
+      const due = this.#d.store.due(now, this.#fullKeys(), DUE_BATCH, this.#fullTenants());
       let started = 0;
       for (const d of due) if (this.#start(d.id, `${d.tenantId}|${d.functionArn}`, now)) started++;
       if (started === 0) break;
@@ -219,10 +227,13 @@ export class AsyncDispatcher {
     if (next !== undefined) this.#armAt(next);
   }
 
-  /** Claims and runs one queued event unless its function is at its limit. */
+  /** Claims and runs one queued event unless its function or its tenant is at its limit. */
   #start(id: number, key: string, now: number): boolean {
     const slot = this.#inflight.get(key);
     if (slot && slot.n >= slot.limit) return false;
+    const tenantId = key.slice(0, key.indexOf('|'));
+    const tslot = this.#tenantInflight.get(tenantId);
+    if (tslot && tslot.n >= tslot.limit) return false;
     const ev = this.#d.store.claim(id, now);
     if (!ev) return false;
     const tenant = this.#d.tenants.get(ev.tenantId);
@@ -230,6 +241,10 @@ export class AsyncDispatcher {
     // A function deleted and created again under the same name is another function.
     const rec = found?.arn === ev.functionArn ? found : undefined;
     this.#inflight.set(key, { n: (slot?.n ?? 0) + 1, limit: this.#limitFor(tenant, rec) });
+    this.#tenantInflight.set(tenantId, {
+      n: (tslot?.n ?? 0) + 1,
+      limit: tenant?.concurrencyLimit ?? this.#d.config.tenantConcurrency,
+    });
     const p = this.#run(ev, tenant, rec)
       .catch((e) => console.error('kindling: async dispatch failed:', e))
       .finally(() => {
@@ -238,6 +253,13 @@ export class AsyncDispatcher {
         if (s) {
           s.n--;
           if (s.n <= 0) this.#inflight.delete(key);
+        }
+        const t = this.#tenantInflight.get(tenantId);
+        if (t) {
+          t.n--;
+          if (t.n <= 0) this.#tenantInflight.delete(tenantId);
+          // Other functions of a tenant that was full may be waiting: they need a full scan.
+          if (t.n + 1 >= t.limit) this.wake();
         }
         this.#kick(key);
       });

@@ -209,13 +209,14 @@ export class AsyncEventStore {
   }
 
   /**
-   * Due queued events, oldest due first, skipping functions (`tenantId|functionArn`) that are at their
-   * concurrency limit so that one busy function does not hide others' events.
+   * Due queued events, oldest due first, skipping functions (`tenantId|functionArn`) and tenants that are
+   * at their concurrency limit so that one busy function or tenant does not hide others' events.
    */
   due(
     now: number,
     skipKeys: readonly string[],
     limit: number,
+    skipTenants: readonly string[] = [],
   ): { id: number; tenantId: string; functionArn: string }[] {
     return (
       this.#db
@@ -223,9 +224,10 @@ export class AsyncEventStore {
           `SELECT id, tenant_id, function_arn FROM async_events
             WHERE status = 'queued' AND next_attempt_at <= ?
               AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))
+              AND tenant_id NOT IN (SELECT value FROM json_each(?))
             ORDER BY next_attempt_at, id LIMIT ?`,
         )
-        .all(now, JSON.stringify(skipKeys), limit) as {
+        .all(now, JSON.stringify(skipKeys), JSON.stringify(skipTenants), limit) as {
         id: number;
         tenant_id: string;
         function_arn: string;

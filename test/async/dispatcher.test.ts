@@ -75,9 +75,9 @@ function record(name: string): FunctionRecord {
   } as unknown as FunctionRecord;
 }
 
-function dispatcher(service: FakeService, store = new AsyncEventStore(db)) {
+function dispatcher(service: FakeService, store = new AsyncEventStore(db), tenantConcurrency = 10) {
   return new AsyncDispatcher({
-    config: { retryBaseMs: 10, tenantConcurrency: 10 },
+    config: { retryBaseMs: 10, tenantConcurrency },
     store,
     configs: new EventInvokeConfigStore(db),
     tenants,
@@ -114,6 +114,23 @@ test('events of one function run concurrently up to its reserved concurrency and
     return svc.runs === 8 && svc.running === 0 ? true : undefined;
   });
   assert.equal(svc.maxRunning, 3);
+  await d.stop(Date.now());
+});
+
+test('a tenant’s events across its functions never take more than the tenant’s concurrency limit', async () => {
+  const svc = new FakeService();
+  const d = dispatcher(svc, new AsyncEventStore(db), 2);
+  d.start();
+  for (const fn of ['a', 'b', 'c'])
+    for (let i = 0; i < 3; i++) await d.invokeAsync(tenant, fn, Buffer.from('{}'));
+  await until(() => (svc.running === 2 ? true : undefined));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(svc.running, 2);
+  await until(() => {
+    svc.releaseAll();
+    return svc.runs === 9 && svc.running === 0 ? true : undefined;
+  });
+  assert.equal(svc.maxRunning, 2);
   await d.stop(Date.now());
 });
 
