@@ -479,8 +479,14 @@ export class WorkerManager implements Worker {
     } else if (o.status === 'error') {
       payload = o.payload!;
       errorType = o.errorType;
-      const line = initFailed ? 'INIT_REPORT' : 'Invoke Error';
-      extraLog = `${new Date().toISOString()}\t${requestId}\tERROR\t${line} \t${payload.toString('utf8')}\n`;
+      if (initFailed) {
+        // Lambda logs an init failure in the init phase, before START.
+        initLog +=
+          `${new Date().toISOString()}\tundefined\tERROR\tUncaught Exception \t${payload.toString('utf8')}\n` +
+          `INIT_REPORT Init Duration: ${(initDurationMs ?? 0).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${errorType}\n`;
+      } else {
+        extraLog = `${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${payload.toString('utf8')}\n`;
+      }
     } else if (o.status === 'timeout') {
       const msg = `${new Date().toISOString()} ${requestId} Task timed out after ${spec.timeoutSec.toFixed(2)} seconds`;
       errorType = 'Sandbox.Timedout';

@@ -144,6 +144,9 @@ test('a syntax error in the handler module answers Runtime.UserCodeSyntaxError',
   assert.equal(r.functionError, 'Unhandled');
   assert.equal(r.errorType, 'Runtime.UserCodeSyntaxError');
   assert.equal((json(r) as { errorType: string }).errorType, 'Runtime.UserCodeSyntaxError');
+  const initReport = r.log.indexOf('INIT_REPORT Init Duration: ');
+  assert.ok(initReport >= 0 && initReport < r.log.indexOf('START RequestId:'), r.log);
+  assert.match(r.log, /Phase: init\tStatus: error\tError Type: Runtime.UserCodeSyntaxError/);
 });
 
 test('a missing handler file answers Runtime.ImportModuleError', async () => {
