@@ -12,7 +12,9 @@ import { S3RequestBody } from './s3-body.js';
 import {
   childOf,
   childrenOf,
+  escapeXml,
   parseXml,
+  S3_NS,
   textOf,
   type XmlElement,
   type XmlNode,
@@ -337,14 +339,12 @@ export class S3Surface implements ApiSurface {
 
   async #location(r: S3Request): Promise<ApiResponse> {
     this.#deps.store.bucket(r.tenant.id, r.bucket);
+    // us-east-1 is answered as an empty constraint, as S3 does.
     const region = this.#deps.region === 'us-east-1' ? '' : this.#deps.region;
     return {
       status: 200,
-      headers: { 'content-type': 'application/xml' },
-      body: xmlDocument('LocationConstraint', {}).replace(
-        '></LocationConstraint>',
-        `>${region}</LocationConstraint>`,
-      ),
+      headers: { 'content-type': 'application/xml', 'x-amz-request-id': r.requestId },
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NS}">${escapeXml(region)}</LocationConstraint>`,
     };
   }
 
@@ -788,8 +788,7 @@ export function toS3Error(err: unknown): KindlingError {
   if (!(err instanceof KindlingError)) return S3Errors.internal();
   switch (err.type) {
     case 'InvalidSignatureException':
-      if (/expired/i.test(err.message) && /^Request has expired/.test(err.message))
-        return S3Errors.accessDenied('Request has expired');
+      if (/^Request has expired/.test(err.message)) return S3Errors.accessDenied('Request has expired');
       if (/^Signature expired/.test(err.message))
         return new KindlingError(
           'RequestTimeTooSkewed',

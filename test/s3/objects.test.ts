@@ -7,6 +7,7 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  GetBucketLocationCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -322,4 +323,12 @@ test('DeleteObjects with Quiet reports no deleted keys', async () => {
     new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'x' }], Quiet: true } }),
   );
   assert.equal(out.Deleted?.length ?? 0, 0);
+});
+
+test('GetBucketLocation answers the us-east-1 default as an empty constraint', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const out = await f.s3.send(new GetBucketLocationCommand({ Bucket: b }));
+  assert.equal(out.LocationConstraint ?? '', '');
+  assert.equal(out.$metadata.httpStatusCode, 200);
 });
