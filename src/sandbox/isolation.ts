@@ -1,5 +1,5 @@
 // Which isolation is in effect on this machine (for `kindling doctor` and for choosing a driver).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { bwrapVersion, findBwrap } from './bwrap-driver.js';
 import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
 
@@ -19,38 +19,44 @@ export interface IsolationReport {
 
 const NAMESPACES = ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup'];
 
+const PROBE_ARGS = [
+  '--unshare-all',
+  '--die-with-parent',
+  '--cap-drop',
+  'ALL',
+  '--ro-bind',
+  '/usr',
+  '/usr',
+  '--symlink',
+  'usr/bin',
+  '/bin',
+  '--symlink',
+  'usr/lib',
+  '/lib',
+  '--symlink',
+  'usr/lib64',
+  '/lib64',
+  '--proc',
+  '/proc',
+  '--dev',
+  '/dev',
+  '/usr/bin/true',
+];
+
 /** Runs a trivial command under bwrap with every namespace unshared: proves bwrap works here. */
 export function probeBwrap(bin: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(
-      bin,
-      [
-        '--unshare-all',
-        '--die-with-parent',
-        '--cap-drop',
-        'ALL',
-        '--ro-bind',
-        '/usr',
-        '/usr',
-        '--symlink',
-        'usr/bin',
-        '/bin',
-        '--symlink',
-        'usr/lib',
-        '/lib',
-        '--symlink',
-        'usr/lib64',
-        '/lib64',
-        '--proc',
-        '/proc',
-        '--dev',
-        '/dev',
-        '/usr/bin/true',
-      ],
-      { timeout: 10_000 },
-      (err, _stdout, stderr) => resolve(err ? `${err.message} ${stderr}`.trim() : undefined),
+    execFile(bin, PROBE_ARGS, { timeout: 10_000 }, (err, _stdout, stderr) =>
+      resolve(err ? `${err.message} ${stderr}`.trim() : undefined),
     );
   });
+}
+
+/** probeBwrap, blocking: for choosing a driver once at start. */
+export function probeBwrapSync(bin: string): string | undefined {
+  const r = spawnSync(bin, PROBE_ARGS, { timeout: 10_000, encoding: 'utf8' });
+  if (r.error !== undefined) return r.error.message;
+  return r.status === 0 ? undefined : `bwrap exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`;
 }
 
 export function describeCgroups(setup: CgroupSetup): IsolationReport['cgroup'] {

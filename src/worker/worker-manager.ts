@@ -12,7 +12,13 @@ import { type PoolKey, WarmingPool } from '../pool/warming-pool.js';
 import { BwrapDriver, findBwrap } from '../sandbox/bwrap-driver.js';
 import { type CgroupSetup, setupCgroups, teardownCgroups } from '../sandbox/cgroup.js';
 import type { SandboxDriver, SandboxDriverOptions, SandboxExit } from '../sandbox/driver.js';
-import { describeCgroups, detectIsolation, type IsolationReport, probeBwrap } from '../sandbox/isolation.js';
+import {
+  describeCgroups,
+  detectIsolation,
+  type IsolationReport,
+  probeBwrap,
+  probeBwrapSync,
+} from '../sandbox/isolation.js';
 import { UnsandboxedDriver } from '../sandbox/unsandboxed-driver.js';
 import type { Environment, InvokeOutcome } from './environment.js';
 import { IdleEnvironments, place } from './placement.js';
@@ -131,7 +137,15 @@ export class WorkerManager implements Worker {
       nodeFlags: ['--no-warnings=ExperimentalWarning'],
     };
     const mode = this.config.sandbox;
-    const bwrap = mode === 'none' ? undefined : findBwrap();
+    let bwrap = mode === 'none' ? undefined : findBwrap();
+    if (bwrap !== undefined && mode === 'auto') {
+      // Installed is not enough: user namespaces may be disabled (sysctl, AppArmor, a container's seccomp).
+      const failure = probeBwrapSync(bwrap);
+      if (failure !== undefined) {
+        this.warn(`bubblewrap cannot create namespaces here (${failure}); falling back to unsandboxed`);
+        bwrap = undefined;
+      }
+    }
     if (opts.driver !== undefined) {
       this.driver = opts.driver;
       this.cgroups = { version: null, parents: {}, warnings: [] };
