@@ -219,7 +219,7 @@ test('a rule on another event bus is refused with ResourceNotFoundException', as
 
 test('a fire sends Lambda’s scheduled-event JSON to the target function as an async invocation', async () => {
   const { RuleArn } = await events.send(
-    new PutRuleCommand({ Name: 'fires', ScheduleExpression: 'rate(1 minute)' }),
+    new PutRuleCommand({ Name: 'fires', ScheduleExpression: 'rate(1 hour)' }),
   );
   await events.send(new PutTargetsCommand({ Rule: 'fires', Targets: [{ Id: 'tick', Arn: tickArn }] }));
   fireNow('fires');
@@ -250,7 +250,7 @@ test('a fire sends Lambda’s scheduled-event JSON to the target function as an 
 });
 
 test('a target with Input receives that JSON instead of the scheduled event', async () => {
-  await events.send(new PutRuleCommand({ Name: 'fires-input', ScheduleExpression: 'rate(1 minute)' }));
+  await events.send(new PutRuleCommand({ Name: 'fires-input', ScheduleExpression: 'rate(1 hour)' }));
   await events.send(
     new PutTargetsCommand({
       Rule: 'fires-input',
