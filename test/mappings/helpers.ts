@@ -53,7 +53,7 @@ export function watchInvocations(p: TestPlatform): Seen[] {
 /** Waits until `check` returns a truthy value; fails with `what` after `ms` (a deadline, not a timing assertion). */
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 15_000): Promise<Truthy<Awaited<T>>> {
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 30_000): Promise<Truthy<Awaited<T>>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
