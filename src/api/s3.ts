@@ -545,16 +545,7 @@ export class S3Surface implements ApiSurface {
   }
 
   async #copyObject(r: S3Request): Promise<ApiResponse> {
-    const raw = first(r.headers['x-amz-copy-source'])!;
-    let source: string;
-    try {
-      source = decodeURIComponent(raw.split('?')[0]!.replace(/^\//, ''));
-    } catch {
-      throw S3Errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', raw);
-    }
-    const slash = source.indexOf('/');
-    if (slash <= 0 || slash === source.length - 1)
-      throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
+    const source = copySource(first(r.headers['x-amz-copy-source'])!);
     const directive = (first(r.headers['x-amz-metadata-directive']) ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') {
       throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
@@ -563,7 +554,7 @@ export class S3Surface implements ApiSurface {
     await this.#body(r).readAll(MAX_XML_BODY);
     const info = await this.#deps.store.copyObject(
       r.tenant.id,
-      { bucket: source.slice(0, slash), key: source.slice(slash + 1) },
+      source,
       { bucket: r.bucket, key: r.key },
       {
         replaceMetadata:
@@ -614,10 +605,10 @@ export class S3Surface implements ApiSurface {
   }
 
   async #uploadPart(r: S3Request): Promise<ApiResponse> {
-    if (r.headers['x-amz-copy-source']) throw S3Errors.notImplemented('UploadPartCopy');
     const partNumber = Number(r.query.get('partNumber'));
     const uploadId = r.query.get('uploadId')!;
     this.#deps.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+    if (r.headers['x-amz-copy-source']) return this.#uploadPartCopy(r, uploadId, partNumber);
     const body = this.#body(r);
     const part = await this.#deps.store.uploadPart(
       r.tenant.id,
@@ -631,6 +622,45 @@ export class S3Surface implements ApiSurface {
     const headers: Record<string, string> = { etag: quote(part.etag), 'x-amz-request-id': r.requestId };
     if (part.checksum) headers[headerOfAlgorithm(part.checksum.algorithm as 'CRC32')] = part.checksum.value;
     return { status: 200, headers };
+  }
+
+  /** UploadPartCopy: a part taken from (a byte range of) an existing object, as `aws s3 cp` does for large copies. */
+  async #uploadPartCopy(r: S3Request, uploadId: string, partNumber: number): Promise<ApiResponse> {
+    const source = copySource(first(r.headers['x-amz-copy-source'])!);
+    const rangeHeader = first(r.headers['x-amz-copy-source-range']);
+    await this.#body(r).readAll(MAX_XML_BODY);
+    const src = this.#deps.store.openObject(r.tenant.id, source.bucket, source.key);
+    let range: { start: number; end: number } | undefined;
+    try {
+      if (rangeHeader !== undefined) {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
+        if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= src.info.size) {
+          throw S3Errors.invalidArgument(
+            'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+            'x-amz-copy-source-range',
+            rangeHeader,
+          );
+        }
+        range = { start: Number(m[1]), end: Number(m[2]) };
+      }
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+    const body = src.read(range);
+    let part: Awaited<ReturnType<ObjectStore['uploadPart']>>;
+    try {
+      part = await this.#deps.store.uploadPart(r.tenant.id, r.bucket, r.key, uploadId, partNumber, body);
+    } finally {
+      // Closes the source file if the part was refused before it was read.
+      body.destroy();
+    }
+    return xml(
+      200,
+      'CopyPartResult',
+      { LastModified: part.lastModified, ETag: quote(part.etag) },
+      r.requestId,
+    );
   }
 
   async #listParts(r: S3Request): Promise<ApiResponse> {
@@ -773,6 +803,21 @@ export class S3Surface implements ApiSurface {
       ),
     };
   }
+}
+
+/** `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded. */
+function copySource(raw: string): { bucket: string; key: string } {
+  let source: string;
+  try {
+    source = decodeURIComponent(raw.split('?')[0]!.replace(/^\//, ''));
+  } catch {
+    throw S3Errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', raw);
+  }
+  const slash = source.indexOf('/');
+  if (slash <= 0 || slash === source.length - 1) {
+    throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
+  }
+  return { bucket: source.slice(0, slash), key: source.slice(slash + 1) };
 }
 
 function safeDecode(s: string): string {

@@ -10,7 +10,9 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutObjectCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
 
@@ -175,6 +177,65 @@ test('a part number above 10000 answers InvalidArgument', async () => {
   await assert.rejects(
     f.s3.send(
       new UploadPartCommand({ Bucket: bucket, Key: 'partnum', UploadId: id, PartNumber: 10001, Body: 'x' }),
+    ),
+    { name: 'InvalidArgument' },
+  );
+});
+
+test('UploadPartCopy takes parts from byte ranges of an existing object', async () => {
+  const source = Buffer.concat([Buffer.alloc(MB5, 'p'), Buffer.from('rest of the source')]);
+  await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy-source', Body: source }));
+  const id = await start('copied-by-parts');
+  const one = await f.s3.send(
+    new UploadPartCopyCommand({
+      Bucket: bucket,
+      Key: 'copied-by-parts',
+      UploadId: id,
+      PartNumber: 1,
+      CopySource: `${bucket}/copy-source`,
+      CopySourceRange: `bytes=0-${MB5 - 1}`,
+    }),
+  );
+  const two = await f.s3.send(
+    new UploadPartCopyCommand({
+      Bucket: bucket,
+      Key: 'copied-by-parts',
+      UploadId: id,
+      PartNumber: 2,
+      CopySource: `${bucket}/copy-source`,
+      CopySourceRange: `bytes=${MB5}-${source.length - 1}`,
+    }),
+  );
+  await f.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: 'copied-by-parts',
+      UploadId: id,
+      MultipartUpload: {
+        Parts: [
+          { PartNumber: 1, ETag: one.CopyPartResult?.ETag },
+          { PartNumber: 2, ETag: two.CopyPartResult?.ETag },
+        ],
+      },
+    }),
+  );
+  const got = await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copied-by-parts' })));
+  assert.ok(got.equals(source));
+});
+
+test('UploadPartCopy with a range past the source answers InvalidArgument', async () => {
+  await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'short-source', Body: 'tiny' }));
+  const id = await start('bad-range');
+  await assert.rejects(
+    f.s3.send(
+      new UploadPartCopyCommand({
+        Bucket: bucket,
+        Key: 'bad-range',
+        UploadId: id,
+        PartNumber: 1,
+        CopySource: `${bucket}/short-source`,
+        CopySourceRange: 'bytes=0-100',
+      }),
     ),
     { name: 'InvalidArgument' },
   );

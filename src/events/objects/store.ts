@@ -430,21 +430,26 @@ export class ObjectStore {
       headers: src.info.headers,
     };
     const body = src.read();
-    return this.putObject(
-      tenantId,
-      target.bucket,
-      target.key,
-      body,
-      {
-        contentType: meta.contentType,
-        metadata: meta.metadata,
-        headers: meta.headers,
-        // A copy keeps the source's checksum when it covers the whole object.
-        verify: () =>
-          src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
-      },
-      'ObjectCreated:Copy',
-    );
+    // finally: the source file closes even when the write is refused before reading it.
+    try {
+      return await this.putObject(
+        tenantId,
+        target.bucket,
+        target.key,
+        body,
+        {
+          contentType: meta.contentType,
+          metadata: meta.metadata,
+          headers: meta.headers,
+          // A copy keeps the source's checksum when it covers the whole object.
+          verify: () =>
+            src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
+        },
+        'ObjectCreated:Copy',
+      );
+    } finally {
+      body.destroy();
+    }
   }
 
   listObjects(tenantId: string, bucket: string, opts: ListOptions): ListResult {
