@@ -112,7 +112,7 @@ test('a function error prints the error payload and exits non-zero', async () =>
 });
 
 test('logs shows START, END and REPORT lines and the console output of invocations', async () => {
-  await runCli(['invoke', 'echo', '--payload', '{"marker":"logs-1"}'], env);
+  assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"logs-1"}'], env)).code, 0);
   const r = await runCli(['logs', 'echo'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^START RequestId: /m);
@@ -122,14 +122,14 @@ test('logs shows START, END and REPORT lines and the console output of invocatio
 });
 
 test('logs --json prints an array of invocation logs', async () => {
-  await runCli(['invoke', 'echo', '--payload', '{"marker":"logs-json"}'], env);
+  assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"logs-json"}'], env)).code, 0);
   const r = await runCli(['logs', 'echo', '--json'], env);
   const events = JSON.parse(r.stdout) as { requestId: string; log: string }[];
   assert.ok(events.some((e) => e.log.includes('logs-json') && e.requestId.length > 0));
 });
 
 test('logs --tail N prints at most N lines, the newest', async () => {
-  await runCli(['invoke', 'echo', '--payload', '{"marker":"tail-last"}'], env);
+  assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"tail-last"}'], env)).code, 0);
   const r = await runCli(['logs', 'echo', '--tail', '2'], env);
   const lines = r.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 2);
@@ -153,7 +153,7 @@ test('logs --follow prints invocations that finish after it started', async () =
   try {
     // Wait for the first page (the newest line already stored), then invoke.
     while (f.stdout() === '') await new Promise((r) => setTimeout(r, 50));
-    await runCli(['invoke', 'echo', '--payload', '{"marker":"followed"}'], env);
+    assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"followed"}'], env)).code, 0);
     while (!f.stdout().includes('"marker":"followed"')) {
       if (f.child.exitCode !== null) assert.fail(`logs --follow exited: ${f.stdout()}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -216,7 +216,7 @@ test('tenants create prints a working key and tenants ls lists the tenant', asyn
 });
 
 test('tenants create-key, keys and delete-key manage a tenant’s keys', async () => {
-  await runCli(['tenants', 'create', 'keyed'], env);
+  assert.equal((await runCli(['tenants', 'create', 'keyed'], env)).code, 0);
   const created = JSON.parse((await runCli(['tenants', 'create-key', 'keyed', '--json'], env)).stdout) as {
     accessKeyId: string;
   };
@@ -229,14 +229,14 @@ test('tenants create-key, keys and delete-key manage a tenant’s keys', async (
 });
 
 test('tenants limit sets the tenant’s concurrency limit', async () => {
-  await runCli(['tenants', 'create', 'limited'], env);
+  assert.equal((await runCli(['tenants', 'create', 'limited'], env)).code, 0);
   const r = await runCli(['tenants', 'limit', 'limited', '5', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { concurrencyLimit: number }).concurrencyLimit, 5);
 });
 
 test('tenants rm deletes the tenant', async () => {
-  await runCli(['tenants', 'create', 'shortlived'], env);
+  assert.equal((await runCli(['tenants', 'create', 'shortlived'], env)).code, 0);
   assert.equal((await runCli(['tenants', 'rm', 'shortlived'], env)).code, 0);
   assert.doesNotMatch((await runCli(['tenants'], env)).stdout, /shortlived/);
 });
