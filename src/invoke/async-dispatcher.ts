@@ -55,6 +55,8 @@ export class AsyncDispatcher {
   readonly #destinations: DestinationDeps;
   /** In-flight runs per `tenantId|functionArn`, with the limit they were started under. */
   readonly #inflight = new Map<string, { n: number; limit: number }>();
+  /** Functions just throttled: no new run starts before this time (one probe per base delay, not a hot loop). */
+  readonly #pausedUntil = new Map<string, number>();
   /** In-flight runs per tenant: async work never takes more than the tenant's concurrency limit. */
   readonly #tenantInflight = new Map<string, { n: number; limit: number }>();
   readonly #running = new Map<number, Promise<void>>();
@@ -185,6 +187,7 @@ export class AsyncDispatcher {
    */
   functionChanged(tenantId: string, functionArn: string): void {
     if (this.#closed) return;
+    this.#pausedUntil.delete(`${tenantId}|${functionArn}`);
     this.#d.store.db
       .prepare(
         `UPDATE async_events SET next_attempt_at = ? WHERE status = 'queued' AND tenant_id = ? AND function_arn = ?
@@ -201,9 +204,13 @@ export class AsyncDispatcher {
     return rec.reservedConcurrency ?? tenant.concurrencyLimit ?? this.#d.config.tenantConcurrency;
   }
 
-  #fullKeys(): string[] {
+  #fullKeys(now = Date.now()): string[] {
     const out: string[] = [];
     for (const [k, v] of this.#inflight) if (v.n >= v.limit) out.push(k);
+    for (const [k, until] of this.#pausedUntil) {
+      if (until > now) out.push(k);
+      else this.#pausedUntil.delete(k);
+    }
     return out;
   }
 
@@ -217,7 +224,7 @@ export class AsyncDispatcher {
     if (this.#stopping || this.#closed) return;
     const now = Date.now();
     for (;;) {
-      const due = this.#d.store.due(now, this.#fullKeys(), DUE_BATCH, this.#fullTenants());
+      const due = this.#d.store.due(now, this.#fullKeys(now), DUE_BATCH, this.#fullTenants());
       let started = 0;
       for (const d of due) if (this.#start(d.id, `${d.tenantId}|${d.functionArn}`, now)) started++;
       if (started === 0) break;
@@ -231,6 +238,7 @@ export class AsyncDispatcher {
   #start(id: number, key: string, now: number): boolean {
     const slot = this.#inflight.get(key);
     if (slot && slot.n >= slot.limit) return false;
+    if ((this.#pausedUntil.get(key) ?? 0) > now) return false;
     const tenantId = key.slice(0, key.indexOf('|'));
     const tslot = this.#tenantInflight.get(tenantId);
     if (tslot && tslot.n >= tslot.limit) return false;
@@ -369,6 +377,11 @@ export class AsyncDispatcher {
     if (result.outcome === 'error' && attempts > cfg.maxRetries) {
       this.#finishFailed(ev.id, tenant, rec, cfg, 'RetriesExhausted', result);
       return;
+    }
+    if (result.outcome === 'throttled') {
+      // The function has no room now: hold all its events back briefly, not just this one.
+      this.#pausedUntil.set(`${ev.tenantId}|${ev.functionArn}`, now + this.#d.config.retryBaseMs);
+      this.#armAt(now + this.#d.config.retryBaseMs);
     }
     const delay = retryDelayMs(this.#d.config.retryBaseMs, result.outcome === 'error' ? attempts : throttles);
     // A retry that would start past the maximum age is not made: the event is discarded now.
