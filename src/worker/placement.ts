@@ -48,6 +48,15 @@ export class IdleEnvironments {
     return [...this.byVersion.values()].flat();
   }
 
+  /** The idle environment unused for the longest time (evicted first when the host is full). */
+  leastRecentlyUsed(): Environment | undefined {
+    let lru: Environment | undefined;
+    for (const list of this.byVersion.values()) {
+      for (const env of list) if (lru === undefined || env.lastUsed < lru.lastUsed) lru = env;
+    }
+    return lru;
+  }
+
   get size(): number {
     let n = 0;
     for (const l of this.byVersion.values()) n += l.length;
@@ -69,11 +78,14 @@ export async function place(
   versionKey: string,
   pool: WarmingPool,
   allowWarm: boolean,
+  /** Called before a new environment is made; frees capacity or throws. */
+  makeRoom: () => void,
 ): Promise<Placed> {
   if (allowWarm) {
     const warm = idle.take(versionKey);
     if (warm !== undefined) return { env: warm, start: 'warm' };
   }
+  makeRoom();
   const hit: RuntimeProcess | undefined = pool.take();
   if (hit !== undefined) return { env: new Environment(hit), start: 'pool' };
   return { env: new Environment(await pool.startNew()), start: 'cold' };

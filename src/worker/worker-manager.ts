@@ -4,10 +4,11 @@
 // environments alive, healthy and retired on time.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlatformConfig } from '../config.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
+import { isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
 import { type PoolKey, WarmingPool } from '../pool/warming-pool.js';
 import { BwrapDriver, findBwrap } from '../sandbox/bwrap-driver.js';
 import { type CgroupSetup, setupCgroups, teardownCgroups } from '../sandbox/cgroup.js';
@@ -47,6 +48,11 @@ export interface WorkerManagerOptions {
   logger?: WorkerLogger;
   /** Override the sandbox driver (tests, a future microVM driver). */
   driver?: SandboxDriver;
+  /**
+   * Most environments (bound, busy or binding) alive at once; past it the least recently used idle one is
+   * retired, and with none idle a new request is throttled. Default: one per 96 MB of host memory.
+   */
+  maxEnvironments?: number;
 }
 
 /** What subscribers of onInvocationComplete get (telemetry: metrics, billing). */
@@ -119,9 +125,12 @@ export class WorkerManager implements Worker {
   private started = false;
   private firstTenant: string | undefined;
   private readonly warnings: string[] = [];
+  private readonly maxEnvironments: number;
 
   constructor(opts: WorkerManagerOptions) {
     this.config = opts.config;
+    this.maxEnvironments =
+      opts.maxEnvironments ?? Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
     fs.mkdirSync(opts.envRoot, { recursive: true, mode: 0o700 });
     // Environments never outlive the process (they die with it); their dirs may, after a SIGKILL.
@@ -405,8 +414,11 @@ export class WorkerManager implements Worker {
     const pool = this.poolFor(pk.base, pk.net, pk.tmp);
     let placed: Awaited<ReturnType<typeof place>>;
     try {
-      placed = await place(this.idle, spec.versionKey, pool, spec.singleUse !== true);
+      placed = await place(this.idle, spec.versionKey, pool, spec.singleUse !== true, () =>
+        this.makeRoom(spec),
+      );
     } catch (e) {
+      if (isKindlingError(e)) throw e;
       this.warn(`could not start an environment: ${(e as Error).message}`);
       throw LambdaErrors.service('Could not start an execution environment.');
     }
@@ -584,6 +596,14 @@ export class WorkerManager implements Worker {
       this.events.emit('invocation', ev);
     }
     return result;
+  }
+
+  /** Keeps the host from filling up with environments: evict the least recently used idle one. */
+  private makeRoom(spec: FunctionVersionSpec): void {
+    if (this.envs.size < this.maxEnvironments) return;
+    const victim = this.idle.leastRecentlyUsed();
+    if (victim === undefined) throw this.throttle(spec, false);
+    this.retire(victim);
   }
 
   private retire(env: Environment): void {

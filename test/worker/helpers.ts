@@ -18,7 +18,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(overrides: Partial<PlatformConfig> = {}): Promise<Harness> {
+export async function harness(
+  overrides: Partial<PlatformConfig> = {},
+  extra: { maxEnvironments?: number } = {},
+): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-worker-'));
   const config = defaultConfig({
     dataDir: dir,
@@ -47,6 +50,7 @@ export async function harness(overrides: Partial<PlatformConfig> = {}): Promise<
     apiSocketPath,
     envRoot: path.join(dir, 'envs'),
     logger: { warn: () => {} },
+    ...extra,
   });
   wm.start();
   return {

@@ -242,3 +242,23 @@ test('drain lets a running invocation finish, then refuses new ones', async () =
   await drained;
   await h2.close();
 });
+
+test('at the environment cap the least recently used idle environment makes room; with none idle, a throttle', async () => {
+  const h2 = await harness({ poolTarget: 0 }, { maxEnvironments: 2 });
+  try {
+    const [a, b, c] = [fn(h2, whoAmI), fn(h2, whoAmI), fn(h2, whoAmI)];
+    await invoke(h2, a);
+    await invoke(h2, b);
+    await invoke(h2, c); // evicts a's environment, the least recently used
+    assert.equal(h2.wm.stats().environments.bound, 2);
+    assert.equal((await invoke(h2, b)).start, 'warm');
+    assert.notEqual((await invoke(h2, a)).start, 'warm');
+    // Both slots busy: nothing to evict.
+    const busy = [invoke(h2, a, { sleep: 800 }), invoke(h2, b, { sleep: 800 })];
+    await new Promise((r) => setTimeout(r, 100));
+    await assert.rejects(invoke(h2, c), (e) => isThrottle(e));
+    await Promise.all(busy);
+  } finally {
+    await h2.close();
+  }
+});
