@@ -7,7 +7,7 @@ import type { NotificationConfig } from '../events/notifications/config.js';
 import type { BucketNotifications } from '../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../events/objects/checksums.js';
 import { isValidBucketName, S3Errors } from '../events/objects/errors.js';
-import type { ObjectInfo, ObjectStore, StoredHeaders } from '../events/objects/store.js';
+import type { ObjectInfo, ObjectStore, StoredHeaders, WriteCondition } from '../events/objects/store.js';
 import { S3RequestBody } from './s3-body.js';
 import {
   childOf,
@@ -460,6 +460,7 @@ export class S3Surface implements ApiSurface {
       metadata: userMetadata(r.headers),
       headers: storedHeaders(r.headers),
       verify: (c) => body.verify(c),
+      condition: writeCondition(r.headers),
     });
     const headers: Record<string, string> = { etag: quote(info.etag), 'x-amz-request-id': r.requestId };
     if (info.checksum) headers[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
@@ -803,6 +804,15 @@ export class S3Surface implements ApiSurface {
       ),
     };
   }
+}
+
+/** S3's conditional writes: `If-None-Match: *` (create only) and `If-Match: "etag"` (replace that version). */
+function writeCondition(h: RequestHead['headers']): WriteCondition | undefined {
+  const none = first(h['if-none-match'])?.trim();
+  const match = first(h['if-match'])?.trim();
+  if (none === undefined && match === undefined) return undefined;
+  if (none !== undefined && none !== '*') throw S3Errors.notImplemented('If-None-Match other than *');
+  return { ifNoneMatch: none === '*' ? '*' : undefined, ifMatch: match?.replace(/"/g, '') };
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded. */

@@ -332,3 +332,34 @@ test('GetBucketLocation answers the us-east-1 default as an empty constraint', a
   assert.equal(out.LocationConstraint ?? '', '');
   assert.equal(out.$metadata.httpStatusCode, 200);
 });
+
+test('PutObject with If-None-Match * creates a new object and refuses to replace one with 412', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'once', Body: 'first', IfNoneMatch: '*' }));
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'once', Body: 'second', IfNoneMatch: '*' })),
+    'PreconditionFailed',
+    412,
+  );
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'once' })))).toString(),
+    'first',
+  );
+});
+
+test('PutObject with If-Match replaces only the version with that ETag', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const v1 = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'cas', Body: 'v1' }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'cas', Body: 'v2', IfMatch: v1.ETag }));
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'cas', Body: 'v3', IfMatch: v1.ETag })),
+    'PreconditionFailed',
+    412,
+  );
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'cas' })))).toString(),
+    'v2',
+  );
+});

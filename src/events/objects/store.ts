@@ -121,6 +121,14 @@ export interface WriteOptions {
    * upload (digest mismatch). Returns the flexible checksum to store, if any.
    */
   verify?: (computed: { md5: Buffer; size: number }) => Checksum | undefined;
+  /** Conditional write (If-None-Match: * / If-Match: etag), checked again atomically at commit. */
+  condition?: WriteCondition;
+}
+
+export interface WriteCondition {
+  ifNoneMatch?: '*';
+  /** Unquoted ETag the current object must have. */
+  ifMatch?: string;
 }
 
 export interface ListOptions {
@@ -315,6 +323,8 @@ export class ObjectStore {
   ): Promise<ObjectInfo> {
     this.bucket(tenantId, bucket);
     validateKey(key);
+    // Checked before the body streams in (fail fast) and again at commit (atomic).
+    this.#checkCondition(bucket, key, opts.condition);
     const written = await this.#writeBlob(body);
     let checksum: Checksum | undefined;
     try {
@@ -324,6 +334,7 @@ export class ObjectStore {
       throw e;
     }
     return this.#commitObject(tenantId, {
+      condition: opts.condition,
       bucket,
       key,
       blob: written.blob,
@@ -747,6 +758,18 @@ export class ObjectStore {
     return row;
   }
 
+  #checkCondition(bucket: string, key: string, c: WriteCondition | undefined): void {
+    if (!c || (c.ifNoneMatch === undefined && c.ifMatch === undefined)) return;
+    const row = this.#db
+      .prepare('SELECT etag FROM s3_objects WHERE bucket = ? AND key = ?')
+      .get(bucket, key) as { etag: string } | undefined;
+    if (c.ifNoneMatch === '*' && row) throw S3Errors.preconditionFailed('If-None-Match');
+    if (c.ifMatch !== undefined) {
+      if (!row) throw S3Errors.noSuchKey(key);
+      if (c.ifMatch !== '*' && c.ifMatch !== row.etag) throw S3Errors.preconditionFailed('If-Match');
+    }
+  }
+
   #uploadRow(bucket: string, key: string, uploadId: string): UploadRow {
     const row = this.#db.prepare('SELECT * FROM s3_uploads WHERE upload_id = ?').get(uploadId) as
       | UploadRow
@@ -812,6 +835,7 @@ export class ObjectStore {
       checksum: Checksum | undefined;
       partsCount: number | undefined;
       eventName: ObjectChange['eventName'];
+      condition?: WriteCondition;
     },
     inTransaction?: () => void,
   ): ObjectInfo {
@@ -821,6 +845,7 @@ export class ObjectStore {
       this.#db.transaction(() => {
         // The bucket may have been deleted (or the upload aborted) while the body streamed in.
         if (!this.#bucketRow(o.bucket)) throw S3Errors.noSuchBucket(o.bucket);
+        this.#checkCondition(o.bucket, o.key, o.condition);
         inTransaction?.();
         old = this.#db
           .prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?')
