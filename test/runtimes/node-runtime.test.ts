@@ -312,3 +312,18 @@ test("the function runs as Lambda's sandbox user, known to os.userInfo()", async
   );
   assert.deepEqual(json(await invoke(h, s)), { u: 'sbx_user1051', uid: 993, home: '/tmp' });
 });
+
+test('a module calling process.exit during init answers Runtime.ExitError', async () => {
+  const r = await invoke(
+    h,
+    fn(h, 'process.exit(2); export const handler = async () => 1;'),
+    {},
+    { requestId: 'req-init-exit' },
+  );
+  assert.equal(r.functionError, 'Unhandled');
+  assert.equal(r.errorType, 'Runtime.ExitError');
+  assert.equal(
+    (json(r) as { errorMessage: string }).errorMessage,
+    'RequestId: req-init-exit Error: Runtime exited with error: exit status 2',
+  );
+});
