@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-const CG = '/sys/fs/cgroup';
+const CGROOT = '/sys/fs/cgroup';
 /** Enough for node's threads, bwrap and a few child processes; stops fork bombs. */
 export const PIDS_MAX = 64;
 /** Lambda gives one vCPU at 1769 MB; CPU weight follows memory. */
@@ -93,7 +93,7 @@ function tryMkdir(dir: string): boolean {
  * Finds usable controllers and makes Kindling's parent cgroups (one per server process, so several servers
  * on one machine do not collide). Synchronous: runs once at start.
  */
-export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
+export function setupCgroups(tag = `kindling-${process.pid}`, CG = CGROOT): CgroupSetup {
   const own = ownPaths();
   const warnings: string[] = [];
   const parents: Partial<Record<Controller, string>> = {};
@@ -148,6 +148,13 @@ export function setupCgroups(tag = `kindling-${process.pid}`): CgroupSetup {
       }
     } catch (e) {
       warnings.push(`cgroup v2 at ${mine} is not writable: ${(e as Error).message}`);
+    }
+    if (Object.keys(parents).length === 0) {
+      try {
+        fs.rmdirSync(parent);
+      } catch {
+        // never made
+      }
     }
     return { version: 2, parents, warnings };
   }
