@@ -414,7 +414,10 @@ export class S3Surface implements ApiSurface {
       ETag: quote(o.etag),
       ChecksumAlgorithm: o.checksum?.algorithm,
       Size: o.size,
-      Owner: v2 ? undefined : { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+      Owner:
+        v2 && q.get('fetch-owner') !== 'true'
+          ? undefined
+          : { ID: r.tenant.accountId, DisplayName: r.tenant.name },
       StorageClass: 'STANDARD',
     }));
     const common = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));

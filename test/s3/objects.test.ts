@@ -363,3 +363,12 @@ test('PutObject with If-Match replaces only the version with that ETag', async (
     'v2',
   );
 });
+
+test('ListObjectsV2 reports owners only with FetchOwner', async () => {
+  const b = bucketName();
+  await fill(b, ['k']);
+  const plain = await f.s3.send(new ListObjectsV2Command({ Bucket: b }));
+  assert.equal(plain.Contents?.[0]?.Owner, undefined);
+  const owned = await f.s3.send(new ListObjectsV2Command({ Bucket: b, FetchOwner: true }));
+  assert.match(owned.Contents?.[0]?.Owner?.ID ?? '', /^\d{12}$/);
+});
