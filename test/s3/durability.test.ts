@@ -21,7 +21,7 @@ import { bodyOf, bucketName, client, objectPath, signHeaders, startS3 } from './
 
 /** Waits (bounded) until `check` holds: server-side cleanup happens after the client sees the reset. */
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 800; i++) {
     if (await check()) return;
     await sleep(25);
   }

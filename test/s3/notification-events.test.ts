@@ -225,7 +225,7 @@ function harness(opts: { invoker?: boolean; fail?: boolean } = {}) {
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 2000; i++) {
     if (check()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
