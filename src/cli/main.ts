@@ -16,6 +16,7 @@ const commands: Record<string, { module: string; summary: string }> = {
   pool: { module: './pool.js', summary: 'show or set warming pool targets (admin)' },
   tenants: { module: './tenants.js', summary: 'manage tenants, keys and limits (admin)' },
   doctor: { module: './doctor.js', summary: 'report the isolation in effect on this machine' },
+  billing: { module: './billing.js', summary: 'GB-seconds per tenant, function and hour' },
   queue: { module: './queue.js', summary: 'manage queues' },
   bucket: { module: './bucket.js', summary: 'manage buckets and objects' },
   trigger: { module: './trigger.js', summary: 'connect event sources to functions' },

@@ -163,6 +163,25 @@ test('logs --follow prints invocations that finish after it started', async () =
   }
 });
 
+test('billing shows GB-seconds of the invoked functions', async () => {
+  assert.equal((await runCli(['invoke', 'echo'], env)).code, 0);
+  const r = await runCli(['billing', '--function', 'echo', '--json'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    records: { functionName: string; invocations: number }[];
+    totalGbMs: number;
+  };
+  assert.ok(out.records.every((x) => x.functionName === 'echo'));
+  assert.ok((out.records[0]?.invocations ?? 0) >= 1);
+  assert.ok(out.totalGbMs > 0);
+});
+
+test('billing --since with a malformed value prints one line and exits 2', async () => {
+  const r = await runCli(['billing', '--since', 'a-while'], env);
+  assert.equal(r.code, 2);
+  assert.ok(isOneLine(r.stderr), r.stderr);
+});
+
 test('ls lists the deployed functions', async () => {
   const r = await runCli(['ls'], env);
   assert.equal(r.code, 0, r.stderr);
