@@ -40,6 +40,37 @@ const STORED_HEADERS = [
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
 const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 
+/** S3 subresources (`?tagging`, `?acl`, ...) this store does not implement. */
+const UNSUPPORTED_SUBRESOURCES = new Set([
+  'acl',
+  'accelerate',
+  'analytics',
+  'attributes',
+  'cors',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'logging',
+  'metrics',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'tagging',
+  'torrent',
+  'versionId',
+  'versions',
+  'website',
+]);
+
 type Handler = (req: S3Request) => Promise<ApiResponse>;
 
 interface S3Request extends ApiRequest {
@@ -257,6 +288,12 @@ export class S3Surface implements ApiSurface {
   #route(r: S3Request): Handler {
     const q = r.query;
     const m = r.method;
+    // A subresource this store does not implement must not fall through to a plain PUT or GET: a
+    // PutObjectTagging would otherwise overwrite the object with its XML body.
+    for (const name of q.keys()) {
+      if (UNSUPPORTED_SUBRESOURCES.has(name) || (name === 'versioning' && m !== 'GET'))
+        throw S3Errors.notImplemented(`?${name}`);
+    }
     if (!r.bucket) {
       if (m === 'GET') return (x) => this.#listBuckets(x);
       throw S3Errors.methodNotAllowed();

@@ -14,7 +14,9 @@ import {
   ListBucketsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
+  PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
@@ -371,4 +373,35 @@ test('ListObjectsV2 reports owners only with FetchOwner', async () => {
   assert.equal(plain.Contents?.[0]?.Owner, undefined);
   const owned = await f.s3.send(new ListObjectsV2Command({ Bucket: b, FetchOwner: true }));
   assert.match(owned.Contents?.[0]?.Owner?.ID ?? '', /^\d{12}$/);
+});
+
+test('PutObjectTagging is refused with NotImplemented and leaves the object untouched', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'tagged', Body: 'content' }));
+  await rejectsWith(
+    f.s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: b,
+        Key: 'tagged',
+        Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] },
+      }),
+    ),
+    'NotImplemented',
+    501,
+  );
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'tagged' })))).toString(),
+    'content',
+  );
+});
+
+test('PutBucketVersioning is refused with NotImplemented', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await rejectsWith(
+    f.s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } })),
+    'NotImplemented',
+    501,
+  );
 });
