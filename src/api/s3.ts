@@ -321,6 +321,7 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') return (x) => this.#listParts(x);
       if (m === 'POST') return (x) => this.#completeUpload(x);
       if (m === 'DELETE') return (x) => this.#abortUpload(x);
+      throw S3Errors.invalidRequest('This operation does not take an uploadId (or is missing partNumber)');
     }
     if (m === 'POST' && q.has('uploads')) return (x) => this.#createUpload(x);
     if (m === 'PUT')
