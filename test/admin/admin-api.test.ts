@@ -303,6 +303,37 @@ test('metrics count invocations and cold starts by kind, then warm starts', asyn
   assert.match(text, /^kindling_concurrent_executions \d+$/m);
 });
 
+test('asynchronous invocations are counted with type Event and their logs are stored', async () => {
+  const { key, client } = await newTenant('async-seen');
+  await deployAndInvoke(key, 'later', []);
+  const lambda = new LambdaClient(sdkConfig({ endpoint: p.endpoint, credentials: key }));
+  try {
+    const out = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'later',
+        InvocationType: 'Event',
+        Payload: Buffer.from('{"marker":"async-1"}'),
+      }),
+    );
+    assert.equal(out.StatusCode, 202);
+  } finally {
+    lambda.destroy();
+  }
+  // The event runs after the 202: wait for its log; the bound only turns a hang into a failure.
+  const giveUp = Date.now() + 30_000;
+  for (;;) {
+    if (Date.now() > giveUp) assert.fail('the async invocation was never logged');
+    const logs = await client.admin<{ events: { log: string }[] }>(
+      'GET',
+      '/kindling/v1/functions/later/logs',
+    );
+    if (logs.events.some((e) => e.log.includes('async-1'))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  assert.match(text, /^kindling_invocations_total\{tenant="async-seen",function="later",type="Event"\} 1$/m);
+});
+
 test('metrics count function errors by error type', async () => {
   const { key } = await newTenant('erring');
   await deployAndInvoke(key, 'fails', [{ fail: true }]);

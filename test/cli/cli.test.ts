@@ -151,11 +151,17 @@ test('logs --since with a malformed value prints one line and exits 2', async ()
 test('logs --follow prints invocations that finish after it started', async () => {
   const f = spawnCli(['logs', 'echo', '--follow', '--tail', '1'], env);
   try {
-    // Wait for the first page (the newest line already stored), then invoke.
-    while (f.stdout() === '') await new Promise((r) => setTimeout(r, 50));
+    // Wait for the first page (the newest line already stored), then invoke. The bound only turns a
+    // hang into a failure.
+    const giveUp = Date.now() + 30_000;
+    while (f.stdout() === '') {
+      if (Date.now() > giveUp || f.child.exitCode !== null) assert.fail(`logs --follow printed nothing`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"followed"}'], env)).code, 0);
     while (!f.stdout().includes('"marker":"followed"')) {
       if (f.child.exitCode !== null) assert.fail(`logs --follow exited: ${f.stdout()}`);
+      if (Date.now() > giveUp) assert.fail(`logs --follow never printed the new invocation: ${f.stdout()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
