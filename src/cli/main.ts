@@ -48,6 +48,11 @@ async function load(name: string, spec: string): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `kindling logs x | head`: a closed pipe ends the command quietly, not with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
