@@ -166,7 +166,9 @@ export class AsyncDispatcher {
         for (;;) {
           const slot = this.#inflight.get(key);
           const room = slot ? slot.limit - slot.n : DUE_BATCH;
-          if (room <= 0) break;
+          if (room <= 0 || (this.#pausedUntil.get(key) ?? 0) > now) break;
+          const tslot = this.#tenantInflight.get(key.slice(0, sep));
+          if (tslot && tslot.n >= tslot.limit) break;
           const ids = this.#d.store.dueFor(
             key.slice(0, sep),
             key.slice(sep + 1),

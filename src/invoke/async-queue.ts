@@ -1,6 +1,7 @@
 // The durable store of accepted async events (InvocationType Event) and their attempts. An event is
 // written in one SQLite transaction before the 202; its status moves queued → running → succeeded/failed,
 // and anything found 'running' at start was in flight when the process died, so it is queued again.
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { type Db, migrate } from '../store/database.js';
 import type { AsyncSource } from './types.js';
@@ -171,40 +172,49 @@ export class AsyncEventStore {
     migrate(db, 'async-invoke', SCHEMA);
   }
 
+  // Statements are prepared once: preparing costs more than running these small queries.
+  readonly #statements = new Map<string, Database.Statement<unknown[]>>();
+  #prepare(sql: string): Database.Statement<unknown[]> {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
+  }
+
   get db(): Db {
     return this.#db;
   }
 
   /** One INSERT (its own transaction unless the caller holds one): durable once it returns. */
   insert(e: NewAsyncEvent, now = Date.now()): number {
-    const r = this.#db
-      .prepare(
-        `INSERT INTO async_events (request_id, tenant_id, function_name, function_arn, qualifier, payload, source_kind,
+    const r = this.#prepare(
+      `INSERT INTO async_events (request_id, tenant_id, function_name, function_arn, qualifier, payload, source_kind,
            source_arn, status, enqueued_at, next_attempt_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-      )
-      .run(
-        e.requestId,
-        e.tenantId,
-        e.functionName,
-        e.functionArn,
-        e.qualifier ?? null,
-        e.payload,
-        e.source.kind,
-        e.source.arn ?? null,
-        now,
-        now,
-      );
+    ).run(
+      e.requestId,
+      e.tenantId,
+      e.functionName,
+      e.functionArn,
+      e.qualifier ?? null,
+      e.payload,
+      e.source.kind,
+      e.source.arn ?? null,
+      now,
+      now,
+    );
     return Number(r.lastInsertRowid);
   }
 
   get(id: number): AsyncEvent | undefined {
-    const row = this.#db.prepare('SELECT * FROM async_events WHERE id = ?').get(id);
+    const row = this.#prepare('SELECT * FROM async_events WHERE id = ?').get(id);
     return row === undefined ? undefined : toEvent(row);
   }
 
   byRequestId(requestId: string): AsyncEvent | undefined {
-    const row = this.#db.prepare('SELECT * FROM async_events WHERE request_id = ?').get(requestId);
+    const row = this.#prepare('SELECT * FROM async_events WHERE request_id = ?').get(requestId);
     return row === undefined ? undefined : toEvent(row);
   }
 
@@ -219,15 +229,13 @@ export class AsyncEventStore {
     skipTenants: readonly string[] = [],
   ): { id: number; tenantId: string; functionArn: string }[] {
     return (
-      this.#db
-        .prepare(
-          `SELECT id, tenant_id, function_arn FROM async_events
+      this.#prepare(
+        `SELECT id, tenant_id, function_arn FROM async_events
             WHERE status = 'queued' AND next_attempt_at <= ?
               AND (tenant_id || '|' || function_arn) NOT IN (SELECT value FROM json_each(?))
               AND tenant_id NOT IN (SELECT value FROM json_each(?))
             ORDER BY next_attempt_at, id LIMIT ?`,
-        )
-        .all(now, JSON.stringify(skipKeys), JSON.stringify(skipTenants), limit) as {
+      ).all(now, JSON.stringify(skipKeys), JSON.stringify(skipTenants), limit) as {
         id: number;
         tenant_id: string;
         function_arn: string;
@@ -238,80 +246,68 @@ export class AsyncEventStore {
   /** One function's due queued events, oldest due first (indexed: no scan of other functions' backlog). */
   dueFor(tenantId: string, functionArn: string, now: number, limit: number): number[] {
     return (
-      this.#db
-        .prepare(
-          `SELECT id FROM async_events WHERE tenant_id = ? AND function_arn = ? AND status = 'queued' AND next_attempt_at <= ?
+      this.#prepare(
+        `SELECT id FROM async_events WHERE tenant_id = ? AND function_arn = ? AND status = 'queued' AND next_attempt_at <= ?
             ORDER BY next_attempt_at, id LIMIT ?`,
-        )
-        .all(tenantId, functionArn, now, limit) as { id: number }[]
+      ).all(tenantId, functionArn, now, limit) as { id: number }[]
     ).map((r) => r.id);
   }
 
   /** The earliest retry time after `t` among queued events. */
   nextDueAfter(t: number): number | undefined {
-    const r = this.#db
-      .prepare(
-        "SELECT MIN(next_attempt_at) AS t FROM async_events WHERE status = 'queued' AND next_attempt_at > ?",
-      )
-      .get(t) as { t: number | null };
+    const r = this.#prepare(
+      "SELECT MIN(next_attempt_at) AS t FROM async_events WHERE status = 'queued' AND next_attempt_at > ?",
+    ).get(t) as { t: number | null };
     return r.t ?? undefined;
   }
 
   /** Marks a queued event running and opens its attempt row; undefined when someone else claimed it. */
   claim(id: number, now = Date.now()): AsyncEvent | undefined {
     return this.#db.transaction(() => {
-      const r = this.#db
-        .prepare("UPDATE async_events SET status = 'running' WHERE id = ? AND status = 'queued'")
-        .run(id);
+      const r = this.#prepare(
+        "UPDATE async_events SET status = 'running' WHERE id = ? AND status = 'queued'",
+      ).run(id);
       if (r.changes === 0) return undefined;
       const n =
         (
-          this.#db.prepare('SELECT COUNT(*) AS n FROM async_attempts WHERE event_id = ?').get(id) as {
+          this.#prepare('SELECT COUNT(*) AS n FROM async_attempts WHERE event_id = ?').get(id) as {
             n: number;
           }
         ).n + 1;
-      this.#db
-        .prepare('INSERT INTO async_attempts (event_id, n, started_at) VALUES (?, ?, ?)')
-        .run(id, n, now);
+      this.#prepare('INSERT INTO async_attempts (event_id, n, started_at) VALUES (?, ?, ?)').run(id, n, now);
       return this.get(id);
     })();
   }
 
   /** Closes the open attempt and stores the run's result on the event (call inside a transaction). */
   recordAttempt(id: number, result: AttemptResult, now = Date.now()): void {
-    this.#db
-      .prepare(
-        `UPDATE async_attempts SET ended_at = ?, outcome = ?, error_type = ?, error_message = ?
+    this.#prepare(
+      `UPDATE async_attempts SET ended_at = ?, outcome = ?, error_type = ?, error_message = ?
           WHERE event_id = ? AND ended_at IS NULL`,
-      )
-      .run(now, result.outcome, result.errorType ?? null, result.errorMessage ?? null, id);
+    ).run(now, result.outcome, result.errorType ?? null, result.errorMessage ?? null, id);
     const ran = result.outcome === 'success' || result.outcome === 'error';
-    this.#db
-      .prepare(
-        `UPDATE async_events SET
+    this.#prepare(
+      `UPDATE async_events SET
            attempts = attempts + ?, throttles = throttles + ?,
            last_error_type = ?, last_error_message = ?,
            last_status = COALESCE(?, last_status), last_response = COALESCE(?, last_response),
            executed_version = COALESCE(?, executed_version)
          WHERE id = ?`,
-      )
-      .run(
-        ran ? 1 : 0,
-        result.outcome === 'throttled' ? 1 : 0,
-        result.errorType ?? null,
-        result.errorMessage ?? null,
-        result.status ?? null,
-        result.response ?? null,
-        result.executedVersion ?? null,
-        id,
-      );
+    ).run(
+      ran ? 1 : 0,
+      result.outcome === 'throttled' ? 1 : 0,
+      result.errorType ?? null,
+      result.errorMessage ?? null,
+      result.status ?? null,
+      result.response ?? null,
+      result.executedVersion ?? null,
+      id,
+    );
   }
 
   /** Back to the queue until `at`. */
   requeue(id: number, at: number): void {
-    this.#db
-      .prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?")
-      .run(at, id);
+    this.#prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?").run(at, id);
   }
 
   finish(
@@ -321,11 +317,9 @@ export class AsyncEventStore {
     delivery: string | undefined,
     now = Date.now(),
   ): void {
-    this.#db
-      .prepare(
-        'UPDATE async_events SET status = ?, condition = ?, delivery = ?, finished_at = ? WHERE id = ?',
-      )
-      .run(status, condition, delivery ?? null, now, id);
+    this.#prepare(
+      'UPDATE async_events SET status = ?, condition = ?, delivery = ?, finished_at = ? WHERE id = ?',
+    ).run(status, condition, delivery ?? null, now, id);
   }
 
   /**
@@ -334,12 +328,12 @@ export class AsyncEventStore {
    */
   recover(now = Date.now()): number {
     return this.#db.transaction(() => {
-      this.#db
-        .prepare("UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE ended_at IS NULL")
-        .run(now);
-      return this.#db
-        .prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE status = 'running'")
-        .run(now).changes;
+      this.#prepare(
+        "UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE ended_at IS NULL",
+      ).run(now);
+      return this.#prepare(
+        "UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE status = 'running'",
+      ).run(now).changes;
     })();
   }
 
@@ -347,33 +341,28 @@ export class AsyncEventStore {
   release(ids: readonly number[], now = Date.now()): void {
     this.#db.transaction(() => {
       for (const id of ids) {
-        this.#db
-          .prepare(
-            "UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE event_id = ? AND ended_at IS NULL",
-          )
-          .run(now, id);
-        this.#db
-          .prepare(
-            "UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ? AND status = 'running'",
-          )
-          .run(now, id);
+        this.#prepare(
+          "UPDATE async_attempts SET ended_at = ?, outcome = 'interrupted' WHERE event_id = ? AND ended_at IS NULL",
+        ).run(now, id);
+        this.#prepare(
+          "UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ? AND status = 'running'",
+        ).run(now, id);
       }
     })();
   }
 
   /** Most recent first. */
   recent(tenantId: string, functionName: string, limit: number): AsyncEvent[] {
-    return this.#db
-      .prepare(
-        'SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?',
-      )
+    return this.#prepare(
+      'SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?',
+    )
       .all(tenantId, functionName, limit)
       .map(toEvent);
   }
 
   attempts(id: number): AsyncAttempt[] {
     return (
-      this.#db.prepare('SELECT * FROM async_attempts WHERE event_id = ? ORDER BY n').all(id) as {
+      this.#prepare('SELECT * FROM async_attempts WHERE event_id = ? ORDER BY n').all(id) as {
         n: number;
         started_at: number;
         ended_at: number | null;
@@ -393,9 +382,7 @@ export class AsyncEventStore {
 
   counts(): Record<AsyncEventStatus, number> {
     const out: Record<AsyncEventStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0 };
-    for (const r of this.#db
-      .prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status')
-      .all() as {
+    for (const r of this.#prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as {
       status: AsyncEventStatus;
       n: number;
     }[]) {
@@ -406,8 +393,8 @@ export class AsyncEventStore {
 
   /** Drops terminal events finished before `before`. */
   prune(before: number): number {
-    return this.#db
-      .prepare("DELETE FROM async_events WHERE status IN ('succeeded', 'failed') AND finished_at < ?")
-      .run(before).changes;
+    return this.#prepare(
+      "DELETE FROM async_events WHERE status IN ('succeeded', 'failed') AND finished_at < ?",
+    ).run(before).changes;
   }
 }
