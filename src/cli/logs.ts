@@ -51,13 +51,15 @@ export async function run(args: string[]): Promise<void> {
     maxPositionals: 1,
     options: { tail: { type: 'string' }, since: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
   });
-  const name = positionals[0]!;
+  const ref = positionals[0]!;
+  // Logs are kept by function name: accept an ARN (or name:qualifier) as Lambda commands do.
+  const name = /:function:([^:]+)/.exec(ref)?.[1] ?? ref.split(':')[0]!;
   const tail = parseIntFlag(values.tail, '--tail', 1, 100_000) ?? 50;
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const k = connect(common);
   try {
     // An unknown function is a mistake worth one clear line, not an empty log.
-    await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name })), k);
+    await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: ref })), k);
     // Every invocation has at least START/END/REPORT, so `tail` invocations hold at least `tail` lines.
     const first = await fetchLogs(k, name, {
       limit: Math.min(tail, 1000),

@@ -121,6 +121,14 @@ test('logs shows START, END and REPORT lines and the console output of invocatio
   assert.match(r.stdout, /^REPORT RequestId: /m);
 });
 
+test('logs accepts the function ARN instead of its name', async () => {
+  assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"by-arn"}'], env)).code, 0);
+  const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'echo' }));
+  const r = await runCli(['logs', c.FunctionArn!], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /"marker":"by-arn"/);
+});
+
 test('logs --json prints an array of invocation logs', async () => {
   assert.equal((await runCli(['invoke', 'echo', '--payload', '{"marker":"logs-json"}'], env)).code, 0);
   const r = await runCli(['logs', 'echo', '--json'], env);
