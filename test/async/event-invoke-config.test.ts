@@ -201,3 +201,28 @@ test('deleting a function removes its event invoke config', async () => {
     'ResourceNotFoundException',
   );
 });
+
+test('another tenant cannot read or set this function’s event invoke config', async () => {
+  await put({ MaximumRetryAttempts: 1 });
+  const other = p.platform.tenants.create('config-other');
+  const key = p.platform.tenants.createKey(other.id);
+  const { lambda: theirs, sqs: theirSqs } = clients(
+    sdkConfig({
+      endpoint: p.endpoint,
+      credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+    }),
+  );
+  try {
+    await rejects(
+      theirs.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: fnArn })),
+      'ResourceNotFoundException',
+    );
+    await rejects(
+      theirs.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: fnArn, MaximumRetryAttempts: 0 })),
+      'ResourceNotFoundException',
+    );
+  } finally {
+    theirs.destroy();
+    theirSqs.destroy();
+  }
+});

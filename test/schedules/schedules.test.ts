@@ -279,3 +279,41 @@ test('a disabled rule does not fire', async () => {
   const rule = schedulesPart(p.platform).store.get(p.platform.tenants.get('admin')!.id, 'quiet')!;
   assert.equal(rule.lastFiredAt, undefined);
 });
+
+test('a target with InputPath receives that part of the scheduled event', async () => {
+  const { RuleArn } = await events.send(
+    new PutRuleCommand({ Name: 'fires-path', ScheduleExpression: 'rate(1 hour)' }),
+  );
+  await events.send(
+    new PutTargetsCommand({
+      Rule: 'fires-path',
+      Targets: [{ Id: 'tick', Arn: tickArn, InputPath: '$.resources[0]' }],
+    }),
+  );
+  fireNow('fires-path');
+  const [m] = await receive(sqs, sinkUrl, 1);
+  assert.equal(JSON.parse(m!.Body!).responsePayload.got, RuleArn);
+});
+
+test('another tenant sees none of the rules and cannot target the functions of this one', async () => {
+  const other = p.platform.tenants.create('schedules-other');
+  const key = p.platform.tenants.createKey(other.id);
+  const theirs = new EventBridgeClient(
+    sdkConfig({
+      endpoint: p.endpoint,
+      credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+    }),
+  );
+  try {
+    await events.send(new PutRuleCommand({ Name: 'private', ScheduleExpression: 'rate(1 hour)' }));
+    await rejects(theirs.send(new DescribeRuleCommand({ Name: 'private' })), 'ResourceNotFoundException');
+    assert.deepEqual((await theirs.send(new ListRulesCommand({}))).Rules, []);
+    await theirs.send(new PutRuleCommand({ Name: 'mine', ScheduleExpression: 'rate(1 hour)' }));
+    const out = await theirs.send(
+      new PutTargetsCommand({ Rule: 'mine', Targets: [{ Id: 'steal', Arn: tickArn }] }),
+    );
+    assert.equal(out.FailedEntryCount, 1);
+  } finally {
+    theirs.destroy();
+  }
+});
