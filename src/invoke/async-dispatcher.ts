@@ -244,7 +244,15 @@ export class AsyncDispatcher {
     const tenantId = key.slice(0, key.indexOf('|'));
     const tslot = this.#tenantInflight.get(tenantId);
     if (tslot && tslot.n >= tslot.limit) return false;
-    const ev = this.#d.store.claim(id, now);
+    let ev: AsyncEvent | undefined;
+    try {
+      ev = this.#d.store.claim(id, now);
+    } catch (e) {
+      // A row that fails validation on read-back can never run: set it aside instead of retrying it forever.
+      console.error(`kindling: async: event ${id} is unreadable and is set aside:`, e);
+      this.#d.store.setAside(id, String((e as Error).message ?? e));
+      return false;
+    }
     if (!ev) return false;
     const tenant = this.#d.tenants.get(ev.tenantId);
     const found = tenant && this.#d.functions.get(ev.tenantId, ev.functionName);

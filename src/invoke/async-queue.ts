@@ -305,6 +305,13 @@ export class AsyncEventStore {
     );
   }
 
+  /** Marks an event that cannot be read back as failed, with the reason. */
+  setAside(id: number, reason: string, now = Date.now()): void {
+    this.#prepare(
+      "UPDATE async_events SET status = 'failed', last_error_type = 'Kindling.InvalidStoredEvent', last_error_message = ?, finished_at = ? WHERE id = ?",
+    ).run(reason.slice(0, 1024), now, id);
+  }
+
   /** Back to the queue until `at`. */
   requeue(id: number, at: number): void {
     this.#prepare("UPDATE async_events SET status = 'queued', next_attempt_at = ? WHERE id = ?").run(at, id);
@@ -357,7 +364,14 @@ export class AsyncEventStore {
       'SELECT * FROM async_events WHERE tenant_id = ? AND function_name = ? ORDER BY id DESC LIMIT ?',
     )
       .all(tenantId, functionName, limit)
-      .map(toEvent);
+      .flatMap((row) => {
+        // A row that no longer validates (set aside by the dispatcher) is left out of the listing.
+        try {
+          return [toEvent(row)];
+        } catch {
+          return [];
+        }
+      });
   }
 
   attempts(id: number): AsyncAttempt[] {

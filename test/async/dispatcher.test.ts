@@ -194,3 +194,30 @@ test('an accept while stopping is refused, so nothing is half-accepted', async (
   await d.stop(Date.now());
   await assert.rejects(d.invokeAsync(tenant, 'f', Buffer.from('{}')), { name: 'ServiceException' });
 });
+
+test('a stored event that no longer validates is set aside and the others still run', async () => {
+  const store = new AsyncEventStore(db);
+  const svc = new FakeService();
+  const d = dispatcher(svc, store);
+  store.insert({
+    requestId: 'broken',
+    tenantId: tenant.id,
+    functionName: 'f',
+    functionArn: record('f').arn,
+    qualifier: undefined,
+    payload: Buffer.from('{}'),
+    source: { kind: 'api' },
+  });
+  db.prepare("UPDATE async_events SET source_kind = 'bogus' WHERE request_id = 'broken'").run();
+  d.start();
+  const { requestId } = await d.invokeAsync(tenant, 'f', Buffer.from('{}'));
+  await until(() => {
+    svc.releaseAll();
+    return store.byRequestId(requestId)?.status === 'succeeded' ? true : undefined;
+  });
+  const row = db.prepare("SELECT status FROM async_events WHERE request_id = 'broken'").get() as {
+    status: string;
+  };
+  assert.equal(row.status, 'failed');
+  await d.stop(Date.now());
+});
