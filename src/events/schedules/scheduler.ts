@@ -90,7 +90,8 @@ export class Scheduler {
       arn: this.ruleArn(tenant, input.name),
       expression: input.scheduleExpression,
       state,
-      description: input.description ?? cur?.description,
+      // EventBridge replaces a rule with what PutRule says: omitted fields are not kept.
+      description: input.description,
       nextFireAt: state === 'ENABLED' ? (same ? cur.nextFireAt : this.#next(expr, now, anchor)) : undefined,
       anchorAt: anchor,
       createdAt: cur?.createdAt ?? now,
