@@ -144,7 +144,8 @@ export class WorkerManager implements Worker {
       nodeModulesDir: findNodeModules(),
       // A pool sandbox serves any memory size, so V8's heap is sized for the largest (90% of Lambda's
       // 10240 MB, as Lambda sizes it) and the cgroup is the real limit (DESIGN.md). Measured: V8 then
-      // collects garbage lazily, so an allocation-heavy 128 MB function peaks higher than on Lambda.
+      // collects garbage lazily; the runtime collects between invocations when memory grows
+      // (bootstrap.ts, nudgeGc), but within one invocation a 128 MB function can peak higher than on Lambda.
       nodeFlags: ['--max-old-space-size=9216', '--no-warnings=ExperimentalWarning'],
     };
     const mode = this.config.sandbox;
@@ -534,6 +535,8 @@ export class WorkerManager implements Worker {
         : '\tStatus: error\tError Type: Runtime.ExitError';
       if (oom) maxMemMB = memLimitMB;
     }
+    // RSS counts shared pages the cgroup does not; like Lambda, never report more than the memory size.
+    maxMemMB = Math.min(maxMemMB, memLimitMB);
     if (maxMemMB === 0) {
       const peak = env.rt.sandbox.memoryPeakBytes();
       maxMemMB = peak !== undefined ? Math.min(memLimitMB, Math.ceil(peak / 1048576)) : 0;

@@ -7,6 +7,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { encodeFrame, FrameDecoder, type FrameHeader } from './protocol.js';
 
 type Handler = (
@@ -216,6 +218,7 @@ async function loadHandler(handler: string, taskRoot: string): Promise<Handler> 
 async function bind(h: FrameHeader): Promise<void> {
   const b = h as unknown as BindInfo & { env: Record<string, string> };
   info = b;
+  limitBytes = b.memoryMB * 1024 * 1024;
   for (const k of Object.keys(process.env)) if (!(k in b.env)) delete process.env[k];
   Object.assign(process.env, b.env);
   // CommonJS reads NODE_PATH once at startup; the runtime started before it knew the function's.
@@ -236,6 +239,32 @@ async function bind(h: FrameHeader): Promise<void> {
 // ---- invoke ----
 
 const RESPONSE_LIMIT = 6_291_556;
+
+// V8's heap is sized for the largest memory size (any pool sandbox may become any function), so left
+// alone it collects lazily and a small function's garbage piles up towards its cgroup limit. Between
+// invocations, once memory has grown well past what the last full collection left, collect: the answer
+// is already sent, so only idle time pays. gc() comes from a throwaway context: user code never sees it.
+const fullGc = ((): (() => void) | undefined => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    v8.setFlagsFromString('--no-expose-gc');
+    return typeof gc === 'function' ? gc : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+let limitBytes = 0;
+let afterGcBytes = 0;
+
+function nudgeGc(rss: number): void {
+  if (fullGc === undefined || limitBytes === 0) return;
+  if (rss < limitBytes * 0.5 || rss < afterGcBytes + limitBytes * 0.15) return;
+  setImmediate(() => {
+    fullGc();
+    afterGcBytes = process.memoryUsage.rss();
+  });
+}
 let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
 
 function invoke(h: FrameHeader, body: Buffer): void {
@@ -286,7 +315,9 @@ function invoke(h: FrameHeader, body: Buffer): void {
       errorType = eb.errorType;
       out = JSON.stringify(eb);
     }
-    send({ t: 'result', id, ok, errorType, fatal, rss: process.memoryUsage.rss() }, out);
+    const rss = process.memoryUsage.rss();
+    send({ t: 'result', id, ok, errorType, fatal, rss }, out);
+    nudgeGc(rss);
     currentId = undefined;
   };
   pending = finish;
