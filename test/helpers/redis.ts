@@ -54,6 +54,11 @@ export async function startRedis(): Promise<RedisServer> {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A test process that ends without calling stop() (a failed before hook) still takes its server along.
+  const reap = () => {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  };
+  process.once('exit', reap);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
     const check = () => {
@@ -72,7 +77,8 @@ export async function startRedis(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     port,
     async stop() {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      process.removeListener('exit', reap);
+      reap();
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -101,9 +101,11 @@ export class RedisStreamsPoller {
       }
     };
     // RESP2: replies keep the classic array shapes the schemas below expect (RESP3 turns XREADGROUP into a map).
-    this.#cmd = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2 });
+    // Acks and claims give up after a while when Redis is unreachable, so stopping never hangs on them;
+    // the blocking connection has no such limit (its XREADGROUP BLOCK is meant to wait).
+    this.#cmd = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2, commandTimeout: 10_000 });
     this.#cmd.on('error', onError);
-    this.#block = this.#cmd.duplicate();
+    this.#block = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2 });
     this.#block.on('error', onError);
     this.#loop = this.#readLoop().catch((e) => {
       if (!this.#stopped) console.error(`kindling: redis poller ${this.#d.mapping.uuid} stopped:`, e);
@@ -118,9 +120,9 @@ export class RedisStreamsPoller {
     for (const w of this.#slotWaiters.splice(0)) w();
     // Disconnecting ends a BLOCKed XREADGROUP at once; the command connection finishes acks first.
     this.#block?.disconnect();
-    await this.#loop;
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#cmd?.disconnect();
+    await this.#loop;
   }
 
   async #ensureGroup(): Promise<void> {
