@@ -9,8 +9,8 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { type KindlingClient, connect, parseCommand, parseIntFlag, sdk } from './client.js';
-import { CliError, USAGE, emit, printFields, printTable } from './output.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
+import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
   create:
@@ -31,8 +31,13 @@ const USAGE_TEXT = `kindling trigger <command> ...\n\n${Object.values(SUBCOMMAND
 /** A queue ARN as given, or the ARN of the named (or URL-addressed) queue. */
 async function queueArn(k: KindlingClient, ref: string): Promise<string> {
   if (ref.startsWith('arn:')) return ref;
-  const url = /^https?:\/\//.test(ref) ? ref : (await sdk(k.sqs().send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
-  const a = await sdk(k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })), k);
+  const url = /^https?:\/\//.test(ref)
+    ? ref
+    : (await sdk(k.sqs().send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
+  const a = await sdk(
+    k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
+    k,
+  );
   const arn = a.Attributes?.QueueArn;
   if (!arn) throw new CliError(`queue ${ref} has no ARN`);
   return arn;
@@ -66,7 +71,8 @@ export async function run(args: string[]): Promise<void> {
     if (sub === undefined) process.exitCode = USAGE;
     return;
   }
-  if (!Object.hasOwn(SUBCOMMANDS, sub)) throw new CliError(`unknown trigger command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
+  if (!Object.hasOwn(SUBCOMMANDS, sub))
+    throw new CliError(`unknown trigger command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
   const usage = SUBCOMMANDS[sub as Sub];
   switch (sub as Sub) {
     case 'create': {
@@ -88,14 +94,19 @@ export async function run(args: string[]): Promise<void> {
         },
       });
       const fn = positionals[0];
-      if (values.rpc && fn !== undefined) throw new CliError('--rpc takes no function: each message names the function it invokes', USAGE);
+      if (values.rpc && fn !== undefined)
+        throw new CliError('--rpc takes no function: each message names the function it invokes', USAGE);
       if (!values.rpc && fn === undefined) throw new CliError(`usage: ${usage}`, USAGE);
       if ((values.queue === undefined) === (values.redis === undefined)) {
         throw new CliError('give exactly one source: --queue, or --redis with --stream', USAGE);
       }
-      if (values.redis !== undefined && values.stream === undefined) throw new CliError('--redis needs --stream NAME', USAGE);
+      if (values.redis !== undefined && values.stream === undefined)
+        throw new CliError('--redis needs --stream NAME', USAGE);
       if (values.visibility !== undefined && values.redis === undefined) {
-        throw new CliError('--visibility applies to Redis streams (a queue has its own VisibilityTimeout)', USAGE);
+        throw new CliError(
+          '--visibility applies to Redis streams (a queue has its own VisibilityTimeout)',
+          USAGE,
+        );
       }
       const batchSize = parseIntFlag(values['batch-size'], '--batch-size', 1, 10_000);
       const window = parseIntFlag(values.window, '--window', 0, 300);
@@ -160,7 +171,10 @@ export async function run(args: string[]): Promise<void> {
             [
               { header: 'UUID', value: (m) => m.UUID },
               { header: 'SOURCE', value: source },
-              { header: 'FUNCTION', value: (m) => (m.FunctionArn ? m.FunctionArn.split(':').slice(6).join(':') : '(rpc)') },
+              {
+                header: 'FUNCTION',
+                value: (m) => (m.FunctionArn ? m.FunctionArn.split(':').slice(6).join(':') : '(rpc)'),
+              },
               { header: 'STATE', value: (m) => m.State },
               { header: 'BATCH', value: (m) => m.BatchSize, right: true },
               { header: 'LAST RESULT', value: (m) => m.LastProcessingResult },
@@ -183,7 +197,12 @@ export async function run(args: string[]): Promise<void> {
         const out =
           sub === 'rm'
             ? await sdk(k.lambda().send(new DeleteEventSourceMappingCommand({ UUID: uuid })), k)
-            : await sdk(k.lambda().send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: sub === 'enable' })), k);
+            : await sdk(
+                k
+                  .lambda()
+                  .send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: sub === 'enable' })),
+                k,
+              );
         emit(common.json, out, () => process.stdout.write(`${uuid} ${out.State}\n`));
       } finally {
         k.destroy();

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { GetEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { cliEnv, isOneLine, runCli } from '../cli/helpers.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createFunction, logging, waitFor } from './helpers.js';
 
 let p: TestPlatform;
@@ -27,7 +27,10 @@ after(async () => {
 });
 
 test('trigger create by queue name, then ls, disable, enable and rm', async () => {
-  const created = await runCli(['trigger', 'create', 'cli-fn', '--queue', 'cli-q', '--batch-size', '5', '--json'], env);
+  const created = await runCli(
+    ['trigger', 'create', 'cli-fn', '--queue', 'cli-q', '--batch-size', '5', '--json'],
+    env,
+  );
   assert.equal(created.code, 0, created.stderr);
   const m = JSON.parse(created.stdout) as { UUID: string; BatchSize: number; EventSourceArn: string };
   assert.equal(m.BatchSize, 5);
@@ -40,10 +43,16 @@ test('trigger create by queue name, then ls, disable, enable and rm', async () =
 
   const off = await runCli(['trigger', 'disable', m.UUID], env);
   assert.equal(off.code, 0, off.stderr);
-  await waitFor('Disabled', async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Disabled');
+  await waitFor(
+    'Disabled',
+    async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Disabled',
+  );
   const on = await runCli(['trigger', 'enable', m.UUID], env);
   assert.equal(on.code, 0, on.stderr);
-  await waitFor('Enabled', async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled');
+  await waitFor(
+    'Enabled',
+    async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled',
+  );
 
   const rm = await runCli(['trigger', 'rm', m.UUID], env);
   assert.equal(rm.code, 0, rm.stderr);

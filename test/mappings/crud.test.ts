@@ -10,7 +10,7 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createFunction, logging, waitFor } from './helpers.js';
 
 let p: TestPlatform;
@@ -54,7 +54,9 @@ const isError = (name: string, message?: RegExp) => (e: Error) => {
 
 test('CreateEventSourceMapping answers Lambda’s shape with defaults, and the mapping becomes Enabled', async () => {
   const arn = await queueArn(sqs, 'crud-create');
-  const out = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }));
+  const out = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }),
+  );
   assert.match(out.UUID ?? '', /^[0-9a-f-]{36}$/);
   assert.equal(out.EventSourceArn, arn);
   assert.equal(out.FunctionArn, fnArn);
@@ -92,12 +94,22 @@ test('ListEventSourceMappings filters by EventSourceArn and by FunctionName', as
   const a = await queueArn(sqs, 'crud-list-a');
   const b = await queueArn(sqs, 'crud-list-b');
   await createFunction(lambda, 'crud-list-fn', logging());
-  const ma = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-list-fn', EventSourceArn: a }));
-  const mb = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: b }));
+  const ma = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-list-fn', EventSourceArn: a }),
+  );
+  const mb = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: b }),
+  );
   const byQueue = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: b }));
-  assert.deepEqual(byQueue.EventSourceMappings?.map((m) => m.UUID), [mb.UUID]);
+  assert.deepEqual(
+    byQueue.EventSourceMappings?.map((m) => m.UUID),
+    [mb.UUID],
+  );
   const byFn = await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'crud-list-fn' }));
-  assert.deepEqual(byFn.EventSourceMappings?.map((m) => m.UUID), [ma.UUID]);
+  assert.deepEqual(
+    byFn.EventSourceMappings?.map((m) => m.UUID),
+    [ma.UUID],
+  );
 });
 
 test('ListEventSourceMappings pages with MaxItems and NextMarker', async () => {
@@ -107,14 +119,20 @@ test('ListEventSourceMappings pages with MaxItems and NextMarker', async () => {
   const first = await lambda.send(new ListEventSourceMappingsCommand({ MaxItems: 1 }));
   assert.equal(first.EventSourceMappings?.length, 1);
   assert.ok(first.NextMarker);
-  const second = await lambda.send(new ListEventSourceMappingsCommand({ MaxItems: 1, Marker: first.NextMarker }));
+  const second = await lambda.send(
+    new ListEventSourceMappingsCommand({ MaxItems: 1, Marker: first.NextMarker }),
+  );
   assert.notEqual(second.EventSourceMappings?.[0]?.UUID, first.EventSourceMappings?.[0]?.UUID);
 });
 
 test('UpdateEventSourceMapping with Enabled false makes it Disabled and keeps the new BatchSize', async () => {
   const arn = await queueArn(sqs, 'crud-update');
-  const out = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }));
-  const upd = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: out.UUID, Enabled: false, BatchSize: 5 }));
+  const out = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }),
+  );
+  const upd = await lambda.send(
+    new UpdateEventSourceMappingCommand({ UUID: out.UUID, Enabled: false, BatchSize: 5 }),
+  );
   assert.equal(upd.BatchSize, 5);
   const got = await waitFor('Disabled', async () => {
     const g = await lambda.send(new GetEventSourceMappingCommand({ UUID: out.UUID }));
@@ -125,7 +143,9 @@ test('UpdateEventSourceMapping with Enabled false makes it Disabled and keeps th
 
 test('DeleteEventSourceMapping answers Deleting, after which the mapping is not found', async () => {
   const arn = await queueArn(sqs, 'crud-delete');
-  const out = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }));
+  const out = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }),
+  );
   const del = await lambda.send(new DeleteEventSourceMappingCommand({ UUID: out.UUID }));
   assert.equal(del.State, 'Deleting');
   await waitFor('deleted', async () => {
@@ -157,7 +177,9 @@ test('a queue that does not exist is an InvalidParameterValueException', async (
 
 test('another tenant’s queue is refused as if it did not exist', async () => {
   await assert.rejects(
-    lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: otherQueueArn })),
+    lambda.send(
+      new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: otherQueueArn }),
+    ),
     isError('InvalidParameterValueException', /NonExistentQueue/),
   );
 });
@@ -181,15 +203,26 @@ test('a function that does not exist is a ResourceNotFoundException', async () =
 test('BatchSize 0 is a ValidationException', async () => {
   const arn = await queueArn(sqs, 'crud-bs0');
   await assert.rejects(
-    lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn, BatchSize: 0 })),
-    isError('ValidationException', /at 'batchSize' failed to satisfy constraint: Member must have value greater than or equal to 1/),
+    lambda.send(
+      new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn, BatchSize: 0 }),
+    ),
+    isError(
+      'ValidationException',
+      /at 'batchSize' failed to satisfy constraint: Member must have value greater than or equal to 1/,
+    ),
   );
 });
 
 test('BatchSize above 10000 is a ValidationException', async () => {
   const arn = await queueArn(sqs, 'crud-bsmax');
   await assert.rejects(
-    lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn, BatchSize: 10_001 })),
+    lambda.send(
+      new CreateEventSourceMappingCommand({
+        FunctionName: 'crud-fn',
+        EventSourceArn: arn,
+        BatchSize: 10_001,
+      }),
+    ),
     isError('ValidationException', /Member must have value less than or equal to 10000/),
   );
 });
@@ -197,14 +230,18 @@ test('BatchSize above 10000 is a ValidationException', async () => {
 test('BatchSize above 10 without a batching window is an InvalidParameterValueException', async () => {
   const arn = await queueArn(sqs, 'crud-bswin');
   await assert.rejects(
-    lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn, BatchSize: 11 })),
+    lambda.send(
+      new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn, BatchSize: 11 }),
+    ),
     isError('InvalidParameterValueException', /batch window/),
   );
 });
 
 test('another tenant’s mapping is not found by Get, Update or Delete', async () => {
   const arn = await queueArn(sqs, 'crud-hidden');
-  const out = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }));
+  const out = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'crud-fn', EventSourceArn: arn }),
+  );
   for (const cmd of [
     new GetEventSourceMappingCommand({ UUID: out.UUID }),
     new UpdateEventSourceMappingCommand({ UUID: out.UUID, Enabled: false }),

@@ -6,7 +6,12 @@ import type { InvocationRecord } from '../../src/telemetry/types.js';
 import { handlerZip } from '../api-lambda/zips.js';
 import type { TestPlatform } from '../helpers/platform.js';
 
-export async function createFunction(lambda: LambdaClient, name: string, source: string, timeout = 10): Promise<string> {
+export async function createFunction(
+  lambda: LambdaClient,
+  name: string,
+  source: string,
+  timeout = 10,
+): Promise<string> {
   const out = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
@@ -53,7 +58,11 @@ export function watchInvocations(p: TestPlatform): Seen[] {
 /** Waits until `check` returns a truthy value; fails with `what` after `ms` (a deadline, not a timing assertion). */
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 30_000): Promise<Truthy<Awaited<T>>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  ms = 30_000,
+): Promise<Truthy<Awaited<T>>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
@@ -79,5 +88,5 @@ export interface SqsRecord {
 export function recordsOf(seen: readonly Seen[], functionName: string): SqsRecord[] {
   return seen
     .filter((s) => s.functionName === functionName)
-    .flatMap((s) => ((s.event as { Records?: SqsRecord[] }).Records ?? []));
+    .flatMap((s) => (s.event as { Records?: SqsRecord[] }).Records ?? []);
 }

@@ -12,14 +12,14 @@ import {
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
-  SQSClient,
   SendMessageBatchCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { corePart } from '../../src/core-part.js';
 import type { MappingsPart } from '../../src/events/mappings/part.js';
 import { RateMatcher } from '../../src/events/pollers/rate-matching.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
-import { type Seen, createFunction, logging, recordsOf, waitFor, watchInvocations } from './helpers.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { createFunction, logging, recordsOf, type Seen, waitFor, watchInvocations } from './helpers.js';
 
 test('the rate matcher adds lanes while a backlog is visible, up to its maximum', () => {
   const r = new RateMatcher({ maxConcurrency: 3 });
@@ -80,14 +80,19 @@ async function fill(url: string, n: number, prefix: string) {
     await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: url,
-        Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({ Id: String(j), MessageBody: `${prefix}-${i + j}` })),
+        Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
+          Id: String(j),
+          MessageBody: `${prefix}-${i + j}`,
+        })),
       }),
     );
   }
 }
 
 async function visibleAndInFlight(url: string): Promise<number> {
-  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
+  const a =
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ??
+    {};
   return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
 }
 
@@ -109,7 +114,11 @@ after(async () => {
 
 test('a backlog raises the batches in flight to MaximumConcurrency and no further; an empty queue brings them back to one', async () => {
   const q = await queue('rm-scale');
-  await createFunction(lambda, 'rm-scale-fn', logging('await new Promise((r) => setTimeout(r, 40)); return null;'));
+  await createFunction(
+    lambda,
+    'rm-scale-fn',
+    logging('await new Promise((r) => setTimeout(r, 40)); return null;'),
+  );
   await fill(q.url, 80, 'scale');
   const m = await lambda.send(
     new CreateEventSourceMappingCommand({
@@ -140,8 +149,14 @@ test('a function throttled by its reserved concurrency is backed off from: no me
     VisibilityTimeout: '30',
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
   });
-  await createFunction(lambda, 'rm-throttle-fn', logging('await new Promise((r) => setTimeout(r, 30)); return null;'));
-  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'rm-throttle-fn', ReservedConcurrentExecutions: 1 }));
+  await createFunction(
+    lambda,
+    'rm-throttle-fn',
+    logging('await new Promise((r) => setTimeout(r, 30)); return null;'),
+  );
+  await lambda.send(
+    new PutFunctionConcurrencyCommand({ FunctionName: 'rm-throttle-fn', ReservedConcurrentExecutions: 1 }),
+  );
   await fill(q.url, 40, 'thr');
   await lambda.send(
     new CreateEventSourceMappingCommand({
@@ -151,7 +166,11 @@ test('a function throttled by its reserved concurrency is backed off from: no me
       ScalingConfig: { MaximumConcurrency: 6 },
     }),
   );
-  await waitFor('all forty', () => new Set(recordsOf(seen, 'rm-throttle-fn').map((r) => r.body)).size === 40, 60_000);
+  await waitFor(
+    'all forty',
+    () => new Set(recordsOf(seen, 'rm-throttle-fn').map((r) => r.body)).size === 40,
+    60_000,
+  );
   assert.ok(throttles > 0, 'the mapping was never throttled: the test did not exercise backing off');
   const recs = recordsOf(seen, 'rm-throttle-fn');
   assert.equal(recs.length, 40);
@@ -162,8 +181,13 @@ test('a function throttled by its reserved concurrency is backed off from: no me
 test('a mapping whose queue is deleted stops, Disabled with the reason', async () => {
   const q = await queue('rm-gone-queue');
   await createFunction(lambda, 'rm-gone-queue-fn', logging());
-  const m = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'rm-gone-queue-fn', EventSourceArn: q.arn }));
-  await waitFor('Enabled', async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled');
+  const m = await lambda.send(
+    new CreateEventSourceMappingCommand({ FunctionName: 'rm-gone-queue-fn', EventSourceArn: q.arn }),
+  );
+  await waitFor(
+    'Enabled',
+    async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled',
+  );
   await sqs.send(new DeleteQueueCommand({ QueueUrl: q.url }));
   const got = await waitFor('Disabled', async () => {
     const g = await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }));

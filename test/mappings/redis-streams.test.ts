@@ -2,11 +2,15 @@
 // XREADGROUP → function → XACK, dead-letter stream after the allowed deliveries, RPC messages.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CreateEventSourceMappingCommand, GetEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateEventSourceMappingCommand,
+  GetEventSourceMappingCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { Redis } from 'ioredis';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
-import { type Seen, createFunction, logging, waitFor, watchInvocations } from './helpers.js';
+import { createFunction, logging, type Seen, waitFor, watchInvocations } from './helpers.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;
@@ -59,7 +63,10 @@ test('a Redis Streams mapping answers SelfManagedEventSource and Topics', async 
   assert.deepEqual(m.SelfManagedEventSource?.Endpoints, { REDIS_URLS: [redis.url] });
   assert.deepEqual(m.Topics, ['rs-shape']);
   assert.equal(m.EventSourceArn, undefined);
-  await waitFor('Enabled', async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled');
+  await waitFor(
+    'Enabled',
+    async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled',
+  );
 });
 
 test('a REDIS_URLS entry that is not a redis:// URL is an InvalidParameterValueException', async () => {
@@ -89,7 +96,10 @@ test('an entry added with XADD reaches the function and is acknowledged', async 
   const [ev] = await waitFor('the event', () => eventsOf('rs-e2e-fn').length > 0 && eventsOf('rs-e2e-fn'));
   assert.equal(ev?.eventSource, 'kindling:redis-streams');
   assert.equal(ev?.eventSourceKey, `${redis.url}/rs-e2e`);
-  assert.deepEqual(ev?.records.map(({ deliveryCount: _, ...r }) => r), [{ stream: 'rs-e2e', id, fields: { order: '42', item: 'book' } }]);
+  assert.deepEqual(
+    ev?.records.map(({ deliveryCount: _, ...r }) => r),
+    [{ stream: 'rs-e2e', id, fields: { order: '42', item: 'book' } }],
+  );
   assert.ok((ev?.records[0]?.deliveryCount ?? 0) >= 1);
   await waitFor('the ack', async () => (await pendingCount('rs-e2e', group)) === 0);
 });
@@ -98,7 +108,10 @@ test('entries already in the stream when the mapping is created are delivered', 
   await createFunction(lambda, 'rs-backlog-fn', logging());
   for (let i = 0; i < 5; i++) await r.call('XADD', 'rs-backlog', '*', 'n', String(i));
   await mapping('rs-backlog-fn', 'rs-backlog', { Tags: { 'kindling:visibility-timeout': '2' } });
-  await waitFor('five records', () => new Set(eventsOf('rs-backlog-fn').flatMap((e) => e.records.map((x) => x.id))).size === 5);
+  await waitFor(
+    'five records',
+    () => new Set(eventsOf('rs-backlog-fn').flatMap((e) => e.records.map((x) => x.id))).size === 5,
+  );
 });
 
 test('a failing entry goes to the dead-letter stream after the allowed deliveries; the others are acknowledged', async () => {
@@ -113,7 +126,10 @@ test('a failing entry goes to the dead-letter stream after the allowed deliverie
     Tags: { 'kindling:visibility-timeout': '1' },
   });
   const group = `kindling-${m.UUID}`;
-  await waitFor('the group', async () => ((await r.call('XINFO', 'GROUPS', 'rs-dlq').catch(() => [])) as unknown[]).length > 0);
+  await waitFor(
+    'the group',
+    async () => ((await r.call('XINFO', 'GROUPS', 'rs-dlq').catch(() => [])) as unknown[]).length > 0,
+  );
   const poison = (await r.call('XADD', 'rs-dlq', '*', 'kind', 'poison')) as string;
   await r.call('XADD', 'rs-dlq', '*', 'kind', 'fine');
   const dead = await waitFor('the dead-letter entry', async () => {
@@ -134,14 +150,23 @@ test('a failing entry goes to the dead-letter stream after the allowed deliverie
 test('an RPC entry on a Redis stream invokes the named function and replies to a stream', async () => {
   await createFunction(lambda, 'rs-rpc-fn', logging('return { sum: event.a + event.b };'));
   await mapping(undefined, 'rs-rpc', { Tags: { 'kindling:rpc': 'true' } });
-  const body = JSON.stringify({ invoke: 'rs-rpc-fn', args: { a: 2, b: 3 }, replyTo: 'rs-rpc-replies', requestId: 'q1' });
+  const body = JSON.stringify({
+    invoke: 'rs-rpc-fn',
+    args: { a: 2, b: 3 },
+    replyTo: 'rs-rpc-replies',
+    requestId: 'q1',
+  });
   await r.call('XADD', 'rs-rpc', '*', 'body', body);
   const replies = await waitFor('the reply', async () => {
     const out = (await r.call('XRANGE', 'rs-rpc-replies', '-', '+')) as [string, string[]][];
     return out.length > 0 && out;
   });
   const fields = replies[0]![1];
-  assert.deepEqual(JSON.parse(fields[fields.indexOf('body') + 1]!), { requestId: 'q1', status: 'success', result: { sum: 5 } });
+  assert.deepEqual(JSON.parse(fields[fields.indexOf('body') + 1]!), {
+    requestId: 'q1',
+    status: 'success',
+    result: { sum: 5 },
+  });
 });
 
 test('an RPC entry naming an unknown function goes to the dead-letter stream', async () => {

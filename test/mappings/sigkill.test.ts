@@ -8,8 +8,8 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SQSClient,
   SendMessageBatchCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../helpers/platform.js';
 import { createFunction, waitFor } from './helpers.js';
@@ -48,21 +48,35 @@ test('SIGKILL while batches are in flight loses no message: after a restart ever
   let srv = await spawnServer(dataDir);
   let c = await clients(srv);
   try {
-    const work = (await c.sqs.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '2' } }))).QueueUrl!;
+    const work = (
+      await c.sqs.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '2' } }))
+    ).QueueUrl!;
     const done = (await c.sqs.send(new CreateQueueCommand({ QueueName: 'done' }))).QueueUrl!;
-    const workArn = (await c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: work, AttributeNames: ['QueueArn'] }))).Attributes!
-      .QueueArn!;
+    const workArn = (
+      await c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: work, AttributeNames: ['QueueArn'] }))
+    ).Attributes!.QueueArn!;
     await createFunction(c.lambda, 'copier', copyToDone, 30);
-    await c.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'copier', EventSourceArn: workArn, BatchSize: 10 }));
+    await c.lambda.send(
+      new CreateEventSourceMappingCommand({ FunctionName: 'copier', EventSourceArn: workArn, BatchSize: 10 }),
+    );
     const total = 300;
     const bodies = Array.from({ length: total }, (_, i) => `msg-${i}`);
     for (let i = 0; i < total; i += 10) {
       await c.sqs.send(
-        new SendMessageBatchCommand({ QueueUrl: work, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }),
+        new SendMessageBatchCommand({
+          QueueUrl: work,
+          Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })),
+        }),
       );
     }
     // Kill once work is under way and batches are leased.
-    await waitFor('batches in flight', async () => (await attr(c.sqs, done, 'ApproximateNumberOfMessages')) > 0 && (await attr(c.sqs, work, 'ApproximateNumberOfMessagesNotVisible')) > 0, 30_000);
+    await waitFor(
+      'batches in flight',
+      async () =>
+        (await attr(c.sqs, done, 'ApproximateNumberOfMessages')) > 0 &&
+        (await attr(c.sqs, work, 'ApproximateNumberOfMessagesNotVisible')) > 0,
+      30_000,
+    );
     srv.child.kill('SIGKILL');
     assert.equal(await srv.exited, 'SIGKILL');
     c.lambda.destroy();
@@ -72,14 +86,19 @@ test('SIGKILL while batches are in flight loses no message: after a restart ever
     c = await clients(srv);
     await waitFor(
       'the work queue to drain',
-      async () => (await attr(c.sqs, work, 'ApproximateNumberOfMessages')) + (await attr(c.sqs, work, 'ApproximateNumberOfMessagesNotVisible')) === 0,
+      async () =>
+        (await attr(c.sqs, work, 'ApproximateNumberOfMessages')) +
+          (await attr(c.sqs, work, 'ApproximateNumberOfMessagesNotVisible')) ===
+        0,
       60_000,
     );
     const processed = new Set<string>();
     await waitFor(
       'every body in the done queue',
       async () => {
-        const r = await c.sqs.send(new ReceiveMessageCommand({ QueueUrl: done, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+        const r = await c.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: done, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }),
+        );
         for (const m of r.Messages ?? []) processed.add(m.Body ?? '');
         return processed.size === total;
       },

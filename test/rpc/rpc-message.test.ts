@@ -12,12 +12,18 @@ const refused = (v: unknown) => {
 
 test('a single invoke with args, replyTo and requestId is accepted', () => {
   const r = parse({ invoke: 'f', args: { a: 1 }, replyTo: 'q', requestId: 'r' });
-  assert.deepEqual(r, { ok: true, message: { events: [{ invoke: 'f', args: { a: 1 } }], aggregate: false, replyTo: 'q', requestId: 'r' } });
+  assert.deepEqual(r, {
+    ok: true,
+    message: { events: [{ invoke: 'f', args: { a: 1 } }], aggregate: false, replyTo: 'q', requestId: 'r' },
+  });
 });
 test('an aggregate keeps its sub-events in order', () => {
   const r = parse({ batch: [{ invoke: 'a' }, { invoke: 'b', args: 2 }] });
   assert.ok(r.ok);
-  assert.deepEqual(r.message.events.map((e) => e.invoke), ['a', 'b']);
+  assert.deepEqual(
+    r.message.events.map((e) => e.invoke),
+    ['a', 'b'],
+  );
   assert.equal(r.message.aggregate, true);
 });
 test('a body that is not JSON is refused', () => assert.match(refused('hello'), /not JSON/));
@@ -25,7 +31,8 @@ test('a JSON array is refused', () => assert.match(refused([1]), /JSON object/))
 test('a JSON null is refused', () => assert.match(refused('null'), /JSON object/));
 test('a message without invoke is refused', () => assert.match(refused({ args: {} }), /invoke/));
 test('an empty function name is refused', () => assert.match(refused({ invoke: '' }), /invoke/));
-test('a function name longer than 170 characters is refused', () => assert.match(refused({ invoke: 'f'.repeat(171) }), /invoke/));
+test('a function name longer than 170 characters is refused', () =>
+  assert.match(refused({ invoke: 'f'.repeat(171) }), /invoke/));
 test('an unknown field (such as a tenant) is refused', () => {
   refused({ invoke: 'f', tenant: 'admin' });
 });

@@ -14,12 +14,12 @@ import {
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
-  SQSClient,
   SendMessageCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { MappingsPart } from '../../src/events/mappings/part.js';
-import { type TestPlatform, sdkConfig, startPlatform } from '../helpers/platform.js';
-import { type Seen, createFunction, logging, waitFor, watchInvocations } from '../mappings/helpers.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { createFunction, logging, type Seen, waitFor, watchInvocations } from '../mappings/helpers.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;
@@ -41,7 +41,9 @@ async function queue(client: SQSClient, name: string, attributes: Record<string,
 async function drain(url: string, n: number): Promise<Message[]> {
   const got: Message[] = [];
   await waitFor(`${n} message(s) on ${url}`, async () => {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+    );
     got.push(...(r.Messages ?? []));
     return got.length >= n;
   });
@@ -61,21 +63,37 @@ before(async () => {
     VisibilityTimeout: '1',
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 5 }),
   });
-  await createFunction(lambda, 'generateThumbnail', logging('return { thumb: `${event.key}.small`, size: event.size };'));
+  await createFunction(
+    lambda,
+    'generateThumbnail',
+    logging("return { thumb: event.key + '.small', size: event.size };"),
+  );
   await createFunction(
     lambda,
     'agg-step',
-    logging("if (event.step === 2 && process.env.FAIL === 'yes') throw new Error('step 2 is down'); return { done: event.step };"),
+    logging(
+      "if (event.step === 2 && process.env.FAIL === 'yes') throw new Error('step 2 is down'); return { done: event.step };",
+    ),
   );
-  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'agg-step', Environment: { Variables: { FAIL: 'yes' } } }));
+  await lambda.send(
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: 'agg-step',
+      Environment: { Variables: { FAIL: 'yes' } },
+    }),
+  );
   await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 30 }, { FunctionName: 'agg-step' });
   await createFunction(lambda, 'agg-ok', logging('return { n: event.n };'));
   const other = p.platform.tenants.create('rpc-other');
-  const otherLambda = new LambdaClient(sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }));
+  const otherLambda = new LambdaClient(
+    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+  );
   otherFnArn = await createFunction(otherLambda, 'secret', logging());
   otherLambda.destroy();
   const m = await lambda.send(
-    new CreateEventSourceMappingCommand({ EventSourceArn: rpcQueue.arn, Tags: { 'kindling:rpc': 'true' } } as never),
+    new CreateEventSourceMappingCommand({
+      EventSourceArn: rpcQueue.arn,
+      Tags: { 'kindling:rpc': 'true' },
+    } as never),
   );
   mappingUuid = m.UUID ?? '';
 });
@@ -98,21 +116,40 @@ test('an RPC message invokes the named function with args as the event and repli
   const sent = await sqs.send(
     new SendMessageCommand({
       QueueUrl: rpcQueue.url,
-      MessageBody: JSON.stringify({ invoke: 'generateThumbnail', args: { key: 'cat.png', size: 64 }, replyTo: replies.url, requestId: 'r-1' }),
+      MessageBody: JSON.stringify({
+        invoke: 'generateThumbnail',
+        args: { key: 'cat.png', size: 64 },
+        replyTo: replies.url,
+        requestId: 'r-1',
+      }),
     }),
   );
   const [reply] = await drain(replies.url, 1);
-  assert.deepEqual(JSON.parse(reply?.Body ?? ''), { requestId: 'r-1', status: 'success', result: { thumb: 'cat.png.small', size: 64 } });
-  assert.deepEqual(invocations('generateThumbnail').map((s) => s.event), [{ key: 'cat.png', size: 64 }]);
+  assert.deepEqual(JSON.parse(reply?.Body ?? ''), {
+    requestId: 'r-1',
+    status: 'success',
+    result: { thumb: 'cat.png.small', size: 64 },
+  });
+  assert.deepEqual(
+    invocations('generateThumbnail').map((s) => s.event),
+    [{ key: 'cat.png', size: 64 }],
+  );
   assert.ok(sent.MessageId);
 });
 
 test('a reply without a requestId in the message carries the message id', async () => {
   const sent = await sqs.send(
-    new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: JSON.stringify({ invoke: 'agg-ok', args: { n: 7 }, replyTo: replies.arn }) }),
+    new SendMessageCommand({
+      QueueUrl: rpcQueue.url,
+      MessageBody: JSON.stringify({ invoke: 'agg-ok', args: { n: 7 }, replyTo: replies.arn }),
+    }),
   );
   const [reply] = await drain(replies.url, 1);
-  assert.deepEqual(JSON.parse(reply?.Body ?? ''), { requestId: sent.MessageId, status: 'success', result: { n: 7 } });
+  assert.deepEqual(JSON.parse(reply?.Body ?? ''), {
+    requestId: sent.MessageId,
+    status: 'success',
+    result: { n: 7 },
+  });
 });
 
 test('an RPC message naming another tenant’s function is refused: dead-lettered, nothing invoked', async () => {
@@ -126,7 +163,12 @@ test('an RPC message naming another tenant’s function is refused: dead-lettere
 });
 
 test('an RPC message naming an unknown function is dead-lettered and answered with an error', async () => {
-  const body = JSON.stringify({ invoke: 'no-such-fn', args: {}, replyTo: replies.url, requestId: 'r-unknown' });
+  const body = JSON.stringify({
+    invoke: 'no-such-fn',
+    args: {},
+    replyTo: replies.url,
+    requestId: 'r-unknown',
+  });
   await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: body }));
   const [dead] = await drain(dlq.url, 1);
   assert.equal(dead?.Body, body);
@@ -138,7 +180,9 @@ test('an RPC message naming an unknown function is dead-lettered and answered wi
 });
 
 test('a malformed RPC message (not JSON) goes to the dead-letter queue', async () => {
-  await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: 'invoke generateThumbnail please' }));
+  await sqs.send(
+    new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: 'invoke generateThumbnail please' }),
+  );
   const [dead] = await drain(dlq.url, 1);
   assert.equal(dead?.Body, 'invoke generateThumbnail please');
   assert.match(dead?.MessageAttributes?.ErrorMessage?.StringValue ?? '', /not JSON/);
@@ -168,8 +212,17 @@ test('an aggregate message runs its sub-events in order and replies with every r
   });
   await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: body }));
   const [reply] = await drain(replies.url, 1);
-  assert.deepEqual(JSON.parse(reply?.Body ?? ''), { requestId: 'agg-order', status: 'success', result: [{ n: 1 }, { n: 2 }, { n: 3 }] });
-  assert.deepEqual(invocations('agg-ok').slice(-3).map((s) => s.event), [{ n: 1 }, { n: 2 }, { n: 3 }]);
+  assert.deepEqual(JSON.parse(reply?.Body ?? ''), {
+    requestId: 'agg-order',
+    status: 'success',
+    result: [{ n: 1 }, { n: 2 }, { n: 3 }],
+  });
+  assert.deepEqual(
+    invocations('agg-ok')
+      .slice(-3)
+      .map((s) => s.event),
+    [{ n: 1 }, { n: 2 }, { n: 3 }],
+  );
 });
 
 test('an aggregate message failing at sub-event 2 of 3 retries from sub-event 2, not from the start', async () => {
@@ -180,7 +233,12 @@ test('an aggregate message failing at sub-event 2 of 3 retries from sub-event 2,
   });
   await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: body }));
   await waitFor('sub-event 2 to fail', () => invocations('agg-step').some((s) => s.errorType));
-  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'agg-step', Environment: { Variables: { FAIL: 'no' } } }));
+  await lambda.send(
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: 'agg-step',
+      Environment: { Variables: { FAIL: 'no' } },
+    }),
+  );
   const [reply] = await drain(replies.url, 1);
   assert.deepEqual(JSON.parse(reply?.Body ?? ''), {
     requestId: 'agg-retry',
@@ -194,7 +252,10 @@ test('an aggregate message failing at sub-event 2 of 3 retries from sub-event 2,
 });
 
 test('a duplicate delivery of a finished aggregate message does nothing twice', async () => {
-  const body = JSON.stringify({ batch: [10, 11].map((n) => ({ invoke: 'agg-ok', args: { n } })), replyTo: replies.url });
+  const body = JSON.stringify({
+    batch: [10, 11].map((n) => ({ invoke: 'agg-ok', args: { n } })),
+    replyTo: replies.url,
+  });
   const sent = await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: body }));
   await drain(replies.url, 1);
   const count = invocations('agg-ok').length;
@@ -202,9 +263,13 @@ test('a duplicate delivery of a finished aggregate message does nothing twice', 
   const part = p.platform.parts.find((x) => x.name === 'event-source-mappings') as MappingsPart;
   const tenant = p.platform.tenants.get('admin')!;
   let replied = 0;
-  const out = await part.rpc.process(tenant, { source: rpcQueue.arn, messageId: sent.MessageId!, body, finalAttempt: false }, async () => {
-    replied++;
-  });
+  const out = await part.rpc.process(
+    tenant,
+    { source: rpcQueue.arn, messageId: sent.MessageId!, body, finalAttempt: false },
+    async () => {
+      replied++;
+    },
+  );
   assert.deepEqual(out, { kind: 'done' });
   assert.equal(invocations('agg-ok').length, count);
   assert.equal(replied, 0);

@@ -51,7 +51,10 @@ const ListSchema = z.object({
 
 const UuidSchema = z.object({ UUID: z.string().min(1).max(64) });
 
-export function eventSourceMappingRoutes(deps: Pick<LambdaApiDeps, 'config'>, mappings: MappingService): LambdaRoute[] {
+export function eventSourceMappingRoutes(
+  deps: Pick<LambdaApiDeps, 'config'>,
+  mappings: MappingService,
+): LambdaRoute[] {
   const wire = (m: Parameters<typeof mappingToWire>[0]) => mappingToWire(m, deps.config.region);
   const base = '/2015-03-31/event-source-mappings';
   const uuidOf = (p: Record<string, string>) => validate(UuidSchema, { UUID: p.UUID }).UUID;
@@ -65,9 +68,13 @@ export function eventSourceMappingRoutes(deps: Pick<LambdaApiDeps, 'config'>, ma
         let redis: { urls: string[]; stream: string } | undefined;
         if (b.SelfManagedEventSource) {
           const urls = b.SelfManagedEventSource.Endpoints.REDIS_URLS;
-          if (!urls) throw LambdaErrors.invalidParameter('SelfManagedEventSource.Endpoints must contain REDIS_URLS (the only self-managed source here).');
+          if (!urls)
+            throw LambdaErrors.invalidParameter(
+              'SelfManagedEventSource.Endpoints must contain REDIS_URLS (the only self-managed source here).',
+            );
           const stream = b.Topics?.[0];
-          if (stream === undefined) throw LambdaErrors.invalidParameter('Topics must name the Redis stream to read.');
+          if (stream === undefined)
+            throw LambdaErrors.invalidParameter('Topics must name the Redis stream to read.');
           redis = { urls, stream };
         } else if (b.Topics) {
           throw LambdaErrors.invalidParameter('Topics is only valid with a SelfManagedEventSource.');
@@ -78,9 +85,13 @@ export function eventSourceMappingRoutes(deps: Pick<LambdaApiDeps, 'config'>, ma
           ...(redis && { redis }),
           ...(b.Enabled !== undefined && { enabled: b.Enabled }),
           ...(b.BatchSize !== undefined && { batchSize: b.BatchSize }),
-          ...(b.MaximumBatchingWindowInSeconds !== undefined && { maximumBatchingWindowInSeconds: b.MaximumBatchingWindowInSeconds }),
+          ...(b.MaximumBatchingWindowInSeconds !== undefined && {
+            maximumBatchingWindowInSeconds: b.MaximumBatchingWindowInSeconds,
+          }),
           ...(b.FunctionResponseTypes !== undefined && { functionResponseTypes: b.FunctionResponseTypes }),
-          ...(b.ScalingConfig?.MaximumConcurrency !== undefined && { maximumConcurrency: b.ScalingConfig.MaximumConcurrency }),
+          ...(b.ScalingConfig?.MaximumConcurrency !== undefined && {
+            maximumConcurrency: b.ScalingConfig.MaximumConcurrency,
+          }),
           ...(b.MaximumRetryAttempts !== undefined && { maximumRetryAttempts: b.MaximumRetryAttempts }),
           ...(b.Tags !== undefined && { tags: b.Tags }),
         });
@@ -129,10 +140,14 @@ export function eventSourceMappingRoutes(deps: Pick<LambdaApiDeps, 'config'>, ma
           ...(b.FunctionName !== undefined && { functionName: b.FunctionName }),
           ...(b.Enabled !== undefined && { enabled: b.Enabled }),
           ...(b.BatchSize !== undefined && { batchSize: b.BatchSize }),
-          ...(b.MaximumBatchingWindowInSeconds !== undefined && { maximumBatchingWindowInSeconds: b.MaximumBatchingWindowInSeconds }),
+          ...(b.MaximumBatchingWindowInSeconds !== undefined && {
+            maximumBatchingWindowInSeconds: b.MaximumBatchingWindowInSeconds,
+          }),
           ...(b.FunctionResponseTypes !== undefined && { functionResponseTypes: b.FunctionResponseTypes }),
           // An empty ScalingConfig removes the limit, as on Lambda.
-          ...(b.ScalingConfig !== undefined && { maximumConcurrency: b.ScalingConfig.MaximumConcurrency ?? null }),
+          ...(b.ScalingConfig !== undefined && {
+            maximumConcurrency: b.ScalingConfig.MaximumConcurrency ?? null,
+          }),
           ...(b.MaximumRetryAttempts !== undefined && { maximumRetryAttempts: b.MaximumRetryAttempts }),
         });
         return json(202, wire(m));

@@ -64,7 +64,10 @@ export class MappingService {
     const source = this.#source(tenant, input);
     let functionArn: string | null = null;
     if (input.functionName !== undefined) {
-      if (rpc) throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName: each message names its function`);
+      if (rpc)
+        throw LambdaErrors.invalidParameter(
+          `An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName: each message names its function`,
+        );
       functionArn = this.#function(tenant, input.functionName);
     } else if (!rpc) {
       throw LambdaErrors.validation(
@@ -75,7 +78,9 @@ export class MappingService {
     const window = input.maximumBatchingWindowInSeconds ?? 0;
     checkBatching(source, batchSize, window);
     const key = sourceKey({ source });
-    const existing = this.#d.store.listByTenant(tenant.id).find((m) => sourceKey(m) === key && m.functionArn === functionArn);
+    const existing = this.#d.store
+      .listByTenant(tenant.id)
+      .find((m) => sourceKey(m) === key && m.functionArn === functionArn);
     if (existing) {
       throw LambdaErrors.conflict(
         `An event source mapping with event source ("${key}") and function ("${functionArn ?? RPC_TAG}") already exists. Please update or delete the existing mapping with UUID ${existing.uuid}`,
@@ -109,7 +114,9 @@ export class MappingService {
     const m = this.#d.store.get(uuid);
     // Another tenant's mapping "does not exist" for this caller.
     if (!m || m.tenantId !== tenant.id) {
-      throw LambdaErrors.notFound(`The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: ${uuid})`);
+      throw LambdaErrors.notFound(
+        `The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: ${uuid})`,
+      );
     }
     return m;
   }
@@ -122,7 +129,9 @@ export class MappingService {
     }
     if (input.functionName !== undefined) {
       const fn = this.#d.functions.find(tenant, input.functionName);
-      all = fn ? all.filter((m) => m.functionArn !== null && sameFunction(m.functionArn, fn.functionArn)) : [];
+      all = fn
+        ? all.filter((m) => m.functionArn !== null && sameFunction(m.functionArn, fn.functionArn))
+        : [];
     }
     let start = 0;
     if (input.marker !== undefined) {
@@ -138,11 +147,17 @@ export class MappingService {
 
   update(tenant: Tenant, uuid: string, input: UpdateMappingInput): Mapping {
     const m = this.get(tenant, uuid);
-    if (m.state === 'Deleting') throw LambdaErrors.conflict(`The event source mapping ${uuid} is being deleted.`);
+    if (m.state === 'Deleting')
+      throw LambdaErrors.conflict(`The event source mapping ${uuid} is being deleted.`);
     if (input.functionName !== undefined) {
-      if (m.rpc) throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName`);
+      if (m.rpc)
+        throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName`);
       m.functionArn = this.#function(tenant, input.functionName);
-    } else if (input.enabled === true && m.functionArn !== null && !this.#d.functions.find(tenant, m.functionArn)) {
+    } else if (
+      input.enabled === true &&
+      m.functionArn !== null &&
+      !this.#d.functions.find(tenant, m.functionArn)
+    ) {
       throw LambdaErrors.functionNotFound(m.functionArn);
     }
     const batchSize = input.batchSize ?? m.batchSize;
@@ -151,7 +166,8 @@ export class MappingService {
     m.batchSize = batchSize;
     m.maximumBatchingWindowInSeconds = window;
     if (input.enabled !== undefined) m.enabled = input.enabled;
-    if (input.functionResponseTypes !== undefined) m.reportBatchItemFailures = input.functionResponseTypes.includes('ReportBatchItemFailures');
+    if (input.functionResponseTypes !== undefined)
+      m.reportBatchItemFailures = input.functionResponseTypes.includes('ReportBatchItemFailures');
     if (input.maximumConcurrency !== undefined) m.maximumConcurrency = input.maximumConcurrency;
     if (input.maximumRetryAttempts !== undefined) m.maximumRetryAttempts = input.maximumRetryAttempts;
     m.state = 'Updating';
@@ -174,7 +190,9 @@ export class MappingService {
 
   #source(tenant: Tenant, input: CreateMappingInput): MappingSource {
     if (input.eventSourceArn !== undefined && input.redis !== undefined) {
-      throw LambdaErrors.invalidParameter('Specify either EventSourceArn or SelfManagedEventSource, not both.');
+      throw LambdaErrors.invalidParameter(
+        'Specify either EventSourceArn or SelfManagedEventSource, not both.',
+      );
     }
     if (input.redis) {
       for (const u of input.redis.urls) {
@@ -185,16 +203,21 @@ export class MappingService {
         } catch {
           ok = false;
         }
-        if (!ok) throw LambdaErrors.invalidParameter(`REDIS_URLS must be redis:// or rediss:// URLs, got '${u}'`);
+        if (!ok)
+          throw LambdaErrors.invalidParameter(`REDIS_URLS must be redis:// or rediss:// URLs, got '${u}'`);
       }
       return { kind: 'redis', urls: input.redis.urls, stream: input.redis.stream };
     }
     const arn = input.eventSourceArn;
     if (arn === undefined) {
-      throw LambdaErrors.invalidParameter('Unrecognized event source, must be an embedded queue ARN or a SelfManagedEventSource with REDIS_URLS.');
+      throw LambdaErrors.invalidParameter(
+        'Unrecognized event source, must be an embedded queue ARN or a SelfManagedEventSource with REDIS_URLS.',
+      );
     }
     if (!arn.startsWith('arn:aws:sqs:')) {
-      throw LambdaErrors.invalidParameter(`Unrecognized event source, must be an embedded queue ARN (arn:aws:sqs:...): ${arn}`);
+      throw LambdaErrors.invalidParameter(
+        `Unrecognized event source, must be an embedded queue ARN (arn:aws:sqs:...): ${arn}`,
+      );
     }
     // Another tenant's queue looks exactly like a missing one.
     const queue = this.#d.queues()?.findQueue(tenant, arn);
@@ -209,7 +232,8 @@ export class MappingService {
   /** The ARN of one of the tenant's own functions (qualified when the name was). */
   #function(tenant: Tenant, ref: string): string {
     const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/.exec(ref)?.[1];
-    const fn = account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
+    const fn =
+      account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
     if (!fn) throw LambdaErrors.functionNotFound(ref);
     return fn.functionArn;
   }
@@ -217,9 +241,12 @@ export class MappingService {
 
 function checkBatching(source: MappingSource, batchSize: number, window: number): void {
   const max = source.kind === 'sqs' ? SQS_MAX_BATCH : REDIS_MAX_BATCH;
-  if (batchSize > max) throw LambdaErrors.invalidParameter(`BatchSize must be at most ${max} for this event source.`);
+  if (batchSize > max)
+    throw LambdaErrors.invalidParameter(`BatchSize must be at most ${max} for this event source.`);
   if (source.kind === 'sqs' && batchSize > 10 && window < 1) {
-    throw LambdaErrors.invalidParameter('Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10');
+    throw LambdaErrors.invalidParameter(
+      'Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10',
+    );
   }
 }
 

@@ -81,7 +81,9 @@ export class MappingStore {
   }
 
   listAll(): Mapping[] {
-    const rows = this.#db.prepare('SELECT spec FROM event_source_mappings ORDER BY created_at').all() as { spec: string }[];
+    const rows = this.#db.prepare('SELECT spec FROM event_source_mappings ORDER BY created_at').all() as {
+      spec: string;
+    }[];
     return rows.flatMap((r) => parse(r.spec) ?? []);
   }
 }

@@ -23,7 +23,11 @@ export interface MappingsPart extends PlatformPart {
 /** Lanes per mapping when ScalingConfig.MaximumConcurrency is not set. */
 const DEFAULT_CONCURRENCY = 8;
 
-export function createMappingsPart(platform: Platform, core: CorePart, queues: () => QueueEngine | undefined): MappingsPart {
+export function createMappingsPart(
+  platform: Platform,
+  core: CorePart,
+  queues: () => QueueEngine | undefined,
+): MappingsPart {
   const store = new MappingStore(platform.db);
   const checkpoints = new CheckpointStore(platform.db);
   const functions: FunctionDirectory = {
@@ -49,7 +53,13 @@ export function createMappingsPart(platform: Platform, core: CorePart, queues: (
     region: platform.config.region,
     defaultConcurrency: Math.min(DEFAULT_CONCURRENCY, platform.config.tenantConcurrency),
   });
-  const mappings = new MappingService({ store, manager: pollers, queues, functions, region: platform.config.region });
+  const mappings = new MappingService({
+    store,
+    manager: pollers,
+    queues,
+    functions,
+    region: platform.config.region,
+  });
   core.lambdaRoutes.add(...eventSourceMappingRoutes(core.lambdaDeps, mappings));
   return {
     name: 'event-source-mappings',

@@ -75,7 +75,9 @@ export class PollerManager {
   /** Brings the poller in line with the stored mapping (after create, update or delete). */
   reconcile(uuid: string): Promise<void> {
     const prev = this.#chains.get(uuid) ?? Promise.resolve();
-    const next = prev.then(() => this.#reconcile(uuid)).catch((e) => console.error(`kindling: mapping ${uuid}:`, e));
+    const next = prev
+      .then(() => this.#reconcile(uuid))
+      .catch((e) => console.error(`kindling: mapping ${uuid}:`, e));
     this.#chains.set(uuid, next);
     void next.finally(() => {
       if (this.#chains.get(uuid) === next) this.#chains.delete(uuid);
@@ -143,7 +145,7 @@ export class PollerManager {
 
   #sourceGone(uuid: string, reason: string): void {
     const m = this.#d.store.get(uuid);
-    if (!m || !m.enabled) return;
+    if (!m?.enabled) return;
     // Disabled, not deleted: the messages wait in the queue until the user re-enables the mapping.
     m.enabled = false;
     m.lastProcessingResult = reason;

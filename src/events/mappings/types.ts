@@ -3,7 +3,14 @@
 // and the Lambda API routes.
 import type { Tenant } from '../../control/tenants.js';
 
-export type MappingState = 'Creating' | 'Enabling' | 'Enabled' | 'Disabling' | 'Disabled' | 'Updating' | 'Deleting';
+export type MappingState =
+  | 'Creating'
+  | 'Enabling'
+  | 'Enabled'
+  | 'Disabling'
+  | 'Disabled'
+  | 'Updating'
+  | 'Deleting';
 
 /** The tag that marks a mapping as an RPC mapping (no FunctionName; each message names its function). */
 export const RPC_TAG = 'kindling:rpc';

@@ -81,9 +81,12 @@ export class RedisStreamsPoller {
     this.#source = deps.mapping.source;
     this.#group = groupName(deps.mapping.uuid);
     this.#consumer = `kindling-${deps.mapping.uuid}`;
-    this.#rate = new RateMatcher({ maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency });
+    this.#rate = new RateMatcher({
+      maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency,
+    });
     const retries = deps.mapping.maximumRetryAttempts;
-    this.#maxDeliveries = retries === null ? DEFAULT_MAX_DELIVERIES : retries < 0 ? Number.POSITIVE_INFINITY : retries + 1;
+    this.#maxDeliveries =
+      retries === null ? DEFAULT_MAX_DELIVERIES : retries < 0 ? Number.POSITIVE_INFINITY : retries + 1;
   }
 
   get lanes(): number {
@@ -103,7 +106,12 @@ export class RedisStreamsPoller {
     // RESP2: replies keep the classic array shapes the schemas below expect (RESP3 turns XREADGROUP into a map).
     // Acks and claims give up after a while when Redis is unreachable, so stopping never hangs on them;
     // the blocking connection has no such limit (its XREADGROUP BLOCK is meant to wait).
-    this.#cmd = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2, commandTimeout: 10_000 });
+    this.#cmd = new Redis(url, {
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      protocol: 2,
+      commandTimeout: 10_000,
+    });
     this.#cmd.on('error', onError);
     this.#block = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, protocol: 2 });
     this.#block.on('error', onError);
@@ -160,7 +168,8 @@ export class RedisStreamsPoller {
       } catch (e) {
         this.#freeSlot();
         if (this.#stopped) break;
-        if (!String((e as Error).message).includes('Connection is closed')) this.#result(`PROBLEM: ${(e as Error).message}`);
+        if (!String((e as Error).message).includes('Connection is closed'))
+          this.#result(`PROBLEM: ${(e as Error).message}`);
         // The group may have been deleted with the stream: recreate it and go on.
         await sleep(200);
         await this.#ensureGroup().catch(() => undefined);
@@ -176,11 +185,23 @@ export class RedisStreamsPoller {
 
   async #read(count: number, blockMs: number): Promise<StreamEntry[]> {
     const raw = await this.#block!.call(
-      'XREADGROUP', 'GROUP', this.#group, this.#consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#source.stream, '>',
+      'XREADGROUP',
+      'GROUP',
+      this.#group,
+      this.#consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      this.#source.stream,
+      '>',
     );
     const parsed = readReply.safeParse(raw);
     if (!parsed.success) throw new Error('unexpected XREADGROUP reply');
-    return (parsed.data ?? []).flatMap(([, items]) => items.map(([id, flat]) => ({ id, fields: toFields(flat), deliveryCount: 1 })));
+    return (parsed.data ?? []).flatMap(([, items]) =>
+      items.map(([id, flat]) => ({ id, fields: toFields(flat), deliveryCount: 1 })),
+    );
   }
 
   /** Waits for a free lane (batches in flight are bounded by the rate matcher's ceiling). */
@@ -217,12 +238,26 @@ export class RedisStreamsPoller {
       // Entries being processed here keep their lease: XCLAIM JUSTID resets their idle time without
       // counting a delivery, so XAUTOCLAIM never hands them out a second time (here or on another node).
       if (this.#inFlightIds.size > 0) {
-        await cmd.call('XCLAIM', this.#source.stream, this.#group, this.#consumer, 0, ...this.#inFlightIds, 'JUSTID');
+        await cmd.call(
+          'XCLAIM',
+          this.#source.stream,
+          this.#group,
+          this.#consumer,
+          0,
+          ...this.#inFlightIds,
+          'JUSTID',
+        );
       }
       if (this.#rate.active >= this.#rate.ceiling) return;
       const raw = await cmd.call(
-        'XAUTOCLAIM', this.#source.stream, this.#group, this.#consumer, this.#d.visibilityTimeoutSec * 1000, '0-0',
-        'COUNT', this.#d.mapping.batchSize,
+        'XAUTOCLAIM',
+        this.#source.stream,
+        this.#group,
+        this.#consumer,
+        this.#d.visibilityTimeoutSec * 1000,
+        '0-0',
+        'COUNT',
+        this.#d.mapping.batchSize,
       );
       const parsed = claimReply.safeParse(raw);
       if (!parsed.success) return;
@@ -233,13 +268,22 @@ export class RedisStreamsPoller {
       const first = claimed[0]!.id;
       const last = claimed[claimed.length - 1]!.id;
       const pending = pendingReply.safeParse(
-        await cmd.call('XPENDING', this.#source.stream, this.#group, first, last, claimed.length, this.#consumer),
+        await cmd.call(
+          'XPENDING',
+          this.#source.stream,
+          this.#group,
+          first,
+          last,
+          claimed.length,
+          this.#consumer,
+        ),
       );
       const counts = new Map((pending.success ? pending.data : []).map(([id, , , n]) => [id, n]));
       const live: StreamEntry[] = [];
       for (const e of claimed) {
         e.deliveryCount = counts.get(e.id) ?? 1;
-        if (e.deliveryCount > this.#maxDeliveries) await this.#deadLetter(e, 'MaxDeliveriesExceeded', `delivered ${e.deliveryCount - 1} times`);
+        if (e.deliveryCount > this.#maxDeliveries)
+          await this.#deadLetter(e, 'MaxDeliveriesExceeded', `delivered ${e.deliveryCount - 1} times`);
         else live.push(e);
       }
       if (live.length > 0 && !this.#stopped) {
@@ -257,9 +301,18 @@ export class RedisStreamsPoller {
     const cmd = this.#cmd!;
     const flat = Object.entries(e.fields).flat();
     await cmd.call(
-      'XADD', dlqStream(this.#source.stream), '*', ...flat,
-      'kindling:source-id', e.id, 'kindling:deliveries', String(e.deliveryCount), 'kindling:error-code', code,
-      'kindling:error-message', reason.slice(0, 1000),
+      'XADD',
+      dlqStream(this.#source.stream),
+      '*',
+      ...flat,
+      'kindling:source-id',
+      e.id,
+      'kindling:deliveries',
+      String(e.deliveryCount),
+      'kindling:error-code',
+      code,
+      'kindling:error-message',
+      reason.slice(0, 1000),
     );
     await cmd.call('XACK', this.#source.stream, this.#group, e.id);
   }
@@ -275,7 +328,12 @@ export class RedisStreamsPoller {
     const event = {
       eventSource: 'kindling:redis-streams',
       eventSourceKey: `${this.#source.urls[0]!.replace(/\/+$/, '')}/${this.#source.stream}`,
-      records: entries.map((e) => ({ stream: this.#source.stream, id: e.id, fields: e.fields, deliveryCount: e.deliveryCount })),
+      records: entries.map((e) => ({
+        stream: this.#source.stream,
+        id: e.id,
+        fields: e.fields,
+        deliveryCount: e.deliveryCount,
+      })),
     };
     const payload = Buffer.from(JSON.stringify(event));
     for (;;) {
@@ -312,7 +370,8 @@ export class RedisStreamsPoller {
     const rpc = this.#d.rpc!;
     const cmd = this.#cmd!;
     const reply: Replier = async (replyTo, body) => {
-      if (engine && /^(arn:aws:sqs:|https?:\/\/)/.test(replyTo)) engine.send(engine.getQueue(tenant, replyTo), { body });
+      if (engine && /^(arn:aws:sqs:|https?:\/\/)/.test(replyTo))
+        engine.send(engine.getQueue(tenant, replyTo), { body });
       else await cmd.call('XADD', replyTo, '*', 'body', body);
     };
     const source = `redis:${this.#source.urls[0]}/${this.#source.stream}`;
@@ -320,7 +379,12 @@ export class RedisStreamsPoller {
       entries.map(async (e) => {
         const body = e.fields.body;
         if (body === undefined) return this.#deadLetter(e, 'InvalidRpcMessage', "entry has no 'body' field");
-        const delivery = { source, messageId: e.id, body, finalAttempt: e.deliveryCount >= this.#maxDeliveries };
+        const delivery = {
+          source,
+          messageId: e.id,
+          body,
+          finalAttempt: e.deliveryCount >= this.#maxDeliveries,
+        };
         let out = await rpc.process(tenant, delivery, reply);
         // Throttled: resume from the checkpoint after a pause rather than spending a delivery.
         while (out.kind === 'retry' && out.throttled && !this.#stopped) {

@@ -34,9 +34,11 @@ function lambdaAttributes(attrs: MessageAttributes): Record<string, unknown> {
   return out;
 }
 
-const batchResponse = z.object({
-  batchItemFailures: z.array(z.object({ itemIdentifier: z.string().min(1) }).loose()),
-}).loose();
+const batchResponse = z
+  .object({
+    batchItemFailures: z.array(z.object({ itemIdentifier: z.string().min(1) }).loose()),
+  })
+  .loose();
 
 /**
  * With ReportBatchItemFailures: the ids the function reported as failed, or 'all' when the answer is

@@ -45,7 +45,9 @@ export class SqsPoller {
 
   constructor(deps: SqsPollerDeps) {
     this.#d = deps;
-    this.#rate = new RateMatcher({ maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency });
+    this.#rate = new RateMatcher({
+      maxConcurrency: deps.mapping.maximumConcurrency ?? deps.defaultConcurrency,
+    });
   }
 
   get lanes(): number {
@@ -109,12 +111,17 @@ export class SqsPoller {
         if (this.#rate.shouldShrink()) return;
         // Woken but another lane took the messages (or none were leasable, e.g. a FIFO group in flight):
         // a short, growing pause keeps that rare case from spinning.
-        if (batch !== null && !this.#stopped) await delay(Math.min(100, 2 ** this.#emptyWakes++), this.#abort.signal);
+        if (batch !== null && !this.#stopped)
+          await delay(Math.min(100, 2 ** this.#emptyWakes++), this.#abort.signal);
         continue;
       }
       this.#emptyWakes = 0;
       // A full batch suggests a backlog: ask the engine how deep before adding a lane.
-      if (batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX) && this.#rate.active < this.#rate.ceiling && !this.#stopped) {
+      if (
+        batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX) &&
+        this.#rate.active < this.#rate.ceiling &&
+        !this.#stopped
+      ) {
         const backlog = this.#d.engine.counts(this.#d.queue).visible;
         if (this.#rate.shouldGrow(backlog)) this.#spawn();
       }
@@ -245,7 +252,9 @@ export class SqsPoller {
         },
       });
     } else {
-      console.error(`kindling: dropping invalid RPC message ${m.messageId} from ${queue.arn} (no dead-letter queue): ${reason}`);
+      console.error(
+        `kindling: dropping invalid RPC message ${m.messageId} from ${queue.arn} (no dead-letter queue): ${reason}`,
+      );
     }
     this.#delete([m]);
   }
@@ -268,13 +277,17 @@ export class SqsPoller {
   }
 
   #visibilityMs(): number {
-    const v = Number(this.#d.engine.getAttributes(this.#d.queue, ['VisibilityTimeout']).VisibilityTimeout ?? '30');
+    const v = Number(
+      this.#d.engine.getAttributes(this.#d.queue, ['VisibilityTimeout']).VisibilityTimeout ?? '30',
+    );
     return (Number.isFinite(v) ? v : 30) * 1000;
   }
 
   #delete(messages: readonly ReceivedMessage[]): void {
     for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
-      const entries = messages.slice(i, i + RECEIVE_MAX).map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle }));
+      const entries = messages
+        .slice(i, i + RECEIVE_MAX)
+        .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle }));
       this.#d.engine.deleteBatch(this.#d.queue, entries);
     }
   }

@@ -40,7 +40,11 @@ const row = z.object({
   replied: z.number(),
 });
 
-const errorShape = z.object({ errorType: z.string(), errorMessage: z.string(), index: z.number().optional() });
+const errorShape = z.object({
+  errorType: z.string(),
+  errorMessage: z.string(),
+  index: z.number().optional(),
+});
 
 /** Finished checkpoints are kept this long: longer than SQS's longest retention (14 days). */
 const KEEP_MS = 15 * 24 * 3600_000;

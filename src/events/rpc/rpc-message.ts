@@ -30,7 +30,9 @@ export interface RpcMessage {
   requestId?: string;
 }
 
-export type ParsedRpc = { ok: true; message: RpcMessage } | { ok: false; reason: string; replyTo?: string; requestId?: string };
+export type ParsedRpc =
+  | { ok: true; message: RpcMessage }
+  | { ok: false; reason: string; replyTo?: string; requestId?: string };
 
 export function parseRpcMessage(body: string): ParsedRpc {
   let json: unknown;
@@ -43,13 +45,22 @@ export function parseRpcMessage(body: string): ParsedRpc {
   // Even a message that fails validation gets an answer when its replyTo is readable.
   const loose = isObject ? (json as Record<string, unknown>) : {};
   const replyTo = typeof loose.replyTo === 'string' && loose.replyTo.length > 0 ? loose.replyTo : undefined;
-  const requestId = typeof loose.requestId === 'string' && loose.requestId.length > 0 ? loose.requestId : undefined;
+  const requestId =
+    typeof loose.requestId === 'string' && loose.requestId.length > 0 ? loose.requestId : undefined;
   const fail = (reason: string): ParsedRpc => ({ ok: false, reason, replyTo, requestId });
   if (!isObject) return fail('message must be a JSON object');
   if ('batch' in loose) {
     const r = aggregate.safeParse(json);
     if (!r.success) return fail(describe(r.error));
-    return { ok: true, message: { events: r.data.batch, aggregate: true, replyTo: r.data.replyTo, requestId: r.data.requestId } };
+    return {
+      ok: true,
+      message: {
+        events: r.data.batch,
+        aggregate: true,
+        replyTo: r.data.replyTo,
+        requestId: r.data.requestId,
+      },
+    };
   }
   const r = single.safeParse(json);
   if (!r.success) return fail(describe(r.error));

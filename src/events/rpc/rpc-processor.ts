@@ -6,7 +6,7 @@ import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { FunctionDirectory } from '../mappings/types.js';
 import type { Checkpoint, CheckpointStore } from './checkpoints.js';
-import { type RpcMessage, parseRpcMessage } from './rpc-message.js';
+import { parseRpcMessage, type RpcMessage } from './rpc-message.js';
 
 export interface RpcDelivery {
   /** Checkpoint namespace: the queue ARN or the Redis stream's key. */
@@ -63,7 +63,8 @@ export class RpcProcessor {
       if (!existing.replied && replyTo) {
         await this.#reply(existing, replyTo, requestId, reply, parsed.ok && parsed.message.aggregate);
       }
-      if (existing.status === 'rejected') return { kind: 'reject', reason: existing.error?.errorMessage ?? 'rejected' };
+      if (existing.status === 'rejected')
+        return { kind: 'reject', reason: existing.error?.errorMessage ?? 'rejected' };
       // A failed message keeps going the dead-letter way (the queue moves it on its next receive).
       return existing.status === 'failed' ? { kind: 'retry', throttled: false } : { kind: 'done' };
     }
@@ -102,9 +103,14 @@ export class RpcProcessor {
       const ev = msg.events[i]!;
       let failure: { errorType: string; errorMessage: string; index?: number };
       try {
-        const res = await this.#deps.invoker.invokeSync(tenant, ev.invoke, Buffer.from(JSON.stringify(ev.args ?? {})), {
-          ...(ev.qualifier !== undefined && { qualifier: ev.qualifier }),
-        });
+        const res = await this.#deps.invoker.invokeSync(
+          tenant,
+          ev.invoke,
+          Buffer.from(JSON.stringify(ev.args ?? {})),
+          {
+            ...(ev.qualifier !== undefined && { qualifier: ev.qualifier }),
+          },
+        );
         if (!res.functionError) {
           cp.results[i] = parsePayload(res.payload);
           cp.nextIndex = i + 1;
@@ -143,14 +149,21 @@ export class RpcProcessor {
     for (const [i, ev] of msg.events.entries()) {
       const where = msg.aggregate ? `batch.${i}.invoke` : 'invoke';
       const account = ACCOUNT_IN_REF.exec(ev.invoke)?.[1];
-      if (account !== undefined && account !== tenant.accountId) return `${where}: function not found: ${ev.invoke}`;
+      if (account !== undefined && account !== tenant.accountId)
+        return `${where}: function not found: ${ev.invoke}`;
       if (!this.#deps.functions.find(tenant, ev.invoke)) return `${where}: function not found: ${ev.invoke}`;
     }
     return undefined;
   }
 
   /** Single messages answer with their one result, aggregates with the array of results. */
-  async #reply(cp: Checkpoint, replyTo: string, requestId: string, reply: Replier, aggregate = false): Promise<void> {
+  async #reply(
+    cp: Checkpoint,
+    replyTo: string,
+    requestId: string,
+    reply: Replier,
+    aggregate = false,
+  ): Promise<void> {
     const body: RpcReply =
       cp.status === 'succeeded'
         ? { requestId, status: 'success', result: aggregate ? cp.results : cp.results[0] }
@@ -176,7 +189,10 @@ function parsePayload(payload: Buffer): unknown {
   }
 }
 
-function functionErrorOf(payload: Buffer, errorType: string | undefined): { errorType: string; errorMessage: string } {
+function functionErrorOf(
+  payload: Buffer,
+  errorType: string | undefined,
+): { errorType: string; errorMessage: string } {
   const p = parsePayload(payload) as { errorType?: unknown; errorMessage?: unknown } | null;
   return {
     errorType: typeof p?.errorType === 'string' ? p.errorType : (errorType ?? 'Unhandled'),
