@@ -306,3 +306,27 @@ test('a mapping whose function is deleted while it polls stops, Disabled, withou
     `processed ${processed.size}, still queued ${left.visible}`,
   );
 });
+
+test('with a batching window, messages sent one by one are gathered into one batch', async () => {
+  const q = await queue('del-window');
+  await createFunction(lambda, 'del-window-fn', logging());
+  await lambda.send(
+    new CreateEventSourceMappingCommand({
+      FunctionName: 'del-window-fn',
+      EventSourceArn: q.arn,
+      BatchSize: 3,
+      MaximumBatchingWindowInSeconds: 5,
+    }),
+  );
+  for (const b of ['w1', 'w2', 'w3']) {
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: b }));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await waitFor('the batch', () => recordsOf(seen, 'del-window-fn').length === 3);
+  const batches = seen.filter((s) => s.functionName === 'del-window-fn');
+  assert.equal(batches.length, 1);
+  assert.deepEqual(
+    recordsOf(seen, 'del-window-fn').map((r) => r.body),
+    ['w1', 'w2', 'w3'],
+  );
+});

@@ -274,3 +274,39 @@ test('a duplicate delivery of a finished aggregate message does nothing twice', 
   assert.equal(invocations('agg-ok').length, count);
   assert.equal(replied, 0);
 });
+
+test('a replyTo naming another tenant’s queue gets no reply there', async () => {
+  const other = p.platform.tenants.get('rpc-other')!;
+  const otherSqs = new SQSClient(
+    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+  );
+  try {
+    const theirs = await queue(otherSqs, 'their-inbox');
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: rpcQueue.url,
+        MessageBody: JSON.stringify({ invoke: 'agg-ok', args: { n: 99 }, replyTo: theirs.arn }),
+      }),
+    );
+    await waitFor('the invocation', () =>
+      invocations('agg-ok').some((s) => (s.event as { n?: number }).n === 99),
+    );
+    // The message is done (deleted) once the reply was attempted: nothing may have reached their queue.
+    await waitFor('the message done', async () => {
+      const a = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: rpcQueue.url, AttributeNames: ['All'] }),
+      );
+      return (
+        Number(a.Attributes?.ApproximateNumberOfMessages) +
+          Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible) ===
+        0
+      );
+    });
+    const got = await otherSqs.send(
+      new ReceiveMessageCommand({ QueueUrl: theirs.url, MaxNumberOfMessages: 10 }),
+    );
+    assert.equal(got.Messages?.length ?? 0, 0);
+  } finally {
+    otherSqs.destroy();
+  }
+});
