@@ -13,6 +13,12 @@ const LAMBDA_ARN =
 
 export type DestinationKind = 'sqs' | 'lambda';
 
+/** A record sent to a function destination is an async invocation: Lambda's 256 KB payload limit applies. */
+const MAX_RECORD_BYTES = 262_144;
+
+/** Function destinations invoking function destinations stop here (Lambda stops recursive loops at 16). */
+export const MAX_CHAIN_DEPTH = 16;
+
 export function destinationKind(arn: string): DestinationKind | undefined {
   if (SQS_ARN.test(arn)) return 'sqs';
   if (LAMBDA_ARN.test(arn)) return 'lambda';
@@ -38,7 +44,13 @@ export interface DestinationDeps {
   queues: () => QueueEngine | undefined;
   resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord;
   /** Stores an async event for a function destination; must be synchronous (runs inside a transaction). */
-  acceptEvent: (tenant: Tenant, rec: FunctionRecord, payload: Buffer, sourceArn: string) => string;
+  acceptEvent: (
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    sourceArn: string,
+    chainDepth: number,
+  ) => string;
 }
 
 /** Validates a destination at PutFunctionEventInvokeConfig time: an ARN of the tenant's own queue or function. */
@@ -108,7 +120,7 @@ export function deliverRecord(
   tenant: Tenant,
   arn: string,
   record: Record<string, unknown>,
-  sourceArn: string,
+  source: Pick<AsyncEvent, 'functionArn' | 'chainDepth'>,
 ): string {
   const body = JSON.stringify(record);
   const kind = destinationKind(arn);
@@ -118,8 +130,25 @@ export function deliverRecord(
     return `${arn} (message ${sent.messageId})`;
   }
   if (kind === 'lambda') {
+    if (Buffer.byteLength(body) > MAX_RECORD_BYTES) {
+      throw new Error(
+        `the invocation record (${Buffer.byteLength(body)} bytes) exceeds the async payload limit of ${MAX_RECORD_BYTES} bytes`,
+      );
+    }
+    // Lambda's recursive loop detection: a chain of function destinations stops after 16 hops.
+    if (source.chainDepth + 1 >= MAX_CHAIN_DEPTH) {
+      throw new Error(
+        `recursive loop detected: ${MAX_CHAIN_DEPTH} functions in a chain of destinations, ${arn} not invoked`,
+      );
+    }
     const rec = deps.resolveFunction(tenant, arn);
-    const requestId = deps.acceptEvent(tenant, rec, Buffer.from(body), sourceArn);
+    const requestId = deps.acceptEvent(
+      tenant,
+      rec,
+      Buffer.from(body),
+      source.functionArn,
+      source.chainDepth + 1,
+    );
     return `${arn} (request ${requestId})`;
   }
   throw DestinationErrors.invalid(arn);

@@ -74,8 +74,8 @@ export class AsyncDispatcher {
     this.#destinations = {
       queues: deps.queues,
       resolveFunction: (tenant, arn) => deps.service.resolve(tenant, arn),
-      acceptEvent: (tenant, rec, payload, sourceArn) =>
-        this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }),
+      acceptEvent: (tenant, rec, payload, sourceArn, chainDepth) =>
+        this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }, chainDepth),
     };
   }
 
@@ -110,7 +110,13 @@ export class AsyncDispatcher {
    * Stores an event synchronously (one INSERT; inside the caller's transaction when it holds one, as
    * schedules and function destinations do) and wakes dispatch once the current task is done.
    */
-  accept(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: AsyncInvokeOptions = {}): string {
+  accept(
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    opts: AsyncInvokeOptions = {},
+    chainDepth = 0,
+  ): string {
     const requestId = opts.requestId ?? newRequestId();
     const source: AsyncSource = opts.source ?? { kind: 'api' };
     this.#d.store.insert({
@@ -121,6 +127,7 @@ export class AsyncDispatcher {
       qualifier: opts.qualifier,
       payload,
       source,
+      chainDepth,
     });
     this.#kick(`${tenant.id}|${rec.arn}`);
     return requestId;
@@ -370,7 +377,7 @@ export class AsyncDispatcher {
                 tenant,
                 cfg.onSuccess!,
                 invocationRecord(done, 'Success', now),
-                done.functionArn,
+                done,
               ),
             ),
           );
@@ -440,7 +447,7 @@ export class AsyncDispatcher {
               tenant,
               cfg.onFailure!,
               invocationRecord(ev, condition, now),
-              ev.functionArn,
+              ev,
             ),
           ),
         );

@@ -37,6 +37,8 @@ export interface AsyncEvent {
   executedVersion: string | undefined;
   /** Where the outcome went (destination or DLQ ARNs), or why it could not be delivered. */
   delivery: string | undefined;
+  /** How many function destinations led here (0 for an event from a client or an event source). */
+  chainDepth: number;
 }
 
 export interface AsyncAttempt {
@@ -56,6 +58,7 @@ export interface NewAsyncEvent {
   qualifier: string | undefined;
   payload: Buffer;
   source: AsyncSource;
+  chainDepth?: number;
 }
 
 const SCHEMA = [
@@ -94,6 +97,7 @@ const SCHEMA = [
      error_message TEXT,
      PRIMARY KEY (event_id, n))`,
   'CREATE INDEX async_events_function_due ON async_events (tenant_id, function_arn, status, next_attempt_at)',
+  'ALTER TABLE async_events ADD COLUMN chain_depth INTEGER NOT NULL DEFAULT 0',
 ];
 
 const nullish = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
@@ -122,6 +126,7 @@ const EventRow = z.object({
   last_response: nullish(z.instanceof(Buffer)),
   executed_version: nullish(z.string()),
   delivery: nullish(z.string()),
+  chain_depth: z.number().int().min(0),
 });
 
 const toEvent = (raw: unknown): AsyncEvent => {
@@ -148,6 +153,7 @@ const toEvent = (raw: unknown): AsyncEvent => {
     lastResponse: r.last_response,
     executedVersion: r.executed_version,
     delivery: r.delivery,
+    chainDepth: r.chain_depth,
   };
 };
 
@@ -191,8 +197,8 @@ export class AsyncEventStore {
   insert(e: NewAsyncEvent, now = Date.now()): number {
     const r = this.#prepare(
       `INSERT INTO async_events (request_id, tenant_id, function_name, function_arn, qualifier, payload, source_kind,
-           source_arn, status, enqueued_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+           source_arn, status, enqueued_at, next_attempt_at, chain_depth)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
     ).run(
       e.requestId,
       e.tenantId,
@@ -204,6 +210,7 @@ export class AsyncEventStore {
       e.source.arn ?? null,
       now,
       now,
+      e.chainDepth ?? 0,
     );
     return Number(r.lastInsertRowid);
   }

@@ -220,6 +220,47 @@ test('an on-failure function destination is invoked asynchronously with the invo
   assert.deepEqual(got.requestPayload, { doomed: true });
 });
 
+test('a function that is its own on-success destination stops after 16 invocations (recursive loop detection)', async () => {
+  // A small constant result keeps each hop's record small (it nests the previous record as its request).
+  const arn = await createFunction(lambda, 'looper', 'export const handler = async () => ({ ok: true });');
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'looper',
+      DestinationConfig: { OnSuccess: { Destination: arn } },
+    }),
+  );
+  await invokeEvent('looper', { round: 0 });
+  const tenantId = p.platform.tenants.get('admin')!.id;
+  const last = await until(() =>
+    events()
+      .recent(tenantId, 'looper', 100)
+      .find((e) => e.delivery?.includes('recursive loop')),
+  );
+  assert.equal(last.chainDepth, 15);
+  const all = events().recent(tenantId, 'looper', 100);
+  assert.equal(all.length, 16);
+  assert.ok(all.every((e) => e.status === 'succeeded'));
+});
+
+test('an invocation record over 256 KB is not sent to a function destination, and the event says why', async () => {
+  // Echoing doubles the record on each hop (it carries the event as request and as response).
+  const arn = await createFunction(lambda, 'echo-loop', okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'echo-loop',
+      DestinationConfig: { OnSuccess: { Destination: arn } },
+    }),
+  );
+  await invokeEvent('echo-loop', { seed: 'x'.repeat(1000) });
+  const tenantId = p.platform.tenants.get('admin')!.id;
+  const stopped = await until(() =>
+    events()
+      .recent(tenantId, 'echo-loop', 20)
+      .find((e) => e.delivery?.includes('exceeds the async payload limit')),
+  );
+  assert.ok(stopped.payload.length <= 262_144);
+});
+
 test('an event older than MaximumEventAgeInSeconds is discarded to the on-failure destination with EventAgeExceeded', async () => {
   const dest = await createQueue(sqs, 'age-dest');
   await createFunction(lambda, 'aging', okHandler);

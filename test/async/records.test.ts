@@ -27,6 +27,7 @@ const event = (over: Partial<AsyncEvent> = {}): AsyncEvent => ({
   lastResponse: undefined,
   executedVersion: undefined,
   delivery: undefined,
+  chainDepth: 0,
   ...over,
 });
 
