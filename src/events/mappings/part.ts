@@ -22,6 +22,8 @@ export interface MappingsPart extends PlatformPart {
 
 /** Lanes per mapping when ScalingConfig.MaximumConcurrency is not set. */
 const DEFAULT_CONCURRENCY = 8;
+/** Finished RPC checkpoints past any queue's retention are dropped this often. */
+const PRUNE_EVERY_MS = 60 * 60_000;
 
 export function createMappingsPart(
   platform: Platform,
@@ -53,6 +55,7 @@ export function createMappingsPart(
     region: platform.config.region,
     defaultConcurrency: Math.min(DEFAULT_CONCURRENCY, platform.config.tenantConcurrency),
   });
+  let pruner: NodeJS.Timeout | undefined;
   const mappings = new MappingService({
     store,
     manager: pollers,
@@ -69,9 +72,12 @@ export function createMappingsPart(
     rpc,
     async start() {
       checkpoints.prune();
+      pruner = setInterval(() => checkpoints.prune(), PRUNE_EVERY_MS);
+      pruner.unref();
       await pollers.start();
     },
     async stop() {
+      clearInterval(pruner);
       await pollers.stop();
     },
   };
