@@ -122,6 +122,8 @@ export class WorkerManager implements Worker {
   private readonly counters = { pool: 0, cold: 0, warm: 0 };
   private healthTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  /** Invocations holding a concurrency slot (placing, binding or running). */
+  private running = 0;
   private started = false;
   private firstTenant: string | undefined;
   private readonly warnings: string[] = [];
@@ -360,9 +362,11 @@ export class WorkerManager implements Worker {
     }
     const wait = this.acquire(spec, opts);
     if (wait !== undefined) await wait;
+    this.running++;
     try {
       return await this.run(spec, payload, opts);
     } finally {
+      this.running--;
       this.release(spec);
     }
   }
@@ -667,15 +671,13 @@ export class WorkerManager implements Worker {
         w.reject(LambdaErrors.service('The worker is shutting down.'));
       }
     }
-    while (
-      Date.now() < deadline &&
-      [...this.envs.values()].some((e) => e.state === 'busy' || e.state === 'starting')
-    ) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    while (Date.now() < deadline && this.running > 0) await new Promise((r) => setTimeout(r, 20));
+    // Past the deadline: killing the environments answers their callers with an error.
     const all = [...this.envs.values()];
     for (const env of all) this.retire(env);
     await Promise.all([...all.map((e) => e.retire()), ...[...this.pools.values()].map((p) => p.close())]);
+    // Invocations still placing an environment (a sandbox booting) end once it is up; wait for them.
+    for (let i = 0; i < 250 && this.running > 0; i++) await new Promise((r) => setTimeout(r, 20));
     await this.driver.close();
     await teardownCgroups(this.cgroups);
   }

@@ -262,3 +262,16 @@ test('at the environment cap the least recently used idle environment makes room
     await h2.close();
   }
 });
+
+test('an invocation still running at the drain deadline is ended and its caller gets an error answer', async () => {
+  const h2 = await harness({ poolTarget: 0 });
+  const s = fn(h2, whoAmI, { timeoutSec: 30 });
+  await invoke(h2, s);
+  const running = invoke(h2, s, { sleep: 20_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  await h2.wm.drain(200);
+  const r = await running;
+  assert.equal(r.functionError, 'Unhandled');
+  assert.equal(r.errorType, 'Runtime.ExitError');
+  await h2.close();
+});
