@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  CreateFunctionCommand,
   DeleteFunctionConcurrencyCommand,
   InvokeCommand,
   type LambdaClient,
@@ -12,6 +13,7 @@ import {
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { corePart } from '../../src/core-part.js';
 import { asyncInvokePart } from '../../src/invoke/async-part.js';
+import { zipOf } from '../api-lambda/zips.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, failHandler, okHandler, receive, until } from './fixtures.js';
 
@@ -52,6 +54,33 @@ test('an Event invoke answers 202 and the function then runs with the event', as
   assert.equal(done.status, 'succeeded');
   assert.equal(done.attempts, 1);
   assert.deepEqual(JSON.parse(done.lastResponse!.toString()), { ok: true, got: { hello: 'async' } });
+});
+
+test('an Event invoke answers 202 and the function then sends to a queue with the SQS SDK from inside', async () => {
+  const sink = await createQueue(sqs, 'written-by-function');
+  const source = `process.env.HOME = process.env.HOME || '/tmp';
+const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+const sqs = new SQSClient({});
+exports.handler = async (event) => {
+  // The platform's endpoint as seen from inside the sandbox, with the queue's path.
+  const QueueUrl = process.env.AWS_ENDPOINT_URL.replace(/\\/$/, '') + event.queuePath;
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(event) }));
+  return 'sent';
+};`;
+  await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: 'writer',
+      Runtime: 'nodejs20.x',
+      Handler: 'index.handler',
+      Role: 'arn:aws:iam::123456789012:role/any',
+      Code: { ZipFile: await zipOf([{ name: 'index.js', data: source }]) },
+    }),
+  );
+  const out = await invokeEvent('writer', { queuePath: new URL(sink.url).pathname, n: 42 });
+  assert.equal(out.StatusCode, 202);
+  const [m] = await receive(sqs, sink.url, 1);
+  assert.ok(m, 'the function sent a message');
+  assert.equal(JSON.parse(m.Body!).n, 42);
 });
 
 test('a failing function is retried MaximumRetryAttempts times, then its event lands in the DLQ with the error attributes', async () => {
