@@ -36,17 +36,22 @@ export class ProcessSandbox implements Sandbox {
         this.tail = (this.tail + d).slice(-TAIL);
       });
     }
+    const channelClosed = new Promise<void>((resolve) => this.channel.once('close', () => resolve()));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.running = false;
-        // Let the last frames and stderr bytes drain before reporting.
-        setImmediate(() =>
-          resolve({
-            code,
-            signal,
-            oomKilled: (this.cgroup?.oomKills() ?? 0) > 0 || /heap out of memory/i.test(this.tail),
-            stderrTail: this.tail,
-          }),
+        // Let the last frames and stderr bytes drain before reporting (bounded: a stray process that
+        // inherited the channel must not hold the answer back).
+        const drained = new Promise((r) => setTimeout(r, 200).unref());
+        void Promise.race([channelClosed, drained]).then(() =>
+          setImmediate(() =>
+            resolve({
+              code,
+              signal,
+              oomKilled: (this.cgroup?.oomKills() ?? 0) > 0 || /heap out of memory/i.test(this.tail),
+              stderrTail: this.tail,
+            }),
+          ),
         );
       });
     });
