@@ -36,6 +36,14 @@ test('the rate matcher adds no lane when nothing is visible', () => {
   assert.equal(r.shouldGrow(0), false);
 });
 
+test('the rate matcher adds no lane beyond the function’s own concurrency limit', () => {
+  const r = new RateMatcher({ maxConcurrency: 10 });
+  r.laneStarted();
+  r.laneStarted();
+  assert.equal(r.shouldGrow(50, 2), false);
+  assert.equal(r.shouldGrow(50, 3), true);
+});
+
 test('the last lane never shrinks away; extra lanes do', () => {
   const r = new RateMatcher({ maxConcurrency: 3 });
   r.laneStarted();
@@ -143,39 +151,96 @@ test('a backlog raises the batches in flight to MaximumConcurrency and no furthe
   await waitFor('one lane again', () => part().pollers.lanes(uuid) === 1);
 });
 
-test('a function throttled by its reserved concurrency is backed off from: no message is redelivered or dead-lettered', async () => {
-  const dlq = await queue('rm-throttle-dlq');
-  const q = await queue('rm-throttle', {
-    VisibilityTimeout: '30',
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
-  });
+test('a function’s reserved concurrency bounds the batches in flight', async () => {
+  const q = await queue('rm-reserved');
   await createFunction(
     lambda,
-    'rm-throttle-fn',
-    logging('await new Promise((r) => setTimeout(r, 30)); return null;'),
+    'rm-reserved-fn',
+    logging('await new Promise((r) => setTimeout(r, 40)); return null;'),
   );
   await lambda.send(
-    new PutFunctionConcurrencyCommand({ FunctionName: 'rm-throttle-fn', ReservedConcurrentExecutions: 1 }),
+    new PutFunctionConcurrencyCommand({ FunctionName: 'rm-reserved-fn', ReservedConcurrentExecutions: 2 }),
   );
-  await fill(q.url, 40, 'thr');
-  await lambda.send(
+  await fill(q.url, 60, 'res');
+  const m = await lambda.send(
     new CreateEventSourceMappingCommand({
-      FunctionName: 'rm-throttle-fn',
+      FunctionName: 'rm-reserved-fn',
       EventSourceArn: q.arn,
       BatchSize: 1,
       ScalingConfig: { MaximumConcurrency: 6 },
     }),
   );
+  let most = 0;
   await waitFor(
-    'all forty',
-    () => new Set(recordsOf(seen, 'rm-throttle-fn').map((r) => r.body)).size === 40,
+    'the backlog to drain',
+    async () => {
+      most = Math.max(most, part().pollers.lanes(m.UUID!));
+      return (await visibleAndInFlight(q.url)) === 0;
+    },
     60_000,
   );
-  assert.ok(throttles > 0, 'the mapping was never throttled: the test did not exercise backing off');
-  const recs = recordsOf(seen, 'rm-throttle-fn');
-  assert.equal(recs.length, 40);
-  assert.ok(recs.every((r) => r.attributes.ApproximateReceiveCount === '1'));
-  assert.equal(await visibleAndInFlight(dlq.url), 0);
+  assert.ok(most <= 2, `${most} lanes in flight`);
+  assert.equal(new Set(recordsOf(seen, 'rm-reserved-fn').map((r) => r.body)).size, 60);
+});
+
+test('a tenant at its concurrency limit is backed off from: no message is redelivered or dead-lettered', async () => {
+  // The tenant's limit is not the function's: the poller only learns of it from the 429s.
+  const tenant = p.platform.tenants.create('rm-limited');
+  p.platform.tenants.setConcurrencyLimit(tenant.id, 1);
+  const cfg = sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(tenant.id) });
+  const tLambda = new LambdaClient(cfg);
+  const tSqs = new SQSClient(cfg);
+  try {
+    const mk = async (name: string, attributes: Record<string, string> = {}) => {
+      const { QueueUrl } = await tSqs.send(
+        new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+      );
+      const a = await tSqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+      return { url: QueueUrl ?? '', arn: a.Attributes?.QueueArn ?? '' };
+    };
+    const dlq = await mk('rm-throttle-dlq');
+    const q = await mk('rm-throttle', {
+      VisibilityTimeout: '30',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }),
+    });
+    await createFunction(
+      tLambda,
+      'rm-throttle-fn',
+      logging('await new Promise((r) => setTimeout(r, 30)); return null;'),
+    );
+    for (let i = 0; i < 40; i += 10) {
+      await tSqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: q.url,
+          Entries: Array.from({ length: 10 }, (_, j) => ({ Id: String(j), MessageBody: `thr-${i + j}` })),
+        }),
+      );
+    }
+    await tLambda.send(
+      new CreateEventSourceMappingCommand({
+        FunctionName: 'rm-throttle-fn',
+        EventSourceArn: q.arn,
+        BatchSize: 1,
+        ScalingConfig: { MaximumConcurrency: 6 },
+      }),
+    );
+    await waitFor(
+      'all forty',
+      () => new Set(recordsOf(seen, 'rm-throttle-fn').map((r) => r.body)).size === 40,
+      60_000,
+    );
+    assert.ok(throttles > 0, 'the mapping was never throttled: the test did not exercise backing off');
+    const recs = recordsOf(seen, 'rm-throttle-fn');
+    assert.equal(recs.length, 40);
+    assert.ok(recs.every((r) => r.attributes.ApproximateReceiveCount === '1'));
+    const d =
+      (await tSqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ['All'] })))
+        .Attributes ?? {};
+    assert.equal(Number(d.ApproximateNumberOfMessages) + Number(d.ApproximateNumberOfMessagesNotVisible), 0);
+  } finally {
+    tLambda.destroy();
+    tSqs.destroy();
+  }
 });
 
 test('a mapping whose queue is deleted stops, Disabled with the reason', async () => {

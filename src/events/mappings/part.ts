@@ -37,7 +37,11 @@ export function createMappingsPart(
       try {
         const rec = core.invoker.resolve(tenant, ref);
         const qualifier = /:function:[^:]+:([^:]+)$/.exec(ref)?.[1] ?? /^[^:]+:([^:]+)$/.exec(ref)?.[1];
-        return { functionArn: qualifier ? `${rec.arn}:${qualifier}` : rec.arn, functionName: rec.name };
+        return {
+          functionArn: qualifier ? `${rec.arn}:${qualifier}` : rec.arn,
+          functionName: rec.name,
+          reservedConcurrency: rec.reservedConcurrency,
+        };
       } catch (e) {
         if (isKindlingError(e) && (e.status === 404 || e.status === 400)) return undefined;
         throw e;

@@ -125,6 +125,14 @@ export class PollerManager {
       defaultConcurrency: d.defaultConcurrency,
       ...(m.rpc && { rpc: d.rpc }),
       onSourceGone: (reason: string) => this.#sourceGone(m.uuid, reason),
+      ...(m.functionArn !== null && {
+        functionLimit: () => {
+          const reserved =
+            m.functionArn === null ? null : d.functions.find(tenant, m.functionArn)?.reservedConcurrency;
+          // Reserved concurrency 0 throttles everything: one lane keeps backing off until it changes.
+          return reserved === null || reserved === undefined ? undefined : Math.max(1, reserved);
+        },
+      }),
       onResult: (r: string) => this.#lastResult(m.uuid, r),
     };
     const engine = d.queues();

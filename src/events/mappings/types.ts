@@ -68,7 +68,10 @@ export interface FunctionDirectory {
    * Resolves a function name, partial or full ARN (optionally qualified) among the tenant's own
    * functions; undefined when the tenant has no such function.
    */
-  find(tenant: Tenant, ref: string): { functionArn: string; functionName: string } | undefined;
+  find(
+    tenant: Tenant,
+    ref: string,
+  ): { functionArn: string; functionName: string; reservedConcurrency: number | null } | undefined;
 }
 
 /** Finds a tenant by id (mappings store the id; invocations want the whole tenant). */

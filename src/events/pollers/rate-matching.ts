@@ -40,9 +40,12 @@ export class RateMatcher {
     this.#active = Math.max(0, this.#active - 1);
   }
 
-  /** A lane just leased a full batch and this many messages are still visible: add a lane? */
-  shouldGrow(backlog: number): boolean {
-    return backlog > 0 && this.#active < this.#ceiling;
+  /**
+   * A lane just leased a full batch and this many messages are still visible: add a lane? `limit` is
+   * the function's own concurrency limit (reserved concurrency), when it has one.
+   */
+  shouldGrow(backlog: number, limit?: number): boolean {
+    return backlog > 0 && this.#active < this.#ceiling && (limit === undefined || this.#active < limit);
   }
 
   /** A lane that found nothing may end, except the last one, which keeps waiting for the next message. */

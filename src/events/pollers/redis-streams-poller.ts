@@ -25,6 +25,8 @@ export interface RedisPollerDeps {
   /** For RPC replies addressed to an embedded queue (URL or ARN). */
   engine?: QueueEngine;
   defaultConcurrency: number;
+  /** The function's reserved concurrency now, if any (batches in flight stay within it). */
+  functionLimit?: () => number | undefined;
   /** Seconds an entry stays leased before it is claimed again. */
   visibilityTimeoutSec: number;
   /** The function or the queue no longer exists: the manager disables the mapping (messages stay queued). */
@@ -206,7 +208,11 @@ export class RedisStreamsPoller {
 
   /** Waits for a free lane (batches in flight are bounded by the rate matcher's ceiling). */
   async #slot(): Promise<void> {
-    while (!this.#stopped && this.#rate.active >= this.#rate.ceiling) {
+    while (
+      !this.#stopped &&
+      (this.#rate.active >= this.#rate.ceiling ||
+        this.#rate.active >= (this.#d.functionLimit?.() ?? Infinity))
+    ) {
       await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
     }
     this.#rate.laneStarted();

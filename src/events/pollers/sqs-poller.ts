@@ -20,6 +20,8 @@ export interface SqsPollerDeps {
   region: string;
   /** Set for RPC mappings: each message is handled on its own instead of one function call per batch. */
   rpc?: RpcProcessor;
+  /** The function's reserved concurrency now, if any: more lanes than that would only be throttled. */
+  functionLimit?: () => number | undefined;
   /** Default lane ceiling when the mapping has no ScalingConfig.MaximumConcurrency. */
   defaultConcurrency: number;
   /** The function or the queue no longer exists: the manager disables the mapping (messages stay queued). */
@@ -123,7 +125,7 @@ export class SqsPoller {
         !this.#stopped
       ) {
         const backlog = this.#d.engine.counts(this.#d.queue).visible;
-        if (this.#rate.shouldGrow(backlog)) this.#spawn();
+        if (this.#rate.shouldGrow(backlog, this.#d.functionLimit?.())) this.#spawn();
       }
       const keepGoing = await this.#process(batch);
       if (!keepGoing) return;
