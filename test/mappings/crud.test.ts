@@ -237,6 +237,20 @@ test('BatchSize above 10 without a batching window is an InvalidParameterValueEx
   );
 });
 
+test('StartingPosition on an SQS source is an InvalidParameterValueException', async () => {
+  const arn = await queueArn(sqs, 'crud-startpos');
+  await assert.rejects(
+    lambda.send(
+      new CreateEventSourceMappingCommand({
+        FunctionName: 'crud-fn',
+        EventSourceArn: arn,
+        StartingPosition: 'LATEST',
+      }),
+    ),
+    isError('InvalidParameterValueException', /StartingPosition/),
+  );
+});
+
 test('another tenant’s mapping is not found by Get, Update or Delete', async () => {
   const arn = await queueArn(sqs, 'crud-hidden');
   const out = await lambda.send(

@@ -196,3 +196,20 @@ test('a mapping to an unreachable Redis reports the problem in LastProcessingRes
   });
   assert.match(got.LastProcessingResult ?? '', /ECONNREFUSED/);
 });
+
+test('StartingPosition LATEST skips the entries already in the stream', async () => {
+  await createFunction(lambda, 'rs-latest-fn', logging());
+  await r.call('XADD', 'rs-latest', '*', 'n', 'old');
+  const m = await mapping('rs-latest-fn', 'rs-latest', { StartingPosition: 'LATEST' });
+  assert.equal(m.StartingPosition, 'LATEST');
+  await waitFor(
+    'the group',
+    async () => ((await r.call('XINFO', 'GROUPS', 'rs-latest').catch(() => [])) as unknown[]).length > 0,
+  );
+  await r.call('XADD', 'rs-latest', '*', 'n', 'new');
+  await waitFor('the new entry', () => eventsOf('rs-latest-fn').length > 0);
+  assert.deepEqual(
+    eventsOf('rs-latest-fn').flatMap((e) => e.records.map((x) => x.fields.n)),
+    ['new'],
+  );
+});

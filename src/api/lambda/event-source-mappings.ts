@@ -26,7 +26,7 @@ const CreateSchema = z.object({
   MaximumRetryAttempts: Retries.optional(),
   Tags: z.record(z.string().min(1).max(128), z.string().max(256)).optional(),
   Topics: z.array(z.string().min(1).max(249)).min(1).max(1).optional(),
-  StartingPosition: z.enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).optional(),
+  StartingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).optional(),
   SelfManagedEventSource: z
     .object({ Endpoints: z.record(z.string(), z.array(z.string().min(1).max(300)).min(1).max(10)) })
     .optional(),
@@ -94,6 +94,7 @@ export function eventSourceMappingRoutes(
           }),
           ...(b.MaximumRetryAttempts !== undefined && { maximumRetryAttempts: b.MaximumRetryAttempts }),
           ...(b.Tags !== undefined && { tags: b.Tags }),
+          ...(b.StartingPosition !== undefined && { startingPosition: b.StartingPosition }),
         });
         return json(202, wire(m));
       },

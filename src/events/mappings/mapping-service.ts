@@ -20,6 +20,7 @@ export interface CreateMappingInput {
   functionResponseTypes?: string[];
   maximumConcurrency?: number;
   maximumRetryAttempts?: number;
+  startingPosition?: 'TRIM_HORIZON' | 'LATEST';
   tags?: Record<string, string>;
 }
 
@@ -74,6 +75,9 @@ export class MappingService {
         "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
       );
     }
+    if (input.startingPosition !== undefined && source.kind !== 'redis') {
+      throw LambdaErrors.invalidParameter('StartingPosition is not valid for an SQS event source.');
+    }
     const batchSize = input.batchSize ?? 10;
     const window = input.maximumBatchingWindowInSeconds ?? 0;
     checkBatching(source, batchSize, window);
@@ -101,6 +105,7 @@ export class MappingService {
       reportBatchItemFailures: (input.functionResponseTypes ?? []).includes('ReportBatchItemFailures'),
       maximumConcurrency: input.maximumConcurrency ?? null,
       maximumRetryAttempts: input.maximumRetryAttempts ?? null,
+      ...(source.kind === 'redis' && { startingPosition: input.startingPosition ?? 'TRIM_HORIZON' }),
       tags: input.tags ?? {},
       lastModified: Date.now(),
       lastProcessingResult: 'No records processed',
@@ -264,7 +269,7 @@ export function mappingToWire(m: Mapping, region: string): Record<string, unknow
     ...(m.source.kind === 'redis' && {
       SelfManagedEventSource: { Endpoints: { REDIS_URLS: m.source.urls } },
       Topics: [m.source.stream],
-      StartingPosition: 'TRIM_HORIZON',
+      StartingPosition: m.startingPosition ?? 'TRIM_HORIZON',
     }),
     ...(m.functionArn !== null && { FunctionArn: m.functionArn }),
     LastModified: m.lastModified / 1000,

@@ -29,6 +29,7 @@ const stored = z.object({
   reportBatchItemFailures: z.boolean(),
   maximumConcurrency: z.number().int().nullable(),
   maximumRetryAttempts: z.number().int().nullable(),
+  startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).optional(),
   tags: z.record(z.string(), z.string()),
   lastModified: z.number(),
   lastProcessingResult: z.string(),

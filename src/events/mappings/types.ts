@@ -56,6 +56,8 @@ export interface Mapping {
   maximumConcurrency: number | null;
   /** Redis: deliveries allowed = retries + 1 before the dead-letter stream; null = default. */
   maximumRetryAttempts: number | null;
+  /** Redis: where a new consumer group starts (TRIM_HORIZON: the whole stream; LATEST: new entries). */
+  startingPosition?: 'TRIM_HORIZON' | 'LATEST';
   tags: Record<string, string>;
   /** ms since the epoch. */
   lastModified: number;

@@ -137,7 +137,8 @@ export class RedisStreamsPoller {
 
   async #ensureGroup(): Promise<void> {
     try {
-      await this.#cmd!.call('XGROUP', 'CREATE', this.#source.stream, this.#group, '0', 'MKSTREAM');
+      const from = this.#d.mapping.startingPosition === 'LATEST' ? '$' : '0';
+      await this.#cmd!.call('XGROUP', 'CREATE', this.#source.stream, this.#group, from, 'MKSTREAM');
     } catch (e) {
       if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
     }
