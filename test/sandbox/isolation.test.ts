@@ -148,7 +148,8 @@ test('detectIsolation reports bubblewrap, the namespaces and usable cgroup contr
   const d = await h.wm.doctor();
   assert.equal(d.driver, 'bwrap');
   // As root every controller must be usable; unprivileged, doctor says what is missing.
-  if (process.getuid?.() === 0) assert.deepEqual(d.cgroup.controllers, { memory: true, pids: true, cpu: true });
+  if (process.getuid?.() === 0)
+    assert.deepEqual(d.cgroup.controllers, { memory: true, pids: true, cpu: true });
   else assert.ok(d.cgroup.controllers.memory || d.warnings.some((w) => /memory/.test(w)));
 });
 

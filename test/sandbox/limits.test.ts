@@ -127,3 +127,33 @@ test('/tmp is capped at EphemeralStorage: writing past it fails with ENOSPC', as
   assert.equal(code, 'ENOSPC');
   assert.ok(Number(n) <= 64, v);
 });
+
+test('each environment gets a memory limit and a CPU weight proportional to its memory size', {
+  skip: noMemory,
+}, async () => {
+  const small = fn(h, 'export const handler = async () => 1;', { memoryMB: 128 });
+  const big = fn(h, 'export const handler = async () => 1;', { memoryMB: 1769 });
+  await invoke(h, small);
+  await invoke(h, big);
+  const read = (hier: string, file: string) => {
+    const parent = `/sys/fs/cgroup/${hier}`;
+    const dirs: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (!e.isDirectory()) continue;
+        const p = `${d}/${e.name}`;
+        if (e.name.startsWith('env-') && p.includes(`/kindling-${process.pid}/`)) dirs.push(p);
+        else if (!e.name.startsWith('env-')) walk(p);
+      }
+    };
+    walk(parent);
+    return dirs.map((d) => fs.readFileSync(`${d}/${file}`, 'utf8').trim());
+  };
+  if (fs.existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes')) {
+    const limits = read('memory', 'memory.limit_in_bytes');
+    assert.ok(limits.includes(String(128 * 1024 * 1024)), limits.join(','));
+    assert.ok(limits.includes(String(1769 * 1024 * 1024)), limits.join(','));
+    const shares = read('cpu', 'cpu.shares');
+    assert.ok(shares.includes('74') && shares.includes('1024'), shares.join(','));
+  }
+});
