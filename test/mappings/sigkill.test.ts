@@ -25,7 +25,7 @@ export const handler = async (event) => {
   const { SQSClient, SendMessageBatchCommand, GetQueueUrlCommand } = require('@aws-sdk/client-sqs');
   const sqs = new SQSClient({});
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'done' }));
-  await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
   await sqs.send(new SendMessageBatchCommand({
     QueueUrl,
     Entries: event.Records.map((r, i) => ({ Id: String(i), MessageBody: r.body })),
