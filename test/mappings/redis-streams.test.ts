@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   CreateEventSourceMappingCommand,
+  DeleteFunctionCommand,
   GetEventSourceMappingCommand,
   LambdaClient,
 } from '@aws-sdk/client-lambda';
@@ -212,4 +213,22 @@ test('StartingPosition LATEST skips the entries already in the stream', async ()
     eventsOf('rs-latest-fn').flatMap((e) => e.records.map((x) => x.fields.n)),
     ['new'],
   );
+});
+
+test('a Redis mapping whose function is deleted stops, Disabled, and the entry stays in the stream unacknowledged', async () => {
+  await createFunction(lambda, 'rs-gone-fn', logging());
+  const m = await mapping('rs-gone-fn', 'rs-gone');
+  await waitFor(
+    'Enabled',
+    async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }))).State === 'Enabled',
+  );
+  await lambda.send(new DeleteFunctionCommand({ FunctionName: 'rs-gone-fn' }));
+  await r.call('XADD', 'rs-gone', '*', 'k', 'v');
+  const got = await waitFor('Disabled', async () => {
+    const g = await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID }));
+    return g.State === 'Disabled' && g;
+  });
+  assert.match(got.StateTransitionReason ?? '', /Function not found/);
+  assert.equal(await pendingCount('rs-gone', `kindling-${m.UUID}`), 1);
+  assert.equal(Number(await r.call('XLEN', 'rs-gone:dlq')), 0);
 });

@@ -363,7 +363,12 @@ export class RedisStreamsPoller {
         }
         if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
           this.#result('PROBLEM: Function not found');
-          this.#d.onSourceGone(FUNCTION_GONE_REASON);
+          // Read nothing more: entries taken now would only spend deliveries until the manager stops us.
+          if (!this.#stopped) {
+            this.#stopped = true;
+            this.#block?.disconnect();
+            this.#d.onSourceGone(FUNCTION_GONE_REASON);
+          }
           return;
         }
         this.#result(`PROBLEM: ${e instanceof Error ? e.message : String(e)}`);
