@@ -3,8 +3,47 @@
 import { z } from 'zod';
 import type { MessageAttributes, ReceivedMessage } from '../queue/types.js';
 
+/** Lambda's synchronous invocation payload limit; an event source's batch never exceeds it. */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
 export function sqsEvent(messages: readonly ReceivedMessage[], queueArn: string, region: string): string {
-  const records = messages.map((m) => ({
+  return `{"Records":[${messages.map((m) => sqsRecord(m, queueArn, region)).join(',')}]}`;
+}
+
+/**
+ * The batch as one or more events of at most MAX_EVENT_BYTES each (Lambda caps a batch at the payload
+ * limit), with the messages each one carries. A single record above the limit travels alone.
+ */
+export function sqsEvents(
+  messages: readonly ReceivedMessage[],
+  queueArn: string,
+  region: string,
+): { payload: Buffer; messages: ReceivedMessage[] }[] {
+  const out: { payload: Buffer; messages: ReceivedMessage[] }[] = [];
+  let parts: string[] = [];
+  let group: ReceivedMessage[] = [];
+  let size = 0;
+  const flush = () => {
+    if (group.length === 0) return;
+    out.push({ payload: Buffer.from(`{"Records":[${parts.join(',')}]}`), messages: group });
+    parts = [];
+    group = [];
+    size = 0;
+  };
+  for (const m of messages) {
+    const rec = sqsRecord(m, queueArn, region);
+    const bytes = Buffer.byteLength(rec) + 1;
+    if (size + bytes + 16 > MAX_EVENT_BYTES) flush();
+    parts.push(rec);
+    group.push(m);
+    size += bytes;
+  }
+  flush();
+  return out;
+}
+
+function sqsRecord(m: ReceivedMessage, queueArn: string, region: string): string {
+  return JSON.stringify({
     messageId: m.messageId,
     receiptHandle: m.receiptHandle,
     body: m.body,
@@ -15,8 +54,7 @@ export function sqsEvent(messages: readonly ReceivedMessage[], queueArn: string,
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
     awsRegion: region,
-  }));
-  return JSON.stringify({ Records: records });
+  });
 }
 
 /** Lambda's event spells attributes in camelCase with list members, binary as base64. */

@@ -9,7 +9,7 @@ import { FUNCTION_GONE_REASON, type Mapping, QUEUE_GONE_REASON } from '../mappin
 import type { Queue, QueueEngine, ReceivedMessage } from '../queue/types.js';
 import type { Replier, RpcProcessor } from '../rpc/rpc-processor.js';
 import { RateMatcher } from './rate-matching.js';
-import { failedItems, sqsEvent } from './sqs-event.js';
+import { failedItems, sqsEvents } from './sqs-event.js';
 
 export interface SqsPollerDeps {
   engine: QueueEngine;
@@ -162,10 +162,18 @@ export class SqsPoller {
     return this.#d.rpc ? this.#processRpc(batch) : this.#processFunction(batch);
   }
 
-  async #processFunction(batch: ReceivedMessage[]): Promise<boolean> {
-    const { invoker, tenant, mapping, queue, region } = this.#d;
-    const payload = Buffer.from(sqsEvent(batch, queue.arn, region));
+  async #processFunction(all: ReceivedMessage[]): Promise<boolean> {
+    const { queue, region } = this.#d;
     const leasedAt = Date.now();
+    // Usually one event; a batch whose bodies exceed the payload limit goes as several.
+    for (const { payload, messages } of sqsEvents(all, queue.arn, region)) {
+      if (!(await this.#invokeBatch(payload, messages, leasedAt))) return false;
+    }
+    return true;
+  }
+
+  async #invokeBatch(payload: Buffer, batch: ReceivedMessage[], leasedAt: number): Promise<boolean> {
+    const { invoker, tenant, mapping } = this.#d;
     for (;;) {
       try {
         const res = await invoker.invokeSync(tenant, mapping.functionArn!, payload);
