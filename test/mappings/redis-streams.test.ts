@@ -232,3 +232,43 @@ test('a Redis mapping whose function is deleted stops, Disabled, and the entry s
   assert.equal(await pendingCount('rs-gone', `kindling-${m.UUID}`), 1);
   assert.equal(Number(await r.call('XLEN', 'rs-gone:dlq')), 0);
 });
+
+test('two tenants’ RPC mappings of one stream each run the entry with their own function', async () => {
+  const other = p.platform.tenants.create('rs-other');
+  const otherLambda = new LambdaClient(
+    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+  );
+  try {
+    await createFunction(lambda, 'rs-shared', logging("return 'mine';"));
+    await createFunction(otherLambda, 'rs-shared', logging("return 'theirs';"));
+    const rpc = {
+      SelfManagedEventSource: { Endpoints: { REDIS_URLS: [redis.url] } as never },
+      Topics: ['rs-two'],
+      Tags: { 'kindling:rpc': 'true' },
+    };
+    const a = await lambda.send(new CreateEventSourceMappingCommand(rpc as never));
+    const b = await otherLambda.send(new CreateEventSourceMappingCommand(rpc as never));
+    for (const m of [a, b]) {
+      await waitFor('its group', async () =>
+        ((await r.call('XINFO', 'GROUPS', 'rs-two').catch(() => [])) as string[][]).some((g) =>
+          g.includes(`kindling-${m.UUID}`),
+        ),
+      );
+    }
+    await r.call(
+      'XADD',
+      'rs-two',
+      '*',
+      'body',
+      JSON.stringify({ invoke: 'rs-shared', replyTo: 'rs-two-replies' }),
+    );
+    const replies = await waitFor('two replies', async () => {
+      const out = (await r.call('XRANGE', 'rs-two-replies', '-', '+')) as [string, string[]][];
+      return out.length >= 2 && out;
+    });
+    const results = replies.map(([, f]) => JSON.parse(f[f.indexOf('body') + 1]!).result).sort();
+    assert.deepEqual(results, ['mine', 'theirs']);
+  } finally {
+    otherLambda.destroy();
+  }
+});

@@ -37,7 +37,7 @@ const stored = z.object({
 
 /** A stable key for "the same event source", used to filter ListEventSourceMappings by EventSourceArn. */
 export function sourceKey(m: Pick<Mapping, 'source'>): string {
-  return m.source.kind === 'sqs' ? m.source.queueArn : `redis:${m.source.stream}`;
+  return m.source.kind === 'sqs' ? m.source.queueArn : `${m.source.urls[0]}/${m.source.stream}`;
 }
 
 export class MappingStore {

@@ -386,7 +386,8 @@ export class RedisStreamsPoller {
         engine.send(engine.getQueue(tenant, replyTo), { body });
       else await cmd.call('XADD', replyTo, '*', 'body', body);
     };
-    const source = `redis:${this.#source.urls[0]}/${this.#source.stream}`;
+    // Per consumer group: two mappings of one stream (even two tenants') each see every entry.
+    const source = `redis:${this.#source.urls[0]}/${this.#source.stream}#${this.#group}`;
     await Promise.all(
       entries.map(async (e) => {
         const body = e.fields.body;

@@ -56,7 +56,9 @@ export class RpcProcessor {
     const parsed = parseRpcMessage(d.body);
     const requestId = (parsed.ok ? parsed.message.requestId : parsed.requestId) ?? d.messageId;
     const replyTo = parsed.ok ? parsed.message.replyTo : parsed.replyTo;
-    const existing = checkpoints.get(d.source, d.messageId);
+    const found = checkpoints.get(d.source, d.messageId);
+    // Sources are per tenant already; a checkpoint of another tenant is never taken as this message's.
+    const existing = found?.tenantId === tenant.id ? found : undefined;
 
     if (existing && existing.status !== 'running') {
       // A duplicate delivery of a finished message: only a reply lost to a crash is (re)sent.
