@@ -12,7 +12,8 @@ export const PIDS_MAX = 64;
 /** Lambda gives one vCPU at 1769 MB; CPU weight follows memory. */
 const MB_PER_VCPU = 1769;
 
-export type Controller = 'memory' | 'pids' | 'cpu';
+/** Limits (memory, pids, cpu) and the freezer, which stops idle environments as Lambda does. */
+export type Controller = 'memory' | 'pids' | 'cpu' | 'freezer';
 
 export interface CgroupSetup {
   version: 1 | 2 | null;
@@ -66,7 +67,7 @@ function removeStale(dir: string): void {
     return;
   }
   for (const name of names) {
-    const m = /^kindling-(?:probe-)?(\d+)$/.exec(name);
+    const m = /^kindling-(?:probe-)?(\d+)(?:-\d+)?$/.exec(name);
     if (m === null || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
     const parent = path.join(dir, name);
     try {
@@ -89,11 +90,14 @@ function tryMkdir(dir: string): boolean {
   }
 }
 
+/** Several managers may live in one process (tests): each gets its own parent cgroups. */
+let setups = 0;
+
 /**
  * Finds usable controllers and makes Kindling's parent cgroups (one per server process, so several servers
  * on one machine do not collide). Synchronous: runs once at start.
  */
-export function setupCgroups(tag = `kindling-${process.pid}`, CG = CGROOT): CgroupSetup {
+export function setupCgroups(tag = `kindling-${process.pid}-${++setups}`, CG = CGROOT): CgroupSetup {
   const own = ownPaths();
   const warnings: string[] = [];
   const parents: Partial<Record<Controller, string>> = {};
@@ -104,8 +108,10 @@ export function setupCgroups(tag = `kindling-${process.pid}`, CG = CGROOT): Cgro
       memory: ['memory', 'memory.limit_in_bytes'],
       pids: ['pids', 'pids.max'],
       cpu: ['cpu', 'cpu.shares'],
+      freezer: ['freezer', 'freezer.state'],
     };
     for (const [ctl, [mount, probe]] of Object.entries(dirs) as Array<[Controller, [string, string]]>) {
+      if (ctl === 'freezer' && !fs.existsSync(path.join(CG, mount))) continue;
       const rel = own.get(mount) ?? '/';
       removeStale(path.join(CG, mount, rel));
       const parent = path.join(CG, mount, rel, tag);
@@ -146,6 +152,8 @@ export function setupCgroups(tag = `kindling-${process.pid}`, CG = CGROOT): Cgro
         if (have.includes(c)) parents[c] = parent;
         else warnings.push(`cgroup v2 ${c} controller is not available under ${mine}`);
       }
+      // v2 freezes any non-root cgroup through its own cgroup.freeze file.
+      if (fs.existsSync(path.join(parent, 'cgroup.freeze'))) parents.freezer = parent;
     } catch (e) {
       warnings.push(`cgroup v2 at ${mine} is not writable: ${(e as Error).message}`);
     }
@@ -174,6 +182,7 @@ export class EnvCgroup {
   readonly memoryDir: string | undefined;
   readonly pidsDir: string | undefined;
   readonly cpuDir: string | undefined;
+  readonly freezerDir: string | undefined;
 
   constructor(
     private readonly setup: CgroupSetup,
@@ -183,8 +192,13 @@ export class EnvCgroup {
     this.memoryDir = p.memory && path.join(p.memory, id);
     this.pidsDir = p.pids && path.join(p.pids, id);
     this.cpuDir = p.cpu && path.join(p.cpu, id);
+    this.freezerDir = p.freezer && path.join(p.freezer, id);
     this.dirs = [
-      ...new Set([this.memoryDir, this.pidsDir, this.cpuDir].filter((d): d is string => d !== undefined)),
+      ...new Set(
+        [this.memoryDir, this.pidsDir, this.cpuDir, this.freezerDir].filter(
+          (d): d is string => d !== undefined,
+        ),
+      ),
     ];
   }
 
@@ -231,6 +245,29 @@ export class EnvCgroup {
     }
   }
 
+  /** Stops every process of the environment (idle between invocations); false when unsupported. */
+  freeze(): boolean {
+    return this.setFreezer(true);
+  }
+
+  thaw(): boolean {
+    return this.setFreezer(false);
+  }
+
+  private setFreezer(frozen: boolean): boolean {
+    if (this.freezerDir === undefined) return false;
+    try {
+      if (this.setup.version === 1) {
+        fs.writeFileSync(path.join(this.freezerDir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
+      } else {
+        fs.writeFileSync(path.join(this.freezerDir, 'cgroup.freeze'), frozen ? '1' : '0');
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** OOM kills recorded in this cgroup (v1 memory.oom_control, v2 memory.events). */
   oomKills(): number {
     if (this.memoryDir === undefined) return 0;
@@ -268,6 +305,8 @@ export class EnvCgroup {
 
   /** Kills every process in the cgroup, then removes it. */
   async destroy(): Promise<void> {
+    // A frozen task does not act on SIGKILL until thawed (v1).
+    this.thaw();
     if (this.setup.version === 2 && this.dirs[0] !== undefined) {
       await fsp.writeFile(path.join(this.dirs[0], 'cgroup.kill'), '1').catch(() => {});
     }

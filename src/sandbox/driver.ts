@@ -42,6 +42,12 @@ export interface Sandbox {
   applyLimits(limits: Limits): Promise<void>;
   /** Peak memory of the sandbox in bytes, when the driver can tell; otherwise undefined. */
   memoryPeakBytes(): number | undefined;
+  /**
+   * Stops (freeze) or resumes (thaw) every process of the sandbox, as Lambda freezes an idle environment.
+   * Returns false when the driver cannot.
+   */
+  freeze(): boolean;
+  thaw(): boolean;
   /** Kills every process of the sandbox at once. */
   kill(): void;
   /** Kills, then removes its cgroup and host dir. Idempotent. */

@@ -66,6 +66,7 @@ export function describeCgroups(setup: CgroupSetup): IsolationReport['cgroup'] {
       memory: setup.parents.memory !== undefined,
       pids: setup.parents.pids !== undefined,
       cpu: setup.parents.cpu !== undefined,
+      freezer: setup.parents.freezer !== undefined,
     },
   };
 }
@@ -107,7 +108,7 @@ export async function detectIsolation(
     namespaces: sandboxed ? NAMESPACES : [],
     cgroup: sandboxed
       ? describeCgroups(setup)
-      : { version: null, controllers: { memory: false, pids: false, cpu: false } },
+      : { version: null, controllers: { memory: false, pids: false, cpu: false, freezer: false } },
     warnings,
   };
 }

@@ -69,8 +69,18 @@ export class ProcessSandbox implements Sandbox {
     return this.cgroup?.peakBytes();
   }
 
+  freeze(): boolean {
+    return this.running && (this.cgroup?.freeze() ?? false);
+  }
+
+  thaw(): boolean {
+    return this.cgroup?.thaw() ?? false;
+  }
+
   kill(): void {
     if (!this.running) return;
+    // A frozen process would not act on the signal.
+    this.cgroup?.thaw();
     // SIGKILL to bwrap's monitor ends its pid-1 (die-with-parent), and with pid 1 the whole pid namespace.
     try {
       this.child.kill('SIGKILL');

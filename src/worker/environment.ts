@@ -48,6 +48,8 @@ export class Environment {
   spec: FunctionVersionSpec | undefined;
   lastUsed = Date.now();
   idleTimer: NodeJS.Timeout | undefined;
+  /** Its processes are stopped by the cgroup freezer (idle); thawed before the next request. */
+  frozen = false;
   /** Retire as soon as the running request finishes (its version was replaced). */
   retireWhenIdle = false;
   private pending: Pending | undefined;

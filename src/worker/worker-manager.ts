@@ -101,6 +101,8 @@ interface Waiter {
 }
 
 const BILLING_MS = 1;
+/** Idle time before an environment is frozen. */
+const FREEZE_AFTER_MS = 1000;
 /** Lambda's synchronous response limit, in bytes, as its error message states it. */
 const RESPONSE_LIMIT = 6_291_556;
 
@@ -122,6 +124,8 @@ export class WorkerManager implements Worker {
   private readonly counters = { pool: 0, cold: 0, warm: 0 };
   private healthTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  /** Environments being torn down (kill, cgroup and dir removal). */
+  private readonly retiring = new Set<Promise<void>>();
   /** Invocations holding a concurrency slot (placing, binding or running). */
   private running = 0;
   private started = false;
@@ -435,6 +439,10 @@ export class WorkerManager implements Worker {
     let initLog = '';
     if (start === 'warm') {
       clearTimeout(env.idleTimer);
+      if (env.frozen) {
+        env.rt.sandbox.thaw();
+        env.frozen = false;
+      }
       this.counters.warm++;
     } else {
       this.counters[start]++;
@@ -567,11 +575,7 @@ export class WorkerManager implements Worker {
     } else {
       env.state = 'bound';
       env.lastUsed = Date.now();
-      this.idle.put(env);
-      env.idleTimer = setTimeout(() => {
-        if (this.idle.remove(env)) this.retire(env);
-      }, this.config.keepAliveMs);
-      env.idleTimer.unref();
+      this.park(env);
     }
 
     const result: InvocationResult = {
@@ -607,6 +611,29 @@ export class WorkerManager implements Worker {
     return result;
   }
 
+  /**
+   * An idle environment: frozen after a short grace (as Lambda freezes it, so background work stops;
+   * back-to-back requests never pay the thaw), retired after keep-alive.
+   */
+  private park(env: Environment): void {
+    this.idle.put(env);
+    const keepAlive = this.config.keepAliveMs;
+    const expire = () => {
+      if (this.idle.remove(env)) this.retire(env);
+    };
+    if (keepAlive <= FREEZE_AFTER_MS) {
+      env.idleTimer = setTimeout(expire, keepAlive);
+    } else {
+      env.idleTimer = setTimeout(() => {
+        if (env.state !== 'bound') return;
+        env.frozen = env.rt.sandbox.freeze();
+        env.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
+        env.idleTimer.unref();
+      }, FREEZE_AFTER_MS);
+    }
+    env.idleTimer.unref();
+  }
+
   /** Keeps the host from filling up with environments: evict the least recently used idle one. */
   private makeRoom(spec: FunctionVersionSpec): void {
     if (this.envs.size < this.maxEnvironments) return;
@@ -619,7 +646,9 @@ export class WorkerManager implements Worker {
     if (env.state === 'retired') return;
     this.idle.remove(env);
     this.envs.delete(env.id);
-    void env.retire();
+    const done = env.retire();
+    this.retiring.add(done);
+    void done.finally(() => this.retiring.delete(done));
   }
 
   retireFunction(functionArn: string, keepVersionKey?: string): void {
@@ -629,6 +658,22 @@ export class WorkerManager implements Worker {
       if (env.state === 'busy' || env.state === 'starting') env.retireWhenIdle = true;
       else this.retire(env);
     }
+  }
+
+  /** Every live environment, for `kindling` admin views and tests. */
+  environments(): Array<{
+    id: string;
+    state: string;
+    frozen: boolean;
+    functionArn?: string;
+    versionKey?: string;
+  }> {
+    return [...this.envs.values()].map((e) => ({
+      id: e.id,
+      state: e.state,
+      frozen: e.frozen,
+      ...(e.spec !== undefined ? { functionArn: e.spec.functionArn, versionKey: e.spec.versionKey } : {}),
+    }));
   }
 
   stats(): WorkerStats {
@@ -650,10 +695,14 @@ export class WorkerManager implements Worker {
 
   /** Pings idle environments and ready sandboxes; replaces the dead. */
   async healthCheck(timeoutMs = 1000): Promise<void> {
-    const checks = this.idle.all().map(async (env) => {
-      if (await env.ping(timeoutMs)) return;
-      if (env.state === 'bound') this.retire(env);
-    });
+    // A frozen environment cannot answer; it cannot fail either (its exit would still be seen).
+    const checks = this.idle
+      .all()
+      .filter((env) => !env.frozen)
+      .map(async (env) => {
+        if (await env.ping(timeoutMs)) return;
+        if (env.state === 'bound') this.retire(env);
+      });
     await Promise.all([...checks, ...[...this.pools.values()].map((p) => p.healthCheck(timeoutMs))]);
   }
 
@@ -678,6 +727,8 @@ export class WorkerManager implements Worker {
     await Promise.all([...all.map((e) => e.retire()), ...[...this.pools.values()].map((p) => p.close())]);
     // Invocations still placing an environment (a sandbox booting) end once it is up; wait for them.
     for (let i = 0; i < 250 && this.running > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Environments retired along the way must be gone before their parent cgroups can be removed.
+    await Promise.allSettled([...this.retiring]);
     await this.driver.close();
     await teardownCgroups(this.cgroups);
   }

@@ -149,7 +149,7 @@ test('detectIsolation reports bubblewrap, the namespaces and usable cgroup contr
   assert.equal(d.driver, 'bwrap');
   // As root every controller must be usable; unprivileged, doctor says what is missing.
   if (process.getuid?.() === 0)
-    assert.deepEqual(d.cgroup.controllers, { memory: true, pids: true, cpu: true });
+    assert.deepEqual(d.cgroup.controllers, { memory: true, pids: true, cpu: true, freezer: true });
   else assert.ok(d.cgroup.controllers.memory || d.warnings.some((w) => /memory/.test(w)));
 });
 

@@ -23,14 +23,16 @@ after(async () => {
 function envCgroups(): string[] {
   const out: string[] = [];
   for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup']) {
-    const dir = `${base}/kindling-${process.pid}`;
-    if (fs.existsSync(dir))
+    if (!fs.existsSync(base)) continue;
+    for (const parent of fs.readdirSync(base).filter((d) => d.startsWith(`kindling-${process.pid}-`))) {
+      const dir = `${base}/${parent}`;
       out.push(
         ...fs
           .readdirSync(dir)
           .filter((d) => d.startsWith('env-'))
           .map((d) => `${dir}/${d}`),
       );
+    }
   }
   return out;
 }
@@ -142,7 +144,7 @@ test('each environment gets a memory limit and a CPU weight proportional to its 
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         if (!e.isDirectory()) continue;
         const p = `${d}/${e.name}`;
-        if (e.name.startsWith('env-') && p.includes(`/kindling-${process.pid}/`)) dirs.push(p);
+        if (e.name.startsWith('env-') && p.includes(`/kindling-${process.pid}-`)) dirs.push(p);
         else if (!e.name.startsWith('env-')) walk(p);
       }
     };
@@ -155,5 +157,37 @@ test('each environment gets a memory limit and a CPU weight proportional to its 
     assert.ok(limits.includes(String(1769 * 1024 * 1024)), limits.join(','));
     const shares = read('cpu', 'cpu.shares');
     assert.ok(shares.includes('74') && shares.includes('1024'), shares.join(','));
+  }
+});
+
+test('an idle environment is frozen (its background work stops) and thawed for the next request', async (t) => {
+  const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
+  if (!c.freezer || !fs.existsSync('/sys/fs/cgroup/freezer')) {
+    t.skip('no cgroup v1 freezer here');
+    return;
+  }
+  const h2 = await harness({ poolTarget: 0 });
+  try {
+    const s = fn(
+      h2,
+      'let ticks = 0; setInterval(() => ticks++, 5); export const handler = async () => ticks;',
+    );
+    await invoke(h2, s);
+    const [env] = h2.wm.environments();
+    assert.ok(env);
+    const parent = fs
+      .readdirSync('/sys/fs/cgroup/freezer')
+      .find((d) => fs.existsSync(`/sys/fs/cgroup/freezer/${d}/${env.id}`));
+    const state = () => [
+      fs.readFileSync(`/sys/fs/cgroup/freezer/${parent}/${env.id}/freezer.state`, 'utf8').trim(),
+    ];
+    for (let i = 0; i < 100 && !state().includes('FROZEN'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(state(), ['FROZEN']);
+    const r = await invoke(h2, s);
+    assert.equal(r.start, 'warm');
+    assert.equal(r.functionError, undefined);
+    assert.deepEqual(state(), ['THAWED']);
+  } finally {
+    await h2.close();
   }
 });
