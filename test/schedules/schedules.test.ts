@@ -317,3 +317,40 @@ test('another tenant sees none of the rules and cannot target the functions of t
     theirs.destroy();
   }
 });
+
+test('EnableRule of an unknown rule answers ResourceNotFoundException', async () => {
+  await rejects(events.send(new EnableRuleCommand({ Name: 'missing-rule' })), 'ResourceNotFoundException');
+});
+
+test('a sixth target on a rule is refused with LimitExceededException', async () => {
+  await events.send(new PutRuleCommand({ Name: 'crowded', ScheduleExpression: 'rate(1 hour)' }));
+  const five = Array.from({ length: 5 }, (_, i) => ({ Id: `t${i}`, Arn: tickArn }));
+  assert.equal(
+    (await events.send(new PutTargetsCommand({ Rule: 'crowded', Targets: five }))).FailedEntryCount,
+    0,
+  );
+  await rejects(
+    events.send(new PutTargetsCommand({ Rule: 'crowded', Targets: [{ Id: 't5', Arn: tickArn }] })),
+    'LimitExceededException',
+  );
+});
+
+test('RemoveTargets of an unknown target id fails that entry', async () => {
+  await events.send(new PutRuleCommand({ Name: 'no-such-target', ScheduleExpression: 'rate(1 hour)' }));
+  const out = await events.send(new RemoveTargetsCommand({ Rule: 'no-such-target', Ids: ['ghost'] }));
+  assert.equal(out.FailedEntryCount, 1);
+  assert.equal(out.FailedEntries?.[0]?.TargetId, 'ghost');
+});
+
+test('a target with both Input and InputPath is refused with ValidationException', async () => {
+  await events.send(new PutRuleCommand({ Name: 'both-inputs', ScheduleExpression: 'rate(1 hour)' }));
+  await rejects(
+    events.send(
+      new PutTargetsCommand({
+        Rule: 'both-inputs',
+        Targets: [{ Id: 't', Arn: tickArn, Input: '{}', InputPath: '$.detail' }],
+      }),
+    ),
+    'ValidationException',
+  );
+});
