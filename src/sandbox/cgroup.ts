@@ -58,7 +58,15 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Removes parent cgroups left by Kindling processes that died without tearing down (SIGKILL). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes parent cgroups left by Kindling processes that died without tearing down (SIGKILL). Their
+ * sandboxes normally died with them, except frozen ones: a frozen task acts on its death signal only
+ * once thawed, so thaw and kill what is left first.
+ */
 function removeStale(dir: string): void {
   let names: string[];
   try {
@@ -72,11 +80,47 @@ function removeStale(dir: string): void {
     const parent = path.join(dir, name);
     try {
       for (const child of fs.readdirSync(parent, { withFileTypes: true })) {
-        if (child.isDirectory()) fs.rmdirSync(path.join(parent, child.name));
+        if (!child.isDirectory()) continue;
+        const cg = path.join(parent, child.name);
+        for (const [file, value] of [
+          ['freezer.state', 'THAWED'],
+          ['cgroup.freeze', '0'],
+        ] as const) {
+          try {
+            fs.writeFileSync(path.join(cg, file), value);
+          } catch {
+            // not this kind of cgroup
+          }
+        }
+        for (let i = 0; i < 50; i++) {
+          let pids: string[] = [];
+          try {
+            pids = fs.readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+          } catch {
+            break;
+          }
+          if (pids.length === 0) break;
+          for (const pid of pids) {
+            try {
+              process.kill(Number(pid), 'SIGKILL');
+            } catch {
+              // gone
+            }
+          }
+          sleepSync(10);
+        }
+        for (let i = 0; i < 20; i++) {
+          try {
+            fs.rmdirSync(cg);
+            break;
+          } catch {
+            sleepSync(10);
+          }
+        }
       }
       fs.rmdirSync(parent);
     } catch {
-      // still has live tasks (should not, sandboxes die with their parent): leave it
+      // still busy: the next start tries again
     }
   }
 }
@@ -104,11 +148,12 @@ export function setupCgroups(tag = `kindling-${process.pid}-${++setups}`, CG = C
   const v1Mounted = fs.existsSync(path.join(CG, 'memory', 'memory.limit_in_bytes'));
   const v2Pure = fs.existsSync(path.join(CG, 'cgroup.controllers'));
   if (v1Mounted) {
+    // Freezer first: leftovers of a killed server are thawed (and so can die) before the rest is swept.
     const dirs: Record<Controller, [string, string]> = {
+      freezer: ['freezer', 'freezer.state'],
       memory: ['memory', 'memory.limit_in_bytes'],
       pids: ['pids', 'pids.max'],
       cpu: ['cpu', 'cpu.shares'],
-      freezer: ['freezer', 'freezer.state'],
     };
     for (const [ctl, [mount, probe]] of Object.entries(dirs) as Array<[Controller, [string, string]]>) {
       if (ctl === 'freezer' && !fs.existsSync(path.join(CG, mount))) continue;
