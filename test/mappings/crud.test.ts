@@ -237,6 +237,25 @@ test('BatchSize above 10 without a batching window is an InvalidParameterValueEx
   );
 });
 
+test('a queue visibility timeout shorter than the function timeout is an InvalidParameterValueException', async () => {
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({ QueueName: 'crud-short-lease', Attributes: { VisibilityTimeout: '5' } }),
+  );
+  const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  await assert.rejects(
+    lambda.send(
+      new CreateEventSourceMappingCommand({
+        FunctionName: 'crud-fn',
+        EventSourceArn: a.Attributes?.QueueArn,
+      }),
+    ),
+    isError(
+      'InvalidParameterValueException',
+      /Queue visibility timeout: 5 seconds is less than Function timeout: 10 seconds/,
+    ),
+  );
+});
+
 test('StartingPosition on an SQS source is an InvalidParameterValueException', async () => {
   const arn = await queueArn(sqs, 'crud-startpos');
   await assert.rejects(

@@ -49,13 +49,13 @@ test('SIGKILL while batches are in flight loses no message: after a restart ever
   let c = await clients(srv);
   try {
     const work = (
-      await c.sqs.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '2' } }))
+      await c.sqs.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '3' } }))
     ).QueueUrl!;
     const done = (await c.sqs.send(new CreateQueueCommand({ QueueName: 'done' }))).QueueUrl!;
     const workArn = (
       await c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: work, AttributeNames: ['QueueArn'] }))
     ).Attributes!.QueueArn!;
-    await createFunction(c.lambda, 'copier', copyToDone, 30);
+    await createFunction(c.lambda, 'copier', copyToDone, 3);
     await c.lambda.send(
       new CreateEventSourceMappingCommand({ FunctionName: 'copier', EventSourceArn: workArn, BatchSize: 10 }),
     );

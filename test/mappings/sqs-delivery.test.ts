@@ -158,6 +158,7 @@ test('with ReportBatchItemFailures only the reported messages return to the queu
     logging(
       "return { batchItemFailures: event.Records.filter((r) => r.body.startsWith('fail')).map((r) => ({ itemIdentifier: r.messageId })) };",
     ),
+    1, // within the queue's 1 s visibility timeout, as Lambda requires
   );
   const m = await lambda.send(
     new CreateEventSourceMappingCommand({
@@ -189,6 +190,7 @@ test('a malformed batch response fails the whole batch', async () => {
     lambda,
     'del-badresp-fn',
     logging("return { batchItemFailures: [{ itemIdentifier: 'not-in-batch' }] };"),
+    1,
   );
   const m = await lambda.send(
     new CreateEventSourceMappingCommand({
@@ -216,6 +218,7 @@ test('a poison message reaches the dead-letter queue after maxReceiveCount while
     logging(
       "if (event.Records.some((r) => r.body === 'poison')) throw new Error('cannot digest'); return null;",
     ),
+    1,
   );
   await lambda.send(
     new CreateEventSourceMappingCommand({
@@ -274,6 +277,7 @@ test('a mapping whose function is deleted while it polls stops, Disabled, withou
     lambda,
     'del-gone-fn',
     logging('await new Promise((r) => setTimeout(r, 20)); return null;'),
+    2,
   );
   const m = await lambda.send(
     new CreateEventSourceMappingCommand({ FunctionName: 'del-gone-fn', EventSourceArn: q.arn, BatchSize: 2 }),

@@ -69,7 +69,7 @@ export class MappingService {
         throw LambdaErrors.invalidParameter(
           `An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName: each message names its function`,
         );
-      functionArn = this.#function(tenant, input.functionName);
+      functionArn = this.#function(tenant, input.functionName, source);
     } else if (!rpc) {
       throw LambdaErrors.validation(
         "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
@@ -157,7 +157,7 @@ export class MappingService {
     if (input.functionName !== undefined) {
       if (m.rpc)
         throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName`);
-      m.functionArn = this.#function(tenant, input.functionName);
+      m.functionArn = this.#function(tenant, input.functionName, m.source);
     } else if (
       input.enabled === true &&
       m.functionArn !== null &&
@@ -235,11 +235,23 @@ export class MappingService {
   }
 
   /** The ARN of one of the tenant's own functions (qualified when the name was). */
-  #function(tenant: Tenant, ref: string): string {
+  #function(tenant: Tenant, ref: string, source: MappingSource): string {
     const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/.exec(ref)?.[1];
     const fn =
       account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
     if (!fn) throw LambdaErrors.functionNotFound(ref);
+    // As Lambda requires: a lease shorter than a run would hand the batch to a second run meanwhile.
+    if (source.kind === 'sqs') {
+      const queue = this.#d.queues()?.findQueue(tenant, source.queueArn);
+      const visibility = queue
+        ? Number(this.#d.queues()!.getAttributes(queue, ['VisibilityTimeout']).VisibilityTimeout)
+        : Number.NaN;
+      if (Number.isFinite(visibility) && visibility < fn.timeoutSec) {
+        throw LambdaErrors.invalidParameter(
+          `Queue visibility timeout: ${visibility} seconds is less than Function timeout: ${fn.timeoutSec} seconds`,
+        );
+      }
+    }
     return fn.functionArn;
   }
 }

@@ -41,6 +41,7 @@ export function createMappingsPart(
           functionArn: qualifier ? `${rec.arn}:${qualifier}` : rec.arn,
           functionName: rec.name,
           reservedConcurrency: rec.reservedConcurrency,
+          timeoutSec: rec.timeout,
         };
       } catch (e) {
         if (isKindlingError(e) && (e.status === 404 || e.status === 400)) return undefined;

@@ -73,7 +73,9 @@ export interface FunctionDirectory {
   find(
     tenant: Tenant,
     ref: string,
-  ): { functionArn: string; functionName: string; reservedConcurrency: number | null } | undefined;
+  ):
+    | { functionArn: string; functionName: string; reservedConcurrency: number | null; timeoutSec: number }
+    | undefined;
 }
 
 /** Finds a tenant by id (mappings store the id; invocations want the whole tenant). */
