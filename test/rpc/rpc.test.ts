@@ -310,3 +310,33 @@ test('a replyTo naming another tenant’s queue gets no reply there', async () =
     otherSqs.destroy();
   }
 });
+
+test('an aggregate that outlasts the queue’s visibility timeout keeps its lease and runs each sub-event once', async () => {
+  await createFunction(
+    lambda,
+    'agg-slow',
+    logging('await new Promise((r) => setTimeout(r, 600)); return event.n;'),
+  );
+  const body = JSON.stringify({
+    batch: [1, 2, 3].map((n) => ({ invoke: 'agg-slow', args: { n } })),
+    replyTo: replies.url,
+    requestId: 'agg-slow',
+  });
+  await sqs.send(new SendMessageCommand({ QueueUrl: rpcQueue.url, MessageBody: body }));
+  await waitFor('the first sub-event', () => invocations('agg-slow').length > 0);
+  // Past the 1 s lease: a competing consumer must still not be handed the message being worked on.
+  const stolen = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: rpcQueue.url, WaitTimeSeconds: 2, VisibilityTimeout: 30 }),
+  );
+  assert.equal(stolen.Messages?.length ?? 0, 0);
+  const [reply] = await drain(replies.url, 1);
+  assert.deepEqual(JSON.parse(reply?.Body ?? ''), {
+    requestId: 'agg-slow',
+    status: 'success',
+    result: [1, 2, 3],
+  });
+  assert.deepEqual(
+    invocations('agg-slow').map((s) => (s.event as { n: number }).n),
+    [1, 2, 3],
+  );
+});

@@ -219,6 +219,14 @@ export class SqsPoller {
       engine.send(engine.getQueue(tenant, replyTo), { body });
     };
     const leasedAt = Date.now();
+    // An aggregate may run longer than one lease: keep extending the lease of messages still running.
+    const visibilityMs = this.#visibilityMs();
+    const running = new Set(batch);
+    const heartbeat =
+      visibilityMs >= 1000
+        ? setInterval(() => this.#extend([...running], visibilityMs / 1000), visibilityMs / 2)
+        : undefined;
+    heartbeat?.unref();
     const outcomes = await Promise.all(
       batch.map(async (m) => {
         const receives = Number(m.attributes.ApproximateReceiveCount ?? '1');
@@ -228,16 +236,20 @@ export class SqsPoller {
           body: m.body,
           finalAttempt: maxReceives !== undefined && receives >= maxReceives,
         };
-        for (;;) {
-          const outcome = await rpc.process(tenant, delivery, reply);
-          if (outcome.kind !== 'retry' || !outcome.throttled) return { m, outcome };
-          // Throttled: resume from the checkpoint while the lease lasts, without spending a delivery.
-          const pause = this.#rate.throttled();
-          if (this.#stopped || Date.now() + pause >= leasedAt + this.#visibilityMs()) return { m, outcome };
-          await delay(pause, this.#abort.signal);
+        try {
+          for (;;) {
+            const outcome = await rpc.process(tenant, delivery, reply);
+            if (outcome.kind !== 'retry' || !outcome.throttled) return { m, outcome };
+            // Throttled: resume from the checkpoint for up to one lease, without spending a delivery.
+            const pause = this.#rate.throttled();
+            if (this.#stopped || Date.now() + pause >= leasedAt + visibilityMs) return { m, outcome };
+            await delay(pause, this.#abort.signal);
+          }
+        } finally {
+          running.delete(m);
         }
       }),
-    );
+    ).finally(() => clearInterval(heartbeat));
     const done: ReceivedMessage[] = [];
     for (const { m, outcome } of outcomes) {
       if (outcome.kind === 'done') done.push(m);
@@ -299,6 +311,20 @@ export class SqsPoller {
         .slice(i, i + RECEIVE_MAX)
         .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle }));
       this.#d.engine.deleteBatch(this.#d.queue, entries);
+    }
+  }
+
+  /** Extends the lease of messages still being worked on (stale handles are skipped by the engine). */
+  #extend(messages: readonly ReceivedMessage[], seconds: number): void {
+    try {
+      for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
+        const entries = messages
+          .slice(i, i + RECEIVE_MAX)
+          .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle, visibilityTimeout: seconds }));
+        this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
+      }
+    } catch (e) {
+      console.error(`kindling: extending leases on ${this.#d.queue.arn} failed: ${(e as Error).message}`);
     }
   }
 
