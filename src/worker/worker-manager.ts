@@ -388,6 +388,9 @@ export class WorkerManager implements Worker {
         : [findNodeModules() ?? '', taskRoot].join(':');
     const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
     return {
+      // The sandbox's uid has no passwd entry: without HOME, os.homedir() throws and the AWS SDK's
+      // config loader fails. A function may still set its own.
+      HOME: '/tmp',
       ...spec.environment,
       AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
       AWS_LAMBDA_FUNCTION_VERSION: spec.version,
