@@ -63,6 +63,14 @@ export class AsyncDispatcher {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #wakePending = false;
+  #pending: {
+    tenant: Tenant;
+    rec: FunctionRecord;
+    payload: Buffer;
+    opts: AsyncInvokeOptions;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   readonly #kicked = new Set<string>();
   #kickPending = false;
   #stopping = false;
@@ -102,8 +110,39 @@ export class AsyncDispatcher {
     }
     if (this.#stopping) throw LambdaErrors.service('The server is shutting down.');
     const rec = this.#d.service.resolve(tenant, functionRef, opts.qualifier);
-    const requestId = this.accept(tenant, rec, payload, opts);
+    const requestId = opts.requestId ?? newRequestId();
+    await new Promise<void>((resolve, reject) => {
+      this.#pending.push({ tenant, rec, payload, opts: { ...opts, requestId }, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
     return { requestId };
+  }
+
+  /**
+   * Group commit: the accepts of one event-loop turn are stored in one transaction, and each caller
+   * is answered only after it committed (a commit, not a row, is what costs).
+   */
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      this.#d.store.db.transaction(() => {
+        for (const b of batch) this.accept(b.tenant, b.rec, b.payload, b.opts);
+      })();
+    } catch {
+      // One bad entry must not fail the others: store them one by one.
+      for (const b of batch) {
+        try {
+          this.accept(b.tenant, b.rec, b.payload, b.opts);
+        } catch (e) {
+          b.reject(e);
+          continue;
+        }
+        b.resolve();
+      }
+      return;
+    }
+    for (const b of batch) b.resolve();
   }
 
   /**

@@ -221,3 +221,20 @@ test('a stored event that no longer validates is set aside and the others still 
   assert.equal(row.status, 'failed');
   await d.stop(Date.now());
 });
+
+test('accepts of one tick are stored together, and one bad entry fails alone', async () => {
+  const store = new AsyncEventStore(db);
+  const d = dispatcher(new FakeService(), store);
+  const results = await Promise.allSettled([
+    d.invokeAsync(tenant, 'f', Buffer.from('{}'), { requestId: 'one' }),
+    d.invokeAsync(tenant, 'f', Buffer.from('{}'), { requestId: 'dup' }),
+    d.invokeAsync(tenant, 'f', Buffer.from('{}'), { requestId: 'dup' }),
+    d.invokeAsync(tenant, 'f', Buffer.from('{}'), { requestId: 'two' }),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+  );
+  for (const id of ['one', 'dup', 'two']) assert.ok(store.byRequestId(id), `${id} is stored`);
+  await d.stop(Date.now());
+});
