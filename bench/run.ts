@@ -1,7 +1,7 @@
 // `npm run bench`: Kindling's figures beside the floors, measured in one run on this machine.
 // Prints a table and, last, one JSON document. Targets are ratios to the floors (DESIGN.md), never
 // asserted in tests. Options: BENCH_QUICK=1 shortens every phase (for a smoke run).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
       poolHit.push(r.ms);
     }
     // And with the pool empty: the sandbox is started on demand.
-    await k.call('PUT', '/kindling/v1/pool', { runtime: 'nodejs20.x', target: 0 }, 'kindling');
+    await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 0 }, 'kindling');
     await new Promise((r) => setTimeout(r, 500));
     const coldStart: number[] = [];
     for (let i = 0; i < FIRST_INVOKE_SAMPLES; i++) {
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       bareNodeProcessStart: bareNode,
       idleEnvironmentMemory: memory,
     };
-    await k.call('PUT', '/kindling/v1/pool', { runtime: 'nodejs20.x', target: 2 }, 'kindling');
+    await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 }, 'kindling');
 
     const ipcP50 = floors.ipc!.latency.p50;
     const ipcRps = floors.ipc!.throughput.rps;
@@ -249,10 +249,8 @@ async function main(): Promise<void> {
     row('kindling:     PSS per idle environment p50 (MB)', memory.pssMB.p50.toFixed(1));
 
     const events = await kindlingEventFigures(k, { quick });
-    if (events) {
-      results.events = events;
-      for (const [name, value, note] of events.rows) row(name, value, note);
-    }
+    results.events = events;
+    for (const [name, value, note] of events.rows) row(name, value, note);
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -260,7 +258,6 @@ async function main(): Promise<void> {
   console.log(`\n${JSON.stringify(results, null, 2)}`);
 }
 
-void execFileSync;
 main().catch((e) => {
   console.error(e);
   process.exit(1);
