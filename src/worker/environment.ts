@@ -43,7 +43,32 @@ interface Pending {
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 
-export class Environment {
+/**
+ * What the worker manager needs from an environment, whatever protocol its runtime speaks. The Node
+ * runtime's framed channel is one implementation (Environment below); a runtime served the Lambda
+ * Runtime API (Python, custom runtimes) would be another beside it.
+ */
+export interface ExecutionEnvironment {
+  readonly id: string;
+  state: EnvState;
+  spec: FunctionVersionSpec | undefined;
+  bind(
+    spec: FunctionVersionSpec,
+    env: Record<string, string>,
+    info: Record<string, unknown>,
+  ): Promise<BindOutcome>;
+  invoke(
+    requestId: string,
+    payload: Buffer,
+    deadline: number,
+    clientContext: string | undefined,
+    creds: Creds | undefined,
+  ): Promise<InvokeOutcome>;
+  ping(timeoutMs: number): Promise<boolean>;
+  retire(): Promise<void>;
+}
+
+export class Environment implements ExecutionEnvironment {
   state: EnvState = 'ready';
   spec: FunctionVersionSpec | undefined;
   lastUsed = Date.now();
