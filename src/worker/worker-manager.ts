@@ -388,8 +388,8 @@ export class WorkerManager implements Worker {
         : [findNodeModules() ?? '', taskRoot].join(':');
     const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
     return {
-      // The sandbox's uid has no passwd entry: without HOME, os.homedir() throws and the AWS SDK's
-      // config loader fails. A function may still set its own.
+      // /tmp is the only writable dir (and sbx_user1051's home in the sandbox's passwd); tools and the
+      // AWS SDK's config loader look for HOME. A function may still set its own.
       HOME: '/tmp',
       ...spec.environment,
       AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
