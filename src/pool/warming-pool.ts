@@ -3,8 +3,16 @@
 // sandboxes taken (pool hits plus cold starts) per window over the last minute, within min..max.
 import { randomBytes } from 'node:crypto';
 import type { SandboxDriver } from '../sandbox/driver.js';
-import type { PoolStats } from '../worker/types.js';
 import { RuntimeProcess } from './runtime-process.js';
+
+/** Same shape as worker/types.ts PoolStats (the pool does not import upwards). */
+export interface PoolStats {
+  runtimeKey: string;
+  ready: number;
+  starting: number;
+  target: number;
+  mode: 'fixed' | 'demand';
+}
 
 export interface PoolKey {
   /** e.g. `nodejs20.x`, `nodejs20.x+net`, `nodejs20.x+tmp1024`. */
