@@ -258,7 +258,9 @@ async function main(): Promise<void> {
   console.log(`\n${JSON.stringify(results, null, 2)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

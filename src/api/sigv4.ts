@@ -36,13 +36,16 @@ const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256'
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is escaped. */
 export function uriEncode(s: string, keepSlash = false): string {
-  let out = '';
-  for (const byte of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (/[A-Za-z0-9\-_.~]/.test(c) || (keepSlash && c === '/')) out += c;
-    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  // encodeURIComponent leaves only !'()* of the reserved set unescaped; SigV4 wants those escaped too.
+  let out: string;
+  try {
+    out = encodeURIComponent(s);
+  } catch {
+    // A lone surrogate: fall back to the bytes of its replacement, as Buffer.from would encode it.
+    out = encodeURIComponent(Buffer.from(s, 'utf8').toString('utf8'));
   }
-  return out;
+  if (/[!'()*]/.test(out)) out = out.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return keepSlash ? out.replace(/%2F/g, '/') : out;
 }
 
 function safeDecode(s: string): string {
@@ -86,7 +89,8 @@ type HeaderBag = Record<string, string | string[] | undefined>;
 function headerValue(headers: HeaderBag, name: string): string {
   const v = headers[name];
   const s = Array.isArray(v) ? v.join(',') : (v ?? '');
-  return s.trim().replace(/\s+/g, ' ');
+  // Most values have no runs of white space: skip the regex replace for them.
+  return /\s\s|[\t\n\r]/.test(s) ? s.trim().replace(/\s+/g, ' ') : s.trim();
 }
 
 const signingKeys = new Map<string, Buffer>();

@@ -76,6 +76,17 @@ describe('SigV4', () => {
     assert.equal(uriEncode('a:b/c~'), 'a%3Ab%2Fc~');
   });
 
+  it('uriEncode escapes exactly what RFC 3986 reserves, byte by byte in UTF-8', () => {
+    const reference = (x: string) =>
+      [...Buffer.from(x, 'utf8')]
+        .map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+        .join('');
+    for (const x of ["a b!'()*", 'ünï/cödé', '日本語', '~-_.', 'a+b=c&d', '\ud83d\ude00']) {
+      assert.equal(uriEncode(x), reference(x), x);
+    }
+    assert.equal(uriEncode('a/b c', true), 'a/b%20c');
+  });
+
   it('ARN paths (colons escaped on the wire) verify for non-S3 services', () => {
     const r = signed({ path: '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn/invocations' });
     assert.ok(Buffer.isBuffer(verify(r)));
