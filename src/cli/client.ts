@@ -346,3 +346,25 @@ export function parseIntFlag(
   }
   return n;
 }
+
+/**
+ * The first word of a command with subcommands (`kindling queue create ...`): answers the subcommand,
+ * its usage line and the remaining arguments; prints the usage and answers undefined for help (exit code
+ * 2 when nothing was given); one clear line for an unknown subcommand.
+ */
+export function subcommand<S extends string>(
+  args: readonly string[],
+  table: Readonly<Record<S, string>>,
+  usageText: string,
+  noun: string,
+): { sub: S; usage: string; rest: string[] } | undefined {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`usage: ${usageText}\n`);
+    if (sub === undefined) process.exitCode = USAGE;
+    return undefined;
+  }
+  if (!Object.hasOwn(table, sub))
+    throw new CliError(`unknown ${noun} command '${sub}'\nusage: ${usageText}`, USAGE);
+  return { sub: sub as S, usage: table[sub as S], rest };
+}

@@ -14,7 +14,15 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { connect, type KindlingClient, parseCommand, parseIntFlag, parseKeyValues, sdk } from './client.js';
+import {
+  connect,
+  type KindlingClient,
+  parseCommand,
+  parseIntFlag,
+  parseKeyValues,
+  sdk,
+  subcommand,
+} from './client.js';
 import { CliError, emit, printFields, printJson, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
@@ -27,8 +35,6 @@ const SUBCOMMANDS = {
   purge: 'kindling queue purge <name|url>',
   attributes: 'kindling queue attributes <name|url> [--set K=V ...]',
 } as const;
-
-type Sub = keyof typeof SUBCOMMANDS;
 
 const USAGE_TEXT = `kindling queue <command> ...\n\n${Object.values(SUBCOMMANDS)
   .map((u) => `  ${u}`)
@@ -56,16 +62,10 @@ function readBody(arg: string): string {
 const queueName = (url: string) => url.split('/').pop() ?? url;
 
 export async function run(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(`usage: ${USAGE_TEXT}\n`);
-    if (sub === undefined) process.exitCode = USAGE;
-    return;
-  }
-  if (!Object.hasOwn(SUBCOMMANDS, sub))
-    throw new CliError(`unknown queue command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
-  const usage = SUBCOMMANDS[sub as Sub];
-  switch (sub as Sub) {
+  const picked = subcommand(args, SUBCOMMANDS, USAGE_TEXT, 'queue');
+  if (picked === undefined) return;
+  const { sub, usage, rest } = picked;
+  switch (sub) {
     case 'create': {
       const { values, positionals, common } = parseCommand(rest, {
         usage,

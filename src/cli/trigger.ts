@@ -9,7 +9,7 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk, subcommand } from './client.js';
 import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
@@ -21,8 +21,6 @@ const SUBCOMMANDS = {
   enable: 'kindling trigger enable <uuid>',
   disable: 'kindling trigger disable <uuid>',
 } as const;
-
-type Sub = keyof typeof SUBCOMMANDS;
 
 const USAGE_TEXT = `kindling trigger <command> ...\n\n${Object.values(SUBCOMMANDS)
   .map((u) => `  ${u}`)
@@ -65,16 +63,10 @@ function show(json: boolean, m: EventSourceMappingConfiguration): void {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(`usage: ${USAGE_TEXT}\n`);
-    if (sub === undefined) process.exitCode = USAGE;
-    return;
-  }
-  if (!Object.hasOwn(SUBCOMMANDS, sub))
-    throw new CliError(`unknown trigger command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
-  const usage = SUBCOMMANDS[sub as Sub];
-  switch (sub as Sub) {
+  const picked = subcommand(args, SUBCOMMANDS, USAGE_TEXT, 'trigger');
+  if (picked === undefined) return;
+  const { sub, usage, rest } = picked;
+  switch (sub) {
     case 'create': {
       const { values, positionals, common } = parseCommand(rest, {
         usage,
