@@ -10,7 +10,7 @@ import {
   PutFunctionConcurrencyCommand,
   PutFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { corePart } from '../../src/core-part.js';
 import { asyncInvokePart } from '../../src/invoke/async-part.js';
 import { zipOf } from '../api-lambda/zips.js';
@@ -136,6 +136,21 @@ test('an async run is reported to telemetry as invocation type Event', async () 
     events().byRequestId(out.$metadata.requestId!)?.status === 'succeeded' ? true : undefined,
   );
   assert.deepEqual(seen, ['Event']);
+});
+
+test('a DLQ that no longer exists leaves the event failed with a note on why it was not delivered', async () => {
+  const dlq = await createQueue(sqs, 'vanishing-dlq');
+  await createFunction(lambda, 'fails-nowhere', failHandler, { DeadLetterConfig: { TargetArn: dlq.arn } });
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fails-nowhere', MaximumRetryAttempts: 0 }),
+  );
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: dlq.url }));
+  const out = await invokeEvent('fails-nowhere', {});
+  const e = await until(() => {
+    const ev = events().byRequestId(out.$metadata.requestId!);
+    return ev?.status === 'failed' ? ev : undefined;
+  });
+  assert.match(e.delivery ?? '', /delivery failed: queue .* does not exist/);
 });
 
 test('MaximumRetryAttempts 0 runs a failing event once before failure handling', async () => {
