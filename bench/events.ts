@@ -36,7 +36,11 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 async function queueDepth(k: KindlingClient, url: string): Promise<number> {
   const a = await sqs(k, 'GetQueueAttributes', {
     QueueUrl: url,
-    AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    AttributeNames: [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ],
   });
   return Object.values(a.Attributes as Record<string, string>).reduce((n, v) => n + Number(v), 0);
 }
@@ -47,7 +51,8 @@ async function mapping(k: KindlingClient, fn: string, queueArn: string, batchSiz
     EventSourceArn: queueArn,
     BatchSize: batchSize,
   });
-  if (r.status !== 202 && r.status !== 201 && r.status !== 200) throw new Error(`CreateEventSourceMapping: ${r.status} ${JSON.stringify(r.json)}`);
+  if (r.status !== 202 && r.status !== 201 && r.status !== 200)
+    throw new Error(`CreateEventSourceMapping: ${r.status} ${JSON.stringify(r.json)}`);
 }
 
 async function latencyFigure(k: KindlingClient, samples: number): Promise<LatencyStats> {
@@ -56,8 +61,12 @@ async function latencyFigure(k: KindlingClient, samples: number): Promise<Latenc
     'bench-event-latency',
     `exports.handler = async (event) => { for (const r of event.Records) console.log('LAT', Date.now() - JSON.parse(r.body).sentAt); };`,
   );
-  const { QueueUrl: url } = await sqs(k, 'CreateQueue', { QueueName: 'bench-latency', Attributes: { VisibilityTimeout: '60' } });
-  const arn = (await sqs(k, 'GetQueueAttributes', { QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes.QueueArn;
+  const { QueueUrl: url } = await sqs(k, 'CreateQueue', {
+    QueueName: 'bench-latency',
+    Attributes: { VisibilityTimeout: '60' },
+  });
+  const arn = (await sqs(k, 'GetQueueAttributes', { QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes
+    .QueueArn;
   await mapping(k, 'bench-event-latency', arn, 1);
   // Warm the environment, then send one message at a time with a gap, as a low-rate source would.
   await sqs(k, 'SendMessage', { QueueUrl: url, MessageBody: JSON.stringify({ sentAt: Date.now() }) });
@@ -68,7 +77,12 @@ async function latencyFigure(k: KindlingClient, samples: number): Promise<Latenc
   }
   await waitFor(async () => (await queueDepth(k, url)) === 0, 60_000, 'latency messages');
   await new Promise((r) => setTimeout(r, 300)); // logs are stored just after each invocation
-  const logs = await k.call('GET', '/kindling/v1/functions/bench-event-latency/logs?limit=1000', undefined, 'kindling');
+  const logs = await k.call(
+    'GET',
+    '/kindling/v1/functions/bench-event-latency/logs?limit=1000',
+    undefined,
+    'kindling',
+  );
   const lat: number[] = [];
   for (const e of logs.json.events as { log: string }[]) {
     for (const m of e.log.matchAll(/\tLAT (\d+)/g)) lat.push(Number(m[1]));
@@ -76,10 +90,21 @@ async function latencyFigure(k: KindlingClient, samples: number): Promise<Latenc
   return stats(lat.slice(1)); // the first one is the warm-up
 }
 
-async function throughputFigure(k: KindlingClient, messages: number): Promise<{ msgsPerSec: number; seconds: number; messages: number; left: number }> {
-  await createFunction(k, 'bench-queue-sink', 'exports.handler = async (event) => ({ n: event.Records.length });');
-  const { QueueUrl: url } = await sqs(k, 'CreateQueue', { QueueName: 'bench-throughput', Attributes: { VisibilityTimeout: '60' } });
-  const arn = (await sqs(k, 'GetQueueAttributes', { QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes.QueueArn;
+async function throughputFigure(
+  k: KindlingClient,
+  messages: number,
+): Promise<{ msgsPerSec: number; seconds: number; messages: number; left: number }> {
+  await createFunction(
+    k,
+    'bench-queue-sink',
+    'exports.handler = async (event) => ({ n: event.Records.length });',
+  );
+  const { QueueUrl: url } = await sqs(k, 'CreateQueue', {
+    QueueName: 'bench-throughput',
+    Attributes: { VisibilityTimeout: '60' },
+  });
+  const arn = (await sqs(k, 'GetQueueAttributes', { QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes
+    .QueueArn;
   await mapping(k, 'bench-queue-sink', arn, 10);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const batches = Math.ceil(messages / 10);
@@ -97,25 +122,42 @@ async function throughputFigure(k: KindlingClient, messages: number): Promise<{ 
         );
         const r = await request(agent, k.signed('POST', '/', payload, 'sqs', sqsHeaders('SendMessageBatch')));
         const out = JSON.parse(r.body.toString());
-        if (r.status !== 200 || (out.Failed ?? []).length) throw new Error(`SendMessageBatch: ${r.status} ${r.body}`);
+        if (r.status !== 200 || (out.Failed ?? []).length)
+          throw new Error(`SendMessageBatch: ${r.status} ${r.body}`);
       }
     }),
   );
   agent.destroy();
   let left = messages;
-  await waitFor(async () => (left = await queueDepth(k, url)) === 0, 120_000, 'the queue to drain');
+  await waitFor(
+    async () => {
+      left = await queueDepth(k, url);
+      return left === 0;
+    },
+    120_000,
+    'the queue to drain',
+  );
   const seconds = (Date.now() - started) / 1000;
   return { msgsPerSec: Math.round(messages / seconds), seconds, messages, left };
 }
 
-export async function kindlingEventFigures(k: KindlingClient, opts: { quick: boolean }): Promise<EventFigures> {
+export async function kindlingEventFigures(
+  k: KindlingClient,
+  opts: { quick: boolean },
+): Promise<EventFigures> {
   const latency = await latencyFigure(k, opts.quick ? 50 : 300);
   const queue = await throughputFigure(k, opts.quick ? 5_000 : 20_000);
   await createFunction(k, 'bench-async', 'exports.handler = async () => ({ ok: true });');
   const accept = await throughput(
-    k.signed('POST', '/2015-03-31/functions/bench-async/invocations', Buffer.from('{"async":true}'), 'lambda', {
-      'x-amz-invocation-type': 'Event',
-    }),
+    k.signed(
+      'POST',
+      '/2015-03-31/functions/bench-async/invocations',
+      Buffer.from('{"async":true}'),
+      'lambda',
+      {
+        'x-amz-invocation-type': 'Event',
+      },
+    ),
     16,
     opts.quick ? 2 : 5,
   );
@@ -124,7 +166,11 @@ export async function kindlingEventFigures(k: KindlingClient, opts: { quick: boo
     queueThroughput: queue,
     asyncAccept: accept,
     rows: [
-      ['events:       SendMessage → handler start p50/p99 (ms)', `${latency.p50} / ${latency.p99}`, 'target p99 <= 10 ms'],
+      [
+        'events:       SendMessage → handler start p50/p99 (ms)',
+        `${latency.p50} / ${latency.p99}`,
+        'target p99 <= 10 ms',
+      ],
       [
         'events:       queue → function throughput (msg/s)',
         String(queue.msgsPerSec),

@@ -39,7 +39,9 @@ function inproc(): void {
 }
 
 function ipc(): void {
-  const child = fork(fileURLToPath(import.meta.url), ['ipc-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['ipc-child'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiting = new Map<number, http.ServerResponse>();
   let next = 0;
   child.on('message', (m: { id: number; out: string }) => {

@@ -24,7 +24,15 @@ export function stats(samples: number[]): LatencyStats {
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
   const sum = s.reduce((a, b) => a + b, 0);
   const r = (x: number) => Math.round(x * 1000) / 1000;
-  return { n: s.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), mean: r(sum / s.length), min: r(s[0] ?? 0), max: r(s[s.length - 1] ?? 0) };
+  return {
+    n: s.length,
+    p50: r(at(0.5)),
+    p90: r(at(0.9)),
+    p99: r(at(0.99)),
+    mean: r(sum / s.length),
+    min: r(s[0] ?? 0),
+    max: r(s[s.length - 1] ?? 0),
+  };
 }
 
 /** One request; resolves with the status, body and latency in ms. */
@@ -36,7 +44,14 @@ export function request(
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const req = http.request(
-      { host: '127.0.0.1', port: t.port, path: t.path, method, agent, headers: { ...t.headers, 'content-length': t.body.length } },
+      {
+        host: '127.0.0.1',
+        port: t.port,
+        path: t.path,
+        method,
+        agent,
+        headers: { ...t.headers, 'content-length': t.body.length },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -93,5 +108,10 @@ export async function throughput(
   );
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
-  return { rps: Math.round(samples.length / elapsed), requests: samples.length, errors, latency: stats(samples) };
+  return {
+    rps: Math.round(samples.length / elapsed),
+    requests: samples.length,
+    errors,
+    latency: stats(samples),
+  };
 }

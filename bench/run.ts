@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/platform.js';
-import { type LatencyStats, type Target, latency, request, stats, throughput } from './load.js';
 import { kindlingEventFigures } from './events.js';
+import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +28,10 @@ interface Proc {
 }
 
 function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -60,11 +63,26 @@ export interface KindlingClient {
   endpoint: string;
   creds: { accessKeyId: string; secretAccessKey: string };
   /** A signed request; for the hot path the signature is computed once and reused (valid 15 min). */
-  signed(method: string, pathAndQuery: string, payload: Buffer, service?: string, extra?: Record<string, string>): Target;
-  call(method: string, pathAndQuery: string, payload?: unknown, service?: string, extra?: Record<string, string>): Promise<{ status: number; json: any; ms: number; headers: http.IncomingHttpHeaders }>;
+  signed(
+    method: string,
+    pathAndQuery: string,
+    payload: Buffer,
+    service?: string,
+    extra?: Record<string, string>,
+  ): Target;
+  call(
+    method: string,
+    pathAndQuery: string,
+    payload?: unknown,
+    service?: string,
+    extra?: Record<string, string>,
+  ): Promise<{ status: number; json: any; ms: number; headers: http.IncomingHttpHeaders }>;
 }
 
-export function kindlingClient(port: number, creds: { accessKeyId: string; secretAccessKey: string }): KindlingClient {
+export function kindlingClient(
+  port: number,
+  creds: { accessKeyId: string; secretAccessKey: string },
+): KindlingClient {
   const endpoint = `http://127.0.0.1:${port}`;
   const agent = new http.Agent({ keepAlive: true });
   const c: KindlingClient = {
@@ -84,7 +102,12 @@ export function kindlingClient(port: number, creds: { accessKeyId: string; secre
       return { port, path: pathAndQuery, headers, body: payload };
     },
     async call(method, pathAndQuery, payload, service = 'lambda', extra = {}) {
-      const buf = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload));
+      const buf =
+        payload === undefined
+          ? Buffer.alloc(0)
+          : Buffer.isBuffer(payload)
+            ? payload
+            : Buffer.from(JSON.stringify(payload));
       const r = await request(agent, c.signed(method, pathAndQuery, buf, service, extra), method);
       const text = r.body.toString();
       let json: any = text;
@@ -97,7 +120,12 @@ export function kindlingClient(port: number, creds: { accessKeyId: string; secre
   return c;
 }
 
-export async function createFunction(k: KindlingClient, name: string, code: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function createFunction(
+  k: KindlingClient,
+  name: string,
+  code: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const r = await k.call('POST', '/2015-03-31/functions', {
     FunctionName: name,
     Runtime: 'nodejs20.x',
@@ -171,28 +199,42 @@ function bareNodeStartMs(samples = 10): LatencyStats {
   return stats(out);
 }
 
-const row = (name: string, value: string, note = '') => console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
+const row = (name: string, value: string, note = '') =>
+  console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
-  console.log(`Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`);
+  const results: Record<string, unknown> = {
+    machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
+  };
+  console.log(
+    `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`,
+  );
 
   // --- floors
-  const floors: Record<string, { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }> = {};
+  const floors: Record<
+    string,
+    { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }
+  > = {};
   for (const mode of ['inproc', 'ipc'] as const) {
     const p = await startProcess([path.join(here, 'floors.js'), mode]);
     const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
-    floors[mode] = { latency: await latency(t, N_LATENCY), throughput: await throughput(t, CONCURRENCY, THROUGHPUT_SECONDS) };
+    floors[mode] = {
+      latency: await latency(t, N_LATENCY),
+      throughput: await throughput(t, CONCURRENCY, THROUGHPUT_SECONDS),
+    };
     await stop(p);
   }
   results.floors = floors;
 
   // --- Kindling
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-'));
-  const server = await startProcess([path.join(repo, 'bin/kindling.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
-    KINDLING_POOL_TARGET: '2',
-  });
+  const server = await startProcess(
+    [path.join(repo, 'bin/kindling.js'), 'serve', '--port', '0', '--data-dir', dataDir],
+    {
+      KINDLING_POOL_TARGET: '2',
+    },
+  );
   const creds = readCredentialsFile(path.join(dataDir, 'credentials'))!;
   const k = kindlingClient(server.port, creds);
   try {
@@ -237,11 +279,23 @@ async function main(): Promise<void> {
     console.log(`${'measure'.padEnd(58)} ${'value'.padStart(14)}  target`);
     row('floor inproc: sync latency c=1 p50/p99 (ms)', fmt(floors.inproc!.latency));
     row('floor ipc:    sync latency c=1 p50/p99 (ms)', fmt(floors.ipc!.latency));
-    row('kindling:     warm Invoke c=1 p50/p99 (ms)', fmt(warmLatency), `ratio to ipc p50 ${(warmLatency.p50 / ipcP50).toFixed(2)}x (target <= 1.3x)`);
+    row(
+      'kindling:     warm Invoke c=1 p50/p99 (ms)',
+      fmt(warmLatency),
+      `ratio to ipc p50 ${(warmLatency.p50 / ipcP50).toFixed(2)}x (target <= 1.3x)`,
+    );
     row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
     row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
-    row(`kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`, String(warmThroughput.rps), `ratio to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x (target >= 0.75x), errors ${warmThroughput.errors}`);
-    row('kindling:     first Invoke after Create, pool hit p50/p99 (ms)', fmt(stats(poolHit)), 'target p50 <= 15 ms');
+    row(
+      `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
+      String(warmThroughput.rps),
+      `ratio to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x (target >= 0.75x), errors ${warmThroughput.errors}`,
+    );
+    row(
+      'kindling:     first Invoke after Create, pool hit p50/p99 (ms)',
+      fmt(stats(poolHit)),
+      'target p50 <= 15 ms',
+    );
     row('kindling:     first Invoke after Create, pool empty p50/p99 (ms)', fmt(stats(coldStart)));
     row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNode));
     row('kindling:     idle warm environments measured', String(memory.envs));

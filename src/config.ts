@@ -32,7 +32,8 @@ export interface PlatformConfig {
 
 export function defaultConfig(overrides: Partial<PlatformConfig> = {}): PlatformConfig {
   const env = process.env;
-  const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+  const num = (v: string | undefined, d: number) =>
+    v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
   const cfg: PlatformConfig = {
     dataDir: path.resolve(env.KINDLING_DATA_DIR ?? '.kindling'),
     host: env.KINDLING_HOST ?? '127.0.0.1',

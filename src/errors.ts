@@ -28,20 +28,25 @@ export const LambdaErrors = {
   validation: (message: string) => new KindlingError('ValidationException', 400, message),
   invalidRequestContent: (message: string) =>
     new KindlingError('InvalidRequestContentException', 400, message, { Type: 'User' }),
-  conflict: (message: string) => new KindlingError('ResourceConflictException', 409, message, { Type: 'User' }),
+  conflict: (message: string) =>
+    new KindlingError('ResourceConflictException', 409, message, { Type: 'User' }),
   preconditionFailed: (
     message = 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
   ) => new KindlingError('PreconditionFailedException', 412, message, { Type: 'User' }),
   tooLarge: (message: string) =>
     new KindlingError('RequestEntityTooLargeException', 413, message, { Type: 'User' }),
-  tooManyRequests: (message = 'Rate Exceeded.', reason = 'ReservedFunctionConcurrentInvocationLimitExceeded') =>
-    new KindlingError('TooManyRequestsException', 429, message, { Type: 'User', Reason: reason }),
+  tooManyRequests: (
+    message = 'Rate Exceeded.',
+    reason = 'ReservedFunctionConcurrentInvocationLimitExceeded',
+  ) => new KindlingError('TooManyRequestsException', 429, message, { Type: 'User', Reason: reason }),
   codeStorageExceeded: (message: string) =>
     new KindlingError('CodeStorageExceededException', 400, message, { Type: 'User' }),
   unsupportedMediaType: (message: string) =>
     new KindlingError('UnsupportedMediaTypeException', 415, message, { Type: 'User' }),
-  service: (message = 'An internal error occurred.') => new KindlingError('ServiceException', 500, message, { Type: 'Service' }),
-  accessDenied: (message: string) => new KindlingError('AccessDeniedException', 403, message, { Type: 'User' }),
+  service: (message = 'An internal error occurred.') =>
+    new KindlingError('ServiceException', 500, message, { Type: 'Service' }),
+  accessDenied: (message: string) =>
+    new KindlingError('AccessDeniedException', 403, message, { Type: 'User' }),
   // SigV4 failures, worded as AWS words them.
   missingAuth: () =>
     new KindlingError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token'),
@@ -53,7 +58,11 @@ export const LambdaErrors = {
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
     ),
   unrecognizedClient: () =>
-    new KindlingError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.'),
+    new KindlingError(
+      'UnrecognizedClientException',
+      403,
+      'The security token included in the request is invalid.',
+    ),
   expiredSignature: (message: string) => new KindlingError('InvalidSignatureException', 403, message),
 } as const;
 

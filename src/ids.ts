@@ -20,4 +20,5 @@ export function accessKeyId(prefix: 'AKIA' | 'ASIA' = 'AKIA'): string {
   return s;
 }
 
-export const secretAccessKey = (): string => randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);
+export const secretAccessKey = (): string =>
+  randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);

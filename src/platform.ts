@@ -30,7 +30,9 @@ export const dataPaths = (dataDir: string) => ({
 });
 
 /** A parsed `credentials` file of the data dir (AWS shared-credentials format). */
-export function readCredentialsFile(file: string): { accessKeyId: string; secretAccessKey: string } | undefined {
+export function readCredentialsFile(
+  file: string,
+): { accessKeyId: string; secretAccessKey: string } | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -87,7 +89,13 @@ export class Platform {
   private constructor(config: PlatformConfig) {
     this.config = config;
     this.paths = dataPaths(config.dataDir);
-    for (const dir of [config.dataDir, this.paths.blobs, this.paths.codeCache, this.paths.envs, this.paths.run]) {
+    for (const dir of [
+      config.dataDir,
+      this.paths.blobs,
+      this.paths.codeCache,
+      this.paths.envs,
+      this.paths.run,
+    ]) {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     fs.chmodSync(config.dataDir, 0o700);
@@ -116,7 +124,11 @@ export class Platform {
 
   async #listen(): Promise<void> {
     const surfaces = this.parts.flatMap((p) => p.surfaces ?? []);
-    const deps = { tenants: this.tenants, surfaces, onError: (e: unknown) => console.error('kindling: internal error:', e) };
+    const deps = {
+      tenants: this.tenants,
+      surfaces,
+      onError: (e: unknown) => console.error('kindling: internal error:', e),
+    };
     const tcp = createApiServer(deps);
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);

@@ -53,8 +53,10 @@ const toTenant = (r: TenantRow): Tenant => ({
 });
 
 export const TenantErrors = {
-  exists: (name: string) => new KindlingError('ResourceConflictException', 409, `Tenant already exists: ${name}`),
-  notFound: (name: string) => new KindlingError('ResourceNotFoundException', 404, `Tenant not found: ${name}`),
+  exists: (name: string) =>
+    new KindlingError('ResourceConflictException', 409, `Tenant already exists: ${name}`),
+  notFound: (name: string) =>
+    new KindlingError('ResourceNotFoundException', 404, `Tenant not found: ${name}`),
   invalidName: (name: string) =>
     new KindlingError(
       'InvalidParameterValueException',
@@ -75,7 +77,9 @@ export class TenantStore {
   }
 
   list(): Tenant[] {
-    return (this.#db.prepare('SELECT * FROM tenants ORDER BY created_at, name').all() as TenantRow[]).map(toTenant);
+    return (this.#db.prepare('SELECT * FROM tenants ORDER BY created_at, name').all() as TenantRow[]).map(
+      toTenant,
+    );
   }
 
   get(idOrName: string): Tenant | undefined {
@@ -86,7 +90,9 @@ export class TenantStore {
   }
 
   byAccountId(account: string): Tenant | undefined {
-    const row = this.#db.prepare('SELECT * FROM tenants WHERE account_id = ?').get(account) as TenantRow | undefined;
+    const row = this.#db.prepare('SELECT * FROM tenants WHERE account_id = ?').get(account) as
+      | TenantRow
+      | undefined;
     return row && toTenant(row);
   }
 
@@ -156,15 +162,26 @@ export class TenantStore {
       .prepare(
         'INSERT INTO access_keys (access_key_id, secret, tenant_id, session_token, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(key.accessKeyId, key.secretAccessKey, tenantId, key.sessionToken, key.expiresAt, new Date().toISOString());
-    this.#db.prepare('DELETE FROM access_keys WHERE expires_at IS NOT NULL AND expires_at < ?').run(Date.now());
+      .run(
+        key.accessKeyId,
+        key.secretAccessKey,
+        tenantId,
+        key.sessionToken,
+        key.expiresAt,
+        new Date().toISOString(),
+      );
+    this.#db
+      .prepare('DELETE FROM access_keys WHERE expires_at IS NOT NULL AND expires_at < ?')
+      .run(Date.now());
     return key;
   }
 
   listKeys(tenantId: string): AccessKey[] {
     return (
       this.#db
-        .prepare('SELECT * FROM access_keys WHERE tenant_id = ? AND session_token IS NULL ORDER BY created_at')
+        .prepare(
+          'SELECT * FROM access_keys WHERE tenant_id = ? AND session_token IS NULL ORDER BY created_at',
+        )
         .all(tenantId) as { access_key_id: string; secret: string; tenant_id: string }[]
     ).map((r) => ({
       accessKeyId: r.access_key_id,
@@ -189,7 +206,14 @@ export class TenantStore {
           `SELECT k.access_key_id, k.secret, k.session_token, k.expires_at, t.*
              FROM access_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.access_key_id = ?`,
         )
-        .get(id) as (TenantRow & { access_key_id: string; secret: string; session_token: string | null; expires_at: number | null }) | undefined;
+        .get(id) as
+        | (TenantRow & {
+            access_key_id: string;
+            secret: string;
+            session_token: string | null;
+            expires_at: number | null;
+          })
+        | undefined;
       if (!row) return undefined;
       hit = {
         key: {

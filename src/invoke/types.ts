@@ -30,10 +30,20 @@ export interface AsyncInvokeOptions {
 
 export interface Invoker {
   /** Runs the function now and answers with its result (RequestResponse). */
-  invokeSync(tenant: Tenant, functionRef: string, payload: Buffer, opts?: SyncInvokeOptions): Promise<SyncInvokeResult>;
+  invokeSync(
+    tenant: Tenant,
+    functionRef: string,
+    payload: Buffer,
+    opts?: SyncInvokeOptions,
+  ): Promise<SyncInvokeResult>;
   /**
    * Durably accepts an event for asynchronous invocation (InvocationType Event) and resolves once it is
    * stored: from then on it is never lost (at-least-once), retried per the function's event invoke config.
    */
-  invokeAsync(tenant: Tenant, functionRef: string, payload: Buffer, opts?: AsyncInvokeOptions): Promise<{ requestId: string }>;
+  invokeAsync(
+    tenant: Tenant,
+    functionRef: string,
+    payload: Buffer,
+    opts?: AsyncInvokeOptions,
+  ): Promise<{ requestId: string }>;
 }

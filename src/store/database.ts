@@ -11,7 +11,9 @@ export function openDatabase(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (module, step))');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (module, step))',
+  );
   return db;
 }
 
@@ -21,7 +23,9 @@ export function openDatabase(file: string): Db {
  */
 export function migrate(db: Db, module: string, steps: readonly string[]): void {
   const done = new Set(
-    (db.prepare('SELECT step FROM schema_migrations WHERE module = ?').all(module) as { step: number }[]).map((r) => r.step),
+    (db.prepare('SELECT step FROM schema_migrations WHERE module = ?').all(module) as { step: number }[]).map(
+      (r) => r.step,
+    ),
   );
   const record = db.prepare('INSERT INTO schema_migrations (module, step) VALUES (?, ?)');
   steps.forEach((sql, step) => {

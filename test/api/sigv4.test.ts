@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  SignatureError,
   canonicalQuery,
   parseSignature,
+  SignatureError,
   sha256Hex,
   signRequest,
   uriEncode,
@@ -13,7 +13,10 @@ import {
 const creds = { accessKeyId: 'AKIATESTTESTTESTTEST', secretAccessKey: 'secret-secret-secret-secret' };
 
 function signed(opts: { body?: string; now?: Date; path?: string; service?: string } = {}) {
-  const url = new URL(opts.path ?? '/2015-03-31/functions/my-fn/invocations?Qualifier=%24LATEST', 'http://127.0.0.1:9000');
+  const url = new URL(
+    opts.path ?? '/2015-03-31/functions/my-fn/invocations?Qualifier=%24LATEST',
+    'http://127.0.0.1:9000',
+  );
   const body = opts.body ?? '{"a":1}';
   const headers = signRequest({
     method: 'POST',
@@ -28,7 +31,10 @@ function signed(opts: { body?: string; now?: Date; path?: string; service?: stri
   return { url, body, headers };
 }
 
-function verify(r: ReturnType<typeof signed>, overrides: { secret?: string; body?: string; now?: number } = {}) {
+function verify(
+  r: ReturnType<typeof signed>,
+  overrides: { secret?: string; body?: string; now?: number } = {},
+) {
   const query = new URLSearchParams(r.url.search);
   const sig = parseSignature(r.headers, query);
   assert.ok(sig);
@@ -49,22 +55,35 @@ describe('SigV4', () => {
   });
 
   it('a wrong secret is a signature mismatch', () => {
-    assert.throws(() => verify(signed(), { secret: 'nope' }), (e: unknown) => e instanceof SignatureError && e.kind === 'mismatch');
+    assert.throws(
+      () => verify(signed(), { secret: 'nope' }),
+      (e: unknown) => e instanceof SignatureError && e.kind === 'mismatch',
+    );
   });
 
   it('a body changed after signing is a signature mismatch', () => {
-    assert.throws(() => verify(signed(), { body: '{"a":2}' }), (e: unknown) => e instanceof SignatureError && e.kind === 'mismatch');
+    assert.throws(
+      () => verify(signed(), { body: '{"a":2}' }),
+      (e: unknown) => e instanceof SignatureError && e.kind === 'mismatch',
+    );
   });
 
   it('a signature older than 15 minutes is expired', () => {
     const r = signed({ now: new Date(Date.now() - 20 * 60_000) });
-    assert.throws(() => verify(r), (e: unknown) => e instanceof SignatureError && e.kind === 'expired' && /Signature expired/.test(e.message));
+    assert.throws(
+      () => verify(r),
+      (e: unknown) =>
+        e instanceof SignatureError && e.kind === 'expired' && /Signature expired/.test(e.message),
+    );
   });
 
   it('an Authorization header without a Signature is incomplete', () => {
     const r = signed();
     r.headers.authorization = r.headers.authorization!.replace(/, Signature=.*/, '');
-    assert.throws(() => parseSignature(r.headers, new URLSearchParams()), (e: unknown) => e instanceof SignatureError && e.kind === 'incomplete');
+    assert.throws(
+      () => parseSignature(r.headers, new URLSearchParams()),
+      (e: unknown) => e instanceof SignatureError && e.kind === 'incomplete',
+    );
   });
 
   it('an unsigned request parses as no signature', () => {
@@ -79,7 +98,11 @@ describe('SigV4', () => {
   it('uriEncode escapes exactly what RFC 3986 reserves, byte by byte in UTF-8', () => {
     const reference = (x: string) =>
       [...Buffer.from(x, 'utf8')]
-        .map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+        .map((b) =>
+          /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b))
+            ? String.fromCharCode(b)
+            : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+        )
         .join('');
     for (const x of ["a b!'()*", 'ünï/cödé', '日本語', '~-_.', 'a+b=c&d', '\ud83d\ude00']) {
       assert.equal(uriEncode(x), reference(x), x);
@@ -88,7 +111,9 @@ describe('SigV4', () => {
   });
 
   it('ARN paths (colons escaped on the wire) verify for non-S3 services', () => {
-    const r = signed({ path: '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn/invocations' });
+    const r = signed({
+      path: '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn/invocations',
+    });
     assert.ok(Buffer.isBuffer(verify(r)));
   });
 });
