@@ -124,6 +124,7 @@ export class AsyncDispatcher {
    */
   #flush(): void {
     const batch = this.#pending;
+    if (batch.length === 0) return;
     this.#pending = [];
     try {
       this.#d.store.db.transaction(() => {
@@ -510,6 +511,8 @@ export class AsyncDispatcher {
   /** Stop dispatching; let running events finish until the deadline, then put the rest back in the queue. */
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true;
+    // Accepts waiting for their group commit are stored now: they were promised a 202.
+    if (this.#pending.length > 0) this.#flush();
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     const wait = Math.max(0, deadlineMs - Date.now());

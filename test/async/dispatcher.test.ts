@@ -238,3 +238,15 @@ test('accepts of one tick are stored together, and one bad entry fails alone', a
   for (const id of ['one', 'dup', 'two']) assert.ok(store.byRequestId(id), `${id} is stored`);
   await d.stop(Date.now());
 });
+
+test('an accept still waiting for its group commit when stop begins is stored and answered', async () => {
+  const store = new AsyncEventStore(db);
+  const d = dispatcher(new FakeService(), store);
+  const accepted = d.invokeAsync(tenant, 'f', Buffer.from('{}'), { requestId: 'in-the-door' });
+  // Let the accept reach its commit queue (it resolves the function first), then stop at once.
+  await new Promise((r) => process.nextTick(r));
+  await d.stop(Date.now());
+  // Stored by the time stop returns (the platform closes the store right after its parts stop).
+  assert.equal(store.byRequestId('in-the-door')?.status, 'queued');
+  assert.deepEqual(await accepted, { requestId: 'in-the-door' });
+});
