@@ -1,7 +1,7 @@
 // `kindling schedule ...`: EventBridge schedule rules that invoke a function (create, ls, rm, enable,
 // disable), spoken to the platform's EventBridge API with SigV4 (service `events`, JSON 1.1).
 import { GetFunctionCommand } from '@aws-sdk/client-lambda';
-import { connect, type KindlingClient, parseCommand, sdk, toCliError } from './client.js';
+import { connect, type KindlingClient, parseCommand, sdk, subcommand, toCliError } from './client.js';
 import { CliError, emit, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
@@ -12,8 +12,6 @@ const SUBCOMMANDS = {
   enable: 'kindling schedule enable <name>',
   disable: 'kindling schedule disable <name>',
 } as const;
-type Sub = keyof typeof SUBCOMMANDS;
-
 const USAGE_TEXT = `kindling schedule <command> ...\n\n${Object.values(SUBCOMMANDS)
   .map((u) => `  ${u}`)
   .join('\n')}`;
@@ -82,16 +80,10 @@ async function allRules(k: KindlingClient, prefix: string | undefined): Promise<
 }
 
 export async function run(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(`usage: ${USAGE_TEXT}\n`);
-    if (sub === undefined) process.exitCode = USAGE;
-    return;
-  }
-  if (!Object.hasOwn(SUBCOMMANDS, sub))
-    throw new CliError(`unknown schedule command '${sub}'\nusage: ${USAGE_TEXT}`, USAGE);
-  const usage = SUBCOMMANDS[sub as Sub];
-  switch (sub as Sub) {
+  const picked = subcommand(args, SUBCOMMANDS, USAGE_TEXT, 'schedule');
+  if (picked === undefined) return;
+  const { sub, usage, rest } = picked;
+  switch (sub) {
     case 'create': {
       const { values, positionals, common } = parseCommand(rest, {
         usage,
