@@ -265,6 +265,45 @@ function nudgeGc(rss: number): void {
     afterGcBytes = process.memoryUsage.rss();
   });
 }
+
+// Max Memory Used comes from the resident set after each invoke. process.memoryUsage.rss() opens, reads
+// and closes /proc/self/stat (which also sums CPU times) every call; one pread() of /proc/self/statm on a
+// descriptor opened once is a single cheap syscall. Page size is derived once from a paired reading.
+const statmFd = ((): number => {
+  try {
+    return fs.openSync('/proc/self/statm', 'r');
+  } catch {
+    return -1;
+  }
+})();
+const statmBuf = Buffer.alloc(256);
+/** Resident pages (statm's second field), or -1. */
+function residentPages(): number {
+  if (statmFd < 0) return -1;
+  try {
+    const n = fs.readSync(statmFd, statmBuf, 0, statmBuf.length, 0);
+    let i = statmBuf.indexOf(32);
+    if (i < 0 || i >= n) return -1;
+    let pages = 0;
+    for (i++; i < n; i++) {
+      const c = statmBuf[i]!;
+      if (c < 48 || c > 57) break;
+      pages = pages * 10 + (c - 48);
+    }
+    return i < n && statmBuf[i] === 32 ? pages : -1;
+  } catch {
+    return -1;
+  }
+}
+const pageSize = ((): number => {
+  const pages = residentPages();
+  if (pages <= 0) return 0;
+  return 2 ** Math.round(Math.log2(process.memoryUsage.rss() / pages));
+})();
+function rssBytes(): number {
+  const pages = pageSize > 0 ? residentPages() : -1;
+  return pages > 0 ? pages * pageSize : process.memoryUsage.rss();
+}
 let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
 
 function invoke(h: FrameHeader, body: Buffer): void {
@@ -315,7 +354,7 @@ function invoke(h: FrameHeader, body: Buffer): void {
       errorType = eb.errorType;
       out = JSON.stringify(eb);
     }
-    const rss = process.memoryUsage.rss();
+    const rss = rssBytes();
     send({ t: 'result', id, ok, errorType, fatal, rss }, out);
     nudgeGc(rss);
     currentId = undefined;
