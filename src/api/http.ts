@@ -1,12 +1,12 @@
 // The single HTTP origin: picks the API surface for each request (by SigV4 service, then path and
 // headers), reads the body within the surface's limit, verifies the signature against the tenant's
 // keys, and hands a typed request to the surface. Surfaces render their own error shapes.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { KindlingError, LambdaErrors } from '../errors.js';
-import { type ParsedSignature, SignatureError, parseSignature, verifySignature } from './sigv4.js';
+import { type ParsedSignature, SignatureError, parseSignature, sha256Hex, verifySignature } from './sigv4.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead, SignedPayloadInfo } from './surface.js';
 
 export interface ApiServerDeps {
@@ -101,7 +101,7 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   if (!('x-amzn-requestid' in headers) && !('x-amz-request-id' in headers)) {
     res.setHeader('x-amzn-RequestId', randomUUID());
   }
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  for (const k in headers) res.setHeader(k, headers[k]!);
   res.statusCode = out.status;
   const body = out.body;
   if (body instanceof Readable) {
@@ -139,11 +139,13 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
   const rawPath = q < 0 ? url : url.slice(0, q);
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   const query = new URLSearchParams(rawQuery);
-  let path: string;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    path = rawPath;
+  let path = rawPath;
+  if (rawPath.includes('%')) {
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      path = rawPath;
+    }
   }
   const head: RequestHead = { method: req.method ?? 'GET', rawPath, path, query, headers: req.headers, service: '' };
 
@@ -187,7 +189,7 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
         if (!payloadHash) throw new KindlingError('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
       } else {
         body = await readBody(req, surface.maxBodyBytes(head));
-        payloadHash = createHash('sha256').update(body).digest('hex');
+        payloadHash = sha256Hex(body);
         if (claimed && claimed !== payloadHash && claimed !== 'UNSIGNED-PAYLOAD') {
           throw new KindlingError('XAmzContentSHA256Mismatch', 400, "The provided 'x-amz-content-sha256' header does not match what was computed.");
         }
@@ -221,7 +223,12 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
     }
     if (!sig && !surface.streaming) body = await readBody(req, surface.maxBodyBytes(head));
     const apiReq: ApiRequest = {
-      ...head,
+      method: head.method,
+      rawPath,
+      path,
+      query,
+      headers: head.headers,
+      service: head.service,
       tenant: tenant as Tenant, // anonymous routes must not read it
       accessKeyId,
       body,

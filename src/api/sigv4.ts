@@ -1,6 +1,6 @@
 // AWS Signature Version 4: verifying what clients send (Authorization header or presigned query) and
 // signing, for the CLI and the benchmark. Pure functions over a request head; no HTTP here.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -31,7 +31,11 @@ export class SignatureError extends Error {
   }
 }
 
-export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+/** One-shot crypto.hash (Node ≥ 20.12) is about 3× cheaper than a Hash object for small inputs. */
+export const sha256Hex: (data: string | Buffer) => string =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'hex')
+    : (data) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is escaped. */
@@ -145,21 +149,32 @@ function parseCredential(cred: string): Pick<ParsedSignature, 'accessKeyId' | 'd
   return { accessKeyId: parts[0]!, date: parts[1]!, region: parts[2]!, service: parts[3]! };
 }
 
+const AUTH_PREFIX = `${ALGORITHM} `;
+
 /** Reads the signature from the Authorization header or a presigned URL's query; undefined if unsigned. */
 export function parseSignature(headers: HeaderBag, query: URLSearchParams): ParsedSignature | undefined {
   const auth = headerValue(headers, 'authorization');
   if (auth) {
-    if (!auth.startsWith(`${ALGORITHM} `)) {
+    if (!auth.startsWith(AUTH_PREFIX)) {
       throw new SignatureError('incomplete', `Unsupported authorization type: ${auth.split(' ')[0]}`);
     }
-    const fields = new Map<string, string>();
-    for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
-      const eq = part.indexOf('=');
-      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    // `Credential=…, SignedHeaders=…, Signature=…`, scanned in place (a later duplicate wins).
+    let cred: string | undefined;
+    let signed: string | undefined;
+    let sig: string | undefined;
+    for (let pos = AUTH_PREFIX.length; pos < auth.length; ) {
+      let end = auth.indexOf(',', pos);
+      if (end < 0) end = auth.length;
+      const eq = auth.indexOf('=', pos);
+      if (eq > pos && eq < end) {
+        const name = auth.slice(pos, eq).trim();
+        const value = auth.slice(eq + 1, end).trim();
+        if (name === 'Credential') cred = value;
+        else if (name === 'SignedHeaders') signed = value;
+        else if (name === 'Signature') sig = value;
+      }
+      pos = end + 1;
     }
-    const cred = fields.get('Credential');
-    const signed = fields.get('SignedHeaders');
-    const sig = fields.get('Signature');
     const amzDate = headerValue(headers, 'x-amz-date');
     if (!cred || !signed || !sig) {
       throw new SignatureError(
@@ -168,8 +183,12 @@ export function parseSignature(headers: HeaderBag, query: URLSearchParams): Pars
       );
     }
     if (!amzDate) throw new SignatureError('incomplete', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+    const c = parseCredential(cred);
     return {
-      ...parseCredential(cred),
+      accessKeyId: c.accessKeyId,
+      date: c.date,
+      region: c.region,
+      service: c.service,
       signedHeaders: signed.split(';'),
       signature: sig,
       amzDate,
