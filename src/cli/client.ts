@@ -279,6 +279,16 @@ export function connect(flags: CommonFlags, env: NodeJS.ProcessEnv = process.env
   return new KindlingClient(resolveConnection(flags, env));
 }
 
+/** Runs `use` with a connected client and closes the client's sockets afterwards, whatever happens. */
+export async function withClient<T>(flags: CommonFlags, use: (k: KindlingClient) => Promise<T>): Promise<T> {
+  const k = connect(flags);
+  try {
+    return await use(k);
+  } finally {
+    k.destroy();
+  }
+}
+
 function networkCode(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
     const c = cur as { code?: unknown; errors?: unknown[]; cause?: unknown };

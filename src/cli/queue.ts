@@ -15,13 +15,13 @@ import {
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import {
-  connect,
   type KindlingClient,
   parseCommand,
   parseIntFlag,
   parseKeyValues,
   sdk,
   subcommand,
+  withClient,
 } from './client.js';
 import { CliError, emit, printFields, printJson, printTable, USAGE } from './output.js';
 
@@ -88,8 +88,7 @@ export async function run(args: string[]): Promise<void> {
       if ((values.dlq === undefined) !== (maxReceive === undefined)) {
         throw new CliError('--dlq and --max-receive go together', USAGE);
       }
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         if (values.dlq !== undefined) {
           const dlqUrl = await resolveUrl(k, values.dlq);
           const arn = (
@@ -105,9 +104,7 @@ export async function run(args: string[]): Promise<void> {
           k,
         );
         emit(common.json, { QueueUrl: out.QueueUrl }, () => process.stdout.write(`${out.QueueUrl}\n`));
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'ls': {
@@ -116,8 +113,7 @@ export async function run(args: string[]): Promise<void> {
         maxPositionals: 0,
         options: { prefix: { type: 'string' } },
       });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const urls: string[] = [];
         let token: string | undefined;
         do {
@@ -173,16 +169,13 @@ export async function run(args: string[]): Promise<void> {
             '(no queues)',
           ),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'rm':
     case 'purge': {
       const { positionals, common } = parseCommand(rest, { usage, minPositionals: 1, maxPositionals: 1 });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         if (sub === 'rm') await sdk(k.sqs().send(new DeleteQueueCommand({ QueueUrl: url })), k);
         else await sdk(k.sqs().send(new PurgeQueueCommand({ QueueUrl: url })), k);
@@ -190,9 +183,7 @@ export async function run(args: string[]): Promise<void> {
         emit(common.json, { QueueUrl: url, [what]: true }, () =>
           process.stdout.write(`${what} ${queueName(url)}\n`),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'send': {
@@ -210,8 +201,7 @@ export async function run(args: string[]): Promise<void> {
           { DataType: 'String', StringValue: v },
         ]),
       );
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         const out = await sdk(
           k.sqs().send(
@@ -227,9 +217,7 @@ export async function run(args: string[]): Promise<void> {
         emit(common.json, { MessageId: out.MessageId, MD5OfMessageBody: out.MD5OfMessageBody }, () =>
           process.stdout.write(`${out.MessageId}\n`),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'receive': {
@@ -247,8 +235,7 @@ export async function run(args: string[]): Promise<void> {
       const max = parseIntFlag(values.max, '--max', 1, 10) ?? 1;
       const wait = parseIntFlag(values.wait, '--wait', 0, 20);
       const visibility = parseIntFlag(values.visibility, '--visibility', 0, 43_200);
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         const out = await sdk(
           k.sqs().send(
@@ -294,9 +281,7 @@ export async function run(args: string[]): Promise<void> {
             process.stdout.write('\n');
           }
         }
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'attributes': {
@@ -307,8 +292,7 @@ export async function run(args: string[]): Promise<void> {
         options: { set: { type: 'string', multiple: true } },
       });
       const set = parseKeyValues(values.set, '--set');
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         if (Object.keys(set).length > 0)
           await sdk(k.sqs().send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: set })), k);
@@ -320,9 +304,7 @@ export async function run(args: string[]): Promise<void> {
             )
           ).Attributes ?? {};
         emit(common.json, a, () => printFields(Object.entries(a).sort(([x], [y]) => x.localeCompare(y))));
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
   }

@@ -1,7 +1,7 @@
 // `kindling schedule ...`: EventBridge schedule rules that invoke a function (create, ls, rm, enable,
 // disable), spoken to the platform's EventBridge API with SigV4 (service `events`, JSON 1.1).
 import { GetFunctionCommand } from '@aws-sdk/client-lambda';
-import { connect, type KindlingClient, parseCommand, sdk, subcommand, toCliError } from './client.js';
+import { type KindlingClient, parseCommand, sdk, subcommand, toCliError, withClient } from './client.js';
 import { CliError, emit, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
@@ -98,7 +98,8 @@ export async function run(args: string[]): Promise<void> {
         },
       });
       const expression = scheduleExpression(values.rate, values.cron);
-      if (!values.function) throw new CliError('--function is required', USAGE);
+      const functionName = values.function;
+      if (!functionName) throw new CliError('--function is required', USAGE);
       if (values.input !== undefined) {
         try {
           JSON.parse(values.input);
@@ -106,9 +107,8 @@ export async function run(args: string[]): Promise<void> {
           throw new CliError('--input must be JSON', USAGE);
         }
       }
-      const k = connect(common);
-      try {
-        const fn = await sdk(k.lambda().send(new GetFunctionCommand({ FunctionName: values.function })), k);
+      await withClient(common, async (k) => {
+        const fn = await sdk(k.lambda().send(new GetFunctionCommand({ FunctionName: functionName })), k);
         const fnArn = fn.Configuration!.FunctionArn!;
         const { RuleArn } = await call<{ RuleArn: string }>(k, 'PutRule', {
           Name: positionals[0],
@@ -122,7 +122,7 @@ export async function run(args: string[]): Promise<void> {
             Rule: positionals[0],
             Targets: [
               {
-                Id: targetId(values.function),
+                Id: targetId(functionName),
                 Arn: fnArn,
                 ...(values.input !== undefined && { Input: values.input }),
               },
@@ -134,9 +134,7 @@ export async function run(args: string[]): Promise<void> {
         emit(common.json, { RuleArn, ScheduleExpression: expression, FunctionArn: fnArn }, () =>
           process.stdout.write(`${RuleArn}  ${expression} → ${fnName(fnArn)}\n`),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'ls': {
@@ -145,8 +143,7 @@ export async function run(args: string[]): Promise<void> {
         maxPositionals: 0,
         options: { prefix: { type: 'string' } },
       });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const rules = await allRules(k, values.prefix);
         const rows: (Rule & { Targets: Target[] })[] = [];
         for (const r of rules)
@@ -166,15 +163,12 @@ export async function run(args: string[]): Promise<void> {
             '(no schedules)',
           ),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'rm': {
       const { positionals, common } = parseCommand(rest, { usage, minPositionals: 1, maxPositionals: 1 });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const name = positionals[0]!;
         // Refuse an unknown name rather than succeed silently (DeleteRule itself is idempotent).
         await call(k, 'DescribeRule', { Name: name });
@@ -182,23 +176,18 @@ export async function run(args: string[]): Promise<void> {
         if (Targets.length > 0) await call(k, 'RemoveTargets', { Rule: name, Ids: Targets.map((t) => t.Id) });
         await call(k, 'DeleteRule', { Name: name });
         emit(common.json, { Deleted: name }, () => process.stdout.write(`deleted ${name}\n`));
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'enable':
     case 'disable': {
       const { positionals, common } = parseCommand(rest, { usage, minPositionals: 1, maxPositionals: 1 });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         await call(k, sub === 'enable' ? 'EnableRule' : 'DisableRule', { Name: positionals[0] });
         emit(common.json, { Name: positionals[0], State: sub === 'enable' ? 'ENABLED' : 'DISABLED' }, () =>
           process.stdout.write(`${sub}d ${positionals[0]}\n`),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
   }

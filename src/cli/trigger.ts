@@ -9,7 +9,7 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk, subcommand } from './client.js';
+import { type KindlingClient, parseCommand, parseIntFlag, sdk, subcommand, withClient } from './client.js';
 import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
 const SUBCOMMANDS = {
@@ -105,8 +105,7 @@ export async function run(args: string[]): Promise<void> {
       const maxConcurrency = parseIntFlag(values['max-concurrency'], '--max-concurrency', 2, 1000);
       const maxRetries = parseIntFlag(values['max-retries'], '--max-retries', 0, 10_000);
       const visibility = parseIntFlag(values.visibility, '--visibility', 1, 43_200);
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const tags: Record<string, string> = {
           ...(values.rpc && { 'kindling:rpc': 'true' }),
           ...(visibility !== undefined && { 'kindling:visibility-timeout': String(visibility) }),
@@ -127,9 +126,7 @@ export async function run(args: string[]): Promise<void> {
           ...(Object.keys(tags).length > 0 && { Tags: tags }),
         };
         show(common.json, await sdk(k.lambda().send(new CreateEventSourceMappingCommand(input)), k));
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'ls': {
@@ -138,8 +135,7 @@ export async function run(args: string[]): Promise<void> {
         maxPositionals: 0,
         options: { function: { type: 'string' }, queue: { type: 'string' } },
       });
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const eventSourceArn = values.queue === undefined ? undefined : await queueArn(k, values.queue);
         const all: EventSourceMappingConfiguration[] = [];
         let marker: string | undefined;
@@ -174,9 +170,7 @@ export async function run(args: string[]): Promise<void> {
             '(no triggers)',
           ),
         );
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
     case 'rm':
@@ -184,8 +178,7 @@ export async function run(args: string[]): Promise<void> {
     case 'disable': {
       const { positionals, common } = parseCommand(rest, { usage, minPositionals: 1, maxPositionals: 1 });
       const uuid = positionals[0]!;
-      const k = connect(common);
-      try {
+      await withClient(common, async (k) => {
         const out =
           sub === 'rm'
             ? await sdk(k.lambda().send(new DeleteEventSourceMappingCommand({ UUID: uuid })), k)
@@ -196,9 +189,7 @@ export async function run(args: string[]): Promise<void> {
                 k,
               );
         emit(common.json, out, () => process.stdout.write(`${uuid} ${out.State}\n`));
-      } finally {
-        k.destroy();
-      }
+      });
       return;
     }
   }
