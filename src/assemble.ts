@@ -1,4 +1,4 @@
-// The list of platform parts, in start order. Each engineer adds their part's construction here.
+// The list of platform parts, in start order (they stop in reverse), each built from the ones before it.
 import { createObjectStorePart } from './api/s3-part.js';
 import { SqsSurface } from './api/sqs.js';
 import { createCorePart } from './core-part.js';
@@ -32,6 +32,5 @@ export async function assembleParts(platform: Platform): Promise<PlatformPart[]>
   parts.push(createMappingsPart(platform, core, () => queues));
   // Object store and its S3 API (path-style, matched last); notifications invoke through core.invoker.
   parts.push(createObjectStorePart(platform));
-  void platform;
   return parts;
 }
