@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApiServer } from './api/http.js';
 import type { ApiSurface } from './api/surface.js';
+import { assembleParts } from './assemble.js';
 import type { PlatformConfig } from './config.js';
 import { type AccessKey, type Tenant, TenantStore } from './control/tenants.js';
 import { type Db, openDatabase } from './store/database.js';
@@ -116,8 +117,6 @@ export class Platform {
   }
 
   async #assemble(): Promise<void> {
-    // Parts are added here as they land; see each module's own constructor for its collaborators.
-    const { assembleParts } = await import('./assemble.js');
     this.parts.push(...(await assembleParts(this)));
     for (const part of this.parts) await part.start?.();
   }
