@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { KindlingError, LambdaErrors } from '../errors.js';
-import { type ParsedSignature, SignatureError, parseSignature, sha256Hex, verifySignature } from './sigv4.js';
+import { type ParsedSignature, parseSignature, SignatureError, sha256Hex, verifySignature } from './sigv4.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead, SignedPayloadInfo } from './surface.js';
 
 export interface ApiServerDeps {
@@ -30,9 +30,14 @@ const fallbackSurface: Pick<ApiSurface, 'errorResponse'> = {
 
 export class BodyTooLargeError extends KindlingError {
   constructor(limit: number) {
-    super('RequestEntityTooLargeException', 413, `Request must be smaller than ${limit} bytes for the operation`, {
-      Type: 'User',
-    });
+    super(
+      'RequestEntityTooLargeException',
+      413,
+      `Request must be smaller than ${limit} bytes for the operation`,
+      {
+        Type: 'User',
+      },
+    );
   }
 }
 
@@ -73,7 +78,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onEnd = () => done(undefined);
     const onError = (e: Error) => done(e);
-    const onClose = () => done(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const onClose = () =>
+      done(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -114,7 +120,8 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
     return;
   }
   if (body === undefined) {
-    if (!res.hasHeader('content-length') && out.status !== 204 && out.status !== 304) res.setHeader('content-length', 0);
+    if (!res.hasHeader('content-length') && out.status !== 204 && out.status !== 304)
+      res.setHeader('content-length', 0);
     res.end();
     return;
   }
@@ -123,11 +130,14 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   res.end(buf);
 }
 
-export function createRequestHandler(deps: ApiServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(
+  deps: ApiServerDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     handle(deps, req, res).catch((err) => {
       deps.onError?.(err);
-      if (!res.headersSent) writeResponse(res, fallbackSurface.errorResponse(LambdaErrors.service(), undefined as never));
+      if (!res.headersSent)
+        writeResponse(res, fallbackSurface.errorResponse(LambdaErrors.service(), undefined as never));
       else res.destroy();
     });
   };
@@ -147,7 +157,14 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
       path = rawPath;
     }
   }
-  const head: RequestHead = { method: req.method ?? 'GET', rawPath, path, query, headers: req.headers, service: '' };
+  const head: RequestHead = {
+    method: req.method ?? 'GET',
+    rawPath,
+    path,
+    query,
+    headers: req.headers,
+    service: '',
+  };
 
   let sig: ParsedSignature | undefined;
   let sigError: SignatureError | undefined;
@@ -186,12 +203,21 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
       let payloadHash: string;
       if (surface.streaming) {
         payloadHash = claimed ?? (sig.presigned ? 'UNSIGNED-PAYLOAD' : '');
-        if (!payloadHash) throw new KindlingError('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
+        if (!payloadHash)
+          throw new KindlingError(
+            'InvalidRequest',
+            400,
+            'Missing required header for this request: x-amz-content-sha256',
+          );
       } else {
         body = await readBody(req, surface.maxBodyBytes(head));
         payloadHash = sha256Hex(body);
         if (claimed && claimed !== payloadHash && claimed !== 'UNSIGNED-PAYLOAD') {
-          throw new KindlingError('XAmzContentSHA256Mismatch', 400, "The provided 'x-amz-content-sha256' header does not match what was computed.");
+          throw new KindlingError(
+            'XAmzContentSHA256Mismatch',
+            400,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+          );
         }
         if (claimed === 'UNSIGNED-PAYLOAD') payloadHash = claimed;
       }
@@ -244,7 +270,10 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
 }
 
 export function createApiServer(deps: ApiServerDeps): http.Server {
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, createRequestHandler(deps));
+  const server = http.createServer(
+    { keepAliveTimeout: 65_000, requestTimeout: 0 },
+    createRequestHandler(deps),
+  );
   server.headersTimeout = 60_000;
   return server;
 }

@@ -36,7 +36,8 @@ export const sha256Hex: (data: string | Buffer) => string =
   typeof crypto.hash === 'function'
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+const hmac = (key: Buffer | string, data: string): Buffer =>
+  createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is escaped. */
 export function uriEncode(s: string, keepSlash = false): string {
@@ -48,7 +49,8 @@ export function uriEncode(s: string, keepSlash = false): string {
     // A lone surrogate: fall back to the bytes of its replacement, as Buffer.from would encode it.
     out = encodeURIComponent(Buffer.from(s, 'utf8').toString('utf8'));
   }
-  if (/[!'()*]/.test(out)) out = out.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  if (/[!'()*]/.test(out))
+    out = out.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return keepSlash ? out.replace(/%2F/g, '/') : out;
 }
 
@@ -182,7 +184,11 @@ export function parseSignature(headers: HeaderBag, query: URLSearchParams): Pars
         "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
       );
     }
-    if (!amzDate) throw new SignatureError('incomplete', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+    if (!amzDate)
+      throw new SignatureError(
+        'incomplete',
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+      );
     const c = parseCredential(cred);
     return {
       accessKeyId: c.accessKeyId,
@@ -197,9 +203,16 @@ export function parseSignature(headers: HeaderBag, query: URLSearchParams): Pars
     };
   }
   if (query.has('X-Amz-Signature') || query.has('X-Amz-Credential')) {
-    const need = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Signature'];
+    const need = [
+      'X-Amz-Algorithm',
+      'X-Amz-Credential',
+      'X-Amz-Date',
+      'X-Amz-SignedHeaders',
+      'X-Amz-Signature',
+    ];
     for (const n of need) {
-      if (!query.get(n)) throw new SignatureError('incomplete', `Query-string authentication requires the ${n} parameter`);
+      if (!query.get(n))
+        throw new SignatureError('incomplete', `Query-string authentication requires the ${n} parameter`);
     }
     if (query.get('X-Amz-Algorithm') !== ALGORITHM) {
       throw new SignatureError('incomplete', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
@@ -241,7 +254,10 @@ export function verifySignature(sig: ParsedSignature, i: VerifyInput): Buffer {
   const at = parseAmzDate(sig.amzDate);
   if (Number.isNaN(at)) throw new SignatureError('incomplete', `Invalid X-Amz-Date: ${sig.amzDate}`);
   if (sig.amzDate.slice(0, 8) !== sig.date) {
-    throw new SignatureError('mismatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
+    throw new SignatureError(
+      'mismatch',
+      'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP',
+    );
   }
   if (sig.presigned) {
     if (now > at + (sig.expiresSec ?? 0) * 1000) throw new SignatureError('expired', 'Request has expired');
@@ -267,7 +283,9 @@ export function verifySignature(sig: ParsedSignature, i: VerifyInput): Buffer {
     omitQuery: sig.presigned ? 'X-Amz-Signature' : undefined,
   });
   const key = signingKey(i.secret, sig.date, sig.region, sig.service);
-  const expected = createHmac('sha256', key).update(stringToSign(sig.amzDate, scopeOf(sig), canonical)).digest();
+  const expected = createHmac('sha256', key)
+    .update(stringToSign(sig.amzDate, scopeOf(sig), canonical))
+    .digest();
   const given = Buffer.from(sig.signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new SignatureError('mismatch', 'signature mismatch');
@@ -310,7 +328,9 @@ export function signRequest(i: SignInput): Record<string, string> {
     service: i.service,
   });
   const key = signingKey(i.secretAccessKey, amzDate.slice(0, 8), i.region, i.service);
-  const signature = createHmac('sha256', key).update(stringToSign(amzDate, scope, canonical)).digest('hex');
+  const signature = createHmac('sha256', key)
+    .update(stringToSign(amzDate, scope, canonical))
+    .digest('hex');
   headers.authorization = `${ALGORITHM} Credential=${i.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
   return headers;
 }

@@ -111,7 +111,8 @@ test('another tenant cannot deploy code from this tenant’s bucket', async () =
       }),
     ),
     (e: SdkError) =>
-      e.name === 'InvalidParameterValueException' && /S3 Error Code: (AccessDenied|NoSuchBucket)\./.test(e.message),
+      e.name === 'InvalidParameterValueException' &&
+      /S3 Error Code: (AccessDenied|NoSuchBucket)\./.test(e.message),
   );
 });
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type PlatformConfig, defaultConfig } from '../../src/config.js';
+import { defaultConfig, type PlatformConfig } from '../../src/config.js';
 import { Platform, readCredentialsFile } from '../../src/platform.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -40,8 +40,17 @@ export async function startPlatform(overrides: Partial<PlatformConfig> = {}): Pr
 }
 
 /** The config an AWS SDK v3 client needs to talk to a test platform. */
-export function sdkConfig(p: { endpoint: string; region?: string; credentials: { accessKeyId: string; secretAccessKey: string } }) {
-  return { endpoint: p.endpoint, region: p.region ?? 'us-east-1', credentials: p.credentials, maxAttempts: 1 };
+export function sdkConfig(p: {
+  endpoint: string;
+  region?: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}) {
+  return {
+    endpoint: p.endpoint,
+    region: p.region ?? 'us-east-1',
+    credentials: p.credentials,
+    maxAttempts: 1,
+  };
 }
 
 export interface ServerProcess {
@@ -55,16 +64,31 @@ export interface ServerProcess {
 }
 
 /** Spawns `kindling serve` and waits for its `listening on` line. */
-export async function spawnServer(dataDir = tempDir(), env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
+export async function spawnServer(
+  dataDir = tempDir(),
+  env: Record<string, string> = {},
+  port = 0,
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'bin/kindling.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir],
+    [
+      path.join(repoRoot, 'bin/kindling.js'),
+      'serve',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+    ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)),
+  );
   const endpoint = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
     const check = () => {
