@@ -21,13 +21,13 @@ const THROUGHPUT_SECONDS = quick ? 2 : 10;
 const CONCURRENCY = 16;
 const FIRST_INVOKE_SAMPLES = quick ? 3 : 15;
 
-interface Proc {
+export interface Proc {
   child: ChildProcess;
   port: number;
   output: () => string;
 }
 
-function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
+export function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -48,7 +48,7 @@ function startProcess(args: string[], env: Record<string, string> = {}): Promise
   });
 }
 
-function stop(p: Proc): Promise<void> {
+export function stop(p: Proc): Promise<void> {
   return new Promise((resolve) => {
     if (p.child.exitCode !== null) return resolve();
     p.child.once('exit', () => resolve());
@@ -139,7 +139,7 @@ export async function createFunction(
   if (r.status !== 201) throw new Error(`CreateFunction ${name}: ${r.status} ${JSON.stringify(r.json)}`);
 }
 
-const TRIVIAL = 'exports.handler = async (event) => ({ ok: true, echo: event });';
+export const TRIVIAL = 'exports.handler = async (event) => ({ ok: true, echo: event });';
 
 async function poolReady(k: KindlingClient, want = 1, timeoutMs = 20_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;

@@ -1,0 +1,229 @@
+// `npm run bench:profile`: where the time of a warm Invoke goes, measured the same way for the IPC floor
+// and for Kindling. For each, at concurrency 16 and 1: requests per second and CPU microseconds per request
+// by role (the load client, the server, the processes that run the handler, read from /proc), and for
+// Kindling's server a V8 CPU profile of the c=16 window grouped by the Kindling module each sample was in.
+// Prints a table and then one JSON document. BENCH_QUICK=1 shortens it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCredentialsFile } from '../src/platform.js';
+import { type Target, throughput } from './load.js';
+import { createFunction, kindlingClient, type Proc, startProcess, stop, TRIVIAL } from './run.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const quick = process.env.BENCH_QUICK === '1';
+const SECONDS = quick ? 2 : 8;
+const TICK_US = 1e6 / 100; // USER_HZ
+
+/** utime+stime (and children's) of every process, in clock ticks, with its parent pid. */
+function snapshot(): Map<number, { ppid: number; ticks: number }> {
+  const m = new Map<number, { ppid: number; ticks: number }>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      m.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {}
+  }
+  return m;
+}
+
+function descendants(snap: Map<number, { ppid: number }>, root: number): Set<number> {
+  const out = new Set<number>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, p] of snap) {
+      if (!out.has(pid) && (p.ppid === root || out.has(p.ppid))) {
+        out.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+interface RoleCpu {
+  rps: number;
+  requests: number;
+  errors: number;
+  /** CPU microseconds per request. */
+  usPerRequest: { client: number; server: number; handlerProcesses: number };
+}
+
+/** Load at concurrency c, attributing the CPU used meanwhile to the client, the server and its children. */
+async function measure(
+  t: Target,
+  serverPid: number,
+  c: number,
+): Promise<RoleCpu & { window: [number, number] }> {
+  await throughput(t, c, 1); // warm every connection and environment first
+  const before = snapshot();
+  const selfBefore = process.cpuUsage();
+  const t0 = Number(process.hrtime.bigint() / 1000n);
+  const r = await throughput(t, c, SECONDS);
+  const t1 = Number(process.hrtime.bigint() / 1000n);
+  const self = process.cpuUsage(selfBefore);
+  const after = snapshot();
+  const delta = (pid: number) =>
+    (after.get(pid)?.ticks ?? 0) - (before.get(pid)?.ticks ?? after.get(pid)?.ticks ?? 0);
+  let children = 0;
+  for (const pid of descendants(after, serverPid)) children += delta(pid);
+  const per = (x: number) => Math.round(x / Math.max(1, r.requests));
+  return {
+    rps: r.rps,
+    requests: r.requests,
+    errors: r.errors,
+    usPerRequest: {
+      client: per(self.user + self.system),
+      server: per(delta(serverPid) * TICK_US),
+      handlerProcesses: per(children * TICK_US),
+    },
+    window: [t0, t1],
+  };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Busy samples within [from, to] (monotonic µs, the clock V8's profiler and hrtime share), each put
+ * under the innermost Kindling module on its stack, and split into syscall writes, GC and JavaScript.
+ */
+function groupProfile(
+  p: CpuProfile,
+  from: number,
+  to: number,
+): { busyMs: number; groups: [string, number][] } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const groups = new Map<string, number>();
+  let busy = 0;
+  let ts = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    ts += dt;
+    if (ts < from || ts > to) continue;
+    const leaf = byId.get(p.samples[i]!)!;
+    const fn = leaf.callFrame.functionName;
+    if (fn === '(idle)' || fn === '(root)' || fn === '(program)') continue;
+    busy += dt;
+    const kind =
+      fn === 'writeBuffer' || fn === 'writev' || fn === 'writeUtf8String' || fn === 'writeLatin1String'
+        ? 'socket write syscall'
+        : fn === '(garbage collector)'
+          ? 'GC'
+          : 'JS and natives';
+    let where = '(outside Kindling code)';
+    for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
+      const url = byId.get(id)!.callFrame.url;
+      const at = url.indexOf('/dist/src/');
+      if (at >= 0) {
+        where = url.slice(at + '/dist/src/'.length).replace(/\.js$/, '');
+        break;
+      }
+    }
+    const key = kind === 'GC' ? 'GC' : `${kind} in ${where}`;
+    groups.set(key, (groups.get(key) ?? 0) + dt);
+  }
+  return {
+    busyMs: Math.round(busy / 1000),
+    groups: [...groups].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((1000 * v) / busy) / 10]),
+  };
+}
+
+async function main(): Promise<void> {
+  const body = Buffer.from(JSON.stringify({ hello: 'world' }));
+  const results: Record<string, unknown> = {
+    machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
+  };
+  console.log(
+    `Kindling profile — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`,
+  );
+
+  const floor = await startProcess([path.join(here, 'floors.js'), 'ipc']);
+  const floorTarget: Target = {
+    port: floor.port,
+    path: '/',
+    headers: { 'content-type': 'application/json' },
+    body,
+  };
+  const floorFigures = {
+    c16: await measure(floorTarget, floor.child.pid!, 16),
+    c1: await measure(floorTarget, floor.child.pid!, 1),
+  };
+  await stop(floor);
+
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-profile-'));
+  const profDir = path.join(dataDir, 'cpu-profile');
+  let server: Proc | undefined;
+  try {
+    server = await startProcess(
+      [
+        '--cpu-prof',
+        `--cpu-prof-dir=${profDir}`,
+        path.join(repo, 'bin/kindling.js'),
+        'serve',
+        '--port',
+        '0',
+        '--data-dir',
+        path.join(dataDir, 'data'),
+      ],
+      { KINDLING_POOL_TARGET: '2' },
+    );
+    const k = kindlingClient(server.port, readCredentialsFile(path.join(dataDir, 'data', 'credentials'))!);
+    await createFunction(k, 'profile-trivial', TRIVIAL);
+    const invoke = k.signed('POST', '/2015-03-31/functions/profile-trivial/invocations', body);
+    const c16 = await measure(invoke, server.child.pid!, 16);
+    const c1 = await measure(invoke, server.child.pid!, 1);
+    await stop(server);
+    server = undefined;
+    const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    const profile = file
+      ? groupProfile(
+          JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile,
+          ...c16.window,
+        )
+      : undefined;
+    results.floorIpc = floorFigures;
+    results.kindling = { c16, c1, serverProfileC16: profile };
+
+    const row = (name: string, r: RoleCpu) =>
+      console.log(
+        `${name.padEnd(26)} ${String(r.rps).padStart(7)} ${String(r.usPerRequest.client).padStart(8)} ${String(r.usPerRequest.server).padStart(8)} ${String(r.usPerRequest.handlerProcesses).padStart(9)}`,
+      );
+    console.log(
+      `${'target'.padEnd(26)} ${'req/s'.padStart(7)} ${'client'.padStart(8)} ${'server'.padStart(8)} ${'handlers'.padStart(9)}   (CPU µs per request)`,
+    );
+    row('floor ipc c=16', floorFigures.c16);
+    row('kindling  c=16', c16);
+    row('floor ipc c=1', floorFigures.c1);
+    row('kindling  c=1', c1);
+    if (profile) {
+      console.log(`\nKindling server, c=16 window: ${profile.busyMs} ms busy; share of busy time`);
+      for (const [k, v] of profile.groups.slice(0, 16)) console.log(`${v.toFixed(1).padStart(6)}%  ${k}`);
+    }
+  } finally {
+    if (server) await stop(server);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`\n${JSON.stringify(results, null, 2)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
