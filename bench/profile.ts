@@ -1,7 +1,7 @@
 // `npm run bench:profile`: where the time of a warm Invoke goes, measured the same way for the IPC floor
 // and for Kindling. For each, at concurrency 16 and 1: requests per second and CPU microseconds per request
 // by role (the load client, the server, the processes that run the handler, read from /proc), and for
-// Kindling's server a V8 CPU profile of the c=16 window grouped by the Kindling module each sample was in.
+// Kindling's server a V8 CPU profile of each window grouped by the Kindling module each sample was in.
 // Prints a table and then one JSON document. BENCH_QUICK=1 shortens it.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -192,14 +192,14 @@ async function main(): Promise<void> {
     await stop(server);
     server = undefined;
     const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-    const profile = file
-      ? groupProfile(
-          JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile,
-          ...c16.window,
-        )
+    const cpuProfile = file
+      ? (JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile)
+      : undefined;
+    const profiles = cpuProfile
+      ? { 'c=16': groupProfile(cpuProfile, ...c16.window), 'c=1': groupProfile(cpuProfile, ...c1.window) }
       : undefined;
     results.floorIpc = floorFigures;
-    results.kindling = { c16, c1, serverProfileC16: profile };
+    results.kindling = { c16, c1, serverProfile: profiles };
 
     const row = (name: string, r: RoleCpu) =>
       console.log(
@@ -212,9 +212,9 @@ async function main(): Promise<void> {
     row('kindling  c=16', c16);
     row('floor ipc c=1', floorFigures.c1);
     row('kindling  c=1', c1);
-    if (profile) {
-      console.log(`\nKindling server, c=16 window: ${profile.busyMs} ms busy; share of busy time`);
-      for (const [k, v] of profile.groups.slice(0, 16)) console.log(`${v.toFixed(1).padStart(6)}%  ${k}`);
+    for (const [window, profile] of Object.entries(profiles ?? {})) {
+      console.log(`\nKindling server, ${window} window: ${profile.busyMs} ms busy; share of busy time`);
+      for (const [k, v] of profile.groups.slice(0, 14)) console.log(`${v.toFixed(1).padStart(6)}%  ${k}`);
     }
   } finally {
     if (server) await stop(server);
