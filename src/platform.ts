@@ -99,8 +99,19 @@ export class Platform {
     ]) {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
-    fs.chmodSync(config.dataDir, 0o700);
+    // Sandboxes run as unprivileged host uids, and bubblewrap (running as them) resolves the environment
+    // dirs it binds by path: the data dir, envs/ and run/ are traversable but not listable by others. All
+    // else in the data dir stays owner-only (the database and credentials 0600, blobs/ and code/ 0700).
+    for (const dir of [config.dataDir, this.paths.envs, this.paths.run]) fs.chmodSync(dir, 0o711);
+    fs.chmodSync(this.paths.codeCache, 0o700);
     this.db = openDatabase(this.paths.db);
+    for (const f of [this.paths.db, `${this.paths.db}-wal`, `${this.paths.db}-shm`]) {
+      try {
+        fs.chmodSync(f, 0o600);
+      } catch {
+        // not created yet: SQLite gives journals the database file's mode
+      }
+    }
     this.tenants = new TenantStore(this.db);
     this.root = ensureRootTenant(this.tenants, this.paths.credentials);
   }

@@ -7,7 +7,9 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
 import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import { dropArgs, findSetpriv, HostIds } from './host-user.js';
 import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
 export const SANDBOX_RELAY_PORT = 9001;
@@ -87,30 +89,58 @@ function rootBinds(): string[] {
   return args;
 }
 
-/** Small generated files the sandbox sees read-only: written once per driver under envRoot. */
-function generatedFiles(envRoot: string): string[] {
-  fs.mkdirSync(envRoot, { recursive: true });
+/** /dev/shm inside: POSIX shared memory for runtimes that want it; its pages count toward the memory cap. */
+const SHM_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Files the sandbox sees read-only whose contents bwrap copies in from a descriptor (`--ro-bind-data`), so no
+ * host path of ours shows in the sandbox's mount table. Written once per driver under envRoot.
+ */
+function dataFiles(envRoot: string, runtimeDir: string): Array<{ file: string; dest: string }> {
+  fs.mkdirSync(envRoot, { recursive: true, mode: 0o711 });
   const write = (name: string, text: string) => {
     const file = path.join(envRoot, name);
-    fs.writeFileSync(file, text, { mode: 0o644 });
+    fs.writeFileSync(file, text, { mode: 0o600 });
     return file;
   };
   return [
+    { file: path.join(runtimeDir, 'bootstrap.js'), dest: '/var/runtime/bootstrap.js' },
+    { file: path.join(runtimeDir, 'protocol.js'), dest: '/var/runtime/protocol.js' },
     // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
-    '--ro-bind',
-    write('.runtime-package.json', '{"type":"module"}\n'),
-    '/var/runtime/package.json',
+    { file: write('.runtime-package.json', '{"type":"module"}\n'), dest: '/var/runtime/package.json' },
     // Lambda's sandbox user, so os.userInfo() and tools asking for the current user work.
-    '--ro-bind',
-    write(
-      '.passwd',
-      `root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:${UID}:${GID}::/tmp:/sbin/nologin\n`,
-    ),
-    '/etc/passwd',
-    '--ro-bind',
-    write('.group', `root:x:0:\nsbx_user1051:x:${GID}:\n`),
-    '/etc/group',
+    {
+      file: write(
+        '.passwd',
+        `root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:${UID}:${GID}::/tmp:/sbin/nologin\n`,
+      ),
+      dest: '/etc/passwd',
+    },
+    { file: write('.group', `root:x:0:\nsbx_user1051:x:${GID}:\n`), dest: '/etc/group' },
   ];
+}
+
+/**
+ * bubblewrap, running as the sandbox's unprivileged uid, resolves the directories it binds by path: every
+ * directory above them must let others through (execute), though not list them. Says which one does not.
+ */
+function requireTraversable(dir: string): void {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0)
+      throw new Error(`sandboxes cannot reach ${dir}: ${d} must be traversable by others (chmod o+x ${d})`);
+    if (d === path.dirname(d)) return;
+  }
+}
+
+/** Opens `paths` (files or directories) read-only and hands the descriptors to `use`, closing them after. */
+function withOpen<T>(paths: string[], use: (fds: number[]) => T): T {
+  const fds: number[] = [];
+  try {
+    for (const p of paths) fds.push(fs.openSync(p, 'r'));
+    return use(fds);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
 }
 
 export class BwrapDriver implements SandboxDriver {
@@ -119,6 +149,12 @@ export class BwrapDriver implements SandboxDriver {
   private readonly node: string;
   /** Prefix that starts bwrap under SCHED_BATCH (empty when chrt is missing or refused). */
   private readonly sched = batchScheduling();
+  /** Files copied in through descriptors (see dataFiles). */
+  private readonly data: Array<{ file: string; dest: string }>;
+  /** The compiled seccomp program, handed to bwrap through a descriptor at each start. */
+  private readonly seccompFile: string | undefined;
+  /** Set when Kindling runs as root: each sandbox then drops to its own unprivileged host uid. */
+  private readonly drop: { setpriv: string; ids: HostIds } | undefined;
 
   constructor(
     private readonly opts: SandboxDriverOptions,
@@ -126,11 +162,37 @@ export class BwrapDriver implements SandboxDriver {
     private readonly bwrap: string = findBwrap() ?? 'bwrap',
   ) {
     this.node = fs.realpathSync(process.execPath);
-    fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o700 });
-    const rt = opts.runtimeDir;
+    // Traversable (not listable) by the sandbox users, who reach the socket in it; the socket is 0666 and
+    // every request through it is signed like any other.
+    fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o711 });
+    fs.chmodSync(path.dirname(opts.apiSocketPath), 0o711);
+    this.data = dataFiles(opts.envRoot, opts.runtimeDir);
+    if (process.getuid?.() === 0) {
+      requireTraversable(opts.envRoot);
+      requireTraversable(path.dirname(opts.apiSocketPath));
+    }
+    if (seccompSupported()) {
+      this.seccompFile = path.join(opts.envRoot, '.seccomp.bpf');
+      fs.writeFileSync(this.seccompFile, encodeFilter(buildFilter()), { mode: 0o600 });
+    } else {
+      throw new Error(`no seccomp filter for architecture ${process.arch}: refusing to start sandboxes`);
+    }
+    if (process.getuid?.() === 0) {
+      const setpriv = findSetpriv();
+      if (setpriv === undefined)
+        throw new Error(
+          'running as root needs setpriv (util-linux) to start sandboxes as an unprivileged uid',
+        );
+      this.drop = { setpriv, ids: new HostIds() };
+    }
     this.base = [
       '--die-with-parent',
       '--new-session',
+      '--unshare-all',
+      '--unshare-user',
+      // bwrap nests the sandbox in a second user namespace and caps the count there: no user namespace can
+      // be made inside (the seccomp filter denies unshare/clone with namespace flags too).
+      '--disable-userns',
       '--cap-drop',
       'ALL',
       '--clearenv',
@@ -145,28 +207,15 @@ export class BwrapDriver implements SandboxDriver {
       '/proc',
       '--dev',
       '/dev',
-      '--ro-bind',
-      path.join(rt, 'bootstrap.js'),
-      '/var/runtime/bootstrap.js',
-      '--ro-bind',
-      path.join(rt, 'protocol.js'),
-      '/var/runtime/protocol.js',
-      ...generatedFiles(opts.envRoot),
+      '--perms',
+      '1777',
+      '--size',
+      String(SHM_BYTES),
+      '--tmpfs',
+      '/dev/shm',
       ...(opts.nodeModulesDir !== undefined
-        ? [
-            '--ro-bind',
-            opts.nodeModulesDir,
-            '/var/runtime/node_modules',
-            '--symlink',
-            '/var/runtime/node_modules',
-            '/node_modules',
-          ]
+        ? ['--symlink', '/var/runtime/node_modules', '/node_modules']
         : []),
-      // The socket's own directory, not the socket file: the API server (re)creates the socket after the
-      // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
-      '--ro-bind',
-      path.dirname(opts.apiSocketPath),
-      SANDBOX_API_DIR,
       '--setenv',
       'PATH',
       '/usr/local/bin:/usr/bin:/bin',
@@ -192,10 +241,24 @@ export class BwrapDriver implements SandboxDriver {
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
+    const hostId = this.drop?.ids.acquire();
+    // Descriptors the child gets as fds 4, 5, …: bwrap binds directories and copies files from them, so it
+    // needs no access to our (0700) data dir, and no host path of ours appears in its arguments.
+    const FD0 = 4;
+    const dirs: Array<{ path: string; dest: string }> = [
+      { path: taskDir, dest: '/var/task' },
+      // The socket's own directory, not the socket file: the API server (re)creates the socket after the
+      // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
+      { path: path.dirname(this.opts.apiSocketPath), dest: SANDBOX_API_DIR },
+      ...(this.opts.nodeModulesDir !== undefined
+        ? [{ path: this.opts.nodeModulesDir, dest: '/var/runtime/node_modules' }]
+        : []),
+    ];
+    const files = [...dirs.map((d) => d.path), ...this.data.map((d) => d.file)];
+    if (this.seccompFile !== undefined) files.push(this.seccompFile);
     const args = [
-      '--unshare-all',
-      ...(spec.networkOutbound ? ['--share-net'] : []),
       ...this.base,
+      ...(spec.networkOutbound ? ['--share-net'] : []),
       '--setenv',
       'KINDLING_RELAY_PORT',
       // With the host network shared, a fixed port would collide; the runtime reports the one it got.
@@ -206,29 +269,60 @@ export class BwrapDriver implements SandboxDriver {
       String(spec.tmpSizeMB * 1024 * 1024),
       '--tmpfs',
       '/tmp',
-      '--ro-bind',
-      taskDir,
-      '/var/task',
+      ...dirs.flatMap((d, i) => ['--ro-bind-fd', String(FD0 + i), d.dest]),
+      ...this.data.flatMap((d, i) => ['--ro-bind-data', String(FD0 + dirs.length + i), d.dest]),
+      ...(this.seccompFile !== undefined ? ['--seccomp', String(FD0 + files.length - 1)] : []),
       '--remount-ro',
       '/',
       '--chdir',
       '/var/task',
-      '--',
-      this.node,
-      ...this.opts.nodeFlags,
-      '/var/runtime/bootstrap.js',
     ];
+    // bwrap reads its options from a descriptor, so the sandbox's /proc/1/cmdline is only `bwrap --args N`
+    // and the runtime's command line (bwrap takes the command itself only from its real argv).
+    const command = ['--', this.node, ...this.opts.nodeFlags, '/var/runtime/bootstrap.js'];
+    const argsFile = path.join(envDir, '.args');
+    await fsp.writeFile(argsFile, `${args.join('\0')}\0`, { mode: 0o600 });
+    files.push(argsFile);
+    const argsFd = FD0 + files.length - 1;
     const procs = cg?.procsFiles() ?? [];
-    // The first process enters the cgroups itself, before exec'ing bwrap: nothing runs outside the limits.
+    // The first process enters the cgroups itself while still privileged, then drops to the sandbox's host
+    // uid before exec'ing bwrap: nothing runs outside the limits, and nothing in the sandbox is host root.
     const script =
       'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
-    const child = spawnWithChannel(
-      '/bin/sh',
-      ['-c', script, 'sh', String(procs.length), ...procs, ...this.sched, this.bwrap, ...args],
-      {},
-      envDir,
-    );
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg);
+    const drop =
+      this.drop !== undefined && hostId !== undefined ? [this.drop.setpriv, ...dropArgs(hostId)] : [];
+    let child: ReturnType<typeof spawnWithChannel>;
+    try {
+      child = withOpen(files, (fds) =>
+        spawnWithChannel(
+          '/bin/sh',
+          [
+            '-c',
+            script,
+            'sh',
+            String(procs.length),
+            ...procs,
+            ...this.sched,
+            ...drop,
+            this.bwrap,
+            '--args',
+            String(argsFd),
+            ...command,
+          ],
+          {},
+          // Not the env dir: the shell exports its cwd as PWD, which bwrap's /proc/1/environ would show.
+          '/',
+          fds,
+        ),
+      );
+    } catch (e) {
+      if (hostId !== undefined) this.drop?.ids.release(hostId);
+      await cg?.destroy();
+      throw e;
+    }
+    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, () => {
+      if (hostId !== undefined) this.drop?.ids.release(hostId);
+    });
   }
 
   async close(): Promise<void> {}

@@ -23,6 +23,8 @@ export class ProcessSandbox implements Sandbox {
     readonly taskRoot: string,
     private readonly envDir: string,
     private readonly cgroup: EnvCgroup | undefined,
+    /** Runs once the sandbox is gone (the driver takes back what it lent it, such as its host uid). */
+    private readonly onDestroyed: () => void = () => {},
   ) {
     this.pid = child.pid ?? -1;
     const ch = child.stdio[3];
@@ -95,18 +97,28 @@ export class ProcessSandbox implements Sandbox {
       this.channel.destroy();
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
       await this.cgroup?.destroy();
+      this.onDestroyed();
       await fsp.rm(this.envDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     })();
     return this.destroyed;
   }
 }
 
-/** Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio). */
+/**
+ * Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio); `extraFds` become
+ * the child's fds 4, 5, … in order.
+ */
 export function spawnWithChannel(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
+  extraFds: number[] = [],
 ): ChildProcess {
-  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env, cwd, detached: false });
+  return spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...extraFds],
+    env,
+    cwd,
+    detached: false,
+  });
 }

@@ -138,7 +138,7 @@ export class WorkerManager implements Worker {
     this.maxEnvironments =
       opts.maxEnvironments ?? Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
-    fs.mkdirSync(opts.envRoot, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(opts.envRoot, { recursive: true, mode: 0o711 });
     // Environments never outlive the process (they die with it); their dirs may, after a SIGKILL.
     for (const d of fs.readdirSync(opts.envRoot)) {
       if (d.startsWith('env-')) fs.rmSync(path.join(opts.envRoot, d), { recursive: true, force: true });

@@ -23,6 +23,8 @@ export async function harness(
   extra: { maxEnvironments?: number } = {},
 ): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-worker-'));
+  // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids.
+  fs.chmodSync(dir, 0o711);
   const config = defaultConfig({
     dataDir: dir,
     poolTarget: 1,
@@ -49,7 +51,11 @@ export async function harness(
     config,
     apiSocketPath,
     envRoot: path.join(dir, 'envs'),
-    logger: { warn: () => {} },
+    logger: {
+      warn: (m: string) => {
+        if (process.env.KINDLING_TEST_WARN) console.error(m);
+      },
+    },
     ...extra,
   });
   wm.start();
