@@ -74,6 +74,8 @@ export async function run(args: string[]): Promise<void> {
         'cgroups',
         c.version === null ? 'none (no memory, process or CPU limits)' : `v${c.version} (${controllers})`,
       ],
+      ['user mapping', report.userMapping.detail],
+      ['seccomp', report.seccomp.enabled ? `on; denies ${report.seccomp.deniedFamilies.join(', ')}` : 'off'],
       [
         'network',
         report.sandboxed

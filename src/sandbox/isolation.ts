@@ -2,6 +2,8 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { bwrapVersion, findBwrap } from './bwrap-driver.js';
 import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
+import { findSetpriv, HOST_ID_BASE, HOST_ID_COUNT, unprivilegedUserns } from './host-user.js';
+import { DENIED, seccompSupported } from './seccomp.js';
 
 export interface IsolationReport {
   driver: 'bwrap' | 'unsandboxed';
@@ -14,6 +16,13 @@ export interface IsolationReport {
     /** Which limits can be enforced. */
     controllers: Record<Controller, boolean>;
   };
+  /** Whom the sandbox user is to the host kernel. */
+  userMapping: {
+    mode: 'per-environment-uid' | 'invoking-user' | 'none';
+    detail: string;
+  };
+  /** The seccomp filter every environment runs under. */
+  seccomp: { enabled: boolean; deniedFamilies: string[] };
   warnings: string[];
 }
 
@@ -101,6 +110,32 @@ export async function detectIsolation(
     );
   }
   if (sandboxed) warnings.push(...setup.warnings);
+  const asRoot = process.getuid?.() === 0;
+  const setpriv = findSetpriv();
+  let userMapping: IsolationReport['userMapping'];
+  if (!sandboxed) userMapping = { mode: 'none', detail: "functions run as this process's own user" };
+  else if (!asRoot)
+    userMapping = {
+      mode: 'invoking-user',
+      detail: `sandbox user maps to the server's own unprivileged uid ${process.getuid?.() ?? '?'}`,
+    };
+  else {
+    userMapping = {
+      mode: 'per-environment-uid',
+      detail: `sandbox user maps to its own unprivileged host uid (${HOST_ID_BASE}–${HOST_ID_BASE + HOST_ID_COUNT - 1}), one per environment`,
+    };
+    if (setpriv === undefined)
+      warnings.push('setpriv (util-linux) is missing: sandboxes cannot start as root');
+    else if (!unprivilegedUserns(setpriv))
+      warnings.push(
+        'unprivileged user namespaces are disabled: sandboxes cannot drop to an unprivileged uid',
+      );
+  }
+  const seccomp = {
+    enabled: sandboxed && seccompSupported(),
+    deniedFamilies: sandboxed && seccompSupported() ? DENIED.map((f) => f.family) : [],
+  };
+  if (sandboxed && !seccomp.enabled) warnings.push(`no seccomp filter for architecture ${process.arch}`);
   return {
     driver: sandboxed ? 'bwrap' : 'unsandboxed',
     sandboxed,
@@ -109,6 +144,8 @@ export async function detectIsolation(
     cgroup: sandboxed
       ? describeCgroups(setup)
       : { version: null, controllers: { memory: false, pids: false, cpu: false, freezer: false } },
+    userMapping,
+    seccomp,
     warnings,
   };
 }
