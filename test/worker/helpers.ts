@@ -47,6 +47,8 @@ export async function harness(
     res.end(JSON.stringify({ via: 'unix-socket', url: req.url }));
   });
   await new Promise<void>((r) => server.listen(apiSocketPath, r));
+  // As the platform does: the sandboxes' unprivileged uids connect to it (every request is signed).
+  fs.chmodSync(apiSocketPath, 0o666);
   const wm = new WorkerManager({
     config,
     apiSocketPath,
