@@ -106,12 +106,17 @@ function writePkg(root: string, rel: string, manifest: Record<string, unknown>, 
 /** @aws-sdk/a → @smithy/b (nested copy of tslib 1 under b) → tslib; plus packages nothing SDK needs. */
 function fakeModules(dir: string, bVersion = '1.0.0'): string {
   const nm = path.join(dir, 'node_modules');
-  writePkg(nm, '@aws-sdk/a', {
-    name: '@aws-sdk/a',
-    version: '3.0.0',
-    dependencies: { '@smithy/b': '^1', tslib: '^2' },
-    optionalDependencies: { absent: '*' },
-  });
+  writePkg(
+    nm,
+    '@aws-sdk/a',
+    {
+      name: '@aws-sdk/a',
+      version: '3.0.0',
+      dependencies: { '@smithy/b': '^1', tslib: '^2' },
+      optionalDependencies: { absent: '*' },
+    },
+    ['dist-cjs/index.js', 'dist-types/index.d.ts', 'types.d.ts'],
+  );
   writePkg(nm, '@aws-sdk/a/node_modules/@smithy/b', { name: '@smithy/b', version: '0.9.0' });
   writePkg(nm, '@smithy/b', { name: '@smithy/b', version: bVersion, dependencies: { tslib: '^1' } }, [
     'dist-cjs/x.js',
@@ -137,7 +142,7 @@ test('the SDK closure follows dependencies as Node resolves them, nested copies 
   }
 });
 
-test('the built tree holds the closure as hard links, and a second start reuses it', () => {
+test('the built tree holds the closure as hard links without type declarations, and a second start reuses it', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-sdk-'));
   try {
     const nm = fakeModules(dir);
@@ -150,6 +155,10 @@ test('the built tree holds the closure as hard links, and a second start reuses 
     const dst = fs.statSync(path.join(first.dir, 'tslib', 'index.js'));
     assert.equal(dst.ino, src.ino);
     assert.ok(fs.existsSync(path.join(first.dir, '@aws-sdk/a/node_modules/@smithy/b/index.js')));
+    assert.ok(fs.existsSync(path.join(first.dir, '@aws-sdk/a/dist-cjs/index.js')));
+    // Type declarations are never read at run time.
+    assert.ok(!fs.existsSync(path.join(first.dir, '@aws-sdk/a/dist-types')));
+    assert.ok(!fs.existsSync(path.join(first.dir, '@aws-sdk/a/types.d.ts')));
     assert.ok(!fs.existsSync(path.join(first.dir, 'zod')));
     assert.ok(!fs.existsSync(path.join(first.dir, 'ioredis')));
     assert.ok(!fs.existsSync(path.join(first.dir, '@smithy/b')));

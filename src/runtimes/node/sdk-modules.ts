@@ -21,7 +21,7 @@ export interface SdkModules {
 }
 
 /** Bump when the layout of a built tree changes, so old trees are not reused. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface Manifest {
   name?: string;
@@ -89,11 +89,21 @@ interface Tally {
   link: boolean;
 }
 
+/**
+ * Type declarations: nothing reads them at run time, and they are two thirds of the SDK's files (the
+ * tree builds three times faster without them).
+ */
+function isTypeDeclaration(ent: fs.Dirent): boolean {
+  if (ent.isDirectory()) return ent.name === 'dist-types';
+  return /\.d\.[mc]?ts$/.test(ent.name);
+}
+
 /** Mirrors one package dir (without its own node_modules: nested packages are closure members too). */
 function mirror(src: string, dst: string, tally: Tally, isPackageRoot: boolean): void {
   fs.mkdirSync(dst, { recursive: true, mode: 0o755 });
   for (const ent of fs.readdirSync(src, { withFileTypes: true })) {
     if (isPackageRoot && ent.name === 'node_modules') continue;
+    if (isTypeDeclaration(ent)) continue;
     const from = path.join(src, ent.name);
     const to = path.join(dst, ent.name);
     if (ent.isDirectory()) mirror(from, to, tally, false);
