@@ -29,7 +29,13 @@ export function createCorePart(platform: Platform): CorePart {
   const { config, paths } = platform;
   const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
   const functions = new FunctionStore({ db: platform.db, code, region: config.region });
-  const worker = new WorkerManager({ config, apiSocketPath: paths.apiSocket, envRoot: paths.envs });
+  const worker = new WorkerManager({
+    config,
+    apiSocketPath: paths.apiSocket,
+    apiPort: platform.apiPort,
+    envRoot: paths.envs,
+    runtimeCacheDir: paths.runtime,
+  });
   const invoker = new InvocationService({ config, tenants: platform.tenants, functions, worker });
   platform.tenants.onDelete((tenant) => functions.deleteAll(tenant));
   const lambdaDeps: LambdaApiDeps = {

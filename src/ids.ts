@@ -22,3 +22,15 @@ export function accessKeyId(prefix: 'AKIA' | 'ASIA' = 'AKIA'): string {
 
 export const secretAccessKey = (): string =>
   randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);
+
+/**
+ * An X-Ray trace header as Lambda sets `_X_AMZN_TRACE_ID` for each invocation, even without active
+ * tracing: `Root=1-<epoch seconds, 8 hex>-<96 random bits>;Parent=<64 random bits>;Sampled=0`.
+ */
+export function traceHeader(nowMs = Date.now()): string {
+  const r = randomBytes(20).toString('hex');
+  const epoch = Math.floor(nowMs / 1000)
+    .toString(16)
+    .padStart(8, '0');
+  return `Root=1-${epoch}-${r.slice(0, 24)};Parent=${r.slice(24)};Sampled=0`;
+}

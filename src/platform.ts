@@ -28,6 +28,8 @@ export const dataPaths = (dataDir: string) => ({
   objects: path.join(dataDir, 'objects'),
   run: path.join(dataDir, 'run'),
   apiSocket: path.join(dataDir, 'run', 'api.sock'),
+  /** What the runtimes need from the host, built per content (the AWS SDK's node_modules). */
+  runtime: path.join(dataDir, 'runtime'),
 });
 
 /** A parsed `credentials` file of the data dir (AWS shared-credentials format). */
@@ -86,9 +88,20 @@ export class Platform {
   #servers: http.Server[] = [];
   #url = '';
   #stopping: Promise<void> | undefined;
+  #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
+  /**
+   * The TCP port clients reach the API on, known once listening (port 0 picks one). Sandboxes answer on
+   * it too, so the URLs the API hands out (queue URLs, presigned URLs) work unchanged inside a function.
+   */
+  readonly apiPort: Promise<number>;
 
   private constructor(config: PlatformConfig) {
     this.config = config;
+    this.apiPort = new Promise<number>((resolve, reject) => {
+      this.#port = { resolve, reject };
+    });
+    // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
+    this.apiPort.catch(() => {});
     this.paths = dataPaths(config.dataDir);
     for (const dir of [
       config.dataDir,
@@ -122,8 +135,13 @@ export class Platform {
 
   static async start(config: PlatformConfig): Promise<Platform> {
     const p = new Platform(config);
-    await p.#assemble();
-    await p.#listen();
+    try {
+      await p.#assemble();
+      await p.#listen();
+    } catch (e) {
+      p.#port?.reject(e);
+      throw e;
+    }
     return p;
   }
 
@@ -148,6 +166,7 @@ export class Platform {
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.#url = `http://${host}:${addr.port}`;
     this.#servers.push(tcp);
+    this.#port?.resolve(addr.port);
     // The same API on a unix socket: what sandboxes reach through their relay (DESIGN.md, Network).
     fs.rmSync(this.paths.apiSocket, { force: true });
     const unix = createApiServer(deps);
@@ -163,6 +182,8 @@ export class Platform {
   /** Stops accepting, drains running work until the deadline, then closes the store. */
   stop(drainMs = this.config.drainMs): Promise<void> {
     this.#stopping ??= (async () => {
+      // Sandboxes still waiting for the port (stopped before listening) give up.
+      this.#port?.reject(new Error('the platform stopped before listening'));
       for (const s of this.#servers) s.close();
       const deadline = Date.now() + drainMs;
       for (const part of [...this.parts].reverse()) {

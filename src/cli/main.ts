@@ -2,7 +2,7 @@
 // `run(args)`). A command whose module has not landed yet answers "not available yet".
 import { fileURLToPath } from 'node:url';
 import { toCliError } from './client.js';
-import { CliError, HelpShown } from './output.js';
+import { CliError, HelpShown, USAGE } from './output.js';
 
 type Command = (args: string[]) => Promise<void>;
 
@@ -27,7 +27,62 @@ const commands: Record<string, { module: string; summary: string }> = {
 function usage(): string {
   const w = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(w)}  ${c.summary}`);
-  return `usage: kindling <command> [options]   (kindling <command> --help for its options)\n\ncommands:\n${lines.join('\n')}`;
+  return (
+    'usage: kindling [--json] [--endpoint URL] [--data-dir DIR] <command> [options]\n' +
+    `       (kindling <command> --help for its options)\n\ncommands:\n${lines.join('\n')}`
+  );
+}
+
+/** Common options that may come before the command too: `kindling --data-dir DIR deploy ...`. */
+const GLOBAL_OPTIONS: Record<string, 'boolean' | 'string'> = {
+  '--json': 'boolean',
+  '--endpoint': 'string',
+  '--data-dir': 'string',
+};
+
+/**
+ * Takes the global options before the command name off `argv` and hands them to the command after its
+ * own arguments (before a `--`), where its parser validates them as if written there.
+ */
+export function hoistGlobalOptions(argv: string[]): string[] {
+  const globals: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-') || arg === '-h' || arg === '--help' || arg === '--version') break;
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const kind = GLOBAL_OPTIONS[flag];
+    if (kind === undefined) {
+      throw new CliError(`unknown option '${flag}' (try: kindling --help)`, USAGE);
+    }
+    if (kind === 'boolean') {
+      if (eq >= 0) throw new CliError(`option '${flag}' takes no value`, USAGE);
+      globals.push(flag);
+    } else if (eq >= 0) {
+      globals.push(flag, arg.slice(eq + 1));
+    } else {
+      const value = argv[i + 1];
+      if (value === undefined || value.startsWith('--')) {
+        throw new CliError(`option '${flag}' needs a value`, USAGE);
+      }
+      globals.push(flag, value);
+      i++;
+    }
+  }
+  const [name, ...rest] = argv.slice(i);
+  if (globals.length === 0) return argv;
+  if (name === undefined) throw new CliError('missing command (try: kindling --help)', USAGE);
+  const end = rest.indexOf('--') < 0 ? rest.length : rest.indexOf('--');
+  const own = rest.slice(0, end);
+  for (let g = 0; g < globals.length; g++) {
+    const flag = globals[g]!;
+    if (!flag.startsWith('--')) continue;
+    if (own.some((a) => a === flag || a.startsWith(`${flag}=`))) {
+      throw new CliError(`${flag} is given both before and after '${name}'`, USAGE);
+    }
+  }
+  return [name, ...own, ...globals, ...rest.slice(end)];
 }
 
 async function load(name: string, spec: string): Promise<Command> {
@@ -53,6 +108,14 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  try {
+    argv = hoistGlobalOptions(argv);
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    console.error(`kindling: ${e.message}`);
+    process.exitCode = e.exitCode;
+    return;
+  }
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());

@@ -235,6 +235,9 @@ export class BwrapDriver implements SandboxDriver {
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    // The API's own port, free in the sandbox's network namespace. With the host network shared the port
+    // is the server's; the relay takes any port and the API is reachable at its own address anyway.
+    const relayPort = spec.networkOutbound ? 0 : await (this.opts.relayPort ?? SANDBOX_RELAY_PORT);
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
@@ -261,8 +264,7 @@ export class BwrapDriver implements SandboxDriver {
       ...(spec.networkOutbound ? ['--share-net'] : []),
       '--setenv',
       'KINDLING_RELAY_PORT',
-      // With the host network shared, a fixed port would collide; the runtime reports the one it got.
-      spec.networkOutbound ? '0' : String(SANDBOX_RELAY_PORT),
+      String(relayPort),
       '--perms',
       '1777',
       '--size',

@@ -66,9 +66,14 @@ export interface SandboxDriverOptions {
   envRoot: string;
   /** The platform API's unix socket, reachable inside through a relay. */
   apiSocketPath: string;
+  /**
+   * The relay's port inside a sandbox with its own network: the API's own TCP port, so the platform
+   * answers inside on the origin clients use outside. Known once the server listens; default 9001.
+   */
+  relayPort?: Promise<number> | undefined;
   /** Directory holding the runtime bootstrap (dist/src/runtimes/node). */
   runtimeDir: string;
-  /** node_modules exposed at /var/runtime/node_modules (the AWS SDK, as on Lambda). */
+  /** node_modules exposed at /var/runtime/node_modules: the AWS SDK only, as on Lambda. */
   nodeModulesDir: string | undefined;
   /** Extra flags for the runtime's node process. */
   nodeFlags: string[];

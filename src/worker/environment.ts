@@ -63,6 +63,7 @@ export interface ExecutionEnvironment {
     deadline: number,
     clientContext: string | undefined,
     creds: Creds | undefined,
+    traceId: string,
   ): Promise<InvokeOutcome>;
   ping(timeoutMs: number): Promise<boolean>;
   retire(): Promise<void>;
@@ -173,9 +174,10 @@ export class Environment implements ExecutionEnvironment {
     deadline: number,
     clientContext: string | undefined,
     creds: Creds | undefined,
+    traceId: string,
   ): Promise<InvokeOutcome> {
     this.state = 'busy';
-    const header: FrameHeader = { t: 'invoke', id: requestId, deadline };
+    const header: FrameHeader = { t: 'invoke', id: requestId, deadline, tr: traceId };
     if (clientContext !== undefined) header.cc = clientContext;
     if (creds !== undefined) {
       // Credentials change rarely; send them only when they did.

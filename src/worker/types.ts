@@ -41,6 +41,8 @@ export interface InvokeOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   /** Per-tenant concurrency limit in force for this request. */
   tenantConcurrency: number;
+  /** X-Ray trace header for `_X_AMZN_TRACE_ID`; a fresh one (not sampled) when absent. */
+  traceId?: string;
 }
 
 export type StartKind = 'warm' | 'pool' | 'cold';

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlatformConfig } from '../config.js';
 import { isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
+import { traceHeader } from '../ids.js';
 import { type PoolKey, WarmingPool } from '../pool/warming-pool.js';
+import { prepareSdkModules } from '../runtimes/node/sdk-modules.js';
 import { BwrapDriver, findBwrap } from '../sandbox/bwrap-driver.js';
 import { type CgroupSetup, setupCgroups, teardownCgroups } from '../sandbox/cgroup.js';
 import type { SandboxDriver, SandboxDriverOptions, SandboxExit } from '../sandbox/driver.js';
@@ -41,8 +43,16 @@ export interface WorkerLogger {
 
 export interface WorkerManagerOptions {
   config: PlatformConfig;
-  /** The platform API's unix socket; sandboxes reach it through a relay on 127.0.0.1:9001. */
+  /** The platform API's unix socket; sandboxes reach it through a relay inside each sandbox. */
   apiSocketPath: string;
+  /**
+   * The port clients reach the API on (known once the server listens): the relay listens on it inside
+   * each sandbox, so a queue URL or presigned URL handed to a client works unchanged in a function.
+   * Without it the relay uses port 9001.
+   */
+  apiPort?: Promise<number>;
+  /** Where the runtime's node_modules (the AWS SDK only) is built; default `<data dir>/runtime`. */
+  runtimeCacheDir?: string;
   /** Directory (under the data dir) holding one dir per environment. */
   envRoot: string;
   logger?: WorkerLogger;
@@ -79,6 +89,7 @@ const DEFAULT_TMP_MB = 512;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNTIME_DIR = path.resolve(here, '../runtimes/node');
 
+/** Kindling's own node_modules, the source of the SDK-only tree functions see. */
 function findNodeModules(): string | undefined {
   for (let d = here; d !== path.dirname(d); d = path.dirname(d)) {
     const nm = path.join(d, 'node_modules');
@@ -132,6 +143,8 @@ export class WorkerManager implements Worker {
   private firstTenant: string | undefined;
   private readonly warnings: string[] = [];
   private readonly maxEnvironments: number;
+  /** The SDK-only node_modules functions see (undefined: none found). */
+  private readonly sdkModulesDir: string | undefined;
 
   constructor(opts: WorkerManagerOptions) {
     this.config = opts.config;
@@ -143,11 +156,13 @@ export class WorkerManager implements Worker {
     for (const d of fs.readdirSync(opts.envRoot)) {
       if (d.startsWith('env-')) fs.rmSync(path.join(opts.envRoot, d), { recursive: true, force: true });
     }
+    this.sdkModulesDir = this.prepareSdk(opts.runtimeCacheDir ?? path.join(this.config.dataDir, 'runtime'));
     const driverOpts: SandboxDriverOptions = {
       envRoot: opts.envRoot,
       apiSocketPath: opts.apiSocketPath,
+      relayPort: opts.apiPort,
       runtimeDir: RUNTIME_DIR,
-      nodeModulesDir: findNodeModules(),
+      nodeModulesDir: this.sdkModulesDir,
       // A pool sandbox serves any memory size, so V8's heap is sized for the largest (90% of Lambda's
       // 10240 MB, as Lambda sizes it) and the cgroup is the real limit (DESIGN.md). Measured: V8 then
       // collects garbage lazily; the runtime collects between invocations when memory grows
@@ -178,6 +193,29 @@ export class WorkerManager implements Worker {
         'UNSANDBOXED: bubblewrap not in use; functions run as plain host processes (development only)',
       );
       this.driver = new UnsandboxedDriver(driverOpts);
+    }
+  }
+
+  /**
+   * Functions import the AWS SDK v3 as on Lambda, never Kindling's own dependencies: they see a tree
+   * holding only the SDK's closure, hard-linked (or copied) from ours once per SDK content.
+   */
+  private prepareSdk(cacheDir: string): string | undefined {
+    const source = findNodeModules();
+    if (source === undefined) {
+      this.warn('no node_modules with @aws-sdk found: functions cannot import the AWS SDK');
+      return undefined;
+    }
+    try {
+      const sdk = prepareSdkModules(source, cacheDir);
+      this.logger.info?.(
+        `runtime node_modules: ${sdk.packages} packages, ${sdk.files} files, ${(sdk.bytes / 1048576).toFixed(1)} MB ` +
+          `(${sdk.cached ? 'reused' : sdk.linked ? 'hard-linked' : 'copied'} in ${sdk.ms.toFixed(0)} ms)`,
+      );
+      return sdk.dir;
+    } catch (e) {
+      this.warn(`could not prepare the AWS SDK for functions: ${(e as Error).message}`);
+      return undefined;
     }
   }
 
@@ -385,7 +423,7 @@ export class WorkerManager implements Worker {
     const nodePath =
       this.driver.name === 'bwrap'
         ? '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task'
-        : [findNodeModules() ?? '', taskRoot].join(':');
+        : [this.sdkModulesDir ?? '', taskRoot].join(':');
     const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
     return {
       // /tmp is the only writable dir (and sbx_user1051's home in the sandbox's passwd); tools and the
@@ -407,6 +445,7 @@ export class WorkerManager implements Worker {
       LANG: 'en_US.UTF-8',
       PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
       NODE_PATH: nodePath,
+      // The relay inside the sandbox, on the API's own port where the sandbox has its own network.
       AWS_ENDPOINT_URL: `http://127.0.0.1:${env.relayPort}`,
       _HANDLER: spec.handler,
       ...(creds !== undefined
@@ -494,7 +533,15 @@ export class WorkerManager implements Worker {
       }
     }
     const deadline = Date.now() + spec.timeoutSec * 1000;
-    const outcome = await env.invoke(requestId, payload, deadline, opts.clientContext, opts.credentials);
+    const traceId = opts.traceId ?? traceHeader();
+    const outcome = await env.invoke(
+      requestId,
+      payload,
+      deadline,
+      opts.clientContext,
+      opts.credentials,
+      traceId,
+    );
     return this.finish(spec, env, requestId, start, outcome, initDurationMs, initLog, false);
   }
 

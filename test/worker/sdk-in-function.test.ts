@@ -38,6 +38,7 @@ test('a function lists its own tenant’s functions with the AWS SDK through the
   const out = await lambda.send(new InvokeCommand({ FunctionName: 'lister', LogType: 'Tail' }));
   const body = JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8'));
   assert.equal(out.FunctionError, undefined, JSON.stringify(body));
-  assert.equal(body.endpoint, 'http://127.0.0.1:9001');
+  // The relay answers inside on the API's own origin (the server listened on port 0 here).
+  assert.equal(body.endpoint, p.endpoint);
   assert.deepEqual(body.names, ['lister']);
 });

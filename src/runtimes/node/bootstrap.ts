@@ -101,24 +101,52 @@ function safeStringify(v: unknown): string | undefined {
   }
 }
 
-// ---- the platform API relay: 127.0.0.1:<port> inside the sandbox → the bound unix socket ----
+// ---- the platform API relay: 127.0.0.1:<port> (and [::1]:<port>) inside the sandbox → the bound unix socket ----
 
 const apiSocket = process.env.KINDLING_API_SOCKET ?? '/run/kindling/api.sock';
-const relay = net.createServer({ noDelay: true }, (client) => {
-  const upstream = net.connect(apiSocket);
-  client.pipe(upstream);
-  upstream.pipe(client);
-  // Destroy rather than end: either peer may have vanished and never read again.
-  const close = () => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on('error', close);
-  upstream.on('error', close);
-  client.on('close', close);
-  upstream.on('close', close);
-});
-relay.unref();
+function relayServer(): net.Server {
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect(apiSocket);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    // Destroy rather than end: either peer may have vanished and never read again.
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+    client.on('close', close);
+    upstream.on('close', close);
+  });
+  server.unref();
+  return server;
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+    });
+  });
+}
+
+/**
+ * The relay answers on the API's own port, so URLs the platform hands clients (queue URLs, presigned
+ * URLs) work unchanged inside; on ::1 too when this loopback has it, so `localhost` resolves either way.
+ * Port 0 (no network namespace of its own): any free port, IPv4 only.
+ */
+async function startRelay(port: number): Promise<number> {
+  const got = await listen(relayServer(), port, '127.0.0.1');
+  if (port !== 0) {
+    const v6 = relayServer();
+    await listen(v6, got, '::1').catch(() => v6.close());
+  }
+  return got;
+}
 
 // ---- bind: load the handler once, run init ----
 
@@ -324,6 +352,9 @@ function invoke(h: FrameHeader, body: Buffer): void {
     process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = c.sessionToken;
   }
+  // Lambda's runtime sets it from the Lambda-Runtime-Trace-Id of each invocation.
+  if (typeof h.tr === 'string') process.env._X_AMZN_TRACE_ID = h.tr;
+  else delete process.env._X_AMZN_TRACE_ID;
   currentId = id;
   let done = false;
   const finish = (err: unknown, result?: unknown, fatal = false) => {
@@ -500,11 +531,7 @@ async function warmUp(): Promise<void> {
   }
 }
 
-const port = Number(process.env.KINDLING_RELAY_PORT ?? '9001');
-relay.on('error', (e) => send({ t: 'ready', relayPort: 0, relayError: String(e) }));
-relay.listen(port, '127.0.0.1', () => {
-  const addr = relay.address();
-  void warmUp().then(() =>
-    send({ t: 'ready', relayPort: typeof addr === 'object' && addr !== null ? addr.port : port }),
-  );
-});
+startRelay(Number(process.env.KINDLING_RELAY_PORT ?? '9001')).then(
+  (relayPort) => warmUp().then(() => send({ t: 'ready', relayPort })),
+  (e: unknown) => send({ t: 'ready', relayPort: 0, relayError: String(e) }),
+);
