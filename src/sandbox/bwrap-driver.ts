@@ -170,6 +170,7 @@ export class BwrapDriver implements SandboxDriver {
     if (process.getuid?.() === 0) {
       requireTraversable(opts.envRoot);
       requireTraversable(path.dirname(opts.apiSocketPath));
+      if (opts.nodeModulesDir !== undefined) requireTraversable(opts.nodeModulesDir);
     }
     if (seccompSupported()) {
       this.seccompFile = path.join(opts.envRoot, '.seccomp.bpf');

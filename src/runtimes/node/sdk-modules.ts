@@ -137,7 +137,9 @@ export function prepareSdkModules(source: string, cacheRoot: string): SdkModules
   const name = `sdk-${contentKey(closure)}`;
   const final = path.join(cacheRoot, name);
   const dir = path.join(final, 'node_modules');
-  fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
+  // Traversable, not listable: bubblewrap, running as a sandbox's unprivileged uid, resolves the tree by path.
+  fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o711 });
+  fs.chmodSync(cacheRoot, 0o711);
   const marker = path.join(final, '.complete');
   let tally: Tally = { files: 0, bytes: 0, link: true };
   const cached = fs.existsSync(marker);
