@@ -224,6 +224,7 @@ function answerAndClose(req: IncomingMessage, res: ServerResponse, out: ApiRespo
     // Node ends the socket once the answer is written; a peer that never reads it is cut anyway.
     setTimeout(() => req.socket.destroy(), 2_000).unref();
   }
+  if (out.status === 503) res.setHeader('retry-after', '1');
   writeResponse(res, out);
 }
 
@@ -280,7 +281,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     if (!sig) {
       if (!surface.allowAnonymous?.(head)) throw LambdaErrors.missingAuth();
       if (!surface.streaming && !hasNoBody(req)) {
-        hold = edge.budget.hold(req.socket.remoteAddress);
+        hold = holdFor(req, res, edge.budget);
         body = await readBody(req, surface.maxBodyBytes(head), hold);
         hold.release();
       }
@@ -340,7 +341,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       } else {
         // The client signed the body's hash without declaring it (SQS, Lambda and JSON clients do):
         // the body must be read to verify, within the budget for unauthenticated bytes.
-        hold = edge.budget.hold(req.socket.remoteAddress);
+        hold = holdFor(req, res, edge.budget);
         body = await readBody(req, surface.maxBodyBytes(head), hold);
         verify(sha256Hex(body));
       }
@@ -374,6 +375,13 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     if (res.headersSent) res.destroy();
     else fail(err);
   }
+}
+
+/** A pre-authentication hold for the request's body, given back at the latest when the exchange ends. */
+function holdFor(req: IncomingMessage, res: ServerResponse, budget: PreAuthBudget): PreAuthHold {
+  const hold = budget.hold(req.socket.remoteAddress);
+  res.once('close', () => hold.release());
+  return hold;
 }
 
 const isBearer = (auth: string | undefined): boolean => auth !== undefined && /^Bearer\s/i.test(auth);

@@ -285,7 +285,7 @@ test('a pool target above the maximum is a ValidationException', async () => {
 test('metrics count invocations and cold starts by kind, then warm starts', async () => {
   const { key } = await newTenant('metered');
   await deployAndInvoke(key, 'counted', [{ a: 1 }, { a: 2 }]);
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(
     text,
     /^kindling_invocations_total\{tenant="metered",function="counted",type="RequestResponse"\} 2$/m,
@@ -330,14 +330,14 @@ test('asynchronous invocations are counted with type Event and their logs are st
     if (logs.events.some((e) => e.log.includes('async-1'))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(text, /^kindling_invocations_total\{tenant="async-seen",function="later",type="Event"\} 1$/m);
 });
 
 test('metrics count function errors by error type', async () => {
   const { key } = await newTenant('erring');
   await deployAndInvoke(key, 'fails', [{ fail: true }]);
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(
     text,
     /^kindling_invocation_errors_total\{tenant="erring",function="fails",error_type="Error"\} 1$/m,
@@ -358,7 +358,7 @@ test('metrics count throttled requests of a function', async () => {
   } finally {
     lambda.destroy();
   }
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(text, /^kindling_throttles_total\{tenant="throttled",function="blocked"\} 1$/m);
 });
 
