@@ -368,6 +368,37 @@ test('metrics signed by a non-admin tenant are refused', async () => {
   assert.equal(res.status, 403);
 });
 
+test('without a configured metrics token, no bearer token opens /metrics', async () => {
+  const res = await fetch(`${p.endpoint}/metrics`, {
+    headers: { authorization: 'Bearer anything-at-all-123456' },
+  });
+  assert.equal(res.status, 403);
+});
+
+test('a tenant reads its own series at /kindling/v1/metrics and nothing of other tenants or the pools', async () => {
+  const mine = await newTenant('metrics-own');
+  const other = await newTenant('metrics-other');
+  await deployAndInvoke(mine.key, 'my-fn', [{}]);
+  await deployAndInvoke(other.key, 'secret-fn-name', [{}]);
+  const res = await mine.client.signedFetch('GET', '/kindling/v1/metrics');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  assert.match(
+    text,
+    /^kindling_invocations_total\{tenant="metrics-own",function="my-fn",type="RequestResponse"\} 1$/m,
+  );
+  assert.doesNotMatch(text, /secret-fn-name|metrics-other/);
+  // Only this tenant's label appears on any series.
+  for (const m of text.matchAll(/tenant="([^"]*)"/g)) assert.equal(m[1], 'metrics-own');
+  assert.doesNotMatch(text, /^kindling_(pool_|environments|concurrent_executions)/m);
+});
+
+test('the admin sees only its own tenant at /kindling/v1/metrics; all tenants are at /metrics', async () => {
+  const text = await (await admin.signedFetch('GET', '/kindling/v1/metrics')).text();
+  for (const m of text.matchAll(/tenant="([^"]*)"/g)) assert.equal(m[1], 'admin');
+});
+
 test('billing records accumulate GB-ms per tenant and function', async () => {
   const { key, client } = await newTenant('billed');
   await deployAndInvoke(key, 'paid', [{}, {}, {}]);
