@@ -109,6 +109,15 @@ function readBody(req: IncomingMessage, limit: number, hold?: PreAuthHold): Prom
   });
 }
 
+/** Requests that sent `Expect: 100-continue`: their client waits for our word before sending the body. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/** Lets a client waiting on `Expect: 100-continue` send its body: only once the head has passed. */
+function proceed(req: IncomingMessage, res: ServerResponse): IncomingMessage {
+  if (awaitingContinue.delete(req)) res.writeContinue();
+  return req;
+}
+
 /** A request that declares no body (no Content-Length or 0, no Transfer-Encoding): its hash is known. */
 function hasNoBody(req: IncomingMessage): boolean {
   const te = req.headers['transfer-encoding'];
@@ -282,7 +291,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       if (!surface.allowAnonymous?.(head)) throw LambdaErrors.missingAuth();
       if (!surface.streaming && !hasNoBody(req)) {
         hold = holdFor(req, res, edge.budget);
-        body = await readBody(req, surface.maxBodyBytes(head), hold);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
         hold.release();
       }
     } else {
@@ -334,7 +343,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
         verify(claimed);
         // aws-chunked bodies are for the S3 API only.
         if (claimed.startsWith('STREAMING-')) throw sha256Mismatch();
-        body = await readBody(req, surface.maxBodyBytes(head));
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head));
         if (claimed !== UNSIGNED_PAYLOAD && sha256Hex(body) !== claimed) throw sha256Mismatch();
       } else if (hasNoBody(req)) {
         verify(EMPTY_SHA256);
@@ -342,7 +351,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
         // The client signed the body's hash without declaring it (SQS, Lambda and JSON clients do):
         // the body must be read to verify, within the budget for unauthenticated bytes.
         hold = holdFor(req, res, edge.budget);
-        body = await readBody(req, surface.maxBodyBytes(head), hold);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
         verify(sha256Hex(body));
       }
       hold?.release();
@@ -362,6 +371,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       raw: req,
       signedPayload,
     };
+    proceed(req, res);
     writeResponse(res, await surface.handle(apiReq));
   } catch (err) {
     hold?.release();
@@ -388,6 +398,7 @@ const isBearer = (auth: string | undefined): boolean => auth !== undefined && /^
 
 export function createApiServer(deps: ApiServerDeps): http.Server {
   const limits = deps.limits ?? defaultConfig().edge;
+  const handler = createRequestHandler({ ...deps, limits });
   const server = http.createServer(
     {
       keepAliveTimeout: 65_000,
@@ -397,7 +408,12 @@ export function createApiServer(deps: ApiServerDeps): http.Server {
       // Node checks the header timeout on this interval (30 s by default, far too coarse).
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
     },
-    createRequestHandler({ ...deps, limits }),
+    handler,
   );
+  // Answer 100 Continue only after the head is checked: a refused client never sends its body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.add(req);
+    handler(req, res);
+  });
   return server;
 }

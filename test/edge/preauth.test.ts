@@ -201,3 +201,51 @@ test('a correctly signed body with a declared hash is served after the head was 
   assert.equal(statusOf(raw), 404, raw);
   assert.match(raw, /ResourceNotFoundException/);
 });
+
+test('a client expecting 100-continue with a declared hash and a bogus signature is refused without being asked for its body', async () => {
+  const body = Buffer.from('{"a":1}');
+  const c = await connect(p.endpoint);
+  c.socket.write(
+    signedHead(p.endpoint, p.credentials, {
+      method: 'POST',
+      path: INVOKE,
+      service: 'lambda',
+      body,
+      headers: { expect: '100-continue', 'x-amz-content-sha256': sha256(body) },
+      bogusSignature: true,
+    }),
+  );
+  const raw = await within(c.closed, 10_000, 'closing');
+  assert.doesNotMatch(raw, /100 Continue/);
+  assert.equal(statusOf(raw), 403, raw);
+});
+
+test('a client expecting 100-continue with a good signature is asked for its body and served', async () => {
+  const body = Buffer.from('{"a":1}');
+  const c = await connect(p.endpoint);
+  c.socket.write(
+    signedHead(p.endpoint, p.credentials, {
+      method: 'POST',
+      path: INVOKE,
+      service: 'lambda',
+      body,
+      headers: { expect: '100-continue', connection: 'close' },
+    }),
+  );
+  await within(
+    new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (c.received().includes('100 Continue')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 10);
+    }),
+    10_000,
+    '100 Continue',
+  );
+  c.socket.write(body);
+  const raw = await within(c.closed, 10_000, 'closing');
+  assert.match(raw, /^HTTP\/1\.1 100 Continue/);
+  assert.match(raw, /HTTP\/1\.1 404 [\s\S]*ResourceNotFoundException/);
+});
