@@ -128,7 +128,7 @@ for (const name of [
       },
     );
     assert.equal(res.status, 400);
-    assert.match(res.body, /<Code>InvalidURI<\/Code>/);
+    assert.match(res.body, /<Code>InvalidBucketName<\/Code>/);
   });
 }
 
