@@ -47,6 +47,15 @@ export interface EdgeLimits {
   unauthenticatedBytesPerAddress: number;
 }
 
+/** Sized for real SDK clients: two full 6 MB invokes from one address fit the per-address cap. */
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
+  headersTimeoutMs: 10_000,
+  bodyMinBytesPerSec: 1024,
+  bodyGraceMs: 5_000,
+  unauthenticatedBytes: 64 * MiB,
+  unauthenticatedBytesPerAddress: 16 * MiB,
+};
+
 export type ConfigOverrides = Partial<Omit<PlatformConfig, 'edge'>> & { edge?: Partial<EdgeLimits> };
 
 export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
@@ -54,11 +63,14 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   const num = (v: string | undefined, d: number) =>
     v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
   const edge: EdgeLimits = {
-    headersTimeoutMs: num(env.KINDLING_HEADERS_TIMEOUT_MS, 10_000),
-    bodyMinBytesPerSec: num(env.KINDLING_BODY_MIN_BYTES_PER_SEC, 1024),
-    bodyGraceMs: num(env.KINDLING_BODY_GRACE_MS, 5_000),
-    unauthenticatedBytes: num(env.KINDLING_UNAUTH_BUFFER_BYTES, 64 * MiB),
-    unauthenticatedBytesPerAddress: num(env.KINDLING_UNAUTH_BUFFER_PER_ADDRESS_BYTES, 16 * MiB),
+    headersTimeoutMs: num(env.KINDLING_HEADERS_TIMEOUT_MS, DEFAULT_EDGE_LIMITS.headersTimeoutMs),
+    bodyMinBytesPerSec: num(env.KINDLING_BODY_MIN_BYTES_PER_SEC, DEFAULT_EDGE_LIMITS.bodyMinBytesPerSec),
+    bodyGraceMs: num(env.KINDLING_BODY_GRACE_MS, DEFAULT_EDGE_LIMITS.bodyGraceMs),
+    unauthenticatedBytes: num(env.KINDLING_UNAUTH_BUFFER_BYTES, DEFAULT_EDGE_LIMITS.unauthenticatedBytes),
+    unauthenticatedBytesPerAddress: num(
+      env.KINDLING_UNAUTH_BUFFER_PER_ADDRESS_BYTES,
+      DEFAULT_EDGE_LIMITS.unauthenticatedBytesPerAddress,
+    ),
     ...overrides.edge,
   };
   const cfg: PlatformConfig = {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { defaultConfig, type EdgeLimits } from '../config.js';
+import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from '../config.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { EdgeErrors, KindlingError, LambdaErrors, QueryAuthError, WrongRegionError } from '../errors.js';
 import { MalformedEscapeError, malformedQueryPart, tryDecode } from '../uri.js';
@@ -29,7 +29,7 @@ export interface ApiServerDeps {
   onDebug?: (message: string) => void;
   /** The region credential scopes must name; unset accepts any (unit tests of single surfaces). */
   region?: string;
-  /** Limits before authentication; defaults to defaultConfig()'s. */
+  /** Limits before authentication; DEFAULT_EDGE_LIMITS when unset. */
   limits?: EdgeLimits;
   /** Shared by every server of one platform, so the server-wide cap holds across them. */
   budget?: PreAuthBudget;
@@ -204,7 +204,7 @@ interface Edge {
 export function createRequestHandler(
   deps: ApiServerDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const limits = deps.limits ?? defaultConfig().edge;
+  const limits = deps.limits ?? DEFAULT_EDGE_LIMITS;
   const edge: Edge = {
     deps,
     limits,
@@ -278,11 +278,13 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     if (badQuery !== undefined) throw new MalformedEscapeError('query', badQuery);
     if (sigError) throw authError(sigError);
     // From here on a body that trickles in is cut; the surface's own reads (S3 streaming) included.
-    edge.watch.watch(req, () => {
-      // Whatever is still reading the body ends when the connection closes after this answer.
-      if (res.headersSent) req.socket.destroy();
-      else fail(EdgeErrors.bodyTooSlow(edge.limits.bodyMinBytesPerSec));
-    });
+    if (!hasNoBody(req)) {
+      edge.watch.watch(req, () => {
+        // Whatever is still reading the body ends when the connection closes after this answer.
+        if (res.headersSent) req.socket.destroy();
+        else fail(EdgeErrors.bodyTooSlow(edge.limits.bodyMinBytesPerSec));
+      });
+    }
     let tenant: Tenant | undefined;
     let accessKeyId = '';
     let body: Buffer = Buffer.alloc(0);
@@ -397,7 +399,7 @@ function holdFor(req: IncomingMessage, res: ServerResponse, budget: PreAuthBudge
 const isBearer = (auth: string | undefined): boolean => auth !== undefined && /^Bearer\s/i.test(auth);
 
 export function createApiServer(deps: ApiServerDeps): http.Server {
-  const limits = deps.limits ?? defaultConfig().edge;
+  const limits = deps.limits ?? DEFAULT_EDGE_LIMITS;
   const handler = createRequestHandler({ ...deps, limits });
   const server = http.createServer(
     {
