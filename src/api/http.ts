@@ -379,8 +379,8 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     hold?.release();
     if (isClientAbort(err, req)) {
       deps.onDebug?.(`client went away: ${head.method} ${rawPath}`);
-      if (!res.headersSent && !req.socket.destroyed) fail(err);
-      else res.destroy();
+      // Nobody is left to read an answer (and the error is no server fault to report as a 500).
+      if (!res.headersSent || !res.writableEnded) res.destroy();
       return;
     }
     if (!(err instanceof KindlingError)) deps.onError?.(err);
