@@ -2,6 +2,8 @@
 // variables. Validated once here, then passed inward as plain values.
 import path from 'node:path';
 
+const MiB = 1024 * 1024;
+
 export interface PlatformConfig {
   dataDir: string;
   host: string;
@@ -28,12 +30,49 @@ export interface PlatformConfig {
   retryBaseMs: number;
   /** 'auto' uses bubblewrap when present; 'none' runs unsandboxed (development only). */
   sandbox: 'auto' | 'bwrap' | 'none';
+  /** Limits the HTTP edge applies before a request is authenticated (see api/edge-limits.ts). */
+  edge: EdgeLimits;
+  /** A bearer token that may scrape /metrics besides the admin tenant's key; unset: admin key only. */
+  metricsToken: string | undefined;
 }
 
-export function defaultConfig(overrides: Partial<PlatformConfig> = {}): PlatformConfig {
+export interface EdgeLimits {
+  /** A request's headers must be complete this long after the connection (or the previous request). */
+  headersTimeoutMs: number;
+  /** After the grace period, a body arriving slower than this on average is cut (408). */
+  bodyMinBytesPerSec: number;
+  bodyGraceMs: number;
+  /** Bytes of not yet authenticated bodies buffered at once: in all, and per client address. */
+  unauthenticatedBytes: number;
+  unauthenticatedBytesPerAddress: number;
+}
+
+/** Sized for real SDK clients: two full 6 MB invokes from one address fit the per-address cap. */
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
+  headersTimeoutMs: 10_000,
+  bodyMinBytesPerSec: 1024,
+  bodyGraceMs: 5_000,
+  unauthenticatedBytes: 64 * MiB,
+  unauthenticatedBytesPerAddress: 16 * MiB,
+};
+
+export type ConfigOverrides = Partial<Omit<PlatformConfig, 'edge'>> & { edge?: Partial<EdgeLimits> };
+
+export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   const env = process.env;
   const num = (v: string | undefined, d: number) =>
     v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
+  const edge: EdgeLimits = {
+    headersTimeoutMs: num(env.KINDLING_HEADERS_TIMEOUT_MS, DEFAULT_EDGE_LIMITS.headersTimeoutMs),
+    bodyMinBytesPerSec: num(env.KINDLING_BODY_MIN_BYTES_PER_SEC, DEFAULT_EDGE_LIMITS.bodyMinBytesPerSec),
+    bodyGraceMs: num(env.KINDLING_BODY_GRACE_MS, DEFAULT_EDGE_LIMITS.bodyGraceMs),
+    unauthenticatedBytes: num(env.KINDLING_UNAUTH_BUFFER_BYTES, DEFAULT_EDGE_LIMITS.unauthenticatedBytes),
+    unauthenticatedBytesPerAddress: num(
+      env.KINDLING_UNAUTH_BUFFER_PER_ADDRESS_BYTES,
+      DEFAULT_EDGE_LIMITS.unauthenticatedBytesPerAddress,
+    ),
+    ...overrides.edge,
+  };
   const cfg: PlatformConfig = {
     dataDir: path.resolve(env.KINDLING_DATA_DIR ?? '.kindling'),
     host: env.KINDLING_HOST ?? '127.0.0.1',
@@ -50,8 +89,13 @@ export function defaultConfig(overrides: Partial<PlatformConfig> = {}): Platform
     drainMs: num(env.KINDLING_DRAIN_MS, 30_000),
     retryBaseMs: num(env.KINDLING_RETRY_BASE_MS, 1_000),
     sandbox: (env.KINDLING_SANDBOX as PlatformConfig['sandbox']) ?? 'auto',
+    metricsToken: env.KINDLING_METRICS_TOKEN || undefined,
     ...overrides,
+    edge,
   };
   cfg.dataDir = path.resolve(cfg.dataDir);
+  // A short token is guessable over the network; refuse it rather than serve metrics behind it.
+  if (cfg.metricsToken !== undefined && cfg.metricsToken.length < 16)
+    throw new Error('the metrics token must be at least 16 characters long');
   return cfg;
 }

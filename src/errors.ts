@@ -66,6 +66,48 @@ export const LambdaErrors = {
   expiredSignature: (message: string) => new KindlingError('InvalidSignatureException', 403, message),
 } as const;
 
+/**
+ * Refusals of the HTTP edge itself (api/http.ts), in Lambda's words like the SigV4 errors; the S3
+ * and SQS surfaces translate them into their own codes.
+ */
+export const EdgeErrors = {
+  /** Too many unauthenticated bytes in flight: retryable, as the SDKs retry a 503. */
+  busy: () =>
+    new KindlingError(
+      'ServiceUnavailableException',
+      503,
+      'The server is receiving too many unauthenticated request bodies; retry the request.',
+    ),
+  bodyTooSlow: (minBytesPerSec: number) =>
+    new KindlingError(
+      'RequestTimeoutException',
+      408,
+      `The request body arrived slower than ${minBytesPerSec} bytes per second; the connection is closed.`,
+    ),
+} as const;
+
+/** A credential scope naming another region than the server's (S3 words it as a malformed header). */
+export class WrongRegionError extends KindlingError {
+  constructor(
+    readonly given: string,
+    readonly expected: string,
+    readonly presigned: boolean,
+  ) {
+    super(
+      'InvalidSignatureException',
+      403,
+      `Credential should be scoped to a valid region, not '${given}'. This endpoint's region is '${expected}'.`,
+    );
+  }
+}
+
+/** A presigned URL's X-Amz-* parameters are missing or invalid (S3: AuthorizationQueryParametersError). */
+export class QueryAuthError extends KindlingError {
+  constructor(message: string) {
+    super('IncompleteSignatureException', 403, message);
+  }
+}
+
 export function isKindlingError(e: unknown): e is KindlingError {
   return e instanceof KindlingError;
 }

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createApiServer } from './api/http.js';
+import { PreAuthBudget } from './api/edge-limits.js';
+import { type ApiServerDeps, createApiServer } from './api/http.js';
 import type { ApiSurface } from './api/surface.js';
 import { assembleParts } from './assemble.js';
 import type { PlatformConfig } from './config.js';
@@ -86,6 +87,8 @@ export class Platform {
   readonly paths: ReturnType<typeof dataPaths>;
   readonly parts: PlatformPart[] = [];
   #servers: http.Server[] = [];
+  /** Bytes of not yet authenticated bodies buffered, across the TCP and unix-socket servers. */
+  readonly preAuth: PreAuthBudget;
   #url = '';
   #stopping: Promise<void> | undefined;
   #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
@@ -127,6 +130,7 @@ export class Platform {
     }
     this.tenants = new TenantStore(this.db);
     this.root = ensureRootTenant(this.tenants, this.paths.credentials);
+    this.preAuth = new PreAuthBudget(config.edge);
   }
 
   get url(): string {
@@ -152,10 +156,16 @@ export class Platform {
 
   async #listen(): Promise<void> {
     const surfaces = this.parts.flatMap((p) => p.surfaces ?? []);
-    const deps = {
+    const deps: ApiServerDeps = {
       tenants: this.tenants,
       surfaces,
       onError: (e: unknown) => console.error('kindling: internal error:', e),
+      onDebug: (m: string) => {
+        if (process.env.KINDLING_DEBUG) console.error(`kindling: ${m}`);
+      },
+      region: this.config.region,
+      limits: this.config.edge,
+      budget: this.preAuth,
     };
     const tcp = createApiServer(deps);
     await new Promise<void>((resolve, reject) => {

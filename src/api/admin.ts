@@ -1,10 +1,13 @@
 // The admin and telemetry HTTP surface: `/kindling/v1/...` (SigV4, service `kindling`, JSON),
-// `/kindling/health` (anonymous) and `/metrics` (Prometheus text). Tenants and pool routes are for the
-// admin tenant only; logs and billing are scoped to the caller's own tenant unless the caller is admin.
+// `/kindling/health` (anonymous) and `/metrics` (Prometheus text, admin key or bearer token). Tenants
+// and pool routes are for the admin tenant only; logs, billing and `/kindling/v1/metrics` are scoped to
+// the caller's own tenant unless the caller is admin.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { KindlingError, LambdaErrors } from '../errors.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
+import { decodeOrThrow } from '../uri.js';
 import type { PoolStats, WorkerStats } from '../worker/types.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
 
@@ -22,14 +25,16 @@ export interface AdminSurfaceDeps {
   telemetry: Telemetry;
   /** The worker, looked up per request: the execution core may be assembled after this surface. */
   pool?: () => PoolControl | undefined;
-  /** Whether unsigned GET /metrics is answered for loopback TCP peers (a local Prometheus). */
-  anonymousMetricsOnLoopback: boolean;
+  /**
+   * A bearer token that may scrape /metrics (`Authorization: Bearer <token>`) besides a request
+   * signed with the admin tenant's key; undefined: the admin key only. No peer address is trusted.
+   */
+  metricsToken?: string;
   version: string;
 }
 
 export const PREFIX = '/kindling/v1/';
 const MAX_BODY = 1024 * 1024;
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export const AdminErrors = {
   adminOnly: () => LambdaErrors.accessDenied('This operation is allowed for the admin tenant only.'),
@@ -80,6 +85,20 @@ function jsonBody(req: ApiRequest): unknown {
   } catch {
     throw LambdaErrors.invalidRequestContent('Could not parse request body into json.');
   }
+}
+
+const prometheus = (text: string): ApiResponse => ({
+  status: 200,
+  headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+  body: text,
+});
+
+/** `Bearer <token>` against the configured token, compared in constant time (as digests of equal length). */
+function bearerMatches(auth: string, token: string | undefined): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  if (!m || token === undefined) return false;
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
 }
 
 const json = (status: number, body: unknown): ApiResponse => ({
@@ -152,6 +171,7 @@ export class AdminSurface implements ApiSurface {
   }
 
   allowAnonymous(head: RequestHead): boolean {
+    // /metrics checks its bearer token itself; unsigned without one it is refused there.
     return head.method === 'GET' && (head.path === '/kindling/health' || head.path === '/metrics');
   }
 
@@ -162,13 +182,7 @@ export class AdminSurface implements ApiSurface {
     const segs = req.rawPath
       .slice(PREFIX.length)
       .split('/')
-      .map((s) => {
-        try {
-          return decodeURIComponent(s);
-        } catch {
-          return s;
-        }
-      });
+      .map((s) => decodeOrThrow(s, 'path'));
     const m = req.method;
     const notAllowed = () => {
       throw AdminErrors.methodNotAllowed(m, req.path);
@@ -186,6 +200,9 @@ export class AdminSurface implements ApiSurface {
         break;
       case 'billing':
         if (segs.length === 1) return m === 'GET' ? this.#billing(req) : notAllowed();
+        break;
+      case 'metrics':
+        if (segs.length === 1) return m === 'GET' ? this.#tenantMetrics(req) : notAllowed();
         break;
       case 'doctor':
         this.#requireAdmin(req);
@@ -220,19 +237,22 @@ export class AdminSurface implements ApiSurface {
     });
   }
 
+  /** Every tenant's series: for the admin key or the configured bearer token. */
   #metrics(req: ApiRequest): ApiResponse {
     if (req.tenant === undefined) {
-      const peer = req.raw.socket.remoteAddress;
-      // Unix-socket peers (sandboxes, through their relay) have no address: they must sign.
-      if (!this.#deps.anonymousMetricsOnLoopback || peer === undefined || !LOOPBACK.has(peer))
-        throw LambdaErrors.missingAuth();
+      const auth = req.headers.authorization;
+      if (auth === undefined) throw LambdaErrors.missingAuth();
+      if (!bearerMatches(auth, this.#deps.metricsToken))
+        throw LambdaErrors.accessDenied('The bearer token is not valid for /metrics.');
     } else this.#requireAdmin(req);
     this.#deps.telemetry.flush();
-    return {
-      status: 200,
-      headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-      body: this.#deps.telemetry.metrics.render(),
-    };
+    return prometheus(this.#deps.telemetry.metrics.render());
+  }
+
+  /** The caller's own tenant's series only (no platform-wide gauges, no other tenant's names). */
+  #tenantMetrics(req: ApiRequest): ApiResponse {
+    this.#deps.telemetry.flush();
+    return prometheus(this.#deps.telemetry.metrics.render({ tenantId: req.tenant.id }));
   }
 
   #tenant(name: string): Tenant {

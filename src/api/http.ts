@@ -4,9 +4,20 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from '../config.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
-import { type ParsedSignature, parseSignature, SignatureError, sha256Hex, verifySignature } from './sigv4.js';
+import { EdgeErrors, KindlingError, LambdaErrors, QueryAuthError, WrongRegionError } from '../errors.js';
+import { MalformedEscapeError, malformedQueryPart, tryDecode } from '../uri.js';
+import { BodyRateWatch, PreAuthBudget, type PreAuthHold } from './edge-limits.js';
+import {
+  EMPTY_SHA256,
+  type ParsedSignature,
+  parseSignature,
+  SignatureError,
+  sha256Hex,
+  UNSIGNED_PAYLOAD,
+  verifySignature,
+} from './sigv4.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead, SignedPayloadInfo } from './surface.js';
 
 export interface ApiServerDeps {
@@ -14,6 +25,14 @@ export interface ApiServerDeps {
   /** In priority order; the first whose services include the request's service and that matches wins. */
   surfaces: ApiSurface[];
   onError?: (err: unknown) => void;
+  /** One-line notes on what clients did wrong (a client that went away midway), for debugging. */
+  onDebug?: (message: string) => void;
+  /** The region credential scopes must name; unset accepts any (unit tests of single surfaces). */
+  region?: string;
+  /** Limits before authentication; DEFAULT_EDGE_LIMITS when unset. */
+  limits?: EdgeLimits;
+  /** Shared by every server of one platform, so the server-wide cap holds across them. */
+  budget?: PreAuthBudget;
 }
 
 /** A surface-neutral error for requests no surface claims. */
@@ -52,11 +71,13 @@ export function pickSurface(surfaces: ApiSurface[], head: RequestHead): ApiSurfa
 /**
  * The whole body, by 'data'/'end' events rather than the async iterator: a small body (the common
  * case) then costs no iterator objects or extra promise hops. Like the iterator, a body over the limit
- * or a connection lost midway rejects and destroys the request.
+ * or a connection lost midway rejects and destroys the request. With a hold, every byte is charged
+ * to the pre-authentication budget first (the declared length up front): over a cap, it rejects.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, hold?: PreAuthHold): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (hold && !hold.reserve(declared)) return Promise.reject(EdgeErrors.busy());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -74,6 +95,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) done(new BodyTooLargeError(limit));
+      else if (hold && !hold.reserve(size)) done(EdgeErrors.busy());
       else chunks.push(chunk);
     };
     const onEnd = () => done(undefined);
@@ -87,6 +109,45 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Requests that sent `Expect: 100-continue`: their client waits for our word before sending the body. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/** Lets a client waiting on `Expect: 100-continue` send its body: only once the head has passed. */
+function proceed(req: IncomingMessage, res: ServerResponse): IncomingMessage {
+  if (awaitingContinue.delete(req)) res.writeContinue();
+  return req;
+}
+
+/** A request that declares no body (no Content-Length or 0, no Transfer-Encoding): its hash is known. */
+function hasNoBody(req: IncomingMessage): boolean {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  return te === undefined && (cl === undefined || cl === '0');
+}
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/** The client went away (reset, closed midway): no fault of the server, not worth a stack trace. */
+function isClientAbort(err: unknown, req: IncomingMessage): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ECONNABORTED' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE'
+  )
+    return true;
+  if ((err as Error | null)?.message === 'aborted') return true;
+  return req.destroyed && !req.complete;
+}
+
+const sha256Mismatch = () =>
+  new KindlingError(
+    'XAmzContentSHA256Mismatch',
+    400,
+    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+  );
+
 function authError(e: SignatureError): KindlingError {
   switch (e.kind) {
     case 'missing':
@@ -97,6 +158,8 @@ function authError(e: SignatureError): KindlingError {
       return LambdaErrors.expiredSignature(e.message);
     case 'unknown-key':
       return LambdaErrors.unrecognizedClient();
+    case 'query':
+      return new QueryAuthError(e.message);
     default:
       return LambdaErrors.invalidSignature();
   }
@@ -130,12 +193,28 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   res.end(buf);
 }
 
+/** What one request handler shares across requests. */
+interface Edge {
+  deps: ApiServerDeps;
+  limits: EdgeLimits;
+  budget: PreAuthBudget;
+  watch: BodyRateWatch;
+}
+
 export function createRequestHandler(
   deps: ApiServerDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const limits = deps.limits ?? DEFAULT_EDGE_LIMITS;
+  const edge: Edge = {
+    deps,
+    limits,
+    budget: deps.budget ?? new PreAuthBudget(limits),
+    watch: new BodyRateWatch(limits),
+  };
   return (req, res) => {
-    handle(deps, req, res).catch((err) => {
-      deps.onError?.(err);
+    handle(edge, req, res).catch((err) => {
+      if (isClientAbort(err, req)) deps.onDebug?.(`client went away: ${req.method} ${req.url}`);
+      else deps.onError?.(err);
       if (!res.headersSent)
         writeResponse(res, fallbackSurface.errorResponse(LambdaErrors.service(), undefined as never));
       else res.destroy();
@@ -143,24 +222,34 @@ export function createRequestHandler(
   };
 }
 
-async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Answers an error and, when the body has not all arrived, closes the connection instead of reading
+ * the rest: an unauthenticated sender must not keep the server busy receiving.
+ */
+function answerAndClose(req: IncomingMessage, res: ServerResponse, out: ApiResponse): void {
+  const pending = !req.complete;
+  if (pending) {
+    res.setHeader('connection', 'close');
+    // Node ends the socket once the answer is written; a peer that never reads it is cut anyway.
+    setTimeout(() => req.socket.destroy(), 2_000).unref();
+  }
+  if (out.status === 503) res.setHeader('retry-after', '1');
+  writeResponse(res, out);
+}
+
+async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { deps } = edge;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   const query = new URLSearchParams(rawQuery);
-  let path = rawPath;
-  if (rawPath.includes('%')) {
-    try {
-      path = decodeURIComponent(rawPath);
-    } catch {
-      path = rawPath;
-    }
-  }
+  const decodedPath = tryDecode(rawPath);
   const head: RequestHead = {
     method: req.method ?? 'GET',
     rawPath,
-    path,
+    // Routing still needs a path when it does not decode; the request is refused below.
+    path: decodedPath ?? rawPath,
     query,
     headers: req.headers,
     service: '',
@@ -176,66 +265,72 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
     sigError = e;
   }
   const surface = pickSurface(deps.surfaces, head);
-  const fail = (err: unknown) => {
-    const out = (surface ?? fallbackSurface).errorResponse(err, head);
-    // A rejected body may still be arriving: close the connection rather than read it all.
-    if (err instanceof BodyTooLargeError) res.setHeader('connection', 'close');
-    writeResponse(res, out);
-    if (!req.complete) req.resume();
-  };
+  const fail = (err: unknown) =>
+    answerAndClose(req, res, (surface ?? fallbackSurface).errorResponse(err, head));
   if (!surface) return fail(LambdaErrors.notFound(`No API matches ${head.method} ${rawPath}`));
+  // A bearer token is not SigV4: routes that take one (GET /metrics) check it themselves.
+  if (sigError && isBearer(req.headers.authorization) && surface.allowAnonymous?.(head)) sigError = undefined;
 
+  let hold: PreAuthHold | undefined;
   try {
+    if (decodedPath === undefined) throw new MalformedEscapeError('path', rawPath);
+    const badQuery = malformedQueryPart(rawQuery);
+    if (badQuery !== undefined) throw new MalformedEscapeError('query', badQuery);
     if (sigError) throw authError(sigError);
+    // From here on a body that trickles in is cut; the surface's own reads (S3 streaming) included.
+    if (!hasNoBody(req)) {
+      edge.watch.watch(req, () => {
+        // Whatever is still reading the body ends when the connection closes after this answer.
+        if (res.headersSent) req.socket.destroy();
+        else fail(EdgeErrors.bodyTooSlow(edge.limits.bodyMinBytesPerSec));
+      });
+    }
     let tenant: Tenant | undefined;
     let accessKeyId = '';
     let body: Buffer = Buffer.alloc(0);
     let signedPayload: SignedPayloadInfo | undefined;
     if (!sig) {
       if (!surface.allowAnonymous?.(head)) throw LambdaErrors.missingAuth();
+      if (!surface.streaming && !hasNoBody(req)) {
+        hold = holdFor(req, res, edge.budget);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
+        hold.release();
+      }
     } else {
+      if (deps.region !== undefined && sig.region !== deps.region)
+        throw new WrongRegionError(sig.region, deps.region, sig.presigned);
       const found = deps.tenants.resolveKey(sig.accessKeyId);
       if (!found) throw authError(new SignatureError('unknown-key', 'unknown key'));
       if (found.key.sessionToken !== null && found.key.sessionToken !== sig.securityToken) {
         throw LambdaErrors.unrecognizedClient();
       }
-      const claimed = (req.headers['x-amz-content-sha256'] as string | undefined) ?? undefined;
-      let payloadHash: string;
+      const verify = (payloadHash: string): Buffer => {
+        try {
+          return verifySignature(sig, {
+            method: head.method,
+            rawPath,
+            rawQuery,
+            headers: req.headers,
+            payloadHash,
+            secret: found.key.secretAccessKey,
+          });
+        } catch (e) {
+          if (e instanceof SignatureError) throw authError(e);
+          throw e;
+        }
+      };
+      const claimedHeader = req.headers['x-amz-content-sha256'];
+      const claimed = typeof claimedHeader === 'string' ? claimedHeader : undefined;
       if (surface.streaming) {
-        payloadHash = claimed ?? (sig.presigned ? 'UNSIGNED-PAYLOAD' : '');
+        // The surface reads (and checks) the body itself, after the signature of the head.
+        const payloadHash = claimed ?? (sig.presigned ? UNSIGNED_PAYLOAD : '');
         if (!payloadHash)
           throw new KindlingError(
             'InvalidRequest',
             400,
             'Missing required header for this request: x-amz-content-sha256',
           );
-      } else {
-        body = await readBody(req, surface.maxBodyBytes(head));
-        payloadHash = sha256Hex(body);
-        if (claimed && claimed !== payloadHash && claimed !== 'UNSIGNED-PAYLOAD') {
-          throw new KindlingError(
-            'XAmzContentSHA256Mismatch',
-            400,
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-          );
-        }
-        if (claimed === 'UNSIGNED-PAYLOAD') payloadHash = claimed;
-      }
-      let signingKey: Buffer;
-      try {
-        signingKey = verifySignature(sig, {
-          method: head.method,
-          rawPath,
-          rawQuery,
-          headers: req.headers,
-          payloadHash,
-          secret: found.key.secretAccessKey,
-        });
-      } catch (e) {
-        if (e instanceof SignatureError) throw authError(e);
-        throw e;
-      }
-      if (surface.streaming) {
+        const signingKey = verify(payloadHash);
         signedPayload = {
           contentSha256: payloadHash,
           seedSignature: sig.signature,
@@ -243,15 +338,32 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
           amzDate: sig.amzDate,
           scope: `${sig.date}/${sig.region}/${sig.service}/aws4_request`,
         };
+      } else if (claimed !== undefined) {
+        // The hash is declared: the head's signature is checked before a byte of the body is read.
+        if (!HEX_SHA256.test(claimed) && claimed !== UNSIGNED_PAYLOAD && !claimed.startsWith('STREAMING-'))
+          throw sha256Mismatch();
+        verify(claimed);
+        // aws-chunked bodies are for the S3 API only.
+        if (claimed.startsWith('STREAMING-')) throw sha256Mismatch();
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head));
+        if (claimed !== UNSIGNED_PAYLOAD && sha256Hex(body) !== claimed) throw sha256Mismatch();
+      } else if (hasNoBody(req)) {
+        verify(EMPTY_SHA256);
+      } else {
+        // The client signed the body's hash without declaring it (SQS, Lambda and JSON clients do):
+        // the body must be read to verify, within the budget for unauthenticated bytes.
+        hold = holdFor(req, res, edge.budget);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
+        verify(sha256Hex(body));
       }
+      hold?.release();
       tenant = found.tenant;
       accessKeyId = sig.accessKeyId;
     }
-    if (!sig && !surface.streaming) body = await readBody(req, surface.maxBodyBytes(head));
     const apiReq: ApiRequest = {
       method: head.method,
       rawPath,
-      path,
+      path: head.path,
       query,
       headers: head.headers,
       service: head.service,
@@ -261,19 +373,49 @@ async function handle(deps: ApiServerDeps, req: IncomingMessage, res: ServerResp
       raw: req,
       signedPayload,
     };
+    proceed(req, res);
     writeResponse(res, await surface.handle(apiReq));
   } catch (err) {
+    hold?.release();
+    if (isClientAbort(err, req)) {
+      deps.onDebug?.(`client went away: ${head.method} ${rawPath}`);
+      // Nobody is left to read an answer (and the error is no server fault to report as a 500).
+      if (!res.headersSent || !res.writableEnded) res.destroy();
+      return;
+    }
     if (!(err instanceof KindlingError)) deps.onError?.(err);
     if (res.headersSent) res.destroy();
     else fail(err);
   }
 }
 
+/** A pre-authentication hold for the request's body, given back at the latest when the exchange ends. */
+function holdFor(req: IncomingMessage, res: ServerResponse, budget: PreAuthBudget): PreAuthHold {
+  const hold = budget.hold(req.socket.remoteAddress);
+  res.once('close', () => hold.release());
+  return hold;
+}
+
+const isBearer = (auth: string | undefined): boolean => auth !== undefined && /^Bearer\s/i.test(auth);
+
 export function createApiServer(deps: ApiServerDeps): http.Server {
+  const limits = deps.limits ?? DEFAULT_EDGE_LIMITS;
+  const handler = createRequestHandler({ ...deps, limits });
   const server = http.createServer(
-    { keepAliveTimeout: 65_000, requestTimeout: 0 },
-    createRequestHandler(deps),
+    {
+      keepAliveTimeout: 65_000,
+      // Bodies are bounded by the minimum rate instead: a large S3 upload may take long but not idle.
+      requestTimeout: 0,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks the header timeout on this interval (30 s by default, far too coarse).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
+    },
+    handler,
   );
-  server.headersTimeout = 60_000;
+  // Answer 100 Continue only after the head is checked: a refused client never sends its body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.add(req);
+    handler(req, res);
+  });
   return server;
 }

@@ -2,12 +2,13 @@
 // in and out, checks every digest the client sent, and answers with S3's XML, headers and error codes.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { KindlingError } from '../errors.js';
+import { KindlingError, QueryAuthError, WrongRegionError } from '../errors.js';
 import type { NotificationConfig } from '../events/notifications/config.js';
 import type { BucketNotifications } from '../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../events/objects/checksums.js';
 import { isValidBucketName, S3Errors } from '../events/objects/errors.js';
 import type { ObjectInfo, ObjectStore, StoredHeaders, WriteCondition } from '../events/objects/store.js';
+import { decodeOrThrow, MalformedEscapeError, tryDecode } from '../uri.js';
 import { S3RequestBody } from './s3-body.js';
 import {
   childOf,
@@ -270,14 +271,9 @@ export class S3Surface implements ApiSurface {
     const rest = req.rawPath.replace(/^\//, '');
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    let key: string;
-    try {
-      key = slash < 0 ? '' : decodeURIComponent(rest.slice(slash + 1));
-    } catch {
-      throw new KindlingError('InvalidURI', 400, "Couldn't parse the specified URI.");
-    }
+    const key = slash < 0 ? '' : decodeOrThrow(rest.slice(slash + 1), 'path');
     const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
-      bucket: safeDecode(bucket),
+      bucket: decodeOrThrow(bucket, 'path'),
       key,
       requestId,
     });
@@ -871,17 +867,30 @@ function copySource(raw: string): { bucket: string; key: string } {
   return { bucket: source.slice(0, slash), key: source.slice(slash + 1) };
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
+const safeDecode = (s: string): string => tryDecode(s) ?? s;
 
 /** Maps errors raised below the surface (SigV4 checks in http.ts speak Lambda's words) to S3's codes. */
 export function toS3Error(err: unknown): KindlingError {
   if (!(err instanceof KindlingError)) return S3Errors.internal();
+  if (err instanceof MalformedEscapeError)
+    return new KindlingError('InvalidURI', 400, "Couldn't parse the specified URI.", { URI: err.raw });
+  if (err instanceof WrongRegionError) {
+    return err.presigned
+      ? new KindlingError(
+          'AuthorizationQueryParametersError',
+          400,
+          `Error parsing the X-Amz-Credential parameter; the region '${err.given}' is wrong; expecting '${err.expected}'`,
+          { Region: err.expected },
+        )
+      : new KindlingError(
+          'AuthorizationHeaderMalformed',
+          400,
+          `The authorization header is malformed; the region '${err.given}' is wrong; expecting '${err.expected}'`,
+          { Region: err.expected },
+        );
+  }
+  if (err instanceof QueryAuthError)
+    return new KindlingError('AuthorizationQueryParametersError', 400, err.message);
   switch (err.type) {
     case 'InvalidSignatureException':
       if (/^Request has expired/.test(err.message)) return S3Errors.accessDenied('Request has expired');
@@ -909,6 +918,14 @@ export function toS3Error(err: unknown): KindlingError {
       return new KindlingError('AuthorizationHeaderMalformed', 400, err.message);
     case 'RequestEntityTooLargeException':
       return S3Errors.entityTooLarge();
+    case 'ServiceUnavailableException':
+      return new KindlingError('SlowDown', 503, 'Please reduce your request rate.');
+    case 'RequestTimeoutException':
+      return new KindlingError(
+        'RequestTimeout',
+        400,
+        'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+      );
     case 'ResourceNotFoundException':
     case 'AccessDeniedException':
       return S3Errors.accessDenied(err.message);

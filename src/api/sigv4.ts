@@ -1,12 +1,15 @@
 // AWS Signature Version 4: verifying what clients send (Authorization header or presigned query) and
 // signing, for the CLI and the benchmark. Pure functions over a request head; no HTTP here.
 import crypto, { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { tryDecode } from '../uri.js';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 /** Clients and the server may disagree on the time by this much (AWS allows 15 minutes). */
 export const MAX_SKEW_MS = 15 * 60_000;
+/** A presigned URL lives at most a week, as on S3. */
+export const MAX_PRESIGNED_EXPIRES_SEC = 604_800;
 
 export interface ParsedSignature {
   accessKeyId: string;
@@ -24,7 +27,8 @@ export interface ParsedSignature {
 
 export class SignatureError extends Error {
   constructor(
-    readonly kind: 'missing' | 'incomplete' | 'mismatch' | 'expired' | 'unknown-key',
+    /** 'query': a presigned URL's X-Amz-* parameters are missing or invalid. */
+    readonly kind: 'missing' | 'incomplete' | 'query' | 'mismatch' | 'expired' | 'unknown-key',
     message: string,
   ) {
     super(message);
@@ -54,13 +58,8 @@ export function uriEncode(s: string, keepSlash = false): string {
   return keepSlash ? out.replace(/%2F/g, '/') : out;
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, '%20'));
-  } catch {
-    return s;
-  }
-}
+/** A malformed escape is refused before signatures are checked (http.ts); here it stays as sent. */
+const safeDecode = (s: string): string => tryDecode(s.replace(/\+/g, '%20')) ?? s;
 
 export function canonicalQuery(rawQuery: string, omit?: string): string {
   if (!rawQuery) return '';
@@ -207,23 +206,42 @@ export function parseSignature(headers: HeaderBag, query: URLSearchParams): Pars
       'X-Amz-Algorithm',
       'X-Amz-Credential',
       'X-Amz-Date',
+      'X-Amz-Expires',
       'X-Amz-SignedHeaders',
       'X-Amz-Signature',
     ];
     for (const n of need) {
       if (!query.get(n))
-        throw new SignatureError('incomplete', `Query-string authentication requires the ${n} parameter`);
+        throw new SignatureError('query', `Query-string authentication requires the ${n} parameter`);
     }
     if (query.get('X-Amz-Algorithm') !== ALGORITHM) {
-      throw new SignatureError('incomplete', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+      throw new SignatureError('query', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
     }
-    const expires = Number(query.get('X-Amz-Expires') ?? '604800');
+    const rawExpires = query.get('X-Amz-Expires')!;
+    if (!/^\d{1,15}$/.test(rawExpires)) throw new SignatureError('query', 'X-Amz-Expires should be a number');
+    const expires = Number(rawExpires);
+    if (expires < 1) throw new SignatureError('query', 'X-Amz-Expires must be at least 1 second');
+    if (expires > MAX_PRESIGNED_EXPIRES_SEC) {
+      throw new SignatureError(
+        'query',
+        `X-Amz-Expires must be less than a week (in seconds) that is; the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES_SEC} seconds`,
+      );
+    }
+    let credential: ReturnType<typeof parseCredential>;
+    try {
+      credential = parseCredential(query.get('X-Amz-Credential')!);
+    } catch (e) {
+      throw new SignatureError(
+        'query',
+        `Error parsing the X-Amz-Credential parameter; ${(e as Error).message}`,
+      );
+    }
     return {
-      ...parseCredential(query.get('X-Amz-Credential')!),
+      ...credential,
       signedHeaders: query.get('X-Amz-SignedHeaders')!.split(';'),
       signature: query.get('X-Amz-Signature')!,
       amzDate: query.get('X-Amz-Date')!,
-      expiresSec: Number.isFinite(expires) ? expires : 0,
+      expiresSec: expires,
       presigned: true,
       securityToken: query.get('X-Amz-Security-Token') ?? undefined,
     };

@@ -15,6 +15,7 @@ import {
   type SendResult,
 } from '../events/queue/types.js';
 import { validateBatchIds } from '../events/queue/validate.js';
+import { MalformedEscapeError, malformedQueryPart } from '../uri.js';
 import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
 
@@ -27,6 +28,8 @@ const AUTH_QUERY_CODES: Record<string, string> = {
   InvalidSignatureException: 'SignatureDoesNotMatch',
   MissingAuthenticationTokenException: 'MissingAuthenticationToken',
   IncompleteSignatureException: 'IncompleteSignature',
+  ServiceUnavailableException: 'ServiceUnavailable',
+  RequestTimeoutException: 'RequestTimeout',
 };
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
 
@@ -266,11 +269,16 @@ export class SqsSurface implements ApiSurface {
       const params = new URLSearchParams(req.query);
       const type = req.headers['content-type'] ?? '';
       if (req.body.length > 0 && (type === '' || type.startsWith('application/x-www-form-urlencoded'))) {
-        for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.append(k, v);
+        const form = req.body.toString('utf8');
+        // URLSearchParams keeps a malformed escape as literal text; SQS refuses the parameter.
+        const bad = malformedQueryPart(form);
+        if (bad !== undefined) throw new MalformedEscapeError('parameter', bad);
+        for (const [k, v] of new URLSearchParams(form)) params.append(k, v);
       }
       const { action, input } = parseQueryRequest(params);
-      if (input.QueueUrl === undefined && ACCOUNT_PATH.test(req.path))
-        input.QueueUrl = `${call.base}${req.path}`;
+      // The raw path: the queue engine decodes the name itself (decoding twice would misread `%25`).
+      if (input.QueueUrl === undefined && ACCOUNT_PATH.test(req.rawPath))
+        input.QueueUrl = `${call.base}${req.rawPath}`;
       const out = await this.#dispatch(call, action, input);
       return {
         status: 200,
@@ -286,15 +294,19 @@ export class SqsSurface implements ApiSurface {
     const e: SqsError =
       err instanceof SqsError
         ? err
-        : err instanceof KindlingError
-          ? new SqsError(
-              err.type,
-              AUTH_QUERY_CODES[err.type] ?? err.type,
-              err.status,
-              err.message,
-              err.status < 500,
-            )
-          : SqsErrors.internal();
+        : err instanceof MalformedEscapeError
+          ? err.site === 'path'
+            ? SqsErrors.invalidAddress(`The address ${err.raw} is not valid for this endpoint.`)
+            : SqsErrors.invalidParameterValue(err.message)
+          : err instanceof KindlingError
+            ? new SqsError(
+                err.type,
+                AUTH_QUERY_CODES[err.type] ?? err.type,
+                err.status,
+                err.message,
+                err.status < 500,
+              )
+            : SqsErrors.internal();
     const requestId = randomUUID();
     const json = typeof head.headers['x-amz-target'] === 'string';
     const queryError = `${e.queryCode};${e.senderFault ? 'Sender' : 'Receiver'}`;

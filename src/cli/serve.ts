@@ -1,12 +1,19 @@
 // `kindling serve`: starts the whole platform in this process and drains it on SIGTERM.
 import { parseArgs } from 'node:util';
-import { defaultConfig } from '../config.js';
+import { defaultConfig, type PlatformConfig } from '../config.js';
 import { Platform } from '../platform.js';
 import { parseIntFlag } from './client.js';
 import { CliError, USAGE } from './output.js';
 
 export async function run(args: string[]): Promise<void> {
-  let values: { help?: boolean; port?: string; host?: string; 'data-dir'?: string; 'drain-ms'?: string };
+  let values: {
+    help?: boolean;
+    port?: string;
+    host?: string;
+    'data-dir'?: string;
+    'drain-ms'?: string;
+    'metrics-token'?: string;
+  };
   try {
     ({ values } = parseArgs({
       args,
@@ -16,6 +23,7 @@ export async function run(args: string[]): Promise<void> {
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         'drain-ms': { type: 'string' },
+        'metrics-token': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -23,18 +31,25 @@ export async function run(args: string[]): Promise<void> {
   }
   if (values.help) {
     console.log(
-      'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]',
+      'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]\n' +
+        '                     [--metrics-token TOKEN]   (or KINDLING_METRICS_TOKEN: a bearer token for /metrics)',
     );
     return;
   }
   const port = parseIntFlag(values.port, '--port', 0, 65535);
   const drainMs = parseIntFlag(values['drain-ms'], '--drain-ms', 0, 24 * 3600_000);
-  const config = defaultConfig({
-    ...(port !== undefined && { port }),
-    ...(values.host && { host: values.host }),
-    ...(values['data-dir'] && { dataDir: values['data-dir'] }),
-    ...(drainMs !== undefined && { drainMs }),
-  });
+  let config: PlatformConfig;
+  try {
+    config = defaultConfig({
+      ...(port !== undefined && { port }),
+      ...(values.host && { host: values.host }),
+      ...(values['data-dir'] && { dataDir: values['data-dir'] }),
+      ...(drainMs !== undefined && { drainMs }),
+      ...(values['metrics-token'] !== undefined && { metricsToken: values['metrics-token'] }),
+    });
+  } catch (e) {
+    throw new CliError(`kindling serve: ${(e as Error).message}`, USAGE);
+  }
   let platform: Platform;
   try {
     platform = await Platform.start(config);

@@ -123,14 +123,20 @@ export class Metrics implements InvocationObserver {
     return name;
   }
 
-  /** The Prometheus text exposition (version 0.0.4). */
-  render(): string {
+  /**
+   * The Prometheus text exposition (version 0.0.4). With a tenant, only that tenant's series: every
+   * per-function series carries its tenant, and the platform-wide gauges (environments, pools) are
+   * left out, so one tenant learns nothing of another's functions or load.
+   */
+  render(only?: { tenantId: string }): string {
     const out: string[] = [];
+    const shown = (s: { tenantId: string }) => only === undefined || s.tenantId === only.tenantId;
     const head = (name: string, type: string, help: string) =>
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     const counter = (name: string, help: string, c: LabeledCounter, extraLabel?: string) => {
       head(name, 'counter', help);
       for (const s of c.entries()) {
+        if (!shown(s)) continue;
         const l: Record<string, string> = { tenant: this.#tenant(s.tenantId), function: s.fn };
         if (extraLabel) l[extraLabel] = s.extra;
         out.push(`${name}${labels(l)} ${num(s.value)}`);
@@ -169,6 +175,7 @@ export class Metrics implements InvocationObserver {
     const histogram = (h: string, help: string, hist: LabeledHistogram, extraLabel?: string) => {
       head(h, 'histogram', help);
       for (const s of hist.entries()) {
+        if (!shown(s)) continue;
         const base: Record<string, string> = { tenant: this.#tenant(s.tenantId), function: s.fn };
         if (extraLabel) base[extraLabel] = s.extra;
         let cumulative = 0;
@@ -193,7 +200,7 @@ export class Metrics implements InvocationObserver {
       'kind',
     );
 
-    const stats = this.#sources.workerStats?.();
+    const stats = only === undefined ? this.#sources.workerStats?.() : undefined;
     if (stats) {
       head('kindling_concurrent_executions', 'gauge', 'Invocations running right now (busy environments).');
       out.push(`kindling_concurrent_executions ${stats.environments.busy}`);

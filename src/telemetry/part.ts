@@ -28,18 +28,7 @@ function packageVersion(): string {
   }
 }
 
-/**
- * KINDLING_METRICS_AUTH: 'loopback' (default) answers unsigned scrapes from 127.0.0.1/::1, as a local
- * Prometheus expects; 'admin' requires an admin-signed request from everyone.
- */
-function metricsAuth(env: NodeJS.ProcessEnv): boolean {
-  const v = env.KINDLING_METRICS_AUTH ?? 'loopback';
-  if (v !== 'loopback' && v !== 'admin')
-    throw new Error(`KINDLING_METRICS_AUTH must be 'loopback' or 'admin', got '${v}'`);
-  return v === 'loopback';
-}
-
-export function telemetryPart(platform: Platform, env: NodeJS.ProcessEnv = process.env): TelemetryPart {
+export function telemetryPart(platform: Platform): TelemetryPart {
   let worker: PoolControl | undefined;
   const telemetry = new Telemetry(platform.db, {
     workerStats: () => worker?.stats(),
@@ -49,7 +38,7 @@ export function telemetryPart(platform: Platform, env: NodeJS.ProcessEnv = proce
     tenants: platform.tenants,
     telemetry,
     pool: () => worker,
-    anonymousMetricsOnLoopback: metricsAuth(env),
+    ...(platform.config.metricsToken !== undefined && { metricsToken: platform.config.metricsToken }),
     version: packageVersion(),
   });
   return {

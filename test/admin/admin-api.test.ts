@@ -285,7 +285,7 @@ test('a pool target above the maximum is a ValidationException', async () => {
 test('metrics count invocations and cold starts by kind, then warm starts', async () => {
   const { key } = await newTenant('metered');
   await deployAndInvoke(key, 'counted', [{ a: 1 }, { a: 2 }]);
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(
     text,
     /^kindling_invocations_total\{tenant="metered",function="counted",type="RequestResponse"\} 2$/m,
@@ -330,14 +330,14 @@ test('asynchronous invocations are counted with type Event and their logs are st
     if (logs.events.some((e) => e.log.includes('async-1'))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(text, /^kindling_invocations_total\{tenant="async-seen",function="later",type="Event"\} 1$/m);
 });
 
 test('metrics count function errors by error type', async () => {
   const { key } = await newTenant('erring');
   await deployAndInvoke(key, 'fails', [{ fail: true }]);
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(
     text,
     /^kindling_invocation_errors_total\{tenant="erring",function="fails",error_type="Error"\} 1$/m,
@@ -358,7 +358,7 @@ test('metrics count throttled requests of a function', async () => {
   } finally {
     lambda.destroy();
   }
-  const text = await (await fetch(`${p.endpoint}/metrics`)).text();
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
   assert.match(text, /^kindling_throttles_total\{tenant="throttled",function="blocked"\} 1$/m);
 });
 
@@ -366,6 +366,37 @@ test('metrics signed by a non-admin tenant are refused', async () => {
   const { client } = await newTenant('peeker');
   const res = await client.signedFetch('GET', '/metrics');
   assert.equal(res.status, 403);
+});
+
+test('without a configured metrics token, no bearer token opens /metrics', async () => {
+  const res = await fetch(`${p.endpoint}/metrics`, {
+    headers: { authorization: 'Bearer anything-at-all-123456' },
+  });
+  assert.equal(res.status, 403);
+});
+
+test('a tenant reads its own series at /kindling/v1/metrics and nothing of other tenants or the pools', async () => {
+  const mine = await newTenant('metrics-own');
+  const other = await newTenant('metrics-other');
+  await deployAndInvoke(mine.key, 'my-fn', [{}]);
+  await deployAndInvoke(other.key, 'secret-fn-name', [{}]);
+  const res = await mine.client.signedFetch('GET', '/kindling/v1/metrics');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  assert.match(
+    text,
+    /^kindling_invocations_total\{tenant="metrics-own",function="my-fn",type="RequestResponse"\} 1$/m,
+  );
+  assert.doesNotMatch(text, /secret-fn-name|metrics-other/);
+  // Only this tenant's label appears on any series.
+  for (const m of text.matchAll(/tenant="([^"]*)"/g)) assert.equal(m[1], 'metrics-own');
+  assert.doesNotMatch(text, /^kindling_(pool_|environments|concurrent_executions)/m);
+});
+
+test('the admin sees only its own tenant at /kindling/v1/metrics; all tenants are at /metrics', async () => {
+  const text = await (await admin.signedFetch('GET', '/kindling/v1/metrics')).text();
+  for (const m of text.matchAll(/tenant="([^"]*)"/g)) assert.equal(m[1], 'admin');
 });
 
 test('billing records accumulate GB-ms per tenant and function', async () => {

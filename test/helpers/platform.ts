@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, type PlatformConfig } from '../../src/config.js';
+import { type ConfigOverrides, defaultConfig } from '../../src/config.js';
 import { Platform, readCredentialsFile } from '../../src/platform.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -22,7 +22,7 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startPlatform(overrides: Partial<PlatformConfig> = {}): Promise<TestPlatform> {
+export async function startPlatform(overrides: ConfigOverrides = {}): Promise<TestPlatform> {
   const dataDir = overrides.dataDir ?? tempDir();
   const platform = await Platform.start(
     defaultConfig({ port: 0, host: '127.0.0.1', drainMs: 2_000, keepAliveMs: 60_000, ...overrides, dataDir }),

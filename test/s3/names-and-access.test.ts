@@ -250,10 +250,10 @@ test('a missing key answers S3 XML naming the code, the key and a request id', a
   assert.equal(typeof res.headers['x-amz-request-id'], 'string');
 });
 
-test('a bucket name with a broken percent-encoding answers InvalidBucketName, not a server error', async () => {
+test('a bucket name with a broken percent-encoding answers InvalidURI, not a server error', async () => {
   const res = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'GET', '/bad%zzname'), {
     method: 'GET',
   });
   assert.equal(res.status, 400);
-  assert.match(res.body, /<Code>InvalidBucketName<\/Code>/);
+  assert.match(res.body, /<Code>InvalidURI<\/Code>/);
 });

@@ -92,3 +92,24 @@ test('init durations of cold starts are observed by kind, and warm starts add no
   assert.match(text, /^kindling_init_duration_seconds_sum\{tenant="t-1",function="fn",kind="cold"\} 0\.3$/m);
   assert.doesNotMatch(text, /kindling_init_duration_seconds_count\{[^}]*kind="warm"/);
 });
+
+test("a tenant's rendering holds only that tenant's series and no platform-wide gauges", () => {
+  const m = new Metrics({
+    workerStats: () =>
+      ({
+        environments: { bound: 1, busy: 1, starting: 0 },
+        pools: [],
+        coldStarts: 0,
+        poolHits: 0,
+        warmStarts: 0,
+      }) as unknown as WorkerStats,
+  });
+  m.onInvocation(record({ tenantId: 't-1', functionName: 'mine', errorType: 'Unhandled' }));
+  m.onInvocation(record({ tenantId: 't-2', functionName: 'theirs', errorType: 'Unhandled' }));
+  m.onThrottle('t-2', 'arn:aws:lambda:us-east-1:1:function:theirs');
+  const text = m.render({ tenantId: 't-1' });
+  assert.match(text, /function="mine"/);
+  assert.doesNotMatch(text, /theirs|t-2/);
+  assert.doesNotMatch(text, /^kindling_(concurrent_executions|environments)/m);
+  assert.match(m.render(), /function="theirs"/);
+});

@@ -1,5 +1,7 @@
 // The Lambda surface's route table. Each group of operations is a module returning its routes; adding
 // one is a single `routes.add(...myRoutes(deps))` where the platform is assembled.
+
+import { tryDecode } from '../../uri.js';
 import type { ApiRequest, ApiResponse, RequestHead } from '../surface.js';
 
 export interface LambdaRoute {
@@ -77,11 +79,9 @@ function matchSegments(pattern: string[], segs: string[]): Record<string, string
     const s = segs[i]!;
     if (p.startsWith('{') && p.endsWith('}')) {
       if (s === '') return undefined;
-      try {
-        params[p.slice(1, -1)] = decodeURIComponent(s);
-      } catch {
-        return undefined;
-      }
+      const decoded = tryDecode(s);
+      if (decoded === undefined) return undefined;
+      params[p.slice(1, -1)] = decoded;
     } else if (p !== s) {
       return undefined;
     }

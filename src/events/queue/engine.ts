@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { setMaxListeners } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import { type Db, migrate } from '../../store/database.js';
+import { tryDecode } from '../../uri.js';
 import {
   effectiveAttributes,
   FIFO_NAME_MESSAGE,
@@ -406,7 +407,9 @@ export class SqliteQueueEngine implements QueueEngine {
       }
       const parts = path.split('/').filter(Boolean);
       if (parts.length !== 2 || parts[0] !== owner.accountId) return undefined;
-      return this.#byName(owner, decodeURIComponent(parts[1]!));
+      // A malformed escape names no queue (it is not a 500).
+      const name = tryDecode(parts[1]!);
+      return name === undefined ? undefined : this.#byName(owner, name);
     }
     return this.#byName(owner, ref);
   }
