@@ -222,6 +222,28 @@ export function createRequestHandler(
   };
 }
 
+/** How long a connection closed under a still-arriving body keeps discarding what its peer sends. */
+const LINGER_MS = 2_000;
+
+/**
+ * A lingering close: once the answer is written, shut our side and discard (never buffer) what the peer is
+ * still sending, for a short while. Closing at once would make the kernel answer the peer's next bytes with
+ * a reset, and a reset makes the peer's kernel drop the answer it has not read yet: the client would see
+ * ECONNRESET instead of our error. Node's server calls destroySoon() when the response ends.
+ */
+function lingerOnClose(socket: import('node:net').Socket): void {
+  socket.destroySoon = function lingering(this: import('node:net').Socket) {
+    if (this.writable) this.end();
+    this.removeAllListeners('data');
+    this.on('data', () => {});
+    this.once('end', () => this.destroy());
+    this.resume();
+    setTimeout(() => this.destroy(), LINGER_MS).unref();
+  };
+  // A peer that never reads the answer is cut all the same.
+  setTimeout(() => socket.destroy(), LINGER_MS * 2).unref();
+}
+
 /**
  * Answers an error and, when the body has not all arrived, closes the connection instead of reading
  * the rest: an unauthenticated sender must not keep the server busy receiving.
@@ -230,8 +252,7 @@ function answerAndClose(req: IncomingMessage, res: ServerResponse, out: ApiRespo
   const pending = !req.complete;
   if (pending) {
     res.setHeader('connection', 'close');
-    // Node ends the socket once the answer is written; a peer that never reads it is cut anyway.
-    setTimeout(() => req.socket.destroy(), 2_000).unref();
+    lingerOnClose(req.socket);
   }
   if (out.status === 503) res.setHeader('retry-after', '1');
   writeResponse(res, out);

@@ -124,7 +124,7 @@ test('S3 answers InvalidURI for a malformed escape in an object key', async () =
 test('the SQS query protocol answers InvalidAddress for a malformed escape in the queue path', async () => {
   const s = SURFACES.find((x) => x.name === 'SQS query')!;
   const raw = await exchange(p.endpoint, signed(s, s.path('%ZZ')), s.body);
-  assert.equal(statusOf(raw), 404, raw);
+  assert.equal(statusOf(raw), 400, raw);
   assert.match(raw, /<Code>InvalidAddress<\/Code>/);
 });
 

@@ -88,7 +88,8 @@ export const SqsErrors = {
   invalidParameterValue: e('InvalidParameterValue', 'InvalidParameterValue', 400),
   missingParameter: e('MissingParameter', 'MissingParameter', 400),
   invalidAction: e('InvalidAction', 'InvalidAction', 400),
-  invalidAddress: e('InvalidAddress', 'InvalidAddress', 404),
+  // 400, not SQS's usual 404: a malformed escape is bad input, and no 5xx or 404 hides it (issue 7).
+  invalidAddress: e('InvalidAddress', 'InvalidAddress', 400),
   unsupportedOperation: e('UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation', 400),
   malformedInput: e('SerializationException', 'MalformedInput', 400),
   internal: () =>
