@@ -1,12 +1,14 @@
 // The bubblewrap driver: each environment is its own process tree in fresh mount, pid, ipc, uts, net, user
 // and cgroup namespaces, with a minimal read-only view of the host, a private /tmp tmpfs, and its own
 // cgroup entered before the first instruction of bwrap runs.
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
 import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
@@ -113,12 +115,39 @@ function generatedFiles(envRoot: string): string[] {
   ];
 }
 
+/** Reads bwrap's --info-fd JSON ({"child-pid": N, ...}) from fd 4 of the spawned child. */
+function sandboxPid(child: ChildProcess, timeoutMs = 10_000): Promise<number> {
+  const info = child.stdio[4] as Socket | null | undefined;
+  if (info === null || info === undefined) return Promise.reject(new Error('bwrap info fd missing'));
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => done(new Error('bwrap did not report its child pid')), timeoutMs);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      info.destroy();
+      const pid = Number(/"child-pid"\s*:\s*(\d+)/.exec(text)?.[1]);
+      if (e === undefined && Number.isInteger(pid) && pid > 0) resolve(pid);
+      else reject(e ?? new Error(`bwrap reported no child pid: ${text.trim() || 'nothing'}`));
+    };
+    info.setEncoding('utf8');
+    info.on('data', (d: string) => {
+      text += d;
+      if (text.includes('}')) done();
+    });
+    info.on('error', (e) => done(e));
+    info.on('end', () => done());
+  });
+}
+
 export class BwrapDriver implements SandboxDriver {
   readonly name = 'bwrap';
   private readonly base: string[];
   private readonly node: string;
   /** Prefix that starts bwrap under SCHED_BATCH (empty when chrt is missing or refused). */
   private readonly sched = batchScheduling();
+  readonly egress: EgressSupport;
+  /** resolv.conf of sandboxes with outbound network: slirp's DNS forwarder, the host's resolver is denied. */
+  private readonly egressResolv: string;
 
   constructor(
     private readonly opts: SandboxDriverOptions,
@@ -127,6 +156,10 @@ export class BwrapDriver implements SandboxDriver {
   ) {
     this.node = fs.realpathSync(process.execPath);
     fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o700 });
+    this.egress = detectEgress(opts.egressHelper);
+    fs.mkdirSync(opts.envRoot, { recursive: true });
+    this.egressResolv = path.join(opts.envRoot, '.resolv-egress.conf');
+    fs.writeFileSync(this.egressResolv, `nameserver ${SLIRP_DNS}\n`, { mode: 0o644 });
     const rt = opts.runtimeDir;
     this.base = [
       '--die-with-parent',
@@ -192,14 +225,17 @@ export class BwrapDriver implements SandboxDriver {
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
+    // Never the host's network namespace: outbound network is user-mode networking attached below.
+    const net = spec.networkOutbound;
+    if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
     const args = [
       '--unshare-all',
-      ...(spec.networkOutbound ? ['--share-net'] : []),
       ...this.base,
+      // bwrap reports the sandbox's first process (its pid in our namespace) on fd 4.
+      ...(net ? ['--info-fd', '4', '--ro-bind', this.egressResolv, '/etc/resolv.conf'] : []),
       '--setenv',
       'KINDLING_RELAY_PORT',
-      // With the host network shared, a fixed port would collide; the runtime reports the one it got.
-      spec.networkOutbound ? '0' : String(SANDBOX_RELAY_PORT),
+      String(SANDBOX_RELAY_PORT),
       '--perms',
       '1777',
       '--size',
@@ -227,8 +263,19 @@ export class BwrapDriver implements SandboxDriver {
       ['-c', script, 'sh', String(procs.length), ...procs, ...this.sched, this.bwrap, ...args],
       {},
       envDir,
+      net ? 1 : 0,
     );
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg);
+    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg);
+    let egress: Egress;
+    try {
+      egress = await Egress.attach(await sandboxPid(child), this.egress);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await cg?.destroy().catch(() => {});
+      await fsp.rm(envDir, { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
+    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, egress);
   }
 
   async close(): Promise<void> {}

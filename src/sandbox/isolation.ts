@@ -2,6 +2,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { bwrapVersion, findBwrap } from './bwrap-driver.js';
 import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
+import { DENIED_RANGES, detectEgress, type EgressSupport } from './egress.js';
 
 export interface IsolationReport {
   driver: 'bwrap' | 'unsandboxed';
@@ -14,8 +15,39 @@ export interface IsolationReport {
     /** Which limits can be enforced. */
     controllers: Record<Controller, boolean>;
   };
+  /** How a tenant an admin granted outbound network reaches out (others reach nothing). */
+  egress: EgressReport;
   warnings: string[];
 }
+
+export interface EgressReport {
+  /** 'slirp4netns': own network namespace with filtered user-mode networking; 'unavailable': granted
+   * tenants get an error at invoke; 'host': unsandboxed, every function has the host's network. */
+  mode: 'slirp4netns' | 'unavailable' | 'host';
+  version?: string;
+  /** Ranges denied by default (plus each of the host's own addresses), unless an admin allows a range. */
+  denied: string[];
+  detail: string;
+}
+
+export function describeEgress(support: EgressSupport): EgressReport {
+  if (support.problem !== undefined) {
+    return { mode: 'unavailable', denied: [], detail: support.problem };
+  }
+  return {
+    mode: 'slirp4netns',
+    ...(support.version !== undefined && { version: support.version }),
+    denied: [...DENIED_RANGES, 'host addresses'],
+    detail:
+      'granted tenants only: own network namespace, slirp4netns with host loopback disabled; host, link-local and private ranges refused by routes',
+  };
+}
+
+const UNSANDBOXED_EGRESS: EgressReport = {
+  mode: 'host',
+  denied: [],
+  detail: 'unsandboxed: functions use the host network (not isolated)',
+};
 
 const NAMESPACES = ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup'];
 
@@ -101,6 +133,9 @@ export async function detectIsolation(
     );
   }
   if (sandboxed) warnings.push(...setup.warnings);
+  const egress = describeEgress(detectEgress());
+  if (sandboxed && egress.mode === 'unavailable')
+    warnings.push(`outbound network unavailable: ${egress.detail}`);
   return {
     driver: sandboxed ? 'bwrap' : 'unsandboxed',
     sandboxed,
@@ -109,6 +144,7 @@ export async function detectIsolation(
     cgroup: sandboxed
       ? describeCgroups(setup)
       : { version: null, controllers: { memory: false, pids: false, cpu: false, freezer: false } },
+    egress: sandboxed ? egress : UNSANDBOXED_EGRESS,
     warnings,
   };
 }

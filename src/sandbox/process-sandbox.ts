@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { EnvCgroup } from './cgroup.js';
 import type { Limits, Sandbox, SandboxExit } from './driver.js';
+import type { Egress } from './egress.js';
 
 const TAIL = 4096;
 
@@ -23,8 +24,15 @@ export class ProcessSandbox implements Sandbox {
     readonly taskRoot: string,
     private readonly envDir: string,
     private readonly cgroup: EnvCgroup | undefined,
+    /** The sandbox's user-mode network, when it has outbound network: it lives and dies with the sandbox. */
+    private readonly egress?: Egress,
   ) {
     this.pid = child.pid ?? -1;
+    if (egress !== undefined) {
+      child.once('exit', () => egress.stop());
+      // Without its network helper the sandbox is not what it was started as: end it (it is then retired).
+      void egress.exited.then(() => this.kill());
+    }
     const ch = child.stdio[3];
     if (ch === null || ch === undefined) throw new Error('sandbox channel (fd 3) missing');
     this.channel = ch as Socket;
@@ -63,6 +71,11 @@ export class ProcessSandbox implements Sandbox {
 
   async applyLimits(limits: Limits): Promise<void> {
     this.cgroup?.setMemory(limits.memoryMB);
+    if (limits.egressAllow !== undefined && limits.egressAllow.length > 0) {
+      if (this.egress === undefined)
+        throw new Error('egress ranges given for a sandbox without outbound network');
+      await this.egress.allow(limits.egressAllow);
+    }
   }
 
   memoryPeakBytes(): number | undefined {
@@ -92,6 +105,7 @@ export class ProcessSandbox implements Sandbox {
   destroy(): Promise<void> {
     this.destroyed ??= (async () => {
       this.kill();
+      this.egress?.stop();
       this.channel.destroy();
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
       await this.cgroup?.destroy();
@@ -101,12 +115,17 @@ export class ProcessSandbox implements Sandbox {
   }
 }
 
-/** Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio). */
+/**
+ * Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio); `extraPipes`
+ * more from fd 4 on (bwrap's --info-fd).
+ */
 export function spawnWithChannel(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
+  extraPipes = 0,
 ): ChildProcess {
-  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env, cwd, detached: false });
+  const stdio: 'pipe'[] = Array.from({ length: extraPipes }, () => 'pipe');
+  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...stdio], env, cwd, detached: false });
 }
