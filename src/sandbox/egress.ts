@@ -157,6 +157,9 @@ export class Egress {
         '--disable-host-loopback',
         '--enable-sandbox',
         '--enable-seccomp',
+        // Stay in the host's user namespace, whose root owns every network namespace: slirp4netns would
+        // otherwise join the sandbox's (nested) user namespace, which does not own the sandbox's network.
+        '--userns-path=/proc/self/ns/user',
         '--ready-fd=3',
         // slirp4netns ends when this socket closes: with the server, even when it is SIGKILLed.
         '--exit-fd=4',
