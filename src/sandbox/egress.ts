@@ -10,8 +10,8 @@
 // addresses, links) and no CAP_NET_RAW (packet sockets that would write frames to tap0 directly). A
 // nested user namespace would own none of this network namespace either. A `prohibit` route answers
 // EACCES at connect()/send(), so nothing reaches slirp. slirp's own gateway (10.0.2.2) would be the host's
-// loopback; --disable-host-loopback turns that off. Its DNS forwarder (10.0.2.3:53) is the one path to the
-// host's resolver. No IPv6: slirp runs without --enable-ipv6, so the sandbox has no IPv6 route out.
+// loopback; --disable-host-loopback turns that off. Its DNS forwarder (10.0.2.3, port 53 only, by policy
+// rules) is the one path to the host's resolver. Other addresses of slirp's subnet get no ARP answer. No IPv6: slirp runs without --enable-ipv6, so the sandbox has no IPv6 route out.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
@@ -94,9 +94,18 @@ export function hostAddresses(): string[] {
   return [...out].sort();
 }
 
-/** `ip -batch` lines that deny the default ranges and each host address. */
+/**
+ * `ip -batch` lines that deny the default ranges and each host address, and everything but DNS to slirp's
+ * forwarder: libslirp before 4.8 sends any port of 10.0.2.3 to the host's resolver address (a loopback
+ * stub resolver would make it the host's loopback), so policy rules keep it to port 53.
+ */
 export function denyRoutes(hostAddrs: readonly string[]): string[] {
-  return [...DENIED_RANGES, ...hostAddrs.map((a) => `${a}/32`)].map((c) => `route add prohibit ${c}`);
+  return [
+    ...[...DENIED_RANGES, ...hostAddrs.map((a) => `${a}/32`)].map((c) => `route add prohibit ${c}`),
+    `rule add pref 100 to ${SLIRP_DNS}/32 ipproto udp dport 53 lookup main`,
+    `rule add pref 101 to ${SLIRP_DNS}/32 ipproto tcp dport 53 lookup main`,
+    `rule add pref 102 to ${SLIRP_DNS}/32 prohibit`,
+  ];
 }
 
 /**

@@ -238,6 +238,7 @@ before(async () => {
   await newTenant('plain');
   await newTenant('granted');
   await newTenant('switcher');
+  await newTenant('wide');
   await grant('granted', { networkOutbound: true, egressAllow: [`${NS_SIDE}/32`] });
 });
 
@@ -377,6 +378,20 @@ eTest(
     assert.equal(again.host, 'EACCES');
   },
 );
+
+eTest("an allowed range around the host's own address opens the range but never the host", async () => {
+  await grant('wide', { networkOutbound: true, egressAllow: ['10.231.0.0/30'] });
+  const v = await probe('wide', {
+    tcp: { ns: nsTarget, host: { host: HOST_SIDE, port: hostAddrPort } },
+    route: { dns: { host: '10.0.2.3', port: 53 }, dnsOtherPort: { host: '10.0.2.3', port: 80 } },
+  });
+  assert.equal(v.ns, 'connected:egress-ok\n');
+  assert.equal(v.host, 'EACCES');
+  // slirp's DNS forwarder stays routable (only the routing table is asked; no query is sent).
+  assert.equal(v.dns, 'routable');
+  // Any other port of the forwarder would reach the host's resolver address (older libslirp): refused.
+  assert.equal(v.dnsOtherPort, 'EACCES');
+});
 
 eTest('a function cannot grant itself: TagResource with its own session credentials is refused', async () => {
   const lambda = lambdas.get('plain');
