@@ -54,8 +54,8 @@ function findBin(names: string[]): string | undefined {
 }
 
 /**
- * Whether outbound network can be given here: slirp4netns (Debian package slirp4netns), and nsenter and
- * ip (util-linux, iproute2) to install the routes. `helper` overrides where slirp4netns is looked for.
+ * Whether outbound network can be given here: slirp4netns (Debian package slirp4netns), unshare and
+ * nsenter (util-linux) to start it and reach the sandbox's namespace, ip (iproute2) for the routes. `helper` overrides where slirp4netns is looked for.
  */
 export function detectEgress(helper?: string): EgressSupport {
   const slirp = helper ?? findBin(['slirp4netns']);
@@ -74,6 +74,7 @@ export function detectEgress(helper?: string): EgressSupport {
   }
   for (const [bin, pkg] of [
     ['nsenter', 'util-linux'],
+    ['unshare', 'util-linux'],
     ['ip', 'iproute2'],
   ] as const) {
     if (findBin([bin]) === undefined) {
@@ -158,9 +159,17 @@ export class Egress {
   static async attach(pid: number, support: EgressSupport, timeoutMs = 10_000): Promise<Egress> {
     if (support.problem !== undefined || support.helper === undefined)
       throw new Error(support.problem ?? 'no user-mode networking helper');
+    // In a private mount namespace of its own: slirp4netns' --enable-sandbox remounts only "/" private
+    // before it pivots and detaches the old root, and run as root that detach propagates through shared
+    // mounts to the host (it unmounted every /run/netns/* here). unshare(1) execs it: same pid, same fds.
     const child = spawn(
-      support.helper,
+      'unshare',
       [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        support.helper,
         '--configure',
         '--mtu=65520',
         '--disable-host-loopback',

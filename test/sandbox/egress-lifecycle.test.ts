@@ -67,6 +67,28 @@ test(
 );
 
 test(
+  "starting an outbound sandbox leaves the host's mounts alone: a named network namespace survives",
+  opts,
+  async (t) => {
+    const name = `kdl-mounts-${process.pid}`;
+    try {
+      execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
+    } catch (e) {
+      t.skip(`cannot create a network namespace: ${(e as Error).message.split('\n')[0]}`);
+      return;
+    }
+    try {
+      const s = fn(h, relayProbe, { networkOutbound: true });
+      assert.equal((json(await invoke(h, s)) as { relay: string }).relay, 'unix-socket');
+      // `ip netns exec` fails with EINVAL once the namespace's bind mount under /run/netns is gone.
+      execFileSync('ip', ['netns', 'exec', name, 'true'], { stdio: 'pipe' });
+    } finally {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'pipe' });
+    }
+  },
+);
+
+test(
   'a sandbox whose slirp4netns died is retired: the next request gets a fresh environment',
   opts,
   async () => {
