@@ -219,15 +219,15 @@ export class BwrapDriver implements SandboxDriver {
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    // Never the host's network namespace: outbound network is user-mode networking attached below.
+    const net = spec.networkOutbound;
+    if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
-    // Never the host's network namespace: outbound network is user-mode networking attached below.
-    const net = spec.networkOutbound;
-    if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
     const args = [
       '--unshare-all',
       ...this.base,
