@@ -127,6 +127,10 @@ const timeString = z.string().transform((s, ctx) => {
 const schemas = {
   createTenant: z.object({ name: z.string(), admin: z.boolean().optional() }),
   concurrency: z.object({ limit: z.number().int().min(0).max(1_000_000).nullable() }),
+  // Strict: a misspelt field must be refused, not dropped (the grant would silently not be what was asked).
+  network: z
+    .object({ networkOutbound: z.boolean(), egressAllow: z.array(z.string().max(64)).max(1000).optional() })
+    .strict(),
   poolTarget: z.object({ target: z.number().int().min(0).max(1000).nullable() }),
   runtime: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a runtime identifier such as nodejs20.x'),
   functionName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [a-zA-Z0-9-_]{1,64}'),
@@ -149,7 +153,15 @@ const tenantJson = (t: Tenant) => ({
   accountId: t.accountId,
   isAdmin: t.isAdmin,
   concurrencyLimit: t.concurrencyLimit,
+  networkOutbound: t.networkOutbound,
+  egressAllow: t.egressAllow,
   createdAt: t.createdAt,
+});
+
+const networkJson = (t: Tenant) => ({
+  tenant: t.name,
+  networkOutbound: t.networkOutbound,
+  egressAllow: t.egressAllow,
 });
 
 export class AdminSurface implements ApiSurface {
@@ -323,6 +335,23 @@ export class AdminSurface implements ApiSurface {
         return json(200, { tenant: tenantJson(tenants.setConcurrencyLimit(t.id, body.limit)) });
       }
       if (m === 'DELETE') return json(200, { tenant: tenantJson(tenants.setConcurrencyLimit(t.id, null)) });
+      return undefined;
+    }
+    // Outbound network is the admin's grant (#requireAdmin above): a tenant's own key, or a function's
+    // session key, can never reach this.
+    if (segs[1] === 'network' && segs.length === 2) {
+      if (m === 'GET') return json(200, networkJson(t));
+      if (m === 'PUT') {
+        const body = parse(schemas.network, jsonBody(req));
+        const next = tenants.setNetwork(t.id, {
+          networkOutbound: body.networkOutbound,
+          egressAllow: body.egressAllow ?? [],
+        });
+        return json(200, networkJson(next));
+      }
+      if (m === 'DELETE') {
+        return json(200, networkJson(tenants.setNetwork(t.id, { networkOutbound: false, egressAllow: [] })));
+      }
       return undefined;
     }
     throw AdminErrors.unknownRoute(m, req.path);

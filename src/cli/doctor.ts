@@ -41,6 +41,17 @@ async function serverStatus(flags: CommonFlags): Promise<ServerStatus | undefine
   return { endpoint, running: true };
 }
 
+/** The egress a granted tenant gets: the running server's when it answered, else this machine's. */
+function describeEgressLine(e: IsolationReport['egress'] | undefined): string {
+  if (e === undefined) return 'unknown';
+  if (e.mode === 'host') return 'host network (unsandboxed)';
+  if (e.mode === 'unavailable') return `UNAVAILABLE: ${e.detail}`;
+  return `slirp4netns ${e.version ?? ''} (host loopback disabled; denied: ${e.denied.join(', ')}; admin egressAllow opens ranges)`.replace(
+    '  ',
+    ' ',
+  );
+}
+
 const describe = (r: IsolationReport) =>
   r.sandboxed ? `bubblewrap ${r.bwrapVersion ?? ''}`.trim() : 'NONE (unsandboxed)';
 
@@ -79,9 +90,10 @@ export async function run(args: string[]): Promise<void> {
       [
         'network',
         report.sandboxed
-          ? 'none by default (own network namespace; opt-in per function)'
+          ? 'none by default (own network namespace); outbound only for tenants an admin granted it'
           : 'host network (not isolated)',
       ],
+      ['egress', describeEgressLine(server?.isolation?.egress ?? report.egress)],
       ['node', process.version],
       [
         'server',

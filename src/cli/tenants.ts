@@ -1,4 +1,5 @@
-// `kindling tenants`: tenants, their access keys and concurrency limits (admin API, admin tenant only).
+// `kindling tenants`: tenants, their access keys, concurrency limits and outbound network grants (admin API,
+// admin tenant only).
 import { connect, parseCommand, parseIntFlag } from './client.js';
 import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
@@ -8,7 +9,8 @@ const USAGE_TEXT = `kindling tenants [ls]
        kindling tenants keys NAME
        kindling tenants create-key NAME
        kindling tenants delete-key NAME ACCESS_KEY_ID
-       kindling tenants limit NAME N|none`;
+       kindling tenants limit NAME N|none
+       kindling tenants network NAME [outbound|none] [--allow CIDR]...`;
 
 interface TenantJson {
   name: string;
@@ -16,9 +18,20 @@ interface TenantJson {
   accountId: string;
   isAdmin: boolean;
   concurrencyLimit: number | null;
+  networkOutbound: boolean;
+  egressAllow: string[];
   createdAt: string;
   keys?: number;
 }
+
+interface NetworkJson {
+  tenant: string;
+  networkOutbound: boolean;
+  egressAllow: string[];
+}
+
+const networkText = (t: { networkOutbound: boolean; egressAllow: string[] }) =>
+  !t.networkOutbound ? 'none' : `outbound${t.egressAllow.length > 0 ? ` +${t.egressAllow.join(',')}` : ''}`;
 
 /** Each subcommand's positional arguments. */
 const SUBCOMMANDS: Record<string, string[]> = {
@@ -29,6 +42,7 @@ const SUBCOMMANDS: Record<string, string[]> = {
   'create-key': ['NAME'],
   'delete-key': ['NAME', 'ACCESS_KEY_ID'],
   limit: ['NAME', 'N|none'],
+  network: ['NAME', 'outbound|none'],
 };
 
 const path = (...segs: string[]) =>
@@ -37,15 +51,22 @@ const path = (...segs: string[]) =>
 export async function run(args: string[]): Promise<void> {
   const { values, positionals, common } = parseCommand(args, {
     usage: USAGE_TEXT,
-    options: { admin: { type: 'boolean' } },
+    options: { admin: { type: 'boolean' }, allow: { type: 'string', multiple: true } },
   });
   const [sub = 'ls', ...rest] = positionals;
   const params = SUBCOMMANDS[sub];
   if (params === undefined)
     throw new CliError(`unknown subcommand '${sub}' (try: ${Object.keys(SUBCOMMANDS).join(', ')})`, USAGE);
-  if (rest.length !== params.length)
+  // `network NAME` alone shows the grant.
+  const showNetwork = sub === 'network' && rest.length === 1;
+  if (rest.length !== params.length && !showNetwork)
     throw new CliError(`usage: kindling tenants ${[sub, ...params].join(' ')}`, USAGE);
   if (values.admin && sub !== 'create') throw new CliError('--admin only applies to create', USAGE);
+  const allow = values.allow ?? [];
+  if (allow.length > 0 && (sub !== 'network' || rest[1] !== 'outbound'))
+    throw new CliError('--allow only applies to: tenants network NAME outbound', USAGE);
+  if (sub === 'network' && !showNetwork && rest[1] !== 'outbound' && rest[1] !== 'none')
+    throw new CliError(`network must be 'outbound' or 'none', got '${rest[1]}'`, USAGE);
   const [name = '', arg = ''] = rest;
   // Validate locally before connecting: a typo should not need a server.
   const limit =
@@ -62,6 +83,7 @@ export async function run(args: string[]): Promise<void> {
           { header: 'ADMIN', value: (t) => (t.isAdmin ? 'yes' : '') },
           { header: 'LIMIT', value: (t) => t.concurrencyLimit ?? 'default', right: true },
           { header: 'KEYS', value: (t) => t.keys, right: true },
+          { header: 'NETWORK', value: (t) => networkText(t) },
           { header: 'CREATED', value: (t) => t.createdAt },
         ]),
       );
@@ -115,6 +137,22 @@ export async function run(args: string[]): Promise<void> {
         printFields([
           ['Tenant', out.tenant.name],
           ['ConcurrencyLimit', out.tenant.concurrencyLimit ?? 'default'],
+        ]),
+      );
+      return;
+    }
+    case 'network': {
+      const out = showNetwork
+        ? await k.admin<NetworkJson>('GET', path(name, 'network'))
+        : await k.admin<NetworkJson>('PUT', path(name, 'network'), {
+            networkOutbound: arg === 'outbound',
+            egressAllow: allow,
+          });
+      emit(common.json, out, () =>
+        printFields([
+          ['Tenant', out.tenant],
+          ['Network', out.networkOutbound ? 'outbound' : 'none'],
+          ['EgressAllow', out.egressAllow.length > 0 ? out.egressAllow.join(', ') : '-'],
         ]),
       );
       return;

@@ -11,7 +11,19 @@ import type { Tenant } from './tenants.js';
 export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'nodejs18.x', 'nodejs22.x'] as const;
 export type Runtime = (typeof SUPPORTED_RUNTIMES)[number];
 
+/**
+ * Once the way to opt a function into outbound network; now refused, because any tenant (even a function
+ * with its session key) could set it. Outbound network is an admin's grant per tenant (TenantStore.setNetwork).
+ */
 export const NETWORK_TAG = 'kindling:network';
+
+/** Refuses the retired network tag (any letter case) in tags a tenant sets. */
+export function refuseNetworkTag(tags: Record<string, string> | undefined): void {
+  if (tags === undefined) return;
+  for (const k of Object.keys(tags)) {
+    if (k.trim().toLowerCase() === NETWORK_TAG) throw FunctionErrors.networkTag();
+  }
+}
 export const LATEST = '$LATEST';
 /** Lambda's limit on the serialized environment variables. */
 export const ENV_LIMIT_BYTES = 4096;
@@ -62,7 +74,7 @@ export interface FunctionRecord extends FunctionConfig {
   tags: Record<string, string>;
   reservedConcurrency: number | null;
   revisionId: string;
-  /** Changes on every code, configuration or network change: environments are bound to one key. */
+  /** Changes on every code or configuration change: environments are bound to one key. */
   versionKey: string;
   /** Lambda's format: 2024-01-31T12:00:00.000+0000. */
   lastModified: string;
@@ -119,6 +131,10 @@ const SCHEMA = [
 export const lambdaTimestamp = (d = new Date()): string => d.toISOString().replace('Z', '+0000');
 
 export const FunctionErrors = {
+  networkTag: () =>
+    LambdaErrors.invalidParameter(
+      `The tag ${NETWORK_TAG} is not accepted: outbound network is granted per tenant by an administrator (kindling tenants network), not by a function tag.`,
+    ),
   exists: (name: string) => LambdaErrors.conflict(`Function already exist: ${name}`),
   envTooLarge: (measured: string) =>
     LambdaErrors.invalidParameter(
@@ -271,6 +287,7 @@ export class FunctionStore {
       deadLetterTargetArn: input.deadLetterTargetArn,
     };
     checkEnvironment(config.environment);
+    refuseNetworkTag(input.tags);
     // Cheap early answer; the UNIQUE constraint below is what decides under concurrency.
     if (this.get(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
     const code = await this.#code.put(input.zip);
@@ -381,6 +398,7 @@ export class FunctionStore {
   }
 
   tag(tenant: Tenant, name: string, tags: Record<string, string>): FunctionRecord {
+    refuseNetworkTag(tags);
     return this.#update(tenant, name, undefined, (cur) =>
       this.#tagChange(cur, { ...JSON.parse(cur.tags), ...tags }),
     );
@@ -421,12 +439,9 @@ export class FunctionStore {
     for (const { name } of names) this.delete(tenant, name);
   }
 
-  /** The network tag is part of what an environment is built with, so changing it is a new versionKey. */
-  #tagChange(cur: Row, next: Record<string, string>): Partial<Row> {
-    const before = (JSON.parse(cur.tags) as Record<string, string>)[NETWORK_TAG];
-    const change: Partial<Row> = { tags: JSON.stringify(next) };
-    if (before !== next[NETWORK_TAG]) change.version_key = randomUUID();
-    return change;
+  /** Tags do not change what an environment is built with: same versionKey, same environments. */
+  #tagChange(_cur: Row, next: Record<string, string>): Partial<Row> {
+    return { tags: JSON.stringify(next) };
   }
 
   #require(tenant: Tenant, name: string, revisionId: string | undefined): void {

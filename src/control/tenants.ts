@@ -1,6 +1,7 @@
 // Tenants and their access keys. Every API request resolves its SigV4 access key to a tenant here;
 // functions get short-lived session keys for their own tenant (AWS_SESSION_TOKEN), as on Lambda.
 import { randomBytes } from 'node:crypto';
+import { type Cidr, cidrWithin, formatCidr, parseCidr } from '../cidr.js';
 import { KindlingError } from '../errors.js';
 import { accessKeyId, accountId, secretAccessKey } from '../ids.js';
 import { type Db, migrate } from '../store/database.js';
@@ -12,7 +13,17 @@ export interface Tenant {
   isAdmin: boolean;
   /** Concurrent executions allowed across the tenant's functions (admin setting). */
   concurrencyLimit: number | null;
+  /** Outbound network for the tenant's functions: granted by an admin only, never by the tenant itself. */
+  networkOutbound: boolean;
+  /** IPv4 ranges (CIDR) the admin also opened: private, link-local or host ranges denied by default. */
+  egressAllow: string[];
   createdAt: string;
+}
+
+/** The admin's network grant for one tenant. */
+export interface NetworkGrant {
+  networkOutbound: boolean;
+  egressAllow: string[];
 }
 
 export interface AccessKey {
@@ -30,6 +41,8 @@ interface TenantRow {
   account_id: string;
   is_admin: number;
   concurrency_limit: number | null;
+  network_outbound: number;
+  egress_allow: string;
   created_at: string;
 }
 
@@ -41,6 +54,9 @@ const SCHEMA = [
      access_key_id TEXT PRIMARY KEY, secret TEXT NOT NULL,
      tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
      session_token TEXT, expires_at INTEGER, created_at TEXT NOT NULL)`,
+  // Outbound network became an admin grant per tenant (it was a function tag any tenant could set).
+  'ALTER TABLE tenants ADD COLUMN network_outbound INTEGER NOT NULL DEFAULT 0',
+  "ALTER TABLE tenants ADD COLUMN egress_allow TEXT NOT NULL DEFAULT '[]'",
 ];
 
 const toTenant = (r: TenantRow): Tenant => ({
@@ -49,6 +65,8 @@ const toTenant = (r: TenantRow): Tenant => ({
   accountId: r.account_id,
   isAdmin: r.is_admin === 1,
   concurrencyLimit: r.concurrency_limit,
+  networkOutbound: r.network_outbound === 1,
+  egressAllow: JSON.parse(r.egress_allow) as string[],
   createdAt: r.created_at,
 });
 
@@ -65,11 +83,39 @@ export const TenantErrors = {
     ),
 };
 
+/** Most ranges one tenant may be allowed (each becomes a route in every environment of the tenant). */
+export const MAX_EGRESS_RANGES = 64;
+
+// Ranges that are the sandbox's own, never a destination the admin could open: its loopback, and the
+// user-mode network's subnet (gateway, DNS forwarder).
+const SANDBOX_OWN: readonly [string, Cidr][] = [
+  ['the sandbox’s own loopback', { base: 0x7f000000, prefix: 8 }],
+  ['the sandbox’s user-mode network (10.0.2.0/24)', { base: 0x0a000200, prefix: 24 }],
+];
+
+/** Validates and normalizes an admin's egressAllow list (sorted, without duplicates); refuses anything else. */
+export function normalizeEgressAllow(list: readonly string[]): string[] {
+  const invalid = (msg: string) => new KindlingError('InvalidParameterValueException', 400, msg);
+  if (list.length > MAX_EGRESS_RANGES)
+    throw invalid(`egressAllow takes at most ${MAX_EGRESS_RANGES} ranges, got ${list.length}`);
+  const out = new Set<string>();
+  for (const s of list) {
+    const c = parseCidr(s.trim());
+    if ('error' in c) throw invalid(`egressAllow: ${c.error}`);
+    for (const [what, own] of SANDBOX_OWN) {
+      if (cidrWithin(c, own)) throw invalid(`egressAllow: ${s} is ${what}, not a destination`);
+    }
+    out.add(formatCidr(c));
+  }
+  return [...out].sort();
+}
+
 export class TenantStore {
   readonly #db: Db;
   // The key lookup runs on every request: keep resolved keys in memory; writes go through this class.
   readonly #keys = new Map<string, { key: AccessKey; tenant: Tenant }>();
   readonly #deleteListeners: ((tenant: Tenant) => void)[] = [];
+  readonly #networkListeners: ((tenant: Tenant) => void)[] = [];
 
   constructor(db: Db) {
     this.#db = db;
@@ -105,6 +151,8 @@ export class TenantStore {
       accountId: this.#uniqueAccountId(),
       isAdmin: opts.isAdmin ?? false,
       concurrencyLimit: null,
+      networkOutbound: false,
+      egressAllow: [],
       createdAt: new Date().toISOString(),
     };
     this.#db
@@ -119,6 +167,36 @@ export class TenantStore {
     this.#db.prepare('UPDATE tenants SET concurrency_limit = ? WHERE id = ?').run(limit, t.id);
     this.#keys.clear();
     return { ...t, concurrencyLimit: limit };
+  }
+
+  /**
+   * Sets the admin's network grant (ranges already validated and normalized by the caller). Listeners
+   * retire the tenant's environments so the next request runs in the new mode.
+   */
+  setNetwork(idOrName: string, grant: NetworkGrant): Tenant {
+    const t = this.get(idOrName);
+    if (!t) throw TenantErrors.notFound(idOrName);
+    const allow = normalizeEgressAllow(grant.egressAllow);
+    if (!grant.networkOutbound && allow.length > 0) {
+      throw new KindlingError(
+        'InvalidParameterValueException',
+        400,
+        'egressAllow only applies with networkOutbound: true (a tenant without outbound network reaches nothing)',
+      );
+    }
+    grant = { networkOutbound: grant.networkOutbound, egressAllow: allow };
+    this.#db
+      .prepare('UPDATE tenants SET network_outbound = ?, egress_allow = ? WHERE id = ?')
+      .run(grant.networkOutbound ? 1 : 0, JSON.stringify(grant.egressAllow), t.id);
+    this.#keys.clear();
+    const next = { ...t, networkOutbound: grant.networkOutbound, egressAllow: [...grant.egressAllow] };
+    for (const l of this.#networkListeners) l(next);
+    return next;
+  }
+
+  /** Called after an admin changed a tenant's network grant. */
+  onNetworkChange(listener: (tenant: Tenant) => void): void {
+    this.#networkListeners.push(listener);
   }
 
   /** Called before a tenant's row goes, so owners of its resources (functions, code) clean up first. */

@@ -3,7 +3,7 @@
 // Async invocation is delegated to whichever part registers itself with `setAsyncInvoker`.
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionRef } from '../control/function-names.js';
-import { type FunctionRecord, type FunctionStore, LATEST, NETWORK_TAG } from '../control/functions.js';
+import { type FunctionRecord, type FunctionStore, LATEST } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { KindlingError, LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
@@ -66,6 +66,11 @@ export class InvocationService implements Invoker {
         const p = this.#prepared.get(rec.id);
         if (p) p.spec = this.#specOf(rec);
       }
+    });
+    // An admin changed the tenant's network grant: its environments were built for the old one.
+    this.#tenants.onNetworkChange((tenant) => {
+      for (const [id, p] of this.#prepared) if (p.spec.tenantId === tenant.id) this.#prepared.delete(id);
+      this.#worker.retireTenant(tenant.id);
     });
   }
 
@@ -223,6 +228,8 @@ export class InvocationService implements Invoker {
   }
 
   #specOf(rec: FunctionRecord): FunctionVersionSpec {
+    // Read from the store, not from the caller's Tenant object: async and event paths may hold an old one.
+    const grant = this.#tenants.get(rec.tenantId);
     return {
       tenantId: rec.tenantId,
       accountId: rec.accountId,
@@ -237,7 +244,8 @@ export class InvocationService implements Invoker {
       environment: rec.environment,
       codeDir: this.#functions.code.codeDir(rec.codeDigest),
       ephemeralStorageMB: rec.ephemeralStorage,
-      networkOutbound: rec.tags[NETWORK_TAG] === 'outbound',
+      networkOutbound: grant?.networkOutbound === true,
+      egressAllow: grant?.networkOutbound === true ? grant.egressAllow : [],
       reservedConcurrency: rec.reservedConcurrency ?? undefined,
     };
   }

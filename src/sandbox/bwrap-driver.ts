@@ -1,12 +1,14 @@
 // The bubblewrap driver: each environment is its own process tree in fresh mount, pid, ipc, uts, net, user
 // and cgroup namespaces, with a minimal read-only view of the host, a private /tmp tmpfs, and its own
 // cgroup entered before the first instruction of bwrap runs.
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
 import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { dropArgs, findSetpriv, HostIds } from './host-user.js';
 import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
 import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
@@ -132,6 +134,30 @@ function requireTraversable(dir: string): void {
   }
 }
 
+/** Reads bwrap's --info-fd JSON ({"child-pid": N, ...}) from the given stdio slot of the spawned child. */
+function sandboxPid(child: ChildProcess, slot: number, timeoutMs = 10_000): Promise<number> {
+  const info = child.stdio[slot] as Socket | null | undefined;
+  if (info === null || info === undefined) return Promise.reject(new Error('bwrap info fd missing'));
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => done(new Error('bwrap did not report its child pid')), timeoutMs);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      info.destroy();
+      const pid = Number(/"child-pid"\s*:\s*(\d+)/.exec(text)?.[1]);
+      if (e === undefined && Number.isInteger(pid) && pid > 0) resolve(pid);
+      else reject(e ?? new Error(`bwrap reported no child pid: ${text.trim() || 'nothing'}`));
+    };
+    info.setEncoding('utf8');
+    info.on('data', (d: string) => {
+      text += d;
+      if (text.includes('}')) done();
+    });
+    info.on('error', (e) => done(e));
+    info.on('end', () => done());
+  });
+}
+
 /** Opens `paths` (files or directories) read-only and hands the descriptors to `use`, closing them after. */
 function withOpen<T>(paths: string[], use: (fds: number[]) => T): T {
   const fds: number[] = [];
@@ -155,6 +181,9 @@ export class BwrapDriver implements SandboxDriver {
   private readonly seccompFile: string | undefined;
   /** Set when Kindling runs as root: each sandbox then drops to its own unprivileged host uid. */
   private readonly drop: { setpriv: string; ids: HostIds } | undefined;
+  readonly egress: EgressSupport;
+  /** resolv.conf of sandboxes with outbound network: slirp's DNS forwarder, the host's resolver is denied. */
+  private readonly egressResolv: string;
 
   constructor(
     private readonly opts: SandboxDriverOptions,
@@ -167,6 +196,9 @@ export class BwrapDriver implements SandboxDriver {
     fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o711 });
     fs.chmodSync(path.dirname(opts.apiSocketPath), 0o711);
     this.data = dataFiles(opts.envRoot, opts.runtimeDir);
+    this.egress = detectEgress(opts.egressHelper);
+    this.egressResolv = path.join(opts.envRoot, '.resolv-egress.conf');
+    fs.writeFileSync(this.egressResolv, `nameserver ${SLIRP_DNS}\n`, { mode: 0o600 });
     if (process.getuid?.() === 0) {
       requireTraversable(opts.envRoot);
       requireTraversable(path.dirname(opts.apiSocketPath));
@@ -236,9 +268,11 @@ export class BwrapDriver implements SandboxDriver {
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
-    // The API's own port, free in the sandbox's network namespace. With the host network shared the port
-    // is the server's; the relay takes any port and the API is reachable at its own address anyway.
-    const relayPort = spec.networkOutbound ? 0 : await (this.opts.relayPort ?? SANDBOX_RELAY_PORT);
+    // Never the host's network namespace: outbound network is user-mode networking attached below.
+    const net = spec.networkOutbound;
+    if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
+    // The API's own port: free in the sandbox's own network namespace, so handed-out URLs work inside.
+    const relayPort = await (this.opts.relayPort ?? SANDBOX_RELAY_PORT);
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
@@ -258,11 +292,11 @@ export class BwrapDriver implements SandboxDriver {
         ? [{ path: this.opts.nodeModulesDir, dest: '/var/runtime/node_modules' }]
         : []),
     ];
-    const files = [...dirs.map((d) => d.path), ...this.data.map((d) => d.file)];
+    const data = net ? [...this.data, { file: this.egressResolv, dest: '/etc/resolv.conf' }] : this.data;
+    const files = [...dirs.map((d) => d.path), ...data.map((d) => d.file)];
     if (this.seccompFile !== undefined) files.push(this.seccompFile);
     const args = [
       ...this.base,
-      ...(spec.networkOutbound ? ['--share-net'] : []),
       '--setenv',
       'KINDLING_RELAY_PORT',
       String(relayPort),
@@ -273,7 +307,7 @@ export class BwrapDriver implements SandboxDriver {
       '--tmpfs',
       '/tmp',
       ...dirs.flatMap((d, i) => ['--ro-bind-fd', String(FD0 + i), d.dest]),
-      ...this.data.flatMap((d, i) => ['--ro-bind-data', String(FD0 + dirs.length + i), d.dest]),
+      ...data.flatMap((d, i) => ['--ro-bind-data', String(FD0 + dirs.length + i), d.dest]),
       ...(this.seccompFile !== undefined ? ['--seccomp', String(FD0 + files.length - 1)] : []),
       '--remount-ro',
       '/',
@@ -287,6 +321,10 @@ export class BwrapDriver implements SandboxDriver {
     await fsp.writeFile(argsFile, `${args.join('\0')}\0`, { mode: 0o600 });
     files.push(argsFile);
     const argsFd = FD0 + files.length - 1;
+    // With outbound network, bwrap reports the sandbox's first process (its pid in our namespace) on a pipe
+    // after the descriptors above, for slirp4netns to attach to.
+    const infoFd = FD0 + files.length;
+    const infoArgs = net ? ['--info-fd', String(infoFd)] : [];
     const procs = cg?.procsFiles() ?? [];
     // The first process enters the cgroups itself while still privileged, then drops to the sandbox's host
     // uid before exec'ing bwrap: nothing runs outside the limits, and nothing in the sandbox is host root.
@@ -310,12 +348,13 @@ export class BwrapDriver implements SandboxDriver {
             this.bwrap,
             '--args',
             String(argsFd),
+            ...infoArgs,
             ...command,
           ],
           {},
           // Not the env dir: the shell exports its cwd as PWD, which bwrap's /proc/1/environ would show.
           '/',
-          fds,
+          net ? [...fds, 'pipe'] : fds,
         ),
       );
     } catch (e) {
@@ -323,9 +362,21 @@ export class BwrapDriver implements SandboxDriver {
       await cg?.destroy();
       throw e;
     }
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, () => {
+    const release = () => {
       if (hostId !== undefined) this.drop?.ids.release(hostId);
-    });
+    };
+    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, release);
+    let egress: Egress;
+    try {
+      egress = await Egress.attach(await sandboxPid(child, infoFd), this.egress);
+    } catch (e) {
+      child.kill('SIGKILL');
+      await cg?.destroy().catch(() => {});
+      release();
+      await fsp.rm(envDir, { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
+    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, release, egress);
   }
 
   async close(): Promise<void> {}

@@ -3,11 +3,15 @@
 // (bwrap-driver.ts), unsandboxed development (unsandboxed-driver.ts); a microVM driver can slot in beside.
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import type { EgressSupport } from './egress.js';
 
 export interface SandboxSpec {
   /** Unique id; names the per-environment host dir and cgroup. */
   id: string;
-  /** Share the host network (opt-in outbound access); otherwise only loopback in a private net ns. */
+  /**
+   * Outbound network (an admin's grant to the tenant): user-mode networking attached to the sandbox's own
+   * network namespace, host and private ranges denied (egress.ts). Otherwise only its own loopback.
+   */
   networkOutbound: boolean;
   /** /tmp size in MB (a private tmpfs). */
   tmpSizeMB: number;
@@ -24,6 +28,8 @@ export interface SandboxExit {
 
 export interface Limits {
   memoryMB: number;
+  /** IPv4 ranges an admin opened for the bound tenant (sandboxes with outbound network only). */
+  egressAllow?: string[];
 }
 
 export interface Sandbox {
@@ -56,6 +62,8 @@ export interface Sandbox {
 
 export interface SandboxDriver {
   readonly name: 'bwrap' | 'unsandboxed';
+  /** Whether outbound network can be given (drivers that isolate the network); undefined: host network. */
+  readonly egress?: EgressSupport;
   start(spec: SandboxSpec): Promise<Sandbox>;
   /** Removes what the driver created for itself (parent cgroups). */
   close(): Promise<void>;
@@ -77,6 +85,8 @@ export interface SandboxDriverOptions {
   nodeModulesDir: string | undefined;
   /** Extra flags for the runtime's node process. */
   nodeFlags: string[];
+  /** Path of slirp4netns for outbound network (default: found on the usual paths). */
+  egressHelper?: string;
 }
 
 /** Thin shared helpers for drivers built on a spawned child process. */

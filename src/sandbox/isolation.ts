@@ -2,6 +2,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { bwrapVersion, findBwrap } from './bwrap-driver.js';
 import { type CgroupSetup, type Controller, setupCgroups, teardownCgroups } from './cgroup.js';
+import { DENIED_RANGES, detectEgress, type EgressSupport } from './egress.js';
 import { findSetpriv, HOST_ID_BASE, HOST_ID_COUNT, unprivilegedUserns } from './host-user.js';
 import { DENIED, seccompSupported } from './seccomp.js';
 
@@ -23,8 +24,39 @@ export interface IsolationReport {
   };
   /** The seccomp filter every environment runs under. */
   seccomp: { enabled: boolean; deniedFamilies: string[] };
+  /** How a tenant an admin granted outbound network reaches out (others reach nothing). */
+  egress: EgressReport;
   warnings: string[];
 }
+
+export interface EgressReport {
+  /** 'slirp4netns': own network namespace with filtered user-mode networking; 'unavailable': granted
+   * tenants get an error at invoke; 'host': unsandboxed, every function has the host's network. */
+  mode: 'slirp4netns' | 'unavailable' | 'host';
+  version?: string;
+  /** Ranges denied by default (plus each of the host's own addresses), unless an admin allows a range. */
+  denied: string[];
+  detail: string;
+}
+
+export function describeEgress(support: EgressSupport): EgressReport {
+  if (support.problem !== undefined) {
+    return { mode: 'unavailable', denied: [], detail: support.problem };
+  }
+  return {
+    mode: 'slirp4netns',
+    ...(support.version !== undefined && { version: support.version }),
+    denied: [...DENIED_RANGES, 'host addresses'],
+    detail:
+      'granted tenants only: own network namespace, slirp4netns with host loopback disabled; host, link-local and private ranges refused by routes',
+  };
+}
+
+const UNSANDBOXED_EGRESS: EgressReport = {
+  mode: 'host',
+  denied: [],
+  detail: 'unsandboxed: functions use the host network (not isolated)',
+};
 
 const NAMESPACES = ['mount', 'pid', 'ipc', 'uts', 'net', 'user', 'cgroup'];
 
@@ -136,6 +168,9 @@ export async function detectIsolation(
     deniedFamilies: sandboxed && seccompSupported() ? DENIED.map((f) => f.family) : [],
   };
   if (sandboxed && !seccomp.enabled) warnings.push(`no seccomp filter for architecture ${process.arch}`);
+  const egress = describeEgress(detectEgress());
+  if (sandboxed && egress.mode === 'unavailable')
+    warnings.push(`outbound network unavailable: ${egress.detail}`);
   return {
     driver: sandboxed ? 'bwrap' : 'unsandboxed',
     sandboxed,
@@ -146,6 +181,7 @@ export async function detectIsolation(
       : { version: null, controllers: { memory: false, pids: false, cpu: false, freezer: false } },
     userMapping,
     seccomp,
+    egress: sandboxed ? egress : UNSANDBOXED_EGRESS,
     warnings,
   };
 }

@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { EnvCgroup } from './cgroup.js';
 import type { Limits, Sandbox, SandboxExit } from './driver.js';
+import type { Egress } from './egress.js';
 
 const TAIL = 4096;
 
@@ -25,8 +26,15 @@ export class ProcessSandbox implements Sandbox {
     private readonly cgroup: EnvCgroup | undefined,
     /** Runs once the sandbox is gone (the driver takes back what it lent it, such as its host uid). */
     private readonly onDestroyed: () => void = () => {},
+    /** The sandbox's user-mode network, when it has outbound network: it lives and dies with the sandbox. */
+    private readonly egress?: Egress,
   ) {
     this.pid = child.pid ?? -1;
+    if (egress !== undefined) {
+      child.once('exit', () => egress.stop());
+      // Without its network helper the sandbox is not what it was started as: end it (it is then retired).
+      void egress.exited.then(() => this.kill());
+    }
     const ch = child.stdio[3];
     if (ch === null || ch === undefined) throw new Error('sandbox channel (fd 3) missing');
     this.channel = ch as Socket;
@@ -65,6 +73,11 @@ export class ProcessSandbox implements Sandbox {
 
   async applyLimits(limits: Limits): Promise<void> {
     this.cgroup?.setMemory(limits.memoryMB);
+    if (limits.egressAllow !== undefined && limits.egressAllow.length > 0) {
+      if (this.egress === undefined)
+        throw new Error('egress ranges given for a sandbox without outbound network');
+      await this.egress.allow(limits.egressAllow);
+    }
   }
 
   memoryPeakBytes(): number | undefined {
@@ -94,6 +107,7 @@ export class ProcessSandbox implements Sandbox {
   destroy(): Promise<void> {
     this.destroyed ??= (async () => {
       this.kill();
+      this.egress?.stop();
       this.channel.destroy();
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
       await this.cgroup?.destroy();
@@ -105,20 +119,15 @@ export class ProcessSandbox implements Sandbox {
 }
 
 /**
- * Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio); `extraFds` become
- * the child's fds 4, 5, … in order.
+ * Spawns with fd 3 as a duplex unix socket (Node creates a socketpair for 'pipe' stdio); `extra` become the
+ * child's fds 4, 5, … in order: open descriptors of ours, or 'pipe' for one more pipe (bwrap's --info-fd).
  */
 export function spawnWithChannel(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
-  extraFds: number[] = [],
+  extra: Array<number | 'pipe'> = [],
 ): ChildProcess {
-  return spawn(cmd, args, {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...extraFds],
-    env,
-    cwd,
-    detached: false,
-  });
+  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...extra], env, cwd, detached: false });
 }

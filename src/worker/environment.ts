@@ -133,7 +133,14 @@ export class Environment implements ExecutionEnvironment {
     this.state = 'starting';
     const t0 = performance.now();
     const sb = this.rt.sandbox;
-    await Promise.all([linkTree(spec.codeDir, sb.taskDir), sb.applyLimits({ memoryMB: spec.memoryMB })]);
+    await Promise.all([
+      linkTree(spec.codeDir, sb.taskDir),
+      sb.applyLimits({
+        memoryMB: spec.memoryMB,
+        // The admin's extra ranges for this tenant: routed before the code loads.
+        ...(spec.networkOutbound && spec.egressAllow?.length ? { egressAllow: spec.egressAllow } : {}),
+      }),
+    ]);
     // Lambda gives on-demand init up to 10 s, or the function's timeout when that is longer.
     const timeoutMs = Math.max(INIT_TIMEOUT_MS, spec.timeoutSec * 1000);
     const { header, body, logs, timedOut, exit } = await this.exchange(

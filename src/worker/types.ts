@@ -25,8 +25,10 @@ export interface FunctionVersionSpec {
   codeDir: string;
   /** /tmp size in MB (Lambda's EphemeralStorage). */
   ephemeralStorageMB: number;
-  /** Outbound network opt-in (tag `kindling:network=outbound`). */
+  /** Outbound network: the tenant's admin grant (own network namespace with filtered user-mode networking). */
   networkOutbound: boolean;
+  /** IPv4 ranges the admin opened beyond the default denials (private, link-local, host); with networkOutbound. */
+  egressAllow?: string[];
   /** Reserved concurrency; undefined = unreserved (bounded by the tenant's limit); 0 = throttled. */
   reservedConcurrency: number | undefined;
   /** A fresh environment for every request (single-use), retired after it. */
@@ -70,6 +72,8 @@ export interface Worker {
   invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult>;
   /** Retire every environment of this function not bound to `keepVersionKey` (code/config update, delete). */
   retireFunction(functionArn: string, keepVersionKey?: string): void;
+  /** Retire every environment of the tenant (its network grant changed). */
+  retireTenant(tenantId: string): void;
   /** Current counts for metrics and `kindling pool`. */
   stats(): WorkerStats;
   /** Stop accepting; let running invocations finish until the deadline, then end them with an error. */

@@ -17,6 +17,7 @@ import { type CgroupSetup, setupCgroups, teardownCgroups } from '../sandbox/cgro
 import type { SandboxDriver, SandboxDriverOptions, SandboxExit } from '../sandbox/driver.js';
 import {
   describeCgroups,
+  describeEgress,
   detectIsolation,
   type IsolationReport,
   probeBwrap,
@@ -24,7 +25,7 @@ import {
 } from '../sandbox/isolation.js';
 import { UnsandboxedDriver } from '../sandbox/unsandboxed-driver.js';
 import type { Environment, InvokeOutcome } from './environment.js';
-import { IdleEnvironments, place } from './placement.js';
+import { IdleEnvironments, idleKey, place } from './placement.js';
 import type {
   FunctionVersionSpec,
   InvocationResult,
@@ -63,6 +64,8 @@ export interface WorkerManagerOptions {
    * retired, and with none idle a new request is throttled. Default: one per 96 MB of host memory.
    */
   maxEnvironments?: number;
+  /** Path of slirp4netns, the user-mode networking of outbound-granted tenants (default: found on PATH). */
+  egressHelper?: string;
 }
 
 /** What subscribers of onInvocationComplete get (telemetry: metrics, billing). */
@@ -168,6 +171,7 @@ export class WorkerManager implements Worker {
       // collects garbage lazily; the runtime collects between invocations when memory grows
       // (bootstrap.ts, nudgeGc), but within one invocation a 128 MB function can peak higher than on Lambda.
       nodeFlags: ['--max-old-space-size=9216', '--no-warnings=ExperimentalWarning'],
+      ...(opts.egressHelper !== undefined && { egressHelper: opts.egressHelper }),
     };
     const mode = this.config.sandbox;
     let bwrap = mode === 'none' ? undefined : findBwrap();
@@ -186,6 +190,8 @@ export class WorkerManager implements Worker {
       this.cgroups = setupCgroups();
       for (const w of this.cgroups.warnings) this.warn(w);
       this.driver = new BwrapDriver(driverOpts, this.cgroups, bwrap);
+      const egress = this.driver.egress?.problem;
+      if (egress !== undefined) this.warn(`outbound network unavailable: ${egress}`);
     } else {
       if (mode === 'bwrap') throw new Error('sandbox=bwrap but bubblewrap (bwrap) is not installed');
       this.cgroups = { version: null, parents: {}, warnings: [] };
@@ -271,6 +277,7 @@ export class WorkerManager implements Worker {
     if (this.driver.name !== 'bwrap') return detectIsolation('none');
     const report = await detectIsolation(this.config.sandbox, this.cgroups);
     report.cgroup = describeCgroups(this.cgroups);
+    if (this.driver.egress !== undefined) report.egress = describeEgress(this.driver.egress);
     return report;
   }
 
@@ -463,11 +470,18 @@ export class WorkerManager implements Worker {
     payload: Buffer,
     opts: InvokeOptions,
   ): Promise<InvocationResult> {
+    // Granted but impossible here: a clear answer, never the host's network as a fallback.
+    const egressProblem = spec.networkOutbound ? this.driver.egress?.problem : undefined;
+    if (egressProblem !== undefined) {
+      throw LambdaErrors.service(
+        `This tenant is granted outbound network, but this server cannot provide it: ${egressProblem}. Ask the administrator (kindling doctor).`,
+      );
+    }
     const pk = this.poolKey(spec);
     const pool = this.poolFor(pk.base, pk.net, pk.tmp);
     let placed: Awaited<ReturnType<typeof place>>;
     try {
-      placed = await place(this.idle, spec.versionKey, pool, spec.singleUse !== true, () =>
+      placed = await place(this.idle, idleKey(spec), pool, spec.singleUse !== true, () =>
         this.makeRoom(spec),
       );
     } catch (e) {
@@ -705,6 +719,14 @@ export class WorkerManager implements Worker {
     for (const env of [...this.envs.values()]) {
       const s = env.spec;
       if (s === undefined || s.functionArn !== functionArn || s.versionKey === keepVersionKey) continue;
+      if (env.state === 'busy' || env.state === 'starting') env.retireWhenIdle = true;
+      else this.retire(env);
+    }
+  }
+
+  retireTenant(tenantId: string): void {
+    for (const env of [...this.envs.values()]) {
+      if (env.spec?.tenantId !== tenantId) continue;
       if (env.state === 'busy' || env.state === 'starting') env.retireWhenIdle = true;
       else this.retire(env);
     }

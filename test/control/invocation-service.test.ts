@@ -32,6 +32,10 @@ class FakeWorker implements Worker {
       ...this.answer,
     };
   }
+  retiredTenants: string[] = [];
+  retireTenant(tenantId: string): void {
+    this.retiredTenants.push(tenantId);
+  }
   retireFunction(functionArn: string, keepVersionKey?: string): void {
     this.retired.push({ arn: functionArn, keep: keepVersionKey });
   }
@@ -144,12 +148,27 @@ test('deleting the function retires all its environments and later invokes are n
   );
 });
 
-test('the network tag turns on outbound network with a new versionKey', async () => {
-  const before = functions.get(tenant.id, 'f')!;
-  functions.tag(tenant, 'f', { 'kindling:network': 'outbound' });
+test('the retired network tag is refused and grants nothing', async () => {
+  assert.throws(
+    () => functions.tag(tenant, 'f', { 'kindling:network': 'outbound' }),
+    (e: KindlingError) =>
+      e.type === 'InvalidParameterValueException' && /granted per tenant by an administrator/.test(e.message),
+  );
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
-  assert.equal(worker.calls[0]!.spec.networkOutbound, true);
-  assert.notEqual(worker.calls[0]!.spec.versionKey, before.versionKey);
+  assert.equal(worker.calls[0]!.spec.networkOutbound, false);
+});
+
+test("an admin's network grant reaches the next invocation's spec and retires the tenant's environments", async () => {
+  await service.invokeSync(tenant, 'f', Buffer.from('{}'));
+  assert.equal(worker.calls[0]!.spec.networkOutbound, false);
+  tenants.setNetwork(tenant.id, { networkOutbound: true, egressAllow: ['10.1.0.0/16'] });
+  assert.deepEqual(worker.retiredTenants, [tenant.id]);
+  await service.invokeSync(tenant, 'f', Buffer.from('{}'));
+  assert.equal(worker.calls[1]!.spec.networkOutbound, true);
+  assert.deepEqual(worker.calls[1]!.spec.egressAllow, ['10.1.0.0/16']);
+  tenants.setNetwork(tenant.id, { networkOutbound: false, egressAllow: [] });
+  await service.invokeSync(tenant, 'f', Buffer.from('{}'));
+  assert.equal(worker.calls[2]!.spec.networkOutbound, false);
 });
 
 test('other tags keep the versionKey', async () => {

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { KindlingClient } from '../../src/cli/client.js';
 import { handlerZip } from '../api-lambda/zips.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { presign } from '../s3/fixtures.js';
@@ -90,7 +91,18 @@ test('a QueueUrl on localhost (the origin a client used) works unchanged inside 
 test('a function with outbound network also reaches a QueueUrl handed in', async () => {
   const sqs = new SQSClient(sdkConfig(p));
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'handed-in-net' }));
-  await deploy('sender-net', SENDER, { Tags: { 'kindling:network': 'outbound' } });
+  // Outbound network is the admin's grant to the tenant (here the admin tenant itself).
+  const admin = new KindlingClient({
+    endpoint: p.endpoint,
+    region: p.region,
+    credentials: p.credentials,
+    dataDir: p.platform.config.dataDir,
+  });
+  const grant = await admin.signedFetch('PUT', '/kindling/v1/tenants/admin/network', {
+    networkOutbound: true,
+  });
+  assert.equal(grant.status, 200, await grant.text());
+  await deploy('sender-net', SENDER);
   await call('sender-net', { queueUrl: QueueUrl, body: 'outbound' });
   assert.equal(await receiveOne(sqs, QueueUrl!), 'outbound');
 });

@@ -7,6 +7,7 @@ import {
   type FunctionConfig,
   type FunctionRecord,
   LATEST,
+  refuseNetworkTag,
   SUPPORTED_RUNTIMES,
 } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
@@ -54,7 +55,12 @@ const CreateSchema = z.object({
   Publish: z.boolean().optional(),
   ...ConfigFields,
 });
-const UpdateConfigSchema = z.object({ ...ConfigFields, RevisionId: z.string().optional() });
+const UpdateConfigSchema = z.object({
+  ...ConfigFields,
+  RevisionId: z.string().optional(),
+  // Not a field of UpdateFunctionConfiguration; parsed only so the retired network tag is refused here too.
+  Tags: TagsSchema.optional(),
+});
 const UpdateCodeSchema = z.object({
   ZipFile: z.string().optional(),
   S3Bucket: z.string().min(3).max(63).optional(),
@@ -202,6 +208,7 @@ export async function createFunction(
       'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
     );
   }
+  refuseNetworkTag(input.Tags);
   if (input.Tags && Object.keys(input.Tags).length > 50) {
     throw LambdaErrors.invalidParameter('Number of tags exceeds resource tag limit of 50.');
   }
@@ -268,6 +275,7 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       handle(req, p) {
         const rec = functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateConfigSchema, req.body);
+        refuseNetworkTag(input.Tags);
         const updated = deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), {
           revisionId: input.RevisionId,
         });

@@ -1,5 +1,5 @@
-// TagResource, UntagResource, ListTags on function ARNs. The tag `kindling:network=outbound` opts a
-// function's environments into outbound network (a new versionKey, so environments are rebuilt).
+// TagResource, UntagResource, ListTags on function ARNs. Tags grant nothing: the retired
+// `kindling:network` tag is refused (outbound network is an admin's grant per tenant).
 import { z } from 'zod';
 import { parseFunctionArn } from '../../control/function-names.js';
 import { LambdaErrors } from '../../errors.js';
