@@ -1,6 +1,6 @@
 // Request validation for the Lambda surface: JSON bodies parsed once and checked with zod, failures
 // worded as Lambda words them (`1 validation error detected: Value 'x' at 'memorySize' failed to ...`).
-import type { z } from 'zod';
+import { z } from 'zod';
 import { LambdaErrors } from '../../errors.js';
 
 /** Parses a JSON request body; an empty body is `{}`. */
@@ -67,7 +67,34 @@ export function validationMessage(issues: readonly z.core.$ZodIssue[], input: un
   return `${n} validation error${n === 1 ? '' : 's'} detected: ${parts.join('; ')}`;
 }
 
+/**
+ * Lambda request fields Kindling accepts at exactly Lambda's default value (what SDKs and IaC tools send
+ * for a plain function); any other value of them is refused like any field Kindling does not implement.
+ */
+const DEFAULTS_ACCEPTED: Record<string, (v: unknown) => boolean> = {
+  Architectures: (v) =>
+    Array.isArray(v) && v.length === 1 && v[0] === (process.arch === 'arm64' ? 'arm64' : 'x86_64'),
+  TracingConfig: (v) => typeof v === 'object' && v !== null && (v as { Mode?: unknown }).Mode === 'PassThrough',
+  Layers: (v) => Array.isArray(v) && v.length === 0,
+};
+
+/**
+ * Never accept and drop: a top-level field the operation's schema does not know (a Lambda feature Kindling
+ * does not implement, or a typo) is refused with InvalidParameterValueException naming it, instead of
+ * being stripped and silently ignored.
+ */
+function refuseUnknownFields(schema: z.ZodType, input: unknown): void {
+  if (!(schema instanceof z.ZodObject) || input === null || typeof input !== 'object' || Array.isArray(input))
+    return;
+  const known = schema.shape as Record<string, unknown>;
+  for (const [key, value] of Object.entries(input)) {
+    if (key in known || DEFAULTS_ACCEPTED[key]?.(value) === true) continue;
+    throw LambdaErrors.invalidParameter(`${key} is not supported by Kindling for this operation.`);
+  }
+}
+
 export function validate<T>(schema: z.ZodType<T>, input: unknown): T {
+  refuseUnknownFields(schema, input);
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   throw LambdaErrors.validation(validationMessage(r.error.issues, input));
