@@ -11,7 +11,7 @@ const env = (name: string, fallback: number) => {
   return v;
 };
 
-test('soak: SIGKILLs at random points for minutes lose nothing acknowledged', { timeout: 0 }, async (t) => {
+test('soak: SIGKILLs at random points for minutes lose nothing acknowledged', async (t) => {
   const seconds = env('KINDLING_SOAK_SECONDS', 300);
   const seed = env('KINDLING_SOAK_SEED', Date.now() % 1_000_000);
   t.diagnostic(`seed ${seed} (replay with KINDLING_SOAK_SEED=${seed})`);

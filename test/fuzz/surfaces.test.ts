@@ -10,8 +10,20 @@ import {
   LambdaClient,
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { createFunction, okHandler } from '../async/fixtures.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -26,8 +38,8 @@ import {
 } from './surfaces.js';
 import { type Answer, describe, type FuzzRequest, type Key, send } from './wire.js';
 
-const SEED = 20261206;
-/** Runs per surface, in batches with a health check after each; raise it locally for a deeper search. */
+/** Seed and runs per surface (in batches, a health check after each); override both locally to search deeper. */
+const SEED = Number(process.env.KINDLING_FUZZ_SEED ?? 20261206);
 const RUNS = Number(process.env.KINDLING_FUZZ_RUNS ?? 240);
 const BATCHES = 3;
 const BIG_BODY = 64 * 1024;
@@ -73,6 +85,8 @@ before(async () => {
     bucket: 'fuzzb',
     key: 'k',
     rule: 'fuzzr',
+    receipts: [],
+    uploadId: '',
   };
 });
 
@@ -116,6 +130,15 @@ async function ensureResources(): Promise<void> {
   }
   await sdk.s3.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.key, Body: 'hello' }));
   await sdk.events.send(new PutRuleCommand({ Name: ctx.rule, ScheduleExpression: 'rate(1 hour)' }));
+  const upload = await sdk.s3.send(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: ctx.key }));
+  ctx.uploadId = upload.UploadId!;
+  const queueUrl = (await sdk.sqs.send(new GetQueueUrlCommand({ QueueName: ctx.queue }))).QueueUrl!;
+  for (let i = 0; i < 3; i++)
+    await sdk.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `m${i}` }));
+  const got = await sdk.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 1 }),
+  );
+  ctx.receipts = (got.Messages ?? []).map((m) => m.ReceiptHandle!);
 }
 
 async function assertHealthy(after: string): Promise<void> {

@@ -33,6 +33,9 @@ export interface FuzzContext {
   bucket: string;
   key: string;
   rule: string;
+  /** Live receipt handles of messages in `queue`, and an open multipart upload of `key` in `bucket`. */
+  receipts: string[];
+  uploadId: string;
 }
 
 const str = (good: readonly string[]): Arb<string> =>
@@ -416,7 +419,7 @@ function sqsValues(c: FuzzContext) {
     jsonShaped({ DataType: dataType, StringValue: str(['Root=1-5759e988-bd862e3fe1be46a994272793', 'x']) }),
     2,
   );
-  const receipt = str(['x', '', 'AQEB', 'a'.repeat(2000)]);
+  const receipt = str(['x', '', 'AQEB', 'a'.repeat(2000), ...c.receipts]);
   const ids = str(['1', 'a', '', '!', 'a'.repeat(81)]);
   const visibility = int([0, -1, 30, 43200, 43201]);
   const sendEntry = {
