@@ -24,6 +24,9 @@ export interface KillLoopOptions {
   /** Bounds of the random time the load runs before each kill. */
   minUptimeMs: number;
   maxUptimeMs: number;
+  /** Count the uptime from the round's first acknowledgement instead of the restart, so that every
+   *  round puts acknowledged work at risk even on a slow machine (the soak also kills during recovery). */
+  fromFirstAck?: boolean;
   /** How long the final, unkilled server may take to deliver everything. */
   drainMs: number;
   log?: (line: string) => void;
@@ -115,12 +118,28 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
       const srv: ServerProcess = server;
       const c = clients(sdkConfig({ endpoint: srv.endpoint, credentials: srv.credentials }));
       let stop = false;
+      let killing = false;
+      const roundStart = Date.now();
+      let firstAck: number | undefined;
+      let onFirstAck: () => void = () => {};
+      const gotFirstAck = new Promise<void>((r) => (onFirstAck = r));
+      const acked = () => {
+        if (firstAck === undefined) {
+          firstAck = Date.now() - roundStart;
+          onFirstAck();
+        }
+      };
+      const failures = new Map<string, number>();
       const loop = async (step: () => Promise<void>) => {
         while (!stop) {
           try {
             await step();
-          } catch {
+          } catch (e) {
             // The server is gone (or going): what was not acknowledged does not count.
+            if (!killing) {
+              const what = `${(e as Error).name}: ${(e as Error).message}`.slice(0, 80);
+              failures.set(what, (failures.get(what) ?? 0) + 1);
+            }
             if (!stop) await sleep(20);
           }
         }
@@ -142,6 +161,7 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
                 }),
               );
               if (out.StatusCode === 202) acceptedEvents.add(out.$metadata.requestId!);
+              acked();
             }),
           );
         for (let i = 0; i < SENDERS; i++)
@@ -150,6 +170,7 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
               const body = `m-${seq++}`;
               await c.sqs.send(new SendMessageCommand({ QueueUrl: load, MessageBody: body }));
               acceptedMessages.add(body);
+              acked();
             }),
           );
         // Consumers too: a kill between receive and delete must not lose the message either.
@@ -166,7 +187,10 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
         );
       }
       const uptime = o.minUptimeMs + Math.floor(random() * (o.maxUptimeMs - o.minUptimeMs));
+      // A round whose load never got an answer is killed after the cap all the same.
+      if (o.fromFirstAck && urls) await Promise.race([gotFirstAck, sleep(30_000)]);
       await sleep(uptime);
+      killing = true;
       srv.child.kill('SIGKILL');
       const how = await srv.exited;
       stop = true;
@@ -175,7 +199,10 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
       c.sqs.destroy();
       kills++;
       log(
-        `kill ${kills} after ${uptime} ms (${how}): ${acceptedEvents.size} events and ${acceptedMessages.size} messages acknowledged so far`,
+        `kill ${kills} ${uptime} ms after the ${o.fromFirstAck ? 'first acknowledgement' : 'restart'} (${how}): ${acceptedEvents.size} events and ${acceptedMessages.size} messages acknowledged so far, the round's first ${firstAck === undefined ? 'never came' : `came ${firstAck} ms after the restart`}` +
+          (failures.size > 0
+            ? `; failed before the kill: ${[...failures].map(([k, n]) => `${n}× ${k}`).join(', ')}`
+            : ''),
       );
       server = undefined;
       server = await spawnServer(dataDir, ENV);
