@@ -81,21 +81,24 @@ function readBody(req: IncomingMessage, limit: number, hold?: PreAuthHold): Prom
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = (err: Error | undefined) => {
+    const done = (err: Error | undefined, refused = false) => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
       if (err === undefined) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
       else {
-        req.destroy();
+        // A body we refuse (too large, over the budget) is answered, then closed lingering (answerAndClose):
+        // destroying here would reset the connection before the client could read the 413 or 503.
+        if (refused) req.pause();
+        else req.destroy();
         reject(err);
       }
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) done(new BodyTooLargeError(limit));
-      else if (hold && !hold.reserve(size)) done(EdgeErrors.busy());
+      if (size > limit) done(new BodyTooLargeError(limit), true);
+      else if (hold && !hold.reserve(size)) done(EdgeErrors.busy(), true);
       else chunks.push(chunk);
     };
     const onEnd = () => done(undefined);

@@ -74,7 +74,8 @@ export function validationMessage(issues: readonly z.core.$ZodIssue[], input: un
 const DEFAULTS_ACCEPTED: Record<string, (v: unknown) => boolean> = {
   Architectures: (v) =>
     Array.isArray(v) && v.length === 1 && v[0] === (process.arch === 'arm64' ? 'arm64' : 'x86_64'),
-  TracingConfig: (v) => typeof v === 'object' && v !== null && (v as { Mode?: unknown }).Mode === 'PassThrough',
+  TracingConfig: (v) =>
+    typeof v === 'object' && v !== null && (v as { Mode?: unknown }).Mode === 'PassThrough',
   Layers: (v) => Array.isArray(v) && v.length === 0,
 };
 
