@@ -15,6 +15,8 @@ let driver: BwrapDriver;
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-pool-'));
+  // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids.
+  fs.chmodSync(dir, 0o711);
   fs.mkdirSync(path.join(dir, 'run'));
   driver = new BwrapDriver(
     {
