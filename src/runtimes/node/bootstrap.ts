@@ -1,6 +1,8 @@
 // The Node.js runtime that runs inside a sandbox. Started in the warming pool with no code; the host
 // binds it to one function version (loads the handler, runs init once), then sends invocations one at a
-// time over the inherited channel on fd 3. Self-contained: node: builtins and ./protocol.js only.
+// time over the channel the sandbox driver names in KINDLING_CHANNEL (`fd:3`). The platform API relay is
+// the sandbox's (sandbox/relay.ts), imported from KINDLING_RELAY_MODULE. Self-contained: node: builtins
+// and ./protocol.js only.
 import fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import net from 'node:net';
@@ -9,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { encodeFrame, FrameDecoder, type FrameHeader } from './protocol.js';
+import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 
 type Handler = (
   event: unknown,
@@ -17,10 +19,11 @@ type Handler = (
   callback?: (err: unknown, res?: unknown) => void,
 ) => unknown;
 
-const chan = new net.Socket({ fd: 3, readable: true, writable: true });
+const channelFd = Number(/^fd:(\d+)$/.exec(process.env.KINDLING_CHANNEL ?? 'fd:3')?.[1] ?? 3);
+const chan = new net.Socket({ fd: channelFd, readable: true, writable: true });
 let corked = false;
 
-function send(header: FrameHeader, body?: Buffer | string): void {
+function send(header: RuntimeFrame, body?: Buffer | string): void {
   if (!corked) {
     corked = true;
     chan.cork();
@@ -99,53 +102,6 @@ function safeStringify(v: unknown): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-// ---- the platform API relay: 127.0.0.1:<port> (and [::1]:<port>) inside the sandbox → the bound unix socket ----
-
-const apiSocket = process.env.KINDLING_API_SOCKET ?? '/run/kindling/api.sock';
-function relayServer(): net.Server {
-  const server = net.createServer({ noDelay: true }, (client) => {
-    const upstream = net.connect(apiSocket);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    // Destroy rather than end: either peer may have vanished and never read again.
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
-  });
-  server.unref();
-  return server;
-}
-
-function listen(server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-    });
-  });
-}
-
-/**
- * The relay answers on the API's own port, so URLs the platform hands clients (queue URLs, presigned
- * URLs) work unchanged inside; on ::1 too when this loopback has it, so `localhost` resolves either way.
- * Port 0 (no network namespace of its own): any free port, IPv4 only.
- */
-async function startRelay(port: number): Promise<number> {
-  const got = await listen(relayServer(), port, '127.0.0.1');
-  if (port !== 0) {
-    const v6 = relayServer();
-    await listen(v6, got, '::1').catch(() => v6.close());
-  }
-  return got;
 }
 
 // ---- bind: load the handler once, run init ----
@@ -243,8 +199,7 @@ async function loadHandler(handler: string, taskRoot: string): Promise<Handler> 
   return fn as Handler;
 }
 
-async function bind(h: FrameHeader): Promise<void> {
-  const b = h as unknown as BindInfo & { env: Record<string, string> };
+async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   info = b;
   limitBytes = b.memoryMB * 1024 * 1024;
   for (const k of Object.keys(process.env)) if (!(k in b.env)) delete process.env[k];
@@ -334,9 +289,9 @@ function rssBytes(): number {
 }
 let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
 
-function invoke(h: FrameHeader, body: Buffer): void {
-  const id = h.id as string;
-  const deadline = h.deadline as number;
+function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
+  const id = h.id;
+  const deadline = h.deadline;
   const fn = handlerFn;
   const bound = info;
   if (fn === undefined || bound === undefined) {
@@ -347,7 +302,7 @@ function invoke(h: FrameHeader, body: Buffer): void {
     return;
   }
   if (h.creds !== undefined) {
-    const c = h.creds as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+    const c = h.creds;
     process.env.AWS_ACCESS_KEY_ID = c.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = c.sessionToken;
@@ -481,7 +436,9 @@ process.on('exit', () => {
   if (corked) uncork();
 });
 
-const decoder = new FrameDecoder((h, body) => {
+// The host is trusted: its frames are read as what they say they are.
+const decoder = new FrameDecoder((raw, body) => {
+  const h = raw as HostFrame;
   switch (h.t) {
     case 'invoke':
       invoke(h, body);
@@ -531,7 +488,14 @@ async function warmUp(): Promise<void> {
   }
 }
 
-startRelay(Number(process.env.KINDLING_RELAY_PORT ?? '9001')).then(
+async function startRelay(): Promise<number> {
+  const relay = (await import(process.env.KINDLING_RELAY_MODULE ?? '/var/kindling/relay.mjs')) as {
+    startRelay(port: number): Promise<number>;
+  };
+  return relay.startRelay(Number(process.env.KINDLING_RELAY_PORT ?? '9001'));
+}
+
+startRelay().then(
   (relayPort) => warmUp().then(() => send({ t: 'ready', relayPort })),
   (e: unknown) => send({ t: 'ready', relayPort: 0, relayError: String(e) }),
 );
