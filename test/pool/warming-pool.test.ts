@@ -21,6 +21,8 @@ function kill(env: ExecutionEnvironment | undefined): void {
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-pool-'));
+  // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids (when root).
+  fs.chmodSync(dir, 0o711);
   fs.mkdirSync(path.join(dir, 'run'));
   driver = new BwrapDriver(
     {
