@@ -42,3 +42,6 @@ export function runtimeEntry(name: string): RuntimeEntry | undefined {
 export function runtimeByPoolName(poolName: string): RuntimeEntry | undefined {
   return RUNTIMES.find((r) => r.poolName === poolName) ?? runtimeEntry(poolName);
 }
+
+/** The runtime whose default pool is kept warm from the start. */
+export const DEFAULT_RUNTIME: RuntimeEntry = NODE;

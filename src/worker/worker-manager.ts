@@ -6,18 +6,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { PlatformConfig } from '../config.js';
-import { isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
+import { isKindlingError, LambdaErrors } from '../errors.js';
 import { traceHeader } from '../ids.js';
-import {
-  DEFAULT_TMP_MB,
-  isDefaultPool,
-  type PoolKey,
-  parsePoolKeyName,
-  poolKeyName,
-} from '../pool/pool-key.js';
-import { WarmingPool } from '../pool/warming-pool.js';
-import { type RuntimeEntry, runtimeByPoolName, runtimeEntry } from '../runtimes/registry.js';
-import type { InvokeOutcome, Runtime } from '../runtimes/runtime.js';
+import { DEFAULT_RUNTIME } from '../runtimes/registry.js';
+import type { InvokeOutcome } from '../runtimes/runtime.js';
 import { findBwrap } from '../sandbox/bwrap-driver.js';
 import { detectIsolation, type IsolationReport, probeBwrap } from '../sandbox/isolation.js';
 import { createSandbox, type SandboxSetup } from '../sandbox/select.js';
@@ -26,6 +18,7 @@ import type { EnvSlot } from './env-slot.js';
 import { checkHealth } from './health.js';
 import { KeepAlive } from './keep-alive.js';
 import { IdleEnvironments, idleKey, place } from './placement.js';
+import { Pools } from './pools.js';
 import { report } from './report.js';
 import { reservedEnv } from './reserved-env.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker, WorkerStats } from './types.js';
@@ -72,11 +65,7 @@ export class WorkerManager implements Worker {
   readonly config: PlatformConfig;
   private readonly sandbox: SandboxSetup;
   private readonly logger: WorkerLogger;
-  private readonly runtimeCacheDir: string;
-  /** Runtimes built on first use, by registry id. */
-  private readonly runtimes = new Map<string, Runtime>();
-  private readonly pools = new Map<string, WarmingPool>();
-  private readonly fixedTargets = new Map<string, number | undefined>();
+  private readonly pools: Pools;
   private readonly idle = new IdleEnvironments();
   private readonly keepAlive: KeepAlive;
   private readonly admission: Admission;
@@ -98,11 +87,8 @@ export class WorkerManager implements Worker {
     this.maxEnvironments =
       opts.maxEnvironments ?? Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
-    this.runtimeCacheDir = opts.runtimeCacheDir ?? path.join(this.config.dataDir, 'runtime');
     this.admission = new Admission(this.config, opts.onThrottle);
     this.keepAlive = new KeepAlive(this.idle, this.config.keepAliveMs, (s) => this.retire(s));
-    // The default runtime is built first: its preparation (the SDK tree) is reported before the driver's.
-    this.runtime(this.defaultRuntime());
     if (opts.sandbox !== undefined) this.sandbox = opts.sandbox;
     else {
       if (opts.envRoot === undefined || opts.apiSocketPath === undefined)
@@ -116,23 +102,13 @@ export class WorkerManager implements Worker {
         warn: (m) => this.logger.warn(m),
       });
     }
-  }
-
-  private defaultRuntime(): RuntimeEntry {
-    return runtimeEntry('nodejs20.x')!;
-  }
-
-  private runtime(entry: RuntimeEntry): Runtime {
-    let rt = this.runtimes.get(entry.id);
-    if (rt === undefined) {
-      rt = entry.create({
-        cacheDir: this.runtimeCacheDir,
-        warn: (m) => this.logger.warn(m),
-        ...(this.logger.info !== undefined && { info: (m: string) => this.logger.info?.(m) }),
-      });
-      this.runtimes.set(entry.id, rt);
-    }
-    return rt;
+    this.pools = new Pools(this.config, this.sandbox.driver, {
+      cacheDir: opts.runtimeCacheDir ?? path.join(this.config.dataDir, 'runtime'),
+      warn: (m) => this.logger.warn(m),
+      ...(this.logger.info !== undefined && { info: (m: string) => this.logger.info?.(m) }),
+    });
+    // Built now, not at the first request: the Node runtime prepares its SDK tree here.
+    this.pools.runtime(DEFAULT_RUNTIME);
   }
 
   get driverName(): string {
@@ -143,11 +119,7 @@ export class WorkerManager implements Worker {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.poolFor(this.defaultRuntime(), {
-      runtime: this.defaultRuntime().poolName,
-      networkOutbound: false,
-      tmpSizeMB: DEFAULT_TMP_MB,
-    }).start();
+    this.pools.start();
     const every = Math.max(100, this.config.healthCheckIntervalMs);
     this.healthTimer = setInterval(() => void this.healthCheck(), every);
     this.healthTimer.unref();
@@ -155,66 +127,11 @@ export class WorkerManager implements Worker {
 
   /** Fixed warming-pool target for a runtime key (`nodejs20.x`, `nodejs20.x+net`); undefined follows demand. */
   setPoolTarget(runtimeKey: string, n: number | undefined): void {
-    const parsed = parsePoolKeyName(runtimeKey);
-    const entry = parsed !== undefined ? runtimeByPoolName(parsed.runtime) : undefined;
-    if (parsed === undefined || entry === undefined) {
-      throw LambdaErrors.invalidParameter(
-        `Unknown runtime key ${runtimeKey}; use nodejs20.x or nodejs20.x+net`,
-      );
-    }
-    // Every name of a runtime shares its pools: one per network mode and /tmp size.
-    const key: PoolKey = { ...parsed, runtime: entry.poolName };
-    const name = poolKeyName(key);
-    this.fixedTargets.set(name, n);
-    const pool = this.pools.get(name);
-    if (pool !== undefined) pool.setTarget(n);
-    else this.poolFor(entry, key);
+    this.pools.setTarget(runtimeKey, n);
   }
 
   async doctor(): Promise<IsolationReport> {
     return this.sandbox.describe();
-  }
-
-  // ---- pools ----
-
-  private poolFor(entry: RuntimeEntry, key: PoolKey): WarmingPool {
-    const name = poolKeyName(key);
-    let pool = this.pools.get(name);
-    if (pool === undefined) {
-      const fixed = this.fixedTargets.has(name) ? this.fixedTargets.get(name) : this.config.poolTarget;
-      const floor = isDefaultPool(key);
-      pool = new WarmingPool({
-        runtime: this.runtime(entry),
-        driver: this.sandbox.driver,
-        key,
-        // Only the default key keeps a floor; others exist while they see demand.
-        min: floor ? this.config.poolMin : 0,
-        max: this.config.poolMax,
-        target: floor || this.fixedTargets.has(name) ? fixed : undefined,
-        onError: (e) =>
-          this.logger.warn(`warming pool ${name}: sandbox failed to start: ${(e as Error).message}`),
-      });
-      this.pools.set(name, pool);
-      if (this.started) pool.start();
-    }
-    return pool;
-  }
-
-  private poolOf(spec: FunctionVersionSpec): WarmingPool {
-    const entry = runtimeEntry(spec.runtime);
-    if (entry === undefined) {
-      throw new KindlingError(
-        'InvalidRuntimeException',
-        502,
-        `The runtime parameter of ${spec.runtime} is not supported.`,
-        { Type: 'User' },
-      );
-    }
-    return this.poolFor(entry, {
-      runtime: entry.poolName,
-      networkOutbound: spec.networkOutbound,
-      tmpSizeMB: spec.ephemeralStorageMB || DEFAULT_TMP_MB,
-    });
   }
 
   // ---- invoke ----
@@ -250,7 +167,7 @@ export class WorkerManager implements Worker {
         `This tenant is granted outbound network, but this server cannot provide it: ${egressProblem}. Ask the administrator (kindling doctor).`,
       );
     }
-    const pool = this.poolOf(spec);
+    const pool = this.pools.forSpec(spec);
     let placed: Awaited<ReturnType<typeof place>>;
     try {
       placed = await place(this.idle, idleKey(spec), pool, spec.singleUse !== true, () =>
@@ -425,7 +342,7 @@ export class WorkerManager implements Worker {
     }
     return {
       environments: { bound, busy, starting },
-      pools: [...this.pools.values()].map((p) => p.stats()),
+      pools: this.pools.stats(),
       coldStarts: { pool: this.counters.pool, cold: this.counters.cold },
       warmStarts: this.counters.warm,
     };
@@ -435,7 +352,7 @@ export class WorkerManager implements Worker {
 
   /** Pings idle environments and ready sandboxes; replaces the dead. */
   healthCheck(timeoutMs = 1000): Promise<void> {
-    return checkHealth(this.idle.all(), this.pools.values(), (s) => this.retire(s), timeoutMs);
+    return checkHealth(this.idle.all(), this.pools.all(), (s) => this.retire(s), timeoutMs);
   }
 
   /**
@@ -451,7 +368,7 @@ export class WorkerManager implements Worker {
     // Past the deadline: killing the environments answers their callers with an error.
     const all = [...this.envs.values()];
     for (const slot of all) this.retire(slot);
-    await Promise.all([...all.map((s) => s.env.retire()), ...[...this.pools.values()].map((p) => p.close())]);
+    await Promise.all([...all.map((s) => s.env.retire()), ...this.pools.all().map((p) => p.close())]);
     // Invocations still placing an environment (a sandbox booting) end once it is up; wait for them.
     for (let i = 0; i < 250 && this.running > 0; i++) await new Promise((r) => setTimeout(r, 20));
     // Environments retired along the way must be gone before their parent cgroups can be removed.

@@ -14,6 +14,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR). */
 const RUNTIME_HOME = '/var/runtime';
 const SDK_DEST = '/var/runtime/node_modules';
+/** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
+const RUNTIME_FILES = ['bootstrap.js', 'protocol.js', 'handler-loader.js', 'memory.js'];
 /** Lambda's NODE_PATH, in sandbox paths; entries a sandbox does not provide are left out. */
 const NODE_PATH = [
   '/opt/nodejs/node20/node_modules',
@@ -60,8 +62,7 @@ export class NodeRuntime implements Runtime {
     const node = fs.realpathSync(process.execPath);
     this.image = {
       files: [
-        { file: path.join(here, 'bootstrap.js'), dest: `${RUNTIME_HOME}/bootstrap.js` },
-        { file: path.join(here, 'protocol.js'), dest: `${RUNTIME_HOME}/protocol.js` },
+        ...RUNTIME_FILES.map((f) => ({ file: path.join(here, f), dest: `${RUNTIME_HOME}/${f}` })),
         { file: pkg, dest: `${RUNTIME_HOME}/package.json` },
       ],
       dirs: this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [],
