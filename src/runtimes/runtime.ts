@@ -2,7 +2,7 @@
 // it speaks inside its sandbox. A runtime starts a sandbox with its own image and hands back an
 // ExecutionEnvironment, pre-initialised (no code, no tenant); the worker binds it to one function version
 // and invokes it, one request at a time. Node.js (runtimes/node/) is the first; registry.ts lists them.
-import type { SandboxDriver, SandboxExit, SandboxSpec } from '../sandbox/driver.js';
+import type { SandboxDriver, SandboxExit, SandboxImage, SandboxSpec } from '../sandbox/driver.js';
 
 /** starting (binding) → ready (in the pool) → bound → busy → bound … → retired (never reused after). */
 export type EnvState = 'starting' | 'ready' | 'bound' | 'busy' | 'retired';
@@ -105,6 +105,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   /** Its folder under runtimes/ (`node`). */
   readonly name: string;
+  /** What each of its sandboxes holds and runs. */
+  readonly image: SandboxImage;
   /** Starts a sandbox holding this runtime and waits until it is pre-initialised (or fails, killing it). */
   start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment>;
 }

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
-import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxImage, SandboxSpec } from './driver.js';
 import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { dropArgs, findSetpriv, HostIds } from './host-user.js';
 import { CHANNEL, ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
@@ -266,18 +266,22 @@ export class BwrapDriver implements SandboxDriver {
     ];
   }
 
+  /** As root, bwrap runs as the sandbox's uid: every directory of the image must be reachable by it. */
+  accept(image: SandboxImage): void {
+    if (process.getuid?.() !== 0) return;
+    for (const d of image.dirs) {
+      if (this.traversable.has(d.path)) continue;
+      requireTraversable(d.path);
+      this.traversable.add(d.path);
+    }
+  }
+
   async start(spec: SandboxSpec): Promise<Sandbox> {
     // Never the host's network namespace: outbound network is user-mode networking attached below.
     const net = spec.networkOutbound;
     if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
     const image = spec.image;
-    if (process.getuid?.() === 0) {
-      for (const d of image.dirs) {
-        if (this.traversable.has(d.path)) continue;
-        requireTraversable(d.path);
-        this.traversable.add(d.path);
-      }
-    }
+    this.accept(image);
     // The API's own port: free in the sandbox's own network namespace, so handed-out URLs work inside.
     const relayPort = await (this.opts.relayPort ?? SANDBOX_RELAY_PORT);
     const envDir = path.join(this.opts.envRoot, spec.id);

@@ -97,6 +97,8 @@ export interface SandboxDriver {
   /** Whether outbound network can be given (drivers that isolate the network); undefined: host network. */
   readonly egress?: EgressSupport;
   start(spec: SandboxSpec): Promise<Sandbox>;
+  /** Checks, once per runtime when it is built, that sandboxes can hold its image; throws the reason. */
+  accept?(image: SandboxImage): void;
   /** Removes what the driver created for itself. */
   close(): Promise<void>;
 }

@@ -33,6 +33,8 @@ export class Pools {
     let rt = this.runtimes.get(entry.id);
     if (rt === undefined) {
       rt = entry.create(this.runtimeOptions);
+      // A driver that cannot hold the image says so now, not at every pool fill.
+      this.driver.accept?.(rt.image);
       this.runtimes.set(entry.id, rt);
     }
     return rt;

@@ -49,7 +49,7 @@ export interface NodeRuntimeOptions extends RuntimeOptions {
 
 export class NodeRuntime implements Runtime {
   readonly name = 'node';
-  private readonly image: SandboxImage;
+  readonly image: SandboxImage;
   /** Host path of the SDK-only node_modules (undefined: none). */
   readonly sdkModulesDir: string | undefined;
 
