@@ -3,13 +3,14 @@
 // (the invoke hot path) and the cache is dropped on each write, which only this class performs.
 import { randomUUID } from 'node:crypto';
 import { LambdaErrors } from '../errors.js';
+import type { RuntimeName as Runtime } from '../runtimes/registry.js';
 import { type Db, migrate } from '../store/database.js';
 import type { CodeStore, StoredCode } from './code-store.js';
 import { type FunctionRef, functionArn } from './function-names.js';
 import type { Tenant } from './tenants.js';
 
-export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'nodejs18.x', 'nodejs22.x'] as const;
-export type Runtime = (typeof SUPPORTED_RUNTIMES)[number];
+// The one runtime list (runtimes/registry.ts); re-exported for the API's schema.
+export { type RuntimeName as Runtime, SUPPORTED_RUNTIMES } from '../runtimes/registry.js';
 
 /**
  * Once the way to opt a function into outbound network; now refused, because any tenant (even a function

@@ -2,8 +2,9 @@
 // refilled in the background. N is an admin's fixed target, or follows recent demand: the peak number of
 // sandboxes taken (pool hits plus cold starts) per window over the last minute, within min..max.
 import { randomBytes } from 'node:crypto';
+import type { ExecutionEnvironment, Runtime } from '../runtimes/runtime.js';
 import type { SandboxDriver } from '../sandbox/driver.js';
-import { RuntimeProcess } from './runtime-process.js';
+import { type PoolKey, poolKeyName } from './pool-key.js';
 
 /** Same shape as worker/types.ts PoolStats (the pool does not import upwards). */
 export interface PoolStats {
@@ -14,14 +15,9 @@ export interface PoolStats {
   mode: 'fixed' | 'demand';
 }
 
-export interface PoolKey {
-  /** e.g. `nodejs20.x`, `nodejs20.x+net`, `nodejs20.x+tmp1024`. */
-  key: string;
-  networkOutbound: boolean;
-  tmpSizeMB: number;
-}
-
 export interface WarmingPoolOptions {
+  /** The runtime its sandboxes hold, started with this driver. */
+  runtime: Runtime;
   driver: SandboxDriver;
   key: PoolKey;
   min: number;
@@ -41,7 +37,8 @@ export function newSandboxId(): string {
 
 export class WarmingPool {
   readonly key: PoolKey;
-  private readonly ready: RuntimeProcess[] = [];
+  readonly name: string;
+  private readonly ready: ExecutionEnvironment[] = [];
   private starting = 0;
   private fixed: number | undefined;
   private closed = false;
@@ -49,10 +46,11 @@ export class WarmingPool {
   private readonly counts: number[];
   private windowStart = Date.now();
   private refillTimer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<RuntimeProcess>>();
+  private readonly inFlight = new Set<Promise<ExecutionEnvironment>>();
 
   constructor(private readonly opts: WarmingPoolOptions) {
     this.key = opts.key;
+    this.name = poolKeyName(opts.key);
     this.fixed = opts.target;
     this.counts = new Array<number>(opts.windows ?? 6).fill(0);
   }
@@ -76,11 +74,11 @@ export class WarmingPool {
   }
 
   /** A ready sandbox, if there is one (a pool hit). Counts as demand either way. */
-  take(): RuntimeProcess | undefined {
+  take(): ExecutionEnvironment | undefined {
     this.recordDemand();
     let rp = this.ready.pop();
-    while (rp !== undefined && !rp.sandbox.alive()) {
-      void rp.destroy();
+    while (rp !== undefined && !rp.alive()) {
+      void rp.retire();
       rp = this.ready.pop();
     }
     this.refill();
@@ -88,13 +86,13 @@ export class WarmingPool {
   }
 
   /** Starts a sandbox outside the pool (a cold start when the pool was empty). */
-  startNew(): Promise<RuntimeProcess> {
-    return RuntimeProcess.start(this.opts.driver, this.spec());
+  startNew(): Promise<ExecutionEnvironment> {
+    return this.opts.runtime.start(this.opts.driver, this.spec());
   }
 
   stats(): PoolStats {
     return {
-      runtimeKey: this.key.key,
+      runtimeKey: this.name,
       ready: this.ready.length,
       starting: this.starting,
       target: this.target(),
@@ -110,7 +108,7 @@ export class WarmingPool {
         if (await rp.ping(timeoutMs)) return;
         const i = this.ready.indexOf(rp);
         if (i >= 0) this.ready.splice(i, 1);
-        await rp.destroy();
+        await rp.retire();
       }),
     );
     this.trim();
@@ -121,9 +119,9 @@ export class WarmingPool {
     this.closed = true;
     clearTimeout(this.refillTimer);
     const all = this.ready.splice(0);
-    await Promise.all(all.map((rp) => rp.destroy()));
+    await Promise.all(all.map((rp) => rp.retire()));
     // Sandboxes still booting destroy themselves once up (closed is set); wait so none outlives close().
-    await Promise.allSettled([...this.inFlight].map((p) => p.then((rp) => rp.destroy())));
+    await Promise.allSettled([...this.inFlight].map((p) => p.then((rp) => rp.retire())));
   }
 
   private spec() {
@@ -151,7 +149,7 @@ export class WarmingPool {
     const t = this.target();
     while (this.ready.length > t) {
       const rp = this.ready.shift();
-      if (rp !== undefined) void rp.destroy();
+      if (rp !== undefined) void rp.retire();
     }
   }
 
@@ -165,7 +163,7 @@ export class WarmingPool {
     }
     while (this.ready.length + this.starting < this.target() && this.starting < parallel) {
       this.starting++;
-      const started = RuntimeProcess.start(this.opts.driver, this.spec());
+      const started = this.opts.runtime.start(this.opts.driver, this.spec());
       this.inFlight.add(started);
       const settled = () => this.inFlight.delete(started);
       started.then(settled, settled);
@@ -173,16 +171,16 @@ export class WarmingPool {
         (rp) => {
           this.starting--;
           if (this.closed || this.ready.length >= this.target()) {
-            void rp.destroy();
+            void rp.retire();
             return;
           }
           this.ready.push(rp);
           // A ready sandbox that dies (killed from outside) leaves the pool at once.
-          void rp.sandbox.exited.then(() => {
+          void rp.exited.then(() => {
             const i = this.ready.indexOf(rp);
             if (i >= 0) {
               this.ready.splice(i, 1);
-              void rp.destroy();
+              void rp.retire();
               this.refill();
             }
           });

@@ -6,15 +6,19 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
-import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
+import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxImage, SandboxSpec } from './driver.js';
 import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { dropArgs, findSetpriv, HostIds } from './host-user.js';
-import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+import { CHANNEL, ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
 import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
 export const SANDBOX_RELAY_PORT = 9001;
+/** Where every sandbox finds the platform API relay (relay.ts), whatever its runtime. */
+export const SANDBOX_RELAY_MODULE = '/var/kindling/relay.mjs';
+const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
 /** Lambda's sandbox user (sbx_user1051). */
 const UID = '993';
 const GID = '990';
@@ -81,12 +85,6 @@ function rootBinds(): string[] {
     if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(name), name);
     else if (st.isDirectory()) args.push('--ro-bind', name, name);
   }
-  // A node installed outside /usr (nvm, /opt) needs its own prefix.
-  const node = fs.realpathSync(process.execPath);
-  if (!node.startsWith('/usr/')) {
-    const prefix = path.dirname(path.dirname(node));
-    args.push('--ro-bind', prefix, prefix);
-  }
   for (const f of ETC_FILES) args.push('--ro-bind-try', f, f);
   return args;
 }
@@ -96,9 +94,10 @@ const SHM_BYTES = 64 * 1024 * 1024;
 
 /**
  * Files the sandbox sees read-only whose contents bwrap copies in from a descriptor (`--ro-bind-data`), so no
- * host path of ours shows in the sandbox's mount table. Written once per driver under envRoot.
+ * host path of ours shows in the sandbox's mount table. Written once per driver under envRoot. The
+ * runtime's own files come with each start (its image) and are copied in the same way.
  */
-function dataFiles(envRoot: string, runtimeDir: string): Array<{ file: string; dest: string }> {
+function dataFiles(envRoot: string): Array<{ file: string; dest: string }> {
   fs.mkdirSync(envRoot, { recursive: true, mode: 0o711 });
   const write = (name: string, text: string) => {
     const file = path.join(envRoot, name);
@@ -106,10 +105,7 @@ function dataFiles(envRoot: string, runtimeDir: string): Array<{ file: string; d
     return file;
   };
   return [
-    { file: path.join(runtimeDir, 'bootstrap.js'), dest: '/var/runtime/bootstrap.js' },
-    { file: path.join(runtimeDir, 'protocol.js'), dest: '/var/runtime/protocol.js' },
-    // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
-    { file: write('.runtime-package.json', '{"type":"module"}\n'), dest: '/var/runtime/package.json' },
+    { file: RELAY_FILE, dest: SANDBOX_RELAY_MODULE },
     // Lambda's sandbox user, so os.userInfo() and tools asking for the current user work.
     {
       file: write(
@@ -171,8 +167,10 @@ function withOpen<T>(paths: string[], use: (fds: number[]) => T): T {
 
 export class BwrapDriver implements SandboxDriver {
   readonly name = 'bwrap';
+  readonly isolatesTenants = true;
   private readonly base: string[];
-  private readonly node: string;
+  /** Image directories already checked to be reachable by the sandbox users. */
+  private readonly traversable = new Set<string>();
   /** Prefix that starts bwrap under SCHED_BATCH (empty when chrt is missing or refused). */
   private readonly sched = batchScheduling();
   /** Files copied in through descriptors (see dataFiles). */
@@ -190,19 +188,17 @@ export class BwrapDriver implements SandboxDriver {
     private readonly cgroups: CgroupSetup,
     private readonly bwrap: string = findBwrap() ?? 'bwrap',
   ) {
-    this.node = fs.realpathSync(process.execPath);
     // Traversable (not listable) by the sandbox users, who reach the socket in it; the socket is 0666 and
     // every request through it is signed like any other.
     fs.mkdirSync(path.dirname(opts.apiSocketPath), { recursive: true, mode: 0o711 });
     fs.chmodSync(path.dirname(opts.apiSocketPath), 0o711);
-    this.data = dataFiles(opts.envRoot, opts.runtimeDir);
+    this.data = dataFiles(opts.envRoot);
     this.egress = detectEgress(opts.egressHelper);
     this.egressResolv = path.join(opts.envRoot, '.resolv-egress.conf');
     fs.writeFileSync(this.egressResolv, `nameserver ${SLIRP_DNS}\n`, { mode: 0o600 });
     if (process.getuid?.() === 0) {
       requireTraversable(opts.envRoot);
       requireTraversable(path.dirname(opts.apiSocketPath));
-      if (opts.nodeModulesDir !== undefined) requireTraversable(opts.nodeModulesDir);
     }
     if (seccompSupported()) {
       this.seccompFile = path.join(opts.envRoot, '.seccomp.bpf');
@@ -246,9 +242,6 @@ export class BwrapDriver implements SandboxDriver {
       String(SHM_BYTES),
       '--tmpfs',
       '/dev/shm',
-      ...(opts.nodeModulesDir !== undefined
-        ? ['--symlink', '/var/runtime/node_modules', '/node_modules']
-        : []),
       '--setenv',
       'PATH',
       '/usr/local/bin:/usr/bin:/bin',
@@ -264,13 +257,31 @@ export class BwrapDriver implements SandboxDriver {
       '--setenv',
       'KINDLING_API_SOCKET',
       path.posix.join(SANDBOX_API_DIR, path.basename(opts.apiSocketPath)),
+      '--setenv',
+      'KINDLING_RELAY_MODULE',
+      SANDBOX_RELAY_MODULE,
+      '--setenv',
+      'KINDLING_CHANNEL',
+      CHANNEL,
     ];
+  }
+
+  /** As root, bwrap runs as the sandbox's uid: every directory of the image must be reachable by it. */
+  accept(image: SandboxImage): void {
+    if (process.getuid?.() !== 0) return;
+    for (const d of image.dirs) {
+      if (this.traversable.has(d.path)) continue;
+      requireTraversable(d.path);
+      this.traversable.add(d.path);
+    }
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
     // Never the host's network namespace: outbound network is user-mode networking attached below.
     const net = spec.networkOutbound;
     if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
+    const image = spec.image;
+    this.accept(image);
     // The API's own port: free in the sandbox's own network namespace, so handed-out URLs work inside.
     const relayPort = await (this.opts.relayPort ?? SANDBOX_RELAY_PORT);
     const envDir = path.join(this.opts.envRoot, spec.id);
@@ -288,15 +299,19 @@ export class BwrapDriver implements SandboxDriver {
       // The socket's own directory, not the socket file: the API server (re)creates the socket after the
       // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
       { path: path.dirname(this.opts.apiSocketPath), dest: SANDBOX_API_DIR },
-      ...(this.opts.nodeModulesDir !== undefined
-        ? [{ path: this.opts.nodeModulesDir, dest: '/var/runtime/node_modules' }]
-        : []),
+      ...image.dirs,
     ];
-    const data = net ? [...this.data, { file: this.egressResolv, dest: '/etc/resolv.conf' }] : this.data;
+    const data = [
+      ...image.files,
+      ...this.data,
+      ...(net ? [{ file: this.egressResolv, dest: '/etc/resolv.conf' }] : []),
+    ];
     const files = [...dirs.map((d) => d.path), ...data.map((d) => d.file)];
     if (this.seccompFile !== undefined) files.push(this.seccompFile);
     const args = [
       ...this.base,
+      ...image.hostPaths.flatMap((p) => ['--ro-bind', p, p]),
+      ...image.links.flatMap((l) => ['--symlink', l.target, l.at]),
       '--setenv',
       'KINDLING_RELAY_PORT',
       String(relayPort),
@@ -316,7 +331,7 @@ export class BwrapDriver implements SandboxDriver {
     ];
     // bwrap reads its options from a descriptor, so the sandbox's /proc/1/cmdline is only `bwrap --args N`
     // and the runtime's command line (bwrap takes the command itself only from its real argv).
-    const command = ['--', this.node, ...this.opts.nodeFlags, '/var/runtime/bootstrap.js'];
+    const command = ['--', ...image.command];
     const argsFile = path.join(envDir, '.args');
     await fsp.writeFile(argsFile, `${args.join('\0')}\0`, { mode: 0o600 });
     files.push(argsFile);
@@ -365,7 +380,9 @@ export class BwrapDriver implements SandboxDriver {
     const release = () => {
       if (hostId !== undefined) this.drop?.ids.release(hostId);
     };
-    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, release);
+    // Its own mount namespace: every path of the image is where the image put it.
+    const resolve = (dest: string) => dest;
+    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release);
     let egress: Egress;
     try {
       egress = await Egress.attach(await sandboxPid(child, infoFd), this.egress);
@@ -376,7 +393,7 @@ export class BwrapDriver implements SandboxDriver {
       await fsp.rm(envDir, { recursive: true, force: true }).catch(() => {});
       throw e;
     }
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', envDir, cg, release, egress);
+    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release, egress);
   }
 
   async close(): Promise<void> {}

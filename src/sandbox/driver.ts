@@ -1,9 +1,28 @@
-// The sandbox driver interface: starts one isolated process running a language runtime's bootstrap and
-// hands back a handle with its private channel and its resource limits. Drivers: bubblewrap
-// (bwrap-driver.ts), unsandboxed development (unsandboxed-driver.ts); a microVM driver can slot in beside.
+// The sandbox driver interface: starts one isolated process running a runtime's image and hands back a
+// handle with its private channel and its resource limits. The driver, not its callers, decides how code
+// gets in (bindCode), what the channel is, and where the image's paths appear (resolve). Drivers:
+// bubblewrap (bwrap-driver.ts), unsandboxed development (unsandboxed-driver.ts); a microVM driver can slot
+// in beside (select.ts picks one).
 import type { ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { EgressSupport } from './egress.js';
+
+/**
+ * What a runtime needs inside each of its sandboxes, in the sandbox's own paths. The driver places it
+ * (bubblewrap copies files in and binds directories read-only; the unsandboxed driver uses host paths).
+ */
+export interface SandboxImage {
+  /** Host files the sandbox sees read-only at `dest` (the runtime's own code). */
+  files: Array<{ file: string; dest: string }>;
+  /** Host directories the sandbox sees read-only at `dest`. */
+  dirs: Array<{ path: string; dest: string }>;
+  /** Symlinks made inside: `at` points to `target`. */
+  links: Array<{ target: string; at: string }>;
+  /** Host paths bound read-only at the same path (an interpreter installed outside /usr). */
+  hostPaths: string[];
+  /** The program and its arguments, in the sandbox's paths (a dest above, or a host binary). */
+  command: string[];
+}
 
 export interface SandboxSpec {
   /** Unique id; names the per-environment host dir and cgroup. */
@@ -15,6 +34,8 @@ export interface SandboxSpec {
   networkOutbound: boolean;
   /** /tmp size in MB (a private tmpfs). */
   tmpSizeMB: number;
+  /** The runtime's files and command. */
+  image: SandboxImage;
 }
 
 export interface SandboxExit {
@@ -35,12 +56,20 @@ export interface Limits {
 export interface Sandbox {
   readonly id: string;
   readonly pid: number;
-  /** Host path of the directory the sandbox sees read-only at its task root; code is hard-linked into it. */
-  readonly taskDir: string;
-  /** Path the runtime sees the task dir at (/var/task in a sandbox). */
+  /** Path the runtime sees the function's code at (/var/task in a sandbox). */
   readonly taskRoot: string;
-  /** The inherited duplex channel (fd 3 inside). */
-  readonly channel: Socket;
+  /**
+   * The host end of the runtime's private channel. Inside, the runtime finds its end through the
+   * KINDLING_CHANNEL variable the driver sets (`fd:3` for a spawned process).
+   */
+  readonly channel: Duplex;
+  /** Places a version's code (a host directory) read-only at taskRoot, before the runtime loads it. */
+  bindCode(codeDir: string): Promise<void>;
+  /**
+   * Where the runtime sees what its image placed at `dest` (or a sandbox path such as /var/task);
+   * undefined when this sandbox does not provide that path.
+   */
+  resolve(dest: string): string | undefined;
   readonly exited: Promise<SandboxExit>;
   /** Whether the process is still running. */
   alive(): boolean;
@@ -61,11 +90,16 @@ export interface Sandbox {
 }
 
 export interface SandboxDriver {
-  readonly name: 'bwrap' | 'unsandboxed';
+  /** Shown by stats and doctor; nothing branches on it. */
+  readonly name: string;
+  /** Whether sandboxes are isolated from each other and the host; false: one tenant only (development). */
+  readonly isolatesTenants: boolean;
   /** Whether outbound network can be given (drivers that isolate the network); undefined: host network. */
   readonly egress?: EgressSupport;
   start(spec: SandboxSpec): Promise<Sandbox>;
-  /** Removes what the driver created for itself (parent cgroups). */
+  /** Checks, once per runtime when it is built, that sandboxes can hold its image; throws the reason. */
+  accept?(image: SandboxImage): void;
+  /** Removes what the driver created for itself. */
   close(): Promise<void>;
 }
 
@@ -79,12 +113,6 @@ export interface SandboxDriverOptions {
    * answers inside on the origin clients use outside. Known once the server listens; default 9001.
    */
   relayPort?: Promise<number> | undefined;
-  /** Directory holding the runtime bootstrap (dist/src/runtimes/node). */
-  runtimeDir: string;
-  /** node_modules exposed at /var/runtime/node_modules: the AWS SDK only, as on Lambda. */
-  nodeModulesDir: string | undefined;
-  /** Extra flags for the runtime's node process. */
-  nodeFlags: string[];
   /** Path of slirp4netns for outbound network (default: found on the usual paths). */
   egressHelper?: string;
 }

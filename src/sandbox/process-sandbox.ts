@@ -1,13 +1,18 @@
 // A sandbox that is one spawned host process (bwrap, or plain node when unsandboxed) with an inherited
 // socketpair on fd 3, an optional per-environment cgroup and its own host dir. Shared by both drivers.
+// Code gets in by hard-linking into a host dir the sandbox already sees read-only at its task root.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { EnvCgroup } from './cgroup.js';
+import { linkTree } from './code-link.js';
 import type { Limits, Sandbox, SandboxExit } from './driver.js';
 import type { Egress } from './egress.js';
 
 const TAIL = 4096;
+
+/** How the runtime inside finds its end of the channel (KINDLING_CHANNEL): the first fd after stdio. */
+export const CHANNEL = 'fd:3';
 
 export class ProcessSandbox implements Sandbox {
   readonly pid: number;
@@ -20,8 +25,11 @@ export class ProcessSandbox implements Sandbox {
   constructor(
     readonly id: string,
     private readonly child: ChildProcess,
-    readonly taskDir: string,
+    /** Host dir the sandbox sees read-only at taskRoot. */
+    private readonly taskDir: string,
     readonly taskRoot: string,
+    /** Where the runtime sees an image path (see Sandbox.resolve). */
+    private readonly resolvePath: (dest: string) => string | undefined,
     private readonly envDir: string,
     private readonly cgroup: EnvCgroup | undefined,
     /** Runs once the sandbox is gone (the driver takes back what it lent it, such as its host uid). */
@@ -69,6 +77,14 @@ export class ProcessSandbox implements Sandbox {
 
   alive(): boolean {
     return this.running;
+  }
+
+  async bindCode(codeDir: string): Promise<void> {
+    await linkTree(codeDir, this.taskDir);
+  }
+
+  resolve(dest: string): string | undefined {
+    return this.resolvePath(dest);
   }
 
   async applyLimits(limits: Limits): Promise<void> {

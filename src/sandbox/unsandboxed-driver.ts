@@ -2,11 +2,25 @@
 // everything. No isolation at all; the worker refuses to serve more than one tenant with it.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxSpec } from './driver.js';
-import { ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+import { fileURLToPath } from 'node:url';
+import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxImage, SandboxSpec } from './driver.js';
+import { CHANNEL, ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+
+const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
+
+/** The host path of an image path: the image's files and directories (and below them) only. */
+export function hostPathOf(image: SandboxImage, dest: string): string | undefined {
+  for (const f of image.files) if (f.dest === dest) return f.file;
+  for (const d of image.dirs) {
+    if (dest === d.dest) return d.path;
+    if (dest.startsWith(`${d.dest}/`)) return path.join(d.path, dest.slice(d.dest.length + 1));
+  }
+  return undefined;
+}
 
 export class UnsandboxedDriver implements SandboxDriver {
   readonly name = 'unsandboxed';
+  readonly isolatesTenants = false;
 
   constructor(private readonly opts: SandboxDriverOptions) {}
 
@@ -20,15 +34,14 @@ export class UnsandboxedDriver implements SandboxDriver {
       LANG: 'en_US.UTF-8',
       KINDLING_API_SOCKET: this.opts.apiSocketPath,
       KINDLING_RELAY_PORT: '0',
-      NODE_PATH: this.opts.nodeModulesDir ?? '',
+      KINDLING_RELAY_MODULE: RELAY_FILE,
+      KINDLING_CHANNEL: CHANNEL,
     };
-    const child = spawnWithChannel(
-      process.execPath,
-      [...this.opts.nodeFlags, path.join(this.opts.runtimeDir, 'bootstrap.js')],
-      env,
-      taskDir,
-    );
-    return new ProcessSandbox(spec.id, child, taskDir, taskDir, envDir, undefined);
+    const resolve = (dest: string) => (dest === '/var/task' ? taskDir : hostPathOf(spec.image, dest));
+    const [cmd, ...args] = spec.image.command.map((a) => hostPathOf(spec.image, a) ?? a);
+    if (cmd === undefined) throw new Error('the runtime image has no command');
+    const child = spawnWithChannel(cmd, args, env, taskDir);
+    return new ProcessSandbox(spec.id, child, taskDir, taskDir, resolve, envDir, undefined);
   }
 
   async close(): Promise<void> {}

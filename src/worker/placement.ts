@@ -2,9 +2,8 @@
 // holding this version → a sandbox from the warming pool, bound now → a newly started sandbox.
 // Idle environments are kept per versionKey and network grant, so one is never handed to another tenant
 // or version, nor kept serving a tenant whose network grant changed.
-import type { RuntimeProcess } from '../pool/runtime-process.js';
 import type { WarmingPool } from '../pool/warming-pool.js';
-import { Environment } from './environment.js';
+import { EnvSlot } from './env-slot.js';
 import type { FunctionVersionSpec, StartKind } from './types.js';
 
 /** What an idle environment is reusable for: one version, built for one network grant. */
@@ -15,52 +14,53 @@ export function idleKey(spec: FunctionVersionSpec): string {
 }
 
 export class IdleEnvironments {
-  private readonly byVersion = new Map<string, Environment[]>();
+  private readonly byVersion = new Map<string, EnvSlot[]>();
 
   /** Most recently used first, so the least used ones age out under keep-alive. `key`: idleKey(spec). */
-  take(key: string): Environment | undefined {
+  take(key: string): EnvSlot | undefined {
     const list = this.byVersion.get(key);
     if (list === undefined) return undefined;
-    let env = list.pop();
-    while (env !== undefined && !env.rt.sandbox.alive()) {
-      void env.retire();
-      env = list.pop();
+    let slot = list.pop();
+    while (slot !== undefined && !slot.env.alive()) {
+      clearTimeout(slot.idleTimer);
+      void slot.env.retire();
+      slot = list.pop();
     }
     if (list.length === 0) this.byVersion.delete(key);
-    return env;
+    return slot;
   }
 
-  put(env: Environment): void {
-    if (env.spec === undefined) return;
-    const key = idleKey(env.spec);
+  put(slot: EnvSlot): void {
+    if (slot.spec === undefined) return;
+    const key = idleKey(slot.spec);
     let list = this.byVersion.get(key);
     if (list === undefined) {
       list = [];
       this.byVersion.set(key, list);
     }
-    list.push(env);
+    list.push(slot);
   }
 
-  remove(env: Environment): boolean {
-    if (env.spec === undefined) return false;
-    const key = idleKey(env.spec);
+  remove(slot: EnvSlot): boolean {
+    if (slot.spec === undefined) return false;
+    const key = idleKey(slot.spec);
     const list = this.byVersion.get(key);
-    const i = list?.indexOf(env) ?? -1;
+    const i = list?.indexOf(slot) ?? -1;
     if (list === undefined || i < 0) return false;
     list.splice(i, 1);
     if (list.length === 0) this.byVersion.delete(key);
     return true;
   }
 
-  all(): Environment[] {
+  all(): EnvSlot[] {
     return [...this.byVersion.values()].flat();
   }
 
   /** The idle environment unused for the longest time (evicted first when the host is full). */
-  leastRecentlyUsed(): Environment | undefined {
-    let lru: Environment | undefined;
+  leastRecentlyUsed(): EnvSlot | undefined {
+    let lru: EnvSlot | undefined;
     for (const list of this.byVersion.values()) {
-      for (const env of list) if (lru === undefined || env.lastUsed < lru.lastUsed) lru = env;
+      for (const s of list) if (lru === undefined || s.lastUsed < lru.lastUsed) lru = s;
     }
     return lru;
   }
@@ -73,13 +73,13 @@ export class IdleEnvironments {
 }
 
 export interface Placed {
-  env: Environment;
+  slot: EnvSlot;
   start: StartKind;
 }
 
 /**
- * Finds an environment for `key` (idleKey of the spec). A 'pool' or 'cold' environment comes back unbound: the caller binds
- * it to the version (and owns it from then on).
+ * Finds an environment for `key` (idleKey of the spec). A 'pool' or 'cold' environment comes back unbound:
+ * the caller binds it to the version (and owns it from then on).
  */
 export async function place(
   idle: IdleEnvironments,
@@ -91,10 +91,10 @@ export async function place(
 ): Promise<Placed> {
   if (allowWarm) {
     const warm = idle.take(key);
-    if (warm !== undefined) return { env: warm, start: 'warm' };
+    if (warm !== undefined) return { slot: warm, start: 'warm' };
   }
   makeRoom();
-  const hit: RuntimeProcess | undefined = pool.take();
-  if (hit !== undefined) return { env: new Environment(hit), start: 'pool' };
-  return { env: new Environment(await pool.startNew()), start: 'cold' };
+  const hit = pool.take();
+  if (hit !== undefined) return { slot: new EnvSlot(hit), start: 'pool' };
+  return { slot: new EnvSlot(await pool.startNew()), start: 'cold' };
 }

@@ -5,29 +5,33 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WarmingPool } from '../../src/pool/warming-pool.js';
+import { NodeRuntime } from '../../src/runtimes/node/runtime.js';
+import type { ExecutionEnvironment } from '../../src/runtimes/runtime.js';
 import { BwrapDriver } from '../../src/sandbox/bwrap-driver.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 let dir: string;
 let driver: BwrapDriver;
+let runtime: NodeRuntime;
+
+/** Kills an environment's sandbox from outside, as a crash would. */
+function kill(env: ExecutionEnvironment | undefined): void {
+  (env as unknown as { rt: { sandbox: { kill(): void } } } | undefined)?.rt.sandbox.kill();
+}
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-pool-'));
-  // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids.
+  // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids (when root).
   fs.chmodSync(dir, 0o711);
   fs.mkdirSync(path.join(dir, 'run'));
   driver = new BwrapDriver(
     {
       envRoot: path.join(dir, 'envs'),
       apiSocketPath: path.join(dir, 'run', 'api.sock'),
-      runtimeDir: path.resolve(here, '../../src/runtimes/node'),
-      nodeModulesDir: undefined,
-      nodeFlags: [],
     },
     { version: null, parents: {}, warnings: [] },
   );
+  runtime = new NodeRuntime({ cacheDir: path.join(dir, 'runtime'), warn: () => {}, sdk: false });
 });
 after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -41,10 +45,10 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-const key = { key: 'nodejs20.x', networkOutbound: false, tmpSizeMB: 64 };
+const key = { runtime: 'nodejs20.x', networkOutbound: false, tmpSizeMB: 64 };
 
 test('following demand, the target is the peak of sandboxes taken per window, within min..max', async () => {
-  const pool = new WarmingPool({ driver, key, min: 1, max: 3, windowMs: 60_000 });
+  const pool = new WarmingPool({ runtime, driver, key, min: 1, max: 3, windowMs: 60_000 });
   pool.start();
   try {
     assert.equal(pool.target(), 1);
@@ -56,17 +60,17 @@ test('following demand, the target is the peak of sandboxes taken per window, wi
     for (let i = 0; i < 5; i++) pool.take();
     assert.deepEqual(
       { ...pool.stats(), ready: 0, starting: 0 },
-      { runtimeKey: 'nodejs20.x', ready: 0, starting: 0, target: 3, mode: 'demand' },
+      { runtimeKey: 'nodejs20.x+tmp64', ready: 0, starting: 0, target: 3, mode: 'demand' },
     );
     await until(() => pool.stats().ready === 3);
-    await Promise.all(taken.map((rp) => rp?.destroy()));
+    await Promise.all(taken.map((rp) => rp?.retire()));
   } finally {
     await pool.close();
   }
 });
 
 test('a fixed target holds regardless of demand, and lowering it retires the surplus', async () => {
-  const pool = new WarmingPool({ driver, key, min: 0, max: 8, target: 2 });
+  const pool = new WarmingPool({ runtime, driver, key, min: 0, max: 8, target: 2 });
   pool.start();
   try {
     await until(() => pool.stats().ready === 2);
@@ -81,18 +85,18 @@ test('a fixed target holds regardless of demand, and lowering it retires the sur
 });
 
 test('a ready sandbox that dies while waiting is replaced', async () => {
-  const pool = new WarmingPool({ driver, key, min: 0, max: 2, target: 1 });
+  const pool = new WarmingPool({ runtime, driver, key, min: 0, max: 2, target: 1 });
   pool.start();
   try {
     await until(() => pool.stats().ready === 1);
     const victim = pool.take();
     pool.setTarget(1);
     await until(() => pool.stats().ready === 1);
-    victim?.sandbox.kill();
-    await victim?.destroy();
+    kill(victim);
+    await victim?.retire();
     // Kill the one now in the pool from outside, as a crash would.
-    const inPool = (pool as unknown as { ready: Array<{ sandbox: { kill(): void } }> }).ready[0];
-    inPool?.sandbox.kill();
+    const inPool = (pool as unknown as { ready: ExecutionEnvironment[] }).ready[0];
+    kill(inPool);
     await until(
       () => pool.stats().ready === 1 && (pool as unknown as { ready: unknown[] }).ready[0] !== inPool,
     );

@@ -4,12 +4,13 @@ import { test } from 'node:test';
 import {
   encodeFrame,
   FrameDecoder,
-  type FrameHeader,
   ProtocolError,
+  type RawHeader,
+  runtimeFrame,
 } from '../../src/runtimes/node/protocol.js';
 
-function collect(): { frames: Array<[FrameHeader, string]>; decoder: FrameDecoder } {
-  const frames: Array<[FrameHeader, string]> = [];
+function collect(): { frames: Array<[RawHeader, string]>; decoder: FrameDecoder } {
+  const frames: Array<[RawHeader, string]> = [];
   return {
     frames,
     decoder: new FrameDecoder((h, b) => frames.push([h, b.toString('utf8')]), {
@@ -39,7 +40,7 @@ test('frames split at every byte boundary decode whole, in order', () => {
 
 test('a large body travels as its own buffer, byte for byte', () => {
   const body = Buffer.alloc(200_000, 7);
-  const bufs = encodeFrame({ t: 'invoke', id: 'r' }, body);
+  const bufs = encodeFrame({ t: 'invoke', id: 'r', deadline: 0, tr: '' }, body);
   assert.equal(bufs.length, 2);
   assert.equal(bufs[1], body, 'not copied');
   const { frames, decoder } = collect();
@@ -56,4 +57,22 @@ test('an oversized or malformed frame is a ProtocolError', () => {
   assert.throws(() => collect().decoder.push(notJson), ProtocolError);
   const noType = Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')]);
   assert.throws(() => collect().decoder.push(noType), ProtocolError);
+});
+
+test('a runtime frame of a known type with a field of the wrong type is a ProtocolError', () => {
+  assert.throws(() => runtimeFrame({ t: 'result', id: 'a', ok: 'yes' }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'result', id: 7, ok: true }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'result', id: 'a', ok: true, rss: '5' }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'init', ok: true, errorType: 3 }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'ready' }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'pong', n: '1' }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'log', id: 5 }), ProtocolError);
+});
+
+test('well-formed runtime frames pass as typed frames; an unknown type is left to be ignored', () => {
+  const r = runtimeFrame({ t: 'result', id: 'a', ok: false, errorType: 'Error', fatal: true, rss: 1 });
+  assert.equal(r?.t === 'result' && r.errorType, 'Error');
+  assert.deepEqual(runtimeFrame({ t: 'log', id: null }), { t: 'log', id: null });
+  assert.deepEqual(runtimeFrame({ t: 'ready', relayPort: 9001 }), { t: 'ready', relayPort: 9001 });
+  assert.equal(runtimeFrame({ t: 'something-new' }), undefined);
 });

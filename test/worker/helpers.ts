@@ -20,7 +20,11 @@ export interface Harness {
 
 export async function harness(
   overrides: Partial<PlatformConfig> = {},
-  extra: { maxEnvironments?: number; egressHelper?: string } = {},
+  extra: {
+    maxEnvironments?: number;
+    egressHelper?: string;
+    onThrottle?: (tenantId: string, functionArn: string) => void;
+  } = {},
 ): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-worker-'));
   // As the platform makes its data dir: traversable by the sandboxes' unprivileged uids.

@@ -1,26 +1,22 @@
 // The Node.js runtime that runs inside a sandbox. Started in the warming pool with no code; the host
 // binds it to one function version (loads the handler, runs init once), then sends invocations one at a
-// time over the inherited channel on fd 3. Self-contained: node: builtins and ./protocol.js only.
+// time over the channel the sandbox driver names in KINDLING_CHANNEL (`fd:3`). The platform API relay is
+// the sandbox's (sandbox/relay.ts), imported from KINDLING_RELAY_MODULE. Self-contained: node: builtins
+// and its siblings listed in runtime.ts (RUNTIME_FILES) only.
 import fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import util from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import { encodeFrame, FrameDecoder, type FrameHeader } from './protocol.js';
+import { type Handler, InitError, loadHandler, nearestPackageType } from './handler-loader.js';
+import { nudgeGc, rssBytes, setMemoryLimit } from './memory.js';
+import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 
-type Handler = (
-  event: unknown,
-  context: unknown,
-  callback?: (err: unknown, res?: unknown) => void,
-) => unknown;
-
-const chan = new net.Socket({ fd: 3, readable: true, writable: true });
+const channelFd = Number(/^fd:(\d+)$/.exec(process.env.KINDLING_CHANNEL ?? 'fd:3')?.[1] ?? 3);
+const chan = new net.Socket({ fd: channelFd, readable: true, writable: true });
 let corked = false;
 
-function send(header: FrameHeader, body?: Buffer | string): void {
+function send(header: RuntimeFrame, body?: Buffer | string): void {
   if (!corked) {
     corked = true;
     chan.cork();
@@ -101,53 +97,6 @@ function safeStringify(v: unknown): string | undefined {
   }
 }
 
-// ---- the platform API relay: 127.0.0.1:<port> (and [::1]:<port>) inside the sandbox → the bound unix socket ----
-
-const apiSocket = process.env.KINDLING_API_SOCKET ?? '/run/kindling/api.sock';
-function relayServer(): net.Server {
-  const server = net.createServer({ noDelay: true }, (client) => {
-    const upstream = net.connect(apiSocket);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    // Destroy rather than end: either peer may have vanished and never read again.
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
-  });
-  server.unref();
-  return server;
-}
-
-function listen(server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-    });
-  });
-}
-
-/**
- * The relay answers on the API's own port, so URLs the platform hands clients (queue URLs, presigned
- * URLs) work unchanged inside; on ::1 too when this loopback has it, so `localhost` resolves either way.
- * Port 0 (no network namespace of its own): any free port, IPv4 only.
- */
-async function startRelay(port: number): Promise<number> {
-  const got = await listen(relayServer(), port, '127.0.0.1');
-  if (port !== 0) {
-    const v6 = relayServer();
-    await listen(v6, got, '::1').catch(() => v6.close());
-  }
-  return got;
-}
-
 // ---- bind: load the handler once, run init ----
 
 interface BindInfo {
@@ -164,89 +113,9 @@ interface BindInfo {
 let handlerFn: Handler | undefined;
 let info: BindInfo | undefined;
 
-function nearestPackageType(dir: string): string | undefined {
-  for (let d = dir; ; d = path.dirname(d)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8')) as { type?: string };
-      return pkg.type;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-    }
-    if (d === path.dirname(d)) return undefined;
-  }
-}
-
-class InitError extends Error {
-  constructor(
-    readonly errorType: string,
-    message: string,
-    readonly stackTrace: string[] = [],
-  ) {
-    super(message);
-  }
-}
-
-function moduleNotFound(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
-}
-
-async function loadHandler(handler: string, taskRoot: string): Promise<Handler> {
-  const slash = handler.lastIndexOf('/');
-  const dot = handler.indexOf('.', slash + 1);
-  if (dot < 0) throw new InitError('Runtime.MalformedHandlerName', `Bad handler ${handler}`);
-  const modName = handler.slice(0, dot);
-  const exportPath = handler.slice(dot + 1).split('.');
-  const base = path.resolve(taskRoot, modName);
-  const req = createRequire(path.join(taskRoot, '__kindling_index.js'));
-  let mod: unknown;
-  try {
-    const file = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => fs.existsSync(f));
-    if (file === undefined) {
-      // Not a file next to the task root: let Node resolve it (a directory, or a package).
-      mod = req(modName.startsWith('.') || modName.startsWith('/') ? base : modName);
-    } else if (
-      file.endsWith('.mjs') ||
-      (file.endsWith('.js') && nearestPackageType(path.dirname(file)) === 'module')
-    ) {
-      mod = await import(pathToFileURL(file).href);
-    } else {
-      mod = req(file);
-    }
-  } catch (e) {
-    if (e instanceof SyntaxError) {
-      throw new InitError(
-        'Runtime.UserCodeSyntaxError',
-        `${e.name}: ${e.message}`,
-        (e.stack ?? '').split('\n'),
-      );
-    }
-    if (moduleNotFound(e)) {
-      const err = e as Error;
-      throw new InitError(
-        'Runtime.ImportModuleError',
-        `Error: ${err.message}`,
-        (err.stack ?? '').split('\n'),
-      );
-    }
-    throw e;
-  }
-  let fn: unknown = mod;
-  for (const part of exportPath) {
-    fn = fn === null || fn === undefined ? undefined : (fn as Record<string, unknown>)[part];
-  }
-  if (fn === undefined || fn === null) {
-    throw new InitError('Runtime.HandlerNotFound', `${handler} is undefined or not exported`);
-  }
-  if (typeof fn !== 'function')
-    throw new InitError('Runtime.HandlerNotFound', `${handler} is not a function`);
-  return fn as Handler;
-}
-
-async function bind(h: FrameHeader): Promise<void> {
-  const b = h as unknown as BindInfo & { env: Record<string, string> };
+async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   info = b;
-  limitBytes = b.memoryMB * 1024 * 1024;
+  setMemoryLimit(b.memoryMB * 1024 * 1024);
   for (const k of Object.keys(process.env)) if (!(k in b.env)) delete process.env[k];
   Object.assign(process.env, b.env);
   // CommonJS reads NODE_PATH once at startup; the runtime started before it knew the function's.
@@ -268,75 +137,11 @@ async function bind(h: FrameHeader): Promise<void> {
 
 const RESPONSE_LIMIT = 6_291_556;
 
-// V8's heap is sized for the largest memory size (any pool sandbox may become any function), so left
-// alone it collects lazily and a small function's garbage piles up towards its cgroup limit. Between
-// invocations, once memory has grown well past what the last full collection left, collect: the answer
-// is already sent, so only idle time pays. gc() comes from a throwaway context: user code never sees it.
-const fullGc = ((): (() => void) | undefined => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    v8.setFlagsFromString('--no-expose-gc');
-    return typeof gc === 'function' ? gc : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-let limitBytes = 0;
-let afterGcBytes = 0;
-
-function nudgeGc(rss: number): void {
-  if (fullGc === undefined || limitBytes === 0) return;
-  if (rss < limitBytes * 0.5 || rss < afterGcBytes + limitBytes * 0.15) return;
-  setImmediate(() => {
-    fullGc();
-    afterGcBytes = process.memoryUsage.rss();
-  });
-}
-
-// Max Memory Used comes from the resident set after each invoke. process.memoryUsage.rss() opens, reads
-// and closes /proc/self/stat (which also sums CPU times) every call; one pread() of /proc/self/statm on a
-// descriptor opened once is a single cheap syscall. Page size is derived once from a paired reading.
-const statmFd = ((): number => {
-  try {
-    return fs.openSync('/proc/self/statm', 'r');
-  } catch {
-    return -1;
-  }
-})();
-const statmBuf = Buffer.alloc(256);
-/** Resident pages (statm's second field), or -1. */
-function residentPages(): number {
-  if (statmFd < 0) return -1;
-  try {
-    const n = fs.readSync(statmFd, statmBuf, 0, statmBuf.length, 0);
-    let i = statmBuf.indexOf(32);
-    if (i < 0 || i >= n) return -1;
-    let pages = 0;
-    for (i++; i < n; i++) {
-      const c = statmBuf[i]!;
-      if (c < 48 || c > 57) break;
-      pages = pages * 10 + (c - 48);
-    }
-    return i < n && statmBuf[i] === 32 ? pages : -1;
-  } catch {
-    return -1;
-  }
-}
-const pageSize = ((): number => {
-  const pages = residentPages();
-  if (pages <= 0) return 0;
-  return 2 ** Math.round(Math.log2(process.memoryUsage.rss() / pages));
-})();
-function rssBytes(): number {
-  const pages = pageSize > 0 ? residentPages() : -1;
-  return pages > 0 ? pages * pageSize : process.memoryUsage.rss();
-}
 let pending: ((err: unknown, result?: unknown, fatal?: boolean) => void) | undefined;
 
-function invoke(h: FrameHeader, body: Buffer): void {
-  const id = h.id as string;
-  const deadline = h.deadline as number;
+function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
+  const id = h.id;
+  const deadline = h.deadline;
   const fn = handlerFn;
   const bound = info;
   if (fn === undefined || bound === undefined) {
@@ -347,7 +152,7 @@ function invoke(h: FrameHeader, body: Buffer): void {
     return;
   }
   if (h.creds !== undefined) {
-    const c = h.creds as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+    const c = h.creds;
     process.env.AWS_ACCESS_KEY_ID = c.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = c.sessionToken;
@@ -481,7 +286,9 @@ process.on('exit', () => {
   if (corked) uncork();
 });
 
-const decoder = new FrameDecoder((h, body) => {
+// The host is trusted: its frames are read as what they say they are.
+const decoder = new FrameDecoder((raw, body) => {
+  const h = raw as HostFrame;
   switch (h.t) {
     case 'invoke':
       invoke(h, body);
@@ -531,7 +338,14 @@ async function warmUp(): Promise<void> {
   }
 }
 
-startRelay(Number(process.env.KINDLING_RELAY_PORT ?? '9001')).then(
+async function startRelay(): Promise<number> {
+  const relay = (await import(process.env.KINDLING_RELAY_MODULE ?? '/var/kindling/relay.mjs')) as {
+    startRelay(port: number): Promise<number>;
+  };
+  return relay.startRelay(Number(process.env.KINDLING_RELAY_PORT ?? '9001'));
+}
+
+startRelay().then(
   (relayPort) => warmUp().then(() => send({ t: 'ready', relayPort })),
   (e: unknown) => send({ t: 'ready', relayPort: 0, relayError: String(e) }),
 );

@@ -3,12 +3,76 @@
 // re-escaped into JSON. Shared by the host (worker/) and the bootstrap inside the sandbox, so it may
 // import node: builtins only.
 
-export interface FrameHeader {
-  t: string;
-  [key: string]: unknown;
-}
+type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 
-export type FrameHandler = (header: FrameHeader, body: Buffer) => void;
+/** Host → runtime. */
+export type HostFrame =
+  | {
+      t: 'bind';
+      handler: string;
+      taskRoot: string;
+      env: Record<string, string>;
+      functionName: string;
+      functionVersion: string;
+      memoryMB: number;
+      invokedFunctionArn: string;
+      logGroupName: string;
+      logStreamName: string;
+    }
+  /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
+  | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
+  | { t: 'ping'; n: number };
+
+/** Runtime → host. A log frame's body is the text; a result's or failed init's body is the answer. */
+export type RuntimeFrame =
+  | { t: 'ready'; relayPort: number; relayError?: string }
+  | { t: 'init'; ok: boolean; errorType?: string }
+  | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
+  | { t: 'log'; id: string | null }
+  | { t: 'pong'; n: number };
+
+export type Frame = HostFrame | RuntimeFrame;
+
+/** A decoded header: its type is known, its other fields not yet checked. */
+export type RawHeader = { t: string } & Record<string, unknown>;
+
+export type FrameHandler = (header: RawHeader, body: Buffer) => void;
+
+const opt = (v: unknown, type: string) => v === undefined || typeof v === type;
+
+/**
+ * Narrows a header from the runtime (which user code can write to) to a RuntimeFrame. Undefined for a
+ * frame type the host does not know (ignored); throws ProtocolError for a known type with wrong fields.
+ */
+export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
+  let ok: boolean;
+  switch (h.t) {
+    case 'ready':
+      ok = typeof h.relayPort === 'number' && opt(h.relayError, 'string');
+      break;
+    case 'init':
+      ok = typeof h.ok === 'boolean' && opt(h.errorType, 'string');
+      break;
+    case 'result':
+      ok =
+        typeof h.id === 'string' &&
+        typeof h.ok === 'boolean' &&
+        opt(h.errorType, 'string') &&
+        opt(h.fatal, 'boolean') &&
+        opt(h.rss, 'number');
+      break;
+    case 'log':
+      ok = h.id === null || opt(h.id, 'string');
+      break;
+    case 'pong':
+      ok = typeof h.n === 'number';
+      break;
+    default:
+      return undefined;
+  }
+  if (!ok) throw new ProtocolError(`malformed ${h.t} frame`);
+  return h as RuntimeFrame;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -16,7 +80,7 @@ const EMPTY = Buffer.alloc(0);
 const INLINE_BODY = 64 * 1024;
 
 /** Encodes a frame as one buffer, or two (prefix+header, body) so a large body is not copied. */
-export function encodeFrame(header: FrameHeader, body?: Buffer | string): Buffer[] {
+export function encodeFrame(header: Frame, body?: Buffer | string): Buffer[] {
   const json = JSON.stringify(header);
   const hlen = Buffer.byteLength(json);
   const blen = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -65,9 +129,9 @@ export class FrameDecoder {
       }
       const end = off + 8 + hlen + blen;
       if (buf.length < end) break;
-      let header: FrameHeader;
+      let header: RawHeader;
       try {
-        header = JSON.parse(buf.toString('utf8', off + 8, off + 8 + hlen)) as FrameHeader;
+        header = JSON.parse(buf.toString('utf8', off + 8, off + 8 + hlen)) as RawHeader;
       } catch {
         throw new ProtocolError('frame header is not JSON');
       }

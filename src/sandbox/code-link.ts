@@ -1,4 +1,4 @@
-// Places a version's code into an environment's task dir by hard-linking the code cache's files into it.
+// Places a version's code into a process sandbox's task dir by hard-linking the code cache's files into it.
 // The sandbox already sees that dir read-only; files created under it stay read-only inside. A bind mount
 // made now would arrive writable (mount flags do not propagate into the sandbox), so never do that.
 import fs from 'node:fs';

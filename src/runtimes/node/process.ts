@@ -1,41 +1,45 @@
-// A started sandbox with its language runtime up: the framed channel decoded, the runtime's "ready"
-// awaited. This is what the warming pool keeps and what the worker binds to a function version.
+// The host side of the Node runtime's channel: a started sandbox with the framed channel decoded, typed
+// frames checked, the runtime's "ready" awaited, pings answered. NodeEnvironment builds on it.
+import type { Sandbox, SandboxDriver, SandboxSpec } from '../../sandbox/driver.js';
 import {
   encodeFrame,
   FrameDecoder,
-  type FrameHandler,
-  type FrameHeader,
+  type HostFrame,
   ProtocolError,
-} from '../runtimes/node/protocol.js';
-import type { Sandbox, SandboxDriver, SandboxSpec } from '../sandbox/driver.js';
+  type RuntimeFrame,
+  runtimeFrame,
+} from './protocol.js';
 
 /** Frames from a runtime: small JSON headers; bodies up to Lambda's 6 MB response plus slack. */
 const MAX_HEADER = 64 * 1024;
 const MAX_BODY = 7 * 1024 * 1024;
 
-export class RuntimeProcess {
+export type RuntimeFrameHandler = (frame: RuntimeFrame, body: Buffer) => void;
+
+export class NodeProcess {
   /** Port of the platform API relay inside the sandbox (AWS_ENDPOINT_URL). */
   relayPort = 0;
   /** Time from spawn to the runtime's "ready". */
   bootMs = 0;
-  private handler: FrameHandler | undefined;
+  private handler: RuntimeFrameHandler | undefined;
   private pingSeq = 0;
   private pings = new Map<number, () => void>();
 
   private constructor(readonly sandbox: Sandbox) {
     const decoder = new FrameDecoder(
       (h, body) => {
-        if (h.t === 'pong') {
-          const n = h.n as number;
-          this.pings.get(n)?.();
-          this.pings.delete(n);
+        const f = runtimeFrame(h);
+        if (f === undefined) return;
+        if (f.t === 'pong') {
+          this.pings.get(f.n)?.();
+          this.pings.delete(f.n);
           return;
         }
-        this.handler?.(h, body);
+        this.handler?.(f, body);
       },
       { maxHeader: MAX_HEADER, maxBody: MAX_BODY },
     );
-    // User code can write to fd 3 too: anything that is not a well-formed frame ends the sandbox.
+    // User code can write to the channel too: anything that is not a well-formed frame ends the sandbox.
     const channel = sandbox.channel;
     const onData = (c: Buffer) => {
       try {
@@ -53,20 +57,20 @@ export class RuntimeProcess {
   }
 
   /** Starts a sandbox and waits for its runtime to say it is ready (or fails, killing it). */
-  static async start(driver: SandboxDriver, spec: SandboxSpec, timeoutMs = 15_000): Promise<RuntimeProcess> {
+  static async start(driver: SandboxDriver, spec: SandboxSpec, timeoutMs = 15_000): Promise<NodeProcess> {
     const t0 = performance.now();
     const sandbox = await driver.start(spec);
-    const rp = new RuntimeProcess(sandbox);
+    const rp = new NodeProcess(sandbox);
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`runtime did not start within ${timeoutMs} ms`)),
           timeoutMs,
         );
-        rp.onFrame((h) => {
-          if (h.t !== 'ready') return;
+        rp.onFrame((f) => {
+          if (f.t !== 'ready') return;
           clearTimeout(timer);
-          rp.relayPort = Number(h.relayPort ?? 0);
+          rp.relayPort = f.relayPort;
           resolve();
         });
         void sandbox.exited.then((e) => {
@@ -91,12 +95,12 @@ export class RuntimeProcess {
     return this.sandbox.id;
   }
 
-  onFrame(handler: FrameHandler | undefined): void {
+  onFrame(handler: RuntimeFrameHandler | undefined): void {
     this.handler = handler;
   }
 
-  send(header: FrameHeader, body?: Buffer | string): void {
-    const bufs = encodeFrame(header, body);
+  send(frame: HostFrame, body?: Buffer | string): void {
+    const bufs = encodeFrame(frame, body);
     const ch = this.sandbox.channel;
     if (bufs.length === 1) ch.write(bufs[0]!);
     else {

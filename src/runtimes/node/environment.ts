@@ -1,0 +1,261 @@
+// One Node execution environment: a NodeProcess bound to one function version, serving one request at a
+// time over the framed channel. States: see EnvState (runtime.ts).
+import type { SandboxExit } from '../../sandbox/driver.js';
+import type {
+  BindOutcome,
+  BindRequest,
+  EnvState,
+  ExecutionEnvironment,
+  InvokeOutcome,
+  InvokeRequest,
+} from '../runtime.js';
+import type { NodeProcess } from './process.js';
+import type { HostFrame, RuntimeFrame } from './protocol.js';
+
+type Answer = Extract<RuntimeFrame, { t: 'init' | 'result' }>;
+
+interface Pending {
+  id: string | undefined;
+  logs: string[];
+  logBytes: number;
+  settle: (f: RuntimeFrame, body: Buffer) => void;
+  exited: (exit: SandboxExit) => void;
+}
+
+interface Exchange {
+  answer?: Answer;
+  body: Buffer;
+  logs: string[];
+  timedOut?: boolean;
+  exit?: SandboxExit;
+}
+
+export class NodeEnvironment implements ExecutionEnvironment {
+  state: EnvState = 'ready';
+  private pending: Pending | undefined;
+  /** Output written after an invocation answered; shown in the next invocation's log, as on Lambda. */
+  private stray: string[] = [];
+  private strayBytes = 0;
+  private credsKey = '';
+  private retiring: Promise<void> | undefined;
+
+  private exitInfo: SandboxExit | undefined;
+
+  constructor(
+    private readonly rt: NodeProcess,
+    /** Variables this runtime sets for a bound function (NODE_PATH, LAMBDA_RUNTIME_DIR). */
+    private readonly runtimeEnv: Record<string, string>,
+  ) {
+    rt.onFrame((f, body) => this.onFrame(f, body));
+    // One subscription for the environment's life, not one per request.
+    void rt.sandbox.exited.then((exit) => {
+      this.exitInfo = exit;
+      this.pending?.exited(exit);
+    });
+  }
+
+  get id(): string {
+    return this.rt.id;
+  }
+
+  get relayPort(): number {
+    return this.rt.relayPort;
+  }
+
+  get taskRoot(): string {
+    return this.rt.sandbox.taskRoot;
+  }
+
+  get exited(): Promise<SandboxExit> {
+    return this.rt.sandbox.exited;
+  }
+
+  alive(): boolean {
+    return this.rt.sandbox.alive();
+  }
+
+  freeze(): boolean {
+    return this.rt.sandbox.freeze();
+  }
+
+  thaw(): boolean {
+    return this.rt.sandbox.thaw();
+  }
+
+  memoryPeakBytes(): number | undefined {
+    return this.rt.sandbox.memoryPeakBytes();
+  }
+
+  private onFrame(f: RuntimeFrame, body: Buffer): void {
+    if (f.t === 'log') {
+      const p = this.pending;
+      const logs = p !== undefined ? p.logs : this.stray;
+      const used = p !== undefined ? p.logBytes : this.strayBytes;
+      if (used < LOG_LIMIT) {
+        logs.push(
+          used + body.length <= LOG_LIMIT
+            ? body.toString('utf8')
+            : `${body.toString('utf8', 0, LOG_LIMIT - used)}\n[log truncated]\n`,
+        );
+      }
+      if (p !== undefined) p.logBytes += body.length;
+      else this.strayBytes += body.length;
+      return;
+    }
+    this.pending?.settle(f, body);
+  }
+
+  async bind(req: BindRequest): Promise<BindOutcome> {
+    this.state = 'starting';
+    const t0 = performance.now();
+    const sb = this.rt.sandbox;
+    await Promise.all([
+      sb.bindCode(req.codeDir),
+      sb.applyLimits({
+        memoryMB: req.memoryMB,
+        // The admin's extra ranges for this tenant: routed before the code loads.
+        ...(req.egressAllow?.length ? { egressAllow: req.egressAllow } : {}),
+      }),
+    ]);
+    // Lambda gives on-demand init up to 10 s, or the function's timeout when that is longer.
+    const timeoutMs = Math.max(INIT_TIMEOUT_MS, req.timeoutSec * 1000);
+    const { answer, body, logs, timedOut, exit } = await this.exchange(
+      {
+        t: 'bind',
+        handler: req.handler,
+        taskRoot: sb.taskRoot,
+        env: { ...req.env, ...this.runtimeEnv },
+        ...req.context,
+      },
+      undefined,
+      'init',
+      timeoutMs,
+      undefined,
+    );
+    const initDurationMs = performance.now() - t0;
+    const log = logs.join('');
+    if (answer?.ok) {
+      this.state = 'bound';
+      return { ok: true, initDurationMs, log };
+    }
+    if (answer !== undefined) {
+      return {
+        ok: false,
+        initDurationMs,
+        log,
+        payload: Buffer.from(body),
+        errorType: String(answer.errorType),
+      };
+    }
+    return {
+      ok: false,
+      initDurationMs,
+      log,
+      ...(timedOut ? { timedOut: true } : {}),
+      ...(exit ? { exit } : {}),
+    };
+  }
+
+  async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    this.state = 'busy';
+    const { requestId, deadline, credentials: creds } = req;
+    const frame: Extract<HostFrame, { t: 'invoke' }> = {
+      t: 'invoke',
+      id: requestId,
+      deadline,
+      tr: req.traceId,
+    };
+    if (req.clientContext !== undefined) frame.cc = req.clientContext;
+    if (creds !== undefined) {
+      // Credentials change rarely; send them only when they did.
+      const key = creds.accessKeyId + creds.sessionToken;
+      if (key !== this.credsKey) {
+        frame.creds = creds;
+        this.credsKey = key;
+      }
+    }
+    const t0 = performance.now();
+    const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId);
+    const durationMs = performance.now() - t0;
+    const log = r.logs.join('');
+    const a = r.answer;
+    if (a !== undefined && a.t === 'result') {
+      if (!a.fatal) this.state = 'bound';
+      return {
+        status: a.ok ? 'ok' : 'error',
+        payload: r.body,
+        ...(a.ok ? {} : { errorType: String(a.errorType) }),
+        fatal: a.fatal === true,
+        rssBytes: a.rss ?? 0,
+        log,
+        durationMs,
+      };
+    }
+    return {
+      status: r.timedOut ? 'timeout' : 'exit',
+      fatal: true,
+      log,
+      durationMs,
+      ...(r.exit ? { exit: r.exit } : {}),
+    };
+  }
+
+  /**
+   * One request/answer over the channel, raced against the runtime's exit and a timer. On timeout the
+   * environment is killed at once: a runaway handler must not keep its CPU.
+   */
+  private exchange(
+    frame: HostFrame,
+    body: Buffer | undefined,
+    answer: Answer['t'],
+    timeoutMs: number,
+    id: string | undefined,
+  ): Promise<Exchange> {
+    return new Promise((resolve) => {
+      const logs = this.stray.length > 0 ? this.stray.splice(0) : [];
+      const logBytes = this.strayBytes;
+      this.strayBytes = 0;
+      let done = false;
+      const finish = (r: Omit<Exchange, 'logs'>) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.pending = undefined;
+        resolve({ ...r, logs });
+      };
+      const timer = setTimeout(
+        () => {
+          this.rt.sandbox.kill();
+          finish({ body: EMPTY, timedOut: true });
+        },
+        Math.max(1, timeoutMs),
+      );
+      this.pending = {
+        id,
+        logs,
+        logBytes,
+        settle: (f, b) => {
+          if (f.t === answer) finish({ answer: f as Answer, body: b });
+        },
+        exited: (exit) => finish({ body: EMPTY, exit }),
+      };
+      if (this.exitInfo !== undefined) finish({ body: EMPTY, exit: this.exitInfo });
+      else this.rt.send(frame, body);
+    });
+  }
+
+  ping(timeoutMs: number): Promise<boolean> {
+    return this.rt.ping(timeoutMs);
+  }
+
+  retire(): Promise<void> {
+    this.state = 'retired';
+    this.retiring ??= this.rt.destroy();
+    return this.retiring;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const INIT_TIMEOUT_MS = 10_000;
+/** Log bytes kept per invocation; a function printing without end must not exhaust the host's memory. */
+export const LOG_LIMIT = 1024 * 1024;

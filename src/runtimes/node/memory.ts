@@ -1,0 +1,74 @@
+// Memory of the Node runtime inside the sandbox: the resident set reported after each invoke (Max Memory
+// Used), and a full collection between invocations when memory grew. node: builtins only.
+import fs from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+// V8's heap is sized for the largest memory size (any pool sandbox may become any function), so left
+// alone it collects lazily and a small function's garbage piles up towards its cgroup limit. Between
+// invocations, once memory has grown well past what the last full collection left, collect: the answer
+// is already sent, so only idle time pays. gc() comes from a throwaway context: user code never sees it.
+const fullGc = ((): (() => void) | undefined => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    v8.setFlagsFromString('--no-expose-gc');
+    return typeof gc === 'function' ? gc : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+let limitBytes = 0;
+/** The bound function's memory size: collections are judged against it. */
+export function setMemoryLimit(bytes: number): void {
+  limitBytes = bytes;
+}
+let afterGcBytes = 0;
+
+export function nudgeGc(rss: number): void {
+  if (fullGc === undefined || limitBytes === 0) return;
+  if (rss < limitBytes * 0.5 || rss < afterGcBytes + limitBytes * 0.15) return;
+  setImmediate(() => {
+    fullGc();
+    afterGcBytes = process.memoryUsage.rss();
+  });
+}
+
+// Max Memory Used comes from the resident set after each invoke. process.memoryUsage.rss() opens, reads
+// and closes /proc/self/stat (which also sums CPU times) every call; one pread() of /proc/self/statm on a
+// descriptor opened once is a single cheap syscall. Page size is derived once from a paired reading.
+const statmFd = ((): number => {
+  try {
+    return fs.openSync('/proc/self/statm', 'r');
+  } catch {
+    return -1;
+  }
+})();
+const statmBuf = Buffer.alloc(256);
+/** Resident pages (statm's second field), or -1. */
+function residentPages(): number {
+  if (statmFd < 0) return -1;
+  try {
+    const n = fs.readSync(statmFd, statmBuf, 0, statmBuf.length, 0);
+    let i = statmBuf.indexOf(32);
+    if (i < 0 || i >= n) return -1;
+    let pages = 0;
+    for (i++; i < n; i++) {
+      const c = statmBuf[i]!;
+      if (c < 48 || c > 57) break;
+      pages = pages * 10 + (c - 48);
+    }
+    return i < n && statmBuf[i] === 32 ? pages : -1;
+  } catch {
+    return -1;
+  }
+}
+const pageSize = ((): number => {
+  const pages = residentPages();
+  if (pages <= 0) return 0;
+  return 2 ** Math.round(Math.log2(process.memoryUsage.rss() / pages));
+})();
+export function rssBytes(): number {
+  const pages = pageSize > 0 ? residentPages() : -1;
+  return pages > 0 ? pages * pageSize : process.memoryUsage.rss();
+}

@@ -1,0 +1,110 @@
+// The Node.js runtime: every nodejs* name runs on the host's own Node with the bootstrap beside this file,
+// the SDK-only node_modules (sdk-modules.ts) at /var/runtime/node_modules, and the framed protocol
+// (protocol.ts) on the channel the driver provides. Everything Node-specific lives in this folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
+import type { ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.js';
+import { NodeEnvironment } from './environment.js';
+import { NodeProcess } from './process.js';
+import { prepareSdkModules } from './sdk-modules.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR). */
+const RUNTIME_HOME = '/var/runtime';
+const SDK_DEST = '/var/runtime/node_modules';
+/** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
+const RUNTIME_FILES = ['bootstrap.js', 'protocol.js', 'handler-loader.js', 'memory.js'];
+/** Lambda's NODE_PATH, in sandbox paths; entries a sandbox does not provide are left out. */
+const NODE_PATH = [
+  '/opt/nodejs/node20/node_modules',
+  '/opt/nodejs/node_modules',
+  SDK_DEST,
+  RUNTIME_HOME,
+  '/var/task',
+];
+
+/**
+ * A pool sandbox serves any memory size, so V8's heap is sized for the largest (90% of Lambda's 10240 MB,
+ * as Lambda sizes it) and the cgroup is the real limit (DESIGN.md). Measured: V8 then collects garbage
+ * lazily; the runtime collects between invocations when memory grows (bootstrap.ts, nudgeGc), but within
+ * one invocation a 128 MB function can peak higher than on Lambda.
+ */
+const NODE_FLAGS = ['--max-old-space-size=9216', '--no-warnings=ExperimentalWarning'];
+
+/** Kindling's own node_modules, the source of the SDK-only tree functions see. */
+function findNodeModules(): string | undefined {
+  for (let d = here; d !== path.dirname(d); d = path.dirname(d)) {
+    const nm = path.join(d, 'node_modules');
+    if (fs.existsSync(path.join(nm, '@aws-sdk'))) return nm;
+  }
+  return undefined;
+}
+
+export interface NodeRuntimeOptions extends RuntimeOptions {
+  /** Build the SDK-only node_modules (default true; false: functions cannot import the SDK). */
+  sdk?: boolean;
+}
+
+export class NodeRuntime implements Runtime {
+  readonly name = 'node';
+  readonly image: SandboxImage;
+  /** Host path of the SDK-only node_modules (undefined: none). */
+  readonly sdkModulesDir: string | undefined;
+
+  constructor(private readonly opts: NodeRuntimeOptions) {
+    this.sdkModulesDir = opts.sdk === false ? undefined : this.prepareSdk(opts.cacheDir);
+    fs.mkdirSync(opts.cacheDir, { recursive: true, mode: 0o711 });
+    // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
+    const pkg = path.join(opts.cacheDir, '.node-runtime-package.json');
+    fs.writeFileSync(pkg, '{"type":"module"}\n', { mode: 0o600 });
+    const node = fs.realpathSync(process.execPath);
+    this.image = {
+      files: [
+        ...RUNTIME_FILES.map((f) => ({ file: path.join(here, f), dest: `${RUNTIME_HOME}/${f}` })),
+        { file: pkg, dest: `${RUNTIME_HOME}/package.json` },
+      ],
+      dirs: this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [],
+      // At the root too, for ESM lookups (which ignore NODE_PATH).
+      links: this.sdkModulesDir !== undefined ? [{ target: SDK_DEST, at: '/node_modules' }] : [],
+      // A node installed outside /usr (nvm, /opt) needs its own prefix.
+      hostPaths: node.startsWith('/usr/') ? [] : [path.dirname(path.dirname(node))],
+      command: [node, ...NODE_FLAGS, `${RUNTIME_HOME}/bootstrap.js`],
+    };
+  }
+
+  async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
+    const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
+    const sb = proc.sandbox;
+    const nodePath = NODE_PATH.map((p) => sb.resolve(p)).filter((p) => p !== undefined);
+    return new NodeEnvironment(proc, {
+      NODE_PATH: nodePath.join(':'),
+      // A sandbox that shows its own paths has the runtime at home; otherwise it runs from this folder.
+      LAMBDA_RUNTIME_DIR: sb.resolve(RUNTIME_HOME) ?? here,
+    });
+  }
+
+  /**
+   * Functions import the AWS SDK v3 as on Lambda, never Kindling's own dependencies: they see a tree
+   * holding only the SDK's closure, hard-linked (or copied) from ours once per SDK content.
+   */
+  private prepareSdk(cacheDir: string): string | undefined {
+    const source = findNodeModules();
+    if (source === undefined) {
+      this.opts.warn('no node_modules with @aws-sdk found: functions cannot import the AWS SDK');
+      return undefined;
+    }
+    try {
+      const sdk = prepareSdkModules(source, cacheDir);
+      this.opts.info?.(
+        `runtime node_modules: ${sdk.packages} packages, ${sdk.files} files, ${(sdk.bytes / 1048576).toFixed(1)} MB ` +
+          `(${sdk.cached ? 'reused' : sdk.linked ? 'hard-linked' : 'copied'} in ${sdk.ms.toFixed(0)} ms)`,
+      );
+      return sdk.dir;
+    } catch (e) {
+      this.opts.warn(`could not prepare the AWS SDK for functions: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+}

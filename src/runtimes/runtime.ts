@@ -1,0 +1,112 @@
+// The runtime seam: what the worker and the warming pool need from a language runtime, whatever protocol
+// it speaks inside its sandbox. A runtime starts a sandbox with its own image and hands back an
+// ExecutionEnvironment, pre-initialised (no code, no tenant); the worker binds it to one function version
+// and invokes it, one request at a time. Node.js (runtimes/node/) is the first; registry.ts lists them.
+import type { SandboxDriver, SandboxExit, SandboxImage, SandboxSpec } from '../sandbox/driver.js';
+
+/** starting (binding) → ready (in the pool) → bound → busy → bound … → retired (never reused after). */
+export type EnvState = 'starting' | 'ready' | 'bound' | 'busy' | 'retired';
+
+/** Lambda's context fields of the bound function, as the handler sees them. */
+export interface FunctionContext {
+  functionName: string;
+  functionVersion: string;
+  memoryMB: number;
+  invokedFunctionArn: string;
+  logGroupName: string;
+  logStreamName: string;
+}
+
+export interface BindRequest {
+  handler: string;
+  /** Host path of the version's extracted, read-only code. */
+  codeDir: string;
+  memoryMB: number;
+  timeoutSec: number;
+  /** IPv4 ranges an admin opened for the tenant (sandboxes with outbound network only). */
+  egressAllow?: string[];
+  /** Lambda's reserved variables over the function's own; the runtime adds its own (NODE_PATH, …). */
+  env: Record<string, string>;
+  context: FunctionContext;
+}
+
+export interface BindOutcome {
+  ok: boolean;
+  initDurationMs: number;
+  /** Output of init code (console during module load). */
+  log: string;
+  /** Lambda error body when init failed. */
+  payload?: Buffer;
+  errorType?: string;
+  /** Init did not finish within the function's timeout; the environment was killed. */
+  timedOut?: boolean;
+  exit?: SandboxExit;
+}
+
+export type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+
+export interface InvokeRequest {
+  requestId: string;
+  payload: Buffer;
+  /** Epoch ms. */
+  deadline: number;
+  /** Base64 client context. */
+  clientContext?: string | undefined;
+  credentials?: Credentials | undefined;
+  /** X-Ray trace header (`_X_AMZN_TRACE_ID`). */
+  traceId: string;
+}
+
+export interface InvokeOutcome {
+  status: 'ok' | 'error' | 'timeout' | 'exit';
+  payload?: Buffer;
+  errorType?: string;
+  /** An uncaught error ended the runtime's usefulness: retire after this answer. */
+  fatal: boolean;
+  rssBytes?: number;
+  log: string;
+  durationMs: number;
+  exit?: SandboxExit;
+}
+
+/** One execution environment: a sandbox with its runtime up, as the worker and the pool see it. */
+export interface ExecutionEnvironment {
+  readonly id: string;
+  readonly state: EnvState;
+  /** Where the function's code appears to it (LAMBDA_TASK_ROOT). */
+  readonly taskRoot: string;
+  /** Port of the platform API relay inside (AWS_ENDPOINT_URL). */
+  readonly relayPort: number;
+  /** Settles when its process has ended. */
+  readonly exited: Promise<SandboxExit>;
+  alive(): boolean;
+  /** Places the code, applies the function's limits, loads the handler and runs init once. */
+  bind(req: BindRequest): Promise<BindOutcome>;
+  /** Sends one invocation and waits for its answer, the runtime's death, or the deadline. */
+  invoke(req: InvokeRequest): Promise<InvokeOutcome>;
+  ping(timeoutMs: number): Promise<boolean>;
+  /** Stops (freeze) or resumes (thaw) its processes while idle; false when the sandbox cannot. */
+  freeze(): boolean;
+  thaw(): boolean;
+  /** Peak memory in bytes, when the sandbox can tell. */
+  memoryPeakBytes(): number | undefined;
+  /** Kills it and removes what it held. Idempotent. */
+  retire(): Promise<void>;
+}
+
+/** What a runtime is built with (the composition root passes it through the worker). */
+export interface RuntimeOptions {
+  /** Where the runtime may build and keep files (default `<data dir>/runtime`). */
+  cacheDir: string;
+  warn(msg: string): void;
+  info?(msg: string): void;
+}
+
+export interface Runtime {
+  /** Its folder under runtimes/ (`node`). */
+  readonly name: string;
+  /** What each of its sandboxes holds and runs. */
+  readonly image: SandboxImage;
+  /** Starts a sandbox holding this runtime and waits until it is pre-initialised (or fails, killing it). */
+  start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment>;
+}

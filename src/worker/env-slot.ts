@@ -1,0 +1,25 @@
+// The worker's bookkeeping around one execution environment: which version it serves, when it was last
+// used, its idle timer and whether it is frozen. The environment itself (runtimes/) knows none of this.
+import type { EnvState, ExecutionEnvironment } from '../runtimes/runtime.js';
+import type { FunctionVersionSpec } from './types.js';
+
+export class EnvSlot {
+  /** The version it is bound to (set before binding starts). */
+  spec: FunctionVersionSpec | undefined;
+  lastUsed = Date.now();
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Its processes are stopped (idle); thawed before the next request. */
+  frozen = false;
+  /** Retire as soon as the running request finishes (its version was replaced). */
+  retireWhenIdle = false;
+
+  constructor(readonly env: ExecutionEnvironment) {}
+
+  get id(): string {
+    return this.env.id;
+  }
+
+  get state(): EnvState {
+    return this.env.state;
+  }
+}

@@ -1,0 +1,44 @@
+// Idle environments: parked for reuse, frozen after a short grace (as Lambda freezes them, so background
+// work stops; back-to-back requests never pay the thaw), retired after keep-alive.
+import type { EnvSlot } from './env-slot.js';
+import type { IdleEnvironments } from './placement.js';
+
+/** Idle time before an environment is frozen. */
+const FREEZE_AFTER_MS = 1000;
+
+export class KeepAlive {
+  constructor(
+    private readonly idle: IdleEnvironments,
+    private readonly keepAliveMs: number,
+    private readonly retire: (slot: EnvSlot) => void,
+  ) {}
+
+  park(slot: EnvSlot): void {
+    slot.lastUsed = Date.now();
+    this.idle.put(slot);
+    const keepAlive = this.keepAliveMs;
+    const expire = () => {
+      if (this.idle.remove(slot)) this.retire(slot);
+    };
+    if (keepAlive <= FREEZE_AFTER_MS) {
+      slot.idleTimer = setTimeout(expire, keepAlive);
+    } else {
+      slot.idleTimer = setTimeout(() => {
+        if (slot.state !== 'bound') return;
+        slot.frozen = slot.env.freeze();
+        slot.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
+        slot.idleTimer.unref();
+      }, FREEZE_AFTER_MS);
+    }
+    slot.idleTimer.unref();
+  }
+
+  /** A parked environment taken for a request: its timer stops, and it runs again if it was frozen. */
+  wake(slot: EnvSlot): void {
+    clearTimeout(slot.idleTimer);
+    if (slot.frozen) {
+      slot.env.thaw();
+      slot.frozen = false;
+    }
+  }
+}
