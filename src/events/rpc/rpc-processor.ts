@@ -5,7 +5,7 @@ import type { Tenant } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { FunctionDirectory } from '../mappings/types.js';
-import type { Checkpoint, CheckpointStore } from './checkpoints.js';
+import type { Checkpoint, CheckpointStore } from './checkpoint-repo.js';
 import { parseRpcMessage, type RpcMessage } from './rpc-message.js';
 
 export interface RpcDelivery {
