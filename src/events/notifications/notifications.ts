@@ -2,13 +2,14 @@
 // events. An event is first an outbox row written in the same transaction as the object's commit, then
 // handed to the invoker in the background (and again after a restart), and deleted once accepted.
 import { randomUUID } from 'node:crypto';
+import { parseFunctionArn } from '../../control/arn.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Db } from '../../store/database.js';
 import { S3Errors } from '../objects/errors.js';
 import type { ObjectChange } from '../objects/store.js';
-import { configMatches, type NotificationConfig, normalizeConfig, parseFunctionArn } from './config.js';
+import { configMatches, type NotificationConfig, normalizeConfig } from './config.js';
 import { type OutboxRow, SqliteNotificationRepo } from './notification-repo.js';
 import { bucketArn, buildS3Event } from './s3-event.js';
 
@@ -51,7 +52,7 @@ export class BucketNotifications {
     for (const c of config.lambda) {
       const arn = parseFunctionArn(c.functionArn)!;
       const exists =
-        arn.account === tenant.accountId && arn.region === this.#deps.region
+        arn.accountId === tenant.accountId && arn.region === this.#deps.region
           ? await this.#deps.functionExists?.(tenant, c.functionArn)
           : false;
       if (exists === false) {
