@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { KindlingError } from '../errors.js';
 import { EventsErrors } from '../events/schedules/errors.js';
-import type { ScheduleRule } from '../events/schedules/schedule-store.js';
+import type { ScheduleRule } from '../events/schedules/schedule-repo.js';
 import type { Scheduler } from '../events/schedules/scheduler.js';
 import { validationMessage } from './lambda/validation.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';

@@ -1,7 +1,7 @@
 // The object store as a platform part: the engine (events/objects), bucket notifications
 // (events/notifications, delivering to the core part's invoker) and the S3 API surface.
+import { parseFunctionArn } from '../control/arn.js';
 import { corePart } from '../core-part.js';
-import { parseFunctionArn } from '../events/notifications/config.js';
 import { BucketNotifications } from '../events/notifications/notifications.js';
 import { ObjectStore } from '../events/objects/store.js';
 import type { Platform, PlatformPart } from '../platform.js';

@@ -78,5 +78,4 @@ export function parseFunctionArn(arn: string, member = 'resource'): FunctionRef 
   return parseFunctionRef(arn, member);
 }
 
-export const functionArn = (region: string, accountId: string, name: string): string =>
-  `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+export { functionArn } from './arn.js';

@@ -3,52 +3,30 @@
 // (the invoke hot path) and the cache is dropped on each write, which only this class performs.
 import { randomUUID } from 'node:crypto';
 import { LambdaErrors } from '../errors.js';
-import type { RuntimeName as Runtime } from '../runtimes/registry.js';
-import { type Db, migrate } from '../store/database.js';
+import type { Db } from '../store/database.js';
 import type { CodeStore, StoredCode } from './code-store.js';
 import { type FunctionRef, functionArn } from './function-names.js';
+import {
+  checkEnvironment,
+  FunctionErrors,
+  lambdaTimestamp,
+  type Runtime,
+  refuseNetworkTag,
+} from './function-rules.js';
+import { type FunctionRow as Row, SqliteFunctionRepo } from './functions-repo.js';
 import type { Tenant } from './tenants.js';
 
-// The one runtime list (runtimes/registry.ts); re-exported for the API's schema.
-export { type RuntimeName as Runtime, SUPPORTED_RUNTIMES } from '../runtimes/registry.js';
-
-/**
- * Once the way to opt a function into outbound network; now refused, because any tenant (even a function
- * with its session key) could set it. Outbound network is an admin's grant per tenant (TenantStore.setNetwork).
- */
-export const NETWORK_TAG = 'kindling:network';
-
-/** Refuses the retired network tag (any letter case) in tags a tenant sets. */
-export function refuseNetworkTag(tags: Record<string, string> | undefined): void {
-  if (tags === undefined) return;
-  for (const k of Object.keys(tags)) {
-    if (k.trim().toLowerCase() === NETWORK_TAG) throw FunctionErrors.networkTag();
-  }
-}
-export const LATEST = '$LATEST';
-/** Lambda's limit on the serialized environment variables. */
-export const ENV_LIMIT_BYTES = 4096;
-/** Variables the runtime sets itself; Lambda refuses them in a function's configuration. */
-const RESERVED_ENV = new Set([
-  '_HANDLER',
-  '_X_AMZN_TRACE_ID',
-  'AWS_DEFAULT_REGION',
-  'AWS_REGION',
-  'AWS_EXECUTION_ENV',
-  'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
-  'AWS_LAMBDA_FUNCTION_VERSION',
-  'AWS_LAMBDA_INITIALIZATION_TYPE',
-  'AWS_LAMBDA_LOG_GROUP_NAME',
-  'AWS_LAMBDA_LOG_STREAM_NAME',
-  'AWS_ACCESS_KEY',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_LAMBDA_RUNTIME_API',
-  'LAMBDA_TASK_ROOT',
-  'LAMBDA_RUNTIME_DIR',
-]);
+export {
+  checkEnvironment,
+  ENV_LIMIT_BYTES,
+  FunctionErrors,
+  LATEST,
+  lambdaTimestamp,
+  NETWORK_TAG,
+  type Runtime,
+  refuseNetworkTag,
+  SUPPORTED_RUNTIMES,
+} from './function-rules.js';
 
 /** The mutable part of a function's configuration (UpdateFunctionConfiguration's fields). */
 export interface FunctionConfig {
@@ -94,77 +72,6 @@ export interface CreateFunctionInput extends Partial<FunctionConfig> {
   tags?: Record<string, string>;
 }
 
-interface Row {
-  id: string;
-  tenant_id: string;
-  account_id: string;
-  name: string;
-  config: string;
-  code_digest: string;
-  code_sha256: string;
-  code_size: number;
-  tags: string;
-  reserved_concurrency: number | null;
-  revision_id: string;
-  version_key: string;
-  last_modified: string;
-}
-
-const SCHEMA = [
-  `CREATE TABLE functions (
-     id TEXT PRIMARY KEY,
-     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-     account_id TEXT NOT NULL,
-     name TEXT NOT NULL,
-     config TEXT NOT NULL,
-     code_digest TEXT NOT NULL,
-     code_sha256 TEXT NOT NULL,
-     code_size INTEGER NOT NULL,
-     tags TEXT NOT NULL DEFAULT '{}',
-     reserved_concurrency INTEGER,
-     revision_id TEXT NOT NULL,
-     version_key TEXT NOT NULL,
-     last_modified TEXT NOT NULL,
-     UNIQUE (tenant_id, name))`,
-  'CREATE INDEX functions_code ON functions (code_digest)',
-];
-
-export const lambdaTimestamp = (d = new Date()): string => d.toISOString().replace('Z', '+0000');
-
-export const FunctionErrors = {
-  networkTag: () =>
-    LambdaErrors.invalidParameter(
-      `The tag ${NETWORK_TAG} is not accepted: outbound network is granted per tenant by an administrator (kindling tenants network), not by a function tag.`,
-    ),
-  exists: (name: string) => LambdaErrors.conflict(`Function already exist: ${name}`),
-  envTooLarge: (measured: string) =>
-    LambdaErrors.invalidParameter(
-      `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${measured}`,
-    ),
-  envReserved: (keys: string[]) =>
-    LambdaErrors.invalidParameter(
-      `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${keys.join(', ')}`,
-    ),
-  envKey: (key: string) =>
-    LambdaErrors.invalidParameter(
-      `Lambda was unable to configure your environment variables because the environment variables you have provided contains invalid keys. Invalid key: ${key}`,
-    ),
-  reservedTooHigh: (limit: number) =>
-    LambdaErrors.invalidParameter(
-      `Specified ReservedConcurrentExecutions for function exceeds account's ConcurrentExecutions limit of [${limit}].`,
-    ),
-};
-
-/** Checks environment variables where Lambda does: key names, reserved keys, 4 KB serialized. */
-export function checkEnvironment(vars: Record<string, string>): void {
-  const keys = Object.keys(vars);
-  for (const k of keys) if (!/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) throw FunctionErrors.envKey(k);
-  const reserved = keys.filter((k) => RESERVED_ENV.has(k));
-  if (reserved.length > 0) throw FunctionErrors.envReserved(reserved);
-  const measured = JSON.stringify(vars);
-  if (Buffer.byteLength(measured) > ENV_LIMIT_BYTES) throw FunctionErrors.envTooLarge(measured);
-}
-
 export interface ListPage {
   functions: FunctionRecord[];
   nextMarker?: string;
@@ -177,17 +84,16 @@ export interface FunctionStoreOptions {
 }
 
 export class FunctionStore {
-  readonly #db: Db;
+  readonly #repo: SqliteFunctionRepo;
   readonly #code: CodeStore;
   readonly #region: string;
   readonly #cache = new Map<string, FunctionRecord>();
   readonly #listeners: ((change: FunctionChange) => void)[] = [];
 
   constructor(opts: FunctionStoreOptions) {
-    this.#db = opts.db;
+    this.#repo = new SqliteFunctionRepo(opts.db);
     this.#code = opts.code;
     this.#region = opts.region;
-    migrate(this.#db, 'functions', SCHEMA);
   }
 
   get region(): string {
@@ -212,9 +118,7 @@ export class FunctionStore {
     const key = `${tenantId}\0${name}`;
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const row = this.#db
-      .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
-      .get(tenantId, name) as Row | undefined;
+    const row = this.#repo.byName(tenantId, name);
     if (!row) return undefined;
     const rec = this.#toRecord(row);
     this.#cache.set(key, rec);
@@ -246,9 +150,7 @@ export class FunctionStore {
       after = Buffer.from(opts.marker, 'base64url').toString('utf8');
       if (!after) throw LambdaErrors.invalidParameter('Invalid Marker');
     }
-    const rows = this.#db
-      .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?')
-      .all(tenantId, after, max + 1) as Row[];
+    const rows = this.#repo.page(tenantId, after, max + 1);
     const page = rows.slice(0, max).map((r) => this.#toRecord(r));
     const last = page[page.length - 1];
     return {
@@ -259,20 +161,12 @@ export class FunctionStore {
   }
 
   count(tenantId: string): { functions: number; codeSize: number; reserved: number } {
-    const r = this.#db
-      .prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(code_size), 0) AS size, COALESCE(SUM(reserved_concurrency), 0) AS reserved FROM functions WHERE tenant_id = ?',
-      )
-      .get(tenantId) as { n: number; size: number; reserved: number };
-    return { functions: r.n, codeSize: r.size, reserved: r.reserved };
+    return this.#repo.totals(tenantId);
   }
 
   /** Digests referenced by any function (the code store keeps these at start). */
   referencedDigests(): Set<string> {
-    const rows = this.#db.prepare('SELECT DISTINCT code_digest FROM functions').all() as {
-      code_digest: string;
-    }[];
-    return new Set(rows.map((r) => r.code_digest));
+    return this.#repo.digests();
   }
 
   async create(tenant: Tenant, input: CreateFunctionInput): Promise<FunctionRecord> {
@@ -308,20 +202,7 @@ export class FunctionStore {
         version_key: randomUUID(),
         last_modified: lambdaTimestamp(),
       };
-      try {
-        this.#db
-          .prepare(
-            `INSERT INTO functions (id, tenant_id, account_id, name, config, code_digest, code_sha256, code_size, tags,
-               reserved_concurrency, revision_id, version_key, last_modified)
-             VALUES (@id, @tenant_id, @account_id, @name, @config, @code_digest, @code_sha256, @code_size, @tags,
-               @reserved_concurrency, @revision_id, @version_key, @last_modified)`,
-          )
-          .run(row);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
-          throw FunctionErrors.exists(input.name);
-        throw e;
-      }
+      if (!this.#repo.insert(row)) throw FunctionErrors.exists(input.name);
       const rec = this.#toRecord(row);
       this.#emit({ kind: 'created', record: rec });
       return rec;
@@ -387,12 +268,8 @@ export class FunctionStore {
   ): FunctionRecord {
     return this.#update(tenant, name, undefined, (cur) => {
       if (value !== null) {
-        const others = this.#db
-          .prepare(
-            'SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM functions WHERE tenant_id = ? AND id != ?',
-          )
-          .get(tenant.id, cur.id) as { s: number };
-        if (others.s + value > tenantLimit) throw FunctionErrors.reservedTooHigh(tenantLimit);
+        if (this.#repo.reservedByOthers(tenant.id, cur.id) + value > tenantLimit)
+          throw FunctionErrors.reservedTooHigh(tenantLimit);
       }
       return { reserved_concurrency: value };
     });
@@ -414,17 +291,12 @@ export class FunctionStore {
   }
 
   delete(tenant: Tenant, name: string): FunctionRecord {
-    const removed = this.#db.transaction(() => {
-      const row = this.#db
-        .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
-        .get(tenant.id, name) as Row | undefined;
+    const removed = this.#repo.transaction(() => {
+      const row = this.#repo.byName(tenant.id, name);
       if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
-      this.#db.prepare('DELETE FROM functions WHERE id = ?').run(row.id);
-      const users = this.#db
-        .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
-        .get(row.code_digest) as { n: number };
-      return { row, unused: users.n === 0 };
-    })();
+      this.#repo.delete(row.id);
+      return { row, unused: this.#repo.codeUsers(row.code_digest) === 0 };
+    });
     this.#cache.delete(`${tenant.id}\0${name}`);
     if (removed.unused) this.#code.removeBlob(removed.row.code_digest);
     const rec = this.#toRecord(removed.row);
@@ -434,10 +306,7 @@ export class FunctionStore {
 
   /** Deletes every function of a tenant (the tenant is being deleted): environments retire, unused code goes. */
   deleteAll(tenant: Tenant): void {
-    const names = this.#db.prepare('SELECT name FROM functions WHERE tenant_id = ?').all(tenant.id) as {
-      name: string;
-    }[];
-    for (const { name } of names) this.delete(tenant, name);
+    for (const name of this.#repo.names(tenant.id)) this.delete(tenant, name);
   }
 
   /** Tags do not change what an environment is built with: same versionKey, same environments. */
@@ -458,29 +327,17 @@ export class FunctionStore {
     revisionId: string | undefined,
     change: (cur: Row) => Partial<Row>,
   ): FunctionRecord {
-    const { before, after, freed } = this.#db.transaction(() => {
-      const cur = this.#db
-        .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?')
-        .get(tenant.id, name) as Row | undefined;
+    const { before, after, freed } = this.#repo.transaction(() => {
+      const cur = this.#repo.byName(tenant.id, name);
       if (!cur) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
       if (revisionId !== undefined && revisionId !== cur.revision_id) throw LambdaErrors.preconditionFailed();
       const next: Row = { ...cur, ...change(cur) };
-      this.#db
-        .prepare(
-          `UPDATE functions SET config = @config, code_digest = @code_digest, code_sha256 = @code_sha256, code_size = @code_size,
-             tags = @tags, reserved_concurrency = @reserved_concurrency, revision_id = @revision_id, version_key = @version_key,
-             last_modified = @last_modified WHERE id = @id`,
-        )
-        .run(next);
+      this.#repo.update(next);
       let freedDigest: string | undefined;
-      if (next.code_digest !== cur.code_digest) {
-        const users = this.#db
-          .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
-          .get(cur.code_digest) as { n: number };
-        if (users.n === 0) freedDigest = cur.code_digest;
-      }
+      if (next.code_digest !== cur.code_digest && this.#repo.codeUsers(cur.code_digest) === 0)
+        freedDigest = cur.code_digest;
       return { before: cur, after: next, freed: freedDigest };
-    })();
+    });
     this.#cache.delete(`${tenant.id}\0${name}`);
     if (freed) this.#code.removeBlob(freed);
     const rec = this.#toRecord(after);
@@ -490,10 +347,7 @@ export class FunctionStore {
 
   /** Removes a blob nothing references (a refused or lost write leaves none behind). */
   #collect(digest: string): void {
-    const users = this.#db
-      .prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?')
-      .get(digest) as { n: number };
-    if (users.n === 0) this.#code.removeBlob(digest);
+    if (this.#repo.codeUsers(digest) === 0) this.#code.removeBlob(digest);
   }
 
   #emit(change: FunctionChange): void {

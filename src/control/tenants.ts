@@ -4,71 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { type Cidr, cidrWithin, formatCidr, parseCidr } from '../cidr.js';
 import { KindlingError } from '../errors.js';
 import { accessKeyId, accountId, secretAccessKey } from '../ids.js';
-import { type Db, migrate } from '../store/database.js';
+import type { Db } from '../store/database.js';
+import type { AccessKey, NetworkGrant, Tenant } from './tenant-types.js';
+import { SqliteTenantRepo } from './tenants-repo.js';
 
-export interface Tenant {
-  id: string;
-  name: string;
-  accountId: string;
-  isAdmin: boolean;
-  /** Concurrent executions allowed across the tenant's functions (admin setting). */
-  concurrencyLimit: number | null;
-  /** Outbound network for the tenant's functions: granted by an admin only, never by the tenant itself. */
-  networkOutbound: boolean;
-  /** IPv4 ranges (CIDR) the admin also opened: private, link-local or host ranges denied by default. */
-  egressAllow: string[];
-  createdAt: string;
-}
-
-/** The admin's network grant for one tenant. */
-export interface NetworkGrant {
-  networkOutbound: boolean;
-  egressAllow: string[];
-}
-
-export interface AccessKey {
-  accessKeyId: string;
-  secretAccessKey: string;
-  tenantId: string;
-  /** Present on session keys; requests must carry it as X-Amz-Security-Token. */
-  sessionToken: string | null;
-  expiresAt: number | null;
-}
-
-interface TenantRow {
-  id: string;
-  name: string;
-  account_id: string;
-  is_admin: number;
-  concurrency_limit: number | null;
-  network_outbound: number;
-  egress_allow: string;
-  created_at: string;
-}
-
-const SCHEMA = [
-  `CREATE TABLE tenants (
-     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL UNIQUE,
-     is_admin INTEGER NOT NULL DEFAULT 0, concurrency_limit INTEGER, created_at TEXT NOT NULL)`,
-  `CREATE TABLE access_keys (
-     access_key_id TEXT PRIMARY KEY, secret TEXT NOT NULL,
-     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-     session_token TEXT, expires_at INTEGER, created_at TEXT NOT NULL)`,
-  // Outbound network became an admin grant per tenant (it was a function tag any tenant could set).
-  'ALTER TABLE tenants ADD COLUMN network_outbound INTEGER NOT NULL DEFAULT 0',
-  "ALTER TABLE tenants ADD COLUMN egress_allow TEXT NOT NULL DEFAULT '[]'",
-];
-
-const toTenant = (r: TenantRow): Tenant => ({
-  id: r.id,
-  name: r.name,
-  accountId: r.account_id,
-  isAdmin: r.is_admin === 1,
-  concurrencyLimit: r.concurrency_limit,
-  networkOutbound: r.network_outbound === 1,
-  egressAllow: JSON.parse(r.egress_allow) as string[],
-  createdAt: r.created_at,
-});
+export type { AccessKey, NetworkGrant, Tenant } from './tenant-types.js';
 
 export const TenantErrors = {
   exists: (name: string) =>
@@ -111,35 +51,26 @@ export function normalizeEgressAllow(list: readonly string[]): string[] {
 }
 
 export class TenantStore {
-  readonly #db: Db;
+  readonly #repo: SqliteTenantRepo;
   // The key lookup runs on every request: keep resolved keys in memory; writes go through this class.
   readonly #keys = new Map<string, { key: AccessKey; tenant: Tenant }>();
   readonly #deleteListeners: ((tenant: Tenant) => void)[] = [];
   readonly #networkListeners: ((tenant: Tenant) => void)[] = [];
 
   constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'tenants', SCHEMA);
+    this.#repo = new SqliteTenantRepo(db);
   }
 
   list(): Tenant[] {
-    return (this.#db.prepare('SELECT * FROM tenants ORDER BY created_at, name').all() as TenantRow[]).map(
-      toTenant,
-    );
+    return this.#repo.list();
   }
 
   get(idOrName: string): Tenant | undefined {
-    const row = this.#db.prepare('SELECT * FROM tenants WHERE id = ? OR name = ?').get(idOrName, idOrName) as
-      | TenantRow
-      | undefined;
-    return row && toTenant(row);
+    return this.#repo.byIdOrName(idOrName);
   }
 
   byAccountId(account: string): Tenant | undefined {
-    const row = this.#db.prepare('SELECT * FROM tenants WHERE account_id = ?').get(account) as
-      | TenantRow
-      | undefined;
-    return row && toTenant(row);
+    return this.#repo.byAccountId(account);
   }
 
   create(name: string, opts: { isAdmin?: boolean } = {}): Tenant {
@@ -155,16 +86,14 @@ export class TenantStore {
       egressAllow: [],
       createdAt: new Date().toISOString(),
     };
-    this.#db
-      .prepare('INSERT INTO tenants (id, name, account_id, is_admin, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(tenant.id, tenant.name, tenant.accountId, tenant.isAdmin ? 1 : 0, tenant.createdAt);
+    this.#repo.insert(tenant);
     return tenant;
   }
 
   setConcurrencyLimit(idOrName: string, limit: number | null): Tenant {
     const t = this.get(idOrName);
     if (!t) throw TenantErrors.notFound(idOrName);
-    this.#db.prepare('UPDATE tenants SET concurrency_limit = ? WHERE id = ?').run(limit, t.id);
+    this.#repo.setConcurrencyLimit(t.id, limit);
     this.#keys.clear();
     return { ...t, concurrencyLimit: limit };
   }
@@ -185,9 +114,7 @@ export class TenantStore {
       );
     }
     grant = { networkOutbound: grant.networkOutbound, egressAllow: allow };
-    this.#db
-      .prepare('UPDATE tenants SET network_outbound = ?, egress_allow = ? WHERE id = ?')
-      .run(grant.networkOutbound ? 1 : 0, JSON.stringify(grant.egressAllow), t.id);
+    this.#repo.setNetwork(t.id, grant.networkOutbound, grant.egressAllow);
     this.#keys.clear();
     const next = { ...t, networkOutbound: grant.networkOutbound, egressAllow: [...grant.egressAllow] };
     for (const l of this.#networkListeners) l(next);
@@ -208,7 +135,7 @@ export class TenantStore {
     const t = this.get(idOrName);
     if (!t) throw TenantErrors.notFound(idOrName);
     for (const l of this.#deleteListeners) l(t);
-    this.#db.prepare('DELETE FROM tenants WHERE id = ?').run(t.id);
+    this.#repo.delete(t.id);
     this.#keys.clear();
   }
 
@@ -221,9 +148,7 @@ export class TenantStore {
       sessionToken: null,
       expiresAt: null,
     };
-    this.#db
-      .prepare('INSERT INTO access_keys (access_key_id, secret, tenant_id, created_at) VALUES (?, ?, ?, ?)')
-      .run(key.accessKeyId, key.secretAccessKey, tenantId, new Date().toISOString());
+    this.#repo.insertKey(key, new Date().toISOString());
     return key;
   }
 
@@ -236,42 +161,17 @@ export class TenantStore {
       sessionToken: randomBytes(48).toString('base64'),
       expiresAt: Date.now() + ttlMs,
     };
-    this.#db
-      .prepare(
-        'INSERT INTO access_keys (access_key_id, secret, tenant_id, session_token, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        key.accessKeyId,
-        key.secretAccessKey,
-        tenantId,
-        key.sessionToken,
-        key.expiresAt,
-        new Date().toISOString(),
-      );
-    this.#db
-      .prepare('DELETE FROM access_keys WHERE expires_at IS NOT NULL AND expires_at < ?')
-      .run(Date.now());
+    this.#repo.insertKey(key, new Date().toISOString());
+    this.#repo.deleteExpiredKeys(Date.now());
     return key;
   }
 
   listKeys(tenantId: string): AccessKey[] {
-    return (
-      this.#db
-        .prepare(
-          'SELECT * FROM access_keys WHERE tenant_id = ? AND session_token IS NULL ORDER BY created_at',
-        )
-        .all(tenantId) as { access_key_id: string; secret: string; tenant_id: string }[]
-    ).map((r) => ({
-      accessKeyId: r.access_key_id,
-      secretAccessKey: r.secret,
-      tenantId: r.tenant_id,
-      sessionToken: null,
-      expiresAt: null,
-    }));
+    return this.#repo.longTermKeys(tenantId);
   }
 
   deleteKey(id: string): void {
-    this.#db.prepare('DELETE FROM access_keys WHERE access_key_id = ?').run(id);
+    this.#repo.deleteKey(id);
     this.#keys.delete(id);
   }
 
@@ -279,30 +179,8 @@ export class TenantStore {
   resolveKey(id: string): { key: AccessKey; tenant: Tenant } | undefined {
     let hit = this.#keys.get(id);
     if (!hit) {
-      const row = this.#db
-        .prepare(
-          `SELECT k.access_key_id, k.secret, k.session_token, k.expires_at, t.*
-             FROM access_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.access_key_id = ?`,
-        )
-        .get(id) as
-        | (TenantRow & {
-            access_key_id: string;
-            secret: string;
-            session_token: string | null;
-            expires_at: number | null;
-          })
-        | undefined;
-      if (!row) return undefined;
-      hit = {
-        key: {
-          accessKeyId: row.access_key_id,
-          secretAccessKey: row.secret,
-          tenantId: row.id,
-          sessionToken: row.session_token,
-          expiresAt: row.expires_at,
-        },
-        tenant: toTenant(row),
-      };
+      hit = this.#repo.key(id);
+      if (!hit) return undefined;
       this.#keys.set(id, hit);
     }
     if (hit.key.expiresAt !== null && hit.key.expiresAt < Date.now()) {

@@ -1,15 +1,12 @@
 // Where an async event's outcome goes: Lambda's invocation record to an on-success / on-failure
 // destination (an SQS queue or another function, invoked asynchronously), and the original event to
 // the function's dead-letter queue with the error as message attributes (RequestID, ErrorCode, ErrorMessage).
+import { isFunctionArn, isQueueArn } from '../control/arn.js';
 import type { FunctionRecord } from '../control/functions.js';
 import type { Tenant } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
 import type { QueueEngine } from '../events/queue/types.js';
 import type { AsyncCondition, AsyncEvent } from './async-queue.js';
-
-const SQS_ARN = /^arn:aws[a-zA-Z-]*:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,80}(\.fifo)?)$/;
-const LAMBDA_ARN =
-  /^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(:(\$LATEST|[A-Za-z0-9_-]+))?$/;
 
 export type DestinationKind = 'sqs' | 'lambda';
 
@@ -20,8 +17,8 @@ const MAX_RECORD_BYTES = 262_144;
 export const MAX_CHAIN_DEPTH = 16;
 
 export function destinationKind(arn: string): DestinationKind | undefined {
-  if (SQS_ARN.test(arn)) return 'sqs';
-  if (LAMBDA_ARN.test(arn)) return 'lambda';
+  if (isQueueArn(arn)) return 'sqs';
+  if (isFunctionArn(arn)) return 'lambda';
   return undefined;
 }
 

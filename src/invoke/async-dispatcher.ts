@@ -5,32 +5,22 @@
 import type { PlatformConfig } from '../config.js';
 import type { FunctionRecord } from '../control/functions.js';
 import type { Tenant } from '../control/tenants.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
+import { LambdaErrors } from '../errors.js';
 import type { QueueEngine } from '../events/queue/types.js';
 import { requestId as newRequestId } from '../ids.js';
-import {
-  checkDestination,
-  type DestinationDeps,
-  deliverDeadLetter,
-  deliverRecord,
-  errorMessageOf,
-  invocationRecord,
-} from './async-destinations.js';
-import {
-  type AsyncCondition,
-  type AsyncEvent,
-  type AsyncEventStore,
-  type AttemptResult,
-  RETENTION_MS,
-} from './async-queue.js';
-import type { EffectiveInvokeConfig, EventInvokeConfigStore } from './event-invoke-config.js';
+import { attemptFromError, attemptFromRun, nextStep, tooOld } from './async-attempt.js';
+import { AsyncCompletion } from './async-completion.js';
+import { checkDestination, type DestinationDeps } from './async-destinations.js';
+import { type AsyncEvent, type AttemptResult, RETENTION_MS } from './async-event.js';
+import type { AsyncEventStore } from './async-repo.js';
+import type { EventInvokeConfigStore } from './event-invoke-config.js';
 import type { RunOptions } from './invocation-service.js';
 import type { AsyncInvokeOptions, AsyncSource, SyncInvokeResult } from './types.js';
 
+export { MAX_RETRY_DELAY_MS, retryDelayMs } from './async-attempt.js';
+
 /** Lambda's limit on an asynchronous invocation's payload. */
 export const MAX_ASYNC_PAYLOAD = 262_144;
-/** Retry delays double from config.retryBaseMs up to this. */
-export const MAX_RETRY_DELAY_MS = 5 * 60_000;
 const DUE_BATCH = 200;
 
 export interface AsyncDispatcherDeps {
@@ -47,12 +37,10 @@ export interface AsyncDispatcherDeps {
   queues: () => QueueEngine | undefined;
 }
 
-export const retryDelayMs = (baseMs: number, n: number): number =>
-  Math.min(baseMs * 2 ** Math.max(0, n - 1), MAX_RETRY_DELAY_MS);
-
 export class AsyncDispatcher {
   readonly #d: AsyncDispatcherDeps;
   readonly #destinations: DestinationDeps;
+  readonly #completion: AsyncCompletion;
   /** In-flight runs per `tenantId|functionArn`, with the limit they were started under. */
   readonly #inflight = new Map<string, { n: number; limit: number }>();
   /** Functions just throttled: no new run starts before this time (one probe per base delay, not a hot loop). */
@@ -85,6 +73,7 @@ export class AsyncDispatcher {
       acceptEvent: (tenant, rec, payload, sourceArn, chainDepth) =>
         this.accept(tenant, rec, payload, { source: { kind: 'destination', arn: sourceArn } }, chainDepth),
     };
+    this.#completion = new AsyncCompletion(deps.store, this.#destinations);
   }
 
   get destinations(): DestinationDeps {
@@ -127,9 +116,9 @@ export class AsyncDispatcher {
     if (batch.length === 0) return;
     this.#pending = [];
     try {
-      this.#d.store.db.transaction(() => {
+      this.#d.store.transaction(() => {
         for (const b of batch) this.accept(b.tenant, b.rec, b.payload, b.opts);
-      })();
+      });
     } catch {
       // One bad entry must not fail the others: store them one by one.
       for (const b of batch) {
@@ -237,12 +226,7 @@ export class AsyncDispatcher {
   functionChanged(tenantId: string, functionArn: string): void {
     if (this.#closed) return;
     this.#pausedUntil.delete(`${tenantId}|${functionArn}`);
-    this.#d.store.db
-      .prepare(
-        `UPDATE async_events SET next_attempt_at = ? WHERE status = 'queued' AND tenant_id = ? AND function_arn = ?
-           AND last_status = 429 AND next_attempt_at > ?`,
-      )
-      .run(Date.now(), tenantId, functionArn, Date.now());
+    this.#d.store.releaseThrottled(tenantId, functionArn, Date.now());
     this.wake();
   }
 
@@ -350,9 +334,8 @@ export class AsyncDispatcher {
 
   async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
     const cfg = this.#d.configs.effective(ev.tenantId, ev.functionArn);
-    const store = this.#d.store;
     if (!tenant || !rec) {
-      this.#finishFailed(ev.id, tenant, undefined, cfg, 'FunctionNotFound', {
+      this.#completion.fail(ev.id, tenant, undefined, cfg, 'FunctionNotFound', {
         outcome: 'not-found',
         errorType: 'ResourceNotFoundException',
         errorMessage: `Function not found: ${ev.functionArn}`,
@@ -360,8 +343,8 @@ export class AsyncDispatcher {
       });
       return;
     }
-    if (Date.now() - ev.enqueuedAt > cfg.maxEventAgeSec * 1000) {
-      this.#finishFailed(ev.id, tenant, rec, cfg, 'EventAgeExceeded', undefined);
+    if (tooOld(ev, cfg, Date.now())) {
+      this.#completion.fail(ev.id, tenant, rec, cfg, 'EventAgeExceeded', undefined);
       return;
     }
     let result: AttemptResult;
@@ -371,141 +354,38 @@ export class AsyncDispatcher {
         invocationType: 'Event',
         ...(ev.qualifier !== undefined && { qualifier: ev.qualifier }),
       });
-      result = out.functionError
-        ? {
-            outcome: 'error',
-            errorType: out.errorType ?? 'Unhandled',
-            errorMessage: errorMessageOf({
-              lastStatus: 200,
-              lastResponse: out.payload,
-              lastErrorMessage: undefined,
-            }),
-            status: 200,
-            response: out.payload,
-            executedVersion: out.executedVersion,
-          }
-        : { outcome: 'success', status: 200, response: out.payload, executedVersion: out.executedVersion };
+      result = attemptFromRun(out);
     } catch (e) {
-      const k = e instanceof KindlingError ? e : undefined;
-      if (k?.status === 404) {
-        result = { outcome: 'not-found', errorType: k.type, errorMessage: k.message, status: 404 };
-      } else {
-        // Throttles (429) and the platform's own failures are retried until the event is too old, and
-        // do not use up MaximumRetryAttempts (Lambda does the same for throttles and 5xx errors).
-        if (!k) console.error('kindling: async invocation failed inside the platform:', e);
-        result = {
-          outcome: 'throttled',
-          errorType: k?.type ?? 'ServiceException',
-          errorMessage: k?.message ?? (e as Error).message,
-          status: k?.status ?? 500,
-        };
-      }
+      result = attemptFromError(e);
     }
     // Shutting down: stop() has already put this event back in the queue (or the store is closed).
     if (this.#closed) return;
     const now = Date.now();
-    if (result.outcome === 'success') {
-      store.db.transaction(() => {
-        store.recordAttempt(ev.id, result, now);
-        const done = store.get(ev.id)!;
-        const notes: string[] = [];
-        if (cfg.onSuccess)
-          notes.push(
-            this.#tryDeliver(() =>
-              deliverRecord(
-                this.#destinations,
-                tenant,
-                cfg.onSuccess!,
-                invocationRecord(done, 'Success', now),
-                done,
-              ),
-            ),
-          );
-        store.finish(ev.id, 'succeeded', 'Success', notes.join('; ') || undefined, now);
-      })();
-      return;
-    }
-    if (result.outcome === 'not-found') {
-      this.#finishFailed(ev.id, tenant, undefined, cfg, 'FunctionNotFound', result);
-      return;
-    }
-    const attempts = ev.attempts + (result.outcome === 'error' ? 1 : 0);
-    const throttles = ev.throttles + (result.outcome === 'throttled' ? 1 : 0);
-    if (result.outcome === 'error' && attempts > cfg.maxRetries) {
-      this.#finishFailed(ev.id, tenant, rec, cfg, 'RetriesExhausted', result);
-      return;
-    }
+    const step = nextStep(ev, result, cfg, this.#d.config.retryBaseMs, now);
     if (result.outcome === 'throttled') {
       // The function has no room now: hold all its events back briefly, not just this one.
       this.#pausedUntil.set(`${ev.tenantId}|${ev.functionArn}`, now + this.#d.config.retryBaseMs);
       this.#armAt(now + this.#d.config.retryBaseMs);
     }
-    const delay = retryDelayMs(this.#d.config.retryBaseMs, result.outcome === 'error' ? attempts : throttles);
-    // A retry that would start past the maximum age is not made: the event is discarded now.
-    if (now + delay - ev.enqueuedAt > cfg.maxEventAgeSec * 1000) {
-      this.#finishFailed(ev.id, tenant, rec, cfg, 'EventAgeExceeded', result);
-      return;
-    }
-    store.db.transaction(() => {
-      store.recordAttempt(ev.id, result, now);
-      store.requeue(ev.id, now + delay);
-    })();
-    this.#armAt(now + delay);
-  }
-
-  #tryDeliver(send: () => string): string {
-    try {
-      return send();
-    } catch (e) {
-      const msg = `delivery failed: ${(e as Error).message}`;
-      console.error(`kindling: async: ${msg}`);
-      return msg;
-    }
-  }
-
-  /** Failure handling in one transaction: the last attempt, the on-failure destination, the DLQ, the status. */
-  #finishFailed(
-    id: number,
-    tenant: Tenant | undefined,
-    rec: FunctionRecord | undefined,
-    cfg: EffectiveInvokeConfig,
-    condition: AsyncCondition,
-    result: AttemptResult | undefined,
-  ): void {
-    const store = this.#d.store;
-    const now = Date.now();
-    store.db.transaction(() => {
-      if (result) store.recordAttempt(id, result, now);
-      else store.db.prepare('DELETE FROM async_attempts WHERE event_id = ? AND ended_at IS NULL').run(id);
-      const ev = store.get(id)!;
-      const notes: string[] = [];
-      if (tenant && cfg.onFailure) {
-        notes.push(
-          this.#tryDeliver(() =>
-            deliverRecord(
-              this.#destinations,
-              tenant,
-              cfg.onFailure!,
-              invocationRecord(ev, condition, now),
-              ev,
-            ),
-          ),
+    switch (step.kind) {
+      case 'succeed':
+        this.#completion.succeed(ev.id, tenant, cfg, result, now);
+        return;
+      case 'fail':
+        this.#completion.fail(
+          ev.id,
+          tenant,
+          step.condition === 'FunctionNotFound' ? undefined : rec,
+          cfg,
+          step.condition,
+          result,
         );
-      }
-      if (tenant && rec?.deadLetterTargetArn) {
-        notes.push(
-          this.#tryDeliver(() => deliverDeadLetter(this.#destinations, tenant, rec.deadLetterTargetArn!, ev)),
-        );
-      }
-      if (condition === 'EventAgeExceeded' && !result) {
-        store.db
-          .prepare(
-            "UPDATE async_events SET last_error_type = COALESCE(last_error_type, 'EventAgeExceeded') WHERE id = ?",
-          )
-          .run(id);
-      }
-      store.finish(id, 'failed', condition, notes.join('; ') || undefined, now);
-    })();
+        return;
+      case 'retry':
+        this.#completion.retry(ev.id, result, now, step.at);
+        this.#armAt(step.at);
+        return;
+    }
   }
 
   /** Stop dispatching; let running events finish until the deadline, then put the rest back in the queue. */

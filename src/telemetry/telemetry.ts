@@ -2,8 +2,8 @@
 // records in SQLite, batched over a short window so the invocation hot path never waits on a disk write
 // and a busy server commits one transaction per window, not one per invocation.
 import type { Db } from '../store/database.js';
-import { BillingStore } from './billing.js';
-import { LogStore } from './log-store.js';
+import { BillingStore } from './billing-repo.js';
+import { LogStore } from './log-repo.js';
 import { Metrics, type MetricsSources } from './metrics.js';
 import type { InvocationObserver, InvocationRecord } from './types.js';
 

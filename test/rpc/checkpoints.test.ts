@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { type Checkpoint, CheckpointStore } from '../../src/events/rpc/checkpoints.js';
+import { type Checkpoint, CheckpointStore } from '../../src/events/rpc/checkpoint-repo.js';
 import { openDatabase } from '../../src/store/database.js';
 import { tempDir } from '../helpers/platform.js';
 

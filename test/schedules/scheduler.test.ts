@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { FunctionRecord } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
-import { ScheduleStore } from '../../src/events/schedules/schedule-store.js';
+import { ScheduleStore } from '../../src/events/schedules/schedule-repo.js';
 import { Scheduler } from '../../src/events/schedules/scheduler.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import { tempDir } from '../helpers/platform.js';

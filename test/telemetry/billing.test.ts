@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase } from '../../src/store/database.js';
-import { BillingStore, gbMs, hourOf } from '../../src/telemetry/billing.js';
+import { BillingStore, gbMs, hourOf } from '../../src/telemetry/billing-repo.js';
 import { record } from './records.js';
 
 const HOUR = 3_600_000;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase } from '../../src/store/database.js';
-import { LogStore, MAX_LOG_BYTES } from '../../src/telemetry/log-store.js';
+import { LogStore, MAX_LOG_BYTES } from '../../src/telemetry/log-repo.js';
 import { record } from './records.js';
 
 const store = (retain = 500) => new LogStore(openDatabase(':memory:'), retain);

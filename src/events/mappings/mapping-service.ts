@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
 import type { QueueEngine } from '../queue/types.js';
-import type { MappingStore } from './mapping-store.js';
-import { sourceKey } from './mapping-store.js';
+import type { MappingStore } from './mapping-repo.js';
+import { sourceKey } from './mapping-repo.js';
 import type { PollerManager } from './poller-manager.js';
 import { type FunctionDirectory, type Mapping, type MappingSource, RPC_TAG } from './types.js';
 

@@ -5,10 +5,10 @@ import type { CorePart } from '../../core-part.js';
 import { isKindlingError } from '../../errors.js';
 import type { Platform, PlatformPart } from '../../platform.js';
 import type { QueueEngine } from '../queue/types.js';
-import { CheckpointStore } from '../rpc/checkpoints.js';
+import { CheckpointStore } from '../rpc/checkpoint-repo.js';
 import { RpcProcessor } from '../rpc/rpc-processor.js';
+import { MappingStore } from './mapping-repo.js';
 import { MappingService } from './mapping-service.js';
-import { MappingStore } from './mapping-store.js';
 import { PollerManager } from './poller-manager.js';
 import type { FunctionDirectory } from './types.js';
 

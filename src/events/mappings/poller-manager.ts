@@ -6,7 +6,7 @@ import { RedisStreamsPoller } from '../pollers/redis-streams-poller.js';
 import { SqsPoller } from '../pollers/sqs-poller.js';
 import type { QueueEngine } from '../queue/types.js';
 import type { RpcProcessor } from '../rpc/rpc-processor.js';
-import type { MappingStore } from './mapping-store.js';
+import type { MappingStore } from './mapping-repo.js';
 import {
   FUNCTION_GONE_REASON,
   type FunctionDirectory,

@@ -1,6 +1,7 @@
 // Bucket notification configuration: which object changes invoke which function. Validated once here
 // (from the API's XML and again when read back from the store), then matched against each change.
 import { z } from 'zod';
+import { isFunctionArn } from '../../control/arn.js';
 import { S3Errors } from '../objects/errors.js';
 
 /** The event types S3 accepts in a configuration that Kindling produces. */
@@ -52,17 +53,6 @@ export interface NotificationConfig {
   lambda: LambdaNotification[];
 }
 
-const LAMBDA_ARN =
-  /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})(?::(\$LATEST|[A-Za-z0-9_-]+))?$/;
-
-export function parseFunctionArn(
-  arn: string,
-): { region: string; account: string; name: string; qualifier?: string } | undefined {
-  const m = LAMBDA_ARN.exec(arn);
-  if (!m) return undefined;
-  return { region: m[1]!, account: m[2]!, name: m[3]!, qualifier: m[4] };
-}
-
 /** Validates a configuration as the API received it; errors are S3's InvalidArgument. */
 export function normalizeConfig(input: unknown, newId: () => string): NotificationConfig {
   const parsed = notificationConfigSchema.safeParse(input);
@@ -84,7 +74,7 @@ export function normalizeConfig(input: unknown, newId: () => string): Notificati
         'prefix',
       );
     }
-    if (!parseFunctionArn(c.LambdaFunctionArn)) {
+    if (!isFunctionArn(c.LambdaFunctionArn)) {
       throw S3Errors.invalidArgument('The ARN is not well formed', 'CloudFunction', c.LambdaFunctionArn);
     }
     const id = c.Id ?? newId();

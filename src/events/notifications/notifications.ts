@@ -2,31 +2,16 @@
 // events. An event is first an outbox row written in the same transaction as the object's commit, then
 // handed to the invoker in the background (and again after a restart), and deleted once accepted.
 import { randomUUID } from 'node:crypto';
+import { parseFunctionArn } from '../../control/arn.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
-import { type Db, migrate } from '../../store/database.js';
+import type { Db } from '../../store/database.js';
 import { S3Errors } from '../objects/errors.js';
 import type { ObjectChange } from '../objects/store.js';
-import { configMatches, type NotificationConfig, normalizeConfig, parseFunctionArn } from './config.js';
+import { configMatches, type NotificationConfig, normalizeConfig } from './config.js';
+import { type OutboxRow, SqliteNotificationRepo } from './notification-repo.js';
 import { bucketArn, buildS3Event } from './s3-event.js';
-
-const SCHEMA = [
-  `CREATE TABLE s3_notification_configs (bucket TEXT PRIMARY KEY, config TEXT NOT NULL)`,
-  `CREATE TABLE s3_notification_outbox (
-     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, function_arn TEXT NOT NULL,
-     bucket TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-     next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
-];
-
-interface OutboxRow {
-  id: number;
-  tenant_id: string;
-  function_arn: string;
-  bucket: string;
-  payload: string;
-  attempts: number;
-}
 
 export interface NotificationsDeps {
   db: Db;
@@ -46,7 +31,7 @@ export interface NotificationsDeps {
 
 export class BucketNotifications {
   readonly #deps: NotificationsDeps;
-  readonly #db: Db;
+  readonly #repo: SqliteNotificationRepo;
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   #again = false;
@@ -54,15 +39,11 @@ export class BucketNotifications {
 
   constructor(deps: NotificationsDeps) {
     this.#deps = deps;
-    this.#db = deps.db;
-    migrate(deps.db, 'notifications', SCHEMA);
+    this.#repo = new SqliteNotificationRepo(deps.db);
   }
 
   getConfig(bucket: string): NotificationConfig {
-    const row = this.#db.prepare('SELECT config FROM s3_notification_configs WHERE bucket = ?').get(bucket) as
-      | { config: string }
-      | undefined;
-    return row ? (JSON.parse(row.config) as NotificationConfig) : { lambda: [] };
+    return this.#repo.config(bucket) ?? { lambda: [] };
   }
 
   /** Validates (ARNs in the caller's account and region, functions that exist) and stores a configuration. */
@@ -71,7 +52,7 @@ export class BucketNotifications {
     for (const c of config.lambda) {
       const arn = parseFunctionArn(c.functionArn)!;
       const exists =
-        arn.account === tenant.accountId && arn.region === this.#deps.region
+        arn.accountId === tenant.accountId && arn.region === this.#deps.region
           ? await this.#deps.functionExists?.(tenant, c.functionArn)
           : false;
       if (exists === false) {
@@ -82,12 +63,8 @@ export class BucketNotifications {
         );
       }
     }
-    if (config.lambda.length === 0)
-      this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
-    else
-      this.#db
-        .prepare('INSERT OR REPLACE INTO s3_notification_configs (bucket, config) VALUES (?, ?)')
-        .run(bucket, JSON.stringify(config));
+    if (config.lambda.length === 0) this.#repo.deleteConfig(bucket);
+    else this.#repo.putConfig(bucket, config);
     return config;
   }
 
@@ -96,9 +73,6 @@ export class BucketNotifications {
     const config = this.getConfig(change.bucket);
     if (config.lambda.length === 0) return;
     const tenant = this.#deps.tenants.get(change.tenantId);
-    const insert = this.#db.prepare(
-      'INSERT INTO s3_notification_outbox (tenant_id, function_arn, bucket, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
     for (const c of config.lambda) {
       if (!configMatches(c, change.eventName, change.key)) continue;
       const event = buildS3Event(change, {
@@ -107,16 +81,16 @@ export class BucketNotifications {
         principalId: tenant?.accountId ?? change.tenantId,
         requestId: randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
       });
-      insert.run(change.tenantId, c.functionArn, change.bucket, JSON.stringify(event), 0, Date.now());
+      this.#repo.enqueue(change.tenantId, c.functionArn, change.bucket, JSON.stringify(event), Date.now());
     }
   }
 
   bucketDeleted(bucket: string): void {
-    this.#db.prepare('DELETE FROM s3_notification_configs WHERE bucket = ?').run(bucket);
+    this.#repo.deleteConfig(bucket);
   }
 
   pending(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM s3_notification_outbox').get() as { n: number }).n;
+    return this.#repo.pending();
   }
 
   start(): void {
@@ -148,13 +122,10 @@ export class BucketNotifications {
   }
 
   async #drain(): Promise<void> {
-    const next = this.#db.prepare(
-      'SELECT * FROM s3_notification_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT 50',
-    );
     while (!this.#stopped) {
       const invoker = this.#deps.invoker();
       if (!invoker) return;
-      const rows = next.all(Date.now()) as OutboxRow[];
+      const rows = this.#repo.due(Date.now());
       if (rows.length === 0) return;
       for (const row of rows) {
         if (this.#stopped) return;
@@ -165,7 +136,7 @@ export class BucketNotifications {
 
   async #deliver(invoker: Invoker, row: OutboxRow): Promise<void> {
     const tenant = this.#deps.tenants.get(row.tenant_id);
-    const done = () => this.#db.prepare('DELETE FROM s3_notification_outbox WHERE id = ?').run(row.id);
+    const done = () => this.#repo.remove(row.id);
     if (!tenant) {
       done();
       return;
@@ -184,11 +155,7 @@ export class BucketNotifications {
       }
       const base = this.#deps.retryBaseMs ?? 1_000;
       const delay = Math.min(base * 2 ** row.attempts, 60_000);
-      this.#db
-        .prepare(
-          'UPDATE s3_notification_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?',
-        )
-        .run(Date.now() + delay, row.id);
+      this.#repo.retryAt(row.id, Date.now() + delay);
       this.#deps.log?.(
         `kindling: S3 event for ${row.function_arn} not accepted, retrying in ${delay} ms: ${String(e)}`,
       );
@@ -199,12 +166,10 @@ export class BucketNotifications {
     if (this.#stopped) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM s3_notification_outbox').get() as {
-      at: number | null;
-    };
-    if (row.at === null) return;
+    const at = this.#repo.nextDue();
+    if (at === null) return;
     // Without an invoker yet, look again shortly: it may be wired in after this part started.
-    const wait = this.#deps.invoker() ? Math.max(0, row.at - Date.now()) : 1_000;
+    const wait = this.#deps.invoker() ? Math.max(0, at - Date.now()) : 1_000;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.kick();

@@ -1,11 +1,12 @@
 // Turns one RPC-style message into invocations of the functions it names, in the queue owner's tenant
 // (never a tenant taken from the message). Aggregate messages run their sub-events in order with a
 // checkpoint after each; the outcome is recorded and a reply sent to replyTo when the message names one.
+import { accountInFunctionRef } from '../../control/arn.js';
 import type { Tenant } from '../../control/tenants.js';
 import { KindlingError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { FunctionDirectory } from '../mappings/types.js';
-import type { Checkpoint, CheckpointStore } from './checkpoints.js';
+import type { Checkpoint, CheckpointStore } from './checkpoint-repo.js';
 import { parseRpcMessage, type RpcMessage } from './rpc-message.js';
 
 export interface RpcDelivery {
@@ -41,8 +42,6 @@ export interface RpcProcessorDeps {
   functions: FunctionDirectory;
   checkpoints: CheckpointStore;
 }
-
-const ACCOUNT_IN_REF = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/;
 
 export class RpcProcessor {
   readonly #deps: RpcProcessorDeps;
@@ -150,7 +149,7 @@ export class RpcProcessor {
   #validate(tenant: Tenant, msg: RpcMessage): string | undefined {
     for (const [i, ev] of msg.events.entries()) {
       const where = msg.aggregate ? `batch.${i}.invoke` : 'invoke';
-      const account = ACCOUNT_IN_REF.exec(ev.invoke)?.[1];
+      const account = accountInFunctionRef(ev.invoke);
       if (account !== undefined && account !== tenant.accountId)
         return `${where}: function not found: ${ev.invoke}`;
       if (!this.#deps.functions.find(tenant, ev.invoke)) return `${where}: function not found: ${ev.invoke}`;

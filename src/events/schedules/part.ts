@@ -4,7 +4,7 @@ import { EventBridgeSurface } from '../../api/eventbridge.js';
 import type { CorePart } from '../../core-part.js';
 import type { AsyncInvokePart } from '../../invoke/async-part.js';
 import type { Platform, PlatformPart } from '../../platform.js';
-import { ScheduleStore } from './schedule-store.js';
+import { ScheduleStore } from './schedule-repo.js';
 import { Scheduler } from './scheduler.js';
 
 export interface SchedulesPart extends PlatformPart {

@@ -8,7 +8,7 @@ import type { Tenant } from '../../control/tenants.js';
 import type { AsyncInvokeOptions } from '../../invoke/types.js';
 import { EventsErrors } from './errors.js';
 import { nextFireAfter, parseScheduleExpression, type ScheduleExpression } from './expression.js';
-import type { RuleState, ScheduleRule, ScheduleStore, ScheduleTarget } from './schedule-store.js';
+import type { RuleState, ScheduleRule, ScheduleStore, ScheduleTarget } from './schedule-repo.js';
 
 /** EventBridge's limit of targets per rule. */
 export const MAX_TARGETS = 5;
@@ -112,11 +112,11 @@ export class Scheduler {
 
   /** EventBridge refuses to delete a rule that still has targets; deleting a missing rule is a no-op. */
   deleteRule(tenant: Tenant, name: string): void {
-    this.#d.store.db.transaction(() => {
+    this.#d.store.transaction(() => {
       if (!this.#d.store.get(tenant.id, name)) return;
       if (this.#d.store.targets(tenant.id, name).length > 0) throw EventsErrors.hasTargets();
       this.#d.store.delete(tenant.id, name);
-    })();
+    });
     this.wake();
   }
 
@@ -133,7 +133,7 @@ export class Scheduler {
 
   /** Per-entry results as EventBridge answers: an entry whose ARN is not the tenant's function fails alone. */
   putTargets(tenant: Tenant, name: string, targets: readonly ScheduleTarget[]): TargetFailure[] {
-    return this.#d.store.db.transaction(() => {
+    return this.#d.store.transaction(() => {
       this.#require(tenant, name);
       const failed: TargetFailure[] = [];
       const existing = new Set(this.#d.store.targets(tenant.id, name).map((t) => t.id));
@@ -163,11 +163,11 @@ export class Scheduler {
         this.#d.store.putTarget(tenant.id, name, t);
       }
       return failed;
-    })();
+    });
   }
 
   removeTargets(tenant: Tenant, name: string, ids: readonly string[]): TargetFailure[] {
-    return this.#d.store.db.transaction(() => {
+    return this.#d.store.transaction(() => {
       this.#require(tenant, name);
       const failed: TargetFailure[] = [];
       for (const id of ids) {
@@ -180,7 +180,7 @@ export class Scheduler {
         }
       }
       return failed;
-    })();
+    });
   }
 
   /** Lambda's scheduled-event JSON for one fire of a rule. */
@@ -205,7 +205,7 @@ export class Scheduler {
   fireDue(now = Date.now()): number {
     let fired = 0;
     for (const rule of this.#d.store.due(now)) {
-      this.#d.store.db.transaction(() => {
+      this.#d.store.transaction(() => {
         const cur = this.#d.store.get(rule.tenantId, rule.name);
         if (cur?.state !== 'ENABLED' || cur.nextFireAt === undefined || cur.nextFireAt > now) return;
         const tenant = this.#d.tenants.get(cur.tenantId);
@@ -231,7 +231,7 @@ export class Scheduler {
         const next = nextFireAfter(parseScheduleExpression(cur.expression), now, cur.anchorAt);
         this.#d.store.setNextFire(cur.tenantId, cur.name, next, now);
         fired++;
-      })();
+      });
     }
     return fired;
   }

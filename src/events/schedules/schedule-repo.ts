@@ -104,8 +104,9 @@ export class ScheduleStore {
     migrate(db, 'schedules', SCHEMA);
   }
 
-  get db(): Db {
-    return this.#db;
+  /** Runs fn as one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
   }
 
   get(tenantId: string, name: string): ScheduleRule | undefined {

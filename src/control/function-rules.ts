@@ -1,0 +1,80 @@
+// The function store's domain rules: the runtimes, the environment-variable checks, the retired network
+// tag and the errors Lambda answers for them. No storage here (functions-repo.ts holds the SQL).
+import { LambdaErrors } from '../errors.js';
+
+// The one runtime list (runtimes/registry.ts); re-exported for the API's schema.
+export { type RuntimeName as Runtime, SUPPORTED_RUNTIMES } from '../runtimes/registry.js';
+
+/**
+ * Once the way to opt a function into outbound network; now refused, because any tenant (even a function
+ * with its session key) could set it. Outbound network is an admin's grant per tenant (TenantStore.setNetwork).
+ */
+export const NETWORK_TAG = 'kindling:network';
+
+/** Refuses the retired network tag (any letter case) in tags a tenant sets. */
+export function refuseNetworkTag(tags: Record<string, string> | undefined): void {
+  if (tags === undefined) return;
+  for (const k of Object.keys(tags)) {
+    if (k.trim().toLowerCase() === NETWORK_TAG) throw FunctionErrors.networkTag();
+  }
+}
+export const LATEST = '$LATEST';
+/** Lambda's limit on the serialized environment variables. */
+export const ENV_LIMIT_BYTES = 4096;
+/** Variables the runtime sets itself; Lambda refuses them in a function's configuration. */
+const RESERVED_ENV = new Set([
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+]);
+
+export const lambdaTimestamp = (d = new Date()): string => d.toISOString().replace('Z', '+0000');
+
+export const FunctionErrors = {
+  networkTag: () =>
+    LambdaErrors.invalidParameter(
+      `The tag ${NETWORK_TAG} is not accepted: outbound network is granted per tenant by an administrator (kindling tenants network), not by a function tag.`,
+    ),
+  exists: (name: string) => LambdaErrors.conflict(`Function already exist: ${name}`),
+  envTooLarge: (measured: string) =>
+    LambdaErrors.invalidParameter(
+      `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${measured}`,
+    ),
+  envReserved: (keys: string[]) =>
+    LambdaErrors.invalidParameter(
+      `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${keys.join(', ')}`,
+    ),
+  envKey: (key: string) =>
+    LambdaErrors.invalidParameter(
+      `Lambda was unable to configure your environment variables because the environment variables you have provided contains invalid keys. Invalid key: ${key}`,
+    ),
+  reservedTooHigh: (limit: number) =>
+    LambdaErrors.invalidParameter(
+      `Specified ReservedConcurrentExecutions for function exceeds account's ConcurrentExecutions limit of [${limit}].`,
+    ),
+};
+
+/** Checks environment variables where Lambda does: key names, reserved keys, 4 KB serialized. */
+export function checkEnvironment(vars: Record<string, string>): void {
+  const keys = Object.keys(vars);
+  for (const k of keys) if (!/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) throw FunctionErrors.envKey(k);
+  const reserved = keys.filter((k) => RESERVED_ENV.has(k));
+  if (reserved.length > 0) throw FunctionErrors.envReserved(reserved);
+  const measured = JSON.stringify(vars);
+  if (Buffer.byteLength(measured) > ENV_LIMIT_BYTES) throw FunctionErrors.envTooLarge(measured);
+}

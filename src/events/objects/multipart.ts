@@ -1,0 +1,243 @@
+// Multipart uploads: parts stream to their own blob files; completion concatenates the listed parts
+// into one object and removes the upload in the object's commit transaction.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { BlobFiles } from './blob-files.js';
+import type { Buckets } from './buckets.js';
+import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
+import { S3Errors } from './errors.js';
+import type { PartRow, SqliteObjectRepo, UploadRow } from './object-repo.js';
+import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
+import type { Checksum, ObjectInfo, PartInfo, StoredHeaders, UploadInfo, WriteOptions } from './types.js';
+
+/** S3's minimum size of every part but the last. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_NUMBER = 10_000;
+
+const toPart = (r: PartRow): PartInfo => ({
+  partNumber: r.part_number,
+  size: r.size,
+  etag: r.etag,
+  lastModified: new Date(r.last_modified),
+  checksum:
+    r.checksum_algorithm && r.checksum_value
+      ? { algorithm: r.checksum_algorithm, value: r.checksum_value }
+      : undefined,
+});
+
+export class MultipartUploads {
+  readonly #repo: SqliteObjectRepo;
+  readonly #blobs: BlobFiles;
+  readonly #buckets: Buckets;
+  readonly #objects: Objects;
+
+  constructor(repo: SqliteObjectRepo, blobs: BlobFiles, buckets: Buckets, objects: Objects) {
+    this.#repo = repo;
+    this.#blobs = blobs;
+    this.#buckets = buckets;
+    this.#objects = objects;
+  }
+
+  create(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    opts: {
+      contentType?: string;
+      metadata?: Record<string, string>;
+      headers?: StoredHeaders;
+      checksumAlgorithm?: string;
+    } = {},
+  ): string {
+    this.#buckets.get(tenantId, bucket);
+    validateKey(key);
+    const uploadId = randomBytes(24).toString('base64url');
+    this.#repo.insertUpload({
+      upload_id: uploadId,
+      bucket,
+      key,
+      content_type: opts.contentType ?? DEFAULT_CONTENT_TYPE,
+      metadata: JSON.stringify(opts.metadata ?? {}),
+      headers: JSON.stringify(opts.headers ?? {}),
+      checksum_algorithm: opts.checksumAlgorithm ?? null,
+      initiated: Date.now(),
+    });
+    return uploadId;
+  }
+
+  get(tenantId: string, bucket: string, key: string, uploadId: string): UploadInfo {
+    this.#buckets.get(tenantId, bucket);
+    const row = this.#uploadRow(bucket, key, uploadId);
+    return {
+      uploadId,
+      bucket,
+      key,
+      initiated: new Date(row.initiated),
+      checksumAlgorithm: row.checksum_algorithm ?? undefined,
+    };
+  }
+
+  async uploadPart(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: AsyncIterable<Uint8Array>,
+    verify?: WriteOptions['verify'],
+  ): Promise<PartInfo> {
+    this.get(tenantId, bucket, key, uploadId);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw S3Errors.invalidArgument(
+        'Part number must be an integer between 1 and 10000, inclusive',
+        'partNumber',
+        String(partNumber),
+      );
+    }
+    const written = await this.#blobs.write(body);
+    let old: string | undefined;
+    const part: PartInfo = {
+      partNumber,
+      size: written.size,
+      etag: written.md5.toString('hex'),
+      lastModified: new Date(),
+      checksum: undefined,
+    };
+    try {
+      const checksum: Checksum | undefined = verify?.({ md5: written.md5, size: written.size });
+      part.checksum = checksum;
+      old = this.#repo.transaction(() => {
+        // The upload may have been aborted or completed while the part streamed in.
+        this.#uploadRow(bucket, key, uploadId);
+        const previous = this.#repo.partBlob(uploadId, partNumber);
+        this.#repo.putPart({
+          upload_id: uploadId,
+          part_number: partNumber,
+          blob: written.blob,
+          size: written.size,
+          etag: part.etag,
+          checksum_algorithm: checksum?.algorithm ?? null,
+          checksum_value: checksum?.value ?? null,
+          last_modified: part.lastModified.getTime(),
+        });
+        return previous;
+      });
+    } catch (e) {
+      this.#blobs.unlink(written.blob);
+      throw e;
+    }
+    if (old !== undefined) this.#blobs.unlink(old);
+    return part;
+  }
+
+  listParts(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    opts: { maxParts?: number; after?: number } = {},
+  ): { parts: PartInfo[]; isTruncated: boolean } {
+    this.get(tenantId, bucket, key, uploadId);
+    const max = Math.max(0, Math.min(opts.maxParts ?? 1000, 1000));
+    const rows = this.#repo.partsAfter(uploadId, opts.after ?? 0, max + 1);
+    return { parts: rows.slice(0, max).map(toPart), isTruncated: rows.length > max };
+  }
+
+  list(tenantId: string, bucket: string, prefix = ''): UploadInfo[] {
+    this.#buckets.get(tenantId, bucket);
+    return this.#repo
+      .uploadsFrom(bucket, prefix)
+      .filter((r) => r.key.startsWith(prefix))
+      .map((r) => ({
+        uploadId: r.upload_id,
+        bucket: r.bucket,
+        key: r.key,
+        initiated: new Date(r.initiated),
+        checksumAlgorithm: r.checksum_algorithm ?? undefined,
+      }));
+  }
+
+  abort(tenantId: string, bucket: string, key: string, uploadId: string): void {
+    this.get(tenantId, bucket, key, uploadId);
+    const blobs = this.#repo.transaction(() => {
+      const b = this.#repo.partBlobs(uploadId);
+      this.#repo.deleteUpload(uploadId);
+      return b;
+    });
+    for (const b of blobs) this.#blobs.unlink(b);
+  }
+
+  /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */
+  async complete(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    requested: { partNumber: number; etag: string }[],
+  ): Promise<ObjectInfo> {
+    this.get(tenantId, bucket, key, uploadId);
+    if (requested.length === 0) throw S3Errors.invalidRequest('You must specify at least one part');
+    const upload = this.#uploadRow(bucket, key, uploadId);
+    const stored = new Map(this.#repo.parts(uploadId).map((r) => [r.part_number, r]));
+    const chosen: PartRow[] = [];
+    let prev = 0;
+    for (const p of requested) {
+      if (p.partNumber <= prev) throw S3Errors.invalidPartOrder();
+      prev = p.partNumber;
+      const row = stored.get(p.partNumber);
+      if (!row || row.etag !== p.etag.replace(/"/g, '').toLowerCase()) throw S3Errors.invalidPart();
+      chosen.push(row);
+    }
+    chosen.forEach((row, i) => {
+      if (i < chosen.length - 1 && row.size < MIN_PART_SIZE) throw S3Errors.entityTooSmall();
+    });
+    const etagHash = createHash('md5');
+    for (const row of chosen) etagHash.update(Buffer.from(row.etag, 'hex'));
+    const etag = `${etagHash.digest('hex')}-${chosen.length}`;
+    const blobPath = (b: string) => this.#blobs.path(b);
+    async function* concatenated(): AsyncIterable<Uint8Array> {
+      for (const row of chosen) yield* fs.createReadStream(blobPath(row.blob)) as AsyncIterable<Uint8Array>;
+    }
+    const written = await this.#blobs.write(concatenated());
+    // A composite checksum (checksum of the parts' checksums, `-N`), when every part carried the same one.
+    let checksum: Checksum | undefined;
+    const algo = chosen[0]?.checksum_algorithm;
+    if (algo && chosen.every((r) => r.checksum_algorithm === algo && r.checksum_value)) {
+      const h = hasherFor(algo as ChecksumAlgorithm);
+      for (const r of chosen) h.update(Buffer.from(r.checksum_value!, 'base64'));
+      checksum = { algorithm: algo, value: `${h.digest().toString('base64')}-${chosen.length}` };
+    }
+    let partBlobs: string[] = [];
+    try {
+      return this.#objects.commit(
+        tenantId,
+        {
+          bucket,
+          key,
+          blob: written.blob,
+          size: written.size,
+          etag,
+          contentType: upload.content_type,
+          metadata: JSON.parse(upload.metadata) as Record<string, string>,
+          headers: JSON.parse(upload.headers) as StoredHeaders,
+          checksum,
+          partsCount: chosen.length,
+          eventName: 'ObjectCreated:CompleteMultipartUpload',
+        },
+        () => {
+          this.#uploadRow(bucket, key, uploadId);
+          partBlobs = this.#repo.partBlobs(uploadId);
+          this.#repo.deleteUpload(uploadId);
+        },
+      );
+    } finally {
+      for (const b of partBlobs) this.#blobs.unlink(b);
+    }
+  }
+
+  #uploadRow(bucket: string, key: string, uploadId: string): UploadRow {
+    const row = this.#repo.upload(uploadId);
+    if (!row || row.bucket !== bucket || row.key !== key) throw S3Errors.noSuchUpload(uploadId);
+    return row;
+  }
+}

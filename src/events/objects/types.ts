@@ -1,0 +1,112 @@
+// The object store's vocabulary: what buckets, objects, parts and uploads look like to callers, and the
+// hooks notifications attach to.
+export interface Checksum {
+  algorithm: string;
+  /** Base64, as S3 sends it in `x-amz-checksum-*`. Multipart objects: `<b64>-<parts>`. */
+  value: string;
+}
+
+/** Standard headers S3 stores with an object and answers on GET/HEAD. */
+export type StoredHeaders = Partial<
+  Record<
+    'cache-control' | 'content-disposition' | 'content-encoding' | 'content-language' | 'expires',
+    string
+  >
+>;
+
+export interface ObjectInfo {
+  bucket: string;
+  key: string;
+  size: number;
+  /** Hex MD5 (or `<hex>-<parts>`), unquoted. */
+  etag: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  headers: StoredHeaders;
+  lastModified: Date;
+  checksum: Checksum | undefined;
+  partsCount: number | undefined;
+  version: number;
+}
+
+export interface BucketInfo {
+  name: string;
+  tenantId: string;
+  createdAt: Date;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  checksum: Checksum | undefined;
+}
+
+export interface UploadInfo {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  initiated: Date;
+  checksumAlgorithm: string | undefined;
+}
+
+/** What a change to a bucket looked like; notifications turn it into S3 events in the same transaction. */
+export interface ObjectChange {
+  tenantId: string;
+  bucket: string;
+  key: string;
+  eventName:
+    | 'ObjectCreated:Put'
+    | 'ObjectCreated:Copy'
+    | 'ObjectCreated:CompleteMultipartUpload'
+    | 'ObjectRemoved:Delete';
+  size?: number;
+  etag?: string;
+  sequencer: string;
+  time: Date;
+}
+
+export interface ObjectStoreHooks {
+  /** Runs inside the transaction that commits the change: rows it writes commit with it. */
+  onChange?(change: ObjectChange): void;
+  /** Runs inside the transaction that deletes a bucket. */
+  onBucketDeleted?(bucket: string): void;
+  /** Runs after a change committed (to wake a deliverer). */
+  afterCommit?(): void;
+}
+
+export interface WriteOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  headers?: StoredHeaders;
+  /**
+   * Called once the whole body has been read and before anything becomes visible; throws to refuse the
+   * upload (digest mismatch). Returns the flexible checksum to store, if any.
+   */
+  verify?: (computed: { md5: Buffer; size: number }) => Checksum | undefined;
+  /** Conditional write (If-None-Match: * / If-Match: etag), checked again atomically at commit. */
+  condition?: WriteCondition;
+}
+
+export interface WriteCondition {
+  ifNoneMatch?: '*';
+  /** Unquoted ETag the current object must have. */
+  ifMatch?: string;
+}
+
+export interface ListOptions {
+  prefix?: string;
+  delimiter?: string;
+  maxKeys?: number;
+  /** Exclusive: listing starts after this key. */
+  startAfter?: string;
+}
+
+export interface ListResult {
+  contents: ObjectInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned: where the next page starts. */
+  last: string | undefined;
+}

@@ -1,0 +1,294 @@
+// The catalogue of queues: create, find (by name, URL or ARN), list, attributes, tags and dead-letter
+// links. Live queues' parsed configuration is cached in memory; a deleted queue drops out of the cache.
+import { tryDecode } from '../../uri.js';
+import {
+  effectiveAttributes,
+  FIFO_NAME_MESSAGE,
+  normalizeAttributes,
+  parseQueueArn,
+  type QueueConfig,
+  queueConfig,
+  sameAttributes,
+} from './attributes.js';
+import { SqsErrors } from './errors.js';
+import type { QueueRow, SqliteQueueRepo } from './queue-repo.js';
+import type { ListQueuesOptions, Queue, QueueCounts, QueueOwner } from './types.js';
+import { validateQueueName } from './validate.js';
+
+/** A queue with its stored attributes and parsed configuration. */
+export interface Loaded {
+  queue: Queue;
+  stored: Record<string, string>;
+  config: QueueConfig;
+  modifiedAt: number;
+}
+
+const KNOWN_ATTRIBUTES = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'CreatedTimestamp',
+  'LastModifiedTimestamp',
+  'QueueArn',
+  'Policy',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'RedriveAllowPolicy',
+  'RedrivePolicy',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+  'SqsManagedSseEnabled',
+];
+
+export class QueueCatalogue {
+  readonly #repo: SqliteQueueRepo;
+  readonly #region: string;
+  readonly #cache = new Map<number, Loaded>();
+  readonly #names = new Map<string, number>();
+
+  constructor(repo: SqliteQueueRepo, region: string) {
+    this.#repo = repo;
+    this.#region = region;
+  }
+
+  #toQueue(r: QueueRow): Queue {
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      accountId: r.account_id,
+      name: r.name,
+      arn: `arn:aws:sqs:${this.#region}:${r.account_id}:${r.name}`,
+      fifo: r.name.endsWith('.fifo'),
+      createdAt: Math.floor(r.created_at / 1000),
+    };
+  }
+
+  #load(r: QueueRow): Loaded {
+    const stored = JSON.parse(r.attributes) as Record<string, string>;
+    const loaded: Loaded = {
+      queue: this.#toQueue(r),
+      stored,
+      config: queueConfig(stored, r.name.endsWith('.fifo')),
+      modifiedAt: r.modified_at,
+    };
+    this.#cache.set(r.id, loaded);
+    return loaded;
+  }
+
+  /** The queue's live state; throws QueueDoesNotExist once it has been deleted. */
+  loaded(queue: Queue): Loaded {
+    const hit = this.#cache.get(queue.id);
+    if (hit) return hit;
+    const row = this.#repo.queueById(queue.id);
+    if (!row) throw SqsErrors.queueDoesNotExist();
+    return this.#load(row);
+  }
+
+  /** The cached state of a queue by id, without touching the store. */
+  cached(queueId: number): Loaded | undefined {
+    return this.#cache.get(queueId);
+  }
+
+  createQueue(
+    owner: QueueOwner,
+    name: string,
+    attributes: Record<string, string> = {},
+    tags: Record<string, string> = {},
+  ): Queue {
+    if (typeof name !== 'string')
+      throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
+    validateQueueName(name);
+    const fifo = name.endsWith('.fifo');
+    if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
+    const given = normalizeAttributes(attributes, fifo, true);
+    this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
+    return this.#repo.transaction(() => {
+      const existing = this.#repo.queueByName(owner.id, name);
+      if (existing) {
+        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>, fifo))
+          throw SqsErrors.queueNameExists(name);
+        return this.#toQueue(existing);
+      }
+      if (given.RedrivePolicy === '') delete given.RedrivePolicy;
+      const row = this.#repo.insertQueue(
+        owner.id,
+        owner.accountId,
+        name,
+        JSON.stringify(given),
+        JSON.stringify(tags),
+        Date.now(),
+      );
+      return this.#load(row).queue;
+    });
+  }
+
+  #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): void {
+    if (!policy) return;
+    const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
+    const target = this.byArn(owner, arn);
+    const bad = (reason: string) =>
+      SqsErrors.invalidParameterValue(
+        `Value ${policy} for parameter RedrivePolicy is invalid. Reason: ${reason}`,
+      );
+    if (!target) throw bad('Dead letter target does not exist.');
+    if (target.fifo !== fifo)
+      throw bad('Dead-letter queue must be of the same type (FIFO or standard) as the source queue.');
+  }
+
+  #byName(owner: QueueOwner, name: string): Queue | undefined {
+    // Every API call resolves its queue by name: keep live queues' ids in memory (dropped on delete).
+    const key = `${owner.id}\0${name}`;
+    const id = this.#names.get(key);
+    const hit = id === undefined ? undefined : this.#cache.get(id);
+    if (hit) return hit.queue;
+    const row = this.#repo.queueByName(owner.id, name);
+    if (!row) return undefined;
+    this.#names.set(key, row.id);
+    return (this.#cache.get(row.id) ?? this.#load(row)).queue;
+  }
+
+  byArn(owner: QueueOwner, arn: string): Queue | undefined {
+    const parsed = parseQueueArn(arn);
+    if (!parsed || parsed.accountId !== owner.accountId || parsed.region !== this.#region) return undefined;
+    return this.#byName(owner, parsed.name);
+  }
+
+  findQueue(owner: QueueOwner, ref: string): Queue | undefined {
+    if (typeof ref !== 'string' || ref === '') return undefined;
+    if (ref.startsWith('arn:')) return this.byArn(owner, ref);
+    if (ref.includes('/')) {
+      // A queue URL (any host) or a bare path: the last two segments are account id and name.
+      let path = ref;
+      if (/^[a-z]+:\/\//i.test(ref)) {
+        try {
+          path = new URL(ref).pathname;
+        } catch {
+          return undefined;
+        }
+      }
+      const parts = path.split('/').filter(Boolean);
+      if (parts.length !== 2 || parts[0] !== owner.accountId) return undefined;
+      // A malformed escape names no queue (it is not a 500).
+      const name = tryDecode(parts[1]!);
+      return name === undefined ? undefined : this.#byName(owner, name);
+    }
+    return this.#byName(owner, ref);
+  }
+
+  listQueues(owner: QueueOwner, opts: ListQueuesOptions = {}): { queues: Queue[]; nextToken?: string } {
+    const limit = opts.maxResults ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw SqsErrors.invalidParameterValue(
+        `Value ${limit} for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.`,
+      );
+    }
+    let after = '';
+    if (opts.nextToken) {
+      try {
+        after = Buffer.from(opts.nextToken, 'base64url').toString('utf8');
+      } catch {
+        after = '';
+      }
+      if (!after) throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+    }
+    const prefix = opts.prefix ?? '';
+    const rows = this.#repo
+      .listQueues(owner.id, prefix, after, limit + 1)
+      .filter((r) => r.name.startsWith(prefix));
+    const page = rows.slice(0, limit);
+    const queues = page.map((r) => (this.#cache.get(r.id) ?? this.#load(r)).queue);
+    const last = page[page.length - 1];
+    return opts.maxResults !== undefined && rows.length > limit && last
+      ? { queues, nextToken: Buffer.from(last.name, 'utf8').toString('base64url') }
+      : { queues };
+  }
+
+  /** Deletes the queue and its messages and forgets it. */
+  deleteQueue(queue: Queue): void {
+    this.loaded(queue);
+    this.#repo.deleteQueue(queue.id);
+    this.#cache.delete(queue.id);
+    this.#names.delete(`${queue.tenantId}\0${queue.name}`);
+  }
+
+  getAttributes(queue: Queue, names: readonly string[], counts: () => QueueCounts): Record<string, string> {
+    const l = this.loaded(queue);
+    const all = names.length === 0 || names.includes('All');
+    const want = (n: string) => all || names.includes(n);
+    const out: Record<string, string> = {};
+    const eff = effectiveAttributes(l.stored, queue.fifo);
+    if (!all) {
+      const known = new Set([...Object.keys(eff), ...KNOWN_ATTRIBUTES]);
+      for (const n of names) if (!known.has(n)) throw SqsErrors.invalidAttributeName(n);
+    }
+    if (want('QueueArn')) out.QueueArn = queue.arn;
+    if (
+      want('ApproximateNumberOfMessages') ||
+      want('ApproximateNumberOfMessagesNotVisible') ||
+      want('ApproximateNumberOfMessagesDelayed')
+    ) {
+      const c = counts();
+      if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(c.visible);
+      if (want('ApproximateNumberOfMessagesNotVisible'))
+        out.ApproximateNumberOfMessagesNotVisible = String(c.inFlight);
+      if (want('ApproximateNumberOfMessagesDelayed'))
+        out.ApproximateNumberOfMessagesDelayed = String(c.delayed);
+    }
+    if (want('CreatedTimestamp')) out.CreatedTimestamp = String(queue.createdAt);
+    if (want('LastModifiedTimestamp')) out.LastModifiedTimestamp = String(Math.floor(l.modifiedAt / 1000));
+    for (const [k, v] of Object.entries(eff)) if (want(k)) out[k] = v;
+    return out;
+  }
+
+  setAttributes(queue: Queue, attributes: Record<string, string>): void {
+    const l = this.loaded(queue);
+    const given = normalizeAttributes(attributes, queue.fifo, false);
+    this.#checkRedriveTarget(
+      { id: queue.tenantId, accountId: queue.accountId },
+      given.RedrivePolicy,
+      queue.fifo,
+    );
+    const next = { ...l.stored, ...given };
+    if (next.RedrivePolicy === '') delete next.RedrivePolicy;
+    if (next.Policy === '') delete next.Policy;
+    const now = Date.now();
+    this.#repo.setQueueAttributes(queue.id, JSON.stringify(next), now);
+    this.#cache.set(queue.id, { ...l, stored: next, config: queueConfig(next, queue.fifo), modifiedAt: now });
+  }
+
+  deadLetterSources(queue: Queue): Queue[] {
+    return this.#repo
+      .queuesWithRedrive(queue.tenantId)
+      .filter((r) => {
+        const p = (JSON.parse(r.attributes) as Record<string, string>).RedrivePolicy;
+        return (
+          p !== undefined &&
+          (JSON.parse(p) as { deadLetterTargetArn: string }).deadLetterTargetArn === queue.arn
+        );
+      })
+      .map((r) => this.#toQueue(r));
+  }
+
+  tagQueue(queue: Queue, tags: Record<string, string>): void {
+    this.loaded(queue);
+    const merged = { ...this.listTags(queue), ...tags };
+    if (Object.keys(merged).length > 50)
+      throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
+    this.#repo.setQueueTags(queue.id, JSON.stringify(merged));
+  }
+
+  untagQueue(queue: Queue, keys: readonly string[]): void {
+    const tags = this.listTags(queue);
+    for (const k of keys) delete tags[k];
+    this.#repo.setQueueTags(queue.id, JSON.stringify(tags));
+  }
+
+  listTags(queue: Queue): Record<string, string> {
+    this.loaded(queue);
+    const row = this.#repo.queueById(queue.id);
+    if (!row) throw SqsErrors.queueDoesNotExist();
+    return JSON.parse(row.tags) as Record<string, string>;
+  }
+}
