@@ -5,7 +5,7 @@
 import type { PlatformConfig } from '../config.js';
 import type { FunctionRecord } from '../control/functions.js';
 import type { Tenant } from '../control/tenants.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
+import { errorTypeOf, isDomainError, isNotFound, KindlingError, LambdaErrors } from '../errors.js';
 import type { QueueEngine } from '../events/queue/types.js';
 import { requestId as newRequestId } from '../ids.js';
 import {
@@ -386,18 +386,19 @@ export class AsyncDispatcher {
           }
         : { outcome: 'success', status: 200, response: out.payload, executedVersion: out.executedVersion };
     } catch (e) {
-      const k = e instanceof KindlingError ? e : undefined;
-      if (k?.status === 404) {
-        result = { outcome: 'not-found', errorType: k.type, errorMessage: k.message, status: 404 };
+      const k = e instanceof KindlingError || isDomainError(e) ? e : undefined;
+      if (isNotFound(e)) {
+        result = { outcome: 'not-found', errorType: errorTypeOf(e), errorMessage: k!.message, status: 404 };
       } else {
         // Throttles (429) and the platform's own failures are retried until the event is too old, and
         // do not use up MaximumRetryAttempts (Lambda does the same for throttles and 5xx errors).
         if (!k) console.error('kindling: async invocation failed inside the platform:', e);
         result = {
           outcome: 'throttled',
-          errorType: k?.type ?? 'ServiceException',
+          errorType: errorTypeOf(e),
           errorMessage: k?.message ?? (e as Error).message,
-          status: k?.status ?? 500,
+          // The status Lambda's Invoke would have answered, as the destination record reports it.
+          status: isDomainError(e, 'Throttled') ? 429 : k instanceof KindlingError ? k.status : 500,
         };
       }
     }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlatformConfig } from '../config.js';
-import { isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
+import { type DomainError, isDomainError, isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
 import { traceHeader } from '../ids.js';
 import { type PoolKey, WarmingPool } from '../pool/warming-pool.js';
 import { prepareSdkModules } from '../runtimes/node/sdk-modules.js';
@@ -342,7 +342,7 @@ export class WorkerManager implements Worker {
     this.tenantActive.set(tenantId, (this.tenantActive.get(tenantId) ?? 0) + 1);
   }
 
-  private throttle(spec: FunctionVersionSpec, reserved: boolean): KindlingError {
+  private throttle(spec: FunctionVersionSpec, reserved: boolean): DomainError {
     this.events.emit('throttle', spec.tenantId, spec.functionArn);
     return reserved
       ? LambdaErrors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded')
@@ -485,7 +485,7 @@ export class WorkerManager implements Worker {
         this.makeRoom(spec),
       );
     } catch (e) {
-      if (isKindlingError(e)) throw e;
+      if (isKindlingError(e) || isDomainError(e)) throw e;
       this.warn(`could not start an environment: ${(e as Error).message}`);
       throw LambdaErrors.service('Could not start an execution environment.');
     }

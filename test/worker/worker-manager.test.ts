@@ -2,8 +2,8 @@
 // version separation, retirement, keep-alive and the completion hook.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isKindlingError } from '../../src/errors.js';
 import type { InvocationComplete } from '../../src/worker/worker-manager.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json, spec, writeCode } from './helpers.js';
 
 let h: Harness;
@@ -27,10 +27,9 @@ const whoAmI =
 
 function isThrottle(e: unknown, reason?: string): boolean {
   return (
-    isKindlingError(e) &&
-    e.type === 'TooManyRequestsException' &&
-    e.status === 429 &&
-    (reason === undefined || e.fields.Reason === reason)
+    asLambda(e).type === 'TooManyRequestsException' &&
+    asLambda(e).status === 429 &&
+    (reason === undefined || asLambda(e).fields.Reason === reason)
   );
 }
 
@@ -212,7 +211,7 @@ test('onInvocationComplete reports tenant, function, durations, memory, start ki
 test('an unsupported runtime is refused with InvalidRuntimeException', async () => {
   await assert.rejects(
     invoke(h, fn(h, whoAmI, { runtime: 'python3.12' })),
-    (e) => isKindlingError(e) && e.type === 'InvalidRuntimeException',
+    (e) => asLambda(e).type === 'InvalidRuntimeException',
   );
 });
 
@@ -236,7 +235,7 @@ test('drain lets a running invocation finish, then refuses new ones', async () =
   const running = invoke(h2, s, { sleep: 300 });
   await new Promise((r) => setTimeout(r, 150));
   const drained = h2.wm.drain(5000);
-  await assert.rejects(invoke(h2, s), (e) => isKindlingError(e) && e.type === 'ServiceException');
+  await assert.rejects(invoke(h2, s), (e) => asLambda(e).type === 'ServiceException');
   const r = await running;
   assert.equal(r.functionError, undefined);
   await drained;

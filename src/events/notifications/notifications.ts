@@ -3,7 +3,7 @@
 // handed to the invoker in the background (and again after a restart), and deleted once accepted.
 import { randomUUID } from 'node:crypto';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
-import { KindlingError } from '../../errors.js';
+import { isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import { type Db, migrate } from '../../store/database.js';
 import { S3Errors } from '../objects/errors.js';
@@ -177,8 +177,8 @@ export class BucketNotifications {
       done();
     } catch (e) {
       // A function deleted since the configuration was written: S3 drops such events too.
-      if (e instanceof KindlingError && e.status === 404) {
-        this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: ${e.message}`);
+      if (isNotFound(e)) {
+        this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: ${(e as Error).message}`);
         done();
         return;
       }

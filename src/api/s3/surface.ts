@@ -1,15 +1,16 @@
 // The S3-compatible API, path-style (`/bucket/key`), over the embedded object store. It streams bodies
 // in and out, checks every digest the client sent, and answers with S3's XML, headers and error codes.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { KindlingError, QueryAuthError, WrongRegionError } from '../errors.js';
-import type { NotificationConfig } from '../events/notifications/config.js';
-import type { BucketNotifications } from '../events/notifications/notifications.js';
-import { headerOfAlgorithm } from '../events/objects/checksums.js';
-import { isValidBucketName, S3Errors } from '../events/objects/errors.js';
-import type { ObjectInfo, ObjectStore, StoredHeaders, WriteCondition } from '../events/objects/store.js';
-import { decodeOrThrow, MalformedEscapeError, tryDecode } from '../uri.js';
-import { S3RequestBody } from './s3-body.js';
+import type { NotificationConfig } from '../../events/notifications/config.js';
+import type { BucketNotifications } from '../../events/notifications/notifications.js';
+import { headerOfAlgorithm } from '../../events/objects/checksums.js';
+import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
+import type { ObjectInfo, ObjectStore, StoredHeaders, WriteCondition } from '../../events/objects/store.js';
+import { decodeOrThrow } from '../../uri.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { S3RequestBody } from './body.js';
+import { hostId, s3ErrorResponse } from './errors.js';
 import {
   childOf,
   childrenOf,
@@ -20,8 +21,7 @@ import {
   type XmlElement,
   type XmlNode,
   xmlDocument,
-} from './s3-xml.js';
-import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+} from './xml.js';
 
 export interface S3SurfaceDeps {
   store: ObjectStore;
@@ -101,8 +101,6 @@ function xml(
     body: xmlDocument(root, body),
   };
 }
-
-const hostId = (requestId: string): string => Buffer.from(`kindling/${requestId}`).toString('base64');
 
 /** The `x-amz-meta-*` headers of a request, keyed without the prefix (S3 lower-cases them). */
 function userMetadata(headers: RequestHead['headers']): Record<string, string> {
@@ -575,8 +573,8 @@ export class S3Surface implements ApiSurface {
         this.#deps.store.deleteObject(r.tenant.id, r.bucket, key);
         if (!quiet) deleted.push({ Key: key });
       } catch (e) {
-        if (!(e instanceof KindlingError)) throw e;
-        errors.push({ Key: key, Code: e.type, Message: e.message });
+        if (!(e instanceof ObjectStoreError)) throw e;
+        errors.push({ Key: key, Code: e.code, Message: e.message });
       }
     }
     return xml(200, 'DeleteResult', { Deleted: deleted, Error: errors }, r.requestId);
@@ -807,39 +805,8 @@ export class S3Surface implements ApiSurface {
     return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
   }
 
-  // ---- errors ----
-
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
-    const e = toS3Error(err);
-    const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
-    const headers: Record<string, string> = {
-      'x-amz-request-id': requestId,
-      'x-amz-id-2': hostId(requestId),
-    };
-    if (head?.method === 'HEAD') return { status: e.status, headers };
-    headers['content-type'] = 'application/xml';
-    const fields: XmlElement = {};
-    for (const [k, v] of Object.entries(e.fields)) if (k !== 'Type') fields[k] = String(v);
-    const rest = head?.rawPath.replace(/^\//, '') ?? '';
-    const slash = rest.indexOf('/');
-    if (e.type === 'NoSuchKey' && slash >= 0) fields.Key ??= safeDecode(rest.slice(slash + 1));
-    const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    return {
-      status: e.status,
-      headers,
-      body: xmlDocument(
-        'Error',
-        {
-          Code: e.type,
-          Message: e.message,
-          ...fields,
-          Resource: bucket ? head.rawPath : undefined,
-          RequestId: requestId,
-          HostId: hostId(requestId),
-        },
-        false,
-      ),
-    };
+    return s3ErrorResponse(err, head);
   }
 }
 
@@ -865,73 +832,4 @@ function copySource(raw: string): { bucket: string; key: string } {
     throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
   }
   return { bucket: source.slice(0, slash), key: source.slice(slash + 1) };
-}
-
-const safeDecode = (s: string): string => tryDecode(s) ?? s;
-
-/** Maps errors raised below the surface (SigV4 checks in http.ts speak Lambda's words) to S3's codes. */
-export function toS3Error(err: unknown): KindlingError {
-  if (!(err instanceof KindlingError)) return S3Errors.internal();
-  if (err instanceof MalformedEscapeError)
-    return new KindlingError('InvalidURI', 400, "Couldn't parse the specified URI.", { URI: err.raw });
-  if (err instanceof WrongRegionError) {
-    return err.presigned
-      ? new KindlingError(
-          'AuthorizationQueryParametersError',
-          400,
-          `Error parsing the X-Amz-Credential parameter; the region '${err.given}' is wrong; expecting '${err.expected}'`,
-          { Region: err.expected },
-        )
-      : new KindlingError(
-          'AuthorizationHeaderMalformed',
-          400,
-          `The authorization header is malformed; the region '${err.given}' is wrong; expecting '${err.expected}'`,
-          { Region: err.expected },
-        );
-  }
-  if (err instanceof QueryAuthError)
-    return new KindlingError('AuthorizationQueryParametersError', 400, err.message);
-  switch (err.type) {
-    case 'InvalidSignatureException':
-      if (/^Request has expired/.test(err.message)) return S3Errors.accessDenied('Request has expired');
-      if (/^Signature expired/.test(err.message))
-        return new KindlingError(
-          'RequestTimeTooSkewed',
-          403,
-          'The difference between the request time and the current time is too large.',
-        );
-      if (/not yet valid/.test(err.message)) return S3Errors.accessDenied('Request is not valid yet');
-      return new KindlingError(
-        'SignatureDoesNotMatch',
-        403,
-        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      );
-    case 'UnrecognizedClientException':
-      return new KindlingError(
-        'InvalidAccessKeyId',
-        403,
-        'The AWS Access Key Id you provided does not exist in our records.',
-      );
-    case 'MissingAuthenticationTokenException':
-      return S3Errors.accessDenied();
-    case 'IncompleteSignatureException':
-      return new KindlingError('AuthorizationHeaderMalformed', 400, err.message);
-    case 'RequestEntityTooLargeException':
-      return S3Errors.entityTooLarge();
-    case 'ServiceUnavailableException':
-      return new KindlingError('SlowDown', 503, 'Please reduce your request rate.');
-    case 'RequestTimeoutException':
-      return new KindlingError(
-        'RequestTimeout',
-        400,
-        'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
-      );
-    case 'ResourceNotFoundException':
-    case 'AccessDeniedException':
-      return S3Errors.accessDenied(err.message);
-    case 'ServiceException':
-      return S3Errors.internal();
-    default:
-      return err;
-  }
 }

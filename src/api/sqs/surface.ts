@@ -3,8 +3,7 @@
 // the queue engine, which scopes every queue lookup to the calling tenant.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { KindlingError } from '../errors.js';
-import { SqsError, SqsErrors } from '../events/queue/errors.js';
+import { SqsError, SqsErrors } from '../../events/queue/errors.js';
 import {
   type MessageAttributes,
   type Queue,
@@ -13,24 +12,15 @@ import {
   type ReceivedMessage,
   type SendInput,
   type SendResult,
-} from '../events/queue/types.js';
-import { validateBatchIds } from '../events/queue/validate.js';
-import { MalformedEscapeError, malformedQueryPart } from '../uri.js';
-import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
-import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+} from '../../events/queue/types.js';
+import { validateBatchIds } from '../../events/queue/validate.js';
+import { MalformedEscapeError, malformedQueryPart } from '../../uri.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { JSON_CONTENT_TYPE, sqsErrorResponse } from './errors.js';
+import { parseQueryRequest, renderQueryResponse } from './query.js';
 
-const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 // Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
-/** Authentication failures (raised before a surface sees the request) under the codes SQS's query protocol uses. */
-const AUTH_QUERY_CODES: Record<string, string> = {
-  UnrecognizedClientException: 'InvalidClientTokenId',
-  InvalidSignatureException: 'SignatureDoesNotMatch',
-  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
-  IncompleteSignatureException: 'IncompleteSignature',
-  ServiceUnavailableException: 'ServiceUnavailable',
-  RequestTimeoutException: 'RequestTimeout',
-};
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
 
 // ---- input schemas (the JSON protocol's shapes; the query protocol is converted into them) ----
@@ -291,44 +281,7 @@ export class SqsSurface implements ApiSurface {
   }
 
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
-    const e: SqsError =
-      err instanceof SqsError
-        ? err
-        : err instanceof MalformedEscapeError
-          ? err.site === 'path'
-            ? SqsErrors.invalidAddress(`The address ${err.raw} is not valid for this endpoint.`)
-            : SqsErrors.invalidParameterValue(err.message)
-          : err instanceof KindlingError
-            ? new SqsError(
-                err.type,
-                AUTH_QUERY_CODES[err.type] ?? err.type,
-                err.status,
-                err.message,
-                err.status < 500,
-              )
-            : SqsErrors.internal();
-    const requestId = randomUUID();
-    const json = typeof head.headers['x-amz-target'] === 'string';
-    const queryError = `${e.queryCode};${e.senderFault ? 'Sender' : 'Receiver'}`;
-    if (json) {
-      return {
-        status: e.status,
-        headers: {
-          'content-type': JSON_CONTENT_TYPE,
-          'x-amzn-query-error': queryError,
-          'x-amzn-requestid': requestId,
-        },
-        body: JSON.stringify({
-          __type: `${e.type in AUTH_QUERY_CODES ? 'com.amazon.coral.service' : 'com.amazonaws.sqs'}#${e.type}`,
-          message: e.message,
-        }),
-      };
-    }
-    return {
-      status: e.status,
-      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-      body: renderQueryError(e, requestId),
-    };
+    return sqsErrorResponse(err, head);
   }
 
   #queue(call: Call, url: string | undefined): Queue {

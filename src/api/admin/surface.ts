@@ -4,12 +4,14 @@
 // the caller's own tenant unless the caller is admin.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Tenant, TenantStore } from '../control/tenants.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
-import type { Telemetry } from '../telemetry/telemetry.js';
-import { decodeOrThrow } from '../uri.js';
-import type { PoolStats, WorkerStats } from '../worker/types.js';
-import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+import type { Tenant, TenantStore } from '../../control/tenants.js';
+import { type DomainError, KindlingError, LambdaErrors } from '../../errors.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import { decodeOrThrow } from '../../uri.js';
+import type { PoolStats, WorkerStats } from '../../worker/types.js';
+import { AuthErrors } from '../edge-errors.js';
+import { lambdaWireError, serviceWireError } from '../lambda/errors.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
 
 /** What the admin API needs from the worker manager. */
 export interface PoolControl {
@@ -64,7 +66,7 @@ export const AdminErrors = {
 };
 
 /** Zod issues in Lambda's wording: `1 validation error detected: Value at 'limit' failed to satisfy constraint: ...`. */
-function validationError(error: z.ZodError): KindlingError {
+function validationError(error: z.ZodError): DomainError {
   const n = error.issues.length;
   const parts = error.issues.map(
     (i) => `Value at '${i.path.join('.') || 'body'}' failed to satisfy constraint: ${i.message}`,
@@ -225,7 +227,7 @@ export class AdminSurface implements ApiSurface {
   }
 
   errorResponse(err: unknown): ApiResponse {
-    const e = err instanceof KindlingError ? err : LambdaErrors.service();
+    const e = lambdaWireError(err) ?? serviceWireError();
     return {
       status: e.status,
       headers: { 'content-type': 'application/json', 'x-amzn-errortype': e.type },
@@ -253,7 +255,7 @@ export class AdminSurface implements ApiSurface {
   #metrics(req: ApiRequest): ApiResponse {
     if (req.tenant === undefined) {
       const auth = req.headers.authorization;
-      if (auth === undefined) throw LambdaErrors.missingAuth();
+      if (auth === undefined) throw AuthErrors.missingAuth();
       if (!bearerMatches(auth, this.#deps.metricsToken))
         throw LambdaErrors.accessDenied('The bearer token is not valid for /metrics.');
     } else this.#requireAdmin(req);
