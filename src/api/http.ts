@@ -386,19 +386,15 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       tenant = found.tenant;
       accessKeyId = sig.accessKeyId;
     }
-    const apiReq: ApiRequest = {
-      method: head.method,
-      rawPath,
-      path: head.path,
-      query,
-      headers: head.headers,
-      service: head.service,
+    // The request is the head completed, the same object, so what a surface found when it claimed
+    // the head (its route) is still found by it.
+    const apiReq: ApiRequest = Object.assign(head, {
       tenant: tenant as Tenant, // anonymous routes must not read it
       accessKeyId,
       body,
       raw: req,
       signedPayload,
-    };
+    });
     proceed(req, res);
     writeResponse(res, await surface.handle(apiReq));
   } catch (err) {
