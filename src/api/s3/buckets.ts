@@ -1,3 +1,4 @@
+// S3's bucket operations: list, create, head, delete, location, and listing a bucket's objects (v1 and v2).
 import { S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
 import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';

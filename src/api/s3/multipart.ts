@@ -1,3 +1,4 @@
+// S3's multipart uploads: create, upload a part (or copy one), list parts and uploads, complete, abort.
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
 import type { ObjectStore } from '../../events/objects/store.js';

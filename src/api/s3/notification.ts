@@ -1,3 +1,4 @@
+// S3's bucket notification configuration (`?notification`): Lambda function targets only.
 import type { NotificationConfig } from '../../events/notifications/config.js';
 import { S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';

@@ -1,3 +1,4 @@
+// S3's object operations: put, get and head (ranges, conditions), delete, delete many, copy.
 import type { Readable } from 'node:stream';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';

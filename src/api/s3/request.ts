@@ -1,3 +1,5 @@
+// S3's request conventions shared by the route modules: the request with its bucket and key, the
+// XML answer, user metadata and stored headers, ranges, conditional reads and writes, copy sources.
 import type { BucketNotifications } from '../../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
