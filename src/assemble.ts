@@ -1,6 +1,6 @@
 // The list of platform parts, in start order (they stop in reverse), each built from the ones before it.
 import { createObjectStorePart } from './api/s3-part.js';
-import { SqsSurface } from './api/sqs.js';
+import { SqsSurface } from './api/sqs/surface.js';
 import { createCorePart } from './core-part.js';
 import { createMappingsPart } from './events/mappings/part.js';
 import { createQueueEngine } from './events/queue/index.js';

@@ -9,7 +9,7 @@ import type { ObjectStorePart } from './api/s3-part.js';
 import { CodeStore } from './control/code-store.js';
 import { FunctionStore } from './control/functions.js';
 import type { Tenant } from './control/tenants.js';
-import { KindlingError, LambdaErrors } from './errors.js';
+import { isDomainError, LambdaErrors } from './errors.js';
 import { InvocationService } from './invoke/invocation-service.js';
 import type { Platform, PlatformPart } from './platform.js';
 import { WorkerManager } from './worker/worker-manager.js';
@@ -92,9 +92,9 @@ async function readCodeObject(
   try {
     obj = objects.store.openObject(tenant.id, bucket, key);
   } catch (e) {
-    if (e instanceof KindlingError) {
+    if (isDomainError(e)) {
       throw LambdaErrors.invalidParameter(
-        `Error occurred while GetObject. S3 Error Code: ${e.type}. S3 Error Message: ${e.message}`,
+        `Error occurred while GetObject. S3 Error Code: ${e.code}. S3 Error Message: ${e.message}`,
       );
     }
     throw e;

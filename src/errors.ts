@@ -1,6 +1,30 @@
-// Typed errors shared by every layer. Each carries the error type a Lambda client switches on and the
-// HTTP status the API answers with, so the HTTP layer maps them mechanically (see api/http.ts).
+// Errors shared by every layer. Below api/ an error is a DomainError: a stable code (`FunctionNotFound`,
+// `Throttled`, ...), a message and details; each API surface's errors.ts maps codes to its wire's error
+// type, HTTP status and extra fields. Code below api/ branches on codes, never on HTTP statuses.
 
+export class DomainError extends Error {
+  /** Stable within its catalogue; what callers below api/ branch on. */
+  readonly code: string;
+  /** Facts a surface may render (Lambda's throttle `reason`, S3's `Key`, ...). */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = code;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** True for a DomainError, and when codes are given, for one carrying one of them. */
+export function isDomainError(e: unknown, ...codes: string[]): e is DomainError {
+  return e instanceof DomainError && (codes.length === 0 || codes.includes(e.code));
+}
+
+/**
+ * An error already in a wire's words (type and HTTP status). Only api/ should raise these (SigV4, the
+ * edge's limits); a few older throw sites below api/ still do, and every surface passes them through.
+ */
 export class KindlingError extends Error {
   /** The AWS error type, e.g. `ResourceNotFoundException`; sent as `x-amzn-ErrorType` / `__type`. */
   readonly type: string;
@@ -17,97 +41,90 @@ export class KindlingError extends Error {
   }
 }
 
-// The Lambda API's catalogue. Other surfaces (SQS, S3) keep theirs beside their routes.
-export const LambdaErrors = {
-  notFound: (what: string) => new KindlingError('ResourceNotFoundException', 404, what, { Type: 'User' }),
-  functionNotFound: (arnOrName: string) =>
-    new KindlingError('ResourceNotFoundException', 404, `Function not found: ${arnOrName}`, { Type: 'User' }),
-  invalidParameter: (message: string) =>
-    new KindlingError('InvalidParameterValueException', 400, message, { Type: 'User' }),
-  /** Lambda words schema failures as `1 validation error detected: ...` with this type. */
-  validation: (message: string) => new KindlingError('ValidationException', 400, message),
-  invalidRequestContent: (message: string) =>
-    new KindlingError('InvalidRequestContentException', 400, message, { Type: 'User' }),
-  conflict: (message: string) =>
-    new KindlingError('ResourceConflictException', 409, message, { Type: 'User' }),
-  preconditionFailed: (
-    message = 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
-  ) => new KindlingError('PreconditionFailedException', 412, message, { Type: 'User' }),
-  tooLarge: (message: string) =>
-    new KindlingError('RequestEntityTooLargeException', 413, message, { Type: 'User' }),
-  tooManyRequests: (
-    message = 'Rate Exceeded.',
-    reason = 'ReservedFunctionConcurrentInvocationLimitExceeded',
-  ) => new KindlingError('TooManyRequestsException', 429, message, { Type: 'User', Reason: reason }),
-  codeStorageExceeded: (message: string) =>
-    new KindlingError('CodeStorageExceededException', 400, message, { Type: 'User' }),
-  unsupportedMediaType: (message: string) =>
-    new KindlingError('UnsupportedMediaTypeException', 415, message, { Type: 'User' }),
-  service: (message = 'An internal error occurred.') =>
-    new KindlingError('ServiceException', 500, message, { Type: 'Service' }),
-  accessDenied: (message: string) =>
-    new KindlingError('AccessDeniedException', 403, message, { Type: 'User' }),
-  // SigV4 failures, worded as AWS words them.
-  missingAuth: () =>
-    new KindlingError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token'),
-  incompleteSignature: (message: string) => new KindlingError('IncompleteSignatureException', 403, message),
-  invalidSignature: () =>
-    new KindlingError(
-      'InvalidSignatureException',
-      403,
-      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
-    ),
-  unrecognizedClient: () =>
-    new KindlingError(
-      'UnrecognizedClientException',
-      403,
-      'The security token included in the request is invalid.',
-    ),
-  expiredSignature: (message: string) => new KindlingError('InvalidSignatureException', 403, message),
-} as const;
-
-/**
- * Refusals of the HTTP edge itself (api/http.ts), in Lambda's words like the SigV4 errors; the S3
- * and SQS surfaces translate them into their own codes.
- */
-export const EdgeErrors = {
-  /** Too many unauthenticated bytes in flight: retryable, as the SDKs retry a 503. */
-  busy: () =>
-    new KindlingError(
-      'ServiceUnavailableException',
-      503,
-      'The server is receiving too many unauthenticated request bodies; retry the request.',
-    ),
-  bodyTooSlow: (minBytesPerSec: number) =>
-    new KindlingError(
-      'RequestTimeoutException',
-      408,
-      `The request body arrived slower than ${minBytesPerSec} bytes per second; the connection is closed.`,
-    ),
-} as const;
-
-/** A credential scope naming another region than the server's (S3 words it as a malformed header). */
-export class WrongRegionError extends KindlingError {
-  constructor(
-    readonly given: string,
-    readonly expected: string,
-    readonly presigned: boolean,
-  ) {
-    super(
-      'InvalidSignatureException',
-      403,
-      `Credential should be scoped to a valid region, not '${given}'. This endpoint's region is '${expected}'.`,
-    );
-  }
-}
-
-/** A presigned URL's X-Amz-* parameters are missing or invalid (S3: AuthorizationQueryParametersError). */
-export class QueryAuthError extends KindlingError {
-  constructor(message: string) {
-    super('IncompleteSignatureException', 403, message);
-  }
-}
-
 export function isKindlingError(e: unknown): e is KindlingError {
   return e instanceof KindlingError;
 }
+
+/** The function-and-invocation catalogue's codes (control plane, invocation, worker). */
+export type LambdaErrorCode =
+  | 'ResourceNotFound'
+  | 'FunctionNotFound'
+  | 'InvalidParameter'
+  | 'Validation'
+  | 'InvalidRequestContent'
+  | 'Conflict'
+  | 'PreconditionFailed'
+  | 'PayloadTooLarge'
+  | 'Throttled'
+  | 'CodeStorageExceeded'
+  | 'UnsupportedMediaType'
+  | 'ServiceFailure'
+  | 'AccessDenied';
+
+/** The function-and-invocation catalogue's errors; Lambda's own error instances are exactly these. */
+export class LambdaDomainError extends DomainError {
+  declare readonly code: LambdaErrorCode;
+}
+
+/**
+ * Lambda's exception name per code. Part of the domain's vocabulary, not only the HTTP wire's: async
+ * invocation records, destinations and RPC replies name failures with them as Lambda does.
+ */
+export const LAMBDA_EXCEPTION_NAMES: Readonly<Record<LambdaErrorCode, string>> = {
+  ResourceNotFound: 'ResourceNotFoundException',
+  FunctionNotFound: 'ResourceNotFoundException',
+  InvalidParameter: 'InvalidParameterValueException',
+  Validation: 'ValidationException',
+  InvalidRequestContent: 'InvalidRequestContentException',
+  Conflict: 'ResourceConflictException',
+  PreconditionFailed: 'PreconditionFailedException',
+  PayloadTooLarge: 'RequestEntityTooLargeException',
+  Throttled: 'TooManyRequestsException',
+  CodeStorageExceeded: 'CodeStorageExceededException',
+  UnsupportedMediaType: 'UnsupportedMediaTypeException',
+  ServiceFailure: 'ServiceException',
+  AccessDenied: 'AccessDeniedException',
+};
+
+/** The name an invocation record gives a failure the platform raised (not the function). */
+export function errorTypeOf(e: unknown): string {
+  if (e instanceof LambdaDomainError) return LAMBDA_EXCEPTION_NAMES[e.code];
+  if (e instanceof DomainError) return e.code;
+  if (e instanceof KindlingError) return e.type;
+  return 'ServiceException';
+}
+
+/** The function (or what the caller named) does not exist, including an older error in wire words. */
+export function isNotFound(e: unknown): boolean {
+  return (
+    isDomainError(e, 'FunctionNotFound', 'ResourceNotFound') ||
+    (e instanceof KindlingError && e.type === 'ResourceNotFoundException')
+  );
+}
+
+const lambda = (code: LambdaErrorCode, message: string, details: Record<string, unknown> = {}) =>
+  new LambdaDomainError(code, message, details);
+
+// The catalogue the control plane, the invocation path and the worker throw from; api/lambda/errors.ts
+// renders it (and the other surfaces translate it).
+export const LambdaErrors = {
+  notFound: (what: string) => lambda('ResourceNotFound', what),
+  functionNotFound: (arnOrName: string) => lambda('FunctionNotFound', `Function not found: ${arnOrName}`),
+  invalidParameter: (message: string) => lambda('InvalidParameter', message),
+  /** Lambda words schema failures as `1 validation error detected: ...` with this code. */
+  validation: (message: string) => lambda('Validation', message),
+  invalidRequestContent: (message: string) => lambda('InvalidRequestContent', message),
+  conflict: (message: string) => lambda('Conflict', message),
+  preconditionFailed: (
+    message = 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+  ) => lambda('PreconditionFailed', message),
+  tooLarge: (message: string) => lambda('PayloadTooLarge', message),
+  tooManyRequests: (
+    message = 'Rate Exceeded.',
+    reason = 'ReservedFunctionConcurrentInvocationLimitExceeded',
+  ) => lambda('Throttled', message, { reason }),
+  codeStorageExceeded: (message: string) => lambda('CodeStorageExceeded', message),
+  unsupportedMediaType: (message: string) => lambda('UnsupportedMediaType', message),
+  service: (message = 'An internal error occurred.') => lambda('ServiceFailure', message),
+  accessDenied: (message: string) => lambda('AccessDenied', message),
+} as const;

@@ -6,9 +6,11 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from '../config.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
-import { EdgeErrors, KindlingError, LambdaErrors, QueryAuthError, WrongRegionError } from '../errors.js';
+import { DomainError, KindlingError, LambdaErrors } from '../errors.js';
 import { MalformedEscapeError, malformedQueryPart, tryDecode } from '../uri.js';
+import { AuthErrors, EdgeErrors, QueryAuthError, WrongRegionError } from './edge-errors.js';
 import { BodyRateWatch, PreAuthBudget, type PreAuthHold } from './edge-limits.js';
+import { lambdaWireError, serviceWireError } from './lambda/errors.js';
 import {
   EMPTY_SHA256,
   type ParsedSignature,
@@ -38,7 +40,7 @@ export interface ApiServerDeps {
 /** A surface-neutral error for requests no surface claims. */
 const fallbackSurface: Pick<ApiSurface, 'errorResponse'> = {
   errorResponse(err) {
-    const e = err instanceof KindlingError ? err : LambdaErrors.service();
+    const e = lambdaWireError(err) ?? serviceWireError();
     return {
       status: e.status,
       headers: { 'content-type': 'application/json', 'x-amzn-errortype': e.type },
@@ -154,17 +156,17 @@ const sha256Mismatch = () =>
 function authError(e: SignatureError): KindlingError {
   switch (e.kind) {
     case 'missing':
-      return LambdaErrors.missingAuth();
+      return AuthErrors.missingAuth();
     case 'incomplete':
-      return LambdaErrors.incompleteSignature(e.message);
+      return AuthErrors.incompleteSignature(e.message);
     case 'expired':
-      return LambdaErrors.expiredSignature(e.message);
+      return AuthErrors.expiredSignature(e.message);
     case 'unknown-key':
-      return LambdaErrors.unrecognizedClient();
+      return AuthErrors.unrecognizedClient();
     case 'query':
       return new QueryAuthError(e.message);
     default:
-      return LambdaErrors.invalidSignature();
+      return AuthErrors.invalidSignature();
   }
 }
 
@@ -314,7 +316,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     let body: Buffer = Buffer.alloc(0);
     let signedPayload: SignedPayloadInfo | undefined;
     if (!sig) {
-      if (!surface.allowAnonymous?.(head)) throw LambdaErrors.missingAuth();
+      if (!surface.allowAnonymous?.(head)) throw AuthErrors.missingAuth();
       if (!surface.streaming && !hasNoBody(req)) {
         hold = holdFor(req, res, edge.budget);
         body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
@@ -326,7 +328,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       const found = deps.tenants.resolveKey(sig.accessKeyId);
       if (!found) throw authError(new SignatureError('unknown-key', 'unknown key'));
       if (found.key.sessionToken !== null && found.key.sessionToken !== sig.securityToken) {
-        throw LambdaErrors.unrecognizedClient();
+        throw AuthErrors.unrecognizedClient();
       }
       const verify = (payloadHash: string): Buffer => {
         try {
@@ -384,19 +386,15 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       tenant = found.tenant;
       accessKeyId = sig.accessKeyId;
     }
-    const apiReq: ApiRequest = {
-      method: head.method,
-      rawPath,
-      path: head.path,
-      query,
-      headers: head.headers,
-      service: head.service,
+    // The request is the head completed, the same object, so what a surface found when it claimed
+    // the head (its route) is still found by it.
+    const apiReq: ApiRequest = Object.assign(head, {
       tenant: tenant as Tenant, // anonymous routes must not read it
       accessKeyId,
       body,
       raw: req,
       signedPayload,
-    };
+    });
     proceed(req, res);
     writeResponse(res, await surface.handle(apiReq));
   } catch (err) {
@@ -407,7 +405,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       if (!res.headersSent || !res.writableEnded) res.destroy();
       return;
     }
-    if (!(err instanceof KindlingError)) deps.onError?.(err);
+    if (!(err instanceof KindlingError || err instanceof DomainError)) deps.onError?.(err);
     if (res.headersSent) res.destroy();
     else fail(err);
   }

@@ -5,7 +5,7 @@ import { corePart } from '../core-part.js';
 import { BucketNotifications } from '../events/notifications/notifications.js';
 import { ObjectStore } from '../events/objects/store.js';
 import type { Platform, PlatformPart } from '../platform.js';
-import { S3Surface } from './s3.js';
+import { S3Surface } from './s3/surface.js';
 
 export interface ObjectStorePart extends PlatformPart {
   readonly name: 'objects';

@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { KindlingError, LambdaErrors } from '../errors.js';
+import { DomainError, KindlingError, LambdaErrors } from '../errors.js';
 
 export const CODE_LIMITS = {
   /** Lambda's limit on a ZipFile uploaded through the API. */
@@ -199,8 +199,8 @@ export function safeEntryPath(root: string, name: string): string | undefined {
   return target;
 }
 
-function unzipError(e: unknown): KindlingError {
-  if (e instanceof KindlingError) return e;
+function unzipError(e: unknown): KindlingError | DomainError {
+  if (e instanceof KindlingError || e instanceof DomainError) return e;
   // yauzl refuses unsafe names itself; keep its reason, it helps the uploader.
   const m =
     e instanceof Error

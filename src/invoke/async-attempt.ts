@@ -2,7 +2,7 @@
 // attemptFromError) and what happens next (nextStep): finish as succeeded or failed, or retry at a time.
 // Lambda's rules: errors use up MaximumRetryAttempts with doubling backoff; throttles and the platform's
 // own failures are retried until the event is too old without using up retries.
-import { KindlingError } from '../errors.js';
+import { errorTypeOf, isDomainError, isNotFound, KindlingError } from '../errors.js';
 import { errorMessageOf } from './async-destinations.js';
 import type { AsyncCondition, AsyncEvent, AttemptResult } from './async-event.js';
 import type { SyncInvokeResult } from './types.js';
@@ -44,18 +44,19 @@ export function attemptFromRun(out: SyncInvokeResult): AttemptResult {
 
 /** The attempt a run that could not start makes: the function is gone, or throttled / failed inside. */
 export function attemptFromError(e: unknown): AttemptResult {
-  const k = e instanceof KindlingError ? e : undefined;
-  if (k?.status === 404) {
-    return { outcome: 'not-found', errorType: k.type, errorMessage: k.message, status: 404 };
+  const k = e instanceof KindlingError || isDomainError(e) ? e : undefined;
+  if (isNotFound(e)) {
+    return { outcome: 'not-found', errorType: errorTypeOf(e), errorMessage: k!.message, status: 404 };
   }
   // Throttles (429) and the platform's own failures are retried until the event is too old, and
   // do not use up MaximumRetryAttempts (Lambda does the same for throttles and 5xx errors).
   if (!k) console.error('kindling: async invocation failed inside the platform:', e);
   return {
     outcome: 'throttled',
-    errorType: k?.type ?? 'ServiceException',
+    errorType: errorTypeOf(e),
     errorMessage: k?.message ?? (e as Error).message,
-    status: k?.status ?? 500,
+    // The status Lambda's Invoke would have answered, as the destination record reports it.
+    status: isDomainError(e, 'Throttled') ? 429 : k instanceof KindlingError ? k.status : 500,
   };
 }
 

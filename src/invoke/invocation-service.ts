@@ -5,7 +5,7 @@ import type { PlatformConfig } from '../config.js';
 import { parseFunctionRef } from '../control/function-names.js';
 import { type FunctionRecord, type FunctionStore, LATEST } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
-import { KindlingError, LambdaErrors } from '../errors.js';
+import { isDomainError, LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
 import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
 import type { FunctionVersionSpec, InvokeOptions, Worker } from '../worker/types.js';
@@ -160,7 +160,7 @@ export class InvocationService implements Invoker {
     try {
       result = await this.#worker.invoke(spec, payload, invokeOpts);
     } catch (e) {
-      if (e instanceof KindlingError && e.status === 429) this.#throttled(tenant.id, spec.functionArn);
+      if (isDomainError(e, 'Throttled')) this.#throttled(tenant.id, spec.functionArn);
       throw e;
     }
     const record: InvocationRecord = {

@@ -2,7 +2,7 @@
 // assemble.ts creates it first (its surface owns /kindling/* and /metrics; it stops last, after running
 // invocations were reported) and then connects it to the invocation service and the worker.
 import { createRequire } from 'node:module';
-import { AdminSurface, type PoolControl } from '../api/admin.js';
+import { AdminSurface, type PoolControl } from '../api/admin/surface.js';
 import type { Platform, PlatformPart } from '../platform.js';
 import { Telemetry } from './telemetry.js';
 import type { InvocationObserver } from './types.js';

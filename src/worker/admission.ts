@@ -2,7 +2,7 @@
 // function. A request either gets a slot at once, waits in its function's buffer (up to queueDepth, for
 // queueWaitMs), or is throttled. Every throttle is decided, and reported, here.
 import type { PlatformConfig } from '../config.js';
-import { type KindlingError, LambdaErrors } from '../errors.js';
+import { type DomainError, LambdaErrors } from '../errors.js';
 import type { FunctionVersionSpec } from './types.js';
 
 interface FnState {
@@ -53,7 +53,7 @@ export class Admission {
   }
 
   /** Reports a throttle and builds Lambda's error for it. */
-  throttle(spec: FunctionVersionSpec, reserved: boolean): KindlingError {
+  throttle(spec: FunctionVersionSpec, reserved: boolean): DomainError {
     this.onThrottle(spec.tenantId, spec.functionArn);
     return reserved
       ? LambdaErrors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded')

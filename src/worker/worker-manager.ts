@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { PlatformConfig } from '../config.js';
-import { isKindlingError, LambdaErrors } from '../errors.js';
+import { isDomainError, isKindlingError, LambdaErrors } from '../errors.js';
 import { traceHeader } from '../ids.js';
 import { DEFAULT_RUNTIME } from '../runtimes/registry.js';
 import type { InvokeOutcome } from '../runtimes/runtime.js';
@@ -174,7 +174,7 @@ export class WorkerManager implements Worker {
         this.makeRoom(spec),
       );
     } catch (e) {
-      if (isKindlingError(e)) throw e;
+      if (isKindlingError(e) || isDomainError(e)) throw e;
       this.logger.warn(`could not start an environment: ${(e as Error).message}`);
       throw LambdaErrors.service('Could not start an execution environment.');
     }

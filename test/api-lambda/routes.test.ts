@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { LambdaRoutes } from '../../src/api/lambda/routes.js';
 import { validate } from '../../src/api/lambda/validation.js';
-import type { KindlingError } from '../../src/errors.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 
 const routes = new LambdaRoutes();
 const ok = () => ({ status: 200 });
@@ -54,8 +54,8 @@ test('several failed constraints are counted and joined as Lambda words them', (
   const schema = z.object({ MemorySize: z.number().int().min(128), Timeout: z.number().int().max(900) });
   assert.throws(
     () => validate(schema, { MemorySize: 1, Timeout: 1000 }),
-    (e: KindlingError) => {
-      assert.equal(e.type, 'ValidationException');
+    (e: Error) => {
+      assert.equal(asLambda(e).type, 'ValidationException');
       assert.equal(
         e.message,
         "2 validation errors detected: Value '1' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128; " +

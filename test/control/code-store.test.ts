@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { CODE_LIMITS, CodeStore } from '../../src/control/code-store.js';
-import { KindlingError } from '../../src/errors.js';
 import { handlerZip, renameEntry, zipBomb, zipOf } from '../api-lambda/zips.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
 
 const UNZIP = /^Could not unzip uploaded file\. Please check your file, then try to upload again\./;
@@ -37,9 +37,8 @@ function written(): string[] {
 
 async function rejects(zip: Buffer, type: string, message: RegExp): Promise<void> {
   await assert.rejects(store.put(zip), (e: unknown) => {
-    assert.ok(e instanceof KindlingError, String(e));
-    assert.equal(e.type, type);
-    assert.match(e.message, message);
+    assert.equal(asLambda(e).type, type);
+    assert.match(asLambda(e).message, message);
     return true;
   });
   assert.deepEqual(written(), [], 'nothing may stay behind from a refused zip');

@@ -7,9 +7,9 @@ import { CodeStore } from '../../src/control/code-store.js';
 import { parseFunctionRef } from '../../src/control/function-names.js';
 import { type CreateFunctionInput, type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
-import type { KindlingError } from '../../src/errors.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import { echoHandler, handlerZip } from '../api-lambda/zips.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
 
 const dirs: string[] = [];
@@ -69,7 +69,7 @@ test('defaults are Lambda’s: 128 MB, 3 s, 512 MB /tmp', async () => {
 
 test('creating an existing name is a ResourceConflictException', async () => {
   await store.create(tenant, await input('dup'));
-  await assert.rejects(store.create(tenant, await input('dup')), (e: KindlingError) => e.status === 409);
+  await assert.rejects(store.create(tenant, await input('dup')), (e) => asLambda(e).status === 409);
 });
 
 test('a configuration update bumps RevisionId and versionKey', async () => {
@@ -85,7 +85,7 @@ test('a stale RevisionId is a PreconditionFailedException and changes nothing', 
   store.updateConfiguration(tenant, 'pre', { description: 'one' });
   assert.throws(
     () => store.updateConfiguration(tenant, 'pre', { description: 'two' }, { revisionId: a.revisionId }),
-    (e: KindlingError) => e.status === 412,
+    (e) => asLambda(e).status === 412,
   );
   assert.equal(store.get(tenant.id, 'pre')?.description, 'one');
 });
@@ -123,7 +123,7 @@ test('deleting a function keeps a blob another function uses, and removes it wit
 test('delete of a missing function is a ResourceNotFoundException naming its ARN', () => {
   assert.throws(
     () => store.delete(tenant, 'ghost'),
-    (e: KindlingError) => e.status === 404 && e.message.endsWith(':function:ghost'),
+    (e: Error) => asLambda(e).status === 404 && e.message.endsWith(':function:ghost'),
   );
 });
 
@@ -157,7 +157,7 @@ test('an ARN with another account id resolves to not found without a lookup of t
   await store.create(tenant, await input('x'));
   assert.throws(
     () => store.resolve(tenant, parseFunctionRef('arn:aws:lambda:eu-west-1:123456789012:function:x')),
-    (e: KindlingError) => e.status === 404,
+    (e) => asLambda(e).status === 404,
   );
   assert.equal(
     store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:eu-west-1:${tenant.accountId}:function:x`)).name,
@@ -169,7 +169,7 @@ test('an ARN of another region is not found', async () => {
   await store.create(tenant, await input('r'));
   assert.throws(
     () => store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:us-east-1:${tenant.accountId}:function:r`)),
-    (e: KindlingError) => e.status === 404,
+    (e) => asLambda(e).status === 404,
   );
 });
 
@@ -223,7 +223,15 @@ test('parseFunctionRef reads names, qualifiers, partial and full ARNs', () => {
 test('parseFunctionRef refuses a name with a space in Lambda’s wording', () => {
   assert.throws(
     () => parseFunctionRef('a b'),
-    /^ValidationException: 1 validation error detected: Value 'a b' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/,
+    (e) => {
+      const w = asLambda(e);
+      assert.equal(w.type, 'ValidationException');
+      assert.match(
+        w.message,
+        /^1 validation error detected: Value 'a b' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/,
+      );
+      return true;
+    },
   );
 });
 
@@ -259,7 +267,7 @@ test('a code update refused by a stale RevisionId leaves no blob of the new code
     store.updateCode(tenant, 'stale', await handlerZip('export const handler = async () => 9;'), {
       revisionId: a.revisionId,
     }),
-    (e: KindlingError) => e.status === 412,
+    (e) => asLambda(e).status === 412,
   );
   assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs')), [`${a.codeDigest}.zip`]);
 });

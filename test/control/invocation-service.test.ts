@@ -7,12 +7,12 @@ import { defaultConfig } from '../../src/config.js';
 import { CodeStore } from '../../src/control/code-store.js';
 import { FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
-import type { KindlingError } from '../../src/errors.js';
 import { InvocationService } from '../../src/invoke/invocation-service.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker } from '../../src/worker/types.js';
 import { echoHandler, handlerZip } from '../api-lambda/zips.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
 
 class FakeWorker implements Worker {
@@ -142,17 +142,15 @@ test('a code update changes the code directory of the next invoke', async () => 
 test('deleting the function retires all its environments and later invokes are not found', async () => {
   const rec = functions.delete(tenant, 'f');
   assert.deepEqual(worker.retired, [{ arn: rec.arn, keep: undefined }]);
-  await assert.rejects(
-    service.invokeSync(tenant, 'f', Buffer.from('{}')),
-    (e: KindlingError) => e.status === 404,
-  );
+  await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e) => asLambda(e).status === 404);
 });
 
 test('the retired network tag is refused and grants nothing', async () => {
   assert.throws(
     () => functions.tag(tenant, 'f', { 'kindling:network': 'outbound' }),
-    (e: KindlingError) =>
-      e.type === 'InvalidParameterValueException' && /granted per tenant by an administrator/.test(e.message),
+    (e: Error) =>
+      asLambda(e).type === 'InvalidParameterValueException' &&
+      /granted per tenant by an administrator/.test(e.message),
   );
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.equal(worker.calls[0]!.spec.networkOutbound, false);
@@ -213,9 +211,9 @@ test('reserved concurrency 0 throttles before reaching the worker and is reporte
   const throttles: string[] = [];
   service.addObserver({ onInvocation() {}, onThrottle: (_t, arn) => throttles.push(arn) });
   functions.setReservedConcurrency(tenant, 'f', 0, 10);
-  await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e: KindlingError) => {
-    assert.equal(e.type, 'TooManyRequestsException');
-    assert.equal(e.fields.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
+  await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e) => {
+    assert.equal(asLambda(e).type, 'TooManyRequestsException');
+    assert.equal(asLambda(e).fields.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
     return true;
   });
   assert.equal(worker.calls.length, 0);
@@ -227,11 +225,11 @@ test('a function of another tenant is not found, also by full ARN', async () => 
   const arn = functions.get(tenant.id, 'f')!.arn;
   await assert.rejects(
     service.invokeSync(stranger, arn, Buffer.from('{}')),
-    (e: KindlingError) => e.status === 404,
+    (e) => asLambda(e).status === 404,
   );
   await assert.rejects(
     service.invokeSync(stranger, 'f', Buffer.from('{}')),
-    (e: KindlingError) => e.status === 404,
+    (e) => asLambda(e).status === 404,
   );
   assert.equal(worker.calls.length, 0);
 });
@@ -239,7 +237,7 @@ test('a function of another tenant is not found, also by full ARN', async () => 
 test('a qualifier in the name that contradicts the Qualifier parameter is refused', async () => {
   await assert.rejects(
     service.invokeSync(tenant, 'f:$LATEST', Buffer.from('{}'), { qualifier: '1' }),
-    (e: KindlingError) => e.type === 'InvalidParameterValueException',
+    (e) => asLambda(e).type === 'InvalidParameterValueException',
   );
 });
 
@@ -277,13 +275,13 @@ test('run with an outdated record runs the function as it is now', async () => {
 test('run with the record of a deleted function is not found, also after re-creation under the same name', async () => {
   const old = functions.get(tenant.id, 'f')!;
   functions.delete(tenant, 'f');
-  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e) => asLambda(e).status === 404);
   await functions.create(tenant, {
     name: 'f',
     runtime: 'nodejs20.x',
     handler: 'index.handler',
     zip: await handlerZip(echoHandler),
   });
-  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e: KindlingError) => e.status === 404);
+  await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e) => asLambda(e).status === 404);
   assert.equal(worker.calls.length, 0);
 });

@@ -68,7 +68,7 @@ test('an unknown event type is refused with InvalidArgument', () => {
         { LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:Nope'] }] },
         id,
       ),
-    { type: 'InvalidArgument' },
+    { code: 'InvalidArgument' },
   );
 });
 
@@ -80,7 +80,7 @@ test('a malformed function ARN is refused with InvalidArgument', () => {
         id,
       ),
     {
-      type: 'InvalidArgument',
+      code: 'InvalidArgument',
     },
   );
 });
@@ -104,14 +104,14 @@ test('two prefix rules in one filter are refused with InvalidArgument', () => {
         },
         id,
       ),
-    { type: 'InvalidArgument' },
+    { code: 'InvalidArgument' },
   );
 });
 
 test('two configurations with the same id are refused with InvalidArgument', () => {
   const c = { Id: 'same', LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] };
   assert.throws(() => normalizeConfig({ LambdaFunctionConfigurations: [c, c] }, id), {
-    type: 'InvalidArgument',
+    code: 'InvalidArgument',
   });
 });
 
@@ -361,7 +361,7 @@ test('a configuration naming a function of another account is refused with Inval
       h.notifications.putConfig(h.tenant, 'pics', {
         LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }],
       }),
-      { type: 'InvalidArgument' },
+      { code: 'InvalidArgument' },
     );
   } finally {
     await h.close();

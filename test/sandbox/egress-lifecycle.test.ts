@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { findBwrap } from '../../src/sandbox/bwrap-driver.js';
 import { detectEgress } from '../../src/sandbox/egress.js';
 import { probeBwrapSync } from '../../src/sandbox/isolation.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json } from '../worker/helpers.js';
 
 function cannotRun(): string | undefined {
@@ -111,8 +112,8 @@ test('without slirp4netns a granted function gets a clear error, never the host 
   const noSlirp = await harness({ poolTarget: 0 }, { egressHelper: '/nonexistent/slirp4netns' });
   try {
     const s = fn(noSlirp, relayProbe, { networkOutbound: true });
-    await assert.rejects(invoke(noSlirp, s), (e: Error & { type?: string }) => {
-      assert.equal(e.type, 'ServiceException');
+    await assert.rejects(invoke(noSlirp, s), (e: Error) => {
+      assert.equal(asLambda(e).type, 'ServiceException');
       assert.match(e.message, /granted outbound network.*slirp4netns is not installed/);
       return true;
     });

@@ -2,7 +2,7 @@
 // tenant is refused.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isKindlingError } from '../../src/errors.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json } from '../worker/helpers.js';
 
 let h: Harness;
@@ -30,7 +30,7 @@ test('unsandboxed, the worker refuses to serve a second tenant', async () => {
   await invoke(h, fn(h, 'export const handler = async () => 1;', { tenantId: 'tenant-a' }));
   await assert.rejects(
     invoke(h, fn(h, 'export const handler = async () => 1;', { tenantId: 'tenant-other' })),
-    (e) => isKindlingError(e) && e.type === 'ServiceException',
+    (e) => asLambda(e).type === 'ServiceException',
   );
 });
 

@@ -2,7 +2,7 @@
 // version separation, retirement, keep-alive and the completion hook.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isKindlingError } from '../../src/errors.js';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json, spec, writeCode } from './helpers.js';
 
 let h: Harness;
@@ -26,10 +26,9 @@ const whoAmI =
 
 function isThrottle(e: unknown, reason?: string): boolean {
   return (
-    isKindlingError(e) &&
-    e.type === 'TooManyRequestsException' &&
-    e.status === 429 &&
-    (reason === undefined || e.fields.Reason === reason)
+    asLambda(e).type === 'TooManyRequestsException' &&
+    asLambda(e).status === 429 &&
+    (reason === undefined || asLambda(e).fields.Reason === reason)
   );
 }
 
@@ -206,7 +205,7 @@ test('a throttled request is reported to onThrottle with its tenant and function
   const h2 = await harness({ poolTarget: 0 }, { onThrottle: (t, arn) => seen.push(`${t} ${arn}`) });
   try {
     const s = fn(h2, whoAmI, { tenantId: 'tenant-q', reservedConcurrency: 0 });
-    await assert.rejects(invoke(h2, s), (e) => isKindlingError(e) && e.type === 'TooManyRequestsException');
+    await assert.rejects(invoke(h2, s), (e) => asLambda(e).type === 'TooManyRequestsException');
     assert.deepEqual(seen, [`tenant-q ${s.functionArn}`]);
   } finally {
     await h2.close();
@@ -216,7 +215,7 @@ test('a throttled request is reported to onThrottle with its tenant and function
 test('an unsupported runtime is refused with InvalidRuntimeException', async () => {
   await assert.rejects(
     invoke(h, fn(h, whoAmI, { runtime: 'python3.12' })),
-    (e) => isKindlingError(e) && e.type === 'InvalidRuntimeException',
+    (e) => asLambda(e).type === 'InvalidRuntimeException',
   );
 });
 
@@ -240,7 +239,7 @@ test('drain lets a running invocation finish, then refuses new ones', async () =
   const running = invoke(h2, s, { sleep: 300 });
   await new Promise((r) => setTimeout(r, 150));
   const drained = h2.wm.drain(5000);
-  await assert.rejects(invoke(h2, s), (e) => isKindlingError(e) && e.type === 'ServiceException');
+  await assert.rejects(invoke(h2, s), (e) => asLambda(e).type === 'ServiceException');
   const r = await running;
   assert.equal(r.functionError, undefined);
   await drained;

@@ -1,6 +1,6 @@
 // Invoke: `POST /2015-03-31/functions/{name}/invocations` with InvocationType RequestResponse (200),
 // Event (202, handed to the async invoker) or DryRun (204). The warm path does one route match, one
-// cached lookup and a JSON.parse to check the payload; no schema library.
+// cached lookup and one scan of the payload to check it is JSON (no parse, no objects); no schema library.
 //
 // An empty payload is sent to the handler as `{}`, which is what Lambda hands a handler when the
 // caller gives no payload.
@@ -10,6 +10,7 @@ import { requestId as newRequestId } from '../../ids.js';
 import type { RequestHead } from '../surface.js';
 import type { LambdaApiDeps } from './deps.js';
 import { functionFromPath } from './functions.js';
+import { isJson } from './json-check.js';
 import type { LambdaRoute } from './routes.js';
 
 export const SYNC_PAYLOAD_LIMIT = 6_291_456;
@@ -51,6 +52,8 @@ function checkClientContext(value: string | undefined): string | undefined {
 }
 
 function checkJson(payload: Buffer): void {
+  if (isJson(payload)) return;
+  // Only a refused payload is parsed, for the reason Lambda's message gives (V8's words here).
   try {
     JSON.parse(payload.toString('utf8'));
   } catch (e) {

@@ -31,24 +31,13 @@ export const DEFAULT_MAX_BODY = 6 * 1024 * 1024;
 
 export class LambdaRoutes {
   readonly #routes: Compiled[] = [];
-  /** The last answer: a request asks twice (body limit, then dispatch) for the same method and path. */
-  #last: { method: string; rawPath: string; match: RouteMatch | undefined } | undefined;
 
   add(...routes: LambdaRoute[]): void {
     for (const route of routes) this.#routes.push({ route, segments: split(route.path) });
-    this.#last = undefined;
   }
 
   /** The route for this method and (raw, percent-encoded) path; undefined when none. */
   match(method: string, rawPath: string): RouteMatch | undefined {
-    const last = this.#last;
-    if (last !== undefined && last.rawPath === rawPath && last.method === method) return last.match;
-    const match = this.#find(method, rawPath);
-    this.#last = { method, rawPath, match };
-    return match;
-  }
-
-  #find(method: string, rawPath: string): RouteMatch | undefined {
     const segs = split(rawPath);
     for (const c of this.#routes) {
       if (c.route.method !== method || c.segments.length !== segs.length) continue;

@@ -2,7 +2,7 @@
 // for mappings, assembled over the core part (invoker, functions) and the embedded queue engine.
 import { eventSourceMappingRoutes } from '../../api/lambda/event-source-mappings.js';
 import type { CorePart } from '../../core-part.js';
-import { isKindlingError } from '../../errors.js';
+import { isDomainError, isNotFound } from '../../errors.js';
 import type { Platform, PlatformPart } from '../../platform.js';
 import type { QueueEngine } from '../queue/types.js';
 import { CheckpointStore } from '../rpc/checkpoint-repo.js';
@@ -44,7 +44,7 @@ export function createMappingsPart(
           timeoutSec: rec.timeout,
         };
       } catch (e) {
-        if (isKindlingError(e) && (e.status === 404 || e.status === 400)) return undefined;
+        if (isNotFound(e) || isDomainError(e, 'InvalidParameter', 'Validation')) return undefined;
         throw e;
       }
     },

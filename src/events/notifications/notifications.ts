@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseFunctionArn } from '../../control/arn.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
-import { KindlingError } from '../../errors.js';
+import { isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Db } from '../../store/database.js';
 import { S3Errors } from '../objects/errors.js';
@@ -148,8 +148,8 @@ export class BucketNotifications {
       done();
     } catch (e) {
       // A function deleted since the configuration was written: S3 drops such events too.
-      if (e instanceof KindlingError && e.status === 404) {
-        this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: ${e.message}`);
+      if (isNotFound(e)) {
+        this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: ${(e as Error).message}`);
         done();
         return;
       }

@@ -1,19 +1,20 @@
-// The object store's error catalogue, in S3's words: each code is what an S3 client switches on, with
-// the HTTP status S3 answers. The S3 surface (api/s3.ts) renders them as S3's XML error body; the
-// `fields` become extra elements of that body (<Key>, <BucketName>, ...).
-import { KindlingError } from '../../errors.js';
+// The object store's error catalogue, in S3's vocabulary: each code is what an S3 client switches on.
+// The S3 surface (api/s3/errors.ts) adds S3's HTTP status and renders S3's XML error body; the
+// `details` become extra elements of that body (<Key>, <BucketName>, ...).
+import { DomainError } from '../../errors.js';
 
-const e = (code: string, status: number, message: string, fields: Record<string, unknown> = {}) =>
-  new KindlingError(code, status, message, fields);
+export class ObjectStoreError extends DomainError {}
+
+const e = (code: string, message: string, details: Record<string, unknown> = {}) =>
+  new ObjectStoreError(code, message, details);
 
 export const S3Errors = {
   noSuchBucket: (bucket: string) =>
-    e('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: bucket }),
-  noSuchKey: (key: string) => e('NoSuchKey', 404, 'The specified key does not exist.', { Key: key }),
+    e('NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
+  noSuchKey: (key: string) => e('NoSuchKey', 'The specified key does not exist.', { Key: key }),
   noSuchUpload: (uploadId: string) =>
     e(
       'NoSuchUpload',
-      404,
       'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
       {
         UploadId: uploadId,
@@ -22,7 +23,6 @@ export const S3Errors = {
   bucketAlreadyExists: (bucket: string) =>
     e(
       'BucketAlreadyExists',
-      409,
       'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
       {
         BucketName: bucket,
@@ -31,86 +31,76 @@ export const S3Errors = {
   bucketAlreadyOwnedByYou: (bucket: string) =>
     e(
       'BucketAlreadyOwnedByYou',
-      409,
       'Your previous request to create the named bucket succeeded and you already own it.',
       {
         BucketName: bucket,
       },
     ),
   bucketNotEmpty: (bucket: string) =>
-    e('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket }),
+    e('BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
   invalidBucketName: (bucket: string) =>
-    e('InvalidBucketName', 400, 'The specified bucket is not valid.', { BucketName: bucket }),
-  keyTooLong: () => e('KeyTooLongError', 400, 'Your key is too long'),
-  accessDenied: (message = 'Access Denied') => e('AccessDenied', 403, message),
+    e('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
+  keyTooLong: () => e('KeyTooLongError', 'Your key is too long'),
+  accessDenied: (message = 'Access Denied') => e('AccessDenied', message),
   invalidRange: (size: number) =>
-    e('InvalidRange', 416, 'The requested range is not satisfiable', { ActualObjectSize: size }),
+    e('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: size }),
   preconditionFailed: (condition: string) =>
-    e('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', {
+    e('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
       Condition: condition,
     }),
-  badDigest: () => e('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.'),
-  invalidDigest: () => e('InvalidDigest', 400, 'The Content-MD5 you specified is not valid.'),
+  badDigest: () => e('BadDigest', 'The Content-MD5 you specified did not match what we received.'),
+  invalidDigest: () => e('InvalidDigest', 'The Content-MD5 you specified is not valid.'),
   contentSha256Mismatch: () =>
     e(
       'XAmzContentSHA256Mismatch',
-      400,
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
     ),
   checksumMismatch: (algorithm: string) =>
-    e('BadDigest', 400, `The ${algorithm} you specified did not match the calculated checksum.`),
-  invalidChecksum: (header: string) => e('InvalidRequest', 400, `Value for ${header} header is invalid.`),
+    e('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`),
+  invalidChecksum: (header: string) => e('InvalidRequest', `Value for ${header} header is invalid.`),
   incompleteBody: () =>
     e(
       'IncompleteBody',
-      400,
       'You did not provide the number of bytes specified by the Content-Length HTTP header',
     ),
-  invalidChunk: (message: string) => e('InvalidRequest', 400, message),
+  invalidChunk: (message: string) => e('InvalidRequest', message),
   chunkSignatureMismatch: () =>
     e(
       'SignatureDoesNotMatch',
-      403,
       'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     ),
   invalidPart: (
     message = "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-  ) => e('InvalidPart', 400, message),
+  ) => e('InvalidPart', message),
   invalidPartOrder: () =>
     e(
       'InvalidPartOrder',
-      400,
       'The list of parts was not in ascending order. Parts must be ordered by part number.',
     ),
   entityTooSmall: () =>
-    e('EntityTooSmall', 400, 'Your proposed upload is smaller than the minimum allowed object size.'),
+    e('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.'),
   entityTooLarge: (message = 'Your proposed upload exceeds the maximum allowed object size.') =>
-    e('EntityTooLarge', 400, message),
+    e('EntityTooLarge', message),
   invalidArgument: (message: string, name?: string, value?: string) =>
     e(
       'InvalidArgument',
-      400,
       message,
       name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
     ),
-  invalidRequest: (message: string) => e('InvalidRequest', 400, message),
+  invalidRequest: (message: string) => e('InvalidRequest', message),
   malformedXml: () =>
     e(
       'MalformedXML',
-      400,
       'The XML you provided was not well-formed or did not validate against our published schema',
     ),
   notImplemented: (what: string) =>
     e(
       'NotImplemented',
-      501,
       `A header or query you provided implies functionality that is not implemented: ${what}`,
     ),
-  methodNotAllowed: () =>
-    e('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.'),
-  missingContentLength: () =>
-    e('MissingContentLength', 411, 'You must provide the Content-Length HTTP header.'),
-  internal: () => e('InternalError', 500, 'We encountered an internal error. Please try again.'),
+  methodNotAllowed: () => e('MethodNotAllowed', 'The specified method is not allowed against this resource.'),
+  missingContentLength: () => e('MissingContentLength', 'You must provide the Content-Length HTTP header.'),
+  internal: () => e('InternalError', 'We encountered an internal error. Please try again.'),
 } as const;
 
 /** S3's bucket naming rules (general purpose buckets). */

@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Tenant } from '../../control/tenants.js';
-import { KindlingError } from '../../errors.js';
+import { isDomainError, isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import { FUNCTION_GONE_REASON, type Mapping, type RedisSource } from '../mappings/types.js';
 import type { QueueEngine } from '../queue/types.js';
@@ -357,11 +357,11 @@ export class RedisStreamsPoller {
         if (failed !== 'all') await this.#ack(entries.filter((e) => !failed.has(e.id)));
         return;
       } catch (e) {
-        if (e instanceof KindlingError && e.status === 429 && !this.#stopped) {
+        if (isDomainError(e, 'Throttled') && !this.#stopped) {
           await sleep(this.#rate.throttled());
           continue;
         }
-        if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
+        if (isNotFound(e)) {
           this.#result('PROBLEM: Function not found');
           // Read nothing more: entries taken now would only spend deliveries until the manager stops us.
           if (!this.#stopped) {

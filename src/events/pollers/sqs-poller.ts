@@ -3,7 +3,7 @@
 // leased and return after the visibility timeout, so the queue's redrive policy dead-letters poison
 // messages. Lanes (batches in flight) follow the backlog; waiting is the engine's in-process wake-up.
 import type { Tenant } from '../../control/tenants.js';
-import { KindlingError } from '../../errors.js';
+import { isDomainError, isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import { FUNCTION_GONE_REASON, type Mapping, QUEUE_GONE_REASON } from '../mappings/types.js';
 import type { Queue, QueueEngine, ReceivedMessage } from '../queue/types.js';
@@ -191,7 +191,7 @@ export class SqsPoller {
         if (failed !== 'all') this.#delete(batch.filter((m) => !failed.has(m.messageId)));
         return true;
       } catch (e) {
-        if (e instanceof KindlingError && e.status === 429) {
+        if (isDomainError(e, 'Throttled')) {
           // Throttled: keep the lease and try again after a pause (a throttle is not a delivery failure),
           // unless the lease is about to run out anyway.
           const pause = this.#rate.throttled();
@@ -199,7 +199,7 @@ export class SqsPoller {
           await delay(pause, this.#abort.signal);
           continue;
         }
-        if (e instanceof KindlingError && e.type === 'ResourceNotFoundException') {
+        if (isNotFound(e)) {
           this.#release(batch);
           this.#result('PROBLEM: Function not found');
           this.#halt(FUNCTION_GONE_REASON);

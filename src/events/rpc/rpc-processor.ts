@@ -3,7 +3,7 @@
 // checkpoint after each; the outcome is recorded and a reply sent to replyTo when the message names one.
 import { accountInFunctionRef } from '../../control/arn.js';
 import type { Tenant } from '../../control/tenants.js';
-import { KindlingError } from '../../errors.js';
+import { errorTypeOf, isDomainError } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { FunctionDirectory } from '../mappings/types.js';
 import type { Checkpoint, CheckpointStore } from './checkpoint-repo.js';
@@ -121,9 +121,9 @@ export class RpcProcessor {
         }
         failure = functionErrorOf(res.payload, res.errorType);
       } catch (e) {
-        if (e instanceof KindlingError && e.status === 429) return { kind: 'retry', throttled: true };
+        if (isDomainError(e, 'Throttled')) return { kind: 'retry', throttled: true };
         failure = {
-          errorType: e instanceof KindlingError ? e.type : 'ServiceException',
+          errorType: errorTypeOf(e),
           errorMessage: e instanceof Error ? e.message : String(e),
         };
       }

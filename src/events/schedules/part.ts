@@ -1,6 +1,6 @@
 // The schedules part as assemble.ts plugs it in: the rule store, the timer (firing through the async
 // invoker's durable queue) and the EventBridge surface.
-import { EventBridgeSurface } from '../../api/eventbridge.js';
+import { EventBridgeSurface } from '../../api/eventbridge/surface.js';
 import type { CorePart } from '../../core-part.js';
 import type { AsyncInvokePart } from '../../invoke/async-part.js';
 import type { Platform, PlatformPart } from '../../platform.js';

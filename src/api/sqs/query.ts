@@ -1,7 +1,6 @@
 // SQS's older query protocol (form-encoded `Action=...` requests, XML answers), as distro AWS CLIs and
 // older boto3 send it. Requests are turned into the JSON protocol's input shape and answers rendered from
 // its output shape, so both protocols share one implementation of each operation.
-import type { SqsError } from '../events/queue/errors.js';
 
 export const SQS_XMLNS = 'http://queue.amazonaws.com/doc/2012-11-05/';
 
@@ -225,7 +224,7 @@ export function renderQueryResponse(action: string, out: Record<string, unknown>
 }
 
 export function renderQueryError(
-  err: Pick<SqsError, 'queryCode' | 'senderFault' | 'message'>,
+  err: { queryCode: string; senderFault: boolean; message: string },
   requestId: string,
 ): string {
   return (

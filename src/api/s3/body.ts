@@ -9,11 +9,11 @@ import {
   type Hasher,
   hasherFor,
   headerOfAlgorithm,
-} from '../events/objects/checksums.js';
-import { S3Errors } from '../events/objects/errors.js';
-import type { Checksum } from '../events/objects/store.js';
-import { EMPTY_SHA256, sha256Hex } from './sigv4.js';
-import type { SignedPayloadInfo } from './surface.js';
+} from '../../events/objects/checksums.js';
+import { S3Errors } from '../../events/objects/errors.js';
+import type { Checksum } from '../../events/objects/store.js';
+import { EMPTY_SHA256, sha256Hex } from '../sigv4.js';
+import type { SignedPayloadInfo } from '../surface.js';
 
 const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 const STREAMING_SIGNED_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';

@@ -1,7 +1,7 @@
 // The small XML dialect the S3 API speaks: a builder for responses and a strict, minimal parser for
 // the few request bodies (DeleteObjects, CompleteMultipartUpload, notification configuration).
 // No DTDs or entity definitions are accepted, so nothing in a body can expand or reach a file.
-import { S3Errors } from '../events/objects/errors.js';
+import { S3Errors } from '../../events/objects/errors.js';
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 

@@ -1,211 +1,27 @@
 // The SQS-compatible API on the shared origin: the JSON protocol (`X-Amz-Target: AmazonSQS.*`) and the
-// query protocol (`Action=...`, XML; see sqs-query.ts). Inputs are validated here once, then handed to
+// query protocol (`Action=...`, XML; see query.ts). Inputs are validated here once, then handed to
 // the queue engine, which scopes every queue lookup to the calling tenant.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { KindlingError } from '../errors.js';
-import { SqsError, SqsErrors } from '../events/queue/errors.js';
+import { SqsError, SqsErrors } from '../../events/queue/errors.js';
+import { type Queue, type QueueEngine, queueUrl, type SendInput } from '../../events/queue/types.js';
+import { validateBatchIds } from '../../events/queue/validate.js';
+import { MalformedEscapeError, malformedQueryPart } from '../../uri.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { JSON_CONTENT_TYPE, sqsErrorResponse } from './errors.js';
+import { parseQueryRequest, renderQueryResponse } from './query.js';
 import {
-  type MessageAttributes,
-  type Queue,
-  type QueueEngine,
-  queueUrl,
-  type ReceivedMessage,
-  type SendInput,
-  type SendResult,
-} from '../events/queue/types.js';
-import { validateBatchIds } from '../events/queue/validate.js';
-import { MalformedEscapeError, malformedQueryPart } from '../uri.js';
-import { parseQueryRequest, renderQueryError, renderQueryResponse } from './sqs-query.js';
-import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+  type Action,
+  batchFailures,
+  receivedOutput,
+  schemas,
+  sendOutput,
+  toSendInput,
+  validate,
+} from './shapes.js';
 
-const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 // Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
-/** Authentication failures (raised before a surface sees the request) under the codes SQS's query protocol uses. */
-const AUTH_QUERY_CODES: Record<string, string> = {
-  UnrecognizedClientException: 'InvalidClientTokenId',
-  InvalidSignatureException: 'SignatureDoesNotMatch',
-  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
-  IncompleteSignatureException: 'IncompleteSignature',
-  ServiceUnavailableException: 'ServiceUnavailable',
-  RequestTimeoutException: 'RequestTimeout',
-};
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
-
-// ---- input schemas (the JSON protocol's shapes; the query protocol is converted into them) ----
-
-const attributeValue = z.object({
-  DataType: z.string(),
-  StringValue: z.string().optional(),
-  BinaryValue: z.string().optional(),
-  StringListValues: z.array(z.string()).optional(),
-  BinaryListValues: z.array(z.string()).optional(),
-});
-const messageAttributes = z.record(z.string(), attributeValue);
-const stringMap = z.record(z.string(), z.string());
-const names = z.array(z.string());
-const int = z.number().int();
-const queueUrlField = { QueueUrl: z.string().optional() };
-
-const sendEntry = {
-  MessageBody: z.string(),
-  DelaySeconds: int.optional(),
-  MessageAttributes: messageAttributes.optional(),
-  MessageSystemAttributes: messageAttributes.optional(),
-  MessageDeduplicationId: z.string().optional(),
-  MessageGroupId: z.string().optional(),
-};
-
-const schemas = {
-  CreateQueue: z.object({
-    QueueName: z.string(),
-    Attributes: stringMap.optional(),
-    tags: stringMap.optional(),
-  }),
-  GetQueueUrl: z.object({ QueueName: z.string(), QueueOwnerAWSAccountId: z.string().optional() }),
-  ListQueues: z.object({
-    QueueNamePrefix: z.string().optional(),
-    NextToken: z.string().optional(),
-    MaxResults: int.optional(),
-  }),
-  DeleteQueue: z.object(queueUrlField),
-  PurgeQueue: z.object(queueUrlField),
-  GetQueueAttributes: z.object({ ...queueUrlField, AttributeNames: names.optional() }),
-  SetQueueAttributes: z.object({ ...queueUrlField, Attributes: stringMap }),
-  TagQueue: z.object({ ...queueUrlField, Tags: stringMap }),
-  UntagQueue: z.object({ ...queueUrlField, TagKeys: names }),
-  ListQueueTags: z.object(queueUrlField),
-  ListDeadLetterSourceQueues: z.object({
-    ...queueUrlField,
-    NextToken: z.string().optional(),
-    MaxResults: int.optional(),
-  }),
-  SendMessage: z.object({ ...queueUrlField, ...sendEntry }),
-  SendMessageBatch: z.object({
-    ...queueUrlField,
-    Entries: z.array(z.object({ Id: z.string(), ...sendEntry })),
-  }),
-  ReceiveMessage: z.object({
-    ...queueUrlField,
-    AttributeNames: names.optional(),
-    MessageSystemAttributeNames: names.optional(),
-    MessageAttributeNames: names.optional(),
-    MaxNumberOfMessages: int.optional(),
-    VisibilityTimeout: int.optional(),
-    WaitTimeSeconds: int.optional(),
-    ReceiveRequestAttemptId: z.string().optional(),
-  }),
-  DeleteMessage: z.object({ ...queueUrlField, ReceiptHandle: z.string() }),
-  DeleteMessageBatch: z.object({
-    ...queueUrlField,
-    Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string() })),
-  }),
-  ChangeMessageVisibility: z.object({ ...queueUrlField, ReceiptHandle: z.string(), VisibilityTimeout: int }),
-  ChangeMessageVisibilityBatch: z.object({
-    ...queueUrlField,
-    Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string(), VisibilityTimeout: int })),
-  }),
-} as const;
-
-type Action = keyof typeof schemas;
-type Input<A extends Action> = z.infer<(typeof schemas)[A]>;
-
-/** Maps the first schema problem to SQS's wording: a missing parameter, or an invalid value. */
-function validate<A extends Action>(action: A, input: unknown): Input<A> {
-  const r = schemas[action].safeParse(input);
-  if (r.success) return r.data as Input<A>;
-  const issue = r.error.issues[0]!;
-  const name = issue.path.map(String).join('.') || 'request';
-  let value: unknown = input;
-  for (const p of issue.path)
-    value =
-      value && typeof value === 'object'
-        ? (value as Record<PropertyKey, unknown>)[p as PropertyKey]
-        : undefined;
-  if (value === undefined)
-    throw SqsErrors.missingParameter(`The request must contain the parameter ${name}.`);
-  throw SqsErrors.invalidParameterValue(`Value ${JSON.stringify(value)} for parameter ${name} is invalid.`);
-}
-
-// ---- conversions between wire shapes and the engine's ----
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function toAttributes(attrs: z.infer<typeof messageAttributes> | undefined): MessageAttributes | undefined {
-  if (!attrs) return undefined;
-  const out: MessageAttributes = {};
-  for (const [name, a] of Object.entries(attrs)) {
-    if (a.StringListValues?.length || a.BinaryListValues?.length) {
-      throw SqsErrors.invalidParameterValue(
-        `Message attribute list values in MessageAttribute '${name}' are not supported.`,
-      );
-    }
-    const v: MessageAttributes[string] = { dataType: a.DataType };
-    if (a.StringValue !== undefined) v.stringValue = a.StringValue;
-    if (a.BinaryValue !== undefined) {
-      if (!BASE64.test(a.BinaryValue) || a.BinaryValue.length % 4 !== 0) {
-        throw SqsErrors.invalidParameterValue(
-          `Message (user) attribute '${name}' has an invalid binary value: not base64.`,
-        );
-      }
-      v.binaryValue = Buffer.from(a.BinaryValue, 'base64');
-    }
-    out[name] = v;
-  }
-  return out;
-}
-
-function fromAttributes(attrs: MessageAttributes): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  for (const [name, a] of Object.entries(attrs)) {
-    out[name] =
-      a.binaryValue !== undefined
-        ? { BinaryValue: a.binaryValue.toString('base64'), DataType: a.dataType }
-        : { StringValue: a.stringValue ?? '', DataType: a.dataType };
-  }
-  return out;
-}
-
-function toSendInput(e: Input<'SendMessage'>, senderId: string): SendInput {
-  const input: SendInput = { body: e.MessageBody, senderId };
-  if (e.DelaySeconds !== undefined) input.delaySeconds = e.DelaySeconds;
-  const ma = toAttributes(e.MessageAttributes);
-  if (ma) input.messageAttributes = ma;
-  const sa = toAttributes(e.MessageSystemAttributes);
-  if (sa) input.messageSystemAttributes = sa;
-  if (e.MessageGroupId !== undefined) input.messageGroupId = e.MessageGroupId;
-  if (e.MessageDeduplicationId !== undefined) input.deduplicationId = e.MessageDeduplicationId;
-  return input;
-}
-
-function sendOutput(r: SendResult) {
-  const out: Record<string, string> = { MessageId: r.messageId, MD5OfMessageBody: r.md5OfBody };
-  if (r.md5OfMessageAttributes) out.MD5OfMessageAttributes = r.md5OfMessageAttributes;
-  if (r.md5OfMessageSystemAttributes) out.MD5OfMessageSystemAttributes = r.md5OfMessageSystemAttributes;
-  if (r.sequenceNumber) out.SequenceNumber = r.sequenceNumber;
-  return out;
-}
-
-function receivedOutput(m: ReceivedMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    MessageId: m.messageId,
-    ReceiptHandle: m.receiptHandle,
-    MD5OfBody: m.md5OfBody,
-    Body: m.body,
-  };
-  if (Object.keys(m.attributes).length > 0) out.Attributes = m.attributes;
-  if (Object.keys(m.messageAttributes).length > 0) {
-    out.MD5OfMessageAttributes = m.md5OfMessageAttributes;
-    out.MessageAttributes = fromAttributes(m.messageAttributes);
-  }
-  return out;
-}
-
-const batchFailures = (failed: { id: string; code: string; message: string; senderFault: boolean }[]) =>
-  failed.map((f) => ({ Id: f.id, SenderFault: f.senderFault, Code: f.code, Message: f.message }));
-
-// ---- the surface ----
 
 interface Call {
   req: ApiRequest;
@@ -291,44 +107,7 @@ export class SqsSurface implements ApiSurface {
   }
 
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
-    const e: SqsError =
-      err instanceof SqsError
-        ? err
-        : err instanceof MalformedEscapeError
-          ? err.site === 'path'
-            ? SqsErrors.invalidAddress(`The address ${err.raw} is not valid for this endpoint.`)
-            : SqsErrors.invalidParameterValue(err.message)
-          : err instanceof KindlingError
-            ? new SqsError(
-                err.type,
-                AUTH_QUERY_CODES[err.type] ?? err.type,
-                err.status,
-                err.message,
-                err.status < 500,
-              )
-            : SqsErrors.internal();
-    const requestId = randomUUID();
-    const json = typeof head.headers['x-amz-target'] === 'string';
-    const queryError = `${e.queryCode};${e.senderFault ? 'Sender' : 'Receiver'}`;
-    if (json) {
-      return {
-        status: e.status,
-        headers: {
-          'content-type': JSON_CONTENT_TYPE,
-          'x-amzn-query-error': queryError,
-          'x-amzn-requestid': requestId,
-        },
-        body: JSON.stringify({
-          __type: `${e.type in AUTH_QUERY_CODES ? 'com.amazon.coral.service' : 'com.amazonaws.sqs'}#${e.type}`,
-          message: e.message,
-        }),
-      };
-    }
-    return {
-      status: e.status,
-      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-      body: renderQueryError(e, requestId),
-    };
+    return sqsErrorResponse(err, head);
   }
 
   #queue(call: Call, url: string | undefined): Queue {

@@ -2,12 +2,12 @@
 // schedule rules and their Lambda targets. Event patterns and custom buses are not offered.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { KindlingError } from '../errors.js';
-import { EventsErrors } from '../events/schedules/errors.js';
-import type { ScheduleRule } from '../events/schedules/schedule-repo.js';
-import type { Scheduler } from '../events/schedules/scheduler.js';
-import { validationMessage } from './lambda/validation.js';
-import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from './surface.js';
+import { EventsErrors } from '../../events/schedules/errors.js';
+import type { ScheduleRule } from '../../events/schedules/schedule-repo.js';
+import type { Scheduler } from '../../events/schedules/scheduler.js';
+import { validationMessage } from '../lambda/validation.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { eventsErrorResponse } from './errors.js';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const PREFIX = 'AWSEvents.';
@@ -246,11 +246,6 @@ export class EventBridgeSurface implements ApiSurface {
   }
 
   errorResponse(err: unknown): ApiResponse {
-    const e = err instanceof KindlingError ? err : EventsErrors.internal();
-    return {
-      status: e.status,
-      headers: { 'content-type': CONTENT_TYPE, 'x-amzn-errortype': e.type, 'x-amzn-requestid': randomUUID() },
-      body: JSON.stringify({ __type: e.type, message: e.message }),
-    };
+    return eventsErrorResponse(err);
   }
 }

@@ -1,0 +1,137 @@
+// S3's bucket operations: list, create, head, delete, location, and listing a bucket's objects (v1 and v2).
+import { S3Errors } from '../../events/objects/errors.js';
+import type { ApiResponse } from '../surface.js';
+import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import { escapeXml, S3_NS, type XmlElement } from './xml.js';
+
+export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const buckets = d.store.listBuckets(r.tenant.id);
+  return xml(
+    200,
+    'ListAllMyBucketsResult',
+    {
+      Owner: { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },
+    },
+    r.requestId,
+  );
+}
+
+export async function createBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  // CreateBucketConfiguration (LocationConstraint) is read and verified, but every bucket lives here.
+  await requestBody(r).readAll(MAX_XML_BODY);
+  d.store.createBucket(r.tenant.id, r.bucket);
+  return { status: 200, headers: { location: `/${r.bucket}`, 'x-amz-request-id': r.requestId } };
+}
+
+export async function headBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  return {
+    status: 200,
+    headers: { 'x-amz-bucket-region': d.region, 'x-amz-request-id': r.requestId },
+  };
+}
+
+export async function deleteBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.deleteBucket(r.tenant.id, r.bucket);
+  return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
+}
+
+export async function location(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  // us-east-1 is answered as an empty constraint, as S3 does.
+  const region = d.region === 'us-east-1' ? '' : d.region;
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml', 'x-amz-request-id': r.requestId },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NS}">${escapeXml(region)}</LocationConstraint>`,
+  };
+}
+
+export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): Promise<ApiResponse> {
+  const q = r.query;
+  const maxKeysRaw = q.get('max-keys');
+  const maxKeys = maxKeysRaw === null ? 1000 : Number(maxKeysRaw);
+  if (!Number.isInteger(maxKeys) || maxKeys < 0)
+    throw S3Errors.invalidArgument(
+      'Provided max-keys not an integer or within integer range',
+      'max-keys',
+      maxKeysRaw ?? '',
+    );
+  const encodingType = q.get('encoding-type') ?? undefined;
+  if (encodingType !== undefined && encodingType !== 'url')
+    throw S3Errors.invalidArgument(
+      'Invalid Encoding Method specified in Request',
+      'encoding-type',
+      encodingType,
+    );
+  const enc = (s: string | undefined) =>
+    s === undefined || !encodingType ? s : encodeURIComponent(s).replace(/%2F/g, '/');
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  let startAfter: string | undefined;
+  const token = q.get('continuation-token') ?? undefined;
+  if (v2) {
+    startAfter = q.get('start-after') ?? undefined;
+    if (token !== undefined) {
+      const decoded = Buffer.from(token, 'base64url').toString('utf8');
+      if (!token || Buffer.from(decoded, 'utf8').toString('base64url') !== token) {
+        throw S3Errors.invalidArgument(
+          'The continuation token provided is incorrect',
+          'continuation-token',
+          token,
+        );
+      }
+      startAfter = decoded;
+    }
+  } else startAfter = q.get('marker') ?? undefined;
+  const page = d.store.listObjects(r.tenant.id, r.bucket, {
+    prefix,
+    delimiter,
+    maxKeys,
+    startAfter,
+  });
+  const contents = page.contents.map((o) => ({
+    Key: enc(o.key),
+    LastModified: o.lastModified,
+    ETag: quote(o.etag),
+    ChecksumAlgorithm: o.checksum?.algorithm,
+    Size: o.size,
+    Owner:
+      v2 && q.get('fetch-owner') !== 'true'
+        ? undefined
+        : { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+    StorageClass: 'STANDARD',
+  }));
+  const common = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
+  const next = page.isTruncated && page.last !== undefined ? page.last : undefined;
+  const body: XmlElement = v2
+    ? {
+        Name: r.bucket,
+        Prefix: enc(prefix),
+        Delimiter: delimiter ? enc(delimiter) : undefined,
+        MaxKeys: maxKeys,
+        EncodingType: encodingType,
+        KeyCount: contents.length + common.length,
+        IsTruncated: page.isTruncated,
+        ContinuationToken: token,
+        NextContinuationToken:
+          next === undefined ? undefined : Buffer.from(next, 'utf8').toString('base64url'),
+        StartAfter: enc(q.get('start-after') ?? undefined),
+        Contents: contents,
+        CommonPrefixes: common,
+      }
+    : {
+        Name: r.bucket,
+        Prefix: enc(prefix),
+        Marker: enc(q.get('marker') ?? ''),
+        NextMarker: delimiter && next !== undefined ? enc(next) : undefined,
+        Delimiter: delimiter ? enc(delimiter) : undefined,
+        MaxKeys: maxKeys,
+        EncodingType: encodingType,
+        IsTruncated: page.isTruncated,
+        Contents: contents,
+        CommonPrefixes: common,
+      };
+  return xml(200, 'ListBucketResult', body, r.requestId);
+}

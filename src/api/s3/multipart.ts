@@ -1,0 +1,199 @@
+// S3's multipart uploads: create, upload a part (or copy one), list parts and uploads, complete, abort.
+import { headerOfAlgorithm } from '../../events/objects/checksums.js';
+import { S3Errors } from '../../events/objects/errors.js';
+import type { ObjectStore } from '../../events/objects/store.js';
+import type { ApiResponse } from '../surface.js';
+import {
+  copySource,
+  first,
+  MAX_XML_BODY,
+  quote,
+  requestBody,
+  type S3Request,
+  type S3SurfaceDeps,
+  storedHeaders,
+  userMetadata,
+  xml,
+} from './request.js';
+import { childrenOf, parseXml, textOf } from './xml.js';
+
+export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const algorithm = first(r.headers['x-amz-checksum-algorithm'])?.toUpperCase();
+  if (algorithm !== undefined && !['CRC32', 'CRC32C', 'SHA1', 'SHA256'].includes(algorithm)) {
+    throw S3Errors.invalidArgument(
+      'Checksum algorithm provided is unsupported.',
+      'x-amz-checksum-algorithm',
+      algorithm,
+    );
+  }
+  await requestBody(r).readAll(MAX_XML_BODY);
+  const uploadId = d.store.createMultipartUpload(r.tenant.id, r.bucket, r.key, {
+    contentType: first(r.headers['content-type']),
+    metadata: userMetadata(r.headers),
+    headers: storedHeaders(r.headers),
+    checksumAlgorithm: algorithm,
+  });
+  const extra: Record<string, string> = algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {};
+  return xml(
+    200,
+    'InitiateMultipartUploadResult',
+    { Bucket: r.bucket, Key: r.key, UploadId: uploadId },
+    r.requestId,
+    extra,
+  );
+}
+
+export async function uploadPart(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const partNumber = Number(r.query.get('partNumber'));
+  const uploadId = r.query.get('uploadId')!;
+  d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  if (r.headers['x-amz-copy-source']) return uploadPartCopy(d, r, uploadId, partNumber);
+  const body = requestBody(r);
+  const part = await d.store.uploadPart(
+    r.tenant.id,
+    r.bucket,
+    r.key,
+    uploadId,
+    partNumber,
+    body.stream(),
+    (c) => body.verify(c),
+  );
+  const headers: Record<string, string> = { etag: quote(part.etag), 'x-amz-request-id': r.requestId };
+  if (part.checksum) headers[headerOfAlgorithm(part.checksum.algorithm as 'CRC32')] = part.checksum.value;
+  return { status: 200, headers };
+}
+
+/** UploadPartCopy: a part taken from (a byte range of) an existing object, as `aws s3 cp` does for large copies. */
+export async function uploadPartCopy(
+  d: S3SurfaceDeps,
+  r: S3Request,
+  uploadId: string,
+  partNumber: number,
+): Promise<ApiResponse> {
+  const source = copySource(first(r.headers['x-amz-copy-source'])!);
+  const rangeHeader = first(r.headers['x-amz-copy-source-range']);
+  await requestBody(r).readAll(MAX_XML_BODY);
+  const src = d.store.openObject(r.tenant.id, source.bucket, source.key);
+  let range: { start: number; end: number } | undefined;
+  try {
+    if (rangeHeader !== undefined) {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
+      if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= src.info.size) {
+        throw S3Errors.invalidArgument(
+          'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+          'x-amz-copy-source-range',
+          rangeHeader,
+        );
+      }
+      range = { start: Number(m[1]), end: Number(m[2]) };
+    }
+  } catch (e) {
+    src.close();
+    throw e;
+  }
+  const body = src.read(range);
+  let part: Awaited<ReturnType<ObjectStore['uploadPart']>>;
+  try {
+    part = await d.store.uploadPart(r.tenant.id, r.bucket, r.key, uploadId, partNumber, body);
+  } finally {
+    // Closes the source file if the part was refused before it was read.
+    body.destroy();
+  }
+  return xml(200, 'CopyPartResult', { LastModified: part.lastModified, ETag: quote(part.etag) }, r.requestId);
+}
+
+export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const uploadId = r.query.get('uploadId')!;
+  const maxParts = Number(r.query.get('max-parts') ?? '1000');
+  const marker = Number(r.query.get('part-number-marker') ?? '0');
+  if (!Number.isInteger(maxParts) || maxParts < 0)
+    throw S3Errors.invalidArgument('max-parts must be a non-negative integer', 'max-parts', String(maxParts));
+  if (!Number.isInteger(marker) || marker < 0)
+    throw S3Errors.invalidArgument(
+      'part-number-marker must be a non-negative integer',
+      'part-number-marker',
+      String(marker),
+    );
+  const upload = d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  const { parts, isTruncated } = d.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, {
+    maxParts,
+    after: marker,
+  });
+  return xml(
+    200,
+    'ListPartsResult',
+    {
+      Bucket: r.bucket,
+      Key: r.key,
+      UploadId: uploadId,
+      PartNumberMarker: marker,
+      NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
+      MaxParts: maxParts,
+      IsTruncated: isTruncated,
+      ChecksumAlgorithm: upload.checksumAlgorithm,
+      Part: parts.map((p) => ({
+        PartNumber: p.partNumber,
+        LastModified: p.lastModified,
+        ETag: quote(p.etag),
+        Size: p.size,
+        ...(p.checksum ? { [`Checksum${p.checksum.algorithm}`]: p.checksum.value } : {}),
+      })),
+      StorageClass: 'STANDARD',
+    },
+    r.requestId,
+  );
+}
+
+export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const prefix = r.query.get('prefix') ?? '';
+  const uploads = d.store.listUploads(r.tenant.id, r.bucket, prefix);
+  return xml(
+    200,
+    'ListMultipartUploadsResult',
+    {
+      Bucket: r.bucket,
+      Prefix: prefix,
+      MaxUploads: 1000,
+      IsTruncated: false,
+      Upload: uploads.map((u) => ({
+        Key: u.key,
+        UploadId: u.uploadId,
+        Initiated: u.initiated,
+        StorageClass: 'STANDARD',
+      })),
+    },
+    r.requestId,
+  );
+}
+
+export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const uploadId = r.query.get('uploadId')!;
+  d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
+  if (doc.name !== 'CompleteMultipartUpload') throw S3Errors.malformedXml();
+  const parts = childrenOf(doc, 'Part').map((p) => {
+    const n = Number(textOf(p, 'PartNumber'));
+    const etag = textOf(p, 'ETag');
+    if (!Number.isInteger(n) || etag === undefined) throw S3Errors.malformedXml();
+    return { partNumber: n, etag: etag.trim() };
+  });
+  const info = await d.store.completeMultipartUpload(r.tenant.id, r.bucket, r.key, uploadId, parts);
+  const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
+  return xml(
+    200,
+    'CompleteMultipartUploadResult',
+    {
+      Location: `/${r.bucket}/${encodeURIComponent(r.key).replace(/%2F/g, '/')}`,
+      Bucket: r.bucket,
+      Key: r.key,
+      ETag: quote(info.etag),
+      ...checksum,
+    },
+    r.requestId,
+  );
+}
+
+export async function abortUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.abortMultipartUpload(r.tenant.id, r.bucket, r.key, r.query.get('uploadId')!);
+  return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
+}

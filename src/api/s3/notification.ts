@@ -1,0 +1,78 @@
+// S3's bucket notification configuration (`?notification`): Lambda function targets only.
+import type { NotificationConfig } from '../../events/notifications/config.js';
+import { S3Errors } from '../../events/objects/errors.js';
+import type { ApiResponse } from '../surface.js';
+import { MAX_XML_BODY, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import { childOf, childrenOf, parseXml, textOf, type XmlElement, type XmlNode } from './xml.js';
+
+/** The notification configuration in S3's XML (Lambda configurations are `CloudFunctionConfiguration`). */
+function notificationXml(config: NotificationConfig): XmlElement {
+  return {
+    CloudFunctionConfiguration: config.lambda.map((c) => ({
+      Id: c.id,
+      CloudFunction: c.functionArn,
+      Event: c.events,
+      Filter:
+        c.prefix !== undefined || c.suffix !== undefined
+          ? {
+              S3Key: {
+                FilterRule: [
+                  ...(c.prefix !== undefined ? [{ Name: 'Prefix', Value: c.prefix }] : []),
+                  ...(c.suffix !== undefined ? [{ Name: 'Suffix', Value: c.suffix }] : []),
+                ],
+              },
+            }
+          : undefined,
+    })),
+  };
+}
+
+/** The XML request body turned into the API's JSON shape, which the notifications module validates. */
+function notificationInput(doc: XmlNode): unknown {
+  if (doc.name !== 'NotificationConfiguration') throw S3Errors.malformedXml();
+  for (const other of ['TopicConfiguration', 'QueueConfiguration']) {
+    if (childOf(doc, other))
+      throw S3Errors.invalidArgument(
+        `${other} destinations are not supported by this store; use LambdaFunctionConfigurations`,
+        other,
+        '',
+      );
+  }
+  return {
+    LambdaFunctionConfigurations: childrenOf(doc, 'CloudFunctionConfiguration').map((c) => {
+      const key = childOf(childOf(c, 'Filter') ?? { name: '', children: [], text: '' }, 'S3Key');
+      return {
+        Id: textOf(c, 'Id'),
+        LambdaFunctionArn: textOf(c, 'CloudFunction') ?? '',
+        Events: childrenOf(c, 'Event').map((e) => e.text.trim()),
+        Filter: key
+          ? {
+              Key: {
+                FilterRules: childrenOf(key, 'FilterRule').map((r) => ({
+                  Name: textOf(r, 'Name') ?? '',
+                  Value: textOf(r, 'Value') ?? '',
+                })),
+              },
+            }
+          : undefined,
+      };
+    }),
+  };
+}
+
+export async function putNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  const text = (await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8');
+  await d.notifications.putConfig(r.tenant, r.bucket, notificationInput(parseXml(text)));
+  return { status: 200, headers: { 'x-amz-request-id': r.requestId } };
+}
+
+export async function getNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  return xml(
+    200,
+    'NotificationConfiguration',
+    notificationXml(d.notifications.getConfig(r.bucket)),
+    r.requestId,
+  );
+}

@@ -1,0 +1,147 @@
+// S3's object operations: put, get and head (ranges, conditions), delete, delete many, copy.
+import type { Readable } from 'node:stream';
+import { headerOfAlgorithm } from '../../events/objects/checksums.js';
+import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
+import type { ApiResponse } from '../surface.js';
+import {
+  checkConditions,
+  copySource,
+  first,
+  MAX_XML_BODY,
+  objectHeaders,
+  parseRange,
+  quote,
+  requestBody,
+  type S3Request,
+  type S3SurfaceDeps,
+  storedHeaders,
+  userMetadata,
+  writeCondition,
+  xml,
+} from './request.js';
+import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
+
+export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  const body = requestBody(r);
+  const info = await d.store.putObject(r.tenant.id, r.bucket, r.key, body.stream(), {
+    contentType: first(r.headers['content-type']),
+    metadata: userMetadata(r.headers),
+    headers: storedHeaders(r.headers),
+    verify: (c) => body.verify(c),
+    condition: writeCondition(r.headers),
+  });
+  const headers: Record<string, string> = { etag: quote(info.etag), 'x-amz-request-id': r.requestId };
+  if (info.checksum) headers[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
+  return { status: 200, headers };
+}
+
+export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
+  const partNumber = r.query.get('partNumber');
+  if (partNumber !== null) throw S3Errors.notImplemented('partNumber');
+  const obj = d.store.openObject(r.tenant.id, r.bucket, r.key);
+  try {
+    const { info } = obj;
+    const notModified = checkConditions(info, r.headers);
+    if (notModified) {
+      obj.close();
+      return notModified;
+    }
+    const range = parseRange(first(r.headers.range), info.size);
+    // Checksums cover the whole object: a range answers without them, as S3 does.
+    const withChecksum = !range && first(r.headers['x-amz-checksum-mode'])?.toUpperCase() === 'ENABLED';
+    const headers: Record<string, string> = {
+      ...objectHeaders(info, withChecksum),
+      'x-amz-request-id': r.requestId,
+    };
+    const overrides: Record<string, string> = {
+      'response-content-type': 'content-type',
+      'response-content-disposition': 'content-disposition',
+      'response-content-encoding': 'content-encoding',
+      'response-content-language': 'content-language',
+      'response-cache-control': 'cache-control',
+      'response-expires': 'expires',
+    };
+    for (const [param, h] of Object.entries(overrides)) {
+      const v = r.query.get(param);
+      if (v !== null) headers[h] = v;
+    }
+    let status = 200;
+    let length = info.size;
+    if (range) {
+      status = 206;
+      length = range.end - range.start + 1;
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    }
+    headers['content-length'] = String(length);
+    if (head) {
+      obj.close();
+      return { status, headers };
+    }
+    const body: Readable = obj.read(range);
+    return { status, headers, body };
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+export async function deleteObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.deleteObject(r.tenant.id, r.bucket, r.key);
+  return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
+}
+
+export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  d.store.bucket(r.tenant.id, r.bucket);
+  const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
+  if (doc.name !== 'Delete') throw S3Errors.malformedXml();
+  const quiet = textOf(doc, 'Quiet')?.trim() === 'true';
+  const objects = childrenOf(doc, 'Object');
+  if (objects.length === 0 || objects.length > 1000) throw S3Errors.malformedXml();
+  const deleted: XmlElement[] = [];
+  const errors: XmlElement[] = [];
+  for (const o of objects) {
+    const key = textOf(o, 'Key');
+    if (key === undefined) throw S3Errors.malformedXml();
+    try {
+      d.store.deleteObject(r.tenant.id, r.bucket, key);
+      if (!quiet) deleted.push({ Key: key });
+    } catch (e) {
+      if (!(e instanceof ObjectStoreError)) throw e;
+      errors.push({ Key: key, Code: e.code, Message: e.message });
+    }
+  }
+  return xml(200, 'DeleteResult', { Deleted: deleted, Error: errors }, r.requestId);
+}
+
+export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const source = copySource(first(r.headers['x-amz-copy-source'])!);
+  const directive = (first(r.headers['x-amz-metadata-directive']) ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
+  }
+  // Copies carry no body, but drain (and verify) whatever arrived.
+  await requestBody(r).readAll(MAX_XML_BODY);
+  const info = await d.store.copyObject(
+    r.tenant.id,
+    source,
+    { bucket: r.bucket, key: r.key },
+    {
+      replaceMetadata:
+        directive === 'REPLACE'
+          ? {
+              contentType: first(r.headers['content-type']),
+              metadata: userMetadata(r.headers),
+              headers: storedHeaders(r.headers),
+            }
+          : undefined,
+    },
+  );
+  const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
+  return xml(
+    200,
+    'CopyObjectResult',
+    { LastModified: info.lastModified, ETag: quote(info.etag), ...checksum },
+    r.requestId,
+  );
+}
