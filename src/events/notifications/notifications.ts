@@ -32,8 +32,7 @@ export interface NotificationsDeps {
   db: Db;
   tenants: TenantStore;
   region: string;
-  /** The invoker may land after this part starts; events wait in the outbox until it does. */
-  invoker: () => Invoker | undefined;
+  invoker: Invoker;
   /** Does the function exist in this tenant? Undefined when the control plane cannot tell yet. */
   functionExists?: (
     tenant: Tenant,
@@ -152,8 +151,7 @@ export class BucketNotifications {
       'SELECT * FROM s3_notification_outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT 50',
     );
     while (!this.#stopped) {
-      const invoker = this.#deps.invoker();
-      if (!invoker) return;
+      const invoker = this.#deps.invoker;
       const rows = next.all(Date.now()) as OutboxRow[];
       if (rows.length === 0) return;
       for (const row of rows) {
@@ -203,8 +201,7 @@ export class BucketNotifications {
       at: number | null;
     };
     if (row.at === null) return;
-    // Without an invoker yet, look again shortly: it may be wired in after this part started.
-    const wait = this.#deps.invoker() ? Math.max(0, row.at - Date.now()) : 1_000;
+    const wait = Math.max(0, row.at - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.kick();
