@@ -68,24 +68,6 @@ export interface WorkerManagerOptions {
   egressHelper?: string;
 }
 
-/** What subscribers of onInvocationComplete get (telemetry: metrics, billing). */
-export interface InvocationComplete {
-  tenantId: string;
-  accountId: string;
-  functionName: string;
-  functionArn: string;
-  version: string;
-  requestId: string;
-  start: StartKind;
-  durationMs: number;
-  billedDurationMs: number;
-  memoryMB: number;
-  maxMemoryUsedMB: number;
-  initDurationMs?: number;
-  errorType?: string;
-  log: string;
-}
-
 /** Runtimes served by the host's Node.js. */
 const NODE_RUNTIMES = new Set(['nodejs', 'nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x']);
 const DEFAULT_TMP_MB = 512;
@@ -259,12 +241,6 @@ export class WorkerManager implements Worker {
     const pool = this.pools.get(key);
     if (pool !== undefined) pool.setTarget(n);
     else this.poolFor('nodejs20.x', m[2] !== undefined, tmp);
-  }
-
-  /** Subscribe to every finished invocation (telemetry). Returns an unsubscribe function. */
-  onInvocationComplete(listener: (e: InvocationComplete) => void): () => void {
-    this.events.on('invocation', listener);
-    return () => this.events.off('invocation', listener);
   }
 
   /** Subscribe to throttled requests (429). */
@@ -653,25 +629,6 @@ export class WorkerManager implements Worker {
       ...(errorType !== undefined ? { functionError: 'Unhandled' as const, errorType } : {}),
       ...(initDurationMs !== undefined ? { initDurationMs } : {}),
     };
-    if (this.events.listenerCount('invocation') > 0) {
-      const ev: InvocationComplete = {
-        tenantId: spec.tenantId,
-        accountId: spec.accountId,
-        functionName: spec.functionName,
-        functionArn: spec.functionArn,
-        version: spec.version,
-        requestId,
-        start,
-        durationMs,
-        billedDurationMs: billed,
-        memoryMB: spec.memoryMB,
-        maxMemoryUsedMB: maxMemMB,
-        log,
-        ...(initDurationMs !== undefined ? { initDurationMs } : {}),
-        ...(errorType !== undefined ? { errorType } : {}),
-      };
-      this.events.emit('invocation', ev);
-    }
     return result;
   }
 
