@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCredentialsFile } from '../src/platform.js';
+import { readCredentialsFile } from '../src/server/data-dir.js';
 import { type Target, throughput } from './load.js';
 import { createFunction, kindlingClient, type Proc, startProcess, stop, TRIVIAL } from './run.js';
 

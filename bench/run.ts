@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
-import { readCredentialsFile } from '../src/platform.js';
+import { readCredentialsFile } from '../src/server/data-dir.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { zipHandler } from './zip.js';

@@ -1,7 +1,7 @@
 // `kindling serve`: starts the whole platform in this process and drains it on SIGTERM.
 import { parseArgs } from 'node:util';
 import { defaultConfig, type PlatformConfig } from '../config.js';
-import { Platform } from '../platform.js';
+import { Platform } from '../server/platform.js';
 import { parseIntFlag } from './client.js';
 import { CliError, USAGE } from './output.js';
 

@@ -36,9 +36,9 @@ export const DestinationErrors = {
     ),
 };
 
-/** What delivering needs: the queue engine (looked up lazily, it may start later) and a sync async-accept. */
+/** What delivering needs: the queue engine and a sync async-accept. */
 export interface DestinationDeps {
-  queues: () => QueueEngine | undefined;
+  queues: QueueEngine;
   resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord;
   /** Stores an async event for a function destination; must be synchronous (runs inside a transaction). */
   acceptEvent: (
@@ -55,8 +55,7 @@ export function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: str
   const kind = destinationKind(arn);
   if (!kind) throw DestinationErrors.invalid(arn);
   if (kind === 'sqs') {
-    const engine = deps.queues();
-    if (!engine?.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
+    if (!deps.queues.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
     return;
   }
   try {
@@ -104,8 +103,7 @@ export function invocationRecord(
 }
 
 function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
-  const engine = deps.queues();
-  if (!engine) throw new Error('the queue engine is not running');
+  const engine = deps.queues;
   const q = engine.findQueue(tenant, arn);
   if (!q) throw new Error(`queue ${arn} does not exist`);
   return { engine, q };

@@ -34,7 +34,7 @@ export interface AsyncDispatcherDeps {
     resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord;
     run(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: RunOptions): Promise<SyncInvokeResult>;
   };
-  queues: () => QueueEngine | undefined;
+  queues: QueueEngine;
 }
 
 export class AsyncDispatcher {

@@ -1,15 +1,16 @@
 // The invocation service: resolves a function reference for a tenant, turns the stored function into
 // the worker's FunctionVersionSpec (cached per versionKey), runs it and reports it to the observers.
-// Async invocation is delegated to whichever part registers itself with `setAsyncInvoker`.
+// Admission (reserved concurrency, throttles) is the worker's alone: the service only relays the worker's
+// throttle reports to its observers. Async invocation is not here: see composeInvoker (./invoker.ts).
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionRef } from '../control/function-names.js';
 import { type FunctionRecord, type FunctionStore, LATEST } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
-import { isDomainError, LambdaErrors } from '../errors.js';
+import { LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
 import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
 import type { FunctionVersionSpec, InvokeOptions, Worker } from '../worker/types.js';
-import type { AsyncInvokeOptions, Invoker, SyncInvokeOptions, SyncInvokeResult } from './types.js';
+import type { Invoker, SyncInvokeOptions, SyncInvokeResult } from './types.js';
 
 /** Functions' session credentials live this long and are replaced once less than half remains. */
 const CREDENTIALS_TTL_MS = 12 * 60 * 60_000;
@@ -18,8 +19,6 @@ export interface RunOptions extends SyncInvokeOptions {
   /** How the observers record it; the async invoker runs queued events through `run` as 'Event'. */
   invocationType?: 'RequestResponse' | 'Event';
 }
-
-export type AsyncInvokeHandler = Invoker['invokeAsync'];
 
 interface PreparedVersion {
   versionKey: string;
@@ -36,7 +35,7 @@ export interface InvocationServiceOptions {
   observers?: InvocationObserver[];
 }
 
-export class InvocationService implements Invoker {
+export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   readonly #config: PlatformConfig;
   readonly #tenants: TenantStore;
   readonly #functions: FunctionStore;
@@ -44,7 +43,6 @@ export class InvocationService implements Invoker {
   readonly #observers: InvocationObserver[];
   /** By function id: the spec (and credentials) of its current versionKey. */
   readonly #prepared = new Map<string, PreparedVersion>();
-  #async: AsyncInvokeHandler | undefined;
 
   constructor(opts: InvocationServiceOptions) {
     this.#config = opts.config;
@@ -52,6 +50,7 @@ export class InvocationService implements Invoker {
     this.#functions = opts.functions;
     this.#worker = opts.worker;
     this.#observers = [...(opts.observers ?? [])];
+    this.#worker.onThrottle((tenantId, arn) => this.#throttled(tenantId, arn));
     this.#functions.onChange((change) => {
       const rec = change.record;
       if (change.kind === 'created') return;
@@ -82,11 +81,6 @@ export class InvocationService implements Invoker {
     this.#observers.push(observer);
   }
 
-  /** The async invocation part registers its durable queue here. */
-  setAsyncInvoker(handler: AsyncInvokeHandler): void {
-    this.#async = handler;
-  }
-
   /** Resolves a name / partial ARN / full ARN (+ qualifier) for the tenant; 404 when not its function. */
   resolve(tenant: Tenant, functionRef: string, qualifier?: string): FunctionRecord {
     const ref = parseFunctionRef(functionRef);
@@ -108,47 +102,37 @@ export class InvocationService implements Invoker {
     payload: Buffer,
     opts: SyncInvokeOptions = {},
   ): Promise<SyncInvokeResult> {
-    const rec = this.resolve(tenant, functionRef, opts.qualifier);
-    return this.run(tenant, rec, payload, opts);
+    // Just resolved: current by construction, no second read of the store.
+    return this.execute(tenant, this.resolve(tenant, functionRef, opts.qualifier), payload, opts);
   }
 
-  invokeAsync(
-    tenant: Tenant,
-    functionRef: string,
-    payload: Buffer,
-    opts: AsyncInvokeOptions = {},
-  ): Promise<{ requestId: string }> {
-    if (!this.#async) {
-      return Promise.reject(
-        LambdaErrors.service(
-          'Asynchronous invocation (InvocationType Event) is not available on this server yet.',
-        ),
-      );
-    }
-    return this.#async(tenant, functionRef, payload, opts);
-  }
-
-  /** Runs an already-resolved function now. Throws TooManyRequestsException (429) when throttled. */
+  /**
+   * Runs a function resolved a while ago (a queued event). Throws TooManyRequestsException when the
+   * worker throttles it.
+   */
   async run(
     tenant: Tenant,
     rec: FunctionRecord,
     payload: Buffer,
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
-    // A record resolved earlier (a queued event) may be outdated: run what the function is now, and
-    // nothing if it was deleted (or deleted and created anew) meanwhile.
+    // The record may be outdated: run what the function is now, and nothing if it was deleted (or
+    // deleted and created anew) meanwhile.
     const current = this.#functions.get(tenant.id, rec.name);
     if (!current || current.id !== rec.id || current.tenantId !== tenant.id)
       throw LambdaErrors.functionNotFound(rec.arn);
-    const prepared = this.#prepare(current);
+    return this.execute(tenant, current, payload, opts);
+  }
+
+  /** Runs a record the caller resolved just now (the Lambda Invoke request): not read again. */
+  async execute(
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    opts: RunOptions = {},
+  ): Promise<SyncInvokeResult> {
+    const prepared = this.#prepare(rec);
     const spec = prepared.spec;
-    if (spec.reservedConcurrency === 0) {
-      this.#throttled(tenant.id, spec.functionArn);
-      throw LambdaErrors.tooManyRequests(
-        'Rate Exceeded.',
-        'ReservedFunctionConcurrentInvocationLimitExceeded',
-      );
-    }
     const invokeOpts: InvokeOptions = {
       requestId: opts.requestId ?? newRequestId(),
       clientContext: opts.clientContext,
@@ -156,13 +140,7 @@ export class InvocationService implements Invoker {
       tenantConcurrency: tenant.concurrencyLimit ?? this.#config.tenantConcurrency,
     };
     const timestamp = Date.now();
-    let result: Awaited<ReturnType<Worker['invoke']>>;
-    try {
-      result = await this.#worker.invoke(spec, payload, invokeOpts);
-    } catch (e) {
-      if (isDomainError(e, 'Throttled')) this.#throttled(tenant.id, spec.functionArn);
-      throw e;
-    }
+    const result = await this.#worker.invoke(spec, payload, invokeOpts);
     const record: InvocationRecord = {
       tenantId: tenant.id,
       accountId: tenant.accountId,

@@ -76,6 +76,8 @@ export interface Worker {
   retireTenant(tenantId: string): void;
   /** Current counts for metrics and `kindling pool`. */
   stats(): WorkerStats;
+  /** Subscribe to the requests it refused for concurrency (429); returns an unsubscribe function. */
+  onThrottle(listener: (tenantId: string, functionArn: string) => void): () => void;
   /** Stop accepting; let running invocations finish until the deadline, then end them with an error. */
   drain(deadlineMs: number): Promise<void>;
 }

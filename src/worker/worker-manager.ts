@@ -72,6 +72,7 @@ export class WorkerManager implements Worker {
   /** Every environment not retired, by id. */
   private readonly envs = new Map<string, EnvSlot>();
   private readonly counters = { pool: 0, cold: 0, warm: 0 };
+  private readonly throttleListeners = new Set<(tenantId: string, functionArn: string) => void>();
   private healthTimer: NodeJS.Timeout | undefined;
   private draining = false;
   /** Environments being torn down (kill, cgroup and dir removal). */
@@ -87,7 +88,10 @@ export class WorkerManager implements Worker {
     this.maxEnvironments =
       opts.maxEnvironments ?? Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
-    this.admission = new Admission(this.config, opts.onThrottle);
+    this.admission = new Admission(this.config, (tenantId, arn) => {
+      opts.onThrottle?.(tenantId, arn);
+      for (const l of this.throttleListeners) l(tenantId, arn);
+    });
     this.keepAlive = new KeepAlive(this.idle, this.config.keepAliveMs, (s) => this.retire(s));
     if (opts.sandbox !== undefined) this.sandbox = opts.sandbox;
     else {
@@ -128,6 +132,12 @@ export class WorkerManager implements Worker {
   /** Fixed warming-pool target for a runtime key (`nodejs20.x`, `nodejs20.x+net`); undefined follows demand. */
   setPoolTarget(runtimeKey: string, n: number | undefined): void {
     this.pools.setTarget(runtimeKey, n);
+  }
+
+  /** Subscribe to throttled requests (429), as admission reports them. Returns an unsubscribe function. */
+  onThrottle(listener: (tenantId: string, functionArn: string) => void): () => void {
+    this.throttleListeners.add(listener);
+    return () => this.throttleListeners.delete(listener);
   }
 
   async doctor(): Promise<IsolationReport> {

@@ -11,8 +11,6 @@ import {
   PutFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { corePart } from '../../src/core-part.js';
-import { asyncInvokePart } from '../../src/invoke/async-part.js';
 import { zipOf } from '../api-lambda/zips.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { clients, createFunction, createQueue, failHandler, okHandler, receive, until } from './fixtures.js';
@@ -31,7 +29,7 @@ after(async () => {
   await p.close();
 });
 
-const events = () => asyncInvokePart(p.platform).events;
+const events = () => p.platform.components.async.events;
 const invokeEvent = (name: string, payload: unknown) =>
   lambda.send(
     new InvokeCommand({
@@ -125,7 +123,7 @@ test('a timed-out run counts as a failed attempt and is retried', async () => {
 
 test('an async run is reported to telemetry as invocation type Event', async () => {
   const seen: string[] = [];
-  corePart(p.platform).invoker.addObserver({
+  p.platform.components.invocations.addObserver({
     onInvocation: (r) => {
       if (r.functionName === 'observed') seen.push(r.invocationType);
     },

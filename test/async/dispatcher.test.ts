@@ -7,6 +7,7 @@ import { afterEach, beforeEach, test } from 'node:test';
 import type { FunctionRecord } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
 import { LambdaErrors } from '../../src/errors.js';
+import type { QueueEngine } from '../../src/events/queue/types.js';
 import { AsyncDispatcher } from '../../src/invoke/async-dispatcher.js';
 import { AsyncEventStore } from '../../src/invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../../src/invoke/event-invoke-config.js';
@@ -76,6 +77,13 @@ function record(name: string): FunctionRecord {
   } as unknown as FunctionRecord;
 }
 
+/** No test here has a queue destination: any use of the engine is a failure. */
+const noQueues = new Proxy({} as QueueEngine, {
+  get(_t, name) {
+    throw new Error(`the queue engine is not part of this test (${String(name)})`);
+  },
+});
+
 function dispatcher(service: FakeService, store = new AsyncEventStore(db), tenantConcurrency = 10) {
   return new AsyncDispatcher({
     config: { retryBaseMs: 10, tenantConcurrency },
@@ -84,7 +92,7 @@ function dispatcher(service: FakeService, store = new AsyncEventStore(db), tenan
     tenants,
     functions: { get: (_t, name) => record(name) },
     service,
-    queues: () => undefined,
+    queues: noQueues,
   });
 }
 

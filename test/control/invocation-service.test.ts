@@ -7,7 +7,9 @@ import { defaultConfig } from '../../src/config.js';
 import { CodeStore } from '../../src/control/code-store.js';
 import { FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
+import { LambdaErrors } from '../../src/errors.js';
 import { InvocationService } from '../../src/invoke/invocation-service.js';
+import { composeInvoker } from '../../src/invoke/invoker.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker } from '../../src/worker/types.js';
@@ -21,6 +23,13 @@ class FakeWorker implements Worker {
   answer: Partial<InvocationResult> = {};
   async invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult> {
     this.calls.push({ spec, payload, opts });
+    if (this.throttling) {
+      for (const l of this.#throttleListeners) l(spec.tenantId, spec.functionArn);
+      throw LambdaErrors.tooManyRequests(
+        'Rate Exceeded.',
+        'ReservedFunctionConcurrentInvocationLimitExceeded',
+      );
+    }
     return {
       requestId: opts.requestId,
       payload: Buffer.from('"ok"'),
@@ -48,6 +57,15 @@ class FakeWorker implements Worker {
     };
   }
   async drain(): Promise<void> {}
+  /** Set to refuse the next invocations as the worker does (reporting each refusal). */
+  throttling = false;
+  #throttleListeners: ((tenantId: string, arn: string) => void)[] = [];
+  onThrottle(listener: (tenantId: string, arn: string) => void): () => void {
+    this.#throttleListeners.push(listener);
+    return () => {
+      this.#throttleListeners = this.#throttleListeners.filter((l) => l !== listener);
+    };
+  }
 }
 
 const dirs: string[] = [];
@@ -207,17 +225,24 @@ test('a failing observer does not fail the invocation', async () => {
   assert.equal(errors.length, 1);
 });
 
-test('reserved concurrency 0 throttles before reaching the worker and is reported', async () => {
+test('reserved concurrency 0 reaches the worker (the one place that admits or throttles)', async () => {
+  functions.setReservedConcurrency(tenant, 'f', 0, 10);
+  await service.invokeSync(tenant, 'f', Buffer.from('{}'));
+  assert.equal(worker.calls.length, 1);
+  assert.equal(worker.calls[0]!.spec.reservedConcurrency, 0);
+});
+
+test('a throttle the worker reports reaches the observers once, and the refusal reaches the caller', async () => {
   const throttles: string[] = [];
   service.addObserver({ onInvocation() {}, onThrottle: (_t, arn) => throttles.push(arn) });
-  functions.setReservedConcurrency(tenant, 'f', 0, 10);
+  worker.throttling = true;
   await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e) => {
     assert.equal(asLambda(e).type, 'TooManyRequestsException');
     assert.equal(asLambda(e).fields.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
     return true;
   });
-  assert.equal(worker.calls.length, 0);
-  assert.equal(throttles.length, 1);
+  assert.deepEqual(throttles, [functions.get(tenant.id, 'f')!.arn]);
+  assert.equal(records.length, 0);
 });
 
 test('a function of another tenant is not found, also by full ARN', async () => {
@@ -241,13 +266,29 @@ test('a qualifier in the name that contradicts the Qualifier parameter is refuse
   );
 });
 
-test('invokeAsync without a registered async invoker answers a clear ServiceException', async () => {
-  await assert.rejects(service.invokeAsync(tenant, 'f', Buffer.from('{}')), /Asynchronous invocation/);
+test('the composed invoker sends invokeAsync to the async queue and invokeSync to the service', async () => {
+  const invoker = composeInvoker(service, {
+    invokeAsync: async (_t, ref) => ({ requestId: `queued:${ref}` }),
+  });
+  assert.deepEqual(await invoker.invokeAsync(tenant, 'f', Buffer.from('{}')), { requestId: 'queued:f' });
+  assert.equal(worker.calls.length, 0);
+  assert.equal((await invoker.invokeSync(tenant, 'f', Buffer.from('{}'))).payload.toString(), '"ok"');
+  assert.equal(worker.calls.length, 1);
 });
 
-test('invokeAsync goes to the registered async invoker', async () => {
-  service.setAsyncInvoker(async (_t, ref) => ({ requestId: `queued:${ref}` }));
-  assert.deepEqual(await service.invokeAsync(tenant, 'f', Buffer.from('{}')), { requestId: 'queued:f' });
+test('a record resolved just now runs without being read again; a held one is checked first', async () => {
+  const rec = service.resolve(tenant, 'f');
+  const reads: string[] = [];
+  const get = functions.get.bind(functions);
+  functions.get = (tenantId, name) => {
+    reads.push(name);
+    return get(tenantId, name);
+  };
+  await service.execute(tenant, rec, Buffer.from('{}'));
+  assert.deepEqual(reads, []);
+  await service.run(tenant, rec, Buffer.from('{}'));
+  assert.deepEqual(reads, ['f']);
+  assert.equal(worker.calls.length, 2);
 });
 
 test('reserved concurrency across a tenant’s functions may not exceed its limit', async () => {

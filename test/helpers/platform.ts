@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ConfigOverrides, defaultConfig } from '../../src/config.js';
-import { Platform, readCredentialsFile } from '../../src/platform.js';
+import { readCredentialsFile } from '../../src/server/data-dir.js';
+import { Platform } from '../../src/server/platform.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 

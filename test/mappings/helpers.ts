@@ -1,7 +1,6 @@
 // Shared by the mapping and RPC tests: functions created through the SDK, and what they were handed,
 // read back from each invocation's log (handlers print `EVENT <json>`), so tests see real invocations.
 import { CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { corePart } from '../../src/core-part.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
 import { handlerZip } from '../api-lambda/zips.js';
 import type { TestPlatform } from '../helpers/platform.js';
@@ -38,7 +37,7 @@ export interface Seen {
 /** Every event the platform's functions were invoked with, in completion order. */
 export function watchInvocations(p: TestPlatform): Seen[] {
   const seen: Seen[] = [];
-  corePart(p.platform).invoker.addObserver({
+  p.platform.components.invocations.addObserver({
     onInvocation(r: InvocationRecord) {
       for (const line of r.log.split('\n')) {
         const i = line.indexOf('EVENT ');

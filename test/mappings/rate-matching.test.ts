@@ -15,8 +15,6 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { corePart } from '../../src/core-part.js';
-import type { MappingsPart } from '../../src/events/mappings/part.js';
 import { RateMatcher } from '../../src/events/pollers/rate-matching.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createFunction, logging, recordsOf, type Seen, waitFor, watchInvocations } from './helpers.js';
@@ -104,7 +102,7 @@ async function visibleAndInFlight(url: string): Promise<number> {
   return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
 }
 
-const part = () => p.platform.parts.find((x) => x.name === 'event-source-mappings') as MappingsPart;
+const part = () => p.platform.components.mappings;
 
 before(async () => {
   // No waiting for a free slot: a call over the function's reserved concurrency is a 429 at once.
@@ -112,7 +110,7 @@ before(async () => {
   lambda = new LambdaClient(sdkConfig(p));
   sqs = new SQSClient(sdkConfig(p));
   seen = watchInvocations(p);
-  corePart(p.platform).invoker.addObserver({ onInvocation() {}, onThrottle: () => void throttles++ });
+  p.platform.components.invocations.addObserver({ onInvocation() {}, onThrottle: () => void throttles++ });
 });
 after(async () => {
   lambda.destroy();

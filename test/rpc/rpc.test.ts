@@ -17,7 +17,6 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { MappingsPart } from '../../src/events/mappings/part.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { createFunction, logging, type Seen, waitFor, watchInvocations } from '../mappings/helpers.js';
 
@@ -260,7 +259,7 @@ test('a duplicate delivery of a finished aggregate message does nothing twice', 
   await drain(replies.url, 1);
   const count = invocations('agg-ok').length;
   // The queue redelivering the same message (a delete lost to a crash) hands the processor the same id.
-  const part = p.platform.parts.find((x) => x.name === 'event-source-mappings') as MappingsPart;
+  const part = p.platform.components.mappings;
   const tenant = p.platform.tenants.get('admin')!;
   let replied = 0;
   const out = await part.rpc.process(

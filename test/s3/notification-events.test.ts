@@ -173,7 +173,7 @@ interface Delivered {
 }
 
 /** The engine and notifications over a fresh database, with a recording fake invoker. */
-function harness(opts: { invoker?: boolean; fail?: boolean } = {}) {
+function harness(opts: { started?: boolean; fail?: boolean } = {}) {
   const dir = tempDir('kindling-notify-');
   const db = openDatabase(path.join(dir, 'db'));
   const tenants = new TenantStore(db);
@@ -188,20 +188,26 @@ function harness(opts: { invoker?: boolean; fail?: boolean } = {}) {
       return { requestId: 'r' };
     },
   };
-  let available = opts.invoker ?? true;
+  const started = opts.started ?? true;
   const notifications = new BucketNotifications({
     db,
     tenants,
     region: 'us-east-1',
-    invoker: () => (available ? invoker : undefined),
+    invoker,
     retryBaseMs: 1,
   });
   const store = new ObjectStore({
     db,
     dir: path.join(dir, 'objects'),
-    hooks: { onChange: (c) => notifications.record(c), afterCommit: () => notifications.kick() },
+    hooks: {
+      onChange: (c) => notifications.record(c),
+      // A deliverer not started yet is not woken by commits (as before the platform starts its parts).
+      afterCommit: () => {
+        if (started) notifications.kick();
+      },
+    },
   });
-  notifications.start();
+  if (started) notifications.start();
   const fnArn = `arn:aws:lambda:us-east-1:${tenant.accountId}:function:f`;
   return {
     db,
@@ -210,9 +216,6 @@ function harness(opts: { invoker?: boolean; fail?: boolean } = {}) {
     notifications,
     delivered,
     fnArn,
-    setAvailable: (v: boolean) => {
-      available = v;
-    },
     setFailing: (v: boolean) => {
       failing = v;
     },
@@ -310,8 +313,8 @@ test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUplo
   }
 });
 
-test('an event written while no invoker exists stays in the outbox and is delivered once one does', async () => {
-  const h = harness({ invoker: false });
+test('an event written before the deliverer starts stays in the outbox and is delivered once it starts', async () => {
+  const h = harness({ started: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -319,8 +322,7 @@ test('an event written while no invoker exists stays in the outbox and is delive
     });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
     assert.equal(h.notifications.pending(), 1);
-    h.setAvailable(true);
-    h.notifications.kick();
+    h.notifications.start();
     await until(() => h.notifications.pending() === 0, 'outbox drained');
     assert.equal(h.delivered.length, 1);
   } finally {
@@ -369,7 +371,7 @@ test('a configuration naming a function of another account is refused with Inval
 });
 
 test('an object write whose bucket is gone commits no outbox row', async () => {
-  const h = harness({ invoker: false });
+  const h = harness({ started: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -399,7 +401,16 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
     let db = openDatabase(path.join(dir, 'db'));
     let tenants = new TenantStore(db);
     const tenant = tenants.create('t1');
-    const first = new BucketNotifications({ db, tenants, region: 'us-east-1', invoker: () => undefined });
+    // Never started: the row stays in its outbox.
+    const first = new BucketNotifications({
+      db,
+      tenants,
+      region: 'us-east-1',
+      invoker: {
+        invokeSync: () => Promise.reject(new Error('unused')),
+        invokeAsync: () => Promise.reject(new Error('the first server never delivers')),
+      },
+    });
     const store = new ObjectStore({
       db,
       dir: path.join(dir, 'objects'),
@@ -421,13 +432,13 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
       db,
       tenants,
       region: 'us-east-1',
-      invoker: () => ({
+      invoker: {
         invokeSync: () => Promise.reject(new Error('unused')),
         invokeAsync: async (t, ref) => {
           delivered.push(`${t.name} ${ref}`);
           return { requestId: 'r' };
         },
-      }),
+      },
     });
     second.start();
     await until(() => second.pending() === 0, 'outbox drained after restart');

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { asyncInvokePart } from '../../src/invoke/async-part.js';
 import { clients, createFunction, failHandler, okHandler, until } from '../async/fixtures.js';
 import { cliEnv, isOneLine, runCli } from '../cli/helpers.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -106,7 +105,7 @@ test('events lists a function’s async invocations with attempts, status and la
   );
   const id = out.$metadata.requestId!;
   await until(() =>
-    asyncInvokePart(p.platform).events.byRequestId(id)?.status === 'failed' ? true : undefined,
+    p.platform.components.async.events.byRequestId(id)?.status === 'failed' ? true : undefined,
   );
   const r = await runCli(['events', 'flaky', '--json'], env);
   assert.equal(r.code, 0, r.stderr);

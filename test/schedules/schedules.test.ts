@@ -16,7 +16,6 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { type LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { schedulesPart } from '../../src/events/schedules/part.js';
 import { clients, createFunction, createQueue, okHandler, receive } from '../async/fixtures.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
@@ -60,7 +59,7 @@ function fireNow(ruleName: string) {
   p.platform.db
     .prepare('UPDATE schedule_rules SET next_fire_at = ? WHERE name = ?')
     .run(Date.now() - 1, ruleName);
-  schedulesPart(p.platform).scheduler.wake();
+  p.platform.components.schedules.scheduler.wake();
 }
 
 test('PutRule answers the rule ARN and DescribeRule answers the rule', async () => {
@@ -265,7 +264,7 @@ test('a target with Input receives that JSON instead of the scheduled event', as
 test('a fire advances the rule’s next fire time past now', async () => {
   await events.send(new PutRuleCommand({ Name: 'advances', ScheduleExpression: 'rate(1 minute)' }));
   fireNow('advances');
-  const rule = schedulesPart(p.platform).store.get(p.platform.tenants.get('admin')!.id, 'advances')!;
+  const rule = p.platform.components.schedules.store.get(p.platform.tenants.get('admin')!.id, 'advances')!;
   assert.ok(rule.nextFireAt! > Date.now());
   assert.ok(rule.lastFiredAt !== undefined);
 });
@@ -276,7 +275,7 @@ test('a disabled rule does not fire', async () => {
   );
   await events.send(new PutTargetsCommand({ Rule: 'quiet', Targets: [{ Id: 'tick', Arn: tickArn }] }));
   fireNow('quiet');
-  const rule = schedulesPart(p.platform).store.get(p.platform.tenants.get('admin')!.id, 'quiet')!;
+  const rule = p.platform.components.schedules.store.get(p.platform.tenants.get('admin')!.id, 'quiet')!;
   assert.equal(rule.lastFiredAt, undefined);
 });
 

@@ -11,9 +11,9 @@ const schemas = {
   runtime: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a runtime identifier such as nodejs20.x'),
 };
 
-/** The running worker, or ServiceUnavailable while the execution core is not assembled. */
+/** The worker, or ServiceUnavailable when the surface was built without one. */
 export function workerOf(d: AdminSurfaceDeps): PoolControl {
-  const w = d.pool?.();
+  const w = d.pool;
   if (!w) throw AdminErrors.noWorker();
   return w;
 }

@@ -19,8 +19,8 @@ export interface PoolControl {
 export interface AdminSurfaceDeps {
   tenants: TenantStore;
   telemetry: Telemetry;
-  /** The worker, looked up per request: the execution core may be assembled after this surface. */
-  pool?: () => PoolControl | undefined;
+  /** The worker: pool stats and targets, `kindling doctor`. */
+  pool?: PoolControl;
   /**
    * A bearer token that may scrape /metrics (`Authorization: Bearer <token>`) besides a request
    * signed with the admin tenant's key; undefined: the admin key only. No peer address is trusted.

@@ -2,9 +2,9 @@
 // be downloaded for ten minutes, like Lambda's presigned S3 URL. The token is an HMAC under a key held
 // only in memory, so URLs end with the process.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FunctionStore } from '../../control/functions.js';
 import { KindlingError } from '../../errors.js';
 import type { ApiRequest } from '../surface.js';
-import type { LambdaApiDeps } from './deps.js';
 import type { LambdaRoute } from './routes.js';
 
 export const CODE_URL_TTL_SEC = 600;
@@ -51,7 +51,11 @@ export function originOf(req: Pick<ApiRequest, 'headers'>): string {
   return `http://${host}`;
 }
 
-export function codeDownloadRoutes(deps: LambdaApiDeps): LambdaRoute[] {
+// Its own deps, not LambdaApiDeps: deps.ts names CodeUrlSigner, and a type cycle is still a cycle.
+export function codeDownloadRoutes(deps: {
+  codeUrls: CodeUrlSigner;
+  functions: FunctionStore;
+}): LambdaRoute[] {
   return [
     {
       method: 'GET',

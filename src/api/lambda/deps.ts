@@ -3,14 +3,14 @@
 import type { PlatformConfig } from '../../config.js';
 import type { FunctionStore } from '../../control/functions.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
-import type { InvocationService } from '../../invoke/invocation-service.js';
+import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { CodeUrlSigner } from './code-download.js';
 
 export interface LambdaApiDeps {
   config: PlatformConfig;
   tenants: TenantStore;
   functions: FunctionStore;
-  invoker: InvocationService;
+  invoker: FunctionInvoker;
   codeUrls: CodeUrlSigner;
   /**
    * Reads a function zip (Code.S3Bucket/S3Key) from the tenant's own bucket, refusing objects over

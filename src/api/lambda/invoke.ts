@@ -96,7 +96,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
           });
           return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
         }
-        const result = await deps.invoker.run(req.tenant, rec, payload, {
+        const result = await deps.invoker.execute(req.tenant, rec, payload, {
           requestId,
           clientContext: checkClientContext(header(req.headers, 'x-amz-client-context')),
         });

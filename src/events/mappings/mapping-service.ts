@@ -45,7 +45,7 @@ export interface ListMappingsInput {
 export interface MappingServiceDeps {
   store: MappingStore;
   manager: PollerManager;
-  queues: () => QueueEngine | undefined;
+  queues: QueueEngine;
   functions: FunctionDirectory;
   region: string;
 }
@@ -225,7 +225,7 @@ export class MappingService {
       );
     }
     // Another tenant's queue looks exactly like a missing one.
-    const queue = this.#d.queues()?.findQueue(tenant, arn);
+    const queue = this.#d.queues.findQueue(tenant, arn);
     if (!queue) {
       throw LambdaErrors.invalidParameter(
         'Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.',
@@ -242,9 +242,9 @@ export class MappingService {
     if (!fn) throw LambdaErrors.functionNotFound(ref);
     // As Lambda requires: a lease shorter than a run would hand the batch to a second run meanwhile.
     if (source.kind === 'sqs') {
-      const queue = this.#d.queues()?.findQueue(tenant, source.queueArn);
+      const queue = this.#d.queues.findQueue(tenant, source.queueArn);
       const visibility = queue
-        ? Number(this.#d.queues()!.getAttributes(queue, ['VisibilityTimeout']).VisibilityTimeout)
+        ? Number(this.#d.queues.getAttributes(queue, ['VisibilityTimeout']).VisibilityTimeout)
         : Number.NaN;
       if (Number.isFinite(visibility) && visibility < fn.timeoutSec) {
         throw LambdaErrors.invalidParameter(

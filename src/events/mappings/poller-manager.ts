@@ -26,8 +26,8 @@ interface Poller {
 
 export interface PollerManagerDeps {
   store: MappingStore;
-  /** The embedded queue engine, looked up lazily (its part may be assembled after this one). */
-  queues: () => QueueEngine | undefined;
+  /** The embedded queue engine. */
+  queues: QueueEngine;
   invoker: Invoker;
   functions: FunctionDirectory;
   tenants: TenantLookup;
@@ -135,9 +135,8 @@ export class PollerManager {
       }),
       onResult: (r: string) => this.#lastResult(m.uuid, r),
     };
-    const engine = d.queues();
+    const engine = d.queues;
     if (m.source.kind === 'sqs') {
-      if (!engine) return 'PROBLEM: Queue engine not available';
       const queue = engine.findQueue(tenant, m.source.queueArn);
       if (!queue) return QUEUE_GONE_REASON;
       return new SqsPoller({ ...common, engine, mapping: m, queue, region: d.region });

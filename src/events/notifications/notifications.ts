@@ -17,8 +17,7 @@ export interface NotificationsDeps {
   db: Db;
   tenants: TenantStore;
   region: string;
-  /** The invoker may land after this part starts; events wait in the outbox until it does. */
-  invoker: () => Invoker | undefined;
+  invoker: Invoker;
   /** Does the function exist in this tenant? Undefined when the control plane cannot tell yet. */
   functionExists?: (
     tenant: Tenant,
@@ -123,8 +122,7 @@ export class BucketNotifications {
 
   async #drain(): Promise<void> {
     while (!this.#stopped) {
-      const invoker = this.#deps.invoker();
-      if (!invoker) return;
+      const invoker = this.#deps.invoker;
       const rows = this.#repo.due(Date.now());
       if (rows.length === 0) return;
       for (const row of rows) {
@@ -168,8 +166,7 @@ export class BucketNotifications {
     this.#timer = undefined;
     const at = this.#repo.nextDue();
     if (at === null) return;
-    // Without an invoker yet, look again shortly: it may be wired in after this part started.
-    const wait = this.#deps.invoker() ? Math.max(0, at - Date.now()) : 1_000;
+    const wait = Math.max(0, at - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.kick();

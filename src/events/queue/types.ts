@@ -1,6 +1,7 @@
 // The embedded queue engine's public interface (SQS semantics, per tenant). Async-invoke destinations,
 // DLQs and event-source-mapping pollers use it in-process; api/sqs.ts is its HTTP face. One instance per
-// platform, built in assemble.ts (`createQueueEngine` from ./index.ts) and passed to the parts that need it.
+// platform, built in server/assemble.ts (`createQueueEngine` from ./index.ts) and passed to the
+// components that need it.
 import type { Tenant } from '../../control/tenants.js';
 
 /** Who owns a queue. Every lookup is scoped to one owner: another tenant's queue "does not exist". */

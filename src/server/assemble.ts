@@ -1,0 +1,305 @@
+// The composition root: every component of a running platform, constructed here with explicit
+// arguments in dependency order (store -> control -> worker -> telemetry -> invoke -> events -> API
+// surfaces), and the order they start in (they stop in reverse). Nothing else wires components together:
+// no component looks another up by name or is handed one after construction.
+import { createRequire } from 'node:module';
+import { AdminSurface } from '../api/admin/surface.js';
+import { EventBridgeSurface } from '../api/eventbridge/surface.js';
+import { CodeUrlSigner } from '../api/lambda/code-download.js';
+import type { LambdaApiDeps } from '../api/lambda/deps.js';
+import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
+import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
+import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
+import { S3Surface } from '../api/s3/surface.js';
+import { SqsSurface } from '../api/sqs/surface.js';
+import type { ApiSurface } from '../api/surface.js';
+import type { PlatformConfig } from '../config.js';
+import { parseFunctionArn } from '../control/arn.js';
+import { CodeStore } from '../control/code-store.js';
+import { FunctionStore } from '../control/functions.js';
+import { TenantStore } from '../control/tenants.js';
+import { functionDirectory } from '../events/mappings/function-directory.js';
+import { MappingStore } from '../events/mappings/mapping-repo.js';
+import { MappingService } from '../events/mappings/mapping-service.js';
+import { PollerManager } from '../events/mappings/poller-manager.js';
+import { BucketNotifications } from '../events/notifications/notifications.js';
+import { ObjectStore } from '../events/objects/store.js';
+import { createQueueEngine } from '../events/queue/index.js';
+import type { QueueEngine } from '../events/queue/types.js';
+import { CheckpointStore } from '../events/rpc/checkpoint-repo.js';
+import { RpcProcessor } from '../events/rpc/rpc-processor.js';
+import { ScheduleStore } from '../events/schedules/schedule-repo.js';
+import { Scheduler } from '../events/schedules/scheduler.js';
+import { AsyncDispatcher } from '../invoke/async-dispatcher.js';
+import { AsyncEventStore } from '../invoke/async-queue.js';
+import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
+import { InvocationService } from '../invoke/invocation-service.js';
+import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
+import { type Db, openDatabase } from '../store/database.js';
+import { Telemetry } from '../telemetry/telemetry.js';
+import { WorkerManager } from '../worker/worker-manager.js';
+import { readCodeObject } from './code-from-s3.js';
+import { type DataPaths, ensureRootTenant, type RootCredentials, restrictDatabaseFiles } from './data-dir.js';
+
+/** Lanes per event source mapping when ScalingConfig.MaximumConcurrency is not set. */
+const DEFAULT_MAPPING_CONCURRENCY = 8;
+/** Finished RPC checkpoints past any queue's retention are dropped this often. */
+const PRUNE_CHECKPOINTS_EVERY_MS = 60 * 60_000;
+
+/** Everything the root built, by role (the CLI and tests reach components here). */
+export interface Components {
+  db: Db;
+  tenants: TenantStore;
+  root: RootCredentials;
+  code: CodeStore;
+  functions: FunctionStore;
+  queues: QueueEngine;
+  worker: WorkerManager;
+  telemetry: Telemetry;
+  /** The sync path: resolve, run, observers. */
+  invocations: InvocationService;
+  /** Sync and async invocation behind one object: what the API and events/ invoke through. */
+  invoker: FunctionInvoker;
+  async: { events: AsyncEventStore; configs: EventInvokeConfigStore; dispatcher: AsyncDispatcher };
+  schedules: { store: ScheduleStore; scheduler: Scheduler };
+  mappings: {
+    store: MappingStore;
+    mappings: MappingService;
+    pollers: PollerManager;
+    checkpoints: CheckpointStore;
+    rpc: RpcProcessor;
+  };
+  objects: { store: ObjectStore; notifications: BucketNotifications };
+}
+
+/** A component with a running life: started in list order, stopped in reverse. */
+export interface Service {
+  readonly name: string;
+  start?(): Promise<void> | void;
+  /** Stop accepting work; finish or hand back what is running before the deadline. */
+  stop?(deadlineMs: number): Promise<void> | void;
+}
+
+export interface Assembly {
+  components: Components;
+  /** In matching order: the S3 surface (path-style, any first segment) comes last. */
+  surfaces: ApiSurface[];
+  services: Service[];
+}
+
+export interface AssembleOptions {
+  config: PlatformConfig;
+  paths: DataPaths;
+  /** The API's TCP port once listening: sandboxes reach the API on it. */
+  apiPort: Promise<number>;
+}
+
+export function assemble({ config, paths, apiPort }: AssembleOptions): Assembly {
+  const region = config.region;
+  const log = (m: string) => console.error(m);
+
+  // Store and control plane.
+  const db = openDatabase(paths.db);
+  restrictDatabaseFiles(paths);
+  const tenants = new TenantStore(db);
+  const root = ensureRootTenant(tenants, paths.credentials);
+  const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
+  const functions = new FunctionStore({ db, code, region });
+  tenants.onDelete((tenant) => functions.deleteAll(tenant));
+  // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
+  const queues = createQueueEngine(db, { region });
+
+  // Execution.
+  const worker = new WorkerManager({
+    config,
+    apiSocketPath: paths.apiSocket,
+    apiPort,
+    envRoot: paths.envs,
+    runtimeCacheDir: paths.runtime,
+  });
+  const telemetry = new Telemetry(db, {
+    workerStats: () => worker.stats(),
+    tenantName: (id) => tenants.get(id)?.name,
+  });
+
+  // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
+  const invocations = new InvocationService({ config, tenants, functions, worker, observers: [telemetry] });
+  const asyncEvents = new AsyncEventStore(db);
+  const asyncConfigs = new EventInvokeConfigStore(db);
+  const dispatcher = new AsyncDispatcher({
+    config,
+    store: asyncEvents,
+    configs: asyncConfigs,
+    tenants,
+    functions,
+    service: invocations,
+    queues,
+  });
+  functions.onChange((change) => {
+    if (change.kind === 'deleted') asyncConfigs.deleteAll(change.record.tenantId, change.record.arn);
+    else if (
+      change.kind === 'updated' &&
+      change.record.reservedConcurrency !== change.previous.reservedConcurrency
+    ) {
+      dispatcher.functionChanged(change.record.tenantId, change.record.arn);
+    }
+  });
+  const invoker = composeInvoker(invocations, dispatcher);
+
+  // Events: schedules fire through the async queue; mappings poll queues and streams; bucket
+  // notifications queue S3 events for async invocation.
+  const scheduleStore = new ScheduleStore(db);
+  const scheduler = new Scheduler({
+    store: scheduleStore,
+    region,
+    tenants,
+    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
+    accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
+  });
+  const mappingStore = new MappingStore(db);
+  const checkpoints = new CheckpointStore(db);
+  const directory = functionDirectory(invoker);
+  const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
+  const pollers = new PollerManager({
+    store: mappingStore,
+    queues,
+    invoker,
+    functions: directory,
+    tenants,
+    rpc,
+    region,
+    defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),
+  });
+  const mappings = new MappingService({
+    store: mappingStore,
+    manager: pollers,
+    queues,
+    functions: directory,
+    region,
+  });
+  const notifications = new BucketNotifications({
+    db,
+    tenants,
+    region,
+    invoker,
+    functionExists: (tenant, arn) => {
+      const name = parseFunctionArn(arn)?.name;
+      return name ? functions.get(tenant.id, name) !== undefined : undefined;
+    },
+    retryBaseMs: config.retryBaseMs,
+    log,
+  });
+  const objects = new ObjectStore({
+    db,
+    dir: paths.objects,
+    hooks: {
+      onChange: (change) => notifications.record(change),
+      onBucketDeleted: (bucket) => notifications.bucketDeleted(bucket),
+      afterCommit: () => notifications.kick(),
+    },
+  });
+
+  // API surfaces. The Lambda surface holds the function, invoke, event-invoke-config and mapping routes.
+  const lambdaDeps: LambdaApiDeps = {
+    config,
+    tenants,
+    functions,
+    invoker,
+    codeUrls: new CodeUrlSigner(),
+    codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
+  };
+  const lambdaRoutes = createLambdaRoutes(lambdaDeps);
+  lambdaRoutes.add(
+    ...eventInvokeConfigRoutes({
+      resolve: (tenant, ref, qualifier) => invocations.resolve(tenant, ref, qualifier),
+      configs: asyncConfigs,
+      events: asyncEvents,
+      checkDestination: (tenant, arn) => dispatcher.checkDestination(tenant, arn),
+    }),
+  );
+  lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
+  const surfaces: ApiSurface[] = [
+    // Telemetry's tenants, pool and metrics API owns /kindling/* and /metrics.
+    new AdminSurface({
+      tenants,
+      telemetry,
+      pool: worker,
+      ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
+      version: packageVersion(),
+    }),
+    new SqsSurface(queues),
+    new LambdaSurface(lambdaRoutes),
+    new EventBridgeSurface(scheduler),
+    // Path-style S3 matches any first segment: last.
+    new S3Surface({ store: objects, notifications, region }),
+  ];
+
+  // Start order; stop runs in reverse: event sources stop first, then the async queue, then the worker
+  // drains, and telemetry flushes last (after the running invocations were reported).
+  let pruner: NodeJS.Timeout | undefined;
+  const services: Service[] = [
+    { name: 'telemetry', stop: () => telemetry.flush() },
+    { name: 'queue', stop: () => queues.close() },
+    {
+      name: 'core',
+      start() {
+        // Nothing runs yet, so code no function references can go (a kill may have left some behind).
+        code.sweep(functions.referencedDigests());
+        worker.start();
+      },
+      stop: (deadline) => worker.drain(deadline),
+    },
+    { name: 'async-invoke', start: () => dispatcher.start(), stop: (deadline) => dispatcher.stop(deadline) },
+    { name: 'schedules', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    {
+      name: 'event-source-mappings',
+      async start() {
+        checkpoints.prune();
+        pruner = setInterval(() => checkpoints.prune(), PRUNE_CHECKPOINTS_EVERY_MS);
+        pruner.unref();
+        await pollers.start();
+      },
+      async stop() {
+        clearInterval(pruner);
+        await pollers.stop();
+      },
+    },
+    {
+      name: 'objects',
+      start() {
+        objects.recover();
+        notifications.start();
+      },
+      stop: () => notifications.stop(),
+    },
+  ];
+
+  return {
+    components: {
+      db,
+      tenants,
+      root,
+      code,
+      functions,
+      queues,
+      worker,
+      telemetry,
+      invocations,
+      invoker,
+      async: { events: asyncEvents, configs: asyncConfigs, dispatcher },
+      schedules: { store: scheduleStore, scheduler },
+      mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
+      objects: { store: objects, notifications },
+    },
+    surfaces,
+    services,
+  };
+}
+
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

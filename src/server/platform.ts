@@ -1,0 +1,123 @@
+// A running platform: the data dir, the components the composition root (./assemble.ts) built, and the
+// API served on TCP and on a unix socket. `kindling serve` and the integration tests start it here.
+import fs from 'node:fs';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PreAuthBudget } from '../api/edge-limits.js';
+import { type ApiServerDeps, createApiServer } from '../api/http.js';
+import type { ApiSurface } from '../api/surface.js';
+import type { PlatformConfig } from '../config.js';
+import type { TenantStore } from '../control/tenants.js';
+import type { Db } from '../store/database.js';
+import { assemble, type Components, type Service } from './assemble.js';
+import { type DataPaths, prepareDataDir, type RootCredentials } from './data-dir.js';
+
+export class Platform {
+  readonly config: PlatformConfig;
+  readonly paths: DataPaths;
+  readonly components: Components;
+  readonly db: Db;
+  readonly tenants: TenantStore;
+  readonly root: RootCredentials;
+  /** Bytes of not yet authenticated bodies buffered, across the TCP and unix-socket servers. */
+  readonly preAuth: PreAuthBudget;
+  /**
+   * The TCP port clients reach the API on, known once listening (port 0 picks one). Sandboxes answer on
+   * it too, so the URLs the API hands out (queue URLs, presigned URLs) work unchanged inside a function.
+   */
+  readonly apiPort: Promise<number>;
+  readonly #surfaces: ApiSurface[];
+  readonly #services: Service[];
+  #servers: http.Server[] = [];
+  #url = '';
+  #stopping: Promise<void> | undefined;
+  #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
+
+  private constructor(config: PlatformConfig) {
+    this.config = config;
+    this.apiPort = new Promise<number>((resolve, reject) => {
+      this.#port = { resolve, reject };
+    });
+    // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
+    this.apiPort.catch(() => {});
+    this.paths = prepareDataDir(config.dataDir);
+    const built = assemble({ config, paths: this.paths, apiPort: this.apiPort });
+    this.components = built.components;
+    this.#surfaces = built.surfaces;
+    this.#services = built.services;
+    this.db = built.components.db;
+    this.tenants = built.components.tenants;
+    this.root = built.components.root;
+    this.preAuth = new PreAuthBudget(config.edge);
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  static async start(config: PlatformConfig): Promise<Platform> {
+    const p = new Platform(config);
+    try {
+      for (const service of p.#services) await service.start?.();
+      await p.#listen();
+    } catch (e) {
+      p.#port?.reject(e);
+      throw e;
+    }
+    return p;
+  }
+
+  async #listen(): Promise<void> {
+    const deps: ApiServerDeps = {
+      tenants: this.tenants,
+      surfaces: this.#surfaces,
+      onError: (e: unknown) => console.error('kindling: internal error:', e),
+      onDebug: (m: string) => {
+        if (process.env.KINDLING_DEBUG) console.error(`kindling: ${m}`);
+      },
+      region: this.config.region,
+      limits: this.config.edge,
+      budget: this.preAuth,
+    };
+    const tcp = createApiServer(deps);
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.config.port, this.config.host, () => resolve());
+    });
+    const addr = tcp.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.#url = `http://${host}:${addr.port}`;
+    this.#servers.push(tcp);
+    this.#port?.resolve(addr.port);
+    // The same API on a unix socket: what sandboxes reach through their relay (DESIGN.md, Network).
+    fs.rmSync(this.paths.apiSocket, { force: true });
+    const unix = createApiServer(deps);
+    await new Promise<void>((resolve, reject) => {
+      unix.once('error', reject);
+      unix.listen(this.paths.apiSocket, () => resolve());
+    });
+    fs.chmodSync(this.paths.apiSocket, 0o666);
+    this.#servers.push(unix);
+    fs.writeFileSync(this.paths.endpoint, `${this.#url}\n`, { mode: 0o600 });
+  }
+
+  /** Stops accepting, drains running work until the deadline, then closes the store. */
+  stop(drainMs = this.config.drainMs): Promise<void> {
+    this.#stopping ??= (async () => {
+      // Sandboxes still waiting for the port (stopped before listening) give up.
+      this.#port?.reject(new Error('the platform stopped before listening'));
+      for (const s of this.#servers) s.close();
+      const deadline = Date.now() + drainMs;
+      for (const service of [...this.#services].reverse()) {
+        try {
+          await service.stop?.(deadline);
+        } catch (e) {
+          console.error(`kindling: stopping ${service.name} failed:`, e);
+        }
+      }
+      for (const s of this.#servers) s.closeAllConnections();
+      this.db.close();
+    })();
+    return this.#stopping;
+  }
+}
