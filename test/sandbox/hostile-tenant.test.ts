@@ -137,10 +137,13 @@ test('a function cannot mount the cgroup hierarchy or rewrite its limits; its cg
     );
   assert.ok(envCgroups.length > 0);
   for (const cg of envCgroups) {
+    if (!fs.existsSync(path.join(cg, 'pids.max'))) continue; // retired meanwhile
     const st = fs.statSync(path.join(cg, 'pids.max'));
     assert.equal(st.uid, 0);
     assert.equal(st.mode & 0o022, 0, `${cg}/pids.max is writable by group or others`);
-    assert.equal(fs.readFileSync(path.join(cg, 'pids.max'), 'utf8').trim(), '64');
+    // A cgroup the pool is creating this instant has no process yet and its limit not yet written.
+    const procs = fs.readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').trim();
+    if (procs !== '') assert.equal(fs.readFileSync(path.join(cg, 'pids.max'), 'utf8').trim(), '64');
   }
 });
 
