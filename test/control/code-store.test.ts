@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { CODE_LIMITS, CodeStore } from '../../src/control/code-store.js';
-import { handlerZip, renameEntry, zipBomb, zipOf } from '../api-lambda/zips.js';
+import { handlerZip, renameEntry, zipBomb, zipOf } from '../api/lambda/zips.js';
 import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
 

@@ -8,7 +8,7 @@ import { parseFunctionRef } from '../../src/control/function-names.js';
 import { type CreateFunctionInput, type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
-import { echoHandler, handlerZip } from '../api-lambda/zips.js';
+import { echoHandler, handlerZip } from '../api/lambda/zips.js';
 import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
 

@@ -12,8 +12,8 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { clients, createFunction, createQueue, okHandler } from '../async/fixtures.js';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../helpers/platform.js';
+import { clients, createFunction, createQueue, okHandler } from '../invoke/async/fixtures.js';
 
 export interface KillLoopOptions {
   seed: number;

@@ -25,8 +25,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
-import { createFunction, okHandler } from '../async/fixtures.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { createFunction, okHandler } from '../invoke/async/fixtures.js';
 import {
   adminRequests,
   eventBridgeRequests,

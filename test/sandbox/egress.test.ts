@@ -19,7 +19,7 @@ import { KindlingClient } from '../../src/cli/client.js';
 import { findBwrap } from '../../src/sandbox/bwrap-driver.js';
 import { detectEgress } from '../../src/sandbox/egress.js';
 import { probeBwrapSync } from '../../src/sandbox/isolation.js';
-import { handlerZip } from '../api-lambda/zips.js';
+import { handlerZip } from '../api/lambda/zips.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const NS = `kdl-egress-${process.pid}`;

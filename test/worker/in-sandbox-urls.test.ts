@@ -12,9 +12,9 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { KindlingClient } from '../../src/cli/client.js';
-import { handlerZip } from '../api-lambda/zips.js';
+import { handlerZip } from '../api/lambda/zips.js';
+import { presign } from '../api/s3/fixtures.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
-import { presign } from '../s3/fixtures.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;

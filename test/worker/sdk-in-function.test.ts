@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { handlerZip } from '../api-lambda/zips.js';
+import { handlerZip } from '../api/lambda/zips.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;

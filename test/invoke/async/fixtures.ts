@@ -1,0 +1,88 @@
+// Shared pieces of the async-invoke and schedule tests: functions from inline handler source, queues
+// with their ARNs, and waiting for messages (long polls; the caller's deadline only bounds a hang).
+import { CreateFunctionCommand, type CreateFunctionCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { handlerZip } from '../../api/lambda/zips.js';
+import type { sdkConfig } from '../../helpers/platform.js';
+
+export const okHandler = 'export const handler = async (event) => ({ ok: true, got: event });';
+export const failHandler =
+  'export const handler = async (event) => { throw new Error("boom: " + JSON.stringify(event)); };';
+
+export async function createFunction(
+  lambda: LambdaClient,
+  name: string,
+  source: string,
+  extra: Partial<CreateFunctionCommandInput> = {},
+): Promise<string> {
+  const out = await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: 'nodejs20.x',
+      Handler: 'index.handler',
+      Role: 'arn:aws:iam::123456789012:role/any',
+      Code: { ZipFile: await handlerZip(source) },
+      ...extra,
+    }),
+  );
+  return out.FunctionArn!;
+}
+
+export async function createQueue(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  return { url: QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+}
+
+/** Receives (and deletes) messages until `n` have arrived or `deadlineMs` passes; returns what came. */
+export async function receive(
+  sqs: SQSClient,
+  url: string,
+  n: number,
+  deadlineMs = 30_000,
+): Promise<Message[]> {
+  const out: Message[] = [];
+  const end = Date.now() + deadlineMs;
+  while (out.length < n && Date.now() < end) {
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: Math.max(1, Math.min(5, Math.ceil((end - Date.now()) / 1000))),
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    for (const m of r.Messages ?? []) {
+      out.push(m);
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
+    }
+  }
+  return out;
+}
+
+/** Resolves once `check` returns a value other than undefined, re-checking after each short pause. */
+export async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  deadlineMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const clients = (cfg: ReturnType<typeof sdkConfig>) => ({
+  lambda: new LambdaClient(cfg),
+  sqs: new SQSClient(cfg),
+});
