@@ -3,17 +3,12 @@
 // presigned URL, reaches the platform. Real server on port 0, real bubblewrap sandboxes, unmodified SDKs.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import {
-  CreateFunctionCommand,
-  type CreateFunctionCommandInput,
-  InvokeCommand,
-  LambdaClient,
-} from '@aws-sdk/client-lambda';
+import { type CreateFunctionCommandInput, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { KindlingClient } from '../../src/cli/client.js';
-import { handlerZip } from '../api/lambda/zips.js';
 import { presign } from '../api/s3/fixtures.js';
+import { createFunction } from '../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
@@ -41,17 +36,7 @@ async function deploy(
   source: string,
   extra: Partial<CreateFunctionCommandInput> = {},
 ): Promise<void> {
-  await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: name,
-      Runtime: 'nodejs20.x',
-      Handler: 'index.handler',
-      Role: 'arn:aws:iam::123456789012:role/any',
-      Timeout: 10,
-      Code: { ZipFile: await handlerZip(source) },
-      ...extra,
-    }),
-  );
+  await createFunction(lambda, name, source, { Timeout: 10, ...extra });
 }
 
 async function call(name: string, event: unknown): Promise<Record<string, unknown>> {

@@ -2,8 +2,8 @@
 // AWS_ENDPOINT_URL its environment gets, to call the platform's own API through the sandbox's relay.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { handlerZip } from '../api/lambda/zips.js';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { createFunction } from '../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 let p: TestPlatform;
@@ -25,16 +25,7 @@ test('a function lists its own tenant’s functions with the AWS SDK through the
       const out = await client.send(new ListFunctionsCommand({}));
       return { endpoint: process.env.AWS_ENDPOINT_URL, names: out.Functions.map((f) => f.FunctionName) };
     };`;
-  await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: 'lister',
-      Runtime: 'nodejs20.x',
-      Handler: 'index.handler',
-      Role: 'arn:aws:iam::123456789012:role/any',
-      Timeout: 10,
-      Code: { ZipFile: await handlerZip(source) },
-    }),
-  );
+  await createFunction(lambda, 'lister', source, { Timeout: 10 });
   const out = await lambda.send(new InvokeCommand({ FunctionName: 'lister', LogType: 'Tail' }));
   const body = JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8'));
   assert.equal(out.FunctionError, undefined, JSON.stringify(body));

@@ -1,27 +1,18 @@
 // Shared by the mapping and RPC tests: functions created through the SDK, and what they were handed,
 // read back from each invocation's log (handlers print `EVENT <json>`), so tests see real invocations.
-import { CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { InvocationRecord } from '../../../src/telemetry/types.js';
-import { handlerZip } from '../../api/lambda/zips.js';
+import { createFunction as createShared } from '../../helpers/functions.js';
 import type { TestPlatform } from '../../helpers/platform.js';
 
-export async function createFunction(
+/** The shared helper (test/helpers/functions.ts) with these tests' timeout. */
+export function createFunction(
   lambda: LambdaClient,
   name: string,
   source: string,
   timeout = 10,
 ): Promise<string> {
-  const out = await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: name,
-      Runtime: 'nodejs20.x',
-      Handler: 'index.handler',
-      Role: 'arn:aws:iam::123456789012:role/any',
-      Timeout: timeout,
-      Code: { ZipFile: await handlerZip(source) },
-    }),
-  );
-  return out.FunctionArn ?? '';
+  return createShared(lambda, name, source, { Timeout: timeout });
 }
 
 /** A handler that logs the event it got, then runs `body` (which may use `event`). */

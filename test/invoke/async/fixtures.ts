@@ -1,6 +1,6 @@
 // Shared pieces of the async-invoke and schedule tests: functions from inline handler source, queues
 // with their ARNs, and waiting for messages (long polls; the caller's deadline only bounds a hang).
-import { CreateFunctionCommand, type CreateFunctionCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -9,31 +9,14 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { handlerZip } from '../../api/lambda/zips.js';
 import type { sdkConfig } from '../../helpers/platform.js';
 
 export const okHandler = 'export const handler = async (event) => ({ ok: true, got: event });';
 export const failHandler =
   'export const handler = async (event) => { throw new Error("boom: " + JSON.stringify(event)); };';
 
-export async function createFunction(
-  lambda: LambdaClient,
-  name: string,
-  source: string,
-  extra: Partial<CreateFunctionCommandInput> = {},
-): Promise<string> {
-  const out = await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: name,
-      Runtime: 'nodejs20.x',
-      Handler: 'index.handler',
-      Role: 'arn:aws:iam::123456789012:role/any',
-      Code: { ZipFile: await handlerZip(source) },
-      ...extra,
-    }),
-  );
-  return out.FunctionArn!;
-}
+/** The shared helper (test/helpers/functions.ts). */
+export { createFunction } from '../../helpers/functions.js';
 
 export async function createQueue(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
