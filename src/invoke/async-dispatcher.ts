@@ -13,6 +13,7 @@ import { AsyncCompletion } from './async-completion.js';
 import { checkDestination, type DestinationDeps } from './async-destinations.js';
 import { type AsyncEvent, type AttemptResult, RETENTION_MS } from './async-event.js';
 import type { AsyncEventStore } from './async-repo.js';
+import { AsyncSlots } from './async-slots.js';
 import type { EventInvokeConfigStore } from './event-invoke-config.js';
 import type { RunOptions } from './invocation-service.js';
 import type { AsyncInvokeOptions, AsyncSource, SyncInvokeResult } from './types.js';
@@ -41,12 +42,7 @@ export class AsyncDispatcher {
   readonly #d: AsyncDispatcherDeps;
   readonly #destinations: DestinationDeps;
   readonly #completion: AsyncCompletion;
-  /** In-flight runs per `tenantId|functionArn`, with the limit they were started under. */
-  readonly #inflight = new Map<string, { n: number; limit: number }>();
-  /** Functions just throttled: no new run starts before this time (one probe per base delay, not a hot loop). */
-  readonly #pausedUntil = new Map<string, number>();
-  /** In-flight runs per tenant: async work never takes more than the tenant's concurrency limit. */
-  readonly #tenantInflight = new Map<string, { n: number; limit: number }>();
+  readonly #slots = new AsyncSlots();
   readonly #running = new Map<number, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -200,11 +196,8 @@ export class AsyncDispatcher {
       for (const key of keys) {
         const sep = key.indexOf('|');
         for (;;) {
-          const slot = this.#inflight.get(key);
-          const room = slot ? slot.limit - slot.n : DUE_BATCH;
-          if (room <= 0 || (this.#pausedUntil.get(key) ?? 0) > now) break;
-          const tslot = this.#tenantInflight.get(key.slice(0, sep));
-          if (tslot && tslot.n >= tslot.limit) break;
+          const room = this.#slots.room(key, now, DUE_BATCH);
+          if (room <= 0) break;
           const ids = this.#d.store.dueFor(
             key.slice(0, sep),
             key.slice(sep + 1),
@@ -225,7 +218,7 @@ export class AsyncDispatcher {
    */
   functionChanged(tenantId: string, functionArn: string): void {
     if (this.#closed) return;
-    this.#pausedUntil.delete(`${tenantId}|${functionArn}`);
+    this.#slots.unpause(`${tenantId}|${functionArn}`);
     this.#d.store.releaseThrottled(tenantId, functionArn, Date.now());
     this.wake();
   }
@@ -237,27 +230,11 @@ export class AsyncDispatcher {
     return rec.reservedConcurrency ?? tenant.concurrencyLimit ?? this.#d.config.tenantConcurrency;
   }
 
-  #fullKeys(now = Date.now()): string[] {
-    const out: string[] = [];
-    for (const [k, v] of this.#inflight) if (v.n >= v.limit) out.push(k);
-    for (const [k, until] of this.#pausedUntil) {
-      if (until > now) out.push(k);
-      else this.#pausedUntil.delete(k);
-    }
-    return out;
-  }
-
-  #fullTenants(): string[] {
-    const out: string[] = [];
-    for (const [k, v] of this.#tenantInflight) if (v.n >= v.limit) out.push(k);
-    return out;
-  }
-
   #pump(): void {
     if (this.#stopping || this.#closed) return;
     const now = Date.now();
     for (;;) {
-      const due = this.#d.store.due(now, this.#fullKeys(now), DUE_BATCH, this.#fullTenants());
+      const due = this.#d.store.due(now, this.#slots.fullKeys(now), DUE_BATCH, this.#slots.fullTenants());
       let started = 0;
       for (const d of due) if (this.#start(d.id, `${d.tenantId}|${d.functionArn}`, now)) started++;
       if (started === 0) break;
@@ -269,12 +246,7 @@ export class AsyncDispatcher {
 
   /** Claims and runs one queued event unless its function or its tenant is at its limit. */
   #start(id: number, key: string, now: number): boolean {
-    const slot = this.#inflight.get(key);
-    if (slot && slot.n >= slot.limit) return false;
-    if ((this.#pausedUntil.get(key) ?? 0) > now) return false;
-    const tenantId = key.slice(0, key.indexOf('|'));
-    const tslot = this.#tenantInflight.get(tenantId);
-    if (tslot && tslot.n >= tslot.limit) return false;
+    if (!this.#slots.canStart(key, now)) return false;
     let ev: AsyncEvent | undefined;
     try {
       ev = this.#d.store.claim(id, now);
@@ -289,27 +261,17 @@ export class AsyncDispatcher {
     const found = tenant && this.#d.functions.get(ev.tenantId, ev.functionName);
     // A function deleted and created again under the same name is another function.
     const rec = found?.arn === ev.functionArn ? found : undefined;
-    this.#inflight.set(key, { n: (slot?.n ?? 0) + 1, limit: this.#limitFor(tenant, rec) });
-    this.#tenantInflight.set(tenantId, {
-      n: (tslot?.n ?? 0) + 1,
-      limit: tenant?.concurrencyLimit ?? this.#d.config.tenantConcurrency,
-    });
+    this.#slots.take(
+      key,
+      this.#limitFor(tenant, rec),
+      tenant?.concurrencyLimit ?? this.#d.config.tenantConcurrency,
+    );
     const p = this.#run(ev, tenant, rec)
       .catch((e) => console.error('kindling: async dispatch failed:', e))
       .finally(() => {
         this.#running.delete(ev.id);
-        const s = this.#inflight.get(key);
-        if (s) {
-          s.n--;
-          if (s.n <= 0) this.#inflight.delete(key);
-        }
-        const t = this.#tenantInflight.get(tenantId);
-        if (t) {
-          t.n--;
-          if (t.n <= 0) this.#tenantInflight.delete(tenantId);
-          // Other functions of a tenant that was full may be waiting: they need a full scan.
-          if (t.n + 1 >= t.limit) this.wake();
-        }
+        // Other functions of a tenant that was full may be waiting: they need a full scan.
+        if (this.#slots.release(key)) this.wake();
         this.#kick(key);
       });
     this.#running.set(ev.id, p);
@@ -364,7 +326,7 @@ export class AsyncDispatcher {
     const step = nextStep(ev, result, cfg, this.#d.config.retryBaseMs, now);
     if (result.outcome === 'throttled') {
       // The function has no room now: hold all its events back briefly, not just this one.
-      this.#pausedUntil.set(`${ev.tenantId}|${ev.functionArn}`, now + this.#d.config.retryBaseMs);
+      this.#slots.pause(`${ev.tenantId}|${ev.functionArn}`, now + this.#d.config.retryBaseMs);
       this.#armAt(now + this.#d.config.retryBaseMs);
     }
     switch (step.kind) {
