@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { LambdaRoutes } from '../../../src/api/lambda/routes.js';
+import { DEFAULT_MAX_BODY, LambdaRoutes } from '../../../src/api/lambda/routes.js';
+import { LambdaSurface } from '../../../src/api/lambda/surface.js';
 import { validate } from '../../../src/api/lambda/validation.js';
+import type { ApiRequest, RequestHead } from '../../../src/api/surface.js';
 import { asLambda } from '../../helpers/lambda-errors.js';
 
 const routes = new LambdaRoutes();
@@ -81,4 +83,40 @@ test('a nested member is named by its lowerCamelCase path', () => {
       }),
     /at 'ephemeralStorage.size'/,
   );
+});
+
+test('each request is matched against the route table once, even with other requests in between', async () => {
+  class Counting extends LambdaRoutes {
+    lookups = 0;
+    override match(method: string, rawPath: string) {
+      this.lookups++;
+      return super.match(method, rawPath);
+    }
+  }
+  const table = new Counting();
+  table.add({
+    method: 'POST',
+    path: '/2015-03-31/functions/{FunctionName}/invocations',
+    operation: 'Invoke',
+    handle: (_req, p) => ({ status: 200, body: p.FunctionName }),
+  });
+  const surface = new LambdaSurface(table);
+  const headOf = (name: string): RequestHead => {
+    const rawPath = `/2015-03-31/functions/${name}/invocations`;
+    return { method: 'POST', rawPath, path: rawPath, query: new URLSearchParams(), headers: {}, service: '' };
+  };
+  const a = headOf('a');
+  const b = headOf('b');
+  // Two requests in flight at once ask in turn: claim, anonymous?, body limit, dispatch.
+  assert.ok(surface.matches(a));
+  assert.ok(surface.matches(b));
+  assert.equal(surface.allowAnonymous(a), false);
+  assert.equal(surface.allowAnonymous(b), false);
+  assert.equal(surface.maxBodyBytes(a), DEFAULT_MAX_BODY);
+  assert.equal(surface.maxBodyBytes(b), DEFAULT_MAX_BODY);
+  const request = (h: RequestHead) =>
+    Object.assign(h, { body: Buffer.alloc(0), accessKeyId: '' }) as unknown as ApiRequest;
+  assert.equal((await surface.handle(request(b))).body, 'b');
+  assert.equal((await surface.handle(request(a))).body, 'a');
+  assert.equal(table.lookups, 2);
 });
