@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Kindling needs on Debian/Ubuntu when it is missing (bubblewrap; Node.js 20+ where the
+# Installs what Kindling needs on Debian/Ubuntu when it is missing (bubblewrap, slirp4netns; Node.js 20+ where the
 # distribution has it), installs the npm dependencies, builds, and runs `kindling serve` (args passed on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# Outbound network for tenants an admin grants it: user-mode networking in the sandbox's own namespace.
+command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
 if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
