@@ -25,6 +25,14 @@ const toPart = (r: PartRow): PartInfo => ({
       : undefined,
 });
 
+/** What CreateMultipartUpload records for the object it will complete into. */
+export interface CreateUploadOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  headers?: StoredHeaders;
+  checksumAlgorithm?: string;
+}
+
 export class MultipartUploads {
   readonly #repo: SqliteObjectRepo;
   readonly #blobs: BlobFiles;
@@ -38,17 +46,7 @@ export class MultipartUploads {
     this.#objects = objects;
   }
 
-  create(
-    tenantId: string,
-    bucket: string,
-    key: string,
-    opts: {
-      contentType?: string;
-      metadata?: Record<string, string>;
-      headers?: StoredHeaders;
-      checksumAlgorithm?: string;
-    } = {},
-  ): string {
+  create(tenantId: string, bucket: string, key: string, opts: CreateUploadOptions = {}): string {
     this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const uploadId = randomBytes(24).toString('base64url');

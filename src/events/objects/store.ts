@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Db } from '../../store/database.js';
 import { BlobFiles } from './blob-files.js';
 import { Buckets } from './buckets.js';
-import { MultipartUploads } from './multipart.js';
+import { type CreateUploadOptions, MultipartUploads } from './multipart.js';
 import { SqliteObjectRepo } from './object-repo.js';
 import { Objects } from './objects.js';
 import type {
@@ -122,12 +122,7 @@ export class ObjectStore {
     tenantId: string,
     bucket: string,
     key: string,
-    opts: {
-      contentType?: string;
-      metadata?: Record<string, string>;
-      headers?: StoredHeaders;
-      checksumAlgorithm?: string;
-    } = {},
+    opts: CreateUploadOptions = {},
   ): string {
     return this.#uploads.create(tenantId, bucket, key, opts);
   }

@@ -99,16 +99,8 @@ function safeStringify(v: unknown): string | undefined {
 
 // ---- bind: load the handler once, run init ----
 
-interface BindInfo {
-  handler: string;
-  taskRoot: string;
-  functionName: string;
-  functionVersion: string;
-  memoryMB: number;
-  invokedFunctionArn: string;
-  logGroupName: string;
-  logStreamName: string;
-}
+/** What a bind frame says about the function (all but its environment, applied at once). */
+type BindInfo = Omit<Extract<HostFrame, { t: 'bind' }>, 't' | 'env'>;
 
 let handlerFn: Handler | undefined;
 let info: BindInfo | undefined;

@@ -1,24 +1,14 @@
 // Framing of the private host ⇄ runtime channel (an inherited unix socketpair on fd 3):
 // [u32 header length][u32 body length][JSON header][raw body]. Payloads travel as raw bytes, never
 // re-escaped into JSON. Shared by the host (worker/) and the bootstrap inside the sandbox, so it may
-// import node: builtins only.
+// import node: builtins only at run time (type-only imports are erased).
+import type { FunctionContext } from '../runtime.js';
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 
 /** Host → runtime. */
 export type HostFrame =
-  | {
-      t: 'bind';
-      handler: string;
-      taskRoot: string;
-      env: Record<string, string>;
-      functionName: string;
-      functionVersion: string;
-      memoryMB: number;
-      invokedFunctionArn: string;
-      logGroupName: string;
-      logStreamName: string;
-    }
+  | ({ t: 'bind'; handler: string; taskRoot: string; env: Record<string, string> } & FunctionContext)
   /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
   | { t: 'ping'; n: number };
