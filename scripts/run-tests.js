@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner.
+// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner, on the SQLite store;
+// then the store matrix (the files under MATRIX) again on PostgreSQL. One throwaway PostgreSQL cluster
+// serves the whole run (scripts/postgres-cluster.js); each test makes its own database in it.
 // Optional arguments filter test files by substring: `node scripts/run-tests.js sqs s3`.
+// KINDLING_TEST_STORES=sqlite (or postgres) runs one leg only.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { startCluster, stopCluster } from './postgres-cluster.js';
+
+/** Test folders whose files run on both stores: everything that keeps durable state. */
+const MATRIX = ['store/'];
 
 const root = path.resolve('dist/test');
 const files = [];
@@ -20,5 +28,29 @@ if (chosen.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const legs = (process.env.KINDLING_TEST_STORES ?? 'sqlite,postgres').split(',');
+const matrix = chosen.filter((f) => MATRIX.some((m) => path.relative(root, f).startsWith(m)));
+
+const pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-test-pg-'));
+let status = 0;
+try {
+  const cluster = await startCluster(pgDir);
+  const env = { ...process.env, KINDLING_TEST_PG: cluster.url };
+  const run = (list, extra) =>
+    spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...list], {
+      stdio: 'inherit',
+      env: { ...env, ...extra },
+    }).status ?? 1;
+  if (legs.includes('sqlite')) {
+    console.log(`# store: sqlite (${chosen.length} files)`);
+    status = run(chosen, { KINDLING_TEST_STORE: 'sqlite' }) || status;
+  }
+  if (legs.includes('postgres') && matrix.length > 0) {
+    console.log(`# store: postgres (${matrix.length} files)`);
+    status = run(matrix, { KINDLING_TEST_STORE: 'postgres' }) || status;
+  }
+} finally {
+  stopCluster(pgDir);
+  fs.rmSync(pgDir, { recursive: true, force: true });
+}
+process.exit(status);

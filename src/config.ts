@@ -6,6 +6,8 @@ const MiB = 1024 * 1024;
 
 export interface PlatformConfig {
   dataDir: string;
+  /** `postgres://…` keeps durable state in PostgreSQL (several nodes); unset: SQLite in the data dir. */
+  store: string | undefined;
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -75,6 +77,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   };
   const cfg: PlatformConfig = {
     dataDir: path.resolve(env.KINDLING_DATA_DIR ?? '.kindling'),
+    store: env.KINDLING_STORE || undefined,
     host: env.KINDLING_HOST ?? '127.0.0.1',
     port: num(env.KINDLING_PORT, 9000),
     region: env.KINDLING_REGION ?? 'us-east-1',
@@ -94,6 +97,9 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     edge,
   };
   cfg.dataDir = path.resolve(cfg.dataDir);
+  if (cfg.store !== undefined && cfg.store !== 'sqlite' && !/^postgres(ql)?:\/\//i.test(cfg.store))
+    throw new Error(`unsupported store ${JSON.stringify(cfg.store)}: use sqlite or a postgres:// URL`);
+  if (cfg.store === 'sqlite') cfg.store = undefined;
   // A short token is guessable over the network; refuse it rather than serve metrics behind it.
   if (cfg.metricsToken !== undefined && cfg.metricsToken.length < 16)
     throw new Error('the metrics token must be at least 16 characters long');

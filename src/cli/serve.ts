@@ -11,6 +11,7 @@ export async function run(args: string[]): Promise<void> {
     port?: string;
     host?: string;
     'data-dir'?: string;
+    store?: string;
     'drain-ms'?: string;
     'metrics-token'?: string;
   };
@@ -22,6 +23,7 @@ export async function run(args: string[]): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         'data-dir': { type: 'string' },
+        store: { type: 'string' },
         'drain-ms': { type: 'string' },
         'metrics-token': { type: 'string' },
       },
@@ -32,6 +34,7 @@ export async function run(args: string[]): Promise<void> {
   if (values.help) {
     console.log(
       'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]\n' +
+        '                     [--store sqlite|postgres://USER@HOST:PORT/DB]   (or KINDLING_STORE)\n' +
         '                     [--metrics-token TOKEN]   (or KINDLING_METRICS_TOKEN: a bearer token for /metrics)',
     );
     return;
@@ -44,6 +47,7 @@ export async function run(args: string[]): Promise<void> {
       ...(port !== undefined && { port }),
       ...(values.host && { host: values.host }),
       ...(values['data-dir'] && { dataDir: values['data-dir'] }),
+      ...(values.store && { store: values.store }),
       ...(drainMs !== undefined && { drainMs }),
       ...(values['metrics-token'] !== undefined && { metricsToken: values['metrics-token'] }),
     });

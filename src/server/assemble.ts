@@ -36,6 +36,8 @@ import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
 import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
 import { type Db, openDatabase } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
+import { SqliteSql } from '../store/sqlite.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import { readCodeObject } from './code-from-s3.js';
@@ -48,6 +50,9 @@ const PRUNE_CHECKPOINTS_EVERY_MS = 60 * 60_000;
 
 /** Everything the root built, by role (the CLI and tests reach components here). */
 export interface Components {
+  /** The durable store every repository writes through. */
+  sql: Sql;
+  /** @deprecated the SQLite handle of modules not yet on `sql` (a local file when the store is PostgreSQL). */
   db: Db;
   tenants: TenantStore;
   root: RootCredentials;
@@ -90,16 +95,18 @@ export interface Assembly {
 export interface AssembleOptions {
   config: PlatformConfig;
   paths: DataPaths;
+  /** The store, opened by the caller (opening PostgreSQL is async and may fail before anything is built). */
+  sql: Sql;
   /** The API's TCP port once listening: sandboxes reach the API on it. */
   apiPort: Promise<number>;
 }
 
-export function assemble({ config, paths, apiPort }: AssembleOptions): Assembly {
+export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Assembly {
   const region = config.region;
   const log = (m: string) => console.error(m);
 
   // Store and control plane.
-  const db = openDatabase(paths.db);
+  const db = sql instanceof SqliteSql ? sql.handle : openDatabase(paths.db);
   restrictDatabaseFiles(paths);
   const tenants = new TenantStore(db);
   const root = ensureRootTenant(tenants, paths.credentials);
@@ -276,6 +283,7 @@ export function assemble({ config, paths, apiPort }: AssembleOptions): Assembly 
 
   return {
     components: {
+      sql,
       db,
       tenants,
       root,

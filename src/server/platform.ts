@@ -9,6 +9,8 @@ import type { ApiSurface } from '../api/surface.js';
 import type { PlatformConfig } from '../config.js';
 import type { TenantStore } from '../control/tenants.js';
 import type { Db } from '../store/database.js';
+import { openStore } from '../store/open.js';
+import type { Sql } from '../store/sql.js';
 import { assemble, type Components, type Service } from './assemble.js';
 import { type DataPaths, prepareDataDir, type RootCredentials } from './data-dir.js';
 
@@ -16,6 +18,9 @@ export class Platform {
   readonly config: PlatformConfig;
   readonly paths: DataPaths;
   readonly components: Components;
+  /** The durable store (SQLite or PostgreSQL). */
+  readonly sql: Sql;
+  /** @deprecated the SQLite handle of modules not yet on `sql`. */
   readonly db: Db;
   readonly tenants: TenantStore;
   readonly root: RootCredentials;
@@ -33,15 +38,16 @@ export class Platform {
   #stopping: Promise<void> | undefined;
   #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
 
-  private constructor(config: PlatformConfig) {
+  private constructor(config: PlatformConfig, paths: DataPaths, sql: Sql) {
     this.config = config;
+    this.sql = sql;
     this.apiPort = new Promise<number>((resolve, reject) => {
       this.#port = { resolve, reject };
     });
     // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
     this.apiPort.catch(() => {});
-    this.paths = prepareDataDir(config.dataDir);
-    const built = assemble({ config, paths: this.paths, apiPort: this.apiPort });
+    this.paths = paths;
+    const built = assemble({ config, paths: this.paths, sql, apiPort: this.apiPort });
     this.components = built.components;
     this.#surfaces = built.surfaces;
     this.#services = built.services;
@@ -56,7 +62,15 @@ export class Platform {
   }
 
   static async start(config: PlatformConfig): Promise<Platform> {
-    const p = new Platform(config);
+    const paths = prepareDataDir(config.dataDir);
+    const sql = await openStore({ store: config.store, sqliteFile: paths.db });
+    let p: Platform;
+    try {
+      p = new Platform(config, paths, sql);
+    } catch (e) {
+      await sql.close();
+      throw e;
+    }
     try {
       for (const service of p.#services) await service.start?.();
       await p.#listen();
@@ -116,7 +130,8 @@ export class Platform {
         }
       }
       for (const s of this.#servers) s.closeAllConnections();
-      this.db.close();
+      if (this.db.open) this.db.close();
+      await this.sql.close();
     })();
     return this.#stopping;
   }

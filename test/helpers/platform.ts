@@ -25,9 +25,28 @@ export interface TestPlatform {
 
 export async function startPlatform(overrides: ConfigOverrides = {}): Promise<TestPlatform> {
   const dataDir = overrides.dataDir ?? tempDir();
-  const platform = await Platform.start(
-    defaultConfig({ port: 0, host: '127.0.0.1', drainMs: 2_000, keepAliveMs: 60_000, ...overrides, dataDir }),
-  );
+  // The PostgreSQL leg of the store matrix gives each platform a database of its own.
+  const { testStoreFor, dropTestStore } = await import('./store.js');
+  const db = overrides.store === undefined ? await testStoreFor(dataDir) : { store: overrides.store };
+  // A data dir the test owns keeps its database (the test may start it again); ours goes with it.
+  const drop = () => (overrides.dataDir ? Promise.resolve() : dropTestStore(dataDir));
+  let platform: Platform;
+  try {
+    platform = await Platform.start(
+      defaultConfig({
+        port: 0,
+        host: '127.0.0.1',
+        drainMs: 2_000,
+        keepAliveMs: 60_000,
+        ...overrides,
+        dataDir,
+        store: db.store,
+      }),
+    );
+  } catch (e) {
+    await drop();
+    throw e;
+  }
   return {
     platform,
     endpoint: platform.url,
@@ -35,6 +54,7 @@ export async function startPlatform(overrides: ConfigOverrides = {}): Promise<Te
     region: platform.config.region,
     async close() {
       await platform.stop(1_000);
+      await drop();
       if (!overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -70,6 +90,8 @@ export async function spawnServer(
   env: Record<string, string> = {},
   port = 0,
 ): Promise<ServerProcess> {
+  const { testStoreFor } = await import('./store.js');
+  const { store } = env.KINDLING_STORE === undefined ? await testStoreFor(dataDir) : { store: undefined };
   const child = spawn(
     process.execPath,
     [
@@ -82,7 +104,10 @@ export async function spawnServer(
       '--data-dir',
       dataDir,
     ],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, ...(store && { KINDLING_STORE: store }), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
