@@ -55,22 +55,22 @@ export class SqliteSql implements Sql {
   }
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     return this.#all<T>(sql, params);
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     return this.#get<T>(sql, params);
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     return this.#run(sql, params);
   }
 
   async tx<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     let release!: () => void;
     this.#held = new Promise((r) => {
       release = r;
@@ -92,7 +92,7 @@ export class SqliteSql implements Sql {
   }
 
   async migrate(module: string, steps: readonly SchemaStep[]): Promise<void> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     const done = new Set(
       this.#all<{ step: number }>('SELECT step FROM schema_migrations WHERE module = ?', [module]).map(
         (r) => r.step,
@@ -121,7 +121,7 @@ export class SqliteSql implements Sql {
   }
 
   async close(): Promise<void> {
-    while (this.#held) await this.#held;
+    while (this.#held !== undefined) await this.#held;
     this.#statements.clear();
     if (this.#db.open) this.#db.close();
   }

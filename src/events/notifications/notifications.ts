@@ -107,7 +107,7 @@ export class BucketNotifications {
   /** Wakes the deliverer (after a commit that may have written outbox rows). */
   kick(): void {
     if (this.#stopped) return;
-    if (this.#draining) {
+    if (this.#draining !== undefined) {
       this.#again = true;
       return;
     }
