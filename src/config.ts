@@ -1,5 +1,6 @@
 // Platform configuration: defaults, overridden by `kindling serve` flags and KINDLING_* environment
 // variables. Validated once here, then passed inward as plain values.
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 
 const MiB = 1024 * 1024;
@@ -8,6 +9,13 @@ export interface PlatformConfig {
   dataDir: string;
   /** `postgres://…` keeps durable state in PostgreSQL (several nodes); unset: SQLite in the data dir. */
   store: string | undefined;
+  /**
+   * This node's identity in the cluster, new on every start: claims (leases) name it, so a node that
+   * restarts after a kill never mistakes its dead predecessor's claims for its own.
+   */
+  nodeId: string;
+  /** A claim (async event, mapping poller, schedule tick) not renewed for this long is taken over. */
+  leaseMs: number;
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -78,6 +86,8 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   const cfg: PlatformConfig = {
     dataDir: path.resolve(env.KINDLING_DATA_DIR ?? '.kindling'),
     store: env.KINDLING_STORE || undefined,
+    nodeId: randomUUID(),
+    leaseMs: num(env.KINDLING_LEASE_MS, 30_000),
     host: env.KINDLING_HOST ?? '127.0.0.1',
     port: num(env.KINDLING_PORT, 9000),
     region: env.KINDLING_REGION ?? 'us-east-1',
