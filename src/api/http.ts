@@ -325,7 +325,8 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     } else {
       if (deps.region !== undefined && sig.region !== deps.region)
         throw new WrongRegionError(sig.region, deps.region, sig.presigned);
-      const found = deps.tenants.resolveKey(sig.accessKeyId);
+      // Warm keys resolve from memory; a cold one waits for the store, still before any body byte is read.
+      const found = await deps.tenants.resolveKey(sig.accessKeyId);
       if (!found) throw authError(new SignatureError('unknown-key', 'unknown key'));
       if (found.key.sessionToken !== null && found.key.sessionToken !== sig.securityToken) {
         throw AuthErrors.unrecognizedClient();

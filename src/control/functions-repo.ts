@@ -1,6 +1,6 @@
-// The function store's persistence: every SQL statement over the functions table. FunctionStore (domain
-// rules, cache, change events) speaks to this narrow interface only.
-import { type Db, migrate } from '../store/database.js';
+// The function store's persistence: every SQL statement over the functions table, on the async store.
+// FunctionStore (domain rules, cache, change events) speaks to this narrow interface only.
+import type { Sql, SqlExecutor } from '../store/sql.js';
 
 /** A function as stored: its configuration is one JSON column. */
 export interface FunctionRow {
@@ -38,104 +38,141 @@ const SCHEMA = [
   'CREATE INDEX functions_code ON functions (code_digest)',
 ];
 
-export class SqliteFunctionRepo {
-  readonly #db: Db;
+const COLUMNS =
+  'id, tenant_id, account_id, name, config, code_digest, code_sha256, code_size, tags, reserved_concurrency, revision_id, version_key, last_modified';
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'functions', SCHEMA);
+export class FunctionRepo {
+  readonly #sql: Sql;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
   }
 
-  /** Runs fn as one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  static async open(sql: Sql): Promise<FunctionRepo> {
+    await sql.migrate('functions', SCHEMA);
+    return new FunctionRepo(sql);
   }
 
-  byName(tenantId: string, name: string): FunctionRow | undefined {
-    return this.#db.prepare('SELECT * FROM functions WHERE tenant_id = ? AND name = ?').get(tenantId, name) as
-      | FunctionRow
-      | undefined;
+  /** Runs fn as one transaction on the executor it is handed. */
+  transaction<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.#sql.tx(fn);
+  }
+
+  byName(tenantId: string, name: string, q: SqlExecutor = this.#sql): Promise<FunctionRow | undefined> {
+    return q.get<FunctionRow>('SELECT * FROM functions WHERE tenant_id = ? AND name = ?', [tenantId, name]);
+  }
+
+  /** The row, locked until the transaction `q` ends: writers of one function from any node take turns. */
+  lockByName(q: SqlExecutor, tenantId: string, name: string): Promise<FunctionRow | undefined> {
+    return q.get<FunctionRow>('SELECT * FROM functions WHERE tenant_id = ? AND name = ? FOR UPDATE', [
+      tenantId,
+      name,
+    ]);
   }
 
   /** A tenant's functions with names after `after`, in name order, at most limit. */
-  page(tenantId: string, after: string, limit: number): FunctionRow[] {
-    return this.#db
-      .prepare('SELECT * FROM functions WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?')
-      .all(tenantId, after, limit) as FunctionRow[];
+  page(tenantId: string, after: string, limit: number): Promise<FunctionRow[]> {
+    return this.#sql.all<FunctionRow>(
+      'SELECT * FROM functions WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?',
+      [tenantId, after, limit],
+    );
   }
 
-  names(tenantId: string): string[] {
+  async names(tenantId: string): Promise<string[]> {
     return (
-      this.#db.prepare('SELECT name FROM functions WHERE tenant_id = ?').all(tenantId) as { name: string }[]
+      await this.#sql.all<{ name: string }>('SELECT name FROM functions WHERE tenant_id = ? ORDER BY name', [
+        tenantId,
+      ])
     ).map((r) => r.name);
   }
 
-  totals(tenantId: string): { functions: number; codeSize: number; reserved: number } {
-    const r = this.#db
-      .prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(code_size), 0) AS size, COALESCE(SUM(reserved_concurrency), 0) AS reserved FROM functions WHERE tenant_id = ?',
-      )
-      .get(tenantId) as { n: number; size: number; reserved: number };
-    return { functions: r.n, codeSize: r.size, reserved: r.reserved };
+  async totals(tenantId: string): Promise<{ functions: number; codeSize: number; reserved: number }> {
+    const r = await this.#sql.get<{ n: number; size: number; reserved: number }>(
+      'SELECT COUNT(*) AS n, COALESCE(SUM(code_size), 0) AS size, COALESCE(SUM(reserved_concurrency), 0) AS reserved FROM functions WHERE tenant_id = ?',
+      [tenantId],
+    );
+    return { functions: r?.n ?? 0, codeSize: r?.size ?? 0, reserved: r?.reserved ?? 0 };
   }
 
   /** The concurrency reserved by the tenant's other functions. */
-  reservedByOthers(tenantId: string, functionId: string): number {
-    return (
-      this.#db
-        .prepare(
-          'SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM functions WHERE tenant_id = ? AND id != ?',
-        )
-        .get(tenantId, functionId) as { s: number }
-    ).s;
+  async reservedByOthers(q: SqlExecutor, tenantId: string, functionId: string): Promise<number> {
+    const r = await q.get<{ s: number }>(
+      'SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM functions WHERE tenant_id = ? AND id != ?',
+      [tenantId, functionId],
+    );
+    return r?.s ?? 0;
+  }
+
+  /** Locks the tenant's row until `q` ends: changes summed over a tenant's functions take turns. */
+  async lockTenant(q: SqlExecutor, tenantId: string): Promise<void> {
+    await q.get('SELECT id FROM tenants WHERE id = ? FOR UPDATE', [tenantId]);
   }
 
   /** Digests referenced by any function. */
-  digests(): Set<string> {
-    const rows = this.#db.prepare('SELECT DISTINCT code_digest FROM functions').all() as {
-      code_digest: string;
-    }[];
+  async digests(): Promise<Set<string>> {
+    const rows = await this.#sql.all<{ code_digest: string }>('SELECT DISTINCT code_digest FROM functions');
     return new Set(rows.map((r) => r.code_digest));
   }
 
   /** How many functions use the code blob. */
-  codeUsers(digest: string): number {
-    return (
-      this.#db.prepare('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?').get(digest) as {
-        n: number;
-      }
-    ).n;
+  async codeUsers(digest: string, q: SqlExecutor = this.#sql): Promise<number> {
+    const r = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?', [
+      digest,
+    ]);
+    return r?.n ?? 0;
   }
 
-  /** Inserts the function; false when the tenant already has one of that name. */
-  insert(row: FunctionRow): boolean {
-    try {
-      this.#db
-        .prepare(
-          `INSERT INTO functions (id, tenant_id, account_id, name, config, code_digest, code_sha256, code_size, tags,
-             reserved_concurrency, revision_id, version_key, last_modified)
-           VALUES (@id, @tenant_id, @account_id, @name, @config, @code_digest, @code_sha256, @code_size, @tags,
-             @reserved_concurrency, @revision_id, @version_key, @last_modified)`,
-        )
-        .run(row);
-      return true;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
-      throw e;
-    }
+  /** Inserts the function; false when the tenant already has one of that name (the UNIQUE constraint decides). */
+  async insert(row: FunctionRow): Promise<boolean> {
+    const r = await this.#sql.run(
+      `INSERT INTO functions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, name) DO NOTHING`,
+      [
+        row.id,
+        row.tenant_id,
+        row.account_id,
+        row.name,
+        row.config,
+        row.code_digest,
+        row.code_sha256,
+        row.code_size,
+        row.tags,
+        row.reserved_concurrency,
+        row.revision_id,
+        row.version_key,
+        row.last_modified,
+      ],
+    );
+    return r.changes === 1;
   }
 
-  update(row: FunctionRow): void {
-    this.#db
-      .prepare(
-        `UPDATE functions SET config = @config, code_digest = @code_digest, code_sha256 = @code_sha256, code_size = @code_size,
-           tags = @tags, reserved_concurrency = @reserved_concurrency, revision_id = @revision_id, version_key = @version_key,
-           last_modified = @last_modified WHERE id = @id`,
-      )
-      .run(row);
+  /**
+   * Writes `row` over the revision `expectedRevision`; false when the function changed (or went) since
+   * it was read, so no node overwrites another's change unseen.
+   */
+  async update(q: SqlExecutor, row: FunctionRow, expectedRevision: string): Promise<boolean> {
+    const r = await q.run(
+      `UPDATE functions SET config = ?, code_digest = ?, code_sha256 = ?, code_size = ?, tags = ?,
+         reserved_concurrency = ?, revision_id = ?, version_key = ?, last_modified = ?
+       WHERE id = ? AND revision_id = ?`,
+      [
+        row.config,
+        row.code_digest,
+        row.code_sha256,
+        row.code_size,
+        row.tags,
+        row.reserved_concurrency,
+        row.revision_id,
+        row.version_key,
+        row.last_modified,
+        row.id,
+        expectedRevision,
+      ],
+    );
+    return r.changes === 1;
   }
 
-  delete(id: string): void {
-    this.#db.prepare('DELETE FROM functions WHERE id = ?').run(id);
+  async delete(q: SqlExecutor, id: string): Promise<boolean> {
+    return (await q.run('DELETE FROM functions WHERE id = ?', [id])).changes === 1;
   }
 }

@@ -1,10 +1,13 @@
 // The function store: each tenant's functions ($LATEST), their configuration, code reference, tags and
-// reserved concurrency, persisted in SQLite. Every write is one transaction; reads are cached in memory
-// (the invoke hot path) and the cache is dropped on each write, which only this class performs.
+// reserved concurrency, in the store (SQLite or PostgreSQL). Every write is one transaction that locks the
+// function's row and checks its revision in the UPDATE, so writes from several nodes take turns in the
+// database. Reads are cached per node (the invoke hot path); a write drops this node's copy and tells the
+// other nodes, whose listeners then see the change too (`remote`).
 import { randomUUID } from 'node:crypto';
-import { LambdaErrors } from '../errors.js';
-import type { Db } from '../store/database.js';
+import { isNotFound, LambdaErrors } from '../errors.js';
+import type { Sql, SqlExecutor } from '../store/sql.js';
 import type { CodeStore, StoredCode } from './code-store.js';
+import { ControlChannel, InvalidatedCache, type ReceivedChange } from './control-changes.js';
 import { type FunctionRef, functionArn } from './function-names.js';
 import {
   checkEnvironment,
@@ -13,7 +16,7 @@ import {
   type Runtime,
   refuseNetworkTag,
 } from './function-rules.js';
-import { type FunctionRow as Row, SqliteFunctionRepo } from './functions-repo.js';
+import { FunctionRepo, type FunctionRow as Row } from './functions-repo.js';
 import type { Tenant } from './tenants.js';
 
 export {
@@ -59,10 +62,12 @@ export interface FunctionRecord extends FunctionConfig {
   lastModified: string;
 }
 
-export type FunctionChange =
+/** `remote`: the change was made through another node (its own listeners already did the durable work). */
+export type FunctionChange = (
   | { kind: 'created'; record: FunctionRecord }
   | { kind: 'updated'; record: FunctionRecord; previous: FunctionRecord }
-  | { kind: 'deleted'; record: FunctionRecord };
+  | { kind: 'deleted'; record: FunctionRecord }
+) & { remote?: boolean };
 
 export interface CreateFunctionInput extends Partial<FunctionConfig> {
   name: string;
@@ -78,22 +83,33 @@ export interface ListPage {
 }
 
 export interface FunctionStoreOptions {
-  db: Db;
+  sql: Sql;
   code: CodeStore;
   region: string;
 }
 
+const cacheKey = (tenantId: string, name: string) => `${tenantId}\0${name}`;
+
 export class FunctionStore {
-  readonly #repo: SqliteFunctionRepo;
+  readonly #repo: FunctionRepo;
+  readonly #channel: ControlChannel;
   readonly #code: CodeStore;
   readonly #region: string;
-  readonly #cache = new Map<string, FunctionRecord>();
+  readonly #cache = new InvalidatedCache<FunctionRecord>();
   readonly #listeners: ((change: FunctionChange) => void)[] = [];
 
-  constructor(opts: FunctionStoreOptions) {
-    this.#repo = new SqliteFunctionRepo(opts.db);
+  private constructor(repo: FunctionRepo, opts: FunctionStoreOptions) {
+    this.#repo = repo;
+    this.#channel = new ControlChannel(opts.sql);
     this.#code = opts.code;
     this.#region = opts.region;
+  }
+
+  /** Migrates the functions table and subscribes to other nodes' changes. */
+  static async open(opts: FunctionStoreOptions): Promise<FunctionStore> {
+    const store = new FunctionStore(await FunctionRepo.open(opts.sql), opts);
+    await store.#channel.subscribe((change) => store.#received(change));
+    return store;
   }
 
   get region(): string {
@@ -114,26 +130,22 @@ export class FunctionStore {
   }
 
   /** A tenant's function by name; undefined when it has none of that name. Served from memory when warm. */
-  get(tenantId: string, name: string): FunctionRecord | undefined {
-    const key = `${tenantId}\0${name}`;
-    const hit = this.#cache.get(key);
-    if (hit) return hit;
-    const row = this.#repo.byName(tenantId, name);
-    if (!row) return undefined;
-    const rec = this.#toRecord(row);
-    this.#cache.set(key, rec);
-    return rec;
+  get(tenantId: string, name: string): Promise<FunctionRecord | undefined> {
+    return this.#cache.load(cacheKey(tenantId, name), async () => {
+      const row = await this.#repo.byName(tenantId, name);
+      return row && this.#toRecord(row);
+    });
   }
 
   /**
    * Resolves a parsed name/ARN for the calling tenant. An ARN of another account or region never
    * reaches the table: other tenants' functions are invisible, so it is simply not found.
    */
-  resolve(tenant: Tenant, ref: FunctionRef): FunctionRecord {
+  async resolve(tenant: Tenant, ref: FunctionRef): Promise<FunctionRecord> {
     const rec =
       (ref.accountId === undefined || ref.accountId === tenant.accountId) &&
       (ref.region === undefined || ref.region === this.#region)
-        ? this.get(tenant.id, ref.name)
+        ? await this.get(tenant.id, ref.name)
         : undefined;
     if (!rec) {
       const arn = functionArn(ref.region ?? this.#region, ref.accountId ?? tenant.accountId, ref.name);
@@ -143,14 +155,14 @@ export class FunctionStore {
   }
 
   /** Lambda's name order; the marker is an opaque token for the last name returned. */
-  list(tenantId: string, opts: { marker?: string; maxItems?: number } = {}): ListPage {
+  async list(tenantId: string, opts: { marker?: string; maxItems?: number } = {}): Promise<ListPage> {
     const max = opts.maxItems ?? 50;
     let after = '';
     if (opts.marker) {
       after = Buffer.from(opts.marker, 'base64url').toString('utf8');
       if (!after) throw LambdaErrors.invalidParameter('Invalid Marker');
     }
-    const rows = this.#repo.page(tenantId, after, max + 1);
+    const rows = await this.#repo.page(tenantId, after, max + 1);
     const page = rows.slice(0, max).map((r) => this.#toRecord(r));
     const last = page[page.length - 1];
     return {
@@ -160,12 +172,12 @@ export class FunctionStore {
     };
   }
 
-  count(tenantId: string): { functions: number; codeSize: number; reserved: number } {
+  count(tenantId: string): Promise<{ functions: number; codeSize: number; reserved: number }> {
     return this.#repo.totals(tenantId);
   }
 
   /** Digests referenced by any function (the code store keeps these at start). */
-  referencedDigests(): Set<string> {
+  referencedDigests(): Promise<Set<string>> {
     return this.#repo.digests();
   }
 
@@ -183,8 +195,8 @@ export class FunctionStore {
     };
     checkEnvironment(config.environment);
     refuseNetworkTag(input.tags);
-    // Cheap early answer; the UNIQUE constraint below is what decides under concurrency.
-    if (this.get(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
+    // Cheap early answer; the UNIQUE constraint below is what decides between nodes.
+    if (await this.#repo.byName(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
     const code = await this.#code.put(input.zip);
     try {
       const row: Row = {
@@ -202,13 +214,14 @@ export class FunctionStore {
         version_key: randomUUID(),
         last_modified: lambdaTimestamp(),
       };
-      if (!this.#repo.insert(row)) throw FunctionErrors.exists(input.name);
+      if (!(await this.#repo.insert(row))) throw FunctionErrors.exists(input.name);
+      await this.#changed(tenant.id, input.name);
       const rec = this.#toRecord(row);
       this.#emit({ kind: 'created', record: rec });
       return rec;
     } finally {
       this.#code.release(code.digest);
-      this.#collect(code.digest);
+      await this.#collect(code.digest);
     }
   }
 
@@ -218,10 +231,10 @@ export class FunctionStore {
     zip: Buffer,
     opts: { revisionId?: string } = {},
   ): Promise<FunctionRecord> {
-    this.#require(tenant, name, opts.revisionId);
+    await this.#require(tenant, name, opts.revisionId);
     const code: StoredCode = await this.#code.put(zip);
     try {
-      return this.#update(tenant, name, opts.revisionId, (cur) => ({
+      return await this.#update(tenant, name, opts.revisionId, async (cur) => ({
         code_digest: code.digest,
         code_sha256: code.sha256,
         code_size: code.size,
@@ -232,18 +245,18 @@ export class FunctionStore {
       }));
     } finally {
       this.#code.release(code.digest);
-      this.#collect(code.digest);
+      await this.#collect(code.digest);
     }
   }
 
-  updateConfiguration(
+  async updateConfiguration(
     tenant: Tenant,
     name: string,
     patch: Partial<FunctionConfig>,
     opts: { revisionId?: string } = {},
-  ): FunctionRecord {
+  ): Promise<FunctionRecord> {
     if (patch.environment) checkEnvironment(patch.environment);
-    return this.#update(tenant, name, opts.revisionId, (cur) => {
+    return this.#update(tenant, name, opts.revisionId, async (cur) => {
       const next: FunctionConfig = { ...this.#configOf(cur) };
       for (const [k, v] of Object.entries(patch) as [keyof FunctionConfig, unknown][]) {
         if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
@@ -259,45 +272,54 @@ export class FunctionStore {
     });
   }
 
-  /** Null removes the reservation. The sum over a tenant's functions may not exceed its limit. */
-  setReservedConcurrency(
+  /**
+   * Null removes the reservation. The sum over a tenant's functions may not exceed its limit: the
+   * tenant's row is locked while it is summed, so two nodes reserving at once cannot both pass.
+   */
+  async setReservedConcurrency(
     tenant: Tenant,
     name: string,
     value: number | null,
     tenantLimit: number,
-  ): FunctionRecord {
-    return this.#update(tenant, name, undefined, (cur) => {
-      if (value !== null) {
-        if (this.#repo.reservedByOthers(tenant.id, cur.id) + value > tenantLimit)
-          throw FunctionErrors.reservedTooHigh(tenantLimit);
-      }
-      return { reserved_concurrency: value };
-    });
+  ): Promise<FunctionRecord> {
+    return this.#update(
+      tenant,
+      name,
+      undefined,
+      async (cur, q) => {
+        if (value !== null) {
+          if ((await this.#repo.reservedByOthers(q, tenant.id, cur.id)) + value > tenantLimit)
+            throw FunctionErrors.reservedTooHigh(tenantLimit);
+        }
+        return { reserved_concurrency: value };
+      },
+      { lockTenant: true },
+    );
   }
 
-  tag(tenant: Tenant, name: string, tags: Record<string, string>): FunctionRecord {
+  async tag(tenant: Tenant, name: string, tags: Record<string, string>): Promise<FunctionRecord> {
     refuseNetworkTag(tags);
-    return this.#update(tenant, name, undefined, (cur) =>
+    return this.#update(tenant, name, undefined, async (cur) =>
       this.#tagChange(cur, { ...JSON.parse(cur.tags), ...tags }),
     );
   }
 
-  untag(tenant: Tenant, name: string, keys: string[]): FunctionRecord {
-    return this.#update(tenant, name, undefined, (cur) => {
+  async untag(tenant: Tenant, name: string, keys: string[]): Promise<FunctionRecord> {
+    return this.#update(tenant, name, undefined, async (cur) => {
       const next: Record<string, string> = JSON.parse(cur.tags);
       for (const k of keys) delete next[k];
       return this.#tagChange(cur, next);
     });
   }
 
-  delete(tenant: Tenant, name: string): FunctionRecord {
-    const removed = this.#repo.transaction(() => {
-      const row = this.#repo.byName(tenant.id, name);
-      if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
-      this.#repo.delete(row.id);
-      return { row, unused: this.#repo.codeUsers(row.code_digest) === 0 };
+  async delete(tenant: Tenant, name: string): Promise<FunctionRecord> {
+    const removed = await this.#repo.transaction(async (q) => {
+      const row = await this.#repo.lockByName(q, tenant.id, name);
+      if (!row || !(await this.#repo.delete(q, row.id)))
+        throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
+      return { row, unused: (await this.#repo.codeUsers(row.code_digest, q)) === 0 };
     });
-    this.#cache.delete(`${tenant.id}\0${name}`);
+    await this.#changed(tenant.id, name);
     if (removed.unused) this.#code.removeBlob(removed.row.code_digest);
     const rec = this.#toRecord(removed.row);
     this.#emit({ kind: 'deleted', record: rec });
@@ -305,8 +327,15 @@ export class FunctionStore {
   }
 
   /** Deletes every function of a tenant (the tenant is being deleted): environments retire, unused code goes. */
-  deleteAll(tenant: Tenant): void {
-    for (const name of this.#repo.names(tenant.id)) this.delete(tenant, name);
+  async deleteAll(tenant: Tenant): Promise<void> {
+    for (const name of await this.#repo.names(tenant.id)) {
+      try {
+        await this.delete(tenant, name);
+      } catch (e) {
+        // Deleted meanwhile through another node: nothing left to do for it.
+        if (!isNotFound(e)) throw e;
+      }
+    }
   }
 
   /** Tags do not change what an environment is built with: same versionKey, same environments. */
@@ -314,31 +343,36 @@ export class FunctionStore {
     return { tags: JSON.stringify(next) };
   }
 
-  #require(tenant: Tenant, name: string, revisionId: string | undefined): void {
-    const rec = this.get(tenant.id, name);
-    if (!rec) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
-    if (revisionId !== undefined && revisionId !== rec.revisionId) throw LambdaErrors.preconditionFailed();
+  async #require(tenant: Tenant, name: string, revisionId: string | undefined): Promise<void> {
+    const row = await this.#repo.byName(tenant.id, name);
+    if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
+    if (revisionId !== undefined && revisionId !== row.revision_id) throw LambdaErrors.preconditionFailed();
   }
 
-  /** Read-modify-write of one function in a single transaction (synchronous, so nothing interleaves). */
-  #update(
+  /**
+   * Read-modify-write of one function in a single transaction: the row is locked (other nodes' writers
+   * wait) and the UPDATE names the revision it read, so no change is overwritten unseen.
+   */
+  async #update(
     tenant: Tenant,
     name: string,
     revisionId: string | undefined,
-    change: (cur: Row) => Partial<Row>,
-  ): FunctionRecord {
-    const { before, after, freed } = this.#repo.transaction(() => {
-      const cur = this.#repo.byName(tenant.id, name);
+    change: (cur: Row, q: SqlExecutor) => Promise<Partial<Row>>,
+    opts: { lockTenant?: boolean } = {},
+  ): Promise<FunctionRecord> {
+    const { before, after, freed } = await this.#repo.transaction(async (q) => {
+      if (opts.lockTenant) await this.#repo.lockTenant(q, tenant.id);
+      const cur = await this.#repo.lockByName(q, tenant.id, name);
       if (!cur) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
       if (revisionId !== undefined && revisionId !== cur.revision_id) throw LambdaErrors.preconditionFailed();
-      const next: Row = { ...cur, ...change(cur) };
-      this.#repo.update(next);
+      const next: Row = { ...cur, ...(await change(cur, q)) };
+      if (!(await this.#repo.update(q, next, cur.revision_id))) throw LambdaErrors.preconditionFailed();
       let freedDigest: string | undefined;
-      if (next.code_digest !== cur.code_digest && this.#repo.codeUsers(cur.code_digest) === 0)
+      if (next.code_digest !== cur.code_digest && (await this.#repo.codeUsers(cur.code_digest, q)) === 0)
         freedDigest = cur.code_digest;
       return { before: cur, after: next, freed: freedDigest };
     });
-    this.#cache.delete(`${tenant.id}\0${name}`);
+    await this.#changed(tenant.id, name);
     if (freed) this.#code.removeBlob(freed);
     const rec = this.#toRecord(after);
     this.#emit({ kind: 'updated', record: rec, previous: this.#toRecord(before) });
@@ -346,8 +380,37 @@ export class FunctionStore {
   }
 
   /** Removes a blob nothing references (a refused or lost write leaves none behind). */
-  #collect(digest: string): void {
-    if (this.#repo.codeUsers(digest) === 0) this.#code.removeBlob(digest);
+  async #collect(digest: string): Promise<void> {
+    if ((await this.#repo.codeUsers(digest)) === 0) this.#code.removeBlob(digest);
+  }
+
+  /** Drops this node's copy, then tells the other nodes. */
+  async #changed(tenantId: string, name: string): Promise<void> {
+    this.#cache.delete(cacheKey(tenantId, name));
+    await this.#channel.publish({ kind: 'function', tenantId, name });
+  }
+
+  /** Another node changed a function: drop the copy, and tell listeners what this node had seen. */
+  #received(change: ReceivedChange): void {
+    if (change.own) return;
+    if (change.kind === 'all') {
+      this.#cache.clear();
+      return;
+    }
+    if (change.kind !== 'function') return;
+    const previous = this.#cache.peek(cacheKey(change.tenantId, change.name));
+    this.#cache.delete(cacheKey(change.tenantId, change.name));
+    if (!previous) return;
+    this.get(change.tenantId, change.name).then(
+      (record) => {
+        if (!record) this.#emit({ kind: 'deleted', record: previous, remote: true });
+        else if (record.id !== previous.id) {
+          this.#emit({ kind: 'deleted', record: previous, remote: true });
+          this.#emit({ kind: 'created', record, remote: true });
+        } else this.#emit({ kind: 'updated', record, previous, remote: true });
+      },
+      (e: unknown) => console.error('kindling: reading a function changed on another node failed:', e),
+    );
   }
 
   #emit(change: FunctionChange): void {
@@ -365,25 +428,29 @@ export class FunctionStore {
     return JSON.parse(row.config) as FunctionConfig;
   }
 
-  /** Records are shared from the cache with every reader: frozen, so no reader can change another's view. */
   #toRecord(row: Row): FunctionRecord {
-    const config = this.#configOf(row);
-    Object.freeze(config.environment);
-    return Object.freeze({
-      ...config,
-      id: row.id,
-      tenantId: row.tenant_id,
-      accountId: row.account_id,
-      name: row.name,
-      arn: functionArn(this.#region, row.account_id, row.name),
-      codeDigest: row.code_digest,
-      codeSha256: row.code_sha256,
-      codeSize: row.code_size,
-      tags: Object.freeze(JSON.parse(row.tags) as Record<string, string>),
-      reservedConcurrency: row.reserved_concurrency,
-      revisionId: row.revision_id,
-      versionKey: row.version_key,
-      lastModified: row.last_modified,
-    });
+    return toFunctionRecord(row, this.#region);
   }
+}
+
+/** Records are shared from the cache with every reader: frozen, so no reader can change another's view. */
+export function toFunctionRecord(row: Row, region: string): FunctionRecord {
+  const config = JSON.parse(row.config) as FunctionConfig;
+  Object.freeze(config.environment);
+  return Object.freeze({
+    ...config,
+    id: row.id,
+    tenantId: row.tenant_id,
+    accountId: row.account_id,
+    name: row.name,
+    arn: functionArn(region, row.account_id, row.name),
+    codeDigest: row.code_digest,
+    codeSha256: row.code_sha256,
+    codeSize: row.code_size,
+    tags: Object.freeze(JSON.parse(row.tags) as Record<string, string>),
+    reservedConcurrency: row.reserved_concurrency,
+    revisionId: row.revision_id,
+    versionKey: row.version_key,
+    lastModified: row.last_modified,
+  });
 }

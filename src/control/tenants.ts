@@ -1,12 +1,20 @@
 // Tenants and their access keys. Every API request resolves its SigV4 access key to a tenant here;
 // functions get short-lived session keys for their own tenant (AWS_SESSION_TOKEN), as on Lambda.
+// Resolved keys and tenants are cached per node (the warm path reads no database); every write drops
+// this node's copy and tells the other nodes to drop theirs (./control-changes.ts).
 import { randomBytes } from 'node:crypto';
 import { type Cidr, cidrWithin, formatCidr, parseCidr } from '../cidr.js';
 import { KindlingError } from '../errors.js';
 import { accessKeyId, accountId, secretAccessKey } from '../ids.js';
-import type { Db } from '../store/database.js';
+import type { Sql, SqlExecutor } from '../store/sql.js';
+import {
+  type ControlChange,
+  ControlChannel,
+  InvalidatedCache,
+  type ReceivedChange,
+} from './control-changes.js';
 import type { AccessKey, NetworkGrant, Tenant } from './tenant-types.js';
-import { SqliteTenantRepo } from './tenants-repo.js';
+import { TenantRepo } from './tenants-repo.js';
 
 export type { AccessKey, NetworkGrant, Tenant } from './tenant-types.js';
 
@@ -51,60 +59,64 @@ export function normalizeEgressAllow(list: readonly string[]): string[] {
 }
 
 export class TenantStore {
-  readonly #repo: SqliteTenantRepo;
-  // The key lookup runs on every request: keep resolved keys in memory; writes go through this class.
-  readonly #keys = new Map<string, { key: AccessKey; tenant: Tenant }>();
-  readonly #deleteListeners: ((tenant: Tenant) => void)[] = [];
+  readonly #repo: TenantRepo;
+  readonly #channel: ControlChannel;
+  // The key lookup runs on every request: resolved keys and tenants stay in memory until a change.
+  readonly #keys = new InvalidatedCache<{ key: AccessKey; tenant: Tenant }>();
+  readonly #tenants = new InvalidatedCache<Tenant>();
+  readonly #deleteListeners: ((tenant: Tenant) => Promise<void> | void)[] = [];
   readonly #networkListeners: ((tenant: Tenant) => void)[] = [];
 
-  constructor(db: Db) {
-    this.#repo = new SqliteTenantRepo(db);
+  private constructor(repo: TenantRepo) {
+    this.#repo = repo;
+    this.#channel = new ControlChannel(repo.sql);
   }
 
-  list(): Tenant[] {
+  /** Migrates the tenants' tables and subscribes to other nodes' changes. */
+  static async open(sql: Sql): Promise<TenantStore> {
+    const store = new TenantStore(await TenantRepo.open(sql));
+    await store.#channel.subscribe((change) => store.#received(change));
+    return store;
+  }
+
+  list(): Promise<Tenant[]> {
     return this.#repo.list();
   }
 
-  get(idOrName: string): Tenant | undefined {
-    return this.#repo.byIdOrName(idOrName);
+  /** A tenant by id or name; served from this node's memory when warm. */
+  get(idOrName: string): Promise<Tenant | undefined> {
+    return this.#tenants.load(idOrName, () => this.#repo.byIdOrName(idOrName));
   }
 
-  byAccountId(account: string): Tenant | undefined {
+  /** The tenant's name when this node has it in memory (metrics labels); a miss loads it for next time. */
+  nameOf(id: string): string | undefined {
+    const t = this.#tenants.peek(id);
+    // Not awaited: the label falls back to the id until the load lands; a failed load is tried next time.
+    if (!t) void this.get(id).catch(() => {});
+    return t?.name;
+  }
+
+  byAccountId(account: string): Promise<Tenant | undefined> {
     return this.#repo.byAccountId(account);
   }
 
-  create(name: string, opts: { isAdmin?: boolean } = {}): Tenant {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw TenantErrors.invalidName(name);
-    if (this.get(name)) throw TenantErrors.exists(name);
-    const tenant: Tenant = {
-      id: `t-${randomBytes(8).toString('hex')}`,
-      name,
-      accountId: this.#uniqueAccountId(),
-      isAdmin: opts.isAdmin ?? false,
-      concurrencyLimit: null,
-      networkOutbound: false,
-      egressAllow: [],
-      createdAt: new Date().toISOString(),
-    };
-    this.#repo.insert(tenant);
-    return tenant;
+  async create(name: string, opts: { isAdmin?: boolean } = {}): Promise<Tenant> {
+    return this.#insert(this.#repo.sql, name, opts.isAdmin ?? false);
   }
 
-  setConcurrencyLimit(idOrName: string, limit: number | null): Tenant {
-    const t = this.get(idOrName);
-    if (!t) throw TenantErrors.notFound(idOrName);
-    this.#repo.setConcurrencyLimit(t.id, limit);
-    this.#keys.clear();
+  async setConcurrencyLimit(idOrName: string, limit: number | null): Promise<Tenant> {
+    const t = await this.#require(idOrName);
+    await this.#repo.setConcurrencyLimit(t.id, limit);
+    await this.#changed({ kind: 'tenant', id: t.id });
     return { ...t, concurrencyLimit: limit };
   }
 
   /**
    * Sets the admin's network grant (ranges already validated and normalized by the caller). Listeners
-   * retire the tenant's environments so the next request runs in the new mode.
+   * retire the tenant's environments so the next request runs in the new mode, on every node.
    */
-  setNetwork(idOrName: string, grant: NetworkGrant): Tenant {
-    const t = this.get(idOrName);
-    if (!t) throw TenantErrors.notFound(idOrName);
+  async setNetwork(idOrName: string, grant: NetworkGrant): Promise<Tenant> {
+    const t = await this.#require(idOrName);
     const allow = normalizeEgressAllow(grant.egressAllow);
     if (!grant.networkOutbound && allow.length > 0) {
       throw new KindlingError(
@@ -114,46 +126,62 @@ export class TenantStore {
       );
     }
     grant = { networkOutbound: grant.networkOutbound, egressAllow: allow };
-    this.#repo.setNetwork(t.id, grant.networkOutbound, grant.egressAllow);
-    this.#keys.clear();
+    await this.#repo.setNetwork(t.id, grant.networkOutbound, grant.egressAllow);
+    await this.#changed({ kind: 'network', id: t.id });
     const next = { ...t, networkOutbound: grant.networkOutbound, egressAllow: [...grant.egressAllow] };
-    for (const l of this.#networkListeners) l(next);
+    this.#networkChanged(next);
     return next;
   }
 
-  /** Called after an admin changed a tenant's network grant. */
+  /** Called after an admin changed a tenant's network grant (on this node or another). */
   onNetworkChange(listener: (tenant: Tenant) => void): void {
     this.#networkListeners.push(listener);
   }
 
   /** Called before a tenant's row goes, so owners of its resources (functions, code) clean up first. */
-  onDelete(listener: (tenant: Tenant) => void): void {
+  onDelete(listener: (tenant: Tenant) => Promise<void> | void): void {
     this.#deleteListeners.push(listener);
   }
 
-  delete(idOrName: string): void {
-    const t = this.get(idOrName);
-    if (!t) throw TenantErrors.notFound(idOrName);
-    for (const l of this.#deleteListeners) l(t);
-    this.#repo.delete(t.id);
-    this.#keys.clear();
+  async delete(idOrName: string): Promise<void> {
+    const t = await this.#require(idOrName);
+    for (const l of this.#deleteListeners) await l(t);
+    await this.#repo.delete(t.id);
+    await this.#changed({ kind: 'tenant', id: t.id });
   }
 
   /** A long-term key pair; `given` lets the first start take the operator's root key (as MinIO does). */
-  createKey(tenantId: string, given?: { accessKeyId: string; secretAccessKey: string }): AccessKey {
-    const key: AccessKey = {
-      accessKeyId: given?.accessKeyId ?? accessKeyId('AKIA'),
-      secretAccessKey: given?.secretAccessKey ?? secretAccessKey(),
-      tenantId,
-      sessionToken: null,
-      expiresAt: null,
-    };
-    this.#repo.insertKey(key, new Date().toISOString());
-    return key;
+  async createKey(
+    tenantId: string,
+    given?: { accessKeyId: string; secretAccessKey: string },
+  ): Promise<AccessKey> {
+    return this.#insertKey(this.#repo.sql, tenantId, given);
   }
 
-  /** Short-lived credentials for code running on behalf of a tenant (a function's environment). */
-  createSessionKey(tenantId: string, ttlMs: number): AccessKey {
+  /**
+   * The admin tenant and its first key, created when there is none. Nodes starting at once on an empty
+   * database serialise here (a lock row), so exactly one admin tenant and key come to be.
+   */
+  async ensureAdmin(given?: {
+    accessKeyId: string;
+    secretAccessKey: string;
+  }): Promise<{ tenant: Tenant; key: AccessKey; created: boolean }> {
+    return this.#repo.locked('admin-tenant', async (q) => {
+      const existing = await this.#repo.firstAdmin(q);
+      if (existing) {
+        const key = (await this.#repo.longTermKeys(existing.id, q))[0];
+        if (key) return { tenant: existing, key, created: false };
+      }
+      const tenant = existing ?? (await this.#insert(q, 'admin', true));
+      return { tenant, key: await this.#insertKey(q, tenant.id, given), created: true };
+    });
+  }
+
+  /**
+   * Short-lived credentials for code running on behalf of a tenant (a function's environment). Stored,
+   * so every node resolves them (a function's call may reach any node).
+   */
+  async createSessionKey(tenantId: string, ttlMs: number): Promise<AccessKey> {
     const key: AccessKey = {
       accessKeyId: accessKeyId('ASIA'),
       secretAccessKey: secretAccessKey(),
@@ -161,28 +189,24 @@ export class TenantStore {
       sessionToken: randomBytes(48).toString('base64'),
       expiresAt: Date.now() + ttlMs,
     };
-    this.#repo.insertKey(key, new Date().toISOString());
-    this.#repo.deleteExpiredKeys(Date.now());
+    await this.#repo.insertKey(key, new Date().toISOString());
+    await this.#repo.deleteExpiredKeys(Date.now());
     return key;
   }
 
-  listKeys(tenantId: string): AccessKey[] {
+  listKeys(tenantId: string): Promise<AccessKey[]> {
     return this.#repo.longTermKeys(tenantId);
   }
 
-  deleteKey(id: string): void {
-    this.#repo.deleteKey(id);
-    this.#keys.delete(id);
+  async deleteKey(id: string): Promise<void> {
+    await this.#repo.deleteKey(id);
+    await this.#changed({ kind: 'key', id });
   }
 
   /** Resolves an access key id to its key and tenant; undefined when unknown or expired. */
-  resolveKey(id: string): { key: AccessKey; tenant: Tenant } | undefined {
-    let hit = this.#keys.get(id);
-    if (!hit) {
-      hit = this.#repo.key(id);
-      if (!hit) return undefined;
-      this.#keys.set(id, hit);
-    }
+  async resolveKey(id: string): Promise<{ key: AccessKey; tenant: Tenant } | undefined> {
+    const hit = this.#keys.peek(id) ?? (await this.#keys.load(id, () => this.#repo.key(id)));
+    if (!hit) return undefined;
     if (hit.key.expiresAt !== null && hit.key.expiresAt < Date.now()) {
       this.#keys.delete(id);
       return undefined;
@@ -190,10 +214,85 @@ export class TenantStore {
     return hit;
   }
 
-  #uniqueAccountId(): string {
+  async #require(idOrName: string): Promise<Tenant> {
+    const t = await this.get(idOrName);
+    if (!t) throw TenantErrors.notFound(idOrName);
+    return t;
+  }
+
+  /** Inserts a tenant; the database decides between two nodes creating one name at once. */
+  async #insert(q: SqlExecutor, name: string, isAdmin: boolean): Promise<Tenant> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw TenantErrors.invalidName(name);
     for (;;) {
-      const id = accountId();
-      if (!this.byAccountId(id)) return id;
+      const tenant: Tenant = {
+        id: `t-${randomBytes(8).toString('hex')}`,
+        name,
+        accountId: accountId(),
+        isAdmin,
+        concurrencyLimit: null,
+        networkOutbound: false,
+        egressAllow: [],
+        createdAt: new Date().toISOString(),
+      };
+      if (await this.#repo.insert(tenant, q)) return tenant;
+      // The name is taken, or (rarely) the random account id: try another account id.
+      if (await this.#repo.byIdOrName(name, q)) throw TenantErrors.exists(name);
+    }
+  }
+
+  async #insertKey(
+    q: SqlExecutor,
+    tenantId: string,
+    given?: { accessKeyId: string; secretAccessKey: string },
+  ): Promise<AccessKey> {
+    const key: AccessKey = {
+      accessKeyId: given?.accessKeyId ?? accessKeyId('AKIA'),
+      secretAccessKey: given?.secretAccessKey ?? secretAccessKey(),
+      tenantId,
+      sessionToken: null,
+      expiresAt: null,
+    };
+    await this.#repo.insertKey(key, new Date().toISOString(), q);
+    return key;
+  }
+
+  /** Drops this node's copies, then tells the other nodes. */
+  async #changed(change: ControlChange): Promise<void> {
+    this.#drop(change);
+    await this.#channel.publish(change);
+  }
+
+  #drop(change: ControlChange): void {
+    if (change.kind === 'function') return;
+    if (change.kind === 'key') {
+      this.#keys.delete(change.id);
+      return;
+    }
+    // A tenant's row is cached under its id and its name, and inside every resolved key: drop them all
+    // (tenant changes are rare admin operations).
+    this.#tenants.clear();
+    this.#keys.clear();
+  }
+
+  #received(change: ReceivedChange): void {
+    if (change.own) return;
+    this.#drop(change);
+    if (change.kind === 'network') {
+      // Another node changed the grant: this node's environments of the tenant were built for the old one.
+      this.get(change.id).then(
+        (t) => t && this.#networkChanged(t),
+        (e: unknown) => console.error('kindling: reading a tenant after a network change failed:', e),
+      );
+    }
+  }
+
+  #networkChanged(tenant: Tenant): void {
+    for (const l of this.#networkListeners) {
+      try {
+        l(tenant);
+      } catch (e) {
+        console.error('kindling: tenant network listener failed:', e);
+      }
     }
   }
 }

@@ -61,9 +61,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
         this.#prepared.delete(rec.id);
         this.#worker.retireFunction(rec.arn, rec.versionKey);
       } else {
-        // Reserved concurrency or non-network tags changed: same environments, fresh spec.
+        // Reserved concurrency or non-network tags changed: same environments, same spec but the reservation.
         const p = this.#prepared.get(rec.id);
-        if (p) p.spec = this.#specOf(rec);
+        if (p) p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined };
       }
     });
     // An admin changed the tenant's network grant: its environments were built for the old one.
@@ -82,7 +82,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   }
 
   /** Resolves a name / partial ARN / full ARN (+ qualifier) for the tenant; 404 when not its function. */
-  resolve(tenant: Tenant, functionRef: string, qualifier?: string): FunctionRecord {
+  async resolve(tenant: Tenant, functionRef: string, qualifier?: string): Promise<FunctionRecord> {
     const ref = parseFunctionRef(functionRef);
     if (qualifier !== undefined && ref.qualifier !== undefined && qualifier !== ref.qualifier) {
       throw LambdaErrors.invalidParameter(
@@ -90,7 +90,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       );
     }
     const q = qualifier ?? ref.qualifier;
-    const rec = this.#functions.resolve(tenant, { ...ref, qualifier: q });
+    const rec = await this.#functions.resolve(tenant, { ...ref, qualifier: q });
     // Only $LATEST exists until versions are published.
     if (q !== undefined && q !== LATEST) throw LambdaErrors.functionNotFound(`${rec.arn}:${q}`);
     return rec;
@@ -103,7 +103,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     opts: SyncInvokeOptions = {},
   ): Promise<SyncInvokeResult> {
     // Just resolved: current by construction, no second read of the store.
-    return this.execute(tenant, this.resolve(tenant, functionRef, opts.qualifier), payload, opts);
+    return this.execute(tenant, await this.resolve(tenant, functionRef, opts.qualifier), payload, opts);
   }
 
   /**
@@ -118,7 +118,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   ): Promise<SyncInvokeResult> {
     // The record may be outdated: run what the function is now, and nothing if it was deleted (or
     // deleted and created anew) meanwhile.
-    const current = this.#functions.get(tenant.id, rec.name);
+    const current = await this.#functions.get(tenant.id, rec.name);
     if (!current || current.id !== rec.id || current.tenantId !== tenant.id)
       throw LambdaErrors.functionNotFound(rec.arn);
     return this.execute(tenant, current, payload, opts);
@@ -131,12 +131,12 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     payload: Buffer,
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
-    const prepared = this.#prepare(rec);
+    const prepared = await this.#prepare(rec);
     const spec = prepared.spec;
     const invokeOpts: InvokeOptions = {
       requestId: opts.requestId ?? newRequestId(),
       clientContext: opts.clientContext,
-      credentials: this.#credentials(prepared, tenant.id),
+      credentials: await this.#credentials(prepared, tenant.id),
       tenantConcurrency: tenant.concurrencyLimit ?? this.#config.tenantConcurrency,
     };
     const timestamp = Date.now();
@@ -179,22 +179,23 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     }
   }
 
-  #prepare(rec: FunctionRecord): PreparedVersion {
+  /** Warm: no store read (the spec is kept per versionKey); cold: reads the tenant's network grant once. */
+  async #prepare(rec: FunctionRecord): Promise<PreparedVersion> {
     let p = this.#prepared.get(rec.id);
     if (!p || p.versionKey !== rec.versionKey) {
-      p = { versionKey: rec.versionKey, spec: this.#specOf(rec), credentialsExpireAt: 0 };
+      p = { versionKey: rec.versionKey, spec: await this.#specOf(rec), credentialsExpireAt: 0 };
       this.#prepared.set(rec.id, p);
     } else if (p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined)) {
-      p.spec = this.#specOf(rec);
+      p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined };
     }
     return p;
   }
 
   /** Minted once per versionKey and reused until half their lifetime is gone: no DB write per invoke. */
-  #credentials(p: PreparedVersion, tenantId: string): InvokeOptions['credentials'] {
+  async #credentials(p: PreparedVersion, tenantId: string): Promise<InvokeOptions['credentials']> {
     const now = Date.now();
     if (!p.credentials || p.credentialsExpireAt - now < CREDENTIALS_TTL_MS / 2) {
-      const key = this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
+      const key = await this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
       p.credentials = {
         accessKeyId: key.accessKeyId,
         secretAccessKey: key.secretAccessKey,
@@ -205,9 +206,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     return p.credentials;
   }
 
-  #specOf(rec: FunctionRecord): FunctionVersionSpec {
+  async #specOf(rec: FunctionRecord): Promise<FunctionVersionSpec> {
     // Read from the store, not from the caller's Tenant object: async and event paths may hold an old one.
-    const grant = this.#tenants.get(rec.tenantId);
+    const grant = await this.#tenants.get(rec.tenantId);
     return {
       tenantId: rec.tenantId,
       accountId: rec.accountId,

@@ -9,7 +9,7 @@ import type { Invoker, SyncInvokeResult } from './types.js';
 
 export interface FunctionInvoker extends Invoker {
   /** Resolves a name / partial ARN / full ARN (+ qualifier) for the tenant; FunctionNotFound otherwise. */
-  resolve(tenant: Tenant, functionRef: string, qualifier?: string): FunctionRecord;
+  resolve(tenant: Tenant, functionRef: string, qualifier?: string): Promise<FunctionRecord>;
   /** Runs a record resolved just now (by `resolve`), without reading it again. */
   execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts?: RunOptions): Promise<SyncInvokeResult>;
 }

@@ -42,6 +42,7 @@ import { Telemetry } from '../telemetry/telemetry.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import { readCodeObject } from './code-from-s3.js';
 import { type DataPaths, ensureRootTenant, type RootCredentials, restrictDatabaseFiles } from './data-dir.js';
+import { legacyControlLookup } from './legacy-control-lookup.js';
 
 /** Lanes per event source mapping when ScalingConfig.MaximumConcurrency is not set. */
 const DEFAULT_MAPPING_CONCURRENCY = 8;
@@ -101,18 +102,20 @@ export interface AssembleOptions {
   apiPort: Promise<number>;
 }
 
-export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Assembly {
+export async function assemble({ config, paths, sql, apiPort }: AssembleOptions): Promise<Assembly> {
   const region = config.region;
   const log = (m: string) => console.error(m);
 
   // Store and control plane.
   const db = sql instanceof SqliteSql ? sql.handle : openDatabase(paths.db);
   restrictDatabaseFiles(paths);
-  const tenants = new TenantStore(db);
-  const root = ensureRootTenant(tenants, paths.credentials);
+  const tenants = await TenantStore.open(sql);
+  const root = await ensureRootTenant(tenants, paths.credentials);
   const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
-  const functions = new FunctionStore({ db, code, region });
+  const functions = await FunctionStore.open({ sql, code, region });
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
+  // TRANSITIONAL: synchronous tenant/function reads for the modules not yet on the async store.
+  const legacy = legacyControlLookup(db, region);
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(db, { region });
 
@@ -126,7 +129,7 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   });
   const telemetry = new Telemetry(db, {
     workerStats: () => worker.stats(),
-    tenantName: (id) => tenants.get(id)?.name,
+    tenantName: (id) => tenants.nameOf(id),
   });
 
   // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
@@ -137,13 +140,18 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     config,
     store: asyncEvents,
     configs: asyncConfigs,
-    tenants,
-    functions,
-    service: invocations,
+    tenants: legacy.tenants,
+    functions: legacy.functions,
+    service: {
+      resolve: legacy.resolve,
+      run: (tenant, rec, payload, opts) => invocations.run(tenant, rec, payload, opts),
+    },
     queues,
   });
   functions.onChange((change) => {
-    if (change.kind === 'deleted') asyncConfigs.deleteAll(change.record.tenantId, change.record.arn);
+    // A change made through another node: that node already deleted the function's configs.
+    if (change.kind === 'deleted' && !change.remote)
+      asyncConfigs.deleteAll(change.record.tenantId, change.record.arn);
     else if (
       change.kind === 'updated' &&
       change.record.reservedConcurrency !== change.previous.reservedConcurrency
@@ -159,20 +167,20 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   const scheduler = new Scheduler({
     store: scheduleStore,
     region,
-    tenants,
-    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
+    tenants: legacy.tenants,
+    resolveFunction: (tenant, arn) => legacy.resolve(tenant, arn),
     accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
   const mappingStore = new MappingStore(db);
   const checkpoints = new CheckpointStore(db);
-  const directory = functionDirectory(invoker);
+  const directory = functionDirectory(legacy);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
     store: mappingStore,
     queues,
     invoker,
     functions: directory,
-    tenants,
+    tenants: legacy.tenants,
     rpc,
     region,
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),
@@ -186,12 +194,12 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   });
   const notifications = new BucketNotifications({
     db,
-    tenants,
+    tenants: legacy.tenants,
     region,
     invoker,
     functionExists: (tenant, arn) => {
       const name = parseFunctionArn(arn)?.name;
-      return name ? functions.get(tenant.id, name) !== undefined : undefined;
+      return name ? legacy.functions.get(tenant.id, name) !== undefined : undefined;
     },
     retryBaseMs: config.retryBaseMs,
     log,
@@ -249,9 +257,9 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     { name: 'queue', stop: () => queues.close() },
     {
       name: 'core',
-      start() {
+      async start() {
         // Nothing runs yet, so code no function references can go (a kill may have left some behind).
-        code.sweep(functions.referencedDigests());
+        code.sweep(await functions.referencedDigests());
         worker.start();
       },
       stop: (deadline) => worker.drain(deadline),

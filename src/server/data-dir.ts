@@ -2,7 +2,7 @@
 // nothing else, and the admin credentials file written there on the first start.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AccessKey, Tenant, TenantStore } from '../control/tenants.js';
+import type { AccessKey, TenantStore } from '../control/tenants.js';
 
 export interface RootCredentials {
   accessKeyId: string;
@@ -67,25 +67,29 @@ export function readCredentialsFile(
   return id && secret ? { accessKeyId: id, secretAccessKey: secret } : undefined;
 }
 
-/** The admin tenant and its first key, created (and written to `file`, 0600) on the first start. */
-export function ensureRootTenant(tenants: TenantStore, file: string): RootCredentials {
-  const existing = tenants.list().find((t) => t.isAdmin);
-  if (existing) {
-    const key = tenants.listKeys(existing.id)[0];
-    if (key) return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, created: false };
-  }
-  const admin: Tenant = existing ?? tenants.create('admin', { isAdmin: true });
+/**
+ * The admin tenant and its first key: created on the first start of the platform (several nodes starting
+ * at once on an empty database create one), and written to `file` (0600) by every node whose data dir
+ * has no credentials file yet, so each node's CLI finds the one admin key.
+ */
+export async function ensureRootTenant(tenants: TenantStore, file: string): Promise<RootCredentials> {
   const envId = process.env.KINDLING_ROOT_ACCESS_KEY_ID;
   const envSecret = process.env.KINDLING_ROOT_SECRET_ACCESS_KEY;
-  const key: AccessKey = tenants.createKey(
-    admin.id,
+  const { key, created } = await tenants.ensureAdmin(
     envId && envSecret ? { accessKeyId: envId, secretAccessKey: envSecret } : undefined,
   );
+  if (created || !fs.existsSync(file)) writeCredentialsFile(file, key);
+  return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, created };
+}
+
+function writeCredentialsFile(file: string, key: AccessKey): void {
+  // Written whole under a temporary name, then renamed: a reader never sees half a file.
+  const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(
-    file,
+    tmp,
     `# Kindling admin credentials (AWS shared-credentials format)\n[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`,
     { mode: 0o600 },
   );
-  fs.chmodSync(file, 0o600);
-  return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, created: true };
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, file);
 }

@@ -11,7 +11,7 @@ import type { TenantStore } from '../control/tenants.js';
 import type { Db } from '../store/database.js';
 import { openStore } from '../store/open.js';
 import type { Sql } from '../store/sql.js';
-import { assemble, type Components, type Service } from './assemble.js';
+import { type Assembly, assemble, type Components, type Service } from './assemble.js';
 import { type DataPaths, prepareDataDir, type RootCredentials } from './data-dir.js';
 
 export class Platform {
@@ -38,16 +38,18 @@ export class Platform {
   #stopping: Promise<void> | undefined;
   #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
 
-  private constructor(config: PlatformConfig, paths: DataPaths, sql: Sql) {
+  private constructor(
+    config: PlatformConfig,
+    paths: DataPaths,
+    sql: Sql,
+    built: Assembly,
+    port: { promise: Promise<number>; resolve(port: number): void; reject(e: unknown): void },
+  ) {
     this.config = config;
     this.sql = sql;
-    this.apiPort = new Promise<number>((resolve, reject) => {
-      this.#port = { resolve, reject };
-    });
-    // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
-    this.apiPort.catch(() => {});
+    this.apiPort = port.promise;
+    this.#port = port;
     this.paths = paths;
-    const built = assemble({ config, paths: this.paths, sql, apiPort: this.apiPort });
     this.components = built.components;
     this.#surfaces = built.surfaces;
     this.#services = built.services;
@@ -64,10 +66,20 @@ export class Platform {
   static async start(config: PlatformConfig): Promise<Platform> {
     const paths = prepareDataDir(config.dataDir);
     const sql = await openStore({ store: config.store, sqliteFile: paths.db });
+    let resolvePort!: (port: number) => void;
+    let rejectPort!: (e: unknown) => void;
+    const promise = new Promise<number>((resolve, reject) => {
+      resolvePort = resolve;
+      rejectPort = reject;
+    });
+    // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
+    promise.catch(() => {});
     let p: Platform;
     try {
-      p = new Platform(config, paths, sql);
+      const built = await assemble({ config, paths, sql, apiPort: promise });
+      p = new Platform(config, paths, sql, built, { promise, resolve: resolvePort, reject: rejectPort });
     } catch (e) {
+      rejectPort(e);
       await sql.close();
       throw e;
     }

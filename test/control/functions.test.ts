@@ -7,23 +7,26 @@ import { CodeStore } from '../../src/control/code-store.js';
 import { parseFunctionRef } from '../../src/control/function-names.js';
 import { type CreateFunctionInput, type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
-import { type Db, openDatabase } from '../../src/store/database.js';
+import type { Sql } from '../../src/store/sql.js';
 import { echoHandler, handlerZip } from '../api/lambda/zips.js';
 import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
+import { openTestSql, type TestSql } from '../helpers/store.js';
 
 const dirs: string[] = [];
 let dir: string;
-let db: Db;
+let testSql: TestSql;
+let sql: Sql;
 let code: CodeStore;
 let store: FunctionStore;
+let tenants: TenantStore;
 let tenant: Tenant;
 let changes: FunctionChange[];
 
-const open = () => {
-  db = openDatabase(path.join(dir, 'db'));
+/** A fresh FunctionStore over the same database, as after a restart. */
+const open = async () => {
   code = new CodeStore({ blobsDir: path.join(dir, 'blobs'), cacheDir: path.join(dir, 'code') });
-  store = new FunctionStore({ db, code, region: 'eu-west-1' });
+  store = await FunctionStore.open({ sql, code, region: 'eu-west-1' });
   store.onChange((c) => changes.push(c));
 };
 
@@ -34,14 +37,17 @@ const input = async (name: string, source = echoHandler): Promise<CreateFunction
   zip: await handlerZip(source),
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = tempDir('kindling-functions-');
   dirs.push(dir);
   changes = [];
-  open();
-  tenant = new TenantStore(db).create('t1');
+  testSql = await openTestSql();
+  sql = testSql.sql;
+  tenants = await TenantStore.open(sql);
+  await open();
+  tenant = await tenants.create('t1');
 });
-afterEach(() => db.close());
+afterEach(() => testSql.close());
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -52,9 +58,8 @@ test('a created function survives reopening the database', async () => {
     memorySize: 1024,
     environment: { KEY: 'v' },
   });
-  db.close();
-  open();
-  const got = store.get(tenant.id, 'keep');
+  await open();
+  const got = await await store.get(tenant.id, 'keep');
   assert.deepEqual(got, created);
   assert.equal(got?.arn, `arn:aws:lambda:eu-west-1:${tenant.accountId}:function:keep`);
 });
@@ -74,7 +79,7 @@ test('creating an existing name is a ResourceConflictException', async () => {
 
 test('a configuration update bumps RevisionId and versionKey', async () => {
   const a = await store.create(tenant, await input('rev'));
-  const b = store.updateConfiguration(tenant, 'rev', { description: 'x' });
+  const b = await store.updateConfiguration(tenant, 'rev', { description: 'x' });
   assert.notEqual(a.revisionId, b.revisionId);
   assert.notEqual(a.versionKey, b.versionKey);
   assert.equal(changes.at(-1)?.kind, 'updated');
@@ -82,25 +87,25 @@ test('a configuration update bumps RevisionId and versionKey', async () => {
 
 test('a stale RevisionId is a PreconditionFailedException and changes nothing', async () => {
   const a = await store.create(tenant, await input('pre'));
-  store.updateConfiguration(tenant, 'pre', { description: 'one' });
-  assert.throws(
-    () => store.updateConfiguration(tenant, 'pre', { description: 'two' }, { revisionId: a.revisionId }),
+  await store.updateConfiguration(tenant, 'pre', { description: 'one' });
+  await assert.rejects(
+    store.updateConfiguration(tenant, 'pre', { description: 'two' }, { revisionId: a.revisionId }),
     (e) => asLambda(e).status === 412,
   );
-  assert.equal(store.get(tenant.id, 'pre')?.description, 'one');
+  assert.equal((await store.get(tenant.id, 'pre'))?.description, 'one');
 });
 
 test('the current RevisionId is accepted as a precondition', async () => {
   const a = await store.create(tenant, await input('pre-ok'));
   assert.equal(
-    store.updateConfiguration(tenant, 'pre-ok', { timeout: 5 }, { revisionId: a.revisionId }).timeout,
+    (await store.updateConfiguration(tenant, 'pre-ok', { timeout: 5 }, { revisionId: a.revisionId })).timeout,
     5,
   );
 });
 
 test('reserved concurrency changes keep the versionKey (environments stay)', async () => {
   const a = await store.create(tenant, await input('conc'));
-  const b = store.setReservedConcurrency(tenant, 'conc', 2, 10);
+  const b = await store.setReservedConcurrency(tenant, 'conc', 2, 10);
   assert.equal(b.versionKey, a.versionKey);
   assert.equal(b.reservedConcurrency, 2);
 });
@@ -114,28 +119,28 @@ test('a code update removes the old blob when no other function uses it', async 
 test('deleting a function keeps a blob another function uses, and removes it with the last user', async () => {
   const a = await store.create(tenant, await input('one'));
   await store.create(tenant, await input('two'));
-  store.delete(tenant, 'one');
+  await store.delete(tenant, 'one');
   assert.ok(code.hasBlob(a.codeDigest));
-  store.delete(tenant, 'two');
+  await store.delete(tenant, 'two');
   assert.ok(!code.hasBlob(a.codeDigest));
 });
 
-test('delete of a missing function is a ResourceNotFoundException naming its ARN', () => {
-  assert.throws(
-    () => store.delete(tenant, 'ghost'),
+test('delete of a missing function is a ResourceNotFoundException naming its ARN', async () => {
+  await assert.rejects(
+    store.delete(tenant, 'ghost'),
     (e: Error) => asLambda(e).status === 404 && e.message.endsWith(':function:ghost'),
   );
 });
 
 test('list pages in name order with an opaque marker', async () => {
   for (const n of ['c', 'a', 'b']) await store.create(tenant, await input(n));
-  const p1 = store.list(tenant.id, { maxItems: 2 });
+  const p1 = await store.list(tenant.id, { maxItems: 2 });
   assert.deepEqual(
     p1.functions.map((f) => f.name),
     ['a', 'b'],
   );
   assert.ok(p1.nextMarker);
-  const p2 = store.list(tenant.id, { maxItems: 2, marker: p1.nextMarker });
+  const p2 = await store.list(tenant.id, { maxItems: 2, marker: p1.nextMarker });
   assert.deepEqual(
     p2.functions.map((f) => f.name),
     ['c'],
@@ -144,31 +149,32 @@ test('list pages in name order with an opaque marker', async () => {
 });
 
 test('list shows only the tenant’s own functions', async () => {
-  const other = new TenantStore(db).create('t2');
+  const other = await tenants.create('t2');
   await store.create(other, await input('theirs'));
   await store.create(tenant, await input('mine'));
   assert.deepEqual(
-    store.list(tenant.id).functions.map((f) => f.name),
+    (await store.list(tenant.id)).functions.map((f) => f.name),
     ['mine'],
   );
 });
 
 test('an ARN with another account id resolves to not found without a lookup of that account', async () => {
   await store.create(tenant, await input('x'));
-  assert.throws(
-    () => store.resolve(tenant, parseFunctionRef('arn:aws:lambda:eu-west-1:123456789012:function:x')),
+  await assert.rejects(
+    store.resolve(tenant, parseFunctionRef('arn:aws:lambda:eu-west-1:123456789012:function:x')),
     (e) => asLambda(e).status === 404,
   );
   assert.equal(
-    store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:eu-west-1:${tenant.accountId}:function:x`)).name,
+    (await store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:eu-west-1:${tenant.accountId}:function:x`)))
+      .name,
     'x',
   );
 });
 
 test('an ARN of another region is not found', async () => {
   await store.create(tenant, await input('r'));
-  assert.throws(
-    () => store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:us-east-1:${tenant.accountId}:function:r`)),
+  await assert.rejects(
+    store.resolve(tenant, parseFunctionRef(`arn:aws:lambda:us-east-1:${tenant.accountId}:function:r`)),
     (e) => asLambda(e).status === 404,
   );
 });
@@ -182,14 +188,17 @@ test('environment variable keys must match Lambda’s pattern', async () => {
 
 test('an environment update replaces the variables', async () => {
   await store.create(tenant, { ...(await input('envs')), environment: { AA: '1', BB: '2' } });
-  assert.deepEqual(store.updateConfiguration(tenant, 'envs', { environment: { CC: '3' } }).environment, {
-    CC: '3',
-  });
+  assert.deepEqual(
+    (await store.updateConfiguration(tenant, 'envs', { environment: { CC: '3' } })).environment,
+    {
+      CC: '3',
+    },
+  );
 });
 
 test('a refused create leaves no row and no blob behind', async () => {
   await assert.rejects(store.create(tenant, { ...(await input('broken')), zip: Buffer.from('not a zip') }));
-  assert.equal(store.get(tenant.id, 'broken'), undefined);
+  assert.equal(await store.get(tenant.id, 'broken'), undefined);
   assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs')), []);
 });
 
@@ -240,12 +249,11 @@ test('parseFunctionRef refuses a reference longer than 170 characters', () => {
 });
 
 test('deleting a tenant deletes its functions through the store, announcing each', async () => {
-  const tenants = new TenantStore(db);
   tenants.onDelete((t) => store.deleteAll(t));
-  const doomed = tenants.create('doomed');
+  const doomed = await tenants.create('doomed');
   const f = await store.create(doomed, await input('gone', 'export const handler = async () => "doomed";'));
-  tenants.delete(doomed.id);
-  assert.equal(store.get(doomed.id, 'gone'), undefined);
+  await tenants.delete(doomed.id);
+  assert.equal(await store.get(doomed.id, 'gone'), undefined);
   assert.ok(changes.some((c) => c.kind === 'deleted' && c.record.arn === f.arn));
   assert.ok(!code.hasBlob(f.codeDigest));
 });
@@ -256,13 +264,13 @@ test('the losing create of a name leaves no blob of its code behind', async () =
     store.create(tenant, await input('race', 'export const handler = async () => "b";')),
   ]);
   assert.equal([a, b].filter((r) => r.status === 'fulfilled').length, 1);
-  const winner = store.get(tenant.id, 'race')!;
+  const winner = (await store.get(tenant.id, 'race'))!;
   assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs')), [`${winner.codeDigest}.zip`]);
 });
 
 test('a code update refused by a stale RevisionId leaves no blob of the new code behind', async () => {
   const a = await store.create(tenant, await input('stale'));
-  store.updateConfiguration(tenant, 'stale', { description: 'moved on' });
+  await store.updateConfiguration(tenant, 'stale', { description: 'moved on' });
   await assert.rejects(
     store.updateCode(tenant, 'stale', await handlerZip('export const handler = async () => 9;'), {
       revisionId: a.revisionId,

@@ -74,7 +74,7 @@ before(async () => {
     s3: new S3Client({ ...cfg, forcePathStyle: true }),
     events: new EventBridgeClient(cfg),
   };
-  const root = p.platform.tenants.resolveKey(p.credentials.accessKeyId)!.tenant;
+  const root = (await p.platform.tenants.resolveKey(p.credentials.accessKeyId))!.tenant;
   ctx = {
     endpoint: p.endpoint,
     accountId: root.accountId,
@@ -99,13 +99,14 @@ after(async () => {
 /** Puts back what earlier batches may have deleted or changed, so each batch reaches the handlers. */
 async function ensureResources(): Promise<void> {
   const tenants = p.platform.tenants;
-  let tenant = tenants.get('fuzzer');
-  if (!tenant || !tenants.resolveKey(keys.tenant.accessKeyId)) {
-    tenant ??= tenants.create('fuzzer');
-    const k = tenants.createKey(tenant.id);
+  let tenant = await tenants.get('fuzzer');
+  if (!tenant || !(await tenants.resolveKey(keys.tenant.accessKeyId))) {
+    tenant ??= await tenants.create('fuzzer');
+    const k = await tenants.createKey(tenant.id);
     keys.tenant = { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey };
   }
-  for (const t of tenants.list()) if (t.concurrencyLimit !== null) tenants.setConcurrencyLimit(t.id, null);
+  for (const t of await tenants.list())
+    if (t.concurrencyLimit !== null) await tenants.setConcurrencyLimit(t.id, null);
   try {
     await sdk.lambda.send(new GetFunctionCommand({ FunctionName: ctx.fn }));
   } catch (e) {

@@ -11,6 +11,7 @@ import { LambdaErrors } from '../../src/errors.js';
 import { InvocationService } from '../../src/invoke/invocation-service.js';
 import { composeInvoker } from '../../src/invoke/invoker.js';
 import { type Db, openDatabase } from '../../src/store/database.js';
+import { SqliteSql } from '../../src/store/sqlite.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker } from '../../src/worker/types.js';
 import { echoHandler, handlerZip } from '../api/lambda/zips.js';
@@ -81,9 +82,10 @@ beforeEach(async () => {
   const dir = tempDir('kindling-invoke-');
   dirs.push(dir);
   db = openDatabase(path.join(dir, 'db'));
-  tenants = new TenantStore(db);
-  functions = new FunctionStore({
-    db,
+  const sql = new SqliteSql(db);
+  tenants = await TenantStore.open(sql);
+  functions = await FunctionStore.open({
+    sql,
     code: new CodeStore({ blobsDir: path.join(dir, 'b'), cacheDir: path.join(dir, 'c') }),
     region: 'us-east-1',
   });
@@ -96,7 +98,7 @@ beforeEach(async () => {
     worker,
     observers: [{ onInvocation: (r) => records.push(r) }],
   });
-  tenant = tenants.create('t1');
+  tenant = await tenants.create('t1');
   await functions.create(tenant, {
     name: 'f',
     runtime: 'nodejs20.x',
@@ -110,7 +112,7 @@ after(() => {
 });
 
 test('invokeSync hands the worker a spec built from the stored function', async () => {
-  functions.updateConfiguration(tenant, 'f', { memorySize: 256, timeout: 9, environment: { AB: 'c' } });
+  await functions.updateConfiguration(tenant, 'f', { memorySize: 256, timeout: 9, environment: { AB: 'c' } });
   const out = await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   const call = worker.calls[0]!;
   assert.equal(call.spec.functionArn, `arn:aws:lambda:us-east-1:${tenant.accountId}:function:f`);
@@ -124,7 +126,7 @@ test('invokeSync hands the worker a spec built from the stored function', async 
 });
 
 test('the tenant’s own concurrency limit overrides the platform default', async () => {
-  const limited = tenants.setConcurrencyLimit(tenant.id, 3);
+  const limited = await tenants.setConcurrencyLimit(tenant.id, 3);
   await service.invokeSync(limited, 'f', Buffer.from('{}'));
   assert.equal(worker.calls[0]!.opts.tenantConcurrency, 3);
 });
@@ -135,15 +137,15 @@ test('session credentials are minted once per versionKey and reused', async () =
   const [a, b] = worker.calls.map((c) => c.opts.credentials);
   assert.ok(a?.accessKeyId.startsWith('ASIA'));
   assert.equal(a?.accessKeyId, b?.accessKeyId);
-  assert.equal(tenants.resolveKey(a!.accessKeyId)?.tenant.id, tenant.id);
-  functions.updateConfiguration(tenant, 'f', { description: 'new version' });
+  assert.equal((await tenants.resolveKey(a!.accessKeyId))?.tenant.id, tenant.id);
+  await functions.updateConfiguration(tenant, 'f', { description: 'new version' });
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.notEqual(worker.calls[2]!.opts.credentials?.accessKeyId, a?.accessKeyId);
 });
 
 test('a configuration update retires the old environments and the next invoke sees the new versionKey', async () => {
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
-  const rec = functions.updateConfiguration(tenant, 'f', { timeout: 30 });
+  const rec = await functions.updateConfiguration(tenant, 'f', { timeout: 30 });
   assert.deepEqual(worker.retired, [{ arn: rec.arn, keep: rec.versionKey }]);
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.notEqual(worker.calls[0]!.spec.versionKey, worker.calls[1]!.spec.versionKey);
@@ -158,14 +160,14 @@ test('a code update changes the code directory of the next invoke', async () => 
 });
 
 test('deleting the function retires all its environments and later invokes are not found', async () => {
-  const rec = functions.delete(tenant, 'f');
+  const rec = await functions.delete(tenant, 'f');
   assert.deepEqual(worker.retired, [{ arn: rec.arn, keep: undefined }]);
   await assert.rejects(service.invokeSync(tenant, 'f', Buffer.from('{}')), (e) => asLambda(e).status === 404);
 });
 
 test('the retired network tag is refused and grants nothing', async () => {
-  assert.throws(
-    () => functions.tag(tenant, 'f', { 'kindling:network': 'outbound' }),
+  await assert.rejects(
+    functions.tag(tenant, 'f', { 'kindling:network': 'outbound' }),
     (e: Error) =>
       asLambda(e).type === 'InvalidParameterValueException' &&
       /granted per tenant by an administrator/.test(e.message),
@@ -177,20 +179,20 @@ test('the retired network tag is refused and grants nothing', async () => {
 test("an admin's network grant reaches the next invocation's spec and retires the tenant's environments", async () => {
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.equal(worker.calls[0]!.spec.networkOutbound, false);
-  tenants.setNetwork(tenant.id, { networkOutbound: true, egressAllow: ['10.1.0.0/16'] });
+  await tenants.setNetwork(tenant.id, { networkOutbound: true, egressAllow: ['10.1.0.0/16'] });
   assert.deepEqual(worker.retiredTenants, [tenant.id]);
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.equal(worker.calls[1]!.spec.networkOutbound, true);
   assert.deepEqual(worker.calls[1]!.spec.egressAllow, ['10.1.0.0/16']);
-  tenants.setNetwork(tenant.id, { networkOutbound: false, egressAllow: [] });
+  await tenants.setNetwork(tenant.id, { networkOutbound: false, egressAllow: [] });
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.equal(worker.calls[2]!.spec.networkOutbound, false);
 });
 
 test('other tags keep the versionKey', async () => {
-  const before = functions.get(tenant.id, 'f')!;
-  functions.tag(tenant, 'f', { team: 'x' });
-  assert.equal(functions.get(tenant.id, 'f')!.versionKey, before.versionKey);
+  const before = (await functions.get(tenant.id, 'f'))!;
+  await functions.tag(tenant, 'f', { team: 'x' });
+  assert.equal((await functions.get(tenant.id, 'f'))!.versionKey, before.versionKey);
 });
 
 test('every invocation is reported to the observers with its figures', async () => {
@@ -226,7 +228,7 @@ test('a failing observer does not fail the invocation', async () => {
 });
 
 test('reserved concurrency 0 reaches the worker (the one place that admits or throttles)', async () => {
-  functions.setReservedConcurrency(tenant, 'f', 0, 10);
+  await functions.setReservedConcurrency(tenant, 'f', 0, 10);
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   assert.equal(worker.calls.length, 1);
   assert.equal(worker.calls[0]!.spec.reservedConcurrency, 0);
@@ -241,13 +243,13 @@ test('a throttle the worker reports reaches the observers once, and the refusal 
     assert.equal(asLambda(e).fields.Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
     return true;
   });
-  assert.deepEqual(throttles, [functions.get(tenant.id, 'f')!.arn]);
+  assert.deepEqual(throttles, [(await functions.get(tenant.id, 'f'))!.arn]);
   assert.equal(records.length, 0);
 });
 
 test('a function of another tenant is not found, also by full ARN', async () => {
-  const stranger = tenants.create('t2');
-  const arn = functions.get(tenant.id, 'f')!.arn;
+  const stranger = await tenants.create('t2');
+  const arn = (await functions.get(tenant.id, 'f'))!.arn;
   await assert.rejects(
     service.invokeSync(stranger, arn, Buffer.from('{}')),
     (e) => asLambda(e).status === 404,
@@ -277,7 +279,7 @@ test('the composed invoker sends invokeAsync to the async queue and invokeSync t
 });
 
 test('a record resolved just now runs without being read again; a held one is checked first', async () => {
-  const rec = service.resolve(tenant, 'f');
+  const rec = await service.resolve(tenant, 'f');
   const reads: string[] = [];
   const get = functions.get.bind(functions);
   functions.get = (tenantId, name) => {
@@ -298,24 +300,24 @@ test('reserved concurrency across a tenant’s functions may not exceed its limi
     handler: 'index.handler',
     zip: await handlerZip(echoHandler),
   });
-  functions.setReservedConcurrency(tenant, 'f', 6, 10);
-  assert.throws(
-    () => functions.setReservedConcurrency(tenant, 'g', 5, 10),
+  await functions.setReservedConcurrency(tenant, 'f', 6, 10);
+  await assert.rejects(
+    functions.setReservedConcurrency(tenant, 'g', 5, 10),
     /exceeds account's ConcurrentExecutions limit/,
   );
-  functions.setReservedConcurrency(tenant, 'g', 4, 10);
+  await functions.setReservedConcurrency(tenant, 'g', 4, 10);
 });
 
 test('run with an outdated record runs the function as it is now', async () => {
-  const old = functions.get(tenant.id, 'f')!;
-  functions.updateConfiguration(tenant, 'f', { timeout: 42 });
+  const old = (await functions.get(tenant.id, 'f'))!;
+  await functions.updateConfiguration(tenant, 'f', { timeout: 42 });
   await service.run(tenant, old, Buffer.from('{}'));
   assert.equal(worker.calls[0]!.spec.timeoutSec, 42);
 });
 
 test('run with the record of a deleted function is not found, also after re-creation under the same name', async () => {
-  const old = functions.get(tenant.id, 'f')!;
-  functions.delete(tenant, 'f');
+  const old = (await functions.get(tenant.id, 'f'))!;
+  await functions.delete(tenant, 'f');
   await assert.rejects(service.run(tenant, old, Buffer.from('{}')), (e) => asLambda(e).status === 404);
   await functions.create(tenant, {
     name: 'f',

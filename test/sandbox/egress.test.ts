@@ -424,7 +424,7 @@ export const handler = async (e, ctx) => {
 eTest("a tenant's own key cannot grant itself on the admin route nor through the tag", async () => {
   const lambda = lambdas.get('plain');
   assert.ok(lambda);
-  const arn = p.platform.tenants.get('plain')?.accountId;
+  const arn = (await p.platform.tenants.get('plain'))?.accountId;
   await assert.rejects(
     lambda.send(
       new TagResourceCommand({

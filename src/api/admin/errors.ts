@@ -41,9 +41,9 @@ export function adminErrorResponse(err: unknown): ApiResponse {
 }
 
 /** Admin operations are for the admin tenant's long-term key only. */
-export function requireAdmin(d: AdminSurfaceDeps, req: ApiRequest): void {
+export async function requireAdmin(d: AdminSurfaceDeps, req: ApiRequest): Promise<void> {
   if (!req.tenant?.isAdmin) throw AdminErrors.adminOnly();
   // A function of the admin tenant gets short-lived session keys: running code must not administer
   // the platform, so admin operations take a long-term key only.
-  if (d.tenants.resolveKey(req.accessKeyId)?.key.sessionToken != null) throw AdminErrors.sessionKey();
+  if ((await d.tenants.resolveKey(req.accessKeyId))?.key.sessionToken != null) throw AdminErrors.sessionKey();
 }

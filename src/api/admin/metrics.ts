@@ -22,13 +22,13 @@ function bearerMatches(auth: string, token: string | undefined): boolean {
 }
 
 /** Every tenant's series: for the admin key or the configured bearer token. */
-export function metrics(d: AdminSurfaceDeps, req: ApiRequest): ApiResponse {
+export async function metrics(d: AdminSurfaceDeps, req: ApiRequest): Promise<ApiResponse> {
   if (req.tenant === undefined) {
     const auth = req.headers.authorization;
     if (auth === undefined) throw AuthErrors.missingAuth();
     if (!bearerMatches(auth, d.metricsToken))
       throw LambdaErrors.accessDenied('The bearer token is not valid for /metrics.');
-  } else requireAdmin(d, req);
+  } else await requireAdmin(d, req);
   d.telemetry.flush();
   return prometheus(d.telemetry.metrics.render());
 }

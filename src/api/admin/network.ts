@@ -15,20 +15,27 @@ const networkJson = (t: Tenant) => ({
   egressAllow: t.egressAllow,
 });
 
-export function networkRoute(d: AdminSurfaceDeps, req: ApiRequest, t: Tenant): ApiResponse | undefined {
+export async function networkRoute(
+  d: AdminSurfaceDeps,
+  req: ApiRequest,
+  t: Tenant,
+): Promise<ApiResponse | undefined> {
   const { tenants } = d;
   const m = req.method;
   if (m === 'GET') return json(200, networkJson(t));
   if (m === 'PUT') {
     const body = parse(networkSchema, jsonBody(req));
-    const next = tenants.setNetwork(t.id, {
+    const next = await tenants.setNetwork(t.id, {
       networkOutbound: body.networkOutbound,
       egressAllow: body.egressAllow ?? [],
     });
     return json(200, networkJson(next));
   }
   if (m === 'DELETE') {
-    return json(200, networkJson(tenants.setNetwork(t.id, { networkOutbound: false, egressAllow: [] })));
+    return json(
+      200,
+      networkJson(await tenants.setNetwork(t.id, { networkOutbound: false, egressAllow: [] })),
+    );
   }
   return undefined;
 }

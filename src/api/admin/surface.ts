@@ -42,7 +42,7 @@ export class AdminSurface implements ApiSurface {
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
     if (req.path === '/kindling/health') return this.#health();
-    if (req.path === '/metrics') return metrics(this.#deps, req);
+    if (req.path === '/metrics') return await metrics(this.#deps, req);
     // Route on raw segments, decoding each: a '/' inside a name must not split it.
     const segs = req.rawPath
       .slice(PREFIX.length)
@@ -54,23 +54,23 @@ export class AdminSurface implements ApiSurface {
     };
     switch (segs[0]) {
       case 'tenants':
-        requireAdmin(this.#deps, req);
-        return tenantRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();
+        await requireAdmin(this.#deps, req);
+        return (await tenantRoutes(this.#deps, req, segs.slice(1))) ?? notAllowed();
       case 'pool':
-        requireAdmin(this.#deps, req);
+        await requireAdmin(this.#deps, req);
         return poolRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();
       case 'functions':
         if (segs.length === 3 && segs[2] === 'logs')
           return m === 'GET' ? logs(this.#deps, req, segs[1]!) : notAllowed();
         break;
       case 'billing':
-        if (segs.length === 1) return m === 'GET' ? billing(this.#deps, req) : notAllowed();
+        if (segs.length === 1) return m === 'GET' ? await billing(this.#deps, req) : notAllowed();
         break;
       case 'metrics':
         if (segs.length === 1) return m === 'GET' ? tenantMetrics(this.#deps, req) : notAllowed();
         break;
       case 'doctor':
-        requireAdmin(this.#deps, req);
+        await requireAdmin(this.#deps, req);
         if (segs.length === 1) return m === 'GET' ? doctor(this.#deps) : notAllowed();
         break;
     }

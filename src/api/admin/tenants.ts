@@ -23,25 +23,30 @@ export const tenantJson = (t: Tenant) => ({
   createdAt: t.createdAt,
 });
 
-export function tenantByName(d: AdminSurfaceDeps, name: string): Tenant {
-  const t = d.tenants.get(name);
+export async function tenantByName(d: AdminSurfaceDeps, name: string): Promise<Tenant> {
+  const t = await d.tenants.get(name);
   if (!t) throw new KindlingError('ResourceNotFoundException', 404, `Tenant not found: ${name}`);
   return t;
 }
 
-export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[]): ApiResponse | undefined {
+export async function tenantRoutes(
+  d: AdminSurfaceDeps,
+  req: ApiRequest,
+  segs: string[],
+): Promise<ApiResponse | undefined> {
   const { tenants } = d;
   const m = req.method;
   if (segs.length === 0) {
     if (m === 'GET') {
-      return json(200, {
-        tenants: tenants.list().map((t) => ({ ...tenantJson(t), keys: tenants.listKeys(t.id).length })),
-      });
+      const all = [];
+      for (const t of await tenants.list())
+        all.push({ ...tenantJson(t), keys: (await tenants.listKeys(t.id)).length });
+      return json(200, { tenants: all });
     }
     if (m === 'POST') {
       const body = parse(schemas.createTenant, jsonBody(req));
-      const t = tenants.create(body.name, { isAdmin: body.admin ?? false });
-      const key = tenants.createKey(t.id);
+      const t = await tenants.create(body.name, { isAdmin: body.admin ?? false });
+      const key = await tenants.createKey(t.id);
       return json(201, {
         tenant: tenantJson(t),
         accessKey: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
@@ -49,15 +54,17 @@ export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[
     }
     return undefined;
   }
-  const t = tenantByName(d, segs[0]!);
+  const t = await tenantByName(d, segs[0]!);
   if (segs.length === 1) {
-    if (m === 'GET') return json(200, { tenant: tenantJson(t), keys: tenants.listKeys(t.id).length });
+    if (m === 'GET') return json(200, { tenant: tenantJson(t), keys: (await tenants.listKeys(t.id)).length });
     if (m === 'DELETE') {
       if (t.id === req.tenant.id) throw AdminErrors.selfDelete();
       try {
-        tenants.delete(t.id);
+        await tenants.delete(t.id);
       } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+        // A row of another module still references the tenant (SQLite's code, PostgreSQL's SQLSTATE).
+        const code = (e as { code?: string }).code;
+        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503')
           throw AdminErrors.tenantInUse(t.name);
         throw e;
       }
@@ -69,10 +76,10 @@ export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[
   }
   if (segs[1] === 'keys' && segs.length === 2) {
     if (m === 'GET') {
-      return json(200, { keys: tenants.listKeys(t.id).map((k) => ({ accessKeyId: k.accessKeyId })) });
+      return json(200, { keys: (await tenants.listKeys(t.id)).map((k) => ({ accessKeyId: k.accessKeyId })) });
     }
     if (m === 'POST') {
-      const key = tenants.createKey(t.id);
+      const key = await tenants.createKey(t.id);
       return json(201, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
     }
     return undefined;
@@ -80,16 +87,18 @@ export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[
   if (segs[1] === 'keys' && segs.length === 3) {
     if (m !== 'DELETE') return undefined;
     const id = segs[2]!;
-    if (!tenants.listKeys(t.id).some((k) => k.accessKeyId === id)) throw AdminErrors.keyNotFound(id, t.name);
-    tenants.deleteKey(id);
+    if (!(await tenants.listKeys(t.id)).some((k) => k.accessKeyId === id))
+      throw AdminErrors.keyNotFound(id, t.name);
+    await tenants.deleteKey(id);
     return { status: 204 };
   }
   if (segs[1] === 'concurrency' && segs.length === 2) {
     if (m === 'PUT') {
       const body = parse(schemas.concurrency, jsonBody(req));
-      return json(200, { tenant: tenantJson(tenants.setConcurrencyLimit(t.id, body.limit)) });
+      return json(200, { tenant: tenantJson(await tenants.setConcurrencyLimit(t.id, body.limit)) });
     }
-    if (m === 'DELETE') return json(200, { tenant: tenantJson(tenants.setConcurrencyLimit(t.id, null)) });
+    if (m === 'DELETE')
+      return json(200, { tenant: tenantJson(await tenants.setConcurrencyLimit(t.id, null)) });
     return undefined;
   }
   if (segs[1] === 'network' && segs.length === 2) return networkRoute(d, req, t);

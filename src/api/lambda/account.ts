@@ -13,9 +13,9 @@ export function accountRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'GET',
       path: '/2016-08-19/account-settings',
       operation: 'GetAccountSettings',
-      handle(req) {
+      async handle(req) {
         const limit = req.tenant.concurrencyLimit ?? deps.config.tenantConcurrency;
-        const usage = deps.functions.count(req.tenant.id);
+        const usage = await deps.functions.count(req.tenant.id);
         return json(200, {
           AccountLimit: {
             TotalCodeSize: TOTAL_CODE_SIZE,

@@ -16,11 +16,11 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'PUT',
       path: '/2017-10-31/functions/{FunctionName}/concurrency',
       operation: 'PutFunctionConcurrency',
-      handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(PutSchema, req.body);
         const n = input.ReservedConcurrentExecutions;
-        deps.functions.setReservedConcurrency(req.tenant, rec.name, n, tenantLimit(req.tenant));
+        await deps.functions.setReservedConcurrency(req.tenant, rec.name, n, tenantLimit(req.tenant));
         return json(200, { ReservedConcurrentExecutions: n });
       },
     },
@@ -28,8 +28,8 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'GET',
       path: '/2019-09-30/functions/{FunctionName}/concurrency',
       operation: 'GetFunctionConcurrency',
-      handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         return json(
           200,
           rec.reservedConcurrency === null ? {} : { ReservedConcurrentExecutions: rec.reservedConcurrency },
@@ -40,9 +40,9 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'DELETE',
       path: '/2017-10-31/functions/{FunctionName}/concurrency',
       operation: 'DeleteFunctionConcurrency',
-      handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
-        deps.functions.setReservedConcurrency(req.tenant, rec.name, null, tenantLimit(req.tenant));
+      async handle(req, p) {
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        await deps.functions.setReservedConcurrency(req.tenant, rec.name, null, tenantLimit(req.tenant));
         return { status: 204 };
       },
     },

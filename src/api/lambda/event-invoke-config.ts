@@ -19,7 +19,7 @@ import type { LambdaRoute } from './routes.js';
 import { validate, validateBody } from './validation.js';
 
 export interface EventInvokeConfigRouteDeps {
-  resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord;
+  resolve(tenant: Tenant, ref: string, qualifier?: string): Promise<FunctionRecord>;
   configs: EventInvokeConfigStore;
   events: AsyncEventStore;
   /** Throws Lambda's InvalidParameterValueException unless the ARN is the tenant's own queue or function. */
@@ -43,9 +43,9 @@ const MaxItems = z.object({
 });
 const EventsQuery = z.object({ MaxItems: z.coerce.number().int().min(1).max(1000).optional() });
 
-function target(deps: EventInvokeConfigRouteDeps, req: ApiRequest, name: string) {
+async function target(deps: EventInvokeConfigRouteDeps, req: ApiRequest, name: string) {
   const qualifier = req.query.get('Qualifier') ?? undefined;
-  const rec = deps.resolve(req.tenant, name, qualifier);
+  const rec = await deps.resolve(req.tenant, name, qualifier);
   const q = qualifier ?? LATEST;
   return { rec, qualifier: q, qualifiedArn: `${rec.arn}:${q}` };
 }
@@ -114,9 +114,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       path: BASE,
       operation: 'PutFunctionEventInvokeConfig',
       maxBodyBytes: MAX_BODY,
-      handle(req, p) {
+      async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
-        const t = target(deps, req, p.FunctionName!);
+        const t = await target(deps, req, p.FunctionName!);
         const input = toInput(deps, req.tenant, body);
         if (Object.values(input).every((v) => v === undefined) && body.DestinationConfig === undefined) {
           throw EventInvokeConfigErrors.empty();
@@ -129,9 +129,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       path: BASE,
       operation: 'UpdateFunctionEventInvokeConfig',
       maxBodyBytes: MAX_BODY,
-      handle(req, p) {
+      async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
-        const t = target(deps, req, p.FunctionName!);
+        const t = await target(deps, req, p.FunctionName!);
         const input = toInput(deps, req.tenant, body);
         return json(
           200,
@@ -143,8 +143,8 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: BASE,
       operation: 'GetFunctionEventInvokeConfig',
-      handle(req, p) {
-        const t = target(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const t = await target(deps, req, p.FunctionName!);
         const c = deps.configs.get(req.tenant.id, t.rec.arn, t.qualifier);
         if (!c) throw EventInvokeConfigErrors.notFound(t.qualifiedArn);
         return json(200, shape(c));
@@ -154,8 +154,8 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'DELETE',
       path: BASE,
       operation: 'DeleteFunctionEventInvokeConfig',
-      handle(req, p) {
-        const t = target(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const t = await target(deps, req, p.FunctionName!);
         deps.configs.delete(req.tenant.id, t.rec.arn, t.qualifier, t.qualifiedArn);
         return { status: 204 };
       },
@@ -164,9 +164,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: `${BASE}/list`,
       operation: 'ListFunctionEventInvokeConfigs',
-      handle(req, p) {
+      async handle(req, p) {
         const q = validate(MaxItems, query(req));
-        const rec = deps.resolve(req.tenant, p.FunctionName!);
+        const rec = await deps.resolve(req.tenant, p.FunctionName!);
         const all = deps.configs.list(req.tenant.id, rec.arn);
         let start = 0;
         if (q.Marker !== undefined) {
@@ -185,9 +185,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: '/2015-03-31/functions/{FunctionName}/async-events',
       operation: 'ListAsyncEvents',
-      handle(req, p) {
+      async handle(req, p) {
         const q = validate(EventsQuery, query(req));
-        const rec = deps.resolve(req.tenant, p.FunctionName!);
+        const rec = await deps.resolve(req.tenant, p.FunctionName!);
         const events = deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
         return json(200, {
           FunctionArn: rec.arn,

@@ -155,7 +155,7 @@ async function zipOf(deps: LambdaApiDeps, tenant: Tenant, code: CodeSource): Pro
 }
 
 /** The function a path names, for the calling tenant; a qualifier other than $LATEST is not found. */
-export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: string): FunctionRecord {
+export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: string): Promise<FunctionRecord> {
   const qualifier = req.query.get('Qualifier') ?? undefined;
   if (qualifier !== undefined && !QUALIFIER.test(qualifier)) {
     throw validationError(
@@ -241,12 +241,12 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'GET',
       path: F,
       operation: 'ListFunctions',
-      handle(req) {
+      async handle(req) {
         const q = validate(ListQuery, {
           MaxItems: queryNumber(req, 'MaxItems'),
           Marker: req.query.get('Marker') ?? undefined,
         });
-        const page = deps.functions.list(req.tenant.id, { marker: q.Marker, maxItems: q.MaxItems });
+        const page = await deps.functions.list(req.tenant.id, { marker: q.Marker, maxItems: q.MaxItems });
         const out: Record<string, unknown> = { Functions: page.functions.map(configurationOf) };
         if (page.nextMarker) out.NextMarker = page.nextMarker;
         return json(200, out);
@@ -256,27 +256,27 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'GET',
       path: `${F}/{FunctionName}`,
       operation: 'GetFunction',
-      handle(req, p) {
-        return json(200, getFunction(deps, req, functionFromPath(deps, req, p.FunctionName!)));
+      async handle(req, p) {
+        return json(200, getFunction(deps, req, await functionFromPath(deps, req, p.FunctionName!)));
       },
     },
     {
       method: 'GET',
       path: `${F}/{FunctionName}/configuration`,
       operation: 'GetFunctionConfiguration',
-      handle(req, p) {
-        return json(200, configurationOf(functionFromPath(deps, req, p.FunctionName!)));
+      async handle(req, p) {
+        return json(200, configurationOf(await functionFromPath(deps, req, p.FunctionName!)));
       },
     },
     {
       method: 'PUT',
       path: `${F}/{FunctionName}/configuration`,
       operation: 'UpdateFunctionConfiguration',
-      handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateConfigSchema, req.body);
         refuseNetworkTag(input.Tags);
-        const updated = deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), {
+        const updated = await deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), {
           revisionId: input.RevisionId,
         });
         return json(200, configurationOf(updated));
@@ -288,7 +288,7 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'UpdateFunctionCode',
       maxBodyBytes: CODE_BODY_LIMIT,
       async handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateCodeSchema, req.body);
         const zip = await zipOf(deps, req.tenant, input);
         if (input.DryRun) return json(200, configurationOf(rec));
@@ -302,14 +302,14 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'DELETE',
       path: `${F}/{FunctionName}`,
       operation: 'DeleteFunction',
-      handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+      async handle(req, p) {
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         if ((req.query.get('Qualifier') ?? parseFunctionRef(p.FunctionName!).qualifier) === LATEST) {
           throw LambdaErrors.invalidParameter(
             '$LATEST version cannot be deleted without deleting the function.',
           );
         }
-        deps.functions.delete(req.tenant, rec.name);
+        await deps.functions.delete(req.tenant, rec.name);
         return { status: 204 };
       },
     },

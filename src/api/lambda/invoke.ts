@@ -84,7 +84,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         if (logType !== 'None' && logType !== 'Tail') {
           throw validationError(logType, 'logType', 'Member must satisfy enum value set: [None, Tail]');
         }
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
         if (payload !== EMPTY_EVENT) checkJson(payload);
         const requestId = newRequestId();
@@ -117,7 +117,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'InvokeAsync',
       maxBodyBytes: ASYNC_PAYLOAD_LIMIT,
       async handle(req, p) {
-        const rec = functionFromPath(deps, req, p.FunctionName!);
+        const rec = await functionFromPath(deps, req, p.FunctionName!);
         const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
         if (payload !== EMPTY_EVENT) checkJson(payload);
         const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, {

@@ -27,13 +27,13 @@ export function tagRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'POST',
       path,
       operation: 'TagResource',
-      handle(req, p) {
-        const rec = resource(deps, req, p.Resource!);
+      async handle(req, p) {
+        const rec = await resource(deps, req, p.Resource!);
         const { Tags } = validateBody(TagSchema, req.body);
         if (Object.keys({ ...rec.tags, ...Tags }).length > MAX_TAGS) {
           throw LambdaErrors.invalidParameter(`Number of tags exceeds resource tag limit of ${MAX_TAGS}.`);
         }
-        deps.functions.tag(req.tenant, rec.name, Tags);
+        await deps.functions.tag(req.tenant, rec.name, Tags);
         return { status: 204 };
       },
     },
@@ -41,10 +41,10 @@ export function tagRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'DELETE',
       path,
       operation: 'UntagResource',
-      handle(req, p) {
-        const rec = resource(deps, req, p.Resource!);
+      async handle(req, p) {
+        const rec = await resource(deps, req, p.Resource!);
         const { TagKeys } = validate(KeysSchema, { TagKeys: req.query.getAll('tagKeys') });
-        deps.functions.untag(req.tenant, rec.name, TagKeys);
+        await deps.functions.untag(req.tenant, rec.name, TagKeys);
         return { status: 204 };
       },
     },
@@ -52,8 +52,8 @@ export function tagRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       method: 'GET',
       path,
       operation: 'ListTags',
-      handle(req, p) {
-        return json(200, { Tags: resource(deps, req, p.Resource!).tags });
+      async handle(req, p) {
+        return json(200, { Tags: (await resource(deps, req, p.Resource!)).tags });
       },
     },
   ];

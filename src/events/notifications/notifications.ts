@@ -3,7 +3,7 @@
 // handed to the invoker in the background (and again after a restart), and deleted once accepted.
 import { randomUUID } from 'node:crypto';
 import { parseFunctionArn } from '../../control/arn.js';
-import type { Tenant, TenantStore } from '../../control/tenants.js';
+import type { Tenant } from '../../control/tenants.js';
 import { isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Db } from '../../store/database.js';
@@ -15,7 +15,8 @@ import { bucketArn, buildS3Event } from './s3-event.js';
 
 export interface NotificationsDeps {
   db: Db;
-  tenants: TenantStore;
+  /** TRANSITIONAL (issue 9): synchronous until this module awaits TenantStore.get. */
+  tenants: { get(id: string): Tenant | undefined };
   region: string;
   invoker: Invoker;
   /** Does the function exist in this tenant? Undefined when the control plane cannot tell yet. */

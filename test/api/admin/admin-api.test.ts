@@ -111,8 +111,8 @@ test('a non-admin tenant setting the pool target gets AccessDeniedException 403'
 });
 
 test('the admin tenant’s short-lived session key (a function’s credentials) cannot administer', async () => {
-  const adminTenant = p.platform.tenants.get('admin')!;
-  const session = p.platform.tenants.createSessionKey(adminTenant.id, 60_000);
+  const adminTenant = (await p.platform.tenants.get('admin'))!;
+  const session = await p.platform.tenants.createSessionKey(adminTenant.id, 60_000);
   const client = new KindlingClient({
     endpoint: p.endpoint,
     region: p.region,
@@ -179,7 +179,7 @@ test('the concurrency limit of a tenant can be set and cleared', async () => {
     { limit: 7 },
   );
   assert.equal(set.tenant.concurrencyLimit, 7);
-  assert.equal(p.platform.tenants.get('limits')?.concurrencyLimit, 7);
+  assert.equal((await p.platform.tenants.get('limits'))?.concurrencyLimit, 7);
   const cleared = await admin.admin<{ tenant: { concurrencyLimit: number | null } }>(
     'PUT',
     '/kindling/v1/tenants/limits/concurrency',
@@ -235,7 +235,7 @@ test('a deleted tenant is gone and its keys stop working', async () => {
 test('the admin cannot delete its own tenant', async () => {
   const res = await admin.signedFetch('DELETE', '/kindling/v1/tenants/admin');
   assert.equal(res.status, 400);
-  assert.ok(p.platform.tenants.get('admin'));
+  assert.ok(await p.platform.tenants.get('admin'));
 });
 
 test('an unknown admin route is 404', async () => {

@@ -14,6 +14,7 @@ import {
 import { KindlingClient } from '../../../src/cli/client.js';
 import { TenantStore } from '../../../src/control/tenants.js';
 import { migrate, openDatabase } from '../../../src/store/database.js';
+import { SqliteSql } from '../../../src/store/sqlite.js';
 import { cliEnv, runCli } from '../../cli/helpers.js';
 import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../../helpers/platform.js';
 import { handlerZip } from '../lambda/zips.js';
@@ -215,7 +216,7 @@ test("kindling tenants network refuses --allow without 'outbound' before connect
   assert.match(r.stderr, /--allow only applies/);
 });
 
-test('a data dir from before the grant existed gains it, off for every tenant', () => {
+test('a data dir from before the grant existed gains it, off for every tenant', async () => {
   const dir = tempDir('kindling-tenants-migrate-');
   const db = openDatabase(path.join(dir, 'meta.db'));
   try {
@@ -232,18 +233,21 @@ test('a data dir from before the grant existed gains it, off for every tenant', 
     db.prepare(
       "INSERT INTO tenants (id, name, account_id, created_at) VALUES ('t-1', 'old', '111111111111', '2026-01-01')",
     ).run();
-    const store = new TenantStore(db);
-    const old = store.get('old');
+    const store = await TenantStore.open(new SqliteSql(db));
+    const old = await store.get('old');
     assert.equal(old?.networkOutbound, false);
     assert.deepEqual(old?.egressAllow, []);
-    assert.equal(store.setNetwork('old', { networkOutbound: true, egressAllow: [] }).networkOutbound, true);
+    assert.equal(
+      (await store.setNetwork('old', { networkOutbound: true, egressAllow: [] })).networkOutbound,
+      true,
+    );
   } finally {
     db.close();
   }
 });
 
 async function tenantOf() {
-  const t = p.platform.tenants.get('acme');
+  const t = await p.platform.tenants.get('acme');
   if (t === undefined) throw new Error('tenant acme missing');
   return t;
 }

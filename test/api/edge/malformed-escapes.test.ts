@@ -10,7 +10,7 @@ let account: string;
 
 before(async () => {
   p = await startPlatform();
-  account = p.platform.tenants.get('admin')?.accountId ?? '000000000000';
+  account = (await p.platform.tenants.get('admin'))?.accountId ?? '000000000000';
 });
 
 after(() => p.close());

@@ -64,8 +64,8 @@ function cacheEntries(): string[] {
 before(async () => {
   p = await startPlatform();
   lambda = new LambdaClient(sdkConfig(p));
-  const tenant = p.platform.tenants.create('errors-other');
-  const key = p.platform.tenants.createKey(tenant.id);
+  const tenant = await p.platform.tenants.create('errors-other');
+  const key = await p.platform.tenants.createKey(tenant.id);
   otherCreds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
   other = new LambdaClient(sdkConfig({ ...p, credentials: otherCreds }));
   arn =

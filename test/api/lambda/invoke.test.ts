@@ -182,7 +182,7 @@ test('the function gets short-lived credentials of its own tenant', async () => 
   const out = decode((await lambda.send(new InvokeCommand({ FunctionName: 'creds' }))).Payload);
   assert.match(out.id, /^ASIA/);
   assert.equal(out.token, true);
-  const key = p.platform.tenants.resolveKey(out.id);
+  const key = await p.platform.tenants.resolveKey(out.id);
   assert.equal(key?.tenant.accountId, echoArn.split(':')[4]);
 });
 

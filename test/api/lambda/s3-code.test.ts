@@ -38,8 +38,8 @@ before(async () => {
       Body: await handlerZip('export const handler = async () => "from s3 v2";'),
     }),
   );
-  const t = p.platform.tenants.create('s3code-other');
-  const key = p.platform.tenants.createKey(t.id);
+  const t = await p.platform.tenants.create('s3code-other');
+  const key = await p.platform.tenants.createKey(t.id);
   other = new LambdaClient(
     sdkConfig({ ...p, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }),
   );

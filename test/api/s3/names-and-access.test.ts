@@ -29,8 +29,8 @@ before(async () => {
   f = await startS3();
   bucket = bucketName('names');
   await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const tenant = f.t.platform.tenants.create('other-tenant');
-  const key = f.t.platform.tenants.createKey(tenant.id);
+  const tenant = await f.t.platform.tenants.create('other-tenant');
+  const key = await f.t.platform.tenants.createKey(tenant.id);
   other = client({
     endpoint: f.t.endpoint,
     credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },

@@ -23,8 +23,8 @@ let ownerUrl = '';
 before(async () => {
   p = await startPlatform();
   owner = new SQSClient(sdkConfig(p));
-  const t = p.platform.tenants.create('other-tenant');
-  const key = p.platform.tenants.createKey(t.id);
+  const t = await p.platform.tenants.create('other-tenant');
+  const key = await p.platform.tenants.createKey(t.id);
   other = new SQSClient(
     sdkConfig({ ...p, credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } }),
   );

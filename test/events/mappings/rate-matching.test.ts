@@ -183,9 +183,9 @@ test('a function’s reserved concurrency bounds the batches in flight', async (
 
 test('a tenant at its concurrency limit is backed off from: no message is redelivered or dead-lettered', async () => {
   // The tenant's limit is not the function's: the poller only learns of it from the 429s.
-  const tenant = p.platform.tenants.create('rm-limited');
-  p.platform.tenants.setConcurrencyLimit(tenant.id, 1);
-  const cfg = sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(tenant.id) });
+  const tenant = await p.platform.tenants.create('rm-limited');
+  await p.platform.tenants.setConcurrencyLimit(tenant.id, 1);
+  const cfg = sdkConfig({ endpoint: p.endpoint, credentials: await p.platform.tenants.createKey(tenant.id) });
   const tLambda = new LambdaClient(cfg);
   const tSqs = new SQSClient(cfg);
   try {

@@ -234,9 +234,9 @@ test('a Redis mapping whose function is deleted stops, Disabled, and the entry s
 });
 
 test('two tenants’ RPC mappings of one stream each run the entry with their own function', async () => {
-  const other = p.platform.tenants.create('rs-other');
+  const other = await p.platform.tenants.create('rs-other');
   const otherLambda = new LambdaClient(
-    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+    sdkConfig({ endpoint: p.endpoint, credentials: await p.platform.tenants.createKey(other.id) }),
   );
   try {
     await createFunction(lambda, 'rs-shared', logging("return 'mine';"));

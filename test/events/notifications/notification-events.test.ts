@@ -9,7 +9,9 @@ import { BucketNotifications } from '../../../src/events/notifications/notificat
 import { buildS3Event, encodeEventKey } from '../../../src/events/notifications/s3-event.js';
 import { ObjectStore } from '../../../src/events/objects/store.js';
 import type { AsyncInvokeOptions, Invoker } from '../../../src/invoke/types.js';
+import { legacyControlLookup } from '../../../src/server/legacy-control-lookup.js';
 import { openDatabase } from '../../../src/store/database.js';
+import { SqliteSql } from '../../../src/store/sqlite.js';
 import { tempDir } from '../../helpers/platform.js';
 
 const id = () => 'generated-id';
@@ -173,11 +175,11 @@ interface Delivered {
 }
 
 /** The engine and notifications over a fresh database, with a recording fake invoker. */
-function harness(opts: { started?: boolean; fail?: boolean } = {}) {
+async function harness(opts: { started?: boolean; fail?: boolean } = {}) {
   const dir = tempDir('kindling-notify-');
   const db = openDatabase(path.join(dir, 'db'));
-  const tenants = new TenantStore(db);
-  const tenant = tenants.create('t1');
+  const tenant = await (await TenantStore.open(new SqliteSql(db))).create('t1');
+  const tenants = legacyControlLookup(db, 'us-east-1').tenants;
   const delivered: Delivered[] = [];
   let failing = opts.fail ?? false;
   const invoker: Invoker = {
@@ -238,7 +240,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 const body = (s: string) => Readable.from([Buffer.from(s)]);
 
 test('only changes matching the prefix, suffix and event type are delivered, each as an async invoke from the bucket', async () => {
-  const h = harness();
+  const h = await harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -280,7 +282,7 @@ test('only changes matching the prefix, suffix and event type are delivered, eac
 });
 
 test('removal events are delivered to an ObjectRemoved:* configuration', async () => {
-  const h = harness();
+  const h = await harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -297,7 +299,7 @@ test('removal events are delivered to an ObjectRemoved:* configuration', async (
 });
 
 test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUpload', async () => {
-  const h = harness();
+  const h = await harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -314,7 +316,7 @@ test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUplo
 });
 
 test('an event written before the deliverer starts stays in the outbox and is delivered once it starts', async () => {
-  const h = harness({ started: false });
+  const h = await harness({ started: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -331,7 +333,7 @@ test('an event written before the deliverer starts stays in the outbox and is de
 });
 
 test('an event the invoker refuses is kept and retried until accepted', async () => {
-  const h = harness({ fail: true });
+  const h = await harness({ fail: true });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -356,7 +358,7 @@ test('an event the invoker refuses is kept and retried until accepted', async ()
 });
 
 test('a configuration naming a function of another account is refused with InvalidArgument', async () => {
-  const h = harness();
+  const h = await harness();
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await assert.rejects(
@@ -371,7 +373,7 @@ test('a configuration naming a function of another account is refused with Inval
 });
 
 test('an object write whose bucket is gone commits no outbox row', async () => {
-  const h = harness({ started: false });
+  const h = await harness({ started: false });
   try {
     h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
@@ -399,8 +401,8 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
   const fnArn = (accountId: string) => `arn:aws:lambda:us-east-1:${accountId}:function:f`;
   try {
     let db = openDatabase(path.join(dir, 'db'));
-    let tenants = new TenantStore(db);
-    const tenant = tenants.create('t1');
+    const tenant = await (await TenantStore.open(new SqliteSql(db))).create('t1');
+    let tenants = legacyControlLookup(db, 'us-east-1').tenants;
     // Never started: the row stays in its outbox.
     const first = new BucketNotifications({
       db,
@@ -426,7 +428,7 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
     db.close();
 
     db = openDatabase(path.join(dir, 'db'));
-    tenants = new TenantStore(db);
+    tenants = legacyControlLookup(db, 'us-east-1').tenants;
     const delivered: string[] = [];
     const second = new BucketNotifications({
       db,

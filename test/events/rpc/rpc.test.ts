@@ -82,9 +82,9 @@ before(async () => {
   );
   await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 30 }, { FunctionName: 'agg-step' });
   await createFunction(lambda, 'agg-ok', logging('return { n: event.n };'));
-  const other = p.platform.tenants.create('rpc-other');
+  const other = await p.platform.tenants.create('rpc-other');
   const otherLambda = new LambdaClient(
-    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+    sdkConfig({ endpoint: p.endpoint, credentials: await p.platform.tenants.createKey(other.id) }),
   );
   otherFnArn = await createFunction(otherLambda, 'secret', logging());
   otherLambda.destroy();
@@ -260,7 +260,7 @@ test('a duplicate delivery of a finished aggregate message does nothing twice', 
   const count = invocations('agg-ok').length;
   // The queue redelivering the same message (a delete lost to a crash) hands the processor the same id.
   const part = p.platform.components.mappings;
-  const tenant = p.platform.tenants.get('admin')!;
+  const tenant = (await p.platform.tenants.get('admin'))!;
   let replied = 0;
   const out = await part.rpc.process(
     tenant,
@@ -275,9 +275,9 @@ test('a duplicate delivery of a finished aggregate message does nothing twice', 
 });
 
 test('a replyTo naming another tenant’s queue gets no reply there', async () => {
-  const other = p.platform.tenants.get('rpc-other')!;
+  const other = (await p.platform.tenants.get('rpc-other'))!;
   const otherSqs = new SQSClient(
-    sdkConfig({ endpoint: p.endpoint, credentials: p.platform.tenants.createKey(other.id) }),
+    sdkConfig({ endpoint: p.endpoint, credentials: await p.platform.tenants.createKey(other.id) }),
   );
   try {
     const theirs = await queue(otherSqs, 'their-inbox');

@@ -8,7 +8,9 @@ import type { FunctionRecord } from '../../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../../src/control/tenants.js';
 import { ScheduleStore } from '../../../src/events/schedules/schedule-repo.js';
 import { Scheduler } from '../../../src/events/schedules/scheduler.js';
+import { legacyControlLookup } from '../../../src/server/legacy-control-lookup.js';
 import { type Db, openDatabase } from '../../../src/store/database.js';
+import { SqliteSql } from '../../../src/store/sqlite.js';
 import { tempDir } from '../../helpers/platform.js';
 
 const MIN = 60_000;
@@ -27,7 +29,7 @@ function scheduler(): Scheduler {
   const s = new Scheduler({
     store,
     region: 'us-east-1',
-    tenants: new TenantStore(db),
+    tenants: legacyControlLookup(db, 'us-east-1').tenants,
     resolveFunction: (_t, arn) => {
       const name = arn.split(':')[6]!;
       if (missing.has(name)) throw new Error(`Function not found: ${arn}`);
@@ -44,10 +46,10 @@ function scheduler(): Scheduler {
 
 const fnArn = (name: string) => `arn:aws:lambda:us-east-1:${tenant.accountId}:function:${name}`;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = tempDir();
   db = openDatabase(path.join(dir, 'test.db'));
-  tenant = new TenantStore(db).create('t1');
+  tenant = await (await TenantStore.open(new SqliteSql(db))).create('t1');
   store = new ScheduleStore(db);
   accepted = [];
   missing = new Set();

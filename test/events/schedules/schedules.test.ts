@@ -230,7 +230,7 @@ test('a fire sends Lambda’s scheduled-event JSON to the target function as an 
   assert.match(ev.id, /^[0-9a-f-]{36}$/);
   assert.equal(ev['detail-type'], 'Scheduled Event');
   assert.equal(ev.source, 'aws.events');
-  assert.equal(ev.account, p.platform.tenants.get('admin')!.accountId);
+  assert.equal(ev.account, (await p.platform.tenants.get('admin'))!.accountId);
   assert.match(ev.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(ev.region, 'us-east-1');
   assert.deepEqual(ev.resources, [RuleArn]);
@@ -264,7 +264,10 @@ test('a target with Input receives that JSON instead of the scheduled event', as
 test('a fire advances the rule’s next fire time past now', async () => {
   await events.send(new PutRuleCommand({ Name: 'advances', ScheduleExpression: 'rate(1 minute)' }));
   fireNow('advances');
-  const rule = p.platform.components.schedules.store.get(p.platform.tenants.get('admin')!.id, 'advances')!;
+  const rule = p.platform.components.schedules.store.get(
+    (await p.platform.tenants.get('admin'))!.id,
+    'advances',
+  )!;
   assert.ok(rule.nextFireAt! > Date.now());
   assert.ok(rule.lastFiredAt !== undefined);
 });
@@ -275,7 +278,10 @@ test('a disabled rule does not fire', async () => {
   );
   await events.send(new PutTargetsCommand({ Rule: 'quiet', Targets: [{ Id: 'tick', Arn: tickArn }] }));
   fireNow('quiet');
-  const rule = p.platform.components.schedules.store.get(p.platform.tenants.get('admin')!.id, 'quiet')!;
+  const rule = p.platform.components.schedules.store.get(
+    (await p.platform.tenants.get('admin'))!.id,
+    'quiet',
+  )!;
   assert.equal(rule.lastFiredAt, undefined);
 });
 
@@ -295,8 +301,8 @@ test('a target with InputPath receives that part of the scheduled event', async 
 });
 
 test('another tenant sees none of the rules and cannot target the functions of this one', async () => {
-  const other = p.platform.tenants.create('schedules-other');
-  const key = p.platform.tenants.createKey(other.id);
+  const other = await p.platform.tenants.create('schedules-other');
+  const key = await p.platform.tenants.createKey(other.id);
   const theirs = new EventBridgeClient(
     sdkConfig({
       endpoint: p.endpoint,

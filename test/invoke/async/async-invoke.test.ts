@@ -234,7 +234,7 @@ test('an on-success function destination is invoked asynchronously with the invo
   assert.equal(got.requestContext.condition, 'Success');
   assert.equal(got.requestContext.requestId, out.$metadata.requestId);
   assert.deepEqual(got.responsePayload, { ok: true, got: { chained: true } });
-  const hop = events().recent(p.platform.tenants.get('admin')!.id, 'recorder-s', 1)[0]!;
+  const hop = events().recent((await p.platform.tenants.get('admin'))!.id, 'recorder-s', 1)[0]!;
   assert.equal(hop.source.kind, 'destination');
 });
 
@@ -272,7 +272,7 @@ test('a function that is its own on-success destination stops after 16 invocatio
     }),
   );
   await invokeEvent('looper', { round: 0 });
-  const tenantId = p.platform.tenants.get('admin')!.id;
+  const tenantId = (await p.platform.tenants.get('admin'))!.id;
   const last = await until(() =>
     events()
       .recent(tenantId, 'looper', 100)
@@ -294,7 +294,7 @@ test('an invocation record over 256 KB is not sent to a function destination, an
     }),
   );
   await invokeEvent('echo-loop', { seed: 'x'.repeat(1000) });
-  const tenantId = p.platform.tenants.get('admin')!.id;
+  const tenantId = (await p.platform.tenants.get('admin'))!.id;
   const stopped = await until(() =>
     events()
       .recent(tenantId, 'echo-loop', 20)

@@ -12,7 +12,9 @@ import { AsyncDispatcher } from '../../../src/invoke/async-dispatcher.js';
 import { AsyncEventStore } from '../../../src/invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../../../src/invoke/event-invoke-config.js';
 import type { SyncInvokeResult } from '../../../src/invoke/types.js';
+import { legacyControlLookup } from '../../../src/server/legacy-control-lookup.js';
 import { type Db, openDatabase } from '../../../src/store/database.js';
+import { SqliteSql } from '../../../src/store/sqlite.js';
 import { asLambda } from '../../helpers/lambda-errors.js';
 import { tempDir } from '../../helpers/platform.js';
 import { until } from './fixtures.js';
@@ -89,18 +91,18 @@ function dispatcher(service: FakeService, store = new AsyncEventStore(db), tenan
     config: { retryBaseMs: 10, tenantConcurrency },
     store,
     configs: new EventInvokeConfigStore(db),
-    tenants,
+    tenants: legacyControlLookup(db, 'us-east-1').tenants,
     functions: { get: (_t, name) => record(name) },
     service,
     queues: noQueues,
   });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = tempDir();
   db = openDatabase(path.join(dir, 'test.db'));
-  tenants = new TenantStore(db);
-  tenant = tenants.create('t1');
+  tenants = await TenantStore.open(new SqliteSql(db));
+  tenant = await tenants.create('t1');
   reserved = null;
 });
 afterEach(() => {

@@ -155,7 +155,7 @@ test('an SNS topic destination is refused with InvalidParameterValueException', 
     put({
       DestinationConfig: {
         OnSuccess: {
-          Destination: `arn:aws:sns:us-east-1:${p.platform.tenants.get('admin')!.accountId}:topic`,
+          Destination: `arn:aws:sns:us-east-1:${(await p.platform.tenants.get('admin'))!.accountId}:topic`,
         },
       },
     }),
@@ -173,7 +173,7 @@ test('a queue destination that does not exist is refused with InvalidParameterVa
 });
 
 test('a queue of another tenant is refused as a destination', async () => {
-  const other = p.platform.tenants.create('other-tenant');
+  const other = await p.platform.tenants.create('other-tenant');
   const foreign = queueArn.replace(/:\d{12}:/, `:${other.accountId}:`);
   await rejects(
     put({ DestinationConfig: { OnFailure: { Destination: foreign } } }),
@@ -204,8 +204,8 @@ test('deleting a function removes its event invoke config', async () => {
 
 test('another tenant cannot read or set this function’s event invoke config', async () => {
   await put({ MaximumRetryAttempts: 1 });
-  const other = p.platform.tenants.create('config-other');
-  const key = p.platform.tenants.createKey(other.id);
+  const other = await p.platform.tenants.create('config-other');
+  const key = await p.platform.tenants.createKey(other.id);
   const { lambda: theirs, sqs: theirSqs } = clients(
     sdkConfig({
       endpoint: p.endpoint,
