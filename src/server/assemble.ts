@@ -124,7 +124,7 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     envRoot: paths.envs,
     runtimeCacheDir: paths.runtime,
   });
-  const telemetry = new Telemetry(db, {
+  const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.get(id)?.name,
   });
@@ -155,16 +155,17 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
 
   // Events: schedules fire through the async queue; mappings poll queues and streams; bucket
   // notifications queue S3 events for async invocation.
-  const scheduleStore = new ScheduleStore(db);
+  const scheduleStore = new ScheduleStore(sql);
   const scheduler = new Scheduler({
     store: scheduleStore,
     region,
     tenants,
+    leaseMs: config.leaseMs,
     resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
     accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
-  const mappingStore = new MappingStore(db);
-  const checkpoints = new CheckpointStore(db);
+  const mappingStore = new MappingStore(sql);
+  const checkpoints = new CheckpointStore(sql);
   const directory = functionDirectory(invoker);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
@@ -176,6 +177,8 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     rpc,
     region,
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),
+    nodeId: config.nodeId,
+    leaseMs: config.leaseMs,
   });
   const mappings = new MappingService({
     store: mappingStore,
@@ -245,7 +248,7 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   // drains, and telemetry flushes last (after the running invocations were reported).
   let pruner: NodeJS.Timeout | undefined;
   const services: Service[] = [
-    { name: 'telemetry', stop: () => telemetry.flush() },
+    { name: 'telemetry', stop: () => telemetry.close() },
     { name: 'queue', stop: () => queues.close() },
     {
       name: 'core',
@@ -261,8 +264,12 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     {
       name: 'event-source-mappings',
       async start() {
-        checkpoints.prune();
-        pruner = setInterval(() => checkpoints.prune(), PRUNE_CHECKPOINTS_EVERY_MS);
+        const prune = () =>
+          void checkpoints
+            .prune()
+            .catch((e) => log(`kindling: pruning RPC checkpoints failed: ${(e as Error).message}`));
+        prune();
+        pruner = setInterval(prune, PRUNE_CHECKPOINTS_EVERY_MS);
         pruner.unref();
         await pollers.start();
       },

@@ -22,19 +22,19 @@ function bearerMatches(auth: string, token: string | undefined): boolean {
 }
 
 /** Every tenant's series: for the admin key or the configured bearer token. */
-export function metrics(d: AdminSurfaceDeps, req: ApiRequest): ApiResponse {
+export async function metrics(d: AdminSurfaceDeps, req: ApiRequest): Promise<ApiResponse> {
   if (req.tenant === undefined) {
     const auth = req.headers.authorization;
     if (auth === undefined) throw AuthErrors.missingAuth();
     if (!bearerMatches(auth, d.metricsToken))
       throw LambdaErrors.accessDenied('The bearer token is not valid for /metrics.');
   } else requireAdmin(d, req);
-  d.telemetry.flush();
+  await d.telemetry.flush();
   return prometheus(d.telemetry.metrics.render());
 }
 
 /** The caller's own tenant's series only (no platform-wide gauges, no other tenant's names). */
-export function tenantMetrics(d: AdminSurfaceDeps, req: ApiRequest): ApiResponse {
-  d.telemetry.flush();
+export async function tenantMetrics(d: AdminSurfaceDeps, req: ApiRequest): Promise<ApiResponse> {
+  await d.telemetry.flush();
   return prometheus(d.telemetry.metrics.render({ tenantId: req.tenant.id }));
 }

@@ -55,7 +55,7 @@ export class AdminSurface implements ApiSurface {
     switch (segs[0]) {
       case 'tenants':
         requireAdmin(this.#deps, req);
-        return tenantRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();
+        return (await tenantRoutes(this.#deps, req, segs.slice(1))) ?? notAllowed();
       case 'pool':
         requireAdmin(this.#deps, req);
         return poolRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();

@@ -29,7 +29,11 @@ export function tenantByName(d: AdminSurfaceDeps, name: string): Tenant {
   return t;
 }
 
-export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[]): ApiResponse | undefined {
+export async function tenantRoutes(
+  d: AdminSurfaceDeps,
+  req: ApiRequest,
+  segs: string[],
+): Promise<ApiResponse | undefined> {
   const { tenants } = d;
   const m = req.method;
   if (segs.length === 0) {
@@ -61,8 +65,8 @@ export function tenantRoutes(d: AdminSurfaceDeps, req: ApiRequest, segs: string[
           throw AdminErrors.tenantInUse(t.name);
         throw e;
       }
-      d.telemetry.flush();
-      d.telemetry.logs.deleteTenant(t.id);
+      await d.telemetry.flush();
+      await d.telemetry.logs.deleteTenant(t.id);
       return { status: 204 };
     }
     return undefined;
