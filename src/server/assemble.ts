@@ -179,6 +179,8 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),
     nodeId: config.nodeId,
     leaseMs: config.leaseMs,
+    // SQLite serves one node by construction.
+    soleNode: sql.dialect === 'sqlite',
   });
   const mappings = new MappingService({
     store: mappingStore,

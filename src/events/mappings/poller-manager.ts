@@ -43,6 +43,11 @@ export interface PollerManagerDeps {
   nodeId?: string;
   /** A lease not renewed this long is taken over by another node (default 30 s). */
   leaseMs?: number;
+  /**
+   * This node is the only one (the SQLite store): leases left by a killed process are void at start
+   * instead of making the restarted node wait for them to run out.
+   */
+  soleNode?: boolean;
 }
 
 /** Mapping changes are announced on this channel so the node polling a mapping picks them up. */
@@ -84,8 +89,7 @@ export class PollerManager {
     const { store } = this.#d;
     this.#stopped = false;
     await store.ready();
-    // One node by construction: leases a killed process held are void now, not after they run out.
-    if (store.sql.dialect === 'sqlite') await store.clearLeases();
+    if (this.#d.soleNode) await store.clearLeases();
     this.#unlisten = await store.sql.listen(MAPPINGS_CHANNEL, (uuid) => {
       if (uuid) void this.reconcile(uuid);
     });
