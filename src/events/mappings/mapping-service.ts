@@ -60,7 +60,7 @@ export class MappingService {
     this.#d = deps;
   }
 
-  create(tenant: Tenant, input: CreateMappingInput): Mapping {
+  async create(tenant: Tenant, input: CreateMappingInput): Promise<Mapping> {
     const rpc = input.tags?.[RPC_TAG] === 'true';
     const source = this.#source(tenant, input);
     let functionArn: string | null = null;
@@ -82,9 +82,9 @@ export class MappingService {
     const window = input.maximumBatchingWindowInSeconds ?? 0;
     checkBatching(source, batchSize, window);
     const key = sourceKey({ source });
-    const existing = this.#d.store
-      .listByTenant(tenant.id)
-      .find((m) => sourceKey(m) === key && m.functionArn === functionArn);
+    const existing = (await this.#d.store.listByTenant(tenant.id)).find(
+      (m) => sourceKey(m) === key && m.functionArn === functionArn,
+    );
     if (existing) {
       throw LambdaErrors.conflict(
         `An event source mapping with event source ("${key}") and function ("${functionArn ?? RPC_TAG}") already exists. Please update or delete the existing mapping with UUID ${existing.uuid}`,
@@ -110,13 +110,13 @@ export class MappingService {
       lastModified: Date.now(),
       lastProcessingResult: 'No records processed',
     };
-    this.#d.store.insert(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.insert(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
-  get(tenant: Tenant, uuid: string): Mapping {
-    const m = this.#d.store.get(uuid);
+  async get(tenant: Tenant, uuid: string): Promise<Mapping> {
+    const m = await this.#d.store.get(uuid);
     // Another tenant's mapping "does not exist" for this caller.
     if (!m || m.tenantId !== tenant.id) {
       throw LambdaErrors.notFound(
@@ -126,8 +126,11 @@ export class MappingService {
     return m;
   }
 
-  list(tenant: Tenant, input: ListMappingsInput = {}): { mappings: Mapping[]; nextMarker?: string } {
-    let all = this.#d.store.listByTenant(tenant.id);
+  async list(
+    tenant: Tenant,
+    input: ListMappingsInput = {},
+  ): Promise<{ mappings: Mapping[]; nextMarker?: string }> {
+    let all = await this.#d.store.listByTenant(tenant.id);
     if (input.eventSourceArn !== undefined) {
       const arn = input.eventSourceArn;
       all = all.filter((m) => sourceKey(m) === arn || (m.source.kind === 'redis' && m.source.stream === arn));
@@ -150,8 +153,8 @@ export class MappingService {
     return { mappings: page, ...(next && { nextMarker: next.uuid }) };
   }
 
-  update(tenant: Tenant, uuid: string, input: UpdateMappingInput): Mapping {
-    const m = this.get(tenant, uuid);
+  async update(tenant: Tenant, uuid: string, input: UpdateMappingInput): Promise<Mapping> {
+    const m = await this.get(tenant, uuid);
     if (m.state === 'Deleting')
       throw LambdaErrors.conflict(`The event source mapping ${uuid} is being deleted.`);
     if (input.functionName !== undefined) {
@@ -178,18 +181,18 @@ export class MappingService {
     m.state = 'Updating';
     m.stateTransitionReason = 'USER_INITIATED';
     m.lastModified = Date.now();
-    this.#d.store.save(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.save(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
-  delete(tenant: Tenant, uuid: string): Mapping {
-    const m = this.get(tenant, uuid);
+  async delete(tenant: Tenant, uuid: string): Promise<Mapping> {
+    const m = await this.get(tenant, uuid);
     m.state = 'Deleting';
     m.stateTransitionReason = 'USER_INITIATED';
     m.lastModified = Date.now();
-    this.#d.store.save(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.save(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
