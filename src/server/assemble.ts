@@ -114,7 +114,7 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   const functions = new FunctionStore({ db, code, region });
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
-  const queues = createQueueEngine(db, { region });
+  const queues = createQueueEngine(sql, { region });
 
   // Execution.
   const worker = new WorkerManager({
@@ -246,7 +246,8 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   let pruner: NodeJS.Timeout | undefined;
   const services: Service[] = [
     { name: 'telemetry', stop: () => telemetry.flush() },
-    { name: 'queue', stop: () => queues.close() },
+    // Its schema is in place (and a store that is not there reported) before anything serves.
+    { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
     {
       name: 'core',
       start() {

@@ -63,7 +63,7 @@ export function eventSourceMappingRoutes(
       method: 'POST',
       path: `${base}/`,
       operation: 'CreateEventSourceMapping',
-      handle(req) {
+      async handle(req) {
         const b = validateBody(CreateSchema, req.body);
         let redis: { urls: string[]; stream: string } | undefined;
         if (b.SelfManagedEventSource) {
@@ -79,7 +79,7 @@ export function eventSourceMappingRoutes(
         } else if (b.Topics) {
           throw LambdaErrors.invalidParameter('Topics is only valid with a SelfManagedEventSource.');
         }
-        const m = mappings.create(req.tenant, {
+        const m = await mappings.create(req.tenant, {
           ...(b.FunctionName !== undefined && { functionName: b.FunctionName }),
           ...(b.EventSourceArn !== undefined && { eventSourceArn: b.EventSourceArn }),
           ...(redis && { redis }),
@@ -134,10 +134,10 @@ export function eventSourceMappingRoutes(
       method: 'PUT',
       path: `${base}/{UUID}`,
       operation: 'UpdateEventSourceMapping',
-      handle(req, p) {
+      async handle(req, p) {
         const uuid = uuidOf(p);
         const b = validateBody(UpdateSchema, req.body);
-        const m = mappings.update(req.tenant, uuid, {
+        const m = await mappings.update(req.tenant, uuid, {
           ...(b.FunctionName !== undefined && { functionName: b.FunctionName }),
           ...(b.Enabled !== undefined && { enabled: b.Enabled }),
           ...(b.BatchSize !== undefined && { batchSize: b.BatchSize }),

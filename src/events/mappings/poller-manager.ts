@@ -102,7 +102,8 @@ export class PollerManager {
       if (!this.#stopped) this.#setState(m, 'Disabled');
       return;
     }
-    const poller = this.#build(m);
+    const poller = await this.#build(m);
+    if (this.#stopped) return;
     if (typeof poller === 'string') {
       m.enabled = false;
       this.#setState(m, 'Disabled', poller);
@@ -114,7 +115,7 @@ export class PollerManager {
   }
 
   /** A poller for the mapping, or the reason it cannot poll. */
-  #build(m: Mapping): Poller | string {
+  async #build(m: Mapping): Promise<Poller | string> {
     const d = this.#d;
     const tenant = d.tenants.get(m.tenantId);
     if (!tenant) return 'PROBLEM: Tenant not found';
@@ -137,7 +138,7 @@ export class PollerManager {
     };
     const engine = d.queues;
     if (m.source.kind === 'sqs') {
-      const queue = engine.findQueue(tenant, m.source.queueArn);
+      const queue = await engine.findQueue(tenant, m.source.queueArn);
       if (!queue) return QUEUE_GONE_REASON;
       return new SqsPoller({ ...common, engine, mapping: m, queue, region: d.region });
     }
