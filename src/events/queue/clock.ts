@@ -7,11 +7,14 @@ const SYNC_MS = 10_000;
 
 export class StoreClock {
   readonly #sql: Sql;
+  readonly #local: () => number;
   #offset = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(sql: Sql) {
+  /** `local` is this node's clock (tests skew it). */
+  constructor(sql: Sql, local: () => number = Date.now) {
     this.#sql = sql;
+    this.#local = local;
   }
 
   /** Measures the offset now, then keeps it current; SQLite's clock is this process's own. */
@@ -26,14 +29,14 @@ export class StoreClock {
   }
 
   async #sync(): Promise<void> {
-    const before = Date.now();
+    const before = this.#local();
     const store = await this.#sql.now();
-    const after = Date.now();
+    const after = this.#local();
     this.#offset = store - Math.round((before + after) / 2);
   }
 
   now(): number {
-    return Date.now() + this.#offset;
+    return this.#local() + this.#offset;
   }
 
   /** A store-clock instant as a local delay from now (for timers). */

@@ -29,6 +29,10 @@ import { QueueWaiters } from './waiters.js';
 
 export interface QueueEngineOptions {
   region: string;
+  /** This node's clock (default Date.now); tests skew it to stand for a node whose clock is off. */
+  localClock?: () => number;
+  /** How often a queue with waiters is re-read in case a wake-up signal was lost (default 2 s, at least 1 s). */
+  recheckMs?: number;
 }
 
 // Expired messages are also dropped when a receive meets them; the sweep keeps counts honest.
@@ -46,12 +50,12 @@ export class StoreQueueEngine implements QueueEngine {
 
   constructor(sql: Sql, opts: QueueEngineOptions) {
     const repo = new QueueRepo(sql);
-    const clock = new StoreClock(sql);
+    const clock = new StoreClock(sql, opts.localClock);
     const signals = new QueueSignals(sql);
     this.#clock = clock;
     this.#signals = signals;
     this.#catalogue = new QueueCatalogue(repo, opts.region);
-    this.#waiters = new QueueWaiters(repo, this.#catalogue, this.#clock);
+    this.#waiters = new QueueWaiters(repo, this.#catalogue, this.#clock, opts.recheckMs);
     this.#messages = new QueueMessages(repo, this.#catalogue, this.#waiters, this.#clock, (queueId, at) => {
       this.#waiters.afterChange(queueId, at);
       this.#signals.publish({ kind: 'messages', queueId, at });

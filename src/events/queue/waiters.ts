@@ -22,13 +22,15 @@ export class QueueWaiters {
   readonly #repo: QueueRepo;
   readonly #catalogue: QueueCatalogue;
   readonly #clock: StoreClock;
+  readonly #recheckMs: number;
   readonly #watches = new Map<number, Watch>();
   readonly #closing = new AbortController();
 
-  constructor(repo: QueueRepo, catalogue: QueueCatalogue, clock: StoreClock) {
+  constructor(repo: QueueRepo, catalogue: QueueCatalogue, clock: StoreClock, recheckMs = RECHECK_MS) {
     this.#repo = repo;
     this.#catalogue = catalogue;
     this.#clock = clock;
+    this.#recheckMs = Math.max(1_000, recheckMs);
     // Every long poll listens on this signal.
     setMaxListeners(0, this.#closing.signal);
   }
@@ -40,7 +42,7 @@ export class QueueWaiters {
   onMessage(queueId: number, listener: () => void): () => void {
     let w = this.#watches.get(queueId);
     if (!w) {
-      const recheck = setInterval(() => this.#check(queueId, true), RECHECK_MS);
+      const recheck = setInterval(() => this.#check(queueId, true), Math.min(this.#recheckMs, MAX_TIMER_MS));
       recheck.unref();
       w = { listeners: new Set(), timer: undefined, timerAt: Number.POSITIVE_INFINITY, recheck };
       this.#watches.set(queueId, w);
