@@ -11,7 +11,15 @@ import path from 'node:path';
 import { startCluster, stopCluster } from './postgres-cluster.js';
 
 /** Test folders whose files run on both stores: everything that keeps durable state. */
-const MATRIX = ['store/', 'telemetry/', 'events/schedules/', 'events/mappings/', 'events/rpc/'];
+const MATRIX = [
+  'store/',
+  'telemetry/',
+  'events/schedules/',
+  'events/mappings/',
+  'events/rpc/',
+  'events/queue/',
+  'api/sqs/',
+];
 
 const root = path.resolve('dist/test');
 const files = [];

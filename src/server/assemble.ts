@@ -117,7 +117,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   // TRANSITIONAL: synchronous tenant/function reads for the modules not yet on the async store.
   const legacy = legacyControlLookup(db, region);
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
-  const queues = createQueueEngine(db, { region });
+  const queues = createQueueEngine(sql, { region });
 
   // Execution.
   const worker = new WorkerManager({
@@ -259,7 +259,8 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   let pruner: NodeJS.Timeout | undefined;
   const services: Service[] = [
     { name: 'telemetry', stop: () => telemetry.close() },
-    { name: 'queue', stop: () => queues.close() },
+    // Its schema is in place (and a store that is not there reported) before anything serves.
+    { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
     {
       name: 'core',
       async start() {

@@ -62,14 +62,14 @@ export class MappingService {
 
   async create(tenant: Tenant, input: CreateMappingInput): Promise<Mapping> {
     const rpc = input.tags?.[RPC_TAG] === 'true';
-    const source = this.#source(tenant, input);
+    const source = await this.#source(tenant, input);
     let functionArn: string | null = null;
     if (input.functionName !== undefined) {
       if (rpc)
         throw LambdaErrors.invalidParameter(
           `An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName: each message names its function`,
         );
-      functionArn = this.#function(tenant, input.functionName, source);
+      functionArn = await this.#function(tenant, input.functionName, source);
     } else if (!rpc) {
       throw LambdaErrors.validation(
         "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
@@ -160,7 +160,7 @@ export class MappingService {
     if (input.functionName !== undefined) {
       if (m.rpc)
         throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName`);
-      m.functionArn = this.#function(tenant, input.functionName, m.source);
+      m.functionArn = await this.#function(tenant, input.functionName, m.source);
     } else if (
       input.enabled === true &&
       m.functionArn !== null &&
@@ -196,7 +196,7 @@ export class MappingService {
     return m;
   }
 
-  #source(tenant: Tenant, input: CreateMappingInput): MappingSource {
+  async #source(tenant: Tenant, input: CreateMappingInput): Promise<MappingSource> {
     if (input.eventSourceArn !== undefined && input.redis !== undefined) {
       throw LambdaErrors.invalidParameter(
         'Specify either EventSourceArn or SelfManagedEventSource, not both.',
@@ -228,7 +228,7 @@ export class MappingService {
       );
     }
     // Another tenant's queue looks exactly like a missing one.
-    const queue = this.#d.queues.findQueue(tenant, arn);
+    const queue = await this.#d.queues.findQueue(tenant, arn);
     if (!queue) {
       throw LambdaErrors.invalidParameter(
         'Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.',
@@ -238,16 +238,16 @@ export class MappingService {
   }
 
   /** The ARN of one of the tenant's own functions (qualified when the name was). */
-  #function(tenant: Tenant, ref: string, source: MappingSource): string {
+  async #function(tenant: Tenant, ref: string, source: MappingSource): Promise<string> {
     const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/.exec(ref)?.[1];
     const fn =
       account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
     if (!fn) throw LambdaErrors.functionNotFound(ref);
     // As Lambda requires: a lease shorter than a run would hand the batch to a second run meanwhile.
     if (source.kind === 'sqs') {
-      const queue = this.#d.queues.findQueue(tenant, source.queueArn);
+      const queue = await this.#d.queues.findQueue(tenant, source.queueArn);
       const visibility = queue
-        ? Number(this.#d.queues.getAttributes(queue, ['VisibilityTimeout']).VisibilityTimeout)
+        ? Number((await this.#d.queues.getAttributes(queue, ['VisibilityTimeout'])).VisibilityTimeout)
         : Number.NaN;
       if (Number.isFinite(visibility) && visibility < fn.timeoutSec) {
         throw LambdaErrors.invalidParameter(

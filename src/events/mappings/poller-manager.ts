@@ -251,7 +251,8 @@ export class PollerManager {
     if (running && running.version === m.lastModified) return;
     await this.#halt(uuid, false);
     if (this.#stopped) return;
-    const poller = this.#build(m);
+    const poller = await this.#build(m);
+    if (this.#stopped) return;
     if (typeof poller === 'string') {
       await this.#halt(uuid, true);
       await store.update(uuid, (cur) => {
@@ -268,7 +269,7 @@ export class PollerManager {
   }
 
   /** A poller for the mapping, or the reason it cannot poll. */
-  #build(m: Mapping): Poller | string {
+  async #build(m: Mapping): Promise<Poller | string> {
     const d = this.#d;
     const tenant = d.tenants.get(m.tenantId);
     if (!tenant) return 'PROBLEM: Tenant not found';
@@ -291,7 +292,7 @@ export class PollerManager {
     };
     const engine = d.queues;
     if (m.source.kind === 'sqs') {
-      const queue = engine.findQueue(tenant, m.source.queueArn);
+      const queue = await engine.findQueue(tenant, m.source.queueArn);
       if (!queue) return QUEUE_GONE_REASON;
       return new SqsPoller({ ...common, engine, mapping: m, queue, region: d.region });
     }
