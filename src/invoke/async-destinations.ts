@@ -36,30 +36,30 @@ export const DestinationErrors = {
     ),
 };
 
-/** What delivering needs: the queue engine and a sync async-accept. */
+/** What delivering needs: the queue engine and the async accept (a function destination is an async event). */
 export interface DestinationDeps {
   queues: QueueEngine;
-  resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord;
-  /** Stores an async event for a function destination; must be synchronous (runs inside a transaction). */
+  resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord | Promise<FunctionRecord>;
+  /** Stores an async event for a function destination; resolves once it is committed. */
   acceptEvent: (
     tenant: Tenant,
     rec: FunctionRecord,
     payload: Buffer,
     sourceArn: string,
     chainDepth: number,
-  ) => string;
+  ) => Promise<string>;
 }
 
 /** Validates a destination at PutFunctionEventInvokeConfig time: an ARN of the tenant's own queue or function. */
-export function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: string): void {
+export async function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: string): Promise<void> {
   const kind = destinationKind(arn);
   if (!kind) throw DestinationErrors.invalid(arn);
   if (kind === 'sqs') {
-    if (!deps.queues.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
+    if (!(await deps.queues.findQueue(tenant, arn))) throw DestinationErrors.unreachable(arn, 'SendMessage');
     return;
   }
   try {
-    deps.resolveFunction(tenant, arn);
+    await deps.resolveFunction(tenant, arn);
   } catch {
     throw DestinationErrors.unreachable(arn, 'InvokeFunction');
   }
@@ -102,26 +102,26 @@ export function invocationRecord(
   return record;
 }
 
-function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
+async function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
   const engine = deps.queues;
-  const q = engine.findQueue(tenant, arn);
+  const q = await engine.findQueue(tenant, arn);
   if (!q) throw new Error(`queue ${arn} does not exist`);
   return { engine, q };
 }
 
 /** Sends the record to a destination; returns a note for the event's history. Throws when it cannot. */
-export function deliverRecord(
+export async function deliverRecord(
   deps: DestinationDeps,
   tenant: Tenant,
   arn: string,
   record: Record<string, unknown>,
   source: Pick<AsyncEvent, 'functionArn' | 'chainDepth'>,
-): string {
+): Promise<string> {
   const body = JSON.stringify(record);
   const kind = destinationKind(arn);
   if (kind === 'sqs') {
-    const { engine, q } = queueOf(deps, tenant, arn);
-    const sent = engine.send(q, { body });
+    const { engine, q } = await queueOf(deps, tenant, arn);
+    const sent = await engine.send(q, { body });
     return `${arn} (message ${sent.messageId})`;
   }
   if (kind === 'lambda') {
@@ -136,8 +136,8 @@ export function deliverRecord(
         `recursive loop detected: ${MAX_CHAIN_DEPTH} functions in a chain of destinations, ${arn} not invoked`,
       );
     }
-    const rec = deps.resolveFunction(tenant, arn);
-    const requestId = deps.acceptEvent(
+    const rec = await deps.resolveFunction(tenant, arn);
+    const requestId = await deps.acceptEvent(
       tenant,
       rec,
       Buffer.from(body),
@@ -150,11 +150,16 @@ export function deliverRecord(
 }
 
 /** Lambda's DLQ message: the original event as body, the error as attributes. */
-export function deliverDeadLetter(deps: DestinationDeps, tenant: Tenant, arn: string, e: AsyncEvent): string {
+export async function deliverDeadLetter(
+  deps: DestinationDeps,
+  tenant: Tenant,
+  arn: string,
+  e: AsyncEvent,
+): Promise<string> {
   if (destinationKind(arn) !== 'sqs') throw DestinationErrors.dlqInvalid(arn);
-  const { engine, q } = queueOf(deps, tenant, arn);
+  const { engine, q } = await queueOf(deps, tenant, arn);
   const message = (errorMessageOf(e) ?? e.lastErrorType ?? 'Unknown error').slice(0, 1024);
-  const sent = engine.send(q, {
+  const sent = await engine.send(q, {
     body: e.payload.toString('utf8'),
     messageAttributes: {
       RequestID: { dataType: 'String', stringValue: e.requestId },

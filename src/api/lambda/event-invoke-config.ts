@@ -19,11 +19,11 @@ import type { LambdaRoute } from './routes.js';
 import { validate, validateBody } from './validation.js';
 
 export interface EventInvokeConfigRouteDeps {
-  resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord;
+  resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord | Promise<FunctionRecord>;
   configs: EventInvokeConfigStore;
   events: AsyncEventStore;
   /** Throws Lambda's InvalidParameterValueException unless the ARN is the tenant's own queue or function. */
-  checkDestination(tenant: Tenant, arn: string): void;
+  checkDestination(tenant: Tenant, arn: string): Promise<void> | void;
 }
 
 const BASE = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
@@ -43,9 +43,9 @@ const MaxItems = z.object({
 });
 const EventsQuery = z.object({ MaxItems: z.coerce.number().int().min(1).max(1000).optional() });
 
-function target(deps: EventInvokeConfigRouteDeps, req: ApiRequest, name: string) {
+async function target(deps: EventInvokeConfigRouteDeps, req: ApiRequest, name: string) {
   const qualifier = req.query.get('Qualifier') ?? undefined;
-  const rec = deps.resolve(req.tenant, name, qualifier);
+  const rec = await deps.resolve(req.tenant, name, qualifier);
   const q = qualifier ?? LATEST;
   return { rec, qualifier: q, qualifiedArn: `${rec.arn}:${q}` };
 }
@@ -64,7 +64,11 @@ function shape(c: EventInvokeConfig): Record<string, unknown> {
 }
 
 /** Body → store input; only the members present are set (Update merges by presence). */
-function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigBody): EventInvokeConfigInput {
+async function toInput(
+  deps: EventInvokeConfigRouteDeps,
+  tenant: Tenant,
+  body: ConfigBody,
+): Promise<EventInvokeConfigInput> {
   const out: EventInvokeConfigInput = {};
   if (body.MaximumRetryAttempts !== undefined) out.maximumRetryAttempts = body.MaximumRetryAttempts;
   if (body.MaximumEventAgeInSeconds !== undefined)
@@ -72,13 +76,13 @@ function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigB
   const dc = body.DestinationConfig;
   if (dc?.OnSuccess !== undefined) out.onSuccess = dc.OnSuccess.Destination || undefined;
   if (dc?.OnFailure !== undefined) out.onFailure = dc.OnFailure.Destination || undefined;
-  for (const arn of [out.onSuccess, out.onFailure]) if (arn) deps.checkDestination(tenant, arn);
+  for (const arn of [out.onSuccess, out.onFailure]) if (arn) await deps.checkDestination(tenant, arn);
   return out;
 }
 
 function eventShape(
   e: AsyncEvent,
-  attempts: ReturnType<AsyncEventStore['attempts']>,
+  attempts: Awaited<ReturnType<AsyncEventStore['attempts']>>,
 ): Record<string, unknown> {
   return {
     RequestId: e.requestId,
@@ -114,14 +118,14 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       path: BASE,
       operation: 'PutFunctionEventInvokeConfig',
       maxBodyBytes: MAX_BODY,
-      handle(req, p) {
+      async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
-        const t = target(deps, req, p.FunctionName!);
-        const input = toInput(deps, req.tenant, body);
+        const t = await target(deps, req, p.FunctionName!);
+        const input = await toInput(deps, req.tenant, body);
         if (Object.values(input).every((v) => v === undefined) && body.DestinationConfig === undefined) {
           throw EventInvokeConfigErrors.empty();
         }
-        return json(200, shape(deps.configs.put(req.tenant.id, t.rec.arn, t.qualifier, input)));
+        return json(200, shape(await deps.configs.put(req.tenant.id, t.rec.arn, t.qualifier, input)));
       },
     },
     {
@@ -129,13 +133,13 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       path: BASE,
       operation: 'UpdateFunctionEventInvokeConfig',
       maxBodyBytes: MAX_BODY,
-      handle(req, p) {
+      async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
-        const t = target(deps, req, p.FunctionName!);
-        const input = toInput(deps, req.tenant, body);
+        const t = await target(deps, req, p.FunctionName!);
+        const input = await toInput(deps, req.tenant, body);
         return json(
           200,
-          shape(deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),
+          shape(await deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),
         );
       },
     },
@@ -143,9 +147,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: BASE,
       operation: 'GetFunctionEventInvokeConfig',
-      handle(req, p) {
-        const t = target(deps, req, p.FunctionName!);
-        const c = deps.configs.get(req.tenant.id, t.rec.arn, t.qualifier);
+      async handle(req, p) {
+        const t = await target(deps, req, p.FunctionName!);
+        const c = await deps.configs.get(req.tenant.id, t.rec.arn, t.qualifier);
         if (!c) throw EventInvokeConfigErrors.notFound(t.qualifiedArn);
         return json(200, shape(c));
       },
@@ -154,9 +158,9 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'DELETE',
       path: BASE,
       operation: 'DeleteFunctionEventInvokeConfig',
-      handle(req, p) {
-        const t = target(deps, req, p.FunctionName!);
-        deps.configs.delete(req.tenant.id, t.rec.arn, t.qualifier, t.qualifiedArn);
+      async handle(req, p) {
+        const t = await target(deps, req, p.FunctionName!);
+        await deps.configs.delete(req.tenant.id, t.rec.arn, t.qualifier, t.qualifiedArn);
         return { status: 204 };
       },
     },
@@ -164,10 +168,10 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: `${BASE}/list`,
       operation: 'ListFunctionEventInvokeConfigs',
-      handle(req, p) {
+      async handle(req, p) {
         const q = validate(MaxItems, query(req));
-        const rec = deps.resolve(req.tenant, p.FunctionName!);
-        const all = deps.configs.list(req.tenant.id, rec.arn);
+        const rec = await deps.resolve(req.tenant, p.FunctionName!);
+        const all = await deps.configs.list(req.tenant.id, rec.arn);
         let start = 0;
         if (q.Marker !== undefined) {
           start = Number(Buffer.from(q.Marker, 'base64url').toString('utf8'));
@@ -185,14 +189,13 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       method: 'GET',
       path: '/2015-03-31/functions/{FunctionName}/async-events',
       operation: 'ListAsyncEvents',
-      handle(req, p) {
+      async handle(req, p) {
         const q = validate(EventsQuery, query(req));
-        const rec = deps.resolve(req.tenant, p.FunctionName!);
-        const events = deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
-        return json(200, {
-          FunctionArn: rec.arn,
-          Events: events.map((e) => eventShape(e, deps.events.attempts(e.id))),
-        });
+        const rec = await deps.resolve(req.tenant, p.FunctionName!);
+        const events = await deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
+        const shaped: Record<string, unknown>[] = [];
+        for (const e of events) shaped.push(eventShape(e, await deps.events.attempts(e.id)));
+        return json(200, { FunctionArn: rec.arn, Events: shaped });
       },
     },
   ];
