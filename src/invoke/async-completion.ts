@@ -1,5 +1,8 @@
-// How an async event ends: its destination record and DLQ message sent, then the attempt recorded with the
-// event's new status in one transaction of the async store; or requeued for a retry.
+// How an async event ends: its destination record and DLQ message are delivered first (each committed
+// where it goes), then the attempt and the event's new status are written in one transaction of the
+// async store, conditional on this node still holding the event's claim; or it is requeued for a retry.
+// Delivery before the status is at-least-once: a node dying between the two leaves the event claimed,
+// another node takes it over and runs it again (Lambda's destinations are at-least-once too).
 import type { FunctionRecord } from '../control/functions.js';
 import type { Tenant } from '../control/tenants.js';
 import {
@@ -12,10 +15,16 @@ import type { AsyncCondition, AsyncEvent, AttemptResult } from './async-event.js
 import type { AsyncEventStore } from './async-repo.js';
 import type { EffectiveInvokeConfig } from './event-invoke-config.js';
 
-/** The event as recordAttempt leaves it (the records describe the attempt just made). */
-function attemptView(ev: AsyncEvent, result: AttemptResult): Partial<AsyncEvent> {
+/** The event as it reads once `result` is recorded (what destinations are told). */
+export function withAttempt(
+  ev: AsyncEvent,
+  result: AttemptResult | undefined,
+  ageExceeded = false,
+): AsyncEvent {
+  if (!result) return ageExceeded ? { ...ev, lastErrorType: ev.lastErrorType ?? 'EventAgeExceeded' } : ev;
   const ran = result.outcome === 'success' || result.outcome === 'error';
   return {
+    ...ev,
     attempts: ev.attempts + (ran ? 1 : 0),
     throttles: ev.throttles + (result.outcome === 'throttled' ? 1 : 0),
     lastErrorType: result.errorType,
@@ -26,36 +35,37 @@ function attemptView(ev: AsyncEvent, result: AttemptResult): Partial<AsyncEvent>
   };
 }
 
-export class AsyncCompletion {
-  readonly #store: AsyncEventStore;
-  readonly #destinations: DestinationDeps;
+export interface CompletionDeps {
+  store: AsyncEventStore;
+  destinations: DestinationDeps;
+  /** This node (config.nodeId): every write is conditional on its claim. */
+  nodeId: string;
+  leaseMs: number;
+}
 
-  constructor(store: AsyncEventStore, destinations: DestinationDeps) {
-    this.#store = store;
-    this.#destinations = destinations;
+export class AsyncCompletion {
+  readonly #d: CompletionDeps;
+
+  constructor(deps: CompletionDeps) {
+    this.#d = deps;
   }
 
-  /**
-   * Success: the on-success destination first (the queue engine is async and may live in another store),
-   * then the attempt and the status in one transaction. A kill in between delivers the record again when
-   * the event is recovered: at least once, never lost.
-   */
+  /** Success: the on-success destination, then the attempt and the status. False when the claim was lost. */
   async succeed(
-    id: number,
+    ev: AsyncEvent,
     tenant: Tenant,
     cfg: EffectiveInvokeConfig,
     result: AttemptResult,
     now: number,
-  ): Promise<void> {
-    const store = this.#store;
+  ): Promise<boolean> {
+    const done = withAttempt(ev, result);
     const notes: string[] = [];
     if (cfg.onSuccess) {
-      const ev = store.get(id)!;
-      const done = { ...ev, ...attemptView(ev, result) };
+      if (!(await this.#holds(ev, now))) return false;
       notes.push(
         await this.#tryDeliver(() =>
           deliverRecord(
-            this.#destinations,
+            this.#d.destinations,
             tenant,
             cfg.onSuccess!,
             invocationRecord(done, 'Success', now),
@@ -64,54 +74,63 @@ export class AsyncCompletion {
         ),
       );
     }
-    store.transaction(() => {
-      store.recordAttempt(id, result, now);
-      store.finish(id, 'succeeded', 'Success', notes.join('; ') || undefined, now);
+    return this.#d.store.complete(ev.id, this.#d.nodeId, now, result, {
+      status: 'succeeded',
+      condition: 'Success',
+      delivery: notes.join('; ') || undefined,
     });
   }
 
-  /** Failure: the on-failure destination and the DLQ first (as succeed), then the attempt and status in one transaction. */
+  /** Failure: the on-failure destination and the DLQ, then the last attempt and the status. */
   async fail(
-    id: number,
+    ev: AsyncEvent,
     tenant: Tenant | undefined,
     rec: FunctionRecord | undefined,
     cfg: EffectiveInvokeConfig,
     condition: AsyncCondition,
     result: AttemptResult | undefined,
-    now = Date.now(),
-  ): Promise<void> {
-    const store = this.#store;
-    const before = store.get(id)!;
-    const ev = result ? { ...before, ...attemptView(before, result) } : before;
+    now: number,
+  ): Promise<boolean> {
+    const done = withAttempt(ev, result, condition === 'EventAgeExceeded');
     const notes: string[] = [];
+    const toFailure = tenant && cfg.onFailure;
+    const toDlq = tenant && rec?.deadLetterTargetArn;
+    if ((toFailure || toDlq) && !(await this.#holds(ev, now))) return false;
     if (tenant && cfg.onFailure) {
       notes.push(
         await this.#tryDeliver(() =>
-          deliverRecord(this.#destinations, tenant, cfg.onFailure!, invocationRecord(ev, condition, now), ev),
+          deliverRecord(
+            this.#d.destinations,
+            tenant,
+            cfg.onFailure!,
+            invocationRecord(done, condition, now),
+            done,
+          ),
         ),
       );
     }
     if (tenant && rec?.deadLetterTargetArn) {
       notes.push(
         await this.#tryDeliver(() =>
-          deliverDeadLetter(this.#destinations, tenant, rec.deadLetterTargetArn!, ev),
+          deliverDeadLetter(this.#d.destinations, tenant, rec.deadLetterTargetArn!, done),
         ),
       );
     }
-    store.transaction(() => {
-      if (result) store.recordAttempt(id, result, now);
-      else store.dropOpenAttempt(id);
-      if (condition === 'EventAgeExceeded' && !result) store.markAgeExceeded(id);
-      store.finish(id, 'failed', condition, notes.join('; ') || undefined, now);
+    return this.#d.store.complete(ev.id, this.#d.nodeId, now, result, {
+      status: 'failed',
+      condition,
+      delivery: notes.join('; ') || undefined,
     });
   }
 
   /** The attempt recorded and the event back in the queue until `at`. */
-  retry(id: number, result: AttemptResult, now: number, at: number): void {
-    this.#store.transaction(() => {
-      this.#store.recordAttempt(id, result, now);
-      this.#store.requeue(id, at);
-    });
+  retry(ev: AsyncEvent, result: AttemptResult, now: number, at: number): Promise<boolean> {
+    return this.#d.store.complete(ev.id, this.#d.nodeId, now, result, { status: 'queued', at });
+  }
+
+  /** Whether this node still holds the event (and its lease is extended): nothing is delivered for a lost claim. */
+  #holds(ev: AsyncEvent, now: number): Promise<boolean> {
+    return this.#d.store.holds(ev.id, this.#d.nodeId, now + this.#d.leaseMs);
   }
 
   async #tryDeliver(send: () => Promise<string>): Promise<string> {

@@ -36,18 +36,18 @@ export const DestinationErrors = {
     ),
 };
 
-/** What delivering needs: the queue engine and a sync async-accept. */
+/** What delivering needs: the queue engine and the async accept (a function destination is an async event). */
 export interface DestinationDeps {
   queues: QueueEngine;
-  resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord;
-  /** Stores an async event for a function destination; must be synchronous (runs inside a transaction). */
+  resolveFunction: (tenant: Tenant, arn: string) => FunctionRecord | Promise<FunctionRecord>;
+  /** Stores an async event for a function destination; resolves once it is committed. */
   acceptEvent: (
     tenant: Tenant,
     rec: FunctionRecord,
     payload: Buffer,
     sourceArn: string,
     chainDepth: number,
-  ) => string;
+  ) => Promise<string>;
 }
 
 /** Validates a destination at PutFunctionEventInvokeConfig time: an ARN of the tenant's own queue or function. */
@@ -59,7 +59,7 @@ export async function checkDestination(deps: DestinationDeps, tenant: Tenant, ar
     return;
   }
   try {
-    deps.resolveFunction(tenant, arn);
+    await deps.resolveFunction(tenant, arn);
   } catch {
     throw DestinationErrors.unreachable(arn, 'InvokeFunction');
   }
@@ -136,8 +136,8 @@ export async function deliverRecord(
         `recursive loop detected: ${MAX_CHAIN_DEPTH} functions in a chain of destinations, ${arn} not invoked`,
       );
     }
-    const rec = deps.resolveFunction(tenant, arn);
-    const requestId = deps.acceptEvent(
+    const rec = await deps.resolveFunction(tenant, arn);
+    const requestId = await deps.acceptEvent(
       tenant,
       rec,
       Buffer.from(body),

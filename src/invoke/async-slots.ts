@@ -1,5 +1,7 @@
-// The async dispatcher's concurrency ledger: runs in flight per function (`tenantId|functionArn`, with
-// the limit they were started under) and per tenant, and functions paused after a throttle.
+// The async dispatcher's concurrency ledger on this node: runs in flight per function
+// (`tenantId|functionArn`) and per tenant, and functions paused after a throttle. On SQLite (one node) it is
+// the whole truth; on PostgreSQL it is this node's share, and claims also count the cluster's running
+// claims in the database (AsyncEventStore.claim), so a full ledger here only saves a query.
 const tenantOf = (key: string): string => key.slice(0, key.indexOf('|'));
 
 interface Slot {
@@ -14,17 +16,15 @@ export class AsyncSlots {
   /** Async work never takes more than the tenant's concurrency limit. */
   readonly #tenantInflight = new Map<string, Slot>();
 
-  /** How many more runs the function may start now (`batch` when none is running); 0 when it may not. */
-  room(key: string, now: number, batch: number): number {
-    const slot = this.#inflight.get(key);
-    const room = slot ? slot.limit - slot.n : batch;
-    if (room <= 0 || (this.#pausedUntil.get(key) ?? 0) > now) return 0;
-    const tslot = this.#tenantInflight.get(tenantOf(key));
-    if (tslot && tslot.n >= tslot.limit) return 0;
-    return room;
+  /** How many more runs of the function may start now under these limits (0 when paused or full). */
+  room(key: string, now: number, functionLimit: number, tenantLimit: number): number {
+    if ((this.#pausedUntil.get(key) ?? 0) > now) return 0;
+    const n = this.#inflight.get(key)?.n ?? 0;
+    const tn = this.#tenantInflight.get(tenantOf(key))?.n ?? 0;
+    return Math.max(0, Math.min(functionLimit - n, tenantLimit - tn));
   }
 
-  /** Whether one more run of the function may start now. */
+  /** Whether one more run of the function may start now, under the limits its runs started with. */
   canStart(key: string, now: number): boolean {
     const slot = this.#inflight.get(key);
     if (slot && slot.n >= slot.limit) return false;
@@ -33,29 +33,30 @@ export class AsyncSlots {
     return !(tslot && tslot.n >= tslot.limit);
   }
 
-  /** A run starts under these limits. */
-  take(key: string, functionLimit: number, tenantLimit: number): void {
+  /** `n` runs start (or are reserved while their claim is made) under these limits. */
+  take(key: string, functionLimit: number, tenantLimit: number, n = 1): void {
     const tenantId = tenantOf(key);
-    this.#inflight.set(key, { n: (this.#inflight.get(key)?.n ?? 0) + 1, limit: functionLimit });
+    this.#inflight.set(key, { n: (this.#inflight.get(key)?.n ?? 0) + n, limit: functionLimit });
     this.#tenantInflight.set(tenantId, {
-      n: (this.#tenantInflight.get(tenantId)?.n ?? 0) + 1,
+      n: (this.#tenantInflight.get(tenantId)?.n ?? 0) + n,
       limit: tenantLimit,
     });
   }
 
-  /** A run ended; true when its tenant was full (other functions of the tenant may be waiting). */
-  release(key: string): boolean {
+  /** `n` runs ended (or reservations went unused); true when the tenant was full (others may be waiting). */
+  release(key: string, n = 1): boolean {
+    if (n <= 0) return false;
     const s = this.#inflight.get(key);
     if (s) {
-      s.n--;
+      s.n -= n;
       if (s.n <= 0) this.#inflight.delete(key);
     }
     const tenantId = tenantOf(key);
     const t = this.#tenantInflight.get(tenantId);
     if (!t) return false;
-    t.n--;
+    t.n -= n;
     if (t.n <= 0) this.#tenantInflight.delete(tenantId);
-    return t.n + 1 >= t.limit;
+    return t.n + n >= t.limit;
   }
 
   pause(key: string, until: number): void {
@@ -64,23 +65,5 @@ export class AsyncSlots {
 
   unpause(key: string): void {
     this.#pausedUntil.delete(key);
-  }
-
-  /** Functions that may not start a run now (at their limit or paused); expired pauses are dropped. */
-  fullKeys(now: number): string[] {
-    const out: string[] = [];
-    for (const [k, v] of this.#inflight) if (v.n >= v.limit) out.push(k);
-    for (const [k, until] of this.#pausedUntil) {
-      if (until > now) out.push(k);
-      else this.#pausedUntil.delete(k);
-    }
-    return out;
-  }
-
-  /** Tenants at their limit. */
-  fullTenants(): string[] {
-    const out: string[] = [];
-    for (const [k, v] of this.#tenantInflight) if (v.n >= v.limit) out.push(k);
-    return out;
   }
 }

@@ -1,6 +1,6 @@
-// Event-invoke configs' persistence: every SQL statement over event_invoke_configs.
+// Event-invoke configs' persistence: every SQL statement over event_invoke_configs, on either store.
 import { z } from 'zod';
-import { type Db, migrate } from '../store/database.js';
+import type { Sql, SqlExecutor } from '../store/sql.js';
 
 export interface EventInvokeConfig {
   /** Unqualified function ARN. */
@@ -51,37 +51,55 @@ const toConfig = (raw: unknown): EventInvokeConfig => {
   };
 };
 
-export class SqliteEventInvokeConfigRepo {
-  readonly #db: Db;
+export class EventInvokeConfigRepo {
+  readonly #sql: Sql;
+  readonly #ready: Promise<void>;
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'event-invoke-config', SCHEMA);
+  constructor(sql: Sql) {
+    this.#sql = sql;
+    this.#ready = sql.migrate('event-invoke-config', SCHEMA);
+    // Awaited by every method; this only keeps a failed migration from being an unhandled rejection.
+    this.#ready.catch(() => {});
   }
 
-  /** Runs fn as one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
-  get(tenantId: string, functionArn: string, qualifier: string): EventInvokeConfig | undefined {
-    const row = this.#db
-      .prepare(
-        'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?',
-      )
-      .get(tenantId, functionArn, qualifier);
+  async #q(): Promise<Sql> {
+    await this.#ready;
+    return this.#sql;
+  }
+
+  /** Runs fn as one transaction on the executor it is handed. */
+  async transaction<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
+    return (await this.#q()).tx(fn);
+  }
+
+  async get(
+    tenantId: string,
+    functionArn: string,
+    qualifier: string,
+    q?: SqlExecutor,
+  ): Promise<EventInvokeConfig | undefined> {
+    const row = await (q ?? (await this.#q())).get(
+      'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?',
+      [tenantId, functionArn, qualifier],
+    );
     return row === undefined ? undefined : toConfig(row);
   }
 
   /** Inserts or replaces the config. */
-  put(tenantId: string, c: EventInvokeConfig): void {
-    this.#db
-      .prepare(
-        `INSERT OR REPLACE INTO event_invoke_configs
-           (tenant_id, function_arn, qualifier, max_retries, max_age_sec, on_success, on_failure, last_modified)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async put(tenantId: string, c: EventInvokeConfig, q?: SqlExecutor): Promise<void> {
+    await (q ?? (await this.#q())).run(
+      `INSERT INTO event_invoke_configs
+         (tenant_id, function_arn, qualifier, max_retries, max_age_sec, on_success, on_failure, last_modified)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, function_arn, qualifier) DO UPDATE SET
+         max_retries = excluded.max_retries, max_age_sec = excluded.max_age_sec,
+         on_success = excluded.on_success, on_failure = excluded.on_failure,
+         last_modified = excluded.last_modified`,
+      [
         tenantId,
         c.functionArn,
         c.qualifier,
@@ -90,32 +108,31 @@ export class SqliteEventInvokeConfigRepo {
         c.onSuccess ?? null,
         c.onFailure ?? null,
         c.lastModified,
-      );
-  }
-
-  /** False when there was none. */
-  delete(tenantId: string, functionArn: string, qualifier: string): boolean {
-    return (
-      this.#db
-        .prepare(
-          'DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?',
-        )
-        .run(tenantId, functionArn, qualifier).changes > 0
+      ],
     );
   }
 
-  deleteAll(tenantId: string, functionArn: string): void {
-    this.#db
-      .prepare('DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ?')
-      .run(tenantId, functionArn);
+  /** False when there was none. */
+  async delete(tenantId: string, functionArn: string, qualifier: string): Promise<boolean> {
+    const r = await (await this.#q()).run(
+      'DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? AND qualifier = ?',
+      [tenantId, functionArn, qualifier],
+    );
+    return r.changes > 0;
   }
 
-  list(tenantId: string, functionArn: string): EventInvokeConfig[] {
-    return this.#db
-      .prepare(
-        'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? ORDER BY qualifier',
-      )
-      .all(tenantId, functionArn)
-      .map(toConfig);
+  async deleteAll(tenantId: string, functionArn: string): Promise<void> {
+    await (await this.#q()).run('DELETE FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ?', [
+      tenantId,
+      functionArn,
+    ]);
+  }
+
+  async list(tenantId: string, functionArn: string): Promise<EventInvokeConfig[]> {
+    const rows = await (await this.#q()).all(
+      'SELECT * FROM event_invoke_configs WHERE tenant_id = ? AND function_arn = ? ORDER BY qualifier',
+      [tenantId, functionArn],
+    );
+    return rows.map(toConfig);
   }
 }

@@ -1,10 +1,10 @@
 // Per-function async invocation settings (Lambda's FunctionEventInvokeConfig): retry attempts, maximum
-// event age and on-success / on-failure destinations. Stored in SQLite; read on every dispatch.
+// event age and on-success / on-failure destinations. Stored in the platform's store; read on every dispatch.
 import { LATEST } from '../control/functions.js';
 import type { Tenant } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
-import type { Db } from '../store/database.js';
-import { type EventInvokeConfig, SqliteEventInvokeConfigRepo } from './event-invoke-config-repo.js';
+import type { Sql } from '../store/sql.js';
+import { type EventInvokeConfig, EventInvokeConfigRepo } from './event-invoke-config-repo.js';
 
 export type { EventInvokeConfig } from './event-invoke-config-repo.js';
 
@@ -24,7 +24,7 @@ export type EventInvokeConfigInput = Partial<
 >;
 
 /** Checks that a destination ARN names one of the tenant's own queues or functions; throws Lambda's error. */
-export type DestinationCheck = (tenant: Tenant, arn: string) => void;
+export type DestinationCheck = (tenant: Tenant, arn: string) => Promise<void> | void;
 
 export const EventInvokeConfigErrors = {
   notFound: (qualifiedArn: string) =>
@@ -34,18 +34,22 @@ export const EventInvokeConfigErrors = {
 };
 
 export class EventInvokeConfigStore {
-  readonly #repo: SqliteEventInvokeConfigRepo;
+  readonly #repo: EventInvokeConfigRepo;
 
-  constructor(db: Db) {
-    this.#repo = new SqliteEventInvokeConfigRepo(db);
+  constructor(sql: Sql) {
+    this.#repo = new EventInvokeConfigRepo(sql);
   }
 
-  get(tenantId: string, functionArn: string, qualifier = LATEST): EventInvokeConfig | undefined {
+  ready(): Promise<void> {
+    return this.#repo.ready();
+  }
+
+  get(tenantId: string, functionArn: string, qualifier = LATEST): Promise<EventInvokeConfig | undefined> {
     return this.#repo.get(tenantId, functionArn, qualifier);
   }
 
-  effective(tenantId: string, functionArn: string, qualifier = LATEST): EffectiveInvokeConfig {
-    const c = this.get(tenantId, functionArn, qualifier);
+  async effective(tenantId: string, functionArn: string, qualifier = LATEST): Promise<EffectiveInvokeConfig> {
+    const c = await this.get(tenantId, functionArn, qualifier);
     return {
       maxRetries: c?.maximumRetryAttempts ?? DEFAULT_MAX_RETRIES,
       maxEventAgeSec: c?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_SEC,
@@ -55,12 +59,12 @@ export class EventInvokeConfigStore {
   }
 
   /** PutFunctionEventInvokeConfig: replaces the whole config. */
-  put(
+  async put(
     tenantId: string,
     functionArn: string,
     qualifier: string,
     input: EventInvokeConfigInput,
-  ): EventInvokeConfig {
+  ): Promise<EventInvokeConfig> {
     const c: EventInvokeConfig = {
       functionArn,
       qualifier,
@@ -70,7 +74,7 @@ export class EventInvokeConfigStore {
       onFailure: input.onFailure,
       lastModified: Date.now(),
     };
-    this.#repo.put(tenantId, c);
+    await this.#repo.put(tenantId, c);
     return c;
   }
 
@@ -81,9 +85,9 @@ export class EventInvokeConfigStore {
     qualifier: string,
     patch: EventInvokeConfigInput,
     qualifiedArn: string,
-  ): EventInvokeConfig {
-    return this.#repo.transaction(() => {
-      const cur = this.get(tenantId, functionArn, qualifier);
+  ): Promise<EventInvokeConfig> {
+    return this.#repo.transaction(async (q) => {
+      const cur = await this.#repo.get(tenantId, functionArn, qualifier, q);
       if (!cur) throw EventInvokeConfigErrors.notFound(qualifiedArn);
       const next: EventInvokeConfigInput = {
         maximumRetryAttempts:
@@ -93,21 +97,36 @@ export class EventInvokeConfigStore {
         onSuccess: 'onSuccess' in patch ? patch.onSuccess : cur.onSuccess,
         onFailure: 'onFailure' in patch ? patch.onFailure : cur.onFailure,
       };
-      return this.put(tenantId, functionArn, qualifier, next);
+      const c: EventInvokeConfig = {
+        functionArn,
+        qualifier,
+        maximumRetryAttempts: next.maximumRetryAttempts,
+        maximumEventAgeInSeconds: next.maximumEventAgeInSeconds,
+        onSuccess: next.onSuccess,
+        onFailure: next.onFailure,
+        lastModified: Date.now(),
+      };
+      await this.#repo.put(tenantId, c, q);
+      return c;
     });
   }
 
-  delete(tenantId: string, functionArn: string, qualifier: string, qualifiedArn: string): void {
-    if (!this.#repo.delete(tenantId, functionArn, qualifier))
+  async delete(
+    tenantId: string,
+    functionArn: string,
+    qualifier: string,
+    qualifiedArn: string,
+  ): Promise<void> {
+    if (!(await this.#repo.delete(tenantId, functionArn, qualifier)))
       throw EventInvokeConfigErrors.notFound(qualifiedArn);
   }
 
   /** A deleted function takes its configs with it (a re-created one starts from the defaults). */
-  deleteAll(tenantId: string, functionArn: string): void {
-    this.#repo.deleteAll(tenantId, functionArn);
+  deleteAll(tenantId: string, functionArn: string): Promise<void> {
+    return this.#repo.deleteAll(tenantId, functionArn);
   }
 
-  list(tenantId: string, functionArn: string): EventInvokeConfig[] {
+  list(tenantId: string, functionArn: string): Promise<EventInvokeConfig[]> {
     return this.#repo.list(tenantId, functionArn);
   }
 }

@@ -30,6 +30,7 @@ import { CheckpointStore } from '../events/rpc/checkpoint-repo.js';
 import { RpcProcessor } from '../events/rpc/rpc-processor.js';
 import { ScheduleStore } from '../events/schedules/schedule-repo.js';
 import { Scheduler } from '../events/schedules/scheduler.js';
+import { requestId as newRequestId } from '../ids.js';
 import { AsyncDispatcher } from '../invoke/async-dispatcher.js';
 import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
@@ -134,10 +135,11 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
 
   // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
   const invocations = new InvocationService({ config, tenants, functions, worker, observers: [telemetry] });
-  const asyncEvents = new AsyncEventStore(db);
-  const asyncConfigs = new EventInvokeConfigStore(db);
+  const asyncEvents = new AsyncEventStore(sql);
+  const asyncConfigs = new EventInvokeConfigStore(sql);
   const dispatcher = new AsyncDispatcher({
     config,
+    sql,
     store: asyncEvents,
     configs: asyncConfigs,
     tenants: legacy.tenants,
@@ -149,14 +151,19 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     queues,
   });
   functions.onChange((change) => {
-    // A change made through another node: that node already deleted the function's configs.
+    // A change made through another node: that node already deleted the function's configs. Best effort: a
+    // failure is logged (configs of a deleted function are unreachable anyway).
     if (change.kind === 'deleted' && !change.remote)
-      asyncConfigs.deleteAll(change.record.tenantId, change.record.arn);
+      void asyncConfigs
+        .deleteAll(change.record.tenantId, change.record.arn)
+        .catch((e) => log(`kindling: async: dropping event-invoke configs failed: ${String(e)}`));
     else if (
       change.kind === 'updated' &&
       change.record.reservedConcurrency !== change.previous.reservedConcurrency
     ) {
-      dispatcher.functionChanged(change.record.tenantId, change.record.arn);
+      void dispatcher
+        .functionChanged(change.record.tenantId, change.record.arn)
+        .catch((e) => log(`kindling: async: releasing throttled events failed: ${String(e)}`));
     }
   });
   const invoker = composeInvoker(invocations, dispatcher);
@@ -170,7 +177,15 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     tenants,
     leaseMs: config.leaseMs,
     resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
-    accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
+    // SEAM (issue 9): the scheduler still fires in a sync SQLite transaction; once its store is async it
+    // should `await dispatcher.accept(tenant, rec, payload, opts, 0, q)` inside its own transaction `q`.
+    accept: (tenant, rec, payload, opts) => {
+      const requestId = opts.requestId ?? newRequestId();
+      void dispatcher
+        .accept(tenant, rec, payload, { ...opts, requestId })
+        .catch((e) => log(`kindling: schedule ${opts.source?.arn}: event not stored: ${String(e)}`));
+      return requestId;
+    },
   });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);

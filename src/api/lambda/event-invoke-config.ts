@@ -19,11 +19,11 @@ import type { LambdaRoute } from './routes.js';
 import { validate, validateBody } from './validation.js';
 
 export interface EventInvokeConfigRouteDeps {
-  resolve(tenant: Tenant, ref: string, qualifier?: string): Promise<FunctionRecord>;
+  resolve(tenant: Tenant, ref: string, qualifier?: string): FunctionRecord | Promise<FunctionRecord>;
   configs: EventInvokeConfigStore;
   events: AsyncEventStore;
   /** Throws Lambda's InvalidParameterValueException unless the ARN is the tenant's own queue or function. */
-  checkDestination(tenant: Tenant, arn: string): Promise<void>;
+  checkDestination(tenant: Tenant, arn: string): Promise<void> | void;
 }
 
 const BASE = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
@@ -82,7 +82,7 @@ async function toInput(
 
 function eventShape(
   e: AsyncEvent,
-  attempts: ReturnType<AsyncEventStore['attempts']>,
+  attempts: Awaited<ReturnType<AsyncEventStore['attempts']>>,
 ): Record<string, unknown> {
   return {
     RequestId: e.requestId,
@@ -125,7 +125,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
         if (Object.values(input).every((v) => v === undefined) && body.DestinationConfig === undefined) {
           throw EventInvokeConfigErrors.empty();
         }
-        return json(200, shape(deps.configs.put(req.tenant.id, t.rec.arn, t.qualifier, input)));
+        return json(200, shape(await deps.configs.put(req.tenant.id, t.rec.arn, t.qualifier, input)));
       },
     },
     {
@@ -139,7 +139,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
         const input = await toInput(deps, req.tenant, body);
         return json(
           200,
-          shape(deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),
+          shape(await deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),
         );
       },
     },
@@ -149,7 +149,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       operation: 'GetFunctionEventInvokeConfig',
       async handle(req, p) {
         const t = await target(deps, req, p.FunctionName!);
-        const c = deps.configs.get(req.tenant.id, t.rec.arn, t.qualifier);
+        const c = await deps.configs.get(req.tenant.id, t.rec.arn, t.qualifier);
         if (!c) throw EventInvokeConfigErrors.notFound(t.qualifiedArn);
         return json(200, shape(c));
       },
@@ -160,7 +160,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       operation: 'DeleteFunctionEventInvokeConfig',
       async handle(req, p) {
         const t = await target(deps, req, p.FunctionName!);
-        deps.configs.delete(req.tenant.id, t.rec.arn, t.qualifier, t.qualifiedArn);
+        await deps.configs.delete(req.tenant.id, t.rec.arn, t.qualifier, t.qualifiedArn);
         return { status: 204 };
       },
     },
@@ -171,7 +171,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       async handle(req, p) {
         const q = validate(MaxItems, query(req));
         const rec = await deps.resolve(req.tenant, p.FunctionName!);
-        const all = deps.configs.list(req.tenant.id, rec.arn);
+        const all = await deps.configs.list(req.tenant.id, rec.arn);
         let start = 0;
         if (q.Marker !== undefined) {
           start = Number(Buffer.from(q.Marker, 'base64url').toString('utf8'));
@@ -192,11 +192,10 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       async handle(req, p) {
         const q = validate(EventsQuery, query(req));
         const rec = await deps.resolve(req.tenant, p.FunctionName!);
-        const events = deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
-        return json(200, {
-          FunctionArn: rec.arn,
-          Events: events.map((e) => eventShape(e, deps.events.attempts(e.id))),
-        });
+        const events = await deps.events.recent(req.tenant.id, rec.name, q.MaxItems ?? 20);
+        const shaped: Record<string, unknown>[] = [];
+        for (const e of events) shaped.push(eventShape(e, await deps.events.attempts(e.id)));
+        return json(200, { FunctionArn: rec.arn, Events: shaped });
       },
     },
   ];

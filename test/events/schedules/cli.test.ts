@@ -104,8 +104,8 @@ test('events lists a function’s async invocations with attempts, status and la
     new InvokeCommand({ FunctionName: 'flaky', InvocationType: 'Event', Payload: Buffer.from('{"x":1}') }),
   );
   const id = out.$metadata.requestId!;
-  await until(() =>
-    p.platform.components.async.events.byRequestId(id)?.status === 'failed' ? true : undefined,
+  await until(async () =>
+    (await p.platform.components.async.events.byRequestId(id))?.status === 'failed' ? true : undefined,
   );
   const r = await runCli(['events', 'flaky', '--json'], env);
   assert.equal(r.code, 0, r.stderr);

@@ -45,8 +45,8 @@ test('an Event invoke answers 202 and the function then runs with the event', as
   const out = await invokeEvent('runs', { hello: 'async' });
   assert.equal(out.StatusCode, 202);
   const id = out.$metadata.requestId!;
-  const done = await until(() => {
-    const e = events().byRequestId(id);
+  const done = await until(async () => {
+    const e = await events().byRequestId(id);
     return e && e.status !== 'queued' && e.status !== 'running' ? e : undefined;
   });
   assert.equal(done.status, 'succeeded');
@@ -88,14 +88,14 @@ test('a failing function is retried MaximumRetryAttempts times, then its event l
   const [m] = await receive(sqs, dlq.url, 1);
   assert.ok(
     m,
-    `a DLQ message arrived (event: ${JSON.stringify(events().byRequestId(out.$metadata.requestId!), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
+    `a DLQ message arrived (event: ${JSON.stringify(await events().byRequestId(out.$metadata.requestId!), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
   );
   assert.equal(m.Body, JSON.stringify({ n: 1 }));
   assert.equal(m.MessageAttributes?.RequestID?.StringValue, out.$metadata.requestId);
   assert.equal(m.MessageAttributes?.ErrorCode?.DataType, 'Number');
   assert.equal(m.MessageAttributes?.ErrorCode?.StringValue, '200');
   assert.equal(m.MessageAttributes?.ErrorMessage?.StringValue, 'boom: {"n":1}');
-  const e = events().byRequestId(out.$metadata.requestId!)!;
+  const e = (await events().byRequestId(out.$metadata.requestId!))!;
   assert.equal(e.attempts, 3, 'one run and the default two retries');
   assert.equal(e.condition, 'RetriesExhausted');
 });
@@ -111,8 +111,8 @@ test('a timed-out run counts as a failed attempt and is retried', async () => {
     new PutFunctionEventInvokeConfigCommand({ FunctionName: 'sleepy', MaximumRetryAttempts: 1 }),
   );
   const out = await invokeEvent('sleepy', {});
-  const e = await until(() => {
-    const ev = events().byRequestId(out.$metadata.requestId!);
+  const e = await until(async () => {
+    const ev = await events().byRequestId(out.$metadata.requestId!);
     return ev?.status === 'failed' || ev?.status === 'succeeded' ? ev : undefined;
   });
   assert.equal(e.status, 'failed');
@@ -130,8 +130,8 @@ test('an async run is reported to telemetry as invocation type Event', async () 
   });
   await createFunction(lambda, 'observed', okHandler);
   const out = await invokeEvent('observed', {});
-  await until(() =>
-    events().byRequestId(out.$metadata.requestId!)?.status === 'succeeded' ? true : undefined,
+  await until(async () =>
+    (await events().byRequestId(out.$metadata.requestId!))?.status === 'succeeded' ? true : undefined,
   );
   assert.deepEqual(seen, ['Event']);
 });
@@ -144,8 +144,8 @@ test('a DLQ that no longer exists leaves the event failed with a note on why it 
   );
   await sqs.send(new DeleteQueueCommand({ QueueUrl: dlq.url }));
   const out = await invokeEvent('fails-nowhere', {});
-  const e = await until(() => {
-    const ev = events().byRequestId(out.$metadata.requestId!);
+  const e = await until(async () => {
+    const ev = await events().byRequestId(out.$metadata.requestId!);
     return ev?.status === 'failed' ? ev : undefined;
   });
   assert.match(e.delivery ?? '', /delivery failed: queue .* does not exist/);
@@ -159,7 +159,7 @@ test('MaximumRetryAttempts 0 runs a failing event once before failure handling',
   );
   const out = await invokeEvent('fails-once', { n: 2 });
   await receive(sqs, dlq.url, 1);
-  assert.equal(events().byRequestId(out.$metadata.requestId!)!.attempts, 1);
+  assert.equal((await events().byRequestId(out.$metadata.requestId!))!.attempts, 1);
 });
 
 test('an on-failure queue destination receives the invocation record with RetriesExhausted', async () => {
@@ -234,7 +234,7 @@ test('an on-success function destination is invoked asynchronously with the invo
   assert.equal(got.requestContext.condition, 'Success');
   assert.equal(got.requestContext.requestId, out.$metadata.requestId);
   assert.deepEqual(got.responsePayload, { ok: true, got: { chained: true } });
-  const hop = events().recent((await p.platform.tenants.get('admin'))!.id, 'recorder-s', 1)[0]!;
+  const hop = (await events().recent((await p.platform.tenants.get('admin'))!.id, 'recorder-s', 1))[0]!;
   assert.equal(hop.source.kind, 'destination');
 });
 
@@ -273,13 +273,11 @@ test('a function that is its own on-success destination stops after 16 invocatio
   );
   await invokeEvent('looper', { round: 0 });
   const tenantId = (await p.platform.tenants.get('admin'))!.id;
-  const last = await until(() =>
-    events()
-      .recent(tenantId, 'looper', 100)
-      .find((e) => e.delivery?.includes('recursive loop')),
+  const last = await until(async () =>
+    (await events().recent(tenantId, 'looper', 100)).find((e) => e.delivery?.includes('recursive loop')),
   );
   assert.equal(last.chainDepth, 15);
-  const all = events().recent(tenantId, 'looper', 100);
+  const all = await events().recent(tenantId, 'looper', 100);
   assert.equal(all.length, 16);
   assert.ok(all.every((e) => e.status === 'succeeded'));
 });
@@ -295,10 +293,10 @@ test('an invocation record over 256 KB is not sent to a function destination, an
   );
   await invokeEvent('echo-loop', { seed: 'x'.repeat(1000) });
   const tenantId = (await p.platform.tenants.get('admin'))!.id;
-  const stopped = await until(() =>
-    events()
-      .recent(tenantId, 'echo-loop', 20)
-      .find((e) => e.delivery?.includes('exceeds the async payload limit')),
+  const stopped = await until(async () =>
+    (await events().recent(tenantId, 'echo-loop', 20)).find((e) =>
+      e.delivery?.includes('exceeds the async payload limit'),
+    ),
   );
   assert.ok(stopped.payload.length <= 262_144);
 });
@@ -319,23 +317,24 @@ test('an event older than MaximumEventAgeInSeconds is discarded to the on-failur
   const out = await invokeEvent('aging', { old: true });
   const id = out.$metadata.requestId!;
   await until(
-    () => ((events().byRequestId(id)?.throttles ?? 0) >= 1 ? true : undefined),
+    async () => (((await events().byRequestId(id))?.throttles ?? 0) >= 1 ? true : undefined),
     30_000,
     'a throttled attempt',
   );
   // Age the stored event past the limit instead of waiting a minute.
-  p.platform.db
-    .prepare('UPDATE async_events SET enqueued_at = enqueued_at - 120000 WHERE request_id = ?')
-    .run(id);
+  await p.platform.sql.run(
+    'UPDATE async_events SET enqueued_at = enqueued_at - 120000 WHERE request_id = ?',
+    [id],
+  );
   const [m] = await receive(sqs, dest.url, 1);
   assert.ok(
     m,
-    `a record arrived (event: ${JSON.stringify(events().byRequestId(id), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
+    `a record arrived (event: ${JSON.stringify(await events().byRequestId(id), (k, v) => (k === 'payload' || k === 'lastResponse' ? undefined : v))})`,
   );
   const rec = body(m);
   assert.equal(rec.requestContext.condition, 'EventAgeExceeded');
   assert.equal(rec.requestContext.requestId, id);
-  assert.equal(events().byRequestId(id)!.status, 'failed');
+  assert.equal((await events().byRequestId(id))!.status, 'failed');
 });
 
 test('throttled events (reserved concurrency 0) are retried, not lost, and run once concurrency is allowed', async () => {
@@ -346,15 +345,18 @@ test('throttled events (reserved concurrency 0) are retried, not lost, and run o
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await invokeEvent('throttled', { i })).$metadata.requestId!);
   await until(
-    () => (ids.every((id) => (events().byRequestId(id)?.throttles ?? 0) >= 2) ? true : undefined),
+    async () =>
+      (await Promise.all(ids.map((id) => events().byRequestId(id)))).every((e) => (e?.throttles ?? 0) >= 2)
+        ? true
+        : undefined,
     30_000,
     'throttles',
   );
-  for (const id of ids) assert.equal(events().byRequestId(id)!.status === 'succeeded', false);
+  for (const id of ids) assert.equal((await events().byRequestId(id))!.status === 'succeeded', false);
   await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'throttled' }));
   for (const id of ids) {
-    const e = await until(() => {
-      const ev = events().byRequestId(id);
+    const e = await until(async () => {
+      const ev = await events().byRequestId(id);
       return ev?.status === 'succeeded' || ev?.status === 'failed' ? ev : undefined;
     });
     assert.equal(e.status, 'succeeded');
@@ -385,8 +387,8 @@ test('an Event payload of exactly 256 KB is accepted', async () => {
 
 test('an Event invoke of an unknown function answers 404 and stores nothing', async () => {
   await assert.rejects(invokeEvent('nope', {}), { name: 'ResourceNotFoundException' });
-  const stored = p.platform.db
-    .prepare("SELECT COUNT(*) AS n FROM async_events WHERE function_name = 'nope'")
-    .get() as { n: number };
-  assert.equal(stored.n, 0);
+  const stored = await p.platform.sql.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM async_events WHERE function_name = 'nope'",
+  );
+  assert.equal(stored?.n, 0);
 });
