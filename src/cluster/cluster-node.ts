@@ -140,9 +140,14 @@ export class ClusterNode {
     this.#view = { nodes, storeNow: now, at: Date.now() };
   }
 
-  /** The nodes as last read, with liveness on the store's clock (advanced by the time since the read). */
+  /** The store's clock as of the last read, advanced by the local time since (no round trip). */
+  storeNow(): number {
+    return this.#view.storeNow + (Date.now() - this.#view.at);
+  }
+
+  /** The nodes as last read, with liveness on the store's clock. */
   view(): NodeView[] {
-    const storeNow = this.#view.storeNow + (Date.now() - this.#view.at);
+    const storeNow = this.storeNow();
     return this.#view.nodes.map((n) => this.#withLiveness(n, storeNow));
   }
 

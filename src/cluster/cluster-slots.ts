@@ -19,6 +19,8 @@ const RETRY_MS = 25;
 export interface ClusterSlotsOptions {
   repo: NodeRepo;
   nodeId: string;
+  /** The store's clock, estimated without a round trip (ClusterNode.storeNow); default: ask the store. */
+  storeNow?: () => number | Promise<number>;
   config: Pick<PlatformConfig, 'leaseMs' | 'queueWaitMs'>;
   /** Told after each invocation here (publishes a changed set of warm environments). */
   afterInvoke?: () => void;
@@ -36,7 +38,8 @@ export function withClusterSlots(worker: Worker, opts: ClusterSlotsOptions): Wor
   const acquire = async (spec: FunctionVersionSpec, limits: SlotLimit[]): Promise<void> => {
     const until = Date.now() + opts.config.queueWaitMs;
     for (;;) {
-      const liveSince = (await opts.repo.sql.now()) - opts.config.leaseMs;
+      const now = opts.storeNow !== undefined ? await opts.storeNow() : await opts.repo.sql.now();
+      const liveSince = now - opts.config.leaseMs;
       if (await opts.repo.acquire(opts.nodeId, limits, liveSince)) return;
       if (Date.now() + RETRY_MS > until) {
         const fnKey = limits.find((l) => l.key.startsWith('fn:'));

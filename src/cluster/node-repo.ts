@@ -1,7 +1,7 @@
 // The cluster's shared tables: the node registry (`nodes`: address, state, load, idle warm environments,
 // heartbeat on the store's clock), the forwarding secret, and the cluster-wide concurrency slots.
 import { randomBytes } from 'node:crypto';
-import type { Sql, SqlExecutor } from '../store/sql.js';
+import type { Sql } from '../store/sql.js';
 
 export type NodeState = 'active' | 'draining' | 'gone';
 
@@ -83,6 +83,9 @@ export interface SlotLimit {
 }
 
 export class NodeRepo {
+  /** Limit keys known to have their row (rows are never deleted): one statement fewer per admission. */
+  readonly #keys = new Set<string>();
+
   constructor(readonly sql: Sql) {}
 
   migrate(): Promise<void> {
@@ -172,9 +175,14 @@ export class NodeRepo {
    * slots of live nodes (heartbeat at or after `liveSince`) only, so a dead node's slots lapse with it.
    */
   async acquire(node: string, limits: readonly SlotLimit[], liveSince: number): Promise<boolean> {
+    // Keys are locked in one order, so two admissions never wait on each other crosswise.
     const sorted = [...limits].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return this.sql.tx(async (q) => {
-      for (const l of sorted) await lockKey(q, l.key);
+    const taken = await this.sql.tx(async (q) => {
+      for (const l of sorted) {
+        if (!this.#keys.has(l.key))
+          await q.run('INSERT INTO cluster_slot_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING', [l.key]);
+        await q.get('SELECT key FROM cluster_slot_keys WHERE key = ? FOR UPDATE', [l.key]);
+      }
       for (const l of sorted) {
         const row = await q.get<{ n: number | null }>(
           `SELECT SUM(s.in_use) AS n FROM cluster_slots s JOIN nodes n ON n.id = s.node
@@ -192,6 +200,8 @@ export class NodeRepo {
       }
       return true;
     });
+    for (const l of sorted) this.#keys.add(l.key);
+    return taken;
   }
 
   async release(node: string, keys: readonly string[]): Promise<void> {
@@ -202,10 +212,4 @@ export class NodeRepo {
       );
     }
   }
-}
-
-/** Row-locks a limit key (created on first use) so concurrent admissions of it count one at a time. */
-async function lockKey(q: SqlExecutor, key: string): Promise<void> {
-  await q.run('INSERT INTO cluster_slot_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING', [key]);
-  await q.get('SELECT key FROM cluster_slot_keys WHERE key = ? FOR UPDATE', [key]);
 }

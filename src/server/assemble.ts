@@ -148,6 +148,8 @@ export function assemble({ config, paths, sql, apiPort, onDrainRequested }: Asse
         repo: clusterNode.repo,
         nodeId: config.nodeId,
         config,
+        // Refreshed on every heartbeat (leaseMs/3): good to well within the lease.
+        storeNow: () => clusterNode.storeNow(),
         afterInvoke: () => clusterNode.touch(),
       })
     : worker;
