@@ -16,6 +16,11 @@ export interface PlatformConfig {
   nodeId: string;
   /** A claim (async event, mapping poller, schedule tick) not renewed for this long is taken over. */
   leaseMs: number;
+  /**
+   * The URL other nodes forward requests to (`--advertise`, KINDLING_ADVERTISE_URL); unset: the URL this
+   * node listens on, which is only right when the nodes share a host or listen on a routable address.
+   */
+  advertiseUrl: string | undefined;
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -88,6 +93,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     store: env.KINDLING_STORE || undefined,
     nodeId: randomUUID(),
     leaseMs: num(env.KINDLING_LEASE_MS, 30_000),
+    advertiseUrl: env.KINDLING_ADVERTISE_URL || undefined,
     host: env.KINDLING_HOST ?? '127.0.0.1',
     port: num(env.KINDLING_PORT, 9000),
     region: env.KINDLING_REGION ?? 'us-east-1',
@@ -110,6 +116,17 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   if (cfg.store !== undefined && cfg.store !== 'sqlite' && !/^postgres(ql)?:\/\//i.test(cfg.store))
     throw new Error(`unsupported store ${JSON.stringify(cfg.store)}: use sqlite or a postgres:// URL`);
   if (cfg.store === 'sqlite') cfg.store = undefined;
+  if (cfg.advertiseUrl !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(cfg.advertiseUrl);
+    } catch {
+      u = undefined;
+    }
+    if (u === undefined || u.protocol !== 'http:' || u.pathname !== '/')
+      throw new Error(`the advertised URL must be http://HOST:PORT, not ${JSON.stringify(cfg.advertiseUrl)}`);
+    cfg.advertiseUrl = u.origin;
+  }
   // A short token is guessable over the network; refuse it rather than serve metrics behind it.
   if (cfg.metricsToken !== undefined && cfg.metricsToken.length < 16)
     throw new Error('the metrics token must be at least 16 characters long');

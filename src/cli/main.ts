@@ -22,6 +22,7 @@ const commands: Record<string, { module: string; summary: string }> = {
   trigger: { module: './trigger.js', summary: 'connect event sources to functions' },
   schedule: { module: './schedule.js', summary: 'run functions on a schedule' },
   events: { module: './events.js', summary: 'inspect async events' },
+  nodes: { module: './nodes.js', summary: 'list the cluster nodes or drain one (admin)' },
 };
 
 function usage(): string {

@@ -14,6 +14,7 @@ export async function run(args: string[]): Promise<void> {
     store?: string;
     'drain-ms'?: string;
     'metrics-token'?: string;
+    advertise?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -26,6 +27,7 @@ export async function run(args: string[]): Promise<void> {
         store: { type: 'string' },
         'drain-ms': { type: 'string' },
         'metrics-token': { type: 'string' },
+        advertise: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -35,7 +37,8 @@ export async function run(args: string[]): Promise<void> {
     console.log(
       'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]\n' +
         '                     [--store sqlite|postgres://USER@HOST:PORT/DB]   (or KINDLING_STORE)\n' +
-        '                     [--metrics-token TOKEN]   (or KINDLING_METRICS_TOKEN: a bearer token for /metrics)',
+        '                     [--metrics-token TOKEN]   (or KINDLING_METRICS_TOKEN: a bearer token for /metrics)\n' +
+        '                     [--advertise http://HOST:PORT]   (or KINDLING_ADVERTISE_URL: where other nodes reach this one)',
     );
     return;
   }
@@ -50,6 +53,7 @@ export async function run(args: string[]): Promise<void> {
       ...(values.store && { store: values.store }),
       ...(drainMs !== undefined && { drainMs }),
       ...(values['metrics-token'] !== undefined && { metricsToken: values['metrics-token'] }),
+      ...(values.advertise !== undefined && { advertiseUrl: values.advertise }),
     });
   } catch (e) {
     throw new CliError(`kindling serve: ${(e as Error).message}`, USAGE);
@@ -77,6 +81,13 @@ export async function run(args: string[]): Promise<void> {
   }
   console.log(`kindling: data dir ${config.dataDir}`);
   console.log(`kindling: listening on ${platform.url}`);
+  if (config.store !== undefined)
+    console.log(`kindling: node ${config.nodeId} advertised at ${config.advertiseUrl ?? platform.url}`);
+  // Drained (`kindling nodes drain`): the node finished its work and left the cluster; the process ends.
+  platform.onLeft = () => {
+    console.log('kindling: drained and left the cluster');
+    process.exit(0);
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

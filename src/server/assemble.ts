@@ -13,6 +13,9 @@ import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
 import type { ApiSurface } from '../api/surface.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { withClusterSlots } from '../cluster/cluster-slots.js';
+import { InvokeRouter } from '../cluster/router.js';
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionArn } from '../control/arn.js';
 import { CodeStore } from '../control/code-store.js';
@@ -77,6 +80,8 @@ export interface Components {
     rpc: RpcProcessor;
   };
   objects: { store: ObjectStore; notifications: BucketNotifications };
+  /** This node's membership of the cluster and the placement of sync invokes across it. */
+  cluster: { node: ClusterNode; router: InvokeRouter };
 }
 
 /** A component with a running life: started in list order, stopped in reverse. */
@@ -101,9 +106,17 @@ export interface AssembleOptions {
   sql: Sql;
   /** The API's TCP port once listening: sandboxes reach the API on it. */
   apiPort: Promise<number>;
+  /** Another node or the admin API asked this node to drain (the platform finishes its work and leaves). */
+  onDrainRequested?: () => void;
 }
 
-export async function assemble({ config, paths, sql, apiPort }: AssembleOptions): Promise<Assembly> {
+export async function assemble({
+  config,
+  paths,
+  sql,
+  apiPort,
+  onDrainRequested,
+}: AssembleOptions): Promise<Assembly> {
   const region = config.region;
   const log = (m: string) => console.error(m);
 
@@ -128,13 +141,41 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     envRoot: paths.envs,
     runtimeCacheDir: paths.runtime,
   });
+  // The cluster: every store keeps a node registry (`kindling nodes`); only PostgreSQL has other nodes to
+  // forward to and a database ledger of concurrency slots.
+  const clustered = sql.dialect === 'postgres';
+  const clusterNode = new ClusterNode({
+    sql,
+    nodeId: config.nodeId,
+    leaseMs: config.leaseMs,
+    worker,
+    onDrainRequested: () => onDrainRequested?.(),
+    log,
+  });
+  const router = new InvokeRouter({ node: clusterNode, worker, forwarding: clustered });
+  const admitted = clustered
+    ? withClusterSlots(worker, {
+        repo: clusterNode.repo,
+        nodeId: config.nodeId,
+        config,
+        // Refreshed on every heartbeat (leaseMs/3): good to well within the lease.
+        storeNow: () => clusterNode.storeNow(),
+        afterInvoke: () => clusterNode.touch(),
+      })
+    : worker;
   const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.nameOf(id),
   });
 
   // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
-  const invocations = new InvocationService({ config, tenants, functions, worker, observers: [telemetry] });
+  const invocations = new InvocationService({
+    config,
+    tenants,
+    functions,
+    worker: admitted,
+    observers: [telemetry],
+  });
   const asyncEvents = new AsyncEventStore(sql);
   const asyncConfigs = new EventInvokeConfigStore(sql);
   const dispatcher = new AsyncDispatcher({
@@ -242,6 +283,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     invoker,
     codeUrls: new CodeUrlSigner(),
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
+    cluster: router,
   };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   lambdaRoutes.add(
@@ -259,6 +301,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
       tenants,
       telemetry,
       pool: worker,
+      nodes: clusterNode,
       ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
       version: packageVersion(),
     }),
@@ -273,6 +316,15 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   // drains, and telemetry flushes last (after the running invocations were reported).
   let pruner: NodeJS.Timeout | undefined;
   const services: Service[] = [
+    // First up (its tables) and last down: the node leaves the registry once everything else stopped.
+    {
+      name: 'cluster',
+      start: () => clusterNode.migrate(),
+      async stop() {
+        router.close();
+        await clusterNode.leave();
+      },
+    },
     { name: 'telemetry', stop: () => telemetry.close() },
     // Its schema is in place (and a store that is not there reported) before anything serves.
     { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
@@ -331,6 +383,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
       schedules: { store: scheduleStore, scheduler },
       mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
       objects: { store: objects, notifications },
+      cluster: { node: clusterNode, router },
     },
     surfaces,
     services,

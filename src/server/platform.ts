@@ -36,6 +36,10 @@ export class Platform {
   #servers: http.Server[] = [];
   #url = '';
   #stopping: Promise<void> | undefined;
+  #leaving: Promise<void> | undefined;
+  readonly #stopped = new Set<Service>();
+  /** Called once a drained node has left the cluster and stopped (`kindling serve` exits then). */
+  onLeft: (() => void) | undefined;
   #port: { resolve(port: number): void; reject(e: unknown): void } | undefined;
 
   private constructor(
@@ -74,9 +78,17 @@ export class Platform {
     });
     // Nobody may be waiting (no sandbox started yet); a failed listen is reported by start() itself.
     promise.catch(() => {});
-    let p: Platform;
+    let p: Platform | undefined;
     try {
-      const built = await assemble({ config, paths, sql, apiPort: promise });
+      const built = await assemble({
+        config,
+        paths,
+        sql,
+        apiPort: promise,
+        // The admin API asks for this node to be drained; the platform exists by the time it can.
+        onDrainRequested: () =>
+          void p?.leave().catch((e) => console.error('kindling: draining this node failed:', e)),
+      });
       p = new Platform(config, paths, sql, built, { promise, resolve: resolvePort, reject: rejectPort });
     } catch (e) {
       rejectPort(e);
@@ -86,6 +98,8 @@ export class Platform {
     try {
       for (const service of p.#services) await service.start?.();
       await p.#listen();
+      // Joins the cluster only once other nodes can reach it.
+      await p.components.cluster.node.start(config.advertiseUrl ?? p.url);
     } catch (e) {
       p.#port?.reject(e);
       throw e;
@@ -127,20 +141,49 @@ export class Platform {
     fs.writeFileSync(this.paths.endpoint, `${this.#url}\n`, { mode: 0o600 });
   }
 
+  /**
+   * Drains this node out of the cluster (`kindling nodes drain`): it refuses forwarded requests (their
+   * senders try another node) and stops taking claims (async events, pollers, schedules), lets running
+   * invocations finish until the drain deadline, then marks itself gone and stops; onLeft is called last.
+   */
+  leave(drainMs = this.config.drainMs): Promise<void> {
+    this.#leaving ??= (async () => {
+      const deadline = Date.now() + drainMs;
+      await this.components.cluster.node.markDraining();
+      // Event sources and the async queue come after the worker in start order: they stop first.
+      const core = this.#services.findIndex((s) => s.name === 'core');
+      for (const service of this.#services.slice(core + 1).reverse())
+        await this.#stopService(service, deadline);
+      const worker = this.components.worker;
+      while (worker.load().running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await this.stop(Math.max(0, deadline - Date.now()));
+      this.onLeft?.();
+    })();
+    return this.#leaving;
+  }
+
+  async #stopService(service: Service, deadline: number): Promise<void> {
+    if (this.#stopped.has(service)) return;
+    this.#stopped.add(service);
+    try {
+      await service.stop?.(deadline);
+    } catch (e) {
+      console.error(`kindling: stopping ${service.name} failed:`, e);
+    }
+  }
+
   /** Stops accepting, drains running work until the deadline, then closes the store. */
   stop(drainMs = this.config.drainMs): Promise<void> {
     this.#stopping ??= (async () => {
+      // Other nodes stop forwarding here while the rest winds down.
+      await this.components.cluster.node
+        .markDraining()
+        .catch((e) => console.error('kindling: marking this node draining failed:', e));
       // Sandboxes still waiting for the port (stopped before listening) give up.
       this.#port?.reject(new Error('the platform stopped before listening'));
       for (const s of this.#servers) s.close();
       const deadline = Date.now() + drainMs;
-      for (const service of [...this.#services].reverse()) {
-        try {
-          await service.stop?.(deadline);
-        } catch (e) {
-          console.error(`kindling: stopping ${service.name} failed:`, e);
-        }
-      }
+      for (const service of [...this.#services].reverse()) await this.#stopService(service, deadline);
       for (const s of this.#servers) s.closeAllConnections();
       if (this.db.open) this.db.close();
       await this.sql.close();

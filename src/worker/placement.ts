@@ -52,6 +52,19 @@ export class IdleEnvironments {
     return true;
   }
 
+  /** Idle environments per versionKey (whatever network grant they were built for). */
+  versions(): Record<string, { functionArn: string; idle: number }> {
+    const out: Record<string, { functionArn: string; idle: number }> = {};
+    for (const list of this.byVersion.values()) {
+      const spec = list[0]?.spec;
+      if (spec === undefined) continue;
+      const entry = out[spec.versionKey];
+      if (entry === undefined) out[spec.versionKey] = { functionArn: spec.functionArn, idle: list.length };
+      else entry.idle += list.length;
+    }
+    return out;
+  }
+
   all(): EnvSlot[] {
     return [...this.byVersion.values()].flat();
   }

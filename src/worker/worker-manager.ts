@@ -341,6 +341,16 @@ export class WorkerManager implements Worker {
     }));
   }
 
+  /** Idle warm environments per versionKey: what this node publishes to the cluster. */
+  warmVersions(): Record<string, { functionArn: string; idle: number }> {
+    return this.idle.versions();
+  }
+
+  /** Invocations holding a slot now, and the most environments this node keeps (the cluster's load). */
+  load(): { running: number; capacity: number } {
+    return { running: this.running, capacity: this.maxEnvironments };
+  }
+
   stats(): WorkerStats {
     let bound = 0;
     let busy = 0;

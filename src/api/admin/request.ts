@@ -16,11 +16,34 @@ export interface PoolControl {
   doctor?(): Promise<unknown>;
 }
 
+/** One node of the cluster, as the registry holds it (src/cluster/cluster-node.ts NodeView). */
+export interface NodeInfo {
+  id: string;
+  url: string;
+  state: string;
+  live: boolean;
+  load: number;
+  running: number;
+  capacity: number;
+  warm: Record<string, { functionArn: string; idle: number }>;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** What the admin API needs from the cluster. */
+export interface NodeControl {
+  list(): Promise<NodeInfo[]>;
+  /** Asks a node to drain; undefined when no node has that id. */
+  drain(id: string): Promise<NodeInfo | undefined>;
+}
+
 export interface AdminSurfaceDeps {
   tenants: TenantStore;
   telemetry: Telemetry;
   /** The worker: pool stats and targets, `kindling doctor`. */
   pool?: PoolControl;
+  /** The cluster's node registry: `kindling nodes`. */
+  nodes?: NodeControl;
   /**
    * A bearer token that may scrape /metrics (`Authorization: Bearer <token>`) besides a request
    * signed with the admin tenant's key; undefined: the admin key only. No peer address is trusted.

@@ -7,6 +7,7 @@ import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surfac
 import { doctor } from './doctor.js';
 import { AdminErrors, adminErrorResponse, requireAdmin } from './errors.js';
 import { metrics, tenantMetrics } from './metrics.js';
+import { nodeRoutes } from './nodes.js';
 import { poolRoutes } from './pool.js';
 import { type AdminSurfaceDeps, json, MAX_BODY } from './request.js';
 import { tenantRoutes } from './tenants.js';
@@ -59,6 +60,9 @@ export class AdminSurface implements ApiSurface {
       case 'pool':
         await requireAdmin(this.#deps, req);
         return poolRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();
+      case 'nodes':
+        await requireAdmin(this.#deps, req);
+        return (await nodeRoutes(this.#deps, req, segs.slice(1))) ?? notAllowed();
       case 'functions':
         if (segs.length === 3 && segs[2] === 'logs')
           return m === 'GET' ? logs(this.#deps, req, segs[1]!) : notAllowed();

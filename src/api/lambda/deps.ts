@@ -4,6 +4,7 @@ import type { PlatformConfig } from '../../config.js';
 import type { FunctionStore } from '../../control/functions.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import type { FunctionInvoker } from '../../invoke/invoker.js';
+import type { ApiRequest, ApiResponse } from '../surface.js';
 import type { CodeUrlSigner } from './code-download.js';
 
 export interface LambdaApiDeps {
@@ -17,4 +18,11 @@ export interface LambdaApiDeps {
    * `maxBytes`; absent when no object store runs. Errors are Lambda's, not S3's.
    */
   codeFromS3?: (tenant: Tenant, bucket: string, key: string, maxBytes: number) => Promise<Buffer>;
+  /**
+   * Places a sync Invoke in the cluster (src/cluster/router.ts): undefined runs it here, else the answer
+   * of the node that ran it. Absent: always here.
+   */
+  cluster?: {
+    route(req: ApiRequest, fn: { versionKey: string; timeout: number }): Promise<ApiResponse | undefined>;
+  };
 }

@@ -96,6 +96,9 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
           });
           return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
         }
+        // Another node may hold a warm environment of this version (and a forwarded request runs here).
+        const routed = await deps.cluster?.route(req, rec);
+        if (routed !== undefined) return routed;
         const result = await deps.invoker.execute(req.tenant, rec, payload, {
           requestId,
           clientContext: checkClientContext(header(req.headers, 'x-amz-client-context')),
