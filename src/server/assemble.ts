@@ -183,10 +183,10 @@ export async function assemble({
     sql,
     store: asyncEvents,
     configs: asyncConfigs,
-    tenants: legacy.tenants,
-    functions: legacy.functions,
+    tenants,
+    functions,
     service: {
-      resolve: legacy.resolve,
+      resolve: (tenant, ref, qualifier) => invocations.resolve(tenant, ref, qualifier),
       run: (tenant, rec, payload, opts) => invocations.run(tenant, rec, payload, opts),
     },
     queues,
@@ -230,14 +230,14 @@ export async function assemble({
   });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
-  const directory = functionDirectory(legacy);
+  const directory = functionDirectory(invocations);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
     store: mappingStore,
     queues,
     invoker,
     functions: directory,
-    tenants: legacy.tenants,
+    tenants,
     rpc,
     region,
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),

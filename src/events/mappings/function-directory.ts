@@ -5,15 +5,13 @@ import type { Tenant } from '../../control/tenants.js';
 import { isDomainError, isNotFound } from '../../errors.js';
 import type { FunctionDirectory } from './types.js';
 
-// TRANSITIONAL (issue 9): a synchronous resolver (server/legacy-control-lookup.ts) until the mappings
-// await FunctionInvoker.resolve.
 export function functionDirectory(invoker: {
-  resolve(tenant: Tenant, ref: string): FunctionRecord;
+  resolve(tenant: Tenant, ref: string): Promise<FunctionRecord> | FunctionRecord;
 }): FunctionDirectory {
   return {
-    find(tenant: Tenant, ref: string) {
+    async find(tenant: Tenant, ref: string) {
       try {
-        const rec = invoker.resolve(tenant, ref);
+        const rec = await invoker.resolve(tenant, ref);
         const qualifier = /:function:[^:]+:([^:]+)$/.exec(ref)?.[1] ?? /^[^:]+:([^:]+)$/.exec(ref)?.[1];
         return {
           functionArn: qualifier ? `${rec.arn}:${qualifier}` : rec.arn,

@@ -4,7 +4,9 @@
 // is polled by the node holding its lease (store clock, renewed every leaseMs/3); nodes take a fair
 // share each, a dead node's mappings are taken over once its leases run out, and a node that cannot
 // renew a lease stops polling that mapping before the lease ends.
+
 import { randomUUID } from 'node:crypto';
+import type { Tenant } from '../../control/tenants.js';
 import type { Invoker } from '../../invoke/types.js';
 import { RedisStreamsPoller } from '../pollers/redis-streams-poller.js';
 import { SqsPoller } from '../pollers/sqs-poller.js';
@@ -268,26 +270,52 @@ export class PollerManager {
     await this.#setState(uuid, 'Enabled');
   }
 
+  /**
+   * The lanes a function's reserved concurrency allows, read synchronously by the poller's rate matching:
+   * the last value looked up, refreshed in the background at most once a second (a change of reserved
+   * concurrency takes effect within about a second).
+   */
+  #reservedLimit(
+    tenant: Tenant,
+    functionArn: string,
+    found: { reservedConcurrency: number | null } | undefined,
+  ): () => number | undefined {
+    let reserved = found?.reservedConcurrency ?? null;
+    let checkedAt = Date.now();
+    let checking = false;
+    return () => {
+      if (!checking && Date.now() - checkedAt >= 1_000) {
+        checking = true;
+        void this.#d.functions
+          .find(tenant, functionArn)
+          .then((f) => {
+            reserved = f?.reservedConcurrency ?? null;
+          })
+          .catch(() => {})
+          .finally(() => {
+            checking = false;
+            checkedAt = Date.now();
+          });
+      }
+      // Reserved concurrency 0 throttles everything: one lane keeps backing off until it changes.
+      return reserved === null ? undefined : Math.max(1, reserved);
+    };
+  }
+
   /** A poller for the mapping, or the reason it cannot poll. */
   async #build(m: Mapping): Promise<Poller | string> {
     const d = this.#d;
-    const tenant = d.tenants.get(m.tenantId);
+    const tenant = await d.tenants.get(m.tenantId);
     if (!tenant) return 'PROBLEM: Tenant not found';
-    if (m.functionArn !== null && !d.functions.find(tenant, m.functionArn)) return FUNCTION_GONE_REASON;
+    const found = m.functionArn === null ? undefined : await d.functions.find(tenant, m.functionArn);
+    if (m.functionArn !== null && !found) return FUNCTION_GONE_REASON;
     const common = {
       invoker: d.invoker,
       tenant,
       defaultConcurrency: d.defaultConcurrency,
       ...(m.rpc && { rpc: d.rpc }),
       onSourceGone: (reason: string) => this.#sourceGone(m.uuid, reason),
-      ...(m.functionArn !== null && {
-        functionLimit: () => {
-          const reserved =
-            m.functionArn === null ? null : d.functions.find(tenant, m.functionArn)?.reservedConcurrency;
-          // Reserved concurrency 0 throttles everything: one lane keeps backing off until it changes.
-          return reserved === null || reserved === undefined ? undefined : Math.max(1, reserved);
-        },
-      }),
+      ...(m.functionArn !== null && { functionLimit: this.#reservedLimit(tenant, m.functionArn, found) }),
       onResult: (r: string) => this.#lastResultChanged(m.uuid, r),
     };
     const engine = d.queues;

@@ -36,7 +36,7 @@ const emptyQueue = {
 } as unknown as QueueEngine;
 
 const functions: FunctionDirectory = {
-  find: () => ({ functionArn: FN_ARN, functionName: 'f', reservedConcurrency: null, timeoutSec: 3 }),
+  find: async () => ({ functionArn: FN_ARN, functionName: 'f', reservedConcurrency: null, timeoutSec: 3 }),
 };
 
 let shared: SharedStore;

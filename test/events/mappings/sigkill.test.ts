@@ -91,7 +91,10 @@ test('SIGKILL while batches are in flight loses no message: after a restart ever
           (await attr(c.sqs, work, 'ApproximateNumberOfMessagesNotVisible')) ===
         0,
       60_000,
-    );
+    ).catch((e) => {
+      console.error('SERVER OUTPUT', srv.output());
+      throw e;
+    });
     const processed = new Set<string>();
     await waitFor(
       'every body in the done queue',
@@ -104,6 +107,7 @@ test('SIGKILL while batches are in flight loses no message: after a restart ever
       },
       30_000,
     ).catch(() => undefined); // the assertion below shows what is missing
+    if (processed.size !== total) console.error('SERVER OUTPUT', srv.output());
     assert.deepEqual([...processed].sort(), [...bodies].sort());
   } finally {
     c.lambda.destroy();
