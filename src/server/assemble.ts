@@ -145,8 +145,9 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     queues,
   });
   functions.onChange((change) => {
-    // Both are best effort: a failure is logged (configs of a deleted function are unreachable anyway; a
-    // throttled event waits out its backoff).
+    // SEAM (issue 9): onChange is sync on this branch, so these run after it and a failure is only logged
+    // (a function re-created under the name would then find the old configs; a throttled event waits out
+    // its backoff). Await them once the function store's change hooks are async.
     if (change.kind === 'deleted')
       void asyncConfigs
         .deleteAll(change.record.tenantId, change.record.arn)
