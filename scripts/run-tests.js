@@ -19,6 +19,7 @@ const MATRIX = [
   'events/rpc/',
   'events/queue/',
   'api/sqs/',
+  'invoke/',
 ];
 
 const root = path.resolve('dist/test');

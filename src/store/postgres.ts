@@ -172,6 +172,12 @@ export class PostgresSql implements Sql {
         throw wrap(err);
       }
       let broken = false;
+      // A checked-out connection that dies between statements emits 'error' with no pool listener attached:
+      // unheard, it would crash the node; the statement in flight fails with it anyway.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(executor(client));
@@ -185,6 +191,7 @@ export class PostgresSql implements Sql {
         if (RETRYABLE.has(code) && attempt < TX_ATTEMPTS) continue;
         throw wrap(err);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }

@@ -9,8 +9,10 @@ import {
   PutFunctionConcurrencyCommand,
   PutFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
-import Database from 'better-sqlite3';
+import { PostgresSql } from '../../../src/store/postgres.js';
+import { SqliteSql } from '../../../src/store/sqlite.js';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../../helpers/platform.js';
+import { dropTestStore, testStoreFor } from '../../helpers/store.js';
 import { clients, createFunction, createQueue, receive } from './fixtures.js';
 
 const slowHandler =
@@ -50,12 +52,15 @@ test('SIGTERM leaves queued async events queued, and the next start runs them', 
     assert.equal(await server.exited, 0);
     server = undefined;
 
-    const db = new Database(path.join(dataDir, 'kindling.db'));
-    const statuses = db.prepare('SELECT status, COUNT(*) AS n FROM async_events GROUP BY status').all() as {
-      status: string;
-      n: number;
-    }[];
-    db.close();
+    // The node's store, read directly (this run's: the data dir's SQLite file, or its PostgreSQL database).
+    const { store } = await testStoreFor(dataDir);
+    const sql = store
+      ? await PostgresSql.open({ url: store, max: 1 })
+      : SqliteSql.open(path.join(dataDir, 'kindling.db'));
+    const statuses = await sql.all<{ status: string; n: number }>(
+      'SELECT status, COUNT(*) AS n FROM async_events GROUP BY status',
+    );
+    await sql.close();
     const count = (s: string) => statuses.find((r) => r.status === s)?.n ?? 0;
     assert.equal(count('failed'), 0);
     assert.equal(count('running'), 0);
@@ -75,6 +80,7 @@ test('SIGTERM leaves queued async events queued, and the next start runs them', 
       server.child.kill('SIGKILL');
       await server.exited;
     }
+    await dropTestStore(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });

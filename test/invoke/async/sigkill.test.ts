@@ -10,6 +10,7 @@ import {
   PutFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../../helpers/platform.js';
+import { dropTestStore } from '../../helpers/store.js';
 import { clients, createFunction, createQueue, okHandler, receive } from './fixtures.js';
 
 const TOTAL = 80;
@@ -17,7 +18,9 @@ const KILL_AFTER = 20;
 
 test('every Event invoke that got a 202 before a SIGKILL runs at least once after the restart', async () => {
   const dataDir = tempDir();
-  const env = { KINDLING_RETRY_BASE_MS: '50' };
+  // A short lease: on PostgreSQL the restarted node (a new node id) takes the killed one's claims over
+  // once their leases ran out; on SQLite it recovers them at start.
+  const env = { KINDLING_RETRY_BASE_MS: '50', KINDLING_LEASE_MS: '2000' };
   let server: ServerProcess | undefined = await spawnServer(dataDir, env);
   try {
     let c = clients(sdkConfig({ endpoint: server.endpoint, credentials: server.credentials }));
@@ -82,6 +85,7 @@ test('every Event invoke that got a 202 before a SIGKILL runs at least once afte
       server.child.kill('SIGTERM');
       await server.exited;
     }
+    await dropTestStore(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
