@@ -295,3 +295,37 @@ test("a dead node's concurrency slots stop counting once its heartbeat lapses; a
   assert.equal(out.functionError, undefined);
   await a.platform.sql.run('DELETE FROM nodes WHERE id = ?', ['holder-alive']);
 });
+
+test('a forward lost midway (the node took the request, then the connection reset) answers ServiceException and is not retried', async () => {
+  await createFunction(lambdaA, 'lost-midway', CLUSTER_HANDLER);
+  const vk = versionKeyOf(a, 'lost-midway');
+  const arn = a.platform.components.functions.get(adminTenant(a).id, 'lost-midway')!.arn;
+  // A "node" that reads the whole request, then dies before answering.
+  let received = 0;
+  const dying = http.createServer((req) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      req.socket.destroy();
+    });
+  });
+  await new Promise<void>((r) => dying.listen(0, '127.0.0.1', () => r()));
+  const port = (dying.address() as AddressInfo).port;
+  try {
+    await fakeNode(a, 'dying-node', `http://127.0.0.1:${port}`, { [vk]: { functionArn: arn, idle: 1 } });
+    const [retried, before] = [routerOf(a).counts.retried, starts(a) + starts(b)];
+    const raw = await rawLambda(a.endpoint, '/2015-03-31/functions/lost-midway/invocations', {
+      method: 'POST',
+      body: '{}',
+      credentials: a.credentials,
+    });
+    assert.equal(raw.status, 500, raw.text);
+    assert.equal(raw.headers.get('x-amzn-errortype'), 'ServiceException');
+    assert.equal(received, 1);
+    assert.equal(routerOf(a).counts.retried, retried);
+    assert.equal(starts(a) + starts(b), before, 'run nowhere else');
+  } finally {
+    dying.close();
+    await a.platform.sql.run('DELETE FROM nodes WHERE id = ?', ['dying-node']);
+  }
+});
