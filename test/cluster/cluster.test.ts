@@ -298,8 +298,8 @@ test("a dead node's concurrency slots stop counting once its heartbeat lapses; a
 
 test('a forward lost midway (the node took the request, then the connection reset) answers ServiceException and is not retried', async () => {
   await createFunction(lambdaA, 'lost-midway', CLUSTER_HANDLER);
-  const vk = versionKeyOf(a, 'lost-midway');
-  const arn = a.platform.components.functions.get(adminTenant(a).id, 'lost-midway')!.arn;
+  const vk = await versionKeyOf(a, 'lost-midway');
+  const arn = (await a.platform.components.functions.get((await adminTenant(a)).id, 'lost-midway'))!.arn;
   // A "node" that reads the whole request, then dies before answering.
   let received = 0;
   const dying = http.createServer((req) => {
