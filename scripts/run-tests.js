@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startCluster, stopCluster } from './postgres-cluster.js';
 
 /** Test folders whose files run on both stores: everything that keeps durable state. */
-const MATRIX = ['store/', 'control/'];
+const MATRIX = ['store/', 'control/', 'api/lambda/', 'api/admin/'];
 
 const root = path.resolve('dist/test');
 const files = [];
