@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
+import { clusterFigures } from './cluster.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { zipHandler } from './zip.js';
@@ -16,6 +17,13 @@ import { zipHandler } from './zip.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const quick = process.env.BENCH_QUICK === '1';
+// `npm run bench -- --store postgres`: also the store comparison and the cluster figures (bench/cluster.ts).
+const storeArg = process.argv.indexOf('--store');
+const withPostgres = storeArg > 0 && process.argv[storeArg + 1] === 'postgres';
+if (storeArg > 0 && !withPostgres) {
+  console.error('usage: npm run bench [-- --store postgres]');
+  process.exit(2);
+}
 const N_LATENCY = quick ? 300 : 3000;
 const THROUGHPUT_SECONDS = quick ? 2 : 10;
 const CONCURRENCY = 16;
@@ -309,6 +317,7 @@ async function main(): Promise<void> {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+  if (withPostgres) results.stores = await clusterFigures({ quick, row });
   console.log(`\n${JSON.stringify(results, null, 2)}`);
 }
 

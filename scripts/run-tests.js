@@ -11,7 +11,18 @@ import path from 'node:path';
 import { startCluster, stopCluster } from './postgres-cluster.js';
 
 /** Test folders whose files run on both stores: everything that keeps durable state. */
-const MATRIX = ['store/', 'control/', 'api/lambda/', 'api/admin/'];
+const MATRIX = [
+  'store/',
+  'control/',
+  'api/lambda/',
+  'api/admin/',
+  'telemetry/',
+  'events/schedules/',
+  'events/mappings/',
+  'events/rpc/',
+  'events/queue/',
+  'api/sqs/',
+];
 
 const root = path.resolve('dist/test');
 const files = [];

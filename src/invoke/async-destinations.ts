@@ -51,11 +51,11 @@ export interface DestinationDeps {
 }
 
 /** Validates a destination at PutFunctionEventInvokeConfig time: an ARN of the tenant's own queue or function. */
-export function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: string): void {
+export async function checkDestination(deps: DestinationDeps, tenant: Tenant, arn: string): Promise<void> {
   const kind = destinationKind(arn);
   if (!kind) throw DestinationErrors.invalid(arn);
   if (kind === 'sqs') {
-    if (!deps.queues.findQueue(tenant, arn)) throw DestinationErrors.unreachable(arn, 'SendMessage');
+    if (!(await deps.queues.findQueue(tenant, arn))) throw DestinationErrors.unreachable(arn, 'SendMessage');
     return;
   }
   try {
@@ -102,26 +102,26 @@ export function invocationRecord(
   return record;
 }
 
-function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
+async function queueOf(deps: DestinationDeps, tenant: Tenant, arn: string) {
   const engine = deps.queues;
-  const q = engine.findQueue(tenant, arn);
+  const q = await engine.findQueue(tenant, arn);
   if (!q) throw new Error(`queue ${arn} does not exist`);
   return { engine, q };
 }
 
 /** Sends the record to a destination; returns a note for the event's history. Throws when it cannot. */
-export function deliverRecord(
+export async function deliverRecord(
   deps: DestinationDeps,
   tenant: Tenant,
   arn: string,
   record: Record<string, unknown>,
   source: Pick<AsyncEvent, 'functionArn' | 'chainDepth'>,
-): string {
+): Promise<string> {
   const body = JSON.stringify(record);
   const kind = destinationKind(arn);
   if (kind === 'sqs') {
-    const { engine, q } = queueOf(deps, tenant, arn);
-    const sent = engine.send(q, { body });
+    const { engine, q } = await queueOf(deps, tenant, arn);
+    const sent = await engine.send(q, { body });
     return `${arn} (message ${sent.messageId})`;
   }
   if (kind === 'lambda') {
@@ -150,11 +150,16 @@ export function deliverRecord(
 }
 
 /** Lambda's DLQ message: the original event as body, the error as attributes. */
-export function deliverDeadLetter(deps: DestinationDeps, tenant: Tenant, arn: string, e: AsyncEvent): string {
+export async function deliverDeadLetter(
+  deps: DestinationDeps,
+  tenant: Tenant,
+  arn: string,
+  e: AsyncEvent,
+): Promise<string> {
   if (destinationKind(arn) !== 'sqs') throw DestinationErrors.dlqInvalid(arn);
-  const { engine, q } = queueOf(deps, tenant, arn);
+  const { engine, q } = await queueOf(deps, tenant, arn);
   const message = (errorMessageOf(e) ?? e.lastErrorType ?? 'Unknown error').slice(0, 1024);
-  const sent = engine.send(q, {
+  const sent = await engine.send(q, {
     body: e.payload.toString('utf8'),
     messageAttributes: {
       RequestID: { dataType: 'String', stringValue: e.requestId },

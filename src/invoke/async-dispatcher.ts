@@ -77,8 +77,8 @@ export class AsyncDispatcher {
   }
 
   /** Validates a destination ARN for PutFunctionEventInvokeConfig. */
-  checkDestination(tenant: Tenant, arn: string): void {
-    checkDestination(this.#destinations, tenant, arn);
+  checkDestination(tenant: Tenant, arn: string): Promise<void> {
+    return checkDestination(this.#destinations, tenant, arn);
   }
 
   /** Invoker.invokeAsync: resolves once the event is durably stored. */
@@ -297,7 +297,7 @@ export class AsyncDispatcher {
   async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
     const cfg = this.#d.configs.effective(ev.tenantId, ev.functionArn);
     if (!tenant || !rec) {
-      this.#completion.fail(ev.id, tenant, undefined, cfg, 'FunctionNotFound', {
+      await this.#completion.fail(ev.id, tenant, undefined, cfg, 'FunctionNotFound', {
         outcome: 'not-found',
         errorType: 'ResourceNotFoundException',
         errorMessage: `Function not found: ${ev.functionArn}`,
@@ -306,7 +306,7 @@ export class AsyncDispatcher {
       return;
     }
     if (tooOld(ev, cfg, Date.now())) {
-      this.#completion.fail(ev.id, tenant, rec, cfg, 'EventAgeExceeded', undefined);
+      await this.#completion.fail(ev.id, tenant, rec, cfg, 'EventAgeExceeded', undefined);
       return;
     }
     let result: AttemptResult;
@@ -331,10 +331,10 @@ export class AsyncDispatcher {
     }
     switch (step.kind) {
       case 'succeed':
-        this.#completion.succeed(ev.id, tenant, cfg, result, now);
+        await this.#completion.succeed(ev.id, tenant, cfg, result, now);
         return;
       case 'fail':
-        this.#completion.fail(
+        await this.#completion.fail(
           ev.id,
           tenant,
           step.condition === 'FunctionNotFound' ? undefined : rec,

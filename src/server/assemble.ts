@@ -117,7 +117,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   // TRANSITIONAL: synchronous tenant/function reads for the modules not yet on the async store.
   const legacy = legacyControlLookup(db, region);
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
-  const queues = createQueueEngine(db, { region });
+  const queues = createQueueEngine(sql, { region });
 
   // Execution.
   const worker = new WorkerManager({
@@ -127,7 +127,7 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     envRoot: paths.envs,
     runtimeCacheDir: paths.runtime,
   });
-  const telemetry = new Telemetry(db, {
+  const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.nameOf(id),
   });
@@ -163,16 +163,17 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
 
   // Events: schedules fire through the async queue; mappings poll queues and streams; bucket
   // notifications queue S3 events for async invocation.
-  const scheduleStore = new ScheduleStore(db);
+  const scheduleStore = new ScheduleStore(sql);
   const scheduler = new Scheduler({
     store: scheduleStore,
     region,
-    tenants: legacy.tenants,
-    resolveFunction: (tenant, arn) => legacy.resolve(tenant, arn),
+    tenants,
+    leaseMs: config.leaseMs,
+    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
     accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
-  const mappingStore = new MappingStore(db);
-  const checkpoints = new CheckpointStore(db);
+  const mappingStore = new MappingStore(sql);
+  const checkpoints = new CheckpointStore(sql);
   const directory = functionDirectory(legacy);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
@@ -184,6 +185,10 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     rpc,
     region,
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),
+    nodeId: config.nodeId,
+    leaseMs: config.leaseMs,
+    // SQLite serves one node by construction.
+    soleNode: sql.dialect === 'sqlite',
   });
   const mappings = new MappingService({
     store: mappingStore,
@@ -253,8 +258,9 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   // drains, and telemetry flushes last (after the running invocations were reported).
   let pruner: NodeJS.Timeout | undefined;
   const services: Service[] = [
-    { name: 'telemetry', stop: () => telemetry.flush() },
-    { name: 'queue', stop: () => queues.close() },
+    { name: 'telemetry', stop: () => telemetry.close() },
+    // Its schema is in place (and a store that is not there reported) before anything serves.
+    { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
     {
       name: 'core',
       async start() {
@@ -269,8 +275,12 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
     {
       name: 'event-source-mappings',
       async start() {
-        checkpoints.prune();
-        pruner = setInterval(() => checkpoints.prune(), PRUNE_CHECKPOINTS_EVERY_MS);
+        const prune = () =>
+          void checkpoints
+            .prune()
+            .catch((e) => log(`kindling: pruning RPC checkpoints failed: ${(e as Error).message}`));
+        prune();
+        pruner = setInterval(prune, PRUNE_CHECKPOINTS_EVERY_MS);
         pruner.unref();
         await pollers.start();
       },

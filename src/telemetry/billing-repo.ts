@@ -1,6 +1,7 @@
 // Billing records: GB-milliseconds per tenant, function and hour (memoryMB / 1024 × billed duration),
-// as Lambda bills compute. Kept in SQLite, summed per hour so the table grows with time, not with traffic.
-import { type Db, migrate } from '../store/database.js';
+// as Lambda bills compute. Kept in the store (every node adds to the same rows), summed per hour so the
+// table grows with time, not with traffic.
+import type { Sql, SqlExecutor } from '../store/sql.js';
 import type { InvocationRecord } from './types.js';
 
 export interface BillingRecord {
@@ -35,33 +36,49 @@ export interface BillingQuery {
 }
 
 export class BillingStore {
-  readonly #db: Db;
-  readonly #upsert;
+  readonly #sql: Sql;
+  readonly #ready: Promise<void>;
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'telemetry-billing', SCHEMA);
-    this.#upsert = db.prepare(
-      `INSERT INTO billing_hours (tenant_id, function_name, hour, invocations, billed_ms, gb_ms) VALUES (?, ?, ?, 1, ?, ?)
-       ON CONFLICT (tenant_id, function_name, hour) DO UPDATE SET
-         invocations = invocations + 1, billed_ms = billed_ms + excluded.billed_ms, gb_ms = gb_ms + excluded.gb_ms`,
-    );
+  constructor(sql: Sql) {
+    this.#sql = sql;
+    this.#ready = sql.migrate('telemetry-billing', SCHEMA);
+    // Each method awaits #ready and sees the failure; this only keeps it from being reported unhandled.
+    this.#ready.catch(() => {});
   }
 
-  /** Adds records; call inside a transaction when writing many (Telemetry batches them). */
-  add(records: readonly InvocationRecord[]): void {
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Adds records; pass a transaction's executor when writing many (Telemetry batches them). */
+  async add(records: readonly InvocationRecord[], tx?: SqlExecutor): Promise<void> {
+    await this.#ready;
+    const q = tx ?? this.#sql;
+    // One upsert per (tenant, function, hour) of the batch, not per record: fewer round trips on PostgreSQL.
+    const sums = new Map<string, [string, string, string, number, number, number]>();
     for (const r of records) {
-      this.#upsert.run(
-        r.tenantId,
-        r.functionName,
-        hourOf(r.timestamp),
-        r.billedDurationMs,
-        gbMs(r.memoryMB, r.billedDurationMs),
+      const hour = hourOf(r.timestamp);
+      const key = `${r.tenantId}\n${r.functionName}\n${hour}`;
+      const cur = sums.get(key) ?? [r.tenantId, r.functionName, hour, 0, 0, 0];
+      cur[3] += 1;
+      cur[4] += r.billedDurationMs;
+      cur[5] += gbMs(r.memoryMB, r.billedDurationMs);
+      sums.set(key, cur);
+    }
+    for (const row of sums.values()) {
+      await q.run(
+        `INSERT INTO billing_hours (tenant_id, function_name, hour, invocations, billed_ms, gb_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, function_name, hour) DO UPDATE SET
+           invocations = billing_hours.invocations + excluded.invocations,
+           billed_ms = billing_hours.billed_ms + excluded.billed_ms,
+           gb_ms = billing_hours.gb_ms + excluded.gb_ms`,
+        row,
       );
     }
   }
 
-  list(q: BillingQuery = {}): BillingRecord[] {
+  async list(q: BillingQuery = {}): Promise<BillingRecord[]> {
+    await this.#ready;
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (q.tenantId !== undefined) {
@@ -82,16 +99,15 @@ export class BillingStore {
     }
     const sql = `SELECT * FROM billing_hours ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY hour, tenant_id, function_name LIMIT 10000`;
-    return (
-      this.#db.prepare(sql).all(...args) as {
-        tenant_id: string;
-        function_name: string;
-        hour: string;
-        invocations: number;
-        billed_ms: number;
-        gb_ms: number;
-      }[]
-    ).map((r) => ({
+    const rows = await this.#sql.all<{
+      tenant_id: string;
+      function_name: string;
+      hour: string;
+      invocations: number;
+      billed_ms: number;
+      gb_ms: number;
+    }>(sql, args);
+    return rows.map((r) => ({
       tenantId: r.tenant_id,
       functionName: r.function_name,
       hour: r.hour,

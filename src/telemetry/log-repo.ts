@@ -1,6 +1,7 @@
 // Stored invocation logs, per tenant and function, for `kindling logs` and the admin API's logs route.
-// Retention is bounded per function (the newest N invocations), so a chatty function cannot fill the disk.
-import { type Db, migrate } from '../store/database.js';
+// Written by every node into the one store, so any node reads what ran anywhere. Retention is bounded
+// per function (the newest N invocations), so a chatty function cannot fill the disk.
+import type { Sql, SqlExecutor } from '../store/sql.js';
 import type { InvocationRecord } from './types.js';
 
 export interface StoredLog {
@@ -50,59 +51,68 @@ export interface LogQuery {
 }
 
 export class LogStore {
-  readonly #db: Db;
+  readonly #sql: Sql;
+  readonly #ready: Promise<void>;
   readonly retain: number;
-  readonly #insert;
-  readonly #prune;
 
   /** `retain`: invocations kept per function. */
-  constructor(db: Db, retain = 500) {
-    this.#db = db;
+  constructor(sql: Sql, retain = 500) {
+    this.#sql = sql;
     this.retain = retain;
-    migrate(db, 'telemetry-logs', SCHEMA);
-    this.#insert = db.prepare(
-      `INSERT INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#prune = db.prepare(
-      `DELETE FROM invocation_logs WHERE tenant_id = ? AND function_name = ? AND seq <= (
-         SELECT seq FROM invocation_logs WHERE tenant_id = ? AND function_name = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-    );
+    this.#ready = sql.migrate('telemetry-logs', SCHEMA);
+    // Each method awaits #ready and sees the failure; this only keeps it from being reported unhandled.
+    this.#ready.catch(() => {});
   }
 
-  /** Stores records; call inside a transaction when writing many (Telemetry batches them). */
-  add(records: readonly InvocationRecord[]): void {
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Stores records; pass a transaction's executor when writing many (Telemetry batches them). */
+  async add(records: readonly InvocationRecord[], tx?: SqlExecutor): Promise<void> {
+    await this.#ready;
+    const q = tx ?? this.#sql;
     const touched = new Map<string, [string, string]>();
     for (const r of records) {
       const log =
         r.log.length > MAX_LOG_BYTES ? `${r.log.slice(0, MAX_LOG_BYTES)}\n[log truncated]\n` : r.log;
-      this.#insert.run(
-        r.tenantId,
-        r.functionName,
-        r.requestId,
-        r.version,
-        r.timestamp,
-        r.start,
-        r.durationMs,
-        r.errorType ?? null,
-        log,
+      await q.run(
+        `INSERT INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          r.tenantId,
+          r.functionName,
+          r.requestId,
+          r.version,
+          r.timestamp,
+          r.start,
+          r.durationMs,
+          r.errorType ?? null,
+          log,
+        ],
       );
       touched.set(`${r.tenantId}\n${r.functionName}`, [r.tenantId, r.functionName]);
     }
-    for (const [tenant, fn] of touched.values()) this.#prune.run(tenant, fn, tenant, fn, this.retain);
+    for (const [tenant, fn] of touched.values()) {
+      await q.run(
+        `DELETE FROM invocation_logs WHERE tenant_id = ? AND function_name = ? AND seq <= (
+           SELECT seq FROM invocation_logs WHERE tenant_id = ? AND function_name = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+        [tenant, fn, tenant, fn, this.retain],
+      );
+    }
   }
 
-  list(tenantId: string, functionName: string, q: LogQuery = {}): StoredLog[] {
+  async list(tenantId: string, functionName: string, q: LogQuery = {}): Promise<StoredLog[]> {
+    await this.#ready;
     const limit = Math.max(1, Math.min(q.limit ?? 50, this.retain));
     // With a cursor, the oldest entries after it come first, so a follower pages forward without gaps;
     // without one, the newest `limit`.
     const forward = q.after !== undefined;
-    const rows = this.#db
-      .prepare(
-        `SELECT * FROM invocation_logs WHERE tenant_id = ? AND function_name = ? AND ts >= ? AND seq > ?
-         ORDER BY seq ${forward ? 'ASC' : 'DESC'} LIMIT ?`,
-      )
-      .all(tenantId, functionName, q.since ?? 0, q.after ?? 0, limit) as Row[];
+    const rows = await this.#sql.all<Row>(
+      `SELECT * FROM invocation_logs WHERE tenant_id = ? AND function_name = ? AND ts >= ? AND seq > ?
+       ORDER BY seq ${forward ? 'ASC' : 'DESC'} LIMIT ?`,
+      [tenantId, functionName, q.since ?? 0, q.after ?? 0, limit],
+    );
     if (!forward) rows.reverse();
     return rows.map((r) => ({
       seq: r.seq,
@@ -118,7 +128,8 @@ export class LogStore {
   }
 
   /** Forgets a tenant's logs (when an admin deletes the tenant). */
-  deleteTenant(tenantId: string): void {
-    this.#db.prepare('DELETE FROM invocation_logs WHERE tenant_id = ?').run(tenantId);
+  async deleteTenant(tenantId: string): Promise<void> {
+    await this.#ready;
+    await this.#sql.run('DELETE FROM invocation_logs WHERE tenant_id = ?', [tenantId]);
   }
 }

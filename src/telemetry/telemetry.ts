@@ -1,7 +1,8 @@
 // The telemetry part: one InvocationObserver that updates metrics at once and stores logs and billing
-// records in SQLite, batched over a short window so the invocation hot path never waits on a disk write
-// and a busy server commits one transaction per window, not one per invocation.
-import type { Db } from '../store/database.js';
+// records in the store, batched over a short window so the invocation hot path never waits on a write
+// and a busy node commits one transaction per window, not one per invocation. Every node writes to the
+// same store, so logs and billing read through any node show what ran on all of them.
+import type { Sql } from '../store/sql.js';
 import { BillingStore } from './billing-repo.js';
 import { LogStore } from './log-repo.js';
 import { Metrics, type MetricsSources } from './metrics.js';
@@ -19,50 +20,79 @@ const MAX_PENDING = 1000;
  * lose at most this window of logs and billing records (documented in the README).
  */
 const FLUSH_MS = 50;
+/** While the store is failing, records wait (up to this many, oldest dropped first) and are retried. */
+const MAX_HELD = 10_000;
+const RETRY_MS = 1_000;
 
 export class Telemetry implements InvocationObserver {
   readonly logs: LogStore;
   readonly billing: BillingStore;
   readonly metrics: Metrics;
-  readonly #db: Db;
+  readonly #sql: Sql;
   #pending: InvocationRecord[] = [];
   #scheduled: NodeJS.Timeout | undefined;
-  readonly #write: (records: InvocationRecord[]) => void;
+  /** The write in progress (and those queued behind it): a reader's flush waits for all of them. */
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
 
-  constructor(db: Db, sources: MetricsSources = {}, opts: TelemetryOptions = {}) {
-    this.#db = db;
-    this.logs = new LogStore(db, opts.logRetention ?? 500);
-    this.billing = new BillingStore(db);
+  constructor(sql: Sql, sources: MetricsSources = {}, opts: TelemetryOptions = {}) {
+    this.#sql = sql;
+    this.logs = new LogStore(sql, opts.logRetention ?? 500);
+    this.billing = new BillingStore(sql);
     this.metrics = new Metrics(sources);
-    this.#write = db.transaction((records: InvocationRecord[]) => {
-      this.logs.add(records);
-      this.billing.add(records);
-    });
   }
 
   onInvocation(record: InvocationRecord): void {
     this.metrics.onInvocation(record);
     this.#pending.push(record);
-    if (this.#pending.length >= MAX_PENDING) this.flush();
-    else this.#scheduled ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    if (this.#pending.length >= MAX_PENDING) void this.flush();
+    else this.#scheduled ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
   }
 
   onThrottle(tenantId: string, functionArn: string): void {
     this.metrics.onThrottle(tenantId, functionArn);
   }
 
-  /** Writes pending records now. Readers call it first so a log is visible as soon as the invoke answered. */
-  flush(): void {
+  /**
+   * Writes pending records now, in one transaction. Readers await it first so a log is visible as soon as
+   * the invoke answered. Never rejects: telemetry must never fail an invocation or a read.
+   */
+  flush(): Promise<void> {
     if (this.#scheduled) clearTimeout(this.#scheduled);
     this.#scheduled = undefined;
-    if (this.#pending.length === 0 || !this.#db.open) return;
+    if (this.#pending.length === 0 || this.#closed) return this.#writing;
     const batch = this.#pending;
     this.#pending = [];
+    this.#writing = this.#writing.then(() => this.#write(batch));
+    return this.#writing;
+  }
+
+  /** The last flush at shutdown: nothing is written after it. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+  }
+
+  async #write(batch: InvocationRecord[]): Promise<void> {
     try {
-      this.#write(batch);
+      await this.logs.ready();
+      await this.billing.ready();
+      await this.#sql.tx(async (q) => {
+        await this.logs.add(batch, q);
+        await this.billing.add(batch, q);
+      });
     } catch (e) {
-      // Telemetry must never fail an invocation; the records are lost, the metrics already counted them.
-      console.error(`kindling: telemetry: storing ${batch.length} invocation records failed:`, e);
+      if (this.#closed) return;
+      // The store is failing (PostgreSQL unreachable): keep the records for a retry, bounded so an outage
+      // cannot fill memory; the metrics already counted them.
+      const held = [...batch, ...this.#pending];
+      const dropped = Math.max(0, held.length - MAX_HELD);
+      this.#pending = held.slice(dropped);
+      console.error(
+        `kindling: telemetry: storing ${batch.length} invocation records failed (retrying${dropped ? `, ${dropped} dropped` : ''}):`,
+        (e as Error).message,
+      );
+      this.#scheduled ??= setTimeout(() => void this.flush(), RETRY_MS).unref();
     }
   }
 }

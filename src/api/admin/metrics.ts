@@ -29,12 +29,12 @@ export async function metrics(d: AdminSurfaceDeps, req: ApiRequest): Promise<Api
     if (!bearerMatches(auth, d.metricsToken))
       throw LambdaErrors.accessDenied('The bearer token is not valid for /metrics.');
   } else await requireAdmin(d, req);
-  d.telemetry.flush();
+  await d.telemetry.flush();
   return prometheus(d.telemetry.metrics.render());
 }
 
 /** The caller's own tenant's series only (no platform-wide gauges, no other tenant's names). */
-export function tenantMetrics(d: AdminSurfaceDeps, req: ApiRequest): ApiResponse {
-  d.telemetry.flush();
+export async function tenantMetrics(d: AdminSurfaceDeps, req: ApiRequest): Promise<ApiResponse> {
+  await d.telemetry.flush();
   return prometheus(d.telemetry.metrics.render({ tenantId: req.tenant.id }));
 }

@@ -68,8 +68,8 @@ export async function tenantRoutes(
           throw AdminErrors.tenantInUse(t.name);
         throw e;
       }
-      d.telemetry.flush();
-      d.telemetry.logs.deleteTenant(t.id);
+      await d.telemetry.flush();
+      await d.telemetry.logs.deleteTenant(t.id);
       return { status: 204 };
     }
     return undefined;

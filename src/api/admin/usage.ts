@@ -21,11 +21,11 @@ const schemas = {
   }),
 };
 
-export function logs(d: AdminSurfaceDeps, req: ApiRequest, name: string): ApiResponse {
+export async function logs(d: AdminSurfaceDeps, req: ApiRequest, name: string): Promise<ApiResponse> {
   const fn = parse(schemas.functionName, name);
   const q = parse(schemas.logsQuery, Object.fromEntries(req.query));
-  d.telemetry.flush();
-  const events = d.telemetry.logs.list(req.tenant.id, fn, q);
+  await d.telemetry.flush();
+  const events = await d.telemetry.logs.list(req.tenant.id, fn, q);
   return json(200, { functionName: fn, events, nextAfter: events.at(-1)?.seq ?? q.after ?? 0 });
 }
 
@@ -36,9 +36,9 @@ export async function billing(d: AdminSurfaceDeps, req: ApiRequest): Promise<Api
     tenantId = q.tenant === undefined ? undefined : (await tenantByName(d, q.tenant)).id;
   else if (q.tenant !== undefined && q.tenant !== req.tenant.name && q.tenant !== req.tenant.id)
     throw AdminErrors.adminOnly();
-  d.telemetry.flush();
+  await d.telemetry.flush();
   const names = new Map((await d.tenants.list()).map((t) => [t.id, t.name]));
-  const records = d.telemetry.billing.list({
+  const records = await d.telemetry.billing.list({
     ...(tenantId !== undefined && { tenantId }),
     ...(q.function !== undefined && { functionName: q.function }),
     ...(q.from !== undefined && { from: q.from }),

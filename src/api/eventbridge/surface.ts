@@ -128,7 +128,7 @@ export class EventBridgeSurface implements ApiSurface {
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input))
       throw EventsErrors.serialization('The request body must be a JSON object.');
-    const out = this.#dispatch(req, target.slice(PREFIX.length), input);
+    const out = await this.#dispatch(req, target.slice(PREFIX.length), input);
     return {
       status: 200,
       headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() },
@@ -136,7 +136,7 @@ export class EventBridgeSurface implements ApiSurface {
     };
   }
 
-  #dispatch(req: ApiRequest, op: string, input: unknown): Record<string, unknown> {
+  async #dispatch(req: ApiRequest, op: string, input: unknown): Promise<Record<string, unknown>> {
     const s = this.#scheduler;
     const tenant = req.tenant;
     switch (op) {
@@ -157,7 +157,7 @@ export class EventBridgeSurface implements ApiSurface {
             'Kindling supports schedule rules only: EventPattern cannot be combined with ScheduleExpression.',
           );
         }
-        const rule = s.putRule(tenant, {
+        const rule = await s.putRule(tenant, {
           name: i.Name,
           scheduleExpression: i.ScheduleExpression,
           state: i.State,
@@ -168,13 +168,13 @@ export class EventBridgeSurface implements ApiSurface {
       case 'DescribeRule': {
         const i = parse(ByName, input);
         checkBus(i.EventBusName);
-        return ruleShape(s.describe(tenant, i.Name), tenant.accountId);
+        return ruleShape(await s.describe(tenant, i.Name), tenant.accountId);
       }
       case 'ListRules': {
         const i = parse(ListRules, input);
         checkBus(i.EventBusName);
         const limit = i.Limit ?? 100;
-        const rows = s.list(tenant, i.NamePrefix ?? '', untoken(i.NextToken), limit + 1);
+        const rows = await s.list(tenant, i.NamePrefix ?? '', untoken(i.NextToken), limit + 1);
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];
         return {
@@ -185,14 +185,14 @@ export class EventBridgeSurface implements ApiSurface {
       case 'DeleteRule': {
         const i = parse(DeleteRule, input);
         checkBus(i.EventBusName);
-        s.deleteRule(tenant, i.Name);
+        await s.deleteRule(tenant, i.Name);
         return {};
       }
       case 'EnableRule':
       case 'DisableRule': {
         const i = parse(ByName, input);
         checkBus(i.EventBusName);
-        s.setState(tenant, i.Name, op === 'EnableRule' ? 'ENABLED' : 'DISABLED');
+        await s.setState(tenant, i.Name, op === 'EnableRule' ? 'ENABLED' : 'DISABLED');
         return {};
       }
       case 'PutTargets': {
@@ -215,7 +215,7 @@ export class EventBridgeSurface implements ApiSurface {
             throw EventsErrors.validation(`InputPath for target ${t.Id} is not valid.`);
           }
         }
-        const failed = s.putTargets(
+        const failed = await s.putTargets(
           tenant,
           i.Rule,
           i.Targets.map((t) => ({ id: t.Id, arn: t.Arn, input: t.Input, inputPath: t.InputPath })),
@@ -226,7 +226,7 @@ export class EventBridgeSurface implements ApiSurface {
         const i = parse(ListTargets, input);
         checkBus(i.EventBusName);
         return {
-          Targets: s.targets(tenant, i.Rule).map((t) => ({
+          Targets: (await s.targets(tenant, i.Rule)).map((t) => ({
             Id: t.id,
             Arn: t.arn,
             ...(t.input !== undefined && { Input: t.input }),
@@ -237,7 +237,7 @@ export class EventBridgeSurface implements ApiSurface {
       case 'RemoveTargets': {
         const i = parse(RemoveTargets, input);
         checkBus(i.EventBusName);
-        const failed = s.removeTargets(tenant, i.Rule, i.Ids);
+        const failed = await s.removeTargets(tenant, i.Rule, i.Ids);
         return { FailedEntryCount: failed.length, FailedEntries: failed };
       }
       default:

@@ -23,7 +23,7 @@ export interface EventInvokeConfigRouteDeps {
   configs: EventInvokeConfigStore;
   events: AsyncEventStore;
   /** Throws Lambda's InvalidParameterValueException unless the ARN is the tenant's own queue or function. */
-  checkDestination(tenant: Tenant, arn: string): void;
+  checkDestination(tenant: Tenant, arn: string): Promise<void>;
 }
 
 const BASE = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
@@ -64,7 +64,11 @@ function shape(c: EventInvokeConfig): Record<string, unknown> {
 }
 
 /** Body → store input; only the members present are set (Update merges by presence). */
-function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigBody): EventInvokeConfigInput {
+async function toInput(
+  deps: EventInvokeConfigRouteDeps,
+  tenant: Tenant,
+  body: ConfigBody,
+): Promise<EventInvokeConfigInput> {
   const out: EventInvokeConfigInput = {};
   if (body.MaximumRetryAttempts !== undefined) out.maximumRetryAttempts = body.MaximumRetryAttempts;
   if (body.MaximumEventAgeInSeconds !== undefined)
@@ -72,7 +76,7 @@ function toInput(deps: EventInvokeConfigRouteDeps, tenant: Tenant, body: ConfigB
   const dc = body.DestinationConfig;
   if (dc?.OnSuccess !== undefined) out.onSuccess = dc.OnSuccess.Destination || undefined;
   if (dc?.OnFailure !== undefined) out.onFailure = dc.OnFailure.Destination || undefined;
-  for (const arn of [out.onSuccess, out.onFailure]) if (arn) deps.checkDestination(tenant, arn);
+  for (const arn of [out.onSuccess, out.onFailure]) if (arn) await deps.checkDestination(tenant, arn);
   return out;
 }
 
@@ -117,7 +121,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
         const t = await target(deps, req, p.FunctionName!);
-        const input = toInput(deps, req.tenant, body);
+        const input = await toInput(deps, req.tenant, body);
         if (Object.values(input).every((v) => v === undefined) && body.DestinationConfig === undefined) {
           throw EventInvokeConfigErrors.empty();
         }
@@ -132,7 +136,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRouteDeps): Lambd
       async handle(req, p) {
         const body = validateBody(ConfigBody, req.body);
         const t = await target(deps, req, p.FunctionName!);
-        const input = toInput(deps, req.tenant, body);
+        const input = await toInput(deps, req.tenant, body);
         return json(
           200,
           shape(deps.configs.update(req.tenant.id, t.rec.arn, t.qualifier, input, t.qualifiedArn)),

@@ -63,7 +63,7 @@ export function eventSourceMappingRoutes(
       method: 'POST',
       path: `${base}/`,
       operation: 'CreateEventSourceMapping',
-      handle(req) {
+      async handle(req) {
         const b = validateBody(CreateSchema, req.body);
         let redis: { urls: string[]; stream: string } | undefined;
         if (b.SelfManagedEventSource) {
@@ -79,7 +79,7 @@ export function eventSourceMappingRoutes(
         } else if (b.Topics) {
           throw LambdaErrors.invalidParameter('Topics is only valid with a SelfManagedEventSource.');
         }
-        const m = mappings.create(req.tenant, {
+        const m = await mappings.create(req.tenant, {
           ...(b.FunctionName !== undefined && { functionName: b.FunctionName }),
           ...(b.EventSourceArn !== undefined && { eventSourceArn: b.EventSourceArn }),
           ...(redis && { redis }),
@@ -103,14 +103,14 @@ export function eventSourceMappingRoutes(
       method: 'GET',
       path: `${base}/`,
       operation: 'ListEventSourceMappings',
-      handle(req) {
+      async handle(req) {
         const q = validate(ListSchema, {
           EventSourceArn: req.query.get('EventSourceArn') ?? undefined,
           FunctionName: req.query.get('FunctionName') ?? undefined,
           Marker: req.query.get('Marker') ?? undefined,
           MaxItems: req.query.get('MaxItems') ?? undefined,
         });
-        const page = mappings.list(req.tenant, {
+        const page = await mappings.list(req.tenant, {
           ...(q.EventSourceArn !== undefined && { eventSourceArn: q.EventSourceArn }),
           ...(q.FunctionName !== undefined && { functionName: q.FunctionName }),
           ...(q.Marker !== undefined && { marker: q.Marker }),
@@ -126,18 +126,18 @@ export function eventSourceMappingRoutes(
       method: 'GET',
       path: `${base}/{UUID}`,
       operation: 'GetEventSourceMapping',
-      handle(req, p) {
-        return json(200, wire(mappings.get(req.tenant, uuidOf(p))));
+      async handle(req, p) {
+        return json(200, wire(await mappings.get(req.tenant, uuidOf(p))));
       },
     },
     {
       method: 'PUT',
       path: `${base}/{UUID}`,
       operation: 'UpdateEventSourceMapping',
-      handle(req, p) {
+      async handle(req, p) {
         const uuid = uuidOf(p);
         const b = validateBody(UpdateSchema, req.body);
-        const m = mappings.update(req.tenant, uuid, {
+        const m = await mappings.update(req.tenant, uuid, {
           ...(b.FunctionName !== undefined && { functionName: b.FunctionName }),
           ...(b.Enabled !== undefined && { enabled: b.Enabled }),
           ...(b.BatchSize !== undefined && { batchSize: b.BatchSize }),
@@ -158,8 +158,8 @@ export function eventSourceMappingRoutes(
       method: 'DELETE',
       path: `${base}/{UUID}`,
       operation: 'DeleteEventSourceMapping',
-      handle(req, p) {
-        return json(202, wire(mappings.delete(req.tenant, uuidOf(p))));
+      async handle(req, p) {
+        return json(202, wire(await mappings.delete(req.tenant, uuidOf(p))));
       },
     },
   ];

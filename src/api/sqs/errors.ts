@@ -3,6 +3,7 @@
 // protocol (XML ErrorResponse).
 import { randomUUID } from 'node:crypto';
 import { SqsError, SqsErrors } from '../../events/queue/errors.js';
+import { StoreUnavailableError } from '../../store/sql.js';
 import { MalformedEscapeError } from '../../uri.js';
 import { lambdaWireError } from '../lambda/errors.js';
 import type { ApiResponse, RequestHead } from '../surface.js';
@@ -41,6 +42,16 @@ const fromEngine = (e: SqsError): SqsWireError => ({
 
 function sqsWireError(err: unknown): SqsWireError {
   if (err instanceof SqsError) return fromEngine(err);
+  // The store (PostgreSQL) is away: a 503 the SDKs retry; nothing was acknowledged, so nothing is lost.
+  if (err instanceof StoreUnavailableError) {
+    return {
+      type: 'ServiceUnavailable',
+      queryCode: 'ServiceUnavailable',
+      status: 503,
+      senderFault: false,
+      message: 'The service is unavailable. Please retry the request.',
+    };
+  }
   if (err instanceof MalformedEscapeError) {
     return fromEngine(
       err.site === 'path'

@@ -110,7 +110,7 @@ export class SqsSurface implements ApiSurface {
     return sqsErrorResponse(err, head);
   }
 
-  #queue(call: Call, url: string | undefined): Queue {
+  #queue(call: Call, url: string | undefined): Promise<Queue> {
     if (url === undefined || url === '')
       throw SqsErrors.missingParameter('The request must contain the parameter QueueUrl.');
     return this.#queues.getQueue(call.req.tenant, url);
@@ -134,7 +134,10 @@ export class SqsSurface implements ApiSurface {
       case 'CreateQueue': {
         const i = validate('CreateQueue', raw);
         return {
-          QueueUrl: this.#url(call, q.createQueue(tenant, i.QueueName, i.Attributes ?? {}, i.tags ?? {})),
+          QueueUrl: this.#url(
+            call,
+            await q.createQueue(tenant, i.QueueName, i.Attributes ?? {}, i.tags ?? {}),
+          ),
         };
       }
       case 'GetQueueUrl': {
@@ -143,7 +146,7 @@ export class SqsSurface implements ApiSurface {
           throw SqsErrors.queueDoesNotExist();
         // Only a name is accepted here, not a URL or ARN.
         if (!/^[A-Za-z0-9_.-]{1,80}$/.test(i.QueueName)) throw SqsErrors.queueDoesNotExist();
-        return { QueueUrl: this.#url(call, q.getQueue(tenant, i.QueueName)) };
+        return { QueueUrl: this.#url(call, await q.getQueue(tenant, i.QueueName)) };
       }
       case 'ListQueues': {
         const i = validate('ListQueues', raw);
@@ -151,57 +154,57 @@ export class SqsSurface implements ApiSurface {
         if (i.QueueNamePrefix !== undefined) opts.prefix = i.QueueNamePrefix;
         if (i.MaxResults !== undefined) opts.maxResults = i.MaxResults;
         if (i.NextToken !== undefined) opts.nextToken = i.NextToken;
-        const r = q.listQueues(tenant, opts);
+        const r = await q.listQueues(tenant, opts);
         const out: Record<string, unknown> = {};
         if (r.queues.length > 0) out.QueueUrls = r.queues.map((x) => this.#url(call, x));
         if (r.nextToken) out.NextToken = r.nextToken;
         return out;
       }
       case 'DeleteQueue':
-        q.deleteQueue(this.#queue(call, validate('DeleteQueue', raw).QueueUrl));
+        await q.deleteQueue(await this.#queue(call, validate('DeleteQueue', raw).QueueUrl));
         return {};
       case 'PurgeQueue':
-        q.purgeQueue(this.#queue(call, validate('PurgeQueue', raw).QueueUrl));
+        await q.purgeQueue(await this.#queue(call, validate('PurgeQueue', raw).QueueUrl));
         return {};
       case 'GetQueueAttributes': {
         const i = validate('GetQueueAttributes', raw);
-        const queue = this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl);
         // Without names SQS answers no attributes.
         if (!i.AttributeNames || i.AttributeNames.length === 0) return {};
-        return { Attributes: q.getAttributes(queue, i.AttributeNames) };
+        return { Attributes: await q.getAttributes(queue, i.AttributeNames) };
       }
       case 'SetQueueAttributes': {
         const i = validate('SetQueueAttributes', raw);
-        q.setAttributes(this.#queue(call, i.QueueUrl), i.Attributes);
+        await q.setAttributes(await this.#queue(call, i.QueueUrl), i.Attributes);
         return {};
       }
       case 'TagQueue': {
         const i = validate('TagQueue', raw);
-        q.tagQueue(this.#queue(call, i.QueueUrl), i.Tags);
+        await q.tagQueue(await this.#queue(call, i.QueueUrl), i.Tags);
         return {};
       }
       case 'UntagQueue': {
         const i = validate('UntagQueue', raw);
-        q.untagQueue(this.#queue(call, i.QueueUrl), i.TagKeys);
+        await q.untagQueue(await this.#queue(call, i.QueueUrl), i.TagKeys);
         return {};
       }
       case 'ListQueueTags': {
-        const tags = q.listTags(this.#queue(call, validate('ListQueueTags', raw).QueueUrl));
+        const tags = await q.listTags(await this.#queue(call, validate('ListQueueTags', raw).QueueUrl));
         return Object.keys(tags).length > 0 ? { Tags: tags } : {};
       }
       case 'ListDeadLetterSourceQueues': {
         const i = validate('ListDeadLetterSourceQueues', raw);
-        const sources = q.deadLetterSources(this.#queue(call, i.QueueUrl));
+        const sources = await q.deadLetterSources(await this.#queue(call, i.QueueUrl));
         return { queueUrls: sources.map((s) => this.#url(call, s)) };
       }
       case 'SendMessage': {
         const i = validate('SendMessage', raw);
-        const queue = this.#queue(call, i.QueueUrl);
-        return sendOutput(q.send(queue, toSendInput(i, call.req.accessKeyId)));
+        const queue = await this.#queue(call, i.QueueUrl);
+        return sendOutput(await q.send(queue, toSendInput(i, call.req.accessKeyId)));
       }
       case 'SendMessageBatch': {
         const i = validate('SendMessageBatch', raw);
-        const queue = this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl);
         validateBatchIds(
           i.Entries.map((e) => ({ id: e.Id })),
           'SendMessageBatchRequestEntry',
@@ -217,7 +220,7 @@ export class SqsSurface implements ApiSurface {
             failed.push({ id: e.Id, code: err.queryCode, message: err.message, senderFault: true });
           }
         }
-        const r = valid.length > 0 ? q.sendBatch(queue, valid) : { successful: [], failed: [] };
+        const r = valid.length > 0 ? await q.sendBatch(queue, valid) : { successful: [], failed: [] };
         return {
           Successful: r.successful.map((s) => ({ Id: s.id, ...sendOutput(s) })),
           Failed: batchFailures([...failed, ...r.failed]),
@@ -225,7 +228,7 @@ export class SqsSurface implements ApiSurface {
       }
       case 'ReceiveMessage': {
         const i = validate('ReceiveMessage', raw);
-        const queue = this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl);
         const messages = await q.receive(queue, {
           ...(i.MaxNumberOfMessages !== undefined && { maxMessages: i.MaxNumberOfMessages }),
           ...(i.VisibilityTimeout !== undefined && { visibilityTimeout: i.VisibilityTimeout }),
@@ -238,26 +241,26 @@ export class SqsSurface implements ApiSurface {
       }
       case 'DeleteMessage': {
         const i = validate('DeleteMessage', raw);
-        q.deleteMessage(this.#queue(call, i.QueueUrl), i.ReceiptHandle);
+        await q.deleteMessage(await this.#queue(call, i.QueueUrl), i.ReceiptHandle);
         return {};
       }
       case 'DeleteMessageBatch': {
         const i = validate('DeleteMessageBatch', raw);
-        const r = q.deleteBatch(
-          this.#queue(call, i.QueueUrl),
+        const r = await q.deleteBatch(
+          await this.#queue(call, i.QueueUrl),
           i.Entries.map((e) => ({ id: e.Id, receiptHandle: e.ReceiptHandle })),
         );
         return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
       }
       case 'ChangeMessageVisibility': {
         const i = validate('ChangeMessageVisibility', raw);
-        q.changeVisibility(this.#queue(call, i.QueueUrl), i.ReceiptHandle, i.VisibilityTimeout);
+        await q.changeVisibility(await this.#queue(call, i.QueueUrl), i.ReceiptHandle, i.VisibilityTimeout);
         return {};
       }
       case 'ChangeMessageVisibilityBatch': {
         const i = validate('ChangeMessageVisibilityBatch', raw);
-        const r = q.changeVisibilityBatch(
-          this.#queue(call, i.QueueUrl),
+        const r = await q.changeVisibilityBatch(
+          await this.#queue(call, i.QueueUrl),
           i.Entries.map((e) => ({
             id: e.Id,
             receiptHandle: e.ReceiptHandle,

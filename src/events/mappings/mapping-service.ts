@@ -60,16 +60,16 @@ export class MappingService {
     this.#d = deps;
   }
 
-  create(tenant: Tenant, input: CreateMappingInput): Mapping {
+  async create(tenant: Tenant, input: CreateMappingInput): Promise<Mapping> {
     const rpc = input.tags?.[RPC_TAG] === 'true';
-    const source = this.#source(tenant, input);
+    const source = await this.#source(tenant, input);
     let functionArn: string | null = null;
     if (input.functionName !== undefined) {
       if (rpc)
         throw LambdaErrors.invalidParameter(
           `An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName: each message names its function`,
         );
-      functionArn = this.#function(tenant, input.functionName, source);
+      functionArn = await this.#function(tenant, input.functionName, source);
     } else if (!rpc) {
       throw LambdaErrors.validation(
         "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
@@ -82,9 +82,9 @@ export class MappingService {
     const window = input.maximumBatchingWindowInSeconds ?? 0;
     checkBatching(source, batchSize, window);
     const key = sourceKey({ source });
-    const existing = this.#d.store
-      .listByTenant(tenant.id)
-      .find((m) => sourceKey(m) === key && m.functionArn === functionArn);
+    const existing = (await this.#d.store.listByTenant(tenant.id)).find(
+      (m) => sourceKey(m) === key && m.functionArn === functionArn,
+    );
     if (existing) {
       throw LambdaErrors.conflict(
         `An event source mapping with event source ("${key}") and function ("${functionArn ?? RPC_TAG}") already exists. Please update or delete the existing mapping with UUID ${existing.uuid}`,
@@ -110,13 +110,13 @@ export class MappingService {
       lastModified: Date.now(),
       lastProcessingResult: 'No records processed',
     };
-    this.#d.store.insert(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.insert(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
-  get(tenant: Tenant, uuid: string): Mapping {
-    const m = this.#d.store.get(uuid);
+  async get(tenant: Tenant, uuid: string): Promise<Mapping> {
+    const m = await this.#d.store.get(uuid);
     // Another tenant's mapping "does not exist" for this caller.
     if (!m || m.tenantId !== tenant.id) {
       throw LambdaErrors.notFound(
@@ -126,8 +126,11 @@ export class MappingService {
     return m;
   }
 
-  list(tenant: Tenant, input: ListMappingsInput = {}): { mappings: Mapping[]; nextMarker?: string } {
-    let all = this.#d.store.listByTenant(tenant.id);
+  async list(
+    tenant: Tenant,
+    input: ListMappingsInput = {},
+  ): Promise<{ mappings: Mapping[]; nextMarker?: string }> {
+    let all = await this.#d.store.listByTenant(tenant.id);
     if (input.eventSourceArn !== undefined) {
       const arn = input.eventSourceArn;
       all = all.filter((m) => sourceKey(m) === arn || (m.source.kind === 'redis' && m.source.stream === arn));
@@ -150,14 +153,14 @@ export class MappingService {
     return { mappings: page, ...(next && { nextMarker: next.uuid }) };
   }
 
-  update(tenant: Tenant, uuid: string, input: UpdateMappingInput): Mapping {
-    const m = this.get(tenant, uuid);
+  async update(tenant: Tenant, uuid: string, input: UpdateMappingInput): Promise<Mapping> {
+    const m = await this.get(tenant, uuid);
     if (m.state === 'Deleting')
       throw LambdaErrors.conflict(`The event source mapping ${uuid} is being deleted.`);
     if (input.functionName !== undefined) {
       if (m.rpc)
         throw LambdaErrors.invalidParameter(`An RPC mapping (tag ${RPC_TAG}=true) names no FunctionName`);
-      m.functionArn = this.#function(tenant, input.functionName, m.source);
+      m.functionArn = await this.#function(tenant, input.functionName, m.source);
     } else if (
       input.enabled === true &&
       m.functionArn !== null &&
@@ -178,22 +181,22 @@ export class MappingService {
     m.state = 'Updating';
     m.stateTransitionReason = 'USER_INITIATED';
     m.lastModified = Date.now();
-    this.#d.store.save(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.save(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
-  delete(tenant: Tenant, uuid: string): Mapping {
-    const m = this.get(tenant, uuid);
+  async delete(tenant: Tenant, uuid: string): Promise<Mapping> {
+    const m = await this.get(tenant, uuid);
     m.state = 'Deleting';
     m.stateTransitionReason = 'USER_INITIATED';
     m.lastModified = Date.now();
-    this.#d.store.save(m);
-    void this.#d.manager.reconcile(m.uuid);
+    await this.#d.store.save(m);
+    await this.#d.manager.changed(m.uuid);
     return m;
   }
 
-  #source(tenant: Tenant, input: CreateMappingInput): MappingSource {
+  async #source(tenant: Tenant, input: CreateMappingInput): Promise<MappingSource> {
     if (input.eventSourceArn !== undefined && input.redis !== undefined) {
       throw LambdaErrors.invalidParameter(
         'Specify either EventSourceArn or SelfManagedEventSource, not both.',
@@ -225,7 +228,7 @@ export class MappingService {
       );
     }
     // Another tenant's queue looks exactly like a missing one.
-    const queue = this.#d.queues.findQueue(tenant, arn);
+    const queue = await this.#d.queues.findQueue(tenant, arn);
     if (!queue) {
       throw LambdaErrors.invalidParameter(
         'Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.',
@@ -235,16 +238,16 @@ export class MappingService {
   }
 
   /** The ARN of one of the tenant's own functions (qualified when the name was). */
-  #function(tenant: Tenant, ref: string, source: MappingSource): string {
+  async #function(tenant: Tenant, ref: string, source: MappingSource): Promise<string> {
     const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/.exec(ref)?.[1];
     const fn =
       account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
     if (!fn) throw LambdaErrors.functionNotFound(ref);
     // As Lambda requires: a lease shorter than a run would hand the batch to a second run meanwhile.
     if (source.kind === 'sqs') {
-      const queue = this.#d.queues.findQueue(tenant, source.queueArn);
+      const queue = await this.#d.queues.findQueue(tenant, source.queueArn);
       const visibility = queue
-        ? Number(this.#d.queues.getAttributes(queue, ['VisibilityTimeout']).VisibilityTimeout)
+        ? Number((await this.#d.queues.getAttributes(queue, ['VisibilityTimeout'])).VisibilityTimeout)
         : Number.NaN;
       if (Number.isFinite(visibility) && visibility < fn.timeoutSec) {
         throw LambdaErrors.invalidParameter(

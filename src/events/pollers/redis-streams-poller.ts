@@ -383,7 +383,7 @@ export class RedisStreamsPoller {
     const cmd = this.#cmd!;
     const reply: Replier = async (replyTo, body) => {
       if (engine && /^(arn:aws:sqs:|https?:\/\/)/.test(replyTo))
-        engine.send(engine.getQueue(tenant, replyTo), { body });
+        await engine.send(await engine.getQueue(tenant, replyTo), { body });
       else await cmd.call('XADD', replyTo, '*', 'body', body);
     };
     // Per consumer group: two mappings of one stream (even two tenants') each see every entry.

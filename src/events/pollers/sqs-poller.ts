@@ -1,7 +1,8 @@
 // Polls one embedded queue for one mapping: leases batches, hands them to the function as Lambda's SQS
 // event (or message by message to the RPC processor), deletes what succeeded. Failed messages stay
 // leased and return after the visibility timeout, so the queue's redrive policy dead-letters poison
-// messages. Lanes (batches in flight) follow the backlog; waiting is the engine's in-process wake-up.
+// messages. Lanes (batches in flight) follow the backlog; waiting is the engine's wake-up (this node's
+// sends directly, other nodes' through the store's notifications).
 import type { Tenant } from '../../control/tenants.js';
 import { isDomainError, isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
@@ -103,7 +104,7 @@ export class SqsPoller {
       if (batch === null || batch.length === 0) {
         if (batch === null && Date.now() - waitStart < waitMs / 2 && !this.#stopped) {
           // The engine answers at once for a deleted queue (or while closing): don't spin on it.
-          const q = this.#d.engine.findQueue(this.#d.tenant, this.#d.queue.arn);
+          const q = await this.#d.engine.findQueue(this.#d.tenant, this.#d.queue.arn);
           if (!q || q.id !== this.#d.queue.id) {
             this.#halt(QUEUE_GONE_REASON);
             return;
@@ -124,7 +125,7 @@ export class SqsPoller {
         this.#rate.active < this.#rate.ceiling &&
         !this.#stopped
       ) {
-        const backlog = this.#d.engine.counts(this.#d.queue).visible;
+        const backlog = (await this.#d.engine.counts(this.#d.queue)).visible;
         if (this.#rate.shouldGrow(backlog, this.#d.functionLimit?.())) this.#spawn();
       }
       const keepGoing = await this.#process(batch);
@@ -184,23 +185,23 @@ export class SqsPoller {
         this.#rate.succeeded();
         this.#result('OK');
         if (!mapping.reportBatchItemFailures) {
-          this.#delete(batch);
+          await this.#delete(batch);
           return true;
         }
         const failed = failedItems(res.payload, new Set(batch.map((m) => m.messageId)));
-        if (failed !== 'all') this.#delete(batch.filter((m) => !failed.has(m.messageId)));
+        if (failed !== 'all') await this.#delete(batch.filter((m) => !failed.has(m.messageId)));
         return true;
       } catch (e) {
         if (isDomainError(e, 'Throttled')) {
           // Throttled: keep the lease and try again after a pause (a throttle is not a delivery failure),
           // unless the lease is about to run out anyway.
           const pause = this.#rate.throttled();
-          if (this.#stopped || Date.now() + pause >= leasedAt + this.#visibilityMs()) return true;
+          if (this.#stopped || Date.now() + pause >= leasedAt + (await this.#visibilityMs())) return true;
           await delay(pause, this.#abort.signal);
           continue;
         }
         if (isNotFound(e)) {
-          this.#release(batch);
+          await this.#release(batch);
           this.#result('PROBLEM: Function not found');
           this.#halt(FUNCTION_GONE_REASON);
           return false;
@@ -214,17 +215,18 @@ export class SqsPoller {
   async #processRpc(batch: ReceivedMessage[]): Promise<boolean> {
     const { engine, queue, tenant } = this.#d;
     const rpc = this.#d.rpc!;
-    const maxReceives = this.#maxReceiveCount();
+    const maxReceives = await this.#maxReceiveCount();
     const reply: Replier = async (replyTo, body) => {
-      engine.send(engine.getQueue(tenant, replyTo), { body });
+      await engine.send(await engine.getQueue(tenant, replyTo), { body });
     };
     const leasedAt = Date.now();
     // An aggregate may run longer than one lease: keep extending the lease of messages still running.
-    const visibilityMs = this.#visibilityMs();
+    const visibilityMs = await this.#visibilityMs();
     const running = new Set(batch);
     const heartbeat =
       visibilityMs >= 1000
-        ? setInterval(() => this.#extend([...running], visibilityMs / 1000), visibilityMs / 2)
+        ? // #extend reports its own failures: a lost extension only lets the lease run out early.
+          setInterval(() => void this.#extend([...running], visibilityMs / 1000), visibilityMs / 2)
         : undefined;
     heartbeat?.unref();
     const outcomes = await Promise.all(
@@ -253,19 +255,19 @@ export class SqsPoller {
     const done: ReceivedMessage[] = [];
     for (const { m, outcome } of outcomes) {
       if (outcome.kind === 'done') done.push(m);
-      else if (outcome.kind === 'reject') this.#deadLetter(m, outcome.reason);
+      else if (outcome.kind === 'reject') await this.#deadLetter(m, outcome.reason);
     }
-    this.#delete(done);
+    await this.#delete(done);
     return true;
   }
 
   /** Invalid RPC messages skip the retries: straight to the queue's dead-letter queue, or dropped without one. */
-  #deadLetter(m: ReceivedMessage, reason: string): void {
+  async #deadLetter(m: ReceivedMessage, reason: string): Promise<void> {
     const { engine, queue, tenant } = this.#d;
-    const dlqArn = this.#redrive()?.deadLetterTargetArn;
-    const dlq = dlqArn ? engine.findQueue(tenant, dlqArn) : undefined;
+    const dlqArn = (await this.#redrive())?.deadLetterTargetArn;
+    const dlq = dlqArn ? await engine.findQueue(tenant, dlqArn) : undefined;
     if (dlq) {
-      engine.send(dlq, {
+      await engine.send(dlq, {
         body: m.body,
         messageAttributes: {
           ...m.messageAttributes,
@@ -278,11 +280,11 @@ export class SqsPoller {
         `kindling: dropping invalid RPC message ${m.messageId} from ${queue.arn} (no dead-letter queue): ${reason}`,
       );
     }
-    this.#delete([m]);
+    await this.#delete([m]);
   }
 
-  #redrive(): { deadLetterTargetArn: string; maxReceiveCount: number } | undefined {
-    const raw = this.#d.engine.getAttributes(this.#d.queue, ['RedrivePolicy']).RedrivePolicy;
+  async #redrive(): Promise<{ deadLetterTargetArn: string; maxReceiveCount: number } | undefined> {
+    const raw = (await this.#d.engine.getAttributes(this.#d.queue, ['RedrivePolicy'])).RedrivePolicy;
     if (!raw) return undefined;
     try {
       const p = JSON.parse(raw) as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
@@ -293,35 +295,35 @@ export class SqsPoller {
     }
   }
 
-  #maxReceiveCount(): number | undefined {
-    const n = this.#redrive()?.maxReceiveCount;
+  async #maxReceiveCount(): Promise<number | undefined> {
+    const n = (await this.#redrive())?.maxReceiveCount;
     return n !== undefined && Number.isFinite(n) ? n : undefined;
   }
 
-  #visibilityMs(): number {
+  async #visibilityMs(): Promise<number> {
     const v = Number(
-      this.#d.engine.getAttributes(this.#d.queue, ['VisibilityTimeout']).VisibilityTimeout ?? '30',
+      (await this.#d.engine.getAttributes(this.#d.queue, ['VisibilityTimeout'])).VisibilityTimeout ?? '30',
     );
     return (Number.isFinite(v) ? v : 30) * 1000;
   }
 
-  #delete(messages: readonly ReceivedMessage[]): void {
+  async #delete(messages: readonly ReceivedMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
       const entries = messages
         .slice(i, i + RECEIVE_MAX)
         .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle }));
-      this.#d.engine.deleteBatch(this.#d.queue, entries);
+      await this.#d.engine.deleteBatch(this.#d.queue, entries);
     }
   }
 
   /** Extends the lease of messages still being worked on (stale handles are skipped by the engine). */
-  #extend(messages: readonly ReceivedMessage[], seconds: number): void {
+  async #extend(messages: readonly ReceivedMessage[], seconds: number): Promise<void> {
     try {
       for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
         const entries = messages
           .slice(i, i + RECEIVE_MAX)
           .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle, visibilityTimeout: seconds }));
-        this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
+        await this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
       }
     } catch (e) {
       console.error(`kindling: extending leases on ${this.#d.queue.arn} failed: ${(e as Error).message}`);
@@ -329,12 +331,12 @@ export class SqsPoller {
   }
 
   /** Makes leased messages visible again at once (the mapping is stopping for good). */
-  #release(messages: readonly ReceivedMessage[]): void {
+  async #release(messages: readonly ReceivedMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += RECEIVE_MAX) {
       const entries = messages
         .slice(i, i + RECEIVE_MAX)
         .map((m, j) => ({ id: String(j), receiptHandle: m.receiptHandle, visibilityTimeout: 0 }));
-      this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
+      await this.#d.engine.changeVisibilityBatch(this.#d.queue, entries);
     }
   }
 

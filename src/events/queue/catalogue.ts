@@ -1,5 +1,7 @@
 // The catalogue of queues: create, find (by name, URL or ARN), list, attributes, tags and dead-letter
-// links. Live queues' parsed configuration is cached in memory; a deleted queue drops out of the cache.
+// links. Live queues' parsed configuration is cached in memory; a change on any node drops the entry on
+// every node (the engine relays `forget` from the store's notifications), and an entry older than
+// CACHE_MS is read again in case a notification was lost.
 import { tryDecode } from '../../uri.js';
 import {
   effectiveAttributes,
@@ -11,7 +13,7 @@ import {
   sameAttributes,
 } from './attributes.js';
 import { SqsErrors } from './errors.js';
-import type { QueueRow, SqliteQueueRepo } from './queue-repo.js';
+import type { QueueRepo, QueueRow } from './queue-repo.js';
 import type { ListQueuesOptions, Queue, QueueCounts, QueueOwner } from './types.js';
 import { validateQueueName } from './validate.js';
 
@@ -21,7 +23,11 @@ export interface Loaded {
   stored: Record<string, string>;
   config: QueueConfig;
   modifiedAt: number;
+  /** When this node read it (Date.now()). */
+  readAt: number;
 }
+
+const CACHE_MS = 5_000;
 
 const KNOWN_ATTRIBUTES = [
   'ApproximateNumberOfMessages',
@@ -43,14 +49,25 @@ const KNOWN_ATTRIBUTES = [
 ];
 
 export class QueueCatalogue {
-  readonly #repo: SqliteQueueRepo;
+  readonly #repo: QueueRepo;
   readonly #region: string;
   readonly #cache = new Map<number, Loaded>();
   readonly #names = new Map<string, number>();
 
-  constructor(repo: SqliteQueueRepo, region: string) {
+  constructor(repo: QueueRepo, region: string) {
     this.#repo = repo;
     this.#region = region;
+  }
+
+  /** Drops what this node knows of a queue (changed or deleted, maybe on another node). */
+  forget(queueId: number): void {
+    const l = this.#cache.get(queueId);
+    this.#cache.delete(queueId);
+    if (l) this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
+  }
+
+  #fresh(l: Loaded | undefined): Loaded | undefined {
+    return l && Date.now() - l.readAt < CACHE_MS ? l : undefined;
   }
 
   #toQueue(r: QueueRow): Queue {
@@ -72,17 +89,25 @@ export class QueueCatalogue {
       stored,
       config: queueConfig(stored, r.name.endsWith('.fifo')),
       modifiedAt: r.modified_at,
+      readAt: Date.now(),
     };
     this.#cache.set(r.id, loaded);
     return loaded;
   }
 
   /** The queue's live state; throws QueueDoesNotExist once it has been deleted. */
-  loaded(queue: Queue): Loaded {
-    const hit = this.#cache.get(queue.id);
+  loaded(queue: Queue): Promise<Loaded> {
+    return this.loadedById(queue.id);
+  }
+
+  async loadedById(queueId: number): Promise<Loaded> {
+    const hit = this.#fresh(this.#cache.get(queueId));
     if (hit) return hit;
-    const row = this.#repo.queueById(queue.id);
-    if (!row) throw SqsErrors.queueDoesNotExist();
+    const row = await this.#repo.queueById(queueId);
+    if (!row) {
+      this.forget(queueId);
+      throw SqsErrors.queueDoesNotExist();
+    }
     return this.#load(row);
   }
 
@@ -91,43 +116,42 @@ export class QueueCatalogue {
     return this.#cache.get(queueId);
   }
 
-  createQueue(
+  async createQueue(
     owner: QueueOwner,
     name: string,
     attributes: Record<string, string> = {},
     tags: Record<string, string> = {},
-  ): Queue {
+  ): Promise<Queue> {
     if (typeof name !== 'string')
       throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
     validateQueueName(name);
     const fifo = name.endsWith('.fifo');
     if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
     const given = normalizeAttributes(attributes, fifo, true);
-    this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
-    return this.#repo.transaction(() => {
-      const existing = this.#repo.queueByName(owner.id, name);
-      if (existing) {
-        if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>, fifo))
-          throw SqsErrors.queueNameExists(name);
-        return this.#toQueue(existing);
-      }
-      if (given.RedrivePolicy === '') delete given.RedrivePolicy;
-      const row = this.#repo.insertQueue(
-        owner.id,
-        owner.accountId,
-        name,
-        JSON.stringify(given),
-        JSON.stringify(tags),
-        Date.now(),
-      );
-      return this.#load(row).queue;
-    });
+    await this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
+    const stored = { ...given };
+    if (stored.RedrivePolicy === '') delete stored.RedrivePolicy;
+    // Insert-or-read: two nodes creating the same queue at once end with one queue, as SQS does.
+    const inserted = await this.#repo.insertQueue(
+      owner.id,
+      owner.accountId,
+      name,
+      JSON.stringify(stored),
+      JSON.stringify(tags),
+      Date.now(),
+    );
+    if (inserted) return this.#load(inserted).queue;
+    const existing = await this.#repo.queueByName(owner.id, name);
+    if (!existing) throw SqsErrors.queueDoesNotExist(); // created and deleted in between
+    if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>, fifo))
+      throw SqsErrors.queueNameExists(name);
+    return this.#load(existing).queue;
   }
 
-  #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): void {
+  async #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): Promise<void> {
     if (!policy) return;
     const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
-    const target = this.byArn(owner, arn);
+    const target = await this.byArn(owner, arn);
     const bad = (reason: string) =>
       SqsErrors.invalidParameterValue(
         `Value ${policy} for parameter RedrivePolicy is invalid. Reason: ${reason}`,
@@ -137,25 +161,28 @@ export class QueueCatalogue {
       throw bad('Dead-letter queue must be of the same type (FIFO or standard) as the source queue.');
   }
 
-  #byName(owner: QueueOwner, name: string): Queue | undefined {
+  async #byName(owner: QueueOwner, name: string): Promise<Queue | undefined> {
     // Every API call resolves its queue by name: keep live queues' ids in memory (dropped on delete).
     const key = `${owner.id}\0${name}`;
     const id = this.#names.get(key);
-    const hit = id === undefined ? undefined : this.#cache.get(id);
+    const hit = id === undefined ? undefined : this.#fresh(this.#cache.get(id));
     if (hit) return hit.queue;
-    const row = this.#repo.queueByName(owner.id, name);
-    if (!row) return undefined;
+    const row = await this.#repo.queueByName(owner.id, name);
+    if (!row) {
+      this.#names.delete(key);
+      return undefined;
+    }
     this.#names.set(key, row.id);
-    return (this.#cache.get(row.id) ?? this.#load(row)).queue;
+    return this.#load(row).queue;
   }
 
-  byArn(owner: QueueOwner, arn: string): Queue | undefined {
+  async byArn(owner: QueueOwner, arn: string): Promise<Queue | undefined> {
     const parsed = parseQueueArn(arn);
     if (!parsed || parsed.accountId !== owner.accountId || parsed.region !== this.#region) return undefined;
     return this.#byName(owner, parsed.name);
   }
 
-  findQueue(owner: QueueOwner, ref: string): Queue | undefined {
+  async findQueue(owner: QueueOwner, ref: string): Promise<Queue | undefined> {
     if (typeof ref !== 'string' || ref === '') return undefined;
     if (ref.startsWith('arn:')) return this.byArn(owner, ref);
     if (ref.includes('/')) {
@@ -177,7 +204,10 @@ export class QueueCatalogue {
     return this.#byName(owner, ref);
   }
 
-  listQueues(owner: QueueOwner, opts: ListQueuesOptions = {}): { queues: Queue[]; nextToken?: string } {
+  async listQueues(
+    owner: QueueOwner,
+    opts: ListQueuesOptions = {},
+  ): Promise<{ queues: Queue[]; nextToken?: string }> {
     const limit = opts.maxResults ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw SqsErrors.invalidParameterValue(
@@ -194,11 +224,11 @@ export class QueueCatalogue {
       if (!after) throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
     }
     const prefix = opts.prefix ?? '';
-    const rows = this.#repo
-      .listQueues(owner.id, prefix, after, limit + 1)
-      .filter((r) => r.name.startsWith(prefix));
+    const rows = (await this.#repo.listQueues(owner.id, prefix, after, limit + 1)).filter((r) =>
+      r.name.startsWith(prefix),
+    );
     const page = rows.slice(0, limit);
-    const queues = page.map((r) => (this.#cache.get(r.id) ?? this.#load(r)).queue);
+    const queues = page.map((r) => this.#load(r).queue);
     const last = page[page.length - 1];
     return opts.maxResults !== undefined && rows.length > limit && last
       ? { queues, nextToken: Buffer.from(last.name, 'utf8').toString('base64url') }
@@ -206,15 +236,19 @@ export class QueueCatalogue {
   }
 
   /** Deletes the queue and its messages and forgets it. */
-  deleteQueue(queue: Queue): void {
-    this.loaded(queue);
-    this.#repo.deleteQueue(queue.id);
-    this.#cache.delete(queue.id);
+  async deleteQueue(queue: Queue): Promise<void> {
+    await this.loaded(queue);
+    await this.#repo.deleteQueue(queue.id);
+    this.forget(queue.id);
     this.#names.delete(`${queue.tenantId}\0${queue.name}`);
   }
 
-  getAttributes(queue: Queue, names: readonly string[], counts: () => QueueCounts): Record<string, string> {
-    const l = this.loaded(queue);
+  async getAttributes(
+    queue: Queue,
+    names: readonly string[],
+    counts: () => Promise<QueueCounts>,
+  ): Promise<Record<string, string>> {
+    const l = await this.loaded(queue);
     const all = names.length === 0 || names.includes('All');
     const want = (n: string) => all || names.includes(n);
     const out: Record<string, string> = {};
@@ -229,7 +263,7 @@ export class QueueCatalogue {
       want('ApproximateNumberOfMessagesNotVisible') ||
       want('ApproximateNumberOfMessagesDelayed')
     ) {
-      const c = counts();
+      const c = await counts();
       if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(c.visible);
       if (want('ApproximateNumberOfMessagesNotVisible'))
         out.ApproximateNumberOfMessagesNotVisible = String(c.inFlight);
@@ -242,10 +276,10 @@ export class QueueCatalogue {
     return out;
   }
 
-  setAttributes(queue: Queue, attributes: Record<string, string>): void {
-    const l = this.loaded(queue);
+  async setAttributes(queue: Queue, attributes: Record<string, string>): Promise<void> {
+    const l = await this.loaded(queue);
     const given = normalizeAttributes(attributes, queue.fifo, false);
-    this.#checkRedriveTarget(
+    await this.#checkRedriveTarget(
       { id: queue.tenantId, accountId: queue.accountId },
       given.RedrivePolicy,
       queue.fifo,
@@ -254,13 +288,18 @@ export class QueueCatalogue {
     if (next.RedrivePolicy === '') delete next.RedrivePolicy;
     if (next.Policy === '') delete next.Policy;
     const now = Date.now();
-    this.#repo.setQueueAttributes(queue.id, JSON.stringify(next), now);
-    this.#cache.set(queue.id, { ...l, stored: next, config: queueConfig(next, queue.fifo), modifiedAt: now });
+    await this.#repo.setQueueAttributes(queue.id, JSON.stringify(next), now);
+    this.#cache.set(queue.id, {
+      ...l,
+      stored: next,
+      config: queueConfig(next, queue.fifo),
+      modifiedAt: now,
+      readAt: Date.now(),
+    });
   }
 
-  deadLetterSources(queue: Queue): Queue[] {
-    return this.#repo
-      .queuesWithRedrive(queue.tenantId)
+  async deadLetterSources(queue: Queue): Promise<Queue[]> {
+    return (await this.#repo.tenantQueues(queue.tenantId))
       .filter((r) => {
         const p = (JSON.parse(r.attributes) as Record<string, string>).RedrivePolicy;
         return (
@@ -271,23 +310,23 @@ export class QueueCatalogue {
       .map((r) => this.#toQueue(r));
   }
 
-  tagQueue(queue: Queue, tags: Record<string, string>): void {
-    this.loaded(queue);
-    const merged = { ...this.listTags(queue), ...tags };
+  async tagQueue(queue: Queue, tags: Record<string, string>): Promise<void> {
+    await this.loaded(queue);
+    const merged = { ...(await this.listTags(queue)), ...tags };
     if (Object.keys(merged).length > 50)
       throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
-    this.#repo.setQueueTags(queue.id, JSON.stringify(merged));
+    await this.#repo.setQueueTags(queue.id, JSON.stringify(merged));
   }
 
-  untagQueue(queue: Queue, keys: readonly string[]): void {
-    const tags = this.listTags(queue);
+  async untagQueue(queue: Queue, keys: readonly string[]): Promise<void> {
+    const tags = await this.listTags(queue);
     for (const k of keys) delete tags[k];
-    this.#repo.setQueueTags(queue.id, JSON.stringify(tags));
+    await this.#repo.setQueueTags(queue.id, JSON.stringify(tags));
   }
 
-  listTags(queue: Queue): Record<string, string> {
-    this.loaded(queue);
-    const row = this.#repo.queueById(queue.id);
+  async listTags(queue: Queue): Promise<Record<string, string>> {
+    await this.loaded(queue);
+    const row = await this.#repo.queueById(queue.id);
     if (!row) throw SqsErrors.queueDoesNotExist();
     return JSON.parse(row.tags) as Record<string, string>;
   }

@@ -1,13 +1,18 @@
-// The embedded queue engine: SQS semantics over the platform's SQLite store (WAL). Each send or batch is
-// one transaction, so an acknowledged message survives a process kill; leases are visible_at timestamps,
-// so in-flight messages come back by themselves after a restart. Waiters are woken in-process.
+// The embedded queue engine: SQS semantics over the platform's store (SQLite for one node, PostgreSQL for
+// several). Each send or batch is one transaction, so an acknowledged message survives a process kill;
+// leases are visible_at timestamps on the store's clock, so in-flight messages come back by themselves
+// after a restart, or after the node that leased them died. Several engines (nodes) may serve one queue:
+// the store decides who leases what (queue-repo.ts), and QueueSignals wakes the other nodes' waiters.
 // This class is the facade callers hold; the concepts live beside it: queue-repo.ts (SQL), catalogue.ts
-// (queues), messages.ts (send/receive/delete), waiters.ts (long polls), receipts.ts (handles).
-import type { Db } from '../../store/database.js';
+// (queues), messages.ts (send/receive/delete), waiters.ts (long polls), receipts.ts (handles),
+// signals.ts (wake-ups across nodes), clock.ts (the store's clock).
+import type { Sql } from '../../store/sql.js';
 import { QueueCatalogue } from './catalogue.js';
+import { StoreClock } from './clock.js';
 import { SqsErrors } from './errors.js';
 import { QueueMessages } from './messages.js';
-import { SqliteQueueRepo } from './queue-repo.js';
+import { QueueRepo, SCHEMA } from './queue-repo.js';
+import { type QueueSignal, QueueSignals } from './signals.js';
 import type {
   BatchResult,
   ListQueuesOptions,
@@ -24,120 +29,202 @@ import { QueueWaiters } from './waiters.js';
 
 export interface QueueEngineOptions {
   region: string;
+  /** This node's clock (default Date.now); tests skew it to stand for a node whose clock is off. */
+  localClock?: () => number;
+  /** How often a queue with waiters is re-read in case a wake-up signal was lost (default 2 s, at least 1 s). */
+  recheckMs?: number;
 }
 
 // Expired messages are also dropped when a receive meets them; the sweep keeps counts honest.
 const SWEEP_INTERVAL_MS = 60_000;
 
-export class SqliteQueueEngine implements QueueEngine {
+export class StoreQueueEngine implements QueueEngine {
   readonly #catalogue: QueueCatalogue;
   readonly #messages: QueueMessages;
   readonly #waiters: QueueWaiters;
+  readonly #signals: QueueSignals;
+  readonly #clock: StoreClock;
   readonly #sweeper: NodeJS.Timeout;
+  /** Schema, clock and cross-node listener: every call waits for it (construction stays synchronous). */
+  readonly #ready: Promise<void>;
 
-  constructor(db: Db, opts: QueueEngineOptions) {
-    const repo = new SqliteQueueRepo(db);
+  constructor(sql: Sql, opts: QueueEngineOptions) {
+    const repo = new QueueRepo(sql);
+    const clock = new StoreClock(sql, opts.localClock);
+    const signals = new QueueSignals(sql);
+    this.#clock = clock;
+    this.#signals = signals;
     this.#catalogue = new QueueCatalogue(repo, opts.region);
-    this.#waiters = new QueueWaiters(repo, this.#catalogue);
-    this.#messages = new QueueMessages(repo, this.#catalogue, this.#waiters);
-    this.#sweeper = setInterval(() => this.sweepExpired(), SWEEP_INTERVAL_MS);
+    this.#waiters = new QueueWaiters(repo, this.#catalogue, this.#clock, opts.recheckMs);
+    this.#messages = new QueueMessages(repo, this.#catalogue, this.#waiters, this.#clock, (queueId, at) => {
+      this.#waiters.afterChange(queueId, at);
+      this.#signals.publish({ kind: 'messages', queueId, at });
+    });
+    this.#ready = (async () => {
+      await sql.migrate('queue', SCHEMA);
+      await clock.start();
+      await signals.listen((s) => this.#onSignal(s));
+    })();
+    // A failed start is reported by every call that waits for it; don't also crash on it here.
+    this.#ready.catch(() => {});
+    this.#sweeper = setInterval(() => {
+      this.sweepExpired().catch((e: unknown) =>
+        console.error(`kindling: sweeping expired queue messages failed: ${(e as Error).message}`),
+      );
+    }, SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
+  }
+
+  /** Resolves once the schema is in place and the engine hears other nodes. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Another node changed a queue: forget what this node cached, and wake waiters that may now receive. */
+  #onSignal(s: QueueSignal): void {
+    if (s.kind === 'messages') {
+      this.#waiters.afterChange(s.queueId, s.at);
+      return;
+    }
+    if (s.queueId < 0) {
+      // Signals may have been lost (the store's listener reconnected): everyone looks again.
+      this.#waiters.notifyAll();
+      return;
+    }
+    this.#catalogue.forget(s.queueId);
+    this.#messages.forget(s.queueId);
+    this.#waiters.notify(s.queueId);
+  }
+
+  #changed(queueId: number): void {
+    this.#signals.publish({ kind: 'changed', queueId });
   }
 
   // ---- queues ----
 
-  createQueue(
+  async createQueue(
     owner: QueueOwner,
     name: string,
     attributes: Record<string, string> = {},
     tags: Record<string, string> = {},
-  ): Queue {
+  ): Promise<Queue> {
+    await this.#ready;
     return this.#catalogue.createQueue(owner, name, attributes, tags);
   }
 
-  findQueue(owner: QueueOwner, ref: string): Queue | undefined {
+  async findQueue(owner: QueueOwner, ref: string): Promise<Queue | undefined> {
+    await this.#ready;
     return this.#catalogue.findQueue(owner, ref);
   }
 
-  getQueue(owner: QueueOwner, ref: string): Queue {
-    const q = this.findQueue(owner, ref);
+  async getQueue(owner: QueueOwner, ref: string): Promise<Queue> {
+    const q = await this.findQueue(owner, ref);
     if (!q) throw SqsErrors.queueDoesNotExist();
     return q;
   }
 
-  listQueues(owner: QueueOwner, opts: ListQueuesOptions = {}): { queues: Queue[]; nextToken?: string } {
+  async listQueues(
+    owner: QueueOwner,
+    opts: ListQueuesOptions = {},
+  ): Promise<{ queues: Queue[]; nextToken?: string }> {
+    await this.#ready;
     return this.#catalogue.listQueues(owner, opts);
   }
 
-  deleteQueue(queue: Queue): void {
-    this.#catalogue.deleteQueue(queue);
+  async deleteQueue(queue: Queue): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.deleteQueue(queue);
     this.#messages.forget(queue.id);
-    // Waiters on the deleted queue wake up and find it gone.
+    // Waiters on the deleted queue wake up and find it gone, here and on the other nodes.
     this.#waiters.notify(queue.id);
+    this.#changed(queue.id);
   }
 
-  purgeQueue(queue: Queue): void {
-    this.#messages.purge(queue);
+  async purgeQueue(queue: Queue): Promise<void> {
+    await this.#ready;
+    await this.#messages.purge(queue);
+    this.#changed(queue.id);
   }
 
-  getAttributes(queue: Queue, names: readonly string[] = ['All']): Record<string, string> {
+  async getAttributes(queue: Queue, names: readonly string[] = ['All']): Promise<Record<string, string>> {
+    await this.#ready;
     return this.#catalogue.getAttributes(queue, names, () => this.counts(queue));
   }
 
-  setAttributes(queue: Queue, attributes: Record<string, string>): void {
-    this.#catalogue.setAttributes(queue, attributes);
+  async setAttributes(queue: Queue, attributes: Record<string, string>): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.setAttributes(queue, attributes);
+    this.#changed(queue.id);
   }
 
-  deadLetterSources(queue: Queue): Queue[] {
+  async deadLetterSources(queue: Queue): Promise<Queue[]> {
+    await this.#ready;
     return this.#catalogue.deadLetterSources(queue);
   }
 
-  tagQueue(queue: Queue, tags: Record<string, string>): void {
-    this.#catalogue.tagQueue(queue, tags);
+  async tagQueue(queue: Queue, tags: Record<string, string>): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.tagQueue(queue, tags);
   }
 
-  untagQueue(queue: Queue, keys: readonly string[]): void {
-    this.#catalogue.untagQueue(queue, keys);
+  async untagQueue(queue: Queue, keys: readonly string[]): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.untagQueue(queue, keys);
   }
 
-  listTags(queue: Queue): Record<string, string> {
+  async listTags(queue: Queue): Promise<Record<string, string>> {
+    await this.#ready;
     return this.#catalogue.listTags(queue);
   }
 
   // ---- messages ----
 
-  send(queue: Queue, input: SendInput): SendResult {
+  async send(queue: Queue, input: SendInput): Promise<SendResult> {
+    await this.#ready;
     return this.#messages.send(queue, input);
   }
 
-  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): BatchResult<SendResult> {
+  async sendBatch(
+    queue: Queue,
+    entries: readonly (SendInput & { id: string })[],
+  ): Promise<BatchResult<SendResult>> {
+    await this.#ready;
     return this.#messages.sendBatch(queue, entries);
   }
 
-  receive(queue: Queue, opts: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+  async receive(queue: Queue, opts: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    await this.#ready;
     return this.#messages.receive(queue, opts);
   }
 
-  deleteMessage(queue: Queue, receiptHandle: string): void {
-    this.#messages.deleteMessage(queue, receiptHandle);
+  async deleteMessage(queue: Queue, receiptHandle: string): Promise<void> {
+    await this.#ready;
+    await this.#messages.deleteMessage(queue, receiptHandle);
   }
 
-  deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object> {
+  async deleteBatch(
+    queue: Queue,
+    entries: readonly { id: string; receiptHandle: string }[],
+  ): Promise<BatchResult<object>> {
+    await this.#ready;
     return this.#messages.deleteBatch(queue, entries);
   }
 
-  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): void {
-    this.#messages.changeVisibility(queue, receiptHandle, visibilityTimeout);
+  async changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): Promise<void> {
+    await this.#ready;
+    await this.#messages.changeVisibility(queue, receiptHandle, visibilityTimeout);
   }
 
-  changeVisibilityBatch(
+  async changeVisibilityBatch(
     queue: Queue,
     entries: readonly { id: string; receiptHandle: string; visibilityTimeout: number }[],
-  ): BatchResult<object> {
+  ): Promise<BatchResult<object>> {
+    await this.#ready;
     return this.#messages.changeVisibilityBatch(queue, entries);
   }
 
-  counts(queue: Queue): QueueCounts {
+  async counts(queue: Queue): Promise<QueueCounts> {
+    await this.#ready;
     return this.#messages.counts(queue);
   }
 
@@ -147,18 +234,22 @@ export class SqliteQueueEngine implements QueueEngine {
     return this.#waiters.onMessage(queue.id, listener);
   }
 
-  waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    await this.#ready;
     return this.#messages.waitForMessages(queue, timeoutMs, signal);
   }
 
   /** Deletes messages past their retention period and expired deduplication ids; returns messages deleted. */
-  sweepExpired(now = Date.now()): number {
+  async sweepExpired(now?: number): Promise<number> {
+    await this.#ready;
     return this.#messages.sweepExpired(now);
   }
 
   /** Ends every long poll and timer; the store stays open (the platform closes it). */
   close(): void {
     this.#waiters.close();
+    this.#signals.close();
+    this.#clock.stop();
     clearInterval(this.#sweeper);
   }
 }

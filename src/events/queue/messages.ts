@@ -1,11 +1,14 @@
 // Messages: send (with FIFO deduplication), receive (leases, dead-letter moves, long polling), delete,
-// visibility changes and counts. Each send, batch or receive is one transaction in the queue repo.
+// visibility changes and counts. Each send, batch or receive is one transaction in the queue repo, with a
+// few statements whatever the batch size; deletes and visibility changes are one compare-and-set
+// statement on the receipt, so a message leased on one node is deleted or extended from any other.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Loaded, QueueCatalogue } from './catalogue.js';
+import type { StoreClock } from './clock.js';
 import { SqsError, SqsErrors } from './errors.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
-import { type SqliteQueueRepo, toStored } from './queue-repo.js';
-import { decodeReceipt, receiptToken, sameToken, sequenceNumber } from './receipts.js';
+import { type NewMessage, type QueueRepo, toStored } from './queue-repo.js';
+import { decodeReceipt, receiptToken, sequenceNumber } from './receipts.js';
 import { toReceived } from './received.js';
 import type {
   BatchFailure,
@@ -21,6 +24,16 @@ import { validateBatchIds, validateSend } from './validate.js';
 import type { QueueWaiters } from './waiters.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** A queue's message count is read again after this long (other nodes send and delete too). */
+const TOTAL_MS = 1_000;
+/** Sends retried after another node claimed one of their deduplication ids first. */
+const DEDUP_ATTEMPTS = 5;
+
+/** Another node committed a deduplication id this send also claims: roll back and look again. */
+class DeduplicationRace extends Error {}
+
+/** Tells this node's waiters and the other nodes that the queue may have messages receivable at `at`. */
+export type Announce = (queueId: number, at: number) => void;
 
 const batchFailure = (id: string, err: SqsError): BatchFailure => ({
   id,
@@ -30,29 +43,39 @@ const batchFailure = (id: string, err: SqsError): BatchFailure => ({
 });
 
 export class QueueMessages {
-  readonly #repo: SqliteQueueRepo;
+  readonly #repo: QueueRepo;
   readonly #catalogue: QueueCatalogue;
   readonly #waiters: QueueWaiters;
-  // Messages per queue, counted once then kept up to date after each commit: COUNT(*) is a full scan
-  // and pollers ask for the backlog on every full batch.
-  readonly #totals = new Map<number, number>();
+  readonly #clock: StoreClock;
+  readonly #announce: Announce;
+  // Messages per queue, counted then kept up to date after this node's commits for TOTAL_MS: COUNT(*)
+  // scans and pollers ask for the backlog on every full batch.
+  readonly #totals = new Map<number, { n: number; at: number }>();
 
-  constructor(repo: SqliteQueueRepo, catalogue: QueueCatalogue, waiters: QueueWaiters) {
+  constructor(
+    repo: QueueRepo,
+    catalogue: QueueCatalogue,
+    waiters: QueueWaiters,
+    clock: StoreClock,
+    announce: Announce,
+  ) {
     this.#repo = repo;
     this.#catalogue = catalogue;
     this.#waiters = waiters;
+    this.#clock = clock;
+    this.#announce = announce;
   }
 
-  /** Inserts one message (inside the caller's transaction); a FIFO duplicate answers the original instead. */
-  #insert(
+  /** The result, message and deduplication key of one entry, before anything is stored. */
+  #prepare(
     l: Loaded,
     input: SendInput,
     now: number,
-  ): { result: SendResult; visibleAt: number; inserted: boolean } {
+  ): { result: SendResult; message: NewMessage; dedupKey: string | undefined } {
     const md5OfBody = md5Hex(input.body);
     const md5Attrs = md5OfMessageAttributes(input.messageAttributes);
     const md5Sys = md5OfMessageAttributes(input.messageSystemAttributes);
-    const result: SendResult = { messageId: '', md5OfBody };
+    const result: SendResult = { messageId: randomUUID(), md5OfBody };
     if (md5Attrs) result.md5OfMessageAttributes = md5Attrs;
     if (md5Sys) result.md5OfMessageSystemAttributes = md5Sys;
     let dedupKey: string | undefined;
@@ -61,18 +84,9 @@ export class QueueMessages {
       dedupId = input.deduplicationId ?? createHash('sha256').update(input.body).digest('hex');
       dedupKey =
         l.config.deduplicationScope === 'messageGroup' ? `${input.messageGroupId}\0${dedupId}` : dedupId;
-      // Accepted but not delivered again, as SQS does within its deduplication interval.
-      const dup = this.#repo.findDuplicate(l.queue.id, dedupKey, now);
-      if (dup) {
-        result.messageId = dup.message_id;
-        result.sequenceNumber = sequenceNumber(dup.seq);
-        return { result, visibleAt: Number.POSITIVE_INFINITY, inserted: false };
-      }
     }
-    result.messageId = randomUUID();
     const delay = input.delaySeconds ?? l.config.delaySeconds;
-    const visibleAt = now + delay * 1000;
-    const seq = this.#repo.insertMessage({
+    const message: NewMessage = {
       queueId: l.queue.id,
       messageId: result.messageId,
       body: input.body,
@@ -82,32 +96,87 @@ export class QueueMessages {
       systemAttributes: toStored(input.messageSystemAttributes),
       senderId: input.senderId ?? l.queue.accountId,
       sentAt: now,
-      visibleAt,
+      visibleAt: now + delay * 1000,
       expiresAt: now + l.config.messageRetentionPeriod * 1000,
       groupId: input.messageGroupId ?? null,
       dedupId,
-    });
-    if (dedupKey !== undefined) {
-      result.sequenceNumber = sequenceNumber(seq);
-      this.#repo.rememberDeduplication(l.queue.id, dedupKey, result.messageId, seq, now + DEDUP_WINDOW_MS);
-    }
-    return { result, visibleAt, inserted: true };
+    };
+    return { result, message, dedupKey };
   }
 
-  send(queue: Queue, input: SendInput): SendResult {
-    const l = this.#catalogue.loaded(queue);
+  /**
+   * Stores entries in one transaction (one multi-row INSERT); a FIFO duplicate, within the deduplication
+   * interval on any node or earlier in the same batch, answers the original instead, as SQS does.
+   */
+  async #store(
+    l: Loaded,
+    inputs: readonly SendInput[],
+  ): Promise<{ results: SendResult[]; earliest: number; inserted: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const now = this.#clock.now();
+      const prepared = inputs.map((input) => this.#prepare(l, input, now));
+      try {
+        return await this.#repo.tx(async (r) => {
+          const keys = [...new Set(prepared.flatMap((p) => (p.dedupKey === undefined ? [] : [p.dedupKey])))];
+          const live = await r.findDuplicates(l.queue.id, keys, now);
+          const fresh: typeof prepared = [];
+          const firstOfKey = new Map<string, (typeof prepared)[number]>();
+          const copies: [(typeof prepared)[number], (typeof prepared)[number]][] = [];
+          for (const p of prepared) {
+            const key = p.dedupKey;
+            const dup = key === undefined ? undefined : live.get(key);
+            if (dup) {
+              p.result.messageId = dup.message_id;
+              p.result.sequenceNumber = sequenceNumber(dup.seq);
+              continue;
+            }
+            const first = key === undefined ? undefined : firstOfKey.get(key);
+            if (first) {
+              copies.push([p, first]);
+              continue;
+            }
+            if (key !== undefined) firstOfKey.set(key, p);
+            fresh.push(p);
+          }
+          const seqs = await r.insertMessages(fresh.map((p) => p.message));
+          const claims: { key: string; messageId: string; seq: number }[] = [];
+          fresh.forEach((p, i) => {
+            if (p.dedupKey === undefined) return;
+            p.result.sequenceNumber = sequenceNumber(seqs[i]!);
+            claims.push({ key: p.dedupKey, messageId: p.message.messageId, seq: seqs[i]! });
+          });
+          if (!(await r.claimDeduplication(l.queue.id, claims, now, now + DEDUP_WINDOW_MS)))
+            throw new DeduplicationRace();
+          for (const [p, first] of copies) {
+            p.result.messageId = first.result.messageId;
+            p.result.sequenceNumber = first.result.sequenceNumber;
+          }
+          const earliest = Math.min(Number.POSITIVE_INFINITY, ...fresh.map((p) => p.message.visibleAt));
+          return { results: prepared.map((p) => p.result), earliest, inserted: fresh.length };
+        });
+      } catch (e) {
+        if (e instanceof DeduplicationRace && attempt < DEDUP_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+
+  async send(queue: Queue, input: SendInput): Promise<SendResult> {
+    const l = await this.#catalogue.loaded(queue);
     validateSend(input, l.config);
-    const now = Date.now();
-    const { result, visibleAt, inserted } = this.#repo.transaction(() => this.#insert(l, input, now));
-    if (inserted) {
-      this.#adjust(queue.id, 1);
-      this.#waiters.afterChange(queue.id, visibleAt);
+    const { results, earliest, inserted } = await this.#store(l, [input]);
+    if (inserted > 0) {
+      this.#adjust(queue.id, inserted);
+      this.#announce(queue.id, earliest);
     }
-    return result;
+    return results[0]!;
   }
 
-  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): BatchResult<SendResult> {
-    const l = this.#catalogue.loaded(queue);
+  async sendBatch(
+    queue: Queue,
+    entries: readonly (SendInput & { id: string })[],
+  ): Promise<BatchResult<SendResult>> {
+    const l = await this.#catalogue.loaded(queue);
     validateBatchIds(entries, 'SendMessageBatchRequestEntry');
     const failed: BatchFailure[] = [];
     const valid: (SendInput & { id: string })[] = [];
@@ -122,91 +191,93 @@ export class QueueMessages {
       }
     }
     if (total > l.config.maximumMessageSize) throw SqsErrors.batchRequestTooLong(total);
-    const now = Date.now();
-    let earliest = Number.POSITIVE_INFINITY;
-    let inserted = 0;
-    const successful = this.#repo.transaction(() =>
-      valid.map((entry) => {
-        const r = this.#insert(l, entry, now);
-        earliest = Math.min(earliest, r.visibleAt);
-        if (r.inserted) inserted++;
-        return { id: entry.id, ...r.result };
-      }),
-    );
+    if (valid.length === 0) return { successful: [], failed };
+    const { results, earliest, inserted } = await this.#store(l, valid);
     this.#adjust(queue.id, inserted);
-    if (successful.length > 0) this.#waiters.afterChange(queue.id, earliest);
-    return { successful, failed };
+    if (inserted > 0) this.#announce(queue.id, earliest);
+    return { successful: valid.map((entry, i) => ({ id: entry.id, ...results[i]! })), failed };
   }
 
-  /** One transaction: pick visible messages, move poison ones to the DLQ, lease the rest. */
-  #receiveNow(
+  /** One transaction: lock visible messages, move poison ones to the DLQ, lease the rest. */
+  async #receiveNow(
     l: Loaded,
     max: number,
     visibilityTimeout: number,
     attributeNames: readonly string[] | undefined,
     messageAttributeNames: readonly string[] | undefined,
-  ): ReceivedMessage[] {
+  ): Promise<ReceivedMessage[]> {
     const queue = l.queue;
     const redrive = l.config.redrivePolicy;
     const dlq = redrive
-      ? this.#catalogue.byArn({ id: queue.tenantId, accountId: queue.accountId }, redrive.deadLetterTargetArn)
+      ? await this.#catalogue.byArn(
+          { id: queue.tenantId, accountId: queue.accountId },
+          redrive.deadLetterTargetArn,
+        )
       : undefined;
-    const dlqLoaded = dlq && dlq.id !== queue.id ? this.#catalogue.loaded(dlq) : undefined;
+    const dlqLoaded = dlq && dlq.id !== queue.id ? await this.#catalogue.loaded(dlq) : undefined;
     let moved = 0;
     let expired = 0;
-    const out = this.#repo.transaction(() => {
-      const now = Date.now();
+    const token = receiptToken();
+    const now = this.#clock.now();
+    const out = await this.#repo.tx(async (r) => {
+      moved = 0;
+      expired = 0;
       const got: ReceivedMessage[] = [];
       // Poison messages and expired ones are skipped, so keep reading until the batch is full or the queue is drained.
       // A message leased with visibility 0 is visible again at once: never hand it out twice in one call.
       const leased = new Set<number>();
       for (let round = 0; got.length < max && round < 100; round++) {
-        const rows = this.#repo
-          .visibleMessages(queue.id, l.config.fifo, now, max - got.length + leased.size)
-          .filter((r) => !leased.has(r.seq));
+        const rows = (
+          await r.lockVisible(queue.id, l.config.fifo, now, max - got.length + leased.size)
+        ).filter((m) => !leased.has(m.seq));
         if (rows.length === 0) break;
-        let skipped = 0;
-        for (const r of rows) {
-          if (got.length >= max) break;
-          if (r.expires_at <= now) {
-            this.#repo.deleteMessage(r.seq);
-            expired++;
-            skipped++;
-            continue;
-          }
-          if (redrive && dlqLoaded && r.receive_count >= redrive.maxReceiveCount) {
-            this.#repo.moveToDeadLetter(
-              r.seq,
-              dlqLoaded.queue.id,
-              now,
-              queue.arn,
-              r.sent_at + dlqLoaded.config.messageRetentionPeriod * 1000,
-            );
-            moved++;
-            skipped++;
-            continue;
-          }
-          const token = receiptToken();
-          this.#repo.lease(r.seq, now + visibilityTimeout * 1000, now, token);
-          leased.add(r.seq);
-          got.push(toReceived(queue, r, token, now, attributeNames, messageAttributeNames));
+        const stale: number[] = [];
+        const poison: number[] = [];
+        const lease: typeof rows = [];
+        for (const m of rows) {
+          if (got.length + lease.length >= max) break;
+          if (m.expires_at <= now) stale.push(m.seq);
+          else if (redrive && dlqLoaded && m.receive_count >= redrive.maxReceiveCount) poison.push(m.seq);
+          else lease.push(m);
+        }
+        expired += await r.deleteSeqs(stale);
+        if (dlqLoaded && poison.length > 0) {
+          // The move is part of this transaction: a message is in exactly one of the two queues.
+          await r.moveToDeadLetter(
+            poison,
+            dlqLoaded.queue.id,
+            now,
+            queue.arn,
+            dlqLoaded.config.messageRetentionPeriod * 1000,
+          );
+          moved += poison.length;
+        }
+        await r.lease(
+          lease.map((m) => m.seq),
+          now + visibilityTimeout * 1000,
+          now,
+          token,
+        );
+        for (const m of lease) {
+          leased.add(m.seq);
+          got.push(toReceived(queue, m, token, now, attributeNames, messageAttributeNames));
         }
         // Nothing skipped: the rows asked for were all there was.
-        if (skipped === 0) break;
+        if (stale.length + poison.length === 0) break;
       }
       return got;
     });
     this.#adjust(queue.id, -moved - expired);
     if (moved && dlqLoaded) {
       this.#adjust(dlqLoaded.queue.id, moved);
-      this.#waiters.afterChange(dlqLoaded.queue.id, 0);
+      this.#announce(dlqLoaded.queue.id, 0);
     }
-    if (out.length > 0) this.#waiters.afterLease(queue.id, Date.now() + visibilityTimeout * 1000);
+    if (out.length > 0) this.#waiters.afterLease(queue.id, now + visibilityTimeout * 1000);
     return out;
   }
 
   async receive(queue: Queue, opts: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
-    const l = this.#catalogue.loaded(queue);
+    const l = await this.#catalogue.loaded(queue);
     const max = opts.maxMessages ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 10) {
       throw SqsErrors.invalidParameterValue(
@@ -227,19 +298,20 @@ export class QueueMessages {
     }
     const deadline = Date.now() + wait * 1000;
     for (;;) {
-      const current = this.#catalogue.loaded(queue);
-      const got = this.#receiveNow(current, max, vt, opts.attributeNames, opts.messageAttributeNames);
+      const current = await this.#catalogue.loaded(queue);
+      const got = await this.#receiveNow(current, max, vt, opts.attributeNames, opts.messageAttributeNames);
       const left = deadline - Date.now();
       if (got.length > 0 || left <= 0 || opts.signal?.aborted || this.#waiters.closed) return got;
       await this.waitForMessages(queue, left, opts.signal);
     }
   }
 
-  waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     try {
-      this.#catalogue.loaded(queue); // the waiters read the cached config
-    } catch {
-      return Promise.resolve(false); // deleted
+      await this.#catalogue.loaded(queue);
+    } catch (e) {
+      if (e instanceof SqsError) return false; // deleted
+      throw e;
     }
     return this.#waiters.waitForMessages(queue.id, timeoutMs, signal);
   }
@@ -250,107 +322,104 @@ export class QueueMessages {
     return h;
   }
 
-  /** The message a handle names while the handle is still its latest; undefined when stale or gone. */
-  #current(queue: Queue, h: { seq: number; token: Buffer }): { visible_at: number } | undefined {
-    const row = this.#repo.messageLease(h.seq);
-    if (!row || row.queue_id !== queue.id) return undefined;
-    return sameToken(row.receipt, h.token) ? row : undefined;
-  }
-
-  deleteMessage(queue: Queue, receiptHandle: string): void {
-    this.#catalogue.loaded(queue);
+  async deleteMessage(queue: Queue, receiptHandle: string): Promise<void> {
+    await this.#catalogue.loaded(queue);
     const h = this.#handle(queue, receiptHandle);
     // As on SQS, a stale handle (message received again since) succeeds without deleting.
-    if (this.#current(queue, h)) {
-      this.#adjust(queue.id, -this.#repo.deleteMessage(h.seq));
-      // Deleting a FIFO message unblocks the rest of its group.
-      if (queue.fifo) this.#waiters.afterChange(queue.id, 0);
-    }
-  }
-
-  deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object> {
-    this.#catalogue.loaded(queue);
-    validateBatchIds(entries, 'DeleteMessageBatchRequestEntry');
-    let deleted = 0;
-    const out = this.#repo.transaction(() => {
-      const result: BatchResult<object> = { successful: [], failed: [] };
-      for (const e of entries) {
-        try {
-          const h = this.#handle(queue, e.receiptHandle);
-          if (this.#current(queue, h)) deleted += this.#repo.deleteMessage(h.seq);
-          result.successful.push({ id: e.id });
-        } catch (err) {
-          if (!(err instanceof SqsError)) throw err;
-          result.failed.push(batchFailure(e.id, err));
-        }
-      }
-      return result;
-    });
+    const deleted = await this.#repo.deleteLeased(queue.id, [h]);
     this.#adjust(queue.id, -deleted);
-    if (deleted > 0 && queue.fifo) this.#waiters.afterChange(queue.id, 0);
-    return out;
+    // Deleting a FIFO message unblocks the rest of its group.
+    if (deleted > 0 && queue.fifo) this.#announce(queue.id, 0);
   }
 
-  #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): number {
+  async deleteBatch(
+    queue: Queue,
+    entries: readonly { id: string; receiptHandle: string }[],
+  ): Promise<BatchResult<object>> {
+    await this.#catalogue.loaded(queue);
+    validateBatchIds(entries, 'DeleteMessageBatchRequestEntry');
+    const result: BatchResult<object> = { successful: [], failed: [] };
+    const handles: { seq: number; token: Buffer }[] = [];
+    for (const e of entries) {
+      try {
+        handles.push(this.#handle(queue, e.receiptHandle));
+        result.successful.push({ id: e.id });
+      } catch (err) {
+        if (!(err instanceof SqsError)) throw err;
+        result.failed.push(batchFailure(e.id, err));
+      }
+    }
+    const deleted = await this.#repo.deleteLeased(queue.id, handles);
+    this.#adjust(queue.id, -deleted);
+    if (deleted > 0 && queue.fifo) this.#announce(queue.id, 0);
+    return result;
+  }
+
+  async #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): Promise<number> {
     if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
       throw SqsErrors.invalidParameterValue(
         `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`,
       );
     }
     const h = this.#handle(queue, receiptHandle);
-    const row = this.#current(queue, h);
-    if (!row || row.visible_at <= now) throw SqsErrors.messageNotInflight();
     const at = now + timeout * 1000;
-    this.#repo.setVisibleAt(h.seq, at);
+    // Only while this handle is the message's latest and it is still in flight (on whichever node leased it).
+    if (!(await this.#repo.setVisibleAt(queue.id, h.seq, h.token, at, now)))
+      throw SqsErrors.messageNotInflight();
     return at;
   }
 
-  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): void {
-    this.#catalogue.loaded(queue);
-    const at = this.#changeOne(queue, receiptHandle, visibilityTimeout, Date.now());
-    this.#waiters.afterChange(queue.id, at);
+  async changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): Promise<void> {
+    await this.#catalogue.loaded(queue);
+    const at = await this.#changeOne(queue, receiptHandle, visibilityTimeout, this.#clock.now());
+    this.#announce(queue.id, at);
   }
 
-  changeVisibilityBatch(
+  async changeVisibilityBatch(
     queue: Queue,
     entries: readonly { id: string; receiptHandle: string; visibilityTimeout: number }[],
-  ): BatchResult<object> {
-    this.#catalogue.loaded(queue);
+  ): Promise<BatchResult<object>> {
+    await this.#catalogue.loaded(queue);
     validateBatchIds(entries, 'ChangeMessageVisibilityBatchRequestEntry');
-    const now = Date.now();
+    const now = this.#clock.now();
     let earliest = Number.POSITIVE_INFINITY;
-    const result = this.#repo.transaction(() => {
-      const r: BatchResult<object> = { successful: [], failed: [] };
-      for (const e of entries) {
-        try {
-          earliest = Math.min(earliest, this.#changeOne(queue, e.receiptHandle, e.visibilityTimeout, now));
-          r.successful.push({ id: e.id });
-        } catch (err) {
-          if (!(err instanceof SqsError)) throw err;
-          r.failed.push(batchFailure(e.id, err));
-        }
+    const result: BatchResult<object> = { successful: [], failed: [] };
+    // Each entry is its own compare-and-set: entries are independent, as on SQS.
+    for (const e of entries) {
+      try {
+        earliest = Math.min(
+          earliest,
+          await this.#changeOne(queue, e.receiptHandle, e.visibilityTimeout, now),
+        );
+        result.successful.push({ id: e.id });
+      } catch (err) {
+        if (!(err instanceof SqsError)) throw err;
+        result.failed.push(batchFailure(e.id, err));
       }
-      return r;
-    });
-    if (result.successful.length > 0) this.#waiters.afterChange(queue.id, earliest);
+    }
+    if (result.successful.length > 0) this.#announce(queue.id, earliest);
     return result;
   }
 
-  counts(queue: Queue): QueueCounts {
-    this.#catalogue.loaded(queue);
+  async counts(queue: Queue): Promise<QueueCounts> {
+    await this.#catalogue.loaded(queue);
     let total = this.#totals.get(queue.id);
-    if (total === undefined) {
-      total = this.#repo.total(queue.id);
+    if (total === undefined || Date.now() - total.at >= TOTAL_MS) {
+      total = { n: await this.#repo.total(queue.id), at: Date.now() };
       this.#totals.set(queue.id, total);
     }
-    const r = this.#repo.invisibleCounts(queue.id, Date.now());
-    return { visible: Math.max(0, total - r.inFlight - r.delayed), inFlight: r.inFlight, delayed: r.delayed };
+    const r = await this.#repo.invisibleCounts(queue.id, this.#clock.now());
+    return {
+      visible: Math.max(0, total.n - r.inFlight - r.delayed),
+      inFlight: r.inFlight,
+      delayed: r.delayed,
+    };
   }
 
-  purge(queue: Queue): void {
-    this.#catalogue.loaded(queue);
-    this.#repo.purge(queue.id);
-    this.#totals.set(queue.id, 0);
+  async purge(queue: Queue): Promise<void> {
+    await this.#catalogue.loaded(queue);
+    await this.#repo.purge(queue.id);
+    this.#totals.delete(queue.id);
   }
 
   /** A deleted queue's count is dropped. */
@@ -359,8 +428,8 @@ export class QueueMessages {
   }
 
   /** Deletes messages past their retention period and expired deduplication ids; returns messages deleted. */
-  sweepExpired(now = Date.now()): number {
-    const deleted = this.#repo.sweepExpired(now);
+  async sweepExpired(now = this.#clock.now()): Promise<number> {
+    const deleted = await this.#repo.sweepExpired(now);
     // Totals are recounted on next use rather than tracked per queue here.
     if (deleted > 0) this.#totals.clear();
     return deleted;
@@ -368,6 +437,6 @@ export class QueueMessages {
 
   #adjust(queueId: number, delta: number): void {
     const total = this.#totals.get(queueId);
-    if (total !== undefined && delta !== 0) this.#totals.set(queueId, total + delta);
+    if (total !== undefined && delta !== 0) total.n += delta;
   }
 }

@@ -1,10 +1,11 @@
-// The queue engine's persistence: every SQL statement over sqs_queues, sqs_messages and sqs_dedup. The
-// engine's modules speak to this narrow interface only, so another store can sit beside the SQLite one.
-import type { Statement } from 'better-sqlite3';
-import { type Db, migrate } from '../../store/database.js';
+// The queue engine's persistence: every SQL statement over sqs_queues, sqs_messages and sqs_dedup, in the
+// portable SQL of store/sql.ts, so one engine runs on SQLite (one node) and PostgreSQL (several nodes).
+// Several nodes receive from one queue: a receive locks the rows it leases (FOR UPDATE SKIP LOCKED) and a
+// FIFO receive first takes the queue's advisory lock, so no message and no FIFO group is leased twice.
+import type { Sql, SqlExecutor } from '../../store/sql.js';
 import type { MessageAttributes } from './types.js';
 
-const SCHEMA = [
+export const SCHEMA = [
   `CREATE TABLE sqs_queues (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      tenant_id TEXT NOT NULL, account_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -115,118 +116,47 @@ export const fromStored = (s: string | null): MessageAttributes => {
   return out;
 };
 
-export class SqliteQueueRepo {
-  readonly #db: Db;
-  readonly #s: Record<
-    | 'queueByName'
-    | 'queueById'
-    | 'insertQueue'
-    | 'updateQueueAttrs'
-    | 'updateQueueTags'
-    | 'deleteQueue'
-    | 'deleteQueueMessages'
-    | 'listQueues'
-    | 'redriveQueues'
-    | 'insertMessage'
-    | 'selectVisible'
-    | 'leaseMessage'
-    | 'moveMessage'
-    | 'messageBySeq'
-    | 'deleteMessage'
-    | 'setVisibility'
-    | 'counts'
-    | 'total'
-    | 'selectVisibleFifo'
-    | 'dedupGet'
-    | 'dedupPut'
-    | 'sweepMessages'
-    | 'sweepDedup'
-    | 'nextVisible'
-    | 'hasVisible',
-    Statement
-  >;
+export interface LeaseRow {
+  seq: number;
+  queue_id: number;
+  receipt: Buffer | null;
+  visible_at: number;
+}
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'queue', SCHEMA);
-    const p = (sql: string) => db.prepare(sql);
-    this.#s = {
-      queueByName: p('SELECT * FROM sqs_queues WHERE tenant_id = ? AND name = ?'),
-      queueById: p('SELECT * FROM sqs_queues WHERE id = ?'),
-      insertQueue: p(
-        'INSERT INTO sqs_queues (tenant_id, account_id, name, attributes, tags, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      updateQueueAttrs: p('UPDATE sqs_queues SET attributes = ?, modified_at = ? WHERE id = ?'),
-      updateQueueTags: p('UPDATE sqs_queues SET tags = ? WHERE id = ?'),
-      deleteQueue: p('DELETE FROM sqs_queues WHERE id = ?'),
-      deleteQueueMessages: p('DELETE FROM sqs_messages WHERE queue_id = ?'),
-      listQueues: p(
-        'SELECT * FROM sqs_queues WHERE tenant_id = ? AND name >= ? AND name > ? ORDER BY name LIMIT ?',
-      ),
-      redriveQueues: p(
-        `SELECT * FROM sqs_queues WHERE tenant_id = ? AND json_extract(attributes, '$.RedrivePolicy') IS NOT NULL ORDER BY name`,
-      ),
-      insertMessage: p(
-        `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
-           sender_id, sent_at, visible_at, expires_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // A FIFO group is blocked while one of its messages is in flight or an earlier one is not yet visible.
-      selectVisibleFifo: p(
-        `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m
-          WHERE m.queue_id = @queue AND m.visible_at <= @now AND m.group_id IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM sqs_messages i
-                             WHERE i.queue_id = @queue AND i.group_id = m.group_id AND i.visible_at > @now
-                               AND (i.receive_count > 0 OR i.seq < m.seq))
-          ORDER BY m.seq LIMIT @limit`,
-      ),
-      dedupGet: p(
-        'SELECT message_id, seq FROM sqs_dedup WHERE queue_id = ? AND dedup_key = ? AND expires_at > ?',
-      ),
-      dedupPut: p(
-        'INSERT OR REPLACE INTO sqs_dedup (queue_id, dedup_key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)',
-      ),
-      sweepMessages: p('DELETE FROM sqs_messages WHERE expires_at <= ?'),
-      sweepDedup: p('DELETE FROM sqs_dedup WHERE expires_at <= ?'),
-      selectVisible: p(
-        `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m WHERE queue_id = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?`,
-      ),
-      leaseMessage: p(
-        `UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1,
-           first_received_at = COALESCE(first_received_at, ?), receipt = ? WHERE seq = ?`,
-      ),
-      moveMessage: p(
-        `UPDATE sqs_messages SET queue_id = ?, visible_at = ?, receive_count = 0, first_received_at = NULL, receipt = NULL,
-           source_arn = ?, expires_at = ? WHERE seq = ?`,
-      ),
-      messageBySeq: p('SELECT queue_id, receipt, visible_at FROM sqs_messages WHERE seq = ?'),
-      deleteMessage: p('DELETE FROM sqs_messages WHERE seq = ?'),
-      setVisibility: p('UPDATE sqs_messages SET visible_at = ? WHERE seq = ?'),
-      // Only the invisible range is scanned (small: leases and delays); the total is kept in memory.
-      counts: p(
-        `SELECT COALESCE(SUM(receive_count > 0), 0) AS inFlight, COALESCE(SUM(receive_count = 0), 0) AS delayed
-           FROM sqs_messages WHERE queue_id = ? AND visible_at > ?`,
-      ),
-      total: p('SELECT COUNT(*) AS n FROM sqs_messages WHERE queue_id = ?'),
-      nextVisible: p('SELECT MIN(visible_at) AS at FROM sqs_messages WHERE queue_id = ? AND visible_at > ?'),
-      hasVisible: p('SELECT 1 FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? LIMIT 1'),
-    };
+/** Advisory-lock class of FIFO receives ("kque"); the queue id is the object. */
+const FIFO_LOCK_CLASS = 0x6b717565;
+
+const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+/** The repository on one executor: the store itself, or one open transaction (see tx). */
+export class QueueRepo {
+  readonly #sql: Sql;
+  readonly #q: SqlExecutor;
+
+  constructor(sql: Sql, q: SqlExecutor = sql) {
+    this.#sql = sql;
+    this.#q = q;
   }
 
-  /** Runs fn as one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  /** Runs fn in one transaction, handing it the repository bound to that transaction. */
+  tx<T>(fn: (r: QueueRepo) => Promise<T>): Promise<T> {
+    return this.#sql.tx((q) => fn(new QueueRepo(this.#sql, q)));
   }
 
   // ---- queues ----
 
-  queueByName(tenantId: string, name: string): QueueRow | undefined {
-    return this.#s.queueByName.get(tenantId, name) as QueueRow | undefined;
+  queueByName(tenantId: string, name: string): Promise<QueueRow | undefined> {
+    return this.#q.get<QueueRow>('SELECT * FROM sqs_queues WHERE tenant_id = ? AND name = ?', [
+      tenantId,
+      name,
+    ]);
   }
 
-  queueById(id: number): QueueRow | undefined {
-    return this.#s.queueById.get(id) as QueueRow | undefined;
+  queueById(id: number): Promise<QueueRow | undefined> {
+    return this.#q.get<QueueRow>('SELECT * FROM sqs_queues WHERE id = ?', [id]);
   }
 
+  /** The new queue, or undefined when one of that name exists already (another node may have just made it). */
   insertQueue(
     tenantId: string,
     accountId: string,
@@ -234,134 +164,258 @@ export class SqliteQueueRepo {
     attributes: string,
     tags: string,
     now: number,
-  ): QueueRow {
-    const info = this.#s.insertQueue.run(tenantId, accountId, name, attributes, tags, now, now);
-    return this.queueById(Number(info.lastInsertRowid))!;
+  ): Promise<QueueRow | undefined> {
+    return this.#q.get<QueueRow>(
+      `INSERT INTO sqs_queues (tenant_id, account_id, name, attributes, tags, created_at, modified_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, name) DO NOTHING RETURNING *`,
+      [tenantId, accountId, name, attributes, tags, now, now],
+    );
   }
 
-  setQueueAttributes(id: number, attributes: string, now: number): void {
-    this.#s.updateQueueAttrs.run(attributes, now, id);
+  async setQueueAttributes(id: number, attributes: string, now: number): Promise<void> {
+    await this.#q.run('UPDATE sqs_queues SET attributes = ?, modified_at = ? WHERE id = ?', [
+      attributes,
+      now,
+      id,
+    ]);
   }
 
-  setQueueTags(id: number, tags: string): void {
-    this.#s.updateQueueTags.run(tags, id);
+  async setQueueTags(id: number, tags: string): Promise<void> {
+    await this.#q.run('UPDATE sqs_queues SET tags = ? WHERE id = ?', [tags, id]);
   }
 
   /** The queue and all its messages, in one transaction. */
-  deleteQueue(id: number): void {
-    this.transaction(() => {
-      this.#s.deleteQueueMessages.run(id);
-      this.#s.deleteQueue.run(id);
+  async deleteQueue(id: number): Promise<void> {
+    await this.tx(async (r) => {
+      await r.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [id]);
+      await r.#q.run('DELETE FROM sqs_queues WHERE id = ?', [id]);
     });
   }
 
   /** One page of a tenant's queues by name: names >= prefix and > after, at most limit. */
-  listQueues(tenantId: string, prefix: string, after: string, limit: number): QueueRow[] {
-    return this.#s.listQueues.all(tenantId, prefix, after, limit) as QueueRow[];
+  listQueues(tenantId: string, prefix: string, after: string, limit: number): Promise<QueueRow[]> {
+    return this.#q.all<QueueRow>(
+      'SELECT * FROM sqs_queues WHERE tenant_id = ? AND name >= ? AND name > ? ORDER BY name LIMIT ?',
+      [tenantId, prefix, after, limit],
+    );
   }
 
-  /** A tenant's queues that have a RedrivePolicy, by name. */
-  queuesWithRedrive(tenantId: string): QueueRow[] {
-    return this.#s.redriveQueues.all(tenantId) as QueueRow[];
+  /** A tenant's queues by name (the caller picks those with a RedrivePolicy: JSON paths are not portable). */
+  tenantQueues(tenantId: string): Promise<QueueRow[]> {
+    return this.#q.all<QueueRow>('SELECT * FROM sqs_queues WHERE tenant_id = ? ORDER BY name', [tenantId]);
   }
 
   // ---- messages ----
 
-  purge(queueId: number): void {
-    this.#s.deleteQueueMessages.run(queueId);
+  async purge(queueId: number): Promise<void> {
+    await this.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [queueId]);
   }
 
-  /** Inserts a message; returns its seq. */
-  insertMessage(m: NewMessage): number {
-    const info = this.#s.insertMessage.run(
-      m.queueId,
-      m.messageId,
-      m.body,
-      m.attributes,
-      m.md5Body,
-      m.md5Attributes,
-      m.systemAttributes,
-      m.senderId,
-      m.sentAt,
-      m.visibleAt,
-      m.expiresAt,
-      m.groupId,
-      m.dedupId,
+  /** Inserts messages in one statement; returns their seqs, in the order given. */
+  async insertMessages(ms: readonly NewMessage[]): Promise<number[]> {
+    if (ms.length === 0) return [];
+    const params: unknown[] = [];
+    for (const m of ms) {
+      params.push(
+        m.queueId,
+        m.messageId,
+        m.body,
+        m.attributes,
+        m.md5Body,
+        m.md5Attributes,
+        m.systemAttributes,
+        m.senderId,
+        m.sentAt,
+        m.visibleAt,
+        m.expiresAt,
+        m.groupId,
+        m.dedupId,
+      );
+    }
+    const rows = await this.#q.all<{ seq: number; message_id: string }>(
+      `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
+         sender_id, sent_at, visible_at, expires_at, group_id, dedup_id)
+       VALUES ${ms.map(() => `(${marks(13)})`).join(', ')} RETURNING seq, message_id`,
+      params,
     );
-    return Number(info.lastInsertRowid);
+    // RETURNING promises no order: match rows by their (random, unique) message id.
+    const seqs = new Map(rows.map((r) => [r.message_id, r.seq]));
+    return ms.map((m) => seqs.get(m.messageId)!);
   }
 
-  /** The message a live deduplication key already names. */
-  findDuplicate(queueId: number, key: string, now: number): { message_id: string; seq: number } | undefined {
-    return this.#s.dedupGet.get(queueId, key, now) as { message_id: string; seq: number } | undefined;
-  }
-
-  rememberDeduplication(
+  /** The live deduplication entries among `keys`. */
+  async findDuplicates(
     queueId: number,
-    key: string,
-    messageId: string,
-    seq: number,
+    keys: readonly string[],
+    now: number,
+  ): Promise<Map<string, { message_id: string; seq: number }>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.#q.all<{ dedup_key: string; message_id: string; seq: number }>(
+      `SELECT dedup_key, message_id, seq FROM sqs_dedup
+        WHERE queue_id = ? AND expires_at > ? AND dedup_key IN (${marks(keys.length)})`,
+      [queueId, now, ...keys],
+    );
+    return new Map(rows.map((r) => [r.dedup_key, r]));
+  }
+
+  /**
+   * Records deduplication ids (distinct keys) unless a live entry holds one already, which another node
+   * committed since findDuplicates looked: returns false then, and the caller rolls back and retries.
+   */
+  async claimDeduplication(
+    queueId: number,
+    entries: readonly { key: string; messageId: string; seq: number }[],
+    now: number,
     expiresAt: number,
-  ): void {
-    this.#s.dedupPut.run(queueId, key, messageId, seq, expiresAt);
+  ): Promise<boolean> {
+    if (entries.length === 0) return true;
+    const params: unknown[] = [];
+    for (const e of entries) params.push(queueId, e.key, e.messageId, e.seq, expiresAt);
+    params.push(now);
+    const r = await this.#q.run(
+      `INSERT INTO sqs_dedup (queue_id, dedup_key, message_id, seq, expires_at)
+         VALUES ${entries.map(() => `(${marks(5)})`).join(', ')}
+         ON CONFLICT (queue_id, dedup_key) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,
+           expires_at = excluded.expires_at WHERE sqs_dedup.expires_at <= ?`,
+      params,
+    );
+    return r.changes === entries.length;
   }
 
-  /** Receivable messages: FIFO ones in send order with blocked groups left out, others by visible_at. */
-  visibleMessages(queueId: number, fifo: boolean, now: number, limit: number): MessageRow[] {
+  /**
+   * Receivable messages, locked for this transaction: FIFO ones in send order with blocked groups left
+   * out, others by visible_at. Rows another node is leasing right now are skipped, not waited for.
+   */
+  async lockVisible(queueId: number, fifo: boolean, now: number, limit: number): Promise<MessageRow[]> {
+    if (!fifo) {
+      return this.#q.all<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m WHERE queue_id = ? AND visible_at <= ?
+          ORDER BY visible_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [queueId, now, limit],
+      );
+    }
+    // A group's order spans rows, which row locks cannot guard: FIFO receives of one queue take turns.
+    if (this.#q.dialect === 'postgres') {
+      await this.#q.run('SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))', [
+        FIFO_LOCK_CLASS,
+        queueId,
+      ]);
+    }
+    // Waits for (never skips) a locked row: skipping one could lease a later message of its group.
+    return this.visibleFifo(queueId, now, limit, ' FOR UPDATE');
+  }
+
+  /** A FIFO group is blocked while one of its messages is in flight or an earlier one is not yet visible. */
+  visibleFifo(queueId: number, now: number, limit: number, lock = ''): Promise<MessageRow[]> {
+    return this.#q.all<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m
+        WHERE m.queue_id = ? AND m.visible_at <= ? AND m.group_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM sqs_messages i
+                           WHERE i.queue_id = m.queue_id AND i.group_id = m.group_id AND i.visible_at > ?
+                             AND (i.receive_count > 0 OR i.seq < m.seq))
+        ORDER BY m.seq LIMIT ?${lock}`,
+      [queueId, now, now, limit],
+    );
+  }
+
+  async hasVisible(queueId: number, now: number): Promise<boolean> {
     return (
-      fifo
-        ? this.#s.selectVisibleFifo.all({ queue: queueId, now, limit })
-        : this.#s.selectVisible.all(queueId, now, limit)
-    ) as MessageRow[];
-  }
-
-  hasVisible(queueId: number, now: number): boolean {
-    return this.#s.hasVisible.get(queueId, now) !== undefined;
+      (await this.#q.get('SELECT 1 AS one FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? LIMIT 1', [
+        queueId,
+        now,
+      ])) !== undefined
+    );
   }
 
   /** The earliest future visible_at of the queue's messages. */
-  nextVisibleAt(queueId: number, now: number): number | null {
-    return (this.#s.nextVisible.get(queueId, now) as { at: number | null }).at;
+  async nextVisibleAt(queueId: number, now: number): Promise<number | null> {
+    const r = await this.#q.get<{ at: number | null }>(
+      'SELECT MIN(visible_at) AS at FROM sqs_messages WHERE queue_id = ? AND visible_at > ?',
+      [queueId, now],
+    );
+    return r?.at ?? null;
   }
 
-  lease(seq: number, visibleAt: number, now: number, receipt: Buffer): void {
-    this.#s.leaseMessage.run(visibleAt, now, receipt, seq);
+  /** Leases messages (locked by lockVisible) under one receipt token. */
+  async lease(seqs: readonly number[], visibleAt: number, now: number, receipt: Buffer): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.#q.run(
+      `UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1,
+         first_received_at = COALESCE(first_received_at, ?), receipt = ? WHERE seq IN (${marks(seqs.length)})`,
+      [visibleAt, now, receipt, ...seqs],
+    );
   }
 
-  /** Moves a message to the dead-letter queue as a fresh, visible one. */
-  moveToDeadLetter(seq: number, dlqId: number, now: number, sourceArn: string, expiresAt: number): void {
-    this.#s.moveMessage.run(dlqId, now, sourceArn, expiresAt, seq);
+  /** Moves messages to the dead-letter queue as fresh, visible ones, kept for its retention from when sent. */
+  async moveToDeadLetter(
+    seqs: readonly number[],
+    dlqId: number,
+    now: number,
+    sourceArn: string,
+    retentionMs: number,
+  ): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.#q.run(
+      `UPDATE sqs_messages SET queue_id = ?, visible_at = ?, receive_count = 0, first_received_at = NULL, receipt = NULL,
+         source_arn = ?, expires_at = sent_at + ? WHERE seq IN (${marks(seqs.length)})`,
+      [dlqId, now, sourceArn, retentionMs, ...seqs],
+    );
   }
 
-  /** The message's queue, latest receipt and lease. */
-  messageLease(seq: number): { queue_id: number; receipt: Buffer | null; visible_at: number } | undefined {
-    return this.#s.messageBySeq.get(seq) as
-      | { queue_id: number; receipt: Buffer | null; visible_at: number }
-      | undefined;
+  /** Deletes messages by seq (expired ones met by a receive); returns the number deleted. */
+  async deleteSeqs(seqs: readonly number[]): Promise<number> {
+    if (seqs.length === 0) return 0;
+    return (await this.#q.run(`DELETE FROM sqs_messages WHERE seq IN (${marks(seqs.length)})`, [...seqs]))
+      .changes;
   }
 
-  /** Returns the number deleted (0 or 1). */
-  deleteMessage(seq: number): number {
-    return this.#s.deleteMessage.run(seq).changes;
+  /**
+   * Deletes the messages whose latest receipt the handles carry, in one statement (any node may have
+   * leased them); stale handles delete nothing. Returns the number deleted.
+   */
+  async deleteLeased(queueId: number, handles: readonly { seq: number; token: Buffer }[]): Promise<number> {
+    if (handles.length === 0) return 0;
+    const params: unknown[] = [queueId];
+    for (const h of handles) params.push(h.seq, h.token);
+    return (
+      await this.#q.run(
+        `DELETE FROM sqs_messages WHERE queue_id = ? AND (${handles.map(() => '(seq = ? AND receipt = ?)').join(' OR ')})`,
+        params,
+      )
+    ).changes;
   }
 
-  setVisibleAt(seq: number, at: number): void {
-    this.#s.setVisibility.run(at, seq);
+  /** Sets a leased message's visibility while the handle is its latest and it is in flight; false if not. */
+  async setVisibleAt(queueId: number, seq: number, token: Buffer, at: number, now: number): Promise<boolean> {
+    const r = await this.#q.run(
+      'UPDATE sqs_messages SET visible_at = ? WHERE seq = ? AND queue_id = ? AND receipt = ? AND visible_at > ?',
+      [at, seq, queueId, token, now],
+    );
+    return r.changes > 0;
   }
 
   /** Messages not visible now, split into in flight and delayed. */
-  invisibleCounts(queueId: number, now: number): { inFlight: number; delayed: number } {
-    return this.#s.counts.get(queueId, now) as { inFlight: number; delayed: number };
+  async invisibleCounts(queueId: number, now: number): Promise<{ inFlight: number; delayed: number }> {
+    const r = await this.#q.get<{ inFlight: number; delayed: number }>(
+      `SELECT COALESCE(SUM(CASE WHEN receive_count > 0 THEN 1 ELSE 0 END), 0) AS "inFlight",
+              COALESCE(SUM(CASE WHEN receive_count = 0 THEN 1 ELSE 0 END), 0) AS "delayed"
+         FROM sqs_messages WHERE queue_id = ? AND visible_at > ?`,
+      [queueId, now],
+    );
+    return { inFlight: Number(r?.inFlight ?? 0), delayed: Number(r?.delayed ?? 0) };
   }
 
-  total(queueId: number): number {
-    return (this.#s.total.get(queueId) as { n: number }).n;
+  async total(queueId: number): Promise<number> {
+    const r = await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM sqs_messages WHERE queue_id = ?', [
+      queueId,
+    ]);
+    return Number(r?.n ?? 0);
   }
 
   /** Deletes messages and deduplication ids past expiry; returns messages deleted. */
-  sweepExpired(now: number): number {
-    const deleted = this.#s.sweepMessages.run(now).changes;
-    this.#s.sweepDedup.run(now);
+  async sweepExpired(now: number): Promise<number> {
+    const deleted = (await this.#q.run('DELETE FROM sqs_messages WHERE expires_at <= ?', [now])).changes;
+    await this.#q.run('DELETE FROM sqs_dedup WHERE expires_at <= ?', [now]);
     return deleted;
   }
 }

@@ -1,4 +1,5 @@
-// The embedded queue engine's public interface (SQS semantics, per tenant). Async-invoke destinations,
+// The embedded queue engine's public interface (SQS semantics, per tenant; async where it touches the
+// store). Async-invoke destinations,
 // DLQs and event-source-mapping pollers use it in-process; api/sqs.ts is its HTTP face. One instance per
 // platform, built in server/assemble.ts (`createQueueEngine` from ./index.ts) and passed to the
 // components that need it.
@@ -133,46 +134,50 @@ export interface QueueEngine {
     name: string,
     attributes?: Record<string, string>,
     tags?: Record<string, string>,
-  ): Queue;
+  ): Promise<Queue>;
   /** By name, queue URL (`.../<accountId>/<name>`) or ARN; throws QueueDoesNotExist (also for other owners). */
-  getQueue(owner: QueueOwner, nameUrlOrArn: string): Queue;
+  getQueue(owner: QueueOwner, nameUrlOrArn: string): Promise<Queue>;
   /** As getQueue, but undefined instead of throwing. */
-  findQueue(owner: QueueOwner, nameUrlOrArn: string): Queue | undefined;
-  listQueues(owner: QueueOwner, opts?: ListQueuesOptions): { queues: Queue[]; nextToken?: string };
-  deleteQueue(queue: Queue): void;
-  purgeQueue(queue: Queue): void;
+  findQueue(owner: QueueOwner, nameUrlOrArn: string): Promise<Queue | undefined>;
+  listQueues(owner: QueueOwner, opts?: ListQueuesOptions): Promise<{ queues: Queue[]; nextToken?: string }>;
+  deleteQueue(queue: Queue): Promise<void>;
+  purgeQueue(queue: Queue): Promise<void>;
   /** SQS's attribute names; `All` (or no names) gives every attribute including the Approximate* counts. */
-  getAttributes(queue: Queue, names?: readonly string[]): Record<string, string>;
-  setAttributes(queue: Queue, attributes: Record<string, string>): void;
+  getAttributes(queue: Queue, names?: readonly string[]): Promise<Record<string, string>>;
+  setAttributes(queue: Queue, attributes: Record<string, string>): Promise<void>;
   /** Queues whose RedrivePolicy names this one as dead-letter target (ListDeadLetterSourceQueues). */
-  deadLetterSources(queue: Queue): Queue[];
-  tagQueue(queue: Queue, tags: Record<string, string>): void;
-  untagQueue(queue: Queue, keys: readonly string[]): void;
-  listTags(queue: Queue): Record<string, string>;
+  deadLetterSources(queue: Queue): Promise<Queue[]>;
+  tagQueue(queue: Queue, tags: Record<string, string>): Promise<void>;
+  untagQueue(queue: Queue, keys: readonly string[]): Promise<void>;
+  listTags(queue: Queue): Promise<Record<string, string>>;
 
-  /** Durable once it returns (one SQLite transaction). Validates body/attributes as SQS does. */
-  send(queue: Queue, input: SendInput): SendResult;
-  /** 1–10 entries with distinct ids; the whole batch is one transaction. */
-  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): BatchResult<SendResult>;
+  /** Durable once it resolves (one transaction). Validates body/attributes as SQS does. */
+  send(queue: Queue, input: SendInput): Promise<SendResult>;
+  /** 1–10 entries with distinct ids; the whole batch is one transaction (one multi-row INSERT). */
+  sendBatch(queue: Queue, entries: readonly (SendInput & { id: string })[]): Promise<BatchResult<SendResult>>;
   /**
-   * Leases up to maxMessages visible messages. With waitTimeSeconds > 0 it waits (woken in-process,
-   * no polling) until at least one message is available or the time is up. A message received more
+   * Leases up to maxMessages visible messages; engines on other nodes never lease the same ones while
+   * they are invisible. With waitTimeSeconds > 0 it waits (woken by this node or another through the
+   * store's notifications, no polling) until at least one message is available or the time is up. A message received more
    * than its queue's RedrivePolicy.maxReceiveCount times moves to the dead-letter queue instead.
    */
   receive(queue: Queue, opts?: ReceiveOptions): Promise<ReceivedMessage[]>;
   /** Throws ReceiptHandleIsInvalid for a malformed or foreign handle; a stale handle is a no-op, as on SQS. */
-  deleteMessage(queue: Queue, receiptHandle: string): void;
-  deleteBatch(queue: Queue, entries: readonly { id: string; receiptHandle: string }[]): BatchResult<object>;
+  deleteMessage(queue: Queue, receiptHandle: string): Promise<void>;
+  deleteBatch(
+    queue: Queue,
+    entries: readonly { id: string; receiptHandle: string }[],
+  ): Promise<BatchResult<object>>;
   /** 0–43200 s; 0 makes the message visible now. Throws MessageNotInflight for a stale handle. */
-  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): void;
+  changeVisibility(queue: Queue, receiptHandle: string, visibilityTimeout: number): Promise<void>;
   changeVisibilityBatch(
     queue: Queue,
     entries: readonly { id: string; receiptHandle: string; visibilityTimeout: number }[],
-  ): BatchResult<object>;
-  counts(queue: Queue): QueueCounts;
+  ): Promise<BatchResult<object>>;
+  counts(queue: Queue): Promise<QueueCounts>;
 
   /**
-   * Calls `listener` (synchronously, after commit) whenever messages may have become receivable on
+   * Calls `listener` (after the commit, on this node or another) whenever messages may have become receivable on
    * the queue: a send, a visibility change to 0, a delay or visibility timeout running out. Returns
    * the unsubscribe function. Listeners must not throw or block.
    */

@@ -2,7 +2,7 @@
 // message have finished and with what results, and the final outcome. A redelivered message resumes
 // at the first unfinished sub-event; a redelivered finished message does nothing twice.
 import { z } from 'zod';
-import { type Db, migrate } from '../../store/database.js';
+import type { Sql } from '../../store/sql.js';
 
 const SCHEMA = [
   `CREATE TABLE rpc_checkpoints (
@@ -50,25 +50,22 @@ const errorShape = z.object({
 const KEEP_MS = 15 * 24 * 3600_000;
 
 export class CheckpointStore {
-  readonly #db: Db;
-  readonly #get;
-  readonly #upsert;
+  readonly #sql: Sql;
+  readonly #ready: Promise<void>;
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'rpc-checkpoints', SCHEMA);
-    this.#get = db.prepare('SELECT * FROM rpc_checkpoints WHERE source = ? AND message_id = ?');
-    this.#upsert = db.prepare(
-      `INSERT INTO rpc_checkpoints (source, message_id, tenant_id, next_index, total, results, status, error, replied, updated_at)
-       VALUES (@source, @messageId, @tenantId, @nextIndex, @total, @results, @status, @error, @replied, @now)
-       ON CONFLICT (source, message_id) DO UPDATE SET next_index = excluded.next_index, total = excluded.total,
-         results = excluded.results, status = excluded.status, error = excluded.error, replied = excluded.replied,
-         updated_at = excluded.updated_at`,
-    );
+  constructor(sql: Sql) {
+    this.#sql = sql;
+    this.#ready = sql.migrate('rpc-checkpoints', SCHEMA);
+    // Each method awaits #ready and sees the failure; this only keeps it from being reported unhandled.
+    this.#ready.catch(() => {});
   }
 
-  get(source: string, messageId: string): Checkpoint | undefined {
-    const raw = this.#get.get(source, messageId);
+  async get(source: string, messageId: string): Promise<Checkpoint | undefined> {
+    await this.#ready;
+    const raw = await this.#sql.get('SELECT * FROM rpc_checkpoints WHERE source = ? AND message_id = ?', [
+      source,
+      messageId,
+    ]);
     if (raw === undefined) return undefined;
     const r = row.parse(raw);
     let results: unknown[] = [];
@@ -94,26 +91,37 @@ export class CheckpointStore {
     };
   }
 
-  /** One committed transaction: once it returns the progress survives a SIGKILL. */
-  put(cp: Checkpoint): void {
-    this.#upsert.run({
-      source: cp.source,
-      messageId: cp.messageId,
-      tenantId: cp.tenantId,
-      nextIndex: cp.nextIndex,
-      total: cp.total,
-      results: JSON.stringify(cp.results),
-      status: cp.status,
-      error: cp.error ? JSON.stringify(cp.error) : null,
-      replied: cp.replied ? 1 : 0,
-      now: Date.now(),
-    });
+  /** One committed statement: once it resolves the progress survives a SIGKILL (of any node). */
+  async put(cp: Checkpoint): Promise<void> {
+    await this.#ready;
+    await this.#sql.run(
+      `INSERT INTO rpc_checkpoints (source, message_id, tenant_id, next_index, total, results, status, error, replied, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (source, message_id) DO UPDATE SET next_index = excluded.next_index, total = excluded.total,
+         results = excluded.results, status = excluded.status, error = excluded.error, replied = excluded.replied,
+         updated_at = excluded.updated_at`,
+      [
+        cp.source,
+        cp.messageId,
+        cp.tenantId,
+        cp.nextIndex,
+        cp.total,
+        JSON.stringify(cp.results),
+        cp.status,
+        cp.error ? JSON.stringify(cp.error) : null,
+        cp.replied ? 1 : 0,
+        Date.now(),
+      ],
+    );
   }
 
   /** Drops finished checkpoints no queue can redeliver any more. */
-  prune(now = Date.now()): number {
-    return this.#db
-      .prepare("DELETE FROM rpc_checkpoints WHERE status <> 'running' AND updated_at < ?")
-      .run(now - KEEP_MS).changes;
+  async prune(now = Date.now()): Promise<number> {
+    await this.#ready;
+    const r = await this.#sql.run(
+      "DELETE FROM rpc_checkpoints WHERE status <> 'running' AND updated_at < ?",
+      [now - KEEP_MS],
+    );
+    return r.changes;
   }
 }

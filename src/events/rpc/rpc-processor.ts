@@ -55,7 +55,7 @@ export class RpcProcessor {
     const parsed = parseRpcMessage(d.body);
     const requestId = (parsed.ok ? parsed.message.requestId : parsed.requestId) ?? d.messageId;
     const replyTo = parsed.ok ? parsed.message.replyTo : parsed.replyTo;
-    const found = checkpoints.get(d.source, d.messageId);
+    const found = await checkpoints.get(d.source, d.messageId);
     // Sources are per tenant already; a checkpoint of another tenant is never taken as this message's.
     const existing = found?.tenantId === tenant.id ? found : undefined;
 
@@ -83,7 +83,7 @@ export class RpcProcessor {
         error: { errorType: 'InvalidRpcMessage', errorMessage: invalid },
         replied: false,
       };
-      checkpoints.put(cp);
+      await checkpoints.put(cp);
       if (replyTo) await this.#reply(cp, replyTo, requestId, reply);
       return { kind: 'reject', reason: invalid };
     }
@@ -116,7 +116,7 @@ export class RpcProcessor {
           cp.results[i] = parsePayload(res.payload);
           cp.nextIndex = i + 1;
           cp.error = null;
-          checkpoints.put(cp);
+          await checkpoints.put(cp);
           continue;
         }
         failure = functionErrorOf(res.payload, res.errorType);
@@ -132,15 +132,15 @@ export class RpcProcessor {
       // The last delivery records the failure and answers; the message then goes the queue's DLQ way.
       if (d.finalAttempt) {
         cp.status = 'failed';
-        checkpoints.put(cp);
+        await checkpoints.put(cp);
         if (msg.replyTo) await this.#reply(cp, msg.replyTo, requestId, reply, msg.aggregate);
       } else {
-        checkpoints.put(cp);
+        await checkpoints.put(cp);
       }
       return { kind: 'retry', throttled: false };
     }
     cp.status = 'succeeded';
-    checkpoints.put(cp);
+    await checkpoints.put(cp);
     if (msg.replyTo) await this.#reply(cp, msg.replyTo, requestId, reply, msg.aggregate);
     return { kind: 'done' };
   }
@@ -171,12 +171,14 @@ export class RpcProcessor {
         : { requestId, status: 'error', error: cp.error ?? { errorType: 'Unknown', errorMessage: 'failed' } };
     try {
       await reply(replyTo, JSON.stringify(body));
-      cp.replied = true;
-      this.#deps.checkpoints.put(cp);
     } catch (e) {
       // A reply that cannot be delivered (no such queue) must not make the message run again.
       console.error(`kindling: rpc reply to ${replyTo} failed: ${(e as Error).message}`);
+      return;
     }
+    cp.replied = true;
+    // A store failure here surfaces: the message comes back and replies again (at least once).
+    await this.#deps.checkpoints.put(cp);
   }
 }
 

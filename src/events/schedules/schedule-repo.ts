@@ -1,7 +1,8 @@
-// Schedule rules (EventBridge rules with a ScheduleExpression) and their targets, per tenant, in SQLite.
-// Each enabled rule stores its next fire time, so a restart knows what was missed.
+// Schedule rules (EventBridge rules with a ScheduleExpression) and their targets, per tenant, in the store.
+// Each enabled rule stores its next fire time, so a restart knows what was missed; a tick is claimed by
+// moving next_fire_at with a compare-and-set, so every node may fire and each tick fires on one.
 import { z } from 'zod';
-import { type Db, migrate } from '../../store/database.js';
+import type { Sql, SqlExecutor } from '../../store/sql.js';
 
 export type RuleState = 'ENABLED' | 'DISABLED';
 
@@ -18,6 +19,9 @@ export interface ScheduleRule {
   anchorAt: number;
   createdAt: number;
   lastFiredAt: number | undefined;
+  /** A claimed tick not yet handed over completely (see claimTick). */
+  firingAt?: number | undefined;
+  firingUntil?: number | undefined;
 }
 
 export interface ScheduleTarget {
@@ -50,6 +54,10 @@ const SCHEMA = [
      input_path TEXT,
      PRIMARY KEY (tenant_id, rule_name, target_id),
      FOREIGN KEY (tenant_id, rule_name) REFERENCES schedule_rules (tenant_id, name) ON DELETE CASCADE)`,
+  // The tick a node claimed and is handing to the async queue, leased on the store clock: a node that dies
+  // between the claim and the hand-over leaves it here for another node to finish.
+  'ALTER TABLE schedule_rules ADD COLUMN firing_at INTEGER',
+  'ALTER TABLE schedule_rules ADD COLUMN firing_until INTEGER',
 ];
 
 const opt = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
@@ -66,6 +74,8 @@ const RuleRow = z.object({
   anchor_at: z.number(),
   created_at: z.number(),
   last_fired_at: opt(z.number()),
+  firing_at: opt(z.number()).optional(),
+  firing_until: opt(z.number()).optional(),
 });
 
 const TargetRow = z.object({
@@ -88,6 +98,8 @@ const toRule = (raw: unknown): ScheduleRule => {
     anchorAt: r.anchor_at,
     createdAt: r.created_at,
     lastFiredAt: r.last_fired_at,
+    firingAt: r.firing_at,
+    firingUntil: r.firing_until,
   };
 };
 
@@ -97,103 +109,195 @@ const toTarget = (raw: unknown): ScheduleTarget => {
 };
 
 export class ScheduleStore {
-  readonly #db: Db;
+  readonly #sql: Sql;
+  readonly #ready: Promise<void>;
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'schedules', SCHEMA);
+  constructor(sql: Sql) {
+    this.#sql = sql;
+    this.#ready = sql.migrate('schedules', SCHEMA);
+    // Each method awaits #ready and sees the failure; this only keeps it from being reported unhandled.
+    this.#ready.catch(() => {});
   }
 
-  /** Runs fn as one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  /** Resolves once the schema is in place (rejects when migrating failed). */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
-  get(tenantId: string, name: string): ScheduleRule | undefined {
-    const row = this.#db
-      .prepare('SELECT * FROM schedule_rules WHERE tenant_id = ? AND name = ?')
-      .get(tenantId, name);
+  get sql(): Sql {
+    return this.#sql;
+  }
+
+  /** Runs fn in one transaction; pass the executor it gets to the methods called inside. */
+  async transaction<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
+    await this.#ready;
+    return this.#sql.tx(fn);
+  }
+
+  async #q(q: SqlExecutor | undefined): Promise<SqlExecutor> {
+    await this.#ready;
+    return q ?? this.#sql;
+  }
+
+  async get(tenantId: string, name: string, tx?: SqlExecutor): Promise<ScheduleRule | undefined> {
+    const q = await this.#q(tx);
+    const row = await q.get('SELECT * FROM schedule_rules WHERE tenant_id = ? AND name = ?', [
+      tenantId,
+      name,
+    ]);
     return row === undefined ? undefined : toRule(row);
   }
 
   /** Name order, after `after`, at most `limit` (+1 to tell whether there are more). */
-  list(tenantId: string, prefix: string, after: string, limit: number): ScheduleRule[] {
-    return this.#db
-      .prepare(
-        `SELECT * FROM schedule_rules WHERE tenant_id = ? AND substr(name, 1, length(?)) = ? AND name > ?
-          ORDER BY name LIMIT ?`,
-      )
-      .all(tenantId, prefix, prefix, after, limit)
-      .map(toRule);
+  async list(tenantId: string, prefix: string, after: string, limit: number): Promise<ScheduleRule[]> {
+    const q = await this.#q(undefined);
+    const rows = await q.all(
+      `SELECT * FROM schedule_rules WHERE tenant_id = ? AND substr(name, 1, length(?)) = ? AND name > ?
+        ORDER BY name LIMIT ?`,
+      [tenantId, prefix, prefix, after, limit],
+    );
+    return rows.map(toRule);
   }
 
-  upsert(rule: ScheduleRule): void {
-    this.#db
-      .prepare(
-        `INSERT INTO schedule_rules (tenant_id, name, arn, expression, state, description, next_fire_at, anchor_at, created_at, last_fired_at)
-         VALUES (@tenantId, @name, @arn, @expression, @state, @description, @nextFireAt, @anchorAt, @createdAt, @lastFiredAt)
-         ON CONFLICT (tenant_id, name) DO UPDATE SET expression = excluded.expression, state = excluded.state,
-           description = excluded.description, next_fire_at = excluded.next_fire_at, anchor_at = excluded.anchor_at`,
-      )
-      .run({
-        ...rule,
-        description: rule.description ?? null,
-        nextFireAt: rule.nextFireAt ?? null,
-        lastFiredAt: rule.lastFiredAt ?? null,
-      });
+  async upsert(rule: ScheduleRule, tx?: SqlExecutor): Promise<void> {
+    const q = await this.#q(tx);
+    await q.run(
+      `INSERT INTO schedule_rules (tenant_id, name, arn, expression, state, description, next_fire_at, anchor_at, created_at, last_fired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, name) DO UPDATE SET expression = excluded.expression, state = excluded.state,
+         description = excluded.description, next_fire_at = excluded.next_fire_at, anchor_at = excluded.anchor_at`,
+      [
+        rule.tenantId,
+        rule.name,
+        rule.arn,
+        rule.expression,
+        rule.state,
+        rule.description ?? null,
+        rule.nextFireAt ?? null,
+        rule.anchorAt,
+        rule.createdAt,
+        rule.lastFiredAt ?? null,
+      ],
+    );
   }
 
-  delete(tenantId: string, name: string): void {
-    this.#db.prepare('DELETE FROM schedule_rules WHERE tenant_id = ? AND name = ?').run(tenantId, name);
+  async delete(tenantId: string, name: string, tx?: SqlExecutor): Promise<void> {
+    const q = await this.#q(tx);
+    await q.run('DELETE FROM schedule_rules WHERE tenant_id = ? AND name = ?', [tenantId, name]);
   }
 
-  setNextFire(tenantId: string, name: string, nextFireAt: number | undefined, firedAt?: number): void {
-    this.#db
-      .prepare(
-        'UPDATE schedule_rules SET next_fire_at = ?, last_fired_at = COALESCE(?, last_fired_at) WHERE tenant_id = ? AND name = ?',
-      )
-      .run(nextFireAt ?? null, firedAt ?? null, tenantId, name);
+  /**
+   * Claims the tick `tick` of a rule: moves next_fire_at from it to `next` (compare-and-set) and records
+   * the tick as being handed over until `leaseUntil`. True on the one node whose update changed the row.
+   */
+  async claimTick(
+    tenantId: string,
+    name: string,
+    tick: number,
+    next: number | undefined,
+    now: number,
+    leaseUntil: number,
+  ): Promise<boolean> {
+    const q = await this.#q(undefined);
+    const r = await q.run(
+      `UPDATE schedule_rules SET next_fire_at = ?, last_fired_at = ?, firing_at = ?, firing_until = ?
+        WHERE tenant_id = ? AND name = ? AND state = 'ENABLED' AND next_fire_at = ? AND firing_at IS NULL`,
+      [next ?? null, now, tick, leaseUntil, tenantId, name, tick],
+    );
+    return r.changes === 1;
+  }
+
+  /** Takes over a hand-over whose node stopped renewing it (its lease ran out on the store clock). */
+  async reclaimFiring(
+    tenantId: string,
+    name: string,
+    tick: number,
+    now: number,
+    leaseUntil: number,
+  ): Promise<boolean> {
+    const q = await this.#q(undefined);
+    const r = await q.run(
+      `UPDATE schedule_rules SET firing_until = ?
+        WHERE tenant_id = ? AND name = ? AND firing_at = ? AND firing_until < ?`,
+      [leaseUntil, tenantId, name, tick, now],
+    );
+    return r.changes === 1;
+  }
+
+  /** The tick's events are all in the async queue. */
+  async firingDone(tenantId: string, name: string, tick: number): Promise<void> {
+    const q = await this.#q(undefined);
+    await q.run(
+      'UPDATE schedule_rules SET firing_at = NULL, firing_until = NULL WHERE tenant_id = ? AND name = ? AND firing_at = ?',
+      [tenantId, name, tick],
+    );
+  }
+
+  /** One node only (SQLite): hand-overs left by a killed process are resumed at once, not after a lease. */
+  async expireFirings(): Promise<void> {
+    const q = await this.#q(undefined);
+    await q.run('UPDATE schedule_rules SET firing_until = 0 WHERE firing_at IS NOT NULL');
   }
 
   /** Enabled rules due at `now`, across tenants. */
-  due(now: number): ScheduleRule[] {
-    return this.#db
-      .prepare(
-        "SELECT * FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
-      )
-      .all(now)
-      .map(toRule);
-  }
-
-  nextFireAt(): number | undefined {
-    const r = this.#db
-      .prepare(
-        "SELECT MIN(next_fire_at) AS t FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL",
-      )
-      .get() as { t: number | null };
-    return r.t ?? undefined;
-  }
-
-  targets(tenantId: string, ruleName: string): ScheduleTarget[] {
-    return this.#db
-      .prepare('SELECT * FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? ORDER BY target_id')
-      .all(tenantId, ruleName)
-      .map(toTarget);
-  }
-
-  putTarget(tenantId: string, ruleName: string, t: ScheduleTarget): void {
-    this.#db
-      .prepare(
-        'INSERT OR REPLACE INTO schedule_targets (tenant_id, rule_name, target_id, arn, input, input_path) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(tenantId, ruleName, t.id, t.arn, t.input ?? null, t.inputPath ?? null);
-  }
-
-  removeTarget(tenantId: string, ruleName: string, id: string): boolean {
-    return (
-      this.#db
-        .prepare('DELETE FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? AND target_id = ?')
-        .run(tenantId, ruleName, id).changes > 0
+  async due(now: number): Promise<ScheduleRule[]> {
+    const q = await this.#q(undefined);
+    const rows = await q.all(
+      "SELECT * FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
+      [now],
     );
+    return rows.map(toRule);
+  }
+
+  /** Hand-overs whose node stopped renewing them. */
+  async stalledFirings(now: number): Promise<ScheduleRule[]> {
+    const q = await this.#q(undefined);
+    const rows = await q.all(
+      'SELECT * FROM schedule_rules WHERE firing_at IS NOT NULL AND firing_until < ? ORDER BY firing_at',
+      [now],
+    );
+    return rows.map(toRule);
+  }
+
+  /** The earliest time something may need doing: a next fire, or a hand-over's lease running out. */
+  async nextFireAt(): Promise<number | undefined> {
+    const q = await this.#q(undefined);
+    const r = await q.get<{ t: number | null; f: number | null }>(
+      `SELECT (SELECT MIN(next_fire_at) FROM schedule_rules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL) AS t,
+              (SELECT MIN(firing_until) FROM schedule_rules WHERE firing_at IS NOT NULL) AS f`,
+    );
+    const t = r?.t ?? undefined;
+    const f = r?.f ?? undefined;
+    if (t === undefined) return f;
+    if (f === undefined) return t;
+    return Math.min(t, f);
+  }
+
+  async targets(tenantId: string, ruleName: string, tx?: SqlExecutor): Promise<ScheduleTarget[]> {
+    const q = await this.#q(tx);
+    const rows = await q.all(
+      'SELECT * FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? ORDER BY target_id',
+      [tenantId, ruleName],
+    );
+    return rows.map(toTarget);
+  }
+
+  async putTarget(tenantId: string, ruleName: string, t: ScheduleTarget, tx?: SqlExecutor): Promise<void> {
+    const q = await this.#q(tx);
+    await q.run(
+      `INSERT INTO schedule_targets (tenant_id, rule_name, target_id, arn, input, input_path) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, rule_name, target_id) DO UPDATE SET arn = excluded.arn, input = excluded.input,
+         input_path = excluded.input_path`,
+      [tenantId, ruleName, t.id, t.arn, t.input ?? null, t.inputPath ?? null],
+    );
+  }
+
+  async removeTarget(tenantId: string, ruleName: string, id: string, tx?: SqlExecutor): Promise<boolean> {
+    const q = await this.#q(tx);
+    const r = await q.run(
+      'DELETE FROM schedule_targets WHERE tenant_id = ? AND rule_name = ? AND target_id = ?',
+      [tenantId, ruleName, id],
+    );
+    return r.changes > 0;
   }
 }

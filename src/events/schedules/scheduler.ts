@@ -1,8 +1,10 @@
-// Schedules: EventBridge rule operations over the schedule store, and the timer that fires them. The timer
-// sleeps until the earliest next fire; a fire stores one async invocation per target and advances the rule
-// in the same transaction, so a kill mid-fire neither loses nor repeats it. A rule missed while the server
-// was down fires once at start (never a burst of the missed ones), then continues from the current time.
-import { randomUUID } from 'node:crypto';
+// Schedules: EventBridge rule operations over the schedule store, and the timer that fires them. Every node
+// runs the timer; a node fires a tick only after winning the compare-and-set that advances the rule (so a
+// tick fires on one node), and hands it to the async queue with request ids derived from rule, tick and
+// target (so a node that dies mid-hand-over leaves a leased claim another node finishes without doubling
+// an event). A rule missed while every node was down fires once (never a burst of the missed ones), then
+// continues from the current time.
+import { createHash, randomUUID } from 'node:crypto';
 import type { FunctionRecord } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import type { AsyncInvokeOptions } from '../../invoke/types.js';
@@ -13,14 +15,50 @@ import type { RuleState, ScheduleRule, ScheduleStore, ScheduleTarget } from './s
 /** EventBridge's limit of targets per rule. */
 export const MAX_TARGETS = 5;
 
+type MaybePromise<T> = T | Promise<T>;
+
 export interface SchedulerDeps {
   store: ScheduleStore;
   region: string;
-  tenants: { get(id: string): Tenant | undefined };
+  tenants: { get(id: string): MaybePromise<Tenant | undefined> };
   /** The tenant's function for a target ARN; throws when it has none. */
-  resolveFunction(tenant: Tenant, arn: string): FunctionRecord;
-  /** Stores an async invocation synchronously (inside the fire's transaction). */
-  accept(tenant: Tenant, rec: FunctionRecord, payload: Buffer, opts: AsyncInvokeOptions): string;
+  resolveFunction(tenant: Tenant, arn: string): MaybePromise<FunctionRecord>;
+  /**
+   * Durably stores an async invocation with the request id given. A request id already stored must fail
+   * with the store's unique-key error (or succeed without a second event): that is what makes a repeated
+   * hand-over of one tick harmless.
+   */
+  accept(
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    opts: AsyncInvokeOptions,
+  ): MaybePromise<unknown>;
+  /** How long a claimed tick may stay half handed-over before another node finishes it (default 30 s). */
+  leaseMs?: number;
+}
+
+/** The channel rule changes are announced on, so every node re-reads its next fire time. */
+export const SCHEDULES_CHANNEL = 'kindling_schedules';
+
+/** A UUID-shaped id that is the same on every node for the same inputs. */
+export function derivedId(...parts: (string | number)[]): string {
+  const h = createHash('sha256').update(parts.join('\n')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The store's "this key exists already" (SQLite or PostgreSQL), possibly wrapped once. */
+function isDuplicateKey(e: unknown): boolean {
+  for (let cur = e as { code?: unknown; cause?: unknown } | undefined, i = 0; cur && i < 3; i++) {
+    if (
+      cur.code === '23505' ||
+      cur.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+      cur.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+    )
+      return true;
+    cur = cur.cause as typeof cur;
+  }
+  return false;
 }
 
 export interface PutRuleInput {
@@ -56,19 +94,24 @@ export function selectPath(value: unknown, path: string): unknown {
 
 export class Scheduler {
   readonly #d: SchedulerDeps;
+  readonly #leaseMs: number;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #round: Promise<void> | undefined;
+  #again = false;
+  #unlisten: (() => void) | undefined;
 
   constructor(deps: SchedulerDeps) {
     this.#d = deps;
+    this.#leaseMs = deps.leaseMs ?? 30_000;
   }
 
   ruleArn(tenant: Pick<Tenant, 'accountId'>, name: string): string {
     return `arn:aws:events:${this.#d.region}:${tenant.accountId}:rule/${name}`;
   }
 
-  #require(tenant: Tenant, name: string): ScheduleRule {
-    const r = this.#d.store.get(tenant.id, name);
+  async #require(tenant: Tenant, name: string): Promise<ScheduleRule> {
+    const r = await this.#d.store.get(tenant.id, name);
     if (!r) throw EventsErrors.ruleNotFound(name);
     return r;
   }
@@ -77,13 +120,22 @@ export class Scheduler {
     return nextFireAfter(expr, now, anchor);
   }
 
-  putRule(tenant: Tenant, input: PutRuleInput, now = Date.now()): ScheduleRule {
+  /** Wakes this node now and every other node through the store. */
+  async #changed(): Promise<void> {
+    void this.wake();
+    await this.#d.store.sql.notify(SCHEDULES_CHANNEL).catch(() => {
+      // The others re-read their next fire time within a rescan period anyway.
+    });
+  }
+
+  async putRule(tenant: Tenant, input: PutRuleInput, now?: number): Promise<ScheduleRule> {
     const expr = parseExpression(input.scheduleExpression);
-    const cur = this.#d.store.get(tenant.id, input.name);
+    const at = now ?? (await this.#d.store.sql.now());
+    const cur = await this.#d.store.get(tenant.id, input.name);
     const state = input.state ?? 'ENABLED';
     // Keep the schedule's phase when nothing about its timing changed.
     const same = cur && cur.expression === input.scheduleExpression && cur.state === state;
-    const anchor = same ? cur.anchorAt : now;
+    const anchor = same ? cur.anchorAt : at;
     const rule: ScheduleRule = {
       tenantId: tenant.id,
       name: input.name,
@@ -92,86 +144,103 @@ export class Scheduler {
       state,
       // EventBridge replaces a rule with what PutRule says: omitted fields are not kept.
       description: input.description,
-      nextFireAt: state === 'ENABLED' ? (same ? cur.nextFireAt : this.#next(expr, now, anchor)) : undefined,
+      nextFireAt: state === 'ENABLED' ? (same ? cur.nextFireAt : this.#next(expr, at, anchor)) : undefined,
       anchorAt: anchor,
-      createdAt: cur?.createdAt ?? now,
+      createdAt: cur?.createdAt ?? at,
       lastFiredAt: cur?.lastFiredAt,
     };
-    this.#d.store.upsert(rule);
-    this.wake();
+    await this.#d.store.upsert(rule);
+    await this.#changed();
     return rule;
   }
 
-  describe(tenant: Tenant, name: string): ScheduleRule {
+  describe(tenant: Tenant, name: string): Promise<ScheduleRule> {
     return this.#require(tenant, name);
   }
 
-  list(tenant: Tenant, prefix: string, after: string, limit: number): ScheduleRule[] {
+  list(tenant: Tenant, prefix: string, after: string, limit: number): Promise<ScheduleRule[]> {
     return this.#d.store.list(tenant.id, prefix, after, limit);
   }
 
   /** EventBridge refuses to delete a rule that still has targets; deleting a missing rule is a no-op. */
-  deleteRule(tenant: Tenant, name: string): void {
-    this.#d.store.transaction(() => {
-      if (!this.#d.store.get(tenant.id, name)) return;
-      if (this.#d.store.targets(tenant.id, name).length > 0) throw EventsErrors.hasTargets();
-      this.#d.store.delete(tenant.id, name);
+  async deleteRule(tenant: Tenant, name: string): Promise<void> {
+    const { store } = this.#d;
+    await store.transaction(async (q) => {
+      if (!(await store.get(tenant.id, name, q))) return;
+      if ((await store.targets(tenant.id, name, q)).length > 0) throw EventsErrors.hasTargets();
+      await store.delete(tenant.id, name, q);
     });
-    this.wake();
+    await this.#changed();
   }
 
-  setState(tenant: Tenant, name: string, state: RuleState, now = Date.now()): void {
-    const r = this.#require(tenant, name);
+  async setState(tenant: Tenant, name: string, state: RuleState, now?: number): Promise<void> {
+    const r = await this.#require(tenant, name);
     if (r.state === state) return;
-    this.putRule(tenant, { name, scheduleExpression: r.expression, state, description: r.description }, now);
+    await this.putRule(
+      tenant,
+      { name, scheduleExpression: r.expression, state, description: r.description },
+      now,
+    );
   }
 
-  targets(tenant: Tenant, name: string): ScheduleTarget[] {
-    this.#require(tenant, name);
+  async targets(tenant: Tenant, name: string): Promise<ScheduleTarget[]> {
+    await this.#require(tenant, name);
     return this.#d.store.targets(tenant.id, name);
   }
 
   /** Per-entry results as EventBridge answers: an entry whose ARN is not the tenant's function fails alone. */
-  putTargets(tenant: Tenant, name: string, targets: readonly ScheduleTarget[]): TargetFailure[] {
-    return this.#d.store.transaction(() => {
-      this.#require(tenant, name);
-      const failed: TargetFailure[] = [];
-      const existing = new Set(this.#d.store.targets(tenant.id, name).map((t) => t.id));
-      for (const t of targets) {
-        if (!/^arn:aws[a-zA-Z-]*:lambda:/.test(t.arn)) {
-          failed.push({
-            TargetId: t.id,
-            ErrorCode: 'ValidationException',
-            ErrorMessage: `Target ${t.arn} is not a Lambda function: Kindling schedules invoke functions only.`,
-          });
-          continue;
-        }
-        try {
-          this.#d.resolveFunction(tenant, t.arn);
-        } catch {
-          failed.push({
-            TargetId: t.id,
-            ErrorCode: 'ValidationException',
-            ErrorMessage: `Function ${t.arn} does not exist.`,
-          });
-          continue;
-        }
+  async putTargets(
+    tenant: Tenant,
+    name: string,
+    targets: readonly ScheduleTarget[],
+  ): Promise<TargetFailure[]> {
+    const { store } = this.#d;
+    await this.#require(tenant, name);
+    const failed: TargetFailure[] = [];
+    const valid: ScheduleTarget[] = [];
+    // Functions are looked up before the transaction: nothing but the transaction's own SQL may run in it.
+    for (const t of targets) {
+      if (!/^arn:aws[a-zA-Z-]*:lambda:/.test(t.arn)) {
+        failed.push({
+          TargetId: t.id,
+          ErrorCode: 'ValidationException',
+          ErrorMessage: `Target ${t.arn} is not a Lambda function: Kindling schedules invoke functions only.`,
+        });
+        continue;
+      }
+      try {
+        await this.#d.resolveFunction(tenant, t.arn);
+      } catch {
+        failed.push({
+          TargetId: t.id,
+          ErrorCode: 'ValidationException',
+          ErrorMessage: `Function ${t.arn} does not exist.`,
+        });
+        continue;
+      }
+      valid.push(t);
+    }
+    await store.transaction(async (q) => {
+      if (!(await store.get(tenant.id, name, q))) throw EventsErrors.ruleNotFound(name);
+      const existing = new Set((await store.targets(tenant.id, name, q)).map((t) => t.id));
+      for (const t of valid) {
         if (!existing.has(t.id) && existing.size >= MAX_TARGETS) {
           throw EventsErrors.limitExceeded('The requested resource exceeds the maximum number allowed.');
         }
         existing.add(t.id);
-        this.#d.store.putTarget(tenant.id, name, t);
+        await store.putTarget(tenant.id, name, t, q);
       }
-      return failed;
     });
+    return failed;
   }
 
-  removeTargets(tenant: Tenant, name: string, ids: readonly string[]): TargetFailure[] {
-    return this.#d.store.transaction(() => {
-      this.#require(tenant, name);
+  async removeTargets(tenant: Tenant, name: string, ids: readonly string[]): Promise<TargetFailure[]> {
+    const { store } = this.#d;
+    return store.transaction(async (q) => {
+      if (!(await store.get(tenant.id, name, q))) throw EventsErrors.ruleNotFound(name);
       const failed: TargetFailure[] = [];
       for (const id of ids) {
-        if (!this.#d.store.removeTarget(tenant.id, name, id)) {
+        if (!(await store.removeTarget(tenant.id, name, id, q))) {
           failed.push({
             TargetId: id,
             ErrorCode: 'ResourceNotFoundException',
@@ -184,7 +253,12 @@ export class Scheduler {
   }
 
   /** Lambda's scheduled-event JSON for one fire of a rule. */
-  scheduledEvent(tenant: Tenant, rule: ScheduleRule, at: number, id = randomUUID()): Record<string, unknown> {
+  scheduledEvent(
+    tenant: Tenant,
+    rule: ScheduleRule,
+    at: number,
+    id: string = randomUUID(),
+  ): Record<string, unknown> {
     return {
       version: '0',
       id,
@@ -199,70 +273,120 @@ export class Scheduler {
   }
 
   /**
-   * Fires every due rule once, each in its own transaction with its async events and its new next fire
-   * time. Returns how many rules fired.
+   * Finishes hand-overs other nodes left behind, then fires every due rule this node wins the claim of.
+   * `now` is the store's clock unless given. Returns how many ticks this node fired.
    */
-  fireDue(now = Date.now()): number {
+  async fireDue(now?: number): Promise<number> {
+    const { store } = this.#d;
+    const at = now ?? (await store.sql.now());
     let fired = 0;
-    for (const rule of this.#d.store.due(now)) {
-      this.#d.store.transaction(() => {
-        const cur = this.#d.store.get(rule.tenantId, rule.name);
-        if (cur?.state !== 'ENABLED' || cur.nextFireAt === undefined || cur.nextFireAt > now) return;
-        const tenant = this.#d.tenants.get(cur.tenantId);
-        if (tenant) {
-          const event = this.scheduledEvent(tenant, cur, cur.nextFireAt);
-          for (const t of this.#d.store.targets(cur.tenantId, cur.name)) {
-            let payload: string;
-            let rec: FunctionRecord;
-            try {
-              payload =
-                t.input !== undefined
-                  ? t.input
-                  : JSON.stringify(t.inputPath ? selectPath(event, t.inputPath) : event);
-              rec = this.#d.resolveFunction(tenant, t.arn);
-            } catch (e) {
-              console.error(`kindling: schedule ${cur.arn}: target ${t.id} skipped: ${(e as Error).message}`);
-              continue;
-            }
-            this.#d.accept(tenant, rec, Buffer.from(payload), { source: { kind: 'schedule', arn: cur.arn } });
-          }
-        }
-        // From now, not from the missed time: a schedule missed while down fires once, not once per miss.
-        const next = nextFireAfter(parseScheduleExpression(cur.expression), now, cur.anchorAt);
-        this.#d.store.setNextFire(cur.tenantId, cur.name, next, now);
-        fired++;
-      });
+    for (const rule of await store.stalledFirings(at)) {
+      const tick = rule.firingAt;
+      if (tick === undefined) continue;
+      if (!(await store.reclaimFiring(rule.tenantId, rule.name, tick, at, at + this.#leaseMs))) continue;
+      await this.#handOver(rule, tick);
+      await store.firingDone(rule.tenantId, rule.name, tick);
+    }
+    for (const rule of await store.due(at)) {
+      const tick = rule.nextFireAt;
+      if (tick === undefined) continue;
+      // From now, not from the missed time: a schedule missed while down fires once, not once per miss.
+      const next = nextFireAfter(parseScheduleExpression(rule.expression), at, rule.anchorAt);
+      if (!(await store.claimTick(rule.tenantId, rule.name, tick, next, at, at + this.#leaseMs))) continue;
+      await this.#handOver(rule, tick);
+      await store.firingDone(rule.tenantId, rule.name, tick);
+      fired++;
     }
     return fired;
   }
 
-  start(): void {
-    this.#stopped = false;
-    this.wake();
+  /** Stores one async invocation per target for the tick; repeating it for the same tick adds nothing. */
+  async #handOver(rule: ScheduleRule, tick: number): Promise<void> {
+    const tenant = await this.#d.tenants.get(rule.tenantId);
+    if (!tenant) return;
+    const event = this.scheduledEvent(tenant, rule, tick, derivedId(rule.arn, tick));
+    for (const t of await this.#d.store.targets(rule.tenantId, rule.name)) {
+      let payload: string;
+      let rec: FunctionRecord;
+      try {
+        payload =
+          t.input !== undefined
+            ? t.input
+            : JSON.stringify(t.inputPath ? selectPath(event, t.inputPath) : event);
+        rec = await this.#d.resolveFunction(tenant, t.arn);
+      } catch (e) {
+        console.error(`kindling: schedule ${rule.arn}: target ${t.id} skipped: ${(e as Error).message}`);
+        continue;
+      }
+      try {
+        await this.#d.accept(tenant, rec, Buffer.from(payload), {
+          requestId: derivedId(rule.arn, tick, t.id),
+          source: { kind: 'schedule', arn: rule.arn },
+        });
+      } catch (e) {
+        // Stored by an earlier hand-over of this tick (a node died after it): not a second event.
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
   }
 
-  /** Fires what is due and sleeps until the earliest next fire (call after any rule change). */
-  wake(): void {
-    if (this.#stopped) return;
+  async start(): Promise<void> {
+    this.#stopped = false;
+    const { store } = this.#d;
+    await store.ready();
+    // One node by construction: what a killed process left half handed-over is finished now.
+    if (store.sql.dialect === 'sqlite') await store.expireFirings();
+    this.#unlisten = await store.sql.listen(SCHEDULES_CHANNEL, () => void this.wake());
+    await this.wake();
+  }
+
+  /**
+   * Fires what is due and sleeps until the earliest next fire, or at most a lease period (a rule another
+   * node changed while a notification was lost). Resolves when this round is done; never rejects.
+   */
+  wake(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#round !== undefined) {
+      this.#again = true;
+      return this.#round;
+    }
+    this.#round = this.#run().finally(() => {
+      this.#round = undefined;
+    });
+    return this.#round;
+  }
+
+  async #run(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    let minDelay = 1;
-    try {
-      this.fireDue();
-    } catch (e) {
-      console.error('kindling: schedules: firing failed:', e);
-      minDelay = 1_000; // no tight loop while the store is failing
-    }
-    const next = this.#d.store.nextFireAt();
-    if (next === undefined) return;
-    // Timers fire up to a millisecond early; a too-early wake-up just sleeps again for the rest.
-    this.#timer = setTimeout(() => this.wake(), Math.min(Math.max(next - Date.now(), minDelay), 2 ** 31 - 1));
+    let delay = this.#leaseMs;
+    do {
+      this.#again = false;
+      let minDelay = 1;
+      try {
+        await this.fireDue();
+        const next = await this.#d.store.nextFireAt();
+        const now = await this.#d.store.sql.now();
+        if (next !== undefined) delay = Math.min(delay, next - now);
+      } catch (e) {
+        console.error('kindling: schedules: firing failed:', (e as Error).message);
+        minDelay = 1_000; // no tight loop while the store is failing
+      }
+      // Timers fire up to a millisecond early; a too-early wake-up just sleeps again for the rest.
+      delay = Math.min(Math.max(delay, minDelay), 2 ** 31 - 1);
+    } while (this.#again && !this.#stopped);
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.wake(), delay);
     this.#timer.unref?.();
   }
 
-  stop(): void {
+  /** Stops firing; a tick this node claimed and is handing over finishes first. */
+  async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#round;
   }
 }

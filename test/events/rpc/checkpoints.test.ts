@@ -1,11 +1,9 @@
-// RPC checkpoints in SQLite: progress survives reopening the store; finished ones are pruned, running ones kept.
+// RPC checkpoints in the store: progress survives reopening the store (and is seen by another node's
+// connection); finished ones are pruned, running ones kept.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import { type Checkpoint, CheckpointStore } from '../../../src/events/rpc/checkpoint-repo.js';
-import { openDatabase } from '../../../src/store/database.js';
-import { tempDir } from '../../helpers/platform.js';
+import { type SharedStore, sharedStore } from '../../helpers/shared-store.js';
 
 const cp = (messageId: string, status: Checkpoint['status']): Checkpoint => ({
   source: 'arn:aws:sqs:us-east-1:123456789012:q',
@@ -19,59 +17,63 @@ const cp = (messageId: string, status: Checkpoint['status']): Checkpoint => ({
   replied: false,
 });
 
-function withStore(fn: (file: string) => void): void {
-  const dir = tempDir('kindling-cp-');
+async function withStore(fn: (store: SharedStore) => Promise<void>): Promise<void> {
+  const store = await sharedStore();
   try {
-    fn(path.join(dir, 'db'));
+    await fn(store);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await store.close();
   }
 }
 
 test('a checkpoint reads back after the store is reopened', () =>
-  withStore((file) => {
-    const db = openDatabase(file);
-    new CheckpointStore(db).put(cp('m1', 'running'));
-    db.close();
-    const again = openDatabase(file);
-    assert.deepEqual(new CheckpointStore(again).get(cp('m1', 'running').source, 'm1'), cp('m1', 'running'));
-    again.close();
+  withStore(async (store) => {
+    const first = await store.open();
+    await new CheckpointStore(first).put(cp('m1', 'running'));
+    await first.close();
+    const again = new CheckpointStore(await store.open());
+    assert.deepEqual(await again.get(cp('m1', 'running').source, 'm1'), cp('m1', 'running'));
+  }));
+
+test('a checkpoint written through one node is resumed from by another', () =>
+  withStore(async (store) => {
+    const a = new CheckpointStore(await store.open());
+    const b = new CheckpointStore(await store.open());
+    await a.put({ ...cp('m2', 'running'), nextIndex: 2, results: [1, 2] });
+    const seen = await b.get(cp('m2', 'running').source, 'm2');
+    assert.equal(seen?.nextIndex, 2);
+    assert.deepEqual(seen?.results, [1, 2]);
+    await b.put({ ...cp('m2', 'succeeded'), nextIndex: 3, total: 3, results: [1, 2, 3], replied: true });
+    assert.equal((await a.get(cp('m2', 'running').source, 'm2'))?.status, 'succeeded');
   }));
 
 test('an unknown message has no checkpoint', () =>
-  withStore((file) => {
-    const db = openDatabase(file);
-    assert.equal(new CheckpointStore(db).get('s', 'nope'), undefined);
-    db.close();
+  withStore(async (store) => {
+    assert.equal(await new CheckpointStore(await store.open()).get('s', 'nope'), undefined);
   }));
 
 test('pruning drops old finished checkpoints and keeps running ones', () =>
-  withStore((file) => {
-    const db = openDatabase(file);
-    const store = new CheckpointStore(db);
-    store.put(cp('done', 'succeeded'));
-    store.put(cp('busy', 'running'));
-    assert.equal(store.prune(Date.now() + 16 * 24 * 3600_000), 1);
-    assert.equal(store.get(cp('done', 'succeeded').source, 'done'), undefined);
-    assert.ok(store.get(cp('busy', 'running').source, 'busy'));
-    db.close();
+  withStore(async (s) => {
+    const store = new CheckpointStore(await s.open());
+    await store.put(cp('done', 'succeeded'));
+    await store.put(cp('busy', 'running'));
+    assert.equal(await store.prune(Date.now() + 16 * 24 * 3600_000), 1);
+    assert.equal(await store.get(cp('done', 'succeeded').source, 'done'), undefined);
+    assert.ok(await store.get(cp('busy', 'running').source, 'busy'));
   }));
 
 test('pruning keeps recent finished checkpoints (a redelivery may still come)', () =>
-  withStore((file) => {
-    const db = openDatabase(file);
-    const store = new CheckpointStore(db);
-    store.put(cp('recent', 'succeeded'));
-    assert.equal(store.prune(), 0);
-    db.close();
+  withStore(async (s) => {
+    const store = new CheckpointStore(await s.open());
+    await store.put(cp('recent', 'succeeded'));
+    assert.equal(await store.prune(), 0);
   }));
 
 test('a damaged checkpoint reads as none, so the message restarts from its first sub-event', () =>
-  withStore((file) => {
-    const db = openDatabase(file);
-    const store = new CheckpointStore(db);
-    store.put(cp('bad', 'running'));
-    db.prepare("UPDATE rpc_checkpoints SET results = '{not json' WHERE message_id = 'bad'").run();
-    assert.equal(store.get(cp('bad', 'running').source, 'bad'), undefined);
-    db.close();
+  withStore(async (s) => {
+    const sql = await s.open();
+    const store = new CheckpointStore(sql);
+    await store.put(cp('bad', 'running'));
+    await sql.run("UPDATE rpc_checkpoints SET results = '{not json' WHERE message_id = 'bad'");
+    assert.equal(await store.get(cp('bad', 'running').source, 'bad'), undefined);
   }));

@@ -55,11 +55,13 @@ const rejects = (call: Promise<unknown>, name: string, message?: string) =>
   });
 
 /** Makes a rule due now and lets the scheduler fire it (instead of waiting a minute). */
-function fireNow(ruleName: string) {
-  p.platform.db
-    .prepare('UPDATE schedule_rules SET next_fire_at = ? WHERE name = ?')
-    .run(Date.now() - 1, ruleName);
-  p.platform.components.schedules.scheduler.wake();
+async function fireNow(ruleName: string): Promise<void> {
+  const { sql } = p.platform.components;
+  await sql.run('UPDATE schedule_rules SET next_fire_at = ? WHERE name = ?', [
+    (await sql.now()) - 1,
+    ruleName,
+  ]);
+  await p.platform.components.schedules.scheduler.wake();
 }
 
 test('PutRule answers the rule ARN and DescribeRule answers the rule', async () => {
@@ -221,7 +223,7 @@ test('a fire sends Lambda’s scheduled-event JSON to the target function as an 
     new PutRuleCommand({ Name: 'fires', ScheduleExpression: 'rate(1 hour)' }),
   );
   await events.send(new PutTargetsCommand({ Rule: 'fires', Targets: [{ Id: 'tick', Arn: tickArn }] }));
-  fireNow('fires');
+  await fireNow('fires');
   const [m] = await receive(sqs, sinkUrl, 1);
   assert.ok(m, 'the function ran');
   const record = JSON.parse(m.Body!);
@@ -256,18 +258,18 @@ test('a target with Input receives that JSON instead of the scheduled event', as
       Targets: [{ Id: 'tick', Arn: tickArn, Input: '{"custom":42}' }],
     }),
   );
-  fireNow('fires-input');
+  await fireNow('fires-input');
   const [m] = await receive(sqs, sinkUrl, 1);
   assert.deepEqual(JSON.parse(m!.Body!).responsePayload.got, { custom: 42 });
 });
 
 test('a fire advances the rule’s next fire time past now', async () => {
   await events.send(new PutRuleCommand({ Name: 'advances', ScheduleExpression: 'rate(1 minute)' }));
-  fireNow('advances');
-  const rule = p.platform.components.schedules.store.get(
+  await fireNow('advances');
+  const rule = (await p.platform.components.schedules.store.get(
     (await p.platform.tenants.get('admin'))!.id,
     'advances',
-  )!;
+  ))!;
   assert.ok(rule.nextFireAt! > Date.now());
   assert.ok(rule.lastFiredAt !== undefined);
 });
@@ -277,11 +279,11 @@ test('a disabled rule does not fire', async () => {
     new PutRuleCommand({ Name: 'quiet', ScheduleExpression: 'rate(1 minute)', State: 'DISABLED' }),
   );
   await events.send(new PutTargetsCommand({ Rule: 'quiet', Targets: [{ Id: 'tick', Arn: tickArn }] }));
-  fireNow('quiet');
-  const rule = p.platform.components.schedules.store.get(
+  await fireNow('quiet');
+  const rule = (await p.platform.components.schedules.store.get(
     (await p.platform.tenants.get('admin'))!.id,
     'quiet',
-  )!;
+  ))!;
   assert.equal(rule.lastFiredAt, undefined);
 });
 
@@ -295,7 +297,7 @@ test('a target with InputPath receives that part of the scheduled event', async 
       Targets: [{ Id: 'tick', Arn: tickArn, InputPath: '$.resources[0]' }],
     }),
   );
-  fireNow('fires-path');
+  await fireNow('fires-path');
   const [m] = await receive(sqs, sinkUrl, 1);
   assert.equal(JSON.parse(m!.Body!).responsePayload.got, RuleArn);
 });
