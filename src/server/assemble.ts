@@ -174,14 +174,14 @@ export async function assemble({ config, paths, sql, apiPort }: AssembleOptions)
   });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
-  const directory = functionDirectory(legacy);
+  const directory = functionDirectory(invoker);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
     store: mappingStore,
     queues,
     invoker,
     functions: directory,
-    tenants: legacy.tenants,
+    tenants,
     rpc,
     region,
     defaultConcurrency: Math.min(DEFAULT_MAPPING_CONCURRENCY, config.tenantConcurrency),

@@ -1,19 +1,15 @@
 // How the mappings see functions: a reference resolved through the invoker, with the qualifier the
 // reference named kept on the ARN the pollers invoke.
-import type { FunctionRecord } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { isDomainError, isNotFound } from '../../errors.js';
+import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { FunctionDirectory } from './types.js';
 
-// TRANSITIONAL (issue 9): a synchronous resolver (server/legacy-control-lookup.ts) until the mappings
-// await FunctionInvoker.resolve.
-export function functionDirectory(invoker: {
-  resolve(tenant: Tenant, ref: string): FunctionRecord;
-}): FunctionDirectory {
+export function functionDirectory(invoker: Pick<FunctionInvoker, 'resolve'>): FunctionDirectory {
   return {
-    find(tenant: Tenant, ref: string) {
+    async find(tenant: Tenant, ref: string) {
       try {
-        const rec = invoker.resolve(tenant, ref);
+        const rec = await invoker.resolve(tenant, ref);
         const qualifier = /:function:[^:]+:([^:]+)$/.exec(ref)?.[1] ?? /^[^:]+:([^:]+)$/.exec(ref)?.[1];
         return {
           functionArn: qualifier ? `${rec.arn}:${qualifier}` : rec.arn,

@@ -136,7 +136,7 @@ export class MappingService {
       all = all.filter((m) => sourceKey(m) === arn || (m.source.kind === 'redis' && m.source.stream === arn));
     }
     if (input.functionName !== undefined) {
-      const fn = this.#d.functions.find(tenant, input.functionName);
+      const fn = await this.#d.functions.find(tenant, input.functionName);
       all = fn
         ? all.filter((m) => m.functionArn !== null && sameFunction(m.functionArn, fn.functionArn))
         : [];
@@ -164,7 +164,7 @@ export class MappingService {
     } else if (
       input.enabled === true &&
       m.functionArn !== null &&
-      !this.#d.functions.find(tenant, m.functionArn)
+      !(await this.#d.functions.find(tenant, m.functionArn))
     ) {
       throw LambdaErrors.functionNotFound(m.functionArn);
     }
@@ -241,7 +241,9 @@ export class MappingService {
   async #function(tenant: Tenant, ref: string, source: MappingSource): Promise<string> {
     const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):function:/.exec(ref)?.[1];
     const fn =
-      account === undefined || account === tenant.accountId ? this.#d.functions.find(tenant, ref) : undefined;
+      account === undefined || account === tenant.accountId
+        ? await this.#d.functions.find(tenant, ref)
+        : undefined;
     if (!fn) throw LambdaErrors.functionNotFound(ref);
     // As Lambda requires: a lease shorter than a run would hand the batch to a second run meanwhile.
     if (source.kind === 'sqs') {

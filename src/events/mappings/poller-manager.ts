@@ -271,9 +271,11 @@ export class PollerManager {
   /** A poller for the mapping, or the reason it cannot poll. */
   async #build(m: Mapping): Promise<Poller | string> {
     const d = this.#d;
-    const tenant = d.tenants.get(m.tenantId);
+    const tenant = await d.tenants.get(m.tenantId);
     if (!tenant) return 'PROBLEM: Tenant not found';
-    if (m.functionArn !== null && !d.functions.find(tenant, m.functionArn)) return FUNCTION_GONE_REASON;
+    const fn = m.functionArn === null ? undefined : await d.functions.find(tenant, m.functionArn);
+    if (m.functionArn !== null && !fn) return FUNCTION_GONE_REASON;
+    let reserved = fn?.reservedConcurrency ?? null;
     const common = {
       invoker: d.invoker,
       tenant,
@@ -282,8 +284,16 @@ export class PollerManager {
       onSourceGone: (reason: string) => this.#sourceGone(m.uuid, reason),
       ...(m.functionArn !== null && {
         functionLimit: () => {
-          const reserved =
-            m.functionArn === null ? null : d.functions.find(tenant, m.functionArn)?.reservedConcurrency;
+          // Answers with the last value known and refreshes it (a per-node cache read, no database on
+          // the warm path): a reservation changed on any node reaches the lanes a batch later.
+          if (m.functionArn !== null) {
+            void d.functions.find(tenant, m.functionArn).then(
+              (f) => {
+                reserved = f?.reservedConcurrency ?? null;
+              },
+              () => {},
+            );
+          }
           // Reserved concurrency 0 throttles everything: one lane keeps backing off until it changes.
           return reserved === null || reserved === undefined ? undefined : Math.max(1, reserved);
         },

@@ -73,12 +73,13 @@ export interface FunctionDirectory {
   find(
     tenant: Tenant,
     ref: string,
-  ):
+  ): Promise<
     | { functionArn: string; functionName: string; reservedConcurrency: number | null; timeoutSec: number }
-    | undefined;
+    | undefined
+  >;
 }
 
 /** Finds a tenant by id (mappings store the id; invocations want the whole tenant). */
 export interface TenantLookup {
-  get(id: string): Tenant | undefined;
+  get(id: string): Promise<Tenant | undefined>;
 }

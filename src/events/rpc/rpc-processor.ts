@@ -70,7 +70,7 @@ export class RpcProcessor {
       return existing.status === 'failed' ? { kind: 'retry', throttled: false } : { kind: 'done' };
     }
 
-    const invalid = parsed.ok ? this.#validate(tenant, parsed.message) : parsed.reason;
+    const invalid = parsed.ok ? await this.#validate(tenant, parsed.message) : parsed.reason;
     if (invalid !== undefined) {
       const cp: Checkpoint = {
         source: d.source,
@@ -146,13 +146,14 @@ export class RpcProcessor {
   }
 
   /** Every sub-event must name one of the owner's own functions; checked before anything runs. */
-  #validate(tenant: Tenant, msg: RpcMessage): string | undefined {
+  async #validate(tenant: Tenant, msg: RpcMessage): Promise<string | undefined> {
     for (const [i, ev] of msg.events.entries()) {
       const where = msg.aggregate ? `batch.${i}.invoke` : 'invoke';
       const account = accountInFunctionRef(ev.invoke);
       if (account !== undefined && account !== tenant.accountId)
         return `${where}: function not found: ${ev.invoke}`;
-      if (!this.#deps.functions.find(tenant, ev.invoke)) return `${where}: function not found: ${ev.invoke}`;
+      if (!(await this.#deps.functions.find(tenant, ev.invoke)))
+        return `${where}: function not found: ${ev.invoke}`;
     }
     return undefined;
   }

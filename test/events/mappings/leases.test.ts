@@ -36,7 +36,7 @@ const emptyQueue = {
 } as unknown as QueueEngine;
 
 const functions: FunctionDirectory = {
-  find: () => ({ functionArn: FN_ARN, functionName: 'f', reservedConcurrency: null, timeoutSec: 3 }),
+  find: async () => ({ functionArn: FN_ARN, functionName: 'f', reservedConcurrency: null, timeoutSec: 3 }),
 };
 
 let shared: SharedStore;
@@ -50,7 +50,7 @@ async function node(name: string): Promise<{ name: string; store: MappingStore; 
     queues: emptyQueue,
     invoker: {} as Invoker,
     functions,
-    tenants: { get: (id) => (id === tenant.id ? tenant : undefined) },
+    tenants: { get: async (id) => (id === tenant.id ? tenant : undefined) },
     rpc: {} as RpcProcessor,
     region: 'us-east-1',
     defaultConcurrency: 2,
