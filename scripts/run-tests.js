@@ -13,6 +13,9 @@ import { startCluster, stopCluster } from './postgres-cluster.js';
 /** Test folders whose files run on both stores: everything that keeps durable state. */
 const MATRIX = [
   'store/',
+  'control/',
+  'api/lambda/',
+  'api/admin/',
   'telemetry/',
   'events/schedules/',
   'events/mappings/',

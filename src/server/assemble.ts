@@ -230,7 +230,7 @@ export async function assemble({
   });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
-  const directory = functionDirectory(invocations);
+  const directory = functionDirectory(invoker);
   const rpc = new RpcProcessor({ invoker, functions: directory, checkpoints });
   const pollers = new PollerManager({
     store: mappingStore,

@@ -145,8 +145,9 @@ export class PostgresSql implements Sql {
         'CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step BIGINT NOT NULL, PRIMARY KEY (module, step))',
       )
       .catch(async (err) => {
-        // Two nodes creating it at the same instant: one wins, the other sees a unique violation.
-        if ((err as { code?: string }).code !== '23505') throw wrap(err);
+        // Two nodes creating it at the same instant: one wins, the other sees a unique violation, or that
+        // the table or its row type already exists (IF NOT EXISTS does not cover the race).
+        if (!['23505', '42P07', '42710'].includes((err as { code?: string }).code ?? '')) throw wrap(err);
       });
     return store;
   }

@@ -1,13 +1,11 @@
 // How the mappings see functions: a reference resolved through the invoker, with the qualifier the
 // reference named kept on the ARN the pollers invoke.
-import type { FunctionRecord } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { isDomainError, isNotFound } from '../../errors.js';
+import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { FunctionDirectory } from './types.js';
 
-export function functionDirectory(invoker: {
-  resolve(tenant: Tenant, ref: string): Promise<FunctionRecord> | FunctionRecord;
-}): FunctionDirectory {
+export function functionDirectory(invoker: Pick<FunctionInvoker, 'resolve'>): FunctionDirectory {
   return {
     async find(tenant: Tenant, ref: string) {
       try {

@@ -81,5 +81,5 @@ export interface FunctionDirectory {
 
 /** Finds a tenant by id (mappings store the id; invocations want the whole tenant). */
 export interface TenantLookup {
-  get(id: string): Promise<Tenant | undefined> | Tenant | undefined;
+  get(id: string): Promise<Tenant | undefined>;
 }

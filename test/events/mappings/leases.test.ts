@@ -50,7 +50,7 @@ async function node(name: string): Promise<{ name: string; store: MappingStore; 
     queues: emptyQueue,
     invoker: {} as Invoker,
     functions,
-    tenants: { get: (id) => (id === tenant.id ? tenant : undefined) },
+    tenants: { get: async (id) => (id === tenant.id ? tenant : undefined) },
     rpc: {} as RpcProcessor,
     region: 'us-east-1',
     defaultConcurrency: 2,
