@@ -218,15 +218,9 @@ export async function assemble({
     tenants,
     leaseMs: config.leaseMs,
     resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
-    // SEAM (issue 9): the scheduler still fires in a sync SQLite transaction; once its store is async it
-    // should `await dispatcher.accept(tenant, rec, payload, opts, 0, q)` inside its own transaction `q`.
-    accept: (tenant, rec, payload, opts) => {
-      const requestId = opts.requestId ?? newRequestId();
-      void dispatcher
-        .accept(tenant, rec, payload, { ...opts, requestId })
-        .catch((e) => log(`kindling: schedule ${opts.source?.arn}: event not stored: ${String(e)}`));
-      return requestId;
-    },
+    // Stored before the tick is marked fired: a node killed in between leaves the tick claimed, and the
+    // node that takes it over stores the same request id again, which the async store refuses as a duplicate.
+    accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
