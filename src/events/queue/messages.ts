@@ -115,6 +115,12 @@ export class QueueMessages {
     for (let attempt = 1; ; attempt++) {
       const now = this.#clock.now();
       const prepared = inputs.map((input) => this.#prepare(l, input, now));
+      if (!l.config.fifo) {
+        // No deduplication: the one multi-row INSERT is the transaction.
+        await this.#repo.insertMessages(prepared.map((p) => p.message));
+        const earliest = Math.min(...prepared.map((p) => p.message.visibleAt));
+        return { results: prepared.map((p) => p.result), earliest, inserted: prepared.length };
+      }
       try {
         return await this.#repo.tx(async (r) => {
           const keys = [...new Set(prepared.flatMap((p) => (p.dedupKey === undefined ? [] : [p.dedupKey])))];
@@ -215,10 +221,16 @@ export class QueueMessages {
         )
       : undefined;
     const dlqLoaded = dlq && dlq.id !== queue.id ? await this.#catalogue.loaded(dlq) : undefined;
-    let moved = 0;
-    let expired = 0;
     const token = receiptToken();
     const now = this.#clock.now();
+    if (!l.config.fifo && !dlqLoaded) {
+      // Nothing to dead-letter and no group order: one statement, one round trip.
+      const rows = await this.#repo.leaseNext(queue.id, now, max, now + visibilityTimeout * 1000, token);
+      if (rows.length > 0) this.#waiters.afterLease(queue.id, now + visibilityTimeout * 1000);
+      return rows.map((m) => toReceived(queue, m, token, now, attributeNames, messageAttributeNames));
+    }
+    let moved = 0;
+    let expired = 0;
     const out = await this.#repo.tx(async (r) => {
       moved = 0;
       expired = 0;

@@ -42,6 +42,8 @@ export const SCHEMA = [
 
 const MESSAGE_COLUMNS = `m.seq, m.message_id, m.body, m.attributes, m.md5_body, m.md5_attributes, m.system_attributes,
   m.sender_id, m.sent_at, m.expires_at, m.receive_count, m.first_received_at, m.source_arn, m.group_id, m.dedup_id`;
+const RETURNED_COLUMNS = `seq, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
+  sender_id, sent_at, expires_at, receive_count, first_received_at, source_arn, group_id, dedup_id`;
 
 export interface QueueRow {
   id: number;
@@ -305,6 +307,30 @@ export class QueueRepo {
     return this.visibleFifo(queueId, now, limit, ' FOR UPDATE');
   }
 
+  /**
+   * Standard queues without a redrive policy, in one statement: leases up to `limit` receivable, unexpired
+   * messages that no other node is leasing right now. Rows come back as they were before the lease.
+   */
+  async leaseNext(
+    queueId: number,
+    now: number,
+    limit: number,
+    visibleAt: number,
+    receipt: Buffer,
+  ): Promise<MessageRow[]> {
+    const rows = await this.#q.all<MessageRow>(
+      `UPDATE sqs_messages SET visible_at = ?, receive_count = receive_count + 1,
+         first_received_at = COALESCE(first_received_at, ?), receipt = ?
+        WHERE seq IN (SELECT seq FROM sqs_messages WHERE queue_id = ? AND visible_at <= ? AND expires_at > ?
+                       ORDER BY visible_at LIMIT ? FOR UPDATE SKIP LOCKED)
+        RETURNING ${RETURNED_COLUMNS}`,
+      [visibleAt, now, receipt, queueId, now, now, limit],
+    );
+    for (const r of rows) r.receive_count -= 1;
+    // RETURNING promises no order: oldest first, as the select picked them.
+    return rows.sort((x, y) => x.seq - y.seq);
+  }
+
   /** A FIFO group is blocked while one of its messages is in flight or an earlier one is not yet visible. */
   visibleFifo(queueId: number, now: number, limit: number, lock = ''): Promise<MessageRow[]> {
     return this.#q.all<MessageRow>(
@@ -379,8 +405,10 @@ export class QueueRepo {
     for (const h of handles) params.push(h.seq, h.token);
     return (
       await this.#q.run(
-        `DELETE FROM sqs_messages WHERE queue_id = ? AND (${handles.map(() => '(seq = ? AND receipt = ?)').join(' OR ')})`,
-        params,
+        // The seq list first: both stores then find the rows by primary key, not by scanning the queue.
+        `DELETE FROM sqs_messages WHERE seq IN (${marks(handles.length)}) AND queue_id = ?
+            AND (${handles.map(() => '(seq = ? AND receipt = ?)').join(' OR ')})`,
+        [...handles.map((h) => h.seq), ...params],
       )
     ).changes;
   }

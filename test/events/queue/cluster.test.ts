@@ -241,12 +241,15 @@ test("a send on node A wakes a long poll on node B (the store's notification, no
   const sql = await connect();
   const c = createQueueEngine(sql, { region, recheckMs: 600_000 });
   extra.push(c);
+  await c.ready();
   const { onA } = await fresh();
   const onC = await c.getQueue(owner, onA.arn);
-  const polling = c.receive(onC, { waitTimeSeconds: 20 });
-  await new Promise((r) => setTimeout(r, 200)); // the poll is waiting
+  // waitForMessages answers false when its time runs out (a long receive would just read again then).
+  const waiting = c.waitForMessages(onC, 15_000);
+  await new Promise((r) => setTimeout(r, 500)); // it is waiting
   await a.send(onA, { body: 'wake' });
-  const got = await polling;
+  assert.equal(await waiting, true);
+  const got = await c.receive(onC);
   assert.deepEqual(
     got.map((m) => m.body),
     ['wake'],
