@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { KindlingError } from '../../errors.js';
 import { SchedulesError } from '../../events/schedules/errors.js';
+import { StoreUnavailableError } from '../../store/sql.js';
 import { lambdaWireError } from '../lambda/errors.js';
 import type { ApiResponse } from '../surface.js';
 
@@ -25,6 +26,9 @@ function eventsWireError(err: unknown): KindlingError {
     const w = WIRE[err.code];
     return w ? new KindlingError(w.type, w.status, err.message) : internal();
   }
+  // The store (PostgreSQL) is unreachable: a 5xx the SDK retries, never a client error.
+  if (err instanceof StoreUnavailableError)
+    return new KindlingError('InternalException', 500, 'The rule store is unavailable; retry the request.');
   return lambdaWireError(err) ?? internal();
 }
 

@@ -230,7 +230,8 @@ export class PollerManager {
     }
     if (!m.enabled || this.#stopped) {
       await this.#halt(uuid, true);
-      if (!this.#stopped) await this.#setState(uuid, 'Disabled');
+      // Checked first: every node's rescan passes here for each disabled mapping.
+      if (!this.#stopped && m.state !== 'Disabled') await this.#setState(uuid, 'Disabled');
       return;
     }
     if (shed) {
