@@ -3,6 +3,7 @@
 // surfaces), and the order they start in (they stop in reverse). Nothing else wires components together:
 // no component looks another up by name or is handed one after construction.
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
@@ -35,6 +36,7 @@ import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
 import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
+import { openBlobStores } from '../store/blobs/location.js';
 import { type Db, openDatabase } from '../store/database.js';
 import type { Sql } from '../store/sql.js';
 import { SqliteSql } from '../store/sqlite.js';
@@ -47,6 +49,8 @@ import { type DataPaths, ensureRootTenant, type RootCredentials, restrictDatabas
 const DEFAULT_MAPPING_CONCURRENCY = 8;
 /** Finished RPC checkpoints past any queue's retention are dropped this often. */
 const PRUNE_CHECKPOINTS_EVERY_MS = 60 * 60_000;
+/** Orphaned blobs in a shared blob store are looked for this often (and at every start). */
+const SWEEP_SHARED_BLOBS_EVERY_MS = 60 * 60_000;
 
 /** Everything the root built, by role (the CLI and tests reach components here). */
 export interface Components {
@@ -110,7 +114,18 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   restrictDatabaseFiles(paths);
   const tenants = new TenantStore(db);
   const root = ensureRootTenant(tenants, paths.credentials);
-  const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
+  // Code zips and object bodies: in the data dir, or where every node reaches them (--blobs).
+  const blobs = openBlobStores(config.blobsLocation, {
+    codeBlobs: paths.blobs,
+    objects: paths.objects,
+    spool: path.join(config.dataDir, 'spool'),
+  });
+  const code = new CodeStore({
+    blobs: blobs.code,
+    shared: blobs.shared,
+    graceMs: config.blobGraceMs,
+    cacheDir: paths.codeCache,
+  });
   const functions = new FunctionStore({ db, code, region });
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
@@ -185,7 +200,9 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     region,
   });
   const notifications = new BucketNotifications({
-    db,
+    sql,
+    nodeId: config.nodeId,
+    leaseMs: config.leaseMs,
     tenants,
     region,
     invoker,
@@ -197,12 +214,14 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     log,
   });
   const objects = new ObjectStore({
-    db,
-    dir: paths.objects,
+    sql,
+    blobs: blobs.objects,
+    shared: blobs.shared,
+    graceMs: config.blobGraceMs,
     hooks: {
-      onChange: (change) => notifications.record(change),
-      onBucketDeleted: (bucket) => notifications.bucketDeleted(bucket),
-      afterCommit: () => notifications.kick(),
+      onChange: (change, q) => notifications.record(change, q),
+      onBucketDeleted: (bucket, q) => notifications.bucketDeleted(bucket, q),
+      afterCommit: () => notifications.changed(),
     },
   });
 
@@ -244,14 +263,15 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   // Start order; stop runs in reverse: event sources stop first, then the async queue, then the worker
   // drains, and telemetry flushes last (after the running invocations were reported).
   let pruner: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   const services: Service[] = [
     { name: 'telemetry', stop: () => telemetry.flush() },
     { name: 'queue', stop: () => queues.close() },
     {
       name: 'core',
-      start() {
+      async start() {
         // Nothing runs yet, so code no function references can go (a kill may have left some behind).
-        code.sweep(functions.referencedDigests());
+        await code.sweep(functions.referencedDigests());
         worker.start();
       },
       stop: (deadline) => worker.drain(deadline),
@@ -273,11 +293,28 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
     },
     {
       name: 'objects',
-      start() {
-        objects.recover();
-        notifications.start();
+      async start() {
+        await notifications.migrate();
+        await objects.migrate();
+        await objects.recover();
+        if (blobs.shared) {
+          // Nodes come and go rarely on a cluster: orphans of writes that died with a node go now and then.
+          sweeper = setInterval(() => {
+            objects.recover().catch((e: unknown) => log(`kindling: object blob sweep failed: ${String(e)}`));
+            code
+              .sweepBlobs(functions.referencedDigests())
+              .catch((e: unknown) => log(`kindling: code blob sweep failed: ${String(e)}`));
+          }, SWEEP_SHARED_BLOBS_EVERY_MS);
+          sweeper.unref();
+        }
+        await notifications.start();
       },
-      stop: () => notifications.stop(),
+      async stop() {
+        clearInterval(sweeper);
+        await notifications.stop();
+        await blobs.code.close();
+        await blobs.objects.close();
+      },
     },
   ];
 
