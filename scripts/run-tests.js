@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startCluster, stopCluster } from './postgres-cluster.js';
 
 /** Test folders whose files run on both stores: everything that keeps durable state. */
-const MATRIX = ['store/'];
+const MATRIX = ['store/', 'events/notifications/', 'events/objects/', 'api/s3/'];
 
 const root = path.resolve('dist/test');
 const files = [];

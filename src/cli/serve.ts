@@ -57,7 +57,7 @@ export async function run(args: string[]): Promise<void> {
       ...(values['metrics-token'] !== undefined && { metricsToken: values['metrics-token'] }),
     });
   } catch (e) {
-    throw new CliError(`kindling serve: ${(e as Error).message}`, USAGE);
+    throw new CliError((e as Error).message, USAGE);
   }
   let platform: Platform;
   try {
