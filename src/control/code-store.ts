@@ -135,17 +135,20 @@ export class CodeStore {
    */
   async readZip(digest: string): Promise<Buffer> {
     const key = this.blobKey(digest);
+    // The caller (a tenant) learns which code failed; where the blob store is stays in the server's log.
     let zip: Buffer;
     try {
       zip = await readBlob(this.#blobs, key);
     } catch (e) {
+      console.error(`kindling: code blob ${key} unreadable in ${this.#blobs.where}: ${String(e)}`);
       throw LambdaErrors.service(
-        `The code of this function (${key}) could not be read from the blob store ${this.#blobs.where}: ${(e as Error).message}`,
+        `The code of this function (SHA-256 ${digest}) could not be read from the blob store.`,
       );
     }
     if (CodeStore.digestOf(zip).digest !== digest) {
+      console.error(`kindling: code blob ${key} in ${this.#blobs.where} does not match its digest`);
       throw LambdaErrors.service(
-        `The code of this function (${key}) in the blob store ${this.#blobs.where} is corrupt: its SHA-256 differs`,
+        `The code of this function (SHA-256 ${digest}) in the blob store is corrupt: its SHA-256 differs.`,
       );
     }
     return zip;

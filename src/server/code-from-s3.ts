@@ -21,7 +21,8 @@ export async function readCodeObject(
       );
     }
     // A missing or corrupt blob, the store unreachable: the platform's fault, not the caller's.
-    throw LambdaErrors.service(`could not read s3://${bucket}/${key}: ${(e as Error).message}`);
+    console.error(`kindling: could not read code object s3://${bucket}/${key}: ${String(e)}`);
+    throw LambdaErrors.service(`Could not read s3://${bucket}/${key} from the object store.`);
   }
   if (obj.info.size > maxBytes) {
     obj.close();
@@ -32,7 +33,8 @@ export async function readCodeObject(
     for await (const c of obj.read() as AsyncIterable<Buffer>) chunks.push(c);
   } catch (e) {
     // The object's blob is missing or corrupt: the platform's fault, not the caller's.
-    throw LambdaErrors.service(`could not read s3://${bucket}/${key}: ${(e as Error).message}`);
+    console.error(`kindling: could not read code object s3://${bucket}/${key}: ${String(e)}`);
+    throw LambdaErrors.service(`Could not read s3://${bucket}/${key} from the object store.`);
   }
   return Buffer.concat(chunks);
 }

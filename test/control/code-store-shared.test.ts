@@ -57,7 +57,10 @@ test('a code zip missing from the shared blob store is a ServiceException naming
   const code = await n.a.put(await handlerZip('export const handler = async () => 1;'));
   n.a.release(code.digest);
   fs.rmSync(n.zipFile(code.digest));
-  await assert.rejects(n.b.ensureCodeDir(code.digest), serviceError(new RegExp(`${code.digest}\\.zip`)));
+  await assert.rejects(
+    n.b.ensureCodeDir(code.digest),
+    serviceError(new RegExp(`SHA-256 ${code.digest}\\) could not be read`)),
+  );
   assert.ok(!fs.existsSync(n.b.codeDir(code.digest)));
 });
 
