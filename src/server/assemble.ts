@@ -265,6 +265,14 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
   let pruner: NodeJS.Timeout | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   const services: Service[] = [
+    // Closed last: requests in flight and draining invocations may still read blobs.
+    {
+      name: 'blobs',
+      async stop() {
+        await blobs.code.close();
+        await blobs.objects.close();
+      },
+    },
     { name: 'telemetry', stop: () => telemetry.flush() },
     { name: 'queue', stop: () => queues.close() },
     {
@@ -312,8 +320,6 @@ export function assemble({ config, paths, sql, apiPort }: AssembleOptions): Asse
       async stop() {
         clearInterval(sweeper);
         await notifications.stop();
-        await blobs.code.close();
-        await blobs.objects.close();
       },
     },
   ];

@@ -12,12 +12,15 @@ import {
   LambdaClient,
 } from '@aws-sdk/client-lambda';
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { removeTree } from '../../../src/control/code-store.js';
 import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../../helpers/platform.js';
@@ -74,6 +77,34 @@ test('with --blobs s3://, object bodies and code live in the S3 service, and a n
       (await bodyOf(await s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'a/b.txt' })))).toString(),
       'hello from s3 blobs',
     );
+    // A multipart upload: parts go to the service, completion reads them back from it.
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'photos', Key: 'big' }));
+    const part1 = Buffer.alloc(5 * 1024 * 1024, 3);
+    const etags: string[] = [];
+    for (const [i, b] of [part1, Buffer.from('end')].entries()) {
+      const out = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'photos',
+          Key: 'big',
+          UploadId: up.UploadId,
+          PartNumber: i + 1,
+          Body: b,
+        }),
+      );
+      etags.push(out.ETag!);
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'photos',
+        Key: 'big',
+        UploadId: up.UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    const big = await bodyOf(await s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big' })));
+    assert.ok(big.equals(Buffer.concat([part1, Buffer.from('end')])));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'big' }));
+
     const objectBlobs = await keysOf(store, blobBucket, 'cluster-1/objects/');
     assert.equal(objectBlobs.length, 1);
     assert.match(objectBlobs[0]!, /^cluster-1\/objects\/[0-9a-f]{2}\/[0-9a-f]{32}$/);
