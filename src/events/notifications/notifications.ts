@@ -86,6 +86,8 @@ export class BucketNotifications {
   async record(change: ObjectChange, q: SqlExecutor): Promise<void> {
     const config = await this.getConfig(change.bucket, q);
     if (config.lambda.length === 0) return;
+    // Inside the commit's transaction: once TenantStore reads through `sql`, this lookup must come from
+    // its cache or through `q` (on SQLite the transaction holds the only connection: waiting deadlocks).
     const tenant = this.#deps.tenants.get(change.tenantId);
     for (const c of config.lambda) {
       if (!configMatches(c, change.eventName, change.key)) continue;
@@ -140,6 +142,7 @@ export class BucketNotifications {
   /** After a commit that may have written outbox rows: wakes this node's deliverer and the others'. */
   changed(): void {
     this.kick();
+    if (this.#deps.sql.dialect === 'sqlite') return; // one node: nobody else to wake
     // Best effort: the other nodes also scan at least once per lease period.
     this.#deps.sql.notify(CHANNEL).catch((e: unknown) => {
       this.#deps.log?.(`kindling: could not wake the other nodes for S3 events: ${String(e)}`);
