@@ -23,6 +23,9 @@ const MATRIX = [
   'events/queue/',
   'api/sqs/',
   'invoke/',
+  'events/notifications/',
+  'events/objects/',
+  'api/s3/',
 ];
 
 const root = path.resolve('dist/test');

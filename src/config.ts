@@ -2,6 +2,7 @@
 // variables. Validated once here, then passed inward as plain values.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { type BlobsLocation, parseBlobsLocation } from './store/blobs/location.js';
 
 const MiB = 1024 * 1024;
 
@@ -9,6 +10,15 @@ export interface PlatformConfig {
   dataDir: string;
   /** `postgres://…` keeps durable state in PostgreSQL (several nodes); unset: SQLite in the data dir. */
   store: string | undefined;
+  /**
+   * `--blobs`: a directory every node shares, or `s3://BUCKET[/prefix]` (endpoint and credentials from
+   * KINDLING_BLOBS_*); unset: blobs in the data dir (one node).
+   */
+  blobs: string | undefined;
+  /** `blobs` parsed and checked (computed from it; an override is ignored). */
+  blobsLocation: BlobsLocation | undefined;
+  /** A shared blob no row names is removed only once older than this: another node may be committing it. */
+  blobGraceMs: number;
   /**
    * This node's identity in the cluster, new on every start: claims (leases) name it, so a node that
    * restarts after a kill never mistakes its dead predecessor's claims for its own.
@@ -91,6 +101,9 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   const cfg: PlatformConfig = {
     dataDir: path.resolve(env.KINDLING_DATA_DIR ?? '.kindling'),
     store: env.KINDLING_STORE || undefined,
+    blobs: env.KINDLING_BLOBS || undefined,
+    blobsLocation: undefined,
+    blobGraceMs: num(env.KINDLING_BLOB_GRACE_MS, 15 * 60_000),
     nodeId: randomUUID(),
     leaseMs: num(env.KINDLING_LEASE_MS, 30_000),
     advertiseUrl: env.KINDLING_ADVERTISE_URL || undefined,
@@ -127,6 +140,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
       throw new Error(`the advertised URL must be http://HOST:PORT, not ${JSON.stringify(cfg.advertiseUrl)}`);
     cfg.advertiseUrl = u.origin;
   }
+  cfg.blobsLocation = cfg.blobs === undefined ? undefined : parseBlobsLocation(cfg.blobs, env, cfg.dataDir);
   // A short token is guessable over the network; refuse it rather than serve metrics behind it.
   if (cfg.metricsToken !== undefined && cfg.metricsToken.length < 16)
     throw new Error('the metrics token must be at least 16 characters long');

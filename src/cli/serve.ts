@@ -12,6 +12,7 @@ export async function run(args: string[]): Promise<void> {
     host?: string;
     'data-dir'?: string;
     store?: string;
+    blobs?: string;
     'drain-ms'?: string;
     'metrics-token'?: string;
     advertise?: string;
@@ -25,6 +26,7 @@ export async function run(args: string[]): Promise<void> {
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         store: { type: 'string' },
+        blobs: { type: 'string' },
         'drain-ms': { type: 'string' },
         'metrics-token': { type: 'string' },
         advertise: { type: 'string' },
@@ -37,6 +39,8 @@ export async function run(args: string[]): Promise<void> {
     console.log(
       'usage: kindling serve [--port 9000] [--host 127.0.0.1] [--data-dir ./.kindling] [--drain-ms 30000]\n' +
         '                     [--store sqlite|postgres://USER@HOST:PORT/DB]   (or KINDLING_STORE)\n' +
+        '                     [--blobs DIR|s3://BUCKET[/prefix]]   (or KINDLING_BLOBS; S3: KINDLING_BLOBS_ENDPOINT,\n' +
+        '                      KINDLING_BLOBS_ACCESS_KEY_ID / KINDLING_BLOBS_SECRET_ACCESS_KEY or AWS_*)\n' +
         '                     [--metrics-token TOKEN]   (or KINDLING_METRICS_TOKEN: a bearer token for /metrics)\n' +
         '                     [--advertise http://HOST:PORT]   (or KINDLING_ADVERTISE_URL: where other nodes reach this one)',
     );
@@ -51,12 +55,13 @@ export async function run(args: string[]): Promise<void> {
       ...(values.host && { host: values.host }),
       ...(values['data-dir'] && { dataDir: values['data-dir'] }),
       ...(values.store && { store: values.store }),
+      ...(values.blobs !== undefined && { blobs: values.blobs }),
       ...(drainMs !== undefined && { drainMs }),
       ...(values['metrics-token'] !== undefined && { metricsToken: values['metrics-token'] }),
       ...(values.advertise !== undefined && { advertiseUrl: values.advertise }),
     });
   } catch (e) {
-    throw new CliError(`kindling serve: ${(e as Error).message}`, USAGE);
+    throw new CliError((e as Error).message, USAGE);
   }
   let platform: Platform;
   try {

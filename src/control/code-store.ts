@@ -1,6 +1,8 @@
-// Code blobs: uploaded zips stored content-addressed (blobs/<sha256>.zip) and extracted once per digest
-// into the read-only code cache (code/<sha256>/). The zip is untrusted: it is checked entry by entry
-// while extracting into a private temp dir, which is renamed into place only when everything passed.
+// Code blobs: uploaded zips stored content-addressed (<sha256>.zip) in the blob store (the data dir, or
+// one every node shares) and extracted once per digest into this node's read-only code cache
+// (code/<sha256>/), on upload or, on a node that never saw the upload, when the code is first run. The
+// zip is untrusted: it is checked entry by entry while extracting into a private temp dir, which is
+// renamed into place only when everything passed; a zip read back is checked against its digest.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -8,6 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { DomainError, KindlingError, LambdaErrors } from '../errors.js';
+import { type BlobStore, readBlob } from '../store/blobs/blob-store.js';
 
 export const CODE_LIMITS = {
   /** Lambda's limit on a ZipFile uploaded through the API. */
@@ -39,7 +42,11 @@ export interface StoredCode {
 }
 
 export interface CodeStoreOptions {
-  blobsDir: string;
+  /** Where zips live: the data dir, or a store every node shares. */
+  blobs: BlobStore;
+  /** Other nodes write to `blobs` too: unreferenced blobs younger than `graceMs` are theirs in flight. */
+  shared?: boolean;
+  graceMs?: number;
   cacheDir: string;
   /** Overridable for tests; defaults to Lambda's limits. */
   maxUnzippedBytes?: number;
@@ -52,8 +59,12 @@ const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
 
 export class CodeStore {
-  readonly #blobs: string;
+  readonly #blobs: BlobStore;
+  readonly #shared: boolean;
+  readonly #graceMs: number;
   readonly #cache: string;
+  /** Digests known to be extracted in this node's cache: the warm path checks nothing else. */
+  readonly #extracted = new Set<string>();
   readonly #maxUnzipped: number;
   readonly #maxZipped: number;
   /** Digests being stored by an unfinished create/update: never collected while pinned. */
@@ -62,11 +73,12 @@ export class CodeStore {
   readonly #extracting = new Map<string, Promise<void>>();
 
   constructor(opts: CodeStoreOptions) {
-    this.#blobs = opts.blobsDir;
+    this.#blobs = opts.blobs;
+    this.#shared = opts.shared ?? false;
+    this.#graceMs = opts.graceMs ?? 15 * 60_000;
     this.#cache = opts.cacheDir;
     this.#maxUnzipped = opts.maxUnzippedBytes ?? CODE_LIMITS.unzippedBytes;
     this.#maxZipped = opts.maxZippedBytes ?? CODE_LIMITS.zippedBytes;
-    fs.mkdirSync(this.#blobs, { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.#cache, { recursive: true, mode: 0o755 });
   }
 
@@ -80,9 +92,10 @@ export class CodeStore {
     return path.join(this.#cache, digest);
   }
 
-  blobPath(digest: string): string {
+  /** The zip's key in the blob store. */
+  blobKey(digest: string): string {
     if (!DIGEST.test(digest)) throw LambdaErrors.service('invalid code digest');
-    return path.join(this.#blobs, `${digest}.zip`);
+    return `${digest}.zip`;
   }
 
   /**
@@ -96,20 +109,11 @@ export class CodeStore {
     const { digest, sha256 } = CodeStore.digestOf(zip);
     this.#pin(digest);
     try {
-      const codeDir = this.codeDir(digest);
-      if (!fs.existsSync(codeDir)) {
-        let job = this.#extracting.get(digest);
-        if (!job) {
-          job = this.#extract(zip, codeDir).finally(() => this.#extracting.delete(digest));
-          this.#extracting.set(digest, job);
-        }
-        await job;
-      }
-      const blob = this.blobPath(digest);
-      if (!fs.existsSync(blob)) {
-        const tmp = `${blob}.${randomBytes(6).toString('hex')}.tmp`;
-        await fsp.writeFile(tmp, zip, { mode: 0o400 });
-        await fsp.rename(tmp, blob);
+      const codeDir = await this.#extractOnce(digest, () => Promise.resolve(zip));
+      // On a shared store the zip is written again even when present: the fresh write keeps another
+      // node's sweeper (which spares young blobs) from taking it before this node's row commits.
+      if (this.#shared || !(await this.#blobs.has(this.blobKey(digest)))) {
+        await this.#blobs.put(this.blobKey(digest), zip);
       }
       return { digest, sha256, size: zip.length, codeDir };
     } catch (e) {
@@ -125,43 +129,105 @@ export class CodeStore {
     else this.#pins.set(digest, n);
   }
 
-  hasBlob(digest: string): boolean {
-    return fs.existsSync(this.blobPath(digest));
+  /**
+   * The zip, checked against its digest. A zip missing from the blob store or other bytes than its
+   * digest says is the platform's fault: ServiceException, never other code.
+   */
+  async readZip(digest: string): Promise<Buffer> {
+    const key = this.blobKey(digest);
+    // The caller (a tenant) learns which code failed; where the blob store is stays in the server's log.
+    let zip: Buffer;
+    try {
+      zip = await readBlob(this.#blobs, key);
+    } catch (e) {
+      console.error(`kindling: code blob ${key} unreadable in ${this.#blobs.where}: ${String(e)}`);
+      throw LambdaErrors.service(
+        `The code of this function (SHA-256 ${digest}) could not be read from the blob store.`,
+      );
+    }
+    if (CodeStore.digestOf(zip).digest !== digest) {
+      console.error(`kindling: code blob ${key} in ${this.#blobs.where} does not match its digest`);
+      throw LambdaErrors.service(
+        `The code of this function (SHA-256 ${digest}) in the blob store is corrupt: its SHA-256 differs.`,
+      );
+    }
+    return zip;
   }
 
-  openBlob(digest: string): fs.ReadStream {
-    return fs.createReadStream(this.blobPath(digest));
-  }
-
-  blobSize(digest: string): number {
-    return fs.statSync(this.blobPath(digest)).size;
+  async hasBlob(digest: string): Promise<boolean> {
+    return this.#blobs.has(this.blobKey(digest));
   }
 
   /**
-   * Removes a digest's blob when nothing references it any more. The extracted code is kept until
-   * `sweep` at the next start: an environment may still be running it.
+   * The digest's extracted code dir in this node's cache, extracted from the blob store first when this
+   * node has not seen it (the function was created on another node, or the cache was swept).
    */
-  removeBlob(digest: string): void {
-    if (this.#pins.has(digest)) return;
-    fs.rmSync(this.blobPath(digest), { force: true });
+  async ensureCodeDir(digest: string): Promise<string> {
+    if (this.#extracted.has(digest)) return this.codeDir(digest);
+    return this.#extractOnce(digest, () => this.readZip(digest));
   }
 
-  /** At start (no environment running): drops cache dirs, blobs and temp dirs nothing references. */
-  sweep(referenced: ReadonlySet<string>): void {
+  /**
+   * Removes a digest's blob when nothing references it any more. On a shared store it is left to the
+   * sweeper: another node may be uploading the same zip right now, and only the sweeper's grace period
+   * tells its fresh write apart. The extracted code is kept until `sweep` at the next start: an
+   * environment may still be running it.
+   */
+  removeBlob(digest: string): void {
+    if (this.#pins.has(digest) || this.#shared) return;
+    if (this.#blobs.deleteSync) {
+      this.#blobs.deleteSync(this.blobKey(digest));
+      return;
+    }
+    this.#blobs.delete(this.blobKey(digest)).catch((e: unknown) => {
+      console.error(`kindling: could not delete code blob ${digest} (swept later): ${String(e)}`);
+    });
+  }
+
+  /**
+   * At start (no environment running on this node): drops cache dirs and temp dirs nothing references,
+   * and blobs nothing references (see sweepBlobs).
+   */
+  async sweep(referenced: ReadonlySet<string>): Promise<void> {
     for (const name of fs.readdirSync(this.#cache)) {
       if (name.startsWith('.tmp-') || (DIGEST.test(name) && !referenced.has(name) && !this.#pins.has(name))) {
         removeTree(path.join(this.#cache, name));
       }
     }
-    for (const name of fs.readdirSync(this.#blobs)) {
-      const digest = name.slice(0, 64);
-      if (
-        name.endsWith('.tmp') ||
-        (DIGEST.test(digest) && !referenced.has(digest) && !this.#pins.has(digest))
-      ) {
-        fs.rmSync(path.join(this.#blobs, name), { force: true });
-      }
+    await this.sweepBlobs(referenced);
+  }
+
+  /**
+   * Drops zips nothing references. On a shared store only those older than the grace period: a younger
+   * one may be another node's upload whose function row is about to commit.
+   */
+  async sweepBlobs(referenced: ReadonlySet<string>): Promise<void> {
+    const grace = this.#shared ? this.#graceMs : 0;
+    await this.#blobs.sweepTemp(grace);
+    const now = Date.now();
+    for await (const b of this.#blobs.list()) {
+      const digest = b.key.slice(0, 64);
+      // `<digest>.zip.<rand>.tmp`: temp files of earlier releases, written beside the blobs.
+      const unused = b.key.endsWith('.tmp') || (DIGEST.test(digest) && !referenced.has(digest));
+      if (unused && !this.#pins.has(digest) && now - b.modifiedMs >= grace) await this.#blobs.delete(b.key);
     }
+  }
+
+  /** Extracts the digest's zip into the cache once (concurrent callers share one extraction). */
+  async #extractOnce(digest: string, zip: () => Promise<Buffer>): Promise<string> {
+    const codeDir = this.codeDir(digest);
+    if (!fs.existsSync(codeDir)) {
+      let job = this.#extracting.get(digest);
+      if (!job) {
+        job = zip()
+          .then((z) => this.#extract(z, codeDir))
+          .finally(() => this.#extracting.delete(digest));
+        this.#extracting.set(digest, job);
+      }
+      await job;
+    }
+    this.#extracted.add(digest);
+    return codeDir;
   }
 
   #pin(digest: string): void {

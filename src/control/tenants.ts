@@ -84,8 +84,12 @@ export class TenantStore {
   }
 
   /** A tenant by id or name; served from this node's memory when warm. */
-  get(idOrName: string): Promise<Tenant | undefined> {
-    return this.#tenants.load(idOrName, () => this.#repo.byIdOrName(idOrName));
+  /**
+   * `q`: read through that open transaction on a miss (a caller inside a transaction must: on SQLite the
+   * transaction holds the only connection, and a read through the store would wait for it forever).
+   */
+  get(idOrName: string, q?: SqlExecutor): Promise<Tenant | undefined> {
+    return this.#tenants.load(idOrName, () => this.#repo.byIdOrName(idOrName, q));
   }
 
   /** The tenant's name when this node has it in memory (metrics labels); a miss loads it for next time. */

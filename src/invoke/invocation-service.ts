@@ -133,6 +133,8 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   ): Promise<SyncInvokeResult> {
     const prepared = await this.#prepare(rec);
     const spec = prepared.spec;
+    // A node that never saw the upload extracts the code from the blob store first (once per digest).
+    await this.#functions.code.ensureCodeDir(rec.codeDigest);
     const invokeOpts: InvokeOptions = {
       requestId: opts.requestId ?? newRequestId(),
       clientContext: opts.clientContext,

@@ -3,6 +3,7 @@
 // surfaces), and the order they start in (they stop in reverse). Nothing else wires components together:
 // no component looks another up by name or is handed one after construction.
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
@@ -39,26 +40,24 @@ import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
 import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
-import { type Db, openDatabase } from '../store/database.js';
+import { openBlobStores } from '../store/blobs/location.js';
 import type { Sql } from '../store/sql.js';
-import { SqliteSql } from '../store/sqlite.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import { readCodeObject } from './code-from-s3.js';
 import { type DataPaths, ensureRootTenant, type RootCredentials, restrictDatabaseFiles } from './data-dir.js';
-import { legacyControlLookup } from './legacy-control-lookup.js';
 
 /** Lanes per event source mapping when ScalingConfig.MaximumConcurrency is not set. */
 const DEFAULT_MAPPING_CONCURRENCY = 8;
 /** Finished RPC checkpoints past any queue's retention are dropped this often. */
 const PRUNE_CHECKPOINTS_EVERY_MS = 60 * 60_000;
+/** Orphaned blobs in a shared blob store are looked for this often (and at every start). */
+const SWEEP_SHARED_BLOBS_EVERY_MS = 60 * 60_000;
 
 /** Everything the root built, by role (the CLI and tests reach components here). */
 export interface Components {
   /** The durable store every repository writes through. */
   sql: Sql;
-  /** @deprecated the SQLite handle of modules not yet on `sql` (a local file when the store is PostgreSQL). */
-  db: Db;
   tenants: TenantStore;
   root: RootCredentials;
   code: CodeStore;
@@ -121,15 +120,23 @@ export async function assemble({
   const log = (m: string) => console.error(m);
 
   // Store and control plane.
-  const db = sql instanceof SqliteSql ? sql.handle : openDatabase(paths.db);
-  restrictDatabaseFiles(paths);
+  if (sql.dialect === 'sqlite') restrictDatabaseFiles(paths);
   const tenants = await TenantStore.open(sql);
   const root = await ensureRootTenant(tenants, paths.credentials);
-  const code = new CodeStore({ blobsDir: paths.blobs, cacheDir: paths.codeCache });
+  // Code zips and object bodies: in the data dir, or where every node reaches them (--blobs).
+  const blobs = openBlobStores(config.blobsLocation, {
+    codeBlobs: paths.blobs,
+    objects: paths.objects,
+    spool: path.join(config.dataDir, 'spool'),
+  });
+  const code = new CodeStore({
+    blobs: blobs.code,
+    shared: blobs.shared,
+    graceMs: config.blobGraceMs,
+    cacheDir: paths.codeCache,
+  });
   const functions = await FunctionStore.open({ sql, code, region });
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
-  // TRANSITIONAL: synchronous tenant/function reads for the modules not yet on the async store.
-  const legacy = legacyControlLookup(db, region);
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
 
@@ -248,24 +255,28 @@ export async function assemble({
     region,
   });
   const notifications = new BucketNotifications({
-    db,
-    tenants: legacy.tenants,
+    sql,
+    nodeId: config.nodeId,
+    leaseMs: config.leaseMs,
+    tenants,
     region,
     invoker,
-    functionExists: (tenant, arn) => {
+    functionExists: async (tenant, arn) => {
       const name = parseFunctionArn(arn)?.name;
-      return name ? legacy.functions.get(tenant.id, name) !== undefined : undefined;
+      return name ? (await functions.get(tenant.id, name)) !== undefined : undefined;
     },
     retryBaseMs: config.retryBaseMs,
     log,
   });
   const objects = new ObjectStore({
-    db,
-    dir: paths.objects,
+    sql,
+    blobs: blobs.objects,
+    shared: blobs.shared,
+    graceMs: config.blobGraceMs,
     hooks: {
-      onChange: (change) => notifications.record(change),
-      onBucketDeleted: (bucket) => notifications.bucketDeleted(bucket),
-      afterCommit: () => notifications.kick(),
+      onChange: (change, q) => notifications.record(change, q),
+      onBucketDeleted: (bucket, q) => notifications.bucketDeleted(bucket, q),
+      afterCommit: () => notifications.changed(),
     },
   });
 
@@ -309,7 +320,16 @@ export async function assemble({
   // Start order; stop runs in reverse: event sources stop first, then the async queue, then the worker
   // drains, and telemetry flushes last (after the running invocations were reported).
   let pruner: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   const services: Service[] = [
+    // Closed last: requests in flight and draining invocations may still read blobs.
+    {
+      name: 'blobs',
+      async stop() {
+        await blobs.code.close();
+        await blobs.objects.close();
+      },
+    },
     // First up (its tables) and last down: the node leaves the registry once everything else stopped.
     {
       name: 'cluster',
@@ -326,7 +346,7 @@ export async function assemble({
       name: 'core',
       async start() {
         // Nothing runs yet, so code no function references can go (a kill may have left some behind).
-        code.sweep(await functions.referencedDigests());
+        await code.sweep(await functions.referencedDigests());
         worker.start();
       },
       stop: (deadline) => worker.drain(deadline),
@@ -352,18 +372,33 @@ export async function assemble({
     },
     {
       name: 'objects',
-      start() {
-        objects.recover();
-        notifications.start();
+      async start() {
+        await notifications.migrate();
+        await objects.migrate();
+        await objects.recover();
+        if (blobs.shared) {
+          // Nodes come and go rarely on a cluster: orphans of writes that died with a node go now and then.
+          sweeper = setInterval(() => {
+            objects.recover().catch((e: unknown) => log(`kindling: object blob sweep failed: ${String(e)}`));
+            functions
+              .referencedDigests()
+              .then((live) => code.sweepBlobs(live))
+              .catch((e: unknown) => log(`kindling: code blob sweep failed: ${String(e)}`));
+          }, SWEEP_SHARED_BLOBS_EVERY_MS);
+          sweeper.unref();
+        }
+        await notifications.start();
       },
-      stop: () => notifications.stop(),
+      async stop() {
+        clearInterval(sweeper);
+        await notifications.stop();
+      },
     },
   ];
 
   return {
     components: {
       sql,
-      db,
       tenants,
       root,
       code,

@@ -8,7 +8,6 @@ import { type ApiServerDeps, createApiServer } from '../api/http.js';
 import type { ApiSurface } from '../api/surface.js';
 import type { PlatformConfig } from '../config.js';
 import type { TenantStore } from '../control/tenants.js';
-import type { Db } from '../store/database.js';
 import { openStore } from '../store/open.js';
 import type { Sql } from '../store/sql.js';
 import { type Assembly, assemble, type Components, type Service } from './assemble.js';
@@ -20,8 +19,6 @@ export class Platform {
   readonly components: Components;
   /** The durable store (SQLite or PostgreSQL). */
   readonly sql: Sql;
-  /** @deprecated the SQLite handle of modules not yet on `sql`. */
-  readonly db: Db;
   readonly tenants: TenantStore;
   readonly root: RootCredentials;
   /** Bytes of not yet authenticated bodies buffered, across the TCP and unix-socket servers. */
@@ -57,7 +54,6 @@ export class Platform {
     this.components = built.components;
     this.#surfaces = built.surfaces;
     this.#services = built.services;
-    this.db = built.components.db;
     this.tenants = built.components.tenants;
     this.root = built.components.root;
     this.preAuth = new PreAuthBudget(config.edge);
@@ -185,7 +181,6 @@ export class Platform {
       const deadline = Date.now() + drainMs;
       for (const service of [...this.#services].reverse()) await this.#stopService(service, deadline);
       for (const s of this.#servers) s.closeAllConnections();
-      if (this.db.open) this.db.close();
       await this.sql.close();
     })();
     return this.#stopping;

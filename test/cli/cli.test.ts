@@ -373,7 +373,8 @@ test('deploy of a file that is not a zip prints one line and exits non-zero', as
 
 test('deploy of a directory with a symbolic link loop prints one line and exits non-zero', async () => {
   const dir = functionDir({ 'index.js': ECHO_HANDLER });
-  fs.symlinkSync('..', path.join(dir, 'loop'));
+  // A link to its own directory: walking the parent instead would read all of /tmp, racing other tests.
+  fs.symlinkSync('.', path.join(dir, 'loop'));
   const r = await runCli(['deploy', dir, '--name', 'loopy'], env);
   assert.notEqual(r.code, 0);
   assert.ok(isOneLine(r.stderr), r.stderr);

@@ -21,18 +21,14 @@ export async function startCluster(n: number, overrides: ConfigOverrides = {}): 
   const db = await freshDatabase();
   const nodes: TestPlatform[] = [];
   const dirs: string[] = [];
+  // Code zips and object bodies where every node reaches them, as --blobs DIR gives a real cluster.
+  const blobs = tempDir('kindling-cluster-blobs-');
+  dirs.push(blobs);
   try {
     for (let i = 0; i < n; i++) {
       const dataDir = tempDir(`kindling-node${i}-`);
       dirs.push(dataDir);
-      if (i > 0) {
-        // TRANSITIONAL (lead: replace at merge). Until i9-blobs lands `blobs:` / `--blobs DIR`, code reaches
-        // the other nodes through symlinks to the first node's `blobs` (and its extracted `code` cache); and
-        // until tenants and functions are converted to `Sql`, through its SQLite file `kindling.db`.
-        for (const name of ['blobs', 'code', 'kindling.db'])
-          fs.symlinkSync(path.join(dirs[0]!, name), path.join(dataDir, name));
-      }
-      nodes.push(await startPlatform({ leaseMs: TEST_LEASE_MS, ...overrides, dataDir, store: db.url }));
+      nodes.push(await startPlatform({ leaseMs: TEST_LEASE_MS, blobs, ...overrides, dataDir, store: db.url }));
     }
   } catch (e) {
     for (const p of nodes.reverse()) await p.close().catch(() => {});

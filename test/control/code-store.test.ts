@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { CODE_LIMITS, CodeStore } from '../../src/control/code-store.js';
+import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
 import { handlerZip, renameEntry, zipBomb, zipOf } from '../api/lambda/zips.js';
 import { asLambda } from '../helpers/lambda-errors.js';
 import { tempDir } from '../helpers/platform.js';
@@ -15,7 +16,10 @@ const dirs: string[] = [];
 beforeEach(() => {
   root = tempDir('kindling-code-');
   dirs.push(root);
-  store = new CodeStore({ blobsDir: path.join(root, 'blobs'), cacheDir: path.join(root, 'code') });
+  store = new CodeStore({
+    blobs: new DirBlobStore(path.join(root, 'blobs')),
+    cacheDir: path.join(root, 'code'),
+  });
 });
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -58,7 +62,7 @@ test('a valid zip is extracted once per digest into read-only files and stored a
   assert.equal(fs.statSync(path.join(code.codeDir, 'index.mjs')).mode & 0o777, 0o444);
   assert.equal(fs.statSync(path.join(code.codeDir, 'bin/tool')).mode & 0o777, 0o555);
   assert.equal(fs.statSync(path.join(code.codeDir, 'lib')).mode & 0o777, 0o555);
-  assert.ok(store.hasBlob(code.digest));
+  assert.ok(await store.hasBlob(code.digest));
   const again = await store.put(zip);
   assert.equal(again.codeDir, code.codeDir);
   assert.deepEqual(
@@ -157,7 +161,7 @@ test('an entry inflating past its declared size is stopped while extracting', as
 
 test('the unzipped size is counted across entries while streaming', async () => {
   const small = new CodeStore({
-    blobsDir: path.join(root, 'blobs'),
+    blobs: new DirBlobStore(path.join(root, 'blobs')),
     cacheDir: path.join(root, 'code'),
     maxUnzippedBytes: 1000,
   });
@@ -193,10 +197,10 @@ test('removeBlob keeps a blob that an unfinished upload has pinned', async () =>
   const zip = await handlerZip('export const handler = async () => 1;');
   const code = await store.put(zip);
   store.removeBlob(code.digest);
-  assert.ok(store.hasBlob(code.digest));
+  assert.ok(await store.hasBlob(code.digest));
   store.release(code.digest);
   store.removeBlob(code.digest);
-  assert.ok(!store.hasBlob(code.digest));
+  assert.ok(!(await store.hasBlob(code.digest)));
 });
 
 test('sweep drops unreferenced code and keeps referenced code', async () => {
@@ -204,9 +208,9 @@ test('sweep drops unreferenced code and keeps referenced code', async () => {
   const b = await store.put(await handlerZip('export const handler = async () => "b";'));
   store.release(a.digest);
   store.release(b.digest);
-  store.sweep(new Set([a.digest]));
-  assert.ok(fs.existsSync(a.codeDir) && store.hasBlob(a.digest));
-  assert.ok(!fs.existsSync(b.codeDir) && !store.hasBlob(b.digest));
+  await store.sweep(new Set([a.digest]));
+  assert.ok(fs.existsSync(a.codeDir) && (await store.hasBlob(a.digest)));
+  assert.ok(!fs.existsSync(b.codeDir) && !(await store.hasBlob(b.digest)));
 });
 
 test('the same zip uploaded twice is stored once under one digest', async () => {

@@ -9,6 +9,7 @@ import { CodeStore } from '../../src/control/code-store.js';
 import { CONTROL_CHANNEL } from '../../src/control/control-changes.js';
 import { type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
+import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
 import { PostgresSql } from '../../src/store/postgres.js';
 import type { Sql } from '../../src/store/sql.js';
 import { echoHandler, handlerZip } from '../api/lambda/zips.js';
@@ -34,7 +35,10 @@ async function node(sql: Sql): Promise<Node> {
   const dir = tempDir('kindling-control-node-');
   dirs.push(dir);
   const tenants = await TenantStore.open(sql);
-  const code = new CodeStore({ blobsDir: path.join(dir, 'blobs'), cacheDir: path.join(dir, 'code') });
+  const code = new CodeStore({
+    blobs: new DirBlobStore(path.join(dir, 'blobs')),
+    cacheDir: path.join(dir, 'code'),
+  });
   const functions = await FunctionStore.open({ sql, code, region: 'us-east-1' });
   const changes: FunctionChange[] = [];
   functions.onChange((c) => changes.push(c));

@@ -7,6 +7,7 @@ import { CodeStore } from '../../src/control/code-store.js';
 import { parseFunctionRef } from '../../src/control/function-names.js';
 import { type CreateFunctionInput, type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
+import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
 import type { Sql } from '../../src/store/sql.js';
 import { echoHandler, handlerZip } from '../api/lambda/zips.js';
 import { asLambda } from '../helpers/lambda-errors.js';
@@ -25,7 +26,10 @@ let changes: FunctionChange[];
 
 /** A fresh FunctionStore over the same database, as after a restart. */
 const open = async () => {
-  code = new CodeStore({ blobsDir: path.join(dir, 'blobs'), cacheDir: path.join(dir, 'code') });
+  code = new CodeStore({
+    blobs: new DirBlobStore(path.join(dir, 'blobs')),
+    cacheDir: path.join(dir, 'code'),
+  });
   store = await FunctionStore.open({ sql, code, region: 'eu-west-1' });
   store.onChange((c) => changes.push(c));
 };
@@ -113,16 +117,16 @@ test('reserved concurrency changes keep the versionKey (environments stay)', asy
 test('a code update removes the old blob when no other function uses it', async () => {
   const a = await store.create(tenant, await input('code', 'export const handler = async () => 1;'));
   await store.updateCode(tenant, 'code', await handlerZip('export const handler = async () => 2;'));
-  assert.ok(!code.hasBlob(a.codeDigest));
+  assert.ok(!(await code.hasBlob(a.codeDigest)));
 });
 
 test('deleting a function keeps a blob another function uses, and removes it with the last user', async () => {
   const a = await store.create(tenant, await input('one'));
   await store.create(tenant, await input('two'));
   await store.delete(tenant, 'one');
-  assert.ok(code.hasBlob(a.codeDigest));
+  assert.ok(await code.hasBlob(a.codeDigest));
   await store.delete(tenant, 'two');
-  assert.ok(!code.hasBlob(a.codeDigest));
+  assert.ok(!(await code.hasBlob(a.codeDigest)));
 });
 
 test('delete of a missing function is a ResourceNotFoundException naming its ARN', async () => {
@@ -255,7 +259,7 @@ test('deleting a tenant deletes its functions through the store, announcing each
   await tenants.delete(doomed.id);
   assert.equal(await store.get(doomed.id, 'gone'), undefined);
   assert.ok(changes.some((c) => c.kind === 'deleted' && c.record.arn === f.arn));
-  assert.ok(!code.hasBlob(f.codeDigest));
+  assert.ok(!(await code.hasBlob(f.codeDigest)));
 });
 
 test('the losing create of a name leaves no blob of its code behind', async () => {

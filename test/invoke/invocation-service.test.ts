@@ -10,8 +10,8 @@ import { type Tenant, TenantStore } from '../../src/control/tenants.js';
 import { LambdaErrors } from '../../src/errors.js';
 import { InvocationService } from '../../src/invoke/invocation-service.js';
 import { composeInvoker } from '../../src/invoke/invoker.js';
-import { type Db, openDatabase } from '../../src/store/database.js';
-import { SqliteSql } from '../../src/store/sqlite.js';
+import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
+import { type Db, openDatabase, SqliteSql } from '../../src/store/sqlite.js';
 import type { InvocationRecord } from '../../src/telemetry/types.js';
 import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker } from '../../src/worker/types.js';
 import { echoHandler, handlerZip } from '../api/lambda/zips.js';
@@ -86,7 +86,7 @@ beforeEach(async () => {
   tenants = await TenantStore.open(sql);
   functions = await FunctionStore.open({
     sql,
-    code: new CodeStore({ blobsDir: path.join(dir, 'b'), cacheDir: path.join(dir, 'c') }),
+    code: new CodeStore({ blobs: new DirBlobStore(path.join(dir, 'b')), cacheDir: path.join(dir, 'c') }),
     region: 'us-east-1',
   });
   worker = new FakeWorker();

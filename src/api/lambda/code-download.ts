@@ -62,21 +62,20 @@ export function codeDownloadRoutes(deps: {
       path: `${PATH}/{Blob}`,
       operation: 'DownloadFunctionCode',
       anonymous: true,
-      handle(req, params) {
+      async handle(req, params) {
         const m = /^([0-9a-f]{64})\.zip$/.exec(params.Blob ?? '');
         if (!m) throw denied();
         const digest = m[1]!;
         deps.codeUrls.verify(digest, req.query);
-        if (!deps.functions.code.hasBlob(digest)) {
+        if (!(await deps.functions.code.hasBlob(digest))) {
           throw new KindlingError('NoSuchKey', 404, 'The specified key does not exist.', { Type: 'User' });
         }
+        // Read whole (at most Lambda's 50 MB) and checked against its digest before a byte is sent.
+        const zip = await deps.functions.code.readZip(digest);
         return {
           status: 200,
-          headers: {
-            'content-type': 'application/zip',
-            'content-length': deps.functions.code.blobSize(digest),
-          },
-          body: deps.functions.code.openBlob(digest),
+          headers: { 'content-type': 'application/zip', 'content-length': zip.length },
+          body: zip,
         };
       },
     },

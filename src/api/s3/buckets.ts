@@ -5,7 +5,7 @@ import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, x
 import { escapeXml, S3_NS, type XmlElement } from './xml.js';
 
 export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  const buckets = d.store.listBuckets(r.tenant.id);
+  const buckets = await d.store.listBuckets(r.tenant.id);
   return xml(
     200,
     'ListAllMyBucketsResult',
@@ -20,12 +20,12 @@ export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
 export async function createBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   // CreateBucketConfiguration (LocationConstraint) is read and verified, but every bucket lives here.
   await requestBody(r).readAll(MAX_XML_BODY);
-  d.store.createBucket(r.tenant.id, r.bucket);
+  await d.store.createBucket(r.tenant.id, r.bucket);
   return { status: 200, headers: { location: `/${r.bucket}`, 'x-amz-request-id': r.requestId } };
 }
 
 export async function headBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   return {
     status: 200,
     headers: { 'x-amz-bucket-region': d.region, 'x-amz-request-id': r.requestId },
@@ -33,12 +33,12 @@ export async function headBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
 }
 
 export async function deleteBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.deleteBucket(r.tenant.id, r.bucket);
+  await d.store.deleteBucket(r.tenant.id, r.bucket);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function location(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   // us-east-1 is answered as an empty constraint, as S3 does.
   const region = d.region === 'us-east-1' ? '' : d.region;
   return {
@@ -85,7 +85,7 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
       startAfter = decoded;
     }
   } else startAfter = q.get('marker') ?? undefined;
-  const page = d.store.listObjects(r.tenant.id, r.bucket, {
+  const page = await d.store.listObjects(r.tenant.id, r.bucket, {
     prefix,
     delimiter,
     maxKeys,

@@ -27,7 +27,7 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
     );
   }
   await requestBody(r).readAll(MAX_XML_BODY);
-  const uploadId = d.store.createMultipartUpload(r.tenant.id, r.bucket, r.key, {
+  const uploadId = await d.store.createMultipartUpload(r.tenant.id, r.bucket, r.key, {
     contentType: first(r.headers['content-type']),
     metadata: userMetadata(r.headers),
     headers: storedHeaders(r.headers),
@@ -46,7 +46,7 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
 export async function uploadPart(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const partNumber = Number(r.query.get('partNumber'));
   const uploadId = r.query.get('uploadId')!;
-  d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
   if (r.headers['x-amz-copy-source']) return uploadPartCopy(d, r, uploadId, partNumber);
   const body = requestBody(r);
   const part = await d.store.uploadPart(
@@ -73,7 +73,7 @@ export async function uploadPartCopy(
   const source = copySource(first(r.headers['x-amz-copy-source'])!);
   const rangeHeader = first(r.headers['x-amz-copy-source-range']);
   await requestBody(r).readAll(MAX_XML_BODY);
-  const src = d.store.openObject(r.tenant.id, source.bucket, source.key);
+  const src = await d.store.openObject(r.tenant.id, source.bucket, source.key);
   let range: { start: number; end: number } | undefined;
   try {
     if (rangeHeader !== undefined) {
@@ -114,8 +114,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       'part-number-marker',
       String(marker),
     );
-  const upload = d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
-  const { parts, isTruncated } = d.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, {
+  const upload = await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  const { parts, isTruncated } = await d.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, {
     maxParts,
     after: marker,
   });
@@ -146,7 +146,7 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 
 export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const prefix = r.query.get('prefix') ?? '';
-  const uploads = d.store.listUploads(r.tenant.id, r.bucket, prefix);
+  const uploads = await d.store.listUploads(r.tenant.id, r.bucket, prefix);
   return xml(
     200,
     'ListMultipartUploadsResult',
@@ -168,7 +168,7 @@ export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
 
 export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const uploadId = r.query.get('uploadId')!;
-  d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
   const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
   if (doc.name !== 'CompleteMultipartUpload') throw S3Errors.malformedXml();
   const parts = childrenOf(doc, 'Part').map((p) => {
@@ -194,6 +194,6 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
 }
 
 export async function abortUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.abortMultipartUpload(r.tenant.id, r.bucket, r.key, r.query.get('uploadId')!);
+  await d.store.abortMultipartUpload(r.tenant.id, r.bucket, r.key, r.query.get('uploadId')!);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }

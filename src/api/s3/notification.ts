@@ -61,18 +61,18 @@ function notificationInput(doc: XmlNode): unknown {
 }
 
 export async function putNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   const text = (await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8');
   await d.notifications.putConfig(r.tenant, r.bucket, notificationInput(parseXml(text)));
   return { status: 200, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function getNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   return xml(
     200,
     'NotificationConfiguration',
-    notificationXml(d.notifications.getConfig(r.bucket)),
+    notificationXml(await d.notifications.getConfig(r.bucket)),
     r.requestId,
   );
 }

@@ -22,7 +22,7 @@ import {
 import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   const body = requestBody(r);
   const info = await d.store.putObject(r.tenant.id, r.bucket, r.key, body.stream(), {
     contentType: first(r.headers['content-type']),
@@ -39,7 +39,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
   const partNumber = r.query.get('partNumber');
   if (partNumber !== null) throw S3Errors.notImplemented('partNumber');
-  const obj = d.store.openObject(r.tenant.id, r.bucket, r.key);
+  const obj = await d.store.openObject(r.tenant.id, r.bucket, r.key);
   try {
     const { info } = obj;
     const notModified = checkConditions(info, r.headers);
@@ -87,12 +87,12 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
 }
 
 export async function deleteObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.deleteObject(r.tenant.id, r.bucket, r.key);
+  await d.store.deleteObject(r.tenant.id, r.bucket, r.key);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.tenant.id, r.bucket);
   const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
   if (doc.name !== 'Delete') throw S3Errors.malformedXml();
   const quiet = textOf(doc, 'Quiet')?.trim() === 'true';
@@ -104,7 +104,7 @@ export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<Api
     const key = textOf(o, 'Key');
     if (key === undefined) throw S3Errors.malformedXml();
     try {
-      d.store.deleteObject(r.tenant.id, r.bucket, key);
+      await d.store.deleteObject(r.tenant.id, r.bucket, key);
       if (!quiet) deleted.push({ Key: key });
     } catch (e) {
       if (!(e instanceof ObjectStoreError)) throw e;

@@ -163,8 +163,8 @@ export function copySource(raw: string): { bucket: string; key: string } {
 }
 
 /** Answers once the bucket is known to exist (a subresource of a missing bucket is NoSuchBucket). */
-export function check(d: S3SurfaceDeps, r: S3Request, then: () => ApiResponse): ApiResponse {
-  d.store.bucket(r.tenant.id, r.bucket);
+export async function check(d: S3SurfaceDeps, r: S3Request, then: () => ApiResponse): Promise<ApiResponse> {
+  await d.store.bucket(r.tenant.id, r.bucket);
   return then();
 }
 

@@ -1,9 +1,7 @@
-// Object bytes as files under the data dir, named by an internal id (never by the user's key). Writes
-// stream to a temp file and are renamed into place; they become visible only when a row names them.
+// Object bytes in the blob store, named by an internal id (never by the user's key): `<shard>/<id>`.
+// A write becomes visible only when a row names it; a blob no row names is an orphan for the sweeper.
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { BlobMissingError, type BlobReader, type BlobStore } from '../../store/blobs/blob-store.js';
 
 export interface WrittenBlob {
   blob: string;
@@ -11,54 +9,79 @@ export interface WrittenBlob {
   md5: Buffer;
 }
 
-export class BlobFiles {
-  readonly #tmpDir: string;
-  readonly #dataDir: string;
+const BLOB_ID = /^[0-9a-f]{32}$/;
 
-  constructor(dir: string) {
-    this.#tmpDir = path.join(dir, 'tmp');
-    this.#dataDir = path.join(dir, 'data');
-    fs.mkdirSync(this.#tmpDir, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 });
+export class BlobFiles {
+  readonly #store: BlobStore;
+  readonly #shared: boolean;
+  readonly #graceMs: number;
+
+  /** `shared`: other nodes write to the same store, so young orphans may be their uncommitted writes. */
+  constructor(store: BlobStore, opts: { shared: boolean; graceMs: number }) {
+    this.#store = store;
+    this.#shared = opts.shared;
+    this.#graceMs = opts.graceMs;
+  }
+
+  get where(): string {
+    return this.#store.where;
+  }
+
+  /** Internal ids only: a user's key never reaches a blob key. */
+  key(blob: string): string {
+    if (!BLOB_ID.test(blob)) throw new Error(`invalid blob id: ${blob}`);
+    return `${blob.slice(0, 2)}/${blob}`;
   }
 
   /**
-   * Restart recovery: temp files are uploads that never completed; blob files `live` does not name are
-   * writes whose commit never happened (or old versions whose unlink did not). Both go.
+   * Removes temp files of writes that never finished and blobs `live()` does not name (writes whose
+   * commit never happened, old versions whose delete did not). On a shared store only those older than
+   * the grace period: a younger one may be another node's write about to commit. `live` is read after
+   * the listing, so a blob committed meanwhile is seen as live.
    */
-  recover(live: Set<string>): { tempFiles: number; orphans: number } {
-    let tempFiles = 0;
-    for (const f of fs.readdirSync(this.#tmpDir)) {
-      fs.rmSync(path.join(this.#tmpDir, f), { force: true, recursive: true });
-      tempFiles++;
+  async recover(live: () => Promise<Set<string>>): Promise<{ tempFiles: number; orphans: number }> {
+    const grace = this.#shared ? this.#graceMs : 0;
+    const tempFiles = await this.#store.sweepTemp(grace);
+    const now = Date.now();
+    const candidates: string[] = [];
+    for await (const b of this.#store.list()) {
+      if (now - b.modifiedMs >= grace) candidates.push(b.key);
     }
+    const names = await live();
     let orphans = 0;
-    for (const shard of fs.readdirSync(this.#dataDir)) {
-      const dir = path.join(this.#dataDir, shard);
-      for (const f of fs.readdirSync(dir)) {
-        if (!live.has(f)) {
-          fs.rmSync(path.join(dir, f), { force: true });
-          orphans++;
-        }
+    for (const key of candidates) {
+      const id = key.slice(key.lastIndexOf('/') + 1);
+      if (!names.has(id)) {
+        await this.#store.delete(key);
+        orphans++;
       }
     }
     return { tempFiles, orphans };
   }
 
-  /** Internal ids only: a user's key never reaches a filesystem path. */
-  path(blob: string): string {
-    if (!/^[0-9a-f]{32}$/.test(blob)) throw new Error(`invalid blob id: ${blob}`);
-    return path.join(this.#dataDir, blob.slice(0, 2), blob);
+  /** Opens the blob; BlobMissingError when a row names it and the store does not have it. */
+  async open(blob: string): Promise<BlobReader> {
+    const r = await this.#store.open(this.key(blob));
+    if (!r) throw new BlobMissingError(this.key(blob), this.#store.where);
+    return r;
   }
 
-  unlink(blob: string): void {
-    fs.rmSync(this.path(blob), { force: true });
+  async unlink(blob: string): Promise<void> {
+    await this.#store.delete(this.key(blob));
   }
 
-  /** Streams the body to a temp file, then renames it into place under a fresh internal id. */
+  /** Unlinks without failing the caller: a blob left behind is an orphan the sweeper removes later. */
+  async unlinkQuietly(blob: string): Promise<void> {
+    try {
+      await this.unlink(blob);
+    } catch (e) {
+      console.error(`kindling: could not delete object blob ${blob} (the sweeper retries): ${String(e)}`);
+    }
+  }
+
+  /** Streams the body into the store under a fresh internal id. */
   async write(body: AsyncIterable<Uint8Array>): Promise<WrittenBlob> {
     const blob = randomBytes(16).toString('hex');
-    const tmp = path.join(this.#tmpDir, blob);
     const md5 = createHash('md5');
     let size = 0;
     async function* counted(): AsyncIterable<Uint8Array> {
@@ -68,15 +91,7 @@ export class BlobFiles {
         yield chunk;
       }
     }
-    try {
-      await pipeline(counted(), fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
-      const dest = this.path(blob);
-      fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
-      fs.renameSync(tmp, dest);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
+    await this.#store.put(this.key(blob), counted());
     return { blob, size, md5: md5.digest() };
   }
 }

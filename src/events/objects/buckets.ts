@@ -1,56 +1,62 @@
 // Buckets: one namespace across tenants (as S3's), each owned by one tenant.
+
+import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import { isValidBucketName, S3Errors } from './errors.js';
-import type { SqliteObjectRepo } from './object-repo.js';
+import type { ObjectRepo } from './object-repo.js';
 import type { BucketInfo, ObjectStoreHooks } from './types.js';
 
 export class Buckets {
-  readonly #repo: SqliteObjectRepo;
+  readonly #sql: Sql;
+  readonly #repo: ObjectRepo;
   readonly #blobs: BlobFiles;
   readonly #hooks: ObjectStoreHooks;
 
-  constructor(repo: SqliteObjectRepo, blobs: BlobFiles, hooks: ObjectStoreHooks) {
+  constructor(sql: Sql, repo: ObjectRepo, blobs: BlobFiles, hooks: ObjectStoreHooks) {
+    this.#sql = sql;
     this.#repo = repo;
     this.#blobs = blobs;
     this.#hooks = hooks;
   }
 
-  create(tenantId: string, name: string): BucketInfo {
+  async create(tenantId: string, name: string): Promise<BucketInfo> {
     if (!isValidBucketName(name)) throw S3Errors.invalidBucketName(name);
-    const existing = this.#repo.bucket(name);
-    if (existing) {
-      throw existing.tenant_id === tenantId
+    const createdAt = new Date();
+    // Two nodes creating one name at once: the database's unique name decides, one of them is told.
+    if (!(await this.#repo.insertBucketIfAbsent(name, tenantId, createdAt.toISOString()))) {
+      const existing = await this.#repo.bucket(name);
+      throw existing?.tenant_id === tenantId
         ? S3Errors.bucketAlreadyOwnedByYou(name)
         : S3Errors.bucketAlreadyExists(name);
     }
-    const createdAt = new Date();
-    this.#repo.insertBucket(name, tenantId, createdAt.toISOString());
     return { name, tenantId, createdAt };
   }
 
-  list(tenantId: string): BucketInfo[] {
-    return this.#repo
-      .bucketsOf(tenantId)
-      .map((r) => ({ name: r.name, tenantId: r.tenant_id, createdAt: new Date(r.created_at) }));
+  async list(tenantId: string): Promise<BucketInfo[]> {
+    return (await this.#repo.bucketsOf(tenantId)).map((r) => ({
+      name: r.name,
+      tenantId: r.tenant_id,
+      createdAt: new Date(r.created_at),
+    }));
   }
 
   /** The tenant's bucket; NoSuchBucket if none has the name, AccessDenied if another tenant owns it. */
-  get(tenantId: string, name: string): BucketInfo {
-    const row = this.#repo.bucket(name);
+  async get(tenantId: string, name: string): Promise<BucketInfo> {
+    const row = await this.#repo.bucket(name);
     if (!row) throw isValidBucketName(name) ? S3Errors.noSuchBucket(name) : S3Errors.invalidBucketName(name);
     if (row.tenant_id !== tenantId) throw S3Errors.accessDenied();
     return { name: row.name, tenantId: row.tenant_id, createdAt: new Date(row.created_at) };
   }
 
-  delete(tenantId: string, name: string): void {
-    this.get(tenantId, name);
-    const partBlobs = this.#repo.transaction(() => {
-      if (this.#repo.bucketHasObjects(name)) throw S3Errors.bucketNotEmpty(name);
-      const blobs = this.#repo.bucketPartBlobs(name);
-      this.#repo.deleteBucket(name);
-      this.#hooks.onBucketDeleted?.(name);
+  async delete(tenantId: string, name: string): Promise<void> {
+    await this.get(tenantId, name);
+    const partBlobs = await this.#repo.transaction(this.#sql, async (r) => {
+      if (await r.bucketHasObjects(name)) throw S3Errors.bucketNotEmpty(name);
+      const blobs = await r.bucketPartBlobs(name);
+      await r.deleteBucket(name);
+      await this.#hooks.onBucketDeleted?.(name, r.executor);
       return blobs;
     });
-    for (const b of partBlobs) this.#blobs.unlink(b);
+    for (const b of partBlobs) await this.#blobs.unlinkQuietly(b);
   }
 }

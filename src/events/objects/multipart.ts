@@ -1,12 +1,12 @@
 // Multipart uploads: parts stream to their own blob files; completion concatenates the listed parts
 // into one object and removes the upload in the object's commit transaction.
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
+import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
 import { S3Errors } from './errors.js';
-import type { PartRow, SqliteObjectRepo, UploadRow } from './object-repo.js';
+import type { ObjectRepo, PartRow, UploadRow } from './object-repo.js';
 import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
 import type { Checksum, ObjectInfo, PartInfo, StoredHeaders, UploadInfo, WriteOptions } from './types.js';
 
@@ -34,23 +34,30 @@ export interface CreateUploadOptions {
 }
 
 export class MultipartUploads {
-  readonly #repo: SqliteObjectRepo;
+  readonly #sql: Sql;
+  readonly #repo: ObjectRepo;
   readonly #blobs: BlobFiles;
   readonly #buckets: Buckets;
   readonly #objects: Objects;
 
-  constructor(repo: SqliteObjectRepo, blobs: BlobFiles, buckets: Buckets, objects: Objects) {
+  constructor(sql: Sql, repo: ObjectRepo, blobs: BlobFiles, buckets: Buckets, objects: Objects) {
+    this.#sql = sql;
     this.#repo = repo;
     this.#blobs = blobs;
     this.#buckets = buckets;
     this.#objects = objects;
   }
 
-  create(tenantId: string, bucket: string, key: string, opts: CreateUploadOptions = {}): string {
-    this.#buckets.get(tenantId, bucket);
+  async create(
+    tenantId: string,
+    bucket: string,
+    key: string,
+    opts: CreateUploadOptions = {},
+  ): Promise<string> {
+    await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const uploadId = randomBytes(24).toString('base64url');
-    this.#repo.insertUpload({
+    await this.#repo.insertUpload({
       upload_id: uploadId,
       bucket,
       key,
@@ -63,9 +70,9 @@ export class MultipartUploads {
     return uploadId;
   }
 
-  get(tenantId: string, bucket: string, key: string, uploadId: string): UploadInfo {
-    this.#buckets.get(tenantId, bucket);
-    const row = this.#uploadRow(bucket, key, uploadId);
+  async get(tenantId: string, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+    await this.#buckets.get(tenantId, bucket);
+    const row = await this.#uploadRow(this.#repo, bucket, key, uploadId);
     return {
       uploadId,
       bucket,
@@ -84,7 +91,7 @@ export class MultipartUploads {
     body: AsyncIterable<Uint8Array>,
     verify?: WriteOptions['verify'],
   ): Promise<PartInfo> {
-    this.get(tenantId, bucket, key, uploadId);
+    await this.get(tenantId, bucket, key, uploadId);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
       throw S3Errors.invalidArgument(
         'Part number must be an integer between 1 and 10000, inclusive',
@@ -104,11 +111,12 @@ export class MultipartUploads {
     try {
       const checksum: Checksum | undefined = verify?.({ md5: written.md5, size: written.size });
       part.checksum = checksum;
-      old = this.#repo.transaction(() => {
-        // The upload may have been aborted or completed while the part streamed in.
-        this.#uploadRow(bucket, key, uploadId);
-        const previous = this.#repo.partBlob(uploadId, partNumber);
-        this.#repo.putPart({
+      old = await this.#repo.transaction(this.#sql, async (r) => {
+        // The upload may have been aborted or completed while the part streamed in (on any node: the
+        // row lock makes completion wait for this part, or this part see the upload gone).
+        await this.#uploadRow(r, bucket, key, uploadId, true);
+        const previous = await r.partBlob(uploadId, partNumber);
+        await r.putPart({
           upload_id: uploadId,
           part_number: partNumber,
           blob: written.blob,
@@ -121,30 +129,29 @@ export class MultipartUploads {
         return previous;
       });
     } catch (e) {
-      this.#blobs.unlink(written.blob);
+      await this.#blobs.unlinkQuietly(written.blob);
       throw e;
     }
-    if (old !== undefined) this.#blobs.unlink(old);
+    if (old !== undefined) await this.#blobs.unlinkQuietly(old);
     return part;
   }
 
-  listParts(
+  async listParts(
     tenantId: string,
     bucket: string,
     key: string,
     uploadId: string,
     opts: { maxParts?: number; after?: number } = {},
-  ): { parts: PartInfo[]; isTruncated: boolean } {
-    this.get(tenantId, bucket, key, uploadId);
+  ): Promise<{ parts: PartInfo[]; isTruncated: boolean }> {
+    await this.get(tenantId, bucket, key, uploadId);
     const max = Math.max(0, Math.min(opts.maxParts ?? 1000, 1000));
-    const rows = this.#repo.partsAfter(uploadId, opts.after ?? 0, max + 1);
+    const rows = await this.#repo.partsAfter(uploadId, opts.after ?? 0, max + 1);
     return { parts: rows.slice(0, max).map(toPart), isTruncated: rows.length > max };
   }
 
-  list(tenantId: string, bucket: string, prefix = ''): UploadInfo[] {
-    this.#buckets.get(tenantId, bucket);
-    return this.#repo
-      .uploadsFrom(bucket, prefix)
+  async list(tenantId: string, bucket: string, prefix = ''): Promise<UploadInfo[]> {
+    await this.#buckets.get(tenantId, bucket);
+    return (await this.#repo.uploadsFrom(bucket, prefix))
       .filter((r) => r.key.startsWith(prefix))
       .map((r) => ({
         uploadId: r.upload_id,
@@ -155,14 +162,15 @@ export class MultipartUploads {
       }));
   }
 
-  abort(tenantId: string, bucket: string, key: string, uploadId: string): void {
-    this.get(tenantId, bucket, key, uploadId);
-    const blobs = this.#repo.transaction(() => {
-      const b = this.#repo.partBlobs(uploadId);
-      this.#repo.deleteUpload(uploadId);
+  async abort(tenantId: string, bucket: string, key: string, uploadId: string): Promise<void> {
+    await this.get(tenantId, bucket, key, uploadId);
+    const blobs = await this.#repo.transaction(this.#sql, async (r) => {
+      await this.#uploadRow(r, bucket, key, uploadId, true);
+      const b = await r.partBlobs(uploadId);
+      await r.deleteUpload(uploadId);
       return b;
     });
-    for (const b of blobs) this.#blobs.unlink(b);
+    for (const b of blobs) await this.#blobs.unlinkQuietly(b);
   }
 
   /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */
@@ -173,10 +181,10 @@ export class MultipartUploads {
     uploadId: string,
     requested: { partNumber: number; etag: string }[],
   ): Promise<ObjectInfo> {
-    this.get(tenantId, bucket, key, uploadId);
+    await this.get(tenantId, bucket, key, uploadId);
     if (requested.length === 0) throw S3Errors.invalidRequest('You must specify at least one part');
-    const upload = this.#uploadRow(bucket, key, uploadId);
-    const stored = new Map(this.#repo.parts(uploadId).map((r) => [r.part_number, r]));
+    const upload = await this.#uploadRow(this.#repo, bucket, key, uploadId);
+    const stored = new Map((await this.#repo.parts(uploadId)).map((r) => [r.part_number, r]));
     const chosen: PartRow[] = [];
     let prev = 0;
     for (const p of requested) {
@@ -192,9 +200,18 @@ export class MultipartUploads {
     const etagHash = createHash('md5');
     for (const row of chosen) etagHash.update(Buffer.from(row.etag, 'hex'));
     const etag = `${etagHash.digest('hex')}-${chosen.length}`;
-    const blobPath = (b: string) => this.#blobs.path(b);
+    const blobs = this.#blobs;
     async function* concatenated(): AsyncIterable<Uint8Array> {
-      for (const row of chosen) yield* fs.createReadStream(blobPath(row.blob)) as AsyncIterable<Uint8Array>;
+      for (const row of chosen) {
+        const part = await blobs.open(row.blob);
+        if (part.size !== row.size) {
+          part.close();
+          throw new Error(
+            `part ${row.part_number} of upload ${uploadId}: blob of ${part.size} bytes, ${row.size} stored`,
+          );
+        }
+        yield* part.read() as AsyncIterable<Uint8Array>;
+      }
     }
     const written = await this.#blobs.write(concatenated());
     // A composite checksum (checksum of the parts' checksums, `-N`), when every part carried the same one.
@@ -207,7 +224,7 @@ export class MultipartUploads {
     }
     let partBlobs: string[] = [];
     try {
-      return this.#objects.commit(
+      return await this.#objects.commit(
         tenantId,
         {
           bucket,
@@ -222,19 +239,29 @@ export class MultipartUploads {
           partsCount: chosen.length,
           eventName: 'ObjectCreated:CompleteMultipartUpload',
         },
-        () => {
-          this.#uploadRow(bucket, key, uploadId);
-          partBlobs = this.#repo.partBlobs(uploadId);
-          this.#repo.deleteUpload(uploadId);
+        async (r) => {
+          await this.#uploadRow(r, bucket, key, uploadId, true);
+          // The parts concatenated above must still be the upload's: a part re-uploaded meanwhile
+          // (on any node) would make the object other bytes than its ETag says.
+          const now = new Map((await r.parts(uploadId)).map((p) => [p.part_number, p.blob]));
+          if (chosen.some((c) => now.get(c.part_number) !== c.blob)) throw S3Errors.invalidPart();
+          partBlobs = [...now.values()];
+          await r.deleteUpload(uploadId);
         },
       );
     } finally {
-      for (const b of partBlobs) this.#blobs.unlink(b);
+      for (const b of partBlobs) await this.#blobs.unlinkQuietly(b);
     }
   }
 
-  #uploadRow(bucket: string, key: string, uploadId: string): UploadRow {
-    const row = this.#repo.upload(uploadId);
+  async #uploadRow(
+    r: ObjectRepo,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    lock = false,
+  ): Promise<UploadRow> {
+    const row = await (lock ? r.uploadForUpdate(uploadId) : r.upload(uploadId));
     if (!row || row.bucket !== bucket || row.key !== key) throw S3Errors.noSuchUpload(uploadId);
     return row;
   }

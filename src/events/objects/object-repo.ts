@@ -1,24 +1,36 @@
 // The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts
 // and s3_sequence. The store's modules speak to this narrow interface only.
-import { type Db, migrate } from '../../store/database.js';
+import { postgresDdl, type SchemaStep, type Sql, type SqlExecutor } from '../../store/sql.js';
 
-const SCHEMA = [
+/**
+ * A shipped step with a column named `blob`: the portable DDL translation would read it as the type
+ * BLOB, so PostgreSQL gets the translation with the column name put back.
+ */
+const withBlobColumn = (ddl: string): SchemaStep => ({
+  sqlite: ddl,
+  postgres: postgresDdl(ddl.replace(/\bblob TEXT\b/g, 'blob_column TEXT')).replace(
+    /\bblob_column\b/g,
+    'blob',
+  ),
+});
+
+export const OBJECT_SCHEMA: SchemaStep[] = [
   `CREATE TABLE s3_buckets (
      name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at TEXT NOT NULL)`,
   `CREATE INDEX s3_buckets_tenant ON s3_buckets (tenant_id, name)`,
-  `CREATE TABLE s3_objects (
+  withBlobColumn(`CREATE TABLE s3_objects (
      bucket TEXT NOT NULL REFERENCES s3_buckets(name), key TEXT NOT NULL, blob TEXT NOT NULL,
      size INTEGER NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL,
      headers TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT, parts_count INTEGER,
-     last_modified INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (bucket, key))`,
+     last_modified INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (bucket, key))`),
   `CREATE TABLE s3_uploads (
      upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL REFERENCES s3_buckets(name), key TEXT NOT NULL,
      content_type TEXT NOT NULL, metadata TEXT NOT NULL, headers TEXT NOT NULL, checksum_algorithm TEXT,
      initiated INTEGER NOT NULL)`,
-  `CREATE TABLE s3_parts (
+  withBlobColumn(`CREATE TABLE s3_parts (
      upload_id TEXT NOT NULL REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, part_number INTEGER NOT NULL,
      blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT,
-     last_modified INTEGER NOT NULL, PRIMARY KEY (upload_id, part_number))`,
+     last_modified INTEGER NOT NULL, PRIMARY KEY (upload_id, part_number))`),
   // One monotonically increasing counter: each change's `version` and the S3 event sequencer.
   `CREATE TABLE s3_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
    INSERT INTO s3_sequence (id, value) VALUES (1, 0)`,
@@ -68,112 +80,138 @@ export interface PartRow {
   last_modified: number;
 }
 
-export class SqliteObjectRepo {
-  readonly #db: Db;
+/** The object store's SQL, on the store or inside one of its transactions. */
+export class ObjectRepo {
+  readonly #q: SqlExecutor;
 
-  constructor(db: Db) {
-    this.#db = db;
-    migrate(db, 'objects', SCHEMA);
+  constructor(q: SqlExecutor) {
+    this.#q = q;
   }
 
-  /** Runs fn as one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  static async migrate(sql: Sql): Promise<void> {
+    await sql.migrate('objects', OBJECT_SCHEMA);
   }
 
-  /** Every blob a row names (objects and parts): what restart recovery keeps. */
-  liveBlobs(): Set<string> {
-    const live = new Set<string>();
-    for (const r of this.#db
-      .prepare('SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts')
-      .iterate() as Iterable<{ blob: string }>) {
-      live.add(r.blob);
-    }
-    return live;
+  /** What this repository runs on (hooks write their rows through it, inside the same transaction). */
+  get executor(): SqlExecutor {
+    return this.#q;
+  }
+
+  /** Runs fn in one transaction, with a repository bound to it. */
+  transaction<T>(sql: Sql, fn: (r: ObjectRepo) => Promise<T>): Promise<T> {
+    return sql.tx((q) => fn(new ObjectRepo(q)));
+  }
+
+  /** Every blob a row names (objects and parts): what the sweeper keeps. */
+  async liveBlobs(): Promise<Set<string>> {
+    const rows = await this.#q.all<{ blob: string }>(
+      'SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts',
+    );
+    return new Set(rows.map((r) => r.blob));
   }
 
   /** The counter's next value: a change's version and event sequencer. */
-  nextVersion(): number {
-    return (
-      this.#db.prepare('UPDATE s3_sequence SET value = value + 1 WHERE id = 1 RETURNING value').get() as {
-        value: number;
-      }
-    ).value;
+  async nextVersion(): Promise<number> {
+    const row = await this.#q.get<{ value: number }>(
+      'UPDATE s3_sequence SET value = value + 1 WHERE id = 1 RETURNING value',
+    );
+    return row!.value;
   }
 
   // ---- buckets ----
 
-  bucket(name: string): BucketRow | undefined {
-    return this.#db.prepare('SELECT * FROM s3_buckets WHERE name = ?').get(name) as BucketRow | undefined;
+  bucket(name: string): Promise<BucketRow | undefined> {
+    return this.#q.get<BucketRow>('SELECT * FROM s3_buckets WHERE name = ?', [name]);
   }
 
-  insertBucket(name: string, tenantId: string, createdAt: string): void {
-    this.#db
-      .prepare('INSERT INTO s3_buckets (name, tenant_id, created_at) VALUES (?, ?, ?)')
-      .run(name, tenantId, createdAt);
+  async insertBucket(name: string, tenantId: string, createdAt: string): Promise<void> {
+    await this.#q.run('INSERT INTO s3_buckets (name, tenant_id, created_at) VALUES (?, ?, ?)', [
+      name,
+      tenantId,
+      createdAt,
+    ]);
   }
 
-  bucketsOf(tenantId: string): BucketRow[] {
-    return this.#db
-      .prepare('SELECT * FROM s3_buckets WHERE tenant_id = ? ORDER BY name')
-      .all(tenantId) as BucketRow[];
+  /** Inserts the bucket unless the name is taken; true when this call created it. */
+  async insertBucketIfAbsent(name: string, tenantId: string, createdAt: string): Promise<boolean> {
+    const r = await this.#q.run(
+      'INSERT INTO s3_buckets (name, tenant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+      [name, tenantId, createdAt],
+    );
+    return r.changes === 1;
   }
 
-  bucketHasObjects(name: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1').get(name) !== undefined;
+  bucketsOf(tenantId: string): Promise<BucketRow[]> {
+    return this.#q.all<BucketRow>('SELECT * FROM s3_buckets WHERE tenant_id = ? ORDER BY name', [tenantId]);
+  }
+
+  async bucketHasObjects(name: string): Promise<boolean> {
+    return (
+      (await this.#q.get('SELECT 1 AS one FROM s3_objects WHERE bucket = ? LIMIT 1', [name])) !== undefined
+    );
   }
 
   /** The blobs of the parts of every upload into the bucket. */
-  bucketPartBlobs(name: string): string[] {
-    return (
-      this.#db
-        .prepare(
-          'SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?',
-        )
-        .all(name) as { blob: string }[]
-    ).map((r) => r.blob);
+  async bucketPartBlobs(name: string): Promise<string[]> {
+    const rows = await this.#q.all<{ blob: string }>(
+      'SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?',
+      [name],
+    );
+    return rows.map((r) => r.blob);
   }
 
   /** Deletes the bucket and its uploads (parts cascade). */
-  deleteBucket(name: string): void {
-    this.#db.prepare('DELETE FROM s3_uploads WHERE bucket = ?').run(name);
-    this.#db.prepare('DELETE FROM s3_buckets WHERE name = ?').run(name);
+  async deleteBucket(name: string): Promise<void> {
+    await this.#q.run('DELETE FROM s3_uploads WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_buckets WHERE name = ?', [name]);
   }
 
   // ---- objects ----
 
-  object(bucket: string, key: string): ObjectRow | undefined {
-    return this.#db.prepare('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?').get(bucket, key) as
-      | ObjectRow
-      | undefined;
+  object(bucket: string, key: string): Promise<ObjectRow | undefined> {
+    return this.#q.get<ObjectRow>('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?', [bucket, key]);
   }
 
-  objectBlob(bucket: string, key: string): string | undefined {
-    const row = this.#db
-      .prepare('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?')
-      .get(bucket, key) as { blob: string } | undefined;
-    return row?.blob;
+  /** The object's row, locked until the transaction ends (PostgreSQL): concurrent writers of a key queue. */
+  objectForUpdate(bucket: string, key: string): Promise<{ blob: string; etag: string } | undefined> {
+    return this.#q.get<{ blob: string; etag: string }>(
+      'SELECT blob, etag FROM s3_objects WHERE bucket = ? AND key = ? FOR UPDATE',
+      [bucket, key],
+    );
   }
 
-  objectEtag(bucket: string, key: string): string | undefined {
-    const row = this.#db
-      .prepare('SELECT etag FROM s3_objects WHERE bucket = ? AND key = ?')
-      .get(bucket, key) as { etag: string } | undefined;
-    return row?.etag;
+  async objectBlob(bucket: string, key: string): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ blob: string }>('SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?', [
+        bucket,
+        key,
+      ])
+    )?.blob;
   }
 
-  deleteObject(bucket: string, key: string): void {
-    this.#db.prepare('DELETE FROM s3_objects WHERE bucket = ? AND key = ?').run(bucket, key);
+  async objectEtag(bucket: string, key: string): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ etag: string }>('SELECT etag FROM s3_objects WHERE bucket = ? AND key = ?', [
+        bucket,
+        key,
+      ])
+    )?.etag;
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    await this.#q.run('DELETE FROM s3_objects WHERE bucket = ? AND key = ?', [bucket, key]);
   }
 
   /** Inserts or replaces the object's row. */
-  putObject(r: ObjectRow): void {
-    this.#db
-      .prepare(
-        `INSERT OR REPLACE INTO s3_objects (bucket, key, blob, size, etag, content_type, metadata, headers, checksum_algorithm,
-           checksum_value, parts_count, last_modified, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async putObject(r: ObjectRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_objects (bucket, key, blob, size, etag, content_type, metadata, headers, checksum_algorithm,
+         checksum_value, parts_count, last_modified, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size, etag = excluded.etag,
+         content_type = excluded.content_type, metadata = excluded.metadata, headers = excluded.headers,
+         checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value,
+         parts_count = excluded.parts_count, last_modified = excluded.last_modified, version = excluded.version`,
+      [
         r.bucket,
         r.key,
         r.blob,
@@ -187,29 +225,32 @@ export class SqliteObjectRepo {
         r.parts_count,
         r.last_modified,
         r.version,
-      );
+      ],
+    );
   }
 
   /**
-   * Up to 256 objects of the bucket in key order (UTF-8 bytes, SQLite's BINARY collation, as S3 lists
-   * them): keys after `after` (all when null) and >= `from`.
+   * Up to 256 objects of the bucket in key order (UTF-8 bytes: SQLite's BINARY collation, PostgreSQL's
+   * "C", as S3 lists them): keys after `after` (all when null) and >= `from`.
    */
-  objectsAfter(bucket: string, after: string | null, from: string): ObjectRow[] {
-    return this.#db
-      .prepare(
-        'SELECT * FROM s3_objects WHERE bucket = ? AND (key > ? OR ? IS NULL) AND key >= ? ORDER BY key LIMIT 256',
-      )
-      .all(bucket, after, after, from) as ObjectRow[];
+  objectsAfter(bucket: string, after: string | null, from: string): Promise<ObjectRow[]> {
+    return after === null
+      ? this.#q.all<ObjectRow>(
+          'SELECT * FROM s3_objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT 256',
+          [bucket, from],
+        )
+      : this.#q.all<ObjectRow>(
+          'SELECT * FROM s3_objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT 256',
+          [bucket, after, from],
+        );
   }
 
   // ---- multipart uploads ----
 
-  insertUpload(r: UploadRow): void {
-    this.#db
-      .prepare(
-        'INSERT INTO s3_uploads (upload_id, bucket, key, content_type, metadata, headers, checksum_algorithm, initiated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
+  async insertUpload(r: UploadRow): Promise<void> {
+    await this.#q.run(
+      'INSERT INTO s3_uploads (upload_id, bucket, key, content_type, metadata, headers, checksum_algorithm, initiated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [
         r.upload_id,
         r.bucket,
         r.key,
@@ -218,42 +259,50 @@ export class SqliteObjectRepo {
         r.headers,
         r.checksum_algorithm,
         r.initiated,
-      );
+      ],
+    );
   }
 
-  upload(uploadId: string): UploadRow | undefined {
-    return this.#db.prepare('SELECT * FROM s3_uploads WHERE upload_id = ?').get(uploadId) as
-      | UploadRow
-      | undefined;
+  upload(uploadId: string): Promise<UploadRow | undefined> {
+    return this.#q.get<UploadRow>('SELECT * FROM s3_uploads WHERE upload_id = ?', [uploadId]);
+  }
+
+  /** The upload's row, locked until the transaction ends (PostgreSQL). */
+  uploadForUpdate(uploadId: string): Promise<UploadRow | undefined> {
+    return this.#q.get<UploadRow>('SELECT * FROM s3_uploads WHERE upload_id = ? FOR UPDATE', [uploadId]);
   }
 
   /** The bucket's uploads with keys >= prefix, by key then initiation. */
-  uploadsFrom(bucket: string, prefix: string): UploadRow[] {
-    return this.#db
-      .prepare('SELECT * FROM s3_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated')
-      .all(bucket, prefix) as UploadRow[];
+  uploadsFrom(bucket: string, prefix: string): Promise<UploadRow[]> {
+    return this.#q.all<UploadRow>(
+      'SELECT * FROM s3_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated',
+      [bucket, prefix],
+    );
   }
 
   /** Deletes the upload and its parts (cascade). */
-  deleteUpload(uploadId: string): void {
-    this.#db.prepare('DELETE FROM s3_uploads WHERE upload_id = ?').run(uploadId);
+  async deleteUpload(uploadId: string): Promise<void> {
+    await this.#q.run('DELETE FROM s3_uploads WHERE upload_id = ?', [uploadId]);
   }
 
-  partBlob(uploadId: string, partNumber: number): string | undefined {
-    const row = this.#db
-      .prepare('SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?')
-      .get(uploadId, partNumber) as { blob: string } | undefined;
-    return row?.blob;
+  async partBlob(uploadId: string, partNumber: number): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ blob: string }>(
+        'SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?',
+        [uploadId, partNumber],
+      )
+    )?.blob;
   }
 
   /** Inserts or replaces the part's row. */
-  putPart(r: PartRow): void {
-    this.#db
-      .prepare(
-        `INSERT OR REPLACE INTO s3_parts (upload_id, part_number, blob, size, etag, checksum_algorithm, checksum_value, last_modified)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async putPart(r: PartRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_parts (upload_id, part_number, blob, size, etag, checksum_algorithm, checksum_value, last_modified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (upload_id, part_number) DO UPDATE SET blob = excluded.blob, size = excluded.size,
+         etag = excluded.etag, checksum_algorithm = excluded.checksum_algorithm,
+         checksum_value = excluded.checksum_value, last_modified = excluded.last_modified`,
+      [
         r.upload_id,
         r.part_number,
         r.blob,
@@ -262,23 +311,25 @@ export class SqliteObjectRepo {
         r.checksum_algorithm,
         r.checksum_value,
         r.last_modified,
-      );
+      ],
+    );
   }
 
   /** Parts numbered above `after`, in order, at most limit. */
-  partsAfter(uploadId: string, after: number, limit: number): PartRow[] {
-    return this.#db
-      .prepare('SELECT * FROM s3_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?')
-      .all(uploadId, after, limit) as PartRow[];
+  partsAfter(uploadId: string, after: number, limit: number): Promise<PartRow[]> {
+    return this.#q.all<PartRow>(
+      'SELECT * FROM s3_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
+      [uploadId, after, limit],
+    );
   }
 
-  parts(uploadId: string): PartRow[] {
-    return this.#db.prepare('SELECT * FROM s3_parts WHERE upload_id = ?').all(uploadId) as PartRow[];
+  parts(uploadId: string): Promise<PartRow[]> {
+    return this.#q.all<PartRow>('SELECT * FROM s3_parts WHERE upload_id = ?', [uploadId]);
   }
 
-  partBlobs(uploadId: string): string[] {
+  async partBlobs(uploadId: string): Promise<string[]> {
     return (
-      this.#db.prepare('SELECT blob FROM s3_parts WHERE upload_id = ?').all(uploadId) as { blob: string }[]
+      await this.#q.all<{ blob: string }>('SELECT blob FROM s3_parts WHERE upload_id = ?', [uploadId])
     ).map((r) => r.blob);
   }
 }

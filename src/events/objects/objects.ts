@@ -1,11 +1,13 @@
 // Objects: put (streamed to a blob file, committed with its row), head, open, delete, copy and list.
 // A change commits in one transaction with its notification rows (the hooks).
-import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { pipeline, type Readable, Transform } from 'node:stream';
+import { BlobCorruptError, BlobMissingError } from '../../store/blobs/blob-store.js';
+import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { MAX_KEY_BYTES, S3Errors } from './errors.js';
-import type { ObjectRow, SqliteObjectRepo } from './object-repo.js';
+import type { ObjectRepo, ObjectRow } from './object-repo.js';
 import type {
   Checksum,
   ListOptions,
@@ -61,13 +63,58 @@ export interface NewObject {
   condition?: WriteCondition;
 }
 
+/** An object's metadata and its bytes, read on demand (see Objects.open). */
+export interface OpenObject {
+  info: ObjectInfo;
+  read(range?: { start: number; end: number }): Readable;
+  close(): void;
+}
+
+/**
+ * Passes the blob's bytes through, holding the last chunk back until the count (and, for a whole
+ * single-part object, the MD5 its ETag records) checked out: a blob changed on disk ends the response
+ * with an error, so a client never takes other bytes for the object.
+ */
+function verified(
+  src: Readable,
+  expect: { size: number; md5?: string },
+  key: string,
+  where: string,
+): Readable {
+  let held: Buffer | undefined;
+  let seen = 0;
+  const hash = expect.md5 !== undefined ? createHash('md5') : undefined;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      hash?.update(chunk);
+      const out = held;
+      held = chunk;
+      cb(null, out);
+    },
+    flush(cb) {
+      if (seen !== expect.size)
+        return cb(new BlobCorruptError(key, where, `${seen} bytes where ${expect.size} were stored`));
+      if (hash && hash.digest('hex') !== expect.md5)
+        return cb(new BlobCorruptError(key, where, 'its MD5 differs from the stored ETag'));
+      cb(null, held);
+    },
+  });
+  pipeline(src, check, () => {
+    // Errors reach the reader through `check`; nothing else to do.
+  });
+  return check;
+}
+
 export class Objects {
-  readonly #repo: SqliteObjectRepo;
+  readonly #sql: Sql;
+  readonly #repo: ObjectRepo;
   readonly #blobs: BlobFiles;
   readonly #buckets: Buckets;
   readonly #hooks: ObjectStoreHooks;
 
-  constructor(repo: SqliteObjectRepo, blobs: BlobFiles, buckets: Buckets, hooks: ObjectStoreHooks) {
+  constructor(sql: Sql, repo: ObjectRepo, blobs: BlobFiles, buckets: Buckets, hooks: ObjectStoreHooks) {
+    this.#sql = sql;
     this.#repo = repo;
     this.#blobs = blobs;
     this.#buckets = buckets;
@@ -82,16 +129,16 @@ export class Objects {
     opts: WriteOptions = {},
     eventName: ObjectChange['eventName'] = 'ObjectCreated:Put',
   ): Promise<ObjectInfo> {
-    this.#buckets.get(tenantId, bucket);
+    await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     // Checked before the body streams in (fail fast) and again at commit (atomic).
-    this.#checkCondition(bucket, key, opts.condition);
+    await this.#checkCondition(this.#repo, bucket, key, opts.condition);
     const written = await this.#blobs.write(body);
     let checksum: Checksum | undefined;
     try {
       checksum = opts.verify?.({ md5: written.md5, size: written.size });
     } catch (e) {
-      this.#blobs.unlink(written.blob);
+      await this.#blobs.unlinkQuietly(written.blob);
       throw e;
     }
     return this.commit(tenantId, {
@@ -110,67 +157,79 @@ export class Objects {
     });
   }
 
-  head(tenantId: string, bucket: string, key: string): ObjectInfo {
-    this.#buckets.get(tenantId, bucket);
-    return toInfo(this.#objectRow(bucket, key));
+  async head(tenantId: string, bucket: string, key: string): Promise<ObjectInfo> {
+    await this.#buckets.get(tenantId, bucket);
+    return toInfo(await this.#objectRow(bucket, key));
   }
 
   /**
-   * The object's metadata and an open file on its bytes. The file is opened in the same tick as the row
-   * is read, so a concurrent overwrite (which unlinks the old blob) cannot pull it away.
+   * The object's metadata and its open blob. An overwrite on any node deletes the old blob after its
+   * commit: a blob gone between reading the row and opening it means a newer row, which is read again.
+   * A row whose blob is missing (or of another size) is an error, never other bytes.
    */
-  open(
-    tenantId: string,
-    bucket: string,
-    key: string,
-  ): { info: ObjectInfo; read(range?: { start: number; end: number }): Readable; close(): void } {
-    this.#buckets.get(tenantId, bucket);
-    const row = this.#objectRow(bucket, key);
-    const fd = fs.openSync(this.#blobs.path(row.blob), 'r');
-    let used = false;
-    return {
-      info: toInfo(row),
-      read: (range) => {
-        used = true;
-        if (row.size === 0) {
-          fs.closeSync(fd);
-          return Readable.from([]);
-        }
-        return fs.createReadStream('', {
-          fd,
-          autoClose: true,
-          start: range?.start ?? 0,
-          end: range?.end ?? row.size - 1,
-        });
-      },
-      close: () => {
-        if (!used) fs.closeSync(fd);
-        used = true;
-      },
-    };
+  async open(tenantId: string, bucket: string, key: string): Promise<OpenObject> {
+    await this.#buckets.get(tenantId, bucket);
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.#objectRow(bucket, key);
+      let reader: Awaited<ReturnType<BlobFiles['open']>>;
+      try {
+        reader = await this.#blobs.open(row.blob);
+      } catch (e) {
+        if (!(e instanceof BlobMissingError) || attempt >= 3) throw e;
+        const now = await this.#repo.objectBlob(bucket, key);
+        if (now === row.blob) throw e;
+        continue;
+      }
+      if (reader.size !== row.size) {
+        reader.close();
+        throw new BlobCorruptError(
+          this.#blobs.key(row.blob),
+          this.#blobs.where,
+          `${reader.size} bytes where ${row.size} were stored`,
+        );
+      }
+      const whole = /^[0-9a-f]{32}$/.test(row.etag) ? row.etag : undefined;
+      return {
+        info: toInfo(row),
+        read: (range) => {
+          const src = reader.read(range);
+          const size = range ? range.end - range.start + 1 : row.size;
+          return verified(
+            src,
+            { size, ...(range === undefined && whole !== undefined && { md5: whole }) },
+            this.#blobs.key(row.blob),
+            this.#blobs.where,
+          );
+        },
+        close: () => reader.close(),
+      };
+    }
   }
 
   /** Deletes the object if it exists (S3 answers 204 either way). */
-  delete(tenantId: string, bucket: string, key: string): boolean {
-    this.#buckets.get(tenantId, bucket);
+  async delete(tenantId: string, bucket: string, key: string): Promise<boolean> {
+    await this.#buckets.get(tenantId, bucket);
     validateKey(key);
-    const blob = this.#repo.transaction(() => {
-      const found = this.#repo.objectBlob(bucket, key);
+    const blob = await this.#repo.transaction(this.#sql, async (r) => {
+      const found = (await r.objectForUpdate(bucket, key))?.blob;
       if (found === undefined) return undefined;
-      this.#repo.deleteObject(bucket, key);
-      const version = this.#repo.nextVersion();
-      this.#hooks.onChange?.({
-        tenantId,
-        bucket,
-        key,
-        eventName: 'ObjectRemoved:Delete',
-        sequencer: sequencer(version),
-        time: new Date(),
-      });
+      await r.deleteObject(bucket, key);
+      const version = await r.nextVersion();
+      await this.#hooks.onChange?.(
+        {
+          tenantId,
+          bucket,
+          key,
+          eventName: 'ObjectRemoved:Delete',
+          sequencer: sequencer(version),
+          time: new Date(),
+        },
+        r.executor,
+      );
       return found;
     });
     if (blob === undefined) return false;
-    this.#blobs.unlink(blob);
+    await this.#blobs.unlinkQuietly(blob);
     this.#hooks.afterCommit?.();
     return true;
   }
@@ -183,9 +242,9 @@ export class Objects {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
     },
   ): Promise<ObjectInfo> {
-    this.#buckets.get(tenantId, target.bucket);
+    await this.#buckets.get(tenantId, target.bucket);
     validateKey(target.key);
-    const src = this.open(tenantId, source.bucket, source.key);
+    const src = await this.open(tenantId, source.bucket, source.key);
     const same = source.bucket === target.bucket && source.key === target.key;
     if (same && !opts.replaceMetadata) {
       src.close();
@@ -221,8 +280,8 @@ export class Objects {
     }
   }
 
-  list(tenantId: string, bucket: string, opts: ListOptions): ListResult {
-    this.#buckets.get(tenantId, bucket);
+  async list(tenantId: string, bucket: string, opts: ListOptions): Promise<ListResult> {
+    await this.#buckets.get(tenantId, bucket);
     const prefix = opts.prefix ?? '';
     const delimiter = opts.delimiter ?? '';
     const maxKeys = Math.max(0, Math.min(opts.maxKeys ?? 1000, 1000));
@@ -233,7 +292,7 @@ export class Objects {
     let last: string | undefined;
     let count = 0;
     batches: for (;;) {
-      const rows = this.#repo.objectsAfter(bucket, cursor ?? null, prefix);
+      const rows = await this.#repo.objectsAfter(bucket, cursor ?? null, prefix);
       if (rows.length === 0) return { contents, commonPrefixes, isTruncated: false, last };
       for (const row of rows) {
         cursor = row.key;
@@ -267,15 +326,22 @@ export class Objects {
     }
   }
 
-  #objectRow(bucket: string, key: string): ObjectRow {
-    const row = this.#repo.object(bucket, key);
+  async #objectRow(bucket: string, key: string): Promise<ObjectRow> {
+    const row = await this.#repo.object(bucket, key);
     if (!row) throw S3Errors.noSuchKey(key);
     return row;
   }
 
-  #checkCondition(bucket: string, key: string, c: WriteCondition | undefined): void {
+  async #checkCondition(
+    r: ObjectRepo,
+    bucket: string,
+    key: string,
+    c: WriteCondition | undefined,
+    /** The current row when the caller read it already (null: there is none). */
+    current?: { etag: string } | null,
+  ): Promise<void> {
     if (!c || (c.ifNoneMatch === undefined && c.ifMatch === undefined)) return;
-    const etag = this.#repo.objectEtag(bucket, key);
+    const etag = current === undefined ? await r.objectEtag(bucket, key) : current?.etag;
     if (c.ifNoneMatch === '*' && etag !== undefined) throw S3Errors.preconditionFailed('If-None-Match');
     if (c.ifMatch !== undefined) {
       if (etag === undefined) throw S3Errors.noSuchKey(key);
@@ -287,19 +353,26 @@ export class Objects {
    * Commits a written blob as the object (replacing any old one, whose blob goes after the commit).
    * `inTransaction` runs inside the same transaction (multipart completion removes its upload there).
    */
-  commit(tenantId: string, o: NewObject, inTransaction?: () => void): ObjectInfo {
+  async commit(
+    tenantId: string,
+    o: NewObject,
+    inTransaction?: (r: ObjectRepo) => Promise<void>,
+  ): Promise<ObjectInfo> {
     let old: string | undefined;
     let info: ObjectInfo;
     try {
-      info = this.#repo.transaction(() => {
+      info = await this.#repo.transaction(this.#sql, async (r) => {
         // The bucket may have been deleted (or the upload aborted) while the body streamed in.
-        if (!this.#repo.bucket(o.bucket)) throw S3Errors.noSuchBucket(o.bucket);
-        this.#checkCondition(o.bucket, o.key, o.condition);
-        inTransaction?.();
-        old = this.#repo.objectBlob(o.bucket, o.key);
-        const version = this.#repo.nextVersion();
+        if (!(await r.bucket(o.bucket))) throw S3Errors.noSuchBucket(o.bucket);
+        // Locked (PostgreSQL): a concurrent writer of the key on another node waits, so the condition
+        // and the old blob this commit replaces are the ones it sees.
+        const current = await r.objectForUpdate(o.bucket, o.key);
+        await this.#checkCondition(r, o.bucket, o.key, o.condition, current ?? null);
+        await inTransaction?.(r);
+        old = current?.blob;
+        const version = await r.nextVersion();
         const now = Date.now();
-        this.#repo.putObject({
+        await r.putObject({
           bucket: o.bucket,
           key: o.key,
           blob: o.blob,
@@ -315,16 +388,19 @@ export class Objects {
           version,
         });
         const time = new Date(now);
-        this.#hooks.onChange?.({
-          tenantId,
-          bucket: o.bucket,
-          key: o.key,
-          eventName: o.eventName,
-          size: o.size,
-          etag: o.etag,
-          sequencer: sequencer(version),
-          time,
-        });
+        await this.#hooks.onChange?.(
+          {
+            tenantId,
+            bucket: o.bucket,
+            key: o.key,
+            eventName: o.eventName,
+            size: o.size,
+            etag: o.etag,
+            sequencer: sequencer(version),
+            time,
+          },
+          r.executor,
+        );
         return {
           bucket: o.bucket,
           key: o.key,
@@ -340,10 +416,10 @@ export class Objects {
         };
       });
     } catch (e) {
-      this.#blobs.unlink(o.blob);
+      await this.#blobs.unlinkQuietly(o.blob);
       throw e;
     }
-    if (old !== undefined && old !== o.blob) this.#blobs.unlink(old);
+    if (old !== undefined && old !== o.blob) await this.#blobs.unlinkQuietly(old);
     this.#hooks.afterCommit?.();
     return info;
   }

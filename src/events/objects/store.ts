@@ -1,15 +1,16 @@
-// The embedded object store: buckets per tenant, object metadata in SQLite, object bytes in files under
-// the data dir named by an internal id (never by the user's key). Writes stream to a temp file and
-// become visible only when the metadata row commits, so an interrupted upload leaves nothing behind.
+// The embedded object store: buckets per tenant, object metadata in the store (SQLite or PostgreSQL),
+// object bytes in the blob store (the data dir, a shared directory or an S3 bucket) named by an internal
+// id (never by the user's key). Bytes are written first and become visible only when the metadata row
+// commits, so an interrupted upload leaves nothing behind but an orphan the sweeper removes.
 // This class is the facade callers hold; the concepts live beside it: object-repo.ts (SQL), buckets.ts,
 // objects.ts, multipart.ts and blob-files.ts.
-import type { Readable } from 'node:stream';
-import type { Db } from '../../store/database.js';
+import type { BlobStore } from '../../store/blobs/blob-store.js';
+import type { Sql } from '../../store/sql.js';
 import { BlobFiles } from './blob-files.js';
 import { Buckets } from './buckets.js';
 import { type CreateUploadOptions, MultipartUploads } from './multipart.js';
-import { SqliteObjectRepo } from './object-repo.js';
-import { Objects } from './objects.js';
+import { ObjectRepo } from './object-repo.js';
+import { Objects, type OpenObject } from './objects.js';
 import type {
   BucketInfo,
   ListOptions,
@@ -28,46 +29,67 @@ export { sequencer, validateKey } from './objects.js';
 export type * from './types.js';
 
 export class ObjectStore {
-  readonly #repo: SqliteObjectRepo;
+  readonly #sql: Sql;
+  readonly #repo: ObjectRepo;
   readonly #blobs: BlobFiles;
   readonly #buckets: Buckets;
   readonly #objects: Objects;
   readonly #uploads: MultipartUploads;
 
-  constructor(opts: { db: Db; dir: string; hooks?: ObjectStoreHooks }) {
+  /**
+   * `shared`: other nodes write to `blobs` too, so an unreferenced blob younger than `graceMs` may be
+   * another node's write about to commit, and is left alone. Call `migrate` before anything else.
+   */
+  constructor(opts: {
+    sql: Sql;
+    blobs: BlobStore;
+    shared?: boolean;
+    graceMs?: number;
+    hooks?: ObjectStoreHooks;
+  }) {
     const hooks = opts.hooks ?? {};
-    this.#repo = new SqliteObjectRepo(opts.db);
-    this.#blobs = new BlobFiles(opts.dir);
-    this.#buckets = new Buckets(this.#repo, this.#blobs, hooks);
-    this.#objects = new Objects(this.#repo, this.#blobs, this.#buckets, hooks);
-    this.#uploads = new MultipartUploads(this.#repo, this.#blobs, this.#buckets, this.#objects);
+    this.#sql = opts.sql;
+    this.#repo = new ObjectRepo(opts.sql);
+    this.#blobs = new BlobFiles(opts.blobs, {
+      shared: opts.shared ?? false,
+      graceMs: opts.graceMs ?? 15 * 60_000,
+    });
+    this.#buckets = new Buckets(opts.sql, this.#repo, this.#blobs, hooks);
+    this.#objects = new Objects(opts.sql, this.#repo, this.#blobs, this.#buckets, hooks);
+    this.#uploads = new MultipartUploads(opts.sql, this.#repo, this.#blobs, this.#buckets, this.#objects);
+  }
+
+  /** Creates or updates the tables (safe when several nodes start at once). */
+  migrate(): Promise<void> {
+    return ObjectRepo.migrate(this.#sql);
   }
 
   /**
-   * Restart recovery: temp files are uploads that never completed; blob files no row names are writes
-   * whose commit never happened (or old versions whose unlink did not). Both go.
+   * Recovery (at start, and now and then on a shared store): temp files are uploads that never
+   * completed; blobs no row names are writes whose commit never happened (or old versions whose delete
+   * did not). Both go.
    */
-  recover(): { tempFiles: number; orphans: number } {
-    return this.#blobs.recover(this.#repo.liveBlobs());
+  recover(): Promise<{ tempFiles: number; orphans: number }> {
+    return this.#blobs.recover(() => this.#repo.liveBlobs());
   }
 
   // ---- buckets ----
 
-  createBucket(tenantId: string, name: string): BucketInfo {
+  createBucket(tenantId: string, name: string): Promise<BucketInfo> {
     return this.#buckets.create(tenantId, name);
   }
 
-  listBuckets(tenantId: string): BucketInfo[] {
+  listBuckets(tenantId: string): Promise<BucketInfo[]> {
     return this.#buckets.list(tenantId);
   }
 
   /** The tenant's bucket; NoSuchBucket if none has the name, AccessDenied if another tenant owns it. */
-  bucket(tenantId: string, name: string): BucketInfo {
+  bucket(tenantId: string, name: string): Promise<BucketInfo> {
     return this.#buckets.get(tenantId, name);
   }
 
-  deleteBucket(tenantId: string, name: string): void {
-    this.#buckets.delete(tenantId, name);
+  deleteBucket(tenantId: string, name: string): Promise<void> {
+    return this.#buckets.delete(tenantId, name);
   }
 
   // ---- objects ----
@@ -83,21 +105,17 @@ export class ObjectStore {
     return this.#objects.put(tenantId, bucket, key, body, opts, eventName);
   }
 
-  headObject(tenantId: string, bucket: string, key: string): ObjectInfo {
+  headObject(tenantId: string, bucket: string, key: string): Promise<ObjectInfo> {
     return this.#objects.head(tenantId, bucket, key);
   }
 
-  /** The object's metadata and an open file on its bytes (see Objects.open). */
-  openObject(
-    tenantId: string,
-    bucket: string,
-    key: string,
-  ): { info: ObjectInfo; read(range?: { start: number; end: number }): Readable; close(): void } {
+  /** The object's metadata and its open blob (see Objects.open). */
+  openObject(tenantId: string, bucket: string, key: string): Promise<OpenObject> {
     return this.#objects.open(tenantId, bucket, key);
   }
 
   /** Deletes the object if it exists (S3 answers 204 either way). */
-  deleteObject(tenantId: string, bucket: string, key: string): boolean {
+  deleteObject(tenantId: string, bucket: string, key: string): Promise<boolean> {
     return this.#objects.delete(tenantId, bucket, key);
   }
 
@@ -112,7 +130,7 @@ export class ObjectStore {
     return this.#objects.copy(tenantId, source, target, opts);
   }
 
-  listObjects(tenantId: string, bucket: string, opts: ListOptions): ListResult {
+  listObjects(tenantId: string, bucket: string, opts: ListOptions): Promise<ListResult> {
     return this.#objects.list(tenantId, bucket, opts);
   }
 
@@ -123,11 +141,11 @@ export class ObjectStore {
     bucket: string,
     key: string,
     opts: CreateUploadOptions = {},
-  ): string {
+  ): Promise<string> {
     return this.#uploads.create(tenantId, bucket, key, opts);
   }
 
-  upload(tenantId: string, bucket: string, key: string, uploadId: string): UploadInfo {
+  upload(tenantId: string, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
     return this.#uploads.get(tenantId, bucket, key, uploadId);
   }
 
@@ -149,16 +167,16 @@ export class ObjectStore {
     key: string,
     uploadId: string,
     opts: { maxParts?: number; after?: number } = {},
-  ): { parts: PartInfo[]; isTruncated: boolean } {
+  ): Promise<{ parts: PartInfo[]; isTruncated: boolean }> {
     return this.#uploads.listParts(tenantId, bucket, key, uploadId, opts);
   }
 
-  listUploads(tenantId: string, bucket: string, prefix = ''): UploadInfo[] {
+  listUploads(tenantId: string, bucket: string, prefix = ''): Promise<UploadInfo[]> {
     return this.#uploads.list(tenantId, bucket, prefix);
   }
 
-  abortMultipartUpload(tenantId: string, bucket: string, key: string, uploadId: string): void {
-    this.#uploads.abort(tenantId, bucket, key, uploadId);
+  abortMultipartUpload(tenantId: string, bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.#uploads.abort(tenantId, bucket, key, uploadId);
   }
 
   /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */

@@ -1,5 +1,6 @@
 // The object store's vocabulary: what buckets, objects, parts and uploads look like to callers, and the
 // hooks notifications attach to.
+import type { SqlExecutor } from '../../store/sql.js';
 export interface Checksum {
   algorithm: string;
   /** Base64, as S3 sends it in `x-amz-checksum-*`. Multipart objects: `<b64>-<parts>`. */
@@ -68,10 +69,10 @@ export interface ObjectChange {
 }
 
 export interface ObjectStoreHooks {
-  /** Runs inside the transaction that commits the change: rows it writes commit with it. */
-  onChange?(change: ObjectChange): void;
+  /** Runs inside the transaction that commits the change: rows it writes through `q` commit with it. */
+  onChange?(change: ObjectChange, q: SqlExecutor): Promise<void>;
   /** Runs inside the transaction that deletes a bucket. */
-  onBucketDeleted?(bucket: string): void;
+  onBucketDeleted?(bucket: string, q: SqlExecutor): Promise<void>;
   /** Runs after a change committed (to wake a deliverer). */
   afterCommit?(): void;
 }

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { KindlingClient } from '../../../src/cli/client.js';
 import { TenantStore } from '../../../src/control/tenants.js';
-import { migrate, openDatabase } from '../../../src/store/database.js';
+
 import { SqliteSql } from '../../../src/store/sqlite.js';
 import { cliEnv, runCli } from '../../cli/helpers.js';
 import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../../helpers/platform.js';
@@ -218,10 +218,10 @@ test("kindling tenants network refuses --allow without 'outbound' before connect
 
 test('a data dir from before the grant existed gains it, off for every tenant', async () => {
   const dir = tempDir('kindling-tenants-migrate-');
-  const db = openDatabase(path.join(dir, 'meta.db'));
+  const sql = SqliteSql.open(path.join(dir, 'meta.db'));
   try {
     // The schema as it was: tenants and keys only.
-    migrate(db, 'tenants', [
+    await sql.migrate('tenants', [
       `CREATE TABLE tenants (
          id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL UNIQUE,
          is_admin INTEGER NOT NULL DEFAULT 0, concurrency_limit INTEGER, created_at TEXT NOT NULL)`,
@@ -230,10 +230,10 @@ test('a data dir from before the grant existed gains it, off for every tenant', 
          tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
          session_token TEXT, expires_at INTEGER, created_at TEXT NOT NULL)`,
     ]);
-    db.prepare(
+    await sql.run(
       "INSERT INTO tenants (id, name, account_id, created_at) VALUES ('t-1', 'old', '111111111111', '2026-01-01')",
-    ).run();
-    const store = await TenantStore.open(new SqliteSql(db));
+    );
+    const store = await TenantStore.open(sql);
     const old = await store.get('old');
     assert.equal(old?.networkOutbound, false);
     assert.deepEqual(old?.egressAllow, []);
@@ -242,7 +242,7 @@ test('a data dir from before the grant existed gains it, off for every tenant', 
       true,
     );
   } finally {
-    db.close();
+    await sql.close();
   }
 });
 

@@ -53,10 +53,16 @@ function partialPut(
   });
 }
 
-const tmpFiles = (objectsDir: string) => {
-  const dir = path.join(objectsDir, 'tmp');
-  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-};
+/** Temp files of unfinished writes: `.<random>.tmp` beside the blobs (and the old tmp/ dir). */
+const tmpFiles = (objectsDir: string) =>
+  ['tmp', 'data'].flatMap((sub) => {
+    const dir = path.join(objectsDir, sub);
+    if (!fs.existsSync(dir)) return [];
+    return fs
+      .readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && (sub === 'tmp' || e.name.endsWith('.tmp')))
+      .map((e) => path.join(e.parentPath, e.name));
+  });
 
 test('an upload interrupted midway leaves no object and no temp file', async () => {
   const f = await startS3();

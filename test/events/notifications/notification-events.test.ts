@@ -9,10 +9,10 @@ import { BucketNotifications } from '../../../src/events/notifications/notificat
 import { buildS3Event, encodeEventKey } from '../../../src/events/notifications/s3-event.js';
 import { ObjectStore } from '../../../src/events/objects/store.js';
 import type { AsyncInvokeOptions, Invoker } from '../../../src/invoke/types.js';
-import { legacyControlLookup } from '../../../src/server/legacy-control-lookup.js';
-import { openDatabase } from '../../../src/store/database.js';
-import { SqliteSql } from '../../../src/store/sqlite.js';
+import { DirBlobStore } from '../../../src/store/blobs/dir-blob-store.js';
+import { openDatabase, SqliteSql } from '../../../src/store/sqlite.js';
 import { tempDir } from '../../helpers/platform.js';
+import { openTestSql } from '../../helpers/store.js';
 
 const id = () => 'generated-id';
 
@@ -174,12 +174,14 @@ interface Delivered {
   opts?: AsyncInvokeOptions;
 }
 
-/** The engine and notifications over a fresh database, with a recording fake invoker. */
+/** The engine and notifications over a fresh store (this run's kind), with a recording fake invoker. */
 async function harness(opts: { started?: boolean; fail?: boolean } = {}) {
   const dir = tempDir('kindling-notify-');
-  const db = openDatabase(path.join(dir, 'db'));
-  const tenant = await (await TenantStore.open(new SqliteSql(db))).create('t1');
-  const tenants = legacyControlLookup(db, 'us-east-1').tenants;
+  const testSql = await openTestSql();
+  const sql = testSql.sql;
+  const tenants = await TenantStore.open(sql);
+  const tenant = await tenants.create('t1');
+  const logs: string[] = [];
   const delivered: Delivered[] = [];
   let failing = opts.fail ?? false;
   const invoker: Invoker = {
@@ -192,46 +194,52 @@ async function harness(opts: { started?: boolean; fail?: boolean } = {}) {
   };
   const started = opts.started ?? true;
   const notifications = new BucketNotifications({
-    db,
+    sql,
+    nodeId: 'node-a',
+    leaseMs: 30_000,
     tenants,
     region: 'us-east-1',
     invoker,
     retryBaseMs: 1,
+    log: (m) => logs.push(m),
   });
   const store = new ObjectStore({
-    db,
-    dir: path.join(dir, 'objects'),
+    sql,
+    blobs: new DirBlobStore(path.join(dir, 'blobs')),
     hooks: {
-      onChange: (c) => notifications.record(c),
+      onChange: (c, q) => notifications.record(c, q),
       // A deliverer not started yet is not woken by commits (as before the platform starts its parts).
       afterCommit: () => {
         if (started) notifications.kick();
       },
     },
   });
-  if (started) notifications.start();
+  await notifications.migrate();
+  await store.migrate();
+  if (started) await notifications.start();
   const fnArn = `arn:aws:lambda:us-east-1:${tenant.accountId}:function:f`;
   return {
-    db,
+    sql,
     tenant,
     store,
     notifications,
     delivered,
+    logs,
     fnArn,
     setFailing: (v: boolean) => {
       failing = v;
     },
     async close() {
       await notifications.stop();
-      db.close();
+      await testSql.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 2000; i++) {
-    if (check()) return;
+    if (await check()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.fail(`never happened: ${what}`);
@@ -242,7 +250,7 @@ const body = (s: string) => Readable.from([Buffer.from(s)]);
 test('only changes matching the prefix, suffix and event type are delivered, each as an async invoke from the bucket', async () => {
   const h = await harness();
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [
         {
@@ -269,8 +277,8 @@ test('only changes matching the prefix, suffix and event type are delivered, eac
       { bucket: 'pics', key: 'in/copy.png' },
       {},
     );
-    h.store.deleteObject(h.tenant.id, 'pics', 'in/a.png');
-    await until(() => h.notifications.pending() === 0, 'outbox drained');
+    await h.store.deleteObject(h.tenant.id, 'pics', 'in/a.png');
+    await until(async () => (await h.notifications.pending()) === 0, 'outbox drained');
     assert.deepEqual(
       h.delivered.map((d) => [d.arn, d.event.Records[0]!.eventName, d.event.Records[0]!.s3.object.key]),
       [[h.fnArn, 'ObjectCreated:Put', 'in/a.png']],
@@ -284,14 +292,17 @@ test('only changes matching the prefix, suffix and event type are delivered, eac
 test('removal events are delivered to an ObjectRemoved:* configuration', async () => {
   const h = await harness();
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectRemoved:*'] }],
     });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
-    h.store.deleteObject(h.tenant.id, 'pics', 'k');
-    h.store.deleteObject(h.tenant.id, 'pics', 'never-existed');
-    await until(() => h.delivered.length === 1 && h.notifications.pending() === 0, 'delete delivered');
+    await h.store.deleteObject(h.tenant.id, 'pics', 'k');
+    await h.store.deleteObject(h.tenant.id, 'pics', 'never-existed');
+    await until(
+      async () => h.delivered.length === 1 && (await h.notifications.pending()) === 0,
+      'delete delivered',
+    );
     assert.equal(h.delivered[0]!.event.Records[0]!.eventName, 'ObjectRemoved:Delete');
   } finally {
     await h.close();
@@ -301,11 +312,11 @@ test('removal events are delivered to an ObjectRemoved:* configuration', async (
 test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUpload', async () => {
   const h = await harness();
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
     });
-    const up = h.store.createMultipartUpload(h.tenant.id, 'pics', 'mp');
+    const up = await h.store.createMultipartUpload(h.tenant.id, 'pics', 'mp');
     const p = await h.store.uploadPart(h.tenant.id, 'pics', 'mp', up, 1, body('x'));
     await h.store.completeMultipartUpload(h.tenant.id, 'pics', 'mp', up, [{ partNumber: 1, etag: p.etag }]);
     await until(() => h.delivered.length === 1, 'completion delivered');
@@ -318,14 +329,14 @@ test('a multipart completion is delivered as ObjectCreated:CompleteMultipartUplo
 test('an event written before the deliverer starts stays in the outbox and is delivered once it starts', async () => {
   const h = await harness({ started: false });
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
     });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
-    assert.equal(h.notifications.pending(), 1);
-    h.notifications.start();
-    await until(() => h.notifications.pending() === 0, 'outbox drained');
+    assert.equal(await h.notifications.pending(), 1);
+    await h.notifications.start();
+    await until(async () => (await h.notifications.pending()) === 0, 'outbox drained');
     assert.equal(h.delivered.length, 1);
   } finally {
     await h.close();
@@ -335,22 +346,19 @@ test('an event written before the deliverer starts stays in the outbox and is de
 test('an event the invoker refuses is kept and retried until accepted', async () => {
   const h = await harness({ fail: true });
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
     });
     await h.store.putObject(h.tenant.id, 'pics', 'k', body('x'));
     await until(
-      () =>
-        (
-          h.db.prepare('SELECT attempts FROM s3_notification_outbox').get() as
-            | { attempts: number }
-            | undefined
-        )?.attempts === 1,
+      async () =>
+        ((await h.sql.get<{ attempts: number }>('SELECT attempts FROM s3_notification_outbox'))?.attempts ??
+          0) >= 1,
       'a failed attempt',
     );
     h.setFailing(false);
-    await until(() => h.notifications.pending() === 0, 'retried and accepted');
+    await until(async () => (await h.notifications.pending()) === 0, 'retried and accepted');
     assert.equal(h.delivered.length, 1);
   } finally {
     await h.close();
@@ -360,7 +368,7 @@ test('an event the invoker refuses is kept and retried until accepted', async ()
 test('a configuration naming a function of another account is refused with InvalidArgument', async () => {
   const h = await harness();
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await assert.rejects(
       h.notifications.putConfig(h.tenant, 'pics', {
         LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }],
@@ -375,7 +383,7 @@ test('a configuration naming a function of another account is refused with Inval
 test('an object write whose bucket is gone commits no outbox row', async () => {
   const h = await harness({ started: false });
   try {
-    h.store.createBucket(h.tenant.id, 'pics');
+    await h.store.createBucket(h.tenant.id, 'pics');
     await h.notifications.putConfig(h.tenant, 'pics', {
       LambdaFunctionConfigurations: [{ LambdaFunctionArn: h.fnArn, Events: ['s3:ObjectCreated:*'] }],
     });
@@ -390,7 +398,7 @@ test('an object write whose bucket is gone commits no outbox row', async () => {
         })(),
       ),
     );
-    assert.equal(h.notifications.pending(), 0);
+    assert.equal(await h.notifications.pending(), 0);
   } finally {
     await h.close();
   }
@@ -399,13 +407,15 @@ test('an object write whose bucket is gone commits no outbox row', async () => {
 test('an outbox row left by a stopped server is delivered after a restart', async () => {
   const dir = tempDir('kindling-notify-restart-');
   const fnArn = (accountId: string) => `arn:aws:lambda:us-east-1:${accountId}:function:f`;
+  const testSql = await openTestSql();
   try {
-    let db = openDatabase(path.join(dir, 'db'));
-    const tenant = await (await TenantStore.open(new SqliteSql(db))).create('t1');
-    let tenants = legacyControlLookup(db, 'us-east-1').tenants;
+    const tenants = await TenantStore.open(testSql.sql);
+    const tenant = await tenants.create('t1');
     // Never started: the row stays in its outbox.
     const first = new BucketNotifications({
-      db,
+      sql: testSql.sql,
+      nodeId: 'first',
+      leaseMs: 30_000,
       tenants,
       region: 'us-east-1',
       invoker: {
@@ -414,24 +424,25 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
       },
     });
     const store = new ObjectStore({
-      db,
-      dir: path.join(dir, 'objects'),
-      hooks: { onChange: (c) => first.record(c) },
+      sql: testSql.sql,
+      blobs: new DirBlobStore(path.join(dir, 'blobs')),
+      hooks: { onChange: (c, q) => first.record(c, q) },
     });
-    store.createBucket(tenant.id, 'pics');
+    await first.migrate();
+    await store.migrate();
+    await store.createBucket(tenant.id, 'pics');
     await first.putConfig(tenant, 'pics', {
       LambdaFunctionConfigurations: [
         { LambdaFunctionArn: fnArn(tenant.accountId), Events: ['s3:ObjectCreated:*'] },
       ],
     });
     await store.putObject(tenant.id, 'pics', 'k', body('x'));
-    db.close();
 
-    db = openDatabase(path.join(dir, 'db'));
-    tenants = legacyControlLookup(db, 'us-east-1').tenants;
     const delivered: string[] = [];
     const second = new BucketNotifications({
-      db,
+      sql: testSql.sql,
+      nodeId: 'second',
+      leaseMs: 30_000,
       tenants,
       region: 'us-east-1',
       invoker: {
@@ -442,34 +453,40 @@ test('an outbox row left by a stopped server is delivered after a restart', asyn
         },
       },
     });
-    second.start();
-    await until(() => second.pending() === 0, 'outbox drained after restart');
+    await second.migrate();
+    await second.start();
+    await until(async () => (await second.pending()) === 0, 'outbox drained after restart');
     await second.stop();
     assert.deepEqual(delivered, [`t1 ${fnArn(tenant.accountId)}`]);
-    db.close();
   } finally {
+    await testSql.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('restart recovery removes temp files and blob files that no row names, and keeps the rest', async () => {
   const dir = tempDir('kindling-recover-');
+  const testSql = await openTestSql();
   try {
-    const db = openDatabase(path.join(dir, 'db'));
     const objects = path.join(dir, 'objects');
-    const store = new ObjectStore({ db, dir: objects });
-    store.createBucket('t', 'pics');
+    const store = new ObjectStore({
+      sql: testSql.sql,
+      blobs: new DirBlobStore(path.join(objects, 'data'), path.join(objects, 'tmp')),
+    });
+    await store.migrate();
+    await store.createBucket('t', 'pics');
     await store.putObject('t', 'pics', 'kept', body('kept'));
+    fs.mkdirSync(path.join(objects, 'tmp'), { recursive: true });
     fs.writeFileSync(path.join(objects, 'tmp', 'abandoned'), 'partial');
     fs.mkdirSync(path.join(objects, 'data', 'ff'), { recursive: true });
     fs.writeFileSync(path.join(objects, 'data', 'ff', 'ff'.repeat(16)), 'never committed');
-    assert.deepEqual(store.recover(), { tempFiles: 1, orphans: 1 });
-    const o = store.openObject('t', 'pics', 'kept');
+    assert.deepEqual(await store.recover(), { tempFiles: 1, orphans: 1 });
+    const o = await store.openObject('t', 'pics', 'kept');
     const chunks: Buffer[] = [];
     for await (const c of o.read()) chunks.push(c as Buffer);
     assert.equal(Buffer.concat(chunks).toString(), 'kept');
-    db.close();
   } finally {
+    await testSql.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
