@@ -28,7 +28,9 @@ export async function startCluster(n: number, overrides: ConfigOverrides = {}): 
     for (let i = 0; i < n; i++) {
       const dataDir = tempDir(`kindling-node${i}-`);
       dirs.push(dataDir);
-      nodes.push(await startPlatform({ leaseMs: TEST_LEASE_MS, blobs, ...overrides, dataDir, store: db.url }));
+      nodes.push(
+        await startPlatform({ leaseMs: TEST_LEASE_MS, blobs, ...overrides, dataDir, store: db.url }),
+      );
     }
   } catch (e) {
     for (const p of nodes.reverse()) await p.close().catch(() => {});
