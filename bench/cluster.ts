@@ -150,6 +150,8 @@ async function drive(
 }
 
 const DONE_HANDLER = `
+// The sandbox has no home directory; the SDK's shared-config lookup wants one.
+process.env.HOME = process.env.HOME || '/tmp';
 const { SQSClient, GetQueueUrlCommand, SendMessageBatchCommand } = require('@aws-sdk/client-sqs');
 const sqs = new SQSClient({});
 let url;
