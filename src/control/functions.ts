@@ -384,13 +384,20 @@ export class FunctionStore {
     if ((await this.#repo.codeUsers(digest)) === 0) this.#code.removeBlob(digest);
   }
 
+  /** Remote changes being read, per function: the next change to it compares against this one's result. */
+  readonly #remoteReads = new Map<string, Promise<FunctionRecord | undefined>>();
+
   /** Drops this node's copy, then tells the other nodes. */
   async #changed(tenantId: string, name: string): Promise<void> {
     this.#cache.delete(cacheKey(tenantId, name));
     await this.#channel.publish({ kind: 'function', tenantId, name });
   }
 
-  /** Another node changed a function: drop the copy, and tell listeners what this node had seen. */
+  /**
+   * Another node changed a function: drop the copy, and tell listeners what this node had seen. Changes to
+   * one function are handled in arrival order, each comparing against what the one before it read: a
+   * delete that lands while an earlier change is still being read is not lost.
+   */
   #received(change: ReceivedChange): void {
     if (change.own) return;
     if (change.kind === 'all') {
@@ -398,19 +405,29 @@ export class FunctionStore {
       return;
     }
     if (change.kind !== 'function') return;
-    const previous = this.#cache.peek(cacheKey(change.tenantId, change.name));
-    this.#cache.delete(cacheKey(change.tenantId, change.name));
-    if (!previous) return;
-    this.get(change.tenantId, change.name).then(
-      (record) => {
-        if (!record) this.#emit({ kind: 'deleted', record: previous, remote: true });
-        else if (record.id !== previous.id) {
-          this.#emit({ kind: 'deleted', record: previous, remote: true });
-          this.#emit({ kind: 'created', record, remote: true });
-        } else this.#emit({ kind: 'updated', record, previous, remote: true });
-      },
-      (e: unknown) => console.error('kindling: reading a function changed on another node failed:', e),
-    );
+    const key = cacheKey(change.tenantId, change.name);
+    const prior = this.#remoteReads.get(key);
+    const peeked = this.#cache.peek(key);
+    this.#cache.delete(key);
+    if (prior === undefined && !peeked) return;
+    const read: Promise<FunctionRecord | undefined> = (async () => {
+      const previous = prior !== undefined ? await prior : peeked;
+      if (!previous) return undefined;
+      const record = await this.get(change.tenantId, change.name);
+      if (!record) this.#emit({ kind: 'deleted', record: previous, remote: true });
+      else if (record.id !== previous.id) {
+        this.#emit({ kind: 'deleted', record: previous, remote: true });
+        this.#emit({ kind: 'created', record, remote: true });
+      } else this.#emit({ kind: 'updated', record, previous, remote: true });
+      return record;
+    })().catch((e: unknown) => {
+      console.error('kindling: reading a function changed on another node failed:', e);
+      return undefined;
+    });
+    this.#remoteReads.set(key, read);
+    void read.finally(() => {
+      if (this.#remoteReads.get(key) === read) this.#remoteReads.delete(key);
+    });
   }
 
   #emit(change: FunctionChange): void {

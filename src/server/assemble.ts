@@ -34,7 +34,6 @@ import { CheckpointStore } from '../events/rpc/checkpoint-repo.js';
 import { RpcProcessor } from '../events/rpc/rpc-processor.js';
 import { ScheduleStore } from '../events/schedules/schedule-repo.js';
 import { Scheduler } from '../events/schedules/scheduler.js';
-import { requestId as newRequestId } from '../ids.js';
 import { AsyncDispatcher } from '../invoke/async-dispatcher.js';
 import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';

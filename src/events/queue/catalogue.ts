@@ -59,8 +59,15 @@ export class QueueCatalogue {
     this.#region = region;
   }
 
+  /**
+   * Bumped by every forget: a read that started before one may have seen the row before the change, so
+   * it answers its caller but is not cached.
+   */
+  #forgets = 0;
+
   /** Drops what this node knows of a queue (changed or deleted, maybe on another node). */
   forget(queueId: number): void {
+    this.#forgets++;
     const l = this.#cache.get(queueId);
     this.#cache.delete(queueId);
     if (l) this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
@@ -82,7 +89,8 @@ export class QueueCatalogue {
     };
   }
 
-  #load(r: QueueRow): Loaded {
+  /** `since`: the forget count when the read of `r` started (undefined: `r` was just written here). */
+  #load(r: QueueRow, since?: number): Loaded {
     const stored = JSON.parse(r.attributes) as Record<string, string>;
     const loaded: Loaded = {
       queue: this.#toQueue(r),
@@ -91,7 +99,7 @@ export class QueueCatalogue {
       modifiedAt: r.modified_at,
       readAt: Date.now(),
     };
-    this.#cache.set(r.id, loaded);
+    if (since === undefined || since === this.#forgets) this.#cache.set(r.id, loaded);
     return loaded;
   }
 
@@ -103,12 +111,13 @@ export class QueueCatalogue {
   async loadedById(queueId: number): Promise<Loaded> {
     const hit = this.#fresh(this.#cache.get(queueId));
     if (hit) return hit;
+    const since = this.#forgets;
     const row = await this.#repo.queueById(queueId);
     if (!row) {
       this.forget(queueId);
       throw SqsErrors.queueDoesNotExist();
     }
-    return this.#load(row);
+    return this.#load(row, since);
   }
 
   /** The cached state of a queue by id, without touching the store. */
@@ -141,11 +150,12 @@ export class QueueCatalogue {
       Date.now(),
     );
     if (inserted) return this.#load(inserted).queue;
+    const since = this.#forgets;
     const existing = await this.#repo.queueByName(owner.id, name);
     if (!existing) throw SqsErrors.queueDoesNotExist(); // created and deleted in between
     if (!sameAttributes(given, JSON.parse(existing.attributes) as Record<string, string>, fifo))
       throw SqsErrors.queueNameExists(name);
-    return this.#load(existing).queue;
+    return this.#load(existing, since).queue;
   }
 
   async #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): Promise<void> {
@@ -167,13 +177,14 @@ export class QueueCatalogue {
     const id = this.#names.get(key);
     const hit = id === undefined ? undefined : this.#fresh(this.#cache.get(id));
     if (hit) return hit.queue;
+    const since = this.#forgets;
     const row = await this.#repo.queueByName(owner.id, name);
     if (!row) {
       this.#names.delete(key);
       return undefined;
     }
-    this.#names.set(key, row.id);
-    return this.#load(row).queue;
+    if (since === this.#forgets) this.#names.set(key, row.id);
+    return this.#load(row, since).queue;
   }
 
   async byArn(owner: QueueOwner, arn: string): Promise<Queue | undefined> {
@@ -224,11 +235,12 @@ export class QueueCatalogue {
       if (!after) throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
     }
     const prefix = opts.prefix ?? '';
+    const since = this.#forgets;
     const rows = (await this.#repo.listQueues(owner.id, prefix, after, limit + 1)).filter((r) =>
       r.name.startsWith(prefix),
     );
     const page = rows.slice(0, limit);
-    const queues = page.map((r) => this.#load(r).queue);
+    const queues = page.map((r) => this.#load(r, since).queue);
     const last = page[page.length - 1];
     return opts.maxResults !== undefined && rows.length > limit && last
       ? { queues, nextToken: Buffer.from(last.name, 'utf8').toString('base64url') }
