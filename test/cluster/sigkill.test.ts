@@ -81,10 +81,10 @@ test('a node SIGKILLed while it runs async events and queue batches loses none: 
     sqsA.destroy();
     sqsB.destroy();
   });
-  await createFunction(lambdaA, 'reporter', REPORTER, { Timeout: 30 });
+  await createFunction(lambdaA, 'reporter', REPORTER, { Timeout: 10 });
   const done = (await sqsA.send(new CreateQueueCommand({ QueueName: 'done' }))).QueueUrl!;
   const work = (
-    await sqsA.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '5' } }))
+    await sqsA.send(new CreateQueueCommand({ QueueName: 'work', Attributes: { VisibilityTimeout: '10' } }))
   ).QueueUrl!;
   const workArn = (
     await sqsA.send(new GetQueueAttributesCommand({ QueueUrl: work, AttributeNames: ['QueueArn'] }))
