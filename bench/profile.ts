@@ -168,6 +168,8 @@ async function main(): Promise<void> {
   await stop(floor);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-profile-'));
+  // Sandboxes run as their own host users: they must traverse the directory the data dir is in.
+  fs.chmodSync(dataDir, 0o711);
   const profDir = path.join(dataDir, 'cpu-profile');
   let server: Proc | undefined;
   try {

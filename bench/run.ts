@@ -58,7 +58,7 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
 
 export function stop(p: Proc): Promise<void> {
   return new Promise((resolve) => {
-    if (p.child.exitCode !== null) return resolve();
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
     p.child.once('exit', () => resolve());
     p.child.kill('SIGTERM');
   });
