@@ -35,7 +35,11 @@ export async function run(args: string[]): Promise<void> {
           { header: 'ADDRESS', value: (n) => n.address },
           { header: 'STATE', value: (n) => (n.state === 'active' && !n.live ? 'not live' : n.state) },
           { header: 'LOAD', value: (n) => `${n.running}/${n.capacity}`, right: true },
-          { header: 'WARM', value: (n) => n.warmEnvironments.reduce((s, w) => s + w.idle, 0), right: true },
+          {
+            header: 'WARM',
+            value: (n) => n.warmEnvironments.reduce((s, w) => s + (w.warm ?? w.idle), 0),
+            right: true,
+          },
           { header: 'LAST HEARTBEAT', value: (n) => n.lastHeartbeat },
         ],
         '(no nodes)',

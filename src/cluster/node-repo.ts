@@ -6,7 +6,8 @@ import type { Sql } from '../store/sql.js';
 export type NodeState = 'active' | 'draining' | 'gone';
 
 /** Idle warm environments of a node, by function versionKey. */
-export type WarmEnvironments = Record<string, { functionArn: string; idle: number }>;
+/** Per function version: environments idle now, and all bound to it (idle or busy; absent from old rows). */
+export type WarmEnvironments = Record<string, { functionArn: string; idle: number; warm?: number }>;
 
 export interface NodeRecord {
   id: string;

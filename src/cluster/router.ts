@@ -118,18 +118,26 @@ export class InvokeRouter {
 
   /**
    * Here when an idle warm environment of the version is here; else the least loaded live node that
-   * published one; else the least loaded live node, this one on a tie.
+   * published an idle one; else here when the version is warm (busy) here; else the least loaded node
+   * where it is warm; else the least loaded live node, this one on a tie.
    */
   #pick(versionKey: string, tried: Set<string>): NodeView | undefined {
     const live = this.#node
       .view()
       .filter((n) => n.live && n.state === 'active' && !tried.has(n.id) && n.url !== '');
     const self = live.find((n) => n.id === this.#node.id);
-    if (self && (this.#worker.warmVersions()[versionKey]?.idle ?? 0) > 0) return self;
+    const here = this.#worker.warmVersions()[versionKey];
+    if (self && (here?.idle ?? 0) > 0) return self;
     const byLoad = (a: NodeView, b: NodeView) =>
       a.load - b.load || (a.id === this.#node.id ? -1 : b.id === this.#node.id ? 1 : 0);
-    const warm = live
-      .filter((n) => n.id !== this.#node.id && (n.warm[versionKey]?.idle ?? 0) > 0)
+    const others = live.filter((n) => n.id !== this.#node.id);
+    const idle = others.filter((n) => (n.warm[versionKey]?.idle ?? 0) > 0).sort(byLoad);
+    if (idle.length > 0) return idle[0];
+    // Busy everywhere: stay with the code where it is warm (the worker there queues or adds an
+    // environment) rather than starting one more node on it.
+    if (self && (here?.warm ?? 0) > 0) return self;
+    const warm = others
+      .filter((n) => (n.warm[versionKey]?.warm ?? n.warm[versionKey]?.idle ?? 0) > 0)
       .sort(byLoad);
     if (warm.length > 0) return warm[0];
     return live.sort(byLoad)[0];

@@ -342,8 +342,19 @@ export class WorkerManager implements Worker {
   }
 
   /** Idle warm environments per versionKey: what this node publishes to the cluster. */
-  warmVersions(): Record<string, { functionArn: string; idle: number }> {
-    return this.idle.versions();
+  warmVersions(): Record<string, { functionArn: string; idle: number; warm: number }> {
+    // Busy environments count as warm too: a node serving a steady stream has its one environment busy
+    // half the time, and the cluster should still send that function's requests there.
+    const out: Record<string, { functionArn: string; idle: number; warm: number }> = {};
+    for (const [versionKey, v] of Object.entries(this.idle.versions()))
+      out[versionKey] = { functionArn: v.functionArn, idle: v.idle, warm: v.idle };
+    for (const e of this.envs.values()) {
+      if (e.state !== 'busy' || e.spec === undefined) continue;
+      const entry = out[e.spec.versionKey];
+      if (entry) entry.warm++;
+      else out[e.spec.versionKey] = { functionArn: e.spec.functionArn, idle: 0, warm: 1 };
+    }
+    return out;
   }
 
   /** Invocations holding a slot now, and the most environments this node keeps (the cluster's load). */

@@ -19,6 +19,7 @@ export function nodeJson(n: NodeInfo) {
       functionArn: w.functionArn,
       versionKey,
       idle: w.idle,
+      warm: w.warm ?? w.idle,
     })),
     startedAt: new Date(n.startedAt).toISOString(),
     lastHeartbeat: new Date(n.heartbeatAt).toISOString(),

@@ -25,7 +25,7 @@ export interface NodeInfo {
   load: number;
   running: number;
   capacity: number;
-  warm: Record<string, { functionArn: string; idle: number }>;
+  warm: Record<string, { functionArn: string; idle: number; warm?: number }>;
   startedAt: number;
   heartbeatAt: number;
 }
