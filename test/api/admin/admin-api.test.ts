@@ -86,6 +86,24 @@ test('a non-admin tenant listing tenants gets AccessDeniedException 403', async 
   assert.equal(await errorType(res), 'AccessDeniedException');
 });
 
+test('a non-admin tenant can neither list the cluster’s nodes nor drain one (AccessDeniedException 403)', async () => {
+  const { client } = await newTenant('nonadmin-nodes');
+  const listed = await client.signedFetch('GET', '/kindling/v1/nodes');
+  assert.equal(listed.status, 403);
+  assert.equal(await errorType(listed), 'AccessDeniedException');
+  const { nodes } = (await (await admin.signedFetch('GET', '/kindling/v1/nodes')).json()) as {
+    nodes: { id: string; state: string }[];
+  };
+  const self = nodes[0]!;
+  const drained = await client.signedFetch('POST', `/kindling/v1/nodes/${self.id}/drain`);
+  assert.equal(drained.status, 403);
+  assert.equal(await errorType(drained), 'AccessDeniedException');
+  const after = (await (await admin.signedFetch('GET', '/kindling/v1/nodes')).json()) as {
+    nodes: { id: string; state: string }[];
+  };
+  assert.equal(after.nodes.find((n) => n.id === self.id)?.state, 'active');
+});
+
 test('a non-admin tenant creating a tenant gets AccessDeniedException 403', async () => {
   const { client } = await newTenant('nonadmin-create');
   const res = await client.signedFetch('POST', '/kindling/v1/tenants', { name: 'sneaky' });
