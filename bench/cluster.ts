@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { readCredentialsFile } from '../src/server/data-dir.js';
-import { kindlingEventFigures } from './events.js';
+import { kindlingEventFigures, sqs, sqsHeaders } from './events.js';
 import { type LatencyStats, latency, request } from './load.js';
 import { createFunction, type KindlingClient, kindlingClient, type Proc, startProcess, stop } from './run.js';
 
@@ -61,17 +61,6 @@ async function startNode(root: string, name: string, env: Record<string, string>
   const creds = readCredentialsFile(path.join(dataDir, 'credentials'));
   if (!creds) throw new Error(`${name}: no credentials file`);
   return { proc, k: kindlingClient(proc.port, creds), dataDir };
-}
-
-const sqsHeaders = (action: string) => ({
-  'content-type': 'application/x-amz-json-1.0',
-  'x-amz-target': `AmazonSQS.${action}`,
-});
-
-async function sqs(k: KindlingClient, action: string, input: unknown): Promise<any> {
-  const r = await k.call('POST', '/', input, 'sqs', sqsHeaders(action));
-  if (r.status !== 200) throw new Error(`${action}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json;
 }
 
 /** Event figures on one store, on a fresh node. */

@@ -13,12 +13,12 @@ export interface EventFigures {
   [k: string]: unknown;
 }
 
-const sqsHeaders = (action: string) => ({
+export const sqsHeaders = (action: string) => ({
   'content-type': 'application/x-amz-json-1.0',
   'x-amz-target': `AmazonSQS.${action}`,
 });
 
-async function sqs(k: KindlingClient, action: string, input: unknown): Promise<any> {
+export async function sqs(k: KindlingClient, action: string, input: unknown): Promise<any> {
   const r = await k.call('POST', '/', input, 'sqs', sqsHeaders(action));
   if (r.status !== 200) throw new Error(`${action}: ${r.status} ${JSON.stringify(r.json)}`);
   return r.json;

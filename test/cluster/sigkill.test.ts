@@ -16,6 +16,7 @@ import {
 import { createFunction, lambdaClient } from '../helpers/functions.js';
 import { type ServerProcess, sdkConfig, spawnServer, tempDir } from '../helpers/platform.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { eventually } from './helpers.js';
 
 const LEASE_MS = 2_000;
 
@@ -43,15 +44,6 @@ const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
-
-async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('a node SIGKILLed while it runs async events and queue batches loses none: the other node runs them', async () => {
   const db: TestDatabase = await freshDatabase();
@@ -121,31 +113,27 @@ test('a node SIGKILLed while it runs async events and queue batches loses none: 
     );
     return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0) > 0;
   };
-  await until('the first events to run', running, 60_000);
+  await eventually(running, 60_000);
   a.child.kill('SIGKILL');
   assert.equal(await a.exited, 'SIGKILL');
 
   // B takes over what A held once A's leases lapse; every accepted id arrives at least once.
   const seen = new Set<string>();
-  await until(
-    'every accepted event to run',
-    async () => {
-      const r = await sqsB.send(
-        new ReceiveMessageCommand({ QueueUrl: done, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+  await eventually(async () => {
+    const r = await sqsB.send(
+      new ReceiveMessageCommand({ QueueUrl: done, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    const msgs = r.Messages ?? [];
+    for (const m of msgs) seen.add(m.Body ?? '');
+    if (msgs.length > 0)
+      await sqsB.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: done,
+          Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
       );
-      const msgs = r.Messages ?? [];
-      for (const m of msgs) seen.add(m.Body ?? '');
-      if (msgs.length > 0)
-        await sqsB.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: done,
-            Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
-      return [...expected].every((id) => seen.has(id));
-    },
-    120_000,
-  ).catch(() => undefined); // the assertion shows what is missing
+    return [...expected].every((id) => seen.has(id));
+  }, 120_000).catch(() => undefined); // the assertion shows what is missing
   assert.deepEqual(
     [...expected].filter((id) => !seen.has(id)),
     [],

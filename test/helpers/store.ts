@@ -7,7 +7,7 @@ import { PostgresSql } from '../../src/store/postgres.js';
 import type { Sql } from '../../src/store/sql.js';
 import { SqliteSql } from '../../src/store/sqlite.js';
 import { tempDir } from './platform.js';
-import { freshDatabase } from './postgres.js';
+import { dropDatabase, freshDatabase } from './postgres.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -69,16 +69,6 @@ export async function testStoreFor(dataDir: string): Promise<{ store: string | u
 export async function dropTestStore(dataDir: string): Promise<void> {
   const file = path.join(dataDir, STORE_FILE);
   if (!fs.existsSync(file)) return;
-  const url = new URL(fs.readFileSync(file, 'utf8').trim());
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: url.toString() });
-  await c.connect();
-  try {
-    await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-  } finally {
-    await c.end();
-  }
+  await dropDatabase(fs.readFileSync(file, 'utf8').trim());
   fs.rmSync(file, { force: true });
 }
