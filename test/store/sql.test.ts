@@ -220,4 +220,11 @@ test('portable SQL is rewritten for PostgreSQL', () => {
   assert.match(ddl, /b BYTEA/);
   assert.match(ddl, /s TEXT COLLATE "C"/);
   assert.match(ddl, /r DOUBLE PRECISION/);
+  // Columns named like types keep their names; only the types after them are translated.
+  assert.equal(
+    postgresDdl('CREATE TABLE o (blob TEXT NOT NULL, text TEXT, real REAL)'),
+    'CREATE TABLE o (blob TEXT COLLATE "C" NOT NULL, text TEXT COLLATE "C", real DOUBLE PRECISION)',
+  );
+  assert.equal(postgresDdl('ALTER TABLE o ADD COLUMN blob BLOB'), 'ALTER TABLE o ADD COLUMN blob BYTEA');
+  assert.equal(postgresDdl('CREATE INDEX o_blob ON o (blob)'), 'CREATE INDEX o_blob ON o (blob)');
 });

@@ -1,36 +1,24 @@
 // The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts
 // and s3_sequence. The store's modules speak to this narrow interface only.
-import { postgresDdl, type SchemaStep, type Sql, type SqlExecutor } from '../../store/sql.js';
-
-/**
- * A shipped step with a column named `blob`: the portable DDL translation would read it as the type
- * BLOB, so PostgreSQL gets the translation with the column name put back.
- */
-const withBlobColumn = (ddl: string): SchemaStep => ({
-  sqlite: ddl,
-  postgres: postgresDdl(ddl.replace(/\bblob TEXT\b/g, 'blob_column TEXT')).replace(
-    /\bblob_column\b/g,
-    'blob',
-  ),
-});
+import type { SchemaStep, Sql, SqlExecutor } from '../../store/sql.js';
 
 export const OBJECT_SCHEMA: SchemaStep[] = [
   `CREATE TABLE s3_buckets (
      name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at TEXT NOT NULL)`,
   `CREATE INDEX s3_buckets_tenant ON s3_buckets (tenant_id, name)`,
-  withBlobColumn(`CREATE TABLE s3_objects (
+  `CREATE TABLE s3_objects (
      bucket TEXT NOT NULL REFERENCES s3_buckets(name), key TEXT NOT NULL, blob TEXT NOT NULL,
      size INTEGER NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL,
      headers TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT, parts_count INTEGER,
-     last_modified INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (bucket, key))`),
+     last_modified INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (bucket, key))`,
   `CREATE TABLE s3_uploads (
      upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL REFERENCES s3_buckets(name), key TEXT NOT NULL,
      content_type TEXT NOT NULL, metadata TEXT NOT NULL, headers TEXT NOT NULL, checksum_algorithm TEXT,
      initiated INTEGER NOT NULL)`,
-  withBlobColumn(`CREATE TABLE s3_parts (
+  `CREATE TABLE s3_parts (
      upload_id TEXT NOT NULL REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, part_number INTEGER NOT NULL,
      blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT,
-     last_modified INTEGER NOT NULL, PRIMARY KEY (upload_id, part_number))`),
+     last_modified INTEGER NOT NULL, PRIMARY KEY (upload_id, part_number))`,
   // One monotonically increasing counter: each change's `version` and the S3 event sequencer.
   `CREATE TABLE s3_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
    INSERT INTO s3_sequence (id, value) VALUES (1, 0)`,
