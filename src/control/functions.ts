@@ -96,6 +96,8 @@ export class FunctionStore {
   readonly #code: CodeStore;
   readonly #region: string;
   readonly #cache = new InvalidatedCache<FunctionRecord>();
+  /** The last record this node read of each function: what a change from another node is compared with. */
+  readonly #handedOut = new Map<string, FunctionRecord>();
   readonly #listeners: ((change: FunctionChange) => void)[] = [];
 
   private constructor(repo: FunctionRepo, opts: FunctionStoreOptions) {
@@ -131,9 +133,14 @@ export class FunctionStore {
 
   /** A tenant's function by name; undefined when it has none of that name. Served from memory when warm. */
   get(tenantId: string, name: string): Promise<FunctionRecord | undefined> {
-    return this.#cache.load(cacheKey(tenantId, name), async () => {
+    const key = cacheKey(tenantId, name);
+    return this.#cache.load(key, async () => {
       const row = await this.#repo.byName(tenantId, name);
-      return row && this.#toRecord(row);
+      const record = row && this.#toRecord(row);
+      // Remembered even when the cache refuses the fill (a change raced the read): this node handed the
+      // record out, so its listeners must hear when another node changes or deletes it.
+      if (record) this.#handedOut.set(key, record);
+      return record;
     });
   }
 
@@ -390,6 +397,7 @@ export class FunctionStore {
   /** Drops this node's copy, then tells the other nodes. */
   async #changed(tenantId: string, name: string): Promise<void> {
     this.#cache.delete(cacheKey(tenantId, name));
+    this.#handedOut.delete(cacheKey(tenantId, name));
     await this.#channel.publish({ kind: 'function', tenantId, name });
   }
 
@@ -407,8 +415,9 @@ export class FunctionStore {
     if (change.kind !== 'function') return;
     const key = cacheKey(change.tenantId, change.name);
     const prior = this.#remoteReads.get(key);
-    const peeked = this.#cache.peek(key);
+    const peeked = this.#cache.peek(key) ?? this.#handedOut.get(key);
     this.#cache.delete(key);
+    this.#handedOut.delete(key);
     if (prior === undefined && !peeked) return;
     const read: Promise<FunctionRecord | undefined> = (async () => {
       const previous = prior !== undefined ? await prior : peeked;
