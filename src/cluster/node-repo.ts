@@ -172,45 +172,39 @@ export class NodeRepo {
   }
 
   /**
-   * Takes one slot of every limit for `node`, or none: false when any limit is reached counting the
-   * slots of live nodes (heartbeat at or after `liveSince`) only, so a dead node's slots lapse with it.
+   * Grants `node` up to `want` more slots of one limit: as many as are free counting the grants of live
+   * nodes (heartbeat at or after `liveSince`) only, so a dead node's grants lapse with it. Returns how
+   * many were granted (0 when the limit is reached). One key per transaction: no lock order to keep.
    */
-  async acquire(node: string, limits: readonly SlotLimit[], liveSince: number): Promise<boolean> {
-    // Keys are locked in one order, so two admissions never wait on each other crosswise.
-    const sorted = [...limits].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const taken = await this.sql.tx(async (q) => {
-      for (const l of sorted) {
-        if (!this.#keys.has(l.key))
-          await q.run('INSERT INTO cluster_slot_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING', [l.key]);
-        await q.get('SELECT key FROM cluster_slot_keys WHERE key = ? FOR UPDATE', [l.key]);
-      }
-      for (const l of sorted) {
-        const row = await q.get<{ n: number | null }>(
-          `SELECT SUM(s.in_use) AS n FROM cluster_slots s JOIN nodes n ON n.id = s.node
-           WHERE s.key = ? AND n.heartbeat_at >= ? AND n.state <> 'gone'`,
-          [l.key, liveSince],
-        );
-        if (Number(row?.n ?? 0) >= l.limit) return false;
-      }
-      for (const l of sorted) {
-        await q.run(
-          `INSERT INTO cluster_slots (key, node, in_use) VALUES (?, ?, 1)
-           ON CONFLICT (key, node) DO UPDATE SET in_use = cluster_slots.in_use + 1`,
-          [l.key, node],
-        );
-      }
-      return true;
+  async grow(node: string, limit: SlotLimit, want: number, liveSince: number): Promise<number> {
+    const key = limit.key;
+    const granted = await this.sql.tx(async (q) => {
+      if (!this.#keys.has(key))
+        await q.run('INSERT INTO cluster_slot_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING', [key]);
+      await q.get('SELECT key FROM cluster_slot_keys WHERE key = ? FOR UPDATE', [key]);
+      const row = await q.get<{ n: number | null }>(
+        `SELECT SUM(s.in_use) AS n FROM cluster_slots s JOIN nodes n ON n.id = s.node
+         WHERE s.key = ? AND n.heartbeat_at >= ? AND n.state <> 'gone'`,
+        [key, liveSince],
+      );
+      const n = Math.min(want, limit.limit - Number(row?.n ?? 0));
+      if (n <= 0) return 0;
+      await q.run(
+        `INSERT INTO cluster_slots (key, node, in_use) VALUES (?, ?, ?)
+         ON CONFLICT (key, node) DO UPDATE SET in_use = cluster_slots.in_use + ?`,
+        [key, node, n, n],
+      );
+      return n;
     });
-    for (const l of sorted) this.#keys.add(l.key);
-    return taken;
+    this.#keys.add(key);
+    return granted;
   }
 
-  async release(node: string, keys: readonly string[]): Promise<void> {
-    for (const key of keys) {
-      await this.sql.run(
-        'UPDATE cluster_slots SET in_use = in_use - 1 WHERE key = ? AND node = ? AND in_use > 0',
-        [key, node],
-      );
-    }
+  /** Gives back `n` slots of a key granted to `node`. */
+  async shrink(node: string, key: string, n: number): Promise<void> {
+    await this.sql.run(
+      'UPDATE cluster_slots SET in_use = CASE WHEN in_use > ? THEN in_use - ? ELSE 0 END WHERE key = ? AND node = ?',
+      [n, n, key, node],
+    );
   }
 }

@@ -15,7 +15,7 @@ import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
 import type { ApiSurface } from '../api/surface.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
-import { withClusterSlots } from '../cluster/cluster-slots.js';
+import { SlotGrants, withClusterSlots } from '../cluster/cluster-slots.js';
 import { InvokeRouter } from '../cluster/router.js';
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionArn } from '../control/arn.js';
@@ -159,16 +159,19 @@ export async function assemble({
     log,
   });
   const router = new InvokeRouter({ node: clusterNode, worker, forwarding: clustered });
-  const admitted = clustered
-    ? withClusterSlots(worker, {
+  const slotGrants = clustered
+    ? new SlotGrants({
         repo: clusterNode.repo,
         nodeId: config.nodeId,
         config,
         // Refreshed on every heartbeat (leaseMs/3): good to well within the lease.
         storeNow: () => clusterNode.storeNow(),
-        afterInvoke: () => clusterNode.touch(),
       })
-    : worker;
+    : undefined;
+  const admitted =
+    slotGrants !== undefined
+      ? withClusterSlots(worker, slotGrants, { afterInvoke: () => clusterNode.touch() })
+      : worker;
   const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.nameOf(id),
@@ -332,9 +335,13 @@ export async function assemble({
     // First up (its tables) and last down: the node leaves the registry once everything else stopped.
     {
       name: 'cluster',
-      start: () => clusterNode.migrate(),
+      async start() {
+        await clusterNode.migrate();
+        await slotGrants?.start();
+      },
       async stop() {
         router.close();
+        await slotGrants?.stop();
         await clusterNode.leave();
       },
     },
