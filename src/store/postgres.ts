@@ -1,6 +1,7 @@
 // The cluster store: PostgreSQL behind the async Sql interface (`kindling serve --store postgres://…`).
 // Several nodes share one database; the database, not the nodes, decides who holds a row (row locks,
 // SKIP LOCKED claims, advisory locks), and its clock is the one leases are measured on.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   numberPlaceholders,
@@ -54,15 +55,33 @@ function wrap(err: unknown): unknown {
   return err;
 }
 
-const placeholderCache = new Map<string, string>();
-function text(sql: string): string {
-  let t = placeholderCache.get(sql);
-  if (t === undefined) {
-    t = numberPlaceholders(sql);
-    if (placeholderCache.size > 2048) placeholderCache.clear();
-    placeholderCache.set(sql, t);
+/**
+ * A statement in PostgreSQL's numbering, named after its text: pg prepares a named statement once per
+ * connection and then only binds and executes it, sparing the server a parse and plan per call.
+ */
+interface Prepared {
+  name: string;
+  text: string;
+}
+
+const preparedCache = new Map<string, Prepared>();
+function prepared(sql: string): Prepared {
+  let p = preparedCache.get(sql);
+  if (p === undefined) {
+    const text = numberPlaceholders(sql);
+    // Named by a hash of the text, so the same name always means the same text on every connection.
+    p = { name: `k${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`, text };
+    if (preparedCache.size > 2048) preparedCache.clear();
+    preparedCache.set(sql, p);
   }
-  return t;
+  return p;
+}
+
+/** With parameters, a prepared statement; without, plain text (DDL and multi-statement scripts need that). */
+function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  return params.length > 0
+    ? { ...prepared(sql), values: params as unknown[] }
+    : { text: numberPlaceholders(sql) };
 }
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -72,21 +91,21 @@ function executor(on: Queryable): SqlExecutor {
     dialect: 'postgres',
     async all<T>(sql: string, params: readonly unknown[] = []) {
       try {
-        return (await on.query(text(sql), params as unknown[])).rows as T[];
+        return (await on.query(statement(sql, params))).rows as T[];
       } catch (err) {
         throw wrap(err);
       }
     },
     async get<T>(sql: string, params: readonly unknown[] = []) {
       try {
-        return (await on.query(text(sql), params as unknown[])).rows[0] as T | undefined;
+        return (await on.query(statement(sql, params))).rows[0] as T | undefined;
       } catch (err) {
         throw wrap(err);
       }
     },
     async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
       try {
-        return { changes: (await on.query(text(sql), params as unknown[])).rowCount ?? 0 };
+        return { changes: (await on.query(statement(sql, params))).rowCount ?? 0 };
       } catch (err) {
         throw wrap(err);
       }

@@ -50,6 +50,9 @@ export interface LogQuery {
   limit?: number;
 }
 
+/** Records per INSERT (9 parameters each, well under either store's parameter limit). */
+const ROWS_PER_INSERT = 100;
+
 export class LogStore {
   readonly #sql: Sql;
   readonly #ready: Promise<void>;
@@ -73,13 +76,14 @@ export class LogStore {
     await this.#ready;
     const q = tx ?? this.#sql;
     const touched = new Map<string, [string, string]>();
-    for (const r of records) {
-      const log =
-        r.log.length > MAX_LOG_BYTES ? `${r.log.slice(0, MAX_LOG_BYTES)}\n[log truncated]\n` : r.log;
-      await q.run(
-        `INSERT INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
+    // Many rows per statement: one round trip per ROWS_PER_INSERT records, not one per record.
+    for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
+      const chunk = records.slice(i, i + ROWS_PER_INSERT);
+      const params: unknown[] = [];
+      for (const r of chunk) {
+        const log =
+          r.log.length > MAX_LOG_BYTES ? `${r.log.slice(0, MAX_LOG_BYTES)}\n[log truncated]\n` : r.log;
+        params.push(
           r.tenantId,
           r.functionName,
           r.requestId,
@@ -89,9 +93,14 @@ export class LogStore {
           r.durationMs,
           r.errorType ?? null,
           log,
-        ],
+        );
+        touched.set(`${r.tenantId}\n${r.functionName}`, [r.tenantId, r.functionName]);
+      }
+      await q.run(
+        `INSERT INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        params,
       );
-      touched.set(`${r.tenantId}\n${r.functionName}`, [r.tenantId, r.functionName]);
     }
     for (const [tenant, fn] of touched.values()) {
       await q.run(
