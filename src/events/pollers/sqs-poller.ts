@@ -36,6 +36,8 @@ const EXTRA_LANE_IDLE_MS = 1_000;
 const FIRST_LANE_WAIT_MS = 20_000;
 /** SQS caps one receive at 10 messages; batches above that are gathered from several receives. */
 const RECEIVE_MAX = 10;
+/** How long a counted backlog is reused when deciding whether to add a lane. */
+const BACKLOG_FRESH_MS = 200;
 
 export class SqsPoller {
   readonly #d: SqsPollerDeps;
@@ -45,6 +47,8 @@ export class SqsPoller {
   #lastResult = '';
   #emptyWakes = 0;
   #stopped = false;
+  /** The queue's backlog as last counted, reused for a moment so a busy lane does not count every batch. */
+  #backlog = { n: 0, at: Number.NEGATIVE_INFINITY };
 
   constructor(deps: SqsPollerDeps) {
     this.#d = deps;
@@ -96,11 +100,14 @@ export class SqsPoller {
   }
 
   async #lane(): Promise<void> {
+    // This lane's last batch was full: more are likely waiting, so the next is leased without a wait first.
+    let busy = false;
     while (!this.#stopped) {
       const last = this.#rate.active <= 1;
       const waitMs = last ? FIRST_LANE_WAIT_MS : EXTRA_LANE_IDLE_MS;
       const waitStart = Date.now();
-      const batch = await this.#collect(waitMs);
+      const batch = await this.#collect(waitMs, busy);
+      busy = batch !== null && batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX);
       if (batch === null || batch.length === 0) {
         if (batch === null && Date.now() - waitStart < waitMs / 2 && !this.#stopped) {
           // The engine answers at once for a deleted queue (or while closing): don't spin on it.
@@ -125,8 +132,7 @@ export class SqsPoller {
         this.#rate.active < this.#rate.ceiling &&
         !this.#stopped
       ) {
-        const backlog = (await this.#d.engine.counts(this.#d.queue)).visible;
-        if (this.#rate.shouldGrow(backlog, this.#d.functionLimit?.())) this.#spawn();
+        if (this.#rate.shouldGrow(await this.#backlogNow(), this.#d.functionLimit?.())) this.#spawn();
       }
       const keepGoing = await this.#process(batch);
       if (!keepGoing) return;
@@ -134,11 +140,20 @@ export class SqsPoller {
     }
   }
 
-  /** Waits for messages, then leases up to BatchSize of them within the batching window; null: none came. */
-  async #collect(waitMs: number): Promise<ReceivedMessage[] | null> {
+  async #backlogNow(): Promise<number> {
+    if (Date.now() - this.#backlog.at >= BACKLOG_FRESH_MS)
+      this.#backlog = { n: (await this.#d.engine.counts(this.#d.queue)).visible, at: Date.now() };
+    return this.#backlog.n;
+  }
+
+  /**
+   * Waits for messages (unless `busy`: the last batch was full, so it leases at once and spares the wait's
+   * look at the store), then leases up to BatchSize of them within the batching window; null: none came.
+   */
+  async #collect(waitMs: number, busy: boolean): Promise<ReceivedMessage[] | null> {
     const { engine, queue, mapping } = this.#d;
     const signal = this.#abort.signal;
-    if (!(await engine.waitForMessages(queue, waitMs, signal)) || this.#stopped) return null;
+    if (!busy && (!(await engine.waitForMessages(queue, waitMs, signal)) || this.#stopped)) return null;
     const batch: ReceivedMessage[] = [];
     const windowEnd = Date.now() + mapping.maximumBatchingWindowInSeconds * 1000;
     while (batch.length < mapping.batchSize && !this.#stopped) {
