@@ -20,6 +20,7 @@ import type { Tenant } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
 import type { QueueEngine } from '../events/queue/types.js';
 import { requestId as newRequestId } from '../ids.js';
+import { StoreClock } from '../store/clock.js';
 import { type Sql, type SqlExecutor, StoreUnavailableError } from '../store/sql.js';
 import { attemptFromError, attemptFromRun, nextStep, tooOld } from './async-attempt.js';
 import { AsyncCompletion } from './async-completion.js';
@@ -88,6 +89,8 @@ export class AsyncDispatcher {
   readonly #scanMs: number;
   /** Store time minus this node's clock, as last measured: turns store times into timer delays. */
   #offset = 0;
+  /** The store's clock without a round trip, once its offset is measured (start). */
+  readonly #storeClock: StoreClock;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #scanTimer: NodeJS.Timeout | undefined;
@@ -110,6 +113,7 @@ export class AsyncDispatcher {
   constructor(deps: AsyncDispatcherDeps) {
     this.#d = deps;
     this.#clock = deps.clock ?? Date.now;
+    this.#storeClock = new StoreClock(deps.sql, this.#clock);
     this.#shared = deps.sharedLimits ?? deps.sql.dialect === 'postgres';
     this.#scanMs = deps.scanMs ?? Math.max(50, Math.min(1_000, Math.floor(deps.config.leaseMs / 3)));
     this.#destinations = {
@@ -244,6 +248,7 @@ export class AsyncDispatcher {
 
   async start(): Promise<void> {
     await this.#d.store.ready();
+    await this.#storeClock.start();
     this.#unlisten = await this.#d.sql.listen(ASYNC_CHANNEL, (p) => this.#heard(p));
     const now = await this.#storeNow();
     if (this.#d.sql.dialect === 'sqlite') {
@@ -288,8 +293,12 @@ export class AsyncDispatcher {
     this.#announce([key]);
   }
 
-  /** The store's clock, remembering how far this node's clock is off it. */
+  /**
+   * The store's clock: estimated from the measured offset (kept current by StoreClock) once started, so
+   * accepts and claims cost no extra round trip; asked of the store before that.
+   */
   async #storeNow(): Promise<number> {
+    if (this.#storeClock.synced) return this.#storeClock.now();
     const t = await this.#d.sql.now();
     this.#offset = t - this.#clock();
     return t;
@@ -297,6 +306,7 @@ export class AsyncDispatcher {
 
   /** A store time from this node's clock and the last measured offset (for timers only). */
   #estimatedStoreNow(): number {
+    if (this.#storeClock.synced) return this.#storeClock.now();
     return this.#clock() + this.#offset;
   }
 
@@ -583,6 +593,7 @@ export class AsyncDispatcher {
         .catch(log('handing back running events failed'));
     }
     if (this.#renewTimer) clearInterval(this.#renewTimer);
+    this.#storeClock.stop();
     this.#unlisten?.();
     this.#closed = true;
   }

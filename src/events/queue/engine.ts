@@ -6,9 +6,10 @@
 // This class is the facade callers hold; the concepts live beside it: queue-repo.ts (SQL), catalogue.ts
 // (queues), messages.ts (send/receive/delete), waiters.ts (long polls), receipts.ts (handles),
 // signals.ts (wake-ups across nodes), clock.ts (the store's clock).
+
+import { StoreClock } from '../../store/clock.js';
 import type { Sql } from '../../store/sql.js';
 import { QueueCatalogue } from './catalogue.js';
-import { StoreClock } from './clock.js';
 import { SqsErrors } from './errors.js';
 import { QueueMessages } from './messages.js';
 import { QueueRepo, SCHEMA } from './queue-repo.js';

@@ -3,8 +3,8 @@
 // few statements whatever the batch size; deletes and visibility changes are one compare-and-set
 // statement on the receipt, so a message leased on one node is deleted or extended from any other.
 import { createHash, randomUUID } from 'node:crypto';
+import type { StoreClock } from '../../store/clock.js';
 import type { Loaded, QueueCatalogue } from './catalogue.js';
-import type { StoreClock } from './clock.js';
 import { SqsError, SqsErrors } from './errors.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
 import { type NewMessage, type QueueRepo, toStored } from './queue-repo.js';

@@ -3,8 +3,8 @@
 // delayed or leased message. While a queue has listeners, a slow re-check (RECHECK_MS) guards against a
 // lost signal and finds leases other nodes took that will run out; nothing sleep-polls faster than that.
 import { setMaxListeners } from 'node:events';
+import type { StoreClock } from '../../store/clock.js';
 import type { QueueCatalogue } from './catalogue.js';
-import type { StoreClock } from './clock.js';
 import { SqsError } from './errors.js';
 import type { QueueRepo } from './queue-repo.js';
 

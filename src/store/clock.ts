@@ -1,18 +1,19 @@
-// The queue engine's clock: the store's (sql.now()), so visibility leases and delays written by one node
-// mean the same instant on another whose own clock is a few seconds off. The offset to the local clock
+// The store's clock (sql.now()) without a round trip, so leases, visibility timeouts and delays written by
+// one node mean the same instant on another whose own clock is a few seconds off. The offset to the local clock
 // is measured at start and every SYNC_MS after, so reading the time costs no round trip.
-import type { Sql } from '../../store/sql.js';
+import type { Sql } from './sql.js';
 
 const SYNC_MS = 10_000;
 
 export class StoreClock {
-  readonly #sql: Sql;
+  readonly #sql: Pick<Sql, 'dialect' | 'now'>;
   readonly #local: () => number;
   #offset = 0;
+  #synced = false;
   #timer: NodeJS.Timeout | undefined;
 
   /** `local` is this node's clock (tests skew it). */
-  constructor(sql: Sql, local: () => number = Date.now) {
+  constructor(sql: Pick<Sql, 'dialect' | 'now'>, local: () => number = Date.now) {
     this.#sql = sql;
     this.#local = local;
   }
@@ -33,6 +34,12 @@ export class StoreClock {
     const store = await this.#sql.now();
     const after = this.#local();
     this.#offset = store - Math.round((before + after) / 2);
+    this.#synced = true;
+  }
+
+  /** The offset has been measured (always, on SQLite). */
+  get synced(): boolean {
+    return this.#synced || this.#sql.dialect === 'sqlite';
   }
 
   now(): number {
