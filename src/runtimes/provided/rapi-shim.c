@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@
 #define MAX_RELAY_PAIRS 256
 #define RELAY_BUF (64u * 1024u)
 #define LOG_CHUNK (64u * 1024u)
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1u << 2)
+#endif
 
 /* ---------- small growable buffer ---------- */
 
@@ -767,7 +774,8 @@ static void deliver_next(void) {
     buf_fmt(&c->out, "Lambda-Runtime-Client-Context: %s\r\n", (char *)dec);
     free(dec);
   }
-  buf_fmt(&c->out, "Content-Length: %zu\r\n\r\n", inv.payload.len);
+  buf_fmt(&c->out, "Content-Length: %zu\r\n%s\r\n", inv.payload.len, c->close_after ? "Connection: close\r\n" : "");
+  if (c->close_after) c->closing = 1;
   buf_add(&c->out, inv.payload.p, inv.payload.len);
   inv.payload.len = 0;
   buf_trim(&inv.payload);
@@ -1279,8 +1287,11 @@ static void do_bind(const char *h, size_t hlen) {
     /* The channel and our sockets are close-on-exec: the function cannot forge frames. */
     dup2(outp[1], 1);
     dup2(errp[1], 2);
-    int devnull = open("/dev/null", O_RDONLY);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) dup2(devnull, 0);
+    /* Nothing past stdio reaches the function, whoever opened it (bwrap hands us descriptors too). */
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+      for (int fd = 3; fd < 4096; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     if (chdir(b.task_root) != 0) _exit(126);
