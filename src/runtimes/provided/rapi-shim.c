@@ -44,6 +44,8 @@
 #define MAX_HTTP_CONNS 32
 #define MAX_RELAY_PAIRS 256
 #define RELAY_BUF (64u * 1024u)
+/* Answers queued for a client that is not reading them; past this its requests wait. */
+#define OUT_BACKLOG (256u * 1024u)
 #define LOG_CHUNK (64u * 1024u)
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -1124,7 +1126,7 @@ static int read_body(conn_t *c) {
 /* Works through whatever c->in holds: heads, bodies, and the requests they make. */
 static void conn_process(int idx) {
   conn_t *c = conns[idx];
-  while (!c->closing && !c->parked) {
+  while (!c->closing && !c->parked && c->out.len < OUT_BACKLOG) {
     if (!c->have_head) {
       char *e = memmem(c->in.p ? c->in.p : "", c->in.len, "\r\n\r\n", 4);
       if (!e) {
@@ -1506,7 +1508,11 @@ int main(void) {
       conn_at[i] = -1;
       if (!conns[i]) continue;
       conn_at[i] = n;
-      pfd[n++] = (struct pollfd){conns[i]->fd, (short)(POLLIN | (conns[i]->out.len ? POLLOUT : 0)), 0};
+      /* A client that does not read its answers (or is being closed) is not read from either. */
+      conn_t *c = conns[i];
+      short ev = (short)(c->out.len ? POLLOUT : 0);
+      if (!c->closing && c->out.len < OUT_BACKLOG) ev |= POLLIN;
+      pfd[n++] = (struct pollfd){c->fd, ev, 0};
     }
     for (int i = 0; i < MAX_RELAY_PAIRS; i++) {
       relay_at[i] = -1;
