@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { FunctionVersionSpec } from '../../src/worker/types.js';
 import { type Harness, harness, invoke, json, spec, writeCode } from '../worker/helpers.js';
 
@@ -135,6 +136,51 @@ test('a compiled C bootstrap serves invocations through its own HTTP client', as
   });
   const r2 = await invoke(h, s, [1, 2, 3]);
   assert.equal((json(r2) as { round: number }).round, 2);
+});
+
+/**
+ * The npm aws-lambda-ric package (AWS's Node runtime interface client): its install builds aws-lambda-cpp and
+ * curl from source (cmake, autoconf, automake, libtool, g++), so it is not a dependency of ours. Tests use an
+ * installed copy: KINDLING_TEST_AWS_LAMBDA_RIC names its package dir (or it is resolvable from here).
+ */
+function findRic(): string | undefined {
+  const given = process.env.KINDLING_TEST_AWS_LAMBDA_RIC;
+  if (given !== undefined && given !== '') return given;
+  try {
+    return path.dirname(path.dirname(fileURLToPath(import.meta.resolve('aws-lambda-ric'))));
+  } catch {
+    return undefined;
+  }
+}
+const ric = findRic();
+const RIC_MISSING =
+  'aws-lambda-ric is not installed (its npm install compiles aws-lambda-cpp and curl: needs cmake, autoconf, ' +
+  'automake, libtool, g++); set KINDLING_TEST_AWS_LAMBDA_RIC to its package dir';
+
+test("AWS's own runtime interface client (npm aws-lambda-ric, run with node as the bootstrap) serves a handler", {
+  skip: ric === undefined || !fs.existsSync(path.join(ric, 'package.json')) ? RIC_MISSING : false,
+}, async () => {
+  const dir = writeCode(h, {
+    bootstrap:
+      '#!/bin/sh\nexec /usr/bin/node /var/task/node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
+    'index.mjs': `export const handler = async (event, context) => {
+        console.log('handling', JSON.stringify(event));
+        if (event.fail) throw new TypeError('asked to fail');
+        return { ric: true, requestId: context.awsRequestId, arn: context.invokedFunctionArn, event };
+      };`,
+  });
+  fs.chmodSync(path.join(dir, 'bootstrap'), 0o755);
+  fs.cpSync(ric!, path.join(dir, 'node_modules', 'aws-lambda-ric'), { recursive: true });
+  const s = spec(dir, { runtime: 'provided.al2023', handler: 'index.handler', timeoutSec: 10 });
+  const ok = await invoke(h, s, { n: 1 }, { requestId: 'ric-req-1' });
+  assert.equal(ok.functionError, undefined, ok.payload.toString() + ok.log);
+  assert.deepEqual(json(ok), { ric: true, requestId: 'ric-req-1', arn: s.functionArn, event: { n: 1 } });
+  assert.match(ok.log, /handling \{"n":1\}/);
+  const bad = await invoke(h, s, { fail: true });
+  assert.equal(bad.functionError, 'Unhandled');
+  const body = json(bad) as { errorType: string; errorMessage: string };
+  assert.equal(body.errorType, 'TypeError');
+  assert.equal(body.errorMessage, 'asked to fail');
 });
 
 // ---- the Runtime API's headers and the bootstrap's environment ----
