@@ -170,7 +170,12 @@ test("AWS's own runtime interface client (npm aws-lambda-ric, run with node as t
       };`,
   });
   fs.chmodSync(path.join(dir, 'bootstrap'), 0o755);
-  fs.cpSync(ric!, path.join(dir, 'node_modules', 'aws-lambda-ric'), { recursive: true });
+  // What it runs from (its sources and the native client it built); not its 100+ MB of build deps.
+  for (const part of ['package.json', 'bin', 'dist']) {
+    fs.cpSync(path.join(ric!, part), path.join(dir, 'node_modules', 'aws-lambda-ric', part), {
+      recursive: true,
+    });
+  }
   const s = spec(dir, { runtime: 'provided.al2023', handler: 'index.handler', timeoutSec: 10 });
   const ok = await invoke(h, s, { n: 1 }, { requestId: 'ric-req-1' });
   assert.equal(ok.functionError, undefined, ok.payload.toString() + ok.log);
