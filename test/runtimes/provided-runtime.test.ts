@@ -564,3 +564,14 @@ test('malformed HTTP from the bootstrap is refused, and the Runtime API keeps se
   // Still serving the next invocation.
   assert.equal((await invoke(h, s)).functionError, undefined);
 });
+
+test('the shell tools a bootstrap script reaches for work in the sandbox (awk, sed, grep, mktemp, curl)', async () => {
+  const s = provided({
+    bootstrap:
+      bashLoop(`  OUT=$(echo "$EV" | awk '{ print length($0) }'):$(echo abc | sed s/b/B/):$(echo xyz | grep -c y)
+  curl -sS -o /dev/null "${API}/invocation/$ID/response" -d "\\"$OUT\\""`),
+  });
+  const r = await invoke(h, s, { k: 1 });
+  assert.equal(r.functionError, undefined, r.payload.toString() + r.log);
+  assert.equal(json(r), '7:aBc:1');
+});
