@@ -17,6 +17,8 @@ missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # Outbound network for tenants an admin grants it: user-mode networking in the sandbox's own namespace.
 command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+# provided.* runtimes: the build compiles their Runtime API shim (C) with cc.
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then

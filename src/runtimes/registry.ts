@@ -1,6 +1,7 @@
 // The one list of runtimes: the names CreateFunction accepts (control/), the names the worker serves, and
 // which runtime (a folder under runtimes/) serves each. Adding a runtime: its folder, plus one entry here.
 import { NodeRuntime } from './node/runtime.js';
+import { ProvidedRuntime } from './provided/runtime.js';
 import type { Runtime, RuntimeOptions } from './runtime.js';
 
 export interface RuntimeEntry {
@@ -27,10 +28,21 @@ const NODE = {
   create: (opts: RuntimeOptions) => new NodeRuntime(opts),
 } satisfies RuntimeEntry;
 
-export const RUNTIMES: readonly RuntimeEntry[] = [NODE];
+// The function's own bootstrap, served the Runtime API. Both names run on the host's own userland (its /usr),
+// not Amazon Linux: a bootstrap linked against glibc runs if the host's glibc is as new as it needs.
+const PROVIDED = {
+  id: 'provided',
+  poolName: 'provided.al2023',
+  names: ['provided.al2023', 'provided.al2'] as const,
+  aliases: [],
+  deprecated: {},
+  create: (opts: RuntimeOptions) => new ProvidedRuntime(opts),
+} satisfies RuntimeEntry;
+
+export const RUNTIMES: readonly RuntimeEntry[] = [NODE, PROVIDED];
 
 /** Names accepted for new functions (a literal tuple, for the API's schema). */
-export const SUPPORTED_RUNTIMES = [...NODE.names] as const;
+export const SUPPORTED_RUNTIMES = [...NODE.names, ...PROVIDED.names] as const;
 export type RuntimeName = (typeof SUPPORTED_RUNTIMES)[number];
 
 /** The entry serving a runtime name or alias; undefined when no runtime serves it. */

@@ -31,6 +31,8 @@ const ETC_FILES = [
   '/etc/nsswitch.conf',
   '/etc/ld.so.cache',
   '/etc/localtime',
+  // Debian's /usr/bin/awk, editor, … are symlinks through here: shell bootstraps of custom runtimes use them.
+  '/etc/alternatives',
   '/etc/ssl',
   '/etc/ca-certificates',
   '/etc/pki',
