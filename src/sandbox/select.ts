@@ -1,11 +1,13 @@
 // Chooses and builds the sandbox driver for this host, once, at composition: bubblewrap with its cgroups
 // when it works here, else the unsandboxed development driver (or a refusal when bwrap was demanded).
 // The worker is handed the result and never branches on which driver it got.
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { BwrapDriver, findBwrap } from './bwrap-driver.js';
 import { type CgroupSetup, setupCgroups, teardownCgroups } from './cgroup.js';
 import type { SandboxDriver, SandboxDriverOptions } from './driver.js';
+import { closeInheritedDescriptors } from './inherited-fds.js';
 import {
   describeCgroups,
   describeEgress,
@@ -42,6 +44,10 @@ function prepareEnvRoot(envRoot: string): void {
 
 export function createSandbox(sel: SandboxSelection): SandboxSetup {
   prepareEnvRoot(sel.envRoot);
+  // Before any sandbox exists: nothing this process inherited may reach one.
+  const closed = closeInheritedDescriptors();
+  if (closed.length > 0)
+    sel.warn(`closed descriptors inherited from the parent process: ${closed.join(', ')}`);
   const { mode, warn, ...driverOpts } = sel;
   let bwrap = mode === 'none' ? undefined : findBwrap();
   if (bwrap !== undefined && mode === 'auto') {

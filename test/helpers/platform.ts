@@ -89,6 +89,8 @@ export async function spawnServer(
   dataDir = tempDir(),
   env: Record<string, string> = {},
   port = 0,
+  /** Open descriptors of the test's the server inherits as its fds 3, 4, … (without close-on-exec). */
+  inherit: number[] = [],
 ): Promise<ServerProcess> {
   const { testStoreFor } = await import('./store.js');
   const { store } = env.KINDLING_STORE === undefined ? await testStoreFor(dataDir) : { store: undefined };
@@ -106,7 +108,7 @@ export async function spawnServer(
     ],
     {
       env: { ...process.env, ...(store && { KINDLING_STORE: store }), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...inherit],
     },
   );
   let out = '';
