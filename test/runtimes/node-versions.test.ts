@@ -14,17 +14,20 @@ after(async () => {
   await h.close();
 });
 
-const VERSION = 'export const handler = async () => ({ v: process.version });';
+const VERSION = 'export const handler = async () => ({ v: process.version, exec: process.execPath });';
 const MAJORS = [20, 22, 24] as const;
 
 for (const major of MAJORS) {
   test(`a nodejs${major}.x function runs on Node ${major}, from the nodejs${major}.x pool`, async () => {
     const r = await invoke(h, spec(writeCode(h, { 'index.mjs': VERSION }), { runtime: `nodejs${major}.x` }));
     assert.equal(r.functionError, undefined, r.payload.toString());
-    const out = json(r) as { v: string };
+    const out = json(r) as { v: string; exec: string };
     assert.match(out.v, new RegExp(`^v${major}\\.\\d+\\.\\d+$`));
     assert.equal(`v${runtimeEntry(`nodejs${major}.x`)?.describe().version}`, out.v);
     assert.ok(h.wm.stats().pools.some((p) => p.runtimeKey === `nodejs${major}.x`));
+    // A packaged Node sits where Lambda keeps its node, not at a host path of ours.
+    if (runtimeEntry(`nodejs${major}.x`)?.describe().source !== 'host')
+      assert.equal(out.exec, '/var/lang/bin/node');
   });
 
   test(`the bootstrap serves CommonJS, ESM, callbacks, errors, logs and the SDK on Node ${major}`, async () => {

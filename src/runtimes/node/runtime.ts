@@ -15,6 +15,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR). */
 const RUNTIME_HOME = '/var/runtime';
 const SDK_DEST = '/var/runtime/node_modules';
+/** Where a packaged Node appears inside a sandbox (Lambda's own place for it). */
+const LANG_NODE = '/var/lang/bin/node';
 /** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
 const RUNTIME_FILES = ['bootstrap.js', 'protocol.js', 'handler-loader.js', 'memory.js'];
 /** Lambda's NODE_PATH for Node `major`, in sandbox paths; entries a sandbox does not provide are left out. */
@@ -71,19 +73,21 @@ export class NodeRuntime implements Runtime {
       source: 'host',
     };
     this.nodePath = nodePath(Number(this.node.version.split('.')[0]));
-    const node = this.node.path;
+    const host = this.node.source === 'host';
+    // A packaged Node (versions.ts) is bound by descriptor where Lambda keeps its node: no host path of
+    // ours appears inside, and the driver checks that sandboxes can reach it.
+    const node = host ? this.node.path : LANG_NODE;
+    const sdk = this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [];
     this.image = {
       files: [
         ...RUNTIME_FILES.map((f) => ({ file: path.join(here, f), dest: `${RUNTIME_HOME}/${f}` })),
         { file: pkg, dest: `${RUNTIME_HOME}/package.json` },
       ],
-      dirs: this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [],
+      dirs: host ? sdk : [...sdk, { path: path.dirname(this.node.path), dest: path.dirname(LANG_NODE) }],
       // At the root too, for ESM lookups (which ignore NODE_PATH).
       links: this.sdkModulesDir !== undefined ? [{ target: SDK_DEST, at: '/node_modules' }] : [],
-      // A node installed outside /usr (nvm, /opt) needs its own prefix; a packaged one only its bin dir.
-      hostPaths: node.startsWith('/usr/')
-        ? []
-        : [this.node.source === 'host' ? path.dirname(path.dirname(node)) : path.dirname(node)],
+      // A host node installed outside /usr (nvm, /opt) needs its own prefix.
+      hostPaths: !host || node.startsWith('/usr/') ? [] : [path.dirname(path.dirname(node))],
       command: [node, ...NODE_FLAGS, `${RUNTIME_HOME}/bootstrap.js`],
     };
   }
