@@ -142,3 +142,14 @@ test('a tenant that is not the admin cannot read the runtimes (AccessDeniedExcep
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /AccessDenied|admin/i);
 });
+
+test('kindling pool can size a nodejs22.x pool, and refuses nodejs18.x as not installed', async () => {
+  const env = cliEnv(p);
+  const set = await runCli(['pool', '--runtime', 'nodejs22.x', '--set', '1', '--json'], env);
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal((JSON.parse(set.stdout) as { pool: { runtimeKey: string } }).pool.runtimeKey, 'nodejs22.x');
+  const refused = await runCli(['pool', '--runtime', 'nodejs18.x', '--set', '1'], env);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Node\.js 18 is not installed on this host/);
+  assert.equal(refused.stderr.trim().split('\n').length, 1);
+});
