@@ -60,8 +60,8 @@ function nodeEntry(
   };
 }
 
-// Node 22 and 24 come from the npm packages package.json installs; 18 is not installed (Lambda blocks new
-// nodejs18.x functions since 2026), so its name is refused as such, never run on another Node.
+// Node 22 and 24 come from the npm packages package.json installs; 18 is not installed (Lambda deprecated
+// it), so its name is refused as such, never run on another Node. Adding `node18-linux-x64` brings it back.
 const NODE20 = nodeEntry(20, { aliases: ['nodejs'] });
 const NODE22 = nodeEntry(22);
 const NODE24 = nodeEntry(24);
