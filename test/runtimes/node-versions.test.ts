@@ -43,6 +43,8 @@ for (const major of MAJORS) {
     assert.equal(a.functionError, undefined, a.payload.toString());
     assert.deepEqual(json(a), { n: 3, sdk: 'function', id: `req-${major}` });
     assert.match(a.log, new RegExp(`req-${major}\\tINFO\\tcjs 3`));
+    // No runtime warning of a newer Node (deprecations, experimental features) in the function's log.
+    assert.doesNotMatch(a.log, /Warning/);
 
     const esm = spec(
       writeCode(h, {
