@@ -14,6 +14,10 @@ const commands: Record<string, { module: string; summary: string }> = {
   rm: { module: './rm.js', summary: 'delete a function' },
   logs: { module: './logs.js', summary: "show a function's recent invocation logs" },
   pool: { module: './pool.js', summary: 'show or set warming pool targets (admin)' },
+  runtimes: {
+    module: './runtimes.js',
+    summary: 'runtime names, what each runs on this host, and their pools (admin)',
+  },
   tenants: { module: './tenants.js', summary: 'manage tenants, keys and limits (admin)' },
   doctor: { module: './doctor.js', summary: 'report the isolation in effect on this machine' },
   billing: { module: './billing.js', summary: 'GB-seconds per tenant, function and hour' },

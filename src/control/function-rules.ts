@@ -1,9 +1,34 @@
 // The function store's domain rules: the runtimes, the environment-variable checks, the retired network
 // tag and the errors Lambda answers for them. No storage here (functions-repo.ts holds the SQL).
 import { LambdaErrors } from '../errors.js';
+import { runtimeEntry } from '../runtimes/registry.js';
 
 // The one runtime list (runtimes/registry.ts); re-exported for the API's schema.
 export { type RuntimeName as Runtime, SUPPORTED_RUNTIMES } from '../runtimes/registry.js';
+
+/** A runtime a function is created with or switched to must run here as named (a known name the schema let by). */
+export function checkRuntime(name: string): void {
+  const missing = runtimeEntry(name)?.describe().missing;
+  if (missing !== undefined) throw FunctionErrors.runtimeNotInstalled(name, missing);
+}
+
+/** `true`: every request gets a fresh environment from the pool, retired after its answer (worker: singleUse). */
+export const SINGLE_USE_TAG = 'kindling:single-use';
+
+export function isSingleUse(tags: Record<string, string>): boolean {
+  return tags[SINGLE_USE_TAG] === 'true';
+}
+
+/** Kindling's own tags are checked, not dropped: the retired network tag, and single-use's key and value. */
+export function checkTags(tags: Record<string, string> | undefined): void {
+  if (tags === undefined) return;
+  refuseNetworkTag(tags);
+  for (const [k, v] of Object.entries(tags)) {
+    const key = k.trim().toLowerCase();
+    if (key !== SINGLE_USE_TAG) continue;
+    if (k !== SINGLE_USE_TAG || (v !== 'true' && v !== 'false')) throw FunctionErrors.singleUseTag(k, v);
+  }
+}
 
 /**
  * Once the way to opt a function into outbound network; now refused, because any tenant (even a function
@@ -46,6 +71,14 @@ const RESERVED_ENV = new Set([
 export const lambdaTimestamp = (d = new Date()): string => d.toISOString().replace('Z', '+0000');
 
 export const FunctionErrors = {
+  runtimeNotInstalled: (name: string, missing: string) =>
+    LambdaErrors.invalidParameter(
+      `The runtime parameter of ${name} is not supported: ${missing}. Choose a runtime this host runs (kindling runtimes).`,
+    ),
+  singleUseTag: (key: string, value: string) =>
+    LambdaErrors.invalidParameter(
+      `The tag ${JSON.stringify(key)} = ${JSON.stringify(value)} is not accepted: write ${SINGLE_USE_TAG} = true (or false).`,
+    ),
   networkTag: () =>
     LambdaErrors.invalidParameter(
       `The tag ${NETWORK_TAG} is not accepted: outbound network is granted per tenant by an administrator (kindling tenants network), not by a function tag.`,

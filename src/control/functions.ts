@@ -11,23 +11,28 @@ import { ControlChannel, InvalidatedCache, type ReceivedChange } from './control
 import { type FunctionRef, functionArn } from './function-names.js';
 import {
   checkEnvironment,
+  checkRuntime,
+  checkTags,
   FunctionErrors,
   lambdaTimestamp,
   type Runtime,
-  refuseNetworkTag,
 } from './function-rules.js';
 import { FunctionRepo, type FunctionRow as Row } from './functions-repo.js';
 import type { Tenant } from './tenants.js';
 
 export {
   checkEnvironment,
+  checkRuntime,
+  checkTags,
   ENV_LIMIT_BYTES,
   FunctionErrors,
+  isSingleUse,
   LATEST,
   lambdaTimestamp,
   NETWORK_TAG,
   type Runtime,
   refuseNetworkTag,
+  SINGLE_USE_TAG,
   SUPPORTED_RUNTIMES,
 } from './function-rules.js';
 
@@ -200,8 +205,9 @@ export class FunctionStore {
       ephemeralStorage: input.ephemeralStorage ?? 512,
       deadLetterTargetArn: input.deadLetterTargetArn,
     };
+    checkRuntime(config.runtime);
     checkEnvironment(config.environment);
-    refuseNetworkTag(input.tags);
+    checkTags(input.tags);
     // Cheap early answer; the UNIQUE constraint below is what decides between nodes.
     if (await this.#repo.byName(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
     const code = await this.#code.put(input.zip);
@@ -262,6 +268,7 @@ export class FunctionStore {
     patch: Partial<FunctionConfig>,
     opts: { revisionId?: string } = {},
   ): Promise<FunctionRecord> {
+    if (patch.runtime !== undefined) checkRuntime(patch.runtime);
     if (patch.environment) checkEnvironment(patch.environment);
     return this.#update(tenant, name, opts.revisionId, async (cur) => {
       const next: FunctionConfig = { ...this.#configOf(cur) };
@@ -305,7 +312,7 @@ export class FunctionStore {
   }
 
   async tag(tenant: Tenant, name: string, tags: Record<string, string>): Promise<FunctionRecord> {
-    refuseNetworkTag(tags);
+    checkTags(tags);
     return this.#update(tenant, name, undefined, async (cur) =>
       this.#tagChange(cur, { ...JSON.parse(cur.tags), ...tags }),
     );

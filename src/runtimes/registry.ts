@@ -1,8 +1,26 @@
 // The one list of runtimes: the names CreateFunction accepts (control/), the names the worker serves, and
 // which runtime (a folder under runtimes/) serves each. Adding a runtime: its folder, plus one entry here.
+
+import fs from 'node:fs';
 import { NodeRuntime } from './node/runtime.js';
+import { findNode } from './node/versions.js';
 import { ProvidedRuntime } from './provided/runtime.js';
+import { BUILT_SHIM, findCompiler } from './provided/shim-build.js';
 import type { Runtime, RuntimeOptions } from './runtime.js';
+
+/** What a runtime name runs on this host (`kindling runtimes`, and the check at CreateFunction). */
+export interface RuntimeDescription {
+  /** The language or kind (`Node.js`, `Python`, `custom runtime`). */
+  language: string;
+  /** The version that actually runs (`22.23.5`); undefined when not installed or not applicable. */
+  version?: string;
+  /** Host path of the interpreter or binary that runs; undefined when not installed or not applicable. */
+  binary?: string;
+  /** Where it came from (`host`, `npm:node22-linux-x64`, a Debian package). */
+  source?: string;
+  /** Why it cannot run on this host; set exactly when it is not installed (names refused, never substituted). */
+  missing?: string;
+}
 
 export interface RuntimeEntry {
   /** The runtime's folder under runtimes/. */
@@ -15,18 +33,43 @@ export interface RuntimeEntry {
   readonly aliases: readonly string[];
   /** Names Lambda has deprecated, with the date: shown, not enforced (existing functions keep working). */
   readonly deprecated: Readonly<Record<string, string>>;
+  /** What it runs on this host, cheap after the first call; `missing` refuses its names for new functions. */
+  describe(): RuntimeDescription;
   create(opts: RuntimeOptions): Runtime;
 }
 
-const NODE = {
-  id: 'node',
-  poolName: 'nodejs20.x',
-  // Every Node name runs on the host's own Node.
-  names: ['nodejs20.x', 'nodejs18.x', 'nodejs22.x'] as const,
-  aliases: ['nodejs24.x', 'nodejs'],
-  deprecated: { 'nodejs18.x': '2025-09-01' },
-  create: (opts: RuntimeOptions) => new NodeRuntime(opts),
-} satisfies RuntimeEntry;
+/** Node `major`: its own pool, on exactly that Node (runtimes/node/versions.ts), or not installed. */
+function nodeEntry(
+  major: number,
+  more: { aliases?: string[]; deprecated?: Record<string, string> } = {},
+): RuntimeEntry {
+  const name = `nodejs${major}.x`;
+  return {
+    id: 'node',
+    poolName: name,
+    names: [name],
+    aliases: more.aliases ?? [],
+    deprecated: more.deprecated ?? {},
+    describe() {
+      const n = findNode(major);
+      return n.ok
+        ? { language: 'Node.js', version: n.binary.version, binary: n.binary.path, source: n.binary.source }
+        : { language: 'Node.js', missing: n.missing };
+    },
+    create(opts: RuntimeOptions) {
+      const n = findNode(major);
+      if (!n.ok) throw new Error(n.missing);
+      return new NodeRuntime({ ...opts, node: n.binary });
+    },
+  };
+}
+
+// Node 22 and 24 come from the npm packages package.json installs; 18 is not installed (Lambda deprecated
+// it), so its name is refused as such, never run on another Node. Adding `node18-linux-x64` brings it back.
+const NODE20 = nodeEntry(20, { aliases: ['nodejs'] });
+const NODE22 = nodeEntry(22);
+const NODE24 = nodeEntry(24);
+const NODE18 = nodeEntry(18, { deprecated: { 'nodejs18.x': '2025-09-01' } });
 
 // The function's own bootstrap, served the Runtime API. Both names run on the host's own userland (its /usr),
 // not Amazon Linux: a bootstrap linked against glibc runs if the host's glibc is as new as it needs.
@@ -36,14 +79,32 @@ const PROVIDED = {
   names: ['provided.al2023', 'provided.al2'] as const,
   aliases: [],
   deprecated: {},
+  describe() {
+    // The Runtime API shim is built by `npm run build`, or by the runtime itself with the host's cc.
+    const built = fs.existsSync(BUILT_SHIM);
+    return built || findCompiler() !== undefined
+      ? {
+          language: 'custom runtime',
+          version: 'host userland',
+          binary: built ? BUILT_SHIM : undefined,
+          source: 'bootstrap',
+        }
+      : {
+          language: 'custom runtime',
+          missing: 'the Runtime API shim is not built and no C compiler (cc) is installed',
+        };
+  },
   create: (opts: RuntimeOptions) => new ProvidedRuntime(opts),
 } satisfies RuntimeEntry;
 
-export const RUNTIMES: readonly RuntimeEntry[] = [NODE, PROVIDED];
+export const RUNTIMES: readonly RuntimeEntry[] = [NODE20, NODE22, NODE24, NODE18, PROVIDED];
 
-/** Names accepted for new functions (a literal tuple, for the API's schema). */
-export const SUPPORTED_RUNTIMES = [...NODE.names, ...PROVIDED.names] as const;
-export type RuntimeName = (typeof SUPPORTED_RUNTIMES)[number];
+/**
+ * Names known for new functions (the API's schema). A known name whose runtime is not installed here is
+ * refused at CreateFunction with its own message (control/function-rules.ts checkRuntime), not by the schema.
+ */
+export const SUPPORTED_RUNTIMES = RUNTIMES.flatMap((r) => r.names) as [string, ...string[]];
+export type RuntimeName = string;
 
 /** The entry serving a runtime name or alias; undefined when no runtime serves it. */
 export function runtimeEntry(name: string): RuntimeEntry | undefined {
@@ -55,5 +116,7 @@ export function runtimeByPoolName(poolName: string): RuntimeEntry | undefined {
   return RUNTIMES.find((r) => r.poolName === poolName) ?? runtimeEntry(poolName);
 }
 
-/** The runtime whose default pool is kept warm from the start. */
-export const DEFAULT_RUNTIME: RuntimeEntry = NODE;
+/** The runtime whose default pool is kept warm from the start: the host's own Node (nodejs20.x by design). */
+export const DEFAULT_RUNTIME: RuntimeEntry =
+  RUNTIMES.find((r) => r.id === 'node' && r.poolName === `nodejs${process.versions.node.split('.')[0]}.x`) ??
+  NODE20;

@@ -28,14 +28,14 @@ export class Pools {
     private readonly runtimeOptions: RuntimeOptions,
   ) {}
 
-  /** The runtime of a registry entry, built once. */
+  /** The runtime of a registry entry, built once (per pool name: nodejs22.x and nodejs24.x differ). */
   runtime(entry: RuntimeEntry): Runtime {
-    let rt = this.runtimes.get(entry.id);
+    let rt = this.runtimes.get(entry.poolName);
     if (rt === undefined) {
       rt = entry.create(this.runtimeOptions);
       // A driver that cannot hold the image says so now, not at every pool fill.
       this.driver.accept?.(rt.image);
-      this.runtimes.set(entry.id, rt);
+      this.runtimes.set(entry.poolName, rt);
     }
     return rt;
   }
@@ -60,6 +60,8 @@ export class Pools {
         `Unknown runtime key ${runtimeKey}; use nodejs20.x or nodejs20.x+net`,
       );
     }
+    const missing = entry.describe().missing;
+    if (missing !== undefined) throw LambdaErrors.invalidParameter(`Runtime ${entry.poolName}: ${missing}.`);
     // Every name of a runtime shares its pools: one per network mode and /tmp size.
     const key: PoolKey = { ...parsed, runtime: entry.poolName };
     const name = poolKeyName(key);
@@ -77,6 +79,17 @@ export class Pools {
         'InvalidRuntimeException',
         502,
         `The runtime parameter of ${spec.runtime} is not supported.`,
+        { Type: 'User' },
+      );
+    }
+    // A function stored before its runtime went away (or from a node that has it): refused, never run on
+    // another version.
+    const missing = entry.describe().missing;
+    if (missing !== undefined) {
+      throw new KindlingError(
+        'InvalidRuntimeException',
+        502,
+        `The runtime parameter of ${spec.runtime} is not supported: ${missing}.`,
         { Type: 'User' },
       );
     }

@@ -142,6 +142,7 @@ export function lambdaRequests(c: FuzzContext): Arb<FuzzRequest> {
       'nodejs20.x',
       'nodejs18.x',
       'nodejs22.x',
+      'nodejs24.x',
       'python3.12',
       'provided.al2',
       'java21',

@@ -1,10 +1,11 @@
-// The runtime registry is the one list: what CreateFunction accepts, what the worker serves, and which
-// runtime folder serves each name.
+// The runtime registry is the one list: what CreateFunction accepts, what the worker serves, which runtime
+// folder serves each name, and what each runs on this host.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SUPPORTED_RUNTIMES as CONTROL_RUNTIMES } from '../../src/control/functions.js';
 import {
   DEFAULT_RUNTIME,
+  RUNTIMES,
   runtimeByPoolName,
   runtimeEntry,
   SUPPORTED_RUNTIMES,
@@ -12,19 +13,27 @@ import {
 
 test('the control plane validates against the registry list itself', () => {
   assert.equal(CONTROL_RUNTIMES, SUPPORTED_RUNTIMES);
-  assert.deepEqual(
-    [...SUPPORTED_RUNTIMES],
-    ['nodejs20.x', 'nodejs18.x', 'nodejs22.x', 'provided.al2023', 'provided.al2'],
-  );
+  for (const name of [
+    'nodejs20.x',
+    'nodejs22.x',
+    'nodejs24.x',
+    'nodejs18.x',
+    'provided.al2023',
+    'provided.al2',
+  ])
+    assert.ok(SUPPORTED_RUNTIMES.includes(name), name);
 });
 
-test('every Node name and alias is served by the node runtime and shares its pools', () => {
-  for (const name of ['nodejs20.x', 'nodejs18.x', 'nodejs22.x', 'nodejs24.x', 'nodejs']) {
-    const e = runtimeEntry(name);
-    assert.equal(e?.id, 'node', name);
-    assert.equal(e?.poolName, 'nodejs20.x');
+test('each Node major is its own entry with its own pool', () => {
+  for (const major of [18, 20, 22, 24]) {
+    const e = runtimeEntry(`nodejs${major}.x`);
+    assert.equal(e?.id, 'node');
+    assert.equal(e?.poolName, `nodejs${major}.x`);
+    assert.equal(runtimeByPoolName(`nodejs${major}.x`), e);
   }
-  assert.equal(DEFAULT_RUNTIME.id, 'node');
+  assert.equal(new Set(RUNTIMES.map((r) => r.poolName)).size, RUNTIMES.length);
+  assert.equal(runtimeEntry('nodejs')?.poolName, 'nodejs20.x');
+  assert.equal(DEFAULT_RUNTIME.poolName, `nodejs${process.versions.node.split('.')[0]}.x`);
 });
 
 test('both custom runtime names are served by the provided runtime and share one pool', () => {
@@ -37,12 +46,25 @@ test('both custom runtime names are served by the provided runtime and share one
 });
 
 test('aliases are served but not accepted for new functions', () => {
-  assert.ok(!(SUPPORTED_RUNTIMES as readonly string[]).includes('nodejs24.x'));
-  assert.ok(!(SUPPORTED_RUNTIMES as readonly string[]).includes('nodejs'));
+  assert.ok(!SUPPORTED_RUNTIMES.includes('nodejs'));
+});
+
+test('every entry describes what it runs here: a version and binary, or why it is missing', () => {
+  for (const r of RUNTIMES) {
+    const d = r.describe();
+    assert.ok(d.language.length > 0, r.poolName);
+    if (d.missing === undefined) assert.ok(d.version && d.binary, r.poolName);
+    else assert.equal(d.version, undefined, r.poolName);
+  }
+  const node22 = runtimeEntry('nodejs22.x')!.describe();
+  assert.match(node22.version ?? '', /^22\.\d+\.\d+$/);
+  assert.match(node22.binary ?? '', /node22-linux-[a-z0-9]+\/bin\/node$/);
+  assert.match(runtimeEntry('nodejs24.x')!.describe().version ?? '', /^24\./);
+  assert.match(runtimeEntry('nodejs18.x')!.describe().missing ?? '', /not installed on this host/);
 });
 
 test('a runtime no entry serves is unknown', () => {
-  for (const name of ['python3.12', 'provided', 'provided.al2024', '', 'nodejs20', 'NODEJS20.X']) {
+  for (const name of ['java21', 'provided', 'provided.al2024', '', 'nodejs20', 'NODEJS20.X', 'nodejs16.x']) {
     assert.equal(runtimeEntry(name), undefined, name);
     assert.equal(runtimeByPoolName(name), undefined, name);
   }

@@ -10,6 +10,7 @@ import { metrics, tenantMetrics } from './metrics.js';
 import { nodeRoutes } from './nodes.js';
 import { poolRoutes } from './pool.js';
 import { type AdminSurfaceDeps, json, MAX_BODY } from './request.js';
+import { runtimes } from './runtimes.js';
 import { tenantRoutes } from './tenants.js';
 import { billing, logs } from './usage.js';
 
@@ -60,6 +61,10 @@ export class AdminSurface implements ApiSurface {
       case 'pool':
         await requireAdmin(this.#deps, req);
         return poolRoutes(this.#deps, req, segs.slice(1)) ?? notAllowed();
+      case 'runtimes':
+        await requireAdmin(this.#deps, req);
+        if (segs.length === 1) return m === 'GET' ? runtimes(this.#deps) : notAllowed();
+        break;
       case 'nodes':
         await requireAdmin(this.#deps, req);
         return (await nodeRoutes(this.#deps, req, segs.slice(1))) ?? notAllowed();

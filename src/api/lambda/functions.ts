@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { CODE_LIMITS, CodeErrors } from '../../control/code-store.js';
 import { parseFunctionRef, validationError } from '../../control/function-names.js';
 import {
+  checkRuntime,
+  checkTags,
   type FunctionConfig,
   type FunctionRecord,
   LATEST,
@@ -208,7 +210,9 @@ export async function createFunction(
       'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
     );
   }
-  refuseNetworkTag(input.Tags);
+  checkTags(input.Tags);
+  // Before the code is read: a runtime this host does not run is refused as such.
+  checkRuntime(input.Runtime);
   if (input.Tags && Object.keys(input.Tags).length > 50) {
     throw LambdaErrors.invalidParameter('Number of tags exceeds resource tag limit of 50.');
   }

@@ -1,6 +1,6 @@
-// The Node.js runtime: every nodejs* name runs on the host's own Node with the bootstrap beside this file,
-// the SDK-only node_modules (sdk-modules.ts) at /var/runtime/node_modules, and the framed protocol
-// (protocol.ts) on the channel the driver provides. Everything Node-specific lives in this folder.
+// The Node.js runtime: each nodejsNN.x name runs on Node NN (versions.ts finds the binary) with the bootstrap
+// beside this file, the SDK-only node_modules (sdk-modules.ts) at /var/runtime/node_modules, and the framed
+// protocol (protocol.ts) on the channel the driver provides. Everything Node-specific lives in this folder.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,16 +9,19 @@ import type { ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.j
 import { NodeEnvironment } from './environment.js';
 import { NodeProcess } from './process.js';
 import { prepareSdkModules } from './sdk-modules.js';
+import type { NodeBinary } from './versions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR). */
 const RUNTIME_HOME = '/var/runtime';
 const SDK_DEST = '/var/runtime/node_modules';
+/** Where a packaged Node appears inside a sandbox (Lambda's own place for it). */
+const LANG_NODE = '/var/lang/bin/node';
 /** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
 const RUNTIME_FILES = ['bootstrap.js', 'protocol.js', 'handler-loader.js', 'memory.js'];
-/** Lambda's NODE_PATH, in sandbox paths; entries a sandbox does not provide are left out. */
-const NODE_PATH = [
-  '/opt/nodejs/node20/node_modules',
+/** Lambda's NODE_PATH for Node `major`, in sandbox paths; entries a sandbox does not provide are left out. */
+const nodePath = (major: number) => [
+  `/opt/nodejs/node${major}/node_modules`,
   '/opt/nodejs/node_modules',
   SDK_DEST,
   RUNTIME_HOME,
@@ -45,6 +48,8 @@ function findNodeModules(): string | undefined {
 export interface NodeRuntimeOptions extends RuntimeOptions {
   /** Build the SDK-only node_modules (default true; false: functions cannot import the SDK). */
   sdk?: boolean;
+  /** The Node it runs on (default: the host's own). */
+  node?: NodeBinary;
 }
 
 export class NodeRuntime implements Runtime {
@@ -52,6 +57,9 @@ export class NodeRuntime implements Runtime {
   readonly image: SandboxImage;
   /** Host path of the SDK-only node_modules (undefined: none). */
   readonly sdkModulesDir: string | undefined;
+  /** The Node binary its sandboxes run. */
+  readonly node: NodeBinary;
+  private readonly nodePath: string[];
 
   constructor(private readonly opts: NodeRuntimeOptions) {
     this.sdkModulesDir = opts.sdk === false ? undefined : this.prepareSdk(opts.cacheDir);
@@ -59,17 +67,27 @@ export class NodeRuntime implements Runtime {
     // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
     const pkg = path.join(opts.cacheDir, '.node-runtime-package.json');
     fs.writeFileSync(pkg, '{"type":"module"}\n', { mode: 0o600 });
-    const node = fs.realpathSync(process.execPath);
+    this.node = opts.node ?? {
+      path: fs.realpathSync(process.execPath),
+      version: process.versions.node,
+      source: 'host',
+    };
+    this.nodePath = nodePath(Number(this.node.version.split('.')[0]));
+    const host = this.node.source === 'host';
+    // A packaged Node (versions.ts) is bound by descriptor where Lambda keeps its node: no host path of
+    // ours appears inside, and the driver checks that sandboxes can reach it.
+    const node = host ? this.node.path : LANG_NODE;
+    const sdk = this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [];
     this.image = {
       files: [
         ...RUNTIME_FILES.map((f) => ({ file: path.join(here, f), dest: `${RUNTIME_HOME}/${f}` })),
         { file: pkg, dest: `${RUNTIME_HOME}/package.json` },
       ],
-      dirs: this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [],
+      dirs: host ? sdk : [...sdk, { path: path.dirname(this.node.path), dest: path.dirname(LANG_NODE) }],
       // At the root too, for ESM lookups (which ignore NODE_PATH).
       links: this.sdkModulesDir !== undefined ? [{ target: SDK_DEST, at: '/node_modules' }] : [],
-      // A node installed outside /usr (nvm, /opt) needs its own prefix.
-      hostPaths: node.startsWith('/usr/') ? [] : [path.dirname(path.dirname(node))],
+      // A host node installed outside /usr (nvm, /opt) needs its own prefix.
+      hostPaths: !host || node.startsWith('/usr/') ? [] : [path.dirname(path.dirname(node))],
       command: [node, ...NODE_FLAGS, `${RUNTIME_HOME}/bootstrap.js`],
     };
   }
@@ -77,7 +95,7 @@ export class NodeRuntime implements Runtime {
   async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
     const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
     const sb = proc.sandbox;
-    const nodePath = NODE_PATH.map((p) => sb.resolve(p)).filter((p) => p !== undefined);
+    const nodePath = this.nodePath.map((p) => sb.resolve(p)).filter((p) => p !== undefined);
     return new NodeEnvironment(proc, {
       NODE_PATH: nodePath.join(':'),
       // A sandbox that shows its own paths has the runtime at home; otherwise it runs from this folder.
