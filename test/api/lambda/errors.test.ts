@@ -251,7 +251,7 @@ test('an unsupported runtime is refused', async () => {
     'ValidationException',
     400,
     // Every runtime the registry lists (others may join), the custom runtimes among them.
-    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs22.x, nodejs24.x, nodejs18.x, [^\]]*provided\.al2023, provided\.al2[^\]]*\]/,
+    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs22.x, nodejs24.x, nodejs18.x, [^\]]*provided\.al2023, provided\.al2\b[^\]]*\]/,
   );
 });
 
