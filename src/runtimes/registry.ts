@@ -1,6 +1,13 @@
 // The one list of runtimes: the names CreateFunction accepts (control/), the names the worker serves, and
 // which runtime (a folder under runtimes/) serves each. Adding a runtime: its folder, plus one entry here.
 import { NodeRuntime } from './node/runtime.js';
+import {
+  hostPython,
+  pythonMissing,
+  pythonRuntimeVersion,
+  pythonRuntimeVersionArn,
+} from './python/interpreter.js';
+import { PythonRuntime } from './python/runtime.js';
 import type { Runtime, RuntimeOptions } from './runtime.js';
 
 export interface RuntimeEntry {
@@ -15,6 +22,13 @@ export interface RuntimeEntry {
   /** Names Lambda has deprecated, with the date: shown, not enforced (existing functions keep working). */
   readonly deprecated: Readonly<Record<string, string>>;
   create(opts: RuntimeOptions): Runtime;
+  /**
+   * What really runs these names where that is not what they say (python3.x: the host's Python 3), as
+   * Lambda's runtime version string and ARN: GetFunction's RuntimeVersionConfig shows the ARN.
+   */
+  readonly runtimeVersion?: (region: string) => { version: string; arn: string } | undefined;
+  /** Why this runtime cannot run on this host (CreateFunction refuses its names); undefined when it can. */
+  readonly unavailable?: () => string | undefined;
 }
 
 const NODE = {
@@ -27,10 +41,25 @@ const NODE = {
   create: (opts: RuntimeOptions) => new NodeRuntime(opts),
 } satisfies RuntimeEntry;
 
-export const RUNTIMES: readonly RuntimeEntry[] = [NODE];
+const PYTHON = {
+  id: 'python',
+  // Every python3.x name runs the host's one Python 3, so they share one pool, named for what it is.
+  poolName: 'python3',
+  names: ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3.9'] as const,
+  aliases: [],
+  deprecated: { 'python3.9': '2025-12-15' },
+  create: (opts: RuntimeOptions) => new PythonRuntime(opts),
+  runtimeVersion: (region: string) => {
+    const py = hostPython();
+    return py && { version: pythonRuntimeVersion(py), arn: pythonRuntimeVersionArn(py, region) };
+  },
+  unavailable: () => pythonMissing(),
+} satisfies RuntimeEntry;
+
+export const RUNTIMES: readonly RuntimeEntry[] = [NODE, PYTHON];
 
 /** Names accepted for new functions (a literal tuple, for the API's schema). */
-export const SUPPORTED_RUNTIMES = [...NODE.names] as const;
+export const SUPPORTED_RUNTIMES = [...NODE.names, ...PYTHON.names] as const;
 export type RuntimeName = (typeof SUPPORTED_RUNTIMES)[number];
 
 /** The entry serving a runtime name or alias; undefined when no runtime serves it. */

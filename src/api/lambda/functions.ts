@@ -12,6 +12,7 @@ import {
 } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
+import { runtimeEntry } from '../../runtimes/registry.js';
 import type { ApiRequest } from '../surface.js';
 import { originOf } from './code-download.js';
 import type { LambdaApiDeps } from './deps.js';
@@ -101,12 +102,24 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${rec.name}` },
   };
+  // Where a name runs something else than it says (python3.x on the host's Python 3), the ARN says what.
+  const version = runtimeEntry(rec.runtime)?.runtimeVersion?.(rec.arn.split(':')[3] ?? 'us-east-1');
+  if (version !== undefined) out.RuntimeVersionConfig = { RuntimeVersionArn: version.arn };
   if (Object.keys(rec.environment).length > 0) out.Environment = { Variables: rec.environment };
   if (rec.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: rec.deadLetterTargetArn };
   return out;
 }
 
+/** A runtime this host cannot run is refused when it is named, not accepted and failed at each invoke. */
+function refuseUnavailableRuntime(name: string | undefined): void {
+  const why = name === undefined ? undefined : runtimeEntry(name)?.unavailable?.();
+  if (why !== undefined) {
+    throw LambdaErrors.invalidParameter(`The runtime parameter of ${name} is not available here: ${why}.`);
+  }
+}
+
 function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<FunctionConfig> {
+  refuseUnavailableRuntime(input.Runtime);
   return {
     runtime: input.Runtime,
     role: input.Role,
