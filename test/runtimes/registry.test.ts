@@ -12,7 +12,19 @@ import {
 
 test('the control plane validates against the registry list itself', () => {
   assert.equal(CONTROL_RUNTIMES, SUPPORTED_RUNTIMES);
-  assert.deepEqual([...SUPPORTED_RUNTIMES], ['nodejs20.x', 'nodejs18.x', 'nodejs22.x']);
+  assert.deepEqual(
+    [...SUPPORTED_RUNTIMES],
+    [
+      'nodejs20.x',
+      'nodejs18.x',
+      'nodejs22.x',
+      'python3.13',
+      'python3.12',
+      'python3.11',
+      'python3.10',
+      'python3.9',
+    ],
+  );
 });
 
 test('every Node name and alias is served by the node runtime and shares its pools', () => {
@@ -24,13 +36,27 @@ test('every Node name and alias is served by the node runtime and shares its poo
   assert.equal(DEFAULT_RUNTIME.id, 'node');
 });
 
+test('every python3.x name is served by the python runtime, sharing one pool named for the host Python 3', () => {
+  for (const name of ['python3.9', 'python3.10', 'python3.11', 'python3.12', 'python3.13']) {
+    const e = runtimeEntry(name);
+    assert.equal(e?.id, 'python', name);
+    assert.equal(e?.poolName, 'python3');
+  }
+  assert.equal(runtimeByPoolName('python3')?.id, 'python');
+  // The registry names what really runs them.
+  assert.match(
+    runtimeEntry('python3.13')?.runtimeVersion?.('eu-west-1')?.arn ?? '',
+    /^arn:aws:lambda:eu-west-1::runtime:python:3\.\d+\.\d+$/,
+  );
+});
+
 test('aliases are served but not accepted for new functions', () => {
   assert.ok(!(SUPPORTED_RUNTIMES as readonly string[]).includes('nodejs24.x'));
   assert.ok(!(SUPPORTED_RUNTIMES as readonly string[]).includes('nodejs'));
 });
 
 test('a runtime no entry serves is unknown', () => {
-  for (const name of ['python3.12', 'provided.al2', '', 'nodejs20', 'NODEJS20.X']) {
+  for (const name of ['python3.8', 'python', 'provided.al2', '', 'nodejs20', 'NODEJS20.X']) {
     assert.equal(runtimeEntry(name), undefined, name);
     assert.equal(runtimeByPoolName(name), undefined, name);
   }
