@@ -17,6 +17,8 @@ missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # Outbound network for tenants an admin grants it: user-mode networking in the sandbox's own namespace.
 command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+# python3.x functions run Debian's Python 3 with boto3 importable, as on Lambda.
+/usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
