@@ -12,6 +12,7 @@ import { readCredentialsFile } from '../src/server/data-dir.js';
 import { clusterFigures } from './cluster.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
+import { pythonFigures } from './python.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -313,6 +314,12 @@ async function main(): Promise<void> {
     const events = await kindlingEventFigures(k, { quick });
     results.events = events;
     for (const [name, value, note] of events.rows) row(name, value, note);
+
+    const python = await pythonFigures(k, server.child.pid!, { quick });
+    if (python !== undefined) {
+      results.python = python;
+      for (const [name, value, note] of python.rows) row(name, value, note);
+    }
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -10,20 +10,17 @@ Errors, context and logs follow Lambda's Python runtime (awslambdaric): the same
 requestId and stackTrace in the error body, and logging records as "[LEVEL]\\ttimestamp\\trequestId\\tmsg".
 """
 
-import base64
-import decimal
+import binascii
 import errno
 import importlib
 import importlib.util
 import json
-import logging
 import os
 import socket
 import struct
 import sys
 import threading
 import time
-import traceback
 
 # Lambda's synchronous response limit (bytes); a larger answer is refused here, before the channel.
 RESPONSE_LIMIT = 6291556
@@ -139,21 +136,25 @@ class LogStream:
         return False
 
 
-class LambdaLogHandler(logging.Handler):
-    def emit(self, record):
-        try:
-            send_log(self.format(record))
-        except Exception:
-            self.handleError(record)
+def setup_logging(logging):
+    """
+    As on Lambda, the root logger has a handler (so basicConfig() does nothing) writing records as
+    "[LEVEL]\ttimestamp\trequestId\tmessage", at level WARNING unless AWS_LAMBDA_LOG_LEVEL says otherwise.
+    Done when the function first imports logging, not before: an idle environment does not carry the module.
+    """
 
+    class LambdaLogHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                send_log(self.format(record))
+            except Exception:
+                self.handleError(record)
 
-class RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.aws_request_id = current_id or ""
-        return True
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = current_id or ""
+            return True
 
-
-def setup_logging():
     logging.Formatter.converter = time.gmtime
     handler = LambdaLogHandler()
     handler.setFormatter(
@@ -163,41 +164,53 @@ def setup_logging():
         )
     )
     handler.addFilter(RequestIdFilter())
-    # As on Lambda: the root logger already has a handler (so basicConfig() does nothing) at level WARNING.
     logging.getLogger().addHandler(handler)
+    apply_log_level()
 
 
-# ---- boto3 with AWS_ENDPOINT_URL ----
+def apply_log_level():
+    logging = sys.modules.get("logging")
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if logging is not None and level in logging._nameToLevel:
+        logging.getLogger().setLevel(level)
 
 
-class EndpointFromEnvironment:
-    """
-    Botocore before 1.31 ignores AWS_ENDPOINT_URL (Debian 12 ships 1.29): clients created without an
-    endpoint_url get the one the environment names, as newer botocore and the AWS SDKs do, so boto3 reaches
-    the platform through the relay. Installed as an import hook; botocore is imported only if user code does.
-    """
+class PostImport:
+    """Runs a setup function right after the first import of a module, whoever imports it."""
+
+    def __init__(self, hooks):
+        self.hooks = hooks
 
     def find_spec(self, name, path=None, target=None):
-        if name != "botocore.session":
+        hook = self.hooks.get(name)
+        if hook is None:
             return None
         sys.meta_path.remove(self)
         try:
             spec = importlib.util.find_spec(name)
         finally:
             sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_module = spec.loader.exec_module
 
-        def exec_and_patch(module):
+        def exec_and_hook(module):
             exec_module(module)
-            patch_botocore(module)
+            hook(module)
 
-        spec.loader.exec_module = exec_and_patch
+        spec.loader.exec_module = exec_and_hook
         return spec
 
 
+# ---- boto3 with AWS_ENDPOINT_URL ----
+
+
 def patch_botocore(session_module):
+    """
+    Botocore before 1.31 ignores AWS_ENDPOINT_URL (Debian 12 ships 1.29): clients created without an
+    endpoint_url get the one the environment names, as newer botocore and the AWS SDKs do, so boto3 reaches
+    the platform through the relay.
+    """
     botocore = sys.modules.get("botocore")
     try:
         version = tuple(int(p) for p in botocore.__version__.split(".")[:2])
@@ -241,6 +254,8 @@ def make_error(message, error_type, stack_trace, request_id=None):
 
 def user_frames(tb):
     """The traceback from the first frame outside this file (the handler's), as Lambda trims it."""
+    import traceback
+
     frames = traceback.extract_tb(tb)
     for i, f in enumerate(frames):
         if os.path.basename(f.filename) != THIS_FILE:
@@ -251,6 +266,8 @@ def user_frames(tb):
 def fault_of(exc, request_id=None):
     if isinstance(exc, Fault):
         return make_error(exc.msg, exc.error_type, exc.trace, request_id)
+    import traceback
+
     trace = traceback.format_list(user_frames(exc.__traceback__))
     return make_error(str(exc), type(exc).__name__, trace, request_id)
 
@@ -273,7 +290,8 @@ def log_error(err):
 
 class Encoder(json.JSONEncoder):
     def default(self, o):
-        if isinstance(o, decimal.Decimal):
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
             # simplejson (Lambda's encoder) writes a Decimal as its number; json has no raw numbers.
             if o.is_nan():
                 return float("nan")
@@ -467,17 +485,12 @@ def load_runtime():
     sys.dont_write_bytecode = True
     sys.stdout = LogStream("stdout")
     sys.stderr = LogStream("stderr")
-    setup_logging()
-    sys.meta_path.insert(0, EndpointFromEnvironment())
+    sys.meta_path.insert(0, PostImport({"logging": setup_logging, "botocore.session": patch_botocore}))
 
-    # Run once what every bind and invoke runs, so the first real one does not pay for lazy imports.
-    try:
-        raise ValueError("warm")
-    except ValueError as e:
-        fault_of(e)
+    # Run once what every invoke runs. Not the error path: formatting a traceback loads traceback, ast and
+    # this file's lines (~0.6 MB an idle environment would carry for nothing); the first error pays for it.
     marshal({"warm": [1, 2.5, "x", None, True]})
     json.loads('{"warm": [1, 2.5, "x", null, true]}')
-    logging.Formatter("%(asctime)s").format(logging.makeLogRecord({"msg": "warm"}))
 
 
 # ---- phase 2: serve one environment ----
@@ -501,9 +514,7 @@ class Environment:
                 del os.environ[k]
         os.environ.update(env)
         task_root = h["taskRoot"]
-        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-        if level in logging._nameToLevel:
-            logging.getLogger().setLevel(level)
+        apply_log_level()
         try:
             os.chdir(task_root)
             # Lambda's order: the function's code, then layers, then the runtime's (and boto3's) paths.
@@ -545,7 +556,7 @@ class Environment:
             client_context = None
             if h.get("cc"):
                 try:
-                    client_context = json.loads(base64.b64decode(h["cc"]))
+                    client_context = json.loads(binascii.a2b_base64(h["cc"]))
                 except Exception as e:
                     raise Fault("Runtime.LambdaContextUnmarshalError", "Unable to parse Client Context JSON: %s" % e)
             try:
