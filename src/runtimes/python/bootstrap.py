@@ -8,18 +8,20 @@ then binds one function (imports its handler) and serves its invocations one at 
 
 Errors, context and logs follow Lambda's Python runtime (awslambdaric): the same error types and messages,
 requestId and stackTrace in the error body, and logging records as "[LEVEL]\\ttimestamp\\trequestId\\tmsg".
+
+Idle environments are many, so the runtime imports little: _socket and _thread rather than socket and
+threading (whose enums and helpers cost ~0.6 MB), logging and traceback only when used.
 """
 
+import _socket
+import _thread
 import binascii
 import errno
 import importlib
-import importlib.util
 import json
 import os
-import socket
 import struct
 import sys
-import threading
 import time
 
 # Lambda's synchronous response limit (bytes); a larger answer is refused here, before the channel.
@@ -35,9 +37,9 @@ THIS_FILE = os.path.basename(__file__)
 
 class Channel:
     def __init__(self, fd):
-        self.sock = socket.socket(fileno=fd)
+        self.sock = _socket.socket(fileno=fd)
         # User threads may print while the main thread answers: one writer at a time.
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.buf = b""
 
     def send(self, header, body=b""):
@@ -185,11 +187,12 @@ class PostImport:
         hook = self.hooks.get(name)
         if hook is None:
             return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
+        spec = None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(name, path, target)
+                if spec is not None:
+                    break
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_module = spec.loader.exec_module
@@ -420,61 +423,69 @@ def pipe(src, dst):
         # Either side gone: end both, so the other direction's recv returns too.
         for s in (src, dst):
             try:
-                s.shutdown(socket.SHUT_RDWR)
+                s.shutdown(_socket.SHUT_RDWR)
             except OSError:
                 pass
 
 
 def relay_connection(client, api_socket):
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    upstream = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         upstream.connect(api_socket)
     except OSError:
         client.close()
         upstream.close()
         return
-    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    t = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
-    t.start()
-    pipe(client, upstream)
-    t.join()
-    client.close()
-    upstream.close()
+    client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    left = [2]
+    lock = _thread.allocate_lock()
+
+    def run(src, dst):
+        pipe(src, dst)
+        # The last direction to end closes both: a descriptor is never closed under the other's recv.
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            client.close()
+            upstream.close()
+
+    _thread.start_new_thread(run, (upstream, client))
+    run(client, upstream)
 
 
 def accept_loop(server, api_socket):
     while True:
         try:
-            client, _ = server.accept()
+            fd, _ = server._accept()
         except OSError as e:
             if e.errno in (errno.EBADF, errno.EINVAL):
                 return
             # Out of descriptors: wait for connections to close rather than spin.
             time.sleep(0.05)
             continue
-        threading.Thread(target=relay_connection, args=(client, api_socket), daemon=True).start()
+        _thread.start_new_thread(relay_connection, (_socket.socket(fileno=fd), api_socket))
+
+
+def listener(family, host, port):
+    s = _socket.socket(family, _socket.SOCK_STREAM)
+    s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(128)
+    return s
 
 
 def start_relay(port, api_socket):
     """Listens on the API's own port (as relay.ts does), on ::1 too when this loopback has it."""
-    servers = []
-    v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    v4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    v4.bind(("127.0.0.1", port))
-    v4.listen(128)
-    got = v4.getsockname()[1]
-    servers.append(v4)
+    servers = [listener(_socket.AF_INET, "127.0.0.1", port)]
+    got = servers[0].getsockname()[1]
     if port != 0:
         try:
-            v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            v6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            v6.bind(("::1", got))
-            v6.listen(128)
-            servers.append(v6)
+            servers.append(listener(_socket.AF_INET6, "::1", got))
         except OSError:
             pass
     for s in servers:
-        threading.Thread(target=accept_loop, args=(s, api_socket), daemon=True).start()
+        _thread.start_new_thread(accept_loop, (s, api_socket))
     return got
 
 
