@@ -7,6 +7,15 @@ import fs from 'node:fs';
 /** Where sandboxes can run it from: under /usr, which every sandbox sees read-only (never a pyenv shim). */
 export const PYTHON_CANDIDATES = ['/usr/bin/python3', '/usr/local/bin/python3'];
 
+/**
+ * `KINDLING_PYTHON` names another interpreter (one installed under /opt, say); its prefix is then bound
+ * read-only into the sandboxes. Otherwise the usual places.
+ */
+export function pythonCandidates(): readonly string[] {
+  const chosen = process.env.KINDLING_PYTHON;
+  return chosen ? [chosen] : PYTHON_CANDIDATES;
+}
+
 export interface HostPython {
   /** The interpreter, as the sandbox runs it. */
   path: string;
@@ -14,11 +23,12 @@ export interface HostPython {
   version: string;
 }
 
-let probed: { candidates: readonly string[]; python: HostPython | undefined } | undefined;
+const probed = new Map<string, HostPython | undefined>();
 
 /** The host's Python 3, asked once (a ~20 ms probe); undefined when none is installed where sandboxes see. */
-export function hostPython(candidates: readonly string[] = PYTHON_CANDIDATES): HostPython | undefined {
-  if (probed?.candidates === candidates) return probed.python;
+export function hostPython(candidates: readonly string[] = pythonCandidates()): HostPython | undefined {
+  const key = candidates.join('\0');
+  if (probed.has(key)) return probed.get(key);
   let python: HostPython | undefined;
   for (const p of candidates) {
     if (!fs.existsSync(p)) continue;
@@ -40,7 +50,7 @@ export function hostPython(candidates: readonly string[] = PYTHON_CANDIDATES): H
       // not runnable: try the next one
     }
   }
-  probed = { candidates, python };
+  probed.set(key, python);
   return python;
 }
 
@@ -59,7 +69,7 @@ export function pythonRuntimeVersionArn(py: HostPython, region: string): string 
 }
 
 /** Why python3.x functions cannot run here, for CreateFunction's refusal; undefined when they can. */
-export function pythonMissing(candidates: readonly string[] = PYTHON_CANDIDATES): string | undefined {
+export function pythonMissing(candidates: readonly string[] = pythonCandidates()): string | undefined {
   return hostPython(candidates) === undefined
     ? `no Python 3 interpreter is installed on this host (looked for ${candidates.join(', ')})`
     : undefined;
