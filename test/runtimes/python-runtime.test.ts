@@ -377,3 +377,12 @@ def handler(e, c):
   assert.deepEqual(json(r), { via: 'unix-socket', url: '/from-python?x=1' });
   assert.ok(h.apiHits.includes('GET /from-python?x=1'));
 });
+
+test('python3.12 answers non-ASCII characters as they are, the other names escape them (as Lambda does)', async () => {
+  const files = { 'app.py': 'def handler(e, c):\n    return {"word": "café"}\n' };
+  assert.equal((await invoke(h, py(files))).payload.toString('utf8'), '{"word": "café"}');
+  assert.equal(
+    (await invoke(h, py(files, { runtime: 'python3.11' }))).payload.toString('utf8'),
+    '{"word": "caf\\u00e9"}',
+  );
+});

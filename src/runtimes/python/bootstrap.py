@@ -302,13 +302,17 @@ class Encoder(json.JSONEncoder):
         return super().default(o)
 
 
+def to_json(value):
+    # Lambda's python3.12 runtime writes non-ASCII characters as they are; the others escape them.
+    ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"
+    return Encoder(ensure_ascii=ascii_only).encode(value)
+
+
 def marshal(result):
     if isinstance(result, bytes):
         return result
-    # Lambda's python3.12 runtime writes non-ASCII characters as they are; the others escape them.
-    ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"
     try:
-        return Encoder(ensure_ascii=ascii_only).encode(result).encode("utf-8")
+        return to_json(result).encode("utf-8")
     except Exception as e:
         raise Fault("Runtime.MarshalError", "Unable to marshal response: {}".format(e))
 
@@ -537,7 +541,7 @@ class Environment:
             err = fault_of(e)
             log_error(err)
             flush_streams()
-            self.chan.send({"t": "init", "ok": False, "errorType": err["errorType"]}, json.dumps(err))
+            self.chan.send({"t": "init", "ok": False, "errorType": err["errorType"]}, to_json(err))
             return
         flush_streams()
         self.chan.send({"t": "init", "ok": True})
@@ -594,7 +598,7 @@ class Environment:
                 err = {"errorMessage": err["errorMessage"], "errorType": err["errorType"]}
             self.chan.send(
                 {"t": "result", "id": rid, "ok": False, "errorType": err["errorType"], "rss": rss},
-                json.dumps(err),
+                to_json(err),
             )
         current_id = None
 

@@ -247,10 +247,10 @@ test('Timeout above 900 is refused', async () => {
 
 test('an unsupported runtime is refused', async () => {
   await refused(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Runtime: 'python3.12' })),
+    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Runtime: 'python3.8' })),
     'ValidationException',
     400,
-    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs18.x, nodejs22.x\]/,
+    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs18.x, nodejs22.x, python3.13, python3.12, python3.11, python3.10, python3.9\]/,
   );
 });
 
