@@ -140,11 +140,13 @@ test('boto3 is importable inside the sandbox, as on Lambda', async () => {
 
 test('print output and logging records land in their own request’s log, records tagged as Lambda tags them', async () => {
   const s = app(
-    `import logging
+    `import logging, sys
 logger = logging.getLogger()
 print("at init")
 def handler(event, context):
     print("printed", event["n"])
+    sys.stdout.buffer.write(b"bytes too\\n")
+    print("to stderr", file=sys.stderr)
     print("no newline", end="")
     logger.info("hidden at Lambda's default level")
     logger.warning("warned %s", event["n"])
@@ -160,6 +162,8 @@ def handler(event, context):
   assert.match(init!, /^at init$/m);
   assert.match(rest!, /^printed 1$/m);
   assert.match(rest!, /^no newline/m);
+  assert.match(rest!, /^bytes too$/m);
+  assert.match(rest!, /^to stderr$/m);
   assert.doesNotMatch(rest!, /hidden at Lambda's default level/);
   assert.match(rest!, /^\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\treq-log-1\twarned 1$/m);
   assert.match(rest!, /^\[INFO\]\t\S+\treq-log-1\tshown once the level allows$/m);

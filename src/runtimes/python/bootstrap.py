@@ -89,10 +89,14 @@ class LogStream:
 
     encoding = "utf-8"
     errors = "replace"
+    closed = False
 
     def __init__(self, name):
         self.name = name
         self.pending = []
+        self.pending_len = 0
+        # Code that writes bytes (sys.stdout.buffer.write) reaches the same log.
+        self.buffer = ByteLogStream(self)
 
     def write(self, s):
         if not isinstance(s, str):
@@ -100,12 +104,15 @@ class LogStream:
         nl = s.rfind("\n")
         if nl < 0:
             self.pending.append(s)
+            self.pending_len += len(s)
             # A long line without a newline is sent anyway: memory stays bounded.
-            if sum(len(p) for p in self.pending) > LOG_EVENT_LIMIT:
+            if self.pending_len > LOG_EVENT_LIMIT:
                 self.flush()
             return len(s)
         head = "".join(self.pending) + s[: nl + 1]
-        self.pending = [s[nl + 1 :]] if nl + 1 < len(s) else []
+        rest = s[nl + 1 :]
+        self.pending = [rest] if rest else []
+        self.pending_len = len(rest)
         send_log(head)
         return len(s)
 
@@ -117,6 +124,7 @@ class LogStream:
         if self.pending:
             text = "".join(self.pending)
             self.pending = []
+            self.pending_len = 0
             send_log(text)
 
     def isatty(self):
@@ -128,14 +136,33 @@ class LogStream:
     def readable(self):
         return False
 
+    def seekable(self):
+        return False
+
     def fileno(self):
         # The native descriptors still exist (subprocesses inherit them); writes there reach the sandbox's
         # own output, not the request's log.
         return 1 if self.name == "stdout" else 2
 
-    @property
-    def closed(self):
-        return False
+
+class ByteLogStream:
+    closed = False
+
+    def __init__(self, text):
+        self.text = text
+
+    def write(self, b):
+        self.text.write(bytes(b).decode("utf-8", "replace"))
+        return len(b)
+
+    def flush(self):
+        self.text.flush()
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.text.fileno()
 
 
 def setup_logging(logging):
@@ -517,7 +544,6 @@ class Environment:
         self.handler = None
         self.bound = None
         self.statm = Statm()
-        self.creds = None
 
     def bind(self, h):
         global current_id
