@@ -390,3 +390,17 @@ test('python3.12 answers non-ASCII characters as they are, the other names escap
     '{"word": "caf\\u00e9"}',
   );
 });
+
+test('a 5 MB event arrives whole and a 5 MB answer comes back whole', async () => {
+  const s = app('def handler(e, c):\n    return {"n": len(e["s"]), "echo": e["s"]}\n', {
+    timeoutSec: 30,
+  });
+  const big = 'y'.repeat(5 * 1024 * 1024 - 100);
+  for (let i = 0; i < 2; i++) {
+    const r = await invoke(h, s, { s: big });
+    assert.equal(r.functionError, undefined, r.payload.subarray(0, 500).toString());
+    const v = json(r) as { n: number; echo: string };
+    assert.equal(v.n, big.length);
+    assert.equal(v.echo, big);
+  }
+});

@@ -40,7 +40,6 @@ class Channel:
         self.sock = _socket.socket(fileno=fd)
         # User threads may print while the main thread answers: one writer at a time.
         self.lock = _thread.allocate_lock()
-        self.buf = b""
 
     def send(self, header, body=b""):
         if isinstance(body, str):
@@ -51,20 +50,33 @@ class Channel:
 
     def frames(self):
         """Yields (header, body) until the host closes the channel."""
+        buf = bytearray()
         while True:
-            while len(self.buf) >= 8:
-                hlen, blen = struct.unpack_from("<II", self.buf)
-                end = 8 + hlen + blen
-                if len(self.buf) < end:
-                    break
-                header = json.loads(self.buf[8 : 8 + hlen])
-                body = self.buf[8 + hlen : end]
-                self.buf = self.buf[end:]
-                yield header, body
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                return
-            self.buf += chunk
+            while len(buf) < 8:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    return
+                buf += chunk
+            hlen, blen = struct.unpack_from("<II", buf)
+            end = 8 + hlen + blen
+            if len(buf) < end:
+                # A large frame (a 6 MB event) is read straight into one buffer of its size, not grown by
+                # concatenation (quadratic copying).
+                whole = bytearray(end)
+                whole[: len(buf)] = buf
+                view = memoryview(whole)
+                got = len(buf)
+                while got < end:
+                    n = self.sock.recv_into(view[got:])
+                    if n == 0:
+                        return
+                    got += n
+                view.release()
+                buf = whole
+            header = json.loads(buf[8 : 8 + hlen])
+            body = bytes(buf[8 + hlen : end])
+            del buf[:end]
+            yield header, body
 
 
 channel = None
