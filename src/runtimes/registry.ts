@@ -10,6 +10,20 @@ import {
 import { PythonRuntime } from './python/runtime.js';
 import type { Runtime, RuntimeOptions } from './runtime.js';
 
+/** What a runtime name runs on this host (`kindling runtimes`, and the check at CreateFunction). */
+export interface RuntimeDescription {
+  /** The language or kind (`Node.js`, `Python`, `custom runtime`). */
+  language: string;
+  /** The version that actually runs (`3.11.2`); undefined when not installed or not applicable. */
+  version?: string;
+  /** Host path of the interpreter or binary that runs; undefined when not installed or not applicable. */
+  binary?: string;
+  /** Where it came from (`host`, a Debian package). */
+  source?: string;
+  /** Why it cannot run on this host; set exactly when it is not installed (names refused, never substituted). */
+  missing?: string;
+}
+
 export interface RuntimeEntry {
   /** The runtime's folder under runtimes/. */
   readonly id: string;
@@ -27,8 +41,8 @@ export interface RuntimeEntry {
    * Lambda's runtime version string and ARN: GetFunction's RuntimeVersionConfig shows the ARN.
    */
   readonly runtimeVersion?: (region: string) => { version: string; arn: string } | undefined;
-  /** Why this runtime cannot run on this host (CreateFunction refuses its names); undefined when it can. */
-  readonly unavailable?: () => string | undefined;
+  /** What it runs on this host, cheap after the first call; `missing` refuses its names for new functions. */
+  describe?(): RuntimeDescription;
 }
 
 const NODE = {
@@ -53,7 +67,12 @@ const PYTHON = {
     const py = hostPython();
     return py && { version: pythonRuntimeVersion(py), arn: pythonRuntimeVersionArn(py, region) };
   },
-  unavailable: () => pythonMissing(),
+  describe: (): RuntimeDescription => {
+    const py = hostPython();
+    return py
+      ? { language: 'Python', version: py.version, binary: py.path, source: 'host' }
+      : { language: 'Python', missing: pythonMissing() };
+  },
 } satisfies RuntimeEntry;
 
 export const RUNTIMES: readonly RuntimeEntry[] = [NODE, PYTHON];

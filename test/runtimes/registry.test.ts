@@ -43,7 +43,12 @@ test('every python3.x name is served by the python runtime, sharing one pool nam
     assert.equal(e?.poolName, 'python3');
   }
   assert.equal(runtimeByPoolName('python3')?.id, 'python');
-  // The registry names what really runs them.
+  // The registry names what really runs them (`kindling runtimes`, GetFunction).
+  const d = runtimeEntry('python3.12')?.describe?.();
+  assert.equal(d?.language, 'Python');
+  assert.match(d?.version ?? '', /^3\.\d+\.\d+$/);
+  assert.ok(d?.binary?.startsWith('/usr/'), d?.binary);
+  assert.equal(d?.missing, undefined);
   assert.match(
     runtimeEntry('python3.13')?.runtimeVersion?.('eu-west-1')?.arn ?? '',
     /^arn:aws:lambda:eu-west-1::runtime:python:3\.\d+\.\d+$/,

@@ -112,9 +112,9 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
 
 /** A runtime this host cannot run is refused when it is named, not accepted and failed at each invoke. */
 function refuseUnavailableRuntime(name: string | undefined): void {
-  const why = name === undefined ? undefined : runtimeEntry(name)?.unavailable?.();
-  if (why !== undefined) {
-    throw LambdaErrors.invalidParameter(`The runtime parameter of ${name} is not available here: ${why}.`);
+  const missing = name === undefined ? undefined : runtimeEntry(name)?.describe?.().missing;
+  if (missing !== undefined) {
+    throw LambdaErrors.invalidParameter(`The runtime parameter of ${name} is not supported: ${missing}.`);
   }
 }
 

@@ -32,7 +32,7 @@ const refused = (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
   assert.equal(e.$metadata?.httpStatusCode, 400);
   assert.match(
     e.message,
-    /python3\.1[12] is not available here: no Python 3 interpreter is installed on this host \(looked for \/nonexistent\/bin\/python3\)/,
+    /python3\.1[12] is not supported: no Python 3 interpreter is installed on this host \(looked for \/nonexistent\/bin\/python3\)/,
   );
   return true;
 };
