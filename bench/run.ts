@@ -13,6 +13,7 @@ import { clusterFigures } from './cluster.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { providedFigures } from './provided.js';
+import { pythonFigures } from './python.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -318,6 +319,11 @@ async function main(): Promise<void> {
     const provided = await providedFigures(k, { samples: N_LATENCY, nodeWarm: warmLatency, repo });
     results.provided = provided;
     for (const [name, value, note] of provided.rows) row(name, value, note);
+    const python = await pythonFigures(k, server.child.pid!, { quick });
+    if (python !== undefined) {
+      results.python = python;
+      for (const [name, value, note] of python.rows) row(name, value, note);
+    }
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -19,6 +19,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
 # provided.* runtimes: the build compiles their Runtime API shim (C) with cc.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# python3.x functions run Debian's Python 3 with boto3 importable, as on Lambda.
+/usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then

@@ -21,8 +21,14 @@ import {
 } from './client.js';
 import { CliError, emit, printFields, USAGE } from './output.js';
 
-const USAGE_TEXT = `kindling deploy <dir|zip> --name NAME [--runtime nodejs20.x] [--handler index.handler]
-                       [--memory MB] [--timeout SEC] [--env KEY=VALUE]...`;
+const USAGE_TEXT = `kindling deploy <dir|zip> --name NAME [--runtime nodejs20.x|python3.12|…] [--handler H]
+                       [--memory MB] [--timeout SEC] [--env KEY=VALUE]...
+  --handler defaults to index.handler, or lambda_function.lambda_handler (as Lambda's console) for python3.x`;
+
+/** The handler Lambda's console starts a function of this runtime with. */
+function defaultHandler(runtime: string): string {
+  return runtime.startsWith('python') ? 'lambda_function.lambda_handler' : 'index.handler';
+}
 
 /** Lambda's limit for a ZipFile upload. */
 export const MAX_ZIP_BYTES = 50 * 1024 * 1024;
@@ -152,7 +158,7 @@ export async function run(args: string[]): Promise<void> {
           new CreateFunctionCommand({
             FunctionName: name,
             Runtime: (values.runtime ?? 'nodejs20.x') as never,
-            Handler: values.handler ?? 'index.handler',
+            Handler: values.handler ?? defaultHandler(values.runtime ?? 'nodejs20.x'),
             // Lambda requires a role; Kindling runs functions with their tenant's own credentials instead.
             Role: 'arn:aws:iam::000000000000:role/kindling-function',
             Code: { ZipFile: zip },
@@ -193,6 +199,10 @@ export async function run(args: string[]): Promise<void> {
       printFields([
         ['FunctionArn', c.FunctionArn],
         ['Runtime', c.Runtime],
+        // What really runs it, where that differs from the name (python3.x on the host's Python 3).
+        ...(c.RuntimeVersionConfig?.RuntimeVersionArn !== undefined
+          ? [['RuntimeVersion', c.RuntimeVersionConfig.RuntimeVersionArn] as [string, string]]
+          : []),
         ['Handler', c.Handler],
         ['MemorySize', c.MemorySize === undefined ? undefined : `${c.MemorySize} MB`],
         ['Timeout', c.Timeout === undefined ? undefined : `${c.Timeout} s`],

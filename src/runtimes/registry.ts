@@ -6,6 +6,13 @@ import { NodeRuntime } from './node/runtime.js';
 import { findNode } from './node/versions.js';
 import { ProvidedRuntime } from './provided/runtime.js';
 import { BUILT_SHIM, findCompiler } from './provided/shim-build.js';
+import {
+  hostPython,
+  pythonMissing,
+  pythonRuntimeVersion,
+  pythonRuntimeVersionArn,
+} from './python/interpreter.js';
+import { PythonRuntime } from './python/runtime.js';
 import type { Runtime, RuntimeOptions } from './runtime.js';
 
 /** What a runtime name runs on this host (`kindling runtimes`, and the check at CreateFunction). */
@@ -36,6 +43,11 @@ export interface RuntimeEntry {
   /** What it runs on this host, cheap after the first call; `missing` refuses its names for new functions. */
   describe(): RuntimeDescription;
   create(opts: RuntimeOptions): Runtime;
+  /**
+   * What really runs these names where that is not what they say (python3.x: the host's Python 3), as
+   * Lambda's runtime version string and ARN: GetFunction's RuntimeVersionConfig shows the ARN.
+   */
+  readonly runtimeVersion?: (region: string) => { version: string; arn: string } | undefined;
 }
 
 /** Node `major`: its own pool, on exactly that Node (runtimes/node/versions.ts), or not installed. */
@@ -97,7 +109,27 @@ const PROVIDED = {
   create: (opts: RuntimeOptions) => new ProvidedRuntime(opts),
 } satisfies RuntimeEntry;
 
-export const RUNTIMES: readonly RuntimeEntry[] = [NODE20, NODE22, NODE24, NODE18, PROVIDED];
+const PYTHON = {
+  id: 'python',
+  // Every python3.x name runs the host's one Python 3, so they share one pool, named for what it is.
+  poolName: 'python3',
+  names: ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3.9'] as const,
+  aliases: [],
+  deprecated: { 'python3.9': '2025-12-15' },
+  create: (opts: RuntimeOptions) => new PythonRuntime(opts),
+  runtimeVersion: (region: string) => {
+    const py = hostPython();
+    return py && { version: pythonRuntimeVersion(py), arn: pythonRuntimeVersionArn(py, region) };
+  },
+  describe: (): RuntimeDescription => {
+    const py = hostPython();
+    return py
+      ? { language: 'Python', version: py.version, binary: py.path, source: 'host' }
+      : { language: 'Python', missing: pythonMissing() };
+  },
+} satisfies RuntimeEntry;
+
+export const RUNTIMES: readonly RuntimeEntry[] = [NODE20, NODE22, NODE24, NODE18, PYTHON, PROVIDED];
 
 /**
  * Names known for new functions (the API's schema). A known name whose runtime is not installed here is

@@ -45,6 +45,25 @@ test('both custom runtime names are served by the provided runtime and share one
   assert.equal(runtimeByPoolName('provided.al2023')?.id, 'provided');
 });
 
+test('every python3.x name is served by the python runtime, sharing one pool named for the host Python 3', () => {
+  for (const name of ['python3.9', 'python3.10', 'python3.11', 'python3.12', 'python3.13']) {
+    const e = runtimeEntry(name);
+    assert.equal(e?.id, 'python', name);
+    assert.equal(e?.poolName, 'python3');
+  }
+  assert.equal(runtimeByPoolName('python3')?.id, 'python');
+  // The registry names what really runs them (`kindling runtimes`, GetFunction).
+  const d = runtimeEntry('python3.12')?.describe?.();
+  assert.equal(d?.language, 'Python');
+  assert.match(d?.version ?? '', /^3\.\d+\.\d+$/);
+  assert.ok(d?.binary?.startsWith('/usr/'), d?.binary);
+  assert.equal(d?.missing, undefined);
+  assert.match(
+    runtimeEntry('python3.13')?.runtimeVersion?.('eu-west-1')?.arn ?? '',
+    /^arn:aws:lambda:eu-west-1::runtime:python:3\.\d+\.\d+$/,
+  );
+});
+
 test('aliases are served but not accepted for new functions', () => {
   assert.ok(!SUPPORTED_RUNTIMES.includes('nodejs'));
 });
@@ -64,7 +83,17 @@ test('every entry describes what it runs here: a version and binary, or why it i
 });
 
 test('a runtime no entry serves is unknown', () => {
-  for (const name of ['java21', 'provided', 'provided.al2024', '', 'nodejs20', 'NODEJS20.X', 'nodejs16.x']) {
+  for (const name of [
+    'java21',
+    'python3.8',
+    'python',
+    'provided',
+    'provided.al2024',
+    '',
+    'nodejs20',
+    'NODEJS20.X',
+    'nodejs16.x',
+  ]) {
     assert.equal(runtimeEntry(name), undefined, name);
     assert.equal(runtimeByPoolName(name), undefined, name);
   }

@@ -14,6 +14,7 @@ import {
 } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
+import { runtimeEntry } from '../../runtimes/registry.js';
 import type { ApiRequest } from '../surface.js';
 import { originOf } from './code-download.js';
 import type { LambdaApiDeps } from './deps.js';
@@ -103,6 +104,9 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${rec.name}` },
   };
+  // Where a name runs something else than it says (python3.x on the host's Python 3), the ARN says what.
+  const version = runtimeEntry(rec.runtime)?.runtimeVersion?.(rec.arn.split(':')[3] ?? 'us-east-1');
+  if (version !== undefined) out.RuntimeVersionConfig = { RuntimeVersionArn: version.arn };
   if (Object.keys(rec.environment).length > 0) out.Environment = { Variables: rec.environment };
   if (rec.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: rec.deadLetterTargetArn };
   return out;

@@ -247,11 +247,11 @@ test('Timeout above 900 is refused', async () => {
 
 test('an unsupported runtime is refused', async () => {
   await refused(
-    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Runtime: 'java21' })),
+    lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'private', Runtime: 'python3.8' })),
     'ValidationException',
     400,
     // Every runtime the registry lists (others may join), the custom runtimes among them.
-    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs22.x, nodejs24.x, nodejs18.x, [^\]]*provided\.al2023, provided\.al2\b[^\]]*\]/,
+    /at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \[nodejs20.x, nodejs22.x, nodejs24.x, nodejs18.x, python3.13, [^\]]*provided\.al2023, provided\.al2\b[^\]]*\]/,
   );
 });
 
