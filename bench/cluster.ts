@@ -161,15 +161,27 @@ exports.handler = async (event) => {
   return { ok: true };
 };`;
 
-/** Reads every id from the done queue (deleting as it goes) until it stays empty for `quietMs`. */
-async function collectDone(k: KindlingClient, url: string, into: Set<string>, quietMs: number, want: number) {
+/**
+ * Reads ids from the done queue (deleting as it goes) until every wanted id came, or it stays empty for
+ * `quietMs`. Wanted ids, not a count: an event whose 202 was lost with the killed node may still have run,
+ * and its id must not stand in for one still on its way.
+ */
+async function collectDone(
+  k: KindlingClient,
+  url: string,
+  into: Set<string>,
+  quietMs: number,
+  want: Set<string>,
+) {
   let quietSince = Date.now();
-  while (Date.now() - quietSince < quietMs && into.size < want) {
+  let missing = new Set(want);
+  while (Date.now() - quietSince < quietMs && missing.size > 0) {
     const r = await sqs(k, 'ReceiveMessage', { QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 });
     const msgs: { Body: string; ReceiptHandle: string }[] = r.Messages ?? [];
     if (msgs.length === 0) continue;
     quietSince = Date.now();
     for (const m of msgs) into.add(m.Body);
+    missing = new Set([...missing].filter((id) => !into.has(id)));
     await sqs(k, 'DeleteMessageBatch', {
       QueueUrl: url,
       Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
@@ -182,6 +194,30 @@ interface KillFigures {
   async: { sent: number; accepted: number; executed: number; lost: number; refused: number };
   queue: { sent: number; accepted: number; executed: number; lost: number; refused: number };
   seconds: number;
+  /** What the store says of (up to 10) async events never reported. */
+  lostAsync: Record<string, unknown>[];
+}
+
+/** The stored state of async events that were accepted but never reported (what the note needs to say). */
+async function whatBecameOf(url: string, ids: number[]): Promise<Record<string, unknown>[]> {
+  if (ids.length === 0) return [];
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const out: Record<string, unknown>[] = [];
+    for (const i of ids) {
+      const r = await c.query(
+        `SELECT request_id, status, condition, attempts, throttles, last_error_type, last_error_message, last_status
+           FROM async_events WHERE convert_from(payload, 'UTF8') = $1`,
+        [JSON.stringify({ id: `a${i}` })],
+      );
+      out.push({ id: `a${i}`, rows: r.rows });
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
 }
 
 async function killTest(root: string, env: Record<string, string>, n: number): Promise<KillFigures> {
@@ -276,10 +312,12 @@ async function killTest(root: string, env: Record<string, string>, n: number): P
     ]);
     agent.destroy();
     const executed = new Set<string>();
-    const want = asyncRun.accepted.size + queueRun.accepted.size * 10;
+    const want = new Set([...asyncRun.accepted].map((i) => `a${i}`));
+    for (const b of queueRun.accepted) for (let j = 0; j < 10; j++) want.add(`q${b * 10 + j}`);
     // Quiet period longer than a lease: a dead node's claims are taken over within it.
     await collectDone(k, done, executed, Math.max(60_000, leaseMs * 3), want);
     const asyncExecuted = [...asyncRun.accepted].filter((i) => executed.has(`a${i}`)).length;
+    const lostAsync = [...asyncRun.accepted].filter((i) => !executed.has(`a${i}`));
     let queueAccepted = 0;
     let queueExecuted = 0;
     for (const b of queueRun.accepted) {
@@ -305,6 +343,7 @@ async function killTest(root: string, env: Record<string, string>, n: number): P
         refused: queueRun.refused * 10,
       },
       seconds: Math.round((Date.now() - started) / 1000),
+      lostAsync: await whatBecameOf(env.KINDLING_STORE!, lostAsync.slice(0, 10)),
     };
   } finally {
     for (const node of nodes) await stop(node.proc);
@@ -375,6 +414,8 @@ export async function clusterFigures(opts: {
       `${kill.queue.accepted} / ${kill.queue.executed} / ${kill.queue.lost}`,
       `of ${kill.queue.sent} sent, ${kill.queue.refused} refused (node down); lease ${kill.leaseMs} ms, ${kill.seconds} s`,
     );
+    for (const l of kill.lostAsync)
+      console.log(`kill test:    lost async event, as stored: ${JSON.stringify(l)}`);
   } finally {
     pg.stop();
     fs.rmSync(root, { recursive: true, force: true });

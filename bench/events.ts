@@ -55,7 +55,7 @@ async function mapping(k: KindlingClient, fn: string, queueArn: string, batchSiz
     throw new Error(`CreateEventSourceMapping: ${r.status} ${JSON.stringify(r.json)}`);
 }
 
-async function latencyFigure(k: KindlingClient, samples: number): Promise<LatencyStats> {
+export async function latencyFigure(k: KindlingClient, samples: number): Promise<LatencyStats> {
   await createFunction(
     k,
     'bench-event-latency',

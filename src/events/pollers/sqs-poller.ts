@@ -107,7 +107,11 @@ export class SqsPoller {
       const waitMs = last ? FIRST_LANE_WAIT_MS : EXTRA_LANE_IDLE_MS;
       const waitStart = Date.now();
       const batch = await this.#collect(waitMs, busy);
-      busy = batch !== null && batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX);
+      // A batch of one says nothing of a backlog (BatchSize 1 fills every batch): only larger full ones count.
+      busy =
+        batch !== null &&
+        batch.length > 1 &&
+        batch.length >= Math.min(this.#d.mapping.batchSize, RECEIVE_MAX);
       if (batch === null || batch.length === 0) {
         if (batch === null && Date.now() - waitStart < waitMs / 2 && !this.#stopped) {
           // The engine answers at once for a deleted queue (or while closing): don't spin on it.
