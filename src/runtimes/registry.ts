@@ -48,6 +48,11 @@ export interface RuntimeEntry {
    * Lambda's runtime version string and ARN: GetFunction's RuntimeVersionConfig shows the ARN.
    */
   readonly runtimeVersion?: (region: string) => { version: string; arn: string } | undefined;
+  /**
+   * The runtime writes its own error lines to the log (Python's `[ERROR]` record, a custom bootstrap's
+   * output); the platform adds Lambda's Node-style `Invoke Error` / `Uncaught Exception` lines otherwise.
+   */
+  readonly logsOwnErrors?: boolean;
 }
 
 /** Node `major`: its own pool, on exactly that Node (runtimes/node/versions.ts), or not installed. */
@@ -88,6 +93,7 @@ const NODE18 = nodeEntry(18, { deprecated: { 'nodejs18.x': '2025-09-01' } });
 const PROVIDED = {
   id: 'provided',
   poolName: 'provided.al2023',
+  logsOwnErrors: true,
   names: ['provided.al2023', 'provided.al2'] as const,
   aliases: [],
   deprecated: {},
@@ -113,6 +119,7 @@ const PYTHON = {
   id: 'python',
   // Every python3.x name runs the host's one Python 3, so they share one pool, named for what it is.
   poolName: 'python3',
+  logsOwnErrors: true,
   names: ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3.9'] as const,
   aliases: [],
   deprecated: { 'python3.9': '2025-12-15' },

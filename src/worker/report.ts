@@ -1,6 +1,7 @@
 // Turns an invocation's outcome into Lambda's answer and its log: the payload (the handler's, or Lambda's
 // error body for timeouts, crashes, memory kills and oversized responses), and the START/END/REPORT
 // lines with durations and memory. Pure: no environment is touched here.
+import { runtimeEntry } from '../runtimes/registry.js';
 import type { InvokeOutcome } from '../runtimes/runtime.js';
 import type { SandboxExit } from '../sandbox/driver.js';
 import type { FunctionVersionSpec, InvocationResult, StartKind } from './types.js';
@@ -25,6 +26,8 @@ export interface ReportInput {
 
 export function report(r: ReportInput): InvocationResult {
   const { spec, requestId, outcome: o, initDurationMs, initFailed } = r;
+  // Python's runtime and custom bootstraps log their own errors; Node's lines are added for Node only.
+  const ownErrors = runtimeEntry(spec.runtime)?.logsOwnErrors === true;
   let initLog = r.initLog;
   let payload: Buffer;
   let errorType: string | undefined;
@@ -43,10 +46,10 @@ export function report(r: ReportInput): InvocationResult {
     errorType = o.errorType;
     if (initFailed) {
       // Lambda logs an init failure in the init phase, before START.
-      initLog +=
-        `${new Date().toISOString()}\tundefined\tERROR\tUncaught Exception \t${payload.toString('utf8')}\n` +
-        `INIT_REPORT Init Duration: ${(initDurationMs ?? 0).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${errorType}\n`;
-    } else {
+      if (!ownErrors)
+        initLog += `${new Date().toISOString()}\tundefined\tERROR\tUncaught Exception \t${payload.toString('utf8')}\n`;
+      initLog += `INIT_REPORT Init Duration: ${(initDurationMs ?? 0).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${errorType}\n`;
+    } else if (!ownErrors) {
       extraLog = `${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${payload.toString('utf8')}\n`;
     }
   } else if (o.status === 'timeout') {

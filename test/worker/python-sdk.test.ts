@@ -104,3 +104,15 @@ def lambda_handler(event, context):
   const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
   assert.equal(got.Messages?.[0]?.Body, 'hello from py-boto3');
 });
+
+test("a Python error is logged once, in Python's own form, without Node's Invoke Error line", async () => {
+  await createPython(
+    'py-raises',
+    'def lambda_handler(event, context):\n    raise ValueError("no good " + event["why"])\n',
+  );
+  const r = await call('py-raises', { why: 'at all' });
+  assert.equal(r.error, 'Unhandled');
+  assert.match(r.log, /\[ERROR\] ValueError: no good at all/);
+  assert.doesNotMatch(r.log, /Invoke Error/);
+  assert.equal(r.log.split('no good at all').length - 1, 1, r.log);
+});
