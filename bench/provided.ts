@@ -6,21 +6,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import yazl from 'yazl';
 import { type LatencyStats, latency, stats } from './load.js';
 import type { KindlingClient } from './run.js';
-
-function zipBootstrap(binary: Buffer): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  zip.addBuffer(binary, 'bootstrap', { mode: 0o100755 });
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    zip.outputStream.on('error', reject);
-  });
-}
+import { zipHandler } from './zip.js';
 
 /** RSS and PSS (MB) of every process named `comm` on the host. */
 function processMemory(comm: string): { n: number; rssMB: LatencyStats; pssMB: LatencyStats } {
@@ -58,7 +46,7 @@ export async function providedFigures(
       Role: 'arn:aws:iam::000000000000:role/bench',
       MemorySize: 128,
       Timeout: 30,
-      Code: { ZipFile: (await zipBootstrap(fs.readFileSync(bin))).toString('base64') },
+      Code: { ZipFile: (await zipHandler(fs.readFileSync(bin), 'bootstrap', 0o100755)).toString('base64') },
     });
     if (r.status !== 201)
       throw new Error(`CreateFunction bench-provided: ${r.status} ${JSON.stringify(r.json)}`);

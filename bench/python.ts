@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { hostPython } from '../src/runtimes/python/interpreter.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
 import { type LatencyStats, stats } from './load.js';
-import { type KindlingClient, kindlingClient, startProcess, stop } from './run.js';
+import { type KindlingClient, kindlingClient, poolReady, startProcess, stop } from './run.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,17 +37,6 @@ async function createPython(k: KindlingClient, name: string): Promise<void> {
     Code: { ZipFile: (await zipHandler(TRIVIAL, 'lambda_function.py')).toString('base64') },
   });
   if (r.status !== 201) throw new Error(`CreateFunction ${name}: ${r.status} ${JSON.stringify(r.json)}`);
-}
-
-async function pythonPoolReady(k: KindlingClient, want: number, timeoutMs = 30_000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const r = await k.call('GET', '/kindling/v1/pool', undefined, 'kindling');
-    const pools: { runtimeKey: string; ready: number }[] = r.json?.pools ?? [];
-    if ((pools.find((p) => p.runtimeKey === 'python3')?.ready ?? 0) >= want) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 function bareStartMs(python: string, samples = 10): LatencyStats {
@@ -179,14 +168,15 @@ export async function pythonFigures(
   if (r0.status !== 200) throw new Error(`python pool target: ${r0.status} ${JSON.stringify(r0.json)}`);
   const poolHit: number[] = [];
   for (let i = 0; i < samples; i++) {
-    if (!(await pythonPoolReady(k, 1))) throw new Error('the python pool never had a ready sandbox');
+    if (!(await poolReady(k, 1, 30_000, 'python3')))
+      throw new Error('the python pool never had a ready sandbox');
     await createPython(k, `bench-py-${i}`);
     const r = await k.call('POST', `/2015-03-31/functions/bench-py-${i}/invocations`, { first: true });
     if (r.status !== 200 || r.headers['x-amz-function-error'] !== undefined)
       throw new Error(`python pool-hit invoke: ${r.status} ${JSON.stringify(r.json)}`);
     poolHit.push(r.ms);
   }
-  await pythonPoolReady(k, 2);
+  await poolReady(k, 2, 30_000, 'python3');
   const bare = bareStartMs(py.path);
   const memory = pythonEnvironmentMemory(serverPid);
   const bareIdle = await bareIdlePssMB(py.path);

@@ -151,12 +151,18 @@ export async function createFunction(
 
 export const TRIVIAL = 'exports.handler = async (event) => ({ ok: true, echo: event });';
 
-async function poolReady(k: KindlingClient, want = 1, timeoutMs = 20_000): Promise<boolean> {
+/** Waits until the pool of `runtimeKey` holds `want` ready environments; false on timeout. */
+export async function poolReady(
+  k: KindlingClient,
+  want = 1,
+  timeoutMs = 20_000,
+  runtimeKey = 'nodejs20.x',
+): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const r = await k.call('GET', '/kindling/v1/pool', undefined, 'kindling');
     const pools: { runtimeKey: string; ready: number }[] = r.json?.pools ?? [];
-    if ((pools.find((p) => p.runtimeKey === 'nodejs20.x')?.ready ?? 0) >= want) return true;
+    if ((pools.find((p) => p.runtimeKey === runtimeKey)?.ready ?? 0) >= want) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;

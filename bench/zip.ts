@@ -1,9 +1,9 @@
 // Builds a one-file function zip in memory for the bench.
 import yazl from 'yazl';
 
-export function zipHandler(code: string, file = 'index.js'): Promise<Buffer> {
+export function zipHandler(code: string | Buffer, file = 'index.js', mode?: number): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(code), file);
+  zip.addBuffer(Buffer.isBuffer(code) ? code : Buffer.from(code), file, mode === undefined ? {} : { mode });
   zip.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
