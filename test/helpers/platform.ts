@@ -84,13 +84,23 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
+/** stdin ignored, stdout and stderr piped, and `inherit`'s descriptors at their numbers (the gaps closed). */
+function stdioWith(inherit: Record<number, number>): (number | 'ignore' | 'pipe')[] {
+  const stdio: (number | 'ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
+  for (const [at, fd] of Object.entries(inherit)) {
+    while (stdio.length < Number(at)) stdio.push('ignore');
+    stdio[Number(at)] = fd;
+  }
+  return stdio;
+}
+
 /** Spawns `kindling serve` and waits for its `listening on` line. */
 export async function spawnServer(
   dataDir = tempDir(),
   env: Record<string, string> = {},
   port = 0,
-  /** Open descriptors of the test's the server inherits as its fds 3, 4, … (without close-on-exec). */
-  inherit: number[] = [],
+  /** Open descriptors of the test's the server inherits, keyed by the number it gets there (never close-on-exec). */
+  inherit: Record<number, number> = {},
 ): Promise<ServerProcess> {
   const { testStoreFor } = await import('./store.js');
   const { store } = env.KINDLING_STORE === undefined ? await testStoreFor(dataDir) : { store: undefined };
@@ -108,7 +118,7 @@ export async function spawnServer(
     ],
     {
       env: { ...process.env, ...(store && { KINDLING_STORE: store }), ...env },
-      stdio: ['ignore', 'pipe', 'pipe', ...inherit],
+      stdio: stdioWith(inherit),
     },
   );
   let out = '';
