@@ -434,7 +434,9 @@ export class FunctionStore {
       else if (record.id !== previous.id) {
         this.#emit({ kind: 'deleted', record: previous, remote: true });
         this.#emit({ kind: 'created', record, remote: true });
-      } else this.#emit({ kind: 'updated', record, previous, remote: true });
+      } else if (record.revisionId !== previous.revisionId)
+        this.#emit({ kind: 'updated', record, previous, remote: true });
+      // Same revision: the notice was of a write this node had already read (a create it then fetched).
       return record;
     })().catch((e: unknown) => {
       console.error('kindling: reading a function changed on another node failed:', e);

@@ -130,6 +130,21 @@ test('a function configuration changed through one node is what the other node s
   assert.ok(change?.kind === 'updated' && change.previous.versionKey === cached?.versionKey);
 });
 
+test('a notice of a write the other node had already read (its create arriving after a get) is no update', async () => {
+  await a.functions.create(tenant, await fn('seen'));
+  assert.ok(await b.functions.get(tenant.id, 'seen'));
+  // The create's notice, as it reaches node B when B read the function before the notice came.
+  await store.sql.notify(
+    CONTROL_CHANNEL,
+    JSON.stringify({ kind: 'function', tenantId: tenant.id, name: 'seen', o: 'another-node' }),
+  );
+  await a.functions.updateConfiguration(tenant, 'seen', { timeout: 7 });
+  await until(() => b.changes.some((c) => c.kind === 'updated'), 'node B’s change listener');
+  const updates = b.changes.filter((c) => c.kind === 'updated');
+  assert.equal(updates.length, 1, JSON.stringify(updates.map((c) => c.record.timeout)));
+  assert.equal(updates[0]?.record.timeout, 7);
+});
+
 test('a function deleted through one node is gone on the other, whose listeners hear a remote delete', async () => {
   await a.functions.create(tenant, await fn('gone'));
   assert.ok(await b.functions.get(tenant.id, 'gone'));
