@@ -3,15 +3,26 @@
 // cgroup entered before the first instruction of bwrap runs.
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
 import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type CgroupSetup, EnvCgroup } from './cgroup.js';
-import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxImage, SandboxSpec } from './driver.js';
+import type {
+  AdoptedProcess,
+  Sandbox,
+  SandboxDriver,
+  SandboxDriverOptions,
+  SandboxImage,
+  SandboxShell,
+  SandboxSpec,
+} from './driver.js';
+import { waitExit } from './driver.js';
 import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { dropArgs, findSetpriv, HostIds } from './host-user.js';
-import { CHANNEL, ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
+import { CHANNEL, ProcessSandbox, type SandboxProcess, spawnWithChannel } from './process-sandbox.js';
 import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
@@ -167,6 +178,78 @@ function withOpen<T>(paths: string[], use: (fds: number[]) => T): T {
   }
 }
 
+interface Launched {
+  child: ChildProcess;
+  taskDir: string;
+  envDir: string;
+  cg: EnvCgroup | undefined;
+  release: () => void;
+  resolve: (dest: string) => string;
+  /** Kills and removes what the launch made. */
+  abort: () => Promise<void>;
+  relayPort: number;
+  /** Host pid of the sandbox's first process (bwrap's pid 1 inside), when asked for or with egress. */
+  nsPid?: number;
+  egress?: Egress;
+}
+
+/** The placeholder says "ready" once bwrap has set the sandbox up (mounts, user namespace, seccomp). */
+function placeholderReady(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const out = child.stdout;
+    const timer = setTimeout(() => done(new Error('sandbox shell did not start')), timeoutMs);
+    const onData = (d: Buffer) => {
+      text += d.toString('utf8');
+      if (text.includes('ready\n')) done();
+    };
+    const onExit = () => done(new Error(`sandbox shell exited while starting: ${text.trim()}`));
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      out?.off('data', onData);
+      child.off('exit', onExit);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    out?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * The process moved into a shell, seen as a ProcessSandbox sees its child: fd 3 is its channel, its output
+ * is stdout, it exits when it ends, and killing it kills the shell (the sandbox's pid 1 dies and the kernel
+ * ends every process of its pid namespace).
+ */
+class AdoptedChild extends EventEmitter implements SandboxProcess {
+  readonly pid: number;
+  readonly stdio: unknown[];
+  readonly stdout: Readable;
+  readonly stderr = null;
+
+  constructor(
+    proc: AdoptedProcess,
+    private readonly shell: ChildProcess,
+  ) {
+    super();
+    this.pid = proc.pid;
+    this.stdio = [null, null, null, proc.channel];
+    this.stdout = proc.output;
+    void proc.exited.then(({ code, signal }) => {
+      this.kill('SIGKILL');
+      this.emit('exit', code, signal);
+    });
+  }
+
+  kill(signal: NodeJS.Signals): boolean {
+    try {
+      return this.shell.kill(signal);
+    } catch {
+      return false;
+    }
+  }
+}
+
 export class BwrapDriver implements SandboxDriver {
   readonly name = 'bwrap';
   readonly isolatesTenants = true;
@@ -184,6 +267,10 @@ export class BwrapDriver implements SandboxDriver {
   readonly egress: EgressSupport;
   /** resolv.conf of sandboxes with outbound network: slirp's DNS forwarder, the host's resolver is denied. */
   private readonly egressResolv: string;
+  /** The environment every runtime starts with (plus KINDLING_RELAY_PORT per start). */
+  private readonly env: Record<string, string>;
+  /** The seccomp program's bytes (what a process moved into a shell installs). */
+  private readonly seccompProgram: Buffer;
 
   constructor(
     private readonly opts: SandboxDriverOptions,
@@ -204,7 +291,8 @@ export class BwrapDriver implements SandboxDriver {
     }
     if (seccompSupported()) {
       this.seccompFile = path.join(opts.envRoot, '.seccomp.bpf');
-      fs.writeFileSync(this.seccompFile, encodeFilter(buildFilter()), { mode: 0o600 });
+      this.seccompProgram = encodeFilter(buildFilter());
+      fs.writeFileSync(this.seccompFile, this.seccompProgram, { mode: 0o600 });
     } else {
       throw new Error(`no seccomp filter for architecture ${process.arch}: refusing to start sandboxes`);
     }
@@ -216,6 +304,15 @@ export class BwrapDriver implements SandboxDriver {
         );
       this.drop = { setpriv, ids: new HostIds() };
     }
+    this.env = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'en_US.UTF-8',
+      TZ: ':UTC',
+      HOME: '/tmp',
+      KINDLING_API_SOCKET: path.posix.join(SANDBOX_API_DIR, path.basename(opts.apiSocketPath)),
+      KINDLING_RELAY_MODULE: SANDBOX_RELAY_MODULE,
+      KINDLING_CHANNEL: CHANNEL,
+    };
     this.base = [
       '--die-with-parent',
       '--new-session',
@@ -244,27 +341,7 @@ export class BwrapDriver implements SandboxDriver {
       String(SHM_BYTES),
       '--tmpfs',
       '/dev/shm',
-      '--setenv',
-      'PATH',
-      '/usr/local/bin:/usr/bin:/bin',
-      '--setenv',
-      'LANG',
-      'en_US.UTF-8',
-      '--setenv',
-      'TZ',
-      ':UTC',
-      '--setenv',
-      'HOME',
-      '/tmp',
-      '--setenv',
-      'KINDLING_API_SOCKET',
-      path.posix.join(SANDBOX_API_DIR, path.basename(opts.apiSocketPath)),
-      '--setenv',
-      'KINDLING_RELAY_MODULE',
-      SANDBOX_RELAY_MODULE,
-      '--setenv',
-      'KINDLING_CHANNEL',
-      CHANNEL,
+      ...Object.entries(this.env).flatMap(([k, v]) => ['--setenv', k, v]),
     ];
   }
 
@@ -279,6 +356,57 @@ export class BwrapDriver implements SandboxDriver {
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    const l = await this.launch(spec, spec.image.command, false);
+    return new ProcessSandbox(spec.id, l.child, l.taskDir, '/var/task', l.resolve, l.envDir, l.cg, l.release, l.egress);
+  }
+
+  /**
+   * A sandbox like start's, whose only process is a placeholder shell holding its end of the channel (it
+   * ends, and with it the sandbox, when the host closes that): a zygote's fork moves in and is adopted.
+   */
+  async startShell(spec: SandboxSpec): Promise<SandboxShell> {
+    const l = await this.launch(spec, ['/bin/sh', '-c', 'echo ready; read x <&3'], true);
+    const child = l.child;
+    try {
+      await placeholderReady(child);
+    } catch (e) {
+      await l.abort();
+      throw e;
+    }
+    const nsPid = l.nsPid;
+    if (nsPid === undefined) throw new Error('bwrap reported no child pid');
+    let adopted = false;
+    return {
+      id: spec.id,
+      nsPid,
+      cgroupProcs: l.cg?.procsFiles() ?? [],
+      uid: Number(UID),
+      gid: Number(GID),
+      cwd: '/var/task',
+      env: { ...this.env, KINDLING_RELAY_PORT: String(l.relayPort) },
+      seccomp: this.seccompProgram,
+      adopt: (proc) => {
+        adopted = true;
+        return new ProcessSandbox(
+          spec.id,
+          new AdoptedChild(proc, child),
+          l.taskDir,
+          '/var/task',
+          l.resolve,
+          l.envDir,
+          l.cg,
+          l.release,
+          l.egress,
+        );
+      },
+      destroy: async () => {
+        if (!adopted) await l.abort();
+      },
+    };
+  }
+
+  /** Starts bwrap running `command`; with `info`, learns the host pid of the sandbox's first process. */
+  private async launch(spec: SandboxSpec, command: string[], info: boolean): Promise<Launched> {
     // Never the host's network namespace: outbound network is user-mode networking attached below.
     const net = spec.networkOutbound;
     if (net && this.egress.problem !== undefined) throw new Error(this.egress.problem);
@@ -333,7 +461,7 @@ export class BwrapDriver implements SandboxDriver {
     ];
     // bwrap reads its options from a descriptor, so the sandbox's /proc/1/cmdline is only `bwrap --args N`
     // and the runtime's command line (bwrap takes the command itself only from its real argv).
-    const command = ['--', ...image.command];
+    const argv = ['--', ...command];
     const argsFile = path.join(envDir, '.args');
     await fsp.writeFile(argsFile, `${args.join('\0')}\0`, { mode: 0o600 });
     files.push(argsFile);
@@ -341,7 +469,8 @@ export class BwrapDriver implements SandboxDriver {
     // With outbound network, bwrap reports the sandbox's first process (its pid in our namespace) on a pipe
     // after the descriptors above, for slirp4netns to attach to.
     const infoFd = FD0 + files.length;
-    const infoArgs = net ? ['--info-fd', String(infoFd)] : [];
+    const wantInfo = net || info;
+    const infoArgs = wantInfo ? ['--info-fd', String(infoFd)] : [];
     const procs = cg?.procsFiles() ?? [];
     // The first process enters the cgroups itself while still privileged, then drops to the sandbox's host
     // uid before exec'ing bwrap: nothing runs outside the limits, and nothing in the sandbox is host root.
@@ -366,12 +495,12 @@ export class BwrapDriver implements SandboxDriver {
             '--args',
             String(argsFd),
             ...infoArgs,
-            ...command,
+            ...argv,
           ],
           {},
           // Not the env dir: the shell exports its cwd as PWD, which bwrap's /proc/1/environ would show.
           '/',
-          net ? [...fds, 'pipe'] : fds,
+          wantInfo ? [...fds, 'pipe'] : fds,
         ),
       );
     } catch (e) {
@@ -382,20 +511,25 @@ export class BwrapDriver implements SandboxDriver {
     const release = () => {
       if (hostId !== undefined) this.drop?.ids.release(hostId);
     };
-    // Its own mount namespace: every path of the image is where the image put it.
-    const resolve = (dest: string) => dest;
-    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release);
-    let egress: Egress;
-    try {
-      egress = await Egress.attach(await sandboxPid(child, infoFd), this.egress);
-    } catch (e) {
+    const abort = async () => {
       child.kill('SIGKILL');
+      await waitExit(child);
       await cg?.destroy().catch(() => {});
       release();
       await fsp.rm(envDir, { recursive: true, force: true }).catch(() => {});
+    };
+    // Its own mount namespace: every path of the image is where the image put it.
+    const resolve = (dest: string) => dest;
+    const launched: Launched = { child, taskDir, envDir, cg, release, resolve, abort, relayPort };
+    if (!wantInfo) return launched;
+    try {
+      launched.nsPid = await sandboxPid(child, infoFd);
+      if (net) launched.egress = await Egress.attach(launched.nsPid, this.egress);
+    } catch (e) {
+      await abort();
       throw e;
     }
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release, egress);
+    return launched;
   }
 
   async close(): Promise<void> {}

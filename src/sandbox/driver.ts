@@ -4,7 +4,8 @@
 // bubblewrap (bwrap-driver.ts), unsandboxed development (unsandboxed-driver.ts); a microVM driver can slot
 // in beside (select.ts picks one).
 import type { ChildProcess } from 'node:child_process';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import type { EgressSupport } from './egress.js';
 
 /**
@@ -97,10 +98,48 @@ export interface SandboxDriver {
   /** Whether outbound network can be given (drivers that isolate the network); undefined: host network. */
   readonly egress?: EgressSupport;
   start(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Starts a sandbox holding the image's files but running only a placeholder, for a runtime process made
+   * elsewhere (a zygote's fork) to be moved into; drivers that cannot move a process in leave it out.
+   */
+  startShell?(spec: SandboxSpec): Promise<SandboxShell>;
   /** Checks, once per runtime when it is built, that sandboxes can hold its image; throws the reason. */
   accept?(image: SandboxImage): void;
   /** Removes what the driver created for itself. */
   close(): Promise<void>;
+}
+
+/**
+ * A started sandbox waiting for its runtime process: everything a process needs to become exactly what the
+ * driver's own start would have made (see runtimes/python/zygote.py).
+ */
+export interface SandboxShell {
+  readonly id: string;
+  /** Host pid of a process inside, set up: its /proc/<pid>/ns/* and root are the ones to join. */
+  readonly nsPid: number;
+  /** cgroup.procs files to enter before anything else (empty without cgroups). */
+  readonly cgroupProcs: string[];
+  /** The sandbox user and group, as its own user namespace numbers them. */
+  readonly uid: number;
+  readonly gid: number;
+  /** Working directory and environment of a runtime the driver starts. */
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+  /** The classic-BPF seccomp program a started runtime runs under (installed last: it denies setns). */
+  readonly seccomp: Buffer;
+  /** The sandbox, around the process moved in: its channel, its output and its end. */
+  adopt(proc: AdoptedProcess): Sandbox;
+  /** Removes the shell when no process was adopted. */
+  destroy(): Promise<void>;
+}
+
+export interface AdoptedProcess {
+  /** Its host pid. */
+  pid: number;
+  channel: Socket;
+  /** Its native stdout and stderr. */
+  output: Readable;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface SandboxDriverOptions {

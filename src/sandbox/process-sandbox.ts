@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { EnvCgroup } from './cgroup.js';
 import { linkTree } from './code-link.js';
 import type { Limits, Sandbox, SandboxExit } from './driver.js';
@@ -13,6 +14,17 @@ const TAIL = 4096;
 
 /** How the runtime inside finds its end of the channel (KINDLING_CHANNEL): the first fd after stdio. */
 export const CHANNEL = 'fd:3';
+
+/** What a ProcessSandbox uses of its process: a spawned child, or a process moved into a shell (adopt). */
+export interface SandboxProcess {
+  readonly pid?: number | undefined;
+  /** fd 3 is the channel. */
+  readonly stdio: ReadonlyArray<unknown>;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  kill(signal: NodeJS.Signals): boolean;
+}
 
 export class ProcessSandbox implements Sandbox {
   readonly pid: number;
@@ -24,7 +36,7 @@ export class ProcessSandbox implements Sandbox {
 
   constructor(
     readonly id: string,
-    private readonly child: ChildProcess,
+    private readonly child: SandboxProcess,
     /** Host dir the sandbox sees read-only at taskRoot. */
     private readonly taskDir: string,
     readonly taskRoot: string,

@@ -5,23 +5,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
+import type { Sandbox, SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
 import { NodeEnvironment } from '../node/environment.js';
 import { NodeProcess } from '../node/process.js';
 import type { BindOutcome, BindRequest, ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.js';
 import { type HostPython, hostPython, pythonRuntimeVersion, pythonRuntimeVersionArn } from './interpreter.js';
+import { Zygote, type ZygoteStats } from './zygote.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR), as on Lambda. */
 const RUNTIME_HOME = '/var/runtime';
 
-/** bootstrap.py is not compiled: beside this file in src/, or in src/ when this runs from dist/. */
-function bootstrapFile(): string {
-  const beside = path.join(here, 'bootstrap.py');
+/** The .py files are not compiled: beside this file in src/, or in src/ when this runs from dist/. */
+function pythonFile(name: string): string {
+  const beside = path.join(here, name);
   if (fs.existsSync(beside)) return beside;
   const inSrc = here.replace(`${path.sep}dist${path.sep}src${path.sep}`, `${path.sep}src${path.sep}`);
-  return path.join(inSrc, 'bootstrap.py');
+  return path.join(inSrc, name);
 }
+
+const bootstrapFile = () => pythonFile('bootstrap.py');
 
 /**
  * -I: the pool sandbox's environment is not the function's (it is set at bind), and no user site.
@@ -34,6 +37,12 @@ export class PythonRuntime implements Runtime {
   readonly name = 'python';
   readonly image: SandboxImage;
   readonly python: HostPython;
+  /**
+   * Forks new environments from a pre-initialised interpreter where the driver can move a process into a
+   * sandbox (bubblewrap); undefined when switched off (KINDLING_PYTHON_ZYGOTE=0).
+   */
+  readonly zygote: Zygote | undefined;
+  private readonly warn: (msg: string) => void;
 
   constructor(opts: RuntimeOptions) {
     const py = hostPython();
@@ -50,10 +59,64 @@ export class PythonRuntime implements Runtime {
       hostPaths: py.path.startsWith('/usr/') ? [] : [path.dirname(path.dirname(py.path))],
       command: [py.path, ...PYTHON_FLAGS, `${RUNTIME_HOME}/bootstrap.py`],
     };
+    this.warn = opts.warn;
+    this.zygote =
+      process.env.KINDLING_PYTHON_ZYGOTE === '0'
+        ? undefined
+        : new Zygote({
+            python: py.path,
+            program: pythonFile('zygote.py'),
+            bootstrap,
+            dir: opts.cacheDir,
+            warn: opts.warn,
+          });
+  }
+
+  cloneStats(): ZygoteStats | undefined {
+    return this.zygote?.stats;
+  }
+
+  async close(): Promise<void> {
+    await this.zygote?.close();
   }
 
   async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
-    const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
+    const full = { ...spec, image: this.image };
+    let proc: NodeProcess | undefined;
+    if (this.zygote !== undefined && driver.startShell !== undefined) {
+      try {
+        proc = await this.startClone(driver, full, this.zygote);
+      } catch (e) {
+        // The zygote is down, restarting, or the host could not fork: start the normal way.
+        this.warn(`python clone failed, starting normally: ${(e as Error).message}`);
+      }
+    }
+    proc ??= await NodeProcess.start(driver, full);
+    return this.environment(proc);
+  }
+
+  /** A zygote's fork moved into a fresh sandbox shell, then the same channel handshake as a start. */
+  private async startClone(driver: SandboxDriver, spec: SandboxSpec, zygote: Zygote): Promise<NodeProcess> {
+    const startShell = driver.startShell?.bind(driver);
+    if (startShell === undefined) throw new Error('the sandbox driver cannot clone');
+    const shell = await startShell(spec);
+    let sandbox: Sandbox;
+    try {
+      sandbox = shell.adopt(await zygote.clone(shell));
+    } catch (e) {
+      await shell.destroy();
+      throw e;
+    }
+    const adopted: SandboxDriver = {
+      name: driver.name,
+      isolatesTenants: driver.isolatesTenants,
+      start: async () => sandbox,
+      close: async () => {},
+    };
+    return NodeProcess.start(adopted, spec);
+  }
+
+  private environment(proc: NodeProcess): ExecutionEnvironment {
     const home = proc.sandbox.resolve(RUNTIME_HOME) ?? path.dirname(bootstrapFile());
     return new PythonEnvironment(proc, this.python, {
       LAMBDA_RUNTIME_DIR: home,
