@@ -102,6 +102,16 @@ export interface RuntimeOptions {
   info?(msg: string): void;
 }
 
+/** Counters of a runtime whose new environments are forks of a pre-initialised process (a zygote). */
+export interface CloneStats {
+  clones: number;
+  /** Clones that failed (zygote down or restarting, fork refused): those environments started normally. */
+  cloneFailures: number;
+  /** Zygotes started again after one died or was killed. */
+  restarts: number;
+  up: boolean;
+}
+
 export interface Runtime {
   /** Its folder under runtimes/ (`node`). */
   readonly name: string;
@@ -109,4 +119,8 @@ export interface Runtime {
   readonly image: SandboxImage;
   /** Starts a sandbox holding this runtime and waits until it is pre-initialised (or fails, killing it). */
   start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment>;
+  /** Clone counters, when its pool misses are clones (metrics). */
+  cloneStats?(): CloneStats | undefined;
+  /** Stops what it runs beside its sandboxes (a zygote). */
+  close?(): Promise<void>;
 }

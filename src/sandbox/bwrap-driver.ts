@@ -2,8 +2,8 @@
 // and cgroup namespaces, with a minimal read-only view of the host, a private /tmp tmpfs, and its own
 // cgroup entered before the first instruction of bwrap runs.
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
@@ -357,7 +357,17 @@ export class BwrapDriver implements SandboxDriver {
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
     const l = await this.launch(spec, spec.image.command, false);
-    return new ProcessSandbox(spec.id, l.child, l.taskDir, '/var/task', l.resolve, l.envDir, l.cg, l.release, l.egress);
+    return new ProcessSandbox(
+      spec.id,
+      l.child,
+      l.taskDir,
+      '/var/task',
+      l.resolve,
+      l.envDir,
+      l.cg,
+      l.release,
+      l.egress,
+    );
   }
 
   /**

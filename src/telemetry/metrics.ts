@@ -221,6 +221,27 @@ export class Metrics implements InvocationObserver {
       );
       for (const p of stats.pools)
         out.push(`kindling_pool_target${labels({ runtime: p.runtimeKey, mode: p.mode })} ${p.target}`);
+      const clones = stats.clones ?? [];
+      head(
+        'kindling_clones_total',
+        'counter',
+        "New environments forked from a runtime's zygote; outcome 'failed': started normally instead.",
+      );
+      for (const c of clones) {
+        out.push(`kindling_clones_total${labels({ runtime: c.runtime, outcome: 'ok' })} ${c.clones}`);
+        out.push(
+          `kindling_clones_total${labels({ runtime: c.runtime, outcome: 'failed' })} ${c.cloneFailures}`,
+        );
+      }
+      head(
+        'kindling_zygote_restarts_total',
+        'counter',
+        'Zygotes started again after one died or was killed.',
+      );
+      for (const c of clones)
+        out.push(`kindling_zygote_restarts_total${labels({ runtime: c.runtime })} ${c.restarts}`);
+      head('kindling_zygote_up', 'gauge', "Whether the runtime's zygote is up (1) or down/restarting (0).");
+      for (const c of clones) out.push(`kindling_zygote_up${labels({ runtime: c.runtime })} ${c.up ? 1 : 0}`);
     }
     return `${out.join('\n')}\n`;
   }

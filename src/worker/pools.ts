@@ -14,7 +14,7 @@ import { WarmingPool } from '../pool/warming-pool.js';
 import { DEFAULT_RUNTIME, type RuntimeEntry, runtimeByPoolName, runtimeEntry } from '../runtimes/registry.js';
 import type { Runtime, RuntimeOptions } from '../runtimes/runtime.js';
 import type { SandboxDriver } from '../sandbox/driver.js';
-import type { PoolStats } from './types.js';
+import type { PoolStats, RuntimeCloneStats } from './types.js';
 
 export class Pools {
   private readonly runtimes = new Map<string, Runtime>();
@@ -106,6 +106,21 @@ export class Pools {
 
   stats(): PoolStats[] {
     return this.all().map((p) => p.stats());
+  }
+
+  /** Clone counters of the runtimes whose pool misses are clones, by pool name. */
+  cloneStats(): RuntimeCloneStats[] {
+    const out: RuntimeCloneStats[] = [];
+    for (const [runtime, rt] of this.runtimes) {
+      const s = rt.cloneStats?.();
+      if (s !== undefined) out.push({ runtime, ...s });
+    }
+    return out;
+  }
+
+  /** Stops what the runtimes run beside their sandboxes (zygotes). */
+  async closeRuntimes(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.close?.()));
   }
 
   private poolFor(entry: RuntimeEntry, key: PoolKey): WarmingPool {

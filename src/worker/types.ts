@@ -87,6 +87,17 @@ export interface WorkerStats {
   pools: PoolStats[];
   coldStarts: { pool: number; cold: number };
   warmStarts: number;
+  /** Runtimes whose pool misses are clones of a zygote (python). */
+  clones?: RuntimeCloneStats[];
+}
+
+export interface RuntimeCloneStats {
+  /** Pool name of the runtime. */
+  runtime: string;
+  clones: number;
+  cloneFailures: number;
+  restarts: number;
+  up: boolean;
 }
 
 export interface PoolStats {

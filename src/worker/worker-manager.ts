@@ -376,6 +376,7 @@ export class WorkerManager implements Worker {
       pools: this.pools.stats(),
       coldStarts: { pool: this.counters.pool, cold: this.counters.cold },
       warmStarts: this.counters.warm,
+      clones: this.pools.cloneStats(),
     };
   }
 
@@ -400,6 +401,7 @@ export class WorkerManager implements Worker {
     const all = [...this.envs.values()];
     for (const slot of all) this.retire(slot);
     await Promise.all([...all.map((s) => s.env.retire()), ...this.pools.all().map((p) => p.close())]);
+    await this.pools.closeRuntimes();
     // Invocations still placing an environment (a sandbox booting) end once it is up; wait for them.
     for (let i = 0; i < 250 && this.running > 0; i++) await new Promise((r) => setTimeout(r, 20));
     // Environments retired along the way must be gone before their parent cgroups can be removed.

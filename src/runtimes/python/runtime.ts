@@ -8,9 +8,16 @@ import { fileURLToPath } from 'node:url';
 import type { Sandbox, SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
 import { NodeEnvironment } from '../node/environment.js';
 import { NodeProcess } from '../node/process.js';
-import type { BindOutcome, BindRequest, ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.js';
+import type {
+  BindOutcome,
+  BindRequest,
+  CloneStats,
+  ExecutionEnvironment,
+  Runtime,
+  RuntimeOptions,
+} from '../runtime.js';
 import { type HostPython, hostPython, pythonRuntimeVersion, pythonRuntimeVersionArn } from './interpreter.js';
-import { Zygote, type ZygoteStats } from './zygote.js';
+import { Zygote } from './zygote.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR), as on Lambda. */
@@ -72,7 +79,7 @@ export class PythonRuntime implements Runtime {
           });
   }
 
-  cloneStats(): ZygoteStats | undefined {
+  cloneStats(): CloneStats | undefined {
     return this.zygote?.stats;
   }
 

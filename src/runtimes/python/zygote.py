@@ -176,7 +176,6 @@ def become(req, fds):
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.argv = [SANDBOX_BOOTSTRAP]
     sys.orig_argv = [sys.executable, "-I", "-B", SANDBOX_BOOTSTRAP]
-    sys.path[0] = os.path.dirname(SANDBOX_BOOTSTRAP)
     sys.modules["__main__"] = bootstrap
     sys.modules.pop("bootstrap", None)
     # Forks share the zygote's random state: each clone draws its own (random re-seeds at fork too).
@@ -269,6 +268,12 @@ def reply(obj):
 
 
 def main():
+    # As the driver starts sandboxes (chrt --batch, bwrap-driver.ts): a woken runtime does not preempt the
+    # server. Inherited by every clone.
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
     # Monitors are reaped by the kernel (they report on their own connections).
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     reply({"t": "ready", "pid": os.getpid()})

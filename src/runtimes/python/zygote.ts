@@ -10,16 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AdoptedProcess, SandboxShell } from '../../sandbox/driver.js';
-
-/** What the zygote has done, for metrics (counters since the server started). */
-export interface ZygoteStats {
-  clones: number;
-  cloneFailures: number;
-  /** Zygote processes started after the first (it died or was killed). */
-  restarts: number;
-  /** Whether a zygote is up right now. */
-  up: boolean;
-}
+import type { CloneStats } from '../runtime.js';
 
 export interface ZygoteOptions {
   python: string;
@@ -51,10 +42,11 @@ const HELLO_MAX = 64;
 const ZYGOTE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'en_US.UTF-8', TZ: ':UTC', HOME: '/tmp' };
 
 export class Zygote {
-  readonly stats: ZygoteStats = { clones: 0, cloneFailures: 0, restarts: 0, up: false };
+  readonly stats: CloneStats = { clones: 0, cloneFailures: 0, restarts: 0, up: false };
   private proc: ChildProcess | undefined;
   private starting: Promise<ChildProcess> | undefined;
   private started = 0;
+  private wasUp = false;
   private lastDeath = 0;
   private readonly pending = new Map<string, Pending>();
   private readonly socketPath: string;
@@ -107,7 +99,8 @@ export class Zygote {
   private ready(): Promise<ChildProcess> {
     if (this.closed) return Promise.reject(new Error('zygote closed'));
     if (this.proc !== undefined && this.stats.up) return Promise.resolve(this.proc);
-    const first = this.started === 0;
+    // Until a first zygote is up, callers wait for it (it costs what a normal start costs).
+    const first = !this.wasUp;
     if (this.starting === undefined) {
       // A zygote that keeps dying is not restarted more than once a second.
       const wait = Math.max(0, this.lastDeath + 1000 - Date.now());
@@ -186,6 +179,7 @@ export class Zygote {
     }
     this.proc = proc;
     this.stats.up = true;
+    this.wasUp = true;
     return proc;
   }
 
