@@ -1,9 +1,13 @@
 // Python figures for `npm run bench`, against the same running server as the Node figures:
 //   - first Invoke after CreateFunction of a python3.12 function with the Python pool warm, beside a bare
 //     `python3 -c 0` start measured in the same run;
-//   - PSS of an idle (bound, warm) Python environment's process tree beside a bare idle python3;
-//   - a zygote experiment (issue 10 item 4, not built): os.fork() of an interpreter that has loaded the
-//     runtime, against starting a fresh interpreter to the same point.
+//   - first Invoke after CreateFunction with the Python pool empty: the environment is a clone of the zygote
+//     (runtimes/python/zygote.py), beside a second server started with KINDLING_PYTHON_ZYGOTE=0 where it is
+//     a fresh interpreter, the two measured in turns;
+//   - PSS of an idle (bound, warm) Python environment (every process in its cgroup) beside a bare idle
+//     python3, and the zygote's own PSS;
+//   - an experiment: os.fork() of an interpreter that has loaded the runtime (no sandbox), against starting
+//     a fresh interpreter to the same point.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -80,28 +84,64 @@ function cmdline(pid: number): string {
   }
 }
 
-/** PSS (MB) of each sandbox tree under the server running the Python bootstrap: the whole tree and its python. */
+/** The environment a process belongs to: its memory cgroup, when that is an environment's (env-…). */
+function envOf(pid: number): string | undefined {
+  try {
+    const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return /^\d+:(?:memory)?:.*\/(env-[0-9a-f]+)$/m.exec(cg)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PSS (MB) of each Python environment of the server: every process in its cgroup (bwrap, the placeholder,
+ * a clone's monitor, the interpreter), and its interpreter alone; plus the zygotes' PSS.
+ */
 function pythonEnvironmentMemory(serverPid: number): {
   envs: number;
   treeMB: LatencyStats;
   pythonMB: LatencyStats;
+  zygoteMB: number;
 } {
   const children = childrenMap();
   const tree = (pid: number): number[] => [pid, ...(children.get(pid) ?? []).flatMap(tree)];
+  const all = new Map<string, number[]>();
+  const pys = new Map<string, number[]>();
+  let zygoteKB = 0;
+  for (const pid of tree(serverPid).slice(1)) {
+    const argv = cmdline(pid);
+    const env = envOf(pid);
+    if (env === undefined) {
+      if (argv.includes('zygote.py')) zygoteKB += pssKB(pid);
+      continue;
+    }
+    all.set(env, [...(all.get(env) ?? []), pid]);
+    // The interpreter itself (argv[0] python…), not the bwrap processes whose argv carry its command; a
+    // clone's argv is the zygote's, its monitor's too (the monitor's uid is not the sandbox's, though).
+    const interpreter =
+      /^\S*python[\d.]*\s/.test(argv) &&
+      (argv.includes('/var/runtime/bootstrap.py') || (argv.includes('zygote.py') && isSandboxUser(pid)));
+    if (interpreter) pys.set(env, [...(pys.get(env) ?? []), pid]);
+  }
   const trees: number[] = [];
   const pythons: number[] = [];
-  for (const root of children.get(serverPid) ?? []) {
-    const pids = tree(root);
-    // The interpreter itself (argv[0] python…), not the bwrap processes whose argv carry its command.
-    const py = pids.filter((p) => {
-      const argv = cmdline(p);
-      return argv.includes('/var/runtime/bootstrap.py') && /^\S*python[\d.]*\s/.test(argv);
-    });
-    if (py.length === 0) continue;
+  for (const [env, pids] of all) {
+    const py = pys.get(env);
+    if (py === undefined) continue;
     trees.push(pids.reduce((n, p) => n + pssKB(p), 0) / 1024);
     pythons.push(py.reduce((n, p) => n + pssKB(p), 0) / 1024);
   }
-  return { envs: trees.length, treeMB: stats(trees), pythonMB: stats(pythons) };
+  return { envs: trees.length, treeMB: stats(trees), pythonMB: stats(pythons), zygoteMB: zygoteKB / 1024 };
+}
+
+function isSandboxUser(pid: number): boolean {
+  try {
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return uid !== 0 && uid !== 65534;
+  } catch {
+    return false;
+  }
 }
 
 /** PSS (MB) of a bare python3 sitting idle (blocked reading stdin), measured while the environments run. */
@@ -156,6 +196,58 @@ function zygoteExperiment(
   return { freshMs: stats(fresh), forkMs: stats(forks.fork), forkExitWaitMs: stats(forks.total) };
 }
 
+/** Misses: a python3.12 function created and invoked with its pool at 0, on `k` and on a server without zygote. */
+async function poolEmptyFigures(
+  k: KindlingClient,
+  samples: number,
+): Promise<{ clone: LatencyStats; fresh: LatencyStats | undefined }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-py-nozygote-'));
+  let other: Awaited<ReturnType<typeof startProcess>> | undefined;
+  try {
+    other = await startProcess(
+      [path.resolve(here, '../../bin/kindling.js'), 'serve', '--port', '0', '--data-dir', dataDir],
+      { KINDLING_PYTHON_ZYGOTE: '0' },
+    );
+  } catch {
+    other = undefined;
+  }
+  try {
+    const k2 =
+      other === undefined
+        ? undefined
+        : kindlingClient(other.port, readCredentialsFile(path.join(dataDir, 'credentials'))!);
+    const servers = [k, ...(k2 ? [k2] : [])];
+    for (const s of servers) await s.call('PUT', '/kindling/v1/pool/python3', { target: 0 }, 'kindling');
+    // The zygote is started with the runtime's first environment: one miss first, not measured.
+    for (const s of servers) {
+      await createPython(s, 'bench-py-empty-warm');
+      await s.call('POST', '/2015-03-31/functions/bench-py-empty-warm/invocations', {});
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const clone: number[] = [];
+    const fresh: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      for (const [s, out] of [
+        [k, clone],
+        [k2, fresh],
+      ] as const) {
+        if (s === undefined) continue;
+        await createPython(s, `bench-py-empty-${i}`);
+        const r = await s.call('POST', `/2015-03-31/functions/bench-py-empty-${i}/invocations`, {
+          first: true,
+        });
+        if (r.status !== 200 || r.headers['x-amz-function-error'] !== undefined)
+          throw new Error(`python pool-empty invoke: ${r.status} ${JSON.stringify(r.json)}`);
+        out.push(r.ms);
+      }
+    }
+    return { clone: stats(clone), fresh: k2 === undefined ? undefined : stats(fresh) };
+  } finally {
+    if (other !== undefined) await stop(other);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function pythonFigures(
   k: KindlingClient,
   serverPid: number,
@@ -177,14 +269,18 @@ export async function pythonFigures(
     poolHit.push(r.ms);
   }
   await poolReady(k, 2, 30_000, 'python3');
-  const bare = bareStartMs(py.path);
   const memory = pythonEnvironmentMemory(serverPid);
+  const empty = await poolEmptyFigures(k, samples);
+  await k.call('PUT', '/kindling/v1/pool/python3', { target: 2 }, 'kindling');
+  const bare = bareStartMs(py.path);
   const bareIdle = await bareIdlePssMB(py.path);
   const zygote = zygoteExperiment(py.path, opts.quick ? 5 : 20);
   const hit = stats(poolHit);
   return {
     python: py,
     firstInvokePoolHit: hit,
+    firstInvokePoolEmptyClone: empty.clone,
+    firstInvokePoolEmptyNoZygote: empty.fresh,
     bareProcessStart: bare,
     idleEnvironmentPss: memory,
     bareIdlePssMB: bareIdle,
@@ -195,11 +291,21 @@ export async function pythonFigures(
         fmt(hit),
         `target p50 <= 10 ms (Python ${py.version})`,
       ],
+      [
+        `kindling:     python3.12 first Invoke after Create, pool empty (clone) p50/p99 (ms)`,
+        fmt(empty.clone),
+        'target p50 <= 20 ms',
+      ],
+      [
+        `kindling:     python3.12 first Invoke after Create, pool empty (no zygote) p50/p99 (ms)`,
+        empty.fresh === undefined ? 'n/a' : fmt(empty.fresh),
+        'KINDLING_PYTHON_ZYGOTE=0: a fresh interpreter per miss',
+      ],
       ['bare `python3 -c 0` process start p50/p99 (ms)', fmt(bare), ''],
       [
         'kindling:     PSS per idle Python environment p50 (MB)',
         memory.treeMB.p50.toFixed(1),
-        `${memory.envs} envs; python alone ${memory.pythonMB.p50.toFixed(1)} MB; ratio to bare ${(memory.treeMB.p50 / bareIdle).toFixed(2)}x (target <= 1.3x)`,
+        `${memory.envs} envs; python alone ${memory.pythonMB.p50.toFixed(1)} MB; ratio to bare ${(memory.treeMB.p50 / bareIdle).toFixed(2)}x (target <= 1.3x); zygote ${memory.zygoteMB.toFixed(1)} MB`,
       ],
       ['bare idle python3 PSS (MB)', bareIdle.toFixed(1), ''],
       [
@@ -210,7 +316,7 @@ export async function pythonFigures(
       [
         'experiment:   os.fork() of a loaded runtime p50/p99 (ms)',
         fmt(zygote.forkMs),
-        `until fork() returns; with the child's exit and wait ${fmt(zygote.forkExitWaitMs)}; no namespace move (item 4)`,
+        `until fork() returns; with the child's exit and wait ${fmt(zygote.forkExitWaitMs)}; no sandbox`,
       ],
     ],
   };
