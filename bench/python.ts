@@ -199,8 +199,14 @@ function zygoteExperiment(
 /** Misses: a python3.12 function created and invoked with its pool at 0, on `k` and on a server without zygote. */
 async function poolEmptyFigures(
   k: KindlingClient,
+  serverPid: number,
   samples: number,
-): Promise<{ clone: LatencyStats; fresh: LatencyStats | undefined }> {
+): Promise<{
+  clone: LatencyStats;
+  fresh: LatencyStats | undefined;
+  cloneMemory: ReturnType<typeof pythonEnvironmentMemory>;
+  freshMemory: ReturnType<typeof pythonEnvironmentMemory> | undefined;
+}> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-py-nozygote-'));
   let other: Awaited<ReturnType<typeof startProcess>> | undefined;
   try {
@@ -241,7 +247,14 @@ async function poolEmptyFigures(
         out.push(r.ms);
       }
     }
-    return { clone: stats(clone), fresh: k2 === undefined ? undefined : stats(fresh) };
+    // Idle (bound, warm) environments of both servers, made the two ways, side by side.
+    await new Promise((r) => setTimeout(r, 1000));
+    return {
+      clone: stats(clone),
+      fresh: k2 === undefined ? undefined : stats(fresh),
+      cloneMemory: pythonEnvironmentMemory(serverPid),
+      freshMemory: other === undefined ? undefined : pythonEnvironmentMemory(other.child.pid!),
+    };
   } finally {
     if (other !== undefined) await stop(other);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -270,7 +283,7 @@ export async function pythonFigures(
   }
   await poolReady(k, 2, 30_000, 'python3');
   const memory = pythonEnvironmentMemory(serverPid);
-  const empty = await poolEmptyFigures(k, samples);
+  const empty = await poolEmptyFigures(k, serverPid, samples);
   await k.call('PUT', '/kindling/v1/pool/python3', { target: 2 }, 'kindling');
   const bare = bareStartMs(py.path);
   const bareIdle = await bareIdlePssMB(py.path);
@@ -281,6 +294,8 @@ export async function pythonFigures(
     firstInvokePoolHit: hit,
     firstInvokePoolEmptyClone: empty.clone,
     firstInvokePoolEmptyNoZygote: empty.fresh,
+    idleEnvironmentPssClone: empty.cloneMemory,
+    idleEnvironmentPssNoZygote: empty.freshMemory,
     bareProcessStart: bare,
     idleEnvironmentPss: memory,
     bareIdlePssMB: bareIdle,
@@ -306,6 +321,11 @@ export async function pythonFigures(
         'kindling:     PSS per idle Python environment p50 (MB)',
         memory.treeMB.p50.toFixed(1),
         `${memory.envs} envs; python alone ${memory.pythonMB.p50.toFixed(1)} MB; ratio to bare ${(memory.treeMB.p50 / bareIdle).toFixed(2)}x (target <= 1.3x); zygote ${memory.zygoteMB.toFixed(1)} MB`,
+      ],
+      [
+        'kindling:     PSS per idle Python environment, made by clone / by start p50 (MB)',
+        `${empty.cloneMemory.treeMB.p50.toFixed(1)} / ${empty.freshMemory?.treeMB.p50.toFixed(1) ?? 'n/a'}`,
+        `${empty.cloneMemory.envs} / ${empty.freshMemory?.envs ?? 0} envs after the pool-empty rows; python alone ${empty.cloneMemory.pythonMB.p50.toFixed(1)} / ${empty.freshMemory?.pythonMB.p50.toFixed(1) ?? 'n/a'} MB`,
       ],
       ['bare idle python3 PSS (MB)', bareIdle.toFixed(1), ''],
       [

@@ -70,6 +70,22 @@ test('worker gauges report concurrency and pool sizes per runtime', () => {
   assert.match(text, /^kindling_pool_target\{runtime="nodejs20\.x",mode="fixed"\} 5$/m);
 });
 
+test("clone counters of a runtime's zygote: clones by outcome, restarts, whether it is up", () => {
+  const stats: WorkerStats = {
+    environments: { bound: 0, busy: 0, starting: 0 },
+    pools: [],
+    coldStarts: { pool: 0, cold: 0 },
+    warmStarts: 0,
+    clones: [{ runtime: 'python3', clones: 7, cloneFailures: 2, restarts: 1, up: false }],
+  };
+  const text = new Metrics({ workerStats: () => stats }).render();
+  assert.match(text, /^kindling_clones_total\{runtime="python3",outcome="ok"\} 7$/m);
+  assert.match(text, /^kindling_clones_total\{runtime="python3",outcome="failed"\} 2$/m);
+  assert.match(text, /^kindling_zygote_restarts_total\{runtime="python3"\} 1$/m);
+  assert.match(text, /^kindling_zygote_up\{runtime="python3"\} 0$/m);
+  assert.match(text, /^# TYPE kindling_clones_total counter$/m);
+});
+
 test('every metric has HELP and TYPE lines', () => {
   const m = new Metrics();
   m.onInvocation(record());

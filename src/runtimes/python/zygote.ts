@@ -121,7 +121,13 @@ export class Zygote {
   }
 
   private async spawn(): Promise<ChildProcess> {
-    await this.listen();
+    try {
+      await this.listen();
+    } catch (e) {
+      // Without its socket no fork can reach us: clones stay off (said once), starts are normal.
+      this.closed = true;
+      throw new Error(`cannot listen on ${this.socketPath} (${(e as Error).message}); python clones are off`);
+    }
     if (this.started++ > 0) this.stats.restarts++;
     const proc = spawn(this.opts.python, ['-I', '-B', this.opts.program, this.opts.bootstrap], {
       stdio: ['pipe', 'pipe', 'pipe'],
