@@ -278,11 +278,15 @@ test('a fork the host refuses fails the clone with a reason; the environment sta
     fs.writeFileSync(path.join(jail, 'cgroup.procs'), String(z));
     fs.writeFileSync(path.join(jail, 'pids.max'), '1');
     const before = cloneStats(cloned);
-    const r = await invoke(cloned, py(cloned, 'def handler(e, c):\n    return "served"\n'));
-    assert.equal(json(r), 'served', r.payload.toString());
+    // The monitor the zygote forked ahead may serve one more; after it, every fork is refused. Each
+    // environment is still served (started the normal way).
+    for (let i = 0; i < 3; i++) {
+      const r = await invoke(cloned, py(cloned, `def handler(e, c):\n    return "served ${i}"\n`));
+      assert.equal(json(r), `served ${i}`, r.payload.toString());
+    }
     const after = cloneStats(cloned);
-    assert.ok(after.cloneFailures > before.cloneFailures, 'the failed clone is counted');
-    assert.equal(after.clones, before.clones);
+    assert.ok(after.cloneFailures >= before.cloneFailures + 2, 'the failed clones are counted');
+    assert.ok(after.clones <= before.clones + 1);
   } finally {
     fs.writeFileSync(path.join(pidsRoot, own, 'cgroup.procs'), String(z));
     fs.rmdirSync(jail);
