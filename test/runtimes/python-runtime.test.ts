@@ -336,7 +336,8 @@ test('sys.exit in a handler is Runtime.ExitError; the next call gets a fresh env
   assert.equal(r.errorType, 'Runtime.ExitError');
   assert.match((json(r) as ErrorBody).errorMessage, /Runtime exited with error: exit status 3/);
   const next = await invoke(h, s, {});
-  assert.equal(next.start, 'cold');
+  // A new environment: from the pool when its refill (a clone, quick) was done by then, else started.
+  assert.notEqual(next.start, 'warm');
   assert.equal(json(next), 'alive');
 });
 

@@ -21,6 +21,7 @@ the sandbox) with the request's nonce and a role: "status" (monitor), "channel",
 
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import select
@@ -80,8 +81,10 @@ def check(rc, what):
         raise OSError(e, "%s: %s" % (what, os.strerror(e)))
 
 
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     check(libc.prctl(option, arg2, arg3, arg4, arg5), "prctl(%d)" % option)
 
 
@@ -135,6 +138,10 @@ bootstrap.__file__ = SANDBOX_BOOTSTRAP
 with open(sys.argv[1], "rb") as f:
     exec(compile(f.read(), SANDBOX_BOOTSTRAP, "exec"), bootstrap.__dict__)
 bootstrap.load_runtime()
+# Everything loaded so far stays: the collector never walks it again, so neither the zygote nor a clone
+# writes to (and so copies) those pages for its own bookkeeping.
+gc.collect()
+gc.freeze()
 # Our own stdout is the control pipe, not a log: load_runtime replaced sys.stdout with its log stream.
 control_out = 1
 
