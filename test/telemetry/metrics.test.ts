@@ -63,6 +63,7 @@ test('worker gauges report concurrency and pool sizes per runtime', () => {
     pools: [{ runtimeKey: 'nodejs20.x', ready: 4, starting: 1, target: 5, mode: 'fixed' }],
     coldStarts: { pool: 0, cold: 0 },
     warmStarts: 0,
+    recycled: 0,
   };
   const text = new Metrics({ workerStats: () => stats }).render();
   assert.match(text, /^kindling_concurrent_executions 3$/m);
@@ -102,6 +103,7 @@ test("a tenant's rendering holds only that tenant's series and no platform-wide 
         coldStarts: 0,
         poolHits: 0,
         warmStarts: 0,
+        recycled: 0,
       }) as unknown as WorkerStats,
   });
   m.onInvocation(record({ tenantId: 't-1', functionName: 'mine', errorType: 'Unhandled' }));
