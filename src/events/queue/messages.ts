@@ -28,6 +28,8 @@ const DEDUP_WINDOW_MS = 5 * 60_000;
 const TOTAL_MS = 1_000;
 /** Sends retried after another node claimed one of their deduplication ids first. */
 const DEDUP_ATTEMPTS = 5;
+/** More than any node's estimate of the store's clock is off by (clock.ts: half a round trip). */
+const CLOCK_SLACK_MS = 1_000;
 
 /** Another node committed a deduplication id this send also claims: roll back and look again. */
 class DeduplicationRace extends Error {}
@@ -96,7 +98,9 @@ export class QueueMessages {
       systemAttributes: toStored(input.messageSystemAttributes),
       senderId: input.senderId ?? l.queue.accountId,
       sentAt: now,
-      visibleAt: now + delay * 1000,
+      // Undelayed: visible from before it was sent, by more than two nodes' estimates of the store's clock
+      // can differ, so a receive on another node right after the send returns finds it (as on SQS).
+      visibleAt: delay > 0 ? now + delay * 1000 : now - CLOCK_SLACK_MS,
       expiresAt: now + l.config.messageRetentionPeriod * 1000,
       groupId: input.messageGroupId ?? null,
       dedupId,
