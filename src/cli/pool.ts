@@ -50,7 +50,7 @@ export async function run(args: string[]): Promise<void> {
     const e = stats.environments;
     process.stdout.write(
       `\nenvironments: ${e.bound} bound (warm), ${e.busy} busy, ${e.starting} starting\n` +
-        `starts: ${stats.warmStarts} warm, ${stats.coldStarts.pool} from the pool, ${stats.coldStarts.cold} cold\n`,
+        `starts: ${stats.warmStarts} warm, ${stats.coldStarts.pool} from the pool, ${stats.coldStarts.cold} cold; ${stats.recycled} environments recycled\n`,
     );
   });
 }

@@ -19,14 +19,51 @@ export function isSingleUse(tags: Record<string, string>): boolean {
   return tags[SINGLE_USE_TAG] === 'true';
 }
 
-/** Kindling's own tags are checked, not dropped: the retired network tag, and single-use's key and value. */
+/**
+ * An environment is replaced by a fresh one after this many invocations, or once its memory use (Max
+ * Memory Used, as the REPORT line shows it) has grown past this many MB, instead of being left to grow.
+ */
+export const RECYCLE_AFTER_TAG = 'kindling:recycle-after-invocations';
+export const RECYCLE_MEMORY_TAG = 'kindling:recycle-above-memory-mb';
+const RECYCLE_LIMITS = { [RECYCLE_AFTER_TAG]: 1_000_000, [RECYCLE_MEMORY_TAG]: 10_240 } as const;
+
+/** How a function's environments live and end, from its Kindling tags (worker: FunctionVersionSpec). */
+export interface EnvironmentLifecycle {
+  singleUse: boolean;
+  recycleAfterInvocations: number | undefined;
+  recycleAboveMemoryMB: number | undefined;
+}
+
+export function lifecycleOf(tags: Record<string, string>): EnvironmentLifecycle {
+  const n = (key: string) => (tags[key] === undefined ? undefined : Number(tags[key]));
+  return {
+    singleUse: isSingleUse(tags),
+    recycleAfterInvocations: n(RECYCLE_AFTER_TAG),
+    recycleAboveMemoryMB: n(RECYCLE_MEMORY_TAG),
+  };
+}
+
+export function sameLifecycle(a: EnvironmentLifecycle, b: EnvironmentLifecycle): boolean {
+  return (
+    a.singleUse === b.singleUse &&
+    a.recycleAfterInvocations === b.recycleAfterInvocations &&
+    a.recycleAboveMemoryMB === b.recycleAboveMemoryMB
+  );
+}
+
+/** Kindling's own tags are checked, not dropped: the retired network tag, and the lifecycle tags' keys and values. */
 export function checkTags(tags: Record<string, string> | undefined): void {
   if (tags === undefined) return;
   refuseNetworkTag(tags);
   for (const [k, v] of Object.entries(tags)) {
     const key = k.trim().toLowerCase();
-    if (key !== SINGLE_USE_TAG) continue;
-    if (k !== SINGLE_USE_TAG || (v !== 'true' && v !== 'false')) throw FunctionErrors.singleUseTag(k, v);
+    if (key === SINGLE_USE_TAG) {
+      if (k !== SINGLE_USE_TAG || (v !== 'true' && v !== 'false')) throw FunctionErrors.singleUseTag(k, v);
+    } else if (key === RECYCLE_AFTER_TAG || key === RECYCLE_MEMORY_TAG) {
+      const max = RECYCLE_LIMITS[key];
+      if (k !== key || !/^[1-9][0-9]*$/.test(v) || Number(v) > max)
+        throw FunctionErrors.recycleTag(k, v, key, max);
+    }
   }
 }
 
@@ -78,6 +115,10 @@ export const FunctionErrors = {
   singleUseTag: (key: string, value: string) =>
     LambdaErrors.invalidParameter(
       `The tag ${JSON.stringify(key)} = ${JSON.stringify(value)} is not accepted: write ${SINGLE_USE_TAG} = true (or false).`,
+    ),
+  recycleTag: (key: string, value: string, tag: string, max: number) =>
+    LambdaErrors.invalidParameter(
+      `The tag ${JSON.stringify(key)} = ${JSON.stringify(value)} is not accepted: write ${tag} = a whole number from 1 to ${max}.`,
     ),
   networkTag: () =>
     LambdaErrors.invalidParameter(

@@ -25,15 +25,20 @@ export {
   checkRuntime,
   checkTags,
   ENV_LIMIT_BYTES,
+  type EnvironmentLifecycle,
   FunctionErrors,
   isSingleUse,
   LATEST,
   lambdaTimestamp,
+  lifecycleOf,
   NETWORK_TAG,
+  RECYCLE_AFTER_TAG,
+  RECYCLE_MEMORY_TAG,
   type Runtime,
   refuseNetworkTag,
   SINGLE_USE_TAG,
   SUPPORTED_RUNTIMES,
+  sameLifecycle,
 } from './function-rules.js';
 
 /** The mutable part of a function's configuration (UpdateFunctionConfiguration's fields). */

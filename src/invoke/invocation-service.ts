@@ -4,7 +4,15 @@
 // throttle reports to its observers. Async invocation is not here: see composeInvoker (./invoker.ts).
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionRef } from '../control/function-names.js';
-import { type FunctionRecord, type FunctionStore, isSingleUse, LATEST } from '../control/functions.js';
+import {
+  type EnvironmentLifecycle,
+  type FunctionRecord,
+  type FunctionStore,
+  isSingleUse,
+  LATEST,
+  lifecycleOf,
+  sameLifecycle,
+} from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
@@ -61,12 +69,13 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
         this.#prepared.delete(rec.id);
         this.#worker.retireFunction(rec.arn, rec.versionKey);
       } else {
-        // Reserved concurrency or tags changed: same environments, same spec but the reservation and
-        // single-use. Turned single-use, the warm environments (holding earlier requests' state) go.
-        const singleUse = isSingleUse(rec.tags);
-        if (singleUse && !isSingleUse(change.previous.tags)) this.#worker.retireFunction(rec.arn);
+        // Reserved concurrency or tags changed: same environments, same spec but the reservation and the
+        // lifecycle. Turned single-use, the warm environments (holding earlier requests' state) go.
+        const lifecycle = lifecycleOf(rec.tags);
+        if (lifecycle.singleUse && !isSingleUse(change.previous.tags)) this.#worker.retireFunction(rec.arn);
         const p = this.#prepared.get(rec.id);
-        if (p) p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, singleUse };
+        if (p)
+          p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, ...lifecycle };
       }
     });
     // An admin changed the tenant's network grant: its environments were built for the old one.
@@ -163,6 +172,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       initDurationMs: result.initDurationMs,
       errorType: result.functionError ? (result.errorType ?? 'Unhandled') : undefined,
       log: result.log,
+      ...(result.recycled !== undefined && { recycled: result.recycled }),
     };
     for (const o of this.#observers) {
       try {
@@ -190,15 +200,13 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     if (!p || p.versionKey !== rec.versionKey) {
       p = { versionKey: rec.versionKey, spec: await this.#specOf(rec), credentialsExpireAt: 0 };
       this.#prepared.set(rec.id, p);
-    } else if (
-      p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined) ||
-      p.spec.singleUse !== isSingleUse(rec.tags)
-    ) {
-      p.spec = {
-        ...p.spec,
-        reservedConcurrency: rec.reservedConcurrency ?? undefined,
-        singleUse: isSingleUse(rec.tags),
-      };
+    } else {
+      const lifecycle = lifecycleOf(rec.tags);
+      if (
+        p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined) ||
+        !sameLifecycle(specLifecycle(p.spec), lifecycle)
+      )
+        p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, ...lifecycle };
     }
     return p;
   }
@@ -238,7 +246,15 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       networkOutbound: grant?.networkOutbound === true,
       egressAllow: grant?.networkOutbound === true ? grant.egressAllow : [],
       reservedConcurrency: rec.reservedConcurrency ?? undefined,
-      singleUse: isSingleUse(rec.tags),
+      ...lifecycleOf(rec.tags),
     };
   }
+}
+
+function specLifecycle(spec: FunctionVersionSpec): EnvironmentLifecycle {
+  return {
+    singleUse: spec.singleUse === true,
+    recycleAfterInvocations: spec.recycleAfterInvocations,
+    recycleAboveMemoryMB: spec.recycleAboveMemoryMB,
+  };
 }

@@ -88,6 +88,7 @@ export class Metrics implements InvocationObserver {
   readonly #throttles = new LabeledCounter();
   readonly #coldStarts = new LabeledCounter();
   readonly #warmStarts = new LabeledCounter();
+  readonly #recycled = new LabeledCounter();
   readonly #gbSeconds = new LabeledCounter();
   readonly #duration = new LabeledHistogram(DURATION_BUCKETS_S);
   readonly #initDuration = new LabeledHistogram(DURATION_BUCKETS_S);
@@ -103,6 +104,7 @@ export class Metrics implements InvocationObserver {
     if (r.errorType !== undefined) this.#errors.inc(r.tenantId, r.functionName, r.errorType);
     if (r.start === 'warm') this.#warmStarts.inc(r.tenantId, r.functionName);
     else this.#coldStarts.inc(r.tenantId, r.functionName, r.start);
+    if (r.recycled !== undefined) this.#recycled.inc(r.tenantId, r.functionName, r.recycled);
     this.#gbSeconds.inc(r.tenantId, r.functionName, '', ((r.memoryMB / 1024) * r.billedDurationMs) / 1000);
     this.#duration.observe(r.tenantId, r.functionName, r.durationMs / 1000);
     if (r.initDurationMs !== undefined && r.start !== 'warm') {
@@ -165,6 +167,12 @@ export class Metrics implements InvocationObserver {
       'kindling_warm_starts_total',
       'Invocations served by an already bound (warm) environment.',
       this.#warmStarts,
+    );
+    counter(
+      'kindling_environments_recycled_total',
+      "Environments replaced after an invocation by a lifecycle tag, by reason: 'invocations' or 'memory'.",
+      this.#recycled,
+      'reason',
     );
     counter(
       'kindling_billed_gb_seconds_total',

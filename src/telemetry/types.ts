@@ -1,6 +1,6 @@
 // What the invocation service reports after every invocation (sync or async), for logs, metrics and
 // billing. Telemetry implements the observer; invoke/ calls it and knows nothing of how it is stored.
-import type { StartKind } from '../worker/types.js';
+import type { RecycleReason, StartKind } from '../worker/types.js';
 
 export interface InvocationRecord {
   tenantId: string;
@@ -22,6 +22,8 @@ export interface InvocationRecord {
   errorType?: string;
   /** The whole log of the invocation with START/END/REPORT lines. */
   log: string;
+  /** Its environment was replaced afterwards by a lifecycle tag, and why. */
+  recycled?: RecycleReason;
 }
 
 export interface InvocationObserver {

@@ -12,6 +12,8 @@ export class EnvSlot {
   frozen = false;
   /** Retire as soon as the running request finishes (its version was replaced). */
   retireWhenIdle = false;
+  /** Requests it has answered since it was bound (kindling:recycle-after-invocations counts these). */
+  invocations = 0;
 
   constructor(readonly env: ExecutionEnvironment) {}
 

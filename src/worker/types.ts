@@ -33,7 +33,14 @@ export interface FunctionVersionSpec {
   reservedConcurrency: number | undefined;
   /** A fresh environment for every request (single-use), retired after it. */
   singleUse?: boolean;
+  /** An environment is replaced after this many invocations (the tag kindling:recycle-after-invocations). */
+  recycleAfterInvocations?: number | undefined;
+  /** … or once its Max Memory Used passed this many MB (kindling:recycle-above-memory-mb). */
+  recycleAboveMemoryMB?: number | undefined;
 }
+
+/** Why an environment was replaced after an invocation instead of being kept warm. */
+export type RecycleReason = 'invocations' | 'memory';
 
 export interface InvokeOptions {
   requestId: string;
@@ -65,6 +72,8 @@ export interface InvocationResult {
   /** Set on a cold start (pool hit or new start): the time spent loading the code and running init. */
   initDurationMs?: number;
   start: StartKind;
+  /** The environment was replaced after this invocation (a lifecycle tag), and why. */
+  recycled?: RecycleReason;
 }
 
 /** What invoke/ needs from worker/. */
@@ -87,6 +96,8 @@ export interface WorkerStats {
   pools: PoolStats[];
   coldStarts: { pool: number; cold: number };
   warmStarts: number;
+  /** Environments replaced after an invocation by a lifecycle tag (recycle after N invocations or above M MB). */
+  recycled: number;
   /** Runtimes whose pool misses are clones of a zygote (python). */
   clones?: RuntimeCloneStats[];
 }

@@ -21,7 +21,14 @@ import { IdleEnvironments, idleKey, place } from './placement.js';
 import { Pools } from './pools.js';
 import { report } from './report.js';
 import { reservedEnv } from './reserved-env.js';
-import type { FunctionVersionSpec, InvocationResult, InvokeOptions, Worker, WorkerStats } from './types.js';
+import type {
+  FunctionVersionSpec,
+  InvocationResult,
+  InvokeOptions,
+  RecycleReason,
+  Worker,
+  WorkerStats,
+} from './types.js';
 
 export { detectIsolation, type IsolationReport };
 
@@ -71,7 +78,7 @@ export class WorkerManager implements Worker {
   private readonly admission: Admission;
   /** Every environment not retired, by id. */
   private readonly envs = new Map<string, EnvSlot>();
-  private readonly counters = { pool: 0, cold: 0, warm: 0 };
+  private readonly counters = { pool: 0, cold: 0, warm: 0, recycled: 0 };
   private readonly throttleListeners = new Set<(tenantId: string, functionArn: string) => void>();
   private healthTimer: NodeJS.Timeout | undefined;
   private draining = false;
@@ -272,6 +279,7 @@ export class WorkerManager implements Worker {
   private finish(slot: EnvSlot, r: Omit<Parameters<typeof report>[0], 'memoryPeakBytes'>): InvocationResult {
     const result = report({ ...r, memoryPeakBytes: () => slot.env.memoryPeakBytes() });
     const o = r.outcome;
+    slot.invocations++;
     if (
       o.fatal ||
       (o.status !== 'ok' && o.status !== 'error') ||
@@ -281,10 +289,17 @@ export class WorkerManager implements Worker {
       r.initFailed
     ) {
       this.retire(slot);
-    } else {
-      this.keepAlive.park(slot);
+      return result;
     }
-    return result;
+    const recycled = recycleReason(r.spec, slot.invocations, result.maxMemoryUsedMB);
+    if (recycled === undefined) {
+      this.keepAlive.park(slot);
+      return result;
+    }
+    // Replaced rather than left to grow: the next request binds a fresh pool environment.
+    this.counters.recycled++;
+    this.retire(slot);
+    return { ...result, recycled };
   }
 
   /** Keeps the host from filling up with environments: evict the least recently used idle one. */
@@ -376,6 +391,7 @@ export class WorkerManager implements Worker {
       pools: this.pools.stats(),
       coldStarts: { pool: this.counters.pool, cold: this.counters.cold },
       warmStarts: this.counters.warm,
+      recycled: this.counters.recycled,
       clones: this.pools.cloneStats(),
     };
   }
@@ -419,4 +435,16 @@ export class WorkerManager implements Worker {
 export async function bwrapUsable(): Promise<boolean> {
   const bin = findBwrap();
   return bin !== undefined && (await probeBwrap(bin)) === undefined;
+}
+
+/** Why an environment that has served `invocations` requests and used `memoryMB` is due for replacement. */
+export function recycleReason(
+  spec: FunctionVersionSpec,
+  invocations: number,
+  memoryMB: number,
+): RecycleReason | undefined {
+  if (spec.recycleAfterInvocations !== undefined && invocations >= spec.recycleAfterInvocations)
+    return 'invocations';
+  if (spec.recycleAboveMemoryMB !== undefined && memoryMB > spec.recycleAboveMemoryMB) return 'memory';
+  return undefined;
 }

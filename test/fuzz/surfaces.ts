@@ -160,7 +160,14 @@ export function lambdaRequests(c: FuzzContext): Arb<FuzzRequest> {
     Architectures: fc.array(str(['x86_64', 'arm64', 'mips']), { maxLength: 2 }),
     PackageType: str(['Zip', 'Image', 'x']),
     Tags: dict(
-      str(['k', 'kindling:network', 'kindling:single-use', 'aws:x', '']),
+      str([
+        'k',
+        'kindling:network',
+        'kindling:single-use',
+        'kindling:recycle-after-invocations',
+        'aws:x',
+        '',
+      ]),
       str(['v', 'outbound', 'true', '']),
     ),
     TracingConfig: jsonShaped({ Mode: str(['Active', 'PassThrough', 'x']) }),

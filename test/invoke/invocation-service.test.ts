@@ -55,6 +55,7 @@ class FakeWorker implements Worker {
       pools: [],
       coldStarts: { pool: 0, cold: 0 },
       warmStarts: 0,
+      recycled: 0,
     };
   }
   async drain(): Promise<void> {}

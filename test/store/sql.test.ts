@@ -159,14 +159,15 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
     test('notify reaches listeners of the channel', async () => {
       const sql = await open();
       const got: string[] = [];
+      let heardIt!: () => void;
       const heard = new Promise<void>((resolve) => {
-        void sql.listen('kindling_test', (p) => {
-          got.push(p);
-          resolve();
-        });
+        heardIt = resolve;
       });
-      // LISTEN must be in place before NOTIFY: listen() resolves once it is.
-      await new Promise((r) => setTimeout(r, 50));
+      // LISTEN must be in place before NOTIFY: listen() resolves once it is (a fixed wait hung under load).
+      await sql.listen('kindling_test', (p) => {
+        got.push(p);
+        heardIt();
+      });
       await sql.notify('kindling_test', 'hello');
       await heard;
       assert.deepEqual(got, ['hello']);

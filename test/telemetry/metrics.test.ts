@@ -63,6 +63,7 @@ test('worker gauges report concurrency and pool sizes per runtime', () => {
     pools: [{ runtimeKey: 'nodejs20.x', ready: 4, starting: 1, target: 5, mode: 'fixed' }],
     coldStarts: { pool: 0, cold: 0 },
     warmStarts: 0,
+    recycled: 0,
   };
   const text = new Metrics({ workerStats: () => stats }).render();
   assert.match(text, /^kindling_concurrent_executions 3$/m);
@@ -76,6 +77,7 @@ test("clone counters of a runtime's zygote: clones by outcome, restarts, whether
     pools: [],
     coldStarts: { pool: 0, cold: 0 },
     warmStarts: 0,
+    recycled: 0,
     clones: [{ runtime: 'python3', clones: 7, cloneFailures: 2, restarts: 1, up: false }],
   };
   const text = new Metrics({ workerStats: () => stats }).render();
@@ -118,6 +120,7 @@ test("a tenant's rendering holds only that tenant's series and no platform-wide 
         coldStarts: 0,
         poolHits: 0,
         warmStarts: 0,
+        recycled: 0,
       }) as unknown as WorkerStats,
   });
   m.onInvocation(record({ tenantId: 't-1', functionName: 'mine', errorType: 'Unhandled' }));

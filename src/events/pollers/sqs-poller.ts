@@ -157,8 +157,20 @@ export class SqsPoller {
   async #collect(waitMs: number, busy: boolean): Promise<ReceivedMessage[] | null> {
     const { engine, queue, mapping } = this.#d;
     const signal = this.#abort.signal;
-    if (!busy && (!(await engine.waitForMessages(queue, waitMs, signal)) || this.#stopped)) return null;
     const batch: ReceivedMessage[] = [];
+    if (!busy) {
+      // A send on this node may hand its messages straight to this lane, already leased.
+      const woke = await engine.waitOrTake(queue, {
+        timeoutMs: waitMs,
+        max: Math.min(RECEIVE_MAX, mapping.batchSize),
+        signal,
+      });
+      if (Array.isArray(woke)) {
+        batch.push(...woke);
+        // Without a batching window, what the send handed over is the batch: no receive after it.
+        if (mapping.maximumBatchingWindowInSeconds === 0 && batch.length > 0) return batch;
+      } else if (!woke || this.#stopped) return null;
+    }
     const windowEnd = Date.now() + mapping.maximumBatchingWindowInSeconds * 1000;
     while (batch.length < mapping.batchSize && !this.#stopped) {
       const got = await engine.receive(queue, {

@@ -240,6 +240,14 @@ export class StoreQueueEngine implements QueueEngine {
     return this.#messages.waitForMessages(queue, timeoutMs, signal);
   }
 
+  async waitOrTake(
+    queue: Queue,
+    opts: { timeoutMs: number; max: number; signal?: AbortSignal },
+  ): Promise<ReceivedMessage[] | boolean> {
+    await this.#ready;
+    return this.#messages.waitOrTake(queue, opts);
+  }
+
   /** Deletes messages past their retention period and expired deduplication ids; returns messages deleted. */
   async sweepExpired(now?: number): Promise<number> {
     await this.#ready;

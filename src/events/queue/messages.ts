@@ -7,7 +7,7 @@ import type { StoreClock } from '../../store/clock.js';
 import type { Loaded, QueueCatalogue } from './catalogue.js';
 import { SqsError, SqsErrors } from './errors.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
-import { type NewMessage, type QueueRepo, toStored } from './queue-repo.js';
+import { type MessageRow, type NewMessage, type QueueRepo, toStored } from './queue-repo.js';
 import { decodeReceipt, receiptToken, sequenceNumber } from './receipts.js';
 import { toReceived } from './received.js';
 import type {
@@ -21,13 +21,15 @@ import type {
   SendResult,
 } from './types.js';
 import { validateBatchIds, validateSend } from './validate.js';
-import type { QueueWaiters } from './waiters.js';
+import type { Handoff, QueueWaiters } from './waiters.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
 /** A queue's message count is read again after this long (other nodes send and delete too). */
 const TOTAL_MS = 1_000;
 /** Sends retried after another node claimed one of their deduplication ids first. */
 const DEDUP_ATTEMPTS = 5;
+/** More than any node's estimate of the store's clock is off by (clock.ts: half a round trip). */
+const CLOCK_SLACK_MS = 1_000;
 
 /** Another node committed a deduplication id this send also claims: roll back and look again. */
 class DeduplicationRace extends Error {}
@@ -96,7 +98,9 @@ export class QueueMessages {
       systemAttributes: toStored(input.messageSystemAttributes),
       senderId: input.senderId ?? l.queue.accountId,
       sentAt: now,
-      visibleAt: now + delay * 1000,
+      // Undelayed: visible from before it was sent, by more than two nodes' estimates of the store's clock
+      // can differ, so a receive on another node right after the send returns finds it (as on SQS).
+      visibleAt: delay > 0 ? now + delay * 1000 : now - CLOCK_SLACK_MS,
       expiresAt: now + l.config.messageRetentionPeriod * 1000,
       groupId: input.messageGroupId ?? null,
       dedupId,
@@ -108,6 +112,105 @@ export class QueueMessages {
    * Stores entries in one transaction (one multi-row INSERT); a FIFO duplicate, within the deduplication
    * interval on any node or earlier in the same batch, answers the original instead, as SQS does.
    */
+  /**
+   * A receiver of this node is waiting on the queue: the first messages of this send that are visible at
+   * once go to it already leased (the INSERT writes the lease), sparing it a receive round trip.
+   */
+  #handOff(
+    l: Loaded,
+    prepared: { message: NewMessage }[],
+    now: number,
+  ): { h: Handoff; leased: number[] } | undefined {
+    const ready = prepared.flatMap((p, i) => (p.message.visibleAt <= now ? [i] : []));
+    if (ready.length === 0) return undefined;
+    const h = this.#waiters.takeHandoff(l.queue.id);
+    if (!h) return undefined;
+    const leased = ready.slice(0, h.max);
+    const receipt = receiptToken();
+    for (const i of leased) {
+      const m = prepared[i]!.message;
+      m.visibleAt = now + h.visibilityMs;
+      m.lease = { receipt, at: now };
+    }
+    return { h, leased };
+  }
+
+  #deliver(
+    l: Loaded,
+    { h, leased }: { h: Handoff; leased: number[] },
+    prepared: { message: NewMessage }[],
+    seqs: number[],
+    now: number,
+  ): void {
+    const out: ReceivedMessage[] = [];
+    for (const i of leased) {
+      const m = prepared[i]!.message;
+      const row: MessageRow = {
+        seq: seqs[i]!,
+        message_id: m.messageId,
+        body: m.body,
+        attributes: m.attributes,
+        md5_body: m.md5Body,
+        md5_attributes: m.md5Attributes,
+        system_attributes: m.systemAttributes,
+        sender_id: m.senderId,
+        sent_at: m.sentAt,
+        expires_at: m.expiresAt,
+        // As a receive reports it: the count before this receive.
+        receive_count: 0,
+        first_received_at: now,
+        source_arn: null,
+        group_id: m.groupId,
+        dedup_id: m.dedupId,
+      };
+      out.push(toReceived(l.queue, row, m.lease!.receipt, now, h.attributeNames, h.messageAttributeNames));
+    }
+    this.#waiters.afterLease(l.queue.id, now + h.visibilityMs);
+    h.deliver(out);
+  }
+
+  /**
+   * Waits for messages like waitForMessages, offering to take new ones straight from a send of this node
+   * (standard queues): resolves the messages handed over (already leased), or whether some are receivable.
+   */
+  async waitOrTake(
+    queue: Queue,
+    opts: { timeoutMs: number; max: number; signal?: AbortSignal },
+  ): Promise<ReceivedMessage[] | boolean> {
+    let l: Loaded;
+    try {
+      l = await this.#catalogue.loaded(queue);
+    } catch (e) {
+      if (e instanceof SqsError) return false; // deleted
+      throw e;
+    }
+    if (l.config.fifo) return this.#waiters.waitForMessages(queue.id, opts.timeoutMs, opts.signal);
+    let deliver!: (m: ReceivedMessage[]) => void;
+    const handed = new Promise<ReceivedMessage[]>((resolve) => {
+      deliver = resolve;
+    });
+    const h: Handoff = {
+      max: opts.max,
+      visibilityMs: l.config.visibilityTimeout * 1000,
+      attributeNames: undefined,
+      messageAttributeNames: undefined,
+      taken: false,
+      deliver,
+    };
+    const withdraw = this.#waiters.offerHandoff(queue.id, h);
+    try {
+      const woke = await Promise.race([
+        this.#waiters.waitForMessages(queue.id, opts.timeoutMs, opts.signal),
+        handed,
+      ]);
+      // Taken by a send while the wait ended some other way: its delivery is on its way, and leased.
+      if (h.taken) return await handed;
+      return woke;
+    } finally {
+      withdraw();
+    }
+  }
+
   async #store(
     l: Loaded,
     inputs: readonly SendInput[],
@@ -117,7 +220,15 @@ export class QueueMessages {
       const prepared = inputs.map((input) => this.#prepare(l, input, now));
       if (!l.config.fifo) {
         // No deduplication: the one multi-row INSERT is the transaction.
-        await this.#repo.insertMessages(prepared.map((p) => p.message));
+        const handoff = this.#handOff(l, prepared, now);
+        let seqs: number[];
+        try {
+          seqs = await this.#repo.insertMessages(prepared.map((p) => p.message));
+        } catch (e) {
+          handoff?.h.deliver([]);
+          throw e;
+        }
+        if (handoff) this.#deliver(l, handoff, prepared, seqs, now);
         const earliest = Math.min(...prepared.map((p) => p.message.visibleAt));
         return { results: prepared.map((p) => p.result), earliest, inserted: prepared.length };
       }

@@ -89,6 +89,8 @@ export interface NewMessage {
   expiresAt: number;
   groupId: string | null;
   dedupId: string | null;
+  /** Stored already leased to a waiting receiver (a handoff): its receipt token and the receive time. */
+  lease?: { receipt: Buffer; at: number };
 }
 
 /** Stored form of message attributes: binary values as base64. */
@@ -232,12 +234,15 @@ export class QueueRepo {
         m.expiresAt,
         m.groupId,
         m.dedupId,
+        m.lease ? 1 : 0,
+        m.lease?.at ?? null,
+        m.lease?.receipt ?? null,
       );
     }
     const rows = await this.#q.all<{ seq: number; message_id: string }>(
       `INSERT INTO sqs_messages (queue_id, message_id, body, attributes, md5_body, md5_attributes, system_attributes,
-         sender_id, sent_at, visible_at, expires_at, group_id, dedup_id)
-       VALUES ${ms.map(() => `(${marks(13)})`).join(', ')} RETURNING seq, message_id`,
+         sender_id, sent_at, visible_at, expires_at, group_id, dedup_id, receive_count, first_received_at, receipt)
+       VALUES ${ms.map(() => `(${marks(16)})`).join(', ')} RETURNING seq, message_id`,
       params,
     );
     // RETURNING promises no order: match rows by their (random, unique) message id.

@@ -187,4 +187,13 @@ export interface QueueEngine {
    * false when `timeoutMs` passes or `signal` aborts. For pollers that lease with receive() after.
    */
   waitForMessages(queue: Queue, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * As waitForMessages, but a send on this node may hand up to `max` new messages straight to the waiter,
+   * already leased with the queue's visibility timeout (standard queues): resolves those messages, or
+   * whether messages are receivable.
+   */
+  waitOrTake(
+    queue: Queue,
+    opts: { timeoutMs: number; max: number; signal?: AbortSignal },
+  ): Promise<ReceivedMessage[] | boolean>;
 }

@@ -7,9 +7,24 @@ import type { StoreClock } from '../../store/clock.js';
 import type { QueueCatalogue } from './catalogue.js';
 import { SqsError } from './errors.js';
 import type { QueueRepo } from './queue-repo.js';
+import type { ReceivedMessage } from './types.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RECHECK_MS = 2_000;
+
+/**
+ * A receiver of this node waiting on a queue that takes new messages straight from a send, already leased
+ * (the send's INSERT writes the lease), so it starts work without a receive round trip.
+ */
+export interface Handoff {
+  max: number;
+  visibilityMs: number;
+  attributeNames: readonly string[] | undefined;
+  messageAttributeNames: readonly string[] | undefined;
+  /** Set once a send took it: its delivery (possibly empty, if the send failed) is on its way. */
+  taken: boolean;
+  deliver(messages: ReceivedMessage[]): void;
+}
 
 interface Watch {
   listeners: Set<() => void>;
@@ -24,6 +39,7 @@ export class QueueWaiters {
   readonly #clock: StoreClock;
   readonly #recheckMs: number;
   readonly #watches = new Map<number, Watch>();
+  readonly #handoffs = new Map<number, Handoff[]>();
   readonly #closing = new AbortController();
 
   constructor(repo: QueueRepo, catalogue: QueueCatalogue, clock: StoreClock, recheckMs = RECHECK_MS) {
@@ -93,6 +109,32 @@ export class QueueWaiters {
         },
       );
     });
+  }
+
+  /** Offers a receiver for handoffs on a queue; returns its withdrawal. */
+  offerHandoff(queueId: number, h: Handoff): () => void {
+    let list = this.#handoffs.get(queueId);
+    if (!list) {
+      list = [];
+      this.#handoffs.set(queueId, list);
+    }
+    list.push(h);
+    return () => {
+      const cur = this.#handoffs.get(queueId);
+      if (!cur) return;
+      const i = cur.indexOf(h);
+      if (i >= 0) cur.splice(i, 1);
+      if (cur.length === 0) this.#handoffs.delete(queueId);
+    };
+  }
+
+  /** The longest-waiting receiver on a queue, taken (removed), or undefined. */
+  takeHandoff(queueId: number): Handoff | undefined {
+    const list = this.#handoffs.get(queueId);
+    const h = list?.shift();
+    if (list?.length === 0) this.#handoffs.delete(queueId);
+    if (h) h.taken = true;
+    return h;
   }
 
   /** After a commit (on any node) that may make messages receivable now (at <= now) or at `at`. */

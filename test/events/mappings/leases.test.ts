@@ -20,16 +20,19 @@ const QUEUE_ARN = 'arn:aws:sqs:us-east-1:123456789012:work';
 const FN_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:f';
 
 /** An embedded queue that never has a message: pollers wait on it until stopped. */
+const waitNothing = (_q: unknown, ms: number, signal?: AbortSignal) =>
+  new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(false), Math.min(ms, 200));
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
 const emptyQueue = {
   findQueue: () => ({ arn: QUEUE_ARN, name: 'work' }),
-  waitForMessages: (_q: unknown, ms: number, signal?: AbortSignal) =>
-    new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), Math.min(ms, 200));
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve(false);
-      });
-    }),
+  waitForMessages: waitNothing,
+  waitOrTake: (q: unknown, o: { timeoutMs: number; signal?: AbortSignal }) =>
+    waitNothing(q, o.timeoutMs, o.signal),
   receive: async () => [],
   counts: () => ({ visible: 0 }),
   getAttributes: () => ({}),

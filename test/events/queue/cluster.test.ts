@@ -296,6 +296,26 @@ test('a node whose clock is seconds ahead does not take a message another node l
   assert.equal(again[0]?.attributes.ApproximateReceiveCount, '2');
 });
 
+test('a message sent by a node whose estimate of the store clock runs ahead is receivable at once on another', async () => {
+  let drift = 0;
+  const sql = await connect();
+  const ahead = createQueueEngine(sql, { region, localClock: () => Date.now() + drift });
+  extra.push(ahead);
+  await ahead.ready();
+  // After its clock's last measurement: the estimate is now 300 ms ahead (as a slow round trip can make it).
+  drift = 300;
+  const { onA } = await fresh();
+  const onAhead = await ahead.getQueue(owner, onA.arn);
+  await ahead.send(onAhead, { body: 'sent ahead' });
+  await ahead.sendBatch(onAhead, [{ id: '1', body: 'batch ahead' }]);
+  const got = await a.receive(onA, { maxMessages: 10 });
+  assert.deepEqual(got.map((m) => m.body).sort(), ['batch ahead', 'sent ahead']);
+  // A delay still counts from the send.
+  await ahead.send(onAhead, { body: 'later', delaySeconds: 2 });
+  assert.deepEqual(await a.receive(onA, { maxMessages: 10 }), []);
+  assert.equal((await a.counts(onA)).delayed, 1);
+});
+
 async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
