@@ -134,6 +134,9 @@ export class Zygote {
       env: ZYGOTE_ENV,
       cwd: '/',
     });
+    // The zygote never keeps the server alive: it ends by itself when its stdin closes.
+    proc.unref();
+    for (const s of [proc.stdin, proc.stdout, proc.stderr]) (s as net.Socket | null)?.unref?.();
     let stderr = '';
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (d: string) => {
