@@ -190,6 +190,26 @@ test('a cloned environment is what a started one is: identity, capabilities, sec
     assert.deepEqual(z, { dataDir: false, procEntry: false, signal: 'ESRCH', root: 'ENOENT' });
 });
 
+test('a clone in a sandbox with outbound network has its user-mode network and the platform relay', async () => {
+  const before = cloneStats(cloned).clones;
+  const s = py(
+    cloned,
+    `import json, os, urllib.request
+def handler(e, c):
+    ifaces = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+    with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/probe", timeout=5) as r:
+        return {"ifaces": ifaces, "relay": json.loads(r.read())}
+`,
+    { networkOutbound: true },
+  );
+  const r = await invoke(cloned, s);
+  assert.equal(r.functionError, undefined, r.payload.toString());
+  assert.ok(cloneStats(cloned).clones > before, 'the environment was a clone');
+  const v = json(r) as { ifaces: string[]; relay: { via: string } };
+  assert.equal(v.relay.via, 'unix-socket');
+  assert.ok(v.ifaces.includes('lo') && v.ifaces.length >= 2, JSON.stringify(v.ifaces));
+});
+
 test('clones draw their own randomness: uuid4 and random differ across concurrent clones', async () => {
   const s = py(
     cloned,
