@@ -8,6 +8,8 @@ sandbox and serves as its runtime, exactly as a runtime bubblewrap started would
   zygote --fork--> monitor (host pid namespace; reports the clone's host pid and exit on its own
                    connection, nothing else) --fork--> clone (inside the sandbox's pid namespace)
 
+(one monitor is kept forked ahead, waiting on a pipe for its request).
+
 The clone, before any of its code runs: is in the sandbox's cgroup (the monitor entered it before the
 fork, so every page the clone touches is charged there), joins its cgroup, ipc, uts, net and mount
 namespaces and its root, drops supplementary groups, joins its user namespace, becomes the sandbox user,
