@@ -383,6 +383,9 @@ export class BwrapDriver implements SandboxDriver {
       await l.abort();
       throw e;
     }
+    // Whatever bwrap or the placeholder still writes is drained, never left to fill a pipe.
+    child.stdout?.resume();
+    child.stderr?.resume();
     const nsPid = l.nsPid;
     if (nsPid === undefined) throw new Error('bwrap reported no child pid');
     let adopted = false;
