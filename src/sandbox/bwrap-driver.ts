@@ -525,6 +525,7 @@ export class BwrapDriver implements SandboxDriver {
       if (hostId !== undefined) this.drop?.ids.release(hostId);
     };
     const abort = async () => {
+      launched.egress?.stop();
       child.kill('SIGKILL');
       await waitExit(child);
       await cg?.destroy().catch(() => {});

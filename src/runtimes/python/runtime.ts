@@ -2,10 +2,17 @@
 // which speaks the Node runtime's framed channel, so the host side is NodeProcess and NodeEnvironment
 // unchanged. A pool sandbox has the interpreter up and the bootstrap loaded (no code); bind imports the
 // handler. Everything Python-specific lives in this folder.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Sandbox, SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
+import type {
+  Sandbox,
+  SandboxDriver,
+  SandboxImage,
+  SandboxShell,
+  SandboxSpec,
+} from '../../sandbox/driver.js';
 import { NodeEnvironment } from '../node/environment.js';
 import { NodeProcess } from '../node/process.js';
 import type {
@@ -50,6 +57,12 @@ export class PythonRuntime implements Runtime {
    */
   readonly zygote: Zygote | undefined;
   private readonly warn: (msg: string) => void;
+  /**
+   * One bwrap shell started ahead per network mode and /tmp size (~1 MB: bwrap and a placeholder `sh`), so
+   * a miss does not wait for bubblewrap's set-up; taken by the next clone of that kind.
+   */
+  private readonly spareShells = new Map<string, Promise<SandboxShell>>();
+  private closed = false;
 
   constructor(opts: RuntimeOptions) {
     const py = hostPython();
@@ -84,6 +97,10 @@ export class PythonRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    const spares = [...this.spareShells.values()];
+    this.spareShells.clear();
+    await Promise.all(spares.map((p) => p.then((s) => s.destroy()).catch(() => {})));
     await this.zygote?.close();
   }
 
@@ -106,7 +123,10 @@ export class PythonRuntime implements Runtime {
   private async startClone(driver: SandboxDriver, spec: SandboxSpec, zygote: Zygote): Promise<NodeProcess> {
     const startShell = driver.startShell?.bind(driver);
     if (startShell === undefined) throw new Error('the sandbox driver cannot clone');
-    const shell = await startShell(spec);
+    const key = `${spec.networkOutbound}:${spec.tmpSizeMB}`;
+    const spare = this.spareShells.get(key);
+    this.spareShells.delete(key);
+    const shell = (spare && (await spare.catch(() => undefined))) ?? (await startShell(spec));
     let sandbox: Sandbox;
     try {
       sandbox = shell.adopt(await zygote.clone(shell));
@@ -120,7 +140,14 @@ export class PythonRuntime implements Runtime {
       start: async () => sandbox,
       close: async () => {},
     };
-    return NodeProcess.start(adopted, spec);
+    const proc = await NodeProcess.start(adopted, spec);
+    // The next shell of this kind starts now, after this one is served: the next miss pays only the clone.
+    if (!this.closed && !this.spareShells.has(key)) {
+      const next = startShell({ ...spec, id: `env-${randomBytes(8).toString('hex')}` });
+      next.catch((e: Error) => this.warn(`python: a spare sandbox shell failed to start: ${e.message}`));
+      this.spareShells.set(key, next);
+    }
+    return proc;
   }
 
   private environment(proc: NodeProcess): ExecutionEnvironment {
