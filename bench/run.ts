@@ -215,6 +215,24 @@ function bareNodeStartMs(samples = 10): LatencyStats {
   return stats(out);
 }
 
+/** `kindling ls` against the running server, start to exit (issue 11: a CLI that answers in a blink). */
+function cliLsMs(port: number, creds: { accessKeyId: string; secretAccessKey: string }, samples = 10) {
+  const env = {
+    ...process.env,
+    KINDLING_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+  };
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin/kindling.js'), 'ls'], { env });
+    if (r.status !== 0) throw new Error(`kindling ls: ${r.stderr}`);
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return stats(out);
+}
+
 const row = (name: string, value: string, note = '') =>
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
@@ -280,12 +298,14 @@ async function main(): Promise<void> {
       coldStart.push(r.ms);
     }
     const bareNode = bareNodeStartMs();
+    const cliLs = cliLsMs(server.port, creds);
     results.kindling = {
       warmLatency,
       warmThroughput,
       firstInvokePoolHit: stats(poolHit),
       firstInvokePoolEmpty: stats(coldStart),
       bareNodeProcessStart: bareNode,
+      cliLs,
       idleEnvironmentMemory: memory,
     };
     await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 }, 'kindling');
@@ -314,6 +334,7 @@ async function main(): Promise<void> {
     );
     row('kindling:     first Invoke after Create, pool empty p50/p99 (ms)', fmt(stats(coldStart)));
     row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNode));
+    row('cli:          `kindling ls` start to exit p50/p99 (ms)', fmt(cliLs), 'target p50 <= 150 ms');
     row('kindling:     idle warm environments measured', String(memory.envs));
     row('kindling:     RSS per idle environment p50 (MB)', memory.rssMB.p50.toFixed(1));
     row('kindling:     PSS per idle environment p50 (MB)', memory.pssMB.p50.toFixed(1));

@@ -1,7 +1,6 @@
 // `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
-import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag } from './client.js';
 import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling logs <name> [--tail N] [--since 10m|ISO-DATE] [--follow]';
@@ -59,7 +58,7 @@ export async function run(args: string[]): Promise<void> {
   const k = connect(common);
   try {
     // An unknown function is a mistake worth one clear line, not an empty log.
-    await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: ref })), k);
+    await k.lambdaApi('GET', `/2015-03-31/functions/${encodeURIComponent(ref)}/configuration`);
     // Every invocation has at least START/END/REPORT, so `tail` invocations hold at least `tail` lines.
     const first = await fetchLogs(k, name, {
       limit: Math.min(tail, 1000),
