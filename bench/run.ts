@@ -250,8 +250,8 @@ async function main(): Promise<void> {
     string,
     { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }
   > = {};
-  for (const mode of ['inproc', 'ipc'] as const) {
-    const p = await startProcess([path.join(here, 'floors.js'), mode]);
+  for (const mode of ['inproc', 'ipc', 'per-process'] as const) {
+    const p = await startProcess([path.join(here, 'floors.js'), mode, String(CONCURRENCY)]);
     const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
     floors[mode] = {
       latency: await latency(t, N_LATENCY),
@@ -315,6 +315,7 @@ async function main(): Promise<void> {
     console.log(`${'measure'.padEnd(58)} ${'value'.padStart(14)}  target`);
     row('floor inproc: sync latency c=1 p50/p99 (ms)', fmt(floors.inproc!.latency));
     row('floor ipc:    sync latency c=1 p50/p99 (ms)', fmt(floors.ipc!.latency));
+    row('floor per-process: sync latency c=1 p50/p99 (ms)', fmt(floors['per-process']!.latency));
     row(
       'kindling:     warm Invoke c=1 p50/p99 (ms)',
       fmt(warmLatency),
@@ -322,10 +323,13 @@ async function main(): Promise<void> {
     );
     row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
     row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
+    // Kindling's own model with nothing else: one request per process at a time, N processes.
+    const modelRps = floors['per-process']!.throughput.rps;
+    row(`floor per-process: throughput c=${CONCURRENCY}, ${CONCURRENCY} children (req/s)`, String(modelRps));
     row(
       `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
       String(warmThroughput.rps),
-      `ratio to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x (target >= 0.75x), errors ${warmThroughput.errors}`,
+      `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
     row(
       'kindling:     first Invoke after Create, pool hit p50/p99 (ms)',
