@@ -144,9 +144,10 @@ function perProcess(n: number): void {
 
 function perProcessChild(socketPath: string): void {
   const sock = net.connect(socketPath);
-  frames(sock, async (body) => {
-    const result = await handler(body.length ? JSON.parse(body.toString()) : {});
-    sock.write(frame(Buffer.from(JSON.stringify(result))));
+  frames(sock, (body) => {
+    void handler(body.length ? JSON.parse(body.toString()) : {}).then((result) => {
+      sock.write(frame(Buffer.from(JSON.stringify(result))));
+    });
   });
   sock.on('close', () => process.exit(0));
 }
