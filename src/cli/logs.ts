@@ -1,6 +1,7 @@
 // `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
 import { connect, type KindlingClient, parseCommand, parseIntFlag } from './client.js';
+import { LogFollower } from './log-follower.js';
 import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling logs <name> [--tail N] [--since 10m|ISO-DATE] [--follow]';
@@ -77,14 +78,19 @@ export async function run(args: string[]): Promise<void> {
       if (shown.length > 0) process.stdout.write(`${shown.join('\n')}\n`);
     }
     if (!values.follow) return;
-    let after = first.nextAfter;
+    const follower = new LogFollower(first.events, first.nextAfter);
     for (;;) {
       await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
-      const page = await fetchLogs(k, name, { after, limit: 1000 });
-      for (const e of page.events) {
-        process.stdout.write(common.json ? `${JSON.stringify(e)}\n` : withNewline(e.log));
+      // From the follower's watermark, page by page: entries that committed late are among them.
+      for (let after = follower.after; ; ) {
+        const page = await fetchLogs(k, name, { after, limit: 1000 });
+        for (const e of follower.take(page.events)) {
+          process.stdout.write(common.json ? `${JSON.stringify(e)}\n` : withNewline(e.log));
+        }
+        if (page.events.length < 1000) break;
+        after = page.events.at(-1)!.seq;
       }
-      after = page.nextAfter;
+      follower.settle();
     }
   } finally {
     k.destroy();
