@@ -8,7 +8,7 @@ import Module, { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import util from 'node:util';
-import { type Handler, InitError, loadHandler, nearestPackageType } from './handler-loader.js';
+import { type Handler, InitError, loadHandler } from './handler-loader.js';
 import { nudgeGc, rssBytes, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 
@@ -308,15 +308,16 @@ async function warmUp(): Promise<void> {
   try {
     const esm = 'data:text/javascript,export const handler = async () => 1;';
     await import(esm);
-    const f = `/tmp/.kindling-warm-${process.pid}.cjs`;
+    // A CommonJS handler loaded the way a bind loads one, so the loader's own code is compiled too.
+    const dir = `/tmp/.kindling-warm-${process.pid}`;
+    const f = path.join(dir, 'index.js');
+    fs.mkdirSync(dir);
     fs.writeFileSync(f, 'exports.handler = async (e) => JSON.parse(JSON.stringify(e));');
     try {
-      const req = createRequire(f);
-      await (req(f) as { handler: (e: unknown) => Promise<unknown> }).handler({ warm: true });
-      delete req.cache[f];
-      nearestPackageType(path.dirname(f));
+      await (await loadHandler('index.handler', dir))({ warm: true }, {});
+      delete createRequire(f).cache[f];
     } finally {
-      fs.rmSync(f, { force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     // The invoke path's own helpers.
     encodeFrame(
