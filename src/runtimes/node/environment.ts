@@ -1,6 +1,7 @@
 // One Node execution environment: a NodeProcess bound to one function version, serving one request at a
 // time over the framed channel. States: see EnvState (runtime.ts).
 import type { SandboxExit } from '../../sandbox/driver.js';
+import type { CompileCache } from '../compile-cache.js';
 import type {
   BindOutcome,
   BindRequest,
@@ -45,6 +46,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
     private readonly rt: NodeProcess,
     /** Variables this runtime sets for a bound function (NODE_PATH, LAMBDA_RUNTIME_DIR). */
     private readonly runtimeEnv: Record<string, string>,
+    /** The runtime's compile caches: the version's is linked in when built, else built after this bind. */
+    private readonly compileCache?: CompileCache,
   ) {
     rt.onFrame((f, body) => this.onFrame(f, body));
     // One subscription for the environment's life, not one per request.
@@ -109,8 +112,9 @@ export class NodeEnvironment implements ExecutionEnvironment {
     this.state = 'starting';
     const t0 = performance.now();
     const sb = this.rt.sandbox;
+    const compiled = sb.cacheRoot !== undefined ? this.compileCache?.lookup(req.codeDir) : undefined;
     await Promise.all([
-      sb.bindCode(req.codeDir),
+      sb.bindCode(req.codeDir, compiled),
       sb.applyLimits({
         memoryMB: req.memoryMB,
         // The admin's extra ranges for this tenant: routed before the code loads.
@@ -125,6 +129,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
         handler: req.handler,
         taskRoot: sb.taskRoot,
         env: { ...req.env, ...this.runtimeEnv },
+        ...(compiled !== undefined && { cache: sb.cacheRoot }),
         ...req.context,
       },
       undefined,
@@ -134,9 +139,16 @@ export class NodeEnvironment implements ExecutionEnvironment {
     );
     const initDurationMs = performance.now() - t0;
     const log = logs.join('');
+    // The first environment of this code pays for compiling; later ones start from what it built.
+    if (compiled === undefined && sb.cacheRoot !== undefined) void this.compileCache?.build(req.codeDir);
     if (answer?.ok) {
       this.state = 'bound';
-      return { ok: true, initDurationMs, log };
+      return {
+        ok: true,
+        initDurationMs,
+        log,
+        ...(answer.t === 'init' && answer.cc !== undefined && { compileCache: answer.cc }),
+      };
     }
     if (answer !== undefined) {
       return {
