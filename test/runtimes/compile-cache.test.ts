@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { hostPython } from '../../src/runtimes/python/interpreter.js';
 import type { FunctionVersionSpec, InvocationResult } from '../../src/worker/types.js';
 import { type Harness, harness, invoke, json, spec, writeCode } from '../worker/helpers.js';
 
@@ -130,4 +131,51 @@ exports.handler = async () => {
   assert.deepEqual(v.listed, ['index.js.v8']);
   assert.match(String(v['/var/kindling/cache/index.js.v8']), /^E(ROFS|ACCES|PERM)$/);
   assert.match(String(v['/var/kindling/cache/new.v8']), /^E(ROFS|ACCES|PERM)$/);
+});
+
+const PY = {
+  'app.py':
+    'from pkg import a, b\nfrom pkg.sub import c\ndef handler(event, context):\n    return [a.V, b.V, c.V, a.__file__]\n',
+  'pkg/__init__.py': '',
+  'pkg/a.py': 'V = "a"\n',
+  'pkg/b.py': 'V = "b"\n',
+  'pkg/sub/__init__.py': '',
+  'pkg/sub/c.py': 'V = "c"\n',
+};
+const python = (code: string) => fresh(code, { runtime: 'python3.12', handler: 'app.handler' });
+const noPython = hostPython() === undefined ? 'no python3 on this host' : false;
+
+test('a second environment of a Python version imports its modules from the bytecode the host compiled', {
+  skip: noPython,
+}, async () => {
+  const code = writeCode(h, PY);
+  const first = await invoke(h, python(code));
+  assert.deepEqual(ok(first), ['a', 'b', 'c', '/var/task/pkg/a.py']);
+  assert.equal(first.compileCache, undefined);
+  const dir = await built(code, /^python-/);
+  assert.ok(fs.readdirSync(path.join(dir, 'pkg')).some((n) => /^a\.cpython-\d+\.pyc$/.test(n)));
+  const second = await invoke(h, python(code));
+  assert.deepEqual(ok(second), ['a', 'b', 'c', '/var/task/pkg/a.py']);
+  // app, pkg, pkg.a, pkg.b, pkg.sub, pkg.sub.c
+  assert.deepEqual(second.compileCache, { used: 6, rejected: 0 });
+});
+
+test('corrupt or stale Python bytecode is refused and the module compiles from source', {
+  skip: noPython,
+}, async () => {
+  const code = writeCode(h, PY);
+  await invoke(h, python(code));
+  const dir = await built(code, /^python-/);
+  const a = fs.readdirSync(path.join(dir, 'pkg')).find((n) => n.startsWith('a.'))!;
+  const f = path.join(dir, 'pkg', a);
+  const bytes = Buffer.from(fs.readFileSync(f));
+  bytes[bytes.length - 3]! ^= 0x5a; // inside the marshalled code: only the checksum can tell
+  fs.chmodSync(f, 0o644);
+  fs.writeFileSync(f, bytes);
+  // pkg/b.py changed after the build (its mtime no longer what the bytecode was compiled from).
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(path.join(code, 'pkg/b.py'), later, later);
+  const r = await invoke(h, python(code));
+  assert.deepEqual(ok(r), ['a', 'b', 'c', '/var/task/pkg/a.py']);
+  assert.deepEqual(r.compileCache, { used: 4, rejected: 2 });
 });
