@@ -76,6 +76,23 @@ test('a second environment of a Node version loads its modules from the cache th
   assert.match(JSON.parse(r.payload.toString()).stackTrace[1], /\/var\/task\/index\.js:1:39/);
 });
 
+for (const major of [22, 24]) {
+  test(`Node ${major} uses its own cache, never Node 20's`, async () => {
+    const code = nodeCode();
+    // Node 20's cache of this code first: refused by Node ${major}'s V8, so never offered to it.
+    await invoke(h, fresh(code), { x: 1 });
+    await built(code, /^node-20\./);
+    const runtime = `nodejs${major}.x`;
+    const first = await invoke(h, fresh(code, { runtime }), { x: 2 });
+    assert.equal((ok(first) as { d: number }).d, 4);
+    assert.equal(first.compileCache, undefined);
+    await built(code, new RegExp(`^node-${major}\\.`));
+    const second = await invoke(h, fresh(code, { runtime }), { x: 3 });
+    assert.equal((ok(second) as { d: number }).d, 6);
+    assert.deepEqual(second.compileCache, { used: 1, rejected: 0 });
+  });
+}
+
 test('a corrupt Node cache entry is refused by V8 and the module compiles from source', async () => {
   const code = nodeCode();
   await invoke(h, fresh(code), { x: 1 });
