@@ -8,9 +8,9 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { CACHE_SUFFIX, enableChecksums, WRAP_HEAD, WRAP_TAIL } from './compile-cache-use.js';
 
-/** Larger files are left to compile at load (a cache would be as large as they are). */
-const MAX_FILE_BYTES = 32 * 1024 * 1024;
-const MAX_TOTAL_BYTES = 256 * 1024 * 1024;
+/** Bounds on what a build compiles (its memory and time on the host); the rest compiles at load. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
 /** `import(`, also with blanks or a comment before the parenthesis; in strings too (a lost entry only). */
 const DYNAMIC_IMPORT = /\bimport\s*(?:\(|\/[*/])/;
 

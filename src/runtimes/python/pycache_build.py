@@ -12,9 +12,9 @@ import os
 import sys
 from importlib.util import MAGIC_NUMBER
 
-# Larger files compile at import as before; the total bounds a build's time.
-MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_TOTAL_BYTES = 256 * 1024 * 1024
+# Bounds on what a build compiles (compile() holds a file's whole AST); the rest compiles at import.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
 TASK_ROOT = "/var/task"
 
 
