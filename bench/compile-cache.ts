@@ -132,7 +132,7 @@ async function firstAndCached(
     return initDuration(r.headers['x-amz-log-result']);
   };
   const without = await call();
-  // The host builds the version's cache after its first environment's bind.
+  // The host builds the version's cache after its first environment's first invocation.
   const root = path.join(codeCache, `${CodeStore.digestOf(opts.zip).digest}.compiled`);
   const end = Date.now() + 60_000;
   while (!(fs.existsSync(root) && fs.readdirSync(root).some((n) => opts.flavour.test(n)))) {

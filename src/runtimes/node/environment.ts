@@ -39,6 +39,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
   private strayBytes = 0;
   private credsKey = '';
   private retiring: Promise<void> | undefined;
+  /** Code whose compile cache is built once this environment's first invocation has answered. */
+  private buildAfterInvoke: string | undefined;
 
   private exitInfo: SandboxExit | undefined;
 
@@ -139,10 +141,10 @@ export class NodeEnvironment implements ExecutionEnvironment {
     );
     const initDurationMs = performance.now() - t0;
     const log = logs.join('');
-    // The first environment of this code pays for compiling; later ones start from what it built.
-    if (compiled === undefined && sb.cacheRoot !== undefined) void this.compileCache?.build(req.codeDir);
     if (answer?.ok) {
       this.state = 'bound';
+      // The first environment of this code pays for compiling; later ones start from what it built.
+      if (compiled === undefined && sb.cacheRoot !== undefined) this.buildAfterInvoke = req.codeDir;
       return {
         ok: true,
         initDurationMs,
@@ -189,6 +191,12 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const t0 = performance.now();
     const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId);
     const durationMs = performance.now() - t0;
+    if (this.buildAfterInvoke !== undefined) {
+      // Not during the first invocation, which a caller waits for: starting the build forks this process.
+      const codeDir = this.buildAfterInvoke;
+      this.buildAfterInvoke = undefined;
+      setTimeout(() => void this.compileCache?.build(codeDir), BUILD_DELAY_MS).unref();
+    }
     const log = r.logs.join('');
     const a = r.answer;
     if (a !== undefined && a.t === 'result') {
@@ -269,5 +277,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
 
 const EMPTY = Buffer.alloc(0);
 const INIT_TIMEOUT_MS = 10_000;
+/** After the first invocation's answer, how long before its compile cache's build starts. */
+const BUILD_DELAY_MS = 100;
 /** Log bytes kept per invocation; a function printing without end must not exhaust the host's memory. */
 export const LOG_LIMIT = 1024 * 1024;
