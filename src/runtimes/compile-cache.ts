@@ -17,7 +17,15 @@ export interface CompileCacheBuilder {
   flavour: string;
   /** The host command that compiles `codeDir` into the empty private dir `outDir` without running it. */
   command(codeDir: string, outDir: string): { file: string; args: string[] };
+  /** Names of the files it compiles end so (`.js`, `.py`); code with few of them is not worth a build. */
+  extensions: string[];
 }
+
+/**
+ * Code with less source than this (in files the builder compiles) gets no cache: compiling it costs less
+ * than the build's own process start, which every version would pay on a host busy with requests.
+ */
+export const MIN_SOURCE_BYTES = 32 * 1024;
 
 /** A build that takes longer is given up (the code is up to 250 MB; compiling is far faster). */
 const BUILD_TIMEOUT_MS = 120_000;
@@ -32,6 +40,7 @@ export class CompileCache {
   constructor(
     private readonly builder: CompileCacheBuilder,
     private readonly warn: (msg: string) => void,
+    private readonly minSourceBytes = MIN_SOURCE_BYTES,
   ) {}
 
   get flavour(): string {
@@ -69,6 +78,7 @@ export class CompileCache {
 
   async #build(codeDir: string, dir: string): Promise<string | undefined> {
     if (this.lookup(codeDir) !== undefined) return dir;
+    if (!(await hasSource(codeDir, this.builder.extensions, this.minSourceBytes))) return undefined;
     const parent = path.dirname(dir);
     const tmp = path.join(parent, `.tmp-${this.builder.flavour}-${randomBytes(6).toString('hex')}`);
     try {
@@ -94,6 +104,24 @@ export class CompileCache {
       return undefined;
     }
   }
+}
+
+/** Whether `dir` holds at least `min` bytes in files ending in one of `extensions` (stops when it does). */
+async function hasSource(dir: string, extensions: string[], min: number): Promise<boolean> {
+  let bytes = 0;
+  const walk = async (d: string): Promise<boolean> => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (await walk(p)) return true;
+      } else if (e.isFile() && extensions.some((x) => e.name.endsWith(x))) {
+        bytes += (await fsp.stat(p)).size;
+        if (bytes >= min) return true;
+      }
+    }
+    return false;
+  };
+  return walk(dir).catch(() => false);
 }
 
 function run(file: string, args: string[]): Promise<void> {

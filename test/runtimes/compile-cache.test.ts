@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { MIN_SOURCE_BYTES } from '../../src/runtimes/compile-cache.js';
 import { hostPython } from '../../src/runtimes/python/interpreter.js';
 import type { FunctionVersionSpec, InvocationResult } from '../../src/worker/types.js';
 import { type Harness, harness, invoke, json, spec, writeCode } from '../worker/helpers.js';
@@ -39,12 +40,14 @@ function ok(r: InvocationResult): unknown {
   return json(r);
 }
 
+/** Code below MIN_SOURCE_BYTES gets no cache (not worth a build): the fixtures carry this much comment. */
+const PAD = `\n// ${'x'.repeat(MIN_SOURCE_BYTES)}\n`;
 const LIB = `
 const table = {};
 for (let i = 0; i < 50; i++) table['k' + i] = (x) => x * i;
 exports.double = (x) => table.k2(x);
 exports.where = () => [__filename, __dirname, typeof require.resolve, require.resolve('./lib.js')];
-`;
+${PAD}`;
 const INDEX = `
 const lib = require('./lib.js');
 exports.handler = async (e) => ({ d: lib.double(e.x), where: lib.where(), esm: (await import('./esm.mjs')).v });
@@ -68,7 +71,9 @@ test('a second environment of a Node version loads its modules from the cache th
   assert.deepEqual(ok(second), first.payload.length > 0 ? { ...(json(first) as object), d: 10 } : {});
   assert.deepEqual(second.compileCache, { used: 1, rejected: 0 });
   // Stack traces keep the source's lines and columns.
-  const thrower = writeCode(h, { 'index.js': "exports.handler = async () => { throw new Error('boom'); };" });
+  const thrower = writeCode(h, {
+    'index.js': `exports.handler = async () => { throw new Error('boom'); };${PAD}`,
+  });
   await invoke(h, fresh(thrower));
   await built(thrower, /^node-/);
   const r = await invoke(h, fresh(thrower));
@@ -93,6 +98,16 @@ for (const major of [22, 24]) {
   });
 }
 
+test('code too small to be worth a build gets no cache, and its environments load as before', async () => {
+  const code = writeCode(h, { 'index.js': 'const lib = 1;\nexports.handler = async () => lib;' });
+  assert.equal(ok(await invoke(h, fresh(code))), 1);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(!fs.existsSync(`${code}.compiled`));
+  const r = await invoke(h, fresh(code));
+  assert.equal(ok(r), 1);
+  assert.equal(r.compileCache, undefined);
+});
+
 test('a corrupt Node cache entry is refused by V8 and the module compiles from source', async () => {
   const code = nodeCode();
   await invoke(h, fresh(code), { x: 1 });
@@ -113,8 +128,8 @@ test('a corrupt Node cache entry is refused by V8 and the module compiles from s
 test("one version's cache never serves another: each code has its own", async () => {
   // Two versions whose lib.js differ only in content, not in length (V8's header checks the length).
   const index = "const { v } = require('./lib.js');\nexports.handler = async () => v;";
-  const a = writeCode(h, { 'index.js': index, 'lib.js': 'exports.v = "AAAA";' });
-  const b = writeCode(h, { 'index.js': index, 'lib.js': 'exports.v = "BBBB";' });
+  const a = writeCode(h, { 'index.js': index, 'lib.js': `exports.v = "AAAA";${PAD}` });
+  const b = writeCode(h, { 'index.js': index, 'lib.js': `exports.v = "BBBB";${PAD}` });
   await invoke(h, fresh(a));
   await built(a, /^node-/);
   const rb = await invoke(h, fresh(b));
@@ -138,7 +153,7 @@ exports.handler = async () => {
   }
   out.listed = fs.readdirSync('/var/kindling/cache');
   return out;
-};`,
+};${PAD}`,
   });
   await invoke(h, fresh(code));
   await built(code, /^node-/);
@@ -154,7 +169,7 @@ const PY = {
   'app.py':
     'from pkg import a, b\nfrom pkg.sub import c\ndef handler(event, context):\n    return [a.V, b.V, c.V, a.__file__]\n',
   'pkg/__init__.py': '',
-  'pkg/a.py': 'V = "a"\n',
+  'pkg/a.py': `V = "a"\n# ${'x'.repeat(MIN_SOURCE_BYTES)}\n`,
   'pkg/b.py': 'V = "b"\n',
   'pkg/sub/__init__.py': '',
   'pkg/sub/c.py': 'V = "c"\n',

@@ -86,6 +86,7 @@ export class NodeRuntime implements Runtime {
     this.compileCache = new CompileCache(
       {
         flavour: `node-${this.node.version}`,
+        extensions: ['.js', '.cjs'],
         // The sandboxes' Node and V8 flags: a cache made under others is refused.
         command: (codeDir, outDir) => ({
           file: hostNode,

@@ -51,6 +51,7 @@ export class PythonRuntime implements Runtime {
     this.compileCache = new CompileCache(
       {
         flavour: `python-${py.version}`,
+        extensions: ['.py'],
         command: (codeDir, outDir) => ({ file: py.path, args: ['-I', '-B', builder, codeDir, outDir] }),
       },
       opts.warn,
