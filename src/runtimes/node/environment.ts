@@ -48,7 +48,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
     private readonly rt: NodeProcess,
     /** Variables this runtime sets for a bound function (NODE_PATH, LAMBDA_RUNTIME_DIR). */
     private readonly runtimeEnv: Record<string, string>,
-    /** The runtime's compile caches: the version's is linked in when built, else built after this bind. */
+    /** The runtime's compile caches: the version's is linked in when built, else built after this environment's first invocation. */
     private readonly compileCache?: CompileCache,
   ) {
     rt.onFrame((f, body) => this.onFrame(f, body));
