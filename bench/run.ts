@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
 import { clusterFigures } from './cluster.js';
+import { compileCacheFigures } from './compile-cache.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { providedFigures } from './provided.js';
@@ -355,6 +356,9 @@ async function main(): Promise<void> {
       results.python = python;
       for (const [name, value, note] of python.rows) row(name, value, note);
     }
+    const compileCache = await compileCacheFigures(k, dataDir, { quick, python: python !== undefined });
+    results.compileCache = compileCache;
+    for (const [name, value, note] of compileCache.rows) row(name, value, note);
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });

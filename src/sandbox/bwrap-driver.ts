@@ -16,6 +16,8 @@ import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
 export const SANDBOX_RELAY_PORT = 9001;
+/** Where a sandbox sees the compile cache of the version it is bound to (runtimes/compile-cache.ts). */
+export const SANDBOX_CACHE_ROOT = '/var/kindling/cache';
 /** Where every sandbox finds the platform API relay (relay.ts), whatever its runtime. */
 export const SANDBOX_RELAY_MODULE = '/var/kindling/relay.mjs';
 const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
@@ -289,6 +291,10 @@ export class BwrapDriver implements SandboxDriver {
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
+    // Filled like the task dir at bind; read-only inside, so no sandbox can write a cache.
+    const cacheDir = path.join(envDir, 'cache');
+    await fsp.mkdir(cacheDir, { mode: 0o755 });
+    const cache = { dir: cacheDir, root: SANDBOX_CACHE_ROOT };
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
@@ -298,6 +304,7 @@ export class BwrapDriver implements SandboxDriver {
     const FD0 = 4;
     const dirs: Array<{ path: string; dest: string }> = [
       { path: taskDir, dest: '/var/task' },
+      { path: cacheDir, dest: SANDBOX_CACHE_ROOT },
       // The socket's own directory, not the socket file: the API server (re)creates the socket after the
       // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
       { path: path.dirname(this.opts.apiSocketPath), dest: SANDBOX_API_DIR },
@@ -384,7 +391,19 @@ export class BwrapDriver implements SandboxDriver {
     };
     // Its own mount namespace: every path of the image is where the image put it.
     const resolve = (dest: string) => dest;
-    if (!net) return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release);
+    if (!net)
+      return new ProcessSandbox(
+        spec.id,
+        child,
+        taskDir,
+        '/var/task',
+        resolve,
+        envDir,
+        cg,
+        release,
+        undefined,
+        cache,
+      );
     let egress: Egress;
     try {
       egress = await Egress.attach(await sandboxPid(child, infoFd), this.egress);
@@ -395,7 +414,18 @@ export class BwrapDriver implements SandboxDriver {
       await fsp.rm(envDir, { recursive: true, force: true }).catch(() => {});
       throw e;
     }
-    return new ProcessSandbox(spec.id, child, taskDir, '/var/task', resolve, envDir, cg, release, egress);
+    return new ProcessSandbox(
+      spec.id,
+      child,
+      taskDir,
+      '/var/task',
+      resolve,
+      envDir,
+      cg,
+      release,
+      egress,
+      cache,
+    );
   }
 
   async close(): Promise<void> {}

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
+import { CompileCache } from '../compile-cache.js';
 import { NodeEnvironment } from '../node/environment.js';
 import { NodeProcess } from '../node/process.js';
 import type { BindOutcome, BindRequest, ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.js';
@@ -15,18 +16,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR), as on Lambda. */
 const RUNTIME_HOME = '/var/runtime';
 
-/** bootstrap.py is not compiled: beside this file in src/, or in src/ when this runs from dist/. */
-function bootstrapFile(): string {
-  const beside = path.join(here, 'bootstrap.py');
+/** The .py files are not compiled: beside this file in src/, or in src/ when this runs from dist/. */
+function sourceFile(name: string): string {
+  const beside = path.join(here, name);
   if (fs.existsSync(beside)) return beside;
   const inSrc = here.replace(`${path.sep}dist${path.sep}src${path.sep}`, `${path.sep}src${path.sep}`);
-  return path.join(inSrc, 'bootstrap.py');
+  return path.join(inSrc, name);
 }
+const bootstrapFile = () => sourceFile('bootstrap.py');
 
 /**
  * -I: the pool sandbox's environment is not the function's (it is set at bind), and no user site.
  * -B: /var/task is read-only, so never try to write __pycache__ there (bytecode shipped in the zip is
- * still read; compiling once per version is issue 10's item 5).
+ * still read; the function's own is compiled once per version by the host: compileCache).
  */
 const PYTHON_FLAGS = ['-I', '-B'];
 
@@ -34,6 +36,8 @@ export class PythonRuntime implements Runtime {
   readonly name = 'python';
   readonly image: SandboxImage;
   readonly python: HostPython;
+  /** Bytecode of functions' modules, per code digest, for this interpreter (compile-cache.ts). */
+  readonly compileCache: CompileCache;
 
   constructor(opts: RuntimeOptions) {
     const py = hostPython();
@@ -43,6 +47,15 @@ export class PythonRuntime implements Runtime {
     const bootstrap = bootstrapFile();
     if (!fs.existsSync(bootstrap)) throw new Error(`the Python runtime's ${bootstrap} is missing`);
     opts.info?.(`python runtime: ${py.path} (Python ${py.version}) serves every python3.x name`);
+    const builder = sourceFile('pycache_build.py');
+    this.compileCache = new CompileCache(
+      {
+        flavour: `python-${py.version}`,
+        extensions: ['.py'],
+        command: (codeDir, outDir) => ({ file: py.path, args: ['-I', '-B', builder, codeDir, outDir] }),
+      },
+      opts.warn,
+    );
     this.image = {
       files: [{ file: bootstrap, dest: `${RUNTIME_HOME}/bootstrap.py` }],
       dirs: [],
@@ -55,13 +68,18 @@ export class PythonRuntime implements Runtime {
   async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
     const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
     const home = proc.sandbox.resolve(RUNTIME_HOME) ?? path.dirname(bootstrapFile());
-    return new PythonEnvironment(proc, this.python, {
-      LAMBDA_RUNTIME_DIR: home,
-      // As on Lambda; a `python3` the function starts finds the runtime's path too.
-      PYTHONPATH: home,
-      // Subprocesses must not try to write bytecode into the read-only /var/task either.
-      PYTHONDONTWRITEBYTECODE: '1',
-    });
+    return new PythonEnvironment(
+      proc,
+      this.python,
+      {
+        LAMBDA_RUNTIME_DIR: home,
+        // As on Lambda; a `python3` the function starts finds the runtime's path too.
+        PYTHONPATH: home,
+        // Subprocesses must not try to write bytecode into the read-only /var/task either.
+        PYTHONDONTWRITEBYTECODE: '1',
+      },
+      this.compileCache,
+    );
   }
 }
 
@@ -71,8 +89,9 @@ class PythonEnvironment extends NodeEnvironment {
     proc: NodeProcess,
     private readonly python: HostPython,
     runtimeEnv: Record<string, string>,
+    compileCache: CompileCache,
   ) {
-    super(proc, runtimeEnv);
+    super(proc, runtimeEnv, compileCache);
   }
 
   override async bind(req: BindRequest): Promise<BindOutcome> {
