@@ -1,10 +1,16 @@
 // The floors Kindling is measured against, each run as its own process by bench/run.ts:
 //   inproc: a bare node:http server calling the handler in-process;
-//   ipc:    a node:http server forwarding every request over IPC to one child Node process.
-// Usage: node dist/bench/floors.js inproc|ipc|ipc-child. Prints `listening on PORT` when ready.
+//   ipc:    a node:http server forwarding every request over IPC to one child Node process;
+//   per-process: Kindling's own model with nothing else — a node:http server forwarding each request to
+//           one of N child processes that each serve one request at a time over a Unix socket
+//           (length-prefixed frames), requests waiting for a free child when all are busy.
+// Usage: node dist/bench/floors.js inproc|ipc|per-process N. Prints `listening on PORT` when ready.
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The trivial handler every bench target runs. */
@@ -68,13 +74,93 @@ function ipcChild(): void {
   });
 }
 
+/** Frames on a stream: [u32 length][bytes]; calls `onFrame` with each whole one. */
+function frames(sock: net.Socket, onFrame: (b: Buffer) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  sock.on('data', (c: Buffer) => {
+    buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
+    while (buf.length >= 4) {
+      const n = buf.readUInt32LE(0);
+      if (buf.length < 4 + n) break;
+      onFrame(buf.subarray(4, 4 + n));
+      buf = buf.subarray(4 + n);
+    }
+  });
+}
+
+function frame(b: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(b.length, 0);
+  return Buffer.concat([head, b]);
+}
+
+function perProcess(n: number): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-floor-'));
+  const idle: net.Socket[] = [];
+  const queue: { body: Buffer; res: http.ServerResponse }[] = [];
+  const current = new Map<net.Socket, http.ServerResponse>();
+  const dispatch = (sock: net.Socket) => {
+    const next = queue.shift();
+    if (!next) {
+      idle.push(sock);
+      return;
+    }
+    current.set(sock, next.res);
+    sock.write(frame(next.body));
+  };
+  let ready = 0;
+  const server = net.createServer((sock) => {
+    frames(sock, (out) => {
+      const res = current.get(sock)!;
+      current.delete(sock);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
+      res.end(out);
+      dispatch(sock);
+    });
+    idle.push(sock);
+    if (++ready === n) {
+      listen(
+        http.createServer(async (req, res) => {
+          const body = await readBody(req);
+          const sock = idle.pop();
+          if (sock === undefined) queue.push({ body, res });
+          else {
+            current.set(sock, res);
+            sock.write(frame(body));
+          }
+        }),
+      );
+    }
+  });
+  const socketPath = path.join(dir, 'floor.sock');
+  server.listen(socketPath, () => {
+    for (let i = 0; i < n; i++) {
+      fork(fileURLToPath(import.meta.url), ['per-process-child', socketPath], { stdio: 'inherit' });
+    }
+  });
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+function perProcessChild(socketPath: string): void {
+  const sock = net.connect(socketPath);
+  frames(sock, (body) => {
+    void handler(body.length ? JSON.parse(body.toString()) : {}).then((result) => {
+      sock.write(frame(Buffer.from(JSON.stringify(result))));
+    });
+  });
+  sock.on('close', () => process.exit(0));
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const mode = process.argv[2];
   if (mode === 'inproc') inproc();
   else if (mode === 'ipc') ipc();
   else if (mode === 'ipc-child') ipcChild();
+  else if (mode === 'per-process') perProcess(Number(process.argv[3] ?? 16));
+  else if (mode === 'per-process-child') perProcessChild(process.argv[3]!);
   else {
-    console.error('usage: floors.js inproc|ipc');
+    console.error('usage: floors.js inproc|ipc|per-process N');
     process.exit(2);
   }
 }

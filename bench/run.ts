@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
 import { clusterFigures } from './cluster.js';
+import { compileCacheFigures } from './compile-cache.js';
 import { kindlingEventFigures } from './events.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { providedFigures } from './provided.js';
@@ -215,6 +216,24 @@ function bareNodeStartMs(samples = 10): LatencyStats {
   return stats(out);
 }
 
+/** `kindling ls` against the running server, start to exit (issue 11: a CLI that answers in a blink). */
+function cliLsMs(port: number, creds: { accessKeyId: string; secretAccessKey: string }, samples = 10) {
+  const env = {
+    ...process.env,
+    KINDLING_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+  };
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin/kindling.js'), 'ls'], { env });
+    if (r.status !== 0) throw new Error(`kindling ls: ${r.stderr}`);
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return stats(out);
+}
+
 const row = (name: string, value: string, note = '') =>
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
@@ -232,8 +251,8 @@ async function main(): Promise<void> {
     string,
     { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }
   > = {};
-  for (const mode of ['inproc', 'ipc'] as const) {
-    const p = await startProcess([path.join(here, 'floors.js'), mode]);
+  for (const mode of ['inproc', 'ipc', 'per-process'] as const) {
+    const p = await startProcess([path.join(here, 'floors.js'), mode, String(CONCURRENCY)]);
     const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
     floors[mode] = {
       latency: await latency(t, N_LATENCY),
@@ -280,12 +299,14 @@ async function main(): Promise<void> {
       coldStart.push(r.ms);
     }
     const bareNode = bareNodeStartMs();
+    const cliLs = cliLsMs(server.port, creds);
     results.kindling = {
       warmLatency,
       warmThroughput,
       firstInvokePoolHit: stats(poolHit),
       firstInvokePoolEmpty: stats(coldStart),
       bareNodeProcessStart: bareNode,
+      cliLs,
       idleEnvironmentMemory: memory,
     };
     await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 }, 'kindling');
@@ -295,6 +316,7 @@ async function main(): Promise<void> {
     console.log(`${'measure'.padEnd(58)} ${'value'.padStart(14)}  target`);
     row('floor inproc: sync latency c=1 p50/p99 (ms)', fmt(floors.inproc!.latency));
     row('floor ipc:    sync latency c=1 p50/p99 (ms)', fmt(floors.ipc!.latency));
+    row('floor per-process: sync latency c=1 p50/p99 (ms)', fmt(floors['per-process']!.latency));
     row(
       'kindling:     warm Invoke c=1 p50/p99 (ms)',
       fmt(warmLatency),
@@ -302,10 +324,13 @@ async function main(): Promise<void> {
     );
     row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
     row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
+    // Kindling's own model with nothing else: one request per process at a time, N processes.
+    const modelRps = floors['per-process']!.throughput.rps;
+    row(`floor per-process: throughput c=${CONCURRENCY}, ${CONCURRENCY} children (req/s)`, String(modelRps));
     row(
       `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
       String(warmThroughput.rps),
-      `ratio to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x (target >= 0.75x), errors ${warmThroughput.errors}`,
+      `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
     row(
       'kindling:     first Invoke after Create, pool hit p50/p99 (ms)',
@@ -314,6 +339,7 @@ async function main(): Promise<void> {
     );
     row('kindling:     first Invoke after Create, pool empty p50/p99 (ms)', fmt(stats(coldStart)));
     row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNode));
+    row('cli:          `kindling ls` start to exit p50/p99 (ms)', fmt(cliLs), 'target p50 <= 150 ms');
     row('kindling:     idle warm environments measured', String(memory.envs));
     row('kindling:     RSS per idle environment p50 (MB)', memory.rssMB.p50.toFixed(1));
     row('kindling:     PSS per idle environment p50 (MB)', memory.pssMB.p50.toFixed(1));
@@ -330,6 +356,9 @@ async function main(): Promise<void> {
       results.python = python;
       for (const [name, value, note] of python.rows) row(name, value, note);
     }
+    const compileCache = await compileCacheFigures(k, dataDir, { quick, python: python !== undefined });
+    results.compileCache = compileCache;
+    for (const [name, value, note] of compileCache.rows) row(name, value, note);
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });

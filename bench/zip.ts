@@ -12,3 +12,16 @@ export function zipHandler(code: string | Buffer, file = 'index.js', mode?: numb
     zip.outputStream.on('error', reject);
   });
 }
+
+/** A function zip of several files (path → text). */
+export function zipFiles(files: Record<string, string>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [name, text] of Object.entries(files)) zip.addBuffer(Buffer.from(text), name);
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
+    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
+    zip.outputStream.on('error', reject);
+  });
+}

@@ -8,13 +8,19 @@
 //   const out = await sdk(k.sqs().send(new ListQueuesCommand({})), k);
 //   emit(common.json, out, () => printTable(...));
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { signRequest } from '../api/sigv4.js';
+import { type Answer, signedRequest } from './http.js';
 import { CliError, HelpShown, USAGE } from './output.js';
+
+// The SDK clients are loaded when a command first asks for one (hundreds of ms each): `ls`, `invoke` and
+// `logs` never do (they speak Lambda's REST API through lambdaApi below), so they answer in a blink.
+const require = createRequire(import.meta.url);
 
 export interface CommonFlags {
   json: boolean;
@@ -206,18 +212,74 @@ export class KindlingClient {
   }
 
   lambda(): LambdaClient {
-    this.#lambda ??= new LambdaClient(this.#sdkConfig());
+    const sdk = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
+    this.#lambda ??= new sdk.LambdaClient(this.#sdkConfig());
     return this.#lambda;
   }
 
   sqs(): SQSClient {
-    this.#sqs ??= new SQSClient(this.#sdkConfig());
+    const sdk = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+    this.#sqs ??= new sdk.SQSClient(this.#sdkConfig());
     return this.#sqs;
   }
 
   s3(): S3Client {
-    this.#s3 ??= new S3Client({ ...this.#sdkConfig(), forcePathStyle: true });
+    const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+    this.#s3 ??= new sdk.S3Client({ ...this.#sdkConfig(), forcePathStyle: true });
     return this.#s3;
+  }
+
+  /**
+   * A call to Lambda's REST API (`/2015-03-31/...`), signed for service `lambda` as the SDK signs it:
+   * the answer's status, headers and raw body. An error answer becomes a CliError naming Lambda's error
+   * type (`ResourceNotFoundException: Function not found: ...`), as an SDK call's would.
+   */
+  async lambdaApi(
+    method: string,
+    pathAndQuery: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    const res = await this.#request('lambda', method, pathAndQuery, body, headers);
+    if (res.status >= 300) throw answerError(res);
+    return res;
+  }
+
+  /** One signed exchange over node:http (no fetch: see http.ts); a failure to connect is a CliError. */
+  async #request(
+    service: string,
+    method: string,
+    pathAndQuery: string,
+    body: string | Buffer | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    try {
+      return await signedRequest({
+        method,
+        url: new URL(pathAndQuery, `${this.conn.endpoint}/`),
+        headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+        body,
+        credentials: this.conn.credentials,
+        region: this.conn.region,
+        service,
+      });
+    } catch (e) {
+      throw toCliError(e, this.conn);
+    }
+  }
+
+  /** lambdaApi for a JSON answer. */
+  async lambdaJson<T>(method: string, pathAndQuery: string, body?: unknown): Promise<T> {
+    const r = await this.lambdaApi(
+      method,
+      pathAndQuery,
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    try {
+      return JSON.parse(r.body.toString('utf8')) as T;
+    } catch {
+      throw new CliError(`the server answered ${pathAndQuery} with something that is not JSON`);
+    }
   }
 
   /** A SigV4-signed request (service `kindling` by default) to a path on the endpoint. */
@@ -228,7 +290,8 @@ export class KindlingClient {
     opts: { service?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const url = new URL(pathAndQuery, `${this.conn.endpoint}/`);
-    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const text =
+      body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const headers = signRequest({
       method,
       url,
@@ -242,30 +305,25 @@ export class KindlingClient {
     });
     // fetch sets host itself; sending it would be refused as a forbidden header in some versions.
     delete headers.host;
-    return fetch(url, { method, headers, body: text, ...(opts.signal && { signal: opts.signal }) });
+    const payload = Buffer.isBuffer(text) ? new Uint8Array(text) : text;
+    return fetch(url, { method, headers, body: payload, ...(opts.signal && { signal: opts.signal }) });
   }
 
   /** An admin-API call: JSON in, JSON out; an error answer becomes a CliError with the server's message. */
   async admin<T = unknown>(method: string, pathAndQuery: string, body?: unknown): Promise<T> {
-    let res: Response;
+    const res = await this.#request(
+      'kindling',
+      method,
+      pathAndQuery,
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    if (res.status >= 300) throw answerError(res);
+    const text = res.body.toString('utf8');
     try {
-      res = await this.signedFetch(method, pathAndQuery, body);
-    } catch (e) {
-      throw toCliError(e, this.conn);
-    }
-    const text = await res.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
+      return (text ? JSON.parse(text) : undefined) as T;
     } catch {
-      data = undefined;
+      return undefined as T;
     }
-    if (!res.ok) {
-      const d = (data ?? {}) as { __type?: string; message?: string; Message?: string };
-      const type = d.__type ?? res.headers.get('x-amzn-errortype') ?? `HTTP ${res.status}`;
-      throw new CliError(`${type}: ${d.message ?? d.Message ?? (text.slice(0, 200) || res.statusText)}`);
-    }
-    return data as T;
   }
 
   destroy(): void {
@@ -273,6 +331,20 @@ export class KindlingClient {
     this.#sqs?.destroy();
     this.#s3?.destroy();
   }
+}
+
+/** An error answer as one line: `ResourceNotFoundException: Function not found: x`. */
+function answerError(res: Answer): CliError {
+  const text = res.body.toString('utf8');
+  let d: { __type?: string; message?: string; Message?: string } = {};
+  try {
+    d = (JSON.parse(text) ?? {}) as typeof d;
+  } catch {
+    // not JSON: the status says enough
+  }
+  const type = d.__type ?? res.header('x-amzn-errortype')?.split(':')[0] ?? `HTTP ${res.status}`;
+  const msg = d.message ?? d.Message ?? (text.slice(0, 200) || `status ${res.status}`);
+  return new CliError(`${type}: ${msg.split('\n')[0]}`);
 }
 
 export function connect(flags: CommonFlags, env: NodeJS.ProcessEnv = process.env): KindlingClient {

@@ -1,8 +1,8 @@
 // `kindling invoke <name>`: runs a function synchronously and prints its result; `--log` prints the
-// decoded tail of its log to stderr. A function error prints the error payload and exits 1.
+// decoded tail of its log to stderr. A function error prints the error payload and exits 1. Lambda's
+// Invoke through its REST API, without loading the AWS SDK.
 import fs from 'node:fs';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { connect, parseCommand, sdk } from './client.js';
+import { connect, parseCommand } from './client.js';
 import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling invoke <name> [--payload JSON|@file] [--log] [--qualifier VERSION|ALIAS]';
@@ -42,19 +42,21 @@ export async function run(args: string[]): Promise<void> {
   const payload = readPayload(values.payload);
   const k = connect(common);
   try {
-    const out = await sdk(
-      k.lambda().send(
-        new InvokeCommand({
-          FunctionName: positionals[0]!,
-          Payload: Buffer.from(payload),
-          ...(values.log && { LogType: 'Tail' as const }),
-          ...(values.qualifier !== undefined && { Qualifier: values.qualifier }),
-        }),
-      ),
-      k,
+    const query = values.qualifier !== undefined ? `?Qualifier=${encodeURIComponent(values.qualifier)}` : '';
+    const res = await k.lambdaApi(
+      'POST',
+      `/2015-03-31/functions/${encodeURIComponent(positionals[0]!)}/invocations${query}`,
+      payload,
+      values.log ? { 'x-amz-log-type': 'Tail' } : {},
     );
-    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
-    const log = out.LogResult ? Buffer.from(out.LogResult, 'base64').toString('utf8') : undefined;
+    const out = {
+      StatusCode: res.status,
+      ExecutedVersion: res.header('x-amz-executed-version'),
+      FunctionError: res.header('x-amz-function-error'),
+    };
+    const text = res.body.toString('utf8');
+    const logResult = res.header('x-amz-log-result');
+    const log = logResult ? Buffer.from(logResult, 'base64').toString('utf8') : undefined;
     if (common.json) {
       let parsed: unknown = text;
       try {

@@ -1,7 +1,7 @@
 // `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
-import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { connect, type KindlingClient, parseCommand, parseIntFlag, sdk } from './client.js';
+import { connect, type KindlingClient, parseCommand, parseIntFlag } from './client.js';
+import { LogFollower } from './log-follower.js';
 import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling logs <name> [--tail N] [--since 10m|ISO-DATE] [--follow]';
@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<void> {
   const k = connect(common);
   try {
     // An unknown function is a mistake worth one clear line, not an empty log.
-    await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: ref })), k);
+    await k.lambdaApi('GET', `/2015-03-31/functions/${encodeURIComponent(ref)}/configuration`);
     // Every invocation has at least START/END/REPORT, so `tail` invocations hold at least `tail` lines.
     const first = await fetchLogs(k, name, {
       limit: Math.min(tail, 1000),
@@ -78,14 +78,19 @@ export async function run(args: string[]): Promise<void> {
       if (shown.length > 0) process.stdout.write(`${shown.join('\n')}\n`);
     }
     if (!values.follow) return;
-    let after = first.nextAfter;
+    const follower = new LogFollower(first.events, first.nextAfter);
     for (;;) {
       await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
-      const page = await fetchLogs(k, name, { after, limit: 1000 });
-      for (const e of page.events) {
-        process.stdout.write(common.json ? `${JSON.stringify(e)}\n` : withNewline(e.log));
+      // From the follower's watermark, page by page: entries that committed late are among them.
+      for (let after = follower.after; ; ) {
+        const page = await fetchLogs(k, name, { after, limit: 1000 });
+        for (const e of follower.take(page.events)) {
+          process.stdout.write(common.json ? `${JSON.stringify(e)}\n` : withNewline(e.log));
+        }
+        if (page.events.length < 1000) break;
+        after = page.events.at(-1)!.seq;
       }
-      after = page.nextAfter;
+      follower.settle();
     }
   } finally {
     k.destroy();

@@ -1,6 +1,7 @@
-// `kindling ls`: the caller's functions, one per line.
-import { type FunctionConfiguration, ListFunctionsCommand } from '@aws-sdk/client-lambda';
-import { connect, parseCommand, sdk } from './client.js';
+// `kindling ls`: the caller's functions, one per line. Lambda's ListFunctions through its REST API, without
+// loading the AWS SDK (the command answers in ~a Node start).
+import type { FunctionConfiguration } from '@aws-sdk/client-lambda';
+import { connect, parseCommand } from './client.js';
 import { emit, printTable } from './output.js';
 
 export async function run(args: string[]): Promise<void> {
@@ -10,9 +11,9 @@ export async function run(args: string[]): Promise<void> {
     const functions: FunctionConfiguration[] = [];
     let marker: string | undefined;
     do {
-      const page = await sdk(
-        k.lambda().send(new ListFunctionsCommand({ ...(marker && { Marker: marker }) })),
-        k,
+      const page = await k.lambdaJson<{ Functions?: FunctionConfiguration[]; NextMarker?: string }>(
+        'GET',
+        `/2015-03-31/functions/${marker ? `?Marker=${encodeURIComponent(marker)}` : ''}`,
       );
       functions.push(...(page.Functions ?? []));
       marker = page.NextMarker;

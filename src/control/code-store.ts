@@ -54,6 +54,7 @@ export interface CodeStoreOptions {
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
+const COMPILED = /^([0-9a-f]{64})\.compiled$/;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
@@ -189,10 +190,18 @@ export class CodeStore {
    * and blobs nothing references (see sweepBlobs).
    */
   async sweep(referenced: ReadonlySet<string>): Promise<void> {
+    const unused = (digest: string) => !referenced.has(digest) && !this.#pins.has(digest);
     for (const name of fs.readdirSync(this.#cache)) {
-      if (name.startsWith('.tmp-') || (DIGEST.test(name) && !referenced.has(name) && !this.#pins.has(name))) {
+      if (name.startsWith('.tmp-') || (DIGEST.test(name) && unused(name))) {
         removeTree(path.join(this.#cache, name));
       }
+      // `<digest>.compiled/`: the runtimes' compile caches of that code (runtimes/compile-cache.ts).
+      const compiled = COMPILED.exec(name)?.[1];
+      if (compiled === undefined) continue;
+      const dir = path.join(this.#cache, name);
+      if (unused(compiled)) removeTree(dir);
+      else
+        for (const sub of fs.readdirSync(dir)) if (sub.startsWith('.tmp-')) removeTree(path.join(dir, sub));
     }
     await this.sweepBlobs(referenced);
   }

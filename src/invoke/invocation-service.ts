@@ -33,6 +33,8 @@ interface PreparedVersion {
   spec: FunctionVersionSpec;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   credentialsExpireAt: number;
+  /** Credentials being minted: one store write however many requests ask at once. */
+  minting?: Promise<InvokeOptions['credentials']>;
 }
 
 export interface InvocationServiceOptions {
@@ -51,6 +53,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   readonly #observers: InvocationObserver[];
   /** By function id: the spec (and credentials) of its current versionKey. */
   readonly #prepared = new Map<string, PreparedVersion>();
+  readonly #preparing = new Map<string, Promise<PreparedVersion>>();
 
   constructor(opts: InvocationServiceOptions) {
     this.#config = opts.config;
@@ -61,7 +64,12 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     this.#worker.onThrottle((tenantId, arn) => this.#throttled(tenantId, arn));
     this.#functions.onChange((change) => {
       const rec = change.record;
-      if (change.kind === 'created') return;
+      if (change.kind === 'created') {
+        // Ready before its first request: the spec (a store read) and credentials (a store write) are
+        // then not on that request's path. Only where it was created: other nodes may never run it.
+        if (change.remote !== true) void this.#ready(rec);
+        return;
+      }
       if (change.kind === 'deleted') {
         this.#prepared.delete(rec.id);
         this.#worker.retireFunction(rec.arn);
@@ -198,8 +206,22 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   async #prepare(rec: FunctionRecord): Promise<PreparedVersion> {
     let p = this.#prepared.get(rec.id);
     if (!p || p.versionKey !== rec.versionKey) {
-      p = { versionKey: rec.versionKey, spec: await this.#specOf(rec), credentialsExpireAt: 0 };
-      this.#prepared.set(rec.id, p);
+      // One spec per version, however many requests meet it unprepared at once (they share its credentials).
+      const key = `${rec.id}\0${rec.versionKey}`;
+      let building = this.#preparing.get(key);
+      if (building === undefined) {
+        building = this.#specOf(rec).then((spec) => {
+          const made: PreparedVersion = { versionKey: rec.versionKey, spec, credentialsExpireAt: 0 };
+          this.#prepared.set(rec.id, made);
+          return made;
+        });
+        this.#preparing.set(key, building);
+        void building.then(
+          () => this.#preparing.delete(key),
+          () => this.#preparing.delete(key),
+        );
+      }
+      p = await building;
     } else {
       const lifecycle = lifecycleOf(rec.tags);
       if (
@@ -211,19 +233,34 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     return p;
   }
 
+  /** A new function's spec and credentials, prepared ahead; a failure only leaves them to its first request. */
+  async #ready(rec: FunctionRecord): Promise<void> {
+    try {
+      await this.#credentials(await this.#prepare(rec), rec.tenantId);
+    } catch {
+      // The first request prepares them again and reports what fails.
+    }
+  }
+
   /** Minted once per versionKey and reused until half their lifetime is gone: no DB write per invoke. */
   async #credentials(p: PreparedVersion, tenantId: string): Promise<InvokeOptions['credentials']> {
     const now = Date.now();
-    if (!p.credentials || p.credentialsExpireAt - now < CREDENTIALS_TTL_MS / 2) {
-      const key = await this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
-      p.credentials = {
-        accessKeyId: key.accessKeyId,
-        secretAccessKey: key.secretAccessKey,
-        sessionToken: key.sessionToken ?? '',
-      };
-      p.credentialsExpireAt = key.expiresAt ?? now + CREDENTIALS_TTL_MS;
-    }
-    return p.credentials;
+    if (p.credentials && p.credentialsExpireAt - now >= CREDENTIALS_TTL_MS / 2) return p.credentials;
+    p.minting ??= (async () => {
+      try {
+        const key = await this.#tenants.createSessionKey(tenantId, CREDENTIALS_TTL_MS);
+        p.credentials = {
+          accessKeyId: key.accessKeyId,
+          secretAccessKey: key.secretAccessKey,
+          sessionToken: key.sessionToken ?? '',
+        };
+        p.credentialsExpireAt = key.expiresAt ?? now + CREDENTIALS_TTL_MS;
+        return p.credentials;
+      } finally {
+        p.minting = undefined;
+      }
+    })();
+    return p.minting;
   }
 
   async #specOf(rec: FunctionRecord): Promise<FunctionVersionSpec> {

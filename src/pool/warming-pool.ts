@@ -31,6 +31,9 @@ export interface WarmingPoolOptions {
   onError?: (e: unknown) => void;
 }
 
+/** How long a pool hit defers booting its replacement (see take). */
+const REFILL_AFTER_HIT_MS = 50;
+
 export function newSandboxId(): string {
   return `env-${randomBytes(8).toString('hex')}`;
 }
@@ -81,7 +84,10 @@ export class WarmingPool {
       void rp.retire();
       rp = this.ready.pop();
     }
-    this.refill();
+    // Not at once: booting the replacement (a spawn on this thread, then a runtime's start on a core) would
+    // compete with the bind and first invoke of the one just taken, which a caller is waiting for.
+    if (rp !== undefined) this.scheduleRefill(REFILL_AFTER_HIT_MS);
+    else this.refill();
     return rp;
   }
 

@@ -41,6 +41,8 @@ export interface BindOutcome {
   /** Init did not finish within the function's timeout; the environment was killed. */
   timedOut?: boolean;
   exit?: SandboxExit;
+  /** Modules init loaded from the version's compile cache, and cache entries refused (runtime-reported). */
+  compileCache?: { used: number; rejected: number };
 }
 
 export type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken: string };

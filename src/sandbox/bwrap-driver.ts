@@ -27,6 +27,8 @@ import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
 export const SANDBOX_API_DIR = '/run/kindling';
 export const SANDBOX_RELAY_PORT = 9001;
+/** Where a sandbox sees the compile cache of the version it is bound to (runtimes/compile-cache.ts). */
+export const SANDBOX_CACHE_ROOT = '/var/kindling/cache';
 /** Where every sandbox finds the platform API relay (relay.ts), whatever its runtime. */
 export const SANDBOX_RELAY_MODULE = '/var/kindling/relay.mjs';
 const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
@@ -188,6 +190,8 @@ interface Launched {
   /** Kills and removes what the launch made. */
   abort: () => Promise<void>;
   relayPort: number;
+  /** Host dir the sandbox sees read-only at SANDBOX_CACHE_ROOT (a version's compile cache). */
+  cache: { dir: string; root: string };
   /** Host pid of the sandbox's first process (bwrap's pid 1 inside), when asked for or with egress. */
   nsPid?: number;
   egress?: Egress;
@@ -367,6 +371,7 @@ export class BwrapDriver implements SandboxDriver {
       l.cg,
       l.release,
       l.egress,
+      l.cache,
     );
   }
 
@@ -410,6 +415,7 @@ export class BwrapDriver implements SandboxDriver {
           l.cg,
           l.release,
           l.egress,
+          l.cache,
         );
       },
       destroy: async () => {
@@ -430,6 +436,10 @@ export class BwrapDriver implements SandboxDriver {
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true, mode: 0o755 });
+    // Filled like the task dir at bind; read-only inside, so no sandbox can write a cache.
+    const cacheDir = path.join(envDir, 'cache');
+    await fsp.mkdir(cacheDir, { mode: 0o755 });
+    const cache = { dir: cacheDir, root: SANDBOX_CACHE_ROOT };
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
@@ -439,6 +449,7 @@ export class BwrapDriver implements SandboxDriver {
     const FD0 = 4;
     const dirs: Array<{ path: string; dest: string }> = [
       { path: taskDir, dest: '/var/task' },
+      { path: cacheDir, dest: SANDBOX_CACHE_ROOT },
       // The socket's own directory, not the socket file: the API server (re)creates the socket after the
       // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
       { path: path.dirname(this.opts.apiSocketPath), dest: SANDBOX_API_DIR },
@@ -534,7 +545,7 @@ export class BwrapDriver implements SandboxDriver {
     };
     // Its own mount namespace: every path of the image is where the image put it.
     const resolve = (dest: string) => dest;
-    const launched: Launched = { child, taskDir, envDir, cg, release, resolve, abort, relayPort };
+    const launched: Launched = { child, taskDir, envDir, cg, release, resolve, abort, relayPort, cache };
     if (!wantInfo) return launched;
     try {
       launched.nsPid = await sandboxPid(child, infoFd);

@@ -64,8 +64,13 @@ export interface Sandbox {
    * KINDLING_CHANNEL variable the driver sets (`fd:3` for a spawned process).
    */
   readonly channel: Duplex;
-  /** Places a version's code (a host directory) read-only at taskRoot, before the runtime loads it. */
-  bindCode(codeDir: string): Promise<void>;
+  /**
+   * Places a version's code (a host directory) read-only at taskRoot, before the runtime loads it, and its
+   * compile cache (a host directory the runtime built from that code) read-only at cacheRoot when given.
+   */
+  bindCode(codeDir: string, compiledDir?: string): Promise<void>;
+  /** Where the runtime sees the compile cache given to bindCode (read-only); undefined when it cannot. */
+  readonly cacheRoot: string | undefined;
   /**
    * Where the runtime sees what its image placed at `dest` (or a sandbox path such as /var/task);
    * undefined when this sandbox does not provide that path.

@@ -48,6 +48,8 @@ export class ProcessSandbox implements Sandbox {
     private readonly onDestroyed: () => void = () => {},
     /** The sandbox's user-mode network, when it has outbound network: it lives and dies with the sandbox. */
     private readonly egress?: Egress,
+    /** Host dir the sandbox sees read-only at `root`, for a version's compile cache. */
+    private readonly cache?: { dir: string; root: string },
   ) {
     this.pid = child.pid ?? -1;
     if (egress !== undefined) {
@@ -91,8 +93,13 @@ export class ProcessSandbox implements Sandbox {
     return this.running;
   }
 
-  async bindCode(codeDir: string): Promise<void> {
+  get cacheRoot(): string | undefined {
+    return this.cache?.root;
+  }
+
+  async bindCode(codeDir: string, compiledDir?: string): Promise<void> {
     await linkTree(codeDir, this.taskDir);
+    if (compiledDir !== undefined && this.cache !== undefined) await linkTree(compiledDir, this.cache.dir);
   }
 
   resolve(dest: string): string | undefined {

@@ -28,6 +28,8 @@ export class UnsandboxedDriver implements SandboxDriver {
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true });
+    const cacheDir = path.join(envDir, 'cache');
+    await fsp.mkdir(cacheDir);
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       TZ: ':UTC',
@@ -41,7 +43,21 @@ export class UnsandboxedDriver implements SandboxDriver {
     const [cmd, ...args] = spec.image.command.map((a) => hostPathOf(spec.image, a) ?? a);
     if (cmd === undefined) throw new Error('the runtime image has no command');
     const child = spawnWithChannel(cmd, args, env, taskDir);
-    return new ProcessSandbox(spec.id, child, taskDir, taskDir, resolve, envDir, undefined);
+    return new ProcessSandbox(
+      spec.id,
+      child,
+      taskDir,
+      taskDir,
+      resolve,
+      envDir,
+      undefined,
+      undefined,
+      undefined,
+      {
+        dir: cacheDir,
+        root: cacheDir,
+      },
+    );
   }
 
   async close(): Promise<void> {}

@@ -71,6 +71,8 @@ export interface InvocationResult {
   maxMemoryUsedMB: number;
   /** Set on a cold start (pool hit or new start): the time spent loading the code and running init. */
   initDurationMs?: number;
+  /** On a cold start whose runtime reports it: modules init loaded from the version's compile cache. */
+  compileCache?: { used: number; rejected: number };
   start: StartKind;
   /** The environment was replaced after this invocation (a lifecycle tag), and why. */
   recycled?: RecycleReason;

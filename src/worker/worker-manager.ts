@@ -199,6 +199,7 @@ export class WorkerManager implements Worker {
     const env = slot.env;
     const requestId = opts.requestId;
     let initDurationMs: number | undefined;
+    let compileCache: InvocationResult['compileCache'];
     let initLog = '';
     if (start === 'warm') {
       this.keepAlive.wake(slot);
@@ -233,6 +234,7 @@ export class WorkerManager implements Worker {
         throw LambdaErrors.service('Could not prepare the execution environment.');
       }
       initDurationMs = bound.initDurationMs;
+      compileCache = bound.compileCache;
       initLog = bound.log;
       if (!bound.ok) {
         this.retire(slot);
@@ -272,7 +274,16 @@ export class WorkerManager implements Worker {
       credentials: opts.credentials,
       traceId: opts.traceId ?? traceHeader(),
     });
-    return this.finish(slot, { spec, requestId, start, outcome, initDurationMs, initLog, initFailed: false });
+    const result = this.finish(slot, {
+      spec,
+      requestId,
+      start,
+      outcome,
+      initDurationMs,
+      initLog,
+      initFailed: false,
+    });
+    return compileCache !== undefined ? { ...result, compileCache } : result;
   }
 
   /** The answer and log, then the environment parked for reuse or retired. */

@@ -213,6 +213,22 @@ test('sweep drops unreferenced code and keeps referenced code', async () => {
   assert.ok(!fs.existsSync(b.codeDir) && !(await store.hasBlob(b.digest)));
 });
 
+test("sweep drops the compile caches of unreferenced code and a referenced one's unfinished builds", async () => {
+  const a = await store.put(await handlerZip('export const handler = async () => "ca";'));
+  const b = await store.put(await handlerZip('export const handler = async () => "cb";'));
+  store.release(a.digest);
+  store.release(b.digest);
+  for (const c of [a, b]) {
+    fs.mkdirSync(`${c.codeDir}.compiled/node-20/x`, { recursive: true });
+    fs.mkdirSync(`${c.codeDir}.compiled/.tmp-node-20-abc`, { recursive: true });
+    // Read-only, as builds leave them.
+    fs.chmodSync(`${c.codeDir}.compiled/node-20/x`, 0o555);
+  }
+  await store.sweep(new Set([a.digest]));
+  assert.deepEqual(fs.readdirSync(`${a.codeDir}.compiled`), ['node-20']);
+  assert.ok(!fs.existsSync(`${b.codeDir}.compiled`));
+});
+
 test('the same zip uploaded twice is stored once under one digest', async () => {
   const a = await store.put(await handlerZip('export const handler = async () => "same";'));
   const b = await store.put(await handlerZip('export const handler = async () => "same";'));

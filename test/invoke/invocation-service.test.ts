@@ -144,6 +144,31 @@ test('session credentials are minted once per versionKey and reused', async () =
   assert.notEqual(worker.calls[2]!.opts.credentials?.accessKeyId, a?.accessKeyId);
 });
 
+test('a new function is ready before its first request: credentials minted at create, once, even for concurrent requests', async () => {
+  let minted = 0;
+  const mint = tenants.createSessionKey.bind(tenants);
+  tenants.createSessionKey = (...args: Parameters<typeof mint>) => {
+    minted++;
+    return mint(...args);
+  };
+  await functions.create(tenant, {
+    name: 'g',
+    runtime: 'nodejs20.x',
+    handler: 'index.handler',
+    zip: await handlerZip(echoHandler),
+  });
+  for (let i = 0; i < 100 && minted === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(minted, 1, 'minted when the function was created');
+  await Promise.all([0, 1, 2].map(() => service.invokeSync(tenant, 'g', Buffer.from('{}'))));
+  assert.equal(minted, 1, 'its requests use those');
+  // A new version has none yet: requests that arrive together share one mint.
+  await functions.updateConfiguration(tenant, 'g', { description: 'v2' });
+  await Promise.all([0, 1, 2].map(() => service.invokeSync(tenant, 'g', Buffer.from('{}'))));
+  assert.equal(minted, 2);
+  const keys = new Set(worker.calls.slice(-3).map((c) => c.opts.credentials?.accessKeyId));
+  assert.equal(keys.size, 1);
+});
+
 test('a configuration update retires the old environments and the next invoke sees the new versionKey', async () => {
   await service.invokeSync(tenant, 'f', Buffer.from('{}'));
   const rec = await functions.updateConfiguration(tenant, 'f', { timeout: 30 });

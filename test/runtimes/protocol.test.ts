@@ -76,3 +76,12 @@ test('well-formed runtime frames pass as typed frames; an unknown type is left t
   assert.deepEqual(runtimeFrame({ t: 'ready', relayPort: 9001 }), { t: 'ready', relayPort: 9001 });
   assert.equal(runtimeFrame({ t: 'something-new' }), undefined);
 });
+
+test("an init frame's compile-cache counts must be two non-negative integers", () => {
+  const cc = { used: 3, rejected: 0 };
+  assert.deepEqual(runtimeFrame({ t: 'init', ok: true, cc }), { t: 'init', ok: true, cc });
+  for (const bad of [null, 5, 'x', {}, { used: 1 }, { used: -1, rejected: 0 }, { used: 1.5, rejected: 0 }]) {
+    assert.throws(() => runtimeFrame({ t: 'init', ok: true, cc: bad }), ProtocolError, JSON.stringify(bad));
+  }
+  assert.throws(() => runtimeFrame({ t: 'init', ok: true, cc: { used: '1', rejected: 0 } }), ProtocolError);
+});

@@ -8,9 +8,13 @@ import Module, { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import util from 'node:util';
-import { type Handler, InitError, loadHandler, nearestPackageType } from './handler-loader.js';
+import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
+import { type Handler, InitError, loadHandler } from './handler-loader.js';
 import { nudgeGc, rssBytes, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
+
+// Before any code cache is read: the host builds them with checksums (compile-cache-use.ts).
+enableChecksums();
 
 const channelFd = Number(/^fd:(\d+)$/.exec(process.env.KINDLING_CHANNEL ?? 'fd:3')?.[1] ?? 3);
 const chan = new net.Socket({ fd: channelFd, readable: true, writable: true });
@@ -112,10 +116,12 @@ async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   Object.assign(process.env, b.env);
   // CommonJS reads NODE_PATH once at startup; the runtime started before it knew the function's.
   (Module as unknown as { _initPaths?: () => void })._initPaths?.();
+  let cc: CompileCacheStats | undefined;
   try {
+    if (b.cache !== undefined) cc = useCompileCache(b.taskRoot, b.cache);
     process.chdir(b.taskRoot);
     handlerFn = await loadHandler(b.handler, b.taskRoot);
-    send({ t: 'init', ok: true });
+    send({ t: 'init', ok: true, ...(cc !== undefined && { cc }) });
   } catch (e) {
     const body =
       e instanceof InitError
@@ -308,15 +314,16 @@ async function warmUp(): Promise<void> {
   try {
     const esm = 'data:text/javascript,export const handler = async () => 1;';
     await import(esm);
-    const f = `/tmp/.kindling-warm-${process.pid}.cjs`;
+    // A CommonJS handler loaded the way a bind loads one, so the loader's own code is compiled too.
+    const dir = `/tmp/.kindling-warm-${process.pid}`;
+    const f = path.join(dir, 'index.js');
+    fs.mkdirSync(dir);
     fs.writeFileSync(f, 'exports.handler = async (e) => JSON.parse(JSON.stringify(e));');
     try {
-      const req = createRequire(f);
-      await (req(f) as { handler: (e: unknown) => Promise<unknown> }).handler({ warm: true });
-      delete req.cache[f];
-      nearestPackageType(path.dirname(f));
+      await (await loadHandler('index.handler', dir))({ warm: true }, {});
+      delete createRequire(f).cache[f];
     } finally {
-      fs.rmSync(f, { force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     // The invoke path's own helpers.
     encodeFrame(

@@ -1,6 +1,7 @@
 // One Node execution environment: a NodeProcess bound to one function version, serving one request at a
 // time over the framed channel. States: see EnvState (runtime.ts).
 import type { SandboxExit } from '../../sandbox/driver.js';
+import type { CompileCache } from '../compile-cache.js';
 import type {
   BindOutcome,
   BindRequest,
@@ -38,6 +39,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
   private strayBytes = 0;
   private credsKey = '';
   private retiring: Promise<void> | undefined;
+  /** Code whose compile cache is built once this environment's first invocation has answered. */
+  private buildAfterInvoke: string | undefined;
 
   private exitInfo: SandboxExit | undefined;
 
@@ -45,6 +48,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
     private readonly rt: NodeProcess,
     /** Variables this runtime sets for a bound function (NODE_PATH, LAMBDA_RUNTIME_DIR). */
     private readonly runtimeEnv: Record<string, string>,
+    /** The runtime's compile caches: the version's is linked in when built, else built after this environment's first invocation. */
+    private readonly compileCache?: CompileCache,
   ) {
     rt.onFrame((f, body) => this.onFrame(f, body));
     // One subscription for the environment's life, not one per request.
@@ -109,8 +114,9 @@ export class NodeEnvironment implements ExecutionEnvironment {
     this.state = 'starting';
     const t0 = performance.now();
     const sb = this.rt.sandbox;
+    const compiled = sb.cacheRoot !== undefined ? this.compileCache?.lookup(req.codeDir) : undefined;
     await Promise.all([
-      sb.bindCode(req.codeDir),
+      sb.bindCode(req.codeDir, compiled),
       sb.applyLimits({
         memoryMB: req.memoryMB,
         // The admin's extra ranges for this tenant: routed before the code loads.
@@ -125,6 +131,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
         handler: req.handler,
         taskRoot: sb.taskRoot,
         env: { ...req.env, ...this.runtimeEnv },
+        ...(compiled !== undefined && { cache: sb.cacheRoot }),
         ...req.context,
       },
       undefined,
@@ -136,7 +143,14 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const log = logs.join('');
     if (answer?.ok) {
       this.state = 'bound';
-      return { ok: true, initDurationMs, log };
+      // The first environment of this code pays for compiling; later ones start from what it built.
+      if (compiled === undefined && sb.cacheRoot !== undefined) this.buildAfterInvoke = req.codeDir;
+      return {
+        ok: true,
+        initDurationMs,
+        log,
+        ...(answer.t === 'init' && answer.cc !== undefined && { compileCache: answer.cc }),
+      };
     }
     if (answer !== undefined) {
       return {
@@ -177,6 +191,12 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const t0 = performance.now();
     const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId);
     const durationMs = performance.now() - t0;
+    if (this.buildAfterInvoke !== undefined) {
+      // Not during the first invocation, which a caller waits for: starting the build forks this process.
+      const codeDir = this.buildAfterInvoke;
+      this.buildAfterInvoke = undefined;
+      setTimeout(() => void this.compileCache?.build(codeDir), BUILD_DELAY_MS).unref();
+    }
     const log = r.logs.join('');
     const a = r.answer;
     if (a !== undefined && a.t === 'result') {
@@ -257,5 +277,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
 
 const EMPTY = Buffer.alloc(0);
 const INIT_TIMEOUT_MS = 10_000;
+/** After the first invocation's answer, how long before its compile cache's build starts. */
+const BUILD_DELAY_MS = 100;
 /** Log bytes kept per invocation; a function printing without end must not exhaust the host's memory. */
 export const LOG_LIMIT = 1024 * 1024;

@@ -14,11 +14,14 @@ export type Handler = (
 
 export function nearestPackageType(dir: string): string | undefined {
   for (let d = dir; ; d = path.dirname(d)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8')) as { type?: string };
-      return pkg.type;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    // Checked first: a thrown ENOENT per directory level costs more than the lookup (a pool hit pays it).
+    const file = path.join(d, 'package.json');
+    if (fs.existsSync(file)) {
+      try {
+        return (JSON.parse(fs.readFileSync(file, 'utf8')) as { type?: string }).type;
+      } catch {
+        return undefined;
+      }
     }
     if (d === path.dirname(d)) return undefined;
   }

@@ -82,6 +82,10 @@ export class NodeProcess {
           );
         });
       });
+      // The first frame a runtime reads pays one-time costs (Node: ~3 ms setting up and compiling its read
+      // path); paid here, in the pool, rather than by the bind of a pool hit.
+      const answered = await Promise.race([rp.ping(timeoutMs), sandbox.exited.then(() => false)]);
+      if (!answered) throw new Error('runtime did not answer its first ping');
     } catch (e) {
       await sandbox.destroy();
       throw e;

@@ -8,7 +8,14 @@ type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken: strin
 
 /** Host → runtime. */
 export type HostFrame =
-  | ({ t: 'bind'; handler: string; taskRoot: string; env: Record<string, string> } & FunctionContext)
+  /** `cache`: where the version's compile cache is, when it has one (runtimes/compile-cache.ts). */
+  | ({
+      t: 'bind';
+      handler: string;
+      taskRoot: string;
+      env: Record<string, string>;
+      cache?: string;
+    } & FunctionContext)
   /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
   | { t: 'ping'; n: number };
@@ -16,10 +23,13 @@ export type HostFrame =
 /** Runtime → host. A log frame's body is the text; a result's or failed init's body is the answer. */
 export type RuntimeFrame =
   | { t: 'ready'; relayPort: number; relayError?: string }
-  | { t: 'init'; ok: boolean; errorType?: string }
+  /** `cc`: how many modules init loaded from the compile cache, and how many cache entries were refused. */
+  | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse }
   | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
   | { t: 'log'; id: string | null }
   | { t: 'pong'; n: number };
+
+export type CompileCacheUse = { used: number; rejected: number };
 
 export type Frame = HostFrame | RuntimeFrame;
 
@@ -29,6 +39,12 @@ export type RawHeader = { t: string } & Record<string, unknown>;
 export type FrameHandler = (header: RawHeader, body: Buffer) => void;
 
 const opt = (v: unknown, type: string) => v === undefined || typeof v === type;
+const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isCacheUse = (v: unknown) =>
+  typeof v === 'object' &&
+  v !== null &&
+  count((v as CompileCacheUse).used) &&
+  count((v as CompileCacheUse).rejected);
 
 /**
  * Narrows a header from the runtime (which user code can write to) to a RuntimeFrame. Undefined for a
@@ -41,7 +57,8 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
       ok = typeof h.relayPort === 'number' && opt(h.relayError, 'string');
       break;
     case 'init':
-      ok = typeof h.ok === 'boolean' && opt(h.errorType, 'string');
+      ok =
+        typeof h.ok === 'boolean' && opt(h.errorType, 'string') && (h.cc === undefined || isCacheUse(h.cc));
       break;
     case 'result':
       ok =

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SandboxDriver, SandboxImage, SandboxSpec } from '../../sandbox/driver.js';
+import { CompileCache } from '../compile-cache.js';
 import type { ExecutionEnvironment, Runtime, RuntimeOptions } from '../runtime.js';
 import { NodeEnvironment } from './environment.js';
 import { NodeProcess } from './process.js';
@@ -18,7 +19,13 @@ const SDK_DEST = '/var/runtime/node_modules';
 /** Where a packaged Node appears inside a sandbox (Lambda's own place for it). */
 const LANG_NODE = '/var/lang/bin/node';
 /** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
-const RUNTIME_FILES = ['bootstrap.js', 'protocol.js', 'handler-loader.js', 'memory.js'];
+const RUNTIME_FILES = [
+  'bootstrap.js',
+  'protocol.js',
+  'handler-loader.js',
+  'memory.js',
+  'compile-cache-use.js',
+];
 /** Lambda's NODE_PATH for Node `major`, in sandbox paths; entries a sandbox does not provide are left out. */
 const nodePath = (major: number) => [
   `/opt/nodejs/node${major}/node_modules`,
@@ -60,6 +67,8 @@ export class NodeRuntime implements Runtime {
   /** The Node binary its sandboxes run. */
   readonly node: NodeBinary;
   private readonly nodePath: string[];
+  /** V8 code caches of functions' CommonJS modules, per code digest, for this Node (compile-cache.ts). */
+  readonly compileCache: CompileCache;
 
   constructor(private readonly opts: NodeRuntimeOptions) {
     this.sdkModulesDir = opts.sdk === false ? undefined : this.prepareSdk(opts.cacheDir);
@@ -73,6 +82,19 @@ export class NodeRuntime implements Runtime {
       source: 'host',
     };
     this.nodePath = nodePath(Number(this.node.version.split('.')[0]));
+    const hostNode = this.node.path;
+    this.compileCache = new CompileCache(
+      {
+        flavour: `node-${this.node.version}`,
+        extensions: ['.js', '.cjs'],
+        // The sandboxes' Node and V8 flags: a cache made under others is refused.
+        command: (codeDir, outDir) => ({
+          file: hostNode,
+          args: [...NODE_FLAGS, path.join(here, 'compile-cache-build.js'), codeDir, outDir],
+        }),
+      },
+      opts.warn,
+    );
     const host = this.node.source === 'host';
     // A packaged Node (versions.ts) is bound by descriptor where Lambda keeps its node: no host path of
     // ours appears inside, and the driver checks that sandboxes can reach it.
@@ -96,11 +118,15 @@ export class NodeRuntime implements Runtime {
     const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
     const sb = proc.sandbox;
     const nodePath = this.nodePath.map((p) => sb.resolve(p)).filter((p) => p !== undefined);
-    return new NodeEnvironment(proc, {
-      NODE_PATH: nodePath.join(':'),
-      // A sandbox that shows its own paths has the runtime at home; otherwise it runs from this folder.
-      LAMBDA_RUNTIME_DIR: sb.resolve(RUNTIME_HOME) ?? here,
-    });
+    return new NodeEnvironment(
+      proc,
+      {
+        NODE_PATH: nodePath.join(':'),
+        // A sandbox that shows its own paths has the runtime at home; otherwise it runs from this folder.
+        LAMBDA_RUNTIME_DIR: sb.resolve(RUNTIME_HOME) ?? here,
+      },
+      this.compileCache,
+    );
   }
 
   /**

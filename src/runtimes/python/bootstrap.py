@@ -547,6 +547,80 @@ def load_runtime():
     json.loads('{"warm": [1, 2.5, "x", null, true]}')
 
 
+# ---- the compile cache: bytecode the host compiled for this version (pycache_build.py) ----
+
+
+def use_compile_cache(task_root, cache_root):
+    """From now on, modules under the task root load their bytecode from cache_root when it is intact and
+    current (the source's mtime and size, as CPython checks a .pyc); otherwise they compile as before.
+    Returns the counts the init frame reports."""
+    import _imp
+    import marshal
+    from importlib.machinery import (
+        BYTECODE_SUFFIXES,
+        EXTENSION_SUFFIXES,
+        SOURCE_SUFFIXES,
+        ExtensionFileLoader,
+        FileFinder,
+        SourceFileLoader,
+        SourcelessFileLoader,
+    )
+    from importlib.util import MAGIC_NUMBER
+
+    prefix = task_root.rstrip("/") + "/"
+    suffix = "." + sys.implementation.cache_tag + ".pyc"
+    stats = {"used": 0, "rejected": 0}
+    code_type = type(use_compile_cache.__code__)
+
+    def cached_code(path):
+        try:
+            with open(cache_root + "/" + path[len(prefix) : -3] + suffix, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        try:
+            st = os.stat(path)
+            pyc = memoryview(data)[8:]
+            ok = (
+                data[:4] == b"KPYC"
+                and binascii.crc32(pyc) & 0xFFFFFFFF == int.from_bytes(data[4:8], "little")
+                and bytes(pyc[:4]) == MAGIC_NUMBER
+                and int.from_bytes(pyc[4:8], "little") == 0
+                and int.from_bytes(pyc[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+                and int.from_bytes(pyc[12:16], "little") == st.st_size & 0xFFFFFFFF
+            )
+            code = marshal.loads(pyc[16:]) if ok else None
+        except Exception:  # marshal's errors on damaged data vary
+            code = None
+        if not isinstance(code, code_type):
+            stats["rejected"] += 1
+            return None
+        _imp._fix_co_filename(code, path)
+        stats["used"] += 1
+        return code
+
+    class CachedSourceLoader(SourceFileLoader):
+        def get_code(self, fullname):
+            path = self.get_filename(fullname)
+            if path.startswith(prefix) and path.endswith(".py"):
+                code = cached_code(path)
+                if code is not None:
+                    return code
+            return super().get_code(fullname)
+
+    # The default finder's loaders, with the source loader replaced; finders made before are dropped.
+    sys.path_hooks.insert(
+        0,
+        FileFinder.path_hook(
+            (ExtensionFileLoader, EXTENSION_SUFFIXES),
+            (CachedSourceLoader, SOURCE_SUFFIXES),
+            (SourcelessFileLoader, BYTECODE_SUFFIXES),
+        ),
+    )
+    sys.path_importer_cache.clear()
+    return stats
+
+
 # ---- phase 2: serve one environment ----
 
 
@@ -568,7 +642,10 @@ class Environment:
         os.environ.update(env)
         task_root = h["taskRoot"]
         apply_log_level()
+        cc = None
         try:
+            if h.get("cache"):
+                cc = use_compile_cache(task_root, h["cache"])
             os.chdir(task_root)
             # Lambda's order: the function's code, then layers, then the runtime's (and boto3's) paths.
             ver = "python%d.%d" % sys.version_info[:2]
@@ -582,7 +659,7 @@ class Environment:
             self.chan.send({"t": "init", "ok": False, "errorType": err["errorType"]}, to_json(err))
             return
         flush_streams()
-        self.chan.send({"t": "init", "ok": True})
+        self.chan.send({"t": "init", "ok": True, "cc": cc} if cc is not None else {"t": "init", "ok": True})
 
     def invoke(self, h, body):
         global current_id

@@ -13,6 +13,7 @@ import type {
   SandboxShell,
   SandboxSpec,
 } from '../../sandbox/driver.js';
+import { CompileCache } from '../compile-cache.js';
 import { NodeEnvironment } from '../node/environment.js';
 import { NodeProcess } from '../node/process.js';
 import type {
@@ -43,7 +44,7 @@ const bootstrapFile = () => pythonFile('bootstrap.py');
 /**
  * -I: the pool sandbox's environment is not the function's (it is set at bind), and no user site.
  * -B: /var/task is read-only, so never try to write __pycache__ there (bytecode shipped in the zip is
- * still read; compiling once per version is issue 10's item 5).
+ * still read; the function's own is compiled once per version by the host: compileCache).
  */
 const PYTHON_FLAGS = ['-I', '-B'];
 
@@ -51,6 +52,8 @@ export class PythonRuntime implements Runtime {
   readonly name = 'python';
   readonly image: SandboxImage;
   readonly python: HostPython;
+  /** Bytecode of functions' modules, per code digest, for this interpreter (compile-cache.ts). */
+  readonly compileCache: CompileCache;
   /**
    * Forks new environments from a pre-initialised interpreter where the driver can move a process into a
    * sandbox (bubblewrap); undefined when switched off (KINDLING_PYTHON_ZYGOTE=0).
@@ -72,6 +75,15 @@ export class PythonRuntime implements Runtime {
     const bootstrap = bootstrapFile();
     if (!fs.existsSync(bootstrap)) throw new Error(`the Python runtime's ${bootstrap} is missing`);
     opts.info?.(`python runtime: ${py.path} (Python ${py.version}) serves every python3.x name`);
+    const builder = pythonFile('pycache_build.py');
+    this.compileCache = new CompileCache(
+      {
+        flavour: `python-${py.version}`,
+        extensions: ['.py'],
+        command: (codeDir, outDir) => ({ file: py.path, args: ['-I', '-B', builder, codeDir, outDir] }),
+      },
+      opts.warn,
+    );
     this.image = {
       files: [{ file: bootstrap, dest: `${RUNTIME_HOME}/bootstrap.py` }],
       dirs: [],
@@ -152,13 +164,18 @@ export class PythonRuntime implements Runtime {
 
   private environment(proc: NodeProcess): ExecutionEnvironment {
     const home = proc.sandbox.resolve(RUNTIME_HOME) ?? path.dirname(bootstrapFile());
-    return new PythonEnvironment(proc, this.python, {
-      LAMBDA_RUNTIME_DIR: home,
-      // As on Lambda; a `python3` the function starts finds the runtime's path too.
-      PYTHONPATH: home,
-      // Subprocesses must not try to write bytecode into the read-only /var/task either.
-      PYTHONDONTWRITEBYTECODE: '1',
-    });
+    return new PythonEnvironment(
+      proc,
+      this.python,
+      {
+        LAMBDA_RUNTIME_DIR: home,
+        // As on Lambda; a `python3` the function starts finds the runtime's path too.
+        PYTHONPATH: home,
+        // Subprocesses must not try to write bytecode into the read-only /var/task either.
+        PYTHONDONTWRITEBYTECODE: '1',
+      },
+      this.compileCache,
+    );
   }
 }
 
@@ -168,8 +185,9 @@ class PythonEnvironment extends NodeEnvironment {
     proc: NodeProcess,
     private readonly python: HostPython,
     runtimeEnv: Record<string, string>,
+    compileCache: CompileCache,
   ) {
-    super(proc, runtimeEnv);
+    super(proc, runtimeEnv, compileCache);
   }
 
   override async bind(req: BindRequest): Promise<BindOutcome> {

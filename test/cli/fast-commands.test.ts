@@ -1,0 +1,73 @@
+// `kindling ls`, `invoke` and `logs` answer without loading the AWS SDK (it costs more than the rest of
+// the command): they speak Lambda's REST API and the admin API directly. A preload records every
+// CommonJS module the CLI process loaded; `kindling rm`, which still uses the SDK, is the control.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { createFunction, lambdaClient } from '../helpers/functions.js';
+import { startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
+import { cliEnv, runCli } from './helpers.js';
+
+let p: TestPlatform;
+let dir: string;
+
+before(async () => {
+  p = await startPlatform();
+  dir = tempDir('kindling-cli-modules-');
+  fs.writeFileSync(
+    path.join(dir, 'record.cjs'),
+    `process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD_TO,
+      JSON.stringify(Object.keys(require.cache))));`,
+  );
+  const lambda = lambdaClient(p);
+  await createFunction(lambda, 'fast', 'export const handler = async (e) => ({ got: e });');
+  await createFunction(lambda, 'gone-soon', 'export const handler = async () => 1;');
+  lambda.destroy();
+});
+after(async () => {
+  await p.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the CLI; its exit code, stdout and the SDK packages it loaded. */
+async function run(args: string[]) {
+  const record = path.join(dir, `${args[0]}.json`);
+  const env = { ...cliEnv(p), NODE_OPTIONS: `--require ${path.join(dir, 'record.cjs')}`, RECORD_TO: record };
+  const r = await runCli(args, env);
+  const loaded = JSON.parse(fs.readFileSync(record, 'utf8')) as string[];
+  const sdk = [...new Set(loaded.flatMap((m) => /node_modules\/(@aws-sdk\/[^/]+)/.exec(m)?.[1] ?? []))];
+  return { ...r, sdk };
+}
+
+test('ls, invoke and logs do their work without loading the AWS SDK', async () => {
+  const ls = await run(['ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^fast\s+nodejs20\.x/m);
+  assert.deepEqual(ls.sdk, []);
+
+  const inv = await run(['invoke', 'fast', '--payload', '{"a":1}', '--log']);
+  assert.equal(inv.code, 0, inv.stderr);
+  assert.deepEqual(JSON.parse(inv.stdout), { got: { a: 1 } });
+  assert.match(inv.stderr, /REPORT RequestId:/);
+  assert.deepEqual(inv.sdk, []);
+
+  const logs = await run(['logs', 'fast']);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /START RequestId:/);
+  assert.deepEqual(logs.sdk, []);
+
+  // Their errors still name Lambda's error type in one line.
+  const missing = await run(['invoke', 'no-such-function']);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /^kindling invoke: ResourceNotFoundException: Function not found: .*no-such-function\n$/,
+  );
+});
+
+test('control: a command that still uses the SDK (rm) shows up as loading it', async () => {
+  const rm = await run(['rm', 'gone-soon']);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.ok(rm.sdk.includes('@aws-sdk/client-lambda'), JSON.stringify(rm.sdk));
+});
