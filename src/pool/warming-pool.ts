@@ -92,8 +92,8 @@ export class WarmingPool {
   }
 
   /** Starts a sandbox outside the pool (a cold start when the pool was empty). */
-  startNew(): Promise<ExecutionEnvironment> {
-    return this.opts.runtime.start(this.opts.driver, this.spec());
+  startNew(tenantId?: string): Promise<ExecutionEnvironment> {
+    return this.opts.runtime.start(this.opts.driver, this.spec(), tenantId === undefined ? {} : { tenantId });
   }
 
   stats(): PoolStats {

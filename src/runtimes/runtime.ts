@@ -96,6 +96,14 @@ export interface ExecutionEnvironment {
   retire(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * The tenant a pool miss starts this environment for; undefined for a pool fill (no tenant yet). A
+   * runtime that clones keeps one template per tenant, so no two tenants' environments share its state.
+   */
+  tenantId?: string;
+}
+
 /** What a runtime is built with (the composition root passes it through the worker). */
 export interface RuntimeOptions {
   /** Where the runtime may build and keep files (default `<data dir>/runtime`). */
@@ -120,7 +128,11 @@ export interface Runtime {
   /** What each of its sandboxes holds and runs. */
   readonly image: SandboxImage;
   /** Starts a sandbox holding this runtime and waits until it is pre-initialised (or fails, killing it). */
-  start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment>;
+  start(
+    driver: SandboxDriver,
+    spec: Omit<SandboxSpec, 'image'>,
+    opts?: StartOptions,
+  ): Promise<ExecutionEnvironment>;
   /** Clone counters, when its pool misses are clones (metrics). */
   cloneStats?(): CloneStats | undefined;
   /** Stops what it runs beside its sandboxes (a zygote). */

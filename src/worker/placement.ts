@@ -101,6 +101,8 @@ export async function place(
   allowWarm: boolean,
   /** Called before a new environment is made; frees capacity or throws. */
   makeRoom: () => void,
+  /** Whose request it is: a new environment is started for that tenant. */
+  tenantId?: string,
 ): Promise<Placed> {
   if (allowWarm) {
     const warm = idle.take(key);
@@ -109,5 +111,5 @@ export async function place(
   makeRoom();
   const hit = pool.take();
   if (hit !== undefined) return { slot: new EnvSlot(hit), start: 'pool' };
-  return { slot: new EnvSlot(await pool.startNew()), start: 'cold' };
+  return { slot: new EnvSlot(await pool.startNew(tenantId)), start: 'cold' };
 }

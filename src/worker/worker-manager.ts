@@ -187,8 +187,13 @@ export class WorkerManager implements Worker {
     const pool = this.pools.forSpec(spec);
     let placed: Awaited<ReturnType<typeof place>>;
     try {
-      placed = await place(this.idle, idleKey(spec), pool, spec.singleUse !== true, () =>
-        this.makeRoom(spec),
+      placed = await place(
+        this.idle,
+        idleKey(spec),
+        pool,
+        spec.singleUse !== true,
+        () => this.makeRoom(spec),
+        spec.tenantId,
       );
     } catch (e) {
       if (isKindlingError(e) || isDomainError(e)) throw e;

@@ -366,3 +366,15 @@ test('through the platform: a python function created and invoked with the AWS S
     await p.close();
   }
 });
+
+test("each tenant's misses clone its own zygote: one tenant's clones share a string hash secret, another tenant's do not", async () => {
+  const HASH = 'def handler(e, c):\n    return hash("kindling: the same string in every process")\n';
+  const before = zygotePids().length;
+  const a1 = json(await invoke(cloned, py(cloned, HASH, { tenantId: 'tenant-a' })));
+  const a2 = json(await invoke(cloned, py(cloned, HASH, { tenantId: 'tenant-a' })));
+  const b = json(await invoke(cloned, py(cloned, HASH, { tenantId: 'tenant-other' })));
+  // Started normally, every environment would have its own secret: the first equality shows the clones.
+  assert.equal(a1, a2, 'two clones of one zygote');
+  assert.notEqual(a1, b, 'another tenant learns nothing that holds in tenant-a’s clones');
+  assert.equal(zygotePids().length, before + 1, 'a second zygote, for the other tenant');
+});

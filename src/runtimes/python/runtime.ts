@@ -23,9 +23,10 @@ import type {
   ExecutionEnvironment,
   Runtime,
   RuntimeOptions,
+  StartOptions,
 } from '../runtime.js';
 import { type HostPython, hostPython, pythonRuntimeVersion, pythonRuntimeVersionArn } from './interpreter.js';
-import { Zygote } from './zygote.js';
+import { Zygote, type ZygoteOptions } from './zygote.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR), as on Lambda. */
@@ -47,6 +48,10 @@ const bootstrapFile = () => pythonFile('bootstrap.py');
  * still read; the function's own is compiled once per version by the host: compileCache).
  */
 const PYTHON_FLAGS = ['-I', '-B'];
+/** Zygotes kept at once (one per tenant with recent misses; ~2 MB PSS each), and how long one idles. */
+const MAX_ZYGOTES = 16;
+const ZYGOTE_IDLE_MS = 10 * 60_000;
+const ZYGOTE_SWEEP_MS = 60_000;
 
 export class PythonRuntime implements Runtime {
   readonly name = 'python';
@@ -55,10 +60,17 @@ export class PythonRuntime implements Runtime {
   /** Bytecode of functions' modules, per code digest, for this interpreter (compile-cache.ts). */
   readonly compileCache: CompileCache;
   /**
-   * Forks new environments from a pre-initialised interpreter where the driver can move a process into a
-   * sandbox (bubblewrap); undefined when switched off (KINDLING_PYTHON_ZYGOTE=0).
+   * Forks a tenant's new environments (pool misses) from a pre-initialised interpreter of that tenant's
+   * own, where the driver can move a process into a sandbox (bubblewrap). One per tenant because clones
+   * share their zygote's memory layout and string hash secret: a tenant may read both in its own clone,
+   * and must learn nothing that holds in another tenant's. Off with KINDLING_PYTHON_ZYGOTE=0.
    */
-  readonly zygote: Zygote | undefined;
+  private readonly zygotes = new Map<string, { zygote: Zygote; lastUsed: number }>();
+  private readonly zygotesEnabled: boolean;
+  private readonly zygoteOptions: Omit<ZygoteOptions, 'warn'>;
+  /** Counters of zygotes closed since (idle or evicted), so the totals never go back. */
+  private readonly retiredStats = { clones: 0, cloneFailures: 0, restarts: 0 };
+  private readonly idleSweep: NodeJS.Timeout;
   private readonly warn: (msg: string) => void;
   /**
    * One bwrap shell started ahead per network mode and /tmp size (~1 MB: bwrap and a placeholder `sh`), so
@@ -92,36 +104,83 @@ export class PythonRuntime implements Runtime {
       command: [py.path, ...PYTHON_FLAGS, `${RUNTIME_HOME}/bootstrap.py`],
     };
     this.warn = opts.warn;
-    this.zygote =
-      process.env.KINDLING_PYTHON_ZYGOTE === '0'
-        ? undefined
-        : new Zygote({
-            python: py.path,
-            program: pythonFile('zygote.py'),
-            bootstrap,
-            dir: opts.cacheDir,
-            warn: opts.warn,
-          });
+    this.zygotesEnabled = process.env.KINDLING_PYTHON_ZYGOTE !== '0';
+    this.zygoteOptions = { python: py.path, program: pythonFile('zygote.py'), bootstrap, dir: opts.cacheDir };
+    this.idleSweep = setInterval(() => this.closeIdleZygotes(), ZYGOTE_SWEEP_MS);
+    this.idleSweep.unref();
+  }
+
+  /** The tenant's zygote (tests kill it), undefined when it has none. */
+  zygoteOf(tenantId: string): Zygote | undefined {
+    return this.zygotes.get(tenantId)?.zygote;
   }
 
   cloneStats(): CloneStats | undefined {
-    return this.zygote?.stats;
+    if (!this.zygotesEnabled) return undefined;
+    const total: CloneStats = { ...this.retiredStats, up: false };
+    for (const { zygote } of this.zygotes.values()) {
+      total.clones += zygote.stats.clones;
+      total.cloneFailures += zygote.stats.cloneFailures;
+      total.restarts += zygote.stats.restarts;
+      total.up ||= zygote.stats.up;
+    }
+    return total;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.idleSweep);
     const spares = [...this.spareShells.values()];
     this.spareShells.clear();
     await Promise.all(spares.map((p) => p.then((s) => s.destroy()).catch(() => {})));
-    await this.zygote?.close();
+    const all = [...this.zygotes.keys()];
+    await Promise.all(all.map((t) => this.closeZygote(t)));
   }
 
-  async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
+  /** The tenant's zygote, started at its first miss; the least recently used one goes past the limit. */
+  private zygoteFor(tenantId: string): Zygote {
+    const now = Date.now();
+    let entry = this.zygotes.get(tenantId);
+    if (entry === undefined) {
+      if (this.zygotes.size >= MAX_ZYGOTES) {
+        let oldest: string | undefined;
+        for (const [t, e] of this.zygotes)
+          if (oldest === undefined || e.lastUsed < this.zygotes.get(oldest)!.lastUsed) oldest = t;
+        if (oldest !== undefined) void this.closeZygote(oldest);
+      }
+      entry = { zygote: new Zygote({ ...this.zygoteOptions, warn: this.warn }), lastUsed: now };
+      this.zygotes.set(tenantId, entry);
+    }
+    entry.lastUsed = now;
+    return entry.zygote;
+  }
+
+  private closeIdleZygotes(): void {
+    const now = Date.now();
+    for (const [t, e] of this.zygotes) if (now - e.lastUsed > ZYGOTE_IDLE_MS) void this.closeZygote(t);
+  }
+
+  private async closeZygote(tenantId: string): Promise<void> {
+    const entry = this.zygotes.get(tenantId);
+    if (entry === undefined) return;
+    this.zygotes.delete(tenantId);
+    this.retiredStats.clones += entry.zygote.stats.clones;
+    this.retiredStats.cloneFailures += entry.zygote.stats.cloneFailures;
+    this.retiredStats.restarts += entry.zygote.stats.restarts;
+    await entry.zygote.close();
+  }
+
+  async start(
+    driver: SandboxDriver,
+    spec: Omit<SandboxSpec, 'image'>,
+    opts: StartOptions = {},
+  ): Promise<ExecutionEnvironment> {
     const full = { ...spec, image: this.image };
     let proc: NodeProcess | undefined;
-    if (this.zygote !== undefined && driver.startShell !== undefined) {
+    // Only a miss has a tenant: a pool fill (no tenant yet) starts normally.
+    if (this.zygotesEnabled && opts.tenantId !== undefined && driver.startShell !== undefined) {
       try {
-        proc = await this.startClone(driver, full, this.zygote);
+        proc = await this.startClone(driver, full, this.zygoteFor(opts.tenantId));
       } catch (e) {
         // The zygote is down, restarting, or the host could not fork: start the normal way.
         this.warn(`python clone failed, starting normally: ${(e as Error).message}`);
