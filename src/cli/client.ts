@@ -290,8 +290,7 @@ export class KindlingClient {
     opts: { service?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const url = new URL(pathAndQuery, `${this.conn.endpoint}/`);
-    const text =
-      body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers = signRequest({
       method,
       url,
@@ -305,8 +304,7 @@ export class KindlingClient {
     });
     // fetch sets host itself; sending it would be refused as a forbidden header in some versions.
     delete headers.host;
-    const payload = Buffer.isBuffer(text) ? new Uint8Array(text) : text;
-    return fetch(url, { method, headers, body: payload, ...(opts.signal && { signal: opts.signal }) });
+    return fetch(url, { method, headers, body: text, ...(opts.signal && { signal: opts.signal }) });
   }
 
   /** An admin-API call: JSON in, JSON out; an error answer becomes a CliError with the server's message. */

@@ -43,14 +43,6 @@ export function lifecycleOf(tags: Record<string, string>): EnvironmentLifecycle 
   };
 }
 
-export function sameLifecycle(a: EnvironmentLifecycle, b: EnvironmentLifecycle): boolean {
-  return (
-    a.singleUse === b.singleUse &&
-    a.recycleAfterInvocations === b.recycleAfterInvocations &&
-    a.recycleAboveMemoryMB === b.recycleAboveMemoryMB
-  );
-}
-
 /** Kindling's own tags are checked, not dropped: the retired network tag, and the lifecycle tags' keys and values. */
 export function checkTags(tags: Record<string, string> | undefined): void {
   if (tags === undefined) return;

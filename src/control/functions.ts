@@ -38,7 +38,6 @@ export {
   refuseNetworkTag,
   SINGLE_USE_TAG,
   SUPPORTED_RUNTIMES,
-  sameLifecycle,
 } from './function-rules.js';
 
 /** The mutable part of a function's configuration (UpdateFunctionConfiguration's fields). */

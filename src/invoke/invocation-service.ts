@@ -5,13 +5,11 @@
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionRef } from '../control/function-names.js';
 import {
-  type EnvironmentLifecycle,
   type FunctionRecord,
   type FunctionStore,
   isSingleUse,
   LATEST,
   lifecycleOf,
-  sameLifecycle,
 } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
@@ -31,6 +29,8 @@ export interface RunOptions extends SyncInvokeOptions {
 interface PreparedVersion {
   versionKey: string;
   spec: FunctionVersionSpec;
+  /** The record's tags the spec's lifecycle was read from (a changed record carries a new object). */
+  tags: Record<string, string>;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   credentialsExpireAt: number;
   /** Credentials being minted: one store write however many requests ask at once. */
@@ -79,11 +79,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       } else {
         // Reserved concurrency or tags changed: same environments, same spec but the reservation and the
         // lifecycle. Turned single-use, the warm environments (holding earlier requests' state) go.
-        const lifecycle = lifecycleOf(rec.tags);
-        if (lifecycle.singleUse && !isSingleUse(change.previous.tags)) this.#worker.retireFunction(rec.arn);
+        if (isSingleUse(rec.tags) && !isSingleUse(change.previous.tags)) this.#worker.retireFunction(rec.arn);
         const p = this.#prepared.get(rec.id);
-        if (p)
-          p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, ...lifecycle };
+        if (p) refresh(p, rec);
       }
     });
     // An admin changed the tenant's network grant: its environments were built for the old one.
@@ -211,7 +209,12 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       let building = this.#preparing.get(key);
       if (building === undefined) {
         building = this.#specOf(rec).then((spec) => {
-          const made: PreparedVersion = { versionKey: rec.versionKey, spec, credentialsExpireAt: 0 };
+          const made: PreparedVersion = {
+            versionKey: rec.versionKey,
+            spec,
+            tags: rec.tags,
+            credentialsExpireAt: 0,
+          };
           this.#prepared.set(rec.id, made);
           return made;
         });
@@ -222,13 +225,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
         );
       }
       p = await building;
-    } else {
-      const lifecycle = lifecycleOf(rec.tags);
-      if (
-        p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined) ||
-        !sameLifecycle(specLifecycle(p.spec), lifecycle)
-      )
-        p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, ...lifecycle };
+    } else if (p.tags !== rec.tags || p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined)) {
+      // A record newer than the change notice that would have refreshed it (no work on the warm path).
+      refresh(p, rec);
     }
     return p;
   }
@@ -288,10 +287,8 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   }
 }
 
-function specLifecycle(spec: FunctionVersionSpec): EnvironmentLifecycle {
-  return {
-    singleUse: spec.singleUse === true,
-    recycleAfterInvocations: spec.recycleAfterInvocations,
-    recycleAboveMemoryMB: spec.recycleAboveMemoryMB,
-  };
+/** Reservation and tags changed, the version did not: same environments, the spec's reservation and lifecycle anew. */
+function refresh(p: PreparedVersion, rec: FunctionRecord): void {
+  p.tags = rec.tags;
+  p.spec = { ...p.spec, reservedConcurrency: rec.reservedConcurrency ?? undefined, ...lifecycleOf(rec.tags) };
 }

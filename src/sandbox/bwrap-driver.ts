@@ -197,6 +197,22 @@ interface Launched {
   egress?: Egress;
 }
 
+/** The sandbox a launch made, around its process (bwrap's child, or a clone adopted into a shell). */
+function sandboxOf(spec: SandboxSpec, l: Launched, proc: SandboxProcess): Sandbox {
+  return new ProcessSandbox(
+    spec.id,
+    proc,
+    l.taskDir,
+    '/var/task',
+    l.resolve,
+    l.envDir,
+    l.cg,
+    l.release,
+    l.egress,
+    l.cache,
+  );
+}
+
 /** The placeholder says "ready" once bwrap has set the sandbox up (mounts, user namespace, seccomp). */
 function placeholderReady(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -361,18 +377,7 @@ export class BwrapDriver implements SandboxDriver {
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
     const l = await this.launch(spec, spec.image.command, false);
-    return new ProcessSandbox(
-      spec.id,
-      l.child,
-      l.taskDir,
-      '/var/task',
-      l.resolve,
-      l.envDir,
-      l.cg,
-      l.release,
-      l.egress,
-      l.cache,
-    );
+    return sandboxOf(spec, l, l.child);
   }
 
   /**
@@ -392,7 +397,10 @@ export class BwrapDriver implements SandboxDriver {
     child.stdout?.resume();
     child.stderr?.resume();
     const nsPid = l.nsPid;
-    if (nsPid === undefined) throw new Error('bwrap reported no child pid');
+    if (nsPid === undefined) {
+      await l.abort();
+      throw new Error('bwrap reported no child pid');
+    }
     let adopted = false;
     return {
       id: spec.id,
@@ -405,18 +413,7 @@ export class BwrapDriver implements SandboxDriver {
       seccomp: this.seccompProgram,
       adopt: (proc) => {
         adopted = true;
-        return new ProcessSandbox(
-          spec.id,
-          new AdoptedChild(proc, child),
-          l.taskDir,
-          '/var/task',
-          l.resolve,
-          l.envDir,
-          l.cg,
-          l.release,
-          l.egress,
-          l.cache,
-        );
+        return sandboxOf(spec, l, new AdoptedChild(proc, child));
       },
       destroy: async () => {
         if (!adopted) await l.abort();

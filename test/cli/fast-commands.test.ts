@@ -57,6 +57,20 @@ test('ls, invoke and logs do their work without loading the AWS SDK', async () =
   assert.match(logs.stdout, /START RequestId:/);
   assert.deepEqual(logs.sdk, []);
 
+  // A function ARN works as a name, as Lambda's commands take it (its colons are escaped in the signed path).
+  const listed = JSON.parse((await run(['ls', '--json'])).stdout) as {
+    FunctionName: string;
+    FunctionArn: string;
+  }[];
+  const arn = listed.find((f) => f.FunctionName === 'fast')!.FunctionArn;
+  assert.match(arn, /^arn:aws:lambda:[^:]+:\d{12}:function:fast$/);
+  const byArn = await run(['invoke', arn, '--payload', '{"b":2}']);
+  assert.equal(byArn.code, 0, byArn.stderr);
+  assert.deepEqual(JSON.parse(byArn.stdout), { got: { b: 2 } });
+  const logsByArn = await run(['logs', arn]);
+  assert.equal(logsByArn.code, 0, logsByArn.stderr);
+  assert.match(logsByArn.stdout, /START RequestId:/);
+
   // Their errors still name Lambda's error type in one line.
   const missing = await run(['invoke', 'no-such-function']);
   assert.equal(missing.code, 1);

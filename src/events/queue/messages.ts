@@ -109,10 +109,6 @@ export class QueueMessages {
   }
 
   /**
-   * Stores entries in one transaction (one multi-row INSERT); a FIFO duplicate, within the deduplication
-   * interval on any node or earlier in the same batch, answers the original instead, as SQS does.
-   */
-  /**
    * A receiver of this node is waiting on the queue: the first messages of this send that are visible at
    * once go to it already leased (the INSERT writes the lease), sparing it a receive round trip.
    */
@@ -211,6 +207,10 @@ export class QueueMessages {
     }
   }
 
+  /**
+   * Stores entries in one transaction (one multi-row INSERT); a FIFO duplicate, within the deduplication
+   * interval on any node or earlier in the same batch, answers the original instead, as SQS does.
+   */
   async #store(
     l: Loaded,
     inputs: readonly SendInput[],
