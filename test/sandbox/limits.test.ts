@@ -160,10 +160,33 @@ test('each environment gets a memory limit and a CPU weight proportional to its 
   }
 });
 
+/** The state letter (R, S, T, Z...) of every process in the environment's cgroup (v1 pids hierarchy). */
+function processStates(envId: string): string[] {
+  const dir = envCgroups().find((d) => d.endsWith(`/${envId}`));
+  assert.ok(dir, `no cgroup for ${envId}`);
+  const out: string[] = [];
+  for (const pid of fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      out.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+const stoppedOrGone = (states: string[]) => states.every((s) => s === 'T' || s === 'Z' || s === 'X');
+
+async function waitFor(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+}
+
 test('an idle environment is frozen (its background work stops) and thawed for the next request', async (t) => {
   const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
-  if (!c.freezer || !fs.existsSync('/sys/fs/cgroup/freezer')) {
-    t.skip('no cgroup v1 freezer here');
+  if (!c.pids || !fs.existsSync('/sys/fs/cgroup/pids')) {
+    t.skip('no cgroup v1 here');
     return;
   }
   const h2 = await harness({ poolTarget: 0 });
@@ -175,18 +198,56 @@ test('an idle environment is frozen (its background work stops) and thawed for t
     await invoke(h2, s);
     const [env] = h2.wm.environments();
     assert.ok(env);
-    const parent = fs
-      .readdirSync('/sys/fs/cgroup/freezer')
-      .find((d) => fs.existsSync(`/sys/fs/cgroup/freezer/${d}/${env.id}`));
-    const state = () => [
-      fs.readFileSync(`/sys/fs/cgroup/freezer/${parent}/${env.id}/freezer.state`, 'utf8').trim(),
-    ];
-    for (let i = 0; i < 100 && !state().includes('FROZEN'); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(state(), ['FROZEN']);
+    assert.ok(await waitFor(() => stoppedOrGone(processStates(env.id))), processStates(env.id).join(''));
+    // Stopped, the timer does not tick: the count is the same after a while.
+    const frozenAt = json(await invoke(h2, s));
+    assert.ok(
+      processStates(env.id).every((st) => st !== 'T'),
+      processStates(env.id).join(''),
+    );
+    assert.ok(await waitFor(() => stoppedOrGone(processStates(env.id))));
+    await new Promise((r) => setTimeout(r, 500));
     const r = await invoke(h2, s);
     assert.equal(r.start, 'warm');
     assert.equal(r.functionError, undefined);
-    assert.deepEqual(state(), ['THAWED']);
+    // 1 s of grace before the freeze ticks ~200 times; the 500 ms frozen would add ~100 more.
+    const ticked = (json(r) as number) - (frozenAt as number);
+    assert.ok(ticked < 280, `ticked ${ticked} times across a freeze`);
+  } finally {
+    await h2.close();
+  }
+});
+
+test('a background process that keeps forking is stopped with the rest of its idle environment', async (t) => {
+  const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
+  if (!c.pids || !fs.existsSync('/sys/fs/cgroup/pids')) {
+    t.skip('no cgroup v1 here');
+    return;
+  }
+  const h2 = await harness({ poolTarget: 0 });
+  try {
+    // A shell that forks a short-lived child in a loop: every freeze races a fork.
+    const s = fn(
+      h2,
+      `import { spawn } from 'node:child_process';
+       let started = false;
+       export const handler = async () => {
+         if (!started) { started = true; spawn('/bin/sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore', detached: true }).unref(); }
+         return 'ok';
+       };`,
+    );
+    await invoke(h2, s);
+    const [env] = h2.wm.environments();
+    assert.ok(env);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(await waitFor(() => stoppedOrGone(processStates(env.id))), processStates(env.id).join(''));
+      // Still stopped a moment later: nothing left running could have continued the others.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(stoppedOrGone(processStates(env.id)), processStates(env.id).join(''));
+      const r = await invoke(h2, s);
+      assert.equal(r.start, 'warm');
+      assert.ok(processStates(env.id).some((st) => st === 'R' || st === 'S'));
+    }
   } finally {
     await h2.close();
   }
