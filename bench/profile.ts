@@ -166,6 +166,16 @@ async function main(): Promise<void> {
     c1: await measure(floorTarget, floor.child.pid!, 1),
   };
   await stop(floor);
+  // Kindling's own model, nothing else: N children serving one request at a time, N = the concurrency.
+  const perProcessFloor = async (c: number) => {
+    const p = await startProcess([path.join(here, 'floors.js'), 'per-process', String(c)]);
+    try {
+      return await measure({ ...floorTarget, port: p.port }, p.child.pid!, c);
+    } finally {
+      await stop(p);
+    }
+  };
+  const perProcessFigures = { c16: await perProcessFloor(16), c1: await perProcessFloor(1) };
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-profile-'));
   // Sandboxes run as their own host users: they must traverse the directory the data dir is in.
@@ -201,6 +211,7 @@ async function main(): Promise<void> {
       ? { 'c=16': groupProfile(cpuProfile, ...c16.window), 'c=1': groupProfile(cpuProfile, ...c1.window) }
       : undefined;
     results.floorIpc = floorFigures;
+    results.floorPerProcess = perProcessFigures;
     results.kindling = { c16, c1, serverProfile: profiles };
 
     const row = (name: string, r: RoleCpu) =>
@@ -211,8 +222,10 @@ async function main(): Promise<void> {
       `${'target'.padEnd(26)} ${'req/s'.padStart(7)} ${'client'.padStart(8)} ${'server'.padStart(8)} ${'handlers'.padStart(9)}   (CPU µs per request)`,
     );
     row('floor ipc c=16', floorFigures.c16);
+    row('floor per-process c=16', perProcessFigures.c16);
     row('kindling  c=16', c16);
     row('floor ipc c=1', floorFigures.c1);
+    row('floor per-process c=1', perProcessFigures.c1);
     row('kindling  c=1', c1);
     for (const [window, profile] of Object.entries(profiles ?? {})) {
       console.log(`\nKindling server, ${window} window: ${profile.busyMs} ms busy; share of busy time`);
