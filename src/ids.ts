@@ -1,5 +1,5 @@
 // Identifiers: request ids shaped like Lambda's (UUID v4), account ids and access keys shaped like AWS's.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 
 export const requestId = (): string => randomUUID();
 
@@ -28,9 +28,28 @@ export const secretAccessKey = (): string =>
  * tracing: `Root=1-<epoch seconds, 8 hex>-<96 random bits>;Parent=<64 random bits>;Sampled=0`.
  */
 export function traceHeader(nowMs = Date.now()): string {
-  const r = randomBytes(20).toString('hex');
+  const r = randomHex(40);
   const epoch = Math.floor(nowMs / 1000)
     .toString(16)
     .padStart(8, '0');
   return `Root=1-${epoch}-${r.slice(0, 24)};Parent=${r.slice(24)};Sampled=0`;
+}
+
+/**
+ * Random hex from a pool refilled 4 KB at a time: one getrandom() per ~200 trace headers instead of
+ * one each (randomBytes(20) was ~3% of a warm invoke's server time). Trace ids need no secrecy beyond
+ * being unpredictable, which the CSPRNG's output still is.
+ */
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolAt = POOL_BYTES;
+function randomHex(chars: number): string {
+  const bytes = chars >> 1;
+  if (poolAt + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return out;
 }

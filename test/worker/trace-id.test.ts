@@ -47,3 +47,14 @@ test('trace headers carry the current epoch seconds as 8 hex digits', () => {
   assert.match(traceHeader(Date.UTC(2026, 0, 1)), /^Root=1-6955b900-/);
   assert.match(traceHeader(), FORMAT);
 });
+
+test('trace headers stay distinct across refills of their random pool', () => {
+  const seen = new Set<string>();
+  // 4 KB of pool is ~200 headers: this crosses several refills.
+  for (let i = 0; i < 1000; i++) {
+    const t = traceHeader(0);
+    assert.match(t, FORMAT);
+    seen.add(t.slice(t.indexOf('-', 7) + 1));
+  }
+  assert.equal(seen.size, 1000);
+});
