@@ -27,6 +27,12 @@ export interface CompileCacheBuilder {
  */
 export const MIN_SOURCE_BYTES = 32 * 1024;
 
+/**
+ * Builds waiting at most: past this, code goes without a cache (it runs as well, only its inits compile
+ * from source) rather than queueing without bound behind one tenant's stream of new versions.
+ */
+const MAX_WAITING_BUILDS = 32;
+
 /** A build that takes longer is given up (the code is up to 250 MB; compiling is far faster). */
 const BUILD_TIMEOUT_MS = 120_000;
 
@@ -36,11 +42,13 @@ export class CompileCache {
   readonly #builds = new Map<string, Promise<string | undefined>>();
   /** One build at a time: they are background work, and must not take the host's cores from requests. */
   #queue: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
 
   constructor(
     private readonly builder: CompileCacheBuilder,
     private readonly warn: (msg: string) => void,
     private readonly minSourceBytes = MIN_SOURCE_BYTES,
+    private readonly maxWaiting = MAX_WAITING_BUILDS,
   ) {}
 
   get flavour(): string {
@@ -69,9 +77,19 @@ export class CompileCache {
     const dir = this.dirOf(codeDir);
     let job = this.#builds.get(dir);
     if (job === undefined) {
-      job = this.#queue.then(() => this.#build(codeDir, dir));
+      if (this.#waiting >= this.maxWaiting) return Promise.resolve(undefined);
+      this.#waiting++;
+      job = this.#queue.then(() => {
+        this.#waiting--;
+        return this.#build(codeDir, dir);
+      });
       this.#queue = job;
       this.#builds.set(dir, job);
+      // Settled builds are remembered by #ready (built) or the map entry (failed, not retried); a
+      // successful one's entry is dropped so the map holds failures and work in progress only.
+      void job.then((d) => {
+        if (d !== undefined) this.#builds.delete(dir);
+      });
     }
     return job;
   }

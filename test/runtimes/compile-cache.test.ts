@@ -211,3 +211,36 @@ test('corrupt or stale Python bytecode is refused and the module compiles from s
   assert.deepEqual(ok(r), ['a', 'b', 'c', '/var/task/pkg/a.py']);
   assert.deepEqual(r.compileCache, { used: 4, rejected: 2 });
 });
+
+test('builds waiting behind a long one are bounded: past the bound, code goes without a cache', async () => {
+  const { CompileCache } = await import('../../src/runtimes/compile-cache.js');
+  const dir = fs.mkdtempSync(path.join(h.dir, 'cc-bound-'));
+  const codes = [0, 1, 2, 3, 4].map((i) => {
+    const c = path.join(dir, `code-${i}`);
+    fs.mkdirSync(c);
+    fs.writeFileSync(path.join(c, 'index.js'), `exports.i = ${i};${PAD}`);
+    return c;
+  });
+  const warnings: string[] = [];
+  // A "compiler" that takes a while and produces an empty cache.
+  const cache = new CompileCache(
+    {
+      flavour: 'test-slow',
+      extensions: ['.js'],
+      command: () => ({ file: '/bin/sleep', args: ['0.3'] }),
+    },
+    (m) => warnings.push(m),
+    MIN_SOURCE_BYTES,
+    2,
+  );
+  // Asked at once, two may wait (the first has not started yet); the rest are turned away.
+  const jobs = codes.map((c) => cache.build(c));
+  const results = await Promise.all(jobs);
+  assert.deepEqual(
+    results.map((r) => r !== undefined),
+    [true, true, false, false, false],
+    warnings.join('\n'),
+  );
+  // Turned away is not remembered as failed: asked again later, it is built.
+  assert.ok((await cache.build(codes[4]!)) !== undefined);
+});
