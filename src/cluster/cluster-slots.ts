@@ -222,6 +222,8 @@ export function withClusterSlots(
         slots.release(limits);
       }
     },
+    // Prewarmed environments run no request: nothing cluster-wide to hold; they are this node's.
+    prewarm: (spec, count, untilMs, o) => worker.prewarm(spec, count, untilMs, o),
     retireFunction: (arn, keep) => worker.retireFunction(arn, keep),
     retireTenant: (id) => worker.retireTenant(id),
     stats: (): WorkerStats => worker.stats(),

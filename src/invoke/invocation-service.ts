@@ -15,7 +15,7 @@ import type { Tenant, TenantStore } from '../control/tenants.js';
 import { LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
 import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
-import type { FunctionVersionSpec, InvokeOptions, Worker } from '../worker/types.js';
+import type { FunctionVersionSpec, InvokeOptions, PrewarmResult, Worker } from '../worker/types.js';
 import type { Invoker, SyncInvokeOptions, SyncInvokeResult } from './types.js';
 
 /** Functions' session credentials live this long and are replaced once less than half remains. */
@@ -122,6 +122,34 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   ): Promise<SyncInvokeResult> {
     // Just resolved: current by construction, no second read of the store.
     return this.execute(tenant, await this.resolve(tenant, functionRef, opts.qualifier), payload, opts);
+  }
+
+  /**
+   * Kindling's pre-trigger: `count` environments of the function initialised now and kept warm for
+   * `forMs` (ahead of an expected burst), on this node. No more than the function may run at once.
+   */
+  async prewarm(
+    tenant: Tenant,
+    functionRef: string,
+    count: number,
+    forMs: number,
+  ): Promise<PrewarmResult & { functionArn: string; expiresAt: number }> {
+    const rec = await this.resolve(tenant, functionRef);
+    const prepared = await this.#prepare(rec);
+    const tenantConcurrency = tenant.concurrencyLimit ?? this.#config.tenantConcurrency;
+    const cap = prepared.spec.reservedConcurrency ?? tenantConcurrency;
+    if (count > cap) {
+      throw LambdaErrors.invalidParameter(
+        `Cannot prewarm ${count} environments of ${rec.name}: it may run at most ${cap} at once.`,
+      );
+    }
+    await this.#functions.code.ensureCodeDir(rec.codeDigest);
+    const expiresAt = Date.now() + forMs;
+    const r = await this.#worker.prewarm(prepared.spec, count, expiresAt, {
+      credentials: await this.#credentials(prepared, tenant.id),
+      tenantConcurrency,
+    });
+    return { ...r, functionArn: rec.arn, expiresAt };
   }
 
   /**

@@ -14,6 +14,10 @@ export class EnvSlot {
   retireWhenIdle = false;
   /** Requests it has answered since it was bound (kindling:recycle-after-invocations counts these). */
   invocations = 0;
+  /** Prewarmed: kept idle at least until this time (ms since epoch), whatever the keep-alive. */
+  keepUntil: number | undefined;
+  /** Prewarmed: its init's output, logged with its first request. */
+  initLog: string | undefined;
 
   constructor(readonly env: ExecutionEnvironment) {}
 

@@ -18,6 +18,13 @@ export class KeepAlive {
     this.idle.put(slot);
     const keepAlive = this.keepAliveMs;
     const expire = () => {
+      // Prewarmed for a window that has not ended: wait for its end (it stays frozen meanwhile).
+      const left = (slot.keepUntil ?? 0) - Date.now();
+      if (left > 0) {
+        slot.idleTimer = setTimeout(expire, left);
+        slot.idleTimer.unref();
+        return;
+      }
       if (this.idle.remove(slot)) this.retire(slot);
     };
     if (keepAlive <= FREEZE_AFTER_MS) {

@@ -6,8 +6,10 @@ import type { FunctionVersionSpec, InvokeOptions } from './types.js';
 export function reservedEnv(
   spec: FunctionVersionSpec,
   env: ExecutionEnvironment,
-  opts: InvokeOptions,
+  opts: Pick<InvokeOptions, 'credentials'>,
   region: string,
+  /** Lambda's values: 'provisioned-concurrency' for environments initialised ahead of requests. */
+  initType: 'on-demand' | 'provisioned-concurrency' = 'on-demand',
 ): Record<string, string> {
   const creds = opts.credentials;
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
@@ -21,7 +23,7 @@ export function reservedEnv(
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMB),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
     AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${spec.version}]${env.id.replace(/^env-/, '')}`,
-    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_INITIALIZATION_TYPE: initType,
     LAMBDA_TASK_ROOT: env.taskRoot,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,

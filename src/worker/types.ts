@@ -83,6 +83,13 @@ export interface Worker {
   invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult>;
   /** Retire every environment of this function not bound to `keepVersionKey` (code/config update, delete). */
   retireFunction(functionArn: string, keepVersionKey?: string): void;
+  /** Warms environments of a version ahead of a burst, kept until `untilMs` (WorkerManager.prewarm). */
+  prewarm(
+    spec: FunctionVersionSpec,
+    count: number,
+    untilMs: number,
+    opts: Pick<InvokeOptions, 'credentials' | 'tenantConcurrency'>,
+  ): Promise<PrewarmResult>;
   /** Retire every environment of the tenant (its network grant changed). */
   retireTenant(tenantId: string): void;
   /** Current counts for metrics and `kindling pool`. */
@@ -91,6 +98,19 @@ export interface Worker {
   onThrottle(listener: (tenantId: string, functionArn: string) => void): () => void;
   /** Stop accepting; let running invocations finish until the deadline, then end them with an error. */
   drain(deadlineMs: number): Promise<void>;
+}
+
+/** What a prewarm did: environments of the version warm now, and why fewer than asked if so. */
+export interface PrewarmResult {
+  requested: number;
+  /** Environments of the version on this node now (already there, and started). */
+  warm: number;
+  /** Started by this call. */
+  started: number;
+  /** Set when the tenant's concurrency limit or the host's capacity allowed fewer. */
+  limitedBy: 'concurrency' | undefined;
+  /** Distinct reasons of inits that failed. */
+  errors: string[];
 }
 
 export interface WorkerStats {

@@ -25,6 +25,7 @@ import type {
   FunctionVersionSpec,
   InvocationResult,
   InvokeOptions,
+  PrewarmResult,
   RecycleReason,
   Worker,
   WorkerStats,
@@ -78,7 +79,7 @@ export class WorkerManager implements Worker {
   private readonly admission: Admission;
   /** Every environment not retired, by id. */
   private readonly envs = new Map<string, EnvSlot>();
-  private readonly counters = { pool: 0, cold: 0, warm: 0, recycled: 0 };
+  private readonly counters = { pool: 0, cold: 0, warm: 0, recycled: 0, prewarmed: 0 };
   private readonly throttleListeners = new Set<(tenantId: string, functionArn: string) => void>();
   private healthTimer: NodeJS.Timeout | undefined;
   private draining = false;
@@ -209,35 +210,14 @@ export class WorkerManager implements Worker {
     if (start === 'warm') {
       this.keepAlive.wake(slot);
       this.counters.warm++;
+      // A prewarmed environment's init output is logged with its first request: nothing is lost.
+      if (slot.initLog !== undefined) {
+        initLog = slot.initLog;
+        slot.initLog = undefined;
+      }
     } else {
       this.counters[start]++;
-      slot.spec = spec;
-      this.envs.set(slot.id, slot);
-      let bound: Awaited<ReturnType<typeof env.bind>>;
-      const vars = reservedEnv(spec, env, opts, this.config.region);
-      try {
-        bound = await env.bind({
-          handler: spec.handler,
-          codeDir: spec.codeDir,
-          memoryMB: spec.memoryMB,
-          timeoutSec: spec.timeoutSec,
-          ...(spec.networkOutbound && spec.egressAllow !== undefined && { egressAllow: spec.egressAllow }),
-          env: vars,
-          context: {
-            functionName: spec.functionName,
-            functionVersion: spec.version,
-            memoryMB: spec.memoryMB,
-            invokedFunctionArn: spec.functionArn,
-            logGroupName: vars.AWS_LAMBDA_LOG_GROUP_NAME!,
-            logStreamName: vars.AWS_LAMBDA_LOG_STREAM_NAME!,
-          },
-        });
-      } catch (e) {
-        // Linking code or setting limits failed: a platform fault, not the function's.
-        this.retire(slot);
-        this.logger.warn(`binding ${spec.functionArn} failed: ${(e as Error).message}`);
-        throw LambdaErrors.service('Could not prepare the execution environment.');
-      }
+      const bound = await this.#bind(slot, spec, opts, 'on-demand');
       initDurationMs = bound.initDurationMs;
       compileCache = bound.compileCache;
       initLog = bound.log;
@@ -289,6 +269,103 @@ export class WorkerManager implements Worker {
       initFailed: false,
     });
     return compileCache !== undefined ? { ...result, compileCache } : result;
+  }
+
+  /** Binds a fresh slot to the version: code linked, limits set, init run. A platform fault throws 503. */
+  async #bind(
+    slot: EnvSlot,
+    spec: FunctionVersionSpec,
+    opts: Pick<InvokeOptions, 'credentials'>,
+    initType: 'on-demand' | 'provisioned-concurrency',
+  ): Promise<Awaited<ReturnType<EnvSlot['env']['bind']>>> {
+    const env = slot.env;
+    slot.spec = spec;
+    this.envs.set(slot.id, slot);
+    const vars = reservedEnv(spec, env, opts, this.config.region, initType);
+    try {
+      return await env.bind({
+        handler: spec.handler,
+        codeDir: spec.codeDir,
+        memoryMB: spec.memoryMB,
+        timeoutSec: spec.timeoutSec,
+        ...(spec.networkOutbound && spec.egressAllow !== undefined && { egressAllow: spec.egressAllow }),
+        env: vars,
+        context: {
+          functionName: spec.functionName,
+          functionVersion: spec.version,
+          memoryMB: spec.memoryMB,
+          invokedFunctionArn: spec.functionArn,
+          logGroupName: vars.AWS_LAMBDA_LOG_GROUP_NAME!,
+          logStreamName: vars.AWS_LAMBDA_LOG_STREAM_NAME!,
+        },
+      });
+    } catch (e) {
+      // Linking code or setting limits failed: a platform fault, not the function's.
+      this.retire(slot);
+      this.logger.warn(`binding ${spec.functionArn} failed: ${(e as Error).message}`);
+      throw LambdaErrors.service('Could not prepare the execution environment.');
+    }
+  }
+
+  /**
+   * Warms environments of a version ahead of a burst (Kindling's pre-trigger): until `count` of them
+   * exist, pool sandboxes are bound and their init run, then parked idle and kept at least until
+   * `untilMs` (keep-alive as usual after that). Environments already bound to it count, and are kept as
+   * long. Bounded by the tenant's concurrency limit (all its environments on this node) and the host's.
+   */
+  async prewarm(
+    spec: FunctionVersionSpec,
+    count: number,
+    untilMs: number,
+    opts: Pick<InvokeOptions, 'credentials' | 'tenantConcurrency'>,
+  ): Promise<PrewarmResult> {
+    if (this.draining) throw LambdaErrors.service('The worker is shutting down.');
+    const key = idleKey(spec);
+    let existing = 0;
+    let tenantEnvs = 0;
+    for (const slot of this.envs.values()) {
+      if (slot.spec?.tenantId !== spec.tenantId) continue;
+      tenantEnvs++;
+      if (idleKey(slot.spec) !== key || slot.retireWhenIdle) continue;
+      existing++;
+      slot.keepUntil = Math.max(slot.keepUntil ?? 0, untilMs);
+    }
+    const wanted = Math.max(0, count - existing);
+    const room = Math.max(
+      0,
+      Math.min(opts.tenantConcurrency - tenantEnvs, this.maxEnvironments - this.envs.size),
+    );
+    const toStart = Math.min(wanted, room);
+    const pool = this.pools.forSpec(spec);
+    const outcomes = await Promise.all(
+      Array.from({ length: toStart }, async (): Promise<string | undefined> => {
+        let slot: EnvSlot | undefined;
+        try {
+          slot = (await place(this.idle, key, pool, false, () => {}, spec.tenantId)).slot;
+          const bound = await this.#bind(slot, spec, opts, 'provisioned-concurrency');
+          if (!bound.ok) {
+            this.retire(slot);
+            return bound.errorType ?? (bound.timedOut ? 'Sandbox.Timedout' : 'Runtime.ExitError');
+          }
+          this.counters.prewarmed++;
+          slot.initLog = bound.log;
+          slot.keepUntil = untilMs;
+          this.keepAlive.park(slot);
+          return undefined;
+        } catch (e) {
+          if (slot !== undefined && this.envs.has(slot.id)) this.retire(slot);
+          return isKindlingError(e) || isDomainError(e) ? e.message : 'Could not start an environment.';
+        }
+      }),
+    );
+    const errors = outcomes.filter((o): o is string => o !== undefined);
+    return {
+      requested: count,
+      warm: existing + toStart - errors.length,
+      started: toStart - errors.length,
+      limitedBy: toStart < wanted ? 'concurrency' : undefined,
+      errors: [...new Set(errors)],
+    };
   }
 
   /** The answer and log, then the environment parked for reuse or retired. */

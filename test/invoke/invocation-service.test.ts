@@ -42,6 +42,11 @@ class FakeWorker implements Worker {
       ...this.answer,
     };
   }
+  prewarms: { spec: FunctionVersionSpec; count: number; untilMs: number }[] = [];
+  async prewarm(spec: FunctionVersionSpec, count: number, untilMs: number) {
+    this.prewarms.push({ spec, count, untilMs });
+    return { requested: count, warm: count, started: count, limitedBy: undefined, errors: [] };
+  }
   retiredTenants: string[] = [];
   retireTenant(tenantId: string): void {
     this.retiredTenants.push(tenantId);
