@@ -176,7 +176,12 @@ function processStates(envId: string): string[] {
   return out;
 }
 
-const stoppedOrGone = (states: string[]) => states.every((s) => s === 'T' || s === 'Z' || s === 'X');
+/**
+ * Stopped (T), exiting (Z, X), or waiting in the kernel uninterruptibly (D: a vfork() parent whose child
+ * was stopped before its exec): such a one cannot run, and stops on its pending SIGSTOP when it leaves.
+ */
+const stoppedOrGone = (states: string[]) =>
+  states.every((s) => s === 'T' || s === 'Z' || s === 'X' || s === 'D');
 
 async function waitFor(cond: () => boolean): Promise<boolean> {
   for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
