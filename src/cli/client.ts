@@ -427,6 +427,14 @@ export function parseIntFlag(
   return n;
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `30s`, `10m`, `2h`, `1d` in ms; undefined when `value` is not one. */
+export function durationMs(value: string): number | undefined {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
+}
+
 /**
  * The first word of a command with subcommands (`kindling queue create ...`): answers the subcommand,
  * its usage line and the remaining arguments; prints the usage and answers undefined for help (exit code

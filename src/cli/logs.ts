@@ -1,17 +1,15 @@
 // `kindling logs <name>`: the function's recent invocation logs (START/END/REPORT and console output),
 // read from the admin API's logs route; `--follow` keeps printing new invocations as they finish.
-import { connect, type KindlingClient, parseCommand, parseIntFlag } from './client.js';
+import { connect, durationMs, type KindlingClient, parseCommand, parseIntFlag } from './client.js';
 import { LogFollower } from './log-follower.js';
 import { CliError, printJson, USAGE } from './output.js';
 
 const USAGE_TEXT = 'kindling logs <name> [--tail N] [--since 10m|ISO-DATE] [--follow]';
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** `--since`: a duration back from now (`30s`, `10m`, `2h`, `1d`) or a date (ISO 8601). */
 export function parseSince(value: string, now = Date.now()): number {
-  const m = /^(\d+)([smhd])$/.exec(value);
-  if (m) return now - Number(m[1]) * UNIT_MS[m[2]!]!;
+  const back = durationMs(value);
+  if (back !== undefined) return now - back;
   const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(t))
     throw new CliError(`--since expects a duration such as 10m or 2h, or an ISO date; got '${value}'`, USAGE);

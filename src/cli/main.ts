@@ -13,6 +13,7 @@ const commands: Record<string, { module: string; summary: string }> = {
   ls: { module: './ls.js', summary: 'list functions' },
   rm: { module: './rm.js', summary: 'delete a function' },
   logs: { module: './logs.js', summary: "show a function's recent invocation logs" },
+  prewarm: { module: './prewarm.js', summary: 'warm N environments of a function ahead of a burst' },
   pool: { module: './pool.js', summary: 'show or set warming pool targets (admin)' },
   runtimes: {
     module: './runtimes.js',

@@ -308,6 +308,7 @@ export async function assemble({
       tenants,
       telemetry,
       pool: worker,
+      prewarm: (tenant, name, count, forMs) => invocations.prewarm(tenant, name, count, forMs),
       nodes: clusterNode,
       ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
       version: packageVersion(),

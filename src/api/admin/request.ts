@@ -1,10 +1,10 @@
 // The admin API's request conventions: its dependencies, JSON bodies and answers, and validation worded
 // as Lambda words it.
 import { z } from 'zod';
-import type { TenantStore } from '../../control/tenants.js';
+import type { Tenant, TenantStore } from '../../control/tenants.js';
 import { type DomainError, LambdaErrors } from '../../errors.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
-import type { WorkerStats } from '../../worker/types.js';
+import type { PrewarmResult, WorkerStats } from '../../worker/types.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
 
 /** What the admin API needs from the worker manager. */
@@ -42,6 +42,13 @@ export interface AdminSurfaceDeps {
   telemetry: Telemetry;
   /** The worker: pool stats and targets, `kindling doctor`. */
   pool?: PoolControl;
+  /** Kindling's pre-trigger (InvocationService.prewarm): warm a tenant's function ahead of a burst. */
+  prewarm?: (
+    tenant: Tenant,
+    functionName: string,
+    count: number,
+    forMs: number,
+  ) => Promise<PrewarmResult & { functionArn: string; expiresAt: number }>;
   /** The cluster's node registry: `kindling nodes`. */
   nodes?: NodeControl;
   /**

@@ -9,6 +9,7 @@ import { AdminErrors, adminErrorResponse, requireAdmin } from './errors.js';
 import { metrics, tenantMetrics } from './metrics.js';
 import { nodeRoutes } from './nodes.js';
 import { poolRoutes } from './pool.js';
+import { prewarm } from './prewarm.js';
 import { type AdminSurfaceDeps, json, MAX_BODY } from './request.js';
 import { runtimes } from './runtimes.js';
 import { tenantRoutes } from './tenants.js';
@@ -71,6 +72,8 @@ export class AdminSurface implements ApiSurface {
       case 'functions':
         if (segs.length === 3 && segs[2] === 'logs')
           return m === 'GET' ? logs(this.#deps, req, segs[1]!) : notAllowed();
+        if (segs.length === 3 && segs[2] === 'prewarm')
+          return m === 'POST' ? await prewarm(this.#deps, req, segs[1]!) : notAllowed();
         break;
       case 'billing':
         if (segs.length === 1) return m === 'GET' ? await billing(this.#deps, req) : notAllowed();
