@@ -124,74 +124,125 @@ async function waitReady(k: KindlingClient, name: string): Promise<FunctionConfi
   }
 }
 
-export async function run(args: string[]): Promise<void> {
-  const { values, positionals, common } = parseCommand(args, {
-    usage: USAGE_TEXT,
-    minPositionals: 1,
-    maxPositionals: 1,
-    options: {
-      name: { type: 'string' },
-      runtime: { type: 'string' },
-      handler: { type: 'string' },
-      memory: { type: 'string' },
-      timeout: { type: 'string' },
-      env: { type: 'string', multiple: true },
-      description: { type: 'string' },
-    },
-  });
+/** The options `deploy` and `dev` share (what a function is made of besides its code). */
+export const DEPLOY_OPTIONS = {
+  name: { type: 'string' },
+  runtime: { type: 'string' },
+  handler: { type: 'string' },
+  memory: { type: 'string' },
+  timeout: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  description: { type: 'string' },
+} as const;
+
+export interface DeploySettings {
+  name: string;
+  runtime?: string;
+  handler?: string;
+  memory?: number;
+  timeout?: number;
+  env?: Record<string, string>;
+  description?: string;
+}
+
+/** The checked settings of `--name`, `--runtime`, ... */
+export function deploySettings(values: {
+  name?: string;
+  runtime?: string;
+  handler?: string;
+  memory?: string;
+  timeout?: string;
+  env?: string[];
+  description?: string;
+}): DeploySettings {
   const name = values.name;
   if (!name) throw new CliError('--name is required (see --help)', USAGE);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
     throw new CliError(`--name must be 1-64 letters, digits, '-' or '_', got '${name}'`, USAGE);
   const memory = parseIntFlag(values.memory, '--memory', 128, 10240);
   const timeout = parseIntFlag(values.timeout, '--timeout', 1, 900);
-  const env = values.env === undefined ? undefined : parseKeyValues(values.env, '--env');
+  return {
+    name,
+    ...(values.runtime !== undefined && { runtime: values.runtime }),
+    ...(values.handler !== undefined && { handler: values.handler }),
+    ...(memory !== undefined && { memory }),
+    ...(timeout !== undefined && { timeout }),
+    ...(values.env !== undefined && { env: parseKeyValues(values.env, '--env') }),
+    ...(values.description !== undefined && { description: values.description }),
+  };
+}
+
+/**
+ * Creates the function, or updates its code (and the configuration named in `s`) when it exists; waits
+ * until it is Active with its last update Successful. `configure: false` updates the code only.
+ */
+export async function deploy(
+  k: KindlingClient,
+  s: DeploySettings,
+  zip: Buffer,
+  configure = true,
+): Promise<{ action: 'created' | 'updated'; config: FunctionConfiguration }> {
+  const name = s.name;
+  const existing = await current(k, name);
+  let action: 'created' | 'updated';
+  if (!existing) {
+    await sdk(
+      k.lambda().send(
+        new CreateFunctionCommand({
+          FunctionName: name,
+          Runtime: (s.runtime ?? 'nodejs20.x') as never,
+          Handler: s.handler ?? defaultHandler(s.runtime ?? 'nodejs20.x'),
+          // Lambda requires a role; Kindling runs functions with their tenant's own credentials instead.
+          Role: 'arn:aws:iam::000000000000:role/kindling-function',
+          Code: { ZipFile: zip },
+          ...(s.memory !== undefined && { MemorySize: s.memory }),
+          ...(s.timeout !== undefined && { Timeout: s.timeout }),
+          ...(s.env !== undefined && { Environment: { Variables: s.env } }),
+          ...(s.description !== undefined && { Description: s.description }),
+        }),
+      ),
+      k,
+    );
+    action = 'created';
+  } else {
+    await sdk(k.lambda().send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip })), k);
+    const changes = configure
+      ? {
+          ...(s.runtime !== undefined && { Runtime: s.runtime as never }),
+          ...(s.handler !== undefined && { Handler: s.handler }),
+          ...(s.memory !== undefined && { MemorySize: s.memory }),
+          ...(s.timeout !== undefined && { Timeout: s.timeout }),
+          ...(s.env !== undefined && { Environment: { Variables: s.env } }),
+          ...(s.description !== undefined && { Description: s.description }),
+        }
+      : {};
+    if (Object.keys(changes).length > 0) {
+      // Lambda refuses a configuration update while the code update is in progress.
+      await waitReady(k, name);
+      await sdk(
+        k.lambda().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })),
+        k,
+      );
+    }
+    action = 'updated';
+  }
+  return { action, config: await waitReady(k, name) };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values, positionals, common } = parseCommand(args, {
+    usage: USAGE_TEXT,
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: DEPLOY_OPTIONS,
+  });
+  const settings = deploySettings(values);
+  const name = settings.name;
   const zip = await readCode(positionals[0]!);
 
   const k = connect(common);
   try {
-    const existing = await current(k, name);
-    let action: 'created' | 'updated';
-    if (!existing) {
-      await sdk(
-        k.lambda().send(
-          new CreateFunctionCommand({
-            FunctionName: name,
-            Runtime: (values.runtime ?? 'nodejs20.x') as never,
-            Handler: values.handler ?? defaultHandler(values.runtime ?? 'nodejs20.x'),
-            // Lambda requires a role; Kindling runs functions with their tenant's own credentials instead.
-            Role: 'arn:aws:iam::000000000000:role/kindling-function',
-            Code: { ZipFile: zip },
-            ...(memory !== undefined && { MemorySize: memory }),
-            ...(timeout !== undefined && { Timeout: timeout }),
-            ...(env !== undefined && { Environment: { Variables: env } }),
-            ...(values.description !== undefined && { Description: values.description }),
-          }),
-        ),
-        k,
-      );
-      action = 'created';
-    } else {
-      await sdk(k.lambda().send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip })), k);
-      const changes = {
-        ...(values.runtime !== undefined && { Runtime: values.runtime as never }),
-        ...(values.handler !== undefined && { Handler: values.handler }),
-        ...(memory !== undefined && { MemorySize: memory }),
-        ...(timeout !== undefined && { Timeout: timeout }),
-        ...(env !== undefined && { Environment: { Variables: env } }),
-        ...(values.description !== undefined && { Description: values.description }),
-      };
-      if (Object.keys(changes).length > 0) {
-        // Lambda refuses a configuration update while the code update is in progress.
-        await waitReady(k, name);
-        await sdk(
-          k.lambda().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })),
-          k,
-        );
-      }
-      action = 'updated';
-    }
-    const c = await waitReady(k, name);
+    const { action, config: c } = await deploy(k, settings, zip);
     emit(common.json, c, () => {
       process.stdout.write(
         `${action === 'created' ? 'Created' : 'Updated'} function ${name} (${zip.length} bytes of code)\n`,

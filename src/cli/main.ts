@@ -9,6 +9,7 @@ type Command = (args: string[]) => Promise<void>;
 const commands: Record<string, { module: string; summary: string }> = {
   serve: { module: './serve.js', summary: 'start the platform in this process' },
   deploy: { module: './deploy.js', summary: 'create or update a function from a directory or zip' },
+  dev: { module: './dev.js', summary: 'deploy a directory and redeploy it on every change' },
   invoke: { module: './invoke.js', summary: 'invoke a function and print its result' },
   ls: { module: './ls.js', summary: 'list functions' },
   rm: { module: './rm.js', summary: 'delete a function' },
