@@ -63,6 +63,10 @@ export class BodyTooLargeError extends KindlingError {
 }
 
 export function pickSurface(surfaces: ApiSurface[], head: RequestHead): ApiSurface | undefined {
+  // A surface that authenticates itself owns its paths whatever a signature claims (a function URL
+  // signed for service lambda is not a Lambda API call).
+  const own = surfaces.find((s) => s.authenticatesItself === true && s.matches(head));
+  if (own) return own;
   if (head.service) {
     const byService = surfaces.find((s) => s.services.includes(head.service) && s.matches(head));
     if (byService) return byService;
@@ -302,6 +306,29 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
     if (decodedPath === undefined) throw new MalformedEscapeError('path', rawPath);
     const badQuery = malformedQueryPart(rawQuery);
     if (badQuery !== undefined) throw new MalformedEscapeError('query', badQuery);
+    if (surface.authenticatesItself === true) {
+      if (!hasNoBody(req)) {
+        edge.watch.watch(req, () => {
+          if (res.headersSent) req.socket.destroy();
+          else fail(EdgeErrors.bodyTooSlow(edge.limits.bodyMinBytesPerSec));
+        });
+      }
+      const selfAuthenticated: ApiRequest = Object.assign(head, {
+        tenant: undefined as unknown as Tenant,
+        accessKeyId: '',
+        body: Buffer.alloc(0),
+        raw: req,
+        readBody: async (limit: number) => {
+          if (hasNoBody(req)) return Buffer.alloc(0);
+          hold = holdFor(req, res, edge.budget);
+          const b = await readBody(proceed(req, res), limit, hold);
+          hold.release();
+          return b;
+        },
+      });
+      writeResponse(res, await surface.handle(selfAuthenticated));
+      return;
+    }
     if (sigError) throw authError(sigError);
     // From here on a body that trickles in is cut; the surface's own reads (S3 streaming) included.
     if (!hasNoBody(req)) {

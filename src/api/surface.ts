@@ -32,6 +32,11 @@ export interface ApiRequest extends RequestHead {
    * plus what is needed to verify aws-chunked chunk signatures.
    */
   signedPayload?: SignedPayloadInfo;
+  /**
+   * For surfaces that authenticate themselves: reads the whole body (up to `limit` bytes) the way the
+   * edge reads unauthenticated bodies, within the pre-authentication budget.
+   */
+  readBody?: (limit: number) => Promise<Buffer>;
 }
 
 export interface SignedPayloadInfo {
@@ -58,6 +63,12 @@ export interface ApiSurface {
   /** Largest body accepted when buffering (bytes); streaming surfaces read `raw` themselves. */
   maxBodyBytes(head: RequestHead): number;
   readonly streaming?: boolean;
+  /**
+   * The surface checks any signature itself and reads its own body (`readBody`): the edge neither
+   * interprets the Authorization header nor resolves a tenant (function URLs: `NONE` passes the
+   * header to the function, `AWS_IAM` verifies SigV4 per URL). `tenant` is then unset.
+   */
+  readonly authenticatesItself?: boolean;
   /** Some routes answer without authentication (e.g. S3 presigned are still signed; health checks). */
   allowAnonymous?(head: RequestHead): boolean;
   handle(req: ApiRequest): Promise<ApiResponse>;
