@@ -2,14 +2,17 @@
 // arguments in dependency order (store -> control -> worker -> telemetry -> invoke -> events -> API
 // surfaces), and the order they start in (they stop in reverse). Nothing else wires components together:
 // no component looks another up by name or is handed one after construction.
+
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
+import { FunctionUrlSurface } from '../api/function-url/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
 import type { LambdaApiDeps } from '../api/lambda/deps.js';
 import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
 import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
+import { functionUrlRoutes } from '../api/lambda/function-urls.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
@@ -20,6 +23,7 @@ import { InvokeRouter } from '../cluster/router.js';
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionArn } from '../control/arn.js';
 import { CodeStore } from '../control/code-store.js';
+import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { TenantStore } from '../control/tenants.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
@@ -302,7 +306,30 @@ export async function assemble({
     }),
   );
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
+  const functionUrls = new FunctionUrlStore(sql);
+  lambdaRoutes.add(
+    ...functionUrlRoutes({
+      resolve: (tenant, ref, qualifier) => invocations.resolve(tenant, ref, qualifier),
+      urls: functionUrls,
+    }),
+  );
+  // A deleted function's URLs go with it (where it was deleted; a URL is bound to the function's id, so
+  // one left behind by a failure serves nothing).
+  functions.onChange((change) => {
+    if (change.kind === 'deleted' && !change.remote)
+      void functionUrls
+        .deleteFunction(change.record.id)
+        .catch((e) => log(`kindling: dropping function URLs failed: ${String(e)}`));
+  });
   const surfaces: ApiSurface[] = [
+    // Plain HTTP to function URLs (`/lambda-url/<id>/...`): authenticated per URL, not by the edge.
+    new FunctionUrlSurface({
+      urls: functionUrls,
+      tenant: (id) => tenants.get(id),
+      resolveKey: (id) => tenants.resolveKey(id),
+      resolve: (tenant, name) => invocations.resolve(tenant, name),
+      execute: (tenant, rec, payload, requestId) => invocations.execute(tenant, rec, payload, { requestId }),
+    }),
     // Telemetry's tenants, pool and metrics API owns /kindling/* and /metrics.
     new AdminSurface({
       tenants,

@@ -1,0 +1,389 @@
+// Function URLs (`<origin>/lambda_url/<url-id>/...`, or any request whose Host is `<url-id>.lambda-url.…`,
+// e.g. `http://<url-id>.lambda-url.localhost:9000/`, as Lambda's own URLs are named): a plain HTTP request becomes the API Gateway HTTP
+// API payload format 2.0 event, the function's answer becomes the HTTP response as Lambda shapes it
+// (statusCode/headers/cookies/body/isBase64Encoded, or any other JSON value as a 200 JSON body). AuthType
+// NONE passes every header, Authorization included, to the function; AWS_IAM verifies SigV4 (service
+// `lambda`) by a key of the owning tenant. CORS, when configured, is answered here, as Lambda does.
+
+import type { FunctionUrl, FunctionUrlCors, FunctionUrlStore } from '../../control/function-urls.js';
+import type { FunctionRecord } from '../../control/functions.js';
+import type { AccessKey } from '../../control/tenant-types.js';
+import type { Tenant } from '../../control/tenants.js';
+import { isDomainError, isKindlingError, KindlingError } from '../../errors.js';
+import { requestId as newRequestId } from '../../ids.js';
+import type { SyncInvokeResult } from '../../invoke/types.js';
+import { URL_PREFIX } from '../lambda/function-urls.js';
+import { EMPTY_SHA256, parseSignature, sha256Hex, UNSIGNED_PAYLOAD, verifySignature } from '../sigv4.js';
+import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+
+export interface FunctionUrlSurfaceDeps {
+  urls: FunctionUrlStore;
+  tenant(id: string): Promise<Tenant | undefined>;
+  resolveKey(accessKeyId: string): Promise<{ key: AccessKey; tenant: Tenant } | undefined>;
+  resolve(tenant: Tenant, name: string): Promise<FunctionRecord>;
+  execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, requestId: string): Promise<SyncInvokeResult>;
+}
+
+/** Lambda's synchronous payload limit: the event (body included, base64 if binary) must fit. */
+const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+/** An answer of the URL itself (not the function's), rendered as Lambda's URLs do: `{"Message": ...}`. */
+class UrlError extends KindlingError {
+  constructor(status: number, message: string) {
+    super('FunctionUrlError', status, message);
+  }
+}
+
+const forbidden = () => new UrlError(403, 'Forbidden');
+
+/** Content types carried as text in the event; anything else is base64, as Lambda does. */
+const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
+
+/** `<url-id>.lambda-url.<region>.on.aws` as Lambda names it, or any domain under `<url-id>.lambda-url.`. */
+const URL_HOST = /^([a-z0-9]{32})\.lambda-url\./;
+
+function hostId(head: RequestHead): string | undefined {
+  const host = head.headers.host;
+  return typeof host === 'string' ? URL_HOST.exec(host.toLowerCase())?.[1] : undefined;
+}
+
+/** The URL id and the path the function sees, by host (the whole path) or by path prefix. */
+function parseUrl(head: RequestHead): { id: string; rest: string } | undefined {
+  const byHost = hostId(head);
+  if (byHost !== undefined) return { id: byHost, rest: head.rawPath === '' ? '/' : head.rawPath };
+  const rawPath = head.rawPath;
+  if (!rawPath.startsWith(URL_PREFIX)) return undefined;
+  const after = rawPath.slice(URL_PREFIX.length);
+  const slash = after.indexOf('/');
+  const id = slash < 0 ? after : after.slice(0, slash);
+  if (!/^[a-z0-9]{32}$/.test(id)) return undefined;
+  return { id, rest: slash < 0 ? '/' : after.slice(slash) };
+}
+
+/** `12/Mar/2020:19:03:58 +0000`, as the event's requestContext.time. */
+function clfTime(d: Date): string {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+function decodeQueryPart(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+export class FunctionUrlSurface implements ApiSurface {
+  readonly name = 'function-url';
+  readonly services = [] as const;
+  readonly authenticatesItself = true;
+  readonly #deps: FunctionUrlSurfaceDeps;
+
+  constructor(deps: FunctionUrlSurfaceDeps) {
+    this.#deps = deps;
+  }
+
+  matches(head: RequestHead): boolean {
+    return head.rawPath.startsWith(URL_PREFIX) || hostId(head) !== undefined;
+  }
+
+  maxBodyBytes(): number {
+    return MAX_EVENT_BYTES;
+  }
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    const where = parseUrl(req);
+    if (where === undefined) throw new UrlError(404, 'Not Found');
+    const url = await this.#deps.urls.byId(where.id);
+    if (url === undefined) throw forbidden();
+    const owner = await this.#deps.tenant(url.tenantId);
+    if (owner === undefined) throw forbidden();
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    if (
+      url.cors !== undefined &&
+      req.method === 'OPTIONS' &&
+      origin !== undefined &&
+      req.headers['access-control-request-method'] !== undefined
+    )
+      return preflight(url.cors, origin, req);
+    const body = req.readBody === undefined ? req.body : await req.readBody(MAX_EVENT_BYTES);
+    const caller = url.authType === 'AWS_IAM' ? await this.#authorize(req, owner, body) : undefined;
+    // The URL belongs to one function, by id: one deleted (and made again under the name) has no URL.
+    let rec: FunctionRecord;
+    try {
+      rec = await this.#deps.resolve(owner, url.functionName);
+    } catch {
+      throw forbidden();
+    }
+    if (rec.id !== url.functionId) throw forbidden();
+    const requestId = newRequestId();
+    const event = this.#event(req, url, owner, where.rest, body, requestId, caller);
+    const payload = Buffer.from(JSON.stringify(event));
+    if (payload.length > MAX_EVENT_BYTES) throw new UrlError(413, 'Request Entity Too Large');
+    let result: SyncInvokeResult;
+    try {
+      result = await this.#deps.execute(owner, rec, payload, requestId);
+    } catch (e) {
+      if ((isKindlingError(e) || isDomainError(e)) && (e as { status?: number }).status === 429)
+        throw new UrlError(429, 'Rate Exceeded.');
+      throw e;
+    }
+    const out = result.functionError !== undefined ? undefined : toHttp(result.payload);
+    const response: ApiResponse = out ?? {
+      status: 502,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Message: 'Internal Server Error' }),
+    };
+    response.headers = { ...response.headers, 'x-amzn-RequestId': requestId };
+    if (url.cors !== undefined && origin !== undefined) withCors(response, url.cors, origin);
+    return response;
+  }
+
+  /** AWS_IAM: a valid SigV4 signature (service lambda) by one of the owning tenant's keys. */
+  async #authorize(req: ApiRequest, owner: Tenant, body: Buffer): Promise<AccessKey> {
+    let sig: ReturnType<typeof parseSignature>;
+    try {
+      sig = parseSignature(req.headers, req.query);
+    } catch {
+      throw forbidden();
+    }
+    if (sig === undefined || sig.service !== 'lambda') throw forbidden();
+    const found = await this.#deps.resolveKey(sig.accessKeyId);
+    // Resource policies granting other accounts come with AddPermission; until then, the owner only.
+    if (found === undefined || found.tenant.id !== owner.id) throw forbidden();
+    if (found.key.sessionToken !== null && found.key.sessionToken !== sig.securityToken) throw forbidden();
+    const claimed = req.headers['x-amz-content-sha256'];
+    const payloadHash =
+      typeof claimed === 'string' && (claimed === UNSIGNED_PAYLOAD || claimed === sha256Hex(body))
+        ? claimed
+        : body.length === 0
+          ? EMPTY_SHA256
+          : sha256Hex(body);
+    try {
+      verifySignature(sig, {
+        method: req.method,
+        rawPath: req.rawPath,
+        rawQuery: rawQueryOf(req),
+        headers: req.headers,
+        payloadHash,
+        secret: found.key.secretAccessKey,
+      });
+    } catch {
+      throw forbidden();
+    }
+    return found.key;
+  }
+
+  #event(
+    req: ApiRequest,
+    url: FunctionUrl,
+    owner: Tenant,
+    rawPath: string,
+    body: Buffer,
+    requestId: string,
+    caller: AccessKey | undefined,
+  ): Record<string, unknown> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || k === 'cookie') continue;
+      headers[k] = Array.isArray(v) ? v.join(',') : v;
+    }
+    const cookieHeader = req.headers.cookie;
+    const cookies =
+      typeof cookieHeader === 'string' && cookieHeader !== ''
+        ? cookieHeader.split(/;\s*/).filter((c) => c !== '')
+        : undefined;
+    const rawQuery = rawQueryOf(req);
+    let params: Record<string, string> | undefined;
+    if (rawQuery !== '') {
+      params = {};
+      for (const part of rawQuery.split('&')) {
+        if (part === '') continue;
+        const eq = part.indexOf('=');
+        const k = decodeQueryPart(eq < 0 ? part : part.slice(0, eq));
+        const v = eq < 0 ? '' : decodeQueryPart(part.slice(eq + 1));
+        params[k] = params[k] === undefined ? v : `${params[k]},${v}`;
+      }
+    }
+    const now = new Date();
+    const host = typeof req.headers.host === 'string' ? req.headers.host : '';
+    const textual = TEXTUAL.test(String(req.headers['content-type'] ?? ''));
+    let path = rawPath;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      // as sent
+    }
+    return {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString: rawQuery,
+      ...(cookies !== undefined && { cookies }),
+      headers,
+      ...(params !== undefined && { queryStringParameters: params }),
+      requestContext: {
+        accountId: owner.accountId,
+        apiId: url.urlId,
+        ...(caller !== undefined && {
+          authorizer: {
+            iam: {
+              accessKey: caller.accessKeyId,
+              accountId: owner.accountId,
+              callerId: caller.accessKeyId,
+              cognitoIdentity: null,
+              principalOrgId: null,
+              userArn: `arn:aws:iam::${owner.accountId}:user/${owner.name}`,
+              userId: caller.accessKeyId,
+            },
+          },
+        }),
+        domainName: host,
+        domainPrefix: url.urlId,
+        http: {
+          method: req.method,
+          path,
+          protocol: `HTTP/${req.raw.httpVersion}`,
+          sourceIp: req.raw.socket.remoteAddress ?? '',
+          userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '',
+        },
+        requestId,
+        routeKey: '$default',
+        stage: '$default',
+        time: clfTime(now),
+        timeEpoch: now.getTime(),
+      },
+      ...(body.length > 0 && { body: textual ? body.toString('utf8') : body.toString('base64') }),
+      isBase64Encoded: body.length > 0 && !textual,
+    };
+  }
+
+  errorResponse(err: unknown): ApiResponse {
+    const status = err instanceof UrlError ? err.status : statusOf(err);
+    const message =
+      err instanceof UrlError
+        ? err.message
+        : status === 413
+          ? 'Request Entity Too Large'
+          : status < 500
+            ? 'Bad Request'
+            : 'Internal Server Error';
+    return {
+      status,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Message: message }),
+    };
+  }
+}
+
+function statusOf(err: unknown): number {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
+}
+
+function rawQueryOf(req: ApiRequest): string {
+  const url = req.raw.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+/**
+ * The function's answer as HTTP: a JSON object with a statusCode is a response (headers, cookies, body,
+ * isBase64Encoded); any other JSON value is a 200 application/json body as returned. Undefined: the
+ * answer is not a valid response (a 502, as Lambda gives).
+ */
+export function toHttp(payload: Buffer): ApiResponse | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || !('statusCode' in v))
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: payload };
+  const r = v as {
+    statusCode: unknown;
+    headers?: unknown;
+    cookies?: unknown;
+    body?: unknown;
+    isBase64Encoded?: unknown;
+  };
+  if (
+    typeof r.statusCode !== 'number' ||
+    !Number.isInteger(r.statusCode) ||
+    r.statusCode < 100 ||
+    r.statusCode > 599
+  )
+    return undefined;
+  const headers: Record<string, string | string[]> = {};
+  if (r.headers !== undefined) {
+    if (r.headers === null || typeof r.headers !== 'object') return undefined;
+    for (const [k, hv] of Object.entries(r.headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) return undefined;
+      const s =
+        typeof hv === 'string'
+          ? hv
+          : typeof hv === 'number' || typeof hv === 'boolean'
+            ? String(hv)
+            : undefined;
+      if (s === undefined || /[\r\n\0]/.test(s)) return undefined;
+      headers[k.toLowerCase()] = s;
+    }
+  }
+  if (r.cookies !== undefined) {
+    if (!Array.isArray(r.cookies) || r.cookies.some((c) => typeof c !== 'string' || /[\r\n\0]/.test(c)))
+      return undefined;
+    if (r.cookies.length > 0) headers['set-cookie'] = r.cookies as string[];
+  }
+  let body: Buffer;
+  if (r.body === undefined || r.body === null) body = Buffer.alloc(0);
+  else if (typeof r.body === 'string')
+    body = r.isBase64Encoded === true ? Buffer.from(r.body, 'base64') : Buffer.from(r.body);
+  else body = Buffer.from(JSON.stringify(r.body));
+  if (headers['content-type'] === undefined && body.length > 0) headers['content-type'] = 'application/json';
+  headers['content-length'] = String(body.length);
+  return { status: r.statusCode, headers, body };
+}
+
+function allowedOrigin(cors: FunctionUrlCors, origin: string): string | undefined {
+  const list = cors.AllowOrigins ?? [];
+  if (list.includes('*')) return cors.AllowCredentials === true ? origin : '*';
+  return list.includes(origin) ? origin : undefined;
+}
+
+function preflight(cors: FunctionUrlCors, origin: string, req: ApiRequest): ApiResponse {
+  const allow = allowedOrigin(cors, origin);
+  const method = String(req.headers['access-control-request-method']).toUpperCase();
+  const methods = cors.AllowMethods ?? [];
+  // A disallowed origin or method gets no permission: the browser then refuses the request itself.
+  if (allow === undefined || !(methods.includes('*') || methods.includes(method)))
+    return { status: 200, headers: { vary: 'Origin' } };
+  return {
+    status: 200,
+    headers: {
+      'access-control-allow-origin': allow,
+      'access-control-allow-methods': methods.join(','),
+      ...(cors.AllowHeaders !== undefined && { 'access-control-allow-headers': cors.AllowHeaders.join(',') }),
+      ...(cors.MaxAge !== undefined && { 'access-control-max-age': String(cors.MaxAge) }),
+      ...(cors.AllowCredentials === true && { 'access-control-allow-credentials': 'true' }),
+      vary: 'Origin',
+    },
+  };
+}
+
+function withCors(r: ApiResponse, cors: FunctionUrlCors, origin: string): void {
+  const headers = { ...(r.headers ?? {}) };
+  // The URL's CORS configuration decides; the function's own access-control headers give way to it.
+  for (const k of Object.keys(headers)) if (k.toLowerCase().startsWith('access-control-')) delete headers[k];
+  const allow = allowedOrigin(cors, origin);
+  if (allow !== undefined) {
+    headers['access-control-allow-origin'] = allow;
+    if (cors.ExposeHeaders !== undefined)
+      headers['access-control-expose-headers'] = cors.ExposeHeaders.join(',');
+    if (cors.AllowCredentials === true) headers['access-control-allow-credentials'] = 'true';
+  }
+  headers.vary = 'Origin';
+  r.headers = headers;
+}
