@@ -24,6 +24,25 @@ export interface FunctionUrlSurfaceDeps {
   execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, requestId: string): Promise<SyncInvokeResult>;
 }
 
+/** The methods a function URL takes (Lambda's list). */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * Framing and hop-by-hop headers a function may not set: the server frames the response itself
+ * (a function's Transfer-Encoding beside our Content-Length would let it split responses).
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'content-length',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 /** Lambda's synchronous payload limit: the event (body included, base64 if binary) must fit. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024;
 
@@ -96,6 +115,7 @@ export class FunctionUrlSurface implements ApiSurface {
   async handle(req: ApiRequest): Promise<ApiResponse> {
     const where = parseUrl(req);
     if (where === undefined) throw new UrlError(404, 'Not Found');
+    if (!METHODS.has(req.method)) throw new UrlError(405, 'Method Not Allowed');
     const url = await this.#deps.urls.byId(where.id);
     if (url === undefined) throw forbidden();
     const owner = await this.#deps.tenant(url.tenantId);
@@ -190,6 +210,11 @@ export class FunctionUrlSurface implements ApiSurface {
       if (v === undefined || k === 'cookie') continue;
       headers[k] = Array.isArray(v) ? v.join(',') : v;
     }
+    // As Lambda's front end adds them: who connected, over what.
+    const ip = req.raw.socket.remoteAddress ?? '';
+    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${ip}` : ip;
+    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-port'] = String(req.raw.socket.localPort ?? '');
     const cookieHeader = req.headers.cookie;
     const cookies =
       typeof cookieHeader === 'string' && cookieHeader !== ''
@@ -329,6 +354,7 @@ export function toHttp(payload: Buffer): ApiResponse | undefined {
             ? String(hv)
             : undefined;
       if (s === undefined || /[\r\n\0]/.test(s)) return undefined;
+      if (HOP_BY_HOP.has(k.toLowerCase())) continue;
       headers[k.toLowerCase()] = s;
     }
   }

@@ -166,6 +166,8 @@ test('a request to a URL arrives as a payload 2.0 event', async () => {
   assert.equal(e.requestContext.http.path, '/hello/world');
   assert.equal(e.requestContext.apiId, /lambda_url\/([a-z0-9]{32})\//.exec(url)![1]);
   assert.equal(e.isBase64Encoded, false);
+  assert.equal(e.headers['x-forwarded-proto'], 'http');
+  assert.match(e.headers['x-forwarded-for'], /127\.0\.0\.1/);
   // A JSON body is text; a binary one is base64.
   const post = await fetch(url, {
     method: 'POST',
@@ -329,6 +331,9 @@ test('bad URL requests: unknown ids, deleted functions, oversized bodies', async
   assert.equal((await fetch(`${p.endpoint}/lambda_url/short/`)).status, 404);
   await createFn('gone');
   const url = await urlOf('gone');
+  // Methods a URL does not take, and headers past the server's limit.
+  assert.equal((await fetch(url, { method: 'PROPFIND' })).status, 405);
+  assert.equal((await fetch(url, { headers: { 'x-big': 'x'.repeat(20_000) } })).status, 431);
   assert.equal((await fetch(url, { method: 'POST', body: Buffer.alloc(6 * 1024 * 1024 + 1) })).status, 413);
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'gone' }));
   await createFn('gone');
