@@ -229,16 +229,21 @@ export async function deploy(
   return { action, config: await waitReady(k, name) };
 }
 
-export async function run(args: string[]): Promise<void> {
+/** `<dir|zip> --name ... [options]`, as `deploy` and `dev` take them. */
+export function parseDeployArgs(args: string[], usage: string) {
   const { values, positionals, common } = parseCommand(args, {
-    usage: USAGE_TEXT,
+    usage,
     minPositionals: 1,
     maxPositionals: 1,
     options: DEPLOY_OPTIONS,
   });
-  const settings = deploySettings(values);
+  return { source: positionals[0]!, settings: deploySettings(values), common };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { source, settings, common } = parseDeployArgs(args, USAGE_TEXT);
   const name = settings.name;
-  const zip = await readCode(positionals[0]!);
+  const zip = await readCode(source);
 
   const k = connect(common);
   try {

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, parseCommand } from './client.js';
-import { DEPLOY_OPTIONS, deploy, deploySettings, zipDirectory } from './deploy.js';
+import { connect } from './client.js';
+import { deploy, parseDeployArgs, zipDirectory } from './deploy.js';
 import { CliError, USAGE } from './output.js';
 
 const USAGE_TEXT = `kindling dev <dir> --name NAME [--runtime R] [--handler H] [--memory MB] [--timeout SEC] [--env K=V]...
@@ -18,16 +18,10 @@ const SETTLE_MS = 150;
 const IGNORED = /(^|\/)(\.git|\.kindling)(\/|$)|(~|\.swp|\.tmp)$/;
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals, common } = parseCommand(args, {
-    usage: USAGE_TEXT,
-    minPositionals: 1,
-    maxPositionals: 1,
-    options: DEPLOY_OPTIONS,
-  });
-  const settings = deploySettings(values);
-  const dir = path.resolve(positionals[0]!);
+  const { source, settings, common } = parseDeployArgs(args, USAGE_TEXT);
+  const dir = path.resolve(source);
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
-    throw new CliError(`${positionals[0]} is not a directory`, USAGE);
+    throw new CliError(`${source} is not a directory`, USAGE);
   const k = connect(common);
   const say = (event: Record<string, unknown>, human: string) =>
     process.stdout.write(common.json ? `${JSON.stringify(event)}\n` : `${human}\n`);

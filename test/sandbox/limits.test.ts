@@ -2,7 +2,7 @@
 // answer to the caller, and the host (this test process) stays fine.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, test } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import { detectIsolation } from '../../src/worker/worker-manager.js';
 import { fn, type Harness, harness, invoke, json } from '../worker/helpers.js';
 
@@ -183,18 +183,24 @@ function processStates(envId: string): string[] {
 const stoppedOrGone = (states: string[]) =>
   states.every((s) => s === 'T' || s === 'Z' || s === 'X' || s === 'D');
 
+/** A harness with an empty pool where idle environments are stopped by signal (cgroup v1); else a skip. */
+async function stoppingHarness(t: TestContext): Promise<Harness | undefined> {
+  const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
+  if (!c.pids || !fs.existsSync('/sys/fs/cgroup/pids')) {
+    t.skip('no cgroup v1 here');
+    return undefined;
+  }
+  return harness({ poolTarget: 0 });
+}
+
 async function waitFor(cond: () => boolean): Promise<boolean> {
   for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
   return cond();
 }
 
 test('an idle environment is frozen (its background work stops) and thawed for the next request', async (t) => {
-  const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
-  if (!c.pids || !fs.existsSync('/sys/fs/cgroup/pids')) {
-    t.skip('no cgroup v1 here');
-    return;
-  }
-  const h2 = await harness({ poolTarget: 0 });
+  const h2 = await stoppingHarness(t);
+  if (h2 === undefined) return;
   try {
     const s = fn(
       h2,
@@ -224,12 +230,8 @@ test('an idle environment is frozen (its background work stops) and thawed for t
 });
 
 test('a background process that keeps forking is stopped with the rest of its idle environment', async (t) => {
-  const { controllers: c } = (await detectIsolation('bwrap')).cgroup;
-  if (!c.pids || !fs.existsSync('/sys/fs/cgroup/pids')) {
-    t.skip('no cgroup v1 here');
-    return;
-  }
-  const h2 = await harness({ poolTarget: 0 });
+  const h2 = await stoppingHarness(t);
+  if (h2 === undefined) return;
   try {
     // A shell that forks a short-lived child in a loop: every freeze races a fork.
     const s = fn(
