@@ -12,6 +12,7 @@ import { readCredentialsFile } from '../src/server/data-dir.js';
 import { clusterFigures } from './cluster.js';
 import { compileCacheFigures } from './compile-cache.js';
 import { kindlingEventFigures } from './events.js';
+import { functionUrlFigures } from './function-url.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
@@ -360,6 +361,13 @@ async function main(): Promise<void> {
       results.python = python;
       for (const [name, value, note] of python.rows) row(name, value, note);
     }
+    const urls = await functionUrlFigures(k, {
+      samples: N_LATENCY,
+      seconds: THROUGHPUT_SECONDS,
+      concurrency: CONCURRENCY,
+    });
+    results.functionUrls = urls;
+    for (const [name, value, note] of urls.rows) row(name, value, note);
     const compileCache = await compileCacheFigures(k, dataDir, { quick, python: python !== undefined });
     results.compileCache = compileCache;
     for (const [name, value, note] of compileCache.rows) row(name, value, note);

@@ -83,9 +83,18 @@ export function newUrlId(): string {
   return s;
 }
 
+/**
+ * URL requests read their config from memory for this long: a change made through this node applies at
+ * once, one made through another node within this (Lambda's own URL changes take seconds to spread).
+ */
+const CACHE_MS = 1000;
+const CACHE_MAX = 10_000;
+
 export class FunctionUrlStore {
   readonly #sql: Sql;
   readonly #ready: Promise<void>;
+  /** By URL id, unknown ids included (random ids asked again and again do not reach the store). */
+  readonly #cache = new Map<string, { url: FunctionUrl | undefined; until: number }>();
 
   constructor(sql: Sql) {
     this.#sql = sql;
@@ -98,9 +107,16 @@ export class FunctionUrlStore {
     return this.#sql;
   }
 
+  /** The config a request to this URL id meets (from memory for up to CACHE_MS). */
   async byId(urlId: string): Promise<FunctionUrl | undefined> {
+    const hit = this.#cache.get(urlId);
+    const now = Date.now();
+    if (hit !== undefined && hit.until > now) return hit.url;
     const row = await (await this.#q()).get('SELECT * FROM function_urls WHERE url_id = ?', [urlId]);
-    return row === undefined ? undefined : toUrl(row);
+    const url = row === undefined ? undefined : toUrl(row);
+    if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+    this.#cache.set(urlId, { url, until: now + CACHE_MS });
+    return url;
   }
 
   async get(functionId: string, qualifier: string): Promise<FunctionUrl | undefined> {
@@ -138,6 +154,7 @@ export class FunctionUrlStore {
         u.lastModifiedTime,
       ],
     );
+    this.#cache.delete(u.urlId);
     return r.changes === 1;
   }
 
@@ -152,15 +169,19 @@ export class FunctionUrlStore {
         u.urlId,
       ],
     );
+    this.#cache.delete(u.urlId);
     return r.changes === 1;
   }
 
   async delete(urlId: string): Promise<boolean> {
-    return (await (await this.#q()).run('DELETE FROM function_urls WHERE url_id = ?', [urlId])).changes === 1;
+    const r = await (await this.#q()).run('DELETE FROM function_urls WHERE url_id = ?', [urlId]);
+    this.#cache.delete(urlId);
+    return r.changes === 1;
   }
 
   /** A deleted function's URLs go with it. */
   async deleteFunction(functionId: string): Promise<void> {
     await (await this.#q()).run('DELETE FROM function_urls WHERE function_id = ?', [functionId]);
+    for (const [id, e] of this.#cache) if (e.url?.functionId === functionId) this.#cache.delete(id);
   }
 }

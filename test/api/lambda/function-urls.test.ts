@@ -281,6 +281,12 @@ test('AWS_IAM URLs answer only requests signed by the owning tenant', async () =
   const made = await owner.signedFetch('POST', '/kindling/v1/tenants', { name: 'stranger' });
   const key = ((await made.json()) as { accessKey: { accessKeyId: string; secretAccessKey: string } })
     .accessKey;
+  // Switched from NONE to AWS_IAM, the URL refuses unsigned requests at once (its config was cached).
+  await createFn('switch');
+  const open = await urlOf('switch');
+  assert.equal((await fetch(open)).status, 200);
+  await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'switch', AuthType: 'AWS_IAM' }));
+  assert.equal((await fetch(open)).status, 403);
   const stranger = new KindlingClient({
     endpoint: p.endpoint,
     region: p.region,
