@@ -13,6 +13,7 @@ import type { LambdaApiDeps } from '../api/lambda/deps.js';
 import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
 import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
+import { policyRoutes } from '../api/lambda/policy.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
@@ -23,6 +24,7 @@ import { InvokeRouter } from '../cluster/router.js';
 import type { PlatformConfig } from '../config.js';
 import { parseFunctionArn } from '../control/arn.js';
 import { CodeStore } from '../control/code-store.js';
+import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { TenantStore } from '../control/tenants.js';
@@ -287,9 +289,12 @@ export async function assemble({
   });
 
   // API surfaces. The Lambda surface holds the function, invoke, event-invoke-config and mapping routes.
+  // Resource policies: bound to functions' ids (a function made again under a name starts with none).
+  const policies = new FunctionPolicyStore(sql);
   const lambdaDeps: LambdaApiDeps = {
     config,
     tenants,
+    policies,
     functions,
     invoker,
     codeUrls: new CodeUrlSigner(),
@@ -308,6 +313,12 @@ export async function assemble({
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
   const functionUrls = new FunctionUrlStore(sql);
   lambdaRoutes.add(
+    ...policyRoutes({
+      resolve: (tenant, ref, qualifier) => invocations.resolve(tenant, ref, qualifier),
+      policies,
+    }),
+  );
+  lambdaRoutes.add(
     ...functionUrlRoutes({
       resolve: (tenant, ref, qualifier) => invocations.resolve(tenant, ref, qualifier),
       urls: functionUrls,
@@ -316,10 +327,14 @@ export async function assemble({
   // A deleted function's URLs go with it (where it was deleted; a URL is bound to the function's id, so
   // one left behind by a failure serves nothing).
   functions.onChange((change) => {
-    if (change.kind === 'deleted' && !change.remote)
+    if (change.kind === 'deleted' && !change.remote) {
       void functionUrls
         .deleteFunction(change.record.id)
         .catch((e) => log(`kindling: dropping function URLs failed: ${String(e)}`));
+      void policies
+        .removeFunction(change.record.id)
+        .catch((e) => log(`kindling: dropping a function's policy failed: ${String(e)}`));
+    }
   });
   const surfaces: ApiSurface[] = [
     // Plain HTTP to function URLs (`/lambda-url/<id>/...`): authenticated per URL, not by the edge.
@@ -327,6 +342,8 @@ export async function assemble({
       urls: functionUrls,
       tenant: (id) => tenants.get(id),
       resolveKey: (id) => tenants.resolveKey(id),
+      granted: (functionId, account) =>
+        policies.allows(functionId, account, 'lambda:InvokeFunctionUrl', 'AWS_IAM'),
       resolve: (tenant, name) => invocations.resolve(tenant, name),
       execute: (tenant, rec, payload, requestId) => invocations.execute(tenant, rec, payload, { requestId }),
     }),

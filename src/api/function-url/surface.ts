@@ -20,6 +20,8 @@ export interface FunctionUrlSurfaceDeps {
   urls: FunctionUrlStore;
   tenant(id: string): Promise<Tenant | undefined>;
   resolveKey(accessKeyId: string): Promise<{ key: AccessKey; tenant: Tenant } | undefined>;
+  /** Whether the function's resource policy lets another account call its AWS_IAM URL. */
+  granted(functionId: string, account: string): Promise<boolean>;
   resolve(tenant: Tenant, name: string): Promise<FunctionRecord>;
   execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, requestId: string): Promise<SyncInvokeResult>;
 }
@@ -129,7 +131,7 @@ export class FunctionUrlSurface implements ApiSurface {
     )
       return preflight(url.cors, origin, req);
     const body = req.readBody === undefined ? req.body : await req.readBody(MAX_EVENT_BYTES);
-    const caller = url.authType === 'AWS_IAM' ? await this.#authorize(req, owner, body) : undefined;
+    const caller = url.authType === 'AWS_IAM' ? await this.#authorize(req, url, owner, body) : undefined;
     // The URL belongs to one function, by id: one deleted (and made again under the name) has no URL.
     let rec: FunctionRecord;
     try {
@@ -161,8 +163,16 @@ export class FunctionUrlSurface implements ApiSurface {
     return response;
   }
 
-  /** AWS_IAM: a valid SigV4 signature (service lambda) by one of the owning tenant's keys. */
-  async #authorize(req: ApiRequest, owner: Tenant, body: Buffer): Promise<AccessKey> {
+  /**
+   * AWS_IAM: a valid SigV4 signature (service lambda) by a key of the owning tenant, or of an account the
+   * function's resource policy grants lambda:InvokeFunctionUrl (for AWS_IAM URLs).
+   */
+  async #authorize(
+    req: ApiRequest,
+    url: FunctionUrl,
+    owner: Tenant,
+    body: Buffer,
+  ): Promise<{ key: AccessKey; account: string }> {
     let sig: ReturnType<typeof parseSignature>;
     try {
       sig = parseSignature(req.headers, req.query);
@@ -171,8 +181,9 @@ export class FunctionUrlSurface implements ApiSurface {
     }
     if (sig === undefined || sig.service !== 'lambda') throw forbidden();
     const found = await this.#deps.resolveKey(sig.accessKeyId);
-    // Resource policies granting other accounts come with AddPermission; until then, the owner only.
-    if (found === undefined || found.tenant.id !== owner.id) throw forbidden();
+    if (found === undefined) throw forbidden();
+    if (found.tenant.id !== owner.id && !(await this.#deps.granted(url.functionId, found.tenant.accountId)))
+      throw forbidden();
     if (found.key.sessionToken !== null && found.key.sessionToken !== sig.securityToken) throw forbidden();
     const claimed = req.headers['x-amz-content-sha256'];
     const payloadHash =
@@ -193,7 +204,7 @@ export class FunctionUrlSurface implements ApiSurface {
     } catch {
       throw forbidden();
     }
-    return found.key;
+    return { key: found.key, account: found.tenant.accountId };
   }
 
   #event(
@@ -203,7 +214,7 @@ export class FunctionUrlSurface implements ApiSurface {
     rawPath: string,
     body: Buffer,
     requestId: string,
-    caller: AccessKey | undefined,
+    caller: { key: AccessKey; account: string } | undefined,
   ): Record<string, unknown> {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
@@ -255,13 +266,13 @@ export class FunctionUrlSurface implements ApiSurface {
         ...(caller !== undefined && {
           authorizer: {
             iam: {
-              accessKey: caller.accessKeyId,
-              accountId: owner.accountId,
-              callerId: caller.accessKeyId,
+              accessKey: caller.key.accessKeyId,
+              accountId: caller.account,
+              callerId: caller.key.accessKeyId,
               cognitoIdentity: null,
               principalOrgId: null,
-              userArn: `arn:aws:iam::${owner.accountId}:user/${owner.name}`,
-              userId: caller.accessKeyId,
+              userArn: `arn:aws:iam::${caller.account}:root`,
+              userId: caller.key.accessKeyId,
             },
           },
         }),

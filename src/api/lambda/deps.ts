@@ -1,6 +1,8 @@
 // What the Lambda surface's route modules are given. Route modules added by other parts take these
 // plus their own collaborators.
+
 import type { PlatformConfig } from '../../config.js';
+import type { FunctionPolicyStore } from '../../control/function-policies.js';
 import type { FunctionStore } from '../../control/functions.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import type { FunctionInvoker } from '../../invoke/invoker.js';
@@ -13,6 +15,8 @@ export interface LambdaApiDeps {
   functions: FunctionStore;
   invoker: FunctionInvoker;
   codeUrls: CodeUrlSigner;
+  /** Resource-based policies: another account may invoke a function a statement grants it. */
+  policies?: FunctionPolicyStore;
   /**
    * Reads a function zip (Code.S3Bucket/S3Key) from the tenant's own bucket, refusing objects over
    * `maxBytes`; absent when no object store runs. Errors are Lambda's, not S3's.

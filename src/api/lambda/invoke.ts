@@ -4,10 +4,12 @@
 //
 // An empty payload is sent to the handler as `{}`, which is what Lambda hands a handler when the
 // caller gives no payload.
-import { validationError } from '../../control/function-names.js';
+import { parseFunctionRef, validationError } from '../../control/function-names.js';
+import type { FunctionRecord } from '../../control/functions.js';
+import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
 import { requestId as newRequestId } from '../../ids.js';
-import type { RequestHead } from '../surface.js';
+import type { ApiRequest, RequestHead } from '../surface.js';
 import type { LambdaApiDeps } from './deps.js';
 import { functionFromPath } from './functions.js';
 import { isJson } from './json-check.js';
@@ -63,6 +65,37 @@ function checkJson(payload: Buffer): void {
   }
 }
 
+/**
+ * The function an Invoke names, and its owner: the caller's own function, or (named by a full ARN of
+ * another account) one whose resource policy grants the caller's account lambda:InvokeFunction. Another
+ * account's function that is missing or not granted is the same AccessDeniedException: no existence
+ * oracle across tenants.
+ */
+async function invokeTarget(
+  deps: LambdaApiDeps,
+  req: ApiRequest,
+  raw: string,
+): Promise<{ rec: FunctionRecord; owner: Tenant }> {
+  // A plain name (the common case) names the caller's own function: no parse.
+  const account = raw.includes(':') ? parseFunctionRef(raw).accountId : undefined;
+  if (account === undefined || account === req.tenant.accountId || deps.policies === undefined)
+    return { rec: await functionFromPath(deps, req, raw), owner: req.tenant };
+  const denied = () =>
+    LambdaErrors.accessDenied(
+      `User: arn:aws:iam::${req.tenant.accountId}:root is not authorized to perform: lambda:InvokeFunction on resource: ${raw} because no resource-based policy allows the lambda:InvokeFunction action`,
+    );
+  const owner = await deps.tenants.byAccountId(account);
+  if (owner === undefined) throw denied();
+  let rec: FunctionRecord;
+  try {
+    rec = await functionFromPath(deps, { ...req, tenant: owner }, raw);
+  } catch {
+    throw denied();
+  }
+  if (!(await deps.policies.allows(rec.id, req.tenant.accountId, 'lambda:InvokeFunction'))) throw denied();
+  return { rec, owner };
+}
+
 export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
   return [
     {
@@ -84,13 +117,13 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         if (logType !== 'None' && logType !== 'Tail') {
           throw validationError(logType, 'logType', 'Member must satisfy enum value set: [None, Tail]');
         }
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const { rec, owner } = await invokeTarget(deps, req, p.FunctionName!);
         const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
         if (payload !== EMPTY_EVENT) checkJson(payload);
         const requestId = newRequestId();
         if (type === 'DryRun') return { status: 204, headers: { 'x-amzn-requestid': requestId } };
         if (type === 'Event') {
-          const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, {
+          const accepted = await deps.invoker.invokeAsync(owner, rec.arn, payload, {
             requestId,
             source: { kind: 'api' },
           });
@@ -99,7 +132,8 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         // Another node may hold a warm environment of this version (and a forwarded request runs here).
         const routed = await deps.cluster?.route(req, rec);
         if (routed !== undefined) return routed;
-        const result = await deps.invoker.execute(req.tenant, rec, payload, {
+        // Run as the owner's function (its limits, logs and billing), whoever was granted the call.
+        const result = await deps.invoker.execute(owner, rec, payload, {
           requestId,
           clientContext: checkClientContext(header(req.headers, 'x-amz-client-context')),
         });
@@ -120,10 +154,10 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'InvokeAsync',
       maxBodyBytes: ASYNC_PAYLOAD_LIMIT,
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const { rec, owner } = await invokeTarget(deps, req, p.FunctionName!);
         const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
         if (payload !== EMPTY_EVENT) checkJson(payload);
-        const accepted = await deps.invoker.invokeAsync(req.tenant, rec.arn, payload, {
+        const accepted = await deps.invoker.invokeAsync(owner, rec.arn, payload, {
           requestId: newRequestId(),
           source: { kind: 'api' },
         });

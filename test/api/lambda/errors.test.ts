@@ -312,7 +312,9 @@ test('another tenant does not see the function in ListFunctions', async () => {
 });
 
 test('another tenant cannot invoke the function by its full ARN', async () => {
-  await refused(other.send(new InvokeCommand({ FunctionName: arn })), 'ResourceNotFoundException', 404);
+  // Another account's function without a policy granting the call: Lambda's AccessDenied, never the
+  // function's answer (permissions.test.ts covers the grant).
+  await refused(other.send(new InvokeCommand({ FunctionName: arn })), 'AccessDeniedException', 403);
 });
 
 test('another tenant cannot delete or update the function by its full ARN', async () => {
