@@ -11,6 +11,7 @@ import type { LambdaApiDeps } from '../api/lambda/deps.js';
 import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
 import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
+import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
 import type { ApiSurface } from '../api/surface.js';
@@ -315,6 +316,7 @@ export async function assemble({
     new SqsSurface(queues),
     new LambdaSurface(lambdaRoutes),
     new EventBridgeSurface(scheduler),
+    new LogsSurface({ telemetry, region }),
     // Path-style S3 matches any first segment: last.
     new S3Surface({ store: objects, notifications, region }),
   ];

@@ -14,6 +14,8 @@ export class EnvSlot {
   retireWhenIdle = false;
   /** Requests it has answered since it was bound (kindling:recycle-after-invocations counts these). */
   invocations = 0;
+  /** Its AWS_LAMBDA_LOG_STREAM_NAME, set when it is bound; every invocation's log is reported under it. */
+  logStreamName: string | undefined;
 
   constructor(readonly env: ExecutionEnvironment) {}
 

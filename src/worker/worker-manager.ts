@@ -215,6 +215,7 @@ export class WorkerManager implements Worker {
       this.envs.set(slot.id, slot);
       let bound: Awaited<ReturnType<typeof env.bind>>;
       const vars = reservedEnv(spec, env, opts, this.config.region);
+      slot.logStreamName = vars.AWS_LAMBDA_LOG_STREAM_NAME;
       try {
         bound = await env.bind({
           handler: spec.handler,
@@ -294,6 +295,7 @@ export class WorkerManager implements Worker {
   /** The answer and log, then the environment parked for reuse or retired. */
   private finish(slot: EnvSlot, r: Omit<Parameters<typeof report>[0], 'memoryPeakBytes'>): InvocationResult {
     const result = report({ ...r, memoryPeakBytes: () => slot.env.memoryPeakBytes() });
+    result.logStreamName = slot.logStreamName;
     const o = r.outcome;
     slot.invocations++;
     if (
