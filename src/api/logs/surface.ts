@@ -182,8 +182,8 @@ export class LogsSurface implements ApiSurface {
     const id = i.logGroupIdentifier;
     if (id !== undefined) {
       if (id.startsWith('arn:')) {
-        // arn:aws:logs:<region>:<account>:log-group:<name>[:*]; another account's group is not found.
-        const m = /^arn:aws[a-zA-Z-]*:logs:([^:]*):(\d{12}):log-group:([^:]+)(?::\*)?$/.exec(id);
+        // arn:aws:logs:<region>:<account>:log-group:<name> (CloudWatch refuses the trailing :* here); another account's group is not found.
+        const m = /^arn:aws[a-zA-Z-]*:logs:([^:]*):(\d{12}):log-group:([^:]+)$/.exec(id);
         if (!m) throw LogsErrors.invalidParameter(`Invalid log group ARN: ${id}`);
         if (m[2] !== req.tenant.accountId || (m[1] !== '' && m[1] !== this.#region))
           throw LogsErrors.groupNotFound();
