@@ -14,6 +14,7 @@ import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
+import { StsSurface } from '../api/sts/surface.js';
 import type { ApiSurface } from '../api/surface.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { SlotGrants, withClusterSlots } from '../cluster/cluster-slots.js';
@@ -317,6 +318,7 @@ export async function assemble({
     new LambdaSurface(lambdaRoutes),
     new EventBridgeSurface(scheduler),
     new LogsSurface({ telemetry, region }),
+    new StsSurface(),
     // Path-style S3 matches any first segment: last.
     new S3Surface({ store: objects, notifications, region }),
   ];
