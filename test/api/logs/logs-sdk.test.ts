@@ -67,7 +67,7 @@ test("an invoked function's log group is /aws/lambda/<name>, with the account's 
 });
 
 test("the log stream is the one the function's environment was told (AWS_LAMBDA_LOG_STREAM_NAME)", async () => {
-  assert.match(stream, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]+$/);
+  assert.match(stream, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
   const out = await logs.send(new DescribeLogStreamsCommand({ logGroupName: GROUP }));
   const names = (out.logStreams ?? []).map((s) => s.logStreamName);
   assert.deepEqual(names, [stream]);
