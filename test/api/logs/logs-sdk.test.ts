@@ -259,3 +259,48 @@ test('a follow loop as `aws logs tail --follow` runs it sees every new line once
   assert.equal(printed.filter((m) => m.startsWith('START ')).length, 4);
   assert.equal(printed.filter((m) => m.startsWith('REPORT ')).length, 4);
 });
+
+test("concurrent invocations land in their environments' streams, interleaved by time in FilterLogEvents", async () => {
+  await createFunction(
+    lambda,
+    'pair',
+    `export const handler = async (e, c) => {
+       console.log('begin', e.n);
+       await new Promise((r) => setTimeout(r, 400));
+       console.log('finish', e.n);
+       return c.logStreamName;
+     };`,
+  );
+  const streams = await Promise.all([invoke('pair', { n: 1 }), invoke('pair', { n: 2 })]);
+  assert.notEqual(streams[0], streams[1], 'two environments served them');
+  const group = '/aws/lambda/pair';
+  const listed = await logs.send(new DescribeLogStreamsCommand({ logGroupName: group }));
+  assert.deepEqual(
+    listed.logStreams?.map((s) => s.logStreamName),
+    [...streams].map(String).sort(),
+  );
+  const all = (
+    await logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '?begin ?finish' }))
+  ).events!;
+  // One time line across both streams: ordered by timestamp (then eventId), whichever stream wrote.
+  const times = all.map((e) => e.timestamp!);
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => a - b),
+  );
+  assert.equal(new Set(all.map((e) => e.logStreamName)).size, 2);
+  const words = all.map((e) => (e.message ?? '').split('\t').at(-1)!.trim());
+  assert.deepEqual([...words].sort(), ['begin 1', 'begin 2', 'finish 1', 'finish 2']);
+  assert.ok(words.indexOf('begin 1') < words.indexOf('finish 1'));
+  assert.ok(words.indexOf('begin 2') < words.indexOf('finish 2'));
+  const one = await logs.send(
+    new FilterLogEventsCommand({
+      logGroupName: group,
+      logStreamNames: [String(streams[0])],
+      filterPattern: 'finish',
+    }),
+  );
+  assert.equal(one.events?.length, 1);
+  assert.equal(one.events?.[0]?.logStreamName, streams[0]);
+  assert.match(one.events?.[0]?.message ?? '', /finish 1\n$/);
+});
