@@ -9,8 +9,12 @@ import type { EventMatcher } from './filter-pattern.js';
 const ROWS_PER_READ = 100;
 /** CloudWatch answers at most 1 MB of events per call. */
 const MAX_PAGE_BYTES = 1_048_576;
-/** Invocations one FilterLogEvents call reads before answering what it has with a nextToken. */
+/**
+ * What one FilterLogEvents call reads (invocations, log bytes) before answering what it has with a
+ * nextToken, as CloudWatch answers a partial (even empty) page after searching for a while.
+ */
 const SCAN_ROWS = 2_000;
+const SCAN_BYTES = 8 * 1_048_576;
 /** Every event of a page is counted with this overhead besides its message, as CloudWatch counts it. */
 const EVENT_OVERHEAD = 26;
 
@@ -50,10 +54,11 @@ export async function filterEvents(
   const from = Math.max(q.startTime, cursor?.timestamp ?? 0);
   const found: LogEvent[] = [];
   let keyset: [number, number] | undefined;
-  let scanned = 0;
+  let scannedRows = 0;
+  let scannedBytes = 0;
   let exhausted = false;
-  // Rows come in (first_ts, seq) order and no event precedes its row's first_ts, so once a row starting at
-  // `boundary` was read, every event before `boundary` is known.
+  // Rows come in (first_ts, seq) order and no event precedes its row's first_ts, so once every row
+  // starting before `boundary` was read, every event before `boundary` is known.
   let boundary = Number.NEGATIVE_INFINITY;
   for (;;) {
     const rows = await store.byTime(q.tenantId, q.functionName, {
@@ -64,13 +69,26 @@ export async function filterEvents(
       ...(q.streamPrefix !== undefined && { streamPrefix: q.streamPrefix }),
       limit: ROWS_PER_READ,
     });
-    scanned += rows.length;
-    for (const row of rows) {
+    let stopAt: number | undefined;
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k]!;
+      scannedRows++;
+      scannedBytes += row.log.length;
       for (const e of eventsOf(row)) {
         if (e.timestamp < q.startTime || e.timestamp > q.endTime) continue;
         if (q.after !== undefined && e.eventId <= q.after) continue;
         if (q.match(e.message)) found.push(e);
       }
+      // Searched long enough: answer up to the next row, if that moves past where this call began.
+      const next = rows[k + 1];
+      if (next && next.firstTs > from && (scannedRows >= SCAN_ROWS || scannedBytes >= SCAN_BYTES)) {
+        stopAt = next.firstTs;
+        break;
+      }
+    }
+    if (stopAt !== undefined) {
+      boundary = stopAt;
+      break;
     }
     const last = rows.at(-1);
     if (!last || rows.length < ROWS_PER_READ) {
@@ -81,14 +99,15 @@ export async function filterEvents(
     boundary = last.firstTs;
     let complete = 0;
     for (const e of found) if (e.timestamp < boundary) complete++;
-    if (complete > q.limit || (scanned >= SCAN_ROWS && complete > 0)) break;
+    if (complete > q.limit) break;
   }
   found.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
   const ready = exhausted ? found : found.filter((e) => e.timestamp < boundary);
   const events = takePage(ready, q.limit, false);
-  const more = events.length < ready.length || !exhausted;
-  const lastId = events.at(-1)?.eventId;
-  return { events, ...(more && lastId !== undefined && { next: lastId }) };
+  if (events.length === ready.length && exhausted) return { events };
+  // More to read: after the page's last event, or (nothing found so far) from the boundary on — every
+  // event at or after it sorts above eventId(boundary, 0, 0).
+  return { events, next: events.at(-1)?.eventId ?? eventId(boundary, 0, 0) };
 }
 
 export interface StreamPageQuery {

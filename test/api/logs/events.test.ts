@@ -138,3 +138,40 @@ test('GetLogEvents pages a stream forward from the head and backward from the en
     );
   }
 });
+
+test('a search through more log than one call reads answers empty pages whose tokens move on, then the match', async () => {
+  const filler = `${'x'.repeat(1000)}\n`.repeat(250);
+  await logs.add(
+    Array.from({ length: 40 }, (_, i) =>
+      record({
+        functionName: 'big',
+        timestamp: T0 + i * 100,
+        durationMs: 50,
+        logStreamName: 's',
+        log: `START RequestId: b${i}\n${filler}${i === 39 ? 'needle\n' : ''}END RequestId: b${i}\n`,
+      }),
+    ),
+    undefined,
+    Array.from({ length: 40 }, (_, i) => T0 + i * 100 + 50),
+  );
+  const pages: number[] = [];
+  const found: string[] = [];
+  let after: string | undefined;
+  for (let i = 0; i < 100; i++) {
+    const r = await filterEvents(logs, {
+      tenantId: 't-1',
+      functionName: 'big',
+      ...ALL_TIME,
+      match: compileFilterPattern('needle'),
+      limit: 100,
+      ...(after !== undefined && { after }),
+    });
+    pages.push(r.events.length);
+    found.push(...r.events.map((e) => e.message));
+    if (r.next === undefined) break;
+    assert.notEqual(r.next, after, 'a token that does not move on');
+    after = r.next;
+  }
+  assert.deepEqual(found, ['needle\n']);
+  assert.ok(pages.length > 1 && pages[0] === 0, `pages: ${pages}`);
+});
