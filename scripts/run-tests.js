@@ -26,6 +26,7 @@ const MATRIX = [
   'events/notifications/',
   'events/objects/',
   'api/s3/',
+  'api/logs/',
 ];
 
 const root = path.resolve('dist/test');

@@ -207,6 +207,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       errorType: result.functionError ? (result.errorType ?? 'Unhandled') : undefined,
       log: result.log,
       ...(result.recycled !== undefined && { recycled: result.recycled }),
+      ...(result.logStreamName !== undefined && { logStreamName: result.logStreamName }),
     };
     for (const o of this.#observers) {
       try {

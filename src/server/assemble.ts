@@ -15,8 +15,10 @@ import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
 import { policyRoutes } from '../api/lambda/policy.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
+import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
+import { StsSurface } from '../api/sts/surface.js';
 import type { ApiSurface } from '../api/surface.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { SlotGrants, withClusterSlots } from '../cluster/cluster-slots.js';
@@ -360,6 +362,8 @@ export async function assemble({
     new SqsSurface(queues),
     new LambdaSurface(lambdaRoutes),
     new EventBridgeSurface(scheduler),
+    new LogsSurface({ telemetry, region }),
+    new StsSurface(),
     // Path-style S3 matches any first segment: last.
     new S3Surface({ store: objects, notifications, region }),
   ];

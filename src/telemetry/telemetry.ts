@@ -30,6 +30,8 @@ export class Telemetry implements InvocationObserver {
   readonly metrics: Metrics;
   readonly #sql: Sql;
   #pending: InvocationRecord[] = [];
+  /** When each pending record was reported: the end of its log's time span. */
+  #endedAt: number[] = [];
   #scheduled: NodeJS.Timeout | undefined;
   /** The write in progress (and those queued behind it): a reader's flush waits for all of them. */
   #writing: Promise<void> = Promise.resolve();
@@ -45,6 +47,7 @@ export class Telemetry implements InvocationObserver {
   onInvocation(record: InvocationRecord): void {
     this.metrics.onInvocation(record);
     this.#pending.push(record);
+    this.#endedAt.push(Date.now());
     if (this.#pending.length >= MAX_PENDING) void this.flush();
     else this.#scheduled ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
   }
@@ -62,8 +65,10 @@ export class Telemetry implements InvocationObserver {
     this.#scheduled = undefined;
     if (this.#pending.length === 0 || this.#closed) return this.#writing;
     const batch = this.#pending;
+    const ended = this.#endedAt;
     this.#pending = [];
-    this.#writing = this.#writing.then(() => this.#write(batch));
+    this.#endedAt = [];
+    this.#writing = this.#writing.then(() => this.#write(batch, ended));
     return this.#writing;
   }
 
@@ -73,12 +78,12 @@ export class Telemetry implements InvocationObserver {
     this.#closed = true;
   }
 
-  async #write(batch: InvocationRecord[]): Promise<void> {
+  async #write(batch: InvocationRecord[], ended: number[]): Promise<void> {
     try {
       await this.logs.ready();
       await this.billing.ready();
       await this.#sql.tx(async (q) => {
-        await this.logs.add(batch, q);
+        await this.logs.add(batch, q, ended);
         await this.billing.add(batch, q);
       });
     } catch (e) {
@@ -86,8 +91,10 @@ export class Telemetry implements InvocationObserver {
       // The store is failing (PostgreSQL unreachable): keep the records for a retry, bounded so an outage
       // cannot fill memory; the metrics already counted them.
       const held = [...batch, ...this.#pending];
+      const heldEnded = [...ended, ...this.#endedAt];
       const dropped = Math.max(0, held.length - MAX_HELD);
       this.#pending = held.slice(dropped);
+      this.#endedAt = heldEnded.slice(dropped);
       console.error(
         `kindling: telemetry: storing ${batch.length} invocation records failed (retrying${dropped ? `, ${dropped} dropped` : ''}):`,
         (e as Error).message,

@@ -22,6 +22,8 @@ export interface InvocationRecord {
   errorType?: string;
   /** The whole log of the invocation with START/END/REPORT lines. */
   log: string;
+  /** The log stream (its environment's AWS_LAMBDA_LOG_STREAM_NAME) the log belongs to. */
+  logStreamName?: string;
   /** Its environment was replaced afterwards by a lifecycle tag, and why. */
   recycled?: RecycleReason;
 }

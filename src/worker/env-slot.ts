@@ -18,6 +18,8 @@ export class EnvSlot {
   keepUntil: number | undefined;
   /** Prewarmed: its init's output, logged with its first request. */
   initLog: string | undefined;
+  /** Its AWS_LAMBDA_LOG_STREAM_NAME, set when it is bound; every invocation's log is reported under it. */
+  logStreamName: string | undefined;
 
   constructor(readonly env: ExecutionEnvironment) {}
 

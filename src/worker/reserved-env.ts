@@ -1,5 +1,6 @@
 // Lambda's reserved environment variables of a bound function, over the function's own. The runtime adds
 // its own (NODE_PATH, LAMBDA_RUNTIME_DIR: runtimes/node/runtime.ts) when it binds.
+import { randomBytes } from 'node:crypto';
 import type { ExecutionEnvironment } from '../runtimes/runtime.js';
 import type { FunctionVersionSpec, InvokeOptions } from './types.js';
 
@@ -22,7 +23,8 @@ export function reservedEnv(
     AWS_LAMBDA_FUNCTION_VERSION: spec.version,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMB),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
-    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${spec.version}]${env.id.replace(/^env-/, '')}`,
+    // Lambda's shape, 32 hex digits: the environment's id (to find it in `kindling pool`), then random ones.
+    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${spec.version}]${env.id.replace(/^env-/, '')}${randomBytes(8).toString('hex')}`,
     AWS_LAMBDA_INITIALIZATION_TYPE: initType,
     LAMBDA_TASK_ROOT: env.taskRoot,
     AWS_REGION: region,

@@ -76,6 +76,8 @@ export interface InvocationResult {
   start: StartKind;
   /** The environment was replaced after this invocation (a lifecycle tag), and why. */
   recycled?: RecycleReason;
+  /** The environment's AWS_LAMBDA_LOG_STREAM_NAME: the log stream this invocation's lines belong to. */
+  logStreamName?: string;
 }
 
 /** What invoke/ needs from worker/. */

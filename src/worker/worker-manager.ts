@@ -282,6 +282,7 @@ export class WorkerManager implements Worker {
     slot.spec = spec;
     this.envs.set(slot.id, slot);
     const vars = reservedEnv(spec, env, opts, this.config.region, initType);
+    slot.logStreamName = vars.AWS_LAMBDA_LOG_STREAM_NAME;
     try {
       return await env.bind({
         handler: spec.handler,
@@ -371,6 +372,7 @@ export class WorkerManager implements Worker {
   /** The answer and log, then the environment parked for reuse or retired. */
   private finish(slot: EnvSlot, r: Omit<Parameters<typeof report>[0], 'memoryPeakBytes'>): InvocationResult {
     const result = report({ ...r, memoryPeakBytes: () => slot.env.memoryPeakBytes() });
+    result.logStreamName = slot.logStreamName;
     const o = r.outcome;
     slot.invocations++;
     if (
