@@ -25,6 +25,7 @@ const RUNTIME_FILES = [
   'handler-loader.js',
   'memory.js',
   'compile-cache-use.js',
+  'trace-env.js',
 ];
 /** Lambda's NODE_PATH for Node `major`, in sandbox paths; entries a sandbox does not provide are left out. */
 const nodePath = (major: number) => [
