@@ -10,7 +10,7 @@ import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
-import { nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
+import { monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 import { installTraceEnv, setTraceId } from './trace-env.js';
 
@@ -157,7 +157,7 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = c.sessionToken;
   }
-  const startedAt = performance.now();
+  const startedAt = monotonicMs();
   // Lambda's runtime sets it from the Lambda-Runtime-Trace-Id of each invocation.
   setTraceId(typeof h.tr === 'string' ? h.tr : undefined);
   currentId = id;

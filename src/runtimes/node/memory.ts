@@ -90,9 +90,15 @@ function v8Bytes(): number {
   return h.total_physical_size + h.malloced_memory + h.external_memory;
 }
 
-/** The resident set for an invocation's report; `startedAt` is when it began (performance.now()). */
+/** Milliseconds on a monotonic clock (not performance.now(): that global loads perf_hooks in every sandbox). */
+export function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
+/** The resident set for an invocation's report; `startedAt` is when it began (monotonicMs()). */
 export function rssForReport(startedAt: number): number {
-  const now = performance.now();
+  const now = monotonicMs();
   const v = v8Bytes();
   if (
     lastRss > 0 &&
