@@ -124,7 +124,17 @@ async function main(): Promise<void> {
   };
   const results: Record<string, unknown> = {};
   try {
-    for (const c of (process.env.ENV_BENCH_C ?? '16,1').split(',').map(Number)) {
+    // ENV_BENCH_FIXED=n: n requests at c=16 and no timed windows, so idle memory compares across runs.
+    const fixed = Number(process.env.ENV_BENCH_FIXED ?? '0');
+    let left = fixed;
+    if (fixed > 0) {
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (left-- > 0) await one();
+        }),
+      );
+    }
+    for (const c of fixed > 0 ? [] : (process.env.ENV_BENCH_C ?? '16,1').split(',').map(Number)) {
       await load(c, 1);
       const before = procs();
       // For perf/strace from outside: the environments' node processes, as the window starts.
@@ -174,6 +184,17 @@ async function main(): Promise<void> {
       ratioTree: median(tree) / barePss,
     };
     for (const [k, v] of Object.entries(results)) console.log(k.padEnd(6), JSON.stringify(v));
+    // To look at an idle environment from outside (smaps): ENV_BENCH_HOLD seconds before closing.
+    const hold = Number(process.env.ENV_BENCH_HOLD ?? '0');
+    if (hold > 0) {
+      console.error(
+        `holding ${hold} s; environments' node pids: ${[...snap]
+          .filter(([pid, p]) => p.comm === 'node' && pid !== process.pid)
+          .map(([pid]) => pid)
+          .join(' ')}`,
+      );
+      await new Promise((r) => setTimeout(r, hold * 1000));
+    }
   } finally {
     await wm.close();
     api.close();
