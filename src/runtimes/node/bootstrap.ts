@@ -10,7 +10,7 @@ import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
-import { monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
+import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 import { installTraceEnv, setTraceId } from './trace-env.js';
 
@@ -337,6 +337,7 @@ async function warmUp(): Promise<void> {
   } catch {
     // warming is an optimisation only
   }
+  collectStartupGarbage();
 }
 
 async function startRelay(): Promise<number> {

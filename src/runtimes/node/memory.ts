@@ -18,6 +18,14 @@ const fullGc = ((): (() => void) | undefined => {
     return undefined;
   }
 })();
+/**
+ * One full collection once the runtime has started and warmed up, while the sandbox waits in the pool:
+ * what loading Node's own modules left behind would otherwise stay in the old generation until its first
+ * major collection, which a small function may never reach before it idles (frozen).
+ */
+export function collectStartupGarbage(): void {
+  fullGc?.();
+}
 let limitBytes = 0;
 /** The bound function's memory size: collections are judged against it. */
 export function setMemoryLimit(bytes: number): void {
