@@ -20,6 +20,31 @@ function collect(): { frames: Array<[RawHeader, string]>; decoder: FrameDecoder 
   };
 }
 
+test('a large frame arriving in many small chunks decodes whole, with the frames around it', () => {
+  const big = 'z'.repeat(900_000);
+  const wire = Buffer.concat([
+    ...encodeFrame({ t: 'pong', n: 1 }),
+    ...encodeFrame({ t: 'result', id: 'big', ok: true }, big),
+    ...encodeFrame({ t: 'pong', n: 2 }),
+    ...encodeFrame({ t: 'log', id: 'big' }, 'after\n'),
+  ]);
+  for (const size of [3, 1000, 65_536, 300_001]) {
+    const { frames, decoder } = collect();
+    for (let at = 0; at < wire.length; at += size) decoder.push(wire.subarray(at, at + size));
+    assert.deepEqual(
+      frames.map(([h, b]) => [h, b.length]),
+      [
+        [{ t: 'pong', n: 1 }, 0],
+        [{ t: 'result', id: 'big', ok: true }, big.length],
+        [{ t: 'pong', n: 2 }, 0],
+        [{ t: 'log', id: 'big' }, 6],
+      ],
+      `chunks of ${size}`,
+    );
+    assert.equal(frames[1]![1], big);
+  }
+});
+
 test('frames split at every byte boundary decode whole, in order', () => {
   const wire = Buffer.concat([
     ...encodeFrame({ t: 'log', id: 'a' }, 'hello\n'),

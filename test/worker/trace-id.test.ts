@@ -43,6 +43,55 @@ test('init code runs without a trace id, and the handler gets the one its caller
   assert.equal(out.now, traceId);
 });
 
+test('the trace id is in process.env the way any variable is: enumerated, inspected, copied, inherited, writable', async () => {
+  const s = fn(
+    h,
+    `import { execFileSync } from 'node:child_process';
+     import util from 'node:util';
+     export const handler = async () => {
+       const k = '_X_AMZN_TRACE_ID';
+       const out = {
+         value: process.env[k],
+         has: k in process.env,
+         own: Object.hasOwn(process.env, k),
+         keys: Object.keys(process.env).includes(k),
+         spread: { ...process.env }[k],
+         json: JSON.parse(JSON.stringify(process.env))[k],
+         inspected: util.inspect(process.env).includes(process.env[k]),
+         child: execFileSync(process.execPath, ['-p', 'process.env._X_AMZN_TRACE_ID']).toString().trim(),
+         other: process.env.MY_VAR,
+       };
+       process.env[k] = 'mine';
+       out.written = process.env[k];
+       delete process.env[k];
+       out.deleted = k in process.env;
+       process.env.MY_VAR = 7;
+       out.coerced = process.env.MY_VAR;
+       return out;
+     };`,
+    { environment: { MY_VAR: 'hello' } },
+  );
+  const traceId = traceHeader();
+  const out = json(await invoke(h, s, {}, { traceId }));
+  assert.deepEqual(out, {
+    value: traceId,
+    has: true,
+    own: true,
+    keys: true,
+    spread: traceId,
+    json: traceId,
+    inspected: true,
+    child: traceId,
+    other: 'hello',
+    written: 'mine',
+    deleted: false,
+    coerced: '7',
+  });
+  // The next invocation gets its own again.
+  const next = traceHeader();
+  assert.equal((json(await invoke(h, s, {}, { traceId: next })) as { value: string }).value, next);
+});
+
 test('trace headers carry the current epoch seconds as 8 hex digits', () => {
   assert.match(traceHeader(Date.UTC(2026, 0, 1)), /^Root=1-6955b900-/);
   assert.match(traceHeader(), FORMAT);

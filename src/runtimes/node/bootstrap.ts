@@ -10,11 +10,13 @@ import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
-import { nudgeGc, rssBytes, setMemoryLimit } from './memory.js';
+import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
+import { installTraceEnv, setTraceId } from './trace-env.js';
 
 // Before any code cache is read: the host builds them with checksums (compile-cache-use.ts).
 enableChecksums();
+installTraceEnv();
 
 const channelFd = Number(/^fd:(\d+)$/.exec(process.env.KINDLING_CHANNEL ?? 'fd:3')?.[1] ?? 3);
 const chan = new net.Socket({ fd: channelFd, readable: true, writable: true });
@@ -155,9 +157,9 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     process.env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = c.sessionToken;
   }
+  const startedAt = monotonicMs();
   // Lambda's runtime sets it from the Lambda-Runtime-Trace-Id of each invocation.
-  if (typeof h.tr === 'string') process.env._X_AMZN_TRACE_ID = h.tr;
-  else delete process.env._X_AMZN_TRACE_ID;
+  setTraceId(typeof h.tr === 'string' ? h.tr : undefined);
   currentId = id;
   let done = false;
   const finish = (err: unknown, result?: unknown, fatal = false) => {
@@ -188,7 +190,7 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
       errorType = eb.errorType;
       out = JSON.stringify(eb);
     }
-    const rss = rssBytes();
+    const rss = rssForReport(startedAt);
     send({ t: 'result', id, ok, errorType, fatal, rss }, out);
     nudgeGc(rss);
     currentId = undefined;
@@ -335,6 +337,7 @@ async function warmUp(): Promise<void> {
   } catch {
     // warming is an optimisation only
   }
+  collectStartupGarbage();
 }
 
 async function startRelay(): Promise<number> {
