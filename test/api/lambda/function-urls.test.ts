@@ -19,6 +19,26 @@ import { zipDirectory } from '../../../src/cli/deploy.js';
 import { functionDir } from '../../cli/helpers.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 
+/** The payload 2.0 event, as far as these tests read it. */
+interface UrlEvent {
+  version: string;
+  routeKey: string;
+  rawPath: string;
+  rawQueryString: string;
+  cookies?: string[];
+  headers: Record<string, string>;
+  queryStringParameters?: Record<string, string>;
+  requestContext: {
+    apiId: string;
+    domainName: string;
+    domainPrefix: string;
+    http: { method: string; path: string };
+    authorizer?: { iam: { accessKey: string; accountId: string } };
+  };
+  body?: string;
+  isBase64Encoded: boolean;
+}
+
 let p: TestPlatform;
 let lambda: LambdaClient;
 let owner: KindlingClient;
@@ -151,7 +171,7 @@ test('a request to a URL arrives as a payload 2.0 event', async () => {
   });
   assert.equal(res.status, 200);
   assert.ok(res.headers.get('x-amzn-requestid'));
-  const e = (await res.json()) as Record<string, any>;
+  const e = (await res.json()) as UrlEvent;
   assert.equal(e.version, '2.0');
   assert.equal(e.routeKey, '$default');
   assert.equal(e.rawPath, '/hello/world');
@@ -167,14 +187,14 @@ test('a request to a URL arrives as a payload 2.0 event', async () => {
   assert.equal(e.requestContext.apiId, /lambda_url\/([a-z0-9]{32})\//.exec(url)![1]);
   assert.equal(e.isBase64Encoded, false);
   assert.equal(e.headers['x-forwarded-proto'], 'http');
-  assert.match(e.headers['x-forwarded-for'], /127\.0\.0\.1/);
+  assert.match(e.headers['x-forwarded-for'] ?? '', /127\.0\.0\.1/);
   // A JSON body is text; a binary one is base64.
   const post = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{"k":1}',
   });
-  const pe = (await post.json()) as Record<string, any>;
+  const pe = (await post.json()) as UrlEvent;
   assert.equal(pe.body, '{"k":1}');
   assert.equal(pe.isBase64Encoded, false);
   const bin = await fetch(url, {
@@ -182,9 +202,9 @@ test('a request to a URL arrives as a payload 2.0 event', async () => {
     headers: { 'content-type': 'application/octet-stream' },
     body: Buffer.from([0, 1, 2, 255]),
   });
-  const be = (await bin.json()) as Record<string, any>;
+  const be = (await bin.json()) as UrlEvent;
   assert.equal(be.isBase64Encoded, true);
-  assert.deepEqual([...Buffer.from(be.body, 'base64')], [0, 1, 2, 255]);
+  assert.deepEqual([...Buffer.from(be.body ?? '', 'base64')], [0, 1, 2, 255]);
 });
 
 test('a URL is reached by host too (<url-id>.lambda-url.<domain>), the function seeing the whole path', async () => {
@@ -209,7 +229,7 @@ test('a URL is reached by host too (<url-id>.lambda-url.<domain>), the function 
     req.on('error', reject);
     req.end();
   });
-  const e = JSON.parse(body) as Record<string, any>;
+  const e = JSON.parse(body) as UrlEvent;
   assert.equal(e.rawPath, '/app/page');
   assert.equal(e.rawQueryString, 'n=1');
   assert.equal(e.requestContext.domainPrefix, id);
@@ -274,7 +294,7 @@ test('AWS_IAM URLs answer only requests signed by the owning tenant', async () =
   assert.equal((await fetch(url, { headers: { authorization: 'Bearer x' } })).status, 403);
   const signed = await owner.signedFetch('GET', `${path}x?q=1`, undefined, { service: 'lambda' });
   assert.equal(signed.status, 200, await signed.clone().text());
-  const e = (await signed.json()) as Record<string, any>;
+  const e = (await signed.json()) as UrlEvent;
   assert.equal(e.requestContext.authorizer.iam.accessKey, p.credentials.accessKeyId);
   // Signed for another service, or by another tenant: refused.
   assert.equal((await owner.signedFetch('GET', path, undefined, { service: 's3' })).status, 403);
