@@ -95,9 +95,9 @@ async function workerStats(k: KindlingClient): Promise<Stats> {
 /**
  * Holds `want` environments: every function gets its share of invokes that sleep until a common deadline,
  * so each needs its own environment. They are sent a few at a time (IN_FLIGHT not yet busy): a burst of
- * hundreds of cold starts on two cores makes every runtime miss its start timeout. A deadline too early
- * for the host to start them all leaves some to reuse an environment already free; then another wave tops
- * up (the held ones are reused at once), timed by the rate seen.
+ * hundreds of cold starts on two cores makes every runtime miss its start timeout. A first small wave
+ * measures how fast this host starts environments; the next is given the time that rate needs for the
+ * rest (the held ones are reused at once), and if it still falls short another one tops up.
  */
 async function fill(
   k: KindlingClient,
@@ -108,26 +108,35 @@ async function fill(
   const IN_FLIGHT = 8;
   // Exactly `want` in all: one more would have to evict a held one (past the server's capacity).
   const list = Array.from({ length: want }, (_, i) => names[i % names.length]!);
-  let budgetMs = 15_000 + want * 150;
+  let count = Math.min(want, 3 * IN_FLIGHT);
+  let budgetMs = 8000;
   let held = 0;
-  for (let wave = 0; wave < 3 && held < want; wave++) {
+  for (let wave = 0; wave < 4 && held < want; wave++) {
     const started = Date.now();
     const until = started + budgetMs;
     const answers: Promise<{ status: number }>[] = [];
-    while (answers.length < list.length && Date.now() < until - 3000) {
-      const busy = (await workerStats(k)).environments.busy;
-      for (let room = IN_FLIGHT - (answers.length - busy); room > 0 && answers.length < list.length; room--) {
+    let busy = 0;
+    let busyAt = 0;
+    while (Date.now() < until - 1000) {
+      const now = (await workerStats(k)).environments.busy;
+      if (now > busy) [busy, busyAt] = [now, Date.now() - started];
+      if (busy >= count) break;
+      for (let room = IN_FLIGHT - (answers.length - busy); room > 0 && answers.length < count; room--) {
         const name = list[answers.length]!;
         answers.push(k.call('POST', `/2015-03-31/functions/${name}/invocations`, { until }));
       }
       await sleep(100);
     }
     const statuses = new Set((await Promise.all(answers)).map((r) => r.status));
-    const elapsed = Date.now() - started;
+    const before = held;
     held = (await workerStats(k)).environments.bound;
-    log(`wave ${wave}: ${answers.length} sent, ${held} bound after ${elapsed} ms; statuses ${[...statuses]}`);
-    // Time for the missing ones at the rate seen, and a margin.
-    budgetMs = Math.round(5000 + (1.5 * (want - held) * elapsed) / Math.max(held, 1));
+    log(
+      `wave ${wave}: ${answers.length} sent, ${busy} busy after ${busyAt} ms; ${held} bound; statuses ${[...statuses]}`,
+    );
+    // Environments started per ms in this wave, and the time the missing ones need at that rate.
+    const rate = Math.max(held - before, 1) / Math.max(busyAt, 1000);
+    count = want;
+    budgetMs = Math.round(4000 + (1.3 * (want - held)) / rate);
   }
   return held;
 }
