@@ -104,6 +104,7 @@ async function fill(
   names: string[],
   want: number,
   log: (m: string) => void,
+  maxWaveMs: number,
 ): Promise<number> {
   const IN_FLIGHT = 8;
   // Exactly `want` in all: one more would have to evict a held one (past the server's capacity).
@@ -136,7 +137,8 @@ async function fill(
     // Environments started per ms in this wave, and the time the missing ones need at that rate.
     const rate = Math.max(held - before, 1) / Math.max(busyAt, 1000);
     count = want;
-    budgetMs = Math.round(4000 + (1.3 * (want - held)) / rate);
+    // Bounded: on a host too busy to start them all in time, fewer are held, and the row says how many.
+    budgetMs = Math.min(maxWaveMs, Math.round(4000 + (1.3 * (want - held)) / rate));
   }
   return held;
 }
@@ -211,7 +213,7 @@ export async function afterIdleFigures(opts: {
     for (const name of [...names, 'bench-idle-background'])
       await createFunction(k, name, HOLDER, { Timeout: 300 });
     const t0 = Date.now();
-    const held = await fill(k, names, want, log);
+    const held = await fill(k, names, want, log, opts.quick ? 30_000 : 90_000);
     const fillSeconds = (Date.now() - t0) / 1000;
     const before = await workerStats(k);
     if (before.environments.busy !== 0) throw new Error(`environments still busy: ${JSON.stringify(before)}`);
