@@ -5,7 +5,7 @@
 //
 // Why several functions: Kindling places a request on the most recently used idle environment of its
 // function, so one function yields one idle sample per 2 s. With F functions sampled in turn, each idle
-// exactly IDLE_MS between its uses, F samples take 2 s; the other environments of each function stay idle
+// IDLE_MS (and no more than a few ms longer) between its uses, F samples take 2 s; the other environments of each function stay idle
 // throughout. Why background traffic: with the whole machine idle for 2 s the VM's own wake-up dominates
 // (the bare per-process floor shows the same 2×), so another function (the floor: another child) is
 // invoked at c=1 with a 1 ms pause meanwhile, and the figure isolates the environment's own idle cost
@@ -43,6 +43,7 @@ async function sample(target: (key: number) => Target, background: Target, round
   const bgAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let running = true;
   let background_ = 0;
+  let bgError: Error | undefined;
   const bg = (async () => {
     while (running) {
       const r = await request(bgAgent, background);
@@ -50,7 +51,9 @@ async function sample(target: (key: number) => Target, background: Target, round
       background_++;
       await sleep(1);
     }
-  })();
+  })().catch((e: Error) => {
+    bgError = e;
+  });
   const call = async (t: Target) => {
     const r = await request(agent, t);
     if (r.status >= 300) throw new Error(`after-idle request: ${r.status} ${r.body}`);
@@ -78,6 +81,7 @@ async function sample(target: (key: number) => Target, background: Target, round
     agent.destroy();
     bgAgent.destroy();
   }
+  if (bgError) throw bgError;
   out.background = background_;
   return out;
 }
