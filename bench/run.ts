@@ -223,16 +223,28 @@ async function loadFigures(t: Target, serverPid: number, settle: () => Promise<u
   return { latency: c1.result, throughput: c16.result, cpu: { c1: c1.cpu, c16: c16.cpu } };
 }
 
+/** The 1, 5 and 15 minute load averages: a shared machine's figures are read with them. */
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
 const row = (name: string, value: string, note = '') =>
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+      loadAverageAtStart: os.loadavg(),
+    },
   };
   console.log(
-    `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`,
+    `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}; load average ${loadAverage()}\n`,
   );
 
   // --- floors
@@ -387,6 +399,9 @@ async function main(): Promise<void> {
   results.afterIdle = afterIdle;
   for (const [name, value, note] of afterIdle.rows) row(name, value, note);
   if (withPostgres) results.stores = await clusterFigures({ quick, row });
+  // Other work on the machine can slow Kindling's sandboxes more than the floors' children: they share one
+  // cgroup's CPU weight, where each process outside competes with its own.
+  console.log(`\nload average at the end ${loadAverage()}`);
   console.log(`\n${JSON.stringify(results, null, 2)}`);
 }
 
