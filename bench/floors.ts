@@ -3,7 +3,8 @@
 //   ipc:    a node:http server forwarding every request over IPC to one child Node process;
 //   per-process: Kindling's own model with nothing else — a node:http server forwarding each request to
 //           one of N child processes that each serve one request at a time over a Unix socket
-//           (length-prefixed frames), requests waiting for a free child when all are busy.
+//           (length-prefixed frames), requests waiting for a free child when all are busy; `/child/<i>`
+//           sends a request to child i (waiting while it is busy).
 // Usage: node dist/bench/floors.js inproc|ipc|per-process N. Prints `listening on PORT` when ready.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -96,19 +97,22 @@ function frame(b: Buffer): Buffer {
 
 function perProcess(n: number): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-floor-'));
+  const all: net.Socket[] = [];
   const idle: net.Socket[] = [];
-  const queue: { body: Buffer; res: http.ServerResponse }[] = [];
+  type Waiting = { body: Buffer; res: http.ServerResponse };
+  const queue: Waiting[] = [];
+  // Requests for one child (`/child/<i>`, bench/after-idle.ts), waiting while it is busy.
+  const queueOf = new Map<net.Socket, Waiting[]>();
   const current = new Map<net.Socket, http.ServerResponse>();
-  const dispatch = (sock: net.Socket) => {
-    const next = queue.shift();
-    if (!next) {
-      idle.push(sock);
-      return;
-    }
-    current.set(sock, next.res);
-    sock.write(frame(next.body));
+  const send = (sock: net.Socket, w: Waiting) => {
+    current.set(sock, w.res);
+    sock.write(frame(w.body));
   };
-  let ready = 0;
+  const dispatch = (sock: net.Socket) => {
+    const next = queueOf.get(sock)?.shift() ?? queue.shift();
+    if (next) send(sock, next);
+    else idle.push(sock);
+  };
   const server = net.createServer((sock) => {
     frames(sock, (out) => {
       const res = current.get(sock)!;
@@ -117,17 +121,27 @@ function perProcess(n: number): void {
       res.end(out);
       dispatch(sock);
     });
+    all.push(sock);
+    queueOf.set(sock, []);
     idle.push(sock);
-    if (++ready === n) {
+    if (all.length === n) {
       listen(
         http.createServer(async (req, res) => {
-          const body = await readBody(req);
-          const sock = idle.pop();
-          if (sock === undefined) queue.push({ body, res });
-          else {
-            current.set(sock, res);
-            sock.write(frame(body));
+          const w = { body: await readBody(req), res };
+          const pinned = /^\/child\/(\d+)$/.exec(req.url ?? '');
+          if (pinned) {
+            const sock = all[Number(pinned[1]) % n]!;
+            if (current.has(sock)) queueOf.get(sock)!.push(w);
+            else {
+              idle.splice(idle.indexOf(sock), 1);
+              send(sock, w);
+            }
+            return;
           }
+          // The most recently used idle child, as Kindling places on its most recently used environment.
+          const sock = idle.pop();
+          if (sock === undefined) queue.push(w);
+          else send(sock, w);
         }),
       );
     }

@@ -84,6 +84,16 @@ export async function latency(t: Target, n: number, warmup = 200): Promise<Laten
   return stats(samples);
 }
 
+/**
+ * `concurrency` requests at once, before a clock starts: every connection of `agent` and, for Kindling,
+ * as many environments are warm.
+ */
+export async function warmUp(t: Target, concurrency: number, agent?: http.Agent): Promise<void> {
+  const a = agent ?? new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  await Promise.all(Array.from({ length: concurrency }, () => request(a, t)));
+  if (agent === undefined) a.destroy();
+}
+
 /** Closed-loop load at `concurrency` for `seconds`; answers per second and latency. */
 export async function throughput(
   t: Target,
@@ -93,8 +103,7 @@ export async function throughput(
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const samples: number[] = [];
   let errors = 0;
-  // Warm every connection (and, for Kindling, every environment) before the clock starts.
-  await Promise.all(Array.from({ length: concurrency }, () => request(agent, t)));
+  await warmUp(t, concurrency, agent);
   const end = Date.now() + seconds * 1000;
   const started = process.hrtime.bigint();
   await Promise.all(

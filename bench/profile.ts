@@ -1,6 +1,7 @@
-// `npm run bench:profile`: where the time of a warm Invoke goes, measured the same way for the IPC floor
-// and for Kindling. For each, at concurrency 16 and 1: requests per second and CPU microseconds per request
-// by role (the load client, the server, the processes that run the handler, read from /proc), and for
+// `npm run bench:profile`: where the time of a warm Invoke goes, measured the same way for the IPC floor,
+// the per-process floor and Kindling. For each, at concurrency 16 and 1: requests per second and CPU
+// microseconds per request by role (the load client, the server, the processes under it that run the
+// handler, read from /proc as bench/cpu.ts does for `npm run bench` too), and for
 // Kindling's server a V8 CPU profile of each window grouped by the Kindling module each sample was in.
 // Prints a table and then one JSON document. BENCH_QUICK=1 shortens it.
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCredentialsFile } from '../src/server/data-dir.js';
+import { type RoleCpu as CpuSplit, measureCpu } from './cpu.js';
 import { type Target, throughput } from './load.js';
 import { createFunction, kindlingClient, type Proc, startProcess, stop, TRIVIAL } from './run.js';
 
@@ -15,74 +17,32 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const quick = process.env.BENCH_QUICK === '1';
 const SECONDS = quick ? 2 : 8;
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** utime+stime (and children's) of every process, in clock ticks, with its parent pid. */
-function snapshot(): Map<number, { ppid: number; ticks: number }> {
-  const m = new Map<number, { ppid: number; ticks: number }>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      m.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {}
-  }
-  return m;
-}
-
-function descendants(snap: Map<number, { ppid: number }>, root: number): Set<number> {
-  const out = new Set<number>();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, p] of snap) {
-      if (!out.has(pid) && (p.ppid === root || out.has(p.ppid))) {
-        out.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return out;
-}
-
 interface RoleCpu {
   rps: number;
   requests: number;
   errors: number;
   /** CPU microseconds per request. */
-  usPerRequest: { client: number; server: number; handlerProcesses: number };
+  usPerRequest: CpuSplit;
 }
 
-/** Load at concurrency c, attributing the CPU used meanwhile to the client, the server and its children. */
+/** Load at concurrency c for SECONDS after a warm-up, with the CPU it cost by role (bench/cpu.ts). */
 async function measure(
   t: Target,
   serverPid: number,
   c: number,
 ): Promise<RoleCpu & { window: [number, number] }> {
   await throughput(t, c, 1); // warm every connection and environment first
-  const before = snapshot();
-  const selfBefore = process.cpuUsage();
-  const t0 = Number(process.hrtime.bigint() / 1000n);
-  const r = await throughput(t, c, SECONDS);
-  const t1 = Number(process.hrtime.bigint() / 1000n);
-  const self = process.cpuUsage(selfBefore);
-  const after = snapshot();
-  const delta = (pid: number) =>
-    (after.get(pid)?.ticks ?? 0) - (before.get(pid)?.ticks ?? after.get(pid)?.ticks ?? 0);
-  let children = 0;
-  for (const pid of descendants(after, serverPid)) children += delta(pid);
-  const per = (x: number) => Math.round(x / Math.max(1, r.requests));
+  const m = await measureCpu(
+    serverPid,
+    () => throughput(t, c, SECONDS),
+    (r) => r.requests + c, // and the one warm-up request per connection throughput() makes
+  );
   return {
-    rps: r.rps,
-    requests: r.requests,
-    errors: r.errors,
-    usPerRequest: {
-      client: per(self.user + self.system),
-      server: per(delta(serverPid) * TICK_US),
-      handlerProcesses: per(children * TICK_US),
-    },
-    window: [t0, t1],
+    rps: m.result.rps,
+    requests: m.result.requests,
+    errors: m.result.errors,
+    usPerRequest: m.cpu,
+    window: m.window,
   };
 }
 
@@ -216,10 +176,10 @@ async function main(): Promise<void> {
 
     const row = (name: string, r: RoleCpu) =>
       console.log(
-        `${name.padEnd(26)} ${String(r.rps).padStart(7)} ${String(r.usPerRequest.client).padStart(8)} ${String(r.usPerRequest.server).padStart(8)} ${String(r.usPerRequest.handlerProcesses).padStart(9)}`,
+        `${name.padEnd(26)} ${String(r.rps).padStart(7)} ${String(r.usPerRequest.client).padStart(8)} ${String(r.usPerRequest.server).padStart(8)} ${String(r.usPerRequest.environment).padStart(11)}`,
       );
     console.log(
-      `${'target'.padEnd(26)} ${'req/s'.padStart(7)} ${'client'.padStart(8)} ${'server'.padStart(8)} ${'handlers'.padStart(9)}   (CPU µs per request)`,
+      `${'target'.padEnd(26)} ${'req/s'.padStart(7)} ${'client'.padStart(8)} ${'server'.padStart(8)} ${'environment'.padStart(11)}   (CPU µs per request)`,
     );
     row('floor ipc c=16', floorFigures.c16);
     row('floor per-process c=16', perProcessFigures.c16);

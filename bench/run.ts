@@ -9,11 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
+import { afterIdleFigures } from './after-idle.js';
 import { clusterFigures } from './cluster.js';
 import { compileCacheFigures } from './compile-cache.js';
+import { fmtCpu, measureCpu, type RoleCpu } from './cpu.js';
 import { kindlingEventFigures } from './events.js';
 import { functionUrlFigures } from './function-url.js';
-import { type LatencyStats, latency, request, stats, type Target, throughput } from './load.js';
+import { type LatencyStats, latency, request, stats, type Target, throughput, warmUp } from './load.js';
+import { environmentMemory, withBareIdleNodes } from './memory.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
 import { zipHandler } from './zip.js';
@@ -170,41 +173,15 @@ export async function poolReady(
   return false;
 }
 
-/** RSS and PSS (kB) of each process tree under `pid` whose root is a sandbox (bwrap) or a runtime. */
-function environmentMemory(serverPid: number): { envs: number; rssMB: LatencyStats; pssMB: LatencyStats } {
-  const children = new Map<number, number[]>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {}
+/** Waits (up to 60 s) until no environment of the server is busy, twice in a row 250 ms apart. */
+async function serverQuiet(k: KindlingClient): Promise<void> {
+  const end = Date.now() + 60_000;
+  let quiet = 0;
+  while (Date.now() < end && quiet < 2) {
+    const r = await k.call('GET', '/kindling/v1/pool', undefined, 'kindling');
+    quiet = r.json?.environments?.busy === 0 ? quiet + 1 : 0;
+    await new Promise((r) => setTimeout(r, 250));
   }
-  const tree = (pid: number): number[] => [pid, ...(children.get(pid) ?? []).flatMap(tree)];
-  const mem = (pid: number) => {
-    try {
-      const t = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      return { rss: Number(/Rss:\s+(\d+)/.exec(t)?.[1] ?? 0), pss: Number(/Pss:\s+(\d+)/.exec(t)?.[1] ?? 0) };
-    } catch {
-      return { rss: 0, pss: 0 };
-    }
-  };
-  const rss: number[] = [];
-  const pss: number[] = [];
-  for (const root of children.get(serverPid) ?? []) {
-    const pids = tree(root);
-    let r = 0;
-    let p = 0;
-    for (const pid of pids) {
-      const m = mem(pid);
-      r += m.rss;
-      p += m.pss;
-    }
-    rss.push(r / 1024);
-    pss.push(p / 1024);
-  }
-  return { envs: rss.length, rssMB: stats(rss), pssMB: stats(pss) };
 }
 
 function bareNodeStartMs(samples = 10): LatencyStats {
@@ -235,30 +212,60 @@ function cliLsMs(port: number, creds: { accessKeyId: string; secretAccessKey: st
   return stats(out);
 }
 
+/**
+ * The c=1 latency window and the c=16 throughput window of a target, each with the CPU it cost per request
+ * by role (bench/cpu.ts): `serverPid` is the floor's process or Kindling's server.
+ */
+async function loadFigures(t: Target, serverPid: number, settle: () => Promise<unknown> = async () => {}) {
+  await latency(t, 0); // warm-up, outside the window
+  await settle();
+  const c1 = await measureCpu(
+    serverPid,
+    () => latency(t, N_LATENCY, 0),
+    (s) => s.n,
+  );
+  // Outside the window too: Kindling starts an environment per concurrent request here.
+  await warmUp(t, CONCURRENCY);
+  await settle();
+  const c16 = await measureCpu(
+    serverPid,
+    () => throughput(t, CONCURRENCY, THROUGHPUT_SECONDS),
+    (r) => r.requests + CONCURRENCY, // and the one warm-up request per connection throughput() makes
+  );
+  return { latency: c1.result, throughput: c16.result, cpu: { c1: c1.cpu, c16: c16.cpu } };
+}
+
+/** The 1, 5 and 15 minute load averages: a shared machine's figures are read with them. */
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
 const row = (name: string, value: string, note = '') =>
   console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 const fmt = (s: LatencyStats) => `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`;
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+      loadAverageAtStart: os.loadavg(),
+    },
   };
   console.log(
-    `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}\n`,
+    `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}; load average ${loadAverage()}\n`,
   );
 
   // --- floors
-  const floors: Record<
-    string,
-    { latency: LatencyStats; throughput: Awaited<ReturnType<typeof throughput>> }
-  > = {};
+  const floors: Record<string, Awaited<ReturnType<typeof loadFigures>>> = {};
+  // The per-process floor keeps its 16 children at c=1 too: one of them serves (the most recently used).
   for (const mode of ['inproc', 'ipc', 'per-process'] as const) {
     const p = await startProcess([path.join(here, 'floors.js'), mode, String(CONCURRENCY)]);
     const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
-    floors[mode] = {
-      latency: await latency(t, N_LATENCY),
-      throughput: await throughput(t, CONCURRENCY, THROUGHPUT_SECONDS),
-    };
+    floors[mode] = await loadFigures(t, p.child.pid!);
     await stop(p);
   }
   results.floors = floors;
@@ -276,9 +283,14 @@ async function main(): Promise<void> {
   try {
     await createFunction(k, 'bench-trivial', TRIVIAL);
     const invoke = k.signed('POST', '/2015-03-31/functions/bench-trivial/invocations', body);
-    const warmLatency = await latency(invoke, N_LATENCY);
-    const warmThroughput = await throughput(invoke, CONCURRENCY, THROUGHPUT_SECONDS);
-    const memory = environmentMemory(server.child.pid!);
+    // The warming pool refilled before each window: its sandboxes' start is not per-request work.
+    const warm = await loadFigures(invoke, server.child.pid!, () => poolReady(k, 2));
+    const warmLatency = warm.latency;
+    const warmThroughput = warm.throughput;
+    // The environments just served; bare idle nodes started beside them, both read in the same instant.
+    const { bare: bareNode, result: memory } = await withBareIdleNodes(() =>
+      environmentMemory(server.child.pid!),
+    );
 
     // First invoke after CreateFunction, pool holding a ready sandbox.
     const poolHit: number[] = [];
@@ -299,16 +311,18 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`cold invoke: ${r.status}`);
       coldStart.push(r.ms);
     }
-    const bareNode = bareNodeStartMs();
+    const bareNodeStart = bareNodeStartMs();
     const cliLs = cliLsMs(server.port, creds);
     results.kindling = {
       warmLatency,
       warmThroughput,
+      warmCpu: warm.cpu,
       firstInvokePoolHit: stats(poolHit),
       firstInvokePoolEmpty: stats(coldStart),
-      bareNodeProcessStart: bareNode,
+      bareNodeProcessStart: bareNodeStart,
       cliLs,
       idleEnvironmentMemory: memory,
+      bareIdleNodeMemory: bareNode,
     };
     await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 }, 'kindling');
 
@@ -333,6 +347,19 @@ async function main(): Promise<void> {
       String(warmThroughput.rps),
       `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
+    // CPU µs per request by role, from the same windows as the figures above (bench/cpu.ts).
+    const cpuRow = (name: string, c: RoleCpu, note = '') =>
+      row(`${name} CPU/request client/server/env (µs)`, fmtCpu(c), note);
+    const cpuTargets = (c: RoleCpu) =>
+      `targets: env <= 30 (${c.environment <= 30 ? 'met' : 'missed'}), server <= 60 (${c.server <= 60 ? 'met' : 'missed'})`;
+    for (const [window, c] of [
+      [`c=${CONCURRENCY}`, 'c16'],
+      ['c=1', 'c1'],
+    ] as const) {
+      cpuRow(`floor ipc ${window}:`, floors.ipc!.cpu[c]);
+      cpuRow(`floor per-process ${window}:`, floors['per-process']!.cpu[c]);
+      cpuRow(`kindling ${window}:`, warm.cpu[c], cpuTargets(warm.cpu[c]));
+    }
     row(
       'kindling:     first Invoke after Create, pool hit p50/p99 (ms)',
       fmt(stats(poolHit)),
@@ -343,15 +370,29 @@ async function main(): Promise<void> {
       fmt(stats(coldStart)),
       'target p50 <= 20 ms (issue 10: a clone; Node has none yet)',
     );
-    row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNode));
+    row('bare `node -e 0` process start p50/p99 (ms)', fmt(bareNodeStart));
     row('cli:          `kindling ls` start to exit p50/p99 (ms)', fmt(cliLs), 'target p50 <= 150 ms');
     row('kindling:     idle warm environments measured', String(memory.envs));
     row('kindling:     RSS per idle environment p50 (MB)', memory.rssMB.p50.toFixed(1));
-    row('kindling:     PSS per idle environment p50 (MB)', memory.pssMB.p50.toFixed(1));
+    const pssRatio = memory.pssMB.p50 / bareNode.pssMB.p50;
+    row(`bare idle \`node\` (${bareNode.pssMB.n} processes): PSS p50 (MB)`, bareNode.pssMB.p50.toFixed(1));
+    row(
+      'kindling:     PSS per idle environment p50 (MB)',
+      memory.pssMB.p50.toFixed(1),
+      `ratio to bare idle node ${pssRatio.toFixed(2)}x (target <= 1.3x); bwrap, bwrap (pid 1) and node`,
+    );
+    row(
+      'kindling:     its runtime (node) alone, PSS p50 (MB)',
+      memory.runtimePssMB.p50.toFixed(1),
+      `ratio to bare idle node ${(memory.runtimePssMB.p50 / bareNode.pssMB.p50).toFixed(2)}x; bwrap's share ${(memory.pssMB.p50 - memory.runtimePssMB.p50).toFixed(1)} MB`,
+    );
 
     const events = await kindlingEventFigures(k, { quick });
     results.events = events;
     for (const [name, value, note] of events.rows) row(name, value, note);
+    // The async invokes just accepted still run for a while on a busy host, holding the tenant's
+    // concurrency: the next rows would be throttled (429) or slowed by them.
+    await serverQuiet(k);
 
     const provided = await providedFigures(k, { samples: N_LATENCY, nodeWarm: warmLatency, repo });
     results.provided = provided;
@@ -375,7 +416,14 @@ async function main(): Promise<void> {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+  // Its own server, once the one above is gone: hundreds of environments held idle.
+  const afterIdle = await afterIdleFigures({ quick, repo, here });
+  results.afterIdle = afterIdle;
+  for (const [name, value, note] of afterIdle.rows) row(name, value, note);
   if (withPostgres) results.stores = await clusterFigures({ quick, row });
+  // Other work on the machine can slow Kindling's sandboxes more than the floors' children: they share one
+  // cgroup's CPU weight, where each process outside competes with its own.
+  console.log(`\nload average at the end ${loadAverage()}`);
   console.log(`\n${JSON.stringify(results, null, 2)}`);
 }
 
