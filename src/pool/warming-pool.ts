@@ -1,10 +1,12 @@
 // The warming pool of one runtime key: keeps N sandboxes `ready` (runtime up, no code, no tenant),
 // refilled in the background. N is an admin's fixed target, or follows recent demand: the peak number of
 // sandboxes taken (pool hits plus cold starts) per window over the last minute, within min..max.
+
 import { randomBytes } from 'node:crypto';
 import type { ExecutionEnvironment, Runtime } from '../runtimes/runtime.js';
 import type { SandboxDriver } from '../sandbox/driver.js';
 import { type PoolKey, poolKeyName } from './pool-key.js';
+import type { StartGate } from './start-gate.js';
 
 /** Same shape as worker/types.ts PoolStats (the pool does not import upwards). */
 export interface PoolStats {
@@ -26,6 +28,8 @@ export interface WarmingPoolOptions {
   target?: number | undefined;
   /** How many sandboxes may boot at once (boots are CPU-heavy). */
   parallelStarts?: number;
+  /** Shared by a worker's pools: the cold starts of requests take turns through it. */
+  gate?: StartGate;
   windowMs?: number;
   windows?: number;
   onError?: (e: unknown) => void;
@@ -93,7 +97,9 @@ export class WarmingPool {
 
   /** Starts a sandbox outside the pool (a cold start when the pool was empty). */
   startNew(tenantId?: string): Promise<ExecutionEnvironment> {
-    return this.opts.runtime.start(this.opts.driver, this.spec(), tenantId === undefined ? {} : { tenantId });
+    const start = () =>
+      this.opts.runtime.start(this.opts.driver, this.spec(), tenantId === undefined ? {} : { tenantId });
+    return this.opts.gate === undefined ? start() : this.opts.gate.run(start);
   }
 
   stats(): PoolStats {

@@ -1,6 +1,7 @@
 // The warming pools, one per pool key (runtime, network mode, /tmp size), and the runtimes they hold,
 // built on first use from the registry. Admins fix a key's target (`nodejs20.x+net`); other keys follow
 // demand, and only each runtime's default key keeps a floor.
+
 import type { PlatformConfig } from '../config.js';
 import { KindlingError, LambdaErrors } from '../errors.js';
 import {
@@ -10,6 +11,7 @@ import {
   parsePoolKeyName,
   poolKeyName,
 } from '../pool/pool-key.js';
+import { StartGate } from '../pool/start-gate.js';
 import { WarmingPool } from '../pool/warming-pool.js';
 import { DEFAULT_RUNTIME, type RuntimeEntry, runtimeByPoolName, runtimeEntry } from '../runtimes/registry.js';
 import type { Runtime, RuntimeOptions } from '../runtimes/runtime.js';
@@ -19,6 +21,8 @@ import type { PoolStats, RuntimeCloneStats } from './types.js';
 export class Pools {
   private readonly runtimes = new Map<string, Runtime>();
   private readonly pools = new Map<string, WarmingPool>();
+  /** One turn-taking for every pool's cold starts: they compete for the same cores. */
+  private readonly gate = new StartGate();
   private readonly fixedTargets = new Map<string, number | undefined>();
   private started = false;
 
@@ -137,6 +141,7 @@ export class Pools {
         min: floor ? this.config.poolMin : 0,
         max: this.config.poolMax,
         target: floor || this.fixedTargets.has(name) ? fixed : undefined,
+        gate: this.gate,
         onError: (e) =>
           this.runtimeOptions.warn(`warming pool ${name}: sandbox failed to start: ${(e as Error).message}`),
       });
