@@ -43,6 +43,8 @@ export interface PlatformConfig {
   poolMin: number;
   poolMax: number;
   healthCheckIntervalMs: number;
+  /** Environments this node keeps at most (bound and busy); undefined: one per 96 MB of host memory. */
+  maxEnvironments: number | undefined;
   /** How long a sync request over the concurrency limit waits for a slot before answering 429. */
   queueWaitMs: number;
   /** Bounded per-function buffer of waiting sync requests. */
@@ -115,6 +117,11 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     poolMin: num(env.KINDLING_POOL_MIN, 1),
     poolMax: num(env.KINDLING_POOL_MAX, 8),
     healthCheckIntervalMs: num(env.KINDLING_HEALTH_CHECK_MS, 5_000),
+    // Like the other numbers, a value that is not one keeps the default (here: derived from memory).
+    maxEnvironments:
+      num(env.KINDLING_MAX_ENVIRONMENTS, 0) >= 1
+        ? Math.floor(num(env.KINDLING_MAX_ENVIRONMENTS, 0))
+        : undefined,
     queueWaitMs: num(env.KINDLING_QUEUE_WAIT_MS, 1_000),
     queueDepth: num(env.KINDLING_QUEUE_DEPTH, 100),
     tenantConcurrency: num(env.KINDLING_TENANT_CONCURRENCY, 64),

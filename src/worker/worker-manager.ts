@@ -94,7 +94,9 @@ export class WorkerManager implements Worker {
   constructor(opts: WorkerManagerOptions) {
     this.config = opts.config;
     this.maxEnvironments =
-      opts.maxEnvironments ?? Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
+      opts.maxEnvironments ??
+      this.config.maxEnvironments ??
+      Math.max(4, Math.floor(os.totalmem() / (96 * 1024 * 1024)));
     this.logger = opts.logger ?? { warn: (m) => console.warn(`kindling: ${m}`) };
     this.admission = new Admission(this.config, (tenantId, arn) => {
       opts.onThrottle?.(tenantId, arn);
@@ -133,7 +135,15 @@ export class WorkerManager implements Worker {
     this.started = true;
     this.pools.start();
     const every = Math.max(100, this.config.healthCheckIntervalMs);
-    this.healthTimer = setInterval(() => void this.healthCheck(), every);
+    let checking = false;
+    this.healthTimer = setInterval(() => {
+      // One check at a time: a slow one (hung environments wait out their timeout) is not stacked on.
+      if (checking) return;
+      checking = true;
+      void this.healthCheck().finally(() => {
+        checking = false;
+      });
+    }, every);
     this.healthTimer.unref();
   }
 
@@ -494,7 +504,8 @@ export class WorkerManager implements Worker {
   // ---- health and drain ----
 
   /** Pings idle environments and ready sandboxes; replaces the dead. */
-  healthCheck(timeoutMs = 1000): Promise<void> {
+  /** A hung environment never answers; a busy host answers late, which is no reason to replace one. */
+  healthCheck(timeoutMs = 5000): Promise<void> {
     return checkHealth(this.idle.all(), this.pools.all(), (s) => this.retire(s), timeoutMs);
   }
 
