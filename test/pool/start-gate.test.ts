@@ -25,8 +25,11 @@ test('no more than the limit start at once, and waiters go in arrival order', as
       order.push(i);
       running.add(i);
       most = Math.max(most, running.size);
-      await d.promise;
-      running.delete(i);
+      try {
+        await d.promise;
+      } finally {
+        running.delete(i);
+      }
       return i;
     }),
   );
