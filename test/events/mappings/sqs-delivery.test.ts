@@ -307,11 +307,13 @@ test('a mapping whose function is deleted while it polls stops, Disabled, withou
       .filter((s) => s.functionName === 'del-gone-fn' && !s.errorType)
       .flatMap((s) => (s.event as { Records: { body: string }[] }).Records.map((r) => r.body)),
   );
-  assert.equal(
-    processed.size + left.visible,
-    total + after.length,
+  // Nothing lost: every message ran or is still queued. At least once, as SQS: a batch whose lease ran out
+  // while its (slow) invocation still succeeded is queued again too, so it may count on both sides.
+  assert.ok(
+    processed.size + left.visible >= total + after.length,
     `processed ${processed.size}, still queued ${left.visible}`,
   );
+  assert.ok(processed.size <= total, `processed ${processed.size} of ${total} sent before the delete`);
 });
 
 test('with a batching window, messages sent one by one are gathered into one batch', async () => {
