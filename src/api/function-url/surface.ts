@@ -61,11 +61,12 @@ const forbidden = () => new UrlError(403, 'Forbidden');
 const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
 
 /** `<url-id>.lambda-url.<region>.on.aws` as Lambda names it, or any domain under `<url-id>.lambda-url.`. */
-const URL_HOST = /^([a-z0-9]{32})\.lambda-url\./;
+const URL_HOST = /^([a-z0-9]{32})\.lambda-url\./i;
 
+/** Asked of every request the server gets (pickSurface): one regex test, no copy of the header. */
 function hostId(head: RequestHead): string | undefined {
   const host = head.headers.host;
-  return typeof host === 'string' ? URL_HOST.exec(host.toLowerCase())?.[1] : undefined;
+  return typeof host === 'string' ? URL_HOST.exec(host)?.[1]?.toLowerCase() : undefined;
 }
 
 /** The URL id and the path the function sees, by host (the whole path) or by path prefix. */
