@@ -75,6 +75,8 @@ export class PollerManager {
   readonly #lastResult = new Map<string, string>();
   /** Mappings this node polls at most: its share of the enabled ones among the live nodes. */
   #fairShare = Number.POSITIVE_INFINITY;
+  /** The mappings #fairShare was counted with. */
+  #counted = new Set<string>();
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #unlisten: (() => void) | undefined;
@@ -181,11 +183,10 @@ export class PollerManager {
     const { store } = this.#d;
     const now = await store.sql.now();
     await store.acquireLease(NODE_PREFIX + this.#nodeId, this.#nodeId, now, now + this.#leaseMs);
-    const nodes = Math.max(1, await store.liveNodes(NODE_PREFIX, now));
     const all = await store.listAll();
-    const enabled = all.filter((m) => m.enabled && m.state !== 'Deleting').length;
-    this.#fairShare = Math.max(1, Math.ceil(enabled / nodes));
+    this.#fairShare = await this.#share(all, now);
     const known = new Set(all.map((m) => m.uuid));
+    this.#counted = known;
     let excess = this.#heldUntil.size - this.#fairShare;
     const work: Promise<void>[] = [];
     for (const m of all) {
@@ -195,6 +196,13 @@ export class PollerManager {
     }
     for (const uuid of this.#running.keys()) if (!known.has(uuid)) work.push(this.reconcile(uuid));
     await Promise.all(work);
+  }
+
+  /** This node's fair share of the enabled mappings among the live nodes. */
+  async #share(all: readonly Mapping[], now: number): Promise<number> {
+    const nodes = Math.max(1, await this.#d.store.liveNodes(NODE_PREFIX, now));
+    const enabled = all.filter((m) => m.enabled && m.state !== 'Deleting').length;
+    return Math.max(1, Math.ceil(enabled / nodes));
   }
 
   /** Without a renewed lease, a mapping is polled no further than the lease this node last had. */
@@ -239,7 +247,15 @@ export class PollerManager {
       await this.#halt(uuid, true);
       return;
     }
-    if (!this.#heldUntil.has(uuid) && this.#heldUntil.size >= this.#fairShare) return;
+    if (!this.#heldUntil.has(uuid) && this.#heldUntil.size >= this.#fairShare) {
+      if (this.#counted.has(uuid)) return;
+      // The share was counted before this mapping existed: count again, or a new mapping would wait for the
+      // next rescan (leaseMs/3) although this node (the sole one, say) should poll it at once.
+      const all = await store.listAll();
+      this.#counted = new Set(all.map((x) => x.uuid));
+      this.#fairShare = await this.#share(all, await store.sql.now());
+      if (this.#heldUntil.size >= this.#fairShare) return;
+    }
     const localStart = Date.now();
     const now = await store.sql.now();
     if (!(await store.acquireLease(uuid, this.#nodeId, now, now + this.#leaseMs))) {

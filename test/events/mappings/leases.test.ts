@@ -45,7 +45,10 @@ const functions: FunctionDirectory = {
 let shared: SharedStore;
 let nodes: { name: string; store: MappingStore; manager: PollerManager }[];
 
-async function node(name: string): Promise<{ name: string; store: MappingStore; manager: PollerManager }> {
+async function node(
+  name: string,
+  leaseMs = LEASE_MS,
+): Promise<{ name: string; store: MappingStore; manager: PollerManager }> {
   const store = new MappingStore(await shared.open());
   await store.ready();
   const manager = new PollerManager({
@@ -58,7 +61,7 @@ async function node(name: string): Promise<{ name: string; store: MappingStore; 
     region: 'us-east-1',
     defaultConcurrency: 2,
     nodeId: name,
-    leaseMs: LEASE_MS,
+    leaseMs,
   });
   const n = { name, store, manager };
   nodes.push(n);
@@ -216,4 +219,18 @@ test('a mapping created, changed and deleted through one node is picked up by th
   await until('no node polls it and it is gone', async () => {
     return pollers(m.uuid).length === 0 && (await a.store.get(m.uuid)) === undefined;
   });
+});
+
+test('a node already polling its share polls a mapping created through it at once, not at its next rescan', async () => {
+  // Rescans every 10 minutes: only the change itself can start the second mapping within the wait.
+  const a = await node('A', 1_800_000);
+  const first = mapping();
+  await a.store.insert(first);
+  await a.manager.start();
+  await until('A polls the first mapping', () => a.manager.isPolling(first.uuid));
+  const second = mapping();
+  await a.store.insert(second);
+  await a.manager.changed(second.uuid);
+  await until('A polls the second mapping too', () => a.manager.isPolling(second.uuid));
+  assert.ok(a.manager.isPolling(first.uuid));
 });
