@@ -275,6 +275,7 @@ export async function assemble({
       const name = parseFunctionArn(arn)?.name;
       return name ? (await functions.get(tenant.id, name)) !== undefined : undefined;
     },
+    queues,
     retryBaseMs: config.retryBaseMs,
     log,
   });

@@ -1,7 +1,7 @@
-// Bucket notification configuration: which object changes invoke which function. Validated once here
+// Bucket notification configuration: which object changes invoke which function or go to which queue. Validated once here
 // (from the API's XML and again when read back from the store), then matched against each change.
 import { z } from 'zod';
-import { isFunctionArn } from '../../control/arn.js';
+import { isFunctionArn, isQueueArn } from '../../control/arn.js';
 import { S3Errors } from '../objects/errors.js';
 
 /** The event types S3 accepts in a configuration that Kindling produces. */
@@ -25,32 +25,44 @@ const filterRule = z.object({
   Value: z.string().max(1024),
 });
 
-const lambdaConfig = z.object({
+const common = {
   Id: z.string().max(255).optional(),
-  LambdaFunctionArn: z.string().min(1),
   Events: z.array(z.enum(EVENT_TYPES)).min(1),
   Filter: z
     .object({ Key: z.object({ FilterRules: z.array(filterRule).max(2).default([]) }).optional() })
     .optional(),
-});
+};
+const lambdaConfig = z.object({ ...common, LambdaFunctionArn: z.string().min(1) });
+const queueConfig = z.object({ ...common, QueueArn: z.string().min(1) });
 
 export const notificationConfigSchema = z.object({
   LambdaFunctionConfigurations: z.array(lambdaConfig).default([]),
+  QueueConfigurations: z.array(queueConfig).default([]),
 });
 
 export type NotificationConfigInput = z.input<typeof notificationConfigSchema>;
 
-/** The stored, normalized form. */
-export interface LambdaNotification {
+/** What a configuration of either destination matches. */
+export interface NotificationMatch {
   id: string;
-  functionArn: string;
   events: string[];
   prefix: string | undefined;
   suffix: string | undefined;
 }
 
+/** The stored, normalized form. */
+export interface LambdaNotification extends NotificationMatch {
+  functionArn: string;
+}
+
+export interface QueueNotification extends NotificationMatch {
+  queueArn: string;
+}
+
 export interface NotificationConfig {
   lambda: LambdaNotification[];
+  /** Absent in configurations stored before queue destinations existed. */
+  queue?: QueueNotification[];
 }
 
 /** Validates a configuration as the API received it; errors are S3's InvalidArgument. */
@@ -63,7 +75,7 @@ export function normalizeConfig(input: unknown, newId: () => string): Notificati
     );
   }
   const ids = new Set<string>();
-  const lambda = parsed.data.LambdaFunctionConfigurations.map((c) => {
+  const match = (c: z.output<typeof lambdaConfig> | z.output<typeof queueConfig>): NotificationMatch => {
     const rules = c.Filter?.Key?.FilterRules ?? [];
     const prefixes = rules.filter((r) => r.Name === 'prefix');
     const suffixes = rules.filter((r) => r.Name === 'suffix');
@@ -74,9 +86,6 @@ export function normalizeConfig(input: unknown, newId: () => string): Notificati
         'prefix',
       );
     }
-    if (!isFunctionArn(c.LambdaFunctionArn)) {
-      throw S3Errors.invalidArgument('The ARN is not well formed', 'CloudFunction', c.LambdaFunctionArn);
-    }
     const id = c.Id ?? newId();
     if (ids.has(id))
       throw S3Errors.invalidArgument(
@@ -85,15 +94,20 @@ export function normalizeConfig(input: unknown, newId: () => string): Notificati
         id,
       );
     ids.add(id);
-    return {
-      id,
-      functionArn: c.LambdaFunctionArn,
-      events: [...new Set(c.Events)],
-      prefix: prefixes[0]?.Value,
-      suffix: suffixes[0]?.Value,
-    };
+    return { id, events: [...new Set(c.Events)], prefix: prefixes[0]?.Value, suffix: suffixes[0]?.Value };
+  };
+  const lambda = parsed.data.LambdaFunctionConfigurations.map((c) => {
+    if (!isFunctionArn(c.LambdaFunctionArn)) {
+      throw S3Errors.invalidArgument('The ARN is not well formed', 'CloudFunction', c.LambdaFunctionArn);
+    }
+    return { ...match(c), functionArn: c.LambdaFunctionArn };
   });
-  return { lambda };
+  const queue = parsed.data.QueueConfigurations.map((c) => {
+    if (!isQueueArn(c.QueueArn))
+      throw S3Errors.invalidArgument('The ARN is not well formed', 'Queue', c.QueueArn);
+    return { ...match(c), queueArn: c.QueueArn };
+  });
+  return { lambda, queue };
 }
 
 /** Does a configured event type (`s3:ObjectCreated:*`) cover a change (`ObjectCreated:Put`)? */
@@ -103,7 +117,7 @@ export function eventMatches(configured: string, eventName: string): boolean {
   return configured.endsWith(':*') && name.startsWith(configured.slice(0, -1));
 }
 
-export function configMatches(c: LambdaNotification, eventName: string, key: string): boolean {
+export function configMatches(c: NotificationMatch, eventName: string, key: string): boolean {
   if (!c.events.some((e) => eventMatches(e, eventName))) return false;
   if (c.prefix !== undefined && !key.startsWith(c.prefix)) return false;
   if (c.suffix !== undefined && !key.endsWith(c.suffix)) return false;

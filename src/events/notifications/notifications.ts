@@ -1,16 +1,17 @@
 // Bucket notifications: stores each bucket's configuration and turns matching object changes into S3
-// events. An event is first an outbox row written in the same transaction as the object's commit, then
+// events for a function (an async invocation) or a queue of the tenant (a message). An event is first an outbox row written in the same transaction as the object's commit, then
 // handed to the invoker in the background (and again after a restart), and deleted once accepted. With
 // several nodes, every node delivers: each outbox row is claimed by one node with a lease, and the rows
 // of a node that died are taken over once its lease runs out.
 import { randomUUID } from 'node:crypto';
-import { parseFunctionArn } from '../../control/arn.js';
+import { isQueueArn, parseFunctionArn } from '../../control/arn.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import { isNotFound } from '../../errors.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Sql, SqlExecutor } from '../../store/sql.js';
 import { S3Errors } from '../objects/errors.js';
 import type { ObjectChange } from '../objects/store.js';
+import type { QueueEngine } from '../queue/types.js';
 import { configMatches, type NotificationConfig, normalizeConfig } from './config.js';
 import { NotificationRepo, type OutboxRow } from './notification-repo.js';
 import { bucketArn, buildS3Event } from './s3-event.js';
@@ -32,6 +33,8 @@ export interface NotificationsDeps {
     tenant: Tenant,
     functionArn: string,
   ) => boolean | undefined | Promise<boolean | undefined>;
+  /** The embedded queue, for QueueConfigurations (without it, queue destinations are refused). */
+  queues?: Pick<QueueEngine, 'findQueue' | 'send'>;
   /** Base retry delay for an event the invoker did not accept; doubles, capped at a minute. */
   retryBaseMs?: number;
   log?: (message: string) => void;
@@ -56,40 +59,68 @@ export class BucketNotifications {
     return this.#repo.migrate();
   }
 
-  async getConfig(bucket: string, q?: SqlExecutor): Promise<NotificationConfig> {
-    return (await this.#repo.config(bucket, q)) ?? { lambda: [] };
+  async getConfig(bucket: string, q?: SqlExecutor): Promise<Required<NotificationConfig>> {
+    const c = await this.#repo.config(bucket, q);
+    return { lambda: c?.lambda ?? [], queue: c?.queue ?? [] };
   }
 
-  /** Validates (ARNs in the caller's account and region, functions that exist) and stores a configuration. */
+  /**
+   * Validates (ARNs in the caller's account and region, functions and queues that exist) and stores a
+   * configuration. As S3 does, each queue destination gets an `s3:TestEvent` message once it is stored.
+   */
   async putConfig(tenant: Tenant, bucket: string, input: unknown): Promise<NotificationConfig> {
     const config = normalizeConfig(input, () => randomUUID());
+    const unvalidated = (arn: string, what: string) =>
+      S3Errors.invalidArgument(
+        'Unable to validate the following destination configurations',
+        arn,
+        `The destination ${what} does not exist or is not in your account`,
+      );
     for (const c of config.lambda) {
       const arn = parseFunctionArn(c.functionArn)!;
       const exists =
         arn.accountId === tenant.accountId && arn.region === this.#deps.region
           ? await this.#deps.functionExists?.(tenant, c.functionArn)
           : false;
-      if (exists === false) {
-        throw S3Errors.invalidArgument(
-          'Unable to validate the following destination configurations',
-          c.functionArn,
-          'The destination function does not exist or is not in your account',
-        );
-      }
+      if (exists === false) throw unvalidated(c.functionArn, 'function');
     }
-    if (config.lambda.length === 0) await this.#repo.deleteConfig(bucket);
+    const queues = [];
+    for (const c of config.queue ?? []) {
+      const [, , , region, account] = c.queueArn.split(':');
+      const queue =
+        account === tenant.accountId && region === this.#deps.region
+          ? await this.#deps.queues?.findQueue(tenant, c.queueArn)
+          : undefined;
+      if (!queue) throw unvalidated(c.queueArn, 'queue');
+      queues.push(queue);
+    }
+    if (config.lambda.length === 0 && (config.queue ?? []).length === 0)
+      await this.#repo.deleteConfig(bucket);
     else await this.#repo.putConfig(bucket, config);
+    const test = JSON.stringify({
+      Service: 'Amazon S3',
+      Event: 's3:TestEvent',
+      Time: new Date().toISOString(),
+      Bucket: bucket,
+      RequestId: randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
+      HostId: randomUUID(),
+    });
+    for (const queue of queues) await this.#deps.queues?.send(queue, { body: test });
     return config;
   }
 
   /** Called by the object store inside the change's transaction (`q`): the rows commit with the change. */
   async record(change: ObjectChange, q: SqlExecutor): Promise<void> {
     const config = await this.getConfig(change.bucket, q);
-    if (config.lambda.length === 0) return;
+    if (config.lambda.length === 0 && config.queue.length === 0) return;
     // Inside the commit's transaction: a cache miss reads through `q` (on SQLite the transaction holds the
     // only connection, so a read through the store would wait for it forever).
     const tenant = await this.#deps.tenants.get(change.tenantId, q);
-    for (const c of config.lambda) {
+    const targets = [
+      ...config.lambda.map((c) => ({ c, arn: c.functionArn })),
+      ...config.queue.map((c) => ({ c, arn: c.queueArn })),
+    ];
+    for (const { c, arn } of targets) {
       if (!configMatches(c, change.eventName, change.key)) continue;
       const event = buildS3Event(change, {
         region: this.#deps.region,
@@ -97,14 +128,8 @@ export class BucketNotifications {
         principalId: tenant?.accountId ?? change.tenantId,
         requestId: randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
       });
-      await this.#repo.enqueue(
-        q,
-        change.tenantId,
-        c.functionArn,
-        change.bucket,
-        JSON.stringify(event),
-        Date.now(),
-      );
+      // The outbox's function_arn column holds either destination: a queue ARN says which it is.
+      await this.#repo.enqueue(q, change.tenantId, arn, change.bucket, JSON.stringify(event), Date.now());
     }
   }
 
@@ -196,9 +221,21 @@ export class BucketNotifications {
       return;
     }
     try {
-      await invoker.invokeAsync(tenant, row.function_arn, Buffer.from(row.payload), {
-        source: { kind: 's3', arn: bucketArn(row.bucket) },
-      });
+      if (isQueueArn(row.function_arn)) {
+        const queues = this.#deps.queues;
+        const queue = await queues?.findQueue(tenant, row.function_arn);
+        if (!queues || !queue) {
+          // A queue deleted since the configuration was written: S3 cannot deliver to it either.
+          this.#deps.log?.(`kindling: dropping S3 event for ${row.function_arn}: the queue does not exist`);
+          await done();
+          return;
+        }
+        await queues.send(queue, { body: row.payload });
+      } else {
+        await invoker.invokeAsync(tenant, row.function_arn, Buffer.from(row.payload), {
+          source: { kind: 's3', arn: bucketArn(row.bucket) },
+        });
+      }
     } catch (e) {
       // A function deleted since the configuration was written: S3 drops such events too.
       if (isNotFound(e)) {

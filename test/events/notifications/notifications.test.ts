@@ -8,19 +8,30 @@ import {
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { S3EventRecord } from '../../../src/events/notifications/s3-event.js';
 import { zipOf } from '../../api/lambda/zips.js';
 import { bodyOf, bucketName, type S3Fixture, startS3 } from '../../api/s3/fixtures.js';
 import { sdkConfig } from '../../helpers/platform.js';
 
 let f: S3Fixture;
 let lambda: LambdaClient;
+let sqs: SQSClient;
 before(async () => {
   f = await startS3();
   lambda = new LambdaClient(sdkConfig(f.t));
+  sqs = new SQSClient(sdkConfig(f.t));
 });
 after(async () => {
   f.s3.destroy();
   lambda.destroy();
+  sqs.destroy();
   await f.t.close();
 });
 
@@ -180,4 +191,130 @@ test("an empty notification configuration clears the bucket's configurations", a
   );
   const got = await f.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: b }));
   assert.equal(got.LambdaFunctionConfigurations?.length ?? 0, 0);
+});
+
+async function queue(name: string): Promise<{ url: string; arn: string }> {
+  const url = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
+    .Attributes!.QueueArn!;
+  return { url, arn };
+}
+
+/** The next message's body, deleted once read. */
+async function nextBody(url: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 30; i++) {
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1 }));
+    const m = r.Messages?.[0];
+    if (m) {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+      return JSON.parse(m.Body!);
+    }
+  }
+  assert.fail(`no message arrived on ${url}`);
+}
+
+test('a QueueConfiguration sends a test event, then each matching change as an S3 event message', async () => {
+  const b = bucketName('q');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const q = await queue(`s3-events-${process.pid}`);
+  await f.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: b,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          {
+            Id: 'csv',
+            QueueArn: q.arn,
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.csv' }] } },
+          },
+        ],
+      },
+    }),
+  );
+  const got = await f.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: b }));
+  assert.deepEqual(got.QueueConfigurations, [
+    {
+      Id: 'csv',
+      QueueArn: q.arn,
+      Events: ['s3:ObjectCreated:*'],
+      Filter: { Key: { FilterRules: [{ Name: 'Suffix', Value: '.csv' }] } },
+    },
+  ]);
+  assert.equal(got.LambdaFunctionConfigurations, undefined);
+  const testEvent = await nextBody(q.url);
+  assert.equal(testEvent.Event, 's3:TestEvent');
+  assert.equal(testEvent.Bucket, b);
+  // Not matched by the filter: nothing is sent for it; the next message is the .csv one.
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'skip.txt', Body: 'x' }));
+  const put = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'in/data 1.csv', Body: 'a,b\n' }));
+  const event = (await nextBody(q.url)) as unknown as { Records: S3EventRecord[] };
+  assert.equal(event.Records.length, 1);
+  const r = event.Records[0]!;
+  assert.equal(r.eventSource, 'aws:s3');
+  assert.equal(r.eventName, 'ObjectCreated:Put');
+  assert.equal(r.s3.configurationId, 'csv');
+  assert.equal(r.s3.object.key, 'in/data+1.csv');
+  assert.equal(`"${r.s3.object.eTag}"`, put.ETag);
+  const rest = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, WaitTimeSeconds: 1 }));
+  assert.equal(rest.Messages, undefined);
+});
+
+test("a QueueConfiguration naming a missing queue, or another tenant's, is refused with InvalidArgument", async () => {
+  const b = bucketName('q');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const mine = await queue(`mine-${process.pid}`);
+  const other = await f.t.platform.tenants.create(`q-other-${process.pid}`);
+  const key = await f.t.platform.tenants.createKey(other.id);
+  const theirs = new SQSClient(
+    sdkConfig({
+      ...f.t,
+      credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+    }),
+  );
+  try {
+    const url = (await theirs.send(new CreateQueueCommand({ QueueName: `theirs-${process.pid}` }))).QueueUrl!;
+    const theirArn = (
+      await theirs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))
+    ).Attributes!.QueueArn!;
+    for (const arn of [theirArn, mine.arn.replace(/:[^:]+$/, ':missing'), 'arn:aws:sqs:nowhere']) {
+      await assert.rejects(
+        f.s3.send(
+          new PutBucketNotificationConfigurationCommand({
+            Bucket: b,
+            NotificationConfiguration: {
+              QueueConfigurations: [{ QueueArn: arn, Events: ['s3:ObjectCreated:*'] }],
+            },
+          }),
+        ),
+        { name: 'InvalidArgument' },
+        arn,
+      );
+    }
+    // Nothing was stored, and their queue got no test event.
+    const got = await f.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: b }));
+    assert.equal(got.QueueConfigurations, undefined);
+    const r = await theirs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 0 }));
+    assert.equal(r.Messages, undefined);
+  } finally {
+    theirs.destroy();
+  }
+});
+
+test('a TopicConfiguration is refused by name with InvalidArgument', async () => {
+  const b = bucketName('q');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await assert.rejects(
+    f.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: b,
+        NotificationConfiguration: {
+          TopicConfigurations: [
+            { TopicArn: 'arn:aws:sns:us-east-1:123456789012:t', Events: ['s3:ObjectCreated:*'] },
+          ],
+        },
+      }),
+    ),
+    (e: Error) => e.name === 'InvalidArgument' && /TopicConfiguration/.test(e.message),
+  );
 });
