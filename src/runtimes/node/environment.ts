@@ -116,7 +116,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const sb = this.rt.sandbox;
     const compiled = sb.cacheRoot !== undefined ? this.compileCache?.lookup(req.codeDir) : undefined;
     await Promise.all([
-      sb.bindCode(req.codeDir, compiled),
+      sb.bindCode(req.codeDir, compiled, req.layersDir),
       sb.applyLimits({
         memoryMB: req.memoryMB,
         // The admin's extra ranges for this tenant: routed before the code loads.
