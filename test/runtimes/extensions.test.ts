@@ -54,6 +54,16 @@ const base = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2020-01-01/exten
 })();
 `;
 
+const STUCK = `#!/usr/bin/env node
+const base = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2020-01-01/extension';
+(async () => {
+  const r = await fetch(base + '/register', { method: 'POST', headers: { 'Lambda-Extension-Name': 'stuck' }, body: '{"events":["INVOKE"]}' });
+  const id = r.headers.get('lambda-extension-identifier');
+  await fetch(base + '/event/next', { headers: { 'Lambda-Extension-Identifier': id } });
+  setInterval(() => {}, 1000);
+})();
+`;
+
 async function withExtension(fn: string, file: string, source: string, env: Record<string, string> = {}) {
   const layer = await lambda.send(
     new PublishLayerVersionCommand({
@@ -128,7 +138,16 @@ test('an extension that never registers does not stop the invoke; it is reported
 
 test('an extension that crashes does not stop the invoke', async () => {
   await withExtension('crashy', 'crasher', CRASHER);
-  await invoke('crashy', 1);
-  const log = await invoke('crashy', 2);
-  assert.match(log, /EXTENSION\tName: crasher\tState: Failed/);
+  // It dies on its first INVOKE, during or just after that invocation: reported in one of the two logs.
+  const log = (await invoke('crashy', 1)) + (await invoke('crashy', 2));
+  assert.match(log, /EXTENSION\tName: crasher\tState: Failed\tReason: exited \(3\)/);
+});
+
+test('an extension that never calls /event/next again does not stop the invokes; its environment is retired', async () => {
+  await withExtension('stuck-fn', 'stuck', STUCK);
+  await invoke('stuck-fn', 1);
+  // The next invocation waits for it no longer than the last one's deadline, answers, and is reported.
+  const log = await invoke('stuck-fn', 2);
+  assert.match(log, /EXTENSION\tName: stuck\tState: Failed\tReason: did not call \/event\/next/);
+  await invoke('stuck-fn', 3);
 });

@@ -113,6 +113,11 @@ let handlerFn: Handler | undefined;
 let info: BindInfo | undefined;
 /** The function's extensions (/opt/extensions); undefined for most functions, which pay nothing. */
 let extensions: Extensions | undefined;
+/**
+ * Settles when every extension is done with the last invocation (asked for its next event again), bounded
+ * by that invocation's deadline: its extensions' time counts toward its timeout, as on Lambda.
+ */
+let extensionsSettled: Promise<boolean> | undefined;
 
 async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   info = b;
@@ -207,6 +212,7 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     // An extension that crashed or never finished retires the environment after this answer.
     if (extensions?.problem !== undefined) fatal = true;
     send({ t: 'result', id, ok, errorType, fatal, rss }, out);
+    if (extensions !== undefined) extensionsSettled = extensions.settled(deadline);
     nudgeGc(rss);
     currentId = undefined;
   };
@@ -310,7 +316,7 @@ const decoder = new FrameDecoder((raw, body) => {
       else {
         // The previous invocation ends when every extension asked for its next event again.
         const ext = extensions;
-        void ext.settled(h.deadline).then(() => {
+        void (extensionsSettled ?? Promise.resolve(true)).then(() => {
           ext.invoke(h.id, h.deadline, info?.invokedFunctionArn ?? '', h.tr);
           invoke(h, body);
         });
