@@ -11,7 +11,7 @@ import { LambdaErrors } from '../../errors.js';
 import type { ApiRequest } from '../surface.js';
 import { json } from './errors.js';
 import type { LambdaRoute } from './routes.js';
-import { pattern, validate, validateBody } from './validation.js';
+import { parseJsonBody, pattern, validate } from './validation.js';
 
 export interface LayerApiDeps {
   layers: LayerStore;
@@ -141,7 +141,16 @@ export function layerRoutes(deps: LayerApiDeps): LambdaRoute[] {
       maxBodyBytes: LAYER_BODY_LIMIT,
       async handle(req, p) {
         const raw = layerName(p.LayerName!);
-        const input = validateBody(PublishSchema, req.body);
+        const body = parseJsonBody(req.body);
+        // Content's members are checked by name too (the top level is, by validate).
+        const content = (body as { Content?: unknown } | null)?.Content;
+        if (content !== null && typeof content === 'object' && !Array.isArray(content))
+          for (const k of Object.keys(content))
+            if (!(k in PublishSchema.shape.Content.shape))
+              throw LambdaErrors.invalidParameter(
+                `Content.${k} is not supported by Kindling for this operation.`,
+              );
+        const input = validate(PublishSchema, body);
         const name = layers.nameIn(req.tenant, raw);
         if (name === undefined)
           throw LambdaErrors.accessDenied(

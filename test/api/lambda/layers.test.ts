@@ -226,6 +226,17 @@ test('unknown fields and layer permissions are refused by name', async () => {
   assert.equal(raw.status, 400);
   assert.equal(raw.headers.get('x-amzn-errortype'), 'InvalidParameterValueException');
   assert.match(String(raw.json?.message), /Bogus/);
+  const nested = await rawLambda(p.endpoint, '/2018-10-31/layers/x/versions', {
+    method: 'POST',
+    body: JSON.stringify({
+      Content: { ZipFile: (await layerZip({ 'a.txt': 'a' })).toString('base64'), Sneaky: 1 },
+    }),
+    headers: { 'content-type': 'application/json' },
+    credentials: p.credentials,
+    region: p.region,
+  });
+  assert.equal(nested.status, 400);
+  assert.match(String(nested.json?.message), /Content\.Sneaky/);
   const created = await rawLambda(p.endpoint, '/2015-03-31/functions', {
     method: 'POST',
     body: JSON.stringify({
