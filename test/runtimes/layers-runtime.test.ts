@@ -2,6 +2,7 @@
 // module paths Lambda sets (Node's /opt/nodejs/node_modules, Python's /opt/python); a function without
 // layers sees an empty /opt.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
   CreateFunctionCommand,
@@ -12,7 +13,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { zipOf } from '../api/lambda/zips.js';
-import { sdkConfig, startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
 
 let p: TestPlatform;
 let lambda: LambdaClient;
@@ -93,7 +94,7 @@ test('a Node function requires a module found only in its layer; later layers wi
   assert.equal(((await invoke('node-layered')) as { shared: string }).shared, 'base');
 });
 
-test('a function without layers sees an empty /opt, even in an environment that held layers before', async () => {
+test('a function without layers sees an empty /opt', async () => {
   await fn(
     'no-layers',
     'nodejs20.x',
@@ -114,4 +115,52 @@ test('a Python function imports a module from /opt/python', async () => {
     [lib],
   );
   assert.equal(await invoke('py-layered'), 'from /opt/python');
+});
+
+test('layers survive a restart: the start-time sweep keeps their blobs, the function runs them again', async () => {
+  const dataDir = tempDir();
+  try {
+    const first = await startPlatform({ dataDir });
+    const c1 = new LambdaClient(sdkConfig(first));
+    const v = await c1.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'durable',
+        Content: {
+          ZipFile: await zip({ 'nodejs/node_modules/durable/index.js': "module.exports = 'kept';" }),
+        },
+      }),
+    );
+    await c1.send(
+      new CreateFunctionCommand({
+        FunctionName: 'durable-fn',
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Role: 'arn:aws:iam::000000000000:role/test',
+        Code: { ZipFile: await zip({ 'index.js': "exports.handler = async () => require('durable');" }) },
+        Layers: [v.LayerVersionArn!],
+      }),
+    );
+    c1.destroy();
+    await first.close();
+    const second = await startPlatform({ dataDir });
+    const c2 = new LambdaClient(sdkConfig(second));
+    try {
+      const out = await c2.send(new InvokeCommand({ FunctionName: 'durable-fn' }));
+      const text = Buffer.from(out.Payload ?? []).toString();
+      assert.equal(out.FunctionError, undefined, text);
+      assert.equal(JSON.parse(text), 'kept');
+      const again = await c2.send(
+        new PublishLayerVersionCommand({
+          LayerName: 'durable',
+          Content: { ZipFile: await zip({ 'x.txt': 'x' }) },
+        }),
+      );
+      assert.equal(again.Version, 2);
+    } finally {
+      c2.destroy();
+      await second.close();
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
