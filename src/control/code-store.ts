@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { DomainError, KindlingError, LambdaErrors } from '../errors.js';
 import { type BlobStore, readBlob } from '../store/blobs/blob-store.js';
+import { buildLayerSet } from './layer-sets.js';
 
 export const CODE_LIMITS = {
   /** Lambda's limit on a ZipFile uploaded through the API. */
@@ -54,6 +55,8 @@ export interface CodeStoreOptions {
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
+/** The code cache's folder of merged layer trees. */
+const LAYER_SETS = 'layer-sets';
 const COMPILED = /^([0-9a-f]{64})\.compiled$/;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -72,6 +75,10 @@ export class CodeStore {
   readonly #pins = new Map<string, number>();
   /** One extraction per digest at a time; concurrent uploads of the same zip share it. */
   readonly #extracting = new Map<string, Promise<void>>();
+  /** Other users of blobs (layer versions) asked before a blob is removed. */
+  readonly #useChecks: ((digest: string) => Promise<boolean>)[] = [];
+  /** Merged layer trees by layer set (see ensureLayerSet). */
+  readonly #layerSets = new Map<string, Promise<string>>();
 
   constructor(opts: CodeStoreOptions) {
     this.#blobs = opts.blobs;
@@ -86,6 +93,39 @@ export class CodeStore {
   static digestOf(zip: Buffer): { digest: string; sha256: string } {
     const h = createHash('sha256').update(zip).digest();
     return { digest: h.toString('hex'), sha256: h.toString('base64') };
+  }
+
+  get maxUnzippedBytes(): number {
+    return this.#maxUnzipped;
+  }
+
+  /** Another owner of blobs (layers): a blob it still uses is never removed. */
+  addUseCheck(inUse: (digest: string) => Promise<boolean>): void {
+    this.#useChecks.push(inUse);
+  }
+
+  /** Bytes of the digest's extracted files (what counts toward the unzipped limit). */
+  async unzippedSize(digest: string): Promise<number> {
+    return treeSize(await this.ensureCodeDir(digest));
+  }
+
+  /**
+   * The layers' extracted trees merged in order (a later layer's file replaces an earlier one's), built
+   * once per layer set from hard links into the code cache, read-only: what a sandbox sees at /opt.
+   */
+  ensureLayerSet(digests: readonly string[]): Promise<string> {
+    const key = createHash('sha256').update(digests.join(',')).digest('hex');
+    let job = this.#layerSets.get(key);
+    if (job === undefined) {
+      job = (async () => {
+        const dirs: string[] = [];
+        for (const d of digests) dirs.push(await this.ensureCodeDir(d));
+        return buildLayerSet(path.join(this.#cache, LAYER_SETS), key, dirs);
+      })();
+      this.#layerSets.set(key, job);
+      job.catch(() => this.#layerSets.delete(key));
+    }
+    return job;
   }
 
   codeDir(digest: string): string {
@@ -176,6 +216,20 @@ export class CodeStore {
    */
   removeBlob(digest: string): void {
     if (this.#pins.has(digest) || this.#shared) return;
+    if (this.#useChecks.length > 0) {
+      void Promise.all(this.#useChecks.map((inUse) => inUse(digest))).then(
+        (uses) => {
+          if (!uses.includes(true)) this.#deleteBlob(digest);
+        },
+        (e: unknown) => console.error(`kindling: code blob ${digest} kept (swept later): ${String(e)}`),
+      );
+      return;
+    }
+    this.#deleteBlob(digest);
+  }
+
+  #deleteBlob(digest: string): void {
+    if (this.#pins.has(digest)) return;
     if (this.#blobs.deleteSync) {
       this.#blobs.deleteSync(this.blobKey(digest));
       return;
@@ -191,6 +245,9 @@ export class CodeStore {
    */
   async sweep(referenced: ReadonlySet<string>): Promise<void> {
     const unused = (digest: string) => !referenced.has(digest) && !this.#pins.has(digest);
+    // Merged layer trees are rebuilt on demand; no environment runs at start.
+    this.#layerSets.clear();
+    removeTree(path.join(this.#cache, LAYER_SETS));
     for (const name of fs.readdirSync(this.#cache)) {
       if (name.startsWith('.tmp-') || (DIGEST.test(name) && unused(name))) {
         removeTree(path.join(this.#cache, name));
@@ -378,4 +435,15 @@ export function removeTree(dir: string): void {
   };
   unlock(dir);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Bytes of the regular files under `dir`. */
+export async function treeSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) n += await treeSize(p);
+    else if (e.isFile()) n += (await fsp.stat(p)).size;
+  }
+  return n;
 }

@@ -18,6 +18,7 @@ import {
   type Runtime,
 } from './function-rules.js';
 import { FunctionRepo, type FunctionRow as Row } from './functions-repo.js';
+import { type FunctionLayer, LayerErrors } from './layers.js';
 import type { Tenant } from './tenants.js';
 
 export {
@@ -51,6 +52,8 @@ export interface FunctionConfig {
   role: string;
   ephemeralStorage: number;
   deadLetterTargetArn: string | undefined;
+  /** Its layers in order (Layers), merged under /opt; absent when none. */
+  layers?: FunctionLayer[];
 }
 
 export interface FunctionRecord extends FunctionConfig {
@@ -208,6 +211,7 @@ export class FunctionStore {
       role: input.role ?? `arn:aws:iam::${tenant.accountId}:role/kindling-function`,
       ephemeralStorage: input.ephemeralStorage ?? 512,
       deadLetterTargetArn: input.deadLetterTargetArn,
+      ...(input.layers?.length ? { layers: input.layers } : {}),
     };
     checkRuntime(config.runtime);
     checkEnvironment(config.environment);
@@ -216,6 +220,7 @@ export class FunctionStore {
     if (await this.#repo.byName(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
     const code = await this.#code.put(input.zip);
     try {
+      await this.#checkSize(code.digest, config.layers);
       const row: Row = {
         id: randomUUID(),
         tenant_id: tenant.id,
@@ -248,9 +253,10 @@ export class FunctionStore {
     zip: Buffer,
     opts: { revisionId?: string } = {},
   ): Promise<FunctionRecord> {
-    await this.#require(tenant, name, opts.revisionId);
+    const layers = await this.#require(tenant, name, opts.revisionId);
     const code: StoredCode = await this.#code.put(zip);
     try {
+      await this.#checkSize(code.digest, layers);
       return await this.#update(tenant, name, opts.revisionId, async (cur) => ({
         code_digest: code.digest,
         code_sha256: code.sha256,
@@ -274,6 +280,10 @@ export class FunctionStore {
   ): Promise<FunctionRecord> {
     if (patch.runtime !== undefined) checkRuntime(patch.runtime);
     if (patch.environment) checkEnvironment(patch.environment);
+    if (patch.layers?.length) {
+      const cur = await this.#repo.byName(tenant.id, name);
+      if (cur) await this.#checkSize(cur.code_digest, patch.layers);
+    }
     return this.#update(tenant, name, opts.revisionId, async (cur) => {
       const next: FunctionConfig = { ...this.#configOf(cur) };
       for (const [k, v] of Object.entries(patch) as [keyof FunctionConfig, unknown][]) {
@@ -281,6 +291,8 @@ export class FunctionStore {
       }
       // An empty DeadLetterConfig.TargetArn removes it, as on Lambda.
       if (patch.deadLetterTargetArn === '') next.deadLetterTargetArn = undefined;
+      // An empty Layers list removes them.
+      if (next.layers?.length === 0) delete next.layers;
       return {
         config: JSON.stringify(next),
         revision_id: randomUUID(),
@@ -361,10 +373,24 @@ export class FunctionStore {
     return { tags: JSON.stringify(next) };
   }
 
-  async #require(tenant: Tenant, name: string, revisionId: string | undefined): Promise<void> {
+  /** The function exists at this revision; answers its layers. */
+  async #require(
+    tenant: Tenant,
+    name: string,
+    revisionId: string | undefined,
+  ): Promise<FunctionLayer[] | undefined> {
     const row = await this.#repo.byName(tenant.id, name);
     if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
     if (revisionId !== undefined && revisionId !== row.revision_id) throw LambdaErrors.preconditionFailed();
+    return this.#configOf(row).layers;
+  }
+
+  /** Lambda's 250 MB unzipped limit holds for the function's code and its layers together. */
+  async #checkSize(digest: string, layers: readonly FunctionLayer[] | undefined): Promise<void> {
+    if (!layers?.length) return;
+    const limit = this.#code.maxUnzippedBytes;
+    const total = layers.reduce((n, l) => n + l.unzippedSize, await this.#code.unzippedSize(digest));
+    if (total > limit) throw LayerErrors.tooLarge(limit, total);
   }
 
   /**
@@ -476,6 +502,7 @@ export class FunctionStore {
 export function toFunctionRecord(row: Row, region: string): FunctionRecord {
   const config = JSON.parse(row.config) as FunctionConfig;
   Object.freeze(config.environment);
+  if (config.layers) Object.freeze(config.layers);
   return Object.freeze({
     ...config,
     id: row.id,

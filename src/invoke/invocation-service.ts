@@ -307,6 +307,10 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       timeoutSec: rec.timeout,
       environment: rec.environment,
       codeDir: this.#functions.code.codeDir(rec.codeDigest),
+      // Merged once per layer set on this node; a function without layers pays nothing.
+      ...(rec.layers?.length && {
+        layersDir: await this.#functions.code.ensureLayerSet(rec.layers.map((l) => l.digest)),
+      }),
       ephemeralStorageMB: rec.ephemeralStorage,
       networkOutbound: grant?.networkOutbound === true,
       egressAllow: grant?.networkOutbound === true ? grant.egressAllow : [],

@@ -21,6 +21,8 @@ export interface BindRequest {
   handler: string;
   /** Host path of the version's extracted, read-only code. */
   codeDir: string;
+  /** Host path of its layers merged (read-only), seen at /opt; absent without layers. */
+  layersDir?: string;
   memoryMB: number;
   timeoutSec: number;
   /** IPv4 ranges an admin opened for the tenant (sandboxes with outbound network only). */

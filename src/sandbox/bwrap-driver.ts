@@ -192,6 +192,8 @@ interface Launched {
   relayPort: number;
   /** Host dir the sandbox sees read-only at SANDBOX_CACHE_ROOT (a version's compile cache). */
   cache: { dir: string; root: string };
+  /** Host dir the sandbox sees read-only at /opt (the bound function's layers); undefined when the image uses /opt. */
+  opt: string | undefined;
   /** Host pid of the sandbox's first process (bwrap's pid 1 inside), when asked for or with egress. */
   nsPid?: number;
   egress?: Egress;
@@ -210,6 +212,7 @@ function sandboxOf(spec: SandboxSpec, l: Launched, proc: SandboxProcess): Sandbo
     l.release,
     l.egress,
     l.cache,
+    l.opt,
   );
 }
 
@@ -437,6 +440,11 @@ export class BwrapDriver implements SandboxDriver {
     const cacheDir = path.join(envDir, 'cache');
     await fsp.mkdir(cacheDir, { mode: 0o755 });
     const cache = { dir: cacheDir, root: SANDBOX_CACHE_ROOT };
+    // Layers are linked in at bind like code. An interpreter the image binds under /opt keeps that path.
+    const optDir = image.hostPaths.some((p) => p === '/opt' || p.startsWith('/opt/'))
+      ? undefined
+      : path.join(envDir, 'opt');
+    if (optDir !== undefined) await fsp.mkdir(optDir, { mode: 0o755 });
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
@@ -447,6 +455,7 @@ export class BwrapDriver implements SandboxDriver {
     const dirs: Array<{ path: string; dest: string }> = [
       { path: taskDir, dest: '/var/task' },
       { path: cacheDir, dest: SANDBOX_CACHE_ROOT },
+      ...(optDir !== undefined ? [{ path: optDir, dest: '/opt' }] : []),
       // The socket's own directory, not the socket file: the API server (re)creates the socket after the
       // first sandboxes start, and a bound file would keep pointing at a stale or missing inode.
       { path: path.dirname(this.opts.apiSocketPath), dest: SANDBOX_API_DIR },
@@ -542,7 +551,18 @@ export class BwrapDriver implements SandboxDriver {
     };
     // Its own mount namespace: every path of the image is where the image put it.
     const resolve = (dest: string) => dest;
-    const launched: Launched = { child, taskDir, envDir, cg, release, resolve, abort, relayPort, cache };
+    const launched: Launched = {
+      child,
+      taskDir,
+      envDir,
+      cg,
+      release,
+      resolve,
+      abort,
+      relayPort,
+      cache,
+      opt: optDir,
+    };
     if (!wantInfo) return launched;
     try {
       launched.nsPid = await sandboxPid(child, infoFd);

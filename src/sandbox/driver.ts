@@ -66,9 +66,10 @@ export interface Sandbox {
   readonly channel: Duplex;
   /**
    * Places a version's code (a host directory) read-only at taskRoot, before the runtime loads it, and its
-   * compile cache (a host directory the runtime built from that code) read-only at cacheRoot when given.
+   * compile cache (a host directory the runtime built from that code) read-only at cacheRoot when given,
+   * and its merged layers (a host directory) read-only at /opt when given.
    */
-  bindCode(codeDir: string, compiledDir?: string): Promise<void>;
+  bindCode(codeDir: string, compiledDir?: string, layersDir?: string): Promise<void>;
   /** Where the runtime sees the compile cache given to bindCode (read-only); undefined when it cannot. */
   readonly cacheRoot: string | undefined;
   /**

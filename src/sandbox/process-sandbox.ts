@@ -50,6 +50,8 @@ export class ProcessSandbox implements Sandbox {
     private readonly egress?: Egress,
     /** Host dir the sandbox sees read-only at `root`, for a version's compile cache. */
     private readonly cache?: { dir: string; root: string },
+    /** Host dir the sandbox sees read-only at /opt, for the bound function's layers. */
+    private readonly opt?: string,
   ) {
     this.pid = child.pid ?? -1;
     if (egress !== undefined) {
@@ -97,7 +99,12 @@ export class ProcessSandbox implements Sandbox {
     return this.cache?.root;
   }
 
-  async bindCode(codeDir: string, compiledDir?: string): Promise<void> {
+  async bindCode(codeDir: string, compiledDir?: string, layersDir?: string): Promise<void> {
+    if (layersDir !== undefined) {
+      // Without a private /opt the layers would be missing where the function looks: refuse, never half-run.
+      if (this.opt === undefined) throw new Error('this sandbox cannot hold layers (no private /opt)');
+      await linkTree(layersDir, this.opt);
+    }
     await linkTree(codeDir, this.taskDir);
     if (compiledDir !== undefined && this.cache !== undefined) await linkTree(compiledDir, this.cache.dir);
   }

@@ -13,6 +13,7 @@ import type { LambdaApiDeps } from '../api/lambda/deps.js';
 import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
 import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
+import { layerRoutes } from '../api/lambda/layers.js';
 import { policyRoutes } from '../api/lambda/policy.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { LogsSurface } from '../api/logs/surface.js';
@@ -29,6 +30,7 @@ import { CodeStore } from '../control/code-store.js';
 import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
+import { LayerStore } from '../control/layers.js';
 import { TenantStore } from '../control/tenants.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
@@ -143,6 +145,13 @@ export async function assemble({
     cacheDir: paths.codeCache,
   });
   const functions = await FunctionStore.open({ sql, code, region });
+  const layers = new LayerStore({ sql, code, region });
+  /** Digests the code store keeps: functions' code and layers (versions, and those functions still use). */
+  const liveDigests = async () => {
+    const live = await functions.referencedDigests();
+    for (const d of await layers.referencedDigests()) live.add(d);
+    return live;
+  };
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
@@ -303,6 +312,7 @@ export async function assemble({
     codeUrls: new CodeUrlSigner(),
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
     cluster: router,
+    layers,
   };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   lambdaRoutes.add(
@@ -314,6 +324,7 @@ export async function assemble({
     }),
   );
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
+  lambdaRoutes.add(...layerRoutes({ layers, codeFromS3: lambdaDeps.codeFromS3 }));
   const functionUrls = new FunctionUrlStore(sql);
   lambdaRoutes.add(
     ...policyRoutes({
@@ -402,7 +413,7 @@ export async function assemble({
       name: 'core',
       async start() {
         // Nothing runs yet, so code no function references can go (a kill may have left some behind).
-        await code.sweep(await functions.referencedDigests());
+        await code.sweep(await liveDigests());
         worker.start();
       },
       stop: (deadline) => worker.drain(deadline),
@@ -436,8 +447,7 @@ export async function assemble({
           // Nodes come and go rarely on a cluster: orphans of writes that died with a node go now and then.
           sweeper = setInterval(() => {
             objects.recover().catch((e: unknown) => log(`kindling: object blob sweep failed: ${String(e)}`));
-            functions
-              .referencedDigests()
+            liveDigests()
               .then((live) => code.sweepBlobs(live))
               .catch((e: unknown) => log(`kindling: code blob sweep failed: ${String(e)}`));
           }, SWEEP_SHARED_BLOBS_EVERY_MS);

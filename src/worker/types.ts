@@ -23,6 +23,8 @@ export interface FunctionVersionSpec {
   environment: Record<string, string>;
   /** Host path of the extracted, read-only code for this version (the code cache). */
   codeDir: string;
+  /** Host path of its layers merged in order (the code cache), placed at /opt; absent without layers. */
+  layersDir?: string;
   /** /tmp size in MB (Lambda's EphemeralStorage). */
   ephemeralStorageMB: number;
   /** Outbound network: the tenant's admin grant (own network namespace with filtered user-mode networking). */

@@ -297,6 +297,7 @@ export class WorkerManager implements Worker {
       return await env.bind({
         handler: spec.handler,
         codeDir: spec.codeDir,
+        ...(spec.layersDir !== undefined && { layersDir: spec.layersDir }),
         memoryMB: spec.memoryMB,
         timeoutSec: spec.timeoutSec,
         ...(spec.networkOutbound && spec.egressAllow !== undefined && { egressAllow: spec.egressAllow }),

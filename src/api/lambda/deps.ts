@@ -4,6 +4,7 @@
 import type { PlatformConfig } from '../../config.js';
 import type { FunctionPolicyStore } from '../../control/function-policies.js';
 import type { FunctionStore } from '../../control/functions.js';
+import type { LayerStore } from '../../control/layers.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
@@ -15,6 +16,8 @@ export interface LambdaApiDeps {
   functions: FunctionStore;
   invoker: FunctionInvoker;
   codeUrls: CodeUrlSigner;
+  /** Layer versions (PublishLayerVersion, a function's Layers); absent: Layers refused by name. */
+  layers?: LayerStore;
   /** Resource-based policies: another account may invoke a function a statement grants it. */
   policies?: FunctionPolicyStore;
   /**

@@ -12,6 +12,7 @@ import {
   refuseNetworkTag,
   SUPPORTED_RUNTIMES,
 } from '../../control/functions.js';
+import type { FunctionLayer } from '../../control/layers.js';
 import type { Tenant } from '../../control/tenants.js';
 import { LambdaErrors } from '../../errors.js';
 import { runtimeEntry } from '../../runtimes/registry.js';
@@ -41,6 +42,15 @@ const ConfigFields = {
   Environment: EnvironmentSchema.optional(),
   EphemeralStorage: z.object({ Size: z.number().int().min(512).max(10240) }).optional(),
   DeadLetterConfig: z.object({ TargetArn: z.string().max(1024).optional() }).optional(),
+  Layers: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(140)
+        .regex(...pattern('arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+')),
+    )
+    .optional(),
 };
 const CodeSchema = z.object({
   ZipFile: z.string().optional(),
@@ -109,7 +119,21 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
   if (version !== undefined) out.RuntimeVersionConfig = { RuntimeVersionArn: version.arn };
   if (Object.keys(rec.environment).length > 0) out.Environment = { Variables: rec.environment };
   if (rec.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: rec.deadLetterTargetArn };
+  if (rec.layers?.length) out.Layers = rec.layers.map((l) => ({ Arn: l.arn, CodeSize: l.codeSize }));
   return out;
+}
+
+/** The function's Layers checked and resolved for the caller (Lambda's rules: layers.ts). */
+async function layersOf(
+  deps: LambdaApiDeps,
+  tenant: Tenant,
+  arns: string[] | undefined,
+): Promise<FunctionLayer[] | undefined> {
+  if (arns === undefined) return undefined;
+  if (arns.length === 0) return [];
+  if (!deps.layers)
+    throw LambdaErrors.invalidParameter('Layers is not supported by Kindling for this operation.');
+  return deps.layers.resolveForFunction(tenant, arns);
 }
 
 function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<FunctionConfig> {
@@ -220,10 +244,12 @@ export async function createFunction(
   if (input.Tags && Object.keys(input.Tags).length > 50) {
     throw LambdaErrors.invalidParameter('Number of tags exceeds resource tag limit of 50.');
   }
+  const layers = await layersOf(deps, tenant, input.Layers);
   const zip = await zipOf(deps, tenant, input.Code);
   const patch = configPatch(input);
   return deps.functions.create(tenant, {
     ...patch,
+    layers,
     name: ref.name,
     runtime: input.Runtime,
     handler: input.Handler,
@@ -284,7 +310,8 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         const rec = await functionFromPath(deps, req, p.FunctionName!);
         const input = validateBody(UpdateConfigSchema, req.body);
         refuseNetworkTag(input.Tags);
-        const updated = await deps.functions.updateConfiguration(req.tenant, rec.name, configPatch(input), {
+        const patch = { ...configPatch(input), layers: await layersOf(deps, req.tenant, input.Layers) };
+        const updated = await deps.functions.updateConfiguration(req.tenant, rec.name, patch, {
           revisionId: input.RevisionId,
         });
         return json(200, configurationOf(updated));

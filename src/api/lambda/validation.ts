@@ -76,7 +76,6 @@ const DEFAULTS_ACCEPTED: Record<string, (v: unknown) => boolean> = {
     Array.isArray(v) && v.length === 1 && v[0] === (process.arch === 'arm64' ? 'arm64' : 'x86_64'),
   TracingConfig: (v) =>
     typeof v === 'object' && v !== null && (v as { Mode?: unknown }).Mode === 'PassThrough',
-  Layers: (v) => Array.isArray(v) && v.length === 0,
 };
 
 /**

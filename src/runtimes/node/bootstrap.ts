@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
+import { Extensions } from './extensions.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
 import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
@@ -110,6 +111,13 @@ type BindInfo = Omit<Extract<HostFrame, { t: 'bind' }>, 't' | 'env'>;
 
 let handlerFn: Handler | undefined;
 let info: BindInfo | undefined;
+/** The function's extensions (/opt/extensions); undefined for most functions, which pay nothing. */
+let extensions: Extensions | undefined;
+/**
+ * Settles when every extension is done with the last invocation (asked for its next event again), bounded
+ * by that invocation's deadline: its extensions' time counts toward its timeout, as on Lambda.
+ */
+let extensionsSettled: Promise<boolean> | undefined;
 
 async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   info = b;
@@ -122,8 +130,18 @@ async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
   try {
     if (b.cache !== undefined) cc = useCompileCache(b.taskRoot, b.cache);
     process.chdir(b.taskRoot);
+    // Extensions start first and register before the handler's init runs, as on Lambda.
+    extensions = await Extensions.start(
+      { functionName: b.functionName, functionVersion: b.functionVersion, handler: b.handler },
+      (line) => process.stdout.write(line),
+    );
     handlerFn = await loadHandler(b.handler, b.taskRoot);
-    send({ t: 'init', ok: true, ...(cc !== undefined && { cc }) });
+    send({
+      t: 'init',
+      ok: true,
+      ...(cc !== undefined && { cc }),
+      ...(extensions && { ext: extensions.count }),
+    });
   } catch (e) {
     const body =
       e instanceof InitError
@@ -191,7 +209,10 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
       out = JSON.stringify(eb);
     }
     const rss = rssForReport(startedAt);
+    // An extension that crashed or never finished retires the environment after this answer.
+    if (extensions?.problem !== undefined) fatal = true;
     send({ t: 'result', id, ok, errorType, fatal, rss }, out);
+    if (extensions !== undefined) extensionsSettled = extensions.settled(deadline);
     nudgeGc(rss);
     currentId = undefined;
   };
@@ -291,7 +312,21 @@ const decoder = new FrameDecoder((raw, body) => {
   const h = raw as HostFrame;
   switch (h.t) {
     case 'invoke':
-      invoke(h, body);
+      if (extensions === undefined) invoke(h, body);
+      else {
+        // The previous invocation ends when every extension asked for its next event again.
+        const ext = extensions;
+        void (extensionsSettled ?? Promise.resolve(true)).then(() => {
+          ext.invoke(h.id, h.deadline, info?.invokedFunctionArn ?? '', h.tr);
+          invoke(h, body);
+        });
+      }
+      break;
+    case 'shutdown':
+      void (extensions?.shutdown(h.reason) ?? Promise.resolve()).then(() => {
+        uncork();
+        process.exit(0);
+      });
       break;
     case 'bind':
       void bind(h);

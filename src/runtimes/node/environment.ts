@@ -39,6 +39,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
   private strayBytes = 0;
   private credsKey = '';
   private retiring: Promise<void> | undefined;
+  /** Extensions the runtime started at bind (its init answer says): they get SHUTDOWN at retirement. */
+  private extensionCount = 0;
   /** Code whose compile cache is built once this environment's first invocation has answered. */
   private buildAfterInvoke: string | undefined;
 
@@ -116,7 +118,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const sb = this.rt.sandbox;
     const compiled = sb.cacheRoot !== undefined ? this.compileCache?.lookup(req.codeDir) : undefined;
     await Promise.all([
-      sb.bindCode(req.codeDir, compiled),
+      sb.bindCode(req.codeDir, compiled, req.layersDir),
       sb.applyLimits({
         memoryMB: req.memoryMB,
         // The admin's extra ranges for this tenant: routed before the code loads.
@@ -143,6 +145,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const log = logs.join('');
     if (answer?.ok) {
       this.state = 'bound';
+      if (answer.t === 'init') this.extensionCount = answer.ext ?? 0;
       // The first environment of this code pays for compiling; later ones start from what it built.
       if (compiled === undefined && sb.cacheRoot !== undefined) this.buildAfterInvoke = req.codeDir;
       return {
@@ -270,13 +273,26 @@ export class NodeEnvironment implements ExecutionEnvironment {
 
   retire(): Promise<void> {
     this.state = 'retired';
-    this.retiring ??= this.rt.destroy();
+    this.retiring ??= this.extensionCount > 0 ? this.shutdown() : this.rt.destroy();
     return this.retiring;
+  }
+
+  /** Lambda's Shutdown phase: extensions get SHUTDOWN and 2 s to finish (the runtime then exits), then kill. */
+  private async shutdown(): Promise<void> {
+    const sb = this.rt.sandbox;
+    if (sb.alive()) {
+      sb.thaw();
+      this.rt.send({ t: 'shutdown', reason: 'spindown' });
+      await Promise.race([sb.exited, new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
+    }
+    await this.rt.destroy();
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 const INIT_TIMEOUT_MS = 10_000;
+/** Lambda's 2 s for extensions after SHUTDOWN, and a little for the runtime to exit. */
+const SHUTDOWN_WAIT_MS = 2_500;
 /** After the first invocation's answer, how long before its compile cache's build starts. */
 const BUILD_DELAY_MS = 100;
 /** Log bytes kept per invocation; a function printing without end must not exhaust the host's memory. */

@@ -18,13 +18,15 @@ export type HostFrame =
     } & FunctionContext)
   /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
-  | { t: 'ping'; n: number };
+  | { t: 'ping'; n: number }
+  /** The environment is retired: extensions get SHUTDOWN and Lambda's grace, then the runtime exits. */
+  | { t: 'shutdown'; reason: string };
 
 /** Runtime → host. A log frame's body is the text; a result's or failed init's body is the answer. */
 export type RuntimeFrame =
   | { t: 'ready'; relayPort: number; relayError?: string }
   /** `cc`: how many modules init loaded from the compile cache, and how many cache entries were refused. */
-  | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse }
+  | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse; ext?: number }
   | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
   | { t: 'log'; id: string | null }
   | { t: 'pong'; n: number };
@@ -58,7 +60,10 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
       break;
     case 'init':
       ok =
-        typeof h.ok === 'boolean' && opt(h.errorType, 'string') && (h.cc === undefined || isCacheUse(h.cc));
+        typeof h.ok === 'boolean' &&
+        opt(h.errorType, 'string') &&
+        (h.cc === undefined || isCacheUse(h.cc)) &&
+        (h.ext === undefined || count(h.ext));
       break;
     case 'result':
       ok =
