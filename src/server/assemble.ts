@@ -30,6 +30,7 @@ import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { TenantStore } from '../control/tenants.js';
+import { EventBus } from '../events/bus/event-bus.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
 import { MappingService } from '../events/mappings/mapping-service.js';
@@ -239,6 +240,13 @@ export async function assemble({
     // node that takes it over stores the same request id again, which the async store refuses as a duplicate.
     accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
+  // PutEvents: matched events are stored as async invocations in the call's own transaction.
+  const eventBus = new EventBus({
+    store: scheduleStore,
+    region,
+    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
+    accept: (tenant, rec, payload, opts, q) => dispatcher.accept(tenant, rec, payload, opts, 0, q),
+  });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
   const directory = functionDirectory(invoker);
@@ -361,7 +369,7 @@ export async function assemble({
     }),
     new SqsSurface(queues),
     new LambdaSurface(lambdaRoutes),
-    new EventBridgeSurface(scheduler),
+    new EventBridgeSurface(scheduler, eventBus),
     new LogsSurface({ telemetry, region }),
     new StsSurface(),
     // Path-style S3 matches any first segment: last.
