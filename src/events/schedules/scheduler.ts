@@ -351,6 +351,8 @@ export class Scheduler {
         next: nextFireAfter(parseScheduleExpression(rule.expression), at, rule.anchorAt),
         nextTickAt: undefined,
       };
+    // A one-time schedule is done once it fired.
+    if (rule.expression.startsWith('at(')) return { next: undefined, nextTickAt: undefined };
     const spec = readSpec(rule);
     const windowMs = (spec.windowMinutes ?? 0) * 60_000;
     const base = rule.tickAt !== undefined && at <= rule.tickAt + windowMs ? rule.tickAt : at;
