@@ -113,6 +113,26 @@ const entryError = (ErrorCode: string, ErrorMessage: string) => ({ ErrorCode, Er
 const required = (field: string) =>
   entryError('InvalidArgument', `Parameter ${field} is not valid. Reason: ${field} is a required argument.`);
 
+/** EventBridge reads JSON up to 1100 levels deep; deeper would also overflow the stack when re-serialised. */
+const MAX_DETAIL_DEPTH = 1100;
+
+/** The deepest nesting of a JSON text's arrays and objects (strings skipped), without parsing it. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** One entry checked as EventBridge checks it: a bad entry fails alone, the others go on. */
 function checkEntry(e: Entry, now: number): BusEvent | { ErrorCode: string; ErrorMessage: string } {
   if (!isDefaultBus(e.EventBusName))
@@ -128,6 +148,7 @@ function checkEntry(e: Entry, now: number): BusEvent | { ErrorCode: string; Erro
       'NotAuthorizedForSourceException',
       `Not authorized for the source ${e.Source}: sources beginning with aws. are reserved.`,
     );
+  if (jsonDepth(e.Detail) > MAX_DETAIL_DEPTH) return entryError('MalformedDetail', 'Detail is malformed.');
   let detail: unknown;
   try {
     detail = JSON.parse(e.Detail);
@@ -249,7 +270,7 @@ export class EventBridgeSurface implements ApiSurface {
         const now = Date.now();
         const checked = i.Entries.map((e) => checkEntry(e, now));
         const good = checked.filter((c): c is BusEvent => 'source' in c);
-        const ids = await this.#bus.publish(tenant, good);
+        const ids = good.length === 0 ? [] : await this.#bus.publish(tenant, good);
         let next = 0;
         const entries: EntryResult[] = checked.map((c) => ('source' in c ? { EventId: ids[next++]! } : c));
         return { FailedEntryCount: entries.length - good.length, Entries: entries };

@@ -177,10 +177,11 @@ test('malformed entries fail one by one while the others are accepted', async ()
         { Source: 'com.ok', Detail: '{}' },
         { Source: 'aws.s3', DetailType: 'x', Detail: '{}' },
         { Source: 'com.ok', DetailType: 'x', Detail: '{}', EventBusName: 'orders' },
+        { Source: 'com.ok', DetailType: 'x', Detail: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}` },
       ],
     }),
   );
-  assert.equal(out.FailedEntryCount, 7);
+  assert.equal(out.FailedEntryCount, 8);
   const codes = out.Entries!.map((e) => e.ErrorCode ?? 'ok');
   assert.deepEqual(codes, [
     'ok',
@@ -191,6 +192,7 @@ test('malformed entries fail one by one while the others are accepted', async ()
     'InvalidArgument',
     'NotAuthorizedForSourceException',
     'InvalidArgument',
+    'MalformedDetail',
   ]);
   assert.match(out.Entries![1]!.ErrorMessage!, /Source/);
   assert.match(out.Entries![2]!.ErrorMessage!, /Detail/);
