@@ -319,8 +319,11 @@ export class Scheduler {
       try {
         ({ next, nextTickAt } = this.#after(rule, at));
       } catch (e) {
-        // A row this version cannot read (never written by it): left alone rather than fired wrongly.
-        console.error(`kindling: schedule ${rule.arn} skipped: ${(e as Error).message}`);
+        // A row this version cannot read (never written by it): parked (no next fire) rather than fired
+        // wrongly, or found due again at every wake-up.
+        console.error(`kindling: schedule ${rule.arn} parked: ${(e as Error).message}`);
+        if (await store.claimTick(rule.tenantId, rule.name, tick, undefined, at, at + this.#leaseMs))
+          await store.firingDone(rule.tenantId, rule.name, tick);
         continue;
       }
       const claimed = await store.claimTick(

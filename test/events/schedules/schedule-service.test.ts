@@ -128,3 +128,11 @@ test('schedules are not rules: ListRules and DescribeRule never see them', async
   assert.deepEqual(await store.list(tenant.id, '', '', 10), []);
   assert.equal((await store.list(tenant.id, '', '', 10, true)).length, 1);
 });
+
+test('a schedule row whose settings cannot be read is parked, not fired or found due again', async () => {
+  await service.create(tenant, input('corrupt'), T0);
+  await store.sql.run("UPDATE schedule_rules SET spec = '{\"group\":1}' WHERE name = 'default/corrupt'");
+  assert.equal(await scheduler.fireDue(T0 + 60 * MIN), 0);
+  assert.deepEqual(accepted, []);
+  assert.equal((await row('corrupt'))?.nextFireAt, undefined);
+});
