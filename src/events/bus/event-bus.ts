@@ -64,10 +64,15 @@ export class EventBus {
     };
   }
 
-  #pattern(text: string): EventPattern {
+  /** Undefined for a stored pattern this version cannot read (PutRule validated it): that rule matches nothing. */
+  #pattern(text: string): EventPattern | undefined {
     let p = this.#compiled.get(text);
     if (!p) {
-      p = parseEventPattern(text);
+      try {
+        p = parseEventPattern(text);
+      } catch {
+        return undefined;
+      }
       if (this.#compiled.size >= COMPILED_LIMIT) this.#compiled.clear();
       this.#compiled.set(text, p);
     }
@@ -85,8 +90,8 @@ export class EventBus {
       const id = ids[i]!;
       const envelope = this.envelope(tenant, e, id);
       for (const { rule, targets } of rules) {
-        if (targets.length === 0 || !matchesEventPattern(this.#pattern(rule.eventPattern!), envelope))
-          continue;
+        const pattern = this.#pattern(rule.eventPattern!);
+        if (targets.length === 0 || !pattern || !matchesEventPattern(pattern, envelope)) continue;
         for (const t of targets) {
           // Functions are looked up before the transaction: nothing but its own SQL may run in it.
           if (!functions.has(t.arn)) {
