@@ -18,6 +18,8 @@ const MATRIX = [
   'api/admin/',
   'telemetry/',
   'events/schedules/',
+  'events/bus/put-events',
+  'api/scheduler/',
   'events/mappings/',
   'events/rpc/',
   'events/queue/',

@@ -20,6 +20,7 @@ interface Rule {
   Name: string;
   Arn: string;
   ScheduleExpression?: string;
+  EventPattern?: string;
   State: string;
   Description?: string;
 }
@@ -156,7 +157,8 @@ export async function run(args: string[]): Promise<void> {
             rows,
             [
               { header: 'NAME', value: (r) => r.Name },
-              { header: 'SCHEDULE', value: (r) => r.ScheduleExpression },
+              // A rule with an event pattern only (PutEvents) shows its pattern.
+              { header: 'SCHEDULE', value: (r) => r.ScheduleExpression ?? r.EventPattern ?? '' },
               { header: 'STATE', value: (r) => r.State },
               { header: 'FUNCTIONS', value: (r) => r.Targets.map((t) => fnName(t.Arn)).join(', ') },
             ],

@@ -18,6 +18,7 @@ import { policyRoutes } from '../api/lambda/policy.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
+import { SchedulerSurface } from '../api/scheduler/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
 import { StsSurface } from '../api/sts/surface.js';
 import type { ApiSurface } from '../api/surface.js';
@@ -32,6 +33,7 @@ import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { LayerStore } from '../control/layers.js';
 import { TenantStore } from '../control/tenants.js';
+import { EventBus } from '../events/bus/event-bus.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
 import { MappingService } from '../events/mappings/mapping-service.js';
@@ -43,6 +45,7 @@ import type { QueueEngine } from '../events/queue/types.js';
 import { CheckpointStore } from '../events/rpc/checkpoint-repo.js';
 import { RpcProcessor } from '../events/rpc/rpc-processor.js';
 import { ScheduleStore } from '../events/schedules/schedule-repo.js';
+import { ScheduleService } from '../events/schedules/schedule-service.js';
 import { Scheduler } from '../events/schedules/scheduler.js';
 import { AsyncDispatcher } from '../invoke/async-dispatcher.js';
 import { AsyncEventStore } from '../invoke/async-queue.js';
@@ -79,7 +82,7 @@ export interface Components {
   /** Sync and async invocation behind one object: what the API and events/ invoke through. */
   invoker: FunctionInvoker;
   async: { events: AsyncEventStore; configs: EventInvokeConfigStore; dispatcher: AsyncDispatcher };
-  schedules: { store: ScheduleStore; scheduler: Scheduler };
+  schedules: { store: ScheduleStore; scheduler: Scheduler; service: ScheduleService };
   mappings: {
     store: MappingStore;
     mappings: MappingService;
@@ -248,6 +251,20 @@ export async function assemble({
     // node that takes it over stores the same request id again, which the async store refuses as a duplicate.
     accept: (tenant, rec, payload, opts) => dispatcher.accept(tenant, rec, payload, opts),
   });
+  // The EventBridge Scheduler API's schedules: rows the same timer fires.
+  const scheduleService = new ScheduleService({
+    store: scheduleStore,
+    region,
+    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
+    changed: () => scheduler.changed(),
+  });
+  // PutEvents: matched events are stored as async invocations in the call's own transaction.
+  const eventBus = new EventBus({
+    store: scheduleStore,
+    region,
+    resolveFunction: (tenant, arn) => invocations.resolve(tenant, arn),
+    accept: (tenant, rec, payload, opts, q) => dispatcher.accept(tenant, rec, payload, opts, 0, q),
+  });
   const mappingStore = new MappingStore(sql);
   const checkpoints = new CheckpointStore(sql);
   const directory = functionDirectory(invoker);
@@ -373,7 +390,8 @@ export async function assemble({
     }),
     new SqsSurface(queues),
     new LambdaSurface(lambdaRoutes),
-    new EventBridgeSurface(scheduler),
+    new EventBridgeSurface(scheduler, eventBus),
+    new SchedulerSurface(scheduleService),
     new LogsSurface({ telemetry, region }),
     new StsSurface(),
     // Path-style S3 matches any first segment: last.
@@ -475,7 +493,7 @@ export async function assemble({
       invocations,
       invoker,
       async: { events: asyncEvents, configs: asyncConfigs, dispatcher },
-      schedules: { store: scheduleStore, scheduler },
+      schedules: { store: scheduleStore, scheduler, service: scheduleService },
       mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
       objects: { store: objects, notifications },
       cluster: { node: clusterNode, router },

@@ -11,6 +11,7 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 const WIRE: Readonly<Record<string, { type: string; status: number }>> = {
   Validation: { type: 'ValidationException', status: 400 },
+  InvalidEventPattern: { type: 'InvalidEventPatternException', status: 400 },
   RuleNotFound: { type: 'ResourceNotFoundException', status: 400 },
   EventBusNotFound: { type: 'ResourceNotFoundException', status: 400 },
   LimitExceeded: { type: 'LimitExceededException', status: 400 },

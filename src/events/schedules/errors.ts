@@ -8,6 +8,7 @@ const e = (code: string, message: string) => new SchedulesError(code, message);
 
 export const EventsErrors = {
   validation: (message: string) => e('Validation', message),
+  invalidPattern: (message: string) => e('InvalidEventPattern', message),
   invalidExpression: () => e('Validation', 'Parameter ScheduleExpression is not valid.'),
   ruleNotFound: (name: string) => e('RuleNotFound', `Rule ${name} does not exist on EventBus default.`),
   busNotFound: (name: string) => e('EventBusNotFound', `Event bus ${name} does not exist.`),

@@ -1,6 +1,7 @@
-// Schedule rules (EventBridge rules with a ScheduleExpression) and their targets, per tenant, in the store.
-// Each enabled rule stores its next fire time, so a restart knows what was missed; a tick is claimed by
-// moving next_fire_at with a compare-and-set, so every node may fire and each tick fires on one.
+// EventBridge rules (with a ScheduleExpression, an EventPattern or both) and their targets, and EventBridge
+// Scheduler schedules (rows with a `spec`, named `group/name`: rule names cannot hold a `/`), per tenant, in
+// the store. Each enabled timed row stores its next fire time, so a restart knows what was missed; a tick is
+// claimed by moving next_fire_at with a compare-and-set, so every node may fire and each tick fires on one.
 import { z } from 'zod';
 import type { Sql, SqlExecutor } from '../../store/sql.js';
 
@@ -10,7 +11,14 @@ export interface ScheduleRule {
   tenantId: string;
   name: string;
   arn: string;
+  /** '' for a rule with an event pattern only. */
   expression: string;
+  /** The rule's EventPattern text (event rules). */
+  eventPattern?: string | undefined;
+  /** A Scheduler API schedule's settings (JSON, see schedule-spec.ts); undefined for rules. */
+  spec?: string | undefined;
+  /** The scheduled time of the next fire when next_fire_at is later (a flexible window); else undefined. */
+  tickAt?: number | undefined;
   state: RuleState;
   description: string | undefined;
   /** ms since the epoch; undefined when disabled or the expression never fires again. */
@@ -58,6 +66,9 @@ const SCHEMA = [
   // between the claim and the hand-over leaves it here for another node to finish.
   'ALTER TABLE schedule_rules ADD COLUMN firing_at INTEGER',
   'ALTER TABLE schedule_rules ADD COLUMN firing_until INTEGER',
+  'ALTER TABLE schedule_rules ADD COLUMN event_pattern TEXT',
+  'ALTER TABLE schedule_rules ADD COLUMN spec TEXT',
+  'ALTER TABLE schedule_rules ADD COLUMN tick_at INTEGER',
 ];
 
 const opt = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
@@ -76,6 +87,9 @@ const RuleRow = z.object({
   last_fired_at: opt(z.number()),
   firing_at: opt(z.number()).optional(),
   firing_until: opt(z.number()).optional(),
+  event_pattern: opt(z.string()).optional(),
+  spec: opt(z.string()).optional(),
+  tick_at: opt(z.number()).optional(),
 });
 
 const TargetRow = z.object({
@@ -100,6 +114,9 @@ const toRule = (raw: unknown): ScheduleRule => {
     lastFiredAt: r.last_fired_at,
     firingAt: r.firing_at,
     firingUntil: r.firing_until,
+    eventPattern: r.event_pattern,
+    spec: r.spec,
+    tickAt: r.tick_at,
   };
 };
 
@@ -148,24 +165,58 @@ export class ScheduleStore {
     return row === undefined ? undefined : toRule(row);
   }
 
-  /** Name order, after `after`, at most `limit` (+1 to tell whether there are more). */
-  async list(tenantId: string, prefix: string, after: string, limit: number): Promise<ScheduleRule[]> {
+  /**
+   * Rules (or, with `schedules`, Scheduler schedules) in name order, after `after`, at most `limit` (+1 to
+   * tell whether there are more).
+   */
+  async list(
+    tenantId: string,
+    prefix: string,
+    after: string,
+    limit: number,
+    schedules = false,
+  ): Promise<ScheduleRule[]> {
     const q = await this.#q(undefined);
     const rows = await q.all(
       `SELECT * FROM schedule_rules WHERE tenant_id = ? AND substr(name, 1, length(?)) = ? AND name > ?
-        ORDER BY name LIMIT ?`,
+        AND spec IS ${schedules ? 'NOT ' : ''}NULL ORDER BY name LIMIT ?`,
       [tenantId, prefix, prefix, after, limit],
     );
     return rows.map(toRule);
   }
 
+  /** The tenant's enabled rules with an event pattern, with their targets (PutEvents matches them). */
+  async patternRules(tenantId: string): Promise<{ rule: ScheduleRule; targets: ScheduleTarget[] }[]> {
+    const q = await this.#q(undefined);
+    const rules = (
+      await q.all(
+        "SELECT * FROM schedule_rules WHERE tenant_id = ? AND state = 'ENABLED' AND event_pattern IS NOT NULL ORDER BY name",
+        [tenantId],
+      )
+    ).map(toRule);
+    if (rules.length === 0) return [];
+    const targets = new Map<string, ScheduleTarget[]>();
+    for (const row of await q.all(
+      `SELECT t.* FROM schedule_targets t JOIN schedule_rules r ON r.tenant_id = t.tenant_id AND r.name = t.rule_name
+        WHERE t.tenant_id = ? AND r.state = 'ENABLED' AND r.event_pattern IS NOT NULL ORDER BY t.target_id`,
+      [tenantId],
+    )) {
+      const name = (row as { rule_name: string }).rule_name;
+      const list = targets.get(name) ?? [];
+      list.push(toTarget(row));
+      targets.set(name, list);
+    }
+    return rules.map((rule) => ({ rule, targets: targets.get(rule.name) ?? [] }));
+  }
+
   async upsert(rule: ScheduleRule, tx?: SqlExecutor): Promise<void> {
     const q = await this.#q(tx);
     await q.run(
-      `INSERT INTO schedule_rules (tenant_id, name, arn, expression, state, description, next_fire_at, anchor_at, created_at, last_fired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO schedule_rules (tenant_id, name, arn, expression, state, description, next_fire_at, anchor_at, created_at, last_fired_at, event_pattern, spec, tick_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant_id, name) DO UPDATE SET expression = excluded.expression, state = excluded.state,
-         description = excluded.description, next_fire_at = excluded.next_fire_at, anchor_at = excluded.anchor_at`,
+         description = excluded.description, next_fire_at = excluded.next_fire_at, anchor_at = excluded.anchor_at,
+         event_pattern = excluded.event_pattern, spec = excluded.spec, tick_at = excluded.tick_at`,
       [
         rule.tenantId,
         rule.name,
@@ -177,6 +228,9 @@ export class ScheduleStore {
         rule.anchorAt,
         rule.createdAt,
         rule.lastFiredAt ?? null,
+        rule.eventPattern ?? null,
+        rule.spec ?? null,
+        rule.tickAt ?? null,
       ],
     );
   }
@@ -184,6 +238,15 @@ export class ScheduleStore {
   async delete(tenantId: string, name: string, tx?: SqlExecutor): Promise<void> {
     const q = await this.#q(tx);
     await q.run('DELETE FROM schedule_rules WHERE tenant_id = ? AND name = ?', [tenantId, name]);
+  }
+
+  /** Deletes a row with nothing left to fire and no fire being handed over (ActionAfterCompletion DELETE). */
+  async deleteIfFinished(tenantId: string, name: string): Promise<void> {
+    const q = await this.#q(undefined);
+    await q.run(
+      'DELETE FROM schedule_rules WHERE tenant_id = ? AND name = ? AND next_fire_at IS NULL AND firing_at IS NULL',
+      [tenantId, name],
+    );
   }
 
   /**
@@ -197,12 +260,13 @@ export class ScheduleStore {
     next: number | undefined,
     now: number,
     leaseUntil: number,
+    nextTickAt?: number,
   ): Promise<boolean> {
     const q = await this.#q(undefined);
     const r = await q.run(
-      `UPDATE schedule_rules SET next_fire_at = ?, last_fired_at = ?, firing_at = ?, firing_until = ?
+      `UPDATE schedule_rules SET next_fire_at = ?, tick_at = ?, last_fired_at = ?, firing_at = ?, firing_until = ?
         WHERE tenant_id = ? AND name = ? AND state = 'ENABLED' AND next_fire_at = ? AND firing_at IS NULL`,
-      [next ?? null, now, tick, leaseUntil, tenantId, name, tick],
+      [next ?? null, nextTickAt ?? null, now, tick, leaseUntil, tenantId, name, tick],
     );
     return r.changes === 1;
   }

@@ -3,14 +3,18 @@
 // tick fires on one node), and hands it to the async queue with request ids derived from rule, tick and
 // target (so a node that dies mid-hand-over leaves a leased claim another node finishes without doubling
 // an event). A rule missed while every node was down fires once (never a burst of the missed ones), then
-// continues from the current time.
+// continues from the current time. EventBridge Scheduler schedules (rows with a spec) fire through the same
+// claims, with their own timing (schedule-timing.ts) and one target.
 import { createHash, randomUUID } from 'node:crypto';
 import type { FunctionRecord } from '../../control/functions.js';
 import type { Tenant } from '../../control/tenants.js';
 import type { AsyncInvokeOptions } from '../../invoke/types.js';
+import { EventPatternError, parseEventPattern } from '../bus/pattern.js';
 import { EventsErrors } from './errors.js';
 import { nextFireAfter, parseScheduleExpression, type ScheduleExpression } from './expression.js';
 import type { RuleState, ScheduleRule, ScheduleStore, ScheduleTarget } from './schedule-repo.js';
+import { readSpec, timingOf, withContext } from './schedule-spec.js';
+import { nextScheduledAfter, withinWindow } from './schedule-timing.js';
 
 /** EventBridge's limit of targets per rule. */
 export const MAX_TARGETS = 5;
@@ -63,7 +67,9 @@ function isDuplicateKey(e: unknown): boolean {
 
 export interface PutRuleInput {
   name: string;
-  scheduleExpression: string;
+  /** At least one of scheduleExpression and eventPattern. */
+  scheduleExpression?: string | undefined;
+  eventPattern?: string | undefined;
   state?: RuleState;
   description?: string;
 }
@@ -120,8 +126,8 @@ export class Scheduler {
     return nextFireAfter(expr, now, anchor);
   }
 
-  /** Wakes this node now and every other node through the store. */
-  async #changed(): Promise<void> {
+  /** Wakes this node now and every other node through the store (after a change of timed rows). */
+  async changed(): Promise<void> {
     void this.wake();
     await this.#d.store.sql.notify(SCHEDULES_CHANNEL).catch(() => {
       // The others re-read their next fire time within a rescan period anyway.
@@ -129,28 +135,39 @@ export class Scheduler {
   }
 
   async putRule(tenant: Tenant, input: PutRuleInput, now?: number): Promise<ScheduleRule> {
-    const expr = parseExpression(input.scheduleExpression);
+    const text = input.scheduleExpression ?? '';
+    const expr = text === '' ? undefined : parseExpression(text);
+    if (input.eventPattern !== undefined) {
+      try {
+        parseEventPattern(input.eventPattern);
+      } catch (e) {
+        if (e instanceof EventPatternError) throw EventsErrors.invalidPattern(e.message);
+        throw e;
+      }
+    }
     const at = now ?? (await this.#d.store.sql.now());
     const cur = await this.#d.store.get(tenant.id, input.name);
     const state = input.state ?? 'ENABLED';
     // Keep the schedule's phase when nothing about its timing changed.
-    const same = cur && cur.expression === input.scheduleExpression && cur.state === state;
+    const same = cur && cur.expression === text && cur.state === state;
     const anchor = same ? cur.anchorAt : at;
     const rule: ScheduleRule = {
       tenantId: tenant.id,
       name: input.name,
       arn: this.ruleArn(tenant, input.name),
-      expression: input.scheduleExpression,
+      expression: text,
+      eventPattern: input.eventPattern,
       state,
       // EventBridge replaces a rule with what PutRule says: omitted fields are not kept.
       description: input.description,
-      nextFireAt: state === 'ENABLED' ? (same ? cur.nextFireAt : this.#next(expr, at, anchor)) : undefined,
+      nextFireAt:
+        state === 'ENABLED' && expr ? (same ? cur.nextFireAt : this.#next(expr, at, anchor)) : undefined,
       anchorAt: anchor,
       createdAt: cur?.createdAt ?? at,
       lastFiredAt: cur?.lastFiredAt,
     };
     await this.#d.store.upsert(rule);
-    await this.#changed();
+    await this.changed();
     return rule;
   }
 
@@ -170,7 +187,7 @@ export class Scheduler {
       if ((await store.targets(tenant.id, name, q)).length > 0) throw EventsErrors.hasTargets();
       await store.delete(tenant.id, name, q);
     });
-    await this.#changed();
+    await this.changed();
   }
 
   async setState(tenant: Tenant, name: string, state: RuleState, now?: number): Promise<void> {
@@ -178,7 +195,13 @@ export class Scheduler {
     if (r.state === state) return;
     await this.putRule(
       tenant,
-      { name, scheduleExpression: r.expression, state, description: r.description },
+      {
+        name,
+        scheduleExpression: r.expression || undefined,
+        eventPattern: r.eventPattern,
+        state,
+        description: r.description,
+      },
       now,
     );
   }
@@ -284,26 +307,80 @@ export class Scheduler {
       const tick = rule.firingAt;
       if (tick === undefined) continue;
       if (!(await store.reclaimFiring(rule.tenantId, rule.name, tick, at, at + this.#leaseMs))) continue;
-      await this.#handOver(rule, tick);
-      await store.firingDone(rule.tenantId, rule.name, tick);
+      // The scheduled time of a flexible fire is not kept past its claim: the fire time stands in for it.
+      await this.#handOver(rule, tick, tick);
+      await this.#done(rule, tick);
     }
     for (const rule of await store.due(at)) {
       const tick = rule.nextFireAt;
       if (tick === undefined) continue;
-      // From now, not from the missed time: a schedule missed while down fires once, not once per miss.
-      const next = nextFireAfter(parseScheduleExpression(rule.expression), at, rule.anchorAt);
-      if (!(await store.claimTick(rule.tenantId, rule.name, tick, next, at, at + this.#leaseMs))) continue;
-      await this.#handOver(rule, tick);
-      await store.firingDone(rule.tenantId, rule.name, tick);
+      let next: number | undefined;
+      let nextTickAt: number | undefined;
+      try {
+        ({ next, nextTickAt } = this.#after(rule, at));
+      } catch (e) {
+        // A row this version cannot read (never written by it): parked (no next fire) rather than fired
+        // wrongly, or found due again at every wake-up.
+        console.error(`kindling: schedule ${rule.arn} parked: ${(e as Error).message}`);
+        if (await store.claimTick(rule.tenantId, rule.name, tick, undefined, at, at + this.#leaseMs))
+          await store.firingDone(rule.tenantId, rule.name, tick);
+        continue;
+      }
+      const claimed = await store.claimTick(
+        rule.tenantId,
+        rule.name,
+        tick,
+        next,
+        at,
+        at + this.#leaseMs,
+        nextTickAt,
+      );
+      if (!claimed) continue;
+      await this.#handOver(rule, tick, rule.tickAt ?? tick);
+      await this.#done(rule, tick, next === undefined);
       fired++;
     }
     return fired;
   }
 
+  /**
+   * A fired row's next fire time (and its scheduled time when a flexible window moves it). From now, not
+   * from the missed time: a schedule missed while down fires once, not once per miss; a flexible fire late
+   * within its window continues from its own scheduled time.
+   */
+  #after(rule: ScheduleRule, at: number): { next: number | undefined; nextTickAt: number | undefined } {
+    if (rule.spec === undefined)
+      return {
+        next: nextFireAfter(parseScheduleExpression(rule.expression), at, rule.anchorAt),
+        nextTickAt: undefined,
+      };
+    // A one-time schedule is done once it fired.
+    if (rule.expression.startsWith('at(')) return { next: undefined, nextTickAt: undefined };
+    const spec = readSpec(rule);
+    const windowMs = (spec.windowMinutes ?? 0) * 60_000;
+    const base = rule.tickAt !== undefined && at <= rule.tickAt + windowMs ? rule.tickAt : at;
+    const scheduled = nextScheduledAfter(timingOf(rule, spec), base, rule.anchorAt);
+    if (scheduled === undefined) return { next: undefined, nextTickAt: undefined };
+    const next = withinWindow(rule.arn, scheduled, spec.windowMinutes);
+    return { next, nextTickAt: next === scheduled ? undefined : scheduled };
+  }
+
+  /** The tick is handed over; a schedule with nothing left to fire and ActionAfterCompletion DELETE goes. */
+  async #done(rule: ScheduleRule, tick: number, finished?: boolean): Promise<void> {
+    const { store } = this.#d;
+    await store.firingDone(rule.tenantId, rule.name, tick);
+    if (rule.spec === undefined) return;
+    const current = finished ?? (await store.get(rule.tenantId, rule.name))?.nextFireAt === undefined;
+    if (current && readSpec(rule).actionAfterCompletion === 'DELETE') {
+      await store.deleteIfFinished(rule.tenantId, rule.name);
+    }
+  }
+
   /** Stores one async invocation per target for the tick; repeating it for the same tick adds nothing. */
-  async #handOver(rule: ScheduleRule, tick: number): Promise<void> {
+  async #handOver(rule: ScheduleRule, tick: number, scheduledAt: number): Promise<void> {
     const tenant = await this.#d.tenants.get(rule.tenantId);
     if (!tenant) return;
+    if (rule.spec !== undefined) return this.#handOverSchedule(tenant, rule, tick, scheduledAt);
     const event = this.scheduledEvent(tenant, rule, tick, derivedId(rule.arn, tick));
     for (const t of await this.#d.store.targets(rule.tenantId, rule.name)) {
       let payload: string;
@@ -327,6 +404,40 @@ export class Scheduler {
         // Stored by an earlier hand-over of this tick (a node died after it): not a second event.
         if (!isDuplicateKey(e)) throw e;
       }
+    }
+  }
+
+  /** A Scheduler schedule's one target gets its Input (context keywords replaced) or `{}`, as Scheduler sends. */
+  async #handOverSchedule(
+    tenant: Tenant,
+    rule: ScheduleRule,
+    tick: number,
+    scheduledAt: number,
+  ): Promise<void> {
+    const spec = readSpec(rule);
+    const requestId = derivedId(rule.arn, tick);
+    let rec: FunctionRecord;
+    try {
+      rec = await this.#d.resolveFunction(tenant, spec.target.arn);
+    } catch (e) {
+      console.error(`kindling: schedule ${rule.arn}: target skipped: ${(e as Error).message}`);
+      return;
+    }
+    const input =
+      spec.target.input === undefined
+        ? '{}'
+        : withContext(spec.target.input, {
+            arn: rule.arn,
+            scheduledAt,
+            executionId: requestId.replaceAll('-', '').slice(0, 16),
+          });
+    try {
+      await this.#d.accept(tenant, rec, Buffer.from(input), {
+        requestId,
+        source: { kind: 'schedule', arn: rule.arn },
+      });
+    } catch (e) {
+      if (!isDuplicateKey(e)) throw e;
     }
   }
 

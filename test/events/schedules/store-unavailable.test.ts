@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import { EventBridgeSurface } from '../../../src/api/eventbridge/surface.js';
 import type { ApiRequest } from '../../../src/api/surface.js';
 import type { Tenant } from '../../../src/control/tenants.js';
+import { EventBus } from '../../../src/events/bus/event-bus.js';
 import { ScheduleStore } from '../../../src/events/schedules/schedule-repo.js';
 import { Scheduler } from '../../../src/events/schedules/scheduler.js';
 import { StoreUnavailableError } from '../../../src/store/sql.js';
@@ -27,7 +28,15 @@ test('PutRule while the store is unreachable answers 500 InternalException, and 
     accept: () => undefined,
   });
   after(() => scheduler.stop());
-  const surface = new EventBridgeSurface(scheduler);
+  const bus = new EventBus({
+    store,
+    region: 'us-east-1',
+    resolveFunction: () => {
+      throw new Error('no functions here');
+    },
+    accept: () => undefined,
+  });
+  const surface = new EventBridgeSurface(scheduler, bus);
   const call = async (op: string, body: unknown) => {
     const req = {
       method: 'POST',
