@@ -174,8 +174,9 @@ export class ConsoleSurface implements ApiSurface {
     const current = await this.#sessions.current(cookie);
     if (route === 'signout' && segs.length === 1) {
       if (m !== 'POST') return this.#notAllowed(req);
-      // Signing out needs the same proof as any change: a page of another site must not end a session.
+      // Signing out needs the same proof as any change: a page of another origin must not end a session.
       if (current) this.#checkChange(req, current.session);
+      else this.#checkOrigin(req);
       this.#sessions.close(cookie);
       return json(200, { signedOut: true }, { 'set-cookie': this.#cookie('', 0, req) });
     }
