@@ -15,7 +15,7 @@ function niceStep(max) {
   return 10 * p;
 }
 
-const label = (v) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toPrecision(2));
+const label = (v) => (v >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(3))));
 
 /**
  * records: [{ functionName, hour (ISO), gbSeconds }]; the x axis runs `hours` hours from `fromMs` (UTC).
