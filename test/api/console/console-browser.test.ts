@@ -555,3 +555,24 @@ test('a SigV4-signed request to /console/... is S3’s: a bucket named console s
   assert.equal(await got.Body!.transformToString(), 'mine');
   s3.destroy();
 });
+
+test('oversized and hostile input is refused with a 4xx, never a server error', { skip }, async () => {
+  const big = JSON.stringify({ accessKeyId: 'A', secretAccessKey: 'x'.repeat(10_000) });
+  const r = await raw('POST', '/console/api/signin', { 'content-type': 'application/json' }, big);
+  assert.equal(r.status, 413);
+  const { cookie } = await session(acme.credentials);
+  for (const path of [
+    `/console/api/functions/${'a'.repeat(300)}`,
+    '/console/api/functions/%2e%2e',
+    '/console/api/functions/..%2f..%2fetc%2fpasswd/logs',
+    '/console/api/functions/acme-hello/logs?after=-1',
+    '/console/api/functions/acme-hello/logs?limit=100000',
+    '/console/api/billing?hours=1e9',
+    '/console/api/buckets/..%2facme-uploads/objects',
+    '/console/api/functions/%zz',
+  ]) {
+    const a = await raw('GET', path, { cookie });
+    assert.ok(a.status >= 400 && a.status < 500, `${path}: ${a.status} ${a.body}`);
+    assert.match(a.body, /"error"/, path);
+  }
+});
