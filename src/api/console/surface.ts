@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isDomainError, isKindlingError, KindlingError } from '../../errors.js';
 import { decodeOrThrow } from '../../uri.js';
+import { addressKey } from '../edge-limits.js';
 import { lambdaWireError, serviceWireError } from '../lambda/errors.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
 import { type Asset, loadAssets } from './assets.js';
@@ -93,11 +94,10 @@ function cookieOf(head: RequestHead): string | undefined {
   return undefined;
 }
 
-/** IPv6 clients are counted per /64 (one host commonly holds the whole block). */
+/** The client a failed sign-in is counted against: its address, IPv6 by its /64 (as the edge counts). */
 function clientAddress(req: ApiRequest): string {
-  const a = req.raw.socket.remoteAddress ?? 'unknown';
-  if (!a.includes(':') || a.startsWith('::ffff:')) return a;
-  return `${a.split(':').slice(0, 4).join(':')}::/64`;
+  // No address: a sandbox's relayed call over the unix socket (all of them share one count).
+  return addressKey(req.raw.socket.remoteAddress) ?? 'unix-socket';
 }
 
 export class ConsoleSurface implements ApiSurface {

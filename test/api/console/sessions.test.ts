@@ -159,6 +159,9 @@ test('over the limit the surface answers 429 with Retry-After, to the right secr
   // IPv6 clients are counted per /64.
   for (const a of ['2001:db8:1:2::1', '2001:db8:1:2::2']) await answer(surface, fakeRequest(bad, a));
   assert.equal((await answer(surface, fakeRequest(good, '2001:db8:1:2::3'))).status, 429);
+  // However the address is written.
+  for (const a of ['2001:db8::1', '2001:DB8:0:0::2']) await answer(surface, fakeRequest(bad, a));
+  assert.equal((await answer(surface, fakeRequest(good, '2001:0db8:0000:0000:ffff::3'))).status, 429);
 });
 
 test('sign-in refuses unknown fields by name, non-JSON bodies and other content types', async () => {
