@@ -359,7 +359,7 @@ export async function assemble({
       urls: functionUrls,
       telemetry,
       queues,
-      objects: objects,
+      objects,
       environments: () => worker.environments(),
       workerStats: () => worker.stats(),
     }),

@@ -140,14 +140,7 @@ async function functionDetail(name) {
       d.aliases.length > 0
         ? table(
             ['Alias', 'Version', 'Weighted routing', 'Description'],
-            d.aliases.map((a) => [
-              a.name,
-              a.functionVersion,
-              Object.entries(a.additionalVersionWeights ?? {})
-                .map(([v, w]) => `${v}: ${Math.round(w * 100)}%`)
-                .join(', ') || '—',
-              a.description ?? '',
-            ]),
+            d.aliases.map((a) => [a.name, a.functionVersion, routing(a), a.description ?? '']),
           )
         : h(
             'p',
@@ -179,6 +172,14 @@ async function functionDetail(name) {
     ),
     h('p', {}, link(`#/logs/${seg(f.name)}`, 'Live logs of this function →')),
   );
+}
+
+/** `2: 90% · 1: 10%` for an alias that shifts traffic, `—` when it sends everything to one version. */
+function routing(a) {
+  const extra = Object.entries(a.additionalVersionWeights ?? {});
+  if (extra.length === 0) return '—';
+  const rest = 1 - extra.reduce((t, [, w]) => t + w, 0);
+  return [[a.functionVersion, rest], ...extra].map(([v, w]) => `${v}: ${Math.round(w * 100)}%`).join(' · ');
 }
 
 // ---- live logs ----
