@@ -178,7 +178,7 @@ export class ConsoleSurface implements ApiSurface {
       if (current) this.#checkChange(req, current.session);
       else this.#checkOrigin(req);
       this.#sessions.close(cookie);
-      return json(200, { signedOut: true }, { 'set-cookie': this.#cookie('', 0, req) });
+      return json(200, { signedOut: true }, { 'set-cookie': this.#cookie('', req, 0) });
     }
     if (!current) throw ConsoleErrors.notSignedIn();
     const { tenant, session } = current;
@@ -244,23 +244,28 @@ export class ConsoleSurface implements ApiSurface {
       throw ConsoleErrors.signInFailed();
     }
     const { id, session } = this.#sessions.open(found.key);
-    const maxAge = Math.round(this.#sessions.idleMs / 1000);
+    const idleSeconds = Math.round(this.#sessions.idleMs / 1000);
     return json(
       200,
       {
         tenant: { name: found.tenant.name, accountId: found.tenant.accountId, isAdmin: found.tenant.isAdmin },
         accessKeyId: session.accessKeyId,
         csrf: session.csrf,
-        idleSeconds: maxAge,
+        idleSeconds,
       },
-      { 'set-cookie': this.#cookie(id, maxAge, req) },
+      { 'set-cookie': this.#cookie(id, req) },
     );
   }
 
-  #cookie(value: string, maxAge: number, req: ApiRequest): string {
+  /**
+   * A browser-session cookie (no Max-Age: gone when the browser closes); the server ends the session
+   * itself on idle or age, so an active page is never cut by a cookie expiring under it. `maxAge` 0 clears it.
+   */
+  #cookie(value: string, req: ApiRequest, maxAge?: number): string {
     // Secure when the browser is on https (behind a TLS proxy); plain http on loopback could not keep it.
     const secure = typeof req.headers.origin === 'string' && req.headers.origin.startsWith('https:');
-    return `${COOKIE}=${value}; Path=${CONSOLE_PREFIX}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+    const age = maxAge === undefined ? '' : `; Max-Age=${maxAge}`;
+    return `${COOKIE}=${value}; Path=${CONSOLE_PREFIX}; HttpOnly; SameSite=Strict${age}${secure ? '; Secure' : ''}`;
   }
 
   /**

@@ -195,6 +195,7 @@ test('signing in keeps only an HttpOnly, SameSite=Strict cookie on /console: no 
   assert.equal(cookies[0]!.httpOnly, true);
   assert.equal(cookies[0]!.sameSite, 'Strict');
   assert.equal(cookies[0]!.path, '/console');
+  assert.equal(cookies[0]!.expires, -1, 'a browser-session cookie: the server decides when the session ends');
   assert.ok(!cookies[0]!.value.includes(acme.credentials.secretAccessKey));
   const stored = await page.evaluate(() => ({
     local: localStorage.length,
