@@ -137,7 +137,8 @@ export class Metrics implements InvocationObserver {
    * starts): nothing of other tenants and no platform-wide figures.
    */
   functionStats(tenantId: string): Record<string, FunctionStats> {
-    const out: Record<string, FunctionStats> = {};
+    // No prototype: a function may be named `__proto__` or `constructor`.
+    const out: Record<string, FunctionStats> = Object.create(null);
     const of = (fn: string): FunctionStats =>
       (out[fn] ??= {
         invocations: 0,

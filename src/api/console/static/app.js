@@ -45,7 +45,7 @@ async function route() {
     .replace(/^#\/?/, '')
     .split('/')
     .map((p) => decodeURIComponent(p));
-  const name = pages[parts[0]] ? parts[0] : 'functions';
+  const name = Object.hasOwn(pages, parts[0]) ? parts[0] : 'functions';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === name);
   }
