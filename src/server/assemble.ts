@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
+import { ConsoleSurface } from '../api/console/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
 import { FunctionUrlSurface } from '../api/function-url/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
@@ -377,6 +378,19 @@ export async function assemble({
         policies.allows(functionId, account, 'lambda:InvokeFunctionUrl', 'AWS_IAM'),
       resolve: (tenant, name) => invocations.resolve(tenant, name),
       execute: (tenant, rec, payload, requestId) => invocations.execute(tenant, rec, payload, { requestId }),
+    }),
+    // The web console (`/console`): its own sessions, reading the services in-process for one tenant.
+    new ConsoleSurface({
+      resolveKey: (id) => tenants.resolveKey(id),
+      functions,
+      resolve: (tenant, ref) => invocations.resolve(tenant, ref),
+      execute: (tenant, rec, payload) => invocations.execute(tenant, rec, payload),
+      urls: functionUrls,
+      telemetry,
+      queues,
+      objects,
+      environments: () => worker.environments(),
+      workerStats: () => worker.stats(),
     }),
     // Telemetry's tenants, pool and metrics API owns /kindling/* and /metrics.
     new AdminSurface({

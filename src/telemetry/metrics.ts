@@ -80,6 +80,22 @@ export interface MetricsSources {
   tenantName?: (tenantId: string) => string | undefined;
 }
 
+/** One function's counters (Metrics.functionStats). */
+export interface FunctionStats {
+  invocations: number;
+  errors: number;
+  throttles: number;
+  /** Served by a bound environment. */
+  warm: number;
+  /** Cold starts served by a warming-pool sandbox. */
+  pool: number;
+  /** Cold starts that started a new sandbox. */
+  cold: number;
+  /** Total init time of the cold starts that reported one, and how many did. */
+  initMs: number;
+  inits: number;
+}
+
 const functionNameOfArn = (arn: string): string => /:function:([^:]+)/.exec(arn)?.[1] ?? arn;
 
 export class Metrics implements InvocationObserver {
@@ -114,6 +130,41 @@ export class Metrics implements InvocationObserver {
 
   onThrottle(tenantId: string, functionArn: string): void {
     this.#throttles.inc(tenantId, functionNameOfArn(functionArn));
+  }
+
+  /**
+   * One tenant's counters per function since this node started (the web console's view of its own
+   * starts): nothing of other tenants and no platform-wide figures.
+   */
+  functionStats(tenantId: string): Record<string, FunctionStats> {
+    // No prototype: a function may be named `__proto__` or `constructor`.
+    const out: Record<string, FunctionStats> = Object.create(null);
+    const of = (fn: string): FunctionStats =>
+      (out[fn] ??= {
+        invocations: 0,
+        errors: 0,
+        throttles: 0,
+        warm: 0,
+        pool: 0,
+        cold: 0,
+        initMs: 0,
+        inits: 0,
+      });
+    for (const s of this.#invocations.entries()) if (s.tenantId === tenantId) of(s.fn).invocations += s.value;
+    for (const s of this.#errors.entries()) if (s.tenantId === tenantId) of(s.fn).errors += s.value;
+    for (const s of this.#throttles.entries()) if (s.tenantId === tenantId) of(s.fn).throttles += s.value;
+    for (const s of this.#warmStarts.entries()) if (s.tenantId === tenantId) of(s.fn).warm += s.value;
+    for (const s of this.#coldStarts.entries()) {
+      if (s.tenantId !== tenantId) continue;
+      if (s.extra === 'pool') of(s.fn).pool += s.value;
+      else of(s.fn).cold += s.value;
+    }
+    for (const s of this.#initDuration.entries()) {
+      if (s.tenantId !== tenantId) continue;
+      of(s.fn).initMs += s.sum * 1000;
+      of(s.fn).inits += s.count;
+    }
+    return out;
   }
 
   #tenant(id: string): string {
