@@ -30,7 +30,7 @@ const MATRIX = [
 ];
 
 /** Files under MATRIX that keep no state of their own: the PostgreSQL leg would only repeat them. */
-const STORE_AGNOSTIC = ['api/lambda/function-url-express.test.js'];
+const STORE_AGNOSTIC = ['api/lambda/function-url-express.test.js', 'api/lambda/response-streaming.test.js'];
 
 const root = path.resolve('dist/test');
 const files = [];
