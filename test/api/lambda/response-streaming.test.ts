@@ -11,7 +11,12 @@ import {
   type InvokeWithResponseStreamCommandOutput,
   LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { KindlingClient } from '../../../src/cli/client.js';
 import { createFunction } from '../../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
@@ -323,4 +328,31 @@ test('a streamed URL answer whose function fails mid-stream is cut short; one th
   const first = await fetch(await streamUrl('throws-first'));
   assert.equal(first.status, 502);
   assert.deepEqual(await first.json(), { Message: 'Internal Server Error' });
+});
+
+test('backpressure: while the client reads nothing, the handler cannot finish writing; once it reads, it can', async () => {
+  const q = await queue('written');
+  await createFunction(
+    lambda,
+    'writer',
+    `import { SQSClient, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+const sqs = new SQSClient({});
+export const handler = awslambda.streamifyResponse(async (raw, stream) => {
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'written' }));
+  const mb = Buffer.alloc(1024 * 1024, 98);
+  for (let i = 0; i < 19; i++) if (!stream.write(mb)) await new Promise((r) => stream.once('drain', r));
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'all written' }));
+  stream.end();
+});`,
+    { Timeout: 60 },
+  );
+  const res = await fetch(await streamUrl('writer'));
+  assert.equal(res.status, 200);
+  // 19 MB is more than the channel, the server and the connection buffer: unread, the writer waits. (Were
+  // the bytes buffered instead, it would be done within moments.)
+  const early = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 3 }));
+  assert.equal(early.Messages, undefined, 'the handler finished writing while nobody read');
+  assert.equal((await res.arrayBuffer()).byteLength, 19 * 1024 * 1024);
+  const late = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 10 }));
+  assert.equal(late.Messages?.[0]?.Body, 'all written');
 });
