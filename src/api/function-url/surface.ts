@@ -434,6 +434,7 @@ class UrlStreamBody extends SinkReadable {
 
   #start(head: StreamHead, rest: Buffer): boolean {
     this.#settle(head);
+    this.#prelude = undefined;
     return rest.length === 0 || this.push(rest);
   }
 

@@ -45,7 +45,8 @@ function checkRequest(req: ApiRequest): { type: 'RequestResponse' | 'DryRun'; ta
     throw LambdaErrors.invalidParameter(`Header ${name} is not supported by Kindling for this operation.`);
   }
   for (const key of req.query.keys()) {
-    if (key !== 'Qualifier')
+    // X-Amz-*: a presigned request's own signature fields, checked by the edge.
+    if (key !== 'Qualifier' && !key.startsWith('X-Amz-'))
       throw LambdaErrors.invalidParameter(`${key} is not supported by Kindling for this operation.`);
   }
   const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
