@@ -3,7 +3,7 @@
 // Readable asks the runtime to wait, and reading again lets it go on. A client that went away drops the rest
 // and never holds the function back. Surfaces shape the bytes (event-stream messages, an HTTP body).
 import { Readable } from 'node:stream';
-import type { ResponseSink } from '../runtimes/runtime.js';
+import type { ResponseSink } from '../invoke/types.js';
 
 export abstract class SinkReadable extends Readable implements ResponseSink {
   #resume: (() => void) | undefined;

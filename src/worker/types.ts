@@ -3,6 +3,8 @@
 // already-validated description of one function version and a payload.
 import type { ResponseSink } from '../runtimes/runtime.js';
 
+export type { ResponseSink };
+
 export interface FunctionVersionSpec {
   tenantId: string;
   /** 12-digit account id of the tenant; appears in ARNs. */
