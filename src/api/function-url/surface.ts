@@ -4,6 +4,7 @@
 // (statusCode/headers/cookies/body/isBase64Encoded, or any other JSON value as a 200 JSON body). AuthType
 // NONE passes every header, Authorization included, to the function; AWS_IAM verifies SigV4 (service
 // `lambda`) by a key of the owning tenant. CORS, when configured, is answered here, as Lambda does.
+// InvokeMode RESPONSE_STREAM answers chunked, the function's bytes passed on as it writes them.
 
 import type { FunctionUrl, FunctionUrlCors, FunctionUrlStore } from '../../control/function-urls.js';
 import type { FunctionRecord } from '../../control/functions.js';
@@ -153,27 +154,20 @@ export class FunctionUrlSurface implements ApiSurface {
     const event = this.#event(req, url, owner, where.rest, body, requestId, caller);
     const payload = Buffer.from(JSON.stringify(event));
     if (payload.length > MAX_EVENT_BYTES) throw new UrlError(413, 'Request Entity Too Large');
-    const response =
-      url.invokeMode === 'RESPONSE_STREAM'
-        ? await this.#streamed(owner, rec, payload, requestId)
-        : buffered(await this.#run(owner, rec, payload, requestId, undefined));
+    let response: ApiResponse;
+    if (url.invokeMode === 'RESPONSE_STREAM') response = await this.#streamed(owner, rec, payload, requestId);
+    else {
+      let result: SyncInvokeResult;
+      try {
+        result = await this.#deps.execute(owner, rec, payload, requestId);
+      } catch (e) {
+        throw throttled(e);
+      }
+      response = buffered(result);
+    }
     response.headers = { ...response.headers, 'x-amzn-RequestId': requestId };
     if (url.cors !== undefined && origin !== undefined) withCors(response, url.cors, origin);
     return response;
-  }
-
-  #run(
-    owner: Tenant,
-    rec: FunctionRecord,
-    payload: Buffer,
-    requestId: string,
-    stream: ResponseSink | undefined,
-  ): Promise<SyncInvokeResult> {
-    return this.#deps.execute(owner, rec, payload, requestId, stream).catch((e: unknown) => {
-      if ((isKindlingError(e) || isDomainError(e)) && (e as { status?: number }).status === 429)
-        throw new UrlError(429, 'Rate Exceeded.');
-      throw e;
-    });
   }
 
   /**
@@ -190,9 +184,14 @@ export class FunctionUrlSurface implements ApiSurface {
   ): Promise<ApiResponse> {
     const body = new UrlStreamBody();
     let result: SyncInvokeResult | undefined;
-    const ran = this.#run(owner, rec, payload, requestId, body).then((r) => {
-      result = r;
-    });
+    const ran = this.#deps.execute(owner, rec, payload, requestId, body).then(
+      (r) => {
+        result = r;
+      },
+      (e: unknown) => {
+        throw throttled(e);
+      },
+    );
     await Promise.race([body.head, ran]);
     if (body.started === undefined) {
       await ran;
@@ -365,6 +364,13 @@ export class FunctionUrlSurface implements ApiSurface {
       body: JSON.stringify({ Message: message }),
     };
   }
+}
+
+/** A throttle is the URL's own 429; other errors pass as they are. */
+function throttled(e: unknown): unknown {
+  if ((isKindlingError(e) || isDomainError(e)) && (e as { status?: number }).status === 429)
+    return new UrlError(429, 'Rate Exceeded.');
+  return e;
 }
 
 const INTERNAL_ERROR = (): ApiResponse => ({
