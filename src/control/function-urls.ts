@@ -23,7 +23,8 @@ export interface FunctionUrl {
   qualifier: string;
   authType: 'NONE' | 'AWS_IAM';
   cors: FunctionUrlCors | undefined;
-  invokeMode: 'BUFFERED';
+  /** RESPONSE_STREAM: a streaming handler's bytes reach the client as written (api/function-url/). */
+  invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
   /** ISO 8601. */
   creationTime: string;
   lastModifiedTime: string;
@@ -54,7 +55,7 @@ const Row = z.object({
   qualifier: z.string(),
   auth_type: z.enum(['NONE', 'AWS_IAM']),
   cors: z.string().nullable(),
-  invoke_mode: z.enum(['BUFFERED']),
+  invoke_mode: z.enum(['BUFFERED', 'RESPONSE_STREAM']),
   creation_time: z.string(),
   last_modified: z.string(),
 });

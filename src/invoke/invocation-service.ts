@@ -24,6 +24,8 @@ const CREDENTIALS_TTL_MS = 12 * 60 * 60_000;
 export interface RunOptions extends SyncInvokeOptions {
   /** How the observers record it; the async invoker runs queued events through `run` as 'Event'. */
   invocationType?: 'RequestResponse' | 'Event';
+  /** Response streaming: where a streaming handler's bytes go as they are written. */
+  stream?: InvokeOptions['stream'];
 }
 
 interface PreparedVersion {
@@ -187,6 +189,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       credentials: await this.#credentials(prepared, tenant.id),
       tenantConcurrency: tenant.concurrencyLimit ?? this.#config.tenantConcurrency,
     };
+    if (opts.stream !== undefined) invokeOpts.stream = opts.stream;
     const timestamp = Date.now();
     const result = await this.#worker.invoke(spec, payload, invokeOpts);
     const record: InvocationRecord = {

@@ -3,6 +3,9 @@
 import type { Tenant } from '../control/tenants.js';
 import type { InvocationResult } from '../worker/types.js';
 
+/** Where a streaming handler's bytes go as written (response streaming); implemented by api/. */
+export type { ResponseSink } from '../worker/types.js';
+
 export interface SyncInvokeOptions {
   /** Version or alias qualifier (`$LATEST` when absent). */
   qualifier?: string;

@@ -59,6 +59,19 @@ export interface InvokeRequest {
   credentials?: Credentials | undefined;
   /** X-Ray trace header (`_X_AMZN_TRACE_ID`). */
   traceId: string;
+  /** The caller takes a streaming handler's bytes as they are written (InvokeWithResponseStream, URLs). */
+  stream?: ResponseSink | undefined;
+}
+
+/**
+ * Where a streaming handler's bytes go while it runs (response streaming). Without one, a runtime buffers
+ * them into the payload, up to the synchronous response limit, as Lambda does for a plain Invoke.
+ */
+export interface ResponseSink {
+  /** The next bytes, with the stream's content type. False: full; the runtime waits for `onRoom`'s call. */
+  write(chunk: Buffer, contentType: string): boolean;
+  /** The runtime's resume callback, set before the first write: called when the sink has room again. */
+  onRoom(resume: () => void): void;
 }
 
 export interface InvokeOutcome {
@@ -71,6 +84,8 @@ export interface InvokeOutcome {
   log: string;
   durationMs: number;
   exit?: SandboxExit;
+  /** Bytes went to the request's ResponseSink: `payload` then holds only an error body, if any. */
+  streamed?: boolean;
 }
 
 /** One execution environment: a sandbox with its runtime up, as the worker and the pool see it. */

@@ -377,7 +377,13 @@ export async function assemble({
       granted: (functionId, account) =>
         policies.allows(functionId, account, 'lambda:InvokeFunctionUrl', 'AWS_IAM'),
       resolve: (tenant, name) => invocations.resolve(tenant, name),
-      execute: (tenant, rec, payload, requestId) => invocations.execute(tenant, rec, payload, { requestId }),
+      execute: (tenant, rec, payload, requestId, stream) =>
+        invocations.execute(
+          tenant,
+          rec,
+          payload,
+          stream === undefined ? { requestId } : { requestId, stream },
+        ),
     }),
     // The web console (`/console`): its own sessions, reading the services in-process for one tenant.
     new ConsoleSurface({

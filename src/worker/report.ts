@@ -93,6 +93,7 @@ export function report(r: ReportInput): InvocationResult {
     billedDurationMs: billed,
     maxMemoryUsedMB: maxMemMB,
     start: r.start,
+    ...(o.streamed === true && { streamed: true }),
     ...(errorType !== undefined ? { functionError: 'Unhandled' as const, errorType } : {}),
     ...(initDurationMs !== undefined ? { initDurationMs } : {}),
   };

@@ -1,6 +1,9 @@
 // The contract between the invocation service (invoke/) and the worker manager (worker/).
 // The worker knows nothing of HTTP, tenants' keys or the control plane's tables: it is handed a plain,
 // already-validated description of one function version and a payload.
+import type { ResponseSink } from '../runtimes/runtime.js';
+
+export type { ResponseSink };
 
 export interface FunctionVersionSpec {
   tenantId: string;
@@ -54,6 +57,8 @@ export interface InvokeOptions {
   tenantConcurrency: number;
   /** X-Ray trace header for `_X_AMZN_TRACE_ID`; a fresh one (not sampled) when absent. */
   traceId?: string;
+  /** Response streaming: a streaming handler's bytes go here as written (else into the payload). */
+  stream?: ResponseSink;
 }
 
 export type StartKind = 'warm' | 'pool' | 'cold';
@@ -80,6 +85,8 @@ export interface InvocationResult {
   recycled?: RecycleReason;
   /** The environment's AWS_LAMBDA_LOG_STREAM_NAME: the log stream this invocation's lines belong to. */
   logStreamName?: string;
+  /** The handler's bytes went to InvokeOptions.stream; `payload` is then only an error body. */
+  streamed?: boolean;
 }
 
 /** What invoke/ needs from worker/. */

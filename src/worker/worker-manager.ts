@@ -268,6 +268,7 @@ export class WorkerManager implements Worker {
       clientContext: opts.clientContext,
       credentials: opts.credentials,
       traceId: opts.traceId ?? traceHeader(),
+      stream: opts.stream,
     });
     const result = this.finish(slot, {
       spec,

@@ -92,12 +92,19 @@ test('a runtime frame of a known type with a field of the wrong type is a Protoc
   assert.throws(() => runtimeFrame({ t: 'ready' }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'pong', n: '1' }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'log', id: 5 }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'chunk', id: 'a', ct: 5 }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'chunk', id: null }), ProtocolError);
 });
 
 test('well-formed runtime frames pass as typed frames; an unknown type is left to be ignored', () => {
   const r = runtimeFrame({ t: 'result', id: 'a', ok: false, errorType: 'Error', fatal: true, rss: 1 });
   assert.equal(r?.t === 'result' && r.errorType, 'Error');
   assert.deepEqual(runtimeFrame({ t: 'log', id: null }), { t: 'log', id: null });
+  assert.deepEqual(runtimeFrame({ t: 'chunk', id: 'a', ct: 'text/plain' }), {
+    t: 'chunk',
+    id: 'a',
+    ct: 'text/plain',
+  });
   assert.deepEqual(runtimeFrame({ t: 'ready', relayPort: 9001 }), { t: 'ready', relayPort: 9001 });
   assert.equal(runtimeFrame({ t: 'something-new' }), undefined);
 });

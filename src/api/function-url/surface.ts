@@ -4,6 +4,7 @@
 // (statusCode/headers/cookies/body/isBase64Encoded, or any other JSON value as a 200 JSON body). AuthType
 // NONE passes every header, Authorization included, to the function; AWS_IAM verifies SigV4 (service
 // `lambda`) by a key of the owning tenant. CORS, when configured, is answered here, as Lambda does.
+// InvokeMode RESPONSE_STREAM answers chunked, the function's bytes passed on as it writes them.
 
 import type { FunctionUrl, FunctionUrlCors, FunctionUrlStore } from '../../control/function-urls.js';
 import type { FunctionRecord } from '../../control/functions.js';
@@ -11,9 +12,10 @@ import type { AccessKey } from '../../control/tenant-types.js';
 import type { Tenant } from '../../control/tenants.js';
 import { isDomainError, isKindlingError, KindlingError } from '../../errors.js';
 import { requestId as newRequestId } from '../../ids.js';
-import type { SyncInvokeResult } from '../../invoke/types.js';
+import type { ResponseSink, SyncInvokeResult } from '../../invoke/types.js';
 import { URL_PREFIX } from '../lambda/function-urls.js';
 import { EMPTY_SHA256, parseSignature, sha256Hex, UNSIGNED_PAYLOAD, verifySignature } from '../sigv4.js';
+import { SinkReadable } from '../stream-sink.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
 
 export interface FunctionUrlSurfaceDeps {
@@ -23,7 +25,14 @@ export interface FunctionUrlSurfaceDeps {
   /** Whether the function's resource policy lets another account call its AWS_IAM URL. */
   granted(functionId: string, account: string): Promise<boolean>;
   resolve(tenant: Tenant, name: string): Promise<FunctionRecord>;
-  execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, requestId: string): Promise<SyncInvokeResult>;
+  /** With `stream`, a streaming handler's bytes go there as written (InvokeMode RESPONSE_STREAM). */
+  execute(
+    tenant: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    requestId: string,
+    stream?: ResponseSink,
+  ): Promise<SyncInvokeResult>;
 }
 
 /** The methods a function URL takes (Lambda's list). */
@@ -145,23 +154,65 @@ export class FunctionUrlSurface implements ApiSurface {
     const event = this.#event(req, url, owner, where.rest, body, requestId, caller);
     const payload = Buffer.from(JSON.stringify(event));
     if (payload.length > MAX_EVENT_BYTES) throw new UrlError(413, 'Request Entity Too Large');
-    let result: SyncInvokeResult;
-    try {
-      result = await this.#deps.execute(owner, rec, payload, requestId);
-    } catch (e) {
-      if ((isKindlingError(e) || isDomainError(e)) && (e as { status?: number }).status === 429)
-        throw new UrlError(429, 'Rate Exceeded.');
-      throw e;
+    let response: ApiResponse;
+    if (url.invokeMode === 'RESPONSE_STREAM') response = await this.#streamed(owner, rec, payload, requestId);
+    else {
+      let result: SyncInvokeResult;
+      try {
+        result = await this.#deps.execute(owner, rec, payload, requestId);
+      } catch (e) {
+        throw throttled(e);
+      }
+      response = buffered(result);
     }
-    const out = result.functionError !== undefined ? undefined : toHttp(result.payload);
-    const response: ApiResponse = out ?? {
-      status: 502,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ Message: 'Internal Server Error' }),
-    };
     response.headers = { ...response.headers, 'x-amzn-RequestId': requestId };
     if (url.cors !== undefined && origin !== undefined) withCors(response, url.cors, origin);
     return response;
+  }
+
+  /**
+   * InvokeMode RESPONSE_STREAM: the answer starts once the function's first bytes say its status and headers
+   * (HttpResponseStream.from's prelude, or the stream's content type) and its body follows as written,
+   * chunked. A handler that does not stream is answered as a buffered one, as Lambda does; one that fails
+   * before its first byte gets the 502 a buffered one gets; one that fails later has its response cut off.
+   */
+  async #streamed(
+    owner: Tenant,
+    rec: FunctionRecord,
+    payload: Buffer,
+    requestId: string,
+  ): Promise<ApiResponse> {
+    const body = new UrlStreamBody();
+    let result: SyncInvokeResult | undefined;
+    const ran = this.#deps.execute(owner, rec, payload, requestId, body).then(
+      (r) => {
+        result = r;
+      },
+      (e: unknown) => {
+        throw throttled(e);
+      },
+    );
+    await Promise.race([body.head, ran]);
+    if (body.started === undefined) {
+      await ran;
+      // Nothing streamed: the whole answer is the payload (or a failure before the first byte).
+      const r = result!;
+      return r.streamed === true ? INTERNAL_ERROR() : buffered(r);
+    }
+    const head = body.started;
+    if (head === 'invalid') {
+      body.destroy();
+      return INTERNAL_ERROR();
+    }
+    void ran.then(
+      () => {
+        // The response is already under way: a failure can only cut it short, as Lambda's URLs do.
+        if (result?.functionError !== undefined) body.fail();
+        else body.end();
+      },
+      () => body.fail(),
+    );
+    return { status: head.status, headers: head.headers, body };
   }
 
   /**
@@ -315,6 +366,126 @@ export class FunctionUrlSurface implements ApiSurface {
   }
 }
 
+/** A throttle is the URL's own 429; other errors pass as they are. */
+function throttled(e: unknown): unknown {
+  if ((isKindlingError(e) || isDomainError(e)) && (e as { status?: number }).status === 429)
+    return new UrlError(429, 'Rate Exceeded.');
+  return e;
+}
+
+const INTERNAL_ERROR = (): ApiResponse => ({
+  status: 502,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ Message: 'Internal Server Error' }),
+});
+
+/** A buffered answer: the payload as HTTP, or a 502 for a failed or malformed one. */
+function buffered(result: SyncInvokeResult): ApiResponse {
+  const out = result.functionError !== undefined ? undefined : toHttp(result.payload);
+  return out ?? INTERNAL_ERROR();
+}
+
+/** The largest prelude (status, headers, cookies) a streamed answer may start with. */
+const MAX_PRELUDE = 64 * 1024;
+const DELIMITER = Buffer.alloc(8);
+const HTTP_INTEGRATION_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+type StreamHead = { status: number; headers: Record<string, string | string[]> };
+
+/**
+ * A streamed URL answer's body. With HttpResponseStream.from's content type the bytes start with a JSON
+ * prelude and 8 NUL bytes: the prelude is the response's status, headers and cookies, the rest its body.
+ * Any other content type is a 200 of that type.
+ */
+class UrlStreamBody extends SinkReadable {
+  /** Set once the head is known ('invalid': a prelude that is not one). */
+  started: StreamHead | 'invalid' | undefined;
+  readonly head: Promise<void>;
+  #resolve!: () => void;
+  #prelude: Buffer[] | undefined;
+  #preludeBytes = 0;
+
+  constructor() {
+    super();
+    this.head = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  protected accept(chunk: Buffer, contentType: string): boolean {
+    if (this.started === undefined && this.#prelude === undefined) {
+      if (contentType !== HTTP_INTEGRATION_TYPE)
+        return this.#start({ status: 200, headers: { 'content-type': contentType } }, chunk);
+      this.#prelude = [];
+    }
+    if (this.started !== undefined)
+      return this.started === 'invalid' || chunk.length === 0 || this.push(chunk);
+    // Still reading the prelude: up to its delimiter.
+    this.#prelude!.push(chunk);
+    this.#preludeBytes += chunk.length;
+    const all = Buffer.concat(this.#prelude!, this.#preludeBytes);
+    const at = all.indexOf(DELIMITER);
+    if (at < 0) {
+      if (this.#preludeBytes > MAX_PRELUDE) this.#settle('invalid');
+      return true;
+    }
+    const head = preludeHead(all.subarray(0, at));
+    if (head === undefined) {
+      this.#settle('invalid');
+      return true;
+    }
+    return this.#start(head, all.subarray(at + DELIMITER.length));
+  }
+
+  #start(head: StreamHead, rest: Buffer): boolean {
+    this.#settle(head);
+    this.#prelude = undefined;
+    return rest.length === 0 || this.push(rest);
+  }
+
+  #settle(head: StreamHead | 'invalid'): void {
+    this.started = head;
+    this.#resolve();
+  }
+
+  end(): void {
+    if (!this.destroyed) this.push(null);
+  }
+
+  /**
+   * Cut short: what was written still reaches the client (the server has taken every pushed byte), then
+   * the connection closes without the final chunk, so no client takes the body for complete.
+   */
+  fail(): void {
+    const abort = () => {
+      if (this.destroyed || this.readableLength > 0) return;
+      this.off('data', abort);
+      setImmediate(() => this.destroy(new Error('the function failed mid-stream')));
+    };
+    this.on('data', abort);
+    abort();
+  }
+}
+
+/** The prelude's statusCode (default 200), headers and cookies, checked as a buffered answer's are. */
+function preludeHead(json: Buffer): StreamHead | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const r = v as { statusCode?: unknown; headers?: unknown; cookies?: unknown };
+  const status = r.statusCode ?? 200;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599)
+    return undefined;
+  const headers = httpHeaders(r);
+  if (headers === undefined) return undefined;
+  headers['content-type'] ??= 'application/octet-stream';
+  return { status, headers };
+}
+
 function statusOf(err: unknown): number {
   const s = (err as { status?: unknown } | null)?.status;
   return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
@@ -354,6 +525,23 @@ export function toHttp(payload: Buffer): ApiResponse | undefined {
     r.statusCode > 599
   )
     return undefined;
+  const headers = httpHeaders(r);
+  if (headers === undefined) return undefined;
+  let body: Buffer;
+  if (r.body === undefined || r.body === null) body = Buffer.alloc(0);
+  else if (typeof r.body === 'string')
+    body = r.isBase64Encoded === true ? Buffer.from(r.body, 'base64') : Buffer.from(r.body);
+  else body = Buffer.from(JSON.stringify(r.body));
+  if (headers['content-type'] === undefined && body.length > 0) headers['content-type'] = 'application/json';
+  headers['content-length'] = String(body.length);
+  return { status: r.statusCode, headers, body };
+}
+
+/** A response's headers and cookies (lower-cased, framing headers dropped); undefined when malformed. */
+function httpHeaders(r: {
+  headers?: unknown;
+  cookies?: unknown;
+}): Record<string, string | string[]> | undefined {
   const headers: Record<string, string | string[]> = {};
   if (r.headers !== undefined) {
     if (r.headers === null || typeof r.headers !== 'object') return undefined;
@@ -375,14 +563,7 @@ export function toHttp(payload: Buffer): ApiResponse | undefined {
       return undefined;
     if (r.cookies.length > 0) headers['set-cookie'] = r.cookies as string[];
   }
-  let body: Buffer;
-  if (r.body === undefined || r.body === null) body = Buffer.alloc(0);
-  else if (typeof r.body === 'string')
-    body = r.isBase64Encoded === true ? Buffer.from(r.body, 'base64') : Buffer.from(r.body);
-  else body = Buffer.from(JSON.stringify(r.body));
-  if (headers['content-type'] === undefined && body.length > 0) headers['content-type'] = 'application/json';
-  headers['content-length'] = String(body.length);
-  return { status: r.statusCode, headers, body };
+  return headers;
 }
 
 function allowedOrigin(cors: FunctionUrlCors, origin: string): string | undefined {

@@ -53,11 +53,9 @@ const ListQuery = z.object({
   MaxItems: z.coerce.number().int().min(1).max(50).optional(),
 });
 
-/** Response streaming is not built yet: refused by name, never stored and ignored. */
-function invokeMode(mode: string | undefined): 'BUFFERED' {
-  if (mode === 'RESPONSE_STREAM')
-    throw LambdaErrors.invalidParameter('InvokeMode RESPONSE_STREAM is not supported by Kindling yet.');
-  return 'BUFFERED';
+/** BUFFERED unless RESPONSE_STREAM is asked for (streamed as written, api/function-url/). */
+function invokeMode(mode: 'BUFFERED' | 'RESPONSE_STREAM' | undefined): FunctionUrl['invokeMode'] {
+  return mode ?? 'BUFFERED';
 }
 
 /** The URL as the caller reaches this server (its Host), with Lambda's trailing slash. */

@@ -18,9 +18,9 @@ import type { LambdaRoute } from './routes.js';
 export const SYNC_PAYLOAD_LIMIT = 6_291_456;
 export const ASYNC_PAYLOAD_LIMIT = 262_144;
 const LOG_TAIL_BYTES = 4096;
-const EMPTY_EVENT = Buffer.from('{}');
+export const EMPTY_EVENT = Buffer.from('{}');
 
-const header = (h: RequestHead['headers'], name: string): string | undefined => {
+export const header = (h: RequestHead['headers'], name: string): string | undefined => {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 };
@@ -35,7 +35,7 @@ export function logTail(log: string): string {
 }
 
 /** Lambda's ClientContext: at most 3583 bytes of base64 holding a JSON object. */
-function checkClientContext(value: string | undefined): string | undefined {
+export function checkClientContext(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value.length > 3583) {
     throw validationError(value, 'clientContext', 'Member must have length less than or equal to 3583');
@@ -53,7 +53,7 @@ function checkClientContext(value: string | undefined): string | undefined {
   return value;
 }
 
-function checkJson(payload: Buffer): void {
+export function checkJson(payload: Buffer): void {
   if (isJson(payload)) return;
   // Only a refused payload is parsed, for the reason Lambda's message gives (V8's words here).
   try {
@@ -71,7 +71,7 @@ function checkJson(payload: Buffer): void {
  * account's function that is missing or not granted is the same AccessDeniedException: no existence
  * oracle across tenants.
  */
-async function invokeTarget(
+export async function invokeTarget(
   deps: LambdaApiDeps,
   req: ApiRequest,
   raw: string,

@@ -8,6 +8,7 @@ import type { LambdaApiDeps } from './deps.js';
 import { lambdaErrorResponse, unknownOperation } from './errors.js';
 import { functionRoutes } from './functions.js';
 import { invokeRoutes } from './invoke.js';
+import { invokeStreamRoutes } from './invoke-stream.js';
 import { DEFAULT_MAX_BODY, LambdaRoutes, type RouteMatch } from './routes.js';
 import { tagRoutes } from './tags.js';
 
@@ -15,6 +16,7 @@ import { tagRoutes } from './tags.js';
 export function createLambdaRoutes(deps: LambdaApiDeps): LambdaRoutes {
   const routes = new LambdaRoutes();
   routes.add(...invokeRoutes(deps));
+  routes.add(...invokeStreamRoutes(deps));
   routes.add(...functionRoutes(deps));
   routes.add(...concurrencyRoutes(deps));
   routes.add(...tagRoutes(deps));

@@ -13,11 +13,14 @@ import { Extensions } from './extensions.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
 import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
+import { highWaterMarkOf, installAwsLambdaGlobal, isStreaming, ResponseStream } from './response-stream.js';
 import { installTraceEnv, setTraceId } from './trace-env.js';
 
 // Before any code cache is read: the host builds them with checksums (compile-cache-use.ts).
 enableChecksums();
 installTraceEnv();
+// Before any handler module loads: streaming handlers call awslambda.streamifyResponse at import time.
+installAwsLambdaGlobal();
 
 const channelFd = Number(/^fd:(\d+)$/.exec(process.env.KINDLING_CHANNEL ?? 'fd:3')?.[1] ?? 3);
 const chan = new net.Socket({ fd: channelFd, readable: true, writable: true });
@@ -35,6 +38,15 @@ function send(header: RuntimeFrame, body?: Buffer | string): void {
 function uncork(): void {
   corked = false;
   chan.uncork();
+}
+
+/** A streaming handler's bytes; `done` waits while the host is not reading (its client is slow). */
+function sendChunk(id: string, ct: string | undefined, body: Buffer, done: () => void): void {
+  let room = true;
+  for (const buf of encodeFrame(ct === undefined ? { t: 'chunk', id } : { t: 'chunk', id, ct }, body))
+    room = chan.write(buf) && room;
+  if (room) done();
+  else chan.once('drain', done);
 }
 
 // ---- logging: console.* and process.stdout/stderr go over the channel, tagged with the request id ----
@@ -180,6 +192,7 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
   setTraceId(typeof h.tr === 'string' ? h.tr : undefined);
   currentId = id;
   let done = false;
+  let stream: ResponseStream | undefined;
   const finish = (err: unknown, result?: unknown, fatal = false) => {
     if (done) return;
     done = true;
@@ -187,7 +200,11 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     let ok = err === undefined || err === null;
     let out: string | undefined;
     let errorType: string | undefined;
-    if (ok) {
+    if (stream !== undefined) {
+      // The bytes went as chunks: the result only says how it ended. Later writes go nowhere.
+      if (ok) out = '';
+      else stream.destroy();
+    } else if (ok) {
       try {
         out = result === undefined ? 'null' : JSON.stringify(result);
         if (out === undefined) out = 'null';
@@ -248,6 +265,11 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     succeed: (res: unknown) => finish(undefined, res),
     fail: (err: unknown) => finish(err ?? 'handled'),
   };
+  if (isStreaming(fn)) {
+    stream = new ResponseStream((ct, b, next) => sendChunk(id, ct, b, next), highWaterMarkOf(fn));
+    streamInvoke(fn, event, stream, context, finish);
+    return;
+  }
   try {
     const baseline = fn.length >= 3 ? process.getActiveResourcesInfo().length : 0;
     // As on Lambda, a callback's answer waits for the event loop to empty (timers, sockets the handler
@@ -276,6 +298,41 @@ function invoke(h: Extract<HostFrame, { t: 'invoke' }>, body: Buffer): void {
     } else if (fn.length < 3) {
       finish(undefined, r);
     }
+  } catch (e) {
+    finish(e);
+  }
+}
+
+/**
+ * A streamifyResponse handler: (event, responseStream, context). It has answered once its promise settled
+ * and the stream finished (ended for it when it returned without ending it), or, for a handler that
+ * returns no promise, once the stream finished. A stream destroyed with an error fails the invocation.
+ */
+function streamInvoke(
+  fn: Handler,
+  event: unknown,
+  stream: ResponseStream,
+  context: object,
+  finish: (err: unknown, result?: unknown) => void,
+): void {
+  const finished = new Promise<void>((resolve) => {
+    stream.once('finish', resolve);
+    // Destroyed without an error: what was written stands, as when it ends.
+    stream.once('close', resolve);
+  });
+  // `on`, not `once`: a write after the end errors again, and no error may go unheard.
+  stream.on('error', (e) => finish(e));
+  try {
+    const r = (fn as (...a: unknown[]) => unknown)(event, stream, context);
+    if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(
+        () => {
+          if (!stream.writableEnded && !stream.destroyed) stream.end();
+          void finished.then(() => finish(undefined));
+        },
+        (e) => finish(e ?? new Error('Promise rejected')),
+      );
+    } else void finished.then(() => finish(undefined));
   } catch (e) {
     finish(e);
   }

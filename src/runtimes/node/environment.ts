@@ -9,9 +9,11 @@ import type {
   ExecutionEnvironment,
   InvokeOutcome,
   InvokeRequest,
+  ResponseSink,
 } from '../runtime.js';
 import type { NodeProcess } from './process.js';
 import type { HostFrame, RuntimeFrame } from './protocol.js';
+import { StreamRelay } from './stream-relay.js';
 
 type Answer = Extract<RuntimeFrame, { t: 'init' | 'result' }>;
 
@@ -22,6 +24,8 @@ interface Pending {
   settle: (f: RuntimeFrame, body: Buffer) => void;
   exited: (exit: SandboxExit) => void;
 }
+
+type Chunk = Extract<RuntimeFrame, { t: 'chunk' }>;
 
 interface Exchange {
   answer?: Answer;
@@ -41,6 +45,9 @@ export class NodeEnvironment implements ExecutionEnvironment {
   private retiring: Promise<void> | undefined;
   /** Extensions the runtime started at bind (its init answer says): they get SHUTDOWN at retirement. */
   private extensionCount = 0;
+  /** The running invocation's ResponseSink, and the relay of its streamed bytes once it streams. */
+  private sink: ResponseSink | undefined;
+  private relay: StreamRelay | undefined;
   /** Code whose compile cache is built once this environment's first invocation has answered. */
   private buildAfterInvoke: string | undefined;
 
@@ -107,6 +114,12 @@ export class NodeEnvironment implements ExecutionEnvironment {
       }
       if (p !== undefined) p.logBytes += body.length;
       else this.strayBytes += body.length;
+      return;
+    }
+    if (f.t === 'chunk') {
+      // Bytes of an invocation that already answered (or of none) are dropped.
+      const p = this.pending;
+      if (p?.id !== undefined && p.id === f.id) this.onChunk(f, body);
       return;
     }
     this.pending?.settle(f, body);
@@ -191,9 +204,13 @@ export class NodeEnvironment implements ExecutionEnvironment {
         this.credsKey = key;
       }
     }
+    this.sink = req.stream;
     const t0 = performance.now();
     const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId);
     const durationMs = performance.now() - t0;
+    const relay = this.relay;
+    this.relay = undefined;
+    this.sink = undefined;
     if (this.buildAfterInvoke !== undefined) {
       // Not during the first invocation, which a caller waits for: starting the build forks this process.
       const codeDir = this.buildAfterInvoke;
@@ -202,6 +219,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
     }
     const log = r.logs.join('');
     const a = r.answer;
+    if (relay !== undefined) return this.streamedOutcome(relay, r, req.stream !== undefined, log, durationMs);
     if (a !== undefined && a.t === 'result') {
       if (!a.fatal) this.state = 'bound';
       return {
@@ -220,6 +238,65 @@ export class NodeEnvironment implements ExecutionEnvironment {
       log,
       durationMs,
       ...(r.exit ? { exit: r.exit } : {}),
+    };
+  }
+
+  /** A streaming handler's bytes; the relay is made at the first, so a handler that does not stream costs nothing. */
+  private onChunk(f: Chunk, body: Buffer): void {
+    this.relay ??= new StreamRelay(
+      {
+        pause: () => this.rt.pauseReading(),
+        resume: () => this.rt.resumeReading(),
+        kill: () => this.rt.sandbox.kill(),
+      },
+      this.sink,
+    );
+    this.relay.push(f.ct, body);
+  }
+
+  /** The outcome of an invocation whose handler streamed: to the caller's sink, or collected as the payload. */
+  private streamedOutcome(
+    relay: StreamRelay,
+    r: Exchange,
+    toSink: boolean,
+    log: string,
+    durationMs: number,
+  ): InvokeOutcome {
+    relay.end();
+    const streamed = toSink ? { streamed: true } : {};
+    if (relay.overLimit) {
+      // The environment was killed to stop the writer.
+      return {
+        status: 'error',
+        payload: relay.tooLarge(),
+        errorType: 'Function.ResponseSizeTooLarge',
+        fatal: true,
+        log,
+        durationMs,
+        ...streamed,
+      };
+    }
+    const a = r.answer;
+    if (a === undefined || a.t !== 'result') {
+      return {
+        status: r.timedOut ? 'timeout' : 'exit',
+        fatal: true,
+        log,
+        durationMs,
+        ...(r.exit ? { exit: r.exit } : {}),
+        ...streamed,
+      };
+    }
+    if (!a.fatal) this.state = 'bound';
+    return {
+      status: a.ok ? 'ok' : 'error',
+      payload: a.ok && !toSink ? relay.payload() : r.body,
+      ...(a.ok ? {} : { errorType: String(a.errorType) }),
+      fatal: a.fatal === true,
+      rssBytes: a.rss ?? 0,
+      log,
+      durationMs,
+      ...streamed,
     };
   }
 

@@ -114,6 +114,15 @@ export class NodeProcess {
     }
   }
 
+  /** Stops (and restarts) reading the channel: a streamed response's backpressure reaches the runtime. */
+  pauseReading(): void {
+    this.sandbox.channel.pause();
+  }
+
+  resumeReading(): void {
+    this.sandbox.channel.resume();
+  }
+
   /** Resolves true if the runtime answers within timeoutMs. */
   ping(timeoutMs: number): Promise<boolean> {
     if (!this.sandbox.alive()) return Promise.resolve(false);

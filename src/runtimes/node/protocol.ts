@@ -28,6 +28,11 @@ export type RuntimeFrame =
   /** `cc`: how many modules init loaded from the compile cache, and how many cache entries were refused. */
   | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse; ext?: number }
   | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
+  /**
+   * Bytes a streaming handler wrote (awslambda.streamifyResponse), in order, before its result frame.
+   * The first carries the stream's content type (`ct`); an empty one only announces it.
+   */
+  | { t: 'chunk'; id: string; ct?: string }
   | { t: 'log'; id: string | null }
   | { t: 'pong'; n: number };
 
@@ -72,6 +77,9 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
         opt(h.errorType, 'string') &&
         opt(h.fatal, 'boolean') &&
         opt(h.rss, 'number');
+      break;
+    case 'chunk':
+      ok = typeof h.id === 'string' && opt(h.ct, 'string');
       break;
     case 'log':
       ok = h.id === null || opt(h.id, 'string');

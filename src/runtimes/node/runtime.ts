@@ -27,6 +27,7 @@ const RUNTIME_FILES = [
   'compile-cache-use.js',
   'trace-env.js',
   'extensions.js',
+  'response-stream.js',
 ];
 /** Lambda's NODE_PATH for Node `major`, in sandbox paths; entries a sandbox does not provide are left out. */
 const nodePath = (major: number) => [

@@ -126,18 +126,18 @@ test('function URL configs are created, read, updated, listed and deleted throug
     await errName(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'cfg' }))),
     'ResourceNotFoundException',
   );
-  // What Kindling does not do is refused, never stored and ignored.
+  // An InvokeMode Lambda does not know is refused, never stored and ignored (RESPONSE_STREAM: response-streaming.test.ts).
   assert.equal(
     await errName(
       lambda.send(
         new CreateFunctionUrlConfigCommand({
           FunctionName: 'cfg',
           AuthType: 'NONE',
-          InvokeMode: 'RESPONSE_STREAM',
+          InvokeMode: 'STREAMING' as 'RESPONSE_STREAM',
         }),
       ),
     ),
-    'InvalidParameterValueException',
+    'ValidationException',
   );
   assert.equal(
     await errName(
