@@ -15,6 +15,7 @@ import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
 import { policyRoutes } from '../api/lambda/policy.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
+import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
@@ -30,6 +31,7 @@ import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { TenantStore } from '../control/tenants.js';
+import { VersionStore } from '../control/versions.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
 import { MappingService } from '../events/mappings/mapping-service.js';
@@ -143,6 +145,7 @@ export async function assemble({
     cacheDir: paths.codeCache,
   });
   const functions = await FunctionStore.open({ sql, code, region });
+  const versions = await VersionStore.open(sql, functions);
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
@@ -190,6 +193,7 @@ export async function assemble({
     config,
     tenants,
     functions,
+    versions,
     worker: admitted,
     observers: [telemetry],
   });
@@ -299,6 +303,7 @@ export async function assemble({
     policies,
     functions,
     invoker,
+    versions,
     codeUrls: new CodeUrlSigner(),
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
     cluster: router,
@@ -313,6 +318,7 @@ export async function assemble({
     }),
   );
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
+  lambdaRoutes.add(...versionRoutes(lambdaDeps, versions));
   const functionUrls = new FunctionUrlStore(sql);
   lambdaRoutes.add(
     ...policyRoutes({

@@ -5,6 +5,7 @@ import type { PlatformConfig } from '../../config.js';
 import type { FunctionPolicyStore } from '../../control/function-policies.js';
 import type { FunctionStore } from '../../control/functions.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
+import type { VersionStore } from '../../control/versions.js';
 import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
 import type { CodeUrlSigner } from './code-download.js';
@@ -14,6 +15,8 @@ export interface LambdaApiDeps {
   tenants: TenantStore;
   functions: FunctionStore;
   invoker: FunctionInvoker;
+  /** Published versions and aliases (Publish, DeleteFunction of a version). */
+  versions?: VersionStore;
   codeUrls: CodeUrlSigner;
   /** Resource-based policies: another account may invoke a function a statement grants it. */
   policies?: FunctionPolicyStore;
