@@ -491,7 +491,7 @@ export class AsyncDispatcher {
   }
 
   async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
-    const cfg = await this.#d.configs.effective(ev.tenantId, ev.functionArn);
+    const cfg = await this.#d.configs.effective(ev.tenantId, ev.functionArn, ev.qualifier);
     if (!tenant || !rec) {
       await this.#completion.fail(
         ev,

@@ -352,7 +352,7 @@ export async function assemble({
       resolveKey: (id) => tenants.resolveKey(id),
       granted: (functionId, account) =>
         policies.allows(functionId, account, 'lambda:InvokeFunctionUrl', 'AWS_IAM'),
-      resolve: (tenant, name) => invocations.resolve(tenant, name),
+      resolve: (tenant, name, qualifier) => invocations.resolve(tenant, name, qualifier),
       execute: (tenant, rec, payload, requestId) => invocations.execute(tenant, rec, payload, { requestId }),
     }),
     // Telemetry's tenants, pool and metrics API owns /kindling/* and /metrics.

@@ -22,7 +22,7 @@ export interface FunctionUrlSurfaceDeps {
   resolveKey(accessKeyId: string): Promise<{ key: AccessKey; tenant: Tenant } | undefined>;
   /** Whether the function's resource policy lets another account call its AWS_IAM URL. */
   granted(functionId: string, account: string): Promise<boolean>;
-  resolve(tenant: Tenant, name: string): Promise<FunctionRecord>;
+  resolve(tenant: Tenant, name: string, qualifier: string): Promise<FunctionRecord>;
   execute(tenant: Tenant, rec: FunctionRecord, payload: Buffer, requestId: string): Promise<SyncInvokeResult>;
 }
 
@@ -136,7 +136,7 @@ export class FunctionUrlSurface implements ApiSurface {
     // The URL belongs to one function, by id: one deleted (and made again under the name) has no URL.
     let rec: FunctionRecord;
     try {
-      rec = await this.#deps.resolve(owner, url.functionName);
+      rec = await this.#deps.resolve(owner, url.functionName, url.qualifier);
     } catch {
       throw forbidden();
     }

@@ -28,7 +28,7 @@ const RoutingConfig = z.object({
         .min(1)
         .max(1024)
         .regex(...pattern('[0-9]+')),
-      z.number(),
+      z.number().min(0).max(1),
     )
     .optional(),
 });
