@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   CreateAliasCommand,
+  CreateFunctionUrlConfigCommand,
   DeleteAliasCommand,
   DeleteFunctionCommand,
   GetAliasCommand,
@@ -15,12 +16,15 @@ import {
   ListAliasesCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
+  PutFunctionEventInvokeConfigCommand,
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { KindlingClient } from '../../../src/cli/client.js';
 import { createFunction } from '../../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { createQueue, receive } from '../../invoke/async/fixtures.js';
 import { rawLambda } from './raw.js';
 import { handlerZip } from './zips.js';
 
@@ -455,4 +459,56 @@ test("another tenant's versions and aliases answer exactly like missing ones", a
   } finally {
     other.destroy();
   }
+});
+
+test("an async invoke of an alias runs its version, with the alias's own event invoke config", async () => {
+  const sqs = new SQSClient(sdkConfig(p));
+  try {
+    const dest = await createQueue(sqs, 'alias-success');
+    await createFunction(lambda, 'later', source('v1'), { Publish: true });
+    await lambda.send(
+      new UpdateFunctionCodeCommand({ FunctionName: 'later', ZipFile: await handlerZip(source('v2')) }),
+    );
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'later', Name: 'live', FunctionVersion: '1' }));
+    await lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: 'later',
+        Qualifier: 'live',
+        DestinationConfig: { OnSuccess: { Destination: dest.arn } },
+      }),
+    );
+    // $LATEST has no destination: only the alias's invocation reaches the queue.
+    await lambda.send(new InvokeCommand({ FunctionName: 'later', InvocationType: 'Event' }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'later:live', InvocationType: 'Event' }));
+    assert.equal(out.StatusCode, 202);
+    const [m] = await receive(sqs, dest.url, 1);
+    const rec = JSON.parse(m!.Body!) as {
+      requestContext: { functionArn: string };
+      responseContext: { executedVersion: string };
+      responsePayload: Ran;
+    };
+    assert.equal(rec.responseContext.executedVersion, '1');
+    assert.equal(rec.responsePayload.tag, 'v1');
+    assert.match(rec.requestContext.functionArn, /:function:later:1$/);
+    assert.equal((await receive(sqs, dest.url, 1, 1_500)).length, 0);
+  } finally {
+    sqs.destroy();
+  }
+});
+
+test("a function URL on an alias runs the alias's version", async () => {
+  await createFunction(lambda, 'web', source('old'), { Publish: true });
+  await lambda.send(
+    new UpdateFunctionCodeCommand({ FunctionName: 'web', ZipFile: await handlerZip(source('new')) }),
+  );
+  await lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'prod', FunctionVersion: '1' }));
+  const url = await lambda.send(
+    new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'prod', AuthType: 'NONE' }),
+  );
+  assert.match(url.FunctionArn!, /:function:web:prod$/);
+  const res = await fetch(url.FunctionUrl!);
+  assert.equal(res.status, 200);
+  const ran = (await res.json()) as Ran;
+  assert.equal(ran.tag, 'old');
+  assert.equal(ran.version, '1');
 });
