@@ -14,6 +14,7 @@ import { eventInvokeConfigRoutes } from '../api/lambda/event-invoke-config.js';
 import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js';
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
 import { policyRoutes } from '../api/lambda/policy.js';
+import { provisionedConcurrencyRoutes } from '../api/lambda/provisioned-concurrency.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
@@ -30,6 +31,7 @@ import { CodeStore } from '../control/code-store.js';
 import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
+import { ProvisionedConcurrencyStore } from '../control/provisioned-concurrency.js';
 import { TenantStore } from '../control/tenants.js';
 import { VersionStore } from '../control/versions.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
@@ -49,6 +51,7 @@ import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
 import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
+import { ProvisionedWarmer } from '../invoke/provisioned-concurrency.js';
 import { openBlobStores } from '../store/blobs/location.js';
 import type { Sql } from '../store/sql.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -146,6 +149,7 @@ export async function assemble({
   });
   const functions = await FunctionStore.open({ sql, code, region });
   const versions = await VersionStore.open(sql, functions);
+  const provisionedStore = await ProvisionedConcurrencyStore.open(sql);
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
@@ -319,6 +323,8 @@ export async function assemble({
   );
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
   lambdaRoutes.add(...versionRoutes(lambdaDeps, versions));
+  const provisioned = new ProvisionedWarmer({ store: provisionedStore, tenants, service: invocations });
+  lambdaRoutes.add(...provisionedConcurrencyRoutes(lambdaDeps, provisioned));
   const functionUrls = new FunctionUrlStore(sql);
   lambdaRoutes.add(
     ...policyRoutes({
@@ -414,6 +420,7 @@ export async function assemble({
     },
     { name: 'async-invoke', start: () => dispatcher.start(), stop: (deadline) => dispatcher.stop(deadline) },
     { name: 'schedules', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    { name: 'provisioned-concurrency', start: () => provisioned.start(), stop: () => provisioned.stop() },
     {
       name: 'event-source-mappings',
       async start() {

@@ -8,15 +8,19 @@ import {
   CreateFunctionUrlConfigCommand,
   DeleteAliasCommand,
   DeleteFunctionCommand,
+  DeleteProvisionedConcurrencyConfigCommand,
   GetAliasCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
+  GetProvisionedConcurrencyConfigCommand,
   InvokeCommand,
   LambdaClient,
   ListAliasesCommand,
+  ListProvisionedConcurrencyConfigsCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
   PutFunctionEventInvokeConfigCommand,
+  PutProvisionedConcurrencyConfigCommand,
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
@@ -511,4 +515,83 @@ test("a function URL on an alias runs the alias's version", async () => {
   const ran = (await res.json()) as Ran;
   assert.equal(ran.tag, 'old');
   assert.equal(ran.version, '1');
+});
+
+test('provisioned concurrency on an alias goes IN_PROGRESS → READY and its requests see no init', async () => {
+  const initType = `
+const type = process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+export const handler = async () => { await new Promise((r) => setTimeout(r, 200)); return { type }; };`;
+  await createFunction(lambda, 'prov', initType, { Publish: true });
+  await lambda.send(new CreateAliasCommand({ FunctionName: 'prov', Name: 'pc', FunctionVersion: '1' }));
+  const put = await lambda.send(
+    new PutProvisionedConcurrencyConfigCommand({
+      FunctionName: 'prov',
+      Qualifier: 'pc',
+      ProvisionedConcurrentExecutions: 2,
+    }),
+  );
+  assert.equal(put.RequestedProvisionedConcurrentExecutions, 2);
+  assert.equal(put.Status, 'IN_PROGRESS');
+  let status: string | undefined;
+  for (let i = 0; i < 600 && status !== 'READY'; i++) {
+    const got = await lambda.send(
+      new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'prov', Qualifier: 'pc' }),
+    );
+    status = got.Status;
+    assert.notEqual(status, 'FAILED', got.StatusReason);
+    if (status !== 'READY') await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(status, 'READY');
+  // Two requests at once: each on an environment initialised ahead, neither with an init.
+  const outs = await Promise.all(
+    [0, 1].map(() => lambda.send(new InvokeCommand({ FunctionName: 'prov:pc', LogType: 'Tail' }))),
+  );
+  for (const out of outs) {
+    const log = Buffer.from(out.LogResult!, 'base64').toString();
+    assert.doesNotMatch(log, /Init Duration/);
+    assert.deepEqual(JSON.parse(Buffer.from(out.Payload!).toString()), { type: 'provisioned-concurrency' });
+    assert.equal(out.ExecutedVersion, '1');
+  }
+  const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'prov' }));
+  assert.equal(list.ProvisionedConcurrencyConfigs?.length, 1);
+  assert.match(list.ProvisionedConcurrencyConfigs?.[0]?.FunctionArn ?? '', /:function:prov:pc$/);
+  await lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'prov', Qualifier: 'pc' }));
+  assert.equal(
+    await errName(
+      lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'prov', Qualifier: 'pc' })),
+    ),
+    'ProvisionedConcurrencyConfigNotFoundException',
+  );
+});
+
+test('provisioned concurrency refuses $LATEST, no qualifier, too many, zero and unknown fields', async () => {
+  await createFunction(lambda, 'provbad', source('p'), { Publish: true });
+  const put = (Qualifier: string | undefined, n: number) =>
+    errName(
+      lambda.send(
+        new PutProvisionedConcurrencyConfigCommand({
+          FunctionName: 'provbad',
+          Qualifier,
+          ProvisionedConcurrentExecutions: n,
+        }),
+      ),
+    );
+  assert.equal(await put('$LATEST', 1), 'InvalidParameterValueException');
+  assert.equal(await put(undefined, 1), 'InvalidParameterValueException');
+  assert.equal(await put('1', 1_000_000), 'InvalidParameterValueException');
+  assert.equal(await put('1', 0), 'ValidationException');
+  assert.equal(await put('9', 1), 'ResourceNotFoundException');
+  const r = await rawLambda(p.endpoint, '/2019-09-30/functions/provbad/provisioned-concurrency?Qualifier=1', {
+    method: 'PUT',
+    body: JSON.stringify({ ProvisionedConcurrentExecutions: 1, Bogus: true }),
+    headers: { 'content-type': 'application/json' },
+    credentials: p.credentials,
+  });
+  assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidParameterValueException');
+  assert.equal(
+    await errName(
+      lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'provbad', Qualifier: '1' })),
+    ),
+    'ProvisionedConcurrencyConfigNotFoundException',
+  );
 });
