@@ -102,6 +102,9 @@ export class VersionStore {
   /** After FunctionStore.open (its table first). */
   static async open(sql: Sql, functions: FunctionStore): Promise<VersionStore> {
     const store = new VersionStore(sql, VersionRepo.open(sql), await FunctionRepo.open(sql), functions);
+    // A change made here drops the names at once (an alias to $LATEST holds $LATEST's record), before the
+    // invocation service retires the old environments: no request in between binds the old code again.
+    functions.onChange((c) => store.#cache.deletePrefix(functionPrefix(c.record.tenantId, c.record.name)));
     // Any change to a function (its $LATEST, a version, an alias) through any node drops its resolved names.
     await store.#channel.subscribe((change) => {
       if (change.kind === 'all') store.#cache.clear();

@@ -243,6 +243,12 @@ test('an alias routes its weighted share to the other version and says which one
     ['live'],
   );
   assert.equal((await invoke('shift:edge')).executed, '$LATEST');
+  // An alias to $LATEST follows $LATEST's code.
+  await lambda.send(
+    new UpdateFunctionCodeCommand({ FunctionName: 'shift', ZipFile: await handlerZip(source('latest')) }),
+  );
+  assert.equal((await invoke('shift:edge')).ran.tag, 'latest');
+  assert.equal((await invoke('shift:live')).ran.tag === 'latest', false);
   await lambda.send(new DeleteAliasCommand({ FunctionName: 'shift', Name: 'edge' }));
   assert.equal(
     await errName(lambda.send(new GetAliasCommand({ FunctionName: 'shift', Name: 'edge' }))),
