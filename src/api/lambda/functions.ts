@@ -278,6 +278,11 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: F,
       operation: 'ListFunctions',
       async handle(req) {
+        // Never accept and drop: listing every version of every function is not done here.
+        if (req.query.has('FunctionVersion'))
+          throw LambdaErrors.invalidParameter(
+            'FunctionVersion is not supported by Kindling for ListFunctions: use ListVersionsByFunction.',
+          );
         const q = validate(ListQuery, {
           MaxItems: queryNumber(req, 'MaxItems'),
           Marker: req.query.get('Marker') ?? undefined,

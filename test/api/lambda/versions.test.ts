@@ -16,6 +16,7 @@ import {
   InvokeCommand,
   LambdaClient,
   ListAliasesCommand,
+  ListFunctionsCommand,
   ListProvisionedConcurrencyConfigsCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
@@ -154,6 +155,11 @@ test('ListVersionsByFunction pages with $LATEST first; version numbers are never
     marker = page.NextMarker;
   } while (marker);
   assert.deepEqual(seen, ['$LATEST', '1', '2', '3']);
+  // ListFunctions' FunctionVersion=ALL is refused by name, not ignored.
+  assert.equal(
+    await errName(lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }))),
+    'InvalidParameterValueException',
+  );
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'many', Qualifier: '3' }));
   assert.equal(await errName(invoke('many', '3')), 'ResourceNotFoundException');
   await lambda.send(
