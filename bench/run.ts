@@ -19,6 +19,7 @@ import { type LatencyStats, latency, request, stats, type Target, throughput, wa
 import { environmentMemory, withBareIdleNodes } from './memory.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
+import { versionFigures } from './versions.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -409,6 +410,9 @@ async function main(): Promise<void> {
     });
     results.functionUrls = urls;
     for (const [name, value, note] of urls.rows) row(name, value, note);
+    const versions = await versionFigures(k, { samples: N_LATENCY });
+    results.versions = versions;
+    for (const [name, value, note] of versions.rows) row(name, value, note);
     const compileCache = await compileCacheFigures(k, dataDir, { quick, python: python !== undefined });
     results.compileCache = compileCache;
     for (const [name, value, note] of compileCache.rows) row(name, value, note);

@@ -224,7 +224,7 @@ export function withClusterSlots(
     },
     // Prewarmed environments run no request: nothing cluster-wide to hold; they are this node's.
     prewarm: (spec, count, untilMs, o) => worker.prewarm(spec, count, untilMs, o),
-    retireFunction: (arn, keep) => worker.retireFunction(arn, keep),
+    retireFunction: (arn, keep, version) => worker.retireFunction(arn, keep, version),
     retireTenant: (id) => worker.retireTenant(id),
     stats: (): WorkerStats => worker.stats(),
     onThrottle(listener) {

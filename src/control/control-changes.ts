@@ -83,6 +83,12 @@ export class InvalidatedCache<V> {
     this.#generation++;
   }
 
+  /** Drops every entry whose key starts with prefix (all qualifiers of one function). */
+  deletePrefix(prefix: string): void {
+    for (const k of this.#map.keys()) if (k.startsWith(prefix)) this.#map.delete(k);
+    this.#generation++;
+  }
+
   clear(): void {
     this.#map.clear();
     this.#generation++;

@@ -1,6 +1,7 @@
 // The function store's persistence: every SQL statement over the functions table, on the async store.
 // FunctionStore (domain rules, cache, change events) speaks to this narrow interface only.
 import type { Sql, SqlExecutor } from '../store/sql.js';
+import { VERSIONS_SCHEMA } from './versions-repo.js';
 
 /** A function as stored: its configuration is one JSON column. */
 export interface FunctionRow {
@@ -50,6 +51,8 @@ export class FunctionRepo {
 
   static async open(sql: Sql): Promise<FunctionRepo> {
     await sql.migrate('functions', SCHEMA);
+    // Published versions hold code too: the counts below read their table.
+    await sql.migrate('function-versions', VERSIONS_SCHEMA);
     return new FunctionRepo(sql);
   }
 
@@ -108,17 +111,20 @@ export class FunctionRepo {
     await q.get('SELECT id FROM tenants WHERE id = ? FOR UPDATE', [tenantId]);
   }
 
-  /** Digests referenced by any function. */
+  /** Digests referenced by any function or published version. */
   async digests(): Promise<Set<string>> {
-    const rows = await this.#sql.all<{ code_digest: string }>('SELECT DISTINCT code_digest FROM functions');
+    const rows = await this.#sql.all<{ code_digest: string }>(
+      'SELECT code_digest FROM functions UNION SELECT code_digest FROM function_versions',
+    );
     return new Set(rows.map((r) => r.code_digest));
   }
 
-  /** How many functions use the code blob. */
+  /** How many functions and published versions use the code blob. */
   async codeUsers(digest: string, q: SqlExecutor = this.#sql): Promise<number> {
-    const r = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM functions WHERE code_digest = ?', [
-      digest,
-    ]);
+    const r = await q.get<{ n: number }>(
+      'SELECT (SELECT COUNT(*) FROM functions WHERE code_digest = ?) + (SELECT COUNT(*) FROM function_versions WHERE code_digest = ?) AS n',
+      [digest, digest],
+    );
     return r?.n ?? 0;
   }
 
@@ -170,6 +176,15 @@ export class FunctionRepo {
       ],
     );
     return r.changes === 1;
+  }
+
+  /** The code of the function's published versions (deleted with it). */
+  async versionDigests(q: SqlExecutor, id: string): Promise<string[]> {
+    const rows = await q.all<{ code_digest: string }>(
+      'SELECT DISTINCT code_digest FROM function_versions WHERE function_id = ?',
+      [id],
+    );
+    return rows.map((r) => r.code_digest);
   }
 
   async delete(q: SqlExecutor, id: string): Promise<boolean> {

@@ -14,6 +14,7 @@ import {
   checkRuntime,
   checkTags,
   FunctionErrors,
+  LATEST,
   lambdaTimestamp,
   type Runtime,
 } from './function-rules.js';
@@ -72,6 +73,12 @@ export interface FunctionRecord extends FunctionConfig {
   versionKey: string;
   /** Lambda's format: 2024-01-31T12:00:00.000+0000. */
   lastModified: string;
+  /** '$LATEST' or a published version's number. */
+  version: string;
+  /** What the caller named it by when not $LATEST: the version number or an alias (control/versions.ts). */
+  qualifier?: string;
+  /** An alias's second version and the share of requests it gets. */
+  routing?: { weight: number; record: FunctionRecord };
 }
 
 /** `remote`: the change was made through another node (its own listeners already did the durable work). */
@@ -345,12 +352,17 @@ export class FunctionStore {
   async delete(tenant: Tenant, name: string): Promise<FunctionRecord> {
     const removed = await this.#repo.transaction(async (q) => {
       const row = await this.#repo.lockByName(q, tenant.id, name);
-      if (!row || !(await this.#repo.delete(q, row.id)))
+      if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
+      // Its versions and aliases go with it (ON DELETE CASCADE); so may the code only they used.
+      const digests = new Set([row.code_digest, ...(await this.#repo.versionDigests(q, row.id))]);
+      if (!(await this.#repo.delete(q, row.id)))
         throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
-      return { row, unused: (await this.#repo.codeUsers(row.code_digest, q)) === 0 };
+      const unused: string[] = [];
+      for (const d of digests) if ((await this.#repo.codeUsers(d, q)) === 0) unused.push(d);
+      return { row, unused };
     });
     await this.#changed(tenant.id, name);
-    if (removed.unused) this.#code.removeBlob(removed.row.code_digest);
+    for (const d of removed.unused) this.#code.removeBlob(d);
     const rec = this.#toRecord(removed.row);
     this.#emit({ kind: 'deleted', record: rec });
     return rec;
@@ -430,6 +442,11 @@ export class FunctionStore {
 
   /** Remote changes being read, per function: the next change to it compares against this one's result. */
   readonly #remoteReads = new Map<string, Promise<FunctionRecord | undefined>>();
+
+  /** A version or alias of the function changed (control/versions.ts): every node drops what it resolved. */
+  changed(tenantId: string, name: string): Promise<void> {
+    return this.#changed(tenantId, name);
+  }
 
   /** Drops this node's copy, then tells the other nodes. */
   async #changed(tenantId: string, name: string): Promise<void> {
@@ -518,5 +535,6 @@ export function toFunctionRecord(row: Row, region: string): FunctionRecord {
     revisionId: row.revision_id,
     versionKey: row.version_key,
     lastModified: row.last_modified,
+    version: LATEST,
   });
 }

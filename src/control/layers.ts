@@ -277,8 +277,8 @@ export class LayerStore {
   }
 
   /**
-   * Digests the code store must keep: every layer version's, and those functions still run after their
-   * layer version was deleted (recorded in the function's configuration).
+   * Digests the code store must keep: every layer version's, and those functions and their published
+   * versions still run after their layer version was deleted (recorded in each configuration).
    */
   async referencedDigests(): Promise<Set<string>> {
     const db = await this.#q();
@@ -286,7 +286,8 @@ export class LayerStore {
     for (const r of await db.all<{ digest: string }>('SELECT DISTINCT digest FROM layer_versions'))
       out.add(r.digest);
     for (const r of await db.all<{ config: string }>(
-      `SELECT config FROM functions WHERE config LIKE '%"layers":[{%'`,
+      `SELECT config FROM functions WHERE config LIKE '%"layers":[{%'
+       UNION ALL SELECT config FROM function_versions WHERE config LIKE '%"layers":[{%'`,
     )) {
       for (const l of (JSON.parse(r.config) as { layers?: FunctionLayer[] }).layers ?? []) out.add(l.digest);
     }
@@ -301,9 +302,13 @@ export class LayerStore {
     const db = await this.#q();
     const hit = await db.get('SELECT 1 AS x FROM layer_versions WHERE digest = ? LIMIT 1', [digest]);
     if (hit !== undefined) return true;
+    const like = `%${digest}%`;
     return (
-      (await db.get('SELECT 1 AS x FROM functions WHERE config LIKE ? LIMIT 1', [`%${digest}%`])) !==
-      undefined
+      (await db.get(
+        `SELECT 1 AS x FROM functions WHERE config LIKE ?
+         UNION ALL SELECT 1 AS x FROM function_versions WHERE config LIKE ? LIMIT 1`,
+        [like, like],
+      )) !== undefined
     );
   }
 

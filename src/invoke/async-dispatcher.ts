@@ -180,7 +180,8 @@ export class AsyncDispatcher {
       tenantId: b.tenant.id,
       functionName: b.rec.name,
       functionArn: b.rec.arn,
-      qualifier: b.opts.qualifier,
+      // A qualified name or ARN (`fn:live`) runs that alias or version when the event is dispatched.
+      qualifier: b.opts.qualifier ?? b.rec.qualifier,
       payload: b.payload,
       source: b.opts.source ?? { kind: 'api' },
       chainDepth: 0,
@@ -228,7 +229,7 @@ export class AsyncDispatcher {
         tenantId: tenant.id,
         functionName: rec.name,
         functionArn: rec.arn,
-        qualifier: opts.qualifier,
+        qualifier: opts.qualifier ?? rec.qualifier,
         payload,
         source,
         chainDepth,
@@ -490,7 +491,7 @@ export class AsyncDispatcher {
   }
 
   async #run(ev: AsyncEvent, tenant: Tenant | undefined, rec: FunctionRecord | undefined): Promise<void> {
-    const cfg = await this.#d.configs.effective(ev.tenantId, ev.functionArn);
+    const cfg = await this.#d.configs.effective(ev.tenantId, ev.functionArn, ev.qualifier);
     if (!tenant || !rec) {
       await this.#completion.fail(
         ev,

@@ -12,6 +12,7 @@ import {
   lifecycleOf,
 } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
+import type { VersionStore } from '../control/versions.js';
 import { LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
 import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
@@ -44,7 +45,18 @@ export interface InvocationServiceOptions {
   tenants: TenantStore;
   functions: FunctionStore;
   worker: Worker;
+  /** Published versions and aliases; without it only $LATEST resolves. */
+  versions?: VersionStore;
   observers?: InvocationObserver[];
+}
+
+/**
+ * The record a request to `rec` runs: an alias with weighted routing sends that share of requests to its
+ * other version. The answer has no routing left, so choosing again (execute does) keeps the choice.
+ */
+export function routed(rec: FunctionRecord): FunctionRecord {
+  if (rec.routing === undefined) return rec;
+  return Math.random() < rec.routing.weight ? rec.routing.record : { ...rec, routing: undefined };
 }
 
 export class InvocationService implements Pick<Invoker, 'invokeSync'> {
@@ -52,8 +64,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   readonly #tenants: TenantStore;
   readonly #functions: FunctionStore;
   readonly #worker: Worker;
+  readonly #versions: VersionStore | undefined;
   readonly #observers: InvocationObserver[];
-  /** By function id: the spec (and credentials) of its current versionKey. */
+  /** By function id ($LATEST) or `id:version`: the spec (and credentials) of its current versionKey. */
   readonly #prepared = new Map<string, PreparedVersion>();
   readonly #preparing = new Map<string, Promise<PreparedVersion>>();
 
@@ -62,6 +75,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     this.#tenants = opts.tenants;
     this.#functions = opts.functions;
     this.#worker = opts.worker;
+    this.#versions = opts.versions;
     this.#observers = [...(opts.observers ?? [])];
     this.#worker.onThrottle((tenantId, arn) => this.#throttled(tenantId, arn));
     this.#functions.onChange((change) => {
@@ -74,10 +88,12 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       }
       if (change.kind === 'deleted') {
         this.#prepared.delete(rec.id);
+        for (const k of this.#prepared.keys()) if (k.startsWith(`${rec.id}:`)) this.#prepared.delete(k);
         this.#worker.retireFunction(rec.arn);
       } else if (change.record.versionKey !== change.previous.versionKey) {
+        // $LATEST changed; published versions keep their environments.
         this.#prepared.delete(rec.id);
-        this.#worker.retireFunction(rec.arn, rec.versionKey);
+        this.#worker.retireFunction(rec.arn, rec.versionKey, LATEST);
       } else {
         // Reserved concurrency or tags changed: same environments, same spec but the reservation and the
         // lifecycle. Turned single-use, the warm environments (holding earlier requests' state) go.
@@ -85,6 +101,10 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
         const p = this.#prepared.get(rec.id);
         if (p) refresh(p, rec);
       }
+    });
+    this.#versions?.onVersionDeleted((d) => {
+      this.#prepared.delete(`${d.functionId}:${d.version}`);
+      this.#worker.retireFunction(d.functionArn, undefined, d.version);
     });
     // An admin changed the tenant's network grant: its environments were built for the old one.
     this.#tenants.onNetworkChange((tenant) => {
@@ -111,9 +131,9 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     }
     const q = qualifier ?? ref.qualifier;
     const rec = await this.#functions.resolve(tenant, { ...ref, qualifier: q });
-    // Only $LATEST exists until versions are published.
-    if (q !== undefined && q !== LATEST) throw LambdaErrors.functionNotFound(`${rec.arn}:${q}`);
-    return rec;
+    if (q === undefined || q === LATEST) return rec;
+    if (this.#versions === undefined) throw LambdaErrors.functionNotFound(`${rec.arn}:${q}`);
+    return this.#versions.resolve(rec, q);
   }
 
   async invokeSync(
@@ -164,9 +184,13 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     payload: Buffer,
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
-    // The record may be outdated: run what the function is now, and nothing if it was deleted (or
-    // deleted and created anew) meanwhile.
-    const current = await this.#functions.get(tenant.id, rec.name);
+    // The record may be outdated: run what the function (or the version or alias it was named by) is now,
+    // and nothing if it was deleted (or deleted and created anew) meanwhile.
+    const q = opts.qualifier ?? rec.qualifier;
+    const current =
+      q === undefined || q === LATEST
+        ? await this.#functions.get(tenant.id, rec.name)
+        : await this.resolve(tenant, rec.name, q);
     if (!current || current.id !== rec.id || current.tenantId !== tenant.id)
       throw LambdaErrors.functionNotFound(rec.arn);
     return this.execute(tenant, current, payload, opts);
@@ -179,6 +203,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     payload: Buffer,
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
+    rec = routed(rec);
     const prepared = await this.#prepare(rec);
     const spec = prepared.spec;
     // A node that never saw the upload extracts the code from the blob store first (once per digest).
@@ -234,7 +259,8 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
 
   /** Warm: no store read (the spec is kept per versionKey); cold: reads the tenant's network grant once. */
   async #prepare(rec: FunctionRecord): Promise<PreparedVersion> {
-    let p = this.#prepared.get(rec.id);
+    const id = rec.version === LATEST ? rec.id : `${rec.id}:${rec.version}`;
+    let p = this.#prepared.get(id);
     if (!p || p.versionKey !== rec.versionKey) {
       // One spec per version, however many requests meet it unprepared at once (they share its credentials).
       const key = `${rec.id}\0${rec.versionKey}`;
@@ -247,7 +273,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
             tags: rec.tags,
             credentialsExpireAt: 0,
           };
-          this.#prepared.set(rec.id, made);
+          this.#prepared.set(id, made);
           return made;
         });
         this.#preparing.set(key, building);
@@ -302,7 +328,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       accountId: rec.accountId,
       functionName: rec.name,
       functionArn: rec.arn,
-      version: LATEST,
+      version: rec.version,
       versionKey: rec.versionKey,
       runtime: rec.runtime,
       handler: rec.handler,

@@ -16,7 +16,9 @@ import { eventSourceMappingRoutes } from '../api/lambda/event-source-mappings.js
 import { functionUrlRoutes } from '../api/lambda/function-urls.js';
 import { layerRoutes } from '../api/lambda/layers.js';
 import { policyRoutes } from '../api/lambda/policy.js';
+import { provisionedConcurrencyRoutes } from '../api/lambda/provisioned-concurrency.js';
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
+import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SchedulerSurface } from '../api/scheduler/surface.js';
@@ -33,7 +35,9 @@ import { FunctionPolicyStore } from '../control/function-policies.js';
 import { FunctionUrlStore } from '../control/function-urls.js';
 import { FunctionStore } from '../control/functions.js';
 import { LayerStore } from '../control/layers.js';
+import { ProvisionedConcurrencyStore } from '../control/provisioned-concurrency.js';
 import { TenantStore } from '../control/tenants.js';
+import { VersionStore } from '../control/versions.js';
 import { EventBus } from '../events/bus/event-bus.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
@@ -53,6 +57,7 @@ import { AsyncEventStore } from '../invoke/async-queue.js';
 import { EventInvokeConfigStore } from '../invoke/event-invoke-config.js';
 import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
+import { ProvisionedWarmer } from '../invoke/provisioned-concurrency.js';
 import { openBlobStores } from '../store/blobs/location.js';
 import type { Sql } from '../store/sql.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -149,6 +154,8 @@ export async function assemble({
     cacheDir: paths.codeCache,
   });
   const functions = await FunctionStore.open({ sql, code, region });
+  const versions = await VersionStore.open(sql, functions);
+  const provisionedStore = await ProvisionedConcurrencyStore.open(sql);
   const layers = new LayerStore({ sql, code, region });
   /** Digests the code store keeps: functions' code and layers (versions, and those functions still use). */
   const liveDigests = async () => {
@@ -203,6 +210,7 @@ export async function assemble({
     config,
     tenants,
     functions,
+    versions,
     worker: admitted,
     observers: [telemetry],
   });
@@ -327,6 +335,7 @@ export async function assemble({
     policies,
     functions,
     invoker,
+    versions,
     codeUrls: new CodeUrlSigner(),
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
     cluster: router,
@@ -343,6 +352,9 @@ export async function assemble({
   );
   lambdaRoutes.add(...eventSourceMappingRoutes(lambdaDeps, mappings));
   lambdaRoutes.add(...layerRoutes({ layers, codeFromS3: lambdaDeps.codeFromS3 }));
+  lambdaRoutes.add(...versionRoutes(lambdaDeps, versions));
+  const provisioned = new ProvisionedWarmer({ store: provisionedStore, tenants, service: invocations });
+  lambdaRoutes.add(...provisionedConcurrencyRoutes(lambdaDeps, provisioned));
   const functionUrls = new FunctionUrlStore(sql);
   lambdaRoutes.add(
     ...policyRoutes({
@@ -376,7 +388,7 @@ export async function assemble({
       resolveKey: (id) => tenants.resolveKey(id),
       granted: (functionId, account) =>
         policies.allows(functionId, account, 'lambda:InvokeFunctionUrl', 'AWS_IAM'),
-      resolve: (tenant, name) => invocations.resolve(tenant, name),
+      resolve: (tenant, name, qualifier) => invocations.resolve(tenant, name, qualifier),
       execute: (tenant, rec, payload, requestId, stream) =>
         invocations.execute(
           tenant,
@@ -397,6 +409,20 @@ export async function assemble({
       objects,
       environments: () => worker.environments(),
       workerStats: () => worker.stats(),
+      versions: async (_tenant, rec) => ({
+        versions: (await versions.list(rec, { maxItems: 50 })).versions.map((v) => ({
+          version: v.version,
+          description: v.description,
+          codeSha256: v.codeSha256,
+          lastModified: v.lastModified,
+        })),
+        aliases: (await versions.listAliases(rec, { maxItems: 50 })).aliases.map((a) => ({
+          name: a.name,
+          functionVersion: a.functionVersion,
+          description: a.description,
+          additionalVersionWeights: a.weights,
+        })),
+      }),
     }),
     // Telemetry's tenants, pool and metrics API owns /kindling/* and /metrics.
     new AdminSurface({
@@ -458,6 +484,7 @@ export async function assemble({
     },
     { name: 'async-invoke', start: () => dispatcher.start(), stop: (deadline) => dispatcher.stop(deadline) },
     { name: 'schedules', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    { name: 'provisioned-concurrency', start: () => provisioned.start(), stop: () => provisioned.stop() },
     {
       name: 'event-source-mappings',
       async start() {

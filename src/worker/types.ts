@@ -93,7 +93,7 @@ export interface InvocationResult {
 export interface Worker {
   invoke(spec: FunctionVersionSpec, payload: Buffer, opts: InvokeOptions): Promise<InvocationResult>;
   /** Retire every environment of this function not bound to `keepVersionKey` (code/config update, delete). */
-  retireFunction(functionArn: string, keepVersionKey?: string): void;
+  retireFunction(functionArn: string, keepVersionKey?: string, version?: string): void;
   /** Warms environments of a version ahead of a burst, kept until `untilMs` (WorkerManager.prewarm). */
   prewarm(
     spec: FunctionVersionSpec,

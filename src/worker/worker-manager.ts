@@ -307,7 +307,8 @@ export class WorkerManager implements Worker {
           functionName: spec.functionName,
           functionVersion: spec.version,
           memoryMB: spec.memoryMB,
-          invokedFunctionArn: spec.functionArn,
+          invokedFunctionArn:
+            spec.version === '$LATEST' ? spec.functionArn : `${spec.functionArn}:${spec.version}`,
           logGroupName: vars.AWS_LAMBDA_LOG_GROUP_NAME!,
           logStreamName: vars.AWS_LAMBDA_LOG_STREAM_NAME!,
         },
@@ -437,8 +438,13 @@ export class WorkerManager implements Worker {
     }
   }
 
-  retireFunction(functionArn: string, keepVersionKey?: string): void {
-    this.retireWhere((s) => s.functionArn === functionArn && s.versionKey !== keepVersionKey);
+  retireFunction(functionArn: string, keepVersionKey?: string, version?: string): void {
+    this.retireWhere(
+      (s) =>
+        s.functionArn === functionArn &&
+        s.versionKey !== keepVersionKey &&
+        (version === undefined || s.version === version),
+    );
   }
 
   retireTenant(tenantId: string): void {

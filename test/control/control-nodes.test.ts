@@ -9,6 +9,7 @@ import { CodeStore } from '../../src/control/code-store.js';
 import { CONTROL_CHANNEL } from '../../src/control/control-changes.js';
 import { type FunctionChange, FunctionStore } from '../../src/control/functions.js';
 import { type Tenant, TenantStore } from '../../src/control/tenants.js';
+import { VersionStore } from '../../src/control/versions.js';
 import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
 import { PostgresSql } from '../../src/store/postgres.js';
 import type { Sql } from '../../src/store/sql.js';
@@ -21,6 +22,7 @@ interface Node {
   sql: Sql;
   tenants: TenantStore;
   functions: FunctionStore;
+  versions: VersionStore;
   changes: FunctionChange[];
 }
 
@@ -42,7 +44,7 @@ async function node(sql: Sql): Promise<Node> {
   const functions = await FunctionStore.open({ sql, code, region: 'us-east-1' });
   const changes: FunctionChange[] = [];
   functions.onChange((c) => changes.push(c));
-  return { sql, tenants, functions, changes };
+  return { sql, tenants, functions, versions: await VersionStore.open(sql, functions), changes };
 }
 
 /** Polls until `check` holds: a notification between nodes arrives a moment after the write commits. */
@@ -241,4 +243,42 @@ test('two nodes creating one tenant name at once: one wins, the other gets Resou
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
   assert.equal((lost.reason as { type?: string }).type, 'ResourceConflictException');
+});
+
+test('an alias moved through one node is resolved anew by the other, which had it cached', async () => {
+  const made = await a.functions.create(tenant, await fn('aliased'));
+  await a.versions.publish(tenant, 'aliased');
+  await a.functions.updateCode(tenant, 'aliased', await handlerZip('export const handler = async () => 2;'));
+  await a.versions.publish(tenant, 'aliased');
+  await a.versions.createAlias(tenant, made, 'live', { functionVersion: '1' });
+  const resolved = async () => b.versions.resolve((await b.functions.get(tenant.id, 'aliased'))!, 'live');
+  assert.equal((await resolved()).version, '1');
+  assert.equal((await resolved()).version, '1');
+  await a.versions.updateAlias(tenant, made, 'live', { functionVersion: '2' });
+  await until(async () => (await resolved()).version === '2', 'the moved alias on node b');
+  await a.versions.deleteAlias(tenant, made, 'live');
+  await until(
+    () =>
+      resolved().then(
+        () => false,
+        (e) => asLambda(e).type === 'ResourceNotFoundException',
+      ),
+    'the deleted alias gone on node b',
+  );
+});
+
+test("a published version's code stays referenced when $LATEST's changes, and goes with the function", async () => {
+  await a.functions.create(tenant, await fn('kept'));
+  const v1 = await a.versions.publish(tenant, 'kept');
+  const next = await a.functions.updateCode(
+    tenant,
+    'kept',
+    await handlerZip('export const handler = async () => 3;'),
+  );
+  assert.notEqual(next.codeDigest, v1.codeDigest);
+  const refs = await a.functions.referencedDigests();
+  assert.ok(refs.has(v1.codeDigest) && refs.has(next.codeDigest));
+  await a.functions.delete(tenant, 'kept');
+  const after = await a.functions.referencedDigests();
+  assert.ok(!after.has(v1.codeDigest) && !after.has(next.codeDigest));
 });

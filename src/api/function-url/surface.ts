@@ -24,7 +24,7 @@ export interface FunctionUrlSurfaceDeps {
   resolveKey(accessKeyId: string): Promise<{ key: AccessKey; tenant: Tenant } | undefined>;
   /** Whether the function's resource policy lets another account call its AWS_IAM URL. */
   granted(functionId: string, account: string): Promise<boolean>;
-  resolve(tenant: Tenant, name: string): Promise<FunctionRecord>;
+  resolve(tenant: Tenant, name: string, qualifier: string): Promise<FunctionRecord>;
   /** With `stream`, a streaming handler's bytes go there as written (InvokeMode RESPONSE_STREAM). */
   execute(
     tenant: Tenant,
@@ -145,7 +145,7 @@ export class FunctionUrlSurface implements ApiSurface {
     // The URL belongs to one function, by id: one deleted (and made again under the name) has no URL.
     let rec: FunctionRecord;
     try {
-      rec = await this.#deps.resolve(owner, url.functionName);
+      rec = await this.#deps.resolve(owner, url.functionName, url.qualifier);
     } catch {
       throw forbidden();
     }

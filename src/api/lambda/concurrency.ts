@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { LambdaApiDeps } from './deps.js';
 import { json } from './errors.js';
-import { functionFromPath } from './functions.js';
+import { unqualifiedFromPath } from './functions.js';
 import type { LambdaRoute } from './routes.js';
 import { validateBody } from './validation.js';
 
@@ -17,7 +17,7 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: '/2017-10-31/functions/{FunctionName}/concurrency',
       operation: 'PutFunctionConcurrency',
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'PutFunctionConcurrency');
         const input = validateBody(PutSchema, req.body);
         const n = input.ReservedConcurrentExecutions;
         await deps.functions.setReservedConcurrency(req.tenant, rec.name, n, tenantLimit(req.tenant));
@@ -29,7 +29,7 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: '/2019-09-30/functions/{FunctionName}/concurrency',
       operation: 'GetFunctionConcurrency',
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'GetFunctionConcurrency');
         return json(
           200,
           rec.reservedConcurrency === null ? {} : { ReservedConcurrentExecutions: rec.reservedConcurrency },
@@ -41,7 +41,7 @@ export function concurrencyRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: '/2017-10-31/functions/{FunctionName}/concurrency',
       operation: 'DeleteFunctionConcurrency',
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'DeleteFunctionConcurrency');
         await deps.functions.setReservedConcurrency(req.tenant, rec.name, null, tenantLimit(req.tenant));
         return { status: 204 };
       },

@@ -6,6 +6,7 @@ import type { FunctionPolicyStore } from '../../control/function-policies.js';
 import type { FunctionStore } from '../../control/functions.js';
 import type { LayerStore } from '../../control/layers.js';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
+import type { VersionStore } from '../../control/versions.js';
 import type { FunctionInvoker } from '../../invoke/invoker.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
 import type { CodeUrlSigner } from './code-download.js';
@@ -15,6 +16,8 @@ export interface LambdaApiDeps {
   tenants: TenantStore;
   functions: FunctionStore;
   invoker: FunctionInvoker;
+  /** Published versions and aliases (Publish, DeleteFunction of a version). */
+  versions?: VersionStore;
   codeUrls: CodeUrlSigner;
   /** Layer versions (PublishLayerVersion, a function's Layers); absent: Layers refused by name. */
   layers?: LayerStore;

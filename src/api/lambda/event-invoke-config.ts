@@ -46,7 +46,7 @@ const EventsQuery = z.object({ MaxItems: z.coerce.number().int().min(1).max(1000
 async function target(deps: EventInvokeConfigRouteDeps, req: ApiRequest, name: string) {
   const qualifier = req.query.get('Qualifier') ?? undefined;
   const rec = await deps.resolve(req.tenant, name, qualifier);
-  const q = qualifier ?? LATEST;
+  const q = qualifier ?? rec.qualifier ?? LATEST;
   return { rec, qualifier: q, qualifiedArn: `${rec.arn}:${q}` };
 }
 

@@ -21,7 +21,7 @@ import { originOf } from './code-download.js';
 import type { LambdaApiDeps } from './deps.js';
 import { json } from './errors.js';
 import type { LambdaRoute } from './routes.js';
-import { pattern, validate, validateBody } from './validation.js';
+import { parseJsonBody, pattern, validate, validateBody } from './validation.js';
 
 /** A 50 MB zip is ~70 MB as base64 in JSON: Lambda's CreateFunction request limit is 69905067 bytes. */
 const CODE_BODY_LIMIT = 69_905_067 + 64 * 1024;
@@ -93,7 +93,7 @@ const ListQuery = z.object({
 export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
     FunctionName: rec.name,
-    FunctionArn: rec.arn,
+    FunctionArn: rec.version === LATEST ? rec.arn : `${rec.arn}:${rec.version}`,
     Runtime: rec.runtime,
     Role: rec.role,
     Handler: rec.handler,
@@ -103,7 +103,7 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
     MemorySize: rec.memorySize,
     LastModified: rec.lastModified,
     CodeSha256: rec.codeSha256,
-    Version: LATEST,
+    Version: rec.version,
     TracingConfig: { Mode: 'PassThrough' },
     RevisionId: rec.revisionId,
     State: 'Active',
@@ -184,7 +184,7 @@ async function zipOf(deps: LambdaApiDeps, tenant: Tenant, code: CodeSource): Pro
   return zip;
 }
 
-/** The function a path names, for the calling tenant; a qualifier other than $LATEST is not found. */
+/** The function a path names, for the calling tenant: $LATEST, a published version or an alias. */
 export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: string): Promise<FunctionRecord> {
   const qualifier = req.query.get('Qualifier') ?? undefined;
   if (qualifier !== undefined && !QUALIFIER.test(qualifier)) {
@@ -200,6 +200,32 @@ export function functionFromPath(deps: LambdaApiDeps, req: ApiRequest, raw: stri
 }
 
 const QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
+
+/**
+ * The function a path names for an operation on the function itself ($LATEST): a version or alias
+ * qualifier is refused by name instead of being applied to $LATEST.
+ */
+export async function unqualifiedFromPath(
+  deps: LambdaApiDeps,
+  req: ApiRequest,
+  raw: string,
+  operation: string,
+): Promise<FunctionRecord> {
+  const rec = await functionFromPath(deps, req, raw);
+  if (rec.version !== LATEST || rec.qualifier !== undefined) {
+    throw LambdaErrors.invalidParameter(
+      `${operation} applies to the function ($LATEST); a qualifier (${rec.qualifier ?? rec.version}) is not supported.`,
+    );
+  }
+  return rec;
+}
+
+/** Publish: true on CreateFunction / UpdateFunctionCode: the configuration answered is the new version's. */
+async function published(deps: LambdaApiDeps, tenant: Tenant, rec: FunctionRecord): Promise<FunctionRecord> {
+  if (!deps.versions)
+    throw LambdaErrors.invalidParameter('Publish is not supported: versions are not enabled.');
+  return deps.versions.publish(tenant, rec.name, { revisionId: rec.revisionId });
+}
 
 function getFunction(deps: LambdaApiDeps, req: ApiRequest, rec: FunctionRecord) {
   const out: Record<string, unknown> = {
@@ -268,7 +294,9 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'CreateFunction',
       maxBodyBytes: CODE_BODY_LIMIT,
       async handle(req) {
-        return json(201, configurationOf(await createFunction(deps, req.tenant, req.body)));
+        const rec = await createFunction(deps, req.tenant, req.body);
+        const publish = (parseJsonBody(req.body) as { Publish?: unknown }).Publish === true;
+        return json(201, configurationOf(publish ? await published(deps, req.tenant, rec) : rec));
       },
     },
     {
@@ -276,6 +304,11 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: F,
       operation: 'ListFunctions',
       async handle(req) {
+        // Never accept and drop: listing every version of every function is not done here.
+        if (req.query.has('FunctionVersion'))
+          throw LambdaErrors.invalidParameter(
+            'FunctionVersion is not supported by Kindling for ListFunctions: use ListVersionsByFunction.',
+          );
         const q = validate(ListQuery, {
           MaxItems: queryNumber(req, 'MaxItems'),
           Marker: req.query.get('Marker') ?? undefined,
@@ -307,7 +340,7 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       path: `${F}/{FunctionName}/configuration`,
       operation: 'UpdateFunctionConfiguration',
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'UpdateFunctionConfiguration');
         const input = validateBody(UpdateConfigSchema, req.body);
         refuseNetworkTag(input.Tags);
         const patch = { ...configPatch(input), layers: await layersOf(deps, req.tenant, input.Layers) };
@@ -323,14 +356,17 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'UpdateFunctionCode',
       maxBodyBytes: CODE_BODY_LIMIT,
       async handle(req, p) {
-        const rec = await functionFromPath(deps, req, p.FunctionName!);
+        const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'UpdateFunctionCode');
         const input = validateBody(UpdateCodeSchema, req.body);
         const zip = await zipOf(deps, req.tenant, input);
         if (input.DryRun) return json(200, configurationOf(rec));
         const updated = await deps.functions.updateCode(req.tenant, rec.name, zip, {
           revisionId: input.RevisionId,
         });
-        return json(200, configurationOf(updated));
+        return json(
+          200,
+          configurationOf(input.Publish ? await published(deps, req.tenant, updated) : updated),
+        );
       },
     },
     {
@@ -339,10 +375,20 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       operation: 'DeleteFunction',
       async handle(req, p) {
         const rec = await functionFromPath(deps, req, p.FunctionName!);
-        if ((req.query.get('Qualifier') ?? parseFunctionRef(p.FunctionName!).qualifier) === LATEST) {
+        const qualifier = req.query.get('Qualifier') ?? parseFunctionRef(p.FunctionName!).qualifier;
+        if (qualifier === LATEST) {
           throw LambdaErrors.invalidParameter(
             '$LATEST version cannot be deleted without deleting the function.',
           );
+        }
+        if (qualifier !== undefined) {
+          // One published version; an alias is deleted with DeleteAlias, as on Lambda.
+          if (rec.qualifier !== rec.version || !deps.versions)
+            throw LambdaErrors.invalidParameter(
+              `Deletion of aliases is not supported by DeleteFunction: use DeleteAlias for ${qualifier}.`,
+            );
+          await deps.versions.deleteVersion(req.tenant, rec, rec.version);
+          return { status: 204 };
         }
         await deps.functions.delete(req.tenant, rec.name);
         return { status: 204 };

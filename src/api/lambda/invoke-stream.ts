@@ -5,7 +5,7 @@
 // function runs (missing function, throttle, bad input) are ordinary JSON errors; once the answer has
 // started, what goes wrong later (a throw, a timeout, a crash, too many bytes) arrives in InvokeComplete.
 import { validationError } from '../../control/function-names.js';
-import { LATEST } from '../../control/functions.js';
+import { routed } from '../../invoke/invocation-service.js';
 import { isDomainError, isKindlingError, LambdaErrors } from '../../errors.js';
 import { requestId as newRequestId } from '../../ids.js';
 import type { SyncInvokeResult } from '../../invoke/types.js';
@@ -137,7 +137,10 @@ export function invokeStreamRoutes(deps: LambdaApiDeps): LambdaRoute[] {
       async handle(req, p): Promise<ApiResponse> {
         const { type, tail } = checkRequest(req);
         const clientContext = checkClientContext(header(req.headers, 'x-amz-client-context'));
-        const { rec, owner } = await invokeTarget(deps, req, p.FunctionName!);
+        const target = await invokeTarget(deps, req, p.FunctionName!);
+        const owner = target.owner;
+        // Chosen here: the version that runs is named in the head, before the first byte.
+        const rec = routed(target.rec);
         const payload = req.body.length === 0 ? EMPTY_EVENT : req.body;
         if (payload !== EMPTY_EVENT) checkJson(payload);
         const requestId = newRequestId();
@@ -162,8 +165,7 @@ export function invokeStreamRoutes(deps: LambdaApiDeps): LambdaRoute[] {
           headers: {
             'content-type': events.contentType ?? 'application/json',
             'x-amzn-requestid': requestId,
-            // Known before the first byte: only $LATEST runs until versions are published.
-            'x-amz-executed-version': LATEST,
+            'x-amz-executed-version': rec.version,
           },
           body: events,
         };

@@ -126,6 +126,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
           const accepted = await deps.invoker.invokeAsync(owner, rec.arn, payload, {
             requestId,
             source: { kind: 'api' },
+            ...(rec.qualifier !== undefined && { qualifier: rec.qualifier }),
           });
           return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
         }
@@ -160,6 +161,7 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         const accepted = await deps.invoker.invokeAsync(owner, rec.arn, payload, {
           requestId: newRequestId(),
           source: { kind: 'api' },
+          ...(rec.qualifier !== undefined && { qualifier: rec.qualifier }),
         });
         return {
           status: 202,

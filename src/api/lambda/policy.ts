@@ -56,6 +56,11 @@ function principalOf(p: string): PolicyStatement['Principal'] {
 async function target(deps: PolicyRouteDeps, req: ApiRequest, name: string) {
   const q = validate(Query, Object.fromEntries(req.query));
   const rec = await deps.resolve(req.tenant, name, q.Qualifier);
+  // A policy here is the whole function's: one on a version or alias would grant more than it says.
+  if (rec.qualifier !== undefined)
+    throw LambdaErrors.invalidParameter(
+      `Resource policies of a version or alias (${rec.qualifier}) are not supported by Kindling: add the statement to the function.`,
+    );
   return { rec, revision: q.RevisionId };
 }
 
