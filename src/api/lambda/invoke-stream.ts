@@ -5,9 +5,9 @@
 // function runs (missing function, throttle, bad input) are ordinary JSON errors; once the answer has
 // started, what goes wrong later (a throw, a timeout, a crash, too many bytes) arrives in InvokeComplete.
 import { validationError } from '../../control/function-names.js';
-import { routed } from '../../invoke/invocation-service.js';
 import { isDomainError, isKindlingError, LambdaErrors } from '../../errors.js';
 import { requestId as newRequestId } from '../../ids.js';
+import { routed } from '../../invoke/invocation-service.js';
 import type { SyncInvokeResult } from '../../invoke/types.js';
 import { SinkReadable } from '../stream-sink.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
