@@ -3,7 +3,12 @@
 // README's pictures are taken by the code the tests run.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CreateFunctionUrlConfigCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateAliasCommand,
+  CreateFunctionUrlConfigCommand,
+  InvokeCommand,
+  PublishVersionCommand,
+} from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -76,6 +81,8 @@ export async function seedDemo(p: TestPlatform, name: string): Promise<DemoTenan
   });
   await createFunction(lambda, orders, ORDERS, { Timeout: 10 });
   await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: hello, AuthType: 'NONE' }));
+  await lambda.send(new PublishVersionCommand({ FunctionName: hello, Description: 'first release' }));
+  await lambda.send(new CreateAliasCommand({ FunctionName: hello, Name: 'live', FunctionVersion: '1' }));
   const invoke = (fn: string, event: unknown) =>
     lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(event)) }));
   for (const who of ['Ada', 'Grace', 'Linus']) await invoke(hello, { name: who });

@@ -244,7 +244,10 @@ test('a function’s page shows its configuration, URL and versions; invoking sh
     assert.ok(text.includes(want), `shows ${want}`);
   assert.match(text, /\/lambda_url\/[a-z0-9]{32}\//, 'its function URL');
   assert.match(text, /\$LATEST/);
-  assert.match((await page.textContent('#aliases-empty')) ?? '', /aliases appear here/);
+  // Its published version and the alias that points to it.
+  assert.match(text, /first release/);
+  assert.equal(await page.locator('td', { hasText: /^live$/ }).count(), 1, 'the alias live is listed');
+  assert.equal(await page.locator('#aliases-empty').count(), 0);
   await page.fill('#payload', '{ "name": "Browser" }');
   await page.click('#invoke');
   await page.waitForSelector('#invoke-status');
