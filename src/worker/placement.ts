@@ -70,10 +70,10 @@ export class IdleEnvironments {
   }
 
   /** The idle environment unused for the longest time (evicted first when the host is full). */
-  leastRecentlyUsed(): EnvSlot | undefined {
+  leastRecentlyUsed(eligible: (s: EnvSlot) => boolean = () => true): EnvSlot | undefined {
     let lru: EnvSlot | undefined;
     for (const list of this.byVersion.values()) {
-      for (const s of list) if (lru === undefined || s.lastUsed < lru.lastUsed) lru = s;
+      for (const s of list) if ((lru === undefined || s.lastUsed < lru.lastUsed) && eligible(s)) lru = s;
     }
     return lru;
   }

@@ -335,21 +335,33 @@ export class WorkerManager implements Worker {
   ): Promise<PrewarmResult> {
     if (this.draining) throw LambdaErrors.service('The worker is shutting down.');
     const key = idleKey(spec);
+    const now = Date.now();
     let existing = 0;
-    let tenantEnvs = 0;
+    // The tenant's environments that hold concurrency: running (or starting), or kept warm on notice.
+    // Idle ones are a cache, as on Lambda, and give way (the host's least recently used first).
+    let held = 0;
+    let evictable = 0;
     for (const slot of this.envs.values()) {
+      const kept = isKept(slot, now);
+      if (slot.state === 'bound' && !kept) evictable++;
       if (slot.spec?.tenantId !== spec.tenantId) continue;
-      tenantEnvs++;
-      if (idleKey(slot.spec) !== key || slot.retireWhenIdle) continue;
-      existing++;
-      slot.keepUntil = Math.max(slot.keepUntil ?? 0, untilMs);
+      if (idleKey(slot.spec) === key && !slot.retireWhenIdle) {
+        existing++;
+        slot.keepUntil = Math.max(slot.keepUntil ?? 0, untilMs);
+      } else if (slot.state !== 'bound' || kept) held++;
     }
     const wanted = Math.max(0, count - existing);
     const room = Math.max(
       0,
-      Math.min(opts.tenantConcurrency - tenantEnvs, this.maxEnvironments - this.envs.size),
+      Math.min(opts.tenantConcurrency - held - existing, this.maxEnvironments - this.envs.size + evictable),
     );
     const toStart = Math.min(wanted, room);
+    // Room made before the starts, which run at once (each one's own check would see the same count).
+    for (let over = this.envs.size + toStart - this.maxEnvironments; over > 0; over--) {
+      const victim = this.idle.leastRecentlyUsed((s) => !isKept(s, now));
+      if (victim === undefined) break;
+      this.retire(victim);
+    }
     const pool = this.pools.forSpec(spec);
     const outcomes = await Promise.all(
       Array.from({ length: toStart }, async (): Promise<string | undefined> => {
@@ -413,7 +425,9 @@ export class WorkerManager implements Worker {
   /** Keeps the host from filling up with environments: evict the least recently used idle one. */
   private makeRoom(spec: FunctionVersionSpec): void {
     if (this.envs.size < this.maxEnvironments) return;
-    const victim = this.idle.leastRecentlyUsed();
+    // Never one kept warm on notice (prewarm, provisioned concurrency): that is what it was kept for.
+    const now = Date.now();
+    const victim = this.idle.leastRecentlyUsed((s) => !isKept(s, now));
     if (victim === undefined) throw this.admission.throttle(spec, false);
     this.retire(victim);
   }
@@ -562,3 +576,6 @@ export function recycleReason(
   if (spec.recycleAboveMemoryMB !== undefined && memoryMB > spec.recycleAboveMemoryMB) return 'memory';
   return undefined;
 }
+
+/** Kept warm on notice (prewarm, provisioned concurrency) until a time still ahead. */
+const isKept = (slot: EnvSlot, now: number): boolean => slot.keepUntil !== undefined && slot.keepUntil > now;

@@ -3,6 +3,7 @@
 // concurrency bounds how many; they outlive the keep-alive until their window ends, then lapse.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json } from './helpers.js';
 
 let h: Harness;
@@ -83,4 +84,43 @@ test('an init that fails is reported, and leaves no environment behind', async (
   assert.equal(r.warm, 0);
   assert.ok(r.errors.length >= 1, JSON.stringify(r));
   assert.equal(bound(s.functionArn), 0);
+});
+
+test('idle environments of other functions give way to a prewarm; kept ones are never evicted for a cold start', async () => {
+  const small = await harness({ keepAliveMs: 60_000, poolTarget: 0 }, { maxEnvironments: 3 });
+  try {
+    const live = (s: { functionArn: string }) =>
+      small.wm.environments().filter((e) => e.functionArn === s.functionArn && e.state !== 'retired').length;
+    const others = [1, 2, 3].map((i) => fn(small, `export const handler = async () => ${i};`));
+    for (const s of others) assert.equal((await invoke(small, s)).functionError, undefined);
+    assert.equal(small.wm.environments().length, 3, 'the host is full of idle environments');
+    // Idle environments are a cache: the tenant's limit (3) and the host's room count them out.
+    const kept = fn(small, CODE);
+    const r = await small.wm.prewarm(kept, 2, soon(), { tenantConcurrency: 3 });
+    assert.deepEqual(r, { requested: 2, warm: 2, started: 2, limitedBy: undefined, errors: [] });
+    assert.equal(live(kept), 2);
+    // A cold start takes the last idle one's place, never a kept one's; while it runs and only kept ones
+    // are idle, another cold start is throttled.
+    const slow = fn(
+      small,
+      'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.wait)); return 4; };',
+    );
+    const running = invoke(small, slow, { wait: 1_500 });
+    for (
+      let i = 0;
+      i < 200 &&
+      !small.wm.environments().some((e) => e.functionArn === slow.functionArn && e.state === 'busy');
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(live(kept), 2);
+    await assert.rejects(
+      invoke(small, fn(small, 'export const handler = async () => 5;')),
+      (e: unknown) => asLambda(e).type === 'TooManyRequestsException' && asLambda(e).status === 429,
+    );
+    assert.equal(json(await running), 4);
+    assert.equal(live(kept), 2);
+  } finally {
+    await small.close();
+  }
 });
