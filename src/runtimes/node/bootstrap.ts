@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
-import { Extensions } from './extensions.js';
+import type { Extensions } from './extensions.js';
 import { type Handler, InitError, loadHandler } from './handler-loader.js';
 import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
@@ -143,10 +143,15 @@ async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
     if (b.cache !== undefined) cc = useCompileCache(b.taskRoot, b.cache);
     process.chdir(b.taskRoot);
     // Extensions start first and register before the handler's init runs, as on Lambda.
-    extensions = await Extensions.start(
-      { functionName: b.functionName, functionVersion: b.functionVersion, handler: b.handler },
-      (line) => process.stdout.write(line),
-    );
+    // Loaded only when there are any: its HTTP server and child processes would cost every environment
+    // memory otherwise (extensions.ts reads the same directory).
+    if (fs.existsSync('/opt/extensions')) {
+      const { Extensions } = await import('./extensions.js');
+      extensions = await Extensions.start(
+        { functionName: b.functionName, functionVersion: b.functionVersion, handler: b.handler },
+        (line) => process.stdout.write(line),
+      );
+    }
     handlerFn = await loadHandler(b.handler, b.taskRoot);
     send({
       t: 'init',
