@@ -4,6 +4,8 @@
 // database. Reads are cached per node (the invoke hot path); a write drops this node's copy and tells the
 // other nodes, whose listeners then see the change too (`remote`).
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { isNotFound, LambdaErrors } from '../errors.js';
 import type { Sql, SqlExecutor } from '../store/sql.js';
 import type { CodeStore, StoredCode } from './code-store.js';
@@ -223,6 +225,7 @@ export class FunctionStore {
     checkRuntime(config.runtime);
     checkEnvironment(config.environment);
     checkTags(input.tags);
+    await this.#checkExtensions(config.runtime, config.layers);
     // Cheap early answer; the UNIQUE constraint below is what decides between nodes.
     if (await this.#repo.byName(tenant.id, input.name)) throw FunctionErrors.exists(input.name);
     const code = await this.#code.put(input.zip);
@@ -287,9 +290,13 @@ export class FunctionStore {
   ): Promise<FunctionRecord> {
     if (patch.runtime !== undefined) checkRuntime(patch.runtime);
     if (patch.environment) checkEnvironment(patch.environment);
-    if (patch.layers?.length) {
+    if (patch.layers?.length || patch.runtime !== undefined) {
       const cur = await this.#repo.byName(tenant.id, name);
-      if (cur) await this.#checkSize(cur.code_digest, patch.layers);
+      if (cur) {
+        if (patch.layers?.length) await this.#checkSize(cur.code_digest, patch.layers);
+        const config = this.#configOf(cur);
+        await this.#checkExtensions(patch.runtime ?? config.runtime, patch.layers ?? config.layers);
+      }
     }
     return this.#update(tenant, name, opts.revisionId, async (cur) => {
       const next: FunctionConfig = { ...this.#configOf(cur) };
@@ -395,6 +402,16 @@ export class FunctionStore {
     if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
     if (revisionId !== undefined && revisionId !== row.revision_id) throw LambdaErrors.preconditionFailed();
     return this.#configOf(row).layers;
+  }
+
+  /** A layer with extensions on a runtime that does not start them is refused, never silently inert. */
+  async #checkExtensions(runtime: string, layers: readonly FunctionLayer[] | undefined): Promise<void> {
+    if (!layers?.length || runtime.startsWith('nodejs')) return;
+    for (const l of layers) {
+      const dir = path.join(await this.#code.ensureCodeDir(l.digest), 'extensions');
+      if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)
+        throw LayerErrors.extensionsUnsupported(l.arn, runtime);
+    }
   }
 
   /** Lambda's 250 MB unzipped limit holds for the function's code and its layers together. */

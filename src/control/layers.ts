@@ -101,6 +101,11 @@ export const LayerErrors = {
   functionLayerMissing: (arn: string) =>
     LambdaErrors.invalidParameter(`Layer version ${arn} does not exist.`),
   tooMany: () => LambdaErrors.invalidParameter(`Cannot reference more than ${MAX_FUNCTION_LAYERS} layers.`),
+  /** Extensions run in the Node runtimes only so far: refused rather than left unstarted. */
+  extensionsUnsupported: (arn: string, runtime: string) =>
+    LambdaErrors.invalidParameter(
+      `Layer version ${arn} contains extensions (extensions/), which Kindling runs on the nodejs runtimes only, not on ${runtime}.`,
+    ),
   sameLayerTwice: (arn: string) =>
     LambdaErrors.invalidParameter(
       `Two different versions of the same layer are not allowed to be referenced in the same function. ${arn}`,

@@ -335,3 +335,38 @@ test('a function keeps running a layer version deleted after it was attached (as
   assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
   assert.equal(JSON.parse(Buffer.from(out.Payload!).toString()), 'still here');
 });
+
+test('a layer with extensions is refused on a runtime that does not start them, never left inert', async () => {
+  const ext = (await publish(lambda, 'ext-layer', { 'extensions/counter': '#!/bin/sh\nexit 0\n' }))
+    .LayerVersionArn!;
+  const plain = (await publish(lambda, 'plain-layer', { 'python/helper.py': 'X = 1\n' })).LayerVersionArn!;
+  const python = async (name: string, layers: string[]) =>
+    lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: name,
+        Runtime: 'python3.12',
+        Handler: 'lambda_function.lambda_handler',
+        Role: 'arn:aws:iam::000000000000:role/test',
+        Code: {
+          ZipFile: await zipOf([
+            { name: 'lambda_function.py', data: 'def lambda_handler(e, c):\n  return 1\n' },
+          ]),
+        },
+        Layers: layers,
+      }),
+    );
+  const refused = await errOf(python('py-ext', [plain, ext]));
+  assert.equal(refused.name, 'InvalidParameterValueException');
+  assert.match(refused.message, /contains extensions.*nodejs runtimes only/);
+  // The same layer is fine on Node, and a Python function without it is fine too...
+  await createFn('node-ext', [ext]);
+  await python('py-plain', [plain]);
+  // ...but neither may come to run it on Python later.
+  for (const change of [
+    { FunctionName: 'py-plain', Layers: [ext] },
+    { FunctionName: 'node-ext', Runtime: 'python3.12' as const, Handler: 'lambda_function.lambda_handler' },
+  ]) {
+    const e = await errOf(lambda.send(new UpdateFunctionConfigurationCommand(change)));
+    assert.equal(e.name, 'InvalidParameterValueException', JSON.stringify(change));
+  }
+});
