@@ -64,6 +64,7 @@ test('the first chunk carries the content type; later ones do not; nothing writt
     ],
   );
   assert.throws(() => stream.setContentType('text/plain'), /after the first write/);
+  assert.throws(() => capture().stream.setContentType('text/plain\r\nX-Evil: 1'), TypeError);
   const empty = capture();
   await ended(empty.stream);
   assert.deepEqual(

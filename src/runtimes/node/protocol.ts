@@ -57,6 +57,13 @@ const isCacheUse = (v: unknown) =>
  * Narrows a header from the runtime (which user code can write to) to a RuntimeFrame. Undefined for a
  * frame type the host does not know (ignored); throws ProtocolError for a known type with wrong fields.
  */
+/**
+ * A streamed response's content type becomes an HTTP header value on the host: visible ASCII and spaces
+ * only (no CR or LF to split the head), at most 256 characters.
+ */
+export const isContentType = (v: unknown): v is string =>
+  typeof v === 'string' && /^[\x20-\x7e]{1,256}$/.test(v);
+
 export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
   let ok: boolean;
   switch (h.t) {
@@ -79,7 +86,7 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
         opt(h.rss, 'number');
       break;
     case 'chunk':
-      ok = typeof h.id === 'string' && opt(h.ct, 'string');
+      ok = typeof h.id === 'string' && (h.ct === undefined || isContentType(h.ct));
       break;
     case 'log':
       ok = h.id === null || opt(h.id, 'string');

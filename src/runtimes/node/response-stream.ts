@@ -3,6 +3,7 @@
 // the moment they are written; a full channel (the host stopped reading: its client is slow) holds the
 // writer back through the Writable's own backpressure. Runs inside the sandbox: node: builtins only.
 import { Writable } from 'node:stream';
+import { isContentType } from './protocol.js';
 
 /** The mark Lambda's runtime puts on a streaming handler (value 'response'); libraries test for it. */
 export const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
@@ -44,7 +45,11 @@ export class ResponseStream extends Writable {
   /** As on Lambda: only before the first byte, which fixes the stream's content type. */
   setContentType(type: string): void {
     if (this.#started) throw new Error('Content type cannot be set after the first write.');
-    this.#contentType = String(type);
+    const ct: string = String(type);
+    // Refused here, where the handler can catch it; the host refuses such a frame too.
+    if (!isContentType(ct))
+      throw new TypeError(`Invalid content type: ${JSON.stringify(String(type).slice(0, 64))}`);
+    this.#contentType = ct;
   }
 
   /** HttpResponseStream.from's prelude: sent with the first bytes (or at the end when none follow). */

@@ -330,6 +330,24 @@ test('a streamed URL answer whose function fails mid-stream is cut short; one th
   assert.deepEqual(await first.json(), { Message: 'Internal Server Error' });
 });
 
+test('a content type that would split the HTTP head is refused to the handler, never sent as a header', async () => {
+  await createFunction(
+    lambda,
+    'split-head',
+    `export const handler = awslambda.streamifyResponse(async (event, stream) => {
+  try { stream.setContentType('text/plain\\r\\nX-Evil: 1'); } catch (e) { stream.write(e.name + ': refused'); }
+  stream.end();
+});`,
+  );
+  const { chunks, complete } = await readAll(await streamInvoke('split-head', {}));
+  assert.deepEqual(chunks, ['TypeError: refused']);
+  assert.equal(complete?.ErrorCode, undefined);
+  const res = await fetch(await streamUrl('split-head'));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-evil'), null);
+  assert.equal(await res.text(), 'TypeError: refused');
+});
+
 test('backpressure: while the client reads nothing, the handler cannot finish writing; once it reads, it can', async () => {
   const q = await queue('written');
   await createFunction(
