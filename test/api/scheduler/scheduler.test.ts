@@ -3,7 +3,6 @@
 // tenants kept apart. Time is moved by making a schedule due in the store, never by waiting.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
@@ -15,36 +14,25 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
-import { clients, createFunction, createQueue, okHandler, receive } from '../../invoke/async/fixtures.js';
+import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
-let lambda: LambdaClient;
 let sqs: SQSClient;
 let scheduler: SchedulerClient;
 let fnArn = '';
 let sinkUrl = '';
 const ROLE = 'arn:aws:iam::123456789012:role/scheduler';
 
+let sinkPlatform: SinkPlatform;
 before(async () => {
-  p = await startPlatform({ retryBaseMs: 50 });
-  ({ lambda, sqs } = clients(sdkConfig(p)));
+  sinkPlatform = await platformWithSink('scheduled', 'scheduler-sink');
+  ({ p, sqs, fnArn, sinkUrl } = sinkPlatform);
   scheduler = new SchedulerClient(sdkConfig(p));
-  const sink = await createQueue(sqs, 'scheduler-sink');
-  sinkUrl = sink.url;
-  fnArn = await createFunction(lambda, 'scheduled', okHandler);
-  await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({
-      FunctionName: 'scheduled',
-      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
-    }),
-  );
 });
 after(async () => {
-  lambda.destroy();
-  sqs.destroy();
   scheduler.destroy();
-  await p.close();
+  await sinkPlatform.close();
 });
 
 const rejects = (call: Promise<unknown>, name: string, message?: RegExp) =>

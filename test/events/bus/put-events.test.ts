@@ -12,38 +12,26 @@ import {
   PutTargetsCommand,
   TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
-import { type LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { signRequest } from '../../../src/api/sigv4.js';
-import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
-import { clients, createFunction, createQueue, okHandler, receive } from '../../invoke/async/fixtures.js';
+import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
-let lambda: LambdaClient;
 let sqs: SQSClient;
 let events: EventBridgeClient;
 let fnArn = '';
 let sinkUrl = '';
 
+let sinkPlatform: SinkPlatform;
 before(async () => {
-  p = await startPlatform({ retryBaseMs: 50 });
-  ({ lambda, sqs } = clients(sdkConfig(p)));
+  sinkPlatform = await platformWithSink('on-event', 'bus-sink');
+  ({ p, sqs, fnArn, sinkUrl } = sinkPlatform);
   events = new EventBridgeClient(sdkConfig(p));
-  const sink = await createQueue(sqs, 'bus-sink');
-  sinkUrl = sink.url;
-  fnArn = await createFunction(lambda, 'on-event', okHandler);
-  await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({
-      FunctionName: 'on-event',
-      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
-    }),
-  );
 });
 after(async () => {
-  lambda.destroy();
-  sqs.destroy();
   events.destroy();
-  await p.close();
+  await sinkPlatform.close();
 });
 
 const rejects = (call: Promise<unknown>, name: string, message?: RegExp) =>

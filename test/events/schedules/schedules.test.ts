@@ -14,37 +14,25 @@ import {
   PutTargetsCommand,
   RemoveTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { type LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
-import { clients, createFunction, createQueue, okHandler, receive } from '../../invoke/async/fixtures.js';
+import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
-let lambda: LambdaClient;
 let sqs: SQSClient;
 let events: EventBridgeClient;
 let tickArn = '';
 let sinkUrl = '';
 
+let sinkPlatform: SinkPlatform;
 before(async () => {
-  p = await startPlatform({ retryBaseMs: 50 });
-  ({ lambda, sqs } = clients(sdkConfig(p)));
+  sinkPlatform = await platformWithSink('tick', 'tick-sink');
+  ({ p, sqs, fnArn: tickArn, sinkUrl } = sinkPlatform);
   events = new EventBridgeClient(sdkConfig(p));
-  const sink = await createQueue(sqs, 'tick-sink');
-  sinkUrl = sink.url;
-  tickArn = await createFunction(lambda, 'tick', okHandler);
-  await lambda.send(
-    new PutFunctionEventInvokeConfigCommand({
-      FunctionName: 'tick',
-      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
-    }),
-  );
 });
 after(async () => {
-  lambda.destroy();
-  sqs.destroy();
   events.destroy();
-  await p.close();
+  await sinkPlatform.close();
 });
 
 const rejects = (call: Promise<unknown>, name: string, message?: string) =>

@@ -1,6 +1,6 @@
 // Shared pieces of the async-invoke and schedule tests: functions from inline handler source, queues
 // with their ARNs, and waiting for messages (long polls; the caller's deadline only bounds a hang).
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient, PutFunctionEventInvokeConfigCommand } from '@aws-sdk/client-lambda';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -9,14 +9,15 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { sdkConfig } from '../../helpers/platform.js';
+import { createFunction } from '../../helpers/functions.js';
+import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 
 export const okHandler = 'export const handler = async (event) => ({ ok: true, got: event });';
 export const failHandler =
   'export const handler = async (event) => { throw new Error("boom: " + JSON.stringify(event)); };';
 
 /** The shared helper (test/helpers/functions.ts). */
-export { createFunction } from '../../helpers/functions.js';
+export { createFunction };
 
 export async function createQueue(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
@@ -69,3 +70,42 @@ export const clients = (cfg: ReturnType<typeof sdkConfig>) => ({
   lambda: new LambdaClient(cfg),
   sqs: new SQSClient(cfg),
 });
+
+export interface SinkPlatform {
+  p: TestPlatform;
+  lambda: LambdaClient;
+  sqs: SQSClient;
+  /** The function okHandler runs as; each of its successes lands on the sink queue. */
+  fnArn: string;
+  sinkUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A platform (fast retries) with one function whose successful async runs go to a queue (OnSuccess): what
+ * an event source delivered is read back from the sink.
+ */
+export async function platformWithSink(fnName: string, sinkName: string): Promise<SinkPlatform> {
+  const p = await startPlatform({ retryBaseMs: 50 });
+  const { lambda, sqs } = clients(sdkConfig(p));
+  const sink = await createQueue(sqs, sinkName);
+  const fnArn = await createFunction(lambda, fnName, okHandler);
+  await lambda.send(
+    new PutFunctionEventInvokeConfigCommand({
+      FunctionName: fnName,
+      DestinationConfig: { OnSuccess: { Destination: sink.arn } },
+    }),
+  );
+  return {
+    p,
+    lambda,
+    sqs,
+    fnArn,
+    sinkUrl: sink.url,
+    async close() {
+      lambda.destroy();
+      sqs.destroy();
+      await p.close();
+    },
+  };
+}
