@@ -30,8 +30,9 @@ export const SANDBOX_RELAY_PORT = 9001;
 /** Where a sandbox sees the compile cache of the version it is bound to (runtimes/compile-cache.ts). */
 export const SANDBOX_CACHE_ROOT = '/var/kindling/cache';
 /** Where every sandbox finds the platform API relay (relay.ts), whatever its runtime. */
-export const SANDBOX_RELAY_MODULE = '/var/kindling/relay.mjs';
-const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
+export const SANDBOX_RELAY_MODULE = '/var/kindling/relay.cjs';
+// The relay's CommonJS build (tsconfig.sandbox.json): the Node runtime requires it.
+const RELAY_FILE = fileURLToPath(new URL('../../sandbox-cjs/sandbox/relay.js', import.meta.url));
 /** Lambda's sandbox user (sbx_user1051). */
 const UID = '993';
 const GID = '990';

@@ -53,8 +53,9 @@ export async function startRelay(
   return got;
 }
 
-// Run as a program (a runtime that is not Node): keep serving, say the port on stdout.
-if (process.argv[1] !== undefined && import.meta.url === `file://${process.argv[1]}`) {
+// Run as a program (a runtime that is not Node): keep serving, say the port on stdout. Told by the main
+// script's name, not import.meta: the sandbox's copy is CommonJS (tsconfig.sandbox.json).
+if (/(^|\/)relay\.(c|m)?js$/.test(process.argv[1] ?? '')) {
   startRelay().then(
     (p) => {
       process.stdout.write(`${p}\n`);

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Sandbox, SandboxDriver, SandboxDriverOptions, SandboxImage, SandboxSpec } from './driver.js';
 import { CHANNEL, ProcessSandbox, spawnWithChannel } from './process-sandbox.js';
 
-const RELAY_FILE = fileURLToPath(new URL('./relay.js', import.meta.url));
+// The relay's CommonJS build (tsconfig.sandbox.json): the Node runtime requires it.
+const RELAY_FILE = fileURLToPath(new URL('../../sandbox-cjs/sandbox/relay.js', import.meta.url));
 
 /** The host path of an image path: the image's files and directories (and below them) only. */
 export function hostPathOf(image: SandboxImage, dest: string): string | undefined {

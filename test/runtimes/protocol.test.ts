@@ -89,6 +89,8 @@ test('a runtime frame of a known type with a field of the wrong type is a Protoc
   assert.throws(() => runtimeFrame({ t: 'result', id: 7, ok: true }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'result', id: 'a', ok: true, rss: '5' }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'init', ok: true, errorType: 3 }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'init', ok: true, esm: 'yes' }), ProtocolError);
+  assert.deepEqual(runtimeFrame({ t: 'init', ok: true, esm: true }), { t: 'init', ok: true, esm: true });
   assert.throws(() => runtimeFrame({ t: 'ready' }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'pong', n: '1' }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'log', id: 5 }), ProtocolError);

@@ -59,6 +59,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
     private readonly runtimeEnv: Record<string, string>,
     /** The runtime's compile caches: the version's is linked in when built, else built after this environment's first invocation. */
     private readonly compileCache?: CompileCache,
+    /** Told when a bind's init used the ES-module loader. */
+    private readonly onEsmBind?: () => void,
   ) {
     rt.onFrame((f, body) => this.onFrame(f, body));
     // One subscription for the environment's life, not one per request.
@@ -158,7 +160,10 @@ export class NodeEnvironment implements ExecutionEnvironment {
     const log = logs.join('');
     if (answer?.ok) {
       this.state = 'bound';
-      if (answer.t === 'init') this.extensionCount = answer.ext ?? 0;
+      if (answer.t === 'init') {
+        this.extensionCount = answer.ext ?? 0;
+        if (answer.esm === true) this.onEsmBind?.();
+      }
       // The first environment of this code pays for compiling; later ones start from what it built.
       if (compiled === undefined && sb.cacheRoot !== undefined) this.buildAfterInvoke = req.codeDir;
       return {

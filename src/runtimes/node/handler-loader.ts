@@ -42,6 +42,29 @@ function moduleNotFound(e: unknown): boolean {
   return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
 }
 
+/**
+ * Node's own import() of an ES-module handler. The in-sandbox build is CommonJS (tsconfig.sandbox.json),
+ * where TypeScript would turn a literal import() into require(); made at run time, it stays import(). Where
+ * code generation from strings is off (NODE_OPTIONS=--disallow-code-generation-from-strings), require():
+ * Node 20.19 and later load an ES module without top-level await that way.
+ */
+let esmLoaderUsed = false;
+/** Whether a handler was loaded through the ES-module loader in this process. */
+export function usedEsmLoader(): boolean {
+  return esmLoaderUsed;
+}
+
+function importEsm(url: string, fallback: () => unknown): Promise<unknown> {
+  esmLoaderUsed = true;
+  let dynamicImport: (u: string) => Promise<unknown>;
+  try {
+    dynamicImport = new Function('u', 'return import(u)') as (u: string) => Promise<unknown>;
+  } catch {
+    return Promise.resolve().then(fallback);
+  }
+  return dynamicImport(url);
+}
+
 export async function loadHandler(handler: string, taskRoot: string): Promise<Handler> {
   const slash = handler.lastIndexOf('/');
   const dot = handler.indexOf('.', slash + 1);
@@ -60,7 +83,7 @@ export async function loadHandler(handler: string, taskRoot: string): Promise<Ha
       file.endsWith('.mjs') ||
       (file.endsWith('.js') && nearestPackageType(path.dirname(file)) === 'module')
     ) {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importEsm(pathToFileURL(file).href, () => req(file));
     } else {
       mod = req(file);
     }

@@ -57,7 +57,13 @@ export class NodeProcess {
   }
 
   /** Starts a sandbox and waits for its runtime to say it is ready (or fails, killing it). */
-  static async start(driver: SandboxDriver, spec: SandboxSpec, timeoutMs = 15_000): Promise<NodeProcess> {
+  /** `warmEsm`: the start's first ping also initialises the ES-module loader (bootstrap.ts, warmEsm). */
+  static async start(
+    driver: SandboxDriver,
+    spec: SandboxSpec,
+    opts: { timeoutMs?: number; warmEsm?: boolean } = {},
+  ): Promise<NodeProcess> {
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     const t0 = performance.now();
     const sandbox = await driver.start(spec);
     const rp = new NodeProcess(sandbox);
@@ -84,7 +90,10 @@ export class NodeProcess {
       });
       // The first frame a runtime reads pays one-time costs (Node: ~3 ms setting up and compiling its read
       // path); paid here, in the pool, rather than by the bind of a pool hit.
-      const answered = await Promise.race([rp.ping(timeoutMs), sandbox.exited.then(() => false)]);
+      const answered = await Promise.race([
+        rp.ping(timeoutMs, { esm: opts.warmEsm === true }),
+        sandbox.exited.then(() => false),
+      ]);
       if (!answered) throw new Error('runtime did not answer its first ping');
     } catch (e) {
       await sandbox.destroy();
@@ -124,7 +133,7 @@ export class NodeProcess {
   }
 
   /** Resolves true if the runtime answers within timeoutMs. */
-  ping(timeoutMs: number): Promise<boolean> {
+  ping(timeoutMs: number, opts: { esm?: boolean } = {}): Promise<boolean> {
     if (!this.sandbox.alive()) return Promise.resolve(false);
     const n = ++this.pingSeq;
     return new Promise((resolve) => {
@@ -136,7 +145,7 @@ export class NodeProcess {
         clearTimeout(timer);
         resolve(true);
       });
-      this.send({ t: 'ping', n });
+      this.send(opts.esm === true ? { t: 'ping', n, esm: true } : { t: 'ping', n });
     });
   }
 

@@ -18,7 +18,8 @@ export type HostFrame =
     } & FunctionContext)
   /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
-  | { t: 'ping'; n: number }
+  /** `esm`: also initialise the ES-module loader before answering (a pool sandbox, when ESM functions run here). */
+  | { t: 'ping'; n: number; esm?: boolean }
   /** The environment is retired: extensions get SHUTDOWN and Lambda's grace, then the runtime exits. */
   | { t: 'shutdown'; reason: string };
 
@@ -26,7 +27,8 @@ export type HostFrame =
 export type RuntimeFrame =
   | { t: 'ready'; relayPort: number; relayError?: string }
   /** `cc`: how many modules init loaded from the compile cache, and how many cache entries were refused. */
-  | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse; ext?: number }
+  /** `esm`: init used the ES-module loader (an ES-module handler). */
+  | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse; ext?: number; esm?: boolean }
   | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
   /**
    * Bytes a streaming handler wrote (awslambda.streamifyResponse), in order, before its result frame.
@@ -75,7 +77,8 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
         typeof h.ok === 'boolean' &&
         opt(h.errorType, 'string') &&
         (h.cc === undefined || isCacheUse(h.cc)) &&
-        (h.ext === undefined || count(h.ext));
+        (h.ext === undefined || count(h.ext)) &&
+        opt(h.esm, 'boolean');
       break;
     case 'result':
       ok =

@@ -13,12 +13,17 @@ import { prepareSdkModules } from './sdk-modules.js';
 import type { NodeBinary } from './versions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * The in-sandbox program's CommonJS build (tsconfig.sandbox.json): an ES-module entry point would make
+ * every environment initialise Node's ESM loader, whatever its function is.
+ */
+const SANDBOX_BUILD = path.resolve(here, '../../../sandbox-cjs/runtimes/node');
 /** Where the runtime's own files appear inside a sandbox (LAMBDA_RUNTIME_DIR). */
 const RUNTIME_HOME = '/var/runtime';
 const SDK_DEST = '/var/runtime/node_modules';
 /** Where a packaged Node appears inside a sandbox (Lambda's own place for it). */
 const LANG_NODE = '/var/lang/bin/node';
-/** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it imports). */
+/** The compiled files of the runtime's in-sandbox program (bootstrap.js and what it loads), CommonJS. */
 const RUNTIME_FILES = [
   'bootstrap.js',
   'protocol.js',
@@ -55,6 +60,12 @@ const HEAP_FLAGS = ['--max-old-space-size=9216'];
  */
 const IDLE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 const NODE_FLAGS = [...HEAP_FLAGS, ...IDLE_FLAGS, '--no-warnings=ExperimentalWarning'];
+/**
+ * Pool sandboxes initialise the ES-module loader while they wait only if an ES-module function was bound
+ * on this node within this window: the loader costs every environment memory (~0.6 MB) that a CommonJS
+ * function never uses, and an ES-module function's pool hit ~17 ms of CPU without it.
+ */
+const ESM_WARM_WINDOW_MS = 15 * 60_000;
 
 /** Kindling's own node_modules, the source of the SDK-only tree functions see. */
 function findNodeModules(): string | undefined {
@@ -86,9 +97,10 @@ export class NodeRuntime implements Runtime {
   constructor(private readonly opts: NodeRuntimeOptions) {
     this.sdkModulesDir = opts.sdk === false ? undefined : this.prepareSdk(opts.cacheDir);
     fs.mkdirSync(opts.cacheDir, { recursive: true, mode: 0o711 });
-    // The compiled bootstrap is ESM; /var/runtime has no project package.json above it, so it gets its own.
+    // The compiled bootstrap is CommonJS; /var/runtime has no project package.json above it, so it gets its
+    // own (Node's default would do, but a function's NODE_OPTIONS may change the default type).
     const pkg = path.join(opts.cacheDir, '.node-runtime-package.json');
-    fs.writeFileSync(pkg, '{"type":"module"}\n', { mode: 0o600 });
+    fs.writeFileSync(pkg, '{"type":"commonjs"}\n', { mode: 0o600 });
     this.node = opts.node ?? {
       path: fs.realpathSync(process.execPath),
       version: process.versions.node,
@@ -115,7 +127,7 @@ export class NodeRuntime implements Runtime {
     const sdk = this.sdkModulesDir !== undefined ? [{ path: this.sdkModulesDir, dest: SDK_DEST }] : [];
     this.image = {
       files: [
-        ...RUNTIME_FILES.map((f) => ({ file: path.join(here, f), dest: `${RUNTIME_HOME}/${f}` })),
+        ...RUNTIME_FILES.map((f) => ({ file: path.join(SANDBOX_BUILD, f), dest: `${RUNTIME_HOME}/${f}` })),
         { file: pkg, dest: `${RUNTIME_HOME}/package.json` },
       ],
       dirs: host ? sdk : [...sdk, { path: path.dirname(this.node.path), dest: path.dirname(LANG_NODE) }],
@@ -127,8 +139,12 @@ export class NodeRuntime implements Runtime {
     };
   }
 
+  /** When an ES-module function was last bound here (monotonic ms; 0: never). */
+  #esmBoundAt = 0;
+
   async start(driver: SandboxDriver, spec: Omit<SandboxSpec, 'image'>): Promise<ExecutionEnvironment> {
-    const proc = await NodeProcess.start(driver, { ...spec, image: this.image });
+    const warmEsm = this.#esmBoundAt > 0 && performance.now() - this.#esmBoundAt < ESM_WARM_WINDOW_MS;
+    const proc = await NodeProcess.start(driver, { ...spec, image: this.image }, { warmEsm });
     const sb = proc.sandbox;
     const nodePath = this.nodePath.map((p) => sb.resolve(p)).filter((p) => p !== undefined);
     return new NodeEnvironment(
@@ -139,6 +155,9 @@ export class NodeRuntime implements Runtime {
         LAMBDA_RUNTIME_DIR: sb.resolve(RUNTIME_HOME) ?? here,
       },
       this.compileCache,
+      () => {
+        this.#esmBoundAt = performance.now();
+      },
     );
   }
 
