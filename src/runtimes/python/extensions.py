@@ -226,6 +226,17 @@ class ExtensionHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
 
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (an oversized head, a malformed request line) in the API's JSON shape,
+        with a status line even for a request that did not name its HTTP version."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        try:
+            self.error(code, "InvalidRequest", message or "Bad request")
+        except OSError:
+            pass
+
     def answer(self, status, body, headers=None):
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
         self.send_response(status)
