@@ -1277,12 +1277,13 @@ static int parse_head(conn_t *c, const char *p, const char *end) {
     } else if (header_is(line, n, "Lambda-Runtime-Function-Response-Mode", &v)) {
       copy_value(c->response_mode, sizeof c->response_mode, v, le);
       c->response_mode_set = 1;
-    } else if (n_ext && header_is(line, n, "Lambda-Extension-Name", &v)) {
-      copy_value(c->ext_name, sizeof c->ext_name, v, le);
-    } else if (n_ext && header_is(line, n, "Lambda-Extension-Identifier", &v)) {
-      copy_value(c->ext_id, sizeof c->ext_id, v, le);
-    } else if (n_ext && header_is(line, n, "Lambda-Extension-Function-Error-Type", &v)) {
-      copy_value(c->ext_error_type, sizeof c->ext_error_type, v, le);
+    } else if (n_ext) {
+      /* The Extensions API's headers, looked for only when extensions run. */
+      if (header_is(line, n, "Lambda-Extension-Name", &v)) copy_value(c->ext_name, sizeof c->ext_name, v, le);
+      else if (header_is(line, n, "Lambda-Extension-Identifier", &v))
+        copy_value(c->ext_id, sizeof c->ext_id, v, le);
+      else if (header_is(line, n, "Lambda-Extension-Function-Error-Type", &v))
+        copy_value(c->ext_error_type, sizeof c->ext_error_type, v, le);
     }
     line = le + 2;
   }
