@@ -800,7 +800,8 @@ typedef struct {
   int nqueued;
 } ext_t;
 
-static ext_t exts[MAX_EXTS];
+/* Allocated at bind when there are extensions: a function without them carries none of this. */
+static ext_t *exts;
 enum ext_phase { EXT_RUNNING, EXT_INIT, EXT_SHUTDOWN };
 static enum ext_phase ext_phase;
 static long long ext_phase_until; /* EXT_INIT: the register bound; EXT_SHUTDOWN: the grace */
@@ -1662,6 +1663,8 @@ static int ext_start(char **env) {
   }
   if (n == 0) return 0;
   qsort(names, (size_t)n, sizeof *names, name_order);
+  exts = calloc((size_t)n, sizeof *exts);
+  if (!exts) die("out of memory");
   n_ext = n;
   ext_phase = EXT_INIT;
   ext_phase_until = now_ms() + REGISTER_BOUND_MS;
