@@ -283,3 +283,26 @@ for (const [runtime, code] of Object.entries(RUNTIMES)) {
     });
   });
 }
+
+test('a Python function without extensions loads none of their machinery', async () => {
+  await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: 'py-no-ext',
+      Runtime: 'python3.12',
+      Handler: 'lambda_function.lambda_handler',
+      Role: 'arn:aws:iam::000000000000:role/test',
+      Code: {
+        ZipFile: await zipOf([
+          {
+            name: 'lambda_function.py',
+            data:
+              'import sys\ndef lambda_handler(e, c):\n' +
+              '    return [m for m in ("_kindling_extensions", "http.server", "subprocess") if m in sys.modules]\n',
+          },
+        ]),
+      },
+    }),
+  );
+  const out = await lambda.send(new InvokeCommand({ FunctionName: 'py-no-ext' }));
+  assert.deepEqual(JSON.parse(Buffer.from(out.Payload ?? []).toString()), []);
+});
