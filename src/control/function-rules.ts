@@ -12,6 +12,14 @@ export function checkRuntime(name: string): void {
   if (missing !== undefined) throw FunctionErrors.runtimeNotInstalled(name, missing);
 }
 
+/** The runtimes whose environments start /opt/extensions (runtimes/{node,python,provided}). */
+const EXTENSION_RUNTIMES = new Set(['node', 'python', 'provided']);
+
+/** Whether a runtime name starts the extensions of its layers; a layer holding them is refused elsewhere. */
+export function startsExtensions(runtime: string): boolean {
+  return EXTENSION_RUNTIMES.has(runtimeEntry(runtime)?.id ?? '');
+}
+
 /** `true`: every request gets a fresh environment from the pool, retired after its answer (worker: singleUse). */
 export const SINGLE_USE_TAG = 'kindling:single-use';
 

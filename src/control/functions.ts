@@ -19,6 +19,7 @@ import {
   LATEST,
   lambdaTimestamp,
   type Runtime,
+  startsExtensions,
 } from './function-rules.js';
 import { FunctionRepo, type FunctionRow as Row } from './functions-repo.js';
 import { type FunctionLayer, LayerErrors } from './layers.js';
@@ -406,7 +407,7 @@ export class FunctionStore {
 
   /** A layer with extensions on a runtime that does not start them is refused, never silently inert. */
   async #checkExtensions(runtime: string, layers: readonly FunctionLayer[] | undefined): Promise<void> {
-    if (!layers?.length || runtime.startsWith('nodejs')) return;
+    if (!layers?.length || startsExtensions(runtime)) return;
     for (const l of layers) {
       const dir = path.join(await this.#code.ensureCodeDir(l.digest), 'extensions');
       if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)

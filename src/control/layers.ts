@@ -104,7 +104,7 @@ export const LayerErrors = {
   /** Extensions run in the Node runtimes only so far: refused rather than left unstarted. */
   extensionsUnsupported: (arn: string, runtime: string) =>
     LambdaErrors.invalidParameter(
-      `Layer version ${arn} contains extensions (extensions/), which Kindling runs on the nodejs runtimes only, not on ${runtime}.`,
+      `Layer version ${arn} contains extensions (extensions/), which Kindling runs on the nodejs, python and provided runtimes only, not on ${runtime}.`,
     ),
   sameLayerTwice: (arn: string) =>
     LambdaErrors.invalidParameter(

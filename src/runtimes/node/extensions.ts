@@ -222,7 +222,16 @@ export class Extensions {
       if (byId === undefined) return error(403, 'Extension.Unknown', 'Unknown Lambda-Extension-Identifier.');
       if (req.method === 'GET' && url === `${API}/event/next`) {
         byId.idle = true;
-        byId.waiting?.end();
+        // A newer /event/next replaces the waiting one (answered, as by the Python and custom runtimes).
+        if (byId.waiting !== undefined && !byId.waiting.headersSent) {
+          byId.waiting.writeHead(409, { 'content-type': 'application/json' });
+          byId.waiting.end(
+            JSON.stringify({
+              errorMessage: 'A newer /event/next of this extension replaced this one.',
+              errorType: 'InvalidRequest',
+            }),
+          );
+        }
         const ev = byId.queued.shift();
         if (ev !== undefined) {
           byId.idle = false;

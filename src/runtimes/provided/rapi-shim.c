@@ -4,7 +4,10 @@
  * It speaks the Node runtime's framed channel to the host on fd 3 (runtimes/node/protocol.ts), so the host
  * side (NodeProcess, NodeEnvironment) is reused unchanged, and serves the function's own runtime the Lambda
  * Runtime API over loopback HTTP/1.1. It also runs the platform API relay (TCP on the API's own port to
- * the API's unix socket, as sandbox/relay.ts does) and, at bind, starts /var/task/bootstrap.
+ * the API's unix socket, as sandbox/relay.ts does) and, at bind, starts /var/task/bootstrap. When the
+ * function's layers put executables in /opt/extensions, it starts them first and serves them Lambda's
+ * Extensions API on the same address (as runtimes/node/extensions.ts does for Node); a function without
+ * them runs none of that code.
  *
  * It runs inside the function's memory cgroup, hence C: one thread, one poll() loop, buffers freed after
  * each invocation. Everything the bootstrap sends is tenant input: lengths are capped, headers parsed
@@ -24,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <dirent.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -397,6 +403,12 @@ enum rt_state { RT_UNBOUND, RT_INIT, RT_IDLE, RT_INVOKING, RT_INIT_FAILED };
 static const char *state_names[] = {"Unbound", "Init", "Ready", "Invoke", "InitError"};
 
 static enum rt_state state = RT_UNBOUND;
+/* How many extensions run (0 for most functions), and whether one failed: the environment is then retired
+ * after its next answer. */
+static int n_ext, ext_problem;
+/* After an answer, until every extension asked for its next event again: that invocation's deadline. */
+static int ext_settling;
+static long long ext_settle_by;
 static int rapi_port;
 static int relay_port;
 static const char *api_socket;
@@ -408,17 +420,22 @@ static int sig_pipe[2] = {-1, -1};
 /* The one invocation the host handed over (queued until a /next takes it, then current). */
 static struct {
   int present, taken;
+  int held; /* its extensions are not done with the previous invocation yet */
   char *id, *trace, *cc;
   long long deadline;
   buf_t payload;
 } inv;
 
 static void inv_clear(void) {
+  if (n_ext && inv.taken) {
+    ext_settling = 1;
+    ext_settle_by = inv.deadline;
+  }
   free(inv.id);
   free(inv.trace);
   free(inv.cc);
   inv.id = inv.trace = inv.cc = NULL;
-  inv.present = inv.taken = 0;
+  inv.present = inv.taken = inv.held = 0;
   inv.payload.len = 0;
   buf_trim(&inv.payload);
 }
@@ -437,7 +454,8 @@ static void send_log(const char *text, size_t n) {
 
 static void send_init(int ok, const char *error_type, const char *body, size_t blen) {
   buf_t h = {0};
-  if (ok) buf_str(&h, "{\"t\":\"init\",\"ok\":true}");
+  if (ok && n_ext) buf_fmt(&h, "{\"t\":\"init\",\"ok\":true,\"ext\":%d}", n_ext);
+  else if (ok) buf_str(&h, "{\"t\":\"init\",\"ok\":true}");
   else {
     buf_str(&h, "{\"t\":\"init\",\"ok\":false,\"errorType\":");
     buf_json_str(&h, error_type, strlen(error_type));
@@ -451,6 +469,7 @@ static void send_result(const char *id, int ok, const char *error_type, const ch
   buf_t h = {0};
   buf_str(&h, "{\"t\":\"result\",\"id\":");
   buf_json_str(&h, id, strlen(id));
+  if (ext_problem) buf_str(&h, ",\"fatal\":true");
   if (ok) buf_str(&h, ",\"ok\":true}");
   else {
     buf_str(&h, ",\"ok\":false,\"errorType\":");
@@ -656,17 +675,23 @@ typedef struct {
   size_t body_seen;   /* bytes of body received, kept or not */
   size_t limit;
   int discarding;     /* over the limit: answered 413, dropping the rest */
-  int parked;         /* a /next waiting for an invocation */
+  int parked;         /* a /next (or an extension's /event/next) waiting for an event */
   int closing;        /* close once out is written */
+  /* Extensions API headers (read only when extensions run). */
+  char ext_name[128];
+  char ext_id[40];
+  char ext_error_type[128];
 } conn_t;
 
 static conn_t *conns[MAX_HTTP_CONNS];
 static int rapi_listen = -1;
 static int parked_next = -1; /* index in conns of the parked /next */
+static void ext_conn_closed(int i);
 
 static void conn_close(int i) {
   conn_t *c = conns[i];
   if (parked_next == i) parked_next = -1;
+  if (n_ext) ext_conn_closed(i);
   close(c->fd);
   buf_free(&c->in);
   buf_free(&c->out);
@@ -753,9 +778,241 @@ static size_t b64_decode(const char *in, unsigned char *out) {
   return n;
 }
 
+/* ---------- the Extensions API (only when /opt/extensions held files at bind) ---------- */
+
+#define MAX_EXTS 16
+#define EXT_QUEUE 4
+/* How long init waits for every extension to register and ask for its first event (Kindling's bound). */
+#define REGISTER_BOUND_MS 2000
+/* Lambda's grace for extensions after SHUTDOWN. */
+#define SHUTDOWN_GRACE_MS 2000
+#define EXT_API "/2020-01-01/extension/"
+
+typedef struct {
+  char file[128];   /* its file name: what it registers as */
+  pid_t pid;
+  int out;          /* its stdout and stderr, to the log */
+  int exited, registered, idle;
+  int want_invoke, want_shutdown;
+  char id[40];
+  int waiting;      /* index in conns of its parked /event/next, or -1 */
+  char *queued[EXT_QUEUE];
+  int nqueued;
+} ext_t;
+
+/* Allocated at bind when there are extensions: a function without them carries none of this. */
+static ext_t *exts;
+enum ext_phase { EXT_RUNNING, EXT_INIT, EXT_SHUTDOWN };
+static enum ext_phase ext_phase;
+static long long ext_phase_until; /* EXT_INIT: the register bound; EXT_SHUTDOWN: the grace */
+static char *fn_name, *fn_version, *fn_handler;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ext_fail(ext_t *e, const char *why) {
+  char line[400];
+  int n = snprintf(line, sizeof line, "EXTENSION\tName: %s\tState: Failed\tReason: %s\n", e->file, why);
+  if (n > 0) send_log(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  ext_problem = 1;
+}
+
+static void uuid4(char out[37]) {
+  unsigned char r[16];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+    long long t = now_ms() ^ ((long long)getpid() << 20);
+    for (int i = 0; i < 16; i++) r[i] = (unsigned char)((t >> (i % 8 * 8)) ^ (i * 37));
+  }
+  r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+  r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
+           r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+/* Answers a parked /event/next with an event; the connection goes on serving. */
+static void ext_answer_event(conn_t *c, const char *ev) {
+  char eid[37];
+  uuid4(eid);
+  c->parked = 0;
+  buf_fmt(&c->out,
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Extension-Event-Identifier: %s\r\n"
+          "Content-Length: %zu\r\n%s\r\n",
+          eid, strlen(ev), c->close_after ? "Connection: close\r\n" : "");
+  buf_str(&c->out, ev);
+  if (c->close_after) c->closing = 1;
+  conn_flush(c);
+}
+
+/* Hands an event to an extension: at once when it waits, else queued for its next /event/next. */
+static void ext_deliver(ext_t *e, const char *ev) {
+  e->idle = 0;
+  if (e->waiting >= 0 && conns[e->waiting]) {
+    conn_t *c = conns[e->waiting];
+    e->waiting = -1;
+    ext_answer_event(c, ev);
+    return;
+  }
+  /* At most one INVOKE and the SHUTDOWN wait at once; an extension past that has failed anyway. */
+  if (e->nqueued == EXT_QUEUE) {
+    free(e->queued[0]);
+    memmove(e->queued, e->queued + 1, (EXT_QUEUE - 1) * sizeof *e->queued);
+    e->nqueued--;
+  }
+  e->queued[e->nqueued] = strdup(ev);
+  if (!e->queued[e->nqueued]) die("out of memory");
+  e->nqueued++;
+}
+
+static void ext_conn_closed(int i) {
+  for (int k = 0; k < n_ext; k++)
+    if (exts[k].waiting == i) exts[k].waiting = -1;
+}
+
+struct events_ctx {
+  int invoke, shutdown, bad;
+};
+static int register_member(const char *key, js_t *j, void *ctx) {
+  struct events_ctx *v = ctx;
+  if (strcmp(key, "events") != 0) return js_skip(j, 0);
+  js_ws(j);
+  if (j->p >= j->end || *j->p != '[') {
+    v->bad = 1;
+    return js_skip(j, 0);
+  }
+  j->p++;
+  js_ws(j);
+  if (j->p < j->end && *j->p == ']') {
+    j->p++;
+    return 0;
+  }
+  for (;;) {
+    char *s = NULL;
+    js_ws(j);
+    if (j->p < j->end && *j->p == '"') {
+      if (js_str(j, &s) < 0) return -1;
+      if (!strcmp(s, "INVOKE")) v->invoke = 1;
+      else if (!strcmp(s, "SHUTDOWN")) v->shutdown = 1;
+      else v->bad = 1;
+      free(s);
+    } else {
+      v->bad = 1;
+      if (js_skip(j, 1) < 0) return -1;
+    }
+    js_ws(j);
+    if (j->p >= j->end) return -1;
+    if (*j->p == ',') {
+      j->p++;
+      continue;
+    }
+    if (*j->p == ']') {
+      j->p++;
+      return 0;
+    }
+    return -1;
+  }
+}
+
+static void ext_register(conn_t *c) {
+  if (!c->ext_name[0]) {
+    respond_error(c, 400, "Bad Request", "InvalidRequest", "Lambda-Extension-Name header is required.");
+    return;
+  }
+  struct events_ctx ev = {0, 0, 0};
+  if (c->body.len > 0) {
+    js_t j = {c->body.p, c->body.p + c->body.len};
+    if (js_object(&j, register_member, &ev) < 0) {
+      respond_error(c, 400, "Bad Request", "InvalidRequest", "The body is not a JSON object.");
+      return;
+    }
+  }
+  if (ev.bad) {
+    respond_error(c, 400, "Bad Request", "InvalidRequest", "events may hold INVOKE and SHUTDOWN only.");
+    return;
+  }
+  /* Lambda matches an external extension by its file name. */
+  ext_t *e = NULL;
+  for (int k = 0; k < n_ext && !e; k++)
+    if (!exts[k].registered && !strcmp(exts[k].file, c->ext_name)) e = &exts[k];
+  if (!e) {
+    respond_error(c, 403, "Forbidden", "Extension.Unknown", "No unregistered extension of that name.");
+    return;
+  }
+  e->registered = 1;
+  e->want_invoke = ev.invoke;
+  e->want_shutdown = ev.shutdown;
+  uuid4(e->id);
+  buf_t b = {0};
+  buf_str(&b, "{\"functionName\":");
+  buf_json_str(&b, fn_name ? fn_name : "", fn_name ? strlen(fn_name) : 0);
+  buf_str(&b, ",\"functionVersion\":");
+  buf_json_str(&b, fn_version ? fn_version : "", fn_version ? strlen(fn_version) : 0);
+  buf_str(&b, ",\"handler\":");
+  buf_json_str(&b, fn_handler ? fn_handler : "", fn_handler ? strlen(fn_handler) : 0);
+  buf_str(&b, "}");
+  buf_fmt(&c->out,
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Extension-Identifier: %s\r\n"
+          "Content-Length: %zu\r\n%s\r\n",
+          e->id, b.len, c->close_after ? "Connection: close\r\n" : "");
+  buf_add(&c->out, b.p, b.len);
+  buf_free(&b);
+  if (c->close_after) c->closing = 1;
+  conn_flush(c);
+}
+
+/* A request under /2020-01-01/extension/ (routed here only when extensions run). */
+static void ext_dispatch(conn_t *c, int idx) {
+  const char *op = c->path + strlen(EXT_API);
+  int is_get = !strcmp(c->method, "GET"), is_post = !strcmp(c->method, "POST");
+  if (is_post && !strcmp(op, "register")) {
+    ext_register(c);
+    return;
+  }
+  ext_t *e = NULL;
+  for (int k = 0; k < n_ext && !e; k++)
+    if (exts[k].registered && c->ext_id[0] && !strcmp(exts[k].id, c->ext_id)) e = &exts[k];
+  if (!e) {
+    respond_error(c, 403, "Forbidden", "Extension.Unknown", "Unknown Lambda-Extension-Identifier.");
+    return;
+  }
+  if (is_get && !strcmp(op, "event/next")) {
+    e->idle = 1;
+    if (e->waiting >= 0 && e->waiting != idx && conns[e->waiting]) {
+      conn_t *old = conns[e->waiting];
+      old->parked = 0;
+      respond_error(old, 409, "Conflict", "InvalidRequest",
+                    "A newer /event/next of this extension replaced this one.");
+    }
+    e->waiting = -1;
+    if (e->nqueued > 0) {
+      char *ev = e->queued[0];
+      memmove(e->queued, e->queued + 1, (size_t)(EXT_QUEUE - 1) * sizeof *e->queued);
+      e->nqueued--;
+      e->idle = 0;
+      ext_answer_event(c, ev);
+      free(ev);
+      return;
+    }
+    c->parked = 1;
+    e->waiting = idx;
+    return;
+  }
+  if (is_post && (!strcmp(op, "init/error") || !strcmp(op, "exit/error"))) {
+    char why[200];
+    clean_header_value(c->ext_error_type);
+    snprintf(why, sizeof why, "reported %s error %s", op[0] == 'i' ? "an init" : "an exit", c->ext_error_type);
+    ext_fail(e, why);
+    respond(c, 202, "Accepted", "{\"status\":\"OK\"}");
+    return;
+  }
+  respond_error(c, 404, "Not Found", "InvalidRequest", "No such operation of the Extensions API.");
+}
+
 /* Hands the queued invocation to the parked /next: Lambda's headers and the raw payload. */
 static void deliver_next(void) {
-  if (parked_next < 0 || !inv.present || inv.taken) return;
+  if (parked_next < 0 || !inv.present || inv.taken || inv.held) return;
   conn_t *c = conns[parked_next];
   parked_next = -1;
   c->parked = 0;
@@ -858,6 +1115,10 @@ static size_t body_limit_for(conn_t *c) {
 
 static void dispatch(conn_t *c, int idx) {
   char id[160];
+  if (n_ext && !strncmp(c->path, EXT_API, strlen(EXT_API))) {
+    ext_dispatch(c, idx);
+    return;
+  }
   int r = route(c->path, id, sizeof id);
   int is_get = !strcmp(c->method, "GET"), is_post = !strcmp(c->method, "POST");
   if (r == 0) {
@@ -975,6 +1236,7 @@ static int parse_head(conn_t *c, const char *p, const char *end) {
   c->mode = BODY_NONE;
   c->remaining = 0;
   c->error_type_set = c->response_mode_set = 0;
+  if (n_ext) c->ext_name[0] = c->ext_id[0] = c->ext_error_type[0] = 0;
   int have_len = 0, chunked = 0, expect = 0;
   unsigned long long len = 0;
   for (const char *line = eol + 2; line < end;) {
@@ -1016,6 +1278,13 @@ static int parse_head(conn_t *c, const char *p, const char *end) {
     } else if (header_is(line, n, "Lambda-Runtime-Function-Response-Mode", &v)) {
       copy_value(c->response_mode, sizeof c->response_mode, v, le);
       c->response_mode_set = 1;
+    } else if (n_ext) {
+      /* The Extensions API's headers, looked for only when extensions run. */
+      if (header_is(line, n, "Lambda-Extension-Name", &v)) copy_value(c->ext_name, sizeof c->ext_name, v, le);
+      else if (header_is(line, n, "Lambda-Extension-Identifier", &v))
+        copy_value(c->ext_id, sizeof c->ext_id, v, le);
+      else if (header_is(line, n, "Lambda-Extension-Function-Error-Type", &v))
+        copy_value(c->ext_error_type, sizeof c->ext_error_type, v, le);
     }
     line = le + 2;
   }
@@ -1232,6 +1501,10 @@ static int bind_member(const char *key, js_t *j, void *ctx) {
   struct bind_ctx *b = ctx;
   if (!strcmp(key, "env")) return js_object(j, bind_env_member, ctx);
   if (!strcmp(key, "taskRoot")) return js_str(j, &b->task_root);
+  /* What an extension's register is answered (free'd first: a duplicate key must not leak). */
+  if (!strcmp(key, "functionName")) return free(fn_name), fn_name = NULL, js_str(j, &fn_name);
+  if (!strcmp(key, "functionVersion")) return free(fn_version), fn_version = NULL, js_str(j, &fn_version);
+  if (!strcmp(key, "handler")) return free(fn_handler), fn_handler = NULL, js_str(j, &fn_handler);
   if (!strcmp(key, "invokedFunctionArn")) {
     free(invoked_arn);
     invoked_arn = NULL;
@@ -1250,7 +1523,11 @@ static void add_env(struct bind_ctx *b, const char *kv) {
   b->env[b->nenv] = NULL;
 }
 
-/* Starts the function's bootstrap with Lambda's variables; failures are init errors as Lambda names them. */
+static struct bind_ctx pending_bind; /* held while extensions register */
+static int ext_start(char **env);
+static void launch_bootstrap(struct bind_ctx *b);
+
+/* Parses the bind frame; the bootstrap starts now, or once the function's extensions registered. */
 static void do_bind(const char *h, size_t hlen) {
   if (state != RT_UNBOUND) return;
   state = RT_INIT;
@@ -1263,6 +1540,17 @@ static void do_bind(const char *h, size_t hlen) {
   char api[64];
   snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", rapi_port);
   add_env(&b, api);
+  /* Extensions start first and register before the bootstrap starts, as on Lambda. */
+  if (ext_start(b.env)) {
+    pending_bind = b;
+    return;
+  }
+  launch_bootstrap(&b);
+}
+
+/* Starts the function's bootstrap with Lambda's variables; failures are init errors as Lambda names them. */
+static void launch_bootstrap(struct bind_ctx *bp) {
+  struct bind_ctx b = *bp;
   char path[1024], opt_path[] = "/opt/bootstrap";
   snprintf(path, sizeof path, "%s/bootstrap", b.task_root);
   const char *boot = path;
@@ -1338,6 +1626,233 @@ out:
   free(b.task_root);
 }
 
+/* ---------- extensions: their processes and phases ---------- */
+
+static int name_order(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Starts the executables in /opt/extensions (in name order) with the function's environment; 0 when there
+ * are none (then nothing of this runs again). */
+static int ext_start(char **env) {
+  DIR *d = opendir("/opt/extensions");
+  if (!d) return 0;
+  char *names[MAX_EXTS + 1];
+  int n = 0, over = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2]))) continue;
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "/opt/extensions/%s", de->d_name);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (n == MAX_EXTS || strlen(de->d_name) >= sizeof exts[0].file) {
+      over = 1;
+      continue;
+    }
+    names[n] = strdup(de->d_name);
+    if (!names[n]) die("out of memory");
+    n++;
+  }
+  closedir(d);
+  if (over) {
+    char line[160];
+    int k = snprintf(line, sizeof line,
+                     "EXTENSION\tState: Failed\tReason: more than %d extensions, or a name over 127 bytes\n",
+                     MAX_EXTS);
+    send_log(line, (size_t)k);
+    ext_problem = 1;
+  }
+  if (n == 0) return 0;
+  qsort(names, (size_t)n, sizeof *names, name_order);
+  exts = calloc((size_t)n, sizeof *exts);
+  if (!exts) die("out of memory");
+  n_ext = n;
+  ext_phase = EXT_INIT;
+  ext_phase_until = now_ms() + REGISTER_BOUND_MS;
+  for (int i = 0; i < n; i++) {
+    ext_t *e = &exts[i];
+    memset(e, 0, sizeof *e);
+    snprintf(e->file, sizeof e->file, "%s", names[i]);
+    free(names[i]);
+    e->waiting = -1;
+    e->out = -1;
+    char path[sizeof e->file + 32];
+    memcpy(path, "/opt/extensions/", 17);
+    memcpy(path + 16, e->file, strlen(e->file) + 1);
+    int outp[2], execp[2];
+    if (pipe2(outp, O_CLOEXEC)) {
+      e->exited = 1;
+      ext_fail(e, "could not start: no pipe");
+      continue;
+    }
+    if (pipe2(execp, O_CLOEXEC)) {
+      close(outp[0]);
+      close(outp[1]);
+      e->exited = 1;
+      ext_fail(e, "could not start: no pipe");
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      /* As the bootstrap: stdio only, the channel and our sockets stay behind. */
+      dup2(outp[1], 1);
+      dup2(outp[1], 2);
+      int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (devnull >= 0) dup2(devnull, 0);
+      if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        for (int fd = 3; fd < 4096; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+      signal(SIGCHLD, SIG_DFL);
+      signal(SIGPIPE, SIG_DFL);
+      if (chdir("/") != 0) _exit(126);
+      char *argv[] = {path, NULL};
+      execve(path, argv, env);
+      int err = errno;
+      ssize_t w = write(execp[1], &err, sizeof err);
+      (void)w;
+      _exit(127);
+    }
+    close(outp[1]);
+    close(execp[1]);
+    if (pid < 0) {
+      close(outp[0]);
+      close(execp[0]);
+      e->exited = 1;
+      ext_fail(e, "could not start: fork failed");
+      continue;
+    }
+    int err = 0;
+    ssize_t got;
+    do got = read(execp[0], &err, sizeof err);
+    while (got < 0 && errno == EINTR);
+    close(execp[0]);
+    e->pid = pid;
+    e->out = outp[0];
+    set_nonblock(e->out);
+    if (got == (ssize_t)sizeof err) {
+      /* Reaped by the SIGCHLD loop like any other; reported here with the reason. */
+      char why[160];
+      snprintf(why, sizeof why, "could not start: %s", strerror(err));
+      e->exited = 1;
+      ext_fail(e, why);
+    }
+  }
+  return 1;
+}
+
+static int ext_all_ready(void) {
+  for (int k = 0; k < n_ext; k++)
+    if (!exts[k].exited && !(exts[k].registered && exts[k].idle)) return 0;
+  return 1;
+}
+
+static int ext_all_idle(void) {
+  for (int k = 0; k < n_ext; k++)
+    if (!exts[k].exited && exts[k].registered && !exts[k].idle) return 0;
+  return 1;
+}
+
+static int ext_all_exited(void) {
+  for (int k = 0; k < n_ext; k++)
+    if (!exts[k].exited) return 0;
+  return 1;
+}
+
+/* One of ours was reaped: an extension that ends before SHUTDOWN has failed. */
+static void ext_reaped(pid_t pid, int status) {
+  for (int k = 0; k < n_ext; k++) {
+    ext_t *e = &exts[k];
+    if (e->pid != pid) continue;
+    e->pid = 0;
+    if (e->exited) return;
+    e->exited = 1;
+    if (ext_phase == EXT_SHUTDOWN) return;
+    char why[64];
+    if (WIFSIGNALED(status)) {
+      const char *sig = sigabbrev_np(WTERMSIG(status));
+      if (sig) snprintf(why, sizeof why, "exited (SIG%s)", sig);
+      else snprintf(why, sizeof why, "exited (signal %d)", WTERMSIG(status));
+    } else {
+      snprintf(why, sizeof why, "exited (%d)", WEXITSTATUS(status));
+    }
+    ext_fail(e, why);
+    return;
+  }
+}
+
+/* The held invocation goes ahead: its INVOKE to the extensions that asked, then to the runtime's /next. */
+static void ext_release(void) {
+  if (ext_settling && !ext_all_idle())
+    for (int k = 0; k < n_ext; k++)
+      if (!exts[k].exited && exts[k].registered && !exts[k].idle) ext_fail(&exts[k], "did not call /event/next");
+  ext_settling = 0;
+  buf_t ev = {0};
+  buf_fmt(&ev, "{\"eventType\":\"INVOKE\",\"deadlineMs\":%lld,\"requestId\":", inv.deadline);
+  buf_json_str(&ev, inv.id, strlen(inv.id));
+  buf_str(&ev, ",\"invokedFunctionArn\":");
+  buf_json_str(&ev, invoked_arn ? invoked_arn : "", invoked_arn ? strlen(invoked_arn) : 0);
+  buf_str(&ev, ",\"tracing\":{\"type\":\"X-Amzn-Trace-Id\",\"value\":");
+  buf_json_str(&ev, inv.trace ? inv.trace : "", inv.trace ? strlen(inv.trace) : 0);
+  buf_str(&ev, "}}");
+  buf_add(&ev, "", 1);
+  for (int k = 0; k < n_ext; k++)
+    if (!exts[k].exited && exts[k].registered && exts[k].want_invoke) ext_deliver(&exts[k], ev.p);
+  buf_free(&ev);
+  inv.held = 0;
+}
+
+/* An invocation arrived: it waits until every extension is done with the previous one (or its deadline). */
+static void ext_before_invoke(void) {
+  if (ext_settling && !ext_all_idle() && now_ms() < ext_settle_by) inv.held = 1;
+  else ext_release();
+}
+
+/* The environment is retired: SHUTDOWN to those that asked, then Lambda's grace, then the end. */
+static void ext_shutdown(void) {
+  if (ext_phase == EXT_SHUTDOWN) return;
+  ext_phase = EXT_SHUTDOWN;
+  ext_phase_until = now_ms() + SHUTDOWN_GRACE_MS;
+  char ev[128];
+  snprintf(ev, sizeof ev, "{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"spindown\",\"deadlineMs\":%lld}",
+           ext_phase_until);
+  for (int k = 0; k < n_ext; k++)
+    if (!exts[k].exited && exts[k].registered && exts[k].want_shutdown) ext_deliver(&exts[k], ev);
+}
+
+/* After each turn of the loop: moves the phases on when their condition holds or their time is up. */
+static void ext_tick(void) {
+  long long now = now_ms();
+  if (ext_phase == EXT_INIT && (ext_all_ready() || now >= ext_phase_until)) {
+    for (int k = 0; k < n_ext; k++) {
+      ext_t *e = &exts[k];
+      if (e->exited) continue;
+      if (!e->registered) ext_fail(e, "did not register");
+      else if (!e->idle) ext_fail(e, "did not call /event/next");
+    }
+    ext_phase = EXT_RUNNING;
+    struct bind_ctx b = pending_bind;
+    memset(&pending_bind, 0, sizeof pending_bind);
+    launch_bootstrap(&b);
+  }
+  if (inv.held && (ext_all_idle() || now >= ext_settle_by)) {
+    ext_release();
+    deliver_next();
+  }
+  if (ext_phase == EXT_SHUTDOWN && (ext_all_exited() || now >= ext_phase_until)) {
+    for (int k = 0; k < n_ext; k++)
+      if (!exts[k].exited && exts[k].pid > 0) kill(exts[k].pid, SIGKILL);
+    _exit(0);
+  }
+}
+
+/* How long poll may sleep before ext_tick has something to do by the clock. */
+static int ext_poll_timeout(void) {
+  long long until;
+  if (ext_phase != EXT_RUNNING) until = ext_phase_until;
+  else if (inv.held) until = ext_settle_by;
+  else return -1;
+  long long left = until - now_ms();
+  return left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 /* Output of the bootstrap: the current invocation's log (or init's), as Lambda captures stdout/stderr. */
 static int pump_log(int *fd) {
   char tmp[LOG_CHUNK];
@@ -1405,6 +1920,10 @@ static void on_frame(const char *h, size_t hlen, const char *body, size_t blen) 
     buf_free(&o);
   } else if (!strcmp(t.t, "bind")) {
     do_bind(h, hlen);
+  } else if (!strcmp(t.t, "shutdown")) {
+    /* Sent only to an environment whose init said it runs extensions. */
+    if (!n_ext) _exit(0);
+    ext_shutdown();
   } else if (!strcmp(t.t, "invoke")) {
     struct invoke_ctx v = {0};
     js_t k = {h, h + hlen};
@@ -1428,6 +1947,7 @@ static void on_frame(const char *h, size_t hlen, const char *body, size_t blen) 
     inv.deadline = (long long)v.deadline;
     inv.payload.len = 0;
     buf_add(&inv.payload, body, blen);
+    if (n_ext) ext_before_invoke();
     deliver_next();
   }
 }
@@ -1493,7 +2013,7 @@ int main(void) {
   send_frame(&ready, NULL, 0);
   buf_free(&ready);
 
-  struct pollfd pfd[8 + MAX_HTTP_CONNS + 2 * MAX_RELAY_PAIRS];
+  struct pollfd pfd[8 + MAX_HTTP_CONNS + 2 * MAX_RELAY_PAIRS + MAX_EXTS];
   for (;;) {
     int n = 0;
     pfd[n++] = (struct pollfd){chan_fd, POLLIN, 0};
@@ -1503,7 +2023,8 @@ int main(void) {
     pfd[n++] = (struct pollfd){relay_listen[1], POLLIN, 0};
     pfd[n++] = (struct pollfd){boot_out, POLLIN, 0};
     pfd[n++] = (struct pollfd){boot_err, POLLIN, 0};
-    int conn_at[MAX_HTTP_CONNS], relay_at[MAX_RELAY_PAIRS];
+    int conn_at[MAX_HTTP_CONNS], relay_at[MAX_RELAY_PAIRS], ext_at = n, ext_n = n_ext;
+    for (int k = 0; k < ext_n; k++) pfd[n++] = (struct pollfd){exts[k].out, POLLIN, 0};
     for (int i = 0; i < MAX_HTTP_CONNS; i++) {
       conn_at[i] = -1;
       if (!conns[i]) continue;
@@ -1521,7 +2042,7 @@ int main(void) {
       pfd[n++] = (struct pollfd){relays[i]->fd[0], relay_events(relays[i], 0), 0};
       pfd[n++] = (struct pollfd){relays[i]->fd[1], relay_events(relays[i], 1), 0};
     }
-    if (poll(pfd, (nfds_t)n, -1) < 0) {
+    if (poll(pfd, (nfds_t)n, n_ext ? ext_poll_timeout() : -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
@@ -1533,6 +2054,7 @@ int main(void) {
       pid_t p;
       while ((p = waitpid(-1, &status, WNOHANG)) > 0)
         if (p == boot_pid) bootstrap_exited(status);
+        else if (n_ext) ext_reaped(p, status);
     }
     if (pfd[0].revents) chan_read();
     if (pfd[2].revents) rapi_accept();
@@ -1540,6 +2062,8 @@ int main(void) {
     if (pfd[4].revents) relay_accept(relay_listen[1]);
     if (pfd[5].revents && boot_out >= 0) pump_log(&boot_out);
     if (pfd[6].revents && boot_err >= 0) pump_log(&boot_err);
+    for (int k = 0; k < ext_n; k++)
+      if (pfd[ext_at + k].revents && exts[k].out >= 0) pump_log(&exts[k].out);
     for (int i = 0; i < MAX_HTTP_CONNS; i++) {
       if (conn_at[i] < 0 || !conns[i]) continue;
       conn_t *c = conns[i];
@@ -1565,5 +2089,6 @@ int main(void) {
       short rev[2] = {pfd[relay_at[i]].revents, pfd[relay_at[i] + 1].revents};
       if ((rev[0] | rev[1]) && relay_pump(relays[i], rev) < 0) relay_close(i);
     }
+    if (n_ext) ext_tick();
   }
 }

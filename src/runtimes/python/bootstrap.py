@@ -624,12 +624,29 @@ def use_compile_cache(task_root, cache_root):
 # ---- phase 2: serve one environment ----
 
 
+def start_extensions(h):
+    """The function's extensions (extensions.py beside this file, loaded only now: a function without
+    /opt/extensions never imports it, nor http.server, threading or subprocess)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "extensions.py")
+    spec = importlib.util.spec_from_file_location("_kindling_extensions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    info = {"functionName": h["functionName"], "functionVersion": h["functionVersion"], "handler": h["handler"]}
+    return module.start(info, send_log)
+
+
 class Environment:
     def __init__(self, chan):
         self.chan = chan
         self.handler = None
         self.bound = None
         self.statm = Statm()
+        # The function's extensions (/opt/extensions); None for most functions, which pay nothing.
+        self.extensions = None
+        # The deadline of the last invocation, until its extensions are known to be done with it.
+        self.unsettled = None
 
     def bind(self, h):
         global current_id
@@ -647,6 +664,9 @@ class Environment:
             if h.get("cache"):
                 cc = use_compile_cache(task_root, h["cache"])
             os.chdir(task_root)
+            # Extensions start first and register before the handler's init runs, as on Lambda.
+            if os.path.isdir("/opt/extensions"):
+                self.extensions = start_extensions(h)
             # Lambda's order: the function's code, then layers, then the runtime's (and boto3's) paths.
             ver = "python%d.%d" % sys.version_info[:2]
             sys.path[0:0] = [task_root, "/opt/python/lib/%s/site-packages" % ver, "/opt/python"]
@@ -659,7 +679,12 @@ class Environment:
             self.chan.send({"t": "init", "ok": False, "errorType": err["errorType"]}, to_json(err))
             return
         flush_streams()
-        self.chan.send({"t": "init", "ok": True, "cc": cc} if cc is not None else {"t": "init", "ok": True})
+        answer = {"t": "init", "ok": True}
+        if cc is not None:
+            answer["cc"] = cc
+        if self.extensions is not None:
+            answer["ext"] = self.extensions.count
+        self.chan.send(answer)
 
     def invoke(self, h, body):
         global current_id
@@ -707,15 +732,29 @@ class Environment:
         flush_streams()
         rss = self.statm.rss()
         if err is None:
-            self.chan.send({"t": "result", "id": rid, "ok": True, "rss": rss}, out)
+            answer = {"t": "result", "id": rid, "ok": True, "rss": rss}
         else:
             if err["errorType"] == "Function.ResponseSizeTooLarge":
                 err = {"errorMessage": err["errorMessage"], "errorType": err["errorType"]}
-            self.chan.send(
-                {"t": "result", "id": rid, "ok": False, "errorType": err["errorType"], "rss": rss},
-                to_json(err),
-            )
+            answer = {"t": "result", "id": rid, "ok": False, "errorType": err["errorType"], "rss": rss}
+            out = to_json(err)
+        if self.extensions is not None:
+            # An extension that crashed or never finished retires the environment after this answer.
+            if self.extensions.problem is not None:
+                answer["fatal"] = True
+            self.unsettled = h["deadline"]
+        self.chan.send(answer, out)
         current_id = None
+
+    def invoke_with_extensions(self, h, body):
+        """The previous invocation ends when every extension asked for its next event again (bounded by its
+        deadline); then this one's INVOKE goes to them, and the handler runs."""
+        x = self.extensions
+        if self.unsettled is not None:
+            x.settled(self.unsettled)
+            self.unsettled = None
+        x.invoke(h["id"], h["deadline"], (self.bound or {}).get("invokedFunctionArn", ""), h.get("tr"))
+        self.invoke(h, body)
 
 
 def flush_streams():
@@ -741,11 +780,20 @@ def serve(channel_fd):
     for header, body in channel.frames():
         t = header.get("t")
         if t == "invoke":
-            env.invoke(header, body)
+            if env.extensions is None:
+                env.invoke(header, body)
+            else:
+                env.invoke_with_extensions(header, body)
         elif t == "bind":
             env.bind(header)
         elif t == "ping":
             channel.send({"t": "pong", "n": header["n"]})
+        elif t == "shutdown":
+            # The environment is retired: extensions get SHUTDOWN and Lambda's grace, then the runtime exits.
+            if env.extensions is not None:
+                env.extensions.shutdown(header.get("reason", "spindown"))
+            flush_streams()
+            os._exit(0)
     # The host is gone: nothing left to serve (daemon threads end with the process).
     os._exit(0)
 

@@ -97,7 +97,11 @@ export class PythonRuntime implements Runtime {
       opts.warn,
     );
     this.image = {
-      files: [{ file: bootstrap, dest: `${RUNTIME_HOME}/bootstrap.py` }],
+      files: [
+        { file: bootstrap, dest: `${RUNTIME_HOME}/bootstrap.py` },
+        // Loaded by the bootstrap only for a function whose layers hold extensions.
+        { file: pythonFile('extensions.py'), dest: `${RUNTIME_HOME}/extensions.py` },
+      ],
       dirs: [],
       links: [],
       hostPaths: py.path.startsWith('/usr/') ? [] : [path.dirname(path.dirname(py.path))],

@@ -336,7 +336,7 @@ test('a function keeps running a layer version deleted after it was attached (as
   assert.equal(JSON.parse(Buffer.from(out.Payload!).toString()), 'still here');
 });
 
-test('a layer with extensions is refused on a runtime that does not start them, never left inert', async () => {
+test('a layer with extensions is taken by every runtime that starts them: Node, Python and custom', async () => {
   const ext = (await publish(lambda, 'ext-layer', { 'extensions/counter': '#!/bin/sh\nexit 0\n' }))
     .LayerVersionArn!;
   const plain = (await publish(lambda, 'plain-layer', { 'python/helper.py': 'X = 1\n' })).LayerVersionArn!;
@@ -355,18 +355,23 @@ test('a layer with extensions is refused on a runtime that does not start them, 
         Layers: layers,
       }),
     );
-  const refused = await errOf(python('py-ext', [plain, ext]));
-  assert.equal(refused.name, 'InvalidParameterValueException');
-  assert.match(refused.message, /contains extensions.*nodejs runtimes only/);
-  // The same layer is fine on Node, and a Python function without it is fine too...
+  const created = await python('py-ext', [plain, ext]);
+  assert.deepEqual(
+    created.Layers?.map((l) => l.Arn),
+    [plain, ext],
+  );
   await createFn('node-ext', [ext]);
   await python('py-plain', [plain]);
-  // ...but neither may come to run it on Python later.
+  // Attached later, or moved to another runtime that starts them: taken too (the runtimes' own tests run them).
   for (const change of [
     { FunctionName: 'py-plain', Layers: [ext] },
     { FunctionName: 'node-ext', Runtime: 'python3.12' as const, Handler: 'lambda_function.lambda_handler' },
+    { FunctionName: 'py-ext', Runtime: 'provided.al2023' as const, Handler: 'function.handler' },
   ]) {
-    const e = await errOf(lambda.send(new UpdateFunctionConfigurationCommand(change)));
-    assert.equal(e.name, 'InvalidParameterValueException', JSON.stringify(change));
+    const out = await lambda.send(new UpdateFunctionConfigurationCommand(change));
+    assert.ok(
+      out.Layers?.some((l) => l.Arn === ext),
+      JSON.stringify(change),
+    );
   }
 });
