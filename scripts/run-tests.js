@@ -28,6 +28,7 @@ const MATRIX = [
   'events/notifications/',
   'events/objects/',
   'api/s3/',
+  'api/s3control/',
   'api/logs/',
 ];
 

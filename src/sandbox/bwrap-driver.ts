@@ -22,6 +22,7 @@ import type {
 import { waitExit } from './driver.js';
 import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
 import { dropArgs, findSetpriv, HostIds } from './host-user.js';
+import { sandboxHosts } from './hosts.js';
 import { CHANNEL, ProcessSandbox, type SandboxProcess, spawnWithChannel } from './process-sandbox.js';
 import { buildFilter, encodeFilter, seccompSupported } from './seccomp.js';
 
@@ -38,10 +39,10 @@ const UID = '993';
 const GID = '990';
 
 // The few host /etc files a runtime needs: name resolution, TLS roots. Never all of /etc; users come from
-// files of our own (sandboxUsers), not the host's passwd.
+// files of our own (sandboxUsers), not the host's passwd; /etc/hosts is the host's plus names of our own
+// (sandboxHosts).
 const ETC_FILES = [
   '/etc/resolv.conf',
-  '/etc/hosts',
   '/etc/nsswitch.conf',
   '/etc/ld.so.cache',
   '/etc/localtime',
@@ -131,6 +132,7 @@ function dataFiles(envRoot: string): Array<{ file: string; dest: string }> {
       dest: '/etc/passwd',
     },
     { file: write('.group', `root:x:0:\nsbx_user1051:x:${GID}:\n`), dest: '/etc/group' },
+    { file: write('.hosts', sandboxHosts()), dest: '/etc/hosts' },
   ];
 }
 

@@ -21,6 +21,9 @@ import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
 import { S3Surface } from '../api/s3/surface.js';
+import { OutputRoutes } from '../api/s3-object-lambda/output-routes.js';
+import { ObjectLambdaSurface } from '../api/s3-object-lambda/surface.js';
+import { S3ControlSurface } from '../api/s3control/surface.js';
 import { SchedulerSurface } from '../api/scheduler/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
 import { StsSurface } from '../api/sts/surface.js';
@@ -44,6 +47,7 @@ import { MappingStore } from '../events/mappings/mapping-repo.js';
 import { MappingService } from '../events/mappings/mapping-service.js';
 import { PollerManager } from '../events/mappings/poller-manager.js';
 import { BucketNotifications } from '../events/notifications/notifications.js';
+import { AccessPointStore } from '../events/object-lambda/access-points.js';
 import { ObjectStore } from '../events/objects/store.js';
 import { createQueueEngine } from '../events/queue/index.js';
 import type { QueueEngine } from '../events/queue/types.js';
@@ -326,6 +330,9 @@ export async function assemble({
     },
   });
 
+  // S3 access points, and Object Lambda's functions on the store's read path.
+  const accessPoints = new AccessPointStore(sql);
+
   // API surfaces. The Lambda surface holds the function, invoke, event-invoke-config and mapping routes.
   // Resource policies: bound to functions' ids (a function made again under a name starts with none).
   const policies = new FunctionPolicyStore(sql);
@@ -440,8 +447,27 @@ export async function assemble({
     new SchedulerSurface(scheduleService),
     new LogsSurface({ telemetry, region }),
     new StsSurface(),
+    new ObjectLambdaSurface({
+      accessPoints,
+      routes: new OutputRoutes(),
+      secretOf: async (id) => (await tenants.resolveKey(id))?.key,
+      resolve: (tenant, arn) => invocations.resolve(tenant, arn),
+      execute: (tenant, rec, payload) => invocations.execute(tenant, rec, payload),
+      apiPort,
+      region,
+    }),
+    // S3 Control (signed for s3, under /v20180820/): before path-style S3.
+    new S3ControlSurface({ accessPoints, objects, region }),
     // Path-style S3 matches any first segment: last.
-    new S3Surface({ store: objects, notifications, region }),
+    new S3Surface({
+      store: objects,
+      notifications,
+      region,
+      accessPointAlias: async (tenantId, alias) => {
+        const ap = await accessPoints.byAlias(alias);
+        return ap?.tenantId === tenantId ? ap.bucket : undefined;
+      },
+    }),
   ];
 
   // Start order; stop runs in reverse: event sources stop first, then the async queue, then the worker
@@ -507,6 +533,7 @@ export async function assemble({
       async start() {
         await notifications.migrate();
         await objects.migrate();
+        await accessPoints.migrate();
         await objects.recover();
         if (blobs.shared) {
           // Nodes come and go rarely on a cluster: orphans of writes that died with a node go now and then.

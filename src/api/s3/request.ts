@@ -13,6 +13,8 @@ export interface S3SurfaceDeps {
   store: ObjectStore;
   notifications: BucketNotifications;
   region: string;
+  /** The bucket an access point alias (`...-s3alias`) of the tenant stands for, if it is one. */
+  accessPointAlias?: (tenantId: string, alias: string) => Promise<string | undefined>;
 }
 
 /** XML request bodies (DeleteObjects of 1000 keys is the largest) stay well under this. */

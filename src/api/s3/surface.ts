@@ -82,8 +82,13 @@ export class S3Surface implements ApiSurface {
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const key = slash < 0 ? '' : decodeOrThrow(rest.slice(slash + 1), 'path');
+    let name = decodeOrThrow(bucket, 'path');
+    // S3 reserves the suffix for access point aliases: a name like it is never a bucket's own.
+    // An alias that is not one of the tenant's access points is no bucket (another tenant's included).
+    if (name.endsWith('-s3alias') && this.#deps.accessPointAlias)
+      name = (await this.#deps.accessPointAlias(req.tenant.id, name)) ?? throwNoSuchBucket(name);
     const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
-      bucket: decodeOrThrow(bucket, 'path'),
+      bucket: name,
       key,
       requestId,
     });
@@ -144,3 +149,7 @@ export class S3Surface implements ApiSurface {
     return s3ErrorResponse(err, head);
   }
 }
+
+const throwNoSuchBucket = (name: string): never => {
+  throw S3Errors.noSuchBucket(name);
+};
