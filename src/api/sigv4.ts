@@ -77,12 +77,12 @@ export function canonicalQuery(rawQuery: string, omit?: string): string {
 }
 
 /**
- * The canonical URI. S3 signs the path as sent; every other service signs it encoded once more
+ * The canonical URI. S3 (and S3 Object Lambda) signs the path as sent; every other service signs it encoded once more
  * (the SDKs escape each segment of the already-escaped path).
  */
 export function canonicalUri(rawPath: string, service: string): string {
   if (!rawPath) return '/';
-  if (service === 's3') return rawPath;
+  if (service === 's3' || service === 's3-object-lambda') return rawPath;
   return rawPath
     .split('/')
     .map((seg) => uriEncode(seg))
