@@ -19,7 +19,8 @@ const CSV = 'name,country,email\nada,NO,ada@example.com\nbob,SE,bob@example.com\
 
 // One function, told by each access point's payload how to (mis)behave.
 const BEHAVIOURS = `
-import { PutObjectCommand, S3Client, WriteGetObjectResponseCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client, WriteGetObjectResponseCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 const s3 = new S3Client({});
 export const handler = async (event) => {
   const { outputRoute: RequestRoute, outputToken: RequestToken } = event.getObjectContext;
@@ -43,6 +44,20 @@ export const handler = async (event) => {
     case 'wrong-token': {
       const first = await outcome(write({ Body: 'forged' }, RequestToken + 'x'));
       await write({ Body: 'refused:' + first });
+      return;
+    }
+    case 'stream': {
+      // The tail waits until the caller has read the head: a buffered answer would never get there.
+      async function* parts() {
+        yield Buffer.from('head\\n');
+        for (let i = 0; i < 100; i++) {
+          const go = await s3.send(new GetObjectCommand({ Bucket: process.env.MARKER_BUCKET, Key: 'stream-go' })).then(() => true, () => false);
+          if (go) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        yield Buffer.from('tail\\n');
+      }
+      await write({ Body: Readable.from(parts()) });
       return;
     }
     case 'twice': {
@@ -120,7 +135,7 @@ before(async () => {
     Environment: { Variables: { MARKER_BUCKET: bucket } },
   });
   await objectLambda('filtered', 'csv-filter', JSON.stringify({ where: 'country=NO', redact: 'email' }));
-  for (const mode of ['echo', 'returns', 'hang', 'throw', 'error', 'wrong-token', 'twice'])
+  for (const mode of ['stream', 'echo', 'returns', 'hang', 'throw', 'error', 'wrong-token', 'twice'])
     await objectLambda(mode, 'behaviours', mode);
 });
 
@@ -176,6 +191,17 @@ test('the function gets Lambda’s Object Lambda event, and its headers reach th
   const people = await get('echo');
   const url = JSON.parse(await people.Body!.transformToString()).getObjectContext.inputS3Url;
   assert.equal(await (await fetch(url)).text(), CSV);
+});
+
+test('the caller gets the function’s bytes as they are written, not once it has finished', async () => {
+  const out = await get('stream');
+  const body = (out.Body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const first = await body.next();
+  assert.equal(Buffer.from(first.value as Uint8Array).toString(), 'head\n');
+  await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'stream-go', Body: 'go' }));
+  let rest = '';
+  for (let n = await body.next(); !n.done; n = await body.next()) rest += Buffer.from(n.value).toString();
+  assert.equal(rest, 'tail\n');
 });
 
 test('a function that never calls WriteGetObjectResponse: LambdaTimeout when it times out, LambdaResponseNotReceived when it returns', async () => {
