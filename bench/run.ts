@@ -17,6 +17,7 @@ import { kindlingEventFigures } from './events.js';
 import { functionUrlFigures } from './function-url.js';
 import { type LatencyStats, latency, request, stats, type Target, throughput, warmUp } from './load.js';
 import { environmentMemory, withBareIdleNodes } from './memory.js';
+import { objectLambdaFigures } from './object-lambda.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
 import { versionFigures } from './versions.js';
@@ -410,6 +411,9 @@ async function main(): Promise<void> {
     });
     results.functionUrls = urls;
     for (const [name, value, note] of urls.rows) row(name, value, note);
+    const objectLambda = await objectLambdaFigures(k, { samples: quick ? 30 : 150 });
+    results.objectLambda = objectLambda;
+    for (const [name, value, note] of objectLambda.rows) row(name, value, note);
     const versions = await versionFigures(k, { samples: N_LATENCY });
     results.versions = versions;
     for (const [name, value, note] of versions.rows) row(name, value, note);
