@@ -37,8 +37,4 @@ export class OutputRoutes {
   close(token: string): boolean {
     return this.#waiting.delete(token);
   }
-
-  get size(): number {
-    return this.#waiting.size;
-  }
 }

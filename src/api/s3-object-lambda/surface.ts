@@ -215,6 +215,9 @@ export class ObjectLambdaSurface implements ApiSurface {
       const e = outcome.error;
       if (e instanceof KindlingError && e.type === 'ResourceNotFoundException')
         throw ObjectLambdaErrors.notFound();
+      // The function's concurrency is spent: S3's word for "try again later".
+      if (e instanceof KindlingError && e.type === 'TooManyRequestsException')
+        throw new KindlingError('SlowDown', 503, 'Please reduce your request rate.');
       if (e instanceof KindlingError) throw ObjectLambdaErrors.invocationFailed(e.message);
       throw e;
     }
