@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -14,7 +15,8 @@ import {
   ListAccessPointsForObjectLambdaCommand,
   type S3ControlClient,
 } from '@aws-sdk/client-s3-control';
-import { startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { startPlatform, type TestPlatform, tempDir } from '../../helpers/platform.js';
+import { dropTestStore } from '../../helpers/store.js';
 import { arnS3Client, controlClient } from './clients.js';
 
 interface Side {
@@ -24,6 +26,7 @@ interface Side {
 }
 
 let t: TestPlatform;
+const dataDir = tempDir();
 let a: Side;
 let b: Side;
 const bucket = `ap-${process.pid}`;
@@ -36,7 +39,7 @@ async function side(creds: { accessKeyId: string; secretAccessKey: string }): Pr
 }
 
 before(async () => {
-  t = await startPlatform();
+  t = await startPlatform({ dataDir });
   a = await side(t.credentials);
   const other = await t.platform.tenants.create('other');
   const key = await t.platform.tenants.createKey(other.id);
@@ -47,6 +50,8 @@ before(async () => {
 
 after(async () => {
   await t?.close();
+  await dropTestStore(dataDir);
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 const olInput = (
@@ -245,4 +250,24 @@ test('Object Lambda features Kindling does not implement are refused by name', a
     a.control.send(new CreateAccessPointForObjectLambdaCommand(olInput(a.account, 'nosup', 'not-there'))),
     { name: 'InvalidRequest' },
   );
+});
+
+test('access points and Object Lambda access points survive a restart', async () => {
+  await a.control.send(new CreateAccessPointCommand({ AccountId: a.account, Name: 'kept', Bucket: bucket }));
+  await a.control.send(new CreateAccessPointForObjectLambdaCommand(olInput(a.account, 'kept-ol', 'kept')));
+  await a.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept.txt', Body: 'still here' }));
+  await t.close();
+  t = await startPlatform({ dataDir });
+  a = await side(t.credentials);
+  const ap = await a.control.send(new GetAccessPointCommand({ AccountId: a.account, Name: 'kept' }));
+  assert.equal(ap.Bucket, bucket);
+  const conf = await a.control.send(
+    new GetAccessPointConfigurationForObjectLambdaCommand({ AccountId: a.account, Name: 'kept-ol' }),
+  );
+  assert.equal(
+    conf.Configuration?.SupportingAccessPoint,
+    `arn:aws:s3:${t.region}:${a.account}:accesspoint/kept`,
+  );
+  const obj = await a.s3.send(new GetObjectCommand({ Bucket: ap.Alias!, Key: 'kept.txt' }));
+  assert.equal(await obj.Body!.transformToString(), 'still here');
 });
