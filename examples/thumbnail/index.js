@@ -33,9 +33,7 @@ exports.handler = async (event) => {
         Metadata: { 'source-bucket': bucket, 'source-size': `${image.width}x${image.height}` },
       }),
     );
-    console.log(
-      `${bucket}/${key} ${image.width}x${image.height} -> ${target}/${key} ${thumb.width}x${thumb.height}`,
-    );
+    console.log(`${bucket}/${key} ${image.width}x${image.height} -> ${target}/${key} ${thumb.width}x${thumb.height}`);
     results.push({ key, width: thumb.width, height: thumb.height });
   }
   return results;
