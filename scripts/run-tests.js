@@ -29,6 +29,7 @@ const MATRIX = [
   'events/objects/',
   'api/s3/',
   'api/logs/',
+  'api/efs/',
 ];
 
 /** Files under MATRIX that keep no state of their own: the PostgreSQL leg would only repeat them. */

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
 import { ConsoleSurface } from '../api/console/surface.js';
+import { EfsSurface } from '../api/efs/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
 import { FunctionUrlSurface } from '../api/function-url/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
@@ -38,6 +39,8 @@ import { LayerStore } from '../control/layers.js';
 import { ProvisionedConcurrencyStore } from '../control/provisioned-concurrency.js';
 import { TenantStore } from '../control/tenants.js';
 import { VersionStore } from '../control/versions.js';
+import { VolumeService } from '../control/volume-service.js';
+import { VolumeStore } from '../control/volumes.js';
 import { EventBus } from '../events/bus/event-bus.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
@@ -60,6 +63,7 @@ import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
 import { ProvisionedWarmer } from '../invoke/provisioned-concurrency.js';
 import { openBlobStores } from '../store/blobs/location.js';
 import type { Sql } from '../store/sql.js';
+import { VolumeDisks } from '../store/volumes/volume-disks.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import { readCodeObject } from './code-from-s3.js';
@@ -97,6 +101,8 @@ export interface Components {
     rpc: RpcProcessor;
   };
   objects: { store: ObjectStore; notifications: BucketNotifications };
+  /** Shared volumes: file systems, access points and their disks. */
+  volumes: VolumeService;
   /** This node's membership of the cluster and the placement of sync invokes across it. */
   cluster: { node: ClusterNode; router: InvokeRouter };
 }
@@ -164,6 +170,9 @@ export async function assemble({
     return live;
   };
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
+  // Shared volumes (EFS-compatible): rows in the store, disks in the data dir.
+  const volumes = new VolumeService(new VolumeStore(sql), new VolumeDisks(paths.volumes));
+  tenants.onDelete((tenant) => volumes.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
 
@@ -213,6 +222,7 @@ export async function assemble({
     versions,
     worker: admitted,
     observers: [telemetry],
+    volumes,
   });
   const asyncEvents = new AsyncEventStore(sql);
   const asyncConfigs = new EventInvokeConfigStore(sql);
@@ -340,6 +350,7 @@ export async function assemble({
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
     cluster: router,
     layers,
+    volumes,
   };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   lambdaRoutes.add(
@@ -440,6 +451,7 @@ export async function assemble({
     new SchedulerSurface(scheduleService),
     new LogsSurface({ telemetry, region }),
     new StsSurface(),
+    new EfsSurface(volumes, region),
     // Path-style S3 matches any first segment: last.
     new S3Surface({ store: objects, notifications, region }),
   ];
@@ -473,6 +485,8 @@ export async function assemble({
     { name: 'telemetry', stop: () => telemetry.close() },
     // Its schema is in place (and a store that is not there reported) before anything serves.
     { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
+    // Unmounted once the environments that mount volumes have stopped (they stop first, in reverse order).
+    { name: 'volumes', stop: () => volumes.disks.unmountAll() },
     {
       name: 'core',
       async start() {
@@ -543,6 +557,7 @@ export async function assemble({
       schedules: { store: scheduleStore, scheduler, service: scheduleService },
       mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
       objects: { store: objects, notifications },
+      volumes,
       cluster: { node: clusterNode, router },
     },
     surfaces,
