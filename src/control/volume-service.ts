@@ -33,10 +33,27 @@ export { VolumeMountError };
 export class VolumeService {
   readonly store: VolumeStore;
   readonly disks: VolumeDisks;
+  /** File systems known on this node by id (for metrics): loaded at start, kept by this node's changes. */
+  readonly #known = new Map<string, FileSystem>();
 
   constructor(store: VolumeStore, disks: VolumeDisks) {
     this.store = store;
     this.disks = disks;
+  }
+
+  /** Learns the file systems there are (no disk is mounted before something uses it). */
+  async start(): Promise<void> {
+    for (const fs of await this.store.allFileSystems()) this.#known.set(fs.id, fs);
+  }
+
+  /** The volumes mounted on this node, for the metrics. */
+  gauges(): Array<{ tenantId: string; fileSystemId: string; usedBytes: number; sizeBytes: number }> {
+    const out = [];
+    for (const [id, u] of this.disks.mountedUsage(this.#known.keys())) {
+      const fs = this.#known.get(id);
+      if (fs !== undefined) out.push({ tenantId: fs.tenantId, fileSystemId: id, ...u });
+    }
+    return out;
   }
 
   onAccessPointDeleted(listener: (ap: AccessPoint) => void): void {
@@ -54,18 +71,23 @@ export class VolumeService {
       await this.store.deleteFileSystem(owner, fs.id).catch(() => {});
       throw e;
     }
+    this.#known.set(fs.id, fs);
     return fs;
   }
 
   /** Removes the row first (FileSystemInUse while access points name it), then the disk. */
   async deleteFileSystem(owner: Owner, id: string): Promise<void> {
     const fs = await this.store.deleteFileSystem(owner, id);
+    this.#known.delete(fs.id);
     await this.disks.destroy(fs.id);
   }
 
   /** A tenant being deleted: its volumes and their data go with it. */
   async deleteAll(owner: Owner): Promise<void> {
-    for (const fs of await this.store.deleteAll(owner)) await this.disks.destroy(fs.id);
+    for (const fs of await this.store.deleteAll(owner)) {
+      this.#known.delete(fs.id);
+      await this.disks.destroy(fs.id);
+    }
   }
 
   /** Bytes used on the volume's disk; undefined when this node holds no disk for it. */
@@ -98,6 +120,8 @@ export class VolumeService {
     } catch {
       throw new VolumeMountError(`the file system ${ap.fileSystemId} does not exist`);
     }
+    // Made through another node (same store): known here once mounted here.
+    this.#known.set(fs.id, fs);
     const create =
       ap.creationInfo === undefined ? undefined : { mode: Number.parseInt(ap.creationInfo.Permissions, 8) };
     const dir = await this.disks.accessPointDir(fs, ap.path, create);

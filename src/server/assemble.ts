@@ -212,6 +212,7 @@ export async function assemble({
   const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.nameOf(id),
+    volumes: () => volumes.gauges(),
   });
 
   // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
@@ -486,7 +487,7 @@ export async function assemble({
     // Its schema is in place (and a store that is not there reported) before anything serves.
     { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
     // Unmounted once the environments that mount volumes have stopped (they stop first, in reverse order).
-    { name: 'volumes', stop: () => volumes.disks.unmountAll() },
+    { name: 'volumes', start: () => volumes.start(), stop: () => volumes.disks.unmountAll() },
     {
       name: 'core',
       async start() {

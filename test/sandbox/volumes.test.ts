@@ -22,6 +22,7 @@ import {
   type LambdaClient,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { KindlingClient } from '../../src/cli/client.js';
 import { createFunction, lambdaClient } from '../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
 
@@ -122,7 +123,10 @@ test('what one function writes, another function of the tenant reads, and a new 
   assert.deepEqual(await call('vol-b', { op: 'read', name: 'note' }), { text: 'from a' });
   // A configuration change: new environments, in new sandboxes.
   await lambda.send(
-    new UpdateFunctionConfigurationCommand({ FunctionName: 'vol-a', Environment: { Variables: { STAGE: 'two' } } }),
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: 'vol-a',
+      Environment: { Variables: { STAGE: 'two' } },
+    }),
   );
   assert.deepEqual(await call('vol-a', { op: 'read', name: 'note' }), { text: 'from a' });
 });
@@ -143,6 +147,22 @@ test('a write past the volume size fails with ENOSPC inside; the volume works ag
   assert.ok((filled.n as number) < 16, JSON.stringify(filled));
   const d = await efs.send(new DescribeFileSystemsCommand({ FileSystemId: fsId }));
   assert.ok((d.FileSystems?.[0]?.SizeInBytes?.Value ?? 0) > 8 * 1024 * 1024, JSON.stringify(d.FileSystems));
+  const admin = new KindlingClient({
+    endpoint: p.endpoint,
+    region: p.region,
+    credentials: p.credentials,
+    dataDir: p.platform.config.dataDir,
+  });
+  const text = await (await admin.signedFetch('GET', '/metrics')).text();
+  const used = new RegExp(
+    `^kindling_volume_used_bytes\\{tenant="[^"]+",file_system="${fsId}"\\} (\\d+)$`,
+    'm',
+  ).exec(text);
+  assert.ok(used !== null && Number(used[1]) > 8 * 1024 * 1024, text);
+  assert.match(
+    text,
+    new RegExp(`^kindling_volume_size_bytes\\{tenant="[^"]+",file_system="${fsId}"\\} \\d+$`, 'm'),
+  );
   await call('vol-a', { op: 'rm', name: 'big' });
   await call('vol-a', { op: 'write', name: 'after', text: 'room again' });
   assert.deepEqual(await call('vol-b', { op: 'read', name: 'after' }), { text: 'room again' });

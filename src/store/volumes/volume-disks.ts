@@ -143,6 +143,23 @@ export class VolumeDisks {
     return p;
   }
 
+  /** Bytes used and size of the volumes mounted now (metrics at scrape time: nothing is mounted for them). */
+  mountedUsage(ids: Iterable<string>): Map<string, { usedBytes: number; sizeBytes: number }> {
+    const out = new Map<string, { usedBytes: number; sizeBytes: number }>();
+    const mounted = mountPoints();
+    for (const id of ids) {
+      const dir = this.mountDir(id);
+      if (!mounted.has(dir)) continue;
+      try {
+        const s = fs.statfsSync(dir);
+        out.set(id, { usedBytes: (s.blocks - s.bfree) * s.bsize, sizeBytes: s.blocks * s.bsize });
+      } catch {
+        // unmounted meanwhile
+      }
+    }
+    return out;
+  }
+
   /** Bytes in use (statfs of the mounted file system, so nothing in it is walked or followed). */
   async usedBytes(d: Pick<VolumeDisk, 'id'>): Promise<number> {
     const s = await fsp.statfs(await this.mount(d));
