@@ -51,7 +51,8 @@ const CreateFileSystemBody = z.strictObject({
   Tags: TagList.optional(),
 });
 const Permissions = z.string().regex(/^[0-7]{3,4}$/, 'Permissions must be 3 or 4 octal digits');
-const Id32 = z.number().int().min(0).max(4294967295);
+// (uid_t)-1 means "unchanged" to the kernel: never a user.
+const Id32 = z.number().int().min(0).max(4294967294);
 const CreateAccessPointBody = z.strictObject({
   ClientToken: z.string().min(1).max(64),
   FileSystemId: z.string().max(128),

@@ -205,51 +205,52 @@ test("another tenant's file system and access point answer exactly like missing 
   const ap = await efs.send(new CreateAccessPointCommand({ FileSystemId: fs.FileSystemId! }));
   const missingFs = 'fs-0123456789abcdef0';
   const missingAp = 'fsap-0123456789abcdef0';
+  // Thunks: each request is sent only when awaited, so no rejection goes unhandled meanwhile.
   const same = async (
-    theirs: Promise<unknown>,
-    missing: Promise<unknown>,
+    theirs: () => Promise<unknown>,
+    missing: () => Promise<unknown>,
     name: string,
     id: string,
     gone: string,
   ) => {
-    const a = await rejection(theirs, name);
-    const b = await rejection(missing, name);
+    const a = await rejection(theirs(), name);
+    const b = await rejection(missing(), name);
     assert.equal(a.message.replace(id, 'ID'), b.message.replace(gone, 'ID'));
     assert.equal(a.ErrorCode, b.ErrorCode);
   };
   const fsId = fs.FileSystemId!;
   const apId = ap.AccessPointId!;
   await same(
-    other.send(new DescribeFileSystemsCommand({ FileSystemId: fsId })),
-    other.send(new DescribeFileSystemsCommand({ FileSystemId: missingFs })),
+    () => other.send(new DescribeFileSystemsCommand({ FileSystemId: fsId })),
+    () => other.send(new DescribeFileSystemsCommand({ FileSystemId: missingFs })),
     'FileSystemNotFound',
     fsId,
     missingFs,
   );
   await same(
-    other.send(new DeleteFileSystemCommand({ FileSystemId: fsId })),
-    other.send(new DeleteFileSystemCommand({ FileSystemId: missingFs })),
+    () => other.send(new DeleteFileSystemCommand({ FileSystemId: fsId })),
+    () => other.send(new DeleteFileSystemCommand({ FileSystemId: missingFs })),
     'FileSystemNotFound',
     fsId,
     missingFs,
   );
   await same(
-    other.send(new CreateAccessPointCommand({ FileSystemId: fsId })),
-    other.send(new CreateAccessPointCommand({ FileSystemId: missingFs })),
+    () => other.send(new CreateAccessPointCommand({ FileSystemId: fsId })),
+    () => other.send(new CreateAccessPointCommand({ FileSystemId: missingFs })),
     'FileSystemNotFound',
     fsId,
     missingFs,
   );
   await same(
-    other.send(new DescribeAccessPointsCommand({ AccessPointId: apId })),
-    other.send(new DescribeAccessPointsCommand({ AccessPointId: missingAp })),
+    () => other.send(new DescribeAccessPointsCommand({ AccessPointId: apId })),
+    () => other.send(new DescribeAccessPointsCommand({ AccessPointId: missingAp })),
     'AccessPointNotFound',
     apId,
     missingAp,
   );
   await same(
-    other.send(new DeleteAccessPointCommand({ AccessPointId: apId })),
-    other.send(new DeleteAccessPointCommand({ AccessPointId: missingAp })),
+    () => other.send(new DeleteAccessPointCommand({ AccessPointId: apId })),
+    () => other.send(new DeleteAccessPointCommand({ AccessPointId: missingAp })),
     'AccessPointNotFound',
     apId,
     missingAp,
