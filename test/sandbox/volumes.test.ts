@@ -259,6 +259,37 @@ test('a function whose access point was deleted fails to mount with EFSMountFail
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vol-gone' }));
 });
 
+test('an access point whose path runs through a symlink the tenant planted fails to mount and makes nothing on the host', async () => {
+  // World-writable, so only the symlink check (not permissions) can keep the host side out of it.
+  const hostDir = tempDir('kindling-efs-open-');
+  fs.chmodSync(hostDir, 0o1777);
+  try {
+    await call('vol-a', { op: 'symlink', name: 'planted', target: hostDir });
+    const ap = await efs.send(
+      new CreateAccessPointCommand({
+        FileSystemId: fsId,
+        PosixUser: { Uid: 1001, Gid: 1002 },
+        RootDirectory: {
+          Path: '/shared/planted/sub',
+          CreationInfo: { OwnerUid: 1001, OwnerGid: 1002, Permissions: '755' },
+        },
+      }),
+    );
+    await createFunction(lambda, 'vol-planted', HANDLER, {
+      FileSystemConfigs: [{ Arn: ap.AccessPointArn!, LocalMountPath: '/mnt/vol' }],
+    });
+    await assert.rejects(
+      lambda.send(new InvokeCommand({ FunctionName: 'vol-planted', Payload: '{"op":"read","name":"x"}' })),
+      (e: Error) => e.name === 'EFSMountFailureException',
+    );
+    assert.deepEqual(fs.readdirSync(hostDir), []);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vol-planted' }));
+    await efs.send(new DeleteAccessPointCommand({ AccessPointId: ap.AccessPointId }));
+  } finally {
+    fs.rmSync(hostDir, { recursive: true, force: true });
+  }
+});
+
 test('a volume outlives DeleteFunction and a restart of the server', async () => {
   await call('vol-b', { op: 'write', name: 'durable', text: 'kept' });
   await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vol-b' }));

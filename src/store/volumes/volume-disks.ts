@@ -177,7 +177,23 @@ export class VolumeDisks {
     const parts = apPath.split('/').filter((p) => p !== '');
     if (parts.some((p) => p === '.' || p === '..')) throw new VolumeMountError(`invalid path ${apPath}`);
     const dir = path.join(root, ...parts);
-    if (parts.length > 0 && !fs.existsSync(dir)) {
+    // Components that exist must be directories, not symlinks, before anything is made under them.
+    const check = async (): Promise<boolean> => {
+      let cur = root;
+      for (const p of parts) {
+        cur = path.join(cur, p);
+        let st: fs.Stats;
+        try {
+          st = await fsp.lstat(cur);
+        } catch {
+          return false;
+        }
+        if (!st.isDirectory())
+          throw new VolumeMountError(`the access point's root directory ${apPath} is not a directory`);
+      }
+      return true;
+    };
+    if (!(await check())) {
       if (create === undefined)
         throw new VolumeMountError(`the access point's root directory ${apPath} does not exist`);
       await run(this.#bins.setpriv!, [
@@ -189,13 +205,9 @@ export class VolumeDisks {
         '--',
         dir,
       ]);
-    }
-    let cur = root;
-    for (const p of parts) {
-      cur = path.join(cur, p);
-      const st = await fsp.lstat(cur);
-      if (!st.isDirectory())
-        throw new VolumeMountError(`the access point's root directory ${apPath} is not a directory`);
+      // Again: a component swapped for a symlink meanwhile is caught here (and by the driver's descriptor check).
+      if (!(await check()))
+        throw new VolumeMountError(`the access point's root directory ${apPath} could not be made`);
     }
     return dir;
   }
