@@ -16,6 +16,7 @@ import {
   EFSClient,
 } from '@aws-sdk/client-efs';
 import {
+  CreateFunctionCommand,
   DeleteFunctionCommand,
   GetFunctionConfigurationCommand,
   InvokeCommand,
@@ -23,6 +24,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { KindlingClient } from '../../src/cli/client.js';
+import { zipOf } from '../api/lambda/zips.js';
 import { createFunction, lambdaClient } from '../helpers/functions.js';
 import { sdkConfig, startPlatform, type TestPlatform, tempDir } from '../helpers/platform.js';
 
@@ -139,6 +141,28 @@ test("files are owned by the access point's POSIX user, which the function runs 
     me: 1001,
     group: 1002,
   });
+});
+
+test('a Python function of the tenant reads the same files, as the same user', async () => {
+  await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: 'vol-py',
+      Runtime: 'python3.12',
+      Handler: 'lambda_function.lambda_handler',
+      Role: 'arn:aws:iam::123456789012:role/any',
+      Code: {
+        ZipFile: await zipOf([
+          {
+            name: 'lambda_function.py',
+            data: "import os\ndef lambda_handler(e, c):\n    return {'text': open('/mnt/vol/note').read(), 'uid': os.getuid()}\n",
+          },
+        ]),
+      },
+      FileSystemConfigs: MOUNT,
+    }),
+  );
+  assert.deepEqual(await call('vol-py', {}), { text: 'from a', uid: 1001 });
+  await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vol-py' }));
 });
 
 test('a write past the volume size fails with ENOSPC inside; the volume works again after deleting', async () => {
