@@ -55,7 +55,14 @@ export class VolumeDisks {
   readonly #mounting = new Map<string, Promise<string>>();
 
   constructor(root: string) {
-    this.#root = root;
+    // The real path: mountinfo and /proc/self/fd name mounts and directories by it (a symlinked data dir).
+    let real = root;
+    try {
+      real = path.join(fs.realpathSync(path.dirname(root)), path.basename(root));
+    } catch {
+      // no data dir yet: as given
+    }
+    this.#root = real;
     this.#bins = {
       mkfs: FIND(['/usr/sbin/mkfs.ext4', '/sbin/mkfs.ext4']),
       mount: FIND(['/usr/bin/mount', '/bin/mount']),
