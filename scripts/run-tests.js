@@ -30,6 +30,7 @@ const MATRIX = [
   'api/s3/',
   'api/s3control/',
   'api/logs/',
+  'api/efs/',
 ];
 
 /** Files under MATRIX that keep no state of their own: the PostgreSQL leg would only repeat them. */

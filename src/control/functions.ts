@@ -58,6 +58,8 @@ export interface FunctionConfig {
   deadLetterTargetArn: string | undefined;
   /** Its layers in order (Layers), merged under /opt; absent when none. */
   layers?: FunctionLayer[];
+  /** Its shared volume (FileSystemConfigs: an access point ARN and /mnt/NAME); absent when none. */
+  fileSystemConfigs?: Array<{ arn: string; localMountPath: string }>;
 }
 
 export interface FunctionRecord extends FunctionConfig {
@@ -222,6 +224,7 @@ export class FunctionStore {
       ephemeralStorage: input.ephemeralStorage ?? 512,
       deadLetterTargetArn: input.deadLetterTargetArn,
       ...(input.layers?.length ? { layers: input.layers } : {}),
+      ...(input.fileSystemConfigs?.length ? { fileSystemConfigs: input.fileSystemConfigs } : {}),
     };
     checkRuntime(config.runtime);
     checkEnvironment(config.environment);
@@ -308,6 +311,7 @@ export class FunctionStore {
       if (patch.deadLetterTargetArn === '') next.deadLetterTargetArn = undefined;
       // An empty Layers list removes them.
       if (next.layers?.length === 0) delete next.layers;
+      if (next.fileSystemConfigs?.length === 0) delete next.fileSystemConfigs;
       return {
         config: JSON.stringify(next),
         revision_id: randomUUID(),

@@ -13,8 +13,9 @@ import {
 } from '../control/functions.js';
 import type { Tenant, TenantStore } from '../control/tenants.js';
 import type { VersionStore } from '../control/versions.js';
-import { LambdaErrors } from '../errors.js';
+import { KindlingError, LambdaErrors } from '../errors.js';
 import { requestId as newRequestId } from '../ids.js';
+import type { SandboxVolume } from '../sandbox/driver.js';
 import type { InvocationObserver, InvocationRecord } from '../telemetry/types.js';
 import type { FunctionVersionSpec, InvokeOptions, PrewarmResult, Worker } from '../worker/types.js';
 import type { Invoker, SyncInvokeOptions, SyncInvokeResult } from './types.js';
@@ -31,6 +32,8 @@ export interface RunOptions extends SyncInvokeOptions {
 
 interface PreparedVersion {
   versionKey: string;
+  /** The access point its environments mount, if any (they go when it is deleted). */
+  accessPointId?: string;
   spec: FunctionVersionSpec;
   /** The record's tags the spec's lifecycle was read from (a changed record carries a new object). */
   tags: Record<string, string>;
@@ -48,7 +51,25 @@ export interface InvocationServiceOptions {
   /** Published versions and aliases; without it only $LATEST resolves. */
   versions?: VersionStore;
   observers?: InvocationObserver[];
+  /** Shared volumes (FileSystemConfigs); without it a function with one fails to mount. */
+  volumes?: VolumeMounter;
 }
+
+/** What the service needs of the volumes: an access point resolved for a sandbox, and its deletions. */
+export interface VolumeMounter {
+  mountFor(
+    owner: { id: string; accountId: string },
+    arn: string,
+    dest: string,
+  ): Promise<SandboxVolume & { accessPointId: string }>;
+  onAccessPointDeleted(listener: (ap: { id: string }) => void): void;
+}
+
+/** Lambda's answer when a function's file system cannot be mounted (a deleted access point, ...). */
+const mountFailure = (why: string) =>
+  new KindlingError('EFSMountFailureException', 403, `The function couldn't mount its file system: ${why}.`, {
+    Type: 'User',
+  });
 
 /**
  * The record a request to `rec` runs: an alias with weighted routing sends that share of requests to its
@@ -69,6 +90,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   /** By function id ($LATEST) or `id:version`: the spec (and credentials) of its current versionKey. */
   readonly #prepared = new Map<string, PreparedVersion>();
   readonly #preparing = new Map<string, Promise<PreparedVersion>>();
+  readonly #volumes: VolumeMounter | undefined;
 
   constructor(opts: InvocationServiceOptions) {
     this.#config = opts.config;
@@ -77,6 +99,15 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     this.#worker = opts.worker;
     this.#versions = opts.versions;
     this.#observers = [...(opts.observers ?? [])];
+    this.#volumes = opts.volumes;
+    // A deleted access point: the environments mounting it go, and the next request fails to mount.
+    this.#volumes?.onAccessPointDeleted((ap) => {
+      for (const [id, p] of this.#prepared) {
+        if (p.accessPointId !== ap.id) continue;
+        this.#prepared.delete(id);
+        this.#worker.retireFunction(p.spec.functionArn);
+      }
+    });
     this.#worker.onThrottle((tenantId, arn) => this.#throttled(tenantId, arn));
     this.#functions.onChange((change) => {
       const rec = change.record;
@@ -269,6 +300,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
         building = this.#specOf(rec).then((spec) => {
           const made: PreparedVersion = {
             versionKey: rec.versionKey,
+            ...(spec.volume !== undefined && { accessPointId: spec.volume.accessPointId }),
             spec,
             tags: rec.tags,
             credentialsExpireAt: 0,
@@ -320,9 +352,26 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     return p.minting;
   }
 
-  async #specOf(rec: FunctionRecord): Promise<FunctionVersionSpec> {
+  /** The access point a version mounts, resolved (its directory made) on its first cold start here. */
+  async #volumeOf(rec: FunctionRecord): Promise<(SandboxVolume & { accessPointId: string }) | undefined> {
+    const c = rec.fileSystemConfigs?.[0];
+    if (c === undefined) return undefined;
+    if (this.#volumes === undefined) throw mountFailure('this server has no volumes');
+    try {
+      return await this.#volumes.mountFor(
+        { id: rec.tenantId, accountId: rec.accountId },
+        c.arn,
+        c.localMountPath,
+      );
+    } catch (e) {
+      throw mountFailure((e as Error).message);
+    }
+  }
+
+  async #specOf(rec: FunctionRecord): Promise<FunctionVersionSpec & { volume?: { accessPointId: string } }> {
     // Read from the store, not from the caller's Tenant object: async and event paths may hold an old one.
     const grant = await this.#tenants.get(rec.tenantId);
+    const volume = await this.#volumeOf(rec);
     return {
       tenantId: rec.tenantId,
       accountId: rec.accountId,
@@ -344,6 +393,7 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       networkOutbound: grant?.networkOutbound === true,
       egressAllow: grant?.networkOutbound === true ? grant.egressAllow : [],
       reservedConcurrency: rec.reservedConcurrency ?? undefined,
+      ...(volume !== undefined && { volume }),
       ...lifecycleOf(rec.tags),
     };
   }

@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ExecutionEnvironment, Runtime } from '../runtimes/runtime.js';
-import type { SandboxDriver } from '../sandbox/driver.js';
+import type { SandboxDriver, SandboxVolume } from '../sandbox/driver.js';
 import { type PoolKey, poolKeyName } from './pool-key.js';
 import type { StartGate } from './start-gate.js';
 
@@ -95,10 +95,14 @@ export class WarmingPool {
     return rp;
   }
 
-  /** Starts a sandbox outside the pool (a cold start when the pool was empty). */
-  startNew(tenantId?: string): Promise<ExecutionEnvironment> {
+  /**
+   * Starts a sandbox outside the pool (a cold start when the pool was empty, or one that mounts a volume:
+   * pool sandboxes have none, and a mount made after start would arrive with the wrong flags).
+   */
+  startNew(tenantId?: string, volume?: SandboxVolume): Promise<ExecutionEnvironment> {
+    const spec = volume === undefined ? this.spec() : { ...this.spec(), volume };
     const start = () =>
-      this.opts.runtime.start(this.opts.driver, this.spec(), tenantId === undefined ? {} : { tenantId });
+      this.opts.runtime.start(this.opts.driver, spec, tenantId === undefined ? {} : { tenantId });
     return this.opts.gate === undefined ? start() : this.opts.gate.run(start);
   }
 

@@ -18,6 +18,7 @@ import type {
   SandboxImage,
   SandboxShell,
   SandboxSpec,
+  SandboxVolume,
 } from './driver.js';
 import { waitExit } from './driver.js';
 import { detectEgress, Egress, type EgressSupport, SLIRP_DNS } from './egress.js';
@@ -133,6 +134,27 @@ function dataFiles(envRoot: string): Array<{ file: string; dest: string }> {
     },
     { file: write('.group', `root:x:0:\nsbx_user1051:x:${GID}:\n`), dest: '/etc/group' },
     { file: write('.hosts', sandboxHosts()), dest: '/etc/hosts' },
+  ];
+}
+
+/** /etc/passwd and /etc/group naming the volume's user as Lambda's sandbox user, written per environment. */
+async function volumeUser(
+  envDir: string,
+  vol: SandboxVolume,
+  shared: Array<{ file: string; dest: string }>,
+): Promise<Array<{ file: string; dest: string }>> {
+  const passwd = path.join(envDir, '.passwd');
+  const group = path.join(envDir, '.group');
+  await fsp.writeFile(
+    passwd,
+    `root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:${vol.uid}:${vol.gid}::/tmp:/sbin/nologin\n`,
+    { mode: 0o600 },
+  );
+  await fsp.writeFile(group, `root:x:0:\nsbx_user1051:x:${vol.gid}:\n`, { mode: 0o600 });
+  return [
+    ...shared.filter((d) => d.dest !== '/etc/passwd' && d.dest !== '/etc/group'),
+    { file: passwd, dest: '/etc/passwd' },
+    { file: group, dest: '/etc/group' },
   ];
 }
 
@@ -279,6 +301,7 @@ class AdoptedChild extends EventEmitter implements SandboxProcess {
 export class BwrapDriver implements SandboxDriver {
   readonly name = 'bwrap';
   readonly isolatesTenants = true;
+  readonly mountsVolumes = true;
   private readonly base: string[];
   /** Image directories already checked to be reachable by the sandbox users. */
   private readonly traversable = new Set<string>();
@@ -412,8 +435,8 @@ export class BwrapDriver implements SandboxDriver {
       id: spec.id,
       nsPid,
       cgroupProcs: l.cg?.procsFiles() ?? [],
-      uid: Number(UID),
-      gid: Number(GID),
+      uid: spec.volume?.uid ?? Number(UID),
+      gid: spec.volume?.gid ?? Number(GID),
       cwd: '/var/task',
       env: { ...this.env, KINDLING_RELAY_PORT: String(l.relayPort) },
       seccomp: this.seccompProgram,
@@ -451,7 +474,10 @@ export class BwrapDriver implements SandboxDriver {
     const cg =
       Object.keys(this.cgroups.parents).length > 0 ? new EnvCgroup(this.cgroups, spec.id) : undefined;
     await cg?.create();
-    const hostId = this.drop?.ids.acquire();
+    // A volume's files belong to its own host uid: every environment mounting it runs as that uid.
+    const vol = spec.volume;
+    const hostId = vol !== undefined ? vol.hostUid : this.drop?.ids.acquire();
+    const ownId = vol === undefined;
     // Descriptors the child gets as fds 4, 5, …: bwrap binds directories and copies files from them, so it
     // needs no access to our (0700) data dir, and no host path of ours appears in its arguments.
     const FD0 = 4;
@@ -466,10 +492,13 @@ export class BwrapDriver implements SandboxDriver {
     ];
     const data = [
       ...image.files,
-      ...this.data,
+      ...(vol !== undefined ? await volumeUser(envDir, vol, this.data) : this.data),
       ...(net ? [{ file: this.egressResolv, dest: '/etc/resolv.conf' }] : []),
     ];
     const files = [...dirs.map((d) => d.path), ...data.map((d) => d.file)];
+    // Read-write, after the read-only binds; its descriptor is checked to be that very directory (below).
+    const volFd = vol !== undefined ? FD0 + files.length : -1;
+    if (vol !== undefined) files.push(vol.dir);
     if (this.seccompFile !== undefined) files.push(this.seccompFile);
     const args = [
       ...this.base,
@@ -486,6 +515,9 @@ export class BwrapDriver implements SandboxDriver {
       '/tmp',
       ...dirs.flatMap((d, i) => ['--ro-bind-fd', String(FD0 + i), d.dest]),
       ...data.flatMap((d, i) => ['--ro-bind-data', String(FD0 + dirs.length + i), d.dest]),
+      ...(vol !== undefined
+        ? ['--bind-fd', String(volFd), vol.dest, '--uid', String(vol.uid), '--gid', String(vol.gid)]
+        : []),
       ...(this.seccompFile !== undefined ? ['--seccomp', String(FD0 + files.length - 1)] : []),
       '--remount-ro',
       '/',
@@ -513,8 +545,11 @@ export class BwrapDriver implements SandboxDriver {
       this.drop !== undefined && hostId !== undefined ? [this.drop.setpriv, ...dropArgs(hostId)] : [];
     let child: ReturnType<typeof spawnWithChannel>;
     try {
-      child = withOpen(files, (fds) =>
-        spawnWithChannel(
+      child = withOpen(files, (fds) => {
+        // A tenant may swap a directory of its volume for a symlink between the check and the open.
+        if (vol !== undefined && fs.readlinkSync(`/proc/self/fd/${fds[volFd - FD0]}`) !== vol.dir)
+          throw new Error(`the volume directory ${vol.dest} moved while it was being mounted`);
+        return spawnWithChannel(
           '/bin/sh',
           [
             '-c',
@@ -534,15 +569,15 @@ export class BwrapDriver implements SandboxDriver {
           // Not the env dir: the shell exports its cwd as PWD, which bwrap's /proc/1/environ would show.
           '/',
           wantInfo ? [...fds, 'pipe'] : fds,
-        ),
-      );
+        );
+      });
     } catch (e) {
-      if (hostId !== undefined) this.drop?.ids.release(hostId);
+      if (hostId !== undefined && ownId) this.drop?.ids.release(hostId);
       await cg?.destroy();
       throw e;
     }
     const release = () => {
-      if (hostId !== undefined) this.drop?.ids.release(hostId);
+      if (hostId !== undefined && ownId) this.drop?.ids.release(hostId);
     };
     const abort = async () => {
       launched.egress?.stop();

@@ -37,6 +37,20 @@ export interface SandboxSpec {
   tmpSizeMB: number;
   /** The runtime's files and command. */
   image: SandboxImage;
+  /** A shared volume mounted read-write (FileSystemConfigs); such a sandbox is never a pool sandbox. */
+  volume?: SandboxVolume;
+}
+
+/**
+ * A host directory the sandbox sees read-write at `dest`, its processes running as `uid`/`gid` inside,
+ * mapped onto `hostUid` (the volume's owner) instead of a per-environment host uid.
+ */
+export interface SandboxVolume {
+  dir: string;
+  dest: string;
+  uid: number;
+  gid: number;
+  hostUid: number;
 }
 
 export interface SandboxExit {
@@ -101,6 +115,8 @@ export interface SandboxDriver {
   readonly name: string;
   /** Whether sandboxes are isolated from each other and the host; false: one tenant only (development). */
   readonly isolatesTenants: boolean;
+  /** Whether the driver mounts SandboxSpec.volume (bubblewrap); others refuse such specs. */
+  readonly mountsVolumes?: boolean;
   /** Whether outbound network can be given (drivers that isolate the network); undefined: host network. */
   readonly egress?: EgressSupport;
   start(spec: SandboxSpec): Promise<Sandbox>;

@@ -26,6 +26,8 @@ export class UnsandboxedDriver implements SandboxDriver {
   constructor(private readonly opts: SandboxDriverOptions) {}
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    // Never the host path itself in place of a mount: without a mount namespace there is no /mnt/NAME.
+    if (spec.volume !== undefined) throw new Error('the unsandboxed driver cannot mount volumes');
     const envDir = path.join(this.opts.envRoot, spec.id);
     const taskDir = path.join(envDir, 'task');
     await fsp.mkdir(taskDir, { recursive: true });

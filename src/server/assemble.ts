@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AdminSurface } from '../api/admin/surface.js';
 import { ConsoleSurface } from '../api/console/surface.js';
+import { EfsSurface } from '../api/efs/surface.js';
 import { EventBridgeSurface } from '../api/eventbridge/surface.js';
 import { FunctionUrlSurface } from '../api/function-url/surface.js';
 import { CodeUrlSigner } from '../api/lambda/code-download.js';
@@ -41,6 +42,8 @@ import { LayerStore } from '../control/layers.js';
 import { ProvisionedConcurrencyStore } from '../control/provisioned-concurrency.js';
 import { TenantStore } from '../control/tenants.js';
 import { VersionStore } from '../control/versions.js';
+import { VolumeService } from '../control/volume-service.js';
+import { VolumeStore } from '../control/volumes.js';
 import { EventBus } from '../events/bus/event-bus.js';
 import { functionDirectory } from '../events/mappings/function-directory.js';
 import { MappingStore } from '../events/mappings/mapping-repo.js';
@@ -64,6 +67,7 @@ import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
 import { ProvisionedWarmer } from '../invoke/provisioned-concurrency.js';
 import { openBlobStores } from '../store/blobs/location.js';
 import type { Sql } from '../store/sql.js';
+import { VolumeDisks } from '../store/volumes/volume-disks.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import { readCodeObject } from './code-from-s3.js';
@@ -101,6 +105,8 @@ export interface Components {
     rpc: RpcProcessor;
   };
   objects: { store: ObjectStore; notifications: BucketNotifications };
+  /** Shared volumes: file systems, access points and their disks. */
+  volumes: VolumeService;
   /** This node's membership of the cluster and the placement of sync invokes across it. */
   cluster: { node: ClusterNode; router: InvokeRouter };
 }
@@ -168,6 +174,9 @@ export async function assemble({
     return live;
   };
   tenants.onDelete((tenant) => functions.deleteAll(tenant));
+  // Shared volumes (EFS-compatible): rows in the store, disks in the data dir.
+  const volumes = new VolumeService(new VolumeStore(sql), new VolumeDisks(paths.volumes));
+  tenants.onDelete((tenant) => volumes.deleteAll(tenant));
   // The embedded SQS engine: destinations, DLQs and pollers use it, besides its own API.
   const queues = createQueueEngine(sql, { region });
 
@@ -207,6 +216,7 @@ export async function assemble({
   const telemetry = new Telemetry(sql, {
     workerStats: () => worker.stats(),
     tenantName: (id) => tenants.nameOf(id),
+    volumes: () => volumes.gauges(),
   });
 
   // Invocation: the sync service, the durable async queue over it, and the invoker joining the two.
@@ -217,6 +227,7 @@ export async function assemble({
     versions,
     worker: admitted,
     observers: [telemetry],
+    volumes,
   });
   const asyncEvents = new AsyncEventStore(sql);
   const asyncConfigs = new EventInvokeConfigStore(sql);
@@ -347,6 +358,7 @@ export async function assemble({
     codeFromS3: (tenant, bucket, key, maxBytes) => readCodeObject(objects, tenant, bucket, key, maxBytes),
     cluster: router,
     layers,
+    volumes,
   };
   const lambdaRoutes = createLambdaRoutes(lambdaDeps);
   lambdaRoutes.add(
@@ -458,6 +470,7 @@ export async function assemble({
     }),
     // S3 Control (signed for s3, under /v20180820/): before path-style S3.
     new S3ControlSurface({ accessPoints, objects, region }),
+    new EfsSurface(volumes, region),
     // Path-style S3 matches any first segment: last.
     new S3Surface({
       store: objects,
@@ -499,6 +512,8 @@ export async function assemble({
     { name: 'telemetry', stop: () => telemetry.close() },
     // Its schema is in place (and a store that is not there reported) before anything serves.
     { name: 'queue', start: () => queues.ready(), stop: () => queues.close() },
+    // Unmounted once the environments that mount volumes have stopped (they stop first, in reverse order).
+    { name: 'volumes', start: () => volumes.start(), stop: () => volumes.disks.unmountAll() },
     {
       name: 'core',
       async start() {
@@ -570,6 +585,7 @@ export async function assemble({
       schedules: { store: scheduleStore, scheduler, service: scheduleService },
       mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
       objects: { store: objects, notifications },
+      volumes,
       cluster: { node: clusterNode, router },
     },
     surfaces,

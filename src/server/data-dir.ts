@@ -25,6 +25,8 @@ export const dataPaths = (dataDir: string) => ({
   apiSocket: path.join(dataDir, 'run', 'api.sock'),
   /** What the runtimes need from the host, built per content (the AWS SDK's node_modules). */
   runtime: path.join(dataDir, 'runtime'),
+  /** Shared volumes' disk images and their mount points (store/volumes/volume-disks.ts). */
+  volumes: path.join(dataDir, 'volumes'),
 });
 
 /** Creates the data dir's folders with their modes; returns its paths. */

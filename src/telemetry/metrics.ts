@@ -78,6 +78,15 @@ export interface MetricsSources {
   workerStats?: () => WorkerStats | undefined;
   /** Tenant id → name for labels (names read better on dashboards); falls back to the id. */
   tenantName?: (tenantId: string) => string | undefined;
+  /** Shared volumes mounted on this node, their bytes used and size (read at scrape time). */
+  volumes?: () => VolumeGauge[];
+}
+
+export interface VolumeGauge {
+  tenantId: string;
+  fileSystemId: string;
+  usedBytes: number;
+  sizeBytes: number;
 }
 
 /** One function's counters (Metrics.functionStats). */
@@ -258,6 +267,29 @@ export class Metrics implements InvocationObserver {
       this.#initDuration,
       'kind',
     );
+
+    // A tenant's own volumes are its own series, like its functions'.
+    const volumes = (this.#sources.volumes?.() ?? []).filter(shown);
+    if (volumes.length > 0) {
+      head(
+        'kindling_volume_used_bytes',
+        'gauge',
+        'Bytes used on a shared volume (EFS file system) of this node.',
+      );
+      for (const v of volumes)
+        out.push(
+          `kindling_volume_used_bytes${labels({ tenant: this.#tenant(v.tenantId), file_system: v.fileSystemId })} ${v.usedBytes}`,
+        );
+      head(
+        'kindling_volume_size_bytes',
+        'gauge',
+        'Size (quota) of a shared volume: writes past it fail with ENOSPC.',
+      );
+      for (const v of volumes)
+        out.push(
+          `kindling_volume_size_bytes${labels({ tenant: this.#tenant(v.tenantId), file_system: v.fileSystemId })} ${v.sizeBytes}`,
+        );
+    }
 
     const stats = only === undefined ? this.#sources.workerStats?.() : undefined;
     if (stats) {

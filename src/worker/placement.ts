@@ -3,6 +3,7 @@
 // Idle environments are kept per versionKey and network grant, so one is never handed to another tenant
 // or version, nor kept serving a tenant whose network grant changed.
 import type { WarmingPool } from '../pool/warming-pool.js';
+import type { SandboxVolume } from '../sandbox/driver.js';
 import { EnvSlot } from './env-slot.js';
 import type { FunctionVersionSpec, StartKind } from './types.js';
 
@@ -103,12 +104,16 @@ export async function place(
   makeRoom: () => void,
   /** Whose request it is: a new environment is started for that tenant. */
   tenantId?: string,
+  /** A volume the version mounts: never a pool sandbox (they hold none), always a new start. */
+  volume?: SandboxVolume,
 ): Promise<Placed> {
   if (allowWarm) {
     const warm = idle.take(key);
     if (warm !== undefined) return { slot: warm, start: 'warm' };
   }
   makeRoom();
+  if (volume !== undefined)
+    return { slot: new EnvSlot(await pool.startNew(tenantId, volume)), start: 'cold' };
   const hit = pool.take();
   if (hit !== undefined) return { slot: new EnvSlot(hit), start: 'pool' };
   return { slot: new EnvSlot(await pool.startNew(tenantId)), start: 'cold' };

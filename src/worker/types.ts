@@ -2,6 +2,7 @@
 // The worker knows nothing of HTTP, tenants' keys or the control plane's tables: it is handed a plain,
 // already-validated description of one function version and a payload.
 import type { ResponseSink } from '../runtimes/runtime.js';
+import type { SandboxVolume } from '../sandbox/driver.js';
 
 export type { ResponseSink };
 
@@ -36,6 +37,8 @@ export interface FunctionVersionSpec {
   egressAllow?: string[];
   /** Reserved concurrency; undefined = unreserved (bounded by the tenant's limit); 0 = throttled. */
   reservedConcurrency: number | undefined;
+  /** A shared volume every environment of the version mounts (FileSystemConfigs); never from the pool. */
+  volume?: SandboxVolume;
   /** A fresh environment for every request (single-use), retired after it. */
   singleUse?: boolean;
   /** An environment is replaced after this many invocations (the tag kindling:recycle-after-invocations). */

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { PlatformConfig } from '../config.js';
-import { isDomainError, isKindlingError, LambdaErrors } from '../errors.js';
+import { isDomainError, isKindlingError, KindlingError, LambdaErrors } from '../errors.js';
 import { traceHeader } from '../ids.js';
 import { DEFAULT_RUNTIME } from '../runtimes/registry.js';
 import type { InvokeOutcome } from '../runtimes/runtime.js';
@@ -195,6 +195,14 @@ export class WorkerManager implements Worker {
         `This tenant is granted outbound network, but this server cannot provide it: ${egressProblem}. Ask the administrator (kindling doctor).`,
       );
     }
+    if (spec.volume !== undefined && this.sandbox.driver.mountsVolumes !== true) {
+      throw new KindlingError(
+        'EFSMountFailureException',
+        403,
+        `The function couldn't mount its file system: this server's sandbox driver (${this.sandbox.driver.name}) cannot mount volumes.`,
+        { Type: 'User' },
+      );
+    }
     const pool = this.pools.forSpec(spec);
     let placed: Awaited<ReturnType<typeof place>>;
     try {
@@ -205,6 +213,7 @@ export class WorkerManager implements Worker {
         spec.singleUse !== true,
         () => this.makeRoom(spec),
         spec.tenantId,
+        spec.volume,
       );
     } catch (e) {
       if (isKindlingError(e) || isDomainError(e)) throw e;
@@ -367,7 +376,7 @@ export class WorkerManager implements Worker {
       Array.from({ length: toStart }, async (): Promise<string | undefined> => {
         let slot: EnvSlot | undefined;
         try {
-          slot = (await place(this.idle, key, pool, false, () => {}, spec.tenantId)).slot;
+          slot = (await place(this.idle, key, pool, false, () => {}, spec.tenantId, spec.volume)).slot;
           const bound = await this.#bind(slot, spec, opts, 'provisioned-concurrency');
           if (!bound.ok) {
             this.retire(slot);

@@ -32,6 +32,8 @@ export interface LambdaApiDeps {
    * Places a sync Invoke in the cluster (src/cluster/router.ts): undefined runs it here, else the answer
    * of the node that ran it. Absent: always here.
    */
+  /** The tenant's EFS access points (FileSystemConfigs); absent: FileSystemConfigs refused by name. */
+  volumes?: { accessPointOf(tenant: Tenant, arn: string): Promise<unknown> };
   cluster?: {
     route(req: ApiRequest, fn: { versionKey: string; timeout: number }): Promise<ApiResponse | undefined>;
   };

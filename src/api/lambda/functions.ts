@@ -51,6 +51,26 @@ const ConfigFields = {
         .regex(...pattern('arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+')),
     )
     .optional(),
+  // Lambda's limit: one file system per function.
+  FileSystemConfigs: z
+    .array(
+      z.strictObject({
+        Arn: z
+          .string()
+          .max(200)
+          .regex(
+            ...pattern(
+              'arn:aws[a-zA-Z-]*:elasticfilesystem:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}',
+            ),
+          ),
+        LocalMountPath: z
+          .string()
+          .max(160)
+          .regex(...pattern('/mnt/[a-zA-Z0-9-_.]+')),
+      }),
+    )
+    .max(1)
+    .optional(),
 };
 const CodeSchema = z.object({
   ZipFile: z.string().optional(),
@@ -120,6 +140,11 @@ export function configurationOf(rec: FunctionRecord): Record<string, unknown> {
   if (Object.keys(rec.environment).length > 0) out.Environment = { Variables: rec.environment };
   if (rec.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: rec.deadLetterTargetArn };
   if (rec.layers?.length) out.Layers = rec.layers.map((l) => ({ Arn: l.arn, CodeSize: l.codeSize }));
+  if (rec.fileSystemConfigs?.length)
+    out.FileSystemConfigs = rec.fileSystemConfigs.map((c) => ({
+      Arn: c.arn,
+      LocalMountPath: c.localMountPath,
+    }));
   return out;
 }
 
@@ -134,6 +159,23 @@ async function layersOf(
   if (!deps.layers)
     throw LambdaErrors.invalidParameter('Layers is not supported by Kindling for this operation.');
   return deps.layers.resolveForFunction(tenant, arns);
+}
+
+/** FileSystemConfigs checked for the caller: only its own access points (another's answers like a missing one). */
+async function fileSystemsOf(
+  deps: LambdaApiDeps,
+  tenant: Tenant,
+  configs: Array<{ Arn: string; LocalMountPath: string }> | undefined,
+): Promise<FunctionConfig['fileSystemConfigs']> {
+  if (configs === undefined) return undefined;
+  if (configs.length === 0) return [];
+  if (!deps.volumes)
+    throw LambdaErrors.invalidParameter('FileSystemConfigs is not supported by Kindling here.');
+  for (const c of configs) {
+    if ((await deps.volumes.accessPointOf(tenant, c.Arn)) === undefined)
+      throw LambdaErrors.invalidParameter(`FileSystemConfigs: the access point ${c.Arn} does not exist.`);
+  }
+  return configs.map((c) => ({ arn: c.Arn, localMountPath: c.LocalMountPath }));
 }
 
 function configPatch(input: z.infer<typeof UpdateConfigSchema>): Partial<FunctionConfig> {
@@ -271,11 +313,13 @@ export async function createFunction(
     throw LambdaErrors.invalidParameter('Number of tags exceeds resource tag limit of 50.');
   }
   const layers = await layersOf(deps, tenant, input.Layers);
+  const fileSystemConfigs = await fileSystemsOf(deps, tenant, input.FileSystemConfigs);
   const zip = await zipOf(deps, tenant, input.Code);
   const patch = configPatch(input);
   return deps.functions.create(tenant, {
     ...patch,
     layers,
+    fileSystemConfigs,
     name: ref.name,
     runtime: input.Runtime,
     handler: input.Handler,
@@ -343,7 +387,11 @@ export function functionRoutes(deps: LambdaApiDeps): LambdaRoute[] {
         const rec = await unqualifiedFromPath(deps, req, p.FunctionName!, 'UpdateFunctionConfiguration');
         const input = validateBody(UpdateConfigSchema, req.body);
         refuseNetworkTag(input.Tags);
-        const patch = { ...configPatch(input), layers: await layersOf(deps, req.tenant, input.Layers) };
+        const patch = {
+          ...configPatch(input),
+          layers: await layersOf(deps, req.tenant, input.Layers),
+          fileSystemConfigs: await fileSystemsOf(deps, req.tenant, input.FileSystemConfigs),
+        };
         const updated = await deps.functions.updateConfiguration(req.tenant, rec.name, patch, {
           revisionId: input.RevisionId,
         });

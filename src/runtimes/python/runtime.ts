@@ -181,8 +181,14 @@ export class PythonRuntime implements Runtime {
   ): Promise<ExecutionEnvironment> {
     const full = { ...spec, image: this.image };
     let proc: NodeProcess | undefined;
-    // Only a miss has a tenant: a pool fill (no tenant yet) starts normally.
-    if (this.zygotesEnabled && opts.tenantId !== undefined && driver.startShell !== undefined) {
+    // Only a miss has a tenant: a pool fill (no tenant yet) starts normally. So does an environment with a
+    // volume: spare shells are made without one.
+    if (
+      this.zygotesEnabled &&
+      opts.tenantId !== undefined &&
+      driver.startShell !== undefined &&
+      spec.volume === undefined
+    ) {
       try {
         proc = await this.startClone(driver, full, this.zygoteFor(opts.tenantId));
       } catch (e) {
