@@ -20,6 +20,7 @@ import { provisionedConcurrencyRoutes } from '../api/lambda/provisioned-concurre
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
+import { canonicalId } from '../api/s3/acl.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { SchedulerSurface } from '../api/scheduler/surface.js';
 import { SqsSurface } from '../api/sqs/surface.js';
@@ -441,7 +442,14 @@ export async function assemble({
     new LogsSurface({ telemetry, region }),
     new StsSurface(),
     // Path-style S3 matches any first segment: last.
-    new S3Surface({ store: objects, notifications, region }),
+    new S3Surface({
+      store: objects,
+      notifications,
+      region,
+      // Tenants are few and ACL or policy writes rare: a scan is enough.
+      isCanonicalUser: async (id) => (await tenants.list()).some((t) => canonicalId(t.id) === id),
+      isAccount: async (account) => (await tenants.byAccountId(account)) !== undefined,
+    }),
   ];
 
   // Start order; stop runs in reverse: event sources stop first, then the async queue, then the worker

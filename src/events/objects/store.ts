@@ -97,6 +97,46 @@ export class ObjectStore {
     return this.#buckets.delete(tenantId, name);
   }
 
+  // ---- access control (the S3 API parses and enforces it; the store keeps it) ----
+
+  /** The bucket with its ACL, policy and PublicAccessBlock, whoever owns it; NoSuchBucket if none. */
+  bucketAccess(name: string): Promise<BucketAccess> {
+    return this.#buckets.access(name);
+  }
+
+  async setBucketAccess(
+    actor: Actor,
+    name: string,
+    field: BucketAccessField,
+    value: string | null,
+  ): Promise<void> {
+    await this.#buckets.get(actor, name);
+    await this.#repo.setBucketAccess(name, field, value);
+  }
+
+  /** The current object's ACL (null: private); NoSuchKey if there is no object. */
+  async objectAcl(actor: Actor, bucket: string, key: string): Promise<string | null> {
+    await this.#buckets.get(actor, bucket);
+    const row = await this.#repo.objectAcl(bucket, key);
+    if (!row) throw S3Errors.noSuchKey(key);
+    return row.acl;
+  }
+
+  /** The ACL of an object of a bucket already read by the caller; undefined when there is no object. */
+  peekObjectAcl(bucket: string, key: string): Promise<{ acl: string | null } | undefined> {
+    return this.#repo.objectAcl(bucket, key);
+  }
+
+  /** Sets the current object's ACL (it lasts until the object is overwritten or deleted). */
+  async setObjectAcl(actor: Actor, bucket: string, key: string, acl: string): Promise<void> {
+    await this.#buckets.get(actor, bucket);
+    await this.#repo.transaction(this.#sql, async (r) => {
+      const row = await r.objectAcl(bucket, key);
+      if (!row) throw S3Errors.noSuchKey(key);
+      await r.setObjectAcl(bucket, key, row.version, acl);
+    });
+  }
+
   // ---- objects ----
 
   putObject(
