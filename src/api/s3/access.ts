@@ -3,7 +3,7 @@
 // A bucket with no policy costs its owner one comparison.
 import { S3Errors } from '../../events/objects/errors.js';
 import type { BucketAccess } from '../../events/objects/store.js';
-import { type AclCaller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
+import { type Caller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
 import { evaluatePolicy, type Policy, type PolicyAction, storedPolicy } from './policy.js';
 import type { S3SurfaceDeps } from './request.js';
 
@@ -28,14 +28,6 @@ const NO_BLOCK: PublicAccessBlock = {
 
 export const publicAccessBlockOf = (b: BucketAccess): PublicAccessBlock =>
   b.publicAccessBlock === null ? NO_BLOCK : (JSON.parse(b.publicAccessBlock) as PublicAccessBlock);
-
-/** The caller as access decisions see it; `tenantId` and `accountId` unset for anonymous requests. */
-export interface Caller extends AclCaller {
-  tenantId: string | undefined;
-  accountId: string | undefined;
-  /** IPv4 address as a number; undefined for IPv6. */
-  sourceIp: number | undefined;
-}
 
 /** What ACLs grant each action: the permission, on the bucket's ACL or the object's. */
 const ACL_PERMISSION: Readonly<Record<PolicyAction, [Permission, 'bucket' | 'object']>> = {

@@ -25,6 +25,14 @@ export interface AclCaller {
   canonicalId: string | undefined;
 }
 
+/** The caller as access decisions see it; `tenantId` and `accountId` unset for anonymous requests. */
+export interface Caller extends AclCaller {
+  tenantId: string | undefined;
+  accountId: string | undefined;
+  /** IPv4 address as a number; undefined for IPv6. */
+  sourceIp: number | undefined;
+}
+
 const canonicalIds = new Map<string, string>();
 
 /**

@@ -14,8 +14,7 @@ import type {
   WriteCondition,
 } from '../../events/objects/store.js';
 import type { ApiRequest, ApiResponse, RequestHead } from '../surface.js';
-import type { Caller } from './access.js';
-import { canonicalId } from './acl.js';
+import { type Caller, canonicalId } from './acl.js';
 import { S3RequestBody } from './body.js';
 import { hostId } from './errors.js';
 import { type XmlElement, xmlDocument } from './xml.js';
