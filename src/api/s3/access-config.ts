@@ -15,7 +15,7 @@ import {
   isPublicAcl,
   parseStoredAcl,
 } from './acl.js';
-import { MAX_POLICY_BYTES, parsePolicy } from './policy.js';
+import { MAX_POLICY_BYTES, parsePolicy, storedPolicy } from './policy.js';
 import { callerOf, MAX_XML_BODY, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
 import { parseXml, textOf } from './xml.js';
 
@@ -147,7 +147,7 @@ export async function deleteBucketPolicy(d: S3SurfaceDeps, r: S3Request): Promis
 export async function getBucketPolicyStatus(_d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const text = accessOf(r).policy;
   if (text === null) throw noSuchPolicy(r.bucket);
-  return xml(200, 'PolicyStatus', { IsPublic: parsePolicy(text, r.bucket).isPublic }, r.requestId);
+  return xml(200, 'PolicyStatus', { IsPublic: storedPolicy(text, r.bucket).isPublic }, r.requestId);
 }
 
 export async function getPublicAccessBlock(_d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteBucketPolicyCommand,
   DeleteObjectCommand,
@@ -24,6 +27,7 @@ import {
   PutPublicAccessBlockCommand,
   type S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
   bodyOf,
@@ -166,6 +170,29 @@ test('a public-read-write bucket takes anonymous uploads, which belong to the bu
   const got = await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'dropped' }));
   assert.equal((await bodyOf(got)).toString(), 'dropped in');
   assert.equal((await anon('DELETE', `/${b}/dropped`)).status, 204);
+});
+
+test('x-amz-acl on CopyObject and CreateMultipartUpload gives the new object its ACL', async () => {
+  const b = await newBucket('acl-copymp');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'src', Body: 'copied bytes' }));
+  await f.s3.send(
+    new CopyObjectCommand({ Bucket: b, Key: 'copy', CopySource: `${b}/src`, ACL: 'public-read' }),
+  );
+  assert.deepEqual(await anon('GET', `/${b}/copy`), { status: 200, body: 'copied bytes' });
+  assert.equal((await anon('GET', `/${b}/src`)).status, 403);
+  const up = await f.s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mp', ACL: 'public-read' }));
+  const part = await f.s3.send(
+    new UploadPartCommand({ Bucket: b, Key: 'mp', UploadId: up.UploadId, PartNumber: 1, Body: 'one part' }),
+  );
+  await f.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: b,
+      Key: 'mp',
+      UploadId: up.UploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+    }),
+  );
+  assert.deepEqual(await anon('GET', `/${b}/mp`), { status: 200, body: 'one part' });
 });
 
 test('anonymous requests never reach Lambda, SQS or the admin API', async () => {
