@@ -564,6 +564,22 @@ test('PublicAccessBlock: RestrictPublicBuckets makes a public policy grant nothi
   );
 });
 
+test('attack: a resource pattern of thousands of wildcards is accepted and requests against it are still answered', async () => {
+  const b = await newBucket('pol-stars');
+  const key = 'a'.repeat(1000);
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: 'x' }));
+  // As a regular expression this would backtrack for ages on a key of 1000 a's with no b.
+  const pattern = `arn:aws:s3:::${b}/${'a*'.repeat(3000)}b`;
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(b, { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: pattern }),
+    }),
+  );
+  assert.equal((await anon('GET', `/${b}/${key}`)).status, 403);
+  assert.equal((await anon('GET', `/${b}/${key}b`)).status, 403, 'matches, but the object is missing');
+});
+
 test('bad policies: oversized, malformed JSON, unsupported actions, foreign resources, unknown accounts', async () => {
   const b = await newBucket('pol-bad');
   const stmt = { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` };
