@@ -218,6 +218,8 @@ export function parseSignature(headers: HeaderBag, query: URLSearchParams): Pars
       throw new SignatureError('query', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
     }
     const rawExpires = query.get('X-Amz-Expires')!;
+    if (/^-\d{1,15}$/.test(rawExpires))
+      throw new SignatureError('query', 'X-Amz-Expires must be non-negative');
     if (!/^\d{1,15}$/.test(rawExpires)) throw new SignatureError('query', 'X-Amz-Expires should be a number');
     const expires = Number(rawExpires);
     if (expires < 1) throw new SignatureError('query', 'X-Amz-Expires must be at least 1 second');

@@ -21,6 +21,7 @@ import { provisionedConcurrencyRoutes } from '../api/lambda/provisioned-concurre
 import { createLambdaRoutes, LambdaSurface } from '../api/lambda/surface.js';
 import { versionRoutes } from '../api/lambda/versions.js';
 import { LogsSurface } from '../api/logs/surface.js';
+import { canonicalId } from '../api/s3/acl.js';
 import { S3Surface } from '../api/s3/surface.js';
 import { OutputRoutes } from '../api/s3-object-lambda/output-routes.js';
 import { ObjectLambdaSurface } from '../api/s3-object-lambda/surface.js';
@@ -480,6 +481,9 @@ export async function assemble({
         const ap = await accessPoints.byAlias(alias);
         return ap?.tenantId === tenantId ? ap.bucket : undefined;
       },
+      // Tenants are few and ACL or policy writes rare: a scan is enough.
+      isCanonicalUser: async (id) => (await tenants.list()).some((t) => canonicalId(t.id) === id),
+      isAccount: async (account) => (await tenants.byAccountId(account)) !== undefined,
     }),
   ];
 

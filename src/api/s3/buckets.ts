@@ -1,6 +1,7 @@
 // S3's bucket operations: list, create, head, delete, location, and listing a bucket's objects (v1 and v2).
 import { S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
+import { aclFromHeaders, canonicalId, checkGrantees } from './acl.js';
 import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
 import { escapeXml, S3_NS, type XmlElement } from './xml.js';
 
@@ -10,7 +11,7 @@ export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
     200,
     'ListAllMyBucketsResult',
     {
-      Owner: { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+      Owner: { ID: canonicalId(r.tenant.id), DisplayName: r.tenant.name },
       Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },
     },
     r.requestId,
@@ -19,13 +20,19 @@ export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
 
 export async function createBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   // CreateBucketConfiguration (LocationConstraint) is read and verified, but every bucket lives here.
+  const ownerId = canonicalId(r.tenant.id);
+  const grants = aclFromHeaders(r.headers, ownerId);
+  if (grants) await checkGrantees(grants, async (id) => id === ownerId || (await d.isCanonicalUser(id)));
   await requestBody(r).readAll(MAX_XML_BODY);
-  await d.store.createBucket(r.tenant.id, r.bucket);
+  // The owner-only ACL is stored as none (see putBucketAcl).
+  const shared =
+    grants && !(grants.length === 1 && grants[0]!.id === ownerId && grants[0]!.permission === 'FULL_CONTROL');
+  await d.store.createBucket(r.tenant.id, r.bucket, shared ? JSON.stringify(grants) : undefined);
   return { status: 200, headers: { location: `/${r.bucket}`, 'x-amz-request-id': r.requestId } };
 }
 
 export async function headBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   return {
     status: 200,
     headers: { 'x-amz-bucket-region': d.region, 'x-amz-request-id': r.requestId },
@@ -33,12 +40,12 @@ export async function headBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
 }
 
 export async function deleteBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.deleteBucket(r.tenant.id, r.bucket);
+  await d.store.deleteBucket(r.actor, r.bucket);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function location(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   // us-east-1 is answered as an empty constraint, as S3 does.
   const region = d.region === 'us-east-1' ? '' : d.region;
   return {
@@ -85,7 +92,7 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
       startAfter = decoded;
     }
   } else startAfter = q.get('marker') ?? undefined;
-  const page = await d.store.listObjects(r.tenant.id, r.bucket, {
+  const page = await d.store.listObjects(r.actor, r.bucket, {
     prefix,
     delimiter,
     maxKeys,
@@ -100,7 +107,10 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
     Owner:
       v2 && q.get('fetch-owner') !== 'true'
         ? undefined
-        : { ID: r.tenant.accountId, DisplayName: r.tenant.name },
+        : {
+            ID: canonicalId(r.access?.tenantId ?? r.tenant.id),
+            DisplayName: r.tenant?.id === r.access?.tenantId ? r.tenant.name : undefined,
+          },
     StorageClass: 'STANDARD',
   }));
   const common = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));

@@ -3,6 +3,7 @@ import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
 import type { ObjectStore } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
+import { authorizeCopySource, requestAcl } from './access-config.js';
 import {
   copySource,
   first,
@@ -26,12 +27,14 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
       algorithm,
     );
   }
+  const acl = await requestAcl(d, r);
   await requestBody(r).readAll(MAX_XML_BODY);
-  const uploadId = await d.store.createMultipartUpload(r.tenant.id, r.bucket, r.key, {
+  const uploadId = await d.store.createMultipartUpload(r.actor, r.bucket, r.key, {
     contentType: first(r.headers['content-type']),
     metadata: userMetadata(r.headers),
     headers: storedHeaders(r.headers),
     checksumAlgorithm: algorithm,
+    acl,
   });
   const extra: Record<string, string> = algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {};
   return xml(
@@ -46,17 +49,11 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
 export async function uploadPart(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const partNumber = Number(r.query.get('partNumber'));
   const uploadId = r.query.get('uploadId')!;
-  await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  await d.store.upload(r.actor, r.bucket, r.key, uploadId);
   if (r.headers['x-amz-copy-source']) return uploadPartCopy(d, r, uploadId, partNumber);
   const body = requestBody(r);
-  const part = await d.store.uploadPart(
-    r.tenant.id,
-    r.bucket,
-    r.key,
-    uploadId,
-    partNumber,
-    body.stream(),
-    (c) => body.verify(c),
+  const part = await d.store.uploadPart(r.actor, r.bucket, r.key, uploadId, partNumber, body.stream(), (c) =>
+    body.verify(c),
   );
   const headers: Record<string, string> = { etag: quote(part.etag), 'x-amz-request-id': r.requestId };
   if (part.checksum) headers[headerOfAlgorithm(part.checksum.algorithm as 'CRC32')] = part.checksum.value;
@@ -73,7 +70,8 @@ export async function uploadPartCopy(
   const source = copySource(first(r.headers['x-amz-copy-source'])!);
   const rangeHeader = first(r.headers['x-amz-copy-source-range']);
   await requestBody(r).readAll(MAX_XML_BODY);
-  const src = await d.store.openObject(r.tenant.id, source.bucket, source.key);
+  await authorizeCopySource(d, r, source);
+  const src = await d.store.openObject(r.actor, source.bucket, source.key);
   let range: { start: number; end: number } | undefined;
   try {
     if (rangeHeader !== undefined) {
@@ -94,7 +92,7 @@ export async function uploadPartCopy(
   const body = src.read(range);
   let part: Awaited<ReturnType<ObjectStore['uploadPart']>>;
   try {
-    part = await d.store.uploadPart(r.tenant.id, r.bucket, r.key, uploadId, partNumber, body);
+    part = await d.store.uploadPart(r.actor, r.bucket, r.key, uploadId, partNumber, body);
   } finally {
     // Closes the source file if the part was refused before it was read.
     body.destroy();
@@ -114,8 +112,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       'part-number-marker',
       String(marker),
     );
-  const upload = await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
-  const { parts, isTruncated } = await d.store.listParts(r.tenant.id, r.bucket, r.key, uploadId, {
+  const upload = await d.store.upload(r.actor, r.bucket, r.key, uploadId);
+  const { parts, isTruncated } = await d.store.listParts(r.actor, r.bucket, r.key, uploadId, {
     maxParts,
     after: marker,
   });
@@ -146,7 +144,7 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 
 export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const prefix = r.query.get('prefix') ?? '';
-  const uploads = await d.store.listUploads(r.tenant.id, r.bucket, prefix);
+  const uploads = await d.store.listUploads(r.actor, r.bucket, prefix);
   return xml(
     200,
     'ListMultipartUploadsResult',
@@ -168,7 +166,7 @@ export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
 
 export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const uploadId = r.query.get('uploadId')!;
-  await d.store.upload(r.tenant.id, r.bucket, r.key, uploadId);
+  await d.store.upload(r.actor, r.bucket, r.key, uploadId);
   const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
   if (doc.name !== 'CompleteMultipartUpload') throw S3Errors.malformedXml();
   const parts = childrenOf(doc, 'Part').map((p) => {
@@ -177,7 +175,7 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
     if (!Number.isInteger(n) || etag === undefined) throw S3Errors.malformedXml();
     return { partNumber: n, etag: etag.trim() };
   });
-  const info = await d.store.completeMultipartUpload(r.tenant.id, r.bucket, r.key, uploadId, parts);
+  const info = await d.store.completeMultipartUpload(r.actor, r.bucket, r.key, uploadId, parts);
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
   return xml(
     200,
@@ -194,6 +192,6 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
 }
 
 export async function abortUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.abortMultipartUpload(r.tenant.id, r.bucket, r.key, r.query.get('uploadId')!);
+  await d.store.abortMultipartUpload(r.actor, r.bucket, r.key, r.query.get('uploadId')!);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }

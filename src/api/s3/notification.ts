@@ -75,14 +75,14 @@ function notificationInput(doc: XmlNode): unknown {
 }
 
 export async function putNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   const text = (await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8');
   await d.notifications.putConfig(r.tenant, r.bucket, notificationInput(parseXml(text)));
   return { status: 200, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function getNotification(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   return xml(
     200,
     'NotificationConfiguration',

@@ -3,7 +3,10 @@ import type { Readable } from 'node:stream';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
+import { authorize } from './access.js';
+import { authorizeCopySource, requestAcl } from './access-config.js';
 import {
+  callerOf,
   checkConditions,
   copySource,
   first,
@@ -22,14 +25,16 @@ import {
 import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
+  const acl = await requestAcl(d, r);
   const body = requestBody(r);
-  const info = await d.store.putObject(r.tenant.id, r.bucket, r.key, body.stream(), {
+  const info = await d.store.putObject(r.actor, r.bucket, r.key, body.stream(), {
     contentType: first(r.headers['content-type']),
     metadata: userMetadata(r.headers),
     headers: storedHeaders(r.headers),
     verify: (c) => body.verify(c),
     condition: writeCondition(r.headers),
+    acl,
   });
   const headers: Record<string, string> = { etag: quote(info.etag), 'x-amz-request-id': r.requestId };
   if (info.checksum) headers[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
@@ -39,7 +44,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
   const partNumber = r.query.get('partNumber');
   if (partNumber !== null) throw S3Errors.notImplemented('partNumber');
-  const obj = await d.store.openObject(r.tenant.id, r.bucket, r.key);
+  const obj = await d.store.openObject(r.actor, r.bucket, r.key);
   try {
     const { info } = obj;
     const notModified = checkConditions(info, r.headers);
@@ -87,12 +92,12 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
 }
 
 export async function deleteObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.deleteObject(r.tenant.id, r.bucket, r.key);
+  await d.store.deleteObject(r.actor, r.bucket, r.key);
   return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
 }
 
 export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
   if (doc.name !== 'Delete') throw S3Errors.malformedXml();
   const quiet = textOf(doc, 'Quiet')?.trim() === 'true';
@@ -104,7 +109,11 @@ export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<Api
     const key = textOf(o, 'Key');
     if (key === undefined) throw S3Errors.malformedXml();
     try {
-      await d.store.deleteObject(r.tenant.id, r.bucket, key);
+      // S3 authorizes each key: a policy may allow deleting under one prefix only.
+      const b = r.access;
+      if (b && (b.policy !== null || r.tenant?.id !== b.tenantId))
+        await authorize(d, b, callerOf(r), 's3:DeleteObject', key);
+      await d.store.deleteObject(r.actor, r.bucket, key);
       if (!quiet) deleted.push({ Key: key });
     } catch (e) {
       if (!(e instanceof ObjectStoreError)) throw e;
@@ -120,10 +129,12 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
+  const acl = await requestAcl(d, r);
   // Copies carry no body, but drain (and verify) whatever arrived.
   await requestBody(r).readAll(MAX_XML_BODY);
+  await authorizeCopySource(d, r, source);
   const info = await d.store.copyObject(
-    r.tenant.id,
+    r.actor,
     source,
     { bucket: r.bucket, key: r.key },
     {
@@ -135,6 +146,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
               headers: storedHeaders(r.headers),
             }
           : undefined,
+      acl,
     },
   );
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};

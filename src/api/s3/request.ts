@@ -1,10 +1,20 @@
 // S3's request conventions shared by the route modules: the request with its bucket and key, the
 // XML answer, user metadata and stored headers, ranges, conditional reads and writes, copy sources.
+
+import { parseIpv4 } from '../../cidr.js';
 import type { BucketNotifications } from '../../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
-import type { ObjectInfo, ObjectStore, StoredHeaders, WriteCondition } from '../../events/objects/store.js';
+import type {
+  Actor,
+  BucketAccess,
+  ObjectInfo,
+  ObjectStore,
+  StoredHeaders,
+  WriteCondition,
+} from '../../events/objects/store.js';
 import type { ApiRequest, ApiResponse, RequestHead } from '../surface.js';
+import { type Caller, canonicalId } from './acl.js';
 import { S3RequestBody } from './body.js';
 import { hostId } from './errors.js';
 import { type XmlElement, xmlDocument } from './xml.js';
@@ -15,6 +25,10 @@ export interface S3SurfaceDeps {
   region: string;
   /** The bucket an access point alias (`...-s3alias`) of the tenant stands for, if it is one. */
   accessPointAlias?: (tenantId: string, alias: string) => Promise<string | undefined>;
+  /** Whether a canonical user id is a tenant's (ACL grants to anyone else are refused). */
+  isCanonicalUser: (id: string) => Promise<boolean>;
+  /** Whether a 12-digit account id is a tenant's (policy principals must be). */
+  isAccount: (accountId: string) => Promise<boolean>;
 }
 
 /** XML request bodies (DeleteObjects of 1000 keys is the largest) stay well under this. */
@@ -33,6 +47,25 @@ export interface S3Request extends ApiRequest {
   bucket: string;
   key: string;
   requestId: string;
+  /** Whom store calls act for: the caller's tenant, or the bucket (as its owner) once authorized. */
+  actor: Actor;
+  /** The bucket with its access configuration, read once by the surface (bucket operations only). */
+  access?: BucketAccess;
+  caller?: Caller;
+}
+
+/** The caller as access decisions see it (anonymous: no tenant), computed once per request. */
+export function callerOf(r: S3Request): Caller {
+  if (r.caller) return r.caller;
+  const t = r.tenant as ApiRequest['tenant'] | undefined;
+  const addr = r.raw.socket.remoteAddress ?? '';
+  r.caller = {
+    tenantId: t?.id,
+    accountId: t?.accountId,
+    canonicalId: t ? canonicalId(t.id) : undefined,
+    sourceIp: parseIpv4(addr.startsWith('::ffff:') ? addr.slice(7) : addr),
+  };
+  return r.caller;
 }
 
 export const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
@@ -166,7 +199,7 @@ export function copySource(raw: string): { bucket: string; key: string } {
 
 /** Answers once the bucket is known to exist (a subresource of a missing bucket is NoSuchBucket). */
 export async function check(d: S3SurfaceDeps, r: S3Request, then: () => ApiResponse): Promise<ApiResponse> {
-  await d.store.bucket(r.tenant.id, r.bucket);
+  await d.store.bucket(r.actor, r.bucket);
   return then();
 }
 

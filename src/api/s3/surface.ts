@@ -1,9 +1,23 @@
 // The S3-compatible API, path-style (`/bucket/key`), over the embedded object store. It streams bodies
 // in and out, checks every digest the client sent, and answers with S3's XML, headers and error codes.
 import { randomBytes } from 'node:crypto';
-import { isValidBucketName, S3Errors } from '../../events/objects/errors.js';
+import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { decodeOrThrow } from '../../uri.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
+import { authorize, decide } from './access.js';
+import {
+  deleteBucketPolicy,
+  deletePublicAccessBlock,
+  getBucketAcl,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  getObjectAcl,
+  getPublicAccessBlock,
+  putBucketAcl,
+  putBucketPolicy,
+  putObjectAcl,
+  putPublicAccessBlock,
+} from './access-config.js';
 import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
 import { s3ErrorResponse } from './errors.js';
 import {
@@ -16,14 +30,29 @@ import {
 } from './multipart.js';
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
-import { check, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import type { PolicyAction } from './policy.js';
+import {
+  callerOf,
+  check,
+  type Handler,
+  MAX_XML_BODY,
+  type S3Request,
+  type S3SurfaceDeps,
+  xml,
+} from './request.js';
+
+/**
+ * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
+ * only, any signed tenant (ListBuckets, CreateBucket), or a check per key inside the handler (DeleteObjects).
+ */
+type Need = PolicyAction | 'owner' | 'tenant' | 'per-key';
+type Route = [Handler, Need];
 
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
 const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 
 /** S3 subresources (`?tagging`, `?acl`, ...) this store does not implement. */
 const UNSUPPORTED_SUBRESOURCES = new Set([
-  'acl',
   'accelerate',
   'analytics',
   'attributes',
@@ -37,9 +66,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'metrics',
   'object-lock',
   'ownershipControls',
-  'policy',
-  'policyStatus',
-  'publicAccessBlock',
   'replication',
   'requestPayment',
   'restore',
@@ -72,6 +98,14 @@ export class S3Surface implements ApiSurface {
     return bucket === '' ? head.method === 'GET' : isValidBucketName(bucket);
   }
 
+  /**
+   * Unsigned requests reach S3 only (matches() keeps other APIs' paths out) and only what an ACL or a
+   * policy opens to everyone; everything else answers AccessDenied.
+   */
+  allowAnonymous(): boolean {
+    return true;
+  }
+
   maxBodyBytes(): number {
     return MAX_XML_BODY;
   }
@@ -91,14 +125,50 @@ export class S3Surface implements ApiSurface {
       bucket: name,
       key,
       requestId,
+      actor: '',
     });
-    const handler = this.#route(r);
-    return handler(r);
+    const [handler, need] = this.#route(r);
+    const tenant = r.tenant as S3Request['tenant'] | undefined;
+    if (need === 'tenant') {
+      if (!tenant) throw S3Errors.accessDenied();
+      r.actor = tenant.id;
+      return handler(r);
+    }
+    // One read: the bucket, its owner and access configuration; store calls then act as its owner.
+    const b = await this.#deps.store.bucketAccess(r.bucket);
+    r.access = b;
+    r.actor = { tenantId: b.tenantId, bucket: b };
+    const owner = tenant?.id === b.tenantId;
+    if (owner && b.policy === null) return handler(r);
+    if (need === 'owner') {
+      if (!owner) throw S3Errors.accessDenied();
+      return handler(r);
+    }
+    if (need === 'per-key') {
+      if (!owner && b.policy === null && b.acl === null) throw S3Errors.accessDenied();
+      return handler(r);
+    }
+    const caller = callerOf(r);
+    await authorize(this.#deps, b, caller, need, r.key || undefined);
+    if (owner) return handler(r);
+    try {
+      return await handler(r);
+    } catch (e) {
+      // A missing key is told only to a caller who may list the bucket, as S3 does.
+      if (
+        e instanceof ObjectStoreError &&
+        e.code === 'NoSuchKey' &&
+        decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
+      )
+        throw S3Errors.accessDenied();
+      throw e;
+    }
   }
 
-  #route(r: S3Request): Handler {
+  #route(r: S3Request): Route {
     const q = r.query;
     const m = r.method;
+    const d = this.#deps;
     // A subresource this store does not implement must not fall through to a plain PUT or GET: a
     // PutObjectTagging would otherwise overwrite the object with its XML body.
     for (const name of q.keys()) {
@@ -106,42 +176,70 @@ export class S3Surface implements ApiSurface {
         throw S3Errors.notImplemented(`?${name}`);
     }
     if (!r.bucket) {
-      if (m === 'GET') return (x) => listBuckets(this.#deps, x);
+      if (m === 'GET') return [(x) => listBuckets(d, x), 'tenant'];
       throw S3Errors.methodNotAllowed();
     }
     if (!r.key) {
       if (q.has('notification')) {
-        if (m === 'PUT') return (x) => putNotification(this.#deps, x);
-        if (m === 'GET') return (x) => getNotification(this.#deps, x);
+        if (m === 'PUT') return [(x) => putNotification(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getNotification(d, x), 'owner'];
       }
-      if (m === 'PUT') return (x) => createBucket(this.#deps, x);
-      if (m === 'HEAD') return (x) => headBucket(this.#deps, x);
-      if (m === 'DELETE') return (x) => deleteBucket(this.#deps, x);
-      if (m === 'POST' && q.has('delete')) return (x) => deleteObjects(this.#deps, x);
+      if (q.has('acl')) {
+        if (m === 'PUT') return [(x) => putBucketAcl(d, x), 's3:PutBucketAcl'];
+        if (m === 'GET') return [(x) => getBucketAcl(d, x), 's3:GetBucketAcl'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('policy')) {
+        if (m === 'PUT') return [(x) => putBucketPolicy(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketPolicy(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketPolicy(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('policyStatus')) {
+        if (m === 'GET') return [(x) => getBucketPolicyStatus(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('publicAccessBlock')) {
+        if (m === 'PUT') return [(x) => putPublicAccessBlock(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getPublicAccessBlock(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deletePublicAccessBlock(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (m === 'PUT') return [(x) => createBucket(d, x), 'tenant'];
+      if (m === 'HEAD') return [(x) => headBucket(d, x), 's3:ListBucket'];
+      if (m === 'DELETE') return [(x) => deleteBucket(d, x), 'owner'];
+      if (m === 'POST' && q.has('delete')) return [(x) => deleteObjects(d, x), 'per-key'];
       if (m === 'GET') {
-        if (q.has('location')) return (x) => location(this.#deps, x);
-        if (q.has('uploads')) return (x) => listUploads(this.#deps, x);
+        if (q.has('location')) return [(x) => location(d, x), 'owner'];
+        if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];
         if (q.has('versioning'))
-          return async (x) =>
-            check(this.#deps, x, () => xml(200, 'VersioningConfiguration', {}, x.requestId));
-        return (x) => listObjects(this.#deps, x, q.get('list-type') === '2');
+          return [
+            async (x) => check(d, x, () => xml(200, 'VersioningConfiguration', {}, x.requestId)),
+            'owner',
+          ];
+        return [(x) => listObjects(d, x, q.get('list-type') === '2'), 's3:ListBucket'];
       }
       throw S3Errors.methodNotAllowed();
     }
+    if (q.has('acl')) {
+      if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
+      if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];
+      throw S3Errors.methodNotAllowed();
+    }
     if (q.has('uploadId')) {
-      if (m === 'PUT' && q.has('partNumber')) return (x) => uploadPart(this.#deps, x);
-      if (m === 'GET') return (x) => listParts(this.#deps, x);
-      if (m === 'POST') return (x) => completeUpload(this.#deps, x);
-      if (m === 'DELETE') return (x) => abortUpload(this.#deps, x);
+      if (m === 'PUT' && q.has('partNumber')) return [(x) => uploadPart(d, x), 's3:PutObject'];
+      if (m === 'GET') return [(x) => listParts(d, x), 's3:ListMultipartUploadParts'];
+      if (m === 'POST') return [(x) => completeUpload(d, x), 's3:PutObject'];
+      if (m === 'DELETE') return [(x) => abortUpload(d, x), 's3:AbortMultipartUpload'];
       throw S3Errors.invalidRequest('This operation does not take an uploadId (or is missing partNumber)');
     }
-    if (m === 'POST' && q.has('uploads')) return (x) => createUpload(this.#deps, x);
+    if (m === 'POST' && q.has('uploads')) return [(x) => createUpload(d, x), 's3:PutObject'];
     if (m === 'PUT')
       return r.headers['x-amz-copy-source']
-        ? (x) => copyObject(this.#deps, x)
-        : (x) => putObject(this.#deps, x);
-    if (m === 'GET' || m === 'HEAD') return (x) => getObject(this.#deps, x, m === 'HEAD');
-    if (m === 'DELETE') return (x) => deleteObject(this.#deps, x);
+        ? [(x) => copyObject(d, x), 's3:PutObject']
+        : [(x) => putObject(d, x), 's3:PutObject'];
+    if (m === 'GET' || m === 'HEAD') return [(x) => getObject(d, x, m === 'HEAD'), 's3:GetObject'];
+    if (m === 'DELETE') return [(x) => deleteObject(d, x), 's3:DeleteObject'];
     throw S3Errors.methodNotAllowed();
   }
 

@@ -8,7 +8,15 @@ import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
 import { S3Errors } from './errors.js';
 import type { ObjectRepo, PartRow, UploadRow } from './object-repo.js';
 import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
-import type { Checksum, ObjectInfo, PartInfo, StoredHeaders, UploadInfo, WriteOptions } from './types.js';
+import type {
+  Actor,
+  Checksum,
+  ObjectInfo,
+  PartInfo,
+  StoredHeaders,
+  UploadInfo,
+  WriteOptions,
+} from './types.js';
 
 /** S3's minimum size of every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -31,6 +39,8 @@ export interface CreateUploadOptions {
   metadata?: Record<string, string>;
   headers?: StoredHeaders;
   checksumAlgorithm?: string;
+  /** The completed object's ACL (opaque JSON). */
+  acl?: string;
 }
 
 export class MultipartUploads {
@@ -49,7 +59,7 @@ export class MultipartUploads {
   }
 
   async create(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     opts: CreateUploadOptions = {},
@@ -67,10 +77,11 @@ export class MultipartUploads {
       checksum_algorithm: opts.checksumAlgorithm ?? null,
       initiated: Date.now(),
     });
+    if (opts.acl !== undefined) await this.#repo.setUploadAcl(uploadId, opts.acl);
     return uploadId;
   }
 
-  async get(tenantId: string, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+  async get(tenantId: Actor, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
     await this.#buckets.get(tenantId, bucket);
     const row = await this.#uploadRow(this.#repo, bucket, key, uploadId);
     return {
@@ -83,7 +94,7 @@ export class MultipartUploads {
   }
 
   async uploadPart(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -137,7 +148,7 @@ export class MultipartUploads {
   }
 
   async listParts(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -149,7 +160,7 @@ export class MultipartUploads {
     return { parts: rows.slice(0, max).map(toPart), isTruncated: rows.length > max };
   }
 
-  async list(tenantId: string, bucket: string, prefix = ''): Promise<UploadInfo[]> {
+  async list(tenantId: Actor, bucket: string, prefix = ''): Promise<UploadInfo[]> {
     await this.#buckets.get(tenantId, bucket);
     return (await this.#repo.uploadsFrom(bucket, prefix))
       .filter((r) => r.key.startsWith(prefix))
@@ -162,7 +173,7 @@ export class MultipartUploads {
       }));
   }
 
-  async abort(tenantId: string, bucket: string, key: string, uploadId: string): Promise<void> {
+  async abort(tenantId: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
     await this.get(tenantId, bucket, key, uploadId);
     const blobs = await this.#repo.transaction(this.#sql, async (r) => {
       await this.#uploadRow(r, bucket, key, uploadId, true);
@@ -175,7 +186,7 @@ export class MultipartUploads {
 
   /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */
   async complete(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -222,6 +233,7 @@ export class MultipartUploads {
       for (const r of chosen) h.update(Buffer.from(r.checksum_value!, 'base64'));
       checksum = { algorithm: algo, value: `${h.digest().toString('base64')}-${chosen.length}` };
     }
+    const acl = await this.#repo.uploadAcl(uploadId);
     let partBlobs: string[] = [];
     try {
       return await this.#objects.commit(
@@ -238,6 +250,7 @@ export class MultipartUploads {
           checksum,
           partsCount: chosen.length,
           eventName: 'ObjectCreated:CompleteMultipartUpload',
+          acl,
         },
         async (r) => {
           await this.#uploadRow(r, bucket, key, uploadId, true);

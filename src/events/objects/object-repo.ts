@@ -1,5 +1,5 @@
-// The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts
-// and s3_sequence. The store's modules speak to this narrow interface only.
+// The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts,
+// s3_sequence and the access tables (s3_bucket_access, s3_object_acls, s3_upload_acls). The store's modules speak to this narrow interface only.
 import type { SchemaStep, Sql, SqlExecutor } from '../../store/sql.js';
 
 export const OBJECT_SCHEMA: SchemaStep[] = [
@@ -22,7 +22,26 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
   // One monotonically increasing counter: each change's `version` and the S3 event sequencer.
   `CREATE TABLE s3_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
    INSERT INTO s3_sequence (id, value) VALUES (1, 0)`,
+  // Access control, kept beside the rows it governs so a bucket without any costs nothing: the bucket's
+  // ACL, policy and PublicAccessBlock (NULL: none); an object's ACL applies to the object `version` it was
+  // set on only, so an overwrite or delete leaves it stale without a write on the common path.
+  `CREATE TABLE s3_bucket_access (
+     bucket TEXT PRIMARY KEY REFERENCES s3_buckets(name), acl TEXT, policy TEXT, public_access_block TEXT);
+   CREATE TABLE s3_object_acls (
+     bucket TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, acl TEXT NOT NULL,
+     PRIMARY KEY (bucket, key));
+   CREATE TABLE s3_upload_acls (
+     upload_id TEXT PRIMARY KEY REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, acl TEXT NOT NULL)`,
 ];
+
+/** A bucket with its access configuration (each NULL when unset). */
+export interface BucketAccessRow extends BucketRow {
+  acl: string | null;
+  policy: string | null;
+  public_access_block: string | null;
+}
+
+export type BucketAccessField = 'acl' | 'policy' | 'public_access_block';
 
 export interface BucketRow {
   name: string;
@@ -148,8 +167,56 @@ export class ObjectRepo {
     return rows.map((r) => r.blob);
   }
 
-  /** Deletes the bucket and its uploads (parts cascade). */
+  /** The bucket and its access configuration in one read. */
+  bucketAccess(name: string): Promise<BucketAccessRow | undefined> {
+    return this.#q.get<BucketAccessRow>(
+      `SELECT b.name, b.tenant_id, b.created_at, a.acl, a.policy, a.public_access_block
+         FROM s3_buckets b LEFT JOIN s3_bucket_access a ON a.bucket = b.name WHERE b.name = ?`,
+      [name],
+    );
+  }
+
+  async setBucketAccess(name: string, field: BucketAccessField, value: string | null): Promise<void> {
+    // `field` is one of three fixed column names, never input.
+    await this.#q.run(
+      `INSERT INTO s3_bucket_access (bucket, ${field}) VALUES (?, ?)
+       ON CONFLICT (bucket) DO UPDATE SET ${field} = excluded.${field}`,
+      [name, value],
+    );
+  }
+
+  /** The object's version and its ACL (NULL: private); undefined when there is no object. */
+  objectAcl(bucket: string, key: string): Promise<{ version: number; acl: string | null } | undefined> {
+    return this.#q.get<{ version: number; acl: string | null }>(
+      `SELECT o.version, a.acl FROM s3_objects o
+         LEFT JOIN s3_object_acls a ON a.bucket = o.bucket AND a.key = o.key AND a.version = o.version
+       WHERE o.bucket = ? AND o.key = ?`,
+      [bucket, key],
+    );
+  }
+
+  async setObjectAcl(bucket: string, key: string, version: number, acl: string): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_object_acls (bucket, key, version, acl) VALUES (?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version, acl = excluded.acl`,
+      [bucket, key, version, acl],
+    );
+  }
+
+  async setUploadAcl(uploadId: string, acl: string): Promise<void> {
+    await this.#q.run('INSERT INTO s3_upload_acls (upload_id, acl) VALUES (?, ?)', [uploadId, acl]);
+  }
+
+  async uploadAcl(uploadId: string): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ acl: string }>('SELECT acl FROM s3_upload_acls WHERE upload_id = ?', [uploadId])
+    )?.acl;
+  }
+
+  /** Deletes the bucket, its uploads (parts cascade) and its access configuration. */
   async deleteBucket(name: string): Promise<void> {
+    await this.#q.run('DELETE FROM s3_object_acls WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_bucket_access WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_uploads WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_buckets WHERE name = ?', [name]);
   }

@@ -8,16 +8,18 @@ import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { MAX_KEY_BYTES, S3Errors } from './errors.js';
 import type { ObjectRepo, ObjectRow } from './object-repo.js';
-import type {
-  Checksum,
-  ListOptions,
-  ListResult,
-  ObjectChange,
-  ObjectInfo,
-  ObjectStoreHooks,
-  StoredHeaders,
-  WriteCondition,
-  WriteOptions,
+import {
+  type Actor,
+  actorTenant,
+  type Checksum,
+  type ListOptions,
+  type ListResult,
+  type ObjectChange,
+  type ObjectInfo,
+  type ObjectStoreHooks,
+  type StoredHeaders,
+  type WriteCondition,
+  type WriteOptions,
 } from './types.js';
 
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
@@ -61,6 +63,8 @@ export interface NewObject {
   partsCount: number | undefined;
   eventName: ObjectChange['eventName'];
   condition?: WriteCondition;
+  /** The object's ACL (opaque JSON), stored for the version this commit makes. */
+  acl?: string;
 }
 
 /** An object's metadata and its bytes, read on demand (see Objects.open). */
@@ -122,7 +126,7 @@ export class Objects {
   }
 
   async put(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     body: AsyncIterable<Uint8Array>,
@@ -154,10 +158,11 @@ export class Objects {
       checksum,
       partsCount: undefined,
       eventName,
+      acl: opts.acl,
     });
   }
 
-  async head(tenantId: string, bucket: string, key: string): Promise<ObjectInfo> {
+  async head(tenantId: Actor, bucket: string, key: string): Promise<ObjectInfo> {
     await this.#buckets.get(tenantId, bucket);
     return toInfo(await this.#objectRow(bucket, key));
   }
@@ -167,7 +172,7 @@ export class Objects {
    * commit: a blob gone between reading the row and opening it means a newer row, which is read again.
    * A row whose blob is missing (or of another size) is an error, never other bytes.
    */
-  async open(tenantId: string, bucket: string, key: string): Promise<OpenObject> {
+  async open(tenantId: Actor, bucket: string, key: string): Promise<OpenObject> {
     await this.#buckets.get(tenantId, bucket);
     for (let attempt = 0; ; attempt++) {
       const row = await this.#objectRow(bucket, key);
@@ -207,7 +212,7 @@ export class Objects {
   }
 
   /** Deletes the object if it exists (S3 answers 204 either way). */
-  async delete(tenantId: string, bucket: string, key: string): Promise<boolean> {
+  async delete(tenantId: Actor, bucket: string, key: string): Promise<boolean> {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const blob = await this.#repo.transaction(this.#sql, async (r) => {
@@ -217,7 +222,7 @@ export class Objects {
       const version = await r.nextVersion();
       await this.#hooks.onChange?.(
         {
-          tenantId,
+          tenantId: actorTenant(tenantId),
           bucket,
           key,
           eventName: 'ObjectRemoved:Delete',
@@ -235,11 +240,12 @@ export class Objects {
   }
 
   async copy(
-    tenantId: string,
+    tenantId: Actor,
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
+      acl?: string;
     },
   ): Promise<ObjectInfo> {
     await this.#buckets.get(tenantId, target.bucket);
@@ -269,6 +275,7 @@ export class Objects {
           contentType: meta.contentType,
           metadata: meta.metadata,
           headers: meta.headers,
+          acl: opts.acl,
           // A copy keeps the source's checksum when it covers the whole object.
           verify: () =>
             src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
@@ -280,7 +287,7 @@ export class Objects {
     }
   }
 
-  async list(tenantId: string, bucket: string, opts: ListOptions): Promise<ListResult> {
+  async list(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {
     await this.#buckets.get(tenantId, bucket);
     const prefix = opts.prefix ?? '';
     const delimiter = opts.delimiter ?? '';
@@ -354,7 +361,7 @@ export class Objects {
    * `inTransaction` runs inside the same transaction (multipart completion removes its upload there).
    */
   async commit(
-    tenantId: string,
+    tenantId: Actor,
     o: NewObject,
     inTransaction?: (r: ObjectRepo) => Promise<void>,
   ): Promise<ObjectInfo> {
@@ -387,10 +394,11 @@ export class Objects {
           last_modified: now,
           version,
         });
+        if (o.acl !== undefined) await r.setObjectAcl(o.bucket, o.key, version, o.acl);
         const time = new Date(now);
         await this.#hooks.onChange?.(
           {
-            tenantId,
+            tenantId: actorTenant(tenantId),
             bucket: o.bucket,
             key: o.key,
             eventName: o.eventName,

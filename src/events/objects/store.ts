@@ -8,10 +8,13 @@ import type { BlobStore } from '../../store/blobs/blob-store.js';
 import type { Sql } from '../../store/sql.js';
 import { BlobFiles } from './blob-files.js';
 import { Buckets } from './buckets.js';
+import { S3Errors } from './errors.js';
 import { type CreateUploadOptions, MultipartUploads } from './multipart.js';
-import { ObjectRepo } from './object-repo.js';
+import { type BucketAccessField, ObjectRepo } from './object-repo.js';
 import { Objects, type OpenObject } from './objects.js';
 import type {
+  Actor,
+  BucketAccess,
   BucketInfo,
   ListOptions,
   ListResult,
@@ -25,8 +28,10 @@ import type {
 } from './types.js';
 
 export { MAX_PART_NUMBER, MIN_PART_SIZE } from './multipart.js';
+export type { BucketAccessField } from './object-repo.js';
 export { sequencer, validateKey } from './objects.js';
 export type * from './types.js';
+export { actorTenant } from './types.js';
 
 export class ObjectStore {
   readonly #sql: Sql;
@@ -75,8 +80,8 @@ export class ObjectStore {
 
   // ---- buckets ----
 
-  createBucket(tenantId: string, name: string): Promise<BucketInfo> {
-    return this.#buckets.create(tenantId, name);
+  createBucket(tenantId: string, name: string, acl?: string): Promise<BucketInfo> {
+    return this.#buckets.create(tenantId, name, acl);
   }
 
   listBuckets(tenantId: string): Promise<BucketInfo[]> {
@@ -84,18 +89,58 @@ export class ObjectStore {
   }
 
   /** The tenant's bucket; NoSuchBucket if none has the name, AccessDenied if another tenant owns it. */
-  bucket(tenantId: string, name: string): Promise<BucketInfo> {
+  bucket(tenantId: Actor, name: string): Promise<BucketInfo> {
     return this.#buckets.get(tenantId, name);
   }
 
-  deleteBucket(tenantId: string, name: string): Promise<void> {
+  deleteBucket(tenantId: Actor, name: string): Promise<void> {
     return this.#buckets.delete(tenantId, name);
+  }
+
+  // ---- access control (the S3 API parses and enforces it; the store keeps it) ----
+
+  /** The bucket with its ACL, policy and PublicAccessBlock, whoever owns it; NoSuchBucket if none. */
+  bucketAccess(name: string): Promise<BucketAccess> {
+    return this.#buckets.access(name);
+  }
+
+  async setBucketAccess(
+    actor: Actor,
+    name: string,
+    field: BucketAccessField,
+    value: string | null,
+  ): Promise<void> {
+    await this.#buckets.get(actor, name);
+    await this.#repo.setBucketAccess(name, field, value);
+  }
+
+  /** The current object's ACL (null: private); NoSuchKey if there is no object. */
+  async objectAcl(actor: Actor, bucket: string, key: string): Promise<string | null> {
+    await this.#buckets.get(actor, bucket);
+    const row = await this.#repo.objectAcl(bucket, key);
+    if (!row) throw S3Errors.noSuchKey(key);
+    return row.acl;
+  }
+
+  /** The ACL of an object of a bucket already read by the caller; undefined when there is no object. */
+  peekObjectAcl(bucket: string, key: string): Promise<{ acl: string | null } | undefined> {
+    return this.#repo.objectAcl(bucket, key);
+  }
+
+  /** Sets the current object's ACL (it lasts until the object is overwritten or deleted). */
+  async setObjectAcl(actor: Actor, bucket: string, key: string, acl: string): Promise<void> {
+    await this.#buckets.get(actor, bucket);
+    await this.#repo.transaction(this.#sql, async (r) => {
+      const row = await r.objectAcl(bucket, key);
+      if (!row) throw S3Errors.noSuchKey(key);
+      await r.setObjectAcl(bucket, key, row.version, acl);
+    });
   }
 
   // ---- objects ----
 
   putObject(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     body: AsyncIterable<Uint8Array>,
@@ -105,39 +150,40 @@ export class ObjectStore {
     return this.#objects.put(tenantId, bucket, key, body, opts, eventName);
   }
 
-  headObject(tenantId: string, bucket: string, key: string): Promise<ObjectInfo> {
+  headObject(tenantId: Actor, bucket: string, key: string): Promise<ObjectInfo> {
     return this.#objects.head(tenantId, bucket, key);
   }
 
   /** The object's metadata and its open blob (see Objects.open). */
-  openObject(tenantId: string, bucket: string, key: string): Promise<OpenObject> {
+  openObject(tenantId: Actor, bucket: string, key: string): Promise<OpenObject> {
     return this.#objects.open(tenantId, bucket, key);
   }
 
   /** Deletes the object if it exists (S3 answers 204 either way). */
-  deleteObject(tenantId: string, bucket: string, key: string): Promise<boolean> {
+  deleteObject(tenantId: Actor, bucket: string, key: string): Promise<boolean> {
     return this.#objects.delete(tenantId, bucket, key);
   }
 
   copyObject(
-    tenantId: string,
+    tenantId: Actor,
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
+      acl?: string;
     },
   ): Promise<ObjectInfo> {
     return this.#objects.copy(tenantId, source, target, opts);
   }
 
-  listObjects(tenantId: string, bucket: string, opts: ListOptions): Promise<ListResult> {
+  listObjects(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {
     return this.#objects.list(tenantId, bucket, opts);
   }
 
   // ---- multipart uploads ----
 
   createMultipartUpload(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     opts: CreateUploadOptions = {},
@@ -145,12 +191,12 @@ export class ObjectStore {
     return this.#uploads.create(tenantId, bucket, key, opts);
   }
 
-  upload(tenantId: string, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+  upload(tenantId: Actor, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
     return this.#uploads.get(tenantId, bucket, key, uploadId);
   }
 
   uploadPart(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -162,7 +208,7 @@ export class ObjectStore {
   }
 
   listParts(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -171,17 +217,17 @@ export class ObjectStore {
     return this.#uploads.listParts(tenantId, bucket, key, uploadId, opts);
   }
 
-  listUploads(tenantId: string, bucket: string, prefix = ''): Promise<UploadInfo[]> {
+  listUploads(tenantId: Actor, bucket: string, prefix = ''): Promise<UploadInfo[]> {
     return this.#uploads.list(tenantId, bucket, prefix);
   }
 
-  abortMultipartUpload(tenantId: string, bucket: string, key: string, uploadId: string): Promise<void> {
+  abortMultipartUpload(tenantId: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
     return this.#uploads.abort(tenantId, bucket, key, uploadId);
   }
 
   /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */
   completeMultipartUpload(
-    tenantId: string,
+    tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,

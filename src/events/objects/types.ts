@@ -36,6 +36,20 @@ export interface BucketInfo {
   createdAt: Date;
 }
 
+/** A bucket with its access configuration as stored (opaque JSON the S3 API parses; null when unset). */
+export interface BucketAccess extends BucketInfo {
+  acl: string | null;
+  policy: string | null;
+  publicAccessBlock: string | null;
+}
+
+/**
+ * Whom a store call acts for: a tenant id (the store checks the bucket is that tenant's), or a bucket the
+ * API already read and authorized the request for, acting as its owner (the store does not read it again).
+ */
+export type Actor = string | { tenantId: string; bucket: BucketInfo };
+export const actorTenant = (a: Actor): string => (typeof a === 'string' ? a : a.tenantId);
+
 export interface PartInfo {
   partNumber: number;
   size: number;
@@ -88,6 +102,8 @@ export interface WriteOptions {
   verify?: (computed: { md5: Buffer; size: number }) => Checksum | undefined;
   /** Conditional write (If-None-Match: * / If-Match: etag), checked again atomically at commit. */
   condition?: WriteCondition;
+  /** The new object's ACL (opaque JSON), stored with it in the same transaction; unset: private. */
+  acl?: string;
 }
 
 export interface WriteCondition {

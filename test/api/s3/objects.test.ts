@@ -372,7 +372,7 @@ test('ListObjectsV2 reports owners only with FetchOwner', async () => {
   const plain = await f.s3.send(new ListObjectsV2Command({ Bucket: b }));
   assert.equal(plain.Contents?.[0]?.Owner, undefined);
   const owned = await f.s3.send(new ListObjectsV2Command({ Bucket: b, FetchOwner: true }));
-  assert.match(owned.Contents?.[0]?.Owner?.ID ?? '', /^\d{12}$/);
+  assert.match(owned.Contents?.[0]?.Owner?.ID ?? '', /^[0-9a-f]{64}$/);
 });
 
 test('PutObjectTagging is refused with NotImplemented and leaves the object untouched', async () => {

@@ -1,0 +1,106 @@
+// Who may do what to a bucket: the decision S3 makes from the bucket policy (an explicit Deny wins, for
+// the owner too), ownership, the policy's Allows and the ACL grants, with PublicAccessBlock applied.
+// A bucket with no policy costs its owner one comparison.
+import { S3Errors } from '../../events/objects/errors.js';
+import type { BucketAccess } from '../../events/objects/store.js';
+import { type Caller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
+import { evaluatePolicy, type Policy, type PolicyAction, storedPolicy } from './policy.js';
+import type { S3SurfaceDeps } from './request.js';
+
+export interface PublicAccessBlock {
+  BlockPublicAcls: boolean;
+  IgnorePublicAcls: boolean;
+  BlockPublicPolicy: boolean;
+  RestrictPublicBuckets: boolean;
+}
+export const PAB_FIELDS = [
+  'BlockPublicAcls',
+  'IgnorePublicAcls',
+  'BlockPublicPolicy',
+  'RestrictPublicBuckets',
+] as const;
+const NO_BLOCK: PublicAccessBlock = {
+  BlockPublicAcls: false,
+  IgnorePublicAcls: false,
+  BlockPublicPolicy: false,
+  RestrictPublicBuckets: false,
+};
+
+export const publicAccessBlockOf = (b: BucketAccess): PublicAccessBlock =>
+  b.publicAccessBlock === null ? NO_BLOCK : (JSON.parse(b.publicAccessBlock) as PublicAccessBlock);
+
+/** What ACLs grant each action: the permission, on the bucket's ACL or the object's. */
+const ACL_PERMISSION: Readonly<Record<PolicyAction, [Permission, 'bucket' | 'object']>> = {
+  's3:GetObject': ['READ', 'object'],
+  's3:PutObject': ['WRITE', 'bucket'],
+  's3:DeleteObject': ['WRITE', 'bucket'],
+  's3:GetObjectAcl': ['READ_ACP', 'object'],
+  's3:PutObjectAcl': ['WRITE_ACP', 'object'],
+  's3:AbortMultipartUpload': ['WRITE', 'bucket'],
+  's3:ListMultipartUploadParts': ['READ', 'bucket'],
+  's3:ListBucket': ['READ', 'bucket'],
+  's3:ListBucketMultipartUploads': ['READ', 'bucket'],
+  's3:GetBucketAcl': ['READ_ACP', 'bucket'],
+  's3:PutBucketAcl': ['WRITE_ACP', 'bucket'],
+};
+
+/** Whether the bucket grants anything beyond its owner: without a policy or an ACL, only the owner gets in. */
+export const sharesAnything = (b: BucketAccess): boolean => b.policy !== null || b.acl !== null;
+
+/**
+ * The decision for one request. `objectAcl` is the object's ACL (JSON) for object actions, when the
+ * caller is not the owner and the policy did not decide; `undefined` means "not looked up yet".
+ */
+export function decide(
+  b: BucketAccess,
+  caller: Caller,
+  action: PolicyAction,
+  key: string | undefined,
+  objectAcl?: string | null,
+): 'allow' | 'deny' | 'need-object-acl' {
+  const owner = caller.tenantId === b.tenantId;
+  let policy: Policy | undefined;
+  if (b.policy !== null) {
+    policy = storedPolicy(b.policy, b.name);
+    const verdict = evaluatePolicy(policy, {
+      accountId: caller.accountId,
+      action,
+      resource: key === undefined ? `arn:aws:s3:::${b.name}` : `arn:aws:s3:::${b.name}/${key}`,
+      sourceIp: caller.sourceIp,
+    });
+    if (verdict === 'Deny') return 'deny';
+    if (owner) return 'allow';
+    // RestrictPublicBuckets: a public policy lets nobody but the owner in.
+    if (verdict === 'Allow' && !(policy.isPublic && publicAccessBlockOf(b).RestrictPublicBuckets))
+      return 'allow';
+  } else if (owner) return 'allow';
+  const [permission, on] = ACL_PERMISSION[action]!;
+  const ignorePublic = b.publicAccessBlock !== null && publicAccessBlockOf(b).IgnorePublicAcls;
+  if (on === 'bucket')
+    return grantsAllow(parseStoredAcl(b.acl), caller, permission, ignorePublic) ? 'allow' : 'deny';
+  if (objectAcl === undefined) return 'need-object-acl';
+  return grantsAllow(parseStoredAcl(objectAcl), caller, permission, ignorePublic) ? 'allow' : 'deny';
+}
+
+/**
+ * Decides with the object's ACL looked up when needed. An object missing answers NoSuchKey only to a
+ * caller who may list the bucket (as S3 does), AccessDenied otherwise: keys cannot be probed.
+ */
+export async function authorize(
+  d: S3SurfaceDeps,
+  b: BucketAccess,
+  caller: Caller,
+  action: PolicyAction,
+  key: string | undefined,
+): Promise<void> {
+  let verdict = decide(b, caller, action, key);
+  if (verdict === 'need-object-acl') {
+    const found = await d.store.peekObjectAcl(b.name, key!);
+    if (found === undefined) {
+      if (decide(b, caller, 's3:ListBucket', undefined) === 'allow') throw S3Errors.noSuchKey(key!);
+      throw S3Errors.accessDenied();
+    }
+    verdict = decide(b, caller, action, key, found.acl);
+  }
+  if (verdict !== 'allow') throw S3Errors.accessDenied();
+}

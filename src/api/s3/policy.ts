@@ -1,0 +1,240 @@
+// S3 bucket policies, the common subset: Effect, Principal ("*" or tenant accounts), Action (the S3
+// actions this store answers, with wildcards), Resource (the bucket and its keys, with wildcards) and
+// Condition on aws:SourceIp. Validated once on PutBucketPolicy; compiled and cached for evaluation.
+import { type Cidr, cidrContains, parseCidr } from '../../cidr.js';
+import { ObjectStoreError } from '../../events/objects/errors.js';
+
+/** S3's limit on a bucket policy's size. */
+export const MAX_POLICY_BYTES = 20 * 1024;
+
+/** The actions a policy may name here, and whether each applies to objects or to the bucket. */
+export const POLICY_ACTIONS: Readonly<Record<string, 'object' | 'bucket'>> = {
+  's3:GetObject': 'object',
+  's3:PutObject': 'object',
+  's3:DeleteObject': 'object',
+  's3:GetObjectAcl': 'object',
+  's3:PutObjectAcl': 'object',
+  's3:AbortMultipartUpload': 'object',
+  's3:ListMultipartUploadParts': 'object',
+  's3:ListBucket': 'bucket',
+  's3:ListBucketMultipartUploads': 'bucket',
+  's3:GetBucketAcl': 'bucket',
+  's3:PutBucketAcl': 'bucket',
+};
+export type PolicyAction = keyof typeof POLICY_ACTIONS;
+const ACTION_NAMES = Object.keys(POLICY_ACTIONS);
+
+export const malformedPolicy = (message: string): ObjectStoreError =>
+  new ObjectStoreError('MalformedPolicy', message);
+
+interface Statement {
+  deny: boolean;
+  /** undefined: everyone ("*"), anonymous callers included. */
+  accounts: Set<string> | undefined;
+  actions: Set<string>;
+  /** ARN patterns with IAM wildcards. */
+  resources: string[];
+  /** Each must hold: the caller's address in (or, negated, outside) one of the ranges. */
+  ip: { ranges: Cidr[]; negate: boolean }[];
+}
+
+export interface Policy {
+  statements: Statement[];
+  /** S3's "public": an Allow to everyone not pinned to source addresses. */
+  isPublic: boolean;
+  /** The accounts the policy names (PutBucketPolicy checks they exist). */
+  accounts: Set<string>;
+}
+
+export interface PolicyRequest {
+  accountId: string | undefined;
+  action: string;
+  /** arn:aws:s3:::bucket or arn:aws:s3:::bucket/key */
+  resource: string;
+  /** The caller's IPv4 address; undefined for IPv6 callers (no range matches them). */
+  sourceIp: number | undefined;
+}
+
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+/**
+ * IAM's wildcards (`*` any run, `?` one character), matched in O(pattern × text) without a regular
+ * expression: a tenant's pattern of many stars must not backtrack exponentially on the shared server.
+ */
+export function wildcardMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++mark;
+    } else return false;
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+function principalAccounts(p: unknown): Set<string> | undefined {
+  if (p === '*') return undefined;
+  if (p === null || typeof p !== 'object' || Array.isArray(p))
+    throw malformedPolicy('Invalid principal in policy');
+  const keys = Object.keys(p);
+  if (keys.length !== 1 || keys[0] !== 'AWS') throw malformedPolicy('Invalid principal in policy');
+  const values = asList((p as { AWS: unknown }).AWS);
+  if (values.includes('*')) return undefined;
+  const accounts = new Set<string>();
+  for (const v of values) {
+    const m = typeof v === 'string' ? /^(?:(\d{12})|arn:aws:iam::(\d{12}):root)$/.exec(v) : null;
+    if (!m) throw malformedPolicy('Invalid principal in policy');
+    accounts.add(m[1] ?? m[2]!);
+  }
+  return accounts;
+}
+
+function actionsOf(v: unknown): Set<string> {
+  const out = new Set<string>();
+  for (const a of asList(v)) {
+    if (typeof a !== 'string' || !/^(\*|s3:[A-Za-z*?]+)$/.test(a))
+      throw malformedPolicy('Policy has invalid action');
+    if (/[*?]/.test(a)) {
+      const matched = ACTION_NAMES.filter((n) => wildcardMatch(a.toLowerCase(), n.toLowerCase()));
+      if (matched.length === 0)
+        throw malformedPolicy(`Policy action ${a} matches no action this store supports`);
+      for (const n of matched) out.add(n);
+    } else {
+      const name = ACTION_NAMES.find((n) => n.toLowerCase() === a.toLowerCase());
+      if (!name) throw malformedPolicy(`Policy has an action this store does not support: ${a}`);
+      out.add(name);
+    }
+  }
+  return out;
+}
+
+function conditionsOf(v: unknown): Statement['ip'] {
+  if (v === undefined) return [];
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw malformedPolicy('Invalid Condition');
+  const out: Statement['ip'] = [];
+  for (const [op, body] of Object.entries(v)) {
+    if (op !== 'IpAddress' && op !== 'NotIpAddress')
+      throw malformedPolicy(
+        `Condition operator ${op} is not supported by this store (IpAddress, NotIpAddress)`,
+      );
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw malformedPolicy('Invalid Condition');
+    for (const [key, values] of Object.entries(body)) {
+      if (key.toLowerCase() !== 'aws:sourceip')
+        throw malformedPolicy(`Condition key ${key} is not supported by this store (aws:SourceIp)`);
+      const ranges = asList(values).map((s) => {
+        const c = typeof s === 'string' ? parseCidr(s.trim()) : { error: 'not a string' };
+        if ('error' in c)
+          throw malformedPolicy(`Invalid aws:SourceIp value ${JSON.stringify(s)}: ${c.error}`);
+        return c;
+      });
+      out.push({ ranges, negate: op === 'NotIpAddress' });
+    }
+  }
+  return out;
+}
+
+/** Parses and validates a policy for `bucket` as PutBucketPolicy does; MalformedPolicy naming what is wrong. */
+export function parsePolicy(text: string, bucket: string): Policy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw malformedPolicy("Policies must be valid JSON and the first byte must be '{'");
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw malformedPolicy("Policies must be valid JSON and the first byte must be '{'");
+  const top = doc as Record<string, unknown>;
+  for (const k of Object.keys(top))
+    if (!['Version', 'Id', 'Statement'].includes(k)) throw malformedPolicy(`Unknown field ${k}`);
+  if (top.Version !== undefined && top.Version !== '2012-10-17' && top.Version !== '2008-10-17')
+    throw malformedPolicy('The policy must contain a valid version string');
+  if (top.Statement === undefined) throw malformedPolicy('Missing required field Statement');
+  const raw = asList(top.Statement);
+  if (raw.length === 0) throw malformedPolicy('Could not parse the policy: Statement is empty!');
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const accounts = new Set<string>();
+  let isPublic = false;
+  const statements = raw.map((s): Statement => {
+    if (s === null || typeof s !== 'object' || Array.isArray(s))
+      throw malformedPolicy('Statement is not an object');
+    const st = s as Record<string, unknown>;
+    for (const k of Object.keys(st)) {
+      if (k === 'NotPrincipal' || k === 'NotAction' || k === 'NotResource')
+        throw malformedPolicy(`${k} is not supported by this store`);
+      if (!['Sid', 'Effect', 'Principal', 'Action', 'Resource', 'Condition'].includes(k))
+        throw malformedPolicy(`Unknown field ${k}`);
+    }
+    for (const k of ['Effect', 'Principal', 'Action', 'Resource'])
+      if (st[k] === undefined) throw malformedPolicy(`Missing required field ${k}`);
+    if (st.Effect !== 'Allow' && st.Effect !== 'Deny')
+      throw malformedPolicy(`Invalid effect: ${String(st.Effect)}`);
+    const stAccounts = principalAccounts(st.Principal);
+    for (const a of stAccounts ?? []) accounts.add(a);
+    const actions = actionsOf(st.Action);
+    const kinds = asList(st.Resource).map((r) => {
+      if (typeof r !== 'string' || !(r === bucketArn || r.startsWith(`${bucketArn}/`)))
+        throw malformedPolicy('Policy has invalid resource');
+      return r.includes('/') ? 'object' : 'bucket';
+    });
+    // An action no resource of the statement can name is S3's error, not a statement that never matches.
+    for (const a of actions)
+      if (!kinds.includes(POLICY_ACTIONS[a]!) && !/[*?]/.test(String(st.Action)))
+        throw malformedPolicy('Action does not apply to any resource(s) in statement');
+    const ip = conditionsOf(st.Condition);
+    const deny = st.Effect === 'Deny';
+    // Pinned to addresses (every range at least a /8) makes an Allow to everyone non-public, as S3 judges it.
+    const pinned = ip.some((c) => !c.negate && c.ranges.every((r) => r.prefix >= 8));
+    if (!deny && stAccounts === undefined && !pinned) isPublic = true;
+    return {
+      deny,
+      accounts: stAccounts,
+      actions,
+      resources: asList(st.Resource) as string[],
+      ip,
+    };
+  });
+  return { statements, isPublic, accounts };
+}
+
+const compiled = new Map<string, Policy>();
+
+/** A stored (already validated) policy, compiled once per node. */
+export function storedPolicy(text: string, bucket: string): Policy {
+  const id = `${bucket}\n${text}`;
+  let p = compiled.get(id);
+  if (!p) {
+    p = parsePolicy(text, bucket);
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(id, p);
+  }
+  return p;
+}
+
+/** 'Deny' if a Deny statement matches, 'Allow' if only Allows do, undefined if none. */
+export function evaluatePolicy(policy: Policy, req: PolicyRequest): 'Allow' | 'Deny' | undefined {
+  let allowed = false;
+  for (const st of policy.statements) {
+    if (st.accounts !== undefined && (req.accountId === undefined || !st.accounts.has(req.accountId)))
+      continue;
+    if (!st.actions.has(req.action)) continue;
+    if (!st.resources.some((r) => wildcardMatch(r, req.resource))) continue;
+    const ipHolds = st.ip.every((c) => {
+      const inside = req.sourceIp !== undefined && c.ranges.some((r) => cidrContains(r, req.sourceIp!));
+      return c.negate ? !inside : inside;
+    });
+    if (!ipHolds) continue;
+    if (st.deny) return 'Deny';
+    allowed = true;
+  }
+  return allowed ? 'Allow' : undefined;
+}
