@@ -1,6 +1,7 @@
 // Queue attributes: which SQS attributes a queue accepts, their ranges and defaults, and the parsed
 // configuration the engine runs on. Validated here once, whether they come from the API or in-process.
 import { SqsErrors } from './errors.js';
+import { parsePolicy, type QueuePolicy } from './policy.js';
 import type { RedrivePolicy } from './types.js';
 
 interface IntRule {
@@ -18,7 +19,7 @@ const INT_ATTRIBUTES: Record<string, IntRule> = {
   KmsDataKeyReusePeriodSeconds: { min: 60, max: 86_400, default: 300 },
 };
 
-/** Accepted and reported back, but without effect on the embedded engine. */
+/** Reported back as stored (Policy is validated and enforced; the others are without effect here). */
 const STORED_ONLY = new Set(['Policy', 'KmsMasterKeyId', 'SqsManagedSseEnabled', 'RedriveAllowPolicy']);
 
 export const READ_ONLY_ATTRIBUTES = [
@@ -62,6 +63,8 @@ export interface QueueConfig {
   receiveMessageWaitTimeSeconds: number;
   visibilityTimeout: number;
   redrivePolicy: RedrivePolicy | undefined;
+  /** The queue's access policy, parsed (another account's calls are checked against it). */
+  policy: QueuePolicy | undefined;
 }
 
 const invalidValue = (name: string) =>
@@ -132,6 +135,10 @@ export function normalizeAttributes(
     } else if (name === 'SqsManagedSseEnabled') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
       out[name] = value;
+    } else if (name === 'Policy') {
+      // Validated here so the stored text always parses; '' removes the policy.
+      if (value !== '') parsePolicy(value);
+      out[name] = value;
     } else if (STORED_ONLY.has(name)) {
       out[name] = value;
     } else {
@@ -158,6 +165,7 @@ export function queueConfig(stored: Record<string, string>, fifo: boolean): Queu
     receiveMessageWaitTimeSeconds: int('ReceiveMessageWaitTimeSeconds'),
     visibilityTimeout: int('VisibilityTimeout'),
     redrivePolicy: redrive,
+    policy: stored.Policy ? parsePolicy(stored.Policy) : undefined,
   };
 }
 

@@ -70,7 +70,10 @@ export class QueueCatalogue {
     this.#forgets++;
     const l = this.#cache.get(queueId);
     this.#cache.delete(queueId);
-    if (l) this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
+    if (l) {
+      this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
+      this.#names.delete(`@${l.queue.accountId}\0${l.queue.name}`);
+    }
   }
 
   #fresh(l: Loaded | undefined): Loaded | undefined {
@@ -215,6 +218,54 @@ export class QueueCatalogue {
     return this.#byName(owner, ref);
   }
 
+  /**
+   * The queue a URL or ARN names in another account than the caller's (undefined for the caller's own, or
+   * none): only for a policy check, never answered to the caller before that check passes.
+   */
+  async foreign(caller: QueueOwner, ref: string): Promise<Loaded | undefined> {
+    let account: string | undefined;
+    let name: string | undefined;
+    if (typeof ref !== 'string') return undefined;
+    if (ref.startsWith('arn:')) {
+      const parsed = parseQueueArn(ref);
+      if (!parsed || parsed.region !== this.#region) return undefined;
+      account = parsed.accountId;
+      name = parsed.name;
+    } else if (ref.includes('/')) {
+      let path = ref;
+      if (/^[a-z]+:\/\//i.test(ref)) {
+        try {
+          path = new URL(ref).pathname;
+        } catch {
+          return undefined;
+        }
+      }
+      const parts = path.split('/').filter(Boolean);
+      if (parts.length !== 2) return undefined;
+      account = parts[0];
+      name = tryDecode(parts[1]!);
+    }
+    if (account === undefined || name === undefined || account === caller.accountId) return undefined;
+    return this.byAccount(account, name);
+  }
+
+  /** A queue by its owner's account id and name. */
+  async byAccount(accountId: string, name: string): Promise<Loaded | undefined> {
+    if (!/^\d{12}$/.test(accountId)) return undefined;
+    const key = `@${accountId}\0${name}`;
+    const id = this.#names.get(key);
+    const hit = id === undefined ? undefined : this.#fresh(this.#cache.get(id));
+    if (hit) return hit;
+    const since = this.#forgets;
+    const row = await this.#repo.queueByAccount(accountId, name);
+    if (!row) {
+      this.#names.delete(key);
+      return undefined;
+    }
+    if (since === this.#forgets) this.#names.set(key, row.id);
+    return this.#load(row, since);
+  }
+
   async listQueues(
     owner: QueueOwner,
     opts: ListQueuesOptions = {},
@@ -253,6 +304,7 @@ export class QueueCatalogue {
     await this.#repo.deleteQueue(queue.id);
     this.forget(queue.id);
     this.#names.delete(`${queue.tenantId}\0${queue.name}`);
+    this.#names.delete(`@${queue.accountId}\0${queue.name}`);
   }
 
   async getAttributes(
@@ -301,6 +353,33 @@ export class QueueCatalogue {
     if (next.Policy === '') delete next.Policy;
     const now = Date.now();
     await this.#repo.setQueueAttributes(queue.id, JSON.stringify(next), now);
+    this.#cache.set(queue.id, {
+      ...l,
+      stored: next,
+      config: queueConfig(next, queue.fifo),
+      modifiedAt: now,
+      readAt: Date.now(),
+    });
+  }
+
+  /**
+   * AddPermission/RemovePermission: rewrites the Policy attribute from its current stored text, in one
+   * transaction with the row locked, so two nodes adding permissions at once both keep theirs.
+   */
+  async updatePolicy(queue: Queue, change: (current: string | undefined) => string): Promise<void> {
+    await this.loaded(queue);
+    const now = Date.now();
+    const next = await this.#repo.tx(async (r) => {
+      const row = await r.queueByIdForUpdate(queue.id);
+      if (!row) throw SqsErrors.queueDoesNotExist();
+      const stored = JSON.parse(row.attributes) as Record<string, string>;
+      const policy = change(stored.Policy);
+      if (policy === '') delete stored.Policy;
+      else stored.Policy = policy;
+      await r.setQueueAttributes(queue.id, JSON.stringify(stored), now);
+      return stored;
+    });
+    const l = await this.loaded(queue);
     this.#cache.set(queue.id, {
       ...l,
       stored: next,

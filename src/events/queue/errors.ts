@@ -83,6 +83,10 @@ export const SqsErrors = {
   invalidAddress: e('InvalidAddress', 'InvalidAddress'),
   unsupportedOperation: e('UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation'),
   malformedInput: e('SerializationException', 'MalformedInput'),
+  /** AddPermission past the policy's quotas (actions, statements, principals, size). */
+  overLimit: e('OverLimit', 'OverLimit'),
+  /** Move tasks: a source, destination or task that does not exist (or is another tenant's). */
+  resourceNotFound: e('ResourceNotFoundException', 'ResourceNotFoundException'),
   internal: () =>
     new SqsError(
       'InternalError',

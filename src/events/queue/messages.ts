@@ -34,6 +34,20 @@ const CLOCK_SLACK_MS = 1_000;
 /** Another node committed a deduplication id this send also claims: roll back and look again. */
 class DeduplicationRace extends Error {}
 
+/** A move task was cancelled (or failed) while a batch was under way: the batch rolls back. */
+class TaskStopped extends Error {}
+
+/** What one step of a move task did. */
+export interface MoveStep {
+  moved: number;
+  /** No receivable message sent before the task began is left. */
+  done: boolean;
+  /** The task is no longer RUNNING (cancelled): nothing was moved. */
+  stopped: boolean;
+  /** A message's destination (its original source queue) no longer exists. */
+  missingDestination: boolean;
+}
+
 /** Tells this node's waiters and the other nodes that the queue may have messages receivable at `at`. */
 export type Announce = (queueId: number, at: number) => void;
 
@@ -543,6 +557,75 @@ export class QueueMessages {
     await this.#catalogue.loaded(queue);
     await this.#repo.purge(queue.id);
     this.#totals.delete(queue.id);
+  }
+
+  /**
+   * One step of a message move task: up to `max` receivable messages of `source` sent before the task
+   * began go to their destinations as new messages (new ids; body, attributes and sender kept), in one
+   * transaction with the task's progress, so a message is in exactly one queue and counted once; nothing
+   * moves once the task is no longer RUNNING. `destination` maps a message's DeadLetterQueueSourceArn (or
+   * null) to the queue it goes to, resolved before the transaction (no reads on the store inside it).
+   */
+  async moveBatch(
+    source: Queue,
+    task: { id: string; maxSeq: number },
+    max: number,
+    destination: (sourceArn: string | null) => Loaded | undefined,
+  ): Promise<MoveStep> {
+    const step: MoveStep = { moved: 0, done: false, stopped: false, missingDestination: false };
+    const into = new Map<number, number>();
+    try {
+      await this.#repo.tx(async (r) => {
+        step.moved = 0;
+        step.missingDestination = false;
+        into.clear();
+        const now = this.#clock.now();
+        const rows = await r.movable(source.id, now, task.maxSeq, max, true);
+        if (rows.length === 0) {
+          step.done = true;
+          return;
+        }
+        const fresh: NewMessage[] = [];
+        const seqs: number[] = [];
+        for (const m of rows) {
+          const d = destination(m.source_arn);
+          if (!d) {
+            step.missingDestination = true;
+            break;
+          }
+          seqs.push(m.seq);
+          into.set(d.queue.id, (into.get(d.queue.id) ?? 0) + 1);
+          fresh.push({
+            queueId: d.queue.id,
+            messageId: randomUUID(),
+            body: m.body,
+            attributes: m.attributes,
+            md5Body: m.md5_body,
+            md5Attributes: m.md5_attributes,
+            systemAttributes: m.system_attributes,
+            senderId: m.sender_id,
+            sentAt: now,
+            visibleAt: now - CLOCK_SLACK_MS,
+            expiresAt: now + d.config.messageRetentionPeriod * 1000,
+            groupId: m.group_id,
+            dedupId: m.dedup_id,
+          });
+        }
+        await r.insertMessages(fresh);
+        await r.deleteSeqs(seqs);
+        if (!(await r.moveTaskProgress(task.id, seqs.length, now))) throw new TaskStopped();
+        step.moved = seqs.length;
+      });
+    } catch (e) {
+      if (!(e instanceof TaskStopped)) throw e;
+      return { moved: 0, done: false, stopped: true, missingDestination: false };
+    }
+    this.#adjust(source.id, -step.moved);
+    for (const [queueId, n] of into) {
+      this.#adjust(queueId, n);
+      this.#announce(queueId, 0);
+    }
+    return step;
   }
 
   /** A deleted queue's count is dropped. */
