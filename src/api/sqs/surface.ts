@@ -26,8 +26,8 @@ import {
   validate,
 } from './shapes.js';
 
-// Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
-const MAX_BODY_BYTES = 2 * 1024 * 1024;
+// Room for a 1 MiB message (or batch) with its attributes in base64 and form encoding.
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
 
 interface Call {

@@ -12,7 +12,7 @@ interface IntRule {
 
 const INT_ATTRIBUTES: Record<string, IntRule> = {
   DelaySeconds: { min: 0, max: 900, default: 0 },
-  MaximumMessageSize: { min: 1024, max: 262_144, default: 262_144 },
+  MaximumMessageSize: { min: 1024, max: 1_048_576, default: 1_048_576 },
   MessageRetentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   ReceiveMessageWaitTimeSeconds: { min: 0, max: 20, default: 0 },
   VisibilityTimeout: { min: 0, max: 43_200, default: 30 },

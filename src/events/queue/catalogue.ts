@@ -29,6 +29,20 @@ export interface Loaded {
 
 const CACHE_MS = 5_000;
 
+/** SQS's tag quotas: 50 per queue, keys of 1–128 characters, values of up to 256. */
+const MAX_TAGS = 50;
+
+function validateTags(tags: Record<string, string>, queueName: string): void {
+  if (Object.keys(tags).length > MAX_TAGS)
+    throw SqsErrors.invalidParameterValue(`Too many tags added for queue ${queueName}.`);
+  for (const [k, v] of Object.entries(tags)) {
+    if (k.length === 0 || k.length > 128)
+      throw SqsErrors.invalidParameterValue('Tag keys must be between 1 and 128 characters in length.');
+    if (typeof v !== 'string' || v.length > 256)
+      throw SqsErrors.invalidParameterValue('Tag values must be between 0 and 256 characters in length.');
+  }
+}
+
 const KNOWN_ATTRIBUTES = [
   'ApproximateNumberOfMessages',
   'ApproximateNumberOfMessagesNotVisible',
@@ -137,6 +151,7 @@ export class QueueCatalogue {
     if (typeof name !== 'string')
       throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
     validateQueueName(name);
+    validateTags(tags, name);
     const fifo = name.endsWith('.fifo');
     if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
     const given = normalizeAttributes(attributes, fifo, true);
@@ -403,13 +418,18 @@ export class QueueCatalogue {
 
   async tagQueue(queue: Queue, tags: Record<string, string>): Promise<void> {
     await this.loaded(queue);
+    if (Object.keys(tags).length === 0)
+      throw SqsErrors.missingParameter('The request must contain the parameter Tags.');
+    validateTags(tags, queue.name);
     const merged = { ...(await this.listTags(queue)), ...tags };
-    if (Object.keys(merged).length > 50)
-      throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
+    if (Object.keys(merged).length > MAX_TAGS)
+      throw SqsErrors.invalidParameterValue(`Too many tags added for queue ${queue.name}.`);
     await this.#repo.setQueueTags(queue.id, JSON.stringify(merged));
   }
 
   async untagQueue(queue: Queue, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0 || keys.some((k) => k.length === 0 || k.length > 128))
+      throw SqsErrors.invalidParameterValue('Tag keys must be between 1 and 128 characters in length.');
     const tags = await this.listTags(queue);
     for (const k of keys) delete tags[k];
     await this.#repo.setQueueTags(queue.id, JSON.stringify(tags));

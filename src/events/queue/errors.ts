@@ -69,7 +69,7 @@ export const SqsErrors = {
     new SqsError(
       'BatchRequestTooLong',
       'AWS.SimpleQueueService.BatchRequestTooLong',
-      `Batch requests cannot be longer than 262144 bytes. You have sent ${size} bytes.`,
+      `Batch requests cannot be longer than 1048576 bytes. You have sent ${size} bytes.`,
     ),
   invalidAttributeName: (name: string) =>
     new SqsError('InvalidAttributeName', 'InvalidAttributeName', `Unknown Attribute ${name}.`),

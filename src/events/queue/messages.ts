@@ -8,7 +8,7 @@ import type { Loaded, QueueCatalogue } from './catalogue.js';
 import { SqsError, SqsErrors } from './errors.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
 import { type MessageRow, type NewMessage, type QueueRepo, toStored } from './queue-repo.js';
-import { decodeReceipt, receiptToken, sequenceNumber } from './receipts.js';
+import { decodeReceipt, type Receipt, receiptToken, sequenceNumber } from './receipts.js';
 import { toReceived } from './received.js';
 import type {
   BatchFailure,
@@ -24,6 +24,10 @@ import { validateBatchIds, validateSend } from './validate.js';
 import type { Handoff, QueueWaiters } from './waiters.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** SQS's limit on a batch's messages together, whatever the queue's MaximumMessageSize. */
+const MAX_BATCH_BYTES = 1_048_576;
+/** ChangeMessageVisibility: 12 hours from the receive at most. */
+const MAX_VISIBILITY_MS = 43_200_000;
 /** A queue's message count is read again after this long (other nodes send and delete too). */
 const TOTAL_MS = 1_000;
 /** Sends retried after another node claimed one of their deduplication ids first. */
@@ -136,7 +140,7 @@ export class QueueMessages {
     const h = this.#waiters.takeHandoff(l.queue.id);
     if (!h) return undefined;
     const leased = ready.slice(0, h.max);
-    const receipt = receiptToken();
+    const receipt = receiptToken(now);
     for (const i of leased) {
       const m = prepared[i]!.message;
       m.visibleAt = now + h.visibilityMs;
@@ -321,7 +325,7 @@ export class QueueMessages {
         failed.push(batchFailure(entry.id, e));
       }
     }
-    if (total > l.config.maximumMessageSize) throw SqsErrors.batchRequestTooLong(total);
+    if (total > MAX_BATCH_BYTES) throw SqsErrors.batchRequestTooLong(total);
     if (valid.length === 0) return { successful: [], failed };
     const { results, earliest, inserted } = await this.#store(l, valid);
     this.#adjust(queue.id, inserted);
@@ -346,8 +350,8 @@ export class QueueMessages {
         )
       : undefined;
     const dlqLoaded = dlq && dlq.id !== queue.id ? await this.#catalogue.loaded(dlq) : undefined;
-    const token = receiptToken();
     const now = this.#clock.now();
+    const token = receiptToken(now);
     if (!l.config.fifo && !dlqLoaded) {
       // Nothing to dead-letter and no group order: one statement, one round trip.
       const rows = await this.#repo.leaseNext(queue.id, now, max, now + visibilityTimeout * 1000, token);
@@ -453,7 +457,7 @@ export class QueueMessages {
     return this.#waiters.waitForMessages(queue.id, timeoutMs, signal);
   }
 
-  #handle(queue: Queue, receiptHandle: string): { seq: number; token: Buffer } {
+  #handle(queue: Queue, receiptHandle: string): Receipt {
     const h = decodeReceipt(receiptHandle);
     if (!h || h.queueId !== queue.id) throw SqsErrors.receiptHandleIsInvalid(String(receiptHandle));
     return h;
@@ -493,13 +497,19 @@ export class QueueMessages {
   }
 
   async #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): Promise<number> {
-    if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
+    if (!Number.isInteger(timeout) || timeout < 0) {
       throw SqsErrors.invalidParameterValue(
         `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`,
       );
     }
     const h = this.#handle(queue, receiptHandle);
     const at = now + timeout * 1000;
+    // As on SQS, a message stays invisible at most 12 hours from the receive that returned this handle.
+    if (Math.floor((at - h.receivedAt) / 1000) * 1000 > MAX_VISIBILITY_MS) {
+      throw SqsErrors.invalidParameterValue(
+        `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds].`,
+      );
+    }
     // Only while this handle is the message's latest and it is still in flight (on whichever node leased it).
     if (!(await this.#repo.setVisibleAt(queue.id, h.seq, h.token, at, now)))
       throw SqsErrors.messageNotInflight();
