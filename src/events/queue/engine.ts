@@ -37,6 +37,8 @@ export interface QueueEngineOptions {
   localClock?: () => number;
   /** How often a queue with waiters is re-read in case a wake-up signal was lost (default 2 s, at least 1 s). */
   recheckMs?: number;
+  /** How long a running move task's heartbeat may be silent before it is reported FAILED (default 30 s; tests shorten it). */
+  moveTaskStaleMs?: number;
 }
 
 // Expired messages are also dropped when a receive meets them; the sweep keeps counts honest.
@@ -65,7 +67,7 @@ export class StoreQueueEngine implements QueueEngine {
       this.#waiters.afterChange(queueId, at);
       this.#signals.publish({ kind: 'messages', queueId, at });
     });
-    this.#moves = new MessageMoveTasks(repo, this.#catalogue, this.#messages, clock);
+    this.#moves = new MessageMoveTasks(repo, this.#catalogue, this.#messages, clock, opts.moveTaskStaleMs);
     this.#ready = (async () => {
       await sql.migrate('queue', SCHEMA);
       await clock.start();

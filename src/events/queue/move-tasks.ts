@@ -2,7 +2,7 @@
 // CancelMessageMoveTask. A task's state is a row in the store (any node lists or cancels it); the node
 // that started it moves the messages in the background, one transaction per batch, at most
 // MaxNumberOfMessagesPerSecond. A task does not outlive the node running it: its heartbeat stops, and
-// once it has been silent STALE_MS it is reported FAILED (start it again; what was moved stays moved).
+// once it has been silent 30 s it is reported FAILED (start it again; what was moved stays moved).
 import { randomUUID } from 'node:crypto';
 import type { StoreClock } from '../../store/clock.js';
 import { parseQueueArn } from './attributes.js';
@@ -17,7 +17,7 @@ const MAX_RATE = 500;
 const DEFAULT_RATE = MAX_RATE;
 /** Messages per transaction at most. */
 const BATCH = 100;
-/** A RUNNING task whose heartbeat is older than this ran on a node that stopped. */
+/** A RUNNING task whose heartbeat is older than this ran on a node that stopped (the default). */
 const STALE_MS = 30_000;
 /** ListMessageMoveTasks shows up to 10; older ones are dropped. */
 const KEEP = 10;
@@ -56,9 +56,17 @@ export class MessageMoveTasks {
   readonly #messages: QueueMessages;
   readonly #clock: StoreClock;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #staleMs: number;
   #closed = false;
 
-  constructor(repo: QueueRepo, catalogue: QueueCatalogue, messages: QueueMessages, clock: StoreClock) {
+  constructor(
+    repo: QueueRepo,
+    catalogue: QueueCatalogue,
+    messages: QueueMessages,
+    clock: StoreClock,
+    staleMs = STALE_MS,
+  ) {
+    this.#staleMs = staleMs;
     this.#repo = repo;
     this.#catalogue = catalogue;
     this.#messages = messages;
@@ -110,7 +118,7 @@ export class MessageMoveTasks {
       if (!(await r.queueByIdForUpdate(source.queue.id))) throw sourceMissing();
       for (const t of await r.moveTasks(source.queue.id, KEEP)) {
         if (t.status !== 'RUNNING' && t.status !== 'CANCELLING') continue;
-        if (now - t.heartbeat_at <= STALE_MS) {
+        if (now - t.heartbeat_at <= this.#staleMs) {
           throw SqsErrors.invalidParameterValue(
             'There is already a task running. Only one active task is allowed for a source queue arn at a given time.',
           );
@@ -159,7 +167,7 @@ export class MessageMoveTasks {
     const now = this.#clock.now();
     const rows = await this.#repo.moveTasks(source.queue.id, max);
     for (const t of rows) {
-      if ((t.status === 'RUNNING' || t.status === 'CANCELLING') && now - t.heartbeat_at > STALE_MS) {
+      if ((t.status === 'RUNNING' || t.status === 'CANCELLING') && now - t.heartbeat_at > this.#staleMs) {
         if (await this.#repo.setMoveTaskStatus(t.id, [t.status], 'FAILED', STOPPED_REASON)) {
           t.status = 'FAILED';
           t.failure_reason = STOPPED_REASON;
@@ -194,7 +202,7 @@ export class MessageMoveTasks {
     const t = await this.#repo.moveTask(h.taskId);
     if (!t || t.source_queue_id !== source.id || t.tenant_id !== owner.id)
       throw SqsErrors.resourceNotFound('Task does not exist.');
-    const stale = this.#clock.now() - t.heartbeat_at > STALE_MS;
+    const stale = this.#clock.now() - t.heartbeat_at > this.#staleMs;
     if (
       t.status !== 'RUNNING' ||
       stale ||
