@@ -19,7 +19,7 @@ const INT_ATTRIBUTES: Record<string, IntRule> = {
   KmsDataKeyReusePeriodSeconds: { min: 60, max: 86_400, default: 300 },
 };
 
-/** Reported back as stored (Policy is validated and enforced; the others are without effect here). */
+/** Reported back as stored (Policy and RedriveAllowPolicy are validated and enforced; the others have no effect here). */
 const STORED_ONLY = new Set(['Policy', 'KmsMasterKeyId', 'SqsManagedSseEnabled', 'RedriveAllowPolicy']);
 
 export const READ_ONLY_ATTRIBUTES = [
@@ -90,15 +90,63 @@ function parseRedrivePolicy(value: string): RedrivePolicy {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw bad('Redrive policy is not a valid JSON map.');
-  const { deadLetterTargetArn, maxReceiveCount } = raw as Record<string, unknown>;
-  if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn)) {
-    throw bad('Invalid value for deadLetterTargetArn.');
-  }
+  const map = raw as Record<string, unknown>;
+  for (const k of ['maxReceiveCount', 'deadLetterTargetArn'])
+    if (!(k in map)) throw bad(`Redrive policy does not contain mandatory attribute: ${k}.`);
+  const { deadLetterTargetArn, maxReceiveCount } = map;
   const count = typeof maxReceiveCount === 'string' ? Number(maxReceiveCount) : maxReceiveCount;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1000) {
-    throw bad('Invalid value for maxReceiveCount.');
+    throw bad(
+      `Invalid value for maxReceiveCount: ${String(maxReceiveCount)}, valid values are from 1 to 1000 both inclusive.`,
+    );
   }
+  if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn))
+    throw bad('Dead-letter target ARN should be fully qualified ARN.');
+  if (Object.keys(map).length > 2)
+    throw bad('Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].');
   return { deadLetterTargetArn, maxReceiveCount: count };
+}
+
+export interface RedriveAllowPolicy {
+  redrivePermission: 'allowAll' | 'denyAll' | 'byQueue';
+  sourceQueueArns?: string[];
+}
+
+/** A dead-letter queue's RedriveAllowPolicy: which source queues may name it in their RedrivePolicy. */
+export function parseRedriveAllowPolicy(value: string): RedriveAllowPolicy {
+  const unsupported = () =>
+    SqsErrors.invalidParameterValue(
+      "Invalid value for the parameter RedriveAllowPolicy. Reason: Amazon SQS can't create the redrive allow policy, as it’s in an unsupported format.",
+    );
+  const bad = (reason: string) =>
+    SqsErrors.invalidParameterValue(
+      `Value ${value} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy. ${reason}`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    throw unsupported();
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw unsupported();
+  const p = raw as Record<string, unknown>;
+  if (Object.keys(p).some((k) => k !== 'redrivePermission' && k !== 'sourceQueueArns')) throw unsupported();
+  const perm = p.redrivePermission;
+  if (perm !== 'allowAll' && perm !== 'denyAll' && perm !== 'byQueue') throw unsupported();
+  const arns = p.sourceQueueArns;
+  if (arns !== undefined) {
+    if (!Array.isArray(arns) || arns.some((a) => typeof a !== 'string')) throw unsupported();
+    if (perm !== 'byQueue')
+      throw bad('To specify one or more source queue ARNs, you must set redrivePermission to byQueue.');
+    if (arns.length > 10) throw bad('The maximum number of source queue ARNs you can specify is 10.');
+  }
+  if (perm === 'byQueue' && (!Array.isArray(arns) || arns.length === 0))
+    throw bad(
+      'When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.',
+    );
+  return perm === 'byQueue'
+    ? { redrivePermission: perm, sourceQueueArns: arns as string[] }
+    : { redrivePermission: perm };
 }
 
 /**
@@ -134,6 +182,9 @@ export function normalizeAttributes(
       out[name] = value;
     } else if (name === 'SqsManagedSseEnabled') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
+      out[name] = value;
+    } else if (name === 'RedriveAllowPolicy') {
+      if (value !== '') parseRedriveAllowPolicy(value);
       out[name] = value;
     } else if (name === 'Policy') {
       // Validated here so the stored text always parses; '' removes the policy.

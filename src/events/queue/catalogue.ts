@@ -8,6 +8,7 @@ import {
   FIFO_NAME_MESSAGE,
   normalizeAttributes,
   parseQueueArn,
+  parseRedriveAllowPolicy,
   type QueueConfig,
   queueConfig,
   sameAttributes,
@@ -155,7 +156,12 @@ export class QueueCatalogue {
     const fifo = name.endsWith('.fifo');
     if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
     const given = normalizeAttributes(attributes, fifo, true);
-    await this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
+    await this.#checkRedriveTarget(
+      owner,
+      given.RedrivePolicy,
+      fifo,
+      `arn:aws:sqs:${this.#region}:${owner.accountId}:${name}`,
+    );
     const stored = { ...given };
     if (stored.RedrivePolicy === '') delete stored.RedrivePolicy;
     // Insert-or-read: two nodes creating the same queue at once end with one queue, as SQS does.
@@ -176,7 +182,12 @@ export class QueueCatalogue {
     return this.#load(existing, since).queue;
   }
 
-  async #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): Promise<void> {
+  async #checkRedriveTarget(
+    owner: QueueOwner,
+    policy: string | undefined,
+    fifo: boolean,
+    sourceArn: string,
+  ): Promise<void> {
     if (!policy) return;
     const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
     const target = await this.byArn(owner, arn);
@@ -187,6 +198,18 @@ export class QueueCatalogue {
     if (!target) throw bad('Dead letter target does not exist.');
     if (target.fifo !== fifo)
       throw bad('Dead-letter queue must be of the same type (FIFO or standard) as the source queue.');
+    // The dead-letter queue's RedriveAllowPolicy decides which sources may use it.
+    const allow = (await this.loaded(target)).stored.RedriveAllowPolicy;
+    if (allow) {
+      const a = parseRedriveAllowPolicy(allow);
+      if (
+        a.redrivePermission === 'denyAll' ||
+        (a.redrivePermission === 'byQueue' && !a.sourceQueueArns?.includes(sourceArn))
+      )
+        throw bad(
+          `The dead-letter queue's RedriveAllowPolicy does not allow ${sourceArn} as a source queue.`,
+        );
+    }
   }
 
   async #byName(owner: QueueOwner, name: string): Promise<Queue | undefined> {
@@ -362,6 +385,7 @@ export class QueueCatalogue {
       { id: queue.tenantId, accountId: queue.accountId },
       given.RedrivePolicy,
       queue.fifo,
+      queue.arn,
     );
     const next = { ...l.stored, ...given };
     if (next.RedrivePolicy === '') delete next.RedrivePolicy;

@@ -2,7 +2,7 @@
 // accounts or "*", Allow/Deny, sqs: actions and queue ARNs with wildcards; no conditions), the statements
 // AddPermission/RemovePermission write, and the check another tenant's call goes through. The owner's
 // own calls never consult the policy; a policy only opens the queue to other accounts.
-import { SqsErrors } from './errors.js';
+import { SqsError, SqsErrors } from './errors.js';
 
 /** What another account may be granted (SQS: everything else is the owner's alone). */
 export const CROSS_ACCOUNT_ACTIONS = [
@@ -60,6 +60,10 @@ type Json = Record<string, unknown>;
 
 const bad = (reason: string) =>
   SqsErrors.invalidAttributeValue(`Invalid value for the parameter Policy. Reason: ${reason}`);
+
+// SQS answers a policy over its statement quota with OverLimit, whichever call set it.
+const tooManyStatements = (n: number) =>
+  SqsErrors.overLimit(`${n} statements were found in the submitted policy, max allowed is ${MAX_STATEMENTS}`);
 
 const strings = (v: unknown, what: string): string[] => {
   const list = Array.isArray(v) ? v : [v];
@@ -170,8 +174,7 @@ export function parsePolicy(text: string): QueuePolicy {
       ? []
       : [doc.Statement];
   if (list.length === 0) throw bad('Policy must have at least one Statement.');
-  if (list.length > MAX_STATEMENTS)
-    throw bad(`${list.length} statements were found, maximum allowed is ${MAX_STATEMENTS}.`);
+  if (list.length > MAX_STATEMENTS) throw tooManyStatements(list.length);
   const statements = list.map(statement);
   const principalCount = statements.reduce((n, s) => n + (s.accounts?.size ?? 1), 0);
   if (principalCount > MAX_PRINCIPALS)
@@ -248,10 +251,7 @@ export function addPermission(
       ? [doc.Statement as Json]
       : [];
   if (list.some((s) => s.Sid === label)) throw invalidParameter(label, 'Label', 'Already exists.');
-  if (list.length + 1 > MAX_STATEMENTS)
-    throw SqsErrors.overLimit(
-      `${list.length + 1} statements were found, maximum allowed is ${MAX_STATEMENTS}.`,
-    );
+  if (list.length + 1 > MAX_STATEMENTS) throw tooManyStatements(list.length + 1);
   const ps = [...new Set(accounts)].map((id) => `arn:aws:iam::${id}:root`);
   const as = [...new Set(actions)].map((a) => `SQS:${a}`);
   list.push({
@@ -267,6 +267,7 @@ export function addPermission(
   try {
     parsePolicy(text);
   } catch (e) {
+    if (e instanceof SqsError && e.queryCode === 'OverLimit') throw e;
     throw SqsErrors.overLimit(
       (e as Error).message.replace(/^Invalid value for the parameter Policy\. Reason: /, ''),
     );

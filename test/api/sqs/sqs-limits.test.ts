@@ -8,6 +8,7 @@ import {
   CreateQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   SQSClient,
   TagQueueCommand,
   UntagQueueCommand,
@@ -149,5 +150,85 @@ test('TagQueue and UntagQueue refuse as SQS does: no tags, too many, over-long k
   assert.equal(
     (await sdkError(new CreateQueueCommand({ QueueName: 'tagged-too-much', tags: tags51 }))).message,
     'Too many tags added for queue tagged-too-much.',
+  );
+});
+
+test('RedrivePolicy refusals in SQS’s words, and unknown members refused, not dropped', async () => {
+  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'limits-dlq' }))).QueueUrl!;
+  const arn = `arn:aws:sqs:${p.region}:${dlq.split('/').at(-2)}:limits-dlq`;
+  const redrive = async (policy: object) => {
+    const v = JSON.stringify(policy);
+    const e = await sdkError(
+      new CreateQueueCommand({ QueueName: 'limits-src', Attributes: { RedrivePolicy: v } }),
+    );
+    assert.equal(e.code, 'InvalidParameterValue', v);
+    return e.message.replace(`Value ${v} for parameter RedrivePolicy is invalid. Reason: `, '');
+  };
+  assert.equal(
+    await redrive({ deadLetterTargetArn: arn }),
+    'Redrive policy does not contain mandatory attribute: maxReceiveCount.',
+  );
+  assert.equal(
+    await redrive({ deadLetterTargetArn: arn, maxReceiveCount: 1001 }),
+    'Invalid value for maxReceiveCount: 1001, valid values are from 1 to 1000 both inclusive.',
+  );
+  assert.equal(
+    await redrive({ deadLetterTargetArn: arn, maxReceiveCount: 5, redrivePermission: 'allowAll' }),
+    'Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].',
+  );
+  assert.equal(
+    await redrive({ deadLetterTargetArn: 'limits-dlq', maxReceiveCount: 5 }),
+    'Dead-letter target ARN should be fully qualified ARN.',
+  );
+});
+
+test('RedriveAllowPolicy is validated as SQS does and decides which queues may use the DLQ', async () => {
+  const create = (name: string, attrs: Record<string, string>) =>
+    sdkError(new CreateQueueCommand({ QueueName: name, Attributes: attrs }));
+  const byQueue = JSON.stringify({ redrivePermission: 'byQueue' });
+  assert.deepEqual(await create('allow-bad', { RedriveAllowPolicy: byQueue }), {
+    code: 'InvalidParameterValue',
+    message: `Value ${byQueue} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy. When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.`,
+  });
+  assert.equal(
+    (await create('allow-bad', { RedriveAllowPolicy: '{"redrivePermission":"some"}' })).code,
+    'InvalidParameterValue',
+  );
+  const account = url.split('/').at(-2);
+  const arnOf = (name: string) => `arn:aws:sqs:${p.region}:${account}:${name}`;
+  assert.equal(
+    (
+      await create('guarded-dlq', {
+        RedriveAllowPolicy: JSON.stringify({
+          redrivePermission: 'byQueue',
+          sourceQueueArns: [arnOf('welcome')],
+        }),
+      })
+    ).code,
+    'no error',
+  );
+  const redrive = JSON.stringify({ deadLetterTargetArn: arnOf('guarded-dlq'), maxReceiveCount: 3 });
+  assert.equal((await create('welcome', { RedrivePolicy: redrive })).code, 'no error');
+  const refused = await create('stranger', { RedrivePolicy: redrive });
+  assert.equal(refused.code, 'InvalidParameterValue');
+  assert.match(
+    refused.message,
+    /RedriveAllowPolicy does not allow arn:aws:sqs:[^ ]+:stranger as a source queue/,
+  );
+});
+
+test('a policy over 20 statements answers OverLimit', async () => {
+  const arn = `arn:aws:sqs:${p.region}:${url.split('/').at(-2)}:limits`;
+  const Statement = Array.from({ length: 21 }, () => ({
+    Effect: 'Allow',
+    Principal: '*',
+    Action: 'sqs:SendMessage',
+    Resource: arn,
+  }));
+  assert.deepEqual(
+    await sdkError(
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Policy: JSON.stringify({ Statement }) } }),
+    ),
+    { code: 'OverLimit', message: '21 statements were found in the submitted policy, max allowed is 20' },
   );
 });
