@@ -26,6 +26,7 @@ const STATUS: Readonly<Record<string, number>> = {
   ReceiptHandleIsInvalid: 404,
   ResourceNotFoundException: 404,
   OverLimit: 403,
+  PurgeQueueInProgress: 403,
   InternalError: 500,
 };
 

@@ -83,6 +83,12 @@ export const SqsErrors = {
   invalidAddress: e('InvalidAddress', 'InvalidAddress'),
   unsupportedOperation: e('UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation'),
   malformedInput: e('SerializationException', 'MalformedInput'),
+  purgeQueueInProgress: (name: string) =>
+    new SqsError(
+      'PurgeQueueInProgress',
+      'AWS.SimpleQueueService.PurgeQueueInProgress',
+      `Only one PurgeQueue operation on ${name} is allowed every 60 seconds.`,
+    ),
   /** AddPermission past the policy's quotas (actions, statements, principals, size). */
   overLimit: e('OverLimit', 'OverLimit'),
   /** Move tasks: a source, destination or task that does not exist (or is another tenant's). */

@@ -26,6 +26,8 @@ import type { Handoff, QueueWaiters } from './waiters.js';
 const DEDUP_WINDOW_MS = 5 * 60_000;
 /** SQS's limit on a batch's messages together, whatever the queue's MaximumMessageSize. */
 const MAX_BATCH_BYTES = 1_048_576;
+/** SQS allows one PurgeQueue per queue every 60 seconds. */
+const PURGE_COOLDOWN_MS = 60_000;
 /** ChangeMessageVisibility: 12 hours from the receive at most. */
 const MAX_VISIBILITY_MS = 43_200_000;
 /** A queue's message count is read again after this long (other nodes send and delete too). */
@@ -565,7 +567,8 @@ export class QueueMessages {
 
   async purge(queue: Queue): Promise<void> {
     await this.#catalogue.loaded(queue);
-    await this.#repo.purge(queue.id);
+    if (!(await this.#repo.purge(queue.id, this.#clock.now(), PURGE_COOLDOWN_MS)))
+      throw SqsErrors.purgeQueueInProgress(queue.name);
     this.#totals.delete(queue.id);
   }
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { StoreClock } from '../../store/clock.js';
 import { parseQueueArn } from './attributes.js';
 import type { Loaded, QueueCatalogue } from './catalogue.js';
-import { SqsErrors } from './errors.js';
+import { SqsError, SqsErrors } from './errors.js';
 import type { QueueMessages } from './messages.js';
 import type { MoveTaskRow, QueueRepo } from './queue-repo.js';
 import type { MoveTask, QueueOwner } from './types.js';
@@ -236,7 +236,8 @@ export class MessageMoveTasks {
     let source: Loaded;
     try {
       source = await this.#catalogue.loadedById(task.source_queue_id);
-    } catch {
+    } catch (e) {
+      if (!(e instanceof SqsError)) throw e;
       await this.#repo.setMoveTaskStatus(task.id, ['RUNNING', 'CANCELLING'], 'FAILED', NON_EXISTENT_QUEUE);
       return;
     }

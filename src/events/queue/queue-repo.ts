@@ -47,6 +47,8 @@ export const SCHEMA = [
      status TEXT NOT NULL, moved INTEGER NOT NULL DEFAULT 0, to_move INTEGER NOT NULL, max_seq INTEGER NOT NULL,
      failure_reason TEXT, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL)`,
   'CREATE INDEX sqs_move_tasks_source ON sqs_move_tasks (source_queue_id, started_at)',
+  // PurgeQueue: once per 60 s per queue, on any node.
+  'ALTER TABLE sqs_queues ADD COLUMN purged_at INTEGER',
 ];
 
 const MESSAGE_COLUMNS = `m.seq, m.message_id, m.body, m.attributes, m.md5_body, m.md5_attributes, m.system_attributes,
@@ -250,8 +252,20 @@ export class QueueRepo {
 
   // ---- messages ----
 
-  async purge(queueId: number): Promise<void> {
-    await this.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [queueId]);
+  /**
+   * Deletes the queue's messages unless it was purged less than `cooldownMs` ago (then false), in one
+   * transaction with the purge time, so two nodes purging at once purge once.
+   */
+  purge(queueId: number, now: number, cooldownMs: number): Promise<boolean> {
+    return this.tx(async (r) => {
+      const claimed = await r.#q.run(
+        'UPDATE sqs_queues SET purged_at = ? WHERE id = ? AND (purged_at IS NULL OR purged_at <= ?)',
+        [now, queueId, now - cooldownMs],
+      );
+      if (claimed.changes === 0) return false;
+      await r.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [queueId]);
+      return true;
+    });
   }
 
   /** Inserts messages in one statement; returns their seqs, in the order given. */

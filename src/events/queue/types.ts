@@ -192,6 +192,7 @@ export interface QueueEngine {
   findQueue(owner: QueueOwner, nameUrlOrArn: string): Promise<Queue | undefined>;
   listQueues(owner: QueueOwner, opts?: ListQueuesOptions): Promise<{ queues: Queue[]; nextToken?: string }>;
   deleteQueue(queue: Queue): Promise<void>;
+  /** Once per queue every 60 s (PurgeQueueInProgress otherwise), as on SQS. */
   purgeQueue(queue: Queue): Promise<void>;
   /** SQS's attribute names; `All` (or no names) gives every attribute including the Approximate* counts. */
   getAttributes(queue: Queue, names?: readonly string[]): Promise<Record<string, string>>;

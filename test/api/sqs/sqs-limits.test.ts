@@ -6,6 +6,7 @@ import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
@@ -99,9 +100,9 @@ test('ChangeMessageVisibility past 12 hours from the receive answers SQS’s tot
   );
   assert.equal(batch.Failed?.[0]?.Code, 'InvalidParameterValue');
   assert.equal(batch.Failed?.[0]?.Message, beyond.message);
-  // Twelve hours from the receive is still allowed.
+  // Up to twelve hours from the receive is still allowed (less the time this test took since).
   await sqs.send(
-    new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: h, VisibilityTimeout: 43_200 }),
+    new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: h, VisibilityTimeout: 43_000 }),
   );
 });
 
@@ -231,4 +232,18 @@ test('a policy over 20 statements answers OverLimit', async () => {
     ),
     { code: 'OverLimit', message: '21 statements were found in the submitted policy, max allowed is 20' },
   );
+});
+
+test('a second PurgeQueue within 60 seconds answers PurgeQueueInProgress over both protocols', async () => {
+  const purged = (await sqs.send(new CreateQueueCommand({ QueueName: 'purged' }))).QueueUrl!;
+  await sqs.send(new PurgeQueueCommand({ QueueUrl: purged }));
+  const message = 'Only one PurgeQueue operation on purged is allowed every 60 seconds.';
+  assert.deepEqual(await sdkError(new PurgeQueueCommand({ QueueUrl: purged })), {
+    code: 'PurgeQueueInProgress',
+    message,
+  });
+  assert.deepEqual(await queryError({ Action: 'PurgeQueue', QueueUrl: purged }), {
+    code: 'AWS.SimpleQueueService.PurgeQueueInProgress',
+    message,
+  });
 });
