@@ -218,7 +218,7 @@ export class SqsSurface implements ApiSurface {
       case 'SendMessage': {
         const i = validate('SendMessage', raw);
         const queue = await this.#queue(call, i.QueueUrl, 'SendMessage');
-        return sendOutput(await q.send(queue, toSendInput(i, call.req.accessKeyId)));
+        return sendOutput(await q.send(queue, toSendInput(i, senderId(call, queue))));
       }
       case 'SendMessageBatch': {
         const i = validate('SendMessageBatch', raw);
@@ -232,7 +232,7 @@ export class SqsSurface implements ApiSurface {
         const valid: (SendInput & { id: string })[] = [];
         for (const e of i.Entries) {
           try {
-            valid.push({ id: e.Id, ...toSendInput(e, call.req.accessKeyId) });
+            valid.push({ id: e.Id, ...toSendInput(e, senderId(call, queue)) });
           } catch (err) {
             if (!(err instanceof SqsError)) throw err;
             failed.push({ id: e.Id, code: err.queryCode, message: err.message, senderFault: true });
@@ -323,6 +323,10 @@ export class SqsSurface implements ApiSurface {
     }
   }
 }
+
+/** SenderId: the caller's access key on its own queue; on a queue shared with it, only its account id. */
+const senderId = (call: Call, queue: Queue): string =>
+  queue.accountId === call.req.tenant.accountId ? call.req.accessKeyId : call.req.tenant.accountId;
 
 /** ListMessageMoveTasksResultEntry, fields present only when set (as SQS answers). */
 function moveTaskOutput(t: MoveTask): Record<string, unknown> {
