@@ -22,7 +22,13 @@ const AUTH_QUERY_CODES: Record<string, string> = {
 };
 
 /** SQS answers 400 for everything it blames on the sender, with these exceptions. */
-const STATUS: Readonly<Record<string, number>> = { ReceiptHandleIsInvalid: 404, InternalError: 500 };
+const STATUS: Readonly<Record<string, number>> = {
+  ReceiptHandleIsInvalid: 404,
+  ResourceNotFoundException: 404,
+  OverLimit: 403,
+  PurgeQueueInProgress: 403,
+  InternalError: 500,
+};
 
 export interface SqsWireError {
   type: string;

@@ -78,6 +78,7 @@ const NUMERIC = new Set([
   'VisibilityTimeout',
   'WaitTimeSeconds',
   'MaxResults',
+  'MaxNumberOfMessagesPerSecond',
 ]);
 const BATCH_ENTRY =
   /^(SendMessageBatchRequestEntry|DeleteMessageBatchRequestEntry|ChangeMessageVisibilityBatchRequestEntry)$/;
@@ -99,6 +100,12 @@ function convert(tree: Tree, action: string): Record<string, unknown> {
       case 'MessageSystemAttributeName':
       case 'MessageAttributeName':
         out[`${k}s`] = list(v).filter((x) => typeof x === 'string');
+        break;
+      case 'AWSAccountId':
+        out.AWSAccountIds = list(v).filter((x) => typeof x === 'string');
+        break;
+      case 'ActionName':
+        out.Actions = list(v).filter((x) => typeof x === 'string');
         break;
       case 'MessageAttribute':
         out.MessageAttributes = messageAttributes(v);
@@ -208,6 +215,13 @@ function resultBody(action: string, out: Record<string, unknown>): string | unde
       return nameValue(out.Attributes as Record<string, string> | undefined, 'Attribute');
     case 'ListQueueTags':
       return nameValue(out.Tags as Record<string, string> | undefined, 'Tag', 'Key', 'Value');
+    case 'StartMessageMoveTask':
+    case 'CancelMessageMoveTask':
+      return fields(out);
+    case 'ListMessageMoveTasks':
+      return ((out.Results as Record<string, unknown>[] | undefined) ?? [])
+        .map((r) => el('ListMessageMoveTasksResultEntry', fields(r)))
+        .join('');
     default:
       return undefined;
   }

@@ -75,6 +75,15 @@ export const schemas = {
     ...queueUrlField,
     Entries: z.array(z.object({ Id: z.string(), ReceiptHandle: z.string(), VisibilityTimeout: int })),
   }),
+  AddPermission: z.object({ ...queueUrlField, Label: z.string(), AWSAccountIds: names, Actions: names }),
+  RemovePermission: z.object({ ...queueUrlField, Label: z.string() }),
+  StartMessageMoveTask: z.object({
+    SourceArn: z.string(),
+    DestinationArn: z.string().optional(),
+    MaxNumberOfMessagesPerSecond: int.optional(),
+  }),
+  ListMessageMoveTasks: z.object({ SourceArn: z.string(), MaxResults: int.optional() }),
+  CancelMessageMoveTask: z.object({ TaskHandle: z.string() }),
 } as const;
 
 export type Action = keyof typeof schemas;

@@ -3,7 +3,14 @@
 // the queue engine, which scopes every queue lookup to the calling tenant.
 import { randomUUID } from 'node:crypto';
 import { SqsError, SqsErrors } from '../../events/queue/errors.js';
-import { type Queue, type QueueEngine, queueUrl, type SendInput } from '../../events/queue/types.js';
+import {
+  type CrossAccountAction,
+  type MoveTask,
+  type Queue,
+  type QueueEngine,
+  queueUrl,
+  type SendInput,
+} from '../../events/queue/types.js';
 import { validateBatchIds } from '../../events/queue/validate.js';
 import { MalformedEscapeError, malformedQueryPart } from '../../uri.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
@@ -19,8 +26,8 @@ import {
   validate,
 } from './shapes.js';
 
-// Room for a 256 KB message with its attributes in base64 and form encoding (batch bodies too).
-const MAX_BODY_BYTES = 2 * 1024 * 1024;
+// Room for a 1 MiB message (or batch) with its attributes in base64 and form encoding.
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const ACCOUNT_PATH = /^\/\d{12}\/[^/]+\/?$/;
 
 interface Call {
@@ -110,10 +117,16 @@ export class SqsSurface implements ApiSurface {
     return sqsErrorResponse(err, head);
   }
 
-  #queue(call: Call, url: string | undefined): Promise<Queue> {
+  /**
+   * The queue a call names. With `action`, another account's queue whose policy grants the caller that
+   * action is found too; without (the owner's own operations), only the caller's own queues.
+   */
+  #queue(call: Call, url: string | undefined, action?: CrossAccountAction): Promise<Queue> {
     if (url === undefined || url === '')
       throw SqsErrors.missingParameter('The request must contain the parameter QueueUrl.');
-    return this.#queues.getQueue(call.req.tenant, url);
+    return action
+      ? this.#queues.getQueueFor(call.req.tenant, url, action)
+      : this.#queues.getQueue(call.req.tenant, url);
   }
 
   #url(call: Call, q: Queue): string {
@@ -142,10 +155,13 @@ export class SqsSurface implements ApiSurface {
       }
       case 'GetQueueUrl': {
         const i = validate('GetQueueUrl', raw);
-        if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== tenant.accountId)
-          throw SqsErrors.queueDoesNotExist();
         // Only a name is accepted here, not a URL or ARN.
         if (!/^[A-Za-z0-9_.-]{1,80}$/.test(i.QueueName)) throw SqsErrors.queueDoesNotExist();
+        if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== tenant.accountId) {
+          return {
+            QueueUrl: this.#url(call, await q.getQueueOf(tenant, i.QueueOwnerAWSAccountId, i.QueueName)),
+          };
+        }
         return { QueueUrl: this.#url(call, await q.getQueue(tenant, i.QueueName)) };
       }
       case 'ListQueues': {
@@ -164,11 +180,11 @@ export class SqsSurface implements ApiSurface {
         await q.deleteQueue(await this.#queue(call, validate('DeleteQueue', raw).QueueUrl));
         return {};
       case 'PurgeQueue':
-        await q.purgeQueue(await this.#queue(call, validate('PurgeQueue', raw).QueueUrl));
+        await q.purgeQueue(await this.#queue(call, validate('PurgeQueue', raw).QueueUrl, 'PurgeQueue'));
         return {};
       case 'GetQueueAttributes': {
         const i = validate('GetQueueAttributes', raw);
-        const queue = await this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl, 'GetQueueAttributes');
         // Without names SQS answers no attributes.
         if (!i.AttributeNames || i.AttributeNames.length === 0) return {};
         return { Attributes: await q.getAttributes(queue, i.AttributeNames) };
@@ -194,17 +210,19 @@ export class SqsSurface implements ApiSurface {
       }
       case 'ListDeadLetterSourceQueues': {
         const i = validate('ListDeadLetterSourceQueues', raw);
-        const sources = await q.deadLetterSources(await this.#queue(call, i.QueueUrl));
+        const sources = await q.deadLetterSources(
+          await this.#queue(call, i.QueueUrl, 'ListDeadLetterSourceQueues'),
+        );
         return { queueUrls: sources.map((s) => this.#url(call, s)) };
       }
       case 'SendMessage': {
         const i = validate('SendMessage', raw);
-        const queue = await this.#queue(call, i.QueueUrl);
-        return sendOutput(await q.send(queue, toSendInput(i, call.req.accessKeyId)));
+        const queue = await this.#queue(call, i.QueueUrl, 'SendMessage');
+        return sendOutput(await q.send(queue, toSendInput(i, senderId(call, queue))));
       }
       case 'SendMessageBatch': {
         const i = validate('SendMessageBatch', raw);
-        const queue = await this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl, 'SendMessage');
         validateBatchIds(
           i.Entries.map((e) => ({ id: e.Id })),
           'SendMessageBatchRequestEntry',
@@ -214,7 +232,7 @@ export class SqsSurface implements ApiSurface {
         const valid: (SendInput & { id: string })[] = [];
         for (const e of i.Entries) {
           try {
-            valid.push({ id: e.Id, ...toSendInput(e, call.req.accessKeyId) });
+            valid.push({ id: e.Id, ...toSendInput(e, senderId(call, queue)) });
           } catch (err) {
             if (!(err instanceof SqsError)) throw err;
             failed.push({ id: e.Id, code: err.queryCode, message: err.message, senderFault: true });
@@ -228,7 +246,7 @@ export class SqsSurface implements ApiSurface {
       }
       case 'ReceiveMessage': {
         const i = validate('ReceiveMessage', raw);
-        const queue = await this.#queue(call, i.QueueUrl);
+        const queue = await this.#queue(call, i.QueueUrl, 'ReceiveMessage');
         const messages = await q.receive(queue, {
           ...(i.MaxNumberOfMessages !== undefined && { maxMessages: i.MaxNumberOfMessages }),
           ...(i.VisibilityTimeout !== undefined && { visibilityTimeout: i.VisibilityTimeout }),
@@ -241,26 +259,30 @@ export class SqsSurface implements ApiSurface {
       }
       case 'DeleteMessage': {
         const i = validate('DeleteMessage', raw);
-        await q.deleteMessage(await this.#queue(call, i.QueueUrl), i.ReceiptHandle);
+        await q.deleteMessage(await this.#queue(call, i.QueueUrl, 'DeleteMessage'), i.ReceiptHandle);
         return {};
       }
       case 'DeleteMessageBatch': {
         const i = validate('DeleteMessageBatch', raw);
         const r = await q.deleteBatch(
-          await this.#queue(call, i.QueueUrl),
+          await this.#queue(call, i.QueueUrl, 'DeleteMessage'),
           i.Entries.map((e) => ({ id: e.Id, receiptHandle: e.ReceiptHandle })),
         );
         return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
       }
       case 'ChangeMessageVisibility': {
         const i = validate('ChangeMessageVisibility', raw);
-        await q.changeVisibility(await this.#queue(call, i.QueueUrl), i.ReceiptHandle, i.VisibilityTimeout);
+        await q.changeVisibility(
+          await this.#queue(call, i.QueueUrl, 'ChangeMessageVisibility'),
+          i.ReceiptHandle,
+          i.VisibilityTimeout,
+        );
         return {};
       }
       case 'ChangeMessageVisibilityBatch': {
         const i = validate('ChangeMessageVisibilityBatch', raw);
         const r = await q.changeVisibilityBatch(
-          await this.#queue(call, i.QueueUrl),
+          await this.#queue(call, i.QueueUrl, 'ChangeMessageVisibility'),
           i.Entries.map((e) => ({
             id: e.Id,
             receiptHandle: e.ReceiptHandle,
@@ -269,6 +291,55 @@ export class SqsSurface implements ApiSurface {
         );
         return { Successful: r.successful.map((s) => ({ Id: s.id })), Failed: batchFailures(r.failed) };
       }
+      case 'AddPermission': {
+        const i = validate('AddPermission', raw);
+        await q.addPermission(await this.#queue(call, i.QueueUrl), i.Label, i.AWSAccountIds, i.Actions);
+        return {};
+      }
+      case 'RemovePermission': {
+        const i = validate('RemovePermission', raw);
+        await q.removePermission(await this.#queue(call, i.QueueUrl), i.Label);
+        return {};
+      }
+      case 'StartMessageMoveTask': {
+        const i = validate('StartMessageMoveTask', raw);
+        return {
+          TaskHandle: await q.startMoveTask(
+            tenant,
+            i.SourceArn,
+            i.DestinationArn,
+            i.MaxNumberOfMessagesPerSecond,
+          ),
+        };
+      }
+      case 'ListMessageMoveTasks': {
+        const i = validate('ListMessageMoveTasks', raw);
+        return { Results: (await q.listMoveTasks(tenant, i.SourceArn, i.MaxResults)).map(moveTaskOutput) };
+      }
+      case 'CancelMessageMoveTask': {
+        const i = validate('CancelMessageMoveTask', raw);
+        return { ApproximateNumberOfMessagesMoved: await q.cancelMoveTask(tenant, i.TaskHandle) };
+      }
     }
   }
+}
+
+/** SenderId: the caller's access key on its own queue; on a queue shared with it, only its account id. */
+const senderId = (call: Call, queue: Queue): string =>
+  queue.accountId === call.req.tenant.accountId ? call.req.accessKeyId : call.req.tenant.accountId;
+
+/** ListMessageMoveTasksResultEntry, fields present only when set (as SQS answers). */
+function moveTaskOutput(t: MoveTask): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (t.taskHandle !== undefined) out.TaskHandle = t.taskHandle;
+  out.Status = t.status;
+  out.SourceArn = t.sourceArn;
+  if (t.destinationArn !== undefined) out.DestinationArn = t.destinationArn;
+  if (t.maxNumberOfMessagesPerSecond !== undefined)
+    out.MaxNumberOfMessagesPerSecond = t.maxNumberOfMessagesPerSecond;
+  out.ApproximateNumberOfMessagesMoved = t.approximateNumberOfMessagesMoved;
+  out.ApproximateNumberOfMessagesToMove = t.approximateNumberOfMessagesToMove;
+  if (t.failureReason !== undefined) out.FailureReason = t.failureReason;
+  out.StartedTimestamp = t.startedTimestamp;
+  return out;
 }

@@ -1,6 +1,7 @@
 // Queue attributes: which SQS attributes a queue accepts, their ranges and defaults, and the parsed
 // configuration the engine runs on. Validated here once, whether they come from the API or in-process.
 import { SqsErrors } from './errors.js';
+import { parsePolicy, type QueuePolicy } from './policy.js';
 import type { RedrivePolicy } from './types.js';
 
 interface IntRule {
@@ -11,14 +12,14 @@ interface IntRule {
 
 const INT_ATTRIBUTES: Record<string, IntRule> = {
   DelaySeconds: { min: 0, max: 900, default: 0 },
-  MaximumMessageSize: { min: 1024, max: 262_144, default: 262_144 },
+  MaximumMessageSize: { min: 1024, max: 1_048_576, default: 1_048_576 },
   MessageRetentionPeriod: { min: 60, max: 1_209_600, default: 345_600 },
   ReceiveMessageWaitTimeSeconds: { min: 0, max: 20, default: 0 },
   VisibilityTimeout: { min: 0, max: 43_200, default: 30 },
   KmsDataKeyReusePeriodSeconds: { min: 60, max: 86_400, default: 300 },
 };
 
-/** Accepted and reported back, but without effect on the embedded engine. */
+/** Reported back as stored (Policy and RedriveAllowPolicy are validated and enforced; the others have no effect here). */
 const STORED_ONLY = new Set(['Policy', 'KmsMasterKeyId', 'SqsManagedSseEnabled', 'RedriveAllowPolicy']);
 
 export const READ_ONLY_ATTRIBUTES = [
@@ -62,6 +63,8 @@ export interface QueueConfig {
   receiveMessageWaitTimeSeconds: number;
   visibilityTimeout: number;
   redrivePolicy: RedrivePolicy | undefined;
+  /** The queue's access policy, parsed (another account's calls are checked against it). */
+  policy: QueuePolicy | undefined;
 }
 
 const invalidValue = (name: string) =>
@@ -87,15 +90,63 @@ function parseRedrivePolicy(value: string): RedrivePolicy {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw bad('Redrive policy is not a valid JSON map.');
-  const { deadLetterTargetArn, maxReceiveCount } = raw as Record<string, unknown>;
-  if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn)) {
-    throw bad('Invalid value for deadLetterTargetArn.');
-  }
+  const map = raw as Record<string, unknown>;
+  for (const k of ['maxReceiveCount', 'deadLetterTargetArn'])
+    if (!(k in map)) throw bad(`Redrive policy does not contain mandatory attribute: ${k}.`);
+  const { deadLetterTargetArn, maxReceiveCount } = map;
   const count = typeof maxReceiveCount === 'string' ? Number(maxReceiveCount) : maxReceiveCount;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1000) {
-    throw bad('Invalid value for maxReceiveCount.');
+    throw bad(
+      `Invalid value for maxReceiveCount: ${String(maxReceiveCount)}, valid values are from 1 to 1000 both inclusive.`,
+    );
   }
+  if (typeof deadLetterTargetArn !== 'string' || !parseQueueArn(deadLetterTargetArn))
+    throw bad('Dead-letter target ARN should be fully qualified ARN.');
+  if (Object.keys(map).length > 2)
+    throw bad('Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].');
   return { deadLetterTargetArn, maxReceiveCount: count };
+}
+
+export interface RedriveAllowPolicy {
+  redrivePermission: 'allowAll' | 'denyAll' | 'byQueue';
+  sourceQueueArns?: string[];
+}
+
+/** A dead-letter queue's RedriveAllowPolicy: which source queues may name it in their RedrivePolicy. */
+export function parseRedriveAllowPolicy(value: string): RedriveAllowPolicy {
+  const unsupported = () =>
+    SqsErrors.invalidParameterValue(
+      "Invalid value for the parameter RedriveAllowPolicy. Reason: Amazon SQS can't create the redrive allow policy, as it’s in an unsupported format.",
+    );
+  const bad = (reason: string) =>
+    SqsErrors.invalidParameterValue(
+      `Value ${value} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy. ${reason}`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    throw unsupported();
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw unsupported();
+  const p = raw as Record<string, unknown>;
+  if (Object.keys(p).some((k) => k !== 'redrivePermission' && k !== 'sourceQueueArns')) throw unsupported();
+  const perm = p.redrivePermission;
+  if (perm !== 'allowAll' && perm !== 'denyAll' && perm !== 'byQueue') throw unsupported();
+  const arns = p.sourceQueueArns;
+  if (arns !== undefined) {
+    if (!Array.isArray(arns) || arns.some((a) => typeof a !== 'string')) throw unsupported();
+    if (perm !== 'byQueue')
+      throw bad('To specify one or more source queue ARNs, you must set redrivePermission to byQueue.');
+    if (arns.length > 10) throw bad('The maximum number of source queue ARNs you can specify is 10.');
+  }
+  if (perm === 'byQueue' && (!Array.isArray(arns) || arns.length === 0))
+    throw bad(
+      'When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.',
+    );
+  return perm === 'byQueue'
+    ? { redrivePermission: perm, sourceQueueArns: arns as string[] }
+    : { redrivePermission: perm };
 }
 
 /**
@@ -132,6 +183,13 @@ export function normalizeAttributes(
     } else if (name === 'SqsManagedSseEnabled') {
       if (value !== 'true' && value !== 'false') throw invalidValue(name);
       out[name] = value;
+    } else if (name === 'RedriveAllowPolicy') {
+      if (value !== '') parseRedriveAllowPolicy(value);
+      out[name] = value;
+    } else if (name === 'Policy') {
+      // Validated here so the stored text always parses; '' removes the policy.
+      if (value !== '') parsePolicy(value);
+      out[name] = value;
     } else if (STORED_ONLY.has(name)) {
       out[name] = value;
     } else {
@@ -158,6 +216,7 @@ export function queueConfig(stored: Record<string, string>, fifo: boolean): Queu
     receiveMessageWaitTimeSeconds: int('ReceiveMessageWaitTimeSeconds'),
     visibilityTimeout: int('VisibilityTimeout'),
     redrivePolicy: redrive,
+    policy: stored.Policy ? parsePolicy(stored.Policy) : undefined,
   };
 }
 

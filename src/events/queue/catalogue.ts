@@ -8,6 +8,7 @@ import {
   FIFO_NAME_MESSAGE,
   normalizeAttributes,
   parseQueueArn,
+  parseRedriveAllowPolicy,
   type QueueConfig,
   queueConfig,
   sameAttributes,
@@ -28,6 +29,20 @@ export interface Loaded {
 }
 
 const CACHE_MS = 5_000;
+
+/** SQS's tag quotas: 50 per queue, keys of 1–128 characters, values of up to 256. */
+const MAX_TAGS = 50;
+
+function validateTags(tags: Record<string, string>, queueName: string): void {
+  if (Object.keys(tags).length > MAX_TAGS)
+    throw SqsErrors.invalidParameterValue(`Too many tags added for queue ${queueName}.`);
+  for (const [k, v] of Object.entries(tags)) {
+    if (k.length === 0 || k.length > 128)
+      throw SqsErrors.invalidParameterValue('Tag keys must be between 1 and 128 characters in length.');
+    if (typeof v !== 'string' || v.length > 256)
+      throw SqsErrors.invalidParameterValue('Tag values must be between 0 and 256 characters in length.');
+  }
+}
 
 const KNOWN_ATTRIBUTES = [
   'ApproximateNumberOfMessages',
@@ -70,7 +85,10 @@ export class QueueCatalogue {
     this.#forgets++;
     const l = this.#cache.get(queueId);
     this.#cache.delete(queueId);
-    if (l) this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
+    if (l) {
+      this.#names.delete(`${l.queue.tenantId}\0${l.queue.name}`);
+      this.#names.delete(`@${l.queue.accountId}\0${l.queue.name}`);
+    }
   }
 
   #fresh(l: Loaded | undefined): Loaded | undefined {
@@ -134,10 +152,16 @@ export class QueueCatalogue {
     if (typeof name !== 'string')
       throw SqsErrors.missingParameter('The request must contain the parameter QueueName.');
     validateQueueName(name);
+    validateTags(tags, name);
     const fifo = name.endsWith('.fifo');
     if (fifo && attributes.FifoQueue !== 'true') throw SqsErrors.invalidParameterValue(FIFO_NAME_MESSAGE);
     const given = normalizeAttributes(attributes, fifo, true);
-    await this.#checkRedriveTarget(owner, given.RedrivePolicy, fifo);
+    await this.#checkRedriveTarget(
+      owner,
+      given.RedrivePolicy,
+      fifo,
+      `arn:aws:sqs:${this.#region}:${owner.accountId}:${name}`,
+    );
     const stored = { ...given };
     if (stored.RedrivePolicy === '') delete stored.RedrivePolicy;
     // Insert-or-read: two nodes creating the same queue at once end with one queue, as SQS does.
@@ -158,7 +182,12 @@ export class QueueCatalogue {
     return this.#load(existing, since).queue;
   }
 
-  async #checkRedriveTarget(owner: QueueOwner, policy: string | undefined, fifo: boolean): Promise<void> {
+  async #checkRedriveTarget(
+    owner: QueueOwner,
+    policy: string | undefined,
+    fifo: boolean,
+    sourceArn: string,
+  ): Promise<void> {
     if (!policy) return;
     const arn = (JSON.parse(policy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
     const target = await this.byArn(owner, arn);
@@ -169,6 +198,18 @@ export class QueueCatalogue {
     if (!target) throw bad('Dead letter target does not exist.');
     if (target.fifo !== fifo)
       throw bad('Dead-letter queue must be of the same type (FIFO or standard) as the source queue.');
+    // The dead-letter queue's RedriveAllowPolicy decides which sources may use it.
+    const allow = (await this.loaded(target)).stored.RedriveAllowPolicy;
+    if (allow) {
+      const a = parseRedriveAllowPolicy(allow);
+      if (
+        a.redrivePermission === 'denyAll' ||
+        (a.redrivePermission === 'byQueue' && !a.sourceQueueArns?.includes(sourceArn))
+      )
+        throw bad(
+          `The dead-letter queue's RedriveAllowPolicy does not allow ${sourceArn} as a source queue.`,
+        );
+    }
   }
 
   async #byName(owner: QueueOwner, name: string): Promise<Queue | undefined> {
@@ -215,6 +256,54 @@ export class QueueCatalogue {
     return this.#byName(owner, ref);
   }
 
+  /**
+   * The queue a URL or ARN names in another account than the caller's (undefined for the caller's own, or
+   * none): only for a policy check, never answered to the caller before that check passes.
+   */
+  async foreign(caller: QueueOwner, ref: string): Promise<Loaded | undefined> {
+    let account: string | undefined;
+    let name: string | undefined;
+    if (typeof ref !== 'string') return undefined;
+    if (ref.startsWith('arn:')) {
+      const parsed = parseQueueArn(ref);
+      if (!parsed || parsed.region !== this.#region) return undefined;
+      account = parsed.accountId;
+      name = parsed.name;
+    } else if (ref.includes('/')) {
+      let path = ref;
+      if (/^[a-z]+:\/\//i.test(ref)) {
+        try {
+          path = new URL(ref).pathname;
+        } catch {
+          return undefined;
+        }
+      }
+      const parts = path.split('/').filter(Boolean);
+      if (parts.length !== 2) return undefined;
+      account = parts[0];
+      name = tryDecode(parts[1]!);
+    }
+    if (account === undefined || name === undefined || account === caller.accountId) return undefined;
+    return this.byAccount(account, name);
+  }
+
+  /** A queue by its owner's account id and name. */
+  async byAccount(accountId: string, name: string): Promise<Loaded | undefined> {
+    if (!/^\d{12}$/.test(accountId)) return undefined;
+    const key = `@${accountId}\0${name}`;
+    const id = this.#names.get(key);
+    const hit = id === undefined ? undefined : this.#fresh(this.#cache.get(id));
+    if (hit) return hit;
+    const since = this.#forgets;
+    const row = await this.#repo.queueByAccount(accountId, name);
+    if (!row) {
+      this.#names.delete(key);
+      return undefined;
+    }
+    if (since === this.#forgets) this.#names.set(key, row.id);
+    return this.#load(row, since);
+  }
+
   async listQueues(
     owner: QueueOwner,
     opts: ListQueuesOptions = {},
@@ -253,6 +342,7 @@ export class QueueCatalogue {
     await this.#repo.deleteQueue(queue.id);
     this.forget(queue.id);
     this.#names.delete(`${queue.tenantId}\0${queue.name}`);
+    this.#names.delete(`@${queue.accountId}\0${queue.name}`);
   }
 
   async getAttributes(
@@ -295,12 +385,40 @@ export class QueueCatalogue {
       { id: queue.tenantId, accountId: queue.accountId },
       given.RedrivePolicy,
       queue.fifo,
+      queue.arn,
     );
     const next = { ...l.stored, ...given };
     if (next.RedrivePolicy === '') delete next.RedrivePolicy;
     if (next.Policy === '') delete next.Policy;
     const now = Date.now();
     await this.#repo.setQueueAttributes(queue.id, JSON.stringify(next), now);
+    this.#cache.set(queue.id, {
+      ...l,
+      stored: next,
+      config: queueConfig(next, queue.fifo),
+      modifiedAt: now,
+      readAt: Date.now(),
+    });
+  }
+
+  /**
+   * AddPermission/RemovePermission: rewrites the Policy attribute from its current stored text, in one
+   * transaction with the row locked, so two nodes adding permissions at once both keep theirs.
+   */
+  async updatePolicy(queue: Queue, change: (current: string | undefined) => string): Promise<void> {
+    await this.loaded(queue);
+    const now = Date.now();
+    const next = await this.#repo.tx(async (r) => {
+      const row = await r.queueByIdForUpdate(queue.id);
+      if (!row) throw SqsErrors.queueDoesNotExist();
+      const stored = JSON.parse(row.attributes) as Record<string, string>;
+      const policy = change(stored.Policy);
+      if (policy === '') delete stored.Policy;
+      else stored.Policy = policy;
+      await r.setQueueAttributes(queue.id, JSON.stringify(stored), now);
+      return stored;
+    });
+    const l = await this.loaded(queue);
     this.#cache.set(queue.id, {
       ...l,
       stored: next,
@@ -324,13 +442,18 @@ export class QueueCatalogue {
 
   async tagQueue(queue: Queue, tags: Record<string, string>): Promise<void> {
     await this.loaded(queue);
+    if (Object.keys(tags).length === 0)
+      throw SqsErrors.missingParameter('The request must contain the parameter Tags.');
+    validateTags(tags, queue.name);
     const merged = { ...(await this.listTags(queue)), ...tags };
-    if (Object.keys(merged).length > 50)
-      throw SqsErrors.invalidParameterValue('Too many tags added for queue.');
+    if (Object.keys(merged).length > MAX_TAGS)
+      throw SqsErrors.invalidParameterValue(`Too many tags added for queue ${queue.name}.`);
     await this.#repo.setQueueTags(queue.id, JSON.stringify(merged));
   }
 
   async untagQueue(queue: Queue, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0 || keys.some((k) => k.length === 0 || k.length > 128))
+      throw SqsErrors.invalidParameterValue('Tag keys must be between 1 and 128 characters in length.');
     const tags = await this.listTags(queue);
     for (const k of keys) delete tags[k];
     await this.#repo.setQueueTags(queue.id, JSON.stringify(tags));

@@ -12,11 +12,14 @@ import type { Sql } from '../../store/sql.js';
 import { QueueCatalogue } from './catalogue.js';
 import { SqsErrors } from './errors.js';
 import { QueueMessages } from './messages.js';
+import { MessageMoveTasks } from './move-tasks.js';
+import { addPermission, allows, type CrossAccountAction, removePermission } from './policy.js';
 import { QueueRepo, SCHEMA } from './queue-repo.js';
 import { type QueueSignal, QueueSignals } from './signals.js';
 import type {
   BatchResult,
   ListQueuesOptions,
+  MoveTask,
   Queue,
   QueueCounts,
   QueueEngine,
@@ -34,6 +37,8 @@ export interface QueueEngineOptions {
   localClock?: () => number;
   /** How often a queue with waiters is re-read in case a wake-up signal was lost (default 2 s, at least 1 s). */
   recheckMs?: number;
+  /** How long a running move task's heartbeat may be silent before it is reported FAILED (default 30 s; tests shorten it). */
+  moveTaskStaleMs?: number;
 }
 
 // Expired messages are also dropped when a receive meets them; the sweep keeps counts honest.
@@ -43,6 +48,7 @@ export class StoreQueueEngine implements QueueEngine {
   readonly #catalogue: QueueCatalogue;
   readonly #messages: QueueMessages;
   readonly #waiters: QueueWaiters;
+  readonly #moves: MessageMoveTasks;
   readonly #signals: QueueSignals;
   readonly #clock: StoreClock;
   readonly #sweeper: NodeJS.Timeout;
@@ -61,6 +67,7 @@ export class StoreQueueEngine implements QueueEngine {
       this.#waiters.afterChange(queueId, at);
       this.#signals.publish({ kind: 'messages', queueId, at });
     });
+    this.#moves = new MessageMoveTasks(repo, this.#catalogue, this.#messages, clock, opts.moveTaskStaleMs);
     this.#ready = (async () => {
       await sql.migrate('queue', SCHEMA);
       await clock.start();
@@ -122,6 +129,66 @@ export class StoreQueueEngine implements QueueEngine {
     const q = await this.findQueue(owner, ref);
     if (!q) throw SqsErrors.queueDoesNotExist();
     return q;
+  }
+
+  async getQueueFor(caller: QueueOwner, ref: string, action: CrossAccountAction): Promise<Queue> {
+    const own = await this.findQueue(caller, ref);
+    if (own) return own;
+    // Only a miss among the caller's own queues looks further: the common path reads nothing more.
+    const l = await this.#catalogue.foreign(caller, ref);
+    if (l && allows(l.config.policy, caller.accountId, action, l.queue.arn)) return l.queue;
+    throw SqsErrors.queueDoesNotExist();
+  }
+
+  async getQueueOf(caller: QueueOwner, ownerAccountId: string, name: string): Promise<Queue> {
+    await this.#ready;
+    if (ownerAccountId === caller.accountId) return this.getQueue(caller, name);
+    const l = await this.#catalogue.byAccount(ownerAccountId, name);
+    if (l && allows(l.config.policy, caller.accountId, 'GetQueueUrl', l.queue.arn)) return l.queue;
+    throw SqsErrors.queueDoesNotExist();
+  }
+
+  async addPermission(
+    queue: Queue,
+    label: string | undefined,
+    accountIds: readonly string[] | undefined,
+    actions: readonly string[] | undefined,
+  ): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.updatePolicy(queue, (current) =>
+      addPermission(current, queue.arn, label, accountIds, actions),
+    );
+    this.#changed(queue.id);
+  }
+
+  async removePermission(queue: Queue, label: string | undefined): Promise<void> {
+    await this.#ready;
+    await this.#catalogue.updatePolicy(queue, (current) => removePermission(current, label));
+    this.#changed(queue.id);
+  }
+
+  async startMoveTask(
+    owner: QueueOwner,
+    sourceArn: string | undefined,
+    destinationArn: string | undefined,
+    maxPerSecond: number | undefined,
+  ): Promise<string> {
+    await this.#ready;
+    return this.#moves.start(owner, sourceArn, destinationArn, maxPerSecond);
+  }
+
+  async listMoveTasks(
+    owner: QueueOwner,
+    sourceArn: string | undefined,
+    maxResults: number | undefined,
+  ): Promise<MoveTask[]> {
+    await this.#ready;
+    return this.#moves.list(owner, sourceArn, maxResults);
+  }
+
+  async cancelMoveTask(owner: QueueOwner, taskHandle: string | undefined): Promise<number> {
+    await this.#ready;
+    return this.#moves.cancel(owner, taskHandle);
   }
 
   async listQueues(
@@ -256,6 +323,7 @@ export class StoreQueueEngine implements QueueEngine {
 
   /** Ends every long poll and timer; the store stays open (the platform closes it). */
   close(): void {
+    this.#moves.close();
     this.#waiters.close();
     this.#signals.close();
     this.#clock.stop();

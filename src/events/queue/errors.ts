@@ -69,7 +69,7 @@ export const SqsErrors = {
     new SqsError(
       'BatchRequestTooLong',
       'AWS.SimpleQueueService.BatchRequestTooLong',
-      `Batch requests cannot be longer than 262144 bytes. You have sent ${size} bytes.`,
+      `Batch requests cannot be longer than 1048576 bytes. You have sent ${size} bytes.`,
     ),
   invalidAttributeName: (name: string) =>
     new SqsError('InvalidAttributeName', 'InvalidAttributeName', `Unknown Attribute ${name}.`),
@@ -83,6 +83,16 @@ export const SqsErrors = {
   invalidAddress: e('InvalidAddress', 'InvalidAddress'),
   unsupportedOperation: e('UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation'),
   malformedInput: e('SerializationException', 'MalformedInput'),
+  purgeQueueInProgress: (name: string) =>
+    new SqsError(
+      'PurgeQueueInProgress',
+      'AWS.SimpleQueueService.PurgeQueueInProgress',
+      `Only one PurgeQueue operation on ${name} is allowed every 60 seconds.`,
+    ),
+  /** AddPermission past the policy's quotas (actions, statements, principals, size). */
+  overLimit: e('OverLimit', 'OverLimit'),
+  /** Move tasks: a source, destination or task that does not exist (or is another tenant's). */
+  resourceNotFound: e('ResourceNotFoundException', 'ResourceNotFoundException'),
   internal: () =>
     new SqsError(
       'InternalError',

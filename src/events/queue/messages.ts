@@ -8,7 +8,7 @@ import type { Loaded, QueueCatalogue } from './catalogue.js';
 import { SqsError, SqsErrors } from './errors.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
 import { type MessageRow, type NewMessage, type QueueRepo, toStored } from './queue-repo.js';
-import { decodeReceipt, receiptToken, sequenceNumber } from './receipts.js';
+import { decodeReceipt, type Receipt, receiptToken, sequenceNumber } from './receipts.js';
 import { toReceived } from './received.js';
 import type {
   BatchFailure,
@@ -24,6 +24,12 @@ import { validateBatchIds, validateSend } from './validate.js';
 import type { Handoff, QueueWaiters } from './waiters.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** SQS's limit on a batch's messages together, whatever the queue's MaximumMessageSize. */
+const MAX_BATCH_BYTES = 1_048_576;
+/** SQS allows one PurgeQueue per queue every 60 seconds. */
+const PURGE_COOLDOWN_MS = 60_000;
+/** ChangeMessageVisibility: 12 hours from the receive at most. */
+const MAX_VISIBILITY_MS = 43_200_000;
 /** A queue's message count is read again after this long (other nodes send and delete too). */
 const TOTAL_MS = 1_000;
 /** Sends retried after another node claimed one of their deduplication ids first. */
@@ -33,6 +39,20 @@ const CLOCK_SLACK_MS = 1_000;
 
 /** Another node committed a deduplication id this send also claims: roll back and look again. */
 class DeduplicationRace extends Error {}
+
+/** A move task was cancelled (or failed) while a batch was under way: the batch rolls back. */
+class TaskStopped extends Error {}
+
+/** What one step of a move task did. */
+export interface MoveStep {
+  moved: number;
+  /** No receivable message sent before the task began is left. */
+  done: boolean;
+  /** The task is no longer RUNNING (cancelled): nothing was moved. */
+  stopped: boolean;
+  /** A message's destination (its original source queue) no longer exists. */
+  missingDestination: boolean;
+}
 
 /** Tells this node's waiters and the other nodes that the queue may have messages receivable at `at`. */
 export type Announce = (queueId: number, at: number) => void;
@@ -122,7 +142,7 @@ export class QueueMessages {
     const h = this.#waiters.takeHandoff(l.queue.id);
     if (!h) return undefined;
     const leased = ready.slice(0, h.max);
-    const receipt = receiptToken();
+    const receipt = receiptToken(now);
     for (const i of leased) {
       const m = prepared[i]!.message;
       m.visibleAt = now + h.visibilityMs;
@@ -307,7 +327,7 @@ export class QueueMessages {
         failed.push(batchFailure(entry.id, e));
       }
     }
-    if (total > l.config.maximumMessageSize) throw SqsErrors.batchRequestTooLong(total);
+    if (total > MAX_BATCH_BYTES) throw SqsErrors.batchRequestTooLong(total);
     if (valid.length === 0) return { successful: [], failed };
     const { results, earliest, inserted } = await this.#store(l, valid);
     this.#adjust(queue.id, inserted);
@@ -332,8 +352,8 @@ export class QueueMessages {
         )
       : undefined;
     const dlqLoaded = dlq && dlq.id !== queue.id ? await this.#catalogue.loaded(dlq) : undefined;
-    const token = receiptToken();
     const now = this.#clock.now();
+    const token = receiptToken(now);
     if (!l.config.fifo && !dlqLoaded) {
       // Nothing to dead-letter and no group order: one statement, one round trip.
       const rows = await this.#repo.leaseNext(queue.id, now, max, now + visibilityTimeout * 1000, token);
@@ -439,7 +459,7 @@ export class QueueMessages {
     return this.#waiters.waitForMessages(queue.id, timeoutMs, signal);
   }
 
-  #handle(queue: Queue, receiptHandle: string): { seq: number; token: Buffer } {
+  #handle(queue: Queue, receiptHandle: string): Receipt {
     const h = decodeReceipt(receiptHandle);
     if (!h || h.queueId !== queue.id) throw SqsErrors.receiptHandleIsInvalid(String(receiptHandle));
     return h;
@@ -479,13 +499,19 @@ export class QueueMessages {
   }
 
   async #changeOne(queue: Queue, receiptHandle: string, timeout: number, now: number): Promise<number> {
-    if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
+    if (!Number.isInteger(timeout) || timeout < 0) {
       throw SqsErrors.invalidParameterValue(
         `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.`,
       );
     }
     const h = this.#handle(queue, receiptHandle);
     const at = now + timeout * 1000;
+    // As on SQS, a message stays invisible at most 12 hours from the receive that returned this handle.
+    if (Math.floor((at - h.receivedAt) / 1000) * 1000 > MAX_VISIBILITY_MS) {
+      throw SqsErrors.invalidParameterValue(
+        `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds].`,
+      );
+    }
     // Only while this handle is the message's latest and it is still in flight (on whichever node leased it).
     if (!(await this.#repo.setVisibleAt(queue.id, h.seq, h.token, at, now)))
       throw SqsErrors.messageNotInflight();
@@ -541,8 +567,78 @@ export class QueueMessages {
 
   async purge(queue: Queue): Promise<void> {
     await this.#catalogue.loaded(queue);
-    await this.#repo.purge(queue.id);
+    if (!(await this.#repo.purge(queue.id, this.#clock.now(), PURGE_COOLDOWN_MS)))
+      throw SqsErrors.purgeQueueInProgress(queue.name);
     this.#totals.delete(queue.id);
+  }
+
+  /**
+   * One step of a message move task: up to `max` receivable messages of `source` sent before the task
+   * began go to their destinations as new messages (new ids; body, attributes and sender kept), in one
+   * transaction with the task's progress, so a message is in exactly one queue and counted once; nothing
+   * moves once the task is no longer RUNNING. `destination` maps a message's DeadLetterQueueSourceArn (or
+   * null) to the queue it goes to, resolved before the transaction (no reads on the store inside it).
+   */
+  async moveBatch(
+    source: Queue,
+    task: { id: string; maxSeq: number },
+    max: number,
+    destination: (sourceArn: string | null) => Loaded | undefined,
+  ): Promise<MoveStep> {
+    const step: MoveStep = { moved: 0, done: false, stopped: false, missingDestination: false };
+    const into = new Map<number, number>();
+    try {
+      await this.#repo.tx(async (r) => {
+        step.moved = 0;
+        step.missingDestination = false;
+        into.clear();
+        const now = this.#clock.now();
+        const rows = await r.movable(source.id, now, task.maxSeq, max, true);
+        if (rows.length === 0) {
+          step.done = true;
+          return;
+        }
+        const fresh: NewMessage[] = [];
+        const seqs: number[] = [];
+        for (const m of rows) {
+          const d = destination(m.source_arn);
+          if (!d) {
+            step.missingDestination = true;
+            break;
+          }
+          seqs.push(m.seq);
+          into.set(d.queue.id, (into.get(d.queue.id) ?? 0) + 1);
+          fresh.push({
+            queueId: d.queue.id,
+            messageId: randomUUID(),
+            body: m.body,
+            attributes: m.attributes,
+            md5Body: m.md5_body,
+            md5Attributes: m.md5_attributes,
+            systemAttributes: m.system_attributes,
+            senderId: m.sender_id,
+            sentAt: now,
+            visibleAt: now - CLOCK_SLACK_MS,
+            expiresAt: now + d.config.messageRetentionPeriod * 1000,
+            groupId: m.group_id,
+            dedupId: m.dedup_id,
+          });
+        }
+        await r.insertMessages(fresh);
+        await r.deleteSeqs(seqs);
+        if (!(await r.moveTaskProgress(task.id, seqs.length, now))) throw new TaskStopped();
+        step.moved = seqs.length;
+      });
+    } catch (e) {
+      if (!(e instanceof TaskStopped)) throw e;
+      return { moved: 0, done: false, stopped: true, missingDestination: false };
+    }
+    this.#adjust(source.id, -step.moved);
+    for (const [queueId, n] of into) {
+      this.#adjust(queueId, n);
+      this.#announce(queueId, 0);
+    }
+    return step;
   }
 
   /** A deleted queue's count is dropped. */

@@ -38,6 +38,17 @@ export const SCHEMA = [
   `CREATE TABLE sqs_dedup (
      queue_id INTEGER NOT NULL, dedup_key TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL,
      expires_at INTEGER NOT NULL, PRIMARY KEY (queue_id, dedup_key)) WITHOUT ROWID`,
+  // Another account's call names a queue by its owner's account id (granted by the queue's policy).
+  'CREATE INDEX sqs_queues_account ON sqs_queues (account_id, name)',
+  // Message move tasks (DLQ redrive): one row per task; the node running it beats `heartbeat_at`.
+  `CREATE TABLE sqs_move_tasks (
+     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, source_queue_id INTEGER NOT NULL,
+     source_arn TEXT NOT NULL, destination_arn TEXT, rate INTEGER,
+     status TEXT NOT NULL, moved INTEGER NOT NULL DEFAULT 0, to_move INTEGER NOT NULL, max_seq INTEGER NOT NULL,
+     failure_reason TEXT, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL)`,
+  'CREATE INDEX sqs_move_tasks_source ON sqs_move_tasks (source_queue_id, started_at)',
+  // PurgeQueue: once per 60 s per queue, on any node.
+  'ALTER TABLE sqs_queues ADD COLUMN purged_at INTEGER',
 ];
 
 const MESSAGE_COLUMNS = `m.seq, m.message_id, m.body, m.attributes, m.md5_body, m.md5_attributes, m.system_attributes,
@@ -120,6 +131,22 @@ export const fromStored = (s: string | null): MessageAttributes => {
   return out;
 };
 
+export interface MoveTaskRow {
+  id: string;
+  tenant_id: string;
+  source_queue_id: number;
+  source_arn: string;
+  destination_arn: string | null;
+  rate: number | null;
+  status: string;
+  moved: number;
+  to_move: number;
+  max_seq: number;
+  failure_reason: string | null;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface LeaseRow {
   seq: number;
   queue_id: number;
@@ -154,6 +181,19 @@ export class QueueRepo {
       tenantId,
       name,
     ]);
+  }
+
+  /** A queue by its owner's account id (another account's call; the caller checks the queue's policy). */
+  queueByAccount(accountId: string, name: string): Promise<QueueRow | undefined> {
+    return this.#q.get<QueueRow>('SELECT * FROM sqs_queues WHERE account_id = ? AND name = ?', [
+      accountId,
+      name,
+    ]);
+  }
+
+  /** The queue's row, locked for this transaction (read-modify-write of its attributes). */
+  queueByIdForUpdate(id: number): Promise<QueueRow | undefined> {
+    return this.#q.get<QueueRow>('SELECT * FROM sqs_queues WHERE id = ? FOR UPDATE', [id]);
   }
 
   queueById(id: number): Promise<QueueRow | undefined> {
@@ -192,6 +232,7 @@ export class QueueRepo {
   async deleteQueue(id: number): Promise<void> {
     await this.tx(async (r) => {
       await r.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [id]);
+      await r.#q.run('DELETE FROM sqs_move_tasks WHERE source_queue_id = ?', [id]);
       await r.#q.run('DELETE FROM sqs_queues WHERE id = ?', [id]);
     });
   }
@@ -211,8 +252,20 @@ export class QueueRepo {
 
   // ---- messages ----
 
-  async purge(queueId: number): Promise<void> {
-    await this.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [queueId]);
+  /**
+   * Deletes the queue's messages unless it was purged less than `cooldownMs` ago (then false), in one
+   * transaction with the purge time, so two nodes purging at once purge once.
+   */
+  purge(queueId: number, now: number, cooldownMs: number): Promise<boolean> {
+    return this.tx(async (r) => {
+      const claimed = await r.#q.run(
+        'UPDATE sqs_queues SET purged_at = ? WHERE id = ? AND (purged_at IS NULL OR purged_at <= ?)',
+        [now, queueId, now - cooldownMs],
+      );
+      if (claimed.changes === 0) return false;
+      await r.#q.run('DELETE FROM sqs_messages WHERE queue_id = ?', [queueId]);
+      return true;
+    });
   }
 
   /** Inserts messages in one statement; returns their seqs, in the order given. */
@@ -443,6 +496,98 @@ export class QueueRepo {
       queueId,
     ]);
     return Number(r?.n ?? 0);
+  }
+
+  // ---- message move tasks ----
+
+  /** The messages a move task would take now: receivable, sent to the queue before the task started. */
+  async movable(
+    queueId: number,
+    now: number,
+    maxSeq: number,
+    limit: number,
+    lock = false,
+  ): Promise<MessageRow[]> {
+    return this.#q.all<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM sqs_messages m WHERE queue_id = ? AND visible_at <= ? AND seq <= ?
+        ORDER BY seq LIMIT ?${lock ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+      [queueId, now, maxSeq, limit],
+    );
+  }
+
+  /** The queue's message count and newest seq (a move task's snapshot at its start). */
+  async backlog(queueId: number): Promise<{ n: number; maxSeq: number }> {
+    const r = await this.#q.get<{ n: number; m: number | null }>(
+      'SELECT COUNT(*) AS n, MAX(seq) AS m FROM sqs_messages WHERE queue_id = ?',
+      [queueId],
+    );
+    return { n: Number(r?.n ?? 0), maxSeq: Number(r?.m ?? 0) };
+  }
+
+  async insertMoveTask(t: MoveTaskRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO sqs_move_tasks (id, tenant_id, source_queue_id, source_arn, destination_arn, rate, status, moved,
+         to_move, max_seq, failure_reason, started_at, heartbeat_at) VALUES (${marks(13)})`,
+      [
+        t.id,
+        t.tenant_id,
+        t.source_queue_id,
+        t.source_arn,
+        t.destination_arn,
+        t.rate,
+        t.status,
+        t.moved,
+        t.to_move,
+        t.max_seq,
+        t.failure_reason,
+        t.started_at,
+        t.heartbeat_at,
+      ],
+    );
+  }
+
+  moveTask(id: string): Promise<MoveTaskRow | undefined> {
+    return this.#q.get<MoveTaskRow>('SELECT * FROM sqs_move_tasks WHERE id = ?', [id]);
+  }
+
+  /** A source queue's tasks, newest first. */
+  moveTasks(sourceQueueId: number, limit: number): Promise<MoveTaskRow[]> {
+    return this.#q.all<MoveTaskRow>(
+      'SELECT * FROM sqs_move_tasks WHERE source_queue_id = ? ORDER BY started_at DESC, id LIMIT ?',
+      [sourceQueueId, limit],
+    );
+  }
+
+  /** Keeps a source queue's newest `keep` tasks (ListMessageMoveTasks shows at most 10). */
+  async pruneMoveTasks(sourceQueueId: number, keep: number): Promise<void> {
+    await this.#q.run(
+      `DELETE FROM sqs_move_tasks WHERE source_queue_id = ? AND id NOT IN
+         (SELECT id FROM sqs_move_tasks WHERE source_queue_id = ? ORDER BY started_at DESC, id LIMIT ?)`,
+      [sourceQueueId, sourceQueueId, keep],
+    );
+  }
+
+  /** Counts moved messages and beats the heartbeat while the task is RUNNING; false once it is not. */
+  async moveTaskProgress(id: string, moved: number, now: number): Promise<boolean> {
+    const r = await this.#q.run(
+      "UPDATE sqs_move_tasks SET moved = moved + ?, heartbeat_at = ? WHERE id = ? AND status = 'RUNNING'",
+      [moved, now, id],
+    );
+    return r.changes > 0;
+  }
+
+  /** Moves a task from one of `from` to `to`; false when it was in none of them. */
+  async setMoveTaskStatus(
+    id: string,
+    from: readonly string[],
+    to: string,
+    failureReason: string | null = null,
+  ): Promise<boolean> {
+    const r = await this.#q.run(
+      `UPDATE sqs_move_tasks SET status = ?, failure_reason = ? WHERE id = ? AND status IN (${marks(from.length)})`,
+      [to, failureReason, id, ...from],
+    );
+    return r.changes > 0;
   }
 
   /** Deletes messages and deduplication ids past expiry; returns messages deleted. */

@@ -4,13 +4,18 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 /** SQS sequence numbers are large decimal strings, increasing per queue. */
 export const sequenceNumber = (seq: number): string => (10n ** 19n + BigInt(seq)).toString();
 
-// Receipt handle: seq (8 bytes) + queue id (4) + a random token (18) that changes on every receive.
+// Receipt handle: seq (8 bytes) + queue id (4) + a token (18) that changes on every receive: the receive's
+// time on the store's clock (6 bytes, ms: ChangeMessageVisibility's 12-hour limit counts from it) and 12
+// random bytes.
 const TOKEN_BYTES = 18;
+const TIME_BYTES = 6;
 
 export interface Receipt {
   seq: number;
   queueId: number;
   token: Buffer;
+  /** When the message was received under this handle (ms, store clock). */
+  receivedAt: number;
 }
 
 export function encodeReceipt(seq: number, queueId: number, token: Buffer): string {
@@ -26,7 +31,12 @@ export function decodeReceipt(handle: string): Receipt | undefined {
     return undefined;
   const b = Buffer.from(handle, 'base64url');
   if (b.length !== 12 + TOKEN_BYTES) return undefined;
-  return { seq: Number(b.readBigUInt64BE(0)), queueId: b.readUInt32BE(8), token: b.subarray(12) };
+  return {
+    seq: Number(b.readBigUInt64BE(0)),
+    queueId: b.readUInt32BE(8),
+    token: b.subarray(12),
+    receivedAt: b.readUIntBE(12, TIME_BYTES),
+  };
 }
 
 /** Whether a stored receipt token is the one the handle carries (constant time). */
@@ -34,15 +44,18 @@ export function sameToken(stored: Buffer | null, token: Buffer): boolean {
   return !!stored && stored.length === token.length && timingSafeEqual(stored, token);
 }
 
-// Receipt tokens come from a pooled random buffer: one getrandom call per 227 tokens, not per message.
+// Receipt tokens' random part comes from a pooled buffer: one getrandom call per 227 tokens, not per message.
 let pool = Buffer.alloc(0);
 let poolAt = 0;
-export function receiptToken(): Buffer {
-  if (poolAt + TOKEN_BYTES > pool.length) {
-    pool = randomBytes(TOKEN_BYTES * 227);
+const RANDOM_BYTES = TOKEN_BYTES - TIME_BYTES;
+export function receiptToken(receivedAt: number): Buffer {
+  if (poolAt + RANDOM_BYTES > pool.length) {
+    pool = randomBytes(RANDOM_BYTES * 227);
     poolAt = 0;
   }
-  const t = Buffer.from(pool.subarray(poolAt, poolAt + TOKEN_BYTES));
-  poolAt += TOKEN_BYTES;
+  const t = Buffer.allocUnsafe(TOKEN_BYTES);
+  t.writeUIntBE(Math.max(0, Math.floor(receivedAt)), 0, TIME_BYTES);
+  pool.copy(t, TIME_BYTES, poolAt, poolAt + RANDOM_BYTES);
+  poolAt += RANDOM_BYTES;
   return t;
 }

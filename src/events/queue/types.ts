@@ -4,6 +4,7 @@
 // platform, built in server/assemble.ts (`createQueueEngine` from ./index.ts) and passed to the
 // components that need it.
 import type { Tenant } from '../../control/tenants.js';
+import type { CrossAccountAction } from './policy.js';
 
 /** Who owns a queue. Every lookup is scoped to one owner: another tenant's queue "does not exist". */
 export type QueueOwner = Pick<Tenant, 'id' | 'accountId'>;
@@ -122,6 +123,25 @@ export interface RedrivePolicy {
   maxReceiveCount: number;
 }
 
+/** A message move task as ListMessageMoveTasks reports it. */
+export interface MoveTask {
+  /** RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED. */
+  status: string;
+  /** Only while RUNNING. */
+  taskHandle?: string;
+  sourceArn: string;
+  destinationArn?: string;
+  maxNumberOfMessagesPerSecond?: number;
+  approximateNumberOfMessagesMoved: number;
+  approximateNumberOfMessagesToMove: number;
+  failureReason?: string;
+  /** ms since the epoch. */
+  startedTimestamp: number;
+}
+
+/** What another account may be granted on a queue (the batch calls go under their single action). */
+export type { CrossAccountAction } from './policy.js';
+
 export interface QueueEngine {
   /**
    * Creates a queue, or returns the existing one when its attributes equal the given ones
@@ -137,10 +157,42 @@ export interface QueueEngine {
   ): Promise<Queue>;
   /** By name, queue URL (`.../<accountId>/<name>`) or ARN; throws QueueDoesNotExist (also for other owners). */
   getQueue(owner: QueueOwner, nameUrlOrArn: string): Promise<Queue>;
+  /**
+   * As getQueue, and when the reference (URL or ARN) names another account's queue whose policy grants
+   * the caller's account `action`, that queue; without such a grant, QueueDoesNotExist as for a missing one.
+   */
+  getQueueFor(caller: QueueOwner, nameUrlOrArn: string, action: CrossAccountAction): Promise<Queue>;
+  /** GetQueueUrl with QueueOwnerAWSAccountId: another account's queue by name, if its policy grants GetQueueUrl. */
+  getQueueOf(caller: QueueOwner, ownerAccountId: string, name: string): Promise<Queue>;
+  /** AddPermission: a policy statement labelled `label` granting `actions` to `accountIds`. */
+  addPermission(
+    queue: Queue,
+    label: string | undefined,
+    accountIds: readonly string[] | undefined,
+    actions: readonly string[] | undefined,
+  ): Promise<void>;
+  /** RemovePermission: drops the statement labelled `label` (the Policy attribute goes when none is left). */
+  removePermission(queue: Queue, label: string | undefined): Promise<void>;
+  /** StartMessageMoveTask: returns the task handle. The move runs in the background on this node. */
+  startMoveTask(
+    owner: QueueOwner,
+    sourceArn: string | undefined,
+    destinationArn: string | undefined,
+    maxPerSecond: number | undefined,
+  ): Promise<string>;
+  /** ListMessageMoveTasks: the source's newest tasks first (1–10, default 1). */
+  listMoveTasks(
+    owner: QueueOwner,
+    sourceArn: string | undefined,
+    maxResults: number | undefined,
+  ): Promise<MoveTask[]>;
+  /** CancelMessageMoveTask: returns the number of messages moved so far. */
+  cancelMoveTask(owner: QueueOwner, taskHandle: string | undefined): Promise<number>;
   /** As getQueue, but undefined instead of throwing. */
   findQueue(owner: QueueOwner, nameUrlOrArn: string): Promise<Queue | undefined>;
   listQueues(owner: QueueOwner, opts?: ListQueuesOptions): Promise<{ queues: Queue[]; nextToken?: string }>;
   deleteQueue(queue: Queue): Promise<void>;
+  /** Once per queue every 60 s (PurgeQueueInProgress otherwise), as on SQS. */
   purgeQueue(queue: Queue): Promise<void>;
   /** SQS's attribute names; `All` (or no names) gives every attribute including the Approximate* counts. */
   getAttributes(queue: Queue, names?: readonly string[]): Promise<Record<string, string>>;

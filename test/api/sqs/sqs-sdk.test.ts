@@ -319,11 +319,22 @@ test('a batch entry id with invalid characters answers InvalidBatchEntryId', asy
   assert.equal(e.name, 'InvalidBatchEntryId');
 });
 
-test('a batch whose messages together exceed 256 KB answers BatchRequestTooLong', async () => {
+test('a batch whose messages together exceed 1 MiB answers BatchRequestTooLong', async () => {
   const url = await newQueue();
-  const Entries = Array.from({ length: 3 }, (_, i) => ({ Id: `e${i}`, MessageBody: 'x'.repeat(100_000) }));
+  const Entries = Array.from({ length: 3 }, (_, i) => ({ Id: `e${i}`, MessageBody: 'x'.repeat(400_000) }));
   const e = await failure(new SendMessageBatchCommand({ QueueUrl: url, Entries }));
   assert.equal(e.name, 'BatchRequestTooLong');
+  assert.equal(e.message, 'Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes.');
+});
+
+test("a batch is limited to 1 MiB in total whatever the queue's MaximumMessageSize", async () => {
+  const url = await newQueue();
+  await sqs.send(
+    new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { MaximumMessageSize: '1024' } }),
+  );
+  const Entries = Array.from({ length: 3 }, (_, i) => ({ Id: `e${i}`, MessageBody: 'x'.repeat(1000) }));
+  const r = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries }));
+  assert.equal(r.Successful?.length, 3);
 });
 
 test('batch delete and batch visibility change report a bad receipt handle per entry', async () => {
@@ -406,16 +417,19 @@ test('the MD5 of a subset of attributes covers only the attributes returned', as
   );
 });
 
-test('a message larger than 256 KB answers InvalidParameterValue', async () => {
+test('a message larger than 1 MiB (SQS’s limit since 2025) answers InvalidParameterValue', async () => {
   const url = await newQueue();
-  const e = await failure(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(262_145) }));
+  const e = await failure(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(1_048_577) }));
   assert.equal(e.name, 'InvalidParameterValue');
-  assert.match(e.message, /Message must be shorter than 262144 bytes/);
+  assert.equal(
+    e.message,
+    'One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.',
+  );
 });
 
-test('a message of exactly 256 KB is accepted', async () => {
+test('a message of exactly 1 MiB is accepted', async () => {
   const url = await newQueue();
-  const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(262_144) }));
+  const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(1_048_576) }));
   assert.ok(sent.MessageId);
 });
 
@@ -547,7 +561,7 @@ test('queue attributes can be set and read back', async () => {
   assert.equal(a.DelaySeconds, '5');
   assert.match(a.QueueArn!, /^arn:aws:sqs:us-east-1:\d{12}:q\d+-\d+$/);
   assert.ok(Number(a.CreatedTimestamp) > 1_600_000_000);
-  assert.equal(a.MaximumMessageSize, '262144');
+  assert.equal(a.MaximumMessageSize, '1048576');
 });
 
 test('purging a queue removes its messages', async () => {
