@@ -17,6 +17,7 @@ import {
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import { check, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import { selectObjectContent } from './select.js';
 
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
 const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
@@ -44,7 +45,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'requestPayment',
   'restore',
   'retention',
-  'select',
   'tagging',
   'torrent',
   'versionId',
@@ -131,6 +131,10 @@ export class S3Surface implements ApiSurface {
       throw S3Errors.invalidRequest('This operation does not take an uploadId (or is missing partNumber)');
     }
     if (m === 'POST' && q.has('uploads')) return (x) => createUpload(this.#deps, x);
+    if (q.has('select')) {
+      if (m === 'POST') return (x) => selectObjectContent(this.#deps, x);
+      throw S3Errors.methodNotAllowed();
+    }
     if (m === 'PUT')
       return r.headers['x-amz-copy-source']
         ? (x) => copyObject(this.#deps, x)
