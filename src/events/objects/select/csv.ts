@@ -1,8 +1,8 @@
 // A streaming CSV record reader: bytes in, one reused row out per record, no copy of the object. Fields
 // are offsets into the chunk and decode to strings only when the query reads them. A record may span
 // chunks: the unfinished tail is carried (at most MAX_RECORD_BYTES, S3's limit), so memory stays bounded
-// however large the object is. Records without a quote character are split on the fast path (the record
-// end found natively, then one pass over its bytes); quoted records go through the full state machine.
+// however large the object is. Records whose fields open with no quote are split on a fast path (one
+// pass over their bytes for one-byte delimiters); quoted records go through the full state machine.
 import { isUtf8 } from 'node:buffer';
 import { SelectErrors } from './errors.js';
 
@@ -51,6 +51,18 @@ export class CsvRow {
     };
   }
 
+  /** Whether the i-th field is exactly `text` (its UTF-8 bytes), without decoding it; undefined past the end. */
+  fieldEquals(i: number, bytes: Buffer, text: string): boolean | undefined {
+    if (i >= this.n) return undefined;
+    if (this.kinds[i] === ESCAPED) return this.field(i) === text;
+    const s = this.starts[i]!;
+    const len = this.ends[i]! - s;
+    if (len !== bytes.length) return false;
+    const b = this.buf;
+    for (let k = 0; k < len; k++) if (b[s + k] !== bytes[k]) return false;
+    return true;
+  }
+
   /** The i-th field (0-based) as text; undefined past the record's last field. */
   field(i: number): string | undefined {
     if (i >= this.n) return undefined;
@@ -84,10 +96,13 @@ export class CsvReader {
   readonly #onRecord: (row: CsvRow) => boolean;
   #carry: Buffer | undefined;
   #records = 0;
+  /** One-byte field and record delimiters: the single-pass splitter applies. */
+  readonly #simple: boolean;
   #stopped = false;
 
   constructor(format: CsvFormat, onRecord: (row: CsvRow) => boolean) {
     this.#f = format;
+    this.#simple = format.fieldDelimiter.length === 1 && format.recordDelimiter.length === 1;
     this.row = new CsvRow(format);
     this.#onRecord = onRecord;
   }
@@ -141,24 +156,30 @@ export class CsvReader {
         p = e + rdLen;
         continue;
       }
-      const e = b.indexOf(rd, p);
-      const recEnd = e < 0 ? (final ? len : -1) : e;
-      if (nextQuote < p && f.quote >= 0) {
-        nextQuote = b.indexOf(f.quote, p);
-        if (nextQuote < 0) nextQuote = len;
-      } else if (f.quote < 0) nextQuote = len;
-      let next: number;
       row.n = 0;
       row.quoted = false;
       row.start = p;
-      if (recEnd >= 0 && nextQuote >= recEnd) {
-        this.#splitPlain(b, p, recEnd);
-        row.end = recEnd;
-        next = recEnd + (e < 0 ? 0 : rdLen);
+      let next: number;
+      if (this.#simple) {
+        next = this.#splitSimple(b, p, final);
+        if (next === -2) {
+          row.n = 0;
+          next = this.#splitQuoted(b, p, final);
+        }
       } else {
-        next = this.#splitQuoted(b, p, final);
-        if (next < 0) return p;
+        const e = b.indexOf(rd, p);
+        const recEnd = e < 0 ? (final ? len : -1) : e;
+        if (nextQuote < p && f.quote >= 0) {
+          nextQuote = b.indexOf(f.quote, p);
+          if (nextQuote < 0) nextQuote = len;
+        } else if (f.quote < 0) nextQuote = len;
+        if (recEnd >= 0 && nextQuote >= recEnd) {
+          this.#splitPlain(b, p, recEnd);
+          row.end = recEnd;
+          next = recEnd + (e < 0 ? 0 : rdLen);
+        } else next = this.#splitQuoted(b, p, final);
       }
+      if (next < 0) return p;
       this.#records++;
       p = next;
       if (!this.#onRecord(row)) {
@@ -167,6 +188,34 @@ export class CsvReader {
       }
     }
     return p;
+  }
+
+  /**
+   * The common case in one pass: one-byte delimiters, fields as offsets, the record's end. -1 when the
+   * record is not complete yet, -2 when a field opens with a quote (the full state machine takes over).
+   */
+  #splitSimple(b: Buffer, p: number, final: boolean): number {
+    const fd = this.#f.fieldDelimiter[0]!;
+    const rd = this.#f.recordDelimiter[0]!;
+    const q = this.#f.quote;
+    const row = this.row;
+    const len = b.length;
+    let s = p;
+    for (let i = p; i < len; i++) {
+      const c = b[i];
+      if (c === fd) {
+        row.push(s, i, PLAIN);
+        s = i + 1;
+      } else if (c === rd) {
+        row.push(s, i, PLAIN);
+        row.end = i;
+        return i + 1;
+      } else if (c === q && i === s) return -2;
+    }
+    if (!final) return -1;
+    row.push(s, len, PLAIN);
+    row.end = len;
+    return len;
   }
 
   #splitPlain(b: Buffer, p: number, end: number): void {

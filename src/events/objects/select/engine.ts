@@ -265,25 +265,32 @@ function jsonFields(rec: unknown): [string[], Value[]] {
 }
 
 function csvBinder(header: string[] | undefined): Binder<CsvRow> {
+  const column = (steps: PathStep[], text: string): number => {
+    const step = steps[0];
+    if (steps.length !== 1 || step?.name === undefined) throw SelectErrors.bindingDoesNotExist(text);
+    const name = step.name;
+    if (!step.quoted && /^_\d+$/.test(name)) {
+      const n = Number(name.slice(1));
+      if (n < 1) throw SelectErrors.invalidColumnIndex(name);
+      return n - 1;
+    }
+    if (!header) throw SelectErrors.bindingDoesNotExist(text);
+    const matches = header.flatMap((h, i) =>
+      (step.quoted ? h === name : h.toLowerCase() === name.toLowerCase()) ? [i] : [],
+    );
+    if (matches.length === 0) throw SelectErrors.bindingDoesNotExist(text);
+    if (matches.length > 1) throw SelectErrors.ambiguousFieldName(text);
+    return matches[0]!;
+  };
   return {
-    path(steps: PathStep[], text: string): Fn<CsvRow> {
-      const step = steps[0];
-      if (steps.length !== 1 || step?.name === undefined) throw SelectErrors.bindingDoesNotExist(text);
-      const name = step.name;
-      if (!step.quoted && /^_\d+$/.test(name)) {
-        const n = Number(name.slice(1));
-        if (n < 1) throw SelectErrors.invalidColumnIndex(name);
-        const i = n - 1;
-        return (r) => r.field(i);
-      }
-      if (!header) throw SelectErrors.bindingDoesNotExist(text);
-      const matches = header.flatMap((h, i) =>
-        (step.quoted ? h === name : h.toLowerCase() === name.toLowerCase()) ? [i] : [],
-      );
-      if (matches.length === 0) throw SelectErrors.bindingDoesNotExist(text);
-      if (matches.length > 1) throw SelectErrors.ambiguousFieldName(text);
-      const i = matches[0]!;
+    path(steps, text) {
+      const i = column(steps, text);
       return (r) => r.field(i);
+    },
+    equalsText(steps, text, literal) {
+      const i = column(steps, text);
+      const bytes = Buffer.from(literal);
+      return (r) => r.fieldEquals(i, bytes, literal);
     },
   };
 }

@@ -11,6 +11,12 @@ export type Fn<R> = (rec: R) => Value;
 /** How names and positions in paths reach a record's values (CSV columns, JSON attributes). */
 export interface Binder<R> {
   path(steps: PathStep[], text: string): Fn<R>;
+  /** `path = 'text'` without materialising the value (CSV compares the field's bytes); undefined when no faster way exists. */
+  equalsText?(
+    steps: PathStep[],
+    pathText: string,
+    literal: string,
+  ): ((rec: R) => boolean | undefined) | undefined;
 }
 
 interface Accumulator {
@@ -100,15 +106,7 @@ class Compiler<R> {
         return () => v;
       }
       case 'path': {
-        let steps = e.steps;
-        const head = steps[0]!;
-        const alias = this.q.alias?.toLowerCase();
-        if (
-          steps.length > 1 &&
-          head.name !== undefined &&
-          (head.name.toLowerCase() === alias || (!head.quoted && head.name.toLowerCase() === 's3object'))
-        )
-          steps = steps.slice(1);
+        const steps = this.#strip(e.steps);
         if (steps.some((s) => s.star)) throw SelectErrors.unsupportedSyntax(`${e.text} in an expression`);
         return this.binder.path(steps, e.text);
       }
@@ -148,8 +146,21 @@ class Compiler<R> {
           return a === false && b === false ? false : null;
         };
       }
-      case 'cmp':
+      case 'cmp': {
+        const fast = (e.op === '=' || e.op === '<>') && this.equalsText(e.l, e.r);
+        if (fast) {
+          if (e.op === '=')
+            return (r) => {
+              const m = fast(r);
+              return m === undefined ? null : m;
+            };
+          return (r) => {
+            const m = fast(r);
+            return m === undefined ? null : !m;
+          };
+        }
         return comparison(e.op, sub(e.l), sub(e.r));
+      }
       case 'arith': {
         const l = sub(e.l);
         const rr = sub(e.r);
@@ -224,6 +235,26 @@ class Compiler<R> {
       case 'call':
         return this.call(e, allowAggregate);
     }
+  }
+
+  /** A column compared for equality with a string literal, either way round, when the binder can do it on bytes. */
+  equalsText(l: Expr, r: Expr): ((rec: R) => boolean | undefined) | undefined {
+    const [p, lit] = l.k === 'path' ? [l, r] : [r, l];
+    if (p.k !== 'path' || lit.k !== 'lit' || typeof lit.v !== 'string' || !this.binder.equalsText)
+      return undefined;
+    return this.binder.equalsText(this.#strip(p.steps), p.text, lit.v);
+  }
+
+  #strip(steps: PathStep[]): PathStep[] {
+    const head = steps[0]!;
+    const alias = this.q.alias?.toLowerCase();
+    if (
+      steps.length > 1 &&
+      head.name !== undefined &&
+      (head.name.toLowerCase() === alias || (!head.quoted && head.name.toLowerCase() === 's3object'))
+    )
+      return steps.slice(1);
+    return steps;
   }
 
   call(e: Extract<Expr, { k: 'call' }>, allowAggregate: boolean): Fn<R> {
