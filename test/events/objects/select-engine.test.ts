@@ -276,3 +276,46 @@ test('an object with no record delimiter fails with OverMaxRecordSize after 1 MB
   }, code('OverMaxRecordSize'));
   assert.ok(scan.stats.scanned <= MAX_RECORD_BYTES + 256 * 1024, String(scan.stats.scanned));
 });
+
+test('a LIKE pattern built to backtrack (%a%a...%b) against a 100 KB field answers at once, and LIKE still matches', async () => {
+  const field = 'a'.repeat(100_000);
+  const hostile = `${'%a'.repeat(12)}%b`;
+  assert.equal(
+    await run(`SELECT COUNT(*) FROM S3Object WHERE _1 LIKE '${hostile}'`, `${field}\n`, {
+      input: CSV_IN('NONE'),
+      chunk: 65536,
+    }),
+    '0\n',
+  );
+  assert.equal(
+    await run(`SELECT COUNT(*) FROM S3Object WHERE _1 LIKE '${'%a'.repeat(12)}%'`, `${field}\n`, {
+      input: CSV_IN('NONE'),
+      chunk: 65536,
+    }),
+    '1\n',
+  );
+  assert.equal(
+    await run("SELECT _1 FROM S3Object WHERE _1 LIKE 'x!%_' ESCAPE '!'", 'x%y\nx%\nxy1\n', {
+      input: CSV_IN('NONE'),
+    }),
+    'x%y\n',
+  );
+  assert.equal(
+    await run("SELECT _1 FROM S3Object WHERE _1 LIKE '_🙂%'", 'a🙂b\n🙂🙂\nab\n', { input: CSV_IN('NONE') }),
+    'a🙂b\n🙂🙂\n',
+  );
+});
+
+test('expressions too deep to evaluate safely are refused with ParseUnsupportedSyntax, not a crash', async () => {
+  const chain = `SELECT * FROM S3Object WHERE ${Array.from({ length: 20_000 }, () => "_1 = 'x'").join(' OR ')}`;
+  await assert.rejects(run(chain, 'a\n', { input: CSV_IN('NONE') }), code('ParseUnsupportedSyntax'));
+  await assert.rejects(
+    run(`SELECT ${'-'.repeat(5000)}1 FROM S3Object`, 'a\n', { input: CSV_IN('NONE') }),
+    code('ParseUnsupportedSyntax'),
+  );
+  const ors = Array.from({ length: 500 }, (_, i) => `_1 = '${i}'`).join(' OR ');
+  assert.equal(
+    await run(`SELECT _1 FROM S3Object WHERE ${ors}`, '7\nx\n499\n', { input: CSV_IN('NONE') }),
+    '7\n499\n',
+  );
+});

@@ -422,17 +422,17 @@ export function cast(v: Value, type: CastType): Value {
 }
 
 function like<R>(value: Fn<R>, pattern: Fn<R>, escapeOf: Fn<R> | undefined, not: boolean, e: Expr): Fn<R> {
-  // A constant pattern (the usual case) compiles once; a computed one is compiled per distinct value.
+  // A constant pattern (the usual case) is prepared once; a computed one when it changes.
   let lastPattern: string | undefined;
   let lastEscape: string | undefined;
-  let re: RegExp | undefined;
+  let tokens: LikeToken[] = [];
   const constant = e.k === 'like' && e.pattern.k === 'lit' && (!e.escape || e.escape.k === 'lit');
   if (constant) {
     const p = pattern(undefined as R);
     const x = escapeOf?.(undefined as R);
     if (typeof p !== 'string' || (x !== undefined && (typeof x !== 'string' || [...x].length !== 1)))
       throw SelectErrors.likeInvalid();
-    re = likeRegExp(p, x as string | undefined);
+    tokens = likeTokens(p, x as string | undefined);
   }
   return (r) => {
     const v = value(r);
@@ -444,30 +444,64 @@ function like<R>(value: Fn<R>, pattern: Fn<R>, escapeOf: Fn<R> | undefined, not:
       if (typeof p !== 'string' || (x != null && (typeof x !== 'string' || [...x].length !== 1)))
         throw SelectErrors.likeInvalid();
       if (p !== lastPattern || x !== lastEscape) {
-        re = likeRegExp(p, x as string | undefined);
+        tokens = likeTokens(p, x as string | undefined);
         lastPattern = p;
         lastEscape = x as string | undefined;
       }
     }
     if (typeof v !== 'string') return null;
-    return re!.test(v) !== not;
+    return likeMatch(tokens, SURROGATE.test(v) ? [...v] : v) !== not;
   };
 }
 
-function likeRegExp(pattern: string, esc: string | undefined): RegExp {
-  let src = '';
+/** A character (one code point), `_` (ANY_ONE) or `%` (ANY_RUN). */
+type LikeToken = string | 0 | 1;
+const ANY_ONE = 0;
+const ANY_RUN = 1;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function likeTokens(pattern: string, esc: string | undefined): LikeToken[] {
+  const out: LikeToken[] = [];
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
     if (esc !== undefined && c === esc) {
       const next = chars[++i];
       if (next === undefined) throw SelectErrors.likeInvalid();
-      src += next.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    } else if (c === '%') src += '[\\s\\S]*';
-    else if (c === '_') src += '[\\s\\S]';
-    else src += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      out.push(next);
+    } else if (c === '%') {
+      if (out[out.length - 1] !== ANY_RUN) out.push(ANY_RUN);
+    } else out.push(c === '_' ? ANY_ONE : c);
   }
-  return new RegExp(`^${src}$`, 'u');
+  return out;
+}
+
+/**
+ * LIKE without regular expressions: the greedy wildcard match that backs up only to the last `%`, so
+ * a hostile pattern (`%a%a%a...b` against a long field) costs at most pattern × text steps.
+ */
+function likeMatch(t: LikeToken[], text: string | string[]): boolean {
+  const n = text.length;
+  const m = t.length;
+  let s = 0;
+  let p = 0;
+  let star = -1;
+  let mark = 0;
+  while (s < n) {
+    const tok = t[p];
+    if (p < m && (tok === ANY_ONE || tok === text[s])) {
+      s++;
+      p++;
+    } else if (tok === ANY_RUN) {
+      star = p++;
+      mark = s;
+    } else if (star >= 0) {
+      p = star + 1;
+      s = ++mark;
+    } else return false;
+  }
+  while (t[p] === ANY_RUN) p++;
+  return p === m;
 }
 
 function accumulator(name: string): Accumulator {

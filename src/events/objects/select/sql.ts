@@ -5,8 +5,13 @@ import { SelectErrors } from './errors.js';
 
 /** S3 refuses longer expressions with ExpressionTooLong. */
 export const MAX_EXPRESSION_BYTES = 256 * 1024;
-/** Deeper nesting is refused rather than risking the parser's (and the evaluator's) stack. */
+/** Deeper nesting (parentheses, NOT, unary minus) is refused rather than risking the parser's stack. */
 const MAX_DEPTH = 200;
+/**
+ * The compiled query is a tree of closures called recursively per record, so the tree's depth is bounded
+ * too: a chain of 1,000 ANDs is fine, a 256 KB chain of `+` is refused.
+ */
+const MAX_TREE_DEPTH = 1000;
 
 export type CastType = 'INT' | 'FLOAT' | 'DECIMAL' | 'STRING' | 'BOOL' | 'TIMESTAMP';
 
@@ -178,8 +183,31 @@ function lineCol(src: string, pos: number): [number, number] {
 /** Parses an S3 Select expression; throws S3 Select's errors. */
 export function parseQuery(src: string): Query {
   if (Buffer.byteLength(src) > MAX_EXPRESSION_BYTES) throw SelectErrors.tooLong();
-  return new Parser(src).query();
+  const q = new Parser(src).query();
+  const roots = [...q.items.map((i) => i.expr), ...(q.where ? [q.where] : [])];
+  for (const root of roots)
+    if (treeDepth(root) > MAX_TREE_DEPTH)
+      throw SelectErrors.unsupportedSyntax(`an expression more than ${MAX_TREE_DEPTH} levels deep`);
+  return q;
 }
+
+/** Measured without recursion: the point is to refuse trees too deep to recurse over. */
+function treeDepth(root: Expr): number {
+  let max = 0;
+  const stack: Array<[Expr, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [e, d] = stack.pop()!;
+    if (d > max) max = d;
+    for (const v of Object.values(e)) {
+      if (Array.isArray(v)) {
+        for (const x of v) if (isExpr(x)) stack.push([x, d + 1]);
+      } else if (isExpr(v)) stack.push([v, d + 1]);
+    }
+  }
+  return max;
+}
+
+const isExpr = (v: unknown): v is Expr => typeof v === 'object' && v !== null && 'k' in v;
 
 class Parser {
   readonly #src: string;
@@ -392,8 +420,17 @@ class Parser {
   }
 
   #unary(): Expr {
-    if (this.#acceptOp('-')) return { k: 'neg', e: this.#unary() };
-    if (this.#acceptOp('+')) return this.#unary();
+    if (this.#isOp('-') || this.#isOp('+')) {
+      const neg = this.#tok.v === '-';
+      this.#i++;
+      if (++this.#depth > MAX_DEPTH) throw SelectErrors.unsupportedSyntax(`nesting deeper than ${MAX_DEPTH}`);
+      try {
+        const e = this.#unary();
+        return neg ? { k: 'neg', e } : e;
+      } finally {
+        this.#depth--;
+      }
+    }
     return this.#primary();
   }
 
