@@ -56,18 +56,20 @@ export async function selectObjectContent(d: S3SurfaceDeps, r: S3Request): Promi
   };
 }
 
-async function* frames(
+/** The scan's output as event-stream messages (exported with its clock for the keep-alive's test). */
+export async function* frames(
   first: IteratorResult<Buffer | null>,
   it: AsyncGenerator<Buffer | null>,
   stats: SelectStats,
   progress: boolean,
   release: () => void,
+  clock: () => number = Date.now,
 ): AsyncGenerator<Buffer> {
-  let lastSent = Date.now();
+  let lastSent = clock();
   let lastProgress = lastSent;
   try {
     for (let step = first; !step.done; step = await it.next()) {
-      const now = Date.now();
+      const now = clock();
       if (step.value) {
         yield eventMessage('Records', 'application/octet-stream', step.value);
         lastSent = now;
