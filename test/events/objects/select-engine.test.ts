@@ -319,3 +319,16 @@ test('expressions too deep to evaluate safely are refused with ParseUnsupportedS
     '7\n499\n',
   );
 });
+
+test('SELECT * copies a record raw only when that gives the same bytes as re-serialising it', async () => {
+  const csv = '\uFEFFid,note\n1,plain\n2,say "hi"\n3,"a,b"\n';
+  assert.equal(
+    await run('SELECT * FROM S3Object s WHERE s.id <> 0', csv),
+    '1,plain\n2,"say ""hi"""\n3,"a,b"\n',
+  );
+  const pipes: OutputFormat = { ...CSV_OUT, fieldDelimiter: '|' };
+  assert.equal(
+    await run('SELECT * FROM S3Object', csv, { output: pipes }),
+    '1|plain\n2|"say ""hi"""\n3|a,b\n',
+  );
+});

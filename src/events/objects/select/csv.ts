@@ -210,7 +210,11 @@ export class CsvReader {
         row.push(s, i, PLAIN);
         row.end = i;
         return i + 1;
-      } else if (c === q && i === s) return -2;
+      } else if (c === q) {
+        if (i === s) return -2;
+        // A quote inside an unquoted field is data, but output must not copy the record raw.
+        row.quoted = true;
+      }
     }
     if (!final) return -1;
     row.push(s, len, PLAIN);
@@ -247,6 +251,7 @@ export class CsvReader {
   #splitQuoted(b: Buffer, p: number, final: boolean): number {
     const f = this.#f;
     const row = this.row;
+    row.quoted = true;
     const len = b.length;
     const { quote, escape: esc } = f;
     const fd = f.fieldDelimiter;

@@ -47,8 +47,12 @@ export class SelectScan {
     const reader = this.#reader();
     if (this.#limit === 0 && !this.#aggregating()) return;
     const input = this.#spec.gzip ? this.#gunzip(source) : this.#counted(source, true);
+    let first = true;
     for await (const chunk of input) {
-      reader.push(chunk as Buffer);
+      // A UTF-8 byte-order mark opens some exported files; it is not part of the first column's name.
+      const bom = first && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+      first = false;
+      reader.push(bom ? (chunk as Buffer).subarray(3) : (chunk as Buffer));
       yield* this.#drain();
       if (reader.stopped) break;
     }
@@ -177,12 +181,19 @@ export class SelectScan {
           c.names,
         );
     if (o.format === 'CSV') {
-      const same = o.fieldDelimiter === inp.csv.fieldDelimiter.toString() && o.quoteFields === 'ASNEEDED';
+      // Raw bytes are the answer when the output's delimiters and quote are the input's and no field of
+      // the record was quoted or holds a quote (row.quoted).
+      const same =
+        o.quoteFields === 'ASNEEDED' &&
+        o.fieldDelimiter === inp.csv.fieldDelimiter.toString() &&
+        o.recordDelimiter === inp.csv.recordDelimiter.toString() &&
+        inp.csv.quote >= 0 &&
+        o.quote === String.fromCharCode(inp.csv.quote);
       const fd = o.fieldDelimiter;
       const rd = o.recordDelimiter;
       const field = csvFieldWriter(o);
       return (row) => {
-        if (same && !row.quoted && !needsQuoting(row, o)) out.bytes(row.buf, row.start, row.end);
+        if (same && !row.quoted) out.bytes(row.buf, row.start, row.end);
         else
           for (let i = 0; i < row.n; i++) {
             if (i > 0) out.str(fd);
@@ -242,11 +253,6 @@ export class SelectScan {
     }
     out.str(`${s}}${o.recordDelimiter}`);
   }
-}
-
-/** Plain fields copied raw are safe only when none holds a character the output must quote. */
-function needsQuoting(row: CsvRow, o: Extract<OutputFormat, { format: 'CSV' }>): boolean {
-  return o.recordDelimiter !== '\n' && row.buf.subarray(row.start, row.end).includes(o.recordDelimiter);
 }
 
 function containsAggregate(e: Query['items'][number]['expr']): boolean {

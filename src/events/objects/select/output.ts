@@ -53,7 +53,7 @@ export class OutputBuffer {
 
 /** Formats one CSV field of output: NULL and MISSING are empty, quoted when asked or needed. */
 export function csvFieldWriter(o: CsvOutput): (v: Value) => string {
-  const special = [o.fieldDelimiter, o.recordDelimiter, o.quote, '\n', '\r'].filter((s) => s !== '');
+  const special = [o.fieldDelimiter, o.recordDelimiter, o.quote, '\n'].filter((s) => s !== '');
   const escaped = o.escape + o.quote;
   return (v) => {
     const s = v == null ? '' : text(v);
