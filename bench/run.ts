@@ -20,6 +20,7 @@ import { environmentMemory, withBareIdleNodes } from './memory.js';
 import { objectLambdaFigures } from './object-lambda.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
+import { s3SelectFigures } from './s3-select.js';
 import { versionFigures } from './versions.js';
 import { zipHandler } from './zip.js';
 
@@ -420,6 +421,9 @@ async function main(): Promise<void> {
     const compileCache = await compileCacheFigures(k, dataDir, { quick, python: python !== undefined });
     results.compileCache = compileCache;
     for (const [name, value, note] of compileCache.rows) row(name, value, note);
+    const s3Select = await s3SelectFigures(k, { quick });
+    results.s3Select = s3Select;
+    for (const [name, value, note] of s3Select.rows) row(name, value, note);
   } finally {
     await stop(server);
     fs.rmSync(dataDir, { recursive: true, force: true });

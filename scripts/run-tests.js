@@ -42,6 +42,9 @@ const STORE_AGNOSTIC = [
   'api/lambda/python-unavailable.test.js',
   'api/admin/metrics-auth.test.js',
   'api/lambda/response-streaming.test.js',
+  'events/objects/select-engine.test.js',
+  'api/s3/select-frames.test.js',
+  'api/s3/select.test.js',
 ];
 
 const root = path.resolve('dist/test');

@@ -9,10 +9,10 @@ import { isDomainError, isKindlingError, LambdaErrors } from '../../errors.js';
 import { requestId as newRequestId } from '../../ids.js';
 import { routed } from '../../invoke/invocation-service.js';
 import type { SyncInvokeResult } from '../../invoke/types.js';
+import { eventMessage } from '../event-stream.js';
 import { SinkReadable } from '../stream-sink.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
 import type { LambdaApiDeps } from './deps.js';
-import { eventMessage } from './event-stream.js';
 import {
   checkClientContext,
   checkJson,

@@ -40,6 +40,7 @@ import {
   type S3SurfaceDeps,
   xml,
 } from './request.js';
+import { selectObjectContent } from './select.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
@@ -70,7 +71,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'requestPayment',
   'restore',
   'retention',
-  'select',
   'tagging',
   'torrent',
   'versionId',
@@ -234,6 +234,11 @@ export class S3Surface implements ApiSurface {
       throw S3Errors.invalidRequest('This operation does not take an uploadId (or is missing partNumber)');
     }
     if (m === 'POST' && q.has('uploads')) return [(x) => createUpload(d, x), 's3:PutObject'];
+    // S3 Select reads the object: GetObject's permission, as on S3.
+    if (q.has('select')) {
+      if (m === 'POST') return [(x) => selectObjectContent(d, x), 's3:GetObject'];
+      throw S3Errors.methodNotAllowed();
+    }
     if (m === 'PUT')
       return r.headers['x-amz-copy-source']
         ? [(x) => copyObject(d, x), 's3:PutObject']
