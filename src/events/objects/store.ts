@@ -25,7 +25,7 @@ import type {
 } from './types.js';
 
 export { MAX_PART_NUMBER, MIN_PART_SIZE } from './multipart.js';
-export { sequencer, validateKey } from './objects.js';
+export { sequencer, started, validateKey } from './objects.js';
 export type * from './types.js';
 
 export class ObjectStore {

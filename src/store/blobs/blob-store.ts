@@ -51,12 +51,15 @@ export interface BlobInfo {
 export interface BlobStore {
   /** Where the blobs live, for messages (a path or `s3://bucket/prefix`). */
   readonly where: string;
-  /** Writes the blob atomically: readers see the whole body or nothing (replaces an existing blob). */
-  put(key: string, body: Buffer | AsyncIterable<Uint8Array>): Promise<void>;
+  /**
+   * Writes the blob atomically: readers see the whole body or nothing (replaces an existing blob).
+   * `owner` (a tenant, for the block layer's manifest key; see store/blocks/) is ignored by plain stores.
+   */
+  put(key: string, body: Buffer | AsyncIterable<Uint8Array>, owner?: string): Promise<void>;
   /** The blob, or undefined when it does not exist. */
-  open(key: string): Promise<BlobReader | undefined>;
+  open(key: string, owner?: string): Promise<BlobReader | undefined>;
   /** The blob's bytes; BlobMissingError when it does not exist. */
-  get(key: string): Promise<Readable>;
+  get(key: string, owner?: string): Promise<Readable>;
   has(key: string): Promise<boolean>;
   /** Removes the blob if it exists. */
   delete(key: string): Promise<void>;
@@ -70,8 +73,8 @@ export interface BlobStore {
 }
 
 /** `get` on top of `open`, for both implementations. */
-export async function getBlob(store: BlobStore, key: string): Promise<Readable> {
-  const r = await store.open(key);
+export async function getBlob(store: BlobStore, key: string, owner?: string): Promise<Readable> {
+  const r = await store.open(key, owner);
   if (!r) throw new BlobMissingError(key, store.where);
   return r.read();
 }
