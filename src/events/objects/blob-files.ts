@@ -89,12 +89,9 @@ export class BlobFiles {
     tenantId: string,
     blobs: readonly string[],
   ): Promise<{ blob: string; size: number } | undefined> {
-    const store = this.#store as BlobStore & {
-      concat?(key: string, sources: readonly string[], owner: string): Promise<number | undefined>;
-    };
-    if (store.concat === undefined) return undefined;
+    if (this.#store.concat === undefined) return undefined;
     const blob = randomBytes(16).toString('hex');
-    const size = await store.concat(
+    const size = await this.#store.concat(
       this.key(blob),
       blobs.map((b) => this.key(b)),
       tenantOwner(tenantId),

@@ -61,6 +61,11 @@ export interface BlobStore {
   /** The blob's bytes; BlobMissingError when it does not exist. */
   get(key: string, owner?: string): Promise<Readable>;
   has(key: string): Promise<boolean>;
+  /**
+   * Stores the concatenation of `sources` (the owner's blobs) under `key` without copying their bytes,
+   * where the store can (the block layer); undefined when it cannot, and the caller copies them.
+   */
+  concat?(key: string, sources: readonly string[], owner: string): Promise<number | undefined>;
   /** Removes the blob if it exists. */
   delete(key: string): Promise<void>;
   /** The same at once, where that is cheap (a local directory). */

@@ -74,12 +74,19 @@ export function keyFromFile(file: string): Buffer {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: ${(e as Error).message}`);
   }
   const key = randomBytes(KEY_BYTES);
-  // 'wx': two starts at once agree on the first one's key.
+  // 'wx': two starts at once agree on the first one's key. Synced before anything is sealed with it.
+  let fd: number;
   try {
-    fs.writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    fd = fs.openSync(file, 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return keyFromFile(file);
     throw e;
+  }
+  try {
+    fs.writeSync(fd, `${key.toString('hex')}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
   return key;
 }
