@@ -168,11 +168,13 @@ export class SealedBlobStore implements BlobStore {
     if (first < 0 || last < 0) throw new BlobCorruptError(key, this.where, 'the range is beyond its blocks');
     let at = firstOffset;
     try {
-      for await (const plain of this.#pool.read(m.blocks.slice(first, last + 1))) {
-        const from = Math.max(0, start - at);
-        const to = Math.min(plain.length, end - at + 1);
-        at += plain.length;
-        yield from === 0 && to === plain.length ? plain : plain.subarray(from, to);
+      for await (const chunks of this.#pool.read(m.blocks.slice(first, last + 1))) {
+        for (const plain of chunks) {
+          const from = Math.max(0, start - at);
+          const to = Math.min(plain.length, end - at + 1);
+          at += plain.length;
+          if (to > from) yield from === 0 && to === plain.length ? plain : plain.subarray(from, to);
+        }
       }
     } catch (e) {
       if (e instanceof BlockError) {
