@@ -4,7 +4,7 @@
 // AES-256-GCM with a nonce derived from its key (each key only ever encrypts one plaintext), so a
 // changed or swapped file fails authentication on read: never other bytes. Without the plaintext and
 // the master key (the salt) a block's name and key cannot be computed, so the store reveals nothing.
-import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
+import { createDecipheriv, createHmac, webcrypto } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Keyring } from './keyring.js';
 
@@ -17,11 +17,8 @@ export const BLOCK_SIZE = 1024 * 1024;
 const TAG = 16;
 /** Blocks written or decrypted at once per body: overlaps the disk with the cipher. */
 const IN_FLIGHT = 4;
-/**
- * The cipher runs over slices this big: Node allocates each update's output, and fresh 1 MiB buffers
- * cost a page fault per 4 KiB (more than the cipher itself on a VM), where 64 KiB ones reuse the heap.
- */
-const SLICE = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+const { subtle } = webcrypto;
 
 /** One block of a body: its convergent key (the name is derived from it) and its plaintext size. */
 export interface BlockRef {
@@ -92,15 +89,21 @@ export class BlockPool {
     const pending = new Set<Promise<void>>();
     let failure: unknown;
     let size = 0;
-    // Block buffers are reused once encrypted: fresh 1 MiB buffers cost page faults (see SLICE).
+    // Block buffers are reused once encrypted: a fresh 1 MiB buffer costs a page fault per 4 KiB.
     const spare: Buffer[] = [];
     const store = (plain: Buffer, whole: Buffer) => {
-      const key = createHmac('sha256', salt).update(createHash('sha256').update(plain).digest()).digest();
-      const name = blockName(key);
-      blocks.push({ key, size: plain.length });
-      pinned.push(name);
-      this.#pin(name);
-      const p = this.#storeBlock(name, key, plain, () => spare.push(whole)).catch((e: unknown) => {
+      const i = blocks.length;
+      blocks.push({ key: EMPTY, size: plain.length });
+      // Hashed and encrypted on the thread pool (WebCrypto): the event loop keeps reading the body.
+      const p = (async () => {
+        const digest = Buffer.from(await subtle.digest('SHA-256', plain));
+        const key = createHmac('sha256', salt).update(digest).digest();
+        const name = blockName(key);
+        blocks[i] = { key, size: plain.length };
+        pinned.push(name);
+        this.#pin(name);
+        await this.#storeBlock(name, key, plain, () => spare.push(whole));
+      })().catch((e: unknown) => {
         failure ??= e;
       });
       pending.add(p);
@@ -144,19 +147,11 @@ export class BlockPool {
     // One node: a block already stored is the same bytes (its name is its key's). A shared store: written
     // again, so its fresh mtime keeps another node's sweep (which spares young blocks) off it.
     if (!this.#shared && (await this.#raw.has(blockPath(name)))) return done();
-    const cipher = createCipheriv('aes-256-gcm', key, nonceOf(key));
-    const sealed: Buffer[] = [];
-    for (let at = 0; at < plain.length; at += SLICE)
-      sealed.push(cipher.update(plain.subarray(at, at + SLICE)));
-    cipher.final();
-    sealed.push(cipher.getAuthTag());
+    // AES-256-GCM: the ciphertext, then the 16-byte tag (as createDecipheriv reads it back).
+    const k = await subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
+    const sealed = Buffer.from(await subtle.encrypt({ name: 'AES-GCM', iv: nonceOf(key) }, k, plain));
     done();
-    await this.#raw.put(
-      blockPath(name),
-      (async function* () {
-        yield* sealed;
-      })(),
-    );
+    await this.#raw.put(blockPath(name), sealed);
   }
 
   /**
