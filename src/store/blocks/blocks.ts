@@ -15,8 +15,11 @@ import type { Keyring } from './keyring.js';
  */
 export const BLOCK_SIZE = 1024 * 1024;
 const TAG = 16;
-/** Blocks written or decrypted at once per body: overlaps the disk with the cipher. */
-const IN_FLIGHT = 4;
+/**
+ * Blocks written or read ahead at once per body (8 MiB of memory each way): overlaps the thread pool's
+ * hashing, cipher and disk with the stream (4 measured slower on a loaded machine).
+ */
+const IN_FLIGHT = 8;
 const EMPTY = Buffer.alloc(0);
 const { subtle } = webcrypto;
 
