@@ -21,6 +21,7 @@ import { objectLambdaFigures } from './object-lambda.js';
 import { providedFigures } from './provided.js';
 import { pythonFigures } from './python.js';
 import { s3SelectFigures } from './s3-select.js';
+import { storageFigures } from './storage.js';
 import { versionFigures } from './versions.js';
 import { zipHandler } from './zip.js';
 
@@ -432,6 +433,9 @@ async function main(): Promise<void> {
   const afterIdle = await afterIdleFigures({ quick, repo, here });
   results.afterIdle = afterIdle;
   for (const [name, value, note] of afterIdle.rows) row(name, value, note);
+  const storage = await storageFigures({ quick, repo });
+  results.storage = storage;
+  for (const [name, value, note] of storage.rows) row(name, value, note);
   if (withPostgres) results.stores = await clusterFigures({ quick, row });
   // Other work on the machine can slow Kindling's sandboxes more than the floors' children: they share one
   // cgroup's CPU weight, where each process outside competes with its own.

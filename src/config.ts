@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { type BlobsLocation, parseBlobsLocation } from './store/blobs/location.js';
+import { type StorageSettings, storageSettings } from './store/blocks/storage.js';
 
 const MiB = 1024 * 1024;
 
@@ -19,6 +20,8 @@ export interface PlatformConfig {
   blobsLocation: BlobsLocation | undefined;
   /** A shared blob no row names is removed only once older than this: another node may be committing it. */
   blobGraceMs: number;
+  /** The encrypted, deduplicated block layer under code and objects (KINDLING_STORAGE*; store/blocks/). */
+  storage: StorageSettings;
   /**
    * This node's identity in the cluster, new on every start: claims (leases) name it, so a node that
    * restarts after a kill never mistakes its dead predecessor's claims for its own.
@@ -106,6 +109,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     blobs: env.KINDLING_BLOBS || undefined,
     blobsLocation: undefined,
     blobGraceMs: num(env.KINDLING_BLOB_GRACE_MS, 15 * 60_000),
+    storage: storageSettings(env),
     nodeId: randomUUID(),
     leaseMs: num(env.KINDLING_LEASE_MS, 30_000),
     advertiseUrl: env.KINDLING_ADVERTISE_URL || undefined,

@@ -23,6 +23,7 @@ const commands: Record<string, { module: string; summary: string }> = {
   tenants: { module: './tenants.js', summary: 'manage tenants, keys and limits (admin)' },
   doctor: { module: './doctor.js', summary: 'report the isolation in effect on this machine' },
   billing: { module: './billing.js', summary: 'GB-seconds per tenant, function and hour' },
+  storage: { module: './storage.js', summary: 'logical and physical bytes stored, and the dedup ratio' },
   queue: { module: './queue.js', summary: 'manage queues' },
   bucket: { module: './bucket.js', summary: 'manage buckets and objects' },
   trigger: { module: './trigger.js', summary: 'connect event sources to functions' },

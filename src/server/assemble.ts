@@ -67,6 +67,7 @@ import { InvocationService } from '../invoke/invocation-service.js';
 import { composeInvoker, type FunctionInvoker } from '../invoke/invoker.js';
 import { ProvisionedWarmer } from '../invoke/provisioned-concurrency.js';
 import { openBlobStores } from '../store/blobs/location.js';
+import { Storage } from '../store/blocks/storage.js';
 import type { Sql } from '../store/sql.js';
 import { VolumeDisks } from '../store/volumes/volume-disks.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -78,6 +79,8 @@ import { type DataPaths, ensureRootTenant, type RootCredentials, restrictDatabas
 const DEFAULT_MAPPING_CONCURRENCY = 8;
 /** Finished RPC checkpoints past any queue's retention are dropped this often. */
 const PRUNE_CHECKPOINTS_EVERY_MS = 60 * 60_000;
+/** Blocks of deleted bodies on one node are reclaimed this often (and at every start). */
+const SWEEP_BLOCKS_EVERY_MS = 10 * 60_000;
 /** Orphaned blobs in a shared blob store are looked for this often (and at every start). */
 const SWEEP_SHARED_BLOBS_EVERY_MS = 60 * 60_000;
 
@@ -88,6 +91,8 @@ export interface Components {
   tenants: TenantStore;
   root: RootCredentials;
   code: CodeStore;
+  /** The encrypted, deduplicated blocks under code and objects (its sweep and figures). */
+  storage: Storage;
   functions: FunctionStore;
   queues: QueueEngine;
   worker: WorkerManager;
@@ -153,11 +158,20 @@ export async function assemble({
   const tenants = await TenantStore.open(sql);
   const root = await ensureRootTenant(tenants, paths.credentials);
   // Code zips and object bodies: in the data dir, or where every node reaches them (--blobs).
-  const blobs = openBlobStores(config.blobsLocation, {
+  const rawBlobs = openBlobStores(config.blobsLocation, {
     codeBlobs: paths.blobs,
     objects: paths.objects,
+    blocks: paths.blocks,
     spool: path.join(config.dataDir, 'spool'),
   });
+  // Both as manifests over one pool of encrypted, deduplicated blocks (store/blocks/).
+  const storage = await Storage.open({
+    raw: rawBlobs,
+    settings: config.storage,
+    dataDir: config.dataDir,
+    sql,
+  });
+  const blobs = { code: storage.code, objects: storage.objects, shared: rawBlobs.shared };
   const code = new CodeStore({
     blobs: blobs.code,
     shared: blobs.shared,
@@ -451,6 +465,11 @@ export async function assemble({
       pool: worker,
       prewarm: (tenant, name, count, forMs) => invocations.prewarm(tenant, name, count, forMs),
       nodes: clusterNode,
+      storage: {
+        figures: () => storage.figures(),
+        mode: config.storage.mode,
+        redundancy: config.storage.redundancy,
+      },
       ...(config.metricsToken !== undefined && { metricsToken: config.metricsToken }),
       version: packageVersion(),
     }),
@@ -498,6 +517,7 @@ export async function assemble({
       async stop() {
         await blobs.code.close();
         await blobs.objects.close();
+        await rawBlobs.blocks.close();
       },
     },
     // First up (its tables) and last down: the node leaves the registry once everything else stopped.
@@ -554,16 +574,26 @@ export async function assemble({
         await objects.migrate();
         await accessPoints.migrate();
         await objects.recover();
+        // Blocks no manifest references (deleted objects and code, writes that died): in the background,
+        // after the manifests' own sweeps above, and now and then.
+        const sweepBlocks = () =>
+          storage
+            .sweep(config.blobGraceMs)
+            .catch((e: unknown) => log(`kindling: block sweep failed: ${String(e)}`));
+        void sweepBlocks();
         if (blobs.shared) {
           // Nodes come and go rarely on a cluster: orphans of writes that died with a node go now and then.
           sweeper = setInterval(() => {
-            objects.recover().catch((e: unknown) => log(`kindling: object blob sweep failed: ${String(e)}`));
-            liveDigests()
+            const objectsSwept = objects
+              .recover()
+              .catch((e: unknown) => log(`kindling: object blob sweep failed: ${String(e)}`));
+            const codeSwept = liveDigests()
               .then((live) => code.sweepBlobs(live))
               .catch((e: unknown) => log(`kindling: code blob sweep failed: ${String(e)}`));
+            void Promise.all([objectsSwept, codeSwept]).then(sweepBlocks);
           }, SWEEP_SHARED_BLOBS_EVERY_MS);
-          sweeper.unref();
-        }
+        } else sweeper = setInterval(sweepBlocks, SWEEP_BLOCKS_EVERY_MS);
+        sweeper.unref();
         await notifications.start();
       },
       async stop() {
@@ -579,6 +609,7 @@ export async function assemble({
       tenants,
       root,
       code,
+      storage,
       functions,
       queues,
       worker,

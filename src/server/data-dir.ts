@@ -18,6 +18,8 @@ export const dataPaths = (dataDir: string) => ({
   credentials: path.join(dataDir, 'credentials'),
   endpoint: path.join(dataDir, 'endpoint'),
   blobs: path.join(dataDir, 'blobs'),
+  /** The encrypted blocks under code zips and object bodies (store/blocks/). */
+  blocks: path.join(dataDir, 'blocks'),
   codeCache: path.join(dataDir, 'code'),
   envs: path.join(dataDir, 'envs'),
   objects: path.join(dataDir, 'objects'),

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Tenant, TenantStore } from '../../control/tenants.js';
 import { type DomainError, LambdaErrors } from '../../errors.js';
+import type { StorageFigures } from '../../store/blocks/storage.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
 import type { PrewarmResult, WorkerStats } from '../../worker/types.js';
 import type { ApiRequest, ApiResponse } from '../surface.js';
@@ -49,6 +50,8 @@ export interface AdminSurfaceDeps {
     count: number,
     forMs: number,
   ) => Promise<PrewarmResult & { functionArn: string; expiresAt: number }>;
+  /** The block layer's figures: `kindling storage`. */
+  storage?: { figures(): Promise<StorageFigures>; mode: string; redundancy: number };
   /** The cluster's node registry: `kindling nodes`. */
   nodes?: NodeControl;
   /**

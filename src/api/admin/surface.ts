@@ -1,6 +1,6 @@
 // The admin and telemetry HTTP surface: `/kindling/v1/...` (SigV4, service `kindling`, JSON),
 // `/kindling/health` (anonymous) and `/metrics` (Prometheus text, admin key or bearer token). Tenants
-// and pool routes are for the admin tenant only; logs, billing and `/kindling/v1/metrics` are scoped to
+// and pool routes are for the admin tenant only; logs, billing, storage and `/kindling/v1/metrics` are scoped to
 // the caller's own tenant unless the caller is admin. Each concern is its own module beside this one.
 import { decodeOrThrow } from '../../uri.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
@@ -12,6 +12,7 @@ import { poolRoutes } from './pool.js';
 import { prewarm } from './prewarm.js';
 import { type AdminSurfaceDeps, json, MAX_BODY } from './request.js';
 import { runtimes } from './runtimes.js';
+import { storage } from './storage.js';
 import { tenantRoutes } from './tenants.js';
 import { billing, logs } from './usage.js';
 
@@ -77,6 +78,9 @@ export class AdminSurface implements ApiSurface {
         break;
       case 'billing':
         if (segs.length === 1) return m === 'GET' ? await billing(this.#deps, req) : notAllowed();
+        break;
+      case 'storage':
+        if (segs.length === 1) return m === 'GET' ? await storage(this.#deps, req) : notAllowed();
         break;
       case 'metrics':
         if (segs.length === 1) return m === 'GET' ? tenantMetrics(this.#deps, req) : notAllowed();

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
+import { started } from '../../events/objects/objects.js';
 import type { ApiResponse } from '../surface.js';
 import { authorize } from './access.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
@@ -83,7 +84,7 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       obj.close();
       return { status, headers };
     }
-    const body: Readable = obj.read(range);
+    const body: Readable = await started(obj.read(range));
     return { status, headers, body };
   } catch (e) {
     obj.close();

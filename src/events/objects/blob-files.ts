@@ -1,7 +1,9 @@
 // Object bytes in the blob store, named by an internal id (never by the user's key): `<shard>/<id>`.
 // A write becomes visible only when a row names it; a blob no row names is an orphan for the sweeper.
+// Each blob is its owning tenant's (the block layer seals its manifest under that tenant's key).
 import { createHash, randomBytes } from 'node:crypto';
 import { BlobMissingError, type BlobReader, type BlobStore } from '../../store/blobs/blob-store.js';
+import { tenantOwner } from '../../store/blocks/storage.js';
 
 export interface WrittenBlob {
   blob: string;
@@ -59,9 +61,9 @@ export class BlobFiles {
     return { tempFiles, orphans };
   }
 
-  /** Opens the blob; BlobMissingError when a row names it and the store does not have it. */
-  async open(blob: string): Promise<BlobReader> {
-    const r = await this.#store.open(this.key(blob));
+  /** Opens the tenant's blob; BlobMissingError when a row names it and the store does not have it. */
+  async open(tenantId: string, blob: string): Promise<BlobReader> {
+    const r = await this.#store.open(this.key(blob), tenantOwner(tenantId));
     if (!r) throw new BlobMissingError(this.key(blob), this.#store.where);
     return r;
   }
@@ -79,8 +81,26 @@ export class BlobFiles {
     }
   }
 
-  /** Streams the body into the store under a fresh internal id. */
-  async write(body: AsyncIterable<Uint8Array>): Promise<WrittenBlob> {
+  /**
+   * The tenant's blobs concatenated into a new one without copying their bytes, where the store can
+   * (the block layer); undefined when it cannot (the caller streams them through `write`).
+   */
+  async concat(
+    tenantId: string,
+    blobs: readonly string[],
+  ): Promise<{ blob: string; size: number } | undefined> {
+    if (this.#store.concat === undefined) return undefined;
+    const blob = randomBytes(16).toString('hex');
+    const size = await this.#store.concat(
+      this.key(blob),
+      blobs.map((b) => this.key(b)),
+      tenantOwner(tenantId),
+    );
+    return size === undefined ? undefined : { blob, size };
+  }
+
+  /** Streams the tenant's body into the store under a fresh internal id. */
+  async write(tenantId: string, body: AsyncIterable<Uint8Array>): Promise<WrittenBlob> {
     const blob = randomBytes(16).toString('hex');
     const md5 = createHash('md5');
     let size = 0;
@@ -91,7 +111,7 @@ export class BlobFiles {
         yield chunk;
       }
     }
-    await this.#store.put(this.key(blob), counted());
+    await this.#store.put(this.key(blob), counted(), tenantOwner(tenantId));
     return { blob, size, md5: md5.digest() };
   }
 }

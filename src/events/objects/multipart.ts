@@ -17,6 +17,7 @@ import type {
   UploadInfo,
   WriteOptions,
 } from './types.js';
+import { actorTenant } from './types.js';
 
 /** S3's minimum size of every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -110,7 +111,7 @@ export class MultipartUploads {
         String(partNumber),
       );
     }
-    const written = await this.#blobs.write(body);
+    const written = await this.#blobs.write(actorTenant(tenantId), body);
     let old: string | undefined;
     const part: PartInfo = {
       partNumber,
@@ -214,7 +215,7 @@ export class MultipartUploads {
     const blobs = this.#blobs;
     async function* concatenated(): AsyncIterable<Uint8Array> {
       for (const row of chosen) {
-        const part = await blobs.open(row.blob);
+        const part = await blobs.open(actorTenant(tenantId), row.blob);
         if (part.size !== row.size) {
           part.close();
           throw new Error(
@@ -224,7 +225,17 @@ export class MultipartUploads {
         yield* part.read() as AsyncIterable<Uint8Array>;
       }
     }
-    const written = await this.#blobs.write(concatenated());
+    // The block layer joins the parts' manifests (no byte is read or encrypted again); else a copy.
+    const written =
+      (await this.#blobs.concat(
+        actorTenant(tenantId),
+        chosen.map((r) => r.blob),
+      )) ?? (await this.#blobs.write(actorTenant(tenantId), concatenated()));
+    const expected = chosen.reduce((n, r) => n + r.size, 0);
+    if (written.size !== expected) {
+      await this.#blobs.unlinkQuietly(written.blob);
+      throw new Error(`upload ${uploadId}: its parts hold ${written.size} bytes, ${expected} stored`);
+    }
     // A composite checksum (checksum of the parts' checksums, `-N`), when every part carried the same one.
     let checksum: Checksum | undefined;
     const algo = chosen[0]?.checksum_algorithm;

@@ -110,6 +110,23 @@ function verified(
   return check;
 }
 
+/**
+ * Resolves with the body once its first bytes (or its end) are there, or rejects with its error: a body
+ * unreadable from the start (a block missing or corrupt) answers an error instead of a cut-off 200.
+ */
+export function started(body: Readable): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    // The error listener stays: an error before the response pipes the body must not go unhandled.
+    const ready = () => resolve(body);
+    const failed = (e: Error) => {
+      body.off('readable', ready);
+      reject(e);
+    };
+    body.once('readable', ready);
+    body.once('error', failed);
+  });
+}
+
 export class Objects {
   readonly #sql: Sql;
   readonly #repo: ObjectRepo;
@@ -137,7 +154,7 @@ export class Objects {
     validateKey(key);
     // Checked before the body streams in (fail fast) and again at commit (atomic).
     await this.#checkCondition(this.#repo, bucket, key, opts.condition);
-    const written = await this.#blobs.write(body);
+    const written = await this.#blobs.write(actorTenant(tenantId), body);
     let checksum: Checksum | undefined;
     try {
       checksum = opts.verify?.({ md5: written.md5, size: written.size });
@@ -178,7 +195,7 @@ export class Objects {
       const row = await this.#objectRow(bucket, key);
       let reader: Awaited<ReturnType<BlobFiles['open']>>;
       try {
-        reader = await this.#blobs.open(row.blob);
+        reader = await this.#blobs.open(actorTenant(tenantId), row.blob);
       } catch (e) {
         if (!(e instanceof BlobMissingError) || attempt >= 3) throw e;
         const now = await this.#repo.objectBlob(bucket, key);

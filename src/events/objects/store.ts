@@ -29,7 +29,7 @@ import type {
 
 export { MAX_PART_NUMBER, MIN_PART_SIZE } from './multipart.js';
 export type { BucketAccessField } from './object-repo.js';
-export { sequencer, validateKey } from './objects.js';
+export { sequencer, started, validateKey } from './objects.js';
 export type * from './types.js';
 export { actorTenant } from './types.js';
 

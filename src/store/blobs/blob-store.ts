@@ -51,13 +51,21 @@ export interface BlobInfo {
 export interface BlobStore {
   /** Where the blobs live, for messages (a path or `s3://bucket/prefix`). */
   readonly where: string;
-  /** Writes the blob atomically: readers see the whole body or nothing (replaces an existing blob). */
-  put(key: string, body: Buffer | AsyncIterable<Uint8Array>): Promise<void>;
+  /**
+   * Writes the blob atomically: readers see the whole body or nothing (replaces an existing blob).
+   * `owner` (a tenant, for the block layer's manifest key; see store/blocks/) is ignored by plain stores.
+   */
+  put(key: string, body: Buffer | AsyncIterable<Uint8Array>, owner?: string): Promise<void>;
   /** The blob, or undefined when it does not exist. */
-  open(key: string): Promise<BlobReader | undefined>;
+  open(key: string, owner?: string): Promise<BlobReader | undefined>;
   /** The blob's bytes; BlobMissingError when it does not exist. */
-  get(key: string): Promise<Readable>;
+  get(key: string, owner?: string): Promise<Readable>;
   has(key: string): Promise<boolean>;
+  /**
+   * Stores the concatenation of `sources` (the owner's blobs) under `key` without copying their bytes,
+   * where the store can (the block layer); undefined when it cannot, and the caller copies them.
+   */
+  concat?(key: string, sources: readonly string[], owner: string): Promise<number | undefined>;
   /** Removes the blob if it exists. */
   delete(key: string): Promise<void>;
   /** The same at once, where that is cheap (a local directory). */
@@ -70,8 +78,8 @@ export interface BlobStore {
 }
 
 /** `get` on top of `open`, for both implementations. */
-export async function getBlob(store: BlobStore, key: string): Promise<Readable> {
-  const r = await store.open(key);
+export async function getBlob(store: BlobStore, key: string, owner?: string): Promise<Readable> {
+  const r = await store.open(key, owner);
   if (!r) throw new BlobMissingError(key, store.where);
   return r.read();
 }

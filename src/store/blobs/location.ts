@@ -102,23 +102,25 @@ function checkDir(value: string, dataDir: string): string {
   return dir;
 }
 
-/** The blob stores of code zips and object bodies. */
+/** The blob stores of code zips and object bodies (their manifests), and of the blocks under both. */
 export interface BlobStores {
   code: BlobStore;
   objects: BlobStore;
+  blocks: BlobStore;
   /** Other nodes write here too: the sweeper leaves young unreferenced blobs alone. */
   shared: boolean;
 }
 
 export function openBlobStores(
   location: BlobsLocation | undefined,
-  local: { codeBlobs: string; objects: string; spool: string },
+  local: { codeBlobs: string; objects: string; blocks: string; spool: string },
 ): BlobStores {
   if (location === undefined) {
     // Today's layout in the data dir, so an existing data dir keeps its blobs.
     return {
       code: new DirBlobStore(local.codeBlobs),
       objects: new DirBlobStore(path.join(local.objects, 'data'), path.join(local.objects, 'tmp')),
+      blocks: new DirBlobStore(local.blocks),
       shared: false,
     };
   }
@@ -126,6 +128,7 @@ export function openBlobStores(
     return {
       code: new DirBlobStore(path.join(location.dir, 'code')),
       objects: new DirBlobStore(path.join(location.dir, 'objects')),
+      blocks: new DirBlobStore(path.join(location.dir, 'blocks')),
       shared: true,
     };
   }
@@ -138,5 +141,5 @@ export function openBlobStores(
       credentials: location.credentials,
       spoolDir: path.join(local.spool, sub),
     });
-  return { code: s3('code'), objects: s3('objects'), shared: true };
+  return { code: s3('code'), objects: s3('objects'), blocks: s3('blocks'), shared: true };
 }

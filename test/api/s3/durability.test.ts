@@ -78,9 +78,33 @@ test('an upload interrupted midway leaves no object and no temp file', async () 
       4 * 1024 * 1024,
       2 * 1024 * 1024,
     );
-    await eventually(() => tmpFiles(objects).length === 1, 'the upload reached a temp file');
+    // Sealed (the default), the body streams into blocks: whole 1 MiB blocks, each its own file.
+    const blocks = f.t.platform.paths.blocks;
+    const blockFiles = () =>
+      fs.existsSync(blocks)
+        ? fs.readdirSync(blocks, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+        : [];
+    await eventually(
+      () => tmpFiles(objects).length === 1 || blockFiles().length > 0,
+      'the upload reached a temp file or a block',
+    );
     req.destroy();
-    await eventually(() => tmpFiles(objects).length === 0, 'the temp file was removed');
+    await eventually(
+      () => tmpFiles(objects).length === 0 && blockFiles().every((e) => !e.name.endsWith('.tmp')),
+      'the temp files were removed',
+    );
+    // No manifest names the blocks written: the block sweep reclaims them.
+    assert.deepEqual(
+      fs
+        .readdirSync(path.join(objects, 'data'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile()),
+      [],
+    );
+    // (Once the server has seen the connection go: until then the upload holds its blocks.)
+    await eventually(async () => {
+      await f.t.platform.components.storage.sweep(0);
+      return blockFiles().length === 0;
+    }, 'the blocks were reclaimed');
     await assert.rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'half' })), {
       name: 'NotFound',
     });
