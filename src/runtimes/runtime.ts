@@ -45,6 +45,8 @@ export interface BindOutcome {
   exit?: SandboxExit;
   /** Modules init loaded from the version's compile cache, and cache entries refused (runtime-reported). */
   compileCache?: { used: number; rejected: number };
+  /** Init loaded the handler through the ES-module loader (runtime-reported; Node only). */
+  esm?: boolean;
 }
 
 export type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken: string };

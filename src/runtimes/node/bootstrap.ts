@@ -10,7 +10,7 @@ import path from 'node:path';
 import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
 import type { Extensions } from './extensions.js';
-import { type Handler, InitError, loadHandler, usedEsmLoader } from './handler-loader.js';
+import { esmLoads, type Handler, InitError, loadHandler } from './handler-loader.js';
 import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 import { highWaterMarkOf, installAwsLambdaGlobal, isStreaming, ResponseStream } from './response-stream.js';
@@ -152,13 +152,17 @@ async function bind(b: Extract<HostFrame, { t: 'bind' }>): Promise<void> {
         (line) => process.stdout.write(line),
       );
     }
+    // This bind's own handler, not a warm-up's: the host keeps warming pool sandboxes for ES modules only
+    // while ES-module functions bind.
+    const esmBefore = esmLoads();
     handlerFn = await loadHandler(b.handler, b.taskRoot);
+    const esm = esmLoads() > esmBefore;
     send({
       t: 'init',
       ok: true,
       ...(cc !== undefined && { cc }),
       ...(extensions && { ext: extensions.count }),
-      ...(usedEsmLoader() && { esm: true }),
+      ...(esm && { esm: true }),
     });
   } catch (e) {
     const body =
@@ -395,7 +399,7 @@ const decoder = new FrameDecoder((raw, body) => {
       void bind(h);
       break;
     case 'ping':
-      if (h.esm === true && !usedEsmLoader()) void warmEsm().then(() => send({ t: 'pong', n: h.n }));
+      if (h.esm === true && esmLoads() === 0) void warmEsm().then(() => send({ t: 'pong', n: h.n }));
       else send({ t: 'pong', n: h.n });
       break;
     default:
@@ -416,16 +420,7 @@ chan.on('error', () => process.exit(0));
 async function warmUp(): Promise<void> {
   try {
     // A CommonJS handler loaded the way a bind loads one, so the loader's own code is compiled too.
-    const dir = `/tmp/.kindling-warm-${process.pid}`;
-    const f = path.join(dir, 'index.js');
-    fs.mkdirSync(dir);
-    fs.writeFileSync(f, 'exports.handler = async (e) => JSON.parse(JSON.stringify(e));');
-    try {
-      await (await loadHandler('index.handler', dir))({ warm: true }, {});
-      delete createRequire(f).cache[f];
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await loadWarmHandler('index.js', 'exports.handler = async (e) => JSON.parse(JSON.stringify(e));');
     // The invoke path's own helpers.
     encodeFrame(
       { t: 'result', id: 'warm', ok: true, rss: process.memoryUsage.rss() },
@@ -445,20 +440,26 @@ async function warmUp(): Promise<void> {
  * while ES-module functions run on this node: initialised, the loader stays in the environment.
  */
 async function warmEsm(): Promise<void> {
-  const dir = `/tmp/.kindling-warm-esm-${process.pid}`;
   try {
-    fs.mkdirSync(dir);
-    fs.writeFileSync(
-      path.join(dir, 'index.mjs'),
-      'export const handler = async (e) => JSON.parse(JSON.stringify(e));',
-    );
-    await (await loadHandler('index.handler', dir))({ warm: true }, {});
+    await loadWarmHandler('index.mjs', 'export const handler = async (e) => JSON.parse(JSON.stringify(e));');
   } catch {
     // warming is an optimisation only
+  }
+  collectStartupGarbage();
+}
+
+/** Writes a handler into a directory of this sandbox's private /tmp, loads and calls it as a bind would. */
+async function loadWarmHandler(file: string, source: string): Promise<void> {
+  const dir = `/tmp/.kindling-warm-${process.pid}-${path.extname(file).slice(1)}`;
+  const f = path.join(dir, file);
+  fs.mkdirSync(dir);
+  try {
+    fs.writeFileSync(f, source);
+    await (await loadHandler('index.handler', dir))({ warm: true }, {});
+    delete createRequire(f).cache[f];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  collectStartupGarbage();
 }
 
 async function startRelay(): Promise<number> {

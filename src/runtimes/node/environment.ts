@@ -171,6 +171,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
         initDurationMs,
         log,
         ...(answer.t === 'init' && answer.cc !== undefined && { compileCache: answer.cc }),
+        ...(answer.t === 'init' && answer.esm === true && { esm: true }),
       };
     }
     if (answer !== undefined) {

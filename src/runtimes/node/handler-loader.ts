@@ -48,14 +48,14 @@ function moduleNotFound(e: unknown): boolean {
  * code generation from strings is off (NODE_OPTIONS=--disallow-code-generation-from-strings), require():
  * Node 20.19 and later load an ES module without top-level await that way.
  */
-let esmLoaderUsed = false;
-/** Whether a handler was loaded through the ES-module loader in this process. */
-export function usedEsmLoader(): boolean {
-  return esmLoaderUsed;
+let esmLoadCount = 0;
+/** How many handlers this process has loaded through the ES-module loader (a warm-up's included). */
+export function esmLoads(): number {
+  return esmLoadCount;
 }
 
 function importEsm(url: string, fallback: () => unknown): Promise<unknown> {
-  esmLoaderUsed = true;
+  esmLoadCount++;
   let dynamicImport: (u: string) => Promise<unknown>;
   try {
     dynamicImport = new Function('u', 'return import(u)') as (u: string) => Promise<unknown>;
