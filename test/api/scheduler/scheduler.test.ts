@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { rejects } from '../../helpers/sdk-errors.js';
 import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
@@ -34,13 +35,6 @@ after(async () => {
   scheduler.destroy();
   await sinkPlatform.close();
 });
-
-const rejects = (call: Promise<unknown>, name: string, message?: RegExp) =>
-  assert.rejects(call, (e: { name: string; message: string }) => {
-    assert.equal(e.name, name);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 
 const inAYear = () => {
   const d = new Date(Date.now() + 365 * 86_400_000);

@@ -15,6 +15,7 @@ import {
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { signRequest } from '../../../src/api/sigv4.js';
 import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { rejects } from '../../helpers/sdk-errors.js';
 import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
@@ -33,13 +34,6 @@ after(async () => {
   events.destroy();
   await sinkPlatform.close();
 });
-
-const rejects = (call: Promise<unknown>, name: string, message?: RegExp) =>
-  assert.rejects(call, (e: { name: string; message: string }) => {
-    assert.equal(e.name, name);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 
 /** Async invocations stored for a rule (PutEvents answers only after they are stored). */
 const storedFor = async (ruleArn: string): Promise<string[]> =>

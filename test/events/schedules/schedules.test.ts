@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sdkConfig, type TestPlatform } from '../../helpers/platform.js';
+import { rejects } from '../../helpers/sdk-errors.js';
 import { platformWithSink, receive, type SinkPlatform } from '../../invoke/async/fixtures.js';
 
 let p: TestPlatform;
@@ -34,13 +35,6 @@ after(async () => {
   events.destroy();
   await sinkPlatform.close();
 });
-
-const rejects = (call: Promise<unknown>, name: string, message?: string) =>
-  assert.rejects(call, (e: { name: string; message: string }) => {
-    assert.equal(e.name, name);
-    if (message !== undefined) assert.equal(e.message, message);
-    return true;
-  });
 
 /** Makes a rule due now and lets the scheduler fire it (instead of waiting a minute). */
 async function fireNow(ruleName: string): Promise<void> {

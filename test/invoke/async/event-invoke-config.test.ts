@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { rejects } from '../../helpers/sdk-errors.js';
 import { clients, createFunction, createQueue, okHandler } from './fixtures.js';
 
 let p: TestPlatform;
@@ -36,12 +37,6 @@ after(async () => {
 
 const put = (input: Partial<PutFunctionEventInvokeConfigCommandInput>) =>
   lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'configured', ...input }));
-const rejects = (call: Promise<unknown>, name: string) =>
-  assert.rejects(call, (e: { name: string }) => {
-    assert.equal(e.name, name);
-    return true;
-  });
-
 test('Put stores the config and answers it with the qualified function ARN', async () => {
   const out = await put({
     MaximumRetryAttempts: 1,
