@@ -29,8 +29,11 @@ const NO_BLOCK: PublicAccessBlock = {
 export const publicAccessBlockOf = (b: BucketAccess): PublicAccessBlock =>
   b.publicAccessBlock === null ? NO_BLOCK : (JSON.parse(b.publicAccessBlock) as PublicAccessBlock);
 
-/** What ACLs grant each action: the permission, on the bucket's ACL or the object's. */
-const ACL_PERMISSION: Readonly<Record<PolicyAction, [Permission, 'bucket' | 'object']>> = {
+/**
+ * What ACLs grant each action: the permission, on the bucket's ACL or the object's. Actions missing
+ * (object tagging) no ACL grants, as on S3: only the owner or a policy.
+ */
+const ACL_PERMISSION: Readonly<Partial<Record<PolicyAction, [Permission, 'bucket' | 'object']>>> = {
   's3:GetObject': ['READ', 'object'],
   's3:PutObject': ['WRITE', 'bucket'],
   's3:DeleteObject': ['WRITE', 'bucket'],
@@ -74,7 +77,9 @@ export function decide(
     if (verdict === 'Allow' && !(policy.isPublic && publicAccessBlockOf(b).RestrictPublicBuckets))
       return 'allow';
   } else if (owner) return 'allow';
-  const [permission, on] = ACL_PERMISSION[action]!;
+  const entry = ACL_PERMISSION[action];
+  if (entry === undefined) return 'deny';
+  const [permission, on] = entry;
   const ignorePublic = b.publicAccessBlock !== null && publicAccessBlockOf(b).IgnorePublicAcls;
   if (on === 'bucket')
     return grantsAllow(parseStoredAcl(b.acl), caller, permission, ignorePublic) ? 'allow' : 'deny';

@@ -23,11 +23,13 @@ import {
   writeCondition,
   xml,
 } from './request.js';
+import { copyTags, requestTags } from './tagging.js';
 import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   await d.store.bucket(r.actor, r.bucket);
   const acl = await requestAcl(d, r);
+  const tags = await requestTags(d, r);
   const body = requestBody(r);
   const info = await d.store.putObject(r.actor, r.bucket, r.key, body.stream(), {
     contentType: first(r.headers['content-type']),
@@ -36,6 +38,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
     verify: (c) => body.verify(c),
     condition: writeCondition(r.headers),
     acl,
+    tags,
   });
   const headers: Record<string, string> = { etag: quote(info.etag), 'x-amz-request-id': r.requestId };
   if (info.checksum) headers[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
@@ -60,6 +63,7 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       ...objectHeaders(info, withChecksum),
       'x-amz-request-id': r.requestId,
     };
+    if (info.tagCount) headers['x-amz-tagging-count'] = String(info.tagCount);
     const overrides: Record<string, string> = {
       'response-content-type': 'content-type',
       'response-content-disposition': 'content-disposition',
@@ -131,6 +135,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
     throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
   const acl = await requestAcl(d, r);
+  const tags = await copyTags(d, r);
   // Copies carry no body, but drain (and verify) whatever arrived.
   await requestBody(r).readAll(MAX_XML_BODY);
   await authorizeCopySource(d, r, source);
@@ -148,6 +153,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
             }
           : undefined,
       acl,
+      tags,
     },
   );
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};

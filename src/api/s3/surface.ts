@@ -19,7 +19,9 @@ import {
   putPublicAccessBlock,
 } from './access-config.js';
 import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
+import { deleteBucketCors, getBucketCors, preflight, putBucketCors, withCors } from './cors.js';
 import { s3ErrorResponse } from './errors.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
 import {
   abortUpload,
   completeUpload,
@@ -41,6 +43,14 @@ import {
   xml,
 } from './request.js';
 import { selectObjectContent } from './select.js';
+import {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+} from './tagging.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
@@ -57,12 +67,10 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'accelerate',
   'analytics',
   'attributes',
-  'cors',
   'encryption',
   'intelligent-tiering',
   'inventory',
   'legal-hold',
-  'lifecycle',
   'logging',
   'metrics',
   'object-lock',
@@ -71,7 +79,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'requestPayment',
   'restore',
   'retention',
-  'tagging',
   'torrent',
   'versionId',
   'versions',
@@ -82,6 +89,7 @@ export class S3Surface implements ApiSurface {
   readonly name = 's3';
   readonly services = ['s3'] as const;
   readonly streaming = true;
+  readonly unsignedPreflight = true;
   readonly #deps: S3SurfaceDeps;
 
   constructor(deps: S3SurfaceDeps) {
@@ -127,6 +135,13 @@ export class S3Surface implements ApiSurface {
       requestId,
       actor: '',
     });
+    // A browser's preflight: unsigned, answered from the bucket's CORS rules alone.
+    if (r.method === 'OPTIONS') return preflight(this.#deps, r);
+    if (r.headers.origin === undefined) return this.#dispatch(r);
+    return withCors(this.#deps, r, await this.#dispatch(r));
+  }
+
+  async #dispatch(r: S3Request): Promise<ApiResponse> {
     const [handler, need] = this.#route(r);
     const tenant = r.tenant as S3Request['tenant'] | undefined;
     if (need === 'tenant') {
@@ -199,6 +214,24 @@ export class S3Surface implements ApiSurface {
         if (m === 'GET') return [(x) => getBucketPolicyStatus(d, x), 'owner'];
         throw S3Errors.methodNotAllowed();
       }
+      if (q.has('tagging')) {
+        if (m === 'PUT') return [(x) => putBucketTagging(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketTagging(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketTagging(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('cors')) {
+        if (m === 'PUT') return [(x) => putBucketCors(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketCors(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketCors(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('lifecycle')) {
+        if (m === 'PUT') return [(x) => putBucketLifecycle(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketLifecycle(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketLifecycle(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
       if (q.has('publicAccessBlock')) {
         if (m === 'PUT') return [(x) => putPublicAccessBlock(d, x), 'owner'];
         if (m === 'GET') return [(x) => getPublicAccessBlock(d, x), 'owner'];
@@ -226,6 +259,13 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];
       throw S3Errors.methodNotAllowed();
     }
+    if (q.has('tagging')) {
+      if (m === 'PUT') return [(x) => putObjectTagging(d, x), 's3:PutObjectTagging'];
+      if (m === 'GET') return [(x) => getObjectTagging(d, x), 's3:GetObjectTagging'];
+      if (m === 'DELETE') return [(x) => deleteObjectTagging(d, x), 's3:DeleteObjectTagging'];
+      throw S3Errors.methodNotAllowed();
+    }
+    if (q.has('cors') || q.has('lifecycle')) throw S3Errors.methodNotAllowed();
     if (q.has('uploadId')) {
       if (m === 'PUT' && q.has('partNumber')) return [(x) => uploadPart(d, x), 's3:PutObject'];
       if (m === 'GET') return [(x) => listParts(d, x), 's3:ListMultipartUploadParts'];

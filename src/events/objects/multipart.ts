@@ -5,6 +5,7 @@ import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
+import { ConfigRepo } from './config-repo.js';
 import { S3Errors } from './errors.js';
 import type { ObjectRepo, PartRow, UploadRow } from './object-repo.js';
 import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
@@ -17,7 +18,7 @@ import type {
   UploadInfo,
   WriteOptions,
 } from './types.js';
-import { actorTenant } from './types.js';
+import { actorTenant, type TagSet } from './types.js';
 
 /** S3's minimum size of every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -42,6 +43,8 @@ export interface CreateUploadOptions {
   checksumAlgorithm?: string;
   /** The completed object's ACL (opaque JSON). */
   acl?: string;
+  /** The completed object's tags. */
+  tags?: TagSet;
 }
 
 export class MultipartUploads {
@@ -79,6 +82,8 @@ export class MultipartUploads {
       initiated: Date.now(),
     });
     if (opts.acl !== undefined) await this.#repo.setUploadAcl(uploadId, opts.acl);
+    if (opts.tags && opts.tags.length > 0)
+      await new ConfigRepo(this.#repo.executor).setUploadTags(uploadId, JSON.stringify(opts.tags));
     return uploadId;
   }
 
@@ -245,6 +250,7 @@ export class MultipartUploads {
       checksum = { algorithm: algo, value: `${h.digest().toString('base64')}-${chosen.length}` };
     }
     const acl = await this.#repo.uploadAcl(uploadId);
+    const tags = await new ConfigRepo(this.#repo.executor).uploadTags(uploadId);
     let partBlobs: string[] = [];
     try {
       return await this.#objects.commit(
@@ -262,6 +268,7 @@ export class MultipartUploads {
           partsCount: chosen.length,
           eventName: 'ObjectCreated:CompleteMultipartUpload',
           acl,
+          tags: tags === undefined ? undefined : (JSON.parse(tags) as TagSet),
         },
         async (r) => {
           await this.#uploadRow(r, bucket, key, uploadId, true);

@@ -1,6 +1,7 @@
 // The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts,
 // s3_sequence and the access tables (s3_bucket_access, s3_object_acls, s3_upload_acls). The store's modules speak to this narrow interface only.
 import type { SchemaStep, Sql, SqlExecutor } from '../../store/sql.js';
+import { CONFIG_SCHEMA_STEP, ConfigRepo } from './config-repo.js';
 
 export const OBJECT_SCHEMA: SchemaStep[] = [
   `CREATE TABLE s3_buckets (
@@ -32,6 +33,8 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
      PRIMARY KEY (bucket, key));
    CREATE TABLE s3_upload_acls (
      upload_id TEXT PRIMARY KEY REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, acl TEXT NOT NULL)`,
+  // Tagging, CORS and lifecycle (config-repo.ts).
+  CONFIG_SCHEMA_STEP,
 ];
 
 /** A bucket with its access configuration (each NULL when unset). */
@@ -63,6 +66,8 @@ export interface ObjectRow {
   parts_count: number | null;
   last_modified: number;
   version: number;
+  /** How many tags this version has (reads of the current object only; 0 or null: none). */
+  tag_count?: number | null;
 }
 
 export interface UploadRow {
@@ -215,6 +220,7 @@ export class ObjectRepo {
 
   /** Deletes the bucket, its uploads (parts cascade) and its access configuration. */
   async deleteBucket(name: string): Promise<void> {
+    await new ConfigRepo(this.#q).deleteBucket(name);
     await this.#q.run('DELETE FROM s3_object_acls WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_bucket_access WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_uploads WHERE bucket = ?', [name]);
@@ -223,14 +229,23 @@ export class ObjectRepo {
 
   // ---- objects ----
 
+  /** The current object with its tag count (x-amz-tagging-count), in one read. */
   object(bucket: string, key: string): Promise<ObjectRow | undefined> {
-    return this.#q.get<ObjectRow>('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?', [bucket, key]);
+    return this.#q.get<ObjectRow>(
+      `SELECT o.*, (SELECT t.tag_count FROM s3_object_tags t
+                      WHERE t.bucket = o.bucket AND t.key = o.key AND t.version = o.version) AS tag_count
+         FROM s3_objects o WHERE o.bucket = ? AND o.key = ?`,
+      [bucket, key],
+    );
   }
 
   /** The object's row, locked until the transaction ends (PostgreSQL): concurrent writers of a key queue. */
-  objectForUpdate(bucket: string, key: string): Promise<{ blob: string; etag: string } | undefined> {
-    return this.#q.get<{ blob: string; etag: string }>(
-      'SELECT blob, etag FROM s3_objects WHERE bucket = ? AND key = ? FOR UPDATE',
+  objectForUpdate(
+    bucket: string,
+    key: string,
+  ): Promise<{ blob: string; etag: string; version: number } | undefined> {
+    return this.#q.get<{ blob: string; etag: string; version: number }>(
+      'SELECT blob, etag, version FROM s3_objects WHERE bucket = ? AND key = ? FOR UPDATE',
       [bucket, key],
     );
   }

@@ -6,6 +6,7 @@ import { BlobCorruptError, BlobMissingError } from '../../store/blobs/blob-store
 import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
+import { ConfigRepo } from './config-repo.js';
 import { MAX_KEY_BYTES, S3Errors } from './errors.js';
 import type { ObjectRepo, ObjectRow } from './object-repo.js';
 import {
@@ -18,6 +19,7 @@ import {
   type ObjectInfo,
   type ObjectStoreHooks,
   type StoredHeaders,
+  type TagSet,
   type WriteCondition,
   type WriteOptions,
 } from './types.js';
@@ -47,7 +49,23 @@ const toInfo = (r: ObjectRow): ObjectInfo => ({
       : undefined,
   partsCount: r.parts_count ?? undefined,
   version: r.version,
+  tagCount: r.tag_count ?? 0,
 });
+
+/** Stores a version's tags (none: nothing) and forgets those of versions gone. */
+export async function storeTags(
+  r: ObjectRepo,
+  bucket: string,
+  key: string,
+  version: number,
+  tags: TagSet | undefined,
+  replaced: boolean,
+): Promise<void> {
+  const c = new ConfigRepo(r.executor);
+  if (replaced) await c.dropStaleTags(bucket, key);
+  if (tags && tags.length > 0)
+    await c.setObjectTags(bucket, key, version, { json: JSON.stringify(tags), count: tags.length });
+}
 
 /** An object about to be committed: its blob is written, its row not yet. */
 export interface NewObject {
@@ -65,6 +83,8 @@ export interface NewObject {
   condition?: WriteCondition;
   /** The object's ACL (opaque JSON), stored for the version this commit makes. */
   acl?: string;
+  /** The object's tags, stored for the version this commit makes. */
+  tags?: TagSet;
 }
 
 /** An object's metadata and its bytes, read on demand (see Objects.open). */
@@ -176,6 +196,7 @@ export class Objects {
       partsCount: undefined,
       eventName,
       acl: opts.acl,
+      tags: opts.tags,
     });
   }
 
@@ -228,21 +249,32 @@ export class Objects {
     }
   }
 
-  /** Deletes the object if it exists (S3 answers 204 either way). */
-  async delete(tenantId: Actor, bucket: string, key: string): Promise<boolean> {
+  /**
+   * Deletes the object if it exists (S3 answers 204 either way). The lifecycle sweep passes the version it
+   * found expired (a newer object under the key stays) and its own event name.
+   */
+  async delete(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    opts: { ifVersion?: number; eventName?: ObjectChange['eventName'] } = {},
+  ): Promise<boolean> {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const blob = await this.#repo.transaction(this.#sql, async (r) => {
-      const found = (await r.objectForUpdate(bucket, key))?.blob;
-      if (found === undefined) return undefined;
+      const current = await r.objectForUpdate(bucket, key);
+      if (current === undefined) return undefined;
+      if (opts.ifVersion !== undefined && current.version !== opts.ifVersion) return undefined;
+      const found = current.blob;
       await r.deleteObject(bucket, key);
+      await storeTags(r, bucket, key, 0, undefined, true);
       const version = await r.nextVersion();
       await this.#hooks.onChange?.(
         {
           tenantId: actorTenant(tenantId),
           bucket,
           key,
-          eventName: 'ObjectRemoved:Delete',
+          eventName: opts.eventName ?? 'ObjectRemoved:Delete',
           sequencer: sequencer(version),
           time: new Date(),
         },
@@ -263,6 +295,8 @@ export class Objects {
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      /** The copy's tags; undefined: the source's (x-amz-tagging-directive COPY). */
+      tags?: TagSet;
     },
   ): Promise<ObjectInfo> {
     await this.#buckets.get(tenantId, target.bucket);
@@ -280,6 +314,21 @@ export class Objects {
       metadata: src.info.metadata,
       headers: src.info.headers,
     };
+    let tags = opts.tags;
+    if (tags === undefined && src.info.tagCount) {
+      let stored: string | undefined;
+      try {
+        stored = await new ConfigRepo(this.#repo.executor).objectTags(
+          source.bucket,
+          source.key,
+          src.info.version,
+        );
+      } catch (e) {
+        src.close();
+        throw e;
+      }
+      tags = stored === undefined ? undefined : (JSON.parse(stored) as TagSet);
+    }
     const body = src.read();
     // finally: the source file closes even when the write is refused before reading it.
     try {
@@ -293,6 +342,7 @@ export class Objects {
           metadata: meta.metadata,
           headers: meta.headers,
           acl: opts.acl,
+          tags,
           // A copy keeps the source's checksum when it covers the whole object.
           verify: () =>
             src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
@@ -412,6 +462,7 @@ export class Objects {
           version,
         });
         if (o.acl !== undefined) await r.setObjectAcl(o.bucket, o.key, version, o.acl);
+        await storeTags(r, o.bucket, o.key, version, o.tags, current !== undefined);
         const time = new Date(now);
         await this.#hooks.onChange?.(
           {

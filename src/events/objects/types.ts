@@ -28,7 +28,12 @@ export interface ObjectInfo {
   checksum: Checksum | undefined;
   partsCount: number | undefined;
   version: number;
+  /** How many tags the object has (reads of the current object; 0 when none or not read). */
+  tagCount?: number;
 }
+
+/** An object's or a bucket's tags, in the order they were set (validated by the S3 API). */
+export type TagSet = [key: string, value: string][];
 
 export interface BucketInfo {
   name: string;
@@ -75,7 +80,8 @@ export interface ObjectChange {
     | 'ObjectCreated:Put'
     | 'ObjectCreated:Copy'
     | 'ObjectCreated:CompleteMultipartUpload'
-    | 'ObjectRemoved:Delete';
+    | 'ObjectRemoved:Delete'
+    | 'LifecycleExpiration:Delete';
   size?: number;
   etag?: string;
   sequencer: string;
@@ -104,6 +110,8 @@ export interface WriteOptions {
   condition?: WriteCondition;
   /** The new object's ACL (opaque JSON), stored with it in the same transaction; unset: private. */
   acl?: string;
+  /** The new object's tags, stored with it in the same transaction; unset or empty: none. */
+  tags?: TagSet;
 }
 
 export interface WriteCondition {
