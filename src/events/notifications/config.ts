@@ -14,6 +14,8 @@ export const EVENT_TYPES = [
   's3:ObjectRemoved:*',
   's3:ObjectRemoved:Delete',
   's3:ObjectRemoved:DeleteMarkerCreated',
+  's3:LifecycleExpiration:*',
+  's3:LifecycleExpiration:Delete',
 ] as const;
 
 const filterRule = z.object({
