@@ -70,9 +70,10 @@ export class LifecycleSweeper {
     this.#o = o;
   }
 
-  /** Sweeps every `intervalMs` (and once soon after start). */
+  /** Sweeps every `intervalMs` (and once soon after start); a tick while a pass runs is skipped. */
   start(intervalMs: number): void {
     const tick = () => {
+      if (this.#running !== undefined) return;
       this.sweep().catch((e: unknown) => this.#o.log?.(`kindling: lifecycle sweep failed: ${String(e)}`));
     };
     this.#timer = setInterval(tick, intervalMs);
@@ -87,14 +88,17 @@ export class LifecycleSweeper {
 
   /**
    * One pass over every bucket with a lifecycle configuration, if this node holds the lease. `now`
-   * overrides the clock for this pass (tests: "ten days from now"). Passes do not overlap.
+   * overrides the clock for this pass (tests: "ten days from now"). Passes run one after another.
    */
-  sweep(now?: number): Promise<SweepResult> {
-    if (this.#running !== undefined) return this.#running;
-    this.#running = this.#sweep(now ?? (this.#o.now ?? Date.now)()).finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+  async sweep(now?: number): Promise<SweepResult> {
+    while (this.#running !== undefined) await this.#running.catch(() => undefined);
+    const pass = this.#sweep(now ?? (this.#o.now ?? Date.now)());
+    this.#running = pass;
+    try {
+      return await pass;
+    } finally {
+      if (this.#running === pass) this.#running = undefined;
+    }
   }
 
   async #sweep(now: number): Promise<SweepResult> {

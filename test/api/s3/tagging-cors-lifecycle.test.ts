@@ -3,6 +3,7 @@
 // and the attacks on them: other tenants, anonymous callers, oversized and malformed configurations.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +39,7 @@ import {
 import { browserSkip, launchBrowser } from '../../helpers/console-browser.js';
 import { tempDir } from '../../helpers/platform.js';
 import { rejects } from '../../helpers/sdk-errors.js';
-import { bucketName, client, presign, rawRequest, type S3Fixture, startS3 } from './fixtures.js';
+import { bucketName, client, presign, rawRequest, type S3Fixture, signHeaders, startS3 } from './fixtures.js';
 
 const DAY = 86_400_000;
 let f: S3Fixture;
@@ -575,6 +576,75 @@ test('Chromium: a page from another origin uploads with a presigned PUT and read
   // The preflight stopped the upload before it was sent: nothing was stored.
   const listed = await f.s3.send(new ListObjectsV2Command({ Bucket: closed }));
   assert.equal(listed.KeyCount, 0);
+});
+
+/** A signed raw PUT of a configuration body, as no SDK would send it. */
+async function putRaw(pathname: string, body: string) {
+  const hash = createHash('sha256').update(body).digest('hex');
+  const signed = signHeaders(f.t.endpoint, f.t.credentials, 'PUT', pathname, {}, hash);
+  return rawRequest(`${f.t.endpoint}${pathname}`, { method: 'PUT', headers: signed.headers, body });
+}
+
+test('malformed, hostile and oversized configuration bodies are refused and change nothing', async () => {
+  const b = await corsBucket([{ AllowedOrigins: [ORIGIN], AllowedMethods: ['GET'] }]);
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', Tagging: 'keep=1' }));
+  const entity =
+    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><CORSConfiguration><CORSRule><AllowedOrigin>&e;</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>';
+  const cases: [string, string, string][] = [
+    [`/${b}?cors`, '<CORSConfiguration><CORSRule>', 'MalformedXML'],
+    [`/${b}?cors`, entity, 'MalformedXML'],
+    [
+      `/${b}?cors`,
+      '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><Bogus/></CORSRule></CORSConfiguration>',
+      'MalformedXML',
+    ],
+    [
+      `/${b}?cors`,
+      `<CORSConfiguration><CORSRule><AllowedOrigin>${'a'.repeat(70_000)}</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`,
+      'InvalidRequest',
+    ],
+    [
+      `/${b}?tagging`,
+      '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet><Extra/></Tagging>',
+      'MalformedXML',
+    ],
+    [
+      `/${b}/o?tagging`,
+      '<Tagging><TagSet><Tag><Key>a</Key><Key>b</Key></Tag></TagSet></Tagging>',
+      'MalformedXML',
+    ],
+    [`/${b}/o?tagging`, '<NotTagging/>', 'MalformedXML'],
+    [`/${b}?lifecycle`, '<LifecycleConfiguration/>', 'MalformedXML'],
+    [
+      `/${b}?lifecycle`,
+      '<LifecycleConfiguration><Rule><Status>Enabled</Status><Prefix>a</Prefix><Filter><Prefix>b</Prefix></Filter><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+      'MalformedXML',
+    ],
+    [
+      `/${b}?lifecycle`,
+      '<LifecycleConfiguration><Rule><Status>Maybe</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+      'MalformedXML',
+    ],
+    [
+      `/${b}?lifecycle`,
+      `<LifecycleConfiguration>${'<Rule><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule>'.repeat(1001)}</LifecycleConfiguration>`,
+      'InvalidRequest',
+    ],
+  ];
+  for (const [pathname, body, code] of cases) {
+    const r = await putRaw(pathname, body);
+    assert.equal(r.status, 400, `${pathname} ${body.slice(0, 80)}: ${r.body}`);
+    assert.match(r.body, new RegExp(`<Code>${code}</Code>`), pathname);
+  }
+  assert.deepEqual((await f.s3.send(new GetBucketCorsCommand({ Bucket: b }))).CORSRules, [
+    { AllowedOrigins: [ORIGIN], AllowedMethods: ['GET'] },
+  ]);
+  assert.deepEqual(await tagsOf(b, 'o'), [['keep', '1']]);
+  await rejects(f.s3.send(new GetBucketTaggingCommand({ Bucket: b })), 'NoSuchTagSet');
+  await rejects(
+    f.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b })),
+    'NoSuchLifecycleConfiguration',
+  );
 });
 
 // ---- lifecycle ----
