@@ -179,15 +179,20 @@ export async function preflight(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
   );
 }
 
-/** An actual request with an Origin: the first rule allowing its origin and method adds its headers. */
-export async function withCors(d: S3SurfaceDeps, r: S3Request, out: ApiResponse): Promise<ApiResponse> {
+/**
+ * An actual request with an Origin: the headers of the first rule allowing its origin and method, if
+ * any (undefined: none, or the bucket was never read, as for a bucket that does not exist).
+ */
+export async function corsHeaders(
+  d: S3SurfaceDeps,
+  r: S3Request,
+): Promise<Record<string, string> | undefined> {
   const origin = first(r.headers.origin);
-  if (origin === undefined || r.access === undefined) return out;
+  if (origin === undefined || r.access === undefined) return undefined;
   const json = await d.store.peekBucketConfig(r.access.name, 'cors');
-  if (json === null) return out;
+  if (json === null) return undefined;
   const rule = rulesOf(json).find(
     (c) => originMatches(c, origin) && c.methods.includes(r.method as CorsRule['methods'][number]),
   );
-  if (!rule) return out;
-  return { ...out, headers: { ...out.headers, ...allowHeaders(rule, origin) } };
+  return rule && allowHeaders(rule, origin);
 }

@@ -19,7 +19,7 @@ import {
   putPublicAccessBlock,
 } from './access-config.js';
 import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
-import { deleteBucketCors, getBucketCors, preflight, putBucketCors, withCors } from './cors.js';
+import { corsHeaders, deleteBucketCors, getBucketCors, preflight, putBucketCors } from './cors.js';
 import { s3ErrorResponse } from './errors.js';
 import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
 import {
@@ -138,7 +138,17 @@ export class S3Surface implements ApiSurface {
     // A browser's preflight: unsigned, answered from the bucket's CORS rules alone.
     if (r.method === 'OPTIONS') return preflight(this.#deps, r);
     if (r.headers.origin === undefined) return this.#dispatch(r);
-    return withCors(this.#deps, r, await this.#dispatch(r));
+    let out: ApiResponse;
+    try {
+      out = await this.#dispatch(r);
+    } catch (e) {
+      // The error is answered by errorResponse with this request's head: a browser reads it when allowed.
+      const h = await corsHeaders(this.#deps, r).catch(() => undefined);
+      if (h) corsOfErrors.set(req, h);
+      throw e;
+    }
+    const h = await corsHeaders(this.#deps, r);
+    return h ? { ...out, headers: { ...out.headers, ...h } } : out;
   }
 
   async #dispatch(r: S3Request): Promise<ApiResponse> {
@@ -289,9 +299,14 @@ export class S3Surface implements ApiSurface {
   }
 
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
-    return s3ErrorResponse(err, head);
+    const out = s3ErrorResponse(err, head);
+    const cors = corsOfErrors.get(head);
+    return cors ? { ...out, headers: { ...out.headers, ...cors } } : out;
   }
 }
+
+/** The CORS headers of requests that failed, by their head (the object errorResponse is handed). */
+const corsOfErrors = new WeakMap<RequestHead, Record<string, string>>();
 
 const throwNoSuchBucket = (name: string): never => {
   throw S3Errors.noSuchBucket(name);

@@ -475,6 +475,13 @@ test('actual responses carry Access-Control-* only when a rule allows their orig
   const foreign = await rawRequest(url, { method: 'GET', headers: { origin: 'http://evil.test' } });
   assert.equal(foreign.status, 200);
   assert.equal(foreign.headers['access-control-allow-origin'], undefined);
+  // An error is readable by the allowed origin too (a browser tells NoSuchKey from a network failure).
+  const missing = await rawRequest(presign(f.t.endpoint, f.t.credentials, 'GET', `/${b}/missing`), {
+    method: 'GET',
+    headers: { origin: ORIGIN },
+  });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers['access-control-allow-origin'], ORIGIN);
   // A CORS rule for everyone does not make the private object readable without a signature.
   const anon = await rawRequest(`${f.t.endpoint}/${b}/k`, { method: 'GET', headers: { origin: ORIGIN } });
   assert.equal(anon.status, 403);
