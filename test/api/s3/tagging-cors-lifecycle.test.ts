@@ -14,9 +14,11 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   DeleteBucketCorsCommand,
   DeleteBucketLifecycleCommand,
   DeleteBucketTaggingCommand,
+  DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   GetBucketCorsCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -36,6 +38,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { LifecycleSweeper } from '../../../src/events/objects/lifecycle.js';
 import { browserSkip, launchBrowser } from '../../helpers/console-browser.js';
 import { tempDir } from '../../helpers/platform.js';
 import { rejects } from '../../helpers/sdk-errors.js';
@@ -114,9 +117,12 @@ test('an overwrite without x-amz-tagging has no tags: the old object tags do not
   assert.deepEqual(await tagsOf(b, 'k'), []);
   // Deleted and written again: still none.
   await f.s3.send(new PutObjectTaggingCommand({ Bucket: b, Key: 'k', Tagging: { TagSet: tagSet(1) } }));
-  await f.s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: b, Key: 'k' }));
+  await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: '3' }));
   assert.deepEqual(await tagsOf(b, 'k'), []);
+  // And the replaced versions' tags are gone from the store, not merely hidden.
+  const rows = await f.t.platform.components.sql.all('SELECT * FROM s3_object_tags WHERE bucket = ?', [b]);
+  assert.equal(rows.length, 0);
 });
 
 test('multipart uploads and copies carry tags: x-amz-tagging on create, tagging directive COPY and REPLACE', async () => {
@@ -292,6 +298,33 @@ test("another tenant can neither read nor write a bucket's tags, CORS or lifecyc
   assert.equal(anon.status, 403);
   assert.deepEqual(await tagsOf(b, 'o'), [['mine', '1']]);
   assert.equal((await f.s3.send(new GetBucketTaggingCommand({ Bucket: b }))).TagSet!.length, 1);
+});
+
+test("a deleted bucket's tags, CORS and lifecycle do not pass to the tenant who takes its name next", async () => {
+  const b = await corsBucket([{ AllowedOrigins: ['*'], AllowedMethods: ['GET'] }]);
+  await f.s3.send(new PutBucketTaggingCommand({ Bucket: b, Tagging: { TagSet: tagSet(2) } }));
+  await f.s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: b,
+      LifecycleConfiguration: {
+        Rules: [{ ID: 'all', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }],
+      },
+    }),
+  );
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', Tagging: 'old=1' }));
+  await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'o' }));
+  await f.s3.send(new DeleteBucketCommand({ Bucket: b }));
+  await other.send(new CreateBucketCommand({ Bucket: b }));
+  await other.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'theirs' }));
+  await rejects(other.send(new GetBucketCorsCommand({ Bucket: b })), 'NoSuchCORSConfiguration');
+  await rejects(other.send(new GetBucketTaggingCommand({ Bucket: b })), 'NoSuchTagSet');
+  await rejects(
+    other.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b })),
+    'NoSuchLifecycleConfiguration',
+  );
+  assert.deepEqual((await other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'o' }))).TagSet, []);
+  const pre = await preflightOf(`/${b}/o`, { origin: ORIGIN, 'access-control-request-method': 'GET' });
+  assert.equal(pre.status, 403);
 });
 
 test('a bucket policy can grant s3:GetObjectTagging to another account, and only that', async () => {
@@ -812,6 +845,13 @@ test('the lifecycle sweep expires what the rules name once due (prefix, tags, si
   const due = (days: number) => Math.ceil((Date.now() + days * DAY) / DAY) * DAY;
   // Today nothing is due.
   assert.deepEqual(await lifecycle().sweep(Date.now()), { expired: 0, aborted: 0 });
+  assert.deepEqual(await keys(), all);
+  // Another node does not sweep while this one holds the lease.
+  const otherNode = new LifecycleSweeper({
+    store: f.t.platform.components.objects.store,
+    nodeId: 'other-node',
+  });
+  assert.deepEqual(await otherNode.sweep(due(5)), { expired: 0, aborted: 0 });
   assert.deepEqual(await keys(), all);
   // At the two-day mark: the one-day log rule and the two-day upload rule.
   const two = await lifecycle().sweep(due(2));
