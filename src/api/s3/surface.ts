@@ -127,7 +127,8 @@ export class S3Surface implements ApiSurface {
     let name = decodeOrThrow(bucket, 'path');
     // S3 reserves the suffix for access point aliases: a name like it is never a bucket's own.
     // An alias that is not one of the tenant's access points is no bucket (another tenant's included).
-    if (name.endsWith('-s3alias') && this.#deps.accessPointAlias)
+    // (A preflight has no tenant: for it an alias is no bucket with CORS rules.)
+    if (name.endsWith('-s3alias') && this.#deps.accessPointAlias && req.method !== 'OPTIONS')
       name = (await this.#deps.accessPointAlias(req.tenant.id, name)) ?? throwNoSuchBucket(name);
     const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
       bucket: name,

@@ -174,7 +174,10 @@ export class ObjectStore {
     return new ConfigRepo(this.#sql).bucketConfig(bucket, field);
   }
 
-  /** The bucket's CORS configuration for a request already past the bucket read (no owner check). */
+  /**
+   * A bucket's configuration without an owner check: CORS rules, which preflights (unsigned) and the
+   * headers of answers to allowed origins apply for any caller; null when none (or no such bucket).
+   */
   peekBucketConfig(bucket: string, field: BucketConfigField): Promise<string | null> {
     return new ConfigRepo(this.#sql).bucketConfig(bucket, field);
   }

@@ -486,6 +486,19 @@ test('a preflight is answered unsigned from the first matching rule, and refused
   const off = await preflightOf(`/${none}/k`, { origin: ORIGIN, 'access-control-request-method': 'GET' });
   assert.equal(off.status, 403);
   assert.match(off.body, /CORSResponse: CORS is not enabled for this bucket/);
+  // A preflight to a presigned URL (its query signs the actual request) and to an access point alias.
+  const presigned = new URL(presign(f.t.endpoint, f.t.credentials, 'PUT', `/${b}/k`));
+  const pre = await preflightOf(`${presigned.pathname}${presigned.search}`, {
+    origin: ORIGIN,
+    'access-control-request-method': 'PUT',
+  });
+  assert.equal(pre.status, 200, pre.body);
+  const aliasUrl = new URL(presign(f.t.endpoint, f.t.credentials, 'GET', '/some-ap-abcdefghij-s3alias/k'));
+  const alias = await preflightOf(`${aliasUrl.pathname}${aliasUrl.search}`, {
+    origin: ORIGIN,
+    'access-control-request-method': 'GET',
+  });
+  assert.equal(alias.status, 403, alias.body);
   const noOrigin = await preflightOf(`/${b}/k`, { 'access-control-request-method': 'PUT' });
   assert.equal(noOrigin.status, 400);
   assert.match(noOrigin.body, /Insufficient information. Origin request header needed./);
