@@ -253,6 +253,21 @@ test('CompleteMultipartUpload honours If-None-Match and If-Match, and the upload
   );
   const done = await complete({ IfMatch: existing.ETag });
   assert.match(done.ETag!, /^"[0-9a-f]{32}-1"$/);
+  // If-Match where the key holds no object: NoSuchKey, as PutObject.
+  const none = await onePartUpload(b, 'absent', 'x');
+  await rejectsWith(
+    f.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: b,
+        Key: 'absent',
+        UploadId: none.uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: none.etag }] },
+        IfMatch: existing.ETag,
+      }),
+    ),
+    'NoSuchKey',
+    404,
+  );
   const fresh = await onePartUpload(b, 'fresh', 'x');
   await f.s3.send(
     new CompleteMultipartUploadCommand({
@@ -545,6 +560,16 @@ test('GetObjectAttributes needs s3:GetObjectAttributes beside s3:GetObject in a 
     new GetObjectAttributesCommand({ Bucket: b, Key: 'b/k', ObjectAttributes: ['ObjectSize'] }),
   );
   assert.equal(ok.ObjectSize, 1);
+  // An ACL's READ grants both: anonymous callers read a public-read object's attributes, not a private one's.
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'pub', Body: 'pub', ACL: 'public-read' }));
+  const anon = (key: string) =>
+    fetch(`${f.t.endpoint}${objectPath(b, key)}?attributes`, {
+      headers: { 'x-amz-object-attributes': 'ObjectSize' },
+    }).then(async (r) => ({ status: r.status, body: await r.text() }));
+  const pub = await anon('pub');
+  assert.equal(pub.status, 200, pub.body);
+  assert.match(pub.body, /<ObjectSize>3<\/ObjectSize>/);
+  assert.equal((await anon('b/k')).status, 403);
 });
 
 function runPython(
