@@ -233,10 +233,12 @@ export class Objects {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const blob = await this.#repo.transaction(this.#sql, async (r) => {
+      // The counter's lock before the key's, in commit's order: the other order deadlocks (PostgreSQL)
+      // against a concurrent write of the key. A delete of no object spends a number, harmlessly.
+      const version = await r.nextVersion();
       const found = (await r.objectForUpdate(bucket, key))?.blob;
       if (found === undefined) return undefined;
       await r.deleteObject(bucket, key);
-      const version = await r.nextVersion();
       await this.#hooks.onChange?.(
         {
           tenantId: actorTenant(tenantId),
