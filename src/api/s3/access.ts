@@ -32,6 +32,7 @@ export const publicAccessBlockOf = (b: BucketAccess): PublicAccessBlock =>
 /** What ACLs grant each action: the permission, on the bucket's ACL or the object's. */
 const ACL_PERMISSION: Readonly<Record<PolicyAction, [Permission, 'bucket' | 'object']>> = {
   's3:GetObject': ['READ', 'object'],
+  's3:GetObjectAttributes': ['READ', 'object'],
   's3:PutObject': ['WRITE', 'bucket'],
   's3:DeleteObject': ['WRITE', 'bucket'],
   's3:GetObjectAcl': ['READ_ACP', 'object'],

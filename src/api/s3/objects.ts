@@ -6,6 +6,7 @@ import { started } from '../../events/objects/objects.js';
 import type { ApiResponse } from '../surface.js';
 import { authorize } from './access.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
+import { copySourceConditions } from './conditions.js';
 import {
   callerOf,
   checkConditions,
@@ -148,6 +149,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
             }
           : undefined,
       acl,
+      checkSource: (src) => copySourceConditions(src, r.headers),
     },
   );
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};

@@ -10,6 +10,7 @@ export const MAX_POLICY_BYTES = 20 * 1024;
 /** The actions a policy may name here, and whether each applies to objects or to the bucket. */
 export const POLICY_ACTIONS: Readonly<Record<string, 'object' | 'bucket'>> = {
   's3:GetObject': 'object',
+  's3:GetObjectAttributes': 'object',
   's3:PutObject': 'object',
   's3:DeleteObject': 'object',
   's3:GetObjectAcl': 'object',

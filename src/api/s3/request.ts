@@ -144,34 +144,18 @@ export function parseRange(
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
     const n = Number(m[2]);
-    if (n === 0 || size === 0) throw S3Errors.invalidRange(size);
+    if (n === 0 || size === 0) throw S3Errors.invalidRange(size, header.trim());
     return { start: Math.max(0, size - n), end: size - 1 };
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) throw S3Errors.invalidRange(size);
+  if (start >= size) throw S3Errors.invalidRange(size, header.trim());
   return { start, end };
 }
 
-export function checkConditions(info: ObjectInfo, h: RequestHead['headers']): ApiResponse | undefined {
-  const etag = quote(info.etag);
-  const matches = (list: string) =>
-    list.split(',').some((t) => t.trim() === '*' || t.trim() === etag || t.trim() === info.etag);
-  const modified = Math.floor(info.lastModified.getTime() / 1000) * 1000;
-  const ifMatch = first(h['if-match']);
-  const ifNone = first(h['if-none-match']);
-  const ifUnmodified = first(h['if-unmodified-since']);
-  const ifModified = first(h['if-modified-since']);
-  if (ifMatch !== undefined && !matches(ifMatch)) throw S3Errors.preconditionFailed('If-Match');
-  if (ifMatch === undefined && ifUnmodified !== undefined && modified > Date.parse(ifUnmodified)) {
-    throw S3Errors.preconditionFailed('If-Unmodified-Since');
-  }
-  const notModified = { status: 304, headers: { etag, 'last-modified': info.lastModified.toUTCString() } };
-  if (ifNone !== undefined) return matches(ifNone) ? notModified : undefined;
-  if (ifModified !== undefined && modified <= Date.parse(ifModified)) return notModified;
-  return undefined;
-}
+/** GET and HEAD preconditions (see conditions.ts). */
+export { readConditions as checkConditions } from './conditions.js';
 
 /** S3's conditional writes: `If-None-Match: *` (create only) and `If-Match: "etag"` (replace that version). */
 export function writeCondition(h: RequestHead['headers']): WriteCondition | undefined {

@@ -18,6 +18,7 @@ import {
   putObjectAcl,
   putPublicAccessBlock,
 } from './access-config.js';
+import { getObjectAttributes } from './attributes.js';
 import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
 import { s3ErrorResponse } from './errors.js';
 import {
@@ -56,7 +57,6 @@ const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 const UNSUPPORTED_SUBRESOURCES = new Set([
   'accelerate',
   'analytics',
-  'attributes',
   'cors',
   'encryption',
   'intelligent-tiering',
@@ -174,6 +174,11 @@ export class S3Surface implements ApiSurface {
     for (const name of q.keys()) {
       if (UNSUPPORTED_SUBRESOURCES.has(name) || (name === 'versioning' && m !== 'GET'))
         throw S3Errors.notImplemented(`?${name}`);
+    }
+    if (q.has('attributes')) {
+      if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
+      if (m === 'GET') return [(x) => getObjectAttributes(d, x), 's3:GetObject'];
+      throw S3Errors.methodNotAllowed();
     }
     if (!r.bucket) {
       if (m === 'GET') return [(x) => listBuckets(d, x), 'tenant'];

@@ -42,8 +42,11 @@ export const S3Errors = {
     e('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
   keyTooLong: () => e('KeyTooLongError', 'Your key is too long'),
   accessDenied: (message = 'Access Denied') => e('AccessDenied', message),
-  invalidRange: (size: number) =>
-    e('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: size }),
+  invalidRange: (size: number, requested?: string) =>
+    e('InvalidRange', 'The requested range is not satisfiable', {
+      ...(requested !== undefined && { RangeRequested: requested }),
+      ActualObjectSize: size,
+    }),
   preconditionFailed: (condition: string) =>
     e('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
       Condition: condition,

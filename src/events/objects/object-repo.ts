@@ -32,7 +32,30 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
      PRIMARY KEY (bucket, key));
    CREATE TABLE s3_upload_acls (
      upload_id TEXT PRIMARY KEY REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, acl TEXT NOT NULL)`,
+  // A completed upload is remembered for a while (a client retrying CompleteMultipartUpload gets the same
+  // answer), and a multipart object keeps its part sizes and checksums (GetObjectAttributes), valid for
+  // the object `version` they were written with, as object ACLs are.
+  `CREATE TABLE s3_completed_uploads (
+     upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, parts TEXT NOT NULL,
+     etag TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT, completed_at INTEGER NOT NULL);
+   CREATE INDEX s3_completed_uploads_at ON s3_completed_uploads (completed_at);
+   CREATE TABLE s3_object_parts (
+     bucket TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, parts TEXT NOT NULL,
+     PRIMARY KEY (bucket, key))`,
 ];
+
+/** A completed upload as remembered: the part list it was completed with and its answer. */
+export interface CompletedUploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  /** The requested part list, normalised (`1:etag,2:etag`). */
+  parts: string;
+  etag: string;
+  checksum_algorithm: string | null;
+  checksum_value: string | null;
+  completed_at: number;
+}
 
 /** A bucket with its access configuration (each NULL when unset). */
 export interface BucketAccessRow extends BucketRow {
@@ -213,9 +236,47 @@ export class ObjectRepo {
     )?.acl;
   }
 
+  async rememberCompletion(r: CompletedUploadRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_completed_uploads (upload_id, bucket, key, parts, etag, checksum_algorithm, checksum_value,
+         completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [r.upload_id, r.bucket, r.key, r.parts, r.etag, r.checksum_algorithm, r.checksum_value, r.completed_at],
+    );
+  }
+
+  completion(uploadId: string): Promise<CompletedUploadRow | undefined> {
+    return this.#q.get<CompletedUploadRow>('SELECT * FROM s3_completed_uploads WHERE upload_id = ?', [
+      uploadId,
+    ]);
+  }
+
+  async forgetCompletionsBefore(time: number): Promise<void> {
+    await this.#q.run('DELETE FROM s3_completed_uploads WHERE completed_at < ?', [time]);
+  }
+
+  async setObjectParts(bucket: string, key: string, version: number, parts: string): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_object_parts (bucket, key, version, parts) VALUES (?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version, parts = excluded.parts`,
+      [bucket, key, version, parts],
+    );
+  }
+
+  /** The parts (JSON) of the object's given version, if that version was a multipart upload's. */
+  async objectParts(bucket: string, key: string, version: number): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ parts: string }>(
+        'SELECT parts FROM s3_object_parts WHERE bucket = ? AND key = ? AND version = ?',
+        [bucket, key, version],
+      )
+    )?.parts;
+  }
+
   /** Deletes the bucket, its uploads (parts cascade) and its access configuration. */
   async deleteBucket(name: string): Promise<void> {
     await this.#q.run('DELETE FROM s3_object_acls WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_object_parts WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_completed_uploads WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_bucket_access WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_uploads WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_buckets WHERE name = ?', [name]);

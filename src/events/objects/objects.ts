@@ -233,10 +233,12 @@ export class Objects {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const blob = await this.#repo.transaction(this.#sql, async (r) => {
+      // The counter's lock before the key's, in commit's order: the other order deadlocks (PostgreSQL)
+      // against a concurrent write of the key. A delete of no object spends a number, harmlessly.
+      const version = await r.nextVersion();
       const found = (await r.objectForUpdate(bucket, key))?.blob;
       if (found === undefined) return undefined;
       await r.deleteObject(bucket, key);
-      const version = await r.nextVersion();
       await this.#hooks.onChange?.(
         {
           tenantId: actorTenant(tenantId),
@@ -263,11 +265,19 @@ export class Objects {
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      /** Throws to refuse the copy, given the source as opened (the x-amz-copy-source-if-* conditions). */
+      checkSource?: (source: ObjectInfo) => void;
     },
   ): Promise<ObjectInfo> {
     await this.#buckets.get(tenantId, target.bucket);
     validateKey(target.key);
     const src = await this.open(tenantId, source.bucket, source.key);
+    try {
+      opts.checkSource?.(src.info);
+    } catch (e) {
+      src.close();
+      throw e;
+    }
     const same = source.bucket === target.bucket && source.key === target.key;
     if (same && !opts.replaceMetadata) {
       src.close();
@@ -380,7 +390,7 @@ export class Objects {
   async commit(
     tenantId: Actor,
     o: NewObject,
-    inTransaction?: (r: ObjectRepo) => Promise<void>,
+    inTransaction?: (r: ObjectRepo, version: number) => Promise<void>,
   ): Promise<ObjectInfo> {
     let old: string | undefined;
     let info: ObjectInfo;
@@ -388,13 +398,16 @@ export class Objects {
       info = await this.#repo.transaction(this.#sql, async (r) => {
         // The bucket may have been deleted (or the upload aborted) while the body streamed in.
         if (!(await r.bucket(o.bucket))) throw S3Errors.noSuchBucket(o.bucket);
+        // The counter's row lock comes first: commits queue on it (PostgreSQL), so the row read next is
+        // the last committed one even for a key no row holds yet. Two `If-None-Match: *` writers of a
+        // new key would otherwise both see none and the second replace the first.
+        const version = await r.nextVersion();
         // Locked (PostgreSQL): a concurrent writer of the key on another node waits, so the condition
         // and the old blob this commit replaces are the ones it sees.
         const current = await r.objectForUpdate(o.bucket, o.key);
         await this.#checkCondition(r, o.bucket, o.key, o.condition, current ?? null);
-        await inTransaction?.(r);
+        await inTransaction?.(r, version);
         old = current?.blob;
-        const version = await r.nextVersion();
         const now = Date.now();
         await r.putObject({
           bucket: o.bucket,

@@ -16,14 +16,17 @@ import type {
   Actor,
   BucketAccess,
   BucketInfo,
+  CompletedUpload,
   ListOptions,
   ListResult,
   ObjectChange,
   ObjectInfo,
+  ObjectPart,
   ObjectStoreHooks,
   PartInfo,
   StoredHeaders,
   UploadInfo,
+  WriteCondition,
   WriteOptions,
 } from './types.js';
 
@@ -171,9 +174,21 @@ export class ObjectStore {
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      checkSource?: (source: ObjectInfo) => void;
     },
   ): Promise<ObjectInfo> {
     return this.#objects.copy(tenantId, source, target, opts);
+  }
+
+  /** The object's metadata and, for a multipart object, its parts (GetObjectAttributes). */
+  async objectAttributes(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+  ): Promise<{ info: ObjectInfo; parts: ObjectPart[] | undefined }> {
+    const info = await this.#objects.head(tenantId, bucket, key);
+    const parts = await this.#repo.objectParts(bucket, key, info.version);
+    return { info, parts: parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]) };
   }
 
   listObjects(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {
@@ -232,7 +247,8 @@ export class ObjectStore {
     key: string,
     uploadId: string,
     requested: { partNumber: number; etag: string }[],
-  ): Promise<ObjectInfo> {
-    return this.#uploads.complete(tenantId, bucket, key, uploadId, requested);
+    condition?: WriteCondition,
+  ): Promise<CompletedUpload> {
+    return this.#uploads.complete(tenantId, bucket, key, uploadId, requested, condition);
   }
 }

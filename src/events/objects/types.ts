@@ -58,6 +58,16 @@ export interface PartInfo {
   checksum: Checksum | undefined;
 }
 
+/** One part of a multipart object, as GetObjectAttributes lists it. */
+export interface ObjectPart {
+  partNumber: number;
+  size: number;
+  checksum: Checksum | undefined;
+}
+
+/** What CompleteMultipartUpload answers: the new object, or (a retry after success) the remembered answer. */
+export type CompletedUpload = Pick<ObjectInfo, 'bucket' | 'key' | 'etag' | 'checksum'>;
+
 export interface UploadInfo {
   uploadId: string;
   bucket: string;
