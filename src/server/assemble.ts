@@ -496,6 +496,7 @@ export async function assemble({
       store: objects,
       notifications,
       region,
+      virtualHostDomains: config.s3Domains,
       accessPointAlias: async (tenantId, alias) => {
         const ap = await accessPoints.byAlias(alias);
         return ap?.tenantId === tenantId ? ap.bucket : undefined;

@@ -23,6 +23,8 @@ export interface S3SurfaceDeps {
   store: ObjectStore;
   notifications: BucketNotifications;
   region: string;
+  /** Base domains of virtual-hosted–style requests (`<bucket>.<domain>`); none: path style only. */
+  virtualHostDomains?: readonly string[];
   /** The bucket an access point alias (`...-s3alias`) of the tenant stands for, if it is one. */
   accessPointAlias?: (tenantId: string, alias: string) => Promise<string | undefined>;
   /** Whether a canonical user id is a tenant's (ACL grants to anyone else are refused). */
