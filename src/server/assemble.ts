@@ -497,6 +497,7 @@ export async function assemble({
       notifications,
       region,
       virtualHostDomains: config.s3Domains,
+      resolveKey: (id) => tenants.resolveKey(id),
       accessPointAlias: async (tenantId, alias) => {
         const ap = await accessPoints.byAlias(alias);
         return ap?.tenantId === tenantId ? ap.bucket : undefined;

@@ -27,6 +27,7 @@ import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
+import { isFormUpload, postObject } from './post-object.js';
 import {
   callerOf,
   check,
@@ -41,9 +42,10 @@ import { virtualHostBucket } from './virtual-host.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
- * only, any signed tenant (ListBuckets, CreateBucket), or a check per key inside the handler (DeleteObjects).
+ * only, any signed tenant (ListBuckets, CreateBucket), a check per key inside the handler (DeleteObjects),
+ * or the form's own signature and policy (POST object).
  */
-type Need = PolicyAction | 'owner' | 'tenant' | 'per-key';
+type Need = PolicyAction | 'owner' | 'tenant' | 'per-key' | 'form';
 type Route = [Handler, Need];
 
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
@@ -138,6 +140,7 @@ export class S3Surface implements ApiSurface {
     const b = await this.#deps.store.bucketAccess(r.bucket);
     r.access = b;
     r.actor = { tenantId: b.tenantId, bucket: b };
+    if (need === 'form') return handler(r);
     const owner = tenant?.id === b.tenantId;
     if (owner && b.policy === null) return handler(r);
     if (need === 'owner') {
@@ -220,6 +223,7 @@ export class S3Surface implements ApiSurface {
       if (m === 'HEAD') return [(x) => headBucket(d, x), 's3:ListBucket'];
       if (m === 'DELETE') return [(x) => deleteBucket(d, x), 'owner'];
       if (m === 'POST' && q.has('delete')) return [(x) => deleteObjects(d, x), 'per-key'];
+      if (m === 'POST' && isFormUpload(r)) return [(x) => postObject(d, x), 'form'];
       if (m === 'GET') {
         if (q.has('location')) return [(x) => location(d, x), 'owner'];
         if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];
