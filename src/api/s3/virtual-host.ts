@@ -7,7 +7,8 @@ function hostName(host: string): string {
   const h = host.trim().toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.lastIndexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
+  // A fully qualified name may end in a dot (`bucket.localhost.`).
+  return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -9,10 +9,11 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { signingKey } from '../../../src/api/sigv4.js';
+import { sdkConfig } from '../../helpers/platform.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import { bodyOf, bucketName, type Creds, client, rawRequest, type S3Fixture, startS3 } from './fixtures.js';
 
@@ -398,4 +399,39 @@ for version, folder in ((None, 'py2'), ('s3v4', 'py4')):
     "'a,b\\n1,2\\n'",
   ]);
   await rejects(f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'elsewhere/data.csv' })), 'NotFound');
+});
+
+test('a form posts to a virtual-hosted bucket (POST / on bucket.localhost), and a foreign bucket host is AccessDenied', async () => {
+  const port = new URL(f.t.endpoint).port;
+  const vclient = new S3Client({
+    ...sdkConfig({ endpoint: `http://localhost:${port}`, credentials: f.t.credentials }),
+    forcePathStyle: false,
+  });
+  try {
+    const { url, fields } = await presignedPost(vclient, bucket, 'virtual/form.txt');
+    assert.equal(new URL(url).host, `${bucket}.localhost:${port}`);
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('file', new Blob(['by host']), 'form.txt');
+    // The form's bytes as a browser sends them, to loopback with the bucket's Host.
+    const encoded = new Response(form);
+    const body = Buffer.from(await encoded.arrayBuffer());
+    const headers = { host: new URL(url).host, 'content-type': encoded.headers.get('content-type')! };
+    const res = await rawRequest(`http://127.0.0.1:${port}/`, { method: 'POST', headers, body });
+    assert.equal(res.status, 204, res.body);
+    const got = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'virtual/form.txt' }));
+    assert.equal((await bodyOf(got)).toString(), 'by host');
+    // The same form (our policy, our bucket condition) sent to another tenant's bucket by its Host.
+    const theirs = bucketName('post-theirs');
+    await other.send(new CreateBucketCommand({ Bucket: theirs }));
+    const foreign = await rawRequest(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: { ...headers, host: `${theirs}.localhost:${port}` },
+      body,
+    });
+    assert.equal(foreign.status, 403, foreign.body);
+    assert.equal(code(foreign.body), 'AccessDenied');
+  } finally {
+    vclient.destroy();
+  }
 });
