@@ -1,7 +1,8 @@
 // S3's bucket operations: list, create, head, delete, location, and listing a bucket's objects (v1 and v2).
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
-import { aclFromHeaders, canonicalId, checkGrantees } from './acl.js';
+import { publicAccessBlockOf } from './access.js';
+import { aclFromHeaders, canonicalId, checkGrantees, isPublicAcl } from './acl.js';
 import { listingEncoding } from './listing-encoding.js';
 import { checkLocationConstraint, locationConstraint } from './location-constraint.js';
 import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
@@ -24,6 +25,13 @@ export async function createBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
     // S3's legacy rule for us-east-1: creating a bucket you already own succeeds and resets its ACL.
     if (!(e instanceof ObjectStoreError && e.code === 'BucketAlreadyOwnedByYou')) throw e;
     if (d.region !== 'us-east-1' || constraint !== undefined) throw e;
+    // The bucket's PublicAccessBlock holds for the reset ACL as for PutBucketAcl.
+    if (
+      grants &&
+      isPublicAcl(grants) &&
+      publicAccessBlockOf(await d.store.bucketAccess(r.bucket)).BlockPublicAcls
+    )
+      throw S3Errors.accessDenied();
     await d.store.setBucketAccess(r.tenant.id, r.bucket, 'acl', acl ?? null);
   }
   return { status: 200, headers: { location: `/${r.bucket}`, 'x-amz-request-id': r.requestId } };

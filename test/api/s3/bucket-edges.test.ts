@@ -1,6 +1,7 @@
 // S3's bucket and listing edge cases (CreateBucket of an owned name, max-keys=0, encoding-type=url,
 // ListBuckets pagination) and virtual-hosted–style addressing, with the unmodified SDK.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import type dns from 'node:dns';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,7 @@ import {
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
+  PutPublicAccessBlockCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -77,6 +79,58 @@ test('CreateBucket of a bucket you own answers 200 in us-east-1 and resets its A
     'BucketAlreadyExists',
   );
   assert.equal((await f.s3.send(new GetBucketAclCommand({ Bucket: b }))).Grants?.length, 1);
+  // A public ACL by re-creation is refused where BlockPublicAcls is set, as by PutBucketAcl.
+  await f.s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: b,
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true },
+    }),
+  );
+  await rejects(f.s3.send(new CreateBucketCommand({ Bucket: b, ACL: 'public-read' })), 'AccessDenied');
+  assert.equal((await f.s3.send(new GetBucketAclCommand({ Bucket: b }))).Grants?.length, 1);
+});
+
+test('boto3 decodes the url-encoded listings it asks for by default into the keys as stored', async () => {
+  const script = `
+import boto3, json, sys
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+v2 = s3.list_objects_v2(Bucket=sys.argv[4], Delimiter='/')
+v1 = s3.list_objects(Bucket=sys.argv[4], Delimiter='/', Marker='a b/1')
+print(json.dumps({
+  'v2': [c['Key'] for c in v2.get('Contents', [])], 'v2p': [p['Prefix'] for p in v2.get('CommonPrefixes', [])],
+  'v1p': [p['Prefix'] for p in v1.get('CommonPrefixes', [])], 'v1m': v1['Marker'],
+}))
+`;
+  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn('python3', [
+        '-c',
+        script,
+        f.t.endpoint,
+        f.t.credentials.accessKeyId,
+        f.t.credentials.secretAccessKey,
+        bucket,
+      ]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    },
+  );
+  assert.equal(out.status, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), {
+    v2: ['plain', 'sp ace', 'tab\tkey', 'x%y', 'ünï'],
+    v2p: ['a b/', 'a+b/', 'dir/'],
+    v1p: ['a+b/', 'dir/'],
+    v1m: 'a b/1',
+  });
 });
 
 test('CreateBucket with a LocationConstraint other than this server region is refused as S3 refuses it', async () => {
