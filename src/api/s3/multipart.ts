@@ -136,7 +136,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       PartNumberMarker: marker,
       NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
       MaxParts: maxParts,
-      IsTruncated: isTruncated,
+      // max-parts=0 lists nothing and, as S3's other listings, is not truncated.
+      IsTruncated: maxParts > 0 && isTruncated,
       ChecksumAlgorithm: upload.checksumAlgorithm,
       Part: parts.map((p) => ({
         PartNumber: p.partNumber,
@@ -146,28 +147,6 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
         ...(p.checksum ? { [`Checksum${p.checksum.algorithm}`]: p.checksum.value } : {}),
       })),
       StorageClass: 'STANDARD',
-    },
-    r.requestId,
-  );
-}
-
-export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  const prefix = r.query.get('prefix') ?? '';
-  const uploads = await d.store.listUploads(r.actor, r.bucket, prefix);
-  return xml(
-    200,
-    'ListMultipartUploadsResult',
-    {
-      Bucket: r.bucket,
-      Prefix: prefix,
-      MaxUploads: 1000,
-      IsTruncated: false,
-      Upload: uploads.map((u) => ({
-        Key: u.key,
-        UploadId: u.uploadId,
-        Initiated: u.initiated,
-        StorageClass: 'STANDARD',
-      })),
     },
     r.requestId,
   );

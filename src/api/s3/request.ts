@@ -2,6 +2,7 @@
 // XML answer, user metadata and stored headers, ranges, conditional reads and writes, copy sources.
 
 import { parseIpv4 } from '../../cidr.js';
+import type { Tenant } from '../../control/tenants.js';
 import type { BucketNotifications } from '../../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
@@ -23,10 +24,16 @@ export interface S3SurfaceDeps {
   store: ObjectStore;
   notifications: BucketNotifications;
   region: string;
+  /** Base domains of virtual-hosted–style requests (`<bucket>.<domain>`); none: path style only. */
+  virtualHostDomains?: readonly string[];
   /** The bucket an access point alias (`...-s3alias`) of the tenant stands for, if it is one. */
   accessPointAlias?: (tenantId: string, alias: string) => Promise<string | undefined>;
   /** Whether a canonical user id is a tenant's (ACL grants to anyone else are refused). */
   isCanonicalUser: (id: string) => Promise<boolean>;
+  /** An access key's secret and tenant (POST object checks the form's signature itself); unset: refused. */
+  resolveKey?: (
+    accessKeyId: string,
+  ) => Promise<{ key: { secretAccessKey: string; sessionToken: string | null }; tenant: Tenant } | undefined>;
   /** Whether a 12-digit account id is a tenant's (policy principals must be). */
   isAccount: (accountId: string) => Promise<boolean>;
 }

@@ -1,5 +1,6 @@
-// The S3-compatible API, path-style (`/bucket/key`), over the embedded object store. It streams bodies
-// in and out, checks every digest the client sent, and answers with S3's XML, headers and error codes.
+// The S3-compatible API, path-style (`/bucket/key`) and virtual-hosted–style (`bucket.localhost/key`), over
+// the embedded object store. It streams bodies in and out, checks every digest the client sent, and answers
+// with S3's XML, headers and error codes.
 import { randomBytes } from 'node:crypto';
 import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { decodeOrThrow } from '../../uri.js';
@@ -19,19 +20,15 @@ import {
   putPublicAccessBlock,
 } from './access-config.js';
 import { getObjectAttributes } from './attributes.js';
-import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
+import { createBucket, deleteBucket, headBucket, listObjects, location } from './buckets.js';
 import { s3ErrorResponse } from './errors.js';
-import {
-  abortUpload,
-  completeUpload,
-  createUpload,
-  listParts,
-  listUploads,
-  uploadPart,
-} from './multipart.js';
+import { listBuckets } from './list-buckets.js';
+import { listUploads } from './list-uploads.js';
+import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.js';
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
+import { isFormUpload, postObject } from './post-object.js';
 import {
   callerOf,
   check,
@@ -42,12 +39,14 @@ import {
   xml,
 } from './request.js';
 import { selectObjectContent } from './select.js';
+import { virtualHostBucket } from './virtual-host.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
- * only, any signed tenant (ListBuckets, CreateBucket), or a check per key inside the handler (DeleteObjects).
+ * only, any signed tenant (ListBuckets, CreateBucket), a check per key inside the handler (DeleteObjects),
+ * or the form's own signature and policy (POST object).
  */
-type Need = PolicyAction | 'owner' | 'tenant' | 'per-key';
+type Need = PolicyAction | 'owner' | 'tenant' | 'per-key' | 'form';
 type Route = [Handler, Need];
 
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
@@ -92,8 +91,9 @@ export class S3Surface implements ApiSurface {
     if (head.service === 's3') return true;
     if (head.service) return false;
     // Unsigned: only plain S3-looking requests, so other APIs' unsigned calls reach their own surfaces.
-    if (head.headers['x-amz-target'] || head.query.has('Action') || FOREIGN_PATHS.test(head.rawPath))
-      return false;
+    if (head.headers['x-amz-target'] || head.query.has('Action')) return false;
+    if (this.#hostBucket(head, true) !== undefined) return true;
+    if (FOREIGN_PATHS.test(head.rawPath)) return false;
     const bucket = head.rawPath.split('/')[1] ?? '';
     return bucket === '' ? head.method === 'GET' : isValidBucketName(bucket);
   }
@@ -113,10 +113,12 @@ export class S3Surface implements ApiSurface {
   async handle(req: ApiRequest): Promise<ApiResponse> {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const rest = req.rawPath.replace(/^\//, '');
-    const slash = rest.indexOf('/');
-    const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    const key = slash < 0 ? '' : decodeOrThrow(rest.slice(slash + 1), 'path');
-    let name = decodeOrThrow(bucket, 'path');
+    const byHost = this.#hostBucket(req, false);
+    const slash = byHost !== undefined ? -1 : rest.indexOf('/');
+    const bucket = byHost ?? (slash < 0 ? rest : rest.slice(0, slash));
+    const keyPath = byHost !== undefined ? rest : slash < 0 ? '' : rest.slice(slash + 1);
+    const key = decodeOrThrow(keyPath, 'path');
+    let name = byHost ?? decodeOrThrow(bucket, 'path');
     // S3 reserves the suffix for access point aliases: a name like it is never a bucket's own.
     // An alias that is not one of the tenant's access points is no bucket (another tenant's included).
     if (name.endsWith('-s3alias') && this.#deps.accessPointAlias)
@@ -138,6 +140,7 @@ export class S3Surface implements ApiSurface {
     const b = await this.#deps.store.bucketAccess(r.bucket);
     r.access = b;
     r.actor = { tenantId: b.tenantId, bucket: b };
+    if (need === 'form') return handler(r);
     const owner = tenant?.id === b.tenantId;
     if (owner && b.policy === null) return handler(r);
     if (need === 'owner') {
@@ -161,6 +164,17 @@ export class S3Surface implements ApiSurface {
         decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
       )
         throw S3Errors.accessDenied();
+      throw e;
+    }
+  }
+
+  /** The bucket a virtual-hosted–style Host names; `lenient` (routing) takes an invalid label as S3's too. */
+  #hostBucket(head: RequestHead, lenient: boolean): string | undefined {
+    const host = head.headers.host;
+    try {
+      return virtualHostBucket(host, this.#deps.virtualHostDomains ?? []);
+    } catch (e) {
+      if (lenient) return host;
       throw e;
     }
   }
@@ -214,6 +228,7 @@ export class S3Surface implements ApiSurface {
       if (m === 'HEAD') return [(x) => headBucket(d, x), 's3:ListBucket'];
       if (m === 'DELETE') return [(x) => deleteBucket(d, x), 'owner'];
       if (m === 'POST' && q.has('delete')) return [(x) => deleteObjects(d, x), 'per-key'];
+      if (m === 'POST' && isFormUpload(r)) return [(x) => postObject(d, x), 'form'];
       if (m === 'GET') {
         if (q.has('location')) return [(x) => location(d, x), 'owner'];
         if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];

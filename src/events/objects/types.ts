@@ -83,6 +83,7 @@ export interface ObjectChange {
   key: string;
   eventName:
     | 'ObjectCreated:Put'
+    | 'ObjectCreated:Post'
     | 'ObjectCreated:Copy'
     | 'ObjectCreated:CompleteMultipartUpload'
     | 'ObjectRemoved:Delete';
