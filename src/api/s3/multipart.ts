@@ -16,6 +16,7 @@ import {
   userMetadata,
   xml,
 } from './request.js';
+import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf } from './xml.js';
 
 export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -188,6 +189,7 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
       ...checksum,
     },
     r.requestId,
+    versionHeader(r, info.versionId),
   );
 }
 

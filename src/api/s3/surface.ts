@@ -31,16 +31,9 @@ import {
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
-import {
-  callerOf,
-  check,
-  type Handler,
-  MAX_XML_BODY,
-  type S3Request,
-  type S3SurfaceDeps,
-  xml,
-} from './request.js';
+import { callerOf, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps } from './request.js';
 import { selectObjectContent } from './select.js';
+import { versionedObjectAction, versioningRoute } from './versioning.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
@@ -73,8 +66,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'retention',
   'tagging',
   'torrent',
-  'versionId',
-  'versions',
   'website',
 ]);
 
@@ -149,7 +140,8 @@ export class S3Surface implements ApiSurface {
       return handler(r);
     }
     const caller = callerOf(r);
-    await authorize(this.#deps, b, caller, need, r.key || undefined);
+    const versionId = r.key ? (r.query.get('versionId') ?? undefined) : undefined;
+    await authorize(this.#deps, b, caller, need, r.key || undefined, versionId);
     if (owner) return handler(r);
     try {
       return await handler(r);
@@ -157,7 +149,7 @@ export class S3Surface implements ApiSurface {
       // A missing key is told only to a caller who may list the bucket, as S3 does.
       if (
         e instanceof ObjectStoreError &&
-        e.code === 'NoSuchKey' &&
+        (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') &&
         decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
       )
         throw S3Errors.accessDenied();
@@ -172,14 +164,15 @@ export class S3Surface implements ApiSurface {
     // A subresource this store does not implement must not fall through to a plain PUT or GET: a
     // PutObjectTagging would otherwise overwrite the object with its XML body.
     for (const name of q.keys()) {
-      if (UNSUPPORTED_SUBRESOURCES.has(name) || (name === 'versioning' && m !== 'GET'))
-        throw S3Errors.notImplemented(`?${name}`);
+      if (UNSUPPORTED_SUBRESOURCES.has(name)) throw S3Errors.notImplemented(`?${name}`);
     }
     if (!r.bucket) {
       if (m === 'GET') return [(x) => listBuckets(d, x), 'tenant'];
       throw S3Errors.methodNotAllowed();
     }
     if (!r.key) {
+      const versioning = versioningRoute(d, r);
+      if (versioning) return versioning;
       if (q.has('notification')) {
         if (m === 'PUT') return [(x) => putNotification(d, x), 'owner'];
         if (m === 'GET') return [(x) => getNotification(d, x), 'owner'];
@@ -212,15 +205,13 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') {
         if (q.has('location')) return [(x) => location(d, x), 'owner'];
         if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];
-        if (q.has('versioning'))
-          return [
-            async (x) => check(d, x, () => xml(200, 'VersioningConfiguration', {}, x.requestId)),
-            'owner',
-          ];
         return [(x) => listObjects(d, x, q.get('list-type') === '2'), 's3:ListBucket'];
       }
       throw S3Errors.methodNotAllowed();
     }
+    const versioned = versionedObjectAction(r);
+    if (versioned === 's3:GetObjectVersion') return [(x) => getObject(d, x, m === 'HEAD'), versioned];
+    if (versioned === 's3:DeleteObjectVersion') return [(x) => deleteObject(d, x), versioned];
     if (q.has('acl')) {
       if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];
