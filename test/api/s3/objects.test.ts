@@ -14,7 +14,6 @@ import {
   ListBucketsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3ServiceException,
@@ -396,12 +395,3 @@ test('PutObjectTagging is refused with NotImplemented and leaves the object unto
   );
 });
 
-test('PutBucketVersioning is refused with NotImplemented', async () => {
-  const b = bucketName();
-  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await rejectsWith(
-    f.s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } })),
-    'NotImplemented',
-    501,
-  );
-});
