@@ -42,7 +42,8 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
      versioned INTEGER NOT NULL, delete_marker INTEGER NOT NULL, blob TEXT, size INTEGER NOT NULL,
      etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL, headers TEXT NOT NULL,
      checksum_algorithm TEXT, checksum_value TEXT, parts_count INTEGER, last_modified INTEGER NOT NULL,
-     PRIMARY KEY (bucket, key, version))`,
+     PRIMARY KEY (bucket, key, version));
+   CREATE INDEX s3_versions_listing ON s3_versions (bucket, key, version DESC)`,
 ];
 
 /** A bucket with its access configuration (each NULL when unset). */
@@ -402,15 +403,21 @@ export class ObjectRepo {
   ): Promise<(VersionRow & { current: number })[]> {
     const cols = `bucket, key, version, versioned, blob, size, etag, content_type, metadata, headers,
       checksum_algorithm, checksum_value, parts_count, last_modified`;
-    const where = after === null ? 'key >= ?' : 'key >= ? AND (key > ? OR (key = ? AND version < ?))';
-    const args = after === null ? [from] : [from, after.key, after.key, after.version];
+    // Each side is read in index order and cut at `limit` before the merge: a page costs its own rows, not
+    // the rest of the bucket. `key >= ?` starts the index range; the OR only filters the cursor's key.
+    const start = after !== null && after.key > from ? after.key : from;
+    const where = after === null ? 'key >= ?' : 'key >= ? AND (key > ? OR version < ?)';
+    const args = after === null ? [start] : [start, after.key, after.version];
     return this.#q.all<VersionRow & { current: number }>(
       `SELECT * FROM (
          SELECT ${cols}, 0 AS delete_marker, 1 AS current FROM s3_objects WHERE bucket = ? AND ${where}
-         UNION ALL
+          ORDER BY key LIMIT ?) o
+       UNION ALL
+       SELECT * FROM (
          SELECT ${cols}, delete_marker, 0 AS current FROM s3_versions WHERE bucket = ? AND ${where}
-       ) v ORDER BY key, version DESC LIMIT ?`,
-      [bucket, ...args, bucket, ...args, limit],
+          ORDER BY key, version DESC LIMIT ?) v
+       ORDER BY key, version DESC LIMIT ?`,
+      [bucket, ...args, limit, bucket, ...args, limit, limit],
     );
   }
 

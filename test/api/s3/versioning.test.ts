@@ -26,6 +26,7 @@ import {
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
@@ -516,6 +517,27 @@ test('CompleteMultipartUpload answers the new version id', async () => {
   assert.ok(done.VersionId && done.VersionId !== first);
   assert.equal(await text(b, 'big'), 'multipart body');
   assert.equal(await text(b, 'big', first), 'small');
+  // UploadPartCopy reads the version its source names.
+  const up = await f.s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'copied' }));
+  const copied = await f.s3.send(
+    new UploadPartCopyCommand({
+      Bucket: b,
+      Key: 'copied',
+      UploadId: up.UploadId,
+      PartNumber: 1,
+      CopySource: `${b}/big?versionId=${first}`,
+    }),
+  );
+  assert.equal(copied.CopySourceVersionId, first);
+  await f.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: b,
+      Key: 'copied',
+      UploadId: up.UploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: copied.CopyPartResult?.ETag }] },
+    }),
+  );
+  assert.equal(await text(b, 'copied'), 'small');
 });
 
 test('DeleteObjects deletes named versions and adds markers for the rest', async () => {
