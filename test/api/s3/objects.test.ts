@@ -394,4 +394,3 @@ test('PutObjectTagging is refused with NotImplemented and leaves the object unto
     'content',
   );
 });
-

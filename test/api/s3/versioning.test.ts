@@ -36,6 +36,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { KindlingClient } from '../../../src/cli/client.js';
+import { cliEnv, runCli } from '../../cli/helpers.js';
 import { sdkConfig } from '../../helpers/platform.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import {
@@ -304,6 +305,17 @@ test('noncurrent versions keep their bytes and count in the storage report until
   assert.equal(await text(b, 'k', v1), 'a'.repeat(1000));
   await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 }));
   assert.equal((await logical()) - start, 500);
+});
+
+test('kindling bucket rm --force empties a versioned bucket of every version and marker', async () => {
+  const b = await versionedBucket('rm');
+  await put(b, 'a', '1');
+  await put(b, 'a', '2');
+  await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'a' }));
+  await put(b, 'b', '1');
+  const r = await runCli(['bucket', 'rm', b, '--force'], cliEnv(f.t));
+  assert.equal(r.code, 0, r.stderr);
+  await rejects(f.s3.send(new GetBucketVersioningCommand({ Bucket: b })), 'NoSuchBucket');
 });
 
 test('Suspended: writes and deletes replace the null version and keep the versioned ones', async () => {
