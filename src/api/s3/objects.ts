@@ -140,7 +140,8 @@ export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<Api
           Key: key,
           VersionId: versionId,
           DeleteMarker: done.deleteMarker || undefined,
-          DeleteMarkerVersionId: done.deleteMarker && versionId === undefined ? shown : undefined,
+          // The marker made, or the marker deleted by its id.
+          DeleteMarkerVersionId: done.deleteMarker ? shown : undefined,
         });
     } catch (e) {
       if (!(e instanceof ObjectStoreError)) throw e;

@@ -241,6 +241,10 @@ test('DELETE adds a delete marker: GET answers 404 with the marker, the versions
   assert.equal(raw.headers['x-amz-delete-marker'], 'true');
   assert.equal(raw.headers['x-amz-version-id'], marker);
   assert.match(raw.body, /<Code>NoSuchKey<\/Code>/);
+  const rawHead = await signed('HEAD', objectPath(b, 'k'));
+  assert.equal(rawHead.status, 404);
+  assert.equal(rawHead.headers['x-amz-delete-marker'], 'true');
+  assert.equal(rawHead.headers['x-amz-version-id'], marker);
   // The marker by its id: 405 MethodNotAllowed, with the marker header.
   const byId = await signed('GET', `${objectPath(b, 'k')}?versionId=${marker}`);
   assert.equal(byId.status, 405);
@@ -574,6 +578,16 @@ test('DeleteObjects deletes named versions and adds markers for the rest', async
   assert.equal(await text(b, 'a'), '1');
   assert.equal((await versionsOf(b, 'a')).versions[0]![1], a1);
   await rejects(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'b' })), 'NoSuchKey');
+  // Deleting the marker by its id restores b.
+  const marker = byKey.b!.DeleteMarkerVersionId!;
+  const undo = await f.s3.send(
+    new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'b', VersionId: marker }] } }),
+  );
+  assert.deepEqual(
+    undo.Deleted?.map((d) => [d.Key, d.VersionId, d.DeleteMarker, d.DeleteMarkerVersionId]),
+    [['b', marker, true, marker]],
+  );
+  assert.equal(await text(b, 'b'), '1');
 });
 
 test('concurrent PUTs to one key each become a version; none is lost', async () => {
