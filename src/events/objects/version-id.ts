@@ -19,6 +19,7 @@ export function encodeVersionId(version: number): string {
 /** The internal version an id names, or null for the `null` version; InvalidArgument for anything else. */
 export function decodeVersionId(id: string): number | null {
   if (id === NULL_VERSION) return null;
+  if (id === '') throw S3Errors.invalidArgument('Version id cannot be the empty string', 'versionId', id);
   const raw = /^[A-Za-z0-9_-]{16}$/.test(id) ? Buffer.from(id, 'base64url') : undefined;
   if (raw?.length === 12) {
     const body = raw.subarray(0, 8);

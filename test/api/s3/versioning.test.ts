@@ -664,6 +664,9 @@ test('attack: a forged, garbage or other-key version id is refused, never served
       'Invalid version id specified',
     );
   }
+  const empty = await signed('GET', `${objectPath(b, 'mine')}?versionId=`);
+  assert.equal(empty.status, 400);
+  assert.match(empty.body, /<Message>Version id cannot be the empty string<\/Message>/);
   const raw = await signed('GET', `${objectPath(b, 'mine')}?versionId=zzz`);
   assert.equal(raw.status, 400);
   assert.match(raw.body, /<Message>Invalid version id specified<\/Message>/);
