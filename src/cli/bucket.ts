@@ -14,6 +14,7 @@ import {
   type LambdaFunctionConfiguration,
   ListBucketsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
   S3Client,
@@ -24,7 +25,7 @@ import { CliError, emit, printTable, USAGE } from './output.js';
 const USAGE_TEXT = `kindling bucket <subcommand>
   ls [BUCKET[/PREFIX]]                      list buckets, or the objects of a bucket
   create BUCKET                             create a bucket
-  rm BUCKET[/KEY] [--force]                 delete an object, or a bucket (--force: and its objects)
+  rm BUCKET[/KEY] [--force]                 delete an object, or a bucket (--force: and its objects, every version)
   put BUCKET/KEY FILE|- [--content-type T]  upload a file (or stdin)
   get BUCKET/KEY [FILE|-]                   download an object (to stdout by default)
   notify BUCKET [--function NAME|ARN] [--events E]... [--prefix P] [--suffix S] [--id ID] [--clear]
@@ -151,9 +152,14 @@ async function rm(args: string[]): Promise<void> {
       return;
     }
     if (values.force) {
+      // Every version and delete marker (a bucket never versioned lists its objects as `null` versions):
+      // a versioned bucket is empty only without them.
       for (;;) {
-        const out = await sdk(k.client(S3Client).send(new ListObjectsV2Command({ Bucket: bucket })), k);
-        const keys = (out.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        const out = await sdk(k.client(S3Client).send(new ListObjectVersionsCommand({ Bucket: bucket })), k);
+        const keys = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((o) => ({
+          Key: o.Key!,
+          VersionId: o.VersionId,
+        }));
         if (keys.length === 0) break;
         await sdk(
           k

@@ -18,6 +18,7 @@ import {
   writeCondition,
   xml,
 } from './request.js';
+import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf } from './xml.js';
 
 export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -73,7 +74,7 @@ export async function uploadPartCopy(
   const rangeHeader = first(r.headers['x-amz-copy-source-range']);
   await requestBody(r).readAll(MAX_XML_BODY);
   await authorizeCopySource(d, r, source);
-  const src = await d.store.openObject(r.actor, source.bucket, source.key);
+  const src = await d.store.openObject(r.actor, source.bucket, source.key, source.versionId);
   let range: { start: number; end: number } | undefined;
   try {
     copySourceConditions(src.info, r.headers);
@@ -90,7 +91,17 @@ export async function uploadPartCopy(
     // Closes the source file if the part was refused before it was read.
     body.destroy();
   }
-  return xml(200, 'CopyPartResult', { LastModified: part.lastModified, ETag: quote(part.etag) }, r.requestId);
+  const sourceVersion: Record<string, string> =
+    source.versionId !== undefined || src.info.versionId !== 'null'
+      ? { 'x-amz-copy-source-version-id': src.info.versionId }
+      : {};
+  return xml(
+    200,
+    'CopyPartResult',
+    { LastModified: part.lastModified, ETag: quote(part.etag) },
+    r.requestId,
+    sourceVersion,
+  );
 }
 
 /**
@@ -181,6 +192,7 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
       ...checksum,
     },
     r.requestId,
+    versionHeader(r, info.versionId),
   );
 }
 

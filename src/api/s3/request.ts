@@ -14,6 +14,8 @@ import type {
   StoredHeaders,
   WriteCondition,
 } from '../../events/objects/store.js';
+import { decodeVersionId } from '../../events/objects/version-id.js';
+import { tryDecode } from '../../uri.js';
 import type { ApiRequest, ApiResponse, RequestHead } from '../surface.js';
 import { type Caller, canonicalId } from './acl.js';
 import { S3RequestBody } from './body.js';
@@ -174,10 +176,23 @@ export function writeCondition(h: RequestHead['headers']): WriteCondition | unde
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded. */
-export function copySource(raw: string): { bucket: string; key: string } {
+export function copySource(raw: string): { bucket: string; key: string; versionId?: string } {
   let source: string;
+  const q = raw.indexOf('?');
+  let versionId: string | undefined;
+  if (q >= 0) {
+    const m = /^versionId=([^&]*)$/.exec(raw.slice(q + 1));
+    if (!m)
+      throw S3Errors.invalidArgument(
+        'Invalid copy source: only versionId may follow ?',
+        'x-amz-copy-source',
+        raw,
+      );
+    versionId = tryDecode(m[1]!) ?? m[1]!;
+    decodeVersionId(versionId);
+  }
   try {
-    source = decodeURIComponent(raw.split('?')[0]!.replace(/^\//, ''));
+    source = decodeURIComponent((q >= 0 ? raw.slice(0, q) : raw).replace(/^\//, ''));
   } catch {
     throw S3Errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', raw);
   }
@@ -185,7 +200,11 @@ export function copySource(raw: string): { bucket: string; key: string } {
   if (slash <= 0 || slash === source.length - 1) {
     throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
   }
-  return { bucket: source.slice(0, slash), key: source.slice(slash + 1) };
+  return {
+    bucket: source.slice(0, slash),
+    key: source.slice(slash + 1),
+    ...(versionId !== undefined && { versionId }),
+  };
 }
 
 /** Answers once the bucket is known to exist (a subresource of a missing bucket is NoSuchBucket). */

@@ -29,16 +29,9 @@ import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
 import { isFormUpload, postObject } from './post-object.js';
-import {
-  callerOf,
-  check,
-  type Handler,
-  MAX_XML_BODY,
-  type S3Request,
-  type S3SurfaceDeps,
-  xml,
-} from './request.js';
+import { callerOf, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps } from './request.js';
 import { selectObjectContent } from './select.js';
+import { versionedObjectAction, versioningRoute } from './versioning.js';
 import { virtualHostBucket } from './virtual-host.js';
 
 /**
@@ -72,8 +65,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'retention',
   'tagging',
   'torrent',
-  'versionId',
-  'versions',
   'website',
 ]);
 
@@ -152,7 +143,8 @@ export class S3Surface implements ApiSurface {
       return handler(r);
     }
     const caller = callerOf(r);
-    await authorize(this.#deps, b, caller, need, r.key || undefined);
+    const versionId = r.key ? (r.query.get('versionId') ?? undefined) : undefined;
+    await authorize(this.#deps, b, caller, need, r.key || undefined, versionId);
     if (owner) return handler(r);
     try {
       return await handler(r);
@@ -160,7 +152,7 @@ export class S3Surface implements ApiSurface {
       // A missing key is told only to a caller who may list the bucket, as S3 does.
       if (
         e instanceof ObjectStoreError &&
-        e.code === 'NoSuchKey' &&
+        (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') &&
         decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
       )
         throw S3Errors.accessDenied();
@@ -186,11 +178,12 @@ export class S3Surface implements ApiSurface {
     // A subresource this store does not implement must not fall through to a plain PUT or GET: a
     // PutObjectTagging would otherwise overwrite the object with its XML body.
     for (const name of q.keys()) {
-      if (UNSUPPORTED_SUBRESOURCES.has(name) || (name === 'versioning' && m !== 'GET'))
-        throw S3Errors.notImplemented(`?${name}`);
+      if (UNSUPPORTED_SUBRESOURCES.has(name)) throw S3Errors.notImplemented(`?${name}`);
     }
     if (q.has('attributes')) {
       if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
+      // Parts are kept for the current object only (s3_object_parts): a version's are not answered.
+      if (q.has('versionId')) throw S3Errors.notImplemented('?versionId with ?attributes');
       if (m === 'GET') return [(x) => getObjectAttributes(d, x), 's3:GetObject'];
       throw S3Errors.methodNotAllowed();
     }
@@ -199,6 +192,8 @@ export class S3Surface implements ApiSurface {
       throw S3Errors.methodNotAllowed();
     }
     if (!r.key) {
+      const versioning = versioningRoute(d, r);
+      if (versioning) return versioning;
       if (q.has('notification')) {
         if (m === 'PUT') return [(x) => putNotification(d, x), 'owner'];
         if (m === 'GET') return [(x) => getNotification(d, x), 'owner'];
@@ -232,15 +227,13 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') {
         if (q.has('location')) return [(x) => location(d, x), 'owner'];
         if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];
-        if (q.has('versioning'))
-          return [
-            async (x) => check(d, x, () => xml(200, 'VersioningConfiguration', {}, x.requestId)),
-            'owner',
-          ];
         return [(x) => listObjects(d, x, q.get('list-type') === '2'), 's3:ListBucket'];
       }
       throw S3Errors.methodNotAllowed();
     }
+    const versioned = versionedObjectAction(r);
+    if (versioned === 's3:GetObjectVersion') return [(x) => getObject(d, x, m === 'HEAD'), versioned];
+    if (versioned === 's3:DeleteObjectVersion') return [(x) => deleteObject(d, x), versioned];
     if (q.has('acl')) {
       if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];

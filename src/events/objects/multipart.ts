@@ -232,6 +232,7 @@ export class MultipartUploads {
           done.checksum_algorithm && done.checksum_value
             ? { algorithm: done.checksum_algorithm, value: done.checksum_value }
             : undefined,
+        versionId: done.version_id,
       };
     }
   }
@@ -315,7 +316,7 @@ export class MultipartUploads {
           acl,
           condition,
         },
-        async (r, version) => {
+        async (r, version, versionId) => {
           await this.#uploadRow(r, bucket, key, uploadId, true);
           // The parts concatenated above must still be the upload's: a part re-uploaded meanwhile
           // (on any node) would make the object other bytes than its ETag says.
@@ -342,6 +343,7 @@ export class MultipartUploads {
             etag,
             checksum_algorithm: checksum?.algorithm ?? null,
             checksum_value: checksum?.value ?? null,
+            version_id: versionId,
             completed_at: completedAt,
           });
         },

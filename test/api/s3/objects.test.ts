@@ -14,7 +14,6 @@ import {
   ListBucketsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
-  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3ServiceException,
@@ -394,15 +393,5 @@ test('PutObjectTagging is refused with NotImplemented and leaves the object unto
   assert.equal(
     (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'tagged' })))).toString(),
     'content',
-  );
-});
-
-test('PutBucketVersioning is refused with NotImplemented', async () => {
-  const b = bucketName();
-  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await rejectsWith(
-    f.s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } })),
-    'NotImplemented',
-    501,
   );
 });
