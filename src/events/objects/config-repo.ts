@@ -61,14 +61,15 @@ export class ConfigRepo {
   }
 
   /**
-   * Removes the tags of versions of the key that no longer exist (after an overwrite or a delete).
-   * When object versions are kept, their table must be named here beside s3_objects.
+   * Removes the tags of versions of the key that no longer exist (after an overwrite or a delete): a
+   * version lives in s3_objects (the current one) or s3_versions (noncurrent ones, with their tags).
    */
   async dropStaleTags(bucket: string, key: string): Promise<void> {
     await this.#q.run(
       `DELETE FROM s3_object_tags WHERE bucket = ? AND key = ?
-         AND version NOT IN (SELECT version FROM s3_objects WHERE bucket = ? AND key = ?)`,
-      [bucket, key, bucket, key],
+         AND version NOT IN (SELECT version FROM s3_objects WHERE bucket = ? AND key = ?)
+         AND version NOT IN (SELECT version FROM s3_versions WHERE bucket = ? AND key = ?)`,
+      [bucket, key, bucket, key, bucket, key],
     );
   }
 

@@ -155,10 +155,8 @@ export class LifecycleSweeper {
           // Only the version found expired goes: an object written meanwhile under the key stays.
           if (
             due &&
-            (await store.deleteObject(actor, bucket, o.key, {
-              ifVersion: o.version,
-              eventName: 'LifecycleExpiration:Delete',
-            }))
+            (await store.deleteObject(actor, bucket, o.key, { ifVersion: o.version, lifecycle: true }))
+              .changed
           )
             done.expired++;
         }

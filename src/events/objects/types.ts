@@ -28,6 +28,8 @@ export interface ObjectInfo {
   checksum: Checksum | undefined;
   partsCount: number | undefined;
   version: number;
+  /** S3's version id: `null` unless written while the bucket's versioning was Enabled. */
+  versionId: string;
   /** How many tags the object has (reads of the current object; 0 when none or not read). */
   tagCount?: number;
 }
@@ -46,7 +48,11 @@ export interface BucketAccess extends BucketInfo {
   acl: string | null;
   policy: string | null;
   publicAccessBlock: string | null;
+  /** null: never versioned; else `Enabled` or `Suspended`. */
+  versioning: VersioningState | null;
 }
+
+export type VersioningState = 'Enabled' | 'Suspended';
 
 /**
  * Whom a store call acts for: a tenant id (the store checks the bucket is that tenant's), or a bucket the
@@ -63,6 +69,16 @@ export interface PartInfo {
   checksum: Checksum | undefined;
 }
 
+/** One part of a multipart object, as GetObjectAttributes lists it. */
+export interface ObjectPart {
+  partNumber: number;
+  size: number;
+  checksum: Checksum | undefined;
+}
+
+/** What CompleteMultipartUpload answers: the new object, or (a retry after success) the remembered answer. */
+export type CompletedUpload = Pick<ObjectInfo, 'bucket' | 'key' | 'etag' | 'checksum' | 'versionId'>;
+
 export interface UploadInfo {
   uploadId: string;
   bucket: string;
@@ -78,10 +94,15 @@ export interface ObjectChange {
   key: string;
   eventName:
     | 'ObjectCreated:Put'
+    | 'ObjectCreated:Post'
     | 'ObjectCreated:Copy'
     | 'ObjectCreated:CompleteMultipartUpload'
     | 'ObjectRemoved:Delete'
-    | 'LifecycleExpiration:Delete';
+    | 'ObjectRemoved:DeleteMarkerCreated'
+    | 'LifecycleExpiration:Delete'
+    | 'LifecycleExpiration:DeleteMarkerCreated';
+  /** The version the change made or removed, when the bucket has versioning configured. */
+  versionId?: string;
   size?: number;
   etag?: string;
   sequencer: string;
@@ -134,4 +155,41 @@ export interface ListResult {
   isTruncated: boolean;
   /** The last key or common prefix returned: where the next page starts. */
   last: string | undefined;
+}
+
+export interface ListVersionsOptions {
+  prefix?: string;
+  delimiter?: string;
+  maxKeys?: number;
+  keyMarker?: string;
+  /** With keyMarker: the listing resumes after this version of that key. */
+  versionIdMarker?: string;
+}
+
+export interface VersionEntry {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  lastModified: Date;
+  etag: string;
+  size: number;
+  checksumAlgorithm: string | undefined;
+}
+
+export interface ListVersionsResult {
+  versions: VersionEntry[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** Where the next page starts (when truncated): a key or common prefix, and a version id after a version. */
+  nextKeyMarker: string | undefined;
+  nextVersionIdMarker: string | undefined;
+}
+
+/** What a DELETE did: the version it created (a marker) or removed, when the bucket is versioned. */
+export interface DeleteOutcome {
+  versionId: string | undefined;
+  deleteMarker: boolean;
+  /** A delete of the current object: whether it removed one or added a marker (false: nothing there). */
+  changed?: boolean;
 }

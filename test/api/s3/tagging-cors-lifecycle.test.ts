@@ -28,11 +28,13 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketAclCommand,
   PutBucketCorsCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
   PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
@@ -123,6 +125,44 @@ test('an overwrite without x-amz-tagging has no tags: the old object tags do not
   // And the replaced versions' tags are gone from the store, not merely hidden.
   const rows = await f.t.platform.components.sql.all('SELECT * FROM s3_object_tags WHERE bucket = ?', [b]);
   assert.equal(rows.length, 0);
+});
+
+test('in a versioned bucket each version keeps its own tags: deleting the newest brings the older one back with its tags', async () => {
+  const b = await newBucket('tags-versions');
+  await f.s3.send(
+    new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
+  );
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: '1', Tagging: 'gen=one' }));
+  const v2 = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: '2' }));
+  assert.deepEqual(await tagsOf(b, 'k'), []);
+  await f.s3.send(
+    new PutObjectTaggingCommand({ Bucket: b, Key: 'k', Tagging: { TagSet: tagSet(1, 'two') } }),
+  );
+  await rejects(
+    f.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId: v2.VersionId })),
+    'NotImplemented',
+  );
+  await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v2.VersionId }));
+  assert.deepEqual(await tagsOf(b, 'k'), [['gen', 'one']]);
+  // The deleted version's tags went with it.
+  const rows = await f.t.platform.components.sql.all('SELECT version FROM s3_object_tags WHERE bucket = ?', [
+    b,
+  ]);
+  assert.equal(rows.length, 1);
+  // A lifecycle expiration in a versioned bucket adds a delete marker; the tagged version stays.
+  await f.s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: b,
+      LifecycleConfiguration: {
+        Rules: [{ ID: 'all', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }],
+      },
+    }),
+  );
+  assert.equal((await lifecycle().sweep(Date.now() + 3 * DAY)).expired, 1);
+  const versions = await f.s3.send(new ListObjectVersionsCommand({ Bucket: b }));
+  assert.equal(versions.DeleteMarkers?.length, 1);
+  assert.equal(versions.Versions?.length, 1);
+  await f.s3.send(new DeleteBucketLifecycleCommand({ Bucket: b }));
 });
 
 test('multipart uploads and copies carry tags: x-amz-tagging on create, tagging directive COPY and REPLACE', async () => {
