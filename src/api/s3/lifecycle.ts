@@ -31,6 +31,13 @@ function single(n: XmlNode, name: string): string | undefined {
   return all[0]?.text.trim();
 }
 
+/** A `Prefix` element's text as given (a key prefix's spaces count); undefined when absent. */
+function prefixOf(n: XmlNode): string | undefined {
+  const all = childrenOf(n, 'Prefix');
+  if (all.length > 1) throw S3Errors.malformedXml();
+  return all[0]?.text;
+}
+
 function nonNegative(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d{1,15}$/.test(text)) throw S3Errors.invalidArgument(`'${what}' must be a non-negative integer`);
@@ -69,7 +76,7 @@ function filterOf(f: XmlNode): Filter {
   if (gt !== undefined && lt !== undefined && gt >= lt)
     throw S3Errors.invalidArgument("'ObjectSizeLessThan' must be greater than 'ObjectSizeGreaterThan'");
   return {
-    prefix: childrenOf(src, 'Prefix').length > 0 ? (single(src, 'Prefix') ?? '') : '',
+    prefix: prefixOf(src) ?? '',
     tags,
     ...(gt !== undefined && { sizeGreaterThan: gt }),
     ...(lt !== undefined && { sizeLessThan: lt }),
@@ -86,7 +93,7 @@ function ruleOf(n: XmlNode, index: number): LifecycleRule {
   const status = single(n, 'Status');
   if (status !== 'Enabled' && status !== 'Disabled') throw S3Errors.malformedXml();
   const filterNode = childOf(n, 'Filter');
-  const legacyPrefix = childrenOf(n, 'Prefix').length > 0 ? (single(n, 'Prefix') ?? '') : undefined;
+  const legacyPrefix = prefixOf(n);
   if (filterNode && legacyPrefix !== undefined) throw S3Errors.malformedXml();
   const filter: Filter = filterNode ? filterOf(filterNode) : { prefix: legacyPrefix ?? '', tags: [] };
   const rule: LifecycleRule = {
