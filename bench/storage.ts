@@ -85,6 +85,17 @@ function s3(
   });
 }
 
+/** CPU time (user + system, ms) the process has used so far, all its threads: from /proc on Linux. */
+function cpuMs(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Bytes of the regular files under `dir` (what the data dir holds for bodies). */
 function duBytes(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
@@ -130,15 +141,24 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
   };
   const put: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
   const get: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
+  // The server's CPU per MB: on a shared machine wall-clock ratios drift, CPU time much less.
+  const putCpu: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
+  const getCpu: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
   try {
     for (let run = 0; run < runs; run++) {
       const body = bodyFor(base, run);
       // Alternated, so drift on a shared machine hits both the same.
       for (const mode of run % 2 === 0 ? (['plain', 'sealed'] as const) : (['sealed', 'plain'] as const)) {
-        const { k } = servers[mode];
+        const { k, proc } = servers[mode];
+        const pid = proc.child.pid!;
+        const c0 = cpuMs(pid);
         const p = await s3(k, 'PUT', `/bench-storage/obj-${run}`, body);
         if (p.status !== 200) throw new Error(`PUT (${mode}): ${p.status} ${p.text}`);
+        const c1 = cpuMs(pid);
         const g = await s3(k, 'GET', `/bench-storage/obj-${run}`);
+        const c2 = cpuMs(pid);
+        putCpu[mode].push((c1 - c0) / (size / MB));
+        getCpu[mode].push((c2 - c1) / (size / MB));
         if (g.status !== 200 || g.bytes !== size)
           throw new Error(`GET (${mode}): ${g.status}, ${g.bytes} bytes`);
         put[mode].push(size / MB / (p.ms / 1000));
@@ -162,6 +182,8 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
       sizeMB: size / MB,
       putMBps: { plain: median(put.plain), sealed: median(put.sealed) },
       getMBps: { plain: median(get.plain), sealed: median(get.sealed) },
+      putCpuMsPerMB: { plain: median(putCpu.plain), sealed: median(putCpu.sealed) },
+      getCpuMsPerMB: { plain: median(getCpu.plain), sealed: median(getCpu.sealed) },
       secondUpload: { extraBytes: extra, ofSize: extra / size, putMBps: size / MB / (second.ms / 1000) },
     };
     const ratio = (x: { plain: number; sealed: number }) => (x.sealed / x.plain).toFixed(2);
@@ -175,6 +197,16 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
         `storage:      GET ${size / MB} MB plain / sealed (MB/s)`,
         `${figures.getMBps.plain.toFixed(0)} / ${figures.getMBps.sealed.toFixed(0)}`,
         `ratio ${ratio(figures.getMBps)}x (target >= 0.7x); median of ${runs}`,
+      ],
+      [
+        `storage:      server CPU per MB, PUT plain / sealed (ms)`,
+        `${figures.putCpuMsPerMB.plain.toFixed(2)} / ${figures.putCpuMsPerMB.sealed.toFixed(2)}`,
+        `sealed costs ${(figures.putCpuMsPerMB.sealed / figures.putCpuMsPerMB.plain).toFixed(2)}x the CPU; median of ${runs}`,
+      ],
+      [
+        `storage:      server CPU per MB, GET plain / sealed (ms)`,
+        `${figures.getCpuMsPerMB.plain.toFixed(2)} / ${figures.getCpuMsPerMB.sealed.toFixed(2)}`,
+        `sealed costs ${(figures.getCpuMsPerMB.sealed / figures.getCpuMsPerMB.plain).toFixed(2)}x the CPU; median of ${runs}`,
       ],
       [
         `storage:      same ${size / MB} MB by another tenant: extra physical bytes`,
