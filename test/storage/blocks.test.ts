@@ -313,4 +313,14 @@ test('DirBlobStore writes a list of buffers as their concatenation, atomically, 
   await assert.rejects(r.readInto(into), /read twice/);
   const small = await store.open('a/b/c');
   await assert.rejects(small!.readInto!(Buffer.alloc(3)), RangeError);
+  // Every handle was closed, the refused one included: the blob goes and nothing holds it.
+  await store.delete('a/b/c');
+  const fds = fs.readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  assert.ok(!fds.some((f) => f.startsWith(dir)), 'no descriptor of the store left open');
 });

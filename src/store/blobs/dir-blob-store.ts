@@ -112,8 +112,9 @@ export class DirBlobStore implements BlobStore {
       readInto: async (into) => {
         if (used) throw new Error(`blob ${key} read twice`);
         used = true;
-        if (into.length < size) throw new RangeError(`a ${into.length}-byte buffer for a ${size}-byte blob`);
         try {
+          if (into.length < size)
+            throw new RangeError(`a ${into.length}-byte buffer for a ${size}-byte blob`);
           let at = 0;
           while (at < size) {
             const { bytesRead } = await fh.read(into, at, size - at, at);
