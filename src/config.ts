@@ -20,6 +20,8 @@ export interface PlatformConfig {
   blobsLocation: BlobsLocation | undefined;
   /** A shared blob no row names is removed only once older than this: another node may be committing it. */
   blobGraceMs: number;
+  /** How often the S3 lifecycle sweep runs (KINDLING_LIFECYCLE_SWEEP_MS, default 1 hour; 0: never). */
+  lifecycleSweepMs: number;
   /** The encrypted, deduplicated block layer under code and objects (KINDLING_STORAGE*; store/blocks/). */
   storage: StorageSettings;
   /**
@@ -111,6 +113,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     blobs: env.KINDLING_BLOBS || undefined,
     blobsLocation: undefined,
     blobGraceMs: num(env.KINDLING_BLOB_GRACE_MS, 15 * 60_000),
+    lifecycleSweepMs: num(env.KINDLING_LIFECYCLE_SWEEP_MS, 60 * 60_000),
     storage: storageSettings(env),
     nodeId: randomUUID(),
     leaseMs: num(env.KINDLING_LEASE_MS, 30_000),

@@ -300,6 +300,12 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
   if (!surface) return fail(LambdaErrors.notFound(`No API matches ${head.method} ${rawPath}`));
   // A bearer token is not SigV4: routes that take one (GET /metrics) check it themselves.
   if (sigError && isBearer(req.headers.authorization) && surface.allowAnonymous?.(head)) sigError = undefined;
+  // A browser's CORS preflight carries no credentials, even to a presigned URL (the query it repeats signs
+  // the actual request): surfaces that answer preflights take it unauthenticated.
+  if (head.method === 'OPTIONS' && surface.unsignedPreflight === true) {
+    sig = undefined;
+    sigError = undefined;
+  }
 
   let hold: PreAuthHold | undefined;
   try {

@@ -69,6 +69,11 @@ export interface ApiSurface {
    * header to the function, `AWS_IAM` verifies SigV4 per URL). `tenant` is then unset.
    */
   readonly authenticatesItself?: boolean;
+  /**
+   * `OPTIONS` is a CORS preflight this surface answers without authentication, whatever signature its URL
+   * carries (S3: a preflight to a presigned URL repeats the actual request's query).
+   */
+  readonly unsignedPreflight?: boolean;
   /** Some routes answer without authentication (e.g. S3 presigned are still signed; health checks). */
   allowAnonymous?(head: RequestHead): boolean;
   handle(req: ApiRequest): Promise<ApiResponse>;

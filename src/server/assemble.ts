@@ -52,6 +52,7 @@ import { MappingService } from '../events/mappings/mapping-service.js';
 import { PollerManager } from '../events/mappings/poller-manager.js';
 import { BucketNotifications } from '../events/notifications/notifications.js';
 import { AccessPointStore } from '../events/object-lambda/access-points.js';
+import { LifecycleSweeper } from '../events/objects/lifecycle.js';
 import { ObjectStore } from '../events/objects/store.js';
 import { createQueueEngine } from '../events/queue/index.js';
 import type { QueueEngine } from '../events/queue/types.js';
@@ -110,7 +111,7 @@ export interface Components {
     checkpoints: CheckpointStore;
     rpc: RpcProcessor;
   };
-  objects: { store: ObjectStore; notifications: BucketNotifications };
+  objects: { store: ObjectStore; notifications: BucketNotifications; lifecycle: LifecycleSweeper };
   /** Shared volumes: file systems, access points and their disks. */
   volumes: VolumeService;
   /** This node's membership of the cluster and the placement of sync invokes across it. */
@@ -356,6 +357,9 @@ export async function assemble({
     },
   });
 
+  // Lifecycle rules applied now and then, by one node at a time (a lease in the store).
+  const lifecycle = new LifecycleSweeper({ store: objects, nodeId: config.nodeId, log });
+
   // S3 access points, and Object Lambda's functions on the store's read path.
   const accessPoints = new AccessPointStore(sql);
 
@@ -596,10 +600,12 @@ export async function assemble({
           }, SWEEP_SHARED_BLOBS_EVERY_MS);
         } else sweeper = setInterval(sweepBlocks, SWEEP_BLOCKS_EVERY_MS);
         sweeper.unref();
+        if (config.lifecycleSweepMs > 0) lifecycle.start(config.lifecycleSweepMs);
         await notifications.start();
       },
       async stop() {
         clearInterval(sweeper);
+        await lifecycle.stop();
         await notifications.stop();
       },
     },
@@ -621,7 +627,7 @@ export async function assemble({
       async: { events: asyncEvents, configs: asyncConfigs, dispatcher },
       schedules: { store: scheduleStore, scheduler, service: scheduleService },
       mappings: { store: mappingStore, mappings, pollers, checkpoints, rpc },
-      objects: { store: objects, notifications },
+      objects: { store: objects, notifications, lifecycle },
       volumes,
       cluster: { node: clusterNode, router },
     },

@@ -18,6 +18,7 @@ import {
   writeCondition,
   xml,
 } from './request.js';
+import { requestTags } from './tagging.js';
 import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf } from './xml.js';
 
@@ -31,6 +32,7 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
     );
   }
   const acl = await requestAcl(d, r);
+  const tags = await requestTags(d, r);
   await requestBody(r).readAll(MAX_XML_BODY);
   const uploadId = await d.store.createMultipartUpload(r.actor, r.bucket, r.key, {
     contentType: first(r.headers['content-type']),
@@ -38,6 +40,7 @@ export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
     headers: storedHeaders(r.headers),
     checksumAlgorithm: algorithm,
     acl,
+    tags,
   });
   const extra: Record<string, string> = algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {};
   return xml(

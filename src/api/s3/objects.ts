@@ -24,12 +24,14 @@ import {
   writeCondition,
   xml,
 } from './request.js';
+import { copyTags, requestTags } from './tagging.js';
 import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   await d.store.bucket(r.actor, r.bucket);
   const acl = await requestAcl(d, r);
+  const tags = await requestTags(d, r);
   const body = requestBody(r);
   const info = await d.store.putObject(r.actor, r.bucket, r.key, body.stream(), {
     contentType: first(r.headers['content-type']),
@@ -38,6 +40,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
     verify: (c) => body.verify(c),
     condition: writeCondition(r.headers),
     acl,
+    tags,
   });
   const headers: Record<string, string> = {
     etag: quote(info.etag),
@@ -67,6 +70,7 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       'x-amz-request-id': r.requestId,
       ...versionHeader(r, info.versionId),
     };
+    if (info.tagCount) headers['x-amz-tagging-count'] = String(info.tagCount);
     const overrides: Record<string, string> = {
       'response-content-type': 'content-type',
       'response-content-disposition': 'content-disposition',
@@ -159,6 +163,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
     throw S3Errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
   const acl = await requestAcl(d, r);
+  const tags = await copyTags(d, r);
   // Copies carry no body, but drain (and verify) whatever arrived.
   await requestBody(r).readAll(MAX_XML_BODY);
   await authorizeCopySource(d, r, source);
@@ -176,6 +181,7 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
             }
           : undefined,
       acl,
+      tags,
       checkSource: (src) => copySourceConditions(src, r.headers),
     },
   );

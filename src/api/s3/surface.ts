@@ -21,7 +21,9 @@ import {
 } from './access-config.js';
 import { getObjectAttributes } from './attributes.js';
 import { createBucket, deleteBucket, headBucket, listObjects, location } from './buckets.js';
+import { corsHeaders, deleteBucketCors, getBucketCors, preflight, putBucketCors } from './cors.js';
 import { s3ErrorResponse } from './errors.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
 import { listBuckets } from './list-buckets.js';
 import { listUploads } from './list-uploads.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.js';
@@ -31,6 +33,14 @@ import type { PolicyAction } from './policy.js';
 import { isFormUpload, postObject } from './post-object.js';
 import { callerOf, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps } from './request.js';
 import { selectObjectContent } from './select.js';
+import {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+} from './tagging.js';
 import { versionedObjectAction, versioningRoute } from './versioning.js';
 import { virtualHostBucket } from './virtual-host.js';
 
@@ -49,12 +59,10 @@ const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 const UNSUPPORTED_SUBRESOURCES = new Set([
   'accelerate',
   'analytics',
-  'cors',
   'encryption',
   'intelligent-tiering',
   'inventory',
   'legal-hold',
-  'lifecycle',
   'logging',
   'metrics',
   'object-lock',
@@ -63,7 +71,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'requestPayment',
   'restore',
   'retention',
-  'tagging',
   'torrent',
   'website',
 ]);
@@ -72,6 +79,7 @@ export class S3Surface implements ApiSurface {
   readonly name = 's3';
   readonly services = ['s3'] as const;
   readonly streaming = true;
+  readonly unsignedPreflight = true;
   readonly #deps: S3SurfaceDeps;
 
   constructor(deps: S3SurfaceDeps) {
@@ -112,7 +120,8 @@ export class S3Surface implements ApiSurface {
     let name = byHost ?? decodeOrThrow(bucket, 'path');
     // S3 reserves the suffix for access point aliases: a name like it is never a bucket's own.
     // An alias that is not one of the tenant's access points is no bucket (another tenant's included).
-    if (name.endsWith('-s3alias') && this.#deps.accessPointAlias)
+    // (A preflight has no tenant: for it an alias is no bucket with CORS rules.)
+    if (name.endsWith('-s3alias') && this.#deps.accessPointAlias && req.method !== 'OPTIONS')
       name = (await this.#deps.accessPointAlias(req.tenant.id, name)) ?? throwNoSuchBucket(name);
     const r: S3Request = Object.assign(Object.create(null) as S3Request, req, {
       bucket: name,
@@ -120,6 +129,23 @@ export class S3Surface implements ApiSurface {
       requestId,
       actor: '',
     });
+    // A browser's preflight: unsigned, answered from the bucket's CORS rules alone.
+    if (r.method === 'OPTIONS') return preflight(this.#deps, r);
+    if (r.headers.origin === undefined) return this.#dispatch(r);
+    let out: ApiResponse;
+    try {
+      out = await this.#dispatch(r);
+    } catch (e) {
+      // The error is answered by errorResponse with this request's head: a browser reads it when allowed.
+      const h = await corsHeaders(this.#deps, r).catch(() => undefined);
+      if (h) corsOfErrors.set(req, h);
+      throw e;
+    }
+    const h = await corsHeaders(this.#deps, r);
+    return h ? { ...out, headers: { ...out.headers, ...h } } : out;
+  }
+
+  async #dispatch(r: S3Request): Promise<ApiResponse> {
     const [handler, need] = this.#route(r);
     const tenant = r.tenant as S3Request['tenant'] | undefined;
     if (need === 'tenant') {
@@ -213,6 +239,24 @@ export class S3Surface implements ApiSurface {
         if (m === 'GET') return [(x) => getBucketPolicyStatus(d, x), 'owner'];
         throw S3Errors.methodNotAllowed();
       }
+      if (q.has('tagging')) {
+        if (m === 'PUT') return [(x) => putBucketTagging(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketTagging(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketTagging(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('cors')) {
+        if (m === 'PUT') return [(x) => putBucketCors(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketCors(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketCors(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
+      if (q.has('lifecycle')) {
+        if (m === 'PUT') return [(x) => putBucketLifecycle(d, x), 'owner'];
+        if (m === 'GET') return [(x) => getBucketLifecycle(d, x), 'owner'];
+        if (m === 'DELETE') return [(x) => deleteBucketLifecycle(d, x), 'owner'];
+        throw S3Errors.methodNotAllowed();
+      }
       if (q.has('publicAccessBlock')) {
         if (m === 'PUT') return [(x) => putPublicAccessBlock(d, x), 'owner'];
         if (m === 'GET') return [(x) => getPublicAccessBlock(d, x), 'owner'];
@@ -239,6 +283,13 @@ export class S3Surface implements ApiSurface {
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];
       throw S3Errors.methodNotAllowed();
     }
+    if (q.has('tagging')) {
+      if (m === 'PUT') return [(x) => putObjectTagging(d, x), 's3:PutObjectTagging'];
+      if (m === 'GET') return [(x) => getObjectTagging(d, x), 's3:GetObjectTagging'];
+      if (m === 'DELETE') return [(x) => deleteObjectTagging(d, x), 's3:DeleteObjectTagging'];
+      throw S3Errors.methodNotAllowed();
+    }
+    if (q.has('cors') || q.has('lifecycle')) throw S3Errors.methodNotAllowed();
     if (q.has('uploadId')) {
       if (m === 'PUT' && q.has('partNumber')) return [(x) => uploadPart(d, x), 's3:PutObject'];
       if (m === 'GET') return [(x) => listParts(d, x), 's3:ListMultipartUploadParts'];
@@ -262,9 +313,14 @@ export class S3Surface implements ApiSurface {
   }
 
   errorResponse(err: unknown, head: RequestHead): ApiResponse {
-    return s3ErrorResponse(err, head);
+    const out = s3ErrorResponse(err, head);
+    const cors = corsOfErrors.get(head);
+    return cors ? { ...out, headers: { ...out.headers, ...cors } } : out;
   }
 }
+
+/** The CORS headers of requests that failed, by their head (the object errorResponse is handed). */
+const corsOfErrors = new WeakMap<RequestHead, Record<string, string>>();
 
 const throwNoSuchBucket = (name: string): never => {
   throw S3Errors.noSuchBucket(name);

@@ -14,6 +14,9 @@ export const EVENT_TYPES = [
   's3:ObjectRemoved:*',
   's3:ObjectRemoved:Delete',
   's3:ObjectRemoved:DeleteMarkerCreated',
+  's3:LifecycleExpiration:*',
+  's3:LifecycleExpiration:Delete',
+  's3:LifecycleExpiration:DeleteMarkerCreated',
 ] as const;
 
 const filterRule = z.object({

@@ -5,6 +5,7 @@ import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
+import { ConfigRepo } from './config-repo.js';
 import { ObjectStoreError, S3Errors } from './errors.js';
 import type { ObjectRepo, PartRow, UploadRow } from './object-repo.js';
 import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
@@ -19,7 +20,7 @@ import type {
   WriteCondition,
   WriteOptions,
 } from './types.js';
-import { actorTenant } from './types.js';
+import { actorTenant, type TagSet } from './types.js';
 
 /**
  * How long a completed upload is remembered: a CompleteMultipartUpload retried with the same part list
@@ -54,6 +55,8 @@ export interface CreateUploadOptions {
   checksumAlgorithm?: string;
   /** The completed object's ACL (opaque JSON). */
   acl?: string;
+  /** The completed object's tags. */
+  tags?: TagSet;
 }
 
 export class MultipartUploads {
@@ -91,6 +94,8 @@ export class MultipartUploads {
       initiated: Date.now(),
     });
     if (opts.acl !== undefined) await this.#repo.setUploadAcl(uploadId, opts.acl);
+    if (opts.tags && opts.tags.length > 0)
+      await new ConfigRepo(this.#repo.executor).setUploadTags(uploadId, JSON.stringify(opts.tags));
     return uploadId;
   }
 
@@ -297,6 +302,7 @@ export class MultipartUploads {
       checksum = { algorithm: algo, value: `${h.digest().toString('base64')}-${chosen.length}` };
     }
     const acl = await this.#repo.uploadAcl(uploadId);
+    const tags = await new ConfigRepo(this.#repo.executor).uploadTags(uploadId);
     let partBlobs: string[] = [];
     try {
       return await this.#objects.commit(
@@ -314,6 +320,7 @@ export class MultipartUploads {
           partsCount: chosen.length,
           eventName: 'ObjectCreated:CompleteMultipartUpload',
           acl,
+          tags: tags === undefined ? undefined : (JSON.parse(tags) as TagSet),
           condition,
         },
         async (r, version, versionId) => {

@@ -1,6 +1,7 @@
 // The object store's persistence: every SQL statement over s3_buckets, s3_objects, s3_uploads, s3_parts,
 // s3_sequence and the access tables (s3_bucket_access, s3_object_acls, s3_upload_acls). The store's modules speak to this narrow interface only.
 import type { SchemaStep, Sql, SqlExecutor } from '../../store/sql.js';
+import { CONFIG_SCHEMA_STEP, ConfigRepo } from './config-repo.js';
 
 export const OBJECT_SCHEMA: SchemaStep[] = [
   `CREATE TABLE s3_buckets (
@@ -55,6 +56,8 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
      checksum_algorithm TEXT, checksum_value TEXT, parts_count INTEGER, last_modified INTEGER NOT NULL,
      PRIMARY KEY (bucket, key, version));
    CREATE INDEX s3_versions_listing ON s3_versions (bucket, key, version DESC)`,
+  // Tagging, CORS and lifecycle (config-repo.ts).
+  CONFIG_SCHEMA_STEP,
 ];
 
 /** A completed upload as remembered: the part list it was completed with and its answer. */
@@ -104,10 +107,12 @@ export interface ObjectRow {
   version: number;
   /** 1: the object has its own version id; 0: it is the `null` version. */
   versioned: number;
+  /** How many tags this version has (reads of the current object only; 0 or null: none). */
+  tag_count?: number | null;
 }
 
 /** A version that is not the current object, or a delete marker (blob NULL). */
-export interface VersionRow extends Omit<ObjectRow, 'blob'> {
+export interface VersionRow extends Omit<ObjectRow, 'blob' | 'tag_count'> {
   blob: string | null;
   delete_marker: number;
 }
@@ -329,6 +334,7 @@ export class ObjectRepo {
 
   /** Deletes the bucket, its uploads (parts cascade) and its access configuration. */
   async deleteBucket(name: string): Promise<void> {
+    await new ConfigRepo(this.#q).deleteBucket(name);
     await this.#q.run('DELETE FROM s3_object_acls WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_object_parts WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_completed_uploads WHERE bucket = ?', [name]);
@@ -340,14 +346,23 @@ export class ObjectRepo {
 
   // ---- objects ----
 
+  /** The current object with its tag count (x-amz-tagging-count), in one read. */
   object(bucket: string, key: string): Promise<ObjectRow | undefined> {
-    return this.#q.get<ObjectRow>('SELECT * FROM s3_objects WHERE bucket = ? AND key = ?', [bucket, key]);
+    return this.#q.get<ObjectRow>(
+      `SELECT o.*, (SELECT t.tag_count FROM s3_object_tags t
+                      WHERE t.bucket = o.bucket AND t.key = o.key AND t.version = o.version) AS tag_count
+         FROM s3_objects o WHERE o.bucket = ? AND o.key = ?`,
+      [bucket, key],
+    );
   }
 
   /** The object's row, locked until the transaction ends (PostgreSQL): concurrent writers of a key queue. */
-  objectForUpdate(bucket: string, key: string): Promise<{ blob: string; etag: string } | undefined> {
-    return this.#q.get<{ blob: string; etag: string }>(
-      'SELECT blob, etag FROM s3_objects WHERE bucket = ? AND key = ? FOR UPDATE',
+  objectForUpdate(
+    bucket: string,
+    key: string,
+  ): Promise<{ blob: string; etag: string; version: number } | undefined> {
+    return this.#q.get<{ blob: string; etag: string; version: number }>(
+      'SELECT blob, etag, version FROM s3_objects WHERE bucket = ? AND key = ? FOR UPDATE',
       [bucket, key],
     );
   }

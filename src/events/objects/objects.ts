@@ -6,6 +6,7 @@ import { BlobCorruptError, BlobMissingError } from '../../store/blobs/blob-store
 import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
+import { ConfigRepo } from './config-repo.js';
 import { MAX_KEY_BYTES, S3Errors } from './errors.js';
 import type { ObjectRepo, ObjectRow } from './object-repo.js';
 import {
@@ -19,6 +20,7 @@ import {
   type ObjectInfo,
   type ObjectStoreHooks,
   type StoredHeaders,
+  type TagSet,
   type VersioningState,
   type WriteCondition,
   type WriteOptions,
@@ -52,7 +54,23 @@ const toInfo = (r: ObjectRow): ObjectInfo => ({
   partsCount: r.parts_count ?? undefined,
   version: r.version,
   versionId: versionIdOf(r),
+  tagCount: r.tag_count ?? 0,
 });
+
+/** Stores a version's tags (none: nothing) and forgets those of versions gone. */
+export async function storeTags(
+  r: ObjectRepo,
+  bucket: string,
+  key: string,
+  version: number,
+  tags: TagSet | undefined,
+  replaced: boolean,
+): Promise<void> {
+  const c = new ConfigRepo(r.executor);
+  if (replaced) await c.dropStaleTags(bucket, key);
+  if (tags && tags.length > 0)
+    await c.setObjectTags(bucket, key, version, { json: JSON.stringify(tags), count: tags.length });
+}
 
 /** An object about to be committed: its blob is written, its row not yet. */
 export interface NewObject {
@@ -70,6 +88,8 @@ export interface NewObject {
   condition?: WriteCondition;
   /** The object's ACL (opaque JSON), stored for the version this commit makes. */
   acl?: string;
+  /** The object's tags, stored for the version this commit makes. */
+  tags?: TagSet;
 }
 
 /** An object's metadata and its bytes, read on demand (see Objects.open). */
@@ -181,6 +201,7 @@ export class Objects {
       partsCount: undefined,
       eventName,
       acl: opts.acl,
+      tags: opts.tags,
     });
   }
 
@@ -240,8 +261,15 @@ export class Objects {
   /**
    * Deletes the object if it exists (S3 answers 204 either way). In a versioned bucket this adds a delete
    * marker instead (the object stays as a noncurrent version; Suspended: the marker is the `null` version).
+   * The lifecycle sweep names the version it found expired (a newer object under the key stays) and has
+   * the change told as a LifecycleExpiration.
    */
-  async delete(tenantId: Actor, bucket: string, key: string): Promise<DeleteOutcome> {
+  async delete(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    opts: { ifVersion?: number; lifecycle?: boolean } = {},
+  ): Promise<DeleteOutcome> {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
     const done = await this.#repo.transaction(this.#sql, async (r) => {
@@ -251,25 +279,34 @@ export class Objects {
       // against a concurrent write of the key. A delete of no object spends a number, harmlessly.
       const version = await r.nextVersion();
       if (state === null) {
-        const found = (await r.objectForUpdate(bucket, key))?.blob;
+        const found = await r.objectForUpdate(bucket, key);
         if (found === undefined) return undefined;
+        if (opts.ifVersion !== undefined && found.version !== opts.ifVersion) return undefined;
         await r.deleteObject(bucket, key);
-        await this.#changed(r, tenantId, bucket, key, 'ObjectRemoved:Delete', version, undefined);
-        return { freed: [found], versionId: undefined, deleteMarker: false };
+        await storeTags(r, bucket, key, 0, undefined, true);
+        const event = opts.lifecycle ? 'LifecycleExpiration:Delete' : 'ObjectRemoved:Delete';
+        await this.#changed(r, tenantId, bucket, key, event, version, undefined);
+        return { freed: [found.blob], versionId: undefined, deleteMarker: false };
       }
       const current = await r.object(bucket, key);
+      if (opts.ifVersion !== undefined && current?.version !== opts.ifVersion) return undefined;
       const freed = await displace(r, state, bucket, key, current);
       if (current) await r.deleteObject(bucket, key);
+      // A version displace dropped (the old `null` one, Suspended) takes its tags along.
+      await storeTags(r, bucket, key, 0, undefined, true);
       const marker = markerRow(bucket, key, version, state === 'Enabled' ? 1 : 0);
       await r.insertVersion(marker);
       const versionId = versionIdOf(marker);
-      await this.#changed(r, tenantId, bucket, key, 'ObjectRemoved:DeleteMarkerCreated', version, versionId);
+      const event = opts.lifecycle
+        ? 'LifecycleExpiration:DeleteMarkerCreated'
+        : 'ObjectRemoved:DeleteMarkerCreated';
+      await this.#changed(r, tenantId, bucket, key, event, version, versionId);
       return { freed, versionId, deleteMarker: true };
     });
-    if (done === undefined) return { versionId: undefined, deleteMarker: false };
+    if (done === undefined) return { versionId: undefined, deleteMarker: false, changed: false };
     for (const b of done.freed) await this.#blobs.unlinkQuietly(b);
     this.#hooks.afterCommit?.();
-    return { versionId: done.versionId, deleteMarker: done.deleteMarker };
+    return { versionId: done.versionId, deleteMarker: done.deleteMarker, changed: true };
   }
 
   /** Deletes one version (or delete marker) for good; S3 answers 204 when there was none. */
@@ -288,6 +325,7 @@ export class Objects {
       if (versioned === null) await r.objectForUpdate(bucket, key);
       const gone = await removeVersion(r, bucket, key, versionId);
       if (!gone) return undefined;
+      await storeTags(r, bucket, key, 0, undefined, true);
       await this.#changed(
         r,
         tenantId,
@@ -337,6 +375,8 @@ export class Objects {
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      /** The copy's tags; undefined: the source's (x-amz-tagging-directive COPY). */
+      tags?: TagSet;
       /** Throws to refuse the copy, given the source as opened (the x-amz-copy-source-if-* conditions). */
       checkSource?: (source: ObjectInfo) => void;
     },
@@ -364,6 +404,21 @@ export class Objects {
       metadata: src.info.metadata,
       headers: src.info.headers,
     };
+    let tags = opts.tags;
+    if (tags === undefined && src.info.tagCount) {
+      let stored: string | undefined;
+      try {
+        stored = await new ConfigRepo(this.#repo.executor).objectTags(
+          source.bucket,
+          source.key,
+          src.info.version,
+        );
+      } catch (e) {
+        src.close();
+        throw e;
+      }
+      tags = stored === undefined ? undefined : (JSON.parse(stored) as TagSet);
+    }
     const body = src.read();
     // finally: the source file closes even when the write is refused before reading it.
     try {
@@ -377,6 +432,7 @@ export class Objects {
           metadata: meta.metadata,
           headers: meta.headers,
           acl: opts.acl,
+          tags,
           // A copy keeps the source's checksum when it covers the whole object.
           verify: () =>
             src.info.checksum && !src.info.checksum.value.includes('-') ? src.info.checksum : undefined,
@@ -520,6 +576,7 @@ export class Objects {
           versioned,
         });
         if (o.acl !== undefined) await r.setObjectAcl(o.bucket, o.key, version, o.acl);
+        await storeTags(r, o.bucket, o.key, version, o.tags, current !== undefined);
         const time = new Date(now);
         await this.#hooks.onChange?.(
           {

@@ -8,6 +8,7 @@ import type { BlobStore } from '../../store/blobs/blob-store.js';
 import type { Sql } from '../../store/sql.js';
 import { BlobFiles } from './blob-files.js';
 import { Buckets } from './buckets.js';
+import { type BucketConfigField, ConfigRepo } from './config-repo.js';
 import { S3Errors } from './errors.js';
 import { type CreateUploadOptions, MultipartUploads } from './multipart.js';
 import { type BucketAccessField, ObjectRepo } from './object-repo.js';
@@ -28,6 +29,7 @@ import type {
   ObjectStoreHooks,
   PartInfo,
   StoredHeaders,
+  TagSet,
   UploadInfo,
   VersioningState,
   WriteCondition,
@@ -36,6 +38,7 @@ import type {
 import { decodeVersionId } from './version-id.js';
 import { checkVersionMarkers, findVersion, listVersions } from './versions.js';
 
+export type { BucketConfigField } from './config-repo.js';
 export { MAX_PART_NUMBER, MIN_PART_SIZE } from './multipart.js';
 export type { BucketAccessField } from './object-repo.js';
 export { sequencer, started, validateKey } from './objects.js';
@@ -187,6 +190,74 @@ export class ObjectStore {
     });
   }
 
+  // ---- tagging, CORS and lifecycle (the S3 API validates; the store keeps them) ----
+
+  /** The current object's tags and version; NoSuchKey if there is no object. */
+  async objectTagging(actor: Actor, bucket: string, key: string): Promise<{ tags: TagSet; version: number }> {
+    await this.#buckets.get(actor, bucket);
+    const row = await this.#repo.object(bucket, key);
+    if (!row) throw S3Errors.noSuchKey(key);
+    if (!row.tag_count) return { tags: [], version: row.version };
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, row.version);
+    return { tags: json === undefined ? [] : (JSON.parse(json) as TagSet), version: row.version };
+  }
+
+  /** Replaces (empty: removes) the current object's tags; answers the object's version. */
+  async setObjectTagging(actor: Actor, bucket: string, key: string, tags: TagSet): Promise<number> {
+    await this.#buckets.get(actor, bucket);
+    return this.#repo.transaction(this.#sql, async (r) => {
+      const row = await r.objectForUpdate(bucket, key);
+      if (!row) throw S3Errors.noSuchKey(key);
+      await new ConfigRepo(r.executor).setObjectTags(
+        bucket,
+        key,
+        row.version,
+        tags.length === 0 ? null : { json: JSON.stringify(tags), count: tags.length },
+      );
+      return row.version;
+    });
+  }
+
+  /** The bucket's tagging, CORS or lifecycle configuration (opaque JSON; null: none). */
+  async bucketConfig(actor: Actor, bucket: string, field: BucketConfigField): Promise<string | null> {
+    await this.#buckets.get(actor, bucket);
+    return new ConfigRepo(this.#sql).bucketConfig(bucket, field);
+  }
+
+  /**
+   * A bucket's configuration without an owner check: CORS rules, which preflights (unsigned) and the
+   * headers of answers to allowed origins apply for any caller; null when none (or no such bucket).
+   */
+  peekBucketConfig(bucket: string, field: BucketConfigField): Promise<string | null> {
+    return new ConfigRepo(this.#sql).bucketConfig(bucket, field);
+  }
+
+  async setBucketConfig(
+    actor: Actor,
+    bucket: string,
+    field: BucketConfigField,
+    value: string | null,
+  ): Promise<void> {
+    await this.#buckets.get(actor, bucket);
+    await new ConfigRepo(this.#sql).setBucketConfig(bucket, field, value);
+  }
+
+  /** Buckets with a lifecycle configuration after `after` in name order (the lifecycle sweep). */
+  lifecycleBuckets(after: string, limit: number): Promise<{ bucket: string; lifecycle: string }[]> {
+    return new ConfigRepo(this.#sql).lifecycleBuckets(after, limit);
+  }
+
+  /** The tags of one version of a key (the lifecycle sweep's tag filters). */
+  async versionTags(bucket: string, key: string, version: number): Promise<TagSet> {
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, version);
+    return json === undefined ? [] : (JSON.parse(json) as TagSet);
+  }
+
+  /** Takes or renews the lifecycle sweep's lease (one node sweeps at a time). */
+  takeLifecycleLease(node: string, now: number, until: number): Promise<boolean> {
+    return new ConfigRepo(this.#sql).takeLifecycleLease(node, now, until);
+  }
+
   // ---- objects ----
 
   putObject(
@@ -210,9 +281,17 @@ export class ObjectStore {
     return this.#objects.open(tenantId, bucket, key, versionId);
   }
 
-  /** Deletes the object if it exists (S3 answers 204 either way); a versioned bucket gets a delete marker. */
-  deleteObject(tenantId: Actor, bucket: string, key: string): Promise<DeleteOutcome> {
-    return this.#objects.delete(tenantId, bucket, key);
+  /**
+   * Deletes the object if it exists (S3 answers 204 either way); a versioned bucket gets a delete marker.
+   * `ifVersion`: only that version of it, and `lifecycle`: told as a LifecycleExpiration (the sweep).
+   */
+  deleteObject(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    opts: { ifVersion?: number; lifecycle?: boolean } = {},
+  ): Promise<DeleteOutcome> {
+    return this.#objects.delete(tenantId, bucket, key, opts);
   }
 
   copyObject(
@@ -222,6 +301,7 @@ export class ObjectStore {
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      tags?: TagSet;
       checkSource?: (source: ObjectInfo) => void;
     },
   ): Promise<ObjectInfo & { sourceVersionId: string }> {

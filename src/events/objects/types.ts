@@ -30,7 +30,12 @@ export interface ObjectInfo {
   version: number;
   /** S3's version id: `null` unless written while the bucket's versioning was Enabled. */
   versionId: string;
+  /** How many tags the object has (reads of the current object; 0 when none or not read). */
+  tagCount?: number;
 }
+
+/** An object's or a bucket's tags, in the order they were set (validated by the S3 API). */
+export type TagSet = [key: string, value: string][];
 
 export interface BucketInfo {
   name: string;
@@ -93,7 +98,9 @@ export interface ObjectChange {
     | 'ObjectCreated:Copy'
     | 'ObjectCreated:CompleteMultipartUpload'
     | 'ObjectRemoved:Delete'
-    | 'ObjectRemoved:DeleteMarkerCreated';
+    | 'ObjectRemoved:DeleteMarkerCreated'
+    | 'LifecycleExpiration:Delete'
+    | 'LifecycleExpiration:DeleteMarkerCreated';
   /** The version the change made or removed, when the bucket has versioning configured. */
   versionId?: string;
   size?: number;
@@ -124,6 +131,8 @@ export interface WriteOptions {
   condition?: WriteCondition;
   /** The new object's ACL (opaque JSON), stored with it in the same transaction; unset: private. */
   acl?: string;
+  /** The new object's tags, stored with it in the same transaction; unset or empty: none. */
+  tags?: TagSet;
 }
 
 export interface WriteCondition {
@@ -181,4 +190,6 @@ export interface ListVersionsResult {
 export interface DeleteOutcome {
   versionId: string | undefined;
   deleteMarker: boolean;
+  /** A delete of the current object: whether it removed one or added a marker (false: nothing there). */
+  changed?: boolean;
 }

@@ -589,7 +589,7 @@ test('bad policies: oversized, malformed JSON, unsupported actions, foreign reso
   for (const [policy, why] of [
     ['{"Statement": [', 'truncated JSON'],
     ['[]', 'not an object'],
-    [policyOf(b, { ...stmt, Action: 's3:GetObjectTagging' }), 'unsupported action'],
+    [policyOf(b, { ...stmt, Action: 's3:GetObjectRetention' }), 'unsupported action'],
     [policyOf(b, { ...stmt, Action: 'sqs:SendMessage' }), 'another service'],
     [policyOf(b, { ...stmt, Resource: 'arn:aws:s3:::someone-elses-bucket/*' }), 'foreign resource'],
     [policyOf(b, { ...stmt, Principal: { AWS: '999999999999' } }), 'unknown account'],

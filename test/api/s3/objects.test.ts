@@ -15,7 +15,7 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  PutObjectTaggingCommand,
+  PutObjectLegalHoldCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
@@ -375,16 +375,16 @@ test('ListObjectsV2 reports owners only with FetchOwner', async () => {
   assert.match(owned.Contents?.[0]?.Owner?.ID ?? '', /^[0-9a-f]{64}$/);
 });
 
-test('PutObjectTagging is refused with NotImplemented and leaves the object untouched', async () => {
+test('PutObjectLegalHold (a subresource this store does not implement) is refused with NotImplemented and leaves the object untouched', async () => {
   const b = bucketName();
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'tagged', Body: 'content' }));
   await rejectsWith(
     f.s3.send(
-      new PutObjectTaggingCommand({
+      new PutObjectLegalHoldCommand({
         Bucket: b,
         Key: 'tagged',
-        Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] },
+        LegalHold: { Status: 'ON' },
       }),
     ),
     'NotImplemented',

@@ -5,6 +5,7 @@ import {
   CreateBucketCommand,
   GetBucketNotificationConfigurationCommand,
   GetObjectCommand,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -258,6 +259,35 @@ test('a QueueConfiguration sends a test event, then each matching change as an S
   assert.equal(`"${r.s3.object.eTag}"`, put.ETag);
   const rest = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, WaitTimeSeconds: 1 }));
   assert.equal(rest.Messages, undefined);
+});
+
+test('a lifecycle expiration is told as LifecycleExpiration:Delete, not as ObjectRemoved', async () => {
+  const b = bucketName('lc-q');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const q = await queue(`s3-lifecycle-${process.pid}`);
+  await f.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: b,
+      NotificationConfiguration: {
+        QueueConfigurations: [{ Id: 'lc', QueueArn: q.arn, Events: ['s3:LifecycleExpiration:*'] }],
+      },
+    }),
+  );
+  assert.equal((await nextBody(q.url)).Event, 's3:TestEvent');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'old/a', Body: 'x' }));
+  await f.s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: b,
+      LifecycleConfiguration: {
+        Rules: [{ ID: 'old', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Days: 1 } }],
+      },
+    }),
+  );
+  const swept = await f.t.platform.components.objects.lifecycle.sweep(Date.now() + 2 * 86_400_000);
+  assert.equal(swept.expired, 1);
+  const event = (await nextBody(q.url)) as unknown as { Records: S3EventRecord[] };
+  assert.equal(event.Records[0]!.eventName, 'LifecycleExpiration:Delete');
+  assert.equal(event.Records[0]!.s3.object.key, 'old/a');
 });
 
 test("a QueueConfiguration naming a missing queue, or another tenant's, is refused with InvalidArgument", async () => {
