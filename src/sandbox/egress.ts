@@ -132,6 +132,9 @@ function ipBatch(pid: number, lines: string[]): Promise<void> {
     p.on('close', (code) =>
       code === 0 ? resolve() : reject(new Error(`routes in the sandbox: ${err.trim() || `exit ${code}`}`)),
     );
+    // nsenter that fails before reading (the sandbox already gone) closes the pipe: EPIPE here would be an
+    // uncaught exception; its exit code above already rejects.
+    p.stdin.on('error', () => {});
     p.stdin.end(`${lines.join('\n')}\n`);
   });
 }
