@@ -34,6 +34,7 @@ import type { PolicyAction } from './policy.js';
 import {
   callerOf,
   check,
+  first,
   type Handler,
   MAX_XML_BODY,
   type S3Request,
@@ -138,6 +139,7 @@ export class S3Surface implements ApiSurface {
     const b = await this.#deps.store.bucketAccess(r.bucket);
     r.access = b;
     r.actor = { tenantId: b.tenantId, bucket: b };
+    await this.#checkExpectedOwner(r, b.tenantId);
     const owner = tenant?.id === b.tenantId;
     if (owner && b.policy === null) return handler(r);
     if (need === 'owner') {
@@ -163,6 +165,18 @@ export class S3Surface implements ApiSurface {
         throw S3Errors.accessDenied();
       throw e;
     }
+  }
+
+  /** `x-amz-expected-bucket-owner`: a request meant for another account's bucket is refused, as on S3. */
+  async #checkExpectedOwner(r: S3Request, ownerId: string): Promise<void> {
+    const expected = first(r.headers['x-amz-expected-bucket-owner']);
+    if (expected === undefined) return;
+    const tenant = r.tenant as S3Request['tenant'] | undefined;
+    const owner =
+      tenant?.id === ownerId
+        ? tenant.accountId === expected
+        : /^\d{12}$/.test(expected) && (await this.#deps.accountTenant?.(expected)) === ownerId;
+    if (!owner) throw S3Errors.accessDenied();
   }
 
   #route(r: S3Request): Route {

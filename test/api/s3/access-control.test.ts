@@ -302,6 +302,71 @@ test('attack: a forged ACL grant to a canonical id no tenant has is refused with
   assert.equal((await f.s3.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' }))).Grants?.length, 1);
 });
 
+test('a grant by e-mail address answers UnresolvableGrantByEmailAddress and changes nothing', async () => {
+  const b = await newBucket('acl-email');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
+  await rejectsWith(
+    f.s3.send(new PutBucketAclCommand({ Bucket: b, GrantRead: 'emailAddress="nobody@example.com"' })),
+    'UnresolvableGrantByEmailAddress',
+    400,
+  );
+  await rejectsWith(
+    f.s3.send(
+      new PutObjectAclCommand({
+        Bucket: b,
+        Key: 'k',
+        AccessControlPolicy: {
+          Owner: { ID: ownerId },
+          Grants: [
+            {
+              Grantee: { Type: 'AmazonCustomerByEmail', EmailAddress: 'nobody@example.com' },
+              Permission: 'READ',
+            },
+          ],
+        },
+      }),
+    ),
+    'UnresolvableGrantByEmailAddress',
+    400,
+  );
+  assert.equal((await f.s3.send(new GetBucketAclCommand({ Bucket: b }))).Grants?.length, 1);
+  assert.equal((await f.s3.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' }))).Grants?.length, 1);
+});
+
+test('x-amz-expected-bucket-owner: the owner’s account id passes, any other is AccessDenied for everyone', async () => {
+  const b = await newBucket('expected-owner');
+  await f.s3.send(new PutBucketAclCommand({ Bucket: b, ACL: 'public-read-write' }));
+  const own = (await f.t.platform.tenants.resolveKey(f.t.credentials.accessKeyId))!.tenant.accountId;
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ExpectedBucketOwner: own }));
+  await f.s3.send(new ListObjectsV2Command({ Bucket: b, ExpectedBucketOwner: own }));
+  // Another tenant may write to the public bucket, but not when it names the wrong owner.
+  await other.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', ExpectedBucketOwner: own }));
+  await rejectsWith(
+    other.send(new PutObjectCommand({ Bucket: b, Key: 'o2', Body: 'x', ExpectedBucketOwner: otherAccount })),
+    'AccessDenied',
+    403,
+  );
+  await rejectsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', ExpectedBucketOwner: otherAccount })),
+    'AccessDenied',
+    403,
+  );
+  await rejectsWith(
+    f.s3.send(new ListObjectsV2Command({ Bucket: b, ExpectedBucketOwner: `${ownerId}foo` })),
+    'AccessDenied',
+    403,
+  );
+  // Anonymous callers are held to it too; nothing was written under the refused names.
+  const anonymous = await fetch(`${f.t.endpoint}/${b}/a`, {
+    method: 'PUT',
+    body: 'x',
+    headers: { 'x-amz-expected-bucket-owner': otherAccount },
+  });
+  assert.equal(anonymous.status, 403);
+  const keys = (await f.s3.send(new ListObjectsV2Command({ Bucket: b }))).Contents?.map((c) => c.Key);
+  assert.deepEqual(keys, ['k', 'o']);
+});
+
 test('another tenant may not change a bucket ACL, policy or PublicAccessBlock', async () => {
   const b = await newBucket('acl-notyours');
   await rejectsWith(

@@ -19,7 +19,15 @@ import {
   PutObjectTaggingCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
+import {
+  bodyOf,
+  bucketName,
+  objectPath,
+  rawRequest,
+  type S3Fixture,
+  signHeaders,
+  startS3,
+} from './fixtures.js';
 
 let f: S3Fixture;
 before(async () => {
@@ -404,4 +412,26 @@ test('PutBucketVersioning is refused with NotImplemented', async () => {
     'NotImplemented',
     501,
   );
+});
+
+test('an empty Expect header is ignored as S3 ignores it; an unknown expectation still answers 417', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const put = (expect: string) => {
+    const body = 'expected';
+    const hash = createHash('sha256').update(body).digest('hex');
+    const signed = signHeaders(f.t.endpoint, f.t.credentials, 'PUT', objectPath(b, `k-${expect}`), {}, hash);
+    return rawRequest(`${f.t.endpoint}${objectPath(b, `k-${expect}`)}`, {
+      method: 'PUT',
+      headers: { ...signed.headers, expect },
+      body,
+    });
+  };
+  assert.equal((await put('')).status, 200);
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k-' })))).toString(),
+    'expected',
+  );
+  assert.equal((await put('200')).status, 417);
+  await rejectsWith(f.s3.send(new HeadObjectCommand({ Bucket: b, Key: 'k-200' })), 'NotFound', 404);
 });
