@@ -139,7 +139,9 @@ function ensurePythonDeps() {
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
   if (process.getuid?.() !== 0) {
-    console.error(`s3-conformance: missing Python modules; install: sudo apt-get install -y ${pkgs.join(' ')}`);
+    console.error(
+      `s3-conformance: missing Python modules; install: sudo apt-get install -y ${pkgs.join(' ')}`,
+    );
     process.exit(2);
   }
   console.log(`installing ${pkgs.join(' ')}`);
@@ -149,7 +151,10 @@ function ensurePythonDeps() {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     }).status === 0;
   // A machine that never ran apt-get update has no package lists yet.
-  if (!install() && !(spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' }).status === 0 && install())) {
+  if (
+    !install() &&
+    !(spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' }).status === 0 && install())
+  ) {
     console.error(`s3-conformance: apt-get install ${pkgs.join(' ')} failed`);
     process.exit(1);
   }
@@ -160,10 +165,24 @@ function startServer(dataDir, out, store) {
   const log = fs.openSync(path.join(out, 'server.log'), 'w');
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'bin/kindling.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    [
+      path.join(repoRoot, 'bin/kindling.js'),
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+    ],
     {
       // No function runs here: keep the warming pool empty so the suite has the CPU.
-      env: { ...process.env, KINDLING_POOL_TARGET: '0', KINDLING_POOL_MIN: '0', ...(store && { KINDLING_STORE: store }) },
+      env: {
+        ...process.env,
+        KINDLING_POOL_TARGET: '0',
+        KINDLING_POOL_MIN: '0',
+        ...(store && { KINDLING_STORE: store }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -182,7 +201,9 @@ function startServer(dataDir, out, store) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (d) => fs.writeSync(log, d));
-    child.on('exit', (code) => reject(new Error(`kindling serve exited (${code}) before listening; see server.log`)));
+    child.on('exit', (code) =>
+      reject(new Error(`kindling serve exited (${code}) before listening; see server.log`)),
+    );
   });
 }
 
@@ -220,7 +241,14 @@ function configText(endpoint, main, alt, other) {
 }
 
 function markerExpression(all) {
-  return all ? [] : ['-m', Object.keys(DESELECT_MARKERS).map((m) => `not ${m}`).join(' and ')];
+  return all
+    ? []
+    : [
+        '-m',
+        Object.keys(DESELECT_MARKERS)
+          .map((m) => `not ${m}`)
+          .join(' and '),
+      ];
 }
 
 function nameExpression(all, pytestArgs) {
@@ -258,7 +286,9 @@ function runPytest(suite, out, conf, timeout, values, pytestArgs) {
     env: {
       ...process.env,
       S3TEST_CONF: conf,
-      PYTHONPATH: [path.join(repoRoot, 'scripts/s3-conformance'), process.env.PYTHONPATH].filter(Boolean).join(':'),
+      PYTHONPATH: [path.join(repoRoot, 'scripts/s3-conformance'), process.env.PYTHONPATH]
+        .filter(Boolean)
+        .join(':'),
       KINDLING_CONFORMANCE_RESULTS: path.join(out, 'results.jsonl'),
       PYTHONDONTWRITEBYTECODE: '1',
     },
@@ -344,12 +374,14 @@ function summarise(out, exitCode, all) {
   );
   if (cleanupFallback)
     report.push(
-      'Note: ListObjectVersions answered NotImplemented, so the suite\'s bucket cleanup listed with ListObjectsV2.',
+      "Note: ListObjectVersions answered NotImplemented, so the suite's bucket cleanup listed with ListObjectsV2.",
     );
   if (!all && deselected.size) {
     report.push('', 'Deselected (features Kindling deliberately lacks, or RGW-only behaviour):');
     for (const [why, n] of [...deselected].sort((a, b) => b[1] - a[1]))
-      report.push(`  ${String(n).padStart(4)}  ${why}: ${DESELECT_MARKERS[why] ?? DESELECT_NAMES[why] ?? ''}`);
+      report.push(
+        `  ${String(n).padStart(4)}  ${why}: ${DESELECT_MARKERS[why] ?? DESELECT_NAMES[why] ?? ''}`,
+      );
   }
   const byFeature = new Map();
   for (const f of failures) {
@@ -377,7 +409,9 @@ function summarise(out, exitCode, all) {
   fs.writeFileSync(path.join(out, 'summary.txt'), text);
   // stdout gets the counts and the groups; the file has every failure too.
   console.log(text.slice(0, text.indexOf('\nEach failure')));
-  console.log(`\nfull summary: ${path.join(out, 'summary.txt')} (pytest output: pytest.log, server: server.log)`);
+  console.log(
+    `\nfull summary: ${path.join(out, 'summary.txt')} (pytest output: pytest.log, server: server.log)`,
+  );
 }
 
 async function run({ suite, out, timeout, values, pytestArgs }) {
