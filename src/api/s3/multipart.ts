@@ -4,6 +4,7 @@ import { S3Errors } from '../../events/objects/errors.js';
 import type { ObjectStore } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
+import { canonicalId } from './acl.js';
 import {
   copySource,
   first,
@@ -128,6 +129,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
       MaxParts: maxParts,
       IsTruncated: isTruncated,
+      Initiator: uploadOwner(r),
+      Owner: uploadOwner(r),
       ChecksumAlgorithm: upload.checksumAlgorithm,
       Part: parts.map((p) => ({
         PartNumber: p.partNumber,
@@ -141,6 +144,15 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
     r.requestId,
   );
 }
+
+/**
+ * Initiator and Owner of an upload: what others write into a bucket belongs to its owner here (uploads
+ * keep no initiator of their own), so both name the bucket's owner; the display name only to the owner.
+ */
+const uploadOwner = (r: S3Request) => ({
+  ID: canonicalId(r.access?.tenantId ?? r.tenant.id),
+  DisplayName: r.tenant?.id === r.access?.tenantId ? r.tenant.name : undefined,
+});
 
 export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const prefix = r.query.get('prefix') ?? '';
@@ -156,6 +168,8 @@ export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
       Upload: uploads.map((u) => ({
         Key: u.key,
         UploadId: u.uploadId,
+        Initiator: uploadOwner(r),
+        Owner: uploadOwner(r),
         Initiated: u.initiated,
         StorageClass: 'STANDARD',
       })),
