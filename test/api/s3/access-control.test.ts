@@ -440,6 +440,49 @@ test('a policy granting a tenant one prefix lets it read there and nowhere else'
   assert.equal(status.PolicyStatus?.IsPublic, false);
 });
 
+test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) applies to this bucket only', async () => {
+  const b = await newBucket('pol-wild');
+  const b2 = await newBucket('pol-wild-other');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'wild' }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b2, Key: 'k', Body: 'not shared' }));
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(b, {
+        Effect: 'Allow',
+        Principal: { AWS: otherAccount },
+        Action: ['s3:ListBucket', 's3:GetObject'],
+        Resource: ['arn:aws:s3:::*', 'arn:aws:s3:::*/*'],
+      }),
+    }),
+  );
+  assert.deepEqual(
+    (await other.send(new ListObjectsV2Command({ Bucket: b }))).Contents?.map((c) => c.Key),
+    ['k'],
+  );
+  assert.equal(
+    (await bodyOf(await other.send(new GetObjectCommand({ Bucket: b, Key: 'k' })))).toString(),
+    'wild',
+  );
+  // Attack: the wildcard does not reach a bucket whose own policy does not say so.
+  await rejectsWith(other.send(new GetObjectCommand({ Bucket: b2, Key: 'k' })), 'AccessDenied', 403);
+  await rejectsWith(other.send(new ListObjectsV2Command({ Bucket: b2 })), 'AccessDenied', 403);
+  // A pattern that cannot name this bucket stays refused; s3:GetObject on the bucket ARN alone too.
+  for (const [Resource, message] of [
+    ['arn:aws:s3:::pol-x*', /invalid resource/],
+    [`arn:aws:s3:::${b}`, /does not apply/],
+  ] as const)
+    await assert.rejects(
+      f.s3.send(
+        new PutBucketPolicyCommand({
+          Bucket: b,
+          Policy: policyOf(b, { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }),
+        }),
+      ),
+      (e: Error) => e.name === 'MalformedPolicy' && message.test(e.message),
+    );
+});
+
 test('attack: a Deny overrides an Allow, for everyone including the owner', async () => {
   const b = await newBucket('pol-deny');
   for (const k of ['open/x', 'secret/y'])
