@@ -161,7 +161,6 @@ export function parsePolicy(text: string, bucket: string): Policy {
   if (top.Statement === undefined) throw malformedPolicy('Missing required field Statement');
   const raw = asList(top.Statement);
   if (raw.length === 0) throw malformedPolicy('Could not parse the policy: Statement is empty!');
-  const bucketArn = `arn:aws:s3:::${bucket}`;
   const accounts = new Set<string>();
   let isPublic = false;
   const statements = raw.map((s): Statement => {
