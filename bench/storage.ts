@@ -85,6 +85,18 @@ function s3(
   });
 }
 
+/** CPU time (ms) the process has used so far, all its threads, user and system: from /proc on Linux. */
+function cpuMs(pid: number): { user: number; all: number } {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const [user, sys] = [Number(rest[11]) * 10, Number(rest[12]) * 10]; // utime, stime: USER_HZ (100)
+    return { user, all: user + sys };
+  } catch {
+    return { user: Number.NaN, all: Number.NaN };
+  }
+}
+
 /** Bytes of the regular files under `dir` (what the data dir holds for bodies). */
 function duBytes(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
@@ -130,15 +142,29 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
   };
   const put: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
   const get: Record<'plain' | 'sealed', number[]> = { plain: [], sealed: [] };
+  // The server's CPU per MB: on a shared machine wall-clock ratios drift, CPU time much less.
+  type Cpu = { user: number; all: number };
+  const putCpu: Record<'plain' | 'sealed', Cpu[]> = { plain: [], sealed: [] };
+  const getCpu: Record<'plain' | 'sealed', Cpu[]> = { plain: [], sealed: [] };
+  const perMB = (a: Cpu, b: Cpu): Cpu => ({
+    user: (b.user - a.user) / (size / MB),
+    all: (b.all - a.all) / (size / MB),
+  });
   try {
     for (let run = 0; run < runs; run++) {
       const body = bodyFor(base, run);
       // Alternated, so drift on a shared machine hits both the same.
       for (const mode of run % 2 === 0 ? (['plain', 'sealed'] as const) : (['sealed', 'plain'] as const)) {
-        const { k } = servers[mode];
+        const { k, proc } = servers[mode];
+        const pid = proc.child.pid!;
+        const c0 = cpuMs(pid);
         const p = await s3(k, 'PUT', `/bench-storage/obj-${run}`, body);
         if (p.status !== 200) throw new Error(`PUT (${mode}): ${p.status} ${p.text}`);
+        const c1 = cpuMs(pid);
         const g = await s3(k, 'GET', `/bench-storage/obj-${run}`);
+        const c2 = cpuMs(pid);
+        putCpu[mode].push(perMB(c0, c1));
+        getCpu[mode].push(perMB(c1, c2));
         if (g.status !== 200 || g.bytes !== size)
           throw new Error(`GET (${mode}): ${g.status}, ${g.bytes} bytes`);
         put[mode].push(size / MB / (p.ms / 1000));
@@ -158,10 +184,18 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
     if (second.status !== 200) throw new Error(`PUT (tenant b): ${second.status} ${second.text}`);
     const extra = physical() - before;
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const cpuFigures = (c: Record<'plain' | 'sealed', Cpu[]>) => ({
+      plain: median(c.plain.map((x) => x.all)),
+      sealed: median(c.sealed.map((x) => x.all)),
+      plainUser: median(c.plain.map((x) => x.user)),
+      sealedUser: median(c.sealed.map((x) => x.user)),
+    });
     const figures = {
       sizeMB: size / MB,
       putMBps: { plain: median(put.plain), sealed: median(put.sealed) },
       getMBps: { plain: median(get.plain), sealed: median(get.sealed) },
+      putCpuMsPerMB: cpuFigures(putCpu),
+      getCpuMsPerMB: cpuFigures(getCpu),
       secondUpload: { extraBytes: extra, ofSize: extra / size, putMBps: size / MB / (second.ms / 1000) },
     };
     const ratio = (x: { plain: number; sealed: number }) => (x.sealed / x.plain).toFixed(2);
@@ -176,6 +210,14 @@ export async function storageFigures(opts: { quick: boolean; repo: string }) {
         `${figures.getMBps.plain.toFixed(0)} / ${figures.getMBps.sealed.toFixed(0)}`,
         `ratio ${ratio(figures.getMBps)}x (target >= 0.7x); median of ${runs}`,
       ],
+      ...(['PUT', 'GET'] as const).map((op): [string, string, string] => {
+        const c = op === 'PUT' ? figures.putCpuMsPerMB : figures.getCpuMsPerMB;
+        return [
+          `storage:      server CPU per MB, ${op} plain / sealed (ms)`,
+          `${c.plain.toFixed(2)} / ${c.sealed.toFixed(2)}`,
+          `sealed ${(c.sealed / c.plain).toFixed(2)}x; user time alone ${c.plainUser.toFixed(2)} / ${c.sealedUser.toFixed(2)}; median of ${runs}`,
+        ];
+      }),
       [
         `storage:      same ${size / MB} MB by another tenant: extra physical bytes`,
         String(extra),

@@ -38,6 +38,8 @@ export interface PlatformConfig {
   /** 0 picks a free port (tests). */
   port: number;
   region: string;
+  /** Base domains S3 takes virtual-hosted–style requests on (`<bucket>.<domain>`; KINDLING_S3_DOMAINS). */
+  s3Domains: string[];
   /** How long an idle bound environment is kept warm. */
   keepAliveMs: number;
   /** Fixed warming-pool target per runtime; undefined means "follow recent demand". */
@@ -116,6 +118,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
     host: env.KINDLING_HOST ?? '127.0.0.1',
     port: num(env.KINDLING_PORT, 9000),
     region: env.KINDLING_REGION ?? 'us-east-1',
+    s3Domains: s3Domains(env.KINDLING_S3_DOMAINS),
     keepAliveMs: num(env.KINDLING_KEEP_ALIVE_MS, 10 * 60_000),
     poolTarget: env.KINDLING_POOL_TARGET ? num(env.KINDLING_POOL_TARGET, 2) : undefined,
     poolMin: num(env.KINDLING_POOL_MIN, 1),
@@ -156,4 +159,25 @@ export function defaultConfig(overrides: ConfigOverrides = {}): PlatformConfig {
   if (cfg.metricsToken !== undefined && cfg.metricsToken.length < 16)
     throw new Error('the metrics token must be at least 16 characters long');
   return cfg;
+}
+
+/** `KINDLING_S3_DOMAINS`: comma-separated base domains; unset: `localhost`; empty: path style only. */
+export function s3Domains(raw: string | undefined): string[] {
+  if (raw === undefined) return ['localhost'];
+  const out = raw
+    .split(',')
+    .map((s) =>
+      s
+        .trim()
+        .toLowerCase()
+        .replace(/^\.+|\.+$/g, ''),
+    )
+    .filter((s) => s !== '');
+  for (const d of out)
+    if (
+      !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d) ||
+      /^\d+(\.\d+){3}$/.test(d)
+    )
+      throw new Error(`KINDLING_S3_DOMAINS: ${JSON.stringify(d)} is not a domain name`);
+  return out;
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -14,8 +14,10 @@ import {
   type LambdaFunctionConfiguration,
   ListBucketsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { connect, type KindlingClient, parseCommand, sdk } from './client.js';
 import { CliError, emit, printTable, USAGE } from './output.js';
@@ -23,7 +25,7 @@ import { CliError, emit, printTable, USAGE } from './output.js';
 const USAGE_TEXT = `kindling bucket <subcommand>
   ls [BUCKET[/PREFIX]]                      list buckets, or the objects of a bucket
   create BUCKET                             create a bucket
-  rm BUCKET[/KEY] [--force]                 delete an object, or a bucket (--force: and its objects)
+  rm BUCKET[/KEY] [--force]                 delete an object, or a bucket (--force: and its objects, every version)
   put BUCKET/KEY FILE|- [--content-type T]  upload a file (or stdin)
   get BUCKET/KEY [FILE|-]                   download an object (to stdout by default)
   notify BUCKET [--function NAME|ARN] [--events E]... [--prefix P] [--suffix S] [--id ID] [--clear]
@@ -73,7 +75,7 @@ async function ls(args: string[]): Promise<void> {
   });
   await withClient(common, async (k) => {
     if (!positionals[0]) {
-      const out = await sdk(k.s3().send(new ListBucketsCommand({})), k);
+      const out = await sdk(k.client(S3Client).send(new ListBucketsCommand({})), k);
       const buckets = (out.Buckets ?? []).map((b) => ({
         name: b.Name,
         created: b.CreationDate?.toISOString(),
@@ -91,7 +93,7 @@ async function ls(args: string[]): Promise<void> {
     let token: string | undefined;
     do {
       const out = await sdk(
-        k.s3().send(
+        k.client(S3Client).send(
           new ListObjectsV2Command({
             Bucket: bucket,
             Prefix: prefix || undefined,
@@ -128,7 +130,7 @@ async function create(args: string[]): Promise<void> {
   });
   const bucket = positionals[0]!;
   await withClient(common, async (k) => {
-    await sdk(k.s3().send(new CreateBucketCommand({ Bucket: bucket })), k);
+    await sdk(k.client(S3Client).send(new CreateBucketCommand({ Bucket: bucket })), k);
     emit(common.json, { created: bucket }, () => process.stdout.write(`Created bucket ${bucket}\n`));
   });
 }
@@ -143,24 +145,31 @@ async function rm(args: string[]): Promise<void> {
   const { bucket, key } = target(positionals[0]!, false);
   await withClient(common, async (k) => {
     if (key) {
-      await sdk(k.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key })), k);
+      await sdk(k.client(S3Client).send(new DeleteObjectCommand({ Bucket: bucket, Key: key })), k);
       emit(common.json, { deleted: `${bucket}/${key}` }, () =>
         process.stdout.write(`Deleted ${bucket}/${key}\n`),
       );
       return;
     }
     if (values.force) {
+      // Every version and delete marker (a bucket never versioned lists its objects as `null` versions):
+      // a versioned bucket is empty only without them.
       for (;;) {
-        const out = await sdk(k.s3().send(new ListObjectsV2Command({ Bucket: bucket })), k);
-        const keys = (out.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        const out = await sdk(k.client(S3Client).send(new ListObjectVersionsCommand({ Bucket: bucket })), k);
+        const keys = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((o) => ({
+          Key: o.Key!,
+          VersionId: o.VersionId,
+        }));
         if (keys.length === 0) break;
         await sdk(
-          k.s3().send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })),
+          k
+            .client(S3Client)
+            .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })),
           k,
         );
       }
     }
-    await sdk(k.s3().send(new DeleteBucketCommand({ Bucket: bucket })), k);
+    await sdk(k.client(S3Client).send(new DeleteBucketCommand({ Bucket: bucket })), k);
     emit(common.json, { deleted: bucket }, () => process.stdout.write(`Deleted bucket ${bucket}\n`));
   });
 }
@@ -195,7 +204,7 @@ async function put(args: string[]): Promise<void> {
   }
   await withClient(common, async (k) => {
     const out = await sdk(
-      k.s3().send(
+      k.client(S3Client).send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
@@ -221,7 +230,7 @@ async function get(args: string[]): Promise<void> {
   const { bucket, key } = target(positionals[0]!, true);
   const file = positionals[1] ?? '-';
   await withClient(common, async (k) => {
-    const out = await sdk(k.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key })), k);
+    const out = await sdk(k.client(S3Client).send(new GetObjectCommand({ Bucket: bucket, Key: key })), k);
     const body = out.Body as Readable;
     if (file === '-') {
       await pipeline(body, process.stdout, { end: false });
@@ -261,7 +270,7 @@ async function notify(args: string[]): Promise<void> {
     if (values.clear) {
       await sdk(
         k
-          .s3()
+          .client(S3Client)
           .send(
             new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: {} }),
           ),
@@ -275,7 +284,10 @@ async function notify(args: string[]): Promise<void> {
     if (values.function) {
       let arn = values.function;
       if (!arn.startsWith('arn:')) {
-        const fn = await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: arn })), k);
+        const fn = await sdk(
+          k.client(LambdaClient).send(new GetFunctionConfigurationCommand({ FunctionName: arn })),
+          k,
+        );
         arn = fn.FunctionArn!;
       }
       const rules = [
@@ -291,7 +303,7 @@ async function notify(args: string[]): Promise<void> {
         ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
       };
       await sdk(
-        k.s3().send(
+        k.client(S3Client).send(
           new PutBucketNotificationConfigurationCommand({
             Bucket: bucket,
             NotificationConfiguration: { LambdaFunctionConfigurations: [config] },
@@ -300,7 +312,10 @@ async function notify(args: string[]): Promise<void> {
         k,
       );
     }
-    const out = await sdk(k.s3().send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })), k);
+    const out = await sdk(
+      k.client(S3Client).send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })),
+      k,
+    );
     const rows = (out.LambdaFunctionConfigurations ?? []).map((c) => ({
       id: c.Id,
       function: c.LambdaFunctionArn,

@@ -5,22 +5,19 @@
 // Typical command module:
 //   const { values, positionals, common } = parseCommand(args, { usage: 'kindling queue ls', options: {} });
 //   const k = connect(common);
-//   const out = await sdk(k.sqs().send(new ListQueuesCommand({})), k);
+//   const out = await sdk(k.client(SQSClient).send(new ListQueuesCommand({})), k);
 //   emit(common.json, out, () => printTable(...));
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { signRequest } from '../api/sigv4.js';
 import { type Answer, signedRequest } from './http.js';
 import { CliError, HelpShown, USAGE } from './output.js';
 
-// The SDK clients are loaded when a command first asks for one (hundreds of ms each): `ls`, `invoke` and
-// `logs` never do (they speak Lambda's REST API through lambdaApi below), so they answer in a blink.
-const require = createRequire(import.meta.url);
+// No AWS SDK here: a command that uses one imports it and asks for a configured client (client() below);
+// `ls`, `invoke` and `logs` never do (they speak Lambda's REST API through lambdaApi), so they answer in a
+// blink. Nothing here may use import.meta either: the client commands are also built as CommonJS
+// (tsconfig.cli.json), which starts without Node's ES-module loader.
 
 export interface CommonFlags {
   json: boolean;
@@ -188,12 +185,19 @@ export function resolveConnection(flags: CommonFlags, env: NodeJS.ProcessEnv = p
   return { endpoint: endpoint.replace(/\/+$/, ''), region, credentials, dataDir };
 }
 
-/** A connection plus lazily built SDK clients pointed at it. */
+/** The configuration every AWS SDK client of a CLI connection gets. */
+export interface SdkClientConfig {
+  endpoint: string;
+  region: string;
+  credentials: Credentials;
+  maxAttempts: number;
+  forcePathStyle: boolean;
+}
+
+/** A connection plus the SDK clients a command asked for, one per client class. */
 export class KindlingClient {
   readonly conn: Connection;
-  #lambda?: LambdaClient;
-  #sqs?: SQSClient;
-  #s3?: S3Client;
+  readonly #clients = new Map<unknown, { destroy(): void }>();
 
   constructor(conn: Connection) {
     this.conn = conn;
@@ -201,32 +205,24 @@ export class KindlingClient {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   }
 
-  #sdkConfig() {
-    // One retry at most: a CLI should fail fast with a clear line, not back off for seconds.
-    return {
-      endpoint: this.conn.endpoint,
-      region: this.conn.region,
-      credentials: this.conn.credentials,
-      maxAttempts: 2,
-    };
-  }
-
-  lambda(): LambdaClient {
-    const sdk = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
-    this.#lambda ??= new sdk.LambdaClient(this.#sdkConfig());
-    return this.#lambda;
-  }
-
-  sqs(): SQSClient {
-    const sdk = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
-    this.#sqs ??= new sdk.SQSClient(this.#sdkConfig());
-    return this.#sqs;
-  }
-
-  s3(): S3Client {
-    const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
-    this.#s3 ??= new sdk.S3Client({ ...this.#sdkConfig(), forcePathStyle: true });
-    return this.#s3;
+  /**
+   * An SDK client pointed at this connection: `k.client(SQSClient)`. One retry at most: a CLI should fail
+   * fast with a clear line, not back off for seconds. S3 is addressed path-style (the other clients
+   * ignore that setting).
+   */
+  client<T extends { destroy(): void }>(Client: new (config: SdkClientConfig) => T): T {
+    let c = this.#clients.get(Client) as T | undefined;
+    if (c === undefined) {
+      c = new Client({
+        endpoint: this.conn.endpoint,
+        region: this.conn.region,
+        credentials: this.conn.credentials,
+        maxAttempts: 2,
+        forcePathStyle: true,
+      });
+      this.#clients.set(Client, c);
+    }
+    return c;
   }
 
   /**
@@ -325,9 +321,7 @@ export class KindlingClient {
   }
 
   destroy(): void {
-    this.#lambda?.destroy();
-    this.#sqs?.destroy();
-    this.#s3?.destroy();
+    for (const c of this.#clients.values()) c.destroy();
   }
 }
 

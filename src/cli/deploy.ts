@@ -6,6 +6,7 @@ import {
   CreateFunctionCommand,
   type FunctionConfiguration,
   GetFunctionConfigurationCommand,
+  LambdaClient,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -93,7 +94,7 @@ async function readCode(source: string): Promise<Buffer> {
 
 async function current(k: KindlingClient, name: string): Promise<FunctionConfiguration | undefined> {
   try {
-    return await k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    return await k.client(LambdaClient).send(new GetFunctionConfigurationCommand({ FunctionName: name }));
   } catch (e) {
     if ((e as { name?: string }).name === 'ResourceNotFoundException') return undefined;
     throw toCliError(e, k.conn);
@@ -105,7 +106,10 @@ async function waitReady(k: KindlingClient, name: string): Promise<FunctionConfi
   const until = Date.now() + WAIT_MS;
   let delay = 50;
   for (;;) {
-    const c = await sdk(k.lambda().send(new GetFunctionConfigurationCommand({ FunctionName: name })), k);
+    const c = await sdk(
+      k.client(LambdaClient).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
+      k,
+    );
     if (c.State === 'Failed')
       throw new CliError(`function ${name} failed to become active: ${c.StateReason ?? 'unknown reason'}`);
     if (c.LastUpdateStatus === 'Failed') {
@@ -187,7 +191,7 @@ export async function deploy(
   let action: 'created' | 'updated';
   if (!existing) {
     await sdk(
-      k.lambda().send(
+      k.client(LambdaClient).send(
         new CreateFunctionCommand({
           FunctionName: name,
           Runtime: (s.runtime ?? 'nodejs20.x') as never,
@@ -205,7 +209,10 @@ export async function deploy(
     );
     action = 'created';
   } else {
-    await sdk(k.lambda().send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip })), k);
+    await sdk(
+      k.client(LambdaClient).send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip })),
+      k,
+    );
     const changes = configure
       ? {
           ...(s.runtime !== undefined && { Runtime: s.runtime as never }),
@@ -220,7 +227,9 @@ export async function deploy(
       // Lambda refuses a configuration update while the code update is in progress.
       await waitReady(k, name);
       await sdk(
-        k.lambda().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })),
+        k
+          .client(LambdaClient)
+          .send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...changes })),
         k,
       );
     }

@@ -1,17 +1,35 @@
 // CLI output helpers: tables for humans, JSON for scripts; user mistakes become one clear line
 // (CliError), never a stack trace.
 
+// The CLI's modules exist twice, as CommonJS (the client commands) and as ES modules (the commands that run
+// platform code, and their imports): `instanceof` goes by a brand both copies share, not by class identity.
+const CLI_ERROR = Symbol.for('kindling.cli.CliError');
+const HELP_SHOWN = Symbol.for('kindling.cli.HelpShown');
+const branded = (v: unknown, brand: symbol) => typeof v === 'object' && v !== null && brand in v;
+
 export class CliError extends Error {
+  readonly [CLI_ERROR] = true;
+
   constructor(
     message: string,
     readonly exitCode = 1,
   ) {
     super(message);
   }
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return branded(v, CLI_ERROR);
+  }
 }
 
 /** Thrown after `--help` printed the usage: main() exits 0 without printing anything more. */
-export class HelpShown extends Error {}
+export class HelpShown extends Error {
+  readonly [HELP_SHOWN] = true;
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return branded(v, HELP_SHOWN);
+  }
+}
 
 /** Exit code for usage mistakes (bad flag, missing argument), as most Unix tools use. */
 export const USAGE = 2;

@@ -13,6 +13,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
   type KindlingClient,
@@ -43,7 +44,7 @@ const USAGE_TEXT = `kindling queue <command> ...\n\n${Object.values(SUBCOMMANDS)
 /** A queue URL as given, or the URL of the named queue. */
 async function resolveUrl(k: KindlingClient, ref: string): Promise<string> {
   if (/^https?:\/\//.test(ref)) return ref;
-  return (await sdk(k.sqs().send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
+  return (await sdk(k.client(SQSClient).send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
 }
 
 function readBody(arg: string): string {
@@ -93,14 +94,16 @@ export async function run(args: string[]): Promise<void> {
           const dlqUrl = await resolveUrl(k, values.dlq);
           const arn = (
             await sdk(
-              k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
+              k
+                .client(SQSClient)
+                .send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
               k,
             )
           ).Attributes?.QueueArn;
           attrs.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: maxReceive });
         }
         const out = await sdk(
-          k.sqs().send(new CreateQueueCommand({ QueueName: positionals[0]!, Attributes: attrs })),
+          k.client(SQSClient).send(new CreateQueueCommand({ QueueName: positionals[0]!, Attributes: attrs })),
           k,
         );
         emit(common.json, { QueueUrl: out.QueueUrl }, () => process.stdout.write(`${out.QueueUrl}\n`));
@@ -118,7 +121,7 @@ export async function run(args: string[]): Promise<void> {
         let token: string | undefined;
         do {
           const page = await sdk(
-            k.sqs().send(
+            k.client(SQSClient).send(
               new ListQueuesCommand({
                 MaxResults: 1000,
                 ...(values.prefix && { QueueNamePrefix: values.prefix }),
@@ -135,7 +138,7 @@ export async function run(args: string[]): Promise<void> {
           const a =
             (
               await sdk(
-                k.sqs().send(
+                k.client(SQSClient).send(
                   new GetQueueAttributesCommand({
                     QueueUrl: url,
                     AttributeNames: [
@@ -177,8 +180,8 @@ export async function run(args: string[]): Promise<void> {
       const { positionals, common } = parseCommand(rest, { usage, minPositionals: 1, maxPositionals: 1 });
       await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
-        if (sub === 'rm') await sdk(k.sqs().send(new DeleteQueueCommand({ QueueUrl: url })), k);
-        else await sdk(k.sqs().send(new PurgeQueueCommand({ QueueUrl: url })), k);
+        if (sub === 'rm') await sdk(k.client(SQSClient).send(new DeleteQueueCommand({ QueueUrl: url })), k);
+        else await sdk(k.client(SQSClient).send(new PurgeQueueCommand({ QueueUrl: url })), k);
         const what = sub === 'rm' ? 'deleted' : 'purged';
         emit(common.json, { QueueUrl: url, [what]: true }, () =>
           process.stdout.write(`${what} ${queueName(url)}\n`),
@@ -204,7 +207,7 @@ export async function run(args: string[]): Promise<void> {
       await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         const out = await sdk(
-          k.sqs().send(
+          k.client(SQSClient).send(
             new SendMessageCommand({
               QueueUrl: url,
               MessageBody: body,
@@ -238,7 +241,7 @@ export async function run(args: string[]): Promise<void> {
       await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         const out = await sdk(
-          k.sqs().send(
+          k.client(SQSClient).send(
             new ReceiveMessageCommand({
               QueueUrl: url,
               MaxNumberOfMessages: max,
@@ -253,7 +256,7 @@ export async function run(args: string[]): Promise<void> {
         const messages: Message[] = out.Messages ?? [];
         if (values.delete && messages.length > 0) {
           await sdk(
-            k.sqs().send(
+            k.client(SQSClient).send(
               new DeleteMessageBatchCommand({
                 QueueUrl: url,
                 Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
@@ -295,11 +298,16 @@ export async function run(args: string[]): Promise<void> {
       await withClient(common, async (k) => {
         const url = await resolveUrl(k, positionals[0]!);
         if (Object.keys(set).length > 0)
-          await sdk(k.sqs().send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: set })), k);
+          await sdk(
+            k.client(SQSClient).send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: set })),
+            k,
+          );
         const a =
           (
             await sdk(
-              k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+              k
+                .client(SQSClient)
+                .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
               k,
             )
           ).Attributes ?? {};

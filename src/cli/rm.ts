@@ -1,5 +1,5 @@
 // `kindling rm <name>`: deletes a function (all its versions), as Lambda's DeleteFunction does.
-import { DeleteFunctionCommand } from '@aws-sdk/client-lambda';
+import { DeleteFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { connect, parseCommand, sdk } from './client.js';
 import { emit } from './output.js';
 
@@ -12,7 +12,7 @@ export async function run(args: string[]): Promise<void> {
   const name = positionals[0]!;
   const k = connect(common);
   try {
-    await sdk(k.lambda().send(new DeleteFunctionCommand({ FunctionName: name })), k);
+    await sdk(k.client(LambdaClient).send(new DeleteFunctionCommand({ FunctionName: name })), k);
     emit(common.json, { deleted: name }, () => process.stdout.write(`Deleted function ${name}\n`));
   } finally {
     k.destroy();

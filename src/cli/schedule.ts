@@ -1,6 +1,6 @@
 // `kindling schedule ...`: EventBridge schedule rules that invoke a function (create, ls, rm, enable,
 // disable), spoken to the platform's EventBridge API with SigV4 (service `events`, JSON 1.1).
-import { GetFunctionCommand } from '@aws-sdk/client-lambda';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type KindlingClient, parseCommand, sdk, subcommand, toCliError, withClient } from './client.js';
 import { CliError, emit, printTable, USAGE } from './output.js';
 
@@ -109,7 +109,10 @@ export async function run(args: string[]): Promise<void> {
         }
       }
       await withClient(common, async (k) => {
-        const fn = await sdk(k.lambda().send(new GetFunctionCommand({ FunctionName: functionName })), k);
+        const fn = await sdk(
+          k.client(LambdaClient).send(new GetFunctionCommand({ FunctionName: functionName })),
+          k,
+        );
         const fnArn = fn.Configuration!.FunctionArn!;
         const { RuleArn } = await call<{ RuleArn: string }>(k, 'PutRule', {
           Name: positionals[0],

@@ -5,10 +5,11 @@ import {
   type CreateEventSourceMappingCommandInput,
   DeleteEventSourceMappingCommand,
   type EventSourceMappingConfiguration,
+  LambdaClient,
   ListEventSourceMappingsCommand,
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type KindlingClient, parseCommand, parseIntFlag, sdk, subcommand, withClient } from './client.js';
 import { CliError, emit, printFields, printTable, USAGE } from './output.js';
 
@@ -31,9 +32,9 @@ async function queueArn(k: KindlingClient, ref: string): Promise<string> {
   if (ref.startsWith('arn:')) return ref;
   const url = /^https?:\/\//.test(ref)
     ? ref
-    : (await sdk(k.sqs().send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
+    : (await sdk(k.client(SQSClient).send(new GetQueueUrlCommand({ QueueName: ref })), k)).QueueUrl!;
   const a = await sdk(
-    k.sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
+    k.client(SQSClient).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
     k,
   );
   const arn = a.Attributes?.QueueArn;
@@ -125,7 +126,10 @@ export async function run(args: string[]): Promise<void> {
           ...(values.disabled && { Enabled: false }),
           ...(Object.keys(tags).length > 0 && { Tags: tags }),
         };
-        show(common.json, await sdk(k.lambda().send(new CreateEventSourceMappingCommand(input)), k));
+        show(
+          common.json,
+          await sdk(k.client(LambdaClient).send(new CreateEventSourceMappingCommand(input)), k),
+        );
       });
       return;
     }
@@ -141,7 +145,7 @@ export async function run(args: string[]): Promise<void> {
         let marker: string | undefined;
         do {
           const page = await sdk(
-            k.lambda().send(
+            k.client(LambdaClient).send(
               new ListEventSourceMappingsCommand({
                 ...(values.function !== undefined && { FunctionName: values.function }),
                 ...(eventSourceArn !== undefined && { EventSourceArn: eventSourceArn }),
@@ -181,10 +185,10 @@ export async function run(args: string[]): Promise<void> {
       await withClient(common, async (k) => {
         const out =
           sub === 'rm'
-            ? await sdk(k.lambda().send(new DeleteEventSourceMappingCommand({ UUID: uuid })), k)
+            ? await sdk(k.client(LambdaClient).send(new DeleteEventSourceMappingCommand({ UUID: uuid })), k)
             : await sdk(
                 k
-                  .lambda()
+                  .client(LambdaClient)
                   .send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: sub === 'enable' })),
                 k,
               );

@@ -496,6 +496,8 @@ export async function assemble({
       store: objects,
       notifications,
       region,
+      virtualHostDomains: config.s3Domains,
+      resolveKey: (id) => tenants.resolveKey(id),
       accessPointAlias: async (tenantId, alias) => {
         const ap = await accessPoints.byAlias(alias);
         return ap?.tenantId === tenantId ? ap.bucket : undefined;

@@ -90,6 +90,11 @@ export class WorkerManager implements Worker {
   private started = false;
   private firstTenant: string | undefined;
   private readonly maxEnvironments: number;
+  /**
+   * Environments being started (room made, not yet in `envs`): a cold start awaits its sandbox, and
+   * concurrent ones would each see the same count and overshoot the cap together.
+   */
+  private reserved = 0;
 
   constructor(opts: WorkerManagerOptions) {
     this.config = opts.config;
@@ -205,13 +210,18 @@ export class WorkerManager implements Worker {
     }
     const pool = this.pools.forSpec(spec);
     let placed: Awaited<ReturnType<typeof place>>;
+    let reserved = false;
     try {
       placed = await place(
         this.idle,
         idleKey(spec),
         pool,
         spec.singleUse !== true,
-        () => this.makeRoom(spec),
+        () => {
+          this.makeRoom(spec);
+          this.reserved++;
+          reserved = true;
+        },
         spec.tenantId,
         spec.volume,
       );
@@ -219,6 +229,9 @@ export class WorkerManager implements Worker {
       if (isKindlingError(e) || isDomainError(e)) throw e;
       this.logger.warn(`could not start an environment: ${(e as Error).message}`);
       throw LambdaErrors.service('Could not start an execution environment.');
+    } finally {
+      // The new slot enters `envs` in #bind, in this same tick.
+      if (reserved) this.reserved--;
     }
     const { slot, start } = placed;
     const env = slot.env;
@@ -362,21 +375,29 @@ export class WorkerManager implements Worker {
     const wanted = Math.max(0, count - existing);
     const room = Math.max(
       0,
-      Math.min(opts.tenantConcurrency - held - existing, this.maxEnvironments - this.envs.size + evictable),
+      Math.min(
+        opts.tenantConcurrency - held - existing,
+        this.maxEnvironments - this.envs.size - this.reserved + evictable,
+      ),
     );
     const toStart = Math.min(wanted, room);
     // Room made before the starts, which run at once (each one's own check would see the same count).
-    for (let over = this.envs.size + toStart - this.maxEnvironments; over > 0; over--) {
+    for (let over = this.envs.size + this.reserved + toStart - this.maxEnvironments; over > 0; over--) {
       const victim = this.idle.leastRecentlyUsed((s) => !isKept(s, now));
       if (victim === undefined) break;
       this.retire(victim);
     }
     const pool = this.pools.forSpec(spec);
+    this.reserved += toStart;
     const outcomes = await Promise.all(
       Array.from({ length: toStart }, async (): Promise<string | undefined> => {
         let slot: EnvSlot | undefined;
         try {
-          slot = (await place(this.idle, key, pool, false, () => {}, spec.tenantId, spec.volume)).slot;
+          try {
+            slot = (await place(this.idle, key, pool, false, () => {}, spec.tenantId, spec.volume)).slot;
+          } finally {
+            this.reserved--; // the slot entered `envs` (#bind, same tick) or never will
+          }
           const bound = await this.#bind(slot, spec, opts, 'provisioned-concurrency');
           if (!bound.ok) {
             this.retire(slot);
@@ -433,7 +454,7 @@ export class WorkerManager implements Worker {
 
   /** Keeps the host from filling up with environments: evict the least recently used idle one. */
   private makeRoom(spec: FunctionVersionSpec): void {
-    if (this.envs.size < this.maxEnvironments) return;
+    if (this.envs.size + this.reserved < this.maxEnvironments) return;
     // Never one kept warm on notice (prewarm, provisioned concurrency): that is what it was kept for.
     const now = Date.now();
     const victim = this.idle.leastRecentlyUsed((s) => !isKept(s, now));

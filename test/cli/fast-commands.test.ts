@@ -1,6 +1,8 @@
 // `kindling ls`, `invoke` and `logs` answer without loading the AWS SDK (it costs more than the rest of
-// the command): they speak Lambda's REST API and the admin API directly. A preload records every
-// CommonJS module the CLI process loaded; `kindling rm`, which still uses the SDK, is the control.
+// the command): they speak Lambda's REST API and the admin API directly. Nor do they start Node's ES-module
+// loader (the CLI's client side is built as CommonJS). A preload records every CommonJS module the CLI
+// process loaded and whether the ESM loader ran; `kindling rm` (SDK) and `kindling doctor` (an ES-module
+// command) are the controls.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +19,10 @@ before(async () => {
   dir = tempDir('kindling-cli-modules-');
   fs.writeFileSync(
     path.join(dir, 'record.cjs'),
-    `process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD_TO,
-      JSON.stringify(Object.keys(require.cache))));`,
+    `process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD_TO, JSON.stringify({
+      modules: Object.keys(require.cache),
+      esm: process.moduleLoadList.some((m) => m.endsWith('esm/module_job')),
+    })));`,
   );
   const lambda = lambdaClient(p);
   await createFunction(lambda, 'fast', 'export const handler = async (e) => ({ got: e });');
@@ -30,32 +34,37 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the CLI; its exit code, stdout and the SDK packages it loaded. */
+/** Runs the CLI; its exit code, stdout, the SDK packages it loaded and whether the ESM loader ran. */
 async function run(args: string[]) {
   const record = path.join(dir, `${args[0]}.json`);
   const env = { ...cliEnv(p), NODE_OPTIONS: `--require ${path.join(dir, 'record.cjs')}`, RECORD_TO: record };
   const r = await runCli(args, env);
-  const loaded = JSON.parse(fs.readFileSync(record, 'utf8')) as string[];
-  const sdk = [...new Set(loaded.flatMap((m) => /node_modules\/(@aws-sdk\/[^/]+)/.exec(m)?.[1] ?? []))];
-  return { ...r, sdk };
+  const loaded = JSON.parse(fs.readFileSync(record, 'utf8')) as { modules: string[]; esm: boolean };
+  const sdk = [
+    ...new Set(loaded.modules.flatMap((m) => /node_modules\/(@aws-sdk\/[^/]+)/.exec(m)?.[1] ?? [])),
+  ];
+  return { ...r, sdk, esm: loaded.esm };
 }
 
-test('ls, invoke and logs do their work without loading the AWS SDK', async () => {
+test('ls, invoke and logs do their work without loading the AWS SDK or the ES-module loader', async () => {
   const ls = await run(['ls']);
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /^fast\s+nodejs20\.x/m);
   assert.deepEqual(ls.sdk, []);
+  assert.equal(ls.esm, false);
 
   const inv = await run(['invoke', 'fast', '--payload', '{"a":1}', '--log']);
   assert.equal(inv.code, 0, inv.stderr);
   assert.deepEqual(JSON.parse(inv.stdout), { got: { a: 1 } });
   assert.match(inv.stderr, /REPORT RequestId:/);
   assert.deepEqual(inv.sdk, []);
+  assert.equal(inv.esm, false);
 
   const logs = await run(['logs', 'fast']);
   assert.equal(logs.code, 0, logs.stderr);
   assert.match(logs.stdout, /START RequestId:/);
   assert.deepEqual(logs.sdk, []);
+  assert.equal(logs.esm, false);
 
   // A function ARN works as a name, as Lambda's commands take it (its colons are escaped in the signed path).
   const listed = JSON.parse((await run(['ls', '--json'])).stdout) as {
@@ -84,4 +93,18 @@ test('control: a command that still uses the SDK (rm) shows up as loading it', a
   const rm = await run(['rm', 'gone-soon']);
   assert.equal(rm.code, 0, rm.stderr);
   assert.ok(rm.sdk.includes('@aws-sdk/client-lambda'), JSON.stringify(rm.sdk));
+  assert.equal(rm.esm, false);
+});
+
+test('an ES-module command (doctor) loads through the loader, and its help and usage errors keep their exit codes', async () => {
+  // Its CliError and HelpShown come from the ES-module copy of the CLI's modules: main (CommonJS) must still
+  // know them (a brand, not class identity), or --help would print an empty error and exit 1.
+  const help = await run(['doctor', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: kindling doctor/);
+  assert.equal(help.stderr, '');
+  assert.equal(help.esm, true);
+  const bad = await run(['doctor', '--no-such-flag']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^kindling doctor: .*--no-such-flag/);
 });

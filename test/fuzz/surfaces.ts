@@ -827,6 +827,8 @@ export function s3Requests(c: FuzzContext): Arb<FuzzRequest> {
     'marker',
     'location',
     'versioning',
+    'versions',
+    'version-id-marker',
     'notification',
     'delete',
     'tagging',

@@ -2,7 +2,7 @@
 // only their owner's key opens, ranges over block boundaries, corrupt and deleted blocks, the sweep
 // against uploads in flight and after a crash between blocks and manifest, and no plaintext on disk.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import { BlobCorruptError } from '../../src/store/blobs/blob-store.js';
 import { DirBlobStore } from '../../src/store/blobs/dir-blob-store.js';
 import { BLOCK_SIZE } from '../../src/store/blocks/blocks.js';
 import { Keyring } from '../../src/store/blocks/keyring.js';
+import { sealManifest } from '../../src/store/blocks/manifest.js';
 import { Storage, tenantOwner } from '../../src/store/blocks/storage.js';
 import { tempDir } from '../helpers/platform.js';
 
@@ -234,4 +235,92 @@ test('plain blobs (an older data dir, or KINDLING_STORAGE=plain) stay readable; 
   await assert.rejects(other.s.objects.open('new', A), /does not authenticate/);
   await assert.rejects(other.s.sweep(0), /does not open/);
   assert.ok((await readAll(sealed.s, 'new', A)).length > 0);
+});
+
+/**
+ * A block as the first release wrote it (WebCrypto, written here independently of BlockPool):
+ * key = HMAC-SHA256(salt, SHA-256(plain)), AES-256-GCM under it with the nonce derived from it,
+ * ciphertext then tag, under blocks/<2 hex>/<name>.
+ */
+async function firstReleaseBlock(salt: Buffer, plain: Buffer) {
+  const key = createHmac('sha256', salt).update(createHash('sha256').update(plain).digest()).digest();
+  const name = createHmac('sha256', key).update('kindling block name').digest('hex');
+  const iv = createHmac('sha256', key).update('kindling block nonce').digest().subarray(0, 12);
+  const k = await webcrypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
+  const sealed = Buffer.from(await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv }, k, plain));
+  return { key, name, sealed, file: path.join(name.slice(0, 2), name) };
+}
+
+test("the block format is the first release's: its blocks read back, and new blocks are the same bytes", async () => {
+  const master = Buffer.alloc(32, 7);
+  const keyring = new Keyring(master);
+  const plain = [randomBytes(BLOCK_SIZE), body(BLOCK_SIZE, 'old'), randomBytes(4321)];
+  const old = await Promise.all(plain.map((p) => firstReleaseBlock(keyring.salt(A), p)));
+  // A data dir as the first release left it: its block files and a manifest over them.
+  const { s, dir, raw } = storage({ master });
+  for (const b of old) {
+    fs.mkdirSync(path.join(dir, 'blocks', path.dirname(b.file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'blocks', b.file), b.sealed);
+  }
+  const size = plain.reduce((n, p) => n + p.length, 0);
+  const blocks = old.map((b, i) => ({ key: b.key, size: plain[i]!.length }));
+  await raw.objects.put('old', sealManifest(keyring, { owner: A, size, blocks }));
+  assert.ok((await readAll(s, 'old', A)).equals(Buffer.concat(plain)));
+  const at = BLOCK_SIZE - 5;
+  assert.ok(
+    (await readAll(s, 'old', A, { start: at, end: at + 9 })).equals(
+      Buffer.concat(plain).subarray(at, at + 10),
+    ),
+  );
+  // Written now (another dir): byte for byte the files the first release wrote, so they deduplicate.
+  const now = storage({ master });
+  await now.s.objects.put('new', chunked(Buffer.concat(plain)), A);
+  for (const b of old)
+    assert.ok(fs.readFileSync(path.join(now.dir, 'blocks', b.file)).equals(b.sealed), b.name);
+  assert.equal(blockFiles(now.dir).length, old.length);
+});
+
+test('a block file cut short or grown on disk fails the read, naming it', async () => {
+  const { s, dir } = storage();
+  const b = randomBytes(BLOCK_SIZE + 100);
+  await s.objects.put('k', chunked(b), A);
+  const [first] = blockFiles(dir).sort((x, y) => fs.statSync(y).size - fs.statSync(x).size);
+  const sealed = fs.readFileSync(first!);
+  fs.writeFileSync(first!, sealed.subarray(0, sealed.length - 1));
+  await assert.rejects(readAll(s, 'k', A), (e: unknown) => {
+    assert.ok(e instanceof BlobCorruptError);
+    assert.match(e.message, new RegExp(`block ${path.basename(first!)} .* has ${sealed.length - 1} bytes`));
+    return true;
+  });
+  fs.writeFileSync(first!, Buffer.concat([sealed, Buffer.from([0])]));
+  await assert.rejects(readAll(s, 'k', A), /has \d+ bytes where \d+ were stored/);
+  fs.writeFileSync(first!, sealed);
+  assert.ok((await readAll(s, 'k', A)).equals(b));
+});
+
+test('DirBlobStore writes a list of buffers as their concatenation, atomically, and reads a blob whole into a buffer', async () => {
+  const dir = tempDir('kindling-blobs-');
+  const store = new DirBlobStore(dir);
+  const parts = [randomBytes(70_000), Buffer.alloc(0), randomBytes(16)];
+  await store.put('a/b/c', parts);
+  assert.ok(fs.readFileSync(path.join(dir, 'a', 'b', 'c')).equals(Buffer.concat(parts)));
+  assert.deepEqual(files(dir), [path.join(dir, 'a', 'b', 'c')]); // no temp file left
+  await store.put('a/b/c', Buffer.from('replaced'));
+  const r = await store.open('a/b/c');
+  assert.ok(r?.readInto);
+  const into = Buffer.alloc(64, 0xff);
+  assert.equal((await r.readInto(into)).toString(), 'replaced');
+  await assert.rejects(r.readInto(into), /read twice/);
+  const small = await store.open('a/b/c');
+  await assert.rejects(small!.readInto!(Buffer.alloc(3)), RangeError);
+  // Every handle was closed, the refused one included: the blob goes and nothing holds it.
+  await store.delete('a/b/c');
+  const fds = fs.readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  assert.ok(!fds.some((f) => f.startsWith(dir)), 'no descriptor of the store left open');
 });

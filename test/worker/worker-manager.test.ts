@@ -266,6 +266,24 @@ test('at the environment cap the least recently used idle environment makes room
   }
 });
 
+test('concurrent cold starts do not overshoot the environment cap together', async () => {
+  // With an empty pool each start awaits a new sandbox; every start must count against the cap from the
+  // moment it makes room, or five at once would all see "room for two" and start five environments.
+  const h2 = await harness({ poolTarget: 0 }, { maxEnvironments: 2 });
+  try {
+    const fns = Array.from({ length: 5 }, () => fn(h2, whoAmI));
+    const outcomes = await Promise.allSettled(fns.map((f) => invoke(h2, f, { sleep: 300 })));
+    const ok = outcomes.filter((o) => o.status === 'fulfilled').length;
+    const throttled = outcomes.filter((o) => o.status === 'rejected' && isThrottle(o.reason)).length;
+    assert.equal(ok + throttled, 5, JSON.stringify(outcomes.filter((o) => o.status === 'rejected')));
+    assert.equal(ok, 2);
+    const e = h2.wm.stats().environments;
+    assert.ok(e.bound + e.starting <= 2, JSON.stringify(e));
+  } finally {
+    await h2.close();
+  }
+});
+
 test('an invocation still running at the drain deadline is ended and its caller gets an error answer', async () => {
   const h2 = await harness({ poolTarget: 0 });
   const s = fn(h2, whoAmI, { timeoutSec: 30 });

@@ -81,10 +81,18 @@ async function aclOfPut(d: S3SurfaceDeps, r: S3Request): Promise<string> {
 export async function authorizeCopySource(
   d: S3SurfaceDeps,
   r: S3Request,
-  source: { bucket: string; key: string },
+  source: { bucket: string; key: string; versionId?: string },
 ): Promise<void> {
   const b = source.bucket === r.bucket && r.access ? r.access : await d.store.bucketAccess(source.bucket);
-  await authorize(d, b, callerOf(r), 's3:GetObject', source.key);
+  const versioned = source.versionId !== undefined;
+  await authorize(
+    d,
+    b,
+    callerOf(r),
+    versioned ? 's3:GetObjectVersion' : 's3:GetObject',
+    source.key,
+    source.versionId,
+  );
   if (b.tenantId !== accessOf(r).tenantId) throw S3Errors.accessDenied();
 }
 

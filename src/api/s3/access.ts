@@ -29,16 +29,23 @@ const NO_BLOCK: PublicAccessBlock = {
 export const publicAccessBlockOf = (b: BucketAccess): PublicAccessBlock =>
   b.publicAccessBlock === null ? NO_BLOCK : (JSON.parse(b.publicAccessBlock) as PublicAccessBlock);
 
-/** What ACLs grant each action: the permission, on the bucket's ACL or the object's. */
-const ACL_PERMISSION: Readonly<Record<PolicyAction, [Permission, 'bucket' | 'object']>> = {
+/**
+ * What ACLs grant each action: the permission, on the bucket's ACL or the object's (that version's). An
+ * action missing here no ACL grants: the owner, or a policy, only (versioning configuration).
+ */
+const ACL_PERMISSION: Readonly<Partial<Record<PolicyAction, [Permission, 'bucket' | 'object']>>> = {
   's3:GetObject': ['READ', 'object'],
+  's3:GetObjectAttributes': ['READ', 'object'],
+  's3:GetObjectVersion': ['READ', 'object'],
   's3:PutObject': ['WRITE', 'bucket'],
   's3:DeleteObject': ['WRITE', 'bucket'],
+  's3:DeleteObjectVersion': ['WRITE', 'bucket'],
   's3:GetObjectAcl': ['READ_ACP', 'object'],
   's3:PutObjectAcl': ['WRITE_ACP', 'object'],
   's3:AbortMultipartUpload': ['WRITE', 'bucket'],
   's3:ListMultipartUploadParts': ['READ', 'bucket'],
   's3:ListBucket': ['READ', 'bucket'],
+  's3:ListBucketVersions': ['READ', 'bucket'],
   's3:ListBucketMultipartUploads': ['READ', 'bucket'],
   's3:GetBucketAcl': ['READ_ACP', 'bucket'],
   's3:PutBucketAcl': ['WRITE_ACP', 'bucket'],
@@ -74,7 +81,9 @@ export function decide(
     if (verdict === 'Allow' && !(policy.isPublic && publicAccessBlockOf(b).RestrictPublicBuckets))
       return 'allow';
   } else if (owner) return 'allow';
-  const [permission, on] = ACL_PERMISSION[action]!;
+  const grantable = ACL_PERMISSION[action];
+  if (grantable === undefined) return 'deny';
+  const [permission, on] = grantable;
   const ignorePublic = b.publicAccessBlock !== null && publicAccessBlockOf(b).IgnorePublicAcls;
   if (on === 'bucket')
     return grantsAllow(parseStoredAcl(b.acl), caller, permission, ignorePublic) ? 'allow' : 'deny';
@@ -92,12 +101,15 @@ export async function authorize(
   caller: Caller,
   action: PolicyAction,
   key: string | undefined,
+  versionId?: string,
 ): Promise<void> {
   let verdict = decide(b, caller, action, key);
   if (verdict === 'need-object-acl') {
-    const found = await d.store.peekObjectAcl(b.name, key!);
+    // A version's own ACL decides for it: a public current object opens none of its older versions.
+    const found = await d.store.peekObjectAcl(b.name, key!, versionId);
     if (found === undefined) {
-      if (decide(b, caller, 's3:ListBucket', undefined) === 'allow') throw S3Errors.noSuchKey(key!);
+      if (decide(b, caller, 's3:ListBucket', undefined) === 'allow')
+        throw versionId === undefined ? S3Errors.noSuchKey(key!) : S3Errors.noSuchVersion(key!, versionId);
       throw S3Errors.accessDenied();
     }
     verdict = decide(b, caller, action, key, found.acl);

@@ -1,33 +1,39 @@
 // S3's bucket operations: list, create, head, delete, location, and listing a bucket's objects (v1 and v2).
-import { S3Errors } from '../../events/objects/errors.js';
+import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
-import { aclFromHeaders, canonicalId, checkGrantees } from './acl.js';
+import { publicAccessBlockOf } from './access.js';
+import { aclFromHeaders, canonicalId, checkGrantees, isPublicAcl } from './acl.js';
+import { listingEncoding } from './listing-encoding.js';
+import { checkLocationConstraint, locationConstraint } from './location-constraint.js';
 import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
 import { escapeXml, S3_NS, type XmlElement } from './xml.js';
 
-export async function listBuckets(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  const buckets = await d.store.listBuckets(r.tenant.id);
-  return xml(
-    200,
-    'ListAllMyBucketsResult',
-    {
-      Owner: { ID: canonicalId(r.tenant.id), DisplayName: r.tenant.name },
-      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },
-    },
-    r.requestId,
-  );
-}
-
 export async function createBucket(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  // CreateBucketConfiguration (LocationConstraint) is read and verified, but every bucket lives here.
   const ownerId = canonicalId(r.tenant.id);
   const grants = aclFromHeaders(r.headers, ownerId);
   if (grants) await checkGrantees(grants, async (id) => id === ownerId || (await d.isCanonicalUser(id)));
-  await requestBody(r).readAll(MAX_XML_BODY);
+  // Every bucket lives in this server's one region: a LocationConstraint must name it (S3's rules).
+  const constraint = locationConstraint((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
+  checkLocationConstraint(constraint, d.region);
   // The owner-only ACL is stored as none (see putBucketAcl).
   const shared =
     grants && !(grants.length === 1 && grants[0]!.id === ownerId && grants[0]!.permission === 'FULL_CONTROL');
-  await d.store.createBucket(r.tenant.id, r.bucket, shared ? JSON.stringify(grants) : undefined);
+  const acl = shared ? JSON.stringify(grants) : undefined;
+  try {
+    await d.store.createBucket(r.tenant.id, r.bucket, acl);
+  } catch (e) {
+    // S3's legacy rule for us-east-1: creating a bucket you already own succeeds and resets its ACL.
+    if (!(e instanceof ObjectStoreError && e.code === 'BucketAlreadyOwnedByYou')) throw e;
+    if (d.region !== 'us-east-1' || constraint !== undefined) throw e;
+    // The bucket's PublicAccessBlock holds for the reset ACL as for PutBucketAcl.
+    if (
+      grants &&
+      isPublicAcl(grants) &&
+      publicAccessBlockOf(await d.store.bucketAccess(r.bucket)).BlockPublicAcls
+    )
+      throw S3Errors.accessDenied();
+    await d.store.setBucketAccess(r.tenant.id, r.bucket, 'acl', acl ?? null);
+  }
   return { status: 200, headers: { location: `/${r.bucket}`, 'x-amz-request-id': r.requestId } };
 }
 
@@ -65,15 +71,7 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
       'max-keys',
       maxKeysRaw ?? '',
     );
-  const encodingType = q.get('encoding-type') ?? undefined;
-  if (encodingType !== undefined && encodingType !== 'url')
-    throw S3Errors.invalidArgument(
-      'Invalid Encoding Method specified in Request',
-      'encoding-type',
-      encodingType,
-    );
-  const enc = (s: string | undefined) =>
-    s === undefined || !encodingType ? s : encodeURIComponent(s).replace(/%2F/g, '/');
+  const { encodingType, enc } = listingEncoding(q);
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   let startAfter: string | undefined;
@@ -114,7 +112,9 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
     StorageClass: 'STANDARD',
   }));
   const common = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
-  const next = page.isTruncated && page.last !== undefined ? page.last : undefined;
+  // max-keys=0 lists nothing and, as on S3, is not truncated.
+  const isTruncated = maxKeys > 0 && page.isTruncated;
+  const next = isTruncated && page.last !== undefined ? page.last : undefined;
   const body: XmlElement = v2
     ? {
         Name: r.bucket,
@@ -123,7 +123,7 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
         MaxKeys: maxKeys,
         EncodingType: encodingType,
         KeyCount: contents.length + common.length,
-        IsTruncated: page.isTruncated,
+        IsTruncated: isTruncated,
         ContinuationToken: token,
         NextContinuationToken:
           next === undefined ? undefined : Buffer.from(next, 'utf8').toString('base64url'),
@@ -139,7 +139,7 @@ export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): 
         Delimiter: delimiter ? enc(delimiter) : undefined,
         MaxKeys: maxKeys,
         EncodingType: encodingType,
-        IsTruncated: page.isTruncated,
+        IsTruncated: isTruncated,
         Contents: contents,
         CommonPrefixes: common,
       };

@@ -14,6 +14,7 @@ import { type XmlElement, xmlDocument } from './xml.js';
 const STATUS: Readonly<Record<string, number>> = {
   NoSuchBucket: 404,
   NoSuchKey: 404,
+  NoSuchVersion: 404,
   NoSuchUpload: 404,
   NoSuchBucketPolicy: 404,
   NoSuchPublicAccessBlockConfiguration: 404,
@@ -42,10 +43,14 @@ export function s3ErrorResponse(err: unknown, head: RequestHead): ApiResponse {
     'x-amz-request-id': requestId,
     'x-amz-id-2': hostId(requestId),
   };
+  // Headers an error carries on the wire (a delete marker's `x-amz-delete-marker`, `x-amz-version-id`).
+  const extra = e.fields.ResponseHeaders as Record<string, string> | undefined;
+  if (extra) Object.assign(headers, extra);
   if (head?.method === 'HEAD') return { status: e.status, headers };
   headers['content-type'] = 'application/xml';
   const fields: XmlElement = {};
-  for (const [k, v] of Object.entries(e.fields)) if (k !== 'Type') fields[k] = String(v);
+  for (const [k, v] of Object.entries(e.fields))
+    if (k !== 'Type' && k !== 'ResponseHeaders') fields[k] = String(v);
   const rest = head?.rawPath.replace(/^\//, '') ?? '';
   const slash = rest.indexOf('/');
   if (e.type === 'NoSuchKey' && slash >= 0) fields.Key ??= safeDecode(rest.slice(slash + 1));

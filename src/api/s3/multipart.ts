@@ -1,10 +1,11 @@
 // S3's multipart uploads: create, upload a part (or copy one), list parts and uploads, complete, abort.
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
-import { S3Errors } from '../../events/objects/errors.js';
+import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ObjectStore } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
 import { canonicalId } from './acl.js';
+import { copySourceConditions } from './conditions.js';
 import {
   copySource,
   first,
@@ -15,8 +16,10 @@ import {
   type S3SurfaceDeps,
   storedHeaders,
   userMetadata,
+  writeCondition,
   xml,
 } from './request.js';
+import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf } from './xml.js';
 
 export async function createUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -72,20 +75,11 @@ export async function uploadPartCopy(
   const rangeHeader = first(r.headers['x-amz-copy-source-range']);
   await requestBody(r).readAll(MAX_XML_BODY);
   await authorizeCopySource(d, r, source);
-  const src = await d.store.openObject(r.actor, source.bucket, source.key);
+  const src = await d.store.openObject(r.actor, source.bucket, source.key, source.versionId);
   let range: { start: number; end: number } | undefined;
   try {
-    if (rangeHeader !== undefined) {
-      const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
-      if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= src.info.size) {
-        throw S3Errors.invalidArgument(
-          'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
-          'x-amz-copy-source-range',
-          rangeHeader,
-        );
-      }
-      range = { start: Number(m[1]), end: Number(m[2]) };
-    }
+    copySourceConditions(src.info, r.headers);
+    if (rangeHeader !== undefined) range = copyRange(rangeHeader, src.info.size);
   } catch (e) {
     src.close();
     throw e;
@@ -98,7 +92,33 @@ export async function uploadPartCopy(
     // Closes the source file if the part was refused before it was read.
     body.destroy();
   }
-  return xml(200, 'CopyPartResult', { LastModified: part.lastModified, ETag: quote(part.etag) }, r.requestId);
+  const sourceVersion: Record<string, string> =
+    source.versionId !== undefined || src.info.versionId !== 'null'
+      ? { 'x-amz-copy-source-version-id': src.info.versionId }
+      : {};
+  return xml(
+    200,
+    'CopyPartResult',
+    { LastModified: part.lastModified, ETag: quote(part.etag) },
+    r.requestId,
+    sourceVersion,
+  );
+}
+
+/**
+ * `x-amz-copy-source-range: bytes=first-last`, both offsets given: another form is InvalidArgument, a
+ * range reaching past the source's end 416 InvalidRange, as S3 answers them.
+ */
+function copyRange(header: string, size: number): { start: number; end: number } {
+  const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(header.trim());
+  if (!m || Number(m[2]) < Number(m[1]))
+    throw S3Errors.invalidArgument(
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      'x-amz-copy-source-range',
+      header,
+    );
+  if (Number(m[2]) >= size) throw S3Errors.invalidRange(size, header.trim());
+  return { start: Number(m[1]), end: Number(m[2]) };
 }
 
 export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -128,7 +148,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       PartNumberMarker: marker,
       NextPartNumberMarker: parts[parts.length - 1]?.partNumber ?? marker,
       MaxParts: maxParts,
-      IsTruncated: isTruncated,
+      // max-parts=0 lists nothing and, as S3's other listings, is not truncated.
+      IsTruncated: maxParts > 0 && isTruncated,
       Initiator: uploadOwner(r),
       Owner: uploadOwner(r),
       ChecksumAlgorithm: upload.checksumAlgorithm,
@@ -154,33 +175,14 @@ const uploadOwner = (r: S3Request) => ({
   DisplayName: r.tenant?.id === r.access?.tenantId ? r.tenant.name : undefined,
 });
 
-export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  const prefix = r.query.get('prefix') ?? '';
-  const uploads = await d.store.listUploads(r.actor, r.bucket, prefix);
-  return xml(
-    200,
-    'ListMultipartUploadsResult',
-    {
-      Bucket: r.bucket,
-      Prefix: prefix,
-      MaxUploads: 1000,
-      IsTruncated: false,
-      Upload: uploads.map((u) => ({
-        Key: u.key,
-        UploadId: u.uploadId,
-        Initiator: uploadOwner(r),
-        Owner: uploadOwner(r),
-        Initiated: u.initiated,
-        StorageClass: 'STANDARD',
-      })),
-    },
-    r.requestId,
-  );
-}
-
 export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const uploadId = r.query.get('uploadId')!;
-  await d.store.upload(r.actor, r.bucket, r.key, uploadId);
+  // Fails fast on a missing bucket or upload; an upload completed already may be a client's retry,
+  // which the store answers from the part list.
+  await d.store.upload(r.actor, r.bucket, r.key, uploadId).catch((e: unknown) => {
+    if (!(e instanceof ObjectStoreError) || e.code !== 'NoSuchUpload') throw e;
+  });
+  const condition = writeCondition(r.headers);
   const doc = parseXml((await requestBody(r).readAll(MAX_XML_BODY)).toString('utf8'));
   if (doc.name !== 'CompleteMultipartUpload') throw S3Errors.malformedXml();
   const parts = childrenOf(doc, 'Part').map((p) => {
@@ -189,7 +191,7 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
     if (!Number.isInteger(n) || etag === undefined) throw S3Errors.malformedXml();
     return { partNumber: n, etag: etag.trim() };
   });
-  const info = await d.store.completeMultipartUpload(r.actor, r.bucket, r.key, uploadId, parts);
+  const info = await d.store.completeMultipartUpload(r.actor, r.bucket, r.key, uploadId, parts, condition);
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
   return xml(
     200,
@@ -202,6 +204,7 @@ export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<Ap
       ...checksum,
     },
     r.requestId,
+    versionHeader(r, info.versionId),
   );
 }
 

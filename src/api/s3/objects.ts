@@ -6,6 +6,7 @@ import { started } from '../../events/objects/objects.js';
 import type { ApiResponse } from '../surface.js';
 import { authorize } from './access.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
+import { copySourceConditions } from './conditions.js';
 import {
   callerOf,
   checkConditions,
@@ -23,6 +24,7 @@ import {
   writeCondition,
   xml,
 } from './request.js';
+import { versionHeader } from './versioning.js';
 import { childrenOf, parseXml, textOf, type XmlElement } from './xml.js';
 
 export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -37,7 +39,11 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
     condition: writeCondition(r.headers),
     acl,
   });
-  const headers: Record<string, string> = { etag: quote(info.etag), 'x-amz-request-id': r.requestId };
+  const headers: Record<string, string> = {
+    etag: quote(info.etag),
+    'x-amz-request-id': r.requestId,
+    ...versionHeader(r, info.versionId),
+  };
   if (info.checksum) headers[headerOfAlgorithm(info.checksum.algorithm as 'CRC32')] = info.checksum.value;
   return { status: 200, headers };
 }
@@ -45,7 +51,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
   const partNumber = r.query.get('partNumber');
   if (partNumber !== null) throw S3Errors.notImplemented('partNumber');
-  const obj = await d.store.openObject(r.actor, r.bucket, r.key);
+  const obj = await d.store.openObject(r.actor, r.bucket, r.key, r.query.get('versionId') ?? undefined);
   try {
     const { info } = obj;
     const notModified = checkConditions(info, r.headers);
@@ -59,6 +65,7 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
     const headers: Record<string, string> = {
       ...objectHeaders(info, withChecksum),
       'x-amz-request-id': r.requestId,
+      ...versionHeader(r, info.versionId),
     };
     const overrides: Record<string, string> = {
       'response-content-type': 'content-type',
@@ -93,8 +100,17 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
 }
 
 export async function deleteObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
-  await d.store.deleteObject(r.actor, r.bucket, r.key);
-  return { status: 204, headers: { 'x-amz-request-id': r.requestId } };
+  const versionId = r.query.get('versionId') ?? undefined;
+  const done =
+    versionId === undefined
+      ? await d.store.deleteObject(r.actor, r.bucket, r.key)
+      : await d.store.deleteObjectVersion(r.actor, r.bucket, r.key, versionId);
+  const headers: Record<string, string> = {
+    'x-amz-request-id': r.requestId,
+    ...versionHeader(r, done.versionId),
+  };
+  if (done.deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  return { status: 204, headers };
 }
 
 export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
@@ -109,16 +125,28 @@ export async function deleteObjects(d: S3SurfaceDeps, r: S3Request): Promise<Api
   for (const o of objects) {
     const key = textOf(o, 'Key');
     if (key === undefined) throw S3Errors.malformedXml();
+    const versionId = textOf(o, 'VersionId')?.trim() || undefined;
     try {
       // S3 authorizes each key: a policy may allow deleting under one prefix only.
       const b = r.access;
       if (b && (b.policy !== null || r.tenant?.id !== b.tenantId))
-        await authorize(d, b, callerOf(r), 's3:DeleteObject', key);
-      await d.store.deleteObject(r.actor, r.bucket, key);
-      if (!quiet) deleted.push({ Key: key });
+        await authorize(d, b, callerOf(r), versionId ? 's3:DeleteObjectVersion' : 's3:DeleteObject', key);
+      const done =
+        versionId === undefined
+          ? await d.store.deleteObject(r.actor, r.bucket, key)
+          : await d.store.deleteObjectVersion(r.actor, r.bucket, key, versionId);
+      const shown = versionHeader(r, done.versionId)['x-amz-version-id'];
+      if (!quiet)
+        deleted.push({
+          Key: key,
+          VersionId: versionId,
+          DeleteMarker: done.deleteMarker || undefined,
+          // The marker made, or the marker deleted by its id.
+          DeleteMarkerVersionId: done.deleteMarker ? shown : undefined,
+        });
     } catch (e) {
       if (!(e instanceof ObjectStoreError)) throw e;
-      errors.push({ Key: key, Code: e.code, Message: e.message });
+      errors.push({ Key: key, VersionId: versionId, Code: e.code, Message: e.message });
     }
   }
   return xml(200, 'DeleteResult', { Deleted: deleted, Error: errors }, r.requestId);
@@ -148,13 +176,19 @@ export async function copyObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
             }
           : undefined,
       acl,
+      checkSource: (src) => copySourceConditions(src, r.headers),
     },
   );
   const checksum = info.checksum ? { [`Checksum${info.checksum.algorithm}`]: info.checksum.value } : {};
+  const sourceVersion: Record<string, string> =
+    source.versionId !== undefined || info.sourceVersionId !== 'null'
+      ? { 'x-amz-copy-source-version-id': info.sourceVersionId }
+      : {};
   return xml(
     200,
     'CopyObjectResult',
     { LastModified: info.lastModified, ETag: quote(info.etag), ...checksum },
     r.requestId,
+    { ...versionHeader(r, info.versionId), ...sourceVersion },
   );
 }

@@ -10,16 +10,22 @@ export const MAX_POLICY_BYTES = 20 * 1024;
 /** The actions a policy may name here, and whether each applies to objects or to the bucket. */
 export const POLICY_ACTIONS: Readonly<Record<string, 'object' | 'bucket'>> = {
   's3:GetObject': 'object',
+  's3:GetObjectAttributes': 'object',
+  's3:GetObjectVersion': 'object',
   's3:PutObject': 'object',
   's3:DeleteObject': 'object',
+  's3:DeleteObjectVersion': 'object',
   's3:GetObjectAcl': 'object',
   's3:PutObjectAcl': 'object',
   's3:AbortMultipartUpload': 'object',
   's3:ListMultipartUploadParts': 'object',
   's3:ListBucket': 'bucket',
+  's3:ListBucketVersions': 'bucket',
   's3:ListBucketMultipartUploads': 'bucket',
   's3:GetBucketAcl': 'bucket',
   's3:PutBucketAcl': 'bucket',
+  's3:GetBucketVersioning': 'bucket',
+  's3:PutBucketVersioning': 'bucket',
 };
 export type PolicyAction = keyof typeof POLICY_ACTIONS;
 const ACTION_NAMES = Object.keys(POLICY_ACTIONS);

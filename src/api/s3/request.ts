@@ -2,6 +2,7 @@
 // XML answer, user metadata and stored headers, ranges, conditional reads and writes, copy sources.
 
 import { parseIpv4 } from '../../cidr.js';
+import type { Tenant } from '../../control/tenants.js';
 import type { BucketNotifications } from '../../events/notifications/notifications.js';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { S3Errors } from '../../events/objects/errors.js';
@@ -13,6 +14,8 @@ import type {
   StoredHeaders,
   WriteCondition,
 } from '../../events/objects/store.js';
+import { decodeVersionId } from '../../events/objects/version-id.js';
+import { tryDecode } from '../../uri.js';
 import type { ApiRequest, ApiResponse, RequestHead } from '../surface.js';
 import { type Caller, canonicalId } from './acl.js';
 import { S3RequestBody } from './body.js';
@@ -23,10 +26,16 @@ export interface S3SurfaceDeps {
   store: ObjectStore;
   notifications: BucketNotifications;
   region: string;
+  /** Base domains of virtual-hosted–style requests (`<bucket>.<domain>`); none: path style only. */
+  virtualHostDomains?: readonly string[];
   /** The bucket an access point alias (`...-s3alias`) of the tenant stands for, if it is one. */
   accessPointAlias?: (tenantId: string, alias: string) => Promise<string | undefined>;
   /** Whether a canonical user id is a tenant's (ACL grants to anyone else are refused). */
   isCanonicalUser: (id: string) => Promise<boolean>;
+  /** An access key's secret and tenant (POST object checks the form's signature itself); unset: refused. */
+  resolveKey?: (
+    accessKeyId: string,
+  ) => Promise<{ key: { secretAccessKey: string; sessionToken: string | null }; tenant: Tenant } | undefined>;
   /** Whether a 12-digit account id is a tenant's (policy principals must be). */
   isAccount: (accountId: string) => Promise<boolean>;
   /** The tenant id of a 12-digit account id (`x-amz-expected-bucket-owner`), if it is a tenant's. */
@@ -146,34 +155,18 @@ export function parseRange(
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
     const n = Number(m[2]);
-    if (n === 0 || size === 0) throw S3Errors.invalidRange(size);
+    if (n === 0 || size === 0) throw S3Errors.invalidRange(size, header.trim());
     return { start: Math.max(0, size - n), end: size - 1 };
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) throw S3Errors.invalidRange(size);
+  if (start >= size) throw S3Errors.invalidRange(size, header.trim());
   return { start, end };
 }
 
-export function checkConditions(info: ObjectInfo, h: RequestHead['headers']): ApiResponse | undefined {
-  const etag = quote(info.etag);
-  const matches = (list: string) =>
-    list.split(',').some((t) => t.trim() === '*' || t.trim() === etag || t.trim() === info.etag);
-  const modified = Math.floor(info.lastModified.getTime() / 1000) * 1000;
-  const ifMatch = first(h['if-match']);
-  const ifNone = first(h['if-none-match']);
-  const ifUnmodified = first(h['if-unmodified-since']);
-  const ifModified = first(h['if-modified-since']);
-  if (ifMatch !== undefined && !matches(ifMatch)) throw S3Errors.preconditionFailed('If-Match');
-  if (ifMatch === undefined && ifUnmodified !== undefined && modified > Date.parse(ifUnmodified)) {
-    throw S3Errors.preconditionFailed('If-Unmodified-Since');
-  }
-  const notModified = { status: 304, headers: { etag, 'last-modified': info.lastModified.toUTCString() } };
-  if (ifNone !== undefined) return matches(ifNone) ? notModified : undefined;
-  if (ifModified !== undefined && modified <= Date.parse(ifModified)) return notModified;
-  return undefined;
-}
+/** GET and HEAD preconditions (see conditions.ts). */
+export { readConditions as checkConditions } from './conditions.js';
 
 /** S3's conditional writes: `If-None-Match: *` (create only) and `If-Match: "etag"` (replace that version). */
 export function writeCondition(h: RequestHead['headers']): WriteCondition | undefined {
@@ -185,10 +178,23 @@ export function writeCondition(h: RequestHead['headers']): WriteCondition | unde
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded. */
-export function copySource(raw: string): { bucket: string; key: string } {
+export function copySource(raw: string): { bucket: string; key: string; versionId?: string } {
   let source: string;
+  const q = raw.indexOf('?');
+  let versionId: string | undefined;
+  if (q >= 0) {
+    const m = /^versionId=([^&]*)$/.exec(raw.slice(q + 1));
+    if (!m)
+      throw S3Errors.invalidArgument(
+        'Invalid copy source: only versionId may follow ?',
+        'x-amz-copy-source',
+        raw,
+      );
+    versionId = tryDecode(m[1]!) ?? m[1]!;
+    decodeVersionId(versionId);
+  }
   try {
-    source = decodeURIComponent(raw.split('?')[0]!.replace(/^\//, ''));
+    source = decodeURIComponent((q >= 0 ? raw.slice(0, q) : raw).replace(/^\//, ''));
   } catch {
     throw S3Errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', raw);
   }
@@ -196,7 +202,11 @@ export function copySource(raw: string): { bucket: string; key: string } {
   if (slash <= 0 || slash === source.length - 1) {
     throw S3Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
   }
-  return { bucket: source.slice(0, slash), key: source.slice(slash + 1) };
+  return {
+    bucket: source.slice(0, slash),
+    key: source.slice(slash + 1),
+    ...(versionId !== undefined && { versionId }),
+  };
 }
 
 /** Answers once the bucket is known to exist (a subresource of a missing bucket is NoSuchBucket). */

@@ -1,5 +1,6 @@
-// The S3-compatible API, path-style (`/bucket/key`), over the embedded object store. It streams bodies
-// in and out, checks every digest the client sent, and answers with S3's XML, headers and error codes.
+// The S3-compatible API, path-style (`/bucket/key`) and virtual-hosted–style (`bucket.localhost/key`), over
+// the embedded object store. It streams bodies in and out, checks every digest the client sent, and answers
+// with S3's XML, headers and error codes.
 import { randomBytes } from 'node:crypto';
 import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { decodeOrThrow } from '../../uri.js';
@@ -18,36 +19,34 @@ import {
   putObjectAcl,
   putPublicAccessBlock,
 } from './access-config.js';
-import { createBucket, deleteBucket, headBucket, listBuckets, listObjects, location } from './buckets.js';
+import { getObjectAttributes } from './attributes.js';
+import { createBucket, deleteBucket, headBucket, listObjects, location } from './buckets.js';
 import { s3ErrorResponse } from './errors.js';
-import {
-  abortUpload,
-  completeUpload,
-  createUpload,
-  listParts,
-  listUploads,
-  uploadPart,
-} from './multipart.js';
+import { listBuckets } from './list-buckets.js';
+import { listUploads } from './list-uploads.js';
+import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.js';
 import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
+import { isFormUpload, postObject } from './post-object.js';
 import {
   callerOf,
-  check,
   first,
   type Handler,
   MAX_XML_BODY,
   type S3Request,
   type S3SurfaceDeps,
-  xml,
 } from './request.js';
 import { selectObjectContent } from './select.js';
+import { versionedObjectAction, versioningRoute } from './versioning.js';
+import { virtualHostBucket } from './virtual-host.js';
 
 /**
  * What a route needs of its caller: a policy action (owner, policy or ACL decide), the bucket's owner
- * only, any signed tenant (ListBuckets, CreateBucket), or a check per key inside the handler (DeleteObjects).
+ * only, any signed tenant (ListBuckets, CreateBucket), a check per key inside the handler (DeleteObjects),
+ * or the form's own signature and policy (POST object).
  */
-type Need = PolicyAction | 'owner' | 'tenant' | 'per-key';
+type Need = PolicyAction | 'owner' | 'tenant' | 'per-key' | 'form';
 type Route = [Handler, Need];
 
 /** Paths other surfaces own on the shared origin; unsigned requests there are not S3's. */
@@ -57,7 +56,6 @@ const FOREIGN_PATHS = /^\/(20\d\d-\d\d-\d\d|kindling|metrics|_)(\/|$)/;
 const UNSUPPORTED_SUBRESOURCES = new Set([
   'accelerate',
   'analytics',
-  'attributes',
   'cors',
   'encryption',
   'intelligent-tiering',
@@ -74,8 +72,6 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'retention',
   'tagging',
   'torrent',
-  'versionId',
-  'versions',
   'website',
 ]);
 
@@ -93,8 +89,9 @@ export class S3Surface implements ApiSurface {
     if (head.service === 's3') return true;
     if (head.service) return false;
     // Unsigned: only plain S3-looking requests, so other APIs' unsigned calls reach their own surfaces.
-    if (head.headers['x-amz-target'] || head.query.has('Action') || FOREIGN_PATHS.test(head.rawPath))
-      return false;
+    if (head.headers['x-amz-target'] || head.query.has('Action')) return false;
+    if (this.#hostBucket(head, true) !== undefined) return true;
+    if (FOREIGN_PATHS.test(head.rawPath)) return false;
     const bucket = head.rawPath.split('/')[1] ?? '';
     return bucket === '' ? head.method === 'GET' : isValidBucketName(bucket);
   }
@@ -114,10 +111,12 @@ export class S3Surface implements ApiSurface {
   async handle(req: ApiRequest): Promise<ApiResponse> {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const rest = req.rawPath.replace(/^\//, '');
-    const slash = rest.indexOf('/');
-    const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    const key = slash < 0 ? '' : decodeOrThrow(rest.slice(slash + 1), 'path');
-    let name = decodeOrThrow(bucket, 'path');
+    const byHost = this.#hostBucket(req, false);
+    const slash = byHost !== undefined ? -1 : rest.indexOf('/');
+    const bucket = byHost ?? (slash < 0 ? rest : rest.slice(0, slash));
+    const keyPath = byHost !== undefined ? rest : slash < 0 ? '' : rest.slice(slash + 1);
+    const key = decodeOrThrow(keyPath, 'path');
+    let name = byHost ?? decodeOrThrow(bucket, 'path');
     // S3 reserves the suffix for access point aliases: a name like it is never a bucket's own.
     // An alias that is not one of the tenant's access points is no bucket (another tenant's included).
     if (name.endsWith('-s3alias') && this.#deps.accessPointAlias)
@@ -140,6 +139,7 @@ export class S3Surface implements ApiSurface {
     r.access = b;
     r.actor = { tenantId: b.tenantId, bucket: b };
     await this.#checkExpectedOwner(r, b.tenantId);
+    if (need === 'form') return handler(r);
     const owner = tenant?.id === b.tenantId;
     if (owner && b.policy === null) return handler(r);
     if (need === 'owner') {
@@ -151,7 +151,8 @@ export class S3Surface implements ApiSurface {
       return handler(r);
     }
     const caller = callerOf(r);
-    await authorize(this.#deps, b, caller, need, r.key || undefined);
+    const versionId = r.key ? (r.query.get('versionId') ?? undefined) : undefined;
+    await authorize(this.#deps, b, caller, need, r.key || undefined, versionId);
     if (owner) return handler(r);
     try {
       return await handler(r);
@@ -159,7 +160,7 @@ export class S3Surface implements ApiSurface {
       // A missing key is told only to a caller who may list the bucket, as S3 does.
       if (
         e instanceof ObjectStoreError &&
-        e.code === 'NoSuchKey' &&
+        (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') &&
         decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
       )
         throw S3Errors.accessDenied();
@@ -179,6 +180,17 @@ export class S3Surface implements ApiSurface {
     if (!owner) throw S3Errors.accessDenied();
   }
 
+  /** The bucket a virtual-hosted–style Host names; `lenient` (routing) takes an invalid label as S3's too. */
+  #hostBucket(head: RequestHead, lenient: boolean): string | undefined {
+    const host = head.headers.host;
+    try {
+      return virtualHostBucket(host, this.#deps.virtualHostDomains ?? []);
+    } catch (e) {
+      if (lenient) return host;
+      throw e;
+    }
+  }
+
   #route(r: S3Request): Route {
     const q = r.query;
     const m = r.method;
@@ -186,14 +198,22 @@ export class S3Surface implements ApiSurface {
     // A subresource this store does not implement must not fall through to a plain PUT or GET: a
     // PutObjectTagging would otherwise overwrite the object with its XML body.
     for (const name of q.keys()) {
-      if (UNSUPPORTED_SUBRESOURCES.has(name) || (name === 'versioning' && m !== 'GET'))
-        throw S3Errors.notImplemented(`?${name}`);
+      if (UNSUPPORTED_SUBRESOURCES.has(name)) throw S3Errors.notImplemented(`?${name}`);
+    }
+    if (q.has('attributes')) {
+      if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
+      // Parts are kept for the current object only (s3_object_parts): a version's are not answered.
+      if (q.has('versionId')) throw S3Errors.notImplemented('?versionId with ?attributes');
+      if (m === 'GET') return [(x) => getObjectAttributes(d, x), 's3:GetObject'];
+      throw S3Errors.methodNotAllowed();
     }
     if (!r.bucket) {
       if (m === 'GET') return [(x) => listBuckets(d, x), 'tenant'];
       throw S3Errors.methodNotAllowed();
     }
     if (!r.key) {
+      const versioning = versioningRoute(d, r);
+      if (versioning) return versioning;
       if (q.has('notification')) {
         if (m === 'PUT') return [(x) => putNotification(d, x), 'owner'];
         if (m === 'GET') return [(x) => getNotification(d, x), 'owner'];
@@ -223,18 +243,17 @@ export class S3Surface implements ApiSurface {
       if (m === 'HEAD') return [(x) => headBucket(d, x), 's3:ListBucket'];
       if (m === 'DELETE') return [(x) => deleteBucket(d, x), 'owner'];
       if (m === 'POST' && q.has('delete')) return [(x) => deleteObjects(d, x), 'per-key'];
+      if (m === 'POST' && isFormUpload(r)) return [(x) => postObject(d, x), 'form'];
       if (m === 'GET') {
         if (q.has('location')) return [(x) => location(d, x), 'owner'];
         if (q.has('uploads')) return [(x) => listUploads(d, x), 's3:ListBucketMultipartUploads'];
-        if (q.has('versioning'))
-          return [
-            async (x) => check(d, x, () => xml(200, 'VersioningConfiguration', {}, x.requestId)),
-            'owner',
-          ];
         return [(x) => listObjects(d, x, q.get('list-type') === '2'), 's3:ListBucket'];
       }
       throw S3Errors.methodNotAllowed();
     }
+    const versioned = versionedObjectAction(r);
+    if (versioned === 's3:GetObjectVersion') return [(x) => getObject(d, x, m === 'HEAD'), versioned];
+    if (versioned === 's3:DeleteObjectVersion') return [(x) => deleteObject(d, x), versioned];
     if (q.has('acl')) {
       if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];

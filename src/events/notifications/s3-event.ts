@@ -15,7 +15,7 @@ export interface S3EventRecord {
     s3SchemaVersion: '1.0';
     configurationId: string;
     bucket: { name: string; ownerIdentity: { principalId: string }; arn: string };
-    object: { key: string; size?: number; eTag?: string; sequencer: string };
+    object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer: string };
   };
 }
 
@@ -48,6 +48,8 @@ export function buildS3Event(
     object.size = change.size ?? 0;
     object.eTag = change.etag ?? '';
   }
+  // S3 names the version only for a bucket with versioning configured.
+  if (change.versionId !== undefined) object.versionId = change.versionId;
   return {
     Records: [
       {

@@ -59,6 +59,7 @@ export class Buckets {
       acl: row.acl,
       policy: row.policy,
       publicAccessBlock: row.public_access_block,
+      versioning: row.versioning as BucketAccess['versioning'],
     };
   }
 

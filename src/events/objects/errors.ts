@@ -11,7 +11,18 @@ const e = (code: string, message: string, details: Record<string, unknown> = {})
 export const S3Errors = {
   noSuchBucket: (bucket: string) =>
     e('NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
-  noSuchKey: (key: string) => e('NoSuchKey', 'The specified key does not exist.', { Key: key }),
+  noSuchKey: (key: string, responseHeaders?: Record<string, string>) =>
+    e('NoSuchKey', 'The specified key does not exist.', {
+      Key: key,
+      ...(responseHeaders && { ResponseHeaders: responseHeaders }),
+    }),
+  noSuchVersion: (key: string, versionId: string) =>
+    e('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId }),
+  /** GET or HEAD of a delete marker by its version id. */
+  deleteMarkerVersion: (responseHeaders: Record<string, string>) =>
+    e('MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+      ResponseHeaders: responseHeaders,
+    }),
   noSuchUpload: (uploadId: string) =>
     e(
       'NoSuchUpload',
@@ -42,8 +53,11 @@ export const S3Errors = {
     e('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
   keyTooLong: () => e('KeyTooLongError', 'Your key is too long'),
   accessDenied: (message = 'Access Denied') => e('AccessDenied', message),
-  invalidRange: (size: number) =>
-    e('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: size }),
+  invalidRange: (size: number, requested?: string) =>
+    e('InvalidRange', 'The requested range is not satisfiable', {
+      ...(requested !== undefined && { RangeRequested: requested }),
+      ActualObjectSize: size,
+    }),
   preconditionFailed: (condition: string) =>
     e('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
       Condition: condition,

@@ -5,19 +5,31 @@ import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
 import { type ChecksumAlgorithm, hasherFor } from './checksums.js';
-import { S3Errors } from './errors.js';
+import { ObjectStoreError, S3Errors } from './errors.js';
 import type { ObjectRepo, PartRow, UploadRow } from './object-repo.js';
 import { DEFAULT_CONTENT_TYPE, type Objects, validateKey } from './objects.js';
 import type {
   Actor,
   Checksum,
-  ObjectInfo,
+  CompletedUpload,
+  ObjectPart,
   PartInfo,
   StoredHeaders,
   UploadInfo,
+  WriteCondition,
   WriteOptions,
 } from './types.js';
 import { actorTenant } from './types.js';
+
+/**
+ * How long a completed upload is remembered: a CompleteMultipartUpload retried with the same part list
+ * within this time answers the same ETag again (S3 documents no figure; clients retry within minutes).
+ */
+export const COMPLETION_MEMORY_MS = 24 * 60 * 60_000;
+
+/** The part list as remembered: part numbers and unquoted lower-case ETags, in the order given. */
+const partList = (requested: { partNumber: number; etag: string }[]): string =>
+  requested.map((p) => `${p.partNumber}:${p.etag.replace(/"/g, '').toLowerCase()}`).join(',');
 
 /** S3's minimum size of every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -185,14 +197,54 @@ export class MultipartUploads {
     for (const b of blobs) await this.#blobs.unlinkQuietly(b);
   }
 
-  /** Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's. */
+  /**
+   * Concatenates the listed parts (streaming) into the object; its ETag is `md5(part md5s)-N` as S3's.
+   * An upload completed already answers as it did, when the part list is the same (a client's retry);
+   * otherwise NoSuchUpload. `condition` (If-None-Match / If-Match) is checked atomically at commit.
+   */
   async complete(
     tenantId: Actor,
     bucket: string,
     key: string,
     uploadId: string,
     requested: { partNumber: number; etag: string }[],
-  ): Promise<ObjectInfo> {
+    condition?: WriteCondition,
+  ): Promise<CompletedUpload> {
+    try {
+      return await this.#complete(tenantId, bucket, key, uploadId, requested, condition);
+    } catch (e) {
+      // Gone before this call or completed by a concurrent one: a retry of a completion that succeeded.
+      if (!(e instanceof ObjectStoreError) || e.code !== 'NoSuchUpload') throw e;
+      const done = await this.#repo.completion(uploadId);
+      if (
+        !done ||
+        done.bucket !== bucket ||
+        done.key !== key ||
+        done.parts !== partList(requested) ||
+        done.completed_at < Date.now() - COMPLETION_MEMORY_MS
+      )
+        throw e;
+      return {
+        bucket,
+        key,
+        etag: done.etag,
+        checksum:
+          done.checksum_algorithm && done.checksum_value
+            ? { algorithm: done.checksum_algorithm, value: done.checksum_value }
+            : undefined,
+        versionId: done.version_id,
+      };
+    }
+  }
+
+  async #complete(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    requested: { partNumber: number; etag: string }[],
+    condition: WriteCondition | undefined,
+  ): Promise<CompletedUpload> {
     await this.get(tenantId, bucket, key, uploadId);
     if (requested.length === 0) throw S3Errors.invalidRequest('You must specify at least one part');
     const upload = await this.#uploadRow(this.#repo, bucket, key, uploadId);
@@ -262,8 +314,9 @@ export class MultipartUploads {
           partsCount: chosen.length,
           eventName: 'ObjectCreated:CompleteMultipartUpload',
           acl,
+          condition,
         },
-        async (r) => {
+        async (r, version, versionId) => {
           await this.#uploadRow(r, bucket, key, uploadId, true);
           // The parts concatenated above must still be the upload's: a part re-uploaded meanwhile
           // (on any node) would make the object other bytes than its ETag says.
@@ -271,6 +324,28 @@ export class MultipartUploads {
           if (chosen.some((c) => now.get(c.part_number) !== c.blob)) throw S3Errors.invalidPart();
           partBlobs = [...now.values()];
           await r.deleteUpload(uploadId);
+          const parts: ObjectPart[] = chosen.map((c) => ({
+            partNumber: c.part_number,
+            size: c.size,
+            checksum:
+              c.checksum_algorithm && c.checksum_value
+                ? { algorithm: c.checksum_algorithm, value: c.checksum_value }
+                : undefined,
+          }));
+          await r.setObjectParts(bucket, key, version, JSON.stringify(parts));
+          const completedAt = Date.now();
+          await r.forgetCompletionsBefore(completedAt - COMPLETION_MEMORY_MS);
+          await r.rememberCompletion({
+            upload_id: uploadId,
+            bucket,
+            key,
+            parts: partList(requested),
+            etag,
+            checksum_algorithm: checksum?.algorithm ?? null,
+            checksum_value: checksum?.value ?? null,
+            version_id: versionId,
+            completed_at: completedAt,
+          });
         },
       );
     } finally {

@@ -32,16 +32,55 @@ export const OBJECT_SCHEMA: SchemaStep[] = [
      PRIMARY KEY (bucket, key));
    CREATE TABLE s3_upload_acls (
      upload_id TEXT PRIMARY KEY REFERENCES s3_uploads(upload_id) ON DELETE CASCADE, acl TEXT NOT NULL)`,
+  // A completed upload is remembered for a while (a client retrying CompleteMultipartUpload gets the same
+  // answer), and a multipart object keeps its part sizes and checksums (GetObjectAttributes), valid for
+  // the object `version` they were written with, as object ACLs are.
+  `CREATE TABLE s3_completed_uploads (
+     upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, parts TEXT NOT NULL,
+     etag TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT, version_id TEXT NOT NULL,
+     completed_at INTEGER NOT NULL);
+   CREATE INDEX s3_completed_uploads_at ON s3_completed_uploads (completed_at);
+   CREATE TABLE s3_object_parts (
+     bucket TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, parts TEXT NOT NULL,
+     PRIMARY KEY (bucket, key))`,
+  // Versioning: the bucket's state (NULL: never versioned, 'Enabled', 'Suspended'); whether the current
+  // object has a version id of its own (0: the `null` version); and every other version and delete marker
+  // (a marker has no blob). s3_objects keeps exactly the current object, so reads of it stay one lookup.
+  `ALTER TABLE s3_bucket_access ADD COLUMN versioning TEXT;
+   ALTER TABLE s3_objects ADD COLUMN versioned INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE s3_versions (
+     bucket TEXT NOT NULL REFERENCES s3_buckets(name), key TEXT NOT NULL, version INTEGER NOT NULL,
+     versioned INTEGER NOT NULL, delete_marker INTEGER NOT NULL, blob TEXT, size INTEGER NOT NULL,
+     etag TEXT NOT NULL, content_type TEXT NOT NULL, metadata TEXT NOT NULL, headers TEXT NOT NULL,
+     checksum_algorithm TEXT, checksum_value TEXT, parts_count INTEGER, last_modified INTEGER NOT NULL,
+     PRIMARY KEY (bucket, key, version));
+   CREATE INDEX s3_versions_listing ON s3_versions (bucket, key, version DESC)`,
 ];
+
+/** A completed upload as remembered: the part list it was completed with and its answer. */
+export interface CompletedUploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  /** The requested part list, normalised (`1:etag,2:etag`). */
+  parts: string;
+  etag: string;
+  checksum_algorithm: string | null;
+  checksum_value: string | null;
+  /** The S3 version id the object got (`null` when the bucket was not versioning). */
+  version_id: string;
+  completed_at: number;
+}
 
 /** A bucket with its access configuration (each NULL when unset). */
 export interface BucketAccessRow extends BucketRow {
   acl: string | null;
   policy: string | null;
   public_access_block: string | null;
+  versioning: string | null;
 }
 
-export type BucketAccessField = 'acl' | 'policy' | 'public_access_block';
+export type BucketAccessField = 'acl' | 'policy' | 'public_access_block' | 'versioning';
 
 export interface BucketRow {
   name: string;
@@ -63,6 +102,14 @@ export interface ObjectRow {
   parts_count: number | null;
   last_modified: number;
   version: number;
+  /** 1: the object has its own version id; 0: it is the `null` version. */
+  versioned: number;
+}
+
+/** A version that is not the current object, or a delete marker (blob NULL). */
+export interface VersionRow extends Omit<ObjectRow, 'blob'> {
+  blob: string | null;
+  delete_marker: number;
 }
 
 export interface UploadRow {
@@ -112,7 +159,8 @@ export class ObjectRepo {
   /** Every blob a row names (objects and parts): what the sweeper keeps. */
   async liveBlobs(): Promise<Set<string>> {
     const rows = await this.#q.all<{ blob: string }>(
-      'SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts',
+      `SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts
+       UNION ALL SELECT blob FROM s3_versions WHERE blob IS NOT NULL`,
     );
     return new Set(rows.map((r) => r.blob));
   }
@@ -154,7 +202,8 @@ export class ObjectRepo {
 
   async bucketHasObjects(name: string): Promise<boolean> {
     return (
-      (await this.#q.get('SELECT 1 AS one FROM s3_objects WHERE bucket = ? LIMIT 1', [name])) !== undefined
+      (await this.#q.get('SELECT 1 AS one FROM s3_objects WHERE bucket = ? LIMIT 1', [name])) !== undefined ||
+      (await this.#q.get('SELECT 1 AS one FROM s3_versions WHERE bucket = ? LIMIT 1', [name])) !== undefined
     );
   }
 
@@ -170,19 +219,38 @@ export class ObjectRepo {
   /** The bucket and its access configuration in one read. */
   bucketAccess(name: string): Promise<BucketAccessRow | undefined> {
     return this.#q.get<BucketAccessRow>(
-      `SELECT b.name, b.tenant_id, b.created_at, a.acl, a.policy, a.public_access_block
+      `SELECT b.name, b.tenant_id, b.created_at, a.acl, a.policy, a.public_access_block, a.versioning
          FROM s3_buckets b LEFT JOIN s3_bucket_access a ON a.bucket = b.name WHERE b.name = ?`,
       [name],
     );
   }
 
+  /** The bucket's versioning state (undefined: no bucket; null: never versioned), in one read. */
+  async bucketVersioning(name: string): Promise<{ versioning: string | null } | undefined> {
+    return this.#q.get<{ versioning: string | null }>(
+      `SELECT a.versioning FROM s3_buckets b LEFT JOIN s3_bucket_access a ON a.bucket = b.name
+        WHERE b.name = ?`,
+      [name],
+    );
+  }
+
   async setBucketAccess(name: string, field: BucketAccessField, value: string | null): Promise<void> {
-    // `field` is one of three fixed column names, never input.
+    // `field` is one of four fixed column names, never input.
     await this.#q.run(
       `INSERT INTO s3_bucket_access (bucket, ${field}) VALUES (?, ?)
        ON CONFLICT (bucket) DO UPDATE SET ${field} = excluded.${field}`,
       [name, value],
     );
+  }
+
+  /** The ACL set on exactly this version of the key (undefined: none, private). */
+  async versionAcl(bucket: string, key: string, version: number): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ acl: string }>(
+        'SELECT acl FROM s3_object_acls WHERE bucket = ? AND key = ? AND version = ?',
+        [bucket, key, version],
+      )
+    )?.acl;
   }
 
   /** The object's version and its ACL (NULL: private); undefined when there is no object. */
@@ -213,10 +281,59 @@ export class ObjectRepo {
     )?.acl;
   }
 
+  async rememberCompletion(r: CompletedUploadRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_completed_uploads (upload_id, bucket, key, parts, etag, checksum_algorithm, checksum_value,
+         version_id, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        r.upload_id,
+        r.bucket,
+        r.key,
+        r.parts,
+        r.etag,
+        r.checksum_algorithm,
+        r.checksum_value,
+        r.version_id,
+        r.completed_at,
+      ],
+    );
+  }
+
+  completion(uploadId: string): Promise<CompletedUploadRow | undefined> {
+    return this.#q.get<CompletedUploadRow>('SELECT * FROM s3_completed_uploads WHERE upload_id = ?', [
+      uploadId,
+    ]);
+  }
+
+  async forgetCompletionsBefore(time: number): Promise<void> {
+    await this.#q.run('DELETE FROM s3_completed_uploads WHERE completed_at < ?', [time]);
+  }
+
+  async setObjectParts(bucket: string, key: string, version: number, parts: string): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_object_parts (bucket, key, version, parts) VALUES (?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version, parts = excluded.parts`,
+      [bucket, key, version, parts],
+    );
+  }
+
+  /** The parts (JSON) of the object's given version, if that version was a multipart upload's. */
+  async objectParts(bucket: string, key: string, version: number): Promise<string | undefined> {
+    return (
+      await this.#q.get<{ parts: string }>(
+        'SELECT parts FROM s3_object_parts WHERE bucket = ? AND key = ? AND version = ?',
+        [bucket, key, version],
+      )
+    )?.parts;
+  }
+
   /** Deletes the bucket, its uploads (parts cascade) and its access configuration. */
   async deleteBucket(name: string): Promise<void> {
     await this.#q.run('DELETE FROM s3_object_acls WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_object_parts WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_completed_uploads WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_bucket_access WHERE bucket = ?', [name]);
+    await this.#q.run('DELETE FROM s3_versions WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_uploads WHERE bucket = ?', [name]);
     await this.#q.run('DELETE FROM s3_buckets WHERE name = ?', [name]);
   }
@@ -261,11 +378,13 @@ export class ObjectRepo {
   async putObject(r: ObjectRow): Promise<void> {
     await this.#q.run(
       `INSERT INTO s3_objects (bucket, key, blob, size, etag, content_type, metadata, headers, checksum_algorithm,
-         checksum_value, parts_count, last_modified, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         checksum_value, parts_count, last_modified, version, versioned)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size, etag = excluded.etag,
          content_type = excluded.content_type, metadata = excluded.metadata, headers = excluded.headers,
          checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value,
-         parts_count = excluded.parts_count, last_modified = excluded.last_modified, version = excluded.version`,
+         parts_count = excluded.parts_count, last_modified = excluded.last_modified, version = excluded.version,
+         versioned = excluded.versioned`,
       [
         r.bucket,
         r.key,
@@ -280,7 +399,99 @@ export class ObjectRepo {
         r.parts_count,
         r.last_modified,
         r.version,
+        r.versioned,
       ],
+    );
+  }
+
+  // ---- versions other than the current object, and delete markers ----
+
+  async insertVersion(r: VersionRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO s3_versions (bucket, key, version, versioned, delete_marker, blob, size, etag, content_type,
+         metadata, headers, checksum_algorithm, checksum_value, parts_count, last_modified)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        r.bucket,
+        r.key,
+        r.version,
+        r.versioned,
+        r.delete_marker,
+        r.blob,
+        r.size,
+        r.etag,
+        r.content_type,
+        r.metadata,
+        r.headers,
+        r.checksum_algorithm,
+        r.checksum_value,
+        r.parts_count,
+        r.last_modified,
+      ],
+    );
+  }
+
+  /** A noncurrent version or marker by internal version; `versioned` 0 finds the key's `null` one. */
+  version(
+    bucket: string,
+    key: string,
+    by: { version: number } | { null: true },
+  ): Promise<VersionRow | undefined> {
+    return 'version' in by
+      ? this.#q.get<VersionRow>(
+          'SELECT * FROM s3_versions WHERE bucket = ? AND key = ? AND version = ? AND versioned = 1',
+          [bucket, key, by.version],
+        )
+      : this.#q.get<VersionRow>('SELECT * FROM s3_versions WHERE bucket = ? AND key = ? AND versioned = 0', [
+          bucket,
+          key,
+        ]);
+  }
+
+  /** The key's newest noncurrent version or marker (the one a permanent delete of the latest promotes). */
+  newestVersion(bucket: string, key: string): Promise<VersionRow | undefined> {
+    return this.#q.get<VersionRow>(
+      'SELECT * FROM s3_versions WHERE bucket = ? AND key = ? ORDER BY version DESC LIMIT 1',
+      [bucket, key],
+    );
+  }
+
+  async deleteVersion(bucket: string, key: string, version: number): Promise<void> {
+    await this.#q.run('DELETE FROM s3_versions WHERE bucket = ? AND key = ? AND version = ?', [
+      bucket,
+      key,
+      version,
+    ]);
+  }
+
+  /**
+   * Up to `limit` versions (current objects and s3_versions) in ListObjectVersions order (key, newest
+   * first), from keys >= `from`, after the (key, version) cursor when given (a version of MAX_SAFE_INTEGER
+   * starts at the key's newest).
+   */
+  versionsAfter(
+    bucket: string,
+    after: { key: string; version: number } | null,
+    from: string,
+    limit: number,
+  ): Promise<(VersionRow & { current: number })[]> {
+    const cols = `bucket, key, version, versioned, blob, size, etag, content_type, metadata, headers,
+      checksum_algorithm, checksum_value, parts_count, last_modified`;
+    // Each side is read in index order and cut at `limit` before the merge: a page costs its own rows, not
+    // the rest of the bucket. `key >= ?` starts the index range; the OR only filters the cursor's key.
+    const start = after !== null && after.key > from ? after.key : from;
+    const where = after === null ? 'key >= ?' : 'key >= ? AND (key > ? OR version < ?)';
+    const args = after === null ? [start] : [start, after.key, after.version];
+    return this.#q.all<VersionRow & { current: number }>(
+      `SELECT * FROM (
+         SELECT ${cols}, 0 AS delete_marker, 1 AS current FROM s3_objects WHERE bucket = ? AND ${where}
+          ORDER BY key LIMIT ?) o
+       UNION ALL
+       SELECT * FROM (
+         SELECT ${cols}, delete_marker, 0 AS current FROM s3_versions WHERE bucket = ? AND ${where}
+          ORDER BY key, version DESC LIMIT ?) v
+       ORDER BY key, version DESC LIMIT ?`,
+      [bucket, ...args, limit, bucket, ...args, limit, limit],
     );
   }
 

@@ -12,15 +12,19 @@ import {
   type Actor,
   actorTenant,
   type Checksum,
+  type DeleteOutcome,
   type ListOptions,
   type ListResult,
   type ObjectChange,
   type ObjectInfo,
   type ObjectStoreHooks,
   type StoredHeaders,
+  type VersioningState,
   type WriteCondition,
   type WriteOptions,
 } from './types.js';
+import { versionIdOf } from './version-id.js';
+import { displace, findVersion, latestMarker, markerHeaders, markerRow, removeVersion } from './versions.js';
 
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
@@ -47,6 +51,7 @@ const toInfo = (r: ObjectRow): ObjectInfo => ({
       : undefined,
   partsCount: r.parts_count ?? undefined,
   version: r.version,
+  versionId: versionIdOf(r),
 });
 
 /** An object about to be committed: its blob is written, its row not yet. */
@@ -179,9 +184,9 @@ export class Objects {
     });
   }
 
-  async head(tenantId: Actor, bucket: string, key: string): Promise<ObjectInfo> {
+  async head(tenantId: Actor, bucket: string, key: string, versionId?: string): Promise<ObjectInfo> {
     await this.#buckets.get(tenantId, bucket);
-    return toInfo(await this.#objectRow(bucket, key));
+    return toInfo(await this.#objectRow(bucket, key, versionId));
   }
 
   /**
@@ -189,16 +194,20 @@ export class Objects {
    * commit: a blob gone between reading the row and opening it means a newer row, which is read again.
    * A row whose blob is missing (or of another size) is an error, never other bytes.
    */
-  async open(tenantId: Actor, bucket: string, key: string): Promise<OpenObject> {
+  async open(tenantId: Actor, bucket: string, key: string, versionId?: string): Promise<OpenObject> {
     await this.#buckets.get(tenantId, bucket);
     for (let attempt = 0; ; attempt++) {
-      const row = await this.#objectRow(bucket, key);
+      const row = await this.#objectRow(bucket, key, versionId);
       let reader: Awaited<ReturnType<BlobFiles['open']>>;
       try {
         reader = await this.#blobs.open(actorTenant(tenantId), row.blob);
       } catch (e) {
         if (!(e instanceof BlobMissingError) || attempt >= 3) throw e;
-        const now = await this.#repo.objectBlob(bucket, key);
+        // A version's blob goes only with its row (permanent delete): re-reading answers NoSuchVersion.
+        const now =
+          versionId === undefined
+            ? await this.#repo.objectBlob(bucket, key)
+            : (await this.#objectRow(bucket, key, versionId)).blob;
         if (now === row.blob) throw e;
         continue;
       }
@@ -228,47 +237,122 @@ export class Objects {
     }
   }
 
-  /** Deletes the object if it exists (S3 answers 204 either way). */
-  async delete(tenantId: Actor, bucket: string, key: string): Promise<boolean> {
+  /**
+   * Deletes the object if it exists (S3 answers 204 either way). In a versioned bucket this adds a delete
+   * marker instead (the object stays as a noncurrent version; Suspended: the marker is the `null` version).
+   */
+  async delete(tenantId: Actor, bucket: string, key: string): Promise<DeleteOutcome> {
     await this.#buckets.get(tenantId, bucket);
     validateKey(key);
-    const blob = await this.#repo.transaction(this.#sql, async (r) => {
-      const found = (await r.objectForUpdate(bucket, key))?.blob;
-      if (found === undefined) return undefined;
-      await r.deleteObject(bucket, key);
+    const done = await this.#repo.transaction(this.#sql, async (r) => {
+      const state = (await r.bucketVersioning(bucket))?.versioning as VersioningState | null | undefined;
+      if (state === undefined) throw S3Errors.noSuchBucket(bucket);
+      // The counter's lock before the key's, in commit's order: the other order deadlocks (PostgreSQL)
+      // against a concurrent write of the key. A delete of no object spends a number, harmlessly.
       const version = await r.nextVersion();
-      await this.#hooks.onChange?.(
+      if (state === null) {
+        const found = (await r.objectForUpdate(bucket, key))?.blob;
+        if (found === undefined) return undefined;
+        await r.deleteObject(bucket, key);
+        await this.#changed(r, tenantId, bucket, key, 'ObjectRemoved:Delete', version, undefined);
+        return { freed: [found], versionId: undefined, deleteMarker: false };
+      }
+      const current = await r.object(bucket, key);
+      const freed = await displace(r, state, bucket, key, current);
+      if (current) await r.deleteObject(bucket, key);
+      const marker = markerRow(bucket, key, version, state === 'Enabled' ? 1 : 0);
+      await r.insertVersion(marker);
+      const versionId = versionIdOf(marker);
+      await this.#changed(r, tenantId, bucket, key, 'ObjectRemoved:DeleteMarkerCreated', version, versionId);
+      return { freed, versionId, deleteMarker: true };
+    });
+    if (done === undefined) return { versionId: undefined, deleteMarker: false };
+    for (const b of done.freed) await this.#blobs.unlinkQuietly(b);
+    this.#hooks.afterCommit?.();
+    return { versionId: done.versionId, deleteMarker: done.deleteMarker };
+  }
+
+  /** Deletes one version (or delete marker) for good; S3 answers 204 when there was none. */
+  async deleteVersion(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    versionId: string,
+  ): Promise<DeleteOutcome> {
+    await this.#buckets.get(tenantId, bucket);
+    validateKey(key);
+    const done = await this.#repo.transaction(this.#sql, async (r) => {
+      const versioned = (await r.bucketVersioning(bucket))?.versioning ?? null;
+      // The locks in the order the bucket's writers take them (see commit).
+      const version = await r.nextVersion();
+      if (versioned === null) await r.objectForUpdate(bucket, key);
+      const gone = await removeVersion(r, bucket, key, versionId);
+      if (!gone) return undefined;
+      await this.#changed(
+        r,
+        tenantId,
+        bucket,
+        key,
+        'ObjectRemoved:Delete',
+        version,
+        versioned === null ? undefined : versionId,
+      );
+      return gone;
+    });
+    if (done === undefined) return { versionId, deleteMarker: false };
+    if (done.blob !== null) await this.#blobs.unlinkQuietly(done.blob);
+    this.#hooks.afterCommit?.();
+    return { versionId, deleteMarker: done.row.delete_marker === 1 };
+  }
+
+  #changed(
+    r: ObjectRepo,
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+    eventName: ObjectChange['eventName'],
+    version: number,
+    versionId: string | undefined,
+  ): Promise<void> {
+    return (
+      this.#hooks.onChange?.(
         {
           tenantId: actorTenant(tenantId),
           bucket,
           key,
-          eventName: 'ObjectRemoved:Delete',
+          eventName,
+          ...(versionId !== undefined && { versionId }),
           sequencer: sequencer(version),
           time: new Date(),
         },
         r.executor,
-      );
-      return found;
-    });
-    if (blob === undefined) return false;
-    await this.#blobs.unlinkQuietly(blob);
-    this.#hooks.afterCommit?.();
-    return true;
+      ) ?? Promise.resolve()
+    );
   }
 
   async copy(
     tenantId: Actor,
-    source: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string },
     target: { bucket: string; key: string },
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      /** Throws to refuse the copy, given the source as opened (the x-amz-copy-source-if-* conditions). */
+      checkSource?: (source: ObjectInfo) => void;
     },
-  ): Promise<ObjectInfo> {
+  ): Promise<ObjectInfo & { sourceVersionId: string }> {
     await this.#buckets.get(tenantId, target.bucket);
     validateKey(target.key);
-    const src = await this.open(tenantId, source.bucket, source.key);
-    const same = source.bucket === target.bucket && source.key === target.key;
+    const src = await this.open(tenantId, source.bucket, source.key, source.versionId);
+    try {
+      opts.checkSource?.(src.info);
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+    // Copying a named version onto its own key is how S3 users restore it: allowed as it is.
+    const same =
+      source.bucket === target.bucket && source.key === target.key && source.versionId === undefined;
     if (same && !opts.replaceMetadata) {
       src.close();
       throw S3Errors.invalidRequest(
@@ -283,7 +367,7 @@ export class Objects {
     const body = src.read();
     // finally: the source file closes even when the write is refused before reading it.
     try {
-      return await this.put(
+      const info = await this.put(
         tenantId,
         target.bucket,
         target.key,
@@ -299,6 +383,7 @@ export class Objects {
         },
         'ObjectCreated:Copy',
       );
+      return { ...info, sourceVersionId: src.info.versionId };
     } finally {
       body.destroy();
     }
@@ -350,10 +435,23 @@ export class Objects {
     }
   }
 
-  async #objectRow(bucket: string, key: string): Promise<ObjectRow> {
+  /**
+   * The current object, or the version named. A key whose latest version is a delete marker answers
+   * NoSuchKey with the marker's headers; a marker named by its id is MethodNotAllowed, as S3 answers.
+   */
+  async #objectRow(bucket: string, key: string, versionId?: string): Promise<ObjectRow> {
+    if (versionId !== undefined) {
+      const found = await findVersion(this.#repo, bucket, key, versionId);
+      if (!found) throw S3Errors.noSuchVersion(key, versionId);
+      if (found.row.delete_marker === 1 || found.row.blob === null)
+        throw S3Errors.deleteMarkerVersion(markerHeaders(found.row));
+      return { ...found.row, blob: found.row.blob };
+    }
     const row = await this.#repo.object(bucket, key);
-    if (!row) throw S3Errors.noSuchKey(key);
-    return row;
+    if (row) return row;
+    // Only a miss pays this read; a bucket never versioned has no markers to find.
+    const marker = await latestMarker(this.#repo, bucket, key);
+    throw S3Errors.noSuchKey(key, marker && markerHeaders(marker));
   }
 
   async #checkCondition(
@@ -380,21 +478,30 @@ export class Objects {
   async commit(
     tenantId: Actor,
     o: NewObject,
-    inTransaction?: (r: ObjectRepo) => Promise<void>,
+    inTransaction?: (r: ObjectRepo, version: number, versionId: string) => Promise<void>,
   ): Promise<ObjectInfo> {
-    let old: string | undefined;
+    let old: string[] = [];
     let info: ObjectInfo;
     try {
       info = await this.#repo.transaction(this.#sql, async (r) => {
         // The bucket may have been deleted (or the upload aborted) while the body streamed in.
-        if (!(await r.bucket(o.bucket))) throw S3Errors.noSuchBucket(o.bucket);
+        const b = await r.bucketVersioning(o.bucket);
+        if (!b) throw S3Errors.noSuchBucket(o.bucket);
+        const state = b.versioning as VersioningState | null;
+        // The counter's row lock comes first: commits queue on it (PostgreSQL), so the row read next is
+        // the last committed one even for a key no row holds yet (two `If-None-Match: *` writers of a new
+        // key would otherwise both see none and the second replace the first), and every writer of a
+        // versioned bucket after this one sees the versions it leaves.
+        const version = await r.nextVersion();
         // Locked (PostgreSQL): a concurrent writer of the key on another node waits, so the condition
         // and the old blob this commit replaces are the ones it sees.
-        const current = await r.objectForUpdate(o.bucket, o.key);
+        const current =
+          state === null ? await r.objectForUpdate(o.bucket, o.key) : await r.object(o.bucket, o.key);
         await this.#checkCondition(r, o.bucket, o.key, o.condition, current ?? null);
-        await inTransaction?.(r);
-        old = current?.blob;
-        const version = await r.nextVersion();
+        const versioned = state === 'Enabled' ? 1 : 0;
+        await inTransaction?.(r, version, versionIdOf({ version, versioned }));
+        if (state === null) old = current === undefined ? [] : [current.blob];
+        else old = await displace(r, state, o.bucket, o.key, current as ObjectRow | undefined);
         const now = Date.now();
         await r.putObject({
           bucket: o.bucket,
@@ -409,7 +516,8 @@ export class Objects {
           checksum_value: o.checksum?.value ?? null,
           parts_count: o.partsCount ?? null,
           last_modified: now,
-          version,
+          version: version,
+          versioned,
         });
         if (o.acl !== undefined) await r.setObjectAcl(o.bucket, o.key, version, o.acl);
         const time = new Date(now);
@@ -419,6 +527,7 @@ export class Objects {
             bucket: o.bucket,
             key: o.key,
             eventName: o.eventName,
+            ...(state !== null && { versionId: versionIdOf({ version: version, versioned }) }),
             size: o.size,
             etag: o.etag,
             sequencer: sequencer(version),
@@ -437,14 +546,15 @@ export class Objects {
           lastModified: time,
           checksum: o.checksum,
           partsCount: o.partsCount,
-          version,
+          version: version,
+          versionId: versionIdOf({ version: version, versioned }),
         };
       });
     } catch (e) {
       await this.#blobs.unlinkQuietly(o.blob);
       throw e;
     }
-    if (old !== undefined && old !== o.blob) await this.#blobs.unlinkQuietly(old);
+    for (const b of old) if (b !== o.blob) await this.#blobs.unlinkQuietly(b);
     this.#hooks.afterCommit?.();
     return info;
   }

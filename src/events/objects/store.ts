@@ -16,22 +16,32 @@ import type {
   Actor,
   BucketAccess,
   BucketInfo,
+  CompletedUpload,
+  DeleteOutcome,
   ListOptions,
   ListResult,
+  ListVersionsOptions,
+  ListVersionsResult,
   ObjectChange,
   ObjectInfo,
+  ObjectPart,
   ObjectStoreHooks,
   PartInfo,
   StoredHeaders,
   UploadInfo,
+  VersioningState,
+  WriteCondition,
   WriteOptions,
 } from './types.js';
+import { decodeVersionId } from './version-id.js';
+import { checkVersionMarkers, findVersion, listVersions } from './versions.js';
 
 export { MAX_PART_NUMBER, MIN_PART_SIZE } from './multipart.js';
 export type { BucketAccessField } from './object-repo.js';
 export { sequencer, started, validateKey } from './objects.js';
 export type * from './types.js';
 export { actorTenant } from './types.js';
+export { decodeVersionId, NULL_VERSION } from './version-id.js';
 
 export class ObjectStore {
   readonly #sql: Sql;
@@ -122,9 +132,49 @@ export class ObjectStore {
     return row.acl;
   }
 
-  /** The ACL of an object of a bucket already read by the caller; undefined when there is no object. */
-  peekObjectAcl(bucket: string, key: string): Promise<{ acl: string | null } | undefined> {
-    return this.#repo.objectAcl(bucket, key);
+  /**
+   * The ACL of an object of a bucket already read by the caller; undefined when there is no object. With
+   * a version id: the ACL set on that version (a noncurrent version whose ACL was replaced is private),
+   * NoSuchVersion when there is none.
+   */
+  async peekObjectAcl(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ acl: string | null } | undefined> {
+    if (versionId === undefined) return this.#repo.objectAcl(bucket, key);
+    const found = await findVersion(this.#repo, bucket, key, versionId);
+    if (!found) return undefined;
+    return { acl: (await this.#repo.versionAcl(bucket, key, found.row.version)) ?? null };
+  }
+
+  // ---- versioning ----
+
+  /** null: the bucket was never versioned. */
+  async bucketVersioning(actor: Actor, name: string): Promise<VersioningState | null> {
+    await this.#buckets.get(actor, name);
+    return ((await this.#repo.bucketVersioning(name))?.versioning ?? null) as VersioningState | null;
+  }
+
+  async setBucketVersioning(actor: Actor, name: string, state: VersioningState): Promise<void> {
+    await this.#buckets.get(actor, name);
+    await this.#repo.setBucketAccess(name, 'versioning', state);
+  }
+
+  async listObjectVersions(
+    actor: Actor,
+    bucket: string,
+    opts: ListVersionsOptions,
+  ): Promise<ListVersionsResult> {
+    await this.#buckets.get(actor, bucket);
+    checkVersionMarkers(opts);
+    return listVersions(this.#repo, bucket, opts);
+  }
+
+  /** Deletes one version or delete marker for good (DELETE ?versionId=). */
+  deleteObjectVersion(actor: Actor, bucket: string, key: string, versionId: string): Promise<DeleteOutcome> {
+    decodeVersionId(versionId);
+    return this.#objects.deleteVersion(actor, bucket, key, versionId);
   }
 
   /** Sets the current object's ACL (it lasts until the object is overwritten or deleted). */
@@ -150,30 +200,43 @@ export class ObjectStore {
     return this.#objects.put(tenantId, bucket, key, body, opts, eventName);
   }
 
-  headObject(tenantId: Actor, bucket: string, key: string): Promise<ObjectInfo> {
-    return this.#objects.head(tenantId, bucket, key);
+  /** The current object, or the version named (`null` included). */
+  headObject(tenantId: Actor, bucket: string, key: string, versionId?: string): Promise<ObjectInfo> {
+    return this.#objects.head(tenantId, bucket, key, versionId);
   }
 
-  /** The object's metadata and its open blob (see Objects.open). */
-  openObject(tenantId: Actor, bucket: string, key: string): Promise<OpenObject> {
-    return this.#objects.open(tenantId, bucket, key);
+  /** The object's (or the named version's) metadata and its open blob (see Objects.open). */
+  openObject(tenantId: Actor, bucket: string, key: string, versionId?: string): Promise<OpenObject> {
+    return this.#objects.open(tenantId, bucket, key, versionId);
   }
 
-  /** Deletes the object if it exists (S3 answers 204 either way). */
-  deleteObject(tenantId: Actor, bucket: string, key: string): Promise<boolean> {
+  /** Deletes the object if it exists (S3 answers 204 either way); a versioned bucket gets a delete marker. */
+  deleteObject(tenantId: Actor, bucket: string, key: string): Promise<DeleteOutcome> {
     return this.#objects.delete(tenantId, bucket, key);
   }
 
   copyObject(
     tenantId: Actor,
-    source: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string },
     target: { bucket: string; key: string },
     opts: {
       replaceMetadata?: { contentType?: string; metadata: Record<string, string>; headers: StoredHeaders };
       acl?: string;
+      checkSource?: (source: ObjectInfo) => void;
     },
-  ): Promise<ObjectInfo> {
+  ): Promise<ObjectInfo & { sourceVersionId: string }> {
     return this.#objects.copy(tenantId, source, target, opts);
+  }
+
+  /** The object's metadata and, for a multipart object, its parts (GetObjectAttributes). */
+  async objectAttributes(
+    tenantId: Actor,
+    bucket: string,
+    key: string,
+  ): Promise<{ info: ObjectInfo; parts: ObjectPart[] | undefined }> {
+    const info = await this.#objects.head(tenantId, bucket, key);
+    const parts = await this.#repo.objectParts(bucket, key, info.version);
+    return { info, parts: parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]) };
   }
 
   listObjects(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {
@@ -232,7 +295,8 @@ export class ObjectStore {
     key: string,
     uploadId: string,
     requested: { partNumber: number; etag: string }[],
-  ): Promise<ObjectInfo> {
-    return this.#uploads.complete(tenantId, bucket, key, uploadId, requested);
+    condition?: WriteCondition,
+  ): Promise<CompletedUpload> {
+    return this.#uploads.complete(tenantId, bucket, key, uploadId, requested, condition);
   }
 }

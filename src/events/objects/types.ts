@@ -28,6 +28,8 @@ export interface ObjectInfo {
   checksum: Checksum | undefined;
   partsCount: number | undefined;
   version: number;
+  /** S3's version id: `null` unless written while the bucket's versioning was Enabled. */
+  versionId: string;
 }
 
 export interface BucketInfo {
@@ -41,7 +43,11 @@ export interface BucketAccess extends BucketInfo {
   acl: string | null;
   policy: string | null;
   publicAccessBlock: string | null;
+  /** null: never versioned; else `Enabled` or `Suspended`. */
+  versioning: VersioningState | null;
 }
+
+export type VersioningState = 'Enabled' | 'Suspended';
 
 /**
  * Whom a store call acts for: a tenant id (the store checks the bucket is that tenant's), or a bucket the
@@ -58,6 +64,16 @@ export interface PartInfo {
   checksum: Checksum | undefined;
 }
 
+/** One part of a multipart object, as GetObjectAttributes lists it. */
+export interface ObjectPart {
+  partNumber: number;
+  size: number;
+  checksum: Checksum | undefined;
+}
+
+/** What CompleteMultipartUpload answers: the new object, or (a retry after success) the remembered answer. */
+export type CompletedUpload = Pick<ObjectInfo, 'bucket' | 'key' | 'etag' | 'checksum' | 'versionId'>;
+
 export interface UploadInfo {
   uploadId: string;
   bucket: string;
@@ -73,9 +89,13 @@ export interface ObjectChange {
   key: string;
   eventName:
     | 'ObjectCreated:Put'
+    | 'ObjectCreated:Post'
     | 'ObjectCreated:Copy'
     | 'ObjectCreated:CompleteMultipartUpload'
-    | 'ObjectRemoved:Delete';
+    | 'ObjectRemoved:Delete'
+    | 'ObjectRemoved:DeleteMarkerCreated';
+  /** The version the change made or removed, when the bucket has versioning configured. */
+  versionId?: string;
   size?: number;
   etag?: string;
   sequencer: string;
@@ -126,4 +146,39 @@ export interface ListResult {
   isTruncated: boolean;
   /** The last key or common prefix returned: where the next page starts. */
   last: string | undefined;
+}
+
+export interface ListVersionsOptions {
+  prefix?: string;
+  delimiter?: string;
+  maxKeys?: number;
+  keyMarker?: string;
+  /** With keyMarker: the listing resumes after this version of that key. */
+  versionIdMarker?: string;
+}
+
+export interface VersionEntry {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  lastModified: Date;
+  etag: string;
+  size: number;
+  checksumAlgorithm: string | undefined;
+}
+
+export interface ListVersionsResult {
+  versions: VersionEntry[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** Where the next page starts (when truncated): a key or common prefix, and a version id after a version. */
+  nextKeyMarker: string | undefined;
+  nextVersionIdMarker: string | undefined;
+}
+
+/** What a DELETE did: the version it created (a marker) or removed, when the bucket is versioned. */
+export interface DeleteOutcome {
+  versionId: string | undefined;
+  deleteMarker: boolean;
 }

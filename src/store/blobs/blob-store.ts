@@ -34,10 +34,18 @@ export class BlobCorruptError extends Error {
   }
 }
 
+/** A blob's bytes to write: whole, as consecutive parts, or streamed. */
+export type BlobBody = Buffer | Buffer[] | AsyncIterable<Uint8Array>;
+
 /** An open blob: its size, and its bytes (all, or an inclusive range) streamed on demand. */
 export interface BlobReader {
   readonly size: number;
   read(range?: { start: number; end: number }): Readable;
+  /**
+   * The whole blob read into `into` (at least `size` bytes long) at once, and released; where that is
+   * cheap (a local file: one read instead of a stream). Answers the filled part of `into`.
+   */
+  readInto?(into: Buffer): Promise<Buffer>;
   /** Releases the blob when `read` was not called. */
   close(): void;
 }
@@ -54,8 +62,9 @@ export interface BlobStore {
   /**
    * Writes the blob atomically: readers see the whole body or nothing (replaces an existing blob).
    * `owner` (a tenant, for the block layer's manifest key; see store/blocks/) is ignored by plain stores.
+   * An array of buffers is their concatenation (written without copying them into one, where possible).
    */
-  put(key: string, body: Buffer | AsyncIterable<Uint8Array>, owner?: string): Promise<void>;
+  put(key: string, body: BlobBody, owner?: string): Promise<void>;
   /** The blob, or undefined when it does not exist. */
   open(key: string, owner?: string): Promise<BlobReader | undefined>;
   /** The blob's bytes; BlobMissingError when it does not exist. */

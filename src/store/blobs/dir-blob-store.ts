@@ -7,7 +7,14 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type BlobInfo, type BlobReader, type BlobStore, checkBlobKey, getBlob } from './blob-store.js';
+import {
+  type BlobBody,
+  type BlobInfo,
+  type BlobReader,
+  type BlobStore,
+  checkBlobKey,
+  getBlob,
+} from './blob-store.js';
 
 export class DirBlobStore implements BlobStore {
   readonly where: string;
@@ -27,13 +34,46 @@ export class DirBlobStore implements BlobStore {
     return path.join(this.#root, ...key.split('/'));
   }
 
-  async put(key: string, body: Buffer | AsyncIterable<Uint8Array>): Promise<void> {
+  async put(key: string, body: BlobBody): Promise<void> {
     const dest = this.path(key);
     const tmp = path.join(path.dirname(dest), `.${randomBytes(12).toString('hex')}.tmp`);
+    if (Buffer.isBuffer(body) || Array.isArray(body))
+      return this.#putBuffers(tmp, dest, Buffer.isBuffer(body) ? [body] : body);
     await fsp.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
     try {
-      const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-      await pipeline(source, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      await pipeline(body, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      await fsp.rename(tmp, dest);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * A body in memory (a block, a manifest): one writev, no stream. The directory is created only when
+   * the temp file cannot be (the block pool's 256 directories exist after the first few writes).
+   */
+  async #putBuffers(tmp: string, dest: string, parts: Buffer[]): Promise<void> {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(tmp, 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await fsp.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+      fh = await fsp.open(tmp, 'wx', 0o600);
+    }
+    try {
+      try {
+        const left = parts.filter((p) => p.length > 0);
+        while (left.length > 0) {
+          let { bytesWritten: n } = await fh.writev(left);
+          // A short write (a full disk answers ENOSPC on the next call): the rest goes again.
+          while (left.length > 0 && n >= left[0]!.length) n -= left.shift()!.length;
+          if (n > 0) left[0] = left[0]!.subarray(n);
+        }
+      } finally {
+        await fh.close();
+      }
       await fsp.rename(tmp, dest);
     } catch (e) {
       await fsp.rm(tmp, { force: true });
@@ -68,6 +108,23 @@ export class DirBlobStore implements BlobStore {
           return Readable.from([]);
         }
         return fh.createReadStream({ start, end, autoClose: true });
+      },
+      readInto: async (into) => {
+        if (used) throw new Error(`blob ${key} read twice`);
+        used = true;
+        try {
+          if (into.length < size)
+            throw new RangeError(`a ${into.length}-byte buffer for a ${size}-byte blob`);
+          let at = 0;
+          while (at < size) {
+            const { bytesRead } = await fh.read(into, at, size - at, at);
+            if (bytesRead === 0) break; // shrank since opened: the caller sees fewer bytes than `size`
+            at += bytesRead;
+          }
+          return into.subarray(0, at);
+        } finally {
+          await fh.close().catch(() => undefined); // read whole already; a close failure changes nothing
+        }
       },
       close: () => {
         if (used) return;

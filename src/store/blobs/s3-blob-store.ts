@@ -15,7 +15,14 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { type BlobInfo, type BlobReader, type BlobStore, checkBlobKey, getBlob } from './blob-store.js';
+import {
+  type BlobBody,
+  type BlobInfo,
+  type BlobReader,
+  type BlobStore,
+  checkBlobKey,
+  getBlob,
+} from './blob-store.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -65,10 +72,11 @@ export class S3BlobStore implements BlobStore {
     return this.#prefix + key;
   }
 
-  async put(key: string, body: Buffer | AsyncIterable<Uint8Array>): Promise<void> {
+  async put(key: string, body: BlobBody): Promise<void> {
     const Key = this.#key(key);
-    if (Buffer.isBuffer(body)) {
-      await this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key, Body: body }));
+    if (Buffer.isBuffer(body) || Array.isArray(body)) {
+      const Body = Buffer.isBuffer(body) ? body : Buffer.concat(body);
+      await this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key, Body }));
       return;
     }
     const tmp = path.join(this.#spool, `${randomBytes(12).toString('hex')}.tmp`);

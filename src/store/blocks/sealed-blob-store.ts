@@ -4,6 +4,7 @@
 // before the block layer (or with KINDLING_STORAGE=plain) have no manifest header and are read as they are.
 import { Readable } from 'node:stream';
 import {
+  type BlobBody,
   BlobCorruptError,
   type BlobInfo,
   type BlobReader,
@@ -51,14 +52,15 @@ export class SealedBlobStore implements BlobStore {
     return o;
   }
 
-  async put(key: string, body: Buffer | AsyncIterable<Uint8Array>, owner?: string): Promise<void> {
+  async put(key: string, body: BlobBody, owner?: string): Promise<void> {
     if (!this.#seal) return this.#raw.put(key, body);
     const o = this.#owner(owner);
-    const src = Buffer.isBuffer(body)
-      ? (async function* () {
-          yield body;
-        })()
-      : body;
+    const src =
+      Buffer.isBuffer(body) || Array.isArray(body)
+        ? (async function* () {
+            yield* Buffer.isBuffer(body) ? [body] : body;
+          })()
+        : body;
     const w = await this.#pool.write(o, src);
     try {
       await this.#raw.put(

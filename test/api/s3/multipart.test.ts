@@ -237,7 +237,7 @@ test('UploadPartCopy takes parts from byte ranges of an existing object', async 
   assert.ok(got.equals(source));
 });
 
-test('UploadPartCopy with a range past the source answers InvalidArgument', async () => {
+test('UploadPartCopy with a range past the source answers 416 InvalidRange, as S3', async () => {
   await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'short-source', Body: 'tiny' }));
   const id = await start('bad-range');
   await assert.rejects(
@@ -251,6 +251,7 @@ test('UploadPartCopy with a range past the source answers InvalidArgument', asyn
         CopySourceRange: 'bytes=0-100',
       }),
     ),
-    { name: 'InvalidArgument' },
+    (e: { name: string; $metadata: { httpStatusCode?: number } }) =>
+      e.name === 'InvalidRange' && e.$metadata.httpStatusCode === 416,
   );
 });
