@@ -473,5 +473,11 @@ export function createApiServer(deps: ApiServerDeps): http.Server {
     awaitingContinue.add(req);
     handler(req, res);
   });
+  // Node answers 417 to any Expect other than 100-continue, an empty one included; S3 ignores an empty
+  // Expect (clients that blank the header out still expect their upload to go through).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    if (String(req.headers.expect ?? '').trim() === '') return handler(req, res);
+    res.writeHead(417).end();
+  });
   return server;
 }

@@ -135,8 +135,13 @@ export function canonicalRequest(i: CanonicalInput): string {
   ].join('\n');
 }
 
-export function stringToSign(amzDate: string, scope: string, canonical: string): string {
-  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
+/**
+ * `wire` is set when the canonical request was built from received headers: Node hands header bytes over
+ * as latin1 characters, so hashing them as latin1 hashes the bytes the client signed (a UTF-8 metadata
+ * value included), where UTF-8 would encode every byte above 0x7F a second time.
+ */
+export function stringToSign(amzDate: string, scope: string, canonical: string, wire = false): string {
+  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(wire ? Buffer.from(canonical, 'latin1') : canonical)}`;
 }
 
 export const scopeOf = (p: Pick<ParsedSignature, 'date' | 'region' | 'service'>): string =>
@@ -304,7 +309,7 @@ export function verifySignature(sig: ParsedSignature, i: VerifyInput): Buffer {
   });
   const key = signingKey(i.secret, sig.date, sig.region, sig.service);
   const expected = createHmac('sha256', key)
-    .update(stringToSign(sig.amzDate, scopeOf(sig), canonical))
+    .update(stringToSign(sig.amzDate, scopeOf(sig), canonical, true))
     .digest();
   const given = Buffer.from(sig.signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -509,6 +509,7 @@ export async function assemble({
       // Tenants are few and ACL or policy writes rare: a scan is enough.
       isCanonicalUser: async (id) => (await tenants.list()).some((t) => canonicalId(t.id) === id),
       isAccount: async (account) => (await tenants.byAccountId(account)) !== undefined,
+      accountTenant: async (account) => (await tenants.byAccountId(account))?.id,
     }),
   ];
 

@@ -102,12 +102,8 @@ function parseGrantHeader(name: string, value: string, permission: Permission): 
   let end = 0;
   for (let m = item.exec(value); m; m = item.exec(value)) {
     end = item.lastIndex;
-    if (m[1] === 'emailAddress')
-      throw S3Errors.invalidArgument(
-        'Grants by email address are not supported by this store; grant to id="<canonical user id>"',
-        name,
-        value,
-      );
+    // Tenants have no e-mail addresses: no address matches one, as S3 answers for an unknown address.
+    if (m[1] === 'emailAddress') throw S3Errors.unresolvableEmail(m[2]!);
     out.push(m[1] === 'id' ? { id: m[2]!, permission } : { uri: m[2]!, permission });
     if (end >= value.length) break;
   }
@@ -146,12 +142,8 @@ export function aclFromXml(doc: XmlNode, ownerId: string): Grant[] {
     if (!grantee || !PERMISSIONS.includes(permission)) throw malformedAcl();
     const id = textOf(grantee, 'ID')?.trim();
     const uri = textOf(grantee, 'URI')?.trim();
-    if (textOf(grantee, 'EmailAddress') !== undefined)
-      throw S3Errors.invalidArgument(
-        'Grants by email address are not supported by this store; grant to a CanonicalUser ID',
-        'EmailAddress',
-        textOf(grantee, 'EmailAddress') ?? '',
-      );
+    const email = textOf(grantee, 'EmailAddress');
+    if (email !== undefined) throw S3Errors.unresolvableEmail(email.trim());
     if ((id === undefined) === (uri === undefined)) throw malformedAcl();
     return id !== undefined ? { id, permission } : { uri: uri!, permission };
   });

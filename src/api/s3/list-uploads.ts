@@ -61,7 +61,11 @@ export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
       last = { key: u.key, uploadId: u.uploadId };
     }
   }
-  const owner = { ID: canonicalId(r.access?.tenantId ?? r.tenant.id) };
+  // What others write here belongs to the bucket's owner; the display name is told to the owner only.
+  const owner = {
+    ID: canonicalId(r.access?.tenantId ?? r.tenant.id),
+    DisplayName: r.tenant?.id === r.access?.tenantId ? r.tenant.name : undefined,
+  };
   return xml(
     200,
     'ListMultipartUploadsResult',

@@ -4,6 +4,7 @@ import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ObjectStore } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
+import { canonicalId } from './acl.js';
 import { copySourceConditions } from './conditions.js';
 import {
   copySource,
@@ -152,6 +153,8 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
       MaxParts: maxParts,
       // max-parts=0 lists nothing and, as S3's other listings, is not truncated.
       IsTruncated: maxParts > 0 && isTruncated,
+      Initiator: uploadOwner(r),
+      Owner: uploadOwner(r),
       ChecksumAlgorithm: upload.checksumAlgorithm,
       Part: parts.map((p) => ({
         PartNumber: p.partNumber,
@@ -165,6 +168,15 @@ export async function listParts(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
     r.requestId,
   );
 }
+
+/**
+ * Initiator and Owner of an upload: what others write into a bucket belongs to its owner here (uploads
+ * keep no initiator of their own), so both name the bucket's owner; the display name only to the owner.
+ */
+const uploadOwner = (r: S3Request) => ({
+  ID: canonicalId(r.access?.tenantId ?? r.tenant.id),
+  DisplayName: r.tenant?.id === r.access?.tenantId ? r.tenant.name : undefined,
+});
 
 export async function completeUpload(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const uploadId = r.query.get('uploadId')!;

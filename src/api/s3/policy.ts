@@ -170,7 +170,6 @@ export function parsePolicy(text: string, bucket: string): Policy {
   if (top.Statement === undefined) throw malformedPolicy('Missing required field Statement');
   const raw = asList(top.Statement);
   if (raw.length === 0) throw malformedPolicy('Could not parse the policy: Statement is empty!');
-  const bucketArn = `arn:aws:s3:::${bucket}`;
   const accounts = new Set<string>();
   let isPublic = false;
   const statements = raw.map((s): Statement => {
@@ -190,10 +189,10 @@ export function parsePolicy(text: string, bucket: string): Policy {
     const stAccounts = principalAccounts(st.Principal);
     for (const a of stAccounts ?? []) accounts.add(a);
     const actions = actionsOf(st.Action);
-    const kinds = asList(st.Resource).map((r) => {
-      if (typeof r !== 'string' || !(r === bucketArn || r.startsWith(`${bucketArn}/`)))
-        throw malformedPolicy('Policy has invalid resource');
-      return r.includes('/') ? 'object' : 'bucket';
+    const kinds = asList(st.Resource).flatMap((r) => {
+      const k = typeof r === 'string' ? resourceKinds(r, bucket) : [];
+      if (k.length === 0) throw malformedPolicy('Policy has invalid resource');
+      return k;
     });
     // An action no resource of the statement can name is S3's error, not a statement that never matches.
     for (const a of actions)
@@ -213,6 +212,23 @@ export function parsePolicy(text: string, bucket: string): Policy {
     };
   });
   return { statements, isPublic, accounts };
+}
+
+/**
+ * What a Resource of a policy on `bucket` can name there: the bucket, its objects, or both
+ * (`arn:aws:s3:::*` names both, as on S3). None: the resource is another bucket's, refused.
+ */
+function resourceKinds(r: string, bucket: string): ('bucket' | 'object')[] {
+  const arn = 'arn:aws:s3:::';
+  if (!r.startsWith(arn)) return [];
+  const rest = r.slice(arn.length);
+  const slash = rest.indexOf('/');
+  const kinds: ('bucket' | 'object')[] = [];
+  if (wildcardMatch(rest, bucket)) kinds.push('bucket');
+  // A `*` in the bucket part may span the slash: `arn:aws:s3:::*` also names every key.
+  const bucketPart = slash < 0 ? rest : rest.slice(0, slash);
+  if ((slash >= 0 || rest.includes('*')) && wildcardMatch(bucketPart, bucket)) kinds.push('object');
+  return kinds;
 }
 
 const compiled = new Map<string, Policy>();

@@ -38,6 +38,8 @@ export interface S3SurfaceDeps {
   ) => Promise<{ key: { secretAccessKey: string; sessionToken: string | null }; tenant: Tenant } | undefined>;
   /** Whether a 12-digit account id is a tenant's (policy principals must be). */
   isAccount: (accountId: string) => Promise<boolean>;
+  /** The tenant id of a 12-digit account id (`x-amz-expected-bucket-owner`), if it is a tenant's. */
+  accountTenant?: (accountId: string) => Promise<string | undefined>;
 }
 
 /** XML request bodies (DeleteObjects of 1000 keys is the largest) stay well under this. */

@@ -31,7 +31,14 @@ import { getNotification, putNotification } from './notification.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 import type { PolicyAction } from './policy.js';
 import { isFormUpload, postObject } from './post-object.js';
-import { callerOf, type Handler, MAX_XML_BODY, type S3Request, type S3SurfaceDeps } from './request.js';
+import {
+  callerOf,
+  first,
+  type Handler,
+  MAX_XML_BODY,
+  type S3Request,
+  type S3SurfaceDeps,
+} from './request.js';
 import { selectObjectContent } from './select.js';
 import {
   deleteBucketTagging,
@@ -157,6 +164,7 @@ export class S3Surface implements ApiSurface {
     const b = await this.#deps.store.bucketAccess(r.bucket);
     r.access = b;
     r.actor = { tenantId: b.tenantId, bucket: b };
+    await this.#checkExpectedOwner(r, b.tenantId);
     if (need === 'form') return handler(r);
     const owner = tenant?.id === b.tenantId;
     if (owner && b.policy === null) return handler(r);
@@ -184,6 +192,18 @@ export class S3Surface implements ApiSurface {
         throw S3Errors.accessDenied();
       throw e;
     }
+  }
+
+  /** `x-amz-expected-bucket-owner`: a request meant for another account's bucket is refused, as on S3. */
+  async #checkExpectedOwner(r: S3Request, ownerId: string): Promise<void> {
+    const expected = first(r.headers['x-amz-expected-bucket-owner']);
+    if (expected === undefined) return;
+    const tenant = r.tenant as S3Request['tenant'] | undefined;
+    const owner =
+      tenant?.id === ownerId
+        ? tenant.accountId === expected
+        : /^\d{12}$/.test(expected) && (await this.#deps.accountTenant?.(expected)) === ownerId;
+    if (!owner) throw S3Errors.accessDenied();
   }
 
   /** The bucket a virtual-hosted–style Host names; `lenient` (routing) takes an invalid label as S3's too. */

@@ -102,6 +102,14 @@ export const S3Errors = {
       name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
     ),
   invalidRequest: (message: string) => e('InvalidRequest', message),
+  unresolvableEmail: (email: string) =>
+    e(
+      'UnresolvableGrantByEmailAddress',
+      'The e-mail address you provided does not match any account on record.',
+      {
+        EmailAddress: email,
+      },
+    ),
   malformedXml: () =>
     e(
       'MalformedXML',

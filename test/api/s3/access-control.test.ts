@@ -302,6 +302,71 @@ test('attack: a forged ACL grant to a canonical id no tenant has is refused with
   assert.equal((await f.s3.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' }))).Grants?.length, 1);
 });
 
+test('a grant by e-mail address answers UnresolvableGrantByEmailAddress and changes nothing', async () => {
+  const b = await newBucket('acl-email');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
+  await rejectsWith(
+    f.s3.send(new PutBucketAclCommand({ Bucket: b, GrantRead: 'emailAddress="nobody@example.com"' })),
+    'UnresolvableGrantByEmailAddress',
+    400,
+  );
+  await rejectsWith(
+    f.s3.send(
+      new PutObjectAclCommand({
+        Bucket: b,
+        Key: 'k',
+        AccessControlPolicy: {
+          Owner: { ID: ownerId },
+          Grants: [
+            {
+              Grantee: { Type: 'AmazonCustomerByEmail', EmailAddress: 'nobody@example.com' },
+              Permission: 'READ',
+            },
+          ],
+        },
+      }),
+    ),
+    'UnresolvableGrantByEmailAddress',
+    400,
+  );
+  assert.equal((await f.s3.send(new GetBucketAclCommand({ Bucket: b }))).Grants?.length, 1);
+  assert.equal((await f.s3.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' }))).Grants?.length, 1);
+});
+
+test('x-amz-expected-bucket-owner: the owner’s account id passes, any other is AccessDenied for everyone', async () => {
+  const b = await newBucket('expected-owner');
+  await f.s3.send(new PutBucketAclCommand({ Bucket: b, ACL: 'public-read-write' }));
+  const own = (await f.t.platform.tenants.resolveKey(f.t.credentials.accessKeyId))!.tenant.accountId;
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ExpectedBucketOwner: own }));
+  await f.s3.send(new ListObjectsV2Command({ Bucket: b, ExpectedBucketOwner: own }));
+  // Another tenant may write to the public bucket, but not when it names the wrong owner.
+  await other.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', ExpectedBucketOwner: own }));
+  await rejectsWith(
+    other.send(new PutObjectCommand({ Bucket: b, Key: 'o2', Body: 'x', ExpectedBucketOwner: otherAccount })),
+    'AccessDenied',
+    403,
+  );
+  await rejectsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', ExpectedBucketOwner: otherAccount })),
+    'AccessDenied',
+    403,
+  );
+  await rejectsWith(
+    f.s3.send(new ListObjectsV2Command({ Bucket: b, ExpectedBucketOwner: `${ownerId}foo` })),
+    'AccessDenied',
+    403,
+  );
+  // Anonymous callers are held to it too; nothing was written under the refused names.
+  const anonymous = await fetch(`${f.t.endpoint}/${b}/a`, {
+    method: 'PUT',
+    body: 'x',
+    headers: { 'x-amz-expected-bucket-owner': otherAccount },
+  });
+  assert.equal(anonymous.status, 403);
+  const keys = (await f.s3.send(new ListObjectsV2Command({ Bucket: b }))).Contents?.map((c) => c.Key);
+  assert.deepEqual(keys, ['k', 'o']);
+});
+
 test('another tenant may not change a bucket ACL, policy or PublicAccessBlock', async () => {
   const b = await newBucket('acl-notyours');
   await rejectsWith(
@@ -373,6 +438,49 @@ test('a policy granting a tenant one prefix lets it read there and nowhere else'
   );
   const status = await f.s3.send(new GetBucketPolicyStatusCommand({ Bucket: b }));
   assert.equal(status.PolicyStatus?.IsPublic, false);
+});
+
+test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) applies to this bucket only', async () => {
+  const b = await newBucket('pol-wild');
+  const b2 = await newBucket('pol-wild-other');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'wild' }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b2, Key: 'k', Body: 'not shared' }));
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(b, {
+        Effect: 'Allow',
+        Principal: { AWS: otherAccount },
+        Action: ['s3:ListBucket', 's3:GetObject'],
+        Resource: ['arn:aws:s3:::*', 'arn:aws:s3:::*/*'],
+      }),
+    }),
+  );
+  assert.deepEqual(
+    (await other.send(new ListObjectsV2Command({ Bucket: b }))).Contents?.map((c) => c.Key),
+    ['k'],
+  );
+  assert.equal(
+    (await bodyOf(await other.send(new GetObjectCommand({ Bucket: b, Key: 'k' })))).toString(),
+    'wild',
+  );
+  // Attack: the wildcard does not reach a bucket whose own policy does not say so.
+  await rejectsWith(other.send(new GetObjectCommand({ Bucket: b2, Key: 'k' })), 'AccessDenied', 403);
+  await rejectsWith(other.send(new ListObjectsV2Command({ Bucket: b2 })), 'AccessDenied', 403);
+  // A pattern that cannot name this bucket stays refused; s3:GetObject on the bucket ARN alone too.
+  for (const [Resource, message] of [
+    ['arn:aws:s3:::pol-x*', /invalid resource/],
+    [`arn:aws:s3:::${b}`, /does not apply/],
+  ] as const)
+    await assert.rejects(
+      f.s3.send(
+        new PutBucketPolicyCommand({
+          Bucket: b,
+          Policy: policyOf(b, { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }),
+        }),
+      ),
+      (e: Error) => e.name === 'MalformedPolicy' && message.test(e.message),
+    );
 });
 
 test('attack: a Deny overrides an Allow, for everyone including the owner', async () => {

@@ -8,6 +8,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListBucketsCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
@@ -92,6 +93,19 @@ test('an in-progress upload is listed by ListMultipartUploads', async () => {
   const id = await start('in-progress');
   const out = await f.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
   assert.ok(out.Uploads?.some((u) => u.UploadId === id && u.Key === 'in-progress'));
+});
+
+test('ListMultipartUploads and ListParts name the Initiator and Owner: the bucket owner', async () => {
+  const id = await start('initiator');
+  const owner = (await f.s3.send(new ListBucketsCommand({}))).Owner!;
+  const uploads = await f.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'initiator' }));
+  const u = uploads.Uploads?.find((x) => x.UploadId === id);
+  assert.deepEqual([u?.Initiator?.ID, u?.Initiator?.DisplayName], [owner.ID, owner.DisplayName]);
+  assert.deepEqual([u?.Owner?.ID, u?.Owner?.DisplayName], [owner.ID, owner.DisplayName]);
+  const parts = await f.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'initiator', UploadId: id }));
+  assert.equal(parts.Initiator?.ID, owner.ID);
+  assert.equal(parts.Owner?.ID, owner.ID);
+  assert.equal(parts.StorageClass, 'STANDARD');
 });
 
 test('an object is not visible until its upload completes', async () => {

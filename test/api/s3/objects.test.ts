@@ -18,7 +18,15 @@ import {
   PutObjectLegalHoldCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { bodyOf, bucketName, type S3Fixture, startS3 } from './fixtures.js';
+import {
+  bodyOf,
+  bucketName,
+  objectPath,
+  rawRequest,
+  type S3Fixture,
+  signHeaders,
+  startS3,
+} from './fixtures.js';
 
 let f: S3Fixture;
 before(async () => {
@@ -394,4 +402,71 @@ test('PutObjectLegalHold (a subresource this store does not implement) is refuse
     (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'tagged' })))).toString(),
     'content',
   );
+});
+
+test('an empty Expect header is ignored as S3 ignores it; an unknown expectation still answers 417', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const put = (expect: string) => {
+    const body = 'expected';
+    const hash = createHash('sha256').update(body).digest('hex');
+    const signed = signHeaders(f.t.endpoint, f.t.credentials, 'PUT', objectPath(b, `k-${expect}`), {}, hash);
+    return rawRequest(`${f.t.endpoint}${objectPath(b, `k-${expect}`)}`, {
+      method: 'PUT',
+      headers: { ...signed.headers, expect },
+      body,
+    });
+  };
+  assert.equal((await put('')).status, 200);
+  assert.equal(
+    (await bodyOf(await f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k-' })))).toString(),
+    'expected',
+  );
+  assert.equal((await put('200')).status, 417);
+  await rejectsWith(f.s3.send(new HeadObjectCommand({ Bucket: b, Key: 'k-200' })), 'NotFound', 404);
+});
+
+test('a UTF-8 metadata value is signed over its bytes as boto3 signs it, stored and returned byte for byte', async () => {
+  const b = bucketName();
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const value = 'Grüße, World é';
+  // Node's http client writes header values as UTF-8, as boto3 does; the server reads them back as latin1.
+  const doubled = Buffer.from(value, 'utf8').toString('latin1');
+  const put = (sent: string) => {
+    const hash = createHash('sha256').update('x').digest('hex');
+    const signed = signHeaders(
+      f.t.endpoint,
+      f.t.credentials,
+      'PUT',
+      objectPath(b, 'u'),
+      { 'x-amz-meta-greeting': value },
+      hash,
+    );
+    return rawRequest(`${f.t.endpoint}${objectPath(b, 'u')}`, {
+      method: 'PUT',
+      headers: { ...signed.headers, 'x-amz-meta-greeting': sent },
+      body: 'x',
+    });
+  };
+  // Other bytes than the signed ones (the value encoded twice) still fail the signature.
+  const forged = await put(doubled);
+  assert.equal(forged.status, 403);
+  assert.match(forged.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+  await rejectsWith(f.s3.send(new HeadObjectCommand({ Bucket: b, Key: 'u' })), 'NotFound', 404);
+  const ok = await put(value);
+  assert.equal(ok.status, 200, ok.body);
+  const signed = signHeaders(
+    f.t.endpoint,
+    f.t.credentials,
+    'GET',
+    objectPath(b, 'u'),
+    {},
+    createHash('sha256').update('').digest('hex'),
+  );
+  const got = await rawRequest(`${f.t.endpoint}${objectPath(b, 'u')}`, {
+    method: 'GET',
+    headers: signed.headers,
+  });
+  assert.equal(got.status, 200);
+  assert.equal(Buffer.from(String(got.headers['x-amz-meta-greeting']), 'latin1').toString('utf8'), value);
 });
