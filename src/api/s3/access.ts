@@ -4,7 +4,7 @@
 import { S3Errors } from '../../events/objects/errors.js';
 import type { BucketAccess } from '../../events/objects/store.js';
 import { type Caller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
-import { evaluatePolicy, type Policy, type PolicyAction, storedPolicy } from './policy.js';
+import { evaluatePolicy, type Policy, type PolicyAction, type RequestFacts, storedPolicy } from './policy.js';
 import type { S3SurfaceDeps } from './request.js';
 
 export interface PublicAccessBlock {
@@ -74,6 +74,7 @@ export function decide(
       action,
       resource: key === undefined ? `arn:aws:s3:::${b.name}` : `arn:aws:s3:::${b.name}/${key}`,
       sourceIp: caller.sourceIp,
+      facts: caller.facts,
     });
     if (verdict === 'Deny') return 'deny';
     if (owner) return 'allow';
@@ -89,6 +90,19 @@ export function decide(
     return grantsAllow(parseStoredAcl(b.acl), caller, permission, ignorePublic) ? 'allow' : 'deny';
   if (objectAcl === undefined) return 'need-object-acl';
   return grantsAllow(parseStoredAcl(objectAcl), caller, permission, ignorePublic) ? 'allow' : 'deny';
+}
+
+/**
+ * Whether the caller may learn that `key` is missing: s3:ListBucket, judged as a listing of the key as
+ * prefix would be (a policy allowing `s3:prefix` "public/*" tells 404 for public/... only), as on S3.
+ */
+export function mayListKey(b: BucketAccess, caller: Caller, key: string): boolean {
+  const facts = caller.facts;
+  const asListing: RequestFacts = {
+    header: (name) => facts?.header(name),
+    query: (name) => (name === 'prefix' ? key : undefined),
+  };
+  return decide(b, { ...caller, facts: asListing }, 's3:ListBucket', undefined) === 'allow';
 }
 
 /**
@@ -108,7 +122,7 @@ export async function authorize(
     // A version's own ACL decides for it: a public current object opens none of its older versions.
     const found = await d.store.peekObjectAcl(b.name, key!, versionId);
     if (found === undefined) {
-      if (decide(b, caller, 's3:ListBucket', undefined) === 'allow')
+      if (mayListKey(b, caller, key!))
         throw versionId === undefined ? S3Errors.noSuchKey(key!) : S3Errors.noSuchVersion(key!, versionId);
       throw S3Errors.accessDenied();
     }

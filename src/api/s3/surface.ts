@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { decodeOrThrow } from '../../uri.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
-import { authorize, decide } from './access.js';
+import { authorize, mayListKey } from './access.js';
 import {
   deleteBucketPolicy,
   deletePublicAccessBlock,
@@ -187,7 +187,7 @@ export class S3Surface implements ApiSurface {
       if (
         e instanceof ObjectStoreError &&
         (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') &&
-        decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
+        !mayListKey(b, caller, r.key)
       )
         throw S3Errors.accessDenied();
       throw e;
