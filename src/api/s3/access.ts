@@ -4,7 +4,14 @@
 import { S3Errors } from '../../events/objects/errors.js';
 import type { BucketAccess } from '../../events/objects/store.js';
 import { type Caller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
-import { evaluatePolicy, type Policy, type PolicyAction, type RequestFacts, storedPolicy } from './policy.js';
+import {
+  evaluatePolicy,
+  OBJECT_TAG_ACTIONS,
+  type Policy,
+  type PolicyAction,
+  type RequestFacts,
+  storedPolicy,
+} from './policy.js';
 import type { S3SurfaceDeps } from './request.js';
 
 export interface PublicAccessBlock {
@@ -117,6 +124,24 @@ export async function authorize(
   key: string | undefined,
   versionId?: string,
 ): Promise<void> {
+  // s3:ExistingObjectTag conditions read the object's tags: looked up only for a policy that tests them.
+  if (
+    key !== undefined &&
+    b.policy !== null &&
+    OBJECT_TAG_ACTIONS.has(action) &&
+    storedPolicy(b.policy, b.name).usesObjectTags
+  ) {
+    const tags = new Map(await d.store.peekObjectTags(b.name, key, versionId));
+    const facts = caller.facts;
+    caller = {
+      ...caller,
+      facts: {
+        header: (name) => facts?.header(name),
+        query: (name) => facts?.query(name),
+        objectTag: (k) => tags.get(k),
+      },
+    };
+  }
   let verdict = decide(b, caller, action, key);
   if (verdict === 'need-object-acl') {
     // A version's own ACL decides for it: a public current object opens none of its older versions.

@@ -54,6 +54,8 @@ type Condition =
   | {
       kind: 'string';
       key: string;
+      /** s3:ExistingObjectTag/<tagKey>: the tag's key, case kept (tag keys are case-sensitive). */
+      tagKey?: string;
       match: 'equals' | 'equalsignorecase' | 'like';
       negate: boolean;
       ifExists: boolean;
@@ -72,7 +74,21 @@ type Condition =
 export interface RequestFacts {
   header(name: string): string | undefined;
   query(name: string): string | undefined;
+  /** The value of the object's tag `key` (s3:ExistingObjectTag/<key>), once looked up. */
+  objectTag?(key: string): string | undefined;
 }
+
+/** The actions whose requests carry s3:ExistingObjectTag/<key>: those on one existing object. */
+export const OBJECT_TAG_ACTIONS: ReadonlySet<string> = new Set([
+  's3:GetObject',
+  's3:GetObjectVersion',
+  's3:GetObjectAcl',
+  's3:PutObjectAcl',
+  's3:GetObjectTagging',
+  's3:PutObjectTagging',
+  's3:DeleteObjectTagging',
+]);
+const EXISTING_TAG = 's3:existingobjecttag/';
 
 /**
  * The condition keys a policy may test here (lower-case), with the actions whose requests carry them
@@ -128,6 +144,8 @@ export interface Policy {
   isPublic: boolean;
   /** The accounts the policy names (PutBucketPolicy checks they exist). */
   accounts: Set<string>;
+  /** Whether a condition reads s3:ExistingObjectTag (evaluation then needs the object's tags). */
+  usesObjectTags: boolean;
 }
 
 export interface PolicyRequest {
@@ -232,9 +250,13 @@ function conditionsOf(v: unknown): Condition[] {
       const negate = m[2] !== undefined;
       const name = m[3]!.toLowerCase();
       const ifExists = m[4] !== undefined;
-      if (CONDITION_KEYS[key] === undefined)
+      const tagKey = key.startsWith(EXISTING_TAG) ? rawKey.slice(EXISTING_TAG.length) : undefined;
+      if (tagKey === '') throw malformedPolicy(`Condition key ${rawKey} names no tag`);
+      if (tagKey !== undefined && family !== 'String')
+        throw malformedPolicy(`Condition key ${rawKey} takes String operators only`);
+      if (CONDITION_KEYS[key] === undefined && tagKey === undefined)
         throw malformedPolicy(
-          `Condition key ${rawKey} is not supported by this store (aws:SourceIp, ${Object.keys(CONDITION_KEYS).join(', ')})`,
+          `Condition key ${rawKey} is not supported by this store (aws:SourceIp, ${Object.keys(CONDITION_KEYS).join(', ')}, s3:ExistingObjectTag/<key>)`,
         );
       const list = asList(values);
       if (
@@ -246,7 +268,7 @@ function conditionsOf(v: unknown): Condition[] {
         const match = STRING_OPS.find((o) => o === name);
         // StringNotLike, but not "StringNotLessThan": negation only of the three string tests.
         if (match === undefined) throw unsupported();
-        out.push({ kind: 'string', key, match, negate, ifExists, values: list.map(String) });
+        out.push({ kind: 'string', key, tagKey, match, negate, ifExists, values: list.map(String) });
       } else {
         const cmp = NUMERIC_OPS.find((o) => o === name);
         if (cmp === undefined || (negate && cmp !== 'equals')) throw unsupported();
@@ -266,11 +288,16 @@ function conditionHolds(c: Condition, req: PolicyRequest): boolean {
     const inside = req.sourceIp !== undefined && c.ranges.some((r) => cidrContains(r, req.sourceIp!));
     return c.negate ? !inside : inside;
   }
-  const def = CONDITION_KEYS[c.key]!;
-  const value =
-    req.facts === undefined || (def.actions !== undefined && !def.actions.includes(req.action))
-      ? undefined
-      : def.read(req.facts);
+  let value: string | undefined;
+  if (c.kind === 'string' && c.tagKey !== undefined)
+    value = OBJECT_TAG_ACTIONS.has(req.action) ? req.facts?.objectTag?.(c.tagKey) : undefined;
+  else {
+    const def = CONDITION_KEYS[c.key]!;
+    value =
+      req.facts === undefined || (def.actions !== undefined && !def.actions.includes(req.action))
+        ? undefined
+        : def.read(req.facts);
+  }
   // Absent: ...IfExists holds; otherwise a positive test fails and a negated one holds.
   if (value === undefined) return c.ifExists || c.negate;
   let any: boolean;
@@ -361,7 +388,10 @@ export function parsePolicy(text: string, bucket: string): Policy {
       conditions,
     };
   });
-  return { statements, isPublic, accounts };
+  const usesObjectTags = statements.some((st) =>
+    st.conditions.some((c) => c.kind === 'string' && c.tagKey !== undefined),
+  );
+  return { statements, isPublic, accounts, usesObjectTags };
 }
 
 /**

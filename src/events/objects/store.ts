@@ -151,6 +151,20 @@ export class ObjectStore {
     return { acl: (await this.#repo.versionAcl(bucket, key, found.row.version)) ?? null };
   }
 
+  /**
+   * The tags of the current object (or of one version), for policy conditions on
+   * s3:ExistingObjectTag; undefined if there is no such object.
+   */
+  async peekObjectTags(bucket: string, key: string, versionId?: string): Promise<TagSet | undefined> {
+    const row =
+      versionId === undefined
+        ? await this.#repo.object(bucket, key)
+        : (await findVersion(this.#repo, bucket, key, versionId))?.row;
+    if (!row) return undefined;
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, row.version);
+    return json === undefined ? [] : (JSON.parse(json) as TagSet);
+  }
+
   // ---- versioning ----
 
   /** null: the bucket was never versioned. */

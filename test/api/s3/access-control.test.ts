@@ -17,6 +17,7 @@ import {
   GetBucketPolicyStatusCommand,
   GetObjectAclCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
@@ -24,6 +25,7 @@ import {
   PutBucketPolicyCommand,
   PutObjectAclCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   PutPublicAccessBlockCommand,
   type S3Client,
   S3ServiceException,
@@ -717,6 +719,86 @@ test('s3:prefix and s3:max-keys conditions on ListBucket; a missing key is 404 o
   assert.equal(await read('public/a'), 403, 'listing grants no read');
 });
 
+test('s3:ExistingObjectTag conditions read the object’s tags; a tenant cannot retag its way in', async () => {
+  const b = await newBucket('pol-tag');
+  const put = async (Key: string, Tagging?: string) =>
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key, Body: Key, Tagging }));
+  await put('public', 'security=public&foo=bar');
+  await put('private', 'security=private');
+  await put('untagged');
+  await put('cased', 'Security=public');
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(
+        b,
+        {
+          Effect: 'Allow',
+          Principal: { AWS: otherAccount },
+          Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringEquals: { 's3:ExistingObjectTag/security': 'public' } },
+        },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringEquals: { 's3:ExistingObjectTag/embargo': 'yes' } },
+        },
+      ),
+    }),
+  );
+  const read = (key: string) =>
+    other.send(new GetObjectCommand({ Bucket: b, Key: key })).then(
+      async (o) => (await bodyOf(o)).toString(),
+      (e: S3ServiceException) => e.$metadata.httpStatusCode,
+    );
+  assert.equal(await read('public'), 'public');
+  assert.equal(await read('private'), 403);
+  assert.equal(await read('untagged'), 403, 'no tag: the key is absent');
+  assert.equal(await read('cased'), 403, 'tag keys are case-sensitive');
+  assert.equal(await read('missing'), 403);
+  assert.deepEqual((await other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'public' }))).TagSet, [
+    { Key: 'security', Value: 'public' },
+    { Key: 'foo', Value: 'bar' },
+  ]);
+  // The attack: retagging a private object public needs the object to be public already.
+  await rejectsWith(
+    other.send(
+      new PutObjectTaggingCommand({
+        Bucket: b,
+        Key: 'private',
+        Tagging: { TagSet: [{ Key: 'security', Value: 'public' }] },
+      }),
+    ),
+    'AccessDenied',
+    403,
+  );
+  assert.equal(await read('private'), 403);
+  // Allowed on a public object, it can take the object out of reach, which then holds.
+  await other.send(
+    new PutObjectTaggingCommand({
+      Bucket: b,
+      Key: 'public',
+      Tagging: { TagSet: [{ Key: 'security', Value: 'gone' }] },
+    }),
+  );
+  assert.equal(await read('public'), 403);
+  // The Deny on another tag binds the owner too, and is read from the current tags.
+  await put('embargoed', 'security=public&embargo=yes');
+  await rejectsWith(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'embargoed' })), 'AccessDenied', 403);
+  assert.equal(await read('embargoed'), 403);
+  await f.s3.send(
+    new PutObjectTaggingCommand({
+      Bucket: b,
+      Key: 'embargoed',
+      Tagging: { TagSet: [{ Key: 'security', Value: 'public' }] },
+    }),
+  );
+  assert.equal(await read('embargoed'), 'embargoed');
+});
+
 test('condition operators and keys not implemented are refused by name with MalformedPolicy', async () => {
   const b = await newBucket('pol-refuse');
   const put = (Condition: object) =>
@@ -739,10 +821,8 @@ test('condition operators and keys not implemented are refused by name with Malf
       assert.match(e.message, words);
       return true;
     });
-  await refused(
-    { StringEquals: { 's3:ExistingObjectTag/security': 'public' } },
-    /s3:ExistingObjectTag\/security/,
-  );
+  await refused({ StringEquals: { 's3:ExistingObjectTag/': 'public' } }, /names no tag/);
+  await refused({ NumericEquals: { 's3:ExistingObjectTag/n': '1' } }, /String operators only/);
   await refused({ StringEquals: { 's3:RequestObjectTag/security': 'public' } }, /s3:RequestObjectTag/);
   await refused({ DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } }, /DateLessThan/);
   await refused({ 'ForAnyValue:StringEquals': { 'aws:Referer': 'x' } }, /ForAnyValue:StringEquals/);
