@@ -333,6 +333,12 @@ export class ObjectStore {
     return { info, parts: parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]) };
   }
 
+  /** The part sizes of one version of an object, if it was completed from parts and is current. */
+  async objectPartList(bucket: string, key: string, version: number): Promise<ObjectPart[] | undefined> {
+    const parts = await this.#repo.objectParts(bucket, key, version);
+    return parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]);
+  }
+
   listObjects(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {
     return this.#objects.list(tenantId, bucket, opts);
   }
