@@ -21,6 +21,7 @@ export const POLICY_ACTIONS: Readonly<Record<string, 'object' | 'bucket'>> = {
   's3:AbortMultipartUpload': 'object',
   's3:ListMultipartUploadParts': 'object',
   's3:GetObjectTagging': 'object',
+  's3:GetObjectVersionTagging': 'object',
   's3:PutObjectTagging': 'object',
   's3:DeleteObjectTagging': 'object',
   's3:ListBucket': 'bucket',
@@ -85,6 +86,7 @@ export const OBJECT_TAG_ACTIONS: ReadonlySet<string> = new Set([
   's3:GetObjectAcl',
   's3:PutObjectAcl',
   's3:GetObjectTagging',
+  's3:GetObjectVersionTagging',
   's3:PutObjectTagging',
   's3:DeleteObjectTagging',
 ]);

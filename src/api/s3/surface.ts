@@ -298,6 +298,7 @@ export class S3Surface implements ApiSurface {
     const versioned = versionedObjectAction(r);
     if (versioned === 's3:GetObjectVersion') return [(x) => getObject(d, x, m === 'HEAD'), versioned];
     if (versioned === 's3:DeleteObjectVersion') return [(x) => deleteObject(d, x), versioned];
+    if (versioned === 's3:GetObjectVersionTagging') return [(x) => getObjectTagging(d, x), versioned];
     if (q.has('acl')) {
       if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];

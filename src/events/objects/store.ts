@@ -216,6 +216,16 @@ export class ObjectStore {
     return { tags: json === undefined ? [] : (JSON.parse(json) as TagSet), version: row.version };
   }
 
+  /** The tags of one version (current or not); NoSuchVersion if there is none, 405 for a delete marker. */
+  async versionTagging(actor: Actor, bucket: string, key: string, versionId: string): Promise<TagSet> {
+    await this.#buckets.get(actor, bucket);
+    const found = await findVersion(this.#repo, bucket, key, versionId);
+    if (!found) throw S3Errors.noSuchVersion(key, versionId);
+    if (found.row.delete_marker) throw S3Errors.methodNotAllowed();
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, found.row.version);
+    return json === undefined ? [] : (JSON.parse(json) as TagSet);
+  }
+
   /** Replaces (empty: removes) the current object's tags; answers the object's version. */
   async setObjectTagging(actor: Actor, bucket: string, key: string, tags: TagSet): Promise<number> {
     await this.#buckets.get(actor, bucket);
