@@ -228,9 +228,11 @@ export class S3Surface implements ApiSurface {
     }
     if (q.has('attributes')) {
       if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
-      // Parts are kept for the current object only (s3_object_parts): a version's are not answered.
-      if (q.has('versionId')) throw S3Errors.notImplemented('?versionId with ?attributes');
-      if (m === 'GET') return [(x) => getObjectAttributes(d, x), 's3:GetObject'];
+      if (m === 'GET')
+        return [
+          (x) => getObjectAttributes(d, x),
+          q.has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject',
+        ];
       throw S3Errors.methodNotAllowed();
     }
     if (!r.bucket) {

@@ -14,6 +14,7 @@ import {
   DeleteObjectsCommand,
   DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -689,6 +690,41 @@ test('GetObjectTagging of one version answers that version’s tags; setting the
   // Another tenant reads no version's tags (owner only, as GetObjectTagging).
   await rejects(
     other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId: v1.VersionId })),
+    'AccessDenied',
+  );
+});
+
+test('GetObjectAttributes answers the version id, and with versionId one version’s attributes', async () => {
+  const b = await versionedBucket('v-attrs');
+  const v1 = await put(b, 'k', 'first');
+  const v2 = await put(b, 'k', 'second!');
+  const attrs = (VersionId?: string) =>
+    f.s3.send(
+      new GetObjectAttributesCommand({
+        Bucket: b,
+        Key: 'k',
+        VersionId,
+        ObjectAttributes: ['ETag', 'ObjectSize'],
+      }),
+    );
+  const current = await attrs();
+  assert.equal(current.VersionId, v2.VersionId);
+  assert.equal(current.ObjectSize, 7);
+  const old = await attrs(v1.VersionId);
+  assert.equal(old.VersionId, v1.VersionId);
+  assert.equal(old.ObjectSize, 5);
+  assert.equal(`"${old.ETag}"`, v1.ETag);
+  await rejects(attrs('garbage'), 'InvalidArgument');
+  // Another tenant gets nothing of a version, as for GET.
+  await rejects(
+    other.send(
+      new GetObjectAttributesCommand({
+        Bucket: b,
+        Key: 'k',
+        VersionId: v1.VersionId,
+        ObjectAttributes: ['ETag'],
+      }),
+    ),
     'AccessDenied',
   );
 });
