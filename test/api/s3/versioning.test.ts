@@ -402,10 +402,13 @@ test('ListObjectVersions pages with key and version-id markers, prefix, delimite
     [['a', ids.a![1], false]],
   );
   assert.equal(mid.IsTruncated, true);
-  // encoding-type=url encodes keys (the SDK decodes them again).
+  // encoding-type=url encodes keys as the other listings do: all but RFC 3986's unreserved characters
+  // and `/` (so `(`, `!` and `*` too, which encodeURIComponent would leave).
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'c(e)!*', Body: 'x' }));
   const raw = await signed('GET', `/${b}?versions&encoding-type=url&prefix=c`);
   assert.equal(raw.status, 200);
   assert.match(raw.body, /<Key>c%20d<\/Key>/);
+  assert.match(raw.body, /<Key>c%28e%29%21%2A<\/Key>/);
   assert.match(raw.body, /<EncodingType>url<\/EncodingType>/);
   const sdk = await f.s3.send(new ListObjectVersionsCommand({ Bucket: b, Prefix: 'c', EncodingType: 'url' }));
   assert.equal(sdk.Versions?.[0]?.Key, 'c%20d');
