@@ -16,7 +16,15 @@ import {
   parseStoredAcl,
 } from './acl.js';
 import { MAX_POLICY_BYTES, parsePolicy, storedPolicy } from './policy.js';
-import { callerOf, first, MAX_XML_BODY, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import {
+  callerOf,
+  first,
+  MAX_XML_BODY,
+  requestBody,
+  type S3Request,
+  type S3SurfaceDeps,
+  xml,
+} from './request.js';
 import { parseXml, textOf } from './xml.js';
 
 const noSuchPolicy = (bucket: string) =>

@@ -7,7 +7,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { rejects } from '../../helpers/sdk-errors.js';
