@@ -82,6 +82,29 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
   'website',
 ]);
 
+/**
+ * Request headers of S3 features this store does not implement: refused by name (NotImplemented) rather
+ * than taken and dropped. A write that asked for SSE-C, KMS, an object lock or another storage class would
+ * otherwise be stored without it, and its writer believe it protected (an SSE-C object read back without
+ * its key). On every object request: the encryption (SSE-C also on GET, HEAD and copy sources) and lock
+ * headers; on every request: a bucket created with object lock.
+ */
+function refuseUnsupportedHeaders(h: RequestHead['headers']): void {
+  for (const name of Object.keys(h)) {
+    if (
+      name.startsWith('x-amz-server-side-encryption') ||
+      name.startsWith('x-amz-copy-source-server-side-encryption') ||
+      name.startsWith('x-amz-object-lock-') ||
+      name === 'x-amz-bucket-object-lock-enabled' ||
+      name === 'x-amz-website-redirect-location'
+    )
+      throw S3Errors.notImplemented(name);
+  }
+  const storageClass = first(h['x-amz-storage-class']);
+  if (storageClass !== undefined && storageClass !== 'STANDARD')
+    throw S3Errors.notImplemented(`x-amz-storage-class ${storageClass}`);
+}
+
 export class S3Surface implements ApiSurface {
   readonly name = 's3';
   readonly services = ['s3'] as const;
@@ -226,6 +249,7 @@ export class S3Surface implements ApiSurface {
     for (const name of q.keys()) {
       if (UNSUPPORTED_SUBRESOURCES.has(name)) throw S3Errors.notImplemented(`?${name}`);
     }
+    refuseUnsupportedHeaders(r.headers);
     if (q.has('attributes')) {
       if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
       // Parts are kept for the current object only (s3_object_parts): a version's are not answered.

@@ -6,6 +6,7 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCopyCommand,
@@ -77,5 +78,73 @@ test('x-amz-source-expected-bucket-owner is honoured on CopyObject and UploadPar
       }),
     ),
     'AccessDenied',
+  );
+});
+
+test('SSE-C, KMS, object lock, another storage class and website redirects are refused by name, not stored without them', async () => {
+  const refused = async (what: string, extra: Record<string, unknown>, header: RegExp) => {
+    const err = await f.s3
+      .send(new PutObjectCommand({ Bucket: bucket, Key: `refused-${what}`, Body: 'x', ...extra }))
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } },
+      );
+    assert.ok(err, `${what} was accepted`);
+    assert.equal(err.name, 'NotImplemented', `${what}: ${err.name}`);
+    assert.equal(err.$metadata?.httpStatusCode, 501);
+    assert.match(err.message, header);
+    await rejects(f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `refused-${what}` })), 'NoSuchKey');
+  };
+  const customerKey = '01234567890123456789012345678901';
+  await refused(
+    'ssec',
+    { SSECustomerAlgorithm: 'AES256', SSECustomerKey: customerKey },
+    /x-amz-server-side-encryption-customer/,
+  );
+  await refused('kms', { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'k' }, /x-amz-server-side-encryption/);
+  await refused(
+    'lock',
+    { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000) },
+    /x-amz-object-lock-/,
+  );
+  await refused('hold', { ObjectLockLegalHoldStatus: 'ON' }, /x-amz-object-lock-legal-hold/);
+  await refused('glacier', { StorageClass: 'GLACIER' }, /x-amz-storage-class GLACIER/);
+  await refused('redirect', { WebsiteRedirectLocation: '/elsewhere' }, /x-amz-website-redirect-location/);
+  // The same on the other writes, and SSE-C on reads (an object here never has a customer key).
+  await rejects(
+    f.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp-sse', ServerSideEncryption: 'aws:kms' }),
+    ),
+    'NotImplemented',
+  );
+  await rejects(
+    f.s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'copy-lock',
+        CopySource: `${bucket}/src`,
+        ObjectLockLegalHoldStatus: 'ON',
+      }),
+    ),
+    'NotImplemented',
+  );
+  await rejects(
+    f.s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: 'src',
+        SSECustomerAlgorithm: 'AES256',
+        SSECustomerKey: customerKey,
+      }),
+    ),
+    'NotImplemented',
+  );
+  await rejects(
+    f.s3.send(new CreateBucketCommand({ Bucket: bucketName('locked'), ObjectLockEnabledForBucket: true })),
+    'NotImplemented',
+  );
+  // What is implemented still goes through: STANDARD is the one storage class.
+  await f.s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: 'standard', Body: 'x', StorageClass: 'STANDARD' }),
   );
 });
