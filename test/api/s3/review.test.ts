@@ -6,11 +6,15 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   GetObjectCommand,
+  PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { LifecycleSweeper } from '../../../src/events/objects/lifecycle.js';
+import type { ObjectStore } from '../../../src/events/objects/store.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import { bucketName, client, rawRequest, type S3Fixture, startS3 } from './fixtures.js';
 
@@ -147,4 +151,44 @@ test('SSE-C, KMS, object lock, another storage class and website redirects are r
   await f.s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: 'standard', Body: 'x', StorageClass: 'STANDARD' }),
   );
+});
+
+test('a lifecycle rule read before its bucket was deleted never applies to the next owner of the name', async () => {
+  // Tenant A's bucket expires everything; the sweep reads the rules of up to 100 buckets at once, then
+  // sweeps them one by one: A deletes the bucket and B creates one of the same name in between.
+  const name = bucketName('review-lc');
+  await other.send(new CreateBucketCommand({ Bucket: name }));
+  await other.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: name,
+      LifecycleConfiguration: {
+        Rules: [{ ID: 'all', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }],
+      },
+    }),
+  );
+  const real = f.t.platform.components.objects.store;
+  let swapped = false;
+  const store = new Proxy(real, {
+    get(target, prop) {
+      if (prop !== 'lifecycleBuckets') {
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      }
+      return async (after: string, limit: number) => {
+        const batch = await target.lifecycleBuckets(after, limit);
+        if (!swapped && batch.some((b) => b.bucket === name)) {
+          swapped = true;
+          await other.send(new DeleteBucketCommand({ Bucket: name }));
+          await f.s3.send(new CreateBucketCommand({ Bucket: name }));
+          await f.s3.send(new PutObjectCommand({ Bucket: name, Key: 'precious', Body: 'keep me' }));
+        }
+        return batch;
+      };
+    },
+  }) as ObjectStore;
+  const sweeper = new LifecycleSweeper({ store, nodeId: f.t.platform.config.nodeId });
+  await sweeper.sweep(Date.now() + 30 * 86_400_000);
+  assert.equal(swapped, true);
+  const got = await f.s3.send(new GetObjectCommand({ Bucket: name, Key: 'precious' }));
+  assert.equal(await got.Body?.transformToString(), 'keep me');
 });
