@@ -86,8 +86,7 @@ const UNSUPPORTED_SUBRESOURCES = new Set([
  * Request headers of S3 features this store does not implement: refused by name (NotImplemented) rather
  * than taken and dropped. A write that asked for SSE-C, KMS, an object lock or another storage class would
  * otherwise be stored without it, and its writer believe it protected (an SSE-C object read back without
- * its key). On every object request: the encryption (SSE-C also on GET, HEAD and copy sources) and lock
- * headers; on every request: a bucket created with object lock.
+ * its key). Checked on every request (SSE-C headers on GET, HEAD and copy sources included).
  */
 function refuseUnsupportedHeaders(h: RequestHead['headers']): void {
   for (const name of Object.keys(h)) {
@@ -95,11 +94,16 @@ function refuseUnsupportedHeaders(h: RequestHead['headers']): void {
       name.startsWith('x-amz-server-side-encryption') ||
       name.startsWith('x-amz-copy-source-server-side-encryption') ||
       name.startsWith('x-amz-object-lock-') ||
-      name === 'x-amz-bucket-object-lock-enabled' ||
+      (name === 'x-amz-bucket-object-lock-enabled' && first(h[name])?.toLowerCase() !== 'false') ||
       name === 'x-amz-website-redirect-location'
     )
       throw S3Errors.notImplemented(name);
   }
+  // Objects here are their bucket owner's with ACLs in force (S3's BucketOwnerPreferred); a bucket asked
+  // for with ACLs disabled (BucketOwnerEnforced) would otherwise take a public-read ACL it meant to refuse.
+  const ownership = first(h['x-amz-object-ownership']);
+  if (ownership !== undefined && ownership !== 'BucketOwnerPreferred')
+    throw S3Errors.notImplemented(`x-amz-object-ownership ${ownership}`);
   const storageClass = first(h['x-amz-storage-class']);
   if (storageClass !== undefined && storageClass !== 'STANDARD')
     throw S3Errors.notImplemented(`x-amz-storage-class ${storageClass}`);

@@ -147,6 +147,15 @@ test('SSE-C, KMS, object lock, another storage class and website redirects are r
     f.s3.send(new CreateBucketCommand({ Bucket: bucketName('locked'), ObjectLockEnabledForBucket: true })),
     'NotImplemented',
   );
+  await rejects(
+    f.s3.send(
+      new CreateBucketCommand({ Bucket: bucketName('enforced'), ObjectOwnership: 'BucketOwnerEnforced' }),
+    ),
+    'NotImplemented',
+  );
+  await f.s3.send(
+    new CreateBucketCommand({ Bucket: bucketName('preferred'), ObjectOwnership: 'BucketOwnerPreferred' }),
+  );
   // What is implemented still goes through: STANDARD is the one storage class.
   await f.s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: 'standard', Body: 'x', StorageClass: 'STANDARD' }),
