@@ -8,6 +8,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   GetObjectCommand,
+  PutBucketAclCommand,
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   type S3Client,
@@ -200,4 +201,41 @@ test('a lifecycle rule read before its bucket was deleted never applies to the n
   assert.equal(swapped, true);
   const got = await f.s3.send(new GetObjectCommand({ Bucket: name, Key: 'precious' }));
   assert.equal(await got.Body?.transformToString(), 'keep me');
+});
+
+test('an anonymous GET cannot choose the answer headers (response-content-type): no HTML served from a public object', async () => {
+  const pub = bucketName('review-pub');
+  await f.s3.send(new CreateBucketCommand({ Bucket: pub }));
+  await f.s3.send(new PutBucketAclCommand({ Bucket: pub, ACL: 'public-read' }));
+  // Someone's upload, stored as an image, whose bytes happen to be a page.
+  await f.s3.send(
+    new PutObjectCommand({
+      Bucket: pub,
+      Key: 'avatar.png',
+      Body: '<script>alert(document.domain)</script>',
+      ContentType: 'image/png',
+      ACL: 'public-read',
+    }),
+  );
+  const plain = await fetch(`${f.t.endpoint}/${pub}/avatar.png`);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get('content-type'), 'image/png');
+  await plain.arrayBuffer();
+  for (const q of [
+    'response-content-type=text%2Fhtml',
+    'response-content-disposition=inline',
+    'response-cache-control=x',
+  ]) {
+    const res = await fetch(`${f.t.endpoint}/${pub}/avatar.png?${q}`);
+    const body = await res.text();
+    assert.equal(res.status, 400, `${q}: ${res.status} ${res.headers.get('content-type')}`);
+    assert.match(body, /<Code>InvalidRequest<\/Code>/);
+    assert.doesNotMatch(body, /<script>/);
+  }
+  // A signed request (the owner's SDK, a presigned URL) still chooses them.
+  const own = await f.s3.send(
+    new GetObjectCommand({ Bucket: pub, Key: 'avatar.png', ResponseContentType: 'text/plain' }),
+  );
+  assert.equal(own.ContentType, 'text/plain');
+  await own.Body?.transformToString();
 });
