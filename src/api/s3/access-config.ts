@@ -16,7 +16,15 @@ import {
   parseStoredAcl,
 } from './acl.js';
 import { MAX_POLICY_BYTES, parsePolicy, storedPolicy } from './policy.js';
-import { callerOf, MAX_XML_BODY, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import {
+  callerOf,
+  first,
+  MAX_XML_BODY,
+  requestBody,
+  type S3Request,
+  type S3SurfaceDeps,
+  xml,
+} from './request.js';
 import { parseXml, textOf } from './xml.js';
 
 const noSuchPolicy = (bucket: string) =>
@@ -94,6 +102,15 @@ export async function authorizeCopySource(
     source.versionId,
   );
   if (b.tenantId !== accessOf(r).tenantId) throw S3Errors.accessDenied();
+  // `x-amz-source-expected-bucket-owner`: a source bucket of another account is refused, as on S3.
+  const expected = first(r.headers['x-amz-source-expected-bucket-owner']);
+  if (expected !== undefined) {
+    const owner =
+      r.tenant?.id === b.tenantId
+        ? r.tenant.accountId === expected
+        : /^\d{12}$/.test(expected) && (await d.accountTenant?.(expected)) === b.tenantId;
+    if (!owner) throw S3Errors.accessDenied();
+  }
 }
 
 const ownerOnly = (ownerId: string): Grant[] => [{ id: ownerId, permission: 'FULL_CONTROL' }];

@@ -3,7 +3,7 @@ import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { ApiResponse } from '../surface.js';
 import { publicAccessBlockOf } from './access.js';
 import { aclFromHeaders, canonicalId, checkGrantees, isPublicAcl } from './acl.js';
-import { listingEncoding } from './listing-encoding.js';
+import { listingEncoding, listingMaxKeys } from './listing-encoding.js';
 import { checkLocationConstraint, locationConstraint } from './location-constraint.js';
 import { MAX_XML_BODY, quote, requestBody, type S3Request, type S3SurfaceDeps, xml } from './request.js';
 import { escapeXml, S3_NS, type XmlElement } from './xml.js';
@@ -63,14 +63,7 @@ export async function location(d: S3SurfaceDeps, r: S3Request): Promise<ApiRespo
 
 export async function listObjects(d: S3SurfaceDeps, r: S3Request, v2: boolean): Promise<ApiResponse> {
   const q = r.query;
-  const maxKeysRaw = q.get('max-keys');
-  const maxKeys = maxKeysRaw === null ? 1000 : Number(maxKeysRaw);
-  if (!Number.isInteger(maxKeys) || maxKeys < 0)
-    throw S3Errors.invalidArgument(
-      'Provided max-keys not an integer or within integer range',
-      'max-keys',
-      maxKeysRaw ?? '',
-    );
+  const maxKeys = listingMaxKeys(q);
   const { encodingType, enc } = listingEncoding(q);
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';

@@ -1,4 +1,4 @@
-// `encoding-type=url` of S3's listings (ListObjects v1/v2, ListMultipartUploads, ListObjectVersions): which
+// `encoding-type=url` and `max-keys` of S3's listings (ListObjects v1/v2, ListMultipartUploads, ListObjectVersions): which
 // encoding was asked for, and the encoder S3 applies to the key-like elements it names per listing.
 import { S3Errors } from '../../events/objects/errors.js';
 
@@ -34,4 +34,17 @@ export function listingEncoding(query: URLSearchParams): ListingEncoding {
     encodingType: 'url',
     enc: ((s: string | undefined) => (s === undefined ? s : urlEncodeKey(s))) as ListingEncoder,
   };
+}
+
+/** A listing's `max-keys`: 1000 when absent; not a non-negative integer is S3's InvalidArgument. */
+export function listingMaxKeys(query: URLSearchParams): number {
+  const raw = query.get('max-keys');
+  const maxKeys = raw === null ? 1000 : Number(raw);
+  if (!Number.isInteger(maxKeys) || maxKeys < 0)
+    throw S3Errors.invalidArgument(
+      'Provided max-keys not an integer or within integer range',
+      'max-keys',
+      raw ?? '',
+    );
+  return maxKeys;
 }

@@ -54,6 +54,12 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 
 export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
   const partNumber = partNumberOf(r);
+  // As on S3: an unsigned link must not choose how the object is served (a stored page answered as
+  // text/html on this origin because the link asked for it).
+  if (r.tenant === undefined && [...r.query.keys()].some((k) => k.startsWith('response-')))
+    throw S3Errors.invalidRequest(
+      'Request specific response headers cannot be used for anonymous GET requests.',
+    );
   const obj = await d.store.openObject(r.actor, r.bucket, r.key, r.query.get('versionId') ?? undefined);
   try {
     const { info } = obj;
@@ -72,6 +78,10 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       ...objectHeaders(info, withChecksum),
       'x-amz-request-id': r.requestId,
       ...versionHeader(r, info.versionId),
+      // Objects are served on the console's origin (path style): a tenant's text/html object opened in a
+      // browser would run as that origin and drive a signed-in console session (its SameSite cookie goes
+      // along with same-origin requests). Sandboxed, the page has an origin of its own and runs no script.
+      'content-security-policy': 'sandbox',
     };
     if (info.tagCount) headers['x-amz-tagging-count'] = String(info.tagCount);
     if (partNumber !== undefined && info.partsCount !== undefined)

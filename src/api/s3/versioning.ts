@@ -4,6 +4,7 @@ import { S3Errors } from '../../events/objects/errors.js';
 import { NULL_VERSION } from '../../events/objects/version-id.js';
 import type { ApiResponse } from '../surface.js';
 import { canonicalId } from './acl.js';
+import { listingEncoding, listingMaxKeys } from './listing-encoding.js';
 import type { PolicyAction } from './policy.js';
 import {
   first,
@@ -85,23 +86,9 @@ async function putBucketVersioning(d: S3SurfaceDeps, r: S3Request): Promise<ApiR
 
 async function listObjectVersions(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
   const q = r.query;
-  const maxKeysRaw = q.get('max-keys');
-  const maxKeys = maxKeysRaw === null ? 1000 : Number(maxKeysRaw);
-  if (!Number.isInteger(maxKeys) || maxKeys < 0)
-    throw S3Errors.invalidArgument(
-      'Provided max-keys not an integer or within integer range',
-      'max-keys',
-      maxKeysRaw ?? '',
-    );
-  const encodingType = q.get('encoding-type') ?? undefined;
-  if (encodingType !== undefined && encodingType !== 'url')
-    throw S3Errors.invalidArgument(
-      'Invalid Encoding Method specified in Request',
-      'encoding-type',
-      encodingType,
-    );
-  const enc = (s: string | undefined) =>
-    s === undefined || !encodingType ? s : encodeURIComponent(s).replace(/%2F/g, '/');
+  const maxKeys = listingMaxKeys(q);
+  // The same encoder as the other listings: S3 escapes all but RFC 3986's unreserved characters and `/`.
+  const { encodingType, enc } = listingEncoding(q);
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';

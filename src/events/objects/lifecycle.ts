@@ -111,16 +111,10 @@ export class LifecycleSweeper {
     for (;;) {
       const batch = await store.lifecycleBuckets(after, 100);
       if (batch.length === 0) break;
-      for (const { bucket, lifecycle } of batch) {
+      // The batch orders the buckets; each one's rules are read again when its turn comes (below).
+      for (const { bucket } of batch) {
         after = bucket;
-        let rules: LifecycleRule[];
-        try {
-          rules = parseLifecycle(lifecycle).filter((r) => r.enabled);
-        } catch (e) {
-          this.#o.log?.(`kindling: lifecycle of bucket ${bucket} unreadable, skipped: ${String(e)}`);
-          continue;
-        }
-        const r = await this.#sweepBucket(bucket, rules, now);
+        const r = await this.#sweepBucket(bucket, now);
         done.expired += r.expired;
         done.aborted += r.aborted;
         await store.takeLifecycleLease(this.#o.nodeId, Date.now(), Date.now() + leaseMs);
@@ -129,17 +123,34 @@ export class LifecycleSweeper {
     return done;
   }
 
-  async #sweepBucket(bucket: string, rules: LifecycleRule[], now: number): Promise<SweepResult> {
+  async #sweepBucket(bucket: string, now: number): Promise<SweepResult> {
     const { store } = this.#o;
     const done: SweepResult = { expired: 0, aborted: 0 };
     const b = await store.bucketAccess(bucket).catch(() => undefined);
     if (!b) return done;
+    // Rules read earlier may be a deleted bucket's whose name another tenant has taken since: the rules
+    // are read after the bucket, and the bucket is checked to be the same one (owner and creation) after
+    // them and before each page of deletes, so one owner's rules never expire another's objects.
+    const same = async () => {
+      const now = await store.bucketAccess(bucket).catch(() => undefined);
+      return now?.tenantId === b.tenantId && now.createdAt.getTime() === b.createdAt.getTime();
+    };
+    const json = await store.peekBucketConfig(bucket, 'lifecycle');
+    if (json === null || !(await same())) return done;
+    let rules: LifecycleRule[];
+    try {
+      rules = parseLifecycle(json).filter((r) => r.enabled);
+    } catch (e) {
+      this.#o.log?.(`kindling: lifecycle of bucket ${bucket} unreadable, skipped: ${String(e)}`);
+      return done;
+    }
     const actor = { tenantId: b.tenantId, bucket: b };
     const expiring = rules.filter((r) => r.expirationDays !== undefined || r.expirationDate !== undefined);
     if (expiring.length > 0) {
       let startAfter: string | undefined;
       for (;;) {
         const page = await store.listObjects(actor, bucket, { startAfter, maxKeys: 1000 });
+        if (!(await same())) return done;
         for (const o of page.contents) {
           let tags: TagSet | undefined;
           const tagsOf = () => tags ?? [];
@@ -166,7 +177,9 @@ export class LifecycleSweeper {
     }
     const aborting = rules.filter((r) => r.abortDays !== undefined);
     if (aborting.length > 0) {
-      for (const u of await store.listUploads(actor, bucket)) {
+      const uploads = await store.listUploads(actor, bucket);
+      if (!(await same())) return done;
+      for (const u of uploads) {
         const due = aborting.some(
           (r) => u.key.startsWith(r.prefix) && now >= expiresAt(u.initiated.getTime(), r.abortDays!),
         );

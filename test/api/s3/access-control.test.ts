@@ -1,7 +1,6 @@
 // S3 access control as users meet it: canned and granted ACLs, bucket policies, PublicAccessBlock and
 // anonymous requests, through the unmodified SDK, boto3 and plain fetch; and the attacks on them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -31,6 +30,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { runPython } from '../../helpers/process.js';
 import {
   bodyOf,
   bucketName,
@@ -85,25 +85,6 @@ async function newBucket(label: string): Promise<string> {
   const b = bucketName(label);
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   return b;
-}
-
-function runPython(
-  script: string,
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', script], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 const policyOf = (_bucket: string, ...statements: object[]) =>
@@ -1063,7 +1044,7 @@ except s3.exceptions.ClientError as e:
 print(json.dumps(out))
 `;
   // Asynchronous: the platform serving the script runs in this process.
-  const run = await runPython(script, {
+  const run = await runPython(script, [], {
     EP: f.t.endpoint,
     BUCKET: b,
     AK: f.t.credentials.accessKeyId,

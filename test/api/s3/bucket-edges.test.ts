@@ -1,7 +1,6 @@
 // S3's bucket and listing edge cases (CreateBucket of an owned name, max-keys=0, encoding-type=url,
 // ListBuckets pagination) and virtual-hosted–style addressing, with the unmodified SDK.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type dns from 'node:dns';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
@@ -23,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { sdkConfig } from '../../helpers/platform.js';
+import { runPython } from '../../helpers/process.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import {
   bodyOf,
@@ -102,28 +102,12 @@ print(json.dumps({
   'v1p': [p['Prefix'] for p in v1.get('CommonPrefixes', [])], 'v1m': v1['Marker'],
 }))
 `;
-  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn('python3', [
-        '-c',
-        script,
-        f.t.endpoint,
-        f.t.credentials.accessKeyId,
-        f.t.credentials.secretAccessKey,
-        bucket,
-      ]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    },
-  );
+  const out = await runPython(script, [
+    f.t.endpoint,
+    f.t.credentials.accessKeyId,
+    f.t.credentials.secretAccessKey,
+    bucket,
+  ]);
   assert.equal(out.status, 0, out.stderr);
   assert.deepEqual(JSON.parse(out.stdout), {
     v2: ['plain', 'sp ace', 'tab\tkey', 'x%y', 'ünï'],

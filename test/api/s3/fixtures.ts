@@ -23,6 +23,21 @@ export function client(p: {
   return new S3Client({ ...sdkConfig(p), forcePathStyle: true });
 }
 
+/** A second tenant of the fixture's platform, with its own key and S3 client. */
+export async function otherTenant(
+  f: S3Fixture,
+  name: string,
+): Promise<{
+  s3: S3Client;
+  accountId: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}> {
+  const tenant = await f.t.platform.tenants.create(name);
+  const key = await f.t.platform.tenants.createKey(tenant.id);
+  const credentials = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
+  return { s3: client({ endpoint: f.t.endpoint, credentials }), accountId: tenant.accountId, credentials };
+}
+
 let n = 0;
 /** A bucket name unique within the test run. */
 export const bucketName = (label = 'b'): string => `${label}-${process.pid}-${++n}`;

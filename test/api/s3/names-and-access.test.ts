@@ -16,6 +16,7 @@ import {
   bucketName,
   client,
   objectPath,
+  otherTenant,
   presign,
   rawRequest,
   type S3Fixture,
@@ -29,12 +30,7 @@ before(async () => {
   f = await startS3();
   bucket = bucketName('names');
   await f.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const tenant = await f.t.platform.tenants.create('other-tenant');
-  const key = await f.t.platform.tenants.createKey(tenant.id);
-  other = client({
-    endpoint: f.t.endpoint,
-    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
-  });
+  ({ s3: other } = await otherTenant(f, 'other-tenant'));
 });
 after(async () => {
   f.s3.destroy();

@@ -2,7 +2,6 @@
 // and its treatment of garbage dates), repeated CompleteMultipartUpload, InvalidRange on copies and reads,
 // GetObjectAttributes; through the unmodified SDK, raw signed requests and boto3; and the attacks on them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -21,11 +20,12 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { runPython } from '../../helpers/process.js';
 import {
   bodyOf,
   bucketName,
-  client,
   objectPath,
+  otherTenant,
   rawRequest,
   type S3Fixture,
   signHeaders,
@@ -38,13 +38,7 @@ let otherAccount: string;
 
 before(async () => {
   f = await startS3();
-  const tenant = await f.t.platform.tenants.create('edges-other');
-  const key = await f.t.platform.tenants.createKey(tenant.id);
-  otherAccount = tenant.accountId;
-  other = client({
-    endpoint: f.t.endpoint,
-    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
-  });
+  ({ s3: other, accountId: otherAccount } = await otherTenant(f, 'edges-other'));
   // Both tenants exist before the first request of either.
   await other.send(new ListBucketsCommand({}));
 });
@@ -572,25 +566,6 @@ test('GetObjectAttributes needs s3:GetObjectAttributes beside s3:GetObject in a 
   assert.equal((await anon('b/k')).status, 403);
 });
 
-function runPython(
-  script: string,
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', script], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 test('boto3: a conditional copy and GetObjectAttributes, as a Python user calls them', async () => {
   const b = bucketName('boto3-edges');
   const script = `
@@ -621,7 +596,7 @@ out["attrs"] = [a["ETag"] == etag.strip('"'), a["ObjectSize"], a["StorageClass"]
 print(json.dumps(out))
 `;
   // Asynchronous: the platform serving the script runs in this process.
-  const run = await runPython(script, {
+  const run = await runPython(script, [], {
     EP: f.t.endpoint,
     BUCKET: b,
     AK: f.t.credentials.accessKeyId,

@@ -1,7 +1,6 @@
 // POST object (browser form uploads): policies made by AWS's own helpers (@aws-sdk/s3-presigned-post and
 // boto3's generate_presigned_post), S3's errors for every refused form, and the attacks on it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import {
@@ -15,6 +14,7 @@ import {
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { signingKey } from '../../../src/api/sigv4.js';
 import { sdkConfig } from '../../helpers/platform.js';
+import { runPython } from '../../helpers/process.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import { bodyOf, bucketName, type Creds, client, rawRequest, type S3Fixture, startS3 } from './fixtures.js';
 
@@ -411,28 +411,12 @@ for version, folder in ((None, 'py2'), ('s3v4', 'py4')):
     print(no.status_code)
     print(repr(s3.get_object(Bucket=sys.argv[4], Key=folder + '/data.csv')['Body'].read().decode()))
 `;
-  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn('python3', [
-        '-c',
-        script,
-        f.t.endpoint,
-        f.t.credentials.accessKeyId,
-        f.t.credentials.secretAccessKey,
-        bucket,
-      ]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    },
-  );
+  const out = await runPython(script, [
+    f.t.endpoint,
+    f.t.credentials.accessKeyId,
+    f.t.credentials.secretAccessKey,
+    bucket,
+  ]);
   assert.equal(out.status, 0, `${out.stdout}\n${out.stderr}`);
   assert.deepEqual(out.stdout.trim().split('\n'), [
     '201 False ',

@@ -44,7 +44,15 @@ import { LifecycleSweeper } from '../../../src/events/objects/lifecycle.js';
 import { browserSkip, launchBrowser } from '../../helpers/console-browser.js';
 import { tempDir } from '../../helpers/platform.js';
 import { rejects } from '../../helpers/sdk-errors.js';
-import { bucketName, client, presign, rawRequest, type S3Fixture, signHeaders, startS3 } from './fixtures.js';
+import {
+  bucketName,
+  otherTenant,
+  presign,
+  rawRequest,
+  type S3Fixture,
+  signHeaders,
+  startS3,
+} from './fixtures.js';
 
 const DAY = 86_400_000;
 let f: S3Fixture;
@@ -53,13 +61,7 @@ let otherAccount: string;
 
 before(async () => {
   f = await startS3();
-  const tenant = await f.t.platform.tenants.create('tagging-other');
-  const key = await f.t.platform.tenants.createKey(tenant.id);
-  otherAccount = tenant.accountId;
-  other = client({
-    endpoint: f.t.endpoint,
-    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
-  });
+  ({ s3: other, accountId: otherAccount } = await otherTenant(f, 'tagging-other'));
 });
 after(async () => {
   f.s3.destroy();

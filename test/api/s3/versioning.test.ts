@@ -2,7 +2,6 @@
 // writes, delete markers, reads and deletes of one version, `null` versions, ListObjectVersions, copies
 // and multipart uploads, notifications; and the attacks: other tenants, forged ids, ids of other keys.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -42,12 +41,13 @@ import {
 import { KindlingClient } from '../../../src/cli/client.js';
 import { cliEnv, runCli } from '../../cli/helpers.js';
 import { sdkConfig } from '../../helpers/platform.js';
+import { runProcess } from '../../helpers/process.js';
 import { rejects } from '../../helpers/sdk-errors.js';
 import {
   bodyOf,
   bucketName,
-  client,
   objectPath,
+  otherTenant,
   rawRequest,
   type S3Fixture,
   signHeaders,
@@ -61,13 +61,7 @@ let sqs: SQSClient;
 
 before(async () => {
   f = await startS3();
-  const tenant = await f.t.platform.tenants.create('versioning-other');
-  const key = await f.t.platform.tenants.createKey(tenant.id);
-  otherAccount = tenant.accountId;
-  other = client({
-    endpoint: f.t.endpoint,
-    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
-  });
+  ({ s3: other, accountId: otherAccount } = await otherTenant(f, 'versioning-other'));
   sqs = new SQSClient(sdkConfig(f.t));
 });
 after(async () => {
@@ -76,26 +70,6 @@ after(async () => {
   sqs.destroy();
   await f.t.close();
 });
-
-function run(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -432,10 +406,13 @@ test('ListObjectVersions pages with key and version-id markers, prefix, delimite
     [['a', ids.a![1], false]],
   );
   assert.equal(mid.IsTruncated, true);
-  // encoding-type=url encodes keys (the SDK decodes them again).
+  // encoding-type=url encodes keys as the other listings do: all but RFC 3986's unreserved characters
+  // and `/` (so `(`, `!` and `*` too, which encodeURIComponent would leave).
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'c(e)!*', Body: 'x' }));
   const raw = await signed('GET', `/${b}?versions&encoding-type=url&prefix=c`);
   assert.equal(raw.status, 200);
   assert.match(raw.body, /<Key>c%20d<\/Key>/);
+  assert.match(raw.body, /<Key>c%28e%29%21%2A<\/Key>/);
   assert.match(raw.body, /<EncodingType>url<\/EncodingType>/);
   const sdk = await f.s3.send(new ListObjectVersionsCommand({ Bucket: b, Prefix: 'c', EncodingType: 'url' }));
   assert.equal(sdk.Versions?.[0]?.Key, 'c%20d');
@@ -460,7 +437,7 @@ test('the AWS CLI lists object versions and delete markers', async () => {
   const v1 = (await put(b, 'x.txt', 'one')).VersionId!;
   const v2 = (await put(b, 'x.txt', 'two')).VersionId!;
   const m = (await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'x.txt' }))).VersionId!;
-  const out = await run(
+  const out = await runProcess(
     'aws',
     ['s3api', 'list-object-versions', '--bucket', b, '--endpoint-url', f.t.endpoint],
     {
