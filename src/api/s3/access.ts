@@ -4,7 +4,14 @@
 import { S3Errors } from '../../events/objects/errors.js';
 import type { BucketAccess } from '../../events/objects/store.js';
 import { type Caller, grantsAllow, type Permission, parseStoredAcl } from './acl.js';
-import { evaluatePolicy, type Policy, type PolicyAction, storedPolicy } from './policy.js';
+import {
+  evaluatePolicy,
+  OBJECT_TAG_ACTIONS,
+  type Policy,
+  type PolicyAction,
+  type RequestFacts,
+  storedPolicy,
+} from './policy.js';
 import type { S3SurfaceDeps } from './request.js';
 
 export interface PublicAccessBlock {
@@ -74,6 +81,7 @@ export function decide(
       action,
       resource: key === undefined ? `arn:aws:s3:::${b.name}` : `arn:aws:s3:::${b.name}/${key}`,
       sourceIp: caller.sourceIp,
+      facts: caller.facts,
     });
     if (verdict === 'Deny') return 'deny';
     if (owner) return 'allow';
@@ -92,6 +100,19 @@ export function decide(
 }
 
 /**
+ * Whether the caller may learn that `key` is missing: s3:ListBucket, judged as a listing of the key as
+ * prefix would be (a policy allowing `s3:prefix` "public/*" tells 404 for public/... only), as on S3.
+ */
+export function mayListKey(b: BucketAccess, caller: Caller, key: string): boolean {
+  const facts = caller.facts;
+  const asListing: RequestFacts = {
+    header: (name) => facts?.header(name),
+    query: (name) => (name === 'prefix' ? key : undefined),
+  };
+  return decide(b, { ...caller, facts: asListing }, 's3:ListBucket', undefined) === 'allow';
+}
+
+/**
  * Decides with the object's ACL looked up when needed. An object missing answers NoSuchKey only to a
  * caller who may list the bucket (as S3 does), AccessDenied otherwise: keys cannot be probed.
  */
@@ -103,12 +124,30 @@ export async function authorize(
   key: string | undefined,
   versionId?: string,
 ): Promise<void> {
+  // s3:ExistingObjectTag conditions read the object's tags: looked up only for a policy that tests them.
+  if (
+    key !== undefined &&
+    b.policy !== null &&
+    OBJECT_TAG_ACTIONS.has(action) &&
+    storedPolicy(b.policy, b.name).usesObjectTags
+  ) {
+    const tags = new Map(await d.store.peekObjectTags(b.name, key, versionId));
+    const facts = caller.facts;
+    caller = {
+      ...caller,
+      facts: {
+        header: (name) => facts?.header(name),
+        query: (name) => facts?.query(name),
+        objectTag: (k) => tags.get(k),
+      },
+    };
+  }
   let verdict = decide(b, caller, action, key);
   if (verdict === 'need-object-acl') {
     // A version's own ACL decides for it: a public current object opens none of its older versions.
     const found = await d.store.peekObjectAcl(b.name, key!, versionId);
     if (found === undefined) {
-      if (decide(b, caller, 's3:ListBucket', undefined) === 'allow')
+      if (mayListKey(b, caller, key!))
         throw versionId === undefined ? S3Errors.noSuchKey(key!) : S3Errors.noSuchVersion(key!, versionId);
       throw S3Errors.accessDenied();
     }

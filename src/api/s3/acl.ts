@@ -1,8 +1,10 @@
 // S3 access control lists: canonical user ids, canned ACLs, the x-amz-grant-* headers, the
 // AccessControlPolicy XML both ways, and what a list of grants allows. Stored as JSON (opaque to the store).
+
 import { createHash } from 'node:crypto';
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import type { RequestHead } from '../surface.js';
+import type { RequestFacts } from './policy.js';
 import { childOf, childrenOf, escapeXml, S3_NS, textOf, type XmlNode } from './xml.js';
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
@@ -31,6 +33,8 @@ export interface Caller extends AclCaller {
   accountId: string | undefined;
   /** IPv4 address as a number; undefined for IPv6. */
   sourceIp: number | undefined;
+  /** What the request says, for policy conditions; undefined: no condition key is present. */
+  facts?: RequestFacts;
 }
 
 const canonicalIds = new Map<string, string>();

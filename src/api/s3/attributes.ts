@@ -2,9 +2,11 @@
 // (ETag, Checksum, ObjectParts, StorageClass, ObjectSize) in one answer, without the body. ObjectParts
 // pages a multipart object's parts with `x-amz-max-parts` and `x-amz-part-number-marker`.
 import { S3Errors } from '../../events/objects/errors.js';
+import type { ObjectInfo, ObjectPart } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
 import { authorize } from './access.js';
 import { callerOf, first, type S3Request, type S3SurfaceDeps, xml } from './request.js';
+import { versionHeader } from './versioning.js';
 import type { XmlElement } from './xml.js';
 
 const ATTRIBUTES = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
@@ -36,12 +38,19 @@ export async function getObjectAttributes(d: S3SurfaceDeps, r: S3Request): Promi
       throw S3Errors.invalidArgument('Invalid attribute name specified.', 'x-amz-object-attributes', a);
   const maxParts = Math.min(count(r, 'x-amz-max-parts', MAX_PARTS), MAX_PARTS);
   const marker = count(r, 'x-amz-part-number-marker', 0);
+  const versionId = r.query.get('versionId') ?? undefined;
   // S3 asks for s3:GetObjectAttributes beside s3:GetObject (the route's); the owner needs neither.
   const b = r.access;
   if (b && (b.policy !== null || r.tenant?.id !== b.tenantId))
-    await authorize(d, b, callerOf(r), 's3:GetObjectAttributes', r.key);
-  const { info, parts } = await d.store.objectAttributes(r.actor, r.bucket, r.key);
+    await authorize(d, b, callerOf(r), 's3:GetObjectAttributes', r.key, versionId);
+  const { info, parts } =
+    versionId === undefined
+      ? await d.store.objectAttributes(r.actor, r.bucket, r.key)
+      : await versionAttributes(d, r, versionId);
   const want = new Set(wanted);
+  // Part sizes are kept for the current object only: a noncurrent multipart version's are not answered.
+  if (want.has('ObjectParts') && info.partsCount !== undefined && parts === undefined)
+    throw S3Errors.notImplemented('ObjectParts of a noncurrent version');
   const body: XmlElement = {};
   if (want.has('ETag')) body.ETag = info.etag;
   if (want.has('Checksum') && info.checksum)
@@ -69,5 +78,20 @@ export async function getObjectAttributes(d: S3SurfaceDeps, r: S3Request): Promi
   if (want.has('ObjectSize')) body.ObjectSize = info.size;
   return xml(200, 'GetObjectAttributesResponse', body, r.requestId, {
     'last-modified': info.lastModified.toUTCString(),
+    ...versionHeader(r, info.versionId),
   });
+}
+
+/** One version's attributes: its info, and its parts while it is the current object. */
+async function versionAttributes(
+  d: S3SurfaceDeps,
+  r: S3Request,
+  versionId: string,
+): Promise<{ info: ObjectInfo; parts: ObjectPart[] | undefined }> {
+  const obj = await d.store.openObject(r.actor, r.bucket, r.key, versionId);
+  obj.close();
+  const { info } = obj;
+  const parts =
+    info.partsCount === undefined ? undefined : await d.store.objectPartList(r.bucket, r.key, info.version);
+  return { info, parts };
 }

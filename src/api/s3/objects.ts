@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { headerOfAlgorithm } from '../../events/objects/checksums.js';
 import { ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { started } from '../../events/objects/objects.js';
+import type { ObjectInfo } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
 import { authorize } from './access.js';
 import { authorizeCopySource, requestAcl } from './access-config.js';
@@ -52,8 +53,7 @@ export async function putObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResp
 }
 
 export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): Promise<ApiResponse> {
-  const partNumber = r.query.get('partNumber');
-  if (partNumber !== null) throw S3Errors.notImplemented('partNumber');
+  const partNumber = partNumberOf(r);
   // As on S3: an unsigned link must not choose how the object is served (a stored page answered as
   // text/html on this origin because the link asked for it).
   if (r.tenant === undefined && [...r.query.keys()].some((k) => k.startsWith('response-')))
@@ -68,7 +68,10 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       obj.close();
       return notModified;
     }
-    const range = parseRange(first(r.headers.range), info.size);
+    const range =
+      partNumber === undefined
+        ? parseRange(first(r.headers.range), info.size)
+        : await partRange(d, r, info, partNumber);
     // Checksums cover the whole object: a range answers without them, as S3 does.
     const withChecksum = !range && first(r.headers['x-amz-checksum-mode'])?.toUpperCase() === 'ENABLED';
     const headers: Record<string, string> = {
@@ -81,6 +84,8 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
       'content-security-policy': 'sandbox',
     };
     if (info.tagCount) headers['x-amz-tagging-count'] = String(info.tagCount);
+    if (partNumber !== undefined && info.partsCount !== undefined)
+      headers['x-amz-mp-parts-count'] = String(info.partsCount);
     const overrides: Record<string, string> = {
       'response-content-type': 'content-type',
       'response-content-disposition': 'content-disposition',
@@ -111,6 +116,55 @@ export async function getObject(d: S3SurfaceDeps, r: S3Request, head: boolean): 
     obj.close();
     throw e;
   }
+}
+
+/** `?partNumber=N` of GetObject/HeadObject (1..10000), undefined without it. */
+function partNumberOf(r: S3Request): number | undefined {
+  const raw = r.query.get('partNumber');
+  if (raw === null) return undefined;
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
+  if (n < 1 || n > 10_000)
+    throw S3Errors.invalidArgument(
+      'Part number must be an integer between 1 and 10000, inclusive',
+      'partNumber',
+      raw,
+    );
+  if (r.headers.range !== undefined)
+    throw S3Errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
+  // Part sizes are kept for the current object only (s3_object_parts).
+  if (r.query.has('versionId')) throw S3Errors.notImplemented('?partNumber with ?versionId');
+  return n;
+}
+
+/**
+ * The bytes of part `n`, as a ranged GET of them: an object not written from parts is one part, the
+ * whole object. A part past the last is InvalidPart, as on S3.
+ */
+async function partRange(
+  d: S3SurfaceDeps,
+  r: S3Request,
+  info: ObjectInfo,
+  n: number,
+): Promise<{ start: number; end: number } | undefined> {
+  const notSatisfiable = () => S3Errors.invalidPart('The requested partnumber is not satisfiable');
+  if (info.partsCount === undefined) {
+    if (n !== 1) throw notSatisfiable();
+    return info.size === 0 ? undefined : { start: 0, end: info.size - 1 };
+  }
+  if (n > info.partsCount) throw notSatisfiable();
+  // Keyed by the version opened: an overwrite since then finds no parts (rather than another object's).
+  const parts = await d.store.objectPartList(r.bucket, r.key, info.version);
+  if (parts === undefined) throw S3Errors.noSuchKey(r.key);
+  let start = 0;
+  for (const p of parts) {
+    if (p.partNumber === n) {
+      // An empty last part has no bytes to range over; refused rather than answered with the whole object.
+      if (p.size === 0) throw notSatisfiable();
+      return { start, end: start + p.size - 1 };
+    }
+    start += p.size;
+  }
+  throw notSatisfiable();
 }
 
 export async function deleteObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {

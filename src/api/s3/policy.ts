@@ -1,6 +1,7 @@
 // S3 bucket policies, the common subset: Effect, Principal ("*" or tenant accounts), Action (the S3
 // actions this store answers, with wildcards), Resource (the bucket and its keys, with wildcards) and
-// Condition on aws:SourceIp. Validated once on PutBucketPolicy; compiled and cached for evaluation.
+// Condition (IP, string and numeric operators on the keys CONDITION_KEYS lists). Validated once on
+// PutBucketPolicy; compiled and cached for evaluation.
 import { type Cidr, cidrContains, parseCidr } from '../../cidr.js';
 import { ObjectStoreError } from '../../events/objects/errors.js';
 
@@ -20,6 +21,7 @@ export const POLICY_ACTIONS: Readonly<Record<string, 'object' | 'bucket'>> = {
   's3:AbortMultipartUpload': 'object',
   's3:ListMultipartUploadParts': 'object',
   's3:GetObjectTagging': 'object',
+  's3:GetObjectVersionTagging': 'object',
   's3:PutObjectTagging': 'object',
   's3:DeleteObjectTagging': 'object',
   's3:ListBucket': 'bucket',
@@ -43,9 +45,100 @@ interface Statement {
   actions: Set<string>;
   /** ARN patterns with IAM wildcards. */
   resources: string[];
-  /** Each must hold: the caller's address in (or, negated, outside) one of the ranges. */
-  ip: { ranges: Cidr[]; negate: boolean }[];
+  /** Each must hold. */
+  conditions: Condition[];
 }
+
+type Condition =
+  /** The caller's address in (or, negated, outside) one of the ranges. */
+  | { kind: 'ip'; ranges: Cidr[]; negate: boolean }
+  | {
+      kind: 'string';
+      key: string;
+      /** s3:ExistingObjectTag/<tagKey>: the tag's key, case kept (tag keys are case-sensitive). */
+      tagKey?: string;
+      match: 'equals' | 'equalsignorecase' | 'like';
+      negate: boolean;
+      ifExists: boolean;
+      values: string[];
+    }
+  | {
+      kind: 'numeric';
+      key: string;
+      cmp: 'equals' | 'lessthan' | 'lessthanequals' | 'greaterthan' | 'greaterthanequals';
+      negate: boolean;
+      ifExists: boolean;
+      values: number[];
+    };
+
+/** What a request says that condition keys read: its headers (lower-case names) and query parameters. */
+export interface RequestFacts {
+  header(name: string): string | undefined;
+  query(name: string): string | undefined;
+  /** The value of the object's tag `key` (s3:ExistingObjectTag/<key>), once looked up. */
+  objectTag?(key: string): string | undefined;
+}
+
+/** The actions whose requests carry s3:ExistingObjectTag/<key>: those on one existing object. */
+export const OBJECT_TAG_ACTIONS: ReadonlySet<string> = new Set([
+  's3:GetObject',
+  's3:GetObjectVersion',
+  's3:GetObjectAcl',
+  's3:PutObjectAcl',
+  's3:GetObjectTagging',
+  's3:GetObjectVersionTagging',
+  's3:PutObjectTagging',
+  's3:DeleteObjectTagging',
+]);
+const EXISTING_TAG = 's3:existingobjecttag/';
+
+/**
+ * The condition keys a policy may test here (lower-case), with the actions whose requests carry them
+ * (undefined: every request) and where the value comes from. For any other action the key is absent
+ * from the request, as on S3, so a header a request does not use cannot satisfy a condition.
+ */
+const LIST_ACTIONS = ['s3:ListBucket', 's3:ListBucketVersions'];
+const ACL_ACTIONS = ['s3:PutObject', 's3:PutObjectAcl', 's3:PutBucketAcl'];
+const CONDITION_KEYS: Readonly<
+  Record<string, { actions?: string[]; read: (f: RequestFacts) => string | undefined }>
+> = {
+  'aws:referer': { read: (f) => f.header('referer') },
+  'aws:useragent': { read: (f) => f.header('user-agent') },
+  's3:prefix': { actions: LIST_ACTIONS, read: (f) => f.query('prefix') },
+  's3:delimiter': { actions: LIST_ACTIONS, read: (f) => f.query('delimiter') },
+  's3:max-keys': { actions: LIST_ACTIONS, read: (f) => f.query('max-keys') },
+  's3:x-amz-acl': { actions: ACL_ACTIONS, read: (f) => f.header('x-amz-acl') },
+  ...Object.fromEntries(
+    ['read', 'write', 'read-acp', 'write-acp', 'full-control'].map((g) => [
+      `s3:x-amz-grant-${g}`,
+      { actions: ACL_ACTIONS, read: (f: RequestFacts) => f.header(`x-amz-grant-${g}`) },
+    ]),
+  ),
+  's3:x-amz-copy-source': {
+    actions: ['s3:PutObject'],
+    // "bucket/key" as S3 matches it: decoded, without the leading slash.
+    read: (f) => {
+      const v = f.header('x-amz-copy-source');
+      if (v === undefined) return undefined;
+      let decoded = v;
+      try {
+        decoded = decodeURIComponent(v);
+      } catch {}
+      return decoded.startsWith('/') ? decoded.slice(1) : decoded;
+    },
+  },
+  's3:x-amz-metadata-directive': {
+    actions: ['s3:PutObject'],
+    read: (f) => f.header('x-amz-metadata-directive'),
+  },
+  's3:x-amz-storage-class': { actions: ['s3:PutObject'], read: (f) => f.header('x-amz-storage-class') },
+};
+const STRING_OPS = ['equals', 'equalsignorecase', 'like'] as const;
+const NUMERIC_OPS = ['equals', 'lessthan', 'lessthanequals', 'greaterthan', 'greaterthanequals'] as const;
+const OPERATOR_NAMES =
+  'IpAddress, NotIpAddress, StringEquals, StringNotEquals, StringEqualsIgnoreCase, ' +
+  'StringNotEqualsIgnoreCase, StringLike, StringNotLike, NumericEquals, NumericNotEquals, ' +
+  'NumericLessThan(Equals), NumericGreaterThan(Equals), each but the IP ones also ...IfExists';
 
 export interface Policy {
   statements: Statement[];
@@ -53,6 +146,8 @@ export interface Policy {
   isPublic: boolean;
   /** The accounts the policy names (PutBucketPolicy checks they exist). */
   accounts: Set<string>;
+  /** Whether a condition reads s3:ExistingObjectTag (evaluation then needs the object's tags). */
+  usesObjectTags: boolean;
 }
 
 export interface PolicyRequest {
@@ -62,6 +157,8 @@ export interface PolicyRequest {
   resource: string;
   /** The caller's IPv4 address; undefined for IPv6 callers (no range matches them). */
   sourceIp: number | undefined;
+  /** Where condition keys are read; undefined: every key is absent. */
+  facts?: RequestFacts;
 }
 
 const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
@@ -126,30 +223,109 @@ function actionsOf(v: unknown): Set<string> {
   return out;
 }
 
-function conditionsOf(v: unknown): Statement['ip'] {
+function conditionsOf(v: unknown): Condition[] {
   if (v === undefined) return [];
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw malformedPolicy('Invalid Condition');
-  const out: Statement['ip'] = [];
+  const out: Condition[] = [];
   for (const [op, body] of Object.entries(v)) {
-    if (op !== 'IpAddress' && op !== 'NotIpAddress')
-      throw malformedPolicy(
-        `Condition operator ${op} is not supported by this store (IpAddress, NotIpAddress)`,
-      );
     if (body === null || typeof body !== 'object' || Array.isArray(body))
       throw malformedPolicy('Invalid Condition');
-    for (const [key, values] of Object.entries(body)) {
-      if (key.toLowerCase() !== 'aws:sourceip')
-        throw malformedPolicy(`Condition key ${key} is not supported by this store (aws:SourceIp)`);
-      const ranges = asList(values).map((s) => {
-        const c = typeof s === 'string' ? parseCidr(s.trim()) : { error: 'not a string' };
-        if ('error' in c)
-          throw malformedPolicy(`Invalid aws:SourceIp value ${JSON.stringify(s)}: ${c.error}`);
-        return c;
-      });
-      out.push({ ranges, negate: op === 'NotIpAddress' });
+    const unsupported = () =>
+      malformedPolicy(`Condition operator ${op} is not supported by this store (${OPERATOR_NAMES})`);
+    for (const [rawKey, values] of Object.entries(body)) {
+      const key = rawKey.toLowerCase();
+      if (op === 'IpAddress' || op === 'NotIpAddress') {
+        if (key !== 'aws:sourceip')
+          throw malformedPolicy(`Condition key ${rawKey} is not supported by ${op} (aws:SourceIp)`);
+        const ranges = asList(values).map((s) => {
+          const c = typeof s === 'string' ? parseCidr(s.trim()) : { error: 'not a string' };
+          if ('error' in c)
+            throw malformedPolicy(`Invalid aws:SourceIp value ${JSON.stringify(s)}: ${c.error}`);
+          return c;
+        });
+        out.push({ kind: 'ip', ranges, negate: op === 'NotIpAddress' });
+        continue;
+      }
+      const m = /^(String|Numeric)(Not)?([A-Za-z]+?)(IfExists)?$/.exec(op);
+      if (!m) throw unsupported();
+      const family = m[1]!;
+      const negate = m[2] !== undefined;
+      const name = m[3]!.toLowerCase();
+      const ifExists = m[4] !== undefined;
+      const tagKey = key.startsWith(EXISTING_TAG) ? rawKey.slice(EXISTING_TAG.length) : undefined;
+      if (tagKey === '') throw malformedPolicy(`Condition key ${rawKey} names no tag`);
+      if (tagKey !== undefined && family !== 'String')
+        throw malformedPolicy(`Condition key ${rawKey} takes String operators only`);
+      if (CONDITION_KEYS[key] === undefined && tagKey === undefined)
+        throw malformedPolicy(
+          `Condition key ${rawKey} is not supported by this store (aws:SourceIp, ${Object.keys(CONDITION_KEYS).join(', ')}, s3:ExistingObjectTag/<key>)`,
+        );
+      const list = asList(values);
+      if (
+        list.length === 0 ||
+        list.some((x) => typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean')
+      )
+        throw malformedPolicy(`Invalid Condition value for ${rawKey}`);
+      if (family === 'String') {
+        const match = STRING_OPS.find((o) => o === name);
+        // StringNotLike, but not "StringNotLessThan": negation only of the three string tests.
+        if (match === undefined) throw unsupported();
+        out.push({ kind: 'string', key, tagKey, match, negate, ifExists, values: list.map(String) });
+      } else {
+        const cmp = NUMERIC_OPS.find((o) => o === name);
+        if (cmp === undefined || (negate && cmp !== 'equals')) throw unsupported();
+        const nums = list.map((x) => Number(x));
+        if (nums.some((n) => !Number.isFinite(n)))
+          throw malformedPolicy(`Invalid Condition value for ${rawKey}: not a number`);
+        out.push({ kind: 'numeric', key, cmp, negate, ifExists, values: nums });
+      }
     }
   }
   return out;
+}
+
+/** Whether one condition holds for the request (IAM's rules for absent keys and negation). */
+function conditionHolds(c: Condition, req: PolicyRequest): boolean {
+  if (c.kind === 'ip') {
+    const inside = req.sourceIp !== undefined && c.ranges.some((r) => cidrContains(r, req.sourceIp!));
+    return c.negate ? !inside : inside;
+  }
+  let value: string | undefined;
+  if (c.kind === 'string' && c.tagKey !== undefined)
+    value = OBJECT_TAG_ACTIONS.has(req.action) ? req.facts?.objectTag?.(c.tagKey) : undefined;
+  else {
+    const def = CONDITION_KEYS[c.key]!;
+    value =
+      req.facts === undefined || (def.actions !== undefined && !def.actions.includes(req.action))
+        ? undefined
+        : def.read(req.facts);
+  }
+  // Absent: ...IfExists holds; otherwise a positive test fails and a negated one holds.
+  if (value === undefined) return c.ifExists || c.negate;
+  let any: boolean;
+  if (c.kind === 'string') {
+    if (c.match === 'equals') any = c.values.includes(value);
+    else if (c.match === 'like') any = c.values.some((p) => wildcardMatch(p, value));
+    else {
+      const lower = value.toLowerCase();
+      any = c.values.some((x) => x.toLowerCase() === lower);
+    }
+  } else {
+    // A value that is not a number matches no numeric test.
+    const n = /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+    any = c.values.some((x) =>
+      c.cmp === 'equals'
+        ? n === x
+        : c.cmp === 'lessthan'
+          ? n < x
+          : c.cmp === 'lessthanequals'
+            ? n <= x
+            : c.cmp === 'greaterthan'
+              ? n > x
+              : n >= x,
+    );
+  }
+  return c.negate ? !any : any;
 }
 
 /** Parses and validates a policy for `bucket` as PutBucketPolicy does; MalformedPolicy naming what is wrong. */
@@ -198,20 +374,26 @@ export function parsePolicy(text: string, bucket: string): Policy {
     for (const a of actions)
       if (!kinds.includes(POLICY_ACTIONS[a]!) && !/[*?]/.test(String(st.Action)))
         throw malformedPolicy('Action does not apply to any resource(s) in statement');
-    const ip = conditionsOf(st.Condition);
+    const conditions = conditionsOf(st.Condition);
     const deny = st.Effect === 'Deny';
-    // Pinned to addresses (every range at least a /8) makes an Allow to everyone non-public, as S3 judges it.
-    const pinned = ip.some((c) => !c.negate && c.ranges.every((r) => r.prefix >= 8));
+    // Pinned to addresses (every range at least a /8) makes an Allow to everyone non-public, as S3 judges
+    // it; conditions on what the request says (Referer, prefix, headers) do not: anyone can say it.
+    const pinned = conditions.some(
+      (c) => c.kind === 'ip' && !c.negate && c.ranges.every((r) => r.prefix >= 8),
+    );
     if (!deny && stAccounts === undefined && !pinned) isPublic = true;
     return {
       deny,
       accounts: stAccounts,
       actions,
       resources: asList(st.Resource) as string[],
-      ip,
+      conditions,
     };
   });
-  return { statements, isPublic, accounts };
+  const usesObjectTags = statements.some((st) =>
+    st.conditions.some((c) => c.kind === 'string' && c.tagKey !== undefined),
+  );
+  return { statements, isPublic, accounts, usesObjectTags };
 }
 
 /**
@@ -253,11 +435,7 @@ export function evaluatePolicy(policy: Policy, req: PolicyRequest): 'Allow' | 'D
       continue;
     if (!st.actions.has(req.action)) continue;
     if (!st.resources.some((r) => wildcardMatch(r, req.resource))) continue;
-    const ipHolds = st.ip.every((c) => {
-      const inside = req.sourceIp !== undefined && c.ranges.some((r) => cidrContains(r, req.sourceIp!));
-      return c.negate ? !inside : inside;
-    });
-    if (!ipHolds) continue;
+    if (!st.conditions.every((c) => conditionHolds(c, req))) continue;
     if (st.deny) return 'Deny';
     allowed = true;
   }

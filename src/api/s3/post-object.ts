@@ -69,7 +69,22 @@ export async function postObject(d: S3SurfaceDeps, r: S3Request): Promise<ApiRes
     Object.assign(r, { tenant, caller: undefined });
     const key = rawKey.replaceAll(FILENAME, form.filename);
     if (key === '') throw S3Errors.invalidArgument('User key must have a length greater than 0.', 'key', '');
-    await authorize(d, b, callerOf(r), 's3:PutObject', key);
+    // Policy conditions read what the form says (its acl field is the PUT's x-amz-acl), not the
+    // request's headers: every decision of this request (PutObject, and PutObjectAcl for the acl) sees it.
+    const caller = callerOf(r);
+    r.caller = {
+      ...caller,
+      facts: {
+        header: (name) =>
+          name === 'x-amz-acl'
+            ? f.get('acl')
+            : name.startsWith('x-amz-')
+              ? f.get(name)
+              : caller.facts?.header(name),
+        query: () => undefined,
+      },
+    };
+    await authorize(d, b, r.caller, 's3:PutObject', key);
     const range = tenant === undefined ? undefined : lengthRange(f);
     const max = Math.min(range?.max ?? MAX_POST_OBJECT_BYTES, MAX_POST_OBJECT_BYTES);
     const min = range?.min ?? 0;

@@ -75,6 +75,10 @@ export function callerOf(r: S3Request): Caller {
     accountId: t?.accountId,
     canonicalId: t ? canonicalId(t.id) : undefined,
     sourceIp: parseIpv4(addr.startsWith('::ffff:') ? addr.slice(7) : addr),
+    facts: {
+      header: (name) => first(r.headers[name]),
+      query: (name) => r.query.get(name) ?? undefined,
+    },
   };
   return r.caller;
 }

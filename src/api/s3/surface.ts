@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isValidBucketName, ObjectStoreError, S3Errors } from '../../events/objects/errors.js';
 import { decodeOrThrow } from '../../uri.js';
 import type { ApiRequest, ApiResponse, ApiSurface, RequestHead } from '../surface.js';
-import { authorize, decide } from './access.js';
+import { authorize, mayListKey } from './access.js';
 import {
   deleteBucketPolicy,
   deletePublicAccessBlock,
@@ -214,7 +214,7 @@ export class S3Surface implements ApiSurface {
       if (
         e instanceof ObjectStoreError &&
         (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') &&
-        decide(b, caller, 's3:ListBucket', undefined) !== 'allow'
+        !mayListKey(b, caller, r.key)
       )
         throw S3Errors.accessDenied();
       throw e;
@@ -256,9 +256,11 @@ export class S3Surface implements ApiSurface {
     refuseUnsupportedHeaders(r.headers);
     if (q.has('attributes')) {
       if (!r.key) throw S3Errors.notImplemented('?attributes on a bucket');
-      // Parts are kept for the current object only (s3_object_parts): a version's are not answered.
-      if (q.has('versionId')) throw S3Errors.notImplemented('?versionId with ?attributes');
-      if (m === 'GET') return [(x) => getObjectAttributes(d, x), 's3:GetObject'];
+      if (m === 'GET')
+        return [
+          (x) => getObjectAttributes(d, x),
+          q.has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject',
+        ];
       throw S3Errors.methodNotAllowed();
     }
     if (!r.bucket) {
@@ -326,6 +328,7 @@ export class S3Surface implements ApiSurface {
     const versioned = versionedObjectAction(r);
     if (versioned === 's3:GetObjectVersion') return [(x) => getObject(d, x, m === 'HEAD'), versioned];
     if (versioned === 's3:DeleteObjectVersion') return [(x) => deleteObject(d, x), versioned];
+    if (versioned === 's3:GetObjectVersionTagging') return [(x) => getObjectTagging(d, x), versioned];
     if (q.has('acl')) {
       if (m === 'PUT') return [(x) => putObjectAcl(d, x), 's3:PutObjectAcl'];
       if (m === 'GET') return [(x) => getObjectAcl(d, x), 's3:GetObjectAcl'];

@@ -129,6 +129,11 @@ const ok = (r: S3Request, status: number): ApiResponse => ({
 });
 
 export async function getObjectTagging(d: S3SurfaceDeps, r: S3Request): Promise<ApiResponse> {
+  const versionId = r.query.get('versionId');
+  if (versionId !== null) {
+    const tags = await d.store.versionTagging(r.actor, r.bucket, r.key, versionId);
+    return xml(200, 'Tagging', { TagSet: tagsXml(tags) }, r.requestId, { 'x-amz-version-id': versionId });
+  }
   const { tags } = await d.store.objectTagging(r.actor, r.bucket, r.key);
   return xml(200, 'Tagging', { TagSet: tagsXml(tags) }, r.requestId);
 }

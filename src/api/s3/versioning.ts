@@ -52,6 +52,9 @@ export function versionedObjectAction(r: S3Request): PolicyAction | undefined {
   );
   if (others.length === 0 && (r.method === 'GET' || r.method === 'HEAD')) return 's3:GetObjectVersion';
   if (others.length === 0 && r.method === 'DELETE') return 's3:DeleteObjectVersion';
+  // The tags of one version can be read; setting or removing them is the current object's only.
+  if (others.length === 1 && others[0] === 'tagging' && r.method === 'GET')
+    return 's3:GetObjectVersionTagging';
   throw S3Errors.notImplemented(`?versionId with ${others.length ? `?${others[0]}` : r.method}`);
 }
 

@@ -151,6 +151,20 @@ export class ObjectStore {
     return { acl: (await this.#repo.versionAcl(bucket, key, found.row.version)) ?? null };
   }
 
+  /**
+   * The tags of the current object (or of one version), for policy conditions on
+   * s3:ExistingObjectTag; undefined if there is no such object.
+   */
+  async peekObjectTags(bucket: string, key: string, versionId?: string): Promise<TagSet | undefined> {
+    const row =
+      versionId === undefined
+        ? await this.#repo.object(bucket, key)
+        : (await findVersion(this.#repo, bucket, key, versionId))?.row;
+    if (!row) return undefined;
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, row.version);
+    return json === undefined ? [] : (JSON.parse(json) as TagSet);
+  }
+
   // ---- versioning ----
 
   /** null: the bucket was never versioned. */
@@ -200,6 +214,16 @@ export class ObjectStore {
     if (!row.tag_count) return { tags: [], version: row.version };
     const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, row.version);
     return { tags: json === undefined ? [] : (JSON.parse(json) as TagSet), version: row.version };
+  }
+
+  /** The tags of one version (current or not); NoSuchVersion if there is none, 405 for a delete marker. */
+  async versionTagging(actor: Actor, bucket: string, key: string, versionId: string): Promise<TagSet> {
+    await this.#buckets.get(actor, bucket);
+    const found = await findVersion(this.#repo, bucket, key, versionId);
+    if (!found) throw S3Errors.noSuchVersion(key, versionId);
+    if (found.row.delete_marker) throw S3Errors.methodNotAllowed();
+    const json = await new ConfigRepo(this.#sql).objectTags(bucket, key, found.row.version);
+    return json === undefined ? [] : (JSON.parse(json) as TagSet);
   }
 
   /** Replaces (empty: removes) the current object's tags; answers the object's version. */
@@ -317,6 +341,12 @@ export class ObjectStore {
     const info = await this.#objects.head(tenantId, bucket, key);
     const parts = await this.#repo.objectParts(bucket, key, info.version);
     return { info, parts: parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]) };
+  }
+
+  /** The part sizes of one version of an object, if it was completed from parts and is current. */
+  async objectPartList(bucket: string, key: string, version: number): Promise<ObjectPart[] | undefined> {
+    const parts = await this.#repo.objectParts(bucket, key, version);
+    return parts === undefined ? undefined : (JSON.parse(parts) as ObjectPart[]);
   }
 
   listObjects(tenantId: Actor, bucket: string, opts: ListOptions): Promise<ListResult> {

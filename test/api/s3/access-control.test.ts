@@ -16,6 +16,7 @@ import {
   GetBucketPolicyStatusCommand,
   GetObjectAclCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
@@ -23,6 +24,7 @@ import {
   PutBucketPolicyCommand,
   PutObjectAclCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   PutPublicAccessBlockCommand,
   type S3Client,
   S3ServiceException,
@@ -555,6 +557,264 @@ test('aws:SourceIp conditions: IpAddress outside the caller’s range denies, No
   assert.equal((await anon('GET', `/${b}/k`)).status, 403);
 });
 
+test('string conditions: aws:Referer with StringLike and ...IfExists, absent keys as IAM treats them', async () => {
+  const b = await newBucket('pol-ref');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'by referer' }));
+  const put = (op: string) =>
+    f.s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: b,
+        Policy: policyOf(b, {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { [op]: { 'aws:Referer': ['http://www.example.com/*', 'https://example.org/'] } },
+        }),
+      }),
+    );
+  const get = (referer?: string) =>
+    rawRequest(`${f.t.endpoint}/${b}/k`, { method: 'GET', headers: referer ? { referer } : {} }).then(
+      (r) => r.status,
+    );
+  await put('StringLike');
+  assert.equal(await get('http://www.example.com/index.html'), 200);
+  assert.equal(await get('https://example.org/'), 200);
+  assert.equal(await get('https://example.org/x'), 403);
+  assert.equal(await get('http://evil.example/?http://www.example.com/'), 403);
+  assert.equal(await get(), 403, 'an absent key fails a positive test');
+  // A Referer condition says nothing about who calls: the policy is still public.
+  assert.equal(
+    (await f.s3.send(new GetBucketPolicyStatusCommand({ Bucket: b }))).PolicyStatus?.IsPublic,
+    true,
+  );
+  await put('StringLikeIfExists');
+  assert.equal(await get(), 200, '...IfExists holds when the key is absent');
+  assert.equal(await get('http://www.example.com/'), 200);
+  assert.equal(await get('http://other.example/'), 403);
+  await put('StringNotLike');
+  assert.equal(await get(), 200, 'an absent key passes a negated test');
+  assert.equal(await get('http://www.example.com/a'), 403);
+  assert.equal(await get('http://other.example/'), 200);
+  await put('StringEqualsIgnoreCase');
+  assert.equal(await get('HTTPS://EXAMPLE.ORG/'), 200);
+  assert.equal(await get('http://www.example.com/a'), 403, 'no wildcards in StringEquals*');
+});
+
+test('string conditions on request headers: a Deny on s3:x-amz-acl; headers count only for the actions that use them', async () => {
+  const b = await newBucket('pol-acl');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(
+        b,
+        {
+          Effect: 'Allow',
+          Principal: { AWS: otherAccount },
+          Action: 's3:PutObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+        },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:PutObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
+        },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: otherAccount },
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringEquals: { 'S3:X-AMZ-ACL': 'private' } },
+        },
+      ),
+    }),
+  );
+  await other.send(new PutObjectCommand({ Bucket: b, Key: 'private', Body: 'p' }));
+  await rejectsWith(
+    other.send(new PutObjectCommand({ Bucket: b, Key: 'public', Body: 'p', ACL: 'public-read' })),
+    'AccessDenied',
+    403,
+  );
+  // The Deny binds the owner too.
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'public', Body: 'p', ACL: 'public-read-write' })),
+    'AccessDenied',
+    403,
+  );
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'private2', Body: 'p', ACL: 'private' }));
+  // The attack: an x-amz-acl header on a GET is not GetObject's condition key, so it opens nothing.
+  const withAcl = client({ endpoint: f.t.endpoint, credentials: otherCreds });
+  withAcl.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-acl'] = 'private';
+      return next(args);
+    },
+    { step: 'build' },
+  );
+  try {
+    await rejectsWith(withAcl.send(new GetObjectCommand({ Bucket: b, Key: 'k' })), 'AccessDenied', 403);
+  } finally {
+    withAcl.destroy();
+  }
+});
+
+test('s3:prefix and s3:max-keys conditions on ListBucket; a missing key is 404 only under the allowed prefix', async () => {
+  const b = await newBucket('pol-prefix');
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'public/a', Body: 'a' }));
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'private/a', Body: 'a' }));
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(b, {
+        Effect: 'Allow',
+        Principal: { AWS: otherAccount },
+        Action: 's3:ListBucket',
+        Resource: `arn:aws:s3:::${b}`,
+        Condition: {
+          StringLike: { 's3:prefix': 'public/*' },
+          NumericLessThanEqualsIfExists: { 's3:max-keys': '10' },
+        },
+      }),
+    }),
+  );
+  const list = (Prefix: string | undefined, MaxKeys: number | undefined) =>
+    other.send(new ListObjectsV2Command({ Bucket: b, Prefix, MaxKeys }));
+  assert.deepEqual(
+    (await list('public/', 10)).Contents?.map((c) => c.Key),
+    ['public/a'],
+  );
+  await rejectsWith(list('private/', 10), 'AccessDenied', 403);
+  await rejectsWith(list(undefined, 10), 'AccessDenied', 403);
+  await rejectsWith(list('public/', 11), 'AccessDenied', 403);
+  assert.equal((await list('public/', undefined)).KeyCount, 1, 'no max-keys: ...IfExists holds');
+  const read = (key: string) =>
+    other.send(new GetObjectCommand({ Bucket: b, Key: key })).then(
+      () => 200,
+      (e: S3ServiceException) => e.$metadata.httpStatusCode,
+    );
+  assert.equal(await read('public/missing'), 404);
+  assert.equal(await read('private/missing'), 403);
+  assert.equal(await read('public/a'), 403, 'listing grants no read');
+});
+
+test('s3:ExistingObjectTag conditions read the object’s tags; a tenant cannot retag its way in', async () => {
+  const b = await newBucket('pol-tag');
+  const put = async (Key: string, Tagging?: string) =>
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key, Body: Key, Tagging }));
+  await put('public', 'security=public&foo=bar');
+  await put('private', 'security=private');
+  await put('untagged');
+  await put('cased', 'Security=public');
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(
+        b,
+        {
+          Effect: 'Allow',
+          Principal: { AWS: otherAccount },
+          Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringEquals: { 's3:ExistingObjectTag/security': 'public' } },
+        },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition: { StringEquals: { 's3:ExistingObjectTag/embargo': 'yes' } },
+        },
+      ),
+    }),
+  );
+  const read = (key: string) =>
+    other.send(new GetObjectCommand({ Bucket: b, Key: key })).then(
+      async (o) => (await bodyOf(o)).toString(),
+      (e: S3ServiceException) => e.$metadata.httpStatusCode,
+    );
+  assert.equal(await read('public'), 'public');
+  assert.equal(await read('private'), 403);
+  assert.equal(await read('untagged'), 403, 'no tag: the key is absent');
+  assert.equal(await read('cased'), 403, 'tag keys are case-sensitive');
+  assert.equal(await read('missing'), 403);
+  assert.deepEqual((await other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'public' }))).TagSet, [
+    { Key: 'security', Value: 'public' },
+    { Key: 'foo', Value: 'bar' },
+  ]);
+  // The attack: retagging a private object public needs the object to be public already.
+  await rejectsWith(
+    other.send(
+      new PutObjectTaggingCommand({
+        Bucket: b,
+        Key: 'private',
+        Tagging: { TagSet: [{ Key: 'security', Value: 'public' }] },
+      }),
+    ),
+    'AccessDenied',
+    403,
+  );
+  assert.equal(await read('private'), 403);
+  // Allowed on a public object, it can take the object out of reach, which then holds.
+  await other.send(
+    new PutObjectTaggingCommand({
+      Bucket: b,
+      Key: 'public',
+      Tagging: { TagSet: [{ Key: 'security', Value: 'gone' }] },
+    }),
+  );
+  assert.equal(await read('public'), 403);
+  // The Deny on another tag binds the owner too, and is read from the current tags.
+  await put('embargoed', 'security=public&embargo=yes');
+  await rejectsWith(f.s3.send(new GetObjectCommand({ Bucket: b, Key: 'embargoed' })), 'AccessDenied', 403);
+  assert.equal(await read('embargoed'), 403);
+  await f.s3.send(
+    new PutObjectTaggingCommand({
+      Bucket: b,
+      Key: 'embargoed',
+      Tagging: { TagSet: [{ Key: 'security', Value: 'public' }] },
+    }),
+  );
+  assert.equal(await read('embargoed'), 'embargoed');
+});
+
+test('condition operators and keys not implemented are refused by name with MalformedPolicy', async () => {
+  const b = await newBucket('pol-refuse');
+  const put = (Condition: object) =>
+    f.s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: b,
+        Policy: policyOf(b, {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${b}/*`,
+          Condition,
+        }),
+      }),
+    );
+  const refused = async (Condition: object, words: RegExp) =>
+    assert.rejects(put(Condition), (e: unknown) => {
+      assert.ok(e instanceof S3ServiceException);
+      assert.equal(e.name, 'MalformedPolicy');
+      assert.match(e.message, words);
+      return true;
+    });
+  await refused({ StringEquals: { 's3:ExistingObjectTag/': 'public' } }, /names no tag/);
+  await refused({ NumericEquals: { 's3:ExistingObjectTag/n': '1' } }, /String operators only/);
+  await refused({ StringEquals: { 's3:RequestObjectTag/security': 'public' } }, /s3:RequestObjectTag/);
+  await refused({ DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } }, /DateLessThan/);
+  await refused({ 'ForAnyValue:StringEquals': { 'aws:Referer': 'x' } }, /ForAnyValue:StringEquals/);
+  await refused({ StringNotLessThan: { 'aws:Referer': 'x' } }, /StringNotLessThan/);
+  await refused({ StringEquals: { 'aws:SourceIp': '10.0.0.1' } }, /aws:SourceIp/);
+  await refused({ IpAddress: { 'aws:Referer': '10.0.0.0/8' } }, /aws:Referer/);
+  await refused({ NumericLessThan: { 's3:max-keys': 'ten' } }, /not a number/);
+  await refused({ StringEquals: { 'aws:Referer': [] } }, /Invalid Condition value/);
+  await rejectsWith(f.s3.send(new GetBucketPolicyCommand({ Bucket: b })), 'NoSuchBucketPolicy', 404);
+});
+
 test('PublicAccessBlock: IgnorePublicAcls turns a public-read ACL off, BlockPublicAcls and BlockPublicPolicy refuse public settings', async () => {
   const b = await newBucket('pab');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'pub', Body: 'pub', ACL: 'public-read' }));
@@ -683,7 +943,10 @@ test('bad policies: oversized, malformed JSON, unsupported actions, foreign reso
     [policyOf(b, { ...stmt, Resource: 'arn:aws:s3:::someone-elses-bucket/*' }), 'foreign resource'],
     [policyOf(b, { ...stmt, Principal: { AWS: '999999999999' } }), 'unknown account'],
     [policyOf(b, { ...stmt, Effect: 'Maybe' }), 'bad effect'],
-    [policyOf(b, { ...stmt, Condition: { StringEquals: { 'aws:Referer': 'x' } } }), 'unsupported condition'],
+    [
+      policyOf(b, { ...stmt, Condition: { StringEquals: { 'aws:PrincipalOrgID': 'x' } } }),
+      'unsupported condition',
+    ],
     [policyOf(b, { ...stmt, NotAction: 's3:PutObject' }), 'NotAction'],
     [policyOf(b, { ...stmt, Action: 's3:ListBucket' }), 'bucket action on object resource'],
     [JSON.stringify({ Version: '2012-10-17' }), 'no Statement'],

@@ -78,6 +78,71 @@ test('two 5 MB parts complete into one object whose bytes, ETag (md5 of part md5
   assert.ok(bytes.equals(Buffer.concat([p1, p2])));
 });
 
+test('GetObject and HeadObject by partNumber answer that part’s bytes, as a ranged GET, with the parts count', async () => {
+  const p1 = Buffer.alloc(MB5, 'p');
+  const p2 = Buffer.from('tail of it');
+  const id = await start('by-part');
+  const parts = [await part('by-part', id, 1, p1), await part('by-part', id, 2, p2)];
+  const failsWith = async (p: Promise<unknown>, code: string, status: number) =>
+    assert.rejects(p, (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+      assert.equal(e.name, code);
+      assert.equal(e.$metadata?.httpStatusCode, status);
+      return true;
+    });
+  // Not completed yet: there is no object.
+  await failsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 1 })),
+    'NoSuchKey',
+    404,
+  );
+  const done = await f.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: 'by-part',
+      UploadId: id,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+  const head = await f.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 2 }));
+  assert.equal(head.PartsCount, 2);
+  assert.equal(head.ContentLength, p2.length);
+  assert.equal(head.ETag, done.ETag);
+  assert.equal(head.ContentRange, `bytes ${MB5}-${MB5 + p2.length - 1}/${MB5 + p2.length}`);
+  const second = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 2 }));
+  assert.equal(second.$metadata.httpStatusCode, 206);
+  assert.equal(second.PartsCount, 2);
+  assert.equal((await bodyOf(second)).toString(), 'tail of it');
+  const first = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 1 }));
+  assert.equal(first.ContentLength, MB5);
+  assert.ok((await bodyOf(first)).equals(p1));
+  await failsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 3 })),
+    'InvalidPart',
+    400,
+  );
+  for (const n of [0, 10_001])
+    await failsWith(
+      f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: n })),
+      'InvalidArgument',
+      400,
+    );
+  await failsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 1, Range: 'bytes=0-1' })),
+    'InvalidRequest',
+    400,
+  );
+  // An object written in one piece is one part: the whole object; no parts count.
+  await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'by-part', Body: 'now whole' }));
+  const whole = await f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 1 }));
+  assert.equal((await bodyOf(whole)).toString(), 'now whole');
+  assert.equal(whole.PartsCount, undefined);
+  await failsWith(
+    f.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'by-part', PartNumber: 2 })),
+    'InvalidPart',
+    400,
+  );
+});
+
 test('ListParts lists uploaded parts with their sizes and ETags', async () => {
   const id = await start('listed');
   const body = Buffer.from('a small part');

@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -302,6 +303,49 @@ test('anonymous POST without a policy: AccessDenied on a private bucket, stored 
   const got = await f.s3.send(new GetObjectCommand({ Bucket: open, Key: 'anon/hello.txt' }));
   assert.equal((await bodyOf(got)).toString(), 'hello, form');
   assert.equal(got.ContentType, 'text/plain');
+});
+
+test('bucket policy conditions on s3:x-amz-acl read the form’s acl field: a Deny cannot be dodged by POST', async () => {
+  const b = bucketName('post-cond');
+  await f.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: '*',
+            Action: ['s3:PutObject', 's3:PutObjectAcl'],
+            Resource: `arn:aws:s3:::${b}/*`,
+          },
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:PutObjectAcl',
+            Resource: `arn:aws:s3:::${b}/*`,
+            Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
+          },
+        ],
+      }),
+    }),
+  );
+  const url = `${f.t.endpoint}/${b}`;
+  const denied = await post(url, { key: 'pub', acl: 'public-read' });
+  assert.equal(denied.status, 403, denied.body);
+  assert.equal(code(denied.body), 'AccessDenied');
+  // The same header on the request itself says nothing about the form's acl.
+  const form = new FormData();
+  form.append('key', 'pub2');
+  form.append('acl', 'public-read-write');
+  form.append('file', new Blob(['x']), 'x.txt');
+  const viaHeader = await fetch(url, { method: 'POST', body: form, headers: { 'x-amz-acl': 'private' } });
+  assert.equal(viaHeader.status, 403, await viaHeader.text());
+  assert.equal((await post(url, { key: 'priv', acl: 'private' })).status, 204);
+  assert.equal((await post(url, { key: 'none' })).status, 204);
+  assert.ok(!(await exists(b, 'pub')) && !(await exists(b, 'pub2')));
+  assert.ok((await exists(b, 'priv')) && (await exists(b, 'none')));
 });
 
 test('missing key, no file, a field after the file and unsupported fields are refused with S3 errors', async () => {

@@ -11,8 +11,11 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
@@ -23,6 +26,7 @@ import {
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -627,6 +631,79 @@ test('notifications carry versionId; a DELETE sends ObjectRemoved:DeleteMarkerCr
   const removed = ((await next()) as { Records: Rec[] }).Records[0]!;
   assert.equal(removed.eventName, 'ObjectRemoved:Delete');
   assert.equal(removed.s3.object.versionId, v);
+});
+
+test('GetObjectTagging of one version answers that version’s tags; setting them by version is refused', async () => {
+  const b = await versionedBucket('v-tags');
+  const v1 = await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'one', Tagging: 'gen=1' }));
+  const v2 = await f.s3.send(
+    new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'two', Tagging: 'gen=2&x=y' }),
+  );
+  const tagsOf = async (VersionId?: string) => {
+    const out = await f.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId }));
+    if (VersionId) assert.equal(out.VersionId, VersionId);
+    return out.TagSet?.map((t) => `${t.Key}=${t.Value}`);
+  };
+  assert.deepEqual(await tagsOf(v1.VersionId), ['gen=1']);
+  assert.deepEqual(await tagsOf(v2.VersionId), ['gen=2', 'x=y']);
+  assert.deepEqual(await tagsOf(), ['gen=2', 'x=y']);
+  await rejects(
+    f.s3.send(
+      new PutObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId: v1.VersionId, Tagging: { TagSet: [] } }),
+    ),
+    'NotImplemented',
+  );
+  await rejects(
+    f.s3.send(new DeleteObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId: v1.VersionId })),
+    'NotImplemented',
+  );
+  assert.deepEqual(await tagsOf(v1.VersionId), ['gen=1'], 'nothing changed');
+  // A delete marker has no tags (405); another key's version id names nothing here.
+  const marker = await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }));
+  await rejects(tagsOf(marker.VersionId), 'MethodNotAllowed');
+  const otherKey = await put(b, 'other', 'x');
+  await rejects(tagsOf(otherKey.VersionId), 'NoSuchVersion');
+  await rejects(tagsOf('garbage'), 'InvalidArgument');
+  // Another tenant reads no version's tags (owner only, as GetObjectTagging).
+  await rejects(
+    other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k', VersionId: v1.VersionId })),
+    'AccessDenied',
+  );
+});
+
+test('GetObjectAttributes answers the version id, and with versionId one version’s attributes', async () => {
+  const b = await versionedBucket('v-attrs');
+  const v1 = await put(b, 'k', 'first');
+  const v2 = await put(b, 'k', 'second!');
+  const attrs = (VersionId?: string) =>
+    f.s3.send(
+      new GetObjectAttributesCommand({
+        Bucket: b,
+        Key: 'k',
+        VersionId,
+        ObjectAttributes: ['ETag', 'ObjectSize'],
+      }),
+    );
+  const current = await attrs();
+  assert.equal(current.VersionId, v2.VersionId);
+  assert.equal(current.ObjectSize, 7);
+  const old = await attrs(v1.VersionId);
+  assert.equal(old.VersionId, v1.VersionId);
+  assert.equal(old.ObjectSize, 5);
+  assert.equal(`"${old.ETag}"`, v1.ETag);
+  await rejects(attrs('garbage'), 'InvalidArgument');
+  // Another tenant gets nothing of a version, as for GET.
+  await rejects(
+    other.send(
+      new GetObjectAttributesCommand({
+        Bucket: b,
+        Key: 'k',
+        VersionId: v1.VersionId,
+        ObjectAttributes: ['ETag'],
+      }),
+    ),
+    'AccessDenied',
+  );
 });
 
 test('attack: a forged, garbage or other-key version id is refused, never served', async () => {
