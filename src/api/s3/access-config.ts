@@ -65,7 +65,9 @@ export async function requestAcl(d: S3SurfaceDeps, r: S3Request): Promise<string
   const b = accessOf(r);
   const grants = aclFromHeaders(r.headers, canonicalId(b.tenantId));
   if (!grants) return undefined;
-  if (r.tenant?.id !== b.tenantId) await authorize(d, b, callerOf(r), 's3:PutObjectAcl', r.key);
+  // The owner too once the bucket has a policy: a Deny on s3:PutObjectAcl binds it (as for every action).
+  if (r.tenant?.id !== b.tenantId || b.policy !== null)
+    await authorize(d, b, callerOf(r), 's3:PutObjectAcl', r.key);
   return vetted(d, r, grants);
 }
 

@@ -18,6 +18,7 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
+  HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketAclCommand,
@@ -659,6 +660,30 @@ test('string conditions on request headers: a Deny on s3:x-amz-acl; headers coun
   } finally {
     withAcl.destroy();
   }
+});
+
+test('attack: a Deny on s3:PutObjectAcl binds the owner on PutObject with an ACL header too', async () => {
+  const b = await newBucket('pol-putacl');
+  await f.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: policyOf(b, {
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:PutObjectAcl',
+        Resource: `arn:aws:s3:::${b}/*`,
+      }),
+    }),
+  );
+  // The header sets an ACL as PutObjectAcl would: refused, and nothing is stored.
+  await rejectsWith(
+    f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ACL: 'public-read' })),
+    'AccessDenied',
+    403,
+  );
+  await rejectsWith(f.s3.send(new HeadObjectCommand({ Bucket: b, Key: 'k' })), 'NotFound', 404);
+  // Without an ACL header the owner writes as before.
+  await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
 });
 
 test('s3:prefix and s3:max-keys conditions on ListBucket; a missing key is 404 only under the allowed prefix', async () => {
