@@ -37,8 +37,10 @@ import {
   bucketName,
   client,
   objectPath,
+  otherTenant,
   presign,
   rawRequest,
+  rejectsWith,
   type S3Fixture,
   startS3,
 } from './fixtures.js';
@@ -52,11 +54,7 @@ let otherId: string;
 
 before(async () => {
   f = await startS3();
-  const tenant = await f.t.platform.tenants.create('acl-other');
-  const key = await f.t.platform.tenants.createKey(tenant.id);
-  otherCreds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
-  otherAccount = tenant.accountId;
-  other = client({ endpoint: f.t.endpoint, credentials: otherCreds });
+  ({ s3: other, accountId: otherAccount, credentials: otherCreds } = await otherTenant(f, 'acl-other'));
   ownerId = (await f.s3.send(new ListBucketsCommand({}))).Owner!.ID!;
   otherId = (await other.send(new ListBucketsCommand({}))).Owner!.ID!;
 });
@@ -65,15 +63,6 @@ after(async () => {
   other.destroy();
   await f.t.close();
 });
-
-async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof S3ServiceException, String(e));
-    assert.equal(e.name, code);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    return true;
-  });
-}
 
 /** An unsigned request, as a browser or curl sends it. */
 const anon = (method: string, path: string, body?: string) =>

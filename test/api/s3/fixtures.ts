@@ -1,7 +1,9 @@
 // Shared setup for the S3 tests: a platform per file and an unmodified S3 client pointed at it.
+
+import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ALGORITHM, canonicalRequest, signingKey, stringToSign, uriEncode } from '../../../src/api/sigv4.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 
@@ -163,3 +165,13 @@ export function rawRequest(
 }
 
 export const objectPath = (bucket: string, key: string): string => `/${bucket}/${uriEncode(key, true)}`;
+
+/** Rejects with an S3 error of this code (and HTTP status, when given). */
+export async function rejectsWith(p: Promise<unknown>, code: string, status?: number): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof S3ServiceException, `not an S3 error: ${String(e)}`);
+    assert.equal(e.name, code);
+    if (status !== undefined) assert.equal(e.$metadata.httpStatusCode, status);
+    return true;
+  });
+}

@@ -9,7 +9,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import {
   bodyOf,
@@ -19,6 +18,7 @@ import {
   otherTenant,
   presign,
   rawRequest,
+  rejectsWith,
   type S3Fixture,
   startS3,
 } from './fixtures.js';
@@ -37,15 +37,6 @@ after(async () => {
   other.destroy();
   await f.t.close();
 });
-
-async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof S3ServiceException, String(e));
-    assert.equal(e.name, code);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    return true;
-  });
-}
 
 async function roundTrip(key: string): Promise<void> {
   await f.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `data of ${key}` }));

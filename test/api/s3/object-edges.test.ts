@@ -27,6 +27,7 @@ import {
   objectPath,
   otherTenant,
   rawRequest,
+  rejectsWith,
   type S3Fixture,
   signHeaders,
   startS3,
@@ -47,15 +48,6 @@ after(async () => {
   other.destroy();
   await f.t.close();
 });
-
-async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof S3ServiceException, String(e));
-    assert.equal(e.name, code);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    return true;
-  });
-}
 
 /** A 304 (or a HEAD's bodiless error) carries no code: only its status is S3's answer. */
 async function rejectsWithStatus(p: Promise<unknown>, status: number): Promise<void> {

@@ -16,13 +16,14 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
-  S3ServiceException,
+  type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import {
   bodyOf,
   bucketName,
   objectPath,
   rawRequest,
+  rejectsWith,
   type S3Fixture,
   signHeaders,
   startS3,
@@ -36,15 +37,6 @@ after(async () => {
   f.s3.destroy();
   await f.t.close();
 });
-
-async function rejectsWith(p: Promise<unknown>, code: string, status?: number): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof S3ServiceException, `not an S3 error: ${String(e)}`);
-    assert.equal(e.name, code);
-    if (status !== undefined) assert.equal(e.$metadata.httpStatusCode, status);
-    return true;
-  });
-}
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 

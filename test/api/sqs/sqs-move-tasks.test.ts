@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { signRequest } from '../../../src/api/sigv4.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { failure } from '../../helpers/sdk-errors.js';
 
 let p: TestPlatform;
 let sqs: SQSClient;
@@ -36,19 +37,6 @@ after(async () => {
   other.destroy();
   await p.close();
 });
-
-async function failure(
-  client: SQSClient,
-  cmd: object,
-): Promise<{ name: string; message: string; status?: number }> {
-  try {
-    await client.send(cmd as never);
-  } catch (e) {
-    const err = e as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
-  }
-  return { name: 'no error', message: '' };
-}
 
 async function queue(
   name: string,
