@@ -102,7 +102,7 @@ interface Watched {
  * the client.
  */
 export class BodyRateWatch {
-  readonly #entries = new Set<Watched>();
+  readonly #entries = new Map<IncomingMessage, Watched>();
   #timer: NodeJS.Timeout | undefined;
   readonly #limits: Pick<EdgeLimits, 'bodyMinBytesPerSec' | 'bodyGraceMs'>;
 
@@ -110,9 +110,14 @@ export class BodyRateWatch {
     this.#limits = limits;
   }
 
+  /** Requests whose body is still being watched (for tests and `kindling doctor`). */
+  get watching(): number {
+    return this.#entries.size;
+  }
+
   watch(req: IncomingMessage, cut: () => void): void {
     if (req.complete || this.#limits.bodyMinBytesPerSec <= 0) return;
-    this.#entries.add({ req, start: Date.now(), base: req.socket.bytesRead, cut });
+    this.#entries.set(req, { req, start: Date.now(), base: req.socket.bytesRead, cut });
     if (!this.#timer) {
       const every = Math.max(100, Math.min(1000, this.#limits.bodyGraceMs / 2));
       this.#timer = setInterval(() => this.#check(), every);
@@ -120,12 +125,21 @@ export class BodyRateWatch {
     }
   }
 
+  /**
+   * The body is all read: the request leaves the watch now, not at the next check. Kept until then, every
+   * request (and all it refers to) outlived a young-generation collection and was promoted to the old
+   * one: most of the server's garbage-collection time under load.
+   */
+  done(req: IncomingMessage): void {
+    this.#entries.delete(req);
+  }
+
   #check(): void {
     const now = Date.now();
-    for (const e of this.#entries) {
+    for (const e of this.#entries.values()) {
       const { req } = e;
       if (req.complete || req.destroyed || req.socket.destroyed) {
-        this.#entries.delete(e);
+        this.#entries.delete(req);
         continue;
       }
       const elapsed = now - e.start;
@@ -134,7 +148,7 @@ export class BodyRateWatch {
       if (req.readableLength > 0 || req.socket.readableLength > 0) continue;
       const received = req.socket.bytesRead - e.base;
       if (received < (this.#limits.bodyMinBytesPerSec * elapsed) / 1000) {
-        this.#entries.delete(e);
+        this.#entries.delete(req);
         e.cut();
       }
     }

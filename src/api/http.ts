@@ -35,6 +35,8 @@ export interface ApiServerDeps {
   limits?: EdgeLimits;
   /** Shared by every server of one platform, so the server-wide cap holds across them. */
   budget?: PreAuthBudget;
+  /** The minimum body rate's watch; one per request handler when unset. */
+  watch?: BodyRateWatch;
 }
 
 /** A surface-neutral error for requests no surface claims. */
@@ -80,7 +82,12 @@ export function pickSurface(surfaces: ApiSurface[], head: RequestHead): ApiSurfa
  * or a connection lost midway rejects and destroys the request. With a hold, every byte is charged
  * to the pre-authentication budget first (the declared length up front): over a cap, it rejects.
  */
-function readBody(req: IncomingMessage, limit: number, hold?: PreAuthHold): Promise<Buffer> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  hold?: PreAuthHold,
+  watch?: BodyRateWatch,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
   if (hold && !hold.reserve(declared)) return Promise.reject(EdgeErrors.busy());
@@ -92,6 +99,7 @@ function readBody(req: IncomingMessage, limit: number, hold?: PreAuthHold): Prom
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
+      watch?.done(req);
       if (err === undefined) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
       else {
         // A body we refuse (too large, over the budget) is answered, then closed lingering (answerAndClose):
@@ -218,7 +226,7 @@ export function createRequestHandler(
     deps,
     limits,
     budget: deps.budget ?? new PreAuthBudget(limits),
-    watch: new BodyRateWatch(limits),
+    watch: deps.watch ?? new BodyRateWatch(limits),
   };
   return (req, res) => {
     handle(edge, req, res).catch((err) => {
@@ -327,7 +335,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
         readBody: async (limit: number) => {
           if (hasNoBody(req)) return Buffer.alloc(0);
           hold = holdFor(req, res, edge.budget);
-          const b = await readBody(proceed(req, res), limit, hold);
+          const b = await readBody(proceed(req, res), limit, hold, edge.watch);
           hold.release();
           return b;
         },
@@ -352,7 +360,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
       if (!surface.allowAnonymous?.(head)) throw AuthErrors.missingAuth();
       if (!surface.streaming && !hasNoBody(req)) {
         hold = holdFor(req, res, edge.budget);
-        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold, edge.watch);
         hold.release();
       }
     } else {
@@ -405,7 +413,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
         verify(claimed);
         // aws-chunked bodies are for the S3 API only.
         if (claimed.startsWith('STREAMING-')) throw sha256Mismatch();
-        body = await readBody(proceed(req, res), surface.maxBodyBytes(head));
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), undefined, edge.watch);
         if (claimed !== UNSIGNED_PAYLOAD && sha256Hex(body) !== claimed) throw sha256Mismatch();
       } else if (hasNoBody(req)) {
         verify(EMPTY_SHA256);
@@ -413,7 +421,7 @@ async function handle(edge: Edge, req: IncomingMessage, res: ServerResponse): Pr
         // The client signed the body's hash without declaring it (SQS, Lambda and JSON clients do):
         // the body must be read to verify, within the budget for unauthenticated bytes.
         hold = holdFor(req, res, edge.budget);
-        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold);
+        body = await readBody(proceed(req, res), surface.maxBodyBytes(head), hold, edge.watch);
         verify(sha256Hex(body));
       }
       hold?.release();
