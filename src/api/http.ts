@@ -184,12 +184,30 @@ function authError(e: SignatureError): KindlingError {
 
 export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   const headers = out.headers ?? {};
+  const body = out.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    // The common answer: a whole body. One writeHead, its headers given at once.
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    const all: Record<string, string | number | string[]> = {};
+    let hasId = false;
+    let hasLength = res.hasHeader('content-length');
+    for (const k in headers) {
+      all[k] = headers[k]!;
+      const l = k.toLowerCase();
+      if (l === 'content-length') hasLength = true;
+      else if (l === 'x-amzn-requestid' || l === 'x-amz-request-id') hasId = true;
+    }
+    if (!hasId) all['x-amzn-RequestId'] = randomUUID();
+    if (!hasLength) all['content-length'] = buf.length;
+    res.writeHead(out.status, all);
+    res.end(buf);
+    return;
+  }
   if (!('x-amzn-requestid' in headers) && !('x-amz-request-id' in headers)) {
     res.setHeader('x-amzn-RequestId', randomUUID());
   }
   for (const k in headers) res.setHeader(k, headers[k]!);
   res.statusCode = out.status;
-  const body = out.body;
   if (body instanceof Readable) {
     body.on('error', () => res.destroy());
     // pipe() leaves the source open when the client goes away midway: destroy it so its file closes.
@@ -205,9 +223,7 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
     res.end();
     return;
   }
-  const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  if (!res.hasHeader('content-length')) res.setHeader('content-length', buf.length);
-  res.end(buf);
+  res.end(body);
 }
 
 /** What one request handler shares across requests. */

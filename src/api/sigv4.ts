@@ -43,6 +43,35 @@ export const sha256Hex: (data: string | Buffer) => string =
 const hmac = (key: Buffer | string, data: string): Buffer =>
   createHmac('sha256', key).update(data, 'utf8').digest();
 
+/** A cached signing key's HMAC pads (RFC 2104): key XOR ipad, key XOR opad, each one block long. */
+const hmacPads = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+
+/**
+ * HMAC-SHA256 with a signing key from the cache, as two one-shot hashes over its precomputed pads: the
+ * same bytes as createHmac, without building an Hmac object per request (~1.4 µs of each verification).
+ */
+function hmacWithCachedKey(key: Buffer, data: string): Buffer {
+  if (typeof crypto.hash !== 'function' || key.length > 64) return hmac(key, data);
+  let pads = hmacPads.get(key);
+  if (pads === undefined) {
+    const inner = Buffer.alloc(64, 0x36);
+    const outer = Buffer.alloc(64, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      inner[i]! ^= key[i]!;
+      outer[i]! ^= key[i]!;
+    }
+    pads = { inner, outer };
+    hmacPads.set(key, pads);
+  }
+  const msg = Buffer.allocUnsafe(64 + Buffer.byteLength(data, 'utf8'));
+  pads.inner.copy(msg, 0);
+  msg.write(data, 64, 'utf8');
+  const out = Buffer.allocUnsafe(96);
+  pads.outer.copy(out, 0);
+  (crypto.hash('sha256', msg, 'buffer') as unknown as Buffer).copy(out, 64);
+  return crypto.hash('sha256', out, 'buffer') as unknown as Buffer;
+}
+
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is escaped. */
 export function uriEncode(s: string, keepSlash = false): string {
   // encodeURIComponent leaves only !'()* of the reserved set unescaped; SigV4 wants those escaped too.
@@ -83,11 +112,15 @@ export function canonicalQuery(rawQuery: string, omit?: string): string {
 export function canonicalUri(rawPath: string, service: string): string {
   if (!rawPath) return '/';
   if (service === 's3' || service === 's3-object-lambda') return rawPath;
+  // Unreserved characters only (most API paths): encoding changes nothing.
+  if (UNRESERVED_PATH.test(rawPath)) return rawPath;
   return rawPath
     .split('/')
     .map((seg) => uriEncode(seg))
     .join('/');
 }
+
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -124,15 +157,9 @@ export interface CanonicalInput {
 }
 
 export function canonicalRequest(i: CanonicalInput): string {
-  const headerLines = i.signedHeaders.map((h) => `${h}:${headerValue(i.headers, h)}\n`).join('');
-  return [
-    i.method,
-    canonicalUri(i.rawPath, i.service),
-    canonicalQuery(i.rawQuery, i.omitQuery),
-    headerLines,
-    i.signedHeaders.join(';'),
-    i.payloadHash,
-  ].join('\n');
+  let headerLines = '';
+  for (const h of i.signedHeaders) headerLines += `${h}:${headerValue(i.headers, h)}\n`;
+  return `${i.method}\n${canonicalUri(i.rawPath, i.service)}\n${canonicalQuery(i.rawQuery, i.omitQuery)}\n${headerLines}\n${i.signedHeaders.join(';')}\n${i.payloadHash}`;
 }
 
 /**
@@ -308,9 +335,7 @@ export function verifySignature(sig: ParsedSignature, i: VerifyInput): Buffer {
     omitQuery: sig.presigned ? 'X-Amz-Signature' : undefined,
   });
   const key = signingKey(i.secret, sig.date, sig.region, sig.service);
-  const expected = createHmac('sha256', key)
-    .update(stringToSign(sig.amzDate, scopeOf(sig), canonical, true))
-    .digest();
+  const expected = hmacWithCachedKey(key, stringToSign(sig.amzDate, scopeOf(sig), canonical, true));
   const given = Buffer.from(sig.signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new SignatureError('mismatch', 'signature mismatch');

@@ -235,14 +235,18 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
     opts: RunOptions = {},
   ): Promise<SyncInvokeResult> {
     rec = routed(rec);
-    const prepared = await this.#prepare(rec);
+    // The warm path awaits nothing here: a prepared version, extracted code and valid credentials are at hand.
+    const preparing = this.#prepare(rec);
+    const prepared = preparing instanceof Promise ? await preparing : preparing;
     const spec = prepared.spec;
     // A node that never saw the upload extracts the code from the blob store first (once per digest).
-    await this.#functions.code.ensureCodeDir(rec.codeDigest);
+    const code = this.#functions.code;
+    if (!code.isExtracted(rec.codeDigest)) await code.ensureCodeDir(rec.codeDigest);
+    const minting = this.#credentials(prepared, tenant.id);
     const invokeOpts: InvokeOptions = {
       requestId: opts.requestId ?? newRequestId(),
       clientContext: opts.clientContext,
-      credentials: await this.#credentials(prepared, tenant.id),
+      credentials: minting instanceof Promise ? await minting : minting,
       tenantConcurrency: tenant.concurrencyLimit ?? this.#config.tenantConcurrency,
     };
     if (opts.stream !== undefined) invokeOpts.stream = opts.stream;
@@ -289,37 +293,40 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   }
 
   /** Warm: no store read (the spec is kept per versionKey); cold: reads the tenant's network grant once. */
-  async #prepare(rec: FunctionRecord): Promise<PreparedVersion> {
+  #prepare(rec: FunctionRecord): PreparedVersion | Promise<PreparedVersion> {
     const id = rec.version === LATEST ? rec.id : `${rec.id}:${rec.version}`;
-    let p = this.#prepared.get(id);
-    if (!p || p.versionKey !== rec.versionKey) {
-      // One spec per version, however many requests meet it unprepared at once (they share its credentials).
-      const key = `${rec.id}\0${rec.versionKey}`;
-      let building = this.#preparing.get(key);
-      if (building === undefined) {
-        building = this.#specOf(rec).then((spec) => {
-          const made: PreparedVersion = {
-            versionKey: rec.versionKey,
-            ...(spec.volume !== undefined && { accessPointId: spec.volume.accessPointId }),
-            spec,
-            tags: rec.tags,
-            credentialsExpireAt: 0,
-          };
-          this.#prepared.set(id, made);
-          return made;
-        });
-        this.#preparing.set(key, building);
-        void building.then(
-          () => this.#preparing.delete(key),
-          () => this.#preparing.delete(key),
-        );
-      }
-      p = await building;
-    } else if (p.tags !== rec.tags || p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined)) {
+    const p = this.#prepared.get(id);
+    if (p === undefined || p.versionKey !== rec.versionKey) return this.#prepareNew(rec, id);
+    if (p.tags !== rec.tags || p.spec.reservedConcurrency !== (rec.reservedConcurrency ?? undefined)) {
       // A record newer than the change notice that would have refreshed it (no work on the warm path).
       refresh(p, rec);
     }
     return p;
+  }
+
+  /** A version not prepared yet (or changed): one spec per version, however many requests meet it at once. */
+  #prepareNew(rec: FunctionRecord, id: string): Promise<PreparedVersion> {
+    const key = `${rec.id}\0${rec.versionKey}`;
+    let building = this.#preparing.get(key);
+    if (building === undefined) {
+      building = this.#specOf(rec).then((spec) => {
+        const made: PreparedVersion = {
+          versionKey: rec.versionKey,
+          ...(spec.volume !== undefined && { accessPointId: spec.volume.accessPointId }),
+          spec,
+          tags: rec.tags,
+          credentialsExpireAt: 0,
+        };
+        this.#prepared.set(id, made);
+        return made;
+      });
+      this.#preparing.set(key, building);
+      void building.then(
+        () => this.#preparing.delete(key),
+        () => this.#preparing.delete(key),
+      );
+    }
+    return building;
   }
 
   /** A new function's spec and credentials, prepared ahead; a failure only leaves them to its first request. */
@@ -332,7 +339,10 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   }
 
   /** Minted once per versionKey and reused until half their lifetime is gone: no DB write per invoke. */
-  async #credentials(p: PreparedVersion, tenantId: string): Promise<InvokeOptions['credentials']> {
+  #credentials(
+    p: PreparedVersion,
+    tenantId: string,
+  ): InvokeOptions['credentials'] | Promise<InvokeOptions['credentials']> {
     const now = Date.now();
     if (p.credentials && p.credentialsExpireAt - now >= CREDENTIALS_TTL_MS / 2) return p.credentials;
     p.minting ??= (async () => {

@@ -24,7 +24,17 @@ const SCHEMA = [
 export const gbMs = (memoryMB: number, billedDurationMs: number): number =>
   (memoryMB / 1024) * billedDurationMs;
 
-export const hourOf = (ms: number): string => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
+let lastHour = Number.NaN;
+let lastHourIso = '';
+/** The start of the hour `ms` falls in, ISO 8601 (the last one is kept: a batch's records share it). */
+export function hourOf(ms: number): string {
+  const hour = Math.floor(ms / 3_600_000);
+  if (hour !== lastHour) {
+    lastHourIso = new Date(hour * 3_600_000).toISOString();
+    lastHour = hour;
+  }
+  return lastHourIso;
+}
 
 export interface BillingQuery {
   tenantId?: string;
