@@ -17,9 +17,13 @@ export interface TelemetryOptions {
 const MAX_PENDING = 1000;
 /**
  * How long records wait to be batched. Readers flush first, so nothing waits to be seen; a SIGKILL can
- * lose at most this window of logs and billing records (documented in the README).
+ * lose at most this window of logs and billing records (documented in the README). A commit's cost is
+ * mostly fixed (its pages, the retention delete, the billing upserts): measured on SQLite, 42 µs of CPU per
+ * record in batches of 100, 16 in batches of 330, 11.5 in batches of 1,000 — at 2,000 invocations a second
+ * a 50 ms window cost ~10 % of the server's CPU per request. Not longer: records held past a young-generation
+ * collection or two are promoted, and cost a full collection later.
  */
-const FLUSH_MS = 50;
+const FLUSH_MS = 100;
 /** While the store is failing, records wait (up to this many, oldest dropped first) and are retried. */
 const MAX_HELD = 10_000;
 const RETRY_MS = 1_000;
