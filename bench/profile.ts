@@ -31,7 +31,9 @@ async function measure(
   serverPid: number,
   c: number,
 ): Promise<RoleCpu & { window: [number, number] }> {
-  await throughput(t, c, 1); // warm every connection and environment first
+  // Every connection and environment first, and long enough for V8 to have optimised the hot code of the
+  // server and of each environment (a few thousand requests each): the window is the steady state.
+  await throughput(t, c, quick ? 1 : 10);
   const m = await measureCpu(
     serverPid,
     () => throughput(t, c, SECONDS),

@@ -91,6 +91,8 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
   readonly #prepared = new Map<string, PreparedVersion>();
   readonly #preparing = new Map<string, Promise<PreparedVersion>>();
   readonly #volumes: VolumeMounter | undefined;
+  /** Records of this I/O turn, for the observers (#observe). */
+  #observing: InvocationRecord[] = [];
 
   constructor(opts: InvocationServiceOptions) {
     this.#config = opts.config;
@@ -272,15 +274,33 @@ export class InvocationService implements Pick<Invoker, 'invokeSync'> {
       ...(result.recycled !== undefined && { recycled: result.recycled }),
       ...(result.logStreamName !== undefined && { logStreamName: result.logStreamName }),
     };
-    for (const o of this.#observers) {
-      try {
-        o.onInvocation(record);
-      } catch (e) {
-        console.error('kindling: invocation observer failed:', e);
-      }
-    }
+    this.#observe(record);
     return { ...result, functionArn: spec.functionArn, executedVersion: spec.version };
   }
+
+  /**
+   * Observers (metrics, stored logs, billing) see each record once the answer is on its way: in an
+   * Immediate after this I/O turn, one for every record of the turn, so their work is off the request's
+   * path. A request that reads logs or metrics arrives in a later turn and still sees every earlier record.
+   */
+  #observe(record: InvocationRecord): void {
+    this.#observing.push(record);
+    if (this.#observing.length === 1) setImmediate(this.#notifyObservers);
+  }
+
+  readonly #notifyObservers = (): void => {
+    const records = this.#observing;
+    this.#observing = [];
+    for (const record of records) {
+      for (const o of this.#observers) {
+        try {
+          o.onInvocation(record);
+        } catch (e) {
+          console.error('kindling: invocation observer failed:', e);
+        }
+      }
+    }
+  };
 
   #throttled(tenantId: string, arn: string): void {
     for (const o of this.#observers) {

@@ -112,7 +112,14 @@ beforeEach(async () => {
     zip: await handlerZip(echoHandler),
   });
 });
-afterEach(() => db.close());
+/** Observers see records once the answer is on its way: in an Immediate after the invocation. */
+const observed = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+afterEach(async () => {
+  // A test's records reach the observers before the next test's fixtures replace them.
+  await observed();
+  db.close();
+});
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -228,7 +235,11 @@ test('other tags keep the versionKey', async () => {
 
 test('every invocation is reported to the observers with its figures', async () => {
   worker.answer = { functionError: 'Unhandled', errorType: 'TypeError', initDurationMs: 12, start: 'cold' };
-  await service.invokeSync(tenant, 'f', Buffer.from('{}'), { requestId: 'req-1' });
+  const out = await service.invokeSync(tenant, 'f', Buffer.from('{}'), { requestId: 'req-1' });
+  // Not before the answer is back: the observers' work is off the request's path.
+  assert.equal(records.length, 0);
+  assert.equal(out.requestId, 'req-1');
+  await observed();
   assert.equal(records.length, 1);
   const r = records[0]!;
   assert.equal(r.requestId, 'req-1');
@@ -252,6 +263,7 @@ test('a failing observer does not fail the invocation', async () => {
   try {
     const out = await service.invokeSync(tenant, 'f', Buffer.from('{}'));
     assert.equal(out.payload.toString(), '"ok"');
+    await observed();
   } finally {
     console.error = orig;
   }
