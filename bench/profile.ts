@@ -85,7 +85,7 @@ function groupProfile(
     busy += dt;
     const kind =
       fn === 'writeBuffer' || fn === 'writev' || fn === 'writeUtf8String' || fn === 'writeLatin1String'
-        ? 'socket write syscall'
+        ? 'socket write (wall time: the process it wakes may run first)'
         : fn === '(garbage collector)'
           ? 'GC'
           : 'JS and natives';
