@@ -188,7 +188,8 @@ export function writeResponse(res: ServerResponse, out: ApiResponse): void {
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     // The common answer: a whole body. One writeHead, its headers given at once.
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    const all: Record<string, string | number | string[]> = {};
+    // No prototype: a header a function answers (function URLs) may be named `__proto__`.
+    const all: Record<string, string | number | string[]> = Object.create(null);
     let hasId = false;
     let hasLength = res.hasHeader('content-length');
     for (const k in headers) {

@@ -199,15 +199,15 @@ export class CodeStore {
     return this.#blobs.has(this.blobKey(digest));
   }
 
-  /**
-   * The digest's extracted code dir in this node's cache, extracted from the blob store first when this
-   * node has not seen it (the function was created on another node, or the cache was swept).
-   */
   /** The digest's code is extracted on this node (ensureCodeDir has nothing to do). */
   isExtracted(digest: string): boolean {
     return this.#extracted.has(digest);
   }
 
+  /**
+   * The digest's extracted code dir in this node's cache, extracted from the blob store first when this
+   * node has not seen it (the function was created on another node, or the cache was swept).
+   */
   async ensureCodeDir(digest: string): Promise<string> {
     if (this.#extracted.has(digest)) return this.codeDir(digest);
     return this.#extractOnce(digest, () => this.readZip(digest));
