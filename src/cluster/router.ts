@@ -64,10 +64,14 @@ export class InvokeRouter {
    * For the Lambda Invoke route: undefined when the request runs here, else the answer of the node that
    * ran it (streamed), or this node's refusal of a forwarded request it will not start.
    */
-  async route(req: ApiRequest, fn: RoutedFunction): Promise<ApiResponse | undefined> {
+  route(req: ApiRequest, fn: RoutedFunction): ApiResponse | undefined | Promise<ApiResponse | undefined> {
     const signed = req.headers[FORWARD_HEADER];
     if (signed !== undefined) return this.#received(req, Array.isArray(signed) ? signed[0]! : signed);
     if (!this.#forwarding) return undefined;
+    return this.#routeAmongNodes(req, fn);
+  }
+
+  async #routeAmongNodes(req: ApiRequest, fn: RoutedFunction): Promise<ApiResponse | undefined> {
     const tried = new Set<string>();
     for (;;) {
       const target = this.#pick(fn.versionKey, tried);

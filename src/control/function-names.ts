@@ -14,6 +14,8 @@ export const FUNCTION_ARN_PATTERN =
 const REF = new RegExp(`^${FUNCTION_REF_PATTERN}$`);
 const CREATE = new RegExp(`^${FUNCTION_CREATE_PATTERN}$`);
 const ARN = new RegExp(`^${FUNCTION_ARN_PATTERN}$`);
+/** What REF reads as a name alone: the pattern's name characters, and no colon. */
+const PLAIN_NAME = /^[a-zA-Z0-9_.-]+$/;
 
 export const MAX_REF_LENGTH = 170;
 export const MAX_NAME_LENGTH = 64;
@@ -47,6 +49,10 @@ export function parseFunctionRef(
     throw validationError(ref, member, 'Member must have length greater than or equal to 1');
   if (ref.length > maxLen)
     throw validationError(ref, member, `Member must have length less than or equal to ${maxLen}`);
+  // A plain name (every Invoke by name): no colon, so the pattern could only read it as the name.
+  if (!opts.create && ref.length <= MAX_NAME_LENGTH && PLAIN_NAME.test(ref)) {
+    return { name: ref, accountId: undefined, region: undefined, qualifier: undefined };
+  }
   const m = (opts.create ? CREATE : REF).exec(ref);
   if (!m) {
     throw validationError(

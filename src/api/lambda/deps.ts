@@ -35,6 +35,10 @@ export interface LambdaApiDeps {
   /** The tenant's EFS access points (FileSystemConfigs); absent: FileSystemConfigs refused by name. */
   volumes?: { accessPointOf(tenant: Tenant, arn: string): Promise<unknown> };
   cluster?: {
-    route(req: ApiRequest, fn: { versionKey: string; timeout: number }): Promise<ApiResponse | undefined>;
+    /** Undefined at once when the request runs here (no promise on the warm path). */
+    route(
+      req: ApiRequest,
+      fn: { versionKey: string; timeout: number },
+    ): ApiResponse | undefined | Promise<ApiResponse | undefined>;
   };
 }

@@ -131,7 +131,8 @@ export function invokeRoutes(deps: LambdaApiDeps): LambdaRoute[] {
           return { status: 202, headers: { 'x-amzn-requestid': accepted.requestId } };
         }
         // Another node may hold a warm environment of this version (and a forwarded request runs here).
-        const routed = await deps.cluster?.route(req, rec);
+        const routing = deps.cluster?.route(req, rec);
+        const routed = routing instanceof Promise ? await routing : routing;
         if (routed !== undefined) return routed;
         // Run as the owner's function (its limits, logs and billing), whoever was granted the call.
         const result = await deps.invoker.execute(owner, rec, payload, {
