@@ -542,7 +542,8 @@ function httpHeaders(r: {
   headers?: unknown;
   cookies?: unknown;
 }): Record<string, string | string[]> | undefined {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a function may answer a header named `__proto__`, which is a header like any other.
+  const headers: Record<string, string | string[]> = Object.create(null);
   if (r.headers !== undefined) {
     if (r.headers === null || typeof r.headers !== 'object') return undefined;
     for (const [k, hv] of Object.entries(r.headers)) {

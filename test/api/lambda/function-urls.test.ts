@@ -267,6 +267,16 @@ test("the function's answer becomes the HTTP response as Lambda shapes it", asyn
     isBase64Encoded: true,
   });
   assert.equal(await res.text(), 'binary!');
+  // A header named __proto__ is a header like any other (raw JSON: a literal would set a prototype).
+  res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"answer":{"statusCode":200,"headers":{"__proto__":"proto","X-After":"yes"},"body":"ok"}}',
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('__proto__'), 'proto');
+  assert.equal(res.headers.get('x-after'), 'yes');
+  assert.equal(await res.text(), 'ok');
   // Not a valid response, or a function error: 502, as Lambda answers.
   for (const bad of [
     { statusCode: 'x' },
