@@ -14,8 +14,13 @@ function byPattern(ref: string) {
   return { name: m[7]!, accountId: m[5]?.slice(0, -1), region: m[3]?.slice(0, -1), qualifier: m[9] };
 }
 
-test('a plain name reads as the full pattern reads it', () => {
-  const names = [
+/** Each reference reads as the full pattern reads it. */
+const readsAsPattern = (refs: string[]) => {
+  for (const r of refs) assert.deepEqual(parseFunctionRef(r), byPattern(r), r);
+};
+
+test('a plain name reads as the full pattern reads it', () =>
+  readsAsPattern([
     'f',
     'bench-trivial',
     'my_fn.v2',
@@ -25,21 +30,17 @@ test('a plain name reads as the full pattern reads it', () => {
     '.',
     'us-east-1',
     'function',
-  ];
-  for (const n of names) assert.deepEqual(parseFunctionRef(n), byPattern(n), n);
-});
+  ]));
 
-test('names the fast path does not take still read as before', () => {
-  const refs = [
+test('names the fast path does not take still read as before', () =>
+  readsAsPattern([
     'f:1',
     'f:$LATEST',
     'f:live',
     '123456789012:function:f',
     'arn:aws:lambda:us-east-1:123456789012:function:f',
     'arn:aws:lambda:us-east-1:123456789012:function:f:prod',
-  ];
-  for (const r of refs) assert.deepEqual(parseFunctionRef(r), byPattern(r), r);
-});
+  ]));
 
 test('bad names are refused with the same words, fast path or not', () => {
   const refused = (ref: string) => {
