@@ -1,5 +1,6 @@
 // ListMultipartUploads (GET /bucket?uploads): the bucket's uploads in progress by key, then initiation,
 // with S3's prefix, delimiter, key-marker/upload-id-marker, max-uploads and encoding-type.
+import { commonPrefixOf } from '../../events/objects/common-prefix.js';
 import { S3Errors } from '../../events/objects/errors.js';
 import type { UploadInfo } from '../../events/objects/store.js';
 import type { ApiResponse } from '../surface.js';
@@ -40,11 +41,7 @@ export async function listUploads(d: S3SurfaceDeps, r: S3Request): Promise<ApiRe
   let last: { key: string; uploadId?: string } | undefined;
   let isTruncated = false;
   for (const u of all.slice(start)) {
-    let common: string | undefined;
-    if (delimiter) {
-      const at = u.key.indexOf(delimiter, prefix.length);
-      if (at >= 0) common = u.key.slice(0, at + delimiter.length);
-    }
+    const common = commonPrefixOf(u.key, prefix, delimiter);
     // A prefix already listed here, or by the page that ended at the key marker, is not listed again.
     if (common !== undefined && (common === last?.key || (keyMarker !== undefined && common <= keyMarker)))
       continue;

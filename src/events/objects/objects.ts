@@ -1,11 +1,13 @@
 // Objects: put (streamed to a blob file, committed with its row), head, open, delete, copy and list.
 // A change commits in one transaction with its notification rows (the hooks).
+
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { BlobCorruptError, BlobMissingError } from '../../store/blobs/blob-store.js';
 import type { Sql } from '../../store/sql.js';
 import type { BlobFiles } from './blob-files.js';
 import type { Buckets } from './buckets.js';
+import { commonPrefixOf } from './common-prefix.js';
 import { ConfigRepo } from './config-repo.js';
 import { MAX_KEY_BYTES, S3Errors } from './errors.js';
 import type { ObjectRepo, ObjectRow } from './object-repo.js';
@@ -462,11 +464,7 @@ export class Objects {
       for (const row of rows) {
         cursor = row.key;
         if (!row.key.startsWith(prefix)) return { contents, commonPrefixes, isTruncated: false, last };
-        let common: string | undefined;
-        if (delimiter) {
-          const at = row.key.indexOf(delimiter, prefix.length);
-          if (at >= 0) common = row.key.slice(0, at + delimiter.length);
-        }
+        const common = commonPrefixOf(row.key, prefix, delimiter);
         // A common prefix at or before where this page starts was listed by an earlier page.
         const seen =
           common !== undefined &&

@@ -3,6 +3,7 @@
 // reaches this module on a read or write of its current objects.
 // Every function here runs inside a transaction that already took the next sequence number: that row
 // lock serialises the writers (PostgreSQL), so each sees the key's versions as the last commit left them.
+import { commonPrefixOf } from './common-prefix.js';
 import { S3Errors } from './errors.js';
 import type { ObjectRepo, ObjectRow, VersionRow } from './object-repo.js';
 import type { ListVersionsOptions, ListVersionsResult, VersioningState } from './types.js';
@@ -156,11 +157,7 @@ export async function listVersions(
     for (const row of rows) {
       if (!row.key.startsWith(prefix)) return out;
       cursor = { key: row.key, version: row.version };
-      let common: string | undefined;
-      if (delimiter) {
-        const at = row.key.indexOf(delimiter, prefix.length);
-        if (at >= 0) common = row.key.slice(0, at + delimiter.length);
-      }
+      const common = commonPrefixOf(row.key, prefix, delimiter);
       const seen =
         common !== undefined &&
         (common === out.commonPrefixes[out.commonPrefixes.length - 1] ||
