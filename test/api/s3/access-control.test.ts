@@ -38,6 +38,7 @@ import {
   client,
   objectPath,
   otherTenant,
+  policyText,
   presign,
   rawRequest,
   rejectsWith,
@@ -76,9 +77,6 @@ async function newBucket(label: string): Promise<string> {
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
   return b;
 }
-
-const policyOf = (_bucket: string, ...statements: object[]) =>
-  JSON.stringify({ Version: '2012-10-17', Statement: statements });
 
 test('a tenant has a stable 64-hex canonical id in ListBuckets and in the ACL it owns', async () => {
   assert.match(ownerId, /^[0-9a-f]{64}$/);
@@ -351,7 +349,7 @@ test('another tenant may not change a bucket ACL, policy or PublicAccessBlock', 
     other.send(
       new PutBucketPolicyCommand({
         Bucket: b,
-        Policy: policyOf(b, {
+        Policy: policyText({
           Effect: 'Allow',
           Principal: '*',
           Action: 's3:GetObject',
@@ -383,7 +381,7 @@ test('a policy granting a tenant one prefix lets it read there and nowhere else'
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Sid: 'prefix',
         Effect: 'Allow',
         Principal: { AWS: `arn:aws:iam::${otherAccount}:root` },
@@ -421,7 +419,7 @@ test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) appl
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Allow',
         Principal: { AWS: otherAccount },
         Action: ['s3:ListBucket', 's3:GetObject'],
@@ -449,7 +447,7 @@ test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) appl
       f.s3.send(
         new PutBucketPolicyCommand({
           Bucket: b,
-          Policy: policyOf(b, { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }),
+          Policy: policyText({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }),
         }),
       ),
       (e: Error) => e.name === 'MalformedPolicy' && message.test(e.message),
@@ -463,8 +461,7 @@ test('attack: a Deny overrides an Allow, for everyone including the owner', asyn
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(
-        b,
+      Policy: policyText(
         {
           Effect: 'Allow',
           Principal: '*',
@@ -500,7 +497,7 @@ test('a policy Deny on DeleteObject holds per key in DeleteObjects too', async (
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:DeleteObject',
@@ -524,7 +521,7 @@ test('aws:SourceIp conditions: IpAddress outside the caller’s range denies, No
     f.s3.send(
       new PutBucketPolicyCommand({
         Bucket: b,
-        Policy: policyOf(b, {
+        Policy: policyText({
           Effect: 'Allow',
           Principal: '*',
           Action: 's3:GetObject',
@@ -554,7 +551,7 @@ test('string conditions: aws:Referer with StringLike and ...IfExists, absent key
     f.s3.send(
       new PutBucketPolicyCommand({
         Bucket: b,
-        Policy: policyOf(b, {
+        Policy: policyText({
           Effect: 'Allow',
           Principal: '*',
           Action: 's3:GetObject',
@@ -597,8 +594,7 @@ test('string conditions on request headers: a Deny on s3:x-amz-acl; headers coun
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(
-        b,
+      Policy: policyText(
         {
           Effect: 'Allow',
           Principal: { AWS: otherAccount },
@@ -656,7 +652,7 @@ test('attack: a Deny on s3:PutObjectAcl binds the owner on PutObject with an ACL
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:PutObjectAcl',
@@ -682,7 +678,7 @@ test('s3:prefix and s3:max-keys conditions on ListBucket; a missing key is 404 o
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Allow',
         Principal: { AWS: otherAccount },
         Action: 's3:ListBucket',
@@ -725,8 +721,7 @@ test('s3:ExistingObjectTag conditions read the object’s tags; a tenant cannot 
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(
-        b,
+      Policy: policyText(
         {
           Effect: 'Allow',
           Principal: { AWS: otherAccount },
@@ -800,7 +795,7 @@ test('condition operators and keys not implemented are refused by name with Malf
     f.s3.send(
       new PutBucketPolicyCommand({
         Bucket: b,
-        Policy: policyOf(b, {
+        Policy: policyText({
           Effect: 'Allow',
           Principal: '*',
           Action: 's3:GetObject',
@@ -871,7 +866,7 @@ test('PublicAccessBlock: IgnorePublicAcls turns a public-read ACL off, BlockPubl
     f.s3.send(
       new PutBucketPolicyCommand({
         Bucket: b,
-        Policy: policyOf(b, {
+        Policy: policyText({
           Effect: 'Allow',
           Principal: '*',
           Action: 's3:GetObject',
@@ -886,7 +881,7 @@ test('PublicAccessBlock: IgnorePublicAcls turns a public-read ACL off, BlockPubl
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Allow',
         Principal: { AWS: otherAccount },
         Action: 's3:GetObject',
@@ -904,7 +899,7 @@ test('PublicAccessBlock: RestrictPublicBuckets makes a public policy grant nothi
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, {
+      Policy: policyText({
         Effect: 'Allow',
         Principal: '*',
         Action: 's3:GetObject',
@@ -936,7 +931,7 @@ test('attack: a resource pattern of thousands of wildcards is accepted and reque
   await f.s3.send(
     new PutBucketPolicyCommand({
       Bucket: b,
-      Policy: policyOf(b, { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: pattern }),
+      Policy: policyText({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: pattern }),
     }),
   );
   assert.equal((await anon('GET', `/${b}/${key}`)).status, 403);
@@ -946,23 +941,23 @@ test('attack: a resource pattern of thousands of wildcards is accepted and reque
 test('bad policies: oversized, malformed JSON, unsupported actions, foreign resources, unknown accounts', async () => {
   const b = await newBucket('pol-bad');
   const stmt = { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` };
-  const big = policyOf(b, ...Array.from({ length: 200 }, (_, i) => ({ ...stmt, Sid: `s${i}` })));
+  const big = policyText(...Array.from({ length: 200 }, (_, i) => ({ ...stmt, Sid: `s${i}` })));
   assert.ok(Buffer.byteLength(big) > 20 * 1024);
   await rejectsWith(f.s3.send(new PutBucketPolicyCommand({ Bucket: b, Policy: big })), 'PolicyTooLarge', 400);
   for (const [policy, why] of [
     ['{"Statement": [', 'truncated JSON'],
     ['[]', 'not an object'],
-    [policyOf(b, { ...stmt, Action: 's3:GetObjectRetention' }), 'unsupported action'],
-    [policyOf(b, { ...stmt, Action: 'sqs:SendMessage' }), 'another service'],
-    [policyOf(b, { ...stmt, Resource: 'arn:aws:s3:::someone-elses-bucket/*' }), 'foreign resource'],
-    [policyOf(b, { ...stmt, Principal: { AWS: '999999999999' } }), 'unknown account'],
-    [policyOf(b, { ...stmt, Effect: 'Maybe' }), 'bad effect'],
+    [policyText({ ...stmt, Action: 's3:GetObjectRetention' }), 'unsupported action'],
+    [policyText({ ...stmt, Action: 'sqs:SendMessage' }), 'another service'],
+    [policyText({ ...stmt, Resource: 'arn:aws:s3:::someone-elses-bucket/*' }), 'foreign resource'],
+    [policyText({ ...stmt, Principal: { AWS: '999999999999' } }), 'unknown account'],
+    [policyText({ ...stmt, Effect: 'Maybe' }), 'bad effect'],
     [
-      policyOf(b, { ...stmt, Condition: { StringEquals: { 'aws:PrincipalOrgID': 'x' } } }),
+      policyText({ ...stmt, Condition: { StringEquals: { 'aws:PrincipalOrgID': 'x' } } }),
       'unsupported condition',
     ],
-    [policyOf(b, { ...stmt, NotAction: 's3:PutObject' }), 'NotAction'],
-    [policyOf(b, { ...stmt, Action: 's3:ListBucket' }), 'bucket action on object resource'],
+    [policyText({ ...stmt, NotAction: 's3:PutObject' }), 'NotAction'],
+    [policyText({ ...stmt, Action: 's3:ListBucket' }), 'bucket action on object resource'],
     [JSON.stringify({ Version: '2012-10-17' }), 'no Statement'],
   ] as const) {
     await assert.rejects(

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { PutBucketPolicyCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ALGORITHM, canonicalRequest, signingKey, stringToSign, uriEncode } from '../../../src/api/sigv4.js';
 import { sdkConfig, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 
@@ -175,3 +175,11 @@ export async function rejectsWith(p: Promise<unknown>, code: string, status?: nu
     return true;
   });
 }
+
+/** A bucket policy document of these statements (Version 2012-10-17), as PutBucketPolicy takes it. */
+export const policyText = (...statements: object[]): string =>
+  JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+/** Sets the bucket's policy to these statements. */
+export const putPolicy = (s3: S3Client, bucket: string, statements: object[]) =>
+  s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyText(...statements) }));

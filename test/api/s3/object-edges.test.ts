@@ -13,7 +13,6 @@ import {
   HeadObjectCommand,
   ListBucketsCommand,
   ListPartsCommand,
-  PutBucketPolicyCommand,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -26,6 +25,7 @@ import {
   bucketName,
   objectPath,
   otherTenant,
+  putPolicy,
   rawRequest,
   rejectsWith,
   type S3Fixture,
@@ -519,23 +519,15 @@ test('GetObjectAttributes needs s3:GetObjectAttributes beside s3:GetObject in a 
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'a/k', Body: 'x' }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'b/k', Body: 'y' }));
   const principal = { AWS: `arn:aws:iam::${otherAccount}:root` };
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` },
-          {
-            Effect: 'Allow',
-            Principal: principal,
-            Action: 's3:GetObjectAttributes',
-            Resource: `arn:aws:s3:::${b}/b/*`,
-          },
-        ],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    { Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` },
+    {
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 's3:GetObjectAttributes',
+      Resource: `arn:aws:s3:::${b}/b/*`,
+    },
+  ]);
   await other.send(new GetObjectCommand({ Bucket: b, Key: 'a/k' }));
   await rejectsWith(
     other.send(new GetObjectAttributesCommand({ Bucket: b, Key: 'a/k', ObjectAttributes: ['ETag'] })),

@@ -8,7 +8,6 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  PutBucketPolicyCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -16,7 +15,16 @@ import { signingKey } from '../../../src/api/sigv4.js';
 import { sdkConfig } from '../../helpers/platform.js';
 import { runPython } from '../../helpers/process.js';
 import { rejects } from '../../helpers/sdk-errors.js';
-import { bodyOf, bucketName, type Creds, client, rawRequest, type S3Fixture, startS3 } from './fixtures.js';
+import {
+  bodyOf,
+  bucketName,
+  type Creds,
+  client,
+  putPolicy,
+  rawRequest,
+  type S3Fixture,
+  startS3,
+} from './fixtures.js';
 
 let f: S3Fixture;
 let other: S3Client;
@@ -308,29 +316,21 @@ test('anonymous POST without a policy: AccessDenied on a private bucket, stored 
 test('bucket policy conditions on s3:x-amz-acl read the form’s acl field: a Deny cannot be dodged by POST', async () => {
   const b = bucketName('post-cond');
   await f.s3.send(new CreateBucketCommand({ Bucket: b }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: '*',
-            Action: ['s3:PutObject', 's3:PutObjectAcl'],
-            Resource: `arn:aws:s3:::${b}/*`,
-          },
-          {
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 's3:PutObjectAcl',
-            Resource: `arn:aws:s3:::${b}/*`,
-            Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
-          },
-        ],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: ['s3:PutObject', 's3:PutObjectAcl'],
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+    {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:PutObjectAcl',
+      Resource: `arn:aws:s3:::${b}/*`,
+      Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
+    },
+  ]);
   const url = `${f.t.endpoint}/${b}`;
   const denied = await post(url, { key: 'pub', acl: 'public-read' });
   assert.equal(denied.status, 403, denied.body);

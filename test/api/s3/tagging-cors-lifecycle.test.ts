@@ -32,7 +32,6 @@ import {
   PutBucketAclCommand,
   PutBucketCorsCommand,
   PutBucketLifecycleConfigurationCommand,
-  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -48,6 +47,7 @@ import {
   bucketName,
   otherTenant,
   presign,
+  putPolicy,
   rawRequest,
   type S3Fixture,
   signHeaders,
@@ -372,22 +372,14 @@ test("a deleted bucket's tags, CORS and lifecycle do not pass to the tenant who 
 test('a bucket policy can grant s3:GetObjectTagging to another account, and only that', async () => {
   const b = await newBucket('tags-policy');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', Tagging: 'shared=1' }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: otherAccount },
-            Action: 's3:GetObjectTagging',
-            Resource: `arn:aws:s3:::${b}/*`,
-          },
-        ],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: 's3:GetObjectTagging',
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+  ]);
   const got = await other.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'o' }));
   assert.deepEqual(got.TagSet, [{ Key: 'shared', Value: '1' }]);
   await rejects(

@@ -22,7 +22,6 @@ import {
   type ListObjectVersionsCommandOutput,
   PutBucketAclCommand,
   PutBucketNotificationConfigurationCommand,
-  PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
@@ -48,6 +47,7 @@ import {
   bucketName,
   objectPath,
   otherTenant,
+  putPolicy,
   rawRequest,
   type S3Fixture,
   signHeaders,
@@ -780,22 +780,14 @@ test("attack: another tenant cannot read, list or delete a version, even of a pu
   );
   assert.equal(await text(b, 'k', secret), 'private draft');
   // A policy granting s3:GetObject opens current objects only; old versions need s3:GetObjectVersion.
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: otherAccount },
-            Action: ['s3:GetObject', 's3:ListBucket'],
-            Resource: [`arn:aws:s3:::${b}/*`, `arn:aws:s3:::${b}`],
-          },
-        ],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: ['s3:GetObject', 's3:ListBucket'],
+      Resource: [`arn:aws:s3:::${b}/*`, `arn:aws:s3:::${b}`],
+    },
+  ]);
   await f.s3.send(new PutObjectAclCommand({ Bucket: b, Key: 'k', ACL: 'private' }));
   assert.equal(
     (await bodyOf(await other.send(new GetObjectCommand({ Bucket: b, Key: 'k' })))).toString(),
@@ -803,22 +795,14 @@ test("attack: another tenant cannot read, list or delete a version, even of a pu
   );
   await rejects(other.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: secret })), 'AccessDenied');
   await rejects(other.send(new ListObjectVersionsCommand({ Bucket: b })), 'AccessDenied');
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: otherAccount },
-            Action: ['s3:GetObjectVersion', 's3:ListBucketVersions'],
-            Resource: [`arn:aws:s3:::${b}/*`, `arn:aws:s3:::${b}`],
-          },
-        ],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: ['s3:GetObjectVersion', 's3:ListBucketVersions'],
+      Resource: [`arn:aws:s3:::${b}/*`, `arn:aws:s3:::${b}`],
+    },
+  ]);
   assert.equal(
     (
       await bodyOf(await other.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: secret })))
