@@ -40,6 +40,7 @@ import {
   otherTenant,
   policyText,
   presign,
+  putPolicy,
   rawRequest,
   rejectsWith,
   type S3Fixture,
@@ -346,17 +347,14 @@ test('another tenant may not change a bucket ACL, policy or PublicAccessBlock', 
     403,
   );
   await rejectsWith(
-    other.send(
-      new PutBucketPolicyCommand({
-        Bucket: b,
-        Policy: policyText({
-          Effect: 'Allow',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-        }),
-      }),
-    ),
+    putPolicy(other, b, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${b}/*`,
+      },
+    ]),
     'AccessDenied',
     403,
   );
@@ -378,18 +376,15 @@ test('a policy granting a tenant one prefix lets it read there and nowhere else'
   const b = await newBucket('pol-prefix');
   for (const k of ['public/a', 'private/b'])
     await f.s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Sid: 'prefix',
-        Effect: 'Allow',
-        Principal: { AWS: `arn:aws:iam::${otherAccount}:root` },
-        Action: 's3:GetObject',
-        Resource: `arn:aws:s3:::${b}/public/*`,
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Sid: 'prefix',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${otherAccount}:root` },
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${b}/public/*`,
+    },
+  ]);
   const got = await other.send(new GetObjectCommand({ Bucket: b, Key: 'public/a' }));
   assert.equal((await bodyOf(got)).toString(), 'public/a');
   // Attack: the prefix grant used on another prefix, or with a key that walks out of it.
@@ -416,17 +411,14 @@ test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) appl
   const b2 = await newBucket('pol-wild-other');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'wild' }));
   await f.s3.send(new PutObjectCommand({ Bucket: b2, Key: 'k', Body: 'not shared' }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Allow',
-        Principal: { AWS: otherAccount },
-        Action: ['s3:ListBucket', 's3:GetObject'],
-        Resource: ['arn:aws:s3:::*', 'arn:aws:s3:::*/*'],
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: ['s3:ListBucket', 's3:GetObject'],
+      Resource: ['arn:aws:s3:::*', 'arn:aws:s3:::*/*'],
+    },
+  ]);
   assert.deepEqual(
     (await other.send(new ListObjectsV2Command({ Bucket: b }))).Contents?.map((c) => c.Key),
     ['k'],
@@ -444,12 +436,7 @@ test('a policy Resource with wildcards covering the bucket (arn:aws:s3:::*) appl
     [`arn:aws:s3:::${b}`, /does not apply/],
   ] as const)
     await assert.rejects(
-      f.s3.send(
-        new PutBucketPolicyCommand({
-          Bucket: b,
-          Policy: policyText({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }),
-        }),
-      ),
+      putPolicy(f.s3, b, [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource }]),
       (e: Error) => e.name === 'MalformedPolicy' && message.test(e.message),
     );
 });
@@ -458,20 +445,15 @@ test('attack: a Deny overrides an Allow, for everyone including the owner', asyn
   const b = await newBucket('pol-deny');
   for (const k of ['open/x', 'secret/y'])
     await f.s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText(
-        {
-          Effect: 'Allow',
-          Principal: '*',
-          Action: ['s3:GetObject', 's3:ListBucket'],
-          Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`],
-        },
-        { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/secret/*` },
-      ),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: ['s3:GetObject', 's3:ListBucket'],
+      Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`],
+    },
+    { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/secret/*` },
+  ]);
   assert.deepEqual(await anon('GET', `/${b}/open/x`), { status: 200, body: 'open/x' });
   assert.equal((await anon('GET', `/${b}/secret/y`)).status, 403);
   await rejectsWith(other.send(new GetObjectCommand({ Bucket: b, Key: 'secret/y' })), 'AccessDenied', 403);
@@ -494,17 +476,14 @@ test('attack: a Deny overrides an Allow, for everyone including the owner', asyn
 test('a policy Deny on DeleteObject holds per key in DeleteObjects too', async () => {
   const b = await newBucket('pol-delete');
   for (const k of ['keep/a', 'tmp/b']) await f.s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 's3:DeleteObject',
-        Resource: `arn:aws:s3:::${b}/keep/*`,
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:DeleteObject',
+      Resource: `arn:aws:s3:::${b}/keep/*`,
+    },
+  ]);
   await rejectsWith(f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'keep/a' })), 'AccessDenied', 403);
   await f.s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'tmp/b' }));
   const left = await f.s3.send(new ListObjectsV2Command({ Bucket: b }));
@@ -518,18 +497,15 @@ test('aws:SourceIp conditions: IpAddress outside the caller’s range denies, No
   const b = await newBucket('pol-ip');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'by address' }));
   const put = (op: string, range: string) =>
-    f.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: b,
-        Policy: policyText({
-          Effect: 'Allow',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { [op]: { 'aws:SourceIp': range } },
-        }),
-      }),
-    );
+    putPolicy(f.s3, b, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${b}/*`,
+        Condition: { [op]: { 'aws:SourceIp': range } },
+      },
+    ]);
   await put('IpAddress', '10.0.0.0/8');
   assert.equal((await anon('GET', `/${b}/k`)).status, 403);
   assert.equal(
@@ -548,18 +524,15 @@ test('string conditions: aws:Referer with StringLike and ...IfExists, absent key
   const b = await newBucket('pol-ref');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'by referer' }));
   const put = (op: string) =>
-    f.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: b,
-        Policy: policyText({
-          Effect: 'Allow',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { [op]: { 'aws:Referer': ['http://www.example.com/*', 'https://example.org/'] } },
-        }),
-      }),
-    );
+    putPolicy(f.s3, b, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${b}/*`,
+        Condition: { [op]: { 'aws:Referer': ['http://www.example.com/*', 'https://example.org/'] } },
+      },
+    ]);
   const get = (referer?: string) =>
     rawRequest(`${f.t.endpoint}/${b}/k`, { method: 'GET', headers: referer ? { referer } : {} }).then(
       (r) => r.status,
@@ -591,33 +564,28 @@ test('string conditions: aws:Referer with StringLike and ...IfExists, absent key
 test('string conditions on request headers: a Deny on s3:x-amz-acl; headers count only for the actions that use them', async () => {
   const b = await newBucket('pol-acl');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText(
-        {
-          Effect: 'Allow',
-          Principal: { AWS: otherAccount },
-          Action: 's3:PutObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-        },
-        {
-          Effect: 'Deny',
-          Principal: '*',
-          Action: 's3:PutObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
-        },
-        {
-          Effect: 'Allow',
-          Principal: { AWS: otherAccount },
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { StringEquals: { 'S3:X-AMZ-ACL': 'private' } },
-        },
-      ),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+    {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+      Condition: { StringLike: { 's3:x-amz-acl': 'public*' } },
+    },
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+      Condition: { StringEquals: { 'S3:X-AMZ-ACL': 'private' } },
+    },
+  ]);
   await other.send(new PutObjectCommand({ Bucket: b, Key: 'private', Body: 'p' }));
   await rejectsWith(
     other.send(new PutObjectCommand({ Bucket: b, Key: 'public', Body: 'p', ACL: 'public-read' })),
@@ -649,17 +617,14 @@ test('string conditions on request headers: a Deny on s3:x-amz-acl; headers coun
 
 test('attack: a Deny on s3:PutObjectAcl binds the owner on PutObject with an ACL header too', async () => {
   const b = await newBucket('pol-putacl');
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 's3:PutObjectAcl',
-        Resource: `arn:aws:s3:::${b}/*`,
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:PutObjectAcl',
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+  ]);
   // The header sets an ACL as PutObjectAcl would: refused, and nothing is stored.
   await rejectsWith(
     f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ACL: 'public-read' })),
@@ -675,21 +640,18 @@ test('s3:prefix and s3:max-keys conditions on ListBucket; a missing key is 404 o
   const b = await newBucket('pol-prefix');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'public/a', Body: 'a' }));
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'private/a', Body: 'a' }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Allow',
-        Principal: { AWS: otherAccount },
-        Action: 's3:ListBucket',
-        Resource: `arn:aws:s3:::${b}`,
-        Condition: {
-          StringLike: { 's3:prefix': 'public/*' },
-          NumericLessThanEqualsIfExists: { 's3:max-keys': '10' },
-        },
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: 's3:ListBucket',
+      Resource: `arn:aws:s3:::${b}`,
+      Condition: {
+        StringLike: { 's3:prefix': 'public/*' },
+        NumericLessThanEqualsIfExists: { 's3:max-keys': '10' },
+      },
+    },
+  ]);
   const list = (Prefix: string | undefined, MaxKeys: number | undefined) =>
     other.send(new ListObjectsV2Command({ Bucket: b, Prefix, MaxKeys }));
   assert.deepEqual(
@@ -718,27 +680,22 @@ test('s3:ExistingObjectTag conditions read the object’s tags; a tenant cannot 
   await put('private', 'security=private');
   await put('untagged');
   await put('cased', 'Security=public');
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText(
-        {
-          Effect: 'Allow',
-          Principal: { AWS: otherAccount },
-          Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { StringEquals: { 's3:ExistingObjectTag/security': 'public' } },
-        },
-        {
-          Effect: 'Deny',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition: { StringEquals: { 's3:ExistingObjectTag/embargo': 'yes' } },
-        },
-      ),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
+      Resource: `arn:aws:s3:::${b}/*`,
+      Condition: { StringEquals: { 's3:ExistingObjectTag/security': 'public' } },
+    },
+    {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+      Condition: { StringEquals: { 's3:ExistingObjectTag/embargo': 'yes' } },
+    },
+  ]);
   const read = (key: string) =>
     other.send(new GetObjectCommand({ Bucket: b, Key: key })).then(
       async (o) => (await bodyOf(o)).toString(),
@@ -792,18 +749,15 @@ test('s3:ExistingObjectTag conditions read the object’s tags; a tenant cannot 
 test('condition operators and keys not implemented are refused by name with MalformedPolicy', async () => {
   const b = await newBucket('pol-refuse');
   const put = (Condition: object) =>
-    f.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: b,
-        Policy: policyText({
-          Effect: 'Allow',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-          Condition,
-        }),
-      }),
-    );
+    putPolicy(f.s3, b, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${b}/*`,
+        Condition,
+      },
+    ]);
   const refused = async (Condition: object, words: RegExp) =>
     assert.rejects(put(Condition), (e: unknown) => {
       assert.ok(e instanceof S3ServiceException);
@@ -863,32 +817,26 @@ test('PublicAccessBlock: IgnorePublicAcls turns a public-read ACL off, BlockPubl
     403,
   );
   await rejectsWith(
-    f.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: b,
-        Policy: policyText({
-          Effect: 'Allow',
-          Principal: '*',
-          Action: 's3:GetObject',
-          Resource: `arn:aws:s3:::${b}/*`,
-        }),
-      }),
-    ),
+    putPolicy(f.s3, b, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${b}/*`,
+      },
+    ]),
     'AccessDenied',
     403,
   );
   // A policy for one account is not public: allowed.
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Allow',
-        Principal: { AWS: otherAccount },
-        Action: 's3:GetObject',
-        Resource: `arn:aws:s3:::${b}/*`,
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: otherAccount },
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+  ]);
   await f.s3.send(new DeletePublicAccessBlockCommand({ Bucket: b }));
   assert.equal((await anon('GET', `/${b}/pub`)).status, 200);
 });
@@ -896,17 +844,14 @@ test('PublicAccessBlock: IgnorePublicAcls turns a public-read ACL off, BlockPubl
 test('PublicAccessBlock: RestrictPublicBuckets makes a public policy grant nothing to others', async () => {
   const b = await newBucket('pab-restrict');
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'k' }));
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({
-        Effect: 'Allow',
-        Principal: '*',
-        Action: 's3:GetObject',
-        Resource: `arn:aws:s3:::${b}/*`,
-      }),
-    }),
-  );
+  await putPolicy(f.s3, b, [
+    {
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${b}/*`,
+    },
+  ]);
   assert.equal((await anon('GET', `/${b}/k`)).status, 200);
   await f.s3.send(
     new PutPublicAccessBlockCommand({
@@ -928,12 +873,7 @@ test('attack: a resource pattern of thousands of wildcards is accepted and reque
   await f.s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: 'x' }));
   // As a regular expression this would backtrack for ages on a key of 1000 a's with no b.
   const pattern = `arn:aws:s3:::${b}/${'a*'.repeat(3000)}b`;
-  await f.s3.send(
-    new PutBucketPolicyCommand({
-      Bucket: b,
-      Policy: policyText({ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: pattern }),
-    }),
-  );
+  await putPolicy(f.s3, b, [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: pattern }]);
   assert.equal((await anon('GET', `/${b}/${key}`)).status, 403);
   assert.equal((await anon('GET', `/${b}/${key}b`)).status, 403, 'matches, but the object is missing');
 });
