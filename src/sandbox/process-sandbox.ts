@@ -171,5 +171,10 @@ export function spawnWithChannel(
   cwd: string,
   extra: Array<number | 'pipe'> = [],
 ): ChildProcess {
-  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...extra], env, cwd, detached: false });
+  // A session (and process group) of its own: an idle environment stopped by SIGSTOP (cgroup v1) must not
+  // sit in the server's group, which a parent shell's exit can orphan, and the kernel then sends an
+  // orphaned group holding a stopped process SIGHUP (it killed every frozen sandbox). Nor do a terminal's
+  // signals reach it: the server ends its environments itself, and they still die with it (bwrap's
+  // --die-with-parent; a runtime exits when its channel closes).
+  return spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...extra], env, cwd, detached: true });
 }
