@@ -106,6 +106,11 @@ export interface ExecutionEnvironment {
   /** Sends one invocation and waits for its answer, the runtime's death, or the deadline. */
   invoke(req: InvokeRequest): Promise<InvokeOutcome>;
   ping(timeoutMs: number): Promise<boolean>;
+  /**
+   * Going idle: the runtime gives back memory it grew into while busy, then answers (false: it did not
+   * answer within timeoutMs). Called before freeze(), which would stop it holding that memory for good.
+   */
+  trimMemory(timeoutMs: number): Promise<boolean>;
   /** Stops (freeze) or resumes (thaw) its processes while idle; false when the sandbox cannot. */
   freeze(): boolean;
   thaw(): boolean;

@@ -7,6 +7,8 @@ export class EnvSlot {
   /** The version it is bound to (set before binding starts). */
   spec: FunctionVersionSpec | undefined;
   lastUsed = Date.now();
+  /** How many times it was parked idle: a step scheduled for an earlier park is stale. */
+  parked = 0;
   idleTimer: NodeJS.Timeout | undefined;
   /** Its processes are stopped (idle); thawed before the next request. */
   frozen = false;

@@ -5,6 +5,8 @@ import type { IdleEnvironments } from './placement.js';
 
 /** Idle time before an environment is frozen. */
 const FREEZE_AFTER_MS = 1000;
+/** How long the runtime may take to give back memory before it is frozen anyway. */
+const TRIM_TIMEOUT_MS = 500;
 
 export class KeepAlive {
   constructor(
@@ -15,6 +17,7 @@ export class KeepAlive {
 
   park(slot: EnvSlot): void {
     slot.lastUsed = Date.now();
+    const parked = ++slot.parked;
     this.idle.put(slot);
     const keepAlive = this.keepAliveMs;
     const expire = () => {
@@ -32,9 +35,14 @@ export class KeepAlive {
     } else {
       slot.idleTimer = setTimeout(() => {
         if (slot.state !== 'bound') return;
-        slot.frozen = slot.env.freeze();
-        slot.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
-        slot.idleTimer.unref();
+        // The runtime gives back what it grew into while busy, then stops: frozen, it would hold it.
+        void slot.env.trimMemory(TRIM_TIMEOUT_MS).then(() => {
+          // Taken for a request meanwhile (and perhaps parked again), or retired: not this park's to freeze.
+          if (slot.state !== 'bound' || slot.parked !== parked) return;
+          slot.frozen = slot.env.freeze();
+          slot.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
+          slot.idleTimer.unref();
+        });
       }, FREEZE_AFTER_MS);
     }
     slot.idleTimer.unref();

@@ -11,7 +11,14 @@ import util from 'node:util';
 import { type CompileCacheStats, enableChecksums, useCompileCache } from './compile-cache-use.js';
 import type { Extensions } from './extensions.js';
 import { esmLoads, type Handler, InitError, loadHandler } from './handler-loader.js';
-import { collectStartupGarbage, monotonicMs, nudgeGc, rssForReport, setMemoryLimit } from './memory.js';
+import {
+  collectStartupGarbage,
+  monotonicMs,
+  nudgeGc,
+  rssForReport,
+  setMemoryLimit,
+  trimIdleMemory,
+} from './memory.js';
 import { encodeFrame, FrameDecoder, type HostFrame, type RuntimeFrame } from './protocol.js';
 import { highWaterMarkOf, installAwsLambdaGlobal, isStreaming, ResponseStream } from './response-stream.js';
 import { installTraceEnv, setTraceId } from './trace-env.js';
@@ -400,6 +407,7 @@ const decoder = new FrameDecoder((raw, body) => {
       break;
     case 'ping':
       if (h.esm === true && esmLoads() === 0) void warmEsm().then(() => send({ t: 'pong', n: h.n }));
+      else if (h.trim === true) void trimIdleMemory().then(() => send({ t: 'pong', n: h.n }));
       else send({ t: 'pong', n: h.n });
       break;
     default:

@@ -354,6 +354,10 @@ export class NodeEnvironment implements ExecutionEnvironment {
     return this.rt.ping(timeoutMs);
   }
 
+  trimMemory(timeoutMs: number): Promise<boolean> {
+    return this.rt.ping(timeoutMs, { trim: true });
+  }
+
   retire(): Promise<void> {
     this.state = 'retired';
     this.retiring ??= this.extensionCount > 0 ? this.shutdown() : this.rt.destroy();

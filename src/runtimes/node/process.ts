@@ -133,7 +133,7 @@ export class NodeProcess {
   }
 
   /** Resolves true if the runtime answers within timeoutMs. */
-  ping(timeoutMs: number, opts: { esm?: boolean } = {}): Promise<boolean> {
+  ping(timeoutMs: number, opts: { esm?: boolean; trim?: boolean } = {}): Promise<boolean> {
     if (!this.sandbox.alive()) return Promise.resolve(false);
     const n = ++this.pingSeq;
     return new Promise((resolve) => {
@@ -145,7 +145,13 @@ export class NodeProcess {
         clearTimeout(timer);
         resolve(true);
       });
-      this.send(opts.esm === true ? { t: 'ping', n, esm: true } : { t: 'ping', n });
+      this.send(
+        opts.esm === true
+          ? { t: 'ping', n, esm: true }
+          : opts.trim === true
+            ? { t: 'ping', n, trim: true }
+            : { t: 'ping', n },
+      );
     });
   }
 

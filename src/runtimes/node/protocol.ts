@@ -18,8 +18,11 @@ export type HostFrame =
     } & FunctionContext)
   /** `cc`: base64 client context; `creds` only when they changed; `tr`: the trace header. */
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
-  /** `esm`: also initialise the ES-module loader before answering (a pool sandbox, when ESM functions run here). */
-  | { t: 'ping'; n: number; esm?: boolean }
+  /**
+   * `esm`: also initialise the ES-module loader before answering (a pool sandbox, when ESM functions run here).
+   * `trim`: the environment is going idle (to be frozen): first give back memory it grew into while busy.
+   */
+  | { t: 'ping'; n: number; esm?: boolean; trim?: boolean }
   /** The environment is retired: extensions get SHUTDOWN and Lambda's grace, then the runtime exits. */
   | { t: 'shutdown'; reason: string };
 

@@ -1,0 +1,120 @@
+// An environment going idle gives back the memory it grew into while busy before it is frozen (V8's young
+// generation, which only a memory-reducing collection shrinks), and the step never freezes an environment
+// that was taken for a request meanwhile.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { mock, test } from 'node:test';
+import type { ExecutionEnvironment } from '../../src/runtimes/runtime.js';
+import { EnvSlot } from '../../src/worker/env-slot.js';
+import { KeepAlive } from '../../src/worker/keep-alive.js';
+import { IdleEnvironments } from '../../src/worker/placement.js';
+import { fn, harness, invoke, json, spec } from './helpers.js';
+
+/** The processes of an environment's sandbox, from its cgroup (v1 pids hierarchy or v2). */
+function envPids(envId: string): number[] | undefined {
+  for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup']) {
+    if (!fs.existsSync(base)) continue;
+    for (const parent of fs.readdirSync(base).filter((d) => d.startsWith(`kindling-${process.pid}-`))) {
+      const procs = `${base}/${parent}/${envId}/cgroup.procs`;
+      if (fs.existsSync(procs)) return fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+    }
+  }
+  return undefined;
+}
+
+/** PSS of the environment's runtime (its node process), kB. */
+function runtimePss(envId: string): number {
+  for (const pid of envPids(envId) ?? []) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'node') continue;
+      return Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return 0;
+}
+
+test('an environment that grew its young generation gives the memory back before it is frozen', async (t) => {
+  const h = await harness({ poolTarget: 0 });
+  try {
+    // Each request keeps its garbage alive for the next fifty: survivors grow the young generation to its cap.
+    const s = fn(
+      h,
+      `const ring = [];
+       export const handler = async () => { ring.push(new Array(4000).fill(Math.random())); if (ring.length > 50) ring.shift(); return ring.length; };`,
+    );
+    for (let i = 0; i < 400; i++) assert.equal(typeof json(await invoke(h, s)), 'number');
+    const [env] = h.wm.environments();
+    assert.ok(env);
+    if (envPids(env.id) === undefined) {
+      t.skip('no per-environment cgroup to find its processes by');
+      return;
+    }
+    const busy = runtimePss(env.id);
+    for (let i = 0; i < 100 && !h.wm.environments()[0]?.frozen; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.ok(h.wm.environments()[0]?.frozen, 'the idle environment was frozen');
+    const idle = runtimePss(env.id);
+    // Two touched 1 MB semi-spaces shrink to V8's initial half; loading the inspector costs less than that.
+    assert.ok(busy - idle > 1024, `PSS ${busy} kB busy, ${idle} kB frozen`);
+    // Still the same warm environment, and it serves as before.
+    const r = await invoke(h, s);
+    assert.equal(r.start, 'warm');
+    assert.equal(h.wm.environments()[0]?.id, env.id);
+  } finally {
+    await h.close();
+  }
+});
+
+/** An environment double whose trim the test settles by hand. */
+function fakeEnvironment() {
+  const trims: Array<(ok: boolean) => void> = [];
+  let freezes = 0;
+  const env = {
+    id: 'env-fake',
+    state: 'bound',
+    trimMemory: () => new Promise<boolean>((r) => trims.push(r)),
+    freeze: () => {
+      freezes++;
+      return true;
+    },
+    thaw: () => true,
+  };
+  return { env, trims, freezes: () => freezes };
+}
+
+test('the trim before a freeze never freezes an environment taken for a request meanwhile', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const idle = new IdleEnvironments();
+    const keep = new KeepAlive(idle, 60_000, () => {});
+    const fake = fakeEnvironment();
+    const slot = new EnvSlot(fake.env as unknown as ExecutionEnvironment);
+    slot.spec = spec('/nonexistent');
+    keep.park(slot);
+    mock.timers.tick(1000);
+    assert.equal(fake.trims.length, 1, 'idle for the grace: the runtime is asked to trim');
+
+    // A request takes it while the runtime trims, finishes, and it is parked again.
+    keep.wake(slot);
+    fake.env.state = 'busy';
+    fake.trims[0]!(true);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fake.freezes(), 0, 'not frozen while busy');
+    fake.env.state = 'bound';
+    keep.park(slot);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fake.freezes(), 0, 'nor right after: the earlier trim was for an earlier park');
+
+    mock.timers.tick(1000);
+    assert.equal(fake.trims.length, 2);
+    // A runtime that did not answer in time (false) is frozen all the same.
+    fake.trims[1]!(false);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fake.freezes(), 1);
+    assert.equal(slot.frozen, true);
+  } finally {
+    mock.timers.reset();
+  }
+});
