@@ -9,6 +9,8 @@ export class EnvSlot {
   lastUsed = Date.now();
   /** How many times it was parked idle: a step scheduled for an earlier park is stale. */
   parked = 0;
+  /** `invocations` when it was last asked to give back memory before a freeze (keep-alive.ts). */
+  trimmedAt = 0;
   idleTimer: NodeJS.Timeout | undefined;
   /** Its processes are stopped (idle); thawed before the next request. */
   frozen = false;

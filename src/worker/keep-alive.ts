@@ -7,6 +7,12 @@ import type { IdleEnvironments } from './placement.js';
 const FREEZE_AFTER_MS = 1000;
 /** How long the runtime may take to give back memory before it is frozen anyway. */
 const TRIM_TIMEOUT_MS = 500;
+/**
+ * Requests served since the last trim before the next is asked for. A trimmed environment's next request
+ * pays for it (measured: a lightly used environment's first request after 2 s idle 1.5-1.9x a hot one
+ * where it was trimmed, 1.3x where it was not), and the young generation grows only under thousands.
+ */
+const TRIM_AFTER_INVOCATIONS = 1000;
 
 export class KeepAlive {
   constructor(
@@ -33,16 +39,19 @@ export class KeepAlive {
     if (keepAlive <= FREEZE_AFTER_MS) {
       slot.idleTimer = setTimeout(expire, keepAlive);
     } else {
+      const freeze = () => {
+        // Taken for a request meanwhile (and perhaps parked again), or retired: not this park's to freeze.
+        if (slot.state !== 'bound' || slot.parked !== parked) return;
+        slot.frozen = slot.env.freeze();
+        slot.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
+        slot.idleTimer.unref();
+      };
       slot.idleTimer = setTimeout(() => {
         if (slot.state !== 'bound') return;
-        // The runtime gives back what it grew into while busy, then stops: frozen, it would hold it.
-        void slot.env.trimMemory(TRIM_TIMEOUT_MS).then(() => {
-          // Taken for a request meanwhile (and perhaps parked again), or retired: not this park's to freeze.
-          if (slot.state !== 'bound' || slot.parked !== parked) return;
-          slot.frozen = slot.env.freeze();
-          slot.idleTimer = setTimeout(expire, keepAlive - FREEZE_AFTER_MS);
-          slot.idleTimer.unref();
-        });
+        if (slot.invocations - slot.trimmedAt < TRIM_AFTER_INVOCATIONS) return freeze();
+        // Busy for a while: the runtime gives back what it grew into, then stops (frozen, it would hold it).
+        slot.trimmedAt = slot.invocations;
+        void slot.env.trimMemory(TRIM_TIMEOUT_MS).then(freeze);
       }, FREEZE_AFTER_MS);
     }
     slot.idleTimer.unref();

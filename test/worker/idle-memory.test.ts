@@ -1,6 +1,6 @@
-// An environment going idle gives back the memory it grew into while busy before it is frozen (V8's young
-// generation, which only a memory-reducing collection shrinks), and the step never freezes an environment
-// that was taken for a request meanwhile.
+// An environment going idle after a busy spell gives back the memory it grew into before it is frozen (V8's
+// young generation, which only a memory-reducing collection shrinks); a lightly used one is frozen at once,
+// and the step never freezes an environment that was taken for a request meanwhile.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { mock, test } from 'node:test';
@@ -44,7 +44,8 @@ test('an environment that grew its young generation gives the memory back before
       `const ring = [];
        export const handler = async () => { ring.push(new Array(4000).fill(Math.random())); if (ring.length > 50) ring.shift(); return ring.length; };`,
     );
-    for (let i = 0; i < 400; i++) assert.equal(typeof json(await invoke(h, s)), 'number');
+    // Past the keep-alive's threshold for a trim (1,000 requests since the last).
+    for (let i = 0; i < 1100; i++) assert.equal(typeof json(await invoke(h, s)), 'number');
     const [env] = h.wm.environments();
     assert.ok(env);
     if (envPids(env.id) === undefined) {
@@ -92,6 +93,16 @@ test('the trim before a freeze never freezes an environment taken for a request 
     const fake = fakeEnvironment();
     const slot = new EnvSlot(fake.env as unknown as ExecutionEnvironment);
     slot.spec = spec('/nonexistent');
+    // Lightly used: frozen after the grace without a trim.
+    keep.park(slot);
+    mock.timers.tick(1000);
+    assert.equal(fake.trims.length, 0);
+    assert.equal(fake.freezes(), 1);
+    keep.wake(slot);
+    assert.equal(slot.frozen, false);
+
+    // After a busy spell the runtime is asked to trim first.
+    slot.invocations += 1000;
     keep.park(slot);
     mock.timers.tick(1000);
     assert.equal(fake.trims.length, 1, 'idle for the grace: the runtime is asked to trim');
@@ -101,18 +112,19 @@ test('the trim before a freeze never freezes an environment taken for a request 
     fake.env.state = 'busy';
     fake.trims[0]!(true);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 0, 'not frozen while busy');
+    assert.equal(fake.freezes(), 1, 'not frozen while busy');
     fake.env.state = 'bound';
+    slot.invocations += 1000;
     keep.park(slot);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 0, 'nor right after: the earlier trim was for an earlier park');
+    assert.equal(fake.freezes(), 1, 'nor right after: the earlier trim was for an earlier park');
 
     mock.timers.tick(1000);
     assert.equal(fake.trims.length, 2);
     // A runtime that did not answer in time (false) is frozen all the same.
     fake.trims[1]!(false);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 1);
+    assert.equal(fake.freezes(), 2);
     assert.equal(slot.frozen, true);
   } finally {
     mock.timers.reset();
