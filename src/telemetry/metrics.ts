@@ -25,14 +25,43 @@ interface Series {
   value: number;
 }
 
+/**
+ * Series by tenant, then function, then extra label: every invocation updates several, and nested lookups
+ * of the record's own strings (their hashes cached) cost less than building and hashing a joined key each.
+ */
+class SeriesMap<S> {
+  readonly #byTenant = new Map<string, Map<string, Map<string, S>>>();
+
+  get(tenantId: string, fn: string, extra: string): S | undefined {
+    return this.#byTenant.get(tenantId)?.get(fn)?.get(extra);
+  }
+
+  set(tenantId: string, fn: string, extra: string, s: S): void {
+    let byFn = this.#byTenant.get(tenantId);
+    if (byFn === undefined) {
+      byFn = new Map();
+      this.#byTenant.set(tenantId, byFn);
+    }
+    let byExtra = byFn.get(fn);
+    if (byExtra === undefined) {
+      byExtra = new Map();
+      byFn.set(fn, byExtra);
+    }
+    byExtra.set(extra, s);
+  }
+
+  *values(): Iterable<S> {
+    for (const byFn of this.#byTenant.values()) for (const byExtra of byFn.values()) yield* byExtra.values();
+  }
+}
+
 class LabeledCounter {
-  readonly #series = new Map<string, Series>();
+  readonly #series = new SeriesMap<Series>();
 
   inc(tenantId: string, fn: string, extra = '', by = 1): void {
-    const key = `${tenantId}\0${fn}\0${extra}`;
-    const s = this.#series.get(key);
+    const s = this.#series.get(tenantId, fn, extra);
     if (s) s.value += by;
-    else this.#series.set(key, { tenantId, fn, extra, value: by });
+    else this.#series.set(tenantId, fn, extra, { tenantId, fn, extra, value: by });
   }
 
   *entries(): Iterable<Series> {
@@ -50,20 +79,24 @@ interface HistogramSeries {
 }
 
 class LabeledHistogram {
-  readonly #series = new Map<string, HistogramSeries>();
+  readonly #series = new SeriesMap<HistogramSeries>();
 
   constructor(readonly bounds: readonly number[]) {}
 
   observe(tenantId: string, fn: string, value: number, extra = ''): void {
-    const key = `${tenantId}\0${fn}\0${extra}`;
-    let s = this.#series.get(key);
+    let s = this.#series.get(tenantId, fn, extra);
     if (!s) {
       s = { tenantId, fn, extra, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, s);
+      this.#series.set(tenantId, fn, extra, s);
     }
-    // Buckets are stored non-cumulative and summed when rendered.
-    const i = this.bounds.findIndex((b) => value <= b);
-    if (i >= 0) s.buckets[i]! += 1;
+    // Buckets are stored non-cumulative and summed when rendered; past the last bound only +Inf counts it.
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        s.buckets[i]! += 1;
+        break;
+      }
+    }
     s.sum += value;
     s.count += 1;
   }
