@@ -51,7 +51,8 @@ test('kindling nodes --json prints an array, one object per node with its addres
 });
 
 test('a drained node finishes the invocation it runs, takes no more, marks itself gone and stops', async () => {
-  await createFunction(lambdaA, 'slow', CLUSTER_HANDLER);
+  // Room past the 2 s sleep: under a loaded test run the default 3 s timeout was reached once (Unhandled).
+  await createFunction(lambdaA, 'slow', CLUSTER_HANDLER, { Timeout: 15 });
   const bId = b.platform.config.nodeId;
   let left = false;
   b.platform.onLeft = () => {
@@ -70,7 +71,7 @@ test('a drained node finishes the invocation it runs, takes no more, marks itsel
   assert.equal(drained.node.state, 'draining');
   await eventually(() => b.platform.components.cluster.node.state !== 'active');
   const out = await running;
-  assert.equal(out.FunctionError, undefined);
+  assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
   assert.deepEqual(JSON.parse(Buffer.from(out.Payload!).toString()), { n: 1 });
   await eventually(() => left, 30_000);
   const row = (await a.platform.components.cluster.node.list()).find((n) => n.id === bId)!;
