@@ -22,6 +22,12 @@ import { createFunction, type KindlingClient, kindlingClient, startProcess, stop
 
 const IDLE_MS = 2000;
 const FUNCTIONS = 20;
+/**
+ * The busy row: requests each sampled environment serves before its idle wait, past the keep-alive's
+ * threshold (1,000) for a trim before the freeze, whose cost its next request pays (docs/runtimes.md).
+ */
+const BUSY_REQUESTS = 1100;
+const BUSY_FUNCTIONS = 8;
 /** Sleeps until `until` (epoch ms) when asked: concurrent invokes each hold an environment till then. */
 const HOLDER =
   'exports.handler = async (e) => { const ms = (e.until ?? 0) - Date.now(); if (ms > 0) await new Promise((r) => setTimeout(r, ms)); return { ok: true }; };';
@@ -36,9 +42,16 @@ interface Samples {
 
 /**
  * Round 0 uses every key once; then, `rounds` times, each key is invoked after exactly IDLE_MS since its
- * last answer (idle), and again at once (hot). Background requests run at c=1 throughout.
+ * last answer (idle), and again at once (hot). Background requests run at c=1 throughout. With `busy`,
+ * each key first serves that many requests, then waits IDLE_MS (one key at a time).
  */
-async function sample(target: (key: number) => Target, background: Target, rounds: number): Promise<Samples> {
+async function sample(
+  target: (key: number) => Target,
+  background: Target,
+  rounds: number,
+  keys = FUNCTIONS,
+  busy = 0,
+): Promise<Samples> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const bgAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let running = true;
@@ -62,12 +75,16 @@ async function sample(target: (key: number) => Target, background: Target, round
   const out: Samples = { idle: [], hot: [], background: 0 };
   try {
     const lastEnd: number[] = [];
-    for (let f = 0; f < FUNCTIONS; f++) {
+    for (let f = 0; f < keys; f++) {
       await call(target(f));
       lastEnd[f] = Date.now();
     }
     for (let r = 0; r < rounds; r++) {
-      for (let f = 0; f < FUNCTIONS; f++) {
+      for (let f = 0; f < keys; f++) {
+        if (busy > 0) {
+          for (let i = 0; i < busy; i++) await call(target(f));
+          lastEnd[f] = Date.now();
+        }
         const wait = lastEnd[f]! + IDLE_MS - Date.now();
         if (wait > 0) await sleep(wait);
         out.idle.push(await call(target(f)));
@@ -157,6 +174,8 @@ export interface AfterIdleFigures {
     hot: LatencyStats;
     ratio: number;
     backgroundRequests: number;
+    /** Environments that served `requestsBefore` requests before their idle wait (trimmed first). */
+    busy: { requestsBefore: number; idle: LatencyStats; hot: LatencyStats };
   };
   floor: {
     children: number;
@@ -226,6 +245,16 @@ export async function afterIdleFigures(opts: {
     const targets = names.map(invoke);
     const s = await sample((f) => targets[f]!, invoke('bench-idle-background'), rounds);
     const after = await workerStats(k);
+    // Then environments that were busy before their idle wait (given back memory before the freeze).
+    const b = await sample(
+      (f) => targets[f]!,
+      invoke('bench-idle-background'),
+      1,
+      opts.quick ? 2 : BUSY_FUNCTIONS,
+      BUSY_REQUESTS,
+    );
+    const busyIdle = stats(b.idle);
+    const busyHot = stats(b.hot);
     log(`held ${held}; before ${JSON.stringify(before)}; after ${JSON.stringify(after)}`);
     const idle = stats(s.idle);
     const hot = stats(s.hot);
@@ -245,6 +274,7 @@ export async function afterIdleFigures(opts: {
         hot,
         ratio,
         backgroundRequests: s.background,
+        busy: { requestsBefore: BUSY_REQUESTS, idle: busyIdle, hot: busyHot },
       },
       floor: {
         children: FUNCTIONS + 1,
@@ -268,6 +298,11 @@ export async function afterIdleFigures(opts: {
           `kindling:     Invoke after ${IDLE_MS / 1000} s idle p50/p99 (ms)`,
           fmt(idle),
           `hot ${fmt(hot)}; ratio ${ratio.toFixed(2)}x (target <= 1.5x; ${idle.n} samples, background c=1)`,
+        ],
+        [
+          `kindling:     ... after ${BUSY_REQUESTS} requests, then ${IDLE_MS / 1000} s idle p50/p99 (ms)`,
+          fmt(busyIdle),
+          `hot ${fmt(busyHot)}; ratio ${(busyIdle.p50 / busyHot.p50).toFixed(2)}x (${busyIdle.n} samples; trimmed before the freeze: no target)`,
         ],
       ],
     };
