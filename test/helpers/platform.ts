@@ -94,6 +94,20 @@ function stdioWith(inherit: Record<number, number>): (number | 'ignore' | 'pipe'
   return stdio;
 }
 
+/** `kindling serve`'s command line after the node binary: loopback, `port`, the data dir. */
+export function serveArgs(dataDir: string, port = 0): string[] {
+  return [
+    path.join(repoRoot, 'bin/kindling.js'),
+    'serve',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    dataDir,
+  ];
+}
+
 /** Spawns `kindling serve` and waits for its `listening on` line. */
 export async function spawnServer(
   dataDir = tempDir(),
@@ -104,23 +118,10 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const { testStoreFor } = await import('./store.js');
   const { store } = env.KINDLING_STORE === undefined ? await testStoreFor(dataDir) : { store: undefined };
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'bin/kindling.js'),
-      'serve',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-    ],
-    {
-      env: { ...process.env, ...(store && { KINDLING_STORE: store }), ...env },
-      stdio: stdioWith(inherit),
-    },
-  );
+  const child = spawn(process.execPath, serveArgs(dataDir, port), {
+    env: { ...process.env, ...(store && { KINDLING_STORE: store }), ...env },
+    stdio: stdioWith(inherit),
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -11,7 +11,7 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { readCredentialsFile } from '../../src/server/data-dir.js';
 import { detectIsolation } from '../../src/worker/worker-manager.js';
 import { createFunction, lambdaClient } from '../helpers/functions.js';
-import { repoRoot, tempDir } from '../helpers/platform.js';
+import { serveArgs, tempDir } from '../helpers/platform.js';
 
 const { controllers } = (await detectIsolation('bwrap')).cgroup;
 const noV1 =
@@ -58,20 +58,7 @@ test('frozen environments survive the shell that started their server exiting', 
   // when the shell exits, the group is orphaned, as a server backgrounded by a script is.
   const shell = spawn(
     'bash',
-    [
-      '-c',
-      'set -m; "$@" & echo "server $!"; read -r _',
-      'bash',
-      process.execPath,
-      path.join(repoRoot, 'bin/kindling.js'),
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-    ],
+    ['-c', 'set -m; "$@" & echo "server $!"; read -r _', 'bash', process.execPath, ...serveArgs(dataDir)],
     { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, KINDLING_POOL_TARGET: '0' } },
   );
   let out = '';
