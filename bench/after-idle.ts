@@ -27,7 +27,7 @@ const FUNCTIONS = 20;
  * threshold (1,000) for a trim before the freeze, whose cost its next request pays (docs/runtimes.md).
  */
 const BUSY_REQUESTS = 1100;
-const BUSY_FUNCTIONS = 8;
+const BUSY_FUNCTIONS = 16;
 /** Sleeps until `until` (epoch ms) when asked: concurrent invokes each hold an environment till then. */
 const HOLDER =
   'exports.handler = async (e) => { const ms = (e.until ?? 0) - Date.now(); if (ms > 0) await new Promise((r) => setTimeout(r, ms)); return { ok: true }; };';
