@@ -68,6 +68,32 @@ test('an environment that grew its young generation gives the memory back before
   }
 });
 
+test("a function that breaks the runtime's trim (a Session that never answers) is frozen all the same", async () => {
+  const h = await harness({ poolTarget: 0 });
+  try {
+    // User code may replace what the runtime will use at idle: its own module, its own sandbox.
+    const s = fn(
+      h,
+      `import inspector from 'node:inspector';
+       inspector.Session = class { connect() {} post() {} disconnect() {} };
+       export const handler = async () => 'ok';`,
+    );
+    for (let i = 0; i < 1100; i++) assert.equal(json(await invoke(h, s)), 'ok');
+    const [env] = h.wm.environments();
+    assert.ok(env);
+    // The grace (1 s), then the trim's 500 ms without an answer: frozen anyway, not left running.
+    for (let i = 0; i < 100 && !h.wm.environments()[0]?.frozen; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.ok(h.wm.environments()[0]?.frozen, 'frozen despite the unanswered trim');
+    const r = await invoke(h, s);
+    assert.equal(r.start, 'warm');
+    assert.equal(json(r), 'ok');
+    assert.equal(h.wm.environments()[0]?.id, env.id);
+  } finally {
+    await h.close();
+  }
+});
+
 /** An environment double whose trim the test settles by hand. */
 function fakeEnvironment() {
   const trims: Array<(ok: boolean) => void> = [];

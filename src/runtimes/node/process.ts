@@ -145,13 +145,12 @@ export class NodeProcess {
         clearTimeout(timer);
         resolve(true);
       });
-      this.send(
-        opts.esm === true
-          ? { t: 'ping', n, esm: true }
-          : opts.trim === true
-            ? { t: 'ping', n, trim: true }
-            : { t: 'ping', n },
-      );
+      this.send({
+        t: 'ping',
+        n,
+        ...(opts.esm === true && { esm: true }),
+        ...(opts.trim === true && { trim: true }),
+      });
     });
   }
 
