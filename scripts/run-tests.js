@@ -188,6 +188,30 @@ function counts(text) {
   return c;
 }
 
+/**
+ * What a failed file said about its failure, bounded: each failing test's block (the `not ok` line and its
+ * diagnostics) with the lines printed just before it, or, when no test failed (a crash, a hook), the end.
+ */
+function whyFailed(text) {
+  const lines = text.split('\n');
+  const out = [];
+  let shown = 0;
+  for (let i = 0; i < lines.length && out.length < 200; i++) {
+    // Failing parents repeat their children's failure; the innermost blocks carry the error.
+    if (!/^\s*not ok \d+/.test(lines[i])) continue;
+    if (/'subtestsFailed'/.test(lines.slice(i, i + 8).join('\n'))) continue;
+    let end = i + 1;
+    while (end < lines.length && end - i < 60 && !/^\s*\.\.\.$/.test(lines[end])) end++;
+    // What the test printed before its verdict, back to the previous test's end.
+    let start = i;
+    while (start > Math.max(shown, i - 10) && !/^\s*\.\.\.$/.test(lines[start - 1])) start--;
+    out.push(...lines.slice(start, end + 1));
+    shown = end + 1;
+  }
+  if (out.length === 0) out.push(...lines.slice(-40));
+  return out.join('\n');
+}
+
 function runOne(job, env) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -208,7 +232,10 @@ function runOne(job, env) {
       for (const k of KINDS) t[k] += c[k] ?? 0;
       const ok = code === 0 && !c.fail && !c.cancelled;
       if (!ok)
-        failed.push(`${job.store}: ${job.rel}${signal ? ` (${signal})` : code ? ` (exit ${code})` : ''}`);
+        failed.push({
+          name: `${job.store}: ${job.rel}${signal ? ` (${signal})` : code ? ` (exit ${code})` : ''}`,
+          why: whyFailed(text),
+        });
       const secs = (Date.now() - started) / 1000;
       timings.push({ job, secs });
       process.stdout.write(
@@ -273,6 +300,8 @@ for (const [store, t] of Object.entries(totals)) {
 console.log(`# duration ${((Date.now() - began) / 1000).toFixed(0)} s`);
 if (failed.length > 0) {
   console.log(`# FAILED files (${failed.length}):`);
-  for (const f of failed) console.log(`#   ${f}`);
+  for (const f of failed) console.log(`#   ${f.name}`);
+  // Again at the very end, where a CI log that keeps only its tail still shows them.
+  for (const f of failed) console.log(`# --- why ${f.name} failed:\n${f.why}`);
 }
 process.exit(failed.length > 0 ? 1 : 0);
