@@ -20,7 +20,9 @@ import os from 'node:os';
 /** slirp4netns' fixed addressing (its default --cidr): the sandbox is 10.0.2.100. */
 export const SLIRP_GATEWAY = '10.0.2.2';
 export const SLIRP_DNS = '10.0.2.3';
+const SLIRP_GUEST = '10.0.2.100/24';
 const TAP = 'tap0';
+const MTU = 65520;
 
 /** Unreachable from a sandbox unless an admin's egressAllow names (part of) the range. */
 export const DENIED_RANGES: readonly string[] = [
@@ -109,6 +111,15 @@ export function denyRoutes(hostAddrs: readonly string[]): string[] {
   ];
 }
 
+/** `ip -batch` lines that configure slirp's tap as its --configure would, the loopback left alone. */
+export function tapRoutes(): string[] {
+  return [
+    `link set ${TAP} mtu ${MTU} up`,
+    `addr add ${SLIRP_GUEST} dev ${TAP}`,
+    `route add default via ${SLIRP_GATEWAY} dev ${TAP}`,
+  ];
+}
+
 /**
  * `ip -batch` lines that open an admin's ranges: more specific than the denials, so they win. A host
  * address stays denied (its /32 is more specific) unless the admin named exactly that address.
@@ -173,8 +184,11 @@ export class Egress {
         'private',
         '--',
         support.helper,
-        '--configure',
-        '--mtu=65520',
+        // Not --configure: that also brings the namespace's loopback up, and the kernel gives an up `lo`
+        // 127.0.0.1 by itself; bwrap, still setting the sandbox up (it reports the pid we attach to before
+        // its child configures anything), then fails adding that address (EEXIST: "loopback: Failed
+        // RTM_NEWADDR") and the sandbox never starts. The tap is configured below; `lo` is bwrap's alone.
+        `--mtu=${MTU}`,
         '--disable-host-loopback',
         '--enable-sandbox',
         '--enable-seccomp',
@@ -215,7 +229,8 @@ export class Egress {
           reject(new Error(`slirp4netns exited while starting: ${stderr.trim()}`));
         });
       });
-      await ipBatch(pid, denyRoutes(hostAddresses()));
+      // Denials first: the tap carries nothing before they are in place (ip -batch stops at a failing line).
+      await ipBatch(pid, [...denyRoutes(hostAddresses()), ...tapRoutes()]);
     } catch (e) {
       egress.stop();
       throw e;

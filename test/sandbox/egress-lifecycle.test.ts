@@ -2,11 +2,11 @@
 // whose slirp4netns died is retired, the platform relay still answers inside, and a server without
 // slirp4netns answers granted tenants with a clear error instead of handing out the host's network.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { findBwrap } from '../../src/sandbox/bwrap-driver.js';
-import { detectEgress } from '../../src/sandbox/egress.js';
+import { detectEgress, Egress } from '../../src/sandbox/egress.js';
 import { probeBwrapSync } from '../../src/sandbox/isolation.js';
 import { asLambda } from '../helpers/lambda-errors.js';
 import { fn, type Harness, harness, invoke, json } from '../worker/helpers.js';
@@ -126,3 +126,51 @@ test('without slirp4netns a granted function gets a clear error, never the host 
     await noSlirp.close();
   }
 });
+
+test(
+  'attaching the network leaves the loopback to bwrap, which may still be setting it up',
+  opts,
+  async () => {
+    // bwrap reports the pid slirp4netns attaches to before its child configures the namespace; with the
+    // loopback brought up by the attach first (slirp4netns --configure), the kernel gave it 127.0.0.1 and
+    // bwrap's own add failed (EEXIST): "loopback: Failed RTM_NEWADDR", a sandbox that never started (seen
+    // under load). Here the namespace is a bare one whose loopback nobody has touched, as bwrap's may be.
+    const holder = spawn('unshare', ['--net', '--', 'sleep', '60'], { stdio: 'ignore' });
+    const ns = (pid: number, ...args: string[]) =>
+      execFileSync('nsenter', [`--target=${pid}`, '--net', '--', 'ip', '-o', ...args], { encoding: 'utf8' });
+    try {
+      const pid = holder.pid!;
+      // unshare execs sleep once the namespace exists.
+      for (let i = 0; i < 100 && fs.readlinkSync(`/proc/${pid}/exe`).endsWith('/unshare'); i++)
+        await new Promise((res) => setTimeout(res, 20));
+      const egress = await Egress.attach(pid, detectEgress());
+      try {
+        assert.match(ns(pid, 'link', 'show', 'dev', 'lo'), /state DOWN/);
+        assert.equal(ns(pid, '-4', 'addr', 'show', 'dev', 'lo'), '');
+        // What bwrap does next succeeds: the address (NLM_F_EXCL, as bwrap asks), then the link.
+        execFileSync('nsenter', [
+          `--target=${pid}`,
+          '--net',
+          '--',
+          'ip',
+          'addr',
+          'add',
+          '127.0.0.1/8',
+          'dev',
+          'lo',
+        ]);
+        execFileSync('nsenter', [`--target=${pid}`, '--net', '--', 'ip', 'link', 'set', 'lo', 'up']);
+        // And the tap is what slirp4netns' --configure made it, behind the denials.
+        assert.match(ns(pid, '-4', 'addr', 'show', 'dev', 'tap0'), /inet 10\.0\.2\.100\/24/);
+        const routes = ns(pid, 'route', 'show');
+        assert.match(routes, /^default via 10\.0\.2\.2 dev tap0/m);
+        assert.match(routes, /^prohibit 169\.254\.0\.0\/16/m);
+        assert.match(ns(pid, 'link', 'show', 'dev', 'tap0'), /mtu 65520 .*state (UP|UNKNOWN)/);
+      } finally {
+        egress.stop();
+      }
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  },
+);
