@@ -576,6 +576,8 @@ export class BwrapDriver implements SandboxDriver {
       await cg?.destroy();
       throw e;
     }
+    // The shell execs setpriv, which execs bwrap: this pid is bwrap's outer process.
+    if (child.pid !== undefined) cg?.spareMonitor(child.pid);
     const release = () => {
       if (hostId !== undefined && ownId) this.drop?.ids.release(hostId);
     };

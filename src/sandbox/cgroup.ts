@@ -238,6 +238,8 @@ export class EnvCgroup {
   readonly pidsDir: string | undefined;
   readonly cpuDir: string | undefined;
   readonly freezerDir: string | undefined;
+  /** bwrap's outer process and, once read, its one child (the sandbox's pid 1): a freeze leaves them be. */
+  #monitors: number[] = [];
 
   constructor(
     private readonly setup: CgroupSetup,
@@ -267,6 +269,33 @@ export class EnvCgroup {
   /** The cgroup.procs files the sandbox's first process writes itself into before it execs anything. */
   procsFiles(): string[] {
     return this.dirs.map((d) => path.join(d, 'cgroup.procs'));
+  }
+
+  /**
+   * Names bwrap's outer process (the server's own child): a SIGSTOP freeze leaves it and its one child, the
+   * sandbox's pid 1 (bwrap's init), running. Neither runs the tenant's code (they wait on their child; the
+   * tenant's processes all descend from pid 1's child and are stopped), but a stopped or continued process
+   * wakes its parent with SIGCHLD, and the server's event loop (libuv) answers each SIGCHLD with a waitpid
+   * on every one of its children: at 300 idle environments, 300 system calls per freeze and per thaw, the
+   * thaw's on the next request's path. By pid, never by name: a tenant's process can call itself bwrap.
+   */
+  spareMonitor(pid: number): void {
+    this.#monitors = [pid];
+  }
+
+  /** The processes a freeze leaves running; pid 1 is read once, from its parent's list of children. */
+  #spared(): number[] {
+    const outer = this.#monitors[0];
+    if (outer !== undefined && this.#monitors.length === 1) {
+      try {
+        const kids = fs.readFileSync(`/proc/${outer}/task/${outer}/children`, 'latin1').trim().split(' ');
+        // bwrap forks once: anything else is not the layout this relies on, and pid 1 is stopped too.
+        if (kids.length === 1 && /^\d+$/.test(kids[0]!)) this.#monitors.push(Number(kids[0]));
+      } catch {
+        // gone, or no children list on this kernel: only the outer process is spared
+      }
+    }
+    return this.#monitors;
   }
 
   /** Synchronous writes: three tiny cgroup files cost less than thread-pool round trips on a pool hit. */
@@ -340,7 +369,9 @@ export class EnvCgroup {
   }
 
   #signalFreeze(): boolean {
-    const stopped = new Set<number>();
+    const spared = this.#spared();
+    // Counted as stopped without a signal: the loop below then neither signals nor continues them.
+    const stopped = new Set<number>(spared);
     // A process caught in fork() as it is stopped may still leave a running child: read again until a
     // read finds nobody new (a stopped process cannot fork; the pids limit bounds the rounds).
     for (let round = 0; round < FREEZE_ROUNDS; round++) {
@@ -357,7 +388,7 @@ export class EnvCgroup {
         // One signalled but gone from the cgroup exited meanwhile: its number may name another process
         // now, which must not stay stopped.
         const present = new Set(now);
-        for (const pid of stopped) if (!present.has(pid)) signal(pid, 'SIGCONT');
+        for (const pid of stopped) if (!present.has(pid) && !spared.includes(pid)) signal(pid, 'SIGCONT');
         return true;
       }
     }
@@ -369,7 +400,8 @@ export class EnvCgroup {
   #signalThaw(): boolean {
     const pids = this.#pids();
     if (pids === undefined) return false;
-    for (const pid of pids) signal(pid, 'SIGCONT');
+    const spared = this.#monitors;
+    for (const pid of pids) if (!spared.includes(pid)) signal(pid, 'SIGCONT');
     return true;
   }
 

@@ -160,20 +160,48 @@ test('each environment gets a memory limit and a CPU weight proportional to its 
   }
 });
 
-/** The state letter (R, S, T, Z...) of every process in the environment's cgroup (v1 pids hierarchy). */
-function processStates(envId: string): string[] {
+/** Each process of the environment's cgroup (v1 pids hierarchy): its state letter (R, S, T, Z...) and parent. */
+function processes(envId: string): Array<{ pid: number; ppid: number; state: string }> {
   const dir = envCgroups().find((d) => d.endsWith(`/${envId}`));
   assert.ok(dir, `no cgroup for ${envId}`);
-  const out: string[] = [];
+  const out: Array<{ pid: number; ppid: number; state: string }> = [];
   for (const pid of fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean)) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      out.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ pid: Number(pid), ppid: Number(ppid), state: state! });
     } catch {
       // exited meanwhile
     }
   }
   return out;
+}
+
+/**
+ * bwrap's two monitors, found by parentage: its outer process (this test process's child: the harness
+ * runs the worker here) and that one's child, the sandbox's pid 1. A freeze leaves them running.
+ */
+function monitors(envId: string): number[] {
+  const all = processes(envId);
+  const outer = all.find((p) => p.ppid === process.pid);
+  assert.ok(outer, "bwrap's outer process is in the cgroup");
+  const inner = all.find((p) => p.ppid === outer.pid);
+  assert.ok(inner, "the sandbox's pid 1 is in the cgroup");
+  return [outer.pid, inner.pid];
+}
+
+/** The state letters of the environment's processes other than bwrap's monitors: the runtime and its children. */
+function processStates(envId: string): string[] {
+  const spared = monitors(envId);
+  return processes(envId)
+    .filter((p) => !spared.includes(p.pid))
+    .map((p) => p.state);
+}
+
+/** The monitors are never stopped: stopping them would wake the server (SIGCHLD) on every freeze and thaw. */
+function monitorsRunning(envId: string): boolean {
+  const spared = monitors(envId);
+  return processes(envId).every((p) => !spared.includes(p.pid) || p.state === 'S' || p.state === 'R');
 }
 
 /**
@@ -210,6 +238,7 @@ test('an idle environment is frozen (its background work stops) and thawed for t
     const [env] = h2.wm.environments();
     assert.ok(env);
     assert.ok(await waitFor(() => stoppedOrGone(processStates(env.id))), processStates(env.id).join(''));
+    assert.ok(monitorsRunning(env.id), JSON.stringify(processes(env.id)));
     // Stopped, the timer does not tick: the count is the same after a while.
     const frozenAt = json(await invoke(h2, s));
     assert.ok(
@@ -233,13 +262,14 @@ test('a background process that keeps forking is stopped with the rest of its id
   const h2 = await stoppingHarness(t);
   if (h2 === undefined) return;
   try {
-    // A shell that forks a short-lived child in a loop: every freeze races a fork.
+    // A shell that forks a short-lived child in a loop: every freeze races a fork. It names itself bwrap
+    // (comm), as a tenant that read the freeze code would: the monitors are told apart by pid, not name.
     const s = fn(
       h2,
       `import { spawn } from 'node:child_process';
        let started = false;
        export const handler = async () => {
-         if (!started) { started = true; spawn('/bin/sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore', detached: true }).unref(); }
+         if (!started) { started = true; spawn('/bin/sh', ['-c', 'printf bwrap > /proc/self/comm; while :; do /bin/true; done'], { stdio: 'ignore', detached: true }).unref(); }
          return 'ok';
        };`,
     );
@@ -251,6 +281,7 @@ test('a background process that keeps forking is stopped with the rest of its id
       // Still stopped a moment later: nothing left running could have continued the others.
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(stoppedOrGone(processStates(env.id)), processStates(env.id).join(''));
+      assert.ok(monitorsRunning(env.id), JSON.stringify(processes(env.id)));
       const r = await invoke(h2, s);
       assert.equal(r.start, 'warm');
       assert.ok(processStates(env.id).some((st) => st === 'R' || st === 'S'));
