@@ -159,8 +159,17 @@ export class FunctionStore {
   get(tenantId: string, name: string): Promise<FunctionRecord | undefined> {
     const key = cacheKey(tenantId, name);
     return this.#cache.load(key, async () => {
+      const before = this.#handedOut.get(key);
       const row = await this.#repo.byName(tenantId, name);
       const record = row && this.#toRecord(row);
+      if (before !== undefined && this.#handedOut.get(key) === before && !this.#writing.has(key)) {
+        // What this node handed out changed elsewhere and no notice of it has come (one drops the record
+        // first; a read meanwhile would have replaced it): late, or lost with a LISTEN connection that came
+        // back (which clears the cache, not this). Listeners hear it now; the notice, if it comes, compares
+        // against this read and finds nothing new.
+        this.#announce(before, record);
+        if (!record) this.#handedOut.delete(key);
+      }
       // Remembered even when the cache refuses the fill (a change raced the read): this node handed the
       // record out, so its listeners must hear when another node changes or deletes it.
       if (record) this.#handedOut.set(key, record);
@@ -250,8 +259,10 @@ export class FunctionStore {
         version_key: randomUUID(),
         last_modified: lambdaTimestamp(),
       };
-      if (!(await this.#repo.insert(row))) throw FunctionErrors.exists(input.name);
-      await this.#changed(tenant.id, input.name);
+      await this.#writingTo(tenant.id, input.name, async () => {
+        if (!(await this.#repo.insert(row))) throw FunctionErrors.exists(input.name);
+        await this.#changed(tenant.id, input.name);
+      });
       const rec = this.#toRecord(row);
       this.#emit({ kind: 'created', record: rec });
       return rec;
@@ -362,6 +373,10 @@ export class FunctionStore {
   }
 
   async delete(tenant: Tenant, name: string): Promise<FunctionRecord> {
+    return this.#writingTo(tenant.id, name, () => this.#delete(tenant, name));
+  }
+
+  async #delete(tenant: Tenant, name: string): Promise<FunctionRecord> {
     const removed = await this.#repo.transaction(async (q) => {
       const row = await this.#repo.lockByName(q, tenant.id, name);
       if (!row) throw LambdaErrors.functionNotFound(this.arnOf(tenant, name));
@@ -438,6 +453,16 @@ export class FunctionStore {
     change: (cur: Row, q: SqlExecutor) => Promise<Partial<Row>>,
     opts: { lockTenant?: boolean } = {},
   ): Promise<FunctionRecord> {
+    return this.#writingTo(tenant.id, name, () => this.#updateRow(tenant, name, revisionId, change, opts));
+  }
+
+  async #updateRow(
+    tenant: Tenant,
+    name: string,
+    revisionId: string | undefined,
+    change: (cur: Row, q: SqlExecutor) => Promise<Partial<Row>>,
+    opts: { lockTenant?: boolean },
+  ): Promise<FunctionRecord> {
     const { before, after, freed } = await this.#repo.transaction(async (q) => {
       if (opts.lockTenant) await this.#repo.lockTenant(q, tenant.id);
       const cur = await this.#repo.lockByName(q, tenant.id, name);
@@ -464,6 +489,8 @@ export class FunctionStore {
 
   /** Remote changes being read, per function: the next change to it compares against this one's result. */
   readonly #remoteReads = new Map<string, Promise<FunctionRecord | undefined>>();
+  /** Writes through this node in progress, per function (#writingTo). */
+  readonly #writing = new Map<string, number>();
 
   /** A version or alias of the function changed (control/versions.ts): every node drops what it resolved. */
   changed(tenantId: string, name: string): Promise<void> {
@@ -499,13 +526,7 @@ export class FunctionStore {
       const previous = prior !== undefined ? await prior : peeked;
       if (!previous) return undefined;
       const record = await this.get(change.tenantId, change.name);
-      if (!record) this.#emit({ kind: 'deleted', record: previous, remote: true });
-      else if (record.id !== previous.id) {
-        this.#emit({ kind: 'deleted', record: previous, remote: true });
-        this.#emit({ kind: 'created', record, remote: true });
-      } else if (record.revisionId !== previous.revisionId)
-        this.#emit({ kind: 'updated', record, previous, remote: true });
-      // Same revision: the notice was of a write this node had already read (a create it then fetched).
+      this.#announce(previous, record);
       return record;
     })().catch((e: unknown) => {
       console.error('kindling: reading a function changed on another node failed:', e);
@@ -515,6 +536,34 @@ export class FunctionStore {
     void read.finally(() => {
       if (this.#remoteReads.get(key) === read) this.#remoteReads.delete(key);
     });
+  }
+
+  /** Tells listeners how a function this node handed out (`previous`) differs from its row now. */
+  #announce(previous: FunctionRecord, record: FunctionRecord | undefined): void {
+    if (!record) this.#emit({ kind: 'deleted', record: previous, remote: true });
+    else if (record.id !== previous.id) {
+      this.#emit({ kind: 'deleted', record: previous, remote: true });
+      this.#emit({ kind: 'created', record, remote: true });
+    } else if (record.revisionId !== previous.revisionId)
+      this.#emit({ kind: 'updated', record, previous, remote: true });
+    // Same revision: the notice was of a write this node had already read (a create it then fetched).
+  }
+
+  /**
+   * A write through this node, from before its commit until its copies are dropped: a read in between
+   * sees the new row while the old one is still remembered, and must not announce it as another node's
+   * (the write emits its own change).
+   */
+  async #writingTo<T>(tenantId: string, name: string, write: () => Promise<T>): Promise<T> {
+    const key = cacheKey(tenantId, name);
+    this.#writing.set(key, (this.#writing.get(key) ?? 0) + 1);
+    try {
+      return await write();
+    } finally {
+      const left = (this.#writing.get(key) ?? 1) - 1;
+      if (left === 0) this.#writing.delete(key);
+      else this.#writing.set(key, left);
+    }
   }
 
   #emit(change: FunctionChange): void {

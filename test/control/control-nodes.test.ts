@@ -147,6 +147,80 @@ test('a notice of a write the other node had already read (its create arriving a
   assert.equal(updates[0]?.record.timeout, 7);
 });
 
+/** A node's store whose control notifications can be held back, as a slow or dropped LISTEN connection would. */
+function delayedNotices(base: Sql) {
+  const listeners: Array<(payload: string) => void> = [];
+  const held: string[] = [];
+  let holding = false;
+  const sql = new Proxy(base, {
+    get(target, prop) {
+      if (prop === 'listen')
+        return async (channel: string, onMessage: (payload: string) => void) => {
+          const mine = (payload: string) => (holding ? held.push(payload) : onMessage(payload));
+          listeners.push(onMessage);
+          return target.listen(channel, mine);
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return {
+    sql,
+    held,
+    hold: () => {
+      holding = true;
+    },
+    /** What a node's LISTEN connection coming back delivers: an empty payload. */
+    reconnect: () => {
+      for (const l of listeners) l('');
+    },
+    release: () => {
+      holding = false;
+      for (const payload of held.splice(0)) for (const l of listeners) l(payload);
+    },
+  };
+}
+
+test('a change whose notice is late or lost is heard when the other node reads the new record first', async () => {
+  // Node C hands out a function, then misses the update's notice (held back) while its cache is cleared
+  // (a LISTEN connection that came back) and it reads the new row: its listeners must hear the update
+  // then (its environments of the old version are retired on it), and once, when the notice comes late.
+  const notices = delayedNotices(second ?? store.sql);
+  const c = await node(notices.sql);
+  await a.functions.create(tenant, await fn('late'));
+  const old = await c.functions.get(tenant.id, 'late');
+  assert.equal(old?.timeout, 3);
+  notices.hold();
+  await a.functions.updateConfiguration(tenant, 'late', { timeout: 11 });
+  await until(() => notices.held.length > 0, 'the update’s notice to reach node C');
+  notices.reconnect();
+  assert.equal((await c.functions.get(tenant.id, 'late'))?.timeout, 11);
+  const heard = c.changes.filter((ch) => ch.kind === 'updated');
+  assert.equal(heard.length, 1, 'node C’s listeners hear the update when it reads the new record');
+  assert.ok(heard[0]?.kind === 'updated' && heard[0].remote === true);
+  assert.equal(heard[0]?.kind === 'updated' && heard[0].previous.timeout, 3);
+  notices.release();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(c.changes.filter((ch) => ch.kind === 'updated').length, 1, 'the late notice adds nothing');
+  // A delete whose notice is lost: heard as a remote delete at the next read.
+  notices.hold();
+  await a.functions.delete(tenant, 'late');
+  await until(() => notices.held.length > 0, 'the delete’s notice to reach node C');
+  notices.held.splice(0);
+  notices.reconnect();
+  assert.equal(await c.functions.get(tenant.id, 'late'), undefined);
+  assert.ok(c.changes.some((ch) => ch.kind === 'deleted' && ch.remote === true));
+  // Node C's own writes are its own changes, never announced again as another node's.
+  await c.functions.create(tenant, await fn('own'));
+  await c.functions.get(tenant.id, 'own');
+  await c.functions.updateConfiguration(tenant, 'own', { timeout: 5 });
+  await c.functions.get(tenant.id, 'own');
+  assert.deepEqual(
+    c.changes.filter((ch) => ch.record.name === 'own').map((ch) => `${ch.kind} ${ch.remote === true}`),
+    ['created false', 'updated false'],
+  );
+});
+
 test('a function deleted through one node is gone on the other, whose listeners hear a remote delete', async () => {
   await a.functions.create(tenant, await fn('gone'));
   assert.ok(await b.functions.get(tenant.id, 'gone'));
