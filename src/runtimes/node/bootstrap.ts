@@ -405,11 +405,15 @@ const decoder = new FrameDecoder((raw, body) => {
     case 'bind':
       void bind(h);
       break;
-    case 'ping':
-      if (h.esm === true && esmLoads() === 0) void warmEsm().then(() => send({ t: 'pong', n: h.n }));
-      else if (h.trim === true) void trimIdleMemory().then(() => send({ t: 'pong', n: h.n }));
-      else send({ t: 'pong', n: h.n });
+    case 'ping': {
+      // Each flag's work, in turn, before the answer (a ping with both did only the first).
+      let work: Promise<unknown> | undefined;
+      if (h.esm === true && esmLoads() === 0) work = warmEsm();
+      if (h.trim === true) work = (work ?? Promise.resolve()).then(trimIdleMemory);
+      if (work === undefined) send({ t: 'pong', n: h.n });
+      else void work.then(() => send({ t: 'pong', n: h.n }));
       break;
+    }
     default:
       break;
   }
