@@ -4,15 +4,24 @@
 //   per-process: Kindling's own model with nothing else — a node:http server forwarding each request to
 //           one of N child processes that each serve one request at a time over a Unix socket
 //           (length-prefixed frames), requests waiting for a free child when all are busy; `/child/<i>`
-//           sends a request to child i (waiting while it is busy).
-// Usage: node dist/bench/floors.js inproc|ipc|per-process N. Prints `listening on PORT` when ready.
+//           sends a request to child i (waiting while it is busy);
+//   per-process-lambda: the per-process floor plus the work any Lambda-compatible server does per request,
+//           done with Kindling's own modules: the SigV4 signature checked (api/sigv4), a request id,
+//           Invoke's response headers, and the invocation's record (its START/END/REPORT log, billing)
+//           stored through the telemetry part (SQLite, batched as the server batches it). What is left
+//           between it and Kindling is Kindling's own machinery (routing, invocation, placement, sandbox,
+//           the runtime's protocol). Signed with FLOOR_ACCESS_KEY_ID / FLOOR_SECRET_ACCESS_KEY.
+// Usage: node dist/bench/floors.js inproc|ipc|per-process|per-process-lambda N. Prints `listening on PORT`
+// when ready.
 import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { InvocationRecord } from '../src/telemetry/types.js';
 
 /** The trivial handler every bench target runs. */
 export const handler = async (event: unknown) => ({ ok: true, echo: event });
@@ -95,17 +104,101 @@ function frame(b: Buffer): Buffer {
   return Buffer.concat([head, b]);
 }
 
-function perProcess(n: number): void {
+/** The per-request work of a Lambda-compatible server (per-process-lambda), around the forwarding. */
+interface LambdaWork {
+  /** Checks the request's signature: undefined when valid, else why not. */
+  verify(req: http.IncomingMessage, body: Buffer): string | undefined;
+  /** Answers as Invoke does and stores the invocation's record. */
+  answer(res: http.ServerResponse, requestId: string, out: Buffer, durationMs: number): void;
+}
+
+/** Loaded only by this floor: the others' processes stay as small as they were. */
+async function lambdaWork(dir: string): Promise<LambdaWork> {
+  const { parseSignature, SignatureError, sha256Hex, verifySignature } = await import('../src/api/sigv4.js');
+  const { openDatabase, SqliteSql } = await import('../src/store/sqlite.js');
+  const { Telemetry } = await import('../src/telemetry/telemetry.js');
+  const accessKeyId = process.env.FLOOR_ACCESS_KEY_ID ?? '';
+  const secret = process.env.FLOOR_SECRET_ACCESS_KEY ?? '';
+  const telemetry = new Telemetry(new SqliteSql(openDatabase(path.join(dir, 'telemetry.db'))));
+  // As the invocation service does: records reach the observers in an Immediate after the answer.
+  let observing: InvocationRecord[] = [];
+  const notify = () => {
+    const records = observing;
+    observing = [];
+    for (const r of records) telemetry.onInvocation(r);
+  };
+  const functionName = 'bench-trivial';
+  const functionArn = `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`;
+  const logStreamName = `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]0123456789abcdef`;
+  return {
+    verify(req, body) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      try {
+        const sig = parseSignature(req.headers, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
+        if (sig === undefined || sig.accessKeyId !== accessKeyId) return 'unknown key';
+        verifySignature(sig, {
+          method: req.method ?? 'GET',
+          rawPath: q < 0 ? url : url.slice(0, q),
+          rawQuery: q < 0 ? '' : url.slice(q + 1),
+          headers: req.headers,
+          payloadHash: sha256Hex(body),
+          secret,
+        });
+        return undefined;
+      } catch (e) {
+        if (e instanceof SignatureError) return e.message;
+        throw e;
+      }
+    },
+    answer(res, requestId, out, durationMs) {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': out.length,
+        'x-amzn-requestid': requestId,
+        'x-amz-executed-version': '$LATEST',
+      });
+      res.end(out);
+      const billed = Math.max(1, Math.ceil(durationMs));
+      const log =
+        `START RequestId: ${requestId} Version: $LATEST\nEND RequestId: ${requestId}\n` +
+        `REPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${billed} ms\t` +
+        'Memory Size: 128 MB\tMax Memory Used: 45 MB\t\n';
+      observing.push({
+        tenantId: 't-floor',
+        accountId: '000000000000',
+        functionName,
+        functionArn,
+        version: '$LATEST',
+        requestId,
+        invocationType: 'RequestResponse',
+        start: 'warm',
+        timestamp: Date.now(),
+        durationMs,
+        billedDurationMs: billed,
+        memoryMB: 128,
+        maxMemoryUsedMB: 45,
+        log,
+        logStreamName,
+      });
+      if (observing.length === 1) setImmediate(notify);
+    },
+  };
+}
+
+async function perProcess(n: number, withLambdaWork = false): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-floor-'));
+  const work = withLambdaWork ? await lambdaWork(dir) : undefined;
   const all: net.Socket[] = [];
   const idle: net.Socket[] = [];
-  type Waiting = { body: Buffer; res: http.ServerResponse };
+  type Waiting = { body: Buffer; res: http.ServerResponse; requestId?: string; sentAt?: number };
   const queue: Waiting[] = [];
   // Requests for one child (`/child/<i>`, bench/after-idle.ts), waiting while it is busy.
   const queueOf = new Map<net.Socket, Waiting[]>();
-  const current = new Map<net.Socket, http.ServerResponse>();
+  const current = new Map<net.Socket, Waiting>();
   const send = (sock: net.Socket, w: Waiting) => {
-    current.set(sock, w.res);
+    current.set(sock, w);
+    if (work) w.sentAt = performance.now();
     sock.write(frame(w.body));
   };
   const dispatch = (sock: net.Socket) => {
@@ -115,10 +208,13 @@ function perProcess(n: number): void {
   };
   const server = net.createServer((sock) => {
     frames(sock, (out) => {
-      const res = current.get(sock)!;
+      const w = current.get(sock)!;
       current.delete(sock);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
-      res.end(out);
+      if (work) work.answer(w.res, w.requestId!, out, performance.now() - w.sentAt!);
+      else {
+        w.res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
+        w.res.end(out);
+      }
       dispatch(sock);
     });
     all.push(sock);
@@ -127,7 +223,16 @@ function perProcess(n: number): void {
     if (all.length === n) {
       listen(
         http.createServer(async (req, res) => {
-          const w = { body: await readBody(req), res };
+          const w: Waiting = { body: await readBody(req), res };
+          if (work) {
+            const refused = work.verify(req, w.body);
+            if (refused !== undefined) {
+              res.writeHead(403, { 'content-type': 'text/plain' });
+              res.end(refused);
+              return;
+            }
+            w.requestId = randomUUID();
+          }
           const pinned = /^\/child\/(\d+)$/.exec(req.url ?? '');
           if (pinned) {
             const sock = all[Number(pinned[1]) % n]!;
@@ -171,10 +276,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (mode === 'inproc') inproc();
   else if (mode === 'ipc') ipc();
   else if (mode === 'ipc-child') ipcChild();
-  else if (mode === 'per-process') perProcess(Number(process.argv[3] ?? 16));
+  else if (mode === 'per-process') void perProcess(Number(process.argv[3] ?? 16));
+  else if (mode === 'per-process-lambda') void perProcess(Number(process.argv[3] ?? 16), true);
   else if (mode === 'per-process-child') perProcessChild(process.argv[3]!);
   else {
-    console.error('usage: floors.js inproc|ipc|per-process N');
+    console.error('usage: floors.js inproc|ipc|per-process|per-process-lambda N');
     process.exit(2);
   }
 }

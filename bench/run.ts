@@ -2,6 +2,7 @@
 // Prints a table and, last, one JSON document. Targets are ratios to the floors (DESIGN.md), never
 // asserted in tests. Options: BENCH_QUICK=1 shortens every phase (for a smoke run).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -283,6 +284,21 @@ async function main(): Promise<void> {
     floors[mode] = await loadFigures(t, p.child.pid!);
     await stop(p);
   }
+  // The per-process floor plus a Lambda-compatible server's own work (SigV4, logs), sent what Kindling is sent.
+  {
+    const creds = { accessKeyId: 'AKIAFLOORBENCH000000', secretAccessKey: randomBytes(20).toString('hex') };
+    const p = await startProcess([path.join(here, 'floors.js'), 'per-process-lambda', String(CONCURRENCY)], {
+      FLOOR_ACCESS_KEY_ID: creds.accessKeyId,
+      FLOOR_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    });
+    const t = kindlingClient(p.port, creds).signed(
+      'POST',
+      '/2015-03-31/functions/bench-trivial/invocations',
+      body,
+    );
+    floors['per-process-lambda'] = await loadFigures(t, p.child.pid!);
+    await stop(p);
+  }
   results.floors = floors;
 
   // --- Kindling
@@ -363,6 +379,11 @@ async function main(): Promise<void> {
       freshNote(floors['per-process']!.fresh),
     );
     row(
+      'floor per-process + Lambda work: c=1 p50/p99 (ms)',
+      fmt(floors['per-process-lambda']!.latency),
+      `SigV4, request id, Invoke's headers, a stored log record; ${freshNote(floors['per-process-lambda']!.fresh)}`,
+    );
+    row(
       'kindling:     warm Invoke c=1 p50/p99 (ms)',
       fmt(warmLatency),
       `ratio to ipc p50 ${(warmLatency.p50 / ipcP50).toFixed(2)}x (target <= 1.3x); ${freshNote(warm.fresh)} (${(warm.fresh.p50 / floors.ipc!.fresh.p50).toFixed(2)}x)`,
@@ -372,10 +393,16 @@ async function main(): Promise<void> {
     // Kindling's own model with nothing else: one request per process at a time, N processes.
     const modelRps = floors['per-process']!.throughput.rps;
     row(`floor per-process: throughput c=${CONCURRENCY}, ${CONCURRENCY} children (req/s)`, String(modelRps));
+    const lambdaFloorRps = floors['per-process-lambda']!.throughput.rps;
+    row(
+      `floor per-process + Lambda work: throughput c=${CONCURRENCY} (req/s)`,
+      String(lambdaFloorRps),
+      `ratio to per-process ${(lambdaFloorRps / modelRps).toFixed(2)}x`,
+    );
     row(
       `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
       String(warmThroughput.rps),
-      `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
+      `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, to per-process + Lambda work ${(warmThroughput.rps / lambdaFloorRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
     // CPU µs per request by role, from the same windows as the figures above (bench/cpu.ts).
     const cpuRow = (name: string, c: RoleCpu, note = '') =>
@@ -388,6 +415,7 @@ async function main(): Promise<void> {
     ] as const) {
       cpuRow(`floor ipc ${window}:`, floors.ipc!.cpu[c]);
       cpuRow(`floor per-process ${window}:`, floors['per-process']!.cpu[c]);
+      cpuRow(`floor per-process + Lambda work ${window}:`, floors['per-process-lambda']!.cpu[c]);
       cpuRow(`kindling ${window}:`, warm.cpu[c], cpuTargets(warm.cpu[c]));
     }
     row(

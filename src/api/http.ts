@@ -91,6 +91,24 @@ function readBody(
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
   if (hold && !hold.reserve(declared)) return Promise.reject(EdgeErrors.busy());
+  // A small body usually arrives with its head, and the parser has buffered all of it by the time a
+  // caller gets here (after an await): take it at once instead of through the stream's resume, 'data'
+  // and 'end' ticks (~20 µs at c=1 on the bench's VM). Content-Length framing: the declared bytes
+  // buffered are the whole body, even before the parser marks the message complete. Anything else goes
+  // the event way below.
+  if (
+    declared > 0 &&
+    req.headers['transfer-encoding'] === undefined &&
+    req.readableLength === declared &&
+    !req.readableFlowing
+  ) {
+    // read() with no size hands over everything buffered: exactly the declared body.
+    const whole = req.read() as Buffer | null;
+    if (whole !== null) {
+      watch?.done(req);
+      return Promise.resolve(whole);
+    }
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -200,8 +200,12 @@ export class LogStore {
         );
         touched.set(`${r.tenantId}\n${r.functionName}`, [r.tenantId, r.functionName]);
       }
+      // SQLite: OR FAIL, not the default ABORT, so the statement needs no statement journal (ABORT undoes a
+      // failed statement's earlier rows alone, so SQLite journals every page it touches; past 64 KB that
+      // spilled to a temp file created and written on every commit). No row here can violate a
+      // constraint, and a failure still rolls back the whole transaction.
       await q.run(
-        `INSERT INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log, log_stream, first_ts, end_ts)
+        `INSERT ${q.dialect === 'sqlite' ? 'OR FAIL ' : ''}INTO invocation_logs (tenant_id, function_name, request_id, version, ts, start_kind, duration_ms, error_type, log, log_stream, first_ts, end_ts)
          VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         params,
       );
