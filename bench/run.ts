@@ -24,6 +24,7 @@ import { pythonFigures } from './python.js';
 import { s3SelectFigures } from './s3-select.js';
 import { storageFigures } from './storage.js';
 import { versionFigures } from './versions.js';
+import { interleavedFigures, medianRatio, type WindowFigures } from './windows.js';
 import { zipHandler } from './zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,8 +38,10 @@ if (storeArg > 0 && !withPostgres) {
   process.exit(2);
 }
 const N_LATENCY = quick ? 300 : 3000;
-const THROUGHPUT_SECONDS = quick ? 2 : 10;
-/** Load at the window's concurrency before each throughput window (loadFigures). */
+/** Each c=16 window; there are ROUNDS of them per target, interleaved with the other targets' (bench/windows.ts). */
+const THROUGHPUT_SECONDS = quick ? 2 : 5;
+const ROUNDS = quick ? 1 : 3;
+/** Each target's load after its first N_LATENCY requests, before any window: its steady state is measured. */
 const WARM_SECONDS = quick ? 1 : 10;
 const CONCURRENCY = 16;
 const FIRST_INVOKE_SAMPLES = quick ? 3 : 15;
@@ -223,34 +226,6 @@ function cliLsMs(port: number, creds: { accessKeyId: string; secretAccessKey: st
  * The c=1 latency window and the c=16 throughput window of a target, each with the CPU it cost per request
  * by role (bench/cpu.ts): `serverPid` is the floor's process or Kindling's server.
  */
-/**
- * Latency at c=1 and throughput at c=16, each measured at steady state: the first N_LATENCY requests of
- * a fresh target (reported as `fresh`) and WARM_SECONDS of load at the window's concurrency come first, as
- * every target's warm-up alike. A fresh process runs unoptimised code: V8 optimises a function only after
- * thousands of calls, so the first few thousand requests of Kindling's server and of each environment
- * cost 2-3x the CPU of later ones (docs/benchmarks.md); the floors, with little code, barely change.
- */
-async function loadFigures(t: Target, serverPid: number, settle: () => Promise<unknown> = async () => {}) {
-  await settle();
-  const fresh = await latency(t, N_LATENCY, 0);
-  await settle();
-  const c1 = await measureCpu(
-    serverPid,
-    () => latency(t, N_LATENCY, 0),
-    (s) => s.n,
-  );
-  // Outside the window too: Kindling starts an environment per concurrent request here.
-  await warmUp(t, CONCURRENCY);
-  await throughput(t, CONCURRENCY, WARM_SECONDS);
-  await settle();
-  const c16 = await measureCpu(
-    serverPid,
-    () => throughput(t, CONCURRENCY, THROUGHPUT_SECONDS),
-    (r) => r.requests + CONCURRENCY, // and the one warm-up request per connection throughput() makes
-  );
-  return { fresh, latency: c1.result, throughput: c16.result, cpu: { c1: c1.cpu, c16: c16.cpu } };
-}
-
 /** The 1, 5 and 15 minute load averages: a shared machine's figures are read with them. */
 const loadAverage = () =>
   os
@@ -275,30 +250,35 @@ async function main(): Promise<void> {
     `Kindling bench — ${os.cpus().length} cores, Node ${process.version}${quick ? ' (quick)' : ''}; load average ${loadAverage()}\n`,
   );
 
-  // --- floors
-  const floors: Record<string, Awaited<ReturnType<typeof loadFigures>>> = {};
+  // --- the warm path: the floors and Kindling side by side, their windows interleaved (bench/windows.ts)
+  const floorProcs: Array<{ mode: string; proc: Awaited<ReturnType<typeof startProcess>>; target: Target }> =
+    [];
   // The per-process floor keeps its 16 children at c=1 too: one of them serves (the most recently used).
   for (const mode of ['inproc', 'ipc', 'per-process'] as const) {
-    const p = await startProcess([path.join(here, 'floors.js'), mode, String(CONCURRENCY)]);
-    const t: Target = { port: p.port, path: '/', headers: { 'content-type': 'application/json' }, body };
-    floors[mode] = await loadFigures(t, p.child.pid!);
-    await stop(p);
+    const proc = await startProcess([path.join(here, 'floors.js'), mode, String(CONCURRENCY)]);
+    const target: Target = {
+      port: proc.port,
+      path: '/',
+      headers: { 'content-type': 'application/json' },
+      body,
+    };
+    floorProcs.push({ mode, proc, target });
   }
   // The per-process floor plus a Lambda-compatible server's own work (SigV4, logs), sent what Kindling is sent.
   {
     const creds = { accessKeyId: 'AKIAFLOORBENCH000000', secretAccessKey: randomBytes(20).toString('hex') };
-    const p = await startProcess([path.join(here, 'floors.js'), 'per-process-lambda', String(CONCURRENCY)], {
-      FLOOR_ACCESS_KEY_ID: creds.accessKeyId,
-      FLOOR_SECRET_ACCESS_KEY: creds.secretAccessKey,
-    });
-    const t = kindlingClient(p.port, creds).signed(
+    const proc = await startProcess(
+      [path.join(here, 'floors.js'), 'per-process-lambda', String(CONCURRENCY)],
+      { FLOOR_ACCESS_KEY_ID: creds.accessKeyId, FLOOR_SECRET_ACCESS_KEY: creds.secretAccessKey },
+    );
+    const target = kindlingClient(proc.port, creds).signed(
       'POST',
       '/2015-03-31/functions/bench-trivial/invocations',
       body,
     );
-    floors['per-process-lambda'] = await loadFigures(t, p.child.pid!);
-    await stop(p);
+    floorProcs.push({ mode: 'per-process-lambda', proc, target });
   }
+  const floors: Record<string, WindowFigures> = {};
   results.floors = floors;
 
   // --- Kindling
@@ -314,8 +294,23 @@ async function main(): Promise<void> {
   try {
     await createFunction(k, 'bench-trivial', TRIVIAL);
     const invoke = k.signed('POST', '/2015-03-31/functions/bench-trivial/invocations', body);
-    // The warming pool refilled before each window: its sandboxes' start is not per-request work.
-    const warm = await loadFigures(invoke, server.child.pid!, () => poolReady(k, 2));
+    const figures = await interleavedFigures(
+      [
+        ...floorProcs.map((f) => ({ name: f.mode, target: f.target, pid: f.proc.child.pid! })),
+        // The warming pool refilled before each window: its sandboxes' start is not per-request work.
+        { name: 'kindling', target: invoke, pid: server.child.pid!, settle: () => poolReady(k, 2) },
+      ],
+      {
+        concurrency: CONCURRENCY,
+        latencyRequests: N_LATENCY,
+        warmSeconds: WARM_SECONDS,
+        throughputSeconds: THROUGHPUT_SECONDS,
+        rounds: ROUNDS,
+      },
+    );
+    await Promise.all(floorProcs.map((f) => stop(f.proc)));
+    for (const f of floorProcs) floors[f.mode] = figures.get(f.mode)!;
+    const warm = figures.get('kindling')!;
     const warmLatency = warm.latency;
     const warmThroughput = warm.throughput;
     // The environments just served; bare idle nodes started beside them, both read in the same instant.
@@ -358,8 +353,10 @@ async function main(): Promise<void> {
     };
     await k.call('PUT', '/kindling/v1/pool/nodejs20.x', { target: 2 }, 'kindling');
 
-    const ipcP50 = floors.ipc!.latency.p50;
     const ipcRps = floors.ipc!.throughput.rps;
+    // Ratios are the median of each round's (bench/windows.ts): windows seconds apart, not minutes.
+    const perRound = (a: number[], b: number[]) =>
+      `${ROUNDS} interleaved rounds: ${a.map((x, i) => (x / b[i]!).toFixed(2)).join(' / ')}`;
     console.log(`${'measure'.padEnd(58)} ${'value'.padStart(14)}  target`);
     const freshNote = (f: LatencyStats) =>
       `first ${f.n} requests of a fresh process: p50 ${f.p50.toFixed(3)}`;
@@ -386,7 +383,7 @@ async function main(): Promise<void> {
     row(
       'kindling:     warm Invoke c=1 p50/p99 (ms)',
       fmt(warmLatency),
-      `ratio to ipc p50 ${(warmLatency.p50 / ipcP50).toFixed(2)}x (target <= 1.3x); ${freshNote(warm.fresh)} (${(warm.fresh.p50 / floors.ipc!.fresh.p50).toFixed(2)}x)`,
+      `ratio to ipc p50 ${medianRatio(warm.rounds.p50, floors.ipc!.rounds.p50).toFixed(2)}x (target <= 1.3x; ${perRound(warm.rounds.p50, floors.ipc!.rounds.p50)}); ${freshNote(warm.fresh)} (${(warm.fresh.p50 / floors.ipc!.fresh.p50).toFixed(2)}x)`,
     );
     row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
     row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
@@ -397,12 +394,12 @@ async function main(): Promise<void> {
     row(
       `floor per-process + Lambda work: throughput c=${CONCURRENCY} (req/s)`,
       String(lambdaFloorRps),
-      `ratio to per-process ${(lambdaFloorRps / modelRps).toFixed(2)}x`,
+      `ratio to per-process ${medianRatio(floors['per-process-lambda']!.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x`,
     );
     row(
       `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
       String(warmThroughput.rps),
-      `ratio to per-process ${(warmThroughput.rps / modelRps).toFixed(2)}x (target >= 0.75x), to ipc ${(warmThroughput.rps / ipcRps).toFixed(2)}x, to per-process + Lambda work ${(warmThroughput.rps / lambdaFloorRps).toFixed(2)}x, errors ${warmThroughput.errors}`,
+      `ratio to per-process ${medianRatio(warm.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x (target >= 0.75x; ${perRound(warm.rounds.rps, floors['per-process']!.rounds.rps)}), to ipc ${medianRatio(warm.rounds.rps, floors.ipc!.rounds.rps).toFixed(2)}x, to per-process + Lambda work ${medianRatio(warm.rounds.rps, floors['per-process-lambda']!.rounds.rps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
     // CPU µs per request by role, from the same windows as the figures above (bench/cpu.ts).
     const cpuRow = (name: string, c: RoleCpu, note = '') =>

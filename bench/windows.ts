@@ -1,0 +1,110 @@
+// The warm-path windows of `npm run bench`, interleaved: every target (the floors and Kindling) is started
+// and warmed, then measured in rounds, one c=16 window and one c=1 window per target per round, the
+// targets' order turning each round. This VM's speed drifts by ±30 % over minutes (a bare `node -e 0` takes
+// 70 ms in one phase and 110 in the next); measured one after another, a floor and Kindling could fall in
+// different phases and their ratio read that drift. A ratio is read per round, between windows a few
+// seconds apart, and the median round's figures are reported.
+import { measureCpu, type RoleCpu } from './cpu.js';
+import { type LatencyStats, latency, type Target, throughput, warmUp } from './load.js';
+
+export interface WindowTarget {
+  name: string;
+  target: Target;
+  /** The process whose CPU is the server's (its descendants are the environments). */
+  pid: number;
+  /** Waited for before each window (Kindling: its warming pool refilled, not per-request work). */
+  settle?: () => Promise<unknown>;
+}
+
+type Throughput = Awaited<ReturnType<typeof throughput>>;
+
+export interface WindowFigures {
+  /** The first requests of the fresh process (before any warming). */
+  fresh: LatencyStats;
+  /** The round with the median c=1 p50, and the round with the median c=16 throughput. */
+  latency: LatencyStats;
+  throughput: Throughput;
+  cpu: { c1: RoleCpu; c16: RoleCpu };
+  /** Every round's figures, in round order. */
+  rounds: { p50: number[]; rps: number[] };
+}
+
+export interface WindowOptions {
+  concurrency: number;
+  /** Requests of the fresh-process and c=1 windows. */
+  latencyRequests: number;
+  warmSeconds: number;
+  throughputSeconds: number;
+  rounds: number;
+}
+
+/** The index of the median of `xs` (the lower one of an even count). */
+export function medianIndex(xs: readonly number[]): number {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  return order[(order.length - 1) >> 1]![1];
+}
+
+/** The median of `a[i] / b[i]` over the rounds: a ratio of windows measured side by side. */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  const r = a.map((x, i) => x / b[i]!);
+  return r[medianIndex(r)]!;
+}
+
+export async function interleavedFigures(
+  targets: readonly WindowTarget[],
+  o: WindowOptions,
+): Promise<Map<string, WindowFigures>> {
+  const settle = (w: WindowTarget) => w.settle?.() ?? Promise.resolve();
+  const fresh = new Map<string, LatencyStats>();
+  // Each target's first requests, then its warm-up: a fresh process runs unoptimised code for its first
+  // few thousand requests (each of Kindling's environments too), which the windows are not about.
+  for (const w of targets) {
+    await settle(w);
+    fresh.set(w.name, await latency(w.target, o.latencyRequests, 0));
+    await warmUp(w.target, o.concurrency);
+    await throughput(w.target, o.concurrency, o.warmSeconds);
+  }
+  const c1 = new Map<string, Array<{ result: LatencyStats; cpu: RoleCpu }>>();
+  const c16 = new Map<string, Array<{ result: Throughput; cpu: RoleCpu }>>();
+  for (const w of targets) {
+    c1.set(w.name, []);
+    c16.set(w.name, []);
+  }
+  for (let round = 0; round < o.rounds; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const w = targets[(k + round) % targets.length]!;
+      await settle(w);
+      // A second of load first: environments idle since this target's last window were frozen.
+      await throughput(w.target, o.concurrency, 1);
+      const t = await measureCpu(
+        w.pid,
+        () => throughput(w.target, o.concurrency, o.throughputSeconds),
+        (r) => r.requests + o.concurrency, // and the one warm-up request per connection throughput() makes
+      );
+      c16.get(w.name)!.push({ result: t.result, cpu: t.cpu });
+      const l = await measureCpu(
+        w.pid,
+        () => latency(w.target, o.latencyRequests, 0),
+        (s) => s.n,
+      );
+      c1.get(w.name)!.push({ result: l.result, cpu: l.cpu });
+    }
+  }
+  const out = new Map<string, WindowFigures>();
+  for (const w of targets) {
+    const lat = c1.get(w.name)!;
+    const thr = c16.get(w.name)!;
+    const p50 = lat.map((x) => x.result.p50);
+    const rps = thr.map((x) => x.result.rps);
+    const l = lat[medianIndex(p50)]!;
+    const t = thr[medianIndex(rps)]!;
+    out.set(w.name, {
+      fresh: fresh.get(w.name)!,
+      latency: l.result,
+      throughput: t.result,
+      cpu: { c1: l.cpu, c16: t.cpu },
+      rounds: { p50, rps },
+    });
+  }
+  return out;
+}
