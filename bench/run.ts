@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/api/sigv4.js';
 import { readCredentialsFile } from '../src/server/data-dir.js';
+import { TRIM_AFTER_IDLE_MS } from '../src/worker/keep-alive.js';
 import { afterIdleFigures } from './after-idle.js';
 import { clusterFigures } from './cluster.js';
 import { compileCacheFigures } from './compile-cache.js';
@@ -313,7 +314,9 @@ async function main(): Promise<void> {
     const warm = figures.get('kindling')!;
     const warmLatency = warm.latency;
     const warmThroughput = warm.throughput;
-    // The environments just served; bare idle nodes started beside them, both read in the same instant.
+    // The environments just served, idle long enough to have given back what they grew into (frozen at
+    // 1 s, trimmed at TRIM_AFTER_IDLE_MS); bare idle nodes started beside them, both read in the same instant.
+    await new Promise((r) => setTimeout(r, TRIM_AFTER_IDLE_MS));
     const { bare: bareNode, result: memory } = await withBareIdleNodes(() =>
       environmentMemory(server.child.pid!),
     );

@@ -67,6 +67,8 @@ export interface WorkerManagerOptions {
    * retired, and with none idle a new request is throttled. Default: one per 96 MB of host memory.
    */
   maxEnvironments?: number;
+  /** Idle time before a busy environment gives back memory (default TRIM_AFTER_IDLE_MS; tests shorten it). */
+  trimAfterIdleMs?: number;
 }
 
 export class WorkerManager implements Worker {
@@ -107,7 +109,12 @@ export class WorkerManager implements Worker {
       opts.onThrottle?.(tenantId, arn);
       for (const l of this.throttleListeners) l(tenantId, arn);
     });
-    this.keepAlive = new KeepAlive(this.idle, this.config.keepAliveMs, (s) => this.retire(s));
+    this.keepAlive = new KeepAlive(
+      this.idle,
+      this.config.keepAliveMs,
+      (s) => this.retire(s),
+      opts.trimAfterIdleMs,
+    );
     if (opts.sandbox !== undefined) this.sandbox = opts.sandbox;
     else {
       if (opts.envRoot === undefined || opts.apiSocketPath === undefined)

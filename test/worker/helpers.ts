@@ -24,6 +24,7 @@ export async function harness(
     maxEnvironments?: number;
     egressHelper?: string;
     onThrottle?: (tenantId: string, functionArn: string) => void;
+    trimAfterIdleMs?: number;
   } = {},
 ): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-worker-'));

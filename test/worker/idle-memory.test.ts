@@ -1,6 +1,7 @@
-// An environment going idle after a busy spell gives back the memory it grew into before it is frozen (V8's
-// young generation, which only a memory-reducing collection shrinks); a lightly used one is frozen at once,
-// and the step never freezes an environment that was taken for a request meanwhile.
+// An environment going idle after a busy spell is frozen at once, and later woken to give back the memory it
+// grew into (V8's young generation, which only a memory-reducing collection shrinks) and frozen again: not at
+// the freeze, since that collection costs its next requests their warm state. A lightly used one is only
+// frozen, and the trim never freezes an environment that was taken for a request meanwhile.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { mock, test } from 'node:test';
@@ -9,6 +10,9 @@ import { EnvSlot } from '../../src/worker/env-slot.js';
 import { KeepAlive } from '../../src/worker/keep-alive.js';
 import { IdleEnvironments } from '../../src/worker/placement.js';
 import { fn, harness, invoke, json, spec } from './helpers.js';
+
+/** The trim's idle time in these tests (1 s of it is the freeze's grace). */
+const TRIM_AFTER_IDLE_MS = 2500;
 
 /** The processes of an environment's sandbox, from its cgroup (v1 pids hierarchy or v2). */
 function envPids(envId: string): number[] | undefined {
@@ -35,8 +39,15 @@ function runtimePss(envId: string): number {
   return 0;
 }
 
-test('an environment that grew its young generation gives the memory back before it is frozen', async (t) => {
-  const h = await harness({ poolTarget: 0 });
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) assert.fail(`${what}: not after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('an environment that grew its young generation is frozen as it is, then gives the memory back once idle a while', async (t) => {
+  const h = await harness({ poolTarget: 0 }, { trimAfterIdleMs: TRIM_AFTER_IDLE_MS });
   try {
     // Each request keeps its garbage alive for the next fifty: survivors grow the young generation to its cap.
     const s = fn(
@@ -53,12 +64,14 @@ test('an environment that grew its young generation gives the memory back before
       return;
     }
     const busy = runtimePss(env.id);
-    for (let i = 0; i < 100 && !h.wm.environments()[0]?.frozen; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    assert.ok(h.wm.environments()[0]?.frozen, 'the idle environment was frozen');
-    const idle = runtimePss(env.id);
+    const idleSince = Date.now();
+    await until('frozen', () => h.wm.environments()[0]?.frozen === true);
+    const frozen = runtimePss(env.id);
+    assert.ok(busy - frozen < 1024, `not trimmed at the freeze: PSS ${busy} kB busy, ${frozen} kB frozen`);
     // Two touched 1 MB semi-spaces shrink to V8's initial half; loading the inspector costs less than that.
-    assert.ok(busy - idle > 1024, `PSS ${busy} kB busy, ${idle} kB frozen`);
+    await until('trimmed', () => busy - runtimePss(env.id) > 1024);
+    assert.ok(Date.now() - idleSince >= TRIM_AFTER_IDLE_MS - 100, 'trimmed only once idle that long');
+    await until('frozen again', () => h.wm.environments()[0]?.frozen === true);
     // Still the same warm environment, and it serves as before.
     const r = await invoke(h, s);
     assert.equal(r.start, 'warm');
@@ -69,7 +82,7 @@ test('an environment that grew its young generation gives the memory back before
 });
 
 test("a function that breaks the runtime's trim (a Session that never answers) is frozen all the same", async () => {
-  const h = await harness({ poolTarget: 0 });
+  const h = await harness({ poolTarget: 0 }, { trimAfterIdleMs: TRIM_AFTER_IDLE_MS });
   try {
     // User code may replace what the runtime will use at idle: its own module, its own sandbox.
     const s = fn(
@@ -81,9 +94,9 @@ test("a function that breaks the runtime's trim (a Session that never answers) i
     for (let i = 0; i < 1100; i++) assert.equal(json(await invoke(h, s)), 'ok');
     const [env] = h.wm.environments();
     assert.ok(env);
-    // The grace (1 s), then the trim's 500 ms without an answer: frozen anyway, not left running.
-    for (let i = 0; i < 100 && !h.wm.environments()[0]?.frozen; i++)
-      await new Promise((r) => setTimeout(r, 50));
+    // Frozen after the grace; woken for the trim, then its 500 ms without an answer: frozen again, not left running.
+    await until('frozen', () => h.wm.environments()[0]?.frozen === true);
+    await new Promise((r) => setTimeout(r, TRIM_AFTER_IDLE_MS + 700));
     assert.ok(h.wm.environments()[0]?.frozen, 'frozen despite the unanswered trim');
     const r = await invoke(h, s);
     assert.equal(r.start, 'warm');
@@ -111,46 +124,55 @@ function fakeEnvironment() {
   return { env, trims, freezes: () => freezes };
 }
 
-test('the trim before a freeze never freezes an environment taken for a request meanwhile', async () => {
+test('a busy environment is trimmed once idle a while, and the trim never freezes one taken for a request meanwhile', async () => {
   mock.timers.enable({ apis: ['setTimeout'] });
   try {
     const idle = new IdleEnvironments();
-    const keep = new KeepAlive(idle, 60_000, () => {});
+    const keep = new KeepAlive(idle, 60_000, () => {}, 5_000);
     const fake = fakeEnvironment();
     const slot = new EnvSlot(fake.env as unknown as ExecutionEnvironment);
     slot.spec = spec('/nonexistent');
-    // Lightly used: frozen after the grace without a trim.
+    // Lightly used: frozen after the grace, and never woken for a trim.
     keep.park(slot);
     mock.timers.tick(1000);
-    assert.equal(fake.trims.length, 0);
     assert.equal(fake.freezes(), 1);
+    mock.timers.tick(10_000);
+    assert.equal(fake.trims.length, 0);
     keep.wake(slot);
     assert.equal(slot.frozen, false);
 
-    // After a busy spell the runtime is asked to trim first.
+    // After a busy spell: frozen as it is after the grace, asked to trim only once idle for 5 s.
     slot.invocations += 1000;
     keep.park(slot);
     mock.timers.tick(1000);
-    assert.equal(fake.trims.length, 1, 'idle for the grace: the runtime is asked to trim');
+    assert.equal(fake.freezes(), 2);
+    assert.equal(fake.trims.length, 0, 'no trim at the freeze');
+    mock.timers.tick(3999);
+    assert.equal(fake.trims.length, 0);
+    mock.timers.tick(1);
+    assert.equal(fake.trims.length, 1, 'idle for 5 s: woken and asked to trim');
+    assert.equal(slot.frozen, false, 'thawed to trim');
 
     // A request takes it while the runtime trims, finishes, and it is parked again.
     keep.wake(slot);
     fake.env.state = 'busy';
     fake.trims[0]!(true);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 1, 'not frozen while busy');
+    assert.equal(fake.freezes(), 2, 'not frozen while busy');
     fake.env.state = 'bound';
     slot.invocations += 1000;
     keep.park(slot);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 1, 'nor right after: the earlier trim was for an earlier park');
+    assert.equal(fake.freezes(), 2, 'nor right after: the earlier trim was for an earlier park');
 
     mock.timers.tick(1000);
+    assert.equal(fake.freezes(), 3);
+    mock.timers.tick(4000);
     assert.equal(fake.trims.length, 2);
     // A runtime that did not answer in time (false) is frozen all the same.
     fake.trims[1]!(false);
     await new Promise((r) => setImmediate(r));
-    assert.equal(fake.freezes(), 2);
+    assert.equal(fake.freezes(), 4);
     assert.equal(slot.frozen, true);
   } finally {
     mock.timers.reset();
