@@ -308,6 +308,7 @@ async function main(): Promise<void> {
         throughputSeconds: THROUGHPUT_SECONDS,
         rounds: ROUNDS,
       },
+      'kindling',
     );
     await Promise.all(floorProcs.map((f) => stop(f.proc)));
     for (const f of floorProcs) floors[f.mode] = figures.get(f.mode)!;

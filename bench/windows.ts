@@ -1,9 +1,12 @@
 // The warm-path windows of `npm run bench`, interleaved: every target (the floors and Kindling) is started
 // and warmed, then measured in rounds, one c=16 window and one c=1 window per target per round, the
-// targets' order turning each round. This VM's speed drifts by ±30 % over minutes (a bare `node -e 0` takes
-// 70 ms in one phase and 110 in the next); measured one after another, a floor and Kindling could fall in
-// different phases and their ratio read that drift. A ratio is read per round, between windows a few
-// seconds apart, and the median round's figures are reported.
+// targets' order turning each round, and one target (Kindling) measured again between each of the others'.
+// This VM's speed drifts by ±30 % over minutes (a bare `node -e 0` takes 70 ms in one phase and 110 in the
+// next); measured one after another, a floor and Kindling could fall in different phases and their ratio
+// read that drift. A ratio is read per round, between windows seconds apart, and the median round's figures
+// are reported. Kindling between every other window also keeps its environments' idle time under its
+// trim delay (TRIM_AFTER_IDLE_MS): the windows measure its warm steady state, not its first seconds after a
+// long pause (bench/after-idle.ts measures those).
 import { measureCpu, type RoleCpu } from './cpu.js';
 import { type LatencyStats, latency, type Target, throughput, warmUp } from './load.js';
 
@@ -50,9 +53,14 @@ export function medianRatio(a: readonly number[], b: readonly number[]): number 
   return r[medianIndex(r)]!;
 }
 
+/**
+ * `between` (a target's name) is measured before each of the others' windows; its figures for a round are
+ * the median of its windows of that round.
+ */
 export async function interleavedFigures(
   targets: readonly WindowTarget[],
   o: WindowOptions,
+  between?: string,
 ): Promise<Map<string, WindowFigures>> {
   const settle = (w: WindowTarget) => w.settle?.() ?? Promise.resolve();
   const fresh = new Map<string, LatencyStats>();
@@ -70,9 +78,17 @@ export async function interleavedFigures(
     c1.set(w.name, []);
     c16.set(w.name, []);
   }
+  const hub = targets.find((w) => w.name === between);
+  const others = targets.filter((w) => w !== hub);
+  const roundOf = new Map<string, number[]>(targets.map((w) => [w.name, []]));
   for (let round = 0; round < o.rounds; round++) {
-    for (let k = 0; k < targets.length; k++) {
-      const w = targets[(k + round) % targets.length]!;
+    const order: WindowTarget[] = [];
+    for (let k = 0; k < others.length; k++) {
+      if (hub) order.push(hub);
+      order.push(others[(k + round) % others.length]!);
+    }
+    for (const w of order) {
+      roundOf.get(w.name)!.push(round);
       await settle(w);
       // A second of load first: environments idle since this target's last window were frozen.
       await throughput(w.target, o.concurrency, 1);
@@ -91,13 +107,17 @@ export async function interleavedFigures(
     }
   }
   const out = new Map<string, WindowFigures>();
+  const median = (xs: number[]) => xs[medianIndex(xs)]!;
   for (const w of targets) {
     const lat = c1.get(w.name)!;
     const thr = c16.get(w.name)!;
-    const p50 = lat.map((x) => x.result.p50);
-    const rps = thr.map((x) => x.result.rps);
-    const l = lat[medianIndex(p50)]!;
-    const t = thr[medianIndex(rps)]!;
+    const rounds = roundOf.get(w.name)!;
+    const perRound = (xs: number[]) =>
+      Array.from({ length: o.rounds }, (_, r) => median(xs.filter((_, i) => rounds[i] === r)));
+    const p50 = perRound(lat.map((x) => x.result.p50));
+    const rps = perRound(thr.map((x) => x.result.rps));
+    const l = lat[medianIndex(lat.map((x) => x.result.p50))]!;
+    const t = thr[medianIndex(thr.map((x) => x.result.rps))]!;
     out.set(w.name, {
       fresh: fresh.get(w.name)!,
       latency: l.result,
