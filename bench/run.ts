@@ -389,21 +389,31 @@ async function main(): Promise<void> {
       fmt(warmLatency),
       `ratio to ipc p50 ${medianRatio(warm.rounds.p50, floors.ipc!.rounds.p50).toFixed(2)}x (target <= 1.3x; ${perRound(warm.rounds.p50, floors.ipc!.rounds.p50)}); ${freshNote(warm.fresh)} (${(warm.fresh.p50 / floors.ipc!.fresh.p50).toFixed(2)}x)`,
     );
-    row(`floor inproc: throughput c=${CONCURRENCY} (req/s)`, String(floors.inproc!.throughput.rps));
-    row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps));
+    // The median window's figure; each round's (the median of its windows) beside it.
+    const rounds = (f: WindowFigures) => `rounds ${f.rounds.rps.join(' / ')}`;
+    row(
+      `floor inproc: throughput c=${CONCURRENCY} (req/s)`,
+      String(floors.inproc!.throughput.rps),
+      rounds(floors.inproc!),
+    );
+    row(`floor ipc:    throughput c=${CONCURRENCY} (req/s)`, String(ipcRps), rounds(floors.ipc!));
     // Kindling's own model with nothing else: one request per process at a time, N processes.
     const modelRps = floors['per-process']!.throughput.rps;
-    row(`floor per-process: throughput c=${CONCURRENCY}, ${CONCURRENCY} children (req/s)`, String(modelRps));
+    row(
+      `floor per-process: throughput c=${CONCURRENCY}, ${CONCURRENCY} children (req/s)`,
+      String(modelRps),
+      rounds(floors['per-process']!),
+    );
     const lambdaFloorRps = floors['per-process-lambda']!.throughput.rps;
     row(
       `floor per-process + Lambda work: throughput c=${CONCURRENCY} (req/s)`,
       String(lambdaFloorRps),
-      `ratio to per-process ${medianRatio(floors['per-process-lambda']!.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x`,
+      `ratio to per-process ${medianRatio(floors['per-process-lambda']!.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x; ${rounds(floors['per-process-lambda']!)}`,
     );
     row(
       `kindling:     warm Invoke throughput c=${CONCURRENCY} (req/s)`,
       String(warmThroughput.rps),
-      `ratio to per-process ${medianRatio(warm.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x (target >= 0.75x; ${perRound(warm.rounds.rps, floors['per-process']!.rounds.rps)}), to ipc ${medianRatio(warm.rounds.rps, floors.ipc!.rounds.rps).toFixed(2)}x, to per-process + Lambda work ${medianRatio(warm.rounds.rps, floors['per-process-lambda']!.rounds.rps).toFixed(2)}x, errors ${warmThroughput.errors}`,
+      `${rounds(warm)}; ratio to per-process ${medianRatio(warm.rounds.rps, floors['per-process']!.rounds.rps).toFixed(2)}x (target >= 0.75x; ${perRound(warm.rounds.rps, floors['per-process']!.rounds.rps)}), to ipc ${medianRatio(warm.rounds.rps, floors.ipc!.rounds.rps).toFixed(2)}x, to per-process + Lambda work ${medianRatio(warm.rounds.rps, floors['per-process-lambda']!.rounds.rps).toFixed(2)}x, errors ${warmThroughput.errors}`,
     );
     // CPU µs per request by role, from the same windows as the figures above (bench/cpu.ts).
     const cpuRow = (name: string, c: RoleCpu, note = '') =>
