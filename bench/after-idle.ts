@@ -246,7 +246,7 @@ export async function afterIdleFigures(opts: {
     const targets = names.map(invoke);
     const s = await sample((f) => targets[f]!, invoke('bench-idle-background'), rounds);
     const after = await workerStats(k);
-    // Then environments that were busy before their idle wait (given back memory before the freeze).
+    // Then environments that were busy before their idle wait (frozen as they are: trimmed only after 10 s).
     const b = await sample(
       (f) => targets[f]!,
       invoke('bench-idle-background'),

@@ -38,8 +38,8 @@ const newSpaceBytes = (): number =>
 const initialNewSpace = newSpaceBytes();
 
 /**
- * The environment is going idle (about to be frozen): when the young generation grew past its initial size,
- * shrink it back with one memory-reducing collection. A few ms of CPU, paid once per growth (it regrows only
+ * The environment has been idle a while (it is frozen again after): when the young generation grew past its
+ * initial size, shrink it back with one memory-reducing collection. A few ms of CPU, paid once per growth (it regrows only
  * after thousands of requests), never on a request's path. Resolves true if it ran.
  */
 export async function trimIdleMemory(): Promise<boolean> {

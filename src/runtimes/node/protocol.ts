@@ -20,7 +20,7 @@ export type HostFrame =
   | { t: 'invoke'; id: string; deadline: number; tr: string; cc?: string; creds?: Creds }
   /**
    * `esm`: also initialise the ES-module loader before answering (a pool sandbox, when ESM functions run here).
-   * `trim`: the environment is going idle (to be frozen): first give back memory it grew into while busy.
+   * `trim`: the environment has been idle a while (it is frozen again after): give back memory it grew into while busy.
    */
   | { t: 'ping'; n: number; esm?: boolean; trim?: boolean }
   /** The environment is retired: extensions get SHUTDOWN and Lambda's grace, then the runtime exits. */
