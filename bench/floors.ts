@@ -7,8 +7,9 @@
 //           sends a request to child i (waiting while it is busy);
 //   per-process-lambda: the per-process floor plus the work any Lambda-compatible server does per request,
 //           done with Kindling's own modules: the SigV4 signature checked (api/sigv4), a request id,
-//           Invoke's response headers, and the invocation's record (its START/END/REPORT log, billing)
-//           stored through the telemetry part (SQLite, batched as the server batches it). What is left
+//           Invoke's response headers, and the invocation's record (its START/END/REPORT log and billing
+//           from worker/report) stored through the telemetry part (SQLite, batched as the server batches
+//           it). What is left
 //           between it and Kindling is Kindling's own machinery (routing, invocation, placement, sandbox,
 //           the runtime's protocol). Signed with FLOOR_ACCESS_KEY_ID / FLOOR_SECRET_ACCESS_KEY.
 // Usage: node dist/bench/floors.js inproc|ipc|per-process|per-process-lambda N. Prints `listening on PORT`
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InvocationRecord } from '../src/telemetry/types.js';
+import type { FunctionVersionSpec } from '../src/worker/types.js';
 
 /** The trivial handler every bench target runs. */
 export const handler = async (event: unknown) => ({ ok: true, echo: event });
@@ -117,6 +119,7 @@ async function lambdaWork(dir: string): Promise<LambdaWork> {
   const { parseSignature, SignatureError, sha256Hex, verifySignature } = await import('../src/api/sigv4.js');
   const { openDatabase, SqliteSql } = await import('../src/store/sqlite.js');
   const { Telemetry } = await import('../src/telemetry/telemetry.js');
+  const { report } = await import('../src/worker/report.js');
   const accessKeyId = process.env.FLOOR_ACCESS_KEY_ID ?? '';
   const secret = process.env.FLOOR_SECRET_ACCESS_KEY ?? '';
   const telemetry = new Telemetry(new SqliteSql(openDatabase(path.join(dir, 'telemetry.db'))));
@@ -129,6 +132,13 @@ async function lambdaWork(dir: string): Promise<LambdaWork> {
   };
   const functionName = 'bench-trivial';
   const functionArn = `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`;
+  // What the server's report (worker/report.ts) reads of a version: runtime, memory, version, timeout.
+  const spec = {
+    runtime: 'nodejs20.x',
+    memoryMB: 128,
+    version: '$LATEST',
+    timeoutSec: 3,
+  } as FunctionVersionSpec;
   const logStreamName = `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]0123456789abcdef`;
   return {
     verify(req, body) {
@@ -159,11 +169,17 @@ async function lambdaWork(dir: string): Promise<LambdaWork> {
         'x-amz-executed-version': '$LATEST',
       });
       res.end(out);
-      const billed = Math.max(1, Math.ceil(durationMs));
-      const log =
-        `START RequestId: ${requestId} Version: $LATEST\nEND RequestId: ${requestId}\n` +
-        `REPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${billed} ms\t` +
-        'Memory Size: 128 MB\tMax Memory Used: 45 MB\t\n';
+      // The log and billing of the answer as the server makes them (START/END/REPORT).
+      const r = report({
+        spec,
+        requestId,
+        start: 'warm',
+        outcome: { status: 'ok', payload: out, fatal: false, rssBytes: 45 * 1048576, log: '', durationMs },
+        initDurationMs: undefined,
+        initLog: '',
+        initFailed: false,
+        memoryPeakBytes: () => undefined,
+      });
       observing.push({
         tenantId: 't-floor',
         accountId: '000000000000',
@@ -175,10 +191,10 @@ async function lambdaWork(dir: string): Promise<LambdaWork> {
         start: 'warm',
         timestamp: Date.now(),
         durationMs,
-        billedDurationMs: billed,
-        memoryMB: 128,
-        maxMemoryUsedMB: 45,
-        log,
+        billedDurationMs: r.billedDurationMs,
+        memoryMB: spec.memoryMB,
+        maxMemoryUsedMB: r.maxMemoryUsedMB,
+        log: r.log,
         logStreamName,
       });
       if (observing.length === 1) setImmediate(notify);

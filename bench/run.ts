@@ -14,10 +14,10 @@ import { TRIM_AFTER_IDLE_MS } from '../src/worker/keep-alive.js';
 import { afterIdleFigures } from './after-idle.js';
 import { clusterFigures } from './cluster.js';
 import { compileCacheFigures } from './compile-cache.js';
-import { fmtCpu, measureCpu, type RoleCpu } from './cpu.js';
+import { fmtCpu, type RoleCpu } from './cpu.js';
 import { kindlingEventFigures } from './events.js';
 import { functionUrlFigures } from './function-url.js';
-import { type LatencyStats, latency, request, stats, type Target, throughput, warmUp } from './load.js';
+import { type LatencyStats, request, stats, type Target } from './load.js';
 import { environmentMemory, withBareIdleNodes } from './memory.js';
 import { objectLambdaFigures } from './object-lambda.js';
 import { providedFigures } from './provided.js';
@@ -223,10 +223,6 @@ function cliLsMs(port: number, creds: { accessKeyId: string; secretAccessKey: st
   return stats(out);
 }
 
-/**
- * The c=1 latency window and the c=16 throughput window of a target, each with the CPU it cost per request
- * by role (bench/cpu.ts): `serverPid` is the floor's process or Kindling's server.
- */
 /** The 1, 5 and 15 minute load averages: a shared machine's figures are read with them. */
 const loadAverage = () =>
   os
@@ -281,6 +277,8 @@ async function main(): Promise<void> {
   }
   const floors: Record<string, WindowFigures> = {};
   results.floors = floors;
+  // Once the windows are done, and whatever fails after the floors started (stopping twice is a no-op).
+  const stopFloors = () => Promise.all(floorProcs.map((f) => stop(f.proc)));
 
   // --- Kindling
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-'));
@@ -289,7 +287,10 @@ async function main(): Promise<void> {
     {
       KINDLING_POOL_TARGET: '2',
     },
-  );
+  ).catch(async (e: unknown) => {
+    await stopFloors();
+    throw e;
+  });
   const creds = readCredentialsFile(path.join(dataDir, 'credentials'))!;
   const k = kindlingClient(server.port, creds);
   try {
@@ -310,7 +311,7 @@ async function main(): Promise<void> {
       },
       'kindling',
     );
-    await Promise.all(floorProcs.map((f) => stop(f.proc)));
+    await stopFloors();
     for (const f of floorProcs) floors[f.mode] = figures.get(f.mode)!;
     const warm = figures.get('kindling')!;
     const warmLatency = warm.latency;
@@ -492,6 +493,7 @@ async function main(): Promise<void> {
     for (const [name, value, note] of s3Select.rows) row(name, value, note);
   } finally {
     await stop(server);
+    await stopFloors();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
   // Its own server, once the one above is gone: hundreds of environments held idle.

@@ -24,11 +24,11 @@ type Throughput = Awaited<ReturnType<typeof throughput>>;
 export interface WindowFigures {
   /** The first requests of the fresh process (before any warming). */
   fresh: LatencyStats;
-  /** The round with the median c=1 p50, and the round with the median c=16 throughput. */
+  /** The window with the median c=1 p50, and the one with the median c=16 throughput, over all rounds. */
   latency: LatencyStats;
   throughput: Throughput;
   cpu: { c1: RoleCpu; c16: RoleCpu };
-  /** Every round's figures, in round order. */
+  /** Each round's figures (the median of the round's windows), in round order. */
   rounds: { p50: number[]; rps: number[] };
 }
 
@@ -72,15 +72,14 @@ export async function interleavedFigures(
     await warmUp(w.target, o.concurrency);
     await throughput(w.target, o.concurrency, o.warmSeconds);
   }
-  const c1 = new Map<string, Array<{ result: LatencyStats; cpu: RoleCpu }>>();
-  const c16 = new Map<string, Array<{ result: Throughput; cpu: RoleCpu }>>();
-  for (const w of targets) {
-    c1.set(w.name, []);
-    c16.set(w.name, []);
-  }
+  type Window = {
+    round: number;
+    c16: { result: Throughput; cpu: RoleCpu };
+    c1: { result: LatencyStats; cpu: RoleCpu };
+  };
+  const windows = new Map<string, Window[]>(targets.map((w) => [w.name, []]));
   const hub = targets.find((w) => w.name === between);
   const others = targets.filter((w) => w !== hub);
-  const roundOf = new Map<string, number[]>(targets.map((w) => [w.name, []]));
   for (let round = 0; round < o.rounds; round++) {
     const order: WindowTarget[] = [];
     for (let k = 0; k < others.length; k++) {
@@ -88,42 +87,38 @@ export async function interleavedFigures(
       order.push(others[(k + round) % others.length]!);
     }
     for (const w of order) {
-      roundOf.get(w.name)!.push(round);
       await settle(w);
       // A second of load first: environments idle since this target's last window were frozen.
       await throughput(w.target, o.concurrency, 1);
-      const t = await measureCpu(
+      const c16 = await measureCpu(
         w.pid,
         () => throughput(w.target, o.concurrency, o.throughputSeconds),
         (r) => r.requests + o.concurrency, // and the one warm-up request per connection throughput() makes
       );
-      c16.get(w.name)!.push({ result: t.result, cpu: t.cpu });
-      const l = await measureCpu(
+      const c1 = await measureCpu(
         w.pid,
         () => latency(w.target, o.latencyRequests, 0),
         (s) => s.n,
       );
-      c1.get(w.name)!.push({ result: l.result, cpu: l.cpu });
+      windows.get(w.name)!.push({ round, c16, c1 });
     }
   }
   const out = new Map<string, WindowFigures>();
   const median = (xs: number[]) => xs[medianIndex(xs)]!;
   for (const w of targets) {
-    const lat = c1.get(w.name)!;
-    const thr = c16.get(w.name)!;
-    const rounds = roundOf.get(w.name)!;
-    const perRound = (xs: number[]) =>
-      Array.from({ length: o.rounds }, (_, r) => median(xs.filter((_, i) => rounds[i] === r)));
-    const p50 = perRound(lat.map((x) => x.result.p50));
-    const rps = perRound(thr.map((x) => x.result.rps));
-    const l = lat[medianIndex(lat.map((x) => x.result.p50))]!;
-    const t = thr[medianIndex(thr.map((x) => x.result.rps))]!;
+    const ws = windows.get(w.name)!;
+    const p50 = (x: Window) => x.c1.result.p50;
+    const rps = (x: Window) => x.c16.result.rps;
+    const perRound = (f: (x: Window) => number) =>
+      Array.from({ length: o.rounds }, (_, r) => median(ws.filter((x) => x.round === r).map(f)));
+    const l = ws[medianIndex(ws.map(p50))]!.c1;
+    const t = ws[medianIndex(ws.map(rps))]!.c16;
     out.set(w.name, {
       fresh: fresh.get(w.name)!,
       latency: l.result,
       throughput: t.result,
       cpu: { c1: l.cpu, c16: t.cpu },
-      rounds: { p50, rps },
+      rounds: { p50: perRound(p50), rps: perRound(rps) },
     });
   }
   return out;
