@@ -59,6 +59,15 @@ curl -sS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION:sqs" --user "$AWS_ACCESS_
   --data-urlencode "QueueUrl=$COUNT_QUEUE" --data-urlencode "MessageBody=SHUTDOWN $N" "$AWS_ENDPOINT_URL/"
 `;
 const SLEEPER = '#!/bin/sh\nexec sleep 600\n';
+/** Done with each invocation 1.2 s after its INVOKE (a flush, say): the environment's next one waits for it. */
+const LINGERING = `${PRELUDE}
+ID=$(register lingering '["INVOKE"]')
+next "$ID" > /dev/null
+while true; do
+  sleep 1.2
+  next "$ID" > /dev/null
+done
+`;
 const CRASHER = `${PRELUDE}
 ID=$(register crasher '["INVOKE"]')
 next "$ID" > /dev/null
@@ -146,9 +155,7 @@ while True:
     next_event(ident)
 `;
 
-/** The function's code per runtime: it answers {got: event}, a second later when the event says `slow` (an
- * invocation held until the previous one's deadline has only as long as that one took, to answer).
- */
+/** The function's code per runtime: it answers {got: event}, a second later when the event says `slow`. */
 const RUNTIMES = {
   'python3.12': {
     handler: 'lambda_function.lambda_handler',
@@ -279,11 +286,22 @@ for (const [runtime, code] of Object.entries(RUNTIMES)) {
 
     test('an extension that never calls /event/next again does not stop the invokes; its environment is retired', async () => {
       await withExtension(`${tag}-stuck`, 'stuck', STUCK);
-      await invoke(`${tag}-stuck`, 1, true);
+      await invoke(`${tag}-stuck`, 1);
       // The next invocation waits for it no longer than the last one's deadline, answers, and is reported.
       const log = await invoke(`${tag}-stuck`, 2);
       assert.match(log, /EXTENSION\tName: stuck\tState: Failed\tReason: did not call \/event\/next/);
       await invoke(`${tag}-stuck`, 3);
+    });
+
+    test("the time an extension takes after an invocation is not taken from the next one's timeout", async () => {
+      // As in extensions.test.ts: timeout 2 s, the second invocation waits ~1.2 s for the extension to be
+      // done with the first, then takes 1 s; counted from its arrival it would have timed out.
+      await withExtension(`${tag}-lingering`, 'lingering', LINGERING, {}, 2);
+      await invoke(`${tag}-lingering`, 1);
+      const log = await invoke(`${tag}-lingering`, 2, true);
+      // It answered (invoke() checks): not timed out. Its REPORT still counts the wait.
+      assert.match(log, /REPORT RequestId: \S+\tDuration: /);
+      assert.doesNotMatch(log, /EXTENSION\tName: lingering\tState: Failed/);
     });
   });
 }

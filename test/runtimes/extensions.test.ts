@@ -64,7 +64,42 @@ const base = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2020-01-01/exten
 })();
 `;
 
-async function withExtension(fn: string, file: string, source: string, env: Record<string, string> = {}) {
+/** Done with each invocation 1.2 s after its INVOKE (a flush, say): the environment's next one waits for it. */
+const LINGERING = `#!/usr/bin/env node
+const base = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2020-01-01/extension';
+(async () => {
+  const r = await fetch(base + '/register', { method: 'POST', headers: { 'Lambda-Extension-Name': 'lingering' }, body: '{"events":["INVOKE"]}' });
+  const id = r.headers.get('lambda-extension-identifier');
+  for (;;) {
+    await (await fetch(base + '/event/next', { headers: { 'Lambda-Extension-Identifier': id } })).text();
+    await new Promise((done) => setTimeout(done, 1200));
+  }
+})();
+`;
+
+/**
+ * Answers {got: event}, a second later when the event says `slow`. When it says `forge`, it writes the
+ * runtime's 'start' frame for itself with a deadline an hour away onto the runtime's channel, then hangs.
+ */
+const HANDLER = `exports.handler = async (e, context) => {
+  if (e.forge) {
+    const h = Buffer.from(JSON.stringify({ t: 'start', id: context.awsRequestId, deadline: Date.now() + 3600000 }));
+    const prefix = Buffer.alloc(8);
+    prefix.writeUInt32LE(h.length, 0);
+    require('node:fs').writeSync(3, Buffer.concat([prefix, h]));
+    return new Promise(() => {});
+  }
+  if (e.slow) { delete e.slow; await new Promise((r) => setTimeout(r, 1000)); }
+  return { got: e };
+};`;
+
+async function withExtension(
+  fn: string,
+  file: string,
+  source: string,
+  env: Record<string, string> = {},
+  timeout = 3,
+) {
   const layer = await lambda.send(
     new PublishLayerVersionCommand({
       LayerName: `ext-${file}`,
@@ -77,21 +112,25 @@ async function withExtension(fn: string, file: string, source: string, env: Reco
       Runtime: 'nodejs20.x',
       Handler: 'index.handler',
       Role: 'arn:aws:iam::000000000000:role/test',
-      Code: {
-        ZipFile: await zipOf([{ name: 'index.js', data: 'exports.handler = async (e) => ({ got: e });' }]),
-      },
+      Code: { ZipFile: await zipOf([{ name: 'index.js', data: HANDLER }]) },
       Layers: [layer.LayerVersionArn!],
       Environment: { Variables: env },
+      Timeout: timeout,
     }),
   );
 }
 
-async function invoke(fn: string, n: number) {
+async function invoke(fn: string, n: number, slow = false) {
+  const event = slow ? { n, slow } : { n };
   const out = await lambda.send(
-    new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify({ n })), LogType: 'Tail' }),
+    new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(event)), LogType: 'Tail' }),
   );
   const text = Buffer.from(out.Payload ?? []).toString();
-  assert.equal(out.FunctionError, undefined, text);
+  assert.equal(
+    out.FunctionError,
+    undefined,
+    `${text}\n${Buffer.from(out.LogResult ?? '', 'base64').toString()}`,
+  );
   assert.deepEqual(JSON.parse(text), { got: { n } });
   return Buffer.from(out.LogResult ?? '', 'base64').toString();
 }
@@ -150,4 +189,34 @@ test('an extension that never calls /event/next again does not stop the invokes;
   const log = await invoke('stuck-fn', 2);
   assert.match(log, /EXTENSION\tName: stuck\tState: Failed\tReason: did not call \/event\/next/);
   await invoke('stuck-fn', 3);
+});
+
+test("the time an extension takes after an invocation is not taken from the next one's timeout", async () => {
+  // Timeout 2 s. The second invocation arrives at once and waits ~1.2 s for the extension to be done with
+  // the first; then its handler takes 1 s. Counted from its arrival that would be past 2 s (timed out);
+  // its timer starts when it does, as on Lambda, where the first invocation's phase lasts until its
+  // extensions are done.
+  await withExtension('lingering-fn', 'lingering', LINGERING, {}, 2);
+  await invoke('lingering-fn', 1);
+  const log = await invoke('lingering-fn', 2, true);
+  // It answered (invoke() checks): not timed out. Its REPORT still counts the wait.
+  assert.match(log, /REPORT RequestId: \S+\tDuration: /);
+  assert.doesNotMatch(log, /EXTENSION\tName: lingering\tState: Failed/);
+});
+
+test("a function forging the runtime's 'start' frame cannot move its own deadline", async () => {
+  // Its invocation is held (the extension is busy with the last one), so the host heeds a 'start' frame.
+  // The forged one (written straight to the channel, it may even arrive before the runtime's own) cannot
+  // take the deadline past the hold's bound, and the runtime's own brings it back.
+  await withExtension('forging-fn', 'lingering', LINGERING, {}, 2);
+  await invoke('forging-fn', 1);
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: 'forging-fn',
+      Payload: Buffer.from('{"forge":true}'),
+      LogType: 'Tail',
+    }),
+  );
+  assert.equal(out.FunctionError, 'Unhandled');
+  assert.match(Buffer.from(out.Payload ?? []).toString(), /Task timed out after 2\.00 seconds/);
 });

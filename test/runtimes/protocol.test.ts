@@ -96,6 +96,13 @@ test('a runtime frame of a known type with a field of the wrong type is a Protoc
   assert.throws(() => runtimeFrame({ t: 'log', id: 5 }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'chunk', id: 'a', ct: 5 }), ProtocolError);
   assert.throws(() => runtimeFrame({ t: 'chunk', id: null }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'start', id: 'a' }), ProtocolError);
+  assert.throws(() => runtimeFrame({ t: 'start', id: 'a', deadline: '1' }), ProtocolError);
+  assert.throws(
+    () => runtimeFrame({ t: 'start', id: 'a', deadline: Number.POSITIVE_INFINITY }),
+    ProtocolError,
+  );
+  assert.deepEqual(runtimeFrame({ t: 'start', id: 'a', deadline: 5 }), { t: 'start', id: 'a', deadline: 5 });
   // A content type becomes a header on the host: no CR/LF to split the head, no empty or endless one.
   for (const ct of ['text/plain\r\nX-Evil: 1', 'a\nb', '', 'x'.repeat(257), 'caf\u00e9'])
     assert.throws(() => runtimeFrame({ t: 'chunk', id: 'a', ct }), ProtocolError, JSON.stringify(ct));

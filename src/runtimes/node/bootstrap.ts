@@ -388,9 +388,14 @@ const decoder = new FrameDecoder((raw, body) => {
     case 'invoke':
       if (extensions === undefined) invoke(h, body);
       else {
-        // The previous invocation ends when every extension asked for its next event again.
+        // The previous invocation ends when every extension asked for its next event again (at most at its
+        // deadline). That hold was its time, not this one's: this deadline moves on by it, and the host,
+        // told so, sets its timer to match.
         const ext = extensions;
+        const arrived = Date.now();
         void (extensionsSettled ?? Promise.resolve(true)).then(() => {
+          h.deadline += Date.now() - arrived;
+          send({ t: 'start', id: h.id, deadline: h.deadline });
           ext.invoke(h.id, h.deadline, info?.invokedFunctionArn ?? '', h.tr);
           invoke(h, body);
         });

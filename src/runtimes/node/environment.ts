@@ -33,6 +33,8 @@ interface Exchange {
   logs: string[];
   timedOut?: boolean;
   exit?: SandboxExit;
+  /** The deadline a held invocation ran to once the runtime started it ('start' frame). */
+  movedDeadline?: number;
 }
 
 export class NodeEnvironment implements ExecutionEnvironment {
@@ -45,6 +47,8 @@ export class NodeEnvironment implements ExecutionEnvironment {
   private retiring: Promise<void> | undefined;
   /** Extensions the runtime started at bind (its init answer says): they get SHUTDOWN at retirement. */
   private extensionCount = 0;
+  /** With extensions: the runtime holds the next invocation at most until then (the last one's deadline). */
+  private holdUntil = 0;
   /** The running invocation's ResponseSink, and the relay of its streamed bytes once it streams. */
   private sink: ResponseSink | undefined;
   private relay: StreamRelay | undefined;
@@ -211,9 +215,16 @@ export class NodeEnvironment implements ExecutionEnvironment {
       }
     }
     this.sink = req.stream;
+    // With extensions the runtime may hold this invocation until they are done with the last one, at most
+    // until its deadline: that wait is not taken from this invocation's timeout (on Lambda it is the last
+    // invocation's phase), so the timer covers the hold and moves to this invocation's own deadline when
+    // the runtime starts it ('start' frame). Its duration still counts from here, the hold included: the
+    // runtime's word moves only the timer, within bounds, never what is billed.
+    const hold = this.extensionCount > 0 ? Math.max(0, this.holdUntil - Date.now()) : 0;
     const t0 = performance.now();
-    const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId);
+    const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId, hold);
     const durationMs = performance.now() - t0;
+    if (this.extensionCount > 0) this.holdUntil = r.movedDeadline ?? deadline;
     const relay = this.relay;
     this.relay = undefined;
     this.sink = undefined;
@@ -316,32 +327,42 @@ export class NodeEnvironment implements ExecutionEnvironment {
     answer: Answer['t'],
     timeoutMs: number,
     id: string | undefined,
+    holdMs = 0,
   ): Promise<Exchange> {
     return new Promise((resolve) => {
       const logs = this.stray.length > 0 ? this.stray.splice(0) : [];
       const logBytes = this.strayBytes;
       this.strayBytes = 0;
       let done = false;
+      let movedDeadline: number | undefined;
       const finish = (r: Omit<Exchange, 'logs'>) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         this.pending = undefined;
-        resolve({ ...r, logs });
+        resolve(movedDeadline !== undefined ? { ...r, logs, movedDeadline } : { ...r, logs });
       };
-      const timer = setTimeout(
-        () => {
-          this.rt.sandbox.kill();
-          finish({ body: EMPTY, timedOut: true });
-        },
-        Math.max(1, timeoutMs),
-      );
+      const expire = () => {
+        this.rt.sandbox.kill();
+        finish({ body: EMPTY, timedOut: true });
+      };
+      const latest = Date.now() + holdMs + timeoutMs;
+      let timer = setTimeout(expire, Math.max(1, timeoutMs + holdMs));
       this.pending = {
         id,
         logs,
         logBytes,
         settle: (f, b) => {
           if (f.t === answer) finish({ answer: f as Answer, body: b });
+          else if (f.t === 'start' && holdMs > 0 && f.id === id) {
+            // The runtime's word, and user code can write to the channel too (a forged frame can even
+            // arrive before the runtime's own): never past the hold's bound plus this invocation's own
+            // time, and a later word can only bring the deadline nearer.
+            const now = Date.now();
+            movedDeadline = Math.min(Math.max(f.deadline, now), movedDeadline ?? latest);
+            clearTimeout(timer);
+            timer = setTimeout(expire, Math.max(1, movedDeadline - now));
+          }
         },
         exited: (exit) => finish({ body: EMPTY, exit }),
       };

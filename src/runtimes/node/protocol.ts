@@ -34,6 +34,12 @@ export type RuntimeFrame =
   | { t: 'init'; ok: boolean; errorType?: string; cc?: CompileCacheUse; ext?: number; esm?: boolean }
   | { t: 'result'; id: string; ok: boolean; errorType?: string; fatal?: boolean; rss?: number }
   /**
+   * A runtime with extensions holds an invocation until they are done with the previous one (at most
+   * until its deadline), then starts it and says so, with its deadline moved on by the hold: the hold was
+   * the previous invocation's time, not this one's.
+   */
+  | { t: 'start'; id: string; deadline: number }
+  /**
    * Bytes a streaming handler wrote (awslambda.streamifyResponse), in order, before its result frame.
    * The first carries the stream's content type (`ct`); an empty one only announces it.
    */
@@ -90,6 +96,9 @@ export function runtimeFrame(h: RawHeader): RuntimeFrame | undefined {
         opt(h.errorType, 'string') &&
         opt(h.fatal, 'boolean') &&
         opt(h.rss, 'number');
+      break;
+    case 'start':
+      ok = typeof h.id === 'string' && typeof h.deadline === 'number' && Number.isFinite(h.deadline);
       break;
     case 'chunk':
       ok = typeof h.id === 'string' && (h.ct === undefined || isContentType(h.ct));

@@ -423,6 +423,7 @@ static struct {
   int held; /* its extensions are not done with the previous invocation yet */
   char *id, *trace, *cc;
   long long deadline;
+  long long arrived; /* when the host handed it over (ms) */
   buf_t payload;
 } inv;
 
@@ -1778,12 +1779,22 @@ static void ext_reaped(pid_t pid, int status) {
   }
 }
 
-/* The held invocation goes ahead: its INVOKE to the extensions that asked, then to the runtime's /next. */
+/* The held invocation goes ahead: its INVOKE to the extensions that asked, then to the runtime's /next. The
+ * hold was the previous invocation's time, not this one's: its deadline moves on by it, and the host, told
+ * so, sets its timer to match. */
 static void ext_release(void) {
   if (ext_settling && !ext_all_idle())
     for (int k = 0; k < n_ext; k++)
       if (!exts[k].exited && exts[k].registered && !exts[k].idle) ext_fail(&exts[k], "did not call /event/next");
   ext_settling = 0;
+  long long held = now_ms() - inv.arrived;
+  if (held > 0) inv.deadline += held;
+  buf_t st = {0};
+  buf_str(&st, "{\"t\":\"start\",\"id\":");
+  buf_json_str(&st, inv.id, strlen(inv.id));
+  buf_fmt(&st, ",\"deadline\":%lld}", inv.deadline);
+  send_frame(&st, NULL, 0);
+  buf_free(&st);
   buf_t ev = {0};
   buf_fmt(&ev, "{\"eventType\":\"INVOKE\",\"deadlineMs\":%lld,\"requestId\":", inv.deadline);
   buf_json_str(&ev, inv.id, strlen(inv.id));
@@ -1945,6 +1956,7 @@ static void on_frame(const char *h, size_t hlen, const char *body, size_t blen) 
     inv.trace = v.tr;
     inv.cc = v.cc;
     inv.deadline = (long long)v.deadline;
+    inv.arrived = now_ms();
     inv.payload.len = 0;
     buf_add(&inv.payload, body, blen);
     if (n_ext) ext_before_invoke();

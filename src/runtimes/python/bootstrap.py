@@ -748,11 +748,15 @@ class Environment:
 
     def invoke_with_extensions(self, h, body):
         """The previous invocation ends when every extension asked for its next event again (bounded by its
-        deadline); then this one's INVOKE goes to them, and the handler runs."""
+        deadline); then this one's INVOKE goes to them, and the handler runs. That hold was the previous
+        invocation's time: this deadline moves on by it, and the host, told so, sets its timer to match."""
         x = self.extensions
+        arrived = int(time.time() * 1000)
         if self.unsettled is not None:
             x.settled(self.unsettled)
             self.unsettled = None
+        h["deadline"] += int(time.time() * 1000) - arrived
+        self.chan.send({"t": "start", "id": h["id"], "deadline": h["deadline"]})
         x.invoke(h["id"], h["deadline"], (self.bound or {}).get("invokedFunctionArn", ""), h.get("tr"))
         self.invoke(h, body)
 
