@@ -328,3 +328,61 @@ test('a Python function without extensions loads none of their machinery', async
   const out = await lambda.send(new InvokeCommand({ FunctionName: 'py-no-ext' }));
   assert.deepEqual(JSON.parse(Buffer.from(out.Payload ?? []).toString()), []);
 });
+
+test("a function that forges every invocation's 'start' frame cannot stretch its timeout from one to the next", async () => {
+  // Python code can reach the bootstrap's channel: it drops the runtime's own `start` frames and sends its
+  // own, an hour away, each invocation. Were each moved deadline the next hold's bound, every invocation
+  // would add about a timeout to the next one's; bounded by a timeout after each answer, the last one,
+  // sleeping 3.5 s against a 1 s timeout, still times out (at most ~2 s: the hold's bound plus its own).
+  const layer = await lambda.send(
+    new PublishLayerVersionCommand({
+      LayerName: 'py-ext-brief',
+      Content: {
+        ZipFile: await zipOf([
+          {
+            name: 'extensions/brief',
+            data: `${PRELUDE}\nID=$(register brief '["INVOKE"]')\nnext "$ID" > /dev/null\nwhile true; do sleep 0.3; next "$ID" > /dev/null; done\n`,
+            mode: 0o100755,
+          },
+        ]),
+      },
+    }),
+  );
+  const handler = `import gc, json, time
+def forge(ch):
+    send = type(ch).send
+    def only_forged(header, body=b""):
+        if header.get("t") != "start":
+            send(ch, header, body)
+    ch.send = only_forged
+    return send
+def lambda_handler(e, c):
+    ch = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+    send = type(ch).send if "send" in vars(ch) else forge(ch)
+    send(ch, {"t": "start", "id": c.aws_request_id, "deadline": int(time.time() * 1000) + 3600000})
+    time.sleep(e.get("sleep", 0))
+    return "ok"
+`;
+  await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: 'py-forger',
+      Runtime: 'python3.12',
+      Handler: 'lambda_function.lambda_handler',
+      Role: 'arn:aws:iam::000000000000:role/test',
+      Code: { ZipFile: await zipOf([{ name: 'lambda_function.py', data: handler }]) },
+      Layers: [layer.LayerVersionArn!],
+      Timeout: 1,
+    }),
+  );
+  const call = async (event: object) =>
+    lambda.send(
+      new InvokeCommand({ FunctionName: 'py-forger', Payload: Buffer.from(JSON.stringify(event)) }),
+    );
+  for (let i = 0; i < 8; i++) {
+    const out = await call({});
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+  }
+  const out = await call({ sleep: 3.5 });
+  assert.equal(out.FunctionError, 'Unhandled');
+  assert.match(Buffer.from(out.Payload ?? []).toString(), /Task timed out after 1\.00 seconds/);
+});

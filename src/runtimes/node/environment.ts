@@ -221,10 +221,15 @@ export class NodeEnvironment implements ExecutionEnvironment {
     // the runtime starts it ('start' frame). Its duration still counts from here, the hold included: the
     // runtime's word moves only the timer, within bounds, never what is billed.
     const hold = this.extensionCount > 0 ? Math.max(0, this.holdUntil - Date.now()) : 0;
+    const timeoutMs = deadline - Date.now();
     const t0 = performance.now();
-    const r = await this.exchange(frame, req.payload, 'result', deadline - Date.now(), requestId, hold);
+    const r = await this.exchange(frame, req.payload, 'result', timeoutMs, requestId, hold);
     const durationMs = performance.now() - t0;
-    if (this.extensionCount > 0) this.holdUntil = r.movedDeadline ?? deadline;
+    // The next hold ends at this invocation's deadline, and never more than a timeout after its answer: a
+    // moved deadline is the runtime's word, and taken alone each could stretch the next one's bound
+    // further (a forged 'start' per invocation would add a timeout to the bound every time).
+    if (this.extensionCount > 0)
+      this.holdUntil = Math.min(r.movedDeadline ?? deadline, Date.now() + timeoutMs);
     const relay = this.relay;
     this.relay = undefined;
     this.sink = undefined;
@@ -340,7 +345,7 @@ export class NodeEnvironment implements ExecutionEnvironment {
         done = true;
         clearTimeout(timer);
         this.pending = undefined;
-        resolve(movedDeadline !== undefined ? { ...r, logs, movedDeadline } : { ...r, logs });
+        resolve({ ...r, logs, movedDeadline });
       };
       const expire = () => {
         this.rt.sandbox.kill();
